@@ -1,0 +1,167 @@
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { MedsamError, errorMessage } from '../common/errors.js';
+
+/** Options shared by every ONNX model the package runs. */
+export interface OrtSessionOptions {
+  /** Intra-op threads; default = number of logical cores. */
+  threads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Only 'cpu' is shipped with onnxruntime-node on every platform. */
+  executionProviders?: string[];
+}
+
+/** One tensor's declared type and shape (string entries are symbolic dims). */
+export interface OrtIoSpec {
+  name: string;
+  type: string;
+  shape: (number | string)[];
+}
+
+export type Float32Feeds = Record<string, { data: Float32Array; dims: readonly number[] }>;
+export interface Float32Output {
+  data: Float32Array;
+  dims: number[];
+}
+
+/**
+ * A thin, typed wrapper around ort.InferenceSession: loads from a path or bytes with
+ * clear errors, checks feeds against the model's declared inputs before running (ORT's own
+ * messages name C++ internals), and returns plain Float32Arrays.
+ */
+export class OrtSession {
+  private constructor(
+    readonly session: ort.InferenceSession,
+    /** A short name for messages: the file path or "<bytes>". */
+    readonly label: string,
+    readonly inputs: OrtIoSpec[],
+    readonly outputs: OrtIoSpec[],
+  ) {}
+
+  static async create(model: string | Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
+    const label = typeof model === 'string' ? model : `<${model.byteLength} bytes of ONNX>`;
+    if (typeof model === 'string') {
+      if (!existsSync(model)) {
+        throw new MedsamError(`model file ${model} does not exist`, 'check the path, or reinstall the package that ships it');
+      }
+      if (statSync(model).size === 0) {
+        throw new MedsamError(`model file ${model} is empty`, 're-download or re-import the model');
+      }
+    }
+    const threads = opts.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new MedsamError(`threads=${threads} is not a positive integer`, 'pass e.g. threads: 2');
+    }
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
+      executionProviders: opts.executionProviders ?? ['cpu'],
+    };
+    let session: ort.InferenceSession;
+    try {
+      session = typeof model === 'string'
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
+    } catch (e) {
+      throw new MedsamError(
+        `cannot load ONNX model ${label}: ${firstLine(errorMessage(e))}`,
+        'the file is corrupt or not an ONNX model; re-download or re-import it',
+      );
+    }
+    return new OrtSession(session, label, ioSpecs(session, 'input'), ioSpecs(session, 'output'));
+  }
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  /** Runs with float32 feeds; checks names, ranks and fixed dims first. */
+  async runFloat32(feeds: Float32Feeds, outputNames?: string[]): Promise<Record<string, Float32Output>> {
+    this.checkFeeds(feeds);
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const [name, f] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', f.data, f.dims as number[]);
+    let results: ort.InferenceSession.OnnxValueMapType;
+    try {
+      results = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
+    } catch (e) {
+      throw new MedsamError(`running ONNX model ${this.label} failed: ${firstLine(errorMessage(e))}`,
+        'the model does not match the inputs this package builds; check the model registry entry');
+    }
+    const out: Record<string, Float32Output> = {};
+    for (const [name, t] of Object.entries(results)) {
+      const tensor = t as ort.Tensor;
+      if (tensor.type !== 'float32') {
+        throw new MedsamError(`ONNX model ${this.label} output ${name} is ${tensor.type}, expected float32`,
+          'use a model exported with float32 outputs');
+      }
+      out[name] = { data: tensor.data as Float32Array, dims: [...tensor.dims] };
+    }
+    return out;
+  }
+
+  /** Throws a MedsamError naming the first feed that does not fit the model's inputs. */
+  checkFeeds(feeds: Float32Feeds): void {
+    const given = Object.keys(feeds);
+    for (const spec of this.inputs) {
+      const f = feeds[spec.name];
+      if (!f) {
+        throw new MedsamError(`ONNX model ${this.label} needs input '${spec.name}' but it was not given (given: ${given.join(', ')})`,
+          'the model is not the kind the registry entry says; check its family');
+      }
+      if (spec.type !== 'float32') {
+        throw new MedsamError(`ONNX model ${this.label} input '${spec.name}' is ${spec.type}, expected float32`,
+          'use a model exported with float32 inputs');
+      }
+      if (spec.shape.length > 0 && spec.shape.length !== f.dims.length) {
+        throw new MedsamError(`ONNX model ${this.label} input '${spec.name}' has rank ${spec.shape.length} [${spec.shape.join(',')}], given [${f.dims.join(',')}]`,
+          'the model does not match the registry entry (input size / family)');
+      }
+      spec.shape.forEach((d, i) => {
+        if (typeof d === 'number' && d >= 0 && d !== f.dims[i]) {
+          throw new MedsamError(`ONNX model ${this.label} input '${spec.name}' expects [${spec.shape.join(',')}], given [${f.dims.join(',')}]`,
+            'the model does not match the registry entry (input size / family)');
+        }
+      });
+      const n = f.dims.reduce((a, b) => a * b, 1);
+      if (n !== f.data.length) {
+        throw new MedsamError(`input '${spec.name}' has ${f.data.length} values but dims [${f.dims.join(',')}] need ${n}`,
+          'this is a bug in the caller; please report it');
+      }
+    }
+    for (const name of given) {
+      if (!this.inputs.some((s) => s.name === name)) {
+        throw new MedsamError(`ONNX model ${this.label} has no input '${name}' (inputs: ${this.inputs.map((s) => s.name).join(', ')})`,
+          'the model is not the kind the registry entry says; check its family');
+      }
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.slice(0, 300);
+}
+
+function ioSpecs(session: ort.InferenceSession, kind: 'input' | 'output'): OrtIoSpec[] {
+  const names = kind === 'input' ? session.inputNames : session.outputNames;
+  // onnxruntime-node >= 1.21 exposes per-tensor metadata; older builds only names.
+  const meta = (kind === 'input'
+    ? (session as unknown as { inputMetadata?: unknown[] }).inputMetadata
+    : (session as unknown as { outputMetadata?: unknown[] }).outputMetadata) as
+    | { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] }[]
+    | undefined;
+  return names.map((name, i) => {
+    const m = meta?.[i];
+    if (m && m.isTensor) return { name, type: m.type ?? 'float32', shape: m.shape ?? [] };
+    return { name, type: 'float32', shape: [] };
+  });
+}
