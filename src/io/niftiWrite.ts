@@ -1,0 +1,89 @@
+import { gzipSync } from 'node:zlib';
+import { MedsamError } from '../common/errors.js';
+import { writeFileAtomic } from './atomicWrite.js';
+import { flipLpsRas, lpsAffine, sameGrid } from './geometry.js';
+import { affineToQform, isNiftiHeader, type NiftiHeader } from './niftiHeader.js';
+import { niftiGeometry } from './niftiRead.js';
+import { checkMaskShape, toLabelArray } from './maskLabels.js';
+import type { Volume } from './volume.js';
+
+const XFORM_SCANNER_ANAT = 1;
+const UNITS_MM = 2;
+
+/**
+ * Write a label mask as NIfTI-1 (.nii, or gzip-compressed when the name ends in .gz).
+ * When `like` (or the mask itself) came from a NIfTI file on the same grid, its qform/sform,
+ * codes and pixdim are reused byte-for-byte so viewers overlay the mask exactly.
+ */
+export function writeNifti(path: string, mask: Volume, like?: Volume): void {
+  const bytes = encodeNiftiMask(mask, path, like);
+  writeFileAtomic(path, path.toLowerCase().endsWith('.gz') ? gzipSync(bytes, { level: 6 }) : bytes);
+}
+
+/** Header + voxels of an uncompressed NIfTI-1 label image. */
+export function encodeNiftiMask(mask: Volume, path: string, like?: Volume): Uint8Array {
+  checkMaskShape(mask, path);
+  if (mask.dims.some((d) => d > 32767)) throw new MedsamError(`cannot write ${path}: dimension ${Math.max(...mask.dims)} exceeds NIfTI-1's 32767`, 'write .nrrd instead');
+  const labels = toLabelArray(mask, path);
+  const template = pickTemplate(mask, like);
+  const hdr = new ArrayBuffer(352);
+  const v = new DataView(hdr);
+  const le = true;
+  v.setInt32(0, 348, le);
+  v.setUint8(38, 'r'.charCodeAt(0));
+  v.setUint8(39, template?.dimInfo ?? 0);
+  const dim = [3, mask.dims[0], mask.dims[1], mask.dims[2], 1, 1, 1, 1];
+  dim.forEach((d, i) => v.setInt16(40 + 2 * i, d, le));
+  const isU8 = labels instanceof Uint8Array;
+  v.setInt16(70, isU8 ? 2 : 4, le);
+  v.setInt16(72, isU8 ? 8 : 16, le);
+  v.setFloat32(108, 352, le);
+  v.setFloat32(112, 1, le); // scl_slope 1, scl_inter 0: labels are stored as-is
+  v.setFloat32(116, 0, le);
+  writeString(v, 148, 80, 'medsam2.js mask');
+  writeString(v, 344, 4, 'n+1');
+
+  if (template) {
+    // pixdim 1..3 and the transforms verbatim; pixdim[4..] reset since the mask is 3D.
+    const pd = [template.pixdim[0] < 0 ? -1 : 1, template.pixdim[1], template.pixdim[2], template.pixdim[3], 1, 1, 1, 1];
+    pd.forEach((p, i) => v.setFloat32(76 + 4 * i, p, le));
+    v.setUint8(123, template.xyztUnits & 0x07);
+    v.setInt16(252, template.qformCode, le);
+    v.setInt16(254, template.sformCode, le);
+    template.quatern.forEach((q, i) => v.setFloat32(256 + 4 * i, q, le));
+    template.qoffset.forEach((q, i) => v.setFloat32(268 + 4 * i, q, le));
+    template.srow.forEach((s, i) => v.setFloat32(280 + 4 * i, s, le));
+  } else {
+    const ras = flipLpsRas(lpsAffine(mask));
+    const q = affineToQform(ras);
+    const pd = [q.qfac, mask.spacing[0], mask.spacing[1], mask.spacing[2], 1, 1, 1, 1];
+    pd.forEach((p, i) => v.setFloat32(76 + 4 * i, p, le));
+    v.setUint8(123, UNITS_MM);
+    v.setInt16(252, XFORM_SCANNER_ANAT, le);
+    v.setInt16(254, XFORM_SCANNER_ANAT, le);
+    q.quatern.forEach((x, i) => v.setFloat32(256 + 4 * i, x, le));
+    q.qoffset.forEach((x, i) => v.setFloat32(268 + 4 * i, x, le));
+    ras.forEach((row, r) => row.forEach((x, c) => v.setFloat32(280 + 16 * r + 4 * c, x, le)));
+  }
+  // Typed arrays are little-endian on every platform Node supports.
+  const body = new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength);
+  const out = new Uint8Array(352 + body.length);
+  out.set(new Uint8Array(hdr), 0);
+  out.set(body, 352);
+  return out;
+}
+
+/** The NIfTI header to copy transforms from, if one describes exactly the mask's grid. */
+function pickTemplate(mask: Volume, like?: Volume): NiftiHeader | undefined {
+  for (const cand of [like, mask]) {
+    const h = cand?.header;
+    if (!isNiftiHeader(h) || h.version !== 1) continue;
+    const dims = [1, 2, 3].map((i) => (i <= h.dim[0] ? h.dim[i] : 1));
+    if (sameGrid({ ...niftiGeometry(h), dims }, mask, 1e-6)) return h;
+  }
+  return undefined;
+}
+
+function writeString(v: DataView, offset: number, max: number, s: string): void {
+  for (let i = 0; i < Math.min(s.length, max - 1); i++) v.setUint8(offset + i, s.charCodeAt(i) & 0x7f);
+}
