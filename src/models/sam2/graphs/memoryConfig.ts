@@ -1,4 +1,4 @@
-import yaml from 'js-yaml';
+import { load as loadYaml } from 'js-yaml';
 import { MedsamError } from '../../../common/errors.js';
 
 /**
@@ -181,5 +181,5 @@ export function memoryConfigFromModelNode(doc: unknown): MemoryModulesConfig {
 
 /** Parse a SAM2 model YAML text and read the memory-related config from it. */
 export function memoryConfigFromYaml(text: string): MemoryModulesConfig {
-  return memoryConfigFromModelNode(yaml.load(text));
+  return memoryConfigFromModelNode(loadYaml(text));
 }
