@@ -1,4 +1,5 @@
 import { MedsamError } from '../common/errors.js';
+import { percentileSorted } from '../common/percentile.js';
 import type { NumericArray } from '../io/ndarray.js';
 import type { Volume } from '../io/volume.js';
 
@@ -99,17 +100,6 @@ export function chooseWindow(volume: Pick<Volume, 'data' | 'modality'>): { windo
   const [lo] = minMax(volume.data);
   if (lo <= -500) return { window: abdomen, reason: `no modality in the file; minimum ${lo} looks like CT air (HU)` };
   return { window: 'percentile', reason: 'no modality in the file and no negative HU values, treated as non-CT' };
-}
-
-/** numpy.percentile's default ('linear') rule on an ascending-sorted array. */
-export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const pos = (p / 100) * (n - 1);
-  const i = Math.floor(pos);
-  const frac = pos - i;
-  if (i + 1 >= n) return sorted[n - 1]!;
-  return sorted[i]! + frac * (sorted[i + 1]! - sorted[i]!);
 }
 
 /** Clip to [lo, hi], min-max rescale the clipped values to 0–255 and truncate, as numpy's uint8 cast does. */

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
+import { percentileSorted } from '../../src/common/percentile.js';
 import { readNifti } from '../../src/io/niftiRead.js';
 import {
-  applyWindow, chooseWindow, parseWindow, percentileSorted, positivePercentiles, toUint8,
+  applyWindow, chooseWindow, parseWindow, positivePercentiles, toUint8,
 } from '../../src/preprocess/intensity.js';
 
 const CT = '../shared/data/ct-organs/example_ct_sm.nii.gz';
