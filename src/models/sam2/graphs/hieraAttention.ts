@@ -1,0 +1,58 @@
+import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
+import { linear } from '../../onnx/torchLayers.js';
+import type { WeightStore } from '../../onnx/weightStore.js';
+
+/**
+ * How attention is emitted:
+ * - 'matmul': softmax(q·kᵀ/√d)·v with plain ONNX ops (the exact math form the fixtures used);
+ * - 'mha': the com.microsoft MultiHeadAttention contrib op (same math, one fused CPU kernel in ORT).
+ */
+export type AttentionImpl = 'matmul' | 'mha';
+
+export interface WindowAttentionOpts {
+  numWindows: number;
+  /** Window (or whole-map for global attention) height and width in tokens. */
+  winH: number;
+  winW: number;
+  dim: number;
+  dimOut: number;
+  numHeads: number;
+  /** Max-pool stride applied to q inside each window (Hiera stage transitions). */
+  qStride?: [number, number];
+  impl: AttentionImpl;
+}
+
+/**
+ * Hiera MultiScaleAttention on windows: x (nW, winH·winW, dim) → (nW, L', dimOut) where L' is the
+ * pooled token count. qkv's output channels are laid out [3, heads, head_dim], so q/k/v are
+ * contiguous thirds and each head a contiguous slice of them.
+ */
+export function windowAttention(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, o: WindowAttentionOpts): T {
+  const { numWindows: nW, winH, winW, dimOut, numHeads } = o;
+  const hd = dimOut / numHeads;
+  const qkv = linear(g, ws, `${prefix}.qkv`, x);
+  let [q, k, v] = g.split(qkv, [dimOut, dimOut, dimOut], 2) as [T, T, T];
+  let lq = winH * winW;
+  if (o.qStride) {
+    const [sy, sx] = o.qStride;
+    const nchw = g.transpose(g.reshape(q, [nW, winH, winW, dimOut]), [0, 3, 1, 2]);
+    const pooled = g.maxPool(nchw, [sy, sx], [sy, sx]);
+    const ph = Math.floor(winH / sy);
+    const pw = Math.floor(winW / sx);
+    lq = ph * pw;
+    q = g.reshape(g.transpose(pooled, [0, 2, 3, 1]), [nW, lq, dimOut]);
+  }
+  let out: T;
+  if (o.impl === 'mha') {
+    out = g.op('MultiHeadAttention', [q, k, v], { num_heads: numHeads, scale: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
+  } else {
+    const lk = winH * winW;
+    const qh = g.transpose(g.reshape(q, [nW, lq, numHeads, hd]), [0, 2, 1, 3]);
+    const kt = g.transpose(g.reshape(k, [nW, lk, numHeads, hd]), [0, 2, 3, 1]);
+    const vh = g.transpose(g.reshape(v, [nW, lk, numHeads, hd]), [0, 2, 1, 3]);
+    const scores = g.div(g.matmul(qh, kt), g.constF(Math.sqrt(hd)));
+    const att = g.matmul(g.softmax(scores, -1), vh);
+    out = g.reshape(g.transpose(att, [0, 2, 1, 3]), [nW, lq, dimOut]);
+  }
+  return linear(g, ws, `${prefix}.proj`, out);
+}

@@ -1,0 +1,103 @@
+import { MedsamError } from '../../../common/errors.js';
+import { GraphBuilder } from '../../onnx/graphBuilder.js';
+import { conv2d } from '../../onnx/torchLayers.js';
+import type { WeightStore } from '../../onnx/weightStore.js';
+import type { AttentionImpl } from './hieraAttention.js';
+import type { ImageEncoderConfig } from './hieraConfig.js';
+import { fpnNeck } from './hieraFpnNeck.js';
+import { hieraTrunk } from './hieraTrunk.js';
+
+/** Graph input/output names of the image encoder graph. */
+export const IMAGE_ENCODER_IO = {
+  image: 'image',
+  visionFeatures: 'vision_features',
+  visionPosEnc: 'vision_pos_enc',
+  highRes0: 'high_res_feat_0',
+  highRes1: 'high_res_feat_1',
+  /** Debug outputs: trunk stage i (NCHW), FPN level i before scalp, its position encoding. */
+  trunk: (i: number) => `trunk_${i}`,
+  fpn: (i: number) => `backbone_fpn_${i}`,
+  fpnPos: (i: number) => `vision_pos_enc_${i}`,
+} as const;
+
+export interface ImageEncoderGraphOptions {
+  /** Also output every trunk stage and every FPN level (for parity tests that name the failing stage). */
+  debug?: boolean;
+  /** Attention emission (default 'matmul'; 'mha' uses ORT's fused contrib kernel). */
+  attention?: AttentionImpl;
+}
+
+/** Sizes of the encoder outputs for a config: h = w = image_size / backbone_stride, C = d_model. */
+export function imageEncoderShapes(cfg: ImageEncoderConfig): { side: number; hiddenDim: number; highRes0: number[]; highRes1: number[] } {
+  const side = cfg.imageSize / cfg.backboneStride;
+  const C = cfg.neck.dModel;
+  return { side, hiddenDim: C, highRes0: [1, C / 8, 4 * side, 4 * side], highRes1: [1, C / 4, 2 * side, 2 * side] };
+}
+
+/**
+ * SAM2Base.forward_image as one ONNX graph: Hiera trunk → FpnNeck → scalp, with conv_s0/conv_s1 of
+ * the mask decoder applied to backbone_fpn[0]/[1]. Input `image` [1,3,S,S] (normalised);
+ * outputs vision_features = backbone_fpn[-1], vision_pos_enc[-1], high_res_feat_0/1.
+ */
+export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore, opts: ImageEncoderGraphOptions = {}): Uint8Array {
+  const S = cfg.imageSize;
+  if (!cfg.useHighResFeaturesInSam) {
+    throw new MedsamError('SAM2 configs without use_high_res_features_in_sam are not supported', 'use a SAM2.1 / MedSAM2 model YAML (they set it to true)');
+  }
+  if (S % 32 !== 0) throw new MedsamError(`SAM2 image_size ${S} is not a multiple of 32`, 'use image_size 512 or 1024');
+  const io = IMAGE_ENCODER_IO;
+  const g = new GraphBuilder('sam2_image_encoder');
+  const image = g.input(io.image, 'float', [1, 3, S, S]);
+
+  const trunk = g.scope('trunk', () => hieraTrunk(g, ws, 'image_encoder.trunk', cfg.trunk, image, S, opts.attention ?? 'matmul'));
+  const levels = g.scope('neck', () => fpnNeck(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages));
+  const kept = levels.slice(0, levels.length - cfg.scalp);
+  if (kept.length < 3) throw new MedsamError(`SAM2 image encoder keeps ${kept.length} FPN levels after scalp ${cfg.scalp}; 3 are needed`, 'fix the model YAML (scalp / stages)');
+
+  const last = kept[kept.length - 1]!;
+  const side = S / cfg.backboneStride;
+  if (last.h !== side || last.w !== side) {
+    throw new MedsamError(`SAM2 image encoder features are ${last.h}x${last.w}, backbone_stride ${cfg.backboneStride} implies ${side}x${side}`, 'fix backbone_stride in the model YAML');
+  }
+  const C = cfg.neck.dModel;
+  const hr0 = g.scope('conv_s0', () => conv2d(g, ws, 'sam_mask_decoder.conv_s0', kept[0]!.x));
+  const hr1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', kept[1]!.x));
+  const shapes = imageEncoderShapes(cfg);
+  g.output(last.x, io.visionFeatures, 'float', [1, C, side, side]);
+  g.output(last.pos, io.visionPosEnc, 'float', [1, cfg.neck.positionEncoding.numPosFeats, side, side]);
+  g.output(hr0, io.highRes0, 'float', shapes.highRes0);
+  g.output(hr1, io.highRes1, 'float', shapes.highRes1);
+  if (opts.debug) {
+    trunk.stages.forEach((s, i) => g.output(s.x, io.trunk(i), 'float', [1, s.c, s.h, s.w]));
+    levels.forEach((l, i) => {
+      g.output(l.x, io.fpn(i), 'float', [1, C, l.h, l.w]);
+      g.output(l.pos, io.fpnPos(i), 'float', [1, cfg.neck.positionEncoding.numPosFeats, l.h, l.w]);
+    });
+  }
+  const bytes = g.toBytes({ docString: 'SAM2 image encoder (Hiera + FPN neck + conv_s0/conv_s1)' });
+  return opts.attention === 'mha' ? withOpsetImport(bytes, 'com.microsoft', 1) : bytes;
+}
+
+/**
+ * Appends an opset_import entry to serialised ModelProto bytes. The shared ONNX writer only imports
+ * the default domain; protobuf repeated fields may be appended at the end of a message, so this
+ * adds the contrib-op domain without touching the writer.
+ */
+function withOpsetImport(model: Uint8Array, domain: string, version: number): Uint8Array {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    while (n > 0x7f) {
+      out.push((n & 0x7f) | 0x80);
+      n >>>= 7;
+    }
+    out.push(n);
+    return out;
+  };
+  const d = new TextEncoder().encode(domain);
+  const body = [0x0a, ...varint(d.length), ...d, 0x10, ...varint(version)];
+  const entry = [0x42, ...varint(body.length), ...body]; // field 8 (opset_import), wire type 2
+  const out = new Uint8Array(model.length + entry.length);
+  out.set(model, 0);
+  out.set(entry, model.length);
+  return out;
+}
