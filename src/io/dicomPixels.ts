@@ -44,14 +44,18 @@ interface OpenJpegModule {
   };
 }
 let openjpeg: Promise<OpenJpegModule> | undefined;
+/** OpenJPEG reports decode errors on its stderr hook rather than by throwing; keep the last one. */
+let openjpegLastError = '';
 
-/** The OpenJPEG WebAssembly decoder, loaded once; its banner/log lines are silenced. */
+/** The OpenJPEG WebAssembly decoder, loaded once; its [INFO] lines are silenced. */
 function loadOpenJpeg(): Promise<OpenJpegModule> {
   if (!openjpeg) {
     const require = createRequire(import.meta.url);
     const factory = require('@cornerstonejs/codec-openjpeg/decodewasmjs') as (arg: object) => Promise<OpenJpegModule>;
-    const quiet = (): void => {};
-    openjpeg = factory({ print: quiet, printErr: quiet });
+    openjpeg = factory({
+      print: (): void => {},
+      printErr: (m: string): void => { if (/error/i.test(m)) openjpegLastError = m.replace(/^\[ERROR\]\s*/, '').trim(); },
+    });
   }
   return openjpeg;
 }
@@ -117,10 +121,14 @@ function encapsulatedFrame(ds: DataSet, index: number, numFrames: number, path: 
 async function decodeJpeg2000(frame: Uint8Array, fmt: PixelFormat, path: string): Promise<Uint8Array> {
   const lib = await loadOpenJpeg();
   const dec = new lib.J2KDecoder();
+  openjpegLastError = '';
   try {
     dec.getEncodedBuffer(frame.length).set(frame);
     dec.decode();
     const info = dec.getFrameInfo();
+    if (info.width === 0 || info.height === 0 || openjpegLastError) {
+      throw new MedsamError(`DICOM file ${path}: JPEG 2000 decoding failed (${openjpegLastError || 'unreadable codestream header'})`, 'the compressed data is corrupt; re-export the series');
+    }
     if (info.width !== fmt.columns || info.height !== fmt.rows || info.componentCount !== 1) {
       throw new MedsamError(`DICOM file ${path}: JPEG 2000 frame is ${info.width}x${info.height}x${info.componentCount}, header says ${fmt.columns}x${fmt.rows}x1`, 'the file is inconsistent; re-export the series');
     }

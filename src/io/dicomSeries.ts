@@ -60,7 +60,7 @@ export async function readDicomFolder(dir: string, opts: DicomReadOptions = {}):
   for (const file of files) {
     const ds = parseFile(file, true);
     if (!ds) { nonDicom++; continue; }
-    if (!isImage(ds)) { nonImage++; continue; }
+    if (!isImage(ds)) { assertNotTruncated(ds, file); nonImage++; continue; }
     images.push({ file, ds });
   }
   if (images.length === 0) {
@@ -80,6 +80,7 @@ export async function readDicomFolder(dir: string, opts: DicomReadOptions = {}):
 /** A single file: an enhanced multi-frame object (one volume) or one classic slice (nz = 1). */
 export async function readDicomFile(path: string, opts: DicomReadOptions = {}): Promise<Volume> {
   const ds = parseFile(path, false)!;
+  assertNotTruncated(ds, path);
   if (!isImage(ds)) throw new MedsamError(`DICOM file ${path} is a ${ds.string(TAG.modality) ?? 'non-image'} object, not an image`, 'pass the image series it refers to');
   return assemble(slicesOf(ds, path), ds.string(TAG.seriesUid) ?? '', path, opts);
 }
@@ -113,6 +114,14 @@ function parseFile(file: string, lenient: boolean): DataSet | undefined {
 function isImage(ds: DataSet): boolean {
   const modality = (ds.string(TAG.modality) ?? '').toUpperCase();
   return !!ds.elements[TAG.pixelData] && !NON_IMAGE_MODALITIES.has(modality);
+}
+
+/** Image attributes without pixel data: dicom-parser stops quietly at the cut of a truncated file. */
+function assertNotTruncated(ds: DataSet, file: string): void {
+  const modality = (ds.string(TAG.modality) ?? '').toUpperCase();
+  if (!ds.elements[TAG.pixelData] && ds.uint16(TAG.rows) && ds.uint16(TAG.columns) && !NON_IMAGE_MODALITIES.has(modality)) {
+    throw new MedsamError(`DICOM file ${file} is truncated (image attributes but no pixel data)`, 'remove it from the folder or re-export the series');
+  }
 }
 
 function chooseSeries(series: Map<string, { file: string; ds: DataSet }[]>, dir: string, wanted?: string): string {
