@@ -1,5 +1,5 @@
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
-import { linear } from '../../onnx/torchLayers.js';
+import { linear, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 
 /**
@@ -30,8 +30,7 @@ export interface WindowAttentionOpts {
 export function windowAttention(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, o: WindowAttentionOpts): T {
   const { numWindows: nW, winH, winW, dimOut, numHeads } = o;
   const hd = dimOut / numHeads;
-  const qkv = linear(g, ws, `${prefix}.qkv`, x);
-  let [q, k, v] = g.split(qkv, [dimOut, dimOut, dimOut], 2) as [T, T, T];
+  let [q, k, v] = qkvProjections(g, ws, `${prefix}.qkv`, x, o.dim, dimOut);
   let lq = winH * winW;
   if (o.qStride) {
     const [sy, sx] = o.qStride;
@@ -55,4 +54,19 @@ export function windowAttention(g: GraphBuilder, ws: WeightStore, prefix: string
     out = g.reshape(g.transpose(att, [0, 2, 1, 3]), [nW, lq, dimOut]);
   }
   return linear(g, ws, `${prefix}.proj`, out);
+}
+
+/**
+ * nn.Linear(dim, 3·dimOut) emitted as three MatMul+Add, one per third of the weight rows: the same
+ * dot products as one qkv matmul followed by a split, without the split's copy.
+ */
+function qkvProjections(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, dim: number, dimOut: number): [T, T, T] {
+  const w = ws.get(`${prefix}.weight`, [3 * dimOut, dim]);
+  const b = ws.get(`${prefix}.bias`, [3 * dimOut]);
+  const part = (i: number): T => {
+    const wi = transpose2d(w.data.subarray(i * dimOut * dim, (i + 1) * dimOut * dim), dimOut, dim);
+    const y = g.matmul(x, g.initializer(wi, [dim, dimOut], `${prefix}.weight.${'qkv'[i]}`));
+    return g.add(y, g.initializer(b.data.slice(i * dimOut, (i + 1) * dimOut), [dimOut], `${prefix}.bias.${'qkv'[i]}`));
+  };
+  return [part(0), part(1), part(2)];
 }

@@ -7,8 +7,8 @@ import { sinePositionEncoding } from './hieraPosEmbed.js';
 
 export interface FpnLevel {
   x: T;
-  /** Sine position encoding of this level (a constant: it depends only on the level's size). */
-  pos: T;
+  /** Sine position encoding of this level [P,h,w] (a constant: it depends only on the level's size). */
+  pos: Float32Array;
   h: number;
   w: number;
 }
@@ -51,8 +51,7 @@ export function fpnNeck(
     } else {
       prev = { x: lat, h, w };
     }
-    const pe = sinePositionEncoding(cfg.positionEncoding, h, w);
-    out[i] = { x: prev.x, pos: g.initializer(pe, [1, cfg.positionEncoding.numPosFeats, h, w], `neck.pos_${i}`), h, w };
+    out[i] = { x: prev.x, pos: sinePositionEncoding(cfg.positionEncoding, h, w), h, w };
   }
   return out;
 }

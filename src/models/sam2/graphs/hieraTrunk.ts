@@ -1,6 +1,6 @@
 import { MedsamError } from '../../../common/errors.js';
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
-import { conv2d, layerNorm, linear, mlp } from '../../onnx/torchLayers.js';
+import { conv2d, layerNorm, linear } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { HieraTrunkConfig } from './hieraConfig.js';
 import { hieraPosEmbed } from './hieraPosEmbed.js';
@@ -49,6 +49,16 @@ export function hieraPlan(cfg: HieraTrunkConfig): HieraPlan {
     embedDim = dimOut;
   }
   return { blocks, stageEnds, stageDims: stageEnds.map((e) => blocks[e]!.dimOut) };
+}
+
+/**
+ * The block MLP (Linear → exact GELU → Linear) with the opset-20 Gelu op: ORT runs it as one kernel
+ * (fused with the bias add), while the Erf composition in torchLayers is not recognised by its fusion.
+ */
+function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
+  if (g.opset < 20) throw new Error('geluMlp needs an opset >= 20 graph');
+  const h = g.op1('Gelu', [linear(g, ws, `${p}.layers.0`, x)], { approximate: 'none' });
+  return linear(g, ws, `${p}.layers.1`, h);
 }
 
 /** A (1,H,W,C) tensor and its static size. */
@@ -131,7 +141,7 @@ function multiScaleBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hier
     : g.reshape(attnOut, [1, sh, sw, spec.dimOut]);
 
   let x = g.add(shortcut, attnOut);
-  const hidden = mlp(g, ws, `${p}.mlp`, layerNorm(g, ws, `${p}.norm2`, x, 1e-6), 2, { act: 'gelu' });
+  const hidden = geluMlp(g, ws, `${p}.mlp`, layerNorm(g, ws, `${p}.norm2`, x, 1e-6));
   x = g.add(x, hidden);
   return { x, h: sh, w: sw, c: spec.dimOut };
 }

@@ -46,7 +46,8 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
   }
   if (S % 32 !== 0) throw new MedsamError(`SAM2 image_size ${S} is not a multiple of 32`, 'use image_size 512 or 1024');
   const io = IMAGE_ENCODER_IO;
-  const g = new GraphBuilder('sam2_image_encoder');
+  // opset 20 for the Gelu op (see geluMlp)
+  const g = new GraphBuilder('sam2_image_encoder', { opset: 20 });
   const image = g.input(io.image, 'float', [1, 3, S, S]);
 
   const trunk = g.scope('trunk', () => hieraTrunk(g, ws, 'image_encoder.trunk', cfg.trunk, image, S, opts.attention ?? 'matmul'));
@@ -64,14 +65,17 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
   const hr1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', kept[1]!.x));
   const shapes = imageEncoderShapes(cfg);
   g.output(last.x, io.visionFeatures, 'float', [1, C, side, side]);
-  g.output(last.pos, io.visionPosEnc, 'float', [1, cfg.neck.positionEncoding.numPosFeats, side, side]);
+  const P = cfg.neck.positionEncoding.numPosFeats;
+  const posConst = (i: number): string => g.initializer(levels[i]!.pos, [1, P, levels[i]!.h, levels[i]!.w], `vision_pos_enc_${i}`);
+  const lastPos = posConst(kept.length - 1);
+  g.output(lastPos, io.visionPosEnc, 'float', [1, P, side, side]);
   g.output(hr0, io.highRes0, 'float', shapes.highRes0);
   g.output(hr1, io.highRes1, 'float', shapes.highRes1);
   if (opts.debug) {
     trunk.stages.forEach((s, i) => g.output(s.x, io.trunk(i), 'float', [1, s.c, s.h, s.w]));
     levels.forEach((l, i) => {
       g.output(l.x, io.fpn(i), 'float', [1, C, l.h, l.w]);
-      g.output(l.pos, io.fpnPos(i), 'float', [1, cfg.neck.positionEncoding.numPosFeats, l.h, l.w]);
+      g.output(i === kept.length - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l.h, l.w]);
     });
   }
   const bytes = g.toBytes({ docString: 'SAM2 image encoder (Hiera + FPN neck + conv_s0/conv_s1)' });
