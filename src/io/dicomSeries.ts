@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { MedsamError } from '../common/errors.js';
 import { readFileBytes } from './fileBytes.js';
@@ -48,10 +48,12 @@ const SPACING_TOLERANCE = 0.01; // relative jitter between slice gaps we accept 
 
 /** Read a folder (searched recursively) holding one DICOM series, or a single DICOM file. */
 export async function readDicom(path: string, opts: DicomReadOptions = {}): Promise<Volume> {
+  if (!existsSync(path)) throw new MedsamError(`DICOM input ${path} does not exist`, 'check the path');
   return statSync(path).isDirectory() ? readDicomFolder(path, opts) : readDicomFile(path, opts);
 }
 
 export async function readDicomFolder(dir: string, opts: DicomReadOptions = {}): Promise<Volume> {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MedsamError(`DICOM folder ${dir} does not exist`, 'check the path');
   const files = listFiles(dir);
   if (files.length === 0) throw new MedsamError(`DICOM folder ${dir} is empty`, 'pass the folder that holds the .dcm slices');
   const images: { file: string; ds: DataSet }[] = [];

@@ -107,6 +107,7 @@ test('DICOM series with a missing middle slice is refused as unevenly spaced', {
 test('DICOM: empty folder, folder without DICOM, corrupt and truncated slices give one-line errors', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
   const empty = tmp();
   await assert.rejects(readDicom(empty), /DICOM folder .* is empty/);
+  await assert.rejects(readDicom(join(empty, 'gone')), (e: unknown) => e instanceof MedsamError && /gone does not exist/.test(e.message));
   const junk = tmp();
   writeFileSync(join(junk, 'notes.txt'), 'hello');
   await assert.rejects(readDicom(junk), /has no DICOM image slices \(1 files: 1 not DICOM/);

@@ -209,3 +209,22 @@ test('reorientToGrid undoes axis permutations and flips exactly, and refuses oth
   await writeMask(p, { ...other, data: Uint8Array.from(perm) });
   assertSameLabels(reorientToGrid(await readVolume(p), base, 1e-4).data, base.data);
 });
+
+test('NIfTI writer: the qform it writes encodes the same grid as its sform (oblique, both handednesses)', async () => {
+  const c = Math.cos(0.3), s = Math.sin(0.3);
+  // A rotation about an oblique axis, and its mirror image (det -1 → qfac -1).
+  const rot = [c, -s, 0, s * Math.cos(0.2), c * Math.cos(0.2), -Math.sin(0.2), s * Math.sin(0.2), c * Math.sin(0.2), Math.cos(0.2)];
+  for (const direction of [rot, rot.map((x, i) => (i % 3 === 2 ? -x : x))]) {
+    const mask: Volume = { data: Uint8Array.from({ length: 24 }, (_, i) => i % 3), dims: [2, 3, 4], spacing: [0.8, 1.1, 2.5], origin: [-12.5, 30.25, 7], direction: direction as Volume['direction'], source: { format: 'nrrd', path: 'mem' } };
+    const p = join(tmp(), 'q.nii');
+    await writeMask(p, mask);
+    const viaSform = await readVolume(p);
+    assertSameGeometry(viaSform, mask, 1e-5, 'sform');
+    const bytes = readFileSync(p);
+    bytes.writeInt16LE(0, 254); // sform_code = 0 → readers fall back to the qform
+    writeFileSync(p, bytes);
+    const viaQform = await readVolume(p);
+    assertSameGeometry(viaQform, mask, 1e-5, 'qform');
+    assertSameLabels(viaQform.data, mask.data);
+  }
+});
