@@ -52,6 +52,8 @@ export interface MemoryModulesConfig {
   noObjEmbedSpatial: boolean;
   addTposEncToObjPtrs: boolean;
   projTposEncInObjPtrs: boolean;
+  /** Upper bound on object pointers attended to (t_diff_max = min(num_frames, this) − 1). */
+  maxObjPtrsInEncoder: number;
   memoryEncoder: MemoryEncoderConfig;
   memoryAttention: MemoryAttentionConfig;
 }
@@ -139,6 +141,7 @@ export function memoryConfigFromModelNode(doc: unknown): MemoryModulesConfig {
     noObjEmbedSpatial: bool(model, 'no_obj_embed_spatial', false),
     addTposEncToObjPtrs: bool(model, 'add_tpos_enc_to_obj_ptrs', true),
     projTposEncInObjPtrs: bool(model, 'proj_tpos_enc_in_obj_ptrs', false),
+    maxObjPtrsInEncoder: num(model, 'max_obj_ptrs_in_encoder', 16, 'model'),
     memoryEncoder: {
       inDim,
       outDim,
