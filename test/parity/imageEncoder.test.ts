@@ -9,6 +9,7 @@ import { hieraPlan } from '../../src/models/sam2/graphs/hieraTrunk.js';
 import { buildImageEncoderGraph, IMAGE_ENCODER_IO } from '../../src/models/sam2/graphs/imageEncoder.js';
 import { ImageEncoderRunner } from '../../src/engine/sam2/imageEncoderRunner.js';
 import type { Float32Output } from '../../src/engine/ortSession.js';
+import type { AttentionImpl } from '../../src/models/sam2/graphs/hieraAttention.js';
 import { fixtureDir, moduleFixtureCases, type FixtureCase } from '../helpers/sam2Fixtures.js';
 
 /**
@@ -86,15 +87,15 @@ function modelInputFrame(inputs: NpzFile, frame: number, S: number): Float32Arra
 interface Model { cfg: ImageEncoderConfig; runner: ImageEncoderRunner; unused: string[] }
 const models = new Map<string, Promise<Model>>();
 
-/** One debug graph per (config, checkpoint), shared by every case that uses it. */
-function loadModel(c: FixtureCase): Promise<Model> {
-  const key = `${c.configPath}|${c.checkpointPath}`;
+/** One debug graph per (config, checkpoint, attention form), shared by every case that uses it. */
+function loadModel(c: FixtureCase, attention: AttentionImpl): Promise<Model> {
+  const key = `${c.configPath}|${c.checkpointPath}|${attention}`;
   let p = models.get(key);
   if (!p) {
     p = (async () => {
       const cfg = imageEncoderConfigFromYaml(readFileSync(c.configPath, 'utf8'));
       const ws = new WeightStore((await loadCheckpoint(c.checkpointPath)).tensors, c.checkpointPath);
-      const runner = await ImageEncoderRunner.create(buildImageEncoderGraph(cfg, ws, { debug: true }), { threads: 2 });
+      const runner = await ImageEncoderRunner.create(buildImageEncoderGraph(cfg, ws, { debug: true, attention }), { threads: 2 });
       return { cfg, runner, unused: ws.unusedKeys('image_encoder.') };
     })();
     models.set(key, p);
@@ -103,12 +104,12 @@ function loadModel(c: FixtureCase): Promise<Model> {
 }
 
 const runs = new Map<string, Promise<Record<string, Float32Output>>>();
-function encodeCall(c: FixtureCase, call: number): Promise<Record<string, Float32Output>> {
-  const key = `${c.id}|${call}`;
+function encodeCall(c: FixtureCase, call: number, attention: AttentionImpl): Promise<Record<string, Float32Output>> {
+  const key = `${c.id}|${call}|${attention}`;
   let p = runs.get(key);
   if (!p) {
     p = (async () => {
-      const m = await loadModel(c);
+      const m = await loadModel(c, attention);
       const S = m.cfg.imageSize;
       const stored = `mod_trunk_c${call}_in_0`;
       const fx = openNpz(c.npzPath);
@@ -122,36 +123,51 @@ function encodeCall(c: FixtureCase, call: number): Promise<Record<string, Float3
   return p;
 }
 
+type Entry = [string, any];
+
+/** Half a float16 ulp at |v| (the largest rounding error of storing v as float16). */
+function halfUlp16(v: number): number {
+  const a = Math.abs(v);
+  return a < 2 ** -14 ? 2 ** -25 : 2 ** (Math.floor(Math.log2(a)) - 11);
+}
+
+/** Compare every recorded tensor in `entries` with the matching graph output (README tolerances). */
+async function checkTensors(t: { diagnostic(m: string): void }, c: FixtureCase, entries: Entry[], attention: AttentionImpl): Promise<void> {
+  const m = await loadModel(c, attention);
+  assert.deepEqual(m.unused, [], 'every image_encoder.* checkpoint tensor is used');
+  const fx = openNpz(c.npzPath);
+  for (const [key, e] of entries) {
+    const name = graphOutputFor(e.module, e.position);
+    assert.ok(name, `${key}: no graph output for ${e.module} ${e.position}`);
+    const got = (await encodeCall(c, e.call, attention))[name]!;
+    assert.ok(got, `${key}: graph has no output ${name}`);
+    const ref = fx.get(key);
+    assert.deepEqual(got.dims, ref.shape, `${key} shape`);
+    const r = ref.data as Float32Array;
+    const half = e.stored_dtype === 'float16';
+    let maxErr = 0;
+    let maxRef = 0;
+    let beyondHalf = 0; // error left after the reference's own fp16 rounding (informative)
+    for (let i = 0; i < r.length; i++) {
+      const d = Math.abs(got.data[i]! - r[i]!);
+      if (!(d <= maxErr)) maxErr = d; // NaN fails below
+      maxRef = Math.max(maxRef, Math.abs(r[i]!));
+      if (half) beyondHalf = Math.max(beyondHalf, d - halfUlp16(r[i]!));
+    }
+    const bound = half ? 2e-3 * maxRef + 1e-3 : 1e-4 * maxRef + 1e-5;
+    t.diagnostic(`${attention} ${key} (${e.position || e.module}, ${half ? 'fp16' : 'fp32'}): max|err| ${maxErr.toExponential(2)}`
+      + `${half ? ` (${Math.max(0, beyondHalf).toExponential(2)} beyond fp16 rounding)` : ''}, max|ref| ${maxRef.toFixed(3)}, bound ${bound.toExponential(2)}`);
+    assert.ok(maxErr <= bound, `${key} (${e.module} ${e.position}, ${attention} attention) max|err| ${maxErr} > ${bound}`);
+  }
+}
+
 for (const c of cases) {
-  const entries = Object.entries<any>(c.manifest.module_tensors).filter(([k, e]) =>
+  const entries: Entry[] = Object.entries<any>(c.manifest.module_tensors).filter(([k, e]) =>
     e.direction === 'out' && e.stored !== false && TAGS.some((t) => k.startsWith(`mod_${t}_c`)));
   for (const tag of TAGS) {
     const mine = entries.filter(([k]) => k.startsWith(`mod_${tag}_c`));
-    if (mine.length === 0) continue;
-    test(`${c.id}: image encoder ${tag}`, async (t) => {
-      const m = await loadModel(c);
-      assert.deepEqual(m.unused, [], 'every image_encoder.* checkpoint tensor is used');
-      const fx = openNpz(c.npzPath);
-      for (const [key, e] of mine) {
-        const name = graphOutputFor(e.module, e.position);
-        assert.ok(name, `${key}: no graph output for ${e.module} ${e.position}`);
-        const got = (await encodeCall(c, e.call))[name]!;
-        assert.ok(got, `${key}: graph has no output ${name}`);
-        const ref = fx.get(key);
-        assert.deepEqual(got.dims, ref.shape, `${key} shape`);
-        const r = ref.data as Float32Array;
-        let maxErr = 0;
-        let maxRef = 0;
-        for (let i = 0; i < r.length; i++) {
-          const d = Math.abs(got.data[i]! - r[i]!);
-          if (!(d <= maxErr)) maxErr = d; // NaN fails below
-          maxRef = Math.max(maxRef, Math.abs(r[i]!));
-        }
-        const half = e.stored_dtype === 'float16';
-        const bound = half ? 2e-3 * maxRef + 1e-3 : 1e-4 * maxRef + 1e-5;
-        t.diagnostic(`${key} (${e.position || e.module}, ${half ? 'fp16' : 'fp32'}): max|err| ${maxErr.toExponential(2)}, max|ref| ${maxRef.toFixed(3)}, bound ${bound.toExponential(2)}`);
-        assert.ok(maxErr <= bound, `${key} (${e.module} ${e.position}) max|err| ${maxErr} > ${bound}`);
-      }
-    });
+    if (mine.length > 0) test(`${c.id}: image encoder ${tag}`, (t) => checkTensors(t, c, mine, 'matmul'));
   }
+  // the fused contrib-op attention must give the same features
+  if (entries.length > 0) test(`${c.id}: image encoder with MultiHeadAttention op`, (t) => checkTensors(t, c, entries, 'mha'));
 }
