@@ -1,0 +1,157 @@
+import type { Command } from 'commander';
+import { MedsamError } from '../../common/errors.js';
+import { readVolume } from '../../io/readVolume.js';
+import type { Volume } from '../../io/volume.js';
+import { writeMask } from '../../io/writeMask.js';
+import { resolveModel } from '../../models/registry.js';
+import { chooseWindow, describeWindow, parseWindow, toUint8, type WindowSpec } from '../../preprocess/intensity.js';
+import { extractSlice, type SliceAxis } from '../../preprocess/slices.js';
+import { sliceGeometry, validatePrompts, type VolumePrompt } from '../../predictor/prompts.js';
+import { loadCase, type LoadedCase } from '../../pipelines/loadCase.js';
+import { writePreview } from '../../pipelines/preview.js';
+import { promptFromReference } from '../../pipelines/referencePrompt.js';
+import { segmentVolume } from '../../pipelines/segmentVolume.js';
+import { MASK_EXTENSIONS, checkOutputPath } from '../outputPaths.js';
+import { collect, parseAxis, parseBox, parseIndex, parsePoint, parsePositiveInt } from '../parseArgs.js';
+import { progressBar } from '../progress.js';
+
+interface SegmentFlags {
+  output: string;
+  slice?: string;
+  box?: string;
+  point?: string[];
+  recist?: string;
+  mask?: string;
+  objId?: string;
+  axis?: string;
+  window?: string;
+  model?: string;
+  threads?: string;
+  largestComponent?: boolean;
+  preview?: string;
+  autoKeyBox?: boolean;
+  quiet?: boolean;
+}
+
+const AXIS_NAMES = ['x', 'y', 'z'] as const;
+
+/** A key-slice mask from a file: a volume on the input grid (its slice is taken) or a single slice. */
+async function keySliceMask(path: string, image: Volume, axis: SliceAxis, slice: number): Promise<Uint8Array> {
+  const m = await readVolume(path);
+  const g = sliceGeometry(image.dims, axis);
+  let data: ArrayLike<number | bigint>;
+  if (m.dims.every((d, i) => d === image.dims[i])) data = extractSlice(m.data, m.dims, axis, slice);
+  else if (m.dims[2] === 1 && m.dims[0] === g.width && m.dims[1] === g.height) data = m.data;
+  else {
+    throw new MedsamError(`--mask ${path} is ${m.dims.join('x')}; it must be the input's grid ${image.dims.join('x')} or one ${g.width}x${g.height} slice`,
+      'draw the mask on the same image');
+  }
+  return Uint8Array.from(data as ArrayLike<number>, (v) => (Number(v) !== 0 ? 1 : 0));
+}
+
+async function buildPrompt(flags: SegmentFlags, input: LoadedCase, axis: SliceAxis): Promise<VolumePrompt> {
+  const objId = flags.objId !== undefined ? parseIndex('--obj-id', flags.objId) : undefined;
+  const given = [flags.box && '--box', flags.point?.length && '--point', flags.recist && '--recist', flags.mask && '--mask'].filter(Boolean);
+  if (flags.autoKeyBox) {
+    if (given.length) throw new MedsamError(`--auto-key-box cannot be combined with ${given.join(', ')}`, 'use either the reference key box or your own prompt');
+    if (!input.label) {
+      throw new MedsamError(`--auto-key-box needs a reference mask in the input, and ${input.image.source.path} has none`,
+        'use it with a MedSAM2 .npz that has gts, or give --slice and --box');
+    }
+    const p = promptFromReference('key-box', { reference: input.label.data as ArrayLike<number>, dims: input.image.dims, axis, objId });
+    if (flags.slice !== undefined && parseIndex('--slice', flags.slice) !== p.slice) {
+      throw new MedsamError(`--slice ${flags.slice} conflicts with --auto-key-box, which uses the reference's largest slice ${p.slice}`, 'drop --slice');
+    }
+    // Always said, even with --quiet: the result must not be mistaken for a real prompted segmentation.
+    process.stderr.write(`note: --auto-key-box: prompting with the REFERENCE mask's box [${p.box!.join(', ')}] on its largest slice ${p.slice} (demo convenience, not a real user prompt)\n`);
+    return p;
+  }
+  if (flags.slice === undefined) throw new MedsamError('--slice is required', 'give the key slice index along --axis, e.g. --slice 7');
+  const slice = parseIndex('--slice', flags.slice);
+  if (given.length === 0) throw new MedsamError('no prompt given', 'add --box x0,y0,x1,y1, --point x,y[,label], --recist x0,y0,x1,y1 or --mask file');
+  const prompt: VolumePrompt = { slice, objId };
+  if (flags.box) prompt.box = parseBox(flags.box);
+  if (flags.recist) prompt.recist = parseBox(flags.recist, '--recist');
+  if (flags.point?.length) prompt.points = flags.point.map(parsePoint);
+  if (flags.mask) {
+    const count = sliceGeometry(input.image.dims, axis).count;
+    if (slice >= count) throw new MedsamError(`--slice ${slice} is outside the volume (0..${count - 1} along ${AXIS_NAMES[axis]})`, 'give a slice inside the volume');
+    prompt.mask = await keySliceMask(flags.mask, input.image, axis, slice);
+  }
+  return prompt;
+}
+
+function formatMl(voxels: number, spacing: readonly number[]): string {
+  const ml = (voxels * spacing[0]! * spacing[1]! * spacing[2]!) / 1000;
+  return ml >= 100 ? ml.toFixed(0) : ml >= 1 ? ml.toFixed(2) : ml.toPrecision(2);
+}
+
+export async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
+  const log = (s: string) => { if (!flags.quiet) process.stderr.write(s + '\n'); };
+  // Everything cheap is checked before reading the volume or loading the model.
+  const axis = flags.axis !== undefined ? parseAxis(flags.axis) : 2;
+  const window: WindowSpec | 'auto' = flags.window !== undefined ? parseWindow(flags.window) : 'auto';
+  const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
+  const model = resolveModel(flags.model ?? 'default');
+  checkOutputPath(flags.output, 'output', MASK_EXTENSIONS);
+  if (flags.preview) checkOutputPath(flags.preview, 'preview', ['.png']);
+  if (flags.box) parseBox(flags.box);
+  if (flags.recist) parseBox(flags.recist, '--recist');
+  flags.point?.forEach(parsePoint);
+
+  const data = await loadCase(input);
+  const image = data.image;
+  const prompt = await buildPrompt(flags, data, axis);
+  validatePrompts([prompt], sliceGeometry(image.dims, axis));
+
+  const resolvedWindow = window === 'auto' ? chooseWindow(image) : { window, reason: 'from --window' };
+  const image8 = toUint8(image, { window: resolvedWindow.window });
+  log(`intensity: ${describeWindow(resolvedWindow.window)} (${resolvedWindow.reason}); model: ${model.id}; axis ${AXIS_NAMES[axis]}, key slice ${prompt.slice}`);
+
+  const bar = progressBar(!flags.quiet);
+  let result;
+  try {
+    result = await segmentVolume(image, [prompt], {
+      model: model.id,
+      axis,
+      threads,
+      intensity: () => image8,
+      largestComponent: flags.largestComponent,
+      onProgress: bar.onProgress,
+    });
+  } finally {
+    bar.stop();
+  }
+  await writeMask(flags.output, result.mask, image);
+  if (flags.preview) writePreview(flags.preview, image, result.mask, { slice: prompt.slice, axis, prompts: [prompt], image8 });
+
+  let voxels = 0;
+  for (let i = 0; i < result.mask.data.length; i++) if (Number(result.mask.data[i]) !== 0) voxels++;
+  const extra = flags.preview ? `, preview ${flags.preview}` : '';
+  process.stdout.write(`segmented ${voxels} voxels (${formatMl(voxels, image.spacing)} mL) on ${result.slicesSegmented} slice(s) in ${result.seconds.toFixed(1)} s -> ${flags.output}${extra}\n`);
+  if (voxels === 0) log('warning: the mask is empty; check the prompt coordinates (x = column, y = row of the slice) and the slice index');
+}
+
+export function addSegmentCommand(program: Command): void {
+  program
+    .command('segment')
+    .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume')
+    .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, .png/.jpg')
+    .requiredOption('-o, --output <file>', 'output mask (.nii.gz, .nii, .nrrd, .npz, .png)')
+    .option('--slice <index>', 'key slice index along --axis (voxel index)')
+    .option('--box <x0,y0,x1,y1>', 'box on the key slice, voxel indices (x = column, y = row)')
+    .option('--point <x,y[,label]>', 'point on the key slice; label 1 = object (default), 0 = background; repeatable', collect)
+    .option('--recist <x0,y0,x1,y1>', 'RECIST long-axis endpoints on the key slice (turned into a box as MedSAM2 does)')
+    .option('--mask <file>', 'mask of the object on the key slice (volume on the input grid, or one slice)')
+    .option('--obj-id <n>', 'label value written for the object (1..255)', '1')
+    .option('--axis <x|y|z>', 'slicing axis', 'z')
+    .option('--window <preset|W,L>', 'intensity window: auto, abdomen, lung, brain, mediastinum, bone, W,L in HU, percentile, identity', 'auto')
+    .option('--model <id>', 'model id from `medsam2 models list`', 'default')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--largest-component', 'keep only the largest 3D connected component (default)')
+    .option('--no-largest-component', 'keep every connected component')
+    .option('--preview <file.png>', 'also write a PNG of the key slice with the mask and prompt')
+    .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice')
+    .option('-q, --quiet', 'no progress bar or notes')
+    .action(async (input: string, flags: SegmentFlags) => runSegment(input, flags));
+}

@@ -1,0 +1,60 @@
+import { MedsamError } from '../common/errors.js';
+import type { SliceAxis } from '../preprocess/slices.js';
+import type { Box, PointPrompt } from '../predictor/prompts.js';
+
+/** Parsers for CLI option values; each failure names the option, the bad value and the expected form. */
+
+function numbers(option: string, text: string, count: number[], form: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const vals = parts.map(Number);
+  if (!count.includes(parts.length) || parts.some((p) => p === '') || vals.some((v) => !Number.isFinite(v))) {
+    throw new MedsamError(`${option} '${text}' is malformed`, `expected ${form}`);
+  }
+  return vals;
+}
+
+/** 'x0,y0,x1,y1' → Box (voxel indices; x = column, y = row of the slice). */
+export function parseBox(text: string, option = '--box'): Box {
+  return numbers(option, text, [4], 'x0,y0,x1,y1 in voxel indices, e.g. 120,88,200,170') as Box;
+}
+
+/** 'x,y' or 'x,y,label' (label 1 = object, default; 0 = background). */
+export function parsePoint(text: string): PointPrompt {
+  const v = numbers('--point', text, [2, 3], 'x,y or x,y,label with label 1 (object) or 0 (background)');
+  const label = v.length === 3 ? v[2]! : 1;
+  if (label !== 0 && label !== 1) throw new MedsamError(`--point '${text}' has label ${label}`, 'use 1 (object) or 0 (background)');
+  return { x: v[0]!, y: v[1]!, label };
+}
+
+/** Non-negative integer option. */
+export function parseIndex(option: string, text: string): number {
+  const v = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v)) throw new MedsamError(`${option} '${text}' is not a non-negative integer`, `give ${option} as a whole number, e.g. ${option} 7`);
+  return v;
+}
+
+export function parsePositiveInt(option: string, text: string): number {
+  const v = parseIndex(option, text);
+  if (v < 1) throw new MedsamError(`${option} must be at least 1, got ${text}`, `give ${option} as a whole number >= 1`);
+  return v;
+}
+
+export function parsePositiveNumber(option: string, text: string): number {
+  const v = Number(text);
+  if (!(v > 0) || !Number.isFinite(v)) throw new MedsamError(`${option} '${text}' is not a positive number`, `e.g. ${option} 2`);
+  return v;
+}
+
+/** x|y|z (or 0|1|2) → slice axis. */
+export function parseAxis(text: string): SliceAxis {
+  const t = text.trim().toLowerCase();
+  const map: Record<string, SliceAxis> = { x: 0, y: 1, z: 2, '0': 0, '1': 1, '2': 2 };
+  const a = map[t];
+  if (a === undefined) throw new MedsamError(`--axis '${text}' is not x, y or z`, 'use z for axial stacks (the usual case), y or x to slice the other ways');
+  return a;
+}
+
+/** commander helper for repeatable options. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

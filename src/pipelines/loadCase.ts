@@ -1,0 +1,19 @@
+import { readNpzCase } from '../io/npzCase.js';
+import { detectVolumeFormat, readVolume } from '../io/readVolume.js';
+import type { Volume } from '../io/volume.js';
+
+/** An image with whatever reference data came in the same file (MedSAM2 .npz: `gts`, `recist`). */
+export interface LoadedCase {
+  image: Volume;
+  label?: Volume;
+  recist?: Volume;
+}
+
+/** Reads an input for segmentation; for a MedSAM2 case .npz also its reference mask and RECIST lines. */
+export async function loadCase(path: string): Promise<LoadedCase> {
+  if (detectVolumeFormat(path) === 'npz') {
+    const c = await readNpzCase(path);
+    return { image: c.image, label: c.label, recist: c.recist };
+  }
+  return { image: await readVolume(path) };
+}
