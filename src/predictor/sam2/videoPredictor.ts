@@ -1,8 +1,8 @@
 import { MedsamError } from '../../common/errors.js';
 import { NO_OBJ_SCORE } from '../../engine/sam2/samHeadsSelection.js';
 import type { Sam2ImageFeatures, Sam2Modules } from '../../engine/sam2/types.js';
+import { roundToBfloat16InPlace } from '../../io/halfFloat.js';
 import { resizeBilinear, resizeBilinearAntialias } from '../../preprocess/torchInterpolate.js';
-import { roundToBf16 } from './bf16.js';
 import { FeatureCache } from './featureCache.js';
 import { fillHolesInMaskScores } from './fillHoles.js';
 import {
@@ -12,7 +12,7 @@ import {
 import {
   selectClosestCondFrames, selectObjectPointers, selectRecentMemories, type CondSelection, type SpatialMemoryRef,
 } from './memorySelection.js';
-import type { Sam2PredictorConfig } from './predictorConfig.js';
+import type { Sam2PredictorConfig } from '../../models/sam2/predictorConfig.js';
 import { SelfSortingMemoryBank } from './selfSortingMemory.js';
 
 /**
@@ -126,6 +126,7 @@ export class Sam2VideoPredictor {
   private readonly side: number; // h = w = S / stride
   private readonly maskSide: number; // m = 4h
   private readonly onWarning: (m: string) => void;
+  private readonly featureCaches = new WeakMap<Sam2FrameSource, FeatureCache>();
 
   constructor(readonly modules: Sam2Modules, readonly cfg: Sam2PredictorConfig, opts: Sam2PredictorOptions = {}) {
     this.fillHoleArea = opts.fillHoleArea ?? 8;
@@ -162,13 +163,18 @@ export class Sam2VideoPredictor {
       if (!Number.isInteger(v) || v < 1) throw new MedsamError(`video ${n} ${v} is not a positive integer`, 'pass the original frame size in pixels');
     }
     const S = this.cfg.imageSize;
-    const features = new FeatureCache(this.featureCacheFrames, async (i) => {
-      const img = await frames.frame(i);
-      if (img.length !== 3 * S * S) {
-        throw new MedsamError(`frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`, `resize and normalise frames to ${S}x${S}`);
-      }
-      return this.modules.encodeImage(img);
-    });
+    // A new state over the same frame source (e.g. after reset + init) reuses the encoded features.
+    let features = this.featureCaches.get(frames);
+    if (!features) {
+      features = new FeatureCache(this.featureCacheFrames, async (i) => {
+        const img = await frames.frame(i);
+        if (img.length !== 3 * S * S) {
+          throw new MedsamError(`frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`, `resize and normalise frames to ${S}x${S}`);
+        }
+        return this.modules.encodeImage(img);
+      });
+      this.featureCaches.set(frames, features);
+    }
     return {
       frames, numFrames: frames.numFrames, videoHeight, videoWidth, features,
       maskmemPosEnc: null,
@@ -629,7 +635,8 @@ export class Sam2VideoPredictor {
       pixFeat: feats.visionFeatures, lowResMasks, objectScoreLogits: Float32Array.of(score), binarize,
     });
     state.maskmemPosEnc ??= r.maskmemPosEnc;
-    return roundToBf16(r.maskmemFeatures);
+    // bf16 storage cast of upstream _run_single_frame_inference (round to nearest even)
+    return roundToBfloat16InPlace(Float32Array.from(r.maskmemFeatures));
   }
 
   /** SAM2Base.track_step for one object (memory encoding included when runMemEncoder). */

@@ -1,0 +1,115 @@
+import { load as loadYaml } from 'js-yaml';
+import { MedsamError } from '../../common/errors.js';
+import type { Checkpoint } from '../checkpoint/index.js';
+import { WeightStore } from '../onnx/weightStore.js';
+import type { AttentionImpl } from './graphs/hieraAttention.js';
+import { imageEncoderConfigFromModelNode, type ImageEncoderConfig } from './graphs/hieraConfig.js';
+import { buildImageEncoderGraph } from './graphs/imageEncoder.js';
+import { buildMemoryAttentionGraph } from './graphs/memoryAttention.js';
+import { memoryConfigFromModelNode, type MemoryModulesConfig } from './graphs/memoryConfig.js';
+import { buildMemoryEncoderGraph } from './graphs/memoryEncoder.js';
+import { buildObjPtrTposGraph } from './graphs/objPtrTpos.js';
+import { buildMaskDownsampleGraph, buildSamHeadsGraph } from './graphs/samHeads.js';
+import { samHeadsConfigFromModelNode, type SamHeadsConfig } from './graphs/samHeadsConfig.js';
+import { predictorConfigFromModelNode, type Sam2PredictorConfig } from './predictorConfig.js';
+
+/**
+ * Compile a SAM2 / MedSAM2 checkpoint + model YAML into the ONNX graphs the engine runs (our own
+ * graph builders, no Python) plus the few learned tensors the predictor applies in JS.
+ */
+
+/** Bump whenever any graph builder changes its output, so cached graphs are rebuilt. */
+export const BUILDER_VERSION = 'sam2-graphs-1';
+
+export interface Sam2ModelConfigs {
+  predictor: Sam2PredictorConfig;
+  imageEncoder: ImageEncoderConfig;
+  samHeads: SamHeadsConfig;
+  memory: MemoryModulesConfig;
+}
+
+export interface Sam2CompileOptions {
+  /** Attention emission in the image encoder ('matmul' default, 'mha' = ORT contrib kernel). */
+  attention?: AttentionImpl;
+}
+
+/** All config views of one SAM2 model YAML (upstream defaults for omitted keys, MedSAM2 builder overrides). */
+export function sam2ConfigsFromYaml(text: string): Sam2ModelConfigs {
+  let doc: unknown;
+  try {
+    doc = loadYaml(text);
+  } catch (e) {
+    throw new MedsamError(`SAM2 model YAML does not parse: ${(e as Error).message.split('\n')[0]}`, 'pass a SAM2 model config such as sam2.1_hiera_t512.yaml');
+  }
+  const configs: Sam2ModelConfigs = {
+    predictor: predictorConfigFromModelNode(doc),
+    imageEncoder: imageEncoderConfigFromModelNode(doc),
+    samHeads: samHeadsConfigFromModelNode(doc),
+    memory: memoryConfigFromModelNode(doc),
+  };
+  const sizes = [configs.predictor.imageSize, configs.imageEncoder.imageSize, configs.samHeads.imageSize, configs.memory.imageSize];
+  if (new Set(sizes).size !== 1) throw new MedsamError(`SAM2 config image sizes disagree (${sizes.join(', ')})`, 'fix the model YAML');
+  return configs;
+}
+
+/** Learned tensors used by the predictor directly (Sam2PredictorParams) and by the SAM-heads selection. */
+export interface Sam2Params {
+  noMemEmbed: Float32Array;
+  noMemPosEnc: Float32Array;
+  maskmemTposEnc: Float32Array;
+  noObjPtr: Float32Array;
+}
+
+export interface Sam2Graphs {
+  imageEncoder: Uint8Array;
+  samHeads: Uint8Array;
+  maskDownsample?: Uint8Array;
+  memoryEncoder: Uint8Array;
+  memoryAttention: Uint8Array;
+  objPtrTpos?: Uint8Array;
+}
+
+export interface Sam2CompiledModel {
+  configs: Sam2ModelConfigs;
+  graphs: Sam2Graphs;
+  params: Sam2Params;
+  /** sha256 of the checkpoint file the graphs were built from. */
+  checkpointSha256: string;
+  /** Checkpoint keys no graph read (an architecture mismatch shows up here). */
+  unusedKeys: string[];
+}
+
+export function sam2Dims(configs: Sam2ModelConfigs): { imageSize: number; hiddenDim: number; memDim: number; numMaskmem: number } {
+  return {
+    imageSize: configs.predictor.imageSize,
+    hiddenDim: configs.memory.hiddenDim,
+    memDim: configs.memory.memDim,
+    numMaskmem: configs.predictor.numMaskmem,
+  };
+}
+
+export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2Params {
+  const { hiddenDim: C, memDim: Cm, numMaskmem } = sam2Dims(configs);
+  const needsNoObjPtr = configs.samHeads.predObjScores && configs.samHeads.useObjPtrsInEncoder;
+  return {
+    noMemEmbed: ws.get('no_mem_embed', [1, 1, C]).data,
+    noMemPosEnc: ws.get('no_mem_pos_enc', [1, 1, C]).data,
+    maskmemTposEnc: ws.get('maskmem_tpos_enc', [numMaskmem, 1, 1, Cm]).data,
+    noObjPtr: needsNoObjPtr ? ws.get('no_obj_ptr', [1, C]).data : new Float32Array(C),
+  };
+}
+
+/** Build every graph from an already-loaded checkpoint (a few seconds; see graphCache.ts to reuse them). */
+export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Sam2CompiledModel {
+  const ws = new WeightStore(checkpoint.tensors, 'SAM2 checkpoint');
+  const params = readSam2Params(configs, ws);
+  const graphs: Sam2Graphs = {
+    imageEncoder: buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }),
+    samHeads: buildSamHeadsGraph(configs.samHeads, ws),
+    maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
+    memoryEncoder: buildMemoryEncoderGraph(configs.memory, ws),
+    memoryAttention: buildMemoryAttentionGraph(configs.memory, ws),
+    objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
+  };
+  return { configs, graphs, params, checkpointSha256: checkpoint.sha256, unusedKeys: ws.unusedKeys() };
+}
