@@ -10,6 +10,7 @@ import {
 import {
   BUILTIN_CONFIG_IDS, builtinConfigYaml, builtinSam2Config, loadSam2Config, normalizeConfigId,
 } from '../../src/models/sam2/configs/builtin.js';
+import { SAM2_ZOO, findZooEntry, identifyCheckpoint } from '../../src/models/zoo.js';
 
 const FIX = process.env.MEDSAM2_SAM2_FIXTURES ?? '../shared/fixtures/sam2';
 const MICRO = join(FIX, 'micro512.yaml');
@@ -152,4 +153,30 @@ test('bad configs fail with one-line MedsamErrors naming the YAML path', () => {
   assert.throws(() => parseSam2Config('model: [1, 2'), isErr(/is not valid YAML/));
   assert.throws(() => parseSam2Config('foo: 1'), isErr(/has no 'model:' section/));
   assert.throws(() => parseSam2Config(y.replace('activation: relu', 'activation: swish')), isErr(/activation' is "swish"; supported: relu, gelu, glu/));
+});
+
+test('model zoo: every entry names a built-in config; checkpoints are identified by sha256 and size', () => {
+  assert.equal(SAM2_ZOO.length, 9);
+  assert.equal(new Set(SAM2_ZOO.map((e) => e.id)).size, SAM2_ZOO.length);
+  for (const e of SAM2_ZOO) {
+    assert.ok((BUILTIN_CONFIG_IDS as readonly string[]).includes(e.configId), e.id);
+    assert.ok(e.sha256 === null || /^[0-9a-f]{64}$/.test(e.sha256), e.id);
+    assert.ok(e.url.endsWith(`/${e.fileName}`), e.id);
+    assert.equal(e.family, 'sam2');
+  }
+  const latest = identifyCheckpoint('C92743B99F00D078BF32A3AFCC38AAA9FAF1C1692DFFE3EAA7A90938C1991060', 156040129);
+  assert.equal(latest?.fileName, 'MedSAM2_latest.pt');
+  assert.equal(latest?.configId, 'sam2.1_hiera_t512');
+  assert.equal(identifyCheckpoint('7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69')?.configId, 'sam2.1_hiera_t');
+  assert.equal(identifyCheckpoint('7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69', 123), undefined); // size mismatch
+  assert.equal(identifyCheckpoint('0'.repeat(64)), undefined);
+  assert.equal(findZooEntry('/models/MedSAM2_CTLesion.pt')?.configId, 'sam2.1_hiera_t512');
+  assert.equal(findZooEntry('sam2.1_hiera_large')?.configId, 'sam2.1_hiera_l');
+  assert.equal(findZooEntry('unknown.pt'), undefined);
+});
+
+test('the fixture checkpoints are random-weight models, not zoo entries', { skip: (skip || !existsSync(join(FIX, 'micro512_box_bidir.json'))) && 'needs ../shared/fixtures/sam2' }, () => {
+  const sha = JSON.parse(readFileSync(join(FIX, 'micro512_box_bidir.json'), 'utf8')).checkpoint_sha256;
+  assert.match(sha, /^[0-9a-f]{64}$/);
+  assert.equal(identifyCheckpoint(sha), undefined);
 });
