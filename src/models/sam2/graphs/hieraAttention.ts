@@ -1,6 +1,7 @@
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
 import { linear, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
+import { maxPoolNhwc } from './hieraPool.js';
 
 /**
  * How attention is emitted:
@@ -34,12 +35,9 @@ export function windowAttention(g: GraphBuilder, ws: WeightStore, prefix: string
   let lq = winH * winW;
   if (o.qStride) {
     const [sy, sx] = o.qStride;
-    const nchw = g.transpose(g.reshape(q, [nW, winH, winW, dimOut]), [0, 3, 1, 2]);
-    const pooled = g.maxPool(nchw, [sy, sx], [sy, sx]);
-    const ph = Math.floor(winH / sy);
-    const pw = Math.floor(winW / sx);
-    lq = ph * pw;
-    q = g.reshape(g.transpose(pooled, [0, 2, 3, 1]), [nW, lq, dimOut]);
+    const pooled = maxPoolNhwc(g, g.reshape(q, [nW, winH, winW, dimOut]), [nW, winH, winW, dimOut], [sy, sx]);
+    lq = Math.floor(winH / sy) * Math.floor(winW / sx);
+    q = g.reshape(pooled, [nW, lq, dimOut]);
   }
   let out: T;
   if (o.impl === 'mha') {

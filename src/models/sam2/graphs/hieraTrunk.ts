@@ -5,6 +5,7 @@ import type { WeightStore } from '../../onnx/weightStore.js';
 import type { HieraTrunkConfig } from './hieraConfig.js';
 import { hieraPosEmbed } from './hieraPosEmbed.js';
 import { windowAttention, type AttentionImpl } from './hieraAttention.js';
+import { maxPoolNhwc } from './hieraPool.js';
 
 /** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
 export interface HieraBlockSpec {
@@ -64,12 +65,6 @@ function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
 /** A (1,H,W,C) tensor and its static size. */
 interface Map2d { x: T; h: number; w: number; c: number }
 
-/** NHWC (1,H,W,C) → 2×2-style max pool over H,W → NHWC, as do_pool does with nn.MaxPool2d. */
-function poolNhwc(g: GraphBuilder, x: T, stride: [number, number]): T {
-  const nchw = g.transpose(x, [0, 3, 1, 2]);
-  return g.transpose(g.maxPool(nchw, [...stride], [...stride]), [0, 2, 3, 1]);
-}
-
 /** window_partition: (1,H,W,C) → zero-pad to multiples of ws → (nWh·nWw, ws·ws, C). */
 function windowPartition(g: GraphBuilder, m: Map2d, ws: number): { x: T; hp: number; wp: number } {
   const padH = (ws - (m.h % ws)) % ws;
@@ -101,7 +96,7 @@ function multiScaleBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hier
   if (spec.dim !== spec.dimOut) {
     shortcut = linear(g, ws, `${p}.proj`, xn);
     if (spec.qStride) {
-      shortcut = poolNhwc(g, shortcut, spec.qStride);
+      shortcut = maxPoolNhwc(g, shortcut, [1, m.h, m.w, spec.dimOut], spec.qStride);
       sh = Math.floor(m.h / spec.qStride[0]);
       sw = Math.floor(m.w / spec.qStride[1]);
     }
