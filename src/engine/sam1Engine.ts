@@ -1,6 +1,6 @@
 import { MedsamError } from '../common/errors.js';
 import type { ModelEntry } from '../models/registry.js';
-import { samImageTensor, toModelCoords, type SamFrame } from '../preprocess/samImage.js';
+import { samImageTensor, samImageTensorRgb, toModelCoords, type SamFrame } from '../preprocess/samImage.js';
 import { OrtSession, type OrtSessionOptions } from './ortSession.js';
 
 /** Image embedding of one slice plus the geometry needed to map prompts into it. */
@@ -64,6 +64,15 @@ export class Sam1Engine {
   /** Encodes one uint8 gray slice (row-major h×w). */
   async encode(slice: Uint8Array, h: number, w: number): Promise<Sam1Embedding> {
     const img = samImageTensor(slice, h, w, this.entry.inputSize, this.entry.normalisation, 'longest-side');
+    const name = this.encoder.inputNames[0]!;
+    const out = await this.encoder.runFloat32({ [name]: { data: img.data, dims: img.dims } });
+    const emb = out[this.encoder.outputNames[0]!]!;
+    return { data: emb.data, dims: emb.dims, frame: img.frame };
+  }
+
+  /** Encodes one interleaved RGB picture (row-major h×w×3), e.g. a video frame, in colour. */
+  async encodeRgb(rgb: Uint8Array, h: number, w: number): Promise<Sam1Embedding> {
+    const img = samImageTensorRgb(rgb, h, w, this.entry.inputSize, this.entry.normalisation, 'longest-side');
     const name = this.encoder.inputNames[0]!;
     const out = await this.encoder.runFloat32({ [name]: { data: img.data, dims: img.dims } });
     const emb = out[this.encoder.outputNames[0]!]!;

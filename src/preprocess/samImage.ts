@@ -68,6 +68,35 @@ export function samImageTensor(gray: Uint8Array, h: number, w: number, size: num
 }
 
 /**
+ * Same as samImageTensor for an interleaved RGB picture (row-major h×w×3), so colour frames
+ * (endoscopy, video) reach the encoder in colour: each channel is resized like the gray path.
+ */
+export function samImageTensorRgb(rgb: Uint8Array, h: number, w: number, size: number, norm: SamNormalisation,
+  mode: 'longest-side' | 'square' = 'longest-side'): { data: Float32Array; dims: [1, 3, number, number]; frame: SamFrame } {
+  if (rgb.length !== h * w * 3) {
+    throw new MedsamError(`RGB buffer has ${rgb.length} values but ${h}x${w}x3 needs ${h * w * 3}`, 'this is a bug in the caller; please report it');
+  }
+  const frame = samFrame(h, w, size, mode);
+  const plane = size * size;
+  const out = new Float32Array(3 * plane);
+  const k = norm.scale === '0-1' ? 1 / 255 : 1;
+  const channel = new Uint8Array(h * w);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < channel.length; i++) channel[i] = rgb[3 * i + c]!;
+    const resized = resizeBilinearU8(channel, h, w, frame.resizedH, frame.resizedW);
+    const lut = new Float32Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = (v * k - norm.mean[c]!) / norm.std[c]!;
+    const base = c * plane;
+    for (let y = 0; y < frame.resizedH; y++) {
+      const row = y * frame.resizedW;
+      const o = base + y * size;
+      for (let x = 0; x < frame.resizedW; x++) out[o + x] = lut[resized[row + x]!]!;
+    }
+  }
+  return { data: out, dims: [1, 3, size, size], frame };
+}
+
+/**
  * Separable triangle-filter resize with pixel-centre alignment, matching PIL's BILINEAR (which
  * SAM's ResizeLongestSide uses through torchvision on PIL images): plain bilinear when upscaling,
  * antialiased (filter support widened by the scale) when downscaling. Written by hand because no
