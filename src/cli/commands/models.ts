@@ -24,7 +24,7 @@ export function runModelsList(): void {
  */
 export function addModelsCommand(program: Command): Command {
   const models = program.command('models').description('list the available models');
-  models.command('list').description('list built-in and imported models').action(() => runModelsList());
+  models.command('list', { isDefault: true }).description('list built-in and imported models (default)').action(() => runModelsList());
   // `models import <checkpoint>` is registered here by the model-import module when it exists.
   return models;
 }
