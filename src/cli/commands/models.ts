@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { listModels } from '../../models/registry.js';
+import { addModelsImportCommand } from './modelsImport.js';
 
 export function runModelsList(): void {
   const rows = listModels().map((m) => ({
@@ -25,6 +26,6 @@ export function runModelsList(): void {
 export function addModelsCommand(program: Command): Command {
   const models = program.command('models').description('list the available models');
   models.command('list', { isDefault: true }).description('list built-in and imported models (default)').action(() => runModelsList());
-  // `models import <checkpoint>` is registered here by the model-import module when it exists.
+  addModelsImportCommand(models);
   return models;
 }
