@@ -1,0 +1,68 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { readImage2D } from '../../src/io/image2d.js';
+import { writeVideo } from '../../src/io/video.js';
+
+/**
+ * A synthetic colonoscopy clip from ONE real Kvasir-SEG frame: a fixed-size window slides over
+ * the picture a few pixels per frame (simulated camera motion, no invented borders), and the
+ * polyp mask is cropped with the same window, so every frame has an exact reference.
+ */
+export interface SyntheticVideo {
+  width: number;
+  height: number;
+  /** RGB frames and binary reference masks, row-major. */
+  frames: Uint8Array[];
+  masks: Uint8Array[];
+}
+
+export function slidingWindowVideo(imagePath: string, maskPath: string, opts: { frames: number; width: number; height: number; dx: number; dy: number }): SyntheticVideo {
+  const img = readImage2D(imagePath, { rgb: true });
+  const ref = readImage2D(maskPath);
+  const { width: W, height: H } = opts;
+  if (img.width < W + opts.dx * (opts.frames - 1) || img.height < H + opts.dy * (opts.frames - 1)) throw new Error('window slides off the picture');
+  const frames: Uint8Array[] = [];
+  const masks: Uint8Array[] = [];
+  for (let k = 0; k < opts.frames; k++) {
+    const ox = k * opts.dx, oy = k * opts.dy;
+    const f = new Uint8Array(W * H * 3);
+    const m = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const s = (oy + y) * img.width + ox + x;
+        f.set(img.data.subarray(3 * s, 3 * s + 3), 3 * (y * W + x));
+        // The reference is a JPEG: threshold away its compression noise.
+        m[y * W + x] = ref.data[s * ref.channels]! > 127 ? 1 : 0;
+      }
+    }
+    frames.push(f);
+    masks.push(m);
+  }
+  return { width: W, height: H, frames, masks };
+}
+
+/** Writes the frames as f1.png, f2.png, … f10.png (natural order differs from plain sort past 9). */
+export function writeFrameFolder(dir: string, v: SyntheticVideo): void {
+  mkdirSync(dir, { recursive: true });
+  v.frames.forEach((f, i) => {
+    const png = new PNG({ width: v.width, height: v.height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+    png.data = Buffer.from(f);
+    writeFileSync(join(dir, `f${i + 1}.png`), PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
+  });
+}
+
+export async function writeMp4(path: string, v: SyntheticVideo, fps = 10): Promise<void> {
+  await writeVideo(path, v.frames, v.width, v.height, fps);
+}
+
+/** Bounding box [x0, y0, x1, y1] of a binary mask. */
+export function maskBox(m: Uint8Array, w: number): [number, number, number, number] {
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  for (let i = 0; i < m.length; i++) {
+    if (!m[i]) continue;
+    const x = i % w, y = Math.floor(i / w);
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+  }
+  return [x0, y0, x1, y1];
+}
