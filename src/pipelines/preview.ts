@@ -95,7 +95,7 @@ export function renderOverlayRgba(o: SliceOverlay): { rgba: Uint8Array; width: n
       for (let dy = 0; dy < thick; dy++) for (let dx = 0; dx < thick; dx++) put(X + dx, Y + dy, RECIST_COLOUR);
     }
   }
-  const radius = Math.max(3, 2 * s);
+  const radius = Math.max(5, 2 * s);
   for (const p of o.points ?? []) {
     const cx = Math.round(p.x * s + (s - 1) / 2), cy = Math.round(p.y * s + (s - 1) / 2);
     const c = p.label === 1 ? POSITIVE_COLOUR : NEGATIVE_COLOUR;
