@@ -5,6 +5,7 @@ import { addEvalCommand } from './commands/eval.js';
 import { addInfoCommand } from './commands/info.js';
 import { addModelsCommand } from './commands/models.js';
 import { addSegmentCommand } from './commands/segment.js';
+import { addVideoCommand } from './commands/video.js';
 
 function packageVersion(): string {
   try {
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   addInfoCommand(program);
   addSegmentCommand(program);
   addEvalCommand(program);
+  addVideoCommand(program);
   addModelsCommand(program);
   return program;
 }
