@@ -40,9 +40,28 @@ export function validateFramePrompts(prompts: readonly FramePrompt[], width: num
     if (p.mask && (p.box || p.points?.length)) {
       throw new MedsamError(`prompt ${i + 1}: has a mask and also a box or points`, 'give either a mask or a box/points on a frame');
     }
+    // Coordinates are checked here too, so their errors speak of frames and pixels, not slices and voxels.
+    const where = `prompt ${i + 1}`;
+    if (p.box && Array.isArray(p.box) && p.box.length === 4) {
+      checkPixel(where, 'box x0', p.box[0], width, 'width');
+      checkPixel(where, 'box y0', p.box[1], height, 'height');
+      checkPixel(where, 'box x1', p.box[2], width, 'width');
+      checkPixel(where, 'box y1', p.box[3], height, 'height');
+    }
+    for (const [j, pt] of (p.points ?? []).entries()) {
+      checkPixel(where, `point ${j + 1} x`, pt.x, width, 'width');
+      checkPixel(where, `point ${j + 1} y`, pt.y, height, 'height');
+    }
   }
   const asSlices: VolumePrompt[] = prompts.map((p) => ({ objId: p.objId, slice: p.frame, box: p.box, points: p.points, mask: p.mask }));
   return validatePrompts(asSlices, { width, height, count: frameCount }).map((p, i) => ({ ...prompts[i]!, objId: p.objId }));
+}
+
+function checkPixel(where: string, what: string, v: number, size: number, side: 'width' | 'height'): void {
+  if (!Number.isFinite(v)) throw new MedsamError(`${where}: ${what}=${v} is not a number`, 'give pixel coordinates as numbers');
+  if (v < 0 || v > size - 1) {
+    throw new MedsamError(`${where}: ${what}=${v} is outside the frame ${side} ${size} (0..${size - 1})`, 'give pixel coordinates inside the frame (x = column, y = row)');
+  }
 }
 
 /** Prompts grouped by object id, ascending. */

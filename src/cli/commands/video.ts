@@ -5,6 +5,7 @@ import { resolveModel } from '../../models/registry.js';
 import { describeVideoResult, segmentVideo, type FramePrompt } from '../../pipelines/segmentVideo.js';
 import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
 import { VIDEO_OUTPUTS, checkVideoOutputDir } from '../../pipelines/videoOutputs.js';
+import { validateFramePrompts } from '../../pipelines/videoPrompts.js';
 import { collect, parseBox, parseIndex, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
@@ -60,6 +61,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   if (box) prompt.box = box;
   if (points?.length) prompt.points = points;
   if (flags.mask) prompt.mask = readFrameMask(flags.mask, video);
+  validateFramePrompts([prompt], video.width, video.height, video.frames.length);
   log(`video: ${video.frames.length} frames ${video.width}x${video.height} at ${+video.fps.toFixed(3)} fps (${video.kind}); model: ${model.id}; prompt on frame ${frame}`);
 
   const bar = progressBar(!flags.quiet, 'frames');
