@@ -1,9 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
 import { MedsamError } from '../common/errors.js';
 import { Sam2Engine } from '../engine/sam2/sam2Engine.js';
 import type { ModelEntry } from '../models/registry.js';
-import { builtinConfigYaml, normalizeConfigId } from '../models/sam2/configs/builtin.js';
-import type { GraphCacheOptions, Sam2ModelSource } from '../models/sam2/graphCache.js';
+import { sam2ModelFiles } from '../models/importModel.js';
+import { sam2Dims } from '../models/sam2/compile.js';
+import { loadSam2Compiled } from '../models/sam2/graphCache.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
 import type { Sam2FrameSource, Sam2InferenceState } from '../predictor/sam2/inferenceState.js';
 import { Sam2VideoPredictor, type MemoryMode } from '../predictor/sam2/videoPredictor.js';
@@ -61,27 +61,12 @@ export function rgbFrameSource(frames: readonly Uint8Array[], width: number, hei
   return { numFrames: frames.length, frame: (i) => sam2VideoFrameTensor(frames[i]!, width, height, size, lut) };
 }
 
-/**
- * Where a SAM2 registry entry keeps its model: files.checkpoint (the .pt or .safetensors) and
- * files.config (a SAM2 YAML path or a built-in config id such as sam2.1_hiera_t512).
- */
-export function sam2SourceFromEntry(entry: ModelEntry): Sam2ModelSource {
-  const ckpt = entry.files.checkpoint;
-  const config = entry.files.config;
-  const fix = 'its registry entry needs files.checkpoint (.pt) and files.config (YAML path or built-in config id); re-import the model';
-  if (!ckpt) throw new MedsamError(`SAM2 model '${entry.id}' has no checkpoint file`, fix);
-  if (!existsSync(ckpt)) throw new MedsamError(`SAM2 model '${entry.id}' checkpoint ${ckpt} is missing`, 'restore the file or re-import the model');
-  if (!config) throw new MedsamError(`SAM2 model '${entry.id}' has no model config`, fix);
-  if (existsSync(config) && statSync(config).isFile()) return { checkpointPath: ckpt, configPath: config };
-  const id = normalizeConfigId(config);
-  if (!id) throw new MedsamError(`SAM2 model '${entry.id}' config ${config} is neither a file nor a built-in config id`, fix);
-  return { checkpointPath: ckpt, configYaml: builtinConfigYaml(id) };
-}
-
 export interface Sam2VideoOptions {
   threads?: number;
   /** Graph cache folder (default: see graphCache.ts). */
   cacheDir?: string;
+  /** Memory for cached frame features (default 1024 MiB); frames beyond it are re-encoded. */
+  featureCacheMiB?: number;
   /** Memory bank policy of the predictor; default 'recent' (upstream). */
   memory?: MemoryMode;
   /** Called once per frame decided for an object. */
@@ -98,19 +83,25 @@ export interface Sam2VideoTracks {
 
 export async function trackWithSam2(entry: ModelEntry, video: LoadedFrames, prompts: readonly ValidFramePrompt[],
   opts: Sam2VideoOptions = {}): Promise<Sam2VideoTracks> {
-  const src = sam2SourceFromEntry(entry);
-  const cache: GraphCacheOptions = { cacheDir: opts.cacheDir, log: opts.log };
-  const engine = await Sam2Engine.open(src, { ...cache, threads: opts.threads });
+  // files.checkpoint + files.config, as `medsam2 models import` registers them.
+  const files = sam2ModelFiles(entry);
+  const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { cacheDir: opts.cacheDir, log: opts.log });
+  const expectSha = (entry as { sha256?: unknown }).sha256;
+  if (typeof expectSha === 'string' && expectSha !== model.checkpointSha256) {
+    throw new MedsamError(`model '${entry.id}': checkpoint ${files.checkpoint} changed since it was imported`,
+      `re-import it: medsam2 models import ${files.checkpoint} --id ${entry.id} --force`);
+  }
+  const engine = await Sam2Engine.create(model, { threads: opts.threads });
   try {
-    const cfg = { ...engine.compiled.configs.predictor, binarizeMaskFromPtsForMemEnc: false };
+    const cfg = { ...model.configs.predictor, binarizeMaskFromPtsForMemEnc: false };
     const { width: W, height: H } = video;
     const N = video.frames.length;
-    const predictor = new Sam2VideoPredictor(engine, cfg, {
-      fillHoleArea: 0,
-      memory: opts.memory,
-      // Every frame is visited once per direction per object; keeping them all avoids re-encoding.
-      featureCacheFrames: Math.max(1, Math.min(N, 256)),
-    });
+    // Every frame is visited once per direction per object; caching them all avoids re-encoding.
+    // A cached frame costs 16·C·h·w bytes (see FeatureCache): 4 MiB for a 512 px tiny model.
+    const d = sam2Dims(model.configs);
+    const bytesPerFrame = 16 * d.hiddenDim * (d.imageSize / cfg.backboneStride) ** 2;
+    const featureCacheFrames = Math.max(1, Math.min(N, Math.floor(((opts.featureCacheMiB ?? 1024) * 2 ** 20) / bytesPerFrame)));
+    const predictor = new Sam2VideoPredictor(engine, cfg, { fillHoleArea: 0, memory: opts.memory, featureCacheFrames });
     const frames = rgbFrameSource(video.frames, W, H, cfg.imageSize);
     const state = await predictor.initState(frames, H, W);
     // Best logit so far per pixel and frame, and its object: the non-overlap merge.
