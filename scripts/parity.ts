@@ -1,0 +1,54 @@
+/**
+ * `npm run parity [-- --micro-only] [--case <substring>] [--threads N] [--no-cache]`
+ *
+ * Replays every SAM2 fixture case (all manifests found by listFixtureCases, env
+ * MEDSAM2_SAM2_FIXTURES, default ../shared/fixtures/sam2) through the TypeScript video predictor
+ * and prints a table of worst errors per case. Exits 1 when any case fails, 2 when there is nothing
+ * to check. Compiled graphs go through the on-disk graph cache unless --no-cache.
+ */
+import { listFixtureCases, fixtureDir } from '../test/helpers/sam2Fixtures.js';
+import { formatReport, runParityCase } from './sam2ParityHarness.js';
+
+function usage(): never {
+  console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR]');
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  let microOnly = false;
+  let filter: string | undefined;
+  let threads = 2;
+  let cache = true;
+  let cacheDir: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--micro-only') microOnly = true;
+    else if (a === '--case') filter = argv[++i] ?? usage();
+    else if (a === '--threads') threads = Number(argv[++i] ?? usage());
+    else if (a === '--no-cache') cache = false;
+    else if (a === '--cache-dir') cacheDir = argv[++i] ?? usage();
+    else usage();
+  }
+  const cases = listFixtureCases((c) => (!microOnly || c.id.startsWith('micro')) && (!filter || c.id.includes(filter)));
+  if (cases.length === 0) {
+    console.error(`no SAM2 fixture cases found in ${fixtureDir()}${filter ? ` matching '${filter}'` : ''}`);
+    process.exit(2);
+  }
+  let failed = 0;
+  const t0 = performance.now();
+  for (const c of cases) {
+    try {
+      const r = await runParityCase(c, { threads, graphCache: cache, cacheDir, log: (m) => console.log(`  (${m})`) });
+      console.log(formatReport(r));
+      if (!r.ok) failed++;
+    } catch (e) {
+      failed++;
+      console.log(`FAIL ${c.id}: ${(e as Error).message}`);
+    }
+  }
+  console.log(`\n${cases.length - failed}/${cases.length} cases pass (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  process.exit(failed ? 1 : 0);
+}
+
+void main();

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { formatReport, runParityCase } from '../../scripts/sam2ParityHarness.js';
+import { fixtureDir, listFixtureCases } from '../helpers/sam2Fixtures.js';
+
+/**
+ * Whole-predictor parity against the official MedSAM2 video predictor: every step of every
+ * fixture manifest is replayed and every recorded output compared (see scripts/sam2ParityHarness.ts
+ * for the tolerances). micro cases always run (~10 s each on 2 cores); tiny cases (78 MB
+ * checkpoint, ~1 min each) only with MEDSAM2_PARITY_TINY=1.
+ */
+const dir = fixtureDir();
+const skip = !existsSync(dir) && `needs ${dir} (set MEDSAM2_SAM2_FIXTURES)`;
+const runTiny = process.env.MEDSAM2_PARITY_TINY === '1';
+const cases = listFixtureCases();
+
+if (cases.length === 0) test('SAM2 predictor parity', { skip: skip || 'no fixture manifests found' }, () => {});
+
+for (const c of cases) {
+  const heavy = !c.id.startsWith('micro');
+  test(`${c.id}: predictor`, { skip: heavy && !runTiny && 'set MEDSAM2_PARITY_TINY=1 to run non-micro cases' }, async () => {
+    const r = await runParityCase(c, { threads: 2 });
+    console.log(formatReport(r));
+    assert.ok(r.outputs > 0, `${c.id}: no outputs were compared`);
+    assert.equal(r.failures.length, 0, r.failures.join('\n'));
+    // every frame is encoded at most once per session (the official code re-encodes on revisits)
+    const frames = new Set<number>();
+    for (const s of c.manifest.steps) for (const f of s.frames ?? []) frames.add(f);
+    assert.ok(r.encoderCalls <= Math.max(frames.size, 1) + 1, `${c.id}: ${r.encoderCalls} encoder calls for ${frames.size} tracked frames`);
+  });
+}
