@@ -173,6 +173,46 @@ function compareOutput(chk: Checker, npz: NpzFile, ref: any, got: Sam2FrameResul
   }
 }
 
+/** One bf16 ulp at |x| (bf16 keeps 8 significant bits). */
+function bf16Ulp(x: number): number {
+  const a = Math.abs(x);
+  return a === 0 ? 2 ** -133 : 2 ** (Math.floor(Math.log2(a)) - 7);
+}
+
+/**
+ * Module tensors tagged `state_maskmem` hold the bf16 maskmem_features (and maskmem_pos_enc) the
+ * official predictor stored for a frame; compare ours once that frame is in our state.
+ */
+function checkStoredMemories(chk: Checker, man: any, npz: NpzFile, state: Sam2InferenceState, done: Set<string>, where: string): void {
+  const mt: Record<string, any> = man.module_tensors ?? {};
+  for (const [key, e] of Object.entries(mt)) {
+    if (!key.startsWith('mod_state_maskmem_') || done.has(key) || e.stored === false || !npz.has(key)) continue;
+    const storage = String(e.module).includes("'non_cond_frame_outputs'") ? 'nonCond' : 'cond';
+    const out = state.outputDict[storage].get(Number(e.frame_idx));
+    const mine = out?.objs[0]?.maskmemFeatures;
+    if (!mine) continue;
+    done.add(key);
+    const ref = f32Of(npz, key);
+    const at = `${where} frame ${e.frame_idx} (${key})`;
+    if (String(e.position).startsWith('maskmem_features')) {
+      // one bf16 ulp per element (a rounding-boundary flip), or fp32 noise on near-zero elements
+      let maxRef = 0;
+      for (const v of ref) maxRef = Math.max(maxRef, Math.abs(v));
+      let worst = 0;
+      for (let i = 0; i < ref.length; i++) {
+        const allowed = Math.max(bf16Ulp(Math.max(Math.abs(mine[i]!), Math.abs(ref[i]!))), 1e-5 * maxRef);
+        const u = Math.abs(mine[i]! - ref[i]!) / allowed;
+        if (!(u <= worst)) worst = u;
+      }
+      chk.record('stored maskmem (err / max(1 bf16 ulp, 1e-5·max|b|))', at, worst, 1);
+    } else if (state.maskmemPosEnc) {
+      let maxRef = 0;
+      for (const v of ref) maxRef = Math.max(maxRef, Math.abs(v));
+      chk.record('maskmem pos enc', at, maxAbs(state.maskmemPosEnc, ref), 1e-4 * maxRef + 1e-5);
+    }
+  }
+}
+
 /** Replay one fixture case through the predictor and compare every output. */
 export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Promise<CaseReport> {
   const t0 = performance.now();
@@ -203,6 +243,7 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
     const predictor = new Sam2VideoPredictor(engine, model.configs.predictor, { fillHoleArea: 0 });
     const refOutputs: any[] = man.outputs ?? [];
     let state: Sam2InferenceState | undefined;
+    const checkedMem = new Set<string>();
 
     for (const step of man.steps as any[]) {
       const a = step.args ?? {};
@@ -237,6 +278,7 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
           for await (const r of predictor.propagateInVideo(need(), {
             startFrameIdx: a.start_frame_idx, maxFrameNumToTrack: a.max_frame_num_to_track, reverse: a.reverse ?? false,
           })) got.push(r);
+          checkStoredMemories(chk, man, npz, need(), checkedMem, `step ${step.index}`);
           if (Array.isArray(step.frames)) {
             const fr = got.map((g) => g.frameIdx);
             if (JSON.stringify(fr) !== JSON.stringify(step.frames)) chk.fail(`step ${step.index}`, `yielded frames [${fr}], expected [${step.frames}]`);
