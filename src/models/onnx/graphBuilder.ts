@@ -29,6 +29,8 @@ export class GraphBuilder {
   private counter = 0;
   private scopes: string[] = [];
   private constCache = new Map<string, T>();
+  /** Non-default operator-set domains used by emitted nodes (e.g. com.microsoft contrib ops). */
+  private domains: Record<string, number> = {};
 
   constructor(name: string, opts: { opset?: number } = {}) {
     this.opset = opts.opset ?? 17;
@@ -101,6 +103,7 @@ export class GraphBuilder {
     const a: Record<string, AttrValue> = {};
     for (const [k, v] of Object.entries(attrs)) if (v !== undefined) a[k] = toAttr(v);
     this.graph.nodes.push({ opType, inputs: [...inputs], outputs, name: outputs[0]!, attrs: a, domain });
+    if (domain && !(domain in this.domains)) this.domains[domain] = 1;
     return outputs;
   }
 
@@ -126,8 +129,12 @@ export class GraphBuilder {
   addScalar(a: T, s: number): T { return this.add(a, this.constF(s)); }
   mulScalar(a: T, s: number): T { return this.mul(a, this.constF(s)); }
 
-  /** Exact (erf) GELU as torch.nn.GELU(): 0.5·x·(1+erf(x/√2)). */
+  /**
+   * Exact (erf) GELU as torch.nn.GELU(): 0.5·x·(1+erf(x/√2)). From opset 20 the Gelu op exists and
+   * ORT runs it as one kernel (it does not fuse the Erf form on CPU), so graphs built at opset ≥ 20 use it.
+   */
   gelu(x: T): T {
+    if (this.opset >= 20) return this.op1('Gelu', [x]);
     const e = this.erf(this.mulScalar(x, Math.SQRT1_2));
     return this.mul(this.mulScalar(x, 0.5), this.addScalar(e, 1));
   }
@@ -197,6 +204,7 @@ export class GraphBuilder {
       producerVersion: meta.producerVersion ?? '0',
       docString: meta.docString,
       metadata: meta.metadata,
+      domains: this.domains,
     });
   }
 }

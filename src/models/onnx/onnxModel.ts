@@ -46,6 +46,8 @@ export interface OnnxGraph {
 
 export interface OnnxModelMeta {
   opset: number;
+  /** Extra operator-set domains, e.g. { 'com.microsoft': 1 } for ORT contrib ops. */
+  domains?: Record<string, number>;
   producer: string;
   producerVersion: string;
   docString?: string;
@@ -108,6 +110,7 @@ export function encodeModel(g: OnnxGraph, meta: OnnxModelMeta): Uint8Array {
     for (const v of g.outputs) gw.message(12, (vw) => writeValueInfo(vw, v));
   });
   w.message(8, (ow) => ow.string(1, '').int(2, meta.opset));
+  for (const [domain, version] of Object.entries(meta.domains ?? {})) w.message(8, (ow) => ow.string(1, domain).int(2, version));
   for (const [k, v] of Object.entries(meta.metadata ?? {})) w.message(14, (mw) => mw.string(1, k).string(2, v));
   return w.finish();
 }

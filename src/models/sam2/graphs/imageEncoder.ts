@@ -78,30 +78,6 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
       g.output(i === kept.length - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l.h, l.w]);
     });
   }
-  const bytes = g.toBytes({ docString: 'SAM2 image encoder (Hiera + FPN neck + conv_s0/conv_s1)' });
-  return opts.attention === 'mha' ? withOpsetImport(bytes, 'com.microsoft', 1) : bytes;
-}
-
-/**
- * Appends an opset_import entry to serialised ModelProto bytes. The shared ONNX writer only imports
- * the default domain; protobuf repeated fields may be appended at the end of a message, so this
- * adds the contrib-op domain without touching the writer.
- */
-function withOpsetImport(model: Uint8Array, domain: string, version: number): Uint8Array {
-  const varint = (n: number): number[] => {
-    const out: number[] = [];
-    while (n > 0x7f) {
-      out.push((n & 0x7f) | 0x80);
-      n >>>= 7;
-    }
-    out.push(n);
-    return out;
-  };
-  const d = new TextEncoder().encode(domain);
-  const body = [0x0a, ...varint(d.length), ...d, 0x10, ...varint(version)];
-  const entry = [0x42, ...varint(body.length), ...body]; // field 8 (opset_import), wire type 2
-  const out = new Uint8Array(model.length + entry.length);
-  out.set(model, 0);
-  out.set(entry, model.length);
-  return out;
+  // Contrib ops (attention 'mha') declare their com.microsoft domain through the builder.
+  return g.toBytes({ docString: 'SAM2 image encoder (Hiera + FPN neck + conv_s0/conv_s1)' });
 }
