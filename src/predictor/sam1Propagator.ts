@@ -1,0 +1,199 @@
+import { MedsamError } from '../common/errors.js';
+import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../engine/sam1Engine.js';
+import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts.js';
+import type { SliceEmbeddings } from './sam1/embeddingCache.js';
+import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
+import { binarise, dilate, interiorPoint, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
+
+/** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
+export interface Sam1Decoder {
+  decode(emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Promise<Sam1Decoded>;
+}
+
+/**
+ * How one object is carried from its key slice to its neighbours. The defaults are the method
+ * measured in scripts/experiments (README there); each rule is explained where it is applied.
+ */
+export interface Sam1PropagationOptions {
+  /**
+   * Proposals per slice: the previous mask's bounding box shrunk per side by these fractions of its
+   * width/height. Default [0, 0.1, 0.2, 0.3]. Without a usable intensity model only the first is used.
+   */
+  boxInsets?: number[];
+  /** Feed the previous slice's low-res logits as the decoder's mask prompt. Default true. */
+  useMaskInput?: boolean;
+  /** Add a positive click at the previous mask's deepest interior pixel. Default true. */
+  anchorPoint?: boolean;
+  /** Use the key slice's intensity model to choose proposals and to stop. Default true. */
+  intensityModel?: boolean;
+  /** Minimum key-slice separability (balanced accuracy) for the intensity model to be used. Default 0.75. */
+  minSeparability?: number;
+  /** Stop once less than this fraction of the chosen proposal is object-like. Default 0.5. */
+  minObjectFraction?: number;
+  /** Stop once the mask is smaller than this fraction of the key slice's mask. Default 0.1. */
+  minAreaFraction?: number;
+  /** Slices to go at most from the key in each direction (default: to the volume's end). */
+  maxSlices?: number;
+  /** Called after each slice is decided. */
+  onSlice?: (slice: number) => void;
+}
+
+export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key';
+
+export interface ObjectPropagation {
+  /** Binary row-major slice masks by slice index (only slices where the object was found). */
+  masks: Map<number, Uint8Array>;
+  /** Per key slice: why propagation stopped towards lower / higher indices, and whether the intensity model was used. */
+  stops: { key: number; down: StopReason; up: StopReason; intensityModel: boolean; separability: number }[];
+}
+
+const DEFAULTS = {
+  boxInsets: [0, 0.1, 0.2, 0.3],
+  useMaskInput: true,
+  anchorPoint: true,
+  intensityModel: true,
+  minSeparability: 0.75,
+  minObjectFraction: 0.5,
+  minAreaFraction: 0.1,
+};
+type Resolved = typeof DEFAULTS;
+
+/** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
+export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number): Sam1Prompt {
+  const out: Sam1Prompt = {};
+  if (p.box) out.box = p.box;
+  if (p.points?.length) out.points = p.points.map((q) => ({ x: q.x, y: q.y, label: q.label }));
+  if (p.recist) {
+    // The RECIST long axis gives MedSAM2's square box; its midpoint lies on the lesion, so it is
+    // also a safe positive click (MedSAM2's 'from_recist_center' prompt).
+    if (!out.box) out.box = recistToBox(p.recist, width, height);
+    const [x0, y0, x1, y1] = p.recist;
+    (out.points ??= []).push({ x: (x0 + x1) / 2, y: (y0 + y1) / 2, label: 1 });
+  }
+  return out;
+}
+
+/**
+ * Segments one object on its key slice(s) and carries it slice by slice in both directions.
+ * Several prompts for the same object (several key slices) split the stack: each slice is
+ * reached from its nearest key slice.
+ */
+export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddings, prompts: VolumePrompt[],
+  opts: Sam1PropagationOptions = {}): Promise<ObjectPropagation> {
+  const o: Resolved = {
+    boxInsets: opts.boxInsets ?? DEFAULTS.boxInsets,
+    useMaskInput: opts.useMaskInput ?? DEFAULTS.useMaskInput,
+    anchorPoint: opts.anchorPoint ?? DEFAULTS.anchorPoint,
+    intensityModel: opts.intensityModel ?? DEFAULTS.intensityModel,
+    minSeparability: opts.minSeparability ?? DEFAULTS.minSeparability,
+    minObjectFraction: opts.minObjectFraction ?? DEFAULTS.minObjectFraction,
+    minAreaFraction: opts.minAreaFraction ?? DEFAULTS.minAreaFraction,
+  };
+  if (!o.boxInsets.length || o.boxInsets.some((s) => !(s >= 0 && s < 0.5))) {
+    throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in [0, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
+  }
+  const { width: w, height: h, count } = slices;
+  const keys = [...prompts].sort((a, b) => a.slice - b.slice);
+  const masks = new Map<number, Uint8Array>();
+  const stops: ObjectPropagation['stops'] = [];
+
+  for (const [i, p] of keys.entries()) {
+    const emb = await slices.get(p.slice);
+    let keyMask: Uint8Array;
+    let keyLow: Float32Array;
+    if (p.mask) {
+      keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
+      // The decoder's own low-res logits for this object seed the next slice's mask prompt.
+      keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
+    } else {
+      const d = await decoder.decode(emb, keyDecoderPrompt(p, w, h));
+      keyMask = binarise(d.logits);
+      keyLow = d.lowRes;
+    }
+    masks.set(p.slice, keyMask);
+    opts.onSlice?.(p.slice);
+    const keyArea = maskArea(keyMask);
+    const model = keyArea ? buildIntensityModel(smooth3x3(slices.pixels(p.slice), w, h), keyMask, w, h) : undefined;
+    // The intensity vote is only trusted when it separates the key object from its own
+    // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
+    const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;
+    const stop = { key: p.slice, down: 'empty' as StopReason, up: 'empty' as StopReason, intensityModel: useModel, separability: model?.separability ?? 0 };
+    stops.push(stop);
+    if (keyArea === 0) continue;
+    // Each key owns the slices closer to it than to the neighbouring keys.
+    const lo = i > 0 ? Math.floor((keys[i - 1]!.slice + p.slice) / 2) + 1 : 0;
+    const hi = i < keys.length - 1 ? Math.ceil((keys[i + 1]!.slice + p.slice) / 2) - 1 : count - 1;
+    for (const dir of [-1, 1] as const) {
+      const end = dir < 0 ? lo : hi;
+      let prev = keyMask, prevLow = keyLow;
+      let reason: StopReason = end === (dir < 0 ? 0 : count - 1) ? 'volume-end' : 'next-key';
+      for (let k = p.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
+        if (opts.maxSlices !== undefined && n > opts.maxSlices) { reason = 'limit'; break; }
+        const step = await propagateStep(decoder, await slices.get(k), prev, prevLow, w, h, o,
+          useModel ? { model: model!, smoothed: smooth3x3(slices.pixels(k), w, h) } : undefined);
+        opts.onSlice?.(k);
+        if (step.stop) { reason = step.stop; break; }
+        // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
+        // slice where the cross-section drops to 10% of the largest one, while past that point the
+        // decoder, still handed a box, latches onto whatever small structure sits there.
+        if (maskArea(step.mask) < o.minAreaFraction * keyArea) { reason = 'tip'; break; }
+        masks.set(k, step.mask);
+        prev = step.mask;
+        prevLow = step.lowRes;
+      }
+      if (dir < 0) stop.down = reason; else stop.up = reason;
+    }
+  }
+  return { masks, stops };
+}
+
+/** Decoder prompt built from a mask on the previous slice: an inset bounding box and/or an interior click. */
+function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anchorPoint: boolean): Sam1Prompt {
+  const b = boxFromMask(prev, w, h)!;
+  const prompt: Sam1Prompt = { box: insetBox(b, inset) };
+  if (anchorPoint) {
+    const ip = interiorPoint(prev, w, h);
+    if (ip) prompt.points = [{ x: ip.x, y: ip.y, label: 1 }];
+  }
+  return prompt;
+}
+
+function insetBox(b: Box, f: number): Box {
+  const dx = f * (b[2] - b[0]), dy = f * (b[3] - b[1]);
+  return [b[0] + dx, b[1] + dy, b[2] - dx, b[3] - dy];
+}
+
+/**
+ * One slice step. SAM trusts a box almost literally (a box 20% too small yields a mask ~20% too
+ * small), so the previous slice's tight box overshoots wherever the object shrinks, and nothing in
+ * the decoder's output says when the object has ended: handed a box, it always finds something.
+ * So the decoder proposes one mask per box size (from the previous tight box down to 60% of it),
+ * each pinned to the object by an interior click and the previous low-res logits (SAM's own
+ * iterative-refinement input), and the key slice's intensity model picks the proposal that agrees
+ * best with the image. The decoder keeps the boundaries; intensity only decides the extent.
+ */
+async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uint8Array, prevLow: Float32Array,
+  w: number, h: number, o: Resolved, intensity?: { model: IntensityModel; smoothed: Uint8Array }):
+  Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason }> {
+  const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
+  const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
+  let best: { mask: Uint8Array; lowRes: Float32Array; dice: number; objectFraction: number } | undefined;
+  let sawRaw = false;
+  for (const inset of insets) {
+    const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
+    const raw = binarise(d.logits);
+    if (maskArea(raw)) sawRaw = true;
+    // Cross-sections of one object overlap from slice to slice; islands that do not touch the
+    // previous mask are other structures the box happened to cover.
+    const mask = keepComponentsOverlapping(raw, prev, w, h);
+    if (!maskArea(mask)) continue;
+    const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
+    // Ties keep the larger box: shrink only when the image says so.
+    if (!best || a.dice > best.dice) best = { mask, lowRes: d.lowRes, ...a };
+  }
+  if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
+  // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
+  // the object's end (the boundary of a blurred object sits half-way between the two intensities).
+  if (intensity && best.objectFraction < o.minObjectFraction) return { mask: best.mask, lowRes: best.lowRes, stop: 'background' };
+  return { mask: best.mask, lowRes: best.lowRes };
+}
