@@ -1,17 +1,16 @@
-import { load as loadYaml } from 'js-yaml';
-import { MedsamError } from '../../common/errors.js';
 import type { Checkpoint } from '../checkpoint/index.js';
 import { WeightStore } from '../onnx/weightStore.js';
 import type { AttentionImpl } from './graphs/hieraAttention.js';
-import { imageEncoderConfigFromModelNode, type ImageEncoderConfig } from './graphs/hieraConfig.js';
+import { parseSam2Config, withVideoPredictorOverrides, type Sam2Config } from './config.js';
+import { imageEncoderConfig, type ImageEncoderConfig } from './graphs/hieraConfig.js';
 import { buildImageEncoderGraph } from './graphs/imageEncoder.js';
 import { buildMemoryAttentionGraph } from './graphs/memoryAttention.js';
-import { memoryConfigFromModelNode, type MemoryModulesConfig } from './graphs/memoryConfig.js';
+import { memoryConfig, type MemoryModulesConfig } from './graphs/memoryConfig.js';
 import { buildMemoryEncoderGraph } from './graphs/memoryEncoder.js';
 import { buildObjPtrTposGraph } from './graphs/objPtrTpos.js';
 import { buildMaskDownsampleGraph, buildSamHeadsGraph } from './graphs/samHeads.js';
-import { samHeadsConfigFromModelNode, type SamHeadsConfig } from './graphs/samHeadsConfig.js';
-import { predictorConfigFromModelNode, type Sam2PredictorConfig } from './predictorConfig.js';
+import { samHeadsConfig, type SamHeadsConfig } from './graphs/samHeadsConfig.js';
+import { predictorConfig, type Sam2PredictorConfig } from './predictorConfig.js';
 
 /**
  * Compile a SAM2 / MedSAM2 checkpoint + model YAML into the ONNX graphs the engine runs (our own
@@ -33,23 +32,23 @@ export interface Sam2CompileOptions {
   attention?: AttentionImpl;
 }
 
-/** All config views of one SAM2 model YAML (upstream defaults for omitted keys, MedSAM2 builder overrides). */
-export function sam2ConfigsFromYaml(text: string): Sam2ModelConfigs {
-  let doc: unknown;
-  try {
-    doc = loadYaml(text);
-  } catch (e) {
-    throw new MedsamError(`SAM2 model YAML does not parse: ${(e as Error).message.split('\n')[0]}`, 'pass a SAM2 model config such as sam2.1_hiera_t512.yaml');
-  }
-  const configs: Sam2ModelConfigs = {
-    predictor: predictorConfigFromModelNode(doc),
-    imageEncoder: imageEncoderConfigFromModelNode(doc),
-    samHeads: samHeadsConfigFromModelNode(doc),
-    memory: memoryConfigFromModelNode(doc),
+/** All per-module views of one parsed config (pure mapping; no overrides applied here). */
+export function sam2ModelConfigs(cfg: Sam2Config): Sam2ModelConfigs {
+  return {
+    predictor: predictorConfig(cfg),
+    imageEncoder: imageEncoderConfig(cfg),
+    samHeads: samHeadsConfig(cfg),
+    memory: memoryConfig(cfg),
   };
-  const sizes = [configs.predictor.imageSize, configs.imageEncoder.imageSize, configs.samHeads.imageSize, configs.memory.imageSize];
-  if (new Set(sizes).size !== 1) throw new MedsamError(`SAM2 config image sizes disagree (${sizes.join(', ')})`, 'fix the model YAML');
-  return configs;
+}
+
+/**
+ * All config views of one SAM2 model YAML: parsed once (upstream defaults for omitted keys), with
+ * the MedSAM2 video-predictor builder overrides (dynamic multimask via stability, binarised click
+ * masks for the memory encoder) applied as `build_sam2_video_predictor_npz` does.
+ */
+export function sam2ConfigsFromYaml(text: string): Sam2ModelConfigs {
+  return sam2ModelConfigs(withVideoPredictorOverrides(parseSam2Config(text, 'SAM2 model YAML')));
 }
 
 /** Learned tensors used by the predictor directly (Sam2PredictorParams) and by the SAM-heads selection. */

@@ -271,6 +271,7 @@ function hiera(n: ConfigNode): HieraConfig {
     globalAttBlocks: n.ints('global_att_blocks', [12, 16, 20]),
   };
   n.done(['weights_path', 'return_interm_layers']);
+  if (n.raw.return_interm_layers === false) throw new MedsamError(`${n.path}.return_interm_layers: false is not supported`, 'remove the key: the FPN neck needs every stage output');
   if (c.windowSpec.length !== c.stages.length) throw new MedsamError(`${n.path}: window_spec has ${c.windowSpec.length} entries for ${c.stages.length} stages`, 'fix the model YAML');
   if (c.qPool >= c.stages.length) throw new MedsamError(`${n.path}: q_pool (${c.qPool}) must be less than the number of stages (${c.stages.length})`, 'fix the model YAML');
   return c;
