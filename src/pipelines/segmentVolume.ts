@@ -8,6 +8,7 @@ import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../prepro
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { largestComponent3d } from '../predictor/sam1/components3d.js';
 import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
+import { segmentVolumeSam2 } from './sam2Volume.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
 
 export interface SegmentVolumeOptions {
@@ -36,7 +37,7 @@ export interface SegmentVolumeResult {
   /** Distinct slices run through the image encoder. */
   slicesEncoded: number;
   /** Per object: slices covered and why propagation stopped on each side of each key slice. */
-  objects: { objId: number; slices: number; stops: { key: number; down: StopReason; up: StopReason }[] }[];
+  objects: { objId: number; slices: number; stops: { key: number; down: StopReason; up: StopReason; intensityModel?: boolean; separability?: number }[] }[];
 }
 
 /**
@@ -55,9 +56,10 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
   const valid = validatePrompts(prompts, geom);
 
   if (entry.family === 'sam2') {
-    // Seam for the SAM2/MedSAM2 video predictor (memory-based propagation), plugged in separately.
-    throw new MedsamError(`model '${entry.id}' is a SAM2 model and SAM2 volume propagation is not available in this build`,
-      "use --model default, or a build that includes the SAM2 video predictor");
+    // SAM2/MedSAM2 models propagate with their memory-based video predictor (MedSAM2's 3D workflow).
+    return segmentVolumeSam2(entry, volume, valid, {
+      axis, threads: opts.threads, intensity: opts.intensity, largestComponent: opts.largestComponent, onProgress: opts.onProgress,
+    });
   }
   return segmentWithSam1(entry, volume, valid, axis, opts, t0);
 }
