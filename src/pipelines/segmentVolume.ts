@@ -8,7 +8,7 @@ import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../prepro
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { largestComponent3d } from '../predictor/sam1/components3d.js';
 import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
-import { segmentVolumeSam2 } from './sam2Volume.js';
+import { segmentVolumeSam2, type Sam2VolumeOptions } from './sam2Volume.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
 
 export interface SegmentVolumeOptions {
@@ -26,6 +26,8 @@ export interface SegmentVolumeOptions {
   propagation?: Omit<Sam1PropagationOptions, 'onSlice'>;
   /** Progress: slices done of an upper bound, and what is running. */
   onProgress?: (done: number, total: number, stage: string) => void;
+  /** SAM2-family models only: MedSAM2 workflow options (key-slice flow, hole filling, memory, feature-cache budget). */
+  sam2?: Pick<Sam2VolumeOptions, 'keySlice' | 'fillHoleArea' | 'memory' | 'featureCacheMiB' | 'cacheDir' | 'onWarning'>;
 }
 
 export interface SegmentVolumeResult {
@@ -58,7 +60,7 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
   if (entry.family === 'sam2') {
     // SAM2/MedSAM2 models propagate with their memory-based video predictor (MedSAM2's 3D workflow).
     return segmentVolumeSam2(entry, volume, valid, {
-      axis, threads: opts.threads, intensity: opts.intensity, largestComponent: opts.largestComponent, onProgress: opts.onProgress,
+      ...opts.sam2, axis, threads: opts.threads, intensity: opts.intensity, largestComponent: opts.largestComponent, onProgress: opts.onProgress,
     });
   }
   return segmentWithSam1(entry, volume, valid, axis, opts, t0);
