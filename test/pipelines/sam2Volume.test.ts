@@ -8,7 +8,7 @@ import { IDENTITY_DIRECTION, type Volume } from '../../src/io/volume.js';
 import { importSam2Model } from '../../src/models/importModel.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { segmentVolume, type SegmentVolumeOptions } from '../../src/pipelines/segmentVolume.js';
-import { boxFromMask, type VolumePrompt } from '../../src/predictor/prompts.js';
+import { boxFromMask, recistToBox, type Box, type VolumePrompt } from '../../src/predictor/prompts.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { cropNpzCase } from '../cli/cropCase.js';
 import { fixtureDir, listFixtureCases, type FixtureCase } from '../helpers/sam2Fixtures.js';
@@ -20,7 +20,7 @@ import { fixtureDir, listFixtureCases, type FixtureCase } from '../helpers/sam2F
  * reverse) is replayed through the product path and the label map compared slice by slice with the
  * union of the official video masks. By default one case per flow runs (the box flow on the shared
  * CT-lesion case when a fixture was recorded on it); MEDSAM2_SAM2VOL_ALL=1 runs every matching case
- * of every fixture model. ~30–40 s on 2 busy cores.
+ * of every fixture model. ~35–45 s on 2 busy cores.
  */
 const LESION = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
 const all = listFixtureCases();
@@ -174,38 +174,45 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
     });
   }
 
-  test('several objects: one label map, features shared, equal to the objects run one by one', async () => {
+  test('several objects (box, RECIST, mask): one label map, features shared, equal to the objects run one by one', async () => {
     const small = join(tmp, 'lesion4.npz');
     await cropNpzCase(LESION, small, 6, 9);
     const { image, label } = await loadCase(small);
-    const n = image.dims[2];
-    // obj 3: the reference lesion's box on its largest slice; obj 5: a box elsewhere on another slice.
+    const [w, h, n] = image.dims;
+    const ref = (k: number) => extractSlice(label!.data as Uint8Array, image.dims, 2, k);
     let key = 0, best = -1;
     for (let k = 0; k < n; k++) {
-      const a = extractSlice(label!.data as Uint8Array, image.dims, 2, k).reduce((s, v) => s + (v ? 1 : 0), 0);
+      const a = ref(k).reduce((s, v) => s + (v ? 1 : 0), 0);
       if (a > best) { best = a; key = k; }
     }
-    const lesionBox = boxFromMask(extractSlice(label!.data as Uint8Array, image.dims, 2, key), image.dims[0], image.dims[1])!;
+    const other = (key + 2) % n;
+    const recist: Box = [60, 80, 150, 170];
+    // obj 3: the reference lesion's box on its largest slice; obj 5: a RECIST line elsewhere on
+    // another slice; obj 7: the reference mask of a third slice as a mask prompt.
     const prompts: VolumePrompt[] = [
-      { objId: 3, slice: key, box: lesionBox },
-      { objId: 5, slice: (key + 2) % n, box: [40, 40, 160, 200] },
+      { objId: 3, slice: key, box: boxFromMask(ref(key), w, h)! },
+      { objId: 5, slice: other, recist },
+      { objId: 7, slice: (key + 1) % n, mask: ref((key + 1) % n) },
     ];
+    assert.ok(prompts[2]!.mask!.some((v) => v), 'mask prompt is not empty');
     const base: SegmentVolumeOptions = { model: modelId, threads: 2 };
-    const both = await segmentVolume(image, prompts, base);
-    assert.equal(both.slicesEncoded, n, 'two objects, each slice encoded once');
-    assert.deepEqual(both.objects.map((o) => o.objId), [3, 5]);
-    const values = new Set(both.mask.data as Uint8Array);
-    for (const v of values) assert.ok([0, 3, 5].includes(v), `unexpected label ${v}`);
-    assert.ok(values.has(5));
+    const all3 = await segmentVolume(image, prompts, base);
+    assert.equal(all3.slicesEncoded, n, 'three objects, each slice encoded once');
+    assert.deepEqual(all3.objects.map((o) => o.objId), [3, 5, 7]);
+    const values = new Set(all3.mask.data as Uint8Array);
+    for (const v of values) assert.ok([0, 3, 5, 7].includes(v), `unexpected label ${v}`);
+    assert.ok(values.has(7), 'the last object is in the map');
 
     // Objects are tracked independently (MedSAM2 loops over lesions): composing single runs, later
-    // objects winning on overlap, gives the same map.
-    const composed = new Uint8Array(both.mask.data.length);
+    // objects winning on overlap, gives the same map; the RECIST object alone is run as MedSAM2's
+    // square box (get_diameter_bbox), so equality also checks the RECIST conversion.
+    const composed = new Uint8Array(all3.mask.data.length);
     for (const p of prompts) {
-      const one = await segmentVolume(image, [p], base);
+      const single: VolumePrompt = p.recist ? { objId: p.objId, slice: p.slice, box: recistToBox(p.recist, w, h) } : p;
+      const one = await segmentVolume(image, [single], base);
       const d = one.mask.data as Uint8Array;
       for (let i = 0; i < d.length; i++) if (d[i]) composed[i] = p.objId!;
     }
-    assert.ok(equalBytes(composed, both.mask.data as Uint8Array), 'multi-object map equals the composed single-object maps');
+    assert.ok(equalBytes(composed, all3.mask.data as Uint8Array), 'multi-object map equals the composed single-object maps');
   });
 });
