@@ -16,6 +16,7 @@ import { resolveModel } from '../src/models/registry.js';
 import { extractSlice } from '../src/preprocess/slices.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../src/pipelines/segmentVolume.js';
+import { sam2Sections } from './benchSam2.js';
 
 interface BenchArgs {
   runs: number;
@@ -99,7 +100,7 @@ const sam1Default: BenchSection = {
 };
 
 // SAM2 / MedSAM2 sections go here (image encoder ms/frame, memory attention ms/frame, end-to-end).
-const SECTIONS: BenchSection[] = [sam1Default];
+const SECTIONS: BenchSection[] = [sam1Default, ...sam2Sections];
 
 function parseArgs(argv: string[]): BenchArgs {
   const get = (name: string) => {

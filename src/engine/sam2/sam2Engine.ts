@@ -10,6 +10,13 @@ import type {
   Sam2PredictorParams, SamHeadsInput, SamHeadsResult,
 } from './types.js';
 
+export type Sam2Stage = 'imageEncoder' | 'samHeads' | 'maskDownsample' | 'memoryEncoder' | 'memoryAttention' | 'objPtrTpos';
+
+function emptyStageTimes(): Record<Sam2Stage, { ms: number; calls: number }> {
+  const z = () => ({ ms: 0, calls: 0 });
+  return { imageEncoder: z(), samHeads: z(), maskDownsample: z(), memoryEncoder: z(), memoryAttention: z(), objPtrTpos: z() };
+}
+
 /**
  * The SAM2 module runners composed into the `Sam2Modules` contract the video predictor drives:
  * image encoder, SAM heads (+ mask_downsample), memory encoder, memory attention and the
@@ -22,6 +29,8 @@ export class Sam2Engine implements Sam2Modules {
   readonly params: Sam2PredictorParams;
   /** Number of image-encoder runs (for tests and benchmarks). */
   imageEncodeCount = 0;
+  /** Cumulative wall time and calls per module since creation or resetStageTimes() (benchmarks). */
+  readonly stageTimes: Record<Sam2Stage, { ms: number; calls: number }> = emptyStageTimes();
 
   private constructor(
     readonly compiled: Sam2CompiledModel,
@@ -59,29 +68,44 @@ export class Sam2Engine implements Sam2Modules {
     return Sam2Engine.create(model, opts);
   }
 
-  async encodeImage(image: Float32Array): Promise<Sam2ImageFeatures> {
+  resetStageTimes(): void {
+    Object.assign(this.stageTimes, emptyStageTimes());
+  }
+
+  private async timed<R>(stage: Sam2Stage, run: () => Promise<R>): Promise<R> {
+    const t0 = performance.now();
+    try {
+      return await run();
+    } finally {
+      const s = this.stageTimes[stage];
+      s.ms += performance.now() - t0;
+      s.calls++;
+    }
+  }
+
+  encodeImage(image: Float32Array): Promise<Sam2ImageFeatures> {
     this.imageEncodeCount++;
-    return this.image.encode(image);
+    return this.timed('imageEncoder', () => this.image.encode(image));
   }
 
   runSamHeads(input: SamHeadsInput): Promise<SamHeadsResult> {
-    return this.heads.runSamHeads(input);
+    return this.timed('samHeads', () => this.heads.runSamHeads(input));
   }
 
   downsampleMask(mask: Float32Array): Promise<Float32Array> {
-    return this.heads.downsampleMask(mask);
+    return this.timed('maskDownsample', () => this.heads.downsampleMask(mask));
   }
 
   encodeMemory(input: MemoryEncodeInput): Promise<MemoryEncodeResult> {
-    return this.memory.encodeMemory(input);
+    return this.timed('memoryEncoder', () => this.memory.encodeMemory(input));
   }
 
   attendMemory(input: MemoryAttentionInput): Promise<Float32Array> {
-    return this.memory.attendMemory(input);
+    return this.timed('memoryAttention', () => this.memory.attendMemory(input));
   }
 
   objPtrTemporalEncoding(relPos: readonly number[], tDiffMax: number): Promise<Float32Array> {
-    return this.memory.objPtrTemporalEncoding(relPos, tDiffMax);
+    return this.timed('objPtrTpos', () => this.memory.objPtrTemporalEncoding(relPos, tDiffMax));
   }
 
   async release(): Promise<void> {

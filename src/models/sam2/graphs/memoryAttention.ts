@@ -43,11 +43,12 @@ export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightSt
 
   let out: T = curr;
   if (ma.posEncAtInput) out = g.add(out, g.mulScalar(currPos, 0.1));
-  const bf = (x: T): T => g.transpose(x, [1, 0, 2]);
-  out = bf(out);
-  const qPos = bf(currPos);
-  const mem = bf(memory);
-  const memPos = bf(memoryPos);
+  // Batch is 1, so sequence-first [N,1,C] and batch-first [1,N,C] share one memory layout: a reshape.
+  const bf = (x: T, n: number, c: number): T => g.reshape(x, [1, n, c]);
+  out = bf(out, hw, C);
+  const qPos = bf(currPos, hw, C);
+  const mem = bf(memory, -1, Cm);
+  const memPos = bf(memoryPos, -1, Cm);
 
   const selfRope = ropeTableConstants(g, ma.selfAttention, hw);
   const crossRope = ropeTableConstants(g, ma.crossAttention, hw);
@@ -72,6 +73,6 @@ export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightSt
     });
   }
   const normed = layerNorm(g, ws, 'memory_attention.norm', out);
-  g.output(bf(normed), io.out, 'float', [hw, 1, C]);
+  g.output(g.reshape(normed, [hw, 1, C]), io.out, 'float', [hw, 1, C]);
   return g.toBytes({ docString: 'SAM2 memory attention (medsam2.js graph builder)' });
 }
