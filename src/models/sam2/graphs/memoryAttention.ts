@@ -3,7 +3,7 @@ import { GraphBuilder, type T } from '../../onnx/graphBuilder.js';
 import { activation, layerNorm, linear } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { MemoryModulesConfig } from './memoryConfig.js';
-import { ropeAttention, ropeTableConstants } from './ropeAttention.js';
+import { ropeAttention, ropeKeyTables, ropeTableConstants } from './ropeAttention.js';
 
 /** Graph I/O names (sequence-first like upstream: tokens × batch × channels). */
 export const MEMORY_ATTENTION_IO = {
@@ -41,17 +41,19 @@ export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightSt
   const nPtrF = g.input(io.numObjPtrTokens, 'float', [1]);
   const nPtr = g.cast(nPtrF, 'int64');
 
-  let out: T = curr;
-  if (ma.posEncAtInput) out = g.add(out, g.mulScalar(currPos, 0.1));
-  // Batch is 1, so sequence-first [N,1,C] and batch-first [1,N,C] share one memory layout: a reshape.
-  const bf = (x: T, n: number, c: number): T => g.reshape(x, [1, n, c]);
-  out = bf(out, hw, C);
-  const qPos = bf(currPos, hw, C);
-  const mem = bf(memory, -1, Cm);
-  const memPos = bf(memoryPos, -1, Cm);
+  // Batch is 1: sequence-first [N,1,C] tokens are the 2-D [N,C] matrix (a reshape, no copy), and
+  // 2-D Linear layers become single fused Gemm kernels in ORT.
+  let out: T = g.reshape(curr, [hw, C]);
+  if (ma.posEncAtInput) out = g.add(out, g.mulScalar(g.reshape(currPos, [hw, C]), 0.1));
+  const qPos = g.reshape(currPos, [hw, C]);
+  const mem = g.reshape(memory, [-1, Cm]);
+  const memPos = g.reshape(memoryPos, [-1, Cm]);
 
   const selfRope = ropeTableConstants(g, ma.selfAttention, hw);
   const crossRope = ropeTableConstants(g, ma.crossAttention, hw);
+  const numMem = g.op1('Shape', [mem], { start: 0, end: 1 });
+  // Without rope_k_repeat upstream needs exactly one grid of keys, which these tables also give (r = 1).
+  const crossKeyRope = ropeKeyTables(g, crossRope, numMem, nPtr);
   // The memory keys with their positional encoding are the same for every layer.
   const memKeys = ma.posEncAtCrossAttnKeys ? g.add(mem, memPos) : mem;
 
@@ -61,11 +63,11 @@ export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightSt
       // self-attention
       let t2 = layerNorm(g, ws, `${p}.norm1`, out);
       const qk = ma.posEncAtAttn ? g.add(t2, qPos) : t2;
-      out = g.add(out, ropeAttention(g, ws, `${p}.self_attn`, ma.selfAttention, qk, qk, t2, selfRope));
+      out = g.add(out, ropeAttention(g, ws, `${p}.self_attn`, ma.selfAttention, qk, qk, t2, selfRope, selfRope));
       // cross-attention to memories and object pointers
       t2 = layerNorm(g, ws, `${p}.norm2`, out);
       const q = ma.posEncAtCrossAttnQueries ? g.add(t2, qPos) : t2;
-      out = g.add(out, ropeAttention(g, ws, `${p}.cross_attn_image`, ma.crossAttention, q, memKeys, mem, crossRope, nPtr));
+      out = g.add(out, ropeAttention(g, ws, `${p}.cross_attn_image`, ma.crossAttention, q, memKeys, mem, crossRope, crossKeyRope));
       // FFN
       t2 = layerNorm(g, ws, `${p}.norm3`, out);
       const h = activation(g, linear(g, ws, `${p}.linear1`, t2), ma.activation);

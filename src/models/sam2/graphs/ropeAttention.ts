@@ -53,6 +53,7 @@ export function ropeGrid(cfg: RopeAttentionConfig, numTokens: number): [number, 
 }
 
 export interface RopeTables {
+  /** [numTokens, headDim] rotation tables of the query grid. */
   cos: T;
   sin: T;
   /** Number of query tokens the tables cover. */
@@ -72,7 +73,27 @@ export function ropeTableConstants(g: GraphBuilder, cfg: RopeAttentionConfig, nu
   };
 }
 
-/** x·cosT + xSwap·sinT, xSwap = x with each interleaved pair swapped; the last two axes are [numTokens, headDim]. */
+/**
+ * Key tables for M = r·N + P key tokens: the query grid's tables repeated r times (rope_k_repeat:
+ * one copy per memory frame), then P identity rows (cos 1, sin 0) for the object-pointer tokens
+ * that upstream leaves unrotated — x·1 + swap(x)·0 = x exactly. Built once per graph from the
+ * dynamic key count and shared by every layer, instead of slicing and re-concatenating the keys
+ * in each layer.
+ */
+export function ropeKeyTables(g: GraphBuilder, r: RopeTables, numKeys: T, numKExcludeRope: T): RopeTables & { numTokens: -1 } {
+  const dh = r.headDim;
+  const nRope = g.sub(numKeys, numKExcludeRope); // int64 [1]
+  const reps = g.div(nRope, g.constI([r.numTokens]));
+  const repShape = g.concat([reps, g.constI([r.numTokens, dh])], 0);
+  const ptrShape = g.concat([numKExcludeRope, g.constI([dh])], 0);
+  const full = (t: T, ptrValue: number): T => g.concat([
+    g.reshape(g.expand(g.unsqueeze(t, [0]), repShape), [-1, dh]),
+    g.expand(g.constF([ptrValue]), ptrShape),
+  ], 0);
+  return { cos: full(r.cos, 1), sin: full(r.sin, 0), numTokens: -1, headDim: dh };
+}
+
+/** x·cosT + xSwap·sinT, xSwap = x with each interleaved pair swapped; the last two axes are [tokens, headDim]. */
 function rotate(g: GraphBuilder, x: T, xSwap: T, r: RopeTables): T {
   return g.add(g.mul(x, r.cos), g.mul(xSwap, r.sin));
 }
@@ -96,10 +117,11 @@ function linearWithPairSwap(g: GraphBuilder, ws: WeightStore, prefix: string, x:
 }
 
 /**
- * Upstream RoPEAttention.forward, batch-first tokens [B,N,·]. Queries are rotated with the grid
- * tables; keys too, where with rope_k_repeat the key tokens are whole copies of the grid (one per
- * memory frame) and the last `numKExcludeRope` keys (object-pointer tokens, int64 [1]) are left
- * unrotated. Attention is softmax(q·kᵀ/√d)·v, as the fixtures' math-SDPA form.
+ * Upstream RoPEAttention.forward for batch 1, tokens as 2-D [N,C] (so every Linear is a MatMul+Add
+ * that ORT fuses into one Gemm). Queries are rotated with the grid tables `qRope`; keys with
+ * `kRope` (the same tables for self-attention; for cross-attention ropeKeyTables: the grid once
+ * per memory frame, identity for the object-pointer tokens). Attention is softmax(q·kᵀ/√d)·v, as
+ * the fixtures' math-SDPA form.
  *
  * Speed: when the values come from narrower inputs than a head (cross-attention to 64-d memories
  * with 256-d heads), softmax(s)·(x·Wvᵀ + bv) is computed as (softmax(s)·x)·Wvᵀ + bv — the same
@@ -108,7 +130,7 @@ function linearWithPairSwap(g: GraphBuilder, ws: WeightStore, prefix: string, x:
  */
 export function ropeAttention(
   g: GraphBuilder, ws: WeightStore, prefix: string, cfg: RopeAttentionConfig,
-  qIn: T, kIn: T, vIn: T, rope: RopeTables, numKExcludeRope?: T,
+  qIn: T, kIn: T, vIn: T, qRope: RopeTables, kRope: RopeTables,
 ): T {
   return g.scope(prefix, () => {
     const internal = cfg.embeddingDim / cfg.downsampleRate;
@@ -117,48 +139,31 @@ export function ropeAttention(
     ws.get(`${prefix}.q_proj.weight`, [internal, cfg.embeddingDim]);
     ws.get(`${prefix}.k_proj.weight`, [internal, cfg.kvInDim]);
     ws.get(`${prefix}.v_proj.weight`, [internal, cfg.kvInDim]);
-    // [B,N,H·dh] → [B,H,N,dh]; a plain reshape (no copy) for one head
-    const split = (x: T): T => (heads === 1 ? g.unsqueeze(x, [1]) : g.transpose(g.reshape(x, [0, 0, heads, dh]), [0, 2, 1, 3]));
+    // [N,H·dh] → [H,N,dh]; a plain reshape (no copy) for one head
+    const split = (x: T): T => (heads === 1 ? g.unsqueeze(x, [0]) : g.transpose(g.reshape(x, [0, heads, dh]), [1, 0, 2]));
     const qp = linearWithPairSwap(g, ws, `${prefix}.q_proj`, qIn);
-    const q = rotate(g, split(qp.y), split(qp.ySwap), rope);
+    const q = rotate(g, split(qp.y), split(qp.ySwap), qRope);
     const kp = linearWithPairSwap(g, ws, `${prefix}.k_proj`, kIn);
-    let kRope = split(kp.y);
-    let kRopeSwap = split(kp.ySwap);
-    let kRest: T | undefined;
-    if (numKExcludeRope) {
-      const nk = g.op1('Shape', [kRope], { start: 2, end: 3 });
-      const nRope = g.sub(nk, numKExcludeRope);
-      kRest = g.op1('Slice', [kRope, nRope, g.constI([Number.MAX_SAFE_INTEGER]), g.constI([2])]);
-      kRope = g.op1('Slice', [kRope, g.constI([0]), nRope, g.constI([2])]);
-      kRopeSwap = g.op1('Slice', [kRopeSwap, g.constI([0]), nRope, g.constI([2])]);
-    }
-    if (cfg.ropeKRepeat) {
-      // [B,H,r·N,dh] → [B,H,r,N,dh]: every memory frame gets the query grid's rotation.
-      const frames = (x: T): T => g.reshape(x, [0, 0, -1, rope.numTokens, dh]);
-      kRope = g.reshape(rotate(g, frames(kRope), frames(kRopeSwap), rope), [0, 0, -1, dh]);
-    } else {
-      kRope = rotate(g, kRope, kRopeSwap, rope);
-    }
-    const k = kRest ? g.concat([kRope, kRest], 2) : kRope;
+    const k = rotate(g, split(kp.y), split(kp.ySwap), kRope);
 
-    const scores = g.div(g.matmul(q, g.transpose(k, [0, 1, 3, 2])), g.constF(Math.sqrt(dh)));
+    const scores = g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(dh)));
     const probs = g.softmax(scores, -1);
     const out = cfg.kvInDim < dh
       ? valuesAtInputWidth(g, ws, `${prefix}.v_proj`, probs, vIn, heads, dh, cfg.kvInDim)
       : g.matmul(probs, split(linear(g, ws, `${prefix}.v_proj`, vIn)));
-    const merged = heads === 1 ? g.squeeze(out, [1]) : g.reshape(g.transpose(out, [0, 2, 1, 3]), [0, 0, internal]);
+    const merged = heads === 1 ? g.squeeze(out, [0]) : g.reshape(g.transpose(out, [1, 0, 2]), [0, internal]);
     return linear(g, ws, `${prefix}.out_proj`, merged);
   });
 }
 
-/** (probs·x)·Wv_hᵀ + bv_h per head: probs [B,H,N,M], x [B,M,kvIn] → [B,H,N,dh]. */
+/** (probs·x)·Wv_hᵀ + bv_h per head: probs [H,N,M], x [M,kvIn] → [H,N,dh]. */
 function valuesAtInputWidth(g: GraphBuilder, ws: WeightStore, prefix: string, probs: T, x: T, heads: number, dh: number, kvIn: number): T {
   const w = ws.get(`${prefix}.weight`, [heads * dh, kvIn]).data; // torch Linear [out, in]
   const wh = new Float32Array(heads * kvIn * dh); // [H, kvIn, dh]
   for (let h = 0; h < heads; h++) {
     for (let o = 0; o < dh; o++) for (let i = 0; i < kvIn; i++) wh[(h * kvIn + i) * dh + o] = w[(h * dh + o) * kvIn + i]!;
   }
-  const px = g.matmul(probs, g.unsqueeze(x, [1])); // [B,H,N,kvIn]
+  const px = g.matmul(probs, x); // [H,N,kvIn]
   let y = g.matmul(px, g.initializer(wh, [heads, kvIn, dh], `${prefix}.weight_heads`));
   if (ws.has(`${prefix}.bias`)) y = g.add(y, g.initializer(ws.get(`${prefix}.bias`, [heads * dh]).data, [heads, 1, dh], `${prefix}.bias`));
   return y;
