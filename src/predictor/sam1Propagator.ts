@@ -120,9 +120,9 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
     const stop = { key: p.slice, down: 'empty' as StopReason, up: 'empty' as StopReason, intensityModel: useModel, separability: model?.separability ?? 0 };
     stops.push(stop);
     if (keyArea === 0) continue;
-    // Each key owns the slices closer to it than to the neighbouring keys.
+    // Each key owns the slices closer to it than to the neighbouring keys (a midway slice goes to the lower key).
     const lo = i > 0 ? Math.floor((keys[i - 1]!.slice + p.slice) / 2) + 1 : 0;
-    const hi = i < keys.length - 1 ? Math.ceil((keys[i + 1]!.slice + p.slice) / 2) - 1 : count - 1;
+    const hi = i < keys.length - 1 ? Math.floor((keys[i + 1]!.slice + p.slice) / 2) : count - 1;
     for (const dir of [-1, 1] as const) {
       const end = dir < 0 ? lo : hi;
       let prev = keyMask, prevLow = keyLow;
