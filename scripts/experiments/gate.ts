@@ -31,13 +31,16 @@ async function run(name: string, img: Uint8Array, dims: [number, number, number]
   const ring = dilate(km, W, H, r); for (let i = 0; i < ring.length; i++) if (km[i]) ring[i] = 0;
   const B = 32, hf = new Float64Array(B).fill(1), hb = new Float64Array(B).fill(1); const ks = sl(key);
   for (let i = 0; i < ks.length; i++) { if (km[i]) hf[ks[i]! >> 3]!++; else if (ring[i]) hb[ks[i]! >> 3]!++; }
-  const sf = hf.reduce((a, b) => a + b), sb = hb.reduce((a, b) => a + b); const fgLike = new Uint8Array(B); for (let b = 0; b < B; b++) fgLike[b] = hf[b]! / sf > hb[b]! / sb ? 1 : 0;
+  const sf = hf.reduce((a, b) => a + b), sb = hb.reduce((a, b) => a + b); let fgLike = new Uint8Array(B); for (let b = 0; b < B; b++) fgLike[b] = hf[b]! / sf > hb[b]! / sb ? 1 : 0;
+  const keyHf = hf.slice(), keyHb = hb.slice();
+  const refit = (k: number, m: Uint8Array, mode: string) => { const s2 = sl(k); const rr = dilate(m, W, H, r); const f2 = mode === 'cum' ? hf : new Float64Array(B).fill(1), b2 = mode === 'cum' ? hb : new Float64Array(B).fill(1); for (let i = 0; i < s2.length; i++) { if (m[i]) f2[s2[i]! >> 3]!++; else if (rr[i]) b2[s2[i]! >> 3]!++; } if (mode === 'prevkey') { for (let b = 0; b < B; b++) { f2[b]! += keyHf[b]!; b2[b]! += keyHb[b]!; } } const a = f2.reduce((x, y) => x + y), c = b2.reduce((x, y) => x + y); const nl = new Uint8Array(B); for (let b = 0; b < B; b++) nl[b] = f2[b]! / a > b2[b]! / c ? 1 : 0; return nl; };
+  const keyLike = fgLike.slice();
   let tp = 0, nf = 0, tn = 0, nb = 0; for (let i = 0; i < ks.length; i++) { if (km[i]) { nf++; tp += fgLike[ks[i]! >> 3]!; } else if (ring[i]) { nb++; tn += 1 - fgLike[ks[i]! >> 3]!; } }
   const ba = (tp / nf + tn / nb) / 2; const gate = cfg.gate && ba >= cfg.ba;
   const ka = maskArea(km); const out = new Uint8Array(gt.length); insertSlice(out, dims, 2, key, km);
   const info: string[] = [];
   for (const dir of [-1, 1]) {
-    let prev = km, low = k0.lowRes; let n = 0;
+    let prev = km, low = k0.lowRes; let n = 0; fgLike = keyLike.slice(); hf.set(keyHf); hb.set(keyHb);
     for (let k = key + dir; k >= 0 && k < sh.count; k += dir) {
       const e = await enc(extractSlice(img, dims, 2, k), H, W); const b = boxFromMask(prev, W, H)!; const ip = interiorPoint(prev, W, H)!;
       if (process.env.CANDSEL && gate) {
@@ -47,10 +50,10 @@ async function run(name: string, img: Uint8Array, dims: [number, number, number]
           const d = await engine.decode(e, { box: ins(b, sIn), points: [{ x: ip.x, y: ip.y, label: 1 }] }, low);
           const m = keepComponentsOverlapping(binarise(d.logits), prev, W, H);
           let inter = 0, sm = 0, sl2 = 0, fin = 0; for (let i = 0; i < m.length; i++) { if (!reg[i]) { if (m[i]) { sm++; } continue; } const a = m[i]! ? 1 : 0, c = fl[i]!; inter += a & c; sm += a; sl2 += c; }
-          const dd = sm + sl2 ? 2 * inter / (sm + sl2) : 0; if (dd > bestD) { bestD = dd; bm = m; bl = d.lowRes; bfrac = sm ? inter / sm : 0; }
+          const dd = sm + sl2 ? 2 * inter / (sm + sl2) : 0; if (process.env.CV) console.log(`     z${k} inset ${sIn}: area ${sm} dsc ${(2 * [...m].reduce((q, v, i) => q + (v && gt[k * W * H + i] ? 1 : 0), 0) / (sm + maskArea(extractSlice(gt, dims, 2, k)))).toFixed(2)} agree ${dd.toFixed(2)} objFrac ${(sm ? inter / sm : 0).toFixed(2)} fgLikeInReg ${sl2}`); if (dd > bestD) { bestD = dd; bm = m; bl = d.lowRes; bfrac = sm ? inter / sm : 0; }
         }
         if (!bm || !maskArea(bm) || bfrac < cfg.stopFrac || maskArea(bm) < cfg.tip * ka) break;
-        insertSlice(out, dims, 2, k, bm); prev = bm; low = bl!; n++; continue;
+        insertSlice(out, dims, 2, k, bm); prev = bm; low = bl!; n++; if (process.env.MODEL && process.env.MODEL !== 'key') fgLike = refit(k, bm, process.env.MODEL); continue;
       }
       const L = new Float32Array(W * H), LO = new Float32Array(65536);
       for (const s of cfg.insets) { const d = await engine.decode(e, { box: ins(b, s), points: [{ x: ip.x, y: ip.y, label: 1 }] }, low); for (let i = 0; i < L.length; i++) L[i]! += d.logits[i]! / cfg.insets.length; for (let i = 0; i < LO.length; i++) LO[i]! += d.lowRes[i]! / cfg.insets.length; }
