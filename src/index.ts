@@ -1,0 +1,37 @@
+/**
+ * medsam2.js library API: the CLI (src/cli) is a thin layer over these exports.
+ */
+export { MedsamError } from './common/errors.js';
+
+// io
+export type { Volume, VolumeFormat } from './io/volume.js';
+export type { NdArray, DType } from './io/ndarray.js';
+export { readVolume, detectVolumeFormat, SUPPORTED_INPUTS } from './io/readVolume.js';
+export { writeMask, SUPPORTED_MASK_OUTPUTS } from './io/writeMask.js';
+export { describeVolume, intensityStats } from './io/describeVolume.js';
+export { readNpzCase, readNpzMask, writeNpzMask } from './io/npzCase.js';
+export { readNpz, writeNpz } from './io/npz.js';
+export { readVideo, writeVideo } from './io/video.js';
+
+// preprocessing and metrics
+export { toUint8, parseWindow, CT_WINDOW_PRESETS, type WindowSpec } from './preprocess/intensity.js';
+export { segmentationMetrics, DEFAULT_NSD_TOLERANCE_MM, type SegmentationMetrics } from './metrics/segmentationMetrics.js';
+export { dice } from './metrics/dice.js';
+
+// models
+export { listModels, resolveModel, registerModel, DEFAULT_MODEL_ID, type ModelEntry } from './models/registry.js';
+export { SAM2_ZOO, identifyCheckpoint, findZooEntry } from './models/zoo.js';
+export { loadCheckpoint, type Checkpoint } from './models/checkpoint/index.js';
+export { parseSam2Config, type Sam2Config } from './models/sam2/config.js';
+export { loadSam2Config, BUILTIN_CONFIG_IDS } from './models/sam2/configs/builtin.js';
+export { importSam2Model, type ImportModelResult } from './models/importModel.js';
+
+// predictors
+export type { VolumePrompt, Box } from './predictor/prompts.js';
+export { recistToBox, boxFromMask } from './predictor/prompts.js';
+export { Sam2VideoPredictor, openSam2VideoPredictor, type Sam2FrameResult } from './predictor/sam2/index.js';
+
+// pipelines
+export { segmentVolume, type SegmentVolumeOptions, type SegmentVolumeResult } from './pipelines/segmentVolume.js';
+export { segmentVideo, type SegmentVideoOptions, type SegmentVideoResult, type FramePrompt } from './pipelines/segmentVideo.js';
+export { evaluateFolder, type EvaluationReport } from './pipelines/evaluate.js';
