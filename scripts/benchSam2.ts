@@ -38,7 +38,7 @@ function median(xs: number[]): number {
 const rssMb = () => Math.round(process.memoryUsage().rss / 2 ** 20);
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-function fixtureFiles(): { dir: string; manifest: any; config: string; checkpoint: string; input: string } {
+export function fixtureFiles(): { dir: string; manifest: any; config: string; checkpoint: string; input: string } {
   const dir = resolve(process.env.MEDSAM2_SAM2_FIXTURES ?? '../shared/fixtures/sam2');
   const mp = join(dir, 'tiny512_box_bidir.json');
   if (!existsSync(mp)) throw new Error(`SAM2 bench needs ${mp} (set MEDSAM2_SAM2_FIXTURES)`);
@@ -60,7 +60,7 @@ interface Volume {
   w: number;
 }
 
-function loadVolume(path: string): Volume {
+export function loadVolume(path: string): Volume {
   const f = openNpz(path);
   const a = f.get('frames_u8');
   const [n, h, w] = a.shape as number[];
@@ -87,7 +87,7 @@ function resampleVolume(v: Volume, n: number): Volume {
 const STAGES: Sam2Stage[] = ['imageEncoder', 'memoryAttention', 'samHeads', 'memoryEncoder', 'maskDownsample', 'objPtrTpos'];
 
 /** The fixture box_bidir flow: box on mid, propagate forward, reset, box again, propagate in reverse. */
-async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): Promise<{ ms: number; frames: number; stages: Record<Sam2Stage, { ms: number; calls: number }> }> {
+export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): Promise<{ ms: number; frames: number; stages: Record<Sam2Stage, { ms: number; calls: number }> }> {
   const cfg = engine.compiled.configs.predictor;
   const bytesPerFrame = 4 * engine.hiddenDim * (engine.imageSize / 16) ** 2 * 4;
   const featureCacheFrames = Math.max(1, Math.min(vol.n, Math.floor((FEATURE_CACHE_MIB * 2 ** 20) / bytesPerFrame)));
