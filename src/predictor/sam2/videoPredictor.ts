@@ -127,6 +127,12 @@ export class Sam2VideoPredictor {
   private readonly maskSide: number; // m = 4h
   private readonly onWarning: (m: string) => void;
   private readonly featureCaches = new WeakMap<Sam2FrameSource, FeatureCache>();
+  /**
+   * Token-major copies of arrays that memory attention reads on many frames (each memory frame's
+   * features, the shared positional encodings), made once instead of re-transposed per frame.
+   * Weak keys: a copy lives as long as the array it was made from.
+   */
+  private readonly tokenMajorCopies = new WeakMap<Float32Array, Float32Array>();
 
   constructor(readonly modules: Sam2Modules, readonly cfg: Sam2PredictorConfig, opts: Sam2PredictorOptions = {}) {
     this.fillHoleArea = opts.fillHoleArea ?? 8;
@@ -712,6 +718,15 @@ export class Sam2VideoPredictor {
     return { lowRes, objPtr, score };
   }
 
+  private tokenMajor(x: Float32Array, C: number, n: number): Float32Array {
+    let t = this.tokenMajorCopies.get(x);
+    if (!t) {
+      t = transposeToTokens(x, C, n);
+      this.tokenMajorCopies.set(x, t);
+    }
+    return t;
+  }
+
   /** SAM2Base._prepare_memory_conditioned_features for one object → pix_feat [1,C,h,w]. */
   private async memoryConditionedFeatures(state: Sam2InferenceState, feats: Sam2ImageFeatures, a: TrackStepArgs): Promise<Float32Array> {
     const C = this.modules.hiddenDim;
@@ -759,15 +774,14 @@ export class Sam2VideoPredictor {
     const memory = new Float32Array(M * Cm);
     const memoryPos = new Float32Array(M * Cm);
     spatial.forEach((s, k) => {
-      const feat = s.out.maskmemFeatures!;
+      const feat = this.tokenMajor(s.out.maskmemFeatures!, Cm, hw);
+      const pos = this.tokenMajor(posEnc!, Cm, hw);
       const tpos = p.maskmemTposEnc.subarray(s.tposIndex * Cm, (s.tposIndex + 1) * Cm);
       const base = k * hw * Cm;
-      for (let c = 0; c < Cm; c++) {
-        const t = tpos[c]!;
-        for (let i = 0; i < hw; i++) {
-          memory[base + i * Cm + c] = feat[c * hw + i]!;
-          memoryPos[base + i * Cm + c] = posEnc![c * hw + i]! + t;
-        }
+      memory.set(feat, base);
+      for (let i = 0; i < hw; i++) {
+        const o = i * Cm;
+        for (let c = 0; c < Cm; c++) memoryPos[base + o + c] = pos[o + c]! + tpos[c]!;
       }
     });
     if (K > 0) {
@@ -786,7 +800,7 @@ export class Sam2VideoPredictor {
     }
     if (M === 0) throw new MedsamError(`internal: frame ${a.frameIdx} has no memory to attend to`, 'this is a bug; please report it');
     const curr = transposeToTokens(vf, C, hw);
-    const currPos = transposeToTokens(feats.visionPosEnc, C, hw);
+    const currPos = this.tokenMajor(feats.visionPosEnc, C, hw);
     const attended = await this.modules.attendMemory({ curr, currPos, memory, memoryPos, numMemoryTokens: M, numObjPtrTokens: numPtrTokens });
     return transposeToChannels(attended, C, hw);
   }
