@@ -19,8 +19,8 @@ import { Sam2VideoPredictor } from '../src/predictor/sam2/videoPredictor.js';
 /** Official PyTorch reference on this machine (fixture README "Timing anchor"). */
 const OFFICIAL_BOX_BIDIR_S = 26.1;
 const OFFICIAL_ENCODER_S_PER_FRAME = 0.86;
-/** Same default as the volume pipeline (sam2Volume featureCacheMiB). */
-const FEATURE_CACHE_MIB = 1024;
+/** Same default as the volume pipeline (sam2Volume featureCacheMiB); env MEDSAM2_BENCH_CACHE_MIB overrides. */
+const FEATURE_CACHE_MIB = Number(process.env.MEDSAM2_BENCH_CACHE_MIB ?? 1024);
 
 interface Ctx {
   runs: number;
@@ -182,7 +182,7 @@ const sam2Tiny = {
 
 const sam2Scaling = {
   name: 'sam2-tiny512-scaling',
-  description: 'box_bidir on the l1 volume resampled to 16/50/100/200 slices (one run each; feature cache 1 GiB budget)',
+  description: `box_bidir on the l1 volume resampled to 16/50/100/200 slices (one run each; feature cache ${FEATURE_CACHE_MIB} MiB budget; env MEDSAM2_BENCH_SLICES, MEDSAM2_BENCH_CACHE_MIB)`,
   async run(ctx: Ctx): Promise<Metrics> {
     const { engine, files } = await openTiny(ctx);
     const src = loadVolume(files.input);
