@@ -1,6 +1,7 @@
 import { MedsamError } from '../common/errors.js';
 import type { SliceAxis } from '../preprocess/slices.js';
 import type { Box, PointPrompt } from '../predictor/prompts.js';
+import type { ModelEntry } from '../models/registry.js';
 
 /** Parsers for CLI option values; each failure names the option, the bad value and the expected form. */
 
@@ -57,4 +58,17 @@ export function parseAxis(text: string): SliceAxis {
 /** commander helper for repeatable options. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/**
+ * --memory recent|self-sorting (SAM2 family only): upstream's most-recent-frames memory bank, or the
+ * Medical-SAM2 self-sorting bank (slots chosen by confidence and dissimilarity).
+ */
+export function parseMemoryMode(text: string | undefined, model: ModelEntry): 'recent' | 'self-sorting' | undefined {
+  if (text === undefined) return undefined;
+  if (text !== 'recent' && text !== 'self-sorting') throw new MedsamError(`--memory '${text}' is not a memory mode`, 'use --memory recent or --memory self-sorting');
+  if (model.family !== 'sam2') {
+    throw new MedsamError(`--memory applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'import a SAM2/MedSAM2 checkpoint (medsam2 models import) and pass --model <its id>, or drop --memory');
+  }
+  return text;
 }

@@ -12,7 +12,7 @@ import { writePreview } from '../../pipelines/preview.js';
 import { promptFromReference } from '../../pipelines/referencePrompt.js';
 import { segmentVolume } from '../../pipelines/segmentVolume.js';
 import { MASK_EXTENSIONS, checkOutputPath } from '../outputPaths.js';
-import { collect, parseAxis, parseBox, parseIndex, parsePoint, parsePositiveInt } from '../parseArgs.js';
+import { collect, parseAxis, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
 interface SegmentFlags {
@@ -30,6 +30,7 @@ interface SegmentFlags {
   largestComponent?: boolean;
   preview?: string;
   autoKeyBox?: boolean;
+  memory?: string;
   quiet?: boolean;
 }
 
@@ -93,6 +94,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   const window: WindowSpec | 'auto' = flags.window !== undefined ? parseWindow(flags.window) : 'auto';
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
   const model = resolveModel(flags.model ?? 'default');
+  const memory = parseMemoryMode(flags.memory, model);
   checkOutputPath(flags.output, 'output', MASK_EXTENSIONS);
   if (flags.preview) checkOutputPath(flags.preview, 'preview', ['.png']);
   if (flags.box) parseBox(flags.box);
@@ -118,6 +120,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
       intensity: () => image8,
       largestComponent: flags.largestComponent,
       onProgress: bar.onProgress,
+      ...(memory ? { sam2: { memory } } : {}),
     });
   } finally {
     bar.stop();
@@ -151,6 +154,7 @@ export function addSegmentCommand(program: Command): void {
     .option('--largest-component', 'keep only the largest 3D connected component (default)')
     .option('--no-largest-component', 'keep every connected component')
     .option('--preview <file.png>', 'also write a PNG of the key slice with the mask and prompt')
+    .option('--memory <recent|self-sorting>', 'SAM2 models: memory bank policy (upstream recent frames, or Medical-SAM2 self-sorting)')
     .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice')
     .option('-q, --quiet', 'no progress bar or notes')
     .action(async (input: string, flags: SegmentFlags) => runSegment(input, flags));

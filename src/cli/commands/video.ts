@@ -6,7 +6,7 @@ import { describeVideoResult, segmentVideo, type FramePrompt } from '../../pipel
 import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
 import { VIDEO_OUTPUTS, checkVideoOutputDir } from '../../pipelines/videoOutputs.js';
 import { validateFramePrompts } from '../../pipelines/videoPrompts.js';
-import { collect, parseBox, parseIndex, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
+import { collect, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
 interface VideoFlags {
@@ -20,6 +20,7 @@ interface VideoFlags {
   threads?: string;
   maxFrames?: string;
   fps?: string;
+  memory?: string;
   quiet?: boolean;
 }
 
@@ -50,6 +51,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   const maxFrames = flags.maxFrames !== undefined ? parsePositiveInt('--max-frames', flags.maxFrames) : undefined;
   const fps = flags.fps !== undefined ? parsePositiveNumber('--fps', flags.fps) : undefined;
   const model = resolveModel(flags.model ?? 'default');
+  const memory = parseMemoryMode(flags.memory, model);
   const box = flags.box !== undefined ? parseBox(flags.box) : undefined;
   const points = flags.point?.map(parsePoint);
   if (flags.mask && (box || points?.length)) throw new MedsamError('--mask cannot be combined with --box or --point', 'give either a mask or a box/points');
@@ -68,7 +70,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   let result;
   try {
     result = await segmentVideo(video, [prompt], {
-      model: model.id, threads, outDir: flags.output, onProgress: bar.onProgress, log,
+      model: model.id, threads, outDir: flags.output, onProgress: bar.onProgress, log, memory,
     });
   } finally {
     bar.stop();
@@ -94,6 +96,7 @@ export function addVideoCommand(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--max-frames <n>', 'use only the first N frames')
     .option('--fps <n>', 'frame rate of the overlay video (default: the input video\'s, 25 for a folder)')
+    .option('--memory <recent|self-sorting>', 'SAM2 models: memory bank policy (upstream recent frames, or Medical-SAM2 self-sorting)')
     .option('-q, --quiet', 'no progress bar or notes')
     .action(async (input: string, flags: VideoFlags) => runVideo(input, flags));
 }
