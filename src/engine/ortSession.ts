@@ -10,6 +10,12 @@ export interface OrtSessionOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** Only 'cpu' is shipped with onnxruntime-node on every platform. */
   executionProviders?: string[];
+  /**
+   * Let idle intra-op threads spin after a run (ORT's default). Spinning makes one big session
+   * slightly faster but keeps a core busy that the next small session needs; off suits chains of
+   * small models run back to back (SAM2's heads and memory modules).
+   */
+  allowSpinning?: boolean;
 }
 
 /** One tensor's declared type and shape (string entries are symbolic dims). */
@@ -58,6 +64,7 @@ export class OrtSession {
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
       executionProviders: opts.executionProviders ?? ['cpu'],
+      ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
     let session: ort.InferenceSession;
     try {
