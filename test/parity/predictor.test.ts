@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { test } from 'node:test';
 import { formatReport, runParityCase } from '../../scripts/sam2ParityHarness.js';
 import { fixtureDir, listFixtureCases } from '../helpers/sam2Fixtures.js';
@@ -7,19 +7,19 @@ import { fixtureDir, listFixtureCases } from '../helpers/sam2Fixtures.js';
 /**
  * Whole-predictor parity against the official MedSAM2 video predictor: every step of every
  * fixture manifest is replayed and every recorded output compared (see scripts/sam2ParityHarness.ts
- * for the tolerances). micro cases always run (~10 s each on 2 cores); tiny cases (78 MB
- * checkpoint, ~1 min each) only with MEDSAM2_PARITY_TINY=1.
+ * for the tolerances). Every case found runs (all 12 shared cases: ~1 min on 2 cores);
+ * MEDSAM2_PARITY_SKIP_LARGE=1 skips cases whose checkpoint is over 32 MB, for quick local runs.
  */
 const dir = fixtureDir();
 const skip = !existsSync(dir) && `needs ${dir} (set MEDSAM2_SAM2_FIXTURES)`;
-const runTiny = process.env.MEDSAM2_PARITY_TINY === '1';
+const skipLarge = process.env.MEDSAM2_PARITY_SKIP_LARGE === '1';
 const cases = listFixtureCases();
 
 if (cases.length === 0) test('SAM2 predictor parity', { skip: skip || 'no fixture manifests found' }, () => {});
 
 for (const c of cases) {
-  const heavy = !c.id.startsWith('micro');
-  test(`${c.id}: predictor`, { skip: heavy && !runTiny && 'set MEDSAM2_PARITY_TINY=1 to run non-micro cases' }, async () => {
+  const heavy = existsSync(c.checkpointPath) && statSync(c.checkpointPath).size > 32 * 2 ** 20;
+  test(`${c.id}: predictor`, { skip: skip || (heavy && skipLarge && 'MEDSAM2_PARITY_SKIP_LARGE=1 skips checkpoints over 32 MB') }, async () => {
     const r = await runParityCase(c, { threads: 2 });
     console.log(formatReport(r));
     assert.ok(r.outputs > 0, `${c.id}: no outputs were compared`);
