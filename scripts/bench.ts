@@ -99,7 +99,6 @@ const sam1Default: BenchSection = {
   },
 };
 
-// SAM2 / MedSAM2 sections go here (image encoder ms/frame, memory attention ms/frame, end-to-end).
 const SECTIONS: BenchSection[] = [sam1Default, ...sam2Sections];
 
 function parseArgs(argv: string[]): BenchArgs {
@@ -140,6 +139,8 @@ function machine(): Record<string, string | number> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const unknown = args.only?.filter((n) => !SECTIONS.some((s) => s.name === n)) ?? [];
+  if (unknown.length) throw new Error(`unknown bench section(s) ${unknown.join(', ')}; known: ${SECTIONS.map((s) => s.name).join(', ')}`);
   const data = await readNpzCase(args.casePath);
   const ctx: BenchContext = { ...args, data };
   const info = machine();
