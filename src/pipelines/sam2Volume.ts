@@ -7,9 +7,9 @@ import { sam2Dims } from '../models/sam2/compile.js';
 import { loadSam2Compiled } from '../models/sam2/graphCache.js';
 import { toUint8 } from '../preprocess/intensity.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
-import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
+import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { recistToBox, type VolumePrompt } from '../predictor/prompts.js';
-import { largestComponent3d } from '../predictor/sam1/components3d.js';
+import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { medsam2NormalizationLut, normaliseSlice } from '../predictor/sam2/frameSource.js';
 import type { Sam2FrameSource, Sam2InferenceState } from '../predictor/sam2/inferenceState.js';
 import { Sam2VideoPredictor, type MemoryMode } from '../predictor/sam2/videoPredictor.js';
@@ -192,27 +192,13 @@ export async function segmentVolumeSam2(entry: ModelEntry, volume: Volume, promp
         }
         predictor.resetState(state);
       }
-      const objMask = new Uint8Array(labels.length);
-      for (const [k, m] of sliceMasks) insertSlice(objMask, volume.dims, axis, k, m);
-      const kept = opts.largestComponent === false ? objMask : largestComponent3d(objMask, volume.dims);
-      let sliceCount = 0;
-      for (const k of sliceMasks.keys()) {
-        if (extractSlice(kept, volume.dims, axis, k).some((v) => v !== 0)) { sliceCount++; touched.add(k); }
-      }
-      for (let i = 0; i < kept.length; i++) if (kept[i]) labels[i] = objId;
-      objects.push({ objId, slices: sliceCount, stops: keys.map((key) => ({ key, down: 'volume-end' as const, up: 'volume-end' as const })) });
+      const occupied = addObjectToLabelMap(labels, volume, axis, objId, sliceMasks, opts.largestComponent !== false);
+      occupied.forEach((k) => touched.add(k));
+      objects.push({ objId, slices: occupied.length, stops: keys.map((key) => ({ key, down: 'volume-end' as const, up: 'volume-end' as const })) });
     }
     done = total;
     progress('done');
-    const mask: Volume = {
-      data: labels,
-      dims: [...volume.dims],
-      spacing: [...volume.spacing],
-      origin: [...volume.origin],
-      direction: [...volume.direction],
-      source: { ...volume.source },
-      header: volume.header,
-    };
+    const mask = labelMapVolume(labels, volume);
     return { mask, slicesSegmented: touched.size, seconds: (performance.now() - t0) / 1000, slicesEncoded: engine.imageEncodeCount, objects };
   } finally {
     await engine.release();

@@ -4,9 +4,9 @@ import { voxelCount, type Volume } from '../io/volume.js';
 import { Sam1Engine } from '../engine/sam1Engine.js';
 import { resolveModel, type ModelEntry } from '../models/registry.js';
 import { toUint8 } from '../preprocess/intensity.js';
-import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
+import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
-import { largestComponent3d } from '../predictor/sam1/components3d.js';
+import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
 import { segmentVolumeSam2, type Sam2VolumeOptions } from './sam2Volume.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
@@ -91,27 +91,13 @@ async function segmentWithSam1(entry: ModelEntry, volume: Volume, prompts: (Volu
         ...opts.propagation,
         onSlice: () => { done++; progress(`object ${objId}`); },
       });
-      const objMask = new Uint8Array(labels.length);
-      for (const [k, m] of res.masks) insertSlice(objMask, volume.dims, axis, k, m);
-      const kept = opts.largestComponent === false ? objMask : largestComponent3d(objMask, volume.dims);
-      let sliceCount = 0;
-      for (const [k] of res.masks) {
-        if (extractSlice(kept, volume.dims, axis, k).some((v) => v !== 0)) { sliceCount++; touched.add(k); }
-      }
-      for (let i = 0; i < kept.length; i++) if (kept[i]) labels[i] = objId;
-      objects.push({ objId, slices: sliceCount, stops: res.stops });
+      const occupied = addObjectToLabelMap(labels, volume, axis, objId, res.masks, opts.largestComponent !== false);
+      occupied.forEach((k) => touched.add(k));
+      objects.push({ objId, slices: occupied.length, stops: res.stops });
     }
     done = total;
     progress('done');
-    const mask: Volume = {
-      data: labels,
-      dims: [...volume.dims],
-      spacing: [...volume.spacing],
-      origin: [...volume.origin],
-      direction: [...volume.direction],
-      source: { ...volume.source },
-      header: volume.header,
-    };
+    const mask = labelMapVolume(labels, volume);
     return { mask, slicesSegmented: touched.size, seconds: (performance.now() - t0) / 1000, slicesEncoded: slices.encoded, objects };
   } finally {
     await engine.release();

@@ -50,10 +50,19 @@ export function samImageTensor(gray: Uint8Array, h: number, w: number, size: num
   }
   const frame = samFrame(h, w, size, mode);
   const resized = resizeBilinearU8(gray, h, w, frame.resizedH, frame.resizedW);
+  return { data: normalisedPadded(() => resized, frame, size, norm), dims: [1, 3, size, size], frame };
+}
+
+/**
+ * [3,S,S] float tensor: channel c = lut_c(resized channel c) in the top-left resizedH×resizedW
+ * corner, zeros elsewhere (SAM pads after normalising).
+ */
+function normalisedPadded(channel: (c: number) => Uint8Array, frame: SamFrame, size: number, norm: SamNormalisation): Float32Array {
   const plane = size * size;
   const out = new Float32Array(3 * plane);
   const k = norm.scale === '0-1' ? 1 / 255 : 1;
   for (let c = 0; c < 3; c++) {
+    const resized = channel(c);
     // Lookup table: 256 possible inputs per channel.
     const lut = new Float32Array(256);
     for (let v = 0; v < 256; v++) lut[v] = (v * k - norm.mean[c]!) / norm.std[c]!;
@@ -64,7 +73,7 @@ export function samImageTensor(gray: Uint8Array, h: number, w: number, size: num
       for (let x = 0; x < frame.resizedW; x++) out[o + x] = lut[resized[row + x]!]!;
     }
   }
-  return { data: out, dims: [1, 3, size, size], frame };
+  return out;
 }
 
 /**
@@ -77,23 +86,12 @@ export function samImageTensorRgb(rgb: Uint8Array, h: number, w: number, size: n
     throw new MedsamError(`RGB buffer has ${rgb.length} values but ${h}x${w}x3 needs ${h * w * 3}`, 'this is a bug in the caller; please report it');
   }
   const frame = samFrame(h, w, size, mode);
-  const plane = size * size;
-  const out = new Float32Array(3 * plane);
-  const k = norm.scale === '0-1' ? 1 / 255 : 1;
   const channel = new Uint8Array(h * w);
-  for (let c = 0; c < 3; c++) {
+  const resizedChannel = (c: number): Uint8Array => {
     for (let i = 0; i < channel.length; i++) channel[i] = rgb[3 * i + c]!;
-    const resized = resizeBilinearU8(channel, h, w, frame.resizedH, frame.resizedW);
-    const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = (v * k - norm.mean[c]!) / norm.std[c]!;
-    const base = c * plane;
-    for (let y = 0; y < frame.resizedH; y++) {
-      const row = y * frame.resizedW;
-      const o = base + y * size;
-      for (let x = 0; x < frame.resizedW; x++) out[o + x] = lut[resized[row + x]!]!;
-    }
-  }
-  return { data: out, dims: [1, 3, size, size], frame };
+    return resizeBilinearU8(channel, h, w, frame.resizedH, frame.resizedW);
+  };
+  return { data: normalisedPadded(resizedChannel, frame, size, norm), dims: [1, 3, size, size], frame };
 }
 
 /**

@@ -1,0 +1,35 @@
+import type { Volume } from '../io/volume.js';
+import { extractSlice, insertSlice, type SliceAxis } from '../preprocess/slices.js';
+import { largestComponent3d } from '../predictor/sam1/components3d.js';
+
+/**
+ * Writes one object's per-slice masks into a shared uint8 label map (later objects win where they
+ * overlap), optionally keeping only its largest 3D component. Returns the slices it occupies.
+ */
+export function addObjectToLabelMap(
+  labels: Uint8Array, volume: Pick<Volume, 'dims'>, axis: SliceAxis, objId: number,
+  sliceMasks: Iterable<[number, Uint8Array]>, largestComponent: boolean,
+): number[] {
+  const objMask = new Uint8Array(labels.length);
+  const keys: number[] = [];
+  for (const [k, m] of sliceMasks) {
+    insertSlice(objMask, volume.dims, axis, k, m);
+    keys.push(k);
+  }
+  const kept = largestComponent ? largestComponent3d(objMask, volume.dims) : objMask;
+  for (let i = 0; i < kept.length; i++) if (kept[i]) labels[i] = objId;
+  return keys.filter((k) => extractSlice(kept, volume.dims, axis, k).some((v) => v !== 0));
+}
+
+/** A label map as a Volume on exactly the source grid (what viewers need to overlay it). */
+export function labelMapVolume(labels: Uint8Array, like: Volume): Volume {
+  return {
+    data: labels,
+    dims: [...like.dims],
+    spacing: [...like.spacing],
+    origin: [...like.origin],
+    direction: [...like.direction],
+    source: { ...like.source },
+    header: like.header,
+  };
+}
