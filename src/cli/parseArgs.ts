@@ -72,3 +72,14 @@ export function parseMemoryMode(text: string | undefined, model: ModelEntry): 'r
   }
   return text;
 }
+
+/** --fill-holes <px> (SAM2 family only): fill background holes up to this area in low-res masks (upstream default 8; 0 = off). */
+export function parseFillHoles(text: string | undefined, model: ModelEntry): number | undefined {
+  if (text === undefined) return undefined;
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 0) throw new MedsamError(`--fill-holes '${text}' is not a whole number of pixels`, 'e.g. --fill-holes 8, or 0 to turn hole filling off');
+  if (model.family !== 'sam2') {
+    throw new MedsamError(`--fill-holes applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'drop --fill-holes or pass --model <an imported SAM2 id>');
+  }
+  return v;
+}

@@ -12,7 +12,7 @@ import { writePreview } from '../../pipelines/preview.js';
 import { promptFromReference } from '../../pipelines/referencePrompt.js';
 import { segmentVolume } from '../../pipelines/segmentVolume.js';
 import { MASK_EXTENSIONS, checkOutputPath } from '../outputPaths.js';
-import { collect, parseAxis, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt } from '../parseArgs.js';
+import { collect, parseAxis, parseBox, parseFillHoles, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
 interface SegmentFlags {
@@ -31,6 +31,8 @@ interface SegmentFlags {
   preview?: string;
   autoKeyBox?: boolean;
   memory?: string;
+  fillHoles?: string;
+  keyMask?: boolean;
   quiet?: boolean;
 }
 
@@ -95,6 +97,10 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
   const model = resolveModel(flags.model ?? 'default');
   const memory = parseMemoryMode(flags.memory, model);
+  const fillHoleArea = parseFillHoles(flags.fillHoles, model);
+  if (flags.keyMask && model.family !== 'sam2') {
+    throw new MedsamError(`--key-mask applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'drop --key-mask or pass --model <an imported SAM2 id>');
+  }
   checkOutputPath(flags.output, 'output', MASK_EXTENSIONS);
   if (flags.preview) checkOutputPath(flags.preview, 'preview', ['.png']);
   if (flags.box) parseBox(flags.box);
@@ -120,7 +126,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
       intensity: () => image8,
       largestComponent: flags.largestComponent,
       onProgress: bar.onProgress,
-      ...(memory ? { sam2: { memory } } : {}),
+      ...(model.family === 'sam2' ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? 'mask' as const : 'prompt' as const } } : {}),
     });
   } finally {
     bar.stop();
@@ -155,6 +161,8 @@ export function addSegmentCommand(program: Command): void {
     .option('--no-largest-component', 'keep every connected component')
     .option('--preview <file.png>', 'also write a PNG of the key slice with the mask and prompt')
     .option('--memory <recent|self-sorting>', 'SAM2 models: memory bank policy (upstream recent frames, or Medical-SAM2 self-sorting)')
+    .option('--fill-holes <px>', 'SAM2 models: fill mask holes up to this many low-res pixels (default 8, 0 = off)')
+    .option('--key-mask', 'SAM2 models: MedSAM2 --propagate_with_box flow (segment the key slice, then propagate its mask)')
     .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice')
     .option('-q, --quiet', 'no progress bar or notes')
     .action(async (input: string, flags: SegmentFlags) => runSegment(input, flags));

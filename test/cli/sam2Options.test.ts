@@ -15,7 +15,7 @@ function cli(...args: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MEDSAM2_DEBUG: '' } });
 }
 
-test('--memory is checked before any work: unknown mode, or a SAM1 model, is one error line with exit 2 and no output', { skip }, () => {
+test('SAM2-only options (--memory, --fill-holes, --key-mask) are checked before any work: one error line, exit 2, no output', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-mem-'));
   try {
     const out = join(dir, 'seg.nii.gz');
@@ -29,6 +29,14 @@ test('--memory is checked before any work: unknown mode, or a SAM1 model, is one
     const video = cli('video', join(ROOT, '../shared/data/endoscopy/kvasir/images'), '--frame', '0', '--box', '1,1,5,5', '--memory', 'self-sorting', '-o', join(dir, 'v'));
     assert.equal(video.status, 2);
     assert.match(video.stderr, /--memory applies to SAM2-family models/);
+    const holes = cli('segment', LESION, '--slice', '8', '--box', '265,231,326,283', '--fill-holes', '-2', '-o', out);
+    assert.equal(holes.status, 2);
+    assert.match(holes.stderr, /--fill-holes '-2' is not a whole number of pixels/);
+    const holesSam1 = cli('segment', LESION, '--slice', '8', '--box', '265,231,326,283', '--fill-holes', '8', '-o', out);
+    assert.match(holesSam1.stderr, /--fill-holes applies to SAM2-family models/);
+    const keyMask = cli('segment', LESION, '--slice', '8', '--box', '265,231,326,283', '--key-mask', '-o', out);
+    assert.equal(keyMask.status, 2);
+    assert.match(keyMask.stderr, /--key-mask applies to SAM2-family models/);
     assert.deepEqual(readdirSync(dir), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
