@@ -5,7 +5,7 @@ import { sam2ModelFiles } from '../models/importModel.js';
 import type { ModelEntry } from '../models/registry.js';
 import { sam2Dims } from '../models/sam2/compile.js';
 import { loadSam2Compiled } from '../models/sam2/graphCache.js';
-import { toUint8 } from '../preprocess/intensity.js';
+import { volumeToUint8 } from '../preprocess/intensity.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { recistToBox, type VolumePrompt } from '../predictor/prompts.js';
@@ -103,15 +103,6 @@ function checkPrompts(prompts: readonly ObjPrompt[]): void {
   }
 }
 
-function intensityOf(volume: Volume, fn?: (v: Volume) => Uint8Array): Uint8Array {
-  const u8 = fn ? fn(volume) : volume.data instanceof Uint8Array ? volume.data : toUint8(volume);
-  if (!(u8 instanceof Uint8Array) || u8.length !== volume.data.length) {
-    throw new MedsamError(`the intensity function returned ${u8 instanceof Uint8Array ? `${u8.length} values` : 'a non-Uint8Array'} for a volume of ${volume.data.length} voxels`,
-      'return an x-fastest Uint8Array of the same dims');
-  }
-  return u8;
-}
-
 /**
  * Segment `prompts` (validated, objId filled; see validatePrompts) in `volume` with a registered
  * SAM2/MedSAM2 model. Objects are tracked one at a time as MedSAM2 does; all share one image-feature
@@ -122,7 +113,7 @@ export async function segmentVolumeSam2(entry: ModelEntry, volume: Volume, promp
   const axis: SliceAxis = opts.axis ?? 2;
   const files = sam2ModelFiles(entry);
   checkPrompts(prompts);
-  const u8 = intensityOf(volume, opts.intensity);
+  const u8 = volumeToUint8(volume, opts.intensity);
   const shape = sliceShape(volume.dims, axis);
 
   const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { cacheDir: opts.cacheDir });

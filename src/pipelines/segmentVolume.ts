@@ -3,7 +3,7 @@ import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { Sam1Engine } from '../engine/sam1Engine.js';
 import { resolveModel, type ModelEntry } from '../models/registry.js';
-import { toUint8 } from '../preprocess/intensity.js';
+import { volumeToUint8 } from '../preprocess/intensity.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
@@ -71,7 +71,7 @@ async function segmentWithSam1(entry: ModelEntry, volume: Volume, prompts: (Volu
   for (const [role, path] of Object.entries(entry.files)) {
     if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
   }
-  const u8 = intensityOf(volume, opts.intensity);
+  const u8 = volumeToUint8(volume, opts.intensity);
   const shape = sliceShape(volume.dims, axis);
   const engine = await Sam1Engine.create(entry, { threads: opts.threads });
   try {
@@ -104,11 +104,3 @@ async function segmentWithSam1(entry: ModelEntry, volume: Volume, prompts: (Volu
   }
 }
 
-function intensityOf(volume: Volume, fn?: (v: Volume) => Uint8Array): Uint8Array {
-  const u8 = fn ? fn(volume) : volume.data instanceof Uint8Array ? volume.data : toUint8(volume);
-  if (!(u8 instanceof Uint8Array) || u8.length !== volume.data.length) {
-    throw new MedsamError(`the intensity function returned ${u8 instanceof Uint8Array ? `${u8.length} values` : 'a non-Uint8Array'} for a volume of ${volume.data.length} voxels`,
-      'return an x-fastest Uint8Array of the same dims');
-  }
-  return u8;
-}

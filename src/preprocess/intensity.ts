@@ -168,3 +168,16 @@ export function toUint8(volume: Pick<Volume, 'data' | 'modality'>, opts: { windo
   const w = opts.window === undefined || opts.window === 'auto' ? chooseWindow(volume).window : opts.window;
   return applyWindow(volume.data, w);
 }
+
+/**
+ * The uint8 volume a pipeline segments: `fn(volume)` when the caller gives one, the data itself when
+ * it is already uint8, else toUint8 with the automatic window. Checks what a custom `fn` returns.
+ */
+export function volumeToUint8(volume: Volume, fn?: (v: Volume) => Uint8Array): Uint8Array {
+  const u8 = fn ? fn(volume) : volume.data instanceof Uint8Array ? volume.data : toUint8(volume);
+  if (!(u8 instanceof Uint8Array) || u8.length !== volume.data.length) {
+    throw new MedsamError(`the intensity function returned ${u8 instanceof Uint8Array ? `${u8.length} values` : 'a non-Uint8Array'} for a volume of ${volume.data.length} voxels`,
+      'return an x-fastest Uint8Array of the same dims');
+  }
+  return u8;
+}

@@ -72,7 +72,7 @@ test('video on an mp4: masks/, masks.npz and overlay.mp4 with every frame at ful
   assert.deepEqual([overlay.width, overlay.height], [560, 480]);
   assert.equal(overlay.fps, 10);
   // The overlay is the frame, tinted inside the mask: a pixel deep inside the polyp differs, a far background one does not (beyond codec noise).
-  const inside = clip.masks[0]!.findIndex((v, i) => v && clip.masks[0]![i - 20] && clip.masks[0]![i + 20] && clip.masks[0]![i - 20 * 560] && clip.masks[0]![i + 20 * 560]);
+  const inside = clip.masks[0]!.findIndex((v, i) => Boolean(v && clip.masks[0]![i - 20] && clip.masks[0]![i + 20] && clip.masks[0]![i - 20 * 560] && clip.masks[0]![i + 20 * 560]));
   const diff = (i: number) => Math.abs(overlay.frames[0]![3 * i]! - clip.frames[0]![3 * i]!) + Math.abs(overlay.frames[0]![3 * i + 2]! - clip.frames[0]![3 * i + 2]!);
   assert.ok(diff(inside) > 40, `overlay tint inside the mask: ${diff(inside)}`);
   assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.out')), []);

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /**
@@ -61,4 +61,26 @@ export function moduleFixtureCases(): FixtureCase[] {
 export function isHalfStored(c: FixtureCase, key: string): boolean {
   const e = c.manifest.module_tensors?.[key];
   return e?.stored_dtype === 'float16';
+}
+
+/** The module-tensor case with the smallest checkpoint: fast graph tests without naming a fixture. */
+export function smallestModuleCase(): FixtureCase | undefined {
+  return moduleFixtureCases().sort((a, b) => statSync(a.checkpointPath).size - statSync(b.checkpointPath).size)[0];
+}
+
+/** Deterministic pseudo-random values in [-0.5, 0.5) (LCG), for synthetic graph inputs. */
+export function seededRandom(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = s / 2 ** 32 - 0.5;
+  }
+  return a;
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
 }

@@ -148,5 +148,5 @@ test('writeMask: unknown extension, missing folder, dims mismatch, non-integer l
   assert.deepEqual(readdirSync(dir).sort(), ['ok.nii', 'ok.nii.gz', 'ok.npz', 'ok.nrrd', 'taken.nii.gz']);
   // int16 labels are kept when they do not fit uint8.
   await writeMask(join(dir, 'i16.nii.gz'), { ...mask, data: Int16Array.from([0, 300, -2, 0, 0, 0, 0, 0]) });
-  assert.deepEqual(Array.from((await readVolume(join(dir, 'i16.nii.gz'))).data), [0, 300, -2, 0, 0, 0, 0, 0]);
+  assert.deepEqual(Array.from((await readVolume(join(dir, 'i16.nii.gz'))).data as ArrayLike<number>), [0, 300, -2, 0, 0, 0, 0, 0]);
 });

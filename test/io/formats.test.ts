@@ -57,7 +57,7 @@ test('NIfTI scl_slope/scl_inter → Float32 values; big-endian files are swapped
   assert.ok(scaled.data instanceof Float32Array);
   assert.deepEqual(Array.from(scaled.data), [-5, -3, -1, 595]);
   const be = readNifti(writeTmp('be.nii', buildNifti({ littleEndian: false, dim: [3, 4, 1, 1], datatype: 4, bitpix: 16, sformCode: 1, srow: [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0], voxels: bytesOf(Int16Array.from([1, -2, 258, -300]), true) })));
-  assert.deepEqual(Array.from(be.data), [1, -2, 258, -300]);
+  assert.deepEqual(Array.from(be.data as ArrayLike<number>), [1, -2, 258, -300]);
   assert.deepEqual(be.spacing, [1, 1, 1]);
 });
 
@@ -89,7 +89,7 @@ test('NIfTI-2 (.nii.gz, double transforms) reads; 4D needs a frame', () => {
   assert.equal((v.header as { version: number }).version, 2);
   assert.deepEqual(v.spacing, [0.7, 0.7, 1.3]);
   assert.deepEqual(v.origin, [1.1, -2.2, 3.3]);
-  assert.deepEqual(Array.from(v.data), Array.from(vox.slice(16, 24)));
+  assert.deepEqual(Array.from(v.data as ArrayLike<number>), Array.from(vox.slice(16, 24)));
   assert.throws(() => readNifti(p, { frame: 3 }), /frame 3 is out of range/);
 });
 
@@ -98,7 +98,7 @@ test('NRRD: raw big-endian RAS, ascii, old-style spacings, 2D, detached .nhdr wi
   const ras = 'NRRD0004\ntype: short\ndimension: 3\nspace: RAS\nsizes: 2 2 1\nspace directions: (1,0,0) (0,1,0) (0,0,2)\nendian: big\nencoding: raw\nspace origin: (10,20,30)\n\n';
   writeFileSync(join(dir, 'ras.nrrd'), Buffer.concat([Buffer.from(ras), Buffer.from(bytesOf(Int16Array.from([1, -2, 300, 4]), true))]));
   const r = await readVolume(join(dir, 'ras.nrrd'));
-  assert.deepEqual(Array.from(r.data), [1, -2, 300, 4]);
+  assert.deepEqual(Array.from(r.data as ArrayLike<number>), [1, -2, 300, 4]);
   assert.deepEqual(r.origin, [-10, -20, 30]);
   assert.deepEqual(r.direction, [-1, 0, 0, 0, -1, 0, 0, 0, 1]);
   assert.deepEqual(r.spacing, [1, 1, 2]);
@@ -106,14 +106,14 @@ test('NRRD: raw big-endian RAS, ascii, old-style spacings, 2D, detached .nhdr wi
   writeFileSync(join(dir, 'a.nrrd'), 'NRRD0001\ntype: float\ndimension: 2\nsizes: 3 2\nspacings: 0.5 0.25\nencoding: ascii\n\n1 2 3\n4.5 5 6\n');
   const a = await readVolume(join(dir, 'a.nrrd'));
   assert.deepEqual(a.dims, [3, 2, 1]);
-  assert.deepEqual(Array.from(a.data), [1, 2, 3, 4.5, 5, 6]);
+  assert.deepEqual(Array.from(a.data as ArrayLike<number>), [1, 2, 3, 4.5, 5, 6]);
   assert.deepEqual(a.spacing, [0.5, 0.25, 1]);
 
   writeFileSync(join(dir, 'd.raw.gz'), gzipSync(bytesOf(Uint16Array.from([7, 8, 9, 10, 11, 12]))));
   writeFileSync(join(dir, 'd.nhdr'), 'NRRD0004\ntype: ushort\ndimension: 3\nspace: left-posterior-superior\nsizes: 1 2 3\nspace directions: (0,0,1) (0,1,0) (1,0,0)\nencoding: gzip\nendian: little\ndata file: d.raw.gz\nspace origin: (1,2,3)\n');
   const d = await readVolume(join(dir, 'd.nhdr'));
   assert.deepEqual(d.dims, [1, 2, 3]);
-  assert.deepEqual(Array.from(d.data), [7, 8, 9, 10, 11, 12]);
+  assert.deepEqual(Array.from(d.data as ArrayLike<number>), [7, 8, 9, 10, 11, 12]);
   assert.deepEqual(d.direction, [0, 0, 1, 0, 1, 0, 1, 0, 0]);
   assert.deepEqual(d.origin, [1, 2, 3]);
 });
@@ -124,14 +124,14 @@ test('MetaImage: .mhd + .raw (MSB), .mhd + .zraw; TransformMatrix lists axis vec
   writeFileSync(join(dir, 'a.raw'), bytesOf(Uint16Array.from([1, 2, 513, 65535]), true));
   writeFileSync(join(dir, 'a.mhd'), head('BinaryDataByteOrderMSB = True\nElementDataFile = a.raw\n'));
   const a = await readVolume(join(dir, 'a.mhd'));
-  assert.deepEqual(Array.from(a.data), [1, 2, 513, 65535]);
+  assert.deepEqual(Array.from(a.data as ArrayLike<number>), [1, 2, 513, 65535]);
   // axis 0 points along +y, axis 1 along -x (ITK reads TransformMatrix row i as axis i).
   assert.deepEqual(a.direction, [0, -1, 0, 1, 0, 0, 0, 0, 1]);
   assert.deepEqual(a.spacing, [0.5, 1, 2]);
   assert.deepEqual(a.origin, [1, 2, 3]);
   writeFileSync(join(dir, 'b.zraw'), deflateSync(bytesOf(Uint16Array.from([4, 3, 2, 1]))));
   writeFileSync(join(dir, 'b.mhd'), head('CompressedData = True\nElementDataFile = b.zraw\n'));
-  assert.deepEqual(Array.from((await readVolume(join(dir, 'b.mhd'))).data), [4, 3, 2, 1]);
+  assert.deepEqual(Array.from((await readVolume(join(dir, 'b.mhd'))).data as ArrayLike<number>), [4, 3, 2, 1]);
 });
 
 test('MedSAM2 npz ct-lesion: spacing is x,y,z; direction row-major; gts on the grid', { skip: skipUnless('ct-lesion') }, async () => {

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
-import { listFixtureCases, fixtureDir } from '../helpers/sam2Fixtures.js';
+import { fixtureDir, maxAbsDiff, seededRandom, smallestModuleCase } from '../helpers/sam2Fixtures.js';
 import { loadMemoryCase } from '../helpers/sam2MemoryCase.js';
 
 /**
@@ -13,25 +12,9 @@ import { loadMemoryCase } from '../helpers/sam2MemoryCase.js';
  * Also covers memory frames without pointer tokens.
  */
 
-const smallest = listFixtureCases((c) => c.manifest.module_tensors && Object.keys(c.manifest.module_tensors).length > 0)
-  .sort((a, b) => statSync(a.checkpointPath).size - statSync(b.checkpointPath).size)[0];
+const smallest = smallestModuleCase();
 const skip = !smallest && `needs ${fixtureDir()} (SAM2 fixtures)`;
 
-function rnd(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 /** Swap token rows [i0, i0+n) and [j0, j0+n) of a [M, Cm] array. */
 function swapRows(x: Float32Array, Cm: number, i0: number, j0: number, n: number): Float32Array {
@@ -49,10 +32,10 @@ test('memory attention keys: pointer tokens unrotated, memory frames share the g
   const Cm = cfg.memDim;
   const P = 2 * (C / Cm); // two object pointers
   const M = 2 * hw + P;
-  const curr = rnd(hw * C, 21);
-  const currPos = rnd(hw * C, 22);
-  const memory = rnd(M * Cm, 23);
-  const memoryPos = rnd(M * Cm, 24);
+  const curr = seededRandom(hw * C, 21);
+  const currPos = seededRandom(hw * C, 22);
+  const memory = seededRandom(M * Cm, 23);
+  const memoryPos = seededRandom(M * Cm, 24);
   const run = (mem: Float32Array, pos: Float32Array, m = M, p = P) =>
     runner.attendMemory({ curr, currPos, memory: mem, memoryPos: pos, numMemoryTokens: m, numObjPtrTokens: p });
 
@@ -60,18 +43,18 @@ test('memory attention keys: pointer tokens unrotated, memory frames share the g
   assert.ok(base.every(Number.isFinite));
   // first and last pointer token swapped (with their positional encodings)
   const ptrSwapped = await run(swapRows(memory, Cm, 2 * hw, M - 1, 1), swapRows(memoryPos, Cm, 2 * hw, M - 1, 1));
-  assert.ok(maxDiff(base, ptrSwapped) < 1e-4, `swapping pointer tokens changed the output by ${maxDiff(base, ptrSwapped)}`);
+  assert.ok(maxAbsDiff(base, ptrSwapped) < 1e-4, `swapping pointer tokens changed the output by ${maxAbsDiff(base, ptrSwapped)}`);
   // the two memory frames swapped
   const framesSwapped = await run(swapRows(memory, Cm, 0, hw, hw), swapRows(memoryPos, Cm, 0, hw, hw));
-  assert.ok(maxDiff(base, framesSwapped) < 1e-4, `swapping memory frames changed the output by ${maxDiff(base, framesSwapped)}`);
+  assert.ok(maxAbsDiff(base, framesSwapped) < 1e-4, `swapping memory frames changed the output by ${maxAbsDiff(base, framesSwapped)}`);
   // the pointer tokens swapped with frame rows (grid positions far from 0): now those get rotated
   // and the frame rows do not, so the output must change
   const at = hw - side - P;
   const mixed = await run(swapRows(memory, Cm, at, 2 * hw, P), swapRows(memoryPos, Cm, at, 2 * hw, P));
-  assert.ok(maxDiff(base, mixed) > 1e-3, `moving pointer tokens into a memory frame changes the output (by ${maxDiff(base, mixed)})`);
+  assert.ok(maxAbsDiff(base, mixed) > 1e-3, `moving pointer tokens into a memory frame changes the output (by ${maxAbsDiff(base, mixed)})`);
 
   // memory frames without pointer tokens (0 identity rows)
   const framesOnly = await run(memory.subarray(0, 2 * hw * Cm), memoryPos.subarray(0, 2 * hw * Cm), 2 * hw, 0);
   assert.ok(framesOnly.every(Number.isFinite));
-  assert.ok(maxDiff(base, framesOnly) > 1e-3, 'dropping the pointer tokens changes the output');
+  assert.ok(maxAbsDiff(base, framesOnly) > 1e-3, 'dropping the pointer tokens changes the output');
 });

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
 import { buildMemoryGraphs, Sam2MemoryRunner } from '../../src/engine/sam2/memoryRunner.js';
 import type { MemoryModulesConfig } from '../../src/models/sam2/graphs/memoryConfig.js';
 import { axialRopeTables, ropeGrid } from '../../src/models/sam2/graphs/ropeAttention.js';
-import { fixtureDir, listFixtureCases } from '../helpers/sam2Fixtures.js';
+import { fixtureDir, maxAbsDiff, seededRandom, smallestModuleCase } from '../helpers/sam2Fixtures.js';
 import { loadMemoryCase } from '../helpers/sam2MemoryCase.js';
 
 /**
@@ -35,35 +34,19 @@ test('axial RoPE tables: first dim/4 pairs rotate by column, last dim/4 by row, 
 });
 
 // The smallest-checkpoint module case keeps this fast (no fixture names hard-coded).
-const smallest = listFixtureCases((c) => c.manifest.module_tensors && Object.keys(c.manifest.module_tensors).length > 0)
-  .sort((a, b) => statSync(a.checkpointPath).size - statSync(b.checkpointPath).size)[0];
+const smallest = smallestModuleCase();
 const skip = !smallest && `needs ${fixtureDir()} (SAM2 fixtures)`;
 
-function rnd(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    a[i] = s / 2 ** 32 - 0.5;
-  }
-  return a;
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
 
 async function checkRepeatInvariance(runner: Sam2MemoryRunner, cfg: MemoryModulesConfig): Promise<void> {
   const side = cfg.imageSize / cfg.backboneStride;
   const hw = side * side;
   const C = cfg.hiddenDim;
   const Cm = cfg.memDim;
-  const curr = rnd(hw * C, 1);
-  const currPos = rnd(hw * C, 2);
-  const frame = rnd(hw * Cm, 3);
-  const framePos = rnd(hw * Cm, 4);
+  const curr = seededRandom(hw * C, 1);
+  const currPos = seededRandom(hw * C, 2);
+  const frame = seededRandom(hw * Cm, 3);
+  const framePos = seededRandom(hw * Cm, 4);
   const two = (x: Float32Array) => { const o = new Float32Array(2 * x.length); o.set(x); o.set(x, x.length); return o; };
   const one = await runner.attendMemory({ curr, currPos, memory: frame, memoryPos: framePos, numMemoryTokens: hw, numObjPtrTokens: 0 });
   const dup = await runner.attendMemory({ curr, currPos, memory: two(frame), memoryPos: two(framePos), numMemoryTokens: 2 * hw, numObjPtrTokens: 0 });
@@ -71,13 +54,13 @@ async function checkRepeatInvariance(runner: Sam2MemoryRunner, cfg: MemoryModule
   assert.ok(one.every(Number.isFinite));
   // Attending to two identical memory frames equals attending to one only if both copies get the
   // same per-token rotation (upstream repeats the query grid's frequencies per memory frame).
-  const d = maxDiff(one, dup);
+  const d = maxAbsDiff(one, dup);
   assert.ok(d < 1e-4, `duplicated memory frame changed the output by ${d}`);
   // A shifted second copy (different rotation per token) must change it: the check above is not vacuous.
   const shifted = two(frame);
   shifted.copyWithin(hw * Cm, hw * Cm + Cm);
   const s = await runner.attendMemory({ curr, currPos, memory: shifted, memoryPos: two(framePos), numMemoryTokens: 2 * hw, numObjPtrTokens: 0 });
-  assert.ok(maxDiff(one, s) > 1e-3, 'a different second frame changes the output');
+  assert.ok(maxAbsDiff(one, s) > 1e-3, 'a different second frame changes the output');
 }
 
 test('memory attention: two identical memory frames act as one (rope_k_repeat tiling)', { skip }, async () => {
@@ -92,7 +75,7 @@ test('memory graphs build and run at image_size 1024 (64×64 grid, 256² low-res
   try {
     const side = 64;
     const enc = await runner.encodeMemory({
-      pixFeat: rnd(cfg.hiddenDim * side * side, 5), lowResMasks: rnd(256 * 256, 6).map((v) => 8 * v), objectScoreLogits: Float32Array.of(-1), binarize: false,
+      pixFeat: seededRandom(cfg.hiddenDim * side * side, 5), lowResMasks: seededRandom(256 * 256, 6).map((v) => 8 * v), objectScoreLogits: Float32Array.of(-1), binarize: false,
     });
     assert.equal(enc.maskmemFeatures.length, cfg.memDim * side * side);
     assert.equal(enc.maskmemPosEnc.length, cfg.memDim * side * side);
@@ -101,8 +84,8 @@ test('memory graphs build and run at image_size 1024 (64×64 grid, 256² low-res
     const hw = side * side;
     const P = cfg.hiddenDim / cfg.memDim;
     const out = await runner.attendMemory({
-      curr: rnd(hw * cfg.hiddenDim, 7), currPos: rnd(hw * cfg.hiddenDim, 8),
-      memory: rnd((hw + P) * cfg.memDim, 9), memoryPos: rnd((hw + P) * cfg.memDim, 10), numMemoryTokens: hw + P, numObjPtrTokens: P,
+      curr: seededRandom(hw * cfg.hiddenDim, 7), currPos: seededRandom(hw * cfg.hiddenDim, 8),
+      memory: seededRandom((hw + P) * cfg.memDim, 9), memoryPos: seededRandom((hw + P) * cfg.memDim, 10), numMemoryTokens: hw + P, numObjPtrTokens: P,
     });
     assert.equal(out.length, hw * cfg.hiddenDim);
     assert.ok(out.every(Number.isFinite));
@@ -117,8 +100,8 @@ test('memory encoder adds no_obj_embed_spatial exactly when the object score is 
   assert.ok(cfg.noObjEmbedSpatial, 'fixture config uses no_obj_embed_spatial');
   const side = cfg.imageSize / cfg.backboneStride;
   const hw = side * side;
-  const lowRes = rnd(16 * hw, 11).map((v) => 8 * v);
-  const base = { pixFeat: rnd(cfg.hiddenDim * hw, 12), lowResMasks: lowRes, binarize: true };
+  const lowRes = seededRandom(16 * hw, 11).map((v) => 8 * v);
+  const base = { pixFeat: seededRandom(cfg.hiddenDim * hw, 12), lowResMasks: lowRes, binarize: true };
   const present = await mc.runner.encodeMemory({ ...base, objectScoreLogits: Float32Array.of(0.5) });
   const emb = mc.ws.get('no_obj_embed_spatial').data;
   for (const score of [0, -3]) {

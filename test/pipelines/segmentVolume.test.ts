@@ -53,7 +53,7 @@ test('several objects go into one label map; slices are encoded once for all of 
   const other: [number, number, number, number] = [box[0] - 90, box[1], box[0] - 50, box[3]];
   const r = await segmentVolume(c.image, [{ slice: key, box, objId: 1 }, { slice: key, box: other, objId: 7 }],
     { threads: 2, propagation: { maxSlices: 1 } });
-  const labels = new Set(r.mask.data);
+  const labels = new Set(r.mask.data as Uint8Array);
   assert.ok(labels.has(1) && labels.has(7), `labels ${[...labels]}`);
   assert.equal(r.objects.length, 2);
   assert.ok(r.slicesEncoded <= 3, `encoded ${r.slicesEncoded}`);
