@@ -1,10 +1,8 @@
+import { featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
 import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
-import { Sam2Engine } from '../engine/sam2/sam2Engine.js';
-import { sam2ModelFiles } from '../models/importModel.js';
 import type { ModelEntry } from '../models/registry.js';
 import { sam2Dims } from '../models/sam2/compile.js';
-import { loadSam2Compiled } from '../models/sam2/graphCache.js';
 import { volumeToUint8 } from '../preprocess/intensity.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
@@ -111,29 +109,17 @@ function checkPrompts(prompts: readonly ObjPrompt[]): void {
 export async function segmentVolumeSam2(entry: ModelEntry, volume: Volume, prompts: readonly ObjPrompt[], opts: Sam2VolumeOptions = {}): Promise<Sam2VolumeResult> {
   const t0 = performance.now();
   const axis: SliceAxis = opts.axis ?? 2;
-  const files = sam2ModelFiles(entry);
   checkPrompts(prompts);
   const u8 = volumeToUint8(volume, opts.intensity);
   const shape = sliceShape(volume.dims, axis);
 
-  const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { cacheDir: opts.cacheDir });
-  const expectSha = (entry as { sha256?: unknown }).sha256;
-  if (typeof expectSha === 'string' && expectSha !== model.checkpointSha256) {
-    throw new MedsamError(`model '${entry.id}': checkpoint ${files.checkpoint} changed since it was imported (sha256 ${model.checkpointSha256.slice(0, 12)}…, registered ${expectSha.slice(0, 12)}…)`,
-      `re-import it: medsam2 models import ${files.checkpoint} --id ${entry.id} --force`);
-  }
-  const engine = await Sam2Engine.create(model, { threads: opts.threads });
+  const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir });
   try {
     const d = sam2Dims(model.configs);
-    const stride = model.configs.predictor.backboneStride;
-    // FeatureCache holds 4·C·h·w float32 per frame (vision features + both high-res levels).
-    const bytesPerFrame = 16 * d.hiddenDim * (d.imageSize / stride) ** 2;
-    const budget = (opts.featureCacheMiB ?? 1024) * 2 ** 20;
-    const featureCacheFrames = Math.max(1, Math.min(shape.count, Math.floor(budget / bytesPerFrame)));
     const predictor = new Sam2VideoPredictor(engine, model.configs.predictor, {
       fillHoleArea: opts.fillHoleArea ?? 8,
       memory: opts.memory,
-      featureCacheFrames,
+      featureCacheFrames: featureCacheFrames(model, shape.count, opts.featureCacheMiB),
       onWarning: opts.onWarning,
     });
     const frames = volumeFrameSource(u8, volume.dims, axis, d.imageSize);

@@ -1,9 +1,6 @@
+import { featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
 import { MedsamError } from '../common/errors.js';
-import { Sam2Engine } from '../engine/sam2/sam2Engine.js';
 import type { ModelEntry } from '../models/registry.js';
-import { sam2ModelFiles } from '../models/importModel.js';
-import { sam2Dims } from '../models/sam2/compile.js';
-import { loadSam2Compiled } from '../models/sam2/graphCache.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
 import type { Sam2FrameSource, Sam2InferenceState } from '../predictor/sam2/inferenceState.js';
 import { Sam2VideoPredictor, type MemoryMode } from '../predictor/sam2/videoPredictor.js';
@@ -83,25 +80,15 @@ export interface Sam2VideoTracks {
 
 export async function trackWithSam2(entry: ModelEntry, video: LoadedFrames, prompts: readonly ValidFramePrompt[],
   opts: Sam2VideoOptions = {}): Promise<Sam2VideoTracks> {
-  // files.checkpoint + files.config, as `medsam2 models import` registers them.
-  const files = sam2ModelFiles(entry);
-  const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { cacheDir: opts.cacheDir, log: opts.log });
-  const expectSha = (entry as { sha256?: unknown }).sha256;
-  if (typeof expectSha === 'string' && expectSha !== model.checkpointSha256) {
-    throw new MedsamError(`model '${entry.id}': checkpoint ${files.checkpoint} changed since it was imported`,
-      `re-import it: medsam2 models import ${files.checkpoint} --id ${entry.id} --force`);
-  }
-  const engine = await Sam2Engine.create(model, { threads: opts.threads });
+  const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir, log: opts.log });
   try {
     const cfg = { ...model.configs.predictor, binarizeMaskFromPtsForMemEnc: false };
     const { width: W, height: H } = video;
     const N = video.frames.length;
     // Every frame is visited once per direction per object; caching them all avoids re-encoding.
-    // A cached frame costs 16·C·h·w bytes (see FeatureCache): 4 MiB for a 512 px tiny model.
-    const d = sam2Dims(model.configs);
-    const bytesPerFrame = 16 * d.hiddenDim * (d.imageSize / cfg.backboneStride) ** 2;
-    const featureCacheFrames = Math.max(1, Math.min(N, Math.floor(((opts.featureCacheMiB ?? 1024) * 2 ** 20) / bytesPerFrame)));
-    const predictor = new Sam2VideoPredictor(engine, cfg, { fillHoleArea: 0, memory: opts.memory, featureCacheFrames });
+    const predictor = new Sam2VideoPredictor(engine, cfg, {
+      fillHoleArea: 0, memory: opts.memory, featureCacheFrames: featureCacheFrames(model, N, opts.featureCacheMiB),
+    });
     const frames = rgbFrameSource(video.frames, W, H, cfg.imageSize);
     const state = await predictor.initState(frames, H, W);
     // Best logit so far per pixel and frame, and its object: the non-overlap merge.
