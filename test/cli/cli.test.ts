@@ -1,27 +1,21 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { assertUserError, ROOT, runCli } from '../helpers/cli.js';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { readNpzCase } from '../../src/io/npzCase.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { dice } from '../../src/metrics/dice.js';
 import { cropNpzCase } from './cropCase.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const LESION = join(ROOT, '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz');
 const CT_NII = join(ROOT, '../shared/data/ct-organs/example_ct_sm.nii.gz');
 const haveData = existsSync(LESION) && existsSync(CT_NII);
 const skip = !haveData && 'needs ../shared/data (ct-lesion, ct-organs)';
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MEDSAM2_DEBUG: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args);
 
 let tmp = '';
 let smallCase = '';
@@ -64,25 +58,14 @@ describe('bad input: exit code 2, one error line, no output file', { skip }, () 
   for (const [name, args, message] of cases) {
     test(name, () => {
       const out = join(tmp, `${name.replace(/\W+/g, '_')}.nii.gz`);
-      const r = cli(...args(), '-o', out);
-      assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
-      const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, `one error line, got:\n${r.stderr}`);
-      assert.match(lines[0]!, /^medsam2: error: /);
-      assert.match(lines[0]!, message);
-      assert.doesNotMatch(r.stderr, /\bat .*\.(ts|js):\d+/); // no stack trace
-      assert.equal(existsSync(out), false);
+      assertUserError(cli(...args(), '-o', out), message, out);
     });
   }
   test('unwritable output paths', () => {
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
     for (const out of ['/proc/x/y.nii.gz', join(file, 'y.nii.gz'), join(tmp, 'no-dir', 'y.nii.gz'), join(tmp, 'mask.xyz')]) {
-      const r = cli('segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '-o', out);
-      assert.equal(r.code, 2, `${out}: ${r.stderr}`);
-      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^medsam2: error: (cannot write output|output .* unsupported extension)/);
-      assert.equal(existsSync(out), false);
+      assertUserError(cli('segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '-o', out), /^medsam2: error: (cannot write output|output .* unsupported extension)/, out);
     }
   });
   test('eval on a missing folder', () => {
@@ -125,7 +108,7 @@ test('eval writes report.csv and report.json with the exact shape', { skip }, ()
   assert.equal(r0.code, 2);
   assert.match(r0.stderr, /^medsam2: error: none of the 1 case\(s\)/);
   // one case in its own folder
-  spawnSync('mkdir', [dir]);
+  mkdirSync(dir);
   writeFileSync(join(dir, 'lesion5.npz'), readFileSync(smallCase));
   const r = cli('eval', dir, '--out', rep, '--quiet');
   assert.equal(r.code, 0, r.stderr);

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { assertUserError, ROOT, runCli } from '../helpers/cli.js';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readVolume } from '../../src/io/readVolume.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { boxFromMask } from '../../src/predictor/prompts.js';
@@ -17,8 +16,6 @@ import { cropNpzCase } from './cropCase.js';
  * CLI, in a temporary MEDSAM2_HOME and graph cache, with the smallest parity-fixture checkpoint
  * (random weights) on a 5-slice crop of the shared CT-lesion case. ~15 s.
  */
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const LESION = join(ROOT, '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz');
 const cases = listFixtureCases();
 const skip = (cases.length === 0 && `needs SAM2 fixtures in ${fixtureDir()} (set MEDSAM2_SAM2_FIXTURES)`) || (!existsSync(LESION) && 'needs ../shared/data/ct-lesion');
@@ -26,18 +23,7 @@ const small = [...cases].sort((a, b) => statSync(a.checkpointPath).size - statSy
 
 let tmp = '';
 let env: NodeJS.ProcessEnv = {};
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-function oneErrorLine(r: { code: number | null; stderr: string }, re: RegExp): void {
-  assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one error line, got:\n${r.stderr}`);
-  assert.match(lines[0]!, /^medsam2: error: /);
-  assert.match(lines[0]!, re);
-}
-
+const cli = (...args: string[]) => runCli(args, env);
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-cli-import-'));
   env = { ...process.env, MEDSAM2_HOME: join(tmp, 'home'), MEDSAM2_CACHE_DIR: join(tmp, 'cache'), MEDSAM2_DEBUG: '' };
@@ -49,7 +35,7 @@ describe('medsam2 models import', { skip }, () => {
   const registry = () => join(tmp, 'home', 'models');
 
   test('without --config an unknown checkpoint is refused, nothing registered', () => {
-    oneErrorLine(cli('models', 'import', small!.checkpointPath), /unknown checkpoint sha256 [0-9a-f]{64} .*pass --config/);
+    assertUserError(cli('models', 'import', small!.checkpointPath), /unknown checkpoint sha256 [0-9a-f]{64} .*pass --config/);
     assert.equal(existsSync(registry()) && readdirSync(registry()).some((f) => f.endsWith('.json')), false);
   });
 
@@ -68,15 +54,15 @@ describe('medsam2 models import', { skip }, () => {
   });
 
   test('again without --force: one error line; with --force: graphs come from the cache', () => {
-    oneErrorLine(cli('models', 'import', small!.checkpointPath, '--config', small!.configPath), new RegExp(`'${id}' is already registered`));
+    assertUserError(cli('models', 'import', small!.checkpointPath, '--config', small!.configPath), new RegExp(`'${id}' is already registered`));
     const r = cli('models', 'import', small!.checkpointPath, '--config', small!.configPath, '--force');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /graphs +from the graph cache \(not rebuilt\)/);
   });
 
   test('wrong config and corrupt file: one error line each', () => {
-    oneErrorLine(cli('models', 'import', small!.checkpointPath, '--config', 'sam2.1_hiera_b+', '--id', 'other'), /does not match config built-in sam2\.1_hiera_b\+: .*tensor '/);
-    oneErrorLine(cli('models', 'import', MAIN, '--config', small!.configPath, '--id', 'other'), /neither a PyTorch \.pt \(zip\) checkpoint nor a \.safetensors/);
+    assertUserError(cli('models', 'import', small!.checkpointPath, '--config', 'sam2.1_hiera_b+', '--id', 'other'), /does not match config built-in sam2\.1_hiera_b\+: .*tensor '/);
+    assertUserError(cli('models', 'import', join(ROOT, 'src/cli/main.ts'), '--config', small!.configPath, '--id', 'other'), /neither a PyTorch \.pt \(zip\) checkpoint nor a \.safetensors/);
     assert.equal(existsSync(join(registry(), 'other.json')), false);
   });
 

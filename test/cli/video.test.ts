@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { assertUserError, ROOT, runCli } from '../helpers/cli.js';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
 import { readImage2D } from '../../src/io/image2d.js';
 import { readNpz } from '../../src/io/npz.js';
@@ -12,16 +11,11 @@ import { readVideo } from '../../src/io/video.js';
 import { dice } from '../../src/metrics/dice.js';
 import { maskBox, slidingWindowVideo, writeFrameFolder, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
 const POLYP = 'cju0qkwl35piu0993l0dewei2';
 const skip = !existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && 'needs ../shared/data/endoscopy/kvasir';
 
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, MEDSAM2_DEBUG: '' } });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (...args: string[]) => runCli(args);
 
 function png(path: string, w: number, h: number, value = 200): void {
   const p = new PNG({ width: w, height: h });
@@ -123,14 +117,7 @@ describe('bad input: exit code 2, one error line, no outputs', { skip }, () => {
   for (const [name, args, message] of cases) {
     test(name, () => {
       const out = join(tmp, `out-${name.replace(/\W+/g, '_')}`);
-      const r = cli(...args(), '-o', out);
-      assert.equal(r.code, 2, `exit code; stderr: ${r.stderr}`);
-      const lines = r.stderr.trim().split('\n');
-      assert.equal(lines.length, 1, `one error line, got:\n${r.stderr}`);
-      assert.match(lines[0]!, /^medsam2: error: /);
-      assert.match(lines[0]!, message);
-      assert.doesNotMatch(r.stderr, /\bat .*\.(ts|js):\d+/);
-      assert.equal(existsSync(out), false);
+      assertUserError(cli(...args(), '-o', out), message, out);
       assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.out-')), []);
     });
   }

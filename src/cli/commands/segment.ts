@@ -13,6 +13,7 @@ import { promptFromReference } from '../../pipelines/referencePrompt.js';
 import { segmentVolume } from '../../pipelines/segmentVolume.js';
 import { MASK_EXTENSIONS, checkOutputPath } from '../outputPaths.js';
 import { collect, parseAxis, parseBox, parseFillHoles, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt } from '../parseArgs.js';
+import { addModelOptions } from '../modelOptions.js';
 import { progressBar } from '../progress.js';
 
 interface SegmentFlags {
@@ -142,8 +143,8 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
 }
 
 export function addSegmentCommand(program: Command): void {
-  program
-    .command('segment')
+  addModelOptions(program
+    .command('segment'))
     .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume')
     .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, .png/.jpg')
     .requiredOption('-o, --output <file>', 'output mask (.nii.gz, .nii, .nrrd, .npz, .png)')
@@ -155,12 +156,9 @@ export function addSegmentCommand(program: Command): void {
     .option('--obj-id <n>', 'label value written for the object (1..255)', '1')
     .option('--axis <x|y|z>', 'slicing axis', 'z')
     .option('--window <preset|W,L>', 'intensity window: auto, abdomen, lung, brain, mediastinum, bone, W,L in HU, percentile, identity', 'auto')
-    .option('--model <id>', 'model id from `medsam2 models list`', 'default')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--largest-component', 'keep only the largest 3D connected component (default)')
     .option('--no-largest-component', 'keep every connected component')
     .option('--preview <file.png>', 'also write a PNG of the key slice with the mask and prompt')
-    .option('--memory <recent|self-sorting>', 'SAM2 models: memory bank policy (upstream recent frames, or Medical-SAM2 self-sorting)')
     .option('--fill-holes <px>', 'SAM2 models: fill mask holes up to this many low-res pixels (default 8, 0 = off)')
     .option('--key-mask', 'SAM2 models: MedSAM2 --propagate_with_box flow (segment the key slice, then propagate its mask)')
     .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice')

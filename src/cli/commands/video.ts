@@ -7,6 +7,7 @@ import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
 import { VIDEO_OUTPUTS, checkVideoOutputDir } from '../../pipelines/videoOutputs.js';
 import { validateFramePrompts } from '../../pipelines/videoPrompts.js';
 import { collect, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
+import { addModelOptions } from '../modelOptions.js';
 import { progressBar } from '../progress.js';
 
 interface VideoFlags {
@@ -82,8 +83,8 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
 }
 
 export function addVideoCommand(program: Command): void {
-  program
-    .command('video')
+  addModelOptions(program
+    .command('video'))
     .description('segment an object through a video from one prompt on one frame (tracked forward and backward)')
     .argument('<input>', 'video file (.mp4, .avi, .mov, .mkv) or a folder of PNG/JPEG frames (natural name order)')
     .requiredOption('-o, --output <dir>', 'output folder: masks/<frame>.png, masks.npz (segs N,H,W), overlay.mp4')
@@ -92,11 +93,8 @@ export function addVideoCommand(program: Command): void {
     .option('--point <x,y[,label]>', 'point on the frame; label 1 = object (default), 0 = background; repeatable', collect)
     .option('--mask <file.png>', 'mask of the object on the frame (PNG/JPEG of the frame size, non-zero = object)')
     .option('--obj-id <n>', 'label value written for the object (1..255)', '1')
-    .option('--model <id>', 'model id from `medsam2 models list`', 'default')
-    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--max-frames <n>', 'use only the first N frames')
     .option('--fps <n>', 'frame rate of the overlay video (default: the input video\'s, 25 for a folder)')
-    .option('--memory <recent|self-sorting>', 'SAM2 models: memory bank policy (upstream recent frames, or Medical-SAM2 self-sorting)')
     .option('-q, --quiet', 'no progress bar or notes')
     .action(async (input: string, flags: VideoFlags) => runVideo(input, flags));
 }

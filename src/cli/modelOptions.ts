@@ -1,0 +1,9 @@
+import type { Command } from 'commander';
+
+/** Options every model-running command shares, declared once so their wording and defaults agree. */
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <id>', 'model id from `medsam2 models list`', 'default')
+    .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--memory <recent|self-sorting>', 'SAM2 models: memory bank policy (upstream recent frames, or Medical-SAM2 self-sorting)');
+}
