@@ -6,6 +6,8 @@ import type { HieraTrunkConfig } from './hieraConfig.js';
 import { hieraPosEmbed } from './hieraPosEmbed.js';
 import { windowAttention, type AttentionImpl } from './hieraAttention.js';
 import { maxPoolNhwc } from './hieraPool.js';
+import { geluMlp, preferredLayout, tokenBlock } from './hieraBlock.js';
+import { fromNchw, ROWS, toLayout, toNchw, type TokenMap } from './hieraTokens.js';
 
 /** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
 export interface HieraBlockSpec {
@@ -52,16 +54,6 @@ export function hieraPlan(cfg: HieraTrunkConfig): HieraPlan {
   return { blocks, stageEnds, stageDims: stageEnds.map((e) => blocks[e]!.dimOut) };
 }
 
-/**
- * The block MLP (Linear → exact GELU → Linear) with the opset-20 Gelu op: ORT runs it as one kernel
- * (fused with the bias add), while the Erf composition in torchLayers is not recognised by its fusion.
- */
-function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
-  if (g.opset < 20) throw new Error('geluMlp needs an opset >= 20 graph');
-  const h = g.op1('Gelu', [linear(g, ws, `${p}.layers.0`, x)], { approximate: 'none' });
-  return linear(g, ws, `${p}.layers.1`, h);
-}
-
 /** A (1,H,W,C) tensor and its static size. */
 interface Map2d { x: T; h: number; w: number; c: number }
 
@@ -87,7 +79,7 @@ function windowUnpartition(g: GraphBuilder, x: T, ws: number, hp: number, wp: nu
   return y;
 }
 
-/** MultiScaleBlock.forward on a (1,H,W,C) map. */
+/** MultiScaleBlock.forward on a (1,H,W,C) map, literally as upstream (the reference form; tokenBlock is the fast one). */
 function multiScaleBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, m: Map2d, impl: AttentionImpl): Map2d {
   const xn = layerNorm(g, ws, `${p}.norm1`, m.x, 1e-6);
   let shortcut = m.x;
@@ -161,12 +153,18 @@ export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg
   const pw = ws.get(`${prefix}.pos_embed_window`, [1, C, win0, win0]);
   const pos = hieraPosEmbed(pe.data, bkg, pw.data, [win0, win0], C, h, w);
   x = g.add(x, g.initializer(pos, [1, C, h, w], `${prefix}.pos_embed_resized`));
-  let m: Map2d = { x: g.transpose(x, [0, 2, 3, 1]), h, w, c: C };
+  let m: TokenMap = fromNchw(g, x, h, w, C, impl === 'matmul' ? preferredLayout(plan.blocks[0]!, h, w) : ROWS);
 
   const stages: HieraOutputs['stages'] = [];
   plan.blocks.forEach((spec, i) => {
-    m = g.scope(`blocks.${i}`, () => multiScaleBlock(g, ws, `${prefix}.blocks.${i}`, spec, m, impl));
-    if (plan.stageEnds.includes(i)) stages.push({ x: g.transpose(m.x, [0, 3, 1, 2]), c: m.c, h: m.h, w: m.w });
+    m = g.scope(`blocks.${i}`, () => {
+      const fast = impl === 'matmul' ? tokenBlock(g, ws, `${prefix}.blocks.${i}`, spec, m) : undefined;
+      if (fast) return fast;
+      const r = toLayout(g, m, ROWS);
+      const y = multiScaleBlock(g, ws, `${prefix}.blocks.${i}`, spec, { x: g.reshape(r.x, [1, r.h, r.w, r.c]), h: r.h, w: r.w, c: r.c }, impl);
+      return { x: g.reshape(y.x, [y.h * y.w, y.c]), h: y.h, w: y.w, c: y.c, layout: ROWS };
+    });
+    if (plan.stageEnds.includes(i)) stages.push({ x: toNchw(g, m), c: m.c, h: m.h, w: m.w });
   });
   return { stages };
 }

@@ -1,0 +1,191 @@
+import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
+import { layerNorm, linear, transpose2d } from '../../onnx/torchLayers.js';
+import type { WeightStore } from '../../onnx/weightStore.js';
+import { maxPoolTokens, ROWS, toLayout, type TokenLayout, type TokenMap } from './hieraTokens.js';
+import type { HieraBlockSpec } from './hieraTrunk.js';
+
+/**
+ * MultiScaleBlock.forward on a token map, emitted with fewer copies and FLOPs than the literal form
+ * (hieraTrunk's reference block), with the same math:
+ * - windows that tile the map run in window-major token order (no partition/unpartition copies);
+ * - global blocks attend in whatever order the tokens are in (attention over all tokens is order-free);
+ * - windows that need padding project only the real tokens. Upstream pads the normed input with
+ *   zeros, so a padded token's q/k/v are exactly the qkv bias: padded q rows only make outputs that
+ *   are cropped away; the k bias adds q·bk to a whole score row, which softmax ignores, so it is
+ *   dropped; softmax weights sum to one, so the v bias passes through attention unchanged and is
+ *   folded into the proj bias (bp + Wp·bv). Padded k/v are then plain zeros, and proj runs after the
+ *   crop on real tokens only.
+ * Returns undefined for block shapes these forms do not cover (the caller uses the reference block).
+ */
+export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap): TokenMap | undefined {
+  const win = spec.windowSize;
+  const st = spec.qStride;
+  if (st && (st[0] !== st[1] || spec.dim === spec.dimOut)) return undefined;
+  const s = st ? st[0] : 1;
+  if (win > 0 && win % s !== 0) return undefined;
+  const mode = win === 0 ? 'global' : input.h % win === 0 && input.w % win === 0 ? 'window' : 'padded';
+  let m = input;
+  if (mode === 'window') m = toLayout(g, m, { kind: 'win', ws: win });
+  else if (mode === 'padded') m = toLayout(g, m, ROWS);
+  else if (s > 1 && m.layout.kind === 'win' && m.layout.ws % s !== 0) m = toLayout(g, m, ROWS);
+  if (mode === 'padded' && !padTilingConsistent(m.h, m.w, win, s)) return undefined;
+
+  const { dim, dimOut, numHeads } = spec;
+  const xn = layerNorm(g, ws, `${p}.norm1`, m.x, 1e-6);
+  let shortcut = m.x;
+  if (dim !== dimOut) {
+    shortcut = linear(g, ws, `${p}.proj`, xn);
+    if (s > 1) shortcut = maxPoolTokens(g, shortcut, { ...m, c: dimOut }, s).x;
+  }
+  const w = qkvWeights(ws, `${p}.attn.qkv`, dim, dimOut);
+  const out = g.scope('attn', () => mode === 'padded'
+    ? paddedWindowAttention(g, ws, `${p}.attn`, xn, m, w, win, s, numHeads)
+    : tiledAttention(g, ws, `${p}.attn`, xn, m, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, s, numHeads));
+
+  let x = g.add(shortcut, out.x);
+  const hidden = geluMlp(g, ws, `${p}.mlp`, layerNorm(g, ws, `${p}.norm2`, x, 1e-6));
+  x = g.add(x, hidden);
+  return { x, h: out.h, w: out.w, c: dimOut, layout: out.layout };
+}
+
+/** The token order tokenBlock runs `spec` in on an h×w map (window-major when its windows tile the map). */
+export function preferredLayout(spec: HieraBlockSpec, h: number, w: number): TokenLayout {
+  const win = spec.windowSize;
+  return win > 0 && h % win === 0 && w % win === 0 ? { kind: 'win', ws: win } : ROWS;
+}
+
+/** Upstream's unpartition of a q-pooled padded block only lines up when both grids have the same window count per axis. */
+function padTilingConsistent(h: number, w: number, win: number, s: number): boolean {
+  if (s === 1) return true;
+  const qwin = win / s;
+  const n = (v: number, k: number) => Math.ceil(v / k);
+  return n(Math.floor(h / s), qwin) === n(h, win) && n(Math.floor(w / s), qwin) === n(w, win);
+}
+
+/**
+ * The block MLP (Linear → exact GELU → Linear) with the opset-20 Gelu op: ORT runs it as one kernel
+ * (fused with the bias add), while the Erf composition in torchLayers is not recognised by its fusion.
+ */
+export function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
+  if (g.opset < 20) throw new Error('geluMlp needs an opset >= 20 graph');
+  const h = g.op1('Gelu', [linear(g, ws, `${p}.layers.0`, x)], { approximate: 'none' });
+  return linear(g, ws, `${p}.layers.1`, h);
+}
+
+/** qkv Linear(dim, 3·dimOut) split into its q/k/v thirds ([dim, dimOut] transposed weights, biases). */
+interface QkvWeights { w: [Float32Array, Float32Array, Float32Array]; b: [Float32Array, Float32Array, Float32Array]; dim: number; dimOut: number; prefix: string }
+
+function qkvWeights(ws: WeightStore, prefix: string, dim: number, dimOut: number): QkvWeights {
+  const w = ws.get(`${prefix}.weight`, [3 * dimOut, dim]).data;
+  const b = ws.get(`${prefix}.bias`, [3 * dimOut]).data;
+  const third = (i: number) => transpose2d(w.subarray(i * dimOut * dim, (i + 1) * dimOut * dim), dimOut, dim);
+  const bias = (i: number) => b.slice(i * dimOut, (i + 1) * dimOut);
+  return { w: [third(0), third(1), third(2)], b: [bias(0), bias(1), bias(2)], dim, dimOut, prefix };
+}
+
+/** x·W_i (+ b_i) for third i of qkv. */
+function project(g: GraphBuilder, x: T, qkv: QkvWeights, i: 0 | 1 | 2, withBias: boolean): T {
+  const n = 'qkv'[i]!;
+  const y = g.matmul(x, g.initializer(qkv.w[i], [qkv.dim, qkv.dimOut], `${qkv.prefix}.weight.${n}`));
+  return withBias ? g.add(y, g.initializer(qkv.b[i], [qkv.dimOut], `${qkv.prefix}.bias.${n}`)) : y;
+}
+
+/**
+ * softmax(q·kᵀ/√d)·v on head-major [nW, nH, L, hd] tensors (rank 3 when nH = 1). q·kᵀ is ORT's
+ * FusedMatMul with transB and the 1/√d scale (what ORT fuses MatMul(q, Transpose(k))/√d into when it
+ * can); emitted directly so no optimizer pass merges a head-split transpose into a slow kᵀ copy.
+ */
+function attentionCore(g: GraphBuilder, q: T, k: T, v: T, hd: number): T {
+  const scores = g.op('FusedMatMul', [q, k], { transB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
+  return g.matmul(g.softmax(scores, -1), v);
+}
+
+/** [nW·L, nH·hd] tokens → head-major [nW, nH, L, hd] (a reshape for one head). */
+function splitHeads(g: GraphBuilder, x: T, nW: number, L: number, nH: number, hd: number): T {
+  if (nH === 1) return g.reshape(x, [nW, L, hd]);
+  return g.transpose(g.reshape(x, [nW, L, nH, hd]), [0, 2, 1, 3]);
+}
+
+function mergeHeads(g: GraphBuilder, x: T, nW: number, L: number, nH: number, hd: number): T {
+  if (nH === 1) return g.reshape(x, [nW * L, hd]);
+  return g.reshape(g.transpose(x, [0, 2, 1, 3]), [nW * L, nH * hd]);
+}
+
+interface AttnOut { x: T; h: number; w: number; layout: TokenLayout }
+
+/**
+ * Attention over `nW` equal consecutive token groups of `m` (its windows in 'win' layout, or the whole
+ * map as one group), q max-pooled by `s` in the map's own layout. Output tokens follow q's order.
+ */
+function tiledAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, qkv: QkvWeights, nW: number, s: number, nH: number): AttnOut {
+  const dOut = qkv.dimOut;
+  const hd = dOut / nH;
+  let q = project(g, xn, qkv, 0, true);
+  const k = project(g, xn, qkv, 1, true);
+  const v = project(g, xn, qkv, 2, true);
+  let geo: Omit<AttnOut, 'x'> = { h: m.h, w: m.w, layout: m.layout };
+  if (s > 1) {
+    const pooled = maxPoolTokens(g, q, { ...m, c: dOut }, s);
+    q = pooled.x;
+    geo = pooled;
+  }
+  const L = (m.h * m.w) / nW;
+  const Lq = (geo.h * geo.w) / nW;
+  const att = attentionCore(g, splitHeads(g, q, nW, Lq, nH, hd), splitHeads(g, k, nW, L, nH, hd), splitHeads(g, v, nW, L, nH, hd), hd);
+  return { ...geo, x: linear(g, ws, `${p}.proj`, mergeHeads(g, att, nW, Lq, nH, hd)) };
+}
+
+/** Row-major [h·w, C] → zero-pad to multiples of win → head-major windows [nW, nH, win², hd] (one copy). */
+function padPartitionHeads(g: GraphBuilder, x: T, h: number, w: number, win: number, nH: number, hd: number): T {
+  const hp = Math.ceil(h / win) * win;
+  const wp = Math.ceil(w / win) * win;
+  let y = g.reshape(x, [h, w, nH * hd]);
+  if (hp > h || wp > w) y = g.op1('Pad', [y, g.constI([0, 0, 0, hp - h, wp - w, 0])]);
+  y = g.transpose(g.reshape(y, [hp / win, win, wp / win, win, nH, hd]), [0, 2, 4, 1, 3, 5]);
+  return g.reshape(y, [(hp / win) * (wp / win), nH, win * win, hd]);
+}
+
+/** Windowed attention where the windows need padding (row-major map); see tokenBlock for the bias algebra. */
+function paddedWindowAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
+  const dOut = qkv.dimOut;
+  const hd = dOut / nH;
+  let q = project(g, xn, qkv, 0, true);
+  const k = project(g, xn, qkv, 1, false);
+  const v = project(g, xn, qkv, 2, false);
+  let qh = m.h;
+  let qw = m.w;
+  if (s > 1) {
+    // pooling cells of kept outputs never touch padding (floor mode), so pooling before padding keeps them
+    const pooled = maxPoolTokens(g, q, { ...m, c: dOut }, s);
+    q = pooled.x;
+    qh = pooled.h;
+    qw = pooled.w;
+  }
+  const qwin = win / s;
+  const att = attentionCore(g,
+    padPartitionHeads(g, q, qh, qw, qwin, nH, hd),
+    padPartitionHeads(g, k, m.h, m.w, win, nH, hd),
+    padPartitionHeads(g, v, m.h, m.w, win, nH, hd), hd);
+  const hp = Math.ceil(qh / qwin) * qwin;
+  const wp = Math.ceil(qw / qwin) * qwin;
+  // [wy, wx, head, y, x, hd] → [wy, y, wx, x, head, hd] = the padded map, then crop
+  let y = g.reshape(g.transpose(g.reshape(att, [hp / qwin, wp / qwin, nH, qwin, qwin, hd]), [0, 3, 1, 4, 2, 5]), [hp, wp, dOut]);
+  if (hp > qh || wp > qw) y = g.slice(y, [0, 0], [qh, qw], [0, 1]);
+  y = g.reshape(y, [qh * qw, dOut]);
+  return { x: projWithValueBias(g, ws, `${p}.proj`, y, qkv.b[2]), h: qh, w: qw, layout: ROWS };
+}
+
+/** proj Linear with the v bias carried through attention: bias bp + Wp·bv (float64, rounded once). */
+function projWithValueBias(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, bv: Float32Array): T {
+  const w = ws.get(`${prefix}.weight`);
+  const [out, inp] = w.shape as [number, number];
+  const bp = ws.get(`${prefix}.bias`, [out]).data;
+  const bias = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    let acc = bp[o]!;
+    for (let i = 0; i < inp; i++) acc += w.data[o * inp + i]! * bv[i]!;
+    bias[o] = acc;
+  }
+  const y = g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${prefix}.weight`));
+  return g.add(y, g.initializer(bias, [out], `${prefix}.bias_with_v_bias`));
+}
