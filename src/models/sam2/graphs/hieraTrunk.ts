@@ -7,7 +7,7 @@ import { hieraPosEmbed } from './hieraPosEmbed.js';
 import { windowAttention, type AttentionImpl } from './hieraAttention.js';
 import { maxPoolNhwc } from './hieraPool.js';
 import { geluMlp, preferredLayout, tokenBlock } from './hieraBlock.js';
-import { fromNchw, ROWS, toLayout, toNchw, type TokenMap } from './hieraTokens.js';
+import { fromNchw, ROWS, toLayout, type TokenMap } from './hieraTokens.js';
 
 /** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
 export interface HieraBlockSpec {
@@ -134,8 +134,8 @@ function multiScaleBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hier
 }
 
 export interface HieraOutputs {
-  /** Stage outputs NCHW, highest resolution first (Hiera.forward's list). */
-  stages: { x: T; c: number; h: number; w: number }[];
+  /** Stage outputs as token maps, highest resolution first (Hiera.forward's list; toNchw gives its NCHW form). */
+  stages: TokenMap[];
 }
 
 /** Hiera.forward: image (1,3,S,S) → one NCHW feature map per stage. Weights under `prefix` (image_encoder.trunk). */
@@ -164,7 +164,7 @@ export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg
       const y = multiScaleBlock(g, ws, `${prefix}.blocks.${i}`, spec, { x: g.reshape(r.x, [1, r.h, r.w, r.c]), h: r.h, w: r.w, c: r.c }, impl);
       return { x: g.reshape(y.x, [y.h * y.w, y.c]), h: y.h, w: y.w, c: y.c, layout: ROWS };
     });
-    if (plan.stageEnds.includes(i)) stages.push({ x: toNchw(g, m), c: m.c, h: m.h, w: m.w });
+    if (plan.stageEnds.includes(i)) stages.push(m);
   });
   return { stages };
 }

@@ -4,7 +4,9 @@ import { conv2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { AttentionImpl } from './hieraAttention.js';
 import type { ImageEncoderConfig } from './hieraConfig.js';
-import { fpnNeck } from './hieraFpnNeck.js';
+import { composePointwise, fpnNeck, fpnNeckTokens, pointwiseTokens, pointwiseWeights, tokenNeckSupported } from './hieraFpnNeck.js';
+import { sinePositionEncoding } from './hieraPosEmbed.js';
+import { toNchw } from './hieraTokens.js';
 import { hieraTrunk } from './hieraTrunk.js';
 
 /** Graph input/output names of the image encoder graph. */
@@ -51,32 +53,61 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
   const image = g.input(io.image, 'float', [1, 3, S, S]);
 
   const trunk = g.scope('trunk', () => hieraTrunk(g, ws, 'image_encoder.trunk', cfg.trunk, image, S, opts.attention ?? 'matmul'));
-  const levels = g.scope('neck', () => fpnNeck(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages));
-  const kept = levels.slice(0, levels.length - cfg.scalp);
-  if (kept.length < 3) throw new MedsamError(`SAM2 image encoder keeps ${kept.length} FPN levels after scalp ${cfg.scalp}; 3 are needed`, 'fix the model YAML (scalp / stages)');
-
-  const last = kept[kept.length - 1]!;
+  const nLevels = trunk.stages.length;
+  const nKept = nLevels - cfg.scalp;
+  if (nKept < 3) throw new MedsamError(`SAM2 image encoder keeps ${nKept} FPN levels after scalp ${cfg.scalp}; 3 are needed`, 'fix the model YAML (scalp / stages)');
+  const lastStage = trunk.stages[nKept - 1]!;
   const side = S / cfg.backboneStride;
-  if (last.h !== side || last.w !== side) {
-    throw new MedsamError(`SAM2 image encoder features are ${last.h}x${last.w}, backbone_stride ${cfg.backboneStride} implies ${side}x${side}`, 'fix backbone_stride in the model YAML');
+  if (lastStage.h !== side || lastStage.w !== side) {
+    throw new MedsamError(`SAM2 image encoder features are ${lastStage.h}x${lastStage.w}, backbone_stride ${cfg.backboneStride} implies ${side}x${side}`, 'fix backbone_stride in the model YAML');
   }
   const C = cfg.neck.dModel;
-  const hr0 = g.scope('conv_s0', () => conv2d(g, ws, 'sam_mask_decoder.conv_s0', kept[0]!.x));
-  const hr1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', kept[1]!.x));
   const shapes = imageEncoderShapes(cfg);
-  g.output(last.x, io.visionFeatures, 'float', [1, C, side, side]);
   const P = cfg.neck.positionEncoding.numPosFeats;
-  const posConst = (i: number): string => g.initializer(levels[i]!.pos, [1, P, levels[i]!.h, levels[i]!.w], `vision_pos_enc_${i}`);
-  const lastPos = posConst(kept.length - 1);
+  const posConst = (i: number): string => {
+    const st = trunk.stages[i]!;
+    return g.initializer(sinePositionEncoding(cfg.neck.positionEncoding, st.h, st.w), [1, P, st.h, st.w], `vision_pos_enc_${i}`);
+  };
+  const lastPos = posConst(nKept - 1);
   g.output(lastPos, io.visionPosEnc, 'float', [1, P, side, side]);
-  g.output(hr0, io.highRes0, 'float', shapes.highRes0);
-  g.output(hr1, io.highRes1, 'float', shapes.highRes1);
-  if (opts.debug) {
-    trunk.stages.forEach((s, i) => g.output(s.x, io.trunk(i), 'float', [1, s.c, s.h, s.w]));
-    levels.forEach((l, i) => {
-      g.output(l.x, io.fpn(i), 'float', [1, C, l.h, l.w]);
-      g.output(i === kept.length - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l.h, l.w]);
+  if (opts.debug) trunk.stages.forEach((st, i) => g.output(toNchw(g, st), io.trunk(i), 'float', [1, st.c, st.h, st.w]));
+
+  if (tokenNeckSupported(cfg.neck)) {
+    // conv_s0/conv_s1 read FPN levels 0/1; a level without top-down input is just its lateral 1x1
+    // conv, so lateral ∘ conv_s is one 1x1 conv on the trunk tokens (folded in float64)
+    const foldable = (i: number) => !cfg.neck.topDownLevels.includes(i);
+    const wanted = (i: number) => i === nKept - 1 || (opts.debug ?? false) || (i < 2 && !foldable(i));
+    const levels = g.scope('neck', () => fpnNeckTokens(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages, wanted));
+    const nb = cfg.neck.backboneChannelList.length - 1;
+    const highRes = (i: 0 | 1): string => g.scope(`conv_s${i}`, () => {
+      const convS = pointwiseWeights(ws, `sam_mask_decoder.conv_s${i}`);
+      const m = foldable(i)
+        ? pointwiseTokens(g, composePointwise(pointwiseWeights(ws, `image_encoder.neck.convs.${nb - i}.conv`), convS), trunk.stages[i]!, `conv_s${i}_after_neck_conv`)
+        : pointwiseTokens(g, convS, levels[i]!, `sam_mask_decoder.conv_s${i}`);
+      return toNchw(g, m);
     });
+    g.output(toNchw(g, levels[nKept - 1]!), io.visionFeatures, 'float', [1, C, side, side]);
+    g.output(highRes(0), io.highRes0, 'float', shapes.highRes0);
+    g.output(highRes(1), io.highRes1, 'float', shapes.highRes1);
+    if (opts.debug) {
+      levels.forEach((l, i) => {
+        g.output(toNchw(g, l!), io.fpn(i), 'float', [1, C, l!.h, l!.w]);
+        g.output(i === nKept - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l!.h, l!.w]);
+      });
+    }
+  } else {
+    const levels = g.scope('neck', () => fpnNeck(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages.map((st) => ({ x: toNchw(g, st), c: st.c, h: st.h, w: st.w }))));
+    const hr0 = g.scope('conv_s0', () => conv2d(g, ws, 'sam_mask_decoder.conv_s0', levels[0]!.x));
+    const hr1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', levels[1]!.x));
+    g.output(levels[nKept - 1]!.x, io.visionFeatures, 'float', [1, C, side, side]);
+    g.output(hr0, io.highRes0, 'float', shapes.highRes0);
+    g.output(hr1, io.highRes1, 'float', shapes.highRes1);
+    if (opts.debug) {
+      levels.forEach((l, i) => {
+        g.output(l.x, io.fpn(i), 'float', [1, C, l.h, l.w]);
+        g.output(i === nKept - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l.h, l.w]);
+      });
+    }
   }
   // Contrib ops (attention 'mha') declare their com.microsoft domain through the builder.
   return g.toBytes({ docString: 'SAM2 image encoder (Hiera + FPN neck + conv_s0/conv_s1)' });
