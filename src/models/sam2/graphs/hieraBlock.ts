@@ -63,12 +63,16 @@ function padTilingConsistent(h: number, w: number, win: number, s: number): bool
 }
 
 /**
- * The block MLP (Linear → exact GELU → Linear) with the opset-20 Gelu op: ORT runs it as one kernel
- * (fused with the bias add), while the Erf composition in torchLayers is not recognised by its fusion.
+ * The block MLP (Linear → exact GELU → Linear). The first Linear's bias goes into ORT's BiasGelu
+ * contrib kernel (gelu(x + b), the same erf form as the Gelu op): one pass over the wide hidden
+ * tensor instead of the Gemm bias write plus a separate Gelu pass.
  */
 export function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
-  if (g.opset < 20) throw new Error('geluMlp needs an opset >= 20 graph');
-  const h = g.op1('Gelu', [linear(g, ws, `${p}.layers.0`, x)], { approximate: 'none' });
+  const w = ws.get(`${p}.layers.0.weight`);
+  const [out, inp] = w.shape as [number, number];
+  const y = g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${p}.layers.0.weight`));
+  const b = g.initializer(ws.get(`${p}.layers.0.bias`, [out]).data, [out], `${p}.layers.0.bias`);
+  const h = g.op('BiasGelu', [y, b], {}, 1, 'com.microsoft')[0]!;
   return linear(g, ws, `${p}.layers.1`, h);
 }
 
