@@ -1,6 +1,6 @@
 import { MedsamError } from '../../../common/errors.js';
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
-import { linear, transpose2d } from '../../onnx/torchLayers.js';
+import { linear } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { RopeAttentionConfig } from './memoryConfig.js';
 
@@ -52,11 +52,19 @@ export function ropeGrid(cfg: RopeAttentionConfig, numTokens: number): [number, 
   return [side, side];
 }
 
+/**
+ * RoPE as ORT's fused com.microsoft RotaryEmbedding kernel (interleaved pairs, exactly
+ * (x0·c − x1·s, x1·c + x0·s) per pair like torch's complex multiply): one pass over the tokens
+ * instead of a pair-swapped projection plus Mul/Mul/Add over full-size tables. The cache holds one
+ * row per grid cell plus an identity row (cos 1, sin 0) for tokens that stay unrotated.
+ */
 export interface RopeTables {
-  /** [numTokens, headDim] rotation tables of the query grid. */
-  cos: T;
-  sin: T;
-  /** Number of query tokens the tables cover. */
+  /** [numTokens + 1, headDim/2] cos / sin of each pair's angle; the last row is the identity. */
+  cosCache: T;
+  sinCache: T;
+  /** int64 [tokens, 1]: the cache row of each token (tokens are fed as a batch of length-1 sequences, so the kernel's sequence ≤ cache-rows limit always holds). */
+  positionIds: T;
+  /** Number of grid cells (query tokens) the cache covers; the identity row's index. */
   numTokens: number;
   headDim: number;
 }
@@ -65,55 +73,44 @@ export function ropeTableConstants(g: GraphBuilder, cfg: RopeAttentionConfig, nu
   const headDim = cfg.embeddingDim / cfg.downsampleRate / cfg.numHeads;
   const [ex, ey] = ropeGrid(cfg, numTokens);
   const { cos, sin } = axialRopeTables(headDim, ex, ey, cfg.ropeTheta);
+  const half = headDim / 2;
+  const cosCache = new Float32Array((numTokens + 1) * half);
+  const sinCache = new Float32Array((numTokens + 1) * half);
+  for (let t = 0; t < numTokens; t++) {
+    for (let j = 0; j < half; j++) {
+      cosCache[t * half + j] = cos[t * headDim + 2 * j]!;
+      sinCache[t * half + j] = sin[t * headDim + 2 * j + 1]!;
+    }
+  }
+  cosCache.fill(1, numTokens * half);
+  const ids = BigInt64Array.from({ length: numTokens }, (_, t) => BigInt(t));
   return {
-    cos: g.initializer(cos, [numTokens, headDim], 'rope_cos'),
-    sin: g.initializer(sin, [numTokens, headDim], 'rope_sin'),
+    cosCache: g.initializer(cosCache, [numTokens + 1, half], 'rope_cos_cache'),
+    sinCache: g.initializer(sinCache, [numTokens + 1, half], 'rope_sin_cache'),
+    positionIds: g.initializer(ids, [numTokens, 1], 'rope_position_ids'),
     numTokens,
     headDim,
   };
 }
 
 /**
- * Key tables for M = r·N + P key tokens: the query grid's tables repeated r times (rope_k_repeat:
- * one copy per memory frame), then P identity rows (cos 1, sin 0) for the object-pointer tokens
- * that upstream leaves unrotated — x·1 + swap(x)·0 = x exactly. Built once per graph from the
- * dynamic key count and shared by every layer, instead of slicing and re-concatenating the keys
- * in each layer.
+ * Key positions for M = r·N + P key tokens: the query grid repeated r times (rope_k_repeat: one
+ * copy per memory frame), then P tokens on the identity row for the object pointers upstream leaves
+ * unrotated (x·1 − x'·0 = x exactly). Built once per graph from the dynamic key count and shared
+ * by every layer.
  */
-export function ropeKeyTables(g: GraphBuilder, r: RopeTables, numKeys: T, numKExcludeRope: T): RopeTables & { numTokens: -1 } {
-  const dh = r.headDim;
-  const nRope = g.sub(numKeys, numKExcludeRope); // int64 [1]
-  const reps = g.div(nRope, g.constI([r.numTokens]));
-  const repShape = g.concat([reps, g.constI([r.numTokens, dh])], 0);
-  const ptrShape = g.concat([numKExcludeRope, g.constI([dh])], 0);
-  const full = (t: T, ptrValue: number): T => g.concat([
-    g.reshape(g.expand(g.unsqueeze(t, [0]), repShape), [-1, dh]),
-    g.expand(g.constF([ptrValue]), ptrShape),
-  ], 0);
-  return { cos: full(r.cos, 1), sin: full(r.sin, 0), numTokens: -1, headDim: dh };
+export function ropeKeyTables(g: GraphBuilder, r: RopeTables, numKeys: T, numKExcludeRope: T): RopeTables {
+  const nRope = g.squeeze(g.sub(numKeys, numKExcludeRope), [0]); // int64 scalar
+  const grid = g.op1('Mod', [g.op1('Range', [g.constI(0), nRope, g.constI(1)]), g.constI(r.numTokens)]);
+  const ptr = g.expand(g.constI([r.numTokens]), numKExcludeRope);
+  return { ...r, positionIds: g.unsqueeze(g.concat([grid, ptr], 0), [1]) };
 }
 
-/** x·cosT + xSwap·sinT, xSwap = x with each interleaved pair swapped; the last two axes are [tokens, headDim]. */
-function rotate(g: GraphBuilder, x: T, xSwap: T, r: RopeTables): T {
-  return g.add(g.mul(x, r.cos), g.mul(xSwap, r.sin));
-}
-
-/**
- * A Linear layer and the same layer with its output pairs swapped (rows 2i ↔ 2i+1 of W and b):
- * swap(W·x + b) = (P·W)·x + P·b. The second MatMul replaces a last-axis Gather, which ORT runs
- * element by element and which cost more than the small extra MatMul.
- */
-function linearWithPairSwap(g: GraphBuilder, ws: WeightStore, prefix: string, x: T): { y: T; ySwap: T } {
-  const w = ws.get(`${prefix}.weight`);
-  const [out, inp] = w.shape as [number, number];
-  const swapped = new Float32Array(out * inp);
-  for (let o = 0; o < out; o++) swapped.set(w.data.subarray((o ^ 1) * inp, ((o ^ 1) + 1) * inp), o * inp);
-  let ySwap = g.matmul(x, g.initializer(transpose2d(swapped, out, inp), [inp, out], `${prefix}.weight_pair_swapped`));
-  if (ws.has(`${prefix}.bias`)) {
-    const b = ws.get(`${prefix}.bias`, [out]).data;
-    ySwap = g.add(ySwap, g.initializer(Float32Array.from({ length: out }, (_, o) => b[o ^ 1]!), [out], `${prefix}.bias_pair_swapped`));
-  }
-  return { y: linear(g, ws, prefix, x), ySwap };
+/** RoPE on [tokens, H·dh] (H heads of interleaved pairs) with the fused kernel; same shape out. */
+function rotate(g: GraphBuilder, x: T, r: RopeTables, heads: number): T {
+  const x3 = g.reshape(x, [-1, 1, heads * r.headDim]);
+  const y = g.op('RotaryEmbedding', [x3, r.positionIds, r.cosCache, r.sinCache], { interleaved: 1 }, 1, 'com.microsoft')[0]!;
+  return g.reshape(y, [-1, heads * r.headDim]);
 }
 
 /**
@@ -141,10 +138,8 @@ export function ropeAttention(
     ws.get(`${prefix}.v_proj.weight`, [internal, cfg.kvInDim]);
     // [N,H·dh] → [H,N,dh]; a plain reshape (no copy) for one head
     const split = (x: T): T => (heads === 1 ? g.unsqueeze(x, [0]) : g.transpose(g.reshape(x, [0, heads, dh]), [1, 0, 2]));
-    const qp = linearWithPairSwap(g, ws, `${prefix}.q_proj`, qIn);
-    const q = rotate(g, split(qp.y), split(qp.ySwap), qRope);
-    const kp = linearWithPairSwap(g, ws, `${prefix}.k_proj`, kIn);
-    const k = rotate(g, split(kp.y), split(kp.ySwap), kRope);
+    const q = split(rotate(g, linear(g, ws, `${prefix}.q_proj`, qIn), qRope, heads));
+    const k = split(rotate(g, linear(g, ws, `${prefix}.k_proj`, kIn), kRope, heads));
 
     const scores = g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(dh)));
     const probs = g.softmax(scores, -1);
