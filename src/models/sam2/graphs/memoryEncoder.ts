@@ -1,6 +1,6 @@
 import { MedsamError } from '../../../common/errors.js';
 import { GraphBuilder, type T } from '../../onnx/graphBuilder.js';
-import { conv2d, layerNorm2d, linear } from '../../onnx/torchLayers.js';
+import { conv2d, layerNorm, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { MemoryModulesConfig } from './memoryConfig.js';
 
@@ -52,14 +52,48 @@ export function sinePositionEncoding2d(
   return out;
 }
 
-/** ConvNeXt block (upstream CXBlock): dwconv → LayerNorm2d → Linear → GELU → Linear → γ·x, residual. */
+/**
+ * SAM's LayerNorm2d on NCHW, computed like upstream (mean, mean of squared deviations, divide by
+ * √(var + eps)) — kept in this two-pass form for the few-channel mask maps, where a one-pass
+ * variance would lose precision. ReduceMean takes its axes as an input from opset 18.
+ */
+function channelLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, eps: number): T {
+  const w = ws.get(`${prefix}.weight`);
+  const c = w.shape[0]!;
+  const mean = (t: T): T => g.op1('ReduceMean', [t, g.constI([1])], { keepdims: 1 });
+  const d = g.sub(x, mean(x));
+  const n = g.div(d, g.sqrt(g.addScalar(mean(g.mul(d, d)), eps)));
+  const b = ws.get(`${prefix}.bias`, [c]);
+  return g.add(g.mul(n, g.initializer(w.data, [c, 1, 1], `${prefix}.weight`)), g.initializer(b.data, [c, 1, 1], `${prefix}.bias`));
+}
+
+/**
+ * ConvNeXt block (upstream CXBlock): dwconv → LayerNorm2d → Linear → GELU → Linear → γ·x, residual.
+ * The channel LayerNorm runs after the move to channels-last, where it is one LayerNormalization
+ * kernel over the last axis (same normalisation; upstream's permute comes right after the norm);
+ * pwconv1's bias + GELU is one com.microsoft BiasGelu kernel; γ is folded into pwconv2
+ * ((γ⊙W2)·h + γ⊙b2, a linear-algebra fold).
+ */
 function cxBlock(g: GraphBuilder, ws: WeightStore, p: string, x: T, cfg: MemoryModulesConfig['memoryEncoder']['fuser']): T {
   const dim = cfg.dim;
   let y = conv2d(g, ws, `${p}.dwconv`, x, { padding: cfg.padding, groups: cfg.useDwconv ? dim : 1 });
-  y = layerNorm2d(g, ws, `${p}.norm`, y, 1e-6);
   y = g.transpose(y, [0, 2, 3, 1]);
-  y = linear(g, ws, `${p}.pwconv2`, g.gelu(linear(g, ws, `${p}.pwconv1`, y)));
-  if (ws.has(`${p}.gamma`)) y = g.mul(y, g.initializer(ws.get(`${p}.gamma`, [dim]).data, [dim], `${p}.gamma`));
+  y = layerNorm(g, ws, `${p}.norm`, y, 1e-6);
+  const w1 = ws.get(`${p}.pwconv1.weight`);
+  const [hidden] = w1.shape as [number, number];
+  const h1 = g.matmul(y, g.initializer(transpose2d(w1.data, hidden, dim), [dim, hidden], `${p}.pwconv1.weight`));
+  const b1 = g.initializer(ws.get(`${p}.pwconv1.bias`, [hidden]).data, [hidden], `${p}.pwconv1.bias`);
+  const h = g.op('BiasGelu', [h1, b1], {}, 1, 'com.microsoft')[0]!;
+  const w2 = Float32Array.from(ws.get(`${p}.pwconv2.weight`, [dim, hidden]).data);
+  const b2 = Float32Array.from(ws.get(`${p}.pwconv2.bias`, [dim]).data);
+  if (ws.has(`${p}.gamma`)) {
+    const gamma = ws.get(`${p}.gamma`, [dim]).data;
+    for (let o = 0; o < dim; o++) {
+      b2[o] = Math.fround(b2[o]! * gamma[o]!);
+      for (let i = 0; i < hidden; i++) w2[o * hidden + i] = Math.fround(w2[o * hidden + i]! * gamma[o]!);
+    }
+  }
+  y = g.add(g.matmul(h, g.initializer(transpose2d(w2, dim, hidden), [hidden, dim], `${p}.pwconv2.weight_gamma`)), g.initializer(b2, [dim], `${p}.pwconv2.bias_gamma`));
   return g.add(x, g.transpose(y, [0, 3, 1, 2]));
 }
 
@@ -91,7 +125,8 @@ export function buildMemoryEncoderGraph(cfg: MemoryModulesConfig, ws: WeightStor
   }
   const Cm = cfg.memDim;
   const io = MEMORY_ENCODER_IO;
-  const g = new GraphBuilder('sam2_memory_encoder');
+  // Opset 20: GELU is one Gelu kernel (ORT does not fuse the Erf form on CPU).
+  const g = new GraphBuilder('sam2_memory_encoder', { opset: 20 });
   const pixFeat = g.input(io.pixFeat, 'float', [1, C, side, side]);
   const lowRes = g.input(io.lowResMasks, 'float', [1, 1, 'mask_h', 'mask_w']);
   const score = g.input(io.objectScoreLogits, 'float', [1, 1]);
@@ -116,7 +151,7 @@ export function buildMemoryEncoderGraph(cfg: MemoryModulesConfig, ws: WeightStor
       const next = ch * md.stride * md.stride;
       ws.get(`${p}.weight`, [next, ch, md.kernelSize, md.kernelSize]);
       m = conv2d(g, ws, p, m, { stride: md.stride, padding: md.padding });
-      m = g.gelu(layerNorm2d(g, ws, `memory_encoder.mask_downsampler.encoder.${3 * i + 1}`, m, 1e-6));
+      m = g.gelu(channelLayerNorm(g, ws, `memory_encoder.mask_downsampler.encoder.${3 * i + 1}`, m, 1e-6));
       ch = next;
     }
     m = conv2d(g, ws, `memory_encoder.mask_downsampler.encoder.${3 * numDown}`, m);
