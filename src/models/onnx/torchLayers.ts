@@ -34,9 +34,11 @@ export function layerNorm2d(g: GraphBuilder, ws: WeightStore, prefix: string, x:
   const w = ws.get(`${prefix}.weight`);
   const b = ws.get(`${prefix}.bias`);
   const c = w.shape[0]!;
-  const u = g.reduceMean(x, [1]);
+  // From opset 18 ReduceMean takes its axes as an input instead of an attribute.
+  const mean = (t: T): T => (g.opset >= 18 ? g.op1('ReduceMean', [t, g.constI([1])], { keepdims: 1 }) : g.reduceMean(t, [1]));
+  const u = mean(x);
   const d = g.sub(x, u);
-  const s = g.reduceMean(g.mul(d, d), [1]);
+  const s = mean(g.mul(d, d));
   const n = g.div(d, g.sqrt(g.addScalar(s, eps)));
   return g.add(g.mul(n, g.initializer(w.data, [c, 1, 1], `${prefix}.weight`)), g.initializer(b.data, [c, 1, 1], `${prefix}.bias`));
 }

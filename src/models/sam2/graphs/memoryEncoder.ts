@@ -1,6 +1,6 @@
 import { MedsamError } from '../../../common/errors.js';
 import { GraphBuilder, type T } from '../../onnx/graphBuilder.js';
-import { conv2d, layerNorm, transpose2d } from '../../onnx/torchLayers.js';
+import { conv2d, layerNorm, layerNorm2d, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { MemoryModulesConfig } from './memoryConfig.js';
 
@@ -50,21 +50,6 @@ export function sinePositionEncoding2d(
     }
   }
   return out;
-}
-
-/**
- * SAM's LayerNorm2d on NCHW, computed like upstream (mean, mean of squared deviations, divide by
- * √(var + eps)) — kept in this two-pass form for the few-channel mask maps, where a one-pass
- * variance would lose precision. ReduceMean takes its axes as an input from opset 18.
- */
-function channelLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, eps: number): T {
-  const w = ws.get(`${prefix}.weight`);
-  const c = w.shape[0]!;
-  const mean = (t: T): T => g.op1('ReduceMean', [t, g.constI([1])], { keepdims: 1 });
-  const d = g.sub(x, mean(x));
-  const n = g.div(d, g.sqrt(g.addScalar(mean(g.mul(d, d)), eps)));
-  const b = ws.get(`${prefix}.bias`, [c]);
-  return g.add(g.mul(n, g.initializer(w.data, [c, 1, 1], `${prefix}.weight`)), g.initializer(b.data, [c, 1, 1], `${prefix}.bias`));
 }
 
 /**
@@ -151,7 +136,7 @@ export function buildMemoryEncoderGraph(cfg: MemoryModulesConfig, ws: WeightStor
       const next = ch * md.stride * md.stride;
       ws.get(`${p}.weight`, [next, ch, md.kernelSize, md.kernelSize]);
       m = conv2d(g, ws, p, m, { stride: md.stride, padding: md.padding });
-      m = g.gelu(channelLayerNorm(g, ws, `memory_encoder.mask_downsampler.encoder.${3 * i + 1}`, m, 1e-6));
+      m = g.gelu(layerNorm2d(g, ws, `memory_encoder.mask_downsampler.encoder.${3 * i + 1}`, m, 1e-6));
       ch = next;
     }
     m = conv2d(g, ws, `memory_encoder.mask_downsampler.encoder.${3 * numDown}`, m);

@@ -19,7 +19,8 @@ import { declareDecoderOutputs, highResInputs, maskDecoder, numMaskTokens } from
  * when `exposePrompts`.
  */
 export function buildSamHeadsGraph(cfg: SamHeadsConfig, ws: WeightStore, opts: { exposePrompts?: boolean } = {}): Uint8Array {
-  const g = new GraphBuilder('sam2_sam_heads');
+  // Opset 20: GELU is one Gelu kernel (ORT does not fuse the Erf form on CPU).
+  const g = new GraphBuilder('sam2_sam_heads', { opset: 20 });
   const C = cfg.hiddenDim;
   const s = embeddingSize(cfg);
   const image = g.input('pix_feat', 'float', [1, C, s, s]);
