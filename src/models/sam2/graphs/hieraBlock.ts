@@ -1,7 +1,7 @@
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
 import { layerNorm, linear, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
-import { maxPoolTokens, ROWS, toLayout, type TokenLayout, type TokenMap } from './hieraTokens.js';
+import { maxPoolTokens, ROWS, sameLayout, toLayout, type TokenLayout, type TokenMap } from './hieraTokens.js';
 import type { HieraBlockSpec } from './hieraTrunk.js';
 
 /**
@@ -17,35 +17,75 @@ import type { HieraBlockSpec } from './hieraTrunk.js';
  *   crop on real tokens only.
  * Returns undefined for block shapes these forms do not cover (the caller uses the reference block).
  */
-export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap): TokenMap | undefined {
+export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap | ResidualSum): ResidualSum | undefined {
   const win = spec.windowSize;
   const st = spec.qStride;
   if (st && (st[0] !== st[1] || spec.dim === spec.dimOut)) return undefined;
   const s = st ? st[0] : 1;
   if (win > 0 && win % s !== 0) return undefined;
   const mode = win === 0 ? 'global' : input.h % win === 0 && input.w % win === 0 ? 'window' : 'padded';
-  let m = input;
-  if (mode === 'window') m = toLayout(g, m, { kind: 'win', ws: win });
-  else if (mode === 'padded') m = toLayout(g, m, ROWS);
-  else if (s > 1 && m.layout.kind === 'win' && m.layout.ws % s !== 0) m = toLayout(g, m, ROWS);
-  if (mode === 'padded' && !padTilingConsistent(m.h, m.w, win, s)) return undefined;
+  let layout = input.layout;
+  if (mode === 'window') layout = { kind: 'win', ws: win };
+  else if (mode === 'padded') layout = ROWS;
+  else if (s > 1 && layout.kind === 'win' && layout.ws % s !== 0) layout = ROWS;
+  if (mode === 'padded' && !padTilingConsistent(input.h, input.w, win, s)) return undefined;
 
   const { dim, dimOut, numHeads } = spec;
-  const xn = layerNorm(g, ws, `${p}.norm1`, m.x, 1e-6);
-  let shortcut = m.x;
-  if (dim !== dimOut) {
-    shortcut = linear(g, ws, `${p}.proj`, xn);
-    if (s > 1) shortcut = maxPoolTokens(g, shortcut, { ...m, c: dimOut }, s).x;
+  // norm1 of a pending residual sum is one SkipLayerNormalization (it also gives the sum, the shortcut)
+  let m: TokenMap;
+  let xn: T;
+  if ('a' in input && sameLayout(layout, input.layout)) {
+    const r = skipLayerNorm(g, ws, `${p}.norm1`, input.a, input.b);
+    m = { x: r.sum, h: input.h, w: input.w, c: input.c, layout };
+    xn = r.y;
+  } else {
+    m = toLayout(g, 'a' in input ? realizeSum(g, input) : input, layout);
+    xn = layerNorm(g, ws, `${p}.norm1`, m.x, 1e-6);
   }
   const w = qkvWeights(ws, `${p}.attn.qkv`, dim, dimOut);
+  let shortcut = m.x;
+  let q: PooledQ;
+  if (s > 1) {
+    // the shortcut proj and q are pooled the same way: one GEMM and one pool for both, split after
+    // the pool (on 1/s² of the tokens)
+    const both = linearConcat(g, [`${p}.proj`, `${p}.attn.qkv.q`], xn, [linearWeights(ws, `${p}.proj`), { w: w.w[0], b: w.b[0], cin: dim, cout: dimOut }]);
+    const pooled = maxPoolTokens(g, both, { ...m, c: 2 * dimOut }, s);
+    const [sc, qx] = g.split(pooled.x, [dimOut, dimOut], 1) as [T, T];
+    shortcut = sc;
+    q = { x: qx, h: pooled.h, w: pooled.w, layout: pooled.layout };
+  } else {
+    if (dim !== dimOut) shortcut = linear(g, ws, `${p}.proj`, xn);
+    q = { x: project(g, xn, w, 0, true), h: m.h, w: m.w, layout: m.layout };
+  }
   const out = g.scope('attn', () => mode === 'padded'
-    ? paddedWindowAttention(g, ws, `${p}.attn`, xn, m, w, win, s, numHeads)
-    : tiledAttention(g, ws, `${p}.attn`, xn, m, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, s, numHeads));
+    ? paddedWindowAttention(g, ws, `${p}.attn`, xn, m, q, w, win, s, numHeads)
+    : tiledAttention(g, ws, `${p}.attn`, xn, m, q, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, numHeads));
 
-  let x = g.add(shortcut, out.x);
-  const hidden = geluMlp(g, ws, `${p}.mlp`, layerNorm(g, ws, `${p}.norm2`, x, 1e-6));
-  x = g.add(x, hidden);
-  return { x, h: out.h, w: out.w, c: dimOut, layout: out.layout };
+  const r = skipLayerNorm(g, ws, `${p}.norm2`, shortcut, out.x);
+  const hidden = geluMlp(g, ws, `${p}.mlp`, r.y);
+  return { a: r.sum, b: hidden, h: out.h, w: out.w, c: dimOut, layout: out.layout };
+}
+
+/** A block output x = a + b whose Add is left for the next block's norm1 to fuse (see tokenBlock). */
+export interface ResidualSum extends Omit<TokenMap, 'x'> {
+  a: T;
+  b: T;
+}
+
+export function realizeSum(g: GraphBuilder, r: ResidualSum): TokenMap {
+  return { x: g.add(r.a, r.b), h: r.h, w: r.w, c: r.c, layout: r.layout };
+}
+
+/**
+ * LayerNorm(a + b) and a + b as one com.microsoft SkipLayerNormalization (eps 1e-6, Hiera's norms):
+ * one pass instead of an Add pass plus a LayerNorm pass (bit-identical to Add + LayerNormalization
+ * in ORT on [16384,96] and [1024,384] tests).
+ */
+function skipLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, a: T, b: T): { y: T; sum: T } {
+  const w = ws.get(`${prefix}.weight`);
+  const bias = ws.get(`${prefix}.bias`, w.shape);
+  const o = g.op('SkipLayerNormalization', [a, b, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(bias.data, w.shape, `${prefix}.bias`)], { epsilon: { float: 1e-6 } }, 4, 'com.microsoft');
+  return { y: o[0]!, sum: o[3]! };
 }
 
 /** The token order tokenBlock runs `spec` in on an h×w map (window-major when its windows tile the map). */
@@ -87,6 +127,31 @@ function qkvWeights(ws: WeightStore, prefix: string, dim: number, dimOut: number
   return { w: [third(0), third(1), third(2)], b: [bias(0), bias(1), bias(2)], dim, dimOut, prefix };
 }
 
+/** A Linear's weight as [in, out] and its bias. */
+interface LinearWeights { w: Float32Array; b: Float32Array; cin: number; cout: number }
+
+function linearWeights(ws: WeightStore, prefix: string): LinearWeights {
+  const w = ws.get(`${prefix}.weight`);
+  const [cout, cin] = w.shape as [number, number];
+  return { w: transpose2d(w.data, cout, cin), b: ws.get(`${prefix}.bias`, [cout]).data, cin, cout };
+}
+
+/** Several Linears on the same input as one GEMM, outputs concatenated along the channels. */
+function linearConcat(g: GraphBuilder, names: string[], x: T, parts: LinearWeights[]): T {
+  const cin = parts[0]!.cin;
+  const cout = parts.reduce((a, p) => a + p.cout, 0);
+  const w = new Float32Array(cin * cout);
+  const b = new Float32Array(cout);
+  let off = 0;
+  for (const p of parts) {
+    for (let i = 0; i < cin; i++) w.set(p.w.subarray(i * p.cout, (i + 1) * p.cout), i * cout + off);
+    b.set(p.b, off);
+    off += p.cout;
+  }
+  const name = names.join('+');
+  return g.add(g.matmul(x, g.initializer(w, [cin, cout], `${name}.weight`)), g.initializer(b, [cout], `${name}.bias`));
+}
+
 /** x·W_i (+ b_i) for third i of qkv. */
 function project(g: GraphBuilder, x: T, qkv: QkvWeights, i: 0 | 1 | 2, withBias: boolean): T {
   const n = 'qkv'[i]!;
@@ -117,26 +182,32 @@ function mergeHeads(g: GraphBuilder, x: T, nW: number, L: number, nH: number, hd
 
 interface AttnOut { x: T; h: number; w: number; layout: TokenLayout }
 
+/** q after projection (and max-pooling): tokens of the output map, in its layout. */
+type PooledQ = AttnOut;
+
 /**
  * Attention over `nW` equal consecutive token groups of `m` (its windows in 'win' layout, or the whole
- * map as one group), q max-pooled by `s` in the map's own layout. Output tokens follow q's order.
+ * map as one group); q already projected and pooled in the map's own layout. Output tokens follow q's order.
  */
-function tiledAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, qkv: QkvWeights, nW: number, s: number, nH: number): AttnOut {
+function tiledAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, nW: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
-  let q = project(g, xn, qkv, 0, true);
   const k = project(g, xn, qkv, 1, true);
   const v = project(g, xn, qkv, 2, true);
-  let geo: Omit<AttnOut, 'x'> = { h: m.h, w: m.w, layout: m.layout };
-  if (s > 1) {
-    const pooled = maxPoolTokens(g, q, { ...m, c: dOut }, s);
-    q = pooled.x;
-    geo = pooled;
-  }
   const L = (m.h * m.w) / nW;
-  const Lq = (geo.h * geo.w) / nW;
-  const att = attentionCore(g, splitHeads(g, q, nW, Lq, nH, hd), splitHeads(g, k, nW, L, nH, hd), splitHeads(g, v, nW, L, nH, hd), hd);
-  return { ...geo, x: linear(g, ws, `${p}.proj`, mergeHeads(g, att, nW, Lq, nH, hd)) };
+  const Lq = (q.h * q.w) / nW;
+  let merged: T;
+  if (nW === 1 && nH > 1) {
+    // one group: FusedMatMul reads [L, heads, hd] as [heads, L, hd] itself (transBatch), no head-split copies
+    const qh = g.reshape(q.x, [Lq, nH, hd]);
+    const scores = g.op('FusedMatMul', [qh, g.reshape(k, [L, nH, hd])], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
+    const att = g.op('FusedMatMul', [g.softmax(scores, -1), g.reshape(v, [L, nH, hd])], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
+    merged = g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]);
+  } else {
+    const att = attentionCore(g, splitHeads(g, q.x, nW, Lq, nH, hd), splitHeads(g, k, nW, L, nH, hd), splitHeads(g, v, nW, L, nH, hd), hd);
+    merged = mergeHeads(g, att, nW, Lq, nH, hd);
+  }
+  return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, merged) };
 }
 
 /** Row-major [h·w, C] → zero-pad to multiples of win → head-major windows [nW, nH, win², hd] (one copy). */
@@ -150,24 +221,16 @@ function padPartitionHeads(g: GraphBuilder, x: T, h: number, w: number, win: num
 }
 
 /** Windowed attention where the windows need padding (row-major map); see tokenBlock for the bias algebra. */
-function paddedWindowAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
+function paddedWindowAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
-  let q = project(g, xn, qkv, 0, true);
   const k = project(g, xn, qkv, 1, false);
   const v = project(g, xn, qkv, 2, false);
-  let qh = m.h;
-  let qw = m.w;
-  if (s > 1) {
-    // pooling cells of kept outputs never touch padding (floor mode), so pooling before padding keeps them
-    const pooled = maxPoolTokens(g, q, { ...m, c: dOut }, s);
-    q = pooled.x;
-    qh = pooled.h;
-    qw = pooled.w;
-  }
+  // q was pooled on the unpadded map: pooling cells of kept outputs never touch padding (floor mode)
+  const { h: qh, w: qw } = q;
   const qwin = win / s;
   const att = attentionCore(g,
-    padPartitionHeads(g, q, qh, qw, qwin, nH, hd),
+    padPartitionHeads(g, q.x, qh, qw, qwin, nH, hd),
     padPartitionHeads(g, k, m.h, m.w, win, nH, hd),
     padPartitionHeads(g, v, m.h, m.w, win, nH, hd), hd);
   const hp = Math.ceil(qh / qwin) * qwin;

@@ -6,7 +6,7 @@ import type { HieraTrunkConfig } from './hieraConfig.js';
 import { hieraPosEmbed } from './hieraPosEmbed.js';
 import { windowAttention, type AttentionImpl } from './hieraAttention.js';
 import { maxPoolNhwc } from './hieraPool.js';
-import { geluMlp, preferredLayout, tokenBlock } from './hieraBlock.js';
+import { geluMlp, preferredLayout, realizeSum, tokenBlock, type ResidualSum } from './hieraBlock.js';
 import { fromNchw, ROWS, toLayout, type TokenMap } from './hieraTokens.js';
 
 /** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
@@ -153,18 +153,21 @@ export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg
   const pw = ws.get(`${prefix}.pos_embed_window`, [1, C, win0, win0]);
   const pos = hieraPosEmbed(pe.data, bkg, pw.data, [win0, win0], C, h, w);
   x = g.add(x, g.initializer(pos, [1, C, h, w], `${prefix}.pos_embed_resized`));
-  let m: TokenMap = fromNchw(g, x, h, w, C, impl === 'matmul' ? preferredLayout(plan.blocks[0]!, h, w) : ROWS);
+  let m: TokenMap | ResidualSum = fromNchw(g, x, h, w, C, impl === 'matmul' ? preferredLayout(plan.blocks[0]!, h, w) : ROWS);
 
   const stages: HieraOutputs['stages'] = [];
   plan.blocks.forEach((spec, i) => {
-    m = g.scope(`blocks.${i}`, () => {
+    m = g.scope(`blocks.${i}`, (): TokenMap | ResidualSum => {
       const fast = impl === 'matmul' ? tokenBlock(g, ws, `${prefix}.blocks.${i}`, spec, m) : undefined;
       if (fast) return fast;
-      const r = toLayout(g, m, ROWS);
+      const r = toLayout(g, 'a' in m ? realizeSum(g, m) : m, ROWS);
       const y = multiScaleBlock(g, ws, `${prefix}.blocks.${i}`, spec, { x: g.reshape(r.x, [1, r.h, r.w, r.c]), h: r.h, w: r.w, c: r.c }, impl);
       return { x: g.reshape(y.x, [y.h * y.w, y.c]), h: y.h, w: y.w, c: y.c, layout: ROWS };
     });
-    if (plan.stageEnds.includes(i)) stages.push(m);
+    if (plan.stageEnds.includes(i)) {
+      if ('a' in m) m = realizeSum(g, m);
+      stages.push(m);
+    }
   });
   return { stages };
 }
