@@ -29,6 +29,20 @@ export function layerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T
   return g.layerNorm(x, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(b.data, b.shape, `${prefix}.bias`), eps, -1);
 }
 
+/**
+ * Residual add followed by nn.LayerNorm: sum = x + skip, normed = LayerNorm(sum), as one
+ * com.microsoft SkipLayerNormalization kernel (same add, same normalisation as Add +
+ * LayerNormalization; ORT does not fuse them itself when the sum feeds the next residual).
+ */
+export function residualLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, skip: T, eps = 1e-5): { sum: T; normed: T } {
+  const w = ws.get(`${prefix}.weight`);
+  const b = ws.get(`${prefix}.bias`);
+  const [normed, , , sum] = g.op('SkipLayerNormalization', [
+    x, skip, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(b.data, b.shape, `${prefix}.bias`),
+  ], { epsilon: { float: eps } }, 4, 'com.microsoft');
+  return { sum: sum!, normed: normed! };
+}
+
 /** SAM's LayerNorm2d: normalise over channels of an NCHW tensor (computed as mean/var like upstream). */
 export function layerNorm2d(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, eps = 1e-6): T {
   const w = ws.get(`${prefix}.weight`);

@@ -1,6 +1,6 @@
 import { MedsamError } from '../../../common/errors.js';
 import { GraphBuilder, type T } from '../../onnx/graphBuilder.js';
-import { activation, layerNorm, linear } from '../../onnx/torchLayers.js';
+import { activation, layerNorm, linear, residualLayerNorm } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { MemoryModulesConfig } from './memoryConfig.js';
 import { ropeAttention, ropeKeyTables, ropeTableConstants } from './ropeAttention.js';
@@ -57,24 +57,27 @@ export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightSt
   // The memory keys with their positional encoding are the same for every layer.
   const memKeys = ma.posEncAtCrossAttnKeys ? g.add(mem, memPos) : mem;
 
+  // Pre-norm layers: each residual add and the LayerNorm after it (the next sub-layer's norm, or the
+  // final norm) run as one kernel.
+  const norms = (i: number): string[] => [1, 2, 3].map((n) => `memory_attention.layers.${i}.norm${n}`);
+  let t2 = layerNorm(g, ws, ma.numLayers > 0 ? norms(0)[0]! : 'memory_attention.norm', out);
   for (let i = 0; i < ma.numLayers; i++) {
     const p = `memory_attention.layers.${i}`;
+    const [, norm2, norm3] = norms(i);
+    const nextNorm = i + 1 < ma.numLayers ? norms(i + 1)[0]! : 'memory_attention.norm';
     g.scope(`layer${i}`, () => {
       // self-attention
-      let t2 = layerNorm(g, ws, `${p}.norm1`, out);
       const qk = ma.posEncAtAttn ? g.add(t2, qPos) : t2;
-      out = g.add(out, ropeAttention(g, ws, `${p}.self_attn`, ma.selfAttention, qk, qk, t2, selfRope, selfRope));
+      ({ sum: out, normed: t2 } = residualLayerNorm(g, ws, norm2!, out, ropeAttention(g, ws, `${p}.self_attn`, ma.selfAttention, qk, qk, t2, selfRope, selfRope)));
       // cross-attention to memories and object pointers
-      t2 = layerNorm(g, ws, `${p}.norm2`, out);
       const q = ma.posEncAtCrossAttnQueries ? g.add(t2, qPos) : t2;
-      out = g.add(out, ropeAttention(g, ws, `${p}.cross_attn_image`, ma.crossAttention, q, memKeys, mem, crossRope, crossKeyRope));
+      ({ sum: out, normed: t2 } = residualLayerNorm(g, ws, norm3!, out, ropeAttention(g, ws, `${p}.cross_attn_image`, ma.crossAttention, q, memKeys, mem, crossRope, crossKeyRope)));
       // FFN
-      t2 = layerNorm(g, ws, `${p}.norm3`, out);
       const h = activation(g, linear(g, ws, `${p}.linear1`, t2), ma.activation);
-      out = g.add(out, linear(g, ws, `${p}.linear2`, h));
+      ({ sum: out, normed: t2 } = residualLayerNorm(g, ws, nextNorm, out, linear(g, ws, `${p}.linear2`, h)));
     });
   }
-  const normed = layerNorm(g, ws, 'memory_attention.norm', out);
+  const normed = t2;
   g.output(g.reshape(normed, [hw, 1, C]), io.out, 'float', [hw, 1, C]);
   return g.toBytes({ docString: 'SAM2 memory attention (medsam2.js graph builder)' });
 }
