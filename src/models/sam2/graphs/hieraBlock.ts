@@ -17,7 +17,7 @@ import type { HieraBlockSpec } from './hieraTrunk.js';
  *   crop on real tokens only.
  * Returns undefined for block shapes these forms do not cover (the caller uses the reference block).
  */
-export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap | ResidualSum): ResidualSum | undefined {
+export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap | ResidualSum): BlockResult | undefined {
   const win = spec.windowSize;
   const st = spec.qStride;
   if (st && (st[0] !== st[1] || spec.dim === spec.dimOut)) return undefined;
@@ -34,12 +34,15 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
   // norm1 of a pending residual sum is one SkipLayerNormalization (it also gives the sum, the shortcut)
   let m: TokenMap;
   let xn: T;
+  let realized: TokenMap;
   if ('a' in input && sameLayout(layout, input.layout)) {
     const r = skipLayerNorm(g, ws, `${p}.norm1`, input.a, input.b);
-    m = { x: r.sum, h: input.h, w: input.w, c: input.c, layout };
+    realized = { x: r.sum, h: input.h, w: input.w, c: input.c, layout };
+    m = realized;
     xn = r.y;
   } else {
-    m = toLayout(g, 'a' in input ? realizeSum(g, input) : input, layout);
+    realized = 'a' in input ? realizeSum(g, input) : input;
+    m = toLayout(g, realized, layout);
     xn = layerNorm(g, ws, `${p}.norm1`, m.x, 1e-6);
   }
   const w = qkvWeights(ws, `${p}.attn.qkv`, dim, dimOut);
@@ -63,8 +66,14 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
 
   const r = skipLayerNorm(g, ws, `${p}.norm2`, shortcut, out.x);
   const hidden = geluMlp(g, ws, `${p}.mlp`, r.y);
-  return { a: r.sum, b: hidden, h: out.h, w: out.w, c: dimOut, layout: out.layout };
+  return { out: { a: r.sum, b: hidden, h: out.h, w: out.w, c: dimOut, layout: out.layout }, input: realized };
 }
+
+/**
+ * A block's output, and its input as a plain map (when the input was a pending sum, the sum its
+ * norm1 produced: a stage output taken from there costs no extra Add).
+ */
+export interface BlockResult { out: ResidualSum; input: TokenMap }
 
 /** A block output x = a + b whose Add is left for the next block's norm1 to fuse (see tokenBlock). */
 export interface ResidualSum extends Omit<TokenMap, 'x'> {

@@ -58,15 +58,25 @@ export function maxPoolTokens(g: GraphBuilder, x: T, m: Omit<TokenMap, 'x'>, s: 
   if (m.layout.kind === 'win') {
     const ws = m.layout.ws;
     const nW = (h / ws) * (w / ws);
-    const y = g.op1('ReduceMax', [g.reshape(x, [nW, ws / s, s, ws / s, s, c]), g.constI([2, 4])], { keepdims: 0 });
+    // rows of the window: [nW·ws/s, s, ws·c]; then columns: [nW·(ws/s)², s, c]
+    const y = pairMax(g, pairMax(g, x, [nW * (ws / s), s, ws * c]), [nW * (ws / s) * (ws / s), s, c]);
     return { x: g.reshape(y, [(h / s) * (w / s), c]), h: h / s, w: w / s, layout: { kind: 'win', ws: ws / s } };
   }
   const ph = Math.floor(h / s);
   const pw = Math.floor(w / s);
   let y = g.reshape(x, [h, w, c]);
   if (ph * s !== h || pw * s !== w) y = g.slice(y, [0, 0], [ph * s, pw * s], [0, 1]);
-  y = g.op1('ReduceMax', [g.reshape(y, [ph, s, pw, s, c]), g.constI([1, 3])], { keepdims: 0 });
+  y = pairMax(g, pairMax(g, y, [ph, s, pw * s * c]), [ph * pw, s, c]);
   return { x: g.reshape(y, [ph * pw, c]), h: ph, w: pw, layout: ROWS };
+}
+
+/**
+ * Max over the middle axis of x viewed as `dims` = [outer, s, inner]. Pooling as two such reductions
+ * (rows, then columns) keeps ORT on its fast single-middle-axis reduce; one ReduceMax over two
+ * non-adjacent axes of a 6-D view falls back to a generic loop several times slower.
+ */
+function pairMax(g: GraphBuilder, x: T, dims: [number, number, number]): T {
+  return g.op1('ReduceMax', [g.reshape(x, dims), g.constI([1])], { keepdims: 0 });
 }
 
 /** An NCHW tensor (1, c, h, w) as tokens in `layout` (a 2-D transpose, then toLayout; see toNchw). */

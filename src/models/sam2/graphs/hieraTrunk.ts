@@ -156,18 +156,22 @@ export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg
   let m: TokenMap | ResidualSum = fromNchw(g, x, h, w, C, impl === 'matmul' ? preferredLayout(plan.blocks[0]!, h, w) : ROWS);
 
   const stages: HieraOutputs['stages'] = [];
+  // a stage output is the next block's input: taken from that block, where norm1 realises the sum
+  let stageDue = false;
   plan.blocks.forEach((spec, i) => {
-    m = g.scope(`blocks.${i}`, (): TokenMap | ResidualSum => {
+    const res = g.scope(`blocks.${i}`, (): { out: TokenMap | ResidualSum; input: TokenMap } => {
       const fast = impl === 'matmul' ? tokenBlock(g, ws, `${prefix}.blocks.${i}`, spec, m) : undefined;
       if (fast) return fast;
-      const r = toLayout(g, 'a' in m ? realizeSum(g, m) : m, ROWS);
+      const input = 'a' in m ? realizeSum(g, m) : m;
+      const r = toLayout(g, input, ROWS);
       const y = multiScaleBlock(g, ws, `${prefix}.blocks.${i}`, spec, { x: g.reshape(r.x, [1, r.h, r.w, r.c]), h: r.h, w: r.w, c: r.c }, impl);
-      return { x: g.reshape(y.x, [y.h * y.w, y.c]), h: y.h, w: y.w, c: y.c, layout: ROWS };
+      return { out: { x: g.reshape(y.x, [y.h * y.w, y.c]), h: y.h, w: y.w, c: y.c, layout: ROWS }, input };
     });
-    if (plan.stageEnds.includes(i)) {
-      if ('a' in m) m = realizeSum(g, m);
-      stages.push(m);
-    }
+    if (stageDue) stages.push(res.input);
+    m = res.out;
+    stageDue = plan.stageEnds.includes(i);
   });
+  const last = m as TokenMap | ResidualSum; // assigned in the loop callback, which narrowing does not see
+  if (stageDue) stages.push('a' in last ? realizeSum(g, last) : last);
   return { stages };
 }
