@@ -120,10 +120,9 @@ function rotate(g: GraphBuilder, x: T, r: RopeTables, heads: number): T {
  * per memory frame, identity for the object-pointer tokens). Attention is softmax(q·kᵀ/√d)·v, as
  * the fixtures' math-SDPA form.
  *
- * Speed: when the values come from narrower inputs than a head (cross-attention to 64-d memories
- * with 256-d heads), softmax(s)·(x·Wvᵀ + bv) is computed as (softmax(s)·x)·Wvᵀ + bv — the same
- * maths (softmax rows sum to 1) with the M-long reduction done at the input width, 4× fewer FLOPs
- * in the largest MatMul of memory attention. With one head the head split/merge is a reshape.
+ * Speed: when the values are no wider than a head (cross-attention to 64-d memories, or one-head
+ * self-attention), the value and output projections fold into one (valuesThroughOutProj). With
+ * one head the head split is a reshape.
  */
 export function ropeAttention(
   g: GraphBuilder, ws: WeightStore, prefix: string, cfg: RopeAttentionConfig,
@@ -143,23 +142,47 @@ export function ropeAttention(
 
     const scores = g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(dh)));
     const probs = g.softmax(scores, -1);
-    const out = cfg.kvInDim < dh
-      ? valuesAtInputWidth(g, ws, `${prefix}.v_proj`, probs, vIn, heads, dh, cfg.kvInDim)
-      : g.matmul(probs, split(linear(g, ws, `${prefix}.v_proj`, vIn)));
+    if (cfg.kvInDim <= dh) return valuesThroughOutProj(g, ws, prefix, probs, vIn, heads, dh, cfg.kvInDim, cfg.embeddingDim);
+    const out = g.matmul(probs, split(linear(g, ws, `${prefix}.v_proj`, vIn)));
     const merged = heads === 1 ? g.squeeze(out, [0]) : g.reshape(g.transpose(out, [1, 0, 2]), [0, internal]);
     return linear(g, ws, `${prefix}.out_proj`, merged);
   });
 }
 
-/** (probs·x)·Wv_hᵀ + bv_h per head: probs [H,N,M], x [M,kvIn] → [H,N,dh]. */
-function valuesAtInputWidth(g: GraphBuilder, ws: WeightStore, prefix: string, probs: T, x: T, heads: number, dh: number, kvIn: number): T {
-  const w = ws.get(`${prefix}.weight`, [heads * dh, kvIn]).data; // torch Linear [out, in]
-  const wh = new Float32Array(heads * kvIn * dh); // [H, kvIn, dh]
+/**
+ * out_proj(softmax(s)·v_proj(x)) for values no wider than a head, as Σ_h (P_h·x)·F_h + b′ with
+ * F_h = Wv_hᵀ·Wo_hᵀ [kvIn, C] and b′ = Wo·bv + bo folded in float64 at build time: the same maths
+ * (softmax rows sum to 1, so the value bias passes through P unchanged), with the M-long
+ * reduction done at the input width (4× fewer FLOPs for 64-d memories and 256-d heads) and the
+ * value and output projections as one small matmul instead of two.
+ */
+function valuesThroughOutProj(
+  g: GraphBuilder, ws: WeightStore, prefix: string, probs: T, x: T, heads: number, dh: number, kvIn: number, cOut: number,
+): T {
+  const internal = heads * dh;
+  const wv = ws.get(`${prefix}.v_proj.weight`, [internal, kvIn]).data; // torch Linear [out, in]
+  const wo = ws.get(`${prefix}.out_proj.weight`, [cOut, internal]).data;
+  const f = new Float32Array(heads * kvIn * cOut); // [H, kvIn, C]
+  const acc = new Float64Array(cOut);
   for (let h = 0; h < heads; h++) {
-    for (let o = 0; o < dh; o++) for (let i = 0; i < kvIn; i++) wh[(h * kvIn + i) * dh + o] = w[(h * dh + o) * kvIn + i]!;
+    for (let i = 0; i < kvIn; i++) {
+      acc.fill(0);
+      for (let d = 0; d < dh; d++) {
+        const v = wv[(h * dh + d) * kvIn + i]!;
+        for (let o = 0; o < cOut; o++) acc[o]! += v * wo[o * internal + h * dh + d]!;
+      }
+      f.set(acc, (h * kvIn + i) * cOut);
+    }
+  }
+  const bias = new Float64Array(cOut);
+  if (ws.has(`${prefix}.out_proj.bias`)) bias.set(ws.get(`${prefix}.out_proj.bias`, [cOut]).data);
+  if (ws.has(`${prefix}.v_proj.bias`)) {
+    const bv = ws.get(`${prefix}.v_proj.bias`, [internal]).data;
+    for (let o = 0; o < cOut; o++) for (let j = 0; j < internal; j++) bias[o]! += wo[o * internal + j]! * bv[j]!;
   }
   const px = g.matmul(probs, x); // [H,N,kvIn]
-  let y = g.matmul(px, g.initializer(wh, [heads, kvIn, dh], `${prefix}.weight_heads`));
-  if (ws.has(`${prefix}.bias`)) y = g.add(y, g.initializer(ws.get(`${prefix}.bias`, [heads * dh]).data, [heads, 1, dh], `${prefix}.bias`));
-  return y;
+  const y = heads === 1
+    ? g.matmul(g.squeeze(px, [0]), g.initializer(f, [kvIn, cOut], `${prefix}.v_out_proj.weight`))
+    : g.op1('ReduceSum', [g.matmul(px, g.initializer(f, [heads, kvIn, cOut], `${prefix}.v_out_proj.weight`)), g.constI([0])], { keepdims: 0 });
+  return g.add(y, g.initializer(Float32Array.from(bias), [cOut], `${prefix}.v_out_proj.bias`));
 }
