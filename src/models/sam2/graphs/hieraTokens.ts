@@ -79,8 +79,13 @@ function pairMax(g: GraphBuilder, x: T, dims: [number, number, number]): T {
   return g.op1('ReduceMax', [g.reshape(x, dims), g.constI([1])], { keepdims: 0 });
 }
 
-/** An NCHW tensor (1, c, h, w) as tokens in `layout` (a 2-D transpose, then toLayout; see toNchw). */
-export function fromNchw(g: GraphBuilder, x: T, h: number, w: number, c: number, layout: TokenLayout): TokenMap {
-  const rows: TokenMap = { x: g.transpose(g.reshape(x, [c, h * w]), [1, 0]), h, w, c, layout: ROWS };
-  return toLayout(g, rows, layout);
+/** Build-time reorder of constant (1, c, h, w) data into [h·w, c] tokens in `layout` order. */
+export function nchwToTokens(data: Float32Array, c: number, h: number, w: number, layout: TokenLayout): Float32Array {
+  const out = new Float32Array(c * h * w);
+  const ws = layout.kind === 'win' ? layout.ws : 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const t = ws ? ((Math.floor(y / ws) * (w / ws) + Math.floor(x / ws)) * ws + (y % ws)) * ws + (x % ws) : y * w + x;
+    for (let ch = 0; ch < c; ch++) out[t * c + ch] = data[(ch * h + y) * w + x]!;
+  }
+  return out;
 }

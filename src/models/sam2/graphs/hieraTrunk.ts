@@ -7,7 +7,7 @@ import { hieraPosEmbed } from './hieraPosEmbed.js';
 import { windowAttention, type AttentionImpl } from './hieraAttention.js';
 import { maxPoolNhwc } from './hieraPool.js';
 import { geluMlp, preferredLayout, realizeSum, tokenBlock, type ResidualSum } from './hieraBlock.js';
-import { fromNchw, ROWS, toLayout, type TokenMap } from './hieraTokens.js';
+import { nchwToTokens, ROWS, toLayout, type TokenMap } from './hieraTokens.js';
 
 /** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
 export interface HieraBlockSpec {
@@ -145,15 +145,19 @@ export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg
   // PatchEmbed: 7x7 conv, stride 4, pad 3 (fixed in upstream's constructor)
   const h = Math.floor((imageSize + 2 * 3 - 7) / 4) + 1;
   const w = h;
-  let x = g.scope('patch_embed', () => conv2d(g, ws, `${prefix}.patch_embed.proj`, image, { stride: 4, padding: 3 }));
+  const x = g.scope('patch_embed', () => conv2d(g, ws, `${prefix}.patch_embed.proj`, image, { stride: 4, padding: 3 }));
 
   const bkg = cfg.windowPosEmbedBkgSpatialSize;
   const win0 = cfg.windowSpec[0]!;
   const pe = ws.get(`${prefix}.pos_embed`, [1, C, bkg[0], bkg[1]]);
   const pw = ws.get(`${prefix}.pos_embed_window`, [1, C, win0, win0]);
   const pos = hieraPosEmbed(pe.data, bkg, pw.data, [win0, win0], C, h, w);
-  x = g.add(x, g.initializer(pos, [1, C, h, w], `${prefix}.pos_embed_resized`));
-  let m: TokenMap | ResidualSum = fromNchw(g, x, h, w, C, impl === 'matmul' ? preferredLayout(plan.blocks[0]!, h, w) : ROWS);
+  // NCHW → NHWC as the plain 4-D transpose ORT folds into the conv's output reorder (channels-last);
+  // the pos-embed add is left pending for block 0's norm1 (a constant, laid out here in token order)
+  const layout0 = impl === 'matmul' ? preferredLayout(plan.blocks[0]!, h, w) : ROWS;
+  const tokens = toLayout(g, { x: g.reshape(g.transpose(x, [0, 2, 3, 1]), [h * w, C]), h, w, c: C, layout: ROWS }, layout0);
+  const posTokens = g.initializer(nchwToTokens(pos, C, h, w, layout0), [h * w, C], `${prefix}.pos_embed_resized`);
+  let m: TokenMap | ResidualSum = { a: tokens.x, b: posTokens, h, w, c: C, layout: layout0 };
 
   const stages: HieraOutputs['stages'] = [];
   // a stage output is the next block's input: taken from that block, where norm1 realises the sum
