@@ -219,35 +219,57 @@ function tiledAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: T
   return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, merged) };
 }
 
-/** Row-major [h·w, C] → zero-pad to multiples of win → head-major windows [nW, nH, win², hd] (one copy). */
-function padPartitionHeads(g: GraphBuilder, x: T, h: number, w: number, win: number, nH: number, hd: number): T {
-  const hp = Math.ceil(h / win) * win;
-  const wp = Math.ceil(w / win) * win;
-  let y = g.reshape(x, [h, w, nH * hd]);
-  if (hp > h || wp > w) y = g.op1('Pad', [y, g.constI([0, 0, 0, hp - h, wp - w, 0])]);
-  y = g.transpose(g.reshape(y, [hp / win, win, wp / win, win, nH, hd]), [0, 2, 4, 1, 3, 5]);
-  return g.reshape(y, [(hp / win) * (wp / win), nH, win * win, hd]);
+/**
+ * Row-major tokens [rows, nH·hd] → zero-padded head-major windows [nW, nH, win², hd] as ONE Gather of
+ * hd-long rows (pad + partition + head split in a single copy; Pad + Transpose take two). Padded
+ * positions read row `padRow` (a zero row, or any row where the values are never used).
+ */
+function gatherWindows(g: GraphBuilder, x: T, rows: number, h: number, w: number, win: number, nH: number, hd: number, padRow: number): T {
+  const nWh = Math.ceil(h / win);
+  const nWw = Math.ceil(w / win);
+  const idx = new BigInt64Array(nWh * nWw * nH * win * win);
+  let i = 0;
+  for (let wy = 0; wy < nWh; wy++) for (let wx = 0; wx < nWw; wx++) for (let head = 0; head < nH; head++) {
+    for (let y = wy * win; y < (wy + 1) * win; y++) for (let xx = wx * win; xx < (wx + 1) * win; xx++) {
+      idx[i++] = BigInt((y < h && xx < w ? y * w + xx : padRow) * nH + head);
+    }
+  }
+  const y = g.gather(g.reshape(x, [rows * nH, hd]), g.initializer(idx, [idx.length], 'window_rows'), 0);
+  return g.reshape(y, [nWh * nWw, nH, win * win, hd]);
+}
+
+/** Inverse of gatherWindows for the real positions only: [nW, nH, win², hd] → row-major [h·w, nH·hd] (unpartition + crop in one Gather). */
+function gatherTokens(g: GraphBuilder, x: T, h: number, w: number, win: number, nH: number, hd: number): T {
+  const nWh = Math.ceil(h / win);
+  const nWw = Math.ceil(w / win);
+  const idx = new BigInt64Array(h * w * nH);
+  let i = 0;
+  for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let head = 0; head < nH; head++) {
+    const win0 = Math.floor(y / win) * nWw + Math.floor(xx / win);
+    idx[i++] = BigInt(((win0 * nH + head) * win + (y % win)) * win + (xx % win));
+  }
+  const y = g.gather(g.reshape(x, [nWh * nWw * nH * win * win, hd]), g.initializer(idx, [idx.length], 'token_rows'), 0);
+  return g.reshape(y, [h * w, nH * hd]);
 }
 
 /** Windowed attention where the windows need padding (row-major map); see tokenBlock for the bias algebra. */
 function paddedWindowAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
-  const k = project(g, xn, qkv, 1, false);
-  const v = project(g, xn, qkv, 2, false);
-  // q was pooled on the unpadded map: pooling cells of kept outputs never touch padding (floor mode)
+  const n = m.h * m.w;
+  // one zero row appended to the normed input: its (bias-free) k and v rows are the zero padding
+  const xz = g.concat([xn, g.constF(new Float32Array(qkv.dim), [1, qkv.dim])], 0);
+  const k = project(g, xz, qkv, 1, false);
+  const v = project(g, xz, qkv, 2, false);
+  // q was pooled on the unpadded map: pooling cells of kept outputs never touch padding (floor mode);
+  // padded q rows only make outputs that are cropped, so they may read any row (row 0)
   const { h: qh, w: qw } = q;
   const qwin = win / s;
   const att = attentionCore(g,
-    padPartitionHeads(g, q.x, qh, qw, qwin, nH, hd),
-    padPartitionHeads(g, k, m.h, m.w, win, nH, hd),
-    padPartitionHeads(g, v, m.h, m.w, win, nH, hd), hd);
-  const hp = Math.ceil(qh / qwin) * qwin;
-  const wp = Math.ceil(qw / qwin) * qwin;
-  // [wy, wx, head, y, x, hd] → [wy, y, wx, x, head, hd] = the padded map, then crop
-  let y = g.reshape(g.transpose(g.reshape(att, [hp / qwin, wp / qwin, nH, qwin, qwin, hd]), [0, 3, 1, 4, 2, 5]), [hp, wp, dOut]);
-  if (hp > qh || wp > qw) y = g.slice(y, [0, 0], [qh, qw], [0, 1]);
-  y = g.reshape(y, [qh * qw, dOut]);
+    gatherWindows(g, q.x, qh * qw, qh, qw, qwin, nH, hd, 0),
+    gatherWindows(g, k, n + 1, m.h, m.w, win, nH, hd, n),
+    gatherWindows(g, v, n + 1, m.h, m.w, win, nH, hd, n), hd);
+  const y = gatherTokens(g, att, qh, qw, qwin, nH, hd);
   return { x: projWithValueBias(g, ws, `${p}.proj`, y, qkv.b[2]), h: qh, w: qw, layout: ROWS };
 }
 
