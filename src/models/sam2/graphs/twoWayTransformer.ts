@@ -50,7 +50,8 @@ export function twoWayAttentionBlock(
     queries = layerNorm(g, ws, `${prefix}.norm1`, queries);
 
     let q = g.add(queries, x.queryPe);
-    let k = g.add(keys, x.keyPe);
+    // keys are unchanged until the image→token attention below, so keys + PE is computed once
+    const k = g.add(keys, x.keyPe);
     queries = g.add(queries, samAttention(g, ws, `${prefix}.cross_attn_token_to_image`, q, k, keys, o.numHeads));
     queries = layerNorm(g, ws, `${prefix}.norm2`, queries);
 
@@ -58,7 +59,6 @@ export function twoWayAttentionBlock(
     queries = layerNorm(g, ws, `${prefix}.norm3`, queries);
 
     q = g.add(queries, x.queryPe);
-    k = g.add(keys, x.keyPe);
     keys = g.add(keys, samAttention(g, ws, `${prefix}.cross_attn_image_to_token`, k, q, queries, o.numHeads));
     keys = layerNorm(g, ws, `${prefix}.norm4`, keys);
     return { queries, keys };
