@@ -178,17 +178,6 @@ function attentionCore(g: GraphBuilder, q: T, k: T, v: T, hd: number): T {
   return g.matmul(g.softmax(scores, -1), v);
 }
 
-/** [nW·L, nH·hd] tokens → head-major [nW, nH, L, hd] (a reshape for one head). */
-function splitHeads(g: GraphBuilder, x: T, nW: number, L: number, nH: number, hd: number): T {
-  if (nH === 1) return g.reshape(x, [nW, L, hd]);
-  return g.transpose(g.reshape(x, [nW, L, nH, hd]), [0, 2, 1, 3]);
-}
-
-function mergeHeads(g: GraphBuilder, x: T, nW: number, L: number, nH: number, hd: number): T {
-  if (nH === 1) return g.reshape(x, [nW * L, hd]);
-  return g.reshape(g.transpose(x, [0, 2, 1, 3]), [nW * L, nH * hd]);
-}
-
 interface AttnOut { x: T; h: number; w: number; layout: TokenLayout }
 
 /** q after projection (and max-pooling): tokens of the output map, in its layout. */
@@ -201,22 +190,43 @@ type PooledQ = AttnOut;
 function tiledAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, nW: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
-  const k = project(g, xn, qkv, 1, true);
-  const v = project(g, xn, qkv, 2, true);
   const L = (m.h * m.w) / nW;
   const Lq = (q.h * q.w) / nW;
-  let merged: T;
   if (nW === 1 && nH > 1) {
     // one group: FusedMatMul reads [L, heads, hd] as [heads, L, hd] itself (transBatch), no head-split copies
+    const k = project(g, xn, qkv, 1, true);
+    const v = project(g, xn, qkv, 2, true);
     const qh = g.reshape(q.x, [Lq, nH, hd]);
     const scores = g.op('FusedMatMul', [qh, g.reshape(k, [L, nH, hd])], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
     const att = g.op('FusedMatMul', [g.softmax(scores, -1), g.reshape(v, [L, nH, hd])], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
-    merged = g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]);
-  } else {
-    const att = attentionCore(g, splitHeads(g, q.x, nW, Lq, nH, hd), splitHeads(g, k, nW, L, nH, hd), splitHeads(g, v, nW, L, nH, hd), hd);
-    merged = mergeHeads(g, att, nW, Lq, nH, hd);
+    const merged = g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]);
+    return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, merged) };
   }
-  return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, merged) };
+  if (nH === 1) {
+    const k = project(g, xn, qkv, 1, true);
+    const v = project(g, xn, qkv, 2, true);
+    const att = attentionCore(g, g.reshape(q.x, [nW, Lq, hd]), g.reshape(k, [nW, L, hd]), g.reshape(v, [nW, L, hd]), hd);
+    return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, g.reshape(att, [nW * Lq, hd])) };
+  }
+  // several heads and windows: k and v projected straight into head-major [heads, windows, L, hd]
+  // (one GEMM per head, no head-split copies), without biases as in the padded case (k bias:
+  // softmax-invariant; v bias: folded into proj)
+  const k = projectHeadMajor(g, xn, qkv, 1, nH);
+  const v = projectHeadMajor(g, xn, qkv, 2, nH);
+  const qh = g.transpose(g.reshape(q.x, [nW, Lq, nH, hd]), [2, 0, 1, 3]);
+  const att = attentionCore(g, qh, g.reshape(k, [nH, nW, L, hd]), g.reshape(v, [nH, nW, L, hd]), hd);
+  const merged = g.reshape(g.transpose(att, [1, 2, 0, 3]), [nW * Lq, dOut]);
+  return { h: q.h, w: q.w, layout: q.layout, x: projWithValueBias(g, ws, `${p}.proj`, merged, qkv.b[2]) };
+}
+
+/** x·W_i of qkv third i as [heads, tokens, hd]: a MatMul against per-head [heads, dim, hd] weights (no bias). */
+function projectHeadMajor(g: GraphBuilder, x: T, qkv: QkvWeights, i: 1 | 2, nH: number): T {
+  const { dim, dimOut } = qkv;
+  const hd = dimOut / nH;
+  const w = qkv.w[i];
+  const hw = new Float32Array(dim * dimOut);
+  for (let h = 0; h < nH; h++) for (let c = 0; c < dim; c++) hw.set(w.subarray(c * dimOut + h * hd, c * dimOut + (h + 1) * hd), (h * dim + c) * hd);
+  return g.matmul(x, g.initializer(hw, [nH, dim, hd], `${qkv.prefix}.weight.${'qkv'[i]}.per_head`));
 }
 
 /**
