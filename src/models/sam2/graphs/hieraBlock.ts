@@ -14,7 +14,12 @@ import type { HieraBlockSpec } from './hieraTrunk.js';
  *   are cropped away; the k bias adds q·bk to a whole score row, which softmax ignores, so it is
  *   dropped; softmax weights sum to one, so the v bias passes through attention unchanged and is
  *   folded into the proj bias (bp + Wp·bv). Padded k/v are then plain zeros, and proj runs after the
- *   crop on real tokens only.
+ *   crop on real tokens only;
+ * - biases are added late, where another op adds them for free: the k bias is dropped and the v bias
+ *   folded into proj in every block; proj, shortcut and fc2 biases ride in the SkipLayerNormalization
+ *   that adds the residual (its optional bias input); the pooled shortcut/q bias is added after the
+ *   max-pool (max(x + b) = max(x) + b per channel), on 1/s² of the tokens. ORT runs a biased MatMul as
+ *   a Gemm that first writes the bias over its whole output, an extra pass the plain MatMul avoids.
  * Returns undefined for block shapes these forms do not cover (the caller uses the reference block).
  */
 export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap | ResidualSum): BlockResult | undefined {
@@ -36,7 +41,7 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
   let xn: T;
   let realized: TokenMap;
   if ('a' in input && sameLayout(layout, input.layout)) {
-    const r = skipLayerNorm(g, ws, `${p}.norm1`, input.a, input.b);
+    const r = skipLayerNorm(g, ws, `${p}.norm1`, input.a, input.b, input.bias);
     realized = { x: r.sum, h: input.h, w: input.w, c: input.c, layout };
     m = realized;
     xn = r.y;
@@ -47,26 +52,31 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
   }
   const w = qkvWeights(ws, `${p}.attn.qkv`, dim, dimOut);
   let shortcut = m.x;
+  let shortcutBias: Float32Array | undefined;
   let q: PooledQ;
   if (s > 1) {
     // the shortcut proj and q are pooled the same way: one GEMM and one pool for both, split after
-    // the pool (on 1/s² of the tokens)
-    const both = linearConcat(g, [`${p}.proj`, `${p}.attn.qkv.q`], xn, [linearWeights(ws, `${p}.proj`), { w: w.w[0], b: w.b[0], cin: dim, cout: dimOut }]);
+    // the pool (on 1/s² of the tokens), biases added after the pool
+    const sc = linearWeights(ws, `${p}.proj`);
+    const both = matmulConcat(g, `${p}.proj+q`, xn, dim, [sc.w, w.w[0]], [sc.cout, dimOut]);
     const pooled = maxPoolTokens(g, both, { ...m, c: 2 * dimOut }, s);
-    const [sc, qx] = g.split(pooled.x, [dimOut, dimOut], 1) as [T, T];
-    shortcut = sc;
-    q = { x: qx, h: pooled.h, w: pooled.w, layout: pooled.layout };
+    const [scx, qx] = g.split(pooled.x, [dimOut, dimOut], 1) as [T, T];
+    shortcut = scx;
+    shortcutBias = sc.b;
+    q = { x: g.add(qx, g.initializer(w.b[0], [dimOut], `${w.prefix}.bias.q`)), h: pooled.h, w: pooled.w, layout: pooled.layout };
   } else {
     if (dim !== dimOut) shortcut = linear(g, ws, `${p}.proj`, xn);
     q = { x: project(g, xn, w, 0, true), h: m.h, w: m.w, layout: m.layout };
   }
   const out = g.scope('attn', () => mode === 'padded'
-    ? paddedWindowAttention(g, ws, `${p}.attn`, xn, m, q, w, win, s, numHeads)
-    : tiledAttention(g, ws, `${p}.attn`, xn, m, q, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, numHeads));
+    ? paddedWindowAttention(g, xn, m, q, w, win, s, numHeads)
+    : tiledAttention(g, xn, m, q, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, numHeads));
+  const proj = projWithoutBias(g, ws, `${p}.attn.proj`, out.x, w.b[2]);
+  const bias = shortcutBias ? proj.bias.map((b, i) => b + shortcutBias[i]!) : proj.bias;
 
-  const r = skipLayerNorm(g, ws, `${p}.norm2`, shortcut, out.x);
-  const hidden = geluMlp(g, ws, `${p}.mlp`, r.y);
-  return { out: { a: r.sum, b: hidden, h: out.h, w: out.w, c: dimOut, layout: out.layout }, input: realized };
+  const r = skipLayerNorm(g, ws, `${p}.norm2`, shortcut, proj.y, g.initializer(Float32Array.from(bias), [dimOut], `${p}.residual1_bias`));
+  const mlp = geluMlpLateBias(g, ws, `${p}.mlp`, r.y);
+  return { out: { a: r.sum, b: mlp.y, bias: mlp.bias, h: out.h, w: out.w, c: dimOut, layout: out.layout }, input: realized };
 }
 
 /**
@@ -79,21 +89,26 @@ export interface BlockResult { out: ResidualSum; input: TokenMap }
 export interface ResidualSum extends Omit<TokenMap, 'x'> {
   a: T;
   b: T;
+  /** A per-channel bias still to add (an initializer), or undefined. */
+  bias?: T;
 }
 
 export function realizeSum(g: GraphBuilder, r: ResidualSum): TokenMap {
-  return { x: g.add(r.a, r.b), h: r.h, w: r.w, c: r.c, layout: r.layout };
+  const sum = g.add(r.a, r.b);
+  return { x: r.bias ? g.add(sum, r.bias) : sum, h: r.h, w: r.w, c: r.c, layout: r.layout };
 }
 
 /**
- * LayerNorm(a + b) and a + b as one com.microsoft SkipLayerNormalization (eps 1e-6, Hiera's norms):
- * one pass instead of an Add pass plus a LayerNorm pass (bit-identical to Add + LayerNormalization
- * in ORT on [16384,96] and [1024,384] tests).
+ * LayerNorm(a + b + bias) and the sum as one com.microsoft SkipLayerNormalization (eps 1e-6, Hiera's
+ * norms): one pass instead of an Add pass plus a LayerNorm pass (bit-identical to Add +
+ * LayerNormalization in ORT on [16384,96] and [1024,384] tests).
  */
-function skipLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, a: T, b: T): { y: T; sum: T } {
+function skipLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, a: T, b: T, bias?: T): { y: T; sum: T } {
   const w = ws.get(`${prefix}.weight`);
-  const bias = ws.get(`${prefix}.bias`, w.shape);
-  const o = g.op('SkipLayerNormalization', [a, b, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(bias.data, w.shape, `${prefix}.bias`)], { epsilon: { float: 1e-6 } }, 4, 'com.microsoft');
+  const beta = ws.get(`${prefix}.bias`, w.shape);
+  const ins = [a, b, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(beta.data, w.shape, `${prefix}.bias`)];
+  if (bias) ins.push(bias);
+  const o = g.op('SkipLayerNormalization', ins, { epsilon: { float: 1e-6 } }, 4, 'com.microsoft');
   return { y: o[0]!, sum: o[3]! };
 }
 
@@ -125,6 +140,18 @@ export function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
   return linear(g, ws, `${p}.layers.1`, h);
 }
 
+/** geluMlp with fc2's bias returned (for the residual SkipLayerNormalization) instead of added. */
+function geluMlpLateBias(g: GraphBuilder, ws: WeightStore, p: string, x: T): { y: T; bias: T } {
+  const w0 = ws.get(`${p}.layers.0.weight`);
+  const [hidden, inp] = w0.shape as [number, number];
+  const y0 = g.matmul(x, g.initializer(transpose2d(w0.data, hidden, inp), [inp, hidden], `${p}.layers.0.weight`));
+  const h = g.op('BiasGelu', [y0, g.initializer(ws.get(`${p}.layers.0.bias`, [hidden]).data, [hidden], `${p}.layers.0.bias`)], {}, 1, 'com.microsoft')[0]!;
+  const w1 = ws.get(`${p}.layers.1.weight`);
+  const [out] = w1.shape as [number, number];
+  const y = g.matmul(h, g.initializer(transpose2d(w1.data, out, hidden), [hidden, out], `${p}.layers.1.weight`));
+  return { y, bias: g.initializer(ws.get(`${p}.layers.1.bias`, [out]).data, [out], `${p}.layers.1.bias`) };
+}
+
 /** qkv Linear(dim, 3·dimOut) split into its q/k/v thirds ([dim, dimOut] transposed weights, biases). */
 interface QkvWeights { w: [Float32Array, Float32Array, Float32Array]; b: [Float32Array, Float32Array, Float32Array]; dim: number; dimOut: number; prefix: string }
 
@@ -145,20 +172,17 @@ function linearWeights(ws: WeightStore, prefix: string): LinearWeights {
   return { w: transpose2d(w.data, cout, cin), b: ws.get(`${prefix}.bias`, [cout]).data, cin, cout };
 }
 
-/** Several Linears on the same input as one GEMM, outputs concatenated along the channels. */
-function linearConcat(g: GraphBuilder, names: string[], x: T, parts: LinearWeights[]): T {
-  const cin = parts[0]!.cin;
-  const cout = parts.reduce((a, p) => a + p.cout, 0);
+/** x times several [cin, cout_i] weights as one MatMul, outputs concatenated along the channels. */
+function matmulConcat(g: GraphBuilder, name: string, x: T, cin: number, ws: Float32Array[], couts: number[]): T {
+  const cout = couts.reduce((a, c) => a + c, 0);
   const w = new Float32Array(cin * cout);
-  const b = new Float32Array(cout);
   let off = 0;
-  for (const p of parts) {
-    for (let i = 0; i < cin; i++) w.set(p.w.subarray(i * p.cout, (i + 1) * p.cout), i * cout + off);
-    b.set(p.b, off);
-    off += p.cout;
-  }
-  const name = names.join('+');
-  return g.add(g.matmul(x, g.initializer(w, [cin, cout], `${name}.weight`)), g.initializer(b, [cout], `${name}.bias`));
+  ws.forEach((wi, j) => {
+    const cj = couts[j]!;
+    for (let i = 0; i < cin; i++) w.set(wi.subarray(i * cj, (i + 1) * cj), i * cout + off);
+    off += cj;
+  });
+  return g.matmul(x, g.initializer(w, [cin, cout], `${name}.weight`));
 }
 
 /** x·W_i (+ b_i) for third i of qkv. */
@@ -187,36 +211,34 @@ type PooledQ = AttnOut;
  * Attention over `nW` equal consecutive token groups of `m` (its windows in 'win' layout, or the whole
  * map as one group); q already projected and pooled in the map's own layout. Output tokens follow q's order.
  */
-function tiledAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, nW: number, nH: number): AttnOut {
+function tiledAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, nW: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
   const L = (m.h * m.w) / nW;
   const Lq = (q.h * q.w) / nW;
+  const geo = { h: q.h, w: q.w, layout: q.layout };
   if (nW === 1 && nH > 1) {
     // one group: FusedMatMul reads [L, heads, hd] as [heads, L, hd] itself (transBatch), no head-split copies
-    const k = project(g, xn, qkv, 1, true);
-    const v = project(g, xn, qkv, 2, true);
+    const k = project(g, xn, qkv, 1, false);
+    const v = project(g, xn, qkv, 2, false);
     const qh = g.reshape(q.x, [Lq, nH, hd]);
     const scores = g.op('FusedMatMul', [qh, g.reshape(k, [L, nH, hd])], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
     const att = g.op('FusedMatMul', [g.softmax(scores, -1), g.reshape(v, [L, nH, hd])], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
-    const merged = g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]);
-    return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, merged) };
+    return { ...geo, x: g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]) };
   }
   if (nH === 1) {
-    const k = project(g, xn, qkv, 1, true);
-    const v = project(g, xn, qkv, 2, true);
+    const k = project(g, xn, qkv, 1, false);
+    const v = project(g, xn, qkv, 2, false);
     const att = attentionCore(g, g.reshape(q.x, [nW, Lq, hd]), g.reshape(k, [nW, L, hd]), g.reshape(v, [nW, L, hd]), hd);
-    return { h: q.h, w: q.w, layout: q.layout, x: linear(g, ws, `${p}.proj`, g.reshape(att, [nW * Lq, hd])) };
+    return { ...geo, x: g.reshape(att, [nW * Lq, hd]) };
   }
   // several heads and windows: k and v projected straight into head-major [heads, windows, L, hd]
-  // (one GEMM per head, no head-split copies), without biases as in the padded case (k bias:
-  // softmax-invariant; v bias: folded into proj)
+  // (one GEMM per head, no head-split copies)
   const k = projectHeadMajor(g, xn, qkv, 1, nH);
   const v = projectHeadMajor(g, xn, qkv, 2, nH);
   const qh = g.transpose(g.reshape(q.x, [nW, Lq, nH, hd]), [2, 0, 1, 3]);
   const att = attentionCore(g, qh, g.reshape(k, [nH, nW, L, hd]), g.reshape(v, [nH, nW, L, hd]), hd);
-  const merged = g.reshape(g.transpose(att, [1, 2, 0, 3]), [nW * Lq, dOut]);
-  return { h: q.h, w: q.w, layout: q.layout, x: projWithValueBias(g, ws, `${p}.proj`, merged, qkv.b[2]) };
+  return { ...geo, x: g.reshape(g.transpose(att, [1, 2, 0, 3]), [nW * Lq, dOut]) };
 }
 
 /** x·W_i of qkv third i as [heads, tokens, hd]: a MatMul against per-head [heads, dim, hd] weights (no bias). */
@@ -263,7 +285,7 @@ function gatherTokens(g: GraphBuilder, x: T, h: number, w: number, win: number, 
 }
 
 /** Windowed attention where the windows need padding (row-major map); see tokenBlock for the bias algebra. */
-function paddedWindowAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
+function paddedWindowAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
   const n = m.h * m.w;
@@ -280,20 +302,22 @@ function paddedWindowAttention(g: GraphBuilder, ws: WeightStore, p: string, xn: 
     gatherWindows(g, k, n + 1, m.h, m.w, win, nH, hd, n),
     gatherWindows(g, v, n + 1, m.h, m.w, win, nH, hd, n), hd);
   const y = gatherTokens(g, att, qh, qw, qwin, nH, hd);
-  return { x: projWithValueBias(g, ws, `${p}.proj`, y, qkv.b[2]), h: qh, w: qw, layout: ROWS };
+  return { x: y, h: qh, w: qw, layout: ROWS };
 }
 
-/** proj Linear with the v bias carried through attention: bias bp + Wp·bv (float64, rounded once). */
-function projWithValueBias(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, bv: Float32Array): T {
+/**
+ * proj Linear without its bias add; returns the bias to add later, with the v bias carried through
+ * attention: bp + Wp·bv (float64, rounded once).
+ */
+function projWithoutBias(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, bv: Float32Array): { y: T; bias: Float64Array } {
   const w = ws.get(`${prefix}.weight`);
   const [out, inp] = w.shape as [number, number];
   const bp = ws.get(`${prefix}.bias`, [out]).data;
-  const bias = new Float32Array(out);
+  const bias = new Float64Array(out);
   for (let o = 0; o < out; o++) {
     let acc = bp[o]!;
     for (let i = 0; i < inp; i++) acc += w.data[o * inp + i]! * bv[i]!;
     bias[o] = acc;
   }
-  const y = g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${prefix}.weight`));
-  return g.add(y, g.initializer(bias, [out], `${prefix}.bias_with_v_bias`));
+  return { y: g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${prefix}.weight`)), bias };
 }
