@@ -138,7 +138,11 @@ export interface HieraOutputs {
   stages: TokenMap[];
 }
 
-/** Hiera.forward: image (1,3,S,S) → one NCHW feature map per stage. Weights under `prefix` (image_encoder.trunk). */
+/**
+ * Hiera.forward: image (1,3,S,S) → one feature map per stage (token maps; toNchw gives the NCHW form).
+ * Weights under `prefix` (image_encoder.trunk). impl 'matmul' runs every block it can as tokenBlock
+ * (the fast forms); 'mha', and block shapes tokenBlock does not cover, use the literal reference block.
+ */
 export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg: HieraTrunkConfig, image: T, imageSize: number, impl: AttentionImpl = 'matmul'): HieraOutputs {
   const plan = hieraPlan(cfg);
   const C = cfg.embedDim;
