@@ -9,17 +9,20 @@ import type { HieraBlockSpec } from './hieraTrunk.js';
  * (hieraTrunk's reference block), with the same math:
  * - windows that tile the map run in window-major token order (no partition/unpartition copies);
  * - global blocks attend in whatever order the tokens are in (attention over all tokens is order-free);
- * - windows that need padding project only the real tokens. Upstream pads the normed input with
- *   zeros, so a padded token's q/k/v are exactly the qkv bias: padded q rows only make outputs that
- *   are cropped away; the k bias adds q·bk to a whole score row, which softmax ignores, so it is
- *   dropped; softmax weights sum to one, so the v bias passes through attention unchanged and is
- *   folded into the proj bias (bp + Wp·bv). Padded k/v are then plain zeros, and proj runs after the
- *   crop on real tokens only;
- * - biases are added late, where another op adds them for free: the k bias is dropped and the v bias
- *   folded into proj in every block; proj, shortcut and fc2 biases ride in the SkipLayerNormalization
- *   that adds the residual (its optional bias input); the pooled shortcut/q bias is added after the
- *   max-pool (max(x + b) = max(x) + b per channel), on 1/s² of the tokens. ORT runs a biased MatMul as
- *   a Gemm that first writes the bias over its whole output, an extra pass the plain MatMul avoids.
+ * - windows that need padding project only the real tokens plus one appended zero input row:
+ *   upstream pads the normed input with zeros, so a padded token's k/v are exactly that row's
+ *   projection (the k/v bias); one Gather per tensor pads, partitions and splits heads, padded q rows
+ *   (their outputs are cropped) read any row, and proj runs after the crop on real tokens only;
+ * - windows that tile the map with several heads project k and v straight into head-major order
+ *   with per-head weights and no bias: the k bias adds q·bk to a whole score row, which softmax
+ *   ignores, so it is dropped; softmax weights sum to one, so the v bias passes through attention
+ *   unchanged and is folded into the proj bias (bp + Wp·bv);
+ * - biases are added late where another op adds them for free: proj, shortcut and fc2 biases ride in
+ *   the SkipLayerNormalization that adds the residual (its optional bias input); the pooled
+ *   shortcut/q bias is added after the max-pool (max(x + b) = max(x) + b per channel), on 1/s² of
+ *   the tokens. ORT runs a biased MatMul as a Gemm that first writes the bias over its whole output,
+ *   an extra pass the plain MatMul avoids. (k/v keep their biases elsewhere: dropping/folding them
+ *   bought no measurable time and moved the rounding further from upstream's.)
  * Returns undefined for block shapes these forms do not cover (the caller uses the reference block).
  */
 export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap | ResidualSum): BlockResult | undefined {
@@ -71,7 +74,7 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
   const out = g.scope('attn', () => mode === 'padded'
     ? paddedWindowAttention(g, xn, m, q, w, win, s, numHeads)
     : tiledAttention(g, xn, m, q, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, numHeads));
-  const proj = projWithoutBias(g, ws, `${p}.attn.proj`, out.x, w.b[2]);
+  const proj = projWithoutBias(g, ws, `${p}.attn.proj`, out.x, out.vBias);
   const bias = shortcutBias ? proj.bias.map((b, i) => b + shortcutBias[i]!) : proj.bias;
 
   const r = skipLayerNorm(g, ws, `${p}.norm2`, shortcut, proj.y, g.initializer(Float32Array.from(bias), [dimOut], `${p}.residual1_bias`));
@@ -202,7 +205,14 @@ function attentionCore(g: GraphBuilder, q: T, k: T, v: T, hd: number): T {
   return g.matmul(g.softmax(scores, -1), v);
 }
 
-interface AttnOut { x: T; h: number; w: number; layout: TokenLayout }
+interface AttnOut {
+  x: T;
+  h: number;
+  w: number;
+  layout: TokenLayout;
+  /** The v bias when attention ran without it (it passes through softmax-weighted sums unchanged). */
+  vBias?: Float32Array;
+}
 
 /** q after projection (and max-pooling): tokens of the output map, in its layout. */
 type PooledQ = AttnOut;
@@ -219,16 +229,16 @@ function tiledAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: Qk
   const geo = { h: q.h, w: q.w, layout: q.layout };
   if (nW === 1 && nH > 1) {
     // one group: FusedMatMul reads [L, heads, hd] as [heads, L, hd] itself (transBatch), no head-split copies
-    const k = project(g, xn, qkv, 1, false);
-    const v = project(g, xn, qkv, 2, false);
+    const k = project(g, xn, qkv, 1, true);
+    const v = project(g, xn, qkv, 2, true);
     const qh = g.reshape(q.x, [Lq, nH, hd]);
     const scores = g.op('FusedMatMul', [qh, g.reshape(k, [L, nH, hd])], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
     const att = g.op('FusedMatMul', [g.softmax(scores, -1), g.reshape(v, [L, nH, hd])], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
     return { ...geo, x: g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]) };
   }
   if (nH === 1) {
-    const k = project(g, xn, qkv, 1, false);
-    const v = project(g, xn, qkv, 2, false);
+    const k = project(g, xn, qkv, 1, true);
+    const v = project(g, xn, qkv, 2, true);
     const att = attentionCore(g, g.reshape(q.x, [nW, Lq, hd]), g.reshape(k, [nW, L, hd]), g.reshape(v, [nW, L, hd]), hd);
     return { ...geo, x: g.reshape(att, [nW * Lq, hd]) };
   }
@@ -238,7 +248,7 @@ function tiledAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: Qk
   const v = projectHeadMajor(g, xn, qkv, 2, nH);
   const qh = g.transpose(g.reshape(q.x, [nW, Lq, nH, hd]), [2, 0, 1, 3]);
   const att = attentionCore(g, qh, g.reshape(k, [nH, nW, L, hd]), g.reshape(v, [nH, nW, L, hd]), hd);
-  return { ...geo, x: g.reshape(g.transpose(att, [1, 2, 0, 3]), [nW * Lq, dOut]) };
+  return { ...geo, x: g.reshape(g.transpose(att, [1, 2, 0, 3]), [nW * Lq, dOut]), vBias: qkv.b[2] };
 }
 
 /** x·W_i of qkv third i as [heads, tokens, hd]: a MatMul against per-head [heads, dim, hd] weights (no bias). */
@@ -284,15 +294,15 @@ function gatherTokens(g: GraphBuilder, x: T, h: number, w: number, win: number, 
   return g.reshape(y, [h * w, nH * hd]);
 }
 
-/** Windowed attention where the windows need padding (row-major map); see tokenBlock for the bias algebra. */
+/** Windowed attention where the windows need padding (row-major map); see tokenBlock. */
 function paddedWindowAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
   const n = m.h * m.w;
-  // one zero row appended to the normed input: its (bias-free) k and v rows are the zero padding
+  // one zero row appended to the normed input: its k and v rows (the biases) are the padding
   const xz = g.concat([xn, g.constF(new Float32Array(qkv.dim), [1, qkv.dim])], 0);
-  const k = project(g, xz, qkv, 1, false);
-  const v = project(g, xz, qkv, 2, false);
+  const k = project(g, xz, qkv, 1, true);
+  const v = project(g, xz, qkv, 2, true);
   // q was pooled on the unpadded map: pooling cells of kept outputs never touch padding (floor mode);
   // padded q rows only make outputs that are cropped, so they may read any row (row 0)
   const { h: qh, w: qw } = q;
@@ -306,17 +316,17 @@ function paddedWindowAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, 
 }
 
 /**
- * proj Linear without its bias add; returns the bias to add later, with the v bias carried through
- * attention: bp + Wp·bv (float64, rounded once).
+ * proj Linear without its bias add; returns the bias to add later, with a v bias carried through
+ * attention when given: bp + Wp·bv (float64, rounded once).
  */
-function projWithoutBias(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, bv: Float32Array): { y: T; bias: Float64Array } {
+function projWithoutBias(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, bv?: Float32Array): { y: T; bias: Float64Array } {
   const w = ws.get(`${prefix}.weight`);
   const [out, inp] = w.shape as [number, number];
   const bp = ws.get(`${prefix}.bias`, [out]).data;
   const bias = new Float64Array(out);
   for (let o = 0; o < out; o++) {
     let acc = bp[o]!;
-    for (let i = 0; i < inp; i++) acc += w.data[o * inp + i]! * bv[i]!;
+    if (bv) for (let i = 0; i < inp; i++) acc += w.data[o * inp + i]! * bv[i]!;
     bias[o] = acc;
   }
   return { y: g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${prefix}.weight`)), bias };
