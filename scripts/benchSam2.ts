@@ -84,7 +84,7 @@ function resampleVolume(v: Volume, n: number): Volume {
   return { u8: out, n, h: v.h, w: v.w };
 }
 
-const STAGES: Sam2Stage[] = ['imageEncoder', 'imageEncoderBackground', 'memoryAttention', 'samHeads', 'memoryEncoder', 'maskDownsample', 'objPtrTpos'];
+const STAGES: Sam2Stage[] = ['imageEncoder', 'memoryAttention', 'samHeads', 'memoryEncoder', 'maskDownsample', 'objPtrTpos'];
 
 /** The fixture box_bidir flow: box on mid, propagate forward, reset, box again, propagate in reverse. */
 export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): Promise<{ ms: number; frames: number; stages: Record<Sam2Stage, { ms: number; calls: number }> }> {
@@ -97,11 +97,8 @@ export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): 
   engine.resetStageTimes();
   const t0 = performance.now();
   let count = 0;
-  // The whole plan (prompted slice, forward, then reverse), as the volume pipeline hints it.
-  const plan = [...Array.from({ length: vol.n - mid }, (_, i) => mid + i), ...Array.from({ length: mid }, (_, i) => mid - 1 - i)];
   for (const reverse of [false, true]) {
     const state = await predictor.initState(frames, vol.h, vol.w);
-    predictor.prefetchFrames(state, plan);
     await predictor.addNewPointsOrBox(state, { frameIdx: mid, objId: 1, box });
     for await (const _ of predictor.propagateInVideo(state, { startFrameIdx: mid, reverse })) count++;
     predictor.resetState(state);
@@ -110,17 +107,11 @@ export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): 
   return { ms, frames: count, stages: structuredClone(engine.stageTimes) };
 }
 
-/**
- * `pipelined`: as the product opens SAM2 models for propagation (openRegisteredSam2), with the
- * background encoder on a worker thread (MEDSAM2_BENCH_BACKGROUND=0 turns it off); otherwise one
- * engine using all threads on this thread (per-module timings).
- */
-async function openTiny(ctx: Ctx, pipelined: boolean): Promise<{ engine: Sam2Engine; files: ReturnType<typeof fixtureFiles>; loadMs: number }> {
+async function openTiny(ctx: Ctx): Promise<{ engine: Sam2Engine; files: ReturnType<typeof fixtureFiles>; loadMs: number }> {
   const files = fixtureFiles();
   const t = performance.now();
   const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config });
-  const backgroundEncoder = pipelined && process.env.MEDSAM2_BENCH_BACKGROUND !== '0';
-  const engine = await Sam2Engine.create(model, { threads: ctx.threads, backgroundEncoder });
+  const engine = await Sam2Engine.create(model, { threads: ctx.threads });
   return { engine, files, loadMs: performance.now() - t };
 }
 
@@ -128,7 +119,7 @@ const sam2Tiny = {
   name: 'sam2-tiny512',
   description: 'MedSAM2 / SAM2.1-tiny 512 px (fixture weights): encoder, SAM heads, box_bidir flow with stage split, vs official PyTorch',
   async run(ctx: Ctx): Promise<Metrics> {
-    const { engine, files, loadMs } = await openTiny(ctx, false);
+    const { engine, files, loadMs } = await openTiny(ctx);
     const vol = loadVolume(files.input);
     const box = files.manifest.info.gt_mid_box as number[];
     const frames = framesFromU8(vol.u8, vol.n, vol.h, vol.w, engine.imageSize);
@@ -159,15 +150,12 @@ const sam2Tiny = {
       dec.push(performance.now() - t);
     }
 
-    await engine.release();
-
-    const flow = (await openTiny(ctx, true)).engine;
-    await boxBidir(flow, vol, box); // warm-up
+    await boxBidir(engine, vol, box); // warm-up
     const runs = [];
-    for (let i = 0; i < Math.max(3, ctx.e2eRuns); i++) runs.push(await boxBidir(flow, vol, box));
+    for (let i = 0; i < Math.max(3, ctx.e2eRuns); i++) runs.push(await boxBidir(engine, vol, box));
     runs.sort((a, b) => a.ms - b.ms);
     const med = runs[runs.length >> 1]!;
-    await flow.release();
+    await engine.release();
 
     const m: Metrics = {
       'graphs load + sessions ms': Math.round(loadMs),
@@ -185,10 +173,8 @@ const sam2Tiny = {
       if (st.calls === 0) continue;
       m[`  ${s} s (calls, ms/call)`] = `${(st.ms / 1000).toFixed(2)} (${st.calls}, ${(st.ms / st.calls).toFixed(1)})`;
     }
-    // Background encodes overlap the main thread's stages, so they are not part of this sum.
-    const inStages = STAGES.reduce((a, s) => a + (s === 'imageEncoderBackground' ? 0 : med.stages[s].ms), 0);
-    m['  main thread: predictor JS, glue and waits s'] = +((med.ms - inStages) / 1000).toFixed(2);
-    m['background encoder'] = flow.hasBackgroundEncoder ? `on (worker thread, ${Math.floor(ctx.threads / 2)} of ${ctx.threads} threads)` : 'off';
+    const inStages = STAGES.reduce((a, s) => a + med.stages[s].ms, 0);
+    m['  predictor JS + glue s'] = +((med.ms - inStages) / 1000).toFixed(2);
     m['peak RSS MB (process so far)'] = peakRssMb();
     return m;
   },
@@ -198,7 +184,7 @@ const sam2Scaling = {
   name: 'sam2-tiny512-scaling',
   description: `box_bidir on the l1 volume resampled to 16/50/100/200 slices (one run each; feature cache ${FEATURE_CACHE_MIB} MiB budget; env MEDSAM2_BENCH_SLICES, MEDSAM2_BENCH_CACHE_MIB)`,
   async run(ctx: Ctx): Promise<Metrics> {
-    const { engine, files } = await openTiny(ctx, true);
+    const { engine, files } = await openTiny(ctx);
     const src = loadVolume(files.input);
     const box = files.manifest.info.gt_mid_box as number[];
     const m: Metrics = {};

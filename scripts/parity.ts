@@ -1,5 +1,5 @@
 /**
- * `npm run parity [-- --micro-only] [--case <substring>] [--threads N] [--no-cache] [--no-background]`
+ * `npm run parity [-- --micro-only] [--case <substring>] [--threads N] [--no-cache]`
  *
  * Replays every SAM2 fixture case (all manifests found by listFixtureCases, env
  * MEDSAM2_SAM2_FIXTURES, default ../shared/fixtures/sam2) through the TypeScript video predictor
@@ -10,7 +10,7 @@ import { listFixtureCases, fixtureDir } from '../test/helpers/sam2Fixtures.js';
 import { formatReport, runParityCase } from './sam2ParityHarness.js';
 
 function usage(): never {
-  console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--no-background] [--cache-dir DIR]');
+  console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR]');
   process.exit(2);
 }
 
@@ -19,7 +19,6 @@ async function main(): Promise<void> {
   let microOnly = false;
   let filter: string | undefined;
   let threads = 2;
-  let backgroundEncoder = true;
   let cache = true;
   let cacheDir: string | undefined;
   for (let i = 0; i < argv.length; i++) {
@@ -27,7 +26,6 @@ async function main(): Promise<void> {
     if (a === '--micro-only') microOnly = true;
     else if (a === '--case') filter = argv[++i] ?? usage();
     else if (a === '--threads') threads = Number(argv[++i] ?? usage());
-    else if (a === '--no-background') backgroundEncoder = false;
     else if (a === '--no-cache') cache = false;
     else if (a === '--cache-dir') cacheDir = argv[++i] ?? usage();
     else usage();
@@ -41,7 +39,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   for (const c of cases) {
     try {
-      const r = await runParityCase(c, { threads, backgroundEncoder, graphCache: cache, cacheDir, log: (m) => console.log(`  (${m})`) });
+      const r = await runParityCase(c, { threads, graphCache: cache, cacheDir, log: (m) => console.log(`  (${m})`) });
       console.log(formatReport(r));
       if (!r.ok) failed++;
     } catch (e) {

@@ -39,8 +39,6 @@ export interface CaseReport {
 
 export interface HarnessOptions {
   threads?: number;
-  /** Encode upcoming frames on a worker thread, as the product's pipelines do (default true). */
-  backgroundEncoder?: boolean;
   /** Use the on-disk graph cache (default: compile in memory, shared per checkpoint+config within the process). */
   graphCache?: boolean;
   cacheDir?: string;
@@ -219,7 +217,7 @@ function checkStoredMemories(chk: Checker, man: any, npz: NpzFile, state: Sam2In
 export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Promise<CaseReport> {
   const t0 = performance.now();
   const model = await compiledFor(c, o);
-  const engine = await Sam2Engine.create(model, { threads: o.threads ?? 2, backgroundEncoder: o.backgroundEncoder ?? true });
+  const engine = await Sam2Engine.create(model, { threads: o.threads ?? 2 });
   const chk = new Checker(c.id);
   let outputs = 0;
   let resizeMismatches: number | undefined;

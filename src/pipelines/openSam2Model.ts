@@ -9,7 +9,7 @@ import { loadSam2Compiled } from '../models/sam2/graphCache.js';
  * Opens a model registered by `medsam2 models import`: its compiled graphs (from the cache, built
  * on a miss), refusing a checkpoint file that changed since import, and the ORT engine over them.
  */
-export async function openRegisteredSam2(entry: ModelEntry, opts: { threads?: number; cacheDir?: string; log?: (m: string) => void; backgroundEncoder?: boolean } = {}):
+export async function openRegisteredSam2(entry: ModelEntry, opts: { threads?: number; cacheDir?: string; log?: (m: string) => void } = {}):
   Promise<{ model: Sam2CompiledModel; engine: Sam2Engine }> {
   const files = sam2ModelFiles(entry);
   const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { cacheDir: opts.cacheDir, log: opts.log });
@@ -18,21 +18,7 @@ export async function openRegisteredSam2(entry: ModelEntry, opts: { threads?: nu
     throw new MedsamError(`model '${entry.id}': checkpoint ${files.checkpoint} changed since it was imported (sha256 ${model.checkpointSha256.slice(0, 12)}…, registered ${expectSha.slice(0, 12)}…)`,
       `re-import it: medsam2 models import ${files.checkpoint} --id ${entry.id} --force`);
   }
-  // Volumes and videos are propagated: encode upcoming frames on a worker thread meanwhile.
-  return { model, engine: await Sam2Engine.create(model, { threads: opts.threads, backgroundEncoder: opts.backgroundEncoder ?? true }) };
-}
-
-/**
- * The frames a bidirectional run from `keys` visits, in visiting order: the prompted frames, the
- * forward pass from the first key, then the reverse pass from the last key (a prefetch plan).
- */
-export function bidirectionalPlan(keys: readonly number[], frameCount: number): number[] {
-  const first = Math.min(...keys);
-  const last = Math.max(...keys);
-  const order = [...keys];
-  for (let f = first; f < frameCount; f++) order.push(f);
-  for (let f = last; f >= 0; f--) order.push(f);
-  return [...new Set(order)];
+  return { model, engine: await Sam2Engine.create(model, { threads: opts.threads }) };
 }
 
 /**

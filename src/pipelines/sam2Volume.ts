@@ -1,4 +1,4 @@
-import { bidirectionalPlan, featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
+import { featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
 import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import type { ModelEntry } from '../models/registry.js';
@@ -149,7 +149,6 @@ export async function segmentVolumeSam2(entry: ModelEntry, volume: Volume, promp
       const keyMasks = new Map<number, Uint8Array>();
       if (opts.keySlice === 'mask') {
         const state = await predictor.initState(frames, shape.rows, shape.cols);
-        predictor.prefetchFrames(state, bidirectionalPlan(keys, shape.count));
         for (const p of objPrompts) {
           if (p.mask) continue;
           const logits = await addPrompt(predictor, state, p, undefined);
@@ -161,7 +160,6 @@ export async function segmentVolumeSam2(entry: ModelEntry, volume: Volume, promp
         const stage = `object ${objId} ${reverse ? 'reverse' : 'forward'}`;
         progress(stage);
         const state = await predictor.initState(frames, shape.rows, shape.cols);
-        predictor.prefetchFrames(state, bidirectionalPlan(keys, shape.count));
         for (const p of objPrompts) await addPrompt(predictor, state, p, keyMasks.get(p.slice));
         const start = reverse ? keys[keys.length - 1]! : keys[0]!;
         for await (const r of predictor.propagateInVideo(state, { startFrameIdx: start, reverse })) {

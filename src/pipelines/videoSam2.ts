@@ -1,4 +1,4 @@
-import { bidirectionalPlan, featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
+import { featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
 import { MedsamError } from '../common/errors.js';
 import type { ModelEntry } from '../models/registry.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
@@ -106,7 +106,6 @@ export async function trackWithSam2(entry: ModelEntry, video: LoadedFrames, prom
       for (const reverse of [false, true]) {
         if (reverse && first === 0) break;
         predictor.resetState(state);
-        if (!reverse) predictor.prefetchFrames(state, bidirectionalPlan(own.map((p) => p.frame), N));
         for (const p of own) await addPrompt(predictor, state, p);
         for await (const r of predictor.propagateInVideo(state, { startFrameIdx: first, reverse })) {
           // The prompted frame is served by both passes; keep it once.

@@ -1,26 +1,11 @@
 import { MedsamError } from '../../common/errors.js';
 import { IMAGE_ENCODER_IO } from '../../models/sam2/graphs/imageEncoder.js';
-import { OrtSession, type Float32Feeds, type Float32Output, type OrtSessionOptions } from '../ortSession.js';
-import { OrtWorkerSession } from '../ortWorkerSession.js';
+import { OrtSession, type Float32Output, type OrtSessionOptions } from '../ortSession.js';
 import type { Sam2ImageFeatures } from './types.js';
-
-/** What runs the graph: an ORT session on this thread or on a worker thread. */
-interface EncoderBackend {
-  runFloat32(feeds: Float32Feeds): Promise<Record<string, Float32Output>>;
-  release(): Promise<void>;
-}
 
 /** Runs the SAM2 image encoder graph (buildImageEncoderGraph) on one normalised [1,3,S,S] image. */
 export class ImageEncoderRunner {
-  private constructor(private readonly session: EncoderBackend, readonly imageSize: number) {}
-
-  /**
-   * The same graph in a session on a worker thread (checked by `create` on this thread first), so
-   * frames can be encoded on another core while this thread tracks.
-   */
-  static async createInWorker(bytes: Uint8Array, imageSize: number, threads: number): Promise<ImageEncoderRunner> {
-    return new ImageEncoderRunner(await OrtWorkerSession.create(bytes, threads, 'the SAM2 image encoder'), imageSize);
-  }
+  private constructor(private readonly session: OrtSession, readonly imageSize: number) {}
 
   static async create(bytes: Uint8Array, opts: OrtSessionOptions = {}): Promise<ImageEncoderRunner> {
     const session = await OrtSession.create(bytes, opts);

@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { MedsamError } from '../../common/errors.js';
 import { sam2Dims, type Sam2CompiledModel } from '../../models/sam2/compile.js';
 import { loadSam2Compiled, type GraphCacheOptions, type Sam2ModelSource } from '../../models/sam2/graphCache.js';
@@ -11,22 +10,11 @@ import type {
   Sam2PredictorParams, SamHeadsInput, SamHeadsResult,
 } from './types.js';
 
-/** 'imageEncoderBackground' is wall time of worker-thread encodes, which overlaps the other stages. */
-export type Sam2Stage = 'imageEncoder' | 'imageEncoderBackground' | 'samHeads' | 'maskDownsample' | 'memoryEncoder' | 'memoryAttention' | 'objPtrTpos';
+export type Sam2Stage = 'imageEncoder' | 'samHeads' | 'maskDownsample' | 'memoryEncoder' | 'memoryAttention' | 'objPtrTpos';
 
 function emptyStageTimes(): Record<Sam2Stage, { ms: number; calls: number }> {
   const z = () => ({ ms: 0, calls: 0 });
-  return { imageEncoder: z(), imageEncoderBackground: z(), samHeads: z(), maskDownsample: z(), memoryEncoder: z(), memoryAttention: z(), objPtrTpos: z() };
-}
-
-export interface Sam2EngineOptions extends OrtSessionOptions {
-  /**
-   * Also load the image encoder on a worker thread and split `threads` between it and this thread,
-   * so upcoming frames are encoded while the current one is tracked (the predictor prefetches in
-   * propagation order). Ignored with fewer than 2 threads. Costs one more copy of the encoder
-   * weights (~120 MB for the tiny model).
-   */
-  backgroundEncoder?: boolean;
+  return { imageEncoder: z(), samHeads: z(), maskDownsample: z(), memoryEncoder: z(), memoryAttention: z(), objPtrTpos: z() };
 }
 
 /**
@@ -49,7 +37,6 @@ export class Sam2Engine implements Sam2Modules {
     private readonly image: ImageEncoderRunner,
     private readonly heads: SamHeadsRunner,
     private readonly memory: Sam2MemoryRunner,
-    private readonly backgroundImage: ImageEncoderRunner | undefined,
   ) {
     const d = sam2Dims(compiled.configs);
     this.imageSize = d.imageSize;
@@ -59,38 +46,27 @@ export class Sam2Engine implements Sam2Modules {
   }
 
   /** Open ORT sessions over already compiled graphs. */
-  static async create(compiled: Sam2CompiledModel, opts: Sam2EngineOptions = {}): Promise<Sam2Engine> {
-    const threads = opts.threads ?? availableParallelism();
-    const background = opts.backgroundEncoder === true && threads >= 2;
-    // Two lanes: this thread tracks (and encodes when it would otherwise wait), the worker encodes.
-    const workerThreads = background ? Math.floor(threads / 2) : 0;
-    const mainOpts: OrtSessionOptions = { ...opts, threads: threads - workerThreads };
+  static async create(compiled: Sam2CompiledModel, opts: OrtSessionOptions = {}): Promise<Sam2Engine> {
     // The per-frame heads and memory modules run back to back: idle-thread spinning after each
     // run would hold the core the next one needs (measured: memory encoder 0.60 → 0.40 s per flow).
-    const smallModels: OrtSessionOptions = { ...mainOpts, allowSpinning: opts.allowSpinning ?? false };
+    const smallModels: OrtSessionOptions = { ...opts, allowSpinning: opts.allowSpinning ?? false };
     const { configs, graphs, params } = compiled;
     if (configs.samHeads.useObjPtrsInEncoder && !graphs.maskDownsample) {
       throw new MedsamError('the compiled SAM2 model has no mask_downsample graph', 'recompile the model (delete its cache folder)');
     }
     const [image, heads, memory] = await Promise.all([
-      ImageEncoderRunner.create(graphs.imageEncoder, mainOpts),
+      ImageEncoderRunner.create(graphs.imageEncoder, opts),
       SamHeadsRunner.create({ samHeads: graphs.samHeads, maskDownsample: graphs.maskDownsample }, configs.samHeads, { noObjPtr: params.noObjPtr }, smallModels),
       Sam2MemoryRunner.create({ memoryEncoder: graphs.memoryEncoder, memoryAttention: graphs.memoryAttention, objPtrTpos: graphs.objPtrTpos }, configs.memory, smallModels),
     ]);
     if (image.imageSize !== configs.predictor.imageSize) {
       throw new MedsamError(`image encoder graph runs at ${image.imageSize} px, config says ${configs.predictor.imageSize}`, 'recompile the model (delete its cache folder)');
     }
-    const backgroundImage = background ? await ImageEncoderRunner.createInWorker(graphs.imageEncoder, image.imageSize, workerThreads) : undefined;
-    return new Sam2Engine(compiled, image, heads, memory, backgroundImage);
-  }
-
-  /** Whether encodeImageInBackground runs on another thread (else it is encodeImage). */
-  get hasBackgroundEncoder(): boolean {
-    return this.backgroundImage !== undefined;
+    return new Sam2Engine(compiled, image, heads, memory);
   }
 
   /** Compile (or load from the graph cache) and open: the usual entry point. */
-  static async open(src: Sam2ModelSource, opts: GraphCacheOptions & Sam2EngineOptions = {}): Promise<Sam2Engine> {
+  static async open(src: Sam2ModelSource, opts: GraphCacheOptions & OrtSessionOptions = {}): Promise<Sam2Engine> {
     const { model } = await loadSam2Compiled(src, opts);
     return Sam2Engine.create(model, opts);
   }
@@ -115,14 +91,6 @@ export class Sam2Engine implements Sam2Modules {
     return this.timed('imageEncoder', () => this.image.encode(image));
   }
 
-  /** Encodes on the worker thread when there is one; this thread stays free meanwhile. */
-  encodeImageInBackground(image: Float32Array): Promise<Sam2ImageFeatures> {
-    const bg = this.backgroundImage;
-    if (!bg) return this.encodeImage(image);
-    this.imageEncodeCount++;
-    return this.timed('imageEncoderBackground', () => bg.encode(image));
-  }
-
   runSamHeads(input: SamHeadsInput): Promise<SamHeadsResult> {
     return this.timed('samHeads', () => this.heads.runSamHeads(input));
   }
@@ -144,6 +112,6 @@ export class Sam2Engine implements Sam2Modules {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.image.release(), this.heads.release(), this.memory.release(), this.backgroundImage?.release()]);
+    await Promise.all([this.image.release(), this.heads.release(), this.memory.release()]);
   }
 }

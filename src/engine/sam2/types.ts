@@ -92,13 +92,6 @@ export interface Sam2Modules {
   readonly memDim: number;
   readonly params: Sam2PredictorParams;
   encodeImage(image: Float32Array /* [1,3,S,S] normalised */): Promise<Sam2ImageFeatures>;
-  /**
-   * Optional: the same encoding on another thread, so the caller's thread can run other modules
-   * meanwhile (the predictor prefetches upcoming frames with it). Results equal encodeImage's.
-   */
-  encodeImageInBackground?(image: Float32Array): Promise<Sam2ImageFeatures>;
-  /** True when encodeImageInBackground really runs elsewhere (prefetching pays off only then). */
-  readonly hasBackgroundEncoder?: boolean;
   runSamHeads(input: SamHeadsInput): Promise<SamHeadsResult>;
   /** SAM2Base.mask_downsample on a [1,1,S,S] mask → [1,1,4h,4w] (mask-as-output path). */
   downsampleMask(mask: Float32Array): Promise<Float32Array>;

@@ -172,18 +172,13 @@ export class Sam2VideoPredictor {
     // A new state over the same frame source (e.g. after reset + init) reuses the encoded features.
     let features = this.featureCaches.get(frames);
     if (!features) {
-      const load = async (i: number): Promise<Float32Array> => {
+      features = new FeatureCache(this.featureCacheFrames, async (i) => {
         const img = await frames.frame(i);
         if (img.length !== 3 * S * S) {
           throw new MedsamError(`frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`, `resize and normalise frames to ${S}x${S}`);
         }
-        return img;
-      };
-      const m = this.modules;
-      const background = m.hasBackgroundEncoder && m.encodeImageInBackground
-        ? async (i: number) => m.encodeImageInBackground!(await load(i))
-        : undefined;
-      features = new FeatureCache(this.featureCacheFrames, async (i) => m.encodeImage(await load(i)), background);
+        return this.modules.encodeImage(img);
+      });
       this.featureCaches.set(frames, features);
     }
     return {
@@ -478,16 +473,6 @@ export class Sam2VideoPredictor {
     }
   }
 
-  /**
-   * Not upstream: a hint that `frames` will be requested in this order (e.g. a whole forward then
-   * reverse plan), so an engine with a background encoder encodes them ahead while this thread
-   * tracks. propagateInVideo plans its own frames too; this lets callers plan further ahead.
-   */
-  prefetchFrames(state: Sam2InferenceState, frames: readonly number[]): void {
-    for (const f of frames) this.checkFrame(state, f);
-    state.features.prefetch(frames);
-  }
-
   /** upstream propagate_in_video: yields one result per frame in processing order. */
   async *propagateInVideo(state: Sam2InferenceState, a: PropagateArgs = {}): AsyncGenerator<Sam2FrameResult> {
     await this.propagateInVideoPreflight(state);
@@ -506,7 +491,6 @@ export class Sam2VideoPredictor {
       const end = Math.min(start + maxN, state.numFrames - 1);
       for (let f = start; f <= end; f++) order.push(f);
     }
-    state.features.prefetch(order.filter((f) => !state.consolidatedFrameInds.cond.has(f) && !state.consolidatedFrameInds.nonCond.has(f)));
     if (this.memory === 'self-sorting') {
       state.selfSortingBanks.clear();
       for (let o = 0; o < B; o++) state.selfSortingBanks.set(o, new SelfSortingMemoryBank(this.cfg.numMaskmem - 2));
