@@ -30,17 +30,30 @@ export function layerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T
 }
 
 /**
- * Residual add followed by nn.LayerNorm: sum = x + skip, normed = LayerNorm(sum), as one
- * com.microsoft SkipLayerNormalization kernel (same add, same normalisation as Add +
- * LayerNormalization; ORT does not fuse them itself when the sum feeds the next residual).
+ * Residual add followed by nn.LayerNorm: sum = x + skip (+ bias, a per-channel initializer, when
+ * given), normed = LayerNorm(sum), as one com.microsoft SkipLayerNormalization kernel (same add,
+ * same normalisation as Add + LayerNormalization; ORT does not fuse them itself when the sum feeds
+ * the next residual).
  */
-export function residualLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, skip: T, eps = 1e-5): { sum: T; normed: T } {
+export function residualLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, skip: T, eps = 1e-5, bias?: T): { sum: T; normed: T } {
   const w = ws.get(`${prefix}.weight`);
-  const b = ws.get(`${prefix}.bias`);
-  const [normed, , , sum] = g.op('SkipLayerNormalization', [
-    x, skip, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(b.data, b.shape, `${prefix}.bias`),
-  ], { epsilon: { float: eps } }, 4, 'com.microsoft');
+  const b = ws.get(`${prefix}.bias`, w.shape);
+  const inputs = [x, skip, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(b.data, w.shape, `${prefix}.bias`)];
+  if (bias) inputs.push(bias);
+  const [normed, , , sum] = g.op('SkipLayerNormalization', inputs, { epsilon: { float: eps } }, 4, 'com.microsoft');
   return { sum: sum!, normed: normed! };
+}
+
+/**
+ * gelu(nn.Linear(x)) with the exact erf GELU: the MatMul, then the bias add and GELU as one
+ * com.microsoft BiasGelu kernel (one pass over the wide hidden tensor instead of a Gemm bias write
+ * plus a separate Gelu pass).
+ */
+export function linearBiasGelu(g: GraphBuilder, ws: WeightStore, prefix: string, x: T): T {
+  const y = linear(g, ws, prefix, x, { bias: false });
+  const out = ws.get(`${prefix}.weight`).shape[0]!;
+  const b = g.initializer(ws.get(`${prefix}.bias`, [out]).data, [out], `${prefix}.bias`);
+  return g.op('BiasGelu', [y, b], {}, 1, 'com.microsoft')[0]!;
 }
 
 /** SAM's LayerNorm2d: normalise over channels of an NCHW tensor (computed as mean/var like upstream). */

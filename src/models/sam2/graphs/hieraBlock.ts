@@ -1,5 +1,5 @@
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
-import { layerNorm, linear, transpose2d } from '../../onnx/torchLayers.js';
+import { layerNorm, linear, linearBiasGelu, residualLayerNorm, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import { maxPoolTokens, ROWS, sameLayout, toLayout, type TokenLayout, type TokenMap } from './hieraTokens.js';
 import type { HieraBlockSpec } from './hieraTrunk.js';
@@ -44,14 +44,14 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
   let xn: T;
   let realized: TokenMap;
   if ('a' in input && sameLayout(layout, input.layout)) {
-    const r = skipLayerNorm(g, ws, `${p}.norm1`, input.a, input.b, input.bias);
+    const r = residualLayerNorm(g, ws, `${p}.norm1`, input.a, input.b, HIERA_LN_EPS, input.bias);
     realized = { x: r.sum, h: input.h, w: input.w, c: input.c, layout };
     m = realized;
-    xn = r.y;
+    xn = r.normed;
   } else {
     realized = 'a' in input ? realizeSum(g, input) : input;
     m = toLayout(g, realized, layout);
-    xn = layerNorm(g, ws, `${p}.norm1`, m.x, 1e-6);
+    xn = layerNorm(g, ws, `${p}.norm1`, m.x, HIERA_LN_EPS);
   }
   const w = qkvWeights(ws, `${p}.attn.qkv`, dim, dimOut);
   let shortcut = m.x;
@@ -77,8 +77,8 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
   const proj = projWithoutBias(g, ws, `${p}.attn.proj`, out.x, out.vBias);
   const bias = shortcutBias ? proj.bias.map((b, i) => b + shortcutBias[i]!) : proj.bias;
 
-  const r = skipLayerNorm(g, ws, `${p}.norm2`, shortcut, proj.y, g.initializer(Float32Array.from(bias), [dimOut], `${p}.residual1_bias`));
-  const mlp = geluMlpLateBias(g, ws, `${p}.mlp`, r.y);
+  const r = residualLayerNorm(g, ws, `${p}.norm2`, shortcut, proj.y, HIERA_LN_EPS, g.initializer(Float32Array.from(bias), [dimOut], `${p}.residual1_bias`));
+  const mlp = geluMlpLateBias(g, ws, `${p}.mlp`, r.normed);
   return { out: { a: r.sum, b: mlp.y, bias: mlp.bias, h: out.h, w: out.w, c: dimOut, layout: out.layout }, input: realized };
 }
 
@@ -101,19 +101,8 @@ export function realizeSum(g: GraphBuilder, r: ResidualSum): TokenMap {
   return { x: r.bias ? g.add(sum, r.bias) : sum, h: r.h, w: r.w, c: r.c, layout: r.layout };
 }
 
-/**
- * LayerNorm(a + b + bias) and the sum as one com.microsoft SkipLayerNormalization (eps 1e-6, Hiera's
- * norms): one pass instead of an Add pass plus a LayerNorm pass (bit-identical to Add +
- * LayerNormalization in ORT on [16384,96] and [1024,384] tests).
- */
-function skipLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, a: T, b: T, bias?: T): { y: T; sum: T } {
-  const w = ws.get(`${prefix}.weight`);
-  const beta = ws.get(`${prefix}.bias`, w.shape);
-  const ins = [a, b, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(beta.data, w.shape, `${prefix}.bias`)];
-  if (bias) ins.push(bias);
-  const o = g.op('SkipLayerNormalization', ins, { epsilon: { float: 1e-6 } }, 4, 'com.microsoft');
-  return { y: o[0]!, sum: o[3]! };
-}
+/** Hiera's LayerNorm eps (upstream builds its norms with eps 1e-6). */
+const HIERA_LN_EPS = 1e-6;
 
 /** The token order tokenBlock runs `spec` in on an h×w map (window-major when its windows tile the map). */
 export function preferredLayout(spec: HieraBlockSpec, h: number, w: number): TokenLayout {
@@ -129,29 +118,15 @@ function padTilingConsistent(h: number, w: number, win: number, s: number): bool
   return n(Math.floor(h / s), qwin) === n(h, win) && n(Math.floor(w / s), qwin) === n(w, win);
 }
 
-/**
- * The block MLP (Linear → exact GELU → Linear). The first Linear's bias goes into ORT's BiasGelu
- * contrib kernel (gelu(x + b), the same erf form as the Gelu op): one pass over the wide hidden
- * tensor instead of the Gemm bias write plus a separate Gelu pass.
- */
+/** The block MLP (Linear → exact GELU → Linear), the first bias + GELU as one BiasGelu kernel. */
 export function geluMlp(g: GraphBuilder, ws: WeightStore, p: string, x: T): T {
-  const w = ws.get(`${p}.layers.0.weight`);
-  const [out, inp] = w.shape as [number, number];
-  const y = g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${p}.layers.0.weight`));
-  const b = g.initializer(ws.get(`${p}.layers.0.bias`, [out]).data, [out], `${p}.layers.0.bias`);
-  const h = g.op('BiasGelu', [y, b], {}, 1, 'com.microsoft')[0]!;
-  return linear(g, ws, `${p}.layers.1`, h);
+  return linear(g, ws, `${p}.layers.1`, linearBiasGelu(g, ws, `${p}.layers.0`, x));
 }
 
 /** geluMlp with fc2's bias returned (for the residual SkipLayerNormalization) instead of added. */
 function geluMlpLateBias(g: GraphBuilder, ws: WeightStore, p: string, x: T): { y: T; bias: T } {
-  const w0 = ws.get(`${p}.layers.0.weight`);
-  const [hidden, inp] = w0.shape as [number, number];
-  const y0 = g.matmul(x, g.initializer(transpose2d(w0.data, hidden, inp), [inp, hidden], `${p}.layers.0.weight`));
-  const h = g.op('BiasGelu', [y0, g.initializer(ws.get(`${p}.layers.0.bias`, [hidden]).data, [hidden], `${p}.layers.0.bias`)], {}, 1, 'com.microsoft')[0]!;
-  const w1 = ws.get(`${p}.layers.1.weight`);
-  const [out] = w1.shape as [number, number];
-  const y = g.matmul(h, g.initializer(transpose2d(w1.data, out, hidden), [hidden, out], `${p}.layers.1.weight`));
+  const y = linear(g, ws, `${p}.layers.1`, linearBiasGelu(g, ws, `${p}.layers.0`, x), { bias: false });
+  const out = ws.get(`${p}.layers.1.weight`).shape[0]!;
   return { y, bias: g.initializer(ws.get(`${p}.layers.1.bias`, [out]).data, [out], `${p}.layers.1.bias`) };
 }
 
@@ -329,5 +304,5 @@ function projWithoutBias(g: GraphBuilder, ws: WeightStore, prefix: string, x: T,
     if (bv) for (let i = 0; i < inp; i++) acc += w.data[o * inp + i]! * bv[i]!;
     bias[o] = acc;
   }
-  return { y: g.matmul(x, g.initializer(transpose2d(w.data, out, inp), [inp, out], `${prefix}.weight`)), bias };
+  return { y: linear(g, ws, prefix, x, { bias: false }), bias };
 }

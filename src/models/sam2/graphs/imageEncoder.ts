@@ -1,5 +1,5 @@
 import { MedsamError } from '../../../common/errors.js';
-import { GraphBuilder } from '../../onnx/graphBuilder.js';
+import { GraphBuilder, type T } from '../../onnx/graphBuilder.js';
 import { conv2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { AttentionImpl } from './hieraAttention.js';
@@ -72,42 +72,40 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
   g.output(lastPos, io.visionPosEnc, 'float', [1, P, side, side]);
   if (opts.debug) trunk.stages.forEach((st, i) => g.output(toNchw(g, st), io.trunk(i), 'float', [1, st.c, st.h, st.w]));
 
-  if (tokenNeckSupported(cfg.neck)) {
+  // Both neck forms give NCHW tensors: the kept top level, conv_s0/conv_s1, and every level for debug.
+  const neck = tokenNeckSupported(cfg.neck) ? tokenNeck() : plainNeck();
+  g.output(neck.visionFeatures, io.visionFeatures, 'float', [1, C, side, side]);
+  g.output(neck.highRes0, io.highRes0, 'float', shapes.highRes0);
+  g.output(neck.highRes1, io.highRes1, 'float', shapes.highRes1);
+  if (opts.debug) {
+    trunk.stages.forEach((st, i) => {
+      g.output(neck.level(i), io.fpn(i), 'float', [1, C, st.h, st.w]);
+      g.output(i === nKept - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, st.h, st.w]);
+    });
+  }
+
+  function tokenNeck(): { visionFeatures: T; highRes0: T; highRes1: T; level: (i: number) => T } {
     // conv_s0/conv_s1 read FPN levels 0/1; a level without top-down input is just its lateral 1x1
     // conv, so lateral ∘ conv_s is one 1x1 conv on the trunk tokens (folded in float64)
     const foldable = (i: number) => !cfg.neck.topDownLevels.includes(i);
     const wanted = (i: number) => i === nKept - 1 || (opts.debug ?? false) || (i < 2 && !foldable(i));
     const levels = g.scope('neck', () => fpnNeckTokens(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages, wanted));
     const nb = cfg.neck.backboneChannelList.length - 1;
-    const highRes = (i: 0 | 1): string => g.scope(`conv_s${i}`, () => {
+    const highRes = (i: 0 | 1): T => g.scope(`conv_s${i}`, () => {
       const convS = pointwiseWeights(ws, `sam_mask_decoder.conv_s${i}`);
       const m = foldable(i)
         ? pointwiseTokens(g, composePointwise(pointwiseWeights(ws, `image_encoder.neck.convs.${nb - i}.conv`), convS), trunk.stages[i]!, `conv_s${i}_after_neck_conv`)
         : pointwiseTokens(g, convS, levels[i]!, `sam_mask_decoder.conv_s${i}`);
       return toNchw(g, m);
     });
-    g.output(toNchw(g, levels[nKept - 1]!), io.visionFeatures, 'float', [1, C, side, side]);
-    g.output(highRes(0), io.highRes0, 'float', shapes.highRes0);
-    g.output(highRes(1), io.highRes1, 'float', shapes.highRes1);
-    if (opts.debug) {
-      levels.forEach((l, i) => {
-        g.output(toNchw(g, l!), io.fpn(i), 'float', [1, C, l!.h, l!.w]);
-        g.output(i === nKept - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l!.h, l!.w]);
-      });
-    }
-  } else {
+    return { visionFeatures: toNchw(g, levels[nKept - 1]!), highRes0: highRes(0), highRes1: highRes(1), level: (i) => toNchw(g, levels[i]!) };
+  }
+
+  function plainNeck(): { visionFeatures: T; highRes0: T; highRes1: T; level: (i: number) => T } {
     const levels = g.scope('neck', () => fpnNeck(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages.map((st) => ({ x: toNchw(g, st), c: st.c, h: st.h, w: st.w }))));
-    const hr0 = g.scope('conv_s0', () => conv2d(g, ws, 'sam_mask_decoder.conv_s0', levels[0]!.x));
-    const hr1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', levels[1]!.x));
-    g.output(levels[nKept - 1]!.x, io.visionFeatures, 'float', [1, C, side, side]);
-    g.output(hr0, io.highRes0, 'float', shapes.highRes0);
-    g.output(hr1, io.highRes1, 'float', shapes.highRes1);
-    if (opts.debug) {
-      levels.forEach((l, i) => {
-        g.output(l.x, io.fpn(i), 'float', [1, C, l.h, l.w]);
-        g.output(i === nKept - 1 ? lastPos : posConst(i), io.fpnPos(i), 'float', [1, P, l.h, l.w]);
-      });
-    }
+    const highRes0 = g.scope('conv_s0', () => conv2d(g, ws, 'sam_mask_decoder.conv_s0', levels[0]!.x));
+    const highRes1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', levels[1]!.x));
+    return { visionFeatures: levels[nKept - 1]!.x, highRes0, highRes1, level: (i) => levels[i]!.x };
   }
   // Contrib ops (attention 'mha') declare their com.microsoft domain through the builder.
   return g.toBytes({ docString: 'SAM2 image encoder (Hiera + FPN neck + conv_s0/conv_s1)' });

@@ -1,6 +1,6 @@
 import { MedsamError } from '../../../common/errors.js';
 import { GraphBuilder, type T } from '../../onnx/graphBuilder.js';
-import { conv2d, layerNorm, layerNorm2d, transpose2d } from '../../onnx/torchLayers.js';
+import { conv2d, layerNorm, layerNorm2d, linearBiasGelu, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import type { MemoryModulesConfig } from './memoryConfig.js';
 
@@ -64,11 +64,8 @@ function cxBlock(g: GraphBuilder, ws: WeightStore, p: string, x: T, cfg: MemoryM
   let y = conv2d(g, ws, `${p}.dwconv`, x, { padding: cfg.padding, groups: cfg.useDwconv ? dim : 1 });
   y = g.transpose(y, [0, 2, 3, 1]);
   y = layerNorm(g, ws, `${p}.norm`, y, 1e-6);
-  const w1 = ws.get(`${p}.pwconv1.weight`);
-  const [hidden] = w1.shape as [number, number];
-  const h1 = g.matmul(y, g.initializer(transpose2d(w1.data, hidden, dim), [dim, hidden], `${p}.pwconv1.weight`));
-  const b1 = g.initializer(ws.get(`${p}.pwconv1.bias`, [hidden]).data, [hidden], `${p}.pwconv1.bias`);
-  const h = g.op('BiasGelu', [h1, b1], {}, 1, 'com.microsoft')[0]!;
+  const h = linearBiasGelu(g, ws, `${p}.pwconv1`, y);
+  const hidden = ws.get(`${p}.pwconv1.weight`).shape[0]!;
   const w2 = Float32Array.from(ws.get(`${p}.pwconv2.weight`, [dim, hidden]).data);
   const b2 = Float32Array.from(ws.get(`${p}.pwconv2.bias`, [dim]).data);
   if (ws.has(`${p}.gamma`)) {
