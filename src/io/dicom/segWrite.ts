@@ -46,6 +46,11 @@ export function dicomSource(like: Volume | undefined, path: string): DicomHeader
     throw new MedsamError(`cannot write ${path}: a DICOM SEG/RTSTRUCT must reference a DICOM image series, and the input ${like ? `is ${like.source.format} (${like.source.path})` : 'is unknown'} has no DICOM identity (study, series, frame of reference, SOP instances)`,
       'segment the DICOM series itself, or write .nii.gz / .nrrd instead');
   }
+  const missing = h.sopInstanceUids.findIndex((u, i) => !u || !h.sopClassUids[i]);
+  if (missing >= 0 || !h.seriesInstanceUid || h.seriesInstanceUid.startsWith('(')) {
+    throw new MedsamError(`cannot write ${path}: the source series lacks ${missing >= 0 ? `SOPInstanceUID/SOPClassUID (slice ${missing}, ${h.files[missing]})` : 'a SeriesInstanceUID'}, which a DICOM SEG/RTSTRUCT must reference`,
+      'the series was anonymised without UIDs; give it UIDs (e.g. `dcmodify -gin`) or write .nii.gz instead');
+  }
   return h;
 }
 
