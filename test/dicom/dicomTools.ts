@@ -4,11 +4,11 @@
  * SOP instance UIDs, which SEG, RTSTRUCT and PACS need), and the same pixels in every transfer syntax.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { data, tmp } from '../io/ioTestUtil.js';
 
-export const SHARED_CT = new URL('../../../shared/data/dicom/ct-series/', import.meta.url).pathname;
+export const SHARED_CT = data('dicom/ct-series');
 
 export function hasTool(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
@@ -21,7 +21,7 @@ export function skipWithoutTools(...tools: string[]): string | false {
 }
 
 export function tempDir(prefix = 'medsam2-dicom-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  return tmp(prefix);
 }
 
 function run(cmd: string, args: string[]): void {
@@ -58,7 +58,6 @@ export type Syntax = 'explicit-le' | 'implicit-le' | 'big-endian' | 'deflate' | 
 /** Decompress with gdcm (dcmtk has no JPEG 2000 decoder), then transcode with dcmtk into `syntax`. */
 export function transcodeSeries(src: string[], syntax: Syntax): string {
   const dir = tempDir();
-  mkdirSync(dir, { recursive: true });
   src.forEach((f, i) => {
     const raw = join(dir, `raw${i}.tmp`);
     const out = join(dir, `${String(i).padStart(3, '0')}.dcm`);
@@ -76,7 +75,7 @@ export function transcodeSeries(src: string[], syntax: Syntax): string {
       case 'jpeg-extended-12': run('dcmcjpeg', ['+ee', raw, out]); break;
       case 'j2k': copyFileSync(f, out); break;
     }
-    execFileSync('rm', ['-f', raw]);
+    rmSync(raw, { force: true });
   });
   return dir;
 }
