@@ -154,7 +154,7 @@ async function loadWithReference(c: EvalCase, label?: number): Promise<{ image: 
   const loaded = await loadCase(c.image);
   let refVol = loaded.label;
   if (c.label) {
-    refVol = await readVolume(c.label);
+    refVol = await readVolume(c.label, { grid: loaded.image }); // a DICOM SEG reference is placed on the image grid
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
       throw new MedsamError(`${c.label} is not on the grid of ${c.image} (dims ${refVol.dims.join('x')} vs ${loaded.image.dims.join('x')}, or spacing/origin/direction differ)`,
         'resample the label onto the image grid');
