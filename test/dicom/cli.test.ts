@@ -34,9 +34,6 @@ test('CLI: segment a DICOM series with the shared liver SEG as --mask prompt, wr
 
   console.log(`# SEG-prompted DSC vs reference liver SEG: ${d.toFixed(4)}`);
 });
-  assert.match(v2.stderr + v2.stdout, /RTStructureSet/);
-  assert.doesNotMatch(v2.stderr + v2.stdout, /^Error/m);
-});
 
 test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format must match a .dcm output', { skip: skipUnless('dicom/ct-series_seg.nii.gz') }, () => {
   const dir = tempDir();
