@@ -5,6 +5,9 @@ import { readVolume } from '../../io/readVolume.js';
 import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
 import { dicomSource } from '../../io/dicom/segWrite.js';
+import { isDicomwebUrl, parseDicomwebUrl, storeInstances } from '../../io/dicomweb/client.js';
+import { readDicomwebSeries } from '../../io/dicomweb/readSeries.js';
+import { readFileSync } from 'node:fs';
 import { resolveModel } from '../../models/registry.js';
 import { chooseWindow, describeWindow, parseWindow, toUint8, type WindowSpec } from '../../preprocess/intensity.js';
 import { extractSlice, type SliceAxis } from '../../preprocess/slices.js';
@@ -38,6 +41,7 @@ interface SegmentFlags {
   keyMask?: boolean;
   quiet?: boolean;
   format?: string;
+  store?: boolean;
 }
 
 const AXIS_NAMES = ['x', 'y', 'z'] as const;
@@ -107,12 +111,16 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   }
   checkOutputPath(flags.output, 'output', MASK_EXTENSIONS);
   const dicomFormat = parseDicomFormat(flags.format, flags.output);
+  const web = isDicomwebUrl(input) ? parseDicomwebUrl(input) : undefined;
+  if (flags.store && (!web || !dicomFormat)) {
+    throw new MedsamError(`--store pushes a DICOM SEG/RTSTRUCT back to the DICOMweb server it came from, so it needs a dicomweb:// input and a .seg.dcm/.rtstruct.dcm output${web ? '' : ` (input: ${input})`}`, 'give both, or drop --store');
+  }
   if (flags.preview) checkOutputPath(flags.preview, 'preview', ['.png']);
   if (flags.box) parseBox(flags.box);
   if (flags.recist) parseBox(flags.recist, '--recist');
   flags.point?.forEach(parsePoint);
 
-  const data = await loadCase(input);
+  const data = web ? { image: await readDicomwebSeries(input) } : await loadCase(input);
   const image = data.image;
   // A DICOM output needs a DICOM source: refuse before the model runs.
   if (dicomFormat) dicomSource(image, flags.output);
@@ -140,6 +148,11 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   }
   await writeMask(flags.output, result.mask, image, dicomFormat ? { format: dicomFormat, algorithmName: model.id, algorithmVersion: `medsam2.js ${packageVersion()}` } : undefined);
   if (flags.preview) writePreview(flags.preview, image, result.mask, { slice: prompt.slice, axis, prompts: [prompt], image8 });
+
+  if (flags.store && web) {
+    await storeInstances(web.base, [new Uint8Array(readFileSync(flags.output))], web.study);
+    log(`stored ${flags.output} to ${web.base} (study ${web.study})`);
+  }
 
   let voxels = 0;
   for (let i = 0; i < result.mask.data.length; i++) if (Number(result.mask.data[i]) !== 0) voxels++;
@@ -172,8 +185,9 @@ export function addSegmentCommand(program: Command): void {
   addModelOptions(program
     .command('segment'))
     .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume')
-    .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, .png/.jpg')
+    .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, dicomweb://host:port/…/studies/S/series/X, .png/.jpg')
     .requiredOption('-o, --output <file>', 'output mask (.nii.gz, .nii, .nrrd, .npz, .png; DICOM inputs also .seg.dcm / .rtstruct.dcm)')
+    .option('--store', 'dicomweb:// inputs: also store the DICOM output on that server (STOW-RS)')
     .option('--format <seg|rtstruct>', 'DICOM output kind for a .dcm output (default: from the name, else SEG)')
     .option('--slice <index>', 'key slice index along --axis (voxel index)')
     .option('--box <x0,y0,x1,y1>', 'box on the key slice, voxel indices (x = column, y = row)')
