@@ -40,6 +40,46 @@ function segViaDcmdump(file: string, grid: Volume): Map<number, Uint8Array> {
   return masks;
 }
 
+/**
+ * RTSTRUCT contours read by dcmdump and filled back (even-odd rule at pixel centres) onto the grid:
+ * an independent check that the contours enclose exactly the mask. Axis-aligned grids only.
+ */
+function rtstructViaDcmdump(file: string, grid: Volume): Map<number, Uint8Array> {
+  assert.deepEqual(grid.direction, [1, 0, 0, 0, 1, 0, 0, 0, 1]);
+  const text = execFileSync('dcmdump', ['-q', '+L', file], { maxBuffer: 1 << 28 }).toString();
+  const [nx, ny, nz] = grid.dims;
+  const masks = new Map<number, Uint8Array>();
+  let pending: number[][][] = [];
+  for (const line of text.slice(text.indexOf('ROIContourSequence')).split('\n')) {
+    const cd = /\(3006,0050\) DS \[([^\]]+)\]/.exec(line);
+    if (cd) {
+      const v = cd[1].split('\\').map(Number);
+      const pts: number[][] = [];
+      for (let i = 0; i < v.length; i += 3) pts.push([(v[i] - grid.origin[0]) / grid.spacing[0], (v[i + 1] - grid.origin[1]) / grid.spacing[1], (v[i + 2] - grid.origin[2]) / grid.spacing[2]]);
+      pending.push(pts);
+    }
+    const roi = /\(3006,0084\) IS \[(\d+)\]/.exec(line);
+    if (roi) {
+      const m = masks.get(Number(roi[1])) ?? masks.set(Number(roi[1]), new Uint8Array(nx * ny * nz)).get(Number(roi[1]))!;
+      for (const poly of pending) {
+        const z = Math.round(poly[0][2]);
+        for (let y = 0; y < ny; y++) {
+          for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+            const [xi, yi] = poly[i], [xj, yj] = poly[j];
+            if ((yi > y) !== (yj > y)) {
+              const xc = xi + ((y - yi) * (xj - xi)) / (yj - yi);
+              // toggle every pixel centre right of the crossing (even-odd fill)
+              for (let x = Math.max(0, Math.ceil(xc)); x < nx; x++) m[z * nx * ny + y * nx + x] ^= 1;
+            }
+          }
+        }
+      }
+      pending = [];
+    }
+  }
+  return masks;
+}
+
 function dciodvfy(file: string): { errors: string[]; warnings: string[] } {
   const r = spawnSync('dciodvfy', [file], { encoding: 'utf8' });
   const lines = (r.stderr + r.stdout).split('\n');
@@ -74,7 +114,7 @@ test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their s
   assert.deepEqual(own.data, liver.data);
 });
 
-test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that passes dciodvfy and reads back identically (ours and dcmdump); RTSTRUCT passes dciodvfy', { skip: skipUnless('dicom/ct-series') || skipWithoutTools('dcmdump', 'dciodvfy', 'dcmodify') }, async () => {
+test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that passes dciodvfy and reads back identically (ours and dcmdump); RTSTRUCT passes dciodvfy and its contours fill back to the mask exactly', { skip: skipUnless('dicom/ct-series') || skipWithoutTools('dcmdump', 'dciodvfy', 'dcmodify') }, async () => {
   const src = seriesWithUids();
   const ct = await readDicom(src.dir);
   const labels = reorientToGrid(await readVolume(data('dicom/ct-series_seg.nii.gz')), ct);
@@ -108,6 +148,14 @@ test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that pas
   const rtDump = execFileSync('dcmdump', ['-q', rt]).toString();
   assert.ok(/\(3006,0042\) CS \[CLOSED_PLANAR\]/.test(rtDump));
   assert.equal([...rtDump.matchAll(/\(3006,0026\) LO \[object (\d)\]/g)].length, 2);
+  const filled = rtstructViaDcmdump(rt, ct);
+  for (const [no, label] of [[1, 1], [2, 2]]) {
+    const want = Uint8Array.from(mask.data as Uint8Array, (x) => (x === label ? 1 : 0));
+    const got = filled.get(no)!;
+    let diff = 0;
+    for (let i = 0; i < want.length; i++) if (got[i] !== want[i]) diff++;
+    assert.equal(diff, 0, `ROI ${no}: contours filled back differ from the mask in ${diff} voxels`);
+  }
 });
 
 test('DICOM SEG write is refused for a NIfTI source and for a DICOM series without UIDs, before anything is written', { skip: skipUnless('dicom/ct-series') }, async () => {

@@ -235,8 +235,12 @@ function ownGrid(frames: Frame[], shared: NaturalDataset | undefined, rows: numb
   const gaps = ds.slice(1).map((d, i) => d - ds[i]);
   const dz = Number(nums(measures?.SpacingBetweenSlices)?.[0]) || (gaps.length ? Math.min(...gaps) : Number(nums(measures?.SliceThickness)?.[0]) || 1);
   const lowest = frames.reduce((a, b) => (dot(b.position!, normal) < dot(a.position!, normal) ? b : a)).position!;
+  const nz = Math.round((ds[ds.length - 1] - ds[0]) / dz) + 1;
+  if (!(nz > 0) || nz > 10000 || cols * rows * nz > 2 ** 31) {
+    throw new MedsamError(`DICOM SEG ${name} frames span ${nz} slices of ${dz} mm`, 'read it together with its image series (e.g. as --mask for that series)');
+  }
   return {
-    dims: [cols, rows, Math.round((ds[ds.length - 1] - ds[0]) / dz) + 1],
+    dims: [cols, rows, nz],
     spacing: [ps[1], ps[0], dz],
     origin: [...lowest] as Vec3,
     direction: fromColumns(row, colv, normal),
