@@ -32,7 +32,7 @@ test('CLI: segment a DICOM series with the shared liver SEG as --mask prompt, wr
   const d = dice(ours.masks.get(1)!, ref.masks.get(1)!);
   assert.ok(d > 0.8, `DSC of the SEG-prompted result vs the reference SEG: ${d.toFixed(3)}`);
 
-  console.log(`# SEG-prompted DSC vs reference liver SEG: ${d.toFixed(4)}`);
+  console.log(`SEG-prompted DSC vs reference liver SEG: ${d.toFixed(4)}`);
 });
 
 test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format must match a .dcm output', { skip: skipUnless('dicom/ct-series_seg.nii.gz') }, () => {
