@@ -168,3 +168,21 @@ test('DICOM SEG write is refused for a NIfTI source and for a DICOM series witho
     (e: unknown) => e instanceof MedsamError && /lacks SOPInstanceUID/.test(e.message));
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('DICOM SEG on an enhanced multi-frame MR: frames reference their source frame numbers, dciodvfy clean, round trip exact', { skip: skipUnless('formats/enhanced_mr.dcm') || skipWithoutTools('dciodvfy', 'dcmdump') }, async () => {
+  const mr = await readVolume(data('formats/enhanced_mr.dcm'));
+  const [nx, ny, nz] = mr.dims;
+  // A block on slices 2..4 (sorted order), label 1.
+  const m = new Uint8Array(nx * ny * nz);
+  for (let z = 2; z <= 4; z++) for (let y = 20; y < 40; y++) for (let x = 10; x < 30; x++) m[z * nx * ny + y * nx + x] = 1;
+  const out = join(tempDir(), 'mr.seg.dcm');
+  await writeMask(out, { ...mr, data: m, header: undefined }, mr);
+  const v = dciodvfy(out);
+  assert.deepEqual(v.errors, [], v.errors.join('\n'));
+  const back = readSeg({ name: out, bytes: new Uint8Array(readFileSync(out)) }, mr);
+  assert.deepEqual(back.masks.get(1), m);
+  const dump = execFileSync('dcmdump', ['-q', out]).toString();
+  const frameNumbers = [...dump.matchAll(/\(0008,1160\) IS \[(\d+)\]/g)].map((x) => Number(x[1]));
+  const header = mr.header as { frames: number[] };
+  assert.deepEqual(frameNumbers, [2, 3, 4].map((z) => header.frames[z] + 1));
+});
