@@ -87,8 +87,12 @@ export function findCases(dir: string): EvalCase[] {
     cases.push({ name: bases[bases.length - 1]!, image: join(dir, f), label: join(dir, label) });
   }
   for (const f of files) if (/\.npz$/i.test(f)) cases.push({ name: f.replace(/\.npz$/i, ''), image: join(dir, f) });
+  // A DICOM series folder `x/` beside `x.seg.dcm`, its DICOM SEG reference.
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.startsWith('.') && statSync(join(dir, f)).isDirectory() && files.includes(`${f}.seg.dcm`)) cases.push({ name: f, image: join(dir, f), label: join(dir, `${f}.seg.dcm`) });
+  }
   if (cases.length === 0) {
-    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts) or image + label pairs (x.nii.gz + x_seg.nii.gz) there');
+    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz) or DICOM series folders with a SEG beside them (x/ + x.seg.dcm) there');
   }
   return cases.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDicom } from '../../src/io/dicomSeries.js';
 import { readSeg } from '../../src/io/dicom/segRead.js';
@@ -41,4 +41,20 @@ test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format
   assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '-o', out]), /no DICOM identity/, out);
   const nii = join(dir, 'x.nii.gz');
   assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--format', 'rtstruct', '-o', nii]), /--format rtstruct writes DICOM/, nii);
+});
+
+test('CLI eval: a DICOM series folder beside its SEG (x/ + x.seg.dcm) is a case; the SEG is the reference on the series grid', { skip: skipUnless('dicom/seg-ct-3slice') }, () => {
+  const dir = tempDir();
+  mkdirSync(join(dir, 'liver'));
+  for (const f of ['01.dcm', '02.dcm', '03.dcm']) copyFileSync(data(`dicom/seg-ct-3slice/${f}`), join(dir, 'liver', f));
+  copyFileSync(data('dicom/seg-ct-3slice/liver.seg.dcm'), join(dir, 'liver.seg.dcm'));
+  const out = join(dir, 'report');
+  const r = runCli(['eval', dir, '--out', out, '-q']);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { cases: { case: string; dsc: number }[] };
+  assert.equal(report.cases.length, 1);
+  assert.equal(report.cases[0].case, 'liver');
+  // key-box prompt from the SEG's largest slice: a liver this size is segmented well by the default model.
+  assert.ok(report.cases[0].dsc > 0.8, `DSC ${report.cases[0].dsc}`);
+  console.log(`eval with a DICOM SEG reference: DSC ${report.cases[0].dsc.toFixed(4)}`);
 });
