@@ -33,6 +33,10 @@ test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segm
     assert.deepEqual(remote.dims, local.dims);
     assert.deepEqual(remote.origin, local.origin);
     assert.deepEqual(remote.data, local.data);
+    // A study URL without a series is refused, listing the study's image series.
+    await assert.rejects(readDicomwebSeries(url.replace(/\/series\/.*$/, '')), new RegExp(`names a study, not a series; its image series: ${src.seriesUid.replace(/\./g, '\\.')} \\(CT`));
+    // An unknown series: the server's 404 in one line.
+    await assert.rejects(readDicomwebSeries(url.replace(src.seriesUid, '1.2.3.4')), /answered HTTP 404/);
 
     // segment from Orthanc, write the SEG, push it back (liver box on slice 3).
     const out = join(tempDir(), 'liver.seg.dcm');

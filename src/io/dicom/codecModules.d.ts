@@ -1,5 +1,5 @@
-// The @cornerstonejs wasm codecs and jpeg-lossless-decoder-js ship no type declarations; the
-// emscripten factories resolve to a module object whose decoder classes are typed in ../dicomCodecs.ts.
+// The @cornerstonejs wasm codecs, jpeg-lossless-decoder-js and dcmjs ship no type declarations; the
+// emscripten factories resolve to module objects whose decoder classes are typed in ../dicomCodecs.ts, dcmjs in ./dcmjs.ts.
 declare module '@cornerstonejs/codec-libjpeg-turbo-8bit/decodewasmjs' { const f: (arg: object) => Promise<unknown>; export default f; }
 declare module '@cornerstonejs/codec-charls/decodewasmjs' { const f: (arg: object) => Promise<unknown>; export default f; }
 declare module '@cornerstonejs/codec-openjpeg/decodewasmjs' { const f: (arg: object) => Promise<unknown>; export default f; }
