@@ -88,7 +88,7 @@ function dciodvfy(file: string): { errors: string[]; warnings: string[] } {
 
 const count = (m: Uint8Array): number => m.reduce((a, b) => a + b, 0);
 
-test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their series grid exactly as dcmdump reads them', { skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmdump') }, async () => {
+test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their series grid exactly as dcmdump reads them, in any uncompressed syntax', { skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmdump', 'dcmconv') }, async () => {
   const grid = await readDicom(data('dicom/seg-ct-3slice'));
   for (const [name, segments, overlap] of [['liver.seg.dcm', 1, false], ['partial_overlaps.seg.dcm', 5, true]] as const) {
     const file = data(`dicom/seg-ct-3slice/${name}`);
@@ -101,6 +101,13 @@ test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their s
       assert.deepEqual(ours, ref.get(s.number), `${name} segment ${s.number} equals the dcmdump reading`);
     }
     assert.equal(seg.overlapVoxels > 0, overlap, `${name}: ${seg.overlapVoxels} overlapping voxels`);
+  }
+  // The same SEG re-encoded by dcmtk (deflate, implicit VR, big endian) reads to the same mask.
+  const liverMask = readSeg({ name: 'liver', bytes: new Uint8Array(readFileSync(data('dicom/seg-ct-3slice/liver.seg.dcm'))) }, grid).masks.get(1)!;
+  for (const flag of ['+td', '+ti', '+tb']) {
+    const f = join(tempDir(), `liver${flag}.seg.dcm`);
+    execFileSync('dcmconv', [flag, data('dicom/seg-ct-3slice/liver.seg.dcm'), f]);
+    assert.deepEqual(readSeg({ name: f, bytes: new Uint8Array(readFileSync(f)) }, grid).masks.get(1), liverMask, `liver SEG via dcmconv ${flag}`);
   }
   // The liver is on CT soft-tissue HU; the label map via readVolume(grid) matches the per-segment mask.
   const liver = await readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'), { grid });

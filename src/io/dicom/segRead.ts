@@ -82,7 +82,7 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
   const type = String(ds.SegmentationType ?? 'BINARY');
   if (type !== 'BINARY' && type !== 'FRACTIONAL') throw new MedsamError(`DICOM SEG ${name} has SegmentationType ${type}`, 'only BINARY and FRACTIONAL segmentations are supported');
   const ts = String((ds._meta as NaturalDataset | undefined)?.TransferSyntaxUID ?? '');
-  if (!['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99'].includes(ts)) {
+  if (!['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'].includes(ts)) {
     throw new MedsamError(`DICOM SEG ${name} uses transfer syntax ${ts}`, 'only uncompressed SEG objects are read; decompress it with `dcmconv +te` or `gdcmconv --raw`');
   }
   const segments: SegmentInfo[] = asArray<NaturalDataset>(ds.SegmentSequence).map((s) => ({
@@ -112,7 +112,12 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
     return { segNo, position, orientation, sop, frameNo };
   });
 
-  const pixels = pixelBytes(ds, name);
+  let pixels = pixelBytes(ds, name);
+  // Big endian OW pixel data holds 16-bit words: swap back to the little-endian byte stream the bits are packed in.
+  if (ts === '1.2.840.10008.1.2.2' && ds._vrMap?.PixelData === 'OW') {
+    pixels = pixels.slice();
+    for (let i = 0; i + 1 < pixels.length; i += 2) { const t = pixels[i]; pixels[i] = pixels[i + 1]; pixels[i + 1] = t; }
+  }
   const perFramePixels = rows * cols;
   const bitsAllocated = Number(ds.BitsAllocated ?? 1);
   const need = type === 'BINARY' ? Math.ceil((nFrames * perFramePixels) / 8) : nFrames * perFramePixels;
