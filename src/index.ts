@@ -39,6 +39,20 @@ export type { VolumePrompt, Box } from './predictor/prompts.js';
 export { recistToBox, boxFromMask } from './predictor/prompts.js';
 export { Sam2VideoPredictor, openSam2VideoPredictor, type Sam2FrameResult } from './predictor/sam2/index.js';
 
+// sessions and model families
+export { Session } from './session/session.js';
+export { ModelPool, type ModelPoolOptions } from './session/modelPool.js';
+export { interactionFromJson, interactionToJson } from './session/interactionJson.js';
+export type {
+  Interaction, ModelLease, ModelPoolApi, ObjectInfo, PropagateOptions, PropagationSummary, SessionApi, SessionInput,
+  SessionOptions, SliceMask, VideoInput,
+} from './session/types.js';
+export { PropagationCancelled } from './families/cancelled.js';
+export { registerFamily, familyFor, knownFamilies } from './families/registry.js';
+export type {
+  Direction, FamilyTracker, FrameStack, KeyStop, ModelFamily, OpenedModel, SlicePrompt, TrackerOptions,
+} from './families/family.js';
+
 // pipelines
 export { segmentVolume, type SegmentVolumeOptions, type SegmentVolumeResult } from './pipelines/segmentVolume.js';
 export { segmentVideo, type SegmentVideoOptions, type SegmentVideoResult, type FramePrompt } from './pipelines/segmentVideo.js';
