@@ -55,9 +55,9 @@ test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segm
     const written = readSeg({ name: out, bytes: new Uint8Array(readFileSync(out)) }, local);
     assert.equal(back.referencedSeriesUid, src.seriesUid);
     let voxels = 0;
-    for (const v of written.masks.get(1)!) voxels += v;
+    for (const v of written.mask(1)) voxels += v;
     assert.ok(voxels > 1000, `segmented ${voxels} voxels`);
-    assert.deepEqual(back.masks.get(1), written.masks.get(1), 'the SEG fetched from Orthanc equals the one written');
+    assert.deepEqual(back.mask(1), written.mask(1), 'the SEG fetched from Orthanc equals the one written');
   } finally {
     await orthanc.stop();
   }
