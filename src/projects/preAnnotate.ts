@@ -10,7 +10,8 @@ import type { CaseRow, Project } from './types.js';
 /**
  * Pre-annotation as a batch: every new assisted case of a round is segmented by the model from
  * prompts the case carries and stored as version 0, authored by the model and its version.
- * - 'recist': the MedSAM2 npz `recist` line marks (how MedSAM2 built its CT-lesion set);
+ * - 'recist': the MedSAM2 npz `recist` line marks (how MedSAM2 built its CT-lesion set); a case
+ *   without them gets the RECIST line measured on its label (longest diameter on the key slice);
  * - 'label-box': the key-slice box of the label the case carries (npz `gts`), an automatic
  *   policy for re-annotating or simulating;
  * - 'boxes': a JSON file {"caseName": [{"slice": 7, "box": [x0, y0, x1, y1]}, …], …}.
@@ -49,9 +50,8 @@ export async function promptsForCase(c: CaseRow, source: PromptSource, objId: nu
     if (!list?.length) throw new MedsamError(`the box list has no prompt for case ${c.name}`, 'add it to the file, or pre-annotate that case another way');
     return { prompts: list.map((p) => ({ ...p, objId })), image: loaded.image };
   }
-  if (source === 'recist' && !loaded.recist) throw new MedsamError(`case ${c.name} carries no RECIST marks (npz 'recist')`, 'use --prompts label-box or boxes');
   const reference = loaded.label?.data ?? loaded.recist?.data;
-  if (!reference) throw new MedsamError(`case ${c.name} carries no label to take a box from`, 'use --prompts boxes --boxes FILE');
+  if (!reference) throw new MedsamError(`case ${c.name} carries neither RECIST marks nor a label to take a prompt from`, 'use --prompts boxes --boxes FILE');
   const p = promptFromReference(source === 'recist' ? 'recist' : 'key-box', {
     reference: reference as ArrayLike<number>, dims: loaded.image.dims, recist: loaded.recist?.data as ArrayLike<number> | undefined, objId,
   });

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { preAnnotateRound } from '../../src/projects/preAnnotate.js';
+import { ProjectService } from '../../src/projects/projectService.js';
+import { startTestPostgres, type TestPostgres } from './postgresServer.js';
+import { LESION_DIR, cropLesionCases, runRound } from './simulatedRound.js';
+
+const skip = !existsSync(LESION_DIR) && 'needs ../shared/data/ct-lesion';
+
+describe('a whole annotation round (2 annotators, 1 reviewer, CT lesions)', { skip }, () => {
+  let dir = '';
+  let files: string[] = [];
+  let preMasks: Map<string, Uint8Array> | undefined;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'medsam2-projects-'));
+    files = await cropLesionCases(dir);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('on SQLite, pre-annotated by the real model', async () => {
+    const svc = await ProjectService.open({ db: `sqlite:${join(dir, 'p.db')}` });
+    try {
+      const r = await runRound(svc, files, join(dir, 'sqlite'), async (p) => {
+        assert.equal(await preAnnotateRound(svc, p, { prompts: 'recist', threads: 2 }), 2);
+      });
+      preMasks = r.preMasks;
+      // The model's pre-annotation of a lesion is a real segmentation, not noise.
+      for (const [name, dsc] of r.expected.preDsc) assert.ok(dsc > 0.5, `${name}: pre-annotation DSC ${dsc}`);
+    } finally {
+      await svc.close();
+    }
+  });
+
+  test('on PostgreSQL (a server started here on 127.0.0.1)', async (t) => {
+    const pg: TestPostgres | string = await startTestPostgres();
+    if (typeof pg === 'string') { t.skip(pg); return; }
+    try {
+      const svc = await ProjectService.open({ db: pg.url, store: join(dir, 'pg-store') });
+      try {
+        await runRound(svc, files, join(dir, 'postgres'), async (p) => {
+          assert.ok(preMasks, 'the SQLite round ran first');
+          for (const [name, labels] of preMasks!) await svc.storePreAnnotation(p, name, labels, p.model, p.modelVersion);
+        });
+      } finally {
+        await svc.close();
+      }
+    } finally {
+      pg.stop();
+    }
+  });
+});
