@@ -177,17 +177,17 @@ export function addProjectCommand(program: Command): void {
       out(`v${a} → v${b}: DSC ${d.dsc.toFixed(4)}, volume ${d.mlA.toFixed(2)} → ${d.mlB.toFixed(2)} mL (${d.volumeChangePct === null ? 'n/a' : `${d.volumeChangePct >= 0 ? '+' : ''}${d.volumeChangePct.toFixed(1)} %`})`);
     }));
 
-  withCommon(project.command('restore').description('restore an old version (as a new version)').argument('<case>'))
-    .requiredOption('--user <name>').requiredOption('--version <n>').requiredOption('--base <version>')
-    .action((name: string, o: Common & { user: string; version: string; base: string }) => withProject(o, async (svc, p) => {
-      const v = await svc.restore(p, name, o.user, parseIndex('--version', o.version), parseVersion('--base', o.base));
-      out(`restored version ${o.version} of ${name} as version ${v.version}`);
+  withCommon(project.command('restore').description('restore an old version (as a new version)').argument('<case>').argument('<version>'))
+    .requiredOption('--user <name>').requiredOption('--base <version>')
+    .action((name: string, version: string, o: Common & { user: string; base: string }) => withProject(o, async (svc, p) => {
+      const v = await svc.restore(p, name, o.user, parseIndex('<version>', version), parseVersion('--base', o.base));
+      out(`restored version ${version} of ${name} as version ${v.version}`);
     }));
 
-  withCommon(project.command('show').description('write one version of a case as a mask file').argument('<case>'))
-    .option('--version <n>', 'version (default latest)').requiredOption('-o, --out <file>', 'mask file (.nii.gz, .nrrd, .npz, …)')
-    .action((name: string, o: Common & { version?: string; out: string }) => withProject(o, async (svc, p) => {
-      const m = await svc.mask(p, name, o.version === undefined ? undefined : parseIndex('--version', o.version));
+  withCommon(project.command('show').description('write one version of a case (default: the latest) as a mask file').argument('<case>').argument('[version]'))
+    .requiredOption('-o, --out <file>', 'mask file (.nii.gz, .nrrd, .npz, …)')
+    .action((name: string, version: string | undefined, o: Common & { out: string }) => withProject(o, async (svc, p) => {
+      const m = await svc.mask(p, name, version === undefined ? undefined : parseIndex('[version]', version));
       const { image } = await loadCase(m.case.source);
       await writeMask(resolve(o.out), { ...image, data: m.labels }, image);
       out(`wrote version ${m.version.version} of ${name} to ${o.out}`);
