@@ -12,6 +12,14 @@ export { describeVolume, intensityStats } from './io/describeVolume.js';
 export { readNpzCase, readNpzMask, writeNpzMask } from './io/npzCase.js';
 export { readNpz, writeNpz } from './io/npz.js';
 export { readVideo, writeVideo } from './io/video.js';
+// DICOM: byte-level series reader (browser-safe), SEG/RTSTRUCT out and SEG in, DICOMweb (QIDO/WADO/STOW)
+export { readDicom, type DicomReadOptions } from './io/dicomSeries.js';
+export { readDicomSeries, type DicomInput, type DicomHeader, type DicomSeriesOptions } from './io/dicom/series.js';
+export { buildSeg, type SegWriteOptions, type SegmentSpec } from './io/dicom/segWrite.js';
+export { buildRtStruct } from './io/dicom/rtstructWrite.js';
+export { readSeg, readSegAsLabelMap, type SegOnGrid, type SegmentInfo } from './io/dicom/segRead.js';
+export { parseDicomwebUrl, searchStudies, searchSeries, searchInstances, retrieveSeries, storeInstances, jsonValue, type DicomJson, type DicomwebOptions } from './io/dicomweb/client.js';
+export { readDicomwebSeries } from './io/dicomweb/readSeries.js';
 
 // preprocessing and metrics
 export { toUint8, parseWindow, CT_WINDOW_PRESETS, type WindowSpec } from './preprocess/intensity.js';
