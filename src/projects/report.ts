@@ -30,7 +30,7 @@ export interface CaseReportRow {
 
 export interface GroupRow {
   round: number;
-  /** 'assisted', 'manual', or an annotator's name. */
+  /** 'assisted', 'manual', or an annotator's name with the mode, 'alice (assisted)'. */
   group: string;
   kind: 'mode' | 'annotator';
   cases: number;
@@ -68,7 +68,7 @@ export interface ProjectReport {
 export async function buildReport(svc: ProjectService, project: Project): Promise<ProjectReport> {
   const all = await svc.repo.listCases(project.id);
   const rows: CaseReportRow[] = [];
-  const perAnnotator: { round: number; user: string; activeSeconds: number; interactions: number; slicesTouched: number; preDsc: number | null }[] = [];
+  const perAnnotator: { round: number; user: string; mode: 'assisted' | 'manual'; activeSeconds: number; interactions: number; slicesTouched: number; preDsc: number | null }[] = [];
   const pending: Record<string, number> = {};
   const modelByRound = new Map<number, string>();
   for (const c of all) {
@@ -97,7 +97,7 @@ export async function buildReport(svc: ProjectService, project: Project): Promis
       round: c.round, case: c.name, mode: c.mode, annotators: users, reviewer: c.reviewedBy, activeSeconds, interactions: all.interactions,
       slicesTouched: all.slicesTouched, versions: versions.length, acceptedVersion: head.version, preDsc, preNsd, volumeChangePct,
     });
-    for (const x of w) perAnnotator.push({ round: c.round, user: x.u, ...x.m, preDsc });
+    for (const x of w) perAnnotator.push({ round: c.round, user: x.u, mode: c.mode, ...x.m, preDsc });
   }
   const rounds = [...new Set(rows.map((r) => r.round))].sort((a, b) => a - b);
   const groups: GroupRow[] = [];
@@ -113,8 +113,12 @@ export async function buildReport(svc: ProjectService, project: Project): Promis
     const manual = inRound.filter((r) => r.mode === 'manual');
     if (assisted.length) groups.push(group(round, 'assisted', 'mode', assisted));
     if (manual.length) groups.push(group(round, 'manual', 'mode', manual));
+    // Per annotator and mode: one person's assisted and manual cases are not one population.
     for (const u of [...new Set(perAnnotator.filter((x) => x.round === round).map((x) => x.user))].sort()) {
-      groups.push(group(round, u, 'annotator', perAnnotator.filter((x) => x.round === round && x.user === u)));
+      for (const mode of ['assisted', 'manual'] as const) {
+        const xs = perAnnotator.filter((x) => x.round === round && x.user === u && x.mode === mode);
+        if (xs.length) groups.push(group(round, `${u} (${mode})`, 'annotator', xs));
+      }
     }
     const base = manual.length ? manual : allManual;
     const ma = median(assisted.map((r) => r.activeSeconds));

@@ -193,7 +193,7 @@ export async function runRound(svc: ProjectService, files: string[], outDir: str
   const [round] = r.rounds;
   const wantSaved = 1 - median([secA, secB])! / secC;
   assert.ok(Math.abs(round!.costSaved! - wantSaved) < 1e-12, `cost saved ${round!.costSaved} vs ${wantSaved}`);
-  assert.deepEqual(r.groups.filter((g) => g.kind === 'annotator').map((g) => [g.group, g.cases]), [['alice', 1], ['bob', 2]]);
+  assert.deepEqual(r.groups.filter((g) => g.kind === 'annotator').map((g) => [g.group, g.cases]), [['alice (assisted)', 1], ['bob (assisted)', 1], ['bob (manual)', 1]]);
   const files2 = writeProjectReport(join(outDir, 'report'), r);
   const html = readFileSync(files2.find((f) => f.endsWith('.html'))!, 'utf8');
   assert.match(html, /<svg[^>]*Active time per case/);
