@@ -14,10 +14,12 @@ import type { CaseRow, Project } from './types.js';
  *   without them gets the RECIST line measured on its label (longest diameter on the key slice);
  * - 'label-box': the key-slice box of the label the case carries (npz `gts`), an automatic
  *   policy for re-annotating or simulating;
- * - 'boxes': a JSON file {"caseName": [{"slice": 7, "box": [x0, y0, x1, y1]}, …], …}.
+ * - 'boxes': a JSON file {"caseName": [{"slice": 7, "box": [x0, y0, x1, y1]}, …], …};
+ * - 'previous': the key-slice box of the accepted label of the same image in an earlier round
+ *   (re-annotating with a fine-tuned model).
  */
-export type PromptSource = 'recist' | 'label-box' | 'boxes';
-export const PROMPT_SOURCES: readonly PromptSource[] = ['recist', 'label-box', 'boxes'];
+export type PromptSource = 'recist' | 'label-box' | 'boxes' | 'previous';
+export const PROMPT_SOURCES: readonly PromptSource[] = ['recist', 'label-box', 'boxes', 'previous'];
 
 export interface PreAnnotateOptions {
   round?: number;
@@ -43,8 +45,12 @@ function readBoxes(path: string): Record<string, VolumePrompt[]> {
   return parsed as Record<string, VolumePrompt[]>;
 }
 
-export async function promptsForCase(c: CaseRow, source: PromptSource, objId: number, boxes?: Record<string, VolumePrompt[]>): Promise<{ prompts: VolumePrompt[]; image: Awaited<ReturnType<typeof loadCase>>['image'] }> {
+export async function promptsForCase(c: CaseRow, source: PromptSource, objId: number, boxes?: Record<string, VolumePrompt[]>, previous?: Uint8Array): Promise<{ prompts: VolumePrompt[]; image: Awaited<ReturnType<typeof loadCase>>['image'] }> {
   const loaded = await loadCase(c.source);
+  if (source === 'previous') {
+    if (!previous) throw new MedsamError(`case ${c.name} has no accepted label of the same image in an earlier round`, 'use --prompts recist, label-box or boxes for it');
+    return { prompts: [promptFromReference('key-box', { reference: previous, dims: loaded.image.dims, objId })], image: loaded.image };
+  }
   if (source === 'boxes') {
     const list = boxes?.[c.name];
     if (!list?.length) throw new MedsamError(`the box list has no prompt for case ${c.name}`, 'add it to the file, or pre-annotate that case another way');
@@ -69,7 +75,7 @@ export async function preAnnotateRound(svc: ProjectService, project: Project, op
   let done = 0;
   for (const c of todo) {
     const t0 = performance.now();
-    const { prompts, image } = await promptsForCase(c, opts.prompts, objId, boxes);
+    const { prompts, image } = await promptsForCase(c, opts.prompts, objId, boxes, opts.prompts === 'previous' ? await previousLabel(svc, project, c) : undefined);
     const r = await segmentVolume(image, prompts, { model, threads: opts.threads });
     const labels = r.mask.data instanceof Uint8Array ? r.mask.data : Uint8Array.from(r.mask.data as ArrayLike<number>, Number);
     await svc.storePreAnnotation(project, c.name, labels, model, modelVersion);
@@ -77,4 +83,10 @@ export async function preAnnotateRound(svc: ProjectService, project: Project, op
     opts.onCase?.(c, done, todo.length, (performance.now() - t0) / 1000);
   }
   return done;
+}
+
+/** The accepted label of the same image file in the latest earlier round, if any. */
+async function previousLabel(svc: ProjectService, project: Project, c: CaseRow): Promise<Uint8Array | undefined> {
+  const earlier = (await svc.repo.listCases(project.id, { state: 'accepted' })).filter((x) => x.source === c.source && x.round < c.round).sort((a, b) => b.round - a.round);
+  return earlier[0] ? (await svc.mask(project, earlier[0].name)).labels : undefined;
 }

@@ -145,8 +145,11 @@ export class ProjectService {
     const files = paths.flatMap((p) => ProjectService.expandCasePaths(p));
     const rows: CaseRow[] = [];
     for (const file of files) {
-      const name = ProjectService.caseNameOf(file);
-      if (await this.repo.caseByName(project.id, name)) throw new MedsamError(`the project already has a case named '${name}'`, 'cases are never replaced; rename the file to add it again');
+      let name = ProjectService.caseNameOf(file);
+      const same = await this.repo.caseByName(project.id, name);
+      // The same image again in a later round (re-annotation with a new model) gets a round suffix.
+      if (same && same.round < round && same.source === file) name = `${name}-r${round}`;
+      if (same && (await this.repo.caseByName(project.id, name))) throw new MedsamError(`the project already has a case named '${name}'`, 'cases are never replaced; rename the file to add it again');
       const { image } = await loadCase(file);
       rows.push({
         id: randomUUID(), projectId: project.id, name, source: file, round, mode: opts.mode ?? 'assisted', state: 'new',

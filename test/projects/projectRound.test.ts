@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { dice } from '../../src/metrics/dice.js';
 import { preAnnotateRound } from '../../src/projects/preAnnotate.js';
 import { ProjectService } from '../../src/projects/projectService.js';
 import { startTestPostgres, type TestPostgres } from './postgresServer.js';
@@ -27,6 +28,14 @@ describe('a whole annotation round (2 annotators, 1 reviewer, CT lesions)', { sk
         assert.equal(await preAnnotateRound(svc, p, { prompts: 'recist', threads: 2 }), 2);
       });
       preMasks = r.preMasks;
+      // Round 2 on the same image, prompted by round 1's accepted label.
+      const [again] = await svc.addCases(r.project, [files[1]!], { round: 2 });
+      assert.match(again!.name, /-r2$/);
+      assert.equal(await preAnnotateRound(svc, r.project, { round: 2, prompts: 'previous', modelVersion: 'r1-finetune', threads: 2 }), 1);
+      const v0 = await svc.mask(r.project, again!.name, 0);
+      assert.deepEqual(v0.version.author, { kind: 'model', model: 'minisam', version: 'r1-finetune' });
+      const first = (await svc.repo.listCases(r.project.id, { round: 1 })).find((c) => c.source === again!.source)!;
+      assert.ok(dice(v0.labels, (await svc.mask(r.project, first.name)).labels) > 0.5);
       // The model's pre-annotation of a lesion is a real segmentation, not noise.
       for (const [name, dsc] of r.expected.preDsc) assert.ok(dsc > 0.5, `${name}: pre-annotation DSC ${dsc}`);
     } finally {
