@@ -50,6 +50,16 @@ export function parseLabelSpec(text: string, value: number): LabelDef {
   return { value, name, colour: (colour ?? palette[(value - 1) % palette.length]!).toLowerCase(), code: code ?? null };
 }
 
+/** Every non-zero voxel must carry one of the project's label values. */
+export function checkLabelValues(project: Project, labels: Uint8Array): void {
+  const allowed = new Uint8Array(256);
+  for (const l of project.labels) allowed[l.value] = 1;
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i]!;
+    if (v && !allowed[v]) throw new MedsamError(`label map has value ${v} at voxel ${i}, not a label of project ${project.name}`, `use ${project.labels.map((l) => `${l.value} (${l.name})`).join(', ')}`);
+  }
+}
+
 export function countForeground(labels: Uint8Array): number {
   let n = 0;
   for (let i = 0; i < labels.length; i++) if (labels[i]) n++;
@@ -208,6 +218,7 @@ export class ProjectService {
     await this.requireRole(project, user, ['annotator']);
     const c0 = await this.caseByName(project, caseName);
     this.checkMaskSize(c0, labels);
+    checkLabelValues(project, labels);
     const sha = this.masks.putMask(labels);
     return this.addVersion(project, caseName, user, 'save', baseVersion, { kind: 'person', name: user }, sha, countForeground(labels), note, null);
   }

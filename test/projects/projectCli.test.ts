@@ -29,6 +29,9 @@ test('medsam2 project: create, add, claim, log, save, conflict, submit, review, 
     assert.equal(ok(['next', '--user', 'ann']).trim(), 'm1');
     ok(['claim', 'm1', '--user', 'ann']);
     for (const [k, at] of [[0, 1000], [1, 4000], [1, 9000]] as const) ok(['log', 'm1', '--user', 'ann', '--tool', 'brush', '--slice', String(k), '--at', String(at)]);
+    const bad = new Uint8Array(gts.length); bad[5] = 7;
+    await writeNpz(join(dir, 'bad.npz'), { gts: { dtype: 'uint8', shape: dims, data: bad } });
+    assertUserError(runCli(['project', 'save', 'm1', '--user', 'ann', '--mask', join(dir, 'bad.npz'), '--base', '-1'], env), /value 7 at voxel 5, not a label of project demo/);
     assert.match(ok(['save', 'm1', '--user', 'ann', '--mask', join(dir, 'mask.npz'), '--base', '-1']), /version 0/);
     const stale = runCli(['project', 'save', 'm1', '--user', 'ann', '--mask', join(dir, 'mask.npz'), '--base', '-1'], env);
     assert.equal(stale.code, 3, stale.stderr);

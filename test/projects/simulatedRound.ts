@@ -34,7 +34,7 @@ export async function cropLesionCases(dir: string): Promise<string[]> {
     const a = await readNpz(src);
     const g = a.gts!;
     const k = largestSlice(g.data as ArrayLike<number>, [g.shape[2]!, g.shape[1]!, g.shape[0]!]);
-    const dst = join(dir, `${name.slice(0, 17)}.npz`);
+    const dst = join(dir, `${name.slice(0, 16)}.npz`);
     await cropNpzCase(src, dst, Math.max(0, k - 1), Math.min(g.shape[0]! - 1, k + 1));
     out.push(dst);
   }

@@ -150,7 +150,12 @@ export function addProjectCommand(program: Command): void {
       const c = await svc.caseByName(p, name);
       const m = await readVolume(o.mask);
       if (m.dims.some((d, i) => d !== c.dims[i])) throw new MedsamError(`${o.mask} is ${m.dims.join('x')}, case ${name} is ${c.dims.join('x')}`, 'save a mask on the case image grid');
-      const labels = Uint8Array.from(m.data as ArrayLike<number>, (v) => Number(v));
+      const labels = new Uint8Array(m.data.length);
+      for (let i = 0; i < labels.length; i++) {
+        const v = Number(m.data[i]);
+        if (!(Number.isInteger(v) && v >= 0 && v <= 255)) throw new MedsamError(`${o.mask} has value ${v} at voxel ${i}`, 'save an integer label map with values 0..255');
+        labels[i] = v;
+      }
       const v = await svc.save(p, name, o.user, labels, parseVersion('--base', o.base), o.note ?? null);
       out(`saved ${name} version ${v.version} (${v.voxels} voxels)`);
     }));
