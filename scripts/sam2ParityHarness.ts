@@ -9,6 +9,7 @@ import { openNpz, type NpzFile } from '../src/io/npz.js';
 import { loadCheckpoint } from '../src/models/checkpoint/index.js';
 import { compileSam2, sam2ConfigsFromYaml, type Sam2CompiledModel } from '../src/models/sam2/compile.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
+import type { Precision } from '../src/models/precision.js';
 import { Sam2Engine } from '../src/engine/sam2/sam2Engine.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { pilResizeBicubicU8 } from '../src/preprocess/pilResize.js';
@@ -43,17 +44,22 @@ export interface HarnessOptions {
   graphCache?: boolean;
   cacheDir?: string;
   log?: (m: string) => void;
+  /** Graph precision (default fp32, the exact graphs; 'int8' measures the fast mode's deviation). */
+  precision?: Precision;
+  /** Replay these compiled graphs instead (experiments on graph variants). */
+  compiled?: Sam2CompiledModel;
 }
 
 const compiled = new Map<string, Promise<Sam2CompiledModel>>();
 
 function compiledFor(c: FixtureCase, o: HarnessOptions): Promise<Sam2CompiledModel> {
-  const k = `${c.checkpointPath}|${c.configPath}|${o.graphCache ? 'cache' : 'mem'}`;
+  if (o.compiled) return Promise.resolve(o.compiled);
+  const k = `${c.checkpointPath}|${c.configPath}|${o.graphCache ? 'cache' : 'mem'}|${o.precision ?? 'fp32'}`;
   let p = compiled.get(k);
   if (!p) {
     p = o.graphCache
-      ? loadSam2Compiled({ checkpointPath: c.checkpointPath, configPath: c.configPath }, { cacheDir: o.cacheDir, log: o.log }).then((r) => r.model)
-      : (async () => compileSam2(await loadCheckpoint(c.checkpointPath), sam2ConfigsFromYaml(readFileSync(c.configPath, 'utf8'))))();
+      ? loadSam2Compiled({ checkpointPath: c.checkpointPath, configPath: c.configPath }, { cacheDir: o.cacheDir, log: o.log, precision: o.precision }).then((r) => r.model)
+      : (async () => compileSam2(await loadCheckpoint(c.checkpointPath), sam2ConfigsFromYaml(readFileSync(c.configPath, 'utf8')), { precision: o.precision }))();
     compiled.set(k, p);
   }
   return p;
