@@ -11,6 +11,7 @@ import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { medsam2NormalizationLut, normaliseSlice } from '../predictor/sam2/frameSource.js';
 import type { Sam2FrameSource, Sam2InferenceState } from '../predictor/sam2/inferenceState.js';
 import { Sam2VideoPredictor, type MemoryMode } from '../predictor/sam2/videoPredictor.js';
+import type { Precision } from '../models/precision.js';
 
 /**
  * The MedSAM2 3D workflow for SAM2-family models (medsam2_infer_3D_CT.py and
@@ -26,6 +27,8 @@ export interface Sam2VolumeOptions {
   axis?: SliceAxis;
   /** ONNX Runtime intra-op threads; default = logical cores. */
   threads?: number;
+  /** 'int8' = fast mode (image encoder + memory attention as dynamic int8 GEMMs); default 'fp32' (exact). */
+  precision?: Precision;
   /** Volume → x-fastest uint8 of the same dims (the window); default: the data if uint8, else toUint8 (auto window). */
   intensity?: (v: Volume) => Uint8Array;
   /** Keep only each object's largest 3D connected component (MedSAM2's getLargestCC). Default true. */
@@ -113,7 +116,7 @@ export async function segmentVolumeSam2(entry: ModelEntry, volume: Volume, promp
   const u8 = volumeToUint8(volume, opts.intensity);
   const shape = sliceShape(volume.dims, axis);
 
-  const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir });
+  const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir, precision: opts.precision });
   try {
     const d = sam2Dims(model.configs);
     const predictor = new Sam2VideoPredictor(engine, model.configs.predictor, {

@@ -1,4 +1,5 @@
 import { MedsamError } from '../common/errors.js';
+import type { Precision } from '../models/precision.js';
 import { resolveModel } from '../models/registry.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
 import type { MemoryMode } from '../predictor/sam2/videoPredictor.js';
@@ -15,6 +16,8 @@ export interface SegmentVideoOptions {
   model?: string;
   /** ONNX Runtime intra-op threads; default = logical cores. */
   threads?: number;
+  /** 'int8' = fast mode (see BENCHMARKS.md for its accuracy cost); default 'fp32' (exact). */
+  precision?: Precision;
   /** Read at most this many frames from the start. */
   maxFrames?: number;
   /** Frame rate for a folder of frames (default 25) or to override the video's. */
@@ -76,10 +79,10 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
   let framesEncoded: number;
   if (entry.family === 'sam2') {
     ({ labels, framesEncoded } = await trackWithSam2(entry, video, valid, {
-      threads: opts.threads, memory: opts.memory, cacheDir: opts.cacheDir, onFrame, log: opts.log,
+      threads: opts.threads, precision: opts.precision, memory: opts.memory, cacheDir: opts.cacheDir, onFrame, log: opts.log,
     }));
   } else {
-    ({ labels, framesEncoded } = await trackWithSam1(entry, video, valid, { threads: opts.threads, propagation: opts.propagation, onFrame }));
+    ({ labels, framesEncoded } = await trackWithSam1(entry, video, valid, { threads: opts.threads, precision: opts.precision, propagation: opts.propagation, onFrame }));
   }
   opts.onProgress?.(total, total, 'done');
 

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { Sam1Engine } from '../engine/sam1Engine.js';
+import type { Precision } from '../models/precision.js';
 import { resolveModel, type ModelEntry } from '../models/registry.js';
 import { volumeToUint8 } from '../preprocess/intensity.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
@@ -18,6 +19,8 @@ export interface SegmentVolumeOptions {
   axis?: SliceAxis;
   /** ONNX Runtime intra-op threads; default = logical cores. */
   threads?: number;
+  /** 'int8' = fast mode (the encoder's linear layers as dynamic int8 GEMMs; see BENCHMARKS.md for its accuracy cost); default 'fp32'. */
+  precision?: Precision;
   /** Volume → x-fastest uint8 of the same dims; default: the data itself if uint8, else toUint8 (auto window). */
   intensity?: (v: Volume) => Uint8Array;
   /** Keep only each object's largest 3D connected component. Default true. */
@@ -60,7 +63,7 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
   if (entry.family === 'sam2') {
     // SAM2/MedSAM2 models propagate with their memory-based video predictor (MedSAM2's 3D workflow).
     return segmentVolumeSam2(entry, volume, valid, {
-      ...opts.sam2, axis, threads: opts.threads, intensity: opts.intensity, largestComponent: opts.largestComponent, onProgress: opts.onProgress,
+      ...opts.sam2, axis, threads: opts.threads, precision: opts.precision, intensity: opts.intensity, largestComponent: opts.largestComponent, onProgress: opts.onProgress,
     });
   }
   return segmentWithSam1(entry, volume, valid, axis, opts, t0);
@@ -73,7 +76,7 @@ async function segmentWithSam1(entry: ModelEntry, volume: Volume, prompts: (Volu
   }
   const u8 = volumeToUint8(volume, opts.intensity);
   const shape = sliceShape(volume.dims, axis);
-  const engine = await Sam1Engine.create(entry, { threads: opts.threads });
+  const engine = await Sam1Engine.create(entry, { threads: opts.threads, precision: opts.precision });
   try {
     const byObject = new Map<number, (VolumePrompt & { objId: number })[]>();
     for (const p of prompts) byObject.set(p.objId, [...(byObject.get(p.objId) ?? []), p]);

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { MedsamError } from '../common/errors.js';
 import { Sam1Engine } from '../engine/sam1Engine.js';
+import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
@@ -24,6 +25,8 @@ export const VIDEO_PROPAGATION_DEFAULTS: Omit<Sam1PropagationOptions, 'onSlice'>
 
 export interface Sam1VideoOptions {
   threads?: number;
+  /** 'int8' = fast mode (encoder linear layers as dynamic int8 GEMMs); default 'fp32'. */
+  precision?: Precision;
   /** Propagation tuning; unset fields take VIDEO_PROPAGATION_DEFAULTS, then the volume defaults. */
   propagation?: Omit<Sam1PropagationOptions, 'onSlice'>;
   /** Called once per frame decided for an object. */
@@ -43,7 +46,7 @@ export async function trackWithSam1(entry: ModelEntry, video: LoadedFrames, prom
     if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
   }
   const { width: W, height: H, frames } = video;
-  const engine = await Sam1Engine.create(entry, { threads: opts.threads });
+  const engine = await Sam1Engine.create(entry, { threads: opts.threads, precision: opts.precision });
   try {
     // The cache hands frame k to `encode` as if it were a gray slice; the adapter encodes it as RGB.
     const rgbEncoder = { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) };

@@ -1,5 +1,6 @@
 import { featureCacheFrames, openRegisteredSam2 } from './openSam2Model.js';
 import { MedsamError } from '../common/errors.js';
+import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
 import type { Sam2FrameSource, Sam2InferenceState } from '../predictor/sam2/inferenceState.js';
@@ -60,6 +61,8 @@ export function rgbFrameSource(frames: readonly Uint8Array[], width: number, hei
 
 export interface Sam2VideoOptions {
   threads?: number;
+  /** 'int8' = fast mode; default 'fp32' (exact). */
+  precision?: Precision;
   /** Graph cache folder (default: see graphCache.ts). */
   cacheDir?: string;
   /** Memory for cached frame features (default 1024 MiB); frames beyond it are re-encoded. */
@@ -80,7 +83,7 @@ export interface Sam2VideoTracks {
 
 export async function trackWithSam2(entry: ModelEntry, video: LoadedFrames, prompts: readonly ValidFramePrompt[],
   opts: Sam2VideoOptions = {}): Promise<Sam2VideoTracks> {
-  const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir, log: opts.log });
+  const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir, log: opts.log, precision: opts.precision });
   try {
     const cfg = { ...model.configs.predictor, binarizeMaskFromPtsForMemEnc: false };
     const { width: W, height: H } = video;

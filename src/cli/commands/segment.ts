@@ -3,6 +3,7 @@ import { MedsamError } from '../../common/errors.js';
 import { readVolume } from '../../io/readVolume.js';
 import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
+import { parsePrecision } from '../../models/precision.js';
 import { resolveModel } from '../../models/registry.js';
 import { chooseWindow, describeWindow, parseWindow, toUint8, type WindowSpec } from '../../preprocess/intensity.js';
 import { extractSlice, type SliceAxis } from '../../preprocess/slices.js';
@@ -28,6 +29,7 @@ interface SegmentFlags {
   window?: string;
   model?: string;
   threads?: string;
+  precision: string;
   largestComponent?: boolean;
   preview?: string;
   autoKeyBox?: boolean;
@@ -96,6 +98,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   const axis = flags.axis !== undefined ? parseAxis(flags.axis) : 2;
   const window: WindowSpec | 'auto' = flags.window !== undefined ? parseWindow(flags.window) : 'auto';
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
+  const precision = parsePrecision(flags.precision);
   const model = resolveModel(flags.model ?? 'default');
   const memory = parseMemoryMode(flags.memory, model);
   const fillHoleArea = parseFillHoles(flags.fillHoles, model);
@@ -124,6 +127,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
       model: model.id,
       axis,
       threads,
+      precision,
       intensity: () => image8,
       largestComponent: flags.largestComponent,
       onProgress: bar.onProgress,
