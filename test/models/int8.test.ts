@@ -75,6 +75,24 @@ test('MatMul + bias Add with constant weights becomes one DynamicQuantizeMatMul;
   assert.ok(err < 0.02, `int8 linear relative RMS error ${err} >= 2%`);
 });
 
+test('per-head weights [heads, k, n] get per-head column scales', async () => {
+  const [H, M, K, N] = [4, 300, 64, 32];
+  const w = seededRandom(H * K * N, 1);
+  for (let i = 0; i < K * N; i++) w[2 * K * N + i] = w[2 * K * N + i]! * 30; // one head 30x larger
+  const g = new GraphBuilder('heads');
+  g.output(g.matmul(g.input('x', 'float', [M, K]), g.initializer(w, [H, K, N], 'w')), 'y', 'float', [H, M, N]);
+  const fp = g.toBytes();
+  const { bytes, report } = quantizeOnnxBytes(fp);
+  assert.equal(report.quantized, 1);
+  const feeds = { x: { data: seededRandom(M * K, 2), dims: [M, K] } };
+  const a = (await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const b = (await (await OrtSession.create(bytes, { threads: 1 })).runFloat32(feeds)).y!.data;
+  for (let h = 0; h < H; h++) {
+    const err = relRms(b.subarray(h * M * N, (h + 1) * M * N), a.subarray(h * M * N, (h + 1) * M * N));
+    assert.ok(err > 1e-5 && err < 0.02, `head ${h}: relative RMS error ${err}`);
+  }
+});
+
 test('--precision accepts fp32 and int8 and refuses anything else with the fix', () => {
   assert.equal(parsePrecision('int8'), 'int8');
   assert.equal(parsePrecision('fp32'), 'fp32');

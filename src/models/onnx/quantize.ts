@@ -4,9 +4,9 @@ import { decodeOnnx, DT, encodeOnnx, floatValues, toNumber, unsupportedFields, t
 /**
  * Dynamic int8 quantisation of an ONNX graph's linear layers (the fast `--precision int8` mode).
  *
- * Every `MatMul` whose weight (second input) is a constant 2-D float initializer becomes ONNX
- * Runtime's `com.microsoft.DynamicQuantizeMatMul`: the weight is stored as int8 with one scale per
- * output column (symmetric, zero point 0: w ≈ scale[j]·q[i,j], |q| ≤ 127), the activation is
+ * Every `MatMul` whose weight (second input) is a constant float initializer, 2-D [k, n] or a
+ * batch of per-head matrices [heads, k, n], becomes ONNX Runtime's `com.microsoft.DynamicQuantizeMatMul`:
+ * the weight is stored as int8 with one scale per output column (per head) (symmetric, zero point 0: w ≈ scale[j]·q[i,j], |q| ≤ 127), the activation is
  * quantised to uint8 per tensor at run time, and the product runs in ORT's u8s8 integer GEMM (VNNI /
  * AMX kernels where the CPU has them), rescaled to float. A following `Add` of a 1-D constant bias
  * is folded into the op's bias input. Activation × activation products (attention scores) and
@@ -18,7 +18,7 @@ import { decodeOnnx, DT, encodeOnnx, floatValues, toNumber, unsupportedFields, t
  */
 
 /** Bump when the pass changes its output, so cached int8 graphs and files are rebuilt. */
-export const QUANTIZE_VERSION = 'int8-dqmm-1';
+export const QUANTIZE_VERSION = 'int8-dqmm-2';
 
 export interface QuantizeOptions {
   /** Weights with fewer elements stay float (tiny GEMMs gain nothing and lose accuracy). */
@@ -90,19 +90,27 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
     if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2) continue;
     const wName = node.input[1]!;
     const w = inits.get(wName);
-    if (!w || w.dims.length !== 2 || inits.has(node.input[0]!)) continue;
-    const [k, n] = w.dims.map(toNumber) as [number, number];
-    if (k * n < minEl || opts.skip?.(node, k, n)) continue;
+    if (!w || (w.dims.length !== 2 && w.dims.length !== 3) || inits.has(node.input[0]!)) continue;
+    // [k, n], or [heads, k, n] (per-head projections, a batch of matrices with per-head column scales)
+    const dims = w.dims.map(toNumber);
+    const [h, k, n] = dims.length === 3 ? (dims as [number, number, number]) : [1, dims[0]!, dims[1]!];
+    if (h * k * n < minEl || opts.skip?.(node, k, n)) continue;
     const data = floatValues(w);
-    if (!data || data.length !== k * n) continue;
-    const { q, scale } = quantizeColumns(data, k, n);
+    if (!data || data.length !== h * k * n) continue;
+    const q = new Int8Array(h * k * n);
+    const scale = new Float32Array(h * n);
+    for (let i = 0; i < h; i++) {
+      const r = quantizeColumns(data.subarray(i * k * n, (i + 1) * k * n), k, n);
+      q.set(r.q, i * k * n);
+      scale.set(r.scale, i * n);
+    }
     const base = `${wName}.int8`;
-    newInits.push(tensor(base, DT.int8, [k, n], bytes(q)), tensor(`${base}.scale`, DT.float, [n], bytes(scale)));
+    newInits.push(tensor(base, DT.int8, dims, bytes(q)), tensor(`${base}.scale`, DT.float, h > 1 || dims.length === 3 ? [h, 1, n] : [n], bytes(scale)));
     const inputs = [node.input[0]!, base, `${base}.scale`];
     // Fold `Add(y, bias)` when y feeds only that Add and bias is a constant [n] vector.
     const y = node.output[0]!;
     const next = consumers.get(y);
-    if (next?.length === 1 && !graphOutputs.has(y) && next[0]!.opType === 'Add' && (next[0]!.domain ?? '') === '') {
+    if (dims.length === 2 && next?.length === 1 && !graphOutputs.has(y) && next[0]!.opType === 'Add' && (next[0]!.domain ?? '') === '') {
       const add = next[0]!;
       const other = add.input[0] === y ? add.input[1]! : add.input[0]!;
       const b = inits.get(other);
@@ -118,8 +126,8 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
     node.input = inputs;
     if ((uses.get(wName) ?? 0) <= 1) dropInits.add(wName);
     report.quantized++;
-    report.weightBytesBefore += 4 * k * n;
-    report.weightBytesAfter += k * n + 4 * n;
+    report.weightBytesBefore += 4 * h * k * n;
+    report.weightBytesAfter += h * (k * n + 4 * n);
   }
   g.node = g.node.filter((x) => !dropNodes.has(x));
   g.initializer = [...g.initializer.filter((t) => !dropInits.has(t.name ?? '')), ...newInits];
