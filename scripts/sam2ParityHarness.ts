@@ -24,6 +24,8 @@ export interface QuantityStat {
   where: string;
   checked: number;
   failed: number;
+  /** Sum of the errors checked (their mean is sum / checked). */
+  sum: number;
 }
 
 export interface CaseReport {
@@ -78,8 +80,9 @@ class Checker {
   constructor(private readonly id: string) {}
 
   record(q: string, where: string, err: number, bound: number): void {
-    const s = (this.stats[q] ??= { maxErr: 0, bound, where: '', checked: 0, failed: 0 });
+    const s = (this.stats[q] ??= { maxErr: 0, bound, where: '', checked: 0, failed: 0, sum: 0 });
     s.checked++;
+    s.sum += err;
     // keep the entry closest to (or furthest past) its bound
     const ratio = Number.isNaN(err) ? Infinity : bound > 0 ? err / bound : err > 0 ? Infinity : 0;
     const worst = s.where === '' ? -1 : Number.isNaN(s.maxErr) ? Infinity : s.bound > 0 ? s.maxErr / s.bound : s.maxErr > 0 ? Infinity : 0;
@@ -96,7 +99,7 @@ class Checker {
 
   fail(where: string, msg: string): void {
     if (this.failures.length < 40) this.failures.push(`${this.id} ${where}: ${msg}`);
-    const s = (this.stats['structure'] ??= { maxErr: 0, bound: 0, where: '', checked: 0, failed: 0 });
+    const s = (this.stats['structure'] ??= { maxErr: 0, bound: 0, where: '', checked: 0, failed: 0, sum: 0 });
     s.failed++;
   }
 }
