@@ -163,6 +163,7 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   const ckpt = await loadCheckpoint(c0.checkpointPath);
   const model = compileSam2(ckpt, configs, { precision: 'int8' });
   assert.notEqual(sam2CacheKey(ckpt.sha256, configs, { precision: 'int8' }), sam2CacheKey(ckpt.sha256, configs), 'int8 graphs have their own cache key');
+  assert.equal(sam2CacheKey(ckpt.sha256, configs, { precision: 'fp32' }), sam2CacheKey(ckpt.sha256, configs), 'fp32 keys (existing caches) unchanged');
   for (const g of ['imageEncoder', 'memoryAttention'] as const) {
     const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
     assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);
