@@ -1,4 +1,4 @@
-import { readNpzCase } from '../io/npzCase.js';
+import { readNpzCase } from '../io/npzFile.js';
 import { detectVolumeFormat, readVolume } from '../io/readVolume.js';
 import type { Volume } from '../io/volume.js';
 

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { MedsamError } from '../common/errors.js';
-import { readImage2D } from '../io/image2d.js';
+import { readImage2D } from '../io/imageFile.js';
 import { readVideo } from '../io/video.js';
 
 /** RGB frames of a video or of a folder of pictures, in display order. */

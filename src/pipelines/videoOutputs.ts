@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MedsamError, errorMessage } from '../common/errors.js';
-import { writePngMask } from '../io/image2d.js';
-import { writeNpz } from '../io/npz.js';
+import { writePngMask } from '../io/imageFile.js';
+import { writeNpz } from '../io/npzFile.js';
 import { writeVideo } from '../io/video.js';
 import { IDENTITY_DIRECTION } from '../io/volume.js';
 import { overlayFrame } from './videoOverlay.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
 import { percentileSorted } from '../../src/common/percentile.js';
-import { readNifti } from '../../src/io/niftiRead.js';
+import { readNifti } from '../../src/io/readVolume.js';
 import {
   applyWindow, chooseWindow, parseWindow, positivePercentiles, toUint8,
 } from '../../src/preprocess/intensity.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { MedsamError } from '../../common/errors.js';
-import { readImage2D } from '../../io/image2d.js';
+import { readImage2D } from '../../io/imageFile.js';
 import { resolveModel } from '../../models/registry.js';
 import { describeVideoResult, segmentVideo, type FramePrompt } from '../../pipelines/segmentVideo.js';
 import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
