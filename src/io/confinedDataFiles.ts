@@ -12,7 +12,7 @@ import type { ReadLimits } from './readLimits.js';
  * absolute path elsewhere, a `../` escape or a symlink out is refused with one line naming it,
  * so a hostile header can never make us read (and segment, and write out) another file.
  */
-export function confinedDataFileReader(headerPath: string, what: string, limits?: ReadLimits): (name: string) => Uint8Array {
+export function confinedDataFileReader(headerPath: string, what: string, limits?: ReadLimits, filesRead?: string[]): (name: string) => Uint8Array {
   const folder = realpathSync(dirname(resolve(headerPath)));
   return (name: string) => {
     const target = isAbsolute(name) ? name : resolve(dirname(resolve(headerPath)), name);
@@ -30,6 +30,7 @@ export function confinedDataFileReader(headerPath: string, what: string, limits?
     }
     const real = realpathSync(target);
     if (!inside(real)) refuse(real === target ? real : `${target} (really ${real})`);
+    filesRead?.push(real);
     return readFileBytes(real, `${what} data file`, limits);
   };
 }

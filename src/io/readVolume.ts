@@ -18,7 +18,10 @@ import { warnerOf } from './readOptions.js';
 
 export { SUPPORTED_INPUTS } from './volumeBytes.js';
 
-export interface ReadVolumeOptions extends DicomReadOptions, VolumeBytesOptions {}
+export interface ReadVolumeOptions extends DicomReadOptions, VolumeBytesOptions {
+  /** Filled with the real path of every detached data file read (they are inputs too: outputs must spare them). */
+  filesRead?: string[];
+}
 
 /**
  * The voxel limit for reads by path: opts.maxVoxels, else MEDSAM2_MAX_VOXELS, else the default
@@ -40,9 +43,9 @@ export function detectVolumeFormat(path: string): VolumeFormat {
   return detectFormat(path, readFileHead(path, 512));
 }
 
-function withPathOptions<T extends ParseOptions>(path: string, what: string, opts: T): T {
+function withPathOptions<T extends ParseOptions & { filesRead?: string[] }>(path: string, what: string, opts: T): T {
   const limits = limitsFromEnv(opts);
-  return { ...opts, ...limits, readDataFile: confinedDataFileReader(path, what, limits) };
+  return { ...opts, ...limits, readDataFile: confinedDataFileReader(path, what, limits, opts.filesRead) };
 }
 
 /** Read a .nii / .nii.gz file into an LPS Volume. */
@@ -52,13 +55,13 @@ export function readNifti(path: string, opts: NiftiReadOptions = {}): Volume {
 }
 
 /** Read a .nrrd, or a .nhdr with its detached data file(s) confined to the header's folder. */
-export function readNrrd(path: string, opts: ParseOptions = {}): Volume {
+export function readNrrd(path: string, opts: ParseOptions & { filesRead?: string[] } = {}): Volume {
   const o = withPathOptions(path, 'NRRD header', opts);
   return checkVolumeValues(parseNrrd(readFileBytes(path, 'NRRD file', o), path, o), path, warnerOf(o));
 }
 
 /** Read a .mha, or a .mhd with its data file(s) confined to the header's folder. */
-export function readMetaImage(path: string, opts: ParseOptions = {}): Volume {
+export function readMetaImage(path: string, opts: ParseOptions & { filesRead?: string[] } = {}): Volume {
   const o = withPathOptions(path, 'MetaImage header', opts);
   return checkVolumeValues(parseMetaImage(readFileBytes(path, 'MetaImage file', o), path, o), path, warnerOf(o));
 }
