@@ -17,7 +17,7 @@ export function confinedDataFileReader(headerPath: string, what: string, limits?
   return (name: string) => {
     const target = isAbsolute(name) ? name : resolve(dirname(resolve(headerPath)), name);
     const refuse = (where: string): never => {
-      throw new MedsamError(`${what} ${headerPath} names data file ${name}, which is ${where}, outside the header's folder ${folder}`,
+      throw new MedsamError(`${what} ${headerPath} names data file ${name}${where === name ? '' : ` (${where})`}, outside the header's folder ${folder}`,
         'keep the data file in the same folder as its header and name it relatively (e.g. data file: scan.raw)');
     };
     const inside = (p: string): boolean => {

@@ -2,7 +2,8 @@
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { formatBytes } from './bytes.js';
-import { maxBytesOf, type ReadLimits } from './readLimits.js';
+import { nativeInflate } from './nativeInflate.js';
+import { DEFAULT_MAX_VOXELS, maxBytesOf, type ReadLimits } from './readLimits.js';
 
 /**
  * Read a whole input file, turning the usual filesystem failures into one-line MedsamErrors.
@@ -37,3 +38,18 @@ export function readFileHead(path: string, n: number): Uint8Array {
     closeSync(fd);
   }
 }
+
+/**
+ * The voxel limit for reads by path: opts.maxVoxels, else MEDSAM2_MAX_VOXELS, else the default
+ * (2^29). A malformed variable is an error rather than silently no limit.
+ */
+export function limitsFromEnv(opts: ReadLimits = {}): ReadLimits {
+  const inflate = opts.inflate ?? nativeInflate;
+  if (opts.maxVoxels !== undefined) return { ...opts, inflate };
+  const env = process.env.MEDSAM2_MAX_VOXELS;
+  if (env === undefined || env === '') return { ...opts, inflate, maxVoxels: DEFAULT_MAX_VOXELS };
+  const v = Number(env);
+  if (!Number.isSafeInteger(v) || v < 1) throw new MedsamError(`MEDSAM2_MAX_VOXELS='${env}' is not a whole number >= 1`, `unset it (default ${DEFAULT_MAX_VOXELS}) or give a voxel count, e.g. MEDSAM2_MAX_VOXELS=1000000000`);
+  return { ...opts, inflate, maxVoxels: v };
+}
+

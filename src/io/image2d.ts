@@ -44,7 +44,7 @@ export function decodeImage2D(bytes: Uint8Array, name: string, opts: DecodeImage
   const maxPixels = maxVoxelsOf(opts);
   if (isPngBytes(bytes)) {
     format = 'png';
-    checkPngSize(bytes, path, maxPixels);
+    checkPngSize(bytes, path, maxPixels, opts);
     try {
       ({ width, height, rgba } = pngToRgba(decodePng(bytes)));
     } catch (e) {
@@ -84,7 +84,7 @@ const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
  * Before decoding: the IHDR size must be within the pixel limit, and the IDAT stream must not
  * inflate past what that size needs (a PNG bomb is stopped here, with bounded memory).
  */
-function checkPngSize(bytes: Uint8Array, path: string, maxPixels: number): void {
+function checkPngSize(bytes: Uint8Array, path: string, maxPixels: number, limits?: ReadLimits): void {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
     throw new MedsamError(`image ${path} is corrupt or truncated (no PNG IHDR header)`, 're-export the image');
@@ -112,7 +112,7 @@ function checkPngSize(bytes: Uint8Array, path: string, maxPixels: number): void 
   let o = 0;
   for (const part of idat) { z.set(part, o); o += part.length; }
   try {
-    inflateLimited(z, { format: 'zlib', limit: need + inflateSlack(need), label: `image ${path}`, declared: `${width}x${height} pixels = ${need} bytes` });
+    inflateLimited(z, { format: 'zlib', limit: need + inflateSlack(need), label: `image ${path}`, declared: `${width}x${height} pixels = ${need} bytes`, inflater: limits?.inflate });
   } catch (e) {
     // Only a bomb is decided here; a merely corrupt stream is left to the decoder's message.
     if (e instanceof MedsamError && /inflates past/.test(e.message)) throw e;

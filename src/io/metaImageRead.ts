@@ -46,7 +46,7 @@ export function parseMetaImage(bytes: Uint8Array, name: string, opts: ParseOptio
   let payload = dataPayload(bytes, dataStart, fields, path, opts, dims[2]);
   const compressed = /^true$/i.test((fields.CompressedData ?? 'False').trim());
   if (compressed) {
-    payload = inflateLimited(payload, { format: 'auto', limit: need + inflateSlack(need), label: `MetaImage ${path}`, declared: `${dims.join('x')} ${type} = ${formatBytes(need)}` });
+    payload = inflateLimited(payload, { format: 'auto', limit: need + inflateSlack(need), label: `MetaImage ${path}`, declared: `${dims.join('x')} ${type} = ${formatBytes(need)}`, inflater: opts.inflate });
   }
   else {
     const headerSize = Number(fields.HeaderSize ?? 0);

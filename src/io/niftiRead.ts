@@ -76,7 +76,7 @@ export function parseNifti(fileBytes: Uint8Array, name: string, opts: NiftiReadO
   // A 4D file is inflated only up to the chosen volume; a 3D one in full, so a bomb is caught.
   const needed = voxOffset + (frame + 1) * nvox * dt.bytes;
   const bytes = gz
-    ? inflateLimited(fileBytes, { format: 'gzip', limit: voxOffset + expected + inflateSlack(voxOffset + expected), label: path, declared, prefix: frames > 1 ? needed : undefined })
+    ? inflateLimited(fileBytes, { format: 'gzip', limit: voxOffset + expected + inflateSlack(voxOffset + expected), label: path, declared, prefix: frames > 1 ? needed : undefined, inflater: opts.inflate })
     : fileBytes;
   const got = Math.max(0, bytes.length - voxOffset);
   if (bytes.length < needed) {

@@ -78,7 +78,7 @@ export function parseNrrd(bytes: Uint8Array, name: string, opts: ParseOptions = 
     const need = nvox * VOXEL_BYTES[type];
     if (encoding !== 'raw') {
       const allowed = need + Math.max(0, byteSkip) + inflateSlack(need);
-      payload = inflateLimited(payload, { format: 'gzip', limit: allowed, label: path, declared: `${sizes.join('x')} ${type} = ${formatBytes(need)}` });
+      payload = inflateLimited(payload, { format: 'gzip', limit: allowed, label: path, declared: `${sizes.join('x')} ${type} = ${formatBytes(need)}`, inflater: opts.inflate });
     }
     // byte skip -1 means "the data is the last `need` bytes".
     const start = byteSkip === -1 ? payload.length - need : byteSkip;

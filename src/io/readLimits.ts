@@ -1,5 +1,6 @@
 import { MedsamError } from '../common/errors.js';
 import { formatBytes } from './bytes.js';
+import type { Inflater } from './inflateLimited.js';
 
 /**
  * How much a reader may allocate. Every parser checks the size its header declares against this
@@ -10,6 +11,8 @@ import { formatBytes } from './bytes.js';
 export interface ReadLimits {
   /** Largest voxel count an image may declare (all frames of a 4D file together). */
   maxVoxels?: number;
+  /** How limited inflation is done (see Inflater); default fflate streaming. */
+  inflate?: Inflater;
 }
 
 /** 2^29 voxels: 512 x 512 x 2048, ~2 GiB as float32. */

@@ -4,36 +4,22 @@ import { existsSync, statSync } from 'node:fs';
 import { MedsamError } from '../common/errors.js';
 import { confinedDataFileReader } from './confinedDataFiles.js';
 import { readDicom, type DicomReadOptions } from './dicomSeries.js';
-import { readFileBytes, readFileHead } from './fileBytes.js';
+import { limitsFromEnv, readFileBytes, readFileHead } from './fileBytes.js';
 import { decodeImage2D, imageToVolume } from './image2d.js';
 import { parseMetaImage } from './metaImageRead.js';
 import { parseNifti, type NiftiReadOptions } from './niftiRead.js';
 import { parseNrrd } from './nrrdRead.js';
-import { DEFAULT_MAX_VOXELS, type ReadLimits } from './readLimits.js';
-import type { ParseOptions } from './readOptions.js';
+import { warnerOf, type ParseOptions } from './readOptions.js';
 import { checkVolumeValues } from './volumeChecks.js';
 import { detectFormat, readVolumeBytes, type VolumeBytesOptions } from './volumeBytes.js';
 import type { Volume, VolumeFormat } from './volume.js';
-import { warnerOf } from './readOptions.js';
 
 export { SUPPORTED_INPUTS } from './volumeBytes.js';
+export { limitsFromEnv } from './fileBytes.js';
 
 export interface ReadVolumeOptions extends DicomReadOptions, VolumeBytesOptions {
   /** Filled with the real path of every detached data file read (they are inputs too: outputs must spare them). */
   filesRead?: string[];
-}
-
-/**
- * The voxel limit for reads by path: opts.maxVoxels, else MEDSAM2_MAX_VOXELS, else the default
- * (2^29). A malformed variable is an error rather than silently no limit.
- */
-export function limitsFromEnv(opts: ReadLimits = {}): ReadLimits {
-  if (opts.maxVoxels !== undefined) return opts;
-  const env = process.env.MEDSAM2_MAX_VOXELS;
-  if (env === undefined || env === '') return { ...opts, maxVoxels: DEFAULT_MAX_VOXELS };
-  const v = Number(env);
-  if (!Number.isSafeInteger(v) || v < 1) throw new MedsamError(`MEDSAM2_MAX_VOXELS='${env}' is not a whole number >= 1`, `unset it (default ${DEFAULT_MAX_VOXELS}) or give a voxel count, e.g. MEDSAM2_MAX_VOXELS=1000000000`);
-  return { ...opts, maxVoxels: v };
 }
 
 /** Format of a path: folder → DICOM, else by extension, else by the file's first bytes. */

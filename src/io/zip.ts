@@ -146,7 +146,7 @@ export class ZipArchive {
       out = raw;
     } else if (e.method === 8) {
       checkByteCount(this.label, `member ${e.name}`, e.size, this.limits);
-      out = inflateLimited(raw, { format: 'deflate', limit: e.size, label: `${this.label}: member ${e.name}`, declared: formatBytes(e.size) });
+      out = inflateLimited(raw, { format: 'deflate', limit: e.size, label: `${this.label}: member ${e.name}`, declared: formatBytes(e.size), inflater: this.limits?.inflate });
     } else {
       throw new MedsamError(`${this.label}: member ${e.name} uses ZIP compression method ${e.method}; only stored and deflate are supported`, 're-save it with numpy.savez / savez_compressed or torch.save');
     }
