@@ -17,7 +17,7 @@ const UNITS_MM = 2;
  */
 export function encodeNifti(mask: Volume, path: string, like?: Volume): Uint8Array {
   const bytes = encodeNiftiMask(mask, path, like);
-  return path.toLowerCase().endsWith('.gz') ? gzipSync(bytes, { level: 6 }) : bytes;
+  return path.toLowerCase().endsWith('.gz') ? gzipSync(bytes, { level: 6, mtime: 0 }) : bytes;
 }
 
 /** Header + voxels of an uncompressed NIfTI-1 label image. */

@@ -28,7 +28,7 @@ export function encodeNrrd(mask: Volume, path: string): Uint8Array {
     '',
     '',
   ].join('\n');
-  const body = gzipSync(new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength), { level: 6 });
+  const body = gzipSync(new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength), { level: 6, mtime: 0 });
   return concatBytes([new TextEncoder().encode(header), body]);
 }
 
