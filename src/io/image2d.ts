@@ -187,11 +187,14 @@ export function imageToVolume(img: Image2D): Volume {
   };
 }
 
+/** Written as the PNG tEXt "Software" of every mask, so medsam2 can tell its own files from the user's. */
+export const PNG_SOFTWARE_TAG = 'medsam2.js';
+
 /** A one-slice label mask as 8-bit grayscale PNG bytes (labels stored as-is, not scaled); `path` names it in messages. */
 export function encodePngMask(mask: Volume, path: string): Uint8Array {
   checkMaskShape(mask, path);
   if (mask.dims[2] !== 1) throw new MedsamError(`cannot write ${path}: PNG holds one slice, the mask has ${mask.dims[2]}`, 'write .nii.gz or .nrrd for 3D masks');
   const labels = toLabelArray(mask, path);
   if (!(labels instanceof Uint8Array)) throw new MedsamError(`cannot write ${path}: labels above 255 do not fit an 8-bit PNG`, 'write .nii.gz or .nrrd instead');
-  return encodePng({ width: mask.dims[0], height: mask.dims[1], data: labels, channels: 1, depth: 8 });
+  return encodePng({ width: mask.dims[0], height: mask.dims[1], data: labels, channels: 1, depth: 8, text: { Software: PNG_SOFTWARE_TAG } });
 }

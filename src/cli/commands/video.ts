@@ -66,7 +66,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
     { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.overlay) },
   ]);
 
-  const video = await loadFrames(input, { maxFrames, fps });
+  const video = await loadFrames(input, { maxFrames, fps, onNote: (m) => process.stderr.write(`note: ${m}\n`) });
   const prompt: FramePrompt = { frame, objId };
   if (box) prompt.box = box;
   if (points?.length) prompt.points = points;
