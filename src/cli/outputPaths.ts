@@ -23,7 +23,7 @@ export function checkOutputPath(path: string, what: string, extensions: readonly
   }
 }
 
-export const MASK_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.npz', '.png'] as const;
+export const MASK_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.npz', '.png', '.dcm'] as const;
 
 /** One thing a command writes: the flag that names it (for the message), the path, file or folder. */
 export interface OutputTarget {
