@@ -101,6 +101,10 @@ test('hostile inputs: every class refused with one line, no output, inputs untou
   assert.deepEqual(readdirSync(root).filter((n) => !statSync(join(root, n)).isDirectory()).sort(), rootFiles, 'nothing written beside the case folders');
   assert.equal(failures.length, 0, `\n${failures.join('\n')}`);
   const peak = Math.max(...cases.map((c, i) => (c.klass === 'bomb' ? runs[i]!.rssBytes : 0)));
+  for (const k of classes) {
+    const i = cases.findIndex((c) => c.klass === k);
+    t.diagnostic(`${k}: ${cases[i]!.name}: ${runs[i]!.stderr.trim()}`);
+  }
   t.diagnostic(`${cases.length} cases; baseline RSS ${(baseline.rssBytes / MiB).toFixed(0)} MiB, worst bomb ${(peak / MiB).toFixed(0)} MiB`);
 });
 
