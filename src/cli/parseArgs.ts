@@ -97,17 +97,17 @@ export interface ReadFlags {
 export function addReadOptions(cmd: Command): Command {
   return cmd
     .option('--volume <n>', '4D NIfTI: which 3D volume to read (0-based)')
-    .option('--series <uid>', 'DICOM folder with several series: the SeriesInstanceUID (or a unique suffix) to read')
+    .option('--series <uid|index>', 'DICOM folder with several series: the SeriesInstanceUID (a unique suffix, or its index in the listing) to read')
     .option('--max-voxels <n>', `refuse images declaring more voxels than this (default ${DEFAULT_MAX_VOXELS}, or MEDSAM2_MAX_VOXELS)`);
 }
 
 /** The read options those flags give (undefined fields: library defaults / MEDSAM2_MAX_VOXELS). */
-export function parseReadOptions(flags: ReadFlags): { frame?: number; seriesUid?: string; maxVoxels?: number } {
-  const out: { frame?: number; seriesUid?: string; maxVoxels?: number } = {};
+export function parseReadOptions(flags: ReadFlags): { frame?: number; series?: string; maxVoxels?: number } {
+  const out: { frame?: number; series?: string; maxVoxels?: number } = {};
   if (flags.volume !== undefined) out.frame = parseIndex('--volume', flags.volume);
   if (flags.series !== undefined) {
     if (!flags.series.trim()) throw new MedsamError('--series is empty', 'give the SeriesInstanceUID (or a unique suffix) the error message listed');
-    out.seriesUid = flags.series.trim();
+    out.series = flags.series.trim();
   }
   if (flags.maxVoxels !== undefined) out.maxVoxels = parsePositiveInt('--max-voxels', flags.maxVoxels);
   return out;
