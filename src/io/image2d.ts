@@ -74,7 +74,8 @@ export function decodeImage2D(bytes: Uint8Array, name: string, opts: DecodeImage
   for (let i = 0; gray && i < n; i++) gray = rgba[4 * i] === rgba[4 * i + 1] && rgba[4 * i] === rgba[4 * i + 2];
   const channels = gray ? 1 : 3;
   const data = new Uint8Array(n * channels);
-  for (let i = 0; i < n; i++) for (let c = 0; c < channels; c++) data[i * channels + c] = rgba[4 * i + c];
+  if (gray) for (let i = 0; i < n; i++) data[i] = rgba[4 * i];
+  else for (let i = 0, o = 0, k = 0; i < n; i++, o += 3, k += 4) { data[o] = rgba[k]; data[o + 1] = rgba[k + 1]; data[o + 2] = rgba[k + 2]; }
   return { width, height, channels, data, source: { format, path } };
 }
 
@@ -126,16 +127,31 @@ function pngToRgba(png: DecodedPng): { width: number; height: number; rgba: Uint
   if (png.palette) {
     const rgb = convertIndexedToRgb(png);
     const c = rgb.length / n;
-    for (let i = 0; i < n; i++) {
-      rgba[4 * i] = rgb[c * i]; rgba[4 * i + 1] = rgb[c * i + 1]; rgba[4 * i + 2] = rgb[c * i + 2]; rgba[4 * i + 3] = 255;
+    for (let i = 0, o = 0, k = 0; i < n; i++, o += 4, k += c) {
+      rgba[o] = rgb[k]; rgba[o + 1] = rgb[k + 1]; rgba[o + 2] = rgb[k + 2]; rgba[o + 3] = 255;
     }
     return { width, height, rgba };
   }
   const ch = png.channels;
   const depth = png.depth;
+  const d = png.data;
+  if (depth === 8) {
+    // The common case, without per-sample calls: gray, gray+alpha, RGB, RGBA bytes.
+    if (ch >= 3) {
+      for (let i = 0, o = 0, k = 0; i < n; i++, o += 4, k += ch) {
+        rgba[o] = d[k]; rgba[o + 1] = d[k + 1]; rgba[o + 2] = d[k + 2]; rgba[o + 3] = 255;
+      }
+    } else {
+      for (let i = 0, o = 0, k = 0; i < n; i++, o += 4, k += ch) {
+        const g = d[k];
+        rgba[o] = g; rgba[o + 1] = g; rgba[o + 2] = g; rgba[o + 3] = 255;
+      }
+    }
+    return { width, height, rgba };
+  }
   const max = 2 ** depth - 1;
   const sample = samples(png, ch, depth);
-  const to8 = depth === 8 ? (v: number) => v : (v: number) => Math.floor((v * 255) / max + 0.5);
+  const to8 = (v: number): number => Math.floor((v * 255) / max + 0.5);
   for (let i = 0; i < n; i++) {
     if (ch <= 2) {
       const g = to8(sample(i * ch));
