@@ -28,5 +28,5 @@ test('info --volume N reads one volume of a 4D NIfTI; --max-voxels refuses above
   const r = runCli(['info', p, '--volume', '2']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /intensity:\s+min 201, max 201/);
-  assertUserError(runCli(['info', p, '--volume', '1', '--max-voxels', '50']), /declares 4x4x2x3 = 96 voxels, above the limit of 50 voxels/);
+  assertUserError(runCli(['info', p, '--volume', '1', '--max-voxels', '80']), /declares 4x4x2x3 = 96 voxels, above the limit of 80 voxels/);
 });
