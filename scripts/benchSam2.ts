@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openNpz } from '../src/io/npz.js';
+import { openNpz } from '../src/io/npzFile.js';
 import { Sam2Engine, type Sam2Stage } from '../src/engine/sam2/sam2Engine.js';
 import * as ort from 'onnxruntime-node';
 import type { MemoryAttentionInput } from '../src/engine/sam2/types.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { OrtSession } from '../../src/engine/ortSession.js';
 import { Sam1Engine } from '../../src/engine/sam1Engine.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { int8ModelFile } from '../../src/models/int8ModelFile.js';
 import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
