@@ -4,8 +4,8 @@ import { MedsamError } from '../common/errors.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { encodeNpz } from '../io/npz.js';
 import type { NpzHeader } from '../io/npzCase.js';
-import { writeNifti } from '../io/niftiWrite.js';
 import type { Volume } from '../io/volume.js';
+import { writeMask } from '../io/writeMask.js';
 import { loadCase } from '../pipelines/loadCase.js';
 import { toUint8 } from '../preprocess/intensity.js';
 import type { ProjectService } from './projectService.js';
@@ -56,8 +56,8 @@ export async function exportRound(svc: ProjectService, project: Project, round: 
       const grid: Volume = { ...image, header: undefined };
       const ip = join(outDir, 'imagesTr', `${c.name}_0000.nii.gz`);
       const lp = join(outDir, 'labelsTr', `${c.name}.nii.gz`);
-      writeNifti(ip, { ...grid, data: imgs }, grid);
-      writeNifti(lp, { ...grid, data: labels }, grid);
+      await writeMask(ip, { ...grid, data: imgs }, grid);
+      await writeMask(lp, { ...grid, data: labels }, grid);
       files = [ip, lp];
     }
     written.push(...files);

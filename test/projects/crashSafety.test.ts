@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { writeNpz } from '../../src/io/npz.js';
+import { writeNpz } from '../../src/io/npzFile.js';
 import { ProjectService, parseLabelSpec } from '../../src/projects/projectService.js';
 
 const CHILD = new URL('./saveLoopChild.ts', import.meta.url).pathname;

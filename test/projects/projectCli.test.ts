@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readNpz, writeNpz } from '../../src/io/npz.js';
+import { readNpz, writeNpz } from '../../src/io/npzFile.js';
 import { assertUserError, runCli } from '../helpers/cli.js';
 
 /** The CLI verbs a scripted annotator uses, on a small synthetic case (no model run), and its refusals. */

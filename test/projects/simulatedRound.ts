@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dice } from '../../src/metrics/dice.js';
-import { readNpz } from '../../src/io/npz.js';
+import { readNpz } from '../../src/io/npzFile.js';
 import { largestSlice } from '../../src/pipelines/referencePrompt.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { median } from '../../src/projects/activeTime.js';
