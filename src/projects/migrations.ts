@@ -33,15 +33,16 @@ export const PROJECT_MIGRATIONS: readonly string[] = [
 
 /** Applies the migrations the database has not seen; returns the schema version. */
 export async function migrate(db: SqlDb, migrations: readonly string[] = PROJECT_MIGRATIONS): Promise<number> {
-  await db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
   let version = 0;
   for (;;) {
     const applied = await db.transaction(async (tx) => {
+      // PostgreSQL: servers starting together migrate one at a time (SQLite: BEGIN IMMEDIATE does it).
+      if (tx.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(120012) AS locked');
+      await tx.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
       const [row] = await tx.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
       version = Number(row?.v ?? 0);
       if (version >= migrations.length) return false;
       await tx.exec(migrations[version]!);
-      // A second process migrating at the same moment fails on this primary key and rolls back.
       await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [version + 1, new Date().toISOString()]);
       return true;
     });

@@ -47,14 +47,16 @@ describe('a whole annotation round (2 annotators, 1 reviewer, CT lesions)', { sk
     const pg: TestPostgres | string = await startTestPostgres();
     if (typeof pg === 'string') { t.skip(pg); return; }
     try {
-      const svc = await ProjectService.open({ db: pg.url, store: join(dir, 'pg-store') });
+      // Two processes' worth of services migrating a fresh database at once: one migrates, both work.
+      const [svc, other] = await Promise.all([0, 1].map(() => ProjectService.open({ db: pg.url, store: join(dir, 'pg-store') })));
+      await other!.close();
       try {
-        await runRound(svc, files, join(dir, 'postgres'), async (p) => {
+        await runRound(svc!, files, join(dir, 'postgres'), async (p) => {
           assert.ok(preMasks, 'the SQLite round ran first');
-          for (const [name, labels] of preMasks!) await svc.storePreAnnotation(p, name, labels, p.model, p.modelVersion);
+          for (const [name, labels] of preMasks!) await svc!.storePreAnnotation(p, name, labels, p.model, p.modelVersion);
         });
       } finally {
-        await svc.close();
+        await svc!.close();
       }
     } finally {
       pg.stop();
