@@ -12,7 +12,7 @@ import { dice } from '../../src/metrics/dice.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { OpenSession } from '../../src/server/sessions/sessionManager.js';
-import { CT_LESION, SHARED_SKIP, call, errorShape, startTestServer, type TestServer } from './harness.js';
+import { CT_LESION, SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from './harness.js';
 
 /** These tests need no interactive Session; one that is opened by mistake fails loudly. */
 const noSessions: OpenSession = async () => { throw new Error('no sessions in this test'); };
@@ -91,7 +91,9 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
   });
 
   it('runs a batch job with a prompt policy: the label map matches the CLI pipeline (DSC vs reference)', { skip: SHARED_SKIP }, async () => {
-    const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(CT_LESION)) });
+    const dir = mkdtempSync(join(tmpdir(), 'medsam2-job-'));
+    const crop = await croppedLesion(dir);
+    const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
     const job = await call(s.url, 'POST', '/jobs', { body: { uploadId: up.body.id, policy: 'key-box' } });
     assert.equal(job.status, 202, JSON.stringify(job.body));
     let j = job.body;
@@ -103,11 +105,10 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
     assert.equal(j.resultUrl, `/jobs/${j.id}/result`);
     const res = await call(s.url, 'GET', `${j.resultUrl}?format=nii.gz`);
     assert.equal(res.status, 200);
-    const dir = mkdtempSync(join(tmpdir(), 'medsam2-job-'));
     try {
       writeFileSync(join(dir, 'labels.nii.gz'), res.body as Uint8Array);
       const labels = await readVolume(join(dir, 'labels.nii.gz'));
-      const c = await readNpzCase(CT_LESION);
+      const c = await readNpzCase(crop.path);
       assert.deepEqual(labels.dims, c.image.dims);
       assert.deepEqual(labels.spacing.map((v) => +v.toFixed(5)), c.image.spacing.map((v) => +v.toFixed(5)));
       const ref = c.label!.data as Uint8Array;

@@ -52,7 +52,7 @@ export interface Res<T = unknown> {
 export async function call<T = any>(url: string, method: string, path: string, opts: { body?: unknown; token?: string; raw?: string; headers?: Record<string, string> } = {}): Promise<Res<T>> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-  let body: BodyInit | undefined;
+  let body: RequestInit['body'];
   if (opts.raw !== undefined) {
     body = opts.raw;
     headers['content-type'] ??= 'application/json';
@@ -76,4 +76,21 @@ export function errorShape(res: Res): string {
   if (Object.keys(b).some((k) => k !== 'error' && k !== 'fix')) throw new Error(`extra keys in error body: ${JSON.stringify(b)}`);
   if (/\n|\bat .*\.(ts|js):\d+/.test(b.error)) throw new Error(`multi-line or stack in error: ${b.error}`);
   return b.error;
+}
+
+/**
+ * The CT-lesion case cut to `half` slices either side of its reference's largest slice (the
+ * encoder is the cost: ~1-5 s per slice on a busy 2-core machine), written to `dir`.
+ * Returns the path and the key slice in the crop.
+ */
+export async function croppedLesion(dir: string, half = 2): Promise<{ path: string; key: number; slices: number }> {
+  const { readNpzCase } = await import('../../src/io/npzCase.js');
+  const { largestSlice } = await import('../../src/pipelines/referencePrompt.js');
+  const { cropNpzCase } = await import('../cli/cropCase.js');
+  const c = await readNpzCase(CT_LESION);
+  const k = largestSlice(c.label!.data as ArrayLike<number>, c.image.dims, 2);
+  const z0 = Math.max(0, k - half), z1 = Math.min(c.image.dims[2] - 1, k + half);
+  const path = join(dir, 'lesion-crop.npz');
+  await cropNpzCase(CT_LESION, path, z0, z1);
+  return { path, key: k - z0, slices: z1 - z0 + 1 };
 }
