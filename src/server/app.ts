@@ -166,12 +166,20 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       throw new HttpError(415, 'upload body must be the file bytes with Content-Type: application/octet-stream', 'e.g. curl --data-binary @scan.nii.gz -H "Content-Type: application/octet-stream"');
     }
     const { sha256, bytes } = await blobs.putStream(req.body as NodeJS.ReadableStream as import('node:stream').Readable, config.limits.maxUploadBytes);
-    const head = new Uint8Array(512);
-    const fd = openSync(blobs.path(sha256), 'r');
-    let got = 0;
-    try { got = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
-    const format = uploadFormat(name, head.subarray(0, got), q.format);
-    const volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
+    let format: UploadFormat;
+    let volume: Volume;
+    try {
+      const head = new Uint8Array(512);
+      const fd = openSync(blobs.path(sha256), 'r');
+      let got = 0;
+      try { got = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
+      format = uploadFormat(name, head.subarray(0, got), q.format);
+      volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
+    } catch (e) {
+      // Bytes that are not a readable image within the limits are not kept.
+      if (!(await repo.hasUploadWithSha(sha256))) blobs.remove(sha256);
+      throw e;
+    }
     const row: UploadRow = {
       id: randomUUID(), owner: req.principal.id, sha256, name, format, bytes,
       dims: [...volume.dims], spacing: [...volume.spacing], modality: volume.modality ?? null, createdAt: new Date().toISOString(),

@@ -70,6 +70,11 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
     const empty = await call(s.url, 'POST', '/uploads?name=a.nii', { body: new Uint8Array(0) });
     assert.equal(empty.status, 400);
     errorShape(empty);
+    const broken = await call(s.url, 'POST', '/uploads?name=scan.nii.gz', { body: new Uint8Array(gzipSync(new Uint8Array(1000))) });
+    assert.equal(broken.status, 400);
+    assert.match(errorShape(broken), /upload 'scan\.nii\.gz'/);
+    assert.ok(!broken.body.error.includes(s.dataDir), `no server path in messages: ${broken.body.error}`);
+    assert.deepEqual(filesUnder(s.dataDir).filter((f) => f.includes('/blobs/')), [], 'rejected uploads leave no blob');
   });
 
   it('stores uploads by sha256 only: names are metadata, traversal names reach no path', { skip: SHARED_SKIP }, async () => {
