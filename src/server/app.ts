@@ -141,7 +141,16 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   async function sendLabelMap(reply: FastifyReply, labels: Volume, source: Volume, format: string, stem: string): Promise<FastifyReply> {
     const tmp = blobs.tempPath(`.${format}`);
     try {
-      await writeMask(tmp, labels, source);
+      try {
+        await writeMask(tmp, labels, source);
+      } catch (e) {
+        // Writer messages name the file they write: the client knows it as its download, not our temp path.
+        if (e instanceof MedsamError) {
+          const h = fromMedsamError(e);
+          throw new HttpError(400, h.message.split(tmp).join(`${stem}.${format}`), h.fix);
+        }
+        throw e;
+      }
       const bytes = readFileSync(tmp);
       return reply.code(200).type('application/octet-stream').header('content-disposition', `attachment; filename="${stem}.${format}"`).send(bytes);
     } finally {
