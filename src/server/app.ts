@@ -73,11 +73,13 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.decorateRequest('principal', null as unknown as Principal);
   for (const s of shared) app.addSchema(s);
 
+  // Last line of defence: no message leaves with a path inside the data folder.
+  const scrub = (m: string) => m.split(config.dataDir).join('<data>');
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof HttpError) return sendError(reply, err.status, { error: err.message, ...(err.fix ? { fix: err.fix } : {}) });
+    if (err instanceof HttpError) return sendError(reply, err.status, { error: scrub(err.message), ...(err.fix ? { fix: err.fix } : {}) });
     if (err instanceof MedsamError) {
       const h = fromMedsamError(err);
-      return sendError(reply, h.status, { error: h.message, ...(h.fix ? { fix: h.fix } : {}) });
+      return sendError(reply, h.status, { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
     const e = err as { validation?: unknown; validationContext?: string; statusCode?: number; code?: string; message?: string };
     if (e.validation) return sendError(reply, 400, { error: `invalid request: ${e.message}`, fix: 'see the request schema in /openapi.json' });
@@ -86,7 +88,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendError(reply, 400, { error: 'the JSON body is empty', fix: 'send a JSON object, or no Content-Type' });
     if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return sendError(reply, 400, { error: `the body is not valid JSON (${(e.message ?? '').replace(/\s+/g, ' ')})`, fix: 'send a valid JSON object' });
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-      return sendError(reply, e.statusCode, { error: (e.message ?? 'bad request').replace(/\s+/g, ' ') });
+      return sendError(reply, e.statusCode, { error: scrub((e.message ?? 'bad request').replace(/\s+/g, ' ')) });
     }
     req.log.error(err);
     if (!config.log) process.stderr.write(`medsam2 serve: internal error on ${req.method} ${req.url}: ${errorMessage(err)}\n`);
@@ -236,7 +238,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     } catch (e) {
       const h = e instanceof HttpError ? e : e instanceof MedsamError ? fromMedsamError(e) : new HttpError(500, 'internal server error', 'this is a bug; the server log has the details');
       if (h.status === 500) req.log.error(e);
-      send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: h.message, ...(h.fix ? { fix: h.fix } : {}) });
+      send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
     raw.end();
     return reply;

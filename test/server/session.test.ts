@@ -166,7 +166,8 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
   });
 });
 
-const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
+/** 3 CT slices with full DICOM identity (the other shared series is anonymised without SOP UIDs). */
+const SERIES = join(ROOT, '../shared/data/dicom/seg-ct-3slice');
 
 describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: existsSync(SERIES) ? false : `needs ${SERIES}` }, () => {
   let s: TestServer;
@@ -174,7 +175,7 @@ describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: exi
   after(async () => { await s?.stop(); });
 
   it('uploads the series as a zip, prompts one slice and downloads the label map as DICOM SEG', async () => {
-    const files = readdirSync(SERIES).filter((f) => f.endsWith('.dcm'));
+    const files = readdirSync(SERIES).filter((f) => /^\d+\.dcm$/.test(f));
     const zip = buildZip(Object.fromEntries(files.map((f, i) => [`../../evil/${i}/${f}`, new Uint8Array(readFileSync(join(SERIES, f)))])), false);
     const up = await call(s.url, 'POST', '/uploads?name=series.zip', { body: zip });
     assert.equal(up.status, 201, JSON.stringify(up.body));
@@ -192,5 +193,7 @@ describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: exi
     const bytes = seg.body as Uint8Array;
     assert.equal(String.fromCharCode(...bytes.subarray(128, 132)), 'DICM');
     assert.ok(Buffer.from(bytes).includes('1.2.840.10008.5.1.4.1.1.66.4'), 'Segmentation Storage SOP class');
+    const nii = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=nii.gz`);
+    assert.equal(nii.status, 200);
   });
 });
