@@ -6,6 +6,8 @@ import { addInfoCommand } from './commands/info.js';
 import { addModelsCommand } from './commands/models.js';
 import { addProjectCommand } from './commands/project.js';
 import { addSegmentCommand } from './commands/segment.js';
+import { addServeCommand } from './commands/serve.js';
+import { addUsersCommand } from './commands/users.js';
 import { addVideoCommand } from './commands/video.js';
 
 function packageVersion(): string {
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   addVideoCommand(program);
   addModelsCommand(program);
   addProjectCommand(program);
+  addServeCommand(program);
+  addUsersCommand(program);
   return program;
 }
 
