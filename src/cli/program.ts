@@ -5,6 +5,8 @@ import { addEvalCommand } from './commands/eval.js';
 import { addInfoCommand } from './commands/info.js';
 import { addModelsCommand } from './commands/models.js';
 import { addSegmentCommand } from './commands/segment.js';
+import { addServeCommand } from './commands/serve.js';
+import { addUsersCommand } from './commands/users.js';
 import { addVideoCommand } from './commands/video.js';
 
 function packageVersion(): string {
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   addEvalCommand(program);
   addVideoCommand(program);
   addModelsCommand(program);
+  addServeCommand(program);
+  addUsersCommand(program);
   return program;
 }
 
