@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { MedsamError, errorMessage } from '../../common/errors.js';
 import { readNpzCase } from '../../io/npzCase.js';
 import type { Volume } from '../../io/volume.js';
-import { labelMapVolume } from '../../pipelines/labelMap.js';
+import { labelMapVolume } from '../../session/labelMap.js';
 import { PROMPT_POLICIES, promptFromReference, type PromptPolicy } from '../../pipelines/referencePrompt.js';
 import { segmentVolume } from '../../pipelines/segmentVolume.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';

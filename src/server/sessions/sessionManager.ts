@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
-import { labelMapVolume } from '../../pipelines/labelMap.js';
+import { labelMapVolume } from '../../session/labelMap.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
