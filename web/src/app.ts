@@ -202,6 +202,7 @@ export class App {
   }
 
   private applyMask(m: SliceMask): void {
+    this.viewer.coverLabel(m.objId);
     const mask = decodeRle(m.mask);
     this.viewer.setSliceMask(m.objId, m.slice, mask);
     const set = this.shown.get(m.objId) ?? new Set<number>();
@@ -331,6 +332,7 @@ export class App {
       return;
     }
     this.objects.push({ objId: id, name: `object ${id}`, hidden: false });
+    this.viewer.coverLabel(id);
     this.activeObj = id;
     this.persist();
     this.render();

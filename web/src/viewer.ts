@@ -65,7 +65,7 @@ export class Viewer {
       show3Dcrosshair: true,
       crosshairColor: [0.2, 0.8, 1, 0.6],
       isColorbar: false,
-      loadingText: 'open a scan (File ▸ Open, or drop it here)',
+      loadingText: 'open a scan: Open... or drop a file here',
     });
     this.nv.onLocationChange = () => this.onSliceChange(this.crosshairSlice());
   }
@@ -101,15 +101,26 @@ export class Viewer {
     this.goToSlice(Math.floor(this.dims[2] / 2));
   }
 
+  /** Highest object id the colour table covers (grown on demand; NiiVue tints everything with a 256-entry table). */
+  private maxLabel = 8;
+
   private applyColours(): void {
     if (!this.labels) return;
-    const n = 255;
+    const n = this.maxLabel;
     const R: number[] = [0], G: number[] = [0], B: number[] = [0], A: number[] = [0], I: number[] = [0];
     for (let id = 1; id <= n; id++) {
       const c = OBJECT_COLOURS[(id - 1) % OBJECT_COLOURS.length]!;
       R.push(c[0]); G.push(c[1]); B.push(c[2]); A.push(this.hidden.has(id) ? 0 : 255); I.push(id);
     }
     this.labels.setColormapLabel({ R, G, B, A, I });
+  }
+
+  /** Makes sure object ids up to `objId` have colours. */
+  coverLabel(objId: number): void {
+    if (objId <= this.maxLabel) return;
+    this.maxLabel = objId;
+    this.applyColours();
+    this.nv.updateGLVolume();
   }
 
   setHidden(objId: number, hidden: boolean): void {
