@@ -12,7 +12,7 @@ import { loadFile, loadState, saveFile, saveState, type SavedObject } from './sa
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { Viewer, type ViewLayout } from './viewer.js';
 
-type Tool = 'navigate' | 'box' | 'positive' | 'negative';
+type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** NiiVue reads these itself; .npz is converted; anything else the server may read but we cannot show. */
@@ -143,16 +143,22 @@ export class App {
     this.dragStart = { x: hit.x, y: hit.y, cx: e.clientX, cy: e.clientY, z: Math.round(hit.z) };
   }
 
+  /** The yellow box or line under the mouse while a box / RECIST prompt is dragged. */
   private onPointerMove(e: PointerEvent): void {
     const s = this.dragStart;
-    const box = $('box-preview');
-    if (!s || this.tool !== 'box') return;
+    if (!s || (this.tool !== 'box' && this.tool !== 'recist')) return;
     const rect = $('drop').getBoundingClientRect();
-    box.hidden = false;
-    box.style.left = `${Math.min(s.cx, e.clientX) - rect.left}px`;
-    box.style.top = `${Math.min(s.cy, e.clientY) - rect.top}px`;
-    box.style.width = `${Math.abs(e.clientX - s.cx)}px`;
-    box.style.height = `${Math.abs(e.clientY - s.cy)}px`;
+    const [x0, y0, x1, y1] = [s.cx - rect.left, s.cy - rect.top, e.clientX - rect.left, e.clientY - rect.top];
+    const el = $(this.tool === 'box' ? 'box-preview' : 'line-preview');
+    const attrs: Record<string, number> = this.tool === 'box'
+      ? { x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }
+      : { x1: x0, y1: y0, x2: x1, y2: y1 };
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    el.setAttribute('visibility', 'visible');
+  }
+
+  private hidePreview(): void {
+    for (const id of ['box-preview', 'line-preview']) $(id).setAttribute('visibility', 'hidden');
   }
 
   private onPointerUp(e: PointerEvent): void {
@@ -160,15 +166,26 @@ export class App {
     this.dragStart = undefined;
     if (!s || !this.session) return;
     const end = this.viewer.hit(e);
-    if (this.tool === 'box') {
-      if (!end) {
-        $('box-preview').hidden = true;
-        this.messages.error(new Error('the box ends outside the image'), 'drag from one corner of the object to the other inside the axial slice');
+    if (this.tool === 'box' || this.tool === 'recist') {
+      const what = this.tool === 'box' ? 'box' : 'RECIST line';
+      if (!end || end.view !== 0) {
+        this.hidePreview();
+        this.messages.error(new Error(`the ${what} ends outside the image`), this.tool === 'box' ? 'drag from one corner of the object to the other inside the axial slice' : 'drag along the lesion\'s longest axis inside the axial slice');
+        return;
+      }
+      if (this.tool === 'recist') {
+        const line = [s.x, s.y, end.x, end.y].map(Math.round) as [number, number, number, number];
+        if (Math.hypot(line[2] - line[0], line[3] - line[1]) < 2) {
+          this.hidePreview();
+          this.messages.error(new Error('the RECIST line is too short'), 'drag across the lesion\'s longest diameter');
+          return;
+        }
+        void this.sendPrompt({ slice: s.z, recist: line, replace: true });
         return;
       }
       const b: [number, number, number, number] = [Math.min(s.x, end.x), Math.min(s.y, end.y), Math.max(s.x, end.x), Math.max(s.y, end.y)].map(Math.round) as [number, number, number, number];
       if (b[2] - b[0] < 1 || b[3] - b[1] < 1) {
-        $('box-preview').hidden = true;
+        this.hidePreview();
         this.messages.error(new Error('the box is too small'), 'drag a box around the whole object');
         return;
       }
@@ -185,7 +202,7 @@ export class App {
     return !!o && o.slices.includes(z) && !o.keys.includes(z);
   }
 
-  async sendPrompt(p: { slice: number; box?: [number, number, number, number]; points?: { x: number; y: number; label: 0 | 1 }[]; replace?: boolean; correction?: boolean }): Promise<void> {
+  async sendPrompt(p: { slice: number; box?: [number, number, number, number]; recist?: [number, number, number, number]; points?: { x: number; y: number; label: 0 | 1 }[]; replace?: boolean; correction?: boolean }): Promise<void> {
     const session = this.session;
     if (!session) return;
     await this.run('prompting', async () => {
@@ -197,7 +214,7 @@ export class App {
       this.session = await this.api.session(session.id);
       this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`);
     });
-    $('box-preview').hidden = true;
+    this.hidePreview();
     this.render();
   }
 
@@ -458,6 +475,7 @@ export class App {
       { keys: ['b'], label: 'Box prompt tool', run: () => this.setTool('box') },
       { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
       { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
+      { keys: ['r'], label: 'RECIST line tool (long axis → box)', run: () => this.setTool('recist') },
       { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
       { keys: ['Escape'], label: 'Cancel propagation / close help', run: () => { if (!help.hidden) help.hidden = true; else void this.cancel(); } },
       { keys: ['ctrl+z'], label: 'Undo', run: () => void this.undo() },
