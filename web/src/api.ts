@@ -172,6 +172,6 @@ async function errorFrom(res: Response): Promise<ApiError> {
   } catch {
     /* not JSON: fall through */
   }
-  if (res.status === 401) return new ApiError('the server wants a valid access token', 'paste a token from `medsam2 users add NAME --role annotator` under Settings', 401);
+  if (res.status === 401) return new ApiError('the server wants a valid access token', 'paste a token from `medsam2 users add NAME --role annotator` with the Token… button', 401);
   return new ApiError(`the server answered ${res.status} ${res.statusText}`, 'retry; see the server log if it persists', res.status);
 }

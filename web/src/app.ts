@@ -456,6 +456,13 @@ export class App {
     $('export').addEventListener('click', () => void this.exportLabels());
     $('screenshot').addEventListener('click', () => void this.screenshot());
     $('add-object').addEventListener('click', () => this.addObject());
+    $('token').addEventListener('click', () => {
+      const t = prompt('Access token (from `medsam2 users add NAME --role annotator`); empty to clear', localStorage.getItem('medsam2.token') ?? '');
+      if (t === null) return;
+      if (t.trim()) localStorage.setItem('medsam2.token', t.trim());
+      else localStorage.removeItem('medsam2.token');
+      this.messages.info(t.trim() ? 'token saved in this browser' : 'token cleared');
+    });
     $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
     $<HTMLSelectElement>('layout').addEventListener('change', (e) => this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout));
     $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
