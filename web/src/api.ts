@@ -168,6 +168,7 @@ export class Api {
 async function errorFrom(res: Response): Promise<ApiError> {
   try {
     const b = (await res.json()) as { error?: string; fix?: string };
+    if (typeof b.error === 'string' && res.status === 401) return new ApiError(b.error, 'get a token with `medsam2 users add NAME --role annotator` and enter it with the Token… button', 401);
     if (typeof b.error === 'string') return new ApiError(b.error, b.fix, res.status);
   } catch {
     /* not JSON: fall through */
