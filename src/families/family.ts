@@ -142,4 +142,6 @@ export interface ModelFamily {
   /** Matches ModelEntry.family. */
   readonly id: string;
   open(entry: ModelEntry, opts: FamilyOpenOptions): Promise<OpenedModel>;
+  /** Refuse prompt combinations the family cannot take (before any model opens); `where` names the prompt. */
+  checkPrompt?(p: SlicePrompt, where: string): void;
 }

@@ -2,6 +2,7 @@ import type { KeyStop } from '../families/family.js';
 import type { MemoryMode } from '../predictor/sam2/videoPredictor.js';
 import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
+import { familyFor } from '../families/registry.js';
 import { resolveModel } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
@@ -76,19 +77,13 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
     throw new MedsamError(`volume has ${volume.data.length} voxels but dims ${volume.dims.join('x')} need ${voxelCount(volume)}`, 'the volume is inconsistent; re-read it');
   }
   const valid = validatePrompts(prompts, sliceGeometry(volume.dims, axis));
-  if (entry.family === 'sam2') {
-    // Checked before the model opens: the error names the prompt as given.
-    for (const [i, p] of valid.entries()) {
-      if (p.mask && (p.box || p.recist || p.points?.length)) {
-        throw new MedsamError(`prompt ${i + 1} (object ${p.objId}, slice ${p.slice}) has a mask and a box/points/RECIST; a SAM2 model takes one or the other on a slice`,
-          'give either the mask or the box/points');
-      }
-    }
-  }
+  // Checked before the model opens: the error names the prompt as given.
+  const family = familyFor(entry);
+  for (const [i, p] of valid.entries()) family.checkPrompt?.(p, `prompt ${i + 1} (object ${p.objId}, slice ${p.slice})`);
   const s2 = opts.sam2 ?? {};
   const session = await Session.open(volume, {
     model: entry, axis, threads: opts.threads, intensity: opts.intensity, pool: opts.pool, cacheDir: s2.cacheDir,
-    featureBudgetMiB: entry.family === 'sam2' ? s2.featureCacheMiB : undefined, largestComponent: opts.largestComponent,
+    featureBudgetMiB: s2.featureCacheMiB, largestComponent: opts.largestComponent,
     family: { sam1: opts.propagation, sam2: { keySlice: s2.keySlice, fillHoleArea: s2.fillHoleArea, memory: s2.memory, onWarning: s2.onWarning } },
   });
   try {

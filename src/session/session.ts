@@ -3,6 +3,7 @@ import { MedsamError } from '../common/errors.js';
 import { PropagationCancelled } from '../families/cancelled.js';
 import type { FamilyTracker, SlicePrompt } from '../families/family.js';
 import { videoStack, volumeStack } from '../families/frameStack.js';
+import { familyFor } from '../families/registry.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { resolveModel } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
@@ -53,6 +54,7 @@ export class Session implements SessionApi {
     private readonly lease: ModelLease,
     private readonly ownPool: ModelPool | undefined,
     private readonly largestComponent: boolean,
+    private readonly checkFamily: ((p: SlicePrompt, where: string) => void) | undefined,
   ) {}
 
   /** Open a Session: leases the model from `opts.pool` (or a private pool) and starts the family's tracker. */
@@ -67,7 +69,7 @@ export class Session implements SessionApi {
     try {
       const tracker = lease.model.startTracker(stack, { ...opts.family, featureBudgetMiB: opts.featureBudgetMiB });
       return new Session(opts.id ?? randomUUID(), entry.id, lease.model.family, stack.kind, stack.numFrames, stack.rows, stack.cols, axis,
-        volume, tracker, lease, ownPool, opts.largestComponent !== false);
+        volume, tracker, lease, ownPool, opts.largestComponent !== false, familyFor(entry).checkPrompt);
     } catch (e) {
       lease.release();
       await ownPool?.drain();
@@ -284,6 +286,7 @@ export class Session implements SessionApi {
     const [v] = validatePrompts([{ objId, slice, box: prompt?.box, points: prompt?.points, mask: prompt?.mask, recist: prompt?.recist }],
       { width: this.cols, height: this.rows, count: this.numSlices });
     const p: SlicePrompt = {};
+    this.checkFamily?.(prompt, `object ${objId}, slice ${slice}`);
     if (v!.box) p.box = [...v!.box];
     if (v!.points?.length) p.points = v!.points.map((q) => ({ x: q.x, y: q.y, label: q.label }));
     if (v!.mask) p.mask = Uint8Array.from(v!.mask);

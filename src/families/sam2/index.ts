@@ -1,5 +1,6 @@
+import { MedsamError } from '../../common/errors.js';
 import type { ModelEntry } from '../../models/registry.js';
-import type { FamilyOpenOptions, FrameStack, ModelFamily, OpenedModel, TrackerOptions } from '../family.js';
+import type { FamilyOpenOptions, FrameStack, ModelFamily, OpenedModel, SlicePrompt, TrackerOptions } from '../family.js';
 import { openRegisteredSam2 } from './openModel.js';
 import { Sam2Tracker } from './sam2Tracker.js';
 
@@ -18,5 +19,10 @@ export const sam2Family: ModelFamily = {
       startTracker: (stack: FrameStack, o: TrackerOptions) => new Sam2Tracker(model, engine, stack, o),
       release: () => engine.release(),
     };
+  },
+  checkPrompt(p: SlicePrompt, where: string): void {
+    if (p.mask && (p.box || p.recist || p.points?.length)) {
+      throw new MedsamError(`${where} has a mask and a box/points/RECIST; a SAM2 model takes one or the other on a slice`, 'give either the mask or the box/points');
+    }
   },
 };

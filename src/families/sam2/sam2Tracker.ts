@@ -109,9 +109,6 @@ export class Sam2Tracker implements FamilyTracker {
   }
 
   async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
-    if (p.mask && (p.box || p.recist || p.points?.length)) {
-      throw new MedsamError(`object ${objId}, slice ${frame}: a mask and a box/points/RECIST together`, 'a SAM2 model takes one or the other on a slice');
-    }
     const o = this.object(objId);
     const tracked = o.log.length > 0;
     if (!tracked) {
