@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The browser app end to end in Debian's Chromium: open the shared CT-lesion case by file upload,
  * draw the reference key box with real mouse events on the axial view, propagate, download the
@@ -21,6 +20,10 @@ import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { CT_LESION, OUT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitError, waitStatus, type Served } from './browser.js';
 
+// Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any, localStorage: any;
+
 const skip = skipReason();
 if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
 
@@ -42,10 +45,9 @@ after(async () => {
 });
 
 type AppHandle = { viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } } };
-const appOf = () => (window as unknown as { medsam2: AppHandle }).medsam2;
 
 async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const p = await page.evaluate(([vx, vy]) => (window as unknown as { medsam2: AppHandle }).medsam2.viewer.voxelToClient(vx!, vy!), [x, y]);
+  const p = await page.evaluate(([vx, vy]) => (window.medsam2 as AppHandle).viewer.voxelToClient(vx!, vy!), [x, y]);
   assert.ok(p, `voxel (${x}, ${y}) is not on the axial view`);
   return p;
 }
@@ -113,16 +115,16 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   assert.equal(p.slice, key.slice);
   p.box.forEach((v, i) => assert.ok(Math.abs(v - box[i]!) <= 1, `box ${JSON.stringify(p.box)} vs the reference ${JSON.stringify(box)}`));
   await shot(page, '03-box-drawn');
-  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')!).sessionId)) as string;
+  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
 
   // Propagate: progress streams in, then every slice's mask.
   await page.selectOption('#layout', 'multi');
   const tProp = performance.now();
   await page.click('#propagate');
-  await waitStatus(page, /propagated in/);
+  await waitStatus(page, /propagated in/, 600_000);
   const propSeconds = (performance.now() - tProp) / 1000;
-  assert.equal(await page.evaluate(() => (document.getElementById('progress') as HTMLProgressElement).value), 1);
-  const shownVoxels = await page.evaluate(() => appOf().viewer.objectStats(1).voxels);
+  assert.equal(await page.evaluate(() => document.getElementById('progress').value), 1);
+  const shownVoxels = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
   assert.ok(shownVoxels > 0, 'the overlay shows the propagated mask');
   assert.match((await page.textContent('#objects')) ?? '', /mL · slices \d+–\d+/);
   await shot(page, '04-propagated-3d');
@@ -187,7 +189,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   await page.reload();
   await page.waitForSelector('body[data-ready="true"]');
   await waitStatus(page, /session restored/);
-  assert.equal(await page.evaluate(() => appOf().viewer.objectStats(1).voxels), shownVoxels, 'reload shows the same masks');
+  assert.equal(await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels), shownVoxels, 'reload shows the same masks');
   await shot(page, '07-reloaded');
 
   // Errors a person can act on: a prompt outside the image.

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * End-to-end harness for the browser app: Debian's Chromium driven by playwright-core (no browser
  * is ever downloaded), the real `medsam2 serve` on a free 127.0.0.1 port with its state in a temp
@@ -11,6 +10,10 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { defaultConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/start.js';
+
+// Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any, localStorage: any;
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.MEDSAM2_CHROMIUM ?? '/usr/bin/chromium';
