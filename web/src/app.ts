@@ -8,7 +8,7 @@ import { Messages } from './messages.js';
 import { npzToNifti } from './npzVolume.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
-import { loadFile, loadState, saveFile, saveState, type SavedObject } from './savedState.js';
+import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { Viewer, type ViewLayout } from './viewer.js';
 
@@ -25,6 +25,7 @@ export class App {
   private tool: Tool = 'navigate';
   private session?: SessionView;
   private fileName = '';
+  private upload?: SavedState['upload'];
   private objects: SavedObject[] = [];
   private activeObj = 1;
   private busy = false;
@@ -55,17 +56,22 @@ export class App {
     await this.run('opening', async () => {
       this.setStatus(`uploading ${file.name}…`);
       await this.display(bytes, file.name);
+      // The view now shows the new scan: an old session's prompts must not land on it.
+      this.session = undefined;
+      this.fileName = file.name;
+      this.viewer.clearAll();
       const upload = await this.api.upload(new Blob([bytes]), file.name);
       this.setStatus('starting a session (the model loads once)…');
       const session = await this.api.createSession(upload.id);
       this.session = session;
       this.fileName = file.name;
+      this.upload = { format: upload.format, dims: upload.dims, spacing: upload.spacing, modality: upload.modality ?? null, bytes: upload.bytes };
       this.objects = [{ objId: 1, name: 'object 1', hidden: false }];
       this.activeObj = 1;
       this.shown.clear();
       await saveFile(bytes).catch(() => this.messages.info('this browser cannot keep the scan for reload (IndexedDB unavailable)'));
       this.persist();
-      this.showInfo(file.name, upload.format, upload.dims, upload.spacing, upload.modality ?? undefined, bytes.length);
+      this.showInfo();
       this.setTool('box');
       this.setStatus('draw a box on the axial view');
     });
@@ -87,10 +93,12 @@ export class App {
     this.viewer.setWindow($<HTMLSelectElement>('window').value);
   }
 
-  private showInfo(name: string, format: string, dims: number[], spacing: number[], modality: string | undefined, bytes: number): void {
+  private showInfo(): void {
+    const u = this.upload;
     const rows: [string, string][] = [
-      ['file', name], ['format', format], ['dims', dims.join(' × ')], ['spacing', spacing.map((s) => s.toFixed(3)).join(' × ') + ' mm'],
-      ['modality', modality ?? '—'], ['size', `${(bytes / 1048576).toFixed(2)} MB`], ['session', this.session?.id.slice(0, 8) ?? '—'], ['model', this.session?.model ?? '—'],
+      ['file', this.fileName], ['format', u?.format ?? '—'], ['dims', u ? u.dims.join(' × ') : '—'],
+      ['spacing', u ? u.spacing.map((s) => s.toFixed(3)).join(' × ') + ' mm' : '—'], ['modality', u?.modality ?? '—'],
+      ['size', u ? `${(u.bytes / 1048576).toFixed(2)} MB` : '—'], ['session', this.session?.id.slice(0, 8) ?? '—'], ['model', this.session?.model ?? '—'],
     ];
     $('info').replaceChildren(...rows.flatMap(([k, v]) => {
       const dt = document.createElement('dt');
@@ -105,7 +113,7 @@ export class App {
   private async restore(saved: NonNullable<ReturnType<typeof loadState>>): Promise<void> {
     await this.run('restoring', async () => {
       const bytes = await loadFile().catch(() => undefined);
-      if (!bytes) {
+      if (!bytes || !saved.upload) {
         saveState(undefined);
         return;
       }
@@ -119,12 +127,13 @@ export class App {
       await this.display(bytes, saved.fileName);
       this.session = session;
       this.fileName = saved.fileName;
+      this.upload = saved.upload;
       this.objects = saved.objects;
       this.activeObj = saved.activeObj;
       for (const o of session.objects) if (!this.objects.some((x) => x.objId === o.objId)) this.objects.push({ objId: o.objId, name: `object ${o.objId}`, hidden: false });
       for (const o of this.objects) this.viewer.setHidden(o.objId, o.hidden);
       await this.reloadMasks();
-      this.showInfo(saved.fileName, '(restored)', this.viewer.dims, [], undefined, bytes.length);
+      this.showInfo();
       this.setTool('box');
       this.setStatus('session restored');
     });
@@ -393,7 +402,7 @@ export class App {
   }
 
   private persist(): void {
-    if (this.session) saveState({ sessionId: this.session.id, fileName: this.fileName, objects: this.objects, activeObj: this.activeObj });
+    if (this.session && this.upload) saveState({ sessionId: this.session.id, fileName: this.fileName, upload: this.upload, objects: this.objects, activeObj: this.activeObj });
   }
 
   private setStatus(s: string): void {

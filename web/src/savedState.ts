@@ -13,6 +13,8 @@ export interface SavedObject {
 export interface SavedState {
   sessionId: string;
   fileName: string;
+  /** The upload's header fields, for the side panel. */
+  upload: { format: string; dims: number[]; spacing: number[]; modality?: string | null; bytes: number };
   objects: SavedObject[];
   activeObj: number;
 }

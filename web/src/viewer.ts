@@ -81,10 +81,12 @@ export class Viewer {
 
   /** Shows a scan (bytes of a file NiiVue reads: NIfTI, NRRD, MHA) with an empty label overlay. */
   async show(bytes: Uint8Array, name: string): Promise<void> {
-    for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
     const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    // Parsed before the current scan is taken down, so an unreadable file leaves the view as it was.
     const image = await NVImage.loadFromUrl({ url: name, name, buffer, colormap: 'gray' });
-    const hdr = image.hdr!;
+    const hdr = image.hdr;
+    if (!hdr || !(hdr.dims[1]! > 0 && hdr.dims[2]! > 0)) throw new Error('no image grid in the file');
+    for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
     this.dims = [hdr.dims[1]!, hdr.dims[2]!, Math.max(1, hdr.dims[3]!)];
     this.affine = hdr.affine.map((r) => [...r]);
     this.inverse = invert4(this.affine);
