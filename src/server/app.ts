@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -170,8 +170,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       throw new HttpError(415, 'upload body must be the file bytes with Content-Type: application/octet-stream', 'e.g. curl --data-binary @scan.nii.gz -H "Content-Type: application/octet-stream"');
     }
     const { sha256, bytes } = await blobs.putStream(req.body as NodeJS.ReadableStream as import('node:stream').Readable, config.limits.maxUploadBytes);
-    const head = new Uint8Array(readFileSync(blobs.path(sha256)).subarray(0, 512));
-    const format = uploadFormat(name, head, q.format);
+    const head = new Uint8Array(512);
+    const fd = openSync(blobs.path(sha256), 'r');
+    let got = 0;
+    try { got = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
+    const format = uploadFormat(name, head.subarray(0, got), q.format);
     const volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
     const row: UploadRow = {
       id: randomUUID(), owner: req.principal.id, sha256, name, format, bytes,

@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { MedsamError } from '../../common/errors.js';
 import { resolveModel } from '../../models/registry.js';
-import { defaultConfig } from '../../server/config.js';
-import { defaultDataDir, startServer } from '../../server/start.js';
 import { parsePositiveInt } from '../parseArgs.js';
 
 interface ServeFlags {
@@ -31,6 +29,9 @@ function parsePort(text: string): number {
 }
 
 export async function runServe(flags: ServeFlags): Promise<void> {
+  // Loaded here, not at the top: other commands do not pay for fastify and the database.
+  const { defaultConfig } = await import('../../server/config.js');
+  const { defaultDataDir, startServer } = await import('../../server/start.js');
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const config = defaultConfig(dataDir);
   config.host = flags.host;

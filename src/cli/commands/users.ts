@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { createUser, parseRole } from '../../server/auth.js';
-import { defaultDataDir, openRepository } from '../../server/start.js';
+
+// The server modules are loaded by the actions, so other commands do not pay for them.
+const server = async () => ({ ...(await import('../../server/auth.js')), ...(await import('../../server/start.js')) });
 
 async function addUser(name: string, flags: { role: string; dataDir?: string }): Promise<void> {
+  const { createUser, defaultDataDir, openRepository, parseRole } = await server();
   const role = parseRole(flags.role);
   const dataDir = resolve(flags.dataDir ?? defaultDataDir());
   const repo = openRepository(dataDir);
@@ -16,6 +18,7 @@ async function addUser(name: string, flags: { role: string; dataDir?: string }):
 }
 
 async function listUsers(flags: { dataDir?: string }): Promise<void> {
+  const { defaultDataDir, openRepository } = await server();
   const repo = openRepository(resolve(flags.dataDir ?? defaultDataDir()));
   try {
     for (const u of await repo.listUsers()) process.stdout.write(`${u.name}\t${u.role}\t${u.createdAt}\n`);

@@ -6,7 +6,6 @@ import { readNpzCase } from '../../io/npzCase.js';
 import type { Volume } from '../../io/volume.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { PROMPT_POLICIES, promptFromReference, type PromptPolicy } from '../../pipelines/referencePrompt.js';
-import { segmentVolume } from '../../pipelines/segmentVolume.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../../predictor/prompts.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
@@ -141,6 +140,8 @@ export class JobRunner {
       const prompts = await this.prompts(upload, req);
       const spec = req.window === undefined ? 'auto' : parseWindow(req.window);
       let lastWrite = 0;
+      // Imported here: the model stack loads with the first job, not at server start.
+      const { segmentVolume } = await import('../../pipelines/segmentVolume.js');
       const res = await segmentVolume(volume, prompts, {
         model: job.model, axis: req.axis ?? 2, threads: this.config.threads,
         intensity: (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec }),

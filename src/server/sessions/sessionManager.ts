@@ -69,6 +69,8 @@ interface Live {
   applied: number;
   /** Serialises label-map persistence. */
   persisting: Promise<void>;
+  /** A pending (debounced) label-map save. */
+  saveTimer?: NodeJS.Timeout;
 }
 
 export interface ObjectView {
@@ -137,6 +139,7 @@ export class SessionManager {
     private readonly open: OpenSession,
     private readonly metrics: ServerMetrics,
     private readonly config: ServerConfig,
+    private readonly labelSaveDelayMs = 1500,
   ) {
     this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
     this.sweeper.unref();
@@ -258,7 +261,22 @@ export class SessionManager {
     return out;
   }
 
+  /**
+   * Stores the label map once the session has been quiet for `labelSaveDelayMs`: a burst of clicks
+   * costs one save, not one per click (building the label map takes ~100 ms on a 512x512x16
+   * volume). Nothing is at risk meanwhile: the log already has every interaction, and a rebuild
+   * replays it.
+   */
   private persistLabels(live: Live): void {
+    if (live.saveTimer) clearTimeout(live.saveTimer);
+    live.saveTimer = setTimeout(() => {
+      live.saveTimer = undefined;
+      this.saveLabels(live);
+    }, this.labelSaveDelayMs);
+    live.saveTimer.unref();
+  }
+
+  private saveLabels(live: Live): void {
     const at = live.applied;
     live.persisting = live.persisting.then(async () => {
       if (live.applied !== at) return; // a newer change will store its own
@@ -268,6 +286,16 @@ export class SessionManager {
       live.row.labelsAt = at;
       await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
     }).catch(() => { /* the log still has it: a rebuild replays it */ });
+  }
+
+  /** Runs a pending save now and waits for every save to finish. */
+  private async flush(live: Live): Promise<void> {
+    if (live.saveTimer) {
+      clearTimeout(live.saveTimer);
+      live.saveTimer = undefined;
+      this.saveLabels(live);
+    }
+    await live.persisting;
   }
 
   private busy(live: Live): void {
@@ -365,7 +393,7 @@ export class SessionManager {
     if (live) {
       live.propagation?.abort();
       live.session.cancel();
-      await live.persisting;
+      await this.flush(live);
       await this.evict(live);
     }
     await this.repo.updateSession(id, { status: 'closed' });
@@ -383,7 +411,6 @@ export class SessionManager {
     const row = await this.row(p, id);
     const live = await this.currentLive(row);
     if (live) {
-      await live.persisting;
       return { labels: live.session.labelMap(), source: live.volume };
     }
     const log = await this.repo.interactions(id);
@@ -483,7 +510,7 @@ export class SessionManager {
     let n = 0;
     for (const live of [...this.live.values()]) {
       if (live.propagation || now - live.lastUsed < this.config.limits.sessionIdleSeconds * 1000) continue;
-      await live.persisting;
+      await this.flush(live);
       await this.evict(live);
       n++;
     }
@@ -496,7 +523,7 @@ export class SessionManager {
     for (const live of [...this.live.values()]) {
       live.propagation?.abort();
       live.session.cancel();
-      await live.persisting;
+      await this.flush(live);
       await this.evict(live);
     }
   }
