@@ -40,9 +40,9 @@ export class App {
     this.setTool('navigate');
     this.render();
     (window as unknown as { medsam2: App }).medsam2 = this;
+    document.body.dataset.ready = 'true';
     const saved = loadState();
     if (saved) await this.restore(saved);
-    document.body.dataset.ready = 'true';
   }
 
   // ---------- opening ----------
