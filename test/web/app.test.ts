@@ -18,7 +18,7 @@ import { loadCase } from '../../src/pipelines/loadCase.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { Box } from '../../src/predictor/prompts.js';
-import { CT_LESION, OUT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitError, waitStatus, type Served } from './browser.js';
+import { CT_LESION, CT_ORGANS, CT_ORGANS_SEG, OUT, ensureWebBuild, launch, openApp, ready, serve, shot, skipReason, waitError, waitStatus, type Served } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -80,6 +80,34 @@ async function sliceMaskBits(url: string, session: string, z: number): Promise<s
   return JSON.stringify(b.objects.find((o) => o.objId === 1)?.mask.counts ?? []);
 }
 
+test('a NIfTI CT with its own affine: header panel, abdomen window, the box lands on the voxels drawn', { skip, timeout: 600_000 }, async () => {
+  const seg = await readVolume(CT_ORGANS_SEG);
+  const counts = new Map<number, number>();
+  const labels = seg.data as ArrayLike<number>;
+  for (let i = 0; i < labels.length; i++) if (labels[i]) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+  const organ = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+  const ref = Uint8Array.from(seg.data as ArrayLike<number>, (v) => (v === organ ? 1 : 0));
+  const key = promptFromReference('key-box', { reference: ref, dims: seg.dims });
+
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  assert.match((await page.textContent('#info')) ?? '', /122 × 101 × 30.*3\.000 × 3\.000 × 3\.000 mm/s);
+  await page.selectOption('#window', 'abdomen');
+  await page.selectOption('#layout', 'axial');
+  await goToSlice(page, key.slice);
+  const sent: { slice: number; box: number[] }[] = [];
+  page.on('request', (r) => { if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON()); });
+  await dragBox(page, key.box!);
+  const status = await waitStatus(page, new RegExp(`slice ${key.slice}: \\d+ px`));
+  assert.equal(sent[0]!.slice, key.slice);
+  sent[0]!.box.forEach((v, i) => assert.ok(Math.abs(v - key.box![i]!) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs the drawn ${JSON.stringify(key.box)}`));
+  assert.ok(Number(/(\d+) px/.exec(status)![1]) > 0, status);
+  await shot(page, '00-nifti-abdomen-box');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, errors', { skip, timeout: 900_000 }, async () => {
   const c = await loadCase(CT_LESION);
   const ref = { dims: c.label!.dims, data: Uint8Array.from(c.label!.data as ArrayLike<number>, (v) => (v ? 1 : 0)) };
@@ -94,6 +122,13 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
 
   const { page, errors } = await openApp(browser, server.url);
   await shot(page, '01-empty');
+  // The help overlay lists the shortcuts (from the same table the key handler uses).
+  await page.keyboard.press('?');
+  assert.equal(await page.isVisible('#help'), true);
+  assert.match((await page.textContent('#help-table')) ?? '', /Ctrl\+z.*Undo/s);
+  await shot(page, '01b-help');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#help'), false);
 
   // Open by file upload through the file input.
   await page.setInputFiles('#file', CT_LESION);
@@ -187,7 +222,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
 
   // Reload: the scan and the masks come back from the browser's copy and the server session.
   await page.reload();
-  await page.waitForSelector('body[data-ready="true"]');
+  await ready(page);
   await waitStatus(page, /session restored/);
   assert.equal(await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels), shownVoxels, 'reload shows the same masks');
   await shot(page, '07-reloaded');

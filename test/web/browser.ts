@@ -19,6 +19,8 @@ export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHROMIUM = process.env.MEDSAM2_CHROMIUM ?? '/usr/bin/chromium';
 export const OUT = join(ROOT, 'test-output/web');
 export const CT_LESION = join(ROOT, '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz');
+export const CT_ORGANS = join(ROOT, '../shared/data/ct-organs/example_ct_sm.nii.gz');
+export const CT_ORGANS_SEG = join(ROOT, '../shared/data/ct-organs/example_ct_sm_seg.nii.gz');
 
 /** Why the e2e tests cannot run here, or false. */
 export function skipReason(): string | false {
@@ -68,9 +70,24 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Console errors are kept for failure messages (NiiVue's warnings are noise).
+  const logs: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') logs.push(m.text().slice(0, 300)); });
+  (page as Page & { consoleErrors?: string[] }).consoleErrors = logs;
   await page.goto(url + '/');
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+  await ready(page);
   return { page, errors };
+}
+
+/** Waits for the app to be wired up (after a load or reload); says why not when it is not. */
+export async function ready(page: Page): Promise<void> {
+  try {
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
+  } catch (e) {
+    const message = await page.textContent('#message').catch(() => '?');
+    const logs = (page as Page & { consoleErrors?: string[] }).consoleErrors ?? [];
+    throw new Error(`the app did not start: ${String(e).split('\n')[0]}; message: ${message}; console errors: ${logs.join(' | ')}`);
+  }
 }
 
 export async function shot(page: Page, name: string): Promise<void> {
