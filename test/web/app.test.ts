@@ -229,6 +229,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
 
   // Errors a person can act on: a prompt outside the image.
   await page.click('[data-tool="box"]');
+  await page.selectOption('#layout', 'axial');
   const inside = await voxelToClient(page, 10, 10);
   await page.mouse.move(inside.x, inside.y);
   await page.mouse.down();

@@ -150,6 +150,8 @@ export class App {
       return;
     }
     this.dragStart = { x: hit.x, y: hit.y, cx: e.clientX, cy: e.clientY, z: Math.round(hit.z) };
+    // Keep receiving the drag when it leaves the canvas, so its end is judged (and refused) too.
+    $('gl').setPointerCapture(e.pointerId);
   }
 
   /** The yellow box or line under the mouse while a box / RECIST prompt is dragged. */
