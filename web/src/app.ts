@@ -4,7 +4,7 @@
  * It talks to `medsam2 serve` only through Api and draws only through Viewer.
  */
 import { Api, type SessionView, type SliceMask } from './api.js';
-import { Messages } from './messages.js';
+import { Messages, UserError } from './messages.js';
 import { npzToNifti } from './npzVolume.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
@@ -86,7 +86,7 @@ export class App {
         await this.viewer.show(bytes, name);
       }
     } catch (e) {
-      throw new Error(`cannot read "${name}" as an image: ${e instanceof Error ? e.message : String(e)}`);
+      throw new UserError(`cannot read "${name}" as an image: ${e instanceof Error ? e.message : String(e)}`, 'check that the file is a complete NIfTI, NRRD, MHA or MedSAM2 .npz (re-export or re-download it)');
     }
     const slider = $<HTMLInputElement>('slice');
     slider.max = String(this.viewer.dims[2] - 1);

@@ -1,4 +1,9 @@
-import { ApiError } from './api.js';
+/** An error the app raises itself, with what the person can do about it. */
+export class UserError extends Error {
+  constructor(message: string, readonly fix: string) {
+    super(message);
+  }
+}
 
 /** The one message line at the top: what went wrong and what to do about it (never console-only). */
 export class Messages {
@@ -12,7 +17,7 @@ export class Messages {
 
   error(e: unknown, fallbackFix = 'retry; if it persists, see the server log'): void {
     const message = e instanceof Error ? e.message : String(e);
-    const fix = e instanceof ApiError ? e.fix : undefined;
+    const fix = e instanceof Error && 'fix' in e && typeof e.fix === 'string' ? e.fix : undefined;
     this.show(message, fix ?? fallbackFix, 'error');
   }
 
