@@ -80,6 +80,20 @@ async function sliceMaskBits(url: string, session: string, z: number): Promise<s
   return JSON.stringify(b.objects.find((o) => o.objId === 1)?.mask.counts ?? []);
 }
 
+test('medsam2 serve serves the built app at / (public files only, no path reaches the disk)', { skip }, async () => {
+  const index = await fetch(`${server.url}/`);
+  assert.equal(index.status, 200);
+  assert.match(index.headers.get('content-type') ?? '', /text\/html/);
+  const html = await index.text();
+  const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(script, 'index.html loads a built script');
+  assert.equal((await fetch(`${server.url}/${script}`)).status, 200);
+  for (const p of ['/../package.json', '/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/index.html/..%2f..%2fREADME.md']) {
+    const r = await fetch(`${server.url}${p}`);
+    assert.equal(r.status, 404, p);
+  }
+});
+
 test('a NIfTI CT with its own affine: header panel, abdomen window, the box lands on the voxels drawn', { skip, timeout: 600_000 }, async () => {
   const seg = await readVolume(CT_ORGANS_SEG);
   const counts = new Map<number, number>();
