@@ -4,6 +4,7 @@ import { MedsamError, errorMessage } from '../common/errors.js';
 import { addEvalCommand } from './commands/eval.js';
 import { addInfoCommand } from './commands/info.js';
 import { addModelsCommand } from './commands/models.js';
+import { addProjectCommand } from './commands/project.js';
 import { addSegmentCommand } from './commands/segment.js';
 import { addServeCommand } from './commands/serve.js';
 import { addUsersCommand } from './commands/users.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   addModelsCommand(program);
   addServeCommand(program);
   addUsersCommand(program);
+  addProjectCommand(program);
   return program;
 }
 
