@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NpzCase } from '../src/io/npzCase.js';
+import type { NpzCase } from '../src/io/npzFile.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { buildServer } from '../src/server/app.js';
 import { createUser } from '../src/server/auth.js';

@@ -77,11 +77,13 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.decorateRequest('principal', null as unknown as Principal);
   for (const s of shared) app.addSchema(s);
 
+  // Last line of defence: no message leaves with a path inside the data folder.
+  const scrub = (m: string) => m.split(config.dataDir).join('<data>');
   app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof HttpError) return sendError(reply, err.status, { error: err.message, ...(err.fix ? { fix: err.fix } : {}) });
+    if (err instanceof HttpError) return sendError(reply, err.status, { error: scrub(err.message), ...(err.fix ? { fix: err.fix } : {}) });
     if (err instanceof MedsamError) {
       const h = fromMedsamError(err);
-      return sendError(reply, h.status, { error: h.message, ...(h.fix ? { fix: h.fix } : {}) });
+      return sendError(reply, h.status, { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
     const e = err as { validation?: unknown; validationContext?: string; statusCode?: number; code?: string; message?: string };
     if (e.validation) return sendError(reply, 400, { error: `invalid request: ${e.message}`, fix: 'see the request schema in /openapi.json' });
@@ -90,7 +92,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendError(reply, 400, { error: 'the JSON body is empty', fix: 'send a JSON object, or no Content-Type' });
     if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return sendError(reply, 400, { error: `the body is not valid JSON (${(e.message ?? '').replace(/\s+/g, ' ')})`, fix: 'send a valid JSON object' });
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
-      return sendError(reply, e.statusCode, { error: (e.message ?? 'bad request').replace(/\s+/g, ' ') });
+      return sendError(reply, e.statusCode, { error: scrub((e.message ?? 'bad request').replace(/\s+/g, ' ')) });
     }
     req.log.error(err);
     if (!config.log) process.stderr.write(`medsam2 serve: internal error on ${req.method} ${req.url}: ${errorMessage(err)}\n`);
@@ -145,7 +147,16 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   async function sendLabelMap(reply: FastifyReply, labels: Volume, source: Volume, format: string, stem: string): Promise<FastifyReply> {
     const tmp = blobs.tempPath(`.${format}`);
     try {
-      await writeMask(tmp, labels, source);
+      try {
+        await writeMask(tmp, labels, source);
+      } catch (e) {
+        // Writer messages name the file they write: the client knows it as its download, not our temp path.
+        if (e instanceof MedsamError) {
+          const h = fromMedsamError(e);
+          throw new HttpError(400, h.message.split(tmp).join(`${stem}.${format}`), h.fix);
+        }
+        throw e;
+      }
       const bytes = readFileSync(tmp);
       return reply.code(200).type('application/octet-stream').header('content-disposition', `attachment; filename="${stem}.${format}"`).send(bytes);
     } finally {
@@ -170,12 +181,20 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       throw new HttpError(415, 'upload body must be the file bytes with Content-Type: application/octet-stream', 'e.g. curl --data-binary @scan.nii.gz -H "Content-Type: application/octet-stream"');
     }
     const { sha256, bytes } = await blobs.putStream(req.body as NodeJS.ReadableStream as import('node:stream').Readable, config.limits.maxUploadBytes);
-    const head = new Uint8Array(512);
-    const fd = openSync(blobs.path(sha256), 'r');
-    let got = 0;
-    try { got = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
-    const format = uploadFormat(name, head.subarray(0, got), q.format);
-    const volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
+    let format: UploadFormat;
+    let volume: Volume;
+    try {
+      const head = new Uint8Array(512);
+      const fd = openSync(blobs.path(sha256), 'r');
+      let got = 0;
+      try { got = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
+      format = uploadFormat(name, head.subarray(0, got), q.format);
+      volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
+    } catch (e) {
+      // Bytes that are not a readable image within the limits are not kept.
+      if (!(await repo.hasUploadWithSha(sha256))) blobs.remove(sha256);
+      throw e;
+    }
     const row: UploadRow = {
       id: randomUUID(), owner: req.principal.id, sha256, name, format, bytes,
       dims: [...volume.dims], spacing: [...volume.spacing], modality: volume.modality ?? null, createdAt: new Date().toISOString(),
@@ -223,7 +242,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     } catch (e) {
       const h = e instanceof HttpError ? e : e instanceof MedsamError ? fromMedsamError(e) : new HttpError(500, 'internal server error', 'this is a bug; the server log has the details');
       if (h.status === 500) req.log.error(e);
-      send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: h.message, ...(h.fix ? { fix: h.fix } : {}) });
+      send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
     raw.end();
     return reply;

@@ -173,7 +173,7 @@ export const routes = {
   labelMap: {
     summary: 'The label map on the source grid (objId per voxel)',
     params: id,
-    querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['nii.gz', 'nii', 'nrrd', 'npz'], default: 'nii.gz' } } },
+    querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'], default: 'nii.gz', description: 'seg.dcm (DICOM SEG) only for DICOM uploads' } } },
     response: { 200: { description: 'the label map file', type: 'string', format: 'binary' }, ...errors },
   },
   jobCreate: {
@@ -198,7 +198,7 @@ export const routes = {
   jobResult: {
     summary: "A finished job's label map",
     params: id,
-    querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['nii.gz', 'nii', 'nrrd', 'npz'], default: 'nii.gz' } } },
+    querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'], default: 'nii.gz', description: 'seg.dcm (DICOM SEG) only for DICOM uploads' } } },
     response: { 200: { description: 'the label map file', type: 'string', format: 'binary' }, ...errors },
   },
   health: {

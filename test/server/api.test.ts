@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { buildZip } from '../../src/io/zip.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { dice } from '../../src/metrics/dice.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
@@ -70,6 +70,11 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
     const empty = await call(s.url, 'POST', '/uploads?name=a.nii', { body: new Uint8Array(0) });
     assert.equal(empty.status, 400);
     errorShape(empty);
+    const broken = await call(s.url, 'POST', '/uploads?name=scan.nii.gz', { body: new Uint8Array(gzipSync(new Uint8Array(1000))) });
+    assert.equal(broken.status, 400);
+    assert.match(errorShape(broken), /upload 'scan\.nii\.gz'/);
+    assert.ok(!broken.body.error.includes(s.dataDir), `no server path in messages: ${broken.body.error}`);
+    assert.deepEqual(filesUnder(s.dataDir).filter((f) => f.includes('/blobs/')), [], 'rejected uploads leave no blob');
   });
 
   it('stores uploads by sha256 only: names are metadata, traversal names reach no path', { skip: SHARED_SKIP }, async () => {
@@ -141,8 +146,9 @@ describe('medsam2 serve: limits', () => {
   });
 
   it('refuses a gzip bomb and a zip bomb by what they would decompress to', async () => {
-    const zeros = new Uint8Array(64 * 1024 * 1024);
-    const gz = gzipSync(zeros, { level: 9 });
+    // 20 MiB of zeros: a few KiB compressed, past the 16 MiB decompression limit.
+    const zeros = new Uint8Array(20 * 1024 * 1024);
+    const gz = gzipSync(zeros, { level: 1 });
     const r1 = await call(s.url, 'POST', '/uploads?name=bomb.nii.gz', { body: new Uint8Array(gz) });
     assert.equal(r1.status, 413);
     assert.match(errorShape(r1), /decompresses to more than 16777216 bytes/);

@@ -84,7 +84,7 @@ export function errorShape(res: Res): string {
  * Returns the path and the key slice in the crop.
  */
 export async function croppedLesion(dir: string, half = 2): Promise<{ path: string; key: number; slices: number }> {
-  const { readNpzCase } = await import('../../src/io/npzCase.js');
+  const { readNpzCase } = await import('../../src/io/npzFile.js');
   const { largestSlice } = await import('../../src/pipelines/referencePrompt.js');
   const { cropNpzCase } = await import('../cli/cropCase.js');
   const c = await readNpzCase(CT_LESION);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { ROOT } from '../helpers/cli.js';
 import { SHARED_SKIP, call, croppedLesion } from './harness.js';
 

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { dice } from '../../src/metrics/dice.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
+import { buildZip } from '../../src/io/zip.js';
 import { decodeRle } from '../../src/server/rle.js';
+import { ROOT } from '../helpers/cli.js';
 import { SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from './harness.js';
 import { readSse } from './sse.js';
 
@@ -112,6 +114,10 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     assert.ok(dServer >= dCli - 1e-9, `server DSC ${dServer} vs CLI ${dCli}`);
     assert.ok(dServer > 0.7, `DSC ${dServer}`);
     for (const f of ['nrrd', 'npz']) assert.equal((await call(s.url, 'GET', `/sessions/${sid}/labelmap?format=${f}`)).status, 200, f);
+    const seg = await call(s.url, 'GET', `/sessions/${sid}/labelmap?format=seg.dcm`);
+    assert.equal(seg.status, 400);
+    assert.match(errorShape(seg), /session-.*\.seg\.dcm: a DICOM SEG\/RTSTRUCT must reference a DICOM image series/);
+    assert.ok(!seg.body.error.includes(s.dataDir), seg.body.error);
     assert.equal((await call(s.url, 'GET', `/sessions/${sid}/labelmap?format=exe`)).status, 400);
   });
 
@@ -157,5 +163,37 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     const closed = await call(s.url, 'DELETE', `/sessions/${sid}`);
     assert.equal(closed.body.status, 'closed');
     assert.equal((await call(s.url, 'POST', `/sessions/${sid}/prompts`, { body: { objId: 1, slice: crop.key, box } })).status, 409);
+  });
+});
+
+/** 3 CT slices with full DICOM identity (the other shared series is anonymised without SOP UIDs). */
+const SERIES = join(ROOT, '../shared/data/dicom/seg-ct-3slice');
+
+describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: existsSync(SERIES) ? false : `needs ${SERIES}` }, () => {
+  let s: TestServer;
+  before(async () => { s = await startTestServer(); });
+  after(async () => { await s?.stop(); });
+
+  it('uploads the series as a zip, prompts one slice and downloads the label map as DICOM SEG', async () => {
+    const files = readdirSync(SERIES).filter((f) => /^\d+\.dcm$/.test(f));
+    const zip = buildZip(Object.fromEntries(files.map((f, i) => [`../../evil/${i}/${f}`, new Uint8Array(readFileSync(join(SERIES, f)))])), false);
+    const up = await call(s.url, 'POST', '/uploads?name=series.zip', { body: zip });
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    assert.equal(up.body.format, 'dicom-zip');
+    assert.equal(up.body.dims[2], files.length);
+    assert.equal(existsSync(join(s.dataDir, '..', 'evil')), false);
+    const [nx, ny, nz] = up.body.dims as number[];
+    const ses = await call(s.url, 'POST', '/sessions', { body: { uploadId: up.body.id, window: 'abdomen' } });
+    assert.equal(ses.status, 201, JSON.stringify(ses.body));
+    const k = Math.floor(nz! / 2);
+    const r = await call(s.url, 'POST', `/sessions/${ses.body.id}/prompts`, { body: { objId: 1, slice: k, box: [Math.floor(nx! / 3), Math.floor(ny! / 3), Math.floor((2 * nx!) / 3), Math.floor((2 * ny!) / 3)] } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const seg = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=seg.dcm`);
+    assert.equal(seg.status, 200, JSON.stringify(seg.body));
+    const bytes = seg.body as Uint8Array;
+    assert.equal(String.fromCharCode(...bytes.subarray(128, 132)), 'DICM');
+    assert.ok(Buffer.from(bytes).includes('1.2.840.10008.5.1.4.1.1.66.4'), 'Segmentation Storage SOP class');
+    const nii = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=nii.gz`);
+    assert.equal(nii.status, 200);
   });
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { MedsamError, errorMessage } from '../../common/errors.js';
-import { readNpzCase } from '../../io/npzCase.js';
+import { readNpzCase } from '../../io/npzFile.js';
 import type { Volume } from '../../io/volume.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { PROMPT_POLICIES, promptFromReference, type PromptPolicy } from '../../pipelines/referencePrompt.js';

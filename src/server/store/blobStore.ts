@@ -34,6 +34,11 @@ export class BlobStore {
     return existsSync(this.path(sha));
   }
 
+  /** Drops content nothing refers to (a rejected upload). */
+  remove(sha: string): void {
+    rmSync(this.path(sha), { force: true });
+  }
+
   /** A fresh path in the store's temp folder (same file system as the blobs). */
   tempPath(suffix = ''): string {
     return join(this.tmp, `${Date.now()}-${randomBytes(6).toString('hex')}${suffix}`);

@@ -114,6 +114,10 @@ export class SqliteRepository implements Repository {
     return (rows as Row[]).map(uploadOf);
   }
 
+  async hasUploadWithSha(sha256: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM uploads WHERE sha256 = ? LIMIT 1').get(sha256) !== undefined;
+  }
+
   async addSession(s: SessionRow): Promise<void> {
     this.db.prepare('INSERT INTO sessions (id, owner, upload_id, model, axis, window, status, labels_sha, labels_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
       .run(s.id, s.owner, s.uploadId, s.model, s.axis, s.window, s.status, s.labelsSha, s.labelsAt, s.createdAt, s.updatedAt);

@@ -155,7 +155,9 @@ export async function readUploadedVolume(blobPath: string, name: string, format:
   if (n > limits.maxVoxels) throw tooBig(`upload '${name}' has ${v.dims.join('x')} = ${n} voxels, which`, limits.maxVoxels, '--max-voxels');
   const longest = Math.max(...v.dims);
   if (longest > limits.maxSlices) throw tooBig(`upload '${name}' has ${longest} slices along one axis (${v.dims.join('x')}), which`, limits.maxSlices, '--max-slices');
-  // Messages and write-back must not carry the store's path.
+  // Messages and write-back must not carry the store's path (nor the DICOM scratch files, gone by now).
   v.source = { ...v.source, path: name };
+  const h = v.header as { kind?: string; files?: string[] } | undefined;
+  if (h?.kind === 'dicom' && Array.isArray(h.files)) v.header = { ...h, files: h.files.map((f) => `${name}:${f.split('/').pop()}`) };
   return v;
 }
