@@ -3,7 +3,8 @@ import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../engine/sam1Engin
 import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts.js';
 import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
-import { binarise, dilate, interiorPoint, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
+import { promptsWithClick, type SliceClick } from './sam1/correction.js';
+import { binarise, dilate, interiorPoint, keepComponentsOverlapping, labelComponents2d, maskArea } from './sam1/maskOps.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -107,7 +108,7 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
       keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
     } else {
       const d = await decoder.decode(emb, keyDecoderPrompt(p, w, h));
-      keyMask = binarise(d.logits);
+      keyMask = withoutRejected(binarise(d.logits), p, w);
       keyLow = d.lowRes;
     }
     masks.set(p.slice, keyMask);
@@ -145,6 +146,32 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
     }
   }
   return { masks, stops };
+}
+
+/**
+ * A negative click says "this is not the object": SAM's decoder usually honours it, but where it
+ * still returns the clicked region, that connected region is dropped. A key whose mask ends up empty
+ * ends the object there (its slices stay empty), which is how a click removes an overshoot.
+ */
+function withoutRejected(mask: Uint8Array, p: VolumePrompt, w: number): Uint8Array {
+  const negatives = (p.points ?? []).filter((q) => q.label === 0);
+  if (!negatives.length) return mask;
+  const { labels } = labelComponents2d(mask, w, mask.length / w);
+  const drop = new Set(negatives.map((q) => labels[Math.round(q.y) * w + Math.round(q.x)]!).filter((l) => l > 0));
+  if (!drop.size) return mask;
+  return Uint8Array.from(mask, (v, i) => (v && !drop.has(labels[i]!) ? 1 : 0));
+}
+
+/**
+ * The correction path: `click` on one slice becomes (part of) a key prompt for the object (see
+ * promptsWithClick) and the object is propagated again; each key owns the slices nearer to it, so
+ * the click's slice and its neighbours are re-segmented from the corrected slice. The same call
+ * serves simulated clicks (evaluation) and a user's clicks (sessions).
+ */
+export async function correctObject(decoder: Sam1Decoder, slices: SliceEmbeddings, prompts: readonly VolumePrompt[],
+  current: ObjectPropagation, click: SliceClick, opts: Sam1PropagationOptions = {}): Promise<{ prompts: VolumePrompt[]; propagation: ObjectPropagation }> {
+  const next = promptsWithClick(prompts, click, current.masks, slices.width, slices.height);
+  return { prompts: next, propagation: await propagateObject(decoder, slices, next, opts) };
 }
 
 /** Decoder prompt built from a mask on the previous slice: an inset bounding box and/or an interior click. */
