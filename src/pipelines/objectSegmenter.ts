@@ -27,6 +27,8 @@ export interface ObjectResult {
   slices: Map<number, Uint8Array>;
   /** SAM1 only: why propagation stopped around each key slice. */
   stops?: { key: number; down: StopReason; up: StopReason }[];
+  /** SAM1 only: state of the correction path (the masks corrected slices were refined from). */
+  priors?: ReadonlyMap<number, Uint8Array>;
 }
 
 export interface CaseSegmenter {
@@ -64,7 +66,7 @@ export class ObjectSegmenter {
   /** A segmenter for one volume; `image8` is the uint8 volume the model sees (x-fastest, same dims). */
   forCase(volume: Volume, image8: Uint8Array, axis: SliceAxis = 2, onSlice?: () => void): CaseSegmenter {
     const sh = sliceShape(volume.dims, axis);
-    const toResult = (masks: Map<number, Uint8Array>, stops?: ObjectResult['stops']): ObjectResult => {
+    const toResult = (masks: Map<number, Uint8Array>, stops?: ObjectResult['stops'], priors?: ObjectResult['priors']): ObjectResult => {
       const labels = new Uint8Array(voxelCount(volume));
       addObjectToLabelMap(labels, volume, axis, 1, masks, true);
       const slices = new Map<number, Uint8Array>();
@@ -72,22 +74,22 @@ export class ObjectSegmenter {
         const s = extractSlice(labels, volume.dims, axis, k);
         if (s.some((v) => v !== 0)) slices.set(k, s);
       }
-      return { mask: labels, slices, stops };
+      return { mask: labels, slices, stops, priors };
     };
     if (this.engine) {
       const engine = this.engine;
       const encoder = this.opts.embeddingCacheDir ? new DiskCachedEncoder(engine, this.opts.embeddingCacheDir) : engine;
       const emb = new SliceEmbeddings(encoder, (k) => extractSlice(image8, volume.dims, axis, k), sh.cols, sh.rows, sh.count);
       const popts = { ...this.opts.propagation, onSlice };
-      const asProp = (r: ObjectResult): ObjectPropagation => ({ masks: r.slices, stops: [] });
+      const asProp = (r: ObjectResult): ObjectPropagation => ({ masks: r.slices, stops: [], priors: r.priors });
       return {
         segment: async (prompts) => {
           const r = await propagateObject(engine, emb, prompts, popts);
-          return toResult(r.masks, r.stops);
+          return toResult(r.masks, r.stops, r.priors);
         },
         correct: async (prompts, current, click) => {
           const r = await correctObject(engine, emb, prompts, asProp(current), click, popts);
-          return { prompts: r.prompts, result: toResult(r.propagation.masks, r.propagation.stops) };
+          return { prompts: r.prompts, result: toResult(r.propagation.masks, r.propagation.stops, r.propagation.priors) };
         },
       };
     }
