@@ -54,12 +54,9 @@ test('eval: one row per label with slice extents, Slicer pairing, skipped files 
   const csv = readFileSync(join(out, 'report.csv'), 'utf8').split('\n');
   assert.equal(csv[0], 'case,label,dsc,nsd,hd95,ref_first,ref_last,pred_first,pred_last,overshoot,seconds');
   assert.match(csv[1]!, /^abdomen,2,0\.\d+,/);
-  // A montage per object, one tile per slice with prediction or reference.
+  // A montage per object (its contents are checked in montage.test.ts).
   for (const l of [2, 4]) {
     const png = PNG.sync.read(readFileSync(join(previews, `abdomen_label${l}.png`)));
-    const c = json.cases.find((x: { label: number }) => x.label === l);
-    const tiles = Math.max(c.refSlices[1], c.predSlices[1]) - Math.min(c.refSlices[0], c.predSlices[0]) + 1;
-    const cols = Math.ceil(Math.sqrt(tiles));
-    assert.equal(png.width, 2 + cols * (192 + 2), `label ${l}: ${tiles} tiles in ${cols} columns of 192 px`);
+    assert.ok(png.width >= 192 && png.height >= 192, `label ${l}: ${png.width}x${png.height}`);
   }
 });
