@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clicksToReach, deepestPixel, nextClick } from '../../src/pipelines/clicks.js';
 import { promptsWithClick } from '../../src/predictor/sam1/correction.js';
+import type { VolumePrompt } from '../../src/predictor/prompts.js';
 
 /** x-fastest volume with rectangles [x0, y0, x1, y1, z] set. */
 function vol(dims: [number, number, number], rects: [number, number, number, number, number][]): Uint8Array {
@@ -48,7 +49,7 @@ test('correction prompts: a click joins its slice\'s prompt or makes a key with 
     return m;
   };
   const current = new Map([[4, sliceMask(10, 10, 30, 30)], [6, sliceMask(12, 12, 20, 20)]]);
-  const base = [{ objId: 3, slice: 4, box: [10, 10, 30, 30] as [number, number, number, number] }];
+  const base: VolumePrompt[] = [{ objId: 3, slice: 4, box: [10, 10, 30, 30] }];
   // On the key slice: the click is added to its points, the box kept.
   assert.deepEqual(promptsWithClick(base, { slice: 4, x: 15, y: 15, label: 0 }, current, w, h),
     [{ objId: 3, slice: 4, box: [10, 10, 30, 30], points: [{ x: 15, y: 15, label: 0 }] }]);

