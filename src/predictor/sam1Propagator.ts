@@ -33,6 +33,15 @@ export interface Sam1PropagationOptions {
   minObjectFraction?: number;
   /** Stop once the mask is smaller than this fraction of the key slice's mask. Default 0.1. */
   minAreaFraction?: number;
+  /**
+   * Leakage clip: a propagated mask is kept within the previous slice's mask grown by this fraction
+   * of its equivalent radius (at least 1 px). Undefined = off.
+   */
+  leakMargin?: number;
+  /** Stop once the mask grows beyond this factor of the previous slice's area ('leak'). Undefined = off. */
+  maxGrowth?: number;
+  /** Stop once the mask's centroid moves more than this fraction of the previous equivalent radius ('jump'). Undefined = off. */
+  maxCentroidShift?: number;
   /** Slices to go at most from the key in each direction (default: to the volume's end). */
   maxSlices?: number;
   /**
@@ -44,7 +53,7 @@ export interface Sam1PropagationOptions {
   onSlice?: (slice: number) => void;
 }
 
-export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key';
+export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'leak' | 'jump';
 
 export interface ObjectPropagation {
   /** Binary row-major slice masks by slice index (only slices where the object was found). */
@@ -64,7 +73,7 @@ const DEFAULTS = {
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
 };
-type Resolved = typeof DEFAULTS;
+type Resolved = typeof DEFAULTS & Pick<Sam1PropagationOptions, 'leakMargin' | 'maxGrowth' | 'maxCentroidShift'>;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
 export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number): Sam1Prompt {
@@ -96,6 +105,9 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
     minSeparability: opts.minSeparability ?? DEFAULTS.minSeparability,
     minObjectFraction: opts.minObjectFraction ?? DEFAULTS.minObjectFraction,
     minAreaFraction: opts.minAreaFraction ?? DEFAULTS.minAreaFraction,
+    leakMargin: opts.leakMargin,
+    maxGrowth: opts.maxGrowth,
+    maxCentroidShift: opts.maxCentroidShift,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s >= 0 && s < 0.5))) {
     throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in [0, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
@@ -233,7 +245,11 @@ async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uin
     if (maskArea(raw)) sawRaw = true;
     // Cross-sections of one object overlap from slice to slice; islands that do not touch the
     // previous mask are other structures the box happened to cover.
-    const mask = keepComponentsOverlapping(raw, prev, w, h);
+    let mask = keepComponentsOverlapping(raw, prev, w, h);
+    if (o.leakMargin !== undefined && maskArea(mask)) {
+      const grown = dilate(prev, w, h, Math.max(1, Math.round(o.leakMargin * Math.sqrt(maskArea(prev) / Math.PI))));
+      mask = keepComponentsOverlapping(Uint8Array.from(mask, (v, i) => v & grown[i]!), prev, w, h);
+    }
     if (!maskArea(mask)) continue;
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
     // Ties keep the larger box: shrink only when the image says so.
@@ -243,5 +259,17 @@ async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uin
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { mask: best.mask, lowRes: best.lowRes, stop: 'background' };
+  const area = maskArea(best.mask), prevArea = maskArea(prev);
+  if (o.maxGrowth !== undefined && area > o.maxGrowth * prevArea) return { mask: best.mask, lowRes: best.lowRes, stop: 'leak' };
+  if (o.maxCentroidShift !== undefined) {
+    const a = centroid(best.mask, w), b = centroid(prev, w);
+    if (Math.hypot(a.x - b.x, a.y - b.y) > o.maxCentroidShift * Math.sqrt(prevArea / Math.PI)) return { mask: best.mask, lowRes: best.lowRes, stop: 'jump' };
+  }
   return { mask: best.mask, lowRes: best.lowRes };
+}
+
+function centroid(m: Uint8Array, w: number): { x: number; y: number } {
+  let sx = 0, sy = 0, n = 0;
+  for (let i = 0; i < m.length; i++) if (m[i]) { sx += i % w; sy += Math.floor(i / w); n++; }
+  return { x: sx / n, y: sy / n };
 }
