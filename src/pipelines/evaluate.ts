@@ -10,6 +10,7 @@ import { toUint8, type WindowSpec } from '../preprocess/intensity.js';
 import { sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
 import { sameGrid } from '../io/geometry.js';
+import { reorientToGrid } from '../io/reorientToGrid.js';
 import { simulateClicks } from './clicks.js';
 import { labelMapVolume } from './labelMap.js';
 import { loadCase } from './loadCase.js';
@@ -347,6 +348,11 @@ async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise
   let refVol = loaded.label;
   if (c.label) {
     refVol = await readVolume(c.label);
+    // A label map saved with flipped/permuted axes (e.g. RAS NIfTI from a DICOM series) holds the
+    // same voxel centres: re-express it on the image grid exactly, no interpolation.
+    if (!sameGrid(refVol, loaded.image, 1e-3)) {
+      try { refVol = reorientToGrid(refVol, loaded.image); } catch { /* not the same voxels: refused below */ }
+    }
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
       throw new MedsamError(`${c.label} is not on the grid of ${c.image} (dims ${refVol.dims.join('x')} vs ${loaded.image.dims.join('x')}, or spacing/origin/direction differ)`,
         'resample the label onto the image grid');

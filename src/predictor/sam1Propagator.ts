@@ -109,8 +109,8 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
     maxGrowth: opts.maxGrowth,
     maxCentroidShift: opts.maxCentroidShift,
   };
-  if (!o.boxInsets.length || o.boxInsets.some((s) => !(s >= 0 && s < 0.5))) {
-    throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in [0, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
+  if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
+    throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
   }
   const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
@@ -210,7 +210,7 @@ export async function correctObject(decoder: Sam1Decoder, slices: SliceEmbedding
 /** Decoder prompt built from a mask on the previous slice: an inset bounding box and/or an interior click. */
 function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anchorPoint: boolean): Sam1Prompt {
   const b = boxFromMask(prev, w, h)!;
-  const prompt: Sam1Prompt = { box: insetBox(b, inset) };
+  const prompt: Sam1Prompt = { box: insetBox(b, inset, w, h) };
   if (anchorPoint) {
     const ip = interiorPoint(prev, w, h);
     if (ip) prompt.points = [{ x: ip.x, y: ip.y, label: 1 }];
@@ -218,9 +218,10 @@ function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anc
   return prompt;
 }
 
-function insetBox(b: Box, f: number): Box {
+function insetBox(b: Box, f: number, w: number, h: number): Box {
+  // A negative inset grows the box (an object whose cross-section grows away from the key).
   const dx = f * (b[2] - b[0]), dy = f * (b[3] - b[1]);
-  return [b[0] + dx, b[1] + dy, b[2] - dx, b[3] - dy];
+  return [Math.max(0, b[0] + dx), Math.max(0, b[1] + dy), Math.min(w - 1, b[2] - dx), Math.min(h - 1, b[3] - dy)];
 }
 
 /**
