@@ -12,7 +12,7 @@ import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
 import { sameGrid } from '../io/geometry.js';
 import { reorientToGrid } from '../io/reorientToGrid.js';
 import { simulateClicks } from './clicks.js';
-import { labelMapVolume } from './labelMap.js';
+import { labelMapVolume } from '../session/labelMap.js';
 import { loadCase } from './loadCase.js';
 import { ObjectSegmenter } from './objectSegmenter.js';
 import { writeMontage } from './preview.js';
@@ -152,7 +152,8 @@ export function findCasesDetailed(dir: string): FoundCases {
     cases.push({ name: bases[bases.length - 1]!, image: join(dir, f), label: join(dir, label) });
   }
   for (const d of folders) {
-    const label = labelFor([d], d);
+    // A DICOM series folder `x/` beside its label file, or beside `x.seg.dcm` (its DICOM SEG reference).
+    const label = labelFor([d], d) ?? (files.includes(`${d}.seg.dcm`) ? `${d}.seg.dcm` : undefined);
     if (!label) continue;
     used.add(d).add(label);
     cases.push({ name: d, image: join(dir, d), label: join(dir, label) });
@@ -166,14 +167,14 @@ export function findCasesDetailed(dir: string): FoundCases {
   for (const f of entries) {
     if (used.has(f)) continue;
     const stem = stemOf(f);
-    const reason = isDir(f) ? `folder without a label file next to it (expected ${f}_seg.nii.gz or ${f}-label.nrrd)`
+    const reason = isDir(f) ? `folder without a label file next to it (expected ${f}_seg.nii.gz, ${f}-label.nrrd or ${f}.seg.dcm)`
       : !IMAGE_EXT.test(f) ? 'not an image or .npz case'
       : LABEL_SUFFIXES.some((s) => stem.endsWith(s)) ? 'a label file whose image was not found'
       : `no label file next to it (expected ${stem}_seg${f.slice(stem.length)}, ${stem}-label.nrrd, …; or list the pair in a manifest)`;
     skipped.push({ file: f, reason });
   }
   if (cases.length === 0) {
-    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts) or image + label pairs (x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd) there, or give a manifest .json');
+    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd) or DICOM series folders with a label or SEG beside them (x/ + x_seg.nii.gz or x.seg.dcm) there, or give a manifest .json');
   }
   return { cases: cases.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), skipped };
 }
@@ -347,7 +348,7 @@ async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise
   const loaded = await loadCase(c.image);
   let refVol = loaded.label;
   if (c.label) {
-    refVol = await readVolume(c.label);
+    refVol = await readVolume(c.label, { grid: loaded.image }); // a DICOM SEG reference is placed on the image grid
     // A label map saved with flipped/permuted axes (e.g. RAS NIfTI from a DICOM series) holds the
     // same voxel centres: re-express it on the image grid exactly, no interpolation.
     if (!sameGrid(refVol, loaded.image, 1e-3)) {

@@ -10,7 +10,7 @@ import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { promptsWithClick, type SliceClick } from '../predictor/sam1/correction.js';
 import { correctObject, propagateObject, type ObjectPropagation, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
 import type { VolumePrompt } from '../predictor/prompts.js';
-import { addObjectToLabelMap } from './labelMap.js';
+import { addObjectToLabelMap } from '../session/labelMap.js';
 import { segmentVolume } from './segmentVolume.js';
 
 /**
