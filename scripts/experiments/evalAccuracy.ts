@@ -12,6 +12,7 @@ const sets: Record<string, string> = {
   'organs-tune': 'bench/accuracy/organs-tune.json',
   'organs-heldout': 'bench/accuracy/organs-heldout.json',
   mr: 'bench/accuracy/mr.json',
+  'organs-clicks': 'bench/accuracy/organs-clicks.json',
 };
 const chosen = process.env.SETS ? process.env.SETS.split(',') : Object.keys(sets);
 for (const name of chosen) {
