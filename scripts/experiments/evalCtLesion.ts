@@ -3,7 +3,7 @@
 //   node --import tsx scripts/experiments/evalCtLesion.ts          # real pipeline (encodes slices)
 //   node --import tsx scripts/experiments/evalCtLesion.ts --cached # uses /tmp/h6_emb embeddings (cacheEmbeddings.ts)
 import { readFileSync, readdirSync } from 'node:fs';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { boxFromMask } from '../../src/predictor/prompts.js';

@@ -1,7 +1,7 @@
 // Intensity-model gating experiment: key-slice fg/ring histograms → per-pixel likelihood ratio; SAM mask ∩ fg-like.
 import { readFileSync, readdirSync, existsSync, writeFileSync } from 'node:fs';
 import { readVolume } from '../../src/io/readVolume.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { dice } from '../../src/metrics/dice.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
 import { extractSlice, insertSlice, sliceShape } from '../../src/preprocess/slices.js';

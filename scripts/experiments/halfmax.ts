@@ -1,7 +1,7 @@
 // Partial-volume "half-max" signal along a tight-box chain: t = (mean in mask - bg) / (fg - bg), fg/bg from the key slice.
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { readVolume } from '../../src/io/readVolume.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../src/preprocess/slices.js';
 import { boxFromMask } from '../../src/predictor/prompts.js';

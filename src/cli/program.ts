@@ -4,6 +4,7 @@ import { MedsamError, errorMessage } from '../common/errors.js';
 import { addEvalCommand } from './commands/eval.js';
 import { addInfoCommand } from './commands/info.js';
 import { addModelsCommand } from './commands/models.js';
+import { addProjectCommand } from './commands/project.js';
 import { addSegmentCommand } from './commands/segment.js';
 import { addVideoCommand } from './commands/video.js';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addEvalCommand(program);
   addVideoCommand(program);
   addModelsCommand(program);
+  addProjectCommand(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Precision } from '../models/precision.js';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { readVolume } from '../io/readVolume.js';
@@ -85,6 +86,8 @@ export interface EvaluateOptions {
   label?: number;
   model?: string;
   threads?: number;
+  /** 'int8' = fast mode; default 'fp32' (exact). */
+  precision?: Precision;
   /** NSD tolerance in mm (default 2). */
   tolerance?: number;
   window?: WindowSpec | 'auto';
@@ -383,7 +386,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
   if (!Number.isInteger(K) || K < 0 || K > 50) throw new MedsamError(`clicks ${K} is not an integer in 0..50`, 'use e.g. --clicks 5');
   const axis: SliceAxis = 2;
   const results: CaseResult[] = [];
-  const segmenter = await ObjectSegmenter.open({ model: opts.model, threads: opts.threads, embeddingCacheDir: opts.embeddingCacheDir, propagation: opts.propagation });
+  const segmenter = await ObjectSegmenter.open({ model: opts.model, threads: opts.threads, precision: opts.precision, embeddingCacheDir: opts.embeddingCacheDir, propagation: opts.propagation });
   try {
     for (const [i, c] of cases.entries()) {
       opts.onCaseStart?.(c, i, cases.length);

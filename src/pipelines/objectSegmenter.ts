@@ -3,6 +3,7 @@ import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { selectLabel } from '../metrics/segmentationMetrics.js';
 import { Sam1Engine } from '../engine/sam1Engine.js';
+import type { Precision } from '../models/precision.js';
 import { resolveModel, type ModelEntry } from '../models/registry.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { DiskCachedEncoder } from '../predictor/sam1/diskEmbeddingCache.js';
@@ -42,6 +43,7 @@ export interface CaseSegmenter {
 export interface ObjectSegmenterOptions {
   model?: string;
   threads?: number;
+  precision?: Precision;
   /** SAM1 models: keep slice embeddings in this folder across runs (keyed by model + slice content). */
   embeddingCacheDir?: string;
   propagation?: Omit<Sam1PropagationOptions, 'onSlice'>;
@@ -56,7 +58,7 @@ export class ObjectSegmenter {
     for (const [role, path] of Object.entries(entry.files)) {
       if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
     }
-    return new ObjectSegmenter(entry, await Sam1Engine.create(entry, { threads: opts.threads }), opts);
+    return new ObjectSegmenter(entry, await Sam1Engine.create(entry, { threads: opts.threads, precision: opts.precision }), opts);
   }
 
   async release(): Promise<void> {
@@ -97,7 +99,7 @@ export class ObjectSegmenter {
     // a click is added as points on its frame and the object is propagated again.
     const run = async (prompts: VolumePrompt[]): Promise<ObjectResult> => {
       const seg = await segmentVolume(volume, prompts.map((p) => ({ ...p, objId: 1 })), {
-        model: this.entry.id, axis, threads: this.opts.threads, intensity: () => image8,
+        model: this.entry.id, axis, threads: this.opts.threads, precision: this.opts.precision, intensity: () => image8,
       });
       const mask = selectLabel(seg.mask.data);
       const slices = new Map<number, Uint8Array>();

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+const writeNrrd = (path: string, v: Volume) => writeFileSync(path, encodeNrrd(v, path));
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { readVolume } from '../../src/io/readVolume.js';
-import { writeNrrd } from '../../src/io/nrrdWrite.js';
+import { encodeNrrd } from '../../src/io/nrrdWrite.js';
 import type { Volume } from '../../src/io/volume.js';
 import { applyWindow } from '../../src/preprocess/intensity.js';
 import { runCli } from '../helpers/cli.js';

@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
+import { join } from 'node:path';
 import { MedsamError } from '../../common/errors.js';
+import { parsePrecision } from '../../models/precision.js';
 import { resolveModel } from '../../models/registry.js';
 import { parseWindow } from '../../preprocess/intensity.js';
 import { evaluateFolder, findCasesDetailed, formatReportTable } from '../../pipelines/evaluate.js';
 import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
+import { PRECISION_HELP } from '../modelOptions.js';
+import { guardOutputs } from '../outputPaths.js';
 import { parseIndex, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
@@ -14,6 +18,7 @@ interface EvalFlags {
   label?: string;
   model: string;
   threads?: string;
+  precision: string;
   window: string;
   tolerance: string;
   clicks: string;
@@ -41,34 +46,44 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   const labels = flags.labels !== undefined ? parseLabels(flags.labels) : flags.label !== undefined ? [parseIndex('--label', flags.label)] : 'all';
   if (Array.isArray(labels) && labels.includes(0)) throw new MedsamError('label 0 is the background', 'give labels >= 1');
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
+  const precision = parsePrecision(flags.precision);
   const tolerance = parsePositiveNumber('--tolerance', flags.tolerance);
   const clicks = flags.clicks === '0' ? 0 : parsePositiveInt('--clicks', flags.clicks);
   if (clicks > 50) throw new MedsamError(`--clicks ${clicks} is more than 50`, 'use a number of clicks in 0..50');
   const window = parseWindow(flags.window);
   const model = resolveModel(flags.model);
   findCasesDetailed(dir); // fail fast on an empty/missing folder, before any model work
+  guardOutputs([dir], [
+    { flag: '--out', path: join(flags.out, 'report.csv') },
+    { flag: '--out', path: join(flags.out, 'report.json') },
+    ...(flags.saveMasks ? [{ flag: '--save-masks', path: join(flags.out, 'masks'), kind: 'folder' as const }] : []),
+    ...(flags.previews ? [{ flag: '--previews', path: flags.previews, kind: 'folder' as const }] : []),
+  ]);
 
+  // A case's line is printed when it is done (with its scores or skip reason), so a failure
+  // on a case prints the error alone, not a progress line followed by the error.
+  let current = '';
   let bar = progressBar(false);
   const report = await evaluateFolder(dir, {
-    outDir: flags.out, prompt, labels, model: model.id, threads, tolerance, window, saveMasks: flags.saveMasks,
+    outDir: flags.out, prompt, labels, model: model.id, threads, precision, tolerance, window, saveMasks: flags.saveMasks,
     clicks, previewsDir: flags.previews, embeddingCacheDir: flags.embeddingCache,
     onCaseStart: (c, i, n) => {
-      log(`[${i + 1}/${n}] ${c.name}`);
+      current = `[${i + 1}/${n}] ${c.name}`;
       bar = progressBar(!flags.quiet);
     },
     onProgress: (d, t, s) => bar.onProgress?.(d, t, s),
     onCase: (r) => {
       bar.stop();
       const clickText = r.clicks ? `  DSC after ${r.clicks.length} click(s) ${r.clicks[r.clicks.length - 1]!.dsc.toFixed(4)}  NoC85 ${r.noc85} NoC90 ${r.noc90}` : '';
-      log(`  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
+      log(`${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
         `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices?.join('-')})${clickText}  ${r.seconds.toFixed(1)} s`);
       bar = progressBar(!flags.quiet);
     },
-    onSkip: (c, reason) => { bar.stop(); log(`  skipped ${c.name}: ${reason}`); },
+    onSkip: (c, reason) => { bar.stop(); log(`${current ? current + '  ' : ''}skipped ${c.name}: ${reason}`); },
   });
   bar.stop();
   process.stdout.write(formatReportTable(report) + '\n');
-  process.stdout.write(`prompt ${prompt}, model ${model.id}, NSD tolerance ${tolerance} mm${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +
+  process.stdout.write(`prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${tolerance} mm${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +
     `${flags.previews ? `, montages in ${flags.previews}` : ''}\n`);
 }
 
@@ -86,6 +101,7 @@ export function addEvalCommand(program: Command): void {
     .option('--embedding-cache <dir>', 'keep slice embeddings of the default model here across runs (a cache; safe to delete)')
     .option('--model <id>', 'model id from `medsam2 models list`', 'default')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--precision <fp32|int8>', PRECISION_HELP, 'fp32')
     .option('--window <preset|W,L>', 'intensity window (see `segment --help`)', 'auto')
     .option('--tolerance <mm>', 'NSD tolerance in mm', '2')
     .option('--save-masks', 'also write each prediction to <out>/masks/<case>[_label<n>].nii.gz')

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { MedsamError, errorMessage } from '../../common/errors.js';
 import { writeFileAtomic } from '../../io/atomicWrite.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
+import { QUANTIZE_VERSION } from '../onnx/quantize.js';
 import {
   BUILDER_VERSION, compileSam2, sam2ConfigsFromYaml,
   type Sam2CompileOptions, type Sam2CompiledModel, type Sam2Graphs, type Sam2ModelConfigs, type Sam2Params,
@@ -80,7 +81,9 @@ export function canonicalJson(v: unknown): string {
 }
 
 export function sam2CacheKey(checkpointSha256: string, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): string {
-  const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson({ attention: opts.attention ?? 'matmul' })].join('\n');
+  // precision joins the key only when it is not the default, so fp32 keys (and caches) stay as they were
+  const options = { attention: opts.attention ?? 'matmul', ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: QUANTIZE_VERSION } : {}) };
+  const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson(options)].join('\n');
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
@@ -181,7 +184,7 @@ export async function loadSam2Compiled(src: Sam2ModelSource, opts: GraphCacheOpt
   } catch (e) {
     throw new MedsamError(`cannot create the model cache folder ${root}: ${errorMessage(e)}`, 'set MEDSAM2_CACHE_DIR to a writable folder');
   }
-  const compileOpts: Sam2CompileOptions = { attention: opts.attention ?? 'matmul' };
+  const compileOpts: Sam2CompileOptions = { attention: opts.attention ?? 'matmul', ...(opts.precision === 'int8' ? { precision: 'int8' as const } : {}) };
   const sha = await checkpointSha256(src.checkpointPath, root);
   const key = sam2CacheKey(sha, configs, compileOpts);
   const dir = join(root, key);
