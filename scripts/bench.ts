@@ -5,6 +5,8 @@
  * over N runs. Results print as a table and go to bench-results/bench-<time>.json (gitignored).
  * To add a benchmark (e.g. the SAM2/MedSAM2 video predictor), append a BenchSection to SECTIONS.
  */
+import { nodePlatform } from '../src/platform/node.js';
+import { setPlatform } from '../src/platform/platform.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -17,6 +19,9 @@ import { extractSlice } from '../src/preprocess/slices.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../src/pipelines/segmentVolume.js';
 import { sam2Sections } from './benchSam2.js';
+
+// An entry point: the core runs on the Node platform.
+setPlatform(nodePlatform);
 
 interface BenchArgs {
   runs: number;

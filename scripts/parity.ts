@@ -6,8 +6,13 @@
  * and prints a table of worst errors per case. Exits 1 when any case fails, 2 when there is nothing
  * to check. Compiled graphs go through the on-disk graph cache unless --no-cache.
  */
+import { nodePlatform } from '../src/platform/node.js';
+import { setPlatform } from '../src/platform/platform.js';
 import { listFixtureCases, fixtureDir } from '../test/helpers/sam2Fixtures.js';
 import { formatReport, runParityCase } from './sam2ParityHarness.js';
+
+// An entry point: the core runs on the Node platform.
+setPlatform(nodePlatform);
 
 function usage(): never {
   console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR]');

@@ -1,7 +1,7 @@
 import { MedsamError } from '../../common/errors.js';
 import { NO_OBJ_SCORE } from '../../engine/sam2/samHeadsSelection.js';
 import type { Sam2ImageFeatures, Sam2Modules } from '../../engine/sam2/types.js';
-import { roundToBfloat16InPlace } from '../../io/halfFloat.js';
+import { roundToBfloat16InPlace } from '../../common/halfFloat.js';
 import { resizeBilinear, resizeBilinearAntialias } from '../../preprocess/torchInterpolate.js';
 import { FeatureCache } from './featureCache.js';
 import { fillHolesInMaskScores } from './fillHoles.js';
