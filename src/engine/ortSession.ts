@@ -171,7 +171,7 @@ function ioSpecs(session: InferenceSession, kind: 'input' | 'output'): OrtIoSpec
     | undefined;
   return names.map((name, i) => {
     const m = meta?.[i];
-    if (m && m.isTensor) return { name, type: m.type ?? 'float32', shape: m.shape ?? [] };
+    if (m?.isTensor) return { name, type: m.type ?? 'float32', shape: m.shape ?? [] };
     return { name, type: 'float32', shape: [] };
   });
 }

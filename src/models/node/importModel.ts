@@ -220,7 +220,7 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
     builderVersion: BUILDER_VERSION,
     importedAt: new Date().toISOString(),
   };
-  const registryPath = existing?.origin && existing.origin.endsWith('.json') ? existing.origin : join(modelDir, `${id}.json`);
+  const registryPath = existing?.origin?.endsWith('.json') ? existing.origin : join(modelDir, `${id}.json`);
   try {
     mkdirSync(modelDir, { recursive: true });
   } catch (e) {
