@@ -75,10 +75,6 @@ export function setPlatform(p: Platform): void {
   current = p;
 }
 
-export function hasPlatform(): boolean {
-  return current !== undefined;
-}
-
 export function getPlatform(): Platform {
   if (!current) {
     throw new MedsamError('no medsam2.js platform has been set (file access, hashing and ONNX Runtime come from it)',
