@@ -48,10 +48,8 @@ export class OrtSession {
   static async create(model: string | Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
     const label = typeof model === 'string' ? model : `<${model.byteLength} bytes of ONNX>`;
     const platform = getPlatform();
-    let bytes: Uint8Array;
+    let source: string | Uint8Array = model;
     if (typeof model === 'string') {
-      // Read through the platform (a file in Node; a URL or an added File on the web) rather than
-      // handing ORT the name: onnxruntime-web could only fetch URLs, never a user's File.
       const info = await platform.resourceInfo(model);
       if (!info || info.isFolder) {
         throw new MedsamError(`model file ${model} does not exist`, 'check the path, or reinstall the package that ships it');
@@ -59,9 +57,7 @@ export class OrtSession {
       if (info.size === 0) {
         throw new MedsamError(`model file ${model} is empty`, 're-download or re-import the model');
       }
-      bytes = await platform.readResource(model, 'model file');
-    } else {
-      bytes = model;
+      source = await platform.ortModel(model);
     }
     const threads = opts.threads ?? platform.hardwareConcurrency();
     if (!Number.isInteger(threads) || threads < 1) {
@@ -76,7 +72,9 @@ export class OrtSession {
     };
     let session: InferenceSession;
     try {
-      session = await platform.ort.InferenceSession.create(bytes, sessionOptions);
+      session = typeof source === 'string'
+        ? await platform.ort.InferenceSession.create(source, sessionOptions)
+        : await platform.ort.InferenceSession.create(source, sessionOptions);
     } catch (e) {
       throw new MedsamError(
         `cannot load ONNX model ${label}: ${firstLine(errorMessage(e))}`,

@@ -87,6 +87,7 @@ export const nodePlatform: Platform = {
   resourceInfo,
   resourceSha256,
   readResource,
+  ortModel: async (name) => resolve(name),
   packageResource(pkg, relPath) {
     const req = createRequire(import.meta.url);
     let pkgJson: string;

@@ -61,6 +61,8 @@ export interface Platform {
   resourceSha256(name: string, what?: string): Promise<string>;
   /** A named resource's bytes; `what` names it in errors ("checkpoint", "model config"). */
   readResource(name: string, what?: string): Promise<Uint8Array>;
+  /** What to hand `ort.InferenceSession.create` for a named model: Node the path (ORT reads it natively, no JS copy), the web its bytes (a user's File cannot be fetched). */
+  ortModel(name: string): Promise<string | Uint8Array>;
   /** Resolves a file shipped inside an installed package (built-in model weights) to a resource name. */
   packageResource(pkg: string, relPath: string): string;
   /** The graph/blob cache; `root` picks another cache (a folder on Node, a database name on the web). */

@@ -110,6 +110,7 @@ export function createWebPlatform(opts: WebPlatformOptions = {}): WebPlatform {
     resourceInfo,
     resourceSha256: async (name, what) => sha256(await readResource(name, what)),
     readResource,
+    ortModel: (name) => readResource(name, 'model file'),
     packageResource: (pkg, relPath) => `${assetBase}/${pkg}/${relPath}`,
     blobCache: (root) => indexedDbBlobCache(root ?? opts.cacheDb),
     models: { entries: () => entries, where: () => 'the models passed to createWebPlatform({ models })' },
