@@ -21,21 +21,23 @@ test('web platform + onnxruntime-web run the compiled micro512 image encoder lik
   const { model } = await loadSam2Compiled({ checkpointPath: `${DIR}/micro512.pt`, configPath: `${DIR}/micro512.yaml` }, { cache: memoryBlobCache() });
   const size = model.configs.predictor.imageSize;
   const image = Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 1e-3) * 2);
-  const run = async (): Promise<Record<string, Float32Output>> => {
-    const s = await OrtSession.create(model.graphs.imageEncoder, { threads: 1 });
+  const run = async (graph: string | Uint8Array): Promise<Record<string, Float32Output>> => {
+    const s = await OrtSession.create(graph, { threads: 1 });
     try {
       return await s.runFloat32({ [s.inputNames[0]!]: { data: image, dims: [1, 3, size, size] } });
     } finally {
       await s.release();
     }
   };
-  const inNode = await run();
+  const inNode = await run(model.graphs.imageEncoder);
   const web = createWebPlatform();
   web.ort.env.wasm.numThreads = 1;
+  // On the web the graph comes in as a File the user picked (or downloaded), opened by name.
+  web.addFile('image_encoder.onnx', new Blob([model.graphs.imageEncoder]));
   setPlatform(web);
   let inWeb: Record<string, Float32Output>;
   try {
-    inWeb = await run();
+    inWeb = await run('image_encoder.onnx');
   } finally {
     setPlatform(nodePlatform);
   }
