@@ -20,6 +20,14 @@ export { describeVolume, intensityStats } from './io/describeVolume.js';
 export { readNpzCase, readNpzMask, writeNpzMask } from './io/npzCase.js';
 export { readNpz, writeNpz } from './io/npz.js';
 export { readVideo, writeVideo } from './io/video.js';
+// DICOM: byte-level series reader (browser-safe), SEG/RTSTRUCT out and SEG in, DICOMweb (QIDO/WADO/STOW)
+export { readDicom, type DicomReadOptions } from './io/dicomSeries.js';
+export { readDicomSeries, type DicomInput, type DicomHeader, type DicomSeriesOptions } from './io/dicom/series.js';
+export { buildSeg, type SegWriteOptions, type SegmentSpec } from './io/dicom/segWrite.js';
+export { buildRtStruct } from './io/dicom/rtstructWrite.js';
+export { readSeg, readSegAsLabelMap, type SegOnGrid, type SegmentInfo } from './io/dicom/segRead.js';
+export { parseDicomwebUrl, searchStudies, searchSeries, searchInstances, retrieveSeries, storeInstances, jsonValue, type DicomJson, type DicomwebOptions } from './io/dicomweb/client.js';
+export { readDicomwebSeries } from './io/dicomweb/readSeries.js';
 
 // preprocessing and metrics
 export { toUint8, parseWindow, CT_WINDOW_PRESETS, type WindowSpec } from './preprocess/intensity.js';
@@ -38,6 +46,20 @@ export { importSam2Model, type ImportModelResult } from './models/node/importMod
 export type { VolumePrompt, Box } from './predictor/prompts.js';
 export { recistToBox, boxFromMask } from './predictor/prompts.js';
 export { Sam2VideoPredictor, openSam2VideoPredictor, type Sam2FrameResult } from './predictor/sam2/index.js';
+
+// sessions and model families
+export { Session } from './session/session.js';
+export { ModelPool, type ModelPoolOptions } from './session/modelPool.js';
+export { interactionFromJson, interactionToJson } from './session/interactionJson.js';
+export type {
+  Interaction, ModelLease, ModelPoolApi, ObjectInfo, PropagateOptions, PropagationSummary, SessionApi, SessionInput,
+  SessionOptions, SliceMask, VideoInput,
+} from './session/types.js';
+export { PropagationCancelled } from './families/cancelled.js';
+export { registerFamily, familyFor, knownFamilies } from './families/registry.js';
+export type {
+  Direction, FamilyTracker, FrameStack, KeyStop, ModelFamily, OpenedModel, SlicePrompt, TrackerOptions,
+} from './families/family.js';
 
 // pipelines
 export { segmentVolume, type SegmentVolumeOptions, type SegmentVolumeResult } from './pipelines/segmentVolume.js';

@@ -23,4 +23,4 @@ export function checkOutputPath(path: string, what: string, extensions: readonly
   }
 }
 
-export const MASK_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.npz', '.png'] as const;
+export const MASK_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.npz', '.png', '.dcm'] as const;

@@ -1,10 +1,11 @@
-import { createRequire } from 'node:module';
+import * as dicomParserNs from 'dicom-parser';
 import type * as DicomParser from 'dicom-parser';
+import { Inflate } from 'fflate';
+import { MedsamError, errorMessage } from '../common/errors.js';
 
-// dicom-parser ships a UMD bundle that Node's ESM loader sees as a CommonJS default export only;
-// requiring it gives the named functions its type declarations describe.
-const require = createRequire(import.meta.url);
-export const dicomParser = require('dicom-parser') as typeof DicomParser;
+// dicom-parser ships a UMD bundle: Node's ESM loader exposes it as a CommonJS default export only,
+// bundlers as named exports. Either way this module imports nothing from `node:` (browser-safe).
+export const dicomParser = ((dicomParserNs as unknown as { default?: typeof DicomParser }).default ?? dicomParserNs) as typeof DicomParser;
 export type DataSet = DicomParser.DataSet;
 export type Element = DicomParser.Element;
 
@@ -58,4 +59,51 @@ export function dsNumbers(ds: DataSet | undefined, tag: string, n: number): numb
 /** First item's dataset of a sequence, if any. */
 export function firstItem(ds: DataSet | undefined, tag: string): DataSet | undefined {
   return ds?.elements[tag]?.items?.[0]?.dataSet;
+}
+
+/** Deflated datasets (1.2.840.10008.1.2.1.99) inflate to at most this many bytes (a zip-bomb guard). */
+export const MAX_INFLATED_BYTES = 2 ** 30;
+
+/** Parse Part-10 bytes; without the DICM preamble: undefined when `lenient` (folders skip them), else an error. */
+export function parseDicomBytes(bytes: Uint8Array, name: string, lenient: boolean): DataSet | undefined {
+  const magic = bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
+  if (!magic) {
+    if (lenient) return undefined;
+    throw new MedsamError(`${name} is not a DICOM Part-10 file (no DICM marker)`, 'pass a .dcm file or a folder of them');
+  }
+  try {
+    return dicomParser.parseDicom(bytes, { inflater: (arr: Uint8Array, position: number) => inflateDataset(arr, position, name) } as DicomParser.ParseDicomOptions);
+  } catch (e) {
+    if (e instanceof MedsamError) throw e;
+    throw new MedsamError(`DICOM file ${name} is corrupt or truncated (${dicomErrorText(e)})`, 'remove it from the folder or re-export the series');
+  }
+}
+
+/** Deflated explicit VR little endian: raw deflate after the file meta group (PS3.5 A.5), via fflate, bounded. */
+function inflateDataset(arr: Uint8Array, position: number, name: string): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const inf = new Inflate((chunk) => {
+    total += chunk.length;
+    if (total > MAX_INFLATED_BYTES) throw new MedsamError(`DICOM file ${name} inflates to more than ${MAX_INFLATED_BYTES} bytes`, 'refusing a possible decompression bomb; decompress it yourself if it is genuine');
+    chunks.push(chunk);
+  });
+  try {
+    const body = arr.subarray(position);
+    for (let i = 0; i < body.length; i += 1 << 20) inf.push(body.subarray(i, Math.min(body.length, i + (1 << 20))), i + (1 << 20) >= body.length);
+  } catch (e) {
+    if (e instanceof MedsamError) throw e;
+    throw new MedsamError(`DICOM file ${name}: deflated dataset is corrupt (${errorMessage(e)})`, 're-export the file');
+  }
+  const out = new Uint8Array(position + total);
+  out.set(arr.subarray(0, position));
+  let o = position;
+  for (const c of chunks) { out.set(c, o); o += c.length; }
+  return out;
+}
+
+/** dicom-parser throws strings or {exception} objects as well as Errors. */
+export function dicomErrorText(e: unknown): string {
+  if (typeof e === 'object' && e !== null && 'exception' in e) return String((e as { exception: unknown }).exception);
+  return errorMessage(e);
 }

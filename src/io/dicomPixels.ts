@@ -1,11 +1,15 @@
-import { createRequire } from 'node:module';
-import { MedsamError, errorMessage } from '../common/errors.js';
-import { dicomParser, TAG, type DataSet } from './dicomLib.js';
+/**
+ * Pixel data of one DICOM frame → a typed array of rows*columns scalar samples (stored values;
+ * rescale happens in the series reader). Native syntaxes are read in place (big endian swapped);
+ * encapsulated frames go through ./dicomCodecs.ts. Colour frames become one luminance channel
+ * (Y of YBR, or ITU-R BT.601 luma of RGB) because the models segment a scalar image.
+ */
+import { MedsamError } from '../common/errors.js';
+import { decodeCompressedFrame, NATIVE_SYNTAXES, TS, type DecodedFrame } from './dicomCodecs.js';
+import { dicomErrorText, dicomParser, TAG, type DataSet } from './dicomLib.js';
 import type { NumericArray } from './ndarray.js';
 
-const UNCOMPRESSED = new Set(['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2']);
-const JPEG2000 = new Set(['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91', '1.2.840.10008.1.2.4.201', '1.2.840.10008.1.2.4.202', '1.2.840.10008.1.2.4.203']);
-const RLE = '1.2.840.10008.1.2.5';
+export type ColourMode = 'luminance' | 'refuse';
 
 export interface PixelFormat {
   rows: number;
@@ -14,6 +18,10 @@ export interface PixelFormat {
   bitsStored: number;
   signed: boolean;
   transferSyntax: string;
+  samplesPerPixel: number;
+  photometric: string;
+  /** 0 = interleaved (R1G1B1R2…), 1 = planar (all R, then G, then B); native colour only. */
+  planarConfiguration: number;
 }
 
 export function pixelFormat(ds: DataSet, path: string): PixelFormat {
@@ -21,74 +29,68 @@ export function pixelFormat(ds: DataSet, path: string): PixelFormat {
   const columns = ds.uint16(TAG.columns) ?? 0;
   if (!(rows > 0 && columns > 0)) throw new MedsamError(`DICOM file ${path} has no image size (Rows/Columns missing or 0)`, 'this is not an image object');
   const spp = ds.uint16(TAG.samplesPerPixel) ?? 1;
-  if (spp !== 1) throw new MedsamError(`DICOM file ${path} is a colour image (${spp} samples per pixel, ${ds.string(TAG.photometric) ?? ''})`, 'only grayscale (MONOCHROME) series are supported');
+  const photometric = (ds.string(TAG.photometric) ?? (spp === 1 ? 'MONOCHROME2' : 'RGB')).trim().toUpperCase();
+  if (spp !== 1 && spp !== 3) throw new MedsamError(`DICOM file ${path} has ${spp} samples per pixel (${photometric})`, 'only grayscale and RGB/YBR images are supported');
+  if (spp === 1 && photometric === 'PALETTE COLOR') throw new MedsamError(`DICOM file ${path} is a palette-colour image`, 'convert it to grayscale or RGB first');
   const bitsAllocated = ds.uint16(TAG.bitsAllocated) ?? 16;
   if (![8, 16, 32].includes(bitsAllocated)) throw new MedsamError(`DICOM file ${path} has BitsAllocated=${bitsAllocated}`, 'only 8/16/32-bit images are supported');
+  if (spp === 3 && bitsAllocated !== 8) throw new MedsamError(`DICOM file ${path} is a ${bitsAllocated}-bit colour image`, 'only 8-bit colour images are supported');
   return {
     rows,
     columns,
     bitsAllocated,
     bitsStored: ds.uint16(TAG.bitsStored) ?? bitsAllocated,
     signed: (ds.uint16(TAG.pixelRepresentation) ?? 0) === 1,
-    transferSyntax: (ds.string(TAG.transferSyntax) ?? '1.2.840.10008.1.2').trim(),
+    transferSyntax: (ds.string(TAG.transferSyntax) ?? TS.implicitLE).trim(),
+    samplesPerPixel: spp,
+    photometric,
+    planarConfiguration: ds.uint16('x00280006') ?? 0,
   };
 }
 
-interface OpenJpegModule {
-  J2KDecoder: new () => {
-    getEncodedBuffer(n: number): Uint8Array;
-    decode(): void;
-    getDecodedBuffer(): Uint8Array;
-    getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean };
-    delete(): void;
-  };
-}
-let openjpeg: Promise<OpenJpegModule> | undefined;
-/** OpenJPEG reports decode errors on its stderr hook rather than by throwing; keep the last one. */
-let openjpegLastError = '';
-
-/** The OpenJPEG WebAssembly decoder, loaded once; its [INFO] lines are silenced. */
-function loadOpenJpeg(): Promise<OpenJpegModule> {
-  if (!openjpeg) {
-    const require = createRequire(import.meta.url);
-    const factory = require('@cornerstonejs/codec-openjpeg/decodewasmjs') as (arg: object) => Promise<OpenJpegModule>;
-    openjpeg = factory({
-      print: (): void => {},
-      printErr: (m: string): void => { if (/error/i.test(m)) openjpegLastError = m.replace(/^\[ERROR\]\s*/, '').trim(); },
-    });
-  }
-  return openjpeg;
-}
-
-/** Decode frame `index` of a dataset's pixel data into a typed array of rows*columns samples. */
-export async function decodeFrame(ds: DataSet, index: number, numFrames: number, fmt: PixelFormat, path: string): Promise<NumericArray> {
+/** Decode frame `index` of a dataset's pixel data into rows*columns scalar samples. */
+export async function decodeFrame(ds: DataSet, index: number, numFrames: number, fmt: PixelFormat, path: string, colour: ColourMode = 'luminance'): Promise<NumericArray> {
   const el = ds.elements[TAG.pixelData];
   if (!el) throw new MedsamError(`DICOM file ${path} has no pixel data`, 'this is not an image object');
+  if (fmt.samplesPerPixel === 3 && colour === 'refuse') throw new MedsamError(`DICOM file ${path} is a colour image (${fmt.photometric})`, 'only grayscale (MONOCHROME) series are accepted here');
+  const spp = fmt.samplesPerPixel;
   const n = fmt.rows * fmt.columns;
   const bytesPer = fmt.bitsAllocated / 8;
+  const frameBytes = n * bytesPer * spp;
   const ts = fmt.transferSyntax;
-  let bytes: Uint8Array;
-  if (UNCOMPRESSED.has(ts)) {
+  let decoded: DecodedFrame;
+  if (NATIVE_SYNTAXES.has(ts)) {
     if (el.encapsulatedPixelData) throw new MedsamError(`DICOM file ${path} has encapsulated pixel data under an uncompressed transfer syntax`, 'the file is corrupt; re-export it');
-    const start = el.dataOffset + index * n * bytesPer;
+    if (fmt.photometric.startsWith('YBR') && fmt.photometric !== 'YBR_FULL') throw new MedsamError(`DICOM file ${path} stores uncompressed ${fmt.photometric} (chroma-subsampled) pixels`, 'convert it to RGB first, e.g. `dcmconv` / `gdcmconv --raw`');
+    const start = el.dataOffset + index * frameBytes;
     const available = Math.min(el.dataOffset + el.length, ds.byteArray.length) - start;
-    if (available < n * bytesPer) {
-      throw new MedsamError(`DICOM file ${path} is truncated (frame ${index} needs ${n * bytesPer} bytes of pixel data, got ${Math.max(0, available)})`, 're-export the series');
+    if (available < frameBytes) {
+      throw new MedsamError(`DICOM file ${path} is truncated (frame ${index} needs ${frameBytes} bytes of pixel data, got ${Math.max(0, available)})`, 're-export the series');
     }
-    bytes = ds.byteArray.slice(start, start + n * bytesPer);
-    if (ts === '1.2.840.10008.1.2.2' && bytesPer > 1) for (let i = 0; i < bytes.length; i += bytesPer) bytes.subarray(i, i + bytesPer).reverse();
+    const bytes = ds.byteArray.slice(start, start + frameBytes);
+    if (ts === TS.explicitBE && bytesPer > 1) for (let i = 0; i < bytes.length; i += bytesPer) bytes.subarray(i, i + bytesPer).reverse();
+    decoded = { bytes, components: spp, planar: fmt.planarConfiguration === 1, rgb: false };
   } else {
-    const frame = encapsulatedFrame(ds, index, numFrames, path);
-    if (JPEG2000.has(ts)) bytes = await decodeJpeg2000(frame, fmt, path);
-    else if (ts === RLE) bytes = decodeRle(frame, fmt, path);
-    else {
-      throw new MedsamError(`DICOM file ${path} uses transfer syntax ${ts}, which this reader cannot decode (JPEG 2000, RLE and uncompressed are supported)`, 'decompress the series first, e.g. `gdcmconv --raw` or `dcmdjpeg`');
-    }
-    if (bytes.length < n * bytesPer) throw new MedsamError(`DICOM file ${path}: frame ${index} decoded to ${bytes.length} bytes, expected ${n * bytesPer}`, 'the compressed data is corrupt; re-export the series');
+    decoded = await decodeCompressedFrame(encapsulatedFrame(ds, index, numFrames, path), ts, fmt, path);
+    if (decoded.bytes.length < frameBytes) throw new MedsamError(`DICOM file ${path}: frame ${index} decoded to ${decoded.bytes.length} bytes, expected ${frameBytes}`, 'the compressed data is corrupt; re-export the series');
   }
-  const data = typed(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * bytesPer) as ArrayBuffer, fmt);
+  if (spp === 3) return luminance(decoded, fmt, n);
+  const data = typed(decoded.bytes.buffer.slice(decoded.bytes.byteOffset, decoded.bytes.byteOffset + n * bytesPer) as ArrayBuffer, fmt);
   if (fmt.signed && fmt.bitsStored < fmt.bitsAllocated) signExtend(data as Int16Array | Int32Array | Int8Array, fmt.bitsStored);
   return data;
+}
+
+/** 8-bit colour → one 8-bit channel: Y of YBR_FULL (stored as is), BT.601 luma of RGB. */
+function luminance(f: DecodedFrame, fmt: PixelFormat, n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  const b = f.bytes;
+  const at = f.planar ? (i: number, c: number) => b[c * n + i] : (i: number, c: number) => b[i * 3 + c];
+  if (!f.rgb && fmt.photometric === 'YBR_FULL') {
+    for (let i = 0; i < n; i++) out[i] = at(i, 0);
+  } else {
+    for (let i = 0; i < n; i++) out[i] = Math.round(0.299 * at(i, 0) + 0.587 * at(i, 1) + 0.114 * at(i, 2));
+  }
+  return out;
 }
 
 function typed(buf: ArrayBuffer, fmt: PixelFormat): NumericArray {
@@ -113,68 +115,7 @@ function encapsulatedFrame(ds: DataSet, index: number, numFrames: number, path: 
     if (numFrames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, fragments.length);
     if (fragments.length === numFrames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, index, 1);
   } catch (e) {
-    throw new MedsamError(`DICOM file ${path}: cannot read compressed frame ${index} (${dicomErrorMessage(e)})`, 'the file is truncated or corrupt; re-export the series');
+    throw new MedsamError(`DICOM file ${path}: cannot read compressed frame ${index} (${dicomErrorText(e)})`, 'the file is truncated or corrupt; re-export the series');
   }
   throw new MedsamError(`DICOM file ${path} has ${numFrames} compressed frames in ${fragments.length} fragments and no offset table`, 'decompress it first, e.g. `gdcmconv --raw`');
-}
-
-async function decodeJpeg2000(frame: Uint8Array, fmt: PixelFormat, path: string): Promise<Uint8Array> {
-  const lib = await loadOpenJpeg();
-  const dec = new lib.J2KDecoder();
-  openjpegLastError = '';
-  try {
-    dec.getEncodedBuffer(frame.length).set(frame);
-    dec.decode();
-    const info = dec.getFrameInfo();
-    if (info.width === 0 || info.height === 0 || openjpegLastError) {
-      throw new MedsamError(`DICOM file ${path}: JPEG 2000 decoding failed (${openjpegLastError || 'unreadable codestream header'})`, 'the compressed data is corrupt; re-export the series');
-    }
-    if (info.width !== fmt.columns || info.height !== fmt.rows || info.componentCount !== 1) {
-      throw new MedsamError(`DICOM file ${path}: JPEG 2000 frame is ${info.width}x${info.height}x${info.componentCount}, header says ${fmt.columns}x${fmt.rows}x1`, 'the file is inconsistent; re-export the series');
-    }
-    return dec.getDecodedBuffer().slice();
-  } catch (e) {
-    if (e instanceof MedsamError) throw e;
-    throw new MedsamError(`DICOM file ${path}: JPEG 2000 decoding failed (${errorMessage(e)})`, 'the compressed data is corrupt; re-export the series');
-  } finally {
-    dec.delete();
-  }
-}
-
-/**
- * DICOM RLE Lossless (PS3.5 Annex G): a 64-byte table of segment offsets, one PackBits segment per
- * byte plane, most significant plane first. No maintained npm decoder exists, and it is 30 lines.
- */
-function decodeRle(frame: Uint8Array, fmt: PixelFormat, path: string): Uint8Array {
-  const n = fmt.rows * fmt.columns;
-  const bytesPer = fmt.bitsAllocated / 8;
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  if (frame.length < 64) throw new MedsamError(`DICOM file ${path}: RLE frame is truncated`, 're-export the series');
-  const segments = view.getUint32(0, true);
-  if (segments !== bytesPer) throw new MedsamError(`DICOM file ${path}: RLE frame has ${segments} segments, expected ${bytesPer}`, 'the file is corrupt; re-export the series');
-  const out = new Uint8Array(n * bytesPer);
-  for (let s = 0; s < segments; s++) {
-    const start = view.getUint32(4 + 4 * s, true);
-    const end = s + 1 < segments ? view.getUint32(8 + 4 * s, true) : frame.length;
-    const plane = bytesPer - 1 - s; // little-endian output: the first segment is the high byte
-    let i = start;
-    let o = 0;
-    while (i < end && o < n) {
-      const h = (frame[i++] << 24) >> 24;
-      if (h >= 0) {
-        for (let k = 0; k <= h && o < n; k++) out[(o++) * bytesPer + plane] = frame[i++];
-      } else if (h !== -128) {
-        const v = frame[i++];
-        for (let k = 0; k < 1 - h && o < n; k++) out[(o++) * bytesPer + plane] = v;
-      }
-    }
-    if (o < n) throw new MedsamError(`DICOM file ${path}: RLE segment ${s} decodes to ${o} of ${n} pixels`, 'the compressed data is truncated; re-export the series');
-  }
-  return out;
-}
-
-/** dicom-parser throws strings or {exception} objects as well as Errors. */
-export function dicomErrorMessage(e: unknown): string {
-  if (typeof e === 'object' && e !== null && 'exception' in e) return String((e as { exception: unknown }).exception);
-  return errorMessage(e);
 }

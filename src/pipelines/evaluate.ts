@@ -87,8 +87,12 @@ export function findCases(dir: string): EvalCase[] {
     cases.push({ name: bases[bases.length - 1]!, image: join(dir, f), label: join(dir, label) });
   }
   for (const f of files) if (/\.npz$/i.test(f)) cases.push({ name: f.replace(/\.npz$/i, ''), image: join(dir, f) });
+  // A DICOM series folder `x/` beside `x.seg.dcm`, its DICOM SEG reference.
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.startsWith('.') && statSync(join(dir, f)).isDirectory() && files.includes(`${f}.seg.dcm`)) cases.push({ name: f, image: join(dir, f), label: join(dir, `${f}.seg.dcm`) });
+  }
   if (cases.length === 0) {
-    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts) or image + label pairs (x.nii.gz + x_seg.nii.gz) there');
+    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz) or DICOM series folders with a SEG beside them (x/ + x.seg.dcm) there');
   }
   return cases.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -154,7 +158,7 @@ async function loadWithReference(c: EvalCase, label?: number): Promise<{ image: 
   const loaded = await loadCase(c.image);
   let refVol = loaded.label;
   if (c.label) {
-    refVol = await readVolume(c.label);
+    refVol = await readVolume(c.label, { grid: loaded.image }); // a DICOM SEG reference is placed on the image grid
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
       throw new MedsamError(`${c.label} is not on the grid of ${c.image} (dims ${refVol.dims.join('x')} vs ${loaded.image.dims.join('x')}, or spacing/origin/direction differ)`,
         'resample the label onto the image grid');

@@ -5,8 +5,8 @@ import type { MemoryMode } from '../predictor/sam2/videoPredictor.js';
 import { loadFrames, type LoadedFrames } from './videoFrames.js';
 import { checkVideoOutputDir, writeVideoOutputs } from './videoOutputs.js';
 import { promptsByObject, validateFramePrompts, type FramePrompt } from './videoPrompts.js';
-import { trackWithSam1 } from './videoSam1.js';
-import { trackWithSam2 } from './videoSam2.js';
+import { Session } from '../session/session.js';
+import type { ModelPoolApi } from '../session/types.js';
 
 export type { FramePrompt } from './videoPrompts.js';
 
@@ -30,6 +30,8 @@ export interface SegmentVideoOptions {
   onProgress?: (done: number, total: number, stage: string) => void;
   /** Notes such as the SAM2 graph build. */
   log?: (message: string) => void;
+  /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
+  pool?: ModelPoolApi;
 }
 
 export interface SegmentVideoResult {
@@ -68,18 +70,24 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
   const byObject = promptsByObject(valid);
 
   const total = byObject.size * N;
-  let done = 0;
   opts.onProgress?.(0, total, 'encoding');
-  const onFrame = (objId: number) => { done++; opts.onProgress?.(Math.min(done, total), total, `object ${objId}`); };
-
+  // A Session over the frames: SAM1 carries each object frame by frame like a volume (lower ids win
+  // on overlap); SAM2 runs medsam2_infer_video.py's recipe (objects merged by highest logit).
+  const session = await Session.open(video, {
+    model: entry, threads: opts.threads, cacheDir: opts.cacheDir, pool: opts.pool, log: opts.log,
+    family: { sam1: opts.propagation, sam2: { memory: opts.memory } },
+  });
   let labels: Uint8Array[];
   let framesEncoded: number;
-  if (entry.family === 'sam2') {
-    ({ labels, framesEncoded } = await trackWithSam2(entry, video, valid, {
-      threads: opts.threads, memory: opts.memory, cacheDir: opts.cacheDir, onFrame, log: opts.log,
-    }));
-  } else {
-    ({ labels, framesEncoded } = await trackWithSam1(entry, video, valid, { threads: opts.threads, propagation: opts.propagation, onFrame }));
+  try {
+    for (const own of byObject.values()) {
+      for (const p of own) await session.addPrompt(p.objId, p.frame, { box: p.box, points: p.points, mask: p.mask });
+    }
+    await session.propagate({ onProgress: (done, _t, objId) => opts.onProgress?.(Math.min(done, total), total, `object ${objId}`) });
+    labels = session.sliceLabels();
+    framesEncoded = session.slicesEncoded;
+  } finally {
+    await session.close();
   }
   opts.onProgress?.(total, total, 'done');
 

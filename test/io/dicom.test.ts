@@ -65,11 +65,15 @@ test('DICOM seg-ct-3slice: implicit VR slices read, SEG objects in the folder sk
   assert.ok(min <= -1000 && max > 200, `HU range ${min}..${max}`);
 });
 
-test('DICOM: a single slice file reads as a one-slice volume; a SEG file alone is rejected', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
+test('DICOM: a single slice file reads as a one-slice volume; a SEG file alone spans its own frames', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
   const one = await readVolume(data('dicom/seg-ct-3slice/02.dcm'));
   assert.deepEqual(one.dims, [512, 512, 1]);
   assert.deepEqual(one.origin, [-235.199997, -226.800003, -127.690002]);
-  await assert.rejects(readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm')), /SEG object, not an image/);
+  const seg = await readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'));
+  assert.equal(seg.modality, 'SEG');
+  assert.deepEqual(seg.dims, [512, 512, 3]);
+  // A SEG read onto a one-slice grid it does not fit is refused, naming the frame.
+  await assert.rejects(readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'), { grid: one }), /frame \d+ at .* is not on a slice of the image/);
 });
 
 test('DICOM enhanced MR multi-frame: per-frame positions and pixel measures', { skip: skipUnless('formats/enhanced_mr.dcm') }, async () => {
@@ -82,7 +86,7 @@ test('DICOM enhanced MR multi-frame: per-frame positions and pixel measures', { 
   v.direction.forEach((d, i) => assert.ok(Math.abs(d - [1, 0, 0, 0, 1, 0, 0, 0, 1][i]) < 1e-5));
 });
 
-test('DICOM folder mixing two series is refused, naming both; seriesUid picks one', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
+test('DICOM folder mixing two series is refused, naming both and --series; series picks one by UID or index', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
   const dir = tmp();
   for (const f of ['01.dcm', '02.dcm', '03.dcm']) copyFileSync(data(`dicom/seg-ct-3slice/${f}`), join(dir, f));
   const ct = readdirSync(data('dicom/ct-series')).sort().slice(0, 2);
@@ -93,8 +97,12 @@ test('DICOM folder mixing two series is refused, naming both; seriesUid picks on
   assert.match(err.message, /\(CT, 3 files\)/);
   assert.match(err.message, /\(CT, 2 files, "CT Body 3\.0"\)/);
   const uid = /(\S+) \(CT, 3 files\)/.exec(err.message)![1];
-  const v = await readDicom(dir, { seriesUid: uid });
+  assert.match(err.message, /--series/);
+  const v = await readDicom(dir, { series: uid });
   assert.deepEqual(v.dims, [512, 512, 3]);
+  const index = /\[(\d)\] \S+ \(CT, 3 files\)/.exec(err.message)![1];
+  assert.deepEqual((await readDicom(dir, { series: index })).dims, [512, 512, 3]);
+  await assert.rejects(readDicom(dir, { series: '7.7.7' }), /series 7\.7\.7 is not in DICOM input/);
 });
 
 test('DICOM series with a missing middle slice is refused as unevenly spaced', { skip: skipUnless('dicom/ct-series') }, async () => {

@@ -14,7 +14,7 @@ import { registerModel } from '../../src/models/registry.js';
 import { describeVideoResult, segmentVideo } from '../../src/pipelines/segmentVideo.js';
 import { listFrameFiles, loadFrames } from '../../src/pipelines/videoFrames.js';
 import { writeVideoOutputs } from '../../src/pipelines/videoOutputs.js';
-import { sam2VideoFrameTensor } from '../../src/pipelines/videoSam2.js';
+import { sam2VideoFrameTensor } from '../../src/families/sam2/frameSources.js';
 import { framesFromU8 } from '../../src/predictor/sam2/frameSource.js';
 import { samImageTensor, samImageTensorRgb } from '../../src/preprocess/samImage.js';
 import { maskBox, slidingWindowVideo, writeFrameFolder, type SyntheticVideo } from './syntheticVideo.js';

@@ -1,8 +1,13 @@
+import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { MedsamError } from '../../common/errors.js';
 import { readVolume } from '../../io/readVolume.js';
 import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
+import { dicomSource } from '../../io/dicom/segWrite.js';
+import { isDicomwebUrl, parseDicomwebUrl, storeInstances } from '../../io/dicomweb/client.js';
+import { readDicomwebSeries } from '../../io/dicomweb/readSeries.js';
+import { readFileSync } from 'node:fs';
 import { resolveModel } from '../../models/registry.js';
 import { chooseWindow, describeWindow, parseWindow, toUint8, type WindowSpec } from '../../preprocess/intensity.js';
 import { extractSlice, type SliceAxis } from '../../preprocess/slices.js';
@@ -35,13 +40,15 @@ interface SegmentFlags {
   fillHoles?: string;
   keyMask?: boolean;
   quiet?: boolean;
+  format?: string;
+  store?: boolean;
 }
 
 const AXIS_NAMES = ['x', 'y', 'z'] as const;
 
 /** A key-slice mask from a file: a volume on the input grid (its slice is taken) or a single slice. */
 async function keySliceMask(path: string, image: Volume, axis: SliceAxis, slice: number): Promise<Uint8Array> {
-  const m = await readVolume(path);
+  const m = await readVolume(path, { grid: image }); // a DICOM SEG is placed on the input's grid
   const g = sliceGeometry(image.dims, axis);
   let data: ArrayLike<number | bigint>;
   if (m.dims.every((d, i) => d === image.dims[i])) data = extractSlice(m.data, m.dims, axis, slice);
@@ -103,13 +110,20 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
     throw new MedsamError(`--key-mask applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'drop --key-mask or pass --model <an imported SAM2 id>');
   }
   checkOutputPath(flags.output, 'output', MASK_EXTENSIONS);
+  const dicomFormat = parseDicomFormat(flags.format, flags.output);
+  const web = isDicomwebUrl(input) ? parseDicomwebUrl(input) : undefined;
+  if (flags.store && (!web || !dicomFormat)) {
+    throw new MedsamError(`--store pushes a DICOM SEG/RTSTRUCT back to the DICOMweb server it came from, so it needs a dicomweb:// input and a .seg.dcm/.rtstruct.dcm output${web ? '' : ` (input: ${input})`}`, 'give both, or drop --store');
+  }
   if (flags.preview) checkOutputPath(flags.preview, 'preview', ['.png']);
   if (flags.box) parseBox(flags.box);
   if (flags.recist) parseBox(flags.recist, '--recist');
   flags.point?.forEach(parsePoint);
 
-  const data = await loadCase(input);
+  const data = web ? { image: await readDicomwebSeries(input) } : await loadCase(input);
   const image = data.image;
+  // A DICOM output needs a DICOM source: refuse before the model runs.
+  if (dicomFormat) dicomSource(image, flags.output);
   const prompt = await buildPrompt(flags, data, axis);
   validatePrompts([prompt], sliceGeometry(image.dims, axis));
 
@@ -132,8 +146,13 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   } finally {
     bar.stop();
   }
-  await writeMask(flags.output, result.mask, image);
+  await writeMask(flags.output, result.mask, image, dicomFormat ? { format: dicomFormat, algorithmName: model.id, algorithmVersion: `medsam2.js ${packageVersion()}` } : undefined);
   if (flags.preview) writePreview(flags.preview, image, result.mask, { slice: prompt.slice, axis, prompts: [prompt], image8 });
+
+  if (flags.store && web) {
+    await storeInstances(web.base, [new Uint8Array(readFileSync(flags.output))], web.study);
+    log(`stored ${flags.output} to ${web.base} (study ${web.study})`);
+  }
 
   let voxels = 0;
   for (let i = 0; i < result.mask.data.length; i++) if (Number(result.mask.data[i]) !== 0) voxels++;
@@ -142,12 +161,34 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   if (voxels === 0) log('warning: the mask is empty; check the prompt coordinates (x = column, y = row of the slice) and the slice index');
 }
 
+/** `--format seg|rtstruct`, or from the name: `.rtstruct.dcm` → RTSTRUCT, other `.dcm` → SEG; undefined for non-DICOM outputs. */
+function parseDicomFormat(format: string | undefined, output: string): 'seg' | 'rtstruct' | undefined {
+  const isDcm = output.toLowerCase().endsWith('.dcm');
+  if (format !== undefined) {
+    if (format !== 'seg' && format !== 'rtstruct') throw new MedsamError(`--format ${format} is not known`, 'use --format seg or --format rtstruct');
+    if (!isDcm) throw new MedsamError(`--format ${format} writes DICOM, but the output ${output} is not a .dcm file`, 'name the output out.seg.dcm or out.rtstruct.dcm');
+    return format;
+  }
+  if (!isDcm) return undefined;
+  return /\.rt(struct)?\.dcm$/i.test(output) ? 'rtstruct' : 'seg';
+}
+
+function packageVersion(): string {
+  try {
+    return (createRequire(import.meta.url)('../../../package.json') as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 export function addSegmentCommand(program: Command): void {
   addModelOptions(program
     .command('segment'))
     .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume')
-    .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, .png/.jpg')
-    .requiredOption('-o, --output <file>', 'output mask (.nii.gz, .nii, .nrrd, .npz, .png)')
+    .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, dicomweb://host:port/…/studies/S/series/X, .png/.jpg')
+    .requiredOption('-o, --output <file>', 'output mask (.nii.gz, .nii, .nrrd, .npz, .png; DICOM inputs also .seg.dcm / .rtstruct.dcm)')
+    .option('--store', 'dicomweb:// inputs: also store the DICOM output on that server (STOW-RS)')
+    .option('--format <seg|rtstruct>', 'DICOM output kind for a .dcm output (default: from the name, else SEG)')
     .option('--slice <index>', 'key slice index along --axis (voxel index)')
     .option('--box <x0,y0,x1,y1>', 'box on the key slice, voxel indices (x = column, y = row)')
     .option('--point <x,y[,label]>', 'point on the key slice; label 1 = object (default), 0 = background; repeatable', collect)

@@ -1,9 +1,9 @@
-import { MedsamError } from '../common/errors.js';
-import { Sam2Engine } from '../engine/sam2/sam2Engine.js';
-import { sam2ModelFiles } from '../models/node/importModel.js';
-import type { ModelEntry } from '../models/registry.js';
-import { sam2Dims, type Sam2CompiledModel } from '../models/sam2/compile.js';
-import { loadSam2Compiled } from '../models/sam2/graphCache.js';
+import { MedsamError } from '../../common/errors.js';
+import { Sam2Engine } from '../../engine/sam2/sam2Engine.js';
+import { sam2ModelFiles } from '../../models/node/importModel.js';
+import type { ModelEntry } from '../../models/registry.js';
+import { sam2Dims, type Sam2CompiledModel } from '../../models/sam2/compile.js';
+import { loadSam2Compiled } from '../../models/sam2/graphCache.js';
 
 /**
  * Opens a model registered by `medsam2 models import`: its compiled graphs (from the cache, built

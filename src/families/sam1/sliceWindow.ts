@@ -1,0 +1,17 @@
+import { SliceEmbeddings } from '../../predictor/sam1/embeddingCache.js';
+
+/**
+ * Slices lo..lo+count-1 of a session's SliceEmbeddings seen as a stack of their own. The SAM1
+ * propagator runs to the ends of the stack it is given, so handing it a window runs one key over
+ * exactly the slices a change affects (its own region between the neighbouring keys), while the
+ * embeddings stay shared with the whole session. Subclassing keeps propagateObject untouched.
+ */
+export class SliceWindow extends SliceEmbeddings {
+  constructor(private readonly base: SliceEmbeddings, readonly lo: number, count: number) {
+    super({ encode: () => Promise.reject(new Error('SliceWindow encodes through its base')) }, (k) => base.pixels(lo + k), base.width, base.height, count);
+  }
+
+  override get(k: number) {
+    return this.base.get(this.lo + k);
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { importSam2Model } from '../../src/models/node/importModel.js';
+import { loadCase } from '../../src/pipelines/loadCase.js';
+import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
+import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
+import { ModelPool, Session } from '../../src/session/index.js';
+import { fixtureDir } from '../helpers/sam2Fixtures.js';
+
+/**
+ * The Session with the tiny512 stand-in checkpoint (official SAM2.1-tiny-512 architecture, random
+ * weights): prompting and propagating in a Session gives exactly the one-shot MedSAM2 flow of
+ * segmentVolume (itself checked against the official code in test/pipelines/sam2Volume.test.ts);
+ * a correction re-propagates from its slice; undo brings back the one-shot masks; a correction
+ * after undo rebuilds the inference states from the log and reproduces the same result.
+ */
+const LESION = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
+const CKPT = join(fixtureDir(), 'tiny512_fp16.pt');
+const CFG = join(fixtureDir(), 'tiny512.yaml');
+const skip = (!existsSync(CKPT) && `needs ${CKPT} (set MEDSAM2_SAM2_FIXTURES)`) || (!existsSync(LESION) && `needs ${LESION}`);
+
+function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+let tmp = '';
+let modelId = '';
+const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
+const pool = new ModelPool();
+before(async () => {
+  if (skip) return;
+  tmp = mkdtempSync(join(tmpdir(), 'medsam2-sam2session-'));
+  process.env.MEDSAM2_HOME = join(tmp, 'home');
+  process.env.MEDSAM2_CACHE_DIR = join(tmp, 'cache');
+  modelId = (await importSam2Model(CKPT, { config: CFG })).entry.id;
+});
+after(async () => {
+  await pool.drain();
+  for (const [k, v] of [['MEDSAM2_HOME', saved.home], ['MEDSAM2_CACHE_DIR', saved.cache]] as const) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('Session with the tiny512 SAM2 stand-in', { skip }, () => {
+  test('one-shot equality, correction from its slice, undo, rebuild after undo', async () => {
+    const c = await loadCase(LESION);
+    const dims = c.image.dims;
+    const key = promptFromReference('key-box', { reference: c.label!.data as Uint8Array, dims });
+    const oneShot = await segmentVolume(c.image, [key], { model: modelId, pool, threads: 2 });
+
+    const s = await Session.open(c.image, { model: modelId, pool, threads: 2 });
+    assert.equal(pool.openCount, 1);
+    assert.equal(s.family, 'sam2');
+    await s.addPrompt(1, key.slice, { box: key.box });
+    const sum = await s.propagate();
+    assert.deepEqual(sum.objects[0]!.stops, [{ key: key.slice, down: 'volume-end', up: 'volume-end' }]);
+    const base = s.labelMap().data as Uint8Array;
+    assert.ok(same(base, oneShot.mask.data as Uint8Array), 'Session == one-shot SAM2 flow, voxel for voxel');
+    assert.equal(s.slicesEncoded, dims[2], 'each slice encoded once');
+
+    // Correction three slices above the key: a background click on the mask if there is one, else an object click.
+    const cs = Math.min(key.slice + 3, dims[2] - 1);
+    const cur = s.mask(1, cs) ?? new Uint8Array(dims[0] * dims[1]);
+    const i = cur.indexOf(1);
+    const click = i >= 0 ? { x: i % dims[0], y: Math.floor(i / dims[0]), label: 0 as const } : { x: key.box![0], y: key.box![1], label: 1 as const };
+    const fixed = await s.correct(1, cs, { points: [click] });
+    assert.ok(!same(fixed.mask, cur), 'the correction changes its slice');
+    await s.propagate();
+    const corrected = s.labelMap().data as Uint8Array;
+    assert.ok(!same(corrected, base));
+    assert.ok(same(s.mask(1, cs)!, fixed.mask), 'the corrected slice keeps the correction after re-propagation');
+
+    assert.equal(await s.undo(), true);
+    assert.equal(await s.undo(), true);
+    assert.ok(same(s.labelMap().data as Uint8Array, oneShot.mask.data as Uint8Array), 'after undo: the one-shot result');
+
+    // The inference states were dropped by undo; the same correction rebuilds them from the log.
+    const again = await s.correct(1, cs, { points: [click] });
+    assert.ok(same(again.mask, fixed.mask), 'same correction, same mask');
+    await s.propagate();
+    assert.ok(same(s.labelMap().data as Uint8Array, corrected), 'rebuilt states reproduce the corrected volume');
+    assert.equal(s.slicesEncoded, dims[2], 'still each slice encoded once');
+    await s.close();
+  });
+});
