@@ -26,7 +26,7 @@ export { readDicomSeries, type DicomInput, type DicomHeader, type DicomSeriesOpt
 export { buildSeg, type SegWriteOptions, type SegmentSpec } from './io/dicom/segWrite.js';
 export { buildRtStruct } from './io/dicom/rtstructWrite.js';
 export { readSeg, readSegAsLabelMap, type SegOnGrid, type SegmentInfo } from './io/dicom/segRead.js';
-export { parseDicomwebUrl, searchStudies, searchSeries, searchInstances, retrieveSeries, storeInstances, jsonValue, type DicomJson, type DicomwebOptions } from './io/dicomweb/client.js';
+export { parseDicomwebUrl, searchStudies, searchSeries, searchInstances, findSeries, retrieveSeries, storeInstances, jsonValue, type DicomJson, type DicomwebOptions, type SeriesRef } from './io/dicomweb/client.js';
 export { readDicomwebSeries } from './io/dicomweb/readSeries.js';
 
 // preprocessing and metrics

@@ -29,18 +29,23 @@ test('CLI: segment a DICOM series with the shared liver SEG as --mask prompt, wr
   const ref = readSeg({ name: liverSeg, bytes: new Uint8Array(readFileSync(liverSeg)) }, grid);
   assert.equal(ours.segments[0].algorithmName, 'minisam');
   assert.equal(ours.referencedSeriesUid, ref.referencedSeriesUid);
-  const d = dice(ours.masks.get(1)!, ref.masks.get(1)!);
+  const d = dice(ours.mask(1), ref.mask(1));
   assert.ok(d > 0.8, `DSC of the SEG-prompted result vs the reference SEG: ${d.toFixed(3)}`);
 
   console.log(`SEG-prompted DSC vs reference liver SEG: ${d.toFixed(4)}`);
 });
 
-test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format must match a .dcm output', { skip: skipUnless('dicom/ct-series_seg.nii.gz') }, () => {
+test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format must match a .dcm output; --store needs dicomweb:// + DICOM output; unreachable server', { skip: skipUnless('dicom/ct-series_seg.nii.gz') }, () => {
   const dir = tempDir();
   const out = join(dir, 'x.seg.dcm');
   assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '-o', out]), /no DICOM identity/, out);
   const nii = join(dir, 'x.nii.gz');
   assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--format', 'rtstruct', '-o', nii]), /--format rtstruct writes DICOM/, nii);
+  // --store needs a dicomweb:// input and a DICOM output; checked before any network or model work.
+  assertUserError(runCli(['segment', 'dicomweb://127.0.0.1:9/dicom-web/studies/1/series/2', '--slice', '3', '--box', '10,10,40,40', '--store', '-o', nii]), /--store pushes a DICOM SEG\/RTSTRUCT back/, nii);
+  assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--store', '-o', out]), /needs a dicomweb:\/\/ input/, out);
+  // An unreachable DICOMweb server: one line naming the URL.
+  assertUserError(runCli(['segment', 'dicomweb://127.0.0.1:9/dicom-web/studies/1/series/2', '--slice', '3', '--box', '10,10,40,40', '-o', out]), /DICOMweb WADO-RS http:\/\/127\.0\.0\.1:9\/dicom-web\/studies\/1\/series\/2 failed/, out);
 });
 
 test('CLI eval: a DICOM series folder beside its SEG (x/ + x.seg.dcm) is a case; the SEG is the reference on the series grid', { skip: skipUnless('dicom/seg-ct-3slice') }, () => {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDicom } from '../../src/io/dicomSeries.js';
 import { readSeg } from '../../src/io/dicom/segRead.js';
-import { jsonValue, retrieveSeries, searchSeries, searchStudies, storeInstances } from '../../src/io/dicomweb/client.js';
+import { findSeries, jsonValue, retrieveSeries, searchSeries, searchStudies, storeInstances } from '../../src/io/dicomweb/client.js';
 import { readDicomwebSeries } from '../../src/io/dicomweb/readSeries.js';
 import { runCli } from '../helpers/cli.js';
 import { skipUnless } from '../io/ioTestUtil.js';
@@ -24,10 +24,14 @@ test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segm
     const series = await searchSeries(orthanc.dicomweb, src.studyUid);
     assert.deepEqual(series.map((s) => jsonValue(s, '0020000E')), [src.seriesUid]);
     assert.equal(jsonValue(series[0], '00080060'), 'CT');
+    // A project-style query across the server gives openable dicomweb:// references.
+    const refs = await findSeries(orthanc.dicomweb, { Modality: 'CT' });
+    assert.deepEqual(refs.map((r) => [r.studyUid, r.seriesUid, r.modality, r.instances]), [[src.studyUid, src.seriesUid, 'CT', 6]]);
 
     // WADO-RS gives back the same voxels as the local folder.
     const local = await readDicom(src.dir);
-    const url = `dicomweb://127.0.0.1:${new URL(orthanc.http).port}/dicom-web/studies/${src.studyUid}/series/${src.seriesUid}`;
+    const url = refs[0].url;
+    assert.equal(url, `dicomweb://127.0.0.1:${new URL(orthanc.http).port}/dicom-web/studies/${src.studyUid}/series/${src.seriesUid}`);
     const remote = await readDicomwebSeries(url);
     assert.equal((await retrieveSeries(orthanc.dicomweb, src.studyUid, src.seriesUid)).length, 6);
     assert.deepEqual(remote.dims, local.dims);
@@ -51,9 +55,9 @@ test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segm
     const written = readSeg({ name: out, bytes: new Uint8Array(readFileSync(out)) }, local);
     assert.equal(back.referencedSeriesUid, src.seriesUid);
     let voxels = 0;
-    for (const v of written.masks.get(1)!) voxels += v;
+    for (const v of written.mask(1)) voxels += v;
     assert.ok(voxels > 1000, `segmented ${voxels} voxels`);
-    assert.deepEqual(back.masks.get(1), written.masks.get(1), 'the SEG fetched from Orthanc equals the one written');
+    assert.deepEqual(back.mask(1), written.mask(1), 'the SEG fetched from Orthanc equals the one written');
   } finally {
     await orthanc.stop();
   }

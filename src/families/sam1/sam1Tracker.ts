@@ -32,10 +32,11 @@ interface ObjectState {
 class Cancelled extends Error {}
 
 /**
- * SAM1-style session state: each object is a set of key slices, each owning the slices nearer to it
- * than to its neighbours (the propagator's rule). A new or changed key affects only its own region,
- * so propagate() runs just the dirty keys over their regions (SliceWindow); embeddings are computed
- * once per slice for the whole session.
+ * SAM1-style session state: each object is a set of key slices carried through the stack by the
+ * propagator (src/predictor/sam1Propagator.ts, a black box here). A new or changed key affects only
+ * the slices between its neighbouring keys, so propagate() runs the propagator over just those spans
+ * (SliceWindow), with the neighbours as the window's edges; embeddings are computed once per slice
+ * for the whole session.
  */
 export class Sam1Tracker implements FamilyTracker {
   readonly overlap;
@@ -105,18 +106,31 @@ export class Sam1Tracker implements FamilyTracker {
     const n = this.stack.numFrames;
     const keys = [...o.keys.keys()].sort((x, y) => x - y);
     const [r0, r1] = a.range;
-    const results: { lo: number; hi: number; masks: Map<number, Uint8Array>; key: number; clean: boolean }[] = [];
+    // What a key affects: the slices up to its neighbouring keys (or the volume's ends); the
+    // propagator decides how two neighbouring keys share the slices between them. So each
+    // affected span runs the propagator with the keys inside it, the neighbours at its edges.
+    const spans: [number, number][] = [];
+    if (a.full) {
+      spans.push([r0, r1]);
+    } else {
+      for (const [i, k] of keys.entries()) {
+        if (!o.dirty.has(k)) continue;
+        const lo = i > 0 ? keys[i - 1]! : 0, hi = i < keys.length - 1 ? keys[i + 1]! : n - 1;
+        const last = spans[spans.length - 1];
+        if (last && lo <= last[1]) last[1] = Math.max(last[1], hi);
+        else spans.push([lo, hi]);
+      }
+    }
+    const results: { lo: number; hi: number; masks: Map<number, Uint8Array>; keys: number[] }[] = [];
     const stops: KeyStop[] = [];
     let framesRun = 0;
-    for (const [i, k] of keys.entries()) {
-      // The propagator's ownership rule: a key owns the slices nearer to it than to its neighbours (midway → lower key).
-      const lo = i > 0 ? Math.floor((keys[i - 1]! + k) / 2) + 1 : 0;
-      const hi = i < keys.length - 1 ? Math.floor((k + keys[i + 1]!) / 2) : n - 1;
-      if (k < r0 || k > r1 || (!a.full && !o.dirty.has(k))) continue;
-      const wlo = a.direction === 'forward' ? k : Math.max(lo, r0);
-      const whi = a.direction === 'backward' ? k : Math.min(hi, r1);
+    for (const [slo, shi] of spans) {
+      const inSpan = keys.filter((k) => k >= Math.max(slo, r0) && k <= Math.min(shi, r1));
+      if (inSpan.length === 0) continue;
+      const wlo = a.direction === 'forward' ? inSpan[0]! : Math.max(slo, r0);
+      const whi = a.direction === 'backward' ? inSpan[inSpan.length - 1]! : Math.min(shi, r1);
       const window = new SliceWindow(this.slices, wlo, whi - wlo + 1);
-      const res = await propagateObject(this.engine, window, [asVolumePrompt(objId, k - wlo, o.keys.get(k)!)], {
+      const res = await propagateObject(this.engine, window, inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)), {
         ...this.propagation,
         onSlice: (j) => {
           // Throwing from the callback unwinds the propagator; nothing has been committed yet.
@@ -130,27 +144,31 @@ export class Sam1Tracker implements FamilyTracker {
       });
       const masks = new Map<number, Uint8Array>();
       for (const [j, m] of res.masks) masks.set(wlo + j, m);
-      const s = res.stops[0]!;
-      const edge = (reason: StopReason, end: number, regionEnd: number, volumeEnd: number): KeyStopReason => {
-        if (reason !== 'volume-end') return reason;
-        if (end === volumeEnd) return 'volume-end';
-        return end === regionEnd ? 'next-key' : 'limit';
+      // A window edge that is not the volume's end is a neighbouring key, or the range's limit.
+      const edge = (reason: StopReason, end: number, volumeEnd: number): KeyStopReason => {
+        if (reason !== 'volume-end' || end === volumeEnd) return reason;
+        return o.keys.has(end) ? 'next-key' : 'limit';
       };
-      stops.push({
-        key: k,
-        down: a.direction === 'forward' ? 'not-run' : edge(s.down, wlo, lo, 0),
-        up: a.direction === 'backward' ? 'not-run' : edge(s.up, whi, hi, n - 1),
-        intensityModel: s.intensityModel, separability: s.separability,
-      });
-      results.push({ lo: wlo, hi: whi, masks, key: k, clean: wlo === lo && whi === hi });
+      for (const st of res.stops) {
+        // A neighbouring key at the window's edge was only re-run on its inner side.
+        const k = wlo + st.key;
+        stops.push({
+          key: k,
+          down: a.direction === 'forward' || (k === wlo && k > 0) ? 'not-run' : edge(st.down, wlo, 0),
+          up: a.direction === 'backward' || (k === whi && k < n - 1) ? 'not-run' : edge(st.up, whi, n - 1),
+          intensityModel: st.intensityModel, separability: st.separability,
+        });
+      }
+      const clean = a.direction === 'both' && wlo === slo && whi === shi;
+      results.push({ lo: wlo, hi: whi, masks, keys: clean ? inSpan : [] });
     }
     if (a.signal?.aborted) throw new PropagationCancelled();
-    // Commit all keys at once, so a cancelled or failed run leaves the object as it was.
+    // Commit all spans at once, so a cancelled or failed run leaves the object as it was.
     const c = this.cloneObject(objId);
     for (const r of results) {
       for (let f = r.lo; f <= r.hi; f++) c.masks.delete(f);
       for (const [f, m] of r.masks) c.masks.set(f, m);
-      if (r.clean) c.dirty.delete(r.key);
+      for (const k of r.keys) c.dirty.delete(k);
     }
     return { framesRun, stops };
   }

@@ -24,8 +24,12 @@ interface DcmjsData {
   };
 }
 
-const dcmjs = dcmjsModule as unknown as { data: DcmjsData };
+interface Logger { setLevel?: (level: string) => void; getLogger?: (name: string) => Logger }
+const dcmjs = dcmjsModule as unknown as { data: DcmjsData; log?: Logger };
 export const dcmjsData: DcmjsData = dcmjs.data;
+// dcmjs's validation logger prints VR guesses on implicit-VR input ("Invalid vr type ox - using OW") to
+// the console at error level; they are expected there (PixelData has no VR), so that logger is silenced.
+dcmjs.log?.getLogger?.('validation.dcmjs').setLevel?.('silent');
 
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 

@@ -2,10 +2,13 @@
  * DICOM Segmentation (SEG) objects → per-segment binary masks on an image grid. Frames are placed
  * by their PlanePositionSequence (projected onto the grid; must land on a slice), or else by the
  * SOP instance they were derived from. BINARY (1-bit, packed LSB first, frames back to back) and
- * FRACTIONAL (8-bit, thresholded at half the maximum) are read; segments may overlap (kept apart here,
- * the label map gives the higher segment number priority). Browser-safe: bytes in, arrays out.
+ * FRACTIONAL (8-bit, thresholded at half the maximum) are read; segments may overlap (kept apart by
+ * `mask(n)`, the label map gives the higher segment number priority). Masks are built on request from
+ * the frames (a TotalSegmentator SEG holds 100+ segments; one full volume each would not fit).
+ * Browser-safe: bytes in, arrays out.
  */
 import { MedsamError, errorMessage } from '../../common/errors.js';
+import { dicomParser } from '../dicomLib.js';
 import { cross, dot, fromColumns, normalize, type Vec3 } from '../geometry.js';
 import type { Volume } from '../volume.js';
 import { readNatural, type NaturalDataset } from './dcmjs.js';
@@ -33,20 +36,23 @@ export interface CodeItem {
 
 export interface SegOnGrid {
   segments: SegmentInfo[];
-  /** Per segment number: 0/1 voxels on the grid (x-fastest, as Volume.data). */
-  masks: Map<number, Uint8Array>;
-  /** Voxels claimed by more than one segment. */
-  overlapVoxels: number;
+  /** One segment's 0/1 voxels on the grid (x-fastest, as Volume.data), built on request. */
+  mask(segmentNumber: number): Uint8Array;
+  /** All segments as one label map (the highest number wins where segments overlap) and how many voxels more than one segment claims. */
+  labelMap(): { data: Uint8Array | Uint16Array; overlapVoxels: number };
   grid: Pick<Volume, 'dims' | 'spacing' | 'origin' | 'direction'>;
   seriesInstanceUid: string;
   referencedSeriesUid?: string;
 }
 
-/** Cheap sniff: Part-10 bytes whose SOP class is Segmentation Storage. */
+/** Part-10 bytes whose file meta says Segmentation Storage (MediaStorageSOPClassUID). */
 export function isSegmentation(bytes: Uint8Array): boolean {
   if (bytes.length < 132 || String.fromCharCode(...bytes.subarray(128, 132)) !== 'DICM') return false;
-  const head = new TextDecoder('latin1').decode(bytes.subarray(132, Math.min(bytes.length, 1024)));
-  return head.includes(SEG_SOP_CLASS + '\0') || head.includes(SEG_SOP_CLASS);
+  try {
+    return dicomParser.readPart10Header(bytes).string('x00020002')?.trim() === SEG_SOP_CLASS;
+  } catch {
+    return false;
+  }
 }
 
 const asArray = <T>(v: unknown): T[] => (v === undefined || v === null ? [] : Array.isArray(v) ? (v as T[]) : [v as T]);
@@ -82,7 +88,7 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
   const type = String(ds.SegmentationType ?? 'BINARY');
   if (type !== 'BINARY' && type !== 'FRACTIONAL') throw new MedsamError(`DICOM SEG ${name} has SegmentationType ${type}`, 'only BINARY and FRACTIONAL segmentations are supported');
   const ts = String((ds._meta as NaturalDataset | undefined)?.TransferSyntaxUID ?? '');
-  if (!['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99'].includes(ts)) {
+  if (!['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'].includes(ts)) {
     throw new MedsamError(`DICOM SEG ${name} uses transfer syntax ${ts}`, 'only uncompressed SEG objects are read; decompress it with `dcmconv +te` or `gdcmconv --raw`');
   }
   const segments: SegmentInfo[] = asArray<NaturalDataset>(ds.SegmentSequence).map((s) => ({
@@ -112,7 +118,12 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
     return { segNo, position, orientation, sop, frameNo };
   });
 
-  const pixels = pixelBytes(ds, name);
+  let pixels = pixelBytes(ds, name);
+  // Big endian OW pixel data holds 16-bit words: swap back to the little-endian byte stream the bits are packed in.
+  if (ts === '1.2.840.10008.1.2.2' && ds._vrMap?.PixelData === 'OW') {
+    pixels = pixels.slice();
+    for (let i = 0; i + 1 < pixels.length; i += 2) { const t = pixels[i]; pixels[i] = pixels[i + 1]; pixels[i + 1] = t; }
+  }
   const perFramePixels = rows * cols;
   const bitsAllocated = Number(ds.BitsAllocated ?? 1);
   const need = type === 'BINARY' ? Math.ceil((nFrames * perFramePixels) / 8) : nFrames * perFramePixels;
@@ -131,25 +142,40 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
     throw new MedsamError(`DICOM SEG ${name} frames are ${cols}x${rows} but the image slices are ${nx}x${ny}`, 'pass the image series the segmentation was drawn on');
   }
   const place = framePlacer(g, grid?.header as DicomHeader | undefined, name);
-  const masks = new Map<number, Uint8Array>(segments.map((s) => [s.number, new Uint8Array(nx * ny * nz)]));
-  frames.forEach((fr, f) => {
-    const z = place(fr, f);
-    const m = masks.get(fr.segNo)!;
-    const base = z * nx * ny;
-    for (let p = 0; p < perFramePixels; p++) if (isSet(f, p)) m[base + p] = 1;
-  });
-  let overlapVoxels = 0;
-  if (masks.size > 1) {
-    const all = [...masks.values()];
-    for (let i = 0; i < nx * ny * nz; i++) {
-      let c = 0;
-      for (const m of all) c += m[i];
-      if (c > 1) overlapVoxels++;
+  const slices = frames.map((fr, f) => ({ segNo: fr.segNo, z: place(fr, f), f }));
+  const n = nx * ny * nz;
+  const mask = (segNo: number): Uint8Array => {
+    if (!segments.some((s) => s.number === segNo)) throw new MedsamError(`DICOM SEG ${name} has no segment ${segNo} (it has ${segments.map((s) => s.number).join(', ')})`, 'pick one of those segment numbers');
+    const m = new Uint8Array(n);
+    for (const { segNo: s, z, f } of slices) {
+      if (s !== segNo) continue;
+      const base = z * perFramePixels;
+      for (let p = 0; p < perFramePixels; p++) if (isSet(f, p)) m[base + p] = 1;
     }
-  }
+    return m;
+  };
+  const labelMap = (): { data: Uint8Array | Uint16Array; overlapVoxels: number } => {
+    const max = Math.max(...segments.map((s) => s.number));
+    const data = max <= 255 ? new Uint8Array(n) : new Uint16Array(n);
+    let claimed: Uint8Array | undefined;
+    let overlapVoxels = 0;
+    for (const { segNo, z, f } of [...slices].sort((a, b) => a.segNo - b.segNo)) {
+      const base = z * perFramePixels;
+      for (let p = 0; p < perFramePixels; p++) {
+        if (!isSet(f, p)) continue;
+        const i = base + p;
+        if (data[i] !== 0 && data[i] !== segNo) {
+          claimed ??= new Uint8Array(n);
+          if (!claimed[i]) { claimed[i] = 1; overlapVoxels++; }
+        }
+        data[i] = segNo;
+      }
+    }
+    return { data, overlapVoxels };
+  };
   const refSeries = first(ds.ReferencedSeriesSequence)?.SeriesInstanceUID;
   return {
-    segments, masks, overlapVoxels,
+    segments, mask, labelMap,
     grid: { dims: g.dims, spacing: g.spacing, origin: g.origin, direction: g.direction },
     seriesInstanceUid: String(ds.SeriesInstanceUID ?? ''),
     referencedSeriesUid: refSeries !== undefined ? String(refSeries) : undefined,
@@ -159,13 +185,7 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
 /** A SEG as one label map Volume (segment numbers as labels; where segments overlap the highest number wins). */
 export function readSegAsLabelMap(input: DicomInput, grid?: Volume): Volume {
   const seg = readSeg(input, grid);
-  const max = Math.max(...seg.segments.map((s) => s.number));
-  const n = seg.grid.dims[0] * seg.grid.dims[1] * seg.grid.dims[2];
-  const data = max <= 255 ? new Uint8Array(n) : new Uint16Array(n);
-  for (const s of [...seg.segments].sort((a, b) => a.number - b.number)) {
-    const m = seg.masks.get(s.number)!;
-    for (let i = 0; i < n; i++) if (m[i]) data[i] = s.number;
-  }
+  const { data, overlapVoxels } = seg.labelMap();
   return {
     data,
     dims: [...seg.grid.dims] as Volume['dims'],
@@ -174,7 +194,7 @@ export function readSegAsLabelMap(input: DicomInput, grid?: Volume): Volume {
     direction: [...seg.grid.direction] as Volume['direction'],
     modality: 'SEG',
     source: { format: 'dicom', path: input.name },
-    header: { kind: 'dicom-seg', segments: seg.segments, overlapVoxels: seg.overlapVoxels, seriesInstanceUid: seg.seriesInstanceUid, referencedSeriesUid: seg.referencedSeriesUid },
+    header: { kind: 'dicom-seg', segments: seg.segments, overlapVoxels, seriesInstanceUid: seg.seriesInstanceUid, referencedSeriesUid: seg.referencedSeriesUid },
   };
 }
 

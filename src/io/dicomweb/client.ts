@@ -143,3 +143,36 @@ export async function storeInstances(base: string, instances: Uint8Array[], stud
   if (failed > 0) throw new MedsamError(`DICOMweb STOW-RS ${url}: the server refused ${failed} of ${instances.length} instance(s)`, 'check the server log');
   return res;
 }
+
+/** One series found by QIDO-RS, with the `dicomweb://` URL that `segment` and projects accept. */
+export interface SeriesRef {
+  studyUid: string;
+  seriesUid: string;
+  modality?: string;
+  description?: string;
+  instances?: number;
+  url: string;
+}
+
+/**
+ * Image series matching a query across the server (e.g. { PatientID: 'X', Modality: 'CT' }), as
+ * ready-to-open references: how projects turn a DICOMweb query into cases.
+ */
+export async function findSeries(base: string, query: Record<string, string | number | undefined> = {}, opts: DicomwebOptions = {}): Promise<SeriesRef[]> {
+  const found = await searchSeries(base, undefined, { ...query, includefield: '00201209' }, opts);
+  const scheme = base.startsWith('https:') ? 'dicomwebs' : 'dicomweb';
+  const root = base.replace(/^https?:/, `${scheme}:`);
+  return found.flatMap((s) => {
+    const studyUid = jsonValue(s, '0020000D');
+    const seriesUid = jsonValue(s, '0020000E');
+    if (!studyUid || !seriesUid) return [];
+    const n = jsonValue(s, '00201209');
+    return [{
+      studyUid, seriesUid,
+      modality: jsonValue(s, '00080060'),
+      description: jsonValue(s, '0008103E'),
+      instances: n !== undefined ? Number(n) : undefined,
+      url: `${root}/studies/${studyUid}/series/${seriesUid}`,
+    }];
+  });
+}
