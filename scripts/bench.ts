@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Sam1Engine } from '../src/engine/sam1Engine.js';
-import { readNpzCase, type NpzCase } from '../src/io/npzCase.js';
+import { readNpzCase, type NpzCase } from '../src/io/npzFile.js';
 import { segmentationMetrics, selectLabel } from '../src/metrics/segmentationMetrics.js';
 import { resolveModel } from '../src/models/registry.js';
 import { extractSlice } from '../src/preprocess/slices.js';

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { openNpz } from '../src/io/npz.js';
+import { openNpz } from '../src/io/npzFile.js';
 import { Sam2Engine, type Sam2Stage } from '../src/engine/sam2/sam2Engine.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';

@@ -5,7 +5,7 @@
  * checkpoint, inputs, frames, prompts and tolerances come from the manifest and its npz.
  */
 import { readFileSync } from 'node:fs';
-import { openNpz, type NpzFile } from '../src/io/npz.js';
+import { openNpz, type NpzFile } from '../src/io/npzFile.js';
 import { loadCheckpoint } from '../src/models/checkpoint/index.js';
 import { compileSam2, sam2ConfigsFromYaml, type Sam2CompiledModel } from '../src/models/sam2/compile.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';

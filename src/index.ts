@@ -17,8 +17,14 @@ export type { NdArray, DType } from './io/ndarray.js';
 export { readVolume, detectVolumeFormat, SUPPORTED_INPUTS } from './io/readVolume.js';
 export { writeMask, SUPPORTED_MASK_OUTPUTS } from './io/writeMask.js';
 export { describeVolume, intensityStats } from './io/describeVolume.js';
-export { readNpzCase, readNpzMask, writeNpzMask } from './io/npzCase.js';
-export { readNpz, writeNpz } from './io/npz.js';
+export { readNpzCase, readNpzMask, writeNpzMask, readNpz, writeNpz } from './io/npzFile.js';
+// bytes in, bytes out (node-free; what a browser or a server upload uses)
+export { readVolumeBytes, detectFormat } from './io/volumeBytes.js';
+export { encodeMask } from './io/maskEncode.js';
+export { parseNpzCase, parseNpzMask, encodeNpzMask } from './io/npzCase.js';
+export { readNpzBytes, encodeNpz } from './io/npz.js';
+export { decodeImage2D, encodePngMask } from './io/image2d.js';
+export { DEFAULT_MAX_VOXELS, type ReadLimits } from './io/readLimits.js';
 export { readVideo, writeVideo } from './io/video.js';
 // DICOM: byte-level series reader (browser-safe), SEG/RTSTRUCT out and SEG in, DICOMweb (QIDO/WADO/STOW)
 export { readDicom, type DicomReadOptions } from './io/dicomSeries.js';

@@ -14,6 +14,11 @@ export { MedsamError } from './common/errors.js';
 export { setPlatform, getPlatform, type Platform, type BlobCache, type OrtRuntime } from './platform/platform.js';
 export { createWebPlatform, type WebPlatform, type WebPlatformOptions } from './platform/web.js';
 
+// io: bytes in, bytes out (a File's bytes plus its name)
+export type { Volume, VolumeFormat } from './io/volume.js';
+export { readVolumeBytes, detectFormat, SUPPORTED_INPUTS } from './io/volumeBytes.js';
+export { encodeMask, SUPPORTED_MASK_OUTPUTS } from './io/maskEncode.js';
+
 // preprocessing and metrics
 export { toUint8, parseWindow, CT_WINDOW_PRESETS, type WindowSpec } from './preprocess/intensity.js';
 export { segmentationMetrics, DEFAULT_NSD_TOLERANCE_MM, type SegmentationMetrics } from './metrics/segmentationMetrics.js';

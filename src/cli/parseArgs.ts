@@ -1,4 +1,6 @@
+import type { Command } from 'commander';
 import { MedsamError } from '../common/errors.js';
+import { DEFAULT_MAX_VOXELS } from '../io/readLimits.js';
 import type { SliceAxis } from '../preprocess/slices.js';
 import type { Box, PointPrompt } from '../predictor/prompts.js';
 import type { ModelEntry } from '../models/registry.js';
@@ -82,4 +84,31 @@ export function parseFillHoles(text: string | undefined, model: ModelEntry): num
     throw new MedsamError(`--fill-holes applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'drop --fill-holes or pass --model <an imported SAM2 id>');
   }
   return v;
+}
+
+/** Flags that choose what is read from an input and how much may be read. */
+export interface ReadFlags {
+  volume?: string;
+  series?: string;
+  maxVoxels?: string;
+}
+
+/** --volume, --series and --max-voxels, declared once for every command that reads one image. */
+export function addReadOptions(cmd: Command): Command {
+  return cmd
+    .option('--volume <n>', '4D NIfTI: which 3D volume to read (0-based)')
+    .option('--series <uid|index>', 'DICOM folder with several series: the SeriesInstanceUID (a unique suffix, or its index in the listing) to read')
+    .option('--max-voxels <n>', `refuse images declaring more voxels than this (default ${DEFAULT_MAX_VOXELS}, or MEDSAM2_MAX_VOXELS)`);
+}
+
+/** The read options those flags give (undefined fields: library defaults / MEDSAM2_MAX_VOXELS). */
+export function parseReadOptions(flags: ReadFlags): { frame?: number; series?: string; maxVoxels?: number } {
+  const out: { frame?: number; series?: string; maxVoxels?: number } = {};
+  if (flags.volume !== undefined) out.frame = parseIndex('--volume', flags.volume);
+  if (flags.series !== undefined) {
+    if (!flags.series.trim()) throw new MedsamError('--series is empty', 'give the SeriesInstanceUID (or a unique suffix) the error message listed');
+    out.series = flags.series.trim();
+  }
+  if (flags.maxVoxels !== undefined) out.maxVoxels = parsePositiveInt('--max-voxels', flags.maxVoxels);
+  return out;
 }

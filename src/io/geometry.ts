@@ -98,3 +98,35 @@ export function sameGrid(a: Geometry & { dims: readonly number[] }, b: Geometry 
   return a.dims.every((d, i) => d === b.dims[i]) &&
     maxAbsDiff(a.spacing, b.spacing) <= tol && maxAbsDiff(a.origin, b.origin) <= tol * 10 && maxAbsDiff(a.direction, b.direction) <= tol;
 }
+
+/**
+ * geometryFromAffine for headers that may carry a zero-length (or non-finite) axis: that axis
+ * becomes a 1 mm unit vector orthogonal to the others (or the matching world axis), and `onRepair`
+ * is told which axes were replaced so the reader can warn once.
+ */
+export function geometryFromAffineRepaired(m: Affine3x4, onRepair: (axes: number[]) => void): Geometry {
+  const col = (c: number): Vec3 => [m[0][c], m[1][c], m[2][c]];
+  const ok = (v: Vec3): boolean => v.every(Number.isFinite) && Math.hypot(v[0], v[1], v[2]) > 0;
+  const bad = [0, 1, 2].filter((c) => !ok(col(c)));
+  if (bad.length === 0) {
+    const g = geometryFromAffine(m);
+    if (g) return g;
+  }
+  const fixed = m.map((r) => r.map((x) => (Number.isFinite(x) ? x : 0))) as Affine3x4;
+  for (const c of bad) {
+    const others = [0, 1, 2].filter((k) => k !== c && !bad.includes(k));
+    let v: Vec3 = [c === 0 ? 1 : 0, c === 1 ? 1 : 0, c === 2 ? 1 : 0];
+    if (others.length === 2) {
+      const a = normalize([fixed[0][others[0]], fixed[1][others[0]], fixed[2][others[0]]]);
+      const b = normalize([fixed[0][others[1]], fixed[1][others[1]], fixed[2][others[1]]]);
+      // Right-handed completion in axis order (c = 2: a x b; c = 0: b x a... cyclic order keeps handedness).
+      const n = c === 1 ? cross(b, a) : cross(a, b);
+      if (Math.hypot(n[0], n[1], n[2]) > 1e-6) v = normalize(n);
+    }
+    for (let r = 0; r < 3; r++) fixed[r][c] = v[r];
+  }
+  onRepair(bad);
+  const g = geometryFromAffine(fixed);
+  if (g) return g;
+  return { spacing: [1, 1, 1], origin: [fixed[0][3], fixed[1][3], fixed[2][3]], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1] };
+}

@@ -1,10 +1,13 @@
 // MetaImage has no maintained npm reader; the format is "Key = Value" text plus raw or zlib voxels.
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+// Node-free: parses bytes; a detached .raw/.zraw comes through opts.readDataFile (path layer only).
 import { MedsamError } from '../common/errors.js';
-import { inflateBytes, readFileBytes } from './fileBytes.js';
-import { geometryFromAffine, type Affine3x4 } from './geometry.js';
+import { concatBytes, formatBytes, latin1 } from './bytes.js';
+import { expandDataFileSpec } from './detachedData.js';
+import { geometryFromAffineRepaired, type Affine3x4 } from './geometry.js';
+import { inflateLimited, inflateSlack } from './inflateLimited.js';
 import { decodeVoxels, VOXEL_BYTES, type VoxelType } from './rawVoxels.js';
+import { checkVoxelCount } from './readLimits.js';
+import { warnerOf, type ParseOptions } from './readOptions.js';
 import type { Volume } from './volume.js';
 
 export interface MetaImageHeader {
@@ -19,9 +22,9 @@ const TYPES: Record<string, VoxelType> = {
   MET_LONG_LONG: 'int64', MET_ULONG_LONG: 'uint64', MET_FLOAT: 'float32', MET_DOUBLE: 'float64',
 };
 
-/** Read .mha (data inline) or .mhd (+ .raw/.zraw) into an LPS Volume (MetaImage is already LPS). */
-export function readMetaImage(path: string): Volume {
-  const bytes = readFileBytes(path, 'MetaImage file');
+/** Parse .mha bytes (data inline; .mhd data through opts.readDataFile) into an LPS Volume (MetaImage is already LPS). */
+export function parseMetaImage(bytes: Uint8Array, name: string, opts: ParseOptions = {}): Volume {
+  const path = name;
   const { fields, dataStart } = parseHeader(bytes, path);
   const ndims = Number(fields.NDims);
   const dimSize = (fields.DimSize ?? '').trim().split(/\s+/).map(Number);
@@ -37,11 +40,14 @@ export function readMetaImage(path: string): Volume {
   if (channels !== 1) throw new MedsamError(`MetaImage ${path} has ${channels} channels per voxel`, 'only scalar images are supported; extract one channel first');
   const dims = [dimSize[0], dimSize[1], ndims === 3 ? dimSize[2] : 1] as [number, number, number];
   const nvox = dims[0] * dims[1] * dims[2];
+  checkVoxelCount(`MetaImage ${path}`, dims, opts);
   const need = nvox * VOXEL_BYTES[type];
 
-  let payload = dataPayload(bytes, dataStart, fields, path);
+  let payload = dataPayload(bytes, dataStart, fields, path, opts, dims[2]);
   const compressed = /^true$/i.test((fields.CompressedData ?? 'False').trim());
-  if (compressed) payload = inflateBytes(payload, path);
+  if (compressed) {
+    payload = inflateLimited(payload, { format: 'auto', limit: need + inflateSlack(need), label: `MetaImage ${path}`, declared: `${dims.join('x')} ${type} = ${formatBytes(need)}`, inflater: opts.inflate });
+  }
   else {
     const headerSize = Number(fields.HeaderSize ?? 0);
     // HeaderSize -1: the voxels are the last bytes of the data file.
@@ -52,7 +58,7 @@ export function readMetaImage(path: string): Volume {
   const msb = /^true$/i.test((fields.BinaryDataByteOrderMSB ?? fields.ElementByteOrderMSB ?? 'False').trim());
   const data = decodeVoxels(payload, 0, nvox, type, !msb);
 
-  return { data, dims, ...geometry(fields, ndims, path), modality: modality(fields), source: { format: 'metaimage', path }, header: { kind: 'metaimage', fields } satisfies MetaImageHeader };
+  return { data, dims, ...geometry(fields, ndims, path, warnerOf(opts)), modality: modality(fields), source: { format: 'metaimage', path }, header: { kind: 'metaimage', fields } satisfies MetaImageHeader };
 }
 
 function parseHeader(bytes: Uint8Array, path: string): { fields: Record<string, string>; dataStart: number } {
@@ -62,7 +68,7 @@ function parseHeader(bytes: Uint8Array, path: string): { fields: Record<string, 
   while (pos < bytes.length) {
     let nl = bytes.indexOf(0x0a, pos);
     if (nl < 0) nl = bytes.length;
-    const line = new TextDecoder('latin1').decode(bytes.subarray(pos, nl)).replace(/\r$/, '');
+    const line = latin1(bytes.subarray(pos, nl)).replace(/\r$/, '');
     pos = nl + 1;
     if (!line.trim()) continue;
     const m = /^\s*([A-Za-z0-9_]+)\s*=\s*(.*)$/.exec(line);
@@ -77,15 +83,16 @@ function parseHeader(bytes: Uint8Array, path: string): { fields: Record<string, 
   throw new MedsamError(`MetaImage ${path} is truncated or malformed (no ElementDataFile line ends the header)`, 're-export the file');
 }
 
-function dataPayload(bytes: Uint8Array, dataStart: number, fields: Record<string, string>, path: string): Uint8Array {
+function dataPayload(bytes: Uint8Array, dataStart: number, fields: Record<string, string>, path: string, opts: ParseOptions, slices: number): Uint8Array {
   const file = fields.ElementDataFile;
   if (file === 'LOCAL') return bytes.subarray(dataStart);
-  if (/^LIST/.test(file) || /%/.test(file)) {
-    throw new MedsamError(`MetaImage ${path} splits its data over several files (ElementDataFile = ${file}), which is not supported`, 're-save it as a single .mha');
+  // LIST: the file names are the lines after the header line.
+  const listLines = /^LIST/.test(file) ? latin1(bytes.subarray(dataStart)).split(/\r?\n/) : [];
+  const names = expandDataFileSpec(file, listLines, `MetaImage header ${path}`, Math.max(1, slices));
+  if (!opts.readDataFile) {
+    throw new MedsamError(`MetaImage header ${path} keeps its voxels in a separate file (${names[0]}${names.length > 1 ? ', …' : ''}), which can only be read from a path`, 'read the .mhd by path with its data file beside it, or save it as a single .mha');
   }
-  const p = isAbsolute(file) ? file : join(dirname(path), file);
-  if (!existsSync(p)) throw new MedsamError(`MetaImage header ${path} points at data file ${p}, which does not exist`, 'keep the .mhd next to its .raw/.zraw file');
-  return readFileBytes(p, 'MetaImage data file');
+  return concatBytes(names.map((n) => opts.readDataFile!(n)));
 }
 
 function numbers(s: string | undefined, n: number): number[] | undefined {
@@ -95,16 +102,18 @@ function numbers(s: string | undefined, n: number): number[] | undefined {
 }
 
 /** MetaImage world space is LPS already. TransformMatrix lists each axis vector in turn (ITK reads it that way). */
-function geometry(f: Record<string, string>, ndims: number, path: string): Pick<Volume, 'spacing' | 'origin' | 'direction'> {
-  const sp = numbers(f.ElementSpacing ?? f.ElementSize, ndims) ?? Array<number>(ndims).fill(1);
+function geometry(f: Record<string, string>, ndims: number, path: string, warn: (m: string) => void): Pick<Volume, 'spacing' | 'origin' | 'direction'> {
+  const given = numbers(f.ElementSpacing ?? f.ElementSize, ndims) ?? Array<number>(ndims).fill(1);
+  const bad = given.map((s, i) => (s > 0 ? -1 : i)).filter((i) => i >= 0);
+  if (bad.length) warn(`MetaImage ${path} has zero or negative ElementSpacing (${given.join(' ')}); assuming 1 mm on axis ${bad.map((i) => 'xyz'[i]).join(', ')}`);
+  const sp = given.map((s) => (s > 0 ? s : 1));
   const origin = numbers(f.Offset ?? f.Position ?? f.Origin, ndims) ?? Array<number>(ndims).fill(0);
   const tm = numbers(f.TransformMatrix ?? f.Rotation ?? f.Orientation, ndims * ndims);
   const axes = [0, 1, 2].map((a) => [0, 1, 2].map((r) => (a < ndims && r < ndims && tm ? tm[a * ndims + r] : a === r ? 1 : 0)));
   const spacing = [sp[0], sp[1], ndims === 3 ? sp[2] : 1];
   const m: Affine3x4 = [0, 1, 2].map((r) => [axes[0][r] * spacing[0], axes[1][r] * spacing[1], axes[2][r] * spacing[2], r < ndims ? origin[r] : 0]) as Affine3x4;
-  const g = geometryFromAffine(m);
-  if (!g) throw new MedsamError(`MetaImage ${path} has a zero spacing or a degenerate TransformMatrix`, 're-export the file');
-  return g;
+  return geometryFromAffineRepaired(m, (axes) =>
+    warn(`MetaImage ${path} has a degenerate TransformMatrix on axis ${axes.map((c) => 'xyz'[c]).join(', ')}; assuming a unit axis there`));
 }
 
 function modality(f: Record<string, string>): string | undefined {

@@ -1,27 +1,33 @@
+// Node-free: parses bytes; reading a path is readVolume.ts's job.
 import * as nifti from 'nifti-reader-js';
 import { MedsamError, errorMessage } from '../common/errors.js';
-import { readFileBytes, gunzipBytes, isGzip } from './fileBytes.js';
+import { formatBytes, isGzip } from './bytes.js';
 import { flipLpsRas, geometryFromAffine, type Affine3x4, type Geometry } from './geometry.js';
+import { inflateLimited, inflateSlack } from './inflateLimited.js';
 import { NIFTI_DATATYPES, NIFTI_UNSUPPORTED_DATATYPES, qformToAffine, type NiftiHeader } from './niftiHeader.js';
 import { decodeVoxels, rescaleToFloat32, type VoxelType } from './rawVoxels.js';
+import { checkVoxelCount, maxBytesOf } from './readLimits.js';
+import { warnerOf, type ParseOptions } from './readOptions.js';
 import type { Volume } from './volume.js';
 
-export interface NiftiReadOptions {
-  /** Which 3D volume of a 4D+ file to read (0-based); 4D files without it are rejected. */
+export interface NiftiReadOptions extends ParseOptions {
+  /** Which 3D volume of a 4D+ file to read (0-based; CLI --volume); 4D files without it are rejected. */
   frame?: number;
 }
 
-/** Read a .nii / .nii.gz (NIfTI-1 or NIfTI-2) file into an LPS Volume. */
-export function readNifti(path: string, opts: NiftiReadOptions = {}): Volume {
-  return parseNifti(readFileBytes(path, 'NIfTI file'), path, opts);
-}
+/** Bytes of the header region to inflate first: NIfTI-2's 540-byte header plus the extension flag. */
+const HEADER_PREFIX = 1024;
 
-export function parseNifti(fileBytes: Uint8Array, path: string, opts: NiftiReadOptions = {}): Volume {
-  const bytes = isGzip(fileBytes) ? gunzipBytes(fileBytes, path) : fileBytes;
-  if (bytes.length < 348) {
-    throw new MedsamError(`NIfTI file ${path} is truncated (${bytes.length} bytes, a header alone is 348)`, 're-export the file');
+/** Parse .nii / .nii.gz bytes (NIfTI-1 or NIfTI-2) into an LPS Volume; `name` labels messages. */
+export function parseNifti(fileBytes: Uint8Array, name: string, opts: NiftiReadOptions = {}): Volume {
+  const path = name;
+  const gz = isGzip(fileBytes);
+  // gzip: inflate only the header first, so the declared size bounds the full inflate.
+  const head = gz ? inflateLimited(fileBytes, { format: 'gzip', limit: maxBytesOf(opts), prefix: HEADER_PREFIX, label: path }) : fileBytes;
+  if (head.length < 348) {
+    throw new MedsamError(`NIfTI file ${path} is truncated (${head.length} bytes, a header alone is 348)`, 're-export the file');
   }
-  const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  const ab = head.buffer.slice(head.byteOffset, head.byteOffset + Math.min(head.byteLength, HEADER_PREFIX)) as ArrayBuffer;
   if (!nifti.isNIFTI(ab)) {
     if (nifti.isNIFTI(ab, true)) {
       throw new MedsamError(`${path} is the header of a .hdr/.img pair, which is not supported`, 'convert it to a single .nii.gz (e.g. with nibabel or ITK-SNAP)');
@@ -35,7 +41,7 @@ export function parseNifti(fileBytes: Uint8Array, path: string, opts: NiftiReadO
     throw new MedsamError(`cannot parse the NIfTI header of ${path}: ${errorMessage(e)}`, 're-export the file');
   }
   const version: 1 | 2 = h instanceof nifti.NIFTI2 ? 2 : 1;
-  const header = headerFields(h, version, bytes);
+  const header = headerFields(h, version, head);
 
   const ndim = header.dim[0];
   if (!(ndim >= 1 && ndim <= 7)) throw new MedsamError(`NIfTI file ${path} has an invalid dim[0]=${ndim}`, 're-export the file');
@@ -46,12 +52,13 @@ export function parseNifti(fileBytes: Uint8Array, path: string, opts: NiftiReadO
   }
   let frames = 1;
   for (let i = 4; i <= ndim; i++) frames *= Math.max(1, header.dim[i]);
+  checkVoxelCount(`NIfTI file ${path}`, frames > 1 ? [...dims, frames] : dims, opts);
   const frame = opts.frame ?? 0;
   if (frames > 1 && opts.frame === undefined) {
-    throw new MedsamError(`NIfTI file ${path} is 4D (${frames} volumes of ${dims.join('x')})`, 'choose one volume with the frame option (0-based)');
+    throw new MedsamError(`NIfTI file ${path} is 4D (${frames} volumes of ${dims.join('x')})`, `choose one volume with --volume N (0..${frames - 1}; the frame option in the API)`);
   }
   if (!Number.isInteger(frame) || frame < 0 || frame >= frames) {
-    throw new MedsamError(`frame ${frame} is out of range for ${path} (${frames} volume${frames > 1 ? 's' : ''})`, `pass a frame between 0 and ${frames - 1}`);
+    throw new MedsamError(`volume ${frame} is out of range for ${path} (${frames} volume${frames > 1 ? 's' : ''})`, `pass --volume between 0 and ${frames - 1} (the frame option in the API)`);
   }
 
   const dt = NIFTI_DATATYPES[header.datatype];
@@ -61,17 +68,26 @@ export function parseNifti(fileBytes: Uint8Array, path: string, opts: NiftiReadO
   }
   const nvox = dims[0] * dims[1] * dims[2];
   const voxOffset = Math.max(Number(h.vox_offset), version === 1 ? 352 : 544);
+  if (!Number.isSafeInteger(voxOffset) || voxOffset > maxBytesOf(opts)) {
+    throw new MedsamError(`NIfTI file ${path} has an invalid vox_offset ${h.vox_offset}`, 're-export the file');
+  }
   const expected = nvox * frames * dt.bytes;
+  const declared = `${[...dims, ...(frames > 1 ? [frames] : [])].join('x')} ${dt.name} = ${formatBytes(voxOffset + expected)}`;
+  // A 4D file is inflated only up to the chosen volume; a 3D one in full, so a bomb is caught.
+  const needed = voxOffset + (frame + 1) * nvox * dt.bytes;
+  const bytes = gz
+    ? inflateLimited(fileBytes, { format: 'gzip', limit: voxOffset + expected + inflateSlack(voxOffset + expected), label: path, declared, prefix: frames > 1 ? needed : undefined, inflater: opts.inflate })
+    : fileBytes;
   const got = Math.max(0, bytes.length - voxOffset);
-  if (got < expected) {
-    throw new MedsamError(`NIfTI file ${path} is truncated (expected ${expected} bytes of voxel data, got ${got})`, 're-export the file');
+  if (bytes.length < needed) {
+    throw new MedsamError(`NIfTI file ${path} is truncated (expected ${frames > 1 ? (frame + 1) * nvox * dt.bytes : expected} bytes of voxel data, got ${got})`, 're-export the file');
   }
   const raw = decodeVoxels(bytes, voxOffset + frame * nvox * dt.bytes, nvox, dt.name as VoxelType, header.littleEndian);
   const slope = header.sclSlope;
   const scaled = Number.isFinite(slope) && slope !== 0 && (slope !== 1 || (Number.isFinite(header.sclInter) && header.sclInter !== 0));
   const data = scaled ? rescaleToFloat32(raw, slope, Number.isFinite(header.sclInter) ? header.sclInter : 0) : raw;
 
-  const geom = niftiGeometry(header);
+  const geom = niftiGeometry(header, (m) => warnerOf(opts)(`NIfTI file ${path} ${m}`));
   return { data, dims, ...geom, source: { format: 'nifti', path }, header };
 }
 
@@ -105,11 +121,18 @@ function headerFields(h: ReturnType<typeof nifti.readHeader>, version: 1 | 2, by
  * sform when sform_code > 0, else the qform quaternion, else pixdim on the axes (NIfTI
  * "method 1"), then RAS → LPS. Spatial units other than mm (metres, microns) are converted to mm.
  */
-export function niftiGeometry(h: NiftiHeader): Geometry {
+export function niftiGeometry(h: NiftiHeader, warn?: (message: string) => void): Geometry {
   const candidates: Affine3x4[] = [];
   if (h.sformCode > 0) candidates.push([h.srow.slice(0, 4), h.srow.slice(4, 8), h.srow.slice(8, 12)]);
-  if (h.qformCode > 0) candidates.push(qformToAffine(h));
-  const sp = [1, 2, 3].map((i) => Math.abs(h.pixdim[i]) || 1);
+  // pixdim feeds the qform and the fallback: a zero, negative or non-finite spacing becomes 1 mm.
+  const badPix = [1, 2, 3].filter((i) => !(h.pixdim[i] > 0) || !Number.isFinite(h.pixdim[i]));
+  const pixdim = h.pixdim.map((p, i) => (badPix.includes(i) ? 1 : p));
+  const fixed = { ...h, pixdim };
+  if (h.qformCode > 0) candidates.push(qformToAffine(fixed));
+  const sp = [1, 2, 3].map((i) => pixdim[i]);
+  if (badPix.length && h.sformCode <= 0 && warn) {
+    warn(`has zero, negative or invalid spacing (pixdim ${[1, 2, 3].map((i) => h.pixdim[i]).join(' x ')}); assuming 1 mm on axis ${badPix.map((i) => 'xyz'[i - 1]).join(', ')}`);
+  }
   candidates.push([[sp[0], 0, 0, 0], [0, sp[1], 0, 0], [0, 0, sp[2], 0]]);
   const unitScale = ({ 1: 1000, 3: 0.001 } as Record<number, number>)[h.xyztUnits & 0x07] ?? 1;
   for (const ras of candidates) {

@@ -1,6 +1,6 @@
-import { gzipSync } from 'node:zlib';
+// Node-free: returns bytes; writeMask.ts writes them to a path.
+import { gzipSync } from 'fflate';
 import { MedsamError } from '../common/errors.js';
-import { writeFileAtomic } from './atomicWrite.js';
 import { flipLpsRas, lpsAffine, sameGrid } from './geometry.js';
 import { affineToQform, isNiftiHeader, type NiftiHeader } from './niftiHeader.js';
 import { niftiGeometry } from './niftiRead.js';
@@ -11,13 +11,13 @@ const XFORM_SCANNER_ANAT = 1;
 const UNITS_MM = 2;
 
 /**
- * Write a label mask as NIfTI-1 (.nii, or gzip-compressed when the name ends in .gz).
- * When `like` (or the mask itself) came from a NIfTI file on the same grid, its qform/sform,
- * codes and pixdim are reused byte-for-byte so viewers overlay the mask exactly.
+ * A label mask as NIfTI-1 bytes (.nii, or gzip-compressed when `path` ends in .gz; `path` also
+ * names it in messages). When `like` (or the mask itself) came from a NIfTI file on the same
+ * grid, its qform/sform, codes and pixdim are reused byte-for-byte so viewers overlay it exactly.
  */
-export function writeNifti(path: string, mask: Volume, like?: Volume): void {
+export function encodeNifti(mask: Volume, path: string, like?: Volume): Uint8Array {
   const bytes = encodeNiftiMask(mask, path, like);
-  writeFileAtomic(path, path.toLowerCase().endsWith('.gz') ? gzipSync(bytes, { level: 6 }) : bytes);
+  return path.toLowerCase().endsWith('.gz') ? gzipSync(bytes, { level: 6, mtime: 0 }) : bytes;
 }
 
 /** Header + voxels of an uncompressed NIfTI-1 label image. */

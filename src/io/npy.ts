@@ -1,6 +1,7 @@
 import { MedsamError } from '../common/errors.js';
 import { float16ArrayToFloat32, float32ToFloat16Round } from '../common/halfFloat.js';
 import { numel, type DType, type NdArray, type NumericArray } from './ndarray.js';
+import { checkVoxelCount, type ReadLimits } from './readLimits.js';
 
 /**
  * NumPy .npy format (versions 1.0/2.0/3.0), written by hand: no maintained npm package reads
@@ -32,7 +33,7 @@ const DTYPES: Record<string, DTypeInfo> = {
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
 /** Decode one .npy file. Float16 becomes Float32Array (exact); bool becomes Uint8Array of 0/1. */
-export function parseNpy(bytes: Uint8Array, label = '.npy data'): NdArray {
+export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLimits): NdArray {
   const fail = (why: string): never => {
     throw new MedsamError(`${label} is not a valid .npy array: ${why}`, 're-save it with numpy.save / numpy.savez');
   };
@@ -63,6 +64,7 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data'): NdArray {
   const info = DTYPES[descr!.slice(1)];
   if (!'<>|='.includes(order) || !info) fail(`dtype '${descr}' is not supported (use float16/32/64, (u)int8..64 or bool)`);
   const n = numel(shape);
+  checkVoxelCount(label, shape, limits);
   const nbytes = n * info.size;
   if (dataStart + nbytes > bytes.length) fail(`data is truncated (expected ${nbytes} bytes for shape (${shape.join(',')}), got ${bytes.length - dataStart})`);
 

@@ -1,9 +1,11 @@
+// Node-free: MedSAM2 .npz cases from bytes and prediction masks to bytes; path forms in npzFile.ts.
 import { MedsamError } from '../common/errors.js';
-import { writeFileAtomic } from './atomicWrite.js';
 import type { Image2D } from './image2d.js';
 import { toLabelArray, checkMaskShape } from './maskLabels.js';
 import type { NdArray } from './ndarray.js';
-import { encodeNpz, readNpz } from './npz.js';
+import { encodeNpz, readNpzBytes } from './npz.js';
+import { warnerOf, type ParseOptions } from './readOptions.js';
+import { checkVolumeValues } from './volumeChecks.js';
 import { IDENTITY_DIRECTION, type Volume } from './volume.js';
 
 /**
@@ -29,9 +31,18 @@ export interface NpzCase {
   rgb?: Image2D;
 }
 
-/** Read a MedSAM2 case: `imgs` (D,H,W) or (H,W) or (H,W,3), optional `gts`/`recist`, `spacing`, `direction`, `origin`. */
-export async function readNpzCase(path: string, opts: { spacingOrder?: NpzSpacingOrder; imageKey?: string } = {}): Promise<NpzCase> {
-  const arrays = await readNpz(path);
+export interface NpzCaseOptions extends ParseOptions {
+  spacingOrder?: NpzSpacingOrder;
+  imageKey?: string;
+}
+
+/** Parse a MedSAM2 case from bytes: `imgs` (D,H,W) or (H,W) or (H,W,3), optional `gts`/`recist`, `spacing`, `direction`, `origin`. */
+export function parseNpzCase(bytes: Uint8Array, name: string, opts: NpzCaseOptions = {}): NpzCase {
+  return npzCaseFromArrays(readNpzBytes(bytes, name, opts), name, opts);
+}
+
+function npzCaseFromArrays(arrays: Record<string, NdArray>, name: string, opts: NpzCaseOptions): NpzCase {
+  const path = name;
   const keys = Object.keys(arrays);
   const imageKey = opts.imageKey ?? 'imgs';
   const imgs = arrays[imageKey];
@@ -50,12 +61,12 @@ export async function readNpzCase(path: string, opts: { spacingOrder?: NpzSpacin
   else throw new MedsamError(`${path}: "imgs" has shape (${shape.join(', ')})`, 'expected (D,H,W), (H,W) or (H,W,3)');
 
   const spacingOrder = resolveOrder(arrays.spacing, opts.spacingOrder ?? 'auto');
-  const spacing = readSpacing(arrays.spacing, spacingOrder, path);
+  const spacing = readSpacing(arrays.spacing, spacingOrder, path, warnerOf(opts));
   const direction = readVector(arrays.direction, 9, 'direction', path) ?? [...IDENTITY_DIRECTION];
   const origin = readVector(arrays.origin, 3, 'origin', path) ?? [0, 0, 0];
   const header: NpzHeader = { kind: 'npz', spacingOrder, keys };
   const base = { dims, spacing, origin, direction, source: { format: 'npz' as const, path }, header };
-  const image: Volume = { ...base, data: imageData };
+  const image: Volume = checkVolumeValues({ ...base, data: imageData }, path, warnerOf(opts));
 
   const onGrid = (key: string): Volume | undefined => {
     const a = arrays[key];
@@ -70,14 +81,15 @@ export async function readNpzCase(path: string, opts: { spacingOrder?: NpzSpacin
 }
 
 /**
- * Any label array of a MedSAM2 npz as a Volume: `segs` (a prediction) if present, else `gts`.
+ * Any label array of a MedSAM2 npz (bytes) as a Volume: `segs` (a prediction) if present, else `gts`.
  * This is how a written mask is read back.
  */
-export async function readNpzMask(path: string, opts: { spacingOrder?: NpzSpacingOrder } = {}): Promise<Volume> {
-  const keys = Object.keys(await readNpz(path));
+export function parseNpzMask(bytes: Uint8Array, name: string, opts: NpzCaseOptions = {}): Volume {
+  const arrays = readNpzBytes(bytes, name, opts);
+  const keys = Object.keys(arrays);
   const key = ['segs', 'gts'].find((k) => keys.includes(k));
-  if (!key) throw new MedsamError(`${path} has no "segs" or "gts" array (keys: ${keys.join(', ') || 'none'})`, 'pass a MedSAM2 prediction or case .npz');
-  return (await readNpzCase(path, { ...opts, imageKey: key })).image;
+  if (!key) throw new MedsamError(`${name} has no "segs" or "gts" array (keys: ${keys.join(', ') || 'none'})`, 'pass a MedSAM2 prediction or case .npz');
+  return npzCaseFromArrays(arrays, name, { ...opts, imageKey: key }).image;
 }
 
 /** A 2D colour picture is (H,W,3) with H,W > 3; a 3-slice volume would be (3,H,W). */
@@ -99,14 +111,18 @@ function resolveOrder(a: NdArray | undefined, order: NpzSpacingOrder): 'xyz' | '
   return eq(s1, s2) && !eq(s0, s1) ? 'zyx' : 'xyz';
 }
 
-function readSpacing(a: NdArray | undefined, order: 'xyz' | 'zyx', path: string): [number, number, number] {
+function readSpacing(a: NdArray | undefined, order: 'xyz' | 'zyx', path: string, warn: (m: string) => void): [number, number, number] {
   if (!a) return [1, 1, 1];
   const v = Array.from(a.data as ArrayLike<number>, Number);
-  if (v.length === 2) return order === 'zyx' ? [v[1], v[0], 1] : [v[0], v[1], 1];
-  if (v.length !== 3 || v.some((x) => !(x > 0) || !Number.isFinite(x))) {
+  if (v.length !== 2 && v.length !== 3) {
     throw new MedsamError(`${path}: "spacing" is (${v.join(', ')})`, 'spacing must hold 3 positive numbers');
   }
-  return order === 'zyx' ? [v[2], v[1], v[0]] : [v[0], v[1], v[2]];
+  if (v.some((x) => !(x > 0) || !Number.isFinite(x))) {
+    warn(`${path} has zero, negative or invalid "spacing" (${v.join(', ')}); assuming 1 mm there`);
+  }
+  const u = v.map((x) => (x > 0 && Number.isFinite(x) ? x : 1));
+  if (u.length === 2) return order === 'zyx' ? [u[1], u[0], 1] : [u[0], u[1], 1];
+  return order === 'zyx' ? [u[2], u[1], u[0]] : [u[0], u[1], u[2]];
 }
 
 function readVector<N extends 3 | 9>(a: NdArray | undefined, n: N, key: string, path: string): (N extends 3 ? [number, number, number] : Volume['direction']) | undefined {
@@ -117,10 +133,11 @@ function readVector<N extends 3 | 9>(a: NdArray | undefined, n: N, key: string, 
 }
 
 /**
- * Write `segs` (D,H,W) uint8 with the case's `spacing` (same order as the source npz, else x,y,z),
+ * Encode `segs` (D,H,W) uint8 with the case's `spacing` (same order as the source npz, else x,y,z),
  * `direction` (ITK row-major) and `origin`, as MedSAM2's inference scripts save predictions.
+ * `path` names the output in messages.
  */
-export async function writeNpzMask(path: string, segs: Volume, extra: Record<string, NdArray> = {}): Promise<void> {
+export function encodeNpzMask(segs: Volume, path: string, extra: Record<string, NdArray> = {}): Uint8Array {
   checkMaskShape(segs, path);
   const labels = toLabelArray(segs, path);
   if (!(labels instanceof Uint8Array)) throw new MedsamError(`cannot write ${path}: MedSAM2 npz masks are uint8 and a label exceeds 255`, 'renumber the labels or write .nii.gz');
@@ -135,5 +152,5 @@ export async function writeNpzMask(path: string, segs: Volume, extra: Record<str
     ...extra,
   };
   // Deflated, as MedSAM2's scripts save with numpy.savez_compressed.
-  writeFileAtomic(path, encodeNpz(arrays, { compress: true }));
+  return encodeNpz(arrays, { compress: true });
 }

@@ -1,12 +1,15 @@
 // Hand-written rather than nrrd-js: nrrd-js 0.2.1 cannot decode gzip (the encoding almost every
 // medical NRRD uses), ignores detached data files and prints console warnings; the header
 // grammar itself is a few lines of "field: value" text.
-import { existsSync } from 'node:fs';
-import { dirname, isAbsolute, join } from 'node:path';
+// Node-free: parses bytes; detached data files come through opts.readDataFile (path layer only).
 import { MedsamError } from '../common/errors.js';
-import { gunzipBytes, readFileBytes } from './fileBytes.js';
-import { geometryFromAffine, type Affine3x4, type Vec3 } from './geometry.js';
+import { concatBytes, formatBytes, latin1 } from './bytes.js';
+import { expandDataFileSpec } from './detachedData.js';
+import { geometryFromAffineRepaired, type Affine3x4, type Vec3 } from './geometry.js';
+import { inflateLimited, inflateSlack } from './inflateLimited.js';
 import { decodeVoxels, VOXEL_BYTES, type VoxelType } from './rawVoxels.js';
+import { checkVoxelCount } from './readLimits.js';
+import { warnerOf, type ParseOptions } from './readOptions.js';
 import type { Volume } from './volume.js';
 
 export interface NrrdHeader {
@@ -39,12 +42,12 @@ const SPACE_TO_LPS: Record<string, Vec3> = {
   'scanner-xyz': [1, 1, 1], '3d-right-handed': [1, 1, 1], '3d-left-handed': [1, 1, 1],
 };
 
-/** Read a .nrrd (attached or detached .nhdr data; raw, gzip or ascii encoding) into an LPS Volume. */
-export function readNrrd(path: string): Volume {
-  return parseNrrd(readFileBytes(path, 'NRRD file'), path);
-}
-
-export function parseNrrd(bytes: Uint8Array, path: string): Volume {
+/**
+ * Parse .nrrd bytes (raw, gzip or ascii encoding) into an LPS Volume; `name` labels messages.
+ * Detached data (.nhdr) needs opts.readDataFile, which only the path layer gives.
+ */
+export function parseNrrd(bytes: Uint8Array, name: string, opts: ParseOptions = {}): Volume {
+  const path = name;
   const { header, dataStart } = parseHeader(bytes, path);
   const f = header.fields;
   const type = TYPES[(f.type ?? '').toLowerCase()];
@@ -65,14 +68,18 @@ export function parseNrrd(bytes: Uint8Array, path: string): Volume {
   if (spatial.length > 3) throw new MedsamError(`NRRD file ${path} has ${spatial.length} spatial axes`, 'only 2D/3D images are supported');
   const dims = [0, 1, 2].map((i) => (i < spatial.length ? sizes[spatial[i]] : 1)) as [number, number, number];
   const nvox = sizes.reduce((a, b) => a * b, 1);
+  checkVoxelCount(`NRRD file ${path}`, sizes, opts);
 
   const encoding = (f.encoding ?? 'raw').toLowerCase();
-  let payload = dataPayload(bytes, dataStart, f, path);
+  let payload = dataPayload(bytes, dataStart, f, path, opts, sizes[sizes.length - 1]);
   const byteSkip = Number(f['byte skip'] ?? 0);
   let data: Volume['data'];
   if (encoding === 'raw' || encoding === 'gzip' || encoding === 'gz') {
-    if (encoding !== 'raw') payload = gunzipBytes(payload, path);
     const need = nvox * VOXEL_BYTES[type];
+    if (encoding !== 'raw') {
+      const allowed = need + Math.max(0, byteSkip) + inflateSlack(need);
+      payload = inflateLimited(payload, { format: 'gzip', limit: allowed, label: path, declared: `${sizes.join('x')} ${type} = ${formatBytes(need)}`, inflater: opts.inflate });
+    }
     // byte skip -1 means "the data is the last `need` bytes".
     const start = byteSkip === -1 ? payload.length - need : byteSkip;
     const got = payload.length - Math.max(0, start);
@@ -87,7 +94,8 @@ export function parseNrrd(bytes: Uint8Array, path: string): Volume {
     throw new MedsamError(`NRRD file ${path} uses unsupported encoding "${encoding}"`, 're-save it with raw or gzip encoding (e.g. in 3D Slicer)');
   }
 
-  return { data, dims, ...nrrdGeometry(f, spatial, path), modality: modalityHint(header), source: { format: 'nrrd', path }, header };
+  const warn = warnerOf(opts);
+  return { data, dims, ...nrrdGeometry(f, spatial, path, warn), modality: modalityHint(header), source: { format: 'nrrd', path }, header };
 }
 
 function parseHeader(bytes: Uint8Array, path: string): { header: NrrdHeader; dataStart: number } {
@@ -100,7 +108,7 @@ function parseHeader(bytes: Uint8Array, path: string): { header: NrrdHeader; dat
     if (bytes[i] === 0x0a && bytes[i + 1] === 0x0a) { end = i; dataStart = i + 2; break; }
     if (bytes[i] === 0x0a && bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) { end = i; dataStart = i + 3; break; }
   }
-  const text = new TextDecoder('latin1').decode(bytes.subarray(0, end < 0 ? bytes.length : end));
+  const text = latin1(bytes.subarray(0, end < 0 ? bytes.length : end));
   const fields: Record<string, string> = {};
   const keyValues: Record<string, string> = {};
   const lines = text.split(/\r?\n/).slice(1);
@@ -126,7 +134,7 @@ function parseHeader(bytes: Uint8Array, path: string): { header: NrrdHeader; dat
 }
 
 /** The voxel bytes: after the header, or in the detached file(s) a .nhdr names. */
-function dataPayload(bytes: Uint8Array, dataStart: number, f: Record<string, string>, path: string): Uint8Array {
+function dataPayload(bytes: Uint8Array, dataStart: number, f: Record<string, string>, path: string, opts: ParseOptions, slices: number): Uint8Array {
   const dataFile = f['data file'] ?? f.datafile;
   if (!dataFile) {
     const lineSkip = Number(f['line skip'] ?? 0);
@@ -137,18 +145,12 @@ function dataPayload(bytes: Uint8Array, dataStart: number, f: Record<string, str
     }
     return bytes.subarray(start);
   }
-  const names = dataFile.startsWith('LIST') ? dataFile.split('\n').slice(1) : /%/.test(dataFile) ? null : [dataFile];
-  if (!names) throw new MedsamError(`NRRD file ${path} uses a printf-style data file pattern, which is not supported`, 'merge the data into one .nrrd file (e.g. with 3D Slicer)');
-  const parts = names.map((n) => {
-    const p = isAbsolute(n) ? n : join(dirname(path), n);
-    if (!existsSync(p)) throw new MedsamError(`NRRD header ${path} points at data file ${p}, which does not exist`, 'keep the .nhdr next to its data file');
-    return readFileBytes(p, 'NRRD data file');
-  });
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
+  const [spec, ...listLines] = dataFile.split('\n');
+  const names = expandDataFileSpec(spec, listLines, `NRRD header ${path}`, Math.max(1, slices));
+  if (!opts.readDataFile) {
+    throw new MedsamError(`NRRD header ${path} keeps its voxels in a separate data file (${names[0]}${names.length > 1 ? ', …' : ''}), which can only be read from a path`, 'read the .nhdr by path with its data file beside it, or save it as a single .nrrd');
+  }
+  return concatBytes(names.map((n) => opts.readDataFile!(n)));
 }
 
 /** Indices of the axes that carry space: those with a direction vector (or, old style, a spacing). */
@@ -171,7 +173,7 @@ function parseVector(t: string, path: string): number[] {
   return v;
 }
 
-function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string): Pick<Volume, 'spacing' | 'origin' | 'direction'> {
+function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string, warn: (m: string) => void): Pick<Volume, 'spacing' | 'origin' | 'direction'> {
   const space = (f.space ?? '').toLowerCase();
   const flip: Vec3 = space ? SPACE_TO_LPS[space] ?? [1, 1, 1] : [1, 1, 1];
   if (space && !SPACE_TO_LPS[space]) {
@@ -188,7 +190,12 @@ function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string
   } else {
     // Old-style "spacings" without orientation: axis-aligned grid.
     const sp = (f.spacings ?? '').split(/\s+/).map(Number);
-    spatial.forEach((ax, c) => { if (Number.isFinite(sp[ax]) && sp[ax] > 0) m[c][c] = sp[ax]; });
+    const bad: number[] = [];
+    spatial.forEach((ax, c) => {
+      if (Number.isFinite(sp[ax]) && sp[ax] > 0) m[c][c] = sp[ax];
+      else if (f.spacings !== undefined && sp[ax] !== undefined && !Number.isNaN(sp[ax])) bad.push(c);
+    });
+    if (bad.length) warn(`NRRD file ${path} has zero or negative spacings (${f.spacings}); assuming 1 mm on axis ${bad.map((c) => 'xyz'[c]).join(', ')}`);
   }
   // A 2D image gets a unit third axis orthogonal to the first two.
   if (spatial.length < 3) {
@@ -202,9 +209,8 @@ function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string
     const o = parseVector(f['space origin'], path);
     for (let r = 0; r < 3; r++) m[r][3] = (o[r] ?? 0) * flip[r];
   }
-  const g = geometryFromAffine(m);
-  if (!g) throw new MedsamError(`NRRD file ${path} has a zero-length space direction`, 're-export the file');
-  return g;
+  return geometryFromAffineRepaired(m, (axes) =>
+    warn(`NRRD file ${path} has a zero-length space direction on axis ${axes.map((c) => 'xyz'[c]).join(', ')}; assuming 1 mm spacing there`));
 }
 
 /** NRRD has no modality field; Slicer and pynrrd sometimes leave one in key/values. */

@@ -1,13 +1,14 @@
-import { gzipSync } from 'node:zlib';
-import { writeFileAtomic } from './atomicWrite.js';
+// Node-free: returns bytes; writeMask.ts writes them to a path.
+import { gzipSync } from 'fflate';
+import { concatBytes } from './bytes.js';
 import { checkMaskShape, toLabelArray } from './maskLabels.js';
 import type { Volume } from './volume.js';
 
 /**
- * Write a label mask as gzip NRRD in LPS space. Numbers are printed with JavaScript's
- * shortest round-trip formatting, so reading the file back gives the identical doubles.
+ * A label mask as gzip NRRD bytes in LPS space (`path` names it in messages). Numbers are printed
+ * with JavaScript's shortest round-trip formatting, so reading it back gives the identical doubles.
  */
-export function writeNrrd(path: string, mask: Volume): void {
+export function encodeNrrd(mask: Volume, path: string): Uint8Array {
   checkMaskShape(mask, path);
   const labels = toLabelArray(mask, path);
   const { spacing: s, direction: d, origin: o } = mask;
@@ -27,8 +28,8 @@ export function writeNrrd(path: string, mask: Volume): void {
     '',
     '',
   ].join('\n');
-  const body = gzipSync(new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength), { level: 6 });
-  writeFileAtomic(path, [new TextEncoder().encode(header), body]);
+  const body = gzipSync(new Uint8Array(labels.buffer, labels.byteOffset, labels.byteLength), { level: 6, mtime: 0 });
+  return concatBytes([new TextEncoder().encode(header), body]);
 }
 
 function fmt(x: number): string {

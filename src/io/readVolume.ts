@@ -1,79 +1,67 @@
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+// Node layer: images by path. Every format except DICOM is parsed from bytes (volumeBytes.ts);
+// this file only reads files, confines detached data files, and reads the limit from the env.
+import { existsSync, statSync } from 'node:fs';
 import { MedsamError } from '../common/errors.js';
+import { confinedDataFileReader } from './confinedDataFiles.js';
 import { readDicom, type DicomReadOptions } from './dicomSeries.js';
-import { readImageVolume } from './image2d.js';
-import { readMetaImage } from './metaImageRead.js';
-import { readNifti, type NiftiReadOptions } from './niftiRead.js';
-import { readNpzCase, readNpzMask, type NpzSpacingOrder } from './npzCase.js';
-import { openNpz } from './npz.js';
-import { readNrrd } from './nrrdRead.js';
+import { limitsFromEnv, readFileBytes, readFileHead } from './fileBytes.js';
+import { decodeImage2D, imageToVolume } from './image2d.js';
+import { parseMetaImage } from './metaImageRead.js';
+import { parseNifti, type NiftiReadOptions } from './niftiRead.js';
+import { parseNrrd } from './nrrdRead.js';
+import { warnerOf, type ParseOptions } from './readOptions.js';
+import { checkVolumeValues } from './volumeChecks.js';
+import { detectFormat, readVolumeBytes, type VolumeBytesOptions } from './volumeBytes.js';
 import type { Volume, VolumeFormat } from './volume.js';
 
-export interface ReadVolumeOptions extends DicomReadOptions, NiftiReadOptions {
-  /** Skip detection and read as this format. */
-  format?: VolumeFormat;
-  /** MedSAM2 .npz only: order of the stored spacing values. */
-  npzSpacingOrder?: NpzSpacingOrder;
+export { SUPPORTED_INPUTS } from './volumeBytes.js';
+export { limitsFromEnv } from './fileBytes.js';
+
+export interface ReadVolumeOptions extends DicomReadOptions, VolumeBytesOptions {
+  /** Filled with the real path of every detached data file read (they are inputs too: outputs must spare them). */
+  filesRead?: string[];
 }
-
-export const SUPPORTED_INPUTS = '.nii/.nii.gz, .nrrd/.nhdr, .mha/.mhd, .npz (MedSAM2), a DICOM folder or .dcm file, .png, .jpg';
-
-const EXTENSIONS: [RegExp, VolumeFormat][] = [
-  [/\.nii(\.gz)?$/i, 'nifti'],
-  [/\.(nrrd|nhdr)$/i, 'nrrd'],
-  [/\.(mha|mhd)$/i, 'metaimage'],
-  [/\.npz$/i, 'npz'],
-  [/\.(dcm|dicom|ima)$/i, 'dicom'],
-  [/\.png$/i, 'png'],
-  [/\.(jpe?g)$/i, 'jpeg'],
-];
 
 /** Format of a path: folder → DICOM, else by extension, else by the file's first bytes. */
 export function detectVolumeFormat(path: string): VolumeFormat {
   if (!existsSync(path)) throw new MedsamError(`input ${path} does not exist`, 'check the path');
   if (statSync(path).isDirectory()) return 'dicom';
-  for (const [re, f] of EXTENSIONS) if (re.test(path)) return f;
-  const head = readHead(path, 512);
-  const text = String.fromCharCode(...head.subarray(0, 64));
-  if (head.length >= 132 && String.fromCharCode(...head.subarray(128, 132)) === 'DICM') return 'dicom';
-  if (text.startsWith('NRRD000')) return 'nrrd';
-  if (/^\s*(ObjectType|NDims)\s*=/.test(text)) return 'metaimage';
-  if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return 'npz';
-  if (head[0] === 0x89 && text.startsWith('\x89PNG')) return 'png';
-  if (head[0] === 0xff && head[1] === 0xd8) return 'jpeg';
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  if (head.length >= 4 && [348, 540].some((n) => view.getInt32(0, true) === n || view.getInt32(0, false) === n)) return 'nifti';
-  // gzip without a telling name: NIfTI is by far the most common gzip-wrapped volume.
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'nifti';
-  const ext = /\.[^./\\]+$/.exec(path)?.[0] ?? '(none)';
-  throw new MedsamError(`cannot tell the image format of ${path} (extension ${ext}, unrecognised content)`, `supported inputs: ${SUPPORTED_INPUTS}`);
+  return detectFormat(path, readFileHead(path, 512));
 }
 
-function readHead(path: string, n: number): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(n);
-    const got = readSync(fd, buf, 0, n, 0);
-    return new Uint8Array(buf.buffer, buf.byteOffset, got);
-  } finally {
-    closeSync(fd);
-  }
+function withPathOptions<T extends ParseOptions & { filesRead?: string[] }>(path: string, what: string, opts: T): T {
+  const limits = limitsFromEnv(opts);
+  return { ...opts, ...limits, readDataFile: confinedDataFileReader(path, what, limits, opts.filesRead) };
+}
+
+/** Read a .nii / .nii.gz file into an LPS Volume. */
+export function readNifti(path: string, opts: NiftiReadOptions = {}): Volume {
+  const o = { ...opts, ...limitsFromEnv(opts) };
+  return checkVolumeValues(parseNifti(readFileBytes(path, 'NIfTI file', o), path, o), path, warnerOf(o));
+}
+
+/** Read a .nrrd, or a .nhdr with its detached data file(s) confined to the header's folder. */
+export function readNrrd(path: string, opts: ParseOptions & { filesRead?: string[] } = {}): Volume {
+  const o = withPathOptions(path, 'NRRD header', opts);
+  return checkVolumeValues(parseNrrd(readFileBytes(path, 'NRRD file', o), path, o), path, warnerOf(o));
+}
+
+/** Read a .mha, or a .mhd with its data file(s) confined to the header's folder. */
+export function readMetaImage(path: string, opts: ParseOptions & { filesRead?: string[] } = {}): Volume {
+  const o = withPathOptions(path, 'MetaImage header', opts);
+  return checkVolumeValues(parseMetaImage(readFileBytes(path, 'MetaImage file', o), path, o), path, warnerOf(o));
 }
 
 /** Read any supported image into an LPS Volume (for .npz: `imgs`, or `segs`/`gts` in a mask file). */
 export async function readVolume(path: string, opts: ReadVolumeOptions = {}): Promise<Volume> {
   const format = opts.format ?? detectVolumeFormat(path);
+  const o = { ...opts, ...limitsFromEnv(opts) };
   switch (format) {
-    case 'nifti': return readNifti(path, opts);
-    case 'nrrd': return readNrrd(path);
-    case 'metaimage': return readMetaImage(path);
-    case 'npz':
-      // A case holds `imgs`; a saved prediction holds only `segs`.
-      return openNpz(path).has('imgs')
-        ? (await readNpzCase(path, { spacingOrder: opts.npzSpacingOrder })).image
-        : readNpzMask(path, { spacingOrder: opts.npzSpacingOrder });
-    case 'dicom': return readDicom(path, opts);
+    case 'nrrd': return readNrrd(path, o);
+    case 'metaimage': return readMetaImage(path, o);
+    case 'dicom': return checkVolumeValues(await readDicom(path, o), path, warnerOf(o));
     case 'png':
-    case 'jpeg': return readImageVolume(path);
+    case 'jpeg': return imageToVolume(decodeImage2D(readFileBytes(path, 'image', o), path, o));
+    default: return readVolumeBytes(readFileBytes(path, `${format === 'npz' ? '.npz' : 'NIfTI'} file`, o), path, { ...o, format });
   }
 }

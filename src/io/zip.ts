@@ -1,13 +1,17 @@
-import * as zlib from 'node:zlib';
-import { inflateSync, zipSync, type Zippable } from 'fflate';
-import { MedsamError, errorMessage } from '../common/errors.js';
+import { zipSync, type Zippable } from 'fflate';
+import { MedsamError } from '../common/errors.js';
+import { formatBytes } from './bytes.js';
+import { inflateLimited } from './inflateLimited.js';
+import { checkByteCount, type ReadLimits } from './readLimits.js';
 
 /**
  * Minimal ZIP reader for .npz and PyTorch .pt archives.
  * The central directory is parsed by hand (rather than fflate's unzipSync) so that stored
  * members are zero-copy views into the file (a 156 MB checkpoint is not copied twice), members
  * are decoded only when asked for, ZIP64 records (numpy writes them) are handled, and
- * truncation is reported precisely. Deflate itself is fflate's.
+ * truncation is reported precisely. Deflate itself is fflate's, streamed with the member's declared
+ * size as the output limit (a zip bomb stops there). Node-free: CRC-32 is a small table loop
+ * below because fflate does not export its own and Node's zlib.crc32 is Node-only.
  */
 export interface ZipEntry {
   name: string;
@@ -25,17 +29,43 @@ const EOCD64_SIG = 0x06064b50;
 const CDIR_SIG = 0x02014b50;
 const LOCAL_SIG = 0x04034b50;
 
-const nodeCrc32: ((data: Uint8Array) => number) | undefined = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
+let crcTables: Int32Array | undefined;
+
+/** CRC-32 (IEEE, as ZIP and gzip use), slicing-by-8: eight table lookups per 8 input bytes. */
+export function crc32(data: Uint8Array): number {
+  if (!crcTables) {
+    crcTables = new Int32Array(256 * 8);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTables[n] = c;
+    }
+    for (let n = 0; n < 256; n++) {
+      for (let t = 1; t < 8; t++) crcTables[t * 256 + n] = crcTables[(t - 1) * 256 + n] >>> 8 ^ crcTables[crcTables[(t - 1) * 256 + n] & 0xff];
+    }
+  }
+  const T = crcTables;
+  let c = -1;
+  let i = 0;
+  const n8 = data.length - (data.length % 8);
+  for (; i < n8; i += 8) {
+    const a = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
+    c = T[1792 + (a & 0xff)] ^ T[1536 + ((a >>> 8) & 0xff)] ^ T[1280 + ((a >>> 16) & 0xff)] ^ T[1024 + (a >>> 24)] ^
+      T[768 + data[i + 4]] ^ T[512 + data[i + 5]] ^ T[256 + data[i + 6]] ^ T[data[i + 7]];
+  }
+  for (; i < data.length; i++) c = T[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
 
 export class ZipArchive {
   readonly entries: ReadonlyMap<string, ZipEntry>;
 
-  private constructor(private readonly bytes: Uint8Array, readonly label: string, entries: Map<string, ZipEntry>) {
+  private constructor(private readonly bytes: Uint8Array, readonly label: string, entries: Map<string, ZipEntry>, private readonly limits?: ReadLimits) {
     this.entries = entries;
   }
 
-  /** Parse the central directory; `label` names the file in error messages. */
-  static open(bytes: Uint8Array, label: string, what = 'zip archive'): ZipArchive {
+  /** Parse the central directory; `label` names the file in error messages; `limits` bounds each decoded member. */
+  static open(bytes: Uint8Array, label: string, what = 'zip archive', limits?: ReadLimits): ZipArchive {
     const fail = (why: string): never => {
       throw new MedsamError(`${label} is not a valid ${what}: ${why}`, 're-download or re-export the file');
     };
@@ -88,7 +118,7 @@ export class ZipArchive {
       entries.set(name, { name, method, compressedSize, size, crc32, localHeaderOffset });
       p += 46 + nameLen + extraLen + commentLen;
     }
-    return new ZipArchive(bytes, label, entries);
+    return new ZipArchive(bytes, label, entries, limits);
   }
 
   names(): string[] {
@@ -115,7 +145,7 @@ export class ZipArchive {
 
   /**
    * Decoded bytes of one member. Stored members are views into the archive (no copy).
-   * `verify` checks the CRC-32 (cheap with Node's native crc32; skipped on Nodes without it).
+   * `verify` checks the CRC-32. A deflated member is inflated with its declared size as the limit.
    */
   read(name: string, verify = true): Uint8Array {
     const e = this.entries.get(name);
@@ -125,18 +155,15 @@ export class ZipArchive {
     if (e.method === 0) {
       out = raw;
     } else if (e.method === 8) {
-      try {
-        out = inflateSync(raw, { out: new Uint8Array(e.size) });
-      } catch (err) {
-        throw new MedsamError(`${this.label}: member ${e.name} has corrupt compressed data (${errorMessage(err)})`, 're-download or re-export the file');
-      }
+      checkByteCount(this.label, `member ${e.name}`, e.size, this.limits);
+      out = inflateLimited(raw, { format: 'deflate', limit: e.size, label: `${this.label}: member ${e.name}`, declared: formatBytes(e.size), inflater: this.limits?.inflate });
     } else {
       throw new MedsamError(`${this.label}: member ${e.name} uses ZIP compression method ${e.method}; only stored and deflate are supported`, 're-save it with numpy.savez / savez_compressed or torch.save');
     }
     if (out.length !== e.size) {
       throw new MedsamError(`${this.label}: member ${e.name} decoded to ${out.length} bytes, expected ${e.size}`, 're-download or re-export the file');
     }
-    if (verify && nodeCrc32 && (nodeCrc32(out) >>> 0) !== e.crc32) {
+    if (verify && crc32(out) !== e.crc32) {
       throw new MedsamError(`${this.label}: member ${e.name} fails its CRC-32 check (the file is corrupt)`, 're-download or re-export the file');
     }
     return out;

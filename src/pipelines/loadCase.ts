@@ -1,5 +1,5 @@
-import { readNpzCase } from '../io/npzCase.js';
-import { detectVolumeFormat, readVolume } from '../io/readVolume.js';
+import { readNpzCase } from '../io/npzFile.js';
+import { detectVolumeFormat, limitsFromEnv, readVolume, type ReadVolumeOptions } from '../io/readVolume.js';
 import type { Volume } from '../io/volume.js';
 
 /** An image with whatever reference data came in the same file (MedSAM2 .npz: `gts`, `recist`). */
@@ -10,10 +10,10 @@ export interface LoadedCase {
 }
 
 /** Reads an input for segmentation; for a MedSAM2 case .npz also its reference mask and RECIST lines. */
-export async function loadCase(path: string): Promise<LoadedCase> {
+export async function loadCase(path: string, opts: ReadVolumeOptions = {}): Promise<LoadedCase> {
   if (detectVolumeFormat(path) === 'npz') {
-    const c = await readNpzCase(path);
+    const c = await readNpzCase(path, { ...opts, ...limitsFromEnv(opts) });
     return { image: c.image, label: c.label, recist: c.recist };
   }
-  return { image: await readVolume(path) };
+  return { image: await readVolume(path, opts) };
 }

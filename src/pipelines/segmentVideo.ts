@@ -109,7 +109,7 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
     seconds: (performance.now() - t0) / 1000,
   };
   if (opts.outDir !== undefined) {
-    result.outputs = await writeVideoOutputs(opts.outDir, { width: video.width, height: video.height, fps: video.fps, frames: video.frames, labels });
+    result.outputs = await writeVideoOutputs(opts.outDir, { width: video.width, height: video.height, fps: video.fps, frames: video.frames, labels, names: video.names });
     result.seconds = (performance.now() - t0) / 1000;
   }
   return result;

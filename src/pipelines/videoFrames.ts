@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { MedsamError } from '../common/errors.js';
-import { readImage2D } from '../io/image2d.js';
+import { readImage2D } from '../io/imageFile.js';
 import { readVideo } from '../io/video.js';
+import { pilResizeBicubicU8 } from '../preprocess/pilResize.js';
 
 /** RGB frames of a video or of a folder of pictures, in display order. */
 export interface LoadedFrames {
@@ -33,11 +34,19 @@ export function listFrameFiles(dir: string): string[] {
     .sort((a, b) => naturalOrder.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
+export interface LoadFramesOptions {
+  maxFrames?: number;
+  fps?: number;
+  /** Told what was adjusted (resized frames, renamed masks); default: a `note:` line on stderr. */
+  onNote?: (message: string) => void;
+}
+
 /**
- * Reads a video file (through the bundled ffmpeg) or a folder of PNG/JPEG frames. All folder
- * frames must have the same size; the first odd one is named in the error.
+ * Reads a video file (through the bundled ffmpeg) or a folder of PNG/JPEG frames. Folder frames
+ * of another size than the first are resized to the first frame's size (bicubic, per channel),
+ * with one note naming how many and the first odd one.
  */
-export async function loadFrames(source: string, opts: { maxFrames?: number; fps?: number } = {}): Promise<LoadedFrames> {
+export async function loadFrames(source: string, opts: LoadFramesOptions = {}): Promise<LoadedFrames> {
   if (opts.maxFrames !== undefined && !(Number.isInteger(opts.maxFrames) && opts.maxFrames >= 1)) {
     throw new MedsamError(`maxFrames ${opts.maxFrames} must be a whole number >= 1`, 'e.g. 100');
   }
@@ -55,7 +64,8 @@ export async function loadFrames(source: string, opts: { maxFrames?: number; fps
   };
 }
 
-function loadFrameFolder(dir: string, opts: { maxFrames?: number; fps?: number }): LoadedFrames {
+function loadFrameFolder(dir: string, opts: LoadFramesOptions): LoadedFrames {
+  const note = opts.onNote ?? ((m: string) => process.stderr.write(`note: ${m}\n`));
   let files = listFrameFiles(dir);
   if (files.length === 0) {
     throw new MedsamError(`folder ${dir} has no PNG or JPEG frames`, `put the frames in it as ${FRAME_EXTENSIONS.join('/')} files, or pass a video file`);
@@ -63,18 +73,38 @@ function loadFrameFolder(dir: string, opts: { maxFrames?: number; fps?: number }
   if (opts.maxFrames !== undefined) files = files.slice(0, opts.maxFrames);
   const frames: Uint8Array[] = [];
   let width = 0, height = 0;
+  const resized: string[] = [];
   for (const [i, f] of files.entries()) {
     const img = readImage2D(join(dir, f), { rgb: true });
     if (i === 0) {
       ({ width, height } = img);
+      frames.push(img.data);
     } else if (img.width !== width || img.height !== height) {
-      throw new MedsamError(`frame ${f} in ${dir} is ${img.width}x${img.height}, but ${files[0]} is ${width}x${height}`,
-        'all frames of a video must have the same size; remove or resize the odd file');
+      resized.push(`${f} (${img.width}x${img.height})`);
+      frames.push(resizeRgb(img.data, img.width, img.height, width, height));
+    } else {
+      frames.push(img.data);
     }
-    frames.push(img.data);
   }
-  return {
-    width, height, fps: opts.fps ?? DEFAULT_FOLDER_FPS, frames,
-    names: files.map((f) => basename(f, extname(f))), kind: 'folder', source: dir,
-  };
+  if (resized.length) {
+    note(`${resized.length} of ${files.length} frames in ${dir} differ in size from the first (${files[0]}, ${width}x${height}) and were resized to it, e.g. ${resized[0]}`);
+  }
+  let names = files.map((f) => basename(f, extname(f)));
+  if (new Set(names).size !== names.length) {
+    names = files.map((_, i) => String(i).padStart(5, '0'));
+    note(`frames in ${dir} share names across extensions (e.g. x.png and x.jpg); masks are named by frame index (00000.png, …) instead`);
+  }
+  return { width, height, fps: opts.fps ?? DEFAULT_FOLDER_FPS, frames, names, kind: 'folder', source: dir };
+}
+
+/** Interleaved RGB resized channel by channel (Pillow-exact bicubic). */
+function resizeRgb(rgb: Uint8Array, w: number, h: number, outW: number, outH: number): Uint8Array {
+  const out = new Uint8Array(outW * outH * 3);
+  const plane = new Uint8Array(w * h);
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < w * h; i++) plane[i] = rgb[3 * i + c]!;
+    const r = pilResizeBicubicU8(plane, w, h, outW, outH);
+    for (let i = 0; i < outW * outH; i++) out[3 * i + c] = r[i]!;
+  }
+  return out;
 }

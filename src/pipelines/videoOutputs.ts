@@ -1,8 +1,8 @@
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MedsamError, errorMessage } from '../common/errors.js';
-import { writePngMask } from '../io/image2d.js';
-import { writeNpz } from '../io/npz.js';
+import { PNG_SOFTWARE_TAG, writePngMask } from '../io/imageFile.js';
+import { writeNpz } from '../io/npzFile.js';
 import { writeVideo } from '../io/video.js';
 import { IDENTITY_DIRECTION } from '../io/volume.js';
 import { overlayFrame } from './videoOverlay.js';
@@ -19,10 +19,36 @@ export interface VideoOutputData {
   /** RGB frames (for the overlay) and their label maps, same count. */
   frames: readonly Uint8Array[];
   labels: readonly Uint8Array[];
+  /** Frame names (input file names without extension); masks/<name>.png. Default 00000, 00001, … */
+  names?: readonly string[];
 }
 
 export function maskPngName(frame: number): string {
   return `${String(frame).padStart(5, '0')}.png`;
+}
+
+/** masks/<name>.png for each frame: the input frame names when given, usable and unique, else 00000.png, … */
+export function maskPngNames(count: number, names?: readonly string[]): string[] {
+  const ok = names && names.length === count && names.every((n) => n.length > 0 && !/[\/\\\0]/.test(n) && n !== '.' && n !== '..' && !n.startsWith('.'));
+  const out = ok ? names.map((n) => `${n}.png`) : Array.from({ length: count }, (_, i) => maskPngName(i));
+  return new Set(out).size === out.length ? out : Array.from({ length: count }, (_, i) => maskPngName(i));
+}
+
+/** A mask PNG medsam2 wrote: encodePngMask ends every file with a tEXt "Software: medsam2.js" chunk. */
+function isOwnMaskPng(path: string): boolean {
+  if (!path.toLowerCase().endsWith('.png')) return false;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const size = fstatSync(fd).size;
+    const tail = new Uint8Array(Math.min(96, size));
+    readSync(fd, tail, 0, tail.length, size - tail.length);
+    return new TextDecoder('latin1').decode(tail).includes(PNG_SOFTWARE_TAG);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /**
@@ -39,7 +65,7 @@ export function checkVideoOutputDir(outDir: string): void {
     const masks = join(abs, VIDEO_OUTPUTS.masks);
     if (existsSync(masks)) {
       if (!statSync(masks).isDirectory()) throw new MedsamError(`cannot write ${masks}: a file has that name`, 'move it away or choose another output folder');
-      const foreign = readdirSync(masks).find((f) => !MASK_PNG.test(f));
+      const foreign = readdirSync(masks).find((f) => !MASK_PNG.test(f) && !isOwnMaskPng(join(masks, f)));
       if (foreign) {
         throw new MedsamError(`${masks} holds ${foreign}, which medsam2 did not write, and would be replaced`, 'move your files away or choose another output folder');
       }
@@ -64,7 +90,7 @@ function writable(dir: string, outDir: string): void {
 }
 
 /**
- * Writes masks/<frame:05d>.png (label values), masks.npz (`segs` (N,H,W) uint8) and overlay.mp4.
+ * Writes masks/<frame name>.png (label values; the input frame names, else <index:05d>.png), masks.npz (`segs` (N,H,W) uint8) and overlay.mp4.
  * Everything is written into a hidden staging folder beside `outDir` and moved in at the end, so
  * a failure leaves neither partial files nor a half-written out/; an existing out/ keeps its other
  * files, and its previous outputs are replaced only once the new ones are complete.
@@ -79,10 +105,11 @@ export async function writeVideoOutputs(outDir: string, data: VideoOutputData): 
   const stage = join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   try {
     mkdirSync(join(stage, VIDEO_OUTPUTS.masks), { recursive: true });
+    const names = maskPngNames(labels.length, data.names);
     for (const [i, l] of labels.entries()) {
-      writePngMask(join(stage, VIDEO_OUTPUTS.masks, maskPngName(i)), {
+      writePngMask(join(stage, VIDEO_OUTPUTS.masks, names[i]!), {
         data: l, dims: [W, H, 1], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [...IDENTITY_DIRECTION],
-        source: { format: 'png', path: maskPngName(i) },
+        source: { format: 'png', path: names[i]! },
       });
     }
     const segs = new Uint8Array(labels.length * W * H);

@@ -84,6 +84,13 @@ export function validatePrompts(prompts: readonly VolumePrompt[], geom: SliceGeo
       if (name === 'box' && (b[2] < b[0] || b[3] < b[1])) {
         throw new MedsamError(`${where}: box [${b.join(', ')}] has x1 < x0 or y1 < y0`, 'give the top-left corner first: [x0, y0, x1, y1]');
       }
+      // Zero area is as impossible as inverted: nothing can be inside it (the model returns an empty mask).
+      if (name === 'box' && (b[2] === b[0] || b[3] === b[1])) {
+        throw new MedsamError(`${where}: box [${b.join(', ')}] has zero ${b[2] === b[0] ? 'width (x1 = x0)' : 'height (y1 = y0)'}`, 'draw the box around the object: [x0, y0, x1, y1] with x1 > x0 and y1 > y0');
+      }
+      if (name === 'recist' && Math.trunc(Math.hypot(b[2] - b[0], b[3] - b[1]) / 2) === 0) {
+        throw new MedsamError(`${where}: RECIST line [${b.join(', ')}] is ${+Math.hypot(b[2] - b[0], b[3] - b[1]).toFixed(2)} px long, too short to make a box`, 'give the two ends of the lesion\'s long axis (at least 2 px apart)');
+      }
     }
     for (const [j, pt] of (p.points ?? []).entries()) {
       checkCoord(`point ${j + 1} x`, pt.x, geom.width, 'width', where);

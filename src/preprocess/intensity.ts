@@ -76,10 +76,16 @@ export function describeWindow(w: WindowSpec): string {
   return w.name ? `CT ${w.name} (${wl})` : `CT ${wl}`;
 }
 
+/**
+ * Min and max of the finite values: NaN and ±Inf never drive a window (the readers already
+ * replace them with a warning; volumes built in code may still carry them). NaN voxels end up
+ * at the bottom of the window (0) in every rule below.
+ */
 function minMax(data: NumericArray): [number, number] {
   let lo = Infinity, hi = -Infinity;
   for (let i = 0; i < data.length; i++) {
     const v = Number(data[i]);
+    if (v === Infinity || v === -Infinity) continue;
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
@@ -115,7 +121,7 @@ function clipRescale(data: NumericArray, lo: number, hi: number, keepZero: boole
   for (let i = 0; i < n; i++) {
     const raw = Number(data[i]);
     if (keepZero && raw === 0) continue;
-    const v = raw < cLo ? cLo : raw > cHi ? cHi : raw;
+    const v = raw < cLo ? cLo : raw > cHi ? cHi : raw === raw ? raw : cLo; // NaN → bottom
     out[i] = Math.trunc(((v - cLo) / range) * 255); // numpy's operation order, so results match bit for bit
   }
   return out;
@@ -124,13 +130,16 @@ function clipRescale(data: NumericArray, lo: number, hi: number, keepZero: boole
 /** The 0.5 / 99.5 percentiles of the voxels > 0 (MedSAM2 takes `image_data[image_data > 0]`). */
 export function positivePercentiles(data: NumericArray, low = 0.5, high = 99.5): [number, number] | undefined {
   let count = 0;
-  for (let i = 0; i < data.length; i++) if (Number(data[i]) > 0) count++;
+  for (let i = 0; i < data.length; i++) {
+    const v = Number(data[i]);
+    if (v > 0 && v !== Infinity) count++;
+  }
   if (count === 0) return undefined;
   const vals = new Float64Array(count);
   let j = 0;
   for (let i = 0; i < data.length; i++) {
     const v = Number(data[i]);
-    if (v > 0) vals[j++] = v;
+    if (v > 0 && v !== Infinity) vals[j++] = v;
   }
   vals.sort();
   return [percentileSorted(vals, low), percentileSorted(vals, high)];

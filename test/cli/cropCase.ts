@@ -1,5 +1,5 @@
 import type { NdArray } from '../../src/io/ndarray.js';
-import { readNpz, writeNpz } from '../../src/io/npz.js';
+import { readNpz, writeNpz } from '../../src/io/npzFile.js';
 
 /**
  * Writes slices [z0, z1] of a MedSAM2 case .npz (imgs, gts and the geometry arrays) as a new .npz,

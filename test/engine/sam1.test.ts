@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { MedsamError } from '../../src/common/errors.js';
 import { OrtSession } from '../../src/engine/ortSession.js';
 import { Sam1Engine } from '../../src/engine/sam1Engine.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { dice } from '../../src/metrics/dice.js';
 import { listModels, registerModel, resolveModel, type ModelEntry } from '../../src/models/registry.js';
 import { loadUserModels } from '../../src/models/node/userModels.js';

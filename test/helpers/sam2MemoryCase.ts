@@ -2,7 +2,7 @@ import './nodePlatform.js';
 import { readFileSync } from 'node:fs';
 import type { NdArray } from '../../src/io/ndarray.js';
 import { roundToBfloat16InPlace } from '../../src/common/halfFloat.js';
-import { readNpz } from '../../src/io/npz.js';
+import { readNpz } from '../../src/io/npzFile.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { WeightStore } from '../../src/models/onnx/weightStore.js';
 import { memoryConfigFromYaml, type MemoryModulesConfig } from '../../src/models/sam2/graphs/memoryConfig.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MedsamError } from '../../src/common/errors.js';
 import { readVolume } from '../../src/io/readVolume.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { encodeNpz } from '../../src/io/npz.js';
 import { writeMask } from '../../src/io/writeMask.js';
 import type { Volume } from '../../src/io/volume.js';

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { deflateSync, gzipSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { readVolume, detectVolumeFormat } from '../../src/io/readVolume.js';
-import { readNifti } from '../../src/io/niftiRead.js';
-import { readImage2D } from '../../src/io/image2d.js';
+import { readNifti } from '../../src/io/readVolume.js';
+import { readImage2D } from '../../src/io/imageFile.js';
 import { describeVolume } from '../../src/io/describeVolume.js';
 import { orientationCode } from '../../src/io/geometry.js';
 import { reorientToGrid } from '../../src/io/reorientToGrid.js';
@@ -90,7 +90,7 @@ test('NIfTI-2 (.nii.gz, double transforms) reads; 4D needs a frame', () => {
   assert.deepEqual(v.spacing, [0.7, 0.7, 1.3]);
   assert.deepEqual(v.origin, [1.1, -2.2, 3.3]);
   assert.deepEqual(Array.from(v.data as ArrayLike<number>), Array.from(vox.slice(16, 24)));
-  assert.throws(() => readNifti(p, { frame: 3 }), /frame 3 is out of range/);
+  assert.throws(() => readNifti(p, { frame: 3 }), /volume 3 is out of range/);
 });
 
 test('NRRD: raw big-endian RAS, ascii, old-style spacings, 2D, detached .nhdr with gzip data', async () => {
@@ -135,7 +135,7 @@ test('MetaImage: .mhd + .raw (MSB), .mhd + .zraw; TransformMatrix lists axis vec
 });
 
 test('MedSAM2 npz ct-lesion: spacing is x,y,z; direction row-major; gts on the grid', { skip: skipUnless('ct-lesion') }, async () => {
-  const { readNpzCase } = await import('../../src/io/npzCase.js');
+  const { readNpzCase } = await import('../../src/io/npzFile.js');
   const c = await readNpzCase(data('ct-lesion/CT_Lesion_000001_02_01_008-023.npz'));
   assert.deepEqual(c.image.dims, [512, 512, 16]);
   assert.deepEqual(c.image.spacing, [0.31445300579071045, 0.31445300579071045, 5]);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MedsamError } from '../../src/common/errors.js';
 import { encodeNpy, parseNpy } from '../../src/io/npy.js';
-import { encodeNpz, openNpz, readNpz, writeNpz } from '../../src/io/npz.js';
+import { encodeNpz, openNpz, readNpz, writeNpz } from '../../src/io/npzFile.js';
 import {
   bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16Round, float32ToFloat16Round, roundToBfloat16InPlace,
 } from '../../src/common/halfFloat.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readVolume } from '../../src/io/readVolume.js';
 import { writeMask } from '../../src/io/writeMask.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { reorientToGrid } from '../../src/io/reorientToGrid.js';
 import type { Volume } from '../../src/io/volume.js';
 import { assertSameGeometry, assertSameLabels, countNonzero, data, skipUnless, thresholdMask, tmp } from './ioTestUtil.js';

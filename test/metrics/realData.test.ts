@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { segmentationMetrics, selectLabel } from '../../src/metrics/segmentationMetrics.js';
 import { surfaceVoxels } from '../../src/metrics/surfaceDistance.js';
 

@@ -2,7 +2,7 @@ import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { openNpz, type NpzFile } from '../../src/io/npz.js';
+import { openNpz, type NpzFile } from '../../src/io/npzFile.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { WeightStore } from '../../src/models/onnx/weightStore.js';
 import { imageEncoderConfigFromYaml, type ImageEncoderConfig } from '../../src/models/sam2/graphs/hieraConfig.js';

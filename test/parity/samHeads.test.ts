@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { load as loadYaml } from 'js-yaml';
 import type { NdArray } from '../../src/io/ndarray.js';
-import { readNpz } from '../../src/io/npz.js';
+import { readNpz } from '../../src/io/npzFile.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { WeightStore } from '../../src/models/onnx/weightStore.js';
 import { OrtSession } from '../../src/engine/ortSession.js';
@@ -17,7 +17,7 @@ import { selectSamHeadsOutputs } from '../../src/engine/sam2/samHeadsSelection.j
 import { ImageEncoderRunner } from '../../src/engine/sam2/imageEncoderRunner.js';
 import { imageEncoderConfigFromYaml } from '../../src/models/sam2/graphs/hieraConfig.js';
 import { buildImageEncoderGraph } from '../../src/models/sam2/graphs/imageEncoder.js';
-import { openNpz } from '../../src/io/npz.js';
+import { openNpz } from '../../src/io/npzFile.js';
 import { fixtureDir, isHalfStored, listFixtureCases, moduleFixtureCases, type FixtureCase } from '../helpers/sam2Fixtures.js';
 
 /**

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { openNpz, type NpzFile } from '../../src/io/npz.js';
+import { openNpz, type NpzFile } from '../../src/io/npzFile.js';
 import { IDENTITY_DIRECTION, type Volume } from '../../src/io/volume.js';
 import { importSam2Model } from '../../src/models/node/importModel.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';

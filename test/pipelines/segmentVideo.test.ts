@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PNG } from 'pngjs';
-import { readImage2D } from '../../src/io/image2d.js';
-import { readNpz } from '../../src/io/npz.js';
+import { readImage2D } from '../../src/io/imageFile.js';
+import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
 import { dice } from '../../src/metrics/dice.js';
 import { registerModel } from '../../src/models/registry.js';
@@ -92,13 +92,16 @@ describe('frame folders', () => {
     assert.equal((await loadFrames(dir, { maxFrames: 2 })).frames.length, 2);
   });
 
-  test('mixed frame sizes name the odd file; empty folder and missing path are clear errors', async () => {
+  test('mixed frame sizes are resized to the first with a note naming the odd file; empty folder and missing path are clear errors', async () => {
     const dir = join(tmp, 'mixed');
     mkdirSync(dir);
     rgbPng(join(dir, 'a1.png'), 8, 6, () => [1, 2, 3]);
     rgbPng(join(dir, 'a2.png'), 8, 6, () => [1, 2, 3]);
     rgbPng(join(dir, 'a3.png'), 9, 6, () => [1, 2, 3]);
-    await assert.rejects(loadFrames(dir), /frame a3\.png in .* is 9x6, but a1\.png is 8x6/);
+    const notes: string[] = [];
+    const mixed = await loadFrames(dir, { onNote: (m) => notes.push(m) });
+    assert.deepEqual([mixed.width, mixed.height, mixed.frames[2]!.length], [8, 6, 8 * 6 * 3]);
+    assert.match(notes.join('\n'), /1 of 3 frames .* resized to it, e\.g\. a3\.png \(9x6\)/);
     const empty = join(tmp, 'empty');
     mkdirSync(empty);
     writeFileSync(join(empty, 'readme.txt'), 'no frames here');

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { MedsamError } from '../../src/common/errors.js';
-import { readNpzCase } from '../../src/io/npzCase.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { boxFromMask } from '../../src/predictor/prompts.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { readImage2D } from '../../src/io/image2d.js';
+import { readImage2D } from '../../src/io/imageFile.js';
 import { writeVideo } from '../../src/io/video.js';
 
 /**

@@ -6,6 +6,8 @@ import { resolve } from 'node:path';
 import { test } from 'node:test';
 import vm from 'node:vm';
 import { build, type Metafile } from 'esbuild';
+import { encodeMask } from '../../src/io/maskEncode.js';
+import { readVolume } from '../../src/io/readVolume.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
 
@@ -107,4 +109,32 @@ test('in the bundle, a picked checkpoint File compiles (web platform, memory cac
   for (const [name, bytes] of Object.entries(inNode.graphs)) {
     assert.ok(bytes && Buffer.from(inWeb.graphs[name]).equals(Buffer.from(bytes)), `graph ${name} byte-identical`);
   }
+});
+
+const SEG = resolve('../shared/data/ct-organs/example_ct_sm_seg.nii.gz');
+
+test('in the bundle, a picked .nii.gz reads to the same volume as in Node and a mask encodes to the same bytes', { skip: !existsSync(SEG) && 'needs ../shared/data' }, async () => {
+  const inNode = await readVolume(SEG);
+  const nodeMask = encodeMask(inNode, 'seg.nii.gz', inNode);
+  const r = await build({
+    entryPoints: [ENTRY], bundle: true, platform: 'browser', format: 'iife', globalName: 'medsam2', write: false, logLevel: 'silent',
+    external: ['onnxruntime-web'],
+    plugins: [{ name: 'ort-stub', setup(b) {
+      b.onResolve({ filter: /^onnxruntime-web$/ }, () => ({ path: 'ort', namespace: 'stub' }));
+      b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export const InferenceSession = {}, Tensor = class {}, env = {};', loader: 'js' }));
+    } }],
+  });
+  const ctx = browserContext();
+  vm.runInContext(r.outputFiles[0]!.text, ctx, { filename: 'medsam2.web.js' });
+  ctx.picked = new Blob([readFileSync(SEG)]);
+  const inWeb = await vm.runInContext(`(async () => {
+    const v = medsam2.readVolumeBytes(new Uint8Array(await picked.arrayBuffer()), 'example_ct_sm_seg.nii.gz');
+    return { dims: v.dims, spacing: v.spacing, origin: v.origin, direction: v.direction, data: v.data, mask: medsam2.encodeMask(v, 'seg.nii.gz', v) };
+  })()`, ctx);
+  assert.deepEqual([...inWeb.dims], [...inNode.dims]);
+  assert.deepEqual([...inWeb.spacing], [...inNode.spacing]);
+  assert.deepEqual([...inWeb.origin], [...inNode.origin]);
+  assert.deepEqual([...inWeb.direction], [...inNode.direction]);
+  assert.ok(Buffer.from(inWeb.data.buffer, inWeb.data.byteOffset, inWeb.data.byteLength).equals(Buffer.from(inNode.data.buffer, inNode.data.byteOffset, inNode.data.byteLength)), 'voxels identical');
+  assert.ok(Buffer.from(inWeb.mask).equals(Buffer.from(nodeMask)), 'encoded mask byte-identical');
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { openNpz } from '../../src/io/npz.js';
+import { openNpz } from '../../src/io/npzFile.js';
 import { connectedComponents8, fillHolesInMaskScores } from '../../src/predictor/sam2/fillHoles.js';
 import { framesFromU8, medsam2NormalizationLut } from '../../src/predictor/sam2/frameSource.js';
 import { selectClosestCondFrames, selectObjectPointers, selectRecentMemories } from '../../src/predictor/sam2/memorySelection.js';

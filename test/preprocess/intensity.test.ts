@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
 import { percentileSorted } from '../../src/common/percentile.js';
-import { readNifti } from '../../src/io/niftiRead.js';
+import { readNifti } from '../../src/io/readVolume.js';
 import {
   applyWindow, chooseWindow, parseWindow, positivePercentiles, toUint8,
 } from '../../src/preprocess/intensity.js';
@@ -86,4 +86,18 @@ test('real MR (uint8 FLAIR): percentile rule matches numpy', { skip: !existsSync
   assert.equal(chooseWindow(v).window, 'identity');
   assert.deepEqual(positivePercentiles(v.data), [4, 194]);
   assert.equal(sum(toUint8(v, { window: 'percentile' })), 148324875);
+});
+
+test('±Inf and NaN never drive the automatic window or the percentiles', async () => {
+  const { chooseWindow, toUint8, positivePercentiles } = await import('../../src/preprocess/intensity.js');
+  const data = Float32Array.from([-Infinity, -1000, 0, 40, 80, Infinity, NaN, 1000]);
+  // -Inf alone would say "CT air"; the finite minimum -1000 says it too, so use a non-CT case for the check.
+  const mr = Float32Array.from([-Infinity, 0, 10, 20, 30, Infinity, NaN, 40]);
+  assert.equal(chooseWindow({ data: mr }).window, 'percentile', 'a -Inf voxel does not make MR look like CT');
+  const p = positivePercentiles(mr)!;
+  assert.ok(Number.isFinite(p[0]) && Number.isFinite(p[1]) && p[1] <= 40, `finite percentiles: ${p}`);
+  const u8 = toUint8({ data: mr }, { window: 'percentile' });
+  assert.ok(u8[3]! > 0 && u8[7] === 255 && u8[6] === 0, `scaled on the finite range, NaN at 0: ${Array.from(u8)}`);
+  const ct = toUint8({ data, modality: 'CT' }, { window: { width: 400, level: 40 } });
+  assert.deepEqual([ct[0], ct[5], ct[6]], [0, 255, 0]);
 });

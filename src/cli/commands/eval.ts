@@ -3,6 +3,8 @@ import { resolveModel } from '../../models/registry.js';
 import { parseWindow } from '../../preprocess/intensity.js';
 import { evaluateFolder, findCases, formatReportTable } from '../../pipelines/evaluate.js';
 import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
+import { join } from 'node:path';
+import { guardOutputs } from '../outputPaths.js';
 import { parseIndex, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
@@ -27,20 +29,28 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   const window = parseWindow(flags.window);
   const model = resolveModel(flags.model);
   findCases(dir); // fail fast on an empty/missing folder, before any model work
+  guardOutputs([dir], [
+    { flag: '--out', path: join(flags.out, 'report.csv') },
+    { flag: '--out', path: join(flags.out, 'report.json') },
+    ...(flags.saveMasks ? [{ flag: '--save-masks', path: join(flags.out, 'masks'), kind: 'folder' as const }] : []),
+  ]);
 
+  // A case's line is printed when it is done (with its scores or skip reason), so a failure
+  // on a case prints the error alone, not a progress line followed by the error.
+  let current = '';
   let bar = progressBar(false);
   const report = await evaluateFolder(dir, {
     outDir: flags.out, prompt, label, model: model.id, threads, tolerance, window, saveMasks: flags.saveMasks,
     onCaseStart: (c, i, n) => {
-      log(`[${i + 1}/${n}] ${c.name}`);
+      current = `[${i + 1}/${n}] ${c.name}`;
       bar = progressBar(!flags.quiet);
     },
     onProgress: (d, t, s) => bar.onProgress?.(d, t, s),
     onCase: (r) => {
       bar.stop();
-      log(`  DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}  ${r.seconds.toFixed(1)} s`);
+      log(`${current}  DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}  ${r.seconds.toFixed(1)} s`);
     },
-    onSkip: (c, reason) => { bar.stop(); log(`  skipped ${c.name}: ${reason}`); },
+    onSkip: (c, reason) => { bar.stop(); log(`${current}  skipped: ${reason}`); },
   });
   process.stdout.write(formatReportTable(report) + '\n');
   process.stdout.write(`prompt ${prompt}, model ${model.id}, NSD tolerance ${tolerance} mm; wrote ${flags.out}/report.csv and report.json\n`);

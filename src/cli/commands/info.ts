@@ -3,6 +3,7 @@ import { describeVolume } from '../../io/describeVolume.js';
 import type { Volume } from '../../io/volume.js';
 import { chooseWindow, describeWindow } from '../../preprocess/intensity.js';
 import { loadCase } from '../../pipelines/loadCase.js';
+import { addReadOptions, parseReadOptions, type ReadFlags } from '../parseArgs.js';
 
 function labelSummary(what: string, v: Volume): string {
   const counts = new Map<number, number>();
@@ -17,8 +18,8 @@ function labelSummary(what: string, v: Volume): string {
   return `${what}: ${parts.join('; ')}${counts.size > 20 ? `; … ${counts.size - 20} more labels` : ''}`;
 }
 
-export async function runInfo(file: string): Promise<void> {
-  const c = await loadCase(file);
+export async function runInfo(file: string, flags: ReadFlags = {}): Promise<void> {
+  const c = await loadCase(file, parseReadOptions(flags));
   const lines = [describeVolume(c.image)];
   const w = chooseWindow(c.image);
   lines.push(`auto window:  ${describeWindow(w.window)} (${w.reason})`);
@@ -28,9 +29,9 @@ export async function runInfo(file: string): Promise<void> {
 }
 
 export function addInfoCommand(program: Command): void {
-  program
+  addReadOptions(program
     .command('info')
     .description('print dimensions, spacing, orientation, datatype and intensity range of an image')
-    .argument('<file>', 'image file or DICOM folder')
-    .action(async (file: string) => runInfo(file));
+    .argument('<file>', 'image file or DICOM folder'))
+    .action(async (file: string, flags: ReadFlags) => runInfo(file, flags));
 }

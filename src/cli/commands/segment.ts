@@ -16,12 +16,12 @@ import { loadCase, type LoadedCase } from '../../pipelines/loadCase.js';
 import { writePreview } from '../../pipelines/preview.js';
 import { promptFromReference } from '../../pipelines/referencePrompt.js';
 import { segmentVolume } from '../../pipelines/segmentVolume.js';
-import { MASK_EXTENSIONS, checkOutputPath } from '../outputPaths.js';
-import { collect, parseAxis, parseBox, parseFillHoles, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt } from '../parseArgs.js';
+import { MASK_EXTENSIONS, checkOutputPath, guardOutputs, type OutputTarget } from '../outputPaths.js';
+import { addReadOptions, collect, parseAxis, parseBox, parseFillHoles, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parseReadOptions, type ReadFlags } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
 import { progressBar } from '../progress.js';
 
-interface SegmentFlags {
+interface SegmentFlags extends ReadFlags {
   output: string;
   slice?: string;
   box?: string;
@@ -47,8 +47,8 @@ interface SegmentFlags {
 const AXIS_NAMES = ['x', 'y', 'z'] as const;
 
 /** A key-slice mask from a file: a volume on the input grid (its slice is taken) or a single slice. */
-async function keySliceMask(path: string, image: Volume, axis: SliceAxis, slice: number): Promise<Uint8Array> {
-  const m = await readVolume(path, { grid: image }); // a DICOM SEG is placed on the input's grid
+async function keySliceMask(path: string, image: Volume, axis: SliceAxis, slice: number, maxVoxels?: number): Promise<Uint8Array> {
+  const m = await readVolume(path, { grid: image, maxVoxels }); // a DICOM SEG is placed on the input's grid
   const g = sliceGeometry(image.dims, axis);
   let data: ArrayLike<number | bigint>;
   if (m.dims.every((d, i) => d === image.dims[i])) data = extractSlice(m.data, m.dims, axis, slice);
@@ -87,7 +87,7 @@ async function buildPrompt(flags: SegmentFlags, input: LoadedCase, axis: SliceAx
   if (flags.mask) {
     const count = sliceGeometry(input.image.dims, axis).count;
     if (slice >= count) throw new MedsamError(`--slice ${slice} is outside the volume (0..${count - 1} along ${AXIS_NAMES[axis]})`, 'give a slice inside the volume');
-    prompt.mask = await keySliceMask(flags.mask, input.image, axis, slice);
+    prompt.mask = await keySliceMask(flags.mask, input.image, axis, slice, parseReadOptions(flags).maxVoxels);
   }
   return prompt;
 }
@@ -116,11 +116,17 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
     throw new MedsamError(`--store pushes a DICOM SEG/RTSTRUCT back to the DICOMweb server it came from, so it needs a dicomweb:// input and a .seg.dcm/.rtstruct.dcm output${web ? '' : ` (input: ${input})`}`, 'give both, or drop --store');
   }
   if (flags.preview) checkOutputPath(flags.preview, 'preview', ['.png']);
+  const outputs: OutputTarget[] = [{ flag: '-o', path: flags.output }, ...(flags.preview ? [{ flag: '--preview', path: flags.preview }] : [])];
+  const inputs = [input, ...(flags.mask ? [flags.mask] : [])];
+  guardOutputs(inputs, outputs);
   if (flags.box) parseBox(flags.box);
   if (flags.recist) parseBox(flags.recist, '--recist');
   flags.point?.forEach(parsePoint);
+  const readOptions = { ...parseReadOptions(flags), filesRead: [] as string[] };
 
-  const data = web ? { image: await readDicomwebSeries(input) } : await loadCase(input);
+  const data = web ? { image: await readDicomwebSeries(input) } : await loadCase(input, readOptions);
+  // Detached data files (.nhdr/.mhd) are inputs too.
+  guardOutputs([...inputs, ...readOptions.filesRead], outputs);
   const image = data.image;
   // A DICOM output needs a DICOM source: refuse before the model runs.
   if (dicomFormat) dicomSource(image, flags.output);
@@ -182,7 +188,7 @@ function packageVersion(): string {
 }
 
 export function addSegmentCommand(program: Command): void {
-  addModelOptions(program
+  const cmd = addModelOptions(program
     .command('segment'))
     .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume')
     .argument('<input>', 'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, dicomweb://host:port/…/studies/S/series/X, .png/.jpg')
@@ -202,7 +208,8 @@ export function addSegmentCommand(program: Command): void {
     .option('--preview <file.png>', 'also write a PNG of the key slice with the mask and prompt')
     .option('--fill-holes <px>', 'SAM2 models: fill mask holes up to this many low-res pixels (default 8, 0 = off)')
     .option('--key-mask', 'SAM2 models: MedSAM2 --propagate_with_box flow (segment the key slice, then propagate its mask)')
-    .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice')
+    .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice');
+  addReadOptions(cmd)
     .option('-q, --quiet', 'no progress bar or notes')
     .action(async (input: string, flags: SegmentFlags) => runSegment(input, flags));
 }

@@ -1,11 +1,13 @@
 import type { Command } from 'commander';
 import { MedsamError } from '../../common/errors.js';
-import { readImage2D } from '../../io/image2d.js';
+import { readImage2D } from '../../io/imageFile.js';
 import { resolveModel } from '../../models/registry.js';
 import { describeVideoResult, segmentVideo, type FramePrompt } from '../../pipelines/segmentVideo.js';
 import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
 import { VIDEO_OUTPUTS, checkVideoOutputDir } from '../../pipelines/videoOutputs.js';
 import { validateFramePrompts } from '../../pipelines/videoPrompts.js';
+import { join } from 'node:path';
+import { guardOutputs } from '../outputPaths.js';
 import { collect, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
 import { progressBar } from '../progress.js';
@@ -58,8 +60,13 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   if (flags.mask && (box || points?.length)) throw new MedsamError('--mask cannot be combined with --box or --point', 'give either a mask or a box/points');
   if (!flags.mask && !box && !points?.length) throw new MedsamError('no prompt given', 'add --box x0,y0,x1,y1, --point x,y[,label] or --mask file.png');
   checkVideoOutputDir(flags.output);
+  guardOutputs([input, ...(flags.mask ? [flags.mask] : [])], [
+    { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.masks), kind: 'folder' },
+    { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.npz) },
+    { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.overlay) },
+  ]);
 
-  const video = await loadFrames(input, { maxFrames, fps });
+  const video = await loadFrames(input, { maxFrames, fps, onNote: (m) => process.stderr.write(`note: ${m}\n`) });
   const prompt: FramePrompt = { frame, objId };
   if (box) prompt.box = box;
   if (points?.length) prompt.points = points;
