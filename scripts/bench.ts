@@ -1,9 +1,14 @@
 /**
- * Benchmarks: `npm run bench -- [--runs N] [--e2e-runs N] [--threads N] [--case file.npz] [--only name,…]`
+ * Benchmarks: `npm run bench -- [--runs N] [--e2e-runs N] [--threads N] [--case file.npz] [--only name,…]
+ *   [--precision fp32,int8] [--official-seconds S] [--profile]`
  *
  * Each section measures one model family on the same real case and returns flat numbers; medians
- * over N runs. Results print as a table and go to bench-results/bench-<time>.json (gitignored).
- * To add a benchmark (e.g. the SAM2/MedSAM2 video predictor), append a BenchSection to SECTIONS.
+ * over N runs, exact (fp32) and fast (int8) mode interleaved run by run so that the machine's drift
+ * hits both alike. The machine is described (CPU model, cores, MHz, AVX-512 / VNNI / BF16 / AMX
+ * flags, a nominal fp32 peak). `--official-seconds S`: the fair official PyTorch box_bidir time
+ * measured on this same machine, for the speed-up ratios (none is printed without it).
+ * `--profile`: per-op-type ORT profiles of the SAM2 image encoder and memory attention.
+ * Results print as a table and go to bench-results/bench-<time>.json (gitignored).
  */
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
@@ -14,6 +19,7 @@ import { join } from 'node:path';
 import { Sam1Engine } from '../src/engine/sam1Engine.js';
 import { readNpzCase, type NpzCase } from '../src/io/npzFile.js';
 import { segmentationMetrics, selectLabel } from '../src/metrics/segmentationMetrics.js';
+import { parsePrecision, PRECISIONS, type Precision } from '../src/models/precision.js';
 import { resolveModel } from '../src/models/registry.js';
 import { extractSlice } from '../src/preprocess/slices.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
@@ -29,6 +35,10 @@ interface BenchArgs {
   threads: number;
   casePath: string;
   only?: string[];
+  precisions: Precision[];
+  officialSeconds?: number;
+  profile: boolean;
+  peakGflops?: number;
 }
 
 interface BenchContext extends BenchArgs {
@@ -74,33 +84,43 @@ const sam1Default: BenchSection = {
     const slice = extractSlice(image.data as Uint8Array, image.dims, 2, prompt.slice);
     const entry = resolveModel('default');
 
-    const tLoad = performance.now();
-    const engine = await Sam1Engine.create(entry, { threads: ctx.threads });
-    const loadMs = performance.now() - tLoad;
-    let emb = await engine.encode(slice, h, w); // warm-up (first run allocates)
-    const encMs = await timeRuns(ctx.runs, async () => { emb = await engine.encode(slice, h, w); });
-    await engine.decode(emb, { box: prompt.box });
-    const decMs = await timeRuns(Math.max(ctx.runs, 10), () => engine.decode(emb, { box: prompt.box }));
-    await engine.release();
+    const out: Metrics = {};
+    const engines = [];
+    for (const precision of ctx.precisions) {
+      const tLoad = performance.now();
+      const engine = await Sam1Engine.create(entry, { threads: ctx.threads, precision });
+      out[`${precision}: model load ms`] = Math.round(performance.now() - tLoad);
+      engines.push({ precision, engine, emb: await engine.encode(slice, h, w) }); // warm-up (first run allocates)
+    }
+    // encoder runs interleaved across precisions
+    const encMs = engines.map(() => [] as number[]);
+    for (let i = 0; i < ctx.runs; i++) {
+      for (const [k, e] of engines.entries()) encMs[k]!.push(...await timeRuns(1, async () => { e.emb = await e.engine.encode(slice, h, w); }));
+    }
+    const exact = engines[0]!;
+    await exact.engine.decode(exact.emb, { box: prompt.box });
+    const decMs = await timeRuns(Math.max(ctx.runs, 10), () => exact.engine.decode(exact.emb, { box: prompt.box }));
+    for (const e of engines) await e.engine.release();
+    for (const [k, e] of engines.entries()) out[`${e.precision}: encoder ms/slice`] = Math.round(median(encMs[k]!));
+    if (engines.length > 1) out['int8 / fp32 encoder speed-up'] = +(median(encMs[0]!) / median(encMs[1]!)).toFixed(2);
+    out['decoder ms/prompt (fp32 in both modes)'] = +median(decMs).toFixed(1);
 
-    let last: Awaited<ReturnType<typeof segmentVolume>> | undefined;
-    const e2eMs = await timeRuns(ctx.e2eRuns, async () => {
-      last = await segmentVolume(image, [prompt], { threads: ctx.threads });
-    });
-    const m = segmentationMetrics(selectLabel(last!.mask.data), ref, image.dims, image.spacing);
-    return {
-      'model load ms': Math.round(loadMs),
-      'encoder ms/slice': Math.round(median(encMs)),
-      'decoder ms/prompt': +median(decMs).toFixed(1),
-      'segmentVolume s': +(median(e2eMs) / 1000).toFixed(2),
-      'slices encoded': last!.slicesEncoded,
-      'slices segmented': last!.slicesSegmented,
-      'volume slices': image.dims[2],
-      DSC: +m.dsc.toFixed(4),
-      NSD: +m.nsd.toFixed(4),
-      'HD95 mm': Number.isFinite(m.hd95) ? +m.hd95.toFixed(2) : 'inf',
-      'peak RSS MB (process so far)': Math.round(peakRssMb()),
-    };
+    const e2e = engines.map(() => [] as number[]);
+    const last: Awaited<ReturnType<typeof segmentVolume>>[] = [];
+    for (let i = 0; i < ctx.e2eRuns; i++) {
+      for (const [k, e] of engines.entries()) {
+        e2e[k]!.push(...await timeRuns(1, async () => { last[k] = await segmentVolume(image, [prompt], { threads: ctx.threads, precision: e.precision }); }));
+      }
+    }
+    for (const [k, e] of engines.entries()) {
+      const m = segmentationMetrics(selectLabel(last[k]!.mask.data), ref, image.dims, image.spacing);
+      const p = e.precision;
+      out[`${p}: segmentVolume s`] = +(median(e2e[k]!) / 1000).toFixed(2);
+      out[`${p}: slices encoded / segmented / in volume`] = `${last[k]!.slicesEncoded} / ${last[k]!.slicesSegmented} / ${image.dims[2]}`;
+      out[`${p}: DSC / NSD / HD95 mm`] = `${m.dsc.toFixed(4)} / ${m.nsd.toFixed(4)} / ${Number.isFinite(m.hd95) ? m.hd95.toFixed(2) : 'inf'}`;
+    }
+    out['peak RSS MB (process so far)'] = Math.round(peakRssMb());
+    return out;
   },
 };
 
@@ -118,20 +138,57 @@ function parseArgs(argv: string[]): BenchArgs {
     if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
     return n;
   };
+  const positive = (name: string, v: string) => {
+    const n = Number(v);
+    if (!(n > 0)) throw new Error(`${name} must be a positive number of seconds, got ${v}`);
+    return n;
+  };
   return {
     runs: int('--runs', 5),
     e2eRuns: int('--e2e-runs', 1),
     threads: int('--threads', availableParallelism()),
     casePath: get('--case') ?? '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz',
     only: get('--only')?.split(','),
+    // exact first: the ratios divide by the first precision's time
+    precisions: PRECISIONS.filter((p) => (get('--precision') ?? 'fp32,int8').split(',').map((x) => parsePrecision(x)).includes(p)),
+    officialSeconds: get('--official-seconds') !== undefined ? positive('--official-seconds', get('--official-seconds')!) : undefined,
+    profile: argv.includes('--profile'),
   };
 }
 
-function machine(): Record<string, string | number> {
+/**
+ * CPU facts from /proc/cpuinfo and a nominal fp32 peak for `threads` cores at the listed clock:
+ * FLOP/cycle/core 64 for Intel AVX-512 (two FMA ports), 32 for AMD AVX-512 (Zen 4 runs 512-bit
+ * FMAs as two 256-bit halves) and for AVX2+FMA. Turbo clocks and one-FMA-port SKUs make the real
+ * peak differ; it is a yardstick, not a measurement.
+ */
+function cpuFacts(threads: number): { vendor: string; mhz: number; flags: string[]; peakGflops?: number } {
+  let text = '';
+  try {
+    text = readFileSync('/proc/cpuinfo', 'utf8');
+  } catch {
+    return { vendor: 'unknown', mhz: 0, flags: [] };
+  }
+  const field = (k: string) => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
+  const all = new Set(field('flags').split(/\s+/));
+  const vendor = field('vendor_id');
+  const mhz = Number(field('cpu MHz')) || 0;
+  const wanted = ['avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16'];
+  const flags = wanted.filter((f) => all.has(f));
+  const perCycle = all.has('avx512f') ? (vendor === 'AuthenticAMD' ? 32 : 64) : all.has('fma') ? 32 : 16;
+  return { vendor, mhz, flags, peakGflops: mhz ? (threads * mhz * perCycle) / 1000 : undefined };
+}
+
+function machine(threads: number): Record<string, string | number> {
   const req = createRequire(import.meta.url);
   const ortVersion = (JSON.parse(readFileSync(req.resolve('onnxruntime-node/package.json'), 'utf8')) as { version: string }).version;
+  const f = cpuFacts(threads);
   return {
     cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    vendor: f.vendor,
+    mhz: f.mhz,
+    flags: f.flags.join(' '),
+    nominalFp32PeakGflops: f.peakGflops !== undefined ? Math.round(f.peakGflops) : 'unknown',
     logicalCores: availableParallelism(),
     memoryGB: +(totalmem() / 2 ** 30).toFixed(1),
     node: process.version,
@@ -147,9 +204,10 @@ async function main(): Promise<void> {
   const unknown = args.only?.filter((n) => !SECTIONS.some((s) => s.name === n)) ?? [];
   if (unknown.length) throw new Error(`unknown bench section(s) ${unknown.join(', ')}; known: ${SECTIONS.map((s) => s.name).join(', ')}`);
   const data = await readNpzCase(args.casePath);
-  const ctx: BenchContext = { ...args, data };
-  const info = machine();
-  console.log(`machine: ${info.cpu}, ${info.logicalCores} logical cores, Node ${info.node}, onnxruntime-node ${info.onnxruntimeNode}, load average ${info.loadAverage1min}`);
+  const info = machine(args.threads);
+  const ctx: BenchContext = { ...args, data, peakGflops: typeof info.nominalFp32PeakGflops === 'number' ? info.nominalFp32PeakGflops : undefined };
+  console.log(`machine: ${info.cpu} (${info.vendor}, ${info.mhz} MHz, ${info.flags}), ${info.logicalCores} logical cores, Node ${info.node}, onnxruntime-node ${info.onnxruntimeNode}, load average ${info.loadAverage1min}`);
+  console.log(`nominal fp32 peak at ${args.threads} threads: ${info.nominalFp32PeakGflops} GFLOP/s; precisions ${args.precisions.join(', ')}${args.officialSeconds ? `; official box_bidir ${args.officialSeconds} s (given)` : ''}`);
   console.log(`case: ${args.casePath} (${data.image.dims.join('x')}), threads ${args.threads}, runs ${args.runs}, end-to-end runs ${args.e2eRuns}\n`);
   const results: Record<string, Metrics> = {};
   for (const s of SECTIONS) {

@@ -2,23 +2,29 @@
  * SAM2 / MedSAM2 sections of `npm run bench` (registered in scripts/bench.ts).
  *
  * Runs the tiny512 parity fixture model (random weights, official SAM2.1-tiny-512 architecture) on
- * the fixture's l1 volume: image encoder ms/frame, SAM heads ms/prompt, the `box_bidir` flow end to
- * end (box on the middle slice, forward + reverse) with the per-stage split from the engine's
- * cumulative timers, and how time and RSS grow from 16 to 200 slices. The official PyTorch timing
- * of the same flow on the same machine is quoted from the fixture README for the ratio.
+ * the fixture's l1 volume in exact (fp32) and fast (int8) mode, interleaved run by run: image
+ * encoder ms/frame and GFLOP/s (FLOPs counted from the graph), SAM heads ms/prompt, the `box_bidir`
+ * flow end to end (box on the middle slice, forward + reverse) with the per-stage split from the
+ * engine's cumulative timers, per-op-type profiles (--profile), and how time and RSS grow from 16
+ * to 200 slices. The ratio to the official PyTorch code is printed only for a fair official time
+ * measured on the same machine and passed as --official-seconds.
  * Fixtures: MEDSAM2_SAM2_FIXTURES (default ../shared/fixtures/sam2).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openNpz } from '../src/io/npzFile.js';
 import { Sam2Engine, type Sam2Stage } from '../src/engine/sam2/sam2Engine.js';
+import * as ort from 'onnxruntime-node';
+import type { MemoryAttentionInput } from '../src/engine/sam2/types.js';
+import type { Precision } from '../src/models/precision.js';
+import type { Sam2CompiledModel } from '../src/models/sam2/compile.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
+import { IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
+import { MEMORY_ATTENTION_IO } from '../src/models/sam2/graphs/memoryAttention.js';
+import { formatProfile, profileByOpType, type ModelProfile } from './ortProfile.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { Sam2VideoPredictor } from '../src/predictor/sam2/videoPredictor.js';
 
-/** Official PyTorch reference on this machine (fixture README "Timing anchor"). */
-const OFFICIAL_BOX_BIDIR_S = 26.1;
-const OFFICIAL_ENCODER_S_PER_FRAME = 0.86;
 /** Same default as the volume pipeline (sam2Volume featureCacheMiB); env MEDSAM2_BENCH_CACHE_MIB overrides. */
 const FEATURE_CACHE_MIB = Number(process.env.MEDSAM2_BENCH_CACHE_MIB ?? 1024);
 
@@ -26,6 +32,14 @@ interface Ctx {
   runs: number;
   e2eRuns: number;
   threads: number;
+  /** Precisions to measure, exact first (default fp32 and int8). */
+  precisions: Precision[];
+  /** Fair official box_bidir seconds measured on this machine (--official-seconds), for the ratio. */
+  officialSeconds?: number;
+  /** Print per-op-type profiles (--profile). */
+  profile: boolean;
+  /** Nominal fp32 peak GFLOP/s of the threads used (from /proc/cpuinfo), when known. */
+  peakGflops?: number;
 }
 type Metrics = Record<string, number | string>;
 
@@ -107,75 +121,129 @@ export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): 
   return { ms, frames: count, stages: structuredClone(engine.stageTimes) };
 }
 
-async function openTiny(ctx: Ctx): Promise<{ engine: Sam2Engine; files: ReturnType<typeof fixtureFiles>; loadMs: number }> {
+async function openTiny(ctx: Ctx, precision: Precision = 'fp32'): Promise<{ engine: Sam2Engine; files: ReturnType<typeof fixtureFiles>; loadMs: number; compiled: Sam2CompiledModel }> {
   const files = fixtureFiles();
   const t = performance.now();
-  const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config });
+  const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { precision });
   const engine = await Sam2Engine.create(model, { threads: ctx.threads });
-  return { engine, files, loadMs: performance.now() - t };
+  return { engine, files, loadMs: performance.now() - t, compiled: model };
 }
+
+/** Memory-attention feeds of a real call (the flow's last, full-memory one), for the op profile. */
+function memoryAttentionFeeds(engine: Sam2Engine, input: MemoryAttentionInput): Record<string, ort.Tensor> {
+  const hw = (engine.imageSize / 16) ** 2;
+  const io = MEMORY_ATTENTION_IO;
+  const M = input.numMemoryTokens;
+  return {
+    [io.curr]: new ort.Tensor('float32', input.curr, [hw, 1, engine.hiddenDim]),
+    [io.currPos]: new ort.Tensor('float32', input.currPos, [hw, 1, engine.hiddenDim]),
+    [io.memory]: new ort.Tensor('float32', input.memory, [M, 1, engine.memDim]),
+    [io.memoryPos]: new ort.Tensor('float32', input.memoryPos, [M, 1, engine.memDim]),
+    [io.numObjPtrTokens]: new ort.Tensor('float32', Float32Array.of(input.numObjPtrTokens), [1]),
+  };
+}
+
+const fmtS = (ms: number) => (ms / 1000).toFixed(2);
 
 const sam2Tiny = {
   name: 'sam2-tiny512',
-  description: 'MedSAM2 / SAM2.1-tiny 512 px (fixture weights): encoder, SAM heads, box_bidir flow with stage split, vs official PyTorch',
+  description: 'MedSAM2 / SAM2.1-tiny 512 px (fixture weights): encoder, SAM heads, box_bidir flow with stage split, exact (fp32) vs fast (int8) interleaved',
   async run(ctx: Ctx): Promise<Metrics> {
-    const { engine, files, loadMs } = await openTiny(ctx);
+    const precisions = ctx.precisions;
+    const open = [];
+    for (const p of precisions) open.push({ precision: p, ...(await openTiny(ctx, p)) });
+    const { files } = open[0]!;
     const vol = loadVolume(files.input);
     const box = files.manifest.info.gt_mid_box as number[];
-    const frames = framesFromU8(vol.u8, vol.n, vol.h, vol.w, engine.imageSize);
+    const frames = framesFromU8(vol.u8, vol.n, vol.h, vol.w, open[0]!.engine.imageSize);
     const img = await frames.frame(vol.n >> 1);
+    const m: Metrics = {};
+    for (const o of open) m[`${o.precision}: graphs load + sessions ms`] = Math.round(o.loadMs);
 
-    let feats = await engine.encodeImage(img); // warm-up
-    const enc: number[] = [];
+    // Image encoder: the precisions interleaved run by run, so machine drift hits all alike.
+    let feats = await open[0]!.engine.encodeImage(img);
+    for (const o of open.slice(1)) await o.engine.encodeImage(img); // warm-up
+    const enc = open.map(() => [] as number[]);
     for (let i = 0; i < ctx.runs; i++) {
-      const t = performance.now();
-      feats = await engine.encodeImage(img);
-      enc.push(performance.now() - t);
+      for (const [k, o] of open.entries()) {
+        const t = performance.now();
+        const f = await o.engine.encodeImage(img);
+        enc[k]!.push(performance.now() - t);
+        if (k === 0) feats = f;
+      }
     }
-    const C = engine.hiddenDim;
+    // Encoder FLOPs counted from the graph (GEMM/conv node shapes in an ORT profile of one frame).
+    const encFeeds = { [IMAGE_ENCODER_IO.image]: new ort.Tensor('float32', img, [1, 3, open[0]!.engine.imageSize, open[0]!.engine.imageSize]) };
+    const profiles: Record<string, ModelProfile> = {};
+    for (const o of open) profiles[`${o.precision} image encoder`] = await profileByOpType(o.compiled.graphs.imageEncoder, encFeeds, ctx.profile ? 3 : 1, ctx.threads);
+    const gflop = profiles[`${open[0]!.precision} image encoder`]!.gflop;
+    m['image encoder GFLOP/frame (counted from the graph)'] = +gflop.toFixed(1);
+    for (const [k, o] of open.entries()) {
+      const med = median(enc[k]!);
+      m[`${o.precision}: image encoder ms/frame (median of ${ctx.runs})`] = Math.round(med);
+      m[`${o.precision}: image encoder GFLOP/s`] = Math.round(gflop / (med / 1000));
+    }
+    if (ctx.peakGflops) m['image encoder fp32 share of nominal peak'] = `${((100 * gflop) / (median(enc[0]!) / 1000) / ctx.peakGflops).toFixed(0)} %`;
+
+    // SAM heads (identical in both precisions): exact engine.
+    const exact = open[0]!.engine;
+    const C = exact.hiddenDim;
     const hw = feats.visionFeatures.length / C;
     const pix = new Float32Array(feats.visionFeatures.length);
-    for (let c = 0; c < C; c++) for (let i = 0; i < hw; i++) pix[c * hw + i] = feats.visionFeatures[c * hw + i]! + engine.params.noMemEmbed[c]!;
-    const S = engine.imageSize;
+    for (let c = 0; c < C; c++) for (let i = 0; i < hw; i++) pix[c * hw + i] = feats.visionFeatures[c * hw + i]! + exact.params.noMemEmbed[c]!;
+    const S = exact.imageSize;
     const boxInput = {
       pixFeat: pix, highRes0: feats.highRes0, highRes1: feats.highRes1,
       pointCoords: Float32Array.from(box.map((v, i) => (v / (i % 2 ? vol.h : vol.w)) * S)), pointLabels: Int32Array.of(2, 3),
       multimaskOutput: true,
     };
-    await engine.runSamHeads(boxInput);
+    await exact.runSamHeads(boxInput);
     const dec: number[] = [];
     for (let i = 0; i < Math.max(ctx.runs, 10); i++) {
       const t = performance.now();
-      await engine.runSamHeads(boxInput);
+      await exact.runSamHeads(boxInput);
       dec.push(performance.now() - t);
     }
+    m['SAM heads (box, multimask) ms/prompt'] = +median(dec).toFixed(1);
 
-    await boxBidir(engine, vol, box); // warm-up
-    const runs = [];
-    for (let i = 0; i < Math.max(3, ctx.e2eRuns); i++) runs.push(await boxBidir(engine, vol, box));
-    runs.sort((a, b) => a.ms - b.ms);
-    const med = runs[runs.length >> 1]!;
-    await engine.release();
-
-    const m: Metrics = {
-      'graphs load + sessions ms': Math.round(loadMs),
-      'image encoder ms/frame': Math.round(median(enc)),
-      'official encoder ms/frame': OFFICIAL_ENCODER_S_PER_FRAME * 1000,
-      'SAM heads (box, multimask) ms/prompt': +median(dec).toFixed(1),
-      'box_bidir s (median)': +(med.ms / 1000).toFixed(2),
-      'box_bidir runs s': runs.map((r) => (r.ms / 1000).toFixed(2)).join(' / '),
-      'box_bidir official s': OFFICIAL_BOX_BIDIR_S,
-      'speed-up vs official': +(OFFICIAL_BOX_BIDIR_S / (med.ms / 1000)).toFixed(2),
-      'frames output': med.frames,
-    };
-    for (const s of STAGES) {
-      const st = med.stages[s];
-      if (st.calls === 0) continue;
-      m[`  ${s} s (calls, ms/call)`] = `${(st.ms / 1000).toFixed(2)} (${st.calls}, ${(st.ms / st.calls).toFixed(1)})`;
+    // box_bidir: one warm-up each, then the precisions interleaved run by run.
+    let lastAttend: MemoryAttentionInput | undefined;
+    for (const o of open) {
+      const orig = o.engine.attendMemory.bind(o.engine);
+      o.engine.attendMemory = (input) => { lastAttend = input; return orig(input); };
+      await boxBidir(o.engine, vol, box);
     }
-    const inStages = STAGES.reduce((a, s) => a + med.stages[s].ms, 0);
-    m['  predictor JS + glue s'] = +((med.ms - inStages) / 1000).toFixed(2);
+    const runs = open.map(() => [] as Awaited<ReturnType<typeof boxBidir>>[]);
+    for (let i = 0; i < Math.max(3, ctx.e2eRuns); i++) for (const [k, o] of open.entries()) runs[k]!.push(await boxBidir(o.engine, vol, box));
+    const medRun = runs.map((r) => [...r].sort((a, b) => a.ms - b.ms)[r.length >> 1]!);
+    for (const [k, o] of open.entries()) {
+      const med = medRun[k]!;
+      const p = o.precision;
+      m[`${p}: box_bidir s (median)`] = +fmtS(med.ms);
+      m[`${p}: box_bidir runs s`] = runs[k]!.map((r) => fmtS(r.ms)).join(' / ');
+      if (ctx.officialSeconds) m[`${p}: speed-up vs official ${ctx.officialSeconds} s (given)`] = +(ctx.officialSeconds / (med.ms / 1000)).toFixed(2);
+      for (const s of STAGES) {
+        const st = med.stages[s];
+        if (st.calls === 0) continue;
+        m[`${p}:   ${s} s (calls, ms/call)`] = `${fmtS(st.ms)} (${st.calls}, ${(st.ms / st.calls).toFixed(1)})`;
+      }
+      const inStages = STAGES.reduce((a, s) => a + med.stages[s].ms, 0);
+      m[`${p}:   predictor JS + glue s`] = +fmtS(med.ms - inStages);
+    }
+    if (open.length > 1) {
+      m['int8 / fp32 box_bidir speed-up (same runs, interleaved)'] = +(medRun[0]!.ms / medRun[1]!.ms).toFixed(2);
+      m['int8 / fp32 image encoder speed-up'] = +(median(enc[0]!) / median(enc[1]!)).toFixed(2);
+    }
+    if (!ctx.officialSeconds) m['ratio to the official code'] = 'pass --official-seconds S (fair official box_bidir on this machine)';
+    m['frames output'] = medRun[0]!.frames;
     m['peak RSS MB (process so far)'] = peakRssMb();
+
+    if (ctx.profile && lastAttend) {
+      const feeds = memoryAttentionFeeds(exact, lastAttend);
+      for (const o of open) profiles[`${o.precision} memory attention (${lastAttend.numMemoryTokens} memory tokens)`] = await profileByOpType(o.compiled.graphs.memoryAttention, feeds, 5, ctx.threads);
+      for (const [name, p] of Object.entries(profiles)) m[`profile: ${name}`] = '\n' + formatProfile(p, 14);
+    }
+    for (const o of open) await o.engine.release();
     return m;
   },
 };

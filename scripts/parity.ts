@@ -1,21 +1,24 @@
 /**
- * `npm run parity [-- --micro-only] [--case <substring>] [--threads N] [--no-cache]`
+ * `npm run parity [-- --micro-only] [--case <substring>] [--threads N] [--no-cache] [--precision int8]`
  *
  * Replays every SAM2 fixture case (all manifests found by listFixtureCases, env
  * MEDSAM2_SAM2_FIXTURES, default ../shared/fixtures/sam2) through the TypeScript video predictor
  * and prints a table of worst errors per case. Exits 1 when any case fails, 2 when there is nothing
- * to check. Compiled graphs go through the on-disk graph cache unless --no-cache.
+ * to check. Compiled graphs go through the on-disk graph cache unless --no-cache. `--precision int8`
+ * replays the fast mode's graphs: they are not exact, so its table is the measured deviation (cases
+ * "fail" the fp32 bounds by design).
  */
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
 import { listFixtureCases, fixtureDir } from '../test/helpers/sam2Fixtures.js';
+import { parsePrecision, type Precision } from '../src/models/precision.js';
 import { formatReport, runParityCase } from './sam2ParityHarness.js';
 
 // An entry point: the core runs on the Node platform.
 setPlatform(nodePlatform);
 
 function usage(): never {
-  console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR]');
+  console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR] [--precision fp32|int8]');
   process.exit(2);
 }
 
@@ -26,6 +29,7 @@ async function main(): Promise<void> {
   let threads = 2;
   let cache = true;
   let cacheDir: string | undefined;
+  let precision: Precision = 'fp32';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--micro-only') microOnly = true;
@@ -33,6 +37,7 @@ async function main(): Promise<void> {
     else if (a === '--threads') threads = Number(argv[++i] ?? usage());
     else if (a === '--no-cache') cache = false;
     else if (a === '--cache-dir') cacheDir = argv[++i] ?? usage();
+    else if (a === '--precision') precision = parsePrecision(argv[++i] ?? usage());
     else usage();
   }
   const cases = listFixtureCases((c) => (!microOnly || c.id.startsWith('micro')) && (!filter || c.id.includes(filter)));
@@ -44,7 +49,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   for (const c of cases) {
     try {
-      const r = await runParityCase(c, { threads, graphCache: cache, cacheDir, log: (m) => console.log(`  (${m})`) });
+      const r = await runParityCase(c, { threads, graphCache: cache, cacheDir, precision, log: (m) => console.log(`  (${m})`) });
       console.log(formatReport(r));
       if (!r.ok) failed++;
     } catch (e) {

@@ -9,6 +9,7 @@ import { openNpz, type NpzFile } from '../src/io/npzFile.js';
 import { loadCheckpoint } from '../src/models/checkpoint/index.js';
 import { compileSam2, sam2ConfigsFromYaml, type Sam2CompiledModel } from '../src/models/sam2/compile.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
+import type { Precision } from '../src/models/precision.js';
 import { Sam2Engine } from '../src/engine/sam2/sam2Engine.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { pilResizeBicubicU8 } from '../src/preprocess/pilResize.js';
@@ -23,6 +24,8 @@ export interface QuantityStat {
   where: string;
   checked: number;
   failed: number;
+  /** Sum of the errors checked (their mean is sum / checked). */
+  sum: number;
 }
 
 export interface CaseReport {
@@ -43,17 +46,22 @@ export interface HarnessOptions {
   graphCache?: boolean;
   cacheDir?: string;
   log?: (m: string) => void;
+  /** Graph precision (default fp32, the exact graphs; 'int8' measures the fast mode's deviation). */
+  precision?: Precision;
+  /** Replay these compiled graphs instead (experiments on graph variants). */
+  compiled?: Sam2CompiledModel;
 }
 
 const compiled = new Map<string, Promise<Sam2CompiledModel>>();
 
 function compiledFor(c: FixtureCase, o: HarnessOptions): Promise<Sam2CompiledModel> {
-  const k = `${c.checkpointPath}|${c.configPath}|${o.graphCache ? 'cache' : 'mem'}`;
+  if (o.compiled) return Promise.resolve(o.compiled);
+  const k = `${c.checkpointPath}|${c.configPath}|${o.graphCache ? 'cache' : 'mem'}|${o.precision ?? 'fp32'}`;
   let p = compiled.get(k);
   if (!p) {
     p = o.graphCache
-      ? loadSam2Compiled({ checkpointPath: c.checkpointPath, configPath: c.configPath }, { cacheDir: o.cacheDir, log: o.log }).then((r) => r.model)
-      : (async () => compileSam2(await loadCheckpoint(c.checkpointPath), sam2ConfigsFromYaml(readFileSync(c.configPath, 'utf8'))))();
+      ? loadSam2Compiled({ checkpointPath: c.checkpointPath, configPath: c.configPath }, { cacheDir: o.cacheDir, log: o.log, precision: o.precision }).then((r) => r.model)
+      : (async () => compileSam2(await loadCheckpoint(c.checkpointPath), sam2ConfigsFromYaml(readFileSync(c.configPath, 'utf8')), { precision: o.precision }))();
     compiled.set(k, p);
   }
   return p;
@@ -72,8 +80,9 @@ class Checker {
   constructor(private readonly id: string) {}
 
   record(q: string, where: string, err: number, bound: number): void {
-    const s = (this.stats[q] ??= { maxErr: 0, bound, where: '', checked: 0, failed: 0 });
+    const s = (this.stats[q] ??= { maxErr: 0, bound, where: '', checked: 0, failed: 0, sum: 0 });
     s.checked++;
+    s.sum += err;
     // keep the entry closest to (or furthest past) its bound
     const ratio = Number.isNaN(err) ? Infinity : bound > 0 ? err / bound : err > 0 ? Infinity : 0;
     const worst = s.where === '' ? -1 : Number.isNaN(s.maxErr) ? Infinity : s.bound > 0 ? s.maxErr / s.bound : s.maxErr > 0 ? Infinity : 0;
@@ -90,7 +99,7 @@ class Checker {
 
   fail(where: string, msg: string): void {
     if (this.failures.length < 40) this.failures.push(`${this.id} ${where}: ${msg}`);
-    const s = (this.stats['structure'] ??= { maxErr: 0, bound: 0, where: '', checked: 0, failed: 0 });
+    const s = (this.stats['structure'] ??= { maxErr: 0, bound: 0, where: '', checked: 0, failed: 0, sum: 0 });
     s.failed++;
   }
 }

@@ -42,6 +42,7 @@ export { dice } from './metrics/dice.js';
 
 // models
 export { listModels, resolveModel, registerModel, DEFAULT_MODEL_ID, type ModelEntry } from './models/registry.js';
+export { parsePrecision, PRECISIONS, type Precision } from './models/precision.js';
 export { SAM2_ZOO, identifyCheckpoint, findZooEntry } from './models/zoo.js';
 export { loadCheckpoint, type Checkpoint } from './models/checkpoint/index.js';
 export { parseSam2Config, type Sam2Config } from './models/sam2/config.js';

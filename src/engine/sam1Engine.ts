@@ -1,4 +1,6 @@
 import { MedsamError } from '../common/errors.js';
+import { int8Model } from '../models/int8ModelFile.js';
+import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import { samImageTensor, samImageTensorRgb, toModelCoords, type SamFrame } from '../preprocess/samImage.js';
 import { OrtSession, type OrtSessionOptions } from './ortSession.js';
@@ -26,6 +28,13 @@ export interface Sam1Decoded {
   iou: number;
 }
 
+export interface Sam1EngineOptions extends OrtSessionOptions {
+  /** 'int8' runs the encoder's linear layers as dynamic int8 GEMMs (a cached rewritten copy); the decoder stays fp32. */
+  precision?: Precision;
+  /** Where the int8 encoder copy is cached (default: the model cache, MEDSAM2_CACHE_DIR). */
+  cacheDir?: string;
+}
+
 /** Decoder mask prompt side for SAM1: 4× the 64×64 embedding grid. */
 export const SAM1_LOW_RES = 256;
 
@@ -42,11 +51,13 @@ export class Sam1Engine {
     private readonly decoder: OrtSession,
   ) {}
 
-  static async create(entry: ModelEntry, opts: OrtSessionOptions = {}): Promise<Sam1Engine> {
+  static async create(entry: ModelEntry, engineOpts: Sam1EngineOptions = {}): Promise<Sam1Engine> {
+    const { precision, cacheDir, ...opts } = engineOpts;
     if (entry.family !== 'sam1') {
       throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not sam1`, 'use the engine for its family');
     }
-    const encoder = await OrtSession.create(entry.files.encoder!, opts);
+    const encoderModel = precision === 'int8' ? (await int8Model(entry.files.encoder!, cacheDir)).bytes : entry.files.encoder!;
+    const encoder = await OrtSession.create(encoderModel, opts);
     const decoder = await OrtSession.create(entry.files.decoder!, opts);
     for (const name of ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']) {
       if (!decoder.inputNames.includes(name)) {

@@ -1,3 +1,4 @@
+import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Box, PointPrompt } from '../predictor/prompts.js';
 
@@ -124,6 +125,8 @@ export interface FamilyTracker {
 export interface FamilyOpenOptions {
   /** ONNX Runtime intra-op threads; default = logical cores. */
   threads?: number;
+  /** 'int8' = fast mode (linear layers as dynamic int8 GEMMs); default 'fp32' (exact). */
+  precision?: Precision;
   /** Graph cache root (families that compile graphs). */
   cacheDir?: string;
   log?: (message: string) => void;

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import type { Precision } from '../models/precision.js';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { readVolume } from '../io/readVolume.js';
@@ -46,6 +47,8 @@ export interface EvaluateOptions {
   label?: number;
   model?: string;
   threads?: number;
+  /** 'int8' = fast mode; default 'fp32' (exact). */
+  precision?: Precision;
   /** NSD tolerance in mm (default 2). */
   tolerance?: number;
   window?: WindowSpec | 'auto';
@@ -193,6 +196,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
     const seg = await segmentVolume(image, [prompt], {
       model: opts.model,
       threads: opts.threads,
+      precision: opts.precision,
       intensity: (v) => toUint8(v, { window: opts.window }),
       onProgress: opts.onProgress,
     });

@@ -1,4 +1,5 @@
 import { MedsamError } from '../common/errors.js';
+import type { Precision } from '../models/precision.js';
 import { resolveModel } from '../models/registry.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
 import type { MemoryMode } from '../predictor/sam2/videoPredictor.js';
@@ -15,6 +16,8 @@ export interface SegmentVideoOptions {
   model?: string;
   /** ONNX Runtime intra-op threads; default = logical cores. */
   threads?: number;
+  /** 'int8' = fast mode (see BENCHMARKS.md for its accuracy cost); default 'fp32' (exact). */
+  precision?: Precision;
   /** Read at most this many frames from the start. */
   maxFrames?: number;
   /** Frame rate for a folder of frames (default 25) or to override the video's. */
@@ -74,7 +77,7 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
   // A Session over the frames: SAM1 carries each object frame by frame like a volume (lower ids win
   // on overlap); SAM2 runs medsam2_infer_video.py's recipe (objects merged by highest logit).
   const session = await Session.open(video, {
-    model: entry, threads: opts.threads, cacheDir: opts.cacheDir, pool: opts.pool, log: opts.log,
+    model: entry, threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, pool: opts.pool, log: opts.log,
     family: { sam1: opts.propagation, sam2: { memory: opts.memory } },
   });
   let labels: Uint8Array[];

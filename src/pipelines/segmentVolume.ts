@@ -6,6 +6,7 @@ import { familyFor } from '../families/registry.js';
 import { resolveModel } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
+import type { Precision } from '../models/precision.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
 import { Session } from '../session/session.js';
 import type { ModelPoolApi } from '../session/types.js';
@@ -17,6 +18,8 @@ export interface SegmentVolumeOptions {
   axis?: SliceAxis;
   /** ONNX Runtime intra-op threads; default = logical cores. */
   threads?: number;
+  /** 'int8' = fast mode (the encoder's linear layers as dynamic int8 GEMMs; see BENCHMARKS.md for its accuracy cost); default 'fp32'. */
+  precision?: Precision;
   /** Volume → x-fastest uint8 of the same dims; default: the data itself if uint8, else toUint8 (auto window). */
   intensity?: (v: Volume) => Uint8Array;
   /** Keep only each object's largest 3D connected component. Default true. */
@@ -82,7 +85,7 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
   for (const [i, p] of valid.entries()) family.checkPrompt?.(p, `prompt ${i + 1} (object ${p.objId}, slice ${p.slice})`);
   const s2 = opts.sam2 ?? {};
   const session = await Session.open(volume, {
-    model: entry, axis, threads: opts.threads, intensity: opts.intensity, pool: opts.pool, cacheDir: s2.cacheDir,
+    model: entry, axis, threads: opts.threads, precision: opts.precision, intensity: opts.intensity, pool: opts.pool, cacheDir: s2.cacheDir,
     featureBudgetMiB: s2.featureCacheMiB, largestComponent: opts.largestComponent,
     family: { sam1: opts.propagation, sam2: { keySlice: s2.keySlice, fillHoleArea: s2.fillHoleArea, memory: s2.memory, onWarning: s2.onWarning } },
   });

@@ -1,4 +1,5 @@
 import { familyFor } from '../families/registry.js';
+import type { Precision } from '../models/precision.js';
 import type { OpenedModel } from '../families/family.js';
 import { resolveModel, type ModelEntry } from '../models/registry.js';
 import type { ModelLease, ModelPoolApi } from './types.js';
@@ -31,13 +32,13 @@ export class ModelPool implements ModelPoolApi {
     this.idleMs = opts.idleMs ?? 5 * 60_000;
   }
 
-  async acquire(model: string | ModelEntry, opts: { threads?: number; cacheDir?: string; log?: (m: string) => void } = {}): Promise<ModelLease> {
+  async acquire(model: string | ModelEntry, opts: { threads?: number; precision?: Precision; cacheDir?: string; log?: (m: string) => void } = {}): Promise<ModelLease> {
     const entry = typeof model === 'string' ? resolveModel(model) : model;
-    const key = JSON.stringify([entry.id, entry.family, opts.threads ?? null, opts.cacheDir ?? null]);
+    const key = JSON.stringify([entry.id, entry.family, opts.threads ?? null, opts.cacheDir ?? null, ...(opts.precision === 'int8' ? ['int8'] : [])]);
     let slot = this.slots.get(key);
     if (!slot) {
       this.openCount++;
-      const opening = familyFor(entry).open(entry, { threads: opts.threads, cacheDir: opts.cacheDir, log: opts.log });
+      const opening = familyFor(entry).open(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
       slot = { opening, refs: 0 };
       this.slots.set(key, slot);
       // A failed open must not stay pooled.

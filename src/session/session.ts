@@ -65,7 +65,7 @@ export class Session implements SessionApi {
     const stack = volume ? volumeStack(volume, axis, opts.intensity) : videoStack(input as Exclude<SessionInput, Volume>);
     const ownPool = opts.pool ? undefined : new ModelPool();
     const pool: ModelPoolApi = opts.pool ?? ownPool!;
-    const lease = await pool.acquire(entry, { threads: opts.threads, cacheDir: opts.cacheDir, log: opts.log });
+    const lease = await pool.acquire(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
     try {
       const tracker = lease.model.startTracker(stack, { ...opts.family, featureBudgetMiB: opts.featureBudgetMiB });
       return new Session(opts.id ?? randomUUID(), entry.id, lease.model.family, stack.kind, stack.numFrames, stack.rows, stack.cols, axis,

@@ -1,4 +1,5 @@
 import type { Direction, KeyStop, OpenedModel, SlicePrompt, TrackerOptions } from '../families/family.js';
+import type { Precision } from '../models/precision.js';
 import type { Volume } from '../io/volume.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
@@ -31,6 +32,8 @@ export interface SessionOptions {
   pool?: ModelPoolApi;
   /** ONNX Runtime threads (only used when this Session's lease opens the model). */
   threads?: number;
+  /** 'int8' = fast mode; default 'fp32' (exact). Part of the pool key: the two never share sessions. */
+  precision?: Precision;
   /** Graph cache root for SAM2-family models. */
   cacheDir?: string;
   /** Memory budget for cached per-slice image features, MiB; default 1024. */
@@ -136,7 +139,7 @@ export interface ModelLease {
 
 export interface ModelPoolApi {
   /** One open per model id (+ threads), reference counted; a second acquire reuses the open sessions. */
-  acquire(model: string | ModelEntry, opts?: { threads?: number; cacheDir?: string; log?: (m: string) => void }): Promise<ModelLease>;
+  acquire(model: string | ModelEntry, opts?: { threads?: number; precision?: Precision; cacheDir?: string; log?: (m: string) => void }): Promise<ModelLease>;
   /** How many times a model was actually opened (for tests and metrics). */
   readonly openCount: number;
   /** Close every idle model now. */

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { parsePrecision } from '../../models/precision.js';
 import { resolveModel } from '../../models/registry.js';
 import { parseWindow } from '../../preprocess/intensity.js';
 import { evaluateFolder, findCases, formatReportTable } from '../../pipelines/evaluate.js';
 import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
+import { PRECISION_HELP } from '../modelOptions.js';
 import { join } from 'node:path';
 import { guardOutputs } from '../outputPaths.js';
 import { parseIndex, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
@@ -14,6 +16,7 @@ interface EvalFlags {
   label?: string;
   model: string;
   threads?: string;
+  precision: string;
   window: string;
   tolerance: string;
   saveMasks?: boolean;
@@ -25,6 +28,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   const prompt = parsePromptPolicy(flags.prompt);
   const label = flags.label !== undefined ? parseIndex('--label', flags.label) : undefined;
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
+  const precision = parsePrecision(flags.precision);
   const tolerance = parsePositiveNumber('--tolerance', flags.tolerance);
   const window = parseWindow(flags.window);
   const model = resolveModel(flags.model);
@@ -40,7 +44,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   let current = '';
   let bar = progressBar(false);
   const report = await evaluateFolder(dir, {
-    outDir: flags.out, prompt, label, model: model.id, threads, tolerance, window, saveMasks: flags.saveMasks,
+    outDir: flags.out, prompt, label, model: model.id, threads, precision, tolerance, window, saveMasks: flags.saveMasks,
     onCaseStart: (c, i, n) => {
       current = `[${i + 1}/${n}] ${c.name}`;
       bar = progressBar(!flags.quiet);
@@ -53,7 +57,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
     onSkip: (c, reason) => { bar.stop(); log(`${current}  skipped: ${reason}`); },
   });
   process.stdout.write(formatReportTable(report) + '\n');
-  process.stdout.write(`prompt ${prompt}, model ${model.id}, NSD tolerance ${tolerance} mm; wrote ${flags.out}/report.csv and report.json\n`);
+  process.stdout.write(`prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${tolerance} mm; wrote ${flags.out}/report.csv and report.json\n`);
 }
 
 export function addEvalCommand(program: Command): void {
@@ -66,6 +70,7 @@ export function addEvalCommand(program: Command): void {
     .option('--label <n>', 'evaluate this label of the reference (default: any non-zero)')
     .option('--model <id>', 'model id from `medsam2 models list`', 'default')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
+    .option('--precision <fp32|int8>', PRECISION_HELP, 'fp32')
     .option('--window <preset|W,L>', 'intensity window (see `segment --help`)', 'auto')
     .option('--tolerance <mm>', 'NSD tolerance in mm', '2')
     .option('--save-masks', 'also write each prediction to <out>/masks/<case>.nii.gz')

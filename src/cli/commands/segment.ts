@@ -4,6 +4,7 @@ import { MedsamError } from '../../common/errors.js';
 import { readVolume } from '../../io/readVolume.js';
 import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
+import { parsePrecision } from '../../models/precision.js';
 import { dicomSource } from '../../io/dicom/segWrite.js';
 import { isDicomwebUrl, parseDicomwebUrl, storeInstances } from '../../io/dicomweb/client.js';
 import { readDicomwebSeries } from '../../io/dicomweb/readSeries.js';
@@ -33,6 +34,7 @@ interface SegmentFlags extends ReadFlags {
   window?: string;
   model?: string;
   threads?: string;
+  precision: string;
   largestComponent?: boolean;
   preview?: string;
   autoKeyBox?: boolean;
@@ -103,6 +105,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   const axis = flags.axis !== undefined ? parseAxis(flags.axis) : 2;
   const window: WindowSpec | 'auto' = flags.window !== undefined ? parseWindow(flags.window) : 'auto';
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
+  const precision = parsePrecision(flags.precision);
   const model = resolveModel(flags.model ?? 'default');
   const memory = parseMemoryMode(flags.memory, model);
   const fillHoleArea = parseFillHoles(flags.fillHoles, model);
@@ -144,6 +147,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
       model: model.id,
       axis,
       threads,
+      precision,
       intensity: () => image8,
       largestComponent: flags.largestComponent,
       onProgress: bar.onProgress,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { MedsamError } from '../../common/errors.js';
 import { readImage2D } from '../../io/imageFile.js';
+import { parsePrecision } from '../../models/precision.js';
 import { resolveModel } from '../../models/registry.js';
 import { describeVideoResult, segmentVideo, type FramePrompt } from '../../pipelines/segmentVideo.js';
 import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
@@ -21,6 +22,7 @@ interface VideoFlags {
   objId?: string;
   model?: string;
   threads?: string;
+  precision: string;
   maxFrames?: string;
   fps?: string;
   memory?: string;
@@ -51,6 +53,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   const frame = parseIndex('--frame', flags.frame);
   const objId = parseIndex('--obj-id', flags.objId ?? '1');
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
+  const precision = parsePrecision(flags.precision);
   const maxFrames = flags.maxFrames !== undefined ? parsePositiveInt('--max-frames', flags.maxFrames) : undefined;
   const fps = flags.fps !== undefined ? parsePositiveNumber('--fps', flags.fps) : undefined;
   const model = resolveModel(flags.model ?? 'default');
@@ -78,7 +81,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   let result;
   try {
     result = await segmentVideo(video, [prompt], {
-      model: model.id, threads, outDir: flags.output, onProgress: bar.onProgress, log, memory,
+      model: model.id, threads, precision, outDir: flags.output, onProgress: bar.onProgress, log, memory,
     });
   } finally {
     bar.stop();

@@ -12,7 +12,7 @@ export { sam2VideoFrameTensor, stackFrameSource, videoNormalizationLut } from '.
 export const sam2Family: ModelFamily = {
   id: 'sam2',
   async open(entry: ModelEntry, opts: FamilyOpenOptions): Promise<OpenedModel> {
-    const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, cacheDir: opts.cacheDir, log: opts.log });
+    const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
     return {
       entry,
       family: 'sam2',

@@ -1,5 +1,7 @@
 import type { Checkpoint } from '../checkpoint/index.js';
+import { quantizeOnnxBytes } from '../onnx/quantize.js';
 import { WeightStore } from '../onnx/weightStore.js';
+import type { Precision } from '../precision.js';
 import type { AttentionImpl } from './graphs/hieraAttention.js';
 import { parseSam2Config, withVideoPredictorOverrides, type Sam2Config } from './config.js';
 import { imageEncoderConfig, type ImageEncoderConfig } from './graphs/hieraConfig.js';
@@ -30,6 +32,11 @@ export interface Sam2ModelConfigs {
 export interface Sam2CompileOptions {
   /** Attention emission in the image encoder ('matmul' default, 'mha' = ORT contrib kernel). */
   attention?: AttentionImpl;
+  /**
+   * 'fp32' (default, exact: the parity-checked graphs) or 'int8': the image encoder's and memory
+   * attention's linear layers as dynamic int8 GEMMs (models/onnx/quantize.ts), faster, not exact.
+   */
+  precision?: Precision;
 }
 
 /** All per-module views of one parsed config (pure mapping; no overrides applied here). */
@@ -102,12 +109,15 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
 export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Sam2CompiledModel {
   const ws = new WeightStore(checkpoint.tensors, 'SAM2 checkpoint');
   const params = readSam2Params(configs, ws);
+  // int8: the two modules that hold almost all of the per-frame GEMM work (the SAM heads and the
+  // memory encoder are small and feed the masks directly; they stay exact).
+  const q = (onnx: Uint8Array): Uint8Array => (opts.precision === 'int8' ? quantizeOnnxBytes(onnx).bytes : onnx);
   const graphs: Sam2Graphs = {
-    imageEncoder: buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }),
+    imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention })),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
     memoryEncoder: buildMemoryEncoderGraph(configs.memory, ws),
-    memoryAttention: buildMemoryAttentionGraph(configs.memory, ws),
+    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws)),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
   return { configs, graphs, params, checkpointSha256: checkpoint.sha256, unusedKeys: ws.unusedKeys() };

@@ -2,6 +2,7 @@ import { canonicalJson } from '../../common/canonicalJson.js';
 import { MedsamError } from '../../common/errors.js';
 import { getPlatform, sha256Hex, type BlobCache } from '../../platform/platform.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
+import { QUANTIZE_VERSION } from '../onnx/quantize.js';
 import {
   BUILDER_VERSION, compileSam2, sam2ConfigsFromYaml,
   type Sam2CompileOptions, type Sam2CompiledModel, type Sam2Graphs, type Sam2ModelConfigs, type Sam2Params,
@@ -65,7 +66,9 @@ interface Manifest {
 }
 
 export async function sam2CacheKey(checkpointSha256: string, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Promise<string> {
-  const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson({ attention: opts.attention ?? 'matmul' })].join('\n');
+  // precision joins the key only when it is not the default, so fp32 keys (and caches) stay as they were
+  const options = { attention: opts.attention ?? 'matmul', ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: QUANTIZE_VERSION } : {}) };
+  const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson(options)].join('\n');
   return (await sha256Hex(text)).slice(0, 32);
 }
 
@@ -165,7 +168,7 @@ async function writeEntry(cache: BlobCache, dir: string, key: string, model: Sam
 export async function loadSam2Compiled(src: Sam2ModelSource, opts: GraphCacheOptions = {}): Promise<LoadedSam2Model> {
   const configs = sam2ConfigsFromYaml(await readConfigText(src));
   const cache = opts.cache ?? getPlatform().blobCache(opts.cacheDir);
-  const compileOpts: Sam2CompileOptions = { attention: opts.attention ?? 'matmul' };
+  const compileOpts: Sam2CompileOptions = { attention: opts.attention ?? 'matmul', ...(opts.precision === 'int8' ? { precision: 'int8' as const } : {}) };
   const sha = await checkpointSha256(src.checkpointPath, cache);
   const key = await sam2CacheKey(sha, configs, compileOpts);
   const entry = `sam2/${key}`;

