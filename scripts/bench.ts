@@ -25,6 +25,7 @@ import { extractSlice } from '../src/preprocess/slices.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../src/pipelines/segmentVolume.js';
 import { sam2Sections } from './benchSam2.js';
+import { serverSection } from './benchServer.js';
 
 // An entry point: the core runs on the Node platform.
 setPlatform(nodePlatform);
@@ -124,7 +125,7 @@ const sam1Default: BenchSection = {
   },
 };
 
-const SECTIONS: BenchSection[] = [sam1Default, ...sam2Sections];
+const SECTIONS: BenchSection[] = [sam1Default, ...sam2Sections, serverSection];
 
 function parseArgs(argv: string[]): BenchArgs {
   const get = (name: string) => {

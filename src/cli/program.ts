@@ -4,7 +4,10 @@ import { MedsamError, errorMessage } from '../common/errors.js';
 import { addEvalCommand } from './commands/eval.js';
 import { addInfoCommand } from './commands/info.js';
 import { addModelsCommand } from './commands/models.js';
+import { addProjectCommand } from './commands/project.js';
 import { addSegmentCommand } from './commands/segment.js';
+import { addServeCommand } from './commands/serve.js';
+import { addUsersCommand } from './commands/users.js';
 import { addVideoCommand } from './commands/video.js';
 
 function packageVersion(): string {
@@ -28,6 +31,9 @@ export function buildProgram(): Command {
   addEvalCommand(program);
   addVideoCommand(program);
   addModelsCommand(program);
+  addProjectCommand(program);
+  addServeCommand(program);
+  addUsersCommand(program);
   return program;
 }
 

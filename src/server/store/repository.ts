@@ -1,0 +1,106 @@
+/**
+ * The server's state behind one interface: users, uploads, sessions with their interaction
+ * history, jobs. The SQLite implementation (sqliteRepository.ts) is the default; the methods are
+ * async so a PostgreSQL implementation (issue #12) can sit behind the same interface.
+ */
+
+export type Role = 'admin' | 'annotator' | 'reviewer' | 'viewer';
+export const ROLES: readonly Role[] = ['admin', 'annotator', 'reviewer', 'viewer'];
+
+export interface UserRow {
+  id: string;
+  name: string;
+  role: Role;
+  /** scrypt(secret, salt), hex. The token itself is never stored. */
+  tokenHash: string;
+  salt: string;
+  createdAt: string;
+}
+
+export interface UploadRow {
+  id: string;
+  owner: string;
+  /** sha256 of the bytes: the file's name in the content-addressed store. */
+  sha256: string;
+  /** The client's file name: metadata only, never a path. */
+  name: string;
+  format: string;
+  bytes: number;
+  dims: [number, number, number];
+  spacing: [number, number, number];
+  modality: string | null;
+  createdAt: string;
+}
+
+export type SessionStatus = 'open' | 'closed';
+
+export interface SessionRow {
+  id: string;
+  owner: string;
+  uploadId: string;
+  model: string;
+  axis: 0 | 1 | 2;
+  window: string | null;
+  status: SessionStatus;
+  /** sha256 of the last stored label map (uint8, x-fastest, gzip) in the blob store. */
+  labelsSha: string | null;
+  /** Number of interactions the stored label map reflects. */
+  labelsAt: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One step of a session, stored as JSON in order; replaying them rebuilds the session. */
+export interface InteractionRow {
+  sessionId: string;
+  seq: number;
+  kind: string;
+  payload: unknown;
+  at: string;
+}
+
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobRow {
+  id: string;
+  owner: string;
+  uploadId: string;
+  model: string;
+  request: unknown;
+  status: JobStatus;
+  progress: number;
+  error: string | null;
+  resultSha: string | null;
+  /** Summary of the finished result (slices segmented, seconds, …). */
+  result: unknown;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Repository {
+  createUser(u: UserRow): Promise<void>;
+  userByName(name: string): Promise<UserRow | undefined>;
+  userById(id: string): Promise<UserRow | undefined>;
+  listUsers(): Promise<UserRow[]>;
+
+  addUpload(u: UploadRow): Promise<void>;
+  upload(id: string): Promise<UploadRow | undefined>;
+  listUploads(owner?: string): Promise<UploadRow[]>;
+  /** Whether any upload row refers to this content (a rejected upload's bytes are dropped unless so). */
+  hasUploadWithSha(sha256: string): Promise<boolean>;
+
+  addSession(s: SessionRow): Promise<void>;
+  session(id: string): Promise<SessionRow | undefined>;
+  listSessions(owner?: string, status?: SessionStatus): Promise<SessionRow[]>;
+  updateSession(id: string, patch: Partial<Pick<SessionRow, 'status' | 'labelsSha' | 'labelsAt'>>): Promise<void>;
+  /** Appends one interaction; returns its seq (1-based). */
+  appendInteraction(sessionId: string, kind: string, payload: unknown): Promise<number>;
+  interactions(sessionId: string): Promise<InteractionRow[]>;
+
+  addJob(j: JobRow): Promise<void>;
+  job(id: string): Promise<JobRow | undefined>;
+  listJobs(owner?: string, statuses?: JobStatus[]): Promise<JobRow[]>;
+  updateJob(id: string, patch: Partial<Pick<JobRow, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>): Promise<void>;
+
+  close(): Promise<void>;
+}
