@@ -10,6 +10,8 @@
  * `--profile`: per-op-type ORT profiles of the SAM2 image encoder and memory attention.
  * Results print as a table and go to bench-results/bench-<time>.json (gitignored).
  */
+import { nodePlatform } from '../src/platform/node.js';
+import { setPlatform } from '../src/platform/platform.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -24,6 +26,9 @@ import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../src/pipelines/segmentVolume.js';
 import { sam2Sections } from './benchSam2.js';
 import { serverSection } from './benchServer.js';
+
+// An entry point: the core runs on the Node platform.
+setPlatform(nodePlatform);
 
 interface BenchArgs {
   runs: number;

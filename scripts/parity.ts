@@ -8,9 +8,14 @@
  * replays the fast mode's graphs: they are not exact, so its table is the measured deviation (cases
  * "fail" the fp32 bounds by design).
  */
+import { nodePlatform } from '../src/platform/node.js';
+import { setPlatform } from '../src/platform/platform.js';
 import { listFixtureCases, fixtureDir } from '../test/helpers/sam2Fixtures.js';
 import { parsePrecision, type Precision } from '../src/models/precision.js';
 import { formatReport, runParityCase } from './sam2ParityHarness.js';
+
+// An entry point: the core runs on the Node platform.
+setPlatform(nodePlatform);
 
 function usage(): never {
   console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR] [--precision fp32|int8]');

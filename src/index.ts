@@ -1,7 +1,15 @@
 /**
  * medsam2.js library API: the CLI (src/cli) is a thin layer over these exports.
  */
+import { nodePlatform } from './platform/node.js';
+import { setPlatform } from './platform/platform.js';
+
+// The Node entry chooses the Node platform (fs, crypto, zlib, onnxruntime-node); src/web.ts is the browser's.
+setPlatform(nodePlatform);
+
 export { MedsamError } from './common/errors.js';
+export { setPlatform, getPlatform, type Platform, type BlobCache, type OrtRuntime } from './platform/platform.js';
+export { nodePlatform } from './platform/node.js';
 
 // io
 export type { Volume, VolumeFormat } from './io/volume.js';
@@ -39,7 +47,7 @@ export { SAM2_ZOO, identifyCheckpoint, findZooEntry } from './models/zoo.js';
 export { loadCheckpoint, type Checkpoint } from './models/checkpoint/index.js';
 export { parseSam2Config, type Sam2Config } from './models/sam2/config.js';
 export { loadSam2Config, BUILTIN_CONFIG_IDS } from './models/sam2/configs/builtin.js';
-export { importSam2Model, type ImportModelResult } from './models/importModel.js';
+export { importSam2Model, type ImportModelResult } from './models/node/importModel.js';
 
 // predictors
 export type { VolumePrompt, Box } from './predictor/prompts.js';

@@ -1,7 +1,6 @@
-import { existsSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { MedsamError, errorMessage } from '../common/errors.js';
+import { getPlatform } from '../platform/platform.js';
 
 /** Options shared by every ONNX model the package runs. */
 export interface OrtSessionOptions {
@@ -32,13 +31,14 @@ export interface Float32Output {
 }
 
 /**
- * A thin, typed wrapper around ort.InferenceSession: loads from a path or bytes with
+ * A thin, typed wrapper around an ORT InferenceSession (the runtime comes from the platform:
+ * onnxruntime-node or onnxruntime-web): loads from a resource name (path/URL) or bytes with
  * clear errors, checks feeds against the model's declared inputs before running (ORT's own
  * messages name C++ internals), and returns plain Float32Arrays.
  */
 export class OrtSession {
   private constructor(
-    readonly session: ort.InferenceSession,
+    readonly session: InferenceSession,
     /** A short name for messages: the file path or "<bytes>". */
     readonly label: string,
     readonly inputs: OrtIoSpec[],
@@ -47,30 +47,34 @@ export class OrtSession {
 
   static async create(model: string | Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
     const label = typeof model === 'string' ? model : `<${model.byteLength} bytes of ONNX>`;
+    const platform = getPlatform();
+    let source: string | Uint8Array = model;
     if (typeof model === 'string') {
-      if (!existsSync(model)) {
+      const info = await platform.resourceInfo(model);
+      if (!info || info.isFolder) {
         throw new MedsamError(`model file ${model} does not exist`, 'check the path, or reinstall the package that ships it');
       }
-      if (statSync(model).size === 0) {
+      if (info.size === 0) {
         throw new MedsamError(`model file ${model} is empty`, 're-download or re-import the model');
       }
+      source = await platform.ortModel(model);
     }
-    const threads = opts.threads ?? availableParallelism();
+    const threads = opts.threads ?? platform.hardwareConcurrency();
     if (!Number.isInteger(threads) || threads < 1) {
       throw new MedsamError(`threads=${threads} is not a positive integer`, 'pass e.g. threads: 2');
     }
-    const sessionOptions: ort.InferenceSession.SessionOptions = {
+    const sessionOptions: InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: opts.graphOptimizationLevel ?? 'all',
       executionProviders: opts.executionProviders ?? ['cpu'],
       ...(opts.allowSpinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
     };
-    let session: ort.InferenceSession;
+    let session: InferenceSession;
     try {
-      session = typeof model === 'string'
-        ? await ort.InferenceSession.create(model, sessionOptions)
-        : await ort.InferenceSession.create(model, sessionOptions);
+      session = typeof source === 'string'
+        ? await platform.ort.InferenceSession.create(source, sessionOptions)
+        : await platform.ort.InferenceSession.create(source, sessionOptions);
     } catch (e) {
       throw new MedsamError(
         `cannot load ONNX model ${label}: ${firstLine(errorMessage(e))}`,
@@ -91,9 +95,10 @@ export class OrtSession {
   /** Runs with float32 feeds; checks names, ranks and fixed dims first. */
   async runFloat32(feeds: Float32Feeds, outputNames?: string[]): Promise<Record<string, Float32Output>> {
     this.checkFeeds(feeds);
-    const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const [name, f] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', f.data, f.dims as number[]);
-    let results: ort.InferenceSession.OnnxValueMapType;
+    const ortFeeds: Record<string, Tensor> = {};
+    const { Tensor: OrtTensor } = getPlatform().ort;
+    for (const [name, f] of Object.entries(feeds)) ortFeeds[name] = new OrtTensor('float32', f.data, f.dims as number[]);
+    let results: InferenceSession.OnnxValueMapType;
     try {
       results = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
     } catch (e) {
@@ -102,7 +107,7 @@ export class OrtSession {
     }
     const out: Record<string, Float32Output> = {};
     for (const [name, t] of Object.entries(results)) {
-      const tensor = t as ort.Tensor;
+      const tensor = t as Tensor;
       if (tensor.type !== 'float32') {
         throw new MedsamError(`ONNX model ${this.label} output ${name} is ${tensor.type}, expected float32`,
           'use a model exported with float32 outputs');
@@ -158,7 +163,7 @@ function firstLine(s: string): string {
   return s.split('\n')[0]!.slice(0, 300);
 }
 
-function ioSpecs(session: ort.InferenceSession, kind: 'input' | 'output'): OrtIoSpec[] {
+function ioSpecs(session: InferenceSession, kind: 'input' | 'output'): OrtIoSpec[] {
   const names = kind === 'input' ? session.inputNames : session.outputNames;
   // onnxruntime-node >= 1.21 exposes per-tensor metadata; older builds only names.
   const meta = (kind === 'input'
@@ -168,7 +173,7 @@ function ioSpecs(session: ort.InferenceSession, kind: 'input' | 'output'): OrtIo
     | undefined;
   return names.map((name, i) => {
     const m = meta?.[i];
-    if (m && m.isTensor) return { name, type: m.type ?? 'float32', shape: m.shape ?? [] };
+    if (m?.isTensor) return { name, type: m.type ?? 'float32', shape: m.shape ?? [] };
     return { name, type: 'float32', shape: [] };
   });
 }

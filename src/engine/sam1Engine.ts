@@ -1,5 +1,5 @@
 import { MedsamError } from '../common/errors.js';
-import { int8ModelFile } from '../models/int8ModelFile.js';
+import { int8Model } from '../models/int8ModelFile.js';
 import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import { samImageTensor, samImageTensorRgb, toModelCoords, type SamFrame } from '../preprocess/samImage.js';
@@ -56,8 +56,8 @@ export class Sam1Engine {
     if (entry.family !== 'sam1') {
       throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not sam1`, 'use the engine for its family');
     }
-    const encoderFile = precision === 'int8' ? int8ModelFile(entry.files.encoder!, cacheDir) : entry.files.encoder!;
-    const encoder = await OrtSession.create(encoderFile, opts);
+    const encoderModel = precision === 'int8' ? (await int8Model(entry.files.encoder!, cacheDir)).bytes : entry.files.encoder!;
+    const encoder = await OrtSession.create(encoderModel, opts);
     const decoder = await OrtSession.create(entry.files.decoder!, opts);
     for (const name of ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']) {
       if (!decoder.inputNames.includes(name)) {

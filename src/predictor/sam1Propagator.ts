@@ -13,7 +13,7 @@ export interface Sam1Decoder {
 
 /**
  * How one object is carried from its key slice to its neighbours. The defaults are the method
- * measured in scripts/experiments (README there); each rule is explained where it is applied.
+ * measured in the experiments summarised in docs/propagation-experiments.md; each rule is explained where it is applied.
  */
 export interface Sam1PropagationOptions {
   /**

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { assertUserError, ROOT, runCli } from '../helpers/cli.js';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -8,7 +9,8 @@ import { OrtSession } from '../../src/engine/ortSession.js';
 import { Sam1Engine } from '../../src/engine/sam1Engine.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { dice } from '../../src/metrics/dice.js';
-import { listModels, loadUserModels, registerModel, resolveModel, type ModelEntry } from '../../src/models/registry.js';
+import { listModels, registerModel, resolveModel, type ModelEntry } from '../../src/models/registry.js';
+import { loadUserModels } from '../../src/models/node/userModels.js';
 import { boxFromMask } from '../../src/predictor/prompts.js';
 import { fromModelCoords, resizeBilinearU8, samFrame, samImageTensor, toModelCoords } from '../../src/preprocess/samImage.js';
 import { extractSlice } from '../../src/preprocess/slices.js';

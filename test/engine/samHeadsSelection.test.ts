@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { NO_OBJ_SCORE, selectSamHeadsOutputs, stabilityScore, type SamHeadsRawOutputs, type SamHeadsSelectionParams } from '../../src/engine/sam2/samHeadsSelection.js';

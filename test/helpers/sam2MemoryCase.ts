@@ -1,6 +1,7 @@
+import './nodePlatform.js';
 import { readFileSync } from 'node:fs';
 import type { NdArray } from '../../src/io/ndarray.js';
-import { roundToBfloat16InPlace } from '../../src/io/halfFloat.js';
+import { roundToBfloat16InPlace } from '../../src/common/halfFloat.js';
 import { readNpz } from '../../src/io/npzFile.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { WeightStore } from '../../src/models/onnx/weightStore.js';

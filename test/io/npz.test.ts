@@ -8,7 +8,7 @@ import { encodeNpy, parseNpy } from '../../src/io/npy.js';
 import { encodeNpz, openNpz, readNpz, writeNpz } from '../../src/io/npzFile.js';
 import {
   bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16Round, float32ToFloat16Round, roundToBfloat16InPlace,
-} from '../../src/io/halfFloat.js';
+} from '../../src/common/halfFloat.js';
 import type { NdArray } from '../../src/io/ndarray.js';
 
 const FIX = join(process.env.MEDSAM2_SAM2_FIXTURES ?? '../shared/fixtures/sam2');

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -114,7 +115,7 @@ test('tiny512_fp16.pt: float16 storages upcast exactly to float32', { skip: need
   }
 });
 
-test('non-contiguous views, offsets, shared storages, dtypes, big-endian and the bare-dict layout', () => {
+test('non-contiguous views, offsets, shared storages, dtypes, big-endian and the bare-dict layout', async () => {
   // storage 0 = [0..5]; w is its transpose view (2,3) stride (1,2); b is an offset, strided view.
   const pkl = new Pickle().op(0x7d) // {
     .str('w').tensor('FloatStorage', '0', 6, 0, [2, 3], [1, 2]).op(0x73)
@@ -129,7 +130,7 @@ test('non-contiguous views, offsets, shared storages, dtypes, big-endian and the
     2: new Uint8Array(BigInt64Array.from([-(2n ** 40n)]).buffer),
     3: Uint8Array.from([1, 0]),
   };
-  const ck = parseCheckpoint(ptZip(pkl, recs), 'crafted.pt');
+  const ck = await parseCheckpoint(ptZip(pkl, recs), 'crafted.pt');
   assert.deepEqual([...ck.tensors.get('w')!.data as Float32Array], [0, 2, 4, 1, 3, 5]);
   assert.deepEqual([...ck.tensors.get('b')!.data as Float32Array], [1, 3]);
   assert.deepEqual([...ck.tensors.get('bf')!.data as Float32Array], [1, -3]);
@@ -139,56 +140,56 @@ test('non-contiguous views, offsets, shared storages, dtypes, big-endian and the
   assert.equal(ck.tensors.get('m')!.dtype, 'bool');
   // The same pickle with big-endian storages.
   const be = (b: Uint8Array, size: number) => { const c = b.slice(); for (let i = 0; i < c.length; i += size) c.subarray(i, i + size).reverse(); return c; };
-  const ckBe = parseCheckpoint(ptZip(pkl, { 0: be(recs[0], 4), 1: be(recs[1], 2), 2: be(recs[2], 8), 3: recs[3] }, 'big'), 'be.pt');
+  const ckBe = await parseCheckpoint(ptZip(pkl, { 0: be(recs[0], 4), 1: be(recs[1], 2), 2: be(recs[2], 8), 3: recs[3] }, 'big'), 'be.pt');
   assert.deepEqual([...ckBe.tensors.get('w')!.data as Float32Array], [0, 2, 4, 1, 3, 5]);
   assert.deepEqual([...ckBe.tensors.get('bf')!.data as Float32Array], [1, -3]);
   assert.equal((ckBe.tensors.get('i')!.data as BigInt64Array)[0], -(2n ** 40n));
 });
 
-test('a {"model": ..., "optimizer": ...} checkpoint yields only the model tensors', () => {
+test('a {"model": ..., "optimizer": ...} checkpoint yields only the model tensors', async () => {
   const pkl = new Pickle().op(0x7d)
     .str('epoch').int(3).op(0x73)
     .str('model').global('collections', 'OrderedDict').op(0x29, 0x52)
     .str('a').tensor('FloatStorage', '0', 2, 0, [2], [1]).op(0x73).op(0x73)
     .str('optimizer').op(0x7d).str('s').tensor('FloatStorage', '1', 1, 0, [1], [1]).op(0x73).op(0x73)
     .bytes();
-  const ck = parseCheckpoint(ptZip(pkl, { 0: f32bytes([7, 8]), 1: f32bytes([9]) }), 'train.pt');
+  const ck = await parseCheckpoint(ptZip(pkl, { 0: f32bytes([7, 8]), 1: f32bytes([9]) }), 'train.pt');
   assert.deepEqual([...ck.tensors.keys()], ['a']);
   assert.deepEqual([...ck.tensors.get('a')!.data as Float32Array], [7, 8]);
 });
 
-test('forbidden globals are refused, never executed', () => {
+test('forbidden globals are refused, never executed', async () => {
   const osSystem = new Pickle().global('os', 'system').str('touch /tmp/pwned').op(0x85, 0x52).bytes();
-  assert.throws(() => parseCheckpoint(ptZip(osSystem, {}), 'evil.pt'), isErr(/refusing to unpickle os\.system: not a plain state dict/));
+  await assert.rejects(parseCheckpoint(ptZip(osSystem, {}), 'evil.pt'), isErr(/refusing to unpickle os\.system: not a plain state dict/));
   // The same through STACK_GLOBAL (protocol 4 spelling).
   const evalStack = new Pickle().str('builtins').str('eval').op(0x93).str('1').op(0x85, 0x52).bytes();
-  assert.throws(() => parseCheckpoint(ptZip(evalStack, {}), 'evil.pt'), isErr(/refusing to unpickle builtins\.eval/));
+  await assert.rejects(parseCheckpoint(ptZip(evalStack, {}), 'evil.pt'), isErr(/refusing to unpickle builtins\.eval/));
   // An allowed global as a REDUCE target inside a tensor record is fine; a storage class called directly is not.
   const callStorage = new Pickle().global('torch', 'FloatStorage').op(0x29, 0x52).bytes();
-  assert.throws(() => parseCheckpoint(ptZip(callStorage, {}), 'odd.pt'), isErr(/torch\.FloatStorage cannot be called/));
+  await assert.rejects(parseCheckpoint(ptZip(callStorage, {}), 'odd.pt'), isErr(/torch\.FloatStorage cannot be called/));
 });
 
 test('corrupt checkpoints fail with one-line MedsamErrors', { skip: needs(MICRO) }, async () => {
   const good = new Uint8Array(readFileSync(MICRO));
-  assert.throws(() => parseCheckpoint(good.subarray(0, good.length >> 1), 'half.pt'), isErr(/truncated/));
-  assert.throws(() => parseCheckpoint(good.subarray(0, good.length - 30), 'cut.pt'), isErr(/truncated|not a valid/));
+  await assert.rejects(parseCheckpoint(good.subarray(0, good.length >> 1), 'half.pt'), isErr(/truncated/));
+  await assert.rejects(parseCheckpoint(good.subarray(0, good.length - 30), 'cut.pt'), isErr(/truncated|not a valid/));
   // Flip bytes inside a weight record (past data.pkl): the CRC check catches it.
   const flipped = good.slice();
   for (let i = 0; i < 16; i++) flipped[200000 + i] ^= 0xff;
-  assert.throws(() => parseCheckpoint(flipped, 'flipped.pt'), isErr(/CRC-32|corrupt/));
-  assert.throws(() => parseCheckpoint(new TextEncoder().encode('definitely not a checkpoint'), 'x.pt'), isErr(/neither a PyTorch/));
-  assert.throws(() => parseCheckpoint(Uint8Array.from([0x80, 2, 0x8a, 0x0a]), 'old.pt'), isErr(/legacy/));
+  await assert.rejects(parseCheckpoint(flipped, 'flipped.pt'), isErr(/CRC-32|corrupt/));
+  await assert.rejects(parseCheckpoint(new TextEncoder().encode('definitely not a checkpoint'), 'x.pt'), isErr(/neither a PyTorch/));
+  await assert.rejects(parseCheckpoint(Uint8Array.from([0x80, 2, 0x8a, 0x0a]), 'old.pt'), isErr(/legacy/));
   await assert.rejects(loadCheckpoint('/nonexistent/m.pt'), isErr(/does not exist/));
   // A zip without data.pkl, a missing storage record, an unknown opcode, a truncated pickle.
-  assert.throws(() => parseCheckpoint(buildZip({ 'a/other.txt': new Uint8Array(3) }, false), 'nopkl.pt'), isErr(/no data\.pkl/));
+  await assert.rejects(parseCheckpoint(buildZip({ 'a/other.txt': new Uint8Array(3) }, false), 'nopkl.pt'), isErr(/no data\.pkl/));
   const oneTensor = new Pickle().op(0x7d).str('w').tensor('FloatStorage', '0', 2, 0, [2], [1]).op(0x73).bytes();
-  assert.throws(() => parseCheckpoint(ptZip(oneTensor, {}), 'norec.pt'), isErr(/storage record archive\/data\/0, which is missing/));
-  assert.throws(() => parseCheckpoint(ptZip(oneTensor, { 0: f32bytes([1]) }), 'short.pt'), isErr(/has 4 bytes, expected 8/));
-  assert.throws(() => parseCheckpoint(ptZip(Uint8Array.from([0x80, 2, 0xff, 0x2e]), {}), 'op.pt'), isErr(/unsupported pickle opcode 0xff/));
-  assert.throws(() => parseCheckpoint(ptZip(oneTensor.subarray(0, 20), {}), 'trunc.pt'), isErr(/truncated/));
+  await assert.rejects(parseCheckpoint(ptZip(oneTensor, {}), 'norec.pt'), isErr(/storage record archive\/data\/0, which is missing/));
+  await assert.rejects(parseCheckpoint(ptZip(oneTensor, { 0: f32bytes([1]) }), 'short.pt'), isErr(/has 4 bytes, expected 8/));
+  await assert.rejects(parseCheckpoint(ptZip(Uint8Array.from([0x80, 2, 0xff, 0x2e]), {}), 'op.pt'), isErr(/unsupported pickle opcode 0xff/));
+  await assert.rejects(parseCheckpoint(ptZip(oneTensor.subarray(0, 20), {}), 'trunc.pt'), isErr(/truncated/));
   // A view reaching past its storage.
   const past = new Pickle().op(0x7d).str('w').tensor('FloatStorage', '0', 2, 1, [2], [1]).op(0x73).bytes();
-  assert.throws(() => parseCheckpoint(ptZip(past, { 0: f32bytes([1, 2]) }), 'past.pt'), isErr(/past the end of its storage/));
+  await assert.rejects(parseCheckpoint(ptZip(past, { 0: f32bytes([1, 2]) }), 'past.pt'), isErr(/past the end of its storage/));
 });
 
 test('safetensors: write → load round trip through a file, and corrupt headers', async () => {
@@ -216,10 +217,10 @@ test('safetensors: write → load round trip through a file, and corrupt headers
     assert.equal(ck.tensors.get('ünïcode')!.data[0], 9);
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     assert.equal(headerLen % 8, 0);
-    assert.throws(() => parseCheckpoint(bytes.subarray(0, bytes.length - 3), 'cut.safetensors'), isErr(/does not fit its shape|truncated/));
+    await assert.rejects(parseCheckpoint(bytes.subarray(0, bytes.length - 3), 'cut.safetensors'), isErr(/does not fit its shape|truncated/));
     const bad = bytes.slice();
     bad[9] = 0x21; // break the JSON
-    assert.throws(() => parseCheckpoint(bad, 'bad.safetensors'), isErr(/JSON header is corrupt/));
+    await assert.rejects(parseCheckpoint(bad, 'bad.safetensors'), isErr(/JSON header is corrupt/));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

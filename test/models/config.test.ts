@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -47,7 +48,7 @@ test('micro512.yaml parses, including its two extra keys, with upstream defaults
   assert.deepEqual(c.samMaskDecoderExtraArgs, { dynamicMultimaskViaStability: false, dynamicMultimaskStabilityDelta: 0.05, dynamicMultimaskStabilityThresh: 0.98 });
 });
 
-test('tiny512.yaml parses and equals the built-in sam2.1_hiera_t512', { skip }, () => {
+test('tiny512.yaml parses and equals the built-in sam2.1_hiera_t512', { skip }, async () => {
   const c = parseSam2Config(readFileSync(TINY, 'utf8'), TINY);
   assert.equal(c.memoryEncoder.inDim, 256); // MemoryEncoder default
   assert.equal(c.memoryEncoder.maskDownsampler.embedDim, 256); // MaskDownSampler default
@@ -56,9 +57,9 @@ test('tiny512.yaml parses and equals the built-in sam2.1_hiera_t512', { skip }, 
   const b = builtinSam2Config('sam2.1_hiera_t512');
   assert.deepEqual(b, c);
   assert.equal(canonicalSam2ConfigJson(b), canonicalSam2ConfigJson(c));
-  assert.equal(sam2ConfigHash(b), sam2ConfigHash(c));
+  assert.equal(await sam2ConfigHash(b), await sam2ConfigHash(c));
   // The micro config really is a different model.
-  assert.notEqual(sam2ConfigHash(parseSam2Config(readFileSync(MICRO, 'utf8'))), sam2ConfigHash(c));
+  assert.notEqual(await sam2ConfigHash(parseSam2Config(readFileSync(MICRO, 'utf8'))), await sam2ConfigHash(c));
 });
 
 test('config and checkpoint agree: derived widths match micro512.pt tensor shapes', { skip: (skip || !existsSync(join(FIX, 'micro512.pt'))) && 'needs ../shared/fixtures/sam2' }, async () => {
@@ -79,7 +80,7 @@ test('config and checkpoint agree: derived widths match micro512.pt tensor shape
   assert.deepEqual(shape('sam_prompt_encoder.mask_downscaling.0.weight'), [d.samHeads.maskInChans / 4, 1, 2, 2]);
 });
 
-test('all built-in configs parse with the expected trunks', () => {
+test('all built-in configs parse with the expected trunks', async () => {
   const expect: Record<string, [number, number[], number, number[]]> = {
     'sam2.1_hiera_t': [96, [1, 2, 7, 2], 1024, [5, 7, 9]],
     'sam2.1_hiera_s': [96, [1, 2, 11, 2], 1024, [7, 10, 13]],
@@ -97,7 +98,7 @@ test('all built-in configs parse with the expected trunks', () => {
     assert.equal(c.imageSize, size, id);
     assert.deepEqual(c.memoryAttention.layer.selfAttention.featSizes, [size / 16, size / 16], id);
     assert.equal(c.derived.memDim, 64);
-    hashes.add(sam2ConfigHash(c));
+    hashes.add(await sam2ConfigHash(c));
     assert.doesNotMatch(builtinConfigYaml(id), /#/); // our own text, no upstream comments
   }
   assert.equal(hashes.size, 5);
@@ -105,12 +106,12 @@ test('all built-in configs parse with the expected trunks', () => {
   assert.deepEqual(builtinSam2Config('sam2.1_hiera_l').imageEncoder.trunk.windowSpec, [8, 4, 16, 8]);
   assert.equal(normalizeConfigId('configs/sam2.1/sam2.1_hiera_t.yaml'), 'sam2.1_hiera_t');
   assert.equal(normalizeConfigId('sam2.1_hiera_base_plus'), 'sam2.1_hiera_b+');
-  assert.equal(loadSam2Config('sam2.1_hiera_t512.yaml').imageSize, 512);
-  assert.throws(() => loadSam2Config('nope.yaml'), isErr(/neither a built-in config nor an existing file/));
+  assert.equal((await loadSam2Config('sam2.1_hiera_t512.yaml')).imageSize, 512);
+  await assert.rejects(loadSam2Config('nope.yaml'), isErr(/neither a built-in config nor an existing file/));
 });
 
-test('loadSam2Config reads a path; canonical JSON ignores YAML key order', { skip }, () => {
-  const c = loadSam2Config(MICRO);
+test('loadSam2Config reads a path; canonical JSON ignores YAML key order', { skip }, async () => {
+  const c = await loadSam2Config(MICRO);
   assert.equal(c.derived.hiddenDim, 64);
   // Reverse the order of the top-level model keys: same config, same canonical JSON.
   const text = readFileSync(MICRO, 'utf8');
@@ -119,7 +120,7 @@ test('loadSam2Config reads a path; canonical JSON ignores YAML key order', { ski
   assert.equal(canonicalSam2ConfigJson(parseSam2Config(reordered)), canonicalSam2ConfigJson(c));
 });
 
-test('video predictor overrides are applied as build_sam2_video_predictor_npz does', () => {
+test('video predictor overrides are applied as build_sam2_video_predictor_npz does', async () => {
   const base = builtinSam2Config('sam2.1_hiera_t512');
   const v = withVideoPredictorOverrides(base, 0);
   assert.equal(v.samMaskDecoderExtraArgs.dynamicMultimaskViaStability, true);
@@ -127,7 +128,7 @@ test('video predictor overrides are applied as build_sam2_video_predictor_npz do
   assert.equal(v.videoPredictor.fillHoleArea, 0);
   assert.equal(withVideoPredictorOverrides(base).videoPredictor.fillHoleArea, 8);
   assert.equal(base.binarizeMaskFromPtsForMemEnc, false); // not mutated
-  assert.notEqual(sam2ConfigHash(v), sam2ConfigHash(base));
+  assert.notEqual(await sam2ConfigHash(v), await sam2ConfigHash(base));
   // The same overrides written into the YAML (hydra ++ style) give the same config.
   const yaml = builtinConfigYaml('sam2.1_hiera_t512').replace('model:\n  _target_: sam2.modeling.sam2_base.SAM2Base\n',
     'model:\n  _target_: sam2.sam2_video_predictor_npz.SAM2VideoPredictorNPZ\n  binarize_mask_from_pts_for_mem_enc: true\n  fill_hole_area: 0\n' +

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
 import { encodeSafetensors, loadCheckpoint } from '../../src/models/checkpoint/index.js';
-import { importSam2Model } from '../../src/models/importModel.js';
+import { importSam2Model } from '../../src/models/node/importModel.js';
 import { listModels, resolveModel } from '../../src/models/registry.js';
 import { sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
 import { listFixtureCases, fixtureDir } from '../helpers/sam2Fixtures.js';

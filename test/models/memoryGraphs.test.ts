@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildMemoryGraphs, Sam2MemoryRunner } from '../../src/engine/sam2/memoryRunner.js';

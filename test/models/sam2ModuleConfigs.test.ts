@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -7,7 +8,7 @@ import { load as loadYaml } from 'js-yaml';
 import { MedsamError } from '../../src/common/errors.js';
 import { sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
 import { BUILTIN_CONFIG_IDS, builtinConfigYaml } from '../../src/models/sam2/configs/builtin.js';
-import { canonicalJson } from '../../src/models/sam2/graphCache.js';
+import { canonicalJson } from '../../src/common/canonicalJson.js';
 import { samHeadsConfigFromModelNode } from '../../src/models/sam2/graphs/samHeadsConfig.js';
 import { predictorConfigFromYaml } from '../../src/models/sam2/predictorConfig.js';
 

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MemoryModulesConfig } from '../../src/models/sam2/graphs/memoryConfig.js';

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { openNpz, type NpzFile } from '../../src/io/npzFile.js';
 import { IDENTITY_DIRECTION, type Volume } from '../../src/io/volume.js';
-import { importSam2Model } from '../../src/models/importModel.js';
+import { importSam2Model } from '../../src/models/node/importModel.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { segmentVolume, type SegmentVolumeOptions } from '../../src/pipelines/segmentVolume.js';
 import { boxFromMask, recistToBox, type Box, type VolumePrompt } from '../../src/predictor/prompts.js';

@@ -1,10 +1,12 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
-import { canonicalJson, loadSam2Compiled, sam2CacheKey } from '../../src/models/sam2/graphCache.js';
+import { canonicalJson } from '../../src/common/canonicalJson.js';
+import { loadSam2Compiled, sam2CacheKey } from '../../src/models/sam2/graphCache.js';
 import { listFixtureCases } from '../helpers/sam2Fixtures.js';
 
 /** The compiled-graph cache: a second load reads the cached ONNX files instead of rebuilding. */
@@ -30,8 +32,8 @@ test('graph cache: build once, then load from disk; key follows checkpoint, conf
     const text = readFileSync(c!.configPath, 'utf8');
     const cfg = sam2ConfigsFromYaml(text);
     const other = sam2ConfigsFromYaml(text.replace(/num_maskmem:\s*7/, 'num_maskmem: 5'));
-    assert.notEqual(sam2CacheKey(second.model.checkpointSha256, other), sam2CacheKey(second.model.checkpointSha256, cfg));
-    assert.notEqual(sam2CacheKey('x', cfg, { attention: 'mha' }), sam2CacheKey('x', cfg));
+    assert.notEqual(await sam2CacheKey(second.model.checkpointSha256, other), await sam2CacheKey(second.model.checkpointSha256, cfg));
+    assert.notEqual(await sam2CacheKey('x', cfg, { attention: 'mha' }), await sam2CacheKey('x', cfg));
     assert.equal(canonicalJson({ b: 1, a: [2, { d: 3, c: 4 }] }), '{"a":[2,{"c":4,"d":3}],"b":1}');
     const rebuilt = await loadSam2Compiled(src, { cacheDir: dir, rebuild: true });
     assert.equal(rebuilt.fromCache, false);

@@ -1,3 +1,4 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { readVolume } from '../../src/io/readVolume.js';
-import { importSam2Model } from '../../src/models/importModel.js';
+import { importSam2Model } from '../../src/models/node/importModel.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { fixtureDir } from '../helpers/sam2Fixtures.js';

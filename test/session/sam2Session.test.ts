@@ -1,10 +1,11 @@
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Volume } from '../../src/io/volume.js';
-import { importSam2Model } from '../../src/models/importModel.js';
+import { importSam2Model } from '../../src/models/node/importModel.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { importSam2Model, type ImportModelResult } from '../../models/importModel.js';
+import { importSam2Model, type ImportModelResult } from '../../models/node/importModel.js';
 
 interface ImportFlags {
   config?: string;

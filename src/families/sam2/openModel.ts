@@ -1,6 +1,6 @@
 import { MedsamError } from '../../common/errors.js';
 import { Sam2Engine } from '../../engine/sam2/sam2Engine.js';
-import { sam2ModelFiles } from '../../models/importModel.js';
+import { sam2ModelFiles } from '../../models/node/importModel.js';
 import type { ModelEntry } from '../../models/registry.js';
 import { sam2Dims, type Sam2CompiledModel } from '../../models/sam2/compile.js';
 import { loadSam2Compiled } from '../../models/sam2/graphCache.js';

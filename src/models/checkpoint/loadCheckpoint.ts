@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { MedsamError } from '../../common/errors.js';
-import { readFileBytes } from '../../io/fileBytes.js';
 import type { DType, NdArray } from '../../io/ndarray.js';
 import { isZip } from '../../io/zip.js';
+import { getPlatform, sha256Hex } from '../../platform/platform.js';
 import { looksLikeSafetensors, readSafetensors } from './safetensors.js';
 import { readTorchZip } from './torchZip.js';
 
@@ -19,19 +17,9 @@ export interface Checkpoint {
   sourceDtypes: Map<string, DType>;
 }
 
-async function readBytes(path: string): Promise<Uint8Array> {
-  try {
-    const b = await readFile(path);
-    if (b.length > 0) return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-  } catch {
-    // fall through: the synchronous reader turns ENOENT / EISDIR / EACCES into one-line errors
-  }
-  return readFileBytes(path, 'checkpoint');
-}
-
 /** Parse checkpoint bytes already in memory (`label` names the file in errors). */
-export function parseCheckpoint(bytes: Uint8Array, label: string): Checkpoint {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+export async function parseCheckpoint(bytes: Uint8Array, label: string): Promise<Checkpoint> {
+  const sha256 = await sha256Hex(bytes);
   if (isZip(bytes)) {
     return { ...readTorchZip(bytes, label), sha256, size: bytes.length, format: 'pt' };
   }
@@ -44,7 +32,10 @@ export function parseCheckpoint(bytes: Uint8Array, label: string): Checkpoint {
   throw new MedsamError(`${label} is neither a PyTorch .pt (zip) checkpoint nor a .safetensors file`, 'pass a SAM2/MedSAM2 checkpoint such as MedSAM2_latest.pt');
 }
 
-/** Load a SAM2/MedSAM2 checkpoint (.pt zip or .safetensors) into float-ready tensors. */
+/**
+ * Load a SAM2/MedSAM2 checkpoint (.pt zip or .safetensors) into float-ready tensors; `path` is a
+ * platform resource (a file path in Node, a URL or added File on the web).
+ */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  return parseCheckpoint(await readBytes(path), path);
+  return parseCheckpoint(await getPlatform().readResource(path, 'checkpoint'), path);
 }

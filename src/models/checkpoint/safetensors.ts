@@ -1,5 +1,5 @@
 import { MedsamError } from '../../common/errors.js';
-import { float32ToBfloat16Round, float32ToFloat16Round } from '../../io/halfFloat.js';
+import { float32ToBfloat16Round, float32ToFloat16Round } from '../../common/halfFloat.js';
 import { numel, type DType, type NdArray } from '../../io/ndarray.js';
 import { gatherTensor, type ElementType } from './storage.js';
 import type { StateDict } from './torchZip.js';

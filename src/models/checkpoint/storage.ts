@@ -1,5 +1,5 @@
 import { MedsamError } from '../../common/errors.js';
-import { bfloat16ArrayToFloat32, float16ArrayToFloat32 } from '../../io/halfFloat.js';
+import { bfloat16ArrayToFloat32, float16ArrayToFloat32 } from '../../common/halfFloat.js';
 import { numel, type DType, type NdArray, type NumericArray } from '../../io/ndarray.js';
 
 /**

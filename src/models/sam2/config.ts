@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto';
 import { load as loadYaml } from 'js-yaml';
+import { canonicalJson } from '../../common/canonicalJson.js';
 import { MedsamError, errorMessage } from '../../common/errors.js';
+import { sha256Hex } from '../../platform/platform.js';
 import { ConfigNode } from './configNode.js';
 
 /**
@@ -519,22 +520,12 @@ export function withVideoPredictorOverrides(cfg: Sam2Config, fillHoleArea = 8): 
   return out;
 }
 
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') {
-    const o: Record<string, unknown> = {};
-    for (const k of Object.keys(v).sort()) o[k] = canonical((v as Record<string, unknown>)[k]);
-    return o;
-  }
-  return v;
-}
-
 /** Stable JSON of a config (sorted keys, no whitespace): equal configs give equal strings. */
 export function canonicalSam2ConfigJson(cfg: Sam2Config): string {
-  return JSON.stringify(canonical(cfg));
+  return canonicalJson(cfg);
 }
 
 /** Short hash of the canonical JSON, for cache keys and file names. */
-export function sam2ConfigHash(cfg: Sam2Config): string {
-  return createHash('sha256').update(canonicalSam2ConfigJson(cfg)).digest('hex').slice(0, 16);
+export async function sam2ConfigHash(cfg: Sam2Config): Promise<string> {
+  return (await sha256Hex(canonicalSam2ConfigJson(cfg))).slice(0, 16);
 }

@@ -1,6 +1,6 @@
 import { MedsamError } from '../../common/errors.js';
 import type { Sam2ImageFeatures, Sam2Modules } from '../../engine/sam2/types.js';
-import { roundToBfloat16InPlace } from '../../io/halfFloat.js';
+import { roundToBfloat16InPlace } from '../../common/halfFloat.js';
 import type { Sam2PredictorConfig } from '../../models/sam2/predictorConfig.js';
 import { resizeBilinearAntialias } from '../../preprocess/torchInterpolate.js';
 import type { ObjOutput, OutputDict, PointInputs, Sam2InferenceState } from './inferenceState.js';

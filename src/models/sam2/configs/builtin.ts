@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { MedsamError } from '../../../common/errors.js';
+import { getPlatform } from '../../../platform/platform.js';
 import { parseSam2Config, type Sam2Config } from '../config.js';
 
 /**
@@ -169,11 +169,14 @@ export function builtinSam2Config(id: BuiltinConfigId): Sam2Config {
 }
 
 /**
- * A SAM2 YAML file by path, else a built-in config by id (upstream spellings such as
+ * A SAM2 YAML file by path (a resource of the platform: a file path in Node, a URL or added File
+ * on the web), else a built-in config by id (upstream spellings such as
  * `configs/sam2.1/sam2.1_hiera_t.yaml` or `sam2.1_hiera_tiny` are accepted).
  */
-export function loadSam2Config(idOrPath: string): Sam2Config {
-  if (existsSync(idOrPath) && statSync(idOrPath).isFile()) return parseSam2Config(readFileSync(idOrPath, 'utf8'), idOrPath);
+export async function loadSam2Config(idOrPath: string): Promise<Sam2Config> {
+  const platform = getPlatform();
+  const info = await platform.resourceInfo(idOrPath);
+  if (info && !info.isFolder) return parseSam2Config(new TextDecoder().decode(await platform.readResource(idOrPath, 'model config')), idOrPath);
   const id = normalizeConfigId(idOrPath);
   if (id) return builtinSam2Config(id);
   throw new MedsamError(`config ${idOrPath} is neither a built-in config nor an existing file`, `use one of ${BUILTIN_CONFIG_IDS.join(', ')} or a path to a SAM2 YAML`);

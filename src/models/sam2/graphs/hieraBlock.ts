@@ -2,7 +2,7 @@ import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
 import { layerNorm, linear, linearBiasGelu, residualLayerNorm, transpose2d } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
 import { maxPoolTokens, ROWS, sameLayout, toLayout, type TokenLayout, type TokenMap } from './hieraTokens.js';
-import type { HieraBlockSpec } from './hieraTrunk.js';
+import type { HieraBlockSpec } from './hieraConfig.js';
 
 /**
  * MultiScaleBlock.forward on a token map, emitted with fewer copies and FLOPs than the literal form

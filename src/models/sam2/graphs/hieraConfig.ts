@@ -9,6 +9,16 @@ export type HieraTrunkConfig = Omit<HieraConfig, 'dropPathRate'>;
 
 export type SinePositionConfig = SinePositionEncodingConfig;
 
+/** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
+export interface HieraBlockSpec {
+  dim: number;
+  dimOut: number;
+  numHeads: number;
+  /** Window size before q-pooling (0 = global attention). */
+  windowSize: number;
+  qStride?: [number, number];
+}
+
 export type FpnNeckConfig = Omit<Sam2FpnNeckConfig, 'fpnInterpModel' | 'fpnTopDownLevels'> & {
   /** The graph builder emits nearest / bilinear resizes only. */
   interpMode: 'nearest' | 'bilinear';

@@ -2,22 +2,12 @@ import { MedsamError } from '../../../common/errors.js';
 import type { GraphBuilder, T } from '../../onnx/graphBuilder.js';
 import { conv2d, layerNorm, linear } from '../../onnx/torchLayers.js';
 import type { WeightStore } from '../../onnx/weightStore.js';
-import type { HieraTrunkConfig } from './hieraConfig.js';
+import type { HieraBlockSpec, HieraTrunkConfig } from './hieraConfig.js';
 import { hieraPosEmbed } from './hieraPosEmbed.js';
 import { windowAttention, type AttentionImpl } from './hieraAttention.js';
 import { maxPoolNhwc } from './hieraPool.js';
 import { geluMlp, preferredLayout, realizeSum, tokenBlock, type ResidualSum } from './hieraBlock.js';
 import { nchwToTokens, ROWS, toLayout, type TokenMap } from './hieraTokens.js';
-
-/** One MultiScaleBlock as upstream Hiera.__init__ lays them out. */
-export interface HieraBlockSpec {
-  dim: number;
-  dimOut: number;
-  numHeads: number;
-  /** Window size before q-pooling (0 = global attention). */
-  windowSize: number;
-  qStride?: [number, number];
-}
 
 export interface HieraPlan {
   blocks: HieraBlockSpec[];

@@ -1,14 +1,15 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
-import { MedsamError, errorMessage } from '../common/errors.js';
-import { writeFileAtomic } from '../io/atomicWrite.js';
-import { loadCheckpoint } from './checkpoint/index.js';
-import { listModels, loadUserModels, userModelDir, type ModelEntry } from './registry.js';
-import { BUILDER_VERSION, sam2ConfigsFromYaml, type Sam2ModelConfigs } from './sam2/compile.js';
-import { builtinConfigYaml, normalizeConfigId, BUILTIN_CONFIG_IDS, type BuiltinConfigId } from './sam2/configs/builtin.js';
-import { loadSam2Compiled } from './sam2/graphCache.js';
-import { findZooEntry, identifyCheckpoint, type ZooEntry } from './zoo.js';
+import { MedsamError, errorMessage } from '../../common/errors.js';
+import { writeFileAtomic } from '../../io/atomicWrite.js';
+import { getPlatform } from '../../platform/platform.js';
+import { loadCheckpoint } from '../checkpoint/index.js';
+import { listModels, type ModelEntry } from '../registry.js';
+import { BUILDER_VERSION, sam2ConfigsFromYaml, type Sam2ModelConfigs } from '../sam2/compile.js';
+import { builtinConfigYaml, normalizeConfigId, BUILTIN_CONFIG_IDS, type BuiltinConfigId } from '../sam2/configs/builtin.js';
+import { checkpointSha256, loadSam2Compiled } from '../sam2/graphCache.js';
+import { findZooEntry, identifyCheckpoint, type ZooEntry } from '../zoo.js';
+import { loadUserModels, userModelDir } from './userModels.js';
 
 /**
  * `medsam2 models import`: turn a SAM2 / MedSAM2 checkpoint (+ config) into a registered model.
@@ -72,14 +73,6 @@ const ID_RE = /^[A-Za-z0-9._-]+$/;
 /** SAM2 was trained with ImageNet statistics on 0..1 pixels (the frames are /255 first). */
 const SAM2_NORMALISATION: ModelEntry['normalisation'] = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: '0-1' };
 
-async function sha256OfFile(path: string): Promise<string> {
-  const h = createHash('sha256');
-  await new Promise<void>((res, rej) => {
-    createReadStream(path).on('data', (d) => h.update(d)).on('end', () => res()).on('error', rej);
-  });
-  return h.digest('hex');
-}
-
 function checkCheckpointFile(path: string): { abs: string; size: number } {
   const abs = resolve(path);
   if (!existsSync(abs)) throw new MedsamError(`checkpoint ${path} does not exist`, 'check the path');
@@ -139,7 +132,8 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
   }
 
   log(`hashing ${ckptLabel} (${(size / 1e6).toFixed(1)} MB)`);
-  const sha256 = await sha256OfFile(ckptAbs);
+  // Hashed through the graph cache's checksum index, so compiling below does not hash it again.
+  const sha256 = await checkpointSha256(ckptAbs, getPlatform().blobCache(opts.cacheDir));
   let zoo = identifyCheckpoint(sha256, size);
   let zooMatch: ImportModelResult['zooMatch'] = zoo ? 'sha256' : 'none';
   const byName = findZooEntry(ckptAbs);
@@ -226,7 +220,7 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
     builderVersion: BUILDER_VERSION,
     importedAt: new Date().toISOString(),
   };
-  const registryPath = existing?.origin && existing.origin.endsWith('.json') ? existing.origin : join(modelDir, `${id}.json`);
+  const registryPath = existing?.origin?.endsWith('.json') ? existing.origin : join(modelDir, `${id}.json`);
   try {
     mkdirSync(modelDir, { recursive: true });
   } catch (e) {

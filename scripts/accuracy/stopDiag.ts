@@ -1,5 +1,5 @@
 // Why propagation stopped, per label: stops and per-slice pred/ref areas and DSC.
-// Usage: PROP='{}' node --import tsx scripts/experiments/stopDiag.ts <image> <labelfile> <label,...>
+// Usage: PROP='{}' node --import tsx scripts/accuracy/stopDiag.ts <image> <labelfile> <label,...>
 import { readVolume } from '../../src/io/readVolume.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';

@@ -1,7 +1,7 @@
 // Propagation-rule experiments over every shared dataset through the real evaluation pipeline
 // (embeddings cached in /tmp/acc/emb). PROP='{"...":...}' sets Sam1PropagationOptions, CLICKS=K,
 // SETS=ct-lesion,organs-tune,... picks datasets. Prints one summary line per dataset.
-// Usage: PROP='{}' node --import tsx scripts/experiments/evalAccuracy.ts <tag>
+// Usage: PROP='{}' node --import tsx scripts/accuracy/evalAccuracy.ts <tag>
 import { evaluateFolder } from '../../src/pipelines/evaluate.js';
 
 const tag = process.argv[2] ?? 'exp';

@@ -1,5 +1,5 @@
 // Per-click diagnostics of the simulated-click protocol on one npz case: which slice, which kind,
-// per-slice DSC before/after. Usage: node --import tsx scripts/experiments/clickDiag.ts <case.npz> [K]
+// per-slice DSC before/after. Usage: node --import tsx scripts/accuracy/clickDiag.ts <case.npz> [K]
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { nextClick } from '../../src/pipelines/clicks.js';

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../io/atomicWrite.js';
-import type { Sam1Embedding } from '../../engine/sam1Engine.js';
-import type { Sam1Encoder } from './embeddingCache.js';
+import { writeFileAtomic } from '../io/atomicWrite.js';
+import type { Sam1Embedding } from '../engine/sam1Engine.js';
+import type { Sam1Encoder } from '../predictor/sam1/embeddingCache.js';
 
 /**
  * An encoder wrapper that keeps each slice's embedding on disk, keyed by the model and the sha256 of
