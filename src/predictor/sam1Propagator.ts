@@ -34,8 +34,8 @@ export interface Sam1PropagationOptions {
   minAreaFraction?: number;
   /** Slices to go at most from the key in each direction (default: to the volume's end). */
   maxSlices?: number;
-  /** Called after each slice is decided. */
-  onSlice?: (slice: number) => void;
+  /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
+  onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
 
 export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key';
@@ -111,7 +111,7 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
       keyLow = d.lowRes;
     }
     masks.set(p.slice, keyMask);
-    opts.onSlice?.(p.slice);
+    opts.onSlice?.(p.slice, keyMask);
     const keyArea = maskArea(keyMask);
     const model = keyArea ? buildIntensityModel(smooth3x3(slices.pixels(p.slice), w, h), keyMask, w, h) : undefined;
     // The intensity vote is only trusted when it separates the key object from its own
@@ -131,12 +131,13 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
         if (opts.maxSlices !== undefined && n > opts.maxSlices) { reason = 'limit'; break; }
         const step = await propagateStep(decoder, await slices.get(k), prev, prevLow, w, h, o,
           useModel ? { model: model!, smoothed: smooth3x3(slices.pixels(k), w, h) } : undefined);
-        opts.onSlice?.(k);
-        if (step.stop) { reason = step.stop; break; }
         // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
         // slice where the cross-section drops to 10% of the largest one, while past that point the
         // decoder, still handed a box, latches onto whatever small structure sits there.
-        if (maskArea(step.mask) < o.minAreaFraction * keyArea) { reason = 'tip'; break; }
+        const tip = !step.stop && maskArea(step.mask) < o.minAreaFraction * keyArea;
+        opts.onSlice?.(k, step.stop || tip ? undefined : step.mask);
+        if (step.stop) { reason = step.stop; break; }
+        if (tip) { reason = 'tip'; break; }
         masks.set(k, step.mask);
         prev = step.mask;
         prevLow = step.lowRes;
