@@ -33,7 +33,7 @@ export interface SlicePrompt {
 }
 
 /** Why propagation stopped on one side of a key slice (SAM1's stop rules; SAM2 always runs to 'volume-end'). */
-export type KeyStopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'not-run';
+export type KeyStopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'leak' | 'jump' | 'not-run';
 
 export interface KeyStop {
   key: number;

@@ -156,3 +156,167 @@ export function renderPreviewPng(volume: Volume, mask: Pick<Volume, 'data' | 'di
 export function writePreview(path: string, volume: Volume, mask: Pick<Volume, 'data' | 'dims'> | undefined, opts: PreviewOptions): void {
   writeFileAtomic(path, renderPreviewPng(volume, mask, opts));
 }
+
+/** Montage colours: prediction filled, reference outlined, slice numbers on a dark tag. */
+export const MONTAGE_PREDICTION: Rgb = [255, 200, 0];
+export const MONTAGE_REFERENCE: Rgb = [0, 255, 255];
+export const MONTAGE_PREDICTION_ALPHA = 0.45;
+const MONTAGE_BACKGROUND: Rgb = [40, 40, 40];
+const MONTAGE_TEXT: Rgb = [255, 255, 255];
+
+/** 3×5 pixel digits, rows top to bottom, 3 bits each (MSB = left). */
+const DIGITS = [
+  [7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
+  [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
+];
+
+export interface MontageOptions {
+  axis?: SliceAxis;
+  /** Prompts, drawn on their own slices (boxes and points). */
+  prompts?: readonly VolumePrompt[];
+  /** Longest side of one tile in pixels (default 192; reduced so the montage stays ≤ 4096 px wide). */
+  tile?: number;
+  /**
+   * Show only the region around the object (the box of prediction ∪ reference ∪ prompts over all
+   * shown slices, grown by half its size and at least 16 px per side). Default true: a 1 cm lesion
+   * on a 512² slice would otherwise be a few pixels of a 192 px tile.
+   */
+  crop?: boolean;
+}
+
+export interface MontageLayout {
+  /** Slices shown, in order, and where each tile's top-left corner is. */
+  tiles: { slice: number; x: number; y: number }[];
+  tileWidth: number;
+  tileHeight: number;
+  /** Tile pixels per source pixel. */
+  scale: number;
+  /** The slice region shown in every tile, [x0, y0, x1, y1] inclusive. */
+  region: [number, number, number, number];
+}
+
+/**
+ * Every slice that holds prediction or reference, side by side: the image in gray, the prediction
+ * filled in MONTAGE_PREDICTION, the reference's contour in MONTAGE_REFERENCE, the slice number in
+ * the tile's top-left corner, prompts on their slice. So a person sees at a glance where
+ * propagation went past the object or stopped short. `pred`/`ref` are x-fastest binary volumes
+ * (either may be omitted); with neither, the prompt slices are shown.
+ */
+export function renderMontageRgba(image8: Uint8Array, dims: readonly [number, number, number], pred: ArrayLike<number> | undefined,
+  ref: ArrayLike<number> | undefined, opts: MontageOptions = {}): { rgba: Uint8Array; width: number; height: number; layout: MontageLayout } {
+  const axis = opts.axis ?? 2;
+  const sh = sliceShape(dims, axis);
+  const n = dims[0] * dims[1] * dims[2];
+  for (const [what, m] of [['prediction', pred], ['reference', ref]] as const) {
+    if (m && m.length !== n) throw new MedsamError(`montage: ${what} has ${m.length} voxels, image ${dims.join('x')} has ${n}`, 'give masks on the image grid');
+  }
+  const has = new Uint8Array(sh.count);
+  const [nx, ny] = dims;
+  for (const m of [pred, ref]) {
+    if (!m) continue;
+    for (let i = 0; i < n; i++) {
+      if (!m[i]) continue;
+      has[axis === 2 ? Math.floor(i / (nx * ny)) : axis === 1 ? Math.floor(i / nx) % ny : i % nx] = 1;
+    }
+  }
+  let slices = [...has.keys()].filter((k) => has[k]);
+  if (!slices.length) slices = [...new Set((opts.prompts ?? []).map((p) => p.slice))].sort((a, b) => a - b);
+  if (!slices.length) slices = [Math.floor(sh.count / 2)];
+  let region: [number, number, number, number] = [0, 0, sh.cols - 1, sh.rows - 1];
+  if (opts.crop !== false) {
+    let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+    const grow = (x: number, y: number) => { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); };
+    for (const m of [pred, ref]) {
+      if (!m) continue;
+      for (let i = 0; i < n; i++) {
+        if (!m[i]) continue;
+        const x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
+        if (axis === 2) grow(x, y); else if (axis === 1) grow(x, z); else grow(y, z);
+      }
+    }
+    for (const p of opts.prompts ?? []) {
+      if (p.box) { grow(p.box[0], p.box[1]); grow(p.box[2], p.box[3]); }
+      for (const q of p.points ?? []) grow(q.x, q.y);
+    }
+    if (x1 >= 0) {
+      const mx = Math.max(16, Math.round((x1 - x0 + 1) / 2)), my = Math.max(16, Math.round((y1 - y0 + 1) / 2));
+      region = [Math.max(0, Math.floor(x0 - mx)), Math.max(0, Math.floor(y0 - my)), Math.min(sh.cols - 1, Math.ceil(x1 + mx)), Math.min(sh.rows - 1, Math.ceil(y1 + my))];
+    }
+  }
+  const rw = region[2] - region[0] + 1, rh = region[3] - region[1] + 1;
+  const cols = Math.ceil(Math.sqrt(slices.length));
+  const rows = Math.ceil(slices.length / cols);
+  const gap = 2;
+  let tile = opts.tile ?? 192;
+  tile = Math.max(32, Math.min(tile, Math.floor((4096 - gap) / cols) - gap));
+  const scale = tile / Math.max(rw, rh);
+  const tw = Math.max(1, Math.round(rw * scale)), th = Math.max(1, Math.round(rh * scale));
+  const W = gap + cols * (tw + gap), H = gap + rows * (th + gap);
+  const rgba = new Uint8Array(W * H * 4);
+  for (let i = 0; i < W * H; i++) rgba.set([...MONTAGE_BACKGROUND, 255], i * 4);
+  const put = (X: number, Y: number, c: Rgb, a = 1) => {
+    if (X < 0 || Y < 0 || X >= W || Y >= H) return;
+    const k = (Y * W + X) * 4;
+    for (let j = 0; j < 3; j++) rgba[k + j] = Math.round(rgba[k + j]! * (1 - a) + c[j]! * a);
+  };
+  const sx = (X: number) => region[0] + Math.min(rw - 1, Math.floor((X + 0.5) * rw / tw));
+  const sy = (Y: number) => region[1] + Math.min(rh - 1, Math.floor((Y + 0.5) * rh / th));
+  const layout: MontageLayout = { tiles: [], tileWidth: tw, tileHeight: th, scale, region };
+  for (const [t, k] of slices.entries()) {
+    const ox = gap + (t % cols) * (tw + gap), oy = gap + Math.floor(t / cols) * (th + gap);
+    layout.tiles.push({ slice: k, x: ox, y: oy });
+    const gray = extractSlice(image8, dims, axis, k);
+    const p = pred ? extractSlice(Uint8Array.from(pred, (v) => (v ? 1 : 0)), dims, axis, k) : undefined;
+    const r = ref ? extractSlice(Uint8Array.from(ref, (v) => (v ? 1 : 0)), dims, axis, k) : undefined;
+    const at = (m: Uint8Array, X: number, Y: number) => (X < 0 || Y < 0 || X >= tw || Y >= th ? 0 : m[sy(Y) * sh.cols + sx(X)]!);
+    for (let Y = 0; Y < th; Y++) {
+      for (let X = 0; X < tw; X++) {
+        const i = sy(Y) * sh.cols + sx(X);
+        const g = gray[i]!;
+        put(ox + X, oy + Y, [g, g, g]);
+        if (p?.[i]) put(ox + X, oy + Y, MONTAGE_PREDICTION, MONTAGE_PREDICTION_ALPHA);
+        // Reference contour in tile space: a reference pixel with a 4-neighbour outside it (or the tile edge).
+        if (r?.[i] && (!at(r, X - 1, Y) || !at(r, X + 1, Y) || !at(r, X, Y - 1) || !at(r, X, Y + 1))) put(ox + X, oy + Y, MONTAGE_REFERENCE);
+      }
+    }
+    for (const pr of (opts.prompts ?? []).filter((q) => q.slice === k)) {
+      const toX = (x: number) => Math.round((x - region[0] + 0.5) * scale - 0.5), toY = (y: number) => Math.round((y - region[1] + 0.5) * scale - 0.5);
+      if (pr.box) {
+        const [x0, y0, x1, y1] = [toX(pr.box[0]), toY(pr.box[1]), toX(pr.box[2]), toY(pr.box[3])];
+        const inTile = (X: number, Y: number, c: Rgb) => { if (X >= 0 && Y >= 0 && X < tw && Y < th) put(ox + X, oy + Y, c); };
+        for (let X = x0; X <= x1; X++) { inTile(X, y0, BOX_COLOUR); inTile(X, y1, BOX_COLOUR); }
+        for (let Y = y0; Y <= y1; Y++) { inTile(x0, Y, BOX_COLOUR); inTile(x1, Y, BOX_COLOUR); }
+      }
+      for (const q of pr.points ?? []) {
+        const cx = toX(q.x), cy = toY(q.y);
+        for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
+          if (cx + dx >= 0 && cy + dy >= 0 && cx + dx < tw && cy + dy < th) put(ox + cx + dx, oy + cy + dy, q.label === 1 ? POSITIVE_COLOUR : NEGATIVE_COLOUR);
+        }
+      }
+    }
+    // The slice number, 2× digits on a dark tag in the corner.
+    const text = String(k), s = 2;
+    const tagW = text.length * 4 * s + s, tagH = 7 * s;
+    for (let Y = 0; Y < tagH; Y++) for (let X = 0; X < tagW; X++) put(ox + X, oy + Y, [0, 0, 0], 0.7);
+    for (const [j, ch] of [...text].entries()) {
+      const glyph = DIGITS[Number(ch)]!;
+      for (let gy = 0; gy < 5; gy++) for (let gx = 0; gx < 3; gx++) {
+        if (!((glyph[gy]! >> (2 - gx)) & 1)) continue;
+        for (let dy = 0; dy < s; dy++) for (let dx = 0; dx < s; dx++) put(ox + s + (j * 4 + gx) * s + dx, oy + s + gy * s + dy, MONTAGE_TEXT);
+      }
+    }
+  }
+  return { rgba, width: W, height: H, layout };
+}
+
+export function renderMontagePng(image8: Uint8Array, dims: readonly [number, number, number], pred: ArrayLike<number> | undefined,
+  ref: ArrayLike<number> | undefined, opts: MontageOptions = {}): Uint8Array {
+  const { rgba, width, height } = renderMontageRgba(image8, dims, pred, ref, opts);
+  return encodePng(rgba, width, height);
+}
+
+/** Writes the montage PNG atomically. */
+export function writeMontage(path: string, image8: Uint8Array, dims: readonly [number, number, number], pred: ArrayLike<number> | undefined,
+  ref: ArrayLike<number> | undefined, opts: MontageOptions = {}): void {
+  writeFileAtomic(path, renderMontagePng(image8, dims, pred, ref, opts));
+}

@@ -3,6 +3,7 @@ import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../engine/sam1Engin
 import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts.js';
 import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
+import { promptsWithClick, type SliceClick } from './sam1/correction.js';
 import { binarise, dilate, interiorPoint, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
@@ -32,19 +33,35 @@ export interface Sam1PropagationOptions {
   minObjectFraction?: number;
   /** Stop once the mask is smaller than this fraction of the key slice's mask. Default 0.1. */
   minAreaFraction?: number;
+  /**
+   * Leakage clip: a propagated mask is kept within the previous slice's mask grown by this fraction
+   * of its equivalent radius (at least 1 px). Undefined = off.
+   */
+  leakMargin?: number;
+  /** Stop once the mask grows beyond this factor of the previous slice's area ('leak'). Undefined = off. */
+  maxGrowth?: number;
+  /** Stop once the mask's centroid moves more than this fraction of the previous equivalent radius ('jump'). Undefined = off. */
+  maxCentroidShift?: number;
   /** Slices to go at most from the key in each direction (default: to the volume's end). */
   maxSlices?: number;
+  /**
+   * Masks the object had before a correction, by slice: on a key slice that is not a mask prompt
+   * they are fed to the decoder with the key's clicks (SAM's iterative refinement). Set by correctObject.
+   */
+  priorMasks?: ReadonlyMap<number, Uint8Array>;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
 
-export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key';
+export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'leak' | 'jump';
 
 export interface ObjectPropagation {
   /** Binary row-major slice masks by slice index (only slices where the object was found). */
   masks: Map<number, Uint8Array>;
   /** Per key slice: why propagation stopped towards lower / higher indices, and whether the intensity model was used. */
   stops: { key: number; down: StopReason; up: StopReason; intensityModel: boolean; separability: number }[];
+  /** The masks corrected key slices were refined from (priorMasks as given); correctObject carries them on. */
+  priors?: ReadonlyMap<number, Uint8Array>;
 }
 
 const DEFAULTS = {
@@ -56,7 +73,7 @@ const DEFAULTS = {
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
 };
-type Resolved = typeof DEFAULTS;
+type Resolved = typeof DEFAULTS & Pick<Sam1PropagationOptions, 'leakMargin' | 'maxGrowth' | 'maxCentroidShift'>;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
 export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number): Sam1Prompt {
@@ -75,8 +92,8 @@ export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number)
 
 /**
  * Segments one object on its key slice(s) and carries it slice by slice in both directions.
- * Several prompts for the same object (several key slices) split the stack: each slice is
- * reached from its nearest key slice.
+ * Several prompts for the same object (several key slices): the outermost keys carry it outwards;
+ * between two keys the larger cross-section carries it first and the smaller fills the rest.
  */
 export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddings, prompts: VolumePrompt[],
   opts: Sam1PropagationOptions = {}): Promise<ObjectPropagation> {
@@ -88,70 +105,113 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
     minSeparability: opts.minSeparability ?? DEFAULTS.minSeparability,
     minObjectFraction: opts.minObjectFraction ?? DEFAULTS.minObjectFraction,
     minAreaFraction: opts.minAreaFraction ?? DEFAULTS.minAreaFraction,
+    leakMargin: opts.leakMargin,
+    maxGrowth: opts.maxGrowth,
+    maxCentroidShift: opts.maxCentroidShift,
   };
-  if (!o.boxInsets.length || o.boxInsets.some((s) => !(s >= 0 && s < 0.5))) {
-    throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in [0, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
+  if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
+    throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
   }
   const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
   const stops: ObjectPropagation['stops'] = [];
 
-  for (const [i, p] of keys.entries()) {
+  // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
+  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number }[] = [];
+  for (const p of keys) {
     const emb = await slices.get(p.slice);
     let keyMask: Uint8Array;
     let keyLow: Float32Array;
+    const prior = opts.priorMasks?.get(p.slice);
     if (p.mask) {
       keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
       // The decoder's own low-res logits for this object seed the next slice's mask prompt.
       keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
     } else {
-      const d = await decoder.decode(emb, keyDecoderPrompt(p, w, h));
+      // A corrected slice: SAM's iterative refinement — the clicks plus the decoder's logits for
+      // the mask being corrected, so a click edits that mask instead of starting over.
+      const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
+      const d = await decoder.decode(emb, keyDecoderPrompt(p, w, h), priorLow);
       keyMask = binarise(d.logits);
       keyLow = d.lowRes;
     }
     masks.set(p.slice, keyMask);
     opts.onSlice?.(p.slice, keyMask);
-    const keyArea = maskArea(keyMask);
-    const model = keyArea ? buildIntensityModel(smooth3x3(slices.pixels(p.slice), w, h), keyMask, w, h) : undefined;
-    // The intensity vote is only trusted when it separates the key object from its own
-    // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
-    const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;
-    const stop = { key: p.slice, down: 'empty' as StopReason, up: 'empty' as StopReason, intensityModel: useModel, separability: model?.separability ?? 0 };
-    stops.push(stop);
-    if (keyArea === 0) continue;
-    // Each key owns the slices closer to it than to the neighbouring keys (a midway slice goes to the lower key).
-    const lo = i > 0 ? Math.floor((keys[i - 1]!.slice + p.slice) / 2) + 1 : 0;
-    const hi = i < keys.length - 1 ? Math.floor((keys[i + 1]!.slice + p.slice) / 2) : count - 1;
-    for (const dir of [-1, 1] as const) {
-      const end = dir < 0 ? lo : hi;
-      let prev = keyMask, prevLow = keyLow;
-      let reason: StopReason = end === (dir < 0 ? 0 : count - 1) ? 'volume-end' : 'next-key';
-      for (let k = p.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
-        if (opts.maxSlices !== undefined && n > opts.maxSlices) { reason = 'limit'; break; }
-        const step = await propagateStep(decoder, await slices.get(k), prev, prevLow, w, h, o,
-          useModel ? { model: model!, smoothed: smooth3x3(slices.pixels(k), w, h) } : undefined);
-        // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
-        // slice where the cross-section drops to 10% of the largest one, while past that point the
-        // decoder, still handed a box, latches onto whatever small structure sits there.
-        const tip = !step.stop && maskArea(step.mask) < o.minAreaFraction * keyArea;
-        opts.onSlice?.(k, step.stop || tip ? undefined : step.mask);
-        if (step.stop) { reason = step.stop; break; }
-        if (tip) { reason = 'tip'; break; }
-        masks.set(k, step.mask);
-        prev = step.mask;
-        prevLow = step.lowRes;
-      }
-      if (dir < 0) stop.down = reason; else stop.up = reason;
-    }
+    decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
   }
-  return { masks, stops };
+  // The object's appearance and size come from its largest key cross-section (the user's main key;
+  // a corrected slice near the object's end is too small to describe it).
+  const main = decoded.reduce((b, d, i) => (d.area > decoded[b]!.area ? i : b), 0);
+  const mainArea = decoded[main]!.area;
+  const model = mainArea ? buildIntensityModel(smooth3x3(slices.pixels(keys[main]!.slice), w, h), decoded[main]!.keyMask, w, h) : undefined;
+  // The intensity vote is only trusted when it separates the key object from its own
+  // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
+  const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;
+
+  const stopsByKey = keys.map((p) => ({ key: p.slice, down: 'empty' as StopReason, up: 'empty' as StopReason, intensityModel: useModel, separability: model?.separability ?? 0 }));
+  stops.push(...stopsByKey);
+  const smoothed = (k: number) => smooth3x3(slices.pixels(k), w, h);
+  /** Carries key i towards `dir` through slices up to `end` (inclusive), never into a slice already decided. */
+  const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason): Promise<void> => {
+    const { keyMask, keyLow } = decoded[i]!;
+    let prev = keyMask, prevLow = keyLow;
+    let reason: StopReason = atEnd;
+    for (let k = keys[i]!.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
+      if (masks.has(k)) { reason = 'next-key'; break; }
+      if (opts.maxSlices !== undefined && n > opts.maxSlices) { reason = 'limit'; break; }
+      const step = await propagateStep(decoder, await slices.get(k), prev, prevLow, w, h, o, useModel ? { model: model!, smoothed: smoothed(k) } : undefined);
+      // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
+      // slice where the cross-section drops to 10% of the largest one, while past that point the
+      // decoder, still handed a box, latches onto whatever small structure sits there.
+      const tip = !step.stop && maskArea(step.mask) < o.minAreaFraction * mainArea;
+      opts.onSlice?.(k, step.stop || tip ? undefined : step.mask);
+      if (step.stop) { reason = step.stop; break; }
+      if (tip) { reason = 'tip'; break; }
+      masks.set(k, step.mask);
+      prev = step.mask;
+      prevLow = step.lowRes;
+    }
+    if (dir < 0) stopsByKey[i]!.down = reason; else stopsByKey[i]!.up = reason;
+  };
+  // Outwards from the outermost keys to the volume's ends.
+  const last = keys.length - 1;
+  if (decoded[0]!.area) await carry(0, -1, 0, 'volume-end');
+  if (decoded[last]!.area) await carry(last, 1, count - 1, 'volume-end');
+  // Between two keys, the larger cross-section carries the object towards the smaller one (a key
+  // without the object is a wall); the smaller then fills whatever the larger did not reach. So a
+  // click near an object's end corrects that end without re-deciding the slices the main key got right.
+  for (let i = 0; i < last; i++) {
+    const a = decoded[i]!.area, b = decoded[i + 1]!.area;
+    const lowerFirst = a >= b;
+    const [first, second] = lowerFirst ? [i, i + 1] : [i + 1, i];
+    const dir = (lowerFirst ? 1 : -1) as -1 | 1;
+    if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
+    if (decoded[second]!.area) await carry(second, (-dir) as -1 | 1, keys[first]!.slice + dir, 'next-key');
+  }
+  return { masks, stops, priors: opts.priorMasks };
+}
+
+/**
+ * The correction path: `click` on one slice becomes (part of) a key prompt for the object (see
+ * promptsWithClick) and the object is propagated again; each key owns the slices nearer to it, so
+ * the click's slice and its neighbours are re-segmented from the corrected slice. The same call
+ * serves simulated clicks (evaluation) and a user's clicks (sessions).
+ */
+export async function correctObject(decoder: Sam1Decoder, slices: SliceEmbeddings, prompts: readonly VolumePrompt[],
+  current: ObjectPropagation, click: SliceClick, opts: Sam1PropagationOptions = {}): Promise<{ prompts: VolumePrompt[]; propagation: ObjectPropagation }> {
+  const next = promptsWithClick(prompts, click, current.masks, slices.width, slices.height);
+  // Each corrected slice is refined from the mask it had when it was clicked (the latest click's).
+  const priors = new Map(current.priors ?? []);
+  const before = current.masks.get(click.slice);
+  if (before) priors.set(click.slice, before); else priors.delete(click.slice);
+  return { prompts: next, propagation: await propagateObject(decoder, slices, next, { ...opts, priorMasks: priors }) };
 }
 
 /** Decoder prompt built from a mask on the previous slice: an inset bounding box and/or an interior click. */
 function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anchorPoint: boolean): Sam1Prompt {
   const b = boxFromMask(prev, w, h)!;
-  const prompt: Sam1Prompt = { box: insetBox(b, inset) };
+  const prompt: Sam1Prompt = { box: insetBox(b, inset, w, h) };
   if (anchorPoint) {
     const ip = interiorPoint(prev, w, h);
     if (ip) prompt.points = [{ x: ip.x, y: ip.y, label: 1 }];
@@ -159,9 +219,10 @@ function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anc
   return prompt;
 }
 
-function insetBox(b: Box, f: number): Box {
+function insetBox(b: Box, f: number, w: number, h: number): Box {
+  // A negative inset grows the box (an object whose cross-section grows away from the key).
   const dx = f * (b[2] - b[0]), dy = f * (b[3] - b[1]);
-  return [b[0] + dx, b[1] + dy, b[2] - dx, b[3] - dy];
+  return [Math.max(0, b[0] + dx), Math.max(0, b[1] + dy), Math.min(w - 1, b[2] - dx), Math.min(h - 1, b[3] - dy)];
 }
 
 /**
@@ -186,7 +247,11 @@ async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uin
     if (maskArea(raw)) sawRaw = true;
     // Cross-sections of one object overlap from slice to slice; islands that do not touch the
     // previous mask are other structures the box happened to cover.
-    const mask = keepComponentsOverlapping(raw, prev, w, h);
+    let mask = keepComponentsOverlapping(raw, prev, w, h);
+    if (o.leakMargin !== undefined && maskArea(mask)) {
+      const grown = dilate(prev, w, h, Math.max(1, Math.round(o.leakMargin * Math.sqrt(maskArea(prev) / Math.PI))));
+      mask = keepComponentsOverlapping(Uint8Array.from(mask, (v, i) => v & grown[i]!), prev, w, h);
+    }
     if (!maskArea(mask)) continue;
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
     // Ties keep the larger box: shrink only when the image says so.
@@ -196,5 +261,17 @@ async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uin
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { mask: best.mask, lowRes: best.lowRes, stop: 'background' };
+  const area = maskArea(best.mask), prevArea = maskArea(prev);
+  if (o.maxGrowth !== undefined && area > o.maxGrowth * prevArea) return { mask: best.mask, lowRes: best.lowRes, stop: 'leak' };
+  if (o.maxCentroidShift !== undefined) {
+    const a = centroid(best.mask, w), b = centroid(prev, w);
+    if (Math.hypot(a.x - b.x, a.y - b.y) > o.maxCentroidShift * Math.sqrt(prevArea / Math.PI)) return { mask: best.mask, lowRes: best.lowRes, stop: 'jump' };
+  }
   return { mask: best.mask, lowRes: best.lowRes };
+}
+
+function centroid(m: Uint8Array, w: number): { x: number; y: number } {
+  let sx = 0, sy = 0, n = 0;
+  for (let i = 0; i < m.length; i++) if (m[i]) { sx += i % w; sy += Math.floor(i / w); n++; }
+  return { x: sx / n, y: sy / n };
 }

@@ -1,8 +1,11 @@
-import { closeSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import type { Volume } from '../io/volume.js';
 import { writeMask } from '../io/writeMask.js';
@@ -62,6 +65,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   const tokens = new TokenVerifier(repo);
   const version = packageVersion();
   const started = Date.now();
+  const webPaths = new Set<string>();
 
   const app = Fastify({
     logger: config.log ? { level: 'info' } : false,
@@ -109,7 +113,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       req.principal = p;
       return;
     }
-    if (PUBLIC_ROUTES.has(path)) return;
+    if (PUBLIC_ROUTES.has(path) || webPaths.has(path)) return;
     if (authRequired) throw new HttpError(401, 'authentication required', 'send `Authorization: Bearer <token>` (create one with `medsam2 users add NAME --role annotator`)');
     req.principal = LOCAL_PRINCIPAL;
   });
@@ -268,6 +272,16 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     const { labels, source } = await jobs.result(req.principal, id);
     return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `job-${id}`);
   });
+
+  // The browser app (web/, built by `npm run build:web` into dist/web) at `/`: @fastify/static with
+  // wildcard: false registers one route per built file at startup, so no request path reaches the
+  // filesystem; the app's own files need no token (its API calls do).
+  const webRoot = fileURLToPath(new URL('../../dist/web/', import.meta.url));
+  if (existsSync(join(webRoot, 'index.html'))) {
+    await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: 'index.html', schemaHide: true });
+    webPaths.add('/');
+    for (const f of readdirSync(webRoot, { recursive: true }) as string[]) if (statSync(join(webRoot, f)).isFile()) webPaths.add(`/${f.split('\\').join('/')}`);
+  }
 
   await app.ready();
   await jobs.resume();

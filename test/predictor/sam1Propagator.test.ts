@@ -92,5 +92,5 @@ test('several key slices of one object split the stack between them; a mask prom
 
 test('bad options are MedsamErrors', async () => {
   const wld = world([5, 5]);
-  await assert.rejects(propagateObject(wld.decoder, wld.slices(), [{ slice: 0, box: [20, 20, 44, 44] }], { boxInsets: [0.6] }), /boxInsets \[0.6\] must be fractions in \[0, 0.5\)/);
+  await assert.rejects(propagateObject(wld.decoder, wld.slices(), [{ slice: 0, box: [20, 20, 44, 44] }], { boxInsets: [0.6] }), /boxInsets \[0.6\] must be fractions in \(-0.5, 0.5\)/);
 });

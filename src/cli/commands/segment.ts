@@ -14,7 +14,7 @@ import { chooseWindow, describeWindow, parseWindow, toUint8, type WindowSpec } f
 import { extractSlice, type SliceAxis } from '../../preprocess/slices.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../../predictor/prompts.js';
 import { loadCase, type LoadedCase } from '../../pipelines/loadCase.js';
-import { writePreview } from '../../pipelines/preview.js';
+import { writeMontage } from '../../pipelines/preview.js';
 import { promptFromReference } from '../../pipelines/referencePrompt.js';
 import { segmentVolume } from '../../pipelines/segmentVolume.js';
 import { MASK_EXTENSIONS, checkOutputPath, guardOutputs, type OutputTarget } from '../outputPaths.js';
@@ -157,7 +157,8 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
     bar.stop();
   }
   await writeMask(flags.output, result.mask, image, dicomFormat ? { format: dicomFormat, algorithmName: model.id, algorithmVersion: `medsam2.js ${packageVersion()}` } : undefined);
-  if (flags.preview) writePreview(flags.preview, image, result.mask, { slice: prompt.slice, axis, prompts: [prompt], image8 });
+  // Every slice the object reached, so a person sees where propagation went (not only the key slice).
+  if (flags.preview) writeMontage(flags.preview, image8, image.dims, result.mask.data as ArrayLike<number>, undefined, { axis, prompts: [prompt] });
 
   if (flags.store && web) {
     await storeInstances(web.base, [new Uint8Array(readFileSync(flags.output))], web.study);
@@ -209,7 +210,7 @@ export function addSegmentCommand(program: Command): void {
     .option('--window <preset|W,L>', 'intensity window: auto, abdomen, lung, brain, mediastinum, bone, W,L in HU, percentile, identity', 'auto')
     .option('--largest-component', 'keep only the largest 3D connected component (default)')
     .option('--no-largest-component', 'keep every connected component')
-    .option('--preview <file.png>', 'also write a PNG of the key slice with the mask and prompt')
+    .option('--preview <file.png>', 'also write a PNG montage of every slice with the mask (numbered), the prompt on the key slice')
     .option('--fill-holes <px>', 'SAM2 models: fill mask holes up to this many low-res pixels (default 8, 0 = off)')
     .option('--key-mask', 'SAM2 models: MedSAM2 --propagate_with_box flow (segment the key slice, then propagate its mask)')
     .option('--auto-key-box', 'demo: prompt with the box of the reference mask (npz gts) on its largest slice');

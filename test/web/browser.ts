@@ -1,0 +1,117 @@
+/**
+ * End-to-end harness for the browser app: Debian's Chromium driven by playwright-core (no browser
+ * is ever downloaded), the real `medsam2 serve` on a free 127.0.0.1 port with its state in a temp
+ * folder, and the built app (dist/web, built here with Vite when absent).
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { defaultConfig } from '../../src/server/config.js';
+import { startServer } from '../../src/server/start.js';
+
+// Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any, localStorage: any;
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CHROMIUM = process.env.MEDSAM2_CHROMIUM ?? '/usr/bin/chromium';
+export const OUT = join(ROOT, 'test-output/web');
+export const CT_LESION = join(ROOT, '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz');
+export const CT_ORGANS = join(ROOT, '../shared/data/ct-organs/example_ct_sm.nii.gz');
+export const CT_ORGANS_SEG = join(ROOT, '../shared/data/ct-organs/example_ct_sm_seg.nii.gz');
+
+/** Why the e2e tests cannot run here, or false. */
+export function skipReason(): string | false {
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM} (.ci/setup.d/40-chromium.sh installs it: apt-get install chromium)`;
+  if (!existsSync(CT_LESION)) return `../shared/data is absent (${CT_LESION})`;
+  return false;
+}
+
+/** Builds the app into dist/web unless it is there (npm ci's prepare builds it). */
+export async function ensureWebBuild(): Promise<void> {
+  if (existsSync(join(ROOT, 'dist/web/index.html'))) return;
+  const { build } = await import('vite');
+  await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn' });
+}
+
+export interface Served {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function serve(): Promise<Served> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-web-'));
+  const s = await startServer({ ...defaultConfig(dataDir), port: 0, threads: 2 });
+  let stopped = false;
+  return {
+    url: s.url,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      await s.shutdown();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // No GPU here: WebGL2 through SwiftShader so NiiVue renders.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+  });
+}
+
+/** A page on the app with page errors collected (a test fails on any). */
+export async function openApp(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  // Console errors are kept for failure messages (NiiVue's warnings are noise).
+  const logs: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error') logs.push(m.text().slice(0, 300)); });
+  (page as Page & { consoleErrors?: string[] }).consoleErrors = logs;
+  await page.goto(url + '/');
+  await ready(page);
+  return { page, errors };
+}
+
+/** Waits for the app to be wired up (after a load or reload); says why not when it is not. */
+export async function ready(page: Page): Promise<void> {
+  try {
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 90_000 });
+  } catch (e) {
+    const message = await page.textContent('#message').catch(() => '?');
+    const logs = (page as Page & { consoleErrors?: string[] }).consoleErrors ?? [];
+    throw new Error(`the app did not start: ${String(e).split('\n')[0]}; message: ${message}; console errors: ${logs.join(' | ')}`);
+  }
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(OUT, { recursive: true });
+  await page.screenshot({ path: join(OUT, `${name}.png`) });
+}
+
+/**
+ * Waits until the status line matches `re` or an error message shows (then fails with it);
+ * returns the status line.
+ */
+export async function waitStatus(page: Page, re: RegExp, timeout = 240_000): Promise<string> {
+  await page.waitForFunction(
+    (src) => new RegExp(src).test(document.getElementById('status')!.textContent!) || (!document.getElementById('message')!.hidden && document.getElementById('message')!.dataset.kind === 'error'),
+    re.source,
+    { timeout, polling: 100 },
+  );
+  const status = (await page.textContent('#status')) ?? '';
+  if (!re.test(status)) throw new Error(`the app shows an error instead of /${re.source}/: ${await page.textContent('#message')}`);
+  return status;
+}
+
+/** Waits until an error message shows; returns its text. */
+export async function waitError(page: Page, timeout = 60_000): Promise<string> {
+  await page.waitForSelector('#message[data-kind="error"]:not([hidden])', { timeout });
+  return (await page.textContent('#message')) ?? '';
+}

@@ -1,0 +1,520 @@
+/**
+ * The app's controller: opening a scan (upload + display), prompt tools on the axial view, the
+ * object list, propagation with streamed progress and cancel, undo, export and reload recovery.
+ * It talks to `medsam2 serve` only through Api and draws only through Viewer.
+ */
+import { Api, type SessionView, type SliceMask } from './api.js';
+import { Messages, UserError } from './messages.js';
+import { npzToNifti } from './npzVolume.js';
+import { renderObjects } from './objectList.js';
+import { decodeRle } from './rle.js';
+import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
+import { installShortcuts, type Shortcut } from './shortcuts.js';
+import { Viewer, type ViewLayout } from './viewer.js';
+
+type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist';
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+/** NiiVue reads these itself; .npz is converted; anything else the server may read but we cannot show. */
+const SHOWABLE = /\.(nii|nii\.gz|nrrd|nhdr|mha|npz)$/i;
+
+export class App {
+  readonly api = new Api('', () => localStorage.getItem('medsam2.token') ?? undefined);
+  readonly viewer = new Viewer($('gl'));
+  readonly messages = new Messages();
+  private tool: Tool = 'navigate';
+  private session?: SessionView;
+  private fileName = '';
+  private upload?: SavedState['upload'];
+  private objects: SavedObject[] = [];
+  private activeObj = 1;
+  private busy = false;
+  private propagating = false;
+  private dragStart?: { x: number; y: number; cx: number; cy: number; z: number };
+  /** Slices where the overlay shows each object (so a refresh knows what to clear). */
+  private shown = new Map<number, Set<number>>();
+
+  async start(): Promise<void> {
+    await this.viewer.attach();
+    this.wire();
+    this.setTool('navigate');
+    this.render();
+    (window as unknown as { medsam2: App }).medsam2 = this;
+    document.body.dataset.ready = 'true';
+    const saved = loadState();
+    if (saved) await this.restore(saved);
+  }
+
+  // ---------- opening ----------
+
+  async openFile(file: File): Promise<void> {
+    if (!SHOWABLE.test(file.name)) {
+      this.messages.error(new Error(`cannot open "${file.name}": this viewer shows NIfTI (.nii, .nii.gz), NRRD, MetaImage (.mha) and MedSAM2 .npz`), 'convert the scan to NIfTI (e.g. dcm2niix for DICOM) and open that');
+      return;
+    }
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    await this.run('opening', async () => {
+      this.setStatus(`uploading ${file.name}…`);
+      await this.display(bytes, file.name);
+      // The view now shows the new scan: an old session's prompts must not land on it.
+      this.session = undefined;
+      this.fileName = file.name;
+      this.viewer.clearAll();
+      const upload = await this.api.upload(new Blob([bytes]), file.name);
+      this.setStatus('starting a session (the model loads once)…');
+      const session = await this.api.createSession(upload.id);
+      this.session = session;
+      this.fileName = file.name;
+      this.upload = { format: upload.format, dims: upload.dims, spacing: upload.spacing, modality: upload.modality ?? null, bytes: upload.bytes };
+      this.objects = [{ objId: 1, name: 'object 1', hidden: false }];
+      this.activeObj = 1;
+      this.shown.clear();
+      await saveFile(bytes).catch(() => this.messages.info('this browser cannot keep the scan for reload (IndexedDB unavailable)'));
+      this.persist();
+      this.showInfo();
+      this.setTool('box');
+      this.setStatus('draw a box on the axial view');
+    });
+  }
+
+  private async display(bytes: Uint8Array, name: string): Promise<void> {
+    try {
+      if (/\.npz$/i.test(name)) {
+        const { nifti } = await npzToNifti(bytes);
+        await this.viewer.show(nifti, name.replace(/\.npz$/i, '.nii'));
+      } else {
+        await this.viewer.show(bytes, name);
+      }
+    } catch (e) {
+      throw new UserError(`cannot read "${name}" as an image: ${e instanceof Error ? e.message : String(e)}`, 'check that the file is a complete NIfTI, NRRD, MHA or MedSAM2 .npz (re-export or re-download it)');
+    }
+    const slider = $<HTMLInputElement>('slice');
+    slider.max = String(this.viewer.dims[2] - 1);
+    this.viewer.setWindow($<HTMLSelectElement>('window').value);
+  }
+
+  private showInfo(): void {
+    const u = this.upload;
+    const rows: [string, string][] = [
+      ['file', this.fileName], ['format', u?.format ?? '—'], ['dims', u ? u.dims.join(' × ') : '—'],
+      ['spacing', u ? u.spacing.map((s) => s.toFixed(3)).join(' × ') + ' mm' : '—'], ['modality', u?.modality ?? '—'],
+      ['size', u ? `${(u.bytes / 1048576).toFixed(2)} MB` : '—'], ['session', this.session?.id.slice(0, 8) ?? '—'], ['model', this.session?.model ?? '—'],
+    ];
+    $('info').replaceChildren(...rows.flatMap(([k, v]) => {
+      const dt = document.createElement('dt');
+      dt.textContent = k;
+      const dd = document.createElement('dd');
+      dd.textContent = v;
+      return [dt, dd];
+    }));
+  }
+
+  /** After a reload: the stored scan, the session's masks from the server. */
+  private async restore(saved: NonNullable<ReturnType<typeof loadState>>): Promise<void> {
+    await this.run('restoring', async () => {
+      const bytes = await loadFile().catch(() => undefined);
+      if (!bytes || !saved.upload) {
+        saveState(undefined);
+        return;
+      }
+      let session: SessionView;
+      try {
+        session = await this.api.session(saved.sessionId);
+      } catch (e) {
+        saveState(undefined);
+        throw e;
+      }
+      await this.display(bytes, saved.fileName);
+      this.session = session;
+      this.fileName = saved.fileName;
+      this.upload = saved.upload;
+      this.objects = saved.objects;
+      this.activeObj = saved.activeObj;
+      for (const o of session.objects) if (!this.objects.some((x) => x.objId === o.objId)) this.objects.push({ objId: o.objId, name: `object ${o.objId}`, hidden: false });
+      for (const o of this.objects) this.viewer.setHidden(o.objId, o.hidden);
+      await this.reloadMasks();
+      this.showInfo();
+      this.setTool('box');
+      this.setStatus('session restored');
+    });
+  }
+
+  // ---------- prompts ----------
+
+  private onPointerDown(e: PointerEvent): void {
+    if (this.tool === 'navigate' || e.button !== 0 || !this.session) return;
+    const hit = this.viewer.hit(e);
+    if (!hit) return;
+    if (hit.view !== 0) {
+      this.messages.error(new Error('prompts are drawn on the axial view'), 'switch View to axial or draw in the axial tile');
+      return;
+    }
+    this.dragStart = { x: hit.x, y: hit.y, cx: e.clientX, cy: e.clientY, z: Math.round(hit.z) };
+    // Keep receiving the drag when it leaves the canvas, so its end is judged (and refused) too.
+    $('gl').setPointerCapture(e.pointerId);
+  }
+
+  /** The yellow box or line under the mouse while a box / RECIST prompt is dragged. */
+  private onPointerMove(e: PointerEvent): void {
+    const s = this.dragStart;
+    if (!s || (this.tool !== 'box' && this.tool !== 'recist')) return;
+    const rect = $('drop').getBoundingClientRect();
+    const [x0, y0, x1, y1] = [s.cx - rect.left, s.cy - rect.top, e.clientX - rect.left, e.clientY - rect.top];
+    const el = $(this.tool === 'box' ? 'box-preview' : 'line-preview');
+    const attrs: Record<string, number> = this.tool === 'box'
+      ? { x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }
+      : { x1: x0, y1: y0, x2: x1, y2: y1 };
+    for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+    el.setAttribute('visibility', 'visible');
+  }
+
+  private hidePreview(): void {
+    for (const id of ['box-preview', 'line-preview']) $(id).setAttribute('visibility', 'hidden');
+  }
+
+  private onPointerUp(e: PointerEvent): void {
+    const s = this.dragStart;
+    this.dragStart = undefined;
+    if (!s || !this.session) return;
+    const end = this.viewer.hit(e);
+    if (this.tool === 'box' || this.tool === 'recist') {
+      const what = this.tool === 'box' ? 'box' : 'RECIST line';
+      if (!end || end.view !== 0) {
+        this.hidePreview();
+        this.messages.error(new Error(`the ${what} ends outside the image`), this.tool === 'box' ? 'drag from one corner of the object to the other inside the axial slice' : 'drag along the lesion\'s longest axis inside the axial slice');
+        return;
+      }
+      if (this.tool === 'recist') {
+        const line = [s.x, s.y, end.x, end.y].map(Math.round) as [number, number, number, number];
+        if (Math.hypot(line[2] - line[0], line[3] - line[1]) < 2) {
+          this.hidePreview();
+          this.messages.error(new Error('the RECIST line is too short'), 'drag across the lesion\'s longest diameter');
+          return;
+        }
+        void this.sendPrompt({ slice: s.z, recist: line, replace: true });
+        return;
+      }
+      const b: [number, number, number, number] = [Math.min(s.x, end.x), Math.min(s.y, end.y), Math.max(s.x, end.x), Math.max(s.y, end.y)].map(Math.round) as [number, number, number, number];
+      if (b[2] - b[0] < 1 || b[3] - b[1] < 1) {
+        this.hidePreview();
+        this.messages.error(new Error('the box is too small'), 'drag a box around the whole object');
+        return;
+      }
+      void this.sendPrompt({ slice: s.z, box: b, replace: true });
+    } else {
+      const label = this.tool === 'positive' ? 1 : 0;
+      const corrected = this.isMaskedNonKey(s.z);
+      void this.sendPrompt({ slice: s.z, points: [{ x: Math.round(s.x), y: Math.round(s.y), label }], ...(corrected ? { correction: true } : {}) });
+    }
+  }
+
+  private isMaskedNonKey(z: number): boolean {
+    const o = this.session?.objects.find((x) => x.objId === this.activeObj);
+    return !!o && o.slices.includes(z) && !o.keys.includes(z);
+  }
+
+  async sendPrompt(p: { slice: number; box?: [number, number, number, number]; recist?: [number, number, number, number]; points?: { x: number; y: number; label: 0 | 1 }[]; replace?: boolean; correction?: boolean }): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    await this.run('prompting', async () => {
+      this.setStatus('segmenting the slice…');
+      const t0 = performance.now();
+      const m = await this.api.prompt(session.id, { objId: this.activeObj, ...p });
+      this.applyMask(m);
+      this.viewer.refresh();
+      this.session = await this.api.session(session.id);
+      this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`);
+    });
+    this.hidePreview();
+    this.render();
+  }
+
+  private applyMask(m: SliceMask): void {
+    this.viewer.coverLabel(m.objId);
+    const mask = decodeRle(m.mask);
+    this.viewer.setSliceMask(m.objId, m.slice, mask);
+    const set = this.shown.get(m.objId) ?? new Set<number>();
+    set.add(m.slice);
+    this.shown.set(m.objId, set);
+  }
+
+  /** Re-reads every slice mask the server has (after undo, remove or a reload). */
+  private async reloadMasks(): Promise<void> {
+    const session = this.session!;
+    this.viewer.clearAll();
+    this.shown.clear();
+    const slices = new Set<number>();
+    for (const o of session.objects) for (const s of o.slices) slices.add(s);
+    for (const z of [...slices].sort((a, b) => a - b)) {
+      const r = await this.api.sliceMasks(session.id, z);
+      for (const o of r.objects) this.applyMask({ objId: o.objId, slice: z, mask: o.mask });
+    }
+    this.viewer.refresh();
+    this.render();
+  }
+
+  // ---------- propagation, undo, export ----------
+
+  async propagate(): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    if (session.objects.length === 0) {
+      this.messages.error(new Error('nothing to propagate yet'), 'draw a box on the object first');
+      return;
+    }
+    this.propagating = true;
+    this.render();
+    const bar = $<HTMLProgressElement>('progress');
+    bar.value = 0;
+    const t0 = performance.now();
+    let masks = 0;
+    try {
+      this.setStatus('propagating…');
+      const out = await this.api.propagate(session.id, {}, {
+        onProgress: (done, total) => {
+          bar.value = total > 0 ? done / total : 0;
+          this.setStatus(`propagating: ${done} / ${total}`);
+        },
+        onMask: (m) => {
+          this.applyMask(m);
+          masks++;
+          if (masks % 4 === 0) this.viewer.refresh();
+        },
+      });
+      this.viewer.refresh();
+      this.session = await this.api.session(session.id);
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      if (out.kind === 'cancelled') {
+        await this.reloadMasks();
+        this.setStatus(`cancelled after ${secs} s (nothing changed)`);
+        this.messages.info(out.message);
+      } else {
+        bar.value = 1;
+        document.body.dataset.propagatedMs = String(Math.round(performance.now() - t0));
+        this.setStatus(`propagated in ${secs} s`);
+      }
+    } catch (e) {
+      this.messages.error(e);
+      this.setStatus('propagation failed');
+    } finally {
+      this.propagating = false;
+      this.render();
+    }
+  }
+
+  async cancel(): Promise<void> {
+    if (!this.session || !this.propagating) return;
+    try {
+      await this.api.cancel(this.session.id);
+      this.setStatus('cancelling…');
+    } catch (e) {
+      this.messages.error(e);
+    }
+  }
+
+  async undo(): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    await this.run('undoing', async () => {
+      const r = await this.api.undo(session.id);
+      if (!r.undone) {
+        this.messages.info('nothing to undo');
+        return;
+      }
+      this.session = await this.api.session(session.id);
+      await this.reloadMasks();
+      this.setStatus('undone');
+    });
+  }
+
+  async exportLabels(): Promise<void> {
+    const session = this.session;
+    if (!session) {
+      this.messages.error(new Error('nothing to export'), 'open a scan and segment something first');
+      return;
+    }
+    const format = $<HTMLSelectElement>('export-format').value as 'nii.gz' | 'nrrd' | 'npz';
+    await this.run('exporting', async () => {
+      const blob = await this.api.labelMap(session.id, format);
+      const stem = this.fileName.replace(/\.(nii\.gz|nii|nrrd|nhdr|mha|npz)$/i, '') || 'scan';
+      download(blob, `${stem}_seg.${format}`);
+      this.setStatus(`exported ${stem}_seg.${format}`);
+    });
+  }
+
+  async screenshot(): Promise<void> {
+    try {
+      download(await this.viewer.screenshotPng(), `${this.fileName || 'view'}.png`);
+    } catch (e) {
+      this.messages.error(e);
+    }
+  }
+
+  // ---------- objects ----------
+
+  addObject(): void {
+    if (!this.session) return;
+    const id = Math.max(0, ...this.objects.map((o) => o.objId)) + 1;
+    if (id > 255) {
+      this.messages.error(new Error('at most 255 objects per session'), 'delete an object first');
+      return;
+    }
+    this.objects.push({ objId: id, name: `object ${id}`, hidden: false });
+    this.viewer.coverLabel(id);
+    this.activeObj = id;
+    this.persist();
+    this.render();
+  }
+
+  private async removeObject(objId: number): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    await this.run('deleting', async () => {
+      if (session.objects.some((o) => o.objId === objId)) this.session = await this.api.removeObject(session.id, objId);
+      this.objects = this.objects.filter((o) => o.objId !== objId);
+      if (this.objects.length === 0) this.objects.push({ objId: 1, name: 'object 1', hidden: false });
+      if (!this.objects.some((o) => o.objId === this.activeObj)) this.activeObj = this.objects[0]!.objId;
+      this.viewer.clearObject(objId);
+      this.viewer.refresh();
+      this.persist();
+    });
+    this.render();
+  }
+
+  // ---------- plumbing ----------
+
+  private async run(what: string, work: () => Promise<void>): Promise<void> {
+    if (this.busy) {
+      this.messages.info(`wait: still ${what === 'prompting' ? 'busy' : what}`);
+      return;
+    }
+    this.busy = true;
+    document.body.dataset.busy = 'true';
+    this.messages.clear();
+    try {
+      await work();
+    } catch (e) {
+      this.messages.error(e);
+      this.setStatus(`${what} failed`);
+    } finally {
+      this.busy = false;
+      delete document.body.dataset.busy;
+      this.render();
+    }
+  }
+
+  private persist(): void {
+    if (this.session && this.upload) saveState({ sessionId: this.session.id, fileName: this.fileName, upload: this.upload, objects: this.objects, activeObj: this.activeObj });
+  }
+
+  private setStatus(s: string): void {
+    $('status').textContent = s;
+  }
+
+  setTool(t: Tool): void {
+    this.tool = t;
+    this.viewer.setPromptMode(t !== 'navigate');
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) b.classList.toggle('active', b.dataset.tool === t);
+  }
+
+  goToSlice(z: number): void {
+    this.viewer.goToSlice(z);
+  }
+
+  private render(): void {
+    const has = !!this.session;
+    $<HTMLButtonElement>('propagate').disabled = !has || this.propagating;
+    $<HTMLButtonElement>('cancel').disabled = !this.propagating;
+    $<HTMLButtonElement>('undo').disabled = !has || this.propagating;
+    $<HTMLButtonElement>('export').disabled = !has || this.propagating;
+    renderObjects($('objects'), this.objects.map((o) => ({ ...o, ...this.viewer.objectStats(o.objId) })), this.activeObj, {
+      select: (id) => { this.activeObj = id; this.persist(); this.render(); },
+      toggle: (id) => {
+        const o = this.objects.find((x) => x.objId === id)!;
+        o.hidden = !o.hidden;
+        this.viewer.setHidden(id, o.hidden);
+        this.persist();
+        this.render();
+      },
+      remove: (id) => void this.removeObject(id),
+      rename: (id, name) => { this.objects.find((x) => x.objId === id)!.name = name; this.persist(); this.render(); },
+    });
+  }
+
+  private wire(): void {
+    const canvas = $('gl');
+    canvas.addEventListener('pointerdown', (e) => this.onPointerDown(e));
+    canvas.addEventListener('pointermove', (e) => this.onPointerMove(e));
+    canvas.addEventListener('pointerup', (e) => this.onPointerUp(e));
+    $<HTMLInputElement>('file').addEventListener('change', (e) => {
+      const f = (e.target as HTMLInputElement).files?.[0];
+      if (f) void this.openFile(f);
+      (e.target as HTMLInputElement).value = '';
+    });
+    const drop = $('drop');
+    drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('dragging'); });
+    drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
+    drop.addEventListener('drop', (e) => {
+      e.preventDefault();
+      drop.classList.remove('dragging');
+      const f = e.dataTransfer?.files[0];
+      if (f) void this.openFile(f);
+    });
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) b.addEventListener('click', () => this.setTool(b.dataset.tool as Tool));
+    $('propagate').addEventListener('click', () => void this.propagate());
+    $('cancel').addEventListener('click', () => void this.cancel());
+    $('undo').addEventListener('click', () => void this.undo());
+    $('export').addEventListener('click', () => void this.exportLabels());
+    $('screenshot').addEventListener('click', () => void this.screenshot());
+    $('add-object').addEventListener('click', () => this.addObject());
+    $('token').addEventListener('click', () => {
+      const t = prompt('Access token (from `medsam2 users add NAME --role annotator`); empty to clear', localStorage.getItem('medsam2.token') ?? '');
+      if (t === null) return;
+      if (t.trim()) localStorage.setItem('medsam2.token', t.trim());
+      else localStorage.removeItem('medsam2.token');
+      this.messages.info(t.trim() ? 'token saved in this browser' : 'token cleared');
+    });
+    $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
+    $<HTMLSelectElement>('layout').addEventListener('change', (e) => this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout));
+    $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
+    const slider = $<HTMLInputElement>('slice');
+    slider.addEventListener('input', () => this.goToSlice(Number(slider.value)));
+    $('slice-down').addEventListener('click', () => this.goToSlice(this.viewer.crosshairSlice() - 1));
+    $('slice-up').addEventListener('click', () => this.goToSlice(this.viewer.crosshairSlice() + 1));
+    this.viewer.onSliceChange = (z) => {
+      slider.value = String(z);
+      $('slice-label').textContent = `slice ${z} / ${Math.max(0, this.viewer.dims[2] - 1)}`;
+    };
+    const help = $('help');
+    $('help-button').addEventListener('click', () => { help.hidden = false; });
+    $('help-close').addEventListener('click', () => { help.hidden = true; });
+    const shortcuts: Shortcut[] = [
+      { keys: ['v'], label: 'Navigate (drag = window/level, wheel = scroll)', run: () => this.setTool('navigate') },
+      { keys: ['b'], label: 'Box prompt tool', run: () => this.setTool('box') },
+      { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
+      { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
+      { keys: ['r'], label: 'RECIST line tool (long axis → box)', run: () => this.setTool('recist') },
+      { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
+      { keys: ['Escape'], label: 'Cancel propagation / close help', run: () => { if (!help.hidden) help.hidden = true; else void this.cancel(); } },
+      { keys: ['ctrl+z'], label: 'Undo', run: () => void this.undo() },
+      { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
+      { keys: ['ArrowUp', 'PageUp'], label: 'Next slice', run: () => this.goToSlice(this.viewer.crosshairSlice() + 1) },
+      { keys: ['ArrowDown', 'PageDown'], label: 'Previous slice', run: () => this.goToSlice(this.viewer.crosshairSlice() - 1) },
+      { keys: ['e'], label: 'Export the label map', run: () => void this.exportLabels() },
+      { keys: ['s'], label: 'Screenshot (PNG)', run: () => void this.screenshot() },
+      { keys: ['o'], label: 'Open a scan', run: () => $('file').click() },
+      { keys: ['?'], label: 'This help', run: () => { help.hidden = !help.hidden; } },
+    ];
+    installShortcuts(shortcuts, $<HTMLTableElement>('help-table'));
+  }
+}
+
+function download(blob: Blob, name: string): void {
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}

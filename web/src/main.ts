@@ -1,0 +1,9 @@
+import { App } from './app.js';
+
+// Anything that escapes the app's own handling still reaches the person, not only the console.
+const app = new App();
+window.addEventListener('unhandledrejection', (e) => app.messages.error(e.reason));
+app.start().catch((e: unknown) => {
+  const gl = /webgl/i.test(String(e)) ? ' (this browser has no WebGL2)' : '';
+  app.messages.error(new Error(`the viewer could not start${gl}: ${e instanceof Error ? e.message : String(e)}`), 'use a current Chrome, Edge or Firefox with hardware acceleration on');
+});

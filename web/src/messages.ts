@@ -1,0 +1,39 @@
+/** An error the app raises itself, with what the person can do about it. */
+export class UserError extends Error {
+  constructor(message: string, readonly fix: string) {
+    super(message);
+  }
+}
+
+/** The one message line at the top: what went wrong and what to do about it (never console-only). */
+export class Messages {
+  private readonly box = document.getElementById('message')!;
+  private readonly text = document.getElementById('message-text')!;
+  private readonly fix = document.getElementById('message-fix')!;
+
+  constructor() {
+    document.getElementById('message-close')!.addEventListener('click', () => this.clear());
+  }
+
+  error(e: unknown, fallbackFix = 'retry; if it persists, see the server log'): void {
+    const message = e instanceof Error ? e.message : String(e);
+    const fix = e instanceof Error && 'fix' in e && typeof e.fix === 'string' ? e.fix : undefined;
+    this.show(message, fix ?? fallbackFix, 'error');
+  }
+
+  info(message: string): void {
+    this.show(message, '', 'info');
+  }
+
+  private show(message: string, fix: string, kind: 'error' | 'info'): void {
+    this.text.textContent = message;
+    this.fix.textContent = fix ? `— ${fix}` : '';
+    this.box.className = kind;
+    this.box.dataset.kind = kind;
+    this.box.hidden = false;
+  }
+
+  clear(): void {
+    this.box.hidden = true;
+  }
+}

@@ -1,0 +1,42 @@
+/** Keyboard shortcuts, declared once: the key handler and the help overlay both read this table. */
+export interface Shortcut {
+  keys: string[];
+  label: string;
+  run(): void;
+}
+
+export function describeKey(k: string): string {
+  return k.replace('ctrl+', 'Ctrl+').replace('shift+', 'Shift+');
+}
+
+function keyOf(e: KeyboardEvent): string {
+  const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+  return `${e.ctrlKey || e.metaKey ? 'ctrl+' : ''}${e.shiftKey && k.length > 1 ? 'shift+' : ''}${k}`;
+}
+
+export function installShortcuts(list: Shortcut[], table: HTMLTableElement): void {
+  table.replaceChildren(
+    ...list.map((s) => {
+      const tr = document.createElement('tr');
+      const keys = document.createElement('td');
+      for (const k of s.keys) {
+        const kbd = document.createElement('kbd');
+        kbd.textContent = describeKey(k);
+        keys.append(kbd, ' ');
+      }
+      const what = document.createElement('td');
+      what.textContent = s.label;
+      tr.append(keys, what);
+      return tr;
+    }),
+  );
+  window.addEventListener('keydown', (e) => {
+    const t = e.target as HTMLElement | null;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range') return;
+    const k = keyOf(e);
+    const s = list.find((x) => x.keys.includes(k));
+    if (!s) return;
+    e.preventDefault();
+    s.run();
+  });
+}

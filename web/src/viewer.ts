@@ -1,0 +1,268 @@
+/**
+ * The NiiVue view: the scan (axial/coronal/sagittal + 3D render), one label overlay holding every
+ * object's mask, and the mapping between the canvas and voxel indices of the source volume
+ * (x = column, y = row, z = slice, exactly as the server and the CLI's --box count them).
+ * NiiVue reorients images to RAS internally, so voxels are always derived from world millimetres
+ * through the file's own affine, never from NiiVue's reoriented voxel grid.
+ */
+import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
+import { OBJECT_COLOURS } from './colours.js';
+import { WINDOW_PRESETS } from './windowPresets.js';
+
+export type ViewLayout = 'multi' | 'axial' | 'coronal' | 'sagittal' | 'render';
+
+export interface VoxelHit {
+  /** Fractional voxel position (column, row, slice) of the source volume. */
+  x: number;
+  y: number;
+  z: number;
+  /** 0 axial, 1 coronal, 2 sagittal (NiiVue's SLICE_TYPE). */
+  view: number;
+}
+
+type Mat4 = number[][];
+
+function invert4(m: Mat4): Mat4 {
+  // Gauss-Jordan on a 4x4: enough for an affine and avoids a matrix dependency here.
+  const a = m.map((r, i) => [...r, ...[0, 1, 2, 3].map((j) => (i === j ? 1 : 0))]);
+  for (let c = 0; c < 4; c++) {
+    let p = c;
+    for (let r = c + 1; r < 4; r++) if (Math.abs(a[r]![c]!) > Math.abs(a[p]![c]!)) p = r;
+    [a[c], a[p]] = [a[p]!, a[c]!];
+    const d = a[c]![c]!;
+    if (Math.abs(d) < 1e-12) throw new Error('the image affine is singular');
+    for (let j = 0; j < 8; j++) a[c]![j]! /= d;
+    for (let r = 0; r < 4; r++) {
+      if (r === c) continue;
+      const f = a[r]![c]!;
+      for (let j = 0; j < 8; j++) a[r]![j]! -= f * a[c]![j]!;
+    }
+  }
+  return a.map((r) => r.slice(4));
+}
+
+function apply(m: Mat4, v: number[]): number[] {
+  return [0, 1, 2].map((i) => m[i]![0]! * v[0]! + m[i]![1]! * v[1]! + m[i]![2]! * v[2]! + m[i]![3]!);
+}
+
+export class Viewer {
+  readonly nv: Niivue;
+  private image?: NVImage;
+  private labels?: NVImage;
+  private affine: Mat4 = [];
+  private inverse: Mat4 = [];
+  dims: [number, number, number] = [0, 0, 0];
+  private hidden = new Set<number>();
+  /** Called with the native voxel of the crosshair whenever it moves. */
+  onSliceChange: (z: number) => void = () => {};
+
+  constructor(private readonly canvas: HTMLCanvasElement) {
+    this.nv = new Niivue({
+      backColor: [0.06, 0.07, 0.09, 1],
+      isRadiologicalConvention: true,
+      multiplanarShowRender: SHOW_RENDER.ALWAYS,
+      dragAndDropEnabled: false,
+      show3Dcrosshair: true,
+      crosshairColor: [0.2, 0.8, 1, 0.6],
+      isColorbar: false,
+      loadingText: 'open a scan: Open... or drop a file here',
+    });
+    this.nv.onLocationChange = () => this.onSliceChange(this.crosshairSlice());
+  }
+
+  async attach(): Promise<void> {
+    await this.nv.attachToCanvas(this.canvas);
+    this.nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
+  }
+
+  get loaded(): boolean {
+    return this.image !== undefined;
+  }
+
+  /** Shows a scan (bytes of a file NiiVue reads: NIfTI, NRRD, MHA) with an empty label overlay. */
+  async show(bytes: Uint8Array, name: string): Promise<void> {
+    const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    // Parsed before the current scan is taken down, so an unreadable file leaves the view as it was.
+    const image = await NVImage.loadFromUrl({ url: name, name, buffer, colormap: 'gray' });
+    const hdr = image.hdr;
+    if (!hdr || !(hdr.dims[1]! > 0 && hdr.dims[2]! > 0)) throw new Error('no image grid in the file');
+    for (const v of [...this.nv.volumes]) this.nv.removeVolume(v);
+    this.dims = [hdr.dims[1]!, hdr.dims[2]!, Math.max(1, hdr.dims[3]!)];
+    this.affine = hdr.affine.map((r) => [...r]);
+    this.inverse = invert4(this.affine);
+    const zeros = new Uint8Array(this.dims[0] * this.dims[1] * this.dims[2]);
+    const labelBytes = NVImage.createNiftiArray(this.dims, [hdr.pixDims[1]!, hdr.pixDims[2]!, hdr.pixDims[3]!], this.affine.flat(), 2, zeros);
+    const labels = await NVImage.loadFromUrl({ url: 'labels.nii', name: 'labels.nii', buffer: labelBytes.slice().buffer, opacity: 0.5 });
+    this.image = image;
+    this.labels = labels;
+    this.applyColours();
+    this.nv.addVolume(image);
+    this.nv.addVolume(labels);
+    this.labels.img = zeros;
+    this.nv.updateGLVolume();
+    this.goToSlice(Math.floor(this.dims[2] / 2));
+  }
+
+  /** Highest object id the colour table covers (grown on demand; NiiVue tints everything with a 256-entry table). */
+  private maxLabel = 8;
+
+  private applyColours(): void {
+    if (!this.labels) return;
+    const n = this.maxLabel;
+    const R: number[] = [0], G: number[] = [0], B: number[] = [0], A: number[] = [0], I: number[] = [0];
+    for (let id = 1; id <= n; id++) {
+      const c = OBJECT_COLOURS[(id - 1) % OBJECT_COLOURS.length]!;
+      R.push(c[0]); G.push(c[1]); B.push(c[2]); A.push(this.hidden.has(id) ? 0 : 255); I.push(id);
+    }
+    this.labels.setColormapLabel({ R, G, B, A, I });
+  }
+
+  /** Makes sure object ids up to `objId` have colours. */
+  coverLabel(objId: number): void {
+    if (objId <= this.maxLabel) return;
+    this.maxLabel = objId;
+    this.applyColours();
+    this.nv.updateGLVolume();
+  }
+
+  setHidden(objId: number, hidden: boolean): void {
+    if (hidden) this.hidden.add(objId);
+    else this.hidden.delete(objId);
+    this.applyColours();
+    this.nv.updateGLVolume();
+  }
+
+  setOpacity(opacity: number): void {
+    if (this.labels) this.nv.setOpacity(1, opacity);
+  }
+
+  setLayout(layout: ViewLayout): void {
+    const t = { multi: SLICE_TYPE.MULTIPLANAR, axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, sagittal: SLICE_TYPE.SAGITTAL, render: SLICE_TYPE.RENDER }[layout];
+    this.nv.setSliceType(t);
+  }
+
+  /** Left-drag behaviour: windowing when navigating, nothing (the app's own prompt tools) otherwise. */
+  setPromptMode(prompting: boolean): void {
+    this.nv.opts.dragMode = prompting ? DRAG_MODE.callbackOnly : DRAG_MODE.contrast;
+  }
+
+  setWindow(preset: string): void {
+    const img = this.image;
+    if (!img) return;
+    const w = WINDOW_PRESETS[preset];
+    if (w) {
+      img.cal_min = w.level - w.width / 2;
+      img.cal_max = w.level + w.width / 2;
+    } else {
+      img.cal_min = img.robust_min ?? img.global_min ?? 0;
+      img.cal_max = img.robust_max ?? img.global_max ?? 255;
+    }
+    this.nv.updateGLVolume();
+  }
+
+  /** Native voxel (fractional) of a world position in RAS millimetres. */
+  private mmToVoxel(mm: ArrayLike<number>): number[] {
+    return apply(this.inverse, [mm[0]!, mm[1]!, mm[2]!]);
+  }
+
+  crosshairSlice(): number {
+    if (!this.image) return 0;
+    const mm = this.nv.frac2mm(this.nv.scene.crosshairPos);
+    return Math.round(this.mmToVoxel(mm)[2]!);
+  }
+
+  /** Moves the crosshair to slice z (keeping x, y) so the axial view shows it. */
+  goToSlice(z: number): void {
+    if (!this.image) return;
+    const zc = Math.max(0, Math.min(this.dims[2] - 1, Math.round(z)));
+    const mm = this.nv.frac2mm(this.nv.scene.crosshairPos);
+    const v = this.mmToVoxel(mm);
+    const target = apply(this.affine, [v[0]!, v[1]!, zc]);
+    this.nv.scene.crosshairPos = this.nv.mm2frac([target[0]!, target[1]!, target[2]!]);
+    this.nv.drawScene();
+    this.onSliceChange(zc);
+  }
+
+  /** The voxel under a mouse event, or undefined off the 2D slices. */
+  hit(e: MouseEvent): VoxelHit | undefined {
+    if (!this.image) return undefined;
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = this.nv.uiData.dpr ?? window.devicePixelRatio ?? 1;
+    const px = (e.clientX - rect.left) * dpr;
+    const py = (e.clientY - rect.top) * dpr;
+    const tile = this.nv.screenSlices.find((s) => {
+      const [l, t, w, h] = s.leftTopWidthHeight as number[];
+      const x0 = Math.min(l!, l! + w!), x1 = Math.max(l!, l! + w!);
+      return s.axCorSag <= SLICE_TYPE.SAGITTAL && px >= x0 && px <= x1 && py >= t! && py <= t! + h!;
+    });
+    if (!tile) return undefined;
+    const frac = this.nv.canvasPos2frac([px, py]);
+    if (frac[0]! < 0) return undefined;
+    const v = this.mmToVoxel(this.nv.frac2mm(frac));
+    return { x: v[0]!, y: v[1]!, z: v[2]!, view: tile.axCorSag };
+  }
+
+  /**
+   * Client (page) coordinates of the centre of voxel (x, y) on the slice the axial view shows —
+   * used to place the box preview, and by the end-to-end test to aim real mouse events.
+   */
+  voxelToClient(x: number, y: number): { x: number; y: number } | undefined {
+    if (!this.image) return undefined;
+    const z = this.crosshairSlice();
+    const mm = apply(this.affine, [x, y, z]);
+    const frac = this.nv.mm2frac([mm[0]!, mm[1]!, mm[2]!]);
+    const r = this.nv.frac2canvasPosWithTile(frac, SLICE_TYPE.AXIAL);
+    if (!r) return undefined;
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = this.nv.uiData.dpr ?? window.devicePixelRatio ?? 1;
+    return { x: rect.left + r.pos[0]! / dpr, y: rect.top + r.pos[1]! / dpr };
+  }
+
+  /** Writes one object's mask on slice z (row-major rows x cols = dims[1] x dims[0]) into the overlay. */
+  setSliceMask(objId: number, z: number, mask: Uint8Array | undefined): void {
+    if (!this.labels) return;
+    const img = this.labels.img as Uint8Array;
+    const n = this.dims[0] * this.dims[1];
+    const off = z * n;
+    for (let i = 0; i < n; i++) {
+      const on = mask ? mask[i] === 1 : false;
+      if (on) img[off + i] = objId;
+      else if (img[off + i] === objId) img[off + i] = 0;
+    }
+  }
+
+  clearObject(objId: number): void {
+    if (!this.labels) return;
+    const img = this.labels.img as Uint8Array;
+    for (let i = 0; i < img.length; i++) if (img[i] === objId) img[i] = 0;
+  }
+
+  clearAll(): void {
+    if (this.labels) (this.labels.img as Uint8Array).fill(0);
+  }
+
+  /** Voxel count of one object (volume in mL = count x voxel volume / 1000). */
+  objectStats(objId: number): { voxels: number; ml: number; first: number; last: number } {
+    const img = (this.labels?.img as Uint8Array | undefined) ?? new Uint8Array();
+    const n = this.dims[0] * this.dims[1];
+    let voxels = 0, first = -1, last = -1;
+    for (let i = 0; i < img.length; i++) {
+      if (img[i] !== objId) continue;
+      voxels++;
+      const z = Math.floor(i / n);
+      if (first < 0) first = z;
+      last = z;
+    }
+    const p = this.image?.hdr?.pixDims ?? [1, 1, 1, 1];
+    return { voxels, ml: (voxels * Math.abs(p[1]! * p[2]! * p[3]!)) / 1000, first, last };
+  }
+
+  refresh(): void {
+    this.nv.updateGLVolume();
+  }
+
+  async screenshotPng(): Promise<Blob> {
+    this.nv.drawScene();
+    return new Promise((resolve, reject) => this.canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the canvas gave no image'))), 'image/png'));
+  }
+}
