@@ -95,7 +95,7 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   await s.propagate({ range: [0, 1], full: true });
   assert.deepEqual(s.objects[0]!.slices, [1, 2, 3]);
 
-  await s.addPrompt(2, 1, { box: [3, 1, 3, 1] });
+  await s.addPrompt(2, 1, { box: [3, 1, 4, 2] }); // boxes need x1 > x0, y1 > y0 (prompt validation on main)
   let lm = s.labelMap();
   assert.equal(lm.data[1 * 48 + 1 * 8 + 3], 2, 'the later object wins where they overlap');
   assert.equal(lm.data[1 * 48 + 1 * 8 + 2], 1);
