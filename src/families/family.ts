@@ -82,8 +82,14 @@ export interface TrackerPropagateArgs {
    */
   full: boolean;
   signal?: AbortSignal;
-  /** Called once per frame decided (frame index, binary mask or undefined when the object is absent). */
-  onFrame?: (frame: number) => void;
+  /**
+   * Called once per frame decided (progress). `mask`, when given, is the object's binary mask on
+   * that frame as it stands now (all zero = absent), for streaming: the family passes it whenever
+   * the frame's value is decided or changes (SAM2 volumes: again when the reverse pass ORs into it).
+   * It is provisional until propagate() resolves (a cancelled run keeps the previous state); never
+   * mutated afterwards.
+   */
+  onFrame?: (frame: number, mask?: Uint8Array) => void;
 }
 
 export interface TrackerPropagation {

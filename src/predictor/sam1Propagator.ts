@@ -49,8 +49,8 @@ export interface Sam1PropagationOptions {
    * they are fed to the decoder with the key's clicks (SAM's iterative refinement). Set by correctObject.
    */
   priorMasks?: ReadonlyMap<number, Uint8Array>;
-  /** Called after each slice is decided. */
-  onSlice?: (slice: number) => void;
+  /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
+  onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
 
 export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'leak' | 'jump';
@@ -137,7 +137,7 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
       keyLow = d.lowRes;
     }
     masks.set(p.slice, keyMask);
-    opts.onSlice?.(p.slice);
+    opts.onSlice?.(p.slice, keyMask);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
@@ -161,12 +161,13 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
       if (masks.has(k)) { reason = 'next-key'; break; }
       if (opts.maxSlices !== undefined && n > opts.maxSlices) { reason = 'limit'; break; }
       const step = await propagateStep(decoder, await slices.get(k), prev, prevLow, w, h, o, useModel ? { model: model!, smoothed: smoothed(k) } : undefined);
-      opts.onSlice?.(k);
-      if (step.stop) { reason = step.stop; break; }
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the
       // decoder, still handed a box, latches onto whatever small structure sits there.
-      if (maskArea(step.mask) < o.minAreaFraction * mainArea) { reason = 'tip'; break; }
+      const tip = !step.stop && maskArea(step.mask) < o.minAreaFraction * mainArea;
+      opts.onSlice?.(k, step.stop || tip ? undefined : step.mask);
+      if (step.stop) { reason = step.stop; break; }
+      if (tip) { reason = 'tip'; break; }
       masks.set(k, step.mask);
       prev = step.mask;
       prevLow = step.lowRes;

@@ -236,7 +236,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
           const now = Date.now();
           if (now - last >= 50 || done >= total) { last = now; send('progress', { done, total, objId }); }
         },
-        onMask: (objId, slice, mask) => send('mask', { objId, slice, mask }),
+        onMask: (objId, slice, mask, area) => send('mask', { objId, slice, area, mask }),
       });
       send('done', summary);
     } catch (e) {

@@ -128,7 +128,7 @@ export const routes = {
   },
   propagate: {
     summary: 'Propagate objects through the stack',
-    description: 'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, then one `mask` {objId,slice,mask(Rle)} per slice with a mask, then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
+    description: 'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
     params: id,
     body: {
       type: ['object', 'null'], additionalProperties: false,

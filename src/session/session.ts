@@ -165,10 +165,19 @@ export class Session implements SessionApi {
         const objects: PropagationSummary['objects'] = [];
         for (const objId of ids) {
           if (ctl.signal.aborted) throw new PropagationCancelled();
+          const onSlice = opts.onSlice;
+          const before = onSlice ? new Map(this.tracker.masks(objId)) : undefined;
+          const sent = new Map<number, Uint8Array>();
           const r = await this.tracker.propagate(objId, {
             range: [range[0], range[1]], direction, full: opts.full ?? false, signal: ctl.signal,
-            onFrame: () => opts.onProgress?.(Math.min(++done, total), total, objId),
+            onFrame: (frame, mask) => {
+              opts.onProgress?.(Math.min(++done, total), total, objId);
+              if (onSlice && mask) { sent.set(frame, mask); onSlice(objId, frame, mask); }
+            },
           });
+          // The committed state can differ from what was streamed (SAM1: slices past a new stop are
+          // cleared; merging rules applied at commit): send each slice whose final value differs.
+          if (onSlice && before) this.streamFinal(objId, before, sent, onSlice);
           objects.push({ objId, slicesRun: r.framesRun, stops: r.stops });
           const o = this.objs.get(objId)!;
           this.objs.set(objId, { ...o, propagated: o.propagated || (direction === 'both' && range[0] === 0 && range[1] === n - 1) || opts.full === true });
@@ -180,6 +189,18 @@ export class Session implements SessionApi {
         this.running = undefined;
       }
     }));
+  }
+
+  private streamFinal(objId: number, before: ReadonlyMap<number, Uint8Array>, sent: ReadonlyMap<number, Uint8Array>,
+    onSlice: (objId: number, slice: number, mask: Uint8Array) => void): void {
+    const after = this.tracker.masks(objId);
+    const frames = new Set(sent.keys());
+    for (const f of new Set([...before.keys(), ...after.keys()])) if (before.get(f) !== after.get(f)) frames.add(f);
+    for (const f of [...frames].sort((x, y) => x - y)) {
+      const now = after.get(f);
+      if (sameMask(now, sent.has(f) ? sent.get(f) : before.get(f))) continue;
+      onSlice(objId, f, now ?? new Uint8Array(this.rows * this.cols));
+    }
   }
 
   removeObject(objId: number): Promise<void> {
@@ -328,4 +349,12 @@ function sliceMask(objId: number, slice: number, mask: Uint8Array): SliceMask {
   let area = 0;
   for (let i = 0; i < mask.length; i++) if (mask[i]) area++;
   return { objId, slice, mask, area };
+}
+
+/** Binary masks equal by content; absent (undefined) equals all zero. */
+function sameMask(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === b) return true;
+  const n = a?.length ?? b!.length;
+  for (let i = 0; i < n; i++) if ((a ? a[i]! !== 0 : false) !== (b ? b[i]! !== 0 : false)) return false;
+  return true;
 }

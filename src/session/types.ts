@@ -82,6 +82,14 @@ export interface PropagateOptions {
   signal?: AbortSignal;
   /** Progress: slices decided so far of an upper bound. */
   onProgress?: (done: number, total: number, objId: number) => void;
+  /**
+   * Streaming: the object's binary mask (row-major rows × cols, all zero = absent there) each time
+   * a slice is decided or its value changes while this call runs (SAM2 volumes: again when the
+   * reverse pass ORs into it). The last call for a slice equals mask(objId, slice) once propagate()
+   * resolves (absent = all zero). Values are provisional: a cancelled or failed run restores the
+   * previous state. Do not mutate the array.
+   */
+  onSlice?: (objId: number, slice: number, mask: Uint8Array) => void;
 }
 
 export interface PropagationSummary {

@@ -99,11 +99,21 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     assert.equal(kinds.at(-1), 'done', JSON.stringify(events.at(-1)));
     const masks = events.filter((e) => e.event === 'mask');
     assert.ok(masks.length >= 3, `${masks.length} slice masks streamed`);
-    // Streamed masks are the session's masks.
-    for (const e of masks) {
-      const sl = await call(s.url, 'GET', `/sessions/${sid}/slices/${e.data.slice}`);
-      assert.deepEqual(sl.body.objects.find((o: { objId: number }) => o.objId === 1)?.mask ?? null, e.data.mask);
+    // Streamed as each slice is decided: masks interleave with progress, not all after it.
+    const firstMask = kinds.indexOf('mask');
+    assert.ok(kinds.lastIndexOf('progress') > firstMask, `a progress event follows the first mask: ${kinds.join(',')}`);
+    // The last mask streamed per slice is that slice of the downloaded label map (area 0 = absent).
+    const last = new Map<number, { area: number; mask: { size: [number, number]; counts: number[] } }>();
+    for (const e of masks) { assert.equal(e.data.objId, 1); last.set(e.data.slice, e.data); }
+    const labels = await labelMap();
+    for (const [k, e] of last) {
+      const m = decodeRle(e.mask, dims[1], dims[0]);
+      assert.equal(e.area, m.reduce((a, b) => a + b, 0));
+      assert.deepEqual(m, Uint8Array.from(extractSlice(labels, dims, 2, k), (v) => (v === 1 ? 1 : 0)), `slice ${k}`);
     }
+    assert.ok([...last.values()].filter((e) => e.area > 0).length >= 3);
+    // Every slice of the label map with the object was streamed.
+    for (let k = 0; k < crop.slices; k++) if (extractSlice(labels, dims, 2, k).some((v) => v === 1)) assert.ok(last.has(k), `slice ${k} streamed`);
   });
 
   it('the downloaded label map is on the source grid and scores at least the CLI\'s DSC for the same box', async () => {

@@ -1,4 +1,3 @@
-import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
@@ -45,7 +44,7 @@ class FakeTracker implements FamilyTracker {
       if (a.signal?.aborted) throw new PropagationCancelled();
       masks.set(f, this.seg(f, box));
       framesRun++;
-      a.onFrame?.(f);
+      a.onFrame?.(f, masks.get(f));
     }
     this.objs.set(objId, { ...o, masks });
     return { framesRun, stops: [{ key, down: 'volume-end' as const, up: 'volume-end' as const }] };
@@ -96,7 +95,7 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   await s.propagate({ range: [0, 1], full: true });
   assert.deepEqual(s.objects[0]!.slices, [1, 2, 3]);
 
-  await s.addPrompt(2, 1, { box: [3, 1, 4, 2] });
+  await s.addPrompt(2, 1, { box: [3, 1, 4, 2] }); // boxes need x1 > x0, y1 > y0 (prompt validation on main)
   let lm = s.labelMap();
   assert.equal(lm.data[1 * 48 + 1 * 8 + 3], 2, 'the later object wins where they overlap');
   assert.equal(lm.data[1 * 48 + 1 * 8 + 2], 1);
@@ -136,4 +135,24 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   assert.equal(opens, 1, 'the pool opened the model once for both Sessions');
   await new Promise((res) => setImmediate(res));
   assert.equal(releases, 1, 'and closed it when the last lease went (idleMs 0)');
+});
+
+test('onSlice streams each slice\'s mask while propagate runs, ending on the final masks', async () => {
+  const s = await Session.open(volume(), { model: entry, pool: new ModelPool({ idleMs: 0 }) });
+  await s.addPrompt(1, 2, { box: [0, 0, 7, 5] });
+  let resolved = false;
+  const events: { objId: number; slice: number; mask: Uint8Array; progressSeen: number }[] = [];
+  let progress = 0;
+  const p = s.propagate({ onProgress: () => { progress++; }, onSlice: (objId, slice, mask) => {
+    assert.equal(resolved, false, 'onSlice after propagate resolved');
+    events.push({ objId, slice, mask: Uint8Array.from(mask), progressSeen: progress });
+  } }).then((r) => { resolved = true; return r; });
+  await p;
+  assert.deepEqual(events.map((e) => [e.objId, e.slice]), [0, 1, 2, 3, 4].map((k) => [1, k]), 'one event per slice, in order');
+  // Streamed as decided, not at the end: the event for slice k comes with its own progress tick.
+  assert.deepEqual(events.map((e) => e.progressSeen), [1, 2, 3, 4, 5]);
+  const last = new Map(events.map((e) => [e.slice, e.mask]));
+  for (let k = 0; k < 5; k++) assert.deepEqual([...last.get(k)!], [...(s.mask(1, k) ?? new Uint8Array(48))], `slice ${k}`);
+  assert.deepEqual(events.filter((e) => e.mask.some((v) => v)).map((e) => e.slice), [1, 2, 3]);
+  await s.close();
 });

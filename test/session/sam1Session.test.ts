@@ -63,7 +63,16 @@ describe('Session with the default model', { skip }, () => {
     assert.ok(!same(fixed.mask, cur), 'the correction changes that slice');
     assert.deepEqual(s.objects[0]!.keys, [key.slice, cs]);
 
-    const sum = await s.propagate();
+    // Streaming: each slice's mask goes out as the propagator decides it; the last one sent per slice is the final one.
+    const last = new Map<number, Uint8Array>();
+    const before2 = new Map([...Array(c.image.dims[2]).keys()].map((k) => [k, s.mask(1, k)]));
+    const sum = await s.propagate({ onSlice: (_o, k, m) => { last.set(k, m); } });
+    assert.ok(last.size >= 2, `${last.size} slices streamed`);
+    for (let k = 0; k < c.image.dims[2]; k++) {
+      const now = s.mask(1, k) ?? new Uint8Array(nx * ny);
+      if (last.has(k)) assert.ok(same(last.get(k)!, now), `streamed slice ${k} is final`);
+      else assert.ok(same(before2.get(k) ?? new Uint8Array(nx * ny), now), `slice ${k} not streamed is unchanged`);
+    }
     // Only the span the new key affects (from the first key up to the volume's end) is redone; the
     // first key's lower side is not.
     const regionLo = Math.floor((key.slice + cs) / 2) + 1;

@@ -35,6 +35,30 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
+/**
+ * Records propagate({ onProgress, onSlice }): the last mask streamed per slice, and how many came
+ * from the session's end-of-run reconciliation (no progress tick since the previous one).
+ */
+function recorder() {
+  let ticks = 0, prevTick = -1;
+  const r = { last: new Map<number, Uint8Array>(), events: 0, afterRun: 0,
+    onProgress: () => { ticks++; },
+    onSlice: (_objId: number, slice: number, mask: Uint8Array) => {
+      r.events++;
+      if (ticks === prevTick) r.afterRun++;
+      prevTick = ticks;
+      r.last.set(slice, mask);
+    } };
+  return r;
+}
+
+function assertStreamedFinal(s: Session, r: ReturnType<typeof recorder>, slices: number[]): void {
+  for (const k of slices) {
+    assert.ok(r.last.has(k), `slice ${k} streamed`);
+    assert.ok(same(r.last.get(k)!, s.mask(1, k) ?? new Uint8Array(r.last.get(k)!.length)), `streamed mask of slice ${k} is the final one`);
+  }
+}
+
 let tmp = '';
 let modelId = '';
 const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
@@ -70,8 +94,12 @@ describe('Session with the tiny512 SAM2 stand-in', { skip }, () => {
     assert.equal(pool.openCount, 1);
     assert.equal(s.family, 'sam2');
     await s.addPrompt(1, key.slice, { box: key.box });
-    const sum = await s.propagate();
+    const rec = recorder();
+    const sum = await s.propagate(rec);
     assert.deepEqual(sum.objects[0]!.stops, [{ key: key.slice, down: 'volume-end', up: 'volume-end' }]);
+    // Streaming: every slice went out while the passes ran (the reverse pass re-sends its OR).
+    assertStreamedFinal(s, rec, [...Array(dims[2]).keys()]);
+    console.log(`# SAM2 stream: ${rec.events} mask events for ${dims[2]} slices, ${rec.afterRun} from the end-of-run check`);
     const base = s.labelMap().data as Uint8Array;
     assert.ok(same(base, oneShot.mask.data as Uint8Array), 'Session == one-shot SAM2 flow, voxel for voxel');
     assert.equal(s.slicesEncoded, dims[2], 'each slice encoded once');
@@ -83,7 +111,11 @@ describe('Session with the tiny512 SAM2 stand-in', { skip }, () => {
     const click = i >= 0 ? { x: i % dims[0], y: Math.floor(i / dims[0]), label: 0 as const } : { x: key.box![0], y: key.box![1], label: 1 as const };
     const fixed = await s.correct(1, cs, { points: [click] });
     assert.ok(!same(fixed.mask, cur), 'the correction changes its slice');
-    await s.propagate();
+    const rec2 = recorder();
+    await s.propagate(rec2);
+    assertStreamedFinal(s, rec2, [...rec2.last.keys()]);
+    assert.ok(rec2.last.has(cs) && rec2.last.has(dims[2] - 1) && rec2.last.has(0), 'the re-propagation streams both directions from the correction');
+    console.log(`# SAM2 stream after correction: ${rec2.events} mask events, ${rec2.afterRun} from the end-of-run check`);
     const corrected = s.labelMap().data as Uint8Array;
     assert.ok(!same(corrected, base));
     assert.ok(same(s.mask(1, cs)!, fixed.mask), 'the corrected slice keeps the correction after re-propagation');

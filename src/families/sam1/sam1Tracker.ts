@@ -132,11 +132,11 @@ export class Sam1Tracker implements FamilyTracker {
       const window = new SliceWindow(this.slices, wlo, whi - wlo + 1);
       const res = await propagateObject(this.engine, window, inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)), {
         ...this.propagation,
-        onSlice: (j) => {
+        onSlice: (j, mask) => {
           // Throwing from the callback unwinds the propagator; nothing has been committed yet.
           if (a.signal?.aborted) throw new Cancelled();
           framesRun++;
-          a.onFrame?.(wlo + j);
+          a.onFrame?.(wlo + j, mask ?? new Uint8Array(this.stack.rows * this.stack.cols));
         },
       }).catch((e: unknown) => {
         if (e instanceof Cancelled) throw new PropagationCancelled();

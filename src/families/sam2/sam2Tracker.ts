@@ -214,9 +214,10 @@ export class Sam2Tracker implements FamilyTracker {
       if (maxFrameNumToTrack >= 0) {
         for await (const r of this.predictor.propagateInVideo(state, { startFrameIdx: start, reverse, maxFrameNumToTrack })) {
           if (a.signal?.aborted) throw new PropagationCancelled();
-          if (!(reverse && this.video && r.frameIdx === start)) out.set(r.frameIdx, r.videoResMasks[0]!);
+          const kept = !(reverse && this.video && r.frameIdx === start);
+          if (kept) out.set(r.frameIdx, r.videoResMasks[0]!);
           counter.frames++;
-          a.onFrame?.(r.frameIdx);
+          a.onFrame?.(r.frameIdx, kept ? this.frameMask(fwdOut.get(r.frameIdx), revOut.get(r.frameIdx)) : undefined);
         }
       }
       if (reverse) rev = state; else fwd = state;
@@ -236,9 +237,12 @@ export class Sam2Tracker implements FamilyTracker {
       if (maxFrameNumToTrack < 0) continue;
       for await (const r of this.predictor.propagateInVideo(state, { startFrameIdx: c, reverse, maxFrameNumToTrack })) {
         if (a.signal?.aborted) throw new PropagationCancelled();
-        (reverse ? revOut : fwdOut).set(r.frameIdx, r.videoResMasks[0]!);
+        const f = r.frameIdx;
+        (reverse ? revOut : fwdOut).set(f, r.videoResMasks[0]!);
         counter.frames++;
-        a.onFrame?.(r.frameIdx);
+        // As commit() will see it: past the correction only the pass that carried it counts.
+        const both = !!(o.fwd && o.rev);
+        a.onFrame?.(f, this.frameMask(both && f < c ? undefined : fwdOut.get(f), both && f > c ? undefined : revOut.get(f)));
       }
     }
     // The correction is the newest information: past it, only the pass that carried it counts.
@@ -262,6 +266,13 @@ export class Sam2Tracker implements FamilyTracker {
     }
     // The outputs are unchanged (the replay is deterministic); keep the restored ones and the pending list.
     this.objects.set(objId, { ...o, fwd: s.fwd, rev: s.rev, statesValid: true });
+  }
+
+  /** A frame's binary mask from its forward/reverse logits, by commit()'s rule (video: forward first; volume: OR). */
+  private frameMask(fwd: Float32Array | undefined, rev: Float32Array | undefined): Uint8Array {
+    const m = new Uint8Array(this.stack.rows * this.stack.cols);
+    for (const l of this.video ? [fwd ?? rev] : [fwd, rev]) if (l) for (let i = 0; i < m.length; i++) if (l[i]! > 0) m[i] = 1;
+    return m;
   }
 
   private commit(objId: number, o: ObjectState): void {

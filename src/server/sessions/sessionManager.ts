@@ -229,7 +229,8 @@ export class SessionManager {
     return p;
   }
 
-  private async apply(live: Live, e: LogEntry, signal?: AbortSignal, onProgress?: (done: number, total: number, objId: number) => void): Promise<unknown> {
+  private async apply(live: Live, e: LogEntry, signal?: AbortSignal, onProgress?: (done: number, total: number, objId: number) => void,
+    onSlice?: (objId: number, slice: number, mask: Uint8Array) => void): Promise<unknown> {
     const s = live.session;
     switch (e.kind) {
       case 'prompt': {
@@ -238,7 +239,7 @@ export class SessionManager {
         return q.correction ? s.correct(q.objId, q.slice, prompt) : s.addPrompt(q.objId, q.slice, prompt, { replace: q.replace ?? false });
       }
       case 'propagate':
-        return s.propagate({ ...e.payload, signal, onProgress });
+        return s.propagate({ ...e.payload, signal, onProgress, onSlice });
       case 'remove':
         return s.removeObject(e.payload.objId);
       case 'undo':
@@ -315,12 +316,13 @@ export class SessionManager {
   }
 
   /**
-   * Propagates; progress goes to `onProgress`, and when done each propagated object's masks go to
-   * `onMask` slice by slice (the Session API reports progress, not masks, while it runs).
+   * Propagates; progress goes to `onProgress`, and each slice's mask goes to `onMask` as soon as the
+   * Session decides it (again whenever it changes during the run; area 0 = the object is absent
+   * there). The last mask sent for a slice is its final one unless the run is cancelled.
    */
   async propagate(p: Principal, id: string, req: PropagateRequest, hooks: {
     onProgress?: (done: number, total: number, objId: number) => void;
-    onMask?: (objId: number, slice: number, mask: Rle) => void;
+    onMask?: (objId: number, slice: number, mask: Rle, area: number) => void;
   } = {}): Promise<PropagationSummary> {
     const row = await this.row(p, id);
     this.writable(p, row);
@@ -333,19 +335,15 @@ export class SessionManager {
       const summary = await this.queue.run(row.model, 'long', PRIORITY.propagation, () =>
         this.interact(live, { kind: 'propagate', payload: req }, () => {
           if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled before it started', 'propagate again');
-          return this.apply(live, { kind: 'propagate', payload: req }, abort.signal, hooks.onProgress);
+          const onMask = hooks.onMask;
+          const s = live.session;
+          return this.apply(live, { kind: 'propagate', payload: req }, abort.signal, hooks.onProgress, onMask && ((objId, slice, m) => {
+            let area = 0;
+            for (let i = 0; i < m.length; i++) if (m[i]) area++;
+            onMask(objId, slice, encodeRle(m, s.rows, s.cols), area);
+          }));
         })) as PropagationSummary;
       this.metrics.modelRun.observe({ model: row.model, operation: 'propagate' }, (performance.now() - t0) / 1000);
-      if (hooks.onMask) {
-        const s = live.session;
-        for (const o of s.objects) {
-          if (req.objIds && !req.objIds.includes(o.objId)) continue;
-          for (const k of o.slices) {
-            const m = s.mask(o.objId, k);
-            if (m) hooks.onMask(o.objId, k, encodeRle(m, s.rows, s.cols));
-          }
-        }
-      }
       return summary;
     } catch (e) {
       if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled', 'the session is as it was before the propagation; propagate again when ready');
