@@ -96,7 +96,12 @@ const sam1Default: BenchSection = {
     // encoder runs interleaved across precisions
     const encMs = engines.map(() => [] as number[]);
     for (let i = 0; i < ctx.runs; i++) {
-      for (const [k, e] of engines.entries()) encMs[k]!.push(...await timeRuns(1, async () => { e.emb = await e.engine.encode(slice, h, w); }));
+      for (const [k, e] of engines.entries())
+        encMs[k]!.push(
+          ...(await timeRuns(1, async () => {
+            e.emb = await e.engine.encode(slice, h, w);
+          })),
+        );
     }
     const exact = engines[0]!;
     await exact.engine.decode(exact.emb, { box: prompt.box });
@@ -110,7 +115,11 @@ const sam1Default: BenchSection = {
     const last: Awaited<ReturnType<typeof segmentVolume>>[] = [];
     for (let i = 0; i < ctx.e2eRuns; i++) {
       for (const [k, e] of engines.entries()) {
-        e2e[k]!.push(...await timeRuns(1, async () => { last[k] = await segmentVolume(image, [prompt], { threads: ctx.threads, precision: e.precision }); }));
+        e2e[k]!.push(
+          ...(await timeRuns(1, async () => {
+            last[k] = await segmentVolume(image, [prompt], { threads: ctx.threads, precision: e.precision });
+          })),
+        );
       }
     }
     for (const [k, e] of engines.entries()) {
@@ -118,7 +127,8 @@ const sam1Default: BenchSection = {
       const p = e.precision;
       out[`${p}: segmentVolume s`] = +(median(e2e[k]!) / 1000).toFixed(2);
       out[`${p}: slices encoded / segmented / in volume`] = `${last[k]!.slicesEncoded} / ${last[k]!.slicesSegmented} / ${image.dims[2]}`;
-      out[`${p}: DSC / NSD / HD95 mm`] = `${m.dsc.toFixed(4)} / ${m.nsd.toFixed(4)} / ${Number.isFinite(m.hd95) ? m.hd95.toFixed(2) : 'inf'}`;
+      out[`${p}: DSC / NSD / HD95 mm`] =
+        `${m.dsc.toFixed(4)} / ${m.nsd.toFixed(4)} / ${Number.isFinite(m.hd95) ? m.hd95.toFixed(2) : 'inf'}`;
     }
     out['peak RSS MB (process so far)'] = Math.round(peakRssMb());
     return out;
@@ -151,7 +161,12 @@ function parseArgs(argv: string[]): BenchArgs {
     casePath: get('--case') ?? '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz',
     only: get('--only')?.split(','),
     // exact first: the ratios divide by the first precision's time
-    precisions: PRECISIONS.filter((p) => (get('--precision') ?? 'fp32,int8').split(',').map((x) => parsePrecision(x)).includes(p)),
+    precisions: PRECISIONS.filter((p) =>
+      (get('--precision') ?? 'fp32,int8')
+        .split(',')
+        .map((x) => parsePrecision(x))
+        .includes(p),
+    ),
     officialSeconds: get('--official-seconds') !== undefined ? positive('--official-seconds', get('--official-seconds')!) : undefined,
     profile: argv.includes('--profile'),
   };
@@ -206,10 +221,20 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`unknown bench section(s) ${unknown.join(', ')}; known: ${SECTIONS.map((s) => s.name).join(', ')}`);
   const data = await readNpzCase(args.casePath);
   const info = machine(args.threads);
-  const ctx: BenchContext = { ...args, data, peakGflops: typeof info.nominalFp32PeakGflops === 'number' ? info.nominalFp32PeakGflops : undefined };
-  console.log(`machine: ${info.cpu} (${info.vendor}, ${info.mhz} MHz, ${info.flags}), ${info.logicalCores} logical cores, Node ${info.node}, onnxruntime-node ${info.onnxruntimeNode}, load average ${info.loadAverage1min}`);
-  console.log(`nominal fp32 peak at ${args.threads} threads: ${info.nominalFp32PeakGflops} GFLOP/s; precisions ${args.precisions.join(', ')}${args.officialSeconds ? `; official box_bidir ${args.officialSeconds} s (given)` : ''}`);
-  console.log(`case: ${args.casePath} (${data.image.dims.join('x')}), threads ${args.threads}, runs ${args.runs}, end-to-end runs ${args.e2eRuns}\n`);
+  const ctx: BenchContext = {
+    ...args,
+    data,
+    peakGflops: typeof info.nominalFp32PeakGflops === 'number' ? info.nominalFp32PeakGflops : undefined,
+  };
+  console.log(
+    `machine: ${info.cpu} (${info.vendor}, ${info.mhz} MHz, ${info.flags}), ${info.logicalCores} logical cores, Node ${info.node}, onnxruntime-node ${info.onnxruntimeNode}, load average ${info.loadAverage1min}`,
+  );
+  console.log(
+    `nominal fp32 peak at ${args.threads} threads: ${info.nominalFp32PeakGflops} GFLOP/s; precisions ${args.precisions.join(', ')}${args.officialSeconds ? `; official box_bidir ${args.officialSeconds} s (given)` : ''}`,
+  );
+  console.log(
+    `case: ${args.casePath} (${data.image.dims.join('x')}), threads ${args.threads}, runs ${args.runs}, end-to-end runs ${args.e2eRuns}\n`,
+  );
   const results: Record<string, Metrics> = {};
   for (const s of SECTIONS) {
     if (args.only && !args.only.includes(s.name)) continue;

@@ -101,7 +101,11 @@ function resampleVolume(v: Volume, n: number): Volume {
 const STAGES: Sam2Stage[] = ['imageEncoder', 'memoryAttention', 'samHeads', 'memoryEncoder', 'maskDownsample', 'objPtrTpos'];
 
 /** The fixture box_bidir flow: box on mid, propagate forward, reset, box again, propagate in reverse. */
-export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): Promise<{ ms: number; frames: number; stages: Record<Sam2Stage, { ms: number; calls: number }> }> {
+export async function boxBidir(
+  engine: Sam2Engine,
+  vol: Volume,
+  box: number[],
+): Promise<{ ms: number; frames: number; stages: Record<Sam2Stage, { ms: number; calls: number }> }> {
   const cfg = engine.compiled.configs.predictor;
   const bytesPerFrame = 4 * engine.hiddenDim * (engine.imageSize / 16) ** 2 * 4;
   const featureCacheFrames = Math.max(1, Math.min(vol.n, Math.floor((FEATURE_CACHE_MIB * 2 ** 20) / bytesPerFrame)));
@@ -121,7 +125,10 @@ export async function boxBidir(engine: Sam2Engine, vol: Volume, box: number[]): 
   return { ms, frames: count, stages: structuredClone(engine.stageTimes) };
 }
 
-async function openTiny(ctx: Ctx, precision: Precision = 'fp32'): Promise<{ engine: Sam2Engine; files: ReturnType<typeof fixtureFiles>; loadMs: number; compiled: Sam2CompiledModel }> {
+async function openTiny(
+  ctx: Ctx,
+  precision: Precision = 'fp32',
+): Promise<{ engine: Sam2Engine; files: ReturnType<typeof fixtureFiles>; loadMs: number; compiled: Sam2CompiledModel }> {
   const files = fixtureFiles();
   const t = performance.now();
   const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { precision });
@@ -147,7 +154,8 @@ const fmtS = (ms: number) => (ms / 1000).toFixed(2);
 
 const sam2Tiny = {
   name: 'sam2-tiny512',
-  description: 'MedSAM2 / SAM2.1-tiny 512 px (fixture weights): encoder, SAM heads, box_bidir flow with stage split, exact (fp32) vs fast (int8) interleaved',
+  description:
+    'MedSAM2 / SAM2.1-tiny 512 px (fixture weights): encoder, SAM heads, box_bidir flow with stage split, exact (fp32) vs fast (int8) interleaved',
   async run(ctx: Ctx): Promise<Metrics> {
     const precisions = ctx.precisions;
     const open = [];
@@ -173,9 +181,17 @@ const sam2Tiny = {
       }
     }
     // Encoder FLOPs counted from the graph (GEMM/conv node shapes in an ORT profile of one frame).
-    const encFeeds = { [IMAGE_ENCODER_IO.image]: new ort.Tensor('float32', img, [1, 3, open[0]!.engine.imageSize, open[0]!.engine.imageSize]) };
+    const encFeeds = {
+      [IMAGE_ENCODER_IO.image]: new ort.Tensor('float32', img, [1, 3, open[0]!.engine.imageSize, open[0]!.engine.imageSize]),
+    };
     const profiles: Record<string, ModelProfile> = {};
-    for (const o of open) profiles[`${o.precision} image encoder`] = await profileByOpType(o.compiled.graphs.imageEncoder, encFeeds, ctx.profile ? 3 : 1, ctx.threads);
+    for (const o of open)
+      profiles[`${o.precision} image encoder`] = await profileByOpType(
+        o.compiled.graphs.imageEncoder,
+        encFeeds,
+        ctx.profile ? 3 : 1,
+        ctx.threads,
+      );
     const gflop = profiles[`${open[0]!.precision} image encoder`]!.gflop;
     m['image encoder GFLOP/frame (counted from the graph)'] = +gflop.toFixed(1);
     for (const [k, o] of open.entries()) {
@@ -183,18 +199,23 @@ const sam2Tiny = {
       m[`${o.precision}: image encoder ms/frame (median of ${ctx.runs})`] = Math.round(med);
       m[`${o.precision}: image encoder GFLOP/s`] = Math.round(gflop / (med / 1000));
     }
-    if (ctx.peakGflops) m['image encoder fp32 share of nominal peak'] = `${((100 * gflop) / (median(enc[0]!) / 1000) / ctx.peakGflops).toFixed(0)} %`;
+    if (ctx.peakGflops)
+      m['image encoder fp32 share of nominal peak'] = `${((100 * gflop) / (median(enc[0]!) / 1000) / ctx.peakGflops).toFixed(0)} %`;
 
     // SAM heads (identical in both precisions): exact engine.
     const exact = open[0]!.engine;
     const C = exact.hiddenDim;
     const hw = feats.visionFeatures.length / C;
     const pix = new Float32Array(feats.visionFeatures.length);
-    for (let c = 0; c < C; c++) for (let i = 0; i < hw; i++) pix[c * hw + i] = feats.visionFeatures[c * hw + i]! + exact.params.noMemEmbed[c]!;
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < hw; i++) pix[c * hw + i] = feats.visionFeatures[c * hw + i]! + exact.params.noMemEmbed[c]!;
     const S = exact.imageSize;
     const boxInput = {
-      pixFeat: pix, highRes0: feats.highRes0, highRes1: feats.highRes1,
-      pointCoords: Float32Array.from(box.map((v, i) => (v / (i % 2 ? vol.h : vol.w)) * S)), pointLabels: Int32Array.of(2, 3),
+      pixFeat: pix,
+      highRes0: feats.highRes0,
+      highRes1: feats.highRes1,
+      pointCoords: Float32Array.from(box.map((v, i) => (v / (i % 2 ? vol.h : vol.w)) * S)),
+      pointLabels: Int32Array.of(2, 3),
       multimaskOutput: true,
     };
     await exact.runSamHeads(boxInput);
@@ -210,18 +231,23 @@ const sam2Tiny = {
     let lastAttend: MemoryAttentionInput | undefined;
     for (const o of open) {
       const orig = o.engine.attendMemory.bind(o.engine);
-      o.engine.attendMemory = (input) => { lastAttend = input; return orig(input); };
+      o.engine.attendMemory = (input) => {
+        lastAttend = input;
+        return orig(input);
+      };
       await boxBidir(o.engine, vol, box);
     }
     const runs = open.map(() => [] as Awaited<ReturnType<typeof boxBidir>>[]);
-    for (let i = 0; i < Math.max(3, ctx.e2eRuns); i++) for (const [k, o] of open.entries()) runs[k]!.push(await boxBidir(o.engine, vol, box));
+    for (let i = 0; i < Math.max(3, ctx.e2eRuns); i++)
+      for (const [k, o] of open.entries()) runs[k]!.push(await boxBidir(o.engine, vol, box));
     const medRun = runs.map((r) => [...r].sort((a, b) => a.ms - b.ms)[r.length >> 1]!);
     for (const [k, o] of open.entries()) {
       const med = medRun[k]!;
       const p = o.precision;
       m[`${p}: box_bidir s (median)`] = +fmtS(med.ms);
       m[`${p}: box_bidir runs s`] = runs[k]!.map((r) => fmtS(r.ms)).join(' / ');
-      if (ctx.officialSeconds) m[`${p}: speed-up vs official ${ctx.officialSeconds} s (given)`] = +(ctx.officialSeconds / (med.ms / 1000)).toFixed(2);
+      if (ctx.officialSeconds)
+        m[`${p}: speed-up vs official ${ctx.officialSeconds} s (given)`] = +(ctx.officialSeconds / (med.ms / 1000)).toFixed(2);
       for (const s of STAGES) {
         const st = med.stages[s];
         if (st.calls === 0) continue;
@@ -240,7 +266,13 @@ const sam2Tiny = {
 
     if (ctx.profile && lastAttend) {
       const feeds = memoryAttentionFeeds(exact, lastAttend);
-      for (const o of open) profiles[`${o.precision} memory attention (${lastAttend.numMemoryTokens} memory tokens)`] = await profileByOpType(o.compiled.graphs.memoryAttention, feeds, 5, ctx.threads);
+      for (const o of open)
+        profiles[`${o.precision} memory attention (${lastAttend.numMemoryTokens} memory tokens)`] = await profileByOpType(
+          o.compiled.graphs.memoryAttention,
+          feeds,
+          5,
+          ctx.threads,
+        );
       for (const [name, p] of Object.entries(profiles)) m[`profile: ${name}`] = '\n' + formatProfile(p, 14);
     }
     for (const o of open) await o.engine.release();
@@ -262,7 +294,8 @@ const sam2Scaling = {
       const enc = r.stages.imageEncoder;
       const att = r.stages.memoryAttention;
       m[`${n} slices: s, s/slice`] = `${(r.ms / 1000).toFixed(1)}, ${(r.ms / 1000 / n).toFixed(3)}`;
-      m[`${n} slices: encoder s (calls) / mem-attn s (calls)`] = `${(enc.ms / 1000).toFixed(1)} (${enc.calls}) / ${(att.ms / 1000).toFixed(1)} (${att.calls})`;
+      m[`${n} slices: encoder s (calls) / mem-attn s (calls)`] =
+        `${(enc.ms / 1000).toFixed(1)} (${enc.calls}) / ${(att.ms / 1000).toFixed(1)} (${att.calls})`;
       m[`${n} slices: RSS MB now / peak`] = `${rssMb()} / ${peakRssMb()}`;
     }
     m['feature cache MiB per frame'] = +((4 * engine.hiddenDim * (engine.imageSize / 16) ** 2 * 4) / 2 ** 20).toFixed(1);

@@ -82,16 +82,24 @@ export const serverSection = {
         const clicksPerUser = Math.max(3, Math.round((ctx.runs * 8) / users));
         const lat: number[] = [];
         const t0 = performance.now();
-        await Promise.all(Array.from({ length: users }, async (_, u) => {
-          for (let k = 0; k < clicksPerUser; k++) {
-            // A foreground click inside the box, moving a little each time (a user refining).
-            const x = Math.round(x0 + ((x1 - x0) * (0.3 + 0.4 * ((k * 7 + u) % 10) / 10)));
-            const y = Math.round(y0 + ((y1 - y0) * (0.3 + 0.4 * ((k * 3 + u) % 10) / 10)));
-            const t = performance.now();
-            await post(url, `/sessions/${sessions[u]}/prompts`, tokens[u]!, { objId: 1, slice: prompt.slice, box: prompt.box, points: [{ x, y, label: 1 }], replace: true });
-            lat.push(performance.now() - t);
-          }
-        }));
+        await Promise.all(
+          Array.from({ length: users }, async (_, u) => {
+            for (let k = 0; k < clicksPerUser; k++) {
+              // A foreground click inside the box, moving a little each time (a user refining).
+              const x = Math.round(x0 + (x1 - x0) * (0.3 + (0.4 * ((k * 7 + u) % 10)) / 10));
+              const y = Math.round(y0 + (y1 - y0) * (0.3 + (0.4 * ((k * 3 + u) % 10)) / 10));
+              const t = performance.now();
+              await post(url, `/sessions/${sessions[u]}/prompts`, tokens[u]!, {
+                objId: 1,
+                slice: prompt.slice,
+                box: prompt.box,
+                points: [{ x, y, label: 1 }],
+                replace: true,
+              });
+              lat.push(performance.now() - t);
+            }
+          }),
+        );
         const wall = (performance.now() - t0) / 1000;
         out[`click→mask ${users} user${users > 1 ? 's' : ''} p50 (ms)`] = Math.round(pct(lat, 50));
         out[`click→mask ${users} user${users > 1 ? 's' : ''} p95 (ms)`] = Math.round(pct(lat, 95));

@@ -34,7 +34,7 @@ interface TraceEvent {
 }
 
 const prod = (d: readonly number[]): number => d.reduce((a, b) => a * b, 1);
-const shapeOf = (x: Record<string, number[]> | undefined): number[] => (x ? Object.values(x)[0] ?? [] : []);
+const shapeOf = (x: Record<string, number[]> | undefined): number[] => (x ? (Object.values(x)[0] ?? []) : []);
 
 /**
  * 2·(output elements)·K for products, K = the first input's last dim (none of our graphs use transA).
@@ -45,7 +45,14 @@ function nodeFlops(e: TraceEvent): number {
   const ins = e.args?.input_type_shape ?? [];
   const out = shapeOf(e.args?.output_type_shape?.[0]);
   if (!out.length) return 0;
-  if (op === 'MatMul' || op === 'Gemm' || op === 'FusedMatMul' || op === 'DynamicQuantizeMatMul' || op === 'MatMulInteger' || op === 'MatMulIntegerToFloat') {
+  if (
+    op === 'MatMul' ||
+    op === 'Gemm' ||
+    op === 'FusedMatMul' ||
+    op === 'DynamicQuantizeMatMul' ||
+    op === 'MatMulInteger' ||
+    op === 'MatMulIntegerToFloat'
+  ) {
     const a = shapeOf(ins[0]);
     return 2 * prod(out) * (a[a.length - 1] ?? 0);
   }
@@ -57,12 +64,21 @@ function nodeFlops(e: TraceEvent): number {
 }
 
 /** Runs `feeds` `runs` times after one uncounted warm-up and aggregates kernel times per op type. */
-export async function profileByOpType(model: Uint8Array | string, feeds: Record<string, ort.Tensor>, runs: number, threads: number): Promise<ModelProfile> {
+export async function profileByOpType(
+  model: Uint8Array | string,
+  feeds: Record<string, ort.Tensor>,
+  runs: number,
+  threads: number,
+): Promise<ModelProfile> {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-prof-'));
   try {
     const opts: ort.InferenceSession.SessionOptions = {
-      intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionProviders: ['cpu'],
-      enableProfiling: true, profileFilePrefix: join(dir, 'p'),
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionProviders: ['cpu'],
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'p'),
     };
     const s = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
     for (let i = 0; i < runs + 1; i++) await s.run(feeds);
@@ -70,7 +86,9 @@ export async function profileByOpType(model: Uint8Array | string, feeds: Record<
     await s.release();
     const file = readdirSync(dir).find((f) => f.endsWith('.json'));
     if (!file) throw new Error('onnxruntime wrote no profile');
-    const events = (JSON.parse(readFileSync(join(dir, file), 'utf8')) as TraceEvent[]).filter((e) => e.cat === 'Node' && e.name?.endsWith('_kernel_time'));
+    const events = (JSON.parse(readFileSync(join(dir, file), 'utf8')) as TraceEvent[]).filter(
+      (e) => e.cat === 'Node' && e.name?.endsWith('_kernel_time'),
+    );
     const counted = events.slice(Math.round(events.length / (runs + 1))); // drop the warm-up run
     const byType = new Map<string, { us: number; flops: number; names: Set<string> }>();
     for (const e of counted) {
@@ -96,7 +114,9 @@ export function formatProfile(p: ModelProfile, top = 12): string {
     const rate = o.gflop > 0 ? `${o.gflop.toFixed(2).padStart(7)} GFLOP ${(o.gflop / (o.ms / 1000)).toFixed(0).padStart(5)} GFLOP/s` : '';
     return `    ${o.opType.padEnd(26)} ${o.ms.toFixed(1).padStart(7)} ms ${((100 * o.ms) / p.ms).toFixed(1).padStart(5)} %  ${String(o.nodes).padStart(3)} nodes ${rate}`;
   });
-  rows.push(`    ${'all kernels'.padEnd(26)} ${p.ms.toFixed(1).padStart(7)} ms          ${p.gflop.toFixed(2).padStart(7)} GFLOP ${(p.gflop / (p.ms / 1000)).toFixed(0).padStart(5)} GFLOP/s`);
+  rows.push(
+    `    ${'all kernels'.padEnd(26)} ${p.ms.toFixed(1).padStart(7)} ms          ${p.gflop.toFixed(2).padStart(7)} GFLOP ${(p.gflop / (p.ms / 1000)).toFixed(0).padStart(5)} GFLOP/s`,
+  );
   return rows.join('\n');
 }
 
@@ -108,7 +128,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const feeds: Record<string, ort.Tensor> = {};
   for (const m of meta) {
     const dims = m.shape.map((d) => (typeof d === 'number' && d > 0 ? d : 1));
-    feeds[m.name] = new ort.Tensor('float32', Float32Array.from({ length: prod(dims) }, (_, i) => Math.sin(i * 0.01)), dims);
+    feeds[m.name] = new ort.Tensor(
+      'float32',
+      Float32Array.from({ length: prod(dims) }, (_, i) => Math.sin(i * 0.01)),
+      dims,
+    );
   }
   await s.release();
   console.log(formatProfile(await profileByOpType(path, feeds, Number(runsArg ?? 3), Number(threadsArg ?? 2)), 30));

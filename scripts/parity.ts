@@ -18,7 +18,9 @@ import { formatReport, runParityCase } from './sam2ParityHarness.js';
 setPlatform(nodePlatform);
 
 function usage(): never {
-  console.error('usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR] [--precision fp32|int8]');
+  console.error(
+    'usage: npm run parity -- [--micro-only] [--case <substring>] [--threads N] [--no-cache] [--cache-dir DIR] [--precision fp32|int8]',
+  );
   process.exit(2);
 }
 

@@ -60,8 +60,14 @@ function compiledFor(c: FixtureCase, o: HarnessOptions): Promise<Sam2CompiledMod
   let p = compiled.get(k);
   if (!p) {
     p = o.graphCache
-      ? loadSam2Compiled({ checkpointPath: c.checkpointPath, configPath: c.configPath }, { cacheDir: o.cacheDir, log: o.log, precision: o.precision }).then((r) => r.model)
-      : (async () => compileSam2(await loadCheckpoint(c.checkpointPath), sam2ConfigsFromYaml(readFileSync(c.configPath, 'utf8')), { precision: o.precision }))();
+      ? loadSam2Compiled(
+          { checkpointPath: c.checkpointPath, configPath: c.configPath },
+          { cacheDir: o.cacheDir, log: o.log, precision: o.precision },
+        ).then((r) => r.model)
+      : (async () =>
+          compileSam2(await loadCheckpoint(c.checkpointPath), sam2ConfigsFromYaml(readFileSync(c.configPath, 'utf8')), {
+            precision: o.precision,
+          }))();
     compiled.set(k, p);
   }
   return p;
@@ -137,12 +143,22 @@ function concat(arrs: Float32Array[]): Float32Array {
   return out;
 }
 
-function compareOutput(chk: Checker, npz: NpzFile, ref: any, got: Sam2FrameResult, where: string, prompted: boolean, H: number, W: number): void {
+function compareOutput(
+  chk: Checker,
+  npz: NpzFile,
+  ref: any,
+  got: Sam2FrameResult,
+  where: string,
+  prompted: boolean,
+  H: number,
+  W: number,
+): void {
   if (got.frameIdx !== ref.frame_idx) chk.fail(where, `frame ${got.frameIdx}, expected ${ref.frame_idx}`);
   if (JSON.stringify(got.objIds) !== JSON.stringify(ref.obj_ids)) chk.fail(where, `object ids [${got.objIds}], expected [${ref.obj_ids}]`);
   const storage = STORAGE[String(ref.storage)];
   if (storage && storage !== got.storage) chk.fail(where, `output from ${got.storage}, expected ${storage}`);
-  if (typeof ref.recomputed === 'boolean' && ref.recomputed !== got.recomputed) chk.fail(where, `recomputed=${got.recomputed}, expected ${ref.recomputed}`);
+  if (typeof ref.recomputed === 'boolean' && ref.recomputed !== got.recomputed)
+    chk.fail(where, `recomputed=${got.recomputed}, expected ${ref.recomputed}`);
   const keys = ref.keys ?? {};
   const nObj = got.objIds.length;
 
@@ -154,7 +170,8 @@ function compareOutput(chk: Checker, npz: NpzFile, ref: any, got: Sam2FrameResul
     const bound = prompted ? 1e-3 : Math.max(1e-2, 1e-3 * maxRef);
     chk.record(prompted ? 'lowres (prompted)' : 'lowres (propagated)', where, maxAbs(a, b), bound);
   }
-  if (keys.object_score_logits) chk.record('object score', where, maxAbs(got.objectScoreLogits, f32Of(npz, keys.object_score_logits)), 1e-3);
+  if (keys.object_score_logits)
+    chk.record('object score', where, maxAbs(got.objectScoreLogits, f32Of(npz, keys.object_score_logits)), 1e-3);
   if (keys.obj_ptr) chk.record('obj_ptr', where, maxAbs(concat(got.objPtrs), f32Of(npz, keys.obj_ptr)), 1e-3);
   if (keys.best_iou) chk.record('best IoU', where, maxAbs(got.bestIous, f32Of(npz, keys.best_iou)), 1e-4);
   const px = H * W;
@@ -270,27 +287,46 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
           state = await predictor.initState(frames, a.video_height ?? H, a.video_width ?? W);
           break;
         case 'add_new_points_or_box':
-          got.push(await predictor.addNewPointsOrBox(need(), {
-            frameIdx: a.frame_idx, objId: a.obj_id, points: a.points, labels: a.labels,
-            clearOldPoints: a.clear_old_points ?? true, normalizeCoords: a.normalize_coords ?? true, box: a.box,
-          }));
+          got.push(
+            await predictor.addNewPointsOrBox(need(), {
+              frameIdx: a.frame_idx,
+              objId: a.obj_id,
+              points: a.points,
+              labels: a.labels,
+              clearOldPoints: a.clear_old_points ?? true,
+              normalizeCoords: a.normalize_coords ?? true,
+              box: a.box,
+            }),
+          );
           break;
         case 'add_new_mask': {
           const spec = String(a.mask);
           if (!spec.startsWith('npz:')) throw new Error(`step ${step.index}: mask '${spec}' is not an npz reference`);
           const m = npz.get(spec.slice(4));
           const [mh, mw] = m.shape as [number, number];
-          got.push(await predictor.addNewMask(need(), { frameIdx: a.frame_idx, objId: a.obj_id, mask: m.data as ArrayLike<number>, height: mh, width: mw }));
+          got.push(
+            await predictor.addNewMask(need(), {
+              frameIdx: a.frame_idx,
+              objId: a.obj_id,
+              mask: m.data as ArrayLike<number>,
+              height: mh,
+              width: mw,
+            }),
+          );
           break;
         }
         case 'propagate_in_video':
           for await (const r of predictor.propagateInVideo(need(), {
-            startFrameIdx: a.start_frame_idx, maxFrameNumToTrack: a.max_frame_num_to_track, reverse: a.reverse ?? false,
-          })) got.push(r);
+            startFrameIdx: a.start_frame_idx,
+            maxFrameNumToTrack: a.max_frame_num_to_track,
+            reverse: a.reverse ?? false,
+          }))
+            got.push(r);
           checkStoredMemories(chk, man, npz, need(), checkedMem, `step ${step.index}`);
           if (Array.isArray(step.frames)) {
             const fr = got.map((g) => g.frameIdx);
-            if (JSON.stringify(fr) !== JSON.stringify(step.frames)) chk.fail(`step ${step.index}`, `yielded frames [${fr}], expected [${step.frames}]`);
+            if (JSON.stringify(fr) !== JSON.stringify(step.frames))
+              chk.fail(`step ${step.index}`, `yielded frames [${fr}], expected [${step.frames}]`);
           }
           break;
         case 'reset_state':
@@ -326,7 +362,9 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
 
 /** A fixed-width text table of one case's worst errors. */
 export function formatReport(r: CaseReport): string {
-  const lines = [`${r.ok ? 'PASS' : 'FAIL'} ${r.id}: ${r.outputs} outputs, ${r.encoderCalls} image-encoder calls, ${r.seconds.toFixed(1)} s`];
+  const lines = [
+    `${r.ok ? 'PASS' : 'FAIL'} ${r.id}: ${r.outputs} outputs, ${r.encoderCalls} image-encoder calls, ${r.seconds.toFixed(1)} s`,
+  ];
   const rows = Object.entries(r.stats).map(([q, s]) => [q, fmt(s.maxErr), fmt(s.bound), `${s.failed}/${s.checked}`, s.where]);
   const head = ['quantity', 'max err', 'bound', 'failed', 'worst at'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

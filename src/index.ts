@@ -32,7 +32,19 @@ export { readDicomSeries, type DicomInput, type DicomHeader, type DicomSeriesOpt
 export { buildSeg, type SegWriteOptions, type SegmentSpec } from './io/dicom/segWrite.js';
 export { buildRtStruct } from './io/dicom/rtstructWrite.js';
 export { readSeg, readSegAsLabelMap, type SegOnGrid, type SegmentInfo } from './io/dicom/segRead.js';
-export { parseDicomwebUrl, searchStudies, searchSeries, searchInstances, findSeries, retrieveSeries, storeInstances, jsonValue, type DicomJson, type DicomwebOptions, type SeriesRef } from './io/dicomweb/client.js';
+export {
+  parseDicomwebUrl,
+  searchStudies,
+  searchSeries,
+  searchInstances,
+  findSeries,
+  retrieveSeries,
+  storeInstances,
+  jsonValue,
+  type DicomJson,
+  type DicomwebOptions,
+  type SeriesRef,
+} from './io/dicomweb/client.js';
 export { readDicomwebSeries } from './io/dicomweb/readSeries.js';
 
 // preprocessing and metrics
@@ -59,13 +71,29 @@ export { Session } from './session/session.js';
 export { ModelPool, type ModelPoolOptions } from './session/modelPool.js';
 export { interactionFromJson, interactionToJson } from './session/interactionJson.js';
 export type {
-  Interaction, ModelLease, ModelPoolApi, ObjectInfo, PropagateOptions, PropagationSummary, SessionApi, SessionInput,
-  SessionOptions, SliceMask, VideoInput,
+  Interaction,
+  ModelLease,
+  ModelPoolApi,
+  ObjectInfo,
+  PropagateOptions,
+  PropagationSummary,
+  SessionApi,
+  SessionInput,
+  SessionOptions,
+  SliceMask,
+  VideoInput,
 } from './session/types.js';
 export { PropagationCancelled } from './families/cancelled.js';
 export { registerFamily, familyFor, knownFamilies } from './families/registry.js';
 export type {
-  Direction, FamilyTracker, FrameStack, KeyStop, ModelFamily, OpenedModel, SlicePrompt, TrackerOptions,
+  Direction,
+  FamilyTracker,
+  FrameStack,
+  KeyStop,
+  ModelFamily,
+  OpenedModel,
+  SlicePrompt,
+  TrackerOptions,
 } from './families/family.js';
 
 // pipelines

@@ -3,10 +3,32 @@ import assert from 'node:assert/strict';
 import * as lib from '../src/index.js';
 
 test('the library entry exports the documented API', () => {
-  for (const name of ['readVolume', 'writeMask', 'describeVolume', 'toUint8', 'segmentationMetrics', 'listModels', 'resolveModel',
-    'loadCheckpoint', 'parseSam2Config', 'loadSam2Config', 'importSam2Model', 'Sam2VideoPredictor', 'openSam2VideoPredictor',
-    'segmentVolume', 'segmentVideo', 'evaluateFolder', 'recistToBox', 'MedsamError', 'Session', 'ModelPool', 'interactionToJson',
-    'interactionFromJson', 'PropagationCancelled', 'registerFamily']) {
+  for (const name of [
+    'readVolume',
+    'writeMask',
+    'describeVolume',
+    'toUint8',
+    'segmentationMetrics',
+    'listModels',
+    'resolveModel',
+    'loadCheckpoint',
+    'parseSam2Config',
+    'loadSam2Config',
+    'importSam2Model',
+    'Sam2VideoPredictor',
+    'openSam2VideoPredictor',
+    'segmentVolume',
+    'segmentVideo',
+    'evaluateFolder',
+    'recistToBox',
+    'MedsamError',
+    'Session',
+    'ModelPool',
+    'interactionToJson',
+    'interactionFromJson',
+    'PropagationCancelled',
+    'registerFamily',
+  ]) {
     assert.equal(typeof (lib as Record<string, unknown>)[name], 'function', `${name} is exported`);
   }
   assert.equal(lib.resolveModel('default').id, lib.DEFAULT_MODEL_ID);

@@ -17,11 +17,20 @@ const sets: Record<string, string> = {
 const chosen = process.env.SETS ? process.env.SETS.split(',') : Object.keys(sets);
 for (const name of chosen) {
   const r = await evaluateFolder(sets[name]!, {
-    outDir: `/tmp/acc/exp/${tag}/${name}`, threads: 2, embeddingCacheDir: '/tmp/acc/emb', propagation, clicks,
+    outDir: `/tmp/acc/exp/${tag}/${name}`,
+    threads: 2,
+    embeddingCacheDir: '/tmp/acc/emb',
+    propagation,
+    clicks,
     previewsDir: process.env.PREVIEWS ? `/tmp/acc/exp/${tag}/${name}/previews` : undefined,
   });
   const m = r.mean;
   const rows = r.cases.map((c) => `${c.label ?? ''}:${c.dsc.toFixed(2)}${c.overshoot ? `+${c.overshoot}` : ''}`).join(' ');
-  console.log(`${tag.padEnd(14)} ${name.padEnd(15)} DSC ${m.dsc.toFixed(4)} NSD ${m.nsd.toFixed(4)} |ext| ${m.extentError?.toFixed(2)} maxOver ${m.maxOvershoot} >2: ${m.overshootOver2}` +
-    (m.dscAfterClicks ? ` clicks ${m.dscAfterClicks.map((d) => d.toFixed(3)).join(' ')} noc85 ${m.noc85?.toFixed(2)} noc90 ${m.noc90?.toFixed(2)}` : '') + `  [${rows}]`);
+  console.log(
+    `${tag.padEnd(14)} ${name.padEnd(15)} DSC ${m.dsc.toFixed(4)} NSD ${m.nsd.toFixed(4)} |ext| ${m.extentError?.toFixed(2)} maxOver ${m.maxOvershoot} >2: ${m.overshootOver2}` +
+      (m.dscAfterClicks
+        ? ` clicks ${m.dscAfterClicks.map((d) => d.toFixed(3)).join(' ')} noc85 ${m.noc85?.toFixed(2)} noc90 ${m.noc90?.toFixed(2)}`
+        : '') +
+      `  [${rows}]`,
+  );
 }

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 
-export const PRECISION_HELP = 'fp32 (exact, default) or int8: fast mode, linear layers as dynamic int8 GEMMs (not exact; see BENCHMARKS.md)';
+export const PRECISION_HELP =
+  'fp32 (exact, default) or int8: fast mode, linear layers as dynamic int8 GEMMs (not exact; see BENCHMARKS.md)';
 
 /** Options every model-running command shares, declared once so their wording and defaults agree. */
 export function addModelOptions(cmd: Command): Command {

@@ -13,9 +13,12 @@ export function checkOutputPath(path: string, what: string, extensions: readonly
     throw new MedsamError(`${what} ${path} has an unsupported extension`, `use one of ${extensions.join(', ')}`);
   }
   const dir = dirname(resolve(path));
-  if (!existsSync(dir)) throw new MedsamError(`cannot write ${what} ${path}: folder ${dir} does not exist`, 'create the folder first or choose another path');
-  if (!statSync(dir).isDirectory()) throw new MedsamError(`cannot write ${what} ${path}: ${dir} is not a folder`, 'choose another output path');
-  if (existsSync(path) && statSync(path).isDirectory()) throw new MedsamError(`cannot write ${what} ${path}: it is a folder`, 'give a file name');
+  if (!existsSync(dir))
+    throw new MedsamError(`cannot write ${what} ${path}: folder ${dir} does not exist`, 'create the folder first or choose another path');
+  if (!statSync(dir).isDirectory())
+    throw new MedsamError(`cannot write ${what} ${path}: ${dir} is not a folder`, 'choose another output path');
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new MedsamError(`cannot write ${what} ${path}: it is a folder`, 'give a file name');
   try {
     accessSync(dir, constants.W_OK);
   } catch {
@@ -33,7 +36,11 @@ export interface OutputTarget {
   kind?: 'file' | 'folder';
 }
 
-interface FileId { real: string; devIno?: string; shown: string }
+interface FileId {
+  real: string;
+  devIno?: string;
+  shown: string;
+}
 
 /** Most files listed from one input folder (a DICOM series); past this the folder itself still counts. */
 const MAX_LISTED = 100_000;
@@ -65,20 +72,30 @@ function prospectiveReal(path: string): string {
 function listInputs(path: string, ids: FileId[], folders: string[]): void {
   const top = fileId(path);
   if (!top) return;
-  if (!statSync(top.real).isDirectory()) { ids.push(top); return; }
+  if (!statSync(top.real).isDirectory()) {
+    ids.push(top);
+    return;
+  }
   folders.push(top.real);
   const stack = [top.real];
   let listed = 0;
   while (stack.length && listed < MAX_LISTED) {
     const dir = stack.pop()!;
     let names: string[];
-    try { names = readdirSync(dir); } catch { continue; }
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
     for (const n of names) {
       const p = resolve(dir, n);
       const id = fileId(p, p);
       if (!id) continue;
       if (statSync(id.real).isDirectory()) stack.push(id.real);
-      else { ids.push(id); listed++; }
+      else {
+        ids.push(id);
+        listed++;
+      }
     }
   }
 }
@@ -105,7 +122,10 @@ export function guardOutputs(inputs: readonly string[], outputs: readonly Output
   for (const o of outputs) {
     const real = prospectiveReal(o.path);
     const refuse = (what: string): never => {
-      throw new MedsamError(`${o.flag} ${o.path} would overwrite ${what}`, `write ${o.flag} somewhere else (inputs are never overwritten), e.g. ${suggest(o.path)}`);
+      throw new MedsamError(
+        `${o.flag} ${o.path} would overwrite ${what}`,
+        `write ${o.flag} somewhere else (inputs are never overwritten), e.g. ${suggest(o.path)}`,
+      );
     };
     const existing = fileId(o.path);
     const hit = byReal.get(real) ?? (existing?.devIno ? byDevIno.get(existing.devIno) : undefined);

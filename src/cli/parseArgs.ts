@@ -32,7 +32,8 @@ export function parsePoint(text: string): PointPrompt {
 /** Non-negative integer option. */
 export function parseIndex(option: string, text: string): number {
   const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v)) throw new MedsamError(`${option} '${text}' is not a non-negative integer`, `give ${option} as a whole number, e.g. ${option} 7`);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v))
+    throw new MedsamError(`${option} '${text}' is not a non-negative integer`, `give ${option} as a whole number, e.g. ${option} 7`);
   return v;
 }
 
@@ -53,7 +54,8 @@ export function parseAxis(text: string): SliceAxis {
   const t = text.trim().toLowerCase();
   const map: Record<string, SliceAxis> = { x: 0, y: 1, z: 2, '0': 0, '1': 1, '2': 2 };
   const a = map[t];
-  if (a === undefined) throw new MedsamError(`--axis '${text}' is not x, y or z`, 'use z for axial stacks (the usual case), y or x to slice the other ways');
+  if (a === undefined)
+    throw new MedsamError(`--axis '${text}' is not x, y or z`, 'use z for axial stacks (the usual case), y or x to slice the other ways');
   return a;
 }
 
@@ -68,9 +70,13 @@ export function collect(value: string, previous: string[] = []): string[] {
  */
 export function parseMemoryMode(text: string | undefined, model: ModelEntry): 'recent' | 'self-sorting' | undefined {
   if (text === undefined) return undefined;
-  if (text !== 'recent' && text !== 'self-sorting') throw new MedsamError(`--memory '${text}' is not a memory mode`, 'use --memory recent or --memory self-sorting');
+  if (text !== 'recent' && text !== 'self-sorting')
+    throw new MedsamError(`--memory '${text}' is not a memory mode`, 'use --memory recent or --memory self-sorting');
   if (model.family !== 'sam2') {
-    throw new MedsamError(`--memory applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'import a SAM2/MedSAM2 checkpoint (medsam2 models import) and pass --model <its id>, or drop --memory');
+    throw new MedsamError(
+      `--memory applies to SAM2-family models, and '${model.id}' is a ${model.family} model`,
+      'import a SAM2/MedSAM2 checkpoint (medsam2 models import) and pass --model <its id>, or drop --memory',
+    );
   }
   return text;
 }
@@ -79,9 +85,13 @@ export function parseMemoryMode(text: string | undefined, model: ModelEntry): 'r
 export function parseFillHoles(text: string | undefined, model: ModelEntry): number | undefined {
   if (text === undefined) return undefined;
   const v = Number(text);
-  if (!Number.isInteger(v) || v < 0) throw new MedsamError(`--fill-holes '${text}' is not a whole number of pixels`, 'e.g. --fill-holes 8, or 0 to turn hole filling off');
+  if (!Number.isInteger(v) || v < 0)
+    throw new MedsamError(`--fill-holes '${text}' is not a whole number of pixels`, 'e.g. --fill-holes 8, or 0 to turn hole filling off');
   if (model.family !== 'sam2') {
-    throw new MedsamError(`--fill-holes applies to SAM2-family models, and '${model.id}' is a ${model.family} model`, 'drop --fill-holes or pass --model <an imported SAM2 id>');
+    throw new MedsamError(
+      `--fill-holes applies to SAM2-family models, and '${model.id}' is a ${model.family} model`,
+      'drop --fill-holes or pass --model <an imported SAM2 id>',
+    );
   }
   return v;
 }
@@ -97,7 +107,10 @@ export interface ReadFlags {
 export function addReadOptions(cmd: Command): Command {
   return cmd
     .option('--volume <n>', '4D NIfTI: which 3D volume to read (0-based)')
-    .option('--series <uid|index>', 'DICOM folder with several series: the SeriesInstanceUID (a unique suffix, or its index in the listing) to read')
+    .option(
+      '--series <uid|index>',
+      'DICOM folder with several series: the SeriesInstanceUID (a unique suffix, or its index in the listing) to read',
+    )
     .option('--max-voxels <n>', `refuse images declaring more voxels than this (default ${DEFAULT_MAX_VOXELS}, or MEDSAM2_MAX_VOXELS)`);
 }
 
@@ -106,7 +119,8 @@ export function parseReadOptions(flags: ReadFlags): { frame?: number; series?: s
   const out: { frame?: number; series?: string; maxVoxels?: number } = {};
   if (flags.volume !== undefined) out.frame = parseIndex('--volume', flags.volume);
   if (flags.series !== undefined) {
-    if (!flags.series.trim()) throw new MedsamError('--series is empty', 'give the SeriesInstanceUID (or a unique suffix) the error message listed');
+    if (!flags.series.trim())
+      throw new MedsamError('--series is empty', 'give the SeriesInstanceUID (or a unique suffix) the error message listed');
     out.series = flags.series.trim();
   }
   if (flags.maxVoxels !== undefined) out.maxVoxels = parsePositiveInt('--max-voxels', flags.maxVoxels);

@@ -58,7 +58,9 @@ export async function runCli(argv: string[]): Promise<number> {
       process.stderr.write(`medsam2: error: ${e.message}\n`);
       return e.exitCode;
     }
-    process.stderr.write(`medsam2: unexpected error: ${errorMessage(e)} (this is probably a bug; rerun with MEDSAM2_DEBUG=1 for details and report it)\n`);
+    process.stderr.write(
+      `medsam2: unexpected error: ${errorMessage(e)} (this is probably a bug; rerun with MEDSAM2_DEBUG=1 for details and report it)\n`,
+    );
     if (process.env.MEDSAM2_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
     return 1;
   }

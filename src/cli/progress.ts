@@ -8,12 +8,15 @@ export type ProgressFn = (done: number, total: number, stage: string) => void;
  */
 export function progressBar(enabled: boolean, unit = 'slices'): { onProgress?: ProgressFn; stop: () => void } {
   if (!enabled || !process.stderr.isTTY) return { stop: () => {} };
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
-    format: `{stage} [{bar}] {value}/{total} ${unit} | {duration_formatted}`,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `{stage} [{bar}] {value}/{total} ${unit} | {duration_formatted}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   return {
     onProgress: (done, total, stage) => {
@@ -25,6 +28,8 @@ export function progressBar(enabled: boolean, unit = 'slices'): { onProgress?: P
         bar.update(done, { stage });
       }
     },
-    stop: () => { if (started) bar.stop(); },
+    stop: () => {
+      if (started) bar.stop();
+    },
   };
 }

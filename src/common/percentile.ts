@@ -9,6 +9,8 @@ export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   const pos = (p / 100) * (n - 1);
   const i = Math.floor(pos);
   if (i + 1 >= n) return sorted[n - 1]!;
-  const a = sorted[i]!, b = sorted[i + 1]!, t = pos - i;
+  const a = sorted[i]!,
+    b = sorted[i + 1]!,
+    t = pos - i;
   return t >= 0.5 ? b - (b - a) * (1 - t) : a + (b - a) * t;
 }

@@ -72,9 +72,10 @@ export class OrtSession {
     };
     let session: InferenceSession;
     try {
-      session = typeof source === 'string'
-        ? await platform.ort.InferenceSession.create(source, sessionOptions)
-        : await platform.ort.InferenceSession.create(source, sessionOptions);
+      session =
+        typeof source === 'string'
+          ? await platform.ort.InferenceSession.create(source, sessionOptions)
+          : await platform.ort.InferenceSession.create(source, sessionOptions);
     } catch (e) {
       throw new MedsamError(
         `cannot load ONNX model ${label}: ${firstLine(errorMessage(e))}`,
@@ -102,15 +103,19 @@ export class OrtSession {
     try {
       results = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
     } catch (e) {
-      throw new MedsamError(`running ONNX model ${this.label} failed: ${firstLine(errorMessage(e))}`,
-        'the model does not match the inputs this package builds; check the model registry entry');
+      throw new MedsamError(
+        `running ONNX model ${this.label} failed: ${firstLine(errorMessage(e))}`,
+        'the model does not match the inputs this package builds; check the model registry entry',
+      );
     }
     const out: Record<string, Float32Output> = {};
     for (const [name, t] of Object.entries(results)) {
       const tensor = t as Tensor;
       if (tensor.type !== 'float32') {
-        throw new MedsamError(`ONNX model ${this.label} output ${name} is ${tensor.type}, expected float32`,
-          'use a model exported with float32 outputs');
+        throw new MedsamError(
+          `ONNX model ${this.label} output ${name} is ${tensor.type}, expected float32`,
+          'use a model exported with float32 outputs',
+        );
       }
       out[name] = { data: tensor.data as Float32Array, dims: [...tensor.dims] };
     }
@@ -123,33 +128,45 @@ export class OrtSession {
     for (const spec of this.inputs) {
       const f = feeds[spec.name];
       if (!f) {
-        throw new MedsamError(`ONNX model ${this.label} needs input '${spec.name}' but it was not given (given: ${given.join(', ')})`,
-          'the model is not the kind the registry entry says; check its family');
+        throw new MedsamError(
+          `ONNX model ${this.label} needs input '${spec.name}' but it was not given (given: ${given.join(', ')})`,
+          'the model is not the kind the registry entry says; check its family',
+        );
       }
       if (spec.type !== 'float32') {
-        throw new MedsamError(`ONNX model ${this.label} input '${spec.name}' is ${spec.type}, expected float32`,
-          'use a model exported with float32 inputs');
+        throw new MedsamError(
+          `ONNX model ${this.label} input '${spec.name}' is ${spec.type}, expected float32`,
+          'use a model exported with float32 inputs',
+        );
       }
       if (spec.shape.length > 0 && spec.shape.length !== f.dims.length) {
-        throw new MedsamError(`ONNX model ${this.label} input '${spec.name}' has rank ${spec.shape.length} [${spec.shape.join(',')}], given [${f.dims.join(',')}]`,
-          'the model does not match the registry entry (input size / family)');
+        throw new MedsamError(
+          `ONNX model ${this.label} input '${spec.name}' has rank ${spec.shape.length} [${spec.shape.join(',')}], given [${f.dims.join(',')}]`,
+          'the model does not match the registry entry (input size / family)',
+        );
       }
       spec.shape.forEach((d, i) => {
         if (typeof d === 'number' && d >= 0 && d !== f.dims[i]) {
-          throw new MedsamError(`ONNX model ${this.label} input '${spec.name}' expects [${spec.shape.join(',')}], given [${f.dims.join(',')}]`,
-            'the model does not match the registry entry (input size / family)');
+          throw new MedsamError(
+            `ONNX model ${this.label} input '${spec.name}' expects [${spec.shape.join(',')}], given [${f.dims.join(',')}]`,
+            'the model does not match the registry entry (input size / family)',
+          );
         }
       });
       const n = f.dims.reduce((a, b) => a * b, 1);
       if (n !== f.data.length) {
-        throw new MedsamError(`input '${spec.name}' has ${f.data.length} values but dims [${f.dims.join(',')}] need ${n}`,
-          'this is a bug in the caller; please report it');
+        throw new MedsamError(
+          `input '${spec.name}' has ${f.data.length} values but dims [${f.dims.join(',')}] need ${n}`,
+          'this is a bug in the caller; please report it',
+        );
       }
     }
     for (const name of given) {
       if (!this.inputs.some((s) => s.name === name)) {
-        throw new MedsamError(`ONNX model ${this.label} has no input '${name}' (inputs: ${this.inputs.map((s) => s.name).join(', ')})`,
-          'the model is not the kind the registry entry says; check its family');
+        throw new MedsamError(
+          `ONNX model ${this.label} has no input '${name}' (inputs: ${this.inputs.map((s) => s.name).join(', ')})`,
+          'the model is not the kind the registry entry says; check its family',
+        );
       }
     }
   }
@@ -166,11 +183,11 @@ function firstLine(s: string): string {
 function ioSpecs(session: InferenceSession, kind: 'input' | 'output'): OrtIoSpec[] {
   const names = kind === 'input' ? session.inputNames : session.outputNames;
   // onnxruntime-node >= 1.21 exposes per-tensor metadata; older builds only names.
-  const meta = (kind === 'input'
-    ? (session as unknown as { inputMetadata?: unknown[] }).inputMetadata
-    : (session as unknown as { outputMetadata?: unknown[] }).outputMetadata) as
-    | { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] }[]
-    | undefined;
+  const meta = (
+    kind === 'input'
+      ? (session as unknown as { inputMetadata?: unknown[] }).inputMetadata
+      : (session as unknown as { outputMetadata?: unknown[] }).outputMetadata
+  ) as { name: string; isTensor: boolean; type?: string; shape?: (number | string)[] }[] | undefined;
   return names.map((name, i) => {
     const m = meta?.[i];
     if (m?.isTensor) return { name, type: m.type ?? 'float32', shape: m.shape ?? [] };

@@ -61,13 +61,17 @@ export class Sam1Engine {
     const decoder = await OrtSession.create(entry.files.decoder!, opts);
     for (const name of ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']) {
       if (!decoder.inputNames.includes(name)) {
-        throw new MedsamError(`decoder ${decoder.label} of model '${entry.id}' has no input '${name}' (has: ${decoder.inputNames.join(', ')})`,
-          'a sam1 decoder must be a SAM ONNX export (prompt encoder + mask decoder)');
+        throw new MedsamError(
+          `decoder ${decoder.label} of model '${entry.id}' has no input '${name}' (has: ${decoder.inputNames.join(', ')})`,
+          'a sam1 decoder must be a SAM ONNX export (prompt encoder + mask decoder)',
+        );
       }
     }
     if (encoder.inputNames.length !== 1) {
-      throw new MedsamError(`encoder ${encoder.label} of model '${entry.id}' has ${encoder.inputNames.length} inputs, expected 1 image input`,
-        'a sam1 encoder takes one [1,3,S,S] image');
+      throw new MedsamError(
+        `encoder ${encoder.label} of model '${entry.id}' has ${encoder.inputNames.length} inputs, expected 1 image input`,
+        'a sam1 encoder takes one [1,3,S,S] image',
+      );
     }
     return new Sam1Engine(entry, encoder, decoder);
   }
@@ -106,21 +110,36 @@ export class Sam1Engine {
     let k = 0;
     for (const p of pts) {
       const [x, y] = toModelCoords(f, p.x, p.y);
-      coords[2 * k] = x; coords[2 * k + 1] = y; labels[k] = p.label; k++;
+      coords[2 * k] = x;
+      coords[2 * k + 1] = y;
+      labels[k] = p.label;
+      k++;
     }
     if (prompt.box) {
       const [x0, y0, x1, y1] = prompt.box;
       const [a, b] = toModelCoords(f, x0, y0);
       const [c, d] = toModelCoords(f, x1, y1);
-      coords[2 * k] = a; coords[2 * k + 1] = b; labels[k] = 2; k++;
-      coords[2 * k] = c; coords[2 * k + 1] = d; labels[k] = 3; k++;
+      coords[2 * k] = a;
+      coords[2 * k + 1] = b;
+      labels[k] = 2;
+      k++;
+      coords[2 * k] = c;
+      coords[2 * k + 1] = d;
+      labels[k] = 3;
+      k++;
     } else {
       // SAM's ONNX export expects a padding point (label -1) when there is no box.
-      coords[2 * k] = 0; coords[2 * k + 1] = 0; labels[k] = -1; k++;
+      coords[2 * k] = 0;
+      coords[2 * k + 1] = 0;
+      labels[k] = -1;
+      k++;
     }
     const lowSize = SAM1_LOW_RES * SAM1_LOW_RES;
     if (maskInput && maskInput.length !== lowSize) {
-      throw new MedsamError(`mask prompt has ${maskInput.length} values, expected ${SAM1_LOW_RES}x${SAM1_LOW_RES}`, 'pass a lowRes output of decode()');
+      throw new MedsamError(
+        `mask prompt has ${maskInput.length} values, expected ${SAM1_LOW_RES}x${SAM1_LOW_RES}`,
+        'pass a lowRes output of decode()',
+      );
     }
     const out = await this.decoder.runFloat32({
       image_embeddings: { data: emb.data, dims: emb.dims },
@@ -130,10 +149,14 @@ export class Sam1Engine {
       has_mask_input: { data: new Float32Array([maskInput ? 1 : 0]), dims: [1] },
       orig_im_size: { data: new Float32Array([f.srcH, f.srcW]), dims: [2] },
     });
-    const masks = out.masks!, low = out.low_res_masks!, iou = out.iou_predictions!;
+    const masks = out.masks!,
+      low = out.low_res_masks!,
+      iou = out.iou_predictions!;
     if (masks.data.length !== f.srcH * f.srcW) {
-      throw new MedsamError(`decoder returned masks of shape [${masks.dims.join(',')}], expected ${f.srcH}x${f.srcW}`,
-        'the decoder must be a single-mask SAM ONNX export with orig_im_size');
+      throw new MedsamError(
+        `decoder returned masks of shape [${masks.dims.join(',')}], expected ${f.srcH}x${f.srcW}`,
+        'the decoder must be a single-mask SAM ONNX export with orig_im_size',
+      );
     }
     return { logits: masks.data, lowRes: low.data.slice(0, lowSize), iou: iou.data[0]! };
   }

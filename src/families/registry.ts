@@ -20,8 +20,10 @@ export function registerFamily(family: ModelFamily): void {
 export function familyFor(entry: ModelEntry): ModelFamily {
   const f = families.get(entry.family);
   if (!f) {
-    throw new MedsamError(`model '${entry.id}' is of family '${String(entry.family)}', which this build cannot run`,
-      `known families: ${[...families.keys()].join(', ')}`);
+    throw new MedsamError(
+      `model '${entry.id}' is of family '${String(entry.family)}', which this build cannot run`,
+      `known families: ${[...families.keys()].join(', ')}`,
+    );
   }
   return f;
 }

@@ -5,9 +5,11 @@ import { MedsamError, errorMessage } from '../common/errors.js';
 /** Fail early, with a fix, when `path` cannot become a file. */
 export function assertWritableTarget(path: string): void {
   const dir = dirname(resolve(path));
-  if (!existsSync(dir)) throw new MedsamError(`cannot write ${path}: folder ${dir} does not exist`, 'create the folder or choose another output path');
+  if (!existsSync(dir))
+    throw new MedsamError(`cannot write ${path}: folder ${dir} does not exist`, 'create the folder or choose another output path');
   if (!statSync(dir).isDirectory()) throw new MedsamError(`cannot write ${path}: ${dir} is not a folder`, 'choose another output path');
-  if (existsSync(path) && statSync(path).isDirectory()) throw new MedsamError(`cannot write ${path}: a folder has that name`, 'choose another output file name');
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new MedsamError(`cannot write ${path}: a folder has that name`, 'choose another output file name');
 }
 
 /** A hidden sibling of `path` (same folder, so the final rename is atomic), keeping the extension. */

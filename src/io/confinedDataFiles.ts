@@ -12,13 +12,20 @@ import type { ReadLimits } from './readLimits.js';
  * absolute path elsewhere, a `../` escape or a symlink out is refused with one line naming it,
  * so a hostile header can never make us read (and segment, and write out) another file.
  */
-export function confinedDataFileReader(headerPath: string, what: string, limits?: ReadLimits, filesRead?: string[]): (name: string) => Uint8Array {
+export function confinedDataFileReader(
+  headerPath: string,
+  what: string,
+  limits?: ReadLimits,
+  filesRead?: string[],
+): (name: string) => Uint8Array {
   const folder = realpathSync(dirname(resolve(headerPath)));
   return (name: string) => {
     const target = isAbsolute(name) ? name : resolve(dirname(resolve(headerPath)), name);
     const refuse = (where: string): never => {
-      throw new MedsamError(`${what} ${headerPath} names data file ${name}${where === name ? '' : ` (${where})`}, outside the header's folder ${folder}`,
-        'keep the data file in the same folder as its header and name it relatively (e.g. data file: scan.raw)');
+      throw new MedsamError(
+        `${what} ${headerPath} names data file ${name}${where === name ? '' : ` (${where})`}, outside the header's folder ${folder}`,
+        'keep the data file in the same folder as its header and name it relatively (e.g. data file: scan.raw)',
+      );
     };
     const inside = (p: string): boolean => {
       const rel = relative(folder, p);
@@ -26,7 +33,10 @@ export function confinedDataFileReader(headerPath: string, what: string, limits?
     };
     if (!existsSync(target)) {
       if (!inside(resolve(target))) refuse(resolve(target));
-      throw new MedsamError(`${what} ${headerPath} points at data file ${target}, which does not exist`, 'keep the header next to its data file');
+      throw new MedsamError(
+        `${what} ${headerPath} points at data file ${target}, which does not exist`,
+        'keep the header next to its data file',
+      );
     }
     const real = realpathSync(target);
     if (!inside(real)) refuse(real === target ? real : `${target} (really ${real})`);

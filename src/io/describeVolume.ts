@@ -41,7 +41,14 @@ export function describeVolume(v: Volume): string {
     `extent:       ${extent.map((x) => fmt(x, 5)).join(' x ')} mm`,
     `origin:       (${v.origin.map((x) => fmt(x, 6)).join(', ')}) mm, LPS`,
     `orientation:  ${code}${isOblique(v.direction) ? ' (oblique: axes nearest to ' + code + ')' : ''}`,
-    `direction:    [${[0, 3, 6].map((r) => d.slice(r, r + 3).map((x) => fmt(x, 4)).join(' ')).join('; ')}]`,
+    `direction:    [${[0, 3, 6]
+      .map((r) =>
+        d
+          .slice(r, r + 3)
+          .map((x) => fmt(x, 4))
+          .join(' '),
+      )
+      .join('; ')}]`,
     `datatype:     ${dataTypeName(v.data)}`,
     `intensity:    min ${fmt(s.min)}, max ${fmt(s.max)}, mean ${fmt(s.mean)}`,
     `modality:     ${v.modality ?? 'unknown'}`,

@@ -64,10 +64,14 @@ const loaded = new Map<string, Promise<Record<string, unknown>>>();
 function loadCodec(key: string, importer: () => Promise<{ default: (arg: object) => Promise<unknown> }>): Promise<Record<string, unknown>> {
   let p = loaded.get(key);
   if (!p) {
-    p = importer().then((m) => m.default({
-      print: (): void => {},
-      printErr: (msg: string): void => { if (/error|fail/i.test(msg)) lastCodecError = msg.replace(/^\[ERROR\]\s*/, '').trim(); },
-    })) as Promise<Record<string, unknown>>;
+    p = importer().then((m) =>
+      m.default({
+        print: (): void => {},
+        printErr: (msg: string): void => {
+          if (/error|fail/i.test(msg)) lastCodecError = msg.replace(/^\[ERROR\]\s*/, '').trim();
+        },
+      }),
+    ) as Promise<Record<string, unknown>>;
     loaded.set(key, p);
   }
   return p;
@@ -91,8 +95,19 @@ async function decoderClass(ts: string): Promise<{ cls: DecoderClass; name: stri
 }
 
 export function isCompressedSupported(ts: string): boolean {
-  return [TS.jpegBaseline, TS.jpegLossless14, TS.jpegLosslessSV1, TS.jpegLsLossless, TS.jpegLsNearLossless, TS.j2kLossless, TS.j2k,
-    TS.htj2kLossless, TS.htj2kLosslessRpcl, TS.htj2k, TS.rle].includes(ts as never);
+  return [
+    TS.jpegBaseline,
+    TS.jpegLossless14,
+    TS.jpegLosslessSV1,
+    TS.jpegLsLossless,
+    TS.jpegLsNearLossless,
+    TS.j2kLossless,
+    TS.j2k,
+    TS.htj2kLossless,
+    TS.htj2kLosslessRpcl,
+    TS.htj2k,
+    TS.rle,
+  ].includes(ts as never);
 }
 
 /** Decode one encapsulated frame; `path` names the file in messages. */
@@ -100,10 +115,14 @@ export async function decodeCompressedFrame(frame: Uint8Array, ts: string, fmt: 
   if (ts === TS.rle) return { bytes: decodeRle(frame, fmt, path), components: fmt.samplesPerPixel, planar: true, rgb: false };
   if (ts === TS.jpegLossless14 || ts === TS.jpegLosslessSV1) return decodeJpegLossless(frame, fmt, path);
   if (!isCompressedSupported(ts)) {
-    const hint = ts === TS.jpegExtended
-      ? 'no WebAssembly 12-bit lossy JPEG decoder is published on npm; decompress it first, e.g. `dcmdjpeg in.dcm out.dcm` or `gdcmconv --raw`'
-      : 'decompress the series first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg`';
-    throw new MedsamError(`DICOM file ${path} uses transfer syntax ${ts}${ts === TS.jpegExtended ? ' (JPEG extended 12-bit)' : ''}, which this reader cannot decode (supported: uncompressed, deflate, big endian, ${COMPRESSED_SUPPORTED})`, hint);
+    const hint =
+      ts === TS.jpegExtended
+        ? 'no WebAssembly 12-bit lossy JPEG decoder is published on npm; decompress it first, e.g. `dcmdjpeg in.dcm out.dcm` or `gdcmconv --raw`'
+        : 'decompress the series first, e.g. `gdcmconv --raw in.dcm out.dcm` or `dcmdjpeg`';
+    throw new MedsamError(
+      `DICOM file ${path} uses transfer syntax ${ts}${ts === TS.jpegExtended ? ' (JPEG extended 12-bit)' : ''}, which this reader cannot decode (supported: uncompressed, deflate, big endian, ${COMPRESSED_SUPPORTED})`,
+      hint,
+    );
   }
   const { cls, name } = await decoderClass(ts);
   const dec = new cls();
@@ -113,15 +132,24 @@ export async function decodeCompressedFrame(frame: Uint8Array, ts: string, fmt: 
     dec.decode();
     const info = dec.getFrameInfo();
     if (info.width === 0 || info.height === 0 || lastCodecError) {
-      throw new MedsamError(`DICOM file ${path}: ${name} decoding failed (${lastCodecError || 'unreadable codestream header'})`, 'the compressed data is corrupt; re-export the series');
+      throw new MedsamError(
+        `DICOM file ${path}: ${name} decoding failed (${lastCodecError || 'unreadable codestream header'})`,
+        'the compressed data is corrupt; re-export the series',
+      );
     }
     if (info.width !== fmt.columns || info.height !== fmt.rows || info.componentCount !== fmt.samplesPerPixel) {
-      throw new MedsamError(`DICOM file ${path}: ${name} frame is ${info.width}x${info.height}x${info.componentCount}, header says ${fmt.columns}x${fmt.rows}x${fmt.samplesPerPixel}`, 'the file is inconsistent; re-export the series');
+      throw new MedsamError(
+        `DICOM file ${path}: ${name} frame is ${info.width}x${info.height}x${info.componentCount}, header says ${fmt.columns}x${fmt.rows}x${fmt.samplesPerPixel}`,
+        'the file is inconsistent; re-export the series',
+      );
     }
     return { bytes: dec.getDecodedBuffer().slice(), components: info.componentCount, planar: false, rgb: ts === TS.jpegBaseline };
   } catch (e) {
     if (e instanceof MedsamError) throw e;
-    throw new MedsamError(`DICOM file ${path}: ${name} decoding failed (${errorMessage(e)})`, 'the compressed data is corrupt; re-export the series');
+    throw new MedsamError(
+      `DICOM file ${path}: ${name} decoding failed (${errorMessage(e)})`,
+      'the compressed data is corrupt; re-export the series',
+    );
   } finally {
     dec.delete();
   }
@@ -135,10 +163,17 @@ async function decodeJpegLossless(frame: Uint8Array, fmt: FrameFormat, path: str
     const copy = frame.slice();
     out = new Decoder().decode(copy.buffer, 0, copy.length, bytesPer);
   } catch (e) {
-    throw new MedsamError(`DICOM file ${path}: JPEG lossless decoding failed (${errorMessage(e)})`, 'the compressed data is corrupt; re-export the series');
+    throw new MedsamError(
+      `DICOM file ${path}: JPEG lossless decoding failed (${errorMessage(e)})`,
+      'the compressed data is corrupt; re-export the series',
+    );
   }
   const n = fmt.rows * fmt.columns * fmt.samplesPerPixel;
-  if (!out || out.length < n) throw new MedsamError(`DICOM file ${path}: JPEG lossless frame decoded to ${out?.length ?? 0} samples, expected ${n}`, 'the file is inconsistent; re-export the series');
+  if (!out || out.length < n)
+    throw new MedsamError(
+      `DICOM file ${path}: JPEG lossless frame decoded to ${out?.length ?? 0} samples, expected ${n}`,
+      'the file is inconsistent; re-export the series',
+    );
   return { bytes: new Uint8Array(out.buffer, out.byteOffset, n * bytesPer), components: fmt.samplesPerPixel, planar: false, rgb: false };
 }
 
@@ -153,7 +188,11 @@ function decodeRle(frame: Uint8Array, fmt: FrameFormat, path: string): Uint8Arra
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (frame.length < 64) throw new MedsamError(`DICOM file ${path}: RLE frame is truncated`, 're-export the series');
   const segments = view.getUint32(0, true);
-  if (segments !== bytesPer * spp) throw new MedsamError(`DICOM file ${path}: RLE frame has ${segments} segments, expected ${bytesPer * spp}`, 'the file is corrupt; re-export the series');
+  if (segments !== bytesPer * spp)
+    throw new MedsamError(
+      `DICOM file ${path}: RLE frame has ${segments} segments, expected ${bytesPer * spp}`,
+      'the file is corrupt; re-export the series',
+    );
   const out = new Uint8Array(n * bytesPer * spp);
   for (let s = 0; s < segments; s++) {
     const start = view.getUint32(4 + 4 * s, true);
@@ -166,13 +205,17 @@ function decodeRle(frame: Uint8Array, fmt: FrameFormat, path: string): Uint8Arra
     while (i < end && o < n) {
       const h = (frame[i++] << 24) >> 24;
       if (h >= 0) {
-        for (let k = 0; k <= h && o < n; k++) out[base + (o++) * bytesPer + plane] = frame[i++];
+        for (let k = 0; k <= h && o < n; k++) out[base + o++ * bytesPer + plane] = frame[i++];
       } else if (h !== -128) {
         const v = frame[i++];
-        for (let k = 0; k < 1 - h && o < n; k++) out[base + (o++) * bytesPer + plane] = v;
+        for (let k = 0; k < 1 - h && o < n; k++) out[base + o++ * bytesPer + plane] = v;
       }
     }
-    if (o < n) throw new MedsamError(`DICOM file ${path}: RLE segment ${s} decodes to ${o} of ${n} pixels`, 'the compressed data is truncated; re-export the series');
+    if (o < n)
+      throw new MedsamError(
+        `DICOM file ${path}: RLE segment ${s} decodes to ${o} of ${n} pixels`,
+        'the compressed data is truncated; re-export the series',
+      );
   }
   return out;
 }

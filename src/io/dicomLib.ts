@@ -72,10 +72,15 @@ export function parseDicomBytes(bytes: Uint8Array, name: string, lenient: boolea
     throw new MedsamError(`${name} is not a DICOM Part-10 file (no DICM marker)`, 'pass a .dcm file or a folder of them');
   }
   try {
-    return dicomParser.parseDicom(bytes, { inflater: (arr: Uint8Array, position: number) => inflateDataset(arr, position, name) } as DicomParser.ParseDicomOptions);
+    return dicomParser.parseDicom(bytes, {
+      inflater: (arr: Uint8Array, position: number) => inflateDataset(arr, position, name),
+    } as DicomParser.ParseDicomOptions);
   } catch (e) {
     if (e instanceof MedsamError) throw e;
-    throw new MedsamError(`DICOM file ${name} is corrupt or truncated (${dicomErrorText(e)})`, 'remove it from the folder or re-export the series');
+    throw new MedsamError(
+      `DICOM file ${name} is corrupt or truncated (${dicomErrorText(e)})`,
+      'remove it from the folder or re-export the series',
+    );
   }
 }
 
@@ -85,12 +90,17 @@ function inflateDataset(arr: Uint8Array, position: number, name: string): Uint8A
   let total = 0;
   const inf = new Inflate((chunk) => {
     total += chunk.length;
-    if (total > MAX_INFLATED_BYTES) throw new MedsamError(`DICOM file ${name} inflates to more than ${MAX_INFLATED_BYTES} bytes`, 'refusing a possible decompression bomb; decompress it yourself if it is genuine');
+    if (total > MAX_INFLATED_BYTES)
+      throw new MedsamError(
+        `DICOM file ${name} inflates to more than ${MAX_INFLATED_BYTES} bytes`,
+        'refusing a possible decompression bomb; decompress it yourself if it is genuine',
+      );
     chunks.push(chunk);
   });
   try {
     const body = arr.subarray(position);
-    for (let i = 0; i < body.length; i += 1 << 20) inf.push(body.subarray(i, Math.min(body.length, i + (1 << 20))), i + (1 << 20) >= body.length);
+    for (let i = 0; i < body.length; i += 1 << 20)
+      inf.push(body.subarray(i, Math.min(body.length, i + (1 << 20))), i + (1 << 20) >= body.length);
   } catch (e) {
     if (e instanceof MedsamError) throw e;
     throw new MedsamError(`DICOM file ${name}: deflated dataset is corrupt (${errorMessage(e)})`, 're-export the file');
@@ -98,7 +108,10 @@ function inflateDataset(arr: Uint8Array, position: number, name: string): Uint8A
   const out = new Uint8Array(position + total);
   out.set(arr.subarray(0, position));
   let o = position;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
   return out;
 }
 

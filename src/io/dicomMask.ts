@@ -21,7 +21,11 @@ export function dicomMaskFormat(path: string, format?: 'seg' | 'rtstruct'): 'seg
 
 export async function writeDicomMask(path: string, mask: Volume, like: Volume | undefined, opts: DicomMaskOptions = {}): Promise<void> {
   dicomSource(like, path);
-  const o = { algorithmName: opts.algorithmName ?? 'medsam2.js', algorithmVersion: opts.algorithmVersion ?? '0.1.0', segments: opts.segments };
+  const o = {
+    algorithmName: opts.algorithmName ?? 'medsam2.js',
+    algorithmVersion: opts.algorithmVersion ?? '0.1.0',
+    segments: opts.segments,
+  };
   const bytes = dicomMaskFormat(path, opts.format) === 'rtstruct' ? buildRtStruct(mask, like!, o, path) : buildSeg(mask, like!, o, path);
   writeFileAtomic(path, bytes);
 }

@@ -27,14 +27,22 @@ export interface PixelFormat {
 export function pixelFormat(ds: DataSet, path: string): PixelFormat {
   const rows = ds.uint16(TAG.rows) ?? 0;
   const columns = ds.uint16(TAG.columns) ?? 0;
-  if (!(rows > 0 && columns > 0)) throw new MedsamError(`DICOM file ${path} has no image size (Rows/Columns missing or 0)`, 'this is not an image object');
+  if (!(rows > 0 && columns > 0))
+    throw new MedsamError(`DICOM file ${path} has no image size (Rows/Columns missing or 0)`, 'this is not an image object');
   const spp = ds.uint16(TAG.samplesPerPixel) ?? 1;
   const photometric = (ds.string(TAG.photometric) ?? (spp === 1 ? 'MONOCHROME2' : 'RGB')).trim().toUpperCase();
-  if (spp !== 1 && spp !== 3) throw new MedsamError(`DICOM file ${path} has ${spp} samples per pixel (${photometric})`, 'only grayscale and RGB/YBR images are supported');
-  if (spp === 1 && photometric === 'PALETTE COLOR') throw new MedsamError(`DICOM file ${path} is a palette-colour image`, 'convert it to grayscale or RGB first');
+  if (spp !== 1 && spp !== 3)
+    throw new MedsamError(
+      `DICOM file ${path} has ${spp} samples per pixel (${photometric})`,
+      'only grayscale and RGB/YBR images are supported',
+    );
+  if (spp === 1 && photometric === 'PALETTE COLOR')
+    throw new MedsamError(`DICOM file ${path} is a palette-colour image`, 'convert it to grayscale or RGB first');
   const bitsAllocated = ds.uint16(TAG.bitsAllocated) ?? 16;
-  if (![8, 16, 32].includes(bitsAllocated)) throw new MedsamError(`DICOM file ${path} has BitsAllocated=${bitsAllocated}`, 'only 8/16/32-bit images are supported');
-  if (spp === 3 && bitsAllocated !== 8) throw new MedsamError(`DICOM file ${path} is a ${bitsAllocated}-bit colour image`, 'only 8-bit colour images are supported');
+  if (![8, 16, 32].includes(bitsAllocated))
+    throw new MedsamError(`DICOM file ${path} has BitsAllocated=${bitsAllocated}`, 'only 8/16/32-bit images are supported');
+  if (spp === 3 && bitsAllocated !== 8)
+    throw new MedsamError(`DICOM file ${path} is a ${bitsAllocated}-bit colour image`, 'only 8-bit colour images are supported');
   return {
     rows,
     columns,
@@ -49,10 +57,21 @@ export function pixelFormat(ds: DataSet, path: string): PixelFormat {
 }
 
 /** Decode frame `index` of a dataset's pixel data into rows*columns scalar samples. */
-export async function decodeFrame(ds: DataSet, index: number, numFrames: number, fmt: PixelFormat, path: string, colour: ColourMode = 'luminance'): Promise<NumericArray> {
+export async function decodeFrame(
+  ds: DataSet,
+  index: number,
+  numFrames: number,
+  fmt: PixelFormat,
+  path: string,
+  colour: ColourMode = 'luminance',
+): Promise<NumericArray> {
   const el = ds.elements[TAG.pixelData];
   if (!el) throw new MedsamError(`DICOM file ${path} has no pixel data`, 'this is not an image object');
-  if (fmt.samplesPerPixel === 3 && colour === 'refuse') throw new MedsamError(`DICOM file ${path} is a colour image (${fmt.photometric})`, 'only grayscale (MONOCHROME) series are accepted here');
+  if (fmt.samplesPerPixel === 3 && colour === 'refuse')
+    throw new MedsamError(
+      `DICOM file ${path} is a colour image (${fmt.photometric})`,
+      'only grayscale (MONOCHROME) series are accepted here',
+    );
   const spp = fmt.samplesPerPixel;
   const n = fmt.rows * fmt.columns;
   const bytesPer = fmt.bitsAllocated / 8;
@@ -60,19 +79,34 @@ export async function decodeFrame(ds: DataSet, index: number, numFrames: number,
   const ts = fmt.transferSyntax;
   let decoded: DecodedFrame;
   if (NATIVE_SYNTAXES.has(ts)) {
-    if (el.encapsulatedPixelData) throw new MedsamError(`DICOM file ${path} has encapsulated pixel data under an uncompressed transfer syntax`, 'the file is corrupt; re-export it');
-    if (fmt.photometric.startsWith('YBR') && fmt.photometric !== 'YBR_FULL') throw new MedsamError(`DICOM file ${path} stores uncompressed ${fmt.photometric} (chroma-subsampled) pixels`, 'convert it to RGB first, e.g. `dcmconv` / `gdcmconv --raw`');
+    if (el.encapsulatedPixelData)
+      throw new MedsamError(
+        `DICOM file ${path} has encapsulated pixel data under an uncompressed transfer syntax`,
+        'the file is corrupt; re-export it',
+      );
+    if (fmt.photometric.startsWith('YBR') && fmt.photometric !== 'YBR_FULL')
+      throw new MedsamError(
+        `DICOM file ${path} stores uncompressed ${fmt.photometric} (chroma-subsampled) pixels`,
+        'convert it to RGB first, e.g. `dcmconv` / `gdcmconv --raw`',
+      );
     const start = el.dataOffset + index * frameBytes;
     const available = Math.min(el.dataOffset + el.length, ds.byteArray.length) - start;
     if (available < frameBytes) {
-      throw new MedsamError(`DICOM file ${path} is truncated (frame ${index} needs ${frameBytes} bytes of pixel data, got ${Math.max(0, available)})`, 're-export the series');
+      throw new MedsamError(
+        `DICOM file ${path} is truncated (frame ${index} needs ${frameBytes} bytes of pixel data, got ${Math.max(0, available)})`,
+        're-export the series',
+      );
     }
     const bytes = ds.byteArray.slice(start, start + frameBytes);
     if (ts === TS.explicitBE && bytesPer > 1) for (let i = 0; i < bytes.length; i += bytesPer) bytes.subarray(i, i + bytesPer).reverse();
     decoded = { bytes, components: spp, planar: fmt.planarConfiguration === 1, rgb: false };
   } else {
     decoded = await decodeCompressedFrame(encapsulatedFrame(ds, index, numFrames, path), ts, fmt, path);
-    if (decoded.bytes.length < frameBytes) throw new MedsamError(`DICOM file ${path}: frame ${index} decoded to ${decoded.bytes.length} bytes, expected ${frameBytes}`, 'the compressed data is corrupt; re-export the series');
+    if (decoded.bytes.length < frameBytes)
+      throw new MedsamError(
+        `DICOM file ${path}: frame ${index} decoded to ${decoded.bytes.length} bytes, expected ${frameBytes}`,
+        'the compressed data is corrupt; re-export the series',
+      );
   }
   if (spp === 3) return luminance(decoded, fmt, n);
   const data = typed(decoded.bytes.buffer.slice(decoded.bytes.byteOffset, decoded.bytes.byteOffset + n * bytesPer) as ArrayBuffer, fmt);
@@ -95,9 +129,12 @@ function luminance(f: DecodedFrame, fmt: PixelFormat, n: number): Uint8Array {
 
 function typed(buf: ArrayBuffer, fmt: PixelFormat): NumericArray {
   switch (fmt.bitsAllocated) {
-    case 8: return fmt.signed ? new Int8Array(buf) : new Uint8Array(buf);
-    case 16: return fmt.signed ? new Int16Array(buf) : new Uint16Array(buf);
-    default: return fmt.signed ? new Int32Array(buf) : new Uint32Array(buf);
+    case 8:
+      return fmt.signed ? new Int8Array(buf) : new Uint8Array(buf);
+    case 16:
+      return fmt.signed ? new Int16Array(buf) : new Uint16Array(buf);
+    default:
+      return fmt.signed ? new Int32Array(buf) : new Uint32Array(buf);
   }
 }
 
@@ -115,7 +152,13 @@ function encapsulatedFrame(ds: DataSet, index: number, numFrames: number, path: 
     if (numFrames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, fragments.length);
     if (fragments.length === numFrames) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, index, 1);
   } catch (e) {
-    throw new MedsamError(`DICOM file ${path}: cannot read compressed frame ${index} (${dicomErrorText(e)})`, 'the file is truncated or corrupt; re-export the series');
+    throw new MedsamError(
+      `DICOM file ${path}: cannot read compressed frame ${index} (${dicomErrorText(e)})`,
+      'the file is truncated or corrupt; re-export the series',
+    );
   }
-  throw new MedsamError(`DICOM file ${path} has ${numFrames} compressed frames in ${fragments.length} fragments and no offset table`, 'decompress it first, e.g. `gdcmconv --raw`');
+  throw new MedsamError(
+    `DICOM file ${path} has ${numFrames} compressed frames in ${fragments.length} fragments and no offset table`,
+    'decompress it first, e.g. `gdcmconv --raw`',
+  );
 }

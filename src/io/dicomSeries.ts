@@ -46,7 +46,9 @@ function listFiles(dir: string, depth = 0): string[] {
     if (name.startsWith('.') || name === 'DICOMDIR') continue;
     const p = join(dir, name);
     const st = statSync(p);
-    if (st.isDirectory()) { if (depth < 6) out.push(...listFiles(p, depth + 1)); } else if (st.size > 0) out.push(p);
+    if (st.isDirectory()) {
+      if (depth < 6) out.push(...listFiles(p, depth + 1));
+    } else if (st.size > 0) out.push(p);
   }
   return out;
 }

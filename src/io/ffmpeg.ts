@@ -10,7 +10,8 @@ import { MedsamError } from '../common/errors.js';
 export function ffmpegPath(): string {
   const override = process.env.MEDSAM2_FFMPEG;
   if (override) {
-    if (!existsSync(override)) throw new MedsamError(`MEDSAM2_FFMPEG points to ${override}, which does not exist`, 'unset it or point it to an ffmpeg binary');
+    if (!existsSync(override))
+      throw new MedsamError(`MEDSAM2_FFMPEG points to ${override}, which does not exist`, 'unset it or point it to an ffmpeg binary');
     return override;
   }
   try {
@@ -20,7 +21,10 @@ export function ffmpegPath(): string {
   } catch {
     // fall through to the error below
   }
-  throw new MedsamError('no ffmpeg binary for this platform', 'run `npm ci` (installs @ffmpeg-installer/ffmpeg) or set MEDSAM2_FFMPEG to an ffmpeg binary');
+  throw new MedsamError(
+    'no ffmpeg binary for this platform',
+    'run `npm ci` (installs @ffmpeg-installer/ffmpeg) or set MEDSAM2_FFMPEG to an ffmpeg binary',
+  );
 }
 
 export interface FfmpegResult {
@@ -29,7 +33,10 @@ export interface FfmpegResult {
 }
 
 /** Run ffmpeg with `args`, optionally feeding `input` to stdin; rejects with ffmpeg's last error line. */
-export function runFfmpeg(args: string[], opts: { input?: Uint8Array | Iterable<Uint8Array>; what: string; onStdout?: (chunk: Buffer) => void }): Promise<FfmpegResult> {
+export function runFfmpeg(
+  args: string[],
+  opts: { input?: Uint8Array | Iterable<Uint8Array>; what: string; onStdout?: (chunk: Buffer) => void },
+): Promise<FfmpegResult> {
   const bin = ffmpegPath();
   return new Promise((resolve, reject) => {
     const p = spawn(bin, ['-hide_banner', '-nostdin', ...args], { stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -40,14 +47,28 @@ export function runFfmpeg(args: string[], opts: { input?: Uint8Array | Iterable<
       err += c.toString();
       if (err.length > 1 << 20) err = err.slice(-65536);
     });
-    p.on('error', (e) => reject(new MedsamError(`could not start ffmpeg for ${opts.what}: ${e.message}`, 'reinstall with `npm ci` or set MEDSAM2_FFMPEG')));
+    p.on('error', (e) =>
+      reject(new MedsamError(`could not start ffmpeg for ${opts.what}: ${e.message}`, 'reinstall with `npm ci` or set MEDSAM2_FFMPEG')),
+    );
     p.on('close', (code) => {
       if (code === 0) return resolve({ stdout: Buffer.concat(out), stderr: err });
-      const last = err.trim().split('\n').filter((l) => l.trim()).pop() ?? `exit code ${code}`;
-      reject(new MedsamError(`ffmpeg failed on ${opts.what}: ${last.trim()}`, 'check that the file is a readable video (mp4, avi, mov, mkv) or a folder of frames'));
+      const last =
+        err
+          .trim()
+          .split('\n')
+          .filter((l) => l.trim())
+          .pop() ?? `exit code ${code}`;
+      reject(
+        new MedsamError(
+          `ffmpeg failed on ${opts.what}: ${last.trim()}`,
+          'check that the file is a readable video (mp4, avi, mov, mkv) or a folder of frames',
+        ),
+      );
     });
     if (opts.input && p.stdin) {
-      p.stdin.on('error', () => { /* ffmpeg exited early; its exit code reports why */ });
+      p.stdin.on('error', () => {
+        /* ffmpeg exited early; its exit code reports why */
+      });
       const chunks = opts.input instanceof Uint8Array ? [opts.input] : opts.input;
       (async () => {
         for (const c of chunks) {

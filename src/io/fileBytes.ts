@@ -17,7 +17,10 @@ export function readFileBytes(path: string, what = 'file', limits?: ReadLimits):
   if (st.size === 0) throw new MedsamError(`${what} ${path} is empty (0 bytes)`, 're-export the file');
   const max = maxBytesOf(limits);
   if (st.size > max) {
-    throw new MedsamError(`${what} ${path} is ${formatBytes(st.size)}, above the limit of ${formatBytes(max)}`, 'if the image is real, raise the limit with --max-voxels N (or MEDSAM2_MAX_VOXELS=N)');
+    throw new MedsamError(
+      `${what} ${path} is ${formatBytes(st.size)}, above the limit of ${formatBytes(max)}`,
+      'if the image is real, raise the limit with --max-voxels N (or MEDSAM2_MAX_VOXELS=N)',
+    );
   }
   try {
     const b = readFileSync(path);
@@ -49,7 +52,10 @@ export function limitsFromEnv(opts: ReadLimits = {}): ReadLimits {
   const env = process.env.MEDSAM2_MAX_VOXELS;
   if (env === undefined || env === '') return { ...opts, inflate, maxVoxels: DEFAULT_MAX_VOXELS };
   const v = Number(env);
-  if (!Number.isSafeInteger(v) || v < 1) throw new MedsamError(`MEDSAM2_MAX_VOXELS='${env}' is not a whole number >= 1`, `unset it (default ${DEFAULT_MAX_VOXELS}) or give a voxel count, e.g. MEDSAM2_MAX_VOXELS=1000000000`);
+  if (!Number.isSafeInteger(v) || v < 1)
+    throw new MedsamError(
+      `MEDSAM2_MAX_VOXELS='${env}' is not a whole number >= 1`,
+      `unset it (default ${DEFAULT_MAX_VOXELS}) or give a voxel count, e.g. MEDSAM2_MAX_VOXELS=1000000000`,
+    );
   return { ...opts, inflate, maxVoxels: v };
 }
-

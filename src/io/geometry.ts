@@ -71,7 +71,11 @@ export function fromColumns(a: Vec3, b: Vec3, c: Vec3): Mat3 {
  * direction → "LPS", a NIfTI-style RAS grid → "RAS". Oblique axes take their dominant component.
  */
 export function orientationCode(direction: Mat3): string {
-  const letters = [['L', 'R'], ['P', 'A'], ['S', 'I']];
+  const letters = [
+    ['L', 'R'],
+    ['P', 'A'],
+    ['S', 'I'],
+  ];
   let code = '';
   for (let c = 0; c < 3; c++) {
     const col = column(direction, c);
@@ -95,8 +99,12 @@ export function maxAbsDiff(a: readonly number[], b: readonly number[]): number {
 
 /** Same voxel grid: equal dims and spacing/origin/direction within `tol` (mm / cosine). */
 export function sameGrid(a: Geometry & { dims: readonly number[] }, b: Geometry & { dims: readonly number[] }, tol = 1e-5): boolean {
-  return a.dims.every((d, i) => d === b.dims[i]) &&
-    maxAbsDiff(a.spacing, b.spacing) <= tol && maxAbsDiff(a.origin, b.origin) <= tol * 10 && maxAbsDiff(a.direction, b.direction) <= tol;
+  return (
+    a.dims.every((d, i) => d === b.dims[i]) &&
+    maxAbsDiff(a.spacing, b.spacing) <= tol &&
+    maxAbsDiff(a.origin, b.origin) <= tol * 10 &&
+    maxAbsDiff(a.direction, b.direction) <= tol
+  );
 }
 
 /**

@@ -53,13 +53,21 @@ export function decodeImage2D(bytes: Uint8Array, name: string, opts: DecodeImage
   } else if (isJpegBytes(bytes)) {
     format = 'jpeg';
     try {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true, maxResolutionInMP: maxPixels / 1e6, maxMemoryUsageInMB: Math.ceil((maxPixels * 8) / 2 ** 20) });
+      const img = jpeg.decode(bytes, {
+        useTArray: true,
+        formatAsRGBA: true,
+        maxResolutionInMP: maxPixels / 1e6,
+        maxMemoryUsageInMB: Math.ceil((maxPixels * 8) / 2 ** 20),
+      });
       ({ width, height } = img);
       rgba = img.data;
     } catch (e) {
       const msg = errorMessage(e);
       if (/maxResolutionInMP|maxMemoryUsageInMB/.test(msg)) {
-        throw new MedsamError(`image ${path} is larger than the limit of ${maxPixels} pixels (${msg})`, 'if the image is real, raise the limit with --max-voxels N (or MEDSAM2_MAX_VOXELS=N)');
+        throw new MedsamError(
+          `image ${path} is larger than the limit of ${maxPixels} pixels (${msg})`,
+          'if the image is real, raise the limit with --max-voxels N (or MEDSAM2_MAX_VOXELS=N)',
+        );
       }
       throw new MedsamError(`image ${path} is corrupt or truncated (${msg})`, 're-export the image');
     }
@@ -67,7 +75,10 @@ export function decodeImage2D(bytes: Uint8Array, name: string, opts: DecodeImage
     throw new MedsamError(`${path} is neither a PNG nor a JPEG file`, 'pass a .png or .jpg image');
   }
   if (!(width > 0 && height > 0) || rgba.length < width * height * 4) {
-    throw new MedsamError(`image ${path} decoded to ${width}x${height} with ${rgba.length} bytes`, 'the file is truncated; re-export the image');
+    throw new MedsamError(
+      `image ${path} decoded to ${width}x${height} with ${rgba.length} bytes`,
+      'the file is truncated; re-export the image',
+    );
   }
   const n = width * height;
   let gray = !opts.rgb;
@@ -75,7 +86,12 @@ export function decodeImage2D(bytes: Uint8Array, name: string, opts: DecodeImage
   const channels = gray ? 1 : 3;
   const data = new Uint8Array(n * channels);
   if (gray) for (let i = 0; i < n; i++) data[i] = rgba[4 * i];
-  else for (let i = 0, o = 0, k = 0; i < n; i++, o += 3, k += 4) { data[o] = rgba[k]; data[o + 1] = rgba[k + 1]; data[o + 2] = rgba[k + 2]; }
+  else
+    for (let i = 0, o = 0, k = 0; i < n; i++, o += 3, k += 4) {
+      data[o] = rgba[k];
+      data[o + 1] = rgba[k + 1];
+      data[o + 2] = rgba[k + 2];
+    }
   return { width, height, channels, data, source: { format, path } };
 }
 
@@ -90,17 +106,24 @@ function checkPngSize(bytes: Uint8Array, path: string, maxPixels: number, limits
   if (bytes.length < 33 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') {
     throw new MedsamError(`image ${path} is corrupt or truncated (no PNG IHDR header)`, 're-export the image');
   }
-  const width = dv.getUint32(16), height = dv.getUint32(20), depth = bytes[24], colorType = bytes[25], interlace = bytes[28];
+  const width = dv.getUint32(16),
+    height = dv.getUint32(20),
+    depth = bytes[24],
+    colorType = bytes[25],
+    interlace = bytes[28];
   if (!(width > 0 && height > 0)) throw new MedsamError(`image ${path} is corrupt (PNG size ${width}x${height})`, 're-export the image');
   if (width * height > maxPixels) {
-    throw new MedsamError(`image ${path} declares ${width}x${height} = ${width * height} pixels, above the limit of ${maxPixels}`, 'if the image is real, raise the limit with --max-voxels N (or MEDSAM2_MAX_VOXELS=N)');
+    throw new MedsamError(
+      `image ${path} declares ${width}x${height} = ${width * height} pixels, above the limit of ${maxPixels}`,
+      'if the image is real, raise the limit with --max-voxels N (or MEDSAM2_MAX_VOXELS=N)',
+    );
   }
   const ch = CHANNELS[colorType];
   if (!ch || ![1, 2, 4, 8, 16].includes(depth)) return; // the decoder names the problem
   const rowBytes = Math.ceil((width * ch * depth) / 8);
   const need = height * (1 + rowBytes) + (interlace ? 16 * height + 7 * 8 : 0);
   const idat: Uint8Array[] = [];
-  for (let p = 8; p + 8 <= bytes.length;) {
+  for (let p = 8; p + 8 <= bytes.length; ) {
     const len = dv.getUint32(p);
     const type = String.fromCharCode(...bytes.subarray(p + 4, p + 8));
     if (type === 'IDAT') idat.push(bytes.subarray(p + 8, Math.min(bytes.length, p + 8 + len)));
@@ -111,9 +134,18 @@ function checkPngSize(bytes: Uint8Array, path: string, maxPixels: number, limits
   const total = idat.reduce((a, b) => a + b.length, 0);
   const z = new Uint8Array(total);
   let o = 0;
-  for (const part of idat) { z.set(part, o); o += part.length; }
+  for (const part of idat) {
+    z.set(part, o);
+    o += part.length;
+  }
   try {
-    inflateLimited(z, { format: 'zlib', limit: need + inflateSlack(need), label: `image ${path}`, declared: `${width}x${height} pixels = ${need} bytes`, inflater: limits?.inflate });
+    inflateLimited(z, {
+      format: 'zlib',
+      limit: need + inflateSlack(need),
+      label: `image ${path}`,
+      declared: `${width}x${height} pixels = ${need} bytes`,
+      inflater: limits?.inflate,
+    });
   } catch (e) {
     // Only a bomb is decided here; a merely corrupt stream is left to the decoder's message.
     if (e instanceof MedsamError && /inflates past/.test(e.message)) throw e;
@@ -128,7 +160,10 @@ function pngToRgba(png: DecodedPng): { width: number; height: number; rgba: Uint
     const rgb = convertIndexedToRgb(png);
     const c = rgb.length / n;
     for (let i = 0, o = 0, k = 0; i < n; i++, o += 4, k += c) {
-      rgba[o] = rgb[k]; rgba[o + 1] = rgb[k + 1]; rgba[o + 2] = rgb[k + 2]; rgba[o + 3] = 255;
+      rgba[o] = rgb[k];
+      rgba[o + 1] = rgb[k + 1];
+      rgba[o + 2] = rgb[k + 2];
+      rgba[o + 3] = 255;
     }
     return { width, height, rgba };
   }
@@ -139,12 +174,18 @@ function pngToRgba(png: DecodedPng): { width: number; height: number; rgba: Uint
     // The common case, without per-sample calls: gray, gray+alpha, RGB, RGBA bytes.
     if (ch >= 3) {
       for (let i = 0, o = 0, k = 0; i < n; i++, o += 4, k += ch) {
-        rgba[o] = d[k]; rgba[o + 1] = d[k + 1]; rgba[o + 2] = d[k + 2]; rgba[o + 3] = 255;
+        rgba[o] = d[k];
+        rgba[o + 1] = d[k + 1];
+        rgba[o + 2] = d[k + 2];
+        rgba[o + 3] = 255;
       }
     } else {
       for (let i = 0, o = 0, k = 0; i < n; i++, o += 4, k += ch) {
         const g = d[k];
-        rgba[o] = g; rgba[o + 1] = g; rgba[o + 2] = g; rgba[o + 3] = 255;
+        rgba[o] = g;
+        rgba[o + 1] = g;
+        rgba[o + 2] = g;
+        rgba[o + 3] = 255;
       }
     }
     return { width, height, rgba };
@@ -155,9 +196,13 @@ function pngToRgba(png: DecodedPng): { width: number; height: number; rgba: Uint
   for (let i = 0; i < n; i++) {
     if (ch <= 2) {
       const g = to8(sample(i * ch));
-      rgba[4 * i] = g; rgba[4 * i + 1] = g; rgba[4 * i + 2] = g;
+      rgba[4 * i] = g;
+      rgba[4 * i + 1] = g;
+      rgba[4 * i + 2] = g;
     } else {
-      rgba[4 * i] = to8(sample(i * ch)); rgba[4 * i + 1] = to8(sample(i * ch + 1)); rgba[4 * i + 2] = to8(sample(i * ch + 2));
+      rgba[4 * i] = to8(sample(i * ch));
+      rgba[4 * i + 1] = to8(sample(i * ch + 1));
+      rgba[4 * i + 2] = to8(sample(i * ch + 2));
     }
     rgba[4 * i + 3] = 255;
   }
@@ -172,7 +217,8 @@ function samples(png: DecodedPng, ch: number, depth: number): (k: number) => num
   const rowBytes = Math.ceil((perRow * depth) / 8);
   const mask = (1 << depth) - 1;
   return (k) => {
-    const row = Math.floor(k / perRow), col = k % perRow;
+    const row = Math.floor(k / perRow),
+      col = k % perRow;
     const bit = col * depth;
     return (d[row * rowBytes + (bit >> 3)] >> (8 - depth - (bit & 7))) & mask;
   };
@@ -184,7 +230,9 @@ export function toLuminance(img: Image2D): Uint8Array {
   const n = img.width * img.height;
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
-    const r = img.data[3 * i], g = img.data[3 * i + 1], b = img.data[3 * i + 2];
+    const r = img.data[3 * i],
+      g = img.data[3 * i + 1],
+      b = img.data[3 * i + 2];
     out[i] = Math.round((r * 299 + g * 587 + b * 114) / 1000);
   }
   return out;
@@ -209,8 +257,17 @@ export const PNG_SOFTWARE_TAG = 'medsam2.js';
 /** A one-slice label mask as 8-bit grayscale PNG bytes (labels stored as-is, not scaled); `path` names it in messages. */
 export function encodePngMask(mask: Volume, path: string): Uint8Array {
   checkMaskShape(mask, path);
-  if (mask.dims[2] !== 1) throw new MedsamError(`cannot write ${path}: PNG holds one slice, the mask has ${mask.dims[2]}`, 'write .nii.gz or .nrrd for 3D masks');
+  if (mask.dims[2] !== 1)
+    throw new MedsamError(`cannot write ${path}: PNG holds one slice, the mask has ${mask.dims[2]}`, 'write .nii.gz or .nrrd for 3D masks');
   const labels = toLabelArray(mask, path);
-  if (!(labels instanceof Uint8Array)) throw new MedsamError(`cannot write ${path}: labels above 255 do not fit an 8-bit PNG`, 'write .nii.gz or .nrrd instead');
-  return encodePng({ width: mask.dims[0], height: mask.dims[1], data: labels, channels: 1, depth: 8, text: { Software: PNG_SOFTWARE_TAG } });
+  if (!(labels instanceof Uint8Array))
+    throw new MedsamError(`cannot write ${path}: labels above 255 do not fit an 8-bit PNG`, 'write .nii.gz or .nrrd instead');
+  return encodePng({
+    width: mask.dims[0],
+    height: mask.dims[1],
+    data: labels,
+    channels: 1,
+    depth: 8,
+    text: { Software: PNG_SOFTWARE_TAG },
+  });
 }

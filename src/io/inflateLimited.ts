@@ -81,7 +81,10 @@ export function inflateLimited(data: Uint8Array, opts: InflateOptions): Uint8Arr
   };
   let members = 1;
   const stream = format === 'gzip' ? new Gunzip(ondata) : format === 'zlib' ? new Unzlib(ondata) : new Inflate(ondata);
-  if (stream instanceof Gunzip) stream.onmember = () => { members++; };
+  if (stream instanceof Gunzip)
+    stream.onmember = () => {
+      members++;
+    };
   try {
     for (let p = 0; p < data.length; p += PIECE) {
       const end = Math.min(data.length, p + PIECE);

@@ -17,12 +17,16 @@ export const SUPPORTED_MASK_OUTPUTS = '.nii.gz, .nii, .nrrd, .npz (MedSAM2 segs)
 export function encodeMask(mask: Volume, name: string, like?: Volume): Uint8Array {
   checkMaskShape(mask, name);
   if (like && like.dims.some((d, i) => d !== mask.dims[i])) {
-    throw new MedsamError(`cannot write ${name}: mask is ${mask.dims.join('x')} but the image is ${like.dims.join('x')}`, 'build the mask on the image grid');
+    throw new MedsamError(
+      `cannot write ${name}: mask is ${mask.dims.join('x')} but the image is ${like.dims.join('x')}`,
+      'build the mask on the image grid',
+    );
   }
   const p = name.toLowerCase();
   if (p.endsWith('.nii.gz') || p.endsWith('.nii')) return encodeNifti(mask, name, like);
   if (p.endsWith('.nrrd')) return encodeNrrd(mask, name);
-  if (p.endsWith('.npz')) return encodeNpzMask(like?.source.format === 'npz' && !mask.header ? { ...mask, header: like.header } : mask, name);
+  if (p.endsWith('.npz'))
+    return encodeNpzMask(like?.source.format === 'npz' && !mask.header ? { ...mask, header: like.header } : mask, name);
   if (p.endsWith('.png')) return encodePngMask(mask, name);
   const ext = /\.[^./\\]+$/.exec(name)?.[0] ?? '(none)';
   throw new MedsamError(`cannot write a mask as ${name} (extension ${ext})`, `use one of ${SUPPORTED_MASK_OUTPUTS}`);

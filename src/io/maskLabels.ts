@@ -15,7 +15,10 @@ export function toLabelArray(mask: Pick<Volume, 'data'>, path: string): LabelArr
   for (let i = 0; i < d.length; i++) {
     const v = Number(d[i]);
     if (!Number.isInteger(v)) {
-      throw new MedsamError(`cannot write ${path}: mask voxel ${i} is ${v}, not an integer label`, 'threshold or round the mask before writing');
+      throw new MedsamError(
+        `cannot write ${path}: mask voxel ${i} is ${v}, not an integer label`,
+        'threshold or round the mask before writing',
+      );
     }
     if (v < min) min = v;
     if (v > max) max = v;
@@ -32,9 +35,15 @@ export function toLabelArray(mask: Pick<Volume, 'data'>, path: string): LabelArr
 export function checkMaskShape(mask: Pick<Volume, 'data' | 'dims'>, path: string): void {
   const [nx, ny, nz] = mask.dims;
   if (![nx, ny, nz].every((d) => Number.isInteger(d) && d > 0)) {
-    throw new MedsamError(`cannot write ${path}: mask has a zero or invalid dimension (${mask.dims.join('x')})`, 'the mask must cover at least one voxel');
+    throw new MedsamError(
+      `cannot write ${path}: mask has a zero or invalid dimension (${mask.dims.join('x')})`,
+      'the mask must cover at least one voxel',
+    );
   }
   if (mask.data.length !== nx * ny * nz) {
-    throw new MedsamError(`cannot write ${path}: mask has ${mask.data.length} voxels but dims ${mask.dims.join('x')} need ${nx * ny * nz}`, 'build the mask on the image grid');
+    throw new MedsamError(
+      `cannot write ${path}: mask has ${mask.data.length} voxels but dims ${mask.dims.join('x')} need ${nx * ny * nz}`,
+      'build the mask on the image grid',
+    );
   }
 }

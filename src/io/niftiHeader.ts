@@ -44,7 +44,13 @@ export const NIFTI_DATATYPES: Record<number, { name: string; bytes: number }> = 
 };
 
 export const NIFTI_UNSUPPORTED_DATATYPES: Record<number, string> = {
-  1: 'binary (1 bit)', 32: 'complex64', 128: 'RGB24', 1536: 'float128', 1792: 'complex128', 2048: 'complex256', 2304: 'RGBA32',
+  1: 'binary (1 bit)',
+  32: 'complex64',
+  128: 'RGB24',
+  1536: 'float128',
+  1792: 'complex128',
+  2048: 'complex256',
+  2304: 'RGBA32',
 };
 
 /** RAS affine from the qform quaternion (NIfTI-1 "method 2"). */
@@ -55,7 +61,11 @@ export function qformToAffine(h: Pick<NiftiHeader, 'quatern' | 'qoffset' | 'pixd
   if (a2 < 1e-7) {
     // a is ~0: the stored b,c,d carry the whole rotation; renormalise as nifti1_io does.
     const n = Math.hypot(b, c, d) || 1;
-    b /= n; c /= n; d /= n; a = 0; a2 = 0;
+    b /= n;
+    c /= n;
+    d /= n;
+    a = 0;
+    a2 = 0;
   } else {
     a = Math.sqrt(a2);
   }
@@ -73,11 +83,19 @@ export function qformToAffine(h: Pick<NiftiHeader, 'quatern' | 'qoffset' | 'pixd
  * Quaternion + qfac for a RAS affine (the inverse of qformToAffine), for writing a qform
  * next to the sform. Assumes orthogonal axes, which every grid we write has.
  */
-export function affineToQform(m: Affine3x4): { quatern: [number, number, number]; qoffset: [number, number, number]; qfac: 1 | -1; spacing: [number, number, number] } {
+export function affineToQform(m: Affine3x4): {
+  quatern: [number, number, number];
+  qoffset: [number, number, number];
+  qfac: 1 | -1;
+  spacing: [number, number, number];
+} {
   const cols = [0, 1, 2].map((c) => [m[0][c], m[1][c], m[2][c]]);
   const spacing = cols.map((v) => Math.hypot(v[0], v[1], v[2]) || 1) as [number, number, number];
   const u = cols.map((v, i) => v.map((x) => x / spacing[i]));
-  const det = u[0][0] * (u[1][1] * u[2][2] - u[1][2] * u[2][1]) - u[1][0] * (u[0][1] * u[2][2] - u[0][2] * u[2][1]) + u[2][0] * (u[0][1] * u[1][2] - u[0][2] * u[1][1]);
+  const det =
+    u[0][0] * (u[1][1] * u[2][2] - u[1][2] * u[2][1]) -
+    u[1][0] * (u[0][1] * u[2][2] - u[0][2] * u[2][1]) +
+    u[2][0] * (u[0][1] * u[1][2] - u[0][2] * u[1][1]);
   const qfac: 1 | -1 = det < 0 ? -1 : 1;
   if (qfac < 0) u[2] = u[2].map((x) => -x);
   // r[i][j] = row i, column j of the proper rotation.
@@ -94,13 +112,26 @@ export function affineToQform(m: Affine3x4): { quatern: [number, number, number]
     const yd = 1 + r(1, 1) - (r(0, 0) + r(2, 2));
     const zd = 1 + r(2, 2) - (r(0, 0) + r(1, 1));
     if (xd > 1) {
-      b = 0.5 * Math.sqrt(xd); c = (0.25 * (r(0, 1) + r(1, 0))) / b; d = (0.25 * (r(0, 2) + r(2, 0))) / b; a = (0.25 * (r(2, 1) - r(1, 2))) / b;
+      b = 0.5 * Math.sqrt(xd);
+      c = (0.25 * (r(0, 1) + r(1, 0))) / b;
+      d = (0.25 * (r(0, 2) + r(2, 0))) / b;
+      a = (0.25 * (r(2, 1) - r(1, 2))) / b;
     } else if (yd > 1) {
-      c = 0.5 * Math.sqrt(yd); b = (0.25 * (r(0, 1) + r(1, 0))) / c; d = (0.25 * (r(1, 2) + r(2, 1))) / c; a = (0.25 * (r(0, 2) - r(2, 0))) / c;
+      c = 0.5 * Math.sqrt(yd);
+      b = (0.25 * (r(0, 1) + r(1, 0))) / c;
+      d = (0.25 * (r(1, 2) + r(2, 1))) / c;
+      a = (0.25 * (r(0, 2) - r(2, 0))) / c;
     } else {
-      d = 0.5 * Math.sqrt(zd); b = (0.25 * (r(0, 2) + r(2, 0))) / d; c = (0.25 * (r(1, 2) + r(2, 1))) / d; a = (0.25 * (r(1, 0) - r(0, 1))) / d;
+      d = 0.5 * Math.sqrt(zd);
+      b = (0.25 * (r(0, 2) + r(2, 0))) / d;
+      c = (0.25 * (r(1, 2) + r(2, 1))) / d;
+      a = (0.25 * (r(1, 0) - r(0, 1))) / d;
     }
-    if (a < 0) { b = -b; c = -c; d = -d; }
+    if (a < 0) {
+      b = -b;
+      c = -c;
+      d = -d;
+    }
   }
   return { quatern: [b, c, d], qoffset: [m[0][3], m[1][3], m[2][3]], qfac, spacing };
 }

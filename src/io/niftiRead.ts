@@ -30,7 +30,10 @@ export function parseNifti(fileBytes: Uint8Array, name: string, opts: NiftiReadO
   const ab = head.buffer.slice(head.byteOffset, head.byteOffset + Math.min(head.byteLength, HEADER_PREFIX)) as ArrayBuffer;
   if (!nifti.isNIFTI(ab)) {
     if (nifti.isNIFTI(ab, true)) {
-      throw new MedsamError(`${path} is the header of a .hdr/.img pair, which is not supported`, 'convert it to a single .nii.gz (e.g. with nibabel or ITK-SNAP)');
+      throw new MedsamError(
+        `${path} is the header of a .hdr/.img pair, which is not supported`,
+        'convert it to a single .nii.gz (e.g. with nibabel or ITK-SNAP)',
+      );
     }
     throw new MedsamError(`${path} is not a NIfTI file (no n+1/n+2 magic)`, 'pass a .nii or .nii.gz file');
   }
@@ -55,10 +58,16 @@ export function parseNifti(fileBytes: Uint8Array, name: string, opts: NiftiReadO
   checkVoxelCount(`NIfTI file ${path}`, frames > 1 ? [...dims, frames] : dims, opts);
   const frame = opts.frame ?? 0;
   if (frames > 1 && opts.frame === undefined) {
-    throw new MedsamError(`NIfTI file ${path} is 4D (${frames} volumes of ${dims.join('x')})`, `choose one volume with --volume N (0..${frames - 1}; the frame option in the API)`);
+    throw new MedsamError(
+      `NIfTI file ${path} is 4D (${frames} volumes of ${dims.join('x')})`,
+      `choose one volume with --volume N (0..${frames - 1}; the frame option in the API)`,
+    );
   }
   if (!Number.isInteger(frame) || frame < 0 || frame >= frames) {
-    throw new MedsamError(`volume ${frame} is out of range for ${path} (${frames} volume${frames > 1 ? 's' : ''})`, `pass --volume between 0 and ${frames - 1} (the frame option in the API)`);
+    throw new MedsamError(
+      `volume ${frame} is out of range for ${path} (${frames} volume${frames > 1 ? 's' : ''})`,
+      `pass --volume between 0 and ${frames - 1} (the frame option in the API)`,
+    );
   }
 
   const dt = NIFTI_DATATYPES[header.datatype];
@@ -76,11 +85,21 @@ export function parseNifti(fileBytes: Uint8Array, name: string, opts: NiftiReadO
   // A 4D file is inflated only up to the chosen volume; a 3D one in full, so a bomb is caught.
   const needed = voxOffset + (frame + 1) * nvox * dt.bytes;
   const bytes = gz
-    ? inflateLimited(fileBytes, { format: 'gzip', limit: voxOffset + expected + inflateSlack(voxOffset + expected), label: path, declared, prefix: frames > 1 ? needed : undefined, inflater: opts.inflate })
+    ? inflateLimited(fileBytes, {
+        format: 'gzip',
+        limit: voxOffset + expected + inflateSlack(voxOffset + expected),
+        label: path,
+        declared,
+        prefix: frames > 1 ? needed : undefined,
+        inflater: opts.inflate,
+      })
     : fileBytes;
   const got = Math.max(0, bytes.length - voxOffset);
   if (bytes.length < needed) {
-    throw new MedsamError(`NIfTI file ${path} is truncated (expected ${frames > 1 ? (frame + 1) * nvox * dt.bytes : expected} bytes of voxel data, got ${got})`, 're-export the file');
+    throw new MedsamError(
+      `NIfTI file ${path} is truncated (expected ${frames > 1 ? (frame + 1) * nvox * dt.bytes : expected} bytes of voxel data, got ${got})`,
+      're-export the file',
+    );
   }
   const raw = decodeVoxels(bytes, voxOffset + frame * nvox * dt.bytes, nvox, dt.name as VoxelType, header.littleEndian);
   const slope = header.sclSlope;
@@ -131,9 +150,15 @@ export function niftiGeometry(h: NiftiHeader, warn?: (message: string) => void):
   if (h.qformCode > 0) candidates.push(qformToAffine(fixed));
   const sp = [1, 2, 3].map((i) => pixdim[i]);
   if (badPix.length && h.sformCode <= 0 && warn) {
-    warn(`has zero, negative or invalid spacing (pixdim ${[1, 2, 3].map((i) => h.pixdim[i]).join(' x ')}); assuming 1 mm on axis ${badPix.map((i) => 'xyz'[i - 1]).join(', ')}`);
+    warn(
+      `has zero, negative or invalid spacing (pixdim ${[1, 2, 3].map((i) => h.pixdim[i]).join(' x ')}); assuming 1 mm on axis ${badPix.map((i) => 'xyz'[i - 1]).join(', ')}`,
+    );
   }
-  candidates.push([[sp[0], 0, 0, 0], [0, sp[1], 0, 0], [0, 0, sp[2], 0]]);
+  candidates.push([
+    [sp[0], 0, 0, 0],
+    [0, sp[1], 0, 0],
+    [0, 0, sp[2], 0],
+  ]);
   const unitScale = ({ 1: 1000, 3: 0.001 } as Record<number, number>)[h.xyztUnits & 0x07] ?? 1;
   for (const ras of candidates) {
     const scaled = ras.map((row) => row.map((x) => x * unitScale)) as Affine3x4;

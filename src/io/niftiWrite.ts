@@ -23,7 +23,8 @@ export function encodeNifti(mask: Volume, path: string, like?: Volume): Uint8Arr
 /** Header + voxels of an uncompressed NIfTI-1 label image. */
 export function encodeNiftiMask(mask: Volume, path: string, like?: Volume): Uint8Array {
   checkMaskShape(mask, path);
-  if (mask.dims.some((d) => d > 32767)) throw new MedsamError(`cannot write ${path}: dimension ${Math.max(...mask.dims)} exceeds NIfTI-1's 32767`, 'write .nrrd instead');
+  if (mask.dims.some((d) => d > 32767))
+    throw new MedsamError(`cannot write ${path}: dimension ${Math.max(...mask.dims)} exceeds NIfTI-1's 32767`, 'write .nrrd instead');
   const labels = toLabelArray(mask, path);
   const template = pickTemplate(mask, like);
   const hdr = new ArrayBuffer(352);

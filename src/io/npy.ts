@@ -42,10 +42,13 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number;
   let headerStart: number;
-  if (major === 1) { headerLen = dv.getUint16(8, true); headerStart = 10; }
-  else if (major === 2 || major === 3) {
+  if (major === 1) {
+    headerLen = dv.getUint16(8, true);
+    headerStart = 10;
+  } else if (major === 2 || major === 3) {
     if (bytes.length < 12) fail('header is truncated');
-    headerLen = dv.getUint32(8, true); headerStart = 12;
+    headerLen = dv.getUint32(8, true);
+    headerStart = 12;
   } else return fail(`unsupported format version ${major}.${bytes[7]}`);
   const dataStart = headerStart + headerLen;
   if (dataStart > bytes.length) fail('header is truncated');
@@ -57,7 +60,11 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
   if (fortran === undefined) fail('header has no fortran_order');
   const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
   if (shapeText === undefined) fail('header has no shape');
-  const shape = shapeText!.split(',').map((s) => s.trim().replace(/L$/, '')).filter((s) => s.length > 0).map(Number);
+  const shape = shapeText!
+    .split(',')
+    .map((s) => s.trim().replace(/L$/, ''))
+    .filter((s) => s.length > 0)
+    .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);
 
   const order = descr![0];
@@ -66,7 +73,8 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
   const n = numel(shape);
   checkVoxelCount(label, shape, limits);
   const nbytes = n * info.size;
-  if (dataStart + nbytes > bytes.length) fail(`data is truncated (expected ${nbytes} bytes for shape (${shape.join(',')}), got ${bytes.length - dataStart})`);
+  if (dataStart + nbytes > bytes.length)
+    fail(`data is truncated (expected ${nbytes} bytes for shape (${shape.join(',')}), got ${bytes.length - dataStart})`);
 
   // Copy into a fresh buffer: typed arrays need element alignment, and big-endian data is swapped in place.
   const raw = new Uint8Array(nbytes);
@@ -81,7 +89,9 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
 function swapBytes(b: Uint8Array, size: number): void {
   for (let i = 0; i < b.length; i += size) {
     for (let lo = i, hi = i + size - 1; lo < hi; lo++, hi--) {
-      const t = b[lo]; b[lo] = b[hi]; b[hi] = t;
+      const t = b[lo];
+      b[lo] = b[hi];
+      b[hi] = t;
     }
   }
 }
@@ -91,7 +101,10 @@ function fortranToC<T extends NumericArray>(src: T, shape: number[]): T {
   const out = new (src.constructor as new (n: number) => T)(src.length);
   const nd = shape.length;
   const fStride = new Array<number>(nd);
-  for (let k = 0, s = 1; k < nd; k++) { fStride[k] = s; s *= shape[k]; }
+  for (let k = 0, s = 1; k < nd; k++) {
+    fStride[k] = s;
+    s *= shape[k];
+  }
   const idx = new Array<number>(nd).fill(0);
   let f = 0;
   for (let c = 0; c < src.length; c++) {
@@ -131,16 +144,26 @@ const DESCR: Record<DType, { descr: string; ctor: Function }> = {
 export function encodeNpy(a: NdArray): Uint8Array {
   const d = DESCR[a.dtype];
   if (!d) throw new MedsamError(`cannot write dtype ${a.dtype} to .npy`, 'convert the array to a numpy dtype first');
-  if (!(a.data instanceof d.ctor)) throw new MedsamError(`cannot write ${a.dtype} array held in a ${a.data.constructor.name} to .npy`, `store ${a.dtype} data in a ${d.ctor.name}`);
-  if (a.data.length !== numel(a.shape)) throw new MedsamError(`cannot write .npy: shape (${a.shape.join(',')}) needs ${numel(a.shape)} elements but data has ${a.data.length}`, 'fix the array shape');
+  if (!(a.data instanceof d.ctor))
+    throw new MedsamError(
+      `cannot write ${a.dtype} array held in a ${a.data.constructor.name} to .npy`,
+      `store ${a.dtype} data in a ${d.ctor.name}`,
+    );
+  if (a.data.length !== numel(a.shape))
+    throw new MedsamError(
+      `cannot write .npy: shape (${a.shape.join(',')}) needs ${numel(a.shape)} elements but data has ${a.data.length}`,
+      'fix the array shape',
+    );
   const shape = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
   let dict = `{'descr': '${d.descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   // numpy pads the header with spaces so the data starts on a 64-byte boundary.
   let version = 1;
   let prefix = 10;
   let total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
-  if (total - prefix > 0xffff) { // v1 stores the header length in 16 bits
-    version = 2; prefix = 12;
+  if (total - prefix > 0xffff) {
+    // v1 stores the header length in 16 bits
+    version = 2;
+    prefix = 12;
     total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
   }
   dict = dict.padEnd(total - prefix - 1, ' ') + '\n';

@@ -21,7 +21,10 @@ function memberName(key: string): string {
 /** Open a .npz from bytes (label names it in errors) without decoding any array yet. */
 export function openNpzBytes(bytes: Uint8Array, label = '.npz data', limits?: ReadLimits): NpzFile {
   const zip = ZipArchive.open(bytes, label, '.npz archive', limits);
-  const keys = zip.names().filter((n) => n.endsWith('.npy')).map((n) => n.slice(0, -4));
+  const keys = zip
+    .names()
+    .filter((n) => n.endsWith('.npy'))
+    .map((n) => n.slice(0, -4));
   return {
     keys: () => [...keys],
     has: (key) => zip.has(memberName(key)),

@@ -46,15 +46,26 @@ function npzCaseFromArrays(arrays: Record<string, NdArray>, name: string, opts: 
   const keys = Object.keys(arrays);
   const imageKey = opts.imageKey ?? 'imgs';
   const imgs = arrays[imageKey];
-  if (!imgs) throw new MedsamError(`${path} has no "${imageKey}" array (keys: ${keys.join(', ') || 'none'})`, 'pass a MedSAM2 .npz case with imgs (D,H,W)');
+  if (!imgs)
+    throw new MedsamError(
+      `${path} has no "${imageKey}" array (keys: ${keys.join(', ') || 'none'})`,
+      'pass a MedSAM2 .npz case with imgs (D,H,W)',
+    );
   const shape = imgs.shape;
-  if (shape.some((d) => d === 0)) throw new MedsamError(`${path}: "imgs" has a zero-size dimension (${shape.join('x')})`, 'the case is empty; re-export it');
+  if (shape.some((d) => d === 0))
+    throw new MedsamError(`${path}: "imgs" has a zero-size dimension (${shape.join('x')})`, 'the case is empty; re-export it');
   let dims: [number, number, number];
   let rgb: Image2D | undefined;
   let imageData = imgs.data;
   if (shape.length === 3 && shape[2] === 3 && isRgbCandidate(shape)) {
     dims = [shape[1], shape[0], 1];
-    rgb = { width: shape[1], height: shape[0], channels: 3, data: Uint8Array.from(imgs.data as ArrayLike<number>, Number), source: { format: 'png', path } };
+    rgb = {
+      width: shape[1],
+      height: shape[0],
+      channels: 3,
+      data: Uint8Array.from(imgs.data as ArrayLike<number>, Number),
+      source: { format: 'png', path },
+    };
     imageData = luminance(rgb.data);
   } else if (shape.length === 3) dims = [shape[2], shape[1], shape[0]];
   else if (shape.length === 2) dims = [shape[1], shape[0], 1];
@@ -73,7 +84,10 @@ function npzCaseFromArrays(arrays: Record<string, NdArray>, name: string, opts: 
     if (!a) return undefined;
     const want = rgb ? shape.slice(0, 2) : shape;
     if (a.shape.length !== want.length || a.shape.some((d, i) => d !== want[i])) {
-      throw new MedsamError(`${path}: "${key}" has shape (${a.shape.join(', ')}) but "imgs" needs (${want.join(', ')})`, `re-export the case with ${key} on the image grid`);
+      throw new MedsamError(
+        `${path}: "${key}" has shape (${a.shape.join(', ')}) but "imgs" needs (${want.join(', ')})`,
+        `re-export the case with ${key} on the image grid`,
+      );
     }
     return { ...base, data: a.data };
   };
@@ -88,7 +102,11 @@ export function parseNpzMask(bytes: Uint8Array, name: string, opts: NpzCaseOptio
   const arrays = readNpzBytes(bytes, name, opts);
   const keys = Object.keys(arrays);
   const key = ['segs', 'gts'].find((k) => keys.includes(k));
-  if (!key) throw new MedsamError(`${name} has no "segs" or "gts" array (keys: ${keys.join(', ') || 'none'})`, 'pass a MedSAM2 prediction or case .npz');
+  if (!key)
+    throw new MedsamError(
+      `${name} has no "segs" or "gts" array (keys: ${keys.join(', ') || 'none'})`,
+      'pass a MedSAM2 prediction or case .npz',
+    );
   return npzCaseFromArrays(arrays, name, { ...opts, imageKey: key }).image;
 }
 
@@ -125,10 +143,16 @@ function readSpacing(a: NdArray | undefined, order: 'xyz' | 'zyx', path: string,
   return order === 'zyx' ? [u[2], u[1], u[0]] : [u[0], u[1], u[2]];
 }
 
-function readVector<N extends 3 | 9>(a: NdArray | undefined, n: N, key: string, path: string): (N extends 3 ? [number, number, number] : Volume['direction']) | undefined {
+function readVector<N extends 3 | 9>(
+  a: NdArray | undefined,
+  n: N,
+  key: string,
+  path: string,
+): (N extends 3 ? [number, number, number] : Volume['direction']) | undefined {
   if (!a) return undefined;
   const v = Array.from(a.data as ArrayLike<number>, (x) => Number(x) + 0);
-  if (v.length !== n || v.some((x) => !Number.isFinite(x))) throw new MedsamError(`${path}: "${key}" has ${v.length} values, expected ${n}`, 're-export the case');
+  if (v.length !== n || v.some((x) => !Number.isFinite(x)))
+    throw new MedsamError(`${path}: "${key}" has ${v.length} values, expected ${n}`, 're-export the case');
   return v as never;
 }
 
@@ -140,7 +164,11 @@ function readVector<N extends 3 | 9>(a: NdArray | undefined, n: N, key: string, 
 export function encodeNpzMask(segs: Volume, path: string, extra: Record<string, NdArray> = {}): Uint8Array {
   checkMaskShape(segs, path);
   const labels = toLabelArray(segs, path);
-  if (!(labels instanceof Uint8Array)) throw new MedsamError(`cannot write ${path}: MedSAM2 npz masks are uint8 and a label exceeds 255`, 'renumber the labels or write .nii.gz');
+  if (!(labels instanceof Uint8Array))
+    throw new MedsamError(
+      `cannot write ${path}: MedSAM2 npz masks are uint8 and a label exceeds 255`,
+      'renumber the labels or write .nii.gz',
+    );
   const order = (segs.header as NpzHeader | undefined)?.kind === 'npz' ? (segs.header as NpzHeader).spacingOrder : 'xyz';
   const [nx, ny, nz] = segs.dims;
   const s = segs.spacing;

@@ -7,8 +7,6 @@ import { encodeNpzMask, parseNpzCase, parseNpzMask, type NpzCase, type NpzCaseOp
 import type { ReadLimits } from './readLimits.js';
 import type { Volume } from './volume.js';
 
-
-
 /** Open a .npz file (synchronous read; arrays decoded on demand). */
 export function openNpz(path: string, limits?: ReadLimits): NpzFile {
   const l = limitsFromEnv(limits);

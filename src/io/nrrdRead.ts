@@ -35,11 +35,16 @@ addTypes('float64', ['double']);
 
 /** World-axis sign flips that take each NRRD space to LPS. */
 const SPACE_TO_LPS: Record<string, Vec3> = {
-  'left-posterior-superior': [1, 1, 1], lps: [1, 1, 1],
-  'right-anterior-superior': [-1, -1, 1], ras: [-1, -1, 1],
-  'left-anterior-superior': [1, -1, 1], las: [1, -1, 1],
+  'left-posterior-superior': [1, 1, 1],
+  lps: [1, 1, 1],
+  'right-anterior-superior': [-1, -1, 1],
+  ras: [-1, -1, 1],
+  'left-anterior-superior': [1, -1, 1],
+  las: [1, -1, 1],
   // No anatomical meaning: taken as LPS, like ITK does.
-  'scanner-xyz': [1, 1, 1], '3d-right-handed': [1, 1, 1], '3d-left-handed': [1, 1, 1],
+  'scanner-xyz': [1, 1, 1],
+  '3d-right-handed': [1, 1, 1],
+  '3d-left-handed': [1, 1, 1],
 };
 
 /**
@@ -51,18 +56,26 @@ export function parseNrrd(bytes: Uint8Array, name: string, opts: ParseOptions = 
   const { header, dataStart } = parseHeader(bytes, path);
   const f = header.fields;
   const type = TYPES[(f.type ?? '').toLowerCase()];
-  if (!type) throw new MedsamError(`NRRD file ${path} has unsupported type "${f.type ?? '(missing)'}"`, 'convert it to a scalar integer or float image');
+  if (!type)
+    throw new MedsamError(
+      `NRRD file ${path} has unsupported type "${f.type ?? '(missing)'}"`,
+      'convert it to a scalar integer or float image',
+    );
   const dimension = Number(f.dimension);
   const sizes = (f.sizes ?? '').trim().split(/\s+/).map(Number);
   if (!(dimension >= 1) || sizes.length !== dimension || sizes.some((s) => !Number.isInteger(s))) {
     throw new MedsamError(`NRRD file ${path} has inconsistent "dimension: ${f.dimension}" and "sizes: ${f.sizes}"`, 're-export the file');
   }
-  if (sizes.some((s) => s <= 0)) throw new MedsamError(`NRRD file ${path} has a zero-size dimension (${sizes.join('x')})`, 'the image is empty; re-export it');
+  if (sizes.some((s) => s <= 0))
+    throw new MedsamError(`NRRD file ${path} has a zero-size dimension (${sizes.join('x')})`, 'the image is empty; re-export it');
   const spatial = spatialAxes(f, dimension, path);
   if (spatial.length < dimension) {
     const extra = [...Array(dimension).keys()].filter((i) => !spatial.includes(i));
     if (extra.some((i) => sizes[i] > 1)) {
-      throw new MedsamError(`NRRD file ${path} has non-spatial axes (${extra.map((i) => `${(f.kinds ?? '').split(/\s+/)[i] ?? 'axis ' + i} of size ${sizes[i]}`).join(', ')})`, 'only scalar 2D/3D images are supported; extract one component or volume first');
+      throw new MedsamError(
+        `NRRD file ${path} has non-spatial axes (${extra.map((i) => `${(f.kinds ?? '').split(/\s+/)[i] ?? 'axis ' + i} of size ${sizes[i]}`).join(', ')})`,
+        'only scalar 2D/3D images are supported; extract one component or volume first',
+      );
     }
   }
   if (spatial.length > 3) throw new MedsamError(`NRRD file ${path} has ${spatial.length} spatial axes`, 'only 2D/3D images are supported');
@@ -78,20 +91,39 @@ export function parseNrrd(bytes: Uint8Array, name: string, opts: ParseOptions = 
     const need = nvox * VOXEL_BYTES[type];
     if (encoding !== 'raw') {
       const allowed = need + Math.max(0, byteSkip) + inflateSlack(need);
-      payload = inflateLimited(payload, { format: 'gzip', limit: allowed, label: path, declared: `${sizes.join('x')} ${type} = ${formatBytes(need)}`, inflater: opts.inflate });
+      payload = inflateLimited(payload, {
+        format: 'gzip',
+        limit: allowed,
+        label: path,
+        declared: `${sizes.join('x')} ${type} = ${formatBytes(need)}`,
+        inflater: opts.inflate,
+      });
     }
     // byte skip -1 means "the data is the last `need` bytes".
     const start = byteSkip === -1 ? payload.length - need : byteSkip;
     const got = payload.length - Math.max(0, start);
-    if (start < 0 || got < need) throw new MedsamError(`NRRD file ${path} is truncated (expected ${need} bytes of voxel data, got ${Math.max(0, got)})`, 're-export the file');
+    if (start < 0 || got < need)
+      throw new MedsamError(
+        `NRRD file ${path} is truncated (expected ${need} bytes of voxel data, got ${Math.max(0, got)})`,
+        're-export the file',
+      );
     const endian = (f.endian ?? 'little').toLowerCase();
     data = decodeVoxels(payload, start, nvox, type, endian !== 'big');
   } else if (encoding === 'ascii' || encoding === 'text' || encoding === 'txt') {
-    const values = new TextDecoder().decode(payload).trim().split(/[\s,]+/).filter(Boolean).map(Number);
-    if (values.length < nvox) throw new MedsamError(`NRRD file ${path} is truncated (expected ${nvox} ascii values, got ${values.length})`, 're-export the file');
+    const values = new TextDecoder()
+      .decode(payload)
+      .trim()
+      .split(/[\s,]+/)
+      .filter(Boolean)
+      .map(Number);
+    if (values.length < nvox)
+      throw new MedsamError(`NRRD file ${path} is truncated (expected ${nvox} ascii values, got ${values.length})`, 're-export the file');
     data = type === 'float64' ? Float64Array.from(values.slice(0, nvox)) : Float32Array.from(values.slice(0, nvox));
   } else {
-    throw new MedsamError(`NRRD file ${path} uses unsupported encoding "${encoding}"`, 're-save it with raw or gzip encoding (e.g. in 3D Slicer)');
+    throw new MedsamError(
+      `NRRD file ${path} uses unsupported encoding "${encoding}"`,
+      're-save it with raw or gzip encoding (e.g. in 3D Slicer)',
+    );
   }
 
   const warn = warnerOf(opts);
@@ -105,8 +137,16 @@ function parseHeader(bytes: Uint8Array, path: string): { header: NrrdHeader; dat
   let end = -1;
   let dataStart = bytes.length;
   for (let i = 0; i < bytes.length - 1; i++) {
-    if (bytes[i] === 0x0a && bytes[i + 1] === 0x0a) { end = i; dataStart = i + 2; break; }
-    if (bytes[i] === 0x0a && bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) { end = i; dataStart = i + 3; break; }
+    if (bytes[i] === 0x0a && bytes[i + 1] === 0x0a) {
+      end = i;
+      dataStart = i + 2;
+      break;
+    }
+    if (bytes[i] === 0x0a && bytes[i + 1] === 0x0d && bytes[i + 2] === 0x0a) {
+      end = i;
+      dataStart = i + 3;
+      break;
+    }
   }
   const text = latin1(bytes.subarray(0, end < 0 ? bytes.length : end));
   const fields: Record<string, string> = {};
@@ -116,14 +156,22 @@ function parseHeader(bytes: Uint8Array, path: string): { header: NrrdHeader; dat
     const line = lines[i];
     if (line.startsWith('#') || line.trim() === '') continue;
     const kv = /^([^:]+):=(.*)$/.exec(line);
-    if (kv) { keyValues[kv[1]] = kv[2]; continue; }
+    if (kv) {
+      keyValues[kv[1]] = kv[2];
+      continue;
+    }
     const m = /^([^:]+):\s?(.*)$/.exec(line);
     if (!m) throw new MedsamError(`NRRD file ${path} has a malformed header line "${line.slice(0, 60)}"`, 're-export the file');
     const key = m[1].trim().toLowerCase();
     fields[key] = m[2].trim();
     // "data file: LIST" lists one file per following line.
     if ((key === 'data file' || key === 'datafile') && /^LIST/.test(fields[key])) {
-      fields[key] = 'LIST\n' + lines.slice(i + 1).filter((l) => l.trim()).join('\n');
+      fields[key] =
+        'LIST\n' +
+        lines
+          .slice(i + 1)
+          .filter((l) => l.trim())
+          .join('\n');
       break;
     }
   }
@@ -134,7 +182,14 @@ function parseHeader(bytes: Uint8Array, path: string): { header: NrrdHeader; dat
 }
 
 /** The voxel bytes: after the header, or in the detached file(s) a .nhdr names. */
-function dataPayload(bytes: Uint8Array, dataStart: number, f: Record<string, string>, path: string, opts: ParseOptions, slices: number): Uint8Array {
+function dataPayload(
+  bytes: Uint8Array,
+  dataStart: number,
+  f: Record<string, string>,
+  path: string,
+  opts: ParseOptions,
+  slices: number,
+): Uint8Array {
   const dataFile = f['data file'] ?? f.datafile;
   if (!dataFile) {
     const lineSkip = Number(f['line skip'] ?? 0);
@@ -148,7 +203,10 @@ function dataPayload(bytes: Uint8Array, dataStart: number, f: Record<string, str
   const [spec, ...listLines] = dataFile.split('\n');
   const names = expandDataFileSpec(spec, listLines, `NRRD header ${path}`, Math.max(1, slices));
   if (!opts.readDataFile) {
-    throw new MedsamError(`NRRD header ${path} keeps its voxels in a separate data file (${names[0]}${names.length > 1 ? ', …' : ''}), which can only be read from a path`, 'read the .nhdr by path with its data file beside it, or save it as a single .nrrd');
+    throw new MedsamError(
+      `NRRD header ${path} keeps its voxels in a separate data file (${names[0]}${names.length > 1 ? ', …' : ''}), which can only be read from a path`,
+      'read the .nhdr by path with its data file beside it, or save it as a single .nrrd',
+    );
   }
   return concatBytes(names.map((n) => opts.readDataFile!(n)));
 }
@@ -158,28 +216,46 @@ function spatialAxes(f: Record<string, string>, dimension: number, path: string)
   const dirs = f['space directions'];
   if (dirs !== undefined) {
     const tokens = dirs.match(/\([^)]*\)|none/gi) ?? [];
-    if (tokens.length !== dimension) throw new MedsamError(`NRRD file ${path} has ${tokens.length} space directions for ${dimension} axes`, 're-export the file');
+    if (tokens.length !== dimension)
+      throw new MedsamError(`NRRD file ${path} has ${tokens.length} space directions for ${dimension} axes`, 're-export the file');
     return tokens.map((t, i) => (t.toLowerCase() === 'none' ? -1 : i)).filter((i) => i >= 0);
   }
   const kinds = (f.kinds ?? '').split(/\s+/).filter(Boolean);
   const all = [...Array(dimension).keys()];
   if (kinds.length !== dimension) return all;
-  return all.filter((i) => !/^(rgb-color|rgba-color|vector|list|point|covariant-vector|normal|3-color|4-color|hsv-color|xyz-color|time|complex|[23]-vector|3-gradient|3-normal|4-vector|quaternion|[23]d-[\w-]*)$/i.test(kinds[i]));
+  return all.filter(
+    (i) =>
+      !/^(rgb-color|rgba-color|vector|list|point|covariant-vector|normal|3-color|4-color|hsv-color|xyz-color|time|complex|[23]-vector|3-gradient|3-normal|4-vector|quaternion|[23]d-[\w-]*)$/i.test(
+        kinds[i],
+      ),
+  );
 }
 
 function parseVector(t: string, path: string): number[] {
-  const v = t.replace(/[()]/g, '').split(',').map((x) => Number(x.trim()));
+  const v = t
+    .replace(/[()]/g, '')
+    .split(',')
+    .map((x) => Number(x.trim()));
   if (v.some((x) => !Number.isFinite(x))) throw new MedsamError(`NRRD file ${path} has a malformed vector "${t}"`, 're-export the file');
   return v;
 }
 
-function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string, warn: (m: string) => void): Pick<Volume, 'spacing' | 'origin' | 'direction'> {
+function nrrdGeometry(
+  f: Record<string, string>,
+  spatial: number[],
+  path: string,
+  warn: (m: string) => void,
+): Pick<Volume, 'spacing' | 'origin' | 'direction'> {
   const space = (f.space ?? '').toLowerCase();
-  const flip: Vec3 = space ? SPACE_TO_LPS[space] ?? [1, 1, 1] : [1, 1, 1];
+  const flip: Vec3 = space ? (SPACE_TO_LPS[space] ?? [1, 1, 1]) : [1, 1, 1];
   if (space && !SPACE_TO_LPS[space]) {
     throw new MedsamError(`NRRD file ${path} has unsupported space "${f.space}"`, 'only 3D spaces (LPS/RAS/LAS/scanner-xyz) are supported');
   }
-  const m: Affine3x4 = [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]];
+  const m: Affine3x4 = [
+    [1, 0, 0, 0],
+    [0, 1, 0, 0],
+    [0, 0, 1, 0],
+  ];
   const dirs = f['space directions'];
   if (dirs !== undefined) {
     const tokens = (dirs.match(/\([^)]*\)|none/gi) ?? []).filter((t) => t.toLowerCase() !== 'none');
@@ -195,7 +271,8 @@ function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string
       if (Number.isFinite(sp[ax]) && sp[ax] > 0) m[c][c] = sp[ax];
       else if (f.spacings !== undefined && sp[ax] !== undefined && !Number.isNaN(sp[ax])) bad.push(c);
     });
-    if (bad.length) warn(`NRRD file ${path} has zero or negative spacings (${f.spacings}); assuming 1 mm on axis ${bad.map((c) => 'xyz'[c]).join(', ')}`);
+    if (bad.length)
+      warn(`NRRD file ${path} has zero or negative spacings (${f.spacings}); assuming 1 mm on axis ${bad.map((c) => 'xyz'[c]).join(', ')}`);
   }
   // A 2D image gets a unit third axis orthogonal to the first two.
   if (spatial.length < 3) {
@@ -210,7 +287,10 @@ function nrrdGeometry(f: Record<string, string>, spatial: number[], path: string
     for (let r = 0; r < 3; r++) m[r][3] = (o[r] ?? 0) * flip[r];
   }
   return geometryFromAffineRepaired(m, (axes) =>
-    warn(`NRRD file ${path} has a zero-length space direction on axis ${axes.map((c) => 'xyz'[c]).join(', ')}; assuming 1 mm spacing there`));
+    warn(
+      `NRRD file ${path} has a zero-length space direction on axis ${axes.map((c) => 'xyz'[c]).join(', ')}; assuming 1 mm spacing there`,
+    ),
+  );
 }
 
 /** NRRD has no modality field; Slicer and pynrrd sometimes leave one in key/values. */

@@ -4,7 +4,16 @@ import type { NumericArray } from './ndarray.js';
 export type VoxelType = 'uint8' | 'int8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'float32' | 'float64';
 
 export const VOXEL_BYTES: Record<VoxelType, number> = {
-  uint8: 1, int8: 1, int16: 2, uint16: 2, int32: 4, uint32: 4, int64: 8, uint64: 8, float32: 4, float64: 8,
+  uint8: 1,
+  int8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  uint64: 8,
+  float32: 4,
+  float64: 8,
 };
 
 /**
@@ -21,14 +30,22 @@ export function decodeVoxels(bytes: Uint8Array, offset: number, count: number, t
   }
   const buf = raw.buffer;
   switch (type) {
-    case 'uint8': return new Uint8Array(buf);
-    case 'int8': return new Int8Array(buf);
-    case 'int16': return new Int16Array(buf);
-    case 'uint16': return new Uint16Array(buf);
-    case 'int32': return new Int32Array(buf);
-    case 'uint32': return new Uint32Array(buf);
-    case 'float32': return new Float32Array(buf);
-    case 'float64': return new Float64Array(buf);
+    case 'uint8':
+      return new Uint8Array(buf);
+    case 'int8':
+      return new Int8Array(buf);
+    case 'int16':
+      return new Int16Array(buf);
+    case 'uint16':
+      return new Uint16Array(buf);
+    case 'int32':
+      return new Int32Array(buf);
+    case 'uint32':
+      return new Uint32Array(buf);
+    case 'float32':
+      return new Float32Array(buf);
+    case 'float64':
+      return new Float64Array(buf);
     case 'int64':
     case 'uint64': {
       const big = type === 'int64' ? new BigInt64Array(buf) : new BigUint64Array(buf);

@@ -57,11 +57,16 @@ export async function readVolume(path: string, opts: ReadVolumeOptions = {}): Pr
   const format = opts.format ?? detectVolumeFormat(path);
   const o = { ...opts, ...limitsFromEnv(opts) };
   switch (format) {
-    case 'nrrd': return readNrrd(path, o);
-    case 'metaimage': return readMetaImage(path, o);
-    case 'dicom': return checkVolumeValues(await readDicom(path, o), path, warnerOf(o));
+    case 'nrrd':
+      return readNrrd(path, o);
+    case 'metaimage':
+      return readMetaImage(path, o);
+    case 'dicom':
+      return checkVolumeValues(await readDicom(path, o), path, warnerOf(o));
     case 'png':
-    case 'jpeg': return imageToVolume(decodeImage2D(readFileBytes(path, 'image', o), path, o));
-    default: return readVolumeBytes(readFileBytes(path, `${format === 'npz' ? '.npz' : 'NIfTI'} file`, o), path, { ...o, format });
+    case 'jpeg':
+      return imageToVolume(decodeImage2D(readFileBytes(path, 'image', o), path, o));
+    default:
+      return readVolumeBytes(readFileBytes(path, `${format === 'npz' ? '.npz' : 'NIfTI'} file`, o), path, { ...o, format });
   }
 }

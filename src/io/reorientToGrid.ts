@@ -20,8 +20,10 @@ export function reorientToGrid(v: Volume, target: Grid, tol = 1e-3): Volume {
     if (best < 0 || axisOf.includes(best)) throw notAligned(v, 'axes are not a permutation/flip of each other');
     axisOf.push(best);
     sign.push(dot(column(v.direction, best), ct) > 0 ? 1 : -1);
-    if (v.dims[best] !== target.dims[t]) throw notAligned(v, `axis ${t} has ${target.dims[t]} voxels, source axis ${best} has ${v.dims[best]}`);
-    if (Math.abs(v.spacing[best] - target.spacing[t]) > tol * Math.max(1, target.spacing[t])) throw notAligned(v, `spacing ${v.spacing[best]} vs ${target.spacing[t]}`);
+    if (v.dims[best] !== target.dims[t])
+      throw notAligned(v, `axis ${t} has ${target.dims[t]} voxels, source axis ${best} has ${v.dims[best]}`);
+    if (Math.abs(v.spacing[best] - target.spacing[t]) > tol * Math.max(1, target.spacing[t]))
+      throw notAligned(v, `spacing ${v.spacing[best]} vs ${target.spacing[t]}`);
   }
   // Source voxel index of the target's first voxel: must be a corner of the source grid.
   const rel = [0, 1, 2].map((r) => target.origin[r] - v.origin[r]);
@@ -29,7 +31,8 @@ export function reorientToGrid(v: Volume, target: Grid, tol = 1e-3): Volume {
   for (let t = 0; t < 3; t++) {
     const s = axisOf[t];
     const expect = sign[t] > 0 ? 0 : v.dims[s] - 1;
-    if (Math.abs(start[s] - expect) > tol * 10) throw notAligned(v, `origins are ${(Math.abs(start[s] - expect) * v.spacing[s]).toFixed(3)} mm apart along axis ${t}`);
+    if (Math.abs(start[s] - expect) > tol * 10)
+      throw notAligned(v, `origins are ${(Math.abs(start[s] - expect) * v.spacing[s]).toFixed(3)} mm apart along axis ${t}`);
   }
   const [nx, ny, nz] = target.dims;
   const strides = [1, v.dims[0], v.dims[0] * v.dims[1]];
@@ -43,9 +46,19 @@ export function reorientToGrid(v: Volume, target: Grid, tol = 1e-3): Volume {
       for (let i = 0; i < nx; i++, src += step[0]) out[o++] = v.data[src];
     }
   }
-  return { ...v, data: out, dims: [...target.dims], spacing: [...target.spacing], origin: [...target.origin], direction: [...target.direction] };
+  return {
+    ...v,
+    data: out,
+    dims: [...target.dims],
+    spacing: [...target.spacing],
+    origin: [...target.origin],
+    direction: [...target.direction],
+  };
 }
 
 function notAligned(v: Volume, why: string): MedsamError {
-  return new MedsamError(`${v.source.path} is not on the same voxel grid as the reference (${why})`, 'resample it onto the image grid first (e.g. with ITK-SNAP or SimpleITK)');
+  return new MedsamError(
+    `${v.source.path} is not on the same voxel grid as the reference (${why})`,
+    'resample it onto the image grid first (e.g. with ITK-SNAP or SimpleITK)',
+  );
 }

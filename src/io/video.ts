@@ -47,15 +47,38 @@ export async function readVideo(path: string, opts: { maxFrames?: number } = {})
 export async function writeVideo(path: string, frames: readonly Uint8Array[], width: number, height: number, fps = 25): Promise<void> {
   if (frames.length === 0) throw new MedsamError(`no frames to write to ${path}`, 'segment at least one frame');
   const dir = dirname(path);
-  if (!existsSync(dir)) throw new MedsamError(`cannot write ${path}: folder ${dir} does not exist`, 'create the folder or choose another output path');
+  if (!existsSync(dir))
+    throw new MedsamError(`cannot write ${path}: folder ${dir} does not exist`, 'create the folder or choose another output path');
   const ext = extname(path) || '.mp4';
   const tmp = join(dir, `.${basename(path, ext)}.tmp-${process.pid}${ext}`);
   try {
     await runFfmpeg(
       [
-        '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-r', String(fps), '-i', 'pipe:0',
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'rawvideo',
+        '-pix_fmt',
+        'rgb24',
+        '-s',
+        `${width}x${height}`,
+        '-r',
+        String(fps),
+        '-i',
+        'pipe:0',
         // yuv420p needs even sizes: pad by one pixel when odd.
-        '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p', tmp,
+        '-vf',
+        'pad=ceil(iw/2)*2:ceil(ih/2)*2',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'veryfast',
+        '-crf',
+        '18',
+        '-pix_fmt',
+        'yuv420p',
+        tmp,
       ],
       { input: frames, what: path },
     );

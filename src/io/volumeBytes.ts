@@ -44,7 +44,10 @@ export function detectFormat(name: string, head: Uint8Array): VolumeFormat {
   // gzip without a telling name: NIfTI is by far the most common gzip-wrapped volume.
   if (head[0] === 0x1f && head[1] === 0x8b) return 'nifti';
   const ext = /\.[^./\\]+$/.exec(name)?.[0] ?? '(none)';
-  throw new MedsamError(`cannot tell the image format of ${name} (extension ${ext}, unrecognised content)`, `supported inputs: ${SUPPORTED_INPUTS}`);
+  throw new MedsamError(
+    `cannot tell the image format of ${name} (extension ${ext}, unrecognised content)`,
+    `supported inputs: ${SUPPORTED_INPUTS}`,
+  );
 }
 
 /**
@@ -60,18 +63,29 @@ export function readVolumeBytes(bytes: Uint8Array, name: string, opts: VolumeByt
   const warn = warnerOf(opts);
   let v: Volume;
   switch (format) {
-    case 'nifti': v = parseNifti(bytes, name, opts); break;
-    case 'nrrd': v = parseNrrd(bytes, name, opts); break;
-    case 'metaimage': v = parseMetaImage(bytes, name, opts); break;
+    case 'nifti':
+      v = parseNifti(bytes, name, opts);
+      break;
+    case 'nrrd':
+      v = parseNrrd(bytes, name, opts);
+      break;
+    case 'metaimage':
+      v = parseMetaImage(bytes, name, opts);
+      break;
     case 'npz':
       // A case holds `imgs`; a saved prediction holds only `segs`. Both paths check values.
       return openNpzBytes(bytes, name, opts).has('imgs')
         ? parseNpzCase(bytes, name, { ...opts, spacingOrder: opts.npzSpacingOrder }).image
         : parseNpzMask(bytes, name, { ...opts, spacingOrder: opts.npzSpacingOrder });
     case 'png':
-    case 'jpeg': v = imageToVolume(decodeImage2D(bytes, name, opts)); break;
+    case 'jpeg':
+      v = imageToVolume(decodeImage2D(bytes, name, opts));
+      break;
     case 'dicom':
-      throw new MedsamError(`${name} is DICOM, which is read from a file or folder (or as a list of slice buffers by the DICOM reader)`, 'pass the DICOM file or series folder path');
+      throw new MedsamError(
+        `${name} is DICOM, which is read from a file or folder (or as a list of slice buffers by the DICOM reader)`,
+        'pass the DICOM file or series folder path',
+      );
   }
   return checkVolumeValues(v, name, warn);
 }

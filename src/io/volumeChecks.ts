@@ -13,12 +13,16 @@ export function checkVolumeValues(v: Volume, label: string, warn: (message: stri
   let spacing = v.spacing;
   const bad = [0, 1, 2].filter((i) => !(v.spacing[i] > 0) || !Number.isFinite(v.spacing[i]));
   if (bad.length) {
-    warn(`${label} has zero, negative or invalid spacing (${v.spacing.join(' x ')}) on axis ${bad.map((i) => 'xyz'[i]).join(', ')}; assuming 1 mm there`);
+    warn(
+      `${label} has zero, negative or invalid spacing (${v.spacing.join(' x ')}) on axis ${bad.map((i) => 'xyz'[i]).join(', ')}; assuming 1 mm there`,
+    );
     spacing = v.spacing.map((s, i) => (bad.includes(i) ? 1 : s)) as Volume['spacing'];
   }
   const d = v.data;
   if (!(d instanceof Float32Array || d instanceof Float64Array)) return spacing === v.spacing ? v : { ...v, spacing };
-  let lo = Infinity, hi = -Infinity, nonFinite = 0;
+  let lo = Infinity,
+    hi = -Infinity,
+    nonFinite = 0;
   for (let i = 0; i < d.length; i++) {
     const x = d[i];
     if (x === x && x !== Infinity && x !== -Infinity) {
@@ -27,10 +31,15 @@ export function checkVolumeValues(v: Volume, label: string, warn: (message: stri
     } else nonFinite++;
   }
   if (nonFinite === d.length) {
-    throw new MedsamError(`${label} has no finite voxel value (all ${d.length} voxels are NaN or infinite)`, 'the image holds no data; re-export it from the original');
+    throw new MedsamError(
+      `${label} has no finite voxel value (all ${d.length} voxels are NaN or infinite)`,
+      'the image holds no data; re-export it from the original',
+    );
   }
   if (nonFinite > 0) {
-    warn(`${label} has ${nonFinite} NaN/infinite voxel${nonFinite > 1 ? 's' : ''}; NaN and -Inf read as the minimum ${lo}, +Inf as the maximum ${hi}`);
+    warn(
+      `${label} has ${nonFinite} NaN/infinite voxel${nonFinite > 1 ? 's' : ''}; NaN and -Inf read as the minimum ${lo}, +Inf as the maximum ${hi}`,
+    );
     for (let i = 0; i < d.length; i++) {
       const x = d[i];
       if (x !== x || x === -Infinity) d[i] = lo;

@@ -18,7 +18,10 @@ export async function writeMask(path: string, mask: Volume, like?: Volume, dicom
   if (path.toLowerCase().endsWith('.dcm')) {
     checkMaskShape(mask, path);
     if (like && like.dims.some((d, i) => d !== mask.dims[i])) {
-      throw new MedsamError(`cannot write ${path}: mask is ${mask.dims.join('x')} but the image is ${like.dims.join('x')}`, 'build the mask on the image grid');
+      throw new MedsamError(
+        `cannot write ${path}: mask is ${mask.dims.join('x')} but the image is ${like.dims.join('x')}`,
+        'build the mask on the image grid',
+      );
     }
     return writeDicomMask(path, mask, like, dicom);
   }

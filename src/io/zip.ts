@@ -41,7 +41,8 @@ export function crc32(data: Uint8Array): number {
       crcTables[n] = c;
     }
     for (let n = 0; n < 256; n++) {
-      for (let t = 1; t < 8; t++) crcTables[t * 256 + n] = crcTables[(t - 1) * 256 + n] >>> 8 ^ crcTables[crcTables[(t - 1) * 256 + n] & 0xff];
+      for (let t = 1; t < 8; t++)
+        crcTables[t * 256 + n] = (crcTables[(t - 1) * 256 + n] >>> 8) ^ crcTables[crcTables[(t - 1) * 256 + n] & 0xff];
     }
   }
   const T = crcTables;
@@ -50,8 +51,15 @@ export function crc32(data: Uint8Array): number {
   const n8 = data.length - (data.length % 8);
   for (; i < n8; i += 8) {
     const a = c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24));
-    c = T[1792 + (a & 0xff)] ^ T[1536 + ((a >>> 8) & 0xff)] ^ T[1280 + ((a >>> 16) & 0xff)] ^ T[1024 + (a >>> 24)] ^
-      T[768 + data[i + 4]] ^ T[512 + data[i + 5]] ^ T[256 + data[i + 6]] ^ T[data[i + 7]];
+    c =
+      T[1792 + (a & 0xff)] ^
+      T[1536 + ((a >>> 8) & 0xff)] ^
+      T[1280 + ((a >>> 16) & 0xff)] ^
+      T[1024 + (a >>> 24)] ^
+      T[768 + data[i + 4]] ^
+      T[512 + data[i + 5]] ^
+      T[256 + data[i + 6]] ^
+      T[data[i + 7]];
   }
   for (; i < data.length; i++) c = T[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
@@ -60,7 +68,12 @@ export function crc32(data: Uint8Array): number {
 export class ZipArchive {
   readonly entries: ReadonlyMap<string, ZipEntry>;
 
-  private constructor(private readonly bytes: Uint8Array, readonly label: string, entries: Map<string, ZipEntry>, private readonly limits?: ReadLimits) {
+  private constructor(
+    private readonly bytes: Uint8Array,
+    readonly label: string,
+    entries: Map<string, ZipEntry>,
+    private readonly limits?: ReadLimits,
+  ) {
     this.entries = entries;
   }
 
@@ -74,13 +87,20 @@ export class ZipArchive {
     // The end-of-central-directory record sits in the last 22..65557 bytes (it may carry a comment).
     let eocd = -1;
     for (let p = bytes.length - 22; p >= Math.max(0, bytes.length - 22 - 0xffff); p--) {
-      if (dv.getUint32(p, true) === EOCD_SIG) { eocd = p; break; }
+      if (dv.getUint32(p, true) === EOCD_SIG) {
+        eocd = p;
+        break;
+      }
     }
     if (eocd < 0) fail(isLocalHeader(dv, 0) ? 'end of archive missing (the file is truncated)' : 'no ZIP signature found');
     let count = dv.getUint16(eocd + 10, true);
     let cdSize = dv.getUint32(eocd + 12, true);
     let cdOffset = dv.getUint32(eocd + 16, true);
-    if ((count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) && eocd >= 20 && dv.getUint32(eocd - 20, true) === EOCD64_LOCATOR_SIG) {
+    if (
+      (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) &&
+      eocd >= 20 &&
+      dv.getUint32(eocd - 20, true) === EOCD64_LOCATOR_SIG
+    ) {
       const z64 = Number(dv.getBigUint64(eocd - 12, true));
       if (z64 + 56 > bytes.length || dv.getUint32(z64, true) !== EOCD64_SIG) fail('ZIP64 end record is corrupt');
       count = Number(dv.getBigUint64(z64 + 32, true));
@@ -104,14 +124,22 @@ export class ZipArchive {
       if (p + 46 + nameLen + extraLen > bytes.length) fail(`central directory entry ${i} is truncated`);
       const name = dec.decode(bytes.subarray(p + 46, p + 46 + nameLen));
       // ZIP64 extra field: only the fields saturated in the fixed record are present, in this order.
-      for (let q = p + 46 + nameLen; q + 4 <= p + 46 + nameLen + extraLen;) {
+      for (let q = p + 46 + nameLen; q + 4 <= p + 46 + nameLen + extraLen; ) {
         const id = dv.getUint16(q, true);
         const len = dv.getUint16(q + 2, true);
         if (id === 0x0001) {
           let r = q + 4;
-          if (size === 0xffffffff) { size = Number(dv.getBigUint64(r, true)); r += 8; }
-          if (compressedSize === 0xffffffff) { compressedSize = Number(dv.getBigUint64(r, true)); r += 8; }
-          if (localHeaderOffset === 0xffffffff) { localHeaderOffset = Number(dv.getBigUint64(r, true)); }
+          if (size === 0xffffffff) {
+            size = Number(dv.getBigUint64(r, true));
+            r += 8;
+          }
+          if (compressedSize === 0xffffffff) {
+            compressedSize = Number(dv.getBigUint64(r, true));
+            r += 8;
+          }
+          if (localHeaderOffset === 0xffffffff) {
+            localHeaderOffset = Number(dv.getBigUint64(r, true));
+          }
         }
         q += 4 + len;
       }
@@ -134,11 +162,17 @@ export class ZipArchive {
     const dv = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
     const h = e.localHeaderOffset;
     if (h + 30 > this.bytes.length || !isLocalHeader(dv, h)) {
-      throw new MedsamError(`${this.label}: member ${e.name} is missing or corrupt (the file is truncated or damaged)`, 're-download or re-export the file');
+      throw new MedsamError(
+        `${this.label}: member ${e.name} is missing or corrupt (the file is truncated or damaged)`,
+        're-download or re-export the file',
+      );
     }
     const start = h + 30 + dv.getUint16(h + 26, true) + dv.getUint16(h + 28, true);
     if (start + e.compressedSize > this.bytes.length) {
-      throw new MedsamError(`${this.label}: member ${e.name} is truncated (needs ${start + e.compressedSize} bytes, file has ${this.bytes.length})`, 're-download or re-export the file');
+      throw new MedsamError(
+        `${this.label}: member ${e.name} is truncated (needs ${start + e.compressedSize} bytes, file has ${this.bytes.length})`,
+        're-download or re-export the file',
+      );
     }
     return this.bytes.subarray(start, start + e.compressedSize);
   }
@@ -156,15 +190,30 @@ export class ZipArchive {
       out = raw;
     } else if (e.method === 8) {
       checkByteCount(this.label, `member ${e.name}`, e.size, this.limits);
-      out = inflateLimited(raw, { format: 'deflate', limit: e.size, label: `${this.label}: member ${e.name}`, declared: formatBytes(e.size), inflater: this.limits?.inflate });
+      out = inflateLimited(raw, {
+        format: 'deflate',
+        limit: e.size,
+        label: `${this.label}: member ${e.name}`,
+        declared: formatBytes(e.size),
+        inflater: this.limits?.inflate,
+      });
     } else {
-      throw new MedsamError(`${this.label}: member ${e.name} uses ZIP compression method ${e.method}; only stored and deflate are supported`, 're-save it with numpy.savez / savez_compressed or torch.save');
+      throw new MedsamError(
+        `${this.label}: member ${e.name} uses ZIP compression method ${e.method}; only stored and deflate are supported`,
+        're-save it with numpy.savez / savez_compressed or torch.save',
+      );
     }
     if (out.length !== e.size) {
-      throw new MedsamError(`${this.label}: member ${e.name} decoded to ${out.length} bytes, expected ${e.size}`, 're-download or re-export the file');
+      throw new MedsamError(
+        `${this.label}: member ${e.name} decoded to ${out.length} bytes, expected ${e.size}`,
+        're-download or re-export the file',
+      );
     }
     if (verify && crc32(out) !== e.crc32) {
-      throw new MedsamError(`${this.label}: member ${e.name} fails its CRC-32 check (the file is corrupt)`, 're-download or re-export the file');
+      throw new MedsamError(
+        `${this.label}: member ${e.name} fails its CRC-32 check (the file is corrupt)`,
+        're-download or re-export the file',
+      );
     }
     return out;
   }

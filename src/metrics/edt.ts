@@ -12,7 +12,11 @@
  */
 function transform1d(f: Float64Array, n: number, sp: number, v: Int32Array, z: Float64Array, out: Float64Array): void {
   let first = -1;
-  for (let q = 0; q < n; q++) if (f[q] !== Infinity) { first = q; break; }
+  for (let q = 0; q < n; q++)
+    if (f[q] !== Infinity) {
+      first = q;
+      break;
+    }
   if (first < 0) {
     out.fill(Infinity, 0, n);
     return;

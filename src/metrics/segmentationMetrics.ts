@@ -21,7 +21,8 @@ export interface SegmentationMetrics {
  * Both empty → 1; one empty → 0.
  */
 export function nsdFromDistances(d: SurfaceDistances, toleranceMm = DEFAULT_NSD_TOLERANCE_MM): number {
-  const na = d.aToB.length, nb = d.bToA.length;
+  const na = d.aToB.length,
+    nb = d.bToA.length;
   if (na + nb === 0) return 1;
   if (na === 0 || nb === 0) return 0;
   let hits = 0;
@@ -40,7 +41,8 @@ function percentile(values: Float64Array, p: number): number {
  * in DeepMind surface-distance and MONAI). Both empty → 0; one empty → Infinity.
  */
 export function hd95FromDistances(d: SurfaceDistances): number {
-  const na = d.aToB.length, nb = d.bToA.length;
+  const na = d.aToB.length,
+    nb = d.bToA.length;
   if (na + nb === 0) return 0;
   if (na === 0 || nb === 0) return Infinity;
   return Math.max(percentile(d.aToB, 95), percentile(d.bToA, 95));

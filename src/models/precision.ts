@@ -11,5 +11,8 @@ export const PRECISIONS: readonly Precision[] = ['fp32', 'int8'];
 
 export function parsePrecision(value: string, flag = '--precision'): Precision {
   if ((PRECISIONS as readonly string[]).includes(value)) return value as Precision;
-  throw new MedsamError(`${flag} must be fp32 or int8, got '${value}'`, `pass ${flag} fp32 (exact, default) or ${flag} int8 (faster, not exact)`);
+  throw new MedsamError(
+    `${flag} must be fp32 or int8, got '${value}'`,
+    `pass ${flag} fp32 (exact, default) or ${flag} int8 (faster, not exact)`,
+  );
 }

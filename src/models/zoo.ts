@@ -28,30 +28,54 @@ const MEDSAM2_HF = 'https://huggingface.co/wanglab/MedSAM2/resolve/main';
 const SAM21_DL = 'https://dl.fbaipublicfiles.com/segment_anything_2/092824';
 // The wanglab/MedSAM2 Hugging Face model card is tagged cc-by-sa-4.0; the GitHub code is Apache-2.0.
 const MEDSAM2_LICENCE = 'CC-BY-SA-4.0';
-const MEDSAM2_PROV = 'bowang-lab/MedSAM2 (download.sh) → Hugging Face wanglab/MedSAM2; Ma et al., "MedSAM2: Segment Anything in 3D Medical Images and Videos", arXiv:2504.03600';
-const SAM21_PROV = 'facebookresearch/sam2 checkpoints/download_ckpts.sh (SAM 2.1, 2024-09-28 release); Ravi et al., "SAM 2", arXiv:2408.00714';
+const MEDSAM2_PROV =
+  'bowang-lab/MedSAM2 (download.sh) → Hugging Face wanglab/MedSAM2; Ma et al., "MedSAM2: Segment Anything in 3D Medical Images and Videos", arXiv:2504.03600';
+const SAM21_PROV =
+  'facebookresearch/sam2 checkpoints/download_ckpts.sh (SAM 2.1, 2024-09-28 release); Ravi et al., "SAM 2", arXiv:2408.00714';
 
 function medsam2(id: string, size: number | null, sha256: string | null, description: string, recommended = false): ZooEntry {
   const fileName = `${id}.pt`;
   return {
-    id, family: 'sam2', fileName, size, sha256, configId: 'sam2.1_hiera_t512',
-    licence: MEDSAM2_LICENCE, codeLicence: 'Apache-2.0', url: `${MEDSAM2_HF}/${fileName}`,
-    provenance: MEDSAM2_PROV, description, ...(recommended ? { recommended } : {}),
+    id,
+    family: 'sam2',
+    fileName,
+    size,
+    sha256,
+    configId: 'sam2.1_hiera_t512',
+    licence: MEDSAM2_LICENCE,
+    codeLicence: 'Apache-2.0',
+    url: `${MEDSAM2_HF}/${fileName}`,
+    provenance: MEDSAM2_PROV,
+    description,
+    ...(recommended ? { recommended } : {}),
   };
 }
 
 function sam21(size: string, configId: BuiltinConfigId, bytes: number, sha256: string): ZooEntry {
   const fileName = `sam2.1_hiera_${size}.pt`;
   return {
-    id: `sam2.1_hiera_${size}`, family: 'sam2', fileName, size: bytes, sha256, configId,
-    licence: 'Apache-2.0', codeLicence: 'Apache-2.0', url: `${SAM21_DL}/${fileName}`,
-    provenance: SAM21_PROV, description: `SAM 2.1 Hiera-${size} (natural images and video, 1024 px)`,
+    id: `sam2.1_hiera_${size}`,
+    family: 'sam2',
+    fileName,
+    size: bytes,
+    sha256,
+    configId,
+    licence: 'Apache-2.0',
+    codeLicence: 'Apache-2.0',
+    url: `${SAM21_DL}/${fileName}`,
+    provenance: SAM21_PROV,
+    description: `SAM 2.1 Hiera-${size} (natural images and video, 1024 px)`,
   };
 }
 
 export const SAM2_ZOO: readonly ZooEntry[] = Object.freeze([
-  medsam2('MedSAM2_latest', 156_040_129, 'c92743b99f00d078bf32a3afcc38aaa9faf1c1692dffe3eaa7a90938c1991060',
-    'MedSAM2 latest: trained on public datasets plus newly annotated CT lesion, liver MRI and echo data (recommended)', true),
+  medsam2(
+    'MedSAM2_latest',
+    156_040_129,
+    'c92743b99f00d078bf32a3afcc38aaa9faf1c1692dffe3eaa7a90938c1991060',
+    'MedSAM2 latest: trained on public datasets plus newly annotated CT lesion, liver MRI and echo data (recommended)',
+    true,
+  ),
   medsam2('MedSAM2_2411', null, null, 'MedSAM2 base model trained in November 2024'),
   medsam2('MedSAM2_CTLesion', null, null, 'MedSAM2 fine-tuned for CT lesion segmentation'),
   medsam2('MedSAM2_MRI_LiverLesion', null, null, 'MedSAM2 fine-tuned for liver lesion MRI segmentation'),

@@ -20,25 +20,48 @@ import type { CaseSegmenter, ObjectResult } from './objectSegmenter.js';
  * the larger of the two kinds winning; the click is the region's deepest pixel (largest distance
  * to the region's outside, first in row-major order on ties).
  */
-export function nextClick(pred: ArrayLike<number>, ref: ArrayLike<number>, dims: [number, number, number], axis: SliceAxis = 2): SliceClick | undefined {
+export function nextClick(
+  pred: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  dims: [number, number, number],
+  axis: SliceAxis = 2,
+): SliceClick | undefined {
   const sh = sliceShape(dims, axis);
   const [nx, ny] = dims;
   const errors = new Float64Array(sh.count);
   for (let i = 0; i < ref.length; i++) {
     if (!ref[i] === !pred[i]) continue;
-    const x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
+    const x = i % nx,
+      y = Math.floor(i / nx) % ny,
+      z = Math.floor(i / (nx * ny));
     errors[axis === 2 ? z : axis === 1 ? y : x]!++;
   }
   let slice = -1;
-  errors.forEach((e, k) => { if (e > 0 && (slice < 0 || e > errors[slice]!)) slice = k; });
+  errors.forEach((e, k) => {
+    if (e > 0 && (slice < 0 || e > errors[slice]!)) slice = k;
+  });
   if (slice < 0) return undefined;
-  const p = extractSlice(Uint8Array.from(pred, (v) => (v ? 1 : 0)), dims, axis, slice);
-  const r = extractSlice(Uint8Array.from(ref, (v) => (v ? 1 : 0)), dims, axis, slice);
-  const w = sh.cols, h = sh.rows;
+  const p = extractSlice(
+    Uint8Array.from(pred, (v) => (v ? 1 : 0)),
+    dims,
+    axis,
+    slice,
+  );
+  const r = extractSlice(
+    Uint8Array.from(ref, (v) => (v ? 1 : 0)),
+    dims,
+    axis,
+    slice,
+  );
+  const w = sh.cols,
+    h = sh.rows;
   const missed = Uint8Array.from(r, (v, i) => (v && !p[i] ? 1 : 0));
   const extra = Uint8Array.from(p, (v, i) => (v && !r[i] ? 1 : 0));
   let best: { region: Uint8Array; size: number; label: 0 | 1 } | undefined;
-  for (const [m, label] of [[missed, 1], [extra, 0]] as const) {
+  for (const [m, label] of [
+    [missed, 1],
+    [extra, 0],
+  ] as const) {
     const { labels, sizes } = labelComponents2d(m, w, h);
     for (let c = 1; c < sizes.length; c++) {
       if (best && sizes[c]! <= best.size) continue;
@@ -52,15 +75,21 @@ export function nextClick(pred: ArrayLike<number>, ref: ArrayLike<number>, dims:
 /** The pixel of `region` farthest from its outside (the slice border counts as outside). */
 export function deepestPixel(region: Uint8Array, w: number, h: number): { x: number; y: number } {
   // Pad by one pixel so the slice border is outside too.
-  const W = w + 2, H = h + 2;
+  const W = w + 2,
+    H = h + 2;
   const outside = new Uint8Array(W * H).fill(1);
   for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (region[y * w + x]) outside[(y + 1) * W + x + 1] = 0;
   const d = squaredDistanceTransform(outside, [W, H, 1], [1, 1, 1]);
-  let bi = -1, bd = -1;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const v = d[(y + 1) * W + x + 1]!;
-    if (region[y * w + x] && v > bd) { bd = v; bi = y * w + x; }
-  }
+  let bi = -1,
+    bd = -1;
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const v = d[(y + 1) * W + x + 1]!;
+      if (region[y * w + x] && v > bd) {
+        bd = v;
+        bi = y * w + x;
+      }
+    }
   return { x: bi % w, y: Math.floor(bi / w) };
 }
 
@@ -81,14 +110,25 @@ export function clicksToReach(boxDsc: number, afterClicks: readonly number[], ta
 }
 
 /** Runs K simulated clicks on one object, starting from its first result. */
-export async function simulateClicks(seg: CaseSegmenter, prompts: VolumePrompt[], first: ObjectResult, ref: Uint8Array,
-  dims: [number, number, number], K: number, axis: SliceAxis = 2): Promise<ClickRun> {
+export async function simulateClicks(
+  seg: CaseSegmenter,
+  prompts: VolumePrompt[],
+  first: ObjectResult,
+  ref: Uint8Array,
+  dims: [number, number, number],
+  K: number,
+  axis: SliceAxis = 2,
+): Promise<ClickRun> {
   const boxDsc = dice(first.mask, ref);
-  let current = first, ps = prompts;
+  let current = first,
+    ps = prompts;
   const clicks: ClickRun['clicks'] = [];
   for (let k = 1; k <= K; k++) {
     const click = nextClick(current.mask, ref, dims, axis);
-    if (!click) { clicks.push({ k, dsc: dice(current.mask, ref) }); continue; }
+    if (!click) {
+      clicks.push({ k, dsc: dice(current.mask, ref) });
+      continue;
+    }
     const r = await seg.correct(ps, current, click);
     ps = r.prompts;
     current = r.result;

@@ -15,7 +15,11 @@ export class DiskCachedEncoder implements Sam1Encoder {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly inner: Sam1Encoder & { entry?: { id: string } }, private readonly dir: string, private readonly modelKey = inner.entry?.id ?? 'model') {
+  constructor(
+    private readonly inner: Sam1Encoder & { entry?: { id: string } },
+    private readonly dir: string,
+    private readonly modelKey = inner.entry?.id ?? 'model',
+  ) {
     mkdirSync(dir, { recursive: true });
   }
 

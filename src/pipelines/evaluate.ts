@@ -71,9 +71,15 @@ export interface EvaluationReport {
    * With clicks: mean DSC after click 1..K and mean NoC@85/90.
    */
   mean: {
-    dsc: number; nsd: number; hd95: number | null;
-    extentError?: number; maxOvershoot?: number; overshootOver2?: number;
-    dscAfterClicks?: number[]; noc85?: number; noc90?: number;
+    dsc: number;
+    nsd: number;
+    hd95: number | null;
+    extentError?: number;
+    maxOvershoot?: number;
+    overshootOver2?: number;
+    dscAfterClicks?: number[];
+    noc85?: number;
+    noc90?: number;
   };
 }
 
@@ -133,8 +139,11 @@ export function findCases(dir: string): EvalCase[] {
 export function findCasesDetailed(dir: string): FoundCases {
   if (!existsSync(dir)) throw new MedsamError(`evaluation folder ${dir} does not exist`, 'check the path');
   if (statSync(dir).isFile() && /\.json$/i.test(dir)) return { cases: readManifest(dir), skipped: [] };
-  if (!statSync(dir).isDirectory()) throw new MedsamError(`${dir} is not a folder`, 'give a folder of cases (.npz, or image + x_seg label pairs) or a manifest .json');
-  const entries = readdirSync(dir).filter((f) => !f.startsWith('.')).sort();
+  if (!statSync(dir).isDirectory())
+    throw new MedsamError(`${dir} is not a folder`, 'give a folder of cases (.npz, or image + x_seg label pairs) or a manifest .json');
+  const entries = readdirSync(dir)
+    .filter((f) => !f.startsWith('.'))
+    .sort();
   const isDir = (f: string) => statSync(join(dir, f)).isDirectory();
   const files = entries.filter((f) => statSync(join(dir, f)).isFile());
   const folders = entries.filter(isDir);
@@ -143,11 +152,15 @@ export function findCasesDetailed(dir: string): FoundCases {
   for (const f of files) if (IMAGE_EXT.test(f)) byStem.set(stemOf(f), f);
   const used = new Set<string>();
   const cases: EvalCase[] = [];
-  const labelFor = (bases: string[], self: string) => bases.flatMap((b) => LABEL_SUFFIXES.map((s) => byStem.get(b + s))).find((x) => x !== undefined && x !== self);
+  const labelFor = (bases: string[], self: string) =>
+    bases.flatMap((b) => LABEL_SUFFIXES.map((s) => byStem.get(b + s))).find((x) => x !== undefined && x !== self);
   for (const f of files) {
     if (!IMAGE_EXT.test(f)) continue;
     const stem = stemOf(f);
-    if (LABEL_SUFFIXES.some((s) => stem.endsWith(s) && (byStem.has(stem.slice(0, -s.length)) || folders.includes(stem.slice(0, -s.length))))) continue; // x_seg next to x
+    if (
+      LABEL_SUFFIXES.some((s) => stem.endsWith(s) && (byStem.has(stem.slice(0, -s.length)) || folders.includes(stem.slice(0, -s.length))))
+    )
+      continue; // x_seg next to x
     const bases = [stem, ...IMAGE_SUFFIXES.filter((s) => stem.endsWith(s)).map((s) => stem.slice(0, -s.length))];
     const label = labelFor(bases, f);
     if (!label) continue;
@@ -170,14 +183,20 @@ export function findCasesDetailed(dir: string): FoundCases {
   for (const f of entries) {
     if (used.has(f)) continue;
     const stem = stemOf(f);
-    const reason = isDir(f) ? `folder without a label file next to it (expected ${f}_seg.nii.gz, ${f}-label.nrrd or ${f}.seg.dcm)`
-      : !IMAGE_EXT.test(f) ? 'not an image or .npz case'
-      : LABEL_SUFFIXES.some((s) => stem.endsWith(s)) ? 'a label file whose image was not found'
-      : `no label file next to it (expected ${stem}_seg${f.slice(stem.length)}, ${stem}-label.nrrd, …; or list the pair in a manifest)`;
+    const reason = isDir(f)
+      ? `folder without a label file next to it (expected ${f}_seg.nii.gz, ${f}-label.nrrd or ${f}.seg.dcm)`
+      : !IMAGE_EXT.test(f)
+        ? 'not an image or .npz case'
+        : LABEL_SUFFIXES.some((s) => stem.endsWith(s))
+          ? 'a label file whose image was not found'
+          : `no label file next to it (expected ${stem}_seg${f.slice(stem.length)}, ${stem}-label.nrrd, …; or list the pair in a manifest)`;
     skipped.push({ file: f, reason });
   }
   if (cases.length === 0) {
-    throw new MedsamError(`no evaluation cases in ${dir}`, 'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd) or DICOM series folders with a label or SEG beside them (x/ + x_seg.nii.gz or x.seg.dcm) there, or give a manifest .json');
+    throw new MedsamError(
+      `no evaluation cases in ${dir}`,
+      'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd) or DICOM series folders with a label or SEG beside them (x/ + x_seg.nii.gz or x.seg.dcm) there, or give a manifest .json',
+    );
   }
   return { cases: cases.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), skipped };
 }
@@ -196,24 +215,43 @@ export function readManifest(path: string): EvalCase[] {
     throw new MedsamError(`manifest ${path} is not valid JSON: ${errorMessage(e)}`, 'write {"cases": [{"image": "...", "label": "..."}]}');
   }
   const list = Array.isArray(json) ? json : (json as { cases?: unknown }).cases;
-  if (!Array.isArray(list) || list.length === 0) throw new MedsamError(`manifest ${path} lists no cases`, 'write {"cases": [{"image": "...", "label": "..."}]}');
+  if (!Array.isArray(list) || list.length === 0)
+    throw new MedsamError(`manifest ${path} lists no cases`, 'write {"cases": [{"image": "...", "label": "..."}]}');
   const base = dirname(resolve(path));
   const at = (p: string) => (isAbsolute(p) ? p : join(base, p));
   return list.map((c: unknown, i) => {
     const e = c as { image?: unknown; label?: unknown; name?: unknown; labels?: unknown };
-    const bad = (what: string) => new MedsamError(`manifest ${path}, case ${i + 1}: ${what}`, 'each case needs "image" (and "label" unless it is a .npz with gts); "labels" is a list of integers');
+    const bad = (what: string) =>
+      new MedsamError(
+        `manifest ${path}, case ${i + 1}: ${what}`,
+        'each case needs "image" (and "label" unless it is a .npz with gts); "labels" is a list of integers',
+      );
     if (typeof e.image !== 'string') throw bad('"image" is missing');
     if (e.label !== undefined && typeof e.label !== 'string') throw bad('"label" is not a path');
-    if (e.labels !== undefined && !(Array.isArray(e.labels) && e.labels.every((l) => Number.isInteger(l) && l > 0))) throw bad('"labels" is not a list of positive integers');
+    if (e.labels !== undefined && !(Array.isArray(e.labels) && e.labels.every((l) => Number.isInteger(l) && l > 0)))
+      throw bad('"labels" is not a list of positive integers');
     for (const p of [e.image, e.label]) if (typeof p === 'string' && !existsSync(at(p))) throw bad(`${at(p)} does not exist`);
-    const name = typeof e.name === 'string' ? e.name : basename(e.image).replace(IMAGE_EXT, '').replace(/\.npz$/i, '');
-    return { name, image: at(e.image), label: typeof e.label === 'string' ? at(e.label) : undefined, labels: e.labels as number[] | undefined };
+    const name =
+      typeof e.name === 'string'
+        ? e.name
+        : basename(e.image)
+            .replace(IMAGE_EXT, '')
+            .replace(/\.npz$/i, '');
+    return {
+      name,
+      image: at(e.image),
+      label: typeof e.label === 'string' ? at(e.label) : undefined,
+      labels: e.labels as number[] | undefined,
+    };
   });
 }
 
 function labelsPresent(ref: Volume['data']): number[] {
   const seen = new Set<number>();
-  for (let i = 0; i < ref.length; i++) { const v = Number(ref[i]); if (v !== 0) seen.add(v); }
+  for (let i = 0; i < ref.length; i++) {
+    const v = Number(ref[i]);
+    if (v !== 0) seen.add(v);
+  }
   return [...seen].sort((a, b) => a - b);
 }
 
@@ -228,7 +266,8 @@ function mean(xs: number[]): number {
 /** First and last slice (along `axis`) holding any voxel of `m`; null when empty. */
 export function sliceExtent(m: ArrayLike<number>, dims: readonly [number, number, number], axis: SliceAxis = 2): [number, number] | null {
   const [nx, ny] = dims;
-  let lo = Infinity, hi = -1;
+  let lo = Infinity,
+    hi = -1;
   for (let i = 0; i < m.length; i++) {
     if (!m[i]) continue;
     const k = axis === 2 ? Math.floor(i / (nx * ny)) : axis === 1 ? Math.floor(i / nx) % ny : i % nx;
@@ -239,12 +278,17 @@ export function sliceExtent(m: ArrayLike<number>, dims: readonly [number, number
 }
 
 /** Slice-extent fields of a row: predicted vs reference first/last slice. */
-export function extentFields(pred: ArrayLike<number>, ref: ArrayLike<number>, dims: readonly [number, number, number], axis: SliceAxis = 2):
-  Pick<CaseResult, 'refSlices' | 'predSlices' | 'extentError' | 'overshoot'> {
+export function extentFields(
+  pred: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  dims: readonly [number, number, number],
+  axis: SliceAxis = 2,
+): Pick<CaseResult, 'refSlices' | 'predSlices' | 'extentError' | 'overshoot'> {
   const r = sliceExtent(ref, dims, axis)!;
   const p = sliceExtent(pred, dims, axis);
   return {
-    refSlices: r, predSlices: p,
+    refSlices: r,
+    predSlices: p,
     extentError: p ? { first: p[0] - r[0], last: p[1] - r[1] } : null,
     overshoot: p ? Math.max(0, r[0] - p[0], p[1] - r[1]) : 0,
   };
@@ -252,7 +296,11 @@ export function extentFields(pred: ArrayLike<number>, ref: ArrayLike<number>, di
 
 export function summarise(cases: CaseResult[]): EvaluationReport {
   const hd = cases.map((c) => c.hd95).filter((x): x is number => x !== null);
-  const m: EvaluationReport['mean'] = { dsc: mean(cases.map((c) => c.dsc)), nsd: mean(cases.map((c) => c.nsd)), hd95: hd.length ? mean(hd) : null };
+  const m: EvaluationReport['mean'] = {
+    dsc: mean(cases.map((c) => c.dsc)),
+    nsd: mean(cases.map((c) => c.nsd)),
+    hd95: hd.length ? mean(hd) : null,
+  };
   const withExtent = cases.filter((c) => c.extentError);
   if (withExtent.length) {
     m.extentError = mean(withExtent.flatMap((c) => [Math.abs(c.extentError!.first), Math.abs(c.extentError!.last)]));
@@ -276,18 +324,49 @@ export function reportCsv(r: EvaluationReport): string {
   const hasLabel = r.cases.some((c) => c.label !== undefined);
   const hasExtent = r.cases.some((c) => c.refSlices);
   const K = Math.max(0, ...r.cases.map((c) => c.clicks?.length ?? 0));
-  const head = ['case', ...(hasLabel ? ['label'] : []), 'dsc', 'nsd', 'hd95',
+  const head = [
+    'case',
+    ...(hasLabel ? ['label'] : []),
+    'dsc',
+    'nsd',
+    'hd95',
     ...(hasExtent ? ['ref_first', 'ref_last', 'pred_first', 'pred_last', 'overshoot'] : []),
-    ...Array.from({ length: K }, (_, k) => `dsc_click${k + 1}`), ...(K ? ['noc85', 'noc90'] : []), 'seconds'];
+    ...Array.from({ length: K }, (_, k) => `dsc_click${k + 1}`),
+    ...(K ? ['noc85', 'noc90'] : []),
+    'seconds',
+  ];
   const rows = [head.join(',')];
   for (const c of r.cases) {
-    rows.push([q(c.case), ...(hasLabel ? [num(c.label)] : []), num(c.dsc), num(c.nsd), num(c.hd95),
-      ...(hasExtent ? [num(c.refSlices?.[0]), num(c.refSlices?.[1]), num(c.predSlices?.[0]), num(c.predSlices?.[1]), num(c.overshoot)] : []),
-      ...Array.from({ length: K }, (_, k) => num(c.clicks?.[k]?.dsc)), ...(K ? [num(c.noc85), num(c.noc90)] : []), num(c.seconds)].join(','));
+    rows.push(
+      [
+        q(c.case),
+        ...(hasLabel ? [num(c.label)] : []),
+        num(c.dsc),
+        num(c.nsd),
+        num(c.hd95),
+        ...(hasExtent
+          ? [num(c.refSlices?.[0]), num(c.refSlices?.[1]), num(c.predSlices?.[0]), num(c.predSlices?.[1]), num(c.overshoot)]
+          : []),
+        ...Array.from({ length: K }, (_, k) => num(c.clicks?.[k]?.dsc)),
+        ...(K ? [num(c.noc85), num(c.noc90)] : []),
+        num(c.seconds),
+      ].join(','),
+    );
   }
   const m = r.mean;
-  rows.push(['mean', ...(hasLabel ? [''] : []), num(m.dsc), num(m.nsd), num(m.hd95), ...(hasExtent ? ['', '', '', '', num(m.maxOvershoot)] : []),
-    ...Array.from({ length: K }, (_, k) => num(m.dscAfterClicks?.[k])), ...(K ? [num(m.noc85), num(m.noc90)] : []), ''].join(','));
+  rows.push(
+    [
+      'mean',
+      ...(hasLabel ? [''] : []),
+      num(m.dsc),
+      num(m.nsd),
+      num(m.hd95),
+      ...(hasExtent ? ['', '', '', '', num(m.maxOvershoot)] : []),
+      ...Array.from({ length: K }, (_, k) => num(m.dscAfterClicks?.[k])),
+      ...(K ? [num(m.noc85), num(m.noc90)] : []),
+      '',
+    ].join(','),
+  );
   return rows.join('\n') + '\n';
 }
 
@@ -298,25 +377,55 @@ export function formatReportTable(r: EvaluationReport): string {
   const f = (x: number | null | undefined, d: number) => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d));
   const hasExtent = r.cases.some((c) => c.refSlices);
   const K = Math.max(0, ...r.cases.map((c) => c.clicks?.length ?? 0));
-  const cols = ['DSC', 'NSD', 'HD95 mm', ...(hasExtent ? ['ref z', 'pred z', 'over'] : []), ...(K ? [`DSC@${K}`, 'NoC85', 'NoC90'] : []), 'seconds'];
+  const cols = [
+    'DSC',
+    'NSD',
+    'HD95 mm',
+    ...(hasExtent ? ['ref z', 'pred z', 'over'] : []),
+    ...(K ? [`DSC@${K}`, 'NoC85', 'NoC90'] : []),
+    'seconds',
+  ];
   const width = 10;
   const line = (name: string, cells: string[]) => name.padEnd(w) + cells.map((c) => c.padStart(width)).join('');
   const rule = '-'.repeat(w + width * cols.length);
   const out = [line('case', cols), rule];
   for (const c of r.cases) {
-    out.push(line(nameOf(c), [f(c.dsc, 4), f(c.nsd, 4), f(c.hd95, 2),
-      ...(hasExtent ? [c.refSlices ? `${c.refSlices[0]}-${c.refSlices[1]}` : '—', c.predSlices ? `${c.predSlices[0]}-${c.predSlices[1]}` : '—', String(c.overshoot ?? '—')] : []),
-      ...(K ? [f(c.clicks?.[c.clicks.length - 1]?.dsc, 4), String(c.noc85 ?? '—'), String(c.noc90 ?? '—')] : []), f(c.seconds, 1)]));
+    out.push(
+      line(nameOf(c), [
+        f(c.dsc, 4),
+        f(c.nsd, 4),
+        f(c.hd95, 2),
+        ...(hasExtent
+          ? [
+              c.refSlices ? `${c.refSlices[0]}-${c.refSlices[1]}` : '—',
+              c.predSlices ? `${c.predSlices[0]}-${c.predSlices[1]}` : '—',
+              String(c.overshoot ?? '—'),
+            ]
+          : []),
+        ...(K ? [f(c.clicks?.[c.clicks.length - 1]?.dsc, 4), String(c.noc85 ?? '—'), String(c.noc90 ?? '—')] : []),
+        f(c.seconds, 1),
+      ]),
+    );
   }
   const m = r.mean;
-  out.push(rule, line('mean', [f(m.dsc, 4), f(m.nsd, 4), f(m.hd95, 2), ...(hasExtent ? ['', `±${f(m.extentError, 2)}`, `max ${m.maxOvershoot}`] : []),
-    ...(K ? [f(m.dscAfterClicks?.[K - 1], 4), f(m.noc85, 2), f(m.noc90, 2)] : []), '']));
+  out.push(
+    rule,
+    line('mean', [
+      f(m.dsc, 4),
+      f(m.nsd, 4),
+      f(m.hd95, 2),
+      ...(hasExtent ? ['', `±${f(m.extentError, 2)}`, `max ${m.maxOvershoot}`] : []),
+      ...(K ? [f(m.dscAfterClicks?.[K - 1], 4), f(m.noc85, 2), f(m.noc90, 2)] : []),
+      '',
+    ]),
+  );
   return out.join('\n');
 }
 
 /** Writes report.csv and report.json into `outDir` (created if missing), each atomically. */
 export function writeReport(outDir: string, r: EvaluationReport): void {
-  if (existsSync(outDir) && !statSync(outDir).isDirectory()) throw new MedsamError(`report folder ${outDir} is a file`, 'give a folder for --out');
+  if (existsSync(outDir) && !statSync(outDir).isDirectory())
+    throw new MedsamError(`report folder ${outDir} is a file`, 'give a folder for --out');
   try {
     mkdirSync(outDir, { recursive: true });
   } catch (e) {
@@ -326,7 +435,8 @@ export function writeReport(outDir: string, r: EvaluationReport): void {
     const o: Record<string, unknown> = { case: c.case };
     if (c.label !== undefined) o.label = c.label;
     Object.assign(o, { dsc: c.dsc, nsd: c.nsd, hd95: c.hd95 });
-    if (c.refSlices) Object.assign(o, { refSlices: c.refSlices, predSlices: c.predSlices, extentError: c.extentError, overshoot: c.overshoot });
+    if (c.refSlices)
+      Object.assign(o, { refSlices: c.refSlices, predSlices: c.predSlices, extentError: c.extentError, overshoot: c.overshoot });
     o.seconds = c.seconds;
     if (c.clicks) Object.assign(o, { clicks: c.clicks, noc85: c.noc85, noc90: c.noc90 });
     return o;
@@ -355,11 +465,17 @@ async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise
     // A label map saved with flipped/permuted axes (e.g. RAS NIfTI from a DICOM series) holds the
     // same voxel centres: re-express it on the image grid exactly, no interpolation.
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
-      try { refVol = reorientToGrid(refVol, loaded.image); } catch { /* not the same voxels: refused below */ }
+      try {
+        refVol = reorientToGrid(refVol, loaded.image);
+      } catch {
+        /* not the same voxels: refused below */
+      }
     }
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
-      throw new MedsamError(`${c.label} is not on the grid of ${c.image} (dims ${refVol.dims.join('x')} vs ${loaded.image.dims.join('x')}, or spacing/origin/direction differ)`,
-        'resample the label onto the image grid');
+      throw new MedsamError(
+        `${c.label} is not on the grid of ${c.image} (dims ${refVol.dims.join('x')} vs ${loaded.image.dims.join('x')}, or spacing/origin/direction differ)`,
+        'resample the label onto the image grid',
+      );
     }
   }
   if (!refVol) return 'no reference mask (gts) in the file';
@@ -368,7 +484,8 @@ async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise
   const asked = c.labels ?? (wanted === 'all' ? present : wanted);
   const labels = asked.filter((l) => present.includes(l));
   const absent = asked.filter((l) => !present.includes(l));
-  if (labels.length === 0) return `label${absent.length > 1 ? 's' : ''} ${absent.join(', ')} absent (labels present: ${present.join(', ')})`;
+  if (labels.length === 0)
+    return `label${absent.length > 1 ? 's' : ''} ${absent.join(', ')} absent (labels present: ${present.join(', ')})`;
   return { image: loaded.image, ref: refVol.data, labels, absent, recist: loaded.recist?.data };
 }
 
@@ -386,7 +503,13 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
   if (!Number.isInteger(K) || K < 0 || K > 50) throw new MedsamError(`clicks ${K} is not an integer in 0..50`, 'use e.g. --clicks 5');
   const axis: SliceAxis = 2;
   const results: CaseResult[] = [];
-  const segmenter = await ObjectSegmenter.open({ model: opts.model, threads: opts.threads, precision: opts.precision, embeddingCacheDir: opts.embeddingCacheDir, propagation: opts.propagation });
+  const segmenter = await ObjectSegmenter.open({
+    model: opts.model,
+    threads: opts.threads,
+    precision: opts.precision,
+    embeddingCacheDir: opts.embeddingCacheDir,
+    propagation: opts.propagation,
+  });
   try {
     for (const [i, c] of cases.entries()) {
       opts.onCaseStart?.(c, i, cases.length);
@@ -406,12 +529,29 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
       const seg = segmenter.forCase(image, image8, axis, () => opts.onProgress?.(Math.min(++done, total), total, 'propagating'));
       for (const label of labels) {
         const refBin = selectLabel(ref, multi ? label : undefined);
-        const recistBin = recist && multi ? (labelsPresent(recist).includes(label) ? selectLabel(recist, label) : undefined) : recist ? selectLabel(recist) : undefined;
+        const recistBin =
+          recist && multi
+            ? labelsPresent(recist).includes(label)
+              ? selectLabel(recist, label)
+              : undefined
+            : recist
+              ? selectLabel(recist)
+              : undefined;
         const prompt = promptFromReference(policy, { reference: refBin, dims: image.dims, recist: recistBin });
         const t0 = performance.now();
         const first = await seg.segment([prompt]);
-        const m = segmentationMetrics(first.mask, refBin, image.dims, image.spacing, { toleranceMm: opts.tolerance ?? DEFAULT_NSD_TOLERANCE_MM });
-        const r: CaseResult = { case: c.name, ...(multi ? { label } : {}), dsc: m.dsc, nsd: m.nsd, hd95: finite(m.hd95), ...extentFields(first.mask, refBin, image.dims, axis), seconds: 0 };
+        const m = segmentationMetrics(first.mask, refBin, image.dims, image.spacing, {
+          toleranceMm: opts.tolerance ?? DEFAULT_NSD_TOLERANCE_MM,
+        });
+        const r: CaseResult = {
+          case: c.name,
+          ...(multi ? { label } : {}),
+          dsc: m.dsc,
+          nsd: m.nsd,
+          hd95: finite(m.hd95),
+          ...extentFields(first.mask, refBin, image.dims, axis),
+          seconds: 0,
+        };
         if (K > 0) {
           const run = await simulateClicks(seg, [prompt], first, refBin, image.dims, K, axis);
           r.clicks = run.clicks.map((x) => ({ k: x.k, dsc: x.dsc }));

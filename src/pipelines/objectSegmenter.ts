@@ -9,7 +9,13 @@ import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.j
 import { DiskCachedEncoder } from './diskEmbeddingCache.js';
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
 import { promptsWithClick, type SliceClick } from '../predictor/sam1/correction.js';
-import { correctObject, propagateObject, type ObjectPropagation, type Sam1PropagationOptions, type StopReason } from '../predictor/sam1Propagator.js';
+import {
+  correctObject,
+  propagateObject,
+  type ObjectPropagation,
+  type Sam1PropagationOptions,
+  type StopReason,
+} from '../predictor/sam1Propagator.js';
 import type { VolumePrompt } from '../predictor/prompts.js';
 import { addObjectToLabelMap } from '../session/labelMap.js';
 import { segmentVolume } from './segmentVolume.js';
@@ -38,8 +44,6 @@ export interface CaseSegmenter {
   correct(prompts: VolumePrompt[], current: ObjectResult, click: SliceClick): Promise<{ prompts: VolumePrompt[]; result: ObjectResult }>;
 }
 
-
-
 export interface ObjectSegmenterOptions {
   model?: string;
   threads?: number;
@@ -50,13 +54,18 @@ export interface ObjectSegmenterOptions {
 }
 
 export class ObjectSegmenter {
-  private constructor(readonly entry: ModelEntry, private readonly engine: Sam1Engine | undefined, private readonly opts: ObjectSegmenterOptions) {}
+  private constructor(
+    readonly entry: ModelEntry,
+    private readonly engine: Sam1Engine | undefined,
+    private readonly opts: ObjectSegmenterOptions,
+  ) {}
 
   static async open(opts: ObjectSegmenterOptions = {}): Promise<ObjectSegmenter> {
     const entry = resolveModel(opts.model ?? 'default');
     if (entry.family !== 'sam1') return new ObjectSegmenter(entry, undefined, opts);
     for (const [role, path] of Object.entries(entry.files)) {
-      if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
+      if (!existsSync(path))
+        throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
     }
     return new ObjectSegmenter(entry, await Sam1Engine.create(entry, { threads: opts.threads, precision: opts.precision }), opts);
   }
@@ -98,9 +107,17 @@ export class ObjectSegmenter {
     // SAM2 family: the volume pipeline (video predictor, both directions from the keys) per call;
     // a click is added as points on its frame and the object is propagated again.
     const run = async (prompts: VolumePrompt[]): Promise<ObjectResult> => {
-      const seg = await segmentVolume(volume, prompts.map((p) => ({ ...p, objId: 1 })), {
-        model: this.entry.id, axis, threads: this.opts.threads, precision: this.opts.precision, intensity: () => image8,
-      });
+      const seg = await segmentVolume(
+        volume,
+        prompts.map((p) => ({ ...p, objId: 1 })),
+        {
+          model: this.entry.id,
+          axis,
+          threads: this.opts.threads,
+          precision: this.opts.precision,
+          intensity: () => image8,
+        },
+      );
       const mask = selectLabel(seg.mask.data);
       const slices = new Map<number, Uint8Array>();
       for (let k = 0; k < sh.count; k++) {

@@ -16,8 +16,16 @@ type Rgb = readonly [number, number, number];
 
 /** Distinct colours for labels 1, 2, …, cycled. */
 const LABEL_COLOURS: readonly Rgb[] = [
-  [255, 215, 0], [0, 200, 255], [255, 80, 80], [90, 230, 120], [200, 110, 255],
-  [255, 150, 40], [40, 120, 255], [255, 105, 180], [160, 255, 60], [0, 230, 200],
+  [255, 215, 0],
+  [0, 200, 255],
+  [255, 80, 80],
+  [90, 230, 120],
+  [200, 110, 255],
+  [255, 150, 40],
+  [40, 120, 255],
+  [255, 105, 180],
+  [160, 255, 60],
+  [0, 230, 200],
 ];
 const BOX_COLOUR: Rgb = [30, 144, 255];
 const RECIST_COLOUR: Rgb = [255, 0, 255];
@@ -46,10 +54,16 @@ export interface SliceOverlay {
 /** Renders the overlay to RGBA. */
 export function renderOverlayRgba(o: SliceOverlay): { rgba: Uint8Array; width: number; height: number } {
   const { gray, width: w, height: h, labels } = o;
-  if (gray.length !== w * h) throw new MedsamError(`preview: slice has ${gray.length} pixels, expected ${w}x${h}`, 'this is a bug; please report it');
-  if (labels && labels.length !== w * h) throw new MedsamError(`preview: mask slice has ${labels.length} pixels, expected ${w}x${h}`, 'give a mask on the same grid as the image');
+  if (gray.length !== w * h)
+    throw new MedsamError(`preview: slice has ${gray.length} pixels, expected ${w}x${h}`, 'this is a bug; please report it');
+  if (labels && labels.length !== w * h)
+    throw new MedsamError(
+      `preview: mask slice has ${labels.length} pixels, expected ${w}x${h}`,
+      'give a mask on the same grid as the image',
+    );
   const s = Math.max(1, Math.floor(o.scale ?? Math.min(8, Math.max(1, Math.ceil(384 / Math.min(w, h))))));
-  const W = w * s, H = h * s;
+  const W = w * s,
+    H = h * s;
   const rgba = new Uint8Array(W * H * 4);
   const put = (X: number, Y: number, c: Rgb, a = 1) => {
     if (X < 0 || Y < 0 || X >= W || Y >= H) return;
@@ -64,8 +78,16 @@ export function renderOverlayRgba(o: SliceOverlay): { rgba: Uint8Array; width: n
       const g = gray[i]!;
       const lab = labels ? Number(labels[i]) : 0;
       // A contour pixel is a labelled pixel with a 4-neighbour of another label (or the image edge).
-      const edge = lab !== 0 && (x === 0 || y === 0 || x === w - 1 || y === h - 1 ||
-        Number(labels![i - 1]) !== lab || Number(labels![i + 1]) !== lab || Number(labels![i - w]) !== lab || Number(labels![i + w]) !== lab);
+      const edge =
+        lab !== 0 &&
+        (x === 0 ||
+          y === 0 ||
+          x === w - 1 ||
+          y === h - 1 ||
+          Number(labels![i - 1]) !== lab ||
+          Number(labels![i + 1]) !== lab ||
+          Number(labels![i - w]) !== lab ||
+          Number(labels![i + w]) !== lab);
       for (let dy = 0; dy < s; dy++) {
         for (let dx = 0; dx < s; dx++) {
           const k = ((y * s + dy) * W + x * s + dx) * 4;
@@ -81,23 +103,34 @@ export function renderOverlayRgba(o: SliceOverlay): { rgba: Uint8Array; width: n
   }
   const thick = Math.max(2, Math.round(s / 2));
   for (const b of o.boxes ?? []) {
-    const X0 = b[0] * s, Y0 = b[1] * s, X1 = b[2] * s + s - 1, Y1 = b[3] * s + s - 1;
+    const X0 = b[0] * s,
+      Y0 = b[1] * s,
+      X1 = b[2] * s + s - 1,
+      Y1 = b[3] * s + s - 1;
     for (let t = 0; t < thick; t++) {
-      for (let X = X0; X <= X1; X++) { put(X, Y0 + t, BOX_COLOUR); put(X, Y1 - t, BOX_COLOUR); }
-      for (let Y = Y0; Y <= Y1; Y++) { put(X0 + t, Y, BOX_COLOUR); put(X1 - t, Y, BOX_COLOUR); }
+      for (let X = X0; X <= X1; X++) {
+        put(X, Y0 + t, BOX_COLOUR);
+        put(X, Y1 - t, BOX_COLOUR);
+      }
+      for (let Y = Y0; Y <= Y1; Y++) {
+        put(X0 + t, Y, BOX_COLOUR);
+        put(X1 - t, Y, BOX_COLOUR);
+      }
     }
   }
   for (const r of o.recists ?? []) {
     const [ax, ay, bx, by] = r.map((v) => v * s + (s - 1) / 2) as Box;
     const steps = Math.ceil(Math.hypot(bx - ax, by - ay)) + 1;
     for (let t = 0; t <= steps; t++) {
-      const X = Math.round(ax + ((bx - ax) * t) / steps), Y = Math.round(ay + ((by - ay) * t) / steps);
+      const X = Math.round(ax + ((bx - ax) * t) / steps),
+        Y = Math.round(ay + ((by - ay) * t) / steps);
       for (let dy = 0; dy < thick; dy++) for (let dx = 0; dx < thick; dx++) put(X + dx, Y + dy, RECIST_COLOUR);
     }
   }
   const radius = Math.max(5, 2 * s);
   for (const p of o.points ?? []) {
-    const cx = Math.round(p.x * s + (s - 1) / 2), cy = Math.round(p.y * s + (s - 1) / 2);
+    const cx = Math.round(p.x * s + (s - 1) / 2),
+      cy = Math.round(p.y * s + (s - 1) / 2);
     const c = p.label === 1 ? POSITIVE_COLOUR : NEGATIVE_COLOUR;
     for (let dy = -radius - 1; dy <= radius + 1; dy++) {
       for (let dx = -radius - 1; dx <= radius + 1; dx++) {
@@ -133,7 +166,10 @@ export function renderPreviewPng(volume: Volume, mask: Pick<Volume, 'data' | 'di
   const axis = opts.axis ?? 2;
   const sh = sliceShape(volume.dims, axis);
   if (mask && mask.dims.some((d, i) => d !== volume.dims[i])) {
-    throw new MedsamError(`preview: mask dims ${mask.dims.join('x')} differ from image dims ${volume.dims.join('x')}`, 'give the mask segmented from this image');
+    throw new MedsamError(
+      `preview: mask dims ${mask.dims.join('x')} differ from image dims ${volume.dims.join('x')}`,
+      'give the mask segmented from this image',
+    );
   }
   const image8 = opts.image8 ?? toUint8(volume, { window: opts.window });
   const gray = extractSlice(image8, volume.dims, axis, opts.slice);
@@ -166,8 +202,16 @@ const MONTAGE_TEXT: Rgb = [255, 255, 255];
 
 /** 3×5 pixel digits, rows top to bottom, 3 bits each (MSB = left). */
 const DIGITS = [
-  [7, 5, 5, 5, 7], [2, 6, 2, 2, 7], [7, 1, 7, 4, 7], [7, 1, 7, 1, 7], [5, 5, 7, 1, 1],
-  [7, 4, 7, 1, 7], [7, 4, 7, 5, 7], [7, 1, 1, 1, 1], [7, 5, 7, 5, 7], [7, 5, 7, 1, 7],
+  [7, 5, 5, 5, 7],
+  [2, 6, 2, 2, 7],
+  [7, 1, 7, 4, 7],
+  [7, 1, 7, 1, 7],
+  [5, 5, 7, 1, 1],
+  [7, 4, 7, 1, 7],
+  [7, 4, 7, 5, 7],
+  [7, 1, 1, 1, 1],
+  [7, 5, 7, 5, 7],
+  [7, 5, 7, 1, 7],
 ];
 
 export interface MontageOptions {
@@ -202,13 +246,22 @@ export interface MontageLayout {
  * propagation went past the object or stopped short. `pred`/`ref` are x-fastest binary volumes
  * (either may be omitted); with neither, the prompt slices are shown.
  */
-export function renderMontageRgba(image8: Uint8Array, dims: readonly [number, number, number], pred: ArrayLike<number> | undefined,
-  ref: ArrayLike<number> | undefined, opts: MontageOptions = {}): { rgba: Uint8Array; width: number; height: number; layout: MontageLayout } {
+export function renderMontageRgba(
+  image8: Uint8Array,
+  dims: readonly [number, number, number],
+  pred: ArrayLike<number> | undefined,
+  ref: ArrayLike<number> | undefined,
+  opts: MontageOptions = {},
+): { rgba: Uint8Array; width: number; height: number; layout: MontageLayout } {
   const axis = opts.axis ?? 2;
   const sh = sliceShape(dims, axis);
   const n = dims[0] * dims[1] * dims[2];
-  for (const [what, m] of [['prediction', pred], ['reference', ref]] as const) {
-    if (m && m.length !== n) throw new MedsamError(`montage: ${what} has ${m.length} voxels, image ${dims.join('x')} has ${n}`, 'give masks on the image grid');
+  for (const [what, m] of [
+    ['prediction', pred],
+    ['reference', ref],
+  ] as const) {
+    if (m && m.length !== n)
+      throw new MedsamError(`montage: ${what} has ${m.length} voxels, image ${dims.join('x')} has ${n}`, 'give masks on the image grid');
   }
   const has = new Uint8Array(sh.count);
   const [nx, ny] = dims;
@@ -224,34 +277,58 @@ export function renderMontageRgba(image8: Uint8Array, dims: readonly [number, nu
   if (!slices.length) slices = [Math.floor(sh.count / 2)];
   let region: [number, number, number, number] = [0, 0, sh.cols - 1, sh.rows - 1];
   if (opts.crop !== false) {
-    let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
-    const grow = (x: number, y: number) => { x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y); };
+    let x0 = Infinity,
+      y0 = Infinity,
+      x1 = -1,
+      y1 = -1;
+    const grow = (x: number, y: number) => {
+      x0 = Math.min(x0, x);
+      y0 = Math.min(y0, y);
+      x1 = Math.max(x1, x);
+      y1 = Math.max(y1, y);
+    };
     for (const m of [pred, ref]) {
       if (!m) continue;
       for (let i = 0; i < n; i++) {
         if (!m[i]) continue;
-        const x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
-        if (axis === 2) grow(x, y); else if (axis === 1) grow(x, z); else grow(y, z);
+        const x = i % nx,
+          y = Math.floor(i / nx) % ny,
+          z = Math.floor(i / (nx * ny));
+        if (axis === 2) grow(x, y);
+        else if (axis === 1) grow(x, z);
+        else grow(y, z);
       }
     }
     for (const p of opts.prompts ?? []) {
-      if (p.box) { grow(p.box[0], p.box[1]); grow(p.box[2], p.box[3]); }
+      if (p.box) {
+        grow(p.box[0], p.box[1]);
+        grow(p.box[2], p.box[3]);
+      }
       for (const q of p.points ?? []) grow(q.x, q.y);
     }
     if (x1 >= 0) {
-      const mx = Math.max(16, Math.round((x1 - x0 + 1) / 2)), my = Math.max(16, Math.round((y1 - y0 + 1) / 2));
-      region = [Math.max(0, Math.floor(x0 - mx)), Math.max(0, Math.floor(y0 - my)), Math.min(sh.cols - 1, Math.ceil(x1 + mx)), Math.min(sh.rows - 1, Math.ceil(y1 + my))];
+      const mx = Math.max(16, Math.round((x1 - x0 + 1) / 2)),
+        my = Math.max(16, Math.round((y1 - y0 + 1) / 2));
+      region = [
+        Math.max(0, Math.floor(x0 - mx)),
+        Math.max(0, Math.floor(y0 - my)),
+        Math.min(sh.cols - 1, Math.ceil(x1 + mx)),
+        Math.min(sh.rows - 1, Math.ceil(y1 + my)),
+      ];
     }
   }
-  const rw = region[2] - region[0] + 1, rh = region[3] - region[1] + 1;
+  const rw = region[2] - region[0] + 1,
+    rh = region[3] - region[1] + 1;
   const cols = Math.ceil(Math.sqrt(slices.length));
   const rows = Math.ceil(slices.length / cols);
   const gap = 2;
   let tile = opts.tile ?? 192;
   tile = Math.max(32, Math.min(tile, Math.floor((4096 - gap) / cols) - gap));
   const scale = tile / Math.max(rw, rh);
-  const tw = Math.max(1, Math.round(rw * scale)), th = Math.max(1, Math.round(rh * scale));
-  const W = gap + cols * (tw + gap), H = gap + rows * (th + gap);
+  const tw = Math.max(1, Math.round(rw * scale)),
+    th = Math.max(1, Math.round(rh * scale));
+  const W = gap + cols * (tw + gap),
+    H = gap + rows * (th + gap);
   const rgba = new Uint8Array(W * H * 4);
   for (let i = 0; i < W * H; i++) rgba.set([...MONTAGE_BACKGROUND, 255], i * 4);
   const put = (X: number, Y: number, c: Rgb, a = 1) => {
@@ -259,15 +336,30 @@ export function renderMontageRgba(image8: Uint8Array, dims: readonly [number, nu
     const k = (Y * W + X) * 4;
     for (let j = 0; j < 3; j++) rgba[k + j] = Math.round(rgba[k + j]! * (1 - a) + c[j]! * a);
   };
-  const sx = (X: number) => region[0] + Math.min(rw - 1, Math.floor((X + 0.5) * rw / tw));
-  const sy = (Y: number) => region[1] + Math.min(rh - 1, Math.floor((Y + 0.5) * rh / th));
+  const sx = (X: number) => region[0] + Math.min(rw - 1, Math.floor(((X + 0.5) * rw) / tw));
+  const sy = (Y: number) => region[1] + Math.min(rh - 1, Math.floor(((Y + 0.5) * rh) / th));
   const layout: MontageLayout = { tiles: [], tileWidth: tw, tileHeight: th, scale, region };
   for (const [t, k] of slices.entries()) {
-    const ox = gap + (t % cols) * (tw + gap), oy = gap + Math.floor(t / cols) * (th + gap);
+    const ox = gap + (t % cols) * (tw + gap),
+      oy = gap + Math.floor(t / cols) * (th + gap);
     layout.tiles.push({ slice: k, x: ox, y: oy });
     const gray = extractSlice(image8, dims, axis, k);
-    const p = pred ? extractSlice(Uint8Array.from(pred, (v) => (v ? 1 : 0)), dims, axis, k) : undefined;
-    const r = ref ? extractSlice(Uint8Array.from(ref, (v) => (v ? 1 : 0)), dims, axis, k) : undefined;
+    const p = pred
+      ? extractSlice(
+          Uint8Array.from(pred, (v) => (v ? 1 : 0)),
+          dims,
+          axis,
+          k,
+        )
+      : undefined;
+    const r = ref
+      ? extractSlice(
+          Uint8Array.from(ref, (v) => (v ? 1 : 0)),
+          dims,
+          axis,
+          k,
+        )
+      : undefined;
     const at = (m: Uint8Array, X: number, Y: number) => (X < 0 || Y < 0 || X >= tw || Y >= th ? 0 : m[sy(Y) * sh.cols + sx(X)]!);
     for (let Y = 0; Y < th; Y++) {
       for (let X = 0; X < tw; X++) {
@@ -276,47 +368,75 @@ export function renderMontageRgba(image8: Uint8Array, dims: readonly [number, nu
         put(ox + X, oy + Y, [g, g, g]);
         if (p?.[i]) put(ox + X, oy + Y, MONTAGE_PREDICTION, MONTAGE_PREDICTION_ALPHA);
         // Reference contour in tile space: a reference pixel with a 4-neighbour outside it (or the tile edge).
-        if (r?.[i] && (!at(r, X - 1, Y) || !at(r, X + 1, Y) || !at(r, X, Y - 1) || !at(r, X, Y + 1))) put(ox + X, oy + Y, MONTAGE_REFERENCE);
+        if (r?.[i] && (!at(r, X - 1, Y) || !at(r, X + 1, Y) || !at(r, X, Y - 1) || !at(r, X, Y + 1)))
+          put(ox + X, oy + Y, MONTAGE_REFERENCE);
       }
     }
     for (const pr of (opts.prompts ?? []).filter((q) => q.slice === k)) {
-      const toX = (x: number) => Math.round((x - region[0] + 0.5) * scale - 0.5), toY = (y: number) => Math.round((y - region[1] + 0.5) * scale - 0.5);
+      const toX = (x: number) => Math.round((x - region[0] + 0.5) * scale - 0.5),
+        toY = (y: number) => Math.round((y - region[1] + 0.5) * scale - 0.5);
       if (pr.box) {
         const [x0, y0, x1, y1] = [toX(pr.box[0]), toY(pr.box[1]), toX(pr.box[2]), toY(pr.box[3])];
-        const inTile = (X: number, Y: number, c: Rgb) => { if (X >= 0 && Y >= 0 && X < tw && Y < th) put(ox + X, oy + Y, c); };
-        for (let X = x0; X <= x1; X++) { inTile(X, y0, BOX_COLOUR); inTile(X, y1, BOX_COLOUR); }
-        for (let Y = y0; Y <= y1; Y++) { inTile(x0, Y, BOX_COLOUR); inTile(x1, Y, BOX_COLOUR); }
+        const inTile = (X: number, Y: number, c: Rgb) => {
+          if (X >= 0 && Y >= 0 && X < tw && Y < th) put(ox + X, oy + Y, c);
+        };
+        for (let X = x0; X <= x1; X++) {
+          inTile(X, y0, BOX_COLOUR);
+          inTile(X, y1, BOX_COLOUR);
+        }
+        for (let Y = y0; Y <= y1; Y++) {
+          inTile(x0, Y, BOX_COLOUR);
+          inTile(x1, Y, BOX_COLOUR);
+        }
       }
       for (const q of pr.points ?? []) {
-        const cx = toX(q.x), cy = toY(q.y);
-        for (let dy = -2; dy <= 2; dy++) for (let dx = -2; dx <= 2; dx++) {
-          if (cx + dx >= 0 && cy + dy >= 0 && cx + dx < tw && cy + dy < th) put(ox + cx + dx, oy + cy + dy, q.label === 1 ? POSITIVE_COLOUR : NEGATIVE_COLOUR);
-        }
+        const cx = toX(q.x),
+          cy = toY(q.y);
+        for (let dy = -2; dy <= 2; dy++)
+          for (let dx = -2; dx <= 2; dx++) {
+            if (cx + dx >= 0 && cy + dy >= 0 && cx + dx < tw && cy + dy < th)
+              put(ox + cx + dx, oy + cy + dy, q.label === 1 ? POSITIVE_COLOUR : NEGATIVE_COLOUR);
+          }
       }
     }
     // The slice number, 2× digits on a dark tag in the corner.
-    const text = String(k), s = 2;
-    const tagW = text.length * 4 * s + s, tagH = 7 * s;
+    const text = String(k),
+      s = 2;
+    const tagW = text.length * 4 * s + s,
+      tagH = 7 * s;
     for (let Y = 0; Y < tagH; Y++) for (let X = 0; X < tagW; X++) put(ox + X, oy + Y, [0, 0, 0], 0.7);
     for (const [j, ch] of [...text].entries()) {
       const glyph = DIGITS[Number(ch)]!;
-      for (let gy = 0; gy < 5; gy++) for (let gx = 0; gx < 3; gx++) {
-        if (!((glyph[gy]! >> (2 - gx)) & 1)) continue;
-        for (let dy = 0; dy < s; dy++) for (let dx = 0; dx < s; dx++) put(ox + s + (j * 4 + gx) * s + dx, oy + s + gy * s + dy, MONTAGE_TEXT);
-      }
+      for (let gy = 0; gy < 5; gy++)
+        for (let gx = 0; gx < 3; gx++) {
+          if (!((glyph[gy]! >> (2 - gx)) & 1)) continue;
+          for (let dy = 0; dy < s; dy++)
+            for (let dx = 0; dx < s; dx++) put(ox + s + (j * 4 + gx) * s + dx, oy + s + gy * s + dy, MONTAGE_TEXT);
+        }
     }
   }
   return { rgba, width: W, height: H, layout };
 }
 
-export function renderMontagePng(image8: Uint8Array, dims: readonly [number, number, number], pred: ArrayLike<number> | undefined,
-  ref: ArrayLike<number> | undefined, opts: MontageOptions = {}): Uint8Array {
+export function renderMontagePng(
+  image8: Uint8Array,
+  dims: readonly [number, number, number],
+  pred: ArrayLike<number> | undefined,
+  ref: ArrayLike<number> | undefined,
+  opts: MontageOptions = {},
+): Uint8Array {
   const { rgba, width, height } = renderMontageRgba(image8, dims, pred, ref, opts);
   return encodePng(rgba, width, height);
 }
 
 /** Writes the montage PNG atomically. */
-export function writeMontage(path: string, image8: Uint8Array, dims: readonly [number, number, number], pred: ArrayLike<number> | undefined,
-  ref: ArrayLike<number> | undefined, opts: MontageOptions = {}): void {
+export function writeMontage(
+  path: string,
+  image8: Uint8Array,
+  dims: readonly [number, number, number],
+  pred: ArrayLike<number> | undefined,
+  ref: ArrayLike<number> | undefined,
+  opts: MontageOptions = {},
+): void {
   writeFileAtomic(path, renderMontagePng(image8, dims, pred, ref, opts));
 }

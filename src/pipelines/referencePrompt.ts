@@ -22,11 +22,19 @@ export function largestSlice(mask: ArrayLike<number>, dims: readonly [number, nu
   const counts = new Float64Array(sliceShape(dims, axis).count);
   for (let i = 0; i < mask.length; i++) {
     if (mask[i] === 0) continue;
-    const x = i % nx, y = Math.floor(i / nx) % ny, z = Math.floor(i / (nx * ny));
+    const x = i % nx,
+      y = Math.floor(i / nx) % ny,
+      z = Math.floor(i / (nx * ny));
     counts[axis === 2 ? z : axis === 1 ? y : x]!++;
   }
-  let best = -1, bestCount = 0;
-  counts.forEach((c, k) => { if (c > bestCount) { bestCount = c; best = k; } });
+  let best = -1,
+    bestCount = 0;
+  counts.forEach((c, k) => {
+    if (c > bestCount) {
+      bestCount = c;
+      best = k;
+    }
+  });
   return best;
 }
 
@@ -63,7 +71,10 @@ export function longestDiameter(mask: ArrayLike<number>, width: number, height: 
   for (let i = 0; i < hull.length; i++) {
     for (let j = i + 1; j < hull.length; j++) {
       const d = (hull[i]![0] - hull[j]![0]) ** 2 + (hull[i]![1] - hull[j]![1]) ** 2;
-      if (d > bestD) { bestD = d; best = [hull[i]![0], hull[i]![1], hull[j]![0], hull[j]![1]]; }
+      if (d > bestD) {
+        bestD = d;
+        best = [hull[i]![0], hull[i]![1], hull[j]![0], hull[j]![1]];
+      }
     }
   }
   return best;
@@ -79,10 +90,14 @@ export function interiorPoint(mask: ArrayLike<number>, width: number, height: nu
   }
   if (!any) return undefined;
   const d = squaredDistanceTransform(bg, [width, height, 1], [1, 1, 1]);
-  let best = -1, bestD = -1;
+  let best = -1,
+    bestD = -1;
   for (let i = 0; i < d.length; i++) {
     // A mask filling the whole slice has no background: every distance is Infinity, take the first.
-    if (mask[i] && (d[i]! > bestD || best < 0)) { bestD = d[i]!; best = i; }
+    if (mask[i] && (d[i]! > bestD || best < 0)) {
+      bestD = d[i]!;
+      best = i;
+    }
   }
   return { x: best % width, y: Math.floor(best / width) };
 }
@@ -112,14 +127,24 @@ export function promptFromReference(policy: PromptPolicy, input: ReferencePrompt
   if (policy === 'recist' && input.recist) {
     const slice = largestSlice(input.recist, dims, axis);
     if (slice >= 0) {
-      const line = extractSlice(Uint8Array.from(input.recist, (v) => (v ? 1 : 0)), dims, axis, slice);
+      const line = extractSlice(
+        Uint8Array.from(input.recist, (v) => (v ? 1 : 0)),
+        dims,
+        axis,
+        slice,
+      );
       const recist = recistFromLineMask(line, sh.cols, sh.rows)!;
       return { objId, slice, recist };
     }
   }
   const slice = largestSlice(input.reference, dims, axis);
   if (slice < 0) throw new MedsamError('the reference mask is empty', 'pick a case (or --label) whose reference has the object');
-  const sliceMask = extractSlice(Uint8Array.from(input.reference, (v) => (v ? 1 : 0)), dims, axis, slice);
+  const sliceMask = extractSlice(
+    Uint8Array.from(input.reference, (v) => (v ? 1 : 0)),
+    dims,
+    axis,
+    slice,
+  );
   if (policy === 'recist') {
     const recist = longestDiameter(sliceMask, sh.cols, sh.rows)!;
     return { objId, slice, recist };

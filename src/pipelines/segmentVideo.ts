@@ -62,7 +62,11 @@ export interface SegmentVideoResult {
  * forward and backward through every frame. `source` is a video file (mp4, avi, mov, mkv; decoded
  * by the bundled ffmpeg) or a folder of PNG/JPEG frames in natural name order.
  */
-export async function segmentVideo(source: string | LoadedFrames, prompts: FramePrompt[], opts: SegmentVideoOptions = {}): Promise<SegmentVideoResult> {
+export async function segmentVideo(
+  source: string | LoadedFrames,
+  prompts: FramePrompt[],
+  opts: SegmentVideoOptions = {},
+): Promise<SegmentVideoResult> {
   const t0 = performance.now();
   const entry = resolveModel(opts.model ?? 'default');
   if (opts.outDir !== undefined) checkVideoOutputDir(opts.outDir);
@@ -77,7 +81,12 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
   // A Session over the frames: SAM1 carries each object frame by frame like a volume (lower ids win
   // on overlap); SAM2 runs medsam2_infer_video.py's recipe (objects merged by highest logit).
   const session = await Session.open(video, {
-    model: entry, threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, pool: opts.pool, log: opts.log,
+    model: entry,
+    threads: opts.threads,
+    precision: opts.precision,
+    cacheDir: opts.cacheDir,
+    pool: opts.pool,
+    log: opts.log,
     family: { sam1: opts.propagation, sam2: { memory: opts.memory } },
   });
   let labels: Uint8Array[];
@@ -97,7 +106,8 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
   const objects: SegmentVideoResult['objects'] = [];
   for (const [objId, own] of byObject) {
     const promptFrame = own[0]!.frame;
-    let promptArea = 0, frames = 0;
+    let promptArea = 0,
+      frames = 0;
     for (const [k, l] of labels.entries()) {
       let a = 0;
       for (let i = 0; i < l.length; i++) if (l[i] === objId) a++;
@@ -107,12 +117,27 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
     objects.push({ objId, promptFrame, promptArea, frames });
   }
   const result: SegmentVideoResult = {
-    width: video.width, height: video.height, fps: video.fps, frameCount: N,
-    labels, frames: video.frames, names: video.names, objects, model: entry.id, framesEncoded,
+    width: video.width,
+    height: video.height,
+    fps: video.fps,
+    frameCount: N,
+    labels,
+    frames: video.frames,
+    names: video.names,
+    objects,
+    model: entry.id,
+    framesEncoded,
     seconds: (performance.now() - t0) / 1000,
   };
   if (opts.outDir !== undefined) {
-    result.outputs = await writeVideoOutputs(opts.outDir, { width: video.width, height: video.height, fps: video.fps, frames: video.frames, labels, names: video.names });
+    result.outputs = await writeVideoOutputs(opts.outDir, {
+      width: video.width,
+      height: video.height,
+      fps: video.fps,
+      frames: video.frames,
+      labels,
+      names: video.names,
+    });
     result.seconds = (performance.now() - t0) / 1000;
   }
   return result;
@@ -120,6 +145,8 @@ export async function segmentVideo(source: string | LoadedFrames, prompts: Frame
 
 /** One summary line: frames, objects, per-object area on its prompted frame, seconds. */
 export function describeVideoResult(r: SegmentVideoResult): string {
-  const objs = r.objects.map((o) => `object ${o.objId}: ${o.promptArea} px on frame ${o.promptFrame}, found on ${o.frames}/${r.frameCount} frames`).join('; ');
+  const objs = r.objects
+    .map((o) => `object ${o.objId}: ${o.promptArea} px on frame ${o.promptFrame}, found on ${o.frames}/${r.frameCount} frames`)
+    .join('; ');
   return `segmented ${r.frameCount} frames (${r.width}x${r.height}), ${r.objects.length} object(s) [${objs}] in ${r.seconds.toFixed(1)} s with ${r.model}`;
 }

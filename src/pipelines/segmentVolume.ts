@@ -71,13 +71,20 @@ export interface SegmentVolumeResult {
  * once through the whole stack and returns its label map on the input grid. The model family
  * (SAM1 slice-by-slice propagation, SAM2 memory tracking) comes from the model's registry entry.
  */
-export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opts: SegmentVolumeOptions = {}): Promise<SegmentVolumeResult> {
+export async function segmentVolume(
+  volume: Volume,
+  prompts: VolumePrompt[],
+  opts: SegmentVolumeOptions = {},
+): Promise<SegmentVolumeResult> {
   const t0 = performance.now();
   const entry = resolveModel(opts.model ?? 'default');
   const axis: SliceAxis = opts.axis ?? 2;
   if (axis !== 0 && axis !== 1 && axis !== 2) throw new MedsamError(`axis ${String(axis)} is not 0, 1 or 2`, 'use 0 (x), 1 (y) or 2 (z)');
   if (volume.data.length !== voxelCount(volume)) {
-    throw new MedsamError(`volume has ${volume.data.length} voxels but dims ${volume.dims.join('x')} need ${voxelCount(volume)}`, 'the volume is inconsistent; re-read it');
+    throw new MedsamError(
+      `volume has ${volume.data.length} voxels but dims ${volume.dims.join('x')} need ${voxelCount(volume)}`,
+      'the volume is inconsistent; re-read it',
+    );
   }
   const valid = validatePrompts(prompts, sliceGeometry(volume.dims, axis));
   // Checked before the model opens: the error names the prompt as given.
@@ -85,9 +92,19 @@ export async function segmentVolume(volume: Volume, prompts: VolumePrompt[], opt
   for (const [i, p] of valid.entries()) family.checkPrompt?.(p, `prompt ${i + 1} (object ${p.objId}, slice ${p.slice})`);
   const s2 = opts.sam2 ?? {};
   const session = await Session.open(volume, {
-    model: entry, axis, threads: opts.threads, precision: opts.precision, intensity: opts.intensity, pool: opts.pool, cacheDir: s2.cacheDir,
-    featureBudgetMiB: s2.featureCacheMiB, largestComponent: opts.largestComponent,
-    family: { sam1: opts.propagation, sam2: { keySlice: s2.keySlice, fillHoleArea: s2.fillHoleArea, memory: s2.memory, onWarning: s2.onWarning } },
+    model: entry,
+    axis,
+    threads: opts.threads,
+    precision: opts.precision,
+    intensity: opts.intensity,
+    pool: opts.pool,
+    cacheDir: s2.cacheDir,
+    featureBudgetMiB: s2.featureCacheMiB,
+    largestComponent: opts.largestComponent,
+    family: {
+      sam1: opts.propagation,
+      sam2: { keySlice: s2.keySlice, fillHoleArea: s2.fillHoleArea, memory: s2.memory, onWarning: s2.onWarning },
+    },
   });
   try {
     for (const p of valid) await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });

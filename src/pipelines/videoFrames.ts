@@ -50,7 +50,8 @@ export async function loadFrames(source: string, opts: LoadFramesOptions = {}): 
   if (opts.maxFrames !== undefined && !(Number.isInteger(opts.maxFrames) && opts.maxFrames >= 1)) {
     throw new MedsamError(`maxFrames ${opts.maxFrames} must be a whole number >= 1`, 'e.g. 100');
   }
-  if (!existsSync(source)) throw new MedsamError(`video ${source} does not exist`, 'check the path (a video file or a folder of PNG/JPEG frames)');
+  if (!existsSync(source))
+    throw new MedsamError(`video ${source} does not exist`, 'check the path (a video file or a folder of PNG/JPEG frames)');
   if (statSync(source).isDirectory()) return loadFrameFolder(source, opts);
   const v = await readVideo(source, { maxFrames: opts.maxFrames });
   return {
@@ -68,11 +69,15 @@ function loadFrameFolder(dir: string, opts: LoadFramesOptions): LoadedFrames {
   const note = opts.onNote ?? ((m: string) => process.stderr.write(`note: ${m}\n`));
   let files = listFrameFiles(dir);
   if (files.length === 0) {
-    throw new MedsamError(`folder ${dir} has no PNG or JPEG frames`, `put the frames in it as ${FRAME_EXTENSIONS.join('/')} files, or pass a video file`);
+    throw new MedsamError(
+      `folder ${dir} has no PNG or JPEG frames`,
+      `put the frames in it as ${FRAME_EXTENSIONS.join('/')} files, or pass a video file`,
+    );
   }
   if (opts.maxFrames !== undefined) files = files.slice(0, opts.maxFrames);
   const frames: Uint8Array[] = [];
-  let width = 0, height = 0;
+  let width = 0,
+    height = 0;
   const resized: string[] = [];
   for (const [i, f] of files.entries()) {
     const img = readImage2D(join(dir, f), { rgb: true });
@@ -87,7 +92,9 @@ function loadFrameFolder(dir: string, opts: LoadFramesOptions): LoadedFrames {
     }
   }
   if (resized.length) {
-    note(`${resized.length} of ${files.length} frames in ${dir} differ in size from the first (${files[0]}, ${width}x${height}) and were resized to it, e.g. ${resized[0]}`);
+    note(
+      `${resized.length} of ${files.length} frames in ${dir} differ in size from the first (${files[0]}, ${width}x${height}) and were resized to it, e.g. ${resized[0]}`,
+    );
   }
   let names = files.map((f) => basename(f, extname(f)));
   if (new Set(names).size !== names.length) {

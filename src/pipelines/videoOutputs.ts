@@ -1,4 +1,17 @@
-import { accessSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { PNG_SOFTWARE_TAG, writePngMask } from '../io/imageFile.js';
@@ -29,7 +42,10 @@ export function maskPngName(frame: number): string {
 
 /** masks/<name>.png for each frame: the input frame names when given, usable and unique, else 00000.png, … */
 export function maskPngNames(count: number, names?: readonly string[]): string[] {
-  const ok = names && names.length === count && names.every((n) => n.length > 0 && !/[\/\\\0]/.test(n) && n !== '.' && n !== '..' && !n.startsWith('.'));
+  const ok =
+    names &&
+    names.length === count &&
+    names.every((n) => n.length > 0 && !/[\/\\\0]/.test(n) && n !== '.' && n !== '..' && !n.startsWith('.'));
   const out = ok ? names.map((n) => `${n}.png`) : Array.from({ length: count }, (_, i) => maskPngName(i));
   return new Set(out).size === out.length ? out : Array.from({ length: count }, (_, i) => maskPngName(i));
 }
@@ -60,24 +76,35 @@ export function checkVideoOutputDir(outDir: string): void {
   const abs = resolve(outDir);
   const parent = dirname(abs);
   if (existsSync(abs)) {
-    if (!statSync(abs).isDirectory()) throw new MedsamError(`cannot write outputs to ${outDir}: it is a file`, 'give a folder path for -o (it is created if missing)');
+    if (!statSync(abs).isDirectory())
+      throw new MedsamError(`cannot write outputs to ${outDir}: it is a file`, 'give a folder path for -o (it is created if missing)');
     writable(abs, outDir);
     const masks = join(abs, VIDEO_OUTPUTS.masks);
     if (existsSync(masks)) {
-      if (!statSync(masks).isDirectory()) throw new MedsamError(`cannot write ${masks}: a file has that name`, 'move it away or choose another output folder');
+      if (!statSync(masks).isDirectory())
+        throw new MedsamError(`cannot write ${masks}: a file has that name`, 'move it away or choose another output folder');
       const foreign = readdirSync(masks).find((f) => !MASK_PNG.test(f) && !isOwnMaskPng(join(masks, f)));
       if (foreign) {
-        throw new MedsamError(`${masks} holds ${foreign}, which medsam2 did not write, and would be replaced`, 'move your files away or choose another output folder');
+        throw new MedsamError(
+          `${masks} holds ${foreign}, which medsam2 did not write, and would be replaced`,
+          'move your files away or choose another output folder',
+        );
       }
     }
     for (const f of [VIDEO_OUTPUTS.npz, VIDEO_OUTPUTS.overlay]) {
       const p = join(abs, f);
-      if (existsSync(p) && statSync(p).isDirectory()) throw new MedsamError(`cannot write ${p}: a folder has that name`, 'move it away or choose another output folder');
+      if (existsSync(p) && statSync(p).isDirectory())
+        throw new MedsamError(`cannot write ${p}: a folder has that name`, 'move it away or choose another output folder');
     }
     return;
   }
-  if (!existsSync(parent)) throw new MedsamError(`cannot write outputs to ${outDir}: folder ${parent} does not exist`, 'create it first or choose another output folder');
-  if (!statSync(parent).isDirectory()) throw new MedsamError(`cannot write outputs to ${outDir}: ${parent} is not a folder`, 'choose another output folder');
+  if (!existsSync(parent))
+    throw new MedsamError(
+      `cannot write outputs to ${outDir}: folder ${parent} does not exist`,
+      'create it first or choose another output folder',
+    );
+  if (!statSync(parent).isDirectory())
+    throw new MedsamError(`cannot write outputs to ${outDir}: ${parent} is not a folder`, 'choose another output folder');
   writable(parent, outDir);
 }
 
@@ -108,14 +135,28 @@ export async function writeVideoOutputs(outDir: string, data: VideoOutputData): 
     const names = maskPngNames(labels.length, data.names);
     for (const [i, l] of labels.entries()) {
       writePngMask(join(stage, VIDEO_OUTPUTS.masks, names[i]!), {
-        data: l, dims: [W, H, 1], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [...IDENTITY_DIRECTION],
+        data: l,
+        dims: [W, H, 1],
+        spacing: [1, 1, 1],
+        origin: [0, 0, 0],
+        direction: [...IDENTITY_DIRECTION],
         source: { format: 'png', path: names[i]! },
       });
     }
     const segs = new Uint8Array(labels.length * W * H);
     labels.forEach((l, i) => segs.set(l, i * W * H));
-    await writeNpz(join(stage, VIDEO_OUTPUTS.npz), { segs: { dtype: 'uint8', shape: [labels.length, H, W], data: segs } }, { compress: true });
-    await writeVideo(join(stage, VIDEO_OUTPUTS.overlay), frames.map((f, i) => overlayFrame(f, labels[i]!, W, H)), W, H, data.fps);
+    await writeNpz(
+      join(stage, VIDEO_OUTPUTS.npz),
+      { segs: { dtype: 'uint8', shape: [labels.length, H, W], data: segs } },
+      { compress: true },
+    );
+    await writeVideo(
+      join(stage, VIDEO_OUTPUTS.overlay),
+      frames.map((f, i) => overlayFrame(f, labels[i]!, W, H)),
+      W,
+      H,
+      data.fps,
+    );
     if (!existsSync(abs)) {
       renameSync(stage, abs);
     } else {
@@ -133,7 +174,10 @@ export async function writeVideoOutputs(outDir: string, data: VideoOutputData): 
     restorePrevious(join(stage, '.previous'), abs);
     rmSync(stage, { recursive: true, force: true });
     if (e instanceof MedsamError) throw e;
-    throw new MedsamError(`cannot write outputs to ${outDir}: ${errorMessage(e)}`, 'check that the folder is writable and the disk has space');
+    throw new MedsamError(
+      `cannot write outputs to ${outDir}: ${errorMessage(e)}`,
+      'check that the folder is writable and the disk has space',
+    );
   }
   return Object.values(VIDEO_OUTPUTS).map((n) => join(outDir, n));
 }

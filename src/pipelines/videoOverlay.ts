@@ -12,7 +12,10 @@ const FILL_ALPHA = 0.4;
 export function overlayFrame(rgb: Uint8Array, labels: ArrayLike<number>, width: number, height: number): Uint8Array {
   const n = width * height;
   if (rgb.length !== n * 3 || labels.length !== n) {
-    throw new MedsamError(`overlay: frame has ${rgb.length / 3} pixels and mask ${labels.length}, expected ${width}x${height}`, 'this is a bug; please report it');
+    throw new MedsamError(
+      `overlay: frame has ${rgb.length / 3} pixels and mask ${labels.length}, expected ${width}x${height}`,
+      'this is a bug; please report it',
+    );
   }
   const out = rgb.slice();
   for (let y = 0; y < height; y++) {
@@ -20,8 +23,15 @@ export function overlayFrame(rgb: Uint8Array, labels: ArrayLike<number>, width: 
       const i = y * width + x;
       const lab = Number(labels[i]);
       if (lab === 0) continue;
-      const edge = x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
-        Number(labels[i - 1]) !== lab || Number(labels[i + 1]) !== lab || Number(labels[i - width]) !== lab || Number(labels[i + width]) !== lab;
+      const edge =
+        x === 0 ||
+        y === 0 ||
+        x === width - 1 ||
+        y === height - 1 ||
+        Number(labels[i - 1]) !== lab ||
+        Number(labels[i + 1]) !== lab ||
+        Number(labels[i - width]) !== lab ||
+        Number(labels[i + width]) !== lab;
       const c = labelColour(lab);
       const a = edge ? 1 : FILL_ALPHA;
       for (let k = 0; k < 3; k++) out[3 * i + k] = Math.round(out[3 * i + k]! * (1 - a) + c[k]! * a);

@@ -21,20 +21,29 @@ export type ValidFramePrompt = FramePrompt & { objId: number };
  * Checks prompts against the video's size and length; errors name the prompt, the bad value and
  * the valid range. Coordinates and masks are checked by the volume rules (a frame is a slice).
  */
-export function validateFramePrompts(prompts: readonly FramePrompt[], width: number, height: number, frameCount: number): ValidFramePrompt[] {
+export function validateFramePrompts(
+  prompts: readonly FramePrompt[],
+  width: number,
+  height: number,
+  frameCount: number,
+): ValidFramePrompt[] {
   if (!Array.isArray(prompts) || prompts.length === 0) {
     throw new MedsamError('no prompts given', 'give a box, points or a mask on one frame');
   }
   const seen = new Set<string>();
   for (const [i, p] of prompts.entries()) {
     if (!Number.isInteger(p.frame) || p.frame < 0 || p.frame >= frameCount) {
-      throw new MedsamError(`prompt ${i + 1}: frame ${p.frame} is outside the video (0..${frameCount - 1}, ${frameCount} frames)`,
-        'give a 0-based frame index inside the video');
+      throw new MedsamError(
+        `prompt ${i + 1}: frame ${p.frame} is outside the video (0..${frameCount - 1}, ${frameCount} frames)`,
+        'give a 0-based frame index inside the video',
+      );
     }
     const key = `${p.objId ?? 1}@${p.frame}`;
     if (seen.has(key)) {
-      throw new MedsamError(`prompt ${i + 1}: object ${p.objId ?? 1} already has a prompt on frame ${p.frame}`,
-        'merge them into one prompt (box + points) or give them different object ids');
+      throw new MedsamError(
+        `prompt ${i + 1}: object ${p.objId ?? 1} already has a prompt on frame ${p.frame}`,
+        'merge them into one prompt (box + points) or give them different object ids',
+      );
     }
     seen.add(key);
     if (p.mask && (p.box || p.points?.length)) {
@@ -60,7 +69,10 @@ export function validateFramePrompts(prompts: readonly FramePrompt[], width: num
 function checkPixel(where: string, what: string, v: number, size: number, side: 'width' | 'height'): void {
   if (!Number.isFinite(v)) throw new MedsamError(`${where}: ${what}=${v} is not a number`, 'give pixel coordinates as numbers');
   if (v < 0 || v > size - 1) {
-    throw new MedsamError(`${where}: ${what}=${v} is outside the frame ${side} ${size} (0..${size - 1})`, 'give pixel coordinates inside the frame (x = column, y = row)');
+    throw new MedsamError(
+      `${where}: ${what}=${v} is outside the frame ${side} ${size} (0..${size - 1})`,
+      'give pixel coordinates inside the frame (x = column, y = row)',
+    );
   }
 }
 

@@ -56,7 +56,10 @@ async function resourceSha256(name: string, what = 'file'): Promise<string> {
   const h = createHash('sha256');
   try {
     await new Promise<void>((res, rej) => {
-      createReadStream(info.id).on('data', (d) => h.update(d)).on('end', () => res()).on('error', rej);
+      createReadStream(info.id)
+        .on('data', (d) => h.update(d))
+        .on('end', () => res())
+        .on('error', rej);
     });
   } catch (e) {
     throw new MedsamError(`cannot read ${what} ${name}: ${errorMessage(e)}`, 'check the file permissions');
@@ -79,7 +82,10 @@ export const nodePlatform: Platform = {
       return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     } catch (e) {
       if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new MedsamError(`compressed data inflates to more than ${maxBytes} bytes`, 'the file is corrupt or a decompression bomb; re-export it');
+        throw new MedsamError(
+          `compressed data inflates to more than ${maxBytes} bytes`,
+          'the file is corrupt or a decompression bomb; re-export it',
+        );
       }
       throw new MedsamError(`compressed data is corrupt (${errorMessage(e)})`, 're-export or re-download the file');
     }
@@ -94,7 +100,10 @@ export const nodePlatform: Platform = {
     try {
       pkgJson = req.resolve(`${pkg}/package.json`);
     } catch {
-      throw new MedsamError(`npm package '${pkg}' is not installed, so its model files cannot be found`, 'run npm install (it is a dependency of medsam2.js)');
+      throw new MedsamError(
+        `npm package '${pkg}' is not installed, so its model files cannot be found`,
+        'run npm install (it is a dependency of medsam2.js)',
+      );
     }
     return join(dirname(pkgJson), relPath);
   },

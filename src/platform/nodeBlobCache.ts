@@ -32,7 +32,10 @@ export function diskBlobCache(root: string): BlobCache {
       try {
         mkdirSync(dirname(path), { recursive: true });
       } catch (e) {
-        throw new MedsamError(`cannot create the cache folder ${dirname(path)}: ${errorMessage(e)}`, 'set MEDSAM2_CACHE_DIR to a writable folder');
+        throw new MedsamError(
+          `cannot create the cache folder ${dirname(path)}: ${errorMessage(e)}`,
+          'set MEDSAM2_CACHE_DIR to a writable folder',
+        );
       }
       const tmp = `${dirname(path)}${sep}.${path.slice(dirname(path).length + 1)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
       try {

@@ -26,7 +26,10 @@ export function readModelEntryFiles(dir = userModelDir()): Record<string, unknow
     try {
       raw = JSON.parse(readFileSync(path, 'utf8'));
     } catch (e) {
-      throw new MedsamError(`model registry file ${path} is not valid JSON: ${errorMessage(e)}`, 'fix or delete the file, or re-import the model');
+      throw new MedsamError(
+        `model registry file ${path} is not valid JSON: ${errorMessage(e)}`,
+        'fix or delete the file, or re-import the model',
+      );
     }
     if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
       throw new MedsamError(`model entry in ${path} is invalid: not an object`, 'fix the entry or re-import the model');

@@ -79,8 +79,10 @@ export function setPlatform(p: Platform): void {
 
 export function getPlatform(): Platform {
   if (!current) {
-    throw new MedsamError('no medsam2.js platform has been set (file access, hashing and ONNX Runtime come from it)',
-      "import the package entry ('medsam2.js' in Node, 'medsam2.js/web' in a browser), or call setPlatform(nodePlatform) from src/platform/node.ts");
+    throw new MedsamError(
+      'no medsam2.js platform has been set (file access, hashing and ONNX Runtime come from it)',
+      "import the package entry ('medsam2.js' in Node, 'medsam2.js/web' in a browser), or call setPlatform(nodePlatform) from src/platform/node.ts",
+    );
   }
   return current;
 }

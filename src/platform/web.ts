@@ -35,7 +35,10 @@ async function collect(stream: ReadableStream<Uint8Array>, maxBytes: number | un
     n += value.byteLength;
     if (maxBytes !== undefined && n > maxBytes) {
       await reader.cancel();
-      throw new MedsamError(`compressed data inflates to more than ${maxBytes} bytes`, 'the file is corrupt or a decompression bomb; re-export it');
+      throw new MedsamError(
+        `compressed data inflates to more than ${maxBytes} bytes`,
+        'the file is corrupt or a decompression bomb; re-export it',
+      );
     }
     parts.push(value);
   }
@@ -78,7 +81,8 @@ export function createWebPlatform(opts: WebPlatformOptions = {}): WebPlatform {
       } catch (e) {
         throw new MedsamError(`cannot fetch ${what} ${name}: ${errorMessage(e)}`, 'check the URL, or add the file with platform.addFile()');
       }
-      if (r.status === 404) throw new MedsamError(`${what} ${name} does not exist (HTTP 404)`, 'check the URL, or add the file with platform.addFile()');
+      if (r.status === 404)
+        throw new MedsamError(`${what} ${name} does not exist (HTTP 404)`, 'check the URL, or add the file with platform.addFile()');
       if (!r.ok) throw new MedsamError(`cannot fetch ${what} ${name}: HTTP ${r.status}`, 'check the URL and the server');
       bytes = new Uint8Array(await r.arrayBuffer());
     }

@@ -44,7 +44,10 @@ export function sliceGeometry(dims: readonly [number, number, number], axis: Sli
 function checkCoord(what: string, v: number, size: number, dimName: 'width' | 'height', where: string): void {
   if (!Number.isFinite(v)) throw new MedsamError(`${where}: ${what}=${v} is not a number`, 'give pixel indices as numbers');
   if (v < 0 || v > size - 1) {
-    throw new MedsamError(`${where}: ${what}=${v} is outside the image ${dimName} ${size} (0..${size - 1})`, 'give voxel indices inside the slice');
+    throw new MedsamError(
+      `${where}: ${what}=${v} is outside the image ${dimName} ${size} (0..${size - 1})`,
+      'give voxel indices inside the slice',
+    );
   }
 }
 
@@ -64,19 +67,29 @@ export function validatePrompts(prompts: readonly VolumePrompt[], geom: SliceGeo
       throw new MedsamError(`${where}: objId=${p.objId} must be an integer 1..255`, 'object ids become labels in a uint8 mask');
     }
     if (!Number.isInteger(p.slice) || p.slice < 0 || p.slice >= geom.count) {
-      throw new MedsamError(`${where}: slice=${p.slice} is outside the volume (0..${geom.count - 1})`, 'give the key slice index along the segmentation axis');
+      throw new MedsamError(
+        `${where}: slice=${p.slice} is outside the volume (0..${geom.count - 1})`,
+        'give the key slice index along the segmentation axis',
+      );
     }
     const key = `${objId}@${p.slice}`;
     if (seen.has(key)) {
-      throw new MedsamError(`${where}: object ${objId} already has a prompt on slice ${p.slice}`, 'merge them into one prompt (box + points) or give them different objId');
+      throw new MedsamError(
+        `${where}: object ${objId} already has a prompt on slice ${p.slice}`,
+        'merge them into one prompt (box + points) or give them different objId',
+      );
     }
     seen.add(key);
     if (!p.box && !(p.points && p.points.length) && !p.mask && !p.recist) {
       throw new MedsamError(`${where}: has no box, points, mask or recist`, 'give at least one of them');
     }
-    for (const [name, b] of [['box', p.box], ['recist', p.recist]] as const) {
+    for (const [name, b] of [
+      ['box', p.box],
+      ['recist', p.recist],
+    ] as const) {
       if (!b) continue;
-      if (!Array.isArray(b) || b.length !== 4) throw new MedsamError(`${where}: ${name} must be [x0, y0, x1, y1]`, 'give four pixel indices');
+      if (!Array.isArray(b) || b.length !== 4)
+        throw new MedsamError(`${where}: ${name} must be [x0, y0, x1, y1]`, 'give four pixel indices');
       checkCoord(`${name} x0`, b[0], geom.width, 'width', where);
       checkCoord(`${name} y0`, b[1], geom.height, 'height', where);
       checkCoord(`${name} x1`, b[2], geom.width, 'width', where);
@@ -86,10 +99,16 @@ export function validatePrompts(prompts: readonly VolumePrompt[], geom: SliceGeo
       }
       // Zero area is as impossible as inverted: nothing can be inside it (the model returns an empty mask).
       if (name === 'box' && (b[2] === b[0] || b[3] === b[1])) {
-        throw new MedsamError(`${where}: box [${b.join(', ')}] has zero ${b[2] === b[0] ? 'width (x1 = x0)' : 'height (y1 = y0)'}`, 'draw the box around the object: [x0, y0, x1, y1] with x1 > x0 and y1 > y0');
+        throw new MedsamError(
+          `${where}: box [${b.join(', ')}] has zero ${b[2] === b[0] ? 'width (x1 = x0)' : 'height (y1 = y0)'}`,
+          'draw the box around the object: [x0, y0, x1, y1] with x1 > x0 and y1 > y0',
+        );
       }
       if (name === 'recist' && Math.trunc(Math.hypot(b[2] - b[0], b[3] - b[1]) / 2) === 0) {
-        throw new MedsamError(`${where}: RECIST line [${b.join(', ')}] is ${+Math.hypot(b[2] - b[0], b[3] - b[1]).toFixed(2)} px long, too short to make a box`, 'give the two ends of the lesion\'s long axis (at least 2 px apart)');
+        throw new MedsamError(
+          `${where}: RECIST line [${b.join(', ')}] is ${+Math.hypot(b[2] - b[0], b[3] - b[1]).toFixed(2)} px long, too short to make a box`,
+          "give the two ends of the lesion's long axis (at least 2 px apart)",
+        );
       }
     }
     for (const [j, pt] of (p.points ?? []).entries()) {
@@ -101,8 +120,10 @@ export function validatePrompts(prompts: readonly VolumePrompt[], geom: SliceGeo
     }
     if (p.mask) {
       if (p.mask.length !== geom.width * geom.height) {
-        throw new MedsamError(`${where}: mask has ${p.mask.length} pixels, the slice has ${geom.width}x${geom.height} = ${geom.width * geom.height}`,
-          'give a mask of one slice, row-major');
+        throw new MedsamError(
+          `${where}: mask has ${p.mask.length} pixels, the slice has ${geom.width}x${geom.height} = ${geom.width * geom.height}`,
+          'give a mask of one slice, row-major',
+        );
       }
       if (!p.mask.some((v: number) => v !== 0)) throw new MedsamError(`${where}: mask is empty`, 'draw the object on the key slice');
     }
@@ -134,7 +155,8 @@ export function recistToBox(recist: Box, width: number, height: number, shift = 
  * pixels in row-major order. Returns undefined for an empty mask.
  */
 export function recistFromLineMask(line: ArrayLike<number>, width: number, height: number): Box | undefined {
-  let first = -1, last = -1;
+  let first = -1,
+    last = -1;
   for (let i = 0; i < width * height; i++) {
     if (line[i]) {
       if (first < 0) first = i;
@@ -147,7 +169,10 @@ export function recistFromLineMask(line: ArrayLike<number>, width: number, heigh
 
 /** Tight bounding box [xmin, ymin, xmax, ymax] of the non-zero pixels; undefined when empty. */
 export function boxFromMask(mask: ArrayLike<number>, width: number, height: number): Box | undefined {
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     const row = y * width;
     for (let x = 0; x < width; x++) {

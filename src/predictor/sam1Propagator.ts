@@ -95,8 +95,12 @@ export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number)
  * Several prompts for the same object (several key slices): the outermost keys carry it outwards;
  * between two keys the larger cross-section carries it first and the smaller fills the rest.
  */
-export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddings, prompts: VolumePrompt[],
-  opts: Sam1PropagationOptions = {}): Promise<ObjectPropagation> {
+export async function propagateObject(
+  decoder: Sam1Decoder,
+  slices: SliceEmbeddings,
+  prompts: VolumePrompt[],
+  opts: Sam1PropagationOptions = {},
+): Promise<ObjectPropagation> {
   const o: Resolved = {
     boxInsets: opts.boxInsets ?? DEFAULTS.boxInsets,
     useMaskInput: opts.useMaskInput ?? DEFAULTS.useMaskInput,
@@ -149,30 +153,59 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
   // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
   const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;
 
-  const stopsByKey = keys.map((p) => ({ key: p.slice, down: 'empty' as StopReason, up: 'empty' as StopReason, intensityModel: useModel, separability: model?.separability ?? 0 }));
+  const stopsByKey = keys.map((p) => ({
+    key: p.slice,
+    down: 'empty' as StopReason,
+    up: 'empty' as StopReason,
+    intensityModel: useModel,
+    separability: model?.separability ?? 0,
+  }));
   stops.push(...stopsByKey);
   const smoothed = (k: number) => smooth3x3(slices.pixels(k), w, h);
   /** Carries key i towards `dir` through slices up to `end` (inclusive), never into a slice already decided. */
   const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
-    let prev = keyMask, prevLow = keyLow;
+    let prev = keyMask,
+      prevLow = keyLow;
     let reason: StopReason = atEnd;
     for (let k = keys[i]!.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
-      if (masks.has(k)) { reason = 'next-key'; break; }
-      if (opts.maxSlices !== undefined && n > opts.maxSlices) { reason = 'limit'; break; }
-      const step = await propagateStep(decoder, await slices.get(k), prev, prevLow, w, h, o, useModel ? { model: model!, smoothed: smoothed(k) } : undefined);
+      if (masks.has(k)) {
+        reason = 'next-key';
+        break;
+      }
+      if (opts.maxSlices !== undefined && n > opts.maxSlices) {
+        reason = 'limit';
+        break;
+      }
+      const step = await propagateStep(
+        decoder,
+        await slices.get(k),
+        prev,
+        prevLow,
+        w,
+        h,
+        o,
+        useModel ? { model: model!, smoothed: smoothed(k) } : undefined,
+      );
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the
       // decoder, still handed a box, latches onto whatever small structure sits there.
       const tip = !step.stop && maskArea(step.mask) < o.minAreaFraction * mainArea;
       opts.onSlice?.(k, step.stop || tip ? undefined : step.mask);
-      if (step.stop) { reason = step.stop; break; }
-      if (tip) { reason = 'tip'; break; }
+      if (step.stop) {
+        reason = step.stop;
+        break;
+      }
+      if (tip) {
+        reason = 'tip';
+        break;
+      }
       masks.set(k, step.mask);
       prev = step.mask;
       prevLow = step.lowRes;
     }
-    if (dir < 0) stopsByKey[i]!.down = reason; else stopsByKey[i]!.up = reason;
+    if (dir < 0) stopsByKey[i]!.down = reason;
+    else stopsByKey[i]!.up = reason;
   };
   // Outwards from the outermost keys to the volume's ends.
   const last = keys.length - 1;
@@ -182,12 +215,13 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
   // without the object is a wall); the smaller then fills whatever the larger did not reach. So a
   // click near an object's end corrects that end without re-deciding the slices the main key got right.
   for (let i = 0; i < last; i++) {
-    const a = decoded[i]!.area, b = decoded[i + 1]!.area;
+    const a = decoded[i]!.area,
+      b = decoded[i + 1]!.area;
     const lowerFirst = a >= b;
     const [first, second] = lowerFirst ? [i, i + 1] : [i + 1, i];
     const dir = (lowerFirst ? 1 : -1) as -1 | 1;
     if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
-    if (decoded[second]!.area) await carry(second, (-dir) as -1 | 1, keys[first]!.slice + dir, 'next-key');
+    if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key');
   }
   return { masks, stops, priors: opts.priorMasks };
 }
@@ -198,13 +232,20 @@ export async function propagateObject(decoder: Sam1Decoder, slices: SliceEmbeddi
  * the click's slice and its neighbours are re-segmented from the corrected slice. The same call
  * serves simulated clicks (evaluation) and a user's clicks (sessions).
  */
-export async function correctObject(decoder: Sam1Decoder, slices: SliceEmbeddings, prompts: readonly VolumePrompt[],
-  current: ObjectPropagation, click: SliceClick, opts: Sam1PropagationOptions = {}): Promise<{ prompts: VolumePrompt[]; propagation: ObjectPropagation }> {
+export async function correctObject(
+  decoder: Sam1Decoder,
+  slices: SliceEmbeddings,
+  prompts: readonly VolumePrompt[],
+  current: ObjectPropagation,
+  click: SliceClick,
+  opts: Sam1PropagationOptions = {},
+): Promise<{ prompts: VolumePrompt[]; propagation: ObjectPropagation }> {
   const next = promptsWithClick(prompts, click, current.masks, slices.width, slices.height);
   // Each corrected slice is refined from the mask it had when it was clicked (the latest click's).
   const priors = new Map(current.priors ?? []);
   const before = current.masks.get(click.slice);
-  if (before) priors.set(click.slice, before); else priors.delete(click.slice);
+  if (before) priors.set(click.slice, before);
+  else priors.delete(click.slice);
   return { prompts: next, propagation: await propagateObject(decoder, slices, next, { ...opts, priorMasks: priors }) };
 }
 
@@ -221,7 +262,8 @@ function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anc
 
 function insetBox(b: Box, f: number, w: number, h: number): Box {
   // A negative inset grows the box (an object whose cross-section grows away from the key).
-  const dx = f * (b[2] - b[0]), dy = f * (b[3] - b[1]);
+  const dx = f * (b[2] - b[0]),
+    dy = f * (b[3] - b[1]);
   return [Math.max(0, b[0] + dx), Math.max(0, b[1] + dy), Math.min(w - 1, b[2] - dx), Math.min(h - 1, b[3] - dy)];
 }
 
@@ -234,9 +276,16 @@ function insetBox(b: Box, f: number, w: number, h: number): Box {
  * iterative-refinement input), and the key slice's intensity model picks the proposal that agrees
  * best with the image. The decoder keeps the boundaries; intensity only decides the extent.
  */
-async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uint8Array, prevLow: Float32Array,
-  w: number, h: number, o: Resolved, intensity?: { model: IntensityModel; smoothed: Uint8Array }):
-  Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason }> {
+async function propagateStep(
+  decoder: Sam1Decoder,
+  emb: Sam1Embedding,
+  prev: Uint8Array,
+  prevLow: Float32Array,
+  w: number,
+  h: number,
+  o: Resolved,
+  intensity?: { model: IntensityModel; smoothed: Uint8Array },
+): Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason }> {
   const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   let best: { mask: Uint8Array; lowRes: Float32Array; dice: number; objectFraction: number } | undefined;
@@ -250,7 +299,12 @@ async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uin
     let mask = keepComponentsOverlapping(raw, prev, w, h);
     if (o.leakMargin !== undefined && maskArea(mask)) {
       const grown = dilate(prev, w, h, Math.max(1, Math.round(o.leakMargin * Math.sqrt(maskArea(prev) / Math.PI))));
-      mask = keepComponentsOverlapping(Uint8Array.from(mask, (v, i) => v & grown[i]!), prev, w, h);
+      mask = keepComponentsOverlapping(
+        Uint8Array.from(mask, (v, i) => v & grown[i]!),
+        prev,
+        w,
+        h,
+      );
     }
     if (!maskArea(mask)) continue;
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
@@ -261,17 +315,27 @@ async function propagateStep(decoder: Sam1Decoder, emb: Sam1Embedding, prev: Uin
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { mask: best.mask, lowRes: best.lowRes, stop: 'background' };
-  const area = maskArea(best.mask), prevArea = maskArea(prev);
+  const area = maskArea(best.mask),
+    prevArea = maskArea(prev);
   if (o.maxGrowth !== undefined && area > o.maxGrowth * prevArea) return { mask: best.mask, lowRes: best.lowRes, stop: 'leak' };
   if (o.maxCentroidShift !== undefined) {
-    const a = centroid(best.mask, w), b = centroid(prev, w);
-    if (Math.hypot(a.x - b.x, a.y - b.y) > o.maxCentroidShift * Math.sqrt(prevArea / Math.PI)) return { mask: best.mask, lowRes: best.lowRes, stop: 'jump' };
+    const a = centroid(best.mask, w),
+      b = centroid(prev, w);
+    if (Math.hypot(a.x - b.x, a.y - b.y) > o.maxCentroidShift * Math.sqrt(prevArea / Math.PI))
+      return { mask: best.mask, lowRes: best.lowRes, stop: 'jump' };
   }
   return { mask: best.mask, lowRes: best.lowRes };
 }
 
 function centroid(m: Uint8Array, w: number): { x: number; y: number } {
-  let sx = 0, sy = 0, n = 0;
-  for (let i = 0; i < m.length; i++) if (m[i]) { sx += i % w; sy += Math.floor(i / w); n++; }
+  let sx = 0,
+    sy = 0,
+    n = 0;
+  for (let i = 0; i < m.length; i++)
+    if (m[i]) {
+      sx += i % w;
+      sy += Math.floor(i / w);
+      n++;
+    }
   return { x: sx / n, y: sy / n };
 }

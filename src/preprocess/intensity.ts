@@ -61,11 +61,14 @@ export function parseWindow(text: string): WindowSpec | 'auto' {
   if (m) {
     const width = Number(m[1]);
     const level = Number(m[2]);
-    if (!(width > 0)) throw new MedsamError(`window width ${width} in '${text}' must be > 0`, "give the window as WIDTH,LEVEL in HU, e.g. '400,40'");
+    if (!(width > 0))
+      throw new MedsamError(`window width ${width} in '${text}' must be > 0`, "give the window as WIDTH,LEVEL in HU, e.g. '400,40'");
     return { width, level };
   }
-  throw new MedsamError(`unknown intensity window '${text}'`,
-    `use one of ${PRESET_NAMES.join(', ')}, WIDTH,LEVEL in HU (e.g. '400,40'), percentile, identity or auto`);
+  throw new MedsamError(
+    `unknown intensity window '${text}'`,
+    `use one of ${PRESET_NAMES.join(', ')}, WIDTH,LEVEL in HU (e.g. '400,40'), percentile, identity or auto`,
+  );
 }
 
 /** Human-readable form of a window, for summaries. */
@@ -82,7 +85,8 @@ export function describeWindow(w: WindowSpec): string {
  * at the bottom of the window (0) in every rule below.
  */
 function minMax(data: NumericArray): [number, number] {
-  let lo = Infinity, hi = -Infinity;
+  let lo = Infinity,
+    hi = -Infinity;
   for (let i = 0; i < data.length; i++) {
     const v = Number(data[i]);
     if (v === Infinity || v === -Infinity) continue;
@@ -151,8 +155,10 @@ export function applyWindow(data: NumericArray, window: WindowSpec): Uint8Array 
     if (data instanceof Uint8Array) return data;
     const [lo, hi] = minMax(data);
     if (lo < 0 || hi > 255) {
-      throw new MedsamError(`intensity window 'identity' needs values in 0..255, the data spans ${lo}..${hi}`,
-        "choose a CT window (e.g. --window abdomen) or 'percentile'");
+      throw new MedsamError(
+        `intensity window 'identity' needs values in 0..255, the data spans ${lo}..${hi}`,
+        "choose a CT window (e.g. --window abdomen) or 'percentile'",
+      );
     }
     const out = new Uint8Array(data.length);
     for (let i = 0; i < data.length; i++) out[i] = Math.trunc(Number(data[i]));
@@ -185,8 +191,10 @@ export function toUint8(volume: Pick<Volume, 'data' | 'modality'>, opts: { windo
 export function volumeToUint8(volume: Volume, fn?: (v: Volume) => Uint8Array): Uint8Array {
   const u8 = fn ? fn(volume) : volume.data instanceof Uint8Array ? volume.data : toUint8(volume);
   if (!(u8 instanceof Uint8Array) || u8.length !== volume.data.length) {
-    throw new MedsamError(`the intensity function returned ${u8 instanceof Uint8Array ? `${u8.length} values` : 'a non-Uint8Array'} for a volume of ${volume.data.length} voxels`,
-      'return an x-fastest Uint8Array of the same dims');
+    throw new MedsamError(
+      `the intensity function returned ${u8 instanceof Uint8Array ? `${u8.length} values` : 'a non-Uint8Array'} for a volume of ${volume.data.length} voxels`,
+      'return an x-fastest Uint8Array of the same dims',
+    );
   }
   return u8;
 }

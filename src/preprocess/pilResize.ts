@@ -70,10 +70,16 @@ function clip8(v: number): number {
 
 /** Resize an 8-bit [inH, inW] image (row-major) to [outH, outW] exactly as Pillow 9's BICUBIC. */
 export function pilResizeBicubicU8(src: Uint8Array, inW: number, inH: number, outW: number, outH: number): Uint8Array {
-  for (const [n, v] of [['input width', inW], ['input height', inH], ['output width', outW], ['output height', outH]] as const) {
+  for (const [n, v] of [
+    ['input width', inW],
+    ['input height', inH],
+    ['output width', outW],
+    ['output height', outH],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new MedsamError(`resize ${n} ${v} is not a positive integer`, 'pass whole pixel sizes');
   }
-  if (src.length !== inW * inH) throw new MedsamError(`image has ${src.length} pixels, expected ${inW}×${inH}`, 'pass a row-major 8-bit slice');
+  if (src.length !== inW * inH)
+    throw new MedsamError(`image has ${src.length} pixels, expected ${inW}×${inH}`, 'pass a row-major 8-bit slice');
   if (inW === outW && inH === outH) return src.slice();
 
   const needH = outW !== inW;

@@ -43,10 +43,19 @@ export function fromModelCoords(f: SamFrame, x: number, y: number): [number, num
  * SAM's PIL pipeline does, normalised, and zero-padded bottom/right AFTER normalising (SAM pads the
  * normalised tensor, so padding is 0, not the normalised value of black).
  */
-export function samImageTensor(gray: Uint8Array, h: number, w: number, size: number, norm: SamNormalisation,
-  mode: 'longest-side' | 'square' = 'longest-side'): { data: Float32Array; dims: [1, 3, number, number]; frame: SamFrame } {
+export function samImageTensor(
+  gray: Uint8Array,
+  h: number,
+  w: number,
+  size: number,
+  norm: SamNormalisation,
+  mode: 'longest-side' | 'square' = 'longest-side',
+): { data: Float32Array; dims: [1, 3, number, number]; frame: SamFrame } {
   if (gray.length !== h * w) {
-    throw new MedsamError(`slice buffer has ${gray.length} values but ${h}x${w} needs ${h * w}`, 'this is a bug in the caller; please report it');
+    throw new MedsamError(
+      `slice buffer has ${gray.length} values but ${h}x${w} needs ${h * w}`,
+      'this is a bug in the caller; please report it',
+    );
   }
   const frame = samFrame(h, w, size, mode);
   const resized = resizeBilinearU8(gray, h, w, frame.resizedH, frame.resizedW);
@@ -80,10 +89,19 @@ function normalisedPadded(channel: (c: number) => Uint8Array, frame: SamFrame, s
  * Same as samImageTensor for an interleaved RGB picture (row-major h×w×3), so colour frames
  * (endoscopy, video) reach the encoder in colour: each channel is resized like the gray path.
  */
-export function samImageTensorRgb(rgb: Uint8Array, h: number, w: number, size: number, norm: SamNormalisation,
-  mode: 'longest-side' | 'square' = 'longest-side'): { data: Float32Array; dims: [1, 3, number, number]; frame: SamFrame } {
+export function samImageTensorRgb(
+  rgb: Uint8Array,
+  h: number,
+  w: number,
+  size: number,
+  norm: SamNormalisation,
+  mode: 'longest-side' | 'square' = 'longest-side',
+): { data: Float32Array; dims: [1, 3, number, number]; frame: SamFrame } {
   if (rgb.length !== h * w * 3) {
-    throw new MedsamError(`RGB buffer has ${rgb.length} values but ${h}x${w}x3 needs ${h * w * 3}`, 'this is a bug in the caller; please report it');
+    throw new MedsamError(
+      `RGB buffer has ${rgb.length} values but ${h}x${w}x3 needs ${h * w * 3}`,
+      'this is a bug in the caller; please report it',
+    );
   }
   const frame = samFrame(h, w, size, mode);
   const channel = new Uint8Array(h * w);

@@ -27,20 +27,29 @@ export function sliceShape(dims: readonly [number, number, number], axis: SliceA
 /** Strides (in elements) of slice column, slice row and slice index within the volume buffer. */
 function strides(dims: readonly [number, number, number], axis: SliceAxis): { col: number; row: number; slice: number } {
   const [nx, ny] = dims;
-  const sx = 1, sy = nx, sz = nx * ny;
+  const sx = 1,
+    sy = nx,
+    sz = nx * ny;
   if (axis === 2) return { col: sx, row: sy, slice: sz };
   if (axis === 1) return { col: sx, row: sz, slice: sy };
   return { col: sy, row: sz, slice: sx };
 }
 
 function checkIndex(dims: readonly [number, number, number], axis: SliceAxis, index: number, len: number): SliceShape {
-  if (axis !== 0 && axis !== 1 && axis !== 2) throw new MedsamError(`slice axis ${String(axis)} is not 0, 1 or 2`, 'use 0 (x), 1 (y) or 2 (z)');
+  if (axis !== 0 && axis !== 1 && axis !== 2)
+    throw new MedsamError(`slice axis ${String(axis)} is not 0, 1 or 2`, 'use 0 (x), 1 (y) or 2 (z)');
   const s = sliceShape(dims, axis);
   if (!Number.isInteger(index) || index < 0 || index >= s.count) {
-    throw new MedsamError(`slice ${index} is outside the volume along axis ${axis} (0..${s.count - 1})`, 'pick a slice index inside the volume');
+    throw new MedsamError(
+      `slice ${index} is outside the volume along axis ${axis} (0..${s.count - 1})`,
+      'pick a slice index inside the volume',
+    );
   }
   if (len !== dims[0] * dims[1] * dims[2]) {
-    throw new MedsamError(`volume buffer has ${len} voxels but dims ${dims.join('x')} need ${dims[0] * dims[1] * dims[2]}`, 'the volume is inconsistent; re-read it');
+    throw new MedsamError(
+      `volume buffer has ${len} voxels but dims ${dims.join('x')} need ${dims[0] * dims[1] * dims[2]}`,
+      'the volume is inconsistent; re-read it',
+    );
   }
   return s;
 }
@@ -54,7 +63,10 @@ export function extractSlice<T extends NumericArray>(data: T, dims: readonly [nu
   if (st.col === 1) {
     for (let r = 0; r < s.rows; r++) {
       const o = base + r * st.row;
-      (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(data.subarray(o, o + s.cols) as ArrayLike<unknown>, r * s.cols);
+      (out as unknown as { set(a: ArrayLike<unknown>, o: number): void }).set(
+        data.subarray(o, o + s.cols) as ArrayLike<unknown>,
+        r * s.cols,
+      );
     }
     return out;
   }
@@ -66,11 +78,19 @@ export function extractSlice<T extends NumericArray>(data: T, dims: readonly [nu
 }
 
 /** Writes a row-major (rows × cols) slice back into the volume buffer at `index` along `axis`. */
-export function insertSlice<T extends NumericArray>(data: T, dims: readonly [number, number, number], axis: SliceAxis, index: number,
-  slice: ArrayLike<number | bigint>): void {
+export function insertSlice<T extends NumericArray>(
+  data: T,
+  dims: readonly [number, number, number],
+  axis: SliceAxis,
+  index: number,
+  slice: ArrayLike<number | bigint>,
+): void {
   const s = checkIndex(dims, axis, index, data.length);
   if (slice.length !== s.rows * s.cols) {
-    throw new MedsamError(`slice has ${slice.length} pixels but axis ${axis} slices are ${s.cols}x${s.rows}`, 'this is a bug in the caller; please report it');
+    throw new MedsamError(
+      `slice has ${slice.length} pixels but axis ${axis} slices are ${s.cols}x${s.rows}`,
+      'this is a bug in the caller; please report it',
+    );
   }
   const st = strides(dims, axis);
   const base = index * st.slice;

@@ -12,7 +12,12 @@ import { MedsamError } from '../common/errors.js';
 const f32 = Math.fround;
 
 function checkPlane(src: Float32Array, inH: number, inW: number, outH: number, outW: number, planes: number): void {
-  for (const [n, v] of [['input height', inH], ['input width', inW], ['output height', outH], ['output width', outW]] as const) {
+  for (const [n, v] of [
+    ['input height', inH],
+    ['input width', inW],
+    ['output height', outH],
+    ['output width', outW],
+  ] as const) {
     if (!Number.isInteger(v) || v < 1) throw new MedsamError(`resize ${n} ${v} is not a positive integer`, 'pass whole pixel sizes');
   }
   if (src.length !== planes * inH * inW) {
@@ -30,7 +35,12 @@ interface LinearTaps {
 /** compute_indices_weights_linear: src = scale·(dst+0.5) − 0.5 clamped at 0, scale = in/out in float32. */
 function linearTaps(inSize: number, outSize: number): LinearTaps {
   const scale = f32(inSize / outSize);
-  const t: LinearTaps = { i0: new Int32Array(outSize), i1: new Int32Array(outSize), w0: new Float32Array(outSize), w1: new Float32Array(outSize) };
+  const t: LinearTaps = {
+    i0: new Int32Array(outSize),
+    i1: new Int32Array(outSize),
+    w0: new Float32Array(outSize),
+    w1: new Float32Array(outSize),
+  };
   for (let o = 0; o < outSize; o++) {
     let real = f32(scale * (o + 0.5) - 0.5);
     if (real < 0) real = 0;

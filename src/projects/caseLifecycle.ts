@@ -33,14 +33,23 @@ export function nextState(c: CaseRow, event: CaseEvent, user: string, nowMs: num
     throw new MedsamError(`case ${c.name} is ${c.state}: cannot ${event} it`, `${event} needs a case that is ${t.from.join(' or ')}`);
   }
   if (event === 'claim') {
-    if (c.state === 'new' && c.mode === 'assisted') throw new MedsamError(`case ${c.name} has no pre-annotation yet`, 'run medsam2 project pre-annotate first (or add it with --mode manual)');
+    if (c.state === 'new' && c.mode === 'assisted')
+      throw new MedsamError(
+        `case ${c.name} has no pre-annotation yet`,
+        'run medsam2 project pre-annotate first (or add it with --mode manual)',
+      );
     if (c.state === 'in_progress' && c.claimedBy !== user && claimActive(c, nowMs)) {
-      throw new MedsamError(`case ${c.name} is claimed by ${c.claimedBy} until ${c.claimExpiresAt}`, 'take another case, or wait until the claim lapses');
+      throw new MedsamError(
+        `case ${c.name} is claimed by ${c.claimedBy} until ${c.claimExpiresAt}`,
+        'take another case, or wait until the claim lapses',
+      );
     }
   }
   if (event === 'save' || event === 'submit') {
-    if (c.claimedBy !== user) throw new MedsamError(`case ${c.name} is claimed by ${c.claimedBy ?? 'nobody'}, not ${user}`, 'claim the case first');
-    if (!claimActive(c, nowMs)) throw new MedsamError(`${user}'s claim on case ${c.name} lapsed at ${c.claimExpiresAt}`, 'claim the case again, then save');
+    if (c.claimedBy !== user)
+      throw new MedsamError(`case ${c.name} is claimed by ${c.claimedBy ?? 'nobody'}, not ${user}`, 'claim the case first');
+    if (!claimActive(c, nowMs))
+      throw new MedsamError(`${user}'s claim on case ${c.name} lapsed at ${c.claimExpiresAt}`, 'claim the case again, then save');
   }
   if ((event === 'accept' || event === 'return') && c.submittedBy === user) {
     throw new MedsamError(`${user} submitted case ${c.name} and cannot review it`, 'a different reviewer must accept or return it');

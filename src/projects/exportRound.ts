@@ -24,19 +24,37 @@ import { authorLabel, type Project } from './types.js';
 export type ExportFormat = 'medsam2-npz' | 'nifti';
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['medsam2-npz', 'nifti'];
 
-export async function exportRound(svc: ProjectService, project: Project, round: number, format: ExportFormat, outDir: string): Promise<string[]> {
+export async function exportRound(
+  svc: ProjectService,
+  project: Project,
+  round: number,
+  format: ExportFormat,
+  outDir: string,
+): Promise<string[]> {
   if (!EXPORT_FORMATS.includes(format)) throw new MedsamError(`unknown export format '${format}'`, `use ${EXPORT_FORMATS.join(' or ')}`);
-  if (existsSync(outDir) && readdirSync(outDir).length > 0) throw new MedsamError(`${outDir} is not empty`, 'export each round into a new folder (exports are never overwritten)');
-  const cases = (await svc.repo.listCases(project.id, { round, state: 'accepted' }));
-  if (cases.length === 0) throw new MedsamError(`round ${round} of ${project.name} has no accepted case`, 'review and accept cases first (medsam2 project status shows the round)');
+  if (existsSync(outDir) && readdirSync(outDir).length > 0)
+    throw new MedsamError(`${outDir} is not empty`, 'export each round into a new folder (exports are never overwritten)');
+  const cases = await svc.repo.listCases(project.id, { round, state: 'accepted' });
+  if (cases.length === 0)
+    throw new MedsamError(
+      `round ${round} of ${project.name} has no accepted case`,
+      'review and accept cases first (medsam2 project status shows the round)',
+    );
   mkdirSync(outDir, { recursive: true });
-  if (format === 'nifti') { mkdirSync(join(outDir, 'imagesTr')); mkdirSync(join(outDir, 'labelsTr')); }
+  if (format === 'nifti') {
+    mkdirSync(join(outDir, 'imagesTr'));
+    mkdirSync(join(outDir, 'labelsTr'));
+  }
   const written: string[] = [];
   const manifest: Record<string, unknown>[] = [];
   for (const c of cases) {
     const { version, labels } = await svc.mask(project, c.name);
     const { image } = await loadCase(c.source);
-    if (image.dims.some((d, i) => d !== c.dims[i])) throw new MedsamError(`case ${c.name}: ${c.source} is now ${image.dims.join('x')}, was ${c.dims.join('x')} when added`, 'the image changed on disk; restore it');
+    if (image.dims.some((d, i) => d !== c.dims[i]))
+      throw new MedsamError(
+        `case ${c.name}: ${c.source} is now ${image.dims.join('x')}, was ${c.dims.join('x')} when added`,
+        'the image changed on disk; restore it',
+      );
     const imgs = image.data instanceof Uint8Array ? image.data : toUint8(image);
     const [nx, ny, nz] = image.dims;
     let files: string[];
@@ -44,13 +62,19 @@ export async function exportRound(svc: ProjectService, project: Project, round: 
       const order = (image.header as NpzHeader | undefined)?.kind === 'npz' ? (image.header as NpzHeader).spacingOrder : 'xyz';
       const s = image.spacing;
       const path = join(outDir, `${c.name}.npz`);
-      writeFileAtomic(path, encodeNpz({
-        imgs: { dtype: 'uint8', shape: [nz, ny, nx], data: imgs },
-        gts: { dtype: 'uint8', shape: [nz, ny, nx], data: labels },
-        spacing: { dtype: 'float64', shape: [3], data: Float64Array.from(order === 'zyx' ? [s[2], s[1], s[0]] : s) },
-        direction: { dtype: 'float64', shape: [9], data: Float64Array.from(image.direction) },
-        origin: { dtype: 'float64', shape: [3], data: Float64Array.from(image.origin) },
-      }, { compress: true }));
+      writeFileAtomic(
+        path,
+        encodeNpz(
+          {
+            imgs: { dtype: 'uint8', shape: [nz, ny, nx], data: imgs },
+            gts: { dtype: 'uint8', shape: [nz, ny, nx], data: labels },
+            spacing: { dtype: 'float64', shape: [3], data: Float64Array.from(order === 'zyx' ? [s[2], s[1], s[0]] : s) },
+            direction: { dtype: 'float64', shape: [9], data: Float64Array.from(image.direction) },
+            origin: { dtype: 'float64', shape: [3], data: Float64Array.from(image.origin) },
+          },
+          { compress: true },
+        ),
+      );
       files = [path];
     } else {
       const grid: Volume = { ...image, header: undefined };
@@ -61,9 +85,36 @@ export async function exportRound(svc: ProjectService, project: Project, round: 
       files = [ip, lp];
     }
     written.push(...files);
-    manifest.push({ case: c.name, source: c.source, files: files.map((f) => f.slice(outDir.length + 1)), acceptedVersion: version.version, author: authorLabel(version.author), maskSha256: version.maskSha, reviewer: c.reviewedBy, dims: c.dims, spacing: c.spacing });
+    manifest.push({
+      case: c.name,
+      source: c.source,
+      files: files.map((f) => f.slice(outDir.length + 1)),
+      acceptedVersion: version.version,
+      author: authorLabel(version.author),
+      maskSha256: version.maskSha,
+      reviewer: c.reviewedBy,
+      dims: c.dims,
+      spacing: c.spacing,
+    });
   }
   const mp = join(outDir, 'manifest.json');
-  writeFileAtomic(mp, new TextEncoder().encode(JSON.stringify({ project: project.name, round, format, model: `${project.model}@${project.modelVersion}`, labels: project.labels, exportedAt: new Date().toISOString(), cases: manifest }, null, 2) + '\n'));
+  writeFileAtomic(
+    mp,
+    new TextEncoder().encode(
+      JSON.stringify(
+        {
+          project: project.name,
+          round,
+          format,
+          model: `${project.model}@${project.modelVersion}`,
+          labels: project.labels,
+          exportedAt: new Date().toISOString(),
+          cases: manifest,
+        },
+        null,
+        2,
+      ) + '\n',
+    ),
+  );
   return [...written, mp];
 }

@@ -1,5 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { MedsamError } from '../common/errors.js';
@@ -46,9 +57,14 @@ export class MaskStore {
 
   getBytes(sha: string): Uint8Array {
     const p = this.path(sha);
-    if (!existsSync(p)) throw new MedsamError(`mask ${sha.slice(0, 12)}… is missing from the store ${this.root}`, 'point --store at the project\'s store folder');
+    if (!existsSync(p))
+      throw new MedsamError(
+        `mask ${sha.slice(0, 12)}… is missing from the store ${this.root}`,
+        "point --store at the project's store folder",
+      );
     const bytes = readFileSync(p);
-    if (createHash('sha256').update(bytes).digest('hex') !== sha) throw new MedsamError(`mask ${sha.slice(0, 12)}… in ${this.root} is corrupt (hash mismatch)`, 'restore the store from a backup');
+    if (createHash('sha256').update(bytes).digest('hex') !== sha)
+      throw new MedsamError(`mask ${sha.slice(0, 12)}… in ${this.root} is corrupt (hash mismatch)`, 'restore the store from a backup');
     return bytes;
   }
 
@@ -60,7 +76,11 @@ export class MaskStore {
 
   getMask(sha: string, voxels: number): Uint8Array {
     const out = new Uint8Array(gunzipSync(this.getBytes(sha)));
-    if (out.length !== voxels) throw new MedsamError(`mask ${sha.slice(0, 12)}… has ${out.length} voxels, the case ${voxels}`, 'the store belongs to another project');
+    if (out.length !== voxels)
+      throw new MedsamError(
+        `mask ${sha.slice(0, 12)}… has ${out.length} voxels, the case ${voxels}`,
+        'the store belongs to another project',
+      );
     return out;
   }
 

@@ -10,7 +10,10 @@ export function parseDbSpec(text: string): DbSpec {
   if (/^postgres(ql)?:\/\//i.test(text)) return { kind: 'postgres', url: text };
   const path = text.startsWith('sqlite:') ? text.slice('sqlite:'.length) : text;
   if (!path || /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    throw new MedsamError(`--db '${text}' is neither sqlite:PATH nor postgres://…`, 'use --db sqlite:project.db or --db postgres://user@host:port/dbname');
+    throw new MedsamError(
+      `--db '${text}' is neither sqlite:PATH nor postgres://…`,
+      'use --db sqlite:project.db or --db postgres://user@host:port/dbname',
+    );
   }
   return { kind: 'sqlite', path: resolve(path) };
 }
@@ -19,7 +22,8 @@ export function parseDbSpec(text: string): DbSpec {
 export async function openDb(spec: DbSpec): Promise<SqlDb> {
   if (spec.kind === 'sqlite') {
     const dir = dirname(spec.path);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MedsamError(`cannot open ${spec.path}: folder ${dir} does not exist`, 'create the folder or choose another --db path');
+    if (!existsSync(dir) || !statSync(dir).isDirectory())
+      throw new MedsamError(`cannot open ${spec.path}: folder ${dir} does not exist`, 'create the folder or choose another --db path');
     const { SqliteDb } = await import('./sqliteDb.js');
     return new SqliteDb(spec.path);
   }
@@ -30,7 +34,10 @@ export async function openDb(spec: DbSpec): Promise<SqlDb> {
   } catch (e) {
     await db.close().catch(() => undefined);
     const safe = spec.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
-    throw new MedsamError(`cannot connect to ${safe}: ${(e as Error).message}`, 'check that PostgreSQL runs there and the user, password and database are right');
+    throw new MedsamError(
+      `cannot connect to ${safe}: ${(e as Error).message}`,
+      'check that PostgreSQL runs there and the user, password and database are right',
+    );
   }
   return db;
 }

@@ -15,10 +15,18 @@ type Queryable = Pick<pg.PoolClient, 'query'>;
 function wrap(q: Queryable, owner: PostgresDb): SqlDb {
   return {
     dialect: 'postgres',
-    async query<T>(sql: string, params: readonly unknown[] = []) { return (await q.query(numberPlaceholders(sql), [...params])).rows as T[]; },
-    async run(sql: string, params: readonly unknown[] = []) { return (await q.query(numberPlaceholders(sql), [...params])).rowCount ?? 0; },
-    async exec(script: string) { await q.query(script); },
-    transaction<T>(fn: (tx: SqlDb) => Promise<T>) { return fn(this); },
+    async query<T>(sql: string, params: readonly unknown[] = []) {
+      return (await q.query(numberPlaceholders(sql), [...params])).rows as T[];
+    },
+    async run(sql: string, params: readonly unknown[] = []) {
+      return (await q.query(numberPlaceholders(sql), [...params])).rowCount ?? 0;
+    },
+    async exec(script: string) {
+      await q.query(script);
+    },
+    transaction<T>(fn: (tx: SqlDb) => Promise<T>) {
+      return fn(this);
+    },
     close: () => owner.close(),
   };
 }

@@ -39,27 +39,49 @@ function readBoxes(path: string): Record<string, VolumePrompt[]> {
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new MedsamError(`cannot read the box list ${path}: ${(e as Error).message}`, 'give a JSON file {"case": [{"slice": 7, "box": [x0, y0, x1, y1]}]}');
+    throw new MedsamError(
+      `cannot read the box list ${path}: ${(e as Error).message}`,
+      'give a JSON file {"case": [{"slice": 7, "box": [x0, y0, x1, y1]}]}',
+    );
   }
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new MedsamError(`${path} is not a JSON object of case name → prompts`, 'write {"case": [{"slice": 7, "box": [x0, y0, x1, y1]}]}');
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new MedsamError(`${path} is not a JSON object of case name → prompts`, 'write {"case": [{"slice": 7, "box": [x0, y0, x1, y1]}]}');
   return parsed as Record<string, VolumePrompt[]>;
 }
 
-export async function promptsForCase(c: CaseRow, source: PromptSource, objId: number, boxes?: Record<string, VolumePrompt[]>, previous?: Uint8Array): Promise<{ prompts: VolumePrompt[]; image: Awaited<ReturnType<typeof loadCase>>['image'] }> {
+export async function promptsForCase(
+  c: CaseRow,
+  source: PromptSource,
+  objId: number,
+  boxes?: Record<string, VolumePrompt[]>,
+  previous?: Uint8Array,
+): Promise<{ prompts: VolumePrompt[]; image: Awaited<ReturnType<typeof loadCase>>['image'] }> {
   const loaded = await loadCase(c.source);
   if (source === 'previous') {
-    if (!previous) throw new MedsamError(`case ${c.name} has no accepted label of the same image in an earlier round`, 'use --prompts recist, label-box or boxes for it');
+    if (!previous)
+      throw new MedsamError(
+        `case ${c.name} has no accepted label of the same image in an earlier round`,
+        'use --prompts recist, label-box or boxes for it',
+      );
     return { prompts: [promptFromReference('key-box', { reference: previous, dims: loaded.image.dims, objId })], image: loaded.image };
   }
   if (source === 'boxes') {
     const list = boxes?.[c.name];
-    if (!list?.length) throw new MedsamError(`the box list has no prompt for case ${c.name}`, 'add it to the file, or pre-annotate that case another way');
+    if (!list?.length)
+      throw new MedsamError(`the box list has no prompt for case ${c.name}`, 'add it to the file, or pre-annotate that case another way');
     return { prompts: list.map((p) => ({ ...p, objId })), image: loaded.image };
   }
   const reference = loaded.label?.data ?? loaded.recist?.data;
-  if (!reference) throw new MedsamError(`case ${c.name} carries neither RECIST marks nor a label to take a prompt from`, 'use --prompts boxes --boxes FILE');
+  if (!reference)
+    throw new MedsamError(
+      `case ${c.name} carries neither RECIST marks nor a label to take a prompt from`,
+      'use --prompts boxes --boxes FILE',
+    );
   const p = promptFromReference(source === 'recist' ? 'recist' : 'key-box', {
-    reference: reference as ArrayLike<number>, dims: loaded.image.dims, recist: loaded.recist?.data as ArrayLike<number> | undefined, objId,
+    reference: reference as ArrayLike<number>,
+    dims: loaded.image.dims,
+    recist: loaded.recist?.data as ArrayLike<number> | undefined,
+    objId,
   });
   return { prompts: [p], image: loaded.image };
 }
@@ -69,13 +91,31 @@ export async function preAnnotateRound(svc: ProjectService, project: Project, op
   const model = opts.model ?? project.model;
   const modelVersion = opts.modelVersion ?? project.modelVersion;
   const objId = opts.label ?? project.labels[0]!.value;
-  if (!project.labels.some((l) => l.value === objId)) throw new MedsamError(`label ${objId} is not in project ${project.name}`, `use one of ${project.labels.map((l) => `${l.value} (${l.name})`).join(', ')}`);
-  const boxes = opts.prompts === 'boxes' ? readBoxes(opts.boxesFile ?? (() => { throw new MedsamError('--prompts boxes needs --boxes FILE', 'give the JSON box list'); })()) : undefined;
+  if (!project.labels.some((l) => l.value === objId))
+    throw new MedsamError(
+      `label ${objId} is not in project ${project.name}`,
+      `use one of ${project.labels.map((l) => `${l.value} (${l.name})`).join(', ')}`,
+    );
+  const boxes =
+    opts.prompts === 'boxes'
+      ? readBoxes(
+          opts.boxesFile ??
+            (() => {
+              throw new MedsamError('--prompts boxes needs --boxes FILE', 'give the JSON box list');
+            })(),
+        )
+      : undefined;
   const todo = (await svc.repo.listCases(project.id, { round: opts.round, state: 'new' })).filter((c) => c.mode === 'assisted');
   let done = 0;
   for (const c of todo) {
     const t0 = performance.now();
-    const { prompts, image } = await promptsForCase(c, opts.prompts, objId, boxes, opts.prompts === 'previous' ? await previousLabel(svc, project, c) : undefined);
+    const { prompts, image } = await promptsForCase(
+      c,
+      opts.prompts,
+      objId,
+      boxes,
+      opts.prompts === 'previous' ? await previousLabel(svc, project, c) : undefined,
+    );
     const r = await segmentVolume(image, prompts, { model, threads: opts.threads });
     const labels = r.mask.data instanceof Uint8Array ? r.mask.data : Uint8Array.from(r.mask.data as ArrayLike<number>, Number);
     await svc.storePreAnnotation(project, c.name, labels, model, modelVersion);
@@ -87,6 +127,8 @@ export async function preAnnotateRound(svc: ProjectService, project: Project, op
 
 /** The accepted label of the same image file in the latest earlier round, if any. */
 async function previousLabel(svc: ProjectService, project: Project, c: CaseRow): Promise<Uint8Array | undefined> {
-  const earlier = (await svc.repo.listCases(project.id, { state: 'accepted' })).filter((x) => x.source === c.source && x.round < c.round).sort((a, b) => b.round - a.round);
+  const earlier = (await svc.repo.listCases(project.id, { state: 'accepted' }))
+    .filter((x) => x.source === c.source && x.round < c.round)
+    .sort((a, b) => b.round - a.round);
   return earlier[0] ? (await svc.mask(project, earlier[0].name)).labels : undefined;
 }

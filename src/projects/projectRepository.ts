@@ -19,7 +19,11 @@ export interface ProjectRepository {
   caseByName(projectId: string, name: string): Promise<CaseRow | undefined>;
   listCases(projectId: string, filter?: { round?: number; state?: CaseState }): Promise<CaseRow[]>;
   /** Updates a case only if it is still in `expected` state with head `expectedHead`; false when it moved on. */
-  updateCase(id: string, expected: { state: CaseState; headVersion: number }, patch: Partial<Omit<CaseRow, 'id' | 'projectId' | 'name'>>): Promise<boolean>;
+  updateCase(
+    id: string,
+    expected: { state: CaseState; headVersion: number },
+    patch: Partial<Omit<CaseRow, 'id' | 'projectId' | 'name'>>,
+  ): Promise<boolean>;
   /** Inserts a label version; a version number already taken → ProjectConflictError. */
   addVersion(v: LabelVersion): Promise<void>;
   versions(caseId: string): Promise<LabelVersion[]>;
@@ -42,34 +46,67 @@ type Row = Record<string, unknown>;
 
 function projectOf(r: Row): Project {
   return {
-    id: r.id as string, name: r.name as string, labels: JSON.parse(r.labels as string), model: r.model as string,
-    modelVersion: r.model_version as string, guidelines: r.guidelines as string, idleSeconds: Number(r.idle_seconds), createdAt: r.created_at as string,
+    id: r.id as string,
+    name: r.name as string,
+    labels: JSON.parse(r.labels as string),
+    model: r.model as string,
+    modelVersion: r.model_version as string,
+    guidelines: r.guidelines as string,
+    idleSeconds: Number(r.idle_seconds),
+    createdAt: r.created_at as string,
   };
 }
 function caseOf(r: Row): CaseRow {
   return {
-    id: r.id as string, projectId: r.project_id as string, name: r.name as string, source: r.source as string, round: Number(r.round),
-    mode: r.mode as CaseRow['mode'], state: r.state as CaseState, dims: JSON.parse(r.dims as string), spacing: JSON.parse(r.spacing as string),
-    headVersion: Number(r.head_version), claimedBy: (r.claimed_by as string | null) ?? null, claimExpiresAt: (r.claim_expires_at as string | null) ?? null,
-    submittedBy: (r.submitted_by as string | null) ?? null, reviewedBy: (r.reviewed_by as string | null) ?? null,
-    reviewComment: (r.review_comment as string | null) ?? null, updatedAt: r.updated_at as string,
+    id: r.id as string,
+    projectId: r.project_id as string,
+    name: r.name as string,
+    source: r.source as string,
+    round: Number(r.round),
+    mode: r.mode as CaseRow['mode'],
+    state: r.state as CaseState,
+    dims: JSON.parse(r.dims as string),
+    spacing: JSON.parse(r.spacing as string),
+    headVersion: Number(r.head_version),
+    claimedBy: (r.claimed_by as string | null) ?? null,
+    claimExpiresAt: (r.claim_expires_at as string | null) ?? null,
+    submittedBy: (r.submitted_by as string | null) ?? null,
+    reviewedBy: (r.reviewed_by as string | null) ?? null,
+    reviewComment: (r.review_comment as string | null) ?? null,
+    updatedAt: r.updated_at as string,
   };
 }
 function versionOf(r: Row): LabelVersion {
-  const author: Author = r.author_kind === 'model'
-    ? { kind: 'model', model: r.author_name as string, version: (r.author_version as string | null) ?? '' }
-    : { kind: 'person', name: r.author_name as string };
+  const author: Author =
+    r.author_kind === 'model'
+      ? { kind: 'model', model: r.author_name as string, version: (r.author_version as string | null) ?? '' }
+      : { kind: 'person', name: r.author_name as string };
   return {
-    caseId: r.case_id as string, version: Number(r.version), author, maskSha: r.mask_sha as string, voxels: Number(r.voxels),
-    note: (r.note as string | null) ?? null, restoredFrom: r.restored_from === null || r.restored_from === undefined ? null : Number(r.restored_from),
+    caseId: r.case_id as string,
+    version: Number(r.version),
+    author,
+    maskSha: r.mask_sha as string,
+    voxels: Number(r.voxels),
+    note: (r.note as string | null) ?? null,
+    restoredFrom: r.restored_from === null || r.restored_from === undefined ? null : Number(r.restored_from),
     createdAt: r.created_at as string,
   };
 }
 
 const CASE_COLUMNS: Record<string, string> = {
-  source: 'source', round: 'round', mode: 'mode', state: 'state', dims: 'dims', spacing: 'spacing', headVersion: 'head_version',
-  claimedBy: 'claimed_by', claimExpiresAt: 'claim_expires_at', submittedBy: 'submitted_by', reviewedBy: 'reviewed_by',
-  reviewComment: 'review_comment', updatedAt: 'updated_at',
+  source: 'source',
+  round: 'round',
+  mode: 'mode',
+  state: 'state',
+  dims: 'dims',
+  spacing: 'spacing',
+  headVersion: 'head_version',
+  claimedBy: 'claimed_by',
+  claimExpiresAt: 'claim_expires_at',
+  submittedBy: 'submitted_by',
+  reviewedBy: 'reviewed_by',
+  reviewComment: 'review_comment',
+  updatedAt: 'updated_at',
 };
 
 export class SqlProjectRepository implements ProjectRepository {
@@ -81,10 +118,13 @@ export class SqlProjectRepository implements ProjectRepository {
 
   async createProject(p: Project): Promise<void> {
     try {
-      await this.db.run('INSERT INTO projects (id, name, labels, model, model_version, guidelines, idle_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-        [p.id, p.name, JSON.stringify(p.labels), p.model, p.modelVersion, p.guidelines, p.idleSeconds, p.createdAt]);
+      await this.db.run(
+        'INSERT INTO projects (id, name, labels, model, model_version, guidelines, idle_seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        [p.id, p.name, JSON.stringify(p.labels), p.model, p.modelVersion, p.guidelines, p.idleSeconds, p.createdAt],
+      );
     } catch (e) {
-      if (isUniqueViolation(e)) throw new MedsamError(`a project named '${p.name}' already exists in this database`, 'choose another --name');
+      if (isUniqueViolation(e))
+        throw new MedsamError(`a project named '${p.name}' already exists in this database`, 'choose another --name');
       throw e;
     }
   }
@@ -101,18 +141,40 @@ export class SqlProjectRepository implements ProjectRepository {
     if (n === 0) await this.db.run('INSERT INTO members (project_id, name, role) VALUES (?, ?, ?)', [m.projectId, m.name, m.role]);
   }
   async members(projectId: string): Promise<Member[]> {
-    return (await this.db.query('SELECT * FROM members WHERE project_id = ? ORDER BY name', [projectId]))
-      .map((r) => ({ projectId: r.project_id as string, name: r.name as string, role: r.role as Member['role'] }));
+    return (await this.db.query('SELECT * FROM members WHERE project_id = ? ORDER BY name', [projectId])).map((r) => ({
+      projectId: r.project_id as string,
+      name: r.name as string,
+      role: r.role as Member['role'],
+    }));
   }
 
   async addCase(c: CaseRow): Promise<void> {
     try {
-      await this.db.run(`INSERT INTO cases (id, project_id, name, source, round, mode, state, dims, spacing, head_version, claimed_by,
+      await this.db.run(
+        `INSERT INTO cases (id, project_id, name, source, round, mode, state, dims, spacing, head_version, claimed_by,
         claim_expires_at, submitted_by, reviewed_by, review_comment, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [c.id, c.projectId, c.name, c.source, c.round, c.mode, c.state, JSON.stringify(c.dims), JSON.stringify(c.spacing), c.headVersion,
-        c.claimedBy, c.claimExpiresAt, c.submittedBy, c.reviewedBy, c.reviewComment, c.updatedAt]);
+        [
+          c.id,
+          c.projectId,
+          c.name,
+          c.source,
+          c.round,
+          c.mode,
+          c.state,
+          JSON.stringify(c.dims),
+          JSON.stringify(c.spacing),
+          c.headVersion,
+          c.claimedBy,
+          c.claimExpiresAt,
+          c.submittedBy,
+          c.reviewedBy,
+          c.reviewComment,
+          c.updatedAt,
+        ],
+      );
     } catch (e) {
-      if (isUniqueViolation(e)) throw new MedsamError(`the project already has a case named '${c.name}'`, 'rename the file, or skip it (cases are never replaced)');
+      if (isUniqueViolation(e))
+        throw new MedsamError(`the project already has a case named '${c.name}'`, 'rename the file, or skip it (cases are never replaced)');
       throw e;
     }
   }
@@ -127,11 +189,21 @@ export class SqlProjectRepository implements ProjectRepository {
   async listCases(projectId: string, filter: { round?: number; state?: CaseState } = {}): Promise<CaseRow[]> {
     const where = ['project_id = ?'];
     const args: unknown[] = [projectId];
-    if (filter.round !== undefined) { where.push('round = ?'); args.push(filter.round); }
-    if (filter.state !== undefined) { where.push('state = ?'); args.push(filter.state); }
+    if (filter.round !== undefined) {
+      where.push('round = ?');
+      args.push(filter.round);
+    }
+    if (filter.state !== undefined) {
+      where.push('state = ?');
+      args.push(filter.state);
+    }
     return (await this.db.query(`SELECT * FROM cases WHERE ${where.join(' AND ')} ORDER BY round, name`, args)).map(caseOf);
   }
-  async updateCase(id: string, expected: { state: CaseState; headVersion: number }, patch: Partial<Omit<CaseRow, 'id' | 'projectId' | 'name'>>): Promise<boolean> {
+  async updateCase(
+    id: string,
+    expected: { state: CaseState; headVersion: number },
+    patch: Partial<Omit<CaseRow, 'id' | 'projectId' | 'name'>>,
+  ): Promise<boolean> {
     const sets: string[] = [];
     const args: unknown[] = [];
     for (const [k, v] of Object.entries({ ...patch, updatedAt: new Date().toISOString() })) {
@@ -140,18 +212,39 @@ export class SqlProjectRepository implements ProjectRepository {
       sets.push(`${col} = ?`);
       args.push(k === 'dims' || k === 'spacing' ? JSON.stringify(v) : v);
     }
-    const n = await this.db.run(`UPDATE cases SET ${sets.join(', ')} WHERE id = ? AND state = ? AND head_version = ?`, [...args, id, expected.state, expected.headVersion]);
+    const n = await this.db.run(`UPDATE cases SET ${sets.join(', ')} WHERE id = ? AND state = ? AND head_version = ?`, [
+      ...args,
+      id,
+      expected.state,
+      expected.headVersion,
+    ]);
     return n === 1;
   }
 
   async addVersion(v: LabelVersion): Promise<void> {
     try {
-      await this.db.run(`INSERT INTO label_versions (case_id, version, author_kind, author_name, author_version, mask_sha, voxels, note, restored_from, created_at)
+      await this.db.run(
+        `INSERT INTO label_versions (case_id, version, author_kind, author_name, author_version, mask_sha, voxels, note, restored_from, created_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [v.caseId, v.version, v.author.kind, v.author.kind === 'model' ? v.author.model : v.author.name, v.author.kind === 'model' ? v.author.version : null,
-        v.maskSha, v.voxels, v.note, v.restoredFrom, v.createdAt]);
+        [
+          v.caseId,
+          v.version,
+          v.author.kind,
+          v.author.kind === 'model' ? v.author.model : v.author.name,
+          v.author.kind === 'model' ? v.author.version : null,
+          v.maskSha,
+          v.voxels,
+          v.note,
+          v.restoredFrom,
+          v.createdAt,
+        ],
+      );
     } catch (e) {
-      if (isUniqueViolation(e)) throw new ProjectConflictError(`version ${v.version} of the case was saved by someone else first`, 'reload the latest version, redo the change on it and save again');
+      if (isUniqueViolation(e))
+        throw new ProjectConflictError(
+          `version ${v.version} of the case was saved by someone else first`,
+          'reload the latest version, redo the change on it and save again',
+        );
       throw e;
     }
   }
@@ -162,24 +255,46 @@ export class SqlProjectRepository implements ProjectRepository {
   async appendInteraction(i: Omit<Interaction, 'seq'>): Promise<number> {
     const [r] = await this.db.query<{ n: number | string | null }>('SELECT MAX(seq) AS n FROM interactions WHERE case_id = ?', [i.caseId]);
     const seq = Number(r?.n ?? 0) + 1;
-    await this.db.run('INSERT INTO interactions (case_id, seq, user_name, tool, slice, at) VALUES (?, ?, ?, ?, ?, ?)', [i.caseId, seq, i.user, i.tool, i.slice, i.at]);
+    await this.db.run('INSERT INTO interactions (case_id, seq, user_name, tool, slice, at) VALUES (?, ?, ?, ?, ?, ?)', [
+      i.caseId,
+      seq,
+      i.user,
+      i.tool,
+      i.slice,
+      i.at,
+    ]);
     return seq;
   }
   async interactions(caseId: string): Promise<Interaction[]> {
     return (await this.db.query('SELECT * FROM interactions WHERE case_id = ? ORDER BY seq', [caseId])).map((r) => ({
-      caseId: r.case_id as string, seq: Number(r.seq), user: r.user_name as string, tool: r.tool as string,
-      slice: r.slice === null ? null : Number(r.slice), at: Number(r.at),
+      caseId: r.case_id as string,
+      seq: Number(r.seq),
+      user: r.user_name as string,
+      tool: r.tool as string,
+      slice: r.slice === null ? null : Number(r.slice),
+      at: Number(r.at),
     }));
   }
 
   async addEvent(caseId: string, event: string, user: string, comment: string | null): Promise<void> {
     const [r] = await this.db.query<{ n: number | string | null }>('SELECT MAX(seq) AS n FROM case_events WHERE case_id = ?', [caseId]);
-    await this.db.run('INSERT INTO case_events (case_id, seq, event, user_name, comment, at) VALUES (?, ?, ?, ?, ?, ?)',
-      [caseId, Number(r?.n ?? 0) + 1, event, user, comment, new Date().toISOString()]);
+    await this.db.run('INSERT INTO case_events (case_id, seq, event, user_name, comment, at) VALUES (?, ?, ?, ?, ?, ?)', [
+      caseId,
+      Number(r?.n ?? 0) + 1,
+      event,
+      user,
+      comment,
+      new Date().toISOString(),
+    ]);
   }
   async events(caseId: string): Promise<{ seq: number; event: string; user: string; comment: string | null; at: string }[]> {
-    return (await this.db.query('SELECT * FROM case_events WHERE case_id = ? ORDER BY seq', [caseId]))
-      .map((r) => ({ seq: Number(r.seq), event: r.event as string, user: r.user_name as string, comment: (r.comment as string | null) ?? null, at: r.at as string }));
+    return (await this.db.query('SELECT * FROM case_events WHERE case_id = ? ORDER BY seq', [caseId])).map((r) => ({
+      seq: Number(r.seq),
+      event: r.event as string,
+      user: r.user_name as string,
+      comment: (r.comment as string | null) ?? null,
+      at: r.at as string,
+    }));
   }
 
   close(): Promise<void> {

@@ -10,7 +10,17 @@ import { migrate } from './migrations.js';
 import { openDb, parseDbSpec } from './openDb.js';
 import { ProjectConflictError, SqlProjectRepository, type ProjectRepository } from './projectRepository.js';
 import { DEFAULT_IDLE_SECONDS } from './activeTime.js';
-import { MEMBER_ROLES, type Author, type CaseMode, type CaseRow, type LabelDef, type LabelVersion, type Member, type MemberRole, type Project } from './types.js';
+import {
+  MEMBER_ROLES,
+  type Author,
+  type CaseMode,
+  type CaseRow,
+  type LabelDef,
+  type LabelVersion,
+  type Member,
+  type MemberRole,
+  type Project,
+} from './types.js';
 
 /**
  * The annotation-project library API: what the CLI (and later the server) calls. Every change
@@ -43,9 +53,18 @@ const VOLUME_FILE = /\.(nii|nii\.gz|nrrd|nhdr|mha|mhd|npz)$/i;
 /** Parses 'lesion:#ff0000:52988006' or 'lesion' (colour and code optional); values number from 1. */
 export function parseLabelSpec(text: string, value: number): LabelDef {
   const [name, colour, code] = text.split(':');
-  if (!name || !/^[\w .-]{1,64}$/.test(name)) throw new MedsamError(`label '${text}' has no usable name`, "write --label NAME[:#RRGGBB[:SNOMED code]], e.g. --label 'lesion:#ff0000:52988006'");
-  if (colour && !/^#[0-9a-fA-F]{6}$/.test(colour)) throw new MedsamError(`label '${text}': colour '${colour}' is not #RRGGBB`, 'write the colour as #ff0000');
-  if (code && !/^\d{6,18}$/.test(code)) throw new MedsamError(`label '${text}': code '${code}' is not a SNOMED CT concept id`, 'give digits only (e.g. 52988006), or leave the code out');
+  if (!name || !/^[\w .-]{1,64}$/.test(name))
+    throw new MedsamError(
+      `label '${text}' has no usable name`,
+      "write --label NAME[:#RRGGBB[:SNOMED code]], e.g. --label 'lesion:#ff0000:52988006'",
+    );
+  if (colour && !/^#[0-9a-fA-F]{6}$/.test(colour))
+    throw new MedsamError(`label '${text}': colour '${colour}' is not #RRGGBB`, 'write the colour as #ff0000');
+  if (code && !/^\d{6,18}$/.test(code))
+    throw new MedsamError(
+      `label '${text}': code '${code}' is not a SNOMED CT concept id`,
+      'give digits only (e.g. 52988006), or leave the code out',
+    );
   const palette = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#42d4f4'];
   return { value, name, colour: (colour ?? palette[(value - 1) % palette.length]!).toLowerCase(), code: code ?? null };
 }
@@ -56,7 +75,11 @@ export function checkLabelValues(project: Project, labels: Uint8Array): void {
   for (const l of project.labels) allowed[l.value] = 1;
   for (let i = 0; i < labels.length; i++) {
     const v = labels[i]!;
-    if (v && !allowed[v]) throw new MedsamError(`label map has value ${v} at voxel ${i}, not a label of project ${project.name}`, `use ${project.labels.map((l) => `${l.value} (${l.name})`).join(', ')}`);
+    if (v && !allowed[v])
+      throw new MedsamError(
+        `label map has value ${v} at voxel ${i}, not a label of project ${project.name}`,
+        `use ${project.labels.map((l) => `${l.value} (${l.name})`).join(', ')}`,
+      );
   }
 }
 
@@ -67,12 +90,20 @@ export function countForeground(labels: Uint8Array): number {
 }
 
 export class ProjectService {
-  private constructor(readonly repo: ProjectRepository, readonly masks: MaskStore, readonly dbKind: 'sqlite' | 'postgres') {}
+  private constructor(
+    readonly repo: ProjectRepository,
+    readonly masks: MaskStore,
+    readonly dbKind: 'sqlite' | 'postgres',
+  ) {}
 
   static async open(opts: OpenProjectsOptions): Promise<ProjectService> {
     const spec = parseDbSpec(opts.db);
     const storeDir = opts.store ?? (spec.kind === 'sqlite' ? `${spec.path}.store` : undefined);
-    if (!storeDir) throw new MedsamError('a PostgreSQL project needs a mask store folder', 'add --store DIR (a folder every server and CLI of the project can reach)');
+    if (!storeDir)
+      throw new MedsamError(
+        'a PostgreSQL project needs a mask store folder',
+        'add --store DIR (a folder every server and CLI of the project can reach)',
+      );
     const db = await openDb(spec);
     try {
       await migrate(db);
@@ -90,15 +121,24 @@ export class ProjectService {
   // ---- projects and members ----
 
   async createProject(input: CreateProjectInput): Promise<Project> {
-    if (!/^[\w.-]{1,64}$/.test(input.name)) throw new MedsamError(`project name '${input.name}' is not usable`, 'use 1-64 letters, digits, dot, dash or underscore');
+    if (!/^[\w.-]{1,64}$/.test(input.name))
+      throw new MedsamError(`project name '${input.name}' is not usable`, 'use 1-64 letters, digits, dot, dash or underscore');
     if (input.labels.length === 0) throw new MedsamError('a project needs at least one label', "add --label 'lesion:#ff0000'");
     const values = new Set(input.labels.map((l) => l.value));
-    if (values.size !== input.labels.length || input.labels.some((l) => l.value < 1 || l.value > 255)) throw new MedsamError('label values must be distinct, 1..255', 'list each label once');
+    if (values.size !== input.labels.length || input.labels.some((l) => l.value < 1 || l.value > 255))
+      throw new MedsamError('label values must be distinct, 1..255', 'list each label once');
     const p: Project = {
-      id: randomUUID(), name: input.name, labels: input.labels, model: input.model, modelVersion: input.modelVersion ?? '1',
-      guidelines: input.guidelines ?? '', idleSeconds: input.idleSeconds ?? DEFAULT_IDLE_SECONDS, createdAt: new Date().toISOString(),
+      id: randomUUID(),
+      name: input.name,
+      labels: input.labels,
+      model: input.model,
+      modelVersion: input.modelVersion ?? '1',
+      guidelines: input.guidelines ?? '',
+      idleSeconds: input.idleSeconds ?? DEFAULT_IDLE_SECONDS,
+      createdAt: new Date().toISOString(),
     };
-    if (!(p.idleSeconds > 0)) throw new MedsamError(`idle threshold ${p.idleSeconds} s is not positive`, 'give --idle-seconds > 0 (default 60)');
+    if (!(p.idleSeconds > 0))
+      throw new MedsamError(`idle threshold ${p.idleSeconds} s is not positive`, 'give --idle-seconds > 0 (default 60)');
     await this.repo.transaction(async (r) => {
       await r.createProject(p);
       for (const m of input.members ?? []) await r.setMember({ projectId: p.id, name: m.name, role: m.role });
@@ -110,25 +150,36 @@ export class ProjectService {
   async project(name?: string): Promise<Project> {
     if (name !== undefined) {
       const p = await this.repo.projectByName(name);
-      if (!p) throw new MedsamError(`no project named '${name}' in this database`, 'list them with medsam2 project status, or create it with medsam2 project create');
+      if (!p)
+        throw new MedsamError(
+          `no project named '${name}' in this database`,
+          'list them with medsam2 project status, or create it with medsam2 project create',
+        );
       return p;
     }
     const all = await this.repo.listProjects();
     if (all.length === 1) return all[0]!;
     if (all.length === 0) throw new MedsamError('this database has no project yet', 'create one with medsam2 project create --name NAME');
-    throw new MedsamError(`this database holds ${all.length} projects (${all.map((p) => p.name).join(', ')})`, 'name one with --project NAME');
+    throw new MedsamError(
+      `this database holds ${all.length} projects (${all.map((p) => p.name).join(', ')})`,
+      'name one with --project NAME',
+    );
   }
 
   async setMember(project: Project, name: string, role: MemberRole): Promise<void> {
     if (!MEMBER_ROLES.includes(role)) throw new MedsamError(`unknown role '${role}'`, `use one of ${MEMBER_ROLES.join(', ')}`);
-    if (!/^[\w.@-]{1,64}$/.test(name)) throw new MedsamError(`member name '${name}' is not usable`, 'use letters, digits, dot, dash, underscore or @');
+    if (!/^[\w.@-]{1,64}$/.test(name))
+      throw new MedsamError(`member name '${name}' is not usable`, 'use letters, digits, dot, dash, underscore or @');
     await this.repo.setMember({ projectId: project.id, name, role });
   }
 
   private async requireRole(project: Project, user: string, roles: MemberRole[]): Promise<Member> {
     const m = (await this.repo.members(project.id)).find((x) => x.name === user);
     if (!m || !(roles.includes(m.role) || m.role === 'admin')) {
-      throw new MedsamError(`${user} is not ${roles.join(' or ')} of project ${project.name}`, `an admin adds them: medsam2 project member --name ${user} --role ${roles[0]}`);
+      throw new MedsamError(
+        `${user} is not ${roles.join(' or ')} of project ${project.name}`,
+        `an admin adds them: medsam2 project member --name ${user} --role ${roles[0]}`,
+      );
     }
     return m;
   }
@@ -140,12 +191,17 @@ export class ProjectService {
     const abs = resolve(path);
     if (!existsSync(abs)) throw new MedsamError(`${path} does not exist`, 'check the path');
     if (!statSync(abs).isDirectory()) return [abs];
-    const files = readdirSync(abs).filter((f) => VOLUME_FILE.test(f) && !/\.seg\.|_seg\./i.test(f)).sort().map((f) => join(abs, f));
+    const files = readdirSync(abs)
+      .filter((f) => VOLUME_FILE.test(f) && !/\.seg\.|_seg\./i.test(f))
+      .sort()
+      .map((f) => join(abs, f));
     return files.length ? files : [abs];
   }
 
   static caseNameOf(path: string): string {
-    return basename(path).replace(VOLUME_FILE, '').replace(/[^\w.-]/g, '_');
+    return basename(path)
+      .replace(VOLUME_FILE, '')
+      .replace(/[^\w.-]/g, '_');
   }
 
   /** Adds cases (validated by reading each image once); existing names are refused, never replaced. */
@@ -159,15 +215,34 @@ export class ProjectService {
       const same = await this.repo.caseByName(project.id, name);
       // The same image again in a later round (re-annotation with a new model) gets a round suffix.
       if (same && same.round < round && same.source === file) name = `${name}-r${round}`;
-      if (same && (await this.repo.caseByName(project.id, name))) throw new MedsamError(`the project already has a case named '${name}'`, 'cases are never replaced; rename the file to add it again');
+      if (same && (await this.repo.caseByName(project.id, name)))
+        throw new MedsamError(
+          `the project already has a case named '${name}'`,
+          'cases are never replaced; rename the file to add it again',
+        );
       const { image } = await loadCase(file);
       rows.push({
-        id: randomUUID(), projectId: project.id, name, source: file, round, mode: opts.mode ?? 'assisted', state: 'new',
-        dims: image.dims, spacing: image.spacing, headVersion: -1, claimedBy: null, claimExpiresAt: null, submittedBy: null,
-        reviewedBy: null, reviewComment: null, updatedAt: new Date().toISOString(),
+        id: randomUUID(),
+        projectId: project.id,
+        name,
+        source: file,
+        round,
+        mode: opts.mode ?? 'assisted',
+        state: 'new',
+        dims: image.dims,
+        spacing: image.spacing,
+        headVersion: -1,
+        claimedBy: null,
+        claimExpiresAt: null,
+        submittedBy: null,
+        reviewedBy: null,
+        reviewComment: null,
+        updatedAt: new Date().toISOString(),
       });
     }
-    await this.repo.transaction(async (r) => { for (const c of rows) await r.addCase(c); });
+    await this.repo.transaction(async (r) => {
+      for (const c of rows) await r.addCase(c);
+    });
     return rows;
   }
 
@@ -185,17 +260,28 @@ export class ProjectService {
     if (mine) return mine;
     const returned = all.find((c) => c.state === 'returned' && c.submittedBy === user);
     if (returned) return returned;
-    return all.find((c) => (c.state === 'pre_annotated' || (c.state === 'new' && c.mode === 'manual')
-      || (c.state === 'in_progress' && c.claimExpiresAt !== null && Date.parse(c.claimExpiresAt) <= now)));
+    return all.find(
+      (c) =>
+        c.state === 'pre_annotated' ||
+        (c.state === 'new' && c.mode === 'manual') ||
+        (c.state === 'in_progress' && c.claimExpiresAt !== null && Date.parse(c.claimExpiresAt) <= now),
+    );
   }
 
   // ---- the life cycle ----
 
-  private async transition(project: Project, caseName: string, event: CaseEvent, user: string,
-    apply: (r: ProjectRepository, c: CaseRow, to: CaseRow['state']) => Promise<Partial<CaseRow>>, comment: string | null = null): Promise<CaseRow> {
+  private async transition(
+    project: Project,
+    caseName: string,
+    event: CaseEvent,
+    user: string,
+    apply: (r: ProjectRepository, c: CaseRow, to: CaseRow['state']) => Promise<Partial<CaseRow>>,
+    comment: string | null = null,
+  ): Promise<CaseRow> {
     return this.repo.transaction(async (r) => {
       const c = await r.caseByName(project.id, caseName);
-      if (!c) throw new MedsamError(`project ${project.name} has no case '${caseName}'`, 'list the cases with medsam2 project status --cases');
+      if (!c)
+        throw new MedsamError(`project ${project.name} has no case '${caseName}'`, 'list the cases with medsam2 project status --cases');
       const to = nextState(c, event, user, Date.now());
       const patch = await apply(r, c, to);
       const ok = await r.updateCase(c.id, { state: c.state, headVersion: c.headVersion }, { ...patch, state: to });
@@ -207,35 +293,82 @@ export class ProjectService {
 
   async claim(project: Project, caseName: string, user: string, ttlSeconds = DEFAULT_CLAIM_SECONDS): Promise<CaseRow> {
     await this.requireRole(project, user, ['annotator']);
-    return this.transition(project, caseName, 'claim', user, async () => ({ claimedBy: user, claimExpiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString() }));
+    return this.transition(project, caseName, 'claim', user, async () => ({
+      claimedBy: user,
+      claimExpiresAt: new Date(Date.now() + ttlSeconds * 1000).toISOString(),
+    }));
   }
 
   /**
    * Saves a new label version. `baseVersion` is the version the editor started from: if someone
    * saved after it, this is a ProjectConflictError (409), never an overwrite.
    */
-  async save(project: Project, caseName: string, user: string, labels: Uint8Array, baseVersion: number, note: string | null = null): Promise<LabelVersion> {
+  async save(
+    project: Project,
+    caseName: string,
+    user: string,
+    labels: Uint8Array,
+    baseVersion: number,
+    note: string | null = null,
+  ): Promise<LabelVersion> {
     await this.requireRole(project, user, ['annotator']);
     const c0 = await this.caseByName(project, caseName);
     this.checkMaskSize(c0, labels);
     checkLabelValues(project, labels);
     const sha = this.masks.putMask(labels);
-    return this.addVersion(project, caseName, user, 'save', baseVersion, { kind: 'person', name: user }, sha, countForeground(labels), note, null);
+    return this.addVersion(
+      project,
+      caseName,
+      user,
+      'save',
+      baseVersion,
+      { kind: 'person', name: user },
+      sha,
+      countForeground(labels),
+      note,
+      null,
+    );
   }
 
   private checkMaskSize(c: CaseRow, labels: Uint8Array): void {
     const n = c.dims[0] * c.dims[1] * c.dims[2];
-    if (labels.length !== n) throw new MedsamError(`label map for case ${c.name} has ${labels.length} voxels, the image ${n} (${c.dims.join('x')})`, 'save a label map on the case image grid');
+    if (labels.length !== n)
+      throw new MedsamError(
+        `label map for case ${c.name} has ${labels.length} voxels, the image ${n} (${c.dims.join('x')})`,
+        'save a label map on the case image grid',
+      );
   }
 
-  private async addVersion(project: Project, caseName: string, user: string, event: CaseEvent, baseVersion: number, author: Author,
-    sha: string, voxels: number, note: string | null, restoredFrom: number | null): Promise<LabelVersion> {
+  private async addVersion(
+    project: Project,
+    caseName: string,
+    user: string,
+    event: CaseEvent,
+    baseVersion: number,
+    author: Author,
+    sha: string,
+    voxels: number,
+    note: string | null,
+    restoredFrom: number | null,
+  ): Promise<LabelVersion> {
     let v!: LabelVersion;
     await this.transition(project, caseName, event, user, async (r, c) => {
       if (c.headVersion !== baseVersion) {
-        throw new ProjectConflictError(`case ${caseName} is at version ${c.headVersion}, this save was based on version ${baseVersion}`, 'reload the latest version, redo the change on it and save again');
+        throw new ProjectConflictError(
+          `case ${caseName} is at version ${c.headVersion}, this save was based on version ${baseVersion}`,
+          'reload the latest version, redo the change on it and save again',
+        );
       }
-      v = { caseId: c.id, version: c.headVersion + 1, author, maskSha: sha, voxels, note, restoredFrom, createdAt: new Date().toISOString() };
+      v = {
+        caseId: c.id,
+        version: c.headVersion + 1,
+        author,
+        maskSha: sha,
+        voxels,
+        note,
+        restoredFrom,
+        createdAt: new Date().toISOString(),
+      };
       await r.addVersion(v);
       return { headVersion: v.version };
     });
@@ -250,19 +383,44 @@ export class ProjectService {
     });
   }
 
-  async review(project: Project, caseName: string, reviewer: string, verdict: 'accept' | 'return', comment: string | null = null): Promise<CaseRow> {
+  async review(
+    project: Project,
+    caseName: string,
+    reviewer: string,
+    verdict: 'accept' | 'return',
+    comment: string | null = null,
+  ): Promise<CaseRow> {
     await this.requireRole(project, reviewer, ['reviewer']);
-    if (verdict === 'return' && !comment?.trim()) throw new MedsamError(`returning case ${caseName} needs a comment`, "say what to fix: --comment 'the lower pole is missing'");
+    if (verdict === 'return' && !comment?.trim())
+      throw new MedsamError(`returning case ${caseName} needs a comment`, "say what to fix: --comment 'the lower pole is missing'");
     return this.transition(project, caseName, verdict, reviewer, async () => ({ reviewedBy: reviewer, reviewComment: comment }), comment);
   }
 
   /** Stores the model's pre-annotation as version 0 (new → pre_annotated). */
-  async storePreAnnotation(project: Project, caseName: string, labels: Uint8Array, model: string, modelVersion: string): Promise<LabelVersion> {
+  async storePreAnnotation(
+    project: Project,
+    caseName: string,
+    labels: Uint8Array,
+    model: string,
+    modelVersion: string,
+  ): Promise<LabelVersion> {
     const c = await this.caseByName(project, caseName);
-    if (c.mode === 'manual') throw new MedsamError(`case ${caseName} is a manual-mode case`, 'manual cases are the baseline and are not pre-annotated');
+    if (c.mode === 'manual')
+      throw new MedsamError(`case ${caseName} is a manual-mode case`, 'manual cases are the baseline and are not pre-annotated');
     this.checkMaskSize(c, labels);
     const sha = this.masks.putMask(labels);
-    return this.addVersion(project, caseName, `${model}@${modelVersion}`, 'pre-annotate', -1, { kind: 'model', model, version: modelVersion }, sha, countForeground(labels), null, null);
+    return this.addVersion(
+      project,
+      caseName,
+      `${model}@${modelVersion}`,
+      'pre-annotate',
+      -1,
+      { kind: 'model', model, version: modelVersion },
+      sha,
+      countForeground(labels),
+      null,
+      null,
+    );
   }
 
   // ---- versions ----
@@ -275,33 +433,74 @@ export class ProjectService {
     const c = await this.caseByName(project, caseName);
     const all = await this.repo.versions(c.id);
     const v = version === undefined ? all[all.length - 1] : all.find((x) => x.version === version);
-    if (!v) throw new MedsamError(`case ${caseName} has no version ${version ?? '(none yet)'}`, `its versions are ${all.map((x) => x.version).join(', ') || 'none'}`);
+    if (!v)
+      throw new MedsamError(
+        `case ${caseName} has no version ${version ?? '(none yet)'}`,
+        `its versions are ${all.map((x) => x.version).join(', ') || 'none'}`,
+      );
     return { version: v, labels: this.masks.getMask(v.maskSha, c.dims[0] * c.dims[1] * c.dims[2]), case: c };
   }
 
   /** DSC and volume change between two versions (b relative to a), in voxels and mL. */
-  async diff(project: Project, caseName: string, a: number, b: number): Promise<{ dsc: number; voxelsA: number; voxelsB: number; volumeChangePct: number | null; mlA: number; mlB: number }> {
+  async diff(
+    project: Project,
+    caseName: string,
+    a: number,
+    b: number,
+  ): Promise<{ dsc: number; voxelsA: number; voxelsB: number; volumeChangePct: number | null; mlA: number; mlB: number }> {
     const va = await this.mask(project, caseName, a);
     const vb = await this.mask(project, caseName, b);
-    const ml = va.case.spacing[0] * va.case.spacing[1] * va.case.spacing[2] / 1000;
-    const na = va.version.voxels, nb = vb.version.voxels;
-    return { dsc: dice(va.labels, vb.labels), voxelsA: na, voxelsB: nb, volumeChangePct: na ? (100 * (nb - na)) / na : null, mlA: na * ml, mlB: nb * ml };
+    const ml = (va.case.spacing[0] * va.case.spacing[1] * va.case.spacing[2]) / 1000;
+    const na = va.version.voxels,
+      nb = vb.version.voxels;
+    return {
+      dsc: dice(va.labels, vb.labels),
+      voxelsA: na,
+      voxelsB: nb,
+      volumeChangePct: na ? (100 * (nb - na)) / na : null,
+      mlA: na * ml,
+      mlB: nb * ml,
+    };
   }
 
   /** Restore = a new version with the old mask (nothing is rewritten). */
   async restore(project: Project, caseName: string, user: string, version: number, baseVersion: number): Promise<LabelVersion> {
     await this.requireRole(project, user, ['annotator']);
     const old = await this.mask(project, caseName, version);
-    return this.addVersion(project, caseName, user, 'save', baseVersion, { kind: 'person', name: user }, old.version.maskSha, old.version.voxels, `restored version ${version}`, version);
+    return this.addVersion(
+      project,
+      caseName,
+      user,
+      'save',
+      baseVersion,
+      { kind: 'person', name: user },
+      old.version.maskSha,
+      old.version.voxels,
+      `restored version ${version}`,
+      version,
+    );
   }
 
   // ---- the interaction log ----
 
-  async logInteraction(project: Project, caseName: string, user: string, tool: string, slice: number | null, at: number = Date.now()): Promise<number> {
+  async logInteraction(
+    project: Project,
+    caseName: string,
+    user: string,
+    tool: string,
+    slice: number | null,
+    at: number = Date.now(),
+  ): Promise<number> {
     const c = await this.caseByName(project, caseName);
-    if (c.claimedBy !== user || c.state !== 'in_progress') throw new MedsamError(`${user} does not hold case ${caseName} (it is ${c.state}${c.claimedBy ? `, claimed by ${c.claimedBy}` : ''})`, 'claim the case first');
-    if (!/^[\w-]{1,32}$/.test(tool)) throw new MedsamError(`tool name '${tool}' is not usable`, 'use a short word such as box, point, brush, eraser');
-    if (slice !== null && (!Number.isInteger(slice) || slice < 0)) throw new MedsamError(`slice ${slice} is not a slice index`, 'give a 0-based slice index or none');
+    if (c.claimedBy !== user || c.state !== 'in_progress')
+      throw new MedsamError(
+        `${user} does not hold case ${caseName} (it is ${c.state}${c.claimedBy ? `, claimed by ${c.claimedBy}` : ''})`,
+        'claim the case first',
+      );
+    if (!/^[\w-]{1,32}$/.test(tool))
+      throw new MedsamError(`tool name '${tool}' is not usable`, 'use a short word such as box, point, brush, eraser');
+    if (slice !== null && (!Number.isInteger(slice) || slice < 0))
+      throw new MedsamError(`slice ${slice} is not a slice index`, 'give a 0-based slice index or none');
     if (!Number.isFinite(at)) throw new MedsamError(`interaction time ${at} is not a time`, 'give epoch milliseconds');
     return this.repo.transaction((r) => r.appendInteraction({ caseId: c.id, user, tool, slice, at }));
   }

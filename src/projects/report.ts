@@ -68,17 +68,36 @@ export interface ProjectReport {
 export async function buildReport(svc: ProjectService, project: Project): Promise<ProjectReport> {
   const all = await svc.repo.listCases(project.id);
   const rows: CaseReportRow[] = [];
-  const perAnnotator: { round: number; user: string; mode: 'assisted' | 'manual'; activeSeconds: number; interactions: number; slicesTouched: number; preDsc: number | null }[] = [];
+  const perAnnotator: {
+    round: number;
+    user: string;
+    mode: 'assisted' | 'manual';
+    activeSeconds: number;
+    interactions: number;
+    slicesTouched: number;
+    preDsc: number | null;
+  }[] = [];
   const pending: Record<string, number> = {};
   const modelByRound = new Map<number, string>();
   for (const c of all) {
-    if (c.state !== 'accepted') { pending[c.state] = (pending[c.state] ?? 0) + 1; continue; }
+    if (c.state !== 'accepted') {
+      pending[c.state] = (pending[c.state] ?? 0) + 1;
+      continue;
+    }
     const log = await svc.repo.interactions(c.id);
     const versions = await svc.repo.versions(c.id);
     const head = versions[versions.length - 1]!;
     const users = [...new Set(log.map((i) => i.user))];
-    const w = users.map((u) => ({ u, m: measureWork(log.filter((i) => i.user === u), project.idleSeconds) }));
-    let preDsc: number | null = null, preNsd: number | null = null, volumeChangePct: number | null = null;
+    const w = users.map((u) => ({
+      u,
+      m: measureWork(
+        log.filter((i) => i.user === u),
+        project.idleSeconds,
+      ),
+    }));
+    let preDsc: number | null = null,
+      preNsd: number | null = null,
+      volumeChangePct: number | null = null;
     const v0 = versions.find((v) => v.version === 0 && v.author.kind === 'model');
     if (c.mode === 'assisted' && v0) {
       if (v0.author.kind === 'model') modelByRound.set(c.round, `${v0.author.model}@${v0.author.version}`);
@@ -94,17 +113,39 @@ export async function buildReport(svc: ProjectService, project: Project): Promis
     // Time is per person: two people's overlapping logs are two people's time.
     const activeSeconds = w.reduce((s, x) => s + x.m.activeSeconds, 0);
     rows.push({
-      round: c.round, case: c.name, mode: c.mode, annotators: users, reviewer: c.reviewedBy, activeSeconds, interactions: all.interactions,
-      slicesTouched: all.slicesTouched, versions: versions.length, acceptedVersion: head.version, preDsc, preNsd, volumeChangePct,
+      round: c.round,
+      case: c.name,
+      mode: c.mode,
+      annotators: users,
+      reviewer: c.reviewedBy,
+      activeSeconds,
+      interactions: all.interactions,
+      slicesTouched: all.slicesTouched,
+      versions: versions.length,
+      acceptedVersion: head.version,
+      preDsc,
+      preNsd,
+      volumeChangePct,
     });
     for (const x of w) perAnnotator.push({ round: c.round, user: x.u, mode: c.mode, ...x.m, preDsc });
   }
   const rounds = [...new Set(rows.map((r) => r.round))].sort((a, b) => a - b);
   const groups: GroupRow[] = [];
   const summaries: RoundSummary[] = [];
-  const group = (round: number, name: string, kind: GroupRow['kind'], xs: { activeSeconds: number; interactions: number; slicesTouched: number; preDsc: number | null }[]): GroupRow => ({
-    round, group: name, kind, cases: xs.length, medianActiveSeconds: median(xs.map((x) => x.activeSeconds)), medianInteractions: median(xs.map((x) => x.interactions)),
-    medianSlicesTouched: median(xs.map((x) => x.slicesTouched)), medianPreDsc: median(xs.flatMap((x) => (x.preDsc === null ? [] : [x.preDsc]))),
+  const group = (
+    round: number,
+    name: string,
+    kind: GroupRow['kind'],
+    xs: { activeSeconds: number; interactions: number; slicesTouched: number; preDsc: number | null }[],
+  ): GroupRow => ({
+    round,
+    group: name,
+    kind,
+    cases: xs.length,
+    medianActiveSeconds: median(xs.map((x) => x.activeSeconds)),
+    medianInteractions: median(xs.map((x) => x.interactions)),
+    medianSlicesTouched: median(xs.map((x) => x.slicesTouched)),
+    medianPreDsc: median(xs.flatMap((x) => (x.preDsc === null ? [] : [x.preDsc]))),
   });
   const allManual = rows.filter((r) => r.mode === 'manual');
   for (const round of rounds) {
@@ -124,12 +165,27 @@ export async function buildReport(svc: ProjectService, project: Project): Promis
     const ma = median(assisted.map((r) => r.activeSeconds));
     const mm = median(base.map((r) => r.activeSeconds));
     summaries.push({
-      round, model: modelByRound.get(round) ?? '—', assistedCases: assisted.length, manualCases: manual.length, medianAssistedSeconds: ma, medianManualSeconds: mm,
+      round,
+      model: modelByRound.get(round) ?? '—',
+      assistedCases: assisted.length,
+      manualCases: manual.length,
+      medianAssistedSeconds: ma,
+      medianManualSeconds: mm,
       manualBaseline: manual.length ? 'this round' : allManual.length ? 'all rounds' : 'none',
-      costSaved: ma !== null && mm ? 1 - ma / mm : null, medianPreDsc: median(assisted.flatMap((r) => (r.preDsc === null ? [] : [r.preDsc]))),
+      costSaved: ma !== null && mm ? 1 - ma / mm : null,
+      medianPreDsc: median(assisted.flatMap((r) => (r.preDsc === null ? [] : [r.preDsc]))),
     });
   }
-  return { project: project.name, generatedAt: new Date().toISOString(), idleSeconds: project.idleSeconds, labels: project.labels, rounds: summaries, groups, cases: rows, pending };
+  return {
+    project: project.name,
+    generatedAt: new Date().toISOString(),
+    idleSeconds: project.idleSeconds,
+    labels: project.labels,
+    rounds: summaries,
+    groups,
+    cases: rows,
+    pending,
+  };
 }
 
 function csvCell(v: unknown): string {

@@ -6,7 +6,8 @@ import type { ProjectReport } from './report.js';
  * vs accepted DSC distribution) and the tables behind them.
  */
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const fmt = (v: number | null, digits = 1): string => (v === null || !Number.isFinite(v) ? '—' : v.toFixed(digits));
 const pct = (v: number | null): string => (v === null ? '—' : `${(100 * v).toFixed(0)} %`);
 
@@ -15,22 +16,34 @@ const MANUAL = '#d9822b';
 
 /** Strip plot: one dot per accepted case, a bar at each group's median. */
 function timePlot(r: ProjectReport): string {
-  const groups = r.rounds.flatMap((s) => (['assisted', 'manual'] as const).map((mode) => ({ round: s.round, mode, values: r.cases.filter((c) => c.round === s.round && c.mode === mode).map((c) => c.activeSeconds) })))
+  const groups = r.rounds
+    .flatMap((s) =>
+      (['assisted', 'manual'] as const).map((mode) => ({
+        round: s.round,
+        mode,
+        values: r.cases.filter((c) => c.round === s.round && c.mode === mode).map((c) => c.activeSeconds),
+      })),
+    )
     .filter((g) => g.values.length > 0);
-  const W = 640, H = 300, L = 56, B = 44, T = 16;
+  const W = 640,
+    H = 300,
+    L = 56,
+    B = 44,
+    T = 16;
   const maxV = Math.max(1, ...groups.flatMap((g) => g.values));
   const niceMax = niceCeil(maxV);
   const y = (v: number) => T + (H - T - B) * (1 - v / niceMax);
   const bw = (W - L - 16) / Math.max(1, groups.length);
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => f * niceMax);
   let s = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Active time per case by round">`;
-  for (const t of ticks) s += `<line x1="${L}" x2="${W - 8}" y1="${y(t)}" y2="${y(t)}" stroke="#e3e6ea"/><text x="${L - 6}" y="${y(t) + 4}" text-anchor="end" class="ax">${fmt(t, 0)}</text>`;
+  for (const t of ticks)
+    s += `<line x1="${L}" x2="${W - 8}" y1="${y(t)}" y2="${y(t)}" stroke="#e3e6ea"/><text x="${L - 6}" y="${y(t) + 4}" text-anchor="end" class="ax">${fmt(t, 0)}</text>`;
   s += `<text x="14" y="${(H - B + T) / 2}" transform="rotate(-90 14 ${(H - B + T) / 2})" text-anchor="middle" class="ax">active seconds per case</text>`;
   groups.forEach((g, i) => {
     const cx = L + bw * (i + 0.5);
     const colour = g.mode === 'assisted' ? ASSISTED : MANUAL;
     g.values.forEach((v, k) => {
-      const jitter = g.values.length > 1 ? ((k / (g.values.length - 1)) - 0.5) * Math.min(bw * 0.5, 60) : 0;
+      const jitter = g.values.length > 1 ? (k / (g.values.length - 1) - 0.5) * Math.min(bw * 0.5, 60) : 0;
       s += `<circle cx="${(cx + jitter).toFixed(1)}" cy="${y(v).toFixed(1)}" r="5" fill="${colour}" fill-opacity="0.75"><title>${fmt(v)} s</title></circle>`;
     });
     const med = [...g.values].sort((a, b) => a - b);
@@ -44,7 +57,11 @@ function timePlot(r: ProjectReport): string {
 /** Histogram of pre-annotation vs accepted DSC, 0.05 wide bins from the lowest value seen. */
 function dscPlot(r: ProjectReport): string {
   const values = r.cases.flatMap((c) => (c.preDsc === null ? [] : [c.preDsc]));
-  const W = 640, H = 260, L = 56, B = 40, T = 16;
+  const W = 640,
+    H = 260,
+    L = 56,
+    B = 40,
+    T = 16;
   if (values.length === 0) return '<p class="muted">No accepted assisted case yet.</p>';
   const lo = Math.min(0.5, Math.floor(Math.min(...values) * 20) / 20);
   const nb = Math.round((1 - lo) / 0.05);
@@ -54,12 +71,16 @@ function dscPlot(r: ProjectReport): string {
   const x = (v: number) => L + (W - L - 16) * ((v - lo) / (1 - lo));
   const y = (c: number) => T + (H - T - B) * (1 - c / maxC);
   let s = `<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Pre-annotation vs accepted DSC">`;
-  for (let c = 0; c <= maxC; c += Math.max(1, Math.ceil(maxC / 5))) s += `<line x1="${L}" x2="${W - 8}" y1="${y(c)}" y2="${y(c)}" stroke="#e3e6ea"/><text x="${L - 6}" y="${y(c) + 4}" text-anchor="end" class="ax">${c}</text>`;
+  for (let c = 0; c <= maxC; c += Math.max(1, Math.ceil(maxC / 5)))
+    s += `<line x1="${L}" x2="${W - 8}" y1="${y(c)}" y2="${y(c)}" stroke="#e3e6ea"/><text x="${L - 6}" y="${y(c) + 4}" text-anchor="end" class="ax">${c}</text>`;
   counts.forEach((c, i) => {
-    const x0 = x(lo + i * 0.05), x1 = x(lo + (i + 1) * 0.05);
-    if (c) s += `<rect x="${x0 + 1}" y="${y(c)}" width="${x1 - x0 - 2}" height="${H - B - y(c)}" fill="${ASSISTED}" fill-opacity="0.8"><title>${c} case(s), DSC ${(lo + i * 0.05).toFixed(2)}–${(lo + (i + 1) * 0.05).toFixed(2)}</title></rect>`;
+    const x0 = x(lo + i * 0.05),
+      x1 = x(lo + (i + 1) * 0.05);
+    if (c)
+      s += `<rect x="${x0 + 1}" y="${y(c)}" width="${x1 - x0 - 2}" height="${H - B - y(c)}" fill="${ASSISTED}" fill-opacity="0.8"><title>${c} case(s), DSC ${(lo + i * 0.05).toFixed(2)}–${(lo + (i + 1) * 0.05).toFixed(2)}</title></rect>`;
   });
-  for (let i = 0; i <= nb; i += nb > 10 ? 2 : 1) s += `<text x="${x(lo + i * 0.05)}" y="${H - B + 16}" text-anchor="middle" class="ax">${(lo + i * 0.05).toFixed(2)}</text>`;
+  for (let i = 0; i <= nb; i += nb > 10 ? 2 : 1)
+    s += `<text x="${x(lo + i * 0.05)}" y="${H - B + 16}" text-anchor="middle" class="ax">${(lo + i * 0.05).toFixed(2)}</text>`;
   s += `<text x="${(W + L) / 2}" y="${H - 6}" text-anchor="middle" class="ax">DSC of the model's pre-annotation against the accepted label</text>`;
   s += `<text x="14" y="${(H - B + T) / 2}" transform="rotate(-90 14 ${(H - B + T) / 2})" text-anchor="middle" class="ax">cases</text>`;
   return s + '</svg>';
@@ -71,11 +92,27 @@ function niceCeil(v: number): number {
 }
 
 export function reportHtml(r: ProjectReport): string {
-  const headline = r.rounds.map((s) => `<div class="card"><div class="big">${pct(s.costSaved)}</div><div>cost saved in round ${s.round}</div>
-    <div class="muted">median ${fmt(s.medianAssistedSeconds)} s assisted vs ${fmt(s.medianManualSeconds)} s manual (${esc(s.manualBaseline)}) · ${s.assistedCases} assisted, ${s.manualCases} manual cases · model ${esc(s.model)}</div></div>`).join('');
-  const groupRows = r.groups.map((g) => `<tr><td>${g.round}</td><td>${g.kind === 'mode' ? `<b>${esc(g.group)}</b>` : esc(g.group)}</td><td>${g.cases}</td><td>${fmt(g.medianActiveSeconds)}</td><td>${fmt(g.medianInteractions, 0)}</td><td>${fmt(g.medianSlicesTouched, 0)}</td><td>${fmt(g.medianPreDsc, 3)}</td></tr>`).join('');
-  const caseRows = r.cases.map((c) => `<tr><td>${c.round}</td><td>${esc(c.case)}</td><td>${c.mode}</td><td>${esc(c.annotators.join(', '))}</td><td>${esc(c.reviewer ?? '')}</td><td>${fmt(c.activeSeconds)}</td><td>${c.interactions}</td><td>${c.slicesTouched}</td><td>${fmt(c.preDsc, 3)}</td><td>${fmt(c.preNsd, 3)}</td><td>${fmt(c.volumeChangePct)}</td><td>${c.acceptedVersion}</td></tr>`).join('');
-  const pending = Object.entries(r.pending).map(([k, v]) => `${v} ${k.replace('_', ' ')}`).join(', ');
+  const headline = r.rounds
+    .map(
+      (s) => `<div class="card"><div class="big">${pct(s.costSaved)}</div><div>cost saved in round ${s.round}</div>
+    <div class="muted">median ${fmt(s.medianAssistedSeconds)} s assisted vs ${fmt(s.medianManualSeconds)} s manual (${esc(s.manualBaseline)}) · ${s.assistedCases} assisted, ${s.manualCases} manual cases · model ${esc(s.model)}</div></div>`,
+    )
+    .join('');
+  const groupRows = r.groups
+    .map(
+      (g) =>
+        `<tr><td>${g.round}</td><td>${g.kind === 'mode' ? `<b>${esc(g.group)}</b>` : esc(g.group)}</td><td>${g.cases}</td><td>${fmt(g.medianActiveSeconds)}</td><td>${fmt(g.medianInteractions, 0)}</td><td>${fmt(g.medianSlicesTouched, 0)}</td><td>${fmt(g.medianPreDsc, 3)}</td></tr>`,
+    )
+    .join('');
+  const caseRows = r.cases
+    .map(
+      (c) =>
+        `<tr><td>${c.round}</td><td>${esc(c.case)}</td><td>${c.mode}</td><td>${esc(c.annotators.join(', '))}</td><td>${esc(c.reviewer ?? '')}</td><td>${fmt(c.activeSeconds)}</td><td>${c.interactions}</td><td>${c.slicesTouched}</td><td>${fmt(c.preDsc, 3)}</td><td>${fmt(c.preNsd, 3)}</td><td>${fmt(c.volumeChangePct)}</td><td>${c.acceptedVersion}</td></tr>`,
+    )
+    .join('');
+  const pending = Object.entries(r.pending)
+    .map(([k, v]) => `${v} ${k.replace('_', ' ')}`)
+    .join(', ');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(r.project)} — annotation report</title>
 <style>
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d232b;margin:0;background:#f6f7f9}

@@ -25,10 +25,18 @@ export class SqliteDb implements SqlDb {
     const self = this;
     return {
       dialect: 'sqlite',
-      async query<T>(sql: string, params: readonly unknown[] = []) { return db.prepare(sql).all(...params) as T[]; },
-      async run(sql: string, params: readonly unknown[] = []) { return db.prepare(sql).run(...params).changes; },
-      async exec(script: string) { db.exec(script); },
-      transaction<T>(fn: (tx: SqlDb) => Promise<T>) { return fn(this); },
+      async query<T>(sql: string, params: readonly unknown[] = []) {
+        return db.prepare(sql).all(...params) as T[];
+      },
+      async run(sql: string, params: readonly unknown[] = []) {
+        return db.prepare(sql).run(...params).changes;
+      },
+      async exec(script: string) {
+        db.exec(script);
+      },
+      transaction<T>(fn: (tx: SqlDb) => Promise<T>) {
+        return fn(this);
+      },
       close: () => self.close(),
     };
   }

@@ -86,11 +86,25 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       return sendError(reply, h.status, { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
     const e = err as { validation?: unknown; validationContext?: string; statusCode?: number; code?: string; message?: string };
-    if (e.validation) return sendError(reply, 400, { error: `invalid request: ${e.message}`, fix: 'see the request schema in /openapi.json' });
-    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, { error: `request body is larger than the limit of ${config.limits.maxJsonBytes} bytes`, fix: 'send a smaller body (masks as RLE)' });
-    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, { error: `unsupported Content-Type '${req.headers['content-type'] ?? ''}'`, fix: 'send JSON (application/json), or file bytes to POST /uploads (application/octet-stream)' });
-    if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return sendError(reply, 400, { error: 'the JSON body is empty', fix: 'send a JSON object, or no Content-Type' });
-    if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY') return sendError(reply, 400, { error: `the body is not valid JSON (${(e.message ?? '').replace(/\s+/g, ' ')})`, fix: 'send a valid JSON object' });
+    if (e.validation)
+      return sendError(reply, 400, { error: `invalid request: ${e.message}`, fix: 'see the request schema in /openapi.json' });
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return sendError(reply, 413, {
+        error: `request body is larger than the limit of ${config.limits.maxJsonBytes} bytes`,
+        fix: 'send a smaller body (masks as RLE)',
+      });
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+      return sendError(reply, 415, {
+        error: `unsupported Content-Type '${req.headers['content-type'] ?? ''}'`,
+        fix: 'send JSON (application/json), or file bytes to POST /uploads (application/octet-stream)',
+      });
+    if (e.code === 'FST_ERR_CTP_EMPTY_JSON_BODY')
+      return sendError(reply, 400, { error: 'the JSON body is empty', fix: 'send a JSON object, or no Content-Type' });
+    if (e instanceof SyntaxError || e.code === 'FST_ERR_CTP_INVALID_JSON_BODY')
+      return sendError(reply, 400, {
+        error: `the body is not valid JSON (${(e.message ?? '').replace(/\s+/g, ' ')})`,
+        fix: 'send a valid JSON object',
+      });
     if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
       return sendError(reply, e.statusCode, { error: scrub((e.message ?? 'bad request').replace(/\s+/g, ' ')) });
     }
@@ -98,7 +112,9 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     if (!config.log) process.stderr.write(`medsam2 serve: internal error on ${req.method} ${req.url}: ${errorMessage(err)}\n`);
     return sendError(reply, 500, { error: 'internal server error', fix: 'this is a bug; the server log has the details' });
   });
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, { error: `no route ${req.method} ${req.url.split('?')[0]}`, fix: 'see /docs for the API' }));
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, 404, { error: `no route ${req.method} ${req.url.split('?')[0]}`, fix: 'see /docs for the API' }),
+  );
 
   // Uploads are streamed to disk by the route, never buffered by a parser.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
@@ -109,30 +125,53 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)$/i.exec(header);
       const p = m ? await tokens.verify(m[1]!) : undefined;
-      if (!p) throw new HttpError(401, 'invalid bearer token', 'create a token with `medsam2 users add NAME --role R` and send `Authorization: Bearer <token>`');
+      if (!p)
+        throw new HttpError(
+          401,
+          'invalid bearer token',
+          'create a token with `medsam2 users add NAME --role R` and send `Authorization: Bearer <token>`',
+        );
       req.principal = p;
       return;
     }
     if (PUBLIC_ROUTES.has(path) || webPaths.has(path)) return;
-    if (authRequired) throw new HttpError(401, 'authentication required', 'send `Authorization: Bearer <token>` (create one with `medsam2 users add NAME --role annotator`)');
+    if (authRequired)
+      throw new HttpError(
+        401,
+        'authentication required',
+        'send `Authorization: Bearer <token>` (create one with `medsam2 users add NAME --role annotator`)',
+      );
     req.principal = LOCAL_PRINCIPAL;
   });
   app.addHook('onResponse', async (req, reply) => {
-    metrics.httpDuration.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
 
   await app.register(rateLimit, {
     global: false,
     hook: 'preHandler',
     keyGenerator: (req) => req.principal?.id ?? req.ip,
-    errorResponseBuilder: (_req, ctx) => new HttpError(429, `rate limit: more than ${ctx.max} requests per ${ctx.after} on this endpoint`, `retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+    errorResponseBuilder: (_req, ctx) =>
+      new HttpError(
+        429,
+        `rate limit: more than ${ctx.max} requests per ${ctx.after} on this endpoint`,
+        `retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+      ),
   });
   const expensive = { rateLimit: { max: config.limits.expensivePerMinute, timeWindow: 60_000 } };
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'medsam2 serve', version, description: 'Interactive and batch MedSAM2/SAM2 segmentation of 3D medical images. Masks travel as row-major RLE (see the Rle schema).' },
+      info: {
+        title: 'medsam2 serve',
+        version,
+        description:
+          'Interactive and batch MedSAM2/SAM2 segmentation of 3D medical images. Masks travel as row-major RLE (see the Rle schema).',
+      },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'token from `medsam2 users add`' } } },
       security: [{ bearer: [] }],
     },
@@ -142,7 +181,17 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   const write = (p: Principal) => {
     if (!canWrite(p)) throw new HttpError(403, `user '${p.name}' (${p.role}) may not do this`, 'ask an admin for the annotator role');
   };
-  const uploadView = (u: UploadRow) => ({ id: u.id, sha256: u.sha256, name: u.name, format: u.format, bytes: u.bytes, dims: u.dims, spacing: u.spacing, modality: u.modality, createdAt: u.createdAt });
+  const uploadView = (u: UploadRow) => ({
+    id: u.id,
+    sha256: u.sha256,
+    name: u.name,
+    format: u.format,
+    bytes: u.bytes,
+    dims: u.dims,
+    spacing: u.spacing,
+    modality: u.modality,
+    createdAt: u.createdAt,
+  });
 
   async function sendLabelMap(reply: FastifyReply, labels: Volume, source: Volume, format: string, stem: string): Promise<FastifyReply> {
     const tmp = blobs.tempPath(`.${format}`);
@@ -158,16 +207,30 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
         throw e;
       }
       const bytes = readFileSync(tmp);
-      return reply.code(200).type('application/octet-stream').header('content-disposition', `attachment; filename="${stem}.${format}"`).send(bytes);
+      return reply
+        .code(200)
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${stem}.${format}"`)
+        .send(bytes);
     } finally {
       rmSync(tmp, { force: true });
     }
   }
 
-  app.get('/healthz', { schema: S.health }, async () => ({ status: 'ok', version, uptimeSeconds: (Date.now() - started) / 1000, sessionsLive: metrics.sessionsLive ? (await metrics.sessionsLive.get()).values[0]?.value ?? 0 : 0, models: config.models }));
+  app.get('/healthz', { schema: S.health }, async () => ({
+    status: 'ok',
+    version,
+    uptimeSeconds: (Date.now() - started) / 1000,
+    sessionsLive: metrics.sessionsLive ? ((await metrics.sessionsLive.get()).values[0]?.value ?? 0) : 0,
+    models: config.models,
+  }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/docs', { schema: { hide: true } }, async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsPage(app.swagger() as Record<string, unknown>)));
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/docs', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(docsPage(app.swagger() as Record<string, unknown>)),
+  );
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
 
   app.post('/uploads', { schema: S.uploadCreate, config: expensive }, async (req, reply) => {
     write(req.principal);
@@ -175,19 +238,34 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     const name = q.name.replace(/[\u0000-\u001f\u007f]/g, '_');
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > config.limits.maxUploadBytes) {
-      throw new HttpError(413, `upload of ${declared} bytes is larger than the server's limit of ${config.limits.maxUploadBytes} bytes`, 'send a smaller file or ask the admin to raise --max-upload-bytes');
+      throw new HttpError(
+        413,
+        `upload of ${declared} bytes is larger than the server's limit of ${config.limits.maxUploadBytes} bytes`,
+        'send a smaller file or ask the admin to raise --max-upload-bytes',
+      );
     }
     if (!req.body || typeof (req.body as NodeJS.ReadableStream).pipe !== 'function') {
-      throw new HttpError(415, 'upload body must be the file bytes with Content-Type: application/octet-stream', 'e.g. curl --data-binary @scan.nii.gz -H "Content-Type: application/octet-stream"');
+      throw new HttpError(
+        415,
+        'upload body must be the file bytes with Content-Type: application/octet-stream',
+        'e.g. curl --data-binary @scan.nii.gz -H "Content-Type: application/octet-stream"',
+      );
     }
-    const { sha256, bytes } = await blobs.putStream(req.body as NodeJS.ReadableStream as import('node:stream').Readable, config.limits.maxUploadBytes);
+    const { sha256, bytes } = await blobs.putStream(
+      req.body as NodeJS.ReadableStream as import('node:stream').Readable,
+      config.limits.maxUploadBytes,
+    );
     let format: UploadFormat;
     let volume: Volume;
     try {
       const head = new Uint8Array(512);
       const fd = openSync(blobs.path(sha256), 'r');
       let got = 0;
-      try { got = readSync(fd, head, 0, 512, 0); } finally { closeSync(fd); }
+      try {
+        got = readSync(fd, head, 0, 512, 0);
+      } finally {
+        closeSync(fd);
+      }
       format = uploadFormat(name, head.subarray(0, got), q.format);
       volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
     } catch (e) {
@@ -196,59 +274,96 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       throw e;
     }
     const row: UploadRow = {
-      id: randomUUID(), owner: req.principal.id, sha256, name, format, bytes,
-      dims: [...volume.dims], spacing: [...volume.spacing], modality: volume.modality ?? null, createdAt: new Date().toISOString(),
+      id: randomUUID(),
+      owner: req.principal.id,
+      sha256,
+      name,
+      format,
+      bytes,
+      dims: [...volume.dims],
+      spacing: [...volume.spacing],
+      modality: volume.modality ?? null,
+      createdAt: new Date().toISOString(),
     };
     await repo.addUpload(row);
     volumes.put(row, volume);
     return reply.code(201).send(uploadView(row));
   });
-  app.get('/uploads', { schema: S.uploadList }, async (req) => (await repo.listUploads(req.principal.role === 'admin' ? undefined : req.principal.id)).map(uploadView));
+  app.get('/uploads', { schema: S.uploadList }, async (req) =>
+    (await repo.listUploads(req.principal.role === 'admin' ? undefined : req.principal.id)).map(uploadView),
+  );
   app.get('/uploads/:id', { schema: S.uploadGet }, async (req) => {
     const u = await repo.upload((req.params as { id: string }).id);
-    if (!u || !canSee(req.principal, u.owner)) throw new HttpError(404, `no upload ${(req.params as { id: string }).id}`, 'list your uploads with GET /uploads');
+    if (!u || !canSee(req.principal, u.owner))
+      throw new HttpError(404, `no upload ${(req.params as { id: string }).id}`, 'list your uploads with GET /uploads');
     return uploadView(u);
   });
 
   app.post('/sessions', { schema: S.sessionCreate, config: expensive }, async (req, reply) =>
-    reply.code(201).send(await sessions.create(req.principal, req.body as { uploadId: string; model?: string; axis?: 0 | 1 | 2; window?: string })));
+    reply
+      .code(201)
+      .send(await sessions.create(req.principal, req.body as { uploadId: string; model?: string; axis?: 0 | 1 | 2; window?: string })),
+  );
   app.get('/sessions', { schema: S.sessionList }, async (req) => sessions.list(req.principal));
   app.get('/sessions/:id', { schema: S.sessionGet }, async (req) => sessions.get(req.principal, (req.params as { id: string }).id));
   app.delete('/sessions/:id', { schema: S.sessionClose }, async (req) => sessions.close(req.principal, (req.params as { id: string }).id));
   app.post('/sessions/:id/prompts', { schema: S.prompt, config: expensive }, async (req) =>
-    sessions.prompt(req.principal, (req.params as { id: string }).id, req.body as PromptRequest));
+    sessions.prompt(req.principal, (req.params as { id: string }).id, req.body as PromptRequest),
+  );
   app.post('/sessions/:id/propagate', { schema: S.propagate, config: expensive }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const body = (req.body ?? {}) as PropagateRequest;
     if (!String(req.headers.accept ?? '').includes('text/event-stream')) return sessions.propagate(req.principal, id, body);
     // Refusals (404, 403, 409) are plain JSON; once the stream starts, failures are `error` events.
     const view = await sessions.get(req.principal, id);
-    if (!canWrite(req.principal)) throw new HttpError(403, `user '${req.principal.name}' (${req.principal.role}) may not propagate`, 'ask an admin for the annotator role');
+    if (!canWrite(req.principal))
+      throw new HttpError(
+        403,
+        `user '${req.principal.name}' (${req.principal.role}) may not propagate`,
+        'ask an admin for the annotator role',
+      );
     if (view.propagating) throw new HttpError(409, `session ${id} is propagating`, 'wait for it to finish or POST /sessions/{id}/cancel');
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     let last = 0;
     try {
       const summary = await sessions.propagate(req.principal, id, body, {
         onProgress: (done, total, objId) => {
           const now = Date.now();
-          if (now - last >= 50 || done >= total) { last = now; send('progress', { done, total, objId }); }
+          if (now - last >= 50 || done >= total) {
+            last = now;
+            send('progress', { done, total, objId });
+          }
         },
         onMask: (objId, slice, mask, area) => send('mask', { objId, slice, area, mask }),
       });
       send('done', summary);
     } catch (e) {
-      const h = e instanceof HttpError ? e : e instanceof MedsamError ? fromMedsamError(e) : new HttpError(500, 'internal server error', 'this is a bug; the server log has the details');
+      const h =
+        e instanceof HttpError
+          ? e
+          : e instanceof MedsamError
+            ? fromMedsamError(e)
+            : new HttpError(500, 'internal server error', 'this is a bug; the server log has the details');
       if (h.status === 500) req.log.error(e);
       send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
     raw.end();
     return reply;
   });
-  app.post('/sessions/:id/cancel', { schema: S.cancel }, async (req) => ({ cancelled: await sessions.cancel(req.principal, (req.params as { id: string }).id) }));
-  app.post('/sessions/:id/undo', { schema: S.undo }, async (req) => ({ undone: await sessions.undo(req.principal, (req.params as { id: string }).id) }));
+  app.post('/sessions/:id/cancel', { schema: S.cancel }, async (req) => ({
+    cancelled: await sessions.cancel(req.principal, (req.params as { id: string }).id),
+  }));
+  app.post('/sessions/:id/undo', { schema: S.undo }, async (req) => ({
+    undone: await sessions.undo(req.principal, (req.params as { id: string }).id),
+  }));
   app.delete('/sessions/:id/objects/:objId', { schema: S.removeObject }, async (req) => {
     const p = req.params as { id: string; objId: number };
     return sessions.removeObject(req.principal, p.id, p.objId);
@@ -263,7 +378,9 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `session-${id}`);
   });
 
-  app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) => reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)));
+  app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) =>
+    reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),
+  );
   app.get('/jobs', { schema: S.jobList }, async (req) => jobs.list(req.principal));
   app.get('/jobs/:id', { schema: S.jobGet }, async (req) => jobs.view(await jobs.row(req.principal, (req.params as { id: string }).id)));
   app.delete('/jobs/:id', { schema: S.jobCancel }, async (req) => jobs.cancel(req.principal, (req.params as { id: string }).id));
@@ -280,7 +397,8 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   if (existsSync(join(webRoot, 'index.html'))) {
     await app.register(fastifyStatic, { root: webRoot, wildcard: false, index: 'index.html', schemaHide: true });
     webPaths.add('/');
-    for (const f of readdirSync(webRoot, { recursive: true }) as string[]) if (statSync(join(webRoot, f)).isFile()) webPaths.add(`/${f.split('\\').join('/')}`);
+    for (const f of readdirSync(webRoot, { recursive: true }) as string[])
+      if (statSync(join(webRoot, f)).isFile()) webPaths.add(`/${f.split('\\').join('/')}`);
   }
 
   await app.ready();
@@ -288,7 +406,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
 
   let closed = false;
   return {
-    app, sessions, jobs, metrics, authRequired,
+    app,
+    sessions,
+    jobs,
+    metrics,
+    authRequired,
     async shutdown() {
       if (closed) return;
       closed = true;

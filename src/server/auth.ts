@@ -31,7 +31,11 @@ export function parseRole(text: string): Role {
 
 /** Creates a user and returns its token (shown once; only a salted hash is stored). */
 export async function createUser(repo: Repository, name: string, role: Role): Promise<{ user: UserRow; token: string }> {
-  if (!USER_NAME.test(name)) throw new MedsamError(`user name '${name}' is not allowed`, 'use 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit');
+  if (!USER_NAME.test(name))
+    throw new MedsamError(
+      `user name '${name}' is not allowed`,
+      'use 1-64 letters, digits, dot, dash or underscore, starting with a letter or digit',
+    );
   if (await repo.userByName(name)) throw new MedsamError(`user '${name}' already exists`, 'choose another name');
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');

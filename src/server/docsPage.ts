@@ -10,7 +10,9 @@ export function docsPage(doc: Record<string, unknown>): string {
   const rows: string[] = [];
   for (const [path, ops] of Object.entries(paths)) {
     for (const [method, op] of Object.entries(ops)) {
-      rows.push(`<tr><td><code>${esc(method.toUpperCase())}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}${op.description ? `<br><small>${esc(op.description)}</small>` : ''}</td></tr>`);
+      rows.push(
+        `<tr><td><code>${esc(method.toUpperCase())}</code></td><td><code>${esc(path)}</code></td><td>${esc(op.summary)}${op.description ? `<br><small>${esc(op.description)}</small>` : ''}</td></tr>`,
+      );
     }
   }
   return `<!doctype html><html><head><meta charset="utf-8"><title>${esc(info.title)} API</title>

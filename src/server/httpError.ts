@@ -2,7 +2,11 @@ import { MedsamError } from '../common/errors.js';
 
 /** A request failure with its HTTP status, one-line message and how to fix it (the error body). */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly fix?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly fix?: string,
+  ) {
     super(message);
     this.name = 'HttpError';
   }

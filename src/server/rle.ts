@@ -31,7 +31,11 @@ export function encodeRle(mask: ArrayLike<number>, rows: number, cols: number): 
 /** Decodes a client's RLE for a rows x cols slice; anything inconsistent is a 400. */
 export function decodeRle(rle: Rle, rows: number, cols: number, what = 'mask'): Uint8Array {
   if (rle.size[0] !== rows || rle.size[1] !== cols) {
-    throw new HttpError(400, `${what} has size [${rle.size.join(', ')}] but the slice is [${rows}, ${cols}] (rows, cols)`, 'encode the mask on the slice grid');
+    throw new HttpError(
+      400,
+      `${what} has size [${rle.size.join(', ')}] but the slice is [${rows}, ${cols}] (rows, cols)`,
+      'encode the mask on the slice grid',
+    );
   }
   const out = new Uint8Array(rows * cols);
   let p = 0;
@@ -41,6 +45,7 @@ export function decodeRle(rle: Rle, rows: number, cols: number, what = 'mask'): 
     if (i % 2 === 1) out.fill(1, p, p + n);
     p += n;
   }
-  if (p !== out.length) throw new HttpError(400, `${what} counts sum to ${p}, not rows*cols = ${out.length}`, 'counts must sum to rows*cols');
+  if (p !== out.length)
+    throw new HttpError(400, `${what} counts sum to ${p}, not rows*cols = ${out.length}`, 'counts must sum to rows*cols');
   return out;
 }

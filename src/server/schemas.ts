@@ -5,66 +5,131 @@
  */
 
 const int = (minimum = 0, maximum?: number) => ({ type: 'integer', minimum, ...(maximum !== undefined ? { maximum } : {}) });
-const quad = { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: '[x0, y0, x1, y1] in slice pixel indices (x = column, y = row)' };
+const quad = {
+  type: 'array',
+  items: { type: 'number' },
+  minItems: 4,
+  maxItems: 4,
+  description: '[x0, y0, x1, y1] in slice pixel indices (x = column, y = row)',
+};
 
 export const shared = [
   {
-    $id: 'Error', type: 'object', required: ['error'], additionalProperties: false,
-    properties: { error: { type: 'string', description: 'one line: what is wrong' }, fix: { type: 'string', description: 'how to fix it' } },
+    $id: 'Error',
+    type: 'object',
+    required: ['error'],
+    additionalProperties: false,
+    properties: {
+      error: { type: 'string', description: 'one line: what is wrong' },
+      fix: { type: 'string', description: 'how to fix it' },
+    },
   },
   {
-    $id: 'Rle', type: 'object', required: ['size', 'counts'], additionalProperties: false,
-    description: 'Binary mask as uncompressed COCO-style RLE in ROW-MAJOR order (x fastest; COCO itself is column-major). counts alternate runs of 0 and 1, starting with a (possibly empty) run of 0, and sum to rows*cols. Example: [[0,1,1],[1,0,0]] -> {size:[2,3], counts:[1,3,2]}.',
+    $id: 'Rle',
+    type: 'object',
+    required: ['size', 'counts'],
+    additionalProperties: false,
+    description:
+      'Binary mask as uncompressed COCO-style RLE in ROW-MAJOR order (x fastest; COCO itself is column-major). counts alternate runs of 0 and 1, starting with a (possibly empty) run of 0, and sum to rows*cols. Example: [[0,1,1],[1,0,0]] -> {size:[2,3], counts:[1,3,2]}.',
     properties: {
       size: { type: 'array', items: int(1), minItems: 2, maxItems: 2, description: '[rows, cols]' },
       counts: { type: 'array', items: int(0), maxItems: 16_777_216 },
     },
   },
   {
-    $id: 'Upload', type: 'object', additionalProperties: false,
+    $id: 'Upload',
+    type: 'object',
+    additionalProperties: false,
     required: ['id', 'sha256', 'name', 'format', 'bytes', 'dims', 'spacing', 'createdAt'],
     properties: {
-      id: { type: 'string' }, sha256: { type: 'string' }, name: { type: 'string', description: 'the client-given name: metadata only' },
-      format: { type: 'string' }, bytes: { type: 'integer' },
+      id: { type: 'string' },
+      sha256: { type: 'string' },
+      name: { type: 'string', description: 'the client-given name: metadata only' },
+      format: { type: 'string' },
+      bytes: { type: 'integer' },
       dims: { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 },
       spacing: { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 },
-      modality: { type: ['string', 'null'] }, createdAt: { type: 'string' },
+      modality: { type: ['string', 'null'] },
+      createdAt: { type: 'string' },
     },
   },
   {
-    $id: 'Session', type: 'object', additionalProperties: false,
-    required: ['id', 'uploadId', 'model', 'axis', 'status', 'numSlices', 'rows', 'cols', 'interactions', 'persisted', 'live', 'propagating', 'objects'],
+    $id: 'Session',
+    type: 'object',
+    additionalProperties: false,
+    required: [
+      'id',
+      'uploadId',
+      'model',
+      'axis',
+      'status',
+      'numSlices',
+      'rows',
+      'cols',
+      'interactions',
+      'persisted',
+      'live',
+      'propagating',
+      'objects',
+    ],
     properties: {
-      id: { type: 'string' }, owner: { type: 'string' }, uploadId: { type: 'string' }, model: { type: 'string' }, axis: { type: 'integer' },
-      window: { type: ['string', 'null'] }, status: { type: 'string', enum: ['open', 'closed'] },
-      numSlices: { type: 'integer' }, rows: { type: 'integer' }, cols: { type: 'integer' },
+      id: { type: 'string' },
+      owner: { type: 'string' },
+      uploadId: { type: 'string' },
+      model: { type: 'string' },
+      axis: { type: 'integer' },
+      window: { type: ['string', 'null'] },
+      status: { type: 'string', enum: ['open', 'closed'] },
+      numSlices: { type: 'integer' },
+      rows: { type: 'integer' },
+      cols: { type: 'integer' },
       interactions: { type: 'integer', description: 'interactions recorded (undo included)' },
       persisted: { type: 'boolean', description: 'the stored label map reflects every interaction' },
       live: { type: 'boolean', description: 'held in memory (else rebuilt from its history on next use)' },
       propagating: { type: 'boolean' },
       objects: {
-        type: 'array', items: {
-          type: 'object', additionalProperties: false, required: ['objId', 'keys', 'slices'],
-          properties: { objId: { type: 'integer' }, keys: { type: 'array', items: { type: 'integer' } }, slices: { type: 'array', items: { type: 'integer' } } },
+        type: 'array',
+        items: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['objId', 'keys', 'slices'],
+          properties: {
+            objId: { type: 'integer' },
+            keys: { type: 'array', items: { type: 'integer' } },
+            slices: { type: 'array', items: { type: 'integer' } },
+          },
         },
       },
-      createdAt: { type: 'string' }, updatedAt: { type: 'string' },
+      createdAt: { type: 'string' },
+      updatedAt: { type: 'string' },
     },
   },
   {
-    $id: 'Job', type: 'object', additionalProperties: false, required: ['id', 'uploadId', 'model', 'status', 'progress'],
+    $id: 'Job',
+    type: 'object',
+    additionalProperties: false,
+    required: ['id', 'uploadId', 'model', 'status', 'progress'],
     properties: {
-      id: { type: 'string' }, owner: { type: 'string' }, uploadId: { type: 'string' }, model: { type: 'string' },
+      id: { type: 'string' },
+      owner: { type: 'string' },
+      uploadId: { type: 'string' },
+      model: { type: 'string' },
       status: { type: 'string', enum: ['queued', 'running', 'done', 'failed', 'cancelled'] },
-      progress: { type: 'number' }, error: { type: ['string', 'null'] },
+      progress: { type: 'number' },
+      error: { type: ['string', 'null'] },
       result: {
-        type: ['object', 'null'], additionalProperties: false,
+        type: ['object', 'null'],
+        additionalProperties: false,
         properties: {
-          slicesSegmented: { type: 'integer' }, slicesEncoded: { type: 'integer' }, seconds: { type: 'number' },
+          slicesSegmented: { type: 'integer' },
+          slicesEncoded: { type: 'integer' },
+          seconds: { type: 'number' },
           objects: { type: 'array', items: { type: 'object', properties: { objId: { type: 'integer' }, slices: { type: 'integer' } } } },
         },
       },
-      resultUrl: { type: ['string', 'null'] }, createdAt: { type: 'string' }, updatedAt: { type: 'string' },
+      resultUrl: { type: ['string', 'null'] },
+      createdAt: { type: 'string' },
+      updatedAt: { type: 'string' },
     },
   },
 ];
@@ -78,8 +143,14 @@ const promptFields = {
   slice: int(0),
   box: quad,
   points: {
-    type: 'array', maxItems: 256,
-    items: { type: 'object', required: ['x', 'y', 'label'], additionalProperties: false, properties: { x: { type: 'number' }, y: { type: 'number' }, label: { type: 'integer', enum: [0, 1] } } },
+    type: 'array',
+    maxItems: 256,
+    items: {
+      type: 'object',
+      required: ['x', 'y', 'label'],
+      additionalProperties: false,
+      properties: { x: { type: 'number' }, y: { type: 'number' }, label: { type: 'integer', enum: [0, 1] } },
+    },
   },
   mask: ref('Rle'),
   recist: { ...quad, description: 'RECIST long-axis line [x0, y0, x1, y1]' },
@@ -88,11 +159,19 @@ const promptFields = {
 export const routes = {
   uploadCreate: {
     summary: 'Upload a volume (raw request body, streamed to disk, sha256-deduplicated)',
-    description: 'Body: the file bytes (Content-Type: application/octet-stream). Formats: NIfTI (.nii/.nii.gz), NRRD, MetaImage .mha, MedSAM2 .npz, a .zip of one DICOM series, PNG/JPEG. The name is metadata only.',
+    description:
+      'Body: the file bytes (Content-Type: application/octet-stream). Formats: NIfTI (.nii/.nii.gz), NRRD, MetaImage .mha, MedSAM2 .npz, a .zip of one DICOM series, PNG/JPEG. The name is metadata only.',
     querystring: {
-      type: 'object', required: ['name'], additionalProperties: false,
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
       properties: {
-        name: { type: 'string', minLength: 1, maxLength: 255, description: 'original file name (metadata; its extension picks the format)' },
+        name: {
+          type: 'string',
+          minLength: 1,
+          maxLength: 255,
+          description: 'original file name (metadata; its extension picks the format)',
+        },
         format: { type: 'string', enum: ['nifti', 'nrrd', 'metaimage', 'npz', 'dicom-zip', 'png', 'jpeg'] },
       },
     },
@@ -103,35 +182,56 @@ export const routes = {
   sessionCreate: {
     summary: 'Start an interactive session on an upload',
     body: {
-      type: 'object', required: ['uploadId'], additionalProperties: false,
+      type: 'object',
+      required: ['uploadId'],
+      additionalProperties: false,
       properties: {
-        uploadId: { type: 'string', maxLength: 64 }, model: { type: 'string', maxLength: 128 },
-        axis: { type: 'integer', enum: [0, 1, 2] }, window: { type: 'string', maxLength: 64, description: 'auto (default), abdomen, lung, brain, mediastinum, bone, W,L' },
+        uploadId: { type: 'string', maxLength: 64 },
+        model: { type: 'string', maxLength: 128 },
+        axis: { type: 'integer', enum: [0, 1, 2] },
+        window: { type: 'string', maxLength: 64, description: 'auto (default), abdomen, lung, brain, mediastinum, bone, W,L' },
       },
     },
     response: { 201: ref('Session'), ...errors },
   },
   sessionList: { summary: 'Your sessions', response: { 200: { type: 'array', items: ref('Session') }, ...errors } },
-  sessionGet: { summary: 'A session: objects, prompted slices, slices with masks', params: id, response: { 200: ref('Session'), ...errors } },
+  sessionGet: {
+    summary: 'A session: objects, prompted slices, slices with masks',
+    params: id,
+    response: { 200: ref('Session'), ...errors },
+  },
   sessionClose: { summary: 'Close a session (its history and masks are kept)', params: id, response: { 200: ref('Session'), ...errors } },
   prompt: {
     summary: "Add or replace an object's prompt on a slice; returns that slice's mask at once",
     params: id,
     body: {
-      type: 'object', required: ['objId', 'slice'], additionalProperties: false,
-      properties: { ...promptFields, replace: { type: 'boolean' }, correction: { type: 'boolean', description: 'a correction on a slice propagation already reached' } },
+      type: 'object',
+      required: ['objId', 'slice'],
+      additionalProperties: false,
+      properties: {
+        ...promptFields,
+        replace: { type: 'boolean' },
+        correction: { type: 'boolean', description: 'a correction on a slice propagation already reached' },
+      },
     },
     response: {
-      200: { type: 'object', additionalProperties: false, required: ['objId', 'slice', 'area', 'mask'], properties: { objId: { type: 'integer' }, slice: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') } },
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['objId', 'slice', 'area', 'mask'],
+        properties: { objId: { type: 'integer' }, slice: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') },
+      },
       ...errors,
     },
   },
   propagate: {
     summary: 'Propagate objects through the stack',
-    description: 'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
+    description:
+      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
     params: id,
     body: {
-      type: ['object', 'null'], additionalProperties: false,
+      type: ['object', 'null'],
+      additionalProperties: false,
       properties: {
         objIds: { type: 'array', items: int(1, 255), maxItems: 255 },
         range: { type: 'array', items: int(0), minItems: 2, maxItems: 2 },
@@ -141,19 +241,41 @@ export const routes = {
     },
     response: {
       200: {
-        type: 'object', additionalProperties: false, required: ['objects', 'slicesEncoded', 'seconds'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['objects', 'slicesEncoded', 'seconds'],
         properties: {
-          objects: { type: 'array', items: { type: 'object', properties: { objId: { type: 'integer' }, slicesRun: { type: 'integer' }, stops: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
-          slicesEncoded: { type: 'integer' }, seconds: { type: 'number' },
+          objects: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                objId: { type: 'integer' },
+                slicesRun: { type: 'integer' },
+                stops: { type: 'array', items: { type: 'object', additionalProperties: true } },
+              },
+            },
+          },
+          slicesEncoded: { type: 'integer' },
+          seconds: { type: 'number' },
         },
       },
       ...errors,
     },
   },
-  cancel: { summary: 'Cancel a running propagation', params: id, response: { 200: { type: 'object', required: ['cancelled'], properties: { cancelled: { type: 'boolean' } } }, ...errors } },
-  undo: { summary: 'Undo the last interaction', params: id, response: { 200: { type: 'object', required: ['undone'], properties: { undone: { type: 'boolean' } } }, ...errors } },
+  cancel: {
+    summary: 'Cancel a running propagation',
+    params: id,
+    response: { 200: { type: 'object', required: ['cancelled'], properties: { cancelled: { type: 'boolean' } } }, ...errors },
+  },
+  undo: {
+    summary: 'Undo the last interaction',
+    params: id,
+    response: { 200: { type: 'object', required: ['undone'], properties: { undone: { type: 'boolean' } } }, ...errors },
+  },
   removeObject: {
-    summary: 'Remove an object', params: { type: 'object', required: ['id', 'objId'], properties: { id: { type: 'string', maxLength: 64 }, objId: int(1, 255) } },
+    summary: 'Remove an object',
+    params: { type: 'object', required: ['id', 'objId'], properties: { id: { type: 'string', maxLength: 64 }, objId: int(1, 255) } },
     response: { 200: ref('Session'), ...errors },
   },
   sliceMasks: {
@@ -161,10 +283,22 @@ export const routes = {
     params: { type: 'object', required: ['id', 'slice'], properties: { id: { type: 'string', maxLength: 64 }, slice: int(0) } },
     response: {
       200: {
-        type: 'object', additionalProperties: false, required: ['slice', 'rows', 'cols', 'objects'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['slice', 'rows', 'cols', 'objects'],
         properties: {
-          slice: { type: 'integer' }, rows: { type: 'integer' }, cols: { type: 'integer' },
-          objects: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['objId', 'area', 'mask'], properties: { objId: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') } } },
+          slice: { type: 'integer' },
+          rows: { type: 'integer' },
+          cols: { type: 'integer' },
+          objects: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['objId', 'area', 'mask'],
+              properties: { objId: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') },
+            },
+          },
         },
       },
       ...errors,
@@ -173,21 +307,42 @@ export const routes = {
   labelMap: {
     summary: 'The label map on the source grid (objId per voxel)',
     params: id,
-    querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'], default: 'nii.gz', description: 'seg.dcm (DICOM SEG) only for DICOM uploads' } } },
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        format: {
+          type: 'string',
+          enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'],
+          default: 'nii.gz',
+          description: 'seg.dcm (DICOM SEG) only for DICOM uploads',
+        },
+      },
+    },
     response: { 200: { description: 'the label map file', type: 'string', format: 'binary' }, ...errors },
   },
   jobCreate: {
     summary: 'Submit a batch segmentation job (the work of `medsam2 segment`)',
     body: {
-      type: 'object', required: ['uploadId'], additionalProperties: false,
+      type: 'object',
+      required: ['uploadId'],
+      additionalProperties: false,
       properties: {
-        uploadId: { type: 'string', maxLength: 64 }, model: { type: 'string', maxLength: 128 },
-        axis: { type: 'integer', enum: [0, 1, 2] }, window: { type: 'string', maxLength: 64 },
+        uploadId: { type: 'string', maxLength: 64 },
+        model: { type: 'string', maxLength: 128 },
+        axis: { type: 'integer', enum: [0, 1, 2] },
+        window: { type: 'string', maxLength: 64 },
         prompts: {
-          type: 'array', minItems: 1, maxItems: 255,
+          type: 'array',
+          minItems: 1,
+          maxItems: 255,
           items: { type: 'object', required: ['slice'], additionalProperties: false, properties: promptFields },
         },
-        policy: { type: 'string', enum: ['key-box', 'key-box-center', 'recist'], description: 'prompt from the reference mask stored in a MedSAM2 .npz (evaluation)' },
+        policy: {
+          type: 'string',
+          enum: ['key-box', 'key-box-center', 'recist'],
+          description: 'prompt from the reference mask stored in a MedSAM2 .npz (evaluation)',
+        },
       },
     },
     response: { 202: ref('Job'), ...errors },
@@ -198,11 +353,35 @@ export const routes = {
   jobResult: {
     summary: "A finished job's label map",
     params: id,
-    querystring: { type: 'object', additionalProperties: false, properties: { format: { type: 'string', enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'], default: 'nii.gz', description: 'seg.dcm (DICOM SEG) only for DICOM uploads' } } },
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        format: {
+          type: 'string',
+          enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'],
+          default: 'nii.gz',
+          description: 'seg.dcm (DICOM SEG) only for DICOM uploads',
+        },
+      },
+    },
     response: { 200: { description: 'the label map file', type: 'string', format: 'binary' }, ...errors },
   },
   health: {
-    summary: 'Liveness', security: [],
-    response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' }, version: { type: 'string' }, uptimeSeconds: { type: 'number' }, sessionsLive: { type: 'integer' }, models: { type: 'array', items: { type: 'string' } } } } },
+    summary: 'Liveness',
+    security: [],
+    response: {
+      200: {
+        type: 'object',
+        required: ['status'],
+        properties: {
+          status: { type: 'string' },
+          version: { type: 'string' },
+          uptimeSeconds: { type: 'number' },
+          sessionsLive: { type: 'integer' },
+          models: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
   },
 };

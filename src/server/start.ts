@@ -28,15 +28,18 @@ export async function startServer(config: ServerConfig): Promise<ServerParts & {
   const parts = await buildServer(config, repo, open);
   if (parts.authRequired && (await repo.listUsers()).length === 0) {
     await parts.shutdown();
-    throw new MedsamError(`binding to ${config.host} requires auth, and ${config.dataDir} has no users`,
-      `create one first: medsam2 users add NAME --role admin --data-dir ${config.dataDir}`);
+    throw new MedsamError(
+      `binding to ${config.host} requires auth, and ${config.dataDir} has no users`,
+      `create one first: medsam2 users add NAME --role admin --data-dir ${config.dataDir}`,
+    );
   }
   try {
     await parts.app.listen({ host: config.host, port: config.port });
   } catch (e) {
     await parts.shutdown();
     const code = (e as { code?: string }).code;
-    if (code === 'EADDRINUSE') throw new MedsamError(`port ${config.port} on ${config.host} is in use`, 'choose another --port (0 picks a free one)');
+    if (code === 'EADDRINUSE')
+      throw new MedsamError(`port ${config.port} on ${config.host} is in use`, 'choose another --port (0 picks a free one)');
     throw new MedsamError(`cannot listen on ${config.host}:${config.port}: ${errorMessage(e)}`, 'check --host and --port');
   }
   const addr = parts.app.server.address();

@@ -20,7 +20,10 @@ class LaneQueue {
   private running = 0;
   private seq = 0;
 
-  constructor(private readonly concurrency: number, private readonly onDepth: (depth: number) => void) {}
+  constructor(
+    private readonly concurrency: number,
+    private readonly onDepth: (depth: number) => void,
+  ) {}
 
   get depth(): number {
     return this.waiting.length + this.running;

@@ -29,7 +29,8 @@ function promptFromJson(j: unknown, where: string): SlicePrompt {
     if (!Array.isArray(o.points)) throw bad(where, 'points is not a list');
     p.points = o.points.map((q: unknown) => {
       const r = q as Record<string, unknown>;
-      if (!r || typeof r.x !== 'number' || typeof r.y !== 'number' || (r.label !== 0 && r.label !== 1)) throw bad(where, 'a point is not {x, y, label: 0|1}');
+      if (!r || typeof r.x !== 'number' || typeof r.y !== 'number' || (r.label !== 0 && r.label !== 1))
+        throw bad(where, 'a point is not {x, y, label: 0|1}');
       return { x: r.x, y: r.y, label: r.label };
     });
   }
@@ -58,7 +59,13 @@ export function interactionFromJson(j: unknown, where = '?'): Interaction {
   };
   switch (o.kind) {
     case 'prompt':
-      return { kind: 'prompt', objId: int(o.objId, 'objId'), slice: int(o.slice, 'slice'), prompt: promptFromJson(o.prompt, where), replace: o.replace === true };
+      return {
+        kind: 'prompt',
+        objId: int(o.objId, 'objId'),
+        slice: int(o.slice, 'slice'),
+        prompt: promptFromJson(o.prompt, where),
+        replace: o.replace === true,
+      };
     case 'correct':
       return { kind: 'correct', objId: int(o.objId, 'objId'), slice: int(o.slice, 'slice'), prompt: promptFromJson(o.prompt, where) };
     case 'remove':
@@ -74,7 +81,8 @@ export function interactionFromJson(j: unknown, where = '?'): Interaction {
         r.range = [int(o.range[0], 'range[0]'), int(o.range[1], 'range[1]')];
       }
       if (o.direction !== undefined) {
-        if (o.direction !== 'both' && o.direction !== 'forward' && o.direction !== 'backward') throw bad(where, 'direction is not both/forward/backward');
+        if (o.direction !== 'both' && o.direction !== 'forward' && o.direction !== 'backward')
+          throw bad(where, 'direction is not both/forward/backward');
         r.direction = o.direction;
       }
       if (o.full !== undefined) r.full = o.full === true;

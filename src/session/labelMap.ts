@@ -7,8 +7,12 @@ import { largestComponent3d } from '../predictor/sam1/components3d.js';
  * overlap), optionally keeping only its largest 3D component. Returns the slices it occupies.
  */
 export function addObjectToLabelMap(
-  labels: Uint8Array, volume: Pick<Volume, 'dims'>, axis: SliceAxis, objId: number,
-  sliceMasks: Iterable<[number, Uint8Array]>, largestComponent: boolean,
+  labels: Uint8Array,
+  volume: Pick<Volume, 'dims'>,
+  axis: SliceAxis,
+  objId: number,
+  sliceMasks: Iterable<[number, Uint8Array]>,
+  largestComponent: boolean,
 ): number[] {
   const objMask = new Uint8Array(labels.length);
   const keys: number[] = [];

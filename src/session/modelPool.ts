@@ -32,19 +32,38 @@ export class ModelPool implements ModelPoolApi {
     this.idleMs = opts.idleMs ?? 5 * 60_000;
   }
 
-  async acquire(model: string | ModelEntry, opts: { threads?: number; precision?: Precision; cacheDir?: string; log?: (m: string) => void } = {}): Promise<ModelLease> {
+  async acquire(
+    model: string | ModelEntry,
+    opts: { threads?: number; precision?: Precision; cacheDir?: string; log?: (m: string) => void } = {},
+  ): Promise<ModelLease> {
     const entry = typeof model === 'string' ? resolveModel(model) : model;
-    const key = JSON.stringify([entry.id, entry.family, opts.threads ?? null, opts.cacheDir ?? null, ...(opts.precision === 'int8' ? ['int8'] : [])]);
+    const key = JSON.stringify([
+      entry.id,
+      entry.family,
+      opts.threads ?? null,
+      opts.cacheDir ?? null,
+      ...(opts.precision === 'int8' ? ['int8'] : []),
+    ]);
     let slot = this.slots.get(key);
     if (!slot) {
       this.openCount++;
-      const opening = familyFor(entry).open(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
+      const opening = familyFor(entry).open(entry, {
+        threads: opts.threads,
+        precision: opts.precision,
+        cacheDir: opts.cacheDir,
+        log: opts.log,
+      });
       slot = { opening, refs: 0 };
       this.slots.set(key, slot);
       // A failed open must not stay pooled.
-      opening.catch(() => { if (this.slots.get(key) === slot) this.slots.delete(key); });
+      opening.catch(() => {
+        if (this.slots.get(key) === slot) this.slots.delete(key);
+      });
     }
-    if (slot.idleTimer) { clearTimeout(slot.idleTimer); slot.idleTimer = undefined; }
+    if (slot.idleTimer) {
+      clearTimeout(slot.idleTimer);
+      slot.idleTimer = undefined;
+    }
     slot.refs++;
     let opened: OpenedModel;
     try {
@@ -62,7 +81,10 @@ export class ModelPool implements ModelPoolApi {
         released = true;
         s.refs--;
         if (s.refs > 0) return;
-        if (this.idleMs === 0) { void this.close(key, s); return; }
+        if (this.idleMs === 0) {
+          void this.close(key, s);
+          return;
+        }
         s.idleTimer = setTimeout(() => void this.close(key, s), this.idleMs);
         s.idleTimer.unref?.();
       },

@@ -11,8 +11,16 @@ import { validatePrompts } from '../predictor/prompts.js';
 import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { ModelPool } from './modelPool.js';
 import type {
-  Interaction, ModelLease, ModelPoolApi, ObjectInfo, PropagateOptions, PropagationSummary, SessionApi, SessionInput,
-  SessionOptions, SliceMask,
+  Interaction,
+  ModelLease,
+  ModelPoolApi,
+  ObjectInfo,
+  PropagateOptions,
+  PropagationSummary,
+  SessionApi,
+  SessionInput,
+  SessionOptions,
+  SliceMask,
 } from './types.js';
 
 interface ObjectRecord {
@@ -68,8 +76,22 @@ export class Session implements SessionApi {
     const lease = await pool.acquire(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
     try {
       const tracker = lease.model.startTracker(stack, { ...opts.family, featureBudgetMiB: opts.featureBudgetMiB });
-      return new Session(opts.id ?? randomUUID(), entry.id, lease.model.family, stack.kind, stack.numFrames, stack.rows, stack.cols, axis,
-        volume, tracker, lease, ownPool, opts.largestComponent !== false, familyFor(entry).checkPrompt);
+      return new Session(
+        opts.id ?? randomUUID(),
+        entry.id,
+        lease.model.family,
+        stack.kind,
+        stack.numFrames,
+        stack.rows,
+        stack.cols,
+        axis,
+        volume,
+        tracker,
+        lease,
+        ownPool,
+        opts.largestComponent !== false,
+        familyFor(entry).checkPrompt,
+      );
     } catch (e) {
       lease.release();
       await ownPool?.drain();
@@ -92,11 +114,19 @@ export class Session implements SessionApi {
   /** Run one recorded interaction. */
   async apply(i: Interaction): Promise<unknown> {
     switch (i.kind) {
-      case 'prompt': return this.addPrompt(i.objId, i.slice, i.prompt, { replace: i.replace });
-      case 'correct': return this.correct(i.objId, i.slice, i.prompt);
-      case 'propagate': return this.propagate({ objIds: i.objIds, range: i.range, direction: i.direction, full: i.full });
-      case 'remove': return this.removeObject(i.objId);
-      default: throw new MedsamError(`unknown interaction kind '${String((i as { kind: unknown }).kind)}'`, "use 'prompt', 'correct', 'propagate' or 'remove'");
+      case 'prompt':
+        return this.addPrompt(i.objId, i.slice, i.prompt, { replace: i.replace });
+      case 'correct':
+        return this.correct(i.objId, i.slice, i.prompt);
+      case 'propagate':
+        return this.propagate({ objIds: i.objIds, range: i.range, direction: i.direction, full: i.full });
+      case 'remove':
+        return this.removeObject(i.objId);
+      default:
+        throw new MedsamError(
+          `unknown interaction kind '${String((i as { kind: unknown }).kind)}'`,
+          "use 'prompt', 'correct', 'propagate' or 'remove'",
+        );
     }
   }
 
@@ -104,7 +134,10 @@ export class Session implements SessionApi {
     return [...this.objs].map(([objId, o]) => ({
       objId,
       keys: [...o.keys].sort((a, b) => a - b),
-      slices: [...this.tracker.masks(objId)].filter(([, m]) => m.some((v) => v !== 0)).map(([k]) => k).sort((a, b) => a - b),
+      slices: [...this.tracker.masks(objId)]
+        .filter(([, m]) => m.some((v) => v !== 0))
+        .map(([k]) => k)
+        .sort((a, b) => a - b),
       propagated: o.propagated,
     }));
   }
@@ -117,17 +150,23 @@ export class Session implements SessionApi {
   async addPrompt(objId: number, slice: number, prompt: SlicePrompt, opts: { replace?: boolean } = {}): Promise<SliceMask> {
     const replace = opts.replace ?? false;
     const p = this.checkPrompt(objId, slice, prompt);
-    return this.serial(() => this.record({ kind: 'prompt', objId, slice, prompt: p, replace }, async () => {
-      const mask = await this.tracker.prompt(objId, slice, p, { replace, correction: false });
-      this.touch(objId, slice);
-      return sliceMask(objId, slice, mask);
-    }));
+    return this.serial(() =>
+      this.record({ kind: 'prompt', objId, slice, prompt: p, replace }, async () => {
+        const mask = await this.tracker.prompt(objId, slice, p, { replace, correction: false });
+        this.touch(objId, slice);
+        return sliceMask(objId, slice, mask);
+      }),
+    );
   }
 
   async correct(objId: number, slice: number, prompt: SlicePrompt): Promise<SliceMask> {
     const p = this.checkPrompt(objId, slice, prompt);
     return this.serial(() => {
-      if (!this.objs.has(objId)) throw new MedsamError(`object ${objId} does not exist`, `add a prompt for it first (objects: ${[...this.objs.keys()].join(', ') || 'none'})`);
+      if (!this.objs.has(objId))
+        throw new MedsamError(
+          `object ${objId} does not exist`,
+          `add a prompt for it first (objects: ${[...this.objs.keys()].join(', ') || 'none'})`,
+        );
       return this.record({ kind: 'correct', objId, slice, prompt: p }, async () => {
         const mask = await this.tracker.prompt(objId, slice, p, { replace: false, correction: true });
         this.touch(objId, slice);
@@ -139,8 +178,17 @@ export class Session implements SessionApi {
   propagate(opts: PropagateOptions = {}): Promise<PropagationSummary> {
     const n = this.numSlices;
     const range = opts.range ?? [0, n - 1];
-    if (!Array.isArray(range) || range.length !== 2 || !range.every((v) => Number.isInteger(v)) || range[0] < 0 || range[1] > n - 1 || range[0] > range[1]) {
-      return Promise.reject(new MedsamError(`range ${JSON.stringify(opts.range)} is not [from, to] inside 0..${n - 1}`, 'give two slice indices, from <= to'));
+    if (
+      !Array.isArray(range) ||
+      range.length !== 2 ||
+      !range.every((v) => Number.isInteger(v)) ||
+      range[0] < 0 ||
+      range[1] > n - 1 ||
+      range[0] > range[1]
+    ) {
+      return Promise.reject(
+        new MedsamError(`range ${JSON.stringify(opts.range)} is not [from, to] inside 0..${n - 1}`, 'give two slice indices, from <= to'),
+      );
     }
     const direction = opts.direction ?? 'both';
     if (direction !== 'both' && direction !== 'forward' && direction !== 'backward') {
@@ -149,50 +197,67 @@ export class Session implements SessionApi {
     const interaction: Interaction = { kind: 'propagate', direction, full: opts.full ?? false };
     if (opts.objIds) interaction.objIds = [...opts.objIds];
     if (opts.range) interaction.range = [range[0], range[1]];
-    return this.serial(() => this.record(interaction, async () => {
-      const t0 = performance.now();
-      const ids = opts.objIds ?? [...this.objs.keys()];
-      for (const id of ids) if (!this.objs.has(id)) throw new MedsamError(`object ${id} does not exist`, `objects: ${[...this.objs.keys()].join(', ') || 'none'}`);
-      if (ids.length === 0) throw new MedsamError('there is nothing to propagate', 'add a prompt first');
-      const ctl = new AbortController();
-      const onAbort = () => ctl.abort();
-      opts.signal?.addEventListener('abort', onAbort);
-      if (opts.signal?.aborted) ctl.abort();
-      this.running = ctl;
-      const total = ids.length * (range[1] - range[0] + 1);
-      let done = 0;
-      try {
-        const objects: PropagationSummary['objects'] = [];
-        for (const objId of ids) {
+    return this.serial(() =>
+      this.record(interaction, async () => {
+        const t0 = performance.now();
+        const ids = opts.objIds ?? [...this.objs.keys()];
+        for (const id of ids)
+          if (!this.objs.has(id))
+            throw new MedsamError(`object ${id} does not exist`, `objects: ${[...this.objs.keys()].join(', ') || 'none'}`);
+        if (ids.length === 0) throw new MedsamError('there is nothing to propagate', 'add a prompt first');
+        const ctl = new AbortController();
+        const onAbort = () => ctl.abort();
+        opts.signal?.addEventListener('abort', onAbort);
+        if (opts.signal?.aborted) ctl.abort();
+        this.running = ctl;
+        const total = ids.length * (range[1] - range[0] + 1);
+        let done = 0;
+        try {
+          const objects: PropagationSummary['objects'] = [];
+          for (const objId of ids) {
+            if (ctl.signal.aborted) throw new PropagationCancelled();
+            const onSlice = opts.onSlice;
+            const before = onSlice ? new Map(this.tracker.masks(objId)) : undefined;
+            const sent = new Map<number, Uint8Array>();
+            const r = await this.tracker.propagate(objId, {
+              range: [range[0], range[1]],
+              direction,
+              full: opts.full ?? false,
+              signal: ctl.signal,
+              onFrame: (frame, mask) => {
+                opts.onProgress?.(Math.min(++done, total), total, objId);
+                if (onSlice && mask) {
+                  sent.set(frame, mask);
+                  onSlice(objId, frame, mask);
+                }
+              },
+            });
+            // The committed state can differ from what was streamed (SAM1: slices past a new stop are
+            // cleared; merging rules applied at commit): send each slice whose final value differs.
+            if (onSlice && before) this.streamFinal(objId, before, sent, onSlice);
+            objects.push({ objId, slicesRun: r.framesRun, stops: r.stops });
+            const o = this.objs.get(objId)!;
+            this.objs.set(objId, {
+              ...o,
+              propagated: o.propagated || (direction === 'both' && range[0] === 0 && range[1] === n - 1) || opts.full === true,
+            });
+          }
           if (ctl.signal.aborted) throw new PropagationCancelled();
-          const onSlice = opts.onSlice;
-          const before = onSlice ? new Map(this.tracker.masks(objId)) : undefined;
-          const sent = new Map<number, Uint8Array>();
-          const r = await this.tracker.propagate(objId, {
-            range: [range[0], range[1]], direction, full: opts.full ?? false, signal: ctl.signal,
-            onFrame: (frame, mask) => {
-              opts.onProgress?.(Math.min(++done, total), total, objId);
-              if (onSlice && mask) { sent.set(frame, mask); onSlice(objId, frame, mask); }
-            },
-          });
-          // The committed state can differ from what was streamed (SAM1: slices past a new stop are
-          // cleared; merging rules applied at commit): send each slice whose final value differs.
-          if (onSlice && before) this.streamFinal(objId, before, sent, onSlice);
-          objects.push({ objId, slicesRun: r.framesRun, stops: r.stops });
-          const o = this.objs.get(objId)!;
-          this.objs.set(objId, { ...o, propagated: o.propagated || (direction === 'both' && range[0] === 0 && range[1] === n - 1) || opts.full === true });
+          return { objects, slicesEncoded: this.tracker.framesEncoded, seconds: (performance.now() - t0) / 1000 };
+        } finally {
+          opts.signal?.removeEventListener('abort', onAbort);
+          this.running = undefined;
         }
-        if (ctl.signal.aborted) throw new PropagationCancelled();
-        return { objects, slicesEncoded: this.tracker.framesEncoded, seconds: (performance.now() - t0) / 1000 };
-      } finally {
-        opts.signal?.removeEventListener('abort', onAbort);
-        this.running = undefined;
-      }
-    }));
+      }),
+    );
   }
 
-  private streamFinal(objId: number, before: ReadonlyMap<number, Uint8Array>, sent: ReadonlyMap<number, Uint8Array>,
-    onSlice: (objId: number, slice: number, mask: Uint8Array) => void): void {
+  private streamFinal(
+    objId: number,
+    before: ReadonlyMap<number, Uint8Array>,
+    sent: ReadonlyMap<number, Uint8Array>,
+    onSlice: (objId: number, slice: number, mask: Uint8Array) => void,
+  ): void {
     const after = this.tracker.masks(objId);
     const frames = new Set(sent.keys());
     for (const f of new Set([...before.keys(), ...after.keys()])) if (before.get(f) !== after.get(f)) frames.add(f);
@@ -205,7 +270,8 @@ export class Session implements SessionApi {
 
   removeObject(objId: number): Promise<void> {
     return this.serial(() => {
-      if (!this.objs.has(objId)) throw new MedsamError(`object ${objId} does not exist`, `objects: ${[...this.objs.keys()].join(', ') || 'none'}`);
+      if (!this.objs.has(objId))
+        throw new MedsamError(`object ${objId} does not exist`, `objects: ${[...this.objs.keys()].join(', ') || 'none'}`);
       return this.record({ kind: 'remove', objId }, async () => {
         this.tracker.removeObject(objId);
         this.objs.delete(objId);
@@ -271,7 +337,11 @@ export class Session implements SessionApi {
           let b = best.get(f);
           if (!b) best.set(f, (b = new Float32Array(px)));
           const lab = out[f]!;
-          for (let i = 0; i < px; i++) if (l[i]! > b[i]!) { b[i] = l[i]!; lab[i] = objId; }
+          for (let i = 0; i < px; i++)
+            if (l[i]! > b[i]!) {
+              b[i] = l[i]!;
+              lab[i] = objId;
+            }
         }
       }
       return out;
@@ -304,8 +374,11 @@ export class Session implements SessionApi {
 
   private checkPrompt(objId: number, slice: number, prompt: SlicePrompt): SlicePrompt {
     if (this.closed) throw new MedsamError('the session is closed', 'open a new session');
-    const [v] = validatePrompts([{ objId, slice, box: prompt?.box, points: prompt?.points, mask: prompt?.mask, recist: prompt?.recist }],
-      { width: this.cols, height: this.rows, count: this.numSlices });
+    const [v] = validatePrompts([{ objId, slice, box: prompt?.box, points: prompt?.points, mask: prompt?.mask, recist: prompt?.recist }], {
+      width: this.cols,
+      height: this.rows,
+      count: this.numSlices,
+    });
     const p: SlicePrompt = {};
     this.checkFamily?.(prompt, `object ${objId}, slice ${slice}`);
     if (v!.box) p.box = [...v!.box];

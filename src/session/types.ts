@@ -147,7 +147,10 @@ export interface ModelLease {
 
 export interface ModelPoolApi {
   /** One open per model id (+ threads), reference counted; a second acquire reuses the open sessions. */
-  acquire(model: string | ModelEntry, opts?: { threads?: number; precision?: Precision; cacheDir?: string; log?: (m: string) => void }): Promise<ModelLease>;
+  acquire(
+    model: string | ModelEntry,
+    opts?: { threads?: number; precision?: Precision; cacheDir?: string; log?: (m: string) => void },
+  ): Promise<ModelLease>;
   /** How many times a model was actually opened (for tests and metrics). */
   readonly openCount: number;
   /** Close every idle model now. */

@@ -7,7 +7,8 @@ import type { VolumePrompt } from '../../src/predictor/prompts.js';
 /** x-fastest volume with rectangles [x0, y0, x1, y1, z] set. */
 function vol(dims: [number, number, number], rects: [number, number, number, number, number][]): Uint8Array {
   const m = new Uint8Array(dims[0] * dims[1] * dims[2]);
-  for (const [x0, y0, x1, y1, z] of rects) for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) m[x + dims[0] * (y + dims[1] * z)] = 1;
+  for (const [x0, y0, x1, y1, z] of rects)
+    for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) m[x + dims[0] * (y + dims[1] * z)] = 1;
   return m;
 }
 
@@ -15,8 +16,17 @@ test('a click lands at the centre of the largest error region, on the slice with
   const dims: [number, number, number] = [40, 40, 4];
   // Reference: a 21x21 square on slices 1-3. Prediction: right on slice 1, misses a 9x9 block on
   // slice 2 (81 voxels) and adds a 6x6 false block on slice 3 (36 voxels) plus a 3x3 miss there.
-  const ref = vol(dims, [[10, 10, 30, 30, 1], [10, 10, 30, 30, 2], [10, 10, 30, 30, 3]]);
-  const pred = vol(dims, [[10, 10, 30, 30, 1], [10, 10, 30, 30, 2], [10, 10, 30, 30, 3], [32, 0, 37, 5, 3]]);
+  const ref = vol(dims, [
+    [10, 10, 30, 30, 1],
+    [10, 10, 30, 30, 2],
+    [10, 10, 30, 30, 3],
+  ]);
+  const pred = vol(dims, [
+    [10, 10, 30, 30, 1],
+    [10, 10, 30, 30, 2],
+    [10, 10, 30, 30, 3],
+    [32, 0, 37, 5, 3],
+  ]);
   for (let y = 20; y <= 28; y++) for (let x = 20; x <= 28; x++) pred[x + 40 * (y + 40 * 2)] = 0; // the 9x9 miss
   for (let y = 10; y <= 12; y++) for (let x = 10; x <= 12; x++) pred[x + 40 * (y + 40 * 3)] = 0; // a 3x3 miss on slice 3
   const c = nextClick(pred, ref, dims)!;
@@ -41,21 +51,30 @@ test('NoC: 0 when the box suffices, K+1 when never reached', () => {
   assert.equal(clicksToReach(0.5, [0.7, 0.8, 0.84], 0.85), 4);
 });
 
-test('correction prompts: a click joins its slice\'s prompt or makes a key with the previous box', () => {
-  const w = 50, h = 50;
+test("correction prompts: a click joins its slice's prompt or makes a key with the previous box", () => {
+  const w = 50,
+    h = 50;
   const sliceMask = (x0: number, y0: number, x1: number, y1: number) => {
     const m = new Uint8Array(w * h);
     for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) m[y * w + x] = 1;
     return m;
   };
-  const current = new Map([[4, sliceMask(10, 10, 30, 30)], [6, sliceMask(12, 12, 20, 20)]]);
+  const current = new Map([
+    [4, sliceMask(10, 10, 30, 30)],
+    [6, sliceMask(12, 12, 20, 20)],
+  ]);
   const base: VolumePrompt[] = [{ objId: 3, slice: 4, box: [10, 10, 30, 30] }];
   // On the key slice: the click is added to its points, the box kept.
-  assert.deepEqual(promptsWithClick(base, { slice: 4, x: 15, y: 15, label: 0 }, current, w, h),
-    [{ objId: 3, slice: 4, box: [10, 10, 30, 30], points: [{ x: 15, y: 15, label: 0 }] }]);
+  assert.deepEqual(promptsWithClick(base, { slice: 4, x: 15, y: 15, label: 0 }, current, w, h), [
+    { objId: 3, slice: 4, box: [10, 10, 30, 30], points: [{ x: 15, y: 15, label: 0 }] },
+  ]);
   // On a slice with a mask: a new key with that slice's box; a positive click outside it grows the box.
-  assert.deepEqual(promptsWithClick(base, { slice: 6, x: 25, y: 16, label: 1 }, current, w, h)[1],
-    { objId: 3, slice: 6, box: [12, 12, 29, 20], points: [{ x: 25, y: 16, label: 1 }] });
+  assert.deepEqual(promptsWithClick(base, { slice: 6, x: 25, y: 16, label: 1 }, current, w, h)[1], {
+    objId: 3,
+    slice: 6,
+    box: [12, 12, 29, 20],
+    points: [{ x: 25, y: 16, label: 1 }],
+  });
   // On a slice the object never reached: the nearest slice's box.
   assert.deepEqual(promptsWithClick(base, { slice: 9, x: 15, y: 15, label: 1 }, current, w, h)[1]!.box, [12, 12, 20, 20]);
   assert.equal(base[0]!.points, undefined, 'the input prompts are not modified');

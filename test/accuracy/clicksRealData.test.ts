@@ -20,16 +20,22 @@ test('simulated clicks on the shared CT lesions never lose more than 0.01 DSC; r
   const dir = join(tmp, 'lesions');
   mkdirSync(dir);
   const crops: [string, number, number][] = [
-    ['CT_Lesion_000001_02_01_008-023', 4, 12], ['CT_Lesion_000002_03_01_035-047', 2, 10], ['CT_Lesion_000009_03_01_036-048', 2, 10],
+    ['CT_Lesion_000001_02_01_008-023', 4, 12],
+    ['CT_Lesion_000002_03_01_035-047', 2, 10],
+    ['CT_Lesion_000009_03_01_036-048', 2, 10],
   ];
   for (const [name, z0, z1] of crops) await cropNpzCase(join(shared, `${name}.npz`), join(dir, `${name}.npz`), z0, z1);
   const out = join(tmp, 'report');
   const r = await evaluateFolder(dir, { outDir: out, clicks: 3, threads: 2 });
   assert.equal(r.cases.length, 3);
   for (const c of r.cases) {
-    assert.deepEqual(c.clicks!.map((x) => x.k), [1, 2, 3]);
-    for (const x of c.clicks!) assert.ok(x.dsc >= c.dsc - 0.01, `${c.case}: DSC ${x.dsc.toFixed(4)} after click ${x.k} < box DSC ${c.dsc.toFixed(4)} - 0.01`);
-    const reach = (t: number) => (c.dsc >= t ? 0 : (c.clicks!.findIndex((x) => x.dsc >= t) + 1 || 4));
+    assert.deepEqual(
+      c.clicks!.map((x) => x.k),
+      [1, 2, 3],
+    );
+    for (const x of c.clicks!)
+      assert.ok(x.dsc >= c.dsc - 0.01, `${c.case}: DSC ${x.dsc.toFixed(4)} after click ${x.k} < box DSC ${c.dsc.toFixed(4)} - 0.01`);
+    const reach = (t: number) => (c.dsc >= t ? 0 : c.clicks!.findIndex((x) => x.dsc >= t) + 1 || 4);
     assert.equal(c.noc85, reach(0.85));
     assert.equal(c.noc90, reach(0.9));
   }

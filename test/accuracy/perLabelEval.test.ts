@@ -37,13 +37,20 @@ test('eval: one row per label with slice extents, Slicer pairing, skipped files 
   writeNrrd(join(dir, 'abdomen.nrrd'), cropZ(img, 8, 21, applyWindow(img.data, { width: 400, level: 40 })));
   writeNrrd(join(dir, 'abdomen-label.nrrd'), cropZ(seg, 8, 21, Int16Array.from(seg.data as ArrayLike<number>)));
   writeFileSync(join(dir, 'notes.txt'), 'not a case');
-  const out = join(tmp, 'report'), previews = join(tmp, 'previews');
+  const out = join(tmp, 'report'),
+    previews = join(tmp, 'previews');
   const r = runCli(['eval', dir, '--labels', '2,4,250', '--out', out, '--previews', previews, '--threads', '2']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /skipped notes\.txt: not an image or \.npz case/);
   assert.match(r.stderr, /skipped abdomen: label 250 absent/);
   const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-  assert.deepEqual(json.cases.map((c: { case: string; label: number }) => [c.case, c.label]), [['abdomen', 2], ['abdomen', 4]]);
+  assert.deepEqual(
+    json.cases.map((c: { case: string; label: number }) => [c.case, c.label]),
+    [
+      ['abdomen', 2],
+      ['abdomen', 4],
+    ],
+  );
   const [kidney, gall] = json.cases;
   assert.deepEqual(kidney.refSlices, [0, 10]);
   assert.deepEqual(gall.refSlices, [0, 6]);

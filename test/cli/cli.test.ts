@@ -40,17 +40,37 @@ test('info on a NIfTI prints dims and spacing', { skip }, () => {
 describe('bad input: exit code 2, one error line, no output file', { skip }, () => {
   const cases: [string, () => string[], RegExp][] = [
     ['missing input', () => ['segment', join(tmp, 'nope.nii.gz'), '--slice', '1', '--box', '1,1,5,5'], /does not exist/],
-    ['corrupt input (truncated gzip)', () => {
-      const p = join(tmp, 'truncated.nii.gz');
-      writeFileSync(p, readFileSync(CT_NII).subarray(0, 4000));
-      return ['segment', p, '--slice', '1', '--box', '1,1,5,5'];
-    }, /truncated|corrupt|gzip/i],
-    ['box outside the image', () => ['segment', smallCase, '--slice', '2', '--box', '10,10,600,40'], /x1=600 is outside the image width 512/],
-    ['slice out of range', () => ['segment', smallCase, '--slice', '99', '--box', '10,10,40,40'], /slice=99 is outside the volume \(0\.\.4\)/],
-    ['unknown model id', () => ['segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '--model', 'no-such-model'], /unknown model 'no-such-model'/],
+    [
+      'corrupt input (truncated gzip)',
+      () => {
+        const p = join(tmp, 'truncated.nii.gz');
+        writeFileSync(p, readFileSync(CT_NII).subarray(0, 4000));
+        return ['segment', p, '--slice', '1', '--box', '1,1,5,5'];
+      },
+      /truncated|corrupt|gzip/i,
+    ],
+    [
+      'box outside the image',
+      () => ['segment', smallCase, '--slice', '2', '--box', '10,10,600,40'],
+      /x1=600 is outside the image width 512/,
+    ],
+    [
+      'slice out of range',
+      () => ['segment', smallCase, '--slice', '99', '--box', '10,10,40,40'],
+      /slice=99 is outside the volume \(0\.\.4\)/,
+    ],
+    [
+      'unknown model id',
+      () => ['segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '--model', 'no-such-model'],
+      /unknown model 'no-such-model'/,
+    ],
     ['malformed --box', () => ['segment', smallCase, '--slice', '2', '--box', '10,10,40'], /--box '10,10,40' is malformed/],
     ['malformed --point label', () => ['segment', smallCase, '--slice', '2', '--point', '10,10,2'], /label 2/],
-    ['unknown window', () => ['segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '--window', 'liver'], /unknown intensity window 'liver'/],
+    [
+      'unknown window',
+      () => ['segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '--window', 'liver'],
+      /unknown intensity window 'liver'/,
+    ],
     ['no prompt', () => ['segment', smallCase, '--slice', '2'], /no prompt given/],
     ['--auto-key-box without a reference', () => ['segment', CT_NII, '--auto-key-box'], /needs a reference mask/],
     ['unknown option', () => ['segment', smallCase, '--slice', '2', '--bx', '1,2,3,4'], /unknown option '--bx'/],
@@ -65,7 +85,11 @@ describe('bad input: exit code 2, one error line, no output file', { skip }, () 
     const file = join(tmp, 'a-file');
     writeFileSync(file, 'x');
     for (const out of ['/proc/x/y.nii.gz', join(file, 'y.nii.gz'), join(tmp, 'no-dir', 'y.nii.gz'), join(tmp, 'mask.xyz')]) {
-      assertUserError(cli('segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '-o', out), /^medsam2: error: (cannot write output|output .* unsupported extension)/, out);
+      assertUserError(
+        cli('segment', smallCase, '--slice', '2', '--box', '10,10,40,40', '-o', out),
+        /^medsam2: error: (cannot write output|output .* unsupported extension)/,
+        out,
+      );
     }
   });
   test('eval on a missing folder', () => {
@@ -98,7 +122,10 @@ test('segment a CT lesion npz: NIfTI on the input grid, plausible mask, preview 
   let coloured = 0;
   for (let i = 0; i < png.data.length; i += 4) if (png.data[i] !== png.data[i + 1] || png.data[i + 1] !== png.data[i + 2]) coloured++;
   assert.ok(coloured > 500, `overlay pixels: ${coloured}`);
-  assert.deepEqual(readdirSync(tmp).filter((f) => f.includes('.tmp-')), []); // no temp files left
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.includes('.tmp-')),
+    [],
+  ); // no temp files left
 });
 
 test('eval writes report.csv and report.json with the exact shape', { skip }, () => {
@@ -116,7 +143,17 @@ test('eval writes report.csv and report.json with the exact shape', { skip }, ()
   const json = JSON.parse(readFileSync(join(rep, 'report.json'), 'utf8'));
   assert.deepEqual(Object.keys(json), ['cases', 'mean']);
   assert.equal(json.cases.length, 1);
-  assert.deepEqual(Object.keys(json.cases[0]), ['case', 'dsc', 'nsd', 'hd95', 'refSlices', 'predSlices', 'extentError', 'overshoot', 'seconds']);
+  assert.deepEqual(Object.keys(json.cases[0]), [
+    'case',
+    'dsc',
+    'nsd',
+    'hd95',
+    'refSlices',
+    'predSlices',
+    'extentError',
+    'overshoot',
+    'seconds',
+  ]);
   assert.deepEqual(Object.keys(json.mean), ['dsc', 'nsd', 'hd95', 'extentError', 'maxOvershoot', 'overshootOver2']);
   const c = json.cases[0];
   assert.equal(c.case, 'lesion5');

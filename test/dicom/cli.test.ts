@@ -10,12 +10,20 @@ import { data, skipUnless } from '../io/ioTestUtil.js';
 import { skipWithoutTools, tempDir } from './dicomTools.js';
 
 function dice(a: Uint8Array, b: Uint8Array): number {
-  let inter = 0, sa = 0, sb = 0;
-  for (let i = 0; i < a.length; i++) { if (a[i] && b[i]) inter++; if (a[i]) sa++; if (b[i]) sb++; }
+  let inter = 0,
+    sa = 0,
+    sb = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] && b[i]) inter++;
+    if (a[i]) sa++;
+    if (b[i]) sb++;
+  }
   return (2 * inter) / (sa + sb);
 }
 
-test('CLI: segment a DICOM series with the shared liver SEG as --mask prompt, write .seg.dcm (dciodvfy clean) that re-reads on the series', { skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dciodvfy') }, async () => {
+test('CLI: segment a DICOM series with the shared liver SEG as --mask prompt, write .seg.dcm (dciodvfy clean) that re-reads on the series', {
+  skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dciodvfy'),
+}, async () => {
   const dir = tempDir();
   const series = data('dicom/seg-ct-3slice');
   const liverSeg = data('dicom/seg-ct-3slice/liver.seg.dcm');
@@ -35,20 +43,54 @@ test('CLI: segment a DICOM series with the shared liver SEG as --mask prompt, wr
   console.log(`SEG-prompted DSC vs reference liver SEG: ${d.toFixed(4)}`);
 });
 
-test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format must match a .dcm output; --store needs dicomweb:// + DICOM output; unreachable server', { skip: skipUnless('dicom/ct-series_seg.nii.gz') }, () => {
+test('CLI: a SEG output for a NIfTI input is refused before segmenting; --format must match a .dcm output; --store needs dicomweb:// + DICOM output; unreachable server', {
+  skip: skipUnless('dicom/ct-series_seg.nii.gz'),
+}, () => {
   const dir = tempDir();
   const out = join(dir, 'x.seg.dcm');
-  assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '-o', out]), /no DICOM identity/, out);
+  assertUserError(
+    runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '-o', out]),
+    /no DICOM identity/,
+    out,
+  );
   const nii = join(dir, 'x.nii.gz');
-  assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--format', 'rtstruct', '-o', nii]), /--format rtstruct writes DICOM/, nii);
+  assertUserError(
+    runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--format', 'rtstruct', '-o', nii]),
+    /--format rtstruct writes DICOM/,
+    nii,
+  );
   // --store needs a dicomweb:// input and a DICOM output; checked before any network or model work.
-  assertUserError(runCli(['segment', 'dicomweb://127.0.0.1:9/dicom-web/studies/1/series/2', '--slice', '3', '--box', '10,10,40,40', '--store', '-o', nii]), /--store pushes a DICOM SEG\/RTSTRUCT back/, nii);
-  assertUserError(runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--store', '-o', out]), /needs a dicomweb:\/\/ input/, out);
+  assertUserError(
+    runCli([
+      'segment',
+      'dicomweb://127.0.0.1:9/dicom-web/studies/1/series/2',
+      '--slice',
+      '3',
+      '--box',
+      '10,10,40,40',
+      '--store',
+      '-o',
+      nii,
+    ]),
+    /--store pushes a DICOM SEG\/RTSTRUCT back/,
+    nii,
+  );
+  assertUserError(
+    runCli(['segment', data('dicom/ct-series_seg.nii.gz'), '--slice', '3', '--box', '10,10,40,40', '--store', '-o', out]),
+    /needs a dicomweb:\/\/ input/,
+    out,
+  );
   // An unreachable DICOMweb server: one line naming the URL.
-  assertUserError(runCli(['segment', 'dicomweb://127.0.0.1:9/dicom-web/studies/1/series/2', '--slice', '3', '--box', '10,10,40,40', '-o', out]), /DICOMweb WADO-RS http:\/\/127\.0\.0\.1:9\/dicom-web\/studies\/1\/series\/2 failed/, out);
+  assertUserError(
+    runCli(['segment', 'dicomweb://127.0.0.1:9/dicom-web/studies/1/series/2', '--slice', '3', '--box', '10,10,40,40', '-o', out]),
+    /DICOMweb WADO-RS http:\/\/127\.0\.0\.1:9\/dicom-web\/studies\/1\/series\/2 failed/,
+    out,
+  );
 });
 
-test('CLI eval: a DICOM series folder beside its SEG (x/ + x.seg.dcm) is a case; the SEG is the reference on the series grid', { skip: skipUnless('dicom/seg-ct-3slice') }, () => {
+test('CLI eval: a DICOM series folder beside its SEG (x/ + x.seg.dcm) is a case; the SEG is the reference on the series grid', {
+  skip: skipUnless('dicom/seg-ct-3slice'),
+}, () => {
   const dir = tempDir();
   mkdirSync(join(dir, 'liver'));
   for (const f of ['01.dcm', '02.dcm', '03.dcm']) copyFileSync(data(`dicom/seg-ct-3slice/${f}`), join(dir, 'liver', f));

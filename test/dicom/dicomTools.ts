@@ -38,22 +38,51 @@ export function seriesWithUids(from = SHARED_CT, count?: number): { dir: string;
   const dir = tempDir();
   const studyUid = '2.25.1000000000000000000000001';
   const seriesUid = '2.25.1000000000000000000000002';
-  const names = readdirSync(from).filter((f) => f.endsWith('.dcm')).sort().slice(0, count);
+  const names = readdirSync(from)
+    .filter((f) => f.endsWith('.dcm'))
+    .sort()
+    .slice(0, count);
   const files: string[] = [];
   names.forEach((name, i) => {
     const out = join(dir, `ct${String(i).padStart(3, '0')}.dcm`);
     copyFileSync(join(from, name), out);
-    run('dcmodify', ['-nb',
-      '-i', `(0008,0016)=${CT_IMAGE_STORAGE}`, '-i', `(0008,0018)=2.25.${2000000 + i}`,
-      '-i', `(0020,000d)=${studyUid}`, '-i', `(0020,000e)=${seriesUid}`,
-      '-i', '(0010,0010)=TEST^CT', '-i', '(0010,0020)=MEDSAM2-TEST', '-i', '(0020,0010)=1', '-i', '(0020,0011)=2',
-      out]);
+    run('dcmodify', [
+      '-nb',
+      '-i',
+      `(0008,0016)=${CT_IMAGE_STORAGE}`,
+      '-i',
+      `(0008,0018)=2.25.${2000000 + i}`,
+      '-i',
+      `(0020,000d)=${studyUid}`,
+      '-i',
+      `(0020,000e)=${seriesUid}`,
+      '-i',
+      '(0010,0010)=TEST^CT',
+      '-i',
+      '(0010,0020)=MEDSAM2-TEST',
+      '-i',
+      '(0020,0010)=1',
+      '-i',
+      '(0020,0011)=2',
+      out,
+    ]);
     files.push(out);
   });
   return { dir, files, studyUid, seriesUid };
 }
 
-export type Syntax = 'explicit-le' | 'implicit-le' | 'big-endian' | 'deflate' | 'rle' | 'jpeg-lossless-sv1' | 'jpeg-lossless-14' | 'jpeg-ls' | 'jpeg-ls-near' | 'jpeg-extended-12' | 'j2k';
+export type Syntax =
+  | 'explicit-le'
+  | 'implicit-le'
+  | 'big-endian'
+  | 'deflate'
+  | 'rle'
+  | 'jpeg-lossless-sv1'
+  | 'jpeg-lossless-14'
+  | 'jpeg-ls'
+  | 'jpeg-ls-near'
+  | 'jpeg-extended-12'
+  | 'j2k';
 
 /** Decompress with gdcm (dcmtk has no JPEG 2000 decoder), then transcode with dcmtk into `syntax`. */
 export function transcodeSeries(src: string[], syntax: Syntax): string {
@@ -63,17 +92,39 @@ export function transcodeSeries(src: string[], syntax: Syntax): string {
     const out = join(dir, `${String(i).padStart(3, '0')}.dcm`);
     run('gdcmconv', ['--raw', f, raw]);
     switch (syntax) {
-      case 'explicit-le': run('dcmconv', ['+te', raw, out]); break;
-      case 'implicit-le': run('dcmconv', ['+ti', raw, out]); break;
-      case 'big-endian': run('dcmconv', ['+tb', raw, out]); break;
-      case 'deflate': run('dcmconv', ['+td', raw, out]); break;
-      case 'rle': run('dcmcrle', [raw, out]); break;
-      case 'jpeg-lossless-sv1': run('dcmcjpeg', ['+e1', raw, out]); break;
-      case 'jpeg-lossless-14': run('dcmcjpeg', ['+el', '+sv', '3', raw, out]); break;
-      case 'jpeg-ls': run('dcmcjpls', ['+el', raw, out]); break;
-      case 'jpeg-ls-near': run('dcmcjpls', ['+en', '+md', '2', raw, out]); break;
-      case 'jpeg-extended-12': run('dcmcjpeg', ['+ee', raw, out]); break;
-      case 'j2k': copyFileSync(f, out); break;
+      case 'explicit-le':
+        run('dcmconv', ['+te', raw, out]);
+        break;
+      case 'implicit-le':
+        run('dcmconv', ['+ti', raw, out]);
+        break;
+      case 'big-endian':
+        run('dcmconv', ['+tb', raw, out]);
+        break;
+      case 'deflate':
+        run('dcmconv', ['+td', raw, out]);
+        break;
+      case 'rle':
+        run('dcmcrle', [raw, out]);
+        break;
+      case 'jpeg-lossless-sv1':
+        run('dcmcjpeg', ['+e1', raw, out]);
+        break;
+      case 'jpeg-lossless-14':
+        run('dcmcjpeg', ['+el', '+sv', '3', raw, out]);
+        break;
+      case 'jpeg-ls':
+        run('dcmcjpls', ['+el', raw, out]);
+        break;
+      case 'jpeg-ls-near':
+        run('dcmcjpls', ['+en', '+md', '2', raw, out]);
+        break;
+      case 'jpeg-extended-12':
+        run('dcmcjpeg', ['+ee', raw, out]);
+        break;
+      case 'j2k':
+        copyFileSync(f, out);
+        break;
     }
     rmSync(raw, { force: true });
   });

@@ -13,20 +13,32 @@ import { skipWithoutOrthanc, startOrthanc } from './orthanc.js';
 
 const skip = skipUnless('dicom/ct-series') || skipWithoutTools('dcmodify') || skipWithoutOrthanc();
 
-test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segment it from Orthanc with --store, fetch the SEG back and compare', { skip, timeout: 300_000 }, async () => {
+test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segment it from Orthanc with --store, fetch the SEG back and compare', {
+  skip,
+  timeout: 300_000,
+}, async () => {
   const orthanc = await startOrthanc();
   try {
     // 6 slices of the shared series (JPEG 2000, stored as is), with UIDs.
     const src = seriesWithUids(undefined, 6);
-    await storeInstances(orthanc.dicomweb, src.files.map((f) => new Uint8Array(readFileSync(f))));
+    await storeInstances(
+      orthanc.dicomweb,
+      src.files.map((f) => new Uint8Array(readFileSync(f))),
+    );
     const studies = await searchStudies(orthanc.dicomweb, { StudyInstanceUID: src.studyUid });
     assert.equal(studies.length, 1);
     const series = await searchSeries(orthanc.dicomweb, src.studyUid);
-    assert.deepEqual(series.map((s) => jsonValue(s, '0020000E')), [src.seriesUid]);
+    assert.deepEqual(
+      series.map((s) => jsonValue(s, '0020000E')),
+      [src.seriesUid],
+    );
     assert.equal(jsonValue(series[0], '00080060'), 'CT');
     // A project-style query across the server gives openable dicomweb:// references.
     const refs = await findSeries(orthanc.dicomweb, { Modality: 'CT' });
-    assert.deepEqual(refs.map((r) => [r.studyUid, r.seriesUid, r.modality, r.instances]), [[src.studyUid, src.seriesUid, 'CT', 6]]);
+    assert.deepEqual(
+      refs.map((r) => [r.studyUid, r.seriesUid, r.modality, r.instances]),
+      [[src.studyUid, src.seriesUid, 'CT', 6]],
+    );
 
     // WADO-RS gives back the same voxels as the local folder.
     const local = await readDicom(src.dir);
@@ -38,7 +50,10 @@ test('DICOMweb round trip with a real Orthanc: STOW the CT series, QIDO it, segm
     assert.deepEqual(remote.origin, local.origin);
     assert.deepEqual(remote.data, local.data);
     // A study URL without a series is refused, listing the study's image series.
-    await assert.rejects(readDicomwebSeries(url.replace(/\/series\/.*$/, '')), new RegExp(`names a study, not a series; its image series: ${src.seriesUid.replace(/\./g, '\\.')} \\(CT`));
+    await assert.rejects(
+      readDicomwebSeries(url.replace(/\/series\/.*$/, '')),
+      new RegExp(`names a study, not a series; its image series: ${src.seriesUid.replace(/\./g, '\\.')} \\(CT`),
+    );
     // An unknown series: the server's 404 in one line.
     await assert.rejects(readDicomwebSeries(url.replace(src.seriesUid, '1.2.3.4')), /answered HTTP 404/);
 

@@ -67,18 +67,27 @@ export async function startOrthanc(): Promise<RunningOrthanc> {
     try {
       const r = await fetch(`${http}/system`);
       if (r.ok) break;
-    } catch { /* not up yet */ }
-    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`Orthanc did not answer /system within 30 s: ${log.join('').slice(-2000)}`); }
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`Orthanc did not answer /system within 30 s: ${log.join('').slice(-2000)}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
     http,
     dicomweb: `${http}/dicom-web`,
-    stop: () => new Promise<void>((resolve) => {
-      if (proc.exitCode !== null) return resolve();
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      proc.once('exit', () => { clearTimeout(t); resolve(); });
-      proc.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (proc.exitCode !== null) return resolve();
+        const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        proc.once('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        proc.kill('SIGTERM');
+      }),
   };
 }

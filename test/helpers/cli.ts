@@ -16,7 +16,11 @@ export interface CliResult {
 
 /** Runs `medsam2 <args>` in a child process (MEDSAM2_DEBUG cleared so user errors carry no stack). */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...env, MEDSAM2_DEBUG: '' } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...env, MEDSAM2_DEBUG: '' },
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

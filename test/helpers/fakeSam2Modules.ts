@@ -1,5 +1,10 @@
 import type {
-  MemoryAttentionInput, MemoryEncodeInput, Sam2ImageFeatures, Sam2Modules, SamHeadsInput, SamHeadsResult,
+  MemoryAttentionInput,
+  MemoryEncodeInput,
+  Sam2ImageFeatures,
+  Sam2Modules,
+  SamHeadsInput,
+  SamHeadsResult,
 } from '../../src/engine/sam2/types.js';
 import type { Sam2PredictorConfig } from '../../src/models/sam2/predictorConfig.js';
 import type { Sam2FrameSource } from '../../src/predictor/sam2/inferenceState.js';
@@ -14,12 +19,27 @@ export const FAKE = { S: 64, stride: 16, C: 8, Cm: 4, numMaskmem: 7 };
 
 export function fakeConfig(over: Partial<Sam2PredictorConfig> = {}): Sam2PredictorConfig {
   return {
-    imageSize: FAKE.S, backboneStride: FAKE.stride, numMaskmem: FAKE.numMaskmem,
-    directlyAddNoMemEmbed: true, useMaskInputAsOutputWithoutSam: true, multimaskOutputInSam: true,
-    multimaskMinPtNum: 0, multimaskMaxPtNum: 1, multimaskOutputForTracking: true, memoryTemporalStrideForEval: 1,
-    maxCondFramesInAttn: -1, binarizeMaskFromPtsForMemEnc: true, nonOverlapMasksForMemEnc: false,
-    useObjPtrsInEncoder: true, maxObjPtrsInEncoder: 16, addTposEncToObjPtrs: true, useSignedTposEncToObjPtrs: true,
-    onlyObjPtrsInThePastForEval: true, predObjScores: true, fixedNoObjPtr: true, softNoObjPtr: false,
+    imageSize: FAKE.S,
+    backboneStride: FAKE.stride,
+    numMaskmem: FAKE.numMaskmem,
+    directlyAddNoMemEmbed: true,
+    useMaskInputAsOutputWithoutSam: true,
+    multimaskOutputInSam: true,
+    multimaskMinPtNum: 0,
+    multimaskMaxPtNum: 1,
+    multimaskOutputForTracking: true,
+    memoryTemporalStrideForEval: 1,
+    maxCondFramesInAttn: -1,
+    binarizeMaskFromPtsForMemEnc: true,
+    nonOverlapMasksForMemEnc: false,
+    useObjPtrsInEncoder: true,
+    maxObjPtrsInEncoder: 16,
+    addTposEncToObjPtrs: true,
+    useSignedTposEncToObjPtrs: true,
+    onlyObjPtrsInThePastForEval: true,
+    predObjScores: true,
+    fixedNoObjPtr: true,
+    softNoObjPtr: false,
     ...over,
   };
 }
@@ -86,8 +106,13 @@ export class FakeSam2Modules implements Sam2Modules {
     const lowResMasks = isObj ? low : new Float32Array(m * m).fill(-1024);
     const objPtr = isObj ? new Float32Array(FAKE.C).fill(base + 0.25) : this.params.noObjPtr.slice();
     return {
-      lowResMultimasks: new Float32Array(M * m * m), ious: new Float32Array(M).fill(0.5), lowResMasks,
-      objPtr, objectScoreLogits: Float32Array.of(this.score), numMasks: M, bestIou: 0.5 + 0.01 * n,
+      lowResMultimasks: new Float32Array(M * m * m),
+      ious: new Float32Array(M).fill(0.5),
+      lowResMasks,
+      objPtr,
+      objectScoreLogits: Float32Array.of(this.score),
+      numMasks: M,
+      bestIou: 0.5 + 0.01 * n,
     };
   }
 

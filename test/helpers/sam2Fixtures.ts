@@ -47,7 +47,9 @@ export function listFixtureCases(filter?: (c: FixtureCase) => boolean): FixtureC
 }
 
 /** inputs_index.json maps a manifest's `input` name to its npz file and video size. */
-export function inputsIndex(dir = fixtureDir()): Record<string, { file: string; video_height: number; video_width: number; num_frames: number }> {
+export function inputsIndex(
+  dir = fixtureDir(),
+): Record<string, { file: string; video_height: number; video_width: number; num_frames: number }> {
   const p = join(dir, 'inputs_index.json');
   return existsSync(p) ? JSON.parse(readFileSync(p, 'utf8')) : {};
 }

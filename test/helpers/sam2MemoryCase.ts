@@ -44,7 +44,12 @@ export function f32(mc: MemoryCase, key: string): Float32Array {
   return a.data;
 }
 
-export interface Comparison { maxErr: number; maxRef: number; bound: number; half: boolean }
+export interface Comparison {
+  maxErr: number;
+  maxRef: number;
+  bound: number;
+  half: boolean;
+}
 
 /** max|a−b| against the README tolerance: fp32 1e-4·max|b| + 1e-5, fp16-stored 2e-3·max|b| + 1e-3. */
 export function compare(got: Float32Array, ref: Float32Array, half: boolean): Comparison {
@@ -106,11 +111,16 @@ export function firstTrackSession(c: FixtureCase): TrackSession {
   const p = steps.findIndex((s) => s.op === 'propagate_in_video');
   if (p < 0) throw new Error(`${c.id}: no propagate_in_video step`);
   let start = 0;
-  for (let i = p; i >= 0; i--) if (steps[i]!.op === 'init_state' || steps[i]!.op === 'reset_state') { start = i; break; }
+  for (let i = p; i >= 0; i--)
+    if (steps[i]!.op === 'init_state' || steps[i]!.op === 'reset_state') {
+      start = i;
+      break;
+    }
   const inputFrames: number[] = [];
   for (let i = start; i < p; i++) {
     const s = steps[i]!;
-    if (s.op.startsWith('add_') && s.is_init_cond_frame !== false && !inputFrames.includes(s.args.frame_idx)) inputFrames.push(s.args.frame_idx);
+    if (s.op.startsWith('add_') && s.is_init_cond_frame !== false && !inputFrames.includes(s.args.frame_idx))
+      inputFrames.push(s.args.frame_idx);
   }
   const ps = steps[p]!;
   return { propagateStep: ps.index, reverse: Boolean(ps.args?.reverse), inputFrames, yielded: ps.frames ?? [] };
@@ -125,7 +135,9 @@ export function stateFrame(c: FixtureCase, call: number): number {
 
 /** npz keys of the output a step produced for a frame (e.g. lowres_logits, object_score_logits). */
 export function outputKeys(c: FixtureCase, step: number, frame: number): Record<string, string> {
-  const o = (c.manifest.outputs as { step: number; frame_idx: number; keys: Record<string, string> }[]).find((x) => x.step === step && x.frame_idx === frame);
+  const o = (c.manifest.outputs as { step: number; frame_idx: number; keys: Record<string, string> }[]).find(
+    (x) => x.step === step && x.frame_idx === frame,
+  );
   if (!o) throw new Error(`${c.id}: no output of step ${step} for frame ${frame}`);
   return o.keys;
 }

@@ -41,7 +41,10 @@ function put(dir: string, name: string, bytes: Uint8Array | string): string {
 function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -61,7 +64,10 @@ async function deflateBomb(prefix: Uint8Array, total: number, raw: boolean): Pro
   const z: Deflate | DeflateRaw = raw ? createDeflateRaw({ level: 9 }) : createDeflate({ level: 9 });
   const out: Uint8Array[] = [];
   z.on('data', (b: Buffer) => out.push(new Uint8Array(b)));
-  const done = new Promise<void>((res, rej) => { z.on('end', res); z.on('error', rej); });
+  const done = new Promise<void>((res, rej) => {
+    z.on('end', res);
+    z.on('error', rej);
+  });
   const zeros = new Uint8Array(16 * MiB);
   z.write(prefix);
   for (let n = 0; n < total; n += zeros.length) {
@@ -85,9 +91,16 @@ function pngChunk(type: string, data: Uint8Array): Uint8Array {
 function pngWith(width: number, height: number, idat: Uint8Array): Uint8Array {
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, width); dv.setUint32(4, height);
-  ihdr[8] = 8; ihdr[9] = 0; // 8-bit gray
-  return concat([Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', new Uint8Array(0))]);
+  dv.setUint32(0, width);
+  dv.setUint32(4, height);
+  ihdr[8] = 8;
+  ihdr[9] = 0; // 8-bit gray
+  return concat([
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', idat),
+    pngChunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 /** A hand-built one-member ZIP whose central directory declares `size` for `data` (deflated). */
@@ -95,18 +108,31 @@ function zipDeclaring(name: string, data: Uint8Array, size: number): Uint8Array 
   const nameBytes = new TextEncoder().encode(name);
   const local = new Uint8Array(30 + nameBytes.length);
   let dv = new DataView(local.buffer);
-  dv.setUint32(0, 0x04034b50, true); dv.setUint16(4, 20, true); dv.setUint16(8, 8, true);
-  dv.setUint32(18, data.length, true); dv.setUint32(22, size, true); dv.setUint16(26, nameBytes.length, true);
+  dv.setUint32(0, 0x04034b50, true);
+  dv.setUint16(4, 20, true);
+  dv.setUint16(8, 8, true);
+  dv.setUint32(18, data.length, true);
+  dv.setUint32(22, size, true);
+  dv.setUint16(26, nameBytes.length, true);
   local.set(nameBytes, 30);
   const central = new Uint8Array(46 + nameBytes.length);
   dv = new DataView(central.buffer);
-  dv.setUint32(0, 0x02014b50, true); dv.setUint16(4, 20, true); dv.setUint16(6, 20, true); dv.setUint16(10, 8, true);
-  dv.setUint32(20, data.length, true); dv.setUint32(24, size, true); dv.setUint16(28, nameBytes.length, true); dv.setUint32(42, 0, true);
+  dv.setUint32(0, 0x02014b50, true);
+  dv.setUint16(4, 20, true);
+  dv.setUint16(6, 20, true);
+  dv.setUint16(10, 8, true);
+  dv.setUint32(20, data.length, true);
+  dv.setUint32(24, size, true);
+  dv.setUint16(28, nameBytes.length, true);
+  dv.setUint32(42, 0, true);
   central.set(nameBytes, 46);
   const eocd = new Uint8Array(22);
   dv = new DataView(eocd.buffer);
-  dv.setUint32(0, 0x06054b50, true); dv.setUint16(8, 1, true); dv.setUint16(10, 1, true);
-  dv.setUint32(12, central.length, true); dv.setUint32(16, local.length + data.length, true);
+  dv.setUint32(0, 0x06054b50, true);
+  dv.setUint16(8, 1, true);
+  dv.setUint16(10, 1, true);
+  dv.setUint32(12, central.length, true);
+  dv.setUint32(16, local.length + data.length, true);
   return concat([local, data, central, eocd]);
 }
 
@@ -122,7 +148,14 @@ function npyHeader(shape: number[], descr = '|u1'): Uint8Array {
 }
 
 const smallNifti = (over: Partial<Parameters<typeof buildNifti>[0]> = {}): Uint8Array =>
-  buildNifti({ dim: [3, 16, 16, 4], datatype: 4, bitpix: 16, pixdim: [1, 1, 1, 1], voxels: bytesOf(Int16Array.from({ length: 1024 }, (_, i) => (i * 37) % 200 - 100)), ...over });
+  buildNifti({
+    dim: [3, 16, 16, 4],
+    datatype: 4,
+    bitpix: 16,
+    pixdim: [1, 1, 1, 1],
+    voxels: bytesOf(Int16Array.from({ length: 1024 }, (_, i) => ((i * 37) % 200) - 100)),
+    ...over,
+  });
 
 const nrrdHead = (dataFile: string, extra = ''): string =>
   `NRRD0004\ntype: uchar\ndimension: 3\nsizes: 8 8 2\nencoding: raw\n${extra}data file: ${dataFile}\n`;
@@ -141,7 +174,9 @@ export async function generateHostileCases(root: string): Promise<HostileCase[]>
     mkdirSync(d);
     return d;
   };
-  const add = (c: Omit<HostileCase, 'dir'> & { dir: string }): void => { cases.push(c); };
+  const add = (c: Omit<HostileCase, 'dir'> & { dir: string }): void => {
+    cases.push(c);
+  };
 
   // 1. Reads outside the input folder (info reads the header; the planted file would change the result).
   for (const [name, header, make] of [
@@ -158,7 +193,10 @@ export async function generateHostileCases(root: string): Promise<HostileCase[]>
     const h = put(dir, header, make());
     const ok = put(dir, 'ok.raw', new Uint8Array(64).fill(7));
     if (name === 'mhd-symlink') symlinkSync(planted, join(dir, 'link.raw'));
-    if (name === 'nhdr-pattern') { put(root, 'plant1.raw', new Uint8Array(64).fill(9)); put(root, 'plant2.raw', new Uint8Array(64).fill(9)); }
+    if (name === 'nhdr-pattern') {
+      put(root, 'plant1.raw', new Uint8Array(64).fill(9));
+      put(root, 'plant2.raw', new Uint8Array(64).fill(9));
+    }
     add({ name, klass: 'outside-read', dir, args: ['info', h], message: /outside the header's folder/, inputs: [h, ok, planted] });
   }
 
@@ -166,63 +204,132 @@ export async function generateHostileCases(root: string): Promise<HostileCase[]>
   {
     const dir = folder('out-is-input');
     const scan = put(dir, 'scan.nii', smallNifti());
-    add({ name: 'out-is-input', klass: 'input-destroyed', dir, args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', scan], message: /-o .*scan\.nii would overwrite the input file/, inputs: [scan] });
+    add({
+      name: 'out-is-input',
+      klass: 'input-destroyed',
+      dir,
+      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', scan],
+      message: /-o .*scan\.nii would overwrite the input file/,
+      inputs: [scan],
+    });
   }
   {
     const dir = folder('out-is-hardlink');
     const scan = put(dir, 'scan.nii', smallNifti());
     const link = join(dir, 'mask.nii');
     linkSync(scan, link);
-    add({ name: 'out-is-hardlink', klass: 'input-destroyed', dir, args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', link], message: /-o .*mask\.nii would overwrite the input file/, inputs: [scan] });
+    add({
+      name: 'out-is-hardlink',
+      klass: 'input-destroyed',
+      dir,
+      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', link],
+      message: /-o .*mask\.nii would overwrite the input file/,
+      inputs: [scan],
+    });
   }
   {
     const dir = folder('out-is-symlink');
     const scan = put(dir, 'scan.nii', smallNifti());
     const link = join(dir, 'mask.nii');
     symlinkSync(scan, link);
-    add({ name: 'out-is-symlink', klass: 'input-destroyed', dir, args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', link], message: /-o .*mask\.nii would overwrite the input file/, inputs: [scan] });
+    add({
+      name: 'out-is-symlink',
+      klass: 'input-destroyed',
+      dir,
+      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', link],
+      message: /-o .*mask\.nii would overwrite the input file/,
+      inputs: [scan],
+    });
   }
   {
     const dir = folder('preview-is-input');
     const pic = put(dir, 'pic.png', encodePng({ width: 16, height: 16, data: new Uint8Array(256).fill(90), channels: 1, depth: 8 }));
-    add({ name: 'preview-is-input', klass: 'input-destroyed', dir, args: ['segment', pic, '--slice', '0', '--box', '2,2,10,10', '-o', join(dir, 'mask.png'), '--preview', pic], message: /--preview .*pic\.png would overwrite the input file/, inputs: [pic] });
+    add({
+      name: 'preview-is-input',
+      klass: 'input-destroyed',
+      dir,
+      args: ['segment', pic, '--slice', '0', '--box', '2,2,10,10', '-o', join(dir, 'mask.png'), '--preview', pic],
+      message: /--preview .*pic\.png would overwrite the input file/,
+      inputs: [pic],
+    });
   }
   {
     // The .nhdr's data file is only known after reading the header: the guard runs again then.
     const dir = folder('out-is-detached-data');
     const h = put(dir, 'y.nhdr', nrrdHead('y.nii'));
     const raw = put(dir, 'y.nii', new Uint8Array(128).fill(50));
-    add({ name: 'out-is-detached-data', klass: 'input-destroyed', dir, args: ['segment', h, '--slice', '0', '--box', '1,1,6,6', '-o', raw], message: /-o .*y\.nii would overwrite the input file/, inputs: [h, raw] });
+    add({
+      name: 'out-is-detached-data',
+      klass: 'input-destroyed',
+      dir,
+      args: ['segment', h, '--slice', '0', '--box', '1,1,6,6', '-o', raw],
+      message: /-o .*y\.nii would overwrite the input file/,
+      inputs: [h, raw],
+    });
   }
   {
     const dir = folder('video-masks-is-input');
     const frames = join(dir, 'masks');
     mkdirSync(frames);
-    const inputs = [0, 1].map((i) => put(frames, `0000${i}.png`, encodePng({ width: 16, height: 16, data: new Uint8Array(768).fill(40 * i), channels: 3, depth: 8 })));
-    add({ name: 'video-masks-is-input', klass: 'input-destroyed', dir, args: ['video', frames, '--frame', '0', '--box', '2,2,10,10', '-o', dir], message: /-o .*masks would overwrite the (folder holding the input file|input folder)/, inputs });
+    const inputs = [0, 1].map((i) =>
+      put(frames, `0000${i}.png`, encodePng({ width: 16, height: 16, data: new Uint8Array(768).fill(40 * i), channels: 3, depth: 8 })),
+    );
+    add({
+      name: 'video-masks-is-input',
+      klass: 'input-destroyed',
+      dir,
+      args: ['video', frames, '--frame', '0', '--box', '2,2,10,10', '-o', dir],
+      message: /-o .*masks would overwrite the (folder holding the input file|input folder)/,
+      inputs,
+    });
   }
   {
     const dir = folder('two-outputs-same-file');
     const scan = put(dir, 'scan.nii', smallNifti());
     const out = join(dir, 'same.png');
-    add({ name: 'two-outputs-same-file', klass: 'input-destroyed', dir, args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', out, '--preview', out], message: /are the same file/, inputs: [scan] });
+    add({
+      name: 'two-outputs-same-file',
+      klass: 'input-destroyed',
+      dir,
+      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', out, '--preview', out],
+      message: /are the same file/,
+      inputs: [scan],
+    });
   }
 
   // 3. Impossible data.
   {
     const dir = folder('all-nan');
-    const nan = put(dir, 'nan.nii', buildNifti({ dim: [3, 8, 8, 2], datatype: 16, bitpix: 32, voxels: bytesOf(new Float32Array(128).fill(NaN)) }));
+    const nan = put(
+      dir,
+      'nan.nii',
+      buildNifti({ dim: [3, 8, 8, 2], datatype: 16, bitpix: 32, voxels: bytesOf(new Float32Array(128).fill(NaN)) }),
+    );
     add({ name: 'all-nan', klass: 'impossible-data', dir, args: ['info', nan], message: /no finite voxel value/, inputs: [nan] });
   }
   {
     const dir = folder('zero-area-box');
     const scan = put(dir, 'scan.nii', smallNifti());
-    add({ name: 'zero-area-box', klass: 'impossible-data', dir, args: ['segment', scan, '--slice', '1', '--box', '5,2,5,10', '-o', join(dir, 'm.nii')], message: /has zero width/, inputs: [scan] });
+    add({
+      name: 'zero-area-box',
+      klass: 'impossible-data',
+      dir,
+      args: ['segment', scan, '--slice', '1', '--box', '5,2,5,10', '-o', join(dir, 'm.nii')],
+      message: /has zero width/,
+      inputs: [scan],
+    });
   }
   {
     const dir = folder('zero-length-recist');
     const scan = put(dir, 'scan.nii', smallNifti());
-    add({ name: 'zero-length-recist', klass: 'impossible-data', dir, args: ['segment', scan, '--slice', '1', '--recist', '6,6,6,6', '-o', join(dir, 'm.nii')], message: /RECIST line .* too short/, inputs: [scan] });
+    add({
+      name: 'zero-length-recist',
+      klass: 'impossible-data',
+      dir,
+      args: ['segment', scan, '--slice', '1', '--recist', '6,6,6,6', '-o', join(dir, 'm.nii')],
+      message: /RECIST line .* too short/,
+      inputs: [scan],
+    });
   }
 
   // 4. Decompression bombs: headers declare 32 MiB, the data inflates to 512 (gzip) / 256 MiB (zlib, deflate).
@@ -231,65 +338,160 @@ export async function generateHostileCases(root: string): Promise<HostileCase[]>
     const dir = folder('nifti-gz-bomb');
     const hdr = buildNifti({ dim: [3, 512, 512, 64], datatype: 4, bitpix: 16, voxels: new Uint8Array(0) }); // 512*512*64*2 = 32 MiB
     const p = put(dir, 'bomb.nii.gz', gzipBomb(hdr, 512 * MiB));
-    add({ name: 'nifti-gz-bomb', klass: 'bomb', dir, args: ['info', p], message: /inflates past .* declares 512x512x64 int16/, inputs: [p], declaredBytes: declared });
+    add({
+      name: 'nifti-gz-bomb',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /inflates past .* declares 512x512x64 int16/,
+      inputs: [p],
+      declaredBytes: declared,
+    });
   }
   {
     const dir = folder('nrrd-gz-bomb');
     const head = new TextEncoder().encode('NRRD0004\ntype: short\ndimension: 3\nsizes: 512 512 64\nencoding: gzip\nendian: little\n\n');
     const p = put(dir, 'bomb.nrrd', concat([head, gzipBomb(new Uint8Array(0), 512 * MiB)]));
-    add({ name: 'nrrd-gz-bomb', klass: 'bomb', dir, args: ['info', p], message: /inflates past .* declares 512x512x64 int16/, inputs: [p], declaredBytes: declared });
+    add({
+      name: 'nrrd-gz-bomb',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /inflates past .* declares 512x512x64 int16/,
+      inputs: [p],
+      declaredBytes: declared,
+    });
   }
   {
     const dir = folder('mha-zlib-bomb');
-    const head = new TextEncoder().encode('ObjectType = Image\nNDims = 3\nDimSize = 512 512 64\nElementType = MET_SHORT\nCompressedData = True\nElementDataFile = LOCAL\n');
+    const head = new TextEncoder().encode(
+      'ObjectType = Image\nNDims = 3\nDimSize = 512 512 64\nElementType = MET_SHORT\nCompressedData = True\nElementDataFile = LOCAL\n',
+    );
     const p = put(dir, 'bomb.mha', concat([head, await deflateBomb(new Uint8Array(0), 256 * MiB, false)]));
-    add({ name: 'mha-zlib-bomb', klass: 'bomb', dir, args: ['info', p], message: /inflates past .* declares 512x512x64 int16/, inputs: [p], declaredBytes: declared });
+    add({
+      name: 'mha-zlib-bomb',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /inflates past .* declares 512x512x64 int16/,
+      inputs: [p],
+      declaredBytes: declared,
+    });
   }
   {
     const dir = folder('npz-bomb');
     const header = npyHeader([64, 512, 1024]); // 32 MiB uint8
     const p = put(dir, 'bomb.npz', zipDeclaring('imgs.npy', await deflateBomb(header, 256 * MiB, true), header.length + declared));
-    add({ name: 'npz-bomb', klass: 'bomb', dir, args: ['info', p], message: /member imgs\.npy: compressed data inflates past/, inputs: [p], declaredBytes: declared });
+    add({
+      name: 'npz-bomb',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /member imgs\.npy: compressed data inflates past/,
+      inputs: [p],
+      declaredBytes: declared,
+    });
   }
   {
     const dir = folder('png-idat-bomb');
     const p = put(dir, 'bomb.png', pngWith(4096, 4096, await deflateBomb(new Uint8Array(0), 256 * MiB, false))); // declares 16 MiB
-    add({ name: 'png-idat-bomb', klass: 'bomb', dir, args: ['info', p], message: /image .*bomb\.png: compressed data inflates past/, inputs: [p], declaredBytes: 16 * MiB });
+    add({
+      name: 'png-idat-bomb',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /image .*bomb\.png: compressed data inflates past/,
+      inputs: [p],
+      declaredBytes: 16 * MiB,
+    });
   }
   {
     const dir = folder('npz-declares-too-much');
     const header = npyHeader([64, 512, 1024]);
     const p = put(dir, 'big.npz', zipDeclaring('imgs.npy', await deflateBomb(header, 1 * MiB, true), header.length + declared));
-    add({ name: 'npz-declares-too-much', klass: 'bomb', dir, args: ['info', p], message: /member imgs\.npy declares .* above the limit/, inputs: [p], env: { MEDSAM2_MAX_VOXELS: '1000000' }, declaredBytes: 0 });
+    add({
+      name: 'npz-declares-too-much',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /member imgs\.npy declares .* above the limit/,
+      inputs: [p],
+      env: { MEDSAM2_MAX_VOXELS: '1000000' },
+      declaredBytes: 0,
+    });
   }
   {
     const dir = folder('nifti-absurd-dims');
     const p = put(dir, 'huge.nii', buildNifti({ dim: [3, 30000, 30000, 30000], datatype: 2, bitpix: 8, voxels: new Uint8Array(64) }));
-    add({ name: 'nifti-absurd-dims', klass: 'bomb', dir, args: ['info', p], message: /declares 30000x30000x30000 = .* voxels, above the limit .*--max-voxels/, inputs: [p], declaredBytes: 0 });
+    add({
+      name: 'nifti-absurd-dims',
+      klass: 'bomb',
+      dir,
+      args: ['info', p],
+      message: /declares 30000x30000x30000 = .* voxels, above the limit .*--max-voxels/,
+      inputs: [p],
+      declaredBytes: 0,
+    });
   }
 
   // 5. Messages that must point somewhere real and leak nothing.
   {
     const dir = folder('huge-png');
     const p = put(dir, 'huge.png', pngWith(100000, 100000, new Uint8Array(0)));
-    add({ name: 'huge-png', klass: 'message', dir, args: ['info', p], message: /huge\.png declares 100000x100000 = 10000000000 pixels, above the limit/, inputs: [p] });
+    add({
+      name: 'huge-png',
+      klass: 'message',
+      dir,
+      args: ['info', p],
+      message: /huge\.png declares 100000x100000 = 10000000000 pixels, above the limit/,
+      inputs: [p],
+    });
   }
   {
     const dir = folder('nifti-4d');
-    const p = put(dir, 'fmri.nii', buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }));
-    add({ name: 'nifti-4d', klass: 'message', dir, args: ['segment', p, '--slice', '0', '--box', '0,0,3,3', '-o', join(dir, 'm.nii')], message: /is 4D \(3 volumes of 4x4x2\) — choose one volume with --volume N/, inputs: [p] });
+    const p = put(
+      dir,
+      'fmri.nii',
+      buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }),
+    );
+    add({
+      name: 'nifti-4d',
+      klass: 'message',
+      dir,
+      args: ['segment', p, '--slice', '0', '--box', '0,0,3,3', '-o', join(dir, 'm.nii')],
+      message: /is 4D \(3 volumes of 4x4x2\) — choose one volume with --volume N/,
+      inputs: [p],
+    });
   }
   {
     const dir = folder('nifti-4d-bad-volume');
-    const p = put(dir, 'fmri.nii', buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }));
-    add({ name: 'nifti-4d-bad-volume', klass: 'message', dir, args: ['info', p, '--volume', '7'], message: /volume 7 is out of range .* pass --volume between 0 and 2/, inputs: [p] });
+    const p = put(
+      dir,
+      'fmri.nii',
+      buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }),
+    );
+    add({
+      name: 'nifti-4d-bad-volume',
+      klass: 'message',
+      dir,
+      args: ['info', p, '--volume', '7'],
+      message: /volume 7 is out of range .* pass --volume between 0 and 2/,
+      inputs: [p],
+    });
   }
   {
     const dir = folder('eval-corrupt-case');
     const cases = join(dir, 'cases');
     mkdirSync(cases);
     const p = put(cases, 'case1.npz', new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]));
-    add({ name: 'eval-corrupt-case', klass: 'message', dir, args: ['eval', cases, '--out', join(dir, 'report')], message: /case1\.npz is not a valid \.npz archive/, inputs: [p] });
+    add({
+      name: 'eval-corrupt-case',
+      klass: 'message',
+      dir,
+      args: ['eval', cases, '--out', join(dir, 'report')],
+      message: /case1\.npz is not a valid \.npz archive/,
+      inputs: [p],
+    });
   }
   return cases;
 }

@@ -18,17 +18,28 @@ const MiB = 1024 * 1024;
 /** RSS differences between two runs of the CLI that allocate nothing big (code paths loaded, GC timing). */
 const NOISE = 16 * MiB;
 
-interface Run { code: number | null; stderr: string; stdout: string; rssBytes: number }
+interface Run {
+  code: number | null;
+  stderr: string;
+  stdout: string;
+  rssBytes: number;
+}
 
 function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<Run> {
   const rssFile = join(mkdtempSync(join(tmpdir(), 'medsam2-rss-')), 'rss');
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, ['--max-old-space-size=256', '--import', 'tsx', '--import', PROBE, MAIN, ...args], {
-      cwd: ROOT, env: { ...process.env, MEDSAM2_DEBUG: '', MEDSAM2_RSS_OUT: rssFile, ...env },
+      cwd: ROOT,
+      env: { ...process.env, MEDSAM2_DEBUG: '', MEDSAM2_RSS_OUT: rssFile, ...env },
     });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (b) => { stdout += b; });
-    child.stderr.on('data', (b) => { stderr += b; });
+    let stdout = '',
+      stderr = '';
+    child.stdout.on('data', (b) => {
+      stdout += b;
+    });
+    child.stderr.on('data', (b) => {
+      stderr += b;
+    });
     child.on('error', rej);
     child.on('close', (code) => {
       const rssBytes = existsSync(rssFile) ? Number(readFileSync(rssFile, 'utf8')) * 1024 : NaN;
@@ -60,13 +71,20 @@ function listing(dir: string): string[] {
 async function pool<T, R>(items: readonly T[], n: number, job: (t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) { const i = next++; out[i] = await job(items[i]!); }
-  }));
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await job(items[i]!);
+      }
+    }),
+  );
   return out;
 }
 
-test('hostile inputs: every class refused with one line, no output, inputs untouched, nothing read outside, bombs memory-bounded', { timeout: 300_000 }, async (t) => {
+test('hostile inputs: every class refused with one line, no output, inputs untouched, nothing read outside, bombs memory-bounded', {
+  timeout: 300_000,
+}, async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'medsam2-hostile-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const cases = await generateHostileCases(root);
@@ -74,7 +92,9 @@ test('hostile inputs: every class refused with one line, no output, inputs untou
   assert.deepEqual([...classes].sort(), ['bomb', 'impossible-data', 'input-destroyed', 'message', 'outside-read']);
 
   const before = new Map(cases.map((c) => [c.name, { hashes: c.inputs.map(sha), files: listing(c.dir) }]));
-  const rootFiles = readdirSync(root).filter((n) => !statSync(join(root, n)).isDirectory()).sort();
+  const rootFiles = readdirSync(root)
+    .filter((n) => !statSync(join(root, n)).isDirectory())
+    .sort();
   const baseline = await runCli(['info', join(root, 'does-not-exist.nii')]);
   const runs = await pool(cases, 2, (c) => runCli(c.args, c.env));
 
@@ -89,26 +109,39 @@ test('hostile inputs: every class refused with one line, no output, inputs untou
     const line = errors[0] ?? '';
     if (!c.message.test(line)) problems.push(`message does not match ${c.message}`);
     if (!/ — \S/.test(line)) problems.push('no fix after " — "');
-    if (/\bat .*\.(ts|js):\d+|ERR_[A-Z_]+|RangeError|TypeError|out of range \(|Invalid typed array/.test(r.stderr)) problems.push('leaks internals');
+    if (/\bat .*\.(ts|js):\d+|ERR_[A-Z_]+|RangeError|TypeError|out of range \(|Invalid typed array/.test(r.stderr))
+      problems.push('leaks internals');
     const was = before.get(c.name)!;
     if (c.inputs.map(sha).some((h, k) => h !== was.hashes[k])) problems.push('an input changed');
     if (listing(c.dir).join('|') !== was.files.join('|')) problems.push(`files changed: ${listing(c.dir).join(', ')}`);
     if (c.declaredBytes !== undefined && !(r.rssBytes - baseline.rssBytes <= 2 * c.declaredBytes + NOISE)) {
-      problems.push(`peak RSS ${(r.rssBytes / MiB).toFixed(0)} MiB exceeds baseline ${(baseline.rssBytes / MiB).toFixed(0)} MiB + 2 x declared ${(c.declaredBytes / MiB).toFixed(0)} MiB + ${NOISE / MiB} MiB`);
+      problems.push(
+        `peak RSS ${(r.rssBytes / MiB).toFixed(0)} MiB exceeds baseline ${(baseline.rssBytes / MiB).toFixed(0)} MiB + 2 x declared ${(c.declaredBytes / MiB).toFixed(0)} MiB + ${NOISE / MiB} MiB`,
+      );
     }
     if (problems.length) failures.push(`${c.klass}/${c.name}: ${problems.join('; ')}\n    ${r.stderr.trim().replace(/\n/g, '\n    ')}`);
   }
-  assert.deepEqual(readdirSync(root).filter((n) => !statSync(join(root, n)).isDirectory()).sort(), rootFiles, 'nothing written beside the case folders');
+  assert.deepEqual(
+    readdirSync(root)
+      .filter((n) => !statSync(join(root, n)).isDirectory())
+      .sort(),
+    rootFiles,
+    'nothing written beside the case folders',
+  );
   assert.equal(failures.length, 0, `\n${failures.join('\n')}`);
   const peak = Math.max(...cases.map((c, i) => (c.klass === 'bomb' ? runs[i]!.rssBytes : 0)));
   for (const k of classes) {
     const i = cases.findIndex((c) => c.klass === k);
     t.diagnostic(`${k}: ${cases[i]!.name}: ${runs[i]!.stderr.trim()}`);
   }
-  t.diagnostic(`${cases.length} cases; baseline RSS ${(baseline.rssBytes / MiB).toFixed(0)} MiB, worst bomb ${(peak / MiB).toFixed(0)} MiB`);
+  t.diagnostic(
+    `${cases.length} cases; baseline RSS ${(baseline.rssBytes / MiB).toFixed(0)} MiB, worst bomb ${(peak / MiB).toFixed(0)} MiB`,
+  );
 });
 
-test('the planted file would change the result: the same header reads it once it sits in its own folder', { timeout: 60_000 }, async (t) => {
+test('the planted file would change the result: the same header reads it once it sits in its own folder', {
+  timeout: 60_000,
+}, async (t) => {
   // Controls for the outside-read class: identical headers naming a local copy are accepted, and
   // the planted bytes show up in the intensity range, so a refused case truly read nothing outside.
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-hostile-ok-'));

@@ -15,7 +15,10 @@ import { data, skipUnless, tmp } from './ioTestUtil.js';
 /** Rejects with a single-line MedsamError whose message names `file` and matches `re`. */
 async function rejectsWith(p: Promise<unknown> | (() => unknown), file: string, re: RegExp): Promise<void> {
   const promise = typeof p === 'function' ? Promise.resolve().then(p) : p;
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof MedsamError, `expected MedsamError, got ${String(err)}`);
   assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
   assert.ok(err.message.includes(file), `names ${file}: ${err.message}`);
@@ -70,7 +73,8 @@ test('NIfTI: corrupt gzip, truncated voxels, wrong magic, unsupported datatype, 
 });
 
 test('NRRD: truncated gzip/raw data, zero size, unsupported type and encoding, missing detached file, no blank line', async () => {
-  const head = (over: string, encoding = 'raw'): string => `NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 ${over}\nencoding: ${encoding}\nendian: little\n\n`;
+  const head = (over: string, encoding = 'raw'): string =>
+    `NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 ${over}\nencoding: ${encoding}\nendian: little\n\n`;
   const raw = put('raw.nrrd', Buffer.concat([Buffer.from(head('2')), Buffer.alloc(10)]));
   await rejectsWith(readVolume(raw), raw, /truncated \(expected 16 bytes of voxel data, got 10\)/);
   const gz = gzipSync(Buffer.alloc(16));
@@ -84,14 +88,23 @@ test('NRRD: truncated gzip/raw data, zero size, unsupported type and encoding, m
   await rejectsWith(readVolume(bz), bz, /unsupported encoding "bzip2"/);
   const det = put('det.nhdr', 'NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nencoding: raw\ndata file: missing.raw\n');
   await rejectsWith(readVolume(det), det, /points at data file .*missing\.raw, which does not exist/);
-  const rgb = put('rgb.nrrd', Buffer.concat([Buffer.from('NRRD0004\ntype: uchar\ndimension: 3\nsizes: 3 2 2\nkinds: RGB-color domain domain\nspace directions: none (1,0,0) (0,1,0)\nspace: LPS\nencoding: raw\n\n'), Buffer.alloc(12)]));
+  const rgb = put(
+    'rgb.nrrd',
+    Buffer.concat([
+      Buffer.from(
+        'NRRD0004\ntype: uchar\ndimension: 3\nsizes: 3 2 2\nkinds: RGB-color domain domain\nspace directions: none (1,0,0) (0,1,0)\nspace: LPS\nencoding: raw\n\n',
+      ),
+      Buffer.alloc(12),
+    ]),
+  );
   await rejectsWith(readVolume(rgb), rgb, /non-spatial axes \(RGB-color of size 3\)/);
   const noEnd = put('noend.nrrd', 'NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nencoding: raw');
   await rejectsWith(readVolume(noEnd), noEnd, /header never ends/);
 });
 
 test('MetaImage: truncated data, unsupported ElementType, missing data file, multi-channel', async () => {
-  const head = (type = 'MET_SHORT', extra = ''): string => `ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = ${type}\n${extra}ElementDataFile = LOCAL\n`;
+  const head = (type = 'MET_SHORT', extra = ''): string =>
+    `ObjectType = Image\nNDims = 3\nDimSize = 2 2 2\nElementType = ${type}\n${extra}ElementDataFile = LOCAL\n`;
   const short = put('short.mha', Buffer.concat([Buffer.from(head()), Buffer.alloc(9)]));
   await rejectsWith(readVolume(short), short, /truncated \(expected 16 bytes of voxel data, got 9\)/);
   const str = put('str.mha', head('MET_STRING'));
@@ -110,7 +123,13 @@ test('npz: missing imgs, gts that does not match imgs, zero-size imgs, truncated
   writeFileSync(noImgs, encodeNpz({ gts: { dtype: 'uint8', shape: [2, 2, 2], data: new Uint8Array(8) } }));
   await rejectsWith(readNpzCase(noImgs), noImgs, /has no "imgs" array \(keys: gts\)/);
   const mismatch = join(dir, 'mismatch.npz');
-  writeFileSync(mismatch, encodeNpz({ imgs: { dtype: 'uint8', shape: [2, 3, 4], data: new Uint8Array(24) }, gts: { dtype: 'uint8', shape: [2, 4, 3], data: new Uint8Array(24) } }));
+  writeFileSync(
+    mismatch,
+    encodeNpz({
+      imgs: { dtype: 'uint8', shape: [2, 3, 4], data: new Uint8Array(24) },
+      gts: { dtype: 'uint8', shape: [2, 4, 3], data: new Uint8Array(24) },
+    }),
+  );
   await rejectsWith(readNpzCase(mismatch), mismatch, /"gts" has shape \(2, 4, 3\) but "imgs" needs \(2, 3, 4\)/);
   const zero = join(dir, 'zero.npz');
   writeFileSync(zero, encodeNpz({ imgs: { dtype: 'uint8', shape: [0, 3, 4], data: new Uint8Array(0) } }));
@@ -131,14 +150,25 @@ test('PNG/JPEG: truncated or garbage image data', { skip: skipUnless('endoscopy/
 
 test('writeMask: unknown extension, missing folder, dims mismatch, non-integer labels; failures leave no files', async () => {
   const dir = tmp();
-  const mask: Volume = { data: Uint8Array.from([0, 1, 2, 1, 0, 0, 1, 1]), dims: [2, 2, 2], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [1, 0, 0, 0, 1, 0, 0, 0, 1], source: { format: 'nifti', path: 'mem' } };
+  const mask: Volume = {
+    data: Uint8Array.from([0, 1, 2, 1, 0, 0, 1, 1]),
+    dims: [2, 2, 2],
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: [1, 0, 0, 0, 1, 0, 0, 0, 1],
+    source: { format: 'nifti', path: 'mem' },
+  };
   await rejectsWith(writeMask(join(dir, 'm.tiff'), mask), 'm.tiff', /cannot write a mask as .*extension \.tiff/);
   await rejectsWith(writeMask(join(dir, 'nope', 'm.nii.gz'), mask), 'm.nii.gz', /folder .*nope does not exist/);
   mkdirSync(join(dir, 'taken.nii.gz'));
   await rejectsWith(writeMask(join(dir, 'taken.nii.gz'), mask), 'taken.nii.gz', /a folder has that name/);
   const image = { ...mask, dims: [2, 2, 3] as [number, number, number], data: new Uint8Array(12) };
   await rejectsWith(writeMask(join(dir, 'm.nrrd'), mask, image), 'm.nrrd', /mask is 2x2x2 but the image is 2x2x3/);
-  await rejectsWith(writeMask(join(dir, 'f.nii.gz'), { ...mask, data: Float32Array.from([0, 0.5, 0, 0, 0, 0, 0, 0]) }), 'f.nii.gz', /not an integer label/);
+  await rejectsWith(
+    writeMask(join(dir, 'f.nii.gz'), { ...mask, data: Float32Array.from([0, 0.5, 0, 0, 0, 0, 0, 0]) }),
+    'f.nii.gz',
+    /not an integer label/,
+  );
   await rejectsWith(writeMask(join(dir, 'w.nii.gz'), { ...mask, data: new Uint8Array(3) }), 'w.nii.gz', /3 voxels but dims 2x2x2 need 8/);
   await rejectsWith(writeMask(join(dir, 'big.npz'), { ...mask, data: Int16Array.from([0, 300, 0, 0, 0, 0, 0, 0]) }), 'big.npz', /uint8/);
   await rejectsWith(writeMask(join(dir, 'm3.png'), mask), 'm3.png', /PNG holds one slice/);

@@ -8,10 +8,15 @@ import { runCli, assertUserError } from '../helpers/cli.js';
 import { buildNifti, bytesOf } from './niftiBuilder.js';
 import { data, skipUnless, tmp } from './ioTestUtil.js';
 
-test('info --series on a two-series DICOM folder; the refusal names --series', { skip: skipUnless('dicom/seg-ct-3slice') || skipUnless('dicom/ct-series') }, () => {
+test('info --series on a two-series DICOM folder; the refusal names --series', {
+  skip: skipUnless('dicom/seg-ct-3slice') || skipUnless('dicom/ct-series'),
+}, () => {
   const dir = tmp();
   for (const f of ['01.dcm', '02.dcm', '03.dcm']) copyFileSync(data(`dicom/seg-ct-3slice/${f}`), join(dir, f));
-  readdirSync(data('dicom/ct-series')).sort().slice(0, 2).forEach((f) => copyFileSync(data(`dicom/ct-series/${f}`), join(dir, f)));
+  readdirSync(data('dicom/ct-series'))
+    .sort()
+    .slice(0, 2)
+    .forEach((f) => copyFileSync(data(`dicom/ct-series/${f}`), join(dir, f)));
   const refused = runCli(['info', dir]);
   assertUserError(refused, /mixes 2 series.*--series/);
   const uid = /(\S+) \(CT, 3 files\)/.exec(refused.stderr)![1]!;

@@ -13,12 +13,17 @@ function meanWhere(image: Volume, labels: Volume, pred: (l: number) => boolean):
   let sum = 0;
   let n = 0;
   for (let i = 0; i < labels.data.length; i++) {
-    if (pred(Number(labels.data[i]))) { sum += Number(image.data[i]); n++; }
+    if (pred(Number(labels.data[i]))) {
+      sum += Number(image.data[i]);
+      n++;
+    }
   }
   return { mean: sum / n, n };
 }
 
-test('DICOM ct-series (JPEG 2000) and its TotalSegmentator NIfTI share one voxel grid; labels land on the right HU', { skip: skipUnless('dicom/ct-series') }, async () => {
+test('DICOM ct-series (JPEG 2000) and its TotalSegmentator NIfTI share one voxel grid; labels land on the right HU', {
+  skip: skipUnless('dicom/ct-series'),
+}, async () => {
   const ct = await readVolume(data('dicom/ct-series'));
   assert.equal(ct.source.format, 'dicom');
   assert.equal(ct.modality, 'CT');
@@ -51,7 +56,9 @@ test('DICOM ct-series (JPEG 2000) and its TotalSegmentator NIfTI share one voxel
   assert.ok(!(flipped.mean > 20 && flipped.mean < 200), `flipped liver mean HU ${flipped.mean}`);
 });
 
-test('DICOM seg-ct-3slice: implicit VR slices read, SEG objects in the folder skipped', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
+test('DICOM seg-ct-3slice: implicit VR slices read, SEG objects in the folder skipped', {
+  skip: skipUnless('dicom/seg-ct-3slice'),
+}, async () => {
   const v = await readVolume(data('dicom/seg-ct-3slice'));
   assert.deepEqual(v.dims, [512, 512, 3]);
   assert.equal(v.modality, 'CT');
@@ -59,13 +66,22 @@ test('DICOM seg-ct-3slice: implicit VR slices read, SEG objects in the folder sk
   assert.ok(Math.abs(v.spacing[2] - 1) < 1e-9);
   // Ascending along +z: 03.dcm (z = -128.69) comes first.
   assert.deepEqual(v.origin, [-235.199997, -226.800003, -128.690002]);
-  assert.deepEqual((v.header as { files: string[] }).files.map((f) => f.split('/').pop()), ['03.dcm', '02.dcm', '01.dcm']);
-  let min = Infinity, max = -Infinity;
-  for (const x of v.data as Int16Array) { min = Math.min(min, x); max = Math.max(max, x); }
+  assert.deepEqual(
+    (v.header as { files: string[] }).files.map((f) => f.split('/').pop()),
+    ['03.dcm', '02.dcm', '01.dcm'],
+  );
+  let min = Infinity,
+    max = -Infinity;
+  for (const x of v.data as Int16Array) {
+    min = Math.min(min, x);
+    max = Math.max(max, x);
+  }
   assert.ok(min <= -1000 && max > 200, `HU range ${min}..${max}`);
 });
 
-test('DICOM: a single slice file reads as a one-slice volume; a SEG file alone spans its own frames', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
+test('DICOM: a single slice file reads as a one-slice volume; a SEG file alone spans its own frames', {
+  skip: skipUnless('dicom/seg-ct-3slice'),
+}, async () => {
   const one = await readVolume(data('dicom/seg-ct-3slice/02.dcm'));
   assert.deepEqual(one.dims, [512, 512, 1]);
   assert.deepEqual(one.origin, [-235.199997, -226.800003, -127.690002]);
@@ -73,7 +89,10 @@ test('DICOM: a single slice file reads as a one-slice volume; a SEG file alone s
   assert.equal(seg.modality, 'SEG');
   assert.deepEqual(seg.dims, [512, 512, 3]);
   // A SEG read onto a one-slice grid it does not fit is refused, naming the frame.
-  await assert.rejects(readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'), { grid: one }), /frame \d+ at .* is not on a slice of the image/);
+  await assert.rejects(
+    readVolume(data('dicom/seg-ct-3slice/liver.seg.dcm'), { grid: one }),
+    /frame \d+ at .* is not on a slice of the image/,
+  );
 });
 
 test('DICOM enhanced MR multi-frame: per-frame positions and pixel measures', { skip: skipUnless('formats/enhanced_mr.dcm') }, async () => {
@@ -86,12 +105,17 @@ test('DICOM enhanced MR multi-frame: per-frame positions and pixel measures', { 
   v.direction.forEach((d, i) => assert.ok(Math.abs(d - [1, 0, 0, 0, 1, 0, 0, 0, 1][i]) < 1e-5));
 });
 
-test('DICOM folder mixing two series is refused, naming both and --series; series picks one by UID or index', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
+test('DICOM folder mixing two series is refused, naming both and --series; series picks one by UID or index', {
+  skip: skipUnless('dicom/seg-ct-3slice'),
+}, async () => {
   const dir = tmp();
   for (const f of ['01.dcm', '02.dcm', '03.dcm']) copyFileSync(data(`dicom/seg-ct-3slice/${f}`), join(dir, f));
   const ct = readdirSync(data('dicom/ct-series')).sort().slice(0, 2);
   ct.forEach((f) => copyFileSync(data(`dicom/ct-series/${f}`), join(dir, f)));
-  const err = await readDicom(dir).then(() => null, (e: unknown) => e);
+  const err = await readDicom(dir).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof MedsamError);
   assert.match(err.message, /mixes 2 series/);
   assert.match(err.message, /\(CT, 3 files\)/);
@@ -108,11 +132,19 @@ test('DICOM folder mixing two series is refused, naming both and --series; serie
 test('DICOM series with a missing middle slice is refused as unevenly spaced', { skip: skipUnless('dicom/ct-series') }, async () => {
   const dir = tmp();
   const files = readdirSync(data('dicom/ct-series')).sort();
-  files.slice(0, 5).filter((_, i) => i !== 2).forEach((f) => copyFileSync(data(`dicom/ct-series/${f}`), join(dir, f)));
-  await assert.rejects(readDicom(dir), (e: unknown) => e instanceof MedsamError && /unevenly spaced: the gap between .* is 4\.000 mm/.test(e.message));
+  files
+    .slice(0, 5)
+    .filter((_, i) => i !== 2)
+    .forEach((f) => copyFileSync(data(`dicom/ct-series/${f}`), join(dir, f)));
+  await assert.rejects(
+    readDicom(dir),
+    (e: unknown) => e instanceof MedsamError && /unevenly spaced: the gap between .* is 4\.000 mm/.test(e.message),
+  );
 });
 
-test('DICOM: empty folder, folder without DICOM, corrupt and truncated slices give one-line errors', { skip: skipUnless('dicom/seg-ct-3slice') }, async () => {
+test('DICOM: empty folder, folder without DICOM, corrupt and truncated slices give one-line errors', {
+  skip: skipUnless('dicom/seg-ct-3slice'),
+}, async () => {
   const empty = tmp();
   await assert.rejects(readDicom(empty), /DICOM folder .* is empty/);
   await assert.rejects(readDicom(join(empty, 'gone')), (e: unknown) => e instanceof MedsamError && /gone does not exist/.test(e.message));
@@ -122,17 +154,25 @@ test('DICOM: empty folder, folder without DICOM, corrupt and truncated slices gi
   const bad = tmp();
   const bytes = readFileSync(data('dicom/seg-ct-3slice/01.dcm'));
   writeFileSync(join(bad, 'cut.dcm'), bytes.subarray(0, 2000));
-  await assert.rejects(readDicom(bad), (e: unknown) => e instanceof MedsamError && /cut\.dcm is truncated/.test(e.message) && !e.message.includes('\n'));
+  await assert.rejects(
+    readDicom(bad),
+    (e: unknown) => e instanceof MedsamError && /cut\.dcm is truncated/.test(e.message) && !e.message.includes('\n'),
+  );
   const ct = readFileSync(data('dicom/ct-series/' + readdirSync(data('dicom/ct-series')).sort()[0]));
   writeFileSync(join(bad, 'cut.dcm'), ct.subarray(0, 3000)); // explicit VR: the parser overruns
   await assert.rejects(readDicom(bad), (e: unknown) => e instanceof MedsamError && /cut\.dcm is corrupt or truncated/.test(e.message));
   const cut = tmp();
   // Truncated inside the pixel data: header intact, voxels short.
   writeFileSync(join(cut, 'short.dcm'), bytes.subarray(0, bytes.length - 1000));
-  await assert.rejects(readDicom(cut), (e: unknown) => e instanceof MedsamError && /short\.dcm is truncated \(frame 0 needs 524288 bytes/.test(e.message));
+  await assert.rejects(
+    readDicom(cut),
+    (e: unknown) => e instanceof MedsamError && /short\.dcm is truncated \(frame 0 needs 524288 bytes/.test(e.message),
+  );
 });
 
-test('DICOM JPEG 2000 slice with a corrupt codestream header fails with a clear message', { skip: skipUnless('dicom/ct-series') }, async () => {
+test('DICOM JPEG 2000 slice with a corrupt codestream header fails with a clear message', {
+  skip: skipUnless('dicom/ct-series'),
+}, async () => {
   const dir = tmp();
   const f = readdirSync(data('dicom/ct-series')).sort()[0];
   const bytes = Buffer.from(readFileSync(data(`dicom/ct-series/${f}`)));

@@ -7,7 +7,11 @@ import { MedsamError } from '../../src/common/errors.js';
 import { encodeNpy, parseNpy } from '../../src/io/npy.js';
 import { encodeNpz, openNpz, readNpz, writeNpz } from '../../src/io/npzFile.js';
 import {
-  bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16Round, float32ToFloat16Round, roundToBfloat16InPlace,
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBfloat16Round,
+  float32ToFloat16Round,
+  roundToBfloat16InPlace,
 } from '../../src/common/halfFloat.js';
 import type { NdArray } from '../../src/io/ndarray.js';
 
@@ -33,7 +37,9 @@ function npyBytes(descr: string, shape: string, fortran: boolean, body: number[]
   return out;
 }
 
-test('inputs_l1.npz: keys, shapes, dtypes and values match the fixture index', { skip: !existsSync(L1) && 'needs ../shared/fixtures/sam2' }, async () => {
+test('inputs_l1.npz: keys, shapes, dtypes and values match the fixture index', {
+  skip: !existsSync(L1) && 'needs ../shared/fixtures/sam2',
+}, async () => {
   const z = await readNpz(L1);
   assert.deepEqual(Object.keys(z).sort(), ['frames_lut', 'frames_mid', 'frames_mid_idx', 'frames_u8', 'gts', 'spacing']);
   const index = JSON.parse(readFileSync(join(FIX, 'inputs_index.json'), 'utf8')).l1.keys as Record<string, [number[], string]>;
@@ -58,7 +64,9 @@ test('inputs_l1.npz: keys, shapes, dtypes and values match the fixture index', {
   }
 });
 
-test('micro512_box_bidir.npz: float16 and int32 members decode exactly', { skip: !existsSync(BIDIR) && 'needs ../shared/fixtures/sam2' }, () => {
+test('micro512_box_bidir.npz: float16 and int32 members decode exactly', {
+  skip: !existsSync(BIDIR) && 'needs ../shared/fixtures/sam2',
+}, () => {
   const f = openNpz(BIDIR);
   assert.equal(f.keys().length, 128);
   const v = f.get('s1_f8_video_logits');
@@ -72,7 +80,10 @@ test('micro512_box_bidir.npz: float16 and int32 members decode exactly', { skip:
   const ins = f.get('mod_prompt_encoder_c0_in_1');
   assert.equal(ins.dtype, 'int32');
   assert.deepEqual([...(ins.data as Int32Array)], [2, 3]);
-  assert.throws(() => f.get('nope'), (e: unknown) => e instanceof MedsamError && /has no array 'nope'/.test(e.message));
+  assert.throws(
+    () => f.get('nope'),
+    (e: unknown) => e instanceof MedsamError && /has no array 'nope'/.test(e.message),
+  );
 });
 
 test('ct-lesion npz volumes read with the MedSAM2 layout', { skip: !existsSync(DATA) && 'needs ../shared/data' }, async () => {
@@ -81,14 +92,22 @@ test('ct-lesion npz volumes read with the MedSAM2 layout', { skip: !existsSync(D
     'CT_Lesion_000002_03_01_035-047.npz': [13, 3961],
     'CT_Lesion_000009_03_01_036-048.npz': [13, 8833],
   };
-  assert.deepEqual(readdirSync(DATA).filter((f) => f.endsWith('.npz')).sort(), Object.keys(expected));
+  assert.deepEqual(
+    readdirSync(DATA)
+      .filter((f) => f.endsWith('.npz'))
+      .sort(),
+    Object.keys(expected),
+  );
   for (const [file, [d, gtSum]] of Object.entries(expected)) {
     const z = await readNpz(join(DATA, file));
     assert.deepEqual(Object.keys(z), ['imgs', 'gts', 'spacing', 'direction', 'origin']);
     assert.deepEqual(z.imgs.shape, [d, 512, 512]);
     assert.equal(z.imgs.dtype, 'uint8');
     assert.equal(sum(z.gts.data as Uint8Array), gtSum);
-    assert.deepEqual([...(z.direction.data as Float64Array)].map((x) => x + 0), [0, 1, 0, 1, 0, 0, 0, 0, -1]);
+    assert.deepEqual(
+      [...(z.direction.data as Float64Array)].map((x) => x + 0),
+      [0, 1, 0, 1, 0, 0, 0, 0, -1],
+    );
   }
 });
 
@@ -114,13 +133,16 @@ test('write → read round trip, stored and compressed, every dtype, 0-d and emp
     for (const compress of [false, true]) {
       const p = join(dir, `a${compress}.npz`);
       await writeNpz(p, arrays, { compress });
-      assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp')), []);
+      assert.deepEqual(
+        readdirSync(dir).filter((f) => f.includes('.tmp')),
+        [],
+      );
       const back = await readNpz(p);
       assert.deepEqual(Object.keys(back), Object.keys(arrays));
       for (const [k, a] of Object.entries(arrays)) {
         assert.equal(back[k].dtype, a.dtype, k);
         assert.deepEqual(back[k].shape, a.shape, k);
-        assert.deepEqual([...back[k].data as Iterable<number | bigint>], [...a.data as Iterable<number | bigint>], k);
+        assert.deepEqual([...(back[k].data as Iterable<number | bigint>)], [...(a.data as Iterable<number | bigint>)], k);
       }
     }
     // Compression happened (the big zero array deflates) and bytes are deterministic.
@@ -189,7 +211,9 @@ test('half-float helpers: exact decode and round-to-nearest-even encode', () => 
   assert.deepEqual([...a], [1, 1 + 2 ** -6, bfloat16ToFloat32(float32ToBfloat16Round(-1.2345))]);
 });
 
-test('corrupt, truncated and non-npz inputs fail with one-line MedsamErrors', { skip: !existsSync(L1) && 'needs ../shared/fixtures/sam2' }, async () => {
+test('corrupt, truncated and non-npz inputs fail with one-line MedsamErrors', {
+  skip: !existsSync(L1) && 'needs ../shared/fixtures/sam2',
+}, async () => {
   const good = new Uint8Array(readFileSync(L1));
   const isErr = (re: RegExp) => (e: unknown) => e instanceof MedsamError && re.test(e.message) && !e.message.includes('\n');
   await assert.rejects(readNpz(good.subarray(0, 1000000)), isErr(/truncated/));

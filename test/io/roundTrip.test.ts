@@ -23,7 +23,9 @@ async function roundTrip(image: Volume, mask: Volume, exts: Record<string, numbe
   }
 }
 
-test('NIfTI ct-organs: label map → .nii.gz exact (header transforms reused byte-for-byte), → .nrrd', { skip: skipUnless('ct-organs') }, async () => {
+test('NIfTI ct-organs: label map → .nii.gz exact (header transforms reused byte-for-byte), → .nrrd', {
+  skip: skipUnless('ct-organs'),
+}, async () => {
   const image = await readVolume(data('ct-organs/example_ct_sm.nii.gz'));
   const seg = await readVolume(data('ct-organs/example_ct_sm_seg.nii.gz'));
   assertSameGeometry(seg, image, 0, 'reference seg');
@@ -43,7 +45,9 @@ test('NIfTI mr-brain (oblique qform+sform): lesion labels → .nii.gz exact, →
   await roundTrip(image, lesion, { '.nii.gz': 0, '.nrrd': 1e-9 });
 });
 
-test('NRRD mr-brain (int32 labels, LPS with flipped y) → .nrrd exact, → .nii.gz within 1e-5', { skip: skipUnless('mr-brain') }, async () => {
+test('NRRD mr-brain (int32 labels, LPS with flipped y) → .nrrd exact, → .nii.gz within 1e-5', {
+  skip: skipUnless('mr-brain'),
+}, async () => {
   const image = await readVolume(data('mr-brain/brain1_image.nrrd'));
   const label = await readVolume(data('mr-brain/brain1_label.nrrd'));
   assert.ok(label.data instanceof Int32Array);

@@ -5,19 +5,23 @@ import { squaredDistanceTransform } from '../../src/metrics/edt.js';
 /** Deterministic pseudo-random numbers so a failure is reproducible. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function bruteForce(feature: Uint8Array, dims: [number, number, number], sp: [number, number, number]): Float64Array {
   const [nx, ny, nz] = dims;
   const feats: [number, number, number][] = [];
-  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) if (feature[x + nx * (y + ny * z)]) feats.push([x, y, z]);
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) if (feature[x + nx * (y + ny * z)]) feats.push([x, y, z]);
   const out = new Float64Array(nx * ny * nz).fill(Infinity);
-  for (let z = 0; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 0; x < nx; x++) {
-    let best = Infinity;
-    for (const [fx, fy, fz] of feats) best = Math.min(best, ((x - fx) * sp[0]) ** 2 + ((y - fy) * sp[1]) ** 2 + ((z - fz) * sp[2]) ** 2);
-    out[x + nx * (y + ny * z)] = best;
-  }
+  for (let z = 0; z < nz; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++) {
+        let best = Infinity;
+        for (const [fx, fy, fz] of feats)
+          best = Math.min(best, ((x - fx) * sp[0]) ** 2 + ((y - fy) * sp[1]) ** 2 + ((z - fz) * sp[2]) ** 2);
+        out[x + nx * (y + ny * z)] = best;
+      }
   return out;
 }
 

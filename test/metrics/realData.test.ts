@@ -7,12 +7,15 @@ import { surfaceVoxels } from '../../src/metrics/surfaceDistance.js';
 
 const LESION = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
 
-test('real lesion mask vs itself shifted (1 slice, 7 columns): matches scipy', { skip: !existsSync(LESION) && 'needs ../shared/data/ct-lesion' }, async () => {
+test('real lesion mask vs itself shifted (1 slice, 7 columns): matches scipy', {
+  skip: !existsSync(LESION) && 'needs ../shared/data/ct-lesion',
+}, async () => {
   const c = await readNpzCase(LESION);
   const ref = selectLabel(c.label!.data);
   const [nx, ny, nz] = c.image.dims;
   const moved = new Uint8Array(ref.length);
-  for (let z = 1; z < nz; z++) for (let y = 0; y < ny; y++) for (let x = 7; x < nx; x++) moved[x + nx * (y + ny * z)] = ref[x - 7 + nx * (y + ny * (z - 1))]!;
+  for (let z = 1; z < nz; z++)
+    for (let y = 0; y < ny; y++) for (let x = 7; x < nx; x++) moved[x + nx * (y + ny * z)] = ref[x - 7 + nx * (y + ny * (z - 1))]!;
   // Reference values from an independent implementation: scipy.ndimage binary_erosion (6-connected,
   // border_value=0) for the borders and distance_transform_edt(sampling=(5, 0.3145, 0.3145)).
   let border = 0;

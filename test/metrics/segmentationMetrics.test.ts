@@ -9,7 +9,8 @@ type V3 = [number, number, number];
 /** A mask on an x-fastest grid with the inclusive box [lo, hi] set. */
 function box(dims: V3, lo: V3, hi: V3): Uint8Array {
   const m = new Uint8Array(dims[0] * dims[1] * dims[2]);
-  for (let z = lo[2]; z <= hi[2]; z++) for (let y = lo[1]; y <= hi[1]; y++) for (let x = lo[0]; x <= hi[0]; x++) m[x + dims[0] * (y + dims[1] * z)] = 1;
+  for (let z = lo[2]; z <= hi[2]; z++)
+    for (let y = lo[1]; y <= hi[1]; y++) for (let x = lo[0]; x <= hi[0]; x++) m[x + dims[0] * (y + dims[1] * z)] = 1;
   return m;
 }
 
@@ -60,9 +61,10 @@ test('surface distances on the cropped grid equal brute force over the whole gri
   const dims: V3 = [14, 11, 9];
   const sp: V3 = [0.8, 1.1, 2.5];
   let s = 12345;
-  const rnd = () => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rnd = () => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const n = dims[0] * dims[1] * dims[2];
-  const a = new Uint8Array(n), b = new Uint8Array(n);
+  const a = new Uint8Array(n),
+    b = new Uint8Array(n);
   // Random blobs: union of a few small boxes each.
   for (const m of [a, b]) {
     for (let k = 0; k < 3; k++) {
@@ -72,11 +74,15 @@ test('surface distances on the cropped grid equal brute force over the whole gri
       for (let i = 0; i < n; i++) m[i] |= bx[i]!;
     }
   }
-  const sa = surfaceVoxels(a, dims), sb = surfaceVoxels(b, dims);
-  const pts = (m: Uint8Array) => [...m.keys()].filter((i) => m[i]).map((i) => [i % dims[0], Math.floor(i / dims[0]) % dims[1], Math.floor(i / (dims[0] * dims[1]))]);
-  const brute = (from: number[][], to: number[][]) => from.map((p) => Math.min(...to.map((q) => Math.hypot((p[0]! - q[0]!) * sp[0], (p[1]! - q[1]!) * sp[1], (p[2]! - q[2]!) * sp[2]))));
+  const sa = surfaceVoxels(a, dims),
+    sb = surfaceVoxels(b, dims);
+  const pts = (m: Uint8Array) =>
+    [...m.keys()].filter((i) => m[i]).map((i) => [i % dims[0], Math.floor(i / dims[0]) % dims[1], Math.floor(i / (dims[0] * dims[1]))]);
+  const brute = (from: number[][], to: number[][]) =>
+    from.map((p) => Math.min(...to.map((q) => Math.hypot((p[0]! - q[0]!) * sp[0], (p[1]! - q[1]!) * sp[1], (p[2]! - q[2]!) * sp[2]))));
   const d = surfaceDistances(a, b, dims, sp);
-  const wantAB = brute(pts(sa), pts(sb)), wantBA = brute(pts(sb), pts(sa));
+  const wantAB = brute(pts(sa), pts(sb)),
+    wantBA = brute(pts(sb), pts(sa));
   assert.equal(d.aToB.length, wantAB.length);
   assert.equal(d.bToA.length, wantBA.length);
   wantAB.forEach((w, i) => assert.ok(Math.abs(d.aToB[i]! - w) < 1e-9));

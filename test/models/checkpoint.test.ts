@@ -8,9 +8,7 @@ import { load as loadYaml } from 'js-yaml';
 import { MedsamError } from '../../src/common/errors.js';
 import { buildZip } from '../../src/io/zip.js';
 import type { NdArray } from '../../src/io/ndarray.js';
-import {
-  checkKeys, encodeSafetensors, loadCheckpoint, parseCheckpoint, totalElements,
-} from '../../src/models/checkpoint/index.js';
+import { checkKeys, encodeSafetensors, loadCheckpoint, parseCheckpoint, totalElements } from '../../src/models/checkpoint/index.js';
 
 const FIX = process.env.MEDSAM2_SAM2_FIXTURES ?? '../shared/fixtures/sam2';
 const MICRO = join(FIX, 'micro512.pt');
@@ -27,13 +25,33 @@ function manifestSha(model: string): string {
 // ---- a tiny pickle writer, so crafted checkpoints exercise paths the fixtures do not ----
 class Pickle {
   private b: number[] = [0x80, 2];
-  op(...bytes: number[]): this { this.b.push(...bytes); return this; }
-  str(s: string): this { const u = new TextEncoder().encode(s); return this.op(0x8c, u.length, ...u); }
-  int(n: number): this { const v = new DataView(new ArrayBuffer(4)); v.setInt32(0, n, true); return this.op(0x4a, ...new Uint8Array(v.buffer)); }
-  global(m: string, n: string): this { return this.op(0x63, ...new TextEncoder().encode(`${m}\n${n}\n`)); }
-  mark(): this { return this.op(0x28); }
-  tuple(): this { return this.op(0x74); }
-  ints(xs: number[]): this { this.mark(); xs.forEach((x) => this.int(x)); return this.tuple(); }
+  op(...bytes: number[]): this {
+    this.b.push(...bytes);
+    return this;
+  }
+  str(s: string): this {
+    const u = new TextEncoder().encode(s);
+    return this.op(0x8c, u.length, ...u);
+  }
+  int(n: number): this {
+    const v = new DataView(new ArrayBuffer(4));
+    v.setInt32(0, n, true);
+    return this.op(0x4a, ...new Uint8Array(v.buffer));
+  }
+  global(m: string, n: string): this {
+    return this.op(0x63, ...new TextEncoder().encode(`${m}\n${n}\n`));
+  }
+  mark(): this {
+    return this.op(0x28);
+  }
+  tuple(): this {
+    return this.op(0x74);
+  }
+  ints(xs: number[]): this {
+    this.mark();
+    xs.forEach((x) => this.int(x));
+    return this.tuple();
+  }
   /** _rebuild_tensor_v2(storage(type, key, numel), offset, size, stride, False, OrderedDict()) */
   tensor(type: string, key: string, numel: number, offset: number, size: number[], stride: number[]): this {
     this.global('torch._utils', '_rebuild_tensor_v2').mark();
@@ -41,7 +59,9 @@ class Pickle {
     this.int(offset).ints(size).ints(stride).op(0x89).global('collections', 'OrderedDict').op(0x29, 0x52);
     return this.tuple().op(0x52);
   }
-  bytes(): Uint8Array { return Uint8Array.from([...this.b, 0x2e]); }
+  bytes(): Uint8Array {
+    return Uint8Array.from([...this.b, 0x2e]);
+  }
 }
 
 function ptZip(pkl: Uint8Array, records: Record<string, Uint8Array>, byteorder = 'little'): Uint8Array {
@@ -54,7 +74,10 @@ function assertStats(t: NdArray, sum: number, absSum: number, last: number): voi
   assert.ok(t.data instanceof Float32Array);
   let s = 0;
   let a = 0;
-  for (const x of t.data) { s += x; a += Math.abs(x); }
+  for (const x of t.data) {
+    s += x;
+    a += Math.abs(x);
+  }
   assert.ok(Math.abs(s - sum) <= 1e-9 * absSum && Math.abs(a - absSum) <= 1e-9 * absSum, `sum ${s} / ${a} vs ${sum} / ${absSum}`);
   assert.equal(t.data[t.data.length - 1], last);
 }
@@ -69,7 +92,10 @@ test('micro512.pt: 471 float32 tensors, sha256, parameter count and shapes match
   assert.equal(ck.size, 8006380);
   assert.ok([...ck.sourceDtypes.values()].every((d) => d === 'float32'));
   assert.ok(ck.tensors.has(BUFFER));
-  assert.equal(totalElements(ck.tensors, (k) => k !== BUFFER), 1957010);
+  assert.equal(
+    totalElements(ck.tensors, (k) => k !== BUFFER),
+    1957010,
+  );
   const y = (loadYaml(readFileSync(join(FIX, 'micro512.yaml'), 'utf8')) as any).model;
   const e = y.image_encoder.trunk.embed_dim;
   const dm = y.image_encoder.neck.d_model;
@@ -82,7 +108,10 @@ test('micro512.pt: 471 float32 tensors, sha256, parameter count and shapes match
   const L = y.memory_attention.num_layers;
   assert.deepEqual(shape(`memory_attention.layers.${L - 1}.linear1.weight`), [y.memory_attention.layer.dim_feedforward, dm]);
   assert.equal(shape(`memory_attention.layers.${L}.linear1.weight`), undefined);
-  assert.deepEqual(shape('memory_attention.layers.0.cross_attn_image.k_proj.weight'), [dm, y.memory_attention.layer.cross_attention.kv_in_dim]);
+  assert.deepEqual(shape('memory_attention.layers.0.cross_attn_image.k_proj.weight'), [
+    dm,
+    y.memory_attention.layer.cross_attention.kv_in_dim,
+  ]);
   assert.deepEqual(shape(BUFFER), [2, dm / 2]);
   // Sums and last elements computed independently (Python pickle + numpy.as_strided on the raw storages).
   assertStats(ck.tensors.get('maskmem_tpos_enc')!, -4.572569694835693, 42.57355694798753, 0.4438028335571289);
@@ -96,7 +125,10 @@ test('tiny512_fp16.pt: float16 storages upcast exactly to float32', { skip: need
   assert.equal(ck.tensors.size, 471);
   assert.equal(ck.sha256, manifestSha('tiny512'));
   assert.ok([...ck.sourceDtypes.values()].every((d) => d === 'float16'));
-  assert.equal(totalElements(ck.tensors, (k) => k !== BUFFER), 38962498);
+  assert.equal(
+    totalElements(ck.tensors, (k) => k !== BUFFER),
+    38962498,
+  );
   assert.deepEqual(ck.tensors.get('image_encoder.trunk.patch_embed.proj.weight')!.shape, [96, 3, 7, 7]);
   assert.deepEqual(ck.tensors.get('maskmem_tpos_enc')!.shape, [7, 1, 1, 64]);
   assert.deepEqual(ck.tensors.get(BUFFER)!.shape, [2, 128]);
@@ -117,12 +149,23 @@ test('tiny512_fp16.pt: float16 storages upcast exactly to float32', { skip: need
 
 test('non-contiguous views, offsets, shared storages, dtypes, big-endian and the bare-dict layout', async () => {
   // storage 0 = [0..5]; w is its transpose view (2,3) stride (1,2); b is an offset, strided view.
-  const pkl = new Pickle().op(0x7d) // {
-    .str('w').tensor('FloatStorage', '0', 6, 0, [2, 3], [1, 2]).op(0x73)
-    .str('b').tensor('FloatStorage', '0', 6, 1, [2], [2]).op(0x73)
-    .str('bf').tensor('BFloat16Storage', '1', 2, 0, [2], [1]).op(0x73)
-    .str('i').tensor('LongStorage', '2', 1, 0, [], []).op(0x73)
-    .str('m').tensor('BoolStorage', '3', 2, 0, [2], [1]).op(0x73)
+  const pkl = new Pickle()
+    .op(0x7d) // {
+    .str('w')
+    .tensor('FloatStorage', '0', 6, 0, [2, 3], [1, 2])
+    .op(0x73)
+    .str('b')
+    .tensor('FloatStorage', '0', 6, 1, [2], [2])
+    .op(0x73)
+    .str('bf')
+    .tensor('BFloat16Storage', '1', 2, 0, [2], [1])
+    .op(0x73)
+    .str('i')
+    .tensor('LongStorage', '2', 1, 0, [], [])
+    .op(0x73)
+    .str('m')
+    .tensor('BoolStorage', '3', 2, 0, [2], [1])
+    .op(0x73)
     .bytes();
   const recs = {
     0: f32bytes([0, 1, 2, 3, 4, 5]),
@@ -131,31 +174,48 @@ test('non-contiguous views, offsets, shared storages, dtypes, big-endian and the
     3: Uint8Array.from([1, 0]),
   };
   const ck = await parseCheckpoint(ptZip(pkl, recs), 'crafted.pt');
-  assert.deepEqual([...ck.tensors.get('w')!.data as Float32Array], [0, 2, 4, 1, 3, 5]);
-  assert.deepEqual([...ck.tensors.get('b')!.data as Float32Array], [1, 3]);
-  assert.deepEqual([...ck.tensors.get('bf')!.data as Float32Array], [1, -3]);
+  assert.deepEqual([...(ck.tensors.get('w')!.data as Float32Array)], [0, 2, 4, 1, 3, 5]);
+  assert.deepEqual([...(ck.tensors.get('b')!.data as Float32Array)], [1, 3]);
+  assert.deepEqual([...(ck.tensors.get('bf')!.data as Float32Array)], [1, -3]);
   assert.equal(ck.tensors.get('bf')!.dtype, 'bfloat16');
   assert.deepEqual(ck.tensors.get('i')!.shape, []);
   assert.equal((ck.tensors.get('i')!.data as BigInt64Array)[0], -(2n ** 40n));
   assert.equal(ck.tensors.get('m')!.dtype, 'bool');
   // The same pickle with big-endian storages.
-  const be = (b: Uint8Array, size: number) => { const c = b.slice(); for (let i = 0; i < c.length; i += size) c.subarray(i, i + size).reverse(); return c; };
+  const be = (b: Uint8Array, size: number) => {
+    const c = b.slice();
+    for (let i = 0; i < c.length; i += size) c.subarray(i, i + size).reverse();
+    return c;
+  };
   const ckBe = await parseCheckpoint(ptZip(pkl, { 0: be(recs[0], 4), 1: be(recs[1], 2), 2: be(recs[2], 8), 3: recs[3] }, 'big'), 'be.pt');
-  assert.deepEqual([...ckBe.tensors.get('w')!.data as Float32Array], [0, 2, 4, 1, 3, 5]);
-  assert.deepEqual([...ckBe.tensors.get('bf')!.data as Float32Array], [1, -3]);
+  assert.deepEqual([...(ckBe.tensors.get('w')!.data as Float32Array)], [0, 2, 4, 1, 3, 5]);
+  assert.deepEqual([...(ckBe.tensors.get('bf')!.data as Float32Array)], [1, -3]);
   assert.equal((ckBe.tensors.get('i')!.data as BigInt64Array)[0], -(2n ** 40n));
 });
 
 test('a {"model": ..., "optimizer": ...} checkpoint yields only the model tensors', async () => {
-  const pkl = new Pickle().op(0x7d)
-    .str('epoch').int(3).op(0x73)
-    .str('model').global('collections', 'OrderedDict').op(0x29, 0x52)
-    .str('a').tensor('FloatStorage', '0', 2, 0, [2], [1]).op(0x73).op(0x73)
-    .str('optimizer').op(0x7d).str('s').tensor('FloatStorage', '1', 1, 0, [1], [1]).op(0x73).op(0x73)
+  const pkl = new Pickle()
+    .op(0x7d)
+    .str('epoch')
+    .int(3)
+    .op(0x73)
+    .str('model')
+    .global('collections', 'OrderedDict')
+    .op(0x29, 0x52)
+    .str('a')
+    .tensor('FloatStorage', '0', 2, 0, [2], [1])
+    .op(0x73)
+    .op(0x73)
+    .str('optimizer')
+    .op(0x7d)
+    .str('s')
+    .tensor('FloatStorage', '1', 1, 0, [1], [1])
+    .op(0x73)
+    .op(0x73)
     .bytes();
   const ck = await parseCheckpoint(ptZip(pkl, { 0: f32bytes([7, 8]), 1: f32bytes([9]) }), 'train.pt');
   assert.deepEqual([...ck.tensors.keys()], ['a']);
-  assert.deepEqual([...ck.tensors.get('a')!.data as Float32Array], [7, 8]);
+  assert.deepEqual([...(ck.tensors.get('a')!.data as Float32Array)], [7, 8]);
 });
 
 test('forbidden globals are refused, never executed', async () => {
@@ -185,7 +245,10 @@ test('corrupt checkpoints fail with one-line MedsamErrors', { skip: needs(MICRO)
   const oneTensor = new Pickle().op(0x7d).str('w').tensor('FloatStorage', '0', 2, 0, [2], [1]).op(0x73).bytes();
   await assert.rejects(parseCheckpoint(ptZip(oneTensor, {}), 'norec.pt'), isErr(/storage record archive\/data\/0, which is missing/));
   await assert.rejects(parseCheckpoint(ptZip(oneTensor, { 0: f32bytes([1]) }), 'short.pt'), isErr(/has 4 bytes, expected 8/));
-  await assert.rejects(parseCheckpoint(ptZip(Uint8Array.from([0x80, 2, 0xff, 0x2e]), {}), 'op.pt'), isErr(/unsupported pickle opcode 0xff/));
+  await assert.rejects(
+    parseCheckpoint(ptZip(Uint8Array.from([0x80, 2, 0xff, 0x2e]), {}), 'op.pt'),
+    isErr(/unsupported pickle opcode 0xff/),
+  );
   await assert.rejects(parseCheckpoint(ptZip(oneTensor.subarray(0, 20), {}), 'trunc.pt'), isErr(/truncated/));
   // A view reaching past its storage.
   const past = new Pickle().op(0x7d).str('w').tensor('FloatStorage', '0', 2, 1, [2], [1]).op(0x73).bytes();
@@ -208,16 +271,19 @@ test('safetensors: write → load round trip through a file, and corrupt headers
     const ck = await loadCheckpoint(p);
     assert.equal(ck.format, 'safetensors');
     assert.deepEqual([...ck.tensors.keys()], [...tensors.keys()]);
-    assert.deepEqual([...ck.tensors.get('a.weight')!.data as Float32Array], [1, 2, 3, 4]);
-    assert.deepEqual([...ck.tensors.get('a.half')!.data as Float32Array], [0.5, -65504, 0.333251953125]);
+    assert.deepEqual([...(ck.tensors.get('a.weight')!.data as Float32Array)], [1, 2, 3, 4]);
+    assert.deepEqual([...(ck.tensors.get('a.half')!.data as Float32Array)], [0.5, -65504, 0.333251953125]);
     assert.equal(ck.sourceDtypes.get('a.half'), 'float16');
-    assert.deepEqual([...ck.tensors.get('a.bf')!.data as Float32Array], [1.5]);
+    assert.deepEqual([...(ck.tensors.get('a.bf')!.data as Float32Array)], [1.5]);
     assert.equal((ck.tensors.get('n.steps')!.data as BigInt64Array)[0], 5n);
     assert.deepEqual(ck.tensors.get('n.steps')!.shape, []);
     assert.equal(ck.tensors.get('ünïcode')!.data[0], 9);
     const headerLen = Number(new DataView(bytes.buffer).getBigUint64(0, true));
     assert.equal(headerLen % 8, 0);
-    await assert.rejects(parseCheckpoint(bytes.subarray(0, bytes.length - 3), 'cut.safetensors'), isErr(/does not fit its shape|truncated/));
+    await assert.rejects(
+      parseCheckpoint(bytes.subarray(0, bytes.length - 3), 'cut.safetensors'),
+      isErr(/does not fit its shape|truncated/),
+    );
     const bad = bytes.slice();
     bad[9] = 0x21; // break the JSON
     await assert.rejects(parseCheckpoint(bad, 'bad.safetensors'), isErr(/JSON header is corrupt/));
@@ -229,8 +295,14 @@ test('safetensors: write → load round trip through a file, and corrupt headers
 test('checkKeys lists missing and unexpected keys', () => {
   const t = new Map<string, NdArray>(['a', 'b', 'x'].map((k) => [k, { dtype: 'float32', shape: [1], data: new Float32Array(1) }]));
   assert.throws(() => checkKeys(t, ['a', 'b', 'c']), isErr(/1 missing key\(s\): c; 1 unexpected key\(s\): x/));
-  assert.throws(() => checkKeys(t, ['a', 'b', 'c'], { allowUnexpected: true }), isErr(/^checkpoint does not match the model: 1 missing key\(s\): c —/));
+  assert.throws(
+    () => checkKeys(t, ['a', 'b', 'c'], { allowUnexpected: true }),
+    isErr(/^checkpoint does not match the model: 1 missing key\(s\): c —/),
+  );
   checkKeys(t, ['a', 'b'], { allowUnexpected: true });
   const many = Array.from({ length: 25 }, (_, i) => `k${i}`);
-  assert.throws(() => checkKeys(t, [...many, 'a', 'b', 'x'], { source: 'm.pt' }), isErr(/^m\.pt does not match the model: 25 missing key\(s\): k0, .*k9, … \(25 in all\)/));
+  assert.throws(
+    () => checkKeys(t, [...many, 'a', 'b', 'x'], { source: 'm.pt' }),
+    isErr(/^m\.pt does not match the model: 25 missing key\(s\): k0, .*k9, … \(25 in all\)/),
+  );
 });

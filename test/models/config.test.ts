@@ -6,10 +6,18 @@ import { join } from 'node:path';
 import { MedsamError } from '../../src/common/errors.js';
 import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import {
-  canonicalSam2ConfigJson, parseSam2Config, sam2ConfigHash, withVideoPredictorOverrides, type Sam2Config,
+  canonicalSam2ConfigJson,
+  parseSam2Config,
+  sam2ConfigHash,
+  withVideoPredictorOverrides,
+  type Sam2Config,
 } from '../../src/models/sam2/config.js';
 import {
-  BUILTIN_CONFIG_IDS, builtinConfigYaml, builtinSam2Config, loadSam2Config, normalizeConfigId,
+  BUILTIN_CONFIG_IDS,
+  builtinConfigYaml,
+  builtinSam2Config,
+  loadSam2Config,
+  normalizeConfigId,
 } from '../../src/models/sam2/configs/builtin.js';
 import { SAM2_ZOO, findZooEntry, identifyCheckpoint } from '../../src/models/zoo.js';
 
@@ -45,7 +53,11 @@ test('micro512.yaml parses, including its two extra keys, with upstream defaults
   assert.equal(c.memoryEncoder.maskDownsampler.numLayers, 4);
   assert.equal(c.memoryEncoder.fuser.layer.layerScaleInitValue, 1e-6);
   assert.equal(c.imageEncoder.neck.positionEncoding.scale, 2 * Math.PI);
-  assert.deepEqual(c.samMaskDecoderExtraArgs, { dynamicMultimaskViaStability: false, dynamicMultimaskStabilityDelta: 0.05, dynamicMultimaskStabilityThresh: 0.98 });
+  assert.deepEqual(c.samMaskDecoderExtraArgs, {
+    dynamicMultimaskViaStability: false,
+    dynamicMultimaskStabilityDelta: 0.05,
+    dynamicMultimaskStabilityThresh: 0.98,
+  });
 });
 
 test('tiny512.yaml parses and equals the built-in sam2.1_hiera_t512', { skip }, async () => {
@@ -62,7 +74,9 @@ test('tiny512.yaml parses and equals the built-in sam2.1_hiera_t512', { skip }, 
   assert.notEqual(await sam2ConfigHash(parseSam2Config(readFileSync(MICRO, 'utf8'))), await sam2ConfigHash(c));
 });
 
-test('config and checkpoint agree: derived widths match micro512.pt tensor shapes', { skip: (skip || !existsSync(join(FIX, 'micro512.pt'))) && 'needs ../shared/fixtures/sam2' }, async () => {
+test('config and checkpoint agree: derived widths match micro512.pt tensor shapes', {
+  skip: (skip || !existsSync(join(FIX, 'micro512.pt'))) && 'needs ../shared/fixtures/sam2',
+}, async () => {
   const c = parseSam2Config(readFileSync(MICRO, 'utf8'));
   const t = (await loadCheckpoint(join(FIX, 'micro512.pt'))).tensors;
   const shape = (k: string) => t.get(k)?.shape;
@@ -130,9 +144,11 @@ test('video predictor overrides are applied as build_sam2_video_predictor_npz do
   assert.equal(base.binarizeMaskFromPtsForMemEnc, false); // not mutated
   assert.notEqual(await sam2ConfigHash(v), await sam2ConfigHash(base));
   // The same overrides written into the YAML (hydra ++ style) give the same config.
-  const yaml = builtinConfigYaml('sam2.1_hiera_t512').replace('model:\n  _target_: sam2.modeling.sam2_base.SAM2Base\n',
+  const yaml = builtinConfigYaml('sam2.1_hiera_t512').replace(
+    'model:\n  _target_: sam2.modeling.sam2_base.SAM2Base\n',
     'model:\n  _target_: sam2.sam2_video_predictor_npz.SAM2VideoPredictorNPZ\n  binarize_mask_from_pts_for_mem_enc: true\n  fill_hole_area: 0\n' +
-    '  sam_mask_decoder_extra_args:\n    dynamic_multimask_via_stability: true\n    dynamic_multimask_stability_delta: 0.05\n    dynamic_multimask_stability_thresh: 0.98\n');
+      '  sam_mask_decoder_extra_args:\n    dynamic_multimask_via_stability: true\n    dynamic_multimask_stability_delta: 0.05\n    dynamic_multimask_stability_thresh: 0.98\n',
+  );
   const fromYaml: Sam2Config = parseSam2Config(yaml);
   assert.equal(fromYaml.target, 'sam2.sam2_video_predictor_npz.SAM2VideoPredictorNPZ');
   assert.deepEqual({ ...fromYaml, target: v.target }, v);
@@ -140,20 +156,40 @@ test('video predictor overrides are applied as build_sam2_video_predictor_npz do
 
 test('bad configs fail with one-line MedsamErrors naming the YAML path', () => {
   const y = builtinConfigYaml('sam2.1_hiera_t512');
-  assert.throws(() => parseSam2Config(y.replace('sam2.modeling.backbones.hieradet.Hiera', 'sam2.modeling.backbones.vitdet.ViT'), 'x.yaml'),
-    isErr(/^x\.yaml: 'model\.image_encoder\.trunk\._target_' is sam2\.modeling\.backbones\.vitdet\.ViT, which medsam2\.js does not implement/));
-  assert.throws(() => parseSam2Config(y.replace('_target_: sam2.modeling.sam2_base.SAM2Base', '_target_: training.model.sam2.SAM2Train')),
-    isErr(/'model\._target_' is training\.model\.sam2\.SAM2Train/));
-  assert.throws(() => parseSam2Config(y.replace('      embed_dim: 96\n', '      embed_dimm: 96\n')), isErr(/'model\.image_encoder\.trunk\.embed_dimm' is not a parameter/));
+  assert.throws(
+    () => parseSam2Config(y.replace('sam2.modeling.backbones.hieradet.Hiera', 'sam2.modeling.backbones.vitdet.ViT'), 'x.yaml'),
+    isErr(
+      /^x\.yaml: 'model\.image_encoder\.trunk\._target_' is sam2\.modeling\.backbones\.vitdet\.ViT, which medsam2\.js does not implement/,
+    ),
+  );
+  assert.throws(
+    () => parseSam2Config(y.replace('_target_: sam2.modeling.sam2_base.SAM2Base', '_target_: training.model.sam2.SAM2Train')),
+    isErr(/'model\._target_' is training\.model\.sam2\.SAM2Train/),
+  );
+  assert.throws(
+    () => parseSam2Config(y.replace('      embed_dim: 96\n', '      embed_dimm: 96\n')),
+    isErr(/'model\.image_encoder\.trunk\.embed_dimm' is not a parameter/),
+  );
   assert.throws(() => parseSam2Config(y.replace('    out_dim: 64\n', '')), isErr(/'model\.memory_encoder\.out_dim' is missing/));
   assert.throws(() => parseSam2Config(y.replace('num_maskmem: 7', 'num_maskmem: seven')), isErr(/'model\.num_maskmem' is not a number/));
-  assert.throws(() => parseSam2Config(y.replace('backbone_channel_list: [768, 384, 192, 96]', 'backbone_channel_list: [768, 384, 192, 48]')),
-    isErr(/backbone_channel_list \[768,384,192,48\] does not match the trunk's stage widths \[768,384,192,96\]/));
-  assert.throws(() => parseSam2Config(y.replace('      d_model: 256\n      backbone', '      d_model: 64\n      backbone')), isErr(/memory_encoder\.in_dim \(256\) must equal the neck d_model \(64\)/));
-  assert.throws(() => parseSam2Config(y.replace('num_maskmem: 7', 'num_maskmem: ${scratch.num_maskmem}')), isErr(/unresolved interpolation/));
+  assert.throws(
+    () => parseSam2Config(y.replace('backbone_channel_list: [768, 384, 192, 96]', 'backbone_channel_list: [768, 384, 192, 48]')),
+    isErr(/backbone_channel_list \[768,384,192,48\] does not match the trunk's stage widths \[768,384,192,96\]/),
+  );
+  assert.throws(
+    () => parseSam2Config(y.replace('      d_model: 256\n      backbone', '      d_model: 64\n      backbone')),
+    isErr(/memory_encoder\.in_dim \(256\) must equal the neck d_model \(64\)/),
+  );
+  assert.throws(
+    () => parseSam2Config(y.replace('num_maskmem: 7', 'num_maskmem: ${scratch.num_maskmem}')),
+    isErr(/unresolved interpolation/),
+  );
   assert.throws(() => parseSam2Config('model: [1, 2'), isErr(/is not valid YAML/));
   assert.throws(() => parseSam2Config('foo: 1'), isErr(/has no 'model:' section/));
-  assert.throws(() => parseSam2Config(y.replace('activation: relu', 'activation: swish')), isErr(/activation' is "swish"; supported: relu, gelu, glu/));
+  assert.throws(
+    () => parseSam2Config(y.replace('activation: relu', 'activation: swish')),
+    isErr(/activation' is "swish"; supported: relu, gelu, glu/),
+  );
 });
 
 test('model zoo: every entry names a built-in config; checkpoints are identified by sha256 and size', () => {
@@ -176,7 +212,9 @@ test('model zoo: every entry names a built-in config; checkpoints are identified
   assert.equal(findZooEntry('unknown.pt'), undefined);
 });
 
-test('the fixture checkpoints are random-weight models, not zoo entries', { skip: (skip || !existsSync(join(FIX, 'micro512_box_bidir.json'))) && 'needs ../shared/fixtures/sam2' }, () => {
+test('the fixture checkpoints are random-weight models, not zoo entries', {
+  skip: (skip || !existsSync(join(FIX, 'micro512_box_bidir.json'))) && 'needs ../shared/fixtures/sam2',
+}, () => {
   const sha = JSON.parse(readFileSync(join(FIX, 'micro512_box_bidir.json'), 'utf8')).checkpoint_sha256;
   assert.match(sha, /^[0-9a-f]{64}$/);
   assert.equal(identifyCheckpoint(sha), undefined);

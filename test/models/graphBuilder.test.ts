@@ -47,7 +47,9 @@ test('graph builder emits a valid ONNX model whose Linear/LayerNorm/GELU match a
     const mean = v.reduce((a, b) => a + b) / inp;
     const vr = v.reduce((a, b) => a + (b - mean) ** 2, 0) / inp;
     const nn = v.map((e, i) => ((e - mean) / Math.sqrt(vr + 1e-5)) * get('n.weight')[i]! + get('n.bias')[i]!);
-    const h = Array.from({ length: hid }, (_, o) => gelu(nn.reduce((a, e, i) => a + e * get('l.layers.0.weight')[o * inp + i]!, get('l.layers.0.bias')[o]!)));
+    const h = Array.from({ length: hid }, (_, o) =>
+      gelu(nn.reduce((a, e, i) => a + e * get('l.layers.0.weight')[o * inp + i]!, get('l.layers.0.bias')[o]!)),
+    );
     for (let o = 0; o < out; o++) {
       const ref = h.reduce((a, e, i) => a + e * get('l.layers.1.weight')[o * hid + i]!, get('l.layers.1.bias')[o]!);
       assert.ok(Math.abs(ref - got[row * out + o]!) < 1e-5, `y[${row},${o}] ${got[row * out + o]} vs ${ref}`);
@@ -62,7 +64,8 @@ function erf(x: number): number {
   const s = Math.sign(x);
   const a = Math.abs(x);
   if (a < 3) {
-    let sum = a, term = a;
+    let sum = a,
+      term = a;
     for (let n = 1; n < 60; n++) {
       term *= (-a * a) / n;
       sum += term / (2 * n + 1);

@@ -21,7 +21,12 @@ const yaml = join(dir, 'micro512.yaml');
 const ckpt = join(dir, 'micro512.pt');
 const skip = !(existsSync(yaml) && existsSync(ckpt)) && `needs ${dir}/micro512.{yaml,pt} (SAM2 fixtures)`;
 
-async function encode(cfg: ImageEncoderConfig, ws: WeightStore, attention: 'matmul' | 'mha', image: Float32Array): Promise<Record<string, ort.Tensor>> {
+async function encode(
+  cfg: ImageEncoderConfig,
+  ws: WeightStore,
+  attention: 'matmul' | 'mha',
+  image: Float32Array,
+): Promise<Record<string, ort.Tensor>> {
   const bytes = buildImageEncoderGraph(cfg, ws, { attention });
   // every block must take a fast form in 'matmul' graphs (a fallback would emit the reference MultiHeadAttention op)
   const hasMha = Buffer.from(bytes).includes('MultiHeadAttention');
@@ -45,7 +50,10 @@ function seededImage(n: number): Float32Array {
 
 const variants: { name: string; edit: (c: ImageEncoderConfig) => ImageEncoderConfig }[] = [
   { name: '1024 px', edit: (c) => ({ ...c, imageSize: 1024 }) },
-  { name: 'stage-2 windows that need padding (window 6), also on a q-pooled block', edit: (c) => ({ ...c, trunk: { ...c.trunk, windowSpec: [c.trunk.windowSpec[0]!, 6, 14, 7] } }) },
+  {
+    name: 'stage-2 windows that need padding (window 6), also on a q-pooled block',
+    edit: (c) => ({ ...c, trunk: { ...c.trunk, windowSpec: [c.trunk.windowSpec[0]!, 6, 14, 7] } }),
+  },
   { name: 'a q-pooled global block in window-major order', edit: (c) => ({ ...c, trunk: { ...c.trunk, globalAttBlocks: [3, 5, 7, 9] } }) },
 ];
 

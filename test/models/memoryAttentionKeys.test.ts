@@ -15,7 +15,6 @@ import { loadMemoryCase } from '../helpers/sam2MemoryCase.js';
 const smallest = smallestModuleCase();
 const skip = !smallest && `needs ${fixtureDir()} (SAM2 fixtures)`;
 
-
 /** Swap token rows [i0, i0+n) and [j0, j0+n) of a [M, Cm] array. */
 function swapRows(x: Float32Array, Cm: number, i0: number, j0: number, n: number): Float32Array {
   const o = x.slice();

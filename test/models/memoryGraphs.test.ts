@@ -23,12 +23,25 @@ test('axial RoPE tables: first dim/4 pairs rotate by column, last dim/4 by row, 
     for (let j = 0; j < dim / 2; j++) {
       const f = 1 / 10000 ** ((4 * (j % (dim / 4))) / dim);
       const a = (j < dim / 4 ? tx : ty) * f;
-      for (const [got, want] of [[cos[t * dim + 2 * j]!, Math.cos(a)], [cos[t * dim + 2 * j + 1]!, Math.cos(a)], [sin[t * dim + 2 * j]!, -Math.sin(a)], [sin[t * dim + 2 * j + 1]!, Math.sin(a)]] as const) {
+      for (const [got, want] of [
+        [cos[t * dim + 2 * j]!, Math.cos(a)],
+        [cos[t * dim + 2 * j + 1]!, Math.cos(a)],
+        [sin[t * dim + 2 * j]!, -Math.sin(a)],
+        [sin[t * dim + 2 * j + 1]!, Math.sin(a)],
+      ] as const) {
         assert.ok(Math.abs(got - want) < 1e-6, `t=${t} j=${j}: ${got} vs ${want}`);
       }
     }
   }
-  const rc = { embeddingDim: 64, numHeads: 1, downsampleRate: 1, kvInDim: 64, ropeTheta: 1e4, featSizes: [32, 32] as [number, number], ropeKRepeat: false };
+  const rc = {
+    embeddingDim: 64,
+    numHeads: 1,
+    downsampleRate: 1,
+    kvInDim: 64,
+    ropeTheta: 1e4,
+    featSizes: [32, 32] as [number, number],
+    ropeKRepeat: false,
+  };
   assert.deepEqual(ropeGrid(rc, 1024), [32, 32]);
   assert.deepEqual(ropeGrid(rc, 4096), [64, 64]);
   assert.throws(() => ropeGrid(rc, 1000), /not a square grid/);
@@ -37,7 +50,6 @@ test('axial RoPE tables: first dim/4 pairs rotate by column, last dim/4 by row, 
 // The smallest-checkpoint module case keeps this fast (no fixture names hard-coded).
 const smallest = smallestModuleCase();
 const skip = !smallest && `needs ${fixtureDir()} (SAM2 fixtures)`;
-
 
 async function checkRepeatInvariance(runner: Sam2MemoryRunner, cfg: MemoryModulesConfig): Promise<void> {
   const side = cfg.imageSize / cfg.backboneStride;
@@ -48,9 +60,21 @@ async function checkRepeatInvariance(runner: Sam2MemoryRunner, cfg: MemoryModule
   const currPos = seededRandom(hw * C, 2);
   const frame = seededRandom(hw * Cm, 3);
   const framePos = seededRandom(hw * Cm, 4);
-  const two = (x: Float32Array) => { const o = new Float32Array(2 * x.length); o.set(x); o.set(x, x.length); return o; };
+  const two = (x: Float32Array) => {
+    const o = new Float32Array(2 * x.length);
+    o.set(x);
+    o.set(x, x.length);
+    return o;
+  };
   const one = await runner.attendMemory({ curr, currPos, memory: frame, memoryPos: framePos, numMemoryTokens: hw, numObjPtrTokens: 0 });
-  const dup = await runner.attendMemory({ curr, currPos, memory: two(frame), memoryPos: two(framePos), numMemoryTokens: 2 * hw, numObjPtrTokens: 0 });
+  const dup = await runner.attendMemory({
+    curr,
+    currPos,
+    memory: two(frame),
+    memoryPos: two(framePos),
+    numMemoryTokens: 2 * hw,
+    numObjPtrTokens: 0,
+  });
   assert.equal(one.length, hw * C);
   assert.ok(one.every(Number.isFinite));
   // Attending to two identical memory frames equals attending to one only if both copies get the
@@ -60,7 +84,14 @@ async function checkRepeatInvariance(runner: Sam2MemoryRunner, cfg: MemoryModule
   // A shifted second copy (different rotation per token) must change it: the check above is not vacuous.
   const shifted = two(frame);
   shifted.copyWithin(hw * Cm, hw * Cm + Cm);
-  const s = await runner.attendMemory({ curr, currPos, memory: shifted, memoryPos: two(framePos), numMemoryTokens: 2 * hw, numObjPtrTokens: 0 });
+  const s = await runner.attendMemory({
+    curr,
+    currPos,
+    memory: shifted,
+    memoryPos: two(framePos),
+    numMemoryTokens: 2 * hw,
+    numObjPtrTokens: 0,
+  });
   assert.ok(maxAbsDiff(one, s) > 1e-3, 'a different second frame changes the output');
 }
 
@@ -76,7 +107,10 @@ test('memory graphs build and run at image_size 1024 (64×64 grid, 256² low-res
   try {
     const side = 64;
     const enc = await runner.encodeMemory({
-      pixFeat: seededRandom(cfg.hiddenDim * side * side, 5), lowResMasks: seededRandom(256 * 256, 6).map((v) => 8 * v), objectScoreLogits: Float32Array.of(-1), binarize: false,
+      pixFeat: seededRandom(cfg.hiddenDim * side * side, 5),
+      lowResMasks: seededRandom(256 * 256, 6).map((v) => 8 * v),
+      objectScoreLogits: Float32Array.of(-1),
+      binarize: false,
     });
     assert.equal(enc.maskmemFeatures.length, cfg.memDim * side * side);
     assert.equal(enc.maskmemPosEnc.length, cfg.memDim * side * side);
@@ -85,8 +119,12 @@ test('memory graphs build and run at image_size 1024 (64×64 grid, 256² low-res
     const hw = side * side;
     const P = cfg.hiddenDim / cfg.memDim;
     const out = await runner.attendMemory({
-      curr: seededRandom(hw * cfg.hiddenDim, 7), currPos: seededRandom(hw * cfg.hiddenDim, 8),
-      memory: seededRandom((hw + P) * cfg.memDim, 9), memoryPos: seededRandom((hw + P) * cfg.memDim, 10), numMemoryTokens: hw + P, numObjPtrTokens: P,
+      curr: seededRandom(hw * cfg.hiddenDim, 7),
+      currPos: seededRandom(hw * cfg.hiddenDim, 8),
+      memory: seededRandom((hw + P) * cfg.memDim, 9),
+      memoryPos: seededRandom((hw + P) * cfg.memDim, 10),
+      numMemoryTokens: hw + P,
+      numObjPtrTokens: P,
     });
     assert.equal(out.length, hw * cfg.hiddenDim);
     assert.ok(out.every(Number.isFinite));
@@ -109,7 +147,8 @@ test('memory encoder adds no_obj_embed_spatial exactly when the object score is 
     const absent = await mc.runner.encodeMemory({ ...base, objectScoreLogits: Float32Array.of(score) });
     let worst = 0;
     for (let c = 0; c < cfg.memDim; c++) {
-      for (let i = 0; i < hw; i++) worst = Math.max(worst, Math.abs(absent.maskmemFeatures[c * hw + i]! - present.maskmemFeatures[c * hw + i]! - emb[c]!));
+      for (let i = 0; i < hw; i++)
+        worst = Math.max(worst, Math.abs(absent.maskmemFeatures[c * hw + i]! - present.maskmemFeatures[c * hw + i]! - emb[c]!));
     }
     assert.ok(worst < 1e-5, `score ${score}: features − no-object features differ from no_obj_embed_spatial by ${worst}`);
   }

@@ -22,27 +22,48 @@ const N = grid[0] * grid[1];
 
 function weights(kvIn: number, seed: number): Map<string, NdArray> {
   const m = new Map<string, NdArray>();
-  const add = (k: string, shape: number[], s: number) => m.set(k, { dtype: 'float32', shape, data: seededRandom(shape.reduce((a, b) => a * b, 1), s) });
-  add('a.q_proj.weight', [C, C], seed + 1); add('a.q_proj.bias', [C], seed + 2);
-  add('a.k_proj.weight', [C, kvIn], seed + 3); add('a.k_proj.bias', [C], seed + 4);
-  add('a.v_proj.weight', [C, kvIn], seed + 5); add('a.v_proj.bias', [C], seed + 6);
-  add('a.out_proj.weight', [C, C], seed + 7); add('a.out_proj.bias', [C], seed + 8);
+  const add = (k: string, shape: number[], s: number) =>
+    m.set(k, {
+      dtype: 'float32',
+      shape,
+      data: seededRandom(
+        shape.reduce((a, b) => a * b, 1),
+        s,
+      ),
+    });
+  add('a.q_proj.weight', [C, C], seed + 1);
+  add('a.q_proj.bias', [C], seed + 2);
+  add('a.k_proj.weight', [C, kvIn], seed + 3);
+  add('a.k_proj.bias', [C], seed + 4);
+  add('a.v_proj.weight', [C, kvIn], seed + 5);
+  add('a.v_proj.bias', [C], seed + 6);
+  add('a.out_proj.weight', [C, C], seed + 7);
+  add('a.out_proj.bias', [C], seed + 8);
   return m;
 }
 
 /** x [rows, in] · Wᵀ + b in float64. */
 function lin(x: Float64Array, rows: number, w: Float32Array, b: Float32Array, inp: number, out: number): Float64Array {
   const y = new Float64Array(rows * out);
-  for (let r = 0; r < rows; r++) for (let o = 0; o < out; o++) {
-    let s = b[o]!;
-    for (let i = 0; i < inp; i++) s += x[r * inp + i]! * w[o * inp + i]!;
-    y[r * out + o] = s;
-  }
+  for (let r = 0; r < rows; r++)
+    for (let o = 0; o < out; o++) {
+      let s = b[o]!;
+      for (let i = 0; i < inp; i++) s += x[r * inp + i]! * w[o * inp + i]!;
+      y[r * out + o] = s;
+    }
   return y;
 }
 
 /** Upstream RoPEAttention (batch 1) in float64: the last `unrotated` keys keep their values. */
-function reference(ws: Map<string, NdArray>, heads: number, kvIn: number, q: Float32Array, kv: Float32Array, M: number, unrotated: number): Float64Array {
+function reference(
+  ws: Map<string, NdArray>,
+  heads: number,
+  kvIn: number,
+  q: Float32Array,
+  kv: Float32Array,
+  M: number,
+  unrotated: number,
+): Float64Array {
   const w = (k: string) => ws.get(`a.${k}`)!.data as Float32Array;
   const dh = C / heads;
   const qp = lin(Float64Array.from(q), N, w('q_proj.weight'), w('q_proj.bias'), C, C);
@@ -74,7 +95,7 @@ function reference(ws: Map<string, NdArray>, heads: number, kvIn: number, q: Flo
         mx = Math.max(mx, p[t]!);
       }
       let sum = 0;
-      for (let t = 0; t < M; t++) sum += (p[t] = Math.exp(p[t]! - mx));
+      for (let t = 0; t < M; t++) sum += p[t] = Math.exp(p[t]! - mx);
       for (let d = 0; d < dh; d++) {
         let s = 0;
         for (let t = 0; t < M; t++) s += p[t]! * vp[t * C + h * dh + d]!;
@@ -88,7 +109,15 @@ function reference(ws: Map<string, NdArray>, heads: number, kvIn: number, q: Flo
 for (const heads of [2, 4]) {
   for (const kvIn of [8, 32]) {
     test(`RoPE attention, ${heads} heads, ${kvIn}-d values (${kvIn <= C / heads ? 'folded value/output projection' : 'plain'}): float64 reference`, async () => {
-      const cfg: RopeAttentionConfig = { embeddingDim: C, numHeads: heads, downsampleRate: 1, kvInDim: kvIn, ropeTheta: 10000, featSizes: grid, ropeKRepeat: true };
+      const cfg: RopeAttentionConfig = {
+        embeddingDim: C,
+        numHeads: heads,
+        downsampleRate: 1,
+        kvInDim: kvIn,
+        ropeTheta: 10000,
+        featSizes: grid,
+        ropeKRepeat: true,
+      };
       const wmap = weights(kvIn, 10 * heads + kvIn);
       const g = new GraphBuilder('rope_attention_test');
       const q = g.input('q', 'float', [N, C]);

@@ -60,9 +60,19 @@ test('MedSAM2 video-predictor overrides reach the SAM heads and predictor views'
 
 test('features the graph builders lack are rejected with one-line errors', () => {
   const text = builtinConfigYaml('sam2.1_hiera_t512');
-  const edit = (from: RegExp, to: string) => { const t = text.replace(from, to); assert.notEqual(t, text, String(from)); return t; };
-  assert.throws(() => sam2ConfigsFromYaml(edit(/fpn_interp_model: nearest/, 'fpn_interp_model: bicubic')), isErr(/fpn_interp_model: bicubic/));
+  const edit = (from: RegExp, to: string) => {
+    const t = text.replace(from, to);
+    assert.notEqual(t, text, String(from));
+    return t;
+  };
+  assert.throws(
+    () => sam2ConfigsFromYaml(edit(/fpn_interp_model: nearest/, 'fpn_interp_model: bicubic')),
+    isErr(/fpn_interp_model: bicubic/),
+  );
   assert.throws(() => sam2ConfigsFromYaml(edit(/activation: relu/, 'activation: glu')), isErr(/activation 'glu'/));
   assert.throws(() => sam2ConfigsFromYaml(edit(/num_maskmem: 7/, 'num_maskmem: 0')), isErr(/num_maskmem 0/));
-  assert.throws(() => sam2ConfigsFromYaml(edit(/(_target_: sam2\.modeling\.backbones\.hieradet\.Hiera)/, '$1\n      return_interm_layers: false')), isErr(/return_interm_layers/));
+  assert.throws(
+    () => sam2ConfigsFromYaml(edit(/(_target_: sam2\.modeling\.backbones\.hieradet\.Hiera)/, '$1\n      return_interm_layers: false')),
+    isErr(/return_interm_layers/),
+  );
 });

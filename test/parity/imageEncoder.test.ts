@@ -27,12 +27,29 @@ test('image encoder parity fixtures', { skip: cases.length === 0 && `needs ${fix
 
 test('Hiera block plan follows upstream (window lags a stage, q-pool on stage starts)', () => {
   const plan = hieraPlan({
-    embedDim: 96, numHeads: 1, stages: [1, 2, 7, 2], qPool: 3, qStride: [2, 2], dimMul: 2, headMul: 2,
-    windowPosEmbedBkgSpatialSize: [7, 7], windowSpec: [8, 4, 14, 7], globalAttBlocks: [5, 7, 9],
+    embedDim: 96,
+    numHeads: 1,
+    stages: [1, 2, 7, 2],
+    qPool: 3,
+    qStride: [2, 2],
+    dimMul: 2,
+    headMul: 2,
+    windowPosEmbedBkgSpatialSize: [7, 7],
+    windowSpec: [8, 4, 14, 7],
+    globalAttBlocks: [5, 7, 9],
   });
-  assert.deepEqual(plan.blocks.map((b) => b.windowSize), [8, 8, 4, 4, 14, 0, 14, 0, 14, 0, 14, 7]);
-  assert.deepEqual(plan.blocks.map((b) => b.numHeads), [1, 2, 2, 4, 4, 4, 4, 4, 4, 4, 8, 8]);
-  assert.deepEqual(plan.blocks.flatMap((b, i) => (b.qStride ? [i] : [])), [1, 3, 10]);
+  assert.deepEqual(
+    plan.blocks.map((b) => b.windowSize),
+    [8, 8, 4, 4, 14, 0, 14, 0, 14, 0, 14, 7],
+  );
+  assert.deepEqual(
+    plan.blocks.map((b) => b.numHeads),
+    [1, 2, 2, 4, 4, 4, 4, 4, 4, 4, 8, 8],
+  );
+  assert.deepEqual(
+    plan.blocks.flatMap((b, i) => (b.qStride ? [i] : [])),
+    [1, 3, 10],
+  );
   assert.deepEqual(plan.stageEnds, [0, 2, 9, 11]);
   assert.deepEqual(plan.stageDims, [96, 192, 384, 768]);
 });
@@ -79,13 +96,21 @@ function modelInputFrame(inputs: NpzFile, frame: number, S: number): Float32Arra
   const out = new Float32Array(3 * S * S);
   const off = frame * S * S;
   for (let ch = 0; ch < 3; ch++) for (let i = 0; i < S * S; i++) out[ch * S * S + i] = lut[ch * 256 + px[off + i]!]!;
-  if (inputs.has('frames_mid') && inputs.has('frames_mid_idx') && Number((inputs.get('frames_mid_idx').data as BigInt64Array)[0]) === frame) {
+  if (
+    inputs.has('frames_mid') &&
+    inputs.has('frames_mid_idx') &&
+    Number((inputs.get('frames_mid_idx').data as BigInt64Array)[0]) === frame
+  ) {
     assert.deepEqual(out, inputs.get('frames_mid').data, 'rebuilt frame equals frames_mid bit-exactly');
   }
   return out;
 }
 
-interface Model { cfg: ImageEncoderConfig; runner: ImageEncoderRunner; unused: string[] }
+interface Model {
+  cfg: ImageEncoderConfig;
+  runner: ImageEncoderRunner;
+  unused: string[];
+}
 const models = new Map<string, Promise<Model>>();
 
 /** One debug graph per (config, checkpoint, attention form), shared by every case that uses it. */
@@ -114,9 +139,10 @@ function encodeCall(c: FixtureCase, call: number, attention: AttentionImpl): Pro
       const S = m.cfg.imageSize;
       const stored = `mod_trunk_c${call}_in_0`;
       const fx = openNpz(c.npzPath);
-      const image = c.manifest.module_tensors[stored]?.stored !== false && fx.has(stored)
-        ? (fx.get(stored).data as Float32Array)
-        : modelInputFrame(openNpz(c.inputPath), frameOfCall(c, call), S);
+      const image =
+        c.manifest.module_tensors[stored]?.stored !== false && fx.has(stored)
+          ? (fx.get(stored).data as Float32Array)
+          : modelInputFrame(openNpz(c.inputPath), frameOfCall(c, call), S);
       return m.runner.run(image);
     })();
     runs.set(key, p);
@@ -156,15 +182,18 @@ async function checkTensors(t: { diagnostic(m: string): void }, c: FixtureCase, 
       if (half) beyondHalf = Math.max(beyondHalf, d - halfUlp16(r[i]!));
     }
     const bound = half ? 2e-3 * maxRef + 1e-3 : 1e-4 * maxRef + 1e-5;
-    t.diagnostic(`${attention} ${key} (${e.position || e.module}, ${half ? 'fp16' : 'fp32'}): max|err| ${maxErr.toExponential(2)}`
-      + `${half ? ` (${Math.max(0, beyondHalf).toExponential(2)} beyond fp16 rounding)` : ''}, max|ref| ${maxRef.toFixed(3)}, bound ${bound.toExponential(2)}`);
+    t.diagnostic(
+      `${attention} ${key} (${e.position || e.module}, ${half ? 'fp16' : 'fp32'}): max|err| ${maxErr.toExponential(2)}` +
+        `${half ? ` (${Math.max(0, beyondHalf).toExponential(2)} beyond fp16 rounding)` : ''}, max|ref| ${maxRef.toFixed(3)}, bound ${bound.toExponential(2)}`,
+    );
     assert.ok(maxErr <= bound, `${key} (${e.module} ${e.position}, ${attention} attention) max|err| ${maxErr} > ${bound}`);
   }
 }
 
 for (const c of cases) {
-  const entries: Entry[] = Object.entries<any>(c.manifest.module_tensors).filter(([k, e]) =>
-    e.direction === 'out' && e.stored !== false && TAGS.some((t) => k.startsWith(`mod_${t}_c`)));
+  const entries: Entry[] = Object.entries<any>(c.manifest.module_tensors).filter(
+    ([k, e]) => e.direction === 'out' && e.stored !== false && TAGS.some((t) => k.startsWith(`mod_${t}_c`)),
+  );
   for (const tag of TAGS) {
     const mine = entries.filter(([k]) => k.startsWith(`mod_${tag}_c`));
     if (mine.length > 0) test(`${c.id}: image encoder ${tag}`, (t) => checkTensors(t, c, mine, 'matmul'));

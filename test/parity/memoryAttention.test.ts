@@ -4,9 +4,7 @@ import assert from 'node:assert/strict';
 import type { MemoryModulesConfig } from '../../src/models/sam2/graphs/memoryConfig.js';
 import { objPtrTposDim } from '../../src/models/sam2/graphs/objPtrTpos.js';
 import { fixtureDir, moduleFixtureCases, type FixtureCase } from '../helpers/sam2Fixtures.js';
-import {
-  anyHalf, compare, describe, f32, firstTrackSession, loadMemoryCase, numFrames, stateFrame,
-} from '../helpers/sam2MemoryCase.js';
+import { anyHalf, compare, describe, f32, firstTrackSession, loadMemoryCase, numFrames, stateFrame } from '../helpers/sam2MemoryCase.js';
 
 /**
  * Memory attention parity (RoPE self/cross attention, object-pointer tokens excluded from RoPE)
@@ -54,9 +52,14 @@ for (const c of cases) {
     const memory = f32(mc, IN(2));
     const M = memory.length / Cm;
     const P = numObjPtrTokens(c);
-    assert.ok(P > 0 && (M - P) % ((mc.cfg.imageSize / mc.cfg.backboneStride) ** 2) === 0, `memory of ${M} tokens with ${P} pointer tokens`);
+    assert.ok(P > 0 && (M - P) % (mc.cfg.imageSize / mc.cfg.backboneStride) ** 2 === 0, `memory of ${M} tokens with ${P} pointer tokens`);
     const out = await mc.runner.attendMemory({
-      curr: f32(mc, IN(0)), currPos: f32(mc, IN(1)), memory, memoryPos: f32(mc, IN(3)), numMemoryTokens: M, numObjPtrTokens: P,
+      curr: f32(mc, IN(0)),
+      currPos: f32(mc, IN(1)),
+      memory,
+      memoryPos: f32(mc, IN(3)),
+      numMemoryTokens: M,
+      numObjPtrTokens: P,
     });
     const ref = f32(mc, 'mod_memory_attention_c0_out_0');
     const r = compare(out, ref, anyHalf(c, [IN(0), IN(1), IN(2), IN(3), 'mod_memory_attention_c0_out_0']));
@@ -66,8 +69,12 @@ for (const c of cases) {
     // Without the pointer tokens the output must move well beyond the tolerance (they are really attended to).
     {
       const noPointers = await mc.runner.attendMemory({
-        curr: f32(mc, IN(0)), currPos: f32(mc, IN(1)),
-        memory: memory.slice(0, (M - P) * Cm), memoryPos: f32(mc, IN(3)).slice(0, (M - P) * Cm), numMemoryTokens: M - P, numObjPtrTokens: 0,
+        curr: f32(mc, IN(0)),
+        currPos: f32(mc, IN(1)),
+        memory: memory.slice(0, (M - P) * Cm),
+        memoryPos: f32(mc, IN(3)).slice(0, (M - P) * Cm),
+        numMemoryTokens: M - P,
+        numObjPtrTokens: 0,
       });
       const d = compare(noPointers, ref, false);
       assert.ok(d.maxErr > 10 * d.bound, `dropping the pointer tokens changes the output (by ${d.maxErr})`);
@@ -88,7 +95,8 @@ for (const c of cases) {
     assert.equal(tpos.length, relPos.length * Cm);
     // Each pointer's encoding is repeat_interleave'd over its tokens.
     const expected = new Float32Array(P * Cm);
-    for (let j = 0; j < P; j++) expected.set(tpos.subarray(Math.floor(j / tokensPerPtr) * Cm, Math.floor(j / tokensPerPtr + 1) * Cm), j * Cm);
+    for (let j = 0; j < P; j++)
+      expected.set(tpos.subarray(Math.floor(j / tokensPerPtr) * Cm, Math.floor(j / tokensPerPtr + 1) * Cm), j * Cm);
     const r = compare(expected, memPos.subarray((M - P) * Cm), anyHalf(c, [IN(3)]));
     console.log(describe(`${c.id} obj-ptr tpos (frame ${frame}, rel ${JSON.stringify(relPos)}, t_diff_max ${tDiffMax})`, r));
     assert.ok(r.maxErr <= r.bound, describe('obj-ptr tpos', r));

@@ -5,8 +5,17 @@ import { OrtSession } from '../../src/engine/ortSession.js';
 import { buildMemoryEncoderGraph, MEMORY_ENCODER_IO } from '../../src/models/sam2/graphs/memoryEncoder.js';
 import { fixtureDir, moduleFixtureCases, type FixtureCase } from '../helpers/sam2Fixtures.js';
 import {
-  anyHalf, bf16Round, bf16UlpViolations, compare, describe, f32, firstTrackSession, loadMemoryCase, outputKeys,
-  stateFrame, tokensToNchw,
+  anyHalf,
+  bf16Round,
+  bf16UlpViolations,
+  compare,
+  describe,
+  f32,
+  firstTrackSession,
+  loadMemoryCase,
+  outputKeys,
+  stateFrame,
+  tokensToNchw,
 } from '../helpers/sam2MemoryCase.js';
 
 /**
@@ -21,7 +30,13 @@ test('memory encoder parity fixtures', { skip: cases.length === 0 && `needs ${fi
   assert.ok(cases.length > 0);
 });
 
-interface CallSetup { pixFeat: Float32Array; lowRes: Float32Array; score: Float32Array; binarize: boolean; halfInputs: boolean }
+interface CallSetup {
+  pixFeat: Float32Array;
+  lowRes: Float32Array;
+  score: Float32Array;
+  binarize: boolean;
+  halfInputs: boolean;
+}
 
 async function setup(c: FixtureCase, call: 0 | 1): Promise<CallSetup> {
   const mc = await loadMemoryCase(c);
@@ -43,7 +58,11 @@ async function setup(c: FixtureCase, call: 0 | 1): Promise<CallSetup> {
     // The tracked frame's features are not stored, but memory attention c0 runs on the same frame
     // and its `curr` input is those features as (HW,1,C) tokens.
     featKey = 'mod_memory_attention_c0_in_0';
-    assert.equal(sess.yielded.find((f) => !sess.inputFrames.includes(f)), frame, 'memory encoder c1 runs on the first tracked frame');
+    assert.equal(
+      sess.yielded.find((f) => !sess.inputFrames.includes(f)),
+      frame,
+      'memory encoder c1 runs on the first tracked frame',
+    );
     pixFeat = tokensToNchw(f32(mc, featKey), side * side, mc.cfg.hiddenDim);
   }
   return {
@@ -61,7 +80,12 @@ for (const c of cases) {
       const mc = await loadMemoryCase(c);
       const s = await setup(c, call);
       assert.equal(s.binarize, call === 0, 'c0 is the prompted frame (binarised), c1 a tracked frame (sigmoid)');
-      const r = await mc.runner.encodeMemory({ pixFeat: s.pixFeat, lowResMasks: s.lowRes, objectScoreLogits: s.score, binarize: s.binarize });
+      const r = await mc.runner.encodeMemory({
+        pixFeat: s.pixFeat,
+        lowResMasks: s.lowRes,
+        objectScoreLogits: s.score,
+        binarize: s.binarize,
+      });
       const outKey = `mod_memory_encoder_c${call}_out_0`;
       const feats = compare(r.maskmemFeatures, f32(mc, outKey), s.halfInputs || anyHalf(c, [outKey]));
       const pos = compare(r.maskmemPosEnc, f32(mc, `mod_memory_encoder_c${call}_out_1`), anyHalf(c, [`mod_memory_encoder_c${call}_out_1`]));
@@ -76,14 +100,17 @@ for (const c of cases) {
       const stateRef = f32(mc, `mod_state_maskmem_c${call}_out_0`);
       const ours = bf16Round(r.maskmemFeatures);
       const v = bf16UlpViolations(ours, stateRef);
-      console.log(`${c.id} c${call} maskmem_features(bf16): ${v.exactDiffering} of ${stateRef.length} elements differ, ${v.count} by more than 1 bf16 ulp`);
+      console.log(
+        `${c.id} c${call} maskmem_features(bf16): ${v.exactDiffering} of ${stateRef.length} elements differ, ${v.count} by more than 1 bf16 ulp`,
+      );
       if (s.halfInputs) {
         // fp16-stored inputs perturb the fp32 result by more than bf16 rounding: per element, allow the
         // fp16 module tolerance plus the bf16 rounding of the reference (≤ 2⁻⁸·|b|).
         const feat = f32(mc, outKey);
         const tol = compare(r.maskmemFeatures, feat, true).bound;
         let worst = 0;
-        for (let i = 0; i < stateRef.length; i++) worst = Math.max(worst, Math.abs(r.maskmemFeatures[i]! - stateRef[i]!) - 2 ** -8 * Math.abs(stateRef[i]!));
+        for (let i = 0; i < stateRef.length; i++)
+          worst = Math.max(worst, Math.abs(r.maskmemFeatures[i]! - stateRef[i]!) - 2 ** -8 * Math.abs(stateRef[i]!));
         assert.ok(worst <= tol, `state maskmem_features: excess error ${worst} > ${tol}`);
       } else {
         assert.equal(v.count, 0, 'bf16 state features within 1 bf16 ulp');
@@ -100,12 +127,15 @@ for (const c of cases) {
     const ms = Math.round(Math.sqrt(s.lowRes.length));
     const sess = await OrtSession.create(buildMemoryEncoderGraph(mc.cfg, mc.ws, { debugMaskForMem: true }), { threads: 2 });
     const io = MEMORY_ENCODER_IO;
-    const out = await sess.runFloat32({
-      [io.pixFeat]: { data: s.pixFeat, dims: [1, mc.cfg.hiddenDim, side, side] },
-      [io.lowResMasks]: { data: s.lowRes, dims: [1, 1, ms, ms] },
-      [io.objectScoreLogits]: { data: s.score, dims: [1, 1] },
-      [io.binarize]: { data: Float32Array.of(1), dims: [1] },
-    }, [io.maskForMem]);
+    const out = await sess.runFloat32(
+      {
+        [io.pixFeat]: { data: s.pixFeat, dims: [1, mc.cfg.hiddenDim, side, side] },
+        [io.lowResMasks]: { data: s.lowRes, dims: [1, 1, ms, ms] },
+        [io.objectScoreLogits]: { data: s.score, dims: [1, 1] },
+        [io.binarize]: { data: Float32Array.of(1), dims: [1] },
+      },
+      [io.maskForMem],
+    );
     await sess.release();
     const got = out[io.maskForMem]!.data;
     const ref = f32(mc, key);

@@ -20,7 +20,9 @@ if (cases.length === 0) test('SAM2 predictor parity', { skip: skip || 'no fixtur
 
 for (const c of cases) {
   const heavy = existsSync(c.checkpointPath) && statSync(c.checkpointPath).size > 32 * 2 ** 20;
-  test(`${c.id}: predictor`, { skip: skip || (heavy && skipLarge && 'MEDSAM2_PARITY_SKIP_LARGE=1 skips checkpoints over 32 MB') }, async () => {
+  test(`${c.id}: predictor`, {
+    skip: skip || (heavy && skipLarge && 'MEDSAM2_PARITY_SKIP_LARGE=1 skips checkpoints over 32 MB'),
+  }, async () => {
     const r = await runParityCase(c, { threads: 2 });
     console.log(formatReport(r));
     assert.ok(r.outputs > 0, `${c.id}: no outputs were compared`);

@@ -91,7 +91,12 @@ function f32(l: Loaded, key: string): Float32Array {
 }
 const stored = (c: FixtureCase, key: string) => c.manifest.module_tensors?.[key] && c.manifest.module_tensors[key].stored !== false;
 
-interface Cmp { maxErr: number; maxRef: number; bound: number; half: boolean }
+interface Cmp {
+  maxErr: number;
+  maxRef: number;
+  bound: number;
+  half: boolean;
+}
 /** README tolerance: fp32 1e-4·max|b| + 1e-5; fp16-stored (inputs or reference) 2e-3·max|b| + 1e-3. */
 function compare(got: Float32Array, ref: Float32Array, half: boolean): Cmp {
   assert.equal(got.length, ref.length, 'length');
@@ -163,7 +168,11 @@ function decoderCall(c: FixtureCase, l: Loaded, n: number): DecoderCall {
   let imageHalf: boolean;
   let imageSource: string;
   if (idx < noMem) {
-    assert.equal(l.yamlModel.directly_add_no_mem_embed, true, 'prompted-frame features are backbone + no_mem_embed only with directly_add_no_mem_embed');
+    assert.equal(
+      l.yamlModel.directly_add_no_mem_embed,
+      true,
+      'prompted-frame features are backbone + no_mem_embed only with directly_add_no_mem_embed',
+    );
     const key = keyAt(c, 'image_encoder', n, 'backbone_fpn[2]');
     assert.ok(key && stored(c, key), `image encoder c${n} backbone_fpn[2] is stored`);
     const feat = f32(l, key);
@@ -182,9 +191,8 @@ function decoderCall(c: FixtureCase, l: Loaded, n: number): DecoderCall {
   }
   const k0 = `mod_conv_s0_c${n}_out_0`;
   const k1 = `mod_conv_s1_c${n}_out_0`;
-  const highRes = stored(c, k0) && stored(c, k1)
-    ? { h0: f32(l, k0), h1: f32(l, k1), half: isHalfStored(c, k0) || isHalfStored(c, k1) }
-    : undefined;
+  const highRes =
+    stored(c, k0) && stored(c, k1) ? { h0: f32(l, k0), h1: f32(l, k1), half: isHalfStored(c, k0) || isHalfStored(c, k1) } : undefined;
   const scalars = c.manifest.module_tensors[`mod_mask_decoder_c${n}_in_scalars`];
   return { n, image, imageHalf, imageSource, highRes, multimask: Boolean(scalars?.multimask_output) };
 }
@@ -197,7 +205,9 @@ function zerosHighRes(cfg: SamHeadsConfig): { h0: Float32Array; h1: Float32Array
 for (const c of cases) {
   test(`${c.id}: dense image PE (get_dense_pe)`, async (t) => {
     const l = await load(c);
-    const keys = callsOf(c, 'mask_decoder').map((n) => `mod_mask_decoder_c${n}_in_1`).filter((k) => stored(c, k));
+    const keys = callsOf(c, 'mask_decoder')
+      .map((n) => `mod_mask_decoder_c${n}_in_1`)
+      .filter((k) => stored(c, k));
     if (keys.length === 0) return t.skip('image_pe not stored in this fixture');
     const pe = denseImagePe(l.cfg, l.ws);
     for (const k of keys) check(`${c.id} ${k} image_pe`, pe, f32(l, k), isHalfStored(c, k));
@@ -218,8 +228,18 @@ for (const c of cases) {
         mask_input: { data: new Float32Array(m * m), dims: [1, 1, m, m] },
         has_mask_input: { data: Float32Array.of(0), dims: [1] },
       });
-      check(`${c.id} prompt_encoder c${n} sparse [${labels.data.length} pts + pad]`, r.sparse_embeddings!.data, f32(l, `mod_prompt_encoder_c${n}_out_0`), isHalfStored(c, `mod_prompt_encoder_c${n}_out_0`));
-      check(`${c.id} prompt_encoder c${n} dense`, r.dense_embeddings!.data, f32(l, `mod_prompt_encoder_c${n}_out_1`), isHalfStored(c, `mod_prompt_encoder_c${n}_out_1`));
+      check(
+        `${c.id} prompt_encoder c${n} sparse [${labels.data.length} pts + pad]`,
+        r.sparse_embeddings!.data,
+        f32(l, `mod_prompt_encoder_c${n}_out_0`),
+        isHalfStored(c, `mod_prompt_encoder_c${n}_out_0`),
+      );
+      check(
+        `${c.id} prompt_encoder c${n} dense`,
+        r.dense_embeddings!.data,
+        f32(l, `mod_prompt_encoder_c${n}_out_1`),
+        isHalfStored(c, `mod_prompt_encoder_c${n}_out_1`),
+      );
     });
   }
 
@@ -239,30 +259,63 @@ for (const c of cases) {
         image_embeddings: { data: d.image, dims: [1, C, s, s] },
         sparse_embeddings: { data: f32(l, sparseKey), dims: [1, sparse.shape[1]!, C] },
         dense_embeddings: { data: f32(l, denseKey), dims: [1, C, s, s] },
-        ...(l.cfg.useHighResFeaturesInSam ? {
-          high_res_0: { data: hr.h0, dims: [1, hr.h0.length / (m * m), m, m] },
-          high_res_1: { data: hr.h1, dims: [1, hr.h1.length / ((m / 2) * (m / 2)), m / 2, m / 2] },
-        } : {}),
+        ...(l.cfg.useHighResFeaturesInSam
+          ? {
+              high_res_0: { data: hr.h0, dims: [1, hr.h0.length / (m * m), m, m] },
+              high_res_1: { data: hr.h1, dims: [1, hr.h1.length / ((m / 2) * (m / 2)), m / 2, m / 2] },
+            }
+          : {}),
       });
       const T = numMaskTokens(l.cfg);
-      const sel = selectSamHeadsOutputs({
-        masks: r.masks!.data, iouPred: r.iou_pred!.data, maskTokensOut: r.mask_tokens_out!.data,
-        objPtrTokens: r.mask_tokens_out!.data, objectScoreLogit: r.object_score_logits!.data[0]!,
-        numTokens: T, maskSide: m, channels: C,
-      }, d.multimask, l.cfg);
+      const sel = selectSamHeadsOutputs(
+        {
+          masks: r.masks!.data,
+          iouPred: r.iou_pred!.data,
+          maskTokensOut: r.mask_tokens_out!.data,
+          objPtrTokens: r.mask_tokens_out!.data,
+          objectScoreLogit: r.object_score_logits!.data[0]!,
+          numTokens: T,
+          maskSide: m,
+          channels: C,
+        },
+        d.multimask,
+        l.cfg,
+      );
       const inHalf = d.imageHalf || (d.highRes?.half ?? false) || isHalfStored(c, sparseKey) || isHalfStored(c, denseKey);
       const half = (k: string) => inHalf || isHalfStored(c, k);
-      console.log(`${c.id} decoder c${n}: image_embeddings = ${d.imageSource}; multimask=${d.multimask}` +
-        (sel.stability !== undefined ? `; token-0 stability ${sel.stability.toFixed(6)}` : ''));
+      console.log(
+        `${c.id} decoder c${n}: image_embeddings = ${d.imageSource}; multimask=${d.multimask}` +
+          (sel.stability !== undefined ? `; token-0 stability ${sel.stability.toFixed(6)}` : ''),
+      );
       const masksUsable = d.highRes !== undefined || !l.cfg.useHighResFeaturesInSam;
       // Without high-res features a single-mask stability decision cannot be reproduced: skip only then.
       if (masksUsable || d.multimask || !l.cfg.dynamicMultimaskViaStability) {
-        check(`${c.id} mask_decoder c${n} out_1 ious`, sel.decoderIous, f32(l, `mod_mask_decoder_c${n}_out_1`), half(`mod_mask_decoder_c${n}_out_1`));
+        check(
+          `${c.id} mask_decoder c${n} out_1 ious`,
+          sel.decoderIous,
+          f32(l, `mod_mask_decoder_c${n}_out_1`),
+          half(`mod_mask_decoder_c${n}_out_1`),
+        );
       }
-      check(`${c.id} mask_decoder c${n} out_2 sam_tokens_out`, sel.samTokensOut, f32(l, `mod_mask_decoder_c${n}_out_2`), half(`mod_mask_decoder_c${n}_out_2`));
-      check(`${c.id} mask_decoder c${n} out_3 object_score_logits`, r.object_score_logits!.data, f32(l, `mod_mask_decoder_c${n}_out_3`), half(`mod_mask_decoder_c${n}_out_3`));
+      check(
+        `${c.id} mask_decoder c${n} out_2 sam_tokens_out`,
+        sel.samTokensOut,
+        f32(l, `mod_mask_decoder_c${n}_out_2`),
+        half(`mod_mask_decoder_c${n}_out_2`),
+      );
+      check(
+        `${c.id} mask_decoder c${n} out_3 object_score_logits`,
+        r.object_score_logits!.data,
+        f32(l, `mod_mask_decoder_c${n}_out_3`),
+        half(`mod_mask_decoder_c${n}_out_3`),
+      );
       if (masksUsable) {
-        check(`${c.id} mask_decoder c${n} out_0 masks`, sel.decoderMasks, f32(l, `mod_mask_decoder_c${n}_out_0`), half(`mod_mask_decoder_c${n}_out_0`));
+        check(
+          `${c.id} mask_decoder c${n} out_0 masks`,
+          sel.decoderMasks,
+          f32(l, `mod_mask_decoder_c${n}_out_0`),
+          half(`mod_mask_decoder_c${n}_out_0`),
+        );
       } else {
         console.log(`${c.id} mask_decoder c${n} out_0 masks: NOT compared (conv_s0/conv_s1 c${n} outputs are not stored in the fixture)`);
       }
@@ -276,7 +329,12 @@ for (const c of cases) {
       const sess = await session(l, 'objptr', () => buildObjPtrProjGraph(l.cfg, l.ws));
       const r = await sess.runFloat32({ x: { data: f32(l, `mod_obj_ptr_proj_c${n}_in_0`), dims: x.shape } });
       const ok = `mod_obj_ptr_proj_c${n}_out_0`;
-      check(`${c.id} obj_ptr_proj c${n}`, r.obj_ptr!.data, f32(l, ok), isHalfStored(c, ok) || isHalfStored(c, `mod_obj_ptr_proj_c${n}_in_0`));
+      check(
+        `${c.id} obj_ptr_proj c${n}`,
+        r.obj_ptr!.data,
+        f32(l, ok),
+        isHalfStored(c, ok) || isHalfStored(c, `mod_obj_ptr_proj_c${n}_in_0`),
+      );
     });
   }
 
@@ -291,8 +349,11 @@ for (const c of cases) {
       const noPoints = labels.length === 1 && labels[0] === -1 && coords[0] === 0 && coords[1] === 0;
       const hr = d.highRes ?? zerosHighRes(l.cfg);
       const res = await run.runSamHeads({
-        pixFeat: d.image, highRes0: hr.h0, highRes1: hr.h1,
-        pointCoords: noPoints ? undefined : coords, pointLabels: noPoints ? undefined : labels,
+        pixFeat: d.image,
+        highRes0: hr.h0,
+        highRes1: hr.h1,
+        pointCoords: noPoints ? undefined : coords,
+        pointLabels: noPoints ? undefined : labels,
         multimaskOutput: d.multimask,
       });
       const inHalf = d.imageHalf || (d.highRes?.half ?? false);
@@ -303,8 +364,18 @@ for (const c of cases) {
       if (masksUsable || d.multimask) check(`${c.id} runner c${n} decoder ious`, res.decoderIous, f32(l, dk(1)), half(dk(1)));
       check(`${c.id} runner c${n} decoder sam_tokens_out`, res.samTokensOut, f32(l, dk(2)), half(dk(2)));
       check(`${c.id} runner c${n} object_score_logits`, res.objectScoreLogits, f32(l, dk(3)), half(dk(3)));
-      check(`${c.id} runner c${n} obj_ptr_proj input`, res.objPtrProjIn, f32(l, `mod_obj_ptr_proj_c${n}_in_0`), half(`mod_obj_ptr_proj_c${n}_in_0`));
-      check(`${c.id} runner c${n} obj_ptr_proj output`, res.objPtrProjOut, f32(l, `mod_obj_ptr_proj_c${n}_out_0`), half(`mod_obj_ptr_proj_c${n}_out_0`));
+      check(
+        `${c.id} runner c${n} obj_ptr_proj input`,
+        res.objPtrProjIn,
+        f32(l, `mod_obj_ptr_proj_c${n}_in_0`),
+        half(`mod_obj_ptr_proj_c${n}_in_0`),
+      );
+      check(
+        `${c.id} runner c${n} obj_ptr_proj output`,
+        res.objPtrProjOut,
+        f32(l, `mod_obj_ptr_proj_c${n}_out_0`),
+        half(`mod_obj_ptr_proj_c${n}_out_0`),
+      );
       if (masksUsable) check(`${c.id} runner c${n} decoder masks`, res.decoderMasks, f32(l, dk(0)), half(dk(0)));
 
       // The chain's recorded per-frame outputs: the first output computed for this call's frame.
@@ -314,7 +385,12 @@ for (const c of cases) {
       const keys = out.keys as Record<string, string>;
       const ptrHalf = inHalf;
       check(`${c.id} runner c${n} → s${out.step}_f${frame} obj_ptr`, res.objPtr, f32(l, keys.obj_ptr!), ptrHalf);
-      check(`${c.id} runner c${n} → s${out.step}_f${frame} object_score_logits`, res.objectScoreLogits, f32(l, keys.object_score_logits!), ptrHalf);
+      check(
+        `${c.id} runner c${n} → s${out.step}_f${frame} object_score_logits`,
+        res.objectScoreLogits,
+        f32(l, keys.object_score_logits!),
+        ptrHalf,
+      );
       check(`${c.id} runner c${n} → s${out.step}_f${frame} best_iou`, Float32Array.of(res.bestIou), f32(l, keys.best_iou!), ptrHalf);
       if (masksUsable) {
         check(`${c.id} runner c${n} → s${out.step}_f${frame} lowres_logits`, res.lowResMasks, f32(l, keys.lowres_logits!), inHalf);
@@ -329,8 +405,13 @@ for (const c of cases) {
     const frame = frameOfCall(c, 0);
     const dec0 = callsOf(c, 'mask_decoder')[0]!;
     // Another case on the same model and input whose first action is add_new_mask on this frame.
-    const other = listFixtureCases((o) => o.id !== c.id && o.manifest.input === c.manifest.input && o.manifest.config === c.manifest.config
-      && o.manifest.checkpoint_sha256 === c.manifest.checkpoint_sha256)
+    const other = listFixtureCases(
+      (o) =>
+        o.id !== c.id &&
+        o.manifest.input === c.manifest.input &&
+        o.manifest.config === c.manifest.config &&
+        o.manifest.checkpoint_sha256 === c.manifest.checkpoint_sha256,
+    )
       .map((o) => {
         const steps = o.manifest.steps as any[];
         const first = steps.find((s) => s.op.startsWith('add_'));
@@ -346,13 +427,18 @@ for (const c of cases) {
     const maskKey = String(other.step.args.mask).replace(/^npz:/, '');
     const mask = onpz[maskKey]!;
     const S = l.cfg.imageSize;
-    if (mask.shape[0] !== S || mask.shape[1] !== S) return t.skip(`mask is ${mask.shape.join('x')}, not ${S}x${S} (needs the predictor's resize)`);
+    if (mask.shape[0] !== S || mask.shape[1] !== S)
+      return t.skip(`mask is ${mask.shape.join('x')}, not ${S}x${S} (needs the predictor's resize)`);
     const mf = Float32Array.from(mask.data as ArrayLike<number>, (v) => (v ? 1 : 0));
     const run = await runner(l);
     const low = await run.downsampleMask(mf);
     // _use_mask_as_output: SAM heads on the raw backbone features (no no_mem_embed), no points, single mask.
     const res = await run.runSamHeads({
-      pixFeat: f32(l, featKey), highRes0: f32(l, k0), highRes1: f32(l, k1), maskInputs: low, multimaskOutput: false,
+      pixFeat: f32(l, featKey),
+      highRes0: f32(l, k0),
+      highRes1: f32(l, k1),
+      maskInputs: low,
+      multimaskOutput: false,
     });
     // Then the mask decides object presence (±10 score) and gates the pointer again.
     const present = mf.some((v) => v > 0);
@@ -361,8 +447,15 @@ for (const c of cases) {
     const ptr = res.objPtr.map((v, i) => Math.fround(Math.fround(lambda * v) + Math.fround((1 - lambda) * noObj[i]!)));
     const out = (other.o.manifest.outputs as any[]).find((o) => o.step === other.step.index && o.frame_idx === frame);
     const half = isHalfStored(c, featKey) || isHalfStored(c, k0) || isHalfStored(c, k1);
-    console.log(`${c.id}: mask prompt of ${other.o.id} step ${other.step.index} (${mf.reduce((a, b) => a + b, 0)} px), decoder score ${res.objectScoreLogits[0]!.toFixed(4)}, stability ${res.stability?.toFixed(4)}`);
-    check(`${other.o.id} s${other.step.index}_f${frame} obj_ptr (via ${c.id} features)`, ptr, Float32Array.from(onpz[out.keys.obj_ptr]!.data as ArrayLike<number>), half);
+    console.log(
+      `${c.id}: mask prompt of ${other.o.id} step ${other.step.index} (${mf.reduce((a, b) => a + b, 0)} px), decoder score ${res.objectScoreLogits[0]!.toFixed(4)}, stability ${res.stability?.toFixed(4)}`,
+    );
+    check(
+      `${other.o.id} s${other.step.index}_f${frame} obj_ptr (via ${c.id} features)`,
+      ptr,
+      Float32Array.from(onpz[out.keys.obj_ptr]!.data as ArrayLike<number>),
+      half,
+    );
   });
 }
 
@@ -385,7 +478,10 @@ for (const c of cases) {
       const px = u8.data as Uint8Array;
       const image = new Float32Array(3 * S * S);
       for (let ch = 0; ch < 3; ch++) for (let i = 0; i < S * S; i++) image[ch * S * S + i] = lut[ch * 256 + px[frame * S * S + i]!]!;
-      const enc = await ImageEncoderRunner.create(buildImageEncoderGraph(imageEncoderConfigFromYaml(readFileSync(c.configPath, 'utf8')), l.ws), { threads: 2 });
+      const enc = await ImageEncoderRunner.create(
+        buildImageEncoderGraph(imageEncoderConfigFromYaml(readFileSync(c.configPath, 'utf8')), l.ws),
+        { threads: 2 },
+      );
       const feats = await enc.encode(image);
       await enc.release();
       // The memory attention of this frame recorded its backbone features as `curr` (HW,1,C): confirm frame and encoder.
@@ -394,7 +490,12 @@ for (const c of cases) {
         const curr = f32(l, `mod_memory_attention_c${memCall}_in_0`);
         const nchw = new Float32Array(curr.length);
         for (let i = 0; i < s * s; i++) for (let k = 0; k < C; k++) nchw[k * s * s + i] = curr[i * C + k]!;
-        check(`${c.id} frame ${frame}: our backbone_fpn[2] vs recorded memory-attention curr`, feats.visionFeatures, nchw, isHalfStored(c, `mod_memory_attention_c${memCall}_in_0`));
+        check(
+          `${c.id} frame ${frame}: our backbone_fpn[2] vs recorded memory-attention curr`,
+          feats.visionFeatures,
+          nchw,
+          isHalfStored(c, `mod_memory_attention_c${memCall}_in_0`),
+        );
       }
       const m = 4 * s;
       const sparseKey = `mod_mask_decoder_c${n}_in_2`;
@@ -406,18 +507,32 @@ for (const c of cases) {
         high_res_0: { data: feats.highRes0, dims: [1, feats.highRes0.length / (m * m), m, m] },
         high_res_1: { data: feats.highRes1, dims: [1, feats.highRes1.length / ((m / 2) * (m / 2)), m / 2, m / 2] },
       });
-      const sel = selectSamHeadsOutputs({
-        masks: r.masks!.data, iouPred: r.iou_pred!.data, maskTokensOut: r.mask_tokens_out!.data,
-        objPtrTokens: r.mask_tokens_out!.data, objectScoreLogit: r.object_score_logits!.data[0]!,
-        numTokens: numMaskTokens(l.cfg), maskSide: m, channels: C,
-      }, d.multimask, l.cfg);
+      const sel = selectSamHeadsOutputs(
+        {
+          masks: r.masks!.data,
+          iouPred: r.iou_pred!.data,
+          maskTokensOut: r.mask_tokens_out!.data,
+          objPtrTokens: r.mask_tokens_out!.data,
+          objectScoreLogit: r.object_score_logits!.data[0]!,
+          numTokens: numMaskTokens(l.cfg),
+          maskSide: m,
+          channels: C,
+        },
+        d.multimask,
+        l.cfg,
+      );
       // Same tolerance rule as the isolated checks: the encoder's own error is far below it (measured).
       const half = d.imageHalf || isHalfStored(c, sparseKey) || isHalfStored(c, `mod_mask_decoder_c${n}_in_3`);
       check(`${c.id} mask_decoder c${n} out_0 masks (chained)`, sel.decoderMasks, f32(l, `mod_mask_decoder_c${n}_out_0`), half);
       const out = (c.manifest.outputs as any[]).find((o) => o.frame_idx === frame && o.recomputed !== false);
       const best = sel.decoderIous.indexOf(Math.max(...sel.decoderIous));
       const px2 = m * m;
-      check(`${c.id} → s${out.step}_f${frame} lowres_logits (chained)`, sel.decoderMasks.slice(best * px2, (best + 1) * px2), f32(l, out.keys.lowres_logits), half);
+      check(
+        `${c.id} → s${out.step}_f${frame} lowres_logits (chained)`,
+        sel.decoderMasks.slice(best * px2, (best + 1) * px2),
+        f32(l, out.keys.lowres_logits),
+        half,
+      );
     });
   }
 }

@@ -14,8 +14,19 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test('findCases pairs images with labels and takes every npz', () => {
   const dir = join(tmp, 'cases');
-  const files = ['a.nii.gz', 'a_seg.nii.gz', 'b.nrrd', 'b_label.nrrd', 'c_image.nrrd', 'c_label.nrrd', 'lonely.nii.gz',
-    'FLAIR.nii.gz', 'FLAIR_lesion.nii.gz', 'z.npz', 'notes.txt'];
+  const files = [
+    'a.nii.gz',
+    'a_seg.nii.gz',
+    'b.nrrd',
+    'b_label.nrrd',
+    'c_image.nrrd',
+    'c_label.nrrd',
+    'lonely.nii.gz',
+    'FLAIR.nii.gz',
+    'FLAIR_lesion.nii.gz',
+    'z.npz',
+    'notes.txt',
+  ];
   freshDir(dir);
   for (const f of files) writeFileSync(join(dir, f), '');
   const cases = findCases(dir).map((c) => ({ name: c.name, image: c.image.slice(dir.length + 1), label: c.label?.slice(dir.length + 1) }));
@@ -28,7 +39,10 @@ test('findCases pairs images with labels and takes every npz', () => {
   assert.throws(() => findCases(join(tmp, 'missing')), /does not exist/);
   const empty = join(tmp, 'empty');
   freshDir(empty);
-  assert.throws(() => findCases(empty), (e: unknown) => e instanceof MedsamError && /no evaluation cases/.test(e.message));
+  assert.throws(
+    () => findCases(empty),
+    (e: unknown) => e instanceof MedsamError && /no evaluation cases/.test(e.message),
+  );
 });
 
 function freshDir(d: string): void {
@@ -36,7 +50,9 @@ function freshDir(d: string): void {
   mkdirSync(d, { recursive: true });
 }
 
-test('findCases on the shared data pairs example_ct_sm with its _seg label', { skip: !existsSync('../shared/data/ct-organs') && 'needs ../shared/data' }, () => {
+test('findCases on the shared data pairs example_ct_sm with its _seg label', {
+  skip: !existsSync('../shared/data/ct-organs') && 'needs ../shared/data',
+}, () => {
   const dir = join(tmp, 'shared-links');
   freshDir(dir);
   for (const f of ['example_ct_sm.nii.gz', 'example_ct_sm_seg.nii.gz']) symlinkSync(resolve('../shared/data/ct-organs', f), join(dir, f));
@@ -86,7 +102,12 @@ test('recist: longest diameter of the key-slice mask, or the npz RECIST line', (
   assert.equal(Math.hypot(x1 - x0, y1 - y0), Math.hypot(19, 4));
   assert.deepEqual(recistToBox(p.recist!, 30, 30), [5, 3, 23, 21]); // square around the truncated midpoint (14, 12), half-side 9, as MedSAM2 builds it
   assert.deepEqual(longestDiameter(mask([5, 5, 1], [[2, 2, 0]]), 5, 5), [2, 2, 2, 2]);
-  const line = mask(dims, [[3, 4, 2], [4, 5, 2], [5, 6, 2], [6, 7, 2]]);
+  const line = mask(dims, [
+    [3, 4, 2],
+    [4, 5, 2],
+    [5, 6, 2],
+    [6, 7, 2],
+  ]);
   assert.deepEqual(promptFromReference('recist', { reference: ref, dims, recist: line }), { objId: 1, slice: 2, recist: [3, 4, 6, 7] });
   assert.deepEqual(interiorPoint(mask([3, 3, 1], rect(0, 0, 2, 2, 0)), 3, 3), { x: 0, y: 0 }); // all foreground: first pixel
 });
@@ -104,7 +125,10 @@ test('report: means, null HD95, CSV and JSON shape, atomic files', () => {
   writeReport(out, r);
   const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.deepEqual(json, {
-    cases: [{ case: 'a', dsc: 0.8, nsd: 0.9, hd95: 4, seconds: 10 }, { case: 'b,c', dsc: 0.6, nsd: 0.5, hd95: null, seconds: 12 }],
+    cases: [
+      { case: 'a', dsc: 0.8, nsd: 0.9, hd95: 4, seconds: 10 },
+      { case: 'b,c', dsc: 0.6, nsd: 0.5, hd95: null, seconds: 12 },
+    ],
     mean: { dsc: r.mean.dsc, nsd: r.mean.nsd, hd95: 4 },
   });
   assert.deepEqual(readdirSync(out).sort(), ['report.csv', 'report.json']);

@@ -25,9 +25,12 @@ import { fixtureDir, listFixtureCases, type FixtureCase } from '../helpers/sam2F
  */
 const LESION = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
 const all = listFixtureCases();
-const skip = (all.length === 0 && `needs SAM2 fixtures in ${fixtureDir()} (set MEDSAM2_SAM2_FIXTURES)`) || (!existsSync(LESION) && `needs ${LESION}`);
+const skip =
+  (all.length === 0 && `needs SAM2 fixtures in ${fixtureDir()} (set MEDSAM2_SAM2_FIXTURES)`) || (!existsSync(LESION) && `needs ${LESION}`);
 const runAll = process.env.MEDSAM2_SAM2VOL_ALL === '1';
-const smallCkpt = all.length ? [...all].sort((a, b) => statSync(a.checkpointPath).size - statSync(b.checkpointPath).size)[0]!.checkpointPath : '';
+const smallCkpt = all.length
+  ? [...all].sort((a, b) => statSync(a.checkpointPath).size - statSync(b.checkpointPath).size)[0]!.checkpointPath
+  : '';
 
 interface Flow {
   kind: 'prompt' | 'mask';
@@ -49,13 +52,39 @@ function medsam2Flow(m: any): Flow | undefined {
   if (!add || props.length !== 2) return undefined;
   const a = add.args;
   const key = a.frame_idx;
-  const propsOk = props[0].args.reverse === false && props[1].args.reverse === true && props.every((p) => (p.args.start_frame_idx ?? key) === key);
+  const propsOk =
+    props[0].args.reverse === false && props[1].args.reverse === true && props.every((p) => (p.args.start_frame_idx ?? key) === key);
   const adds = steps.filter((s) => s.op.startsWith('add_'));
   if (!propsOk || adds.some((s) => s.args.frame_idx !== key || s.args.obj_id !== a.obj_id)) return undefined;
-  const base = { key, objId: a.obj_id, box: a.box ?? undefined, points: a.points ?? undefined, labels: a.labels ?? undefined, propagateSteps: props.map((p) => p.index) };
-  const boxFlow = ['init_state', 'add_new_points_or_box', 'propagate_in_video', 'reset_state', 'init_state', 'add_new_points_or_box', 'propagate_in_video'];
-  const maskFlow = ['init_state', 'add_new_points_or_box', 'add_new_mask', 'propagate_in_video', 'reset_state', 'init_state', 'add_new_mask', 'propagate_in_video'];
-  if (JSON.stringify(ops) === JSON.stringify(boxFlow) && JSON.stringify(adds[0].args) === JSON.stringify(adds[1].args)) return { kind: 'prompt', ...base };
+  const base = {
+    key,
+    objId: a.obj_id,
+    box: a.box ?? undefined,
+    points: a.points ?? undefined,
+    labels: a.labels ?? undefined,
+    propagateSteps: props.map((p) => p.index),
+  };
+  const boxFlow = [
+    'init_state',
+    'add_new_points_or_box',
+    'propagate_in_video',
+    'reset_state',
+    'init_state',
+    'add_new_points_or_box',
+    'propagate_in_video',
+  ];
+  const maskFlow = [
+    'init_state',
+    'add_new_points_or_box',
+    'add_new_mask',
+    'propagate_in_video',
+    'reset_state',
+    'init_state',
+    'add_new_mask',
+    'propagate_in_video',
+  ];
+  if (JSON.stringify(ops) === JSON.stringify(boxFlow) && JSON.stringify(adds[0].args) === JSON.stringify(adds[1].args))
+    return { kind: 'prompt', ...base };
   if (JSON.stringify(ops) === JSON.stringify(maskFlow) && adds[1].args.mask === adds[2].args.mask) return { kind: 'mask', ...base };
   return undefined;
 }
@@ -73,7 +102,14 @@ function officialUnion(c: FixtureCase, npz: NpzFile, flow: Flow, n: number, px: 
 }
 
 function volumeFromFrames(u8: Uint8Array, n: number, h: number, w: number, path: string): Volume {
-  return { data: u8, dims: [w, h, n], spacing: [1, 1, 1], origin: [0, 0, 0], direction: [...IDENTITY_DIRECTION], source: { format: 'npz', path } };
+  return {
+    data: u8,
+    dims: [w, h, n],
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: [...IDENTITY_DIRECTION],
+    source: { format: 'npz', path },
+  };
 }
 
 function equalBytes(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -101,7 +137,10 @@ before(async () => {
   modelId = (await importSam2Model(smallCkpt, { config: c.configPath })).entry.id;
 });
 after(() => {
-  for (const [k, v] of [['MEDSAM2_HOME', saved.home], ['MEDSAM2_CACHE_DIR', saved.cache]] as const) {
+  for (const [k, v] of [
+    ['MEDSAM2_HOME', saved.home],
+    ['MEDSAM2_CACHE_DIR', saved.cache],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -119,11 +158,13 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
     const u8 = openNpz(c.inputPath).get('frames_u8').data as Uint8Array;
     return lesionFrames !== undefined && equalBytes(u8, lesionFrames);
   };
-  const chosen = runAll ? flows : (['prompt', 'mask'] as const).flatMap((kind) => {
-    const of = flows.filter((x) => x.f.kind === kind);
-    const pick = of.find((x) => onLesion(x.c)) ?? of[0];
-    return pick ? [pick] : [];
-  });
+  const chosen = runAll
+    ? flows
+    : (['prompt', 'mask'] as const).flatMap((kind) => {
+        const of = flows.filter((x) => x.f.kind === kind);
+        const pick = of.find((x) => onLesion(x.c)) ?? of[0];
+        return pick ? [pick] : [];
+      });
   if (chosen.length === 0) test('MedSAM2 flows in the fixtures', { skip: 'no fixture records a MedSAM2 3D flow' }, () => {});
 
   for (const { c, f } of chosen) {
@@ -139,10 +180,16 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
       const ref = officialUnion(c, openNpz(c.npzPath), f, n, px);
       const steps: number[] = [];
       const opts: SegmentVolumeOptions = {
-        model: c.checkpointPath === smallCkpt ? modelId : (await importSam2Model(c.checkpointPath, { config: c.configPath, id: `fx-${c.id}` })).entry.id,
+        model:
+          c.checkpointPath === smallCkpt
+            ? modelId
+            : (await importSam2Model(c.checkpointPath, { config: c.configPath, id: `fx-${c.id}` })).entry.id,
         threads: 2,
         largestComponent: false, // compare the raw union, as the fixtures hold it
-        onProgress: (done, total) => { steps.push(done); assert.ok(done <= total); },
+        onProgress: (done, total) => {
+          steps.push(done);
+          assert.ok(done <= total);
+        },
         // The fixtures ran without hole filling (the official CPU fallback).
         sam2: { fillHoleArea: 0, keySlice: f.kind },
       };
@@ -156,11 +203,18 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
       const values = new Set(r.mask.data as Uint8Array);
       for (const v of values) assert.ok(v === 0 || v === f.objId, `unexpected label ${v}`);
       assert.equal(r.slicesEncoded, n, 'every slice encoded exactly once over both passes');
-      assert.deepEqual(steps, [...steps].sort((a, b) => a - b), 'progress is monotone');
+      assert.deepEqual(
+        steps,
+        [...steps].sort((a, b) => a - b),
+        'progress is monotone',
+      );
 
       const got = (k: number) => extractSlice(r.mask.data as Uint8Array, r.mask.dims, 2, k);
       const keyMask = got(f.key);
-      assert.ok(keyMask.some((v) => v !== 0), 'key slice is not empty');
+      assert.ok(
+        keyMask.some((v) => v !== 0),
+        'key slice is not empty',
+      );
       const diffs: number[] = [];
       for (let k = 0; k < n; k++) {
         const g = got(k);
@@ -168,7 +222,9 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
         for (let i = 0; i < px; i++) if ((g[i] ? 1 : 0) !== ref[k]![i]) d++;
         diffs.push(d);
       }
-      console.log(`${c.id}: pixels differing from the official masks per slice [${diffs.join(', ')}] of ${px}; key slice ${f.key}: ${diffs[f.key]}`);
+      console.log(
+        `${c.id}: pixels differing from the official masks per slice [${diffs.join(', ')}] of ${px}; key slice ${f.key}: ${diffs[f.key]}`,
+      );
       // README tolerance for binary masks: <= 0.1 % of the pixels of an output.
       assert.ok(diffs[f.key]! <= 1e-3 * px, `key slice differs in ${diffs[f.key]} pixels`);
       for (const [k, d] of diffs.entries()) assert.ok(d <= 1e-3 * px, `slice ${k} differs in ${d} of ${px} pixels`);
@@ -181,10 +237,14 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
     const { image, label } = await loadCase(small);
     const [w, h, n] = image.dims;
     const ref = (k: number) => extractSlice(label!.data as Uint8Array, image.dims, 2, k);
-    let key = 0, best = -1;
+    let key = 0,
+      best = -1;
     for (let k = 0; k < n; k++) {
       const a = ref(k).reduce((s, v) => s + (v ? 1 : 0), 0);
-      if (a > best) { best = a; key = k; }
+      if (a > best) {
+        best = a;
+        key = k;
+      }
     }
     const other = (key + 2) % n;
     const recist: Box = [60, 80, 150, 170];
@@ -195,11 +255,17 @@ describe('segmentVolume with an imported SAM2 model', { skip }, () => {
       { objId: 5, slice: other, recist },
       { objId: 7, slice: (key + 1) % n, mask: ref((key + 1) % n) },
     ];
-    assert.ok(prompts[2]!.mask!.some((v) => v), 'mask prompt is not empty');
+    assert.ok(
+      prompts[2]!.mask!.some((v) => v),
+      'mask prompt is not empty',
+    );
     const base: SegmentVolumeOptions = { model: modelId, threads: 2 };
     const all3 = await segmentVolume(image, prompts, base);
     assert.equal(all3.slicesEncoded, n, 'three objects, each slice encoded once');
-    assert.deepEqual(all3.objects.map((o) => o.objId), [3, 5, 7]);
+    assert.deepEqual(
+      all3.objects.map((o) => o.objId),
+      [3, 5, 7],
+    );
     const values = new Set(all3.mask.data as Uint8Array);
     for (const v of values) assert.ok([0, 3, 5, 7].includes(v), `unexpected label ${v}`);
     assert.ok(values.has(7), 'the last object is in the map');

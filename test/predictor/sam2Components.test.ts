@@ -31,26 +31,99 @@ test('recent memories: adjacent frame plus every r-th frame, forward and reverse
   const nonCond = mapOf(range(0, 30));
   const cond = { selected: mapOf([20]), unselected: new Map<number, string>() };
   const fwd = selectRecentMemories({ frameIdx: 10, cond, nonCond, numMaskmem: 7, stride: 2, reverse: false });
-  assert.deepEqual(fwd.map((r) => r.frameIdx), [20, 0, 2, 4, 6, 8, 9]);
-  assert.deepEqual(fwd.map((r) => r.tposIndex), [6, 5, 4, 3, 2, 1, 0]);
+  assert.deepEqual(
+    fwd.map((r) => r.frameIdx),
+    [20, 0, 2, 4, 6, 8, 9],
+  );
+  assert.deepEqual(
+    fwd.map((r) => r.tposIndex),
+    [6, 5, 4, 3, 2, 1, 0],
+  );
   const rev = selectRecentMemories({ frameIdx: 3, cond, nonCond, numMaskmem: 7, stride: 2, reverse: true });
-  assert.deepEqual(rev.map((r) => r.frameIdx), [20, 14, 12, 10, 8, 6, 4]);
+  assert.deepEqual(
+    rev.map((r) => r.frameIdx),
+    [20, 14, 12, 10, 8, 6, 4],
+  );
   const s1 = selectRecentMemories({ frameIdx: 2, cond, nonCond: mapOf([0, 1]), numMaskmem: 7, stride: 1, reverse: false });
-  assert.deepEqual(s1.map((r) => [r.frameIdx, r.tposIndex]), [[20, 6], [0, 1], [1, 0]], 'missing frames are skipped');
+  assert.deepEqual(
+    s1.map((r) => [r.frameIdx, r.tposIndex]),
+    [
+      [20, 6],
+      [0, 1],
+      [1, 0],
+    ],
+    'missing frames are skipped',
+  );
 });
 
 test('object pointers: past-only conditioning frames, signed positions, stop at the video edge', () => {
   const cond = { selected: mapOf([2, 9]), unselected: new Map<number, string>() };
   const nonCond = mapOf([3, 4]);
-  const fwd = selectObjectPointers({ frameIdx: 5, cond, nonCond, numFrames: 6, maxObjPtrsInEncoder: 16, reverse: false, onlyPast: true, signed: true });
-  assert.deepEqual(fwd.refs.map((r) => [r.frameIdx, r.pos]), [[2, 3], [4, 1], [3, 2]]);
+  const fwd = selectObjectPointers({
+    frameIdx: 5,
+    cond,
+    nonCond,
+    numFrames: 6,
+    maxObjPtrsInEncoder: 16,
+    reverse: false,
+    onlyPast: true,
+    signed: true,
+  });
+  assert.deepEqual(
+    fwd.refs.map((r) => [r.frameIdx, r.pos]),
+    [
+      [2, 3],
+      [4, 1],
+      [3, 2],
+    ],
+  );
   assert.equal(fwd.tDiffMax, 5, 'min(num_frames, 16) − 1');
-  const rev = selectObjectPointers({ frameIdx: 5, cond, nonCond, numFrames: 12, maxObjPtrsInEncoder: 16, reverse: true, onlyPast: true, signed: true });
-  assert.deepEqual(rev.refs.map((r) => [r.frameIdx, r.pos]), [[9, 4]]);
-  const all = selectObjectPointers({ frameIdx: 5, cond, nonCond, numFrames: 12, maxObjPtrsInEncoder: 16, reverse: true, onlyPast: false, signed: false });
-  assert.deepEqual(all.refs.map((r) => [r.frameIdx, r.pos]), [[2, 3], [9, 4]]);
-  const few = selectObjectPointers({ frameIdx: 5, cond, nonCond, numFrames: 12, maxObjPtrsInEncoder: 2, reverse: false, onlyPast: true, signed: true });
-  assert.deepEqual(few.refs.map((r) => r.frameIdx), [2, 4], 'max_obj_ptrs_in_encoder limits the previous frames');
+  const rev = selectObjectPointers({
+    frameIdx: 5,
+    cond,
+    nonCond,
+    numFrames: 12,
+    maxObjPtrsInEncoder: 16,
+    reverse: true,
+    onlyPast: true,
+    signed: true,
+  });
+  assert.deepEqual(
+    rev.refs.map((r) => [r.frameIdx, r.pos]),
+    [[9, 4]],
+  );
+  const all = selectObjectPointers({
+    frameIdx: 5,
+    cond,
+    nonCond,
+    numFrames: 12,
+    maxObjPtrsInEncoder: 16,
+    reverse: true,
+    onlyPast: false,
+    signed: false,
+  });
+  assert.deepEqual(
+    all.refs.map((r) => [r.frameIdx, r.pos]),
+    [
+      [2, 3],
+      [9, 4],
+    ],
+  );
+  const few = selectObjectPointers({
+    frameIdx: 5,
+    cond,
+    nonCond,
+    numFrames: 12,
+    maxObjPtrsInEncoder: 2,
+    reverse: false,
+    onlyPast: true,
+    signed: true,
+  });
+  assert.deepEqual(
+    few.refs.map((r) => r.frameIdx),
+    [2, 4],
+    'max_obj_ptrs_in_encoder limits the previous frames',
+  );
 });
 
 function unit(dim: number, hot: Record<number, number>): Float32Array {
@@ -71,7 +144,13 @@ test('self-sorting bank (Medical-SAM2 rule): replaces a redundant entry with a d
   // a new direction, confident enough (> 0.8 − 0.1): replaces the entry most similar to the least similar one
   const replaced = b.offer(6, unit(4, { 3: 1 }), 0.75);
   assert.ok(replaced === 1 || replaced === 2, `replaced ${replaced}`);
-  assert.deepEqual(b.list().map((e) => e.frameIdx).sort(), [1, 2, 3, 6].filter((f) => f !== replaced));
+  assert.deepEqual(
+    b
+      .list()
+      .map((e) => e.frameIdx)
+      .sort(),
+    [1, 2, 3, 6].filter((f) => f !== replaced),
+  );
   assert.equal(b.size, 3);
 });
 
@@ -79,9 +158,14 @@ test('hole filling: 8-connected background components up to max area become 0.1'
   const W = 8;
   const H = 6;
   const m = new Float32Array(W * H).fill(2);
-  const set = (x: number, y: number) => { m[y * W + x] = -1; };
-  set(2, 2); set(3, 3); // diagonal neighbours: one 8-connected hole of area 2
-  set(6, 1); set(6, 2); set(6, 3); // area-3 hole
+  const set = (x: number, y: number) => {
+    m[y * W + x] = -1;
+  };
+  set(2, 2);
+  set(3, 3); // diagonal neighbours: one 8-connected hole of area 2
+  set(6, 1);
+  set(6, 2);
+  set(6, 3); // area-3 hole
   set(0, 5); // border background pixel (upstream fills these too)
   const cc = connectedComponents8(m, H, W, (v) => v <= 0);
   assert.equal(cc.count, 3);
@@ -90,7 +174,10 @@ test('hole filling: 8-connected background components up to max area become 0.1'
   assert.equal(f2[3 * W + 3], Math.fround(0.1));
   assert.equal(f2[1 * W + 6], -1, 'area 3 > 2 is kept');
   assert.equal(f2[5 * W], Math.fround(0.1));
-  assert.ok(fillHolesInMaskScores(m, H, W, 3).every((v) => v > 0), 'everything filled at max area 3');
+  assert.ok(
+    fillHolesInMaskScores(m, H, W, 3).every((v) => v > 0),
+    'everything filled at max area 3',
+  );
   assert.equal(m[2 * W + 2], -1, 'input untouched');
 });
 
@@ -103,11 +190,16 @@ test('torch bilinear (align_corners=False) and antialiased bilinear on known val
   const src = Float32Array.from({ length: 12 }, (_, i) => (i * 7) % 5);
   const a = resizeBilinearAntialias(src, 3, 4, 7, 9);
   const b = resizeBilinear(src, 3, 4, 7, 9);
-  assert.ok(a.every((v, i) => Math.abs(v - b[i]!) < 1e-5), 'aa upsampling = bilinear');
+  assert.ok(
+    a.every((v, i) => Math.abs(v - b[i]!) < 1e-5),
+    'aa upsampling = bilinear',
+  );
 });
 
 const fx = fixtureDir();
-test('MedSAM2 frames: Pillow bicubic resize and normalisation are bit-exact against the fixtures', { skip: !existsSync(fx) && `needs ${fx}` }, () => {
+test('MedSAM2 frames: Pillow bicubic resize and normalisation are bit-exact against the fixtures', {
+  skip: !existsSync(fx) && `needs ${fx}`,
+}, () => {
   let checkedResize = false;
   for (const [name, info] of Object.entries(inputsIndex(fx))) {
     const npz = openNpz(join(fx, info.file));

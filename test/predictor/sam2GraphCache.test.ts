@@ -12,7 +12,9 @@ import { listFixtureCases } from '../helpers/sam2Fixtures.js';
 /** The compiled-graph cache: a second load reads the cached ONNX files instead of rebuilding. */
 const c = listFixtureCases((x) => x.id.startsWith('micro'))[0];
 
-test('graph cache: build once, then load from disk; key follows checkpoint, config and builder', { skip: !c && 'needs ../shared/fixtures/sam2 (micro case)' }, async () => {
+test('graph cache: build once, then load from disk; key follows checkpoint, config and builder', {
+  skip: !c && 'needs ../shared/fixtures/sam2 (micro case)',
+}, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-graphcache-'));
   try {
     const src = { checkpointPath: c!.checkpointPath, configPath: c!.configPath };

@@ -32,7 +32,10 @@ test('box prompt: coordinates, box labels, no-memory embedding, temp storage', a
   const h = mods.calls.heads[0]!;
   const f = Math.fround;
   // x / W * S and y / H * S in float32; box corners carry labels 2 and 3
-  assert.deepEqual([...h.pointCoords!], [10, 20, 30, 40].map((v, i) => f(f(v / (i % 2 ? 40 : 50)) * FAKE.S)));
+  assert.deepEqual(
+    [...h.pointCoords!],
+    [10, 20, 30, 40].map((v, i) => f(f(v / (i % 2 ? 40 : 50)) * FAKE.S)),
+  );
   assert.deepEqual([...h.pointLabels!], [2, 3]);
   assert.equal(h.multimaskOutput, false, 'a box (two points) gives a single mask');
   assert.equal(h.pixFeat[0], 4.5, 'initial conditioning frame adds no_mem_embed (0.5) to frame 4 features');
@@ -47,11 +50,23 @@ test('forward propagation: memory bank order, temporal rows, signed pointers, on
   const { mods, p, frames, state } = await setup();
   await p.addNewPointsOrBox(state, { frameIdx: 4, objId: 1, box: [10, 20, 30, 40] });
   const out = await collect(p.propagateInVideo(state));
-  assert.deepEqual(out.map((o) => o.frameIdx), [4, 5, 6, 7, 8, 9]);
-  assert.deepEqual(out.map((o) => o.recomputed), [false, true, true, true, true, true]);
-  assert.deepEqual(out.map((o) => o.storage), ['cond', 'nonCond', 'nonCond', 'nonCond', 'nonCond', 'nonCond']);
+  assert.deepEqual(
+    out.map((o) => o.frameIdx),
+    [4, 5, 6, 7, 8, 9],
+  );
+  assert.deepEqual(
+    out.map((o) => o.recomputed),
+    [false, true, true, true, true, true],
+  );
+  assert.deepEqual(
+    out.map((o) => o.storage),
+    ['cond', 'nonCond', 'nonCond', 'nonCond', 'nonCond', 'nonCond'],
+  );
   // preflight encodes the prompted frame with binarised masks, tracked frames use sigmoid
-  assert.deepEqual(mods.calls.memEnc.map((c) => c.binarize), [true, false, false, false, false, false]);
+  assert.deepEqual(
+    mods.calls.memEnc.map((c) => c.binarize),
+    [true, false, false, false, false, false],
+  );
   const a5 = mods.calls.attend[0]!;
   assert.deepEqual(memoryFrames(a5), [4]);
   assert.deepEqual(memoryTposRows(a5), [6], 'conditioning memories use the last tpos row');
@@ -75,7 +90,10 @@ test('reverse propagation after a forward pass attends to forward memories (fram
   await collect(p.propagateInVideo(state));
   const n = mods.calls.attend.length;
   const out = await collect(p.propagateInVideo(state, { startFrameIdx: 4, reverse: true }));
-  assert.deepEqual(out.map((o) => o.frameIdx), [4, 3, 2, 1, 0]);
+  assert.deepEqual(
+    out.map((o) => o.frameIdx),
+    [4, 3, 2, 1, 0],
+  );
   const a3 = mods.calls.attend[n]!;
   assert.deepEqual(memoryFrames(a3), [4, 9, 8, 7, 6, 5]);
   assert.deepEqual(memoryTposRows(a3), [6, 5, 4, 3, 2, 1]);
@@ -84,7 +102,10 @@ test('reverse propagation after a forward pass attends to forward memories (fram
   // reverse from frame 0 tracks nothing
   assert.deepEqual(await collect(p.propagateInVideo(state, { startFrameIdx: 0, reverse: true })), []);
   // max_frame_num_to_track bounds the range (inclusive of start, like upstream)
-  assert.deepEqual((await collect(p.propagateInVideo(state, { startFrameIdx: 4, maxFrameNumToTrack: 2 }))).map((o) => o.frameIdx), [4, 5, 6]);
+  assert.deepEqual(
+    (await collect(p.propagateInVideo(state, { startFrameIdx: 4, maxFrameNumToTrack: 2 }))).map((o) => o.frameIdx),
+    [4, 5, 6],
+  );
 });
 
 test('correction click on a tracked frame: non-cond storage, memory-conditioned, clamped previous logits as mask input', async () => {
@@ -108,14 +129,25 @@ test('correction click on a tracked frame: non-cond storage, memory-conditioned,
   const f7 = out.find((o) => o.frameIdx === 7)!;
   assert.equal(f7.storage, 'nonCond');
   assert.equal(f7.recomputed, false, 'the corrected frame is served from its consolidated output');
-  assert.deepEqual(out.map((o) => o.recomputed), [false, true, true, false, true, true]);
+  assert.deepEqual(
+    out.map((o) => o.recomputed),
+    [false, true, true, false, true, true],
+  );
 });
 
 test('multimask rule follows the config (0–1 points) on initial frames', async () => {
   const { mods, p, state } = await setup();
   await p.addNewPointsOrBox(state, { frameIdx: 1, objId: 1, points: [[3, 4]], labels: [1] });
   assert.equal(mods.calls.heads.at(-1)!.multimaskOutput, true);
-  await p.addNewPointsOrBox(state, { frameIdx: 1, objId: 1, points: [[3, 4], [5, 6]], labels: [1, 0] });
+  await p.addNewPointsOrBox(state, {
+    frameIdx: 1,
+    objId: 1,
+    points: [
+      [3, 4],
+      [5, 6],
+    ],
+    labels: [1, 0],
+  });
   assert.equal(mods.calls.heads.at(-1)!.multimaskOutput, false);
 });
 
@@ -124,16 +156,31 @@ test('two objects on different frames: placeholders, empty-mask pointers, per-ob
   await p.addNewPointsOrBox(state, { frameIdx: 2, objId: 1, box: [10, 20, 30, 40] });
   const r = await p.addNewPointsOrBox(state, { frameIdx: 5, objId: 7, box: [1, 2, 30, 30] });
   assert.deepEqual(r.objIds, [1, 7]);
-  assert.ok(r.lowResMasks[0]!.every((v) => v === -1024), 'object 1 has no output on frame 5');
-  assert.ok(r.videoResMasks[0]!.every((v) => v === -1024), 'r.videoResMasks[0]!.every((v) => v === -1024)');
-  assert.ok(r.objPtrs[0]!.every((v) => v === -1024), 'r.objPtrs[0]!.every((v) => v === -1024)');
+  assert.ok(
+    r.lowResMasks[0]!.every((v) => v === -1024),
+    'object 1 has no output on frame 5',
+  );
+  assert.ok(
+    r.videoResMasks[0]!.every((v) => v === -1024),
+    'r.videoResMasks[0]!.every((v) => v === -1024)',
+  );
+  assert.ok(
+    r.objPtrs[0]!.every((v) => v === -1024),
+    'r.objPtrs[0]!.every((v) => v === -1024)',
+  );
   assert.equal(r.objectScoreLogits[0], 10);
   assert.ok(Number.isNaN(r.bestIous[0]!), 'Number.isNaN(r.bestIous[0]!)');
   const out = await collect(p.propagateInVideo(state));
-  assert.deepEqual(out.map((o) => o.frameIdx), [2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    out.map((o) => o.frameIdx),
+    [2, 3, 4, 5, 6, 7, 8, 9],
+  );
   const f2 = out[0]!;
   // after preflight, object 7's missing output on frame 2 carries the empty-mask pointer = no_obj_ptr (fixed_no_obj_ptr)
-  assert.ok(f2.objPtrs[1]!.every((v) => v === -7), 'f2.objPtrs[1]!.every((v) => v === -7)');
+  assert.ok(
+    f2.objPtrs[1]!.every((v) => v === -7),
+    'f2.objPtrs[1]!.every((v) => v === -7)',
+  );
   assert.equal(mods.calls.downsample, 2, 'one empty-mask pointer per prompted frame with a missing object');
   // each tracked (not prompted) frame runs every object once: frames 3, 4, 6, 7, 8, 9
   assert.equal(mods.calls.attend.length, 2 * 6);
@@ -151,11 +198,20 @@ test('mask prompt: ±10 logits, object score from mask presence, pointer from th
   const h = mods.calls.heads.at(-1)!;
   assert.equal(h.pixFeat[0], 3, 'mask-as-output uses raw frame features (no no_mem_embed)');
   assert.equal(h.multimaskOutput, false);
-  assert.ok(h.maskInputs!.every((v) => v === 1), 'h.maskInputs!.every((v) => v === 1)');
+  assert.ok(
+    h.maskInputs!.every((v) => v === 1),
+    'h.maskInputs!.every((v) => v === 1)',
+  );
   const empty = await p.addNewMask(state, { frameIdx: 6, objId: 1, mask: new Uint8Array(40 * 50) });
   assert.equal(empty.objectScoreLogits[0], -10);
-  assert.ok(empty.objPtrs[0]!.every((v) => v === -7), 'absent object: pointer replaced by no_obj_ptr');
-  assert.ok(empty.lowResMasks[0]!.every((v) => Math.abs(v + 10) < 1e-5), 'empty mask → −10 logits');
+  assert.ok(
+    empty.objPtrs[0]!.every((v) => v === -7),
+    'absent object: pointer replaced by no_obj_ptr',
+  );
+  assert.ok(
+    empty.lowResMasks[0]!.every((v) => Math.abs(v + 10) < 1e-5),
+    'empty mask → −10 logits',
+  );
   await assert.rejects(p.addNewMask(state, { frameIdx: 3, objId: 1, mask: new Uint8Array(10) }), MedsamError);
 });
 
@@ -205,7 +261,10 @@ test('hole filling and non-overlapping outputs are applied to outputs', async ()
   assert.equal(r.lowResMasks[0]![8 * m], -1, 'large background kept');
   // object 2 scores 5 everywhere it is foreground, object 1 scores 3: object 1 is clamped to ≤ −10
   assert.ok(r.videoResMasks[0]!.filter((v) => v > 0).length === 0, 'r.videoResMasks[0]!.filter((v) => v > 0).length === 0');
-  assert.ok(r.videoResMasks[1]!.some((v) => v > 0), 'r.videoResMasks[1]!.some((v) => v > 0)');
+  assert.ok(
+    r.videoResMasks[1]!.some((v) => v > 0),
+    'r.videoResMasks[1]!.some((v) => v > 0)',
+  );
 });
 
 test('self-sorting memory keeps at most num_maskmem−1 tracked memories including the adjacent frame', async () => {
@@ -219,7 +278,11 @@ test('self-sorting memory keeps at most num_maskmem−1 tracked memories includi
     assert.ok(rest.length <= FAKE.numMaskmem - 1, 'rest.length <= FAKE.numMaskmem - 1');
     const current = Math.max(...rest, 0) + 1;
     if (rest.length) assert.ok(rest.includes(current - 1), 'adjacent frame always attended');
-    assert.deepEqual(memoryTposRows(a).slice(1), rest.map((_, i) => i), 'rows by temporal rank');
+    assert.deepEqual(
+      memoryTposRows(a).slice(1),
+      rest.map((_, i) => i),
+      'rows by temporal rank',
+    );
   }
   assert.ok(state.selfSortingBanks.get(0)!.size <= FAKE.numMaskmem - 2, 'state.selfSortingBanks.get(0)!.size <= FAKE.numMaskmem - 2');
 });

@@ -6,7 +6,9 @@ import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../../src
 const dims: [number, number, number] = [5, 4, 3];
 /** Voxel value encodes its own (i, j, k), so every extracted pixel says where it came from. */
 const vol = new Int16Array(5 * 4 * 3).map((_, idx) => {
-  const i = idx % 5, j = Math.floor(idx / 5) % 4, k = Math.floor(idx / 20);
+  const i = idx % 5,
+    j = Math.floor(idx / 5) % 4,
+    k = Math.floor(idx / 20);
   return 100 * k + 10 * j + i;
 });
 
@@ -32,8 +34,14 @@ test('extract → insert round trip rebuilds the volume on every axis', () => {
 });
 
 test('bad slice indices and sizes are MedsamErrors', () => {
-  assert.throws(() => extractSlice(vol, dims, 2, 3), (e: unknown) => e instanceof MedsamError && /slice 3 is outside the volume along axis 2 \(0\.\.2\)/.test(e.message));
+  assert.throws(
+    () => extractSlice(vol, dims, 2, 3),
+    (e: unknown) => e instanceof MedsamError && /slice 3 is outside the volume along axis 2 \(0\.\.2\)/.test(e.message),
+  );
   assert.throws(() => extractSlice(vol, dims, 0, -1), /slice -1 is outside/);
-  assert.throws(() => insertSlice(new Int16Array(vol.length), dims, 2, 0, new Uint8Array(7)), /slice has 7 pixels but axis 2 slices are 5x4/);
+  assert.throws(
+    () => insertSlice(new Int16Array(vol.length), dims, 2, 0, new Uint8Array(7)),
+    /slice has 7 pixels but axis 2 slices are 5x4/,
+  );
   assert.throws(() => extractSlice(new Uint8Array(10), dims, 2, 0), /buffer has 10 voxels/);
 });

@@ -4,9 +4,7 @@ import { test } from 'node:test';
 import { MedsamError } from '../../src/common/errors.js';
 import { percentileSorted } from '../../src/common/percentile.js';
 import { readNifti } from '../../src/io/readVolume.js';
-import {
-  applyWindow, chooseWindow, parseWindow, positivePercentiles, toUint8,
-} from '../../src/preprocess/intensity.js';
+import { applyWindow, chooseWindow, parseWindow, positivePercentiles, toUint8 } from '../../src/preprocess/intensity.js';
 
 const CT = '../shared/data/ct-organs/example_ct_sm.nii.gz';
 const FLAIR = '../shared/data/mr-brain/FLAIR.nii.gz';
@@ -49,7 +47,10 @@ test('percentile rule: numpy linear percentiles of the positive voxels, zeros st
   assert.ok(Math.abs(percentileSorted(sorted, 99.5) - 995.005) < 1e-9);
   const data = new Float32Array(1100); // 100 zeros, then 1..1000
   for (let i = 0; i < 1000; i++) data[100 + i] = i + 1;
-  assert.deepEqual(positivePercentiles(data)!.map((v) => +v.toFixed(3)), [5.995, 995.005]);
+  assert.deepEqual(
+    positivePercentiles(data)!.map((v) => +v.toFixed(3)),
+    [5.995, 995.005],
+  );
   const out = applyWindow(data, 'percentile');
   assert.equal(out[0], 0);
   assert.equal(out[100], 0); // value 1 is below the 0.5 percentile → clipped to the minimum
@@ -68,7 +69,9 @@ test('auto choice: uint8 → identity, CT modality → abdomen, unknown with air
   assert.equal(toUint8({ data: u8 }), u8);
 });
 
-test('real CT (int16 HU): auto = abdomen window, identical to MedSAM2 numpy preprocessing', { skip: !existsSync(CT) && 'needs ../shared/data/ct-organs' }, () => {
+test('real CT (int16 HU): auto = abdomen window, identical to MedSAM2 numpy preprocessing', {
+  skip: !existsSync(CT) && 'needs ../shared/data/ct-organs',
+}, () => {
   const v = readNifti(CT);
   const auto = chooseWindow(v);
   assert.equal((auto.window as { name?: string }).name, 'abdomen');

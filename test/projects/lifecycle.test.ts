@@ -9,10 +9,29 @@ import type { CaseRow } from '../../src/projects/types.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 const base: CaseRow = {
-  id: 'x', projectId: 'p', name: 'c1', source: '/x.npz', round: 1, mode: 'assisted', state: 'pre_annotated', dims: [2, 2, 2], spacing: [1, 1, 1],
-  headVersion: 0, claimedBy: null, claimExpiresAt: null, submittedBy: null, reviewedBy: null, reviewComment: null, updatedAt: '',
+  id: 'x',
+  projectId: 'p',
+  name: 'c1',
+  source: '/x.npz',
+  round: 1,
+  mode: 'assisted',
+  state: 'pre_annotated',
+  dims: [2, 2, 2],
+  spacing: [1, 1, 1],
+  headVersion: 0,
+  claimedBy: null,
+  claimExpiresAt: null,
+  submittedBy: null,
+  reviewedBy: null,
+  reviewComment: null,
+  updatedAt: '',
 };
-const claimed = (by: string, lapsesInMs: number): CaseRow => ({ ...base, state: 'in_progress', claimedBy: by, claimExpiresAt: new Date(NOW + lapsesInMs).toISOString() });
+const claimed = (by: string, lapsesInMs: number): CaseRow => ({
+  ...base,
+  state: 'in_progress',
+  claimedBy: by,
+  claimExpiresAt: new Date(NOW + lapsesInMs).toISOString(),
+});
 
 test('case life cycle: the allowed path and each refusal', () => {
   assert.equal(nextState({ ...base, state: 'new' }, 'pre-annotate', 'm', NOW), 'pre_annotated');

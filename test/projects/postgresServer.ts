@@ -40,12 +40,14 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
   const bin = binDir();
   if (!bin) return 'PostgreSQL binaries (initdb, pg_ctl) not found — run .ci/setup.d/50-postgres.sh';
   const asRoot = process.getuid?.() === 0;
-  let uid = -1, gid = -1;
+  let uid = -1,
+    gid = -1;
   if (asRoot) {
     const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
     const g = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
     if (id.status !== 0) return 'running as root and there is no postgres user to run PostgreSQL as';
-    uid = Number(id.stdout.trim()); gid = Number(g.stdout.trim());
+    uid = Number(id.stdout.trim());
+    gid = Number(g.stdout.trim());
   }
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-pg-'));
   const data = join(dir, 'data');
@@ -58,7 +60,22 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
   const port = await freePort();
   try {
     run('initdb', ['-D', data, '-A', 'trust', '-U', 'medsam2', '--no-sync', '-E', 'UTF8'], 60_000);
-    run('pg_ctl', ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '30', '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start'], 40_000);
+    run(
+      'pg_ctl',
+      [
+        '-D',
+        data,
+        '-l',
+        join(dir, 'log'),
+        '-w',
+        '-t',
+        '30',
+        '-o',
+        `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        'start',
+      ],
+      40_000,
+    );
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     return `PostgreSQL did not start: ${(e as { stderr?: Buffer }).stderr?.toString().trim().split('\n').pop() ?? (e as Error).message}`;
@@ -66,7 +83,11 @@ export async function startTestPostgres(): Promise<TestPostgres | string> {
   return {
     url: `postgres://medsam2@127.0.0.1:${port}/postgres`,
     stop() {
-      try { run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '20', 'stop'], 30_000); } catch { /* already gone */ }
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '20', 'stop'], 30_000);
+      } catch {
+        /* already gone */
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

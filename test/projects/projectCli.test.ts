@@ -23,15 +23,27 @@ test('medsam2 project: create, add, claim, log, save, conflict, submit, review, 
     };
     assertUserError(runCli(['project', 'status'], { ...process.env, MEDSAM2_PROJECT_DB: '' }), /no project database given/);
     assertUserError(runCli(['project', 'status'], env), /has no project yet/);
-    assert.match(ok(['create', '--name', 'demo', '--label', 'lesion:#ff0000:52988006', '--member', 'ann:annotator', '--member', 'rev:reviewer']), /created project demo/);
+    assert.match(
+      ok(['create', '--name', 'demo', '--label', 'lesion:#ff0000:52988006', '--member', 'ann:annotator', '--member', 'rev:reviewer']),
+      /created project demo/,
+    );
     assertUserError(runCli(['project', 'create', '--name', 'demo'], env), /already exists/);
     assert.match(ok(['add-cases', '--mode', 'manual', join(dir, 'm1.npz')]), /added 1 manual case/);
     assert.equal(ok(['next', '--user', 'ann']).trim(), 'm1');
     ok(['claim', 'm1', '--user', 'ann']);
-    for (const [k, at] of [[0, 1000], [1, 4000], [1, 9000]] as const) ok(['log', 'm1', '--user', 'ann', '--tool', 'brush', '--slice', String(k), '--at', String(at)]);
-    const bad = new Uint8Array(gts.length); bad[5] = 7;
+    for (const [k, at] of [
+      [0, 1000],
+      [1, 4000],
+      [1, 9000],
+    ] as const)
+      ok(['log', 'm1', '--user', 'ann', '--tool', 'brush', '--slice', String(k), '--at', String(at)]);
+    const bad = new Uint8Array(gts.length);
+    bad[5] = 7;
     await writeNpz(join(dir, 'bad.npz'), { gts: { dtype: 'uint8', shape: dims, data: bad } });
-    assertUserError(runCli(['project', 'save', 'm1', '--user', 'ann', '--mask', join(dir, 'bad.npz'), '--base', '-1'], env), /value 7 at voxel 5, not a label of project demo/);
+    assertUserError(
+      runCli(['project', 'save', 'm1', '--user', 'ann', '--mask', join(dir, 'bad.npz'), '--base', '-1'], env),
+      /value 7 at voxel 5, not a label of project demo/,
+    );
     assert.match(ok(['save', 'm1', '--user', 'ann', '--mask', join(dir, 'mask.npz'), '--base', '-1']), /version 0/);
     const stale = runCli(['project', 'save', 'm1', '--user', 'ann', '--mask', join(dir, 'mask.npz'), '--base', '-1'], env);
     assert.equal(stale.code, 3, stale.stderr);

@@ -45,7 +45,10 @@ describe('a whole annotation round (2 annotators, 1 reviewer, CT lesions)', { sk
 
   test('on PostgreSQL (a server started here on 127.0.0.1)', async (t) => {
     const pg: TestPostgres | string = await startTestPostgres();
-    if (typeof pg === 'string') { t.skip(pg); return; }
+    if (typeof pg === 'string') {
+      t.skip(pg);
+      return;
+    }
     try {
       // Two processes' worth of services migrating a fresh database at once: one migrates, both work.
       const [svc, other] = await Promise.all([0, 1].map(() => ProjectService.open({ db: pg.url, store: join(dir, 'pg-store') })));

@@ -43,7 +43,10 @@ export async function cropLesionCases(dir: string): Promise<string[]> {
 
 const T0 = Date.UTC(2026, 0, 5, 9, 0, 0);
 
-interface Stroke { slice: number; dtMs: number }
+interface Stroke {
+  slice: number;
+  dtMs: number;
+}
 
 /** Strokes that turn `from` into `to`: per slice, one per 40 differing voxels (at least one when any differ). */
 function strokesFor(from: Uint8Array, to: Uint8Array, dims: [number, number, number], dtMs: number): Stroke[] {
@@ -74,10 +77,23 @@ export interface RoundResult {
  * Runs the round. `preAnnotate` stores version 0 of every assisted case (the real model on the
  * first backend; the same masks through storePreAnnotation on the second, to keep CI lean).
  */
-export async function runRound(svc: ProjectService, files: string[], outDir: string, preAnnotate: (p: Project) => Promise<void>): Promise<RoundResult> {
+export async function runRound(
+  svc: ProjectService,
+  files: string[],
+  outDir: string,
+  preAnnotate: (p: Project) => Promise<void>,
+): Promise<RoundResult> {
   const project = await svc.createProject({
-    name: 'ct-lesions', labels: [parseLabelSpec('lesion:#ff3b30:52988006', 1)], model: 'minisam', modelVersion: 'builtin-1', guidelines: 'Outline the whole lesion on every slice.',
-    members: [{ name: 'alice', role: 'annotator' }, { name: 'bob', role: 'annotator' }, { name: 'rev', role: 'reviewer' }],
+    name: 'ct-lesions',
+    labels: [parseLabelSpec('lesion:#ff3b30:52988006', 1)],
+    model: 'minisam',
+    modelVersion: 'builtin-1',
+    guidelines: 'Outline the whole lesion on every slice.',
+    members: [
+      { name: 'alice', role: 'annotator' },
+      { name: 'bob', role: 'annotator' },
+      { name: 'rev', role: 'reviewer' },
+    ],
   });
   const [fa, fb, fc] = files as [string, string, string];
   const assisted = await svc.addCases(project, [fa, fb]);
@@ -91,7 +107,10 @@ export async function runRound(svc: ProjectService, files: string[], outDir: str
   const reference = new Map<string, Uint8Array>();
   for (const c of [...assisted, manual!]) {
     const { label } = await loadCase(c.source);
-    reference.set(c.name, Uint8Array.from(label!.data as ArrayLike<number>, (v) => (v ? 1 : 0)));
+    reference.set(
+      c.name,
+      Uint8Array.from(label!.data as ArrayLike<number>, (v) => (v ? 1 : 0)),
+    );
   }
   const expected: RoundExpectations = { activeSeconds: new Map(), interactions: new Map(), preDsc: new Map() };
   for (const c of assisted) {
@@ -137,9 +156,15 @@ export async function runRound(svc: ProjectService, files: string[], outDir: str
   const a1 = await svc.save(project, caseA, 'alice', reference.get(caseA)!, 0);
   assert.equal(a1.version, 1);
   // A stale save (based on version 0, after version 1) is a conflict, never an overwrite.
-  await assert.rejects(svc.save(project, caseA, 'alice', preMasks.get(caseA)!, 0), (e) => e instanceof ProjectConflictError && e.status === 409);
+  await assert.rejects(
+    svc.save(project, caseA, 'alice', preMasks.get(caseA)!, 0),
+    (e) => e instanceof ProjectConflictError && e.status === 409,
+  );
   // Two saves racing from the same base: exactly one wins.
-  const race = await Promise.allSettled([svc.save(project, caseA, 'alice', reference.get(caseA)!, 1, 'race 1'), svc.save(project, caseA, 'alice', reference.get(caseA)!, 1, 'race 2')]);
+  const race = await Promise.allSettled([
+    svc.save(project, caseA, 'alice', reference.get(caseA)!, 1, 'race 1'),
+    svc.save(project, caseA, 'alice', reference.get(caseA)!, 1, 'race 2'),
+  ]);
   assert.deepEqual(race.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
   assert.ok((race.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason instanceof ProjectConflictError);
   await svc.submit(project, caseA, 'alice');
@@ -155,7 +180,16 @@ export async function runRound(svc: ProjectService, files: string[], outDir: str
   await svc.review(project, caseA, 'rev', 'return', 'check the lesion border on the top slice');
   assert.equal((await svc.nextCase(project, 'alice'))!.name, caseA);
   await svc.claim(project, caseA, 'alice');
-  secA += await work(caseA, 'alice', [{ slice: 0, dtMs: 1000 }, { slice: 1, dtMs: 3000 }, { slice: 2, dtMs: 2000 }], T0 + 7_200_000);
+  secA += await work(
+    caseA,
+    'alice',
+    [
+      { slice: 0, dtMs: 1000 },
+      { slice: 1, dtMs: 3000 },
+      { slice: 2, dtMs: 2000 },
+    ],
+    T0 + 7_200_000,
+  );
   const restored = await svc.restore(project, caseA, 'alice', 1, 2);
   assert.equal(restored.version, 3);
   assert.equal(restored.restoredFrom, 1);
@@ -179,7 +213,10 @@ export async function runRound(svc: ProjectService, files: string[], outDir: str
   await svc.review(project, mName, 'rev', 'accept');
 
   expected.activeSeconds.set(caseA, secA).set(caseB, secB).set(mName, secC);
-  expected.interactions.set(caseA, strokesA.length + 3).set(caseB, strokesB.length).set(mName, strokesFor(empty, reference.get(mName)!, dims(mName), 5000).length);
+  expected.interactions
+    .set(caseA, strokesA.length + 3)
+    .set(caseB, strokesB.length)
+    .set(mName, strokesFor(empty, reference.get(mName)!, dims(mName), 5000).length);
 
   // The report's numbers against the log.
   const r = await buildReport(svc, project);
@@ -193,7 +230,14 @@ export async function runRound(svc: ProjectService, files: string[], outDir: str
   const [round] = r.rounds;
   const wantSaved = 1 - median([secA, secB])! / secC;
   assert.ok(Math.abs(round!.costSaved! - wantSaved) < 1e-12, `cost saved ${round!.costSaved} vs ${wantSaved}`);
-  assert.deepEqual(r.groups.filter((g) => g.kind === 'annotator').map((g) => [g.group, g.cases]), [['alice (assisted)', 1], ['bob (assisted)', 1], ['bob (manual)', 1]]);
+  assert.deepEqual(
+    r.groups.filter((g) => g.kind === 'annotator').map((g) => [g.group, g.cases]),
+    [
+      ['alice (assisted)', 1],
+      ['bob (assisted)', 1],
+      ['bob (manual)', 1],
+    ],
+  );
   const files2 = writeProjectReport(join(outDir, 'report'), r);
   const html = readFileSync(files2.find((f) => f.endsWith('.html'))!, 'utf8');
   assert.match(html, /<svg[^>]*Active time per case/);

@@ -16,16 +16,24 @@ import type { OpenSession } from '../../src/server/sessions/sessionManager.js';
 import { CT_LESION, SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from './harness.js';
 
 /** These tests need no interactive Session; one that is opened by mistake fails loudly. */
-const noSessions: OpenSession = async () => { throw new Error('no sessions in this test'); };
+const noSessions: OpenSession = async () => {
+  throw new Error('no sessions in this test');
+};
 
 function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => join(d.parentPath, d.name));
 }
 
 describe('medsam2 serve: API surface on a real loopback server', () => {
   let s: TestServer;
-  before(async () => { s = await startTestServer({}, noSessions); });
-  after(async () => { await s.stop(); });
+  before(async () => {
+    s = await startTestServer({}, noSessions);
+  });
+  after(async () => {
+    await s.stop();
+  });
 
   it('serves /healthz, a valid OpenAPI 3 document, a docs page and Prometheus metrics', async () => {
     const h = await call(s.url, 'GET', '/healthz');
@@ -33,9 +41,17 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
     assert.equal(h.body.status, 'ok');
     const doc = await call(s.url, 'GET', '/openapi.json');
     assert.equal(doc.status, 200);
-    const api = await SwaggerParser.validate(structuredClone(doc.body)) as { openapi: string; paths: Record<string, unknown> };
+    const api = (await SwaggerParser.validate(structuredClone(doc.body))) as { openapi: string; paths: Record<string, unknown> };
     assert.match(api.openapi, /^3\./);
-    for (const p of ['/uploads', '/sessions', '/sessions/{id}/prompts', '/sessions/{id}/propagate', '/sessions/{id}/labelmap', '/jobs', '/jobs/{id}/result']) {
+    for (const p of [
+      '/uploads',
+      '/sessions',
+      '/sessions/{id}/prompts',
+      '/sessions/{id}/propagate',
+      '/sessions/{id}/labelmap',
+      '/jobs',
+      '/jobs/{id}/result',
+    ]) {
       assert.ok(api.paths[p], `OpenAPI has ${p}`);
     }
     const docs = await fetch(s.url + '/docs');
@@ -75,7 +91,11 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
     assert.equal(broken.status, 400);
     assert.match(errorShape(broken), /upload 'scan\.nii\.gz'/);
     assert.ok(!broken.body.error.includes(s.dataDir), `no server path in messages: ${broken.body.error}`);
-    assert.deepEqual(filesUnder(s.dataDir).filter((f) => f.includes('/blobs/')), [], 'rejected uploads leave no blob');
+    assert.deepEqual(
+      filesUnder(s.dataDir).filter((f) => f.includes('/blobs/')),
+      [],
+      'rejected uploads leave no blob',
+    );
   });
 
   it('stores uploads by sha256 only: names are metadata, traversal names reach no path', { skip: SHARED_SKIP }, async () => {
@@ -90,13 +110,23 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
     assert.equal(b.body.sha256, a.body.sha256, 'same bytes, same content address');
     assert.notEqual(b.body.id, a.body.id);
     assert.equal(b.body.name, '..\\..\\x_y.npz', 'control characters are replaced');
-    for (const p of [resolve(s.dataDir, evil), resolve(s.dataDir, 'blobs', evil), resolve(s.dataDir, 'tmp', evil)]) assert.equal(existsSync(p), false, p);
+    for (const p of [resolve(s.dataDir, evil), resolve(s.dataDir, 'blobs', evil), resolve(s.dataDir, 'tmp', evil)])
+      assert.equal(existsSync(p), false, p);
     const files = filesUnder(s.dataDir).map((f) => f.slice(s.dataDir.length + 1));
-    assert.deepEqual(files.filter((f) => f.startsWith('blobs')), [`blobs/${a.body.sha256.slice(0, 2)}/${a.body.sha256}`]);
-    assert.deepEqual(files.filter((f) => f.startsWith('tmp')), [], 'no temp files left');
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('blobs')),
+      [`blobs/${a.body.sha256.slice(0, 2)}/${a.body.sha256}`],
+    );
+    assert.deepEqual(
+      files.filter((f) => f.startsWith('tmp')),
+      [],
+      'no temp files left',
+    );
   });
 
-  it('runs a batch job with a prompt policy: the label map matches the CLI pipeline (DSC vs reference)', { skip: SHARED_SKIP }, async () => {
+  it('runs a batch job with a prompt policy: the label map matches the CLI pipeline (DSC vs reference)', {
+    skip: SHARED_SKIP,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'medsam2-job-'));
     const crop = await croppedLesion(dir);
     const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
@@ -116,7 +146,10 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
       const labels = await readVolume(join(dir, 'labels.nii.gz'));
       const c = await readNpzCase(crop.path);
       assert.deepEqual(labels.dims, c.image.dims);
-      assert.deepEqual(labels.spacing.map((v) => +v.toFixed(5)), c.image.spacing.map((v) => +v.toFixed(5)));
+      assert.deepEqual(
+        labels.spacing.map((v) => +v.toFixed(5)),
+        c.image.spacing.map((v) => +v.toFixed(5)),
+      );
       const ref = c.label!.data as Uint8Array;
       const prompt = promptFromReference('key-box', { reference: ref, dims: c.image.dims });
       const cli = await segmentVolume(c.image, [prompt], { threads: 2 });
@@ -135,15 +168,31 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
 describe('medsam2 serve: limits', () => {
   let s: TestServer;
   before(async () => {
-    s = await startTestServer({ limits: { maxUploadBytes: 2_000_000, maxDecompressedBytes: 16 * 1024 * 1024, maxVoxels: 600_000, maxSlices: 64, expensivePerMinute: 12 } }, noSessions);
+    s = await startTestServer(
+      {
+        limits: {
+          maxUploadBytes: 2_000_000,
+          maxDecompressedBytes: 16 * 1024 * 1024,
+          maxVoxels: 600_000,
+          maxSlices: 64,
+          expensivePerMinute: 12,
+        },
+      },
+      noSessions,
+    );
   });
-  after(async () => { await s.stop(); });
+  after(async () => {
+    await s.stop();
+  });
 
   it('refuses an upload over the byte limit and keeps no partial file', async () => {
     const r = await call(s.url, 'POST', '/uploads?name=big.nii', { body: new Uint8Array(2_000_001) });
     assert.equal(r.status, 413);
     assert.match(errorShape(r), /larger than the server's limit of 2000000 bytes/);
-    assert.deepEqual(filesUnder(s.dataDir).filter((f) => !f.endsWith('.sqlite') && !f.includes('.sqlite-')), []);
+    assert.deepEqual(
+      filesUnder(s.dataDir).filter((f) => !f.endsWith('.sqlite') && !f.includes('.sqlite-')),
+      [],
+    );
   });
 
   it('refuses a gzip bomb and a zip bomb by what they would decompress to', async () => {
@@ -187,11 +236,18 @@ describe('medsam2 serve: auth', () => {
   let tokens: Record<string, string>;
   before(async () => {
     s = await startTestServer({ requireAuth: true }, noSessions);
-    tokens = { admin: await s.user('root', 'admin'), alice: await s.user('alice', 'annotator'), bob: await s.user('bob', 'annotator'), vic: await s.user('vic', 'viewer') };
+    tokens = {
+      admin: await s.user('root', 'admin'),
+      alice: await s.user('alice', 'annotator'),
+      bob: await s.user('bob', 'annotator'),
+      vic: await s.user('vic', 'viewer'),
+    };
   });
-  after(async () => { await s.stop(); });
+  after(async () => {
+    await s.stop();
+  });
 
-  it('401 without or with a bad token, 403 for a role that may not, 404 for another user\'s resource', { skip: SHARED_SKIP }, async () => {
+  it("401 without or with a bad token, 403 for a role that may not, 404 for another user's resource", { skip: SHARED_SKIP }, async () => {
     assert.equal((await call(s.url, 'GET', '/healthz')).status, 200, 'health is public');
     const none = await call(s.url, 'GET', '/sessions');
     assert.equal(none.status, 401);
@@ -215,6 +271,7 @@ describe('medsam2 serve: auth', () => {
     assert.deepEqual((await call(s.url, 'GET', '/uploads', { token: tokens.bob })).body, []);
     // Only a salted hash is stored.
     const users = await s.repo.listUsers();
-    for (const u of users) for (const t of Object.values(tokens)) assert.ok(!t.includes(u.tokenHash) && !u.tokenHash.includes(t.split('_')[2]!));
+    for (const u of users)
+      for (const t of Object.values(tokens)) assert.ok(!t.includes(u.tokenHash) && !u.tokenHash.includes(t.split('_')[2]!));
   });
 });

@@ -22,10 +22,20 @@ export interface TestServer extends ServerParts {
 }
 
 /** A real server listening on a free 127.0.0.1 port, state in a fresh temp folder. */
-export async function startTestServer(patch: Partial<Omit<ServerConfig, 'limits'>> & { limits?: Partial<ServerConfig['limits']> } = {}, open?: OpenSession): Promise<TestServer> {
+export async function startTestServer(
+  patch: Partial<Omit<ServerConfig, 'limits'>> & { limits?: Partial<ServerConfig['limits']> } = {},
+  open?: OpenSession,
+): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-server-'));
   const base = defaultConfig(dataDir);
-  const config: ServerConfig = { ...base, ...patch, port: 0, host: '127.0.0.1', limits: { ...base.limits, ...patch.limits }, threads: patch.threads ?? 2 };
+  const config: ServerConfig = {
+    ...base,
+    ...patch,
+    port: 0,
+    host: '127.0.0.1',
+    limits: { ...base.limits, ...patch.limits },
+    threads: patch.threads ?? 2,
+  };
   const repo = new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
   const opener = open ?? (await import('../../src/server/sessions/openSession.js')).pooledSessions(60_000).open;
   const parts = await buildServer(config, repo, opener);
@@ -33,7 +43,10 @@ export async function startTestServer(patch: Partial<Omit<ServerConfig, 'limits'
   const addr = parts.app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   return {
-    ...parts, url, dataDir, repo,
+    ...parts,
+    url,
+    dataDir,
+    repo,
     user: async (name, role) => (await createUser(repo, name, role)).token,
     stop: async () => {
       await parts.shutdown();
@@ -49,7 +62,12 @@ export interface Res<T = unknown> {
 }
 
 /** JSON request helper: `body` is sent as JSON unless it is bytes (then octet-stream). */
-export async function call<T = any>(url: string, method: string, path: string, opts: { body?: unknown; token?: string; raw?: string; headers?: Record<string, string> } = {}): Promise<Res<T>> {
+export async function call<T = any>(
+  url: string,
+  method: string,
+  path: string,
+  opts: { body?: unknown; token?: string; raw?: string; headers?: Record<string, string> } = {},
+): Promise<Res<T>> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   let body: RequestInit['body'];
@@ -89,7 +107,8 @@ export async function croppedLesion(dir: string, half = 2): Promise<{ path: stri
   const { cropNpzCase } = await import('../cli/cropCase.js');
   const c = await readNpzCase(CT_LESION);
   const k = largestSlice(c.label!.data as ArrayLike<number>, c.image.dims, 2);
-  const z0 = Math.max(0, k - half), z1 = Math.min(c.image.dims[2] - 1, k + half);
+  const z0 = Math.max(0, k - half),
+    z1 = Math.min(c.image.dims[2] - 1, k + half);
   const path = join(dir, 'lesion-crop.npz');
   await cropNpzCase(CT_LESION, path, z0, z1);
   return { path, key: k - z0, slices: z1 - z0 + 1 };

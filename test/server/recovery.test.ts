@@ -19,20 +19,37 @@ interface Child {
 /** `medsam2 serve --port 0` as a child process; resolves with its URL once it prints it (60 s bound). */
 function serve(dataDir: string): Promise<Child> {
   const t0 = performance.now();
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--threads', '2'], {
-    cwd: ROOT, env: { ...process.env, MEDSAM2_DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--threads', '2'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, MEDSAM2_DEBUG: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   let err = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { proc.kill('SIGKILL'); reject(new Error(`serve did not start in 60 s: ${out}${err}`)); }, 60_000);
-    proc.stderr!.on('data', (d) => { err += d; });
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`serve did not start in 60 s: ${out}${err}`));
+    }, 60_000);
+    proc.stderr!.on('data', (d) => {
+      err += d;
+    });
     proc.stdout!.on('data', (d) => {
       out += d;
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve({ proc, url: m[1]!, startMs: performance.now() - t0 }); }
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, url: m[1]!, startMs: performance.now() - t0 });
+      }
     });
-    proc.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${out}${err}`)); });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited ${code}: ${out}${err}`));
+    });
   });
 }
 
@@ -49,7 +66,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 120
 describe('medsam2 serve: kill -9 and restart loses nothing', { skip: SHARED_SKIP }, () => {
   let dir: string;
   let child: Child | undefined;
-  before(() => { dir = mkdtempSync(join(tmpdir(), 'medsam2-recovery-')); });
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'medsam2-recovery-'));
+  });
   after(() => {
     child?.proc.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
@@ -90,7 +109,10 @@ describe('medsam2 serve: kill -9 and restart loses nothing', { skip: SHARED_SKIP
     const back = (await call(url, 'GET', `/sessions/${sid}`)).body;
     assert.equal(back.live, false);
     assert.deepEqual(back.objects, view.objects, 'same objects, prompted slices and mask slices');
-    assert.deepEqual(back.objects.map((o: { objId: number }) => o.objId), [1, 2]);
+    assert.deepEqual(
+      back.objects.map((o: { objId: number }) => o.objId),
+      [1, 2],
+    );
     assert.deepEqual((await call(url, 'GET', `/sessions/${sid}/labelmap?format=nrrd`)).body, labels, 'same label map');
     assert.equal((await call(url, 'GET', `/jobs/${job.id}`)).body.status, 'done');
     assert.deepEqual((await call(url, 'GET', `/jobs/${job.id}/result?format=nrrd`)).body, jobResult);

@@ -35,7 +35,10 @@ describe('medsam2 serve with the tiny512 SAM2 stand-in', { skip }, () => {
   });
   after(async () => {
     await s?.stop();
-    for (const [k, v] of [['MEDSAM2_HOME', saved.home], ['MEDSAM2_CACHE_DIR', saved.cache]] as const) {
+    for (const [k, v] of [
+      ['MEDSAM2_HOME', saved.home],
+      ['MEDSAM2_CACHE_DIR', saved.cache],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

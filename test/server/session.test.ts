@@ -52,7 +52,7 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     return Uint8Array.from(v.data as ArrayLike<number>);
   }
 
-  it('upload, session, box → that slice\'s mask at once', async () => {
+  it("upload, session, box → that slice's mask at once", async () => {
     const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
     assert.equal(up.status, 201);
     uploadId = up.body.id;
@@ -67,7 +67,10 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     const r = await call(s.url, 'POST', `/sessions/${sid}/prompts`, { body: { objId: 1, slice: crop.key, box } });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const m = decodeRle(r.body.mask, dims[1], dims[0]);
-    assert.equal(r.body.area, m.reduce((a, b) => a + b, 0));
+    assert.equal(
+      r.body.area,
+      m.reduce((a, b) => a + b, 0),
+    );
     const d = dice(m, extractSlice(ref, dims, 2, crop.key));
     assert.ok(d > 0.7, `key-slice DSC ${d}`);
     const outside = await call(s.url, 'POST', `/sessions/${sid}/prompts`, { body: { objId: 1, slice: crop.key, box: [0, 0, 9999, 10] } });
@@ -79,7 +82,11 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
   });
 
   it('cancel mid-propagation leaves the session as it was; propagation streams progress and masks (SSE)', async () => {
-    const res = await fetch(`${s.url}/sessions/${sid}/propagate`, { method: 'POST', headers: { accept: 'text/event-stream', 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${s.url}/sessions/${sid}/propagate`, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
     let cancelled: unknown;
@@ -92,7 +99,11 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     assert.deepEqual(after1.body.objects, [{ objId: 1, keys: [crop.key], slices: [crop.key] }]);
     assert.equal(after1.body.propagating, false);
 
-    const res2 = await fetch(`${s.url}/sessions/${sid}/propagate`, { method: 'POST', headers: { accept: 'text/event-stream', 'content-type': 'application/json' }, body: '{}' });
+    const res2 = await fetch(`${s.url}/sessions/${sid}/propagate`, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: '{}',
+    });
     const events = await readSse(res2);
     const kinds = events.map((e) => e.event);
     assert.ok(kinds.includes('progress'), kinds.join(','));
@@ -104,19 +115,30 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     assert.ok(kinds.lastIndexOf('progress') > firstMask, `a progress event follows the first mask: ${kinds.join(',')}`);
     // The last mask streamed per slice is that slice of the downloaded label map (area 0 = absent).
     const last = new Map<number, { area: number; mask: { size: [number, number]; counts: number[] } }>();
-    for (const e of masks) { assert.equal(e.data.objId, 1); last.set(e.data.slice, e.data); }
+    for (const e of masks) {
+      assert.equal(e.data.objId, 1);
+      last.set(e.data.slice, e.data);
+    }
     const labels = await labelMap();
     for (const [k, e] of last) {
       const m = decodeRle(e.mask, dims[1], dims[0]);
-      assert.equal(e.area, m.reduce((a, b) => a + b, 0));
-      assert.deepEqual(m, Uint8Array.from(extractSlice(labels, dims, 2, k), (v) => (v === 1 ? 1 : 0)), `slice ${k}`);
+      assert.equal(
+        e.area,
+        m.reduce((a, b) => a + b, 0),
+      );
+      assert.deepEqual(
+        m,
+        Uint8Array.from(extractSlice(labels, dims, 2, k), (v) => (v === 1 ? 1 : 0)),
+        `slice ${k}`,
+      );
     }
     assert.ok([...last.values()].filter((e) => e.area > 0).length >= 3);
     // Every slice of the label map with the object was streamed.
-    for (let k = 0; k < crop.slices; k++) if (extractSlice(labels, dims, 2, k).some((v) => v === 1)) assert.ok(last.has(k), `slice ${k} streamed`);
+    for (let k = 0; k < crop.slices; k++)
+      if (extractSlice(labels, dims, 2, k).some((v) => v === 1)) assert.ok(last.has(k), `slice ${k} streamed`);
   });
 
-  it('the downloaded label map is on the source grid and scores at least the CLI\'s DSC for the same box', async () => {
+  it("the downloaded label map is on the source grid and scores at least the CLI's DSC for the same box", async () => {
     const labels = await labelMap();
     const c = await readNpzCase(crop.path);
     const cli = await segmentVolume(c.image, [{ slice: crop.key, box }], { threads: 2 });
@@ -138,9 +160,15 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
     const fg = extractSlice(ref, dims, 2, other);
     // A background click on an object pixel of the neighbouring slice.
     let px = -1;
-    for (let i = 0; i < fg.length; i++) if (fg[i]) { px = i; break; }
+    for (let i = 0; i < fg.length; i++)
+      if (fg[i]) {
+        px = i;
+        break;
+      }
     assert.ok(px >= 0);
-    const corr = await call(s.url, 'POST', `/sessions/${sid}/prompts`, { body: { objId: 1, slice: other, points: [{ x: px % dims[0], y: Math.floor(px / dims[0]), label: 0 }], correction: true } });
+    const corr = await call(s.url, 'POST', `/sessions/${sid}/prompts`, {
+      body: { objId: 1, slice: other, points: [{ x: px % dims[0], y: Math.floor(px / dims[0]), label: 0 }], correction: true },
+    });
     assert.equal(corr.status, 200, JSON.stringify(corr.body));
     const undo = await call(s.url, 'POST', `/sessions/${sid}/undo`);
     assert.deepEqual(undo.body, { undone: true });
@@ -148,10 +176,16 @@ describe('medsam2 serve: an interactive session on the CT-lesion volume (default
 
     const two = await call(s.url, 'POST', `/sessions/${sid}/prompts`, { body: { objId: 2, slice: crop.key, box: [10, 10, 60, 60] } });
     assert.equal(two.status, 200);
-    assert.deepEqual((await call(s.url, 'GET', `/sessions/${sid}`)).body.objects.map((o: { objId: number }) => o.objId), [1, 2]);
+    assert.deepEqual(
+      (await call(s.url, 'GET', `/sessions/${sid}`)).body.objects.map((o: { objId: number }) => o.objId),
+      [1, 2],
+    );
     const rm = await call(s.url, 'DELETE', `/sessions/${sid}/objects/2`);
     assert.equal(rm.status, 200);
-    assert.deepEqual(rm.body.objects.map((o: { objId: number }) => o.objId), [1]);
+    assert.deepEqual(
+      rm.body.objects.map((o: { objId: number }) => o.objId),
+      [1],
+    );
     assert.equal((await call(s.url, 'DELETE', `/sessions/${sid}/objects/7`)).status, 404);
     assert.deepEqual(await labelMap(), before);
   });
@@ -182,12 +216,19 @@ const SERIES = join(ROOT, '../shared/data/dicom/seg-ct-3slice');
 
 describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: existsSync(SERIES) ? false : `needs ${SERIES}` }, () => {
   let s: TestServer;
-  before(async () => { s = await startTestServer(); });
-  after(async () => { await s?.stop(); });
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    await s?.stop();
+  });
 
   it('uploads the series as a zip, prompts one slice and downloads the label map as DICOM SEG', async () => {
     const files = readdirSync(SERIES).filter((f) => /^\d+\.dcm$/.test(f));
-    const zip = buildZip(Object.fromEntries(files.map((f, i) => [`../../evil/${i}/${f}`, new Uint8Array(readFileSync(join(SERIES, f)))])), false);
+    const zip = buildZip(
+      Object.fromEntries(files.map((f, i) => [`../../evil/${i}/${f}`, new Uint8Array(readFileSync(join(SERIES, f)))])),
+      false,
+    );
     const up = await call(s.url, 'POST', '/uploads?name=series.zip', { body: zip });
     assert.equal(up.status, 201, JSON.stringify(up.body));
     assert.equal(up.body.format, 'dicom-zip');
@@ -197,7 +238,9 @@ describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: exi
     const ses = await call(s.url, 'POST', '/sessions', { body: { uploadId: up.body.id, window: 'abdomen' } });
     assert.equal(ses.status, 201, JSON.stringify(ses.body));
     const k = Math.floor(nz! / 2);
-    const r = await call(s.url, 'POST', `/sessions/${ses.body.id}/prompts`, { body: { objId: 1, slice: k, box: [Math.floor(nx! / 3), Math.floor(ny! / 3), Math.floor((2 * nx!) / 3), Math.floor((2 * ny!) / 3)] } });
+    const r = await call(s.url, 'POST', `/sessions/${ses.body.id}/prompts`, {
+      body: { objId: 1, slice: k, box: [Math.floor(nx! / 3), Math.floor(ny! / 3), Math.floor((2 * nx!) / 3), Math.floor((2 * ny!) / 3)] },
+    });
     assert.equal(r.status, 200, JSON.stringify(r.body));
     const seg = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=seg.dcm`);
     assert.equal(seg.status, 200, JSON.stringify(seg.body));

@@ -1,5 +1,8 @@
 /** Reads a server-sent-event response to the end (or until `onEvent` returns true), in order. */
-export async function readSse(res: Response, onEvent?: (event: string, data: any) => boolean | void | Promise<boolean | void>): Promise<{ event: string; data: any }[]> {
+export async function readSse(
+  res: Response,
+  onEvent?: (event: string, data: any) => boolean | void | Promise<boolean | void>,
+): Promise<{ event: string; data: any }[]> {
   const events: { event: string; data: any }[] = [];
   const reader = res.body!.getReader();
   const dec = new TextDecoder();

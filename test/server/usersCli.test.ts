@@ -35,7 +35,10 @@ describe('medsam2 users / serve refusals', () => {
 
   it('serve refuses a non-loopback bind when no user exists (and never binds)', () => {
     const empty = join(dir, 'empty');
-    assertUserError(runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', empty]), /binding to 0\.0\.0\.0 requires auth, and .* has no users — create one first: medsam2 users add/);
+    assertUserError(
+      runCli(['serve', '--host', '0.0.0.0', '--port', '0', '--data-dir', empty]),
+      /binding to 0\.0\.0\.0 requires auth, and .* has no users — create one first: medsam2 users add/,
+    );
     assertUserError(runCli(['serve', '--port', '70000', '--data-dir', empty]), /--port 70000 is not a port number/);
     assertUserError(runCli(['serve', '--models', 'nosuchmodel', '--port', '0', '--data-dir', empty]), /nosuchmodel/);
   });

@@ -13,7 +13,8 @@ import { interactionFromJson, interactionToJson, ModelPool, PropagationCancelled
  * pixels inside a box brighter than 100 and "propagates" by re-thresholding inside the key's box
  * on every slice, which is enough to drive every Session feature without a model.
  */
-let opens = 0, releases = 0;
+let opens = 0,
+  releases = 0;
 
 class FakeTracker implements FamilyTracker {
   readonly overlap = 'later-object-wins' as const;
@@ -23,7 +24,8 @@ class FakeTracker implements FamilyTracker {
   private seg(frame: number, b: [number, number, number, number]): Uint8Array {
     const px = this.stack.frame(frame);
     const m = new Uint8Array(this.stack.rows * this.stack.cols);
-    for (let y = b[1]; y <= b[3]; y++) for (let x = b[0]; x <= b[2]; x++) if (px[y * this.stack.cols + x]! > 100) m[y * this.stack.cols + x] = 1;
+    for (let y = b[1]; y <= b[3]; y++)
+      for (let x = b[0]; x <= b[2]; x++) if (px[y * this.stack.cols + x]! > 100) m[y * this.stack.cols + x] = 1;
     return m;
   }
   async prompt(objId: number, frame: number, p: SlicePrompt): Promise<Uint8Array> {
@@ -49,33 +51,68 @@ class FakeTracker implements FamilyTracker {
     this.objs.set(objId, { ...o, masks });
     return { framesRun, stops: [{ key, down: 'volume-end' as const, up: 'volume-end' as const }] };
   }
-  removeObject(objId: number) { this.objs.delete(objId); }
-  masks(objId: number) { return this.objs.get(objId)?.masks ?? new Map(); }
-  snapshot() { return new Map(this.objs); }
-  restore(s: unknown) { this.objs = new Map(s as typeof this.objs); }
-  dispose() { this.objs.clear(); }
+  removeObject(objId: number) {
+    this.objs.delete(objId);
+  }
+  masks(objId: number) {
+    return this.objs.get(objId)?.masks ?? new Map();
+  }
+  snapshot() {
+    return new Map(this.objs);
+  }
+  restore(s: unknown) {
+    this.objs = new Map(s as typeof this.objs);
+  }
+  dispose() {
+    this.objs.clear();
+  }
 }
 
 const fakeFamily: ModelFamily = {
   id: 'fake',
   async open(entry: ModelEntry): Promise<OpenedModel> {
     opens++;
-    return { entry, family: 'fake', startTracker: (stack) => new FakeTracker(stack), release: async () => { releases++; } };
+    return {
+      entry,
+      family: 'fake',
+      startTracker: (stack) => new FakeTracker(stack),
+      release: async () => {
+        releases++;
+      },
+    };
   },
 };
 
-const entry = { id: 'fake-1', family: 'fake', files: {}, inputSize: 64, normalisation: { mean: [0, 0, 0], std: [1, 1, 1], scale: '0-255' },
-  licence: '-', provenance: 'test', description: 'fake family' } as unknown as ModelEntry;
+const entry = {
+  id: 'fake-1',
+  family: 'fake',
+  files: {},
+  inputSize: 64,
+  normalisation: { mean: [0, 0, 0], std: [1, 1, 1], scale: '0-255' },
+  licence: '-',
+  provenance: 'test',
+  description: 'fake family',
+} as unknown as ModelEntry;
 
 /** 8×6×5 volume: a bright 3×2 block on slices 1..3 at x 2..4, y 1..2. */
 function volume(): Volume {
   const data = new Uint8Array(8 * 6 * 5);
   for (let z = 1; z <= 3; z++) for (let y = 1; y <= 2; y++) for (let x = 2; x <= 4; x++) data[z * 48 + y * 8 + x] = 200;
-  return { data, dims: [8, 6, 5], spacing: [1, 1, 2], origin: [0, 0, 0], direction: [...IDENTITY_DIRECTION], source: { format: 'nifti' } } as Volume;
+  return {
+    data,
+    dims: [8, 6, 5],
+    spacing: [1, 1, 2],
+    origin: [0, 0, 0],
+    direction: [...IDENTITY_DIRECTION],
+    source: { format: 'nifti' },
+  } as Volume;
 }
 
 test('a registered third family runs Sessions: prompt, range/direction, undo, remove, replay, cancel, pool', async () => {
-  assert.throws(() => familyFor(entry), (e: unknown) => e instanceof MedsamError && /family 'fake'/.test(e.message));
+  assert.throws(
+    () => familyFor(entry),
+    (e: unknown) => e instanceof MedsamError && /family 'fake'/.test(e.message),
+  );
   registerFamily(fakeFamily);
   const pool = new ModelPool({ idleMs: 0 });
   const v = volume();
@@ -103,14 +140,27 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   assert.deepEqual(lm.spacing, v.spacing);
 
   await s.removeObject(2);
-  assert.deepEqual(s.objects.map((o) => o.objId), [1]);
+  assert.deepEqual(
+    s.objects.map((o) => o.objId),
+    [1],
+  );
   assert.equal(await s.undo(), true);
-  assert.deepEqual(s.objects.map((o) => o.objId), [1, 2]);
+  assert.deepEqual(
+    s.objects.map((o) => o.objId),
+    [1, 2],
+  );
 
   const hist = s.history();
-  assert.deepEqual(hist.map((i) => i.kind), ['prompt', 'propagate', 'propagate', 'prompt']);
+  assert.deepEqual(
+    hist.map((i) => i.kind),
+    ['prompt', 'propagate', 'propagate', 'prompt'],
+  );
   const json = JSON.parse(JSON.stringify(hist.map(interactionToJson))) as unknown[];
-  const r = await Session.fromHistory(v, json.map((j) => interactionFromJson(j)), { model: entry, pool });
+  const r = await Session.fromHistory(
+    v,
+    json.map((j) => interactionFromJson(j)),
+    { model: entry, pool },
+  );
   assert.deepEqual([...r.labelMap().data], [...s.labelMap().data]);
   assert.throws(() => interactionFromJson({ kind: 'prompt', objId: 1, slice: 'x', prompt: {} }), /slice is not an integer/);
   await r.close();
@@ -118,7 +168,16 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   // Cancel: a propagation aborted half-way changes nothing and is not recorded.
   const before = [...s.labelMap().data];
   const ctl = new AbortController();
-  await assert.rejects(s.propagate({ full: true, signal: ctl.signal, onProgress: (d) => { if (d === 2) ctl.abort(); } }), PropagationCancelled);
+  await assert.rejects(
+    s.propagate({
+      full: true,
+      signal: ctl.signal,
+      onProgress: (d) => {
+        if (d === 2) ctl.abort();
+      },
+    }),
+    PropagationCancelled,
+  );
   assert.deepEqual([...s.labelMap().data], before);
   assert.equal(s.history().length, 4);
 
@@ -137,22 +196,42 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   assert.equal(releases, 1, 'and closed it when the last lease went (idleMs 0)');
 });
 
-test('onSlice streams each slice\'s mask while propagate runs, ending on the final masks', async () => {
+test("onSlice streams each slice's mask while propagate runs, ending on the final masks", async () => {
   const s = await Session.open(volume(), { model: entry, pool: new ModelPool({ idleMs: 0 }) });
   await s.addPrompt(1, 2, { box: [0, 0, 7, 5] });
   let resolved = false;
   const events: { objId: number; slice: number; mask: Uint8Array; progressSeen: number }[] = [];
   let progress = 0;
-  const p = s.propagate({ onProgress: () => { progress++; }, onSlice: (objId, slice, mask) => {
-    assert.equal(resolved, false, 'onSlice after propagate resolved');
-    events.push({ objId, slice, mask: Uint8Array.from(mask), progressSeen: progress });
-  } }).then((r) => { resolved = true; return r; });
+  const p = s
+    .propagate({
+      onProgress: () => {
+        progress++;
+      },
+      onSlice: (objId, slice, mask) => {
+        assert.equal(resolved, false, 'onSlice after propagate resolved');
+        events.push({ objId, slice, mask: Uint8Array.from(mask), progressSeen: progress });
+      },
+    })
+    .then((r) => {
+      resolved = true;
+      return r;
+    });
   await p;
-  assert.deepEqual(events.map((e) => [e.objId, e.slice]), [0, 1, 2, 3, 4].map((k) => [1, k]), 'one event per slice, in order');
+  assert.deepEqual(
+    events.map((e) => [e.objId, e.slice]),
+    [0, 1, 2, 3, 4].map((k) => [1, k]),
+    'one event per slice, in order',
+  );
   // Streamed as decided, not at the end: the event for slice k comes with its own progress tick.
-  assert.deepEqual(events.map((e) => e.progressSeen), [1, 2, 3, 4, 5]);
+  assert.deepEqual(
+    events.map((e) => e.progressSeen),
+    [1, 2, 3, 4, 5],
+  );
   const last = new Map(events.map((e) => [e.slice, e.mask]));
   for (let k = 0; k < 5; k++) assert.deepEqual([...last.get(k)!], [...(s.mask(1, k) ?? new Uint8Array(48))], `slice ${k}`);
-  assert.deepEqual(events.filter((e) => e.mask.some((v) => v)).map((e) => e.slice), [1, 2, 3]);
+  assert.deepEqual(
+    events.filter((e) => e.mask.some((v) => v)).map((e) => e.slice),
+    [1, 2, 3],
+  );
   await s.close();
 });

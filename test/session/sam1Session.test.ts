@@ -66,7 +66,11 @@ describe('Session with the default model', { skip }, () => {
     // Streaming: each slice's mask goes out as the propagator decides it; the last one sent per slice is the final one.
     const last = new Map<number, Uint8Array>();
     const before2 = new Map([...Array(c.image.dims[2]).keys()].map((k) => [k, s.mask(1, k)]));
-    const sum = await s.propagate({ onSlice: (_o, k, m) => { last.set(k, m); } });
+    const sum = await s.propagate({
+      onSlice: (_o, k, m) => {
+        last.set(k, m);
+      },
+    });
     assert.ok(last.size >= 2, `${last.size} slices streamed`);
     for (let k = 0; k < c.image.dims[2]; k++) {
       const now = s.mask(1, k) ?? new Uint8Array(nx * ny);
@@ -77,16 +81,32 @@ describe('Session with the default model', { skip }, () => {
     // first key's lower side is not.
     const regionLo = Math.floor((key.slice + cs) / 2) + 1;
     assert.ok(sum.objects[0]!.slicesRun <= c.image.dims[2] - key.slice, `ran ${sum.objects[0]!.slicesRun}`);
-    assert.deepEqual(sum.objects[0]!.stops.map((st) => [st.key, st.down]), [[key.slice, 'not-run'], [cs, 'next-key']]);
+    assert.deepEqual(
+      sum.objects[0]!.stops.map((st) => [st.key, st.down]),
+      [
+        [key.slice, 'not-run'],
+        [cs, 'next-key'],
+      ],
+    );
     const corrected = s.labelMap().data as Uint8Array;
     for (let k = 0; k < regionLo; k++) {
-      assert.ok(same(extractSlice(corrected, c.image.dims, 2, k), extractSlice(before.data as Uint8Array, c.image.dims, 2, k)), `slice ${k} untouched`);
+      assert.ok(
+        same(extractSlice(corrected, c.image.dims, 2, k), extractSlice(before.data as Uint8Array, c.image.dims, 2, k)),
+        `slice ${k} untouched`,
+      );
     }
-    assert.deepEqual(s.history().map((i) => i.kind), ['prompt', 'propagate', 'correct', 'propagate']);
+    assert.deepEqual(
+      s.history().map((i) => i.kind),
+      ['prompt', 'propagate', 'correct', 'propagate'],
+    );
 
     // Replaying the (JSON round-tripped) history reproduces the corrected label map.
     const stored = JSON.parse(JSON.stringify(s.history().map(interactionToJson))) as unknown[];
-    const replayed = await Session.fromHistory(c.image, stored.map((j, i) => interactionFromJson(j, String(i))), { pool, threads: 2 });
+    const replayed = await Session.fromHistory(
+      c.image,
+      stored.map((j, i) => interactionFromJson(j, String(i))),
+      { pool, threads: 2 },
+    );
     assert.ok(same(replayed.labelMap().data as Uint8Array, corrected), 'replay is deterministic');
     await replayed.close();
 
@@ -121,12 +141,30 @@ describe('Session with the default model', { skip }, () => {
 
     const ctl = new AbortController();
     let seen = 0;
-    await assert.rejects(s.propagate({ signal: ctl.signal, onProgress: () => { if (++seen === 2) ctl.abort(); } }), PropagationCancelled);
+    await assert.rejects(
+      s.propagate({
+        signal: ctl.signal,
+        onProgress: () => {
+          if (++seen === 2) ctl.abort();
+        },
+      }),
+      PropagationCancelled,
+    );
     assert.deepEqual(s.objects[0]!.slices, [key.slice], 'only the key slice, as before the cancelled call');
-    assert.deepEqual(s.history().map((i) => i.kind), ['prompt']);
+    assert.deepEqual(
+      s.history().map((i) => i.kind),
+      ['prompt'],
+    );
     // Session.cancel() does the same; then the session still works.
     let n2 = 0;
-    await assert.rejects(s.propagate({ onProgress: () => { if (++n2 === 3) s.cancel(); } }), PropagationCancelled);
+    await assert.rejects(
+      s.propagate({
+        onProgress: () => {
+          if (++n2 === 3) s.cancel();
+        },
+      }),
+      PropagationCancelled,
+    );
     assert.deepEqual(s.objects[0]!.slices, [key.slice]);
     const sum = await s.propagate();
     assert.ok(s.objects[0]!.slices.length > 1);

@@ -40,15 +40,22 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
  * from the session's end-of-run reconciliation (no progress tick since the previous one).
  */
 function recorder() {
-  let ticks = 0, prevTick = -1;
-  const r = { last: new Map<number, Uint8Array>(), events: 0, afterRun: 0,
-    onProgress: () => { ticks++; },
+  let ticks = 0,
+    prevTick = -1;
+  const r = {
+    last: new Map<number, Uint8Array>(),
+    events: 0,
+    afterRun: 0,
+    onProgress: () => {
+      ticks++;
+    },
     onSlice: (_objId: number, slice: number, mask: Uint8Array) => {
       r.events++;
       if (ticks === prevTick) r.afterRun++;
       prevTick = ticks;
       r.last.set(slice, mask);
-    } };
+    },
+  };
   return r;
 }
 
@@ -72,7 +79,10 @@ before(async () => {
 });
 after(async () => {
   await pool.drain();
-  for (const [k, v] of [['MEDSAM2_HOME', saved.home], ['MEDSAM2_CACHE_DIR', saved.cache]] as const) {
+  for (const [k, v] of [
+    ['MEDSAM2_HOME', saved.home],
+    ['MEDSAM2_CACHE_DIR', saved.cache],
+  ] as const) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
   }
@@ -108,13 +118,17 @@ describe('Session with the tiny512 SAM2 stand-in', { skip }, () => {
     const cs = Math.min(key.slice + 3, dims[2] - 1);
     const cur = s.mask(1, cs) ?? new Uint8Array(dims[0] * dims[1]);
     const i = cur.indexOf(1);
-    const click = i >= 0 ? { x: i % dims[0], y: Math.floor(i / dims[0]), label: 0 as const } : { x: key.box![0], y: key.box![1], label: 1 as const };
+    const click =
+      i >= 0 ? { x: i % dims[0], y: Math.floor(i / dims[0]), label: 0 as const } : { x: key.box![0], y: key.box![1], label: 1 as const };
     const fixed = await s.correct(1, cs, { points: [click] });
     assert.ok(!same(fixed.mask, cur), 'the correction changes its slice');
     const rec2 = recorder();
     await s.propagate(rec2);
     assertStreamedFinal(s, rec2, [...rec2.last.keys()]);
-    assert.ok(rec2.last.has(cs) && rec2.last.has(dims[2] - 1) && rec2.last.has(0), 'the re-propagation streams both directions from the correction');
+    assert.ok(
+      rec2.last.has(cs) && rec2.last.has(dims[2] - 1) && rec2.last.has(0),
+      'the re-propagation streams both directions from the correction',
+    );
     console.log(`# SAM2 stream after correction: ${rec2.events} mask events, ${rec2.afterRun} from the end-of-run check`);
     const corrected = s.labelMap().data as Uint8Array;
     assert.ok(!same(corrected, base));

@@ -18,7 +18,22 @@ import { loadCase } from '../../src/pipelines/loadCase.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { Box } from '../../src/predictor/prompts.js';
-import { CT_LESION, CT_ORGANS, CT_ORGANS_SEG, OUT, ensureWebBuild, launch, openApp, ready, serve, shot, skipReason, waitError, waitStatus, type Served } from './browser.js';
+import {
+  CT_LESION,
+  CT_ORGANS,
+  CT_ORGANS_SEG,
+  OUT,
+  ensureWebBuild,
+  launch,
+  openApp,
+  ready,
+  serve,
+  shot,
+  skipReason,
+  waitError,
+  waitStatus,
+  type Served,
+} from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -44,7 +59,9 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-type AppHandle = { viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } } };
+type AppHandle = {
+  viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } };
+};
 
 async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
   const p = await page.evaluate(([vx, vy]) => (window.medsam2 as AppHandle).viewer.voxelToClient(vx!, vy!), [x, y]);
@@ -76,7 +93,9 @@ async function sliceArea(url: string, session: string, z: number): Promise<numbe
 }
 
 async function sliceMaskBits(url: string, session: string, z: number): Promise<string> {
-  const b = (await (await fetch(`${url}/sessions/${session}/slices/${z}`)).json()) as { objects: { objId: number; mask: { counts: number[] } }[] };
+  const b = (await (await fetch(`${url}/sessions/${session}/slices/${z}`)).json()) as {
+    objects: { objId: number; mask: { counts: number[] } }[];
+  };
   return JSON.stringify(b.objects.find((o) => o.objId === 1)?.mask.counts ?? []);
 }
 
@@ -88,13 +107,21 @@ test('medsam2 serve serves the built app at / (public files only, no path reache
   const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(script, 'index.html loads a built script');
   assert.equal((await fetch(`${server.url}/${script}`)).status, 200);
-  for (const p of ['/../package.json', '/assets/..%2f..%2fpackage.json', '/assets/%2e%2e/%2e%2e/package.json', '/index.html/..%2f..%2fREADME.md']) {
+  for (const p of [
+    '/../package.json',
+    '/assets/..%2f..%2fpackage.json',
+    '/assets/%2e%2e/%2e%2e/package.json',
+    '/index.html/..%2f..%2fREADME.md',
+  ]) {
     const r = await fetch(`${server.url}${p}`);
     assert.equal(r.status, 404, p);
   }
 });
 
-test('a NIfTI CT with its own affine: header panel, abdomen window, the box lands on the voxels drawn', { skip, timeout: 600_000 }, async () => {
+test('a NIfTI CT with its own affine: header panel, abdomen window, the box lands on the voxels drawn', {
+  skip,
+  timeout: 600_000,
+}, async () => {
   const seg = await readVolume(CT_ORGANS_SEG);
   const counts = new Map<number, number>();
   const labels = seg.data as ArrayLike<number>;
@@ -111,11 +138,15 @@ test('a NIfTI CT with its own affine: header panel, abdomen window, the box land
   await page.selectOption('#layout', 'axial');
   await goToSlice(page, key.slice);
   const sent: { slice: number; box: number[] }[] = [];
-  page.on('request', (r) => { if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON()); });
+  page.on('request', (r) => {
+    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
+  });
   await dragBox(page, key.box!);
   const status = await waitStatus(page, new RegExp(`slice ${key.slice}: \\d+ px`));
   assert.equal(sent[0]!.slice, key.slice);
-  sent[0]!.box.forEach((v, i) => assert.ok(Math.abs(v - key.box![i]!) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs the drawn ${JSON.stringify(key.box)}`));
+  sent[0]!.box.forEach((v, i) =>
+    assert.ok(Math.abs(v - key.box![i]!) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs the drawn ${JSON.stringify(key.box)}`),
+  );
   assert.ok(Number(/(\d+) px/.exec(status)![1]) > 0, status);
   await shot(page, '00-nifti-abdomen-box');
   assert.deepEqual(errors, []);
@@ -147,7 +178,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   // Open by file upload through the file input.
   await page.setInputFiles('#file', CT_LESION);
   await waitStatus(page, /draw a box/);
-  assert.equal(await page.isHidden('#message'), true, await page.textContent('#message') ?? '');
+  assert.equal(await page.isHidden('#message'), true, (await page.textContent('#message')) ?? '');
   assert.match((await page.textContent('#info')) ?? '', /512 × 512 × 16/);
   await shot(page, '02-loaded');
 
@@ -155,7 +186,9 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   await page.selectOption('#layout', 'axial');
   await goToSlice(page, key.slice);
   const sent: unknown[] = [];
-  page.on('request', (r) => { if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON()); });
+  page.on('request', (r) => {
+    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
+  });
   const tPrompt = performance.now();
   await dragBox(page, box);
   await waitStatus(page, new RegExp(`slice ${key.slice}: \\d+ px`));
@@ -197,23 +230,44 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
 
   // A negative click on the most over-segmented slice changes the mask there.
   const [W, H, D] = ref.dims;
-  let worst = -1, worstFp = 0, fpAt = { x: 0, y: 0 };
+  let worst = -1,
+    worstFp = 0,
+    fpAt = { x: 0, y: 0 };
   for (let z = 0; z < D; z++) {
     if (z === key.slice) continue;
-    let fp = 0, sx = 0, sy = 0;
-    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-      const i = x + W * (y + H * z);
-      if (got.data[i] && !ref.data[i]) { fp++; sx += x; sy += y; }
+    let fp = 0,
+      sx = 0,
+      sy = 0;
+    for (let y = 0; y < H; y++)
+      for (let x = 0; x < W; x++) {
+        const i = x + W * (y + H * z);
+        if (got.data[i] && !ref.data[i]) {
+          fp++;
+          sx += x;
+          sy += y;
+        }
+      }
+    if (fp > worstFp) {
+      worstFp = fp;
+      worst = z;
+      fpAt = { x: Math.round(sx / fp), y: Math.round(sy / fp) };
     }
-    if (fp > worstFp) { worstFp = fp; worst = z; fpAt = { x: Math.round(sx / fp), y: Math.round(sy / fp) }; }
   }
   assert.ok(worst >= 0, 'some slice is over-segmented');
   // Aim at a false-positive voxel nearest the centroid of that slice's false positives.
-  let best = { x: fpAt.x, y: fpAt.y }, bestD = Infinity;
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-    const i = x + W * (y + H * worst);
-    if (got.data[i] && !ref.data[i]) { const d = (x - fpAt.x) ** 2 + (y - fpAt.y) ** 2; if (d < bestD) { bestD = d; best = { x, y }; } }
-  }
+  let best = { x: fpAt.x, y: fpAt.y },
+    bestD = Infinity;
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) {
+      const i = x + W * (y + H * worst);
+      if (got.data[i] && !ref.data[i]) {
+        const d = (x - fpAt.x) ** 2 + (y - fpAt.y) ** 2;
+        if (d < bestD) {
+          bestD = d;
+          best = { x, y };
+        }
+      }
+    }
   const before = await sliceMaskBits(server.url, session, worst);
   const areaBefore = await sliceArea(server.url, session, worst);
   await page.selectOption('#layout', 'axial');
@@ -232,13 +286,19 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   await waitStatus(page, /undone/);
   assert.equal(await sliceMaskBits(server.url, session, worst), before, 'undo restores the mask');
   await shot(page, '06-undone');
-  process.stdout.write(`# negative click on slice ${worst}: area ${areaBefore} -> ${areaAfter}; undo -> ${await sliceArea(server.url, session, worst)}\n`);
+  process.stdout.write(
+    `# negative click on slice ${worst}: area ${areaBefore} -> ${areaAfter}; undo -> ${await sliceArea(server.url, session, worst)}\n`,
+  );
 
   // Reload: the scan and the masks come back from the browser's copy and the server session.
   await page.reload();
   await ready(page);
   await waitStatus(page, /session restored/);
-  assert.equal(await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels), shownVoxels, 'reload shows the same masks');
+  assert.equal(
+    await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels),
+    shownVoxels,
+    'reload shows the same masks',
+  );
   await shot(page, '07-reloaded');
 
   // Errors a person can act on: a prompt outside the image.

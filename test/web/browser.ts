@@ -61,7 +61,15 @@ export async function launch(): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     // No GPU here: WebGL2 through SwiftShader so NiiVue renders.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+    ],
   });
 }
 
@@ -72,7 +80,9 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
   page.on('pageerror', (e) => errors.push(e.message));
   // Console errors are kept for failure messages (NiiVue's warnings are noise).
   const logs: string[] = [];
-  page.on('console', (m) => { if (m.type() === 'error') logs.push(m.text().slice(0, 300)); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') logs.push(m.text().slice(0, 300));
+  });
   (page as Page & { consoleErrors?: string[] }).consoleErrors = logs;
   await page.goto(url + '/');
   await ready(page);
@@ -101,7 +111,9 @@ export async function shot(page: Page, name: string): Promise<void> {
  */
 export async function waitStatus(page: Page, re: RegExp, timeout = 240_000): Promise<string> {
   await page.waitForFunction(
-    (src) => new RegExp(src).test(document.getElementById('status')!.textContent!) || (!document.getElementById('message')!.hidden && document.getElementById('message')!.dataset.kind === 'error'),
+    (src) =>
+      new RegExp(src).test(document.getElementById('status')!.textContent!) ||
+      (!document.getElementById('message')!.hidden && document.getElementById('message')!.dataset.kind === 'error'),
     re.source,
     { timeout, polling: 100 },
   );

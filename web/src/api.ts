@@ -67,13 +67,20 @@ export interface PropagateEvents {
 export type PropagateOutcome = { kind: 'done'; summary: unknown } | { kind: 'cancelled'; message: string };
 
 export class ApiError extends Error {
-  constructor(message: string, readonly fix: string | undefined, readonly status: number) {
+  constructor(
+    message: string,
+    readonly fix: string | undefined,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
 
 export class Api {
-  constructor(private readonly base = '', private token: () => string | undefined = () => undefined) {}
+  constructor(
+    private readonly base = '',
+    private token: () => string | undefined = () => undefined,
+  ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     const t = this.token();
@@ -83,7 +90,11 @@ export class Api {
   private async send(method: string, path: string, body?: BodyInit, type?: string, accept?: string): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(this.base + path, { method, body, headers: this.headers({ ...(type ? { 'content-type': type } : {}), ...(accept ? { accept } : {}) }) });
+      res = await fetch(this.base + path, {
+        method,
+        body,
+        headers: this.headers({ ...(type ? { 'content-type': type } : {}), ...(accept ? { accept } : {}) }),
+      });
     } catch {
       throw new ApiError('the medsam2 server cannot be reached', 'check that `medsam2 serve` is still running, then retry', 0);
     }
@@ -92,12 +103,19 @@ export class Api {
   }
 
   private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? undefined : 'application/json');
+    const res = await this.send(
+      method,
+      path,
+      body === undefined ? undefined : JSON.stringify(body),
+      body === undefined ? undefined : 'application/json',
+    );
     return (await res.json()) as T;
   }
 
   upload(file: Blob, name: string): Promise<UploadView> {
-    return this.send('POST', `/uploads?name=${encodeURIComponent(name)}`, file, 'application/octet-stream').then((r) => r.json() as Promise<UploadView>);
+    return this.send('POST', `/uploads?name=${encodeURIComponent(name)}`, file, 'application/octet-stream').then(
+      (r) => r.json() as Promise<UploadView>,
+    );
   }
 
   createSession(uploadId: string, window?: string): Promise<SessionView> {
@@ -124,7 +142,10 @@ export class Api {
     return this.json('DELETE', `/sessions/${encodeURIComponent(sessionId)}/objects/${objId}`);
   }
 
-  sliceMasks(sessionId: string, slice: number): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
+  sliceMasks(
+    sessionId: string,
+    slice: number,
+  ): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
     return this.json('GET', `/sessions/${encodeURIComponent(sessionId)}/slices/${slice}`);
   }
 
@@ -135,8 +156,15 @@ export class Api {
 
   /** Propagates with server-sent events over a POST (EventSource cannot POST). */
   async propagate(sessionId: string, body: { objIds?: number[] }, ev: PropagateEvents): Promise<PropagateOutcome> {
-    const res = await this.send('POST', `/sessions/${encodeURIComponent(sessionId)}/propagate`, JSON.stringify(body), 'application/json', 'text/event-stream');
-    if (!res.body) throw new ApiError('the server sent no progress stream', 'retry; if it persists, the server or a proxy is buffering responses', 0);
+    const res = await this.send(
+      'POST',
+      `/sessions/${encodeURIComponent(sessionId)}/propagate`,
+      JSON.stringify(body),
+      'application/json',
+      'text/event-stream',
+    );
+    if (!res.body)
+      throw new ApiError('the server sent no progress stream', 'retry; if it persists, the server or a proxy is buffering responses', 0);
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buf = '';
     for (;;) {
@@ -144,7 +172,11 @@ export class Api {
       try {
         chunk = await reader.read();
       } catch {
-        throw new ApiError('the connection to the server was lost during propagation', 'check that `medsam2 serve` is running, then propagate again', 0);
+        throw new ApiError(
+          'the connection to the server was lost during propagation',
+          'check that `medsam2 serve` is running, then propagate again',
+          0,
+        );
       }
       if (chunk.done) break;
       buf += chunk.value;
@@ -168,11 +200,17 @@ export class Api {
 async function errorFrom(res: Response): Promise<ApiError> {
   try {
     const b = (await res.json()) as { error?: string; fix?: string };
-    if (typeof b.error === 'string' && res.status === 401) return new ApiError(b.error, 'get a token with `medsam2 users add NAME --role annotator` and enter it with the Token… button', 401);
+    if (typeof b.error === 'string' && res.status === 401)
+      return new ApiError(b.error, 'get a token with `medsam2 users add NAME --role annotator` and enter it with the Token… button', 401);
     if (typeof b.error === 'string') return new ApiError(b.error, b.fix, res.status);
   } catch {
     /* not JSON: fall through */
   }
-  if (res.status === 401) return new ApiError('the server wants a valid access token', 'paste a token from `medsam2 users add NAME --role annotator` with the Token… button', 401);
+  if (res.status === 401)
+    return new ApiError(
+      'the server wants a valid access token',
+      'paste a token from `medsam2 users add NAME --role annotator` with the Token… button',
+      401,
+    );
   return new ApiError(`the server answered ${res.status} ${res.statusText}`, 'retry; see the server log if it persists', res.status);
 }

@@ -49,7 +49,10 @@ export class App {
 
   async openFile(file: File): Promise<void> {
     if (!SHOWABLE.test(file.name)) {
-      this.messages.error(new Error(`cannot open "${file.name}": this viewer shows NIfTI (.nii, .nii.gz), NRRD, MetaImage (.mha) and MedSAM2 .npz`), 'convert the scan to NIfTI (e.g. dcm2niix for DICOM) and open that');
+      this.messages.error(
+        new Error(`cannot open "${file.name}": this viewer shows NIfTI (.nii, .nii.gz), NRRD, MetaImage (.mha) and MedSAM2 .npz`),
+        'convert the scan to NIfTI (e.g. dcm2niix for DICOM) and open that',
+      );
       return;
     }
     const bytes = new Uint8Array(await file.arrayBuffer());
@@ -65,7 +68,13 @@ export class App {
       const session = await this.api.createSession(upload.id);
       this.session = session;
       this.fileName = file.name;
-      this.upload = { format: upload.format, dims: upload.dims, spacing: upload.spacing, modality: upload.modality ?? null, bytes: upload.bytes };
+      this.upload = {
+        format: upload.format,
+        dims: upload.dims,
+        spacing: upload.spacing,
+        modality: upload.modality ?? null,
+        bytes: upload.bytes,
+      };
       this.objects = [{ objId: 1, name: 'object 1', hidden: false }];
       this.activeObj = 1;
       this.shown.clear();
@@ -86,7 +95,10 @@ export class App {
         await this.viewer.show(bytes, name);
       }
     } catch (e) {
-      throw new UserError(`cannot read "${name}" as an image: ${e instanceof Error ? e.message : String(e)}`, 'check that the file is a complete NIfTI, NRRD, MHA or MedSAM2 .npz (re-export or re-download it)');
+      throw new UserError(
+        `cannot read "${name}" as an image: ${e instanceof Error ? e.message : String(e)}`,
+        'check that the file is a complete NIfTI, NRRD, MHA or MedSAM2 .npz (re-export or re-download it)',
+      );
     }
     const slider = $<HTMLInputElement>('slice');
     slider.max = String(this.viewer.dims[2] - 1);
@@ -96,17 +108,24 @@ export class App {
   private showInfo(): void {
     const u = this.upload;
     const rows: [string, string][] = [
-      ['file', this.fileName], ['format', u?.format ?? '—'], ['dims', u ? u.dims.join(' × ') : '—'],
-      ['spacing', u ? u.spacing.map((s) => s.toFixed(3)).join(' × ') + ' mm' : '—'], ['modality', u?.modality ?? '—'],
-      ['size', u ? `${(u.bytes / 1048576).toFixed(2)} MB` : '—'], ['session', this.session?.id.slice(0, 8) ?? '—'], ['model', this.session?.model ?? '—'],
+      ['file', this.fileName],
+      ['format', u?.format ?? '—'],
+      ['dims', u ? u.dims.join(' × ') : '—'],
+      ['spacing', u ? u.spacing.map((s) => s.toFixed(3)).join(' × ') + ' mm' : '—'],
+      ['modality', u?.modality ?? '—'],
+      ['size', u ? `${(u.bytes / 1048576).toFixed(2)} MB` : '—'],
+      ['session', this.session?.id.slice(0, 8) ?? '—'],
+      ['model', this.session?.model ?? '—'],
     ];
-    $('info').replaceChildren(...rows.flatMap(([k, v]) => {
-      const dt = document.createElement('dt');
-      dt.textContent = k;
-      const dd = document.createElement('dd');
-      dd.textContent = v;
-      return [dt, dd];
-    }));
+    $('info').replaceChildren(
+      ...rows.flatMap(([k, v]) => {
+        const dt = document.createElement('dt');
+        dt.textContent = k;
+        const dd = document.createElement('dd');
+        dd.textContent = v;
+        return [dt, dd];
+      }),
+    );
   }
 
   /** After a reload: the stored scan, the session's masks from the server. */
@@ -130,7 +149,8 @@ export class App {
       this.upload = saved.upload;
       this.objects = saved.objects;
       this.activeObj = saved.activeObj;
-      for (const o of session.objects) if (!this.objects.some((x) => x.objId === o.objId)) this.objects.push({ objId: o.objId, name: `object ${o.objId}`, hidden: false });
+      for (const o of session.objects)
+        if (!this.objects.some((x) => x.objId === o.objId)) this.objects.push({ objId: o.objId, name: `object ${o.objId}`, hidden: false });
       for (const o of this.objects) this.viewer.setHidden(o.objId, o.hidden);
       await this.reloadMasks();
       this.showInfo();
@@ -161,9 +181,10 @@ export class App {
     const rect = $('drop').getBoundingClientRect();
     const [x0, y0, x1, y1] = [s.cx - rect.left, s.cy - rect.top, e.clientX - rect.left, e.clientY - rect.top];
     const el = $(this.tool === 'box' ? 'box-preview' : 'line-preview');
-    const attrs: Record<string, number> = this.tool === 'box'
-      ? { x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }
-      : { x1: x0, y1: y0, x2: x1, y2: y1 };
+    const attrs: Record<string, number> =
+      this.tool === 'box'
+        ? { x: Math.min(x0, x1), y: Math.min(y0, y1), width: Math.abs(x1 - x0), height: Math.abs(y1 - y0) }
+        : { x1: x0, y1: y0, x2: x1, y2: y1 };
     for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
     el.setAttribute('visibility', 'visible');
   }
@@ -181,20 +202,30 @@ export class App {
       const what = this.tool === 'box' ? 'box' : 'RECIST line';
       if (!end || end.view !== 0) {
         this.hidePreview();
-        this.messages.error(new Error(`the ${what} ends outside the image`), this.tool === 'box' ? 'drag from one corner of the object to the other inside the axial slice' : 'drag along the lesion\'s longest axis inside the axial slice');
+        this.messages.error(
+          new Error(`the ${what} ends outside the image`),
+          this.tool === 'box'
+            ? 'drag from one corner of the object to the other inside the axial slice'
+            : "drag along the lesion's longest axis inside the axial slice",
+        );
         return;
       }
       if (this.tool === 'recist') {
         const line = [s.x, s.y, end.x, end.y].map(Math.round) as [number, number, number, number];
         if (Math.hypot(line[2] - line[0], line[3] - line[1]) < 2) {
           this.hidePreview();
-          this.messages.error(new Error('the RECIST line is too short'), 'drag across the lesion\'s longest diameter');
+          this.messages.error(new Error('the RECIST line is too short'), "drag across the lesion's longest diameter");
           return;
         }
         void this.sendPrompt({ slice: s.z, recist: line, replace: true });
         return;
       }
-      const b: [number, number, number, number] = [Math.min(s.x, end.x), Math.min(s.y, end.y), Math.max(s.x, end.x), Math.max(s.y, end.y)].map(Math.round) as [number, number, number, number];
+      const b: [number, number, number, number] = [
+        Math.min(s.x, end.x),
+        Math.min(s.y, end.y),
+        Math.max(s.x, end.x),
+        Math.max(s.y, end.y),
+      ].map(Math.round) as [number, number, number, number];
       if (b[2] - b[0] < 1 || b[3] - b[1] < 1) {
         this.hidePreview();
         this.messages.error(new Error('the box is too small'), 'drag a box around the whole object');
@@ -204,7 +235,11 @@ export class App {
     } else {
       const label = this.tool === 'positive' ? 1 : 0;
       const corrected = this.isMaskedNonKey(s.z);
-      void this.sendPrompt({ slice: s.z, points: [{ x: Math.round(s.x), y: Math.round(s.y), label }], ...(corrected ? { correction: true } : {}) });
+      void this.sendPrompt({
+        slice: s.z,
+        points: [{ x: Math.round(s.x), y: Math.round(s.y), label }],
+        ...(corrected ? { correction: true } : {}),
+      });
     }
   }
 
@@ -213,7 +248,14 @@ export class App {
     return !!o && o.slices.includes(z) && !o.keys.includes(z);
   }
 
-  async sendPrompt(p: { slice: number; box?: [number, number, number, number]; recist?: [number, number, number, number]; points?: { x: number; y: number; label: 0 | 1 }[]; replace?: boolean; correction?: boolean }): Promise<void> {
+  async sendPrompt(p: {
+    slice: number;
+    box?: [number, number, number, number];
+    recist?: [number, number, number, number];
+    points?: { x: number; y: number; label: 0 | 1 }[];
+    replace?: boolean;
+    correction?: boolean;
+  }): Promise<void> {
     const session = this.session;
     if (!session) return;
     await this.run('prompting', async () => {
@@ -270,17 +312,21 @@ export class App {
     let masks = 0;
     try {
       this.setStatus('propagating…');
-      const out = await this.api.propagate(session.id, {}, {
-        onProgress: (done, total) => {
-          bar.value = total > 0 ? done / total : 0;
-          this.setStatus(`propagating: ${done} / ${total}`);
+      const out = await this.api.propagate(
+        session.id,
+        {},
+        {
+          onProgress: (done, total) => {
+            bar.value = total > 0 ? done / total : 0;
+            this.setStatus(`propagating: ${done} / ${total}`);
+          },
+          onMask: (m) => {
+            this.applyMask(m);
+            masks++;
+            if (masks % 4 === 0) this.viewer.refresh();
+          },
         },
-        onMask: (m) => {
-          this.applyMask(m);
-          masks++;
-          if (masks % 4 === 0) this.viewer.refresh();
-        },
-      });
+      );
       this.viewer.refresh();
       this.session = await this.api.session(session.id);
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
@@ -404,7 +450,14 @@ export class App {
   }
 
   private persist(): void {
-    if (this.session && this.upload) saveState({ sessionId: this.session.id, fileName: this.fileName, upload: this.upload, objects: this.objects, activeObj: this.activeObj });
+    if (this.session && this.upload)
+      saveState({
+        sessionId: this.session.id,
+        fileName: this.fileName,
+        upload: this.upload,
+        objects: this.objects,
+        activeObj: this.activeObj,
+      });
   }
 
   private setStatus(s: string): void {
@@ -427,18 +480,31 @@ export class App {
     $<HTMLButtonElement>('cancel').disabled = !this.propagating;
     $<HTMLButtonElement>('undo').disabled = !has || this.propagating;
     $<HTMLButtonElement>('export').disabled = !has || this.propagating;
-    renderObjects($('objects'), this.objects.map((o) => ({ ...o, ...this.viewer.objectStats(o.objId) })), this.activeObj, {
-      select: (id) => { this.activeObj = id; this.persist(); this.render(); },
-      toggle: (id) => {
-        const o = this.objects.find((x) => x.objId === id)!;
-        o.hidden = !o.hidden;
-        this.viewer.setHidden(id, o.hidden);
-        this.persist();
-        this.render();
+    renderObjects(
+      $('objects'),
+      this.objects.map((o) => ({ ...o, ...this.viewer.objectStats(o.objId) })),
+      this.activeObj,
+      {
+        select: (id) => {
+          this.activeObj = id;
+          this.persist();
+          this.render();
+        },
+        toggle: (id) => {
+          const o = this.objects.find((x) => x.objId === id)!;
+          o.hidden = !o.hidden;
+          this.viewer.setHidden(id, o.hidden);
+          this.persist();
+          this.render();
+        },
+        remove: (id) => void this.removeObject(id),
+        rename: (id, name) => {
+          this.objects.find((x) => x.objId === id)!.name = name;
+          this.persist();
+          this.render();
+        },
       },
-      remove: (id) => void this.removeObject(id),
-      rename: (id, name) => { this.objects.find((x) => x.objId === id)!.name = name; this.persist(); this.render(); },
-    });
+    );
   }
 
   private wire(): void {
@@ -452,7 +518,10 @@ export class App {
       (e.target as HTMLInputElement).value = '';
     });
     const drop = $('drop');
-    drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('dragging'); });
+    drop.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      drop.classList.add('dragging');
+    });
     drop.addEventListener('dragleave', () => drop.classList.remove('dragging'));
     drop.addEventListener('drop', (e) => {
       e.preventDefault();
@@ -460,7 +529,8 @@ export class App {
       const f = e.dataTransfer?.files[0];
       if (f) void this.openFile(f);
     });
-    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) b.addEventListener('click', () => this.setTool(b.dataset.tool as Tool));
+    for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]'))
+      b.addEventListener('click', () => this.setTool(b.dataset.tool as Tool));
     $('propagate').addEventListener('click', () => void this.propagate());
     $('cancel').addEventListener('click', () => void this.cancel());
     $('undo').addEventListener('click', () => void this.undo());
@@ -468,14 +538,19 @@ export class App {
     $('screenshot').addEventListener('click', () => void this.screenshot());
     $('add-object').addEventListener('click', () => this.addObject());
     $('token').addEventListener('click', () => {
-      const t = prompt('Access token (from `medsam2 users add NAME --role annotator`); empty to clear', localStorage.getItem('medsam2.token') ?? '');
+      const t = prompt(
+        'Access token (from `medsam2 users add NAME --role annotator`); empty to clear',
+        localStorage.getItem('medsam2.token') ?? '',
+      );
       if (t === null) return;
       if (t.trim()) localStorage.setItem('medsam2.token', t.trim());
       else localStorage.removeItem('medsam2.token');
       this.messages.info(t.trim() ? 'token saved in this browser' : 'token cleared');
     });
     $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
-    $<HTMLSelectElement>('layout').addEventListener('change', (e) => this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout));
+    $<HTMLSelectElement>('layout').addEventListener('change', (e) =>
+      this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout),
+    );
     $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
     const slider = $<HTMLInputElement>('slice');
     slider.addEventListener('input', () => this.goToSlice(Number(slider.value)));
@@ -486,8 +561,12 @@ export class App {
       $('slice-label').textContent = `slice ${z} / ${Math.max(0, this.viewer.dims[2] - 1)}`;
     };
     const help = $('help');
-    $('help-button').addEventListener('click', () => { help.hidden = false; });
-    $('help-close').addEventListener('click', () => { help.hidden = true; });
+    $('help-button').addEventListener('click', () => {
+      help.hidden = false;
+    });
+    $('help-close').addEventListener('click', () => {
+      help.hidden = true;
+    });
     const shortcuts: Shortcut[] = [
       { keys: ['v'], label: 'Navigate (drag = window/level, wheel = scroll)', run: () => this.setTool('navigate') },
       { keys: ['b'], label: 'Box prompt tool', run: () => this.setTool('box') },
@@ -495,7 +574,14 @@ export class App {
       { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
       { keys: ['r'], label: 'RECIST line tool (long axis → box)', run: () => this.setTool('recist') },
       { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
-      { keys: ['Escape'], label: 'Cancel propagation / close help', run: () => { if (!help.hidden) help.hidden = true; else void this.cancel(); } },
+      {
+        keys: ['Escape'],
+        label: 'Cancel propagation / close help',
+        run: () => {
+          if (!help.hidden) help.hidden = true;
+          else void this.cancel();
+        },
+      },
       { keys: ['ctrl+z'], label: 'Undo', run: () => void this.undo() },
       { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
       { keys: ['ArrowUp', 'PageUp'], label: 'Next slice', run: () => this.goToSlice(this.viewer.crosshairSlice() + 1) },
@@ -503,7 +589,13 @@ export class App {
       { keys: ['e'], label: 'Export the label map', run: () => void this.exportLabels() },
       { keys: ['s'], label: 'Screenshot (PNG)', run: () => void this.screenshot() },
       { keys: ['o'], label: 'Open a scan', run: () => $('file').click() },
-      { keys: ['?'], label: 'This help', run: () => { help.hidden = !help.hidden; } },
+      {
+        keys: ['?'],
+        label: 'This help',
+        run: () => {
+          help.hidden = !help.hidden;
+        },
+      },
     ];
     installShortcuts(shortcuts, $<HTMLTableElement>('help-table'));
   }

@@ -5,5 +5,8 @@ const app = new App();
 window.addEventListener('unhandledrejection', (e) => app.messages.error(e.reason));
 app.start().catch((e: unknown) => {
   const gl = /webgl/i.test(String(e)) ? ' (this browser has no WebGL2)' : '';
-  app.messages.error(new Error(`the viewer could not start${gl}: ${e instanceof Error ? e.message : String(e)}`), 'use a current Chrome, Edge or Firefox with hardware acceleration on');
+  app.messages.error(
+    new Error(`the viewer could not start${gl}: ${e instanceof Error ? e.message : String(e)}`),
+    'use a current Chrome, Edge or Firefox with hardware acceleration on',
+  );
 });

@@ -1,6 +1,9 @@
 /** An error the app raises itself, with what the person can do about it. */
 export class UserError extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
   }
 }

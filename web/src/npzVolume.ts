@@ -29,7 +29,11 @@ function parseNpy(buf: Uint8Array, key: string): Npy {
   if (!descr || !shape) throw new Error(`cannot read the .npy header of "${key}"`);
   if (/'fortran_order':\s*True/.test(header)) throw new Error(`"${key}" is stored in Fortran order`);
   if (descr[1] === '>') throw new Error(`"${key}" is big-endian`);
-  const dims = shape[1]!.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  const dims = shape[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   return { dtype: descr[2]!, shape: dims, bytes: buf.subarray(start + headerLen) };
 }
 

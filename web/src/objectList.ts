@@ -33,11 +33,17 @@ export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: n
       });
       const hide = document.createElement('button');
       hide.textContent = o.hidden ? 'show' : 'hide';
-      hide.addEventListener('click', (e) => { e.stopPropagation(); ev.toggle(o.objId); });
+      hide.addEventListener('click', (e) => {
+        e.stopPropagation();
+        ev.toggle(o.objId);
+      });
       const del = document.createElement('button');
       del.textContent = '✕';
       del.title = 'delete the object';
-      del.addEventListener('click', (e) => { e.stopPropagation(); ev.remove(o.objId); });
+      del.addEventListener('click', (e) => {
+        e.stopPropagation();
+        ev.remove(o.objId);
+      });
       const stats = document.createElement('span');
       stats.className = 'stats';
       stats.textContent = o.first < 0 ? 'no mask yet' : `${o.ml.toFixed(2)} mL · slices ${o.first}–${o.last}`;

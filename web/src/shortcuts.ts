@@ -32,7 +32,8 @@ export function installShortcuts(list: Shortcut[], table: HTMLTableElement): voi
   );
   window.addEventListener('keydown', (e) => {
     const t = e.target as HTMLElement | null;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range') return;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range')
+      return;
     const k = keyOf(e);
     const s = list.find((x) => x.keys.includes(k));
     if (!s) return;

@@ -91,7 +91,13 @@ export class Viewer {
     this.affine = hdr.affine.map((r) => [...r]);
     this.inverse = invert4(this.affine);
     const zeros = new Uint8Array(this.dims[0] * this.dims[1] * this.dims[2]);
-    const labelBytes = NVImage.createNiftiArray(this.dims, [hdr.pixDims[1]!, hdr.pixDims[2]!, hdr.pixDims[3]!], this.affine.flat(), 2, zeros);
+    const labelBytes = NVImage.createNiftiArray(
+      this.dims,
+      [hdr.pixDims[1]!, hdr.pixDims[2]!, hdr.pixDims[3]!],
+      this.affine.flat(),
+      2,
+      zeros,
+    );
     const labels = await NVImage.loadFromUrl({ url: 'labels.nii', name: 'labels.nii', buffer: labelBytes.slice().buffer, opacity: 0.5 });
     this.image = image;
     this.labels = labels;
@@ -109,10 +115,18 @@ export class Viewer {
   private applyColours(): void {
     if (!this.labels) return;
     const n = this.maxLabel;
-    const R: number[] = [0], G: number[] = [0], B: number[] = [0], A: number[] = [0], I: number[] = [0];
+    const R: number[] = [0],
+      G: number[] = [0],
+      B: number[] = [0],
+      A: number[] = [0],
+      I: number[] = [0];
     for (let id = 1; id <= n; id++) {
       const c = OBJECT_COLOURS[(id - 1) % OBJECT_COLOURS.length]!;
-      R.push(c[0]); G.push(c[1]); B.push(c[2]); A.push(this.hidden.has(id) ? 0 : 255); I.push(id);
+      R.push(c[0]);
+      G.push(c[1]);
+      B.push(c[2]);
+      A.push(this.hidden.has(id) ? 0 : 255);
+      I.push(id);
     }
     this.labels.setColormapLabel({ R, G, B, A, I });
   }
@@ -137,7 +151,13 @@ export class Viewer {
   }
 
   setLayout(layout: ViewLayout): void {
-    const t = { multi: SLICE_TYPE.MULTIPLANAR, axial: SLICE_TYPE.AXIAL, coronal: SLICE_TYPE.CORONAL, sagittal: SLICE_TYPE.SAGITTAL, render: SLICE_TYPE.RENDER }[layout];
+    const t = {
+      multi: SLICE_TYPE.MULTIPLANAR,
+      axial: SLICE_TYPE.AXIAL,
+      coronal: SLICE_TYPE.CORONAL,
+      sagittal: SLICE_TYPE.SAGITTAL,
+      render: SLICE_TYPE.RENDER,
+    }[layout];
     this.nv.setSliceType(t);
   }
 
@@ -192,7 +212,8 @@ export class Viewer {
     const py = (e.clientY - rect.top) * dpr;
     const tile = this.nv.screenSlices.find((s) => {
       const [l, t, w, h] = s.leftTopWidthHeight as number[];
-      const x0 = Math.min(l!, l! + w!), x1 = Math.max(l!, l! + w!);
+      const x0 = Math.min(l!, l! + w!),
+        x1 = Math.max(l!, l! + w!);
       return s.axCorSag <= SLICE_TYPE.SAGITTAL && px >= x0 && px <= x1 && py >= t! && py <= t! + h!;
     });
     if (!tile) return undefined;
@@ -245,7 +266,9 @@ export class Viewer {
   objectStats(objId: number): { voxels: number; ml: number; first: number; last: number } {
     const img = (this.labels?.img as Uint8Array | undefined) ?? new Uint8Array();
     const n = this.dims[0] * this.dims[1];
-    let voxels = 0, first = -1, last = -1;
+    let voxels = 0,
+      first = -1,
+      last = -1;
     for (let i = 0; i < img.length; i++) {
       if (img[i] !== objId) continue;
       voxels++;
@@ -263,6 +286,8 @@ export class Viewer {
 
   async screenshotPng(): Promise<Blob> {
     this.nv.drawScene();
-    return new Promise((resolve, reject) => this.canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the canvas gave no image'))), 'image/png'));
+    return new Promise((resolve, reject) =>
+      this.canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the canvas gave no image'))), 'image/png'),
+    );
   }
 }

@@ -40,10 +40,14 @@ export function parseLabels(text: string): 'all' | number[] {
 }
 
 export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
-  const log = (s: string) => { if (!flags.quiet) process.stderr.write(s + '\n'); };
+  const log = (s: string) => {
+    if (!flags.quiet) process.stderr.write(s + '\n');
+  };
   const prompt = parsePromptPolicy(flags.prompt);
-  if (flags.label !== undefined && flags.labels !== undefined) throw new MedsamError('--label and --labels were both given', 'use --labels 1,5,7 (or --labels all)');
-  const labels = flags.labels !== undefined ? parseLabels(flags.labels) : flags.label !== undefined ? [parseIndex('--label', flags.label)] : 'all';
+  if (flags.label !== undefined && flags.labels !== undefined)
+    throw new MedsamError('--label and --labels were both given', 'use --labels 1,5,7 (or --labels all)');
+  const labels =
+    flags.labels !== undefined ? parseLabels(flags.labels) : flags.label !== undefined ? [parseIndex('--label', flags.label)] : 'all';
   if (Array.isArray(labels) && labels.includes(0)) throw new MedsamError('label 0 is the background', 'give labels >= 1');
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
   const precision = parsePrecision(flags.precision);
@@ -53,20 +57,33 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   const window = parseWindow(flags.window);
   const model = resolveModel(flags.model);
   findCasesDetailed(dir); // fail fast on an empty/missing folder, before any model work
-  guardOutputs([dir], [
-    { flag: '--out', path: join(flags.out, 'report.csv') },
-    { flag: '--out', path: join(flags.out, 'report.json') },
-    ...(flags.saveMasks ? [{ flag: '--save-masks', path: join(flags.out, 'masks'), kind: 'folder' as const }] : []),
-    ...(flags.previews ? [{ flag: '--previews', path: flags.previews, kind: 'folder' as const }] : []),
-  ]);
+  guardOutputs(
+    [dir],
+    [
+      { flag: '--out', path: join(flags.out, 'report.csv') },
+      { flag: '--out', path: join(flags.out, 'report.json') },
+      ...(flags.saveMasks ? [{ flag: '--save-masks', path: join(flags.out, 'masks'), kind: 'folder' as const }] : []),
+      ...(flags.previews ? [{ flag: '--previews', path: flags.previews, kind: 'folder' as const }] : []),
+    ],
+  );
 
   // A case's line is printed when it is done (with its scores or skip reason), so a failure
   // on a case prints the error alone, not a progress line followed by the error.
   let current = '';
   let bar = progressBar(false);
   const report = await evaluateFolder(dir, {
-    outDir: flags.out, prompt, labels, model: model.id, threads, precision, tolerance, window, saveMasks: flags.saveMasks,
-    clicks, previewsDir: flags.previews, embeddingCacheDir: flags.embeddingCache,
+    outDir: flags.out,
+    prompt,
+    labels,
+    model: model.id,
+    threads,
+    precision,
+    tolerance,
+    window,
+    saveMasks: flags.saveMasks,
+    clicks,
+    previewsDir: flags.previews,
+    embeddingCacheDir: flags.embeddingCache,
     onCaseStart: (c, i, n) => {
       current = `[${i + 1}/${n}] ${c.name}`;
       bar = progressBar(!flags.quiet);
@@ -74,24 +91,38 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
     onProgress: (d, t, s) => bar.onProgress?.(d, t, s),
     onCase: (r) => {
       bar.stop();
-      const clickText = r.clicks ? `  DSC after ${r.clicks.length} click(s) ${r.clicks[r.clicks.length - 1]!.dsc.toFixed(4)}  NoC85 ${r.noc85} NoC90 ${r.noc90}` : '';
-      log(`${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
-        `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices?.join('-')})${clickText}  ${r.seconds.toFixed(1)} s`);
+      const clickText = r.clicks
+        ? `  DSC after ${r.clicks.length} click(s) ${r.clicks[r.clicks.length - 1]!.dsc.toFixed(4)}  NoC85 ${r.noc85} NoC90 ${r.noc90}`
+        : '';
+      log(
+        `${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
+          `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices?.join('-')})${clickText}  ${r.seconds.toFixed(1)} s`,
+      );
       bar = progressBar(!flags.quiet);
     },
-    onSkip: (c, reason) => { bar.stop(); log(`${current ? current + '  ' : ''}skipped ${c.name}: ${reason}`); },
+    onSkip: (c, reason) => {
+      bar.stop();
+      log(`${current ? current + '  ' : ''}skipped ${c.name}: ${reason}`);
+    },
   });
   bar.stop();
   process.stdout.write(formatReportTable(report) + '\n');
-  process.stdout.write(`prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${tolerance} mm${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +
-    `${flags.previews ? `, montages in ${flags.previews}` : ''}\n`);
+  process.stdout.write(
+    `prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${tolerance} mm${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +
+      `${flags.previews ? `, montages in ${flags.previews}` : ''}\n`,
+  );
 }
 
 export function addEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('segment every object of every case from a prompt simulated on its reference mask; report DSC, NSD, HD95, slice extent, and DSC per simulated click')
-    .argument('<dir>', 'folder of cases (MedSAM2 .npz with gts; image + label pairs x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd, x_image + x_label; a DICOM folder x/ + x_seg.nii.gz) or a manifest .json {"cases":[{"image","label","labels"?}]}')
+    .description(
+      'segment every object of every case from a prompt simulated on its reference mask; report DSC, NSD, HD95, slice extent, and DSC per simulated click',
+    )
+    .argument(
+      '<dir>',
+      'folder of cases (MedSAM2 .npz with gts; image + label pairs x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd, x_image + x_label; a DICOM folder x/ + x_seg.nii.gz) or a manifest .json {"cases":[{"image","label","labels"?}]}',
+    )
     .requiredOption('--out <dir>', 'folder for report.csv and report.json')
     .option('--prompt <policy>', 'key-box | key-box-center | recist', 'key-box')
     .option('--labels <all|1,5,7>', 'reference labels to evaluate, each as its own object (default: all)')

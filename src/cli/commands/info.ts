@@ -13,7 +13,9 @@ function labelSummary(what: string, v: Volume): string {
   }
   if (counts.size === 0) return `${what}: empty`;
   const voxelMl = (v.spacing[0] * v.spacing[1] * v.spacing[2]) / 1000;
-  const parts = [...counts.entries()].sort((a, b) => a[0] - b[0]).slice(0, 20)
+  const parts = [...counts.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .slice(0, 20)
     .map(([l, n]) => `label ${l}: ${n} voxels (${(n * voxelMl).toPrecision(3)} mL)`);
   return `${what}: ${parts.join('; ')}${counts.size > 20 ? `; … ${counts.size - 20} more labels` : ''}`;
 }
@@ -29,9 +31,10 @@ export async function runInfo(file: string, flags: ReadFlags = {}): Promise<void
 }
 
 export function addInfoCommand(program: Command): void {
-  addReadOptions(program
-    .command('info')
-    .description('print dimensions, spacing, orientation, datatype and intensity range of an image')
-    .argument('<file>', 'image file or DICOM folder'))
-    .action(async (file: string, flags: ReadFlags) => runInfo(file, flags));
+  addReadOptions(
+    program
+      .command('info')
+      .description('print dimensions, spacing, orientation, datatype and intensity range of an image')
+      .argument('<file>', 'image file or DICOM folder'),
+  ).action(async (file: string, flags: ReadFlags) => runInfo(file, flags));
 }

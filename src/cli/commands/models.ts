@@ -25,7 +25,10 @@ export function runModelsList(): void {
  */
 export function addModelsCommand(program: Command): Command {
   const models = program.command('models').description('list the available models');
-  models.command('list', { isDefault: true }).description('list built-in and imported models (default)').action(() => runModelsList());
+  models
+    .command('list', { isDefault: true })
+    .description('list built-in and imported models (default)')
+    .action(() => runModelsList());
   addModelsImportCommand(models);
   return models;
 }

@@ -14,7 +14,9 @@ function mb(bytes: number): string {
 
 export function formatImportSummary(r: ImportModelResult): string {
   const e = r.entry;
-  const ident = r.zoo ? `zoo entry ${r.zoo.id} (${r.zooMatch === 'sha256' ? 'sha256 match' : 'by file name'})` : 'unknown checkpoint (not in the zoo)';
+  const ident = r.zoo
+    ? `zoo entry ${r.zoo.id} (${r.zooMatch === 'sha256' ? 'sha256 match' : 'by file name'})`
+    : 'unknown checkpoint (not in the zoo)';
   const lines = [
     `imported ${e.id} (family sam2, ${e.inputSize} px)`,
     `  checkpoint  ${e.files.checkpoint} (${mb(e.checkpointBytes)}, sha256 ${e.sha256})`,

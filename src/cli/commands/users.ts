@@ -29,13 +29,15 @@ async function listUsers(flags: { dataDir?: string }): Promise<void> {
 
 export function addUsersCommand(program: Command): void {
   const users = program.command('users').description('server users and their bearer tokens');
-  users.command('add')
+  users
+    .command('add')
     .description('create a user and print its token once')
     .argument('<name>', 'user name')
     .requiredOption('--role <role>', 'admin, annotator, reviewer or viewer')
     .option('--data-dir <dir>', 'the server data folder (default $MEDSAM2_HOME/server or ~/.medsam2/server)')
     .action(async (name: string, flags: { role: string; dataDir?: string }) => addUser(name, flags));
-  users.command('list')
+  users
+    .command('list')
     .description('list users (names and roles; tokens are never shown again)')
     .option('--data-dir <dir>', 'the server data folder')
     .action(async (flags: { dataDir?: string }) => listUsers(flags));

@@ -33,10 +33,14 @@ interface VideoFlags {
 function readFrameMask(path: string, video: LoadedFrames): Uint8Array {
   const img = readImage2D(path);
   if (img.width !== video.width || img.height !== video.height) {
-    throw new MedsamError(`--mask ${path} is ${img.width}x${img.height}, the video frames are ${video.width}x${video.height}`, 'draw the mask on a frame of this video');
+    throw new MedsamError(
+      `--mask ${path} is ${img.width}x${img.height}, the video frames are ${video.width}x${video.height}`,
+      'draw the mask on a frame of this video',
+    );
   }
   const cut = img.source.format === 'jpeg' ? 127 : 0;
-  const n = img.width * img.height, c = img.channels;
+  const n = img.width * img.height,
+    c = img.channels;
   const mask = new Uint8Array(n);
   for (let i = 0; i < n; i++) {
     let on = false;
@@ -47,9 +51,12 @@ function readFrameMask(path: string, video: LoadedFrames): Uint8Array {
 }
 
 export async function runVideo(input: string, flags: VideoFlags): Promise<void> {
-  const log = (s: string) => { if (!flags.quiet) process.stderr.write(s + '\n'); };
+  const log = (s: string) => {
+    if (!flags.quiet) process.stderr.write(s + '\n');
+  };
   // Everything cheap is checked before decoding the video or loading the model.
-  if (flags.frame === undefined) throw new MedsamError('--frame is required', 'give the 0-based index of the prompted frame, e.g. --frame 0');
+  if (flags.frame === undefined)
+    throw new MedsamError('--frame is required', 'give the 0-based index of the prompted frame, e.g. --frame 0');
   const frame = parseIndex('--frame', flags.frame);
   const objId = parseIndex('--obj-id', flags.objId ?? '1');
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
@@ -60,14 +67,19 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   const memory = parseMemoryMode(flags.memory, model);
   const box = flags.box !== undefined ? parseBox(flags.box) : undefined;
   const points = flags.point?.map(parsePoint);
-  if (flags.mask && (box || points?.length)) throw new MedsamError('--mask cannot be combined with --box or --point', 'give either a mask or a box/points');
-  if (!flags.mask && !box && !points?.length) throw new MedsamError('no prompt given', 'add --box x0,y0,x1,y1, --point x,y[,label] or --mask file.png');
+  if (flags.mask && (box || points?.length))
+    throw new MedsamError('--mask cannot be combined with --box or --point', 'give either a mask or a box/points');
+  if (!flags.mask && !box && !points?.length)
+    throw new MedsamError('no prompt given', 'add --box x0,y0,x1,y1, --point x,y[,label] or --mask file.png');
   checkVideoOutputDir(flags.output);
-  guardOutputs([input, ...(flags.mask ? [flags.mask] : [])], [
-    { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.masks), kind: 'folder' },
-    { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.npz) },
-    { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.overlay) },
-  ]);
+  guardOutputs(
+    [input, ...(flags.mask ? [flags.mask] : [])],
+    [
+      { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.masks), kind: 'folder' },
+      { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.npz) },
+      { flag: '-o', path: join(flags.output, VIDEO_OUTPUTS.overlay) },
+    ],
+  );
 
   const video = await loadFrames(input, { maxFrames, fps, onNote: (m) => process.stderr.write(`note: ${m}\n`) });
   const prompt: FramePrompt = { frame, objId };
@@ -75,13 +87,21 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   if (points?.length) prompt.points = points;
   if (flags.mask) prompt.mask = readFrameMask(flags.mask, video);
   validateFramePrompts([prompt], video.width, video.height, video.frames.length);
-  log(`video: ${video.frames.length} frames ${video.width}x${video.height} at ${+video.fps.toFixed(3)} fps (${video.kind}); model: ${model.id}; prompt on frame ${frame}`);
+  log(
+    `video: ${video.frames.length} frames ${video.width}x${video.height} at ${+video.fps.toFixed(3)} fps (${video.kind}); model: ${model.id}; prompt on frame ${frame}`,
+  );
 
   const bar = progressBar(!flags.quiet, 'frames');
   let result;
   try {
     result = await segmentVideo(video, [prompt], {
-      model: model.id, threads, precision, outDir: flags.output, onProgress: bar.onProgress, log, memory,
+      model: model.id,
+      threads,
+      precision,
+      outDir: flags.output,
+      onProgress: bar.onProgress,
+      log,
+      memory,
     });
   } finally {
     bar.stop();
@@ -93,8 +113,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
 }
 
 export function addVideoCommand(program: Command): void {
-  addModelOptions(program
-    .command('video'))
+  addModelOptions(program.command('video'))
     .description('segment an object through a video from one prompt on one frame (tracked forward and backward)')
     .argument('<input>', 'video file (.mp4, .avi, .mov, .mkv) or a folder of PNG/JPEG frames (natural name order)')
     .requiredOption('-o, --output <dir>', 'output folder: masks/<frame>.png, masks.npz (segs N,H,W), overlay.mp4')
@@ -104,7 +123,7 @@ export function addVideoCommand(program: Command): void {
     .option('--mask <file.png>', 'mask of the object on the frame (PNG/JPEG of the frame size, non-zero = object)')
     .option('--obj-id <n>', 'label value written for the object (1..255)', '1')
     .option('--max-frames <n>', 'use only the first N frames')
-    .option('--fps <n>', 'frame rate of the overlay video (default: the input video\'s, 25 for a folder)')
+    .option('--fps <n>', "frame rate of the overlay video (default: the input video's, 25 for a folder)")
     .option('-q, --quiet', 'no progress bar or notes')
     .action(async (input: string, flags: VideoFlags) => runVideo(input, flags));
 }

@@ -36,7 +36,10 @@ export class Sam2MemoryRunner implements MemoryPart {
 
   static async create(graphs: MemoryGraphs, cfg: MemoryModulesConfig, opts: OrtSessionOptions = {}): Promise<Sam2MemoryRunner> {
     if (cfg.addTposEncToObjPtrs && !graphs.objPtrTpos) {
-      throw new MedsamError('the object-pointer temporal encoding graph is missing', 'build the graphs with buildMemoryGraphs(cfg, weights)');
+      throw new MedsamError(
+        'the object-pointer temporal encoding graph is missing',
+        'build the graphs with buildMemoryGraphs(cfg, weights)',
+      );
     }
     const [enc, att, tpos] = await Promise.all([
       OrtSession.create(graphs.memoryEncoder, opts),
@@ -56,16 +59,22 @@ export class Sam2MemoryRunner implements MemoryPart {
     expectLength('pixFeat', input.pixFeat, C * s * s, `[1,${C},${s},${s}]`);
     const ms = Math.round(Math.sqrt(input.lowResMasks.length));
     if (ms * ms !== input.lowResMasks.length) {
-      throw new MedsamError(`lowResMasks has ${input.lowResMasks.length} values, not a square [1,1,H,H] mask`, 'pass the decoder low-res logits [1,1,4h,4w]');
+      throw new MedsamError(
+        `lowResMasks has ${input.lowResMasks.length} values, not a square [1,1,H,H] mask`,
+        'pass the decoder low-res logits [1,1,4h,4w]',
+      );
     }
     expectLength('objectScoreLogits', input.objectScoreLogits, 1, '[1,1]');
     const io = MEMORY_ENCODER_IO;
-    const r = await this.encoder.runFloat32({
-      [io.pixFeat]: { data: input.pixFeat, dims: [1, C, s, s] },
-      [io.lowResMasks]: { data: input.lowResMasks, dims: [1, 1, ms, ms] },
-      [io.objectScoreLogits]: { data: input.objectScoreLogits, dims: [1, 1] },
-      [io.binarize]: { data: Float32Array.of(input.binarize ? 1 : 0), dims: [1] },
-    }, [io.features, io.posEnc]);
+    const r = await this.encoder.runFloat32(
+      {
+        [io.pixFeat]: { data: input.pixFeat, dims: [1, C, s, s] },
+        [io.lowResMasks]: { data: input.lowResMasks, dims: [1, 1, ms, ms] },
+        [io.objectScoreLogits]: { data: input.objectScoreLogits, dims: [1, 1] },
+        [io.binarize]: { data: Float32Array.of(input.binarize ? 1 : 0), dims: [1] },
+      },
+      [io.features, io.posEnc],
+    );
     return { maskmemFeatures: r[io.features]!.data, maskmemPosEnc: r[io.posEnc]!.data };
   }
 
@@ -100,7 +109,8 @@ export class Sam2MemoryRunner implements MemoryPart {
     const K = relPos.length;
     if (K === 0) return new Float32Array(0);
     if (!this.tpos) return new Float32Array(K * this.cfg.memDim);
-    if (!(tDiffMax > 0)) throw new MedsamError(`t_diff_max ${tDiffMax} must be positive`, 'a video needs at least 2 frames for object pointers');
+    if (!(tDiffMax > 0))
+      throw new MedsamError(`t_diff_max ${tDiffMax} must be positive`, 'a video needs at least 2 frames for object pointers');
     const io = OBJ_PTR_TPOS_IO;
     const r = await this.tpos.runFloat32({
       [io.relPos]: { data: Float32Array.from(relPos), dims: [K] },
@@ -115,5 +125,6 @@ export class Sam2MemoryRunner implements MemoryPart {
 }
 
 function expectLength(name: string, a: Float32Array, n: number, shape: string): void {
-  if (a.length !== n) throw new MedsamError(`${name} has ${a.length} values, expected ${n} for ${shape}`, 'this is a bug in the predictor; please report it');
+  if (a.length !== n)
+    throw new MedsamError(`${name} has ${a.length} values, expected ${n} for ${shape}`, 'this is a bug in the predictor; please report it');
 }

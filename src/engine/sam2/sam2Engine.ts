@@ -6,8 +6,14 @@ import { ImageEncoderRunner } from './imageEncoderRunner.js';
 import { Sam2MemoryRunner } from './memoryRunner.js';
 import { SamHeadsRunner } from './samHeadsRunner.js';
 import type {
-  MemoryAttentionInput, MemoryEncodeInput, MemoryEncodeResult, Sam2ImageFeatures, Sam2Modules,
-  Sam2PredictorParams, SamHeadsInput, SamHeadsResult,
+  MemoryAttentionInput,
+  MemoryEncodeInput,
+  MemoryEncodeResult,
+  Sam2ImageFeatures,
+  Sam2Modules,
+  Sam2PredictorParams,
+  SamHeadsInput,
+  SamHeadsResult,
 } from './types.js';
 
 export type Sam2Stage = 'imageEncoder' | 'samHeads' | 'maskDownsample' | 'memoryEncoder' | 'memoryAttention' | 'objPtrTpos';
@@ -56,11 +62,23 @@ export class Sam2Engine implements Sam2Modules {
     }
     const [image, heads, memory] = await Promise.all([
       ImageEncoderRunner.create(graphs.imageEncoder, opts),
-      SamHeadsRunner.create({ samHeads: graphs.samHeads, maskDownsample: graphs.maskDownsample }, configs.samHeads, { noObjPtr: params.noObjPtr }, smallModels),
-      Sam2MemoryRunner.create({ memoryEncoder: graphs.memoryEncoder, memoryAttention: graphs.memoryAttention, objPtrTpos: graphs.objPtrTpos }, configs.memory, smallModels),
+      SamHeadsRunner.create(
+        { samHeads: graphs.samHeads, maskDownsample: graphs.maskDownsample },
+        configs.samHeads,
+        { noObjPtr: params.noObjPtr },
+        smallModels,
+      ),
+      Sam2MemoryRunner.create(
+        { memoryEncoder: graphs.memoryEncoder, memoryAttention: graphs.memoryAttention, objPtrTpos: graphs.objPtrTpos },
+        configs.memory,
+        smallModels,
+      ),
     ]);
     if (image.imageSize !== configs.predictor.imageSize) {
-      throw new MedsamError(`image encoder graph runs at ${image.imageSize} px, config says ${configs.predictor.imageSize}`, 'recompile the model (delete its cache folder)');
+      throw new MedsamError(
+        `image encoder graph runs at ${image.imageSize} px, config says ${configs.predictor.imageSize}`,
+        'recompile the model (delete its cache folder)',
+      );
     }
     return new Sam2Engine(compiled, image, heads, memory);
   }

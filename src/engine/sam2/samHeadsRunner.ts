@@ -52,7 +52,10 @@ export class SamHeadsRunner implements SamHeadsPart {
   }
 
   static async create(
-    graphs: SamHeadsGraphs, cfg: SamHeadsConfig, params: { noObjPtr?: Float32Array }, opts: OrtSessionOptions = {},
+    graphs: SamHeadsGraphs,
+    cfg: SamHeadsConfig,
+    params: { noObjPtr?: Float32Array },
+    opts: OrtSessionOptions = {},
   ): Promise<SamHeadsRunner> {
     if (cfg.predObjScores && cfg.useObjPtrsInEncoder && !params.noObjPtr) {
       throw new MedsamError('no_obj_ptr is missing for the SAM heads', 'pass samHeadsParams(cfg, weights)');
@@ -79,10 +82,16 @@ export class SamHeadsRunner implements SamHeadsPart {
     let coords = input.pointCoords ?? new Float32Array(2);
     let labels: ArrayLike<number> = input.pointLabels ?? Int32Array.of(-1);
     if (!input.pointCoords !== !input.pointLabels) {
-      throw new MedsamError('SAM heads got point coordinates without labels (or labels without coordinates)', 'pass both pointCoords [N,2] and pointLabels [N]');
+      throw new MedsamError(
+        'SAM heads got point coordinates without labels (or labels without coordinates)',
+        'pass both pointCoords [N,2] and pointLabels [N]',
+      );
     }
     const n = labels.length;
-    if (n === 0) { coords = new Float32Array(2); labels = Int32Array.of(-1); }
+    if (n === 0) {
+      coords = new Float32Array(2);
+      labels = Int32Array.of(-1);
+    }
     expectLength('pointCoords', coords, 2 * Math.max(n, 1), `[${Math.max(n, 1)},2]`);
     const np = Math.max(n, 1);
 
@@ -106,23 +115,30 @@ export class SamHeadsRunner implements SamHeadsPart {
     }
     const r = await this.heads.runFloat32(feeds, ['masks', 'iou_pred', 'mask_tokens_out', 'object_score_logits', 'obj_ptr_tokens']);
     const T = numMaskTokens(this.cfg);
-    const sel = selectSamHeadsOutputs({
-      masks: r.masks!.data,
-      iouPred: r.iou_pred!.data,
-      maskTokensOut: r.mask_tokens_out!.data,
-      objPtrTokens: r.obj_ptr_tokens!.data,
-      objectScoreLogit: r.object_score_logits!.data[0]!,
-      numTokens: T,
-      maskSide: m,
-      channels: C,
-    }, input.multimaskOutput, this.selection);
+    const sel = selectSamHeadsOutputs(
+      {
+        masks: r.masks!.data,
+        iouPred: r.iou_pred!.data,
+        maskTokensOut: r.mask_tokens_out!.data,
+        objPtrTokens: r.obj_ptr_tokens!.data,
+        objectScoreLogit: r.object_score_logits!.data[0]!,
+        numTokens: T,
+        maskSide: m,
+        channels: C,
+      },
+      input.multimaskOutput,
+      this.selection,
+    );
     sel.debug = { masks: sel.decoderMasks, sam_tokens_out: sel.samTokensOut, all_masks: r.masks!.data, all_iou_pred: r.iou_pred!.data };
     return sel;
   }
 
   async downsampleMask(mask: Float32Array): Promise<Float32Array> {
     if (!this.downsample) {
-      throw new MedsamError('this SAM2 model has no mask_downsample (use_obj_ptrs_in_encoder is off)', 'mask prompts need a model with object pointers');
+      throw new MedsamError(
+        'this SAM2 model has no mask_downsample (use_obj_ptrs_in_encoder is off)',
+        'mask prompts need a model with object pointers',
+      );
     }
     const S = this.cfg.imageSize;
     expectLength('mask', mask, S * S, `[1,1,${S},${S}]`);
@@ -137,6 +153,9 @@ export class SamHeadsRunner implements SamHeadsPart {
 
 function expectLength(name: string, a: ArrayLike<number>, n: number, shape: string): void {
   if (a.length !== n) {
-    throw new MedsamError(`SAM heads input ${name} has ${a.length} values, expected ${n} for ${shape}`, 'this is a bug in the caller; please report it');
+    throw new MedsamError(
+      `SAM heads input ${name} has ${a.length} values, expected ${n} for ${shape}`,
+      'this is a bug in the caller; please report it',
+    );
   }
 }

@@ -12,7 +12,8 @@ export const sam1Family: ModelFamily = {
   id: 'sam1',
   async open(entry: ModelEntry, opts: FamilyOpenOptions): Promise<OpenedModel> {
     for (const [role, path] of Object.entries(entry.files)) {
-      if (!existsSync(path)) throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
+      if (!existsSync(path))
+        throw new MedsamError(`model '${entry.id}' ${role} file ${path} is missing`, 'reinstall the package or re-import the model');
     }
     const engine = await Sam1Engine.create(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir });
     return {

@@ -4,7 +4,14 @@ import { SliceEmbeddings } from '../../predictor/sam1/embeddingCache.js';
 import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../../predictor/sam1Propagator.js';
 import { boxFromMask, type VolumePrompt } from '../../predictor/prompts.js';
 import type {
-  FamilyTracker, FrameStack, KeyStop, KeyStopReason, SlicePrompt, TrackerOptions, TrackerPropagateArgs, TrackerPropagation,
+  FamilyTracker,
+  FrameStack,
+  KeyStop,
+  KeyStopReason,
+  SlicePrompt,
+  TrackerOptions,
+  TrackerPropagateArgs,
+  TrackerPropagation,
 } from '../family.js';
 import { PropagationCancelled } from '../cancelled.js';
 import { SliceWindow } from './sliceWindow.js';
@@ -44,15 +51,17 @@ export class Sam1Tracker implements FamilyTracker {
   private readonly propagation: Omit<Sam1PropagationOptions, 'onSlice'>;
   private objects = new Map<number, ObjectState>();
 
-  constructor(private readonly engine: Sam1Engine, private readonly stack: FrameStack, opts: TrackerOptions) {
-    const encoder = stack.channels === 3
-      ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) }
-      : engine;
+  constructor(
+    private readonly engine: Sam1Engine,
+    private readonly stack: FrameStack,
+    opts: TrackerOptions,
+  ) {
+    const encoder = stack.channels === 3 ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) } : engine;
     const capacity = Math.max(1, Math.floor(((opts.featureBudgetMiB ?? 1024) * 2 ** 20) / EMBEDDING_BYTES));
     this.slices = new SliceEmbeddings(encoder, (k) => stack.frame(k), stack.cols, stack.rows, stack.numFrames, capacity);
     this.propagation = stack.kind === 'video' ? { ...VIDEO_PROPAGATION_DEFAULTS, ...opts.sam1 } : { ...opts.sam1 };
     // Volumes: objects in prompt order, later ones win (segmentVolume); video: lower ids win (medsam2_infer_video.py).
-    this.overlap = stack.kind === 'video' ? 'lower-id-wins' as const : 'later-object-wins' as const;
+    this.overlap = stack.kind === 'video' ? ('lower-id-wins' as const) : ('later-object-wins' as const);
   }
 
   get framesEncoded(): number {
@@ -73,7 +82,12 @@ export class Sam1Tracker implements FamilyTracker {
       key = { mask: p.mask };
     } else if (old && !opts.replace && !old.mask) {
       // More clicks (or a new box) on a key slice refine that key.
-      key = { ...old, ...(p.box ? { box: p.box } : {}), ...(p.recist ? { recist: p.recist } : {}), points: [...(old.points ?? []), ...(p.points ?? [])] };
+      key = {
+        ...old,
+        ...(p.box ? { box: p.box } : {}),
+        ...(p.recist ? { recist: p.recist } : {}),
+        points: [...(old.points ?? []), ...(p.points ?? [])],
+      };
     } else if (opts.correction && !old && !p.box && !p.recist) {
       // Clicks on a propagated slice: the object's current box there keeps them anchored (SAM refines box + clicks).
       const cur = prev?.masks.get(frame);
@@ -83,7 +97,12 @@ export class Sam1Tracker implements FamilyTracker {
       key = { ...p };
     }
     // The key mask exactly as propagation will produce it: the propagator run over this one slice.
-    const res = await propagateObject(this.engine, new SliceWindow(this.slices, frame, 1), [asVolumePrompt(objId, 0, key)], this.propagation);
+    const res = await propagateObject(
+      this.engine,
+      new SliceWindow(this.slices, frame, 1),
+      [asVolumePrompt(objId, 0, key)],
+      this.propagation,
+    );
     const mask = res.masks.get(0) ?? new Uint8Array(this.stack.rows * this.stack.cols);
     const o = this.cloneObject(objId);
     o.keys.set(frame, key);
@@ -115,7 +134,8 @@ export class Sam1Tracker implements FamilyTracker {
     } else {
       for (const [i, k] of keys.entries()) {
         if (!o.dirty.has(k)) continue;
-        const lo = i > 0 ? keys[i - 1]! : 0, hi = i < keys.length - 1 ? keys[i + 1]! : n - 1;
+        const lo = i > 0 ? keys[i - 1]! : 0,
+          hi = i < keys.length - 1 ? keys[i + 1]! : n - 1;
         const last = spans[spans.length - 1];
         if (last && lo <= last[1]) last[1] = Math.max(last[1], hi);
         else spans.push([lo, hi]);
@@ -130,15 +150,20 @@ export class Sam1Tracker implements FamilyTracker {
       const wlo = a.direction === 'forward' ? inSpan[0]! : Math.max(slo, r0);
       const whi = a.direction === 'backward' ? inSpan[inSpan.length - 1]! : Math.min(shi, r1);
       const window = new SliceWindow(this.slices, wlo, whi - wlo + 1);
-      const res = await propagateObject(this.engine, window, inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)), {
-        ...this.propagation,
-        onSlice: (j, mask) => {
-          // Throwing from the callback unwinds the propagator; nothing has been committed yet.
-          if (a.signal?.aborted) throw new Cancelled();
-          framesRun++;
-          a.onFrame?.(wlo + j, mask ?? new Uint8Array(this.stack.rows * this.stack.cols));
+      const res = await propagateObject(
+        this.engine,
+        window,
+        inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)),
+        {
+          ...this.propagation,
+          onSlice: (j, mask) => {
+            // Throwing from the callback unwinds the propagator; nothing has been committed yet.
+            if (a.signal?.aborted) throw new Cancelled();
+            framesRun++;
+            a.onFrame?.(wlo + j, mask ?? new Uint8Array(this.stack.rows * this.stack.cols));
+          },
         },
-      }).catch((e: unknown) => {
+      ).catch((e: unknown) => {
         if (e instanceof Cancelled) throw new PropagationCancelled();
         throw e;
       });
@@ -156,7 +181,8 @@ export class Sam1Tracker implements FamilyTracker {
           key: k,
           down: a.direction === 'forward' || (k === wlo && k > 0) ? 'not-run' : edge(st.down, wlo, 0),
           up: a.direction === 'backward' || (k === whi && k < n - 1) ? 'not-run' : edge(st.up, whi, n - 1),
-          intensityModel: st.intensityModel, separability: st.separability,
+          intensityModel: st.intensityModel,
+          separability: st.separability,
         });
       }
       const clean = a.direction === 'both' && wlo === slo && whi === shi;

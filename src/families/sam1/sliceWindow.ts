@@ -7,8 +7,18 @@ import { SliceEmbeddings } from '../../predictor/sam1/embeddingCache.js';
  * embeddings stay shared with the whole session. Subclassing keeps propagateObject untouched.
  */
 export class SliceWindow extends SliceEmbeddings {
-  constructor(private readonly base: SliceEmbeddings, readonly lo: number, count: number) {
-    super({ encode: () => Promise.reject(new Error('SliceWindow encodes through its base')) }, (k) => base.pixels(lo + k), base.width, base.height, count);
+  constructor(
+    private readonly base: SliceEmbeddings,
+    readonly lo: number,
+    count: number,
+  ) {
+    super(
+      { encode: () => Promise.reject(new Error('SliceWindow encodes through its base')) },
+      (k) => base.pixels(lo + k),
+      base.width,
+      base.height,
+      count,
+    );
   }
 
   override get(k: number) {

@@ -28,17 +28,28 @@ export function videoNormalizationLut(): Float32Array {
  * Model input [1,3,S,S] of one RGB frame: Pillow `convert("RGB").resize((S, S))` (BICUBIC, the
  * default of Image.resize, applied per channel like Pillow does), then the normalisation table.
  */
-export function sam2VideoFrameTensor(rgb: Uint8Array, width: number, height: number, size: number, lut = videoNormalizationLut()): Float32Array {
+export function sam2VideoFrameTensor(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  size: number,
+  lut = videoNormalizationLut(),
+): Float32Array {
   if (rgb.length !== width * height * 3) {
-    throw new MedsamError(`frame has ${rgb.length} values, ${width}x${height} RGB needs ${width * height * 3}`, 'this is a bug; please report it');
+    throw new MedsamError(
+      `frame has ${rgb.length} values, ${width}x${height} RGB needs ${width * height * 3}`,
+      'this is a bug; please report it',
+    );
   }
-  const n = width * height, plane = size * size;
+  const n = width * height,
+    plane = size * size;
   const out = new Float32Array(3 * plane);
   const channel = new Uint8Array(n);
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < n; i++) channel[i] = rgb[3 * i + c]!;
     const r = width === size && height === size ? channel : pilResizeBicubicU8(channel, width, height, size, size);
-    const base = c * 256, off = c * plane;
+    const base = c * 256,
+      off = c * plane;
     for (let i = 0; i < plane; i++) out[off + i] = lut[base + r[i]!]!;
   }
   return out;

@@ -12,7 +12,12 @@ export { sam2VideoFrameTensor, stackFrameSource, videoNormalizationLut } from '.
 export const sam2Family: ModelFamily = {
   id: 'sam2',
   async open(entry: ModelEntry, opts: FamilyOpenOptions): Promise<OpenedModel> {
-    const { model, engine } = await openRegisteredSam2(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
+    const { model, engine } = await openRegisteredSam2(entry, {
+      threads: opts.threads,
+      precision: opts.precision,
+      cacheDir: opts.cacheDir,
+      log: opts.log,
+    });
     return {
       entry,
       family: 'sam2',
@@ -22,7 +27,10 @@ export const sam2Family: ModelFamily = {
   },
   checkPrompt(p: SlicePrompt, where: string): void {
     if (p.mask && (p.box || p.recist || p.points?.length)) {
-      throw new MedsamError(`${where} has a mask and a box/points/RECIST; a SAM2 model takes one or the other on a slice`, 'give either the mask or the box/points');
+      throw new MedsamError(
+        `${where} has a mask and a box/points/RECIST; a SAM2 model takes one or the other on a slice`,
+        'give either the mask or the box/points',
+      );
     }
   },
 };

@@ -10,14 +10,21 @@ import type { Precision } from '../../models/precision.js';
  * Opens a model registered by `medsam2 models import`: its compiled graphs (from the cache, built
  * on a miss), refusing a checkpoint file that changed since import, and the ORT engine over them.
  */
-export async function openRegisteredSam2(entry: ModelEntry, opts: { threads?: number; cacheDir?: string; log?: (m: string) => void; precision?: Precision } = {}):
-  Promise<{ model: Sam2CompiledModel; engine: Sam2Engine }> {
+export async function openRegisteredSam2(
+  entry: ModelEntry,
+  opts: { threads?: number; cacheDir?: string; log?: (m: string) => void; precision?: Precision } = {},
+): Promise<{ model: Sam2CompiledModel; engine: Sam2Engine }> {
   const files = sam2ModelFiles(entry);
-  const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, { cacheDir: opts.cacheDir, log: opts.log, precision: opts.precision });
+  const { model } = await loadSam2Compiled(
+    { checkpointPath: files.checkpoint, configPath: files.config },
+    { cacheDir: opts.cacheDir, log: opts.log, precision: opts.precision },
+  );
   const expectSha = (entry as { sha256?: unknown }).sha256;
   if (typeof expectSha === 'string' && expectSha !== model.checkpointSha256) {
-    throw new MedsamError(`model '${entry.id}': checkpoint ${files.checkpoint} changed since it was imported (sha256 ${model.checkpointSha256.slice(0, 12)}…, registered ${expectSha.slice(0, 12)}…)`,
-      `re-import it: medsam2 models import ${files.checkpoint} --id ${entry.id} --force`);
+    throw new MedsamError(
+      `model '${entry.id}': checkpoint ${files.checkpoint} changed since it was imported (sha256 ${model.checkpointSha256.slice(0, 12)}…, registered ${expectSha.slice(0, 12)}…)`,
+      `re-import it: medsam2 models import ${files.checkpoint} --id ${entry.id} --force`,
+    );
   }
   return { model, engine: await Sam2Engine.create(model, { threads: opts.threads }) };
 }

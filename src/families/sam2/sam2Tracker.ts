@@ -7,7 +7,15 @@ import type { Sam2FrameSource, Sam2InferenceState } from '../../predictor/sam2/i
 import { Sam2VideoPredictor } from '../../predictor/sam2/videoPredictor.js';
 import { PropagationCancelled } from '../cancelled.js';
 import type {
-  Direction, FamilyTracker, FrameStack, KeyStop, OverlapRule, SlicePrompt, TrackerOptions, TrackerPropagateArgs, TrackerPropagation,
+  Direction,
+  FamilyTracker,
+  FrameStack,
+  KeyStop,
+  OverlapRule,
+  SlicePrompt,
+  TrackerOptions,
+  TrackerPropagateArgs,
+  TrackerPropagation,
 } from '../family.js';
 import { stackFrameSource } from './frameSources.js';
 import { featureCacheFrames } from './openModel.js';
@@ -55,13 +63,18 @@ export class Sam2Tracker implements FamilyTracker {
   private features: FeatureCache | undefined;
   private objects = new Map<number, ObjectState>();
 
-  constructor(model: Sam2CompiledModel, engine: Sam2Engine, private readonly stack: FrameStack, opts: TrackerOptions) {
+  constructor(
+    model: Sam2CompiledModel,
+    engine: Sam2Engine,
+    private readonly stack: FrameStack,
+    opts: TrackerOptions,
+  ) {
     this.video = stack.kind === 'video';
     // Video: build_sam2_video_predictor without post-processing (medsam2_infer_video.py): no hole
     // filling, no binarised point masks for the memory encoder. Volumes: the MedSAM2 3D builder.
     const cfg = this.video ? { ...model.configs.predictor, binarizeMaskFromPtsForMemEnc: false } : model.configs.predictor;
     this.predictor = new Sam2VideoPredictor(engine, cfg, {
-      fillHoleArea: this.video ? 0 : opts.sam2?.fillHoleArea ?? 8,
+      fillHoleArea: this.video ? 0 : (opts.sam2?.fillHoleArea ?? 8),
       memory: opts.sam2?.memory,
       featureCacheFrames: featureCacheFrames(model, stack.numFrames, opts.featureBudgetMiB),
       onWarning: opts.sam2?.onWarning,
@@ -84,23 +97,46 @@ export class Sam2Tracker implements FamilyTracker {
   private object(objId: number): ObjectState {
     let o = this.objects.get(objId);
     if (!o) {
-      o = { prompts: new Map(), statesValid: true, log: [], fwdOut: new Map(), revOut: new Map(), preview: new Map(), pending: [], masks: new Map() };
+      o = {
+        prompts: new Map(),
+        statesValid: true,
+        log: [],
+        fwdOut: new Map(),
+        revOut: new Map(),
+        preview: new Map(),
+        pending: [],
+        masks: new Map(),
+      };
       this.objects.set(objId, o);
     }
     return o;
   }
 
   /** The predictor call for one prompt; returns the object's video-resolution logits on that frame. */
-  private async add(state: Sam2InferenceState, objId: number, frame: number, p: SlicePrompt, clearOldPoints: boolean): Promise<Float32Array> {
+  private async add(
+    state: Sam2InferenceState,
+    objId: number,
+    frame: number,
+    p: SlicePrompt,
+    clearOldPoints: boolean,
+  ): Promise<Float32Array> {
     if (p.mask) {
-      const r = await this.predictor.addNewMask(state, { frameIdx: frame, objId, mask: p.mask, height: state.videoHeight, width: state.videoWidth });
+      const r = await this.predictor.addNewMask(state, {
+        frameIdx: frame,
+        objId,
+        mask: p.mask,
+        height: state.videoHeight,
+        width: state.videoWidth,
+      });
       return r.videoResMasks[0]!;
     }
     // RECIST → MedSAM2's square box (get_diameter_bbox, shift 0) unless a box is given too.
     const box = p.box ?? (p.recist ? recistToBox(p.recist, state.videoWidth, state.videoHeight) : undefined);
     const pts = p.points ?? [];
     const r = await this.predictor.addNewPointsOrBox(state, {
-      frameIdx: frame, objId, box: box ?? null,
+      frameIdx: frame,
+      objId,
+      box: box ?? null,
       points: pts.length ? pts.map((q) => [q.x, q.y]) : null,
       labels: pts.length ? pts.map((q) => q.label) : null,
       clearOldPoints: clearOldPoints || box !== undefined,
@@ -113,9 +149,15 @@ export class Sam2Tracker implements FamilyTracker {
     const tracked = o.log.length > 0;
     if (!tracked) {
       const old = o.prompts.get(frame);
-      const merged: SlicePrompt = p.mask || !old || opts.replace || old.mask
-        ? { ...p }
-        : { ...old, ...(p.box ? { box: p.box } : {}), ...(p.recist ? { recist: p.recist } : {}), points: [...(old.points ?? []), ...(p.points ?? [])] };
+      const merged: SlicePrompt =
+        p.mask || !old || opts.replace || old.mask
+          ? { ...p }
+          : {
+              ...old,
+              ...(p.box ? { box: p.box } : {}),
+              ...(p.recist ? { recist: p.recist } : {}),
+              points: [...(old.points ?? []), ...(p.points ?? [])],
+            };
       // Before tracking a prompted frame is an initial conditioning frame: its output does not depend on other frames.
       const logits = await this.add(await this.newState(), objId, frame, merged, true);
       const prompts = new Map(o.prompts);
@@ -133,7 +175,8 @@ export class Sam2Tracker implements FamilyTracker {
   }
 
   private async applyCorrection(objId: number, o: ObjectState, op: Op & { kind: 'correct' }): Promise<ObjectState> {
-    const fwdOut = new Map(o.fwdOut), revOut = new Map(o.revOut);
+    const fwdOut = new Map(o.fwdOut),
+      revOut = new Map(o.revOut);
     if (o.fwd) fwdOut.set(op.frame, await this.add(o.fwd, objId, op.frame, op.prompt, op.replace));
     if (o.rev) revOut.set(op.frame, await this.add(o.rev, objId, op.frame, op.prompt, op.replace));
     return { ...o, fwdOut, revOut, pending: [...o.pending, op.frame] };
@@ -178,13 +221,22 @@ export class Sam2Tracker implements FamilyTracker {
   }
 
   /** Fresh forward and/or reverse states with every prompt, propagated (the one-shot MedSAM2 flow). */
-  private async runPasses(objId: number, o: ObjectState, op: Op & { kind: 'passes' }, a: Partial<TrackerPropagateArgs>, counter: { frames: number }): Promise<ObjectState> {
+  private async runPasses(
+    objId: number,
+    o: ObjectState,
+    op: Op & { kind: 'passes' },
+    a: Partial<TrackerPropagateArgs>,
+    counter: { frames: number },
+  ): Promise<ObjectState> {
     const prompts = new Map(o.prompts);
     // Corrections made so far become prompts of the fresh passes.
     for (const c of o.log) {
       if (c.kind !== 'correct') continue;
       const old = prompts.get(c.frame);
-      prompts.set(c.frame, !old || c.replace || c.prompt.mask || old.mask ? c.prompt : { ...old, points: [...(old.points ?? []), ...(c.prompt.points ?? [])] });
+      prompts.set(
+        c.frame,
+        !old || c.replace || c.prompt.mask || old.mask ? c.prompt : { ...old, points: [...(old.points ?? []), ...(c.prompt.points ?? [])] },
+      );
     }
     const keys = [...prompts.keys()].sort((x, y) => x - y);
     // 'mask' flow (medsam2_infer_CT_lesion_npz_recist.py): box/points segmented first, that key mask re-added in both passes.
@@ -193,12 +245,16 @@ export class Sam2Tracker implements FamilyTracker {
       const scratch = await this.newState();
       for (const [f, p] of prompts) {
         if (p.mask) continue;
-        keyMasks.set(f, Uint8Array.from(await this.add(scratch, objId, f, p, true), (v) => (v > 0 ? 1 : 0)));
+        keyMasks.set(
+          f,
+          Uint8Array.from(await this.add(scratch, objId, f, p, true), (v) => (v > 0 ? 1 : 0)),
+        );
       }
     }
     const [r0, r1] = op.range;
     let fwd: Sam2InferenceState | undefined, rev: Sam2InferenceState | undefined;
-    const fwdOut = new Map<number, Float32Array>(), revOut = new Map<number, Float32Array>();
+    const fwdOut = new Map<number, Float32Array>(),
+      revOut = new Map<number, Float32Array>();
     for (const reverse of [false, true]) {
       if (op.direction === (reverse ? 'forward' : 'backward')) continue;
       // Video: both passes start at the first prompted frame (the reverse one skips it); volumes: at the outer keys.
@@ -220,18 +276,29 @@ export class Sam2Tracker implements FamilyTracker {
           a.onFrame?.(r.frameIdx, kept ? this.frameMask(fwdOut.get(r.frameIdx), revOut.get(r.frameIdx)) : undefined);
         }
       }
-      if (reverse) rev = state; else fwd = state;
+      if (reverse) rev = state;
+      else fwd = state;
     }
     if (a.signal?.aborted) throw new PropagationCancelled();
     return { ...o, fwd, rev, statesValid: true, fwdOut, revOut, pending: [] };
   }
 
   /** Re-propagate from a corrected frame in both directions; frames beyond it take the new pass. */
-  private async repropagate(_objId: number, o: ObjectState, op: Op & { kind: 'repropagate' }, a: Partial<TrackerPropagateArgs>, counter: { frames: number }): Promise<ObjectState> {
+  private async repropagate(
+    _objId: number,
+    o: ObjectState,
+    op: Op & { kind: 'repropagate' },
+    a: Partial<TrackerPropagateArgs>,
+    counter: { frames: number },
+  ): Promise<ObjectState> {
     const c = op.frame;
     const [r0, r1] = op.range;
-    const fwdOut = new Map(o.fwdOut), revOut = new Map(o.revOut);
-    for (const [state, reverse] of [[o.fwd, false], [o.rev, true]] as const) {
+    const fwdOut = new Map(o.fwdOut),
+      revOut = new Map(o.revOut);
+    for (const [state, reverse] of [
+      [o.fwd, false],
+      [o.rev, true],
+    ] as const) {
       if (!state) continue;
       const maxFrameNumToTrack = reverse ? c - r0 : r1 - c;
       if (maxFrameNumToTrack < 0) continue;

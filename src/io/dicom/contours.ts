@@ -27,16 +27,43 @@ export function marchingSquares(mask: ArrayLike<number>, nx: number, ny: number,
     for (let x = -1; x < nx; x++) {
       const c = at(x, y) * 8 + at(x + 1, y) * 4 + at(x + 1, y + 1) * 2 + at(x, y + 1);
       if (c === 0 || c === 15) continue;
-      const top = hId(x, y), bottom = hId(x, y + 1), left = vId(x, y), right = vId(x + 1, y);
+      const top = hId(x, y),
+        bottom = hId(x, y + 1),
+        left = vId(x, y),
+        right = vId(x + 1, y);
       switch (c) {
-        case 1: case 14: link(left, bottom); break;
-        case 2: case 13: link(bottom, right); break;
-        case 3: case 12: link(left, right); break;
-        case 4: case 11: link(top, right); break;
-        case 6: case 9: link(top, bottom); break;
-        case 7: case 8: link(left, top); break;
-        case 5: link(left, bottom); link(top, right); break;
-        case 10: link(left, top); link(bottom, right); break;
+        case 1:
+        case 14:
+          link(left, bottom);
+          break;
+        case 2:
+        case 13:
+          link(bottom, right);
+          break;
+        case 3:
+        case 12:
+          link(left, right);
+          break;
+        case 4:
+        case 11:
+          link(top, right);
+          break;
+        case 6:
+        case 9:
+          link(top, bottom);
+          break;
+        case 7:
+        case 8:
+          link(left, top);
+          break;
+        case 5:
+          link(left, bottom);
+          link(top, right);
+          break;
+        case 10:
+          link(left, top);
+          link(bottom, right);
+          break;
       }
     }
   }

@@ -16,7 +16,12 @@ interface DicomDictLike {
 }
 
 interface DcmjsData {
-  DicomMessage: { readFile(buffer: ArrayBuffer, opts?: { ignoreErrors?: boolean; untilTag?: string | null; includeUntilTagValue?: boolean; noCopy?: boolean }): DicomDictLike };
+  DicomMessage: {
+    readFile(
+      buffer: ArrayBuffer,
+      opts?: { ignoreErrors?: boolean; untilTag?: string | null; includeUntilTagValue?: boolean; noCopy?: boolean },
+    ): DicomDictLike;
+  };
   DicomDict: new (meta: Record<string, unknown>) => DicomDictLike;
   DicomMetaDictionary: {
     naturalizeDataset(dict: Record<string, unknown>): NaturalDataset;
@@ -24,7 +29,10 @@ interface DcmjsData {
   };
 }
 
-interface Logger { setLevel?: (level: string) => void; getLogger?: (name: string) => Logger }
+interface Logger {
+  setLevel?: (level: string) => void;
+  getLogger?: (name: string) => Logger;
+}
 const dcmjs = dcmjsModule as unknown as { data: DcmjsData; log?: Logger };
 export const dcmjsData: DcmjsData = dcmjs.data;
 // dcmjs's validation logger prints VR guesses on implicit-VR input ("Invalid vr type ox - using OW") to

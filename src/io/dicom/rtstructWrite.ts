@@ -11,18 +11,40 @@ import { dicomSource, type SegmentSpec, type SegWriteOptions } from './segWrite.
 import { dicomDateTime, newUid } from './uid.js';
 
 export const RTSTRUCT_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.481.3';
-const PALETTE: [number, number, number][] = [[241, 214, 145], [128, 174, 128], [216, 101, 79], [111, 184, 210], [183, 156, 220], [221, 130, 101]];
+const PALETTE: [number, number, number][] = [
+  [241, 214, 145],
+  [128, 174, 128],
+  [216, 101, 79],
+  [111, 184, 210],
+  [183, 156, 220],
+  [221, 130, 101],
+];
 
 export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions, path = 'the RTSTRUCT'): Uint8Array {
   const src = dicomSource(like, path);
   const [nx, ny, nz] = like.dims;
-  if (mask.dims.some((d, i) => d !== like.dims[i])) throw new MedsamError(`cannot write ${path}: mask is ${mask.dims.join('x')} but the image is ${like.dims.join('x')}`, 'build the mask on the image grid');
+  if (mask.dims.some((d, i) => d !== like.dims[i]))
+    throw new MedsamError(
+      `cannot write ${path}: mask is ${mask.dims.join('x')} but the image is ${like.dims.join('x')}`,
+      'build the mask on the image grid',
+    );
   const studyUid = src.studyInstanceUid ?? src.identity.StudyInstanceUID;
-  if (!studyUid || !src.frameOfReferenceUid) throw new MedsamError(`cannot write ${path}: the source series has no StudyInstanceUID or FrameOfReferenceUID`, 'the source DICOM is incomplete');
+  if (!studyUid || !src.frameOfReferenceUid)
+    throw new MedsamError(
+      `cannot write ${path}: the source series has no StudyInstanceUID or FrameOfReferenceUID`,
+      'the source DICOM is incomplete',
+    );
   const present = new Set<number>();
-  for (let i = 0; i < mask.data.length; i++) { const v = Number(mask.data[i]); if (v > 0) present.add(v); }
+  for (let i = 0; i < mask.data.length; i++) {
+    const v = Number(mask.data[i]);
+    if (v > 0) present.add(v);
+  }
   const specs: SegmentSpec[] = opts.segments ?? [...present].sort((a, b) => a - b).map((label) => ({ label }));
-  if (specs.length === 0) throw new MedsamError(`cannot write ${path}: the mask is empty`, 'an RT structure set needs at least one contour; write .seg.dcm or .nii.gz instead');
+  if (specs.length === 0)
+    throw new MedsamError(
+      `cannot write ${path}: the mask is empty`,
+      'an RT structure set needs at least one contour; write .seg.dcm or .nii.gz instead',
+    );
   const d = like.direction;
   const slice = nx * ny;
   // In-plane voxel (x, y) of slice z → LPS: the slice's own ImagePositionPatient + row/column steps.
@@ -39,7 +61,11 @@ export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions,
     const bin = new Uint8Array(slice);
     for (let z = 0; z < nz; z++) {
       let any = false;
-      for (let p = 0; p < slice; p++) { const on = Number(mask.data[z * slice + p]) === spec.label; bin[p] = on ? 1 : 0; any ||= on; }
+      for (let p = 0; p < slice; p++) {
+        const on = Number(mask.data[z * slice + p]) === spec.label;
+        bin[p] = on ? 1 : 0;
+        any ||= on;
+      }
       if (!any) continue;
       for (const loop of marchingSquares(bin, nx, ny)) {
         contours.push({
@@ -51,8 +77,18 @@ export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions,
       }
     }
     const name = (spec.name ?? `object ${spec.label}`).slice(0, 64);
-    rois.push({ ROINumber: roi, ReferencedFrameOfReferenceUID: src.frameOfReferenceUid, ROIName: name, ROIGenerationAlgorithm: 'AUTOMATIC', ROIGenerationDescription: `${opts.algorithmName} ${opts.algorithmVersion}`.slice(0, 64) });
-    roiContours.push({ ROIDisplayColor: spec.colour ?? PALETTE[(spec.label - 1) % PALETTE.length], ReferencedROINumber: roi, ...(contours.length ? { ContourSequence: contours } : {}) });
+    rois.push({
+      ROINumber: roi,
+      ReferencedFrameOfReferenceUID: src.frameOfReferenceUid,
+      ROIName: name,
+      ROIGenerationAlgorithm: 'AUTOMATIC',
+      ROIGenerationDescription: `${opts.algorithmName} ${opts.algorithmVersion}`.slice(0, 64),
+    });
+    roiContours.push({
+      ROIDisplayColor: spec.colour ?? PALETTE[(spec.label - 1) % PALETTE.length],
+      ReferencedROINumber: roi,
+      ...(contours.length ? { ContourSequence: contours } : {}),
+    });
     observations.push({ ObservationNumber: roi, ReferencedROINumber: roi, RTROIInterpretedType: 'ORGAN', ROIInterpreter: '' });
   });
   const { date, time } = dicomDateTime();
@@ -85,17 +121,26 @@ export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions,
     StructureSetLabel: 'MEDSAM2',
     StructureSetDate: date,
     StructureSetTime: time,
-    ReferencedFrameOfReferenceSequence: [{
-      FrameOfReferenceUID: src.frameOfReferenceUid,
-      RTReferencedStudySequence: [{
-        ReferencedSOPClassUID: '1.2.840.10008.3.1.2.3.1',
-        ReferencedSOPInstanceUID: studyUid,
-        RTReferencedSeriesSequence: [{
-          SeriesInstanceUID: src.seriesInstanceUid,
-          ContourImageSequence: [...new Set(src.sopInstanceUids)].map((u) => ({ ReferencedSOPClassUID: src.sopClassUids[src.sopInstanceUids.indexOf(u)], ReferencedSOPInstanceUID: u })),
-        }],
-      }],
-    }],
+    ReferencedFrameOfReferenceSequence: [
+      {
+        FrameOfReferenceUID: src.frameOfReferenceUid,
+        RTReferencedStudySequence: [
+          {
+            ReferencedSOPClassUID: '1.2.840.10008.3.1.2.3.1',
+            ReferencedSOPInstanceUID: studyUid,
+            RTReferencedSeriesSequence: [
+              {
+                SeriesInstanceUID: src.seriesInstanceUid,
+                ContourImageSequence: [...new Set(src.sopInstanceUids)].map((u) => ({
+                  ReferencedSOPClassUID: src.sopClassUids[src.sopInstanceUids.indexOf(u)],
+                  ReferencedSOPInstanceUID: u,
+                })),
+              },
+            ],
+          },
+        ],
+      },
+    ],
     StructureSetROISequence: rois,
     ROIContourSequence: roiContours,
     RTROIObservationsSequence: observations,

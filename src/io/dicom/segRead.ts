@@ -69,13 +69,20 @@ function parseSeg(input: DicomInput): NaturalDataset {
   } catch (e) {
     throw new MedsamError(`DICOM SEG ${input.name} is corrupt or truncated (${errorMessage(e)})`, 're-export the segmentation');
   }
-  if (ds.SOPClassUID !== SEG_SOP_CLASS) throw new MedsamError(`${input.name} is not a DICOM SEG (SOP class ${String(ds.SOPClassUID)})`, 'pass a Segmentation Storage object');
+  if (ds.SOPClassUID !== SEG_SOP_CLASS)
+    throw new MedsamError(`${input.name} is not a DICOM SEG (SOP class ${String(ds.SOPClassUID)})`, 'pass a Segmentation Storage object');
   return ds;
 }
 
 function codeOf(v: unknown): CodeItem | undefined {
   const c = first(v);
-  return c ? { CodeValue: String(c.CodeValue ?? ''), CodingSchemeDesignator: String(c.CodingSchemeDesignator ?? ''), CodeMeaning: String(c.CodeMeaning ?? '') } : undefined;
+  return c
+    ? {
+        CodeValue: String(c.CodeValue ?? ''),
+        CodingSchemeDesignator: String(c.CodingSchemeDesignator ?? ''),
+        CodeMeaning: String(c.CodeMeaning ?? ''),
+      }
+    : undefined;
 }
 
 /** Read a SEG onto `grid` (an image volume; a DICOM one also lets frames be matched by SOP instance). Without a grid the SEG spans its own frames. */
@@ -86,10 +93,14 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
   const cols = Number(ds.Columns);
   const nFrames = Number(ds.NumberOfFrames ?? 1);
   const type = String(ds.SegmentationType ?? 'BINARY');
-  if (type !== 'BINARY' && type !== 'FRACTIONAL') throw new MedsamError(`DICOM SEG ${name} has SegmentationType ${type}`, 'only BINARY and FRACTIONAL segmentations are supported');
+  if (type !== 'BINARY' && type !== 'FRACTIONAL')
+    throw new MedsamError(`DICOM SEG ${name} has SegmentationType ${type}`, 'only BINARY and FRACTIONAL segmentations are supported');
   const ts = String((ds._meta as NaturalDataset | undefined)?.TransferSyntaxUID ?? '');
   if (!['1.2.840.10008.1.2', '1.2.840.10008.1.2.1', '1.2.840.10008.1.2.1.99', '1.2.840.10008.1.2.2'].includes(ts)) {
-    throw new MedsamError(`DICOM SEG ${name} uses transfer syntax ${ts}`, 'only uncompressed SEG objects are read; decompress it with `dcmconv +te` or `gdcmconv --raw`');
+    throw new MedsamError(
+      `DICOM SEG ${name} uses transfer syntax ${ts}`,
+      'only uncompressed SEG objects are read; decompress it with `dcmconv +te` or `gdcmconv --raw`',
+    );
   }
   const segments: SegmentInfo[] = asArray<NaturalDataset>(ds.SegmentSequence).map((s) => ({
     number: Number(s.SegmentNumber),
@@ -105,7 +116,11 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
 
   const shared = first(ds.SharedFunctionalGroupsSequence);
   const perFrame = asArray<NaturalDataset>(ds.PerFrameFunctionalGroupsSequence);
-  if (perFrame.length !== nFrames) throw new MedsamError(`DICOM SEG ${name} has ${nFrames} frames but ${perFrame.length} per-frame functional group items`, 'the object is inconsistent; re-export it');
+  if (perFrame.length !== nFrames)
+    throw new MedsamError(
+      `DICOM SEG ${name} has ${nFrames} frames but ${perFrame.length} per-frame functional group items`,
+      'the object is inconsistent; re-export it',
+    );
   const group = (f: number, key: string): NaturalDataset | undefined => first(perFrame[f]?.[key]) ?? first(shared?.[key]);
   const frames = perFrame.map((_, f) => {
     const segNo = Number(group(f, 'SegmentIdentificationSequence')?.ReferencedSegmentNumber);
@@ -114,7 +129,11 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
     const source = first(first(group(f, 'DerivationImageSequence')?.SourceImageSequence) ?? undefined);
     const sop = source?.ReferencedSOPInstanceUID !== undefined ? String(source.ReferencedSOPInstanceUID) : undefined;
     const frameNo = source?.ReferencedFrameNumber !== undefined ? Number(source.ReferencedFrameNumber) : undefined;
-    if (!segments.some((s) => s.number === segNo)) throw new MedsamError(`DICOM SEG ${name} frame ${f + 1} refers to segment ${segNo}, which is not in its SegmentSequence`, 'the object is inconsistent; re-export it');
+    if (!segments.some((s) => s.number === segNo))
+      throw new MedsamError(
+        `DICOM SEG ${name} frame ${f + 1} refers to segment ${segNo}, which is not in its SegmentSequence`,
+        'the object is inconsistent; re-export it',
+      );
     return { segNo, position, orientation, sop, frameNo };
   });
 
@@ -122,7 +141,11 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
   // Big endian OW pixel data holds 16-bit words: swap back to the little-endian byte stream the bits are packed in.
   if (ts === '1.2.840.10008.1.2.2' && ds._vrMap?.PixelData === 'OW') {
     pixels = pixels.slice();
-    for (let i = 0; i + 1 < pixels.length; i += 2) { const t = pixels[i]; pixels[i] = pixels[i + 1]; pixels[i + 1] = t; }
+    for (let i = 0; i + 1 < pixels.length; i += 2) {
+      const t = pixels[i];
+      pixels[i] = pixels[i + 1];
+      pixels[i + 1] = t;
+    }
   }
   const perFramePixels = rows * cols;
   const bitsAllocated = Number(ds.BitsAllocated ?? 1);
@@ -130,22 +153,34 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
   if ((type === 'BINARY' && bitsAllocated !== 1) || (type === 'FRACTIONAL' && bitsAllocated !== 8)) {
     throw new MedsamError(`DICOM SEG ${name}: ${type} with BitsAllocated ${bitsAllocated}`, 'the object is inconsistent; re-export it');
   }
-  if (pixels.length < need) throw new MedsamError(`DICOM SEG ${name} is truncated (${pixels.length} of ${need} pixel bytes)`, 're-export the segmentation');
+  if (pixels.length < need)
+    throw new MedsamError(`DICOM SEG ${name} is truncated (${pixels.length} of ${need} pixel bytes)`, 're-export the segmentation');
   const threshold = type === 'FRACTIONAL' ? Number(ds.MaximumFractionalValue ?? 255) / 2 : 0.5;
-  const isSet = type === 'BINARY'
-    ? (f: number, p: number) => { const bit = f * perFramePixels + p; return (pixels[bit >> 3] >> (bit & 7)) & 1; }
-    : (f: number, p: number) => (pixels[f * perFramePixels + p] > threshold ? 1 : 0);
+  const isSet =
+    type === 'BINARY'
+      ? (f: number, p: number) => {
+          const bit = f * perFramePixels + p;
+          return (pixels[bit >> 3] >> (bit & 7)) & 1;
+        }
+      : (f: number, p: number) => (pixels[f * perFramePixels + p] > threshold ? 1 : 0);
 
   const g = grid ?? ownGrid(frames, shared, rows, cols, name);
   const [nx, ny, nz] = g.dims;
   if (nx !== cols || ny !== rows) {
-    throw new MedsamError(`DICOM SEG ${name} frames are ${cols}x${rows} but the image slices are ${nx}x${ny}`, 'pass the image series the segmentation was drawn on');
+    throw new MedsamError(
+      `DICOM SEG ${name} frames are ${cols}x${rows} but the image slices are ${nx}x${ny}`,
+      'pass the image series the segmentation was drawn on',
+    );
   }
   const place = framePlacer(g, grid?.header as DicomHeader | undefined, name);
   const slices = frames.map((fr, f) => ({ segNo: fr.segNo, z: place(fr, f), f }));
   const n = nx * ny * nz;
   const mask = (segNo: number): Uint8Array => {
-    if (!segments.some((s) => s.number === segNo)) throw new MedsamError(`DICOM SEG ${name} has no segment ${segNo} (it has ${segments.map((s) => s.number).join(', ')})`, 'pick one of those segment numbers');
+    if (!segments.some((s) => s.number === segNo))
+      throw new MedsamError(
+        `DICOM SEG ${name} has no segment ${segNo} (it has ${segments.map((s) => s.number).join(', ')})`,
+        'pick one of those segment numbers',
+      );
     const m = new Uint8Array(n);
     for (const { segNo: s, z, f } of slices) {
       if (s !== segNo) continue;
@@ -166,7 +201,10 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
         const i = base + p;
         if (data[i] !== 0 && data[i] !== segNo) {
           claimed ??= new Uint8Array(n);
-          if (!claimed[i]) { claimed[i] = 1; overlapVoxels++; }
+          if (!claimed[i]) {
+            claimed[i] = 1;
+            overlapVoxels++;
+          }
         }
         data[i] = segNo;
       }
@@ -175,7 +213,9 @@ export function readSeg(input: DicomInput, grid?: Volume): SegOnGrid {
   };
   const refSeries = first(ds.ReferencedSeriesSequence)?.SeriesInstanceUID;
   return {
-    segments, mask, labelMap,
+    segments,
+    mask,
+    labelMap,
     grid: { dims: g.dims, spacing: g.spacing, origin: g.origin, direction: g.direction },
     seriesInstanceUid: String(ds.SeriesInstanceUID ?? ''),
     referencedSeriesUid: refSeries !== undefined ? String(refSeries) : undefined,
@@ -194,7 +234,13 @@ export function readSegAsLabelMap(input: DicomInput, grid?: Volume): Volume {
     direction: [...seg.grid.direction] as Volume['direction'],
     modality: 'SEG',
     source: { format: 'dicom', path: input.name },
-    header: { kind: 'dicom-seg', segments: seg.segments, overlapVoxels, seriesInstanceUid: seg.seriesInstanceUid, referencedSeriesUid: seg.referencedSeriesUid },
+    header: {
+      kind: 'dicom-seg',
+      segments: seg.segments,
+      overlapVoxels,
+      seriesInstanceUid: seg.seriesInstanceUid,
+      referencedSeriesUid: seg.referencedSeriesUid,
+    },
   };
 }
 
@@ -214,13 +260,18 @@ function framePlacer(g: Grid, header: DicomHeader | undefined, name: string): (f
   const col = (c: number): Vec3 => [g.direction[c], g.direction[3 + c], g.direction[6 + c]];
   const [ex, ey, ez] = [col(0), col(1), col(2)];
   const sopIndex = new Map<string, number>();
-  header?.sopInstanceUids?.forEach((u, z) => { if (header.kind === 'dicom') sopIndex.set(`${u}#${header.frames?.[z] ?? 0}`, z); });
+  header?.sopInstanceUids?.forEach((u, z) => {
+    if (header.kind === 'dicom') sopIndex.set(`${u}#${header.frames?.[z] ?? 0}`, z);
+  });
   return (fr, f) => {
     if (fr.orientation) {
       const r = normalize(fr.orientation.slice(0, 3) as Vec3);
       const c = normalize(fr.orientation.slice(3, 6) as Vec3);
       if (dot(r, ex) < 0.9999 || dot(c, ey) < 0.9999) {
-        throw new MedsamError(`DICOM SEG ${name} frame ${f + 1} is oriented [${fr.orientation.join(', ')}], not in the image's slice plane`, 'pass the image series the segmentation was drawn on');
+        throw new MedsamError(
+          `DICOM SEG ${name} frame ${f + 1} is oriented [${fr.orientation.join(', ')}], not in the image's slice plane`,
+          'pass the image series the segmentation was drawn on',
+        );
       }
     }
     if (fr.position) {
@@ -230,12 +281,19 @@ function framePlacer(g: Grid, header: DicomHeader | undefined, name: string): (f
       const k = dot(d, ez) / g.spacing[2];
       const z = Math.round(k);
       if (Math.abs(i) > 0.01 || Math.abs(j) > 0.01 || Math.abs(k - z) > 0.05 || z < 0 || z >= g.dims[2]) {
-        throw new MedsamError(`DICOM SEG ${name} frame ${f + 1} at [${fr.position.map((x) => +x.toFixed(3)).join(', ')}] is not on a slice of the image (voxel ${i.toFixed(2)}, ${j.toFixed(2)}, ${k.toFixed(2)})`, 'pass the image series the segmentation was drawn on');
+        throw new MedsamError(
+          `DICOM SEG ${name} frame ${f + 1} at [${fr.position.map((x) => +x.toFixed(3)).join(', ')}] is not on a slice of the image (voxel ${i.toFixed(2)}, ${j.toFixed(2)}, ${k.toFixed(2)})`,
+          'pass the image series the segmentation was drawn on',
+        );
       }
       return z;
     }
     const z = fr.sop !== undefined ? sopIndex.get(`${fr.sop}#${(fr.frameNo ?? 1) - 1}`) : undefined;
-    if (z === undefined) throw new MedsamError(`DICOM SEG ${name} frame ${f + 1} has no position and its source image is not in the series given`, 'pass the image series the segmentation was drawn on');
+    if (z === undefined)
+      throw new MedsamError(
+        `DICOM SEG ${name} frame ${f + 1} has no position and its source image is not in the series given`,
+        'pass the image series the segmentation was drawn on',
+      );
     return z;
   };
 }
@@ -246,18 +304,26 @@ function ownGrid(frames: Frame[], shared: NaturalDataset | undefined, rows: numb
   const orientation = frames.find((f) => f.orientation)?.orientation;
   const ps = nums(measures?.PixelSpacing);
   if (!orientation || !ps || frames.some((f) => !f.position)) {
-    throw new MedsamError(`DICOM SEG ${name} does not carry its own geometry (plane positions, orientation, pixel spacing)`, 'read it together with its image series (e.g. as --mask for that series)');
+    throw new MedsamError(
+      `DICOM SEG ${name} does not carry its own geometry (plane positions, orientation, pixel spacing)`,
+      'read it together with its image series (e.g. as --mask for that series)',
+    );
   }
   const row = normalize(orientation.slice(0, 3) as Vec3);
   const colv = normalize(orientation.slice(3, 6) as Vec3);
   const normal = normalize(cross(row, colv));
   const ds = [...new Set(frames.map((f) => +dot(f.position!, normal).toFixed(4)))].sort((a, b) => a - b);
   const gaps = ds.slice(1).map((d, i) => d - ds[i]);
-  const dz = Number(nums(measures?.SpacingBetweenSlices)?.[0]) || (gaps.length ? Math.min(...gaps) : Number(nums(measures?.SliceThickness)?.[0]) || 1);
+  const dz =
+    Number(nums(measures?.SpacingBetweenSlices)?.[0]) ||
+    (gaps.length ? Math.min(...gaps) : Number(nums(measures?.SliceThickness)?.[0]) || 1);
   const lowest = frames.reduce((a, b) => (dot(b.position!, normal) < dot(a.position!, normal) ? b : a)).position!;
   const nz = Math.round((ds[ds.length - 1] - ds[0]) / dz) + 1;
   if (!(nz > 0) || nz > 10000 || cols * rows * nz > 2 ** 31) {
-    throw new MedsamError(`DICOM SEG ${name} frames span ${nz} slices of ${dz} mm`, 'read it together with its image series (e.g. as --mask for that series)');
+    throw new MedsamError(
+      `DICOM SEG ${name} frames span ${nz} slices of ${dz} mm`,
+      'read it together with its image series (e.g. as --mask for that series)',
+    );
   }
   return {
     dims: [cols, rows, nz],

@@ -98,12 +98,22 @@ export async function readDicomSeries(inputs: DicomInput[], opts: DicomSeriesOpt
   let nonImage = 0;
   for (const { name, bytes } of inputs) {
     const ds = parseDicomBytes(bytes, name, true);
-    if (!ds) { nonDicom++; continue; }
-    if (!isImage(ds)) { assertNotTruncated(ds, name); nonImage++; continue; }
+    if (!ds) {
+      nonDicom++;
+      continue;
+    }
+    if (!isImage(ds)) {
+      assertNotTruncated(ds, name);
+      nonImage++;
+      continue;
+    }
     images.push({ file: name, ds });
   }
   if (images.length === 0) {
-    throw new MedsamError(`DICOM input ${where} has no DICOM image slices (${inputs.length} files: ${nonDicom} not DICOM, ${nonImage} non-image objects such as SEG/RTSTRUCT)`, 'pass the folder of the image series');
+    throw new MedsamError(
+      `DICOM input ${where} has no DICOM image slices (${inputs.length} files: ${nonDicom} not DICOM, ${nonImage} non-image objects such as SEG/RTSTRUCT)`,
+      'pass the folder of the image series',
+    );
   }
   const series = new Map<string, { file: string; ds: DataSet }[]>();
   for (const im of images) {
@@ -119,7 +129,11 @@ export async function readDicomSeries(inputs: DicomInput[], opts: DicomSeriesOpt
 export async function readDicomObject(input: DicomInput, opts: DicomSeriesOptions = {}): Promise<Volume> {
   const ds = parseDicomBytes(input.bytes, input.name, false)!;
   assertNotTruncated(ds, input.name);
-  if (!isImage(ds)) throw new MedsamError(`DICOM file ${input.name} is a ${ds.string(TAG.modality) ?? 'non-image'} object, not an image`, 'pass the image series it refers to');
+  if (!isImage(ds))
+    throw new MedsamError(
+      `DICOM file ${input.name} is a ${ds.string(TAG.modality) ?? 'non-image'} object, not an image`,
+      'pass the image series it refers to',
+    );
   return assemble(slicesOf(ds, input.name), ds.string(TAG.seriesUid) ?? '', input.name, opts);
 }
 
@@ -132,30 +146,56 @@ export function isImage(ds: DataSet): boolean {
 function assertNotTruncated(ds: DataSet, file: string): void {
   const modality = (ds.string(TAG.modality) ?? '').toUpperCase();
   if (!ds.elements[TAG.pixelData] && ds.uint16(TAG.rows) && ds.uint16(TAG.columns) && !NON_IMAGE_MODALITIES.has(modality)) {
-    throw new MedsamError(`DICOM file ${file} is truncated (image attributes but no pixel data)`, 'remove it from the folder or re-export the series');
+    throw new MedsamError(
+      `DICOM file ${file} is truncated (image attributes but no pixel data)`,
+      'remove it from the folder or re-export the series',
+    );
   }
 }
 
 function chooseSeries(series: Map<string, { file: string; ds: DataSet }[]>, where: string, wanted?: string): string {
   const uids = [...series.keys()];
-  const describe = (): string => [...series].map(([uid, v], i) => `[${i}] ${uid} (${v[0].ds.string(TAG.modality) ?? '?'}, ${v.length} files${v[0].ds.string(TAG.seriesDescription) ? ', "' + v[0].ds.string(TAG.seriesDescription) + '"' : ''})`).join('; ');
+  const describe = (): string =>
+    [...series]
+      .map(
+        ([uid, v], i) =>
+          `[${i}] ${uid} (${v[0].ds.string(TAG.modality) ?? '?'}, ${v.length} files${v[0].ds.string(TAG.seriesDescription) ? ', "' + v[0].ds.string(TAG.seriesDescription) + '"' : ''})`,
+      )
+      .join('; ');
   if (wanted !== undefined && wanted !== '') {
     if (/^\d+$/.test(wanted) && Number(wanted) < uids.length && !uids.includes(wanted)) return uids[Number(wanted)];
     const hits = uids.filter((u) => u === wanted || u.endsWith(wanted));
-    if (hits.length !== 1) throw new MedsamError(`series ${wanted} ${hits.length ? 'is ambiguous' : 'is not'} in DICOM input ${where}; it holds ${describe()}`, 'pass one of those SeriesInstanceUIDs or indices with --series');
+    if (hits.length !== 1)
+      throw new MedsamError(
+        `series ${wanted} ${hits.length ? 'is ambiguous' : 'is not'} in DICOM input ${where}; it holds ${describe()}`,
+        'pass one of those SeriesInstanceUIDs or indices with --series',
+      );
     return hits[0];
   }
-  if (series.size > 1) throw new MedsamError(`DICOM input ${where} mixes ${series.size} series: ${describe()}`, 'choose one with --series <SeriesInstanceUID or index>');
+  if (series.size > 1)
+    throw new MedsamError(
+      `DICOM input ${where} mixes ${series.size} series: ${describe()}`,
+      'choose one with --series <SeriesInstanceUID or index>',
+    );
   return uids[0];
 }
 
 function identityOf(ds: DataSet): DicomIdentity {
   const s = (tag: string): string | undefined => ds.string(tag)?.trim() || undefined;
   return {
-    PatientName: s('x00100010'), PatientID: s('x00100020'), PatientBirthDate: s('x00100030'), PatientSex: s('x00100040'),
-    StudyInstanceUID: s(TAG.studyUid), StudyDate: s('x00080020'), StudyTime: s('x00080030'), StudyID: s('x00200010'),
-    AccessionNumber: s('x00080050'), ReferringPhysicianName: s('x00080090'), FrameOfReferenceUID: s(TAG.frameOfReference),
-    PositionReferenceIndicator: s('x00201040'), Modality: s(TAG.modality),
+    PatientName: s('x00100010'),
+    PatientID: s('x00100020'),
+    PatientBirthDate: s('x00100030'),
+    PatientSex: s('x00100040'),
+    StudyInstanceUID: s(TAG.studyUid),
+    StudyDate: s('x00080020'),
+    StudyTime: s('x00080030'),
+    StudyID: s('x00200010'),
+    AccessionNumber: s('x00080050'),
+    ReferringPhysicianName: s('x00080090'),
+    FrameOfReferenceUID: s(TAG.frameOfReference),
+    PositionReferenceIndicator: s('x00201040'),
+    Modality: s(TAG.modality),
   };
 }
 
@@ -166,7 +206,10 @@ function slicesOf(ds: DataSet, file: string): DicomSlice[] {
   const perFrame = ds.elements[TAG.perFrameGroups]?.items;
   const shared = firstItem(ds, TAG.sharedGroups);
   if (numFrames > 1 && !perFrame) {
-    throw new MedsamError(`DICOM file ${file} has ${numFrames} frames but no per-frame positions (cine/ultrasound style)`, 'only slice series and enhanced multi-frame CT/MR are supported');
+    throw new MedsamError(
+      `DICOM file ${file} has ${numFrames} frames but no per-frame positions (cine/ultrasound style)`,
+      'only slice series and enhanced multi-frame CT/MR are supported',
+    );
   }
   const out: DicomSlice[] = [];
   for (let f = 0; f < numFrames; f++) {
@@ -175,14 +218,31 @@ function slicesOf(ds: DataSet, file: string): DicomSlice[] {
     const group = (seq: string): DataSet | undefined => firstItem(item, seq) ?? firstItem(shared, seq);
     const position = dsNumbers(group(TAG.planePositionSeq), TAG.imagePosition, 3) ?? dsNumbers(ds, TAG.imagePosition, 3);
     const orientation = dsNumbers(group(TAG.planeOrientationSeq), TAG.imageOrientation, 6) ?? dsNumbers(ds, TAG.imageOrientation, 6);
-    const spacing = dsNumbers(group(TAG.pixelMeasuresSeq), TAG.pixelSpacing, 2) ?? dsNumbers(ds, TAG.pixelSpacing, 2) ?? dsNumbers(ds, TAG.imagerPixelSpacing, 2);
+    const spacing =
+      dsNumbers(group(TAG.pixelMeasuresSeq), TAG.pixelSpacing, 2) ??
+      dsNumbers(ds, TAG.pixelSpacing, 2) ??
+      dsNumbers(ds, TAG.imagerPixelSpacing, 2);
     const transform = group(TAG.pixelValueTransformSeq);
     const slope = dsNumbers(transform, TAG.rescaleSlope, 1)?.[0] ?? dsNumbers(ds, TAG.rescaleSlope, 1)?.[0] ?? 1;
     const intercept = dsNumbers(transform, TAG.rescaleIntercept, 1)?.[0] ?? dsNumbers(ds, TAG.rescaleIntercept, 1)?.[0] ?? 0;
     if (!position || !orientation) {
-      throw new MedsamError(`DICOM file ${file}${numFrames > 1 ? ` frame ${f}` : ''} has no ImagePositionPatient/ImageOrientationPatient`, 'only images with patient geometry (CT, MR, PET, …) can be stacked into a volume');
+      throw new MedsamError(
+        `DICOM file ${file}${numFrames > 1 ? ` frame ${f}` : ''} has no ImagePositionPatient/ImageOrientationPatient`,
+        'only images with patient geometry (CT, MR, PET, …) can be stacked into a volume',
+      );
     }
-    out.push({ file, ds, frame: f, numFrames, position: position as Vec3, orientation, pixelSpacing: (spacing ?? [1, 1]) as [number, number], slope: slope || 1, intercept, fmt });
+    out.push({
+      file,
+      ds,
+      frame: f,
+      numFrames,
+      position: position as Vec3,
+      orientation,
+      pixelSpacing: (spacing ?? [1, 1]) as [number, number],
+      slope: slope || 1,
+      intercept,
+      fmt,
+    });
   }
   return out;
 }
@@ -197,17 +257,26 @@ async function assemble(slices: DicomSlice[], seriesUid: string, where: string, 
     const r2 = normalize(s.orientation.slice(0, 3) as Vec3);
     const c2 = normalize(s.orientation.slice(3, 6) as Vec3);
     if (dot(r2, row) < 0.9999 || dot(c2, col) < 0.9999) {
-      throw new MedsamError(`DICOM series in ${where} mixes slice orientations (${basename(first.file)} vs ${basename(s.file)})`, 'it is a localizer or multi-plane series; pick a single-plane series');
+      throw new MedsamError(
+        `DICOM series in ${where} mixes slice orientations (${basename(first.file)} vs ${basename(s.file)})`,
+        'it is a localizer or multi-plane series; pick a single-plane series',
+      );
     }
     if (s.fmt.rows !== first.fmt.rows || s.fmt.columns !== first.fmt.columns) {
-      throw new MedsamError(`DICOM series in ${where} mixes image sizes (${first.fmt.columns}x${first.fmt.rows} in ${basename(first.file)}, ${s.fmt.columns}x${s.fmt.rows} in ${basename(s.file)})`, 'pick a series whose slices share one size');
+      throw new MedsamError(
+        `DICOM series in ${where} mixes image sizes (${first.fmt.columns}x${first.fmt.rows} in ${basename(first.file)}, ${s.fmt.columns}x${s.fmt.rows} in ${basename(s.file)})`,
+        'pick a series whose slices share one size',
+      );
     }
   }
   // ITK/GDCM order: ascending position along the slice normal.
   const keyed = slices.map((s) => ({ s, d: dot(s.position, normal) })).sort((a, b) => a.d - b.d);
   for (let i = 1; i < keyed.length; i++) {
     if (Math.abs(keyed[i].d - keyed[i - 1].d) < 1e-4) {
-      throw new MedsamError(`DICOM series in ${where} has two slices at the same position (${label(keyed[i - 1].s)} and ${label(keyed[i].s)})`, 'the series holds several echoes/phases/duplicates; export one 3D stack');
+      throw new MedsamError(
+        `DICOM series in ${where} has two slices at the same position (${label(keyed[i - 1].s)} and ${label(keyed[i].s)})`,
+        'the series holds several echoes/phases/duplicates; export one 3D stack',
+      );
     }
   }
   let dz = 1;
@@ -216,10 +285,16 @@ async function assemble(slices: DicomSlice[], seriesUid: string, where: string, 
     dz = (keyed[keyed.length - 1].d - keyed[0].d) / (keyed.length - 1);
     const worst = gaps.reduce((w, g, i) => (Math.abs(g - dz) > Math.abs(gaps[w] - dz) ? i : w), 0);
     if (Math.abs(gaps[worst] - dz) > SPACING_TOLERANCE * dz + 1e-3) {
-      throw new MedsamError(`DICOM series in ${where} is unevenly spaced: the gap between ${label(keyed[worst].s)} and ${label(keyed[worst + 1].s)} is ${gaps[worst].toFixed(3)} mm, the mean is ${dz.toFixed(3)} mm`, 'slices are missing or the series mixes stacks; re-export the complete series');
+      throw new MedsamError(
+        `DICOM series in ${where} is unevenly spaced: the gap between ${label(keyed[worst].s)} and ${label(keyed[worst + 1].s)} is ${gaps[worst].toFixed(3)} mm, the mean is ${dz.toFixed(3)} mm`,
+        'slices are missing or the series mixes stacks; re-export the complete series',
+      );
     }
     const along = normalize([0, 1, 2].map((k) => keyed[keyed.length - 1].s.position[k] - keyed[0].s.position[k]) as Vec3);
-    if (dot(along, normal) < 0.9999) warn(`DICOM series in ${where} is tilted (gantry tilt ${((Math.acos(Math.min(1, dot(along, normal))) * 180) / Math.PI).toFixed(2)}°); the volume is stacked along the slice normal without shear correction`);
+    if (dot(along, normal) < 0.9999)
+      warn(
+        `DICOM series in ${where} is tilted (gantry tilt ${((Math.acos(Math.min(1, dot(along, normal))) * 180) / Math.PI).toFixed(2)}°); the volume is stacked along the slice normal without shear correction`,
+      );
   } else {
     const st = dsNumbers(first.ds, TAG.spacingBetweenSlices, 1)?.[0] ?? dsNumbers(first.ds, TAG.sliceThickness, 1)?.[0];
     if (st && st > 0) dz = st;
@@ -230,7 +305,11 @@ async function assemble(slices: DicomSlice[], seriesUid: string, where: string, 
   const nz = keyed.length;
   const planes: NumericArray[] = [];
   for (const { s } of keyed) planes.push(await decodeFrame(s.ds, s.frame, s.numFrames, s.fmt, s.file, opts.colour));
-  const data = rescale(planes, keyed.map((k) => k.s), nx * ny);
+  const data = rescale(
+    planes,
+    keyed.map((k) => k.s),
+    nx * ny,
+  );
   const header: DicomHeader = {
     kind: 'dicom',
     seriesInstanceUid: seriesUid,
@@ -277,10 +356,15 @@ function rescale(planes: NumericArray[], slices: DicomSlice[], perPlane: number)
     }
   });
   const n = perPlane * planes.length;
-  const out: NumericArray = !integral ? new Float32Array(n)
-    : min >= -32768 && max <= 32767 ? new Int16Array(n)
-    : min >= 0 && max <= 65535 ? new Uint16Array(n)
-    : min >= -2147483648 && max <= 2147483647 ? new Int32Array(n) : new Float32Array(n);
+  const out: NumericArray = !integral
+    ? new Float32Array(n)
+    : min >= -32768 && max <= 32767
+      ? new Int16Array(n)
+      : min >= 0 && max <= 65535
+        ? new Uint16Array(n)
+        : min >= -2147483648 && max <= 2147483647
+          ? new Int32Array(n)
+          : new Float32Array(n);
   planes.forEach((p, z) => {
     const { slope, intercept } = slices[z];
     const base = z * perPlane;

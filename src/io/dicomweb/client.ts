@@ -38,7 +38,12 @@ export function isDicomwebUrl(s: string): boolean {
   return /^dicomwebs?:\/\//i.test(s);
 }
 
-async function request(url: string, init: RequestInit, opts: DicomwebOptions, what: string): Promise<{ bytes: Uint8Array; contentType: string; status: number }> {
+async function request(
+  url: string,
+  init: RequestInit,
+  opts: DicomwebOptions,
+  what: string,
+): Promise<{ bytes: Uint8Array; contentType: string; status: number }> {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), opts.timeoutMs ?? 120_000);
   let res: Response;
@@ -46,7 +51,10 @@ async function request(url: string, init: RequestInit, opts: DicomwebOptions, wh
     res = await fetch(url, { ...init, headers: { ...(init.headers as Record<string, string>), ...opts.headers }, signal: ctrl.signal });
   } catch (e) {
     clearTimeout(timer);
-    throw new MedsamError(`DICOMweb ${what} ${url} failed: ${errorMessage(e)}${(e as { cause?: unknown }).cause ? ` (${errorMessage((e as { cause: unknown }).cause)})` : ''}`, 'check that the server is running and the URL is right');
+    throw new MedsamError(
+      `DICOMweb ${what} ${url} failed: ${errorMessage(e)}${(e as { cause?: unknown }).cause ? ` (${errorMessage((e as { cause: unknown }).cause)})` : ''}`,
+      'check that the server is running and the URL is right',
+    );
   }
   try {
     const max = opts.maxBytes ?? 4 * 2 ** 30;
@@ -58,16 +66,28 @@ async function request(url: string, init: RequestInit, opts: DicomwebOptions, wh
         const { done, value } = await reader.read();
         if (done) break;
         total += value.length;
-        if (total > max) { await reader.cancel(); throw new MedsamError(`DICOMweb ${what} ${url}: response exceeds ${max} bytes`, 'raise the size limit or retrieve a smaller series'); }
+        if (total > max) {
+          await reader.cancel();
+          throw new MedsamError(
+            `DICOMweb ${what} ${url}: response exceeds ${max} bytes`,
+            'raise the size limit or retrieve a smaller series',
+          );
+        }
         chunks.push(value);
       }
     }
     const bytes = new Uint8Array(total);
     let o = 0;
-    for (const c of chunks) { bytes.set(c, o); o += c.length; }
+    for (const c of chunks) {
+      bytes.set(c, o);
+      o += c.length;
+    }
     if (!res.ok) {
       const text = new TextDecoder().decode(bytes.subarray(0, 300)).replace(/\s+/g, ' ').trim();
-      throw new MedsamError(`DICOMweb ${what} ${url} answered HTTP ${res.status}${text ? `: ${text}` : ''}`, res.status === 404 ? 'check the study/series UIDs' : 'check the server log');
+      throw new MedsamError(
+        `DICOMweb ${what} ${url} answered HTTP ${res.status}${text ? `: ${text}` : ''}`,
+        res.status === 404 ? 'check the study/series UIDs' : 'check the server log',
+      );
     }
     return { bytes, contentType: res.headers.get('content-type') ?? '', status: res.status };
   } finally {
@@ -76,7 +96,9 @@ async function request(url: string, init: RequestInit, opts: DicomwebOptions, wh
 }
 
 function qs(query: Record<string, string | number | undefined>): string {
-  const p = Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  const p = Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
   return p.length ? `?${p.join('&')}` : '';
 }
 
@@ -91,12 +113,21 @@ async function qido(url: string, opts: DicomwebOptions): Promise<DicomJson[]> {
 }
 
 /** QIDO-RS: studies matching `query` (e.g. { PatientID: 'X' }). */
-export function searchStudies(base: string, query: Record<string, string | number | undefined> = {}, opts: DicomwebOptions = {}): Promise<DicomJson[]> {
+export function searchStudies(
+  base: string,
+  query: Record<string, string | number | undefined> = {},
+  opts: DicomwebOptions = {},
+): Promise<DicomJson[]> {
   return qido(`${base}/studies${qs(query)}`, opts);
 }
 
 /** QIDO-RS: series of a study (or of all studies) matching `query` (e.g. { Modality: 'SEG' }). */
-export function searchSeries(base: string, study?: string, query: Record<string, string | number | undefined> = {}, opts: DicomwebOptions = {}): Promise<DicomJson[]> {
+export function searchSeries(
+  base: string,
+  study?: string,
+  query: Record<string, string | number | undefined> = {},
+  opts: DicomwebOptions = {},
+): Promise<DicomJson[]> {
   return qido(`${base}${study ? `/studies/${encodeURIComponent(study)}` : ''}/series${qs(query)}`, opts);
 }
 
@@ -125,22 +156,40 @@ export async function retrieveSeries(base: string, study: string, series: string
     r = await request(url, { headers: { Accept: 'multipart/related; type="application/dicom"' } }, opts, 'WADO-RS');
   }
   const boundary = boundaryOf(r.contentType);
-  if (!boundary) throw new MedsamError(`DICOMweb WADO-RS ${url} did not answer multipart/related (Content-Type: ${r.contentType || 'none'})`, 'is this a DICOMweb endpoint?');
+  if (!boundary)
+    throw new MedsamError(
+      `DICOMweb WADO-RS ${url} did not answer multipart/related (Content-Type: ${r.contentType || 'none'})`,
+      'is this a DICOMweb endpoint?',
+    );
   const parts = splitMultipart(r.bytes, boundary);
   if (parts.length === 0) throw new MedsamError(`DICOMweb WADO-RS ${url} returned no instances`, 'check the study/series UIDs');
   return parts.map((bytes, i) => ({ name: `${url} [${i + 1}/${parts.length}]`, bytes }));
 }
 
 /** STOW-RS: store Part-10 instances (into `study` when given). Returns the server's response dataset. */
-export async function storeInstances(base: string, instances: Uint8Array[], study?: string, opts: DicomwebOptions = {}): Promise<DicomJson> {
+export async function storeInstances(
+  base: string,
+  instances: Uint8Array[],
+  study?: string,
+  opts: DicomwebOptions = {},
+): Promise<DicomJson> {
   const { body, contentType } = buildMultipart(instances);
   const url = `${base}/studies${study ? `/${encodeURIComponent(study)}` : ''}`;
-  const r = await request(url, { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } }, opts, 'STOW-RS');
+  const r = await request(
+    url,
+    { method: 'POST', body, headers: { 'Content-Type': contentType, Accept: 'application/dicom+json' } },
+    opts,
+    'STOW-RS',
+  );
   const text = new TextDecoder().decode(r.bytes);
   const res = (text.trim() ? JSON.parse(text) : {}) as DicomJson;
   // 00081198 FailedSOPSequence: the server refused some instances.
   const failed = res['00081198']?.Value?.length ?? 0;
-  if (failed > 0) throw new MedsamError(`DICOMweb STOW-RS ${url}: the server refused ${failed} of ${instances.length} instance(s)`, 'check the server log');
+  if (failed > 0)
+    throw new MedsamError(
+      `DICOMweb STOW-RS ${url}: the server refused ${failed} of ${instances.length} instance(s)`,
+      'check the server log',
+    );
   return res;
 }
 
@@ -158,7 +207,11 @@ export interface SeriesRef {
  * Image series matching a query across the server (e.g. { PatientID: 'X', Modality: 'CT' }), as
  * ready-to-open references: how projects turn a DICOMweb query into cases.
  */
-export async function findSeries(base: string, query: Record<string, string | number | undefined> = {}, opts: DicomwebOptions = {}): Promise<SeriesRef[]> {
+export async function findSeries(
+  base: string,
+  query: Record<string, string | number | undefined> = {},
+  opts: DicomwebOptions = {},
+): Promise<SeriesRef[]> {
   const found = await searchSeries(base, undefined, { ...query, includefield: '00201209' }, opts);
   const scheme = base.startsWith('https:') ? 'dicomwebs' : 'dicomweb';
   const root = base.replace(/^https?:/, `${scheme}:`);
@@ -167,12 +220,15 @@ export async function findSeries(base: string, query: Record<string, string | nu
     const seriesUid = jsonValue(s, '0020000E');
     if (!studyUid || !seriesUid) return [];
     const n = jsonValue(s, '00201209');
-    return [{
-      studyUid, seriesUid,
-      modality: jsonValue(s, '00080060'),
-      description: jsonValue(s, '0008103E'),
-      instances: n !== undefined ? Number(n) : undefined,
-      url: `${root}/studies/${studyUid}/series/${seriesUid}`,
-    }];
+    return [
+      {
+        studyUid,
+        seriesUid,
+        modality: jsonValue(s, '00080060'),
+        description: jsonValue(s, '0008103E'),
+        instances: n !== undefined ? Number(n) : undefined,
+        url: `${root}/studies/${studyUid}/series/${seriesUid}`,
+      },
+    ];
   });
 }

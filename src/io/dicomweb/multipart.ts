@@ -20,7 +20,10 @@ export function buildMultipart(parts: Uint8Array[], type = 'application/dicom'):
   chunks.push(enc.encode(`--${boundary}--\r\n`));
   const body = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let o = 0;
-  for (const c of chunks) { body.set(c, o); o += c.length; }
+  for (const c of chunks) {
+    body.set(c, o);
+    o += c.length;
+  }
   return { body, contentType: `multipart/related; type="${type}"; boundary=${boundary}` };
 }
 

@@ -24,7 +24,10 @@ export function checkKeys(
   const parts: string[] = [];
   if (missing.length) parts.push(`${missing.length} missing key(s): ${list(missing)}`);
   if (unexpected.length) parts.push(`${unexpected.length} unexpected key(s): ${list(unexpected)}`);
-  throw new MedsamError(`${opts.source ?? 'checkpoint'} does not match the model: ${parts.join('; ')}`, 'pass the config the checkpoint was trained with, or the matching checkpoint');
+  throw new MedsamError(
+    `${opts.source ?? 'checkpoint'} does not match the model: ${parts.join('; ')}`,
+    'pass the config the checkpoint was trained with, or the matching checkpoint',
+  );
 }
 
 /** Total element count of all tensors (the parameter count of a state dict). */

@@ -27,9 +27,15 @@ export async function parseCheckpoint(bytes: Uint8Array, label: string): Promise
     return { ...readSafetensors(bytes, label), sha256, size: bytes.length, format: 'safetensors' };
   }
   if (bytes[0] === 0x80 && bytes[1] <= 5) {
-    throw new MedsamError(`${label} is a legacy (pre-1.6, non-zip) PyTorch checkpoint, which is not supported`, 're-save it with a current torch: torch.save(torch.load(path), path)');
+    throw new MedsamError(
+      `${label} is a legacy (pre-1.6, non-zip) PyTorch checkpoint, which is not supported`,
+      're-save it with a current torch: torch.save(torch.load(path), path)',
+    );
   }
-  throw new MedsamError(`${label} is neither a PyTorch .pt (zip) checkpoint nor a .safetensors file`, 'pass a SAM2/MedSAM2 checkpoint such as MedSAM2_latest.pt');
+  throw new MedsamError(
+    `${label} is neither a PyTorch .pt (zip) checkpoint nor a .safetensors file`,
+    'pass a SAM2/MedSAM2 checkpoint such as MedSAM2_latest.pt',
+  );
 }
 
 /**

@@ -38,7 +38,11 @@ export function looksLikeSafetensors(bytes: Uint8Array): boolean {
 export function readSafetensors(bytes: Uint8Array, label: string): StateDict {
   if (bytes.length < 8) throw new MedsamError(`${label} is not a valid .safetensors file: only ${bytes.length} bytes`, FIX);
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (8 + n > bytes.length) throw new MedsamError(`${label} is not a valid .safetensors file: header needs ${n} bytes but the file has ${bytes.length - 8} (truncated)`, FIX);
+  if (8 + n > bytes.length)
+    throw new MedsamError(
+      `${label} is not a valid .safetensors file: header needs ${n} bytes but the file has ${bytes.length - 8} (truncated)`,
+      FIX,
+    );
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
@@ -52,13 +56,21 @@ export function readSafetensors(bytes: Uint8Array, label: string): StateDict {
     if (key === '__metadata__') continue;
     const info = raw as { dtype?: string; shape?: number[]; data_offsets?: [number, number] };
     const type = DTYPES[info?.dtype ?? ''];
-    if (!type) throw new MedsamError(`${label}: tensor '${key}' has unsupported dtype ${String(info?.dtype)}`, 'convert the tensors to F32/F16/BF16/F64/I64/I32/U8/BOOL');
+    if (!type)
+      throw new MedsamError(
+        `${label}: tensor '${key}' has unsupported dtype ${String(info?.dtype)}`,
+        'convert the tensors to F32/F16/BF16/F64/I64/I32/U8/BOOL',
+      );
     const shape = info.shape;
     const off = info.data_offsets;
-    if (!Array.isArray(shape) || !Array.isArray(off) || off.length !== 2) throw new MedsamError(`${label}: tensor '${key}' has a malformed header entry`, FIX);
+    if (!Array.isArray(shape) || !Array.isArray(off) || off.length !== 2)
+      throw new MedsamError(`${label}: tensor '${key}' has a malformed header entry`, FIX);
     const [b, e] = off;
     if (e - b !== numel(shape) * type.size || b < 0 || e > data.length) {
-      throw new MedsamError(`${label}: tensor '${key}' data [${b}, ${e}) does not fit its shape [${shape}] or the file (${data.length} data bytes; truncated?)`, FIX);
+      throw new MedsamError(
+        `${label}: tensor '${key}' data [${b}, ${e}) does not fit its shape [${shape}] or the file (${data.length} data bytes; truncated?)`,
+        FIX,
+      );
     }
     const stride = shape.map((_, k) => shape.slice(k + 1).reduce((x, y) => x * y, 1));
     tensors.set(key, gatherTensor(data.subarray(b, e), type, 0, shape, stride, false, `${label}: tensor '${key}'`));
@@ -68,8 +80,19 @@ export function readSafetensors(bytes: Uint8Array, label: string): StateDict {
 }
 
 const TAG: Record<DType, string> = {
-  float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int64: 'I64', uint64: 'U64',
-  int32: 'I32', uint32: 'U32', int16: 'I16', uint16: 'U16', int8: 'I8', uint8: 'U8', bool: 'BOOL',
+  float64: 'F64',
+  float32: 'F32',
+  float16: 'F16',
+  bfloat16: 'BF16',
+  int64: 'I64',
+  uint64: 'U64',
+  int32: 'I32',
+  uint32: 'U32',
+  int16: 'I16',
+  uint16: 'U16',
+  int8: 'I8',
+  uint8: 'U8',
+  bool: 'BOOL',
 };
 
 /**
@@ -104,6 +127,9 @@ export function encodeSafetensors(tensors: Map<string, NdArray> | Record<string,
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
   let p = 8 + headerBytes.length;
-  for (const b of bodies) { out.set(b, p); p += b.length; }
+  for (const b of bodies) {
+    out.set(b, p);
+    p += b.length;
+  }
   return out;
 }

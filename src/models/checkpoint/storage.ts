@@ -27,18 +27,31 @@ export const TORCH_STORAGE_TYPES: Record<string, ElementType> = {
 
 function typedView(dtype: DType, buf: ArrayBuffer, n: number): NumericArray {
   switch (dtype) {
-    case 'float32': return new Float32Array(buf, 0, n);
-    case 'float64': return new Float64Array(buf, 0, n);
-    case 'float16': return float16ArrayToFloat32(new Uint16Array(buf, 0, n));
-    case 'bfloat16': return bfloat16ArrayToFloat32(new Uint16Array(buf, 0, n));
-    case 'int64': return new BigInt64Array(buf, 0, n);
-    case 'uint64': return new BigUint64Array(buf, 0, n);
-    case 'int32': return new Int32Array(buf, 0, n);
-    case 'uint32': return new Uint32Array(buf, 0, n);
-    case 'int16': return new Int16Array(buf, 0, n);
-    case 'uint16': return new Uint16Array(buf, 0, n);
-    case 'int8': return new Int8Array(buf, 0, n);
-    case 'uint8': case 'bool': return new Uint8Array(buf, 0, n);
+    case 'float32':
+      return new Float32Array(buf, 0, n);
+    case 'float64':
+      return new Float64Array(buf, 0, n);
+    case 'float16':
+      return float16ArrayToFloat32(new Uint16Array(buf, 0, n));
+    case 'bfloat16':
+      return bfloat16ArrayToFloat32(new Uint16Array(buf, 0, n));
+    case 'int64':
+      return new BigInt64Array(buf, 0, n);
+    case 'uint64':
+      return new BigUint64Array(buf, 0, n);
+    case 'int32':
+      return new Int32Array(buf, 0, n);
+    case 'uint32':
+      return new Uint32Array(buf, 0, n);
+    case 'int16':
+      return new Int16Array(buf, 0, n);
+    case 'uint16':
+      return new Uint16Array(buf, 0, n);
+    case 'int8':
+      return new Int8Array(buf, 0, n);
+    case 'uint8':
+    case 'bool':
+      return new Uint8Array(buf, 0, n);
   }
 }
 
@@ -47,8 +60,13 @@ function typedView(dtype: DType, buf: ArrayBuffer, n: number): NumericArray {
  * `offset` and `stride` are in elements, as torch stores them.
  */
 export function gatherTensor(
-  storage: Uint8Array, type: ElementType, offset: number, shape: number[], stride: number[],
-  bigEndian: boolean, what: string,
+  storage: Uint8Array,
+  type: ElementType,
+  offset: number,
+  shape: number[],
+  stride: number[],
+  bigEndian: boolean,
+  what: string,
 ): NdArray {
   const n = numel(shape);
   const size = type.size;
@@ -56,7 +74,10 @@ export function gatherTensor(
   let last = offset;
   for (let k = 0; k < shape.length; k++) if (shape[k] > 0) last += (shape[k] - 1) * stride[k];
   if (n > 0 && (offset < 0 || stride.some((s) => s < 0) || (last + 1) * size > storage.length)) {
-    throw new MedsamError(`${what} reaches past the end of its storage (needs ${(last + 1) * size} bytes, storage has ${storage.length})`, 'the checkpoint is corrupt; re-download it');
+    throw new MedsamError(
+      `${what} reaches past the end of its storage (needs ${(last + 1) * size} bytes, storage has ${storage.length})`,
+      'the checkpoint is corrupt; re-download it',
+    );
   }
   const out = new Uint8Array(n * size);
   let contiguous = true;

@@ -22,14 +22,21 @@ function isTensorRef(v: PyValue): v is TensorRef {
 
 /** Find the state dict: the official `{"model": state_dict}` layout, `{"state_dict": ...}`, or a bare state dict. */
 function findStateDict(root: PyValue, label: string): Map<PyValue, PyValue> {
-  if (!(root instanceof Map)) throw new MedsamError(`${label} does not hold a dict of tensors`, 'pass a checkpoint saved as torch.save({"model": model.state_dict()}) or torch.save(model.state_dict())');
+  if (!(root instanceof Map))
+    throw new MedsamError(
+      `${label} does not hold a dict of tensors`,
+      'pass a checkpoint saved as torch.save({"model": model.state_dict()}) or torch.save(model.state_dict())',
+    );
   for (const key of ['model', 'state_dict']) {
     const v = root.get(key);
     if (v instanceof Map && [...v.values()].some(isTensorRef)) return v;
   }
   if ([...root.values()].some(isTensorRef)) return root;
   const keys = [...root.keys()].slice(0, 10).map(String).join(', ');
-  throw new MedsamError(`${label} has no state dict (top-level keys: ${keys || 'none'})`, 'pass a checkpoint saved as torch.save({"model": model.state_dict()}) or torch.save(model.state_dict())');
+  throw new MedsamError(
+    `${label} has no state dict (top-level keys: ${keys || 'none'})`,
+    'pass a checkpoint saved as torch.save({"model": model.state_dict()}) or torch.save(model.state_dict())',
+  );
 }
 
 export function readTorchZip(bytes: Uint8Array, label: string): StateDict {
@@ -57,7 +64,11 @@ export function readTorchZip(bytes: Uint8Array, label: string): StateDict {
     const record = `${prefix}data/${v.storage.key}`;
     let raw = storages.get(record);
     if (!raw) {
-      if (!zip.has(record)) throw new MedsamError(`${label}: tensor '${key}' points to storage record ${record}, which is missing (the file is truncated or corrupt)`, FIX);
+      if (!zip.has(record))
+        throw new MedsamError(
+          `${label}: tensor '${key}' points to storage record ${record}, which is missing (the file is truncated or corrupt)`,
+          FIX,
+        );
       raw = zip.read(record);
       if (raw.length < v.storage.numel * type.size) {
         throw new MedsamError(`${label}: storage record ${record} has ${raw.length} bytes, expected ${v.storage.numel * type.size}`, FIX);

@@ -97,7 +97,10 @@ function configFromArg(arg: string): ConfigChoice {
   }
   const id = normalizeConfigId(arg);
   if (id) return builtinConfig(id);
-  throw new MedsamError(`--config ${arg} is neither an existing YAML file nor a built-in config`, `pass a SAM2 model YAML path or one of ${BUILTIN_CONFIG_IDS.join(', ')}`);
+  throw new MedsamError(
+    `--config ${arg} is neither an existing YAML file nor a built-in config`,
+    `pass a SAM2 model YAML path or one of ${BUILTIN_CONFIG_IDS.join(', ')}`,
+  );
 }
 
 function builtinConfig(id: BuiltinConfigId): ConfigChoice {
@@ -106,15 +109,19 @@ function builtinConfig(id: BuiltinConfigId): ConfigChoice {
 
 function defaultId(zoo: ZooEntry | undefined, checkpointPath: string): string {
   if (zoo) return zoo.id;
-  const stem = basename(checkpointPath, extname(checkpointPath)).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '');
+  const stem = basename(checkpointPath, extname(checkpointPath))
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '');
   return stem || 'sam2-model';
 }
 
 /** The mismatch a graph builder found, restated with both files named (the hint is replaced). */
 function mismatchError(e: unknown, ckptLabel: string, cfgLabel: string): MedsamError {
   const msg = e instanceof MedsamError && e.hint ? e.message.slice(0, e.message.length - e.hint.length - 3) : errorMessage(e);
-  return new MedsamError(`checkpoint ${ckptLabel} does not match config ${cfgLabel}: ${msg}`,
-    'pass the config the checkpoint was trained with (--config), or the matching checkpoint');
+  return new MedsamError(
+    `checkpoint ${ckptLabel} does not match config ${cfgLabel}: ${msg}`,
+    'pass the config the checkpoint was trained with (--config), or the matching checkpoint',
+  );
 }
 
 /** Import a SAM2 / MedSAM2 checkpoint into the user model registry (see the file comment). */
@@ -122,7 +129,10 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
   const t0 = performance.now();
   const log = opts.log ?? (() => {});
   const warnings: string[] = [];
-  const warn = (m: string) => { warnings.push(m); opts.warn?.(m); };
+  const warn = (m: string) => {
+    warnings.push(m);
+    opts.warn?.(m);
+  };
   const ckptLabel = checkpointPath;
   const { abs: ckptAbs, size } = checkCheckpointFile(checkpointPath);
   // Cheap argument checks come before hashing a large file.
@@ -142,9 +152,13 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
       // The zoo has no published checksum for this file: the name is all there is to go on.
       zoo = byName;
       zooMatch = 'file-name';
-      warn(`checkpoint ${basename(ckptAbs)} is taken to be the zoo's ${byName.id} by its file name (no published sha256 to check it against)`);
+      warn(
+        `checkpoint ${basename(ckptAbs)} is taken to be the zoo's ${byName.id} by its file name (no published sha256 to check it against)`,
+      );
     } else {
-      warn(`checkpoint ${basename(ckptAbs)} has the file name of the zoo's ${byName.id} but a different sha256 (${sha256.slice(0, 12)}…): treated as an unknown checkpoint`);
+      warn(
+        `checkpoint ${basename(ckptAbs)} has the file name of the zoo's ${byName.id} but a different sha256 (${sha256.slice(0, 12)}…): treated as an unknown checkpoint`,
+      );
     }
   }
 
@@ -161,8 +175,10 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
   } else {
     // Say "corrupt" rather than "unknown" when the file is not a readable checkpoint at all.
     await loadCheckpoint(ckptAbs);
-    throw new MedsamError(`unknown checkpoint sha256 ${sha256} (${basename(ckptAbs)}): it is not an official MedSAM2/SAM2.1 file, so its architecture is unknown`,
-      `pass --config <model.yaml | ${BUILTIN_CONFIG_IDS.join(' | ')}>`);
+    throw new MedsamError(
+      `unknown checkpoint sha256 ${sha256} (${basename(ckptAbs)}): it is not an official MedSAM2/SAM2.1 file, so its architecture is unknown`,
+      `pass --config <model.yaml | ${BUILTIN_CONFIG_IDS.join(' | ')}>`,
+    );
   }
   let configs: Sam2ModelConfigs;
   try {
@@ -172,11 +188,15 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
   }
 
   const id = opts.id ?? defaultId(zoo, ckptAbs);
-  if (!ID_RE.test(id)) throw new MedsamError(`model id ${JSON.stringify(id)} is not valid`, "pass --id with letters, digits, '.', '_' or '-'");
+  if (!ID_RE.test(id))
+    throw new MedsamError(`model id ${JSON.stringify(id)} is not valid`, "pass --id with letters, digits, '.', '_' or '-'");
   const modelDir = resolve(opts.modelDir ?? userModelDir());
   const existing = loadUserModels(modelDir).find((e) => e.id === id);
   if (existing && !opts.force) {
-    throw new MedsamError(`a model with id '${id}' is already registered (${existing.origin})`, 'pass --force to replace it, or --id <other name>');
+    throw new MedsamError(
+      `a model with id '${id}' is already registered (${existing.origin})`,
+      'pass --force to replace it, or --id <other name>',
+    );
   }
   const clash = listModels().find((e) => e.origin === 'builtin' && (e.id === id || e.aliases?.includes(id)));
   if (clash) throw new MedsamError(`model id '${id}' is taken by the built-in model ${clash.id}`, 'pass --id <other name>');
@@ -196,8 +216,10 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
   }
   if (model.unusedKeys.length) {
     const shown = model.unusedKeys.slice(0, 8).join(', ') + (model.unusedKeys.length > 8 ? `, … (${model.unusedKeys.length} in all)` : '');
-    throw new MedsamError(`checkpoint ${ckptLabel} has ${model.unusedKeys.length} tensor(s) that config ${config.label} does not use: ${shown}`,
-      'the config describes a smaller architecture than the checkpoint; pass the config it was trained with');
+    throw new MedsamError(
+      `checkpoint ${ckptLabel} has ${model.unusedKeys.length} tensor(s) that config ${config.label} does not use: ${shown}`,
+      'the config describes a smaller architecture than the checkpoint; pass the config it was trained with',
+    );
   }
   let graphBytes = 0;
   for (const g of Object.values(model.graphs)) graphBytes += g?.byteLength ?? 0;
@@ -240,20 +262,37 @@ export async function importSam2Model(checkpointPath: string, opts: ImportModelO
   if (!back) throw new MedsamError(`internal: the entry written to ${registryPath} is not listed`, 'this is a bug; please report it');
   return {
     entry: { ...entry, files: { checkpoint: ckptAbs, config: yamlPath } },
-    registryPath, zoo, zooMatch, fromCache: loaded.fromCache, graphDir: loaded.dir, graphBytes, warnings,
+    registryPath,
+    zoo,
+    zooMatch,
+    fromCache: loaded.fromCache,
+    graphDir: loaded.dir,
+    graphBytes,
+    warnings,
     seconds: (performance.now() - t0) / 1000,
   };
 }
 
 /** The checkpoint and config files of a registered SAM2 model, checked to exist. */
 export function sam2ModelFiles(entry: ModelEntry): { checkpoint: string; config: string } {
-  if (entry.family !== 'sam2') throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not SAM2`, 'pick a SAM2 model id from `medsam2 models list`');
+  if (entry.family !== 'sam2')
+    throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not SAM2`, 'pick a SAM2 model id from `medsam2 models list`');
   const { checkpoint, config } = entry.files;
   if (!checkpoint || !config) {
-    throw new MedsamError(`model '${entry.id}' (${entry.origin ?? 'registry'}) has no files.checkpoint / files.config`, 're-import it with `medsam2 models import`');
+    throw new MedsamError(
+      `model '${entry.id}' (${entry.origin ?? 'registry'}) has no files.checkpoint / files.config`,
+      're-import it with `medsam2 models import`',
+    );
   }
-  for (const [role, p] of [['checkpoint', checkpoint], ['config', config]] as const) {
-    if (!existsSync(p)) throw new MedsamError(`model '${entry.id}' ${role} file ${p} is missing`, 'restore the file or re-import the model with `medsam2 models import`');
+  for (const [role, p] of [
+    ['checkpoint', checkpoint],
+    ['config', config],
+  ] as const) {
+    if (!existsSync(p))
+      throw new MedsamError(
+        `model '${entry.id}' ${role} file ${p} is missing`,
+        'restore the file or re-import the model with `medsam2 models import`',
+      );
   }
   return { checkpoint, config };
 }

@@ -112,22 +112,54 @@ export class GraphBuilder {
   }
 
   // ---- elementwise ----
-  add(a: T, b: T): T { return this.op1('Add', [a, b]); }
-  sub(a: T, b: T): T { return this.op1('Sub', [a, b]); }
-  mul(a: T, b: T): T { return this.op1('Mul', [a, b]); }
-  div(a: T, b: T): T { return this.op1('Div', [a, b]); }
-  neg(a: T): T { return this.op1('Neg', [a]); }
-  sqrt(a: T): T { return this.op1('Sqrt', [a]); }
-  exp(a: T): T { return this.op1('Exp', [a]); }
-  sin(a: T): T { return this.op1('Sin', [a]); }
-  cos(a: T): T { return this.op1('Cos', [a]); }
-  erf(a: T): T { return this.op1('Erf', [a]); }
-  sigmoid(a: T): T { return this.op1('Sigmoid', [a]); }
-  relu(a: T): T { return this.op1('Relu', [a]); }
-  tanh(a: T): T { return this.op1('Tanh', [a]); }
-  matmul(a: T, b: T): T { return this.op1('MatMul', [a, b]); }
-  addScalar(a: T, s: number): T { return this.add(a, this.constF(s)); }
-  mulScalar(a: T, s: number): T { return this.mul(a, this.constF(s)); }
+  add(a: T, b: T): T {
+    return this.op1('Add', [a, b]);
+  }
+  sub(a: T, b: T): T {
+    return this.op1('Sub', [a, b]);
+  }
+  mul(a: T, b: T): T {
+    return this.op1('Mul', [a, b]);
+  }
+  div(a: T, b: T): T {
+    return this.op1('Div', [a, b]);
+  }
+  neg(a: T): T {
+    return this.op1('Neg', [a]);
+  }
+  sqrt(a: T): T {
+    return this.op1('Sqrt', [a]);
+  }
+  exp(a: T): T {
+    return this.op1('Exp', [a]);
+  }
+  sin(a: T): T {
+    return this.op1('Sin', [a]);
+  }
+  cos(a: T): T {
+    return this.op1('Cos', [a]);
+  }
+  erf(a: T): T {
+    return this.op1('Erf', [a]);
+  }
+  sigmoid(a: T): T {
+    return this.op1('Sigmoid', [a]);
+  }
+  relu(a: T): T {
+    return this.op1('Relu', [a]);
+  }
+  tanh(a: T): T {
+    return this.op1('Tanh', [a]);
+  }
+  matmul(a: T, b: T): T {
+    return this.op1('MatMul', [a, b]);
+  }
+  addScalar(a: T, s: number): T {
+    return this.add(a, this.constF(s));
+  }
+  mulScalar(a: T, s: number): T {
+    return this.mul(a, this.constF(s));
+  }
 
   /**
    * Exact (erf) GELU as torch.nn.GELU(): 0.5·x·(1+erf(x/√2)). From opset 20 the Gelu op exists and
@@ -140,13 +172,27 @@ export class GraphBuilder {
   }
 
   // ---- shape ----
-  reshape(x: T, shape: readonly number[]): T { return this.op1('Reshape', [x, this.constI(shape)]); }
-  reshapeT(x: T, shape: T): T { return this.op1('Reshape', [x, shape]); }
-  transpose(x: T, perm: readonly number[]): T { return this.op1('Transpose', [x], { perm }); }
-  concat(xs: readonly T[], axis: number): T { return xs.length === 1 ? xs[0]! : this.op1('Concat', xs, { axis }); }
-  unsqueeze(x: T, axes: readonly number[]): T { return this.op1('Unsqueeze', [x, this.constI(axes)]); }
-  squeeze(x: T, axes: readonly number[]): T { return this.op1('Squeeze', [x, this.constI(axes)]); }
-  shape(x: T): T { return this.op1('Shape', [x]); }
+  reshape(x: T, shape: readonly number[]): T {
+    return this.op1('Reshape', [x, this.constI(shape)]);
+  }
+  reshapeT(x: T, shape: T): T {
+    return this.op1('Reshape', [x, shape]);
+  }
+  transpose(x: T, perm: readonly number[]): T {
+    return this.op1('Transpose', [x], { perm });
+  }
+  concat(xs: readonly T[], axis: number): T {
+    return xs.length === 1 ? xs[0]! : this.op1('Concat', xs, { axis });
+  }
+  unsqueeze(x: T, axes: readonly number[]): T {
+    return this.op1('Unsqueeze', [x, this.constI(axes)]);
+  }
+  squeeze(x: T, axes: readonly number[]): T {
+    return this.op1('Squeeze', [x, this.constI(axes)]);
+  }
+  shape(x: T): T {
+    return this.op1('Shape', [x]);
+  }
   cast(x: T, to: OnnxElemType): T {
     const codes = { float: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, double: 11 } as const;
     return this.op1('Cast', [x], { to: codes[to] });
@@ -159,13 +205,23 @@ export class GraphBuilder {
   split(x: T, sizes: readonly number[], axis: number): T[] {
     return this.op('Split', [x, this.constI(sizes)], { axis }, sizes.length);
   }
-  gather(x: T, indices: T, axis = 0): T { return this.op1('Gather', [x, indices], { axis }); }
-  where(c: T, a: T, b: T): T { return this.op1('Where', [c, a, b]); }
-  expand(x: T, shape: T): T { return this.op1('Expand', [x, shape]); }
-  tile(x: T, repeats: T): T { return this.op1('Tile', [x, repeats]); }
+  gather(x: T, indices: T, axis = 0): T {
+    return this.op1('Gather', [x, indices], { axis });
+  }
+  where(c: T, a: T, b: T): T {
+    return this.op1('Where', [c, a, b]);
+  }
+  expand(x: T, shape: T): T {
+    return this.op1('Expand', [x, shape]);
+  }
+  tile(x: T, repeats: T): T {
+    return this.op1('Tile', [x, repeats]);
+  }
 
   // ---- reductions / normalisation ----
-  softmax(x: T, axis = -1): T { return this.op1('Softmax', [x], { axis }); }
+  softmax(x: T, axis = -1): T {
+    return this.op1('Softmax', [x], { axis });
+  }
   reduceMean(x: T, axes: readonly number[], keepdims = true): T {
     return this.op1('ReduceMean', [x], { axes, keepdims: keepdims ? 1 : 0 });
   }
@@ -174,9 +230,18 @@ export class GraphBuilder {
   }
 
   // ---- conv / pooling / resize ----
-  conv(x: T, w: T, b: T | undefined, o: { strides?: number[]; pads?: number[]; dilations?: number[]; group?: number; kernel?: number[] } = {}): T {
+  conv(
+    x: T,
+    w: T,
+    b: T | undefined,
+    o: { strides?: number[]; pads?: number[]; dilations?: number[]; group?: number; kernel?: number[] } = {},
+  ): T {
     return this.op1('Conv', b ? [x, w, b] : [x, w], {
-      strides: o.strides, pads: o.pads, dilations: o.dilations, group: o.group, kernel_shape: o.kernel,
+      strides: o.strides,
+      pads: o.pads,
+      dilations: o.dilations,
+      group: o.group,
+      kernel_shape: o.kernel,
     });
   }
   convTranspose(x: T, w: T, b: T | undefined, o: { strides: number[]; pads?: number[]; kernel?: number[] }): T {
@@ -186,7 +251,11 @@ export class GraphBuilder {
     return this.op1('MaxPool', [x], { kernel_shape: kernel, strides, pads });
   }
   /** ONNX Resize with fixed output size (N,C,H,W). */
-  resize(x: T, sizes: readonly number[], o: { mode: 'nearest' | 'linear' | 'cubic'; coord?: string; nearestMode?: string; cubicA?: number; antialias?: boolean }): T {
+  resize(
+    x: T,
+    sizes: readonly number[],
+    o: { mode: 'nearest' | 'linear' | 'cubic'; coord?: string; nearestMode?: string; cubicA?: number; antialias?: boolean },
+  ): T {
     return this.op1('Resize', [x, '', '', this.constI(sizes)], {
       mode: o.mode,
       coordinate_transformation_mode: o.coord ?? (o.mode === 'nearest' ? 'asymmetric' : 'half_pixel'),
@@ -195,7 +264,9 @@ export class GraphBuilder {
     });
   }
 
-  get nodeCount(): number { return this.graph.nodes.length; }
+  get nodeCount(): number {
+    return this.graph.nodes.length;
+  }
 
   toBytes(meta: { producerVersion?: string; docString?: string; metadata?: Record<string, string> } = {}): Uint8Array {
     return encodeModel(this.graph, {

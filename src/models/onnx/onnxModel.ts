@@ -65,12 +65,24 @@ function writeTensor(w: ProtoWriter, t: OnnxTensor): void {
 function writeAttr(w: ProtoWriter, name: string, a: AttrValue): void {
   w.string(1, name);
   switch (a.kind) {
-    case 'float': w.float(2, a.v).int(20, 1); break;
-    case 'int': w.int(3, a.v).int(20, 2); break;
-    case 'string': w.string(4, a.v).int(20, 3); break;
-    case 'tensor': w.message(5, (t) => writeTensor(t, a.v)).int(20, 4); break;
-    case 'floats': w.packedFloats(7, a.v).int(20, 6); break;
-    case 'ints': w.packedInts(8, a.v).int(20, 7); break;
+    case 'float':
+      w.float(2, a.v).int(20, 1);
+      break;
+    case 'int':
+      w.int(3, a.v).int(20, 2);
+      break;
+    case 'string':
+      w.string(4, a.v).int(20, 3);
+      break;
+    case 'tensor':
+      w.message(5, (t) => writeTensor(t, a.v)).int(20, 4);
+      break;
+    case 'floats':
+      w.packedFloats(7, a.v).int(20, 6);
+      break;
+    case 'ints':
+      w.packedInts(8, a.v).int(20, 7);
+      break;
   }
 }
 

@@ -162,7 +162,9 @@ export function decodeOnnx(bytes: Uint8Array): ProtoModel {
 }
 
 export function encodeOnnx(model: ProtoModel): Uint8Array {
-  return ModelProto().encode(model as unknown as protobuf.Message).finish();
+  return ModelProto()
+    .encode(model as unknown as protobuf.Message)
+    .finish();
 }
 
 /** int64 fields decode as Long when the long package is present. */

@@ -1,5 +1,15 @@
 import { MedsamError } from '../../common/errors.js';
-import { decodeOnnx, DT, encodeOnnx, floatValues, toNumber, unsupportedFields, type ProtoModel, type ProtoNode, type ProtoTensor } from './onnxProto.js';
+import {
+  decodeOnnx,
+  DT,
+  encodeOnnx,
+  floatValues,
+  toNumber,
+  unsupportedFields,
+  type ProtoModel,
+  type ProtoNode,
+  type ProtoTensor,
+} from './onnxProto.js';
 
 /**
  * Dynamic int8 quantisation of an ONNX graph's linear layers (the fast `--precision int8` mode).
@@ -67,7 +77,8 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   const g = model.graph;
   if (!g) throw new MedsamError('the ONNX model has no graph', 'the file is not a usable ONNX model');
   const unsupported = unsupportedFields(model);
-  if (unsupported.length) throw new MedsamError(`cannot quantise an ONNX model with ${unsupported.join(', ')}`, 'use --precision fp32 for this model');
+  if (unsupported.length)
+    throw new MedsamError(`cannot quantise an ONNX model with ${unsupported.join(', ')}`, 'use --precision fp32 for this model');
   const minEl = opts.minWeightElements ?? 4096;
   const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
   const graphOutputs = new Set(g.output.map((o) => o.name ?? ''));
@@ -105,7 +116,10 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
       scale.set(r.scale, i * n);
     }
     const base = `${wName}.int8`;
-    newInits.push(tensor(base, DT.int8, dims, bytes(q)), tensor(`${base}.scale`, DT.float, h > 1 || dims.length === 3 ? [h, 1, n] : [n], bytes(scale)));
+    newInits.push(
+      tensor(base, DT.int8, dims, bytes(q)),
+      tensor(`${base}.scale`, DT.float, h > 1 || dims.length === 3 ? [h, 1, n] : [n], bytes(scale)),
+    );
     const inputs = [node.input[0]!, base, `${base}.scale`];
     // Fold `Add(y, bias)` when y feeds only that Add and bias is a constant [n] vector.
     const y = node.output[0]!;
@@ -143,7 +157,10 @@ export function quantizeOnnxBytes(onnx: Uint8Array, opts: QuantizeOptions = {}):
   try {
     model = decodeOnnx(onnx);
   } catch (e) {
-    throw new MedsamError(`cannot read the ONNX model to quantise it: ${e instanceof Error ? e.message : String(e)}`, 'the file is corrupt; reinstall or re-import the model');
+    throw new MedsamError(
+      `cannot read the ONNX model to quantise it: ${e instanceof Error ? e.message : String(e)}`,
+      'the file is corrupt; reinstall or re-import the model',
+    );
   }
   const report = quantizeModel(model, opts);
   return { bytes: encodeOnnx(model), report };

@@ -35,7 +35,15 @@ export function layerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T
  * same normalisation as Add + LayerNormalization; ORT does not fuse them itself when the sum feeds
  * the next residual).
  */
-export function residualLayerNorm(g: GraphBuilder, ws: WeightStore, prefix: string, x: T, skip: T, eps = 1e-5, bias?: T): { sum: T; normed: T } {
+export function residualLayerNorm(
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  x: T,
+  skip: T,
+  eps = 1e-5,
+  bias?: T,
+): { sum: T; normed: T } {
   const w = ws.get(`${prefix}.weight`);
   const b = ws.get(`${prefix}.bias`, w.shape);
   const inputs = [x, skip, g.initializer(w.data, w.shape, `${prefix}.weight`), g.initializer(b.data, w.shape, `${prefix}.bias`)];
@@ -72,12 +80,17 @@ export function layerNorm2d(g: GraphBuilder, ws: WeightStore, prefix: string, x:
 
 /** nn.Conv2d / nn.ConvTranspose2d with square kernels. */
 export function conv2d(
-  g: GraphBuilder, ws: WeightStore, prefix: string, x: T,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  x: T,
   o: { stride?: number; padding?: number; groups?: number; transpose?: boolean } = {},
 ): T {
   const w = ws.get(`${prefix}.weight`);
   const wt = g.initializer(w.data, w.shape, `${prefix}.weight`);
-  const bt = ws.has(`${prefix}.bias`) ? g.initializer(ws.get(`${prefix}.bias`).data, [ws.get(`${prefix}.bias`).shape[0]!], `${prefix}.bias`) : undefined;
+  const bt = ws.has(`${prefix}.bias`)
+    ? g.initializer(ws.get(`${prefix}.bias`).data, [ws.get(`${prefix}.bias`).shape[0]!], `${prefix}.bias`)
+    : undefined;
   const k = [w.shape[2]!, w.shape[3]!];
   const s = o.stride ?? 1;
   const p = o.padding ?? 0;
@@ -93,7 +106,11 @@ export function activation(g: GraphBuilder, x: T, act: Activation): T {
 
 /** SAM's MLP: Linear layers with an activation between them, optional sigmoid on the output. */
 export function mlp(
-  g: GraphBuilder, ws: WeightStore, prefix: string, x: T, numLayers: number,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  x: T,
+  numLayers: number,
   o: { act?: Activation; sigmoidOutput?: boolean } = {},
 ): T {
   let y = x;

@@ -7,7 +7,10 @@ import type { NdArray } from '../../io/ndarray.js';
  */
 export class WeightStore {
   private used = new Set<string>();
-  constructor(private readonly tensors: Map<string, NdArray>, private readonly source = 'checkpoint') {}
+  constructor(
+    private readonly tensors: Map<string, NdArray>,
+    private readonly source = 'checkpoint',
+  ) {}
 
   has(key: string): boolean {
     return this.tensors.has(key);
@@ -16,7 +19,11 @@ export class WeightStore {
   /** Float32 data of `key`, checking the shape when given. */
   get(key: string, shape?: readonly number[]): { data: Float32Array; shape: number[] } {
     const t = this.tensors.get(key);
-    if (!t) throw new MedsamError(`${this.source} has no tensor '${key}'`, 'the checkpoint does not match the model config; pass the config it was trained with');
+    if (!t)
+      throw new MedsamError(
+        `${this.source} has no tensor '${key}'`,
+        'the checkpoint does not match the model config; pass the config it was trained with',
+      );
     if (shape && (shape.length !== t.shape.length || shape.some((d, i) => d !== t.shape[i]))) {
       throw new MedsamError(
         `${this.source} tensor '${key}' has shape [${t.shape}], config expects [${shape}]`,

@@ -252,7 +252,8 @@ function sine(n: ConfigNode): SinePositionEncodingConfig {
   const scale = n.numOrNull('scale');
   n.done(['warmup_cache', 'image_size', 'strides']);
   if (numPosFeats % 2 !== 0) throw new MedsamError(`${n.path}.num_pos_feats must be even (got ${numPosFeats})`, 'fix the model YAML');
-  if (scale !== null && !normalize) throw new MedsamError(`${n.path}: scale is set but normalize is false`, 'set normalize: true or scale: null');
+  if (scale !== null && !normalize)
+    throw new MedsamError(`${n.path}: scale is set but normalize is false`, 'set normalize: true or scale: null');
   return { numPosFeats, temperature, normalize, scale: scale ?? 2 * Math.PI };
 }
 
@@ -272,9 +273,18 @@ function hiera(n: ConfigNode): HieraConfig {
     globalAttBlocks: n.ints('global_att_blocks', [12, 16, 20]),
   };
   n.done(['weights_path', 'return_interm_layers']);
-  if (n.raw.return_interm_layers === false) throw new MedsamError(`${n.path}.return_interm_layers: false is not supported`, 'remove the key: the FPN neck needs every stage output');
-  if (c.windowSpec.length !== c.stages.length) throw new MedsamError(`${n.path}: window_spec has ${c.windowSpec.length} entries for ${c.stages.length} stages`, 'fix the model YAML');
-  if (c.qPool >= c.stages.length) throw new MedsamError(`${n.path}: q_pool (${c.qPool}) must be less than the number of stages (${c.stages.length})`, 'fix the model YAML');
+  if (n.raw.return_interm_layers === false)
+    throw new MedsamError(
+      `${n.path}.return_interm_layers: false is not supported`,
+      'remove the key: the FPN neck needs every stage output',
+    );
+  if (c.windowSpec.length !== c.stages.length)
+    throw new MedsamError(`${n.path}: window_spec has ${c.windowSpec.length} entries for ${c.stages.length} stages`, 'fix the model YAML');
+  if (c.qPool >= c.stages.length)
+    throw new MedsamError(
+      `${n.path}: q_pool (${c.qPool}) must be less than the number of stages (${c.stages.length})`,
+      'fix the model YAML',
+    );
   return c;
 }
 
@@ -293,8 +303,16 @@ function rope(n: ConfigNode): RoPEAttentionConfig {
   };
   n.done();
   const internal = c.embeddingDim / c.downsampleRate;
-  if (!Number.isInteger(internal) || internal % c.numHeads !== 0) throw new MedsamError(`${n.path}: num_heads (${c.numHeads}) must divide embedding_dim/downsample_rate (${internal})`, 'fix the model YAML');
-  if ((internal / c.numHeads) % 4 !== 0) throw new MedsamError(`${n.path}: the per-head width ${internal / c.numHeads} must be a multiple of 4 for axial RoPE`, 'fix the model YAML');
+  if (!Number.isInteger(internal) || internal % c.numHeads !== 0)
+    throw new MedsamError(
+      `${n.path}: num_heads (${c.numHeads}) must divide embedding_dim/downsample_rate (${internal})`,
+      'fix the model YAML',
+    );
+  if ((internal / c.numHeads) % 4 !== 0)
+    throw new MedsamError(
+      `${n.path}: the per-head width ${internal / c.numHeads} must be a multiple of 4 for axial RoPE`,
+      'fix the model YAML',
+    );
   return c;
 }
 
@@ -340,7 +358,8 @@ function memoryEncoder(n: ConfigNode): MemoryEncoderConfig {
     numLayers: Math.floor(Math.log2(totalStride) / Math.log2(stride)),
   };
   md.done(['activation']);
-  if (stride ** maskDownsampler.numLayers !== totalStride) throw new MedsamError(`${md.path}: total_stride ${totalStride} is not a power of stride ${stride}`, 'fix the model YAML');
+  if (stride ** maskDownsampler.numLayers !== totalStride)
+    throw new MedsamError(`${md.path}: total_stride ${totalStride} is not a power of stride ${stride}`, 'fix the model YAML');
   const f = n.child('fuser');
   f.target(T.fuser);
   const cx = f.child('layer');
@@ -463,14 +482,19 @@ export function sam2ConfigFromDocument(doc: unknown, source = 'SAM2 config'): Sa
 }
 
 function derive(cfg: Sam2Config, source: string): Sam2Config['derived'] {
-  const bad = (why: string): never => { throw new MedsamError(`${source}: ${why}`, 'fix the model YAML'); };
+  const bad = (why: string): never => {
+    throw new MedsamError(`${source}: ${why}`, 'fix the model YAML');
+  };
   const t = cfg.imageEncoder.trunk;
   const stageDims: number[] = [];
   const stageHeads: number[] = [];
   let dim = t.embedDim;
   let heads = t.numHeads;
   for (let i = 0; i < t.stages.length; i++) {
-    if (i > 0) { dim = Math.trunc(dim * t.dimMul); heads = Math.trunc(heads * t.headMul); }
+    if (i > 0) {
+      dim = Math.trunc(dim * t.dimMul);
+      heads = Math.trunc(heads * t.headMul);
+    }
     stageDims.push(dim);
     stageHeads.push(heads);
   }
@@ -481,10 +505,14 @@ function derive(cfg: Sam2Config, source: string): Sam2Config['derived'] {
   }
   const hiddenDim = neck.dModel;
   const me = cfg.memoryEncoder;
-  if (me.inDim !== hiddenDim) bad(`memory_encoder.in_dim (${me.inDim}) must equal the neck d_model (${hiddenDim}); add 'in_dim: ${hiddenDim}'`);
-  if (me.maskDownsampler.embedDim !== hiddenDim) bad(`memory_encoder.mask_downsampler.embed_dim (${me.maskDownsampler.embedDim}) must equal the neck d_model (${hiddenDim})`);
-  if (cfg.imageSize % cfg.backboneStride !== 0) bad(`image_size ${cfg.imageSize} is not a multiple of backbone_stride ${cfg.backboneStride}`);
-  if (cfg.fixedNoObjPtr && !(cfg.predObjScores && cfg.useObjPtrsInEncoder)) bad('fixed_no_obj_ptr needs pred_obj_scores and use_obj_ptrs_in_encoder');
+  if (me.inDim !== hiddenDim)
+    bad(`memory_encoder.in_dim (${me.inDim}) must equal the neck d_model (${hiddenDim}); add 'in_dim: ${hiddenDim}'`);
+  if (me.maskDownsampler.embedDim !== hiddenDim)
+    bad(`memory_encoder.mask_downsampler.embed_dim (${me.maskDownsampler.embedDim}) must equal the neck d_model (${hiddenDim})`);
+  if (cfg.imageSize % cfg.backboneStride !== 0)
+    bad(`image_size ${cfg.imageSize} is not a multiple of backbone_stride ${cfg.backboneStride}`);
+  if (cfg.fixedNoObjPtr && !(cfg.predObjScores && cfg.useObjPtrsInEncoder))
+    bad('fixed_no_obj_ptr needs pred_obj_scores and use_obj_ptrs_in_encoder');
   if (cfg.projTposEncInObjPtrs && !cfg.addTposEncToObjPtrs) bad('proj_tpos_enc_in_obj_ptrs needs add_tpos_enc_to_obj_ptrs');
   return {
     hiddenDim,
@@ -514,7 +542,11 @@ export function parseSam2Config(yamlText: string, source = 'SAM2 config'): Sam2C
  */
 export function withVideoPredictorOverrides(cfg: Sam2Config, fillHoleArea = 8): Sam2Config {
   const out = structuredClone(cfg);
-  out.samMaskDecoderExtraArgs = { dynamicMultimaskViaStability: true, dynamicMultimaskStabilityDelta: 0.05, dynamicMultimaskStabilityThresh: 0.98 };
+  out.samMaskDecoderExtraArgs = {
+    dynamicMultimaskViaStability: true,
+    dynamicMultimaskStabilityDelta: 0.05,
+    dynamicMultimaskStabilityThresh: 0.98,
+  };
   out.binarizeMaskFromPtsForMemEnc = true;
   out.videoPredictor = { ...out.videoPredictor, fillHoleArea };
   return out;

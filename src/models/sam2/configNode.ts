@@ -9,12 +9,21 @@ import { MedsamError } from '../../common/errors.js';
 export class ConfigNode {
   private readonly used = new Set<string>(['_target_']);
 
-  constructor(readonly raw: Record<string, unknown>, readonly path: string, private readonly source: string) {}
+  constructor(
+    readonly raw: Record<string, unknown>,
+    readonly path: string,
+    private readonly source: string,
+  ) {}
 
   static root(doc: unknown, source: string): ConfigNode {
-    if (!isObject(doc)) throw new MedsamError(`${source} is not a SAM2 model config (expected a YAML mapping)`, 'pass a SAM2 YAML such as sam2.1_hiera_t512.yaml');
+    if (!isObject(doc))
+      throw new MedsamError(
+        `${source} is not a SAM2 model config (expected a YAML mapping)`,
+        'pass a SAM2 YAML such as sam2.1_hiera_t512.yaml',
+      );
     const model = doc.model;
-    if (!isObject(model)) throw new MedsamError(`${source} has no 'model:' section`, 'pass a SAM2 model YAML such as sam2.1_hiera_t512.yaml');
+    if (!isObject(model))
+      throw new MedsamError(`${source} has no 'model:' section`, 'pass a SAM2 model YAML such as sam2.1_hiera_t512.yaml');
     return new ConfigNode(model, 'model', source);
   }
 
@@ -27,7 +36,10 @@ export class ConfigNode {
     const t = this.raw._target_;
     if (t === undefined || t === null) return accepted[0];
     if (typeof t !== 'string' || !accepted.includes(t)) {
-      throw new MedsamError(`${this.source}: '${this.path}._target_' is ${String(t)}, which medsam2.js does not implement (expected ${accepted.join(' or ')})`, 'use a SAM2 / SAM2.1 / MedSAM2 Hiera model YAML');
+      throw new MedsamError(
+        `${this.source}: '${this.path}._target_' is ${String(t)}, which medsam2.js does not implement (expected ${accepted.join(' or ')})`,
+        'use a SAM2 / SAM2.1 / MedSAM2 Hiera model YAML',
+      );
     }
     return t;
   }
@@ -39,7 +51,8 @@ export class ConfigNode {
   private get(key: string): unknown {
     this.used.add(key);
     const v = this.raw[key];
-    if (typeof v === 'string' && v.includes('${')) this.fail(key, `is an unresolved interpolation (${v})`, 'replace the interpolation with its value');
+    if (typeof v === 'string' && v.includes('${'))
+      this.fail(key, `is an unresolved interpolation (${v})`, 'replace the interpolation with its value');
     return v;
   }
 
@@ -106,7 +119,8 @@ export class ConfigNode {
       if (dflt === undefined) this.fail(key, 'is missing', 'use a complete SAM2 model YAML');
       return [...dflt!];
     }
-    if (!Array.isArray(v) || v.some((e) => !Number.isInteger(typeof e === 'string' ? Number(e) : e))) this.fail(key, `is not a list of integers (${JSON.stringify(v)})`);
+    if (!Array.isArray(v) || v.some((e) => !Number.isInteger(typeof e === 'string' ? Number(e) : e)))
+      this.fail(key, `is not a list of integers (${JSON.stringify(v)})`);
     const out = (v as unknown[]).map(Number);
     if (len !== undefined && out.length !== len) this.fail(key, `must have ${len} entries (has ${out.length})`);
     return out;
@@ -121,7 +135,10 @@ export class ConfigNode {
   done(ignorable: readonly string[] = []): void {
     for (const k of Object.keys(this.raw)) {
       if (!this.used.has(k) && !ignorable.includes(k)) {
-        throw new MedsamError(`${this.source}: '${this.path}.${k}' is not a parameter medsam2.js knows for this module`, 'remove it, or check the spelling against the SAM2 configs');
+        throw new MedsamError(
+          `${this.source}: '${this.path}.${k}' is not a parameter medsam2.js knows for this module`,
+          'remove it, or check the spelling against the SAM2 configs',
+        );
       }
     }
   }

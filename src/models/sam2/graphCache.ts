@@ -4,8 +4,14 @@ import { getPlatform, sha256Hex, type BlobCache } from '../../platform/platform.
 import { loadCheckpoint } from '../checkpoint/index.js';
 import { QUANTIZE_VERSION } from '../onnx/quantize.js';
 import {
-  BUILDER_VERSION, compileSam2, sam2ConfigsFromYaml,
-  type Sam2CompileOptions, type Sam2CompiledModel, type Sam2Graphs, type Sam2ModelConfigs, type Sam2Params,
+  BUILDER_VERSION,
+  compileSam2,
+  sam2ConfigsFromYaml,
+  type Sam2CompileOptions,
+  type Sam2CompiledModel,
+  type Sam2Graphs,
+  type Sam2ModelConfigs,
+  type Sam2Params,
 } from './compile.js';
 
 /**
@@ -67,7 +73,10 @@ interface Manifest {
 
 export async function sam2CacheKey(checkpointSha256: string, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Promise<string> {
   // precision joins the key only when it is not the default, so fp32 keys (and caches) stay as they were
-  const options = { attention: opts.attention ?? 'matmul', ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: QUANTIZE_VERSION } : {}) };
+  const options = {
+    attention: opts.attention ?? 'matmul',
+    ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: QUANTIZE_VERSION } : {}),
+  };
   const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson(options)].join('\n');
   return (await sha256Hex(text)).slice(0, 32);
 }
@@ -158,8 +167,14 @@ async function writeEntry(cache: BlobCache, dir: string, key: string, model: Sam
   for (const p of PARAM_NAMES) all.set(model.params[p], params[p]![0]);
   await cache.put(`${dir}/params.bin`, new Uint8Array(all.buffer));
   const manifest: Manifest = {
-    builderVersion: BUILDER_VERSION, key, checkpointSha256: model.checkpointSha256, options: opts,
-    configs: model.configs, graphs, params, unusedKeys: model.unusedKeys,
+    builderVersion: BUILDER_VERSION,
+    key,
+    checkpointSha256: model.checkpointSha256,
+    options: opts,
+    configs: model.configs,
+    graphs,
+    params,
+    unusedKeys: model.unusedKeys,
   };
   await cache.put(`${dir}/manifest.json`, new TextEncoder().encode(JSON.stringify(manifest, null, 1)));
 }
@@ -168,7 +183,10 @@ async function writeEntry(cache: BlobCache, dir: string, key: string, model: Sam
 export async function loadSam2Compiled(src: Sam2ModelSource, opts: GraphCacheOptions = {}): Promise<LoadedSam2Model> {
   const configs = sam2ConfigsFromYaml(await readConfigText(src));
   const cache = opts.cache ?? getPlatform().blobCache(opts.cacheDir);
-  const compileOpts: Sam2CompileOptions = { attention: opts.attention ?? 'matmul', ...(opts.precision === 'int8' ? { precision: 'int8' as const } : {}) };
+  const compileOpts: Sam2CompileOptions = {
+    attention: opts.attention ?? 'matmul',
+    ...(opts.precision === 'int8' ? { precision: 'int8' as const } : {}),
+  };
   const sha = await checkpointSha256(src.checkpointPath, cache);
   const key = await sam2CacheKey(sha, configs, compileOpts);
   const entry = `sam2/${key}`;

@@ -61,7 +61,10 @@ export function predictorConfig(c: Sam2Config): Sam2PredictorConfig {
   if (cfg.nonOverlapMasksForMemEnc) {
     // The memory-encoder graph upsamples low-res logits itself, so the constraint cannot be applied
     // between upsampling and encoding; no released SAM2/MedSAM2 config sets this flag.
-    throw new MedsamError('SAM2 config sets non_overlap_masks_for_mem_enc, which this predictor does not support', 'remove the flag from the model YAML');
+    throw new MedsamError(
+      'SAM2 config sets non_overlap_masks_for_mem_enc, which this predictor does not support',
+      'remove the flag from the model YAML',
+    );
   }
   if (cfg.maxCondFramesInAttn !== -1 && cfg.maxCondFramesInAttn < 2) {
     throw new MedsamError(`SAM2 config max_cond_frames_in_attn ${cfg.maxCondFramesInAttn} must be -1 or >= 2`, 'fix the model YAML');

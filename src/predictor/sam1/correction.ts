@@ -26,8 +26,13 @@ const CLICK_MARGIN = 4;
  * box there (the current mask's box on that slice, else the nearest slice's), grown to contain a
  * positive click that falls outside it. `current` holds the current per-slice masks (row-major).
  */
-export function promptsWithClick(prompts: readonly VolumePrompt[], click: SliceClick, current: ReadonlyMap<number, ArrayLike<number>>,
-  width: number, height: number): VolumePrompt[] {
+export function promptsWithClick(
+  prompts: readonly VolumePrompt[],
+  click: SliceClick,
+  current: ReadonlyMap<number, ArrayLike<number>>,
+  width: number,
+  height: number,
+): VolumePrompt[] {
   const objId = prompts[0]?.objId;
   const point = { x: click.x, y: click.y, label: click.label };
   const out = prompts.map((p) => ({ ...p, points: p.points ? [...p.points] : undefined }));
@@ -53,19 +58,25 @@ export function promptsWithClick(prompts: readonly VolumePrompt[], click: SliceC
 function containing(b: Box, c: { x: number; y: number }, width: number, height: number): Box {
   if (c.x >= b[0] && c.x <= b[2] && c.y >= b[1] && c.y <= b[3]) return b;
   return [
-    Math.max(0, Math.min(b[0], c.x - CLICK_MARGIN)), Math.max(0, Math.min(b[1], c.y - CLICK_MARGIN)),
-    Math.min(width - 1, Math.max(b[2], c.x + CLICK_MARGIN)), Math.min(height - 1, Math.max(b[3], c.y + CLICK_MARGIN)),
+    Math.max(0, Math.min(b[0], c.x - CLICK_MARGIN)),
+    Math.max(0, Math.min(b[1], c.y - CLICK_MARGIN)),
+    Math.min(width - 1, Math.max(b[2], c.x + CLICK_MARGIN)),
+    Math.min(height - 1, Math.max(b[3], c.y + CLICK_MARGIN)),
   ];
 }
 
 /** The box of the mask on `slice`, else of the nearest non-empty slice (lower one on ties). */
 function nearestBox(slice: number, current: ReadonlyMap<number, ArrayLike<number>>, width: number, height: number): Box | undefined {
-  let best: Box | undefined, bestD = Infinity;
+  let best: Box | undefined,
+    bestD = Infinity;
   for (const [k, m] of current) {
     const d = Math.abs(k - slice);
     if (d > bestD || (d === bestD && k > slice)) continue;
     const b = boxFromMask(m, width, height);
-    if (b) { best = b; bestD = d; }
+    if (b) {
+      best = b;
+      bestD = d;
+    }
   }
   return best;
 }

@@ -29,19 +29,30 @@ export function buildIntensityModel(smoothedKey: Uint8Array, keyMask: Uint8Array
   const ringRadius = Math.max(3, Math.round(0.5 * Math.sqrt(maskArea(keyMask) / Math.PI)));
   const ring = dilate(keyMask, w, h, ringRadius);
   // Laplace (+1) smoothing keeps empty bins from voting with certainty.
-  const fg = new Float64Array(BINS).fill(1), bg = new Float64Array(BINS).fill(1);
+  const fg = new Float64Array(BINS).fill(1),
+    bg = new Float64Array(BINS).fill(1);
   for (let i = 0; i < keyMask.length; i++) {
     if (keyMask[i]) fg[smoothedKey[i]! >> BIN_SHIFT]!++;
     else if (ring[i]) bg[smoothedKey[i]! >> BIN_SHIFT]!++;
   }
-  const sf = fg.reduce((a, b) => a + b), sb = bg.reduce((a, b) => a + b);
+  const sf = fg.reduce((a, b) => a + b),
+    sb = bg.reduce((a, b) => a + b);
   const binVote = new Uint8Array(BINS);
   for (let b = 0; b < BINS; b++) binVote[b] = fg[b]! / sf > bg[b]! / sb ? 1 : 0;
   const objectLike = new Uint8Array(256);
   for (let v = 0; v < 256; v++) objectLike[v] = binVote[v >> BIN_SHIFT]!;
-  let tp = 0, nf = 0, tn = 0, nb = 0;
+  let tp = 0,
+    nf = 0,
+    tn = 0,
+    nb = 0;
   for (let i = 0; i < keyMask.length; i++) {
-    if (keyMask[i]) { nf++; tp += objectLike[smoothedKey[i]!]!; } else if (ring[i]) { nb++; tn += 1 - objectLike[smoothedKey[i]!]!; }
+    if (keyMask[i]) {
+      nf++;
+      tp += objectLike[smoothedKey[i]!]!;
+    } else if (ring[i]) {
+      nb++;
+      tn += 1 - objectLike[smoothedKey[i]!]!;
+    }
   }
   const separability = nf && nb ? (tp / nf + tn / nb) / 2 : 0.5;
   return { objectLike, separability, ringRadius };
@@ -52,7 +63,8 @@ export function smooth3x3(img: Uint8Array, w: number, h: number): Uint8Array {
   const out = new Uint8Array(img.length);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
-      let s = 0, n = 0;
+      let s = 0,
+        n = 0;
       for (let dy = -1; dy <= 1; dy++) {
         const yy = y + dy;
         if (yy < 0 || yy >= h) continue;
@@ -74,8 +86,15 @@ export function smooth3x3(img: Uint8Array, w: number, h: number): Uint8Array {
  * proposal and the object-like pixels of the region (proposal pixels outside the region count as
  * disagreement), and the fraction of the proposal that is object-like.
  */
-export function agreement(proposal: Uint8Array, smoothed: Uint8Array, model: IntensityModel, region: Uint8Array): { dice: number; objectFraction: number } {
-  let inter = 0, sizeP = 0, sizeL = 0;
+export function agreement(
+  proposal: Uint8Array,
+  smoothed: Uint8Array,
+  model: IntensityModel,
+  region: Uint8Array,
+): { dice: number; objectFraction: number } {
+  let inter = 0,
+    sizeP = 0,
+    sizeL = 0;
   for (let i = 0; i < proposal.length; i++) {
     const p = proposal[i] ? 1 : 0;
     sizeP += p;

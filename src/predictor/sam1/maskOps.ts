@@ -18,9 +18,11 @@ export function binarise(logits: ArrayLike<number>, threshold = 0): Uint8Array {
 
 /** Dice of two binary masks (1 when both are empty). */
 export function maskDice(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let inter = 0, sum = 0;
+  let inter = 0,
+    sum = 0;
   for (let i = 0; i < a.length; i++) {
-    const x = a[i] ? 1 : 0, y = b[i] ? 1 : 0;
+    const x = a[i] ? 1 : 0,
+      y = b[i] ? 1 : 0;
     inter += x & y;
     sum += x + y;
   }
@@ -42,13 +44,18 @@ export function labelComponents2d(m: ArrayLike<number>, w: number, h: number): {
   const labels = new Int32Array(w * h);
   const parent: number[] = [0];
   const find = (x: number): number => {
-    while (parent[x] !== x) { parent[x] = parent[parent[x]!]!; x = parent[x]!; }
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]!]!;
+      x = parent[x]!;
+    }
     return x;
   };
   const union = (a: number, b: number): number => {
-    const ra = find(a), rb = find(b);
+    const ra = find(a),
+      rb = find(b);
     if (ra === rb) return ra;
-    const lo = Math.min(ra, rb), hi = Math.max(ra, rb);
+    const lo = Math.min(ra, rb),
+      hi = Math.max(ra, rb);
     parent[hi] = lo;
     return lo;
   };
@@ -57,9 +64,17 @@ export function labelComponents2d(m: ArrayLike<number>, w: number, h: number): {
       const i = y * w + x;
       if (!m[i]) continue;
       let l = 0;
-      const nb = [x > 0 ? labels[i - 1]! : 0, y > 0 && x > 0 ? labels[i - w - 1]! : 0, y > 0 ? labels[i - w]! : 0, y > 0 && x < w - 1 ? labels[i - w + 1]! : 0];
+      const nb = [
+        x > 0 ? labels[i - 1]! : 0,
+        y > 0 && x > 0 ? labels[i - w - 1]! : 0,
+        y > 0 ? labels[i - w]! : 0,
+        y > 0 && x < w - 1 ? labels[i - w + 1]! : 0,
+      ];
       for (const n of nb) if (n) l = l ? union(l, n) : find(n);
-      if (!l) { l = parent.length; parent.push(l); }
+      if (!l) {
+        l = parent.length;
+        parent.push(l);
+      }
       labels[i] = l;
     }
   }
@@ -69,7 +84,11 @@ export function labelComponents2d(m: ArrayLike<number>, w: number, h: number): {
     if (!labels[i]) continue;
     const r = find(labels[i]!);
     let id = remap.get(r);
-    if (id === undefined) { id = sizes.length; remap.set(r, id); sizes.push(0); }
+    if (id === undefined) {
+      id = sizes.length;
+      remap.set(r, id);
+      sizes.push(0);
+    }
     labels[i] = id;
     sizes[id]!++;
   }
@@ -98,16 +117,18 @@ export function distanceInside(m: ArrayLike<number>, w: number, h: number): Floa
   const INF = 1e9;
   for (let i = 0; i < w * h; i++) d[i] = m[i] ? INF : 0;
   const at = (x: number, y: number) => (x < 0 || y < 0 || x >= w || y >= h ? 0 : d[y * w + x]!);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = y * w + x;
-    if (!d[i]) continue;
-    d[i] = Math.min(d[i]!, at(x - 1, y) + 3, at(x, y - 1) + 3, at(x - 1, y - 1) + 4, at(x + 1, y - 1) + 4);
-  }
-  for (let y = h - 1; y >= 0; y--) for (let x = w - 1; x >= 0; x--) {
-    const i = y * w + x;
-    if (!d[i]) continue;
-    d[i] = Math.min(d[i]!, at(x + 1, y) + 3, at(x, y + 1) + 3, at(x + 1, y + 1) + 4, at(x - 1, y + 1) + 4);
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!d[i]) continue;
+      d[i] = Math.min(d[i]!, at(x - 1, y) + 3, at(x, y - 1) + 3, at(x - 1, y - 1) + 4, at(x + 1, y - 1) + 4);
+    }
+  for (let y = h - 1; y >= 0; y--)
+    for (let x = w - 1; x >= 0; x--) {
+      const i = y * w + x;
+      if (!d[i]) continue;
+      d[i] = Math.min(d[i]!, at(x + 1, y) + 3, at(x, y + 1) + 3, at(x + 1, y + 1) + 4, at(x - 1, y + 1) + 4);
+    }
   for (let i = 0; i < w * h; i++) d[i]! /= 3;
   return d;
 }
@@ -115,8 +136,13 @@ export function distanceInside(m: ArrayLike<number>, w: number, h: number): Floa
 /** The pixel deepest inside the mask (ties: first in row-major order); undefined when empty. */
 export function interiorPoint(m: ArrayLike<number>, w: number, h: number): { x: number; y: number; depth: number } | undefined {
   const d = distanceInside(m, w, h);
-  let best = 0, bi = -1;
-  for (let i = 0; i < d.length; i++) if (d[i]! > best) { best = d[i]!; bi = i; }
+  let best = 0,
+    bi = -1;
+  for (let i = 0; i < d.length; i++)
+    if (d[i]! > best) {
+      best = d[i]!;
+      bi = i;
+    }
   return bi < 0 ? undefined : { x: bi % w, y: Math.floor(bi / w), depth: best };
 }
 
@@ -125,16 +151,28 @@ export function dilate(m: ArrayLike<number>, w: number, h: number, r: number): U
   const tmp = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     let last = -Infinity;
-    for (let x = 0; x < w; x++) { if (m[y * w + x]) last = x; if (x - last <= r) tmp[y * w + x] = 1; }
+    for (let x = 0; x < w; x++) {
+      if (m[y * w + x]) last = x;
+      if (x - last <= r) tmp[y * w + x] = 1;
+    }
     last = Infinity;
-    for (let x = w - 1; x >= 0; x--) { if (m[y * w + x]) last = x; if (last - x <= r) tmp[y * w + x] = 1; }
+    for (let x = w - 1; x >= 0; x--) {
+      if (m[y * w + x]) last = x;
+      if (last - x <= r) tmp[y * w + x] = 1;
+    }
   }
   const out = new Uint8Array(w * h);
   for (let x = 0; x < w; x++) {
     let last = -Infinity;
-    for (let y = 0; y < h; y++) { if (tmp[y * w + x]) last = y; if (y - last <= r) out[y * w + x] = 1; }
+    for (let y = 0; y < h; y++) {
+      if (tmp[y * w + x]) last = y;
+      if (y - last <= r) out[y * w + x] = 1;
+    }
     last = Infinity;
-    for (let y = h - 1; y >= 0; y--) { if (tmp[y * w + x]) last = y; if (last - y <= r) out[y * w + x] = 1; }
+    for (let y = h - 1; y >= 0; y--) {
+      if (tmp[y * w + x]) last = y;
+      if (last - y <= r) out[y * w + x] = 1;
+    }
   }
   return out;
 }

@@ -8,8 +8,10 @@ import { MedsamError } from '../../common/errors.js';
  * Components touching the border count too, as upstream.
  */
 export function fillHolesInMaskScores(mask: Float32Array, height: number, width: number, maxArea: number): Float32Array {
-  if (!(maxArea > 0)) throw new MedsamError(`fill_hole_area ${maxArea} must be positive`, 'pass 0 to the predictor to disable hole filling');
-  if (mask.length !== height * width) throw new MedsamError(`mask has ${mask.length} values, expected ${height}×${width}`, 'pass one [H,W] mask');
+  if (!(maxArea > 0))
+    throw new MedsamError(`fill_hole_area ${maxArea} must be positive`, 'pass 0 to the predictor to disable hole filling');
+  if (mask.length !== height * width)
+    throw new MedsamError(`mask has ${mask.length} values, expected ${height}×${width}`, 'pass one [H,W] mask');
   const labels = connectedComponents8(mask, height, width, (v) => v <= 0);
   const area = new Int32Array(labels.count + 1);
   for (let i = 0; i < labels.label.length; i++) area[labels.label[i]!]!++;
@@ -26,7 +28,10 @@ export function fillHolesInMaskScores(mask: Float32Array, height: number, width:
  * Labels are numbered in raster order of each component's first pixel.
  */
 export function connectedComponents8(
-  values: ArrayLike<number>, height: number, width: number, select: (v: number) => boolean,
+  values: ArrayLike<number>,
+  height: number,
+  width: number,
+  select: (v: number) => boolean,
 ): { label: Int32Array; count: number } {
   const n = height * width;
   const parent = new Int32Array(n).fill(-1);

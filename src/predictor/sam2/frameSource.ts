@@ -34,16 +34,27 @@ export function normaliseSlice(u8: Uint8Array, lut: Float32Array): Float32Array 
  * Frames from N stacked 8-bit [H,W] slices (row-major), resized and normalised on demand (the
  * predictor's feature cache holds what it needs, so frames are not kept).
  */
-export function framesFromU8(slices: Uint8Array, numFrames: number, height: number, width: number, imageSize: number, lut = medsam2NormalizationLut()): Sam2FrameSource {
+export function framesFromU8(
+  slices: Uint8Array,
+  numFrames: number,
+  height: number,
+  width: number,
+  imageSize: number,
+  lut = medsam2NormalizationLut(),
+): Sam2FrameSource {
   if (slices.length !== numFrames * height * width) {
-    throw new MedsamError(`slice data has ${slices.length} values, expected ${numFrames}×${height}×${width}`, 'pass N row-major 8-bit slices');
+    throw new MedsamError(
+      `slice data has ${slices.length} values, expected ${numFrames}×${height}×${width}`,
+      'pass N row-major 8-bit slices',
+    );
   }
   if (lut.length !== 3 * 256) throw new MedsamError(`normalisation table has ${lut.length} entries, expected 768`, 'pass a [3,256] table');
   const px = height * width;
   return {
     numFrames,
     frame(i: number): Float32Array {
-      if (!Number.isInteger(i) || i < 0 || i >= numFrames) throw new MedsamError(`frame ${i} is outside 0..${numFrames - 1}`, 'pass a valid frame index');
+      if (!Number.isInteger(i) || i < 0 || i >= numFrames)
+        throw new MedsamError(`frame ${i} is outside 0..${numFrames - 1}`, 'pass a valid frame index');
       let s = slices.subarray(i * px, (i + 1) * px);
       if (height !== imageSize || width !== imageSize) s = pilResizeBicubicU8(s, width, height, imageSize, imageSize);
       return normaliseSlice(s, lut);

@@ -5,7 +5,11 @@ import type { Sam2PredictorConfig } from '../../models/sam2/predictorConfig.js';
 import { resizeBilinearAntialias } from '../../preprocess/torchInterpolate.js';
 import type { ObjOutput, OutputDict, PointInputs, Sam2InferenceState } from './inferenceState.js';
 import {
-  selectClosestCondFrames, selectObjectPointers, selectRecentMemories, type CondSelection, type SpatialMemoryRef,
+  selectClosestCondFrames,
+  selectObjectPointers,
+  selectRecentMemories,
+  type CondSelection,
+  type SpatialMemoryRef,
 } from './memorySelection.js';
 
 /**
@@ -43,14 +47,27 @@ export class Sam2Base {
    */
   private readonly tokenMajorCopies = new WeakMap<Float32Array, Float32Array>();
 
-  constructor(readonly modules: Sam2Modules, readonly cfg: Sam2PredictorConfig, readonly memory: MemoryMode) {
+  constructor(
+    readonly modules: Sam2Modules,
+    readonly cfg: Sam2PredictorConfig,
+    readonly memory: MemoryMode,
+  ) {
     this.side = cfg.imageSize / cfg.backboneStride;
     this.maskSide = 4 * this.side;
   }
 
-  async encodeMemory(state: Sam2InferenceState, feats: Sam2ImageFeatures, lowResMasks: Float32Array, score: number, binarize: boolean): Promise<Float32Array> {
+  async encodeMemory(
+    state: Sam2InferenceState,
+    feats: Sam2ImageFeatures,
+    lowResMasks: Float32Array,
+    score: number,
+    binarize: boolean,
+  ): Promise<Float32Array> {
     const r = await this.modules.encodeMemory({
-      pixFeat: feats.visionFeatures, lowResMasks, objectScoreLogits: Float32Array.of(score), binarize,
+      pixFeat: feats.visionFeatures,
+      lowResMasks,
+      objectScoreLogits: Float32Array.of(score),
+      binarize,
     });
     state.maskmemPosEnc ??= r.maskmemPosEnc;
     // bf16 storage cast of upstream _run_single_frame_inference (round to nearest even)
@@ -77,12 +94,19 @@ export class Sam2Base {
         maskInputs = resizeBilinearAntialias(maskInputs, S, S, this.maskSide, this.maskSide);
       }
       const numPts = a.pointInputs ? a.pointInputs.labels.length : 0;
-      const multimaskOutput = this.cfg.multimaskOutputInSam
-        && (a.isInitCondFrame || this.cfg.multimaskOutputForTracking)
-        && this.cfg.multimaskMinPtNum <= numPts && numPts <= this.cfg.multimaskMaxPtNum;
+      const multimaskOutput =
+        this.cfg.multimaskOutputInSam &&
+        (a.isInitCondFrame || this.cfg.multimaskOutputForTracking) &&
+        this.cfg.multimaskMinPtNum <= numPts &&
+        numPts <= this.cfg.multimaskMaxPtNum;
       const sam = await this.modules.runSamHeads({
-        pixFeat, highRes0: feats.highRes0, highRes1: feats.highRes1,
-        pointCoords: a.pointInputs?.coords, pointLabels: a.pointInputs?.labels, maskInputs, multimaskOutput,
+        pixFeat,
+        highRes0: feats.highRes0,
+        highRes1: feats.highRes1,
+        pointCoords: a.pointInputs?.coords,
+        pointLabels: a.pointInputs?.labels,
+        maskInputs,
+        multimaskOutput,
       });
       lowRes = sam.lowResMasks;
       objPtr = sam.objPtr;
@@ -99,7 +123,10 @@ export class Sam2Base {
   }
 
   /** SAM2Base._use_mask_as_output: the binary mask becomes ±10 logits; the pointer still comes from the decoder. */
-  private async useMaskAsOutput(feats: Sam2ImageFeatures, mask: Float32Array): Promise<{ lowRes: Float32Array; objPtr: Float32Array; score: number }> {
+  private async useMaskAsOutput(
+    feats: Sam2ImageFeatures,
+    mask: Float32Array,
+  ): Promise<{ lowRes: Float32Array; objPtr: Float32Array; score: number }> {
     const S = this.cfg.imageSize;
     const high = new Float32Array(S * S);
     let appearing = false;
@@ -113,7 +140,11 @@ export class Sam2Base {
     if (this.cfg.useObjPtrsInEncoder) {
       const down = await this.modules.downsampleMask(mask);
       const sam = await this.modules.runSamHeads({
-        pixFeat: feats.visionFeatures, highRes0: feats.highRes0, highRes1: feats.highRes1, maskInputs: down, multimaskOutput: false,
+        pixFeat: feats.visionFeatures,
+        highRes0: feats.highRes0,
+        highRes1: feats.highRes1,
+        maskInputs: down,
+        multimaskOutput: false,
       });
       objPtr = sam.objPtr.slice();
     }
@@ -148,7 +179,10 @@ export class Sam2Base {
     const p = this.modules.params;
     if (a.isInitCondFrame) {
       if (!this.cfg.directlyAddNoMemEmbed) {
-        throw new MedsamError('this SAM2 config attends to a no-memory token on prompted frames (directly_add_no_mem_embed: false), which is not supported', 'use a SAM2.1 / MedSAM2 config');
+        throw new MedsamError(
+          'this SAM2 config attends to a no-memory token on prompted frames (directly_add_no_mem_embed: false), which is not supported',
+          'use a SAM2.1 / MedSAM2 config',
+        );
       }
       const out = new Float32Array(C * hw);
       for (let c = 0; c < C; c++) {
@@ -159,18 +193,28 @@ export class Sam2Base {
     }
     if (a.outputs.cond.size === 0) throw new MedsamError('internal: tracking a frame without any conditioning frame', 'add a prompt first');
     const cond = selectClosestCondFrames(a.frameIdx, a.outputs.cond, this.cfg.maxCondFramesInAttn);
-    const spatial = this.memory === 'self-sorting' && !a.forceRecent
-      ? this.selfSortingMemories(state, a, cond)
-      : selectRecentMemories({
-        frameIdx: a.frameIdx, cond, nonCond: a.outputs.nonCond, numMaskmem: this.cfg.numMaskmem,
-        stride: this.cfg.memoryTemporalStrideForEval, reverse: a.reverse,
-      });
+    const spatial =
+      this.memory === 'self-sorting' && !a.forceRecent
+        ? this.selfSortingMemories(state, a, cond)
+        : selectRecentMemories({
+            frameIdx: a.frameIdx,
+            cond,
+            nonCond: a.outputs.nonCond,
+            numMaskmem: this.cfg.numMaskmem,
+            stride: this.cfg.memoryTemporalStrideForEval,
+            reverse: a.reverse,
+          });
     const pointers = this.cfg.useObjPtrsInEncoder
       ? selectObjectPointers({
-        frameIdx: a.frameIdx, cond, nonCond: a.outputs.nonCond, numFrames: state.numFrames,
-        maxObjPtrsInEncoder: this.cfg.maxObjPtrsInEncoder, reverse: a.reverse,
-        onlyPast: this.cfg.onlyObjPtrsInThePastForEval, signed: this.cfg.useSignedTposEncToObjPtrs,
-      })
+          frameIdx: a.frameIdx,
+          cond,
+          nonCond: a.outputs.nonCond,
+          numFrames: state.numFrames,
+          maxObjPtrsInEncoder: this.cfg.maxObjPtrsInEncoder,
+          reverse: a.reverse,
+          onlyPast: this.cfg.onlyObjPtrsInThePastForEval,
+          signed: this.cfg.useSignedTposEncToObjPtrs,
+        })
       : { refs: [], tDiffMax: 1 };
 
     const posEnc = state.maskmemPosEnc;
@@ -179,7 +223,8 @@ export class Sam2Base {
       throw new MedsamError(`internal: a memory frame of frame ${a.frameIdx} has no encoded memory`, 'this is a bug; please report it');
     }
     const split = Cm < C ? C / Cm : 1;
-    if (Cm < C && C % Cm !== 0) throw new MedsamError(`hidden dim ${C} is not a multiple of memory dim ${Cm}`, 'use a consistent SAM2 config');
+    if (Cm < C && C % Cm !== 0)
+      throw new MedsamError(`hidden dim ${C} is not a multiple of memory dim ${Cm}`, 'use a consistent SAM2 config');
     const K = pointers.refs.length;
     const numPtrTokens = K * split;
     const M = spatial.length * hw + numPtrTokens;
@@ -198,7 +243,10 @@ export class Sam2Base {
     });
     if (K > 0) {
       const tpos = this.cfg.addTposEncToObjPtrs
-        ? await this.modules.objPtrTemporalEncoding(pointers.refs.map((r) => r.pos), pointers.tDiffMax)
+        ? await this.modules.objPtrTemporalEncoding(
+            pointers.refs.map((r) => r.pos),
+            pointers.tDiffMax,
+          )
         : new Float32Array(K * Cm);
       const base = spatial.length * hw * Cm;
       pointers.refs.forEach((r, k) => {
@@ -213,7 +261,14 @@ export class Sam2Base {
     if (M === 0) throw new MedsamError(`internal: frame ${a.frameIdx} has no memory to attend to`, 'this is a bug; please report it');
     const curr = transposeToTokens(vf, C, hw);
     const currPos = this.tokenMajor(feats.visionPosEnc, C, hw);
-    const attended = await this.modules.attendMemory({ curr, currPos, memory, memoryPos, numMemoryTokens: M, numObjPtrTokens: numPtrTokens });
+    const attended = await this.modules.attendMemory({
+      curr,
+      currPos,
+      memory,
+      memoryPos,
+      numMemoryTokens: M,
+      numObjPtrTokens: numPtrTokens,
+    });
     return transposeToChannels(attended, C, hw);
   }
 
@@ -254,4 +309,3 @@ function transposeToChannels(x: Float32Array, C: number, n: number): Float32Arra
   for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) out[c * n + i] = x[i * C + c]!;
   return out;
 }
-

@@ -24,7 +24,10 @@ export class SelfSortingMemoryBank {
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new MedsamError(`self-sorting memory bank capacity ${capacity} must be a positive integer`, 'use a model with num_maskmem >= 3');
+      throw new MedsamError(
+        `self-sorting memory bank capacity ${capacity} must be a positive integer`,
+        'use a model with num_maskmem >= 3',
+      );
     }
   }
 

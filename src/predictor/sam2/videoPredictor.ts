@@ -5,8 +5,13 @@ import { resizeBilinear, resizeBilinearAntialias } from '../../preprocess/torchI
 import { FeatureCache } from './featureCache.js';
 import { fillHolesInMaskScores } from './fillHoles.js';
 import {
-  emptyOutputDict, type FrameOutput, type ObjOutput, type PointInputs,
-  type Sam2FrameSource, type Sam2InferenceState, type StorageKey,
+  emptyOutputDict,
+  type FrameOutput,
+  type ObjOutput,
+  type PointInputs,
+  type Sam2FrameSource,
+  type Sam2InferenceState,
+  type StorageKey,
 } from './inferenceState.js';
 import { Sam2Base, type MemoryMode, type TrackStepArgs } from './sam2Base.js';
 import type { Sam2PredictorConfig } from '../../models/sam2/predictorConfig.js';
@@ -111,7 +116,11 @@ export class Sam2VideoPredictor {
   private readonly featureCaches = new WeakMap<Sam2FrameSource, FeatureCache>();
   private readonly base: Sam2Base;
 
-  constructor(readonly modules: Sam2Modules, readonly cfg: Sam2PredictorConfig, opts: Sam2PredictorOptions = {}) {
+  constructor(
+    readonly modules: Sam2Modules,
+    readonly cfg: Sam2PredictorConfig,
+    opts: Sam2PredictorOptions = {},
+  ) {
     this.fillHoleArea = opts.fillHoleArea ?? 8;
     this.nonOverlapMasks = opts.nonOverlapMasks ?? false;
     this.clearNonCondMemAroundInput = opts.clearNonCondMemAroundInput ?? false;
@@ -121,7 +130,8 @@ export class Sam2VideoPredictor {
     this.featureCacheFrames = opts.featureCacheFrames ?? 64;
     this.outputVideoRes = opts.outputVideoRes ?? true;
     this.onWarning = opts.onWarning ?? (() => {});
-    if (!(this.fillHoleArea >= 0)) throw new MedsamError(`fillHoleArea ${this.fillHoleArea} must be >= 0`, 'pass 0 to disable hole filling');
+    if (!(this.fillHoleArea >= 0))
+      throw new MedsamError(`fillHoleArea ${this.fillHoleArea} must be >= 0`, 'pass 0 to disable hole filling');
     if (this.memory !== 'recent' && this.memory !== 'self-sorting') {
       throw new MedsamError(`memory mode '${String(this.memory)}' is unknown`, "use 'recent' or 'self-sorting'");
     }
@@ -129,7 +139,10 @@ export class Sam2VideoPredictor {
       throw new MedsamError(`self-sorting memory needs num_maskmem >= 3 (model has ${cfg.numMaskmem})`, "use memory: 'recent'");
     }
     if (modules.imageSize !== cfg.imageSize) {
-      throw new MedsamError(`SAM2 modules run at ${modules.imageSize} px but the config says image_size ${cfg.imageSize}`, 'build the modules from the same config');
+      throw new MedsamError(
+        `SAM2 modules run at ${modules.imageSize} px but the config says image_size ${cfg.imageSize}`,
+        'build the modules from the same config',
+      );
     }
     this.base = new Sam2Base(modules, cfg, this.memory);
     this.maskSide = this.base.maskSide;
@@ -142,8 +155,12 @@ export class Sam2VideoPredictor {
     if (!Number.isInteger(frames.numFrames) || frames.numFrames < 1) {
       throw new MedsamError(`video has ${frames.numFrames} frames`, 'pass at least one frame');
     }
-    for (const [n, v] of [['height', videoHeight], ['width', videoWidth]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new MedsamError(`video ${n} ${v} is not a positive integer`, 'pass the original frame size in pixels');
+    for (const [n, v] of [
+      ['height', videoHeight],
+      ['width', videoWidth],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1)
+        throw new MedsamError(`video ${n} ${v} is not a positive integer`, 'pass the original frame size in pixels');
     }
     const S = this.cfg.imageSize;
     // A new state over the same frame source (e.g. after reset + init) reuses the encoded features.
@@ -152,18 +169,30 @@ export class Sam2VideoPredictor {
       features = new FeatureCache(this.featureCacheFrames, async (i) => {
         const img = await frames.frame(i);
         if (img.length !== 3 * S * S) {
-          throw new MedsamError(`frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`, `resize and normalise frames to ${S}x${S}`);
+          throw new MedsamError(
+            `frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`,
+            `resize and normalise frames to ${S}x${S}`,
+          );
         }
         return this.modules.encodeImage(img);
       });
       this.featureCaches.set(frames, features);
     }
     return {
-      frames, numFrames: frames.numFrames, videoHeight, videoWidth, features,
+      frames,
+      numFrames: frames.numFrames,
+      videoHeight,
+      videoWidth,
+      features,
       maskmemPosEnc: null,
-      objIdToIdx: new Map(), objIdxToId: new Map(), objIds: [],
-      pointInputsPerObj: new Map(), maskInputsPerObj: new Map(),
-      outputDict: emptyOutputDict(), outputDictPerObj: new Map(), tempOutputDictPerObj: new Map(),
+      objIdToIdx: new Map(),
+      objIdxToId: new Map(),
+      objIds: [],
+      pointInputsPerObj: new Map(),
+      maskInputsPerObj: new Map(),
+      outputDict: emptyOutputDict(),
+      outputDictPerObj: new Map(),
+      tempOutputDictPerObj: new Map(),
       consolidatedFrameInds: { cond: new Set(), nonCond: new Set() },
       trackingHasStarted: false,
       framesAlreadyTracked: new Map(),
@@ -216,19 +245,26 @@ export class Sam2VideoPredictor {
     const labels: number[] = [];
     if (hasBox) {
       const b = Array.from(a.box!);
-      if (b.length !== 4 || b.some((v) => !Number.isFinite(v))) throw new MedsamError(`box [${b.join(', ')}] is not [x0, y0, x1, y1]`, 'pass four finite numbers');
+      if (b.length !== 4 || b.some((v) => !Number.isFinite(v)))
+        throw new MedsamError(`box [${b.join(', ')}] is not [x0, y0, x1, y1]`, 'pass four finite numbers');
       if (!clearOldPoints) {
-        throw new MedsamError('cannot add a box without clearing old points (a box must come before any clicks)', 'pass clearOldPoints: true with a box');
+        throw new MedsamError(
+          'cannot add a box without clearing old points (a box must come before any clicks)',
+          'pass clearOldPoints: true with a box',
+        );
       }
       if (state.trackingHasStarted) {
-        this.onWarning('a box was added after tracking started; SAM2 may not use a box for refinement (reset the state to use it as an initial prompt)');
+        this.onWarning(
+          'a box was added after tracking started; SAM2 may not use a box for refinement (reset the state to use it as an initial prompt)',
+        );
       }
       xy.push(f32(b[0]!), f32(b[1]!), f32(b[2]!), f32(b[3]!));
       labels.push(2, 3);
     }
     for (let i = 0; i < pts.length; i++) {
       const p = pts[i]!;
-      if (p.length !== 2 || !Number.isFinite(p[0]!) || !Number.isFinite(p[1]!)) throw new MedsamError(`point ${i} is not [x, y]`, 'pass points as [[x, y], …]');
+      if (p.length !== 2 || !Number.isFinite(p[0]!) || !Number.isFinite(p[1]!))
+        throw new MedsamError(`point ${i} is not [x, y]`, 'pass points as [[x, y], …]');
       xy.push(f32(p[0]!), f32(p[1]!));
       const l = lbs[i]!;
       if (!Number.isInteger(l)) throw new MedsamError(`label ${l} of point ${i} is not an integer`, 'use 1 (foreground) or 0 (background)');
@@ -263,8 +299,15 @@ export class Sam2VideoPredictor {
     const prevOut = objTemp[key].get(a.frameIdx) ?? objOut.cond.get(a.frameIdx) ?? objOut.nonCond.get(a.frameIdx);
     const prevSamMaskLogits = prevOut ? clamp(prevOut.predMasks, -32, 32) : undefined;
     const current = await this.runSingleFrameInference(state, {
-      objIdx, frameIdx: a.frameIdx, isInitCondFrame, pointInputs, outputs: objOut, reverse,
-      runMemEncoder: false, prevSamMaskLogits, forceRecent: true,
+      objIdx,
+      frameIdx: a.frameIdx,
+      isInitCondFrame,
+      pointInputs,
+      outputs: objOut,
+      reverse,
+      runMemEncoder: false,
+      prevSamMaskLogits,
+      forceRecent: true,
     });
     objTemp[key].set(a.frameIdx, current);
     return this.consolidatedResult(state, a.frameIdx, isCond);
@@ -295,15 +338,26 @@ export class Sam2VideoPredictor {
     const isCond = isInitCondFrame || this.addAllFramesToCorrectAsCond;
     const key: StorageKey = isCond ? 'cond' : 'nonCond';
     const current = await this.runSingleFrameInference(state, {
-      objIdx, frameIdx: a.frameIdx, isInitCondFrame, maskInputs: mask, outputs: state.outputDictPerObj.get(objIdx)!,
-      reverse, runMemEncoder: false, forceRecent: true,
+      objIdx,
+      frameIdx: a.frameIdx,
+      isInitCondFrame,
+      maskInputs: mask,
+      outputs: state.outputDictPerObj.get(objIdx)!,
+      reverse,
+      runMemEncoder: false,
+      forceRecent: true,
     });
     state.tempOutputDictPerObj.get(objIdx)![key].set(a.frameIdx, current);
     return this.consolidatedResult(state, a.frameIdx, isCond);
   }
 
   /** upstream clear_all_prompts_in_frame. */
-  async clearAllPromptsInFrame(state: Sam2InferenceState, frameIdx: number, objId: number, needOutput = true): Promise<Sam2FrameResult | undefined> {
+  async clearAllPromptsInFrame(
+    state: Sam2InferenceState,
+    frameIdx: number,
+    objId: number,
+    needOutput = true,
+  ): Promise<Sam2FrameResult | undefined> {
     this.checkFrame(state, frameIdx);
     const objIdx = this.objIdToIdx(state, objId);
     state.pointInputsPerObj.get(objIdx)!.delete(frameIdx);
@@ -361,8 +415,14 @@ export class Sam2VideoPredictor {
   private resetTrackingResults(state: Sam2InferenceState): void {
     for (const m of state.pointInputsPerObj.values()) m.clear();
     for (const m of state.maskInputsPerObj.values()) m.clear();
-    for (const d of state.outputDictPerObj.values()) { d.cond.clear(); d.nonCond.clear(); }
-    for (const d of state.tempOutputDictPerObj.values()) { d.cond.clear(); d.nonCond.clear(); }
+    for (const d of state.outputDictPerObj.values()) {
+      d.cond.clear();
+      d.nonCond.clear();
+    }
+    for (const d of state.tempOutputDictPerObj.values()) {
+      d.cond.clear();
+      d.nonCond.clear();
+    }
     state.outputDict.cond.clear();
     state.outputDict.nonCond.clear();
     state.consolidatedFrameInds.cond.clear();
@@ -372,12 +432,20 @@ export class Sam2VideoPredictor {
   }
 
   /** upstream remove_object; returns the remaining ids and re-rendered outputs of the removed object's prompted frames. */
-  async removeObject(state: Sam2InferenceState, objId: number, strict = false, needOutput = true): Promise<{ objIds: number[]; updatedFrames: Sam2FrameResult[] }> {
+  async removeObject(
+    state: Sam2InferenceState,
+    objId: number,
+    strict = false,
+    needOutput = true,
+  ): Promise<{ objIds: number[]; updatedFrames: Sam2FrameResult[] }> {
     const oldIdx = state.objIdToIdx.get(objId);
     const updatedFrames: Sam2FrameResult[] = [];
     if (oldIdx === undefined) {
       if (!strict) return { objIds: [...state.objIds], updatedFrames };
-      throw new MedsamError(`cannot remove object id ${objId}: it does not exist (existing ids: ${state.objIds.join(', ')})`, 'pass an existing object id');
+      throw new MedsamError(
+        `cannot remove object id ${objId}: it does not exist (existing ids: ${state.objIds.join(', ')})`,
+        'pass an existing object id',
+      );
     }
     if (state.objIdToIdx.size === 1) {
       this.resetState(state);
@@ -397,7 +465,9 @@ export class Sam2VideoPredictor {
     state.maskInputsPerObj = remap(state.maskInputsPerObj);
     state.outputDictPerObj = remap(state.outputDictPerObj);
     state.tempOutputDictPerObj = remap(state.tempOutputDictPerObj);
-    state.selfSortingBanks = new Map(remainOld.flatMap((o, i) => (state.selfSortingBanks.has(o) ? [[i, state.selfSortingBanks.get(o)!] as const] : [])));
+    state.selfSortingBanks = new Map(
+      remainOld.flatMap((o, i) => (state.selfSortingBanks.has(o) ? [[i, state.selfSortingBanks.get(o)!] as const] : [])),
+    );
     for (const key of ['cond', 'nonCond'] as const) {
       for (const [f, out] of state.outputDict[key]) {
         const sliced: FrameOutput = { objs: remainOld.map((o) => out.objs[o]!) };
@@ -438,7 +508,8 @@ export class Sam2VideoPredictor {
     for (const f of state.outputDict.cond.keys()) state.outputDict.nonCond.delete(f);
     for (const d of state.outputDictPerObj.values()) for (const f of d.cond.keys()) d.nonCond.delete(f);
     for (const f of state.consolidatedFrameInds.cond) {
-      if (!state.outputDict.cond.has(f)) throw new MedsamError(`internal: consolidated frame ${f} has no conditioning output`, 'this is a bug; please report it');
+      if (!state.outputDict.cond.has(f))
+        throw new MedsamError(`internal: consolidated frame ${f} has no conditioning output`, 'this is a bug; please report it');
       state.consolidatedFrameInds.nonCond.delete(f);
     }
     const consolidated = new Set([...state.consolidatedFrameInds.cond, ...state.consolidatedFrameInds.nonCond]);
@@ -455,7 +526,8 @@ export class Sam2VideoPredictor {
     await this.propagateInVideoPreflight(state);
     const reverse = a.reverse ?? false;
     const B = state.objIdToIdx.size;
-    if (state.outputDict.cond.size === 0) throw new MedsamError('no prompts were added before propagation', 'add points, a box or a mask first');
+    if (state.outputDict.cond.size === 0)
+      throw new MedsamError('no prompts were added before propagation', 'add points, a box or a mask first');
     const clearNonCond = this.clearNonCondMemAroundInput && (this.clearNonCondMemForMultiObj || B <= 1);
     const start = a.startFrameIdx ?? Math.min(...state.outputDict.cond.keys());
     this.checkFrame(state, start);
@@ -488,10 +560,16 @@ export class Sam2VideoPredictor {
         key = 'nonCond';
         const objs: ObjOutput[] = [];
         for (let o = 0; o < B; o++) {
-          objs.push(await this.runSingleFrameInference(state, {
-            objIdx: o, frameIdx: f, isInitCondFrame: false, outputs: state.outputDictPerObj.get(o)!,
-            reverse, runMemEncoder: true,
-          }));
+          objs.push(
+            await this.runSingleFrameInference(state, {
+              objIdx: o,
+              frameIdx: f,
+              isInitCondFrame: false,
+              outputs: state.outputDictPerObj.get(o)!,
+              reverse,
+              runMemEncoder: true,
+            }),
+          );
         }
         out = { objs };
         state.outputDict.nonCond.set(f, out);
@@ -529,7 +607,12 @@ export class Sam2VideoPredictor {
    * on the frame, else its stored output, else placeholders; with runMemEncoder, the memory
    * encoder runs on the binarised consolidated masks (prompted frames).
    */
-  private async consolidateTempOutput(state: Sam2InferenceState, frameIdx: number, isCond: boolean, runMemEncoder: boolean): Promise<FrameOutput> {
+  private async consolidateTempOutput(
+    state: Sam2InferenceState,
+    frameIdx: number,
+    isCond: boolean,
+    runMemEncoder: boolean,
+  ): Promise<FrameOutput> {
     const key: StorageKey = isCond ? 'cond' : 'nonCond';
     const m = this.maskSide;
     const C = this.modules.hiddenDim;
@@ -547,14 +630,25 @@ export class Sam2VideoPredictor {
         objPtr = emptyMaskPtr.slice();
       }
       objs.push({
-        predMasks: new Float32Array(m * m).fill(NO_OBJ_SCORE), objPtr, objectScoreLogit: 10,
-        maskmemFeatures: null, bestIou: NaN, ious: null, placeholder: true,
+        predMasks: new Float32Array(m * m).fill(NO_OBJ_SCORE),
+        objPtr,
+        objectScoreLogit: 10,
+        maskmemFeatures: null,
+        bestIou: NaN,
+        ious: null,
+        placeholder: true,
       });
     }
     if (runMemEncoder) {
       const feats = await state.features.get(frameIdx);
       for (const ob of objs) {
-        ob.maskmemFeatures = await this.base.encodeMemory(state, feats, ob.predMasks, ob.objectScoreLogit, this.cfg.binarizeMaskFromPtsForMemEnc);
+        ob.maskmemFeatures = await this.base.encodeMemory(
+          state,
+          feats,
+          ob.predMasks,
+          ob.objectScoreLogit,
+          this.cfg.binarizeMaskFromPtsForMemEnc,
+        );
       }
     }
     return { objs };
@@ -572,14 +666,22 @@ export class Sam2VideoPredictor {
     return this.frameResult(state, frameIdx, out.objs, 'temp', true);
   }
 
-  private frameResult(state: Sam2InferenceState, frameIdx: number, objs: ObjOutput[], storage: 'temp' | StorageKey, recomputed: boolean): Sam2FrameResult {
+  private frameResult(
+    state: Sam2InferenceState,
+    frameIdx: number,
+    objs: ObjOutput[],
+    storage: 'temp' | StorageKey,
+    recomputed: boolean,
+  ): Sam2FrameResult {
     const m = this.maskSide;
     const H = state.videoHeight;
     const W = state.videoWidth;
     let videoResMasks: Float32Array[] = [];
     if (this.outputVideoRes) {
       // upstream: placeholders are filled at video resolution; real masks are resized from m×m
-      videoResMasks = objs.map((o) => (o.placeholder ? new Float32Array(H * W).fill(NO_OBJ_SCORE) : resizeBilinear(o.predMasks, m, m, H, W)));
+      videoResMasks = objs.map((o) =>
+        o.placeholder ? new Float32Array(H * W).fill(NO_OBJ_SCORE) : resizeBilinear(o.predMasks, m, m, H, W),
+      );
       if (this.nonOverlapMasks) videoResMasks = applyNonOverlappingConstraints(videoResMasks);
     }
     return {
@@ -599,20 +701,26 @@ export class Sam2VideoPredictor {
   private async emptyMaskPtr(state: Sam2InferenceState, frameIdx: number): Promise<Float32Array> {
     const S = this.cfg.imageSize;
     const out = await this.base.trackStep(state, {
-      objIdx: -1, frameIdx, isInitCondFrame: true, maskInputs: new Float32Array(S * S), outputs: emptyOutputDict(),
-      reverse: false, runMemEncoder: false, forceRecent: true,
+      objIdx: -1,
+      frameIdx,
+      isInitCondFrame: true,
+      maskInputs: new Float32Array(S * S),
+      outputs: emptyOutputDict(),
+      reverse: false,
+      runMemEncoder: false,
+      forceRecent: true,
     });
     return out.objPtr;
   }
 
   /** upstream _run_single_frame_inference for one object: track_step, bf16 memory, hole filling. */
   private async runSingleFrameInference(state: Sam2InferenceState, a: TrackStepArgs): Promise<ObjOutput> {
-    if (a.pointInputs && a.maskInputs) throw new MedsamError('internal: points and a mask on the same frame', 'this is a bug; please report it');
+    if (a.pointInputs && a.maskInputs)
+      throw new MedsamError('internal: points and a mask on the same frame', 'this is a bug; please report it');
     const out = await this.base.trackStep(state, a);
     if (this.fillHoleArea > 0) out.predMasks = fillHolesInMaskScores(out.predMasks, this.maskSide, this.maskSide, this.fillHoleArea);
     return out;
   }
-
 }
 
 function clamp(a: Float32Array, lo: number, hi: number): Float32Array {

@@ -66,8 +66,17 @@ export class JobRunner {
 
   view(j: JobRow): JobView {
     return {
-      id: j.id, owner: j.owner, uploadId: j.uploadId, model: j.model, status: j.status, progress: j.progress, error: j.error,
-      result: j.result, resultUrl: j.status === 'done' ? `/jobs/${j.id}/result` : null, createdAt: j.createdAt, updatedAt: j.updatedAt,
+      id: j.id,
+      owner: j.owner,
+      uploadId: j.uploadId,
+      model: j.model,
+      status: j.status,
+      progress: j.progress,
+      error: j.error,
+      result: j.result,
+      resultUrl: j.status === 'done' ? `/jobs/${j.id}/result` : null,
+      createdAt: j.createdAt,
+      updatedAt: j.updatedAt,
     };
   }
 
@@ -84,19 +93,36 @@ export class JobRunner {
   async submit(p: Principal, req: JobRequest): Promise<JobView> {
     if (!canWrite(p)) throw new HttpError(403, `user '${p.name}' (${p.role}) may not submit jobs`, 'ask an admin for the annotator role');
     const upload = await this.repo.upload(req.uploadId);
-    if (!upload || !canSee(p, upload.owner)) throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
+    if (!upload || !canSee(p, upload.owner))
+      throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
     const model = req.model ?? this.config.models[0]!;
-    if (!this.config.models.includes(model)) throw new HttpError(400, `model '${model}' is not served here`, `use one of ${this.config.models.join(', ')}`);
-    if (!!req.prompts === !!req.policy) throw new HttpError(400, 'give either prompts or policy', `policy is one of ${PROMPT_POLICIES.join(', ')}`);
+    if (!this.config.models.includes(model))
+      throw new HttpError(400, `model '${model}' is not served here`, `use one of ${this.config.models.join(', ')}`);
+    if (!!req.prompts === !!req.policy)
+      throw new HttpError(400, 'give either prompts or policy', `policy is one of ${PROMPT_POLICIES.join(', ')}`);
     if (req.window !== undefined) {
-      try { parseWindow(req.window); } catch (e) { throw e instanceof MedsamError ? fromMedsamError(e) : e; }
+      try {
+        parseWindow(req.window);
+      } catch (e) {
+        throw e instanceof MedsamError ? fromMedsamError(e) : e;
+      }
     }
     // Check prompts (and the policy's reference) now, so a bad job is a 400, not a failed job later.
     await this.prompts(upload, req);
     const now = new Date().toISOString();
     const job: JobRow = {
-      id: randomUUID(), owner: p.id, uploadId: upload.id, model, request: req, status: 'queued', progress: 0,
-      error: null, resultSha: null, result: null, createdAt: now, updatedAt: now,
+      id: randomUUID(),
+      owner: p.id,
+      uploadId: upload.id,
+      model,
+      request: req,
+      status: 'queued',
+      progress: 0,
+      error: null,
+      resultSha: null,
+      result: null,
+      createdAt: now,
+      updatedAt: now,
     };
     await this.repo.addJob(job);
     this.enqueue(job);
@@ -109,13 +135,34 @@ export class JobRunner {
     const geom = sliceGeometry(volume.dims, axis);
     try {
       if (req.policy) {
-        if (upload.format !== 'npz') throw new HttpError(400, `policy '${req.policy}' needs a reference mask, and upload ${upload.id} (${upload.format}) has none`, 'upload a MedSAM2 .npz with gts, or give prompts');
+        if (upload.format !== 'npz')
+          throw new HttpError(
+            400,
+            `policy '${req.policy}' needs a reference mask, and upload ${upload.id} (${upload.format}) has none`,
+            'upload a MedSAM2 .npz with gts, or give prompts',
+          );
         const c = await readNpzCase(this.blobs.path(upload.sha256));
-        if (!c.label) throw new HttpError(400, `policy '${req.policy}' needs a reference mask, and upload ${upload.id} has no gts`, 'give prompts instead');
-        return [promptFromReference(req.policy, { reference: c.label.data as ArrayLike<number>, dims: volume.dims, axis, recist: c.recist?.data as ArrayLike<number> | undefined })];
+        if (!c.label)
+          throw new HttpError(
+            400,
+            `policy '${req.policy}' needs a reference mask, and upload ${upload.id} has no gts`,
+            'give prompts instead',
+          );
+        return [
+          promptFromReference(req.policy, {
+            reference: c.label.data as ArrayLike<number>,
+            dims: volume.dims,
+            axis,
+            recist: c.recist?.data as ArrayLike<number> | undefined,
+          }),
+        ];
       }
       const prompts = req.prompts!.map((q) => ({
-        objId: q.objId, slice: q.slice, box: q.box, points: q.points, recist: q.recist,
+        objId: q.objId,
+        slice: q.slice,
+        box: q.box,
+        points: q.points,
+        recist: q.recist,
         mask: q.mask ? decodeRle(q.mask, geom.height, geom.width, 'prompt mask') : undefined,
       }));
       return validatePrompts(prompts, geom);
@@ -135,7 +182,8 @@ export class JobRunner {
     await this.repo.updateJob(id, { status: 'running', progress: 0, error: null });
     try {
       const upload = await this.repo.upload(job.uploadId);
-      if (!upload || !this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
+      if (!upload || !this.blobs.has(upload.sha256))
+        throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
       const volume = await this.volumes.get(upload);
       const prompts = await this.prompts(upload, req);
       const spec = req.window === undefined ? 'auto' : parseWindow(req.window);
@@ -143,7 +191,9 @@ export class JobRunner {
       // Imported here: the model stack loads with the first job, not at server start.
       const { segmentVolume } = await import('../../pipelines/segmentVolume.js');
       const res = await segmentVolume(volume, prompts, {
-        model: job.model, axis: req.axis ?? 2, threads: this.config.threads,
+        model: job.model,
+        axis: req.axis ?? 2,
+        threads: this.config.threads,
         intensity: (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec }),
         onProgress: (done, total) => {
           const now = Date.now();
@@ -155,8 +205,15 @@ export class JobRunner {
       });
       const sha = this.blobs.putBytes(gzipSync(res.mask.data as Uint8Array, { level: 1 }));
       await this.repo.updateJob(id, {
-        status: 'done', progress: 1, resultSha: sha,
-        result: { slicesSegmented: res.slicesSegmented, slicesEncoded: res.slicesEncoded, seconds: res.seconds, objects: res.objects.map((o) => ({ objId: o.objId, slices: o.slices })) },
+        status: 'done',
+        progress: 1,
+        resultSha: sha,
+        result: {
+          slicesSegmented: res.slicesSegmented,
+          slicesEncoded: res.slicesEncoded,
+          seconds: res.seconds,
+          objects: res.objects.map((o) => ({ objId: o.objId, slices: o.slices })),
+        },
       });
       this.metrics.jobs.inc({ status: 'done' });
       this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, res.seconds);
@@ -179,7 +236,8 @@ export class JobRunner {
 
   async cancel(p: Principal, id: string): Promise<JobView> {
     const j = await this.row(p, id);
-    if (!canWrite(p) || (p.id !== j.owner && p.role !== 'admin')) throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${id}`, 'ask its owner');
+    if (!canWrite(p) || (p.id !== j.owner && p.role !== 'admin'))
+      throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${id}`, 'ask its owner');
     if (j.status === 'running') throw new HttpError(409, `job ${id} is already running`, 'wait for it to finish');
     if (j.status === 'queued') await this.repo.updateJob(id, { status: 'cancelled' });
     return this.view((await this.repo.job(id))!);
@@ -187,7 +245,8 @@ export class JobRunner {
 
   async result(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
     const j = await this.row(p, id);
-    if (j.status !== 'done' || !j.resultSha) throw new HttpError(409, `job ${id} is ${j.status}, it has no result yet`, 'poll GET /jobs/{id} until status is done');
+    if (j.status !== 'done' || !j.resultSha)
+      throw new HttpError(409, `job ${id} is ${j.status}, it has no result yet`, 'poll GET /jobs/{id} until status is done');
     const upload = (await this.repo.upload(j.uploadId))!;
     const source = await this.volumes.get(upload);
     const labels = new Uint8Array(gunzipSync(readFileSync(this.blobs.path(j.resultSha))));

@@ -158,27 +158,48 @@ export class SessionManager {
   }
 
   private writable(p: Principal, row: SessionRow): void {
-    if (!canWrite(p) || (p.id !== row.owner && p.role !== 'admin')) throw new HttpError(403, `user '${p.name}' (${p.role}) may not change session ${row.id}`, 'ask its owner or an annotator');
+    if (!canWrite(p) || (p.id !== row.owner && p.role !== 'admin'))
+      throw new HttpError(403, `user '${p.name}' (${p.role}) may not change session ${row.id}`, 'ask its owner or an annotator');
     if (row.status !== 'open') throw new HttpError(409, `session ${row.id} is closed`, 'start a new session');
   }
 
   async create(p: Principal, req: { uploadId: string; model?: string; axis?: 0 | 1 | 2; window?: string }): Promise<SessionView> {
-    if (!canWrite(p)) throw new HttpError(403, `user '${p.name}' (${p.role}) may not start sessions`, 'ask an admin for the annotator role');
+    if (!canWrite(p))
+      throw new HttpError(403, `user '${p.name}' (${p.role}) may not start sessions`, 'ask an admin for the annotator role');
     const upload = await this.repo.upload(req.uploadId);
-    if (!upload || !canSee(p, upload.owner)) throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
+    if (!upload || !canSee(p, upload.owner))
+      throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
     const model = req.model ?? this.config.models[0]!;
-    if (!this.config.models.includes(model)) throw new HttpError(400, `model '${model}' is not served here`, `use one of ${this.config.models.join(', ')}`);
+    if (!this.config.models.includes(model))
+      throw new HttpError(400, `model '${model}' is not served here`, `use one of ${this.config.models.join(', ')}`);
     if (req.window !== undefined) {
-      try { parseWindow(req.window); } catch (e) { throw asHttp(e); }
+      try {
+        parseWindow(req.window);
+      } catch (e) {
+        throw asHttp(e);
+      }
     }
     const open = await this.repo.listSessions(p.id, 'open');
     if (open.length >= this.config.limits.maxSessionsPerUser) {
-      throw new HttpError(429, `user '${p.name}' already has ${open.length} open sessions (limit ${this.config.limits.maxSessionsPerUser})`, 'close one with DELETE /sessions/{id}');
+      throw new HttpError(
+        429,
+        `user '${p.name}' already has ${open.length} open sessions (limit ${this.config.limits.maxSessionsPerUser})`,
+        'close one with DELETE /sessions/{id}',
+      );
     }
     const now = new Date().toISOString();
     const row: SessionRow = {
-      id: randomUUID(), owner: p.id, uploadId: upload.id, model, axis: req.axis ?? 2, window: req.window ?? null,
-      status: 'open', labelsSha: null, labelsAt: 0, createdAt: now, updatedAt: now,
+      id: randomUUID(),
+      owner: p.id,
+      uploadId: upload.id,
+      model,
+      axis: req.axis ?? 2,
+      window: req.window ?? null,
+      status: 'open',
+      labelsSha: null,
+      labelsAt: 0,
+      createdAt: now,
+      updatedAt: now,
     };
     // Open the Session before recording it: a volume or model that fails is the request's error, not a dead row.
     const live = await this.start(row, []);
@@ -194,7 +215,13 @@ export class SessionManager {
     const volume = await this.volumes.get(upload);
     let session: SessionApi;
     try {
-      session = await this.open(volume, { model: row.model, axis: row.axis, intensity: this.intensity(row.window), id: row.id, threads: this.config.threads });
+      session = await this.open(volume, {
+        model: row.model,
+        axis: row.axis,
+        intensity: this.intensity(row.window),
+        id: row.id,
+        threads: this.config.threads,
+      });
     } catch (e) {
       throw asHttp(e);
     }
@@ -229,8 +256,13 @@ export class SessionManager {
     return p;
   }
 
-  private async apply(live: Live, e: LogEntry, signal?: AbortSignal, onProgress?: (done: number, total: number, objId: number) => void,
-    onSlice?: (objId: number, slice: number, mask: Uint8Array) => void): Promise<unknown> {
+  private async apply(
+    live: Live,
+    e: LogEntry,
+    signal?: AbortSignal,
+    onProgress?: (done: number, total: number, objId: number) => void,
+    onSlice?: (objId: number, slice: number, mask: Uint8Array) => void,
+  ): Promise<unknown> {
     const s = live.session;
     switch (e.kind) {
       case 'prompt': {
@@ -279,14 +311,18 @@ export class SessionManager {
 
   private saveLabels(live: Live): void {
     const at = live.applied;
-    live.persisting = live.persisting.then(async () => {
-      if (live.applied !== at) return; // a newer change will store its own
-      const labels = live.session.labelMap().data as Uint8Array;
-      const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
-      live.row.labelsSha = sha;
-      live.row.labelsAt = at;
-      await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
-    }).catch(() => { /* the log still has it: a rebuild replays it */ });
+    live.persisting = live.persisting
+      .then(async () => {
+        if (live.applied !== at) return; // a newer change will store its own
+        const labels = live.session.labelMap().data as Uint8Array;
+        const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
+        live.row.labelsSha = sha;
+        live.row.labelsAt = at;
+        await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
+      })
+      .catch(() => {
+        /* the log still has it: a rebuild replays it */
+      });
   }
 
   /** Runs a pending save now and waits for every save to finish. */
@@ -300,7 +336,8 @@ export class SessionManager {
   }
 
   private busy(live: Live): void {
-    if (live.propagation) throw new HttpError(409, `session ${live.row.id} is propagating`, 'wait for it to finish or POST /sessions/{id}/cancel');
+    if (live.propagation)
+      throw new HttpError(409, `session ${live.row.id} is propagating`, 'wait for it to finish or POST /sessions/{id}/cancel');
   }
 
   async prompt(p: Principal, id: string, req: PromptRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle }> {
@@ -309,8 +346,9 @@ export class SessionManager {
     const live = await this.ensureLive(row);
     this.busy(live);
     const t0 = performance.now();
-    const res = await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
-      this.interact(live, { kind: 'prompt', payload: req }, () => this.apply(live, { kind: 'prompt', payload: req }))) as { objId: number; slice: number; area: number; mask: Uint8Array };
+    const res = (await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
+      this.interact(live, { kind: 'prompt', payload: req }, () => this.apply(live, { kind: 'prompt', payload: req })),
+    )) as { objId: number; slice: number; area: number; mask: Uint8Array };
     this.metrics.modelRun.observe({ model: row.model, operation: 'prompt' }, (performance.now() - t0) / 1000);
     return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, live.session.rows, live.session.cols) };
   }
@@ -320,10 +358,15 @@ export class SessionManager {
    * Session decides it (again whenever it changes during the run; area 0 = the object is absent
    * there). The last mask sent for a slice is its final one unless the run is cancelled.
    */
-  async propagate(p: Principal, id: string, req: PropagateRequest, hooks: {
-    onProgress?: (done: number, total: number, objId: number) => void;
-    onMask?: (objId: number, slice: number, mask: Rle, area: number) => void;
-  } = {}): Promise<PropagationSummary> {
+  async propagate(
+    p: Principal,
+    id: string,
+    req: PropagateRequest,
+    hooks: {
+      onProgress?: (done: number, total: number, objId: number) => void;
+      onMask?: (objId: number, slice: number, mask: Rle, area: number) => void;
+    } = {},
+  ): Promise<PropagationSummary> {
     const row = await this.row(p, id);
     this.writable(p, row);
     const live = await this.ensureLive(row);
@@ -332,21 +375,30 @@ export class SessionManager {
     live.propagation = abort;
     const t0 = performance.now();
     try {
-      const summary = await this.queue.run(row.model, 'long', PRIORITY.propagation, () =>
+      const summary = (await this.queue.run(row.model, 'long', PRIORITY.propagation, () =>
         this.interact(live, { kind: 'propagate', payload: req }, () => {
           if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled before it started', 'propagate again');
           const onMask = hooks.onMask;
           const s = live.session;
-          return this.apply(live, { kind: 'propagate', payload: req }, abort.signal, hooks.onProgress, onMask && ((objId, slice, m) => {
-            let area = 0;
-            for (let i = 0; i < m.length; i++) if (m[i]) area++;
-            onMask(objId, slice, encodeRle(m, s.rows, s.cols), area);
-          }));
-        })) as PropagationSummary;
+          return this.apply(
+            live,
+            { kind: 'propagate', payload: req },
+            abort.signal,
+            hooks.onProgress,
+            onMask &&
+              ((objId, slice, m) => {
+                let area = 0;
+                for (let i = 0; i < m.length; i++) if (m[i]) area++;
+                onMask(objId, slice, encodeRle(m, s.rows, s.cols), area);
+              }),
+          );
+        }),
+      )) as PropagationSummary;
       this.metrics.modelRun.observe({ model: row.model, operation: 'propagate' }, (performance.now() - t0) / 1000);
       return summary;
     } catch (e) {
-      if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled', 'the session is as it was before the propagation; propagate again when ready');
+      if (abort.signal.aborted)
+        throw new HttpError(409, 'propagation cancelled', 'the session is as it was before the propagation; propagate again when ready');
       throw e;
     } finally {
       live.propagation = undefined;
@@ -368,7 +420,8 @@ export class SessionManager {
     this.writable(p, row);
     const live = await this.ensureLive(row);
     this.busy(live);
-    if (!live.session.objects.some((o) => o.objId === objId)) throw new HttpError(404, `session ${id} has no object ${objId}`, 'list its objects with GET /sessions/{id}');
+    if (!live.session.objects.some((o) => o.objId === objId))
+      throw new HttpError(404, `session ${id} has no object ${objId}`, 'list its objects with GET /sessions/{id}');
     const e: LogEntry = { kind: 'remove', payload: { objId } };
     await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () => this.interact(live, e, () => this.apply(live, e)));
     return this.get(p, id);
@@ -381,7 +434,9 @@ export class SessionManager {
     this.busy(live);
     if (live.session.history().length === 0) return false;
     const e: LogEntry = { kind: 'undo', payload: {} };
-    return await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () => this.interact(live, e, () => this.apply(live, e))) as boolean;
+    return (await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
+      this.interact(live, e, () => this.apply(live, e)),
+    )) as boolean;
   }
 
   async close(p: Principal, id: string): Promise<SessionView> {
@@ -430,15 +485,22 @@ export class SessionManager {
   }
 
   /** Each object's mask on one slice. */
-  async sliceMasks(p: Principal, id: string, slice: number): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
+  async sliceMasks(
+    p: Principal,
+    id: string,
+    slice: number,
+  ): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
     const row = await this.row(p, id);
     const { labels } = await this.labelMap(p, id);
     const shape = sliceShape(labels.dims, row.axis);
-    if (!Number.isInteger(slice) || slice < 0 || slice >= shape.count) throw new HttpError(400, `slice ${slice} is outside the volume (0..${shape.count - 1})`, 'give a slice index along the session axis');
+    if (!Number.isInteger(slice) || slice < 0 || slice >= shape.count)
+      throw new HttpError(400, `slice ${slice} is outside the volume (0..${shape.count - 1})`, 'give a slice index along the session axis');
     const s = extractSlice(labels.data as Uint8Array, labels.dims, row.axis, slice);
     const ids = [...new Set(s)].filter((v) => v !== 0).sort((a, b) => a - b);
     return {
-      slice, rows: shape.rows, cols: shape.cols,
+      slice,
+      rows: shape.rows,
+      cols: shape.cols,
       objects: ids.map((objId) => {
         const m = Uint8Array.from(s, (v) => (v === objId ? 1 : 0));
         return { objId, area: m.reduce((a, b) => a + b, 0), mask: encodeRle(m, shape.rows, shape.cols) };
@@ -488,12 +550,27 @@ export class SessionManager {
         }
       }
     }
-    const objects = [...keys.keys()].sort((a, b) => a - b).map((objId) => ({ objId, keys: [...keys.get(objId)!].sort((a, b) => a - b), slices: slices.get(objId) ?? [] }));
+    const objects = [...keys.keys()]
+      .sort((a, b) => a - b)
+      .map((objId) => ({ objId, keys: [...keys.get(objId)!].sort((a, b) => a - b), slices: slices.get(objId) ?? [] }));
     return {
-      id: row.id, owner: row.owner, uploadId: row.uploadId, model: row.model, axis: row.axis, window: row.window, status: row.status,
-      numSlices: shape.count, rows: shape.rows, cols: shape.cols, interactions: log.length,
+      id: row.id,
+      owner: row.owner,
+      uploadId: row.uploadId,
+      model: row.model,
+      axis: row.axis,
+      window: row.window,
+      status: row.status,
+      numSlices: shape.count,
+      rows: shape.rows,
+      cols: shape.cols,
+      interactions: log.length,
       persisted: row.labelsAt === log.length && (log.length === 0 || row.labelsSha !== null),
-      live: !!live, propagating: !!live?.propagation, objects, createdAt: row.createdAt, updatedAt: row.updatedAt,
+      live: !!live,
+      propagating: !!live?.propagation,
+      objects,
+      createdAt: row.createdAt,
+      updatedAt: row.updatedAt,
     };
   }
 

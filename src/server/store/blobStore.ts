@@ -85,7 +85,13 @@ export class BlobStore {
           bytes += chunk.length;
           if (bytes > maxBytes) {
             body.destroy();
-            reject(new HttpError(413, `upload is larger than the server's limit of ${maxBytes} bytes`, 'send a smaller file or ask the admin to raise --max-upload-bytes'));
+            reject(
+              new HttpError(
+                413,
+                `upload is larger than the server's limit of ${maxBytes} bytes`,
+                'send a smaller file or ask the admin to raise --max-upload-bytes',
+              ),
+            );
             return;
           }
           hash.update(chunk);
@@ -103,7 +109,11 @@ export class BlobStore {
         out.on('error', reject);
       });
       const fd = openSync(tmp, 'r+');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
     } catch (e) {
       out.destroy();
       rmSync(tmp, { force: true });

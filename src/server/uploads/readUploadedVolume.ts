@@ -43,7 +43,11 @@ const SUPPORTED = '.nii/.nii.gz, .nrrd (attached data), .mha, .npz, .zip of a DI
 export function uploadFormat(name: string, head: Uint8Array, explicit?: UploadFormat): UploadFormat {
   if (explicit) return explicit;
   if (/\.(nhdr|mhd)$/i.test(name)) {
-    throw new HttpError(415, `'${name}' is a header with detached data, which cannot be uploaded as one file`, 'upload an .nrrd or .mha with the data attached, or a NIfTI');
+    throw new HttpError(
+      415,
+      `'${name}' is a header with detached data, which cannot be uploaded as one file`,
+      'upload an .nrrd or .mha with the data attached, or a NIfTI',
+    );
   }
   for (const [re, f] of BY_NAME) if (re.test(name)) return f;
   const text = String.fromCharCode(...head.subarray(0, 64));
@@ -57,7 +61,11 @@ export function uploadFormat(name: string, head: Uint8Array, explicit?: UploadFo
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     if ([348, 540].some((n) => dv.getInt32(0, true) === n || dv.getInt32(0, false) === n)) return 'nifti';
   }
-  throw new HttpError(415, `cannot tell the image format of upload '${name}'`, `name it with its extension or pass ?format=; supported: ${SUPPORTED}`);
+  throw new HttpError(
+    415,
+    `cannot tell the image format of upload '${name}'`,
+    `name it with its extension or pass ?format=; supported: ${SUPPORTED}`,
+  );
 }
 
 function tooBig(what: string, limit: number, flag: string): HttpError {
@@ -94,7 +102,11 @@ function checkZip(bytes: Uint8Array, name: string, limits: VolumeLimits): ZipArc
   for (const e of zip.entries.values()) {
     total += e.size;
     if (total > limits.maxDecompressedBytes) {
-      throw tooBig(`upload '${name}' (a zip archive) declares ${zip.entries.size} members that decompress to more than ${limits.maxDecompressedBytes} bytes, which`, limits.maxDecompressedBytes, '--max-decompressed-bytes');
+      throw tooBig(
+        `upload '${name}' (a zip archive) declares ${zip.entries.size} members that decompress to more than ${limits.maxDecompressedBytes} bytes, which`,
+        limits.maxDecompressedBytes,
+        '--max-decompressed-bytes',
+      );
     }
   }
   return zip;
@@ -107,13 +119,14 @@ function nrrdGzipOffset(bytes: Uint8Array): number {
   const end = text.search(/\r?\n\r?\n/);
   if (end < 0) return -1;
   if (!/^encoding:\s*(gz|gzip)\s*$/im.test(text.slice(0, end))) return -1;
-  return end + (text.slice(end, end + 4).match(/^\r?\n\r?\n/)![0].length);
+  return end + text.slice(end, end + 4).match(/^\r?\n\r?\n/)![0].length;
 }
 
 async function readDicomZip(zip: ZipArchive, name: string, scratch: string, limits: VolumeLimits): Promise<Volume> {
   const members = zip.names().filter((n) => !n.endsWith('/') && !/(^|\/)(__MACOSX|\.DS_Store)/.test(n));
   if (members.length === 0) throw new HttpError(400, `upload '${name}' is an empty zip archive`, 'zip the DICOM files of one series');
-  if (members.length > limits.maxSlices) throw tooBig(`upload '${name}' holds ${members.length} files, which`, limits.maxSlices, '--max-slices');
+  if (members.length > limits.maxSlices)
+    throw tooBig(`upload '${name}' holds ${members.length} files, which`, limits.maxSlices, '--max-slices');
   mkdirSync(scratch, { recursive: true });
   try {
     members.forEach((m, i) => writeFileSync(join(scratch, `${String(i).padStart(6, '0')}.dcm`), zip.read(m)));
@@ -127,7 +140,13 @@ async function readDicomZip(zip: ZipArchive, name: string, scratch: string, limi
  * Reads a stored upload. `blobPath` never appears in what a client sees: library errors that
  * name it are rewritten to name the upload.
  */
-export async function readUploadedVolume(blobPath: string, name: string, format: UploadFormat, limits: VolumeLimits, scratch: string): Promise<Volume> {
+export async function readUploadedVolume(
+  blobPath: string,
+  name: string,
+  format: UploadFormat,
+  limits: VolumeLimits,
+  scratch: string,
+): Promise<Volume> {
   const hide = (m: string) => m.split(scratch).join(`upload '${name}'`).split(blobPath).join(`upload '${name}'`);
   let v: Volume | undefined;
   try {
@@ -140,7 +159,12 @@ export async function readUploadedVolume(blobPath: string, name: string, format:
     if (format === 'npz' || format === 'dicom-zip') {
       const zip = checkZip(bytes, name, limits);
       if (format === 'dicom-zip') v = await readDicomZip(zip, name, scratch, limits);
-      else if (!zip.has('imgs.npy')) throw new HttpError(400, `upload '${name}' is a zip without imgs.npy`, 'upload a MedSAM2 .npz case (imgs) or name a DICOM zip *.zip');
+      else if (!zip.has('imgs.npy'))
+        throw new HttpError(
+          400,
+          `upload '${name}' is a zip without imgs.npy`,
+          'upload a MedSAM2 .npz case (imgs) or name a DICOM zip *.zip',
+        );
     }
     v ??= await readVolume(blobPath, { format: format === 'dicom-zip' ? 'dicom' : format });
   } catch (e) {
@@ -149,12 +173,17 @@ export async function readUploadedVolume(blobPath: string, name: string, format:
       const h = fromMedsamError(e);
       throw new HttpError(400, hide(h.message), h.fix);
     }
-    throw new HttpError(400, `upload '${name}' cannot be read as ${format}: ${hide((e as Error).message ?? String(e))}`, `check the file; supported: ${SUPPORTED}`);
+    throw new HttpError(
+      400,
+      `upload '${name}' cannot be read as ${format}: ${hide((e as Error).message ?? String(e))}`,
+      `check the file; supported: ${SUPPORTED}`,
+    );
   }
   const n = voxelCount(v);
   if (n > limits.maxVoxels) throw tooBig(`upload '${name}' has ${v.dims.join('x')} = ${n} voxels, which`, limits.maxVoxels, '--max-voxels');
   const longest = Math.max(...v.dims);
-  if (longest > limits.maxSlices) throw tooBig(`upload '${name}' has ${longest} slices along one axis (${v.dims.join('x')}), which`, limits.maxSlices, '--max-slices');
+  if (longest > limits.maxSlices)
+    throw tooBig(`upload '${name}' has ${longest} slices along one axis (${v.dims.join('x')}), which`, limits.maxSlices, '--max-slices');
   // Messages and write-back must not carry the store's path (nor the DICOM scratch files, gone by now).
   v.source = { ...v.source, path: name };
   const h = v.header as { kind?: string; files?: string[] } | undefined;

@@ -11,7 +11,11 @@ import { readUploadedVolume, type UploadFormat } from './readUploadedVolume.js';
 export class VolumeCache {
   private readonly entries = new Map<string, Promise<Volume>>();
 
-  constructor(private readonly blobs: BlobStore, private readonly limits: ServerLimits, private readonly capacity = 4) {}
+  constructor(
+    private readonly blobs: BlobStore,
+    private readonly limits: ServerLimits,
+    private readonly capacity = 4,
+  ) {}
 
   get(upload: Pick<UploadRow, 'sha256' | 'name' | 'format'>): Promise<Volume> {
     const key = `${upload.sha256}:${upload.format}`;
@@ -21,7 +25,13 @@ export class VolumeCache {
       this.entries.set(key, p);
       return p;
     }
-    p = readUploadedVolume(this.blobs.path(upload.sha256), upload.name, upload.format as UploadFormat, this.limits, this.blobs.tempPath('-dicom'));
+    p = readUploadedVolume(
+      this.blobs.path(upload.sha256),
+      upload.name,
+      upload.format as UploadFormat,
+      this.limits,
+      this.blobs.tempPath('-dicom'),
+    );
     this.entries.set(key, p);
     p.catch(() => this.entries.delete(key));
     while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);

@@ -24,12 +24,24 @@ const list = (xs: number[]) => `[${xs.join(', ')}]`;
 const VARIANTS: Record<BuiltinConfigId, Variant> = {
   'sam2.1_hiera_t': {
     imageSize: 1024,
-    trunk: ['embed_dim: 96', 'num_heads: 1', 'stages: [1, 2, 7, 2]', 'global_att_blocks: [5, 7, 9]', 'window_pos_embed_bkg_spatial_size: [7, 7]'],
+    trunk: [
+      'embed_dim: 96',
+      'num_heads: 1',
+      'stages: [1, 2, 7, 2]',
+      'global_att_blocks: [5, 7, 9]',
+      'window_pos_embed_bkg_spatial_size: [7, 7]',
+    ],
     channels: [768, 384, 192, 96],
   },
   'sam2.1_hiera_s': {
     imageSize: 1024,
-    trunk: ['embed_dim: 96', 'num_heads: 1', 'stages: [1, 2, 11, 2]', 'global_att_blocks: [7, 10, 13]', 'window_pos_embed_bkg_spatial_size: [7, 7]'],
+    trunk: [
+      'embed_dim: 96',
+      'num_heads: 1',
+      'stages: [1, 2, 11, 2]',
+      'global_att_blocks: [7, 10, 13]',
+      'window_pos_embed_bkg_spatial_size: [7, 7]',
+    ],
     channels: [768, 384, 192, 96],
   },
   'sam2.1_hiera_b+': {
@@ -39,12 +51,25 @@ const VARIANTS: Record<BuiltinConfigId, Variant> = {
   },
   'sam2.1_hiera_l': {
     imageSize: 1024,
-    trunk: ['embed_dim: 144', 'num_heads: 2', 'stages: [2, 6, 36, 4]', 'global_att_blocks: [23, 33, 43]', 'window_pos_embed_bkg_spatial_size: [7, 7]', 'window_spec: [8, 4, 16, 8]'],
+    trunk: [
+      'embed_dim: 144',
+      'num_heads: 2',
+      'stages: [2, 6, 36, 4]',
+      'global_att_blocks: [23, 33, 43]',
+      'window_pos_embed_bkg_spatial_size: [7, 7]',
+      'window_spec: [8, 4, 16, 8]',
+    ],
     channels: [1152, 576, 288, 144],
   },
   'sam2.1_hiera_t512': {
     imageSize: 512,
-    trunk: ['embed_dim: 96', 'num_heads: 1', 'stages: [1, 2, 7, 2]', 'global_att_blocks: [5, 7, 9]', 'window_pos_embed_bkg_spatial_size: [7, 7]'],
+    trunk: [
+      'embed_dim: 96',
+      'num_heads: 1',
+      'stages: [1, 2, 7, 2]',
+      'global_att_blocks: [5, 7, 9]',
+      'window_pos_embed_bkg_spatial_size: [7, 7]',
+    ],
     channels: [768, 384, 192, 96],
   },
 };
@@ -176,10 +201,14 @@ export function builtinSam2Config(id: BuiltinConfigId): Sam2Config {
 export async function loadSam2Config(idOrPath: string): Promise<Sam2Config> {
   const platform = getPlatform();
   const info = await platform.resourceInfo(idOrPath);
-  if (info && !info.isFolder) return parseSam2Config(new TextDecoder().decode(await platform.readResource(idOrPath, 'model config')), idOrPath);
+  if (info && !info.isFolder)
+    return parseSam2Config(new TextDecoder().decode(await platform.readResource(idOrPath, 'model config')), idOrPath);
   const id = normalizeConfigId(idOrPath);
   if (id) return builtinSam2Config(id);
-  throw new MedsamError(`config ${idOrPath} is neither a built-in config nor an existing file`, `use one of ${BUILTIN_CONFIG_IDS.join(', ')} or a path to a SAM2 YAML`);
+  throw new MedsamError(
+    `config ${idOrPath} is neither a built-in config nor an existing file`,
+    `use one of ${BUILTIN_CONFIG_IDS.join(', ')} or a path to a SAM2 YAML`,
+  );
 }
 
 const ALIASES: Record<string, BuiltinConfigId> = {

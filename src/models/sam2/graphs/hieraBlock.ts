@@ -25,7 +25,13 @@ import type { HieraBlockSpec } from './hieraConfig.js';
  *   bought no measurable time and moved the rounding further from upstream's.)
  * Returns undefined for block shapes these forms do not cover (the caller uses the reference block).
  */
-export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: HieraBlockSpec, input: TokenMap | ResidualSum): BlockResult | undefined {
+export function tokenBlock(
+  g: GraphBuilder,
+  ws: WeightStore,
+  p: string,
+  spec: HieraBlockSpec,
+  input: TokenMap | ResidualSum,
+): BlockResult | undefined {
   const win = spec.windowSize;
   const st = spec.qStride;
   if (st && (st[0] !== st[1] || spec.dim === spec.dimOut)) return undefined;
@@ -71,13 +77,23 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
     if (dim !== dimOut) shortcut = linear(g, ws, `${p}.proj`, xn);
     q = { x: project(g, xn, w, 0, true), h: m.h, w: m.w, layout: m.layout };
   }
-  const out = g.scope('attn', () => mode === 'padded'
-    ? paddedWindowAttention(g, xn, m, q, w, win, s, numHeads)
-    : tiledAttention(g, xn, m, q, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, numHeads));
+  const out = g.scope('attn', () =>
+    mode === 'padded'
+      ? paddedWindowAttention(g, xn, m, q, w, win, s, numHeads)
+      : tiledAttention(g, xn, m, q, w, mode === 'window' ? (m.h / win) * (m.w / win) : 1, numHeads),
+  );
   const proj = projWithoutBias(g, ws, `${p}.attn.proj`, out.x, out.vBias);
   const bias = shortcutBias ? proj.bias.map((b, i) => b + shortcutBias[i]!) : proj.bias;
 
-  const r = residualLayerNorm(g, ws, `${p}.norm2`, shortcut, proj.y, HIERA_LN_EPS, g.initializer(Float32Array.from(bias), [dimOut], `${p}.residual1_bias`));
+  const r = residualLayerNorm(
+    g,
+    ws,
+    `${p}.norm2`,
+    shortcut,
+    proj.y,
+    HIERA_LN_EPS,
+    g.initializer(Float32Array.from(bias), [dimOut], `${p}.residual1_bias`),
+  );
   const mlp = geluMlpLateBias(g, ws, `${p}.mlp`, r.normed);
   return { out: { a: r.sum, b: mlp.y, bias: mlp.bias, h: out.h, w: out.w, c: dimOut, layout: out.layout }, input: realized };
 }
@@ -86,7 +102,10 @@ export function tokenBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hi
  * A block's output, and its input as a plain map (when the input was a pending sum, the sum its
  * norm1 produced: a stage output taken from there costs no extra Add).
  */
-export interface BlockResult { out: ResidualSum; input: TokenMap }
+export interface BlockResult {
+  out: ResidualSum;
+  input: TokenMap;
+}
 
 /** A block output x = a + b whose Add is left for the next block's norm1 to fuse (see tokenBlock). */
 export interface ResidualSum extends Omit<TokenMap, 'x'> {
@@ -131,7 +150,13 @@ function geluMlpLateBias(g: GraphBuilder, ws: WeightStore, p: string, x: T): { y
 }
 
 /** qkv Linear(dim, 3·dimOut) split into its q/k/v thirds ([dim, dimOut] transposed weights, biases). */
-interface QkvWeights { w: [Float32Array, Float32Array, Float32Array]; b: [Float32Array, Float32Array, Float32Array]; dim: number; dimOut: number; prefix: string }
+interface QkvWeights {
+  w: [Float32Array, Float32Array, Float32Array];
+  b: [Float32Array, Float32Array, Float32Array];
+  dim: number;
+  dimOut: number;
+  prefix: string;
+}
 
 function qkvWeights(ws: WeightStore, prefix: string, dim: number, dimOut: number): QkvWeights {
   const w = ws.get(`${prefix}.weight`, [3 * dimOut, dim]).data;
@@ -142,7 +167,12 @@ function qkvWeights(ws: WeightStore, prefix: string, dim: number, dimOut: number
 }
 
 /** A Linear's weight as [in, out] and its bias. */
-interface LinearWeights { w: Float32Array; b: Float32Array; cin: number; cout: number }
+interface LinearWeights {
+  w: Float32Array;
+  b: Float32Array;
+  cin: number;
+  cout: number;
+}
 
 function linearWeights(ws: WeightStore, prefix: string): LinearWeights {
   const w = ws.get(`${prefix}.weight`);
@@ -207,7 +237,13 @@ function tiledAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: Qk
     const k = project(g, xn, qkv, 1, true);
     const v = project(g, xn, qkv, 2, true);
     const qh = g.reshape(q.x, [Lq, nH, hd]);
-    const scores = g.op('FusedMatMul', [qh, g.reshape(k, [L, nH, hd])], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
+    const scores = g.op(
+      'FusedMatMul',
+      [qh, g.reshape(k, [L, nH, hd])],
+      { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 1 / Math.sqrt(hd) } },
+      1,
+      'com.microsoft',
+    )[0]!;
     const att = g.op('FusedMatMul', [g.softmax(scores, -1), g.reshape(v, [L, nH, hd])], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
     return { ...geo, x: g.reshape(g.transpose(att, [1, 0, 2]), [Lq, dOut]) };
   }
@@ -232,7 +268,8 @@ function projectHeadMajor(g: GraphBuilder, x: T, qkv: QkvWeights, i: 1 | 2, nH: 
   const hd = dimOut / nH;
   const w = qkv.w[i];
   const hw = new Float32Array(dim * dimOut);
-  for (let h = 0; h < nH; h++) for (let c = 0; c < dim; c++) hw.set(w.subarray(c * dimOut + h * hd, c * dimOut + (h + 1) * hd), (h * dim + c) * hd);
+  for (let h = 0; h < nH; h++)
+    for (let c = 0; c < dim; c++) hw.set(w.subarray(c * dimOut + h * hd, c * dimOut + (h + 1) * hd), (h * dim + c) * hd);
   return g.matmul(x, g.initializer(hw, [nH, dim, hd], `${qkv.prefix}.weight.${'qkv'[i]}.per_head`));
 }
 
@@ -246,11 +283,14 @@ function gatherWindows(g: GraphBuilder, x: T, rows: number, h: number, w: number
   const nWw = Math.ceil(w / win);
   const idx = new BigInt64Array(nWh * nWw * nH * win * win);
   let i = 0;
-  for (let wy = 0; wy < nWh; wy++) for (let wx = 0; wx < nWw; wx++) for (let head = 0; head < nH; head++) {
-    for (let y = wy * win; y < (wy + 1) * win; y++) for (let xx = wx * win; xx < (wx + 1) * win; xx++) {
-      idx[i++] = BigInt((y < h && xx < w ? y * w + xx : padRow) * nH + head);
-    }
-  }
+  for (let wy = 0; wy < nWh; wy++)
+    for (let wx = 0; wx < nWw; wx++)
+      for (let head = 0; head < nH; head++) {
+        for (let y = wy * win; y < (wy + 1) * win; y++)
+          for (let xx = wx * win; xx < (wx + 1) * win; xx++) {
+            idx[i++] = BigInt((y < h && xx < w ? y * w + xx : padRow) * nH + head);
+          }
+      }
   const y = g.gather(g.reshape(x, [rows * nH, hd]), g.initializer(idx, [idx.length], 'window_rows'), 0);
   return g.reshape(y, [nWh * nWw, nH, win * win, hd]);
 }
@@ -261,16 +301,27 @@ function gatherTokens(g: GraphBuilder, x: T, h: number, w: number, win: number, 
   const nWw = Math.ceil(w / win);
   const idx = new BigInt64Array(h * w * nH);
   let i = 0;
-  for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) for (let head = 0; head < nH; head++) {
-    const win0 = Math.floor(y / win) * nWw + Math.floor(xx / win);
-    idx[i++] = BigInt(((win0 * nH + head) * win + (y % win)) * win + (xx % win));
-  }
+  for (let y = 0; y < h; y++)
+    for (let xx = 0; xx < w; xx++)
+      for (let head = 0; head < nH; head++) {
+        const win0 = Math.floor(y / win) * nWw + Math.floor(xx / win);
+        idx[i++] = BigInt(((win0 * nH + head) * win + (y % win)) * win + (xx % win));
+      }
   const y = g.gather(g.reshape(x, [nWh * nWw * nH * win * win, hd]), g.initializer(idx, [idx.length], 'token_rows'), 0);
   return g.reshape(y, [h * w, nH * hd]);
 }
 
 /** Windowed attention where the windows need padding (row-major map); see tokenBlock. */
-function paddedWindowAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, qkv: QkvWeights, win: number, s: number, nH: number): AttnOut {
+function paddedWindowAttention(
+  g: GraphBuilder,
+  xn: T,
+  m: TokenMap,
+  q: PooledQ,
+  qkv: QkvWeights,
+  win: number,
+  s: number,
+  nH: number,
+): AttnOut {
   const dOut = qkv.dimOut;
   const hd = dOut / nH;
   const n = m.h * m.w;
@@ -282,10 +333,13 @@ function paddedWindowAttention(g: GraphBuilder, xn: T, m: TokenMap, q: PooledQ, 
   // padded q rows only make outputs that are cropped, so they may read any row (row 0)
   const { h: qh, w: qw } = q;
   const qwin = win / s;
-  const att = attentionCore(g,
+  const att = attentionCore(
+    g,
     gatherWindows(g, q.x, qh * qw, qh, qw, qwin, nH, hd, 0),
     gatherWindows(g, k, n + 1, m.h, m.w, win, nH, hd, n),
-    gatherWindows(g, v, n + 1, m.h, m.w, win, nH, hd, n), hd);
+    gatherWindows(g, v, n + 1, m.h, m.w, win, nH, hd, n),
+    hd,
+  );
   const y = gatherTokens(g, att, qh, qw, qwin, nH, hd);
   return { x: y, h: qh, w: qw, layout: ROWS };
 }

@@ -1,5 +1,12 @@
 import { MedsamError } from '../../../common/errors.js';
-import { parseSam2Config, sam2ConfigFromDocument, type FpnNeckConfig as Sam2FpnNeckConfig, type HieraConfig, type Sam2Config, type SinePositionEncodingConfig } from '../config.js';
+import {
+  parseSam2Config,
+  sam2ConfigFromDocument,
+  type FpnNeckConfig as Sam2FpnNeckConfig,
+  type HieraConfig,
+  type Sam2Config,
+  type SinePositionEncodingConfig,
+} from '../config.js';
 
 /**
  * The image-encoder view of a Sam2Config (Hiera trunk, FpnNeck, scalp, conv_s0/conv_s1 switch):
@@ -40,7 +47,10 @@ export function imageEncoderConfig(cfg: Sam2Config): ImageEncoderConfig {
   const { trunk: t, neck: n, scalp } = cfg.imageEncoder;
   const interp = n.fpnInterpModel;
   if (interp !== 'nearest' && interp !== 'bilinear') {
-    throw new MedsamError(`SAM2 config 'model.image_encoder.neck.fpn_interp_model: ${interp}' is not supported`, "use 'nearest' or 'bilinear'");
+    throw new MedsamError(
+      `SAM2 config 'model.image_encoder.neck.fpn_interp_model: ${interp}' is not supported`,
+      "use 'nearest' or 'bilinear'",
+    );
   }
   const pe = n.positionEncoding;
   return {

@@ -19,12 +19,18 @@ export interface FpnLevel {
  * `topDownLevels`, fused by sum (or avg). Returns levels highest resolution first, as upstream.
  */
 export function fpnNeck(
-  g: GraphBuilder, ws: WeightStore, prefix: string, cfg: FpnNeckConfig,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  cfg: FpnNeckConfig,
   xs: readonly { x: T; c: number; h: number; w: number }[],
 ): FpnLevel[] {
   const n = cfg.backboneChannelList.length - 1;
   if (xs.length !== n + 1) {
-    throw new MedsamError(`FPN neck has ${n + 1} lateral convs but the trunk gives ${xs.length} stages`, 'the neck backbone_channel_list must match the trunk stages');
+    throw new MedsamError(
+      `FPN neck has ${n + 1} lateral convs but the trunk gives ${xs.length} stages`,
+      'the neck backbone_channel_list must match the trunk stages',
+    );
   }
   const out: FpnLevel[] = new Array(n + 1);
   let prev: { x: T; h: number; w: number } | undefined;
@@ -36,16 +42,22 @@ export function fpnNeck(
         'the neck backbone_channel_list must match the trunk stage dims',
       );
     }
-    const lat = g.scope(`convs.${n - i}`, () => conv2d(g, ws, `${prefix}.convs.${n - i}.conv`, xi.x, { stride: cfg.stride, padding: cfg.padding }));
+    const lat = g.scope(`convs.${n - i}`, () =>
+      conv2d(g, ws, `${prefix}.convs.${n - i}.conv`, xi.x, { stride: cfg.stride, padding: cfg.padding }),
+    );
     const h = Math.floor((xi.h + 2 * cfg.padding - cfg.kernelSize) / cfg.stride) + 1;
     const w = Math.floor((xi.w + 2 * cfg.padding - cfg.kernelSize) / cfg.stride) + 1;
     if (prev && cfg.topDownLevels.includes(i)) {
       if (prev.h * 2 !== h || prev.w * 2 !== w) {
-        throw new MedsamError(`FPN top-down from ${prev.h}x${prev.w} does not fit level ${i} (${h}x${w})`, 'use an image_size that is a multiple of 32');
+        throw new MedsamError(
+          `FPN top-down from ${prev.h}x${prev.w} does not fit level ${i} (${h}x${w})`,
+          'use an image_size that is a multiple of 32',
+        );
       }
-      const up = cfg.interpMode === 'nearest'
-        ? g.resize(prev.x, [1, cfg.dModel, h, w], { mode: 'nearest', coord: 'asymmetric', nearestMode: 'floor' })
-        : g.resize(prev.x, [1, cfg.dModel, h, w], { mode: 'linear', coord: 'half_pixel' });
+      const up =
+        cfg.interpMode === 'nearest'
+          ? g.resize(prev.x, [1, cfg.dModel, h, w], { mode: 'nearest', coord: 'asymmetric', nearestMode: 'floor' })
+          : g.resize(prev.x, [1, cfg.dModel, h, w], { mode: 'linear', coord: 'half_pixel' });
       let fused = g.add(lat, up);
       if (cfg.fuseType === 'avg') fused = g.div(fused, g.constF(2));
       prev = { x: fused, h, w };
@@ -58,7 +70,12 @@ export function fpnNeck(
 }
 
 /** A 1x1 conv's weight as a [in, out] matrix (float64 for folding) and its bias. */
-export interface Pointwise { w: Float64Array; b: Float64Array; cin: number; cout: number }
+export interface Pointwise {
+  w: Float64Array;
+  b: Float64Array;
+  cin: number;
+  cout: number;
+}
 
 export function pointwiseWeights(ws: WeightStore, prefix: string): Pointwise {
   const w = ws.get(`${prefix}.weight`);
@@ -76,10 +93,11 @@ export function composePointwise(first: Pointwise, second: Pointwise): Pointwise
   const cout = second.cout;
   if (second.cin !== mid) throw new Error(`cannot compose 1x1 convs ${cin}->${mid} and ${second.cin}->${cout}`);
   const w = new Float64Array(cin * cout);
-  for (let i = 0; i < cin; i++) for (let m = 0; m < mid; m++) {
-    const a = first.w[i * mid + m]!;
-    for (let o = 0; o < cout; o++) w[i * cout + o] += a * second.w[m * cout + o]!;
-  }
+  for (let i = 0; i < cin; i++)
+    for (let m = 0; m < mid; m++) {
+      const a = first.w[i * mid + m]!;
+      for (let o = 0; o < cout; o++) w[i * cout + o] += a * second.w[m * cout + o]!;
+    }
   const b = Float64Array.from(second.b);
   for (let m = 0; m < mid; m++) for (let o = 0; o < cout; o++) b[o] += first.b[m]! * second.w[m * cout + o]!;
   return { w, b, cin, cout };
@@ -102,11 +120,19 @@ export function tokenNeckSupported(cfg: FpnNeckConfig): boolean {
  * `wanted` asks for (and those their top-down path reads) are built; others are left undefined.
  */
 export function fpnNeckTokens(
-  g: GraphBuilder, ws: WeightStore, prefix: string, cfg: FpnNeckConfig, xs: readonly TokenMap[], wanted: (level: number) => boolean,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  cfg: FpnNeckConfig,
+  xs: readonly TokenMap[],
+  wanted: (level: number) => boolean,
 ): (TokenMap | undefined)[] {
   const n = cfg.backboneChannelList.length - 1;
   if (xs.length !== n + 1) {
-    throw new MedsamError(`FPN neck has ${n + 1} lateral convs but the trunk gives ${xs.length} stages`, 'the neck backbone_channel_list must match the trunk stages');
+    throw new MedsamError(
+      `FPN neck has ${n + 1} lateral convs but the trunk gives ${xs.length} stages`,
+      'the neck backbone_channel_list must match the trunk stages',
+    );
   }
   const memo = new Map<number, TokenMap>();
   const level = (i: number): TokenMap => {
@@ -119,13 +145,18 @@ export function fpnNeckTokens(
         'the neck backbone_channel_list must match the trunk stage dims',
       );
     }
-    let out = g.scope(`convs.${n - i}`, () => pointwiseTokens(g, pointwiseWeights(ws, `${prefix}.convs.${n - i}.conv`), xi, `${prefix}.convs.${n - i}.conv`));
+    let out = g.scope(`convs.${n - i}`, () =>
+      pointwiseTokens(g, pointwiseWeights(ws, `${prefix}.convs.${n - i}.conv`), xi, `${prefix}.convs.${n - i}.conv`),
+    );
     if (i < n && cfg.topDownLevels.includes(i)) {
       const prev = toLayout(g, level(i + 1), ROWS);
       const lat = toLayout(g, out, ROWS);
       const { h, w } = lat;
       if (prev.h * 2 !== h || prev.w * 2 !== w) {
-        throw new MedsamError(`FPN top-down from ${prev.h}x${prev.w} does not fit level ${i} (${h}x${w})`, 'use an image_size that is a multiple of 32');
+        throw new MedsamError(
+          `FPN top-down from ${prev.h}x${prev.w} does not fit level ${i} (${h}x${w})`,
+          'use an image_size that is a multiple of 32',
+        );
       }
       // nearest ×2: output (y, x) reads input (⌊y/2⌋, ⌊x/2⌋), i.e. a broadcast over the (2, 2) sub-grid
       const d = cfg.dModel;

@@ -65,9 +65,13 @@ export function bicubicResize(src: Float32Array, C: number, inH: number, inW: nu
  * resized bicubically plus the window pos_embed tiled over the grid.
  */
 export function hieraPosEmbed(
-  posEmbed: Float32Array, bkg: readonly [number, number],
-  windowEmbed: Float32Array, win: readonly [number, number],
-  C: number, h: number, w: number,
+  posEmbed: Float32Array,
+  bkg: readonly [number, number],
+  windowEmbed: Float32Array,
+  win: readonly [number, number],
+  C: number,
+  h: number,
+  w: number,
 ): Float32Array {
   if (h % win[0] !== 0 || w % win[1] !== 0) {
     throw new MedsamError(
@@ -92,7 +96,8 @@ export function hieraPosEmbed(
  * Image-independent, so it is a build-time constant; each step is rounded to float32 as torch does.
  */
 export function sinePositionEncoding(cfg: SinePositionConfig, h: number, w: number): Float32Array {
-  if (cfg.numPosFeats % 2 !== 0) throw new MedsamError(`sine position encoding num_pos_feats ${cfg.numPosFeats} is odd`, 'fix the model YAML');
+  if (cfg.numPosFeats % 2 !== 0)
+    throw new MedsamError(`sine position encoding num_pos_feats ${cfg.numPosFeats} is odd`, 'fix the model YAML');
   const half = cfg.numPosFeats / 2;
   const dimT = new Float32Array(half);
   for (let k = 0; k < half; k++) dimT[k] = f32(Math.pow(cfg.temperature, f32(f32(2 * Math.floor(k / 2)) / half)));

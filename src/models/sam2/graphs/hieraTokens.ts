@@ -53,7 +53,12 @@ export function toNchw(g: GraphBuilder, m: TokenMap): T {
  * ws divisible by s every pooling cell lies inside one window, so pooling per window is the global
  * pooling and the result is window-major with windows of ws/s.
  */
-export function maxPoolTokens(g: GraphBuilder, x: T, m: Omit<TokenMap, 'x'>, s: number): { x: T; h: number; w: number; layout: TokenLayout } {
+export function maxPoolTokens(
+  g: GraphBuilder,
+  x: T,
+  m: Omit<TokenMap, 'x'>,
+  s: number,
+): { x: T; h: number; w: number; layout: TokenLayout } {
   const { h, w, c } = m;
   if (m.layout.kind === 'win') {
     const ws = m.layout.ws;
@@ -83,9 +88,10 @@ function pairMax(g: GraphBuilder, x: T, dims: [number, number, number]): T {
 export function nchwToTokens(data: Float32Array, c: number, h: number, w: number, layout: TokenLayout): Float32Array {
   const out = new Float32Array(c * h * w);
   const ws = layout.kind === 'win' ? layout.ws : 0;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const t = ws ? ((Math.floor(y / ws) * (w / ws) + Math.floor(x / ws)) * ws + (y % ws)) * ws + (x % ws) : y * w + x;
-    for (let ch = 0; ch < c; ch++) out[t * c + ch] = data[(ch * h + y) * w + x]!;
-  }
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) {
+      const t = ws ? ((Math.floor(y / ws) * (w / ws) + Math.floor(x / ws)) * ws + (y % ws)) * ws + (x % ws) : y * w + x;
+      for (let ch = 0; ch < c; ch++) out[t * c + ch] = data[(ch * h + y) * w + x]!;
+    }
   return out;
 }

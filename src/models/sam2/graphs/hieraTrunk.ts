@@ -24,7 +24,10 @@ export function hieraPlan(cfg: HieraTrunkConfig): HieraPlan {
   if (cfg.qPool < 0 || cfg.qPool > stageEnds.length - 1) {
     throw new MedsamError(`Hiera q_pool ${cfg.qPool} is out of range for ${cfg.stages.length} stages`, 'fix the model YAML');
   }
-  const qPoolBlocks = stageEnds.slice(0, -1).map((e) => e + 1).slice(0, cfg.qPool);
+  const qPoolBlocks = stageEnds
+    .slice(0, -1)
+    .map((e) => e + 1)
+    .slice(0, cfg.qPool);
   let embedDim = cfg.embedDim;
   let numHeads = cfg.numHeads;
   let curStage = 1;
@@ -45,7 +48,12 @@ export function hieraPlan(cfg: HieraTrunkConfig): HieraPlan {
 }
 
 /** A (1,H,W,C) tensor and its static size. */
-interface Map2d { x: T; h: number; w: number; c: number }
+interface Map2d {
+  x: T;
+  h: number;
+  w: number;
+  c: number;
+}
 
 /** window_partition: (1,H,W,C) → zero-pad to multiples of ws → (nWh·nWw, ws·ws, C). */
 function windowPartition(g: GraphBuilder, m: Map2d, ws: number): { x: T; hp: number; wp: number } {
@@ -89,13 +97,23 @@ function multiScaleBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hier
 
   // windows of the (padded) input; a global block is one window covering the whole map
   const win = spec.windowSize;
-  const part = win > 0 ? windowPartition(g, { x: xn, h: m.h, w: m.w, c: spec.dim }, win) : { x: g.reshape(xn, [1, m.h * m.w, spec.dim]), hp: m.h, wp: m.w };
+  const part =
+    win > 0
+      ? windowPartition(g, { x: xn, h: m.h, w: m.w, c: spec.dim }, win)
+      : { x: g.reshape(xn, [1, m.h * m.w, spec.dim]), hp: m.h, wp: m.w };
   const [winH, winW] = win > 0 ? [win, win] : [m.h, m.w];
   const numWindows = (part.hp / winH) * (part.wp / winW);
 
   let attnOut = g.scope('attn', () =>
     windowAttention(g, ws, `${p}.attn`, part.x, {
-      numWindows, winH, winW, dim: spec.dim, dimOut: spec.dimOut, numHeads: spec.numHeads, qStride: spec.qStride, impl,
+      numWindows,
+      winH,
+      winW,
+      dim: spec.dim,
+      dimOut: spec.dimOut,
+      numHeads: spec.numHeads,
+      qStride: spec.qStride,
+      impl,
     }),
   );
 
@@ -109,13 +127,14 @@ function multiScaleBlock(g: GraphBuilder, ws: WeightStore, p: string, spec: Hier
       hp = sh + ((outWin - (sh % outWin)) % outWin);
       wp = sw + ((outWin - (sw % outWin)) % outWin);
       if ((hp / outWin) * (wp / outWin) !== numWindows) {
-        throw new MedsamError(`Hiera window ${win} with q_stride ${spec.qStride} does not tile the ${m.h}x${m.w} grid consistently`, 'use an image_size that is a multiple of 32 · window size');
+        throw new MedsamError(
+          `Hiera window ${win} with q_stride ${spec.qStride} does not tile the ${m.h}x${m.w} grid consistently`,
+          'use an image_size that is a multiple of 32 · window size',
+        );
       }
     }
   }
-  attnOut = win > 0
-    ? windowUnpartition(g, attnOut, outWin, hp, wp, sh, sw, spec.dimOut)
-    : g.reshape(attnOut, [1, sh, sw, spec.dimOut]);
+  attnOut = win > 0 ? windowUnpartition(g, attnOut, outWin, hp, wp, sh, sw, spec.dimOut) : g.reshape(attnOut, [1, sh, sw, spec.dimOut]);
 
   let x = g.add(shortcut, attnOut);
   const hidden = geluMlp(g, ws, `${p}.mlp`, layerNorm(g, ws, `${p}.norm2`, x, 1e-6));
@@ -133,7 +152,15 @@ export interface HieraOutputs {
  * Weights under `prefix` (image_encoder.trunk). impl 'matmul' runs every block it can as tokenBlock
  * (the fast forms); 'mha', and block shapes tokenBlock does not cover, use the literal reference block.
  */
-export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg: HieraTrunkConfig, image: T, imageSize: number, impl: AttentionImpl = 'matmul'): HieraOutputs {
+export function hieraTrunk(
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  cfg: HieraTrunkConfig,
+  image: T,
+  imageSize: number,
+  impl: AttentionImpl = 'matmul',
+): HieraOutputs {
   const plan = hieraPlan(cfg);
   const C = cfg.embedDim;
   // PatchEmbed: 7x7 conv, stride 4, pad 3 (fixed in upstream's constructor)
@@ -162,7 +189,14 @@ export function hieraTrunk(g: GraphBuilder, ws: WeightStore, prefix: string, cfg
       if (fast) return fast;
       const input = 'a' in m ? realizeSum(g, m) : m;
       const r = toLayout(g, input, ROWS);
-      const y = multiScaleBlock(g, ws, `${prefix}.blocks.${i}`, spec, { x: g.reshape(r.x, [1, r.h, r.w, r.c]), h: r.h, w: r.w, c: r.c }, impl);
+      const y = multiScaleBlock(
+        g,
+        ws,
+        `${prefix}.blocks.${i}`,
+        spec,
+        { x: g.reshape(r.x, [1, r.h, r.w, r.c]), h: r.h, w: r.w, c: r.c },
+        impl,
+      );
       return { out: { x: g.reshape(y.x, [y.h * y.w, y.c]), h: y.h, w: y.w, c: y.c, layout: ROWS }, input };
     });
     if (stageDue) stages.push(res.input);

@@ -44,7 +44,10 @@ export function imageEncoderShapes(cfg: ImageEncoderConfig): { side: number; hid
 export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore, opts: ImageEncoderGraphOptions = {}): Uint8Array {
   const S = cfg.imageSize;
   if (!cfg.useHighResFeaturesInSam) {
-    throw new MedsamError('SAM2 configs without use_high_res_features_in_sam are not supported', 'use a SAM2.1 / MedSAM2 model YAML (they set it to true)');
+    throw new MedsamError(
+      'SAM2 configs without use_high_res_features_in_sam are not supported',
+      'use a SAM2.1 / MedSAM2 model YAML (they set it to true)',
+    );
   }
   if (S % 32 !== 0) throw new MedsamError(`SAM2 image_size ${S} is not a multiple of 32`, 'use image_size 512 or 1024');
   const io = IMAGE_ENCODER_IO;
@@ -55,11 +58,18 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
   const trunk = g.scope('trunk', () => hieraTrunk(g, ws, 'image_encoder.trunk', cfg.trunk, image, S, opts.attention ?? 'matmul'));
   const nLevels = trunk.stages.length;
   const nKept = nLevels - cfg.scalp;
-  if (nKept < 3) throw new MedsamError(`SAM2 image encoder keeps ${nKept} FPN levels after scalp ${cfg.scalp}; 3 are needed`, 'fix the model YAML (scalp / stages)');
+  if (nKept < 3)
+    throw new MedsamError(
+      `SAM2 image encoder keeps ${nKept} FPN levels after scalp ${cfg.scalp}; 3 are needed`,
+      'fix the model YAML (scalp / stages)',
+    );
   const lastStage = trunk.stages[nKept - 1]!;
   const side = S / cfg.backboneStride;
   if (lastStage.h !== side || lastStage.w !== side) {
-    throw new MedsamError(`SAM2 image encoder features are ${lastStage.h}x${lastStage.w}, backbone_stride ${cfg.backboneStride} implies ${side}x${side}`, 'fix backbone_stride in the model YAML');
+    throw new MedsamError(
+      `SAM2 image encoder features are ${lastStage.h}x${lastStage.w}, backbone_stride ${cfg.backboneStride} implies ${side}x${side}`,
+      'fix backbone_stride in the model YAML',
+    );
   }
   const C = cfg.neck.dModel;
   const shapes = imageEncoderShapes(cfg);
@@ -91,18 +101,37 @@ export function buildImageEncoderGraph(cfg: ImageEncoderConfig, ws: WeightStore,
     const wanted = (i: number) => i === nKept - 1 || (opts.debug ?? false) || (i < 2 && !foldable(i));
     const levels = g.scope('neck', () => fpnNeckTokens(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages, wanted));
     const nb = cfg.neck.backboneChannelList.length - 1;
-    const highRes = (i: 0 | 1): T => g.scope(`conv_s${i}`, () => {
-      const convS = pointwiseWeights(ws, `sam_mask_decoder.conv_s${i}`);
-      const m = foldable(i)
-        ? pointwiseTokens(g, composePointwise(pointwiseWeights(ws, `image_encoder.neck.convs.${nb - i}.conv`), convS), trunk.stages[i]!, `conv_s${i}_after_neck_conv`)
-        : pointwiseTokens(g, convS, levels[i]!, `sam_mask_decoder.conv_s${i}`);
-      return toNchw(g, m);
-    });
-    return { visionFeatures: toNchw(g, levels[nKept - 1]!), highRes0: highRes(0), highRes1: highRes(1), level: (i) => toNchw(g, levels[i]!) };
+    const highRes = (i: 0 | 1): T =>
+      g.scope(`conv_s${i}`, () => {
+        const convS = pointwiseWeights(ws, `sam_mask_decoder.conv_s${i}`);
+        const m = foldable(i)
+          ? pointwiseTokens(
+              g,
+              composePointwise(pointwiseWeights(ws, `image_encoder.neck.convs.${nb - i}.conv`), convS),
+              trunk.stages[i]!,
+              `conv_s${i}_after_neck_conv`,
+            )
+          : pointwiseTokens(g, convS, levels[i]!, `sam_mask_decoder.conv_s${i}`);
+        return toNchw(g, m);
+      });
+    return {
+      visionFeatures: toNchw(g, levels[nKept - 1]!),
+      highRes0: highRes(0),
+      highRes1: highRes(1),
+      level: (i) => toNchw(g, levels[i]!),
+    };
   }
 
   function plainNeck(): { visionFeatures: T; highRes0: T; highRes1: T; level: (i: number) => T } {
-    const levels = g.scope('neck', () => fpnNeck(g, ws, 'image_encoder.neck', cfg.neck, trunk.stages.map((st) => ({ x: toNchw(g, st), c: st.c, h: st.h, w: st.w }))));
+    const levels = g.scope('neck', () =>
+      fpnNeck(
+        g,
+        ws,
+        'image_encoder.neck',
+        cfg.neck,
+        trunk.stages.map((st) => ({ x: toNchw(g, st), c: st.c, h: st.h, w: st.w })),
+      ),
+    );
     const highRes0 = g.scope('conv_s0', () => conv2d(g, ws, 'sam_mask_decoder.conv_s0', levels[0]!.x));
     const highRes1 = g.scope('conv_s1', () => conv2d(g, ws, 'sam_mask_decoder.conv_s1', levels[1]!.x));
     return { visionFeatures: levels[nKept - 1]!.x, highRes0, highRes1, level: (i) => levels[i]!.x };

@@ -57,12 +57,17 @@ export function maskDecoder(g: GraphBuilder, ws: WeightStore, cfg: SamHeadsConfi
     const nOut = (cfg.predObjScores ? 1 : 0) + 1 + nMask;
     const outTok = new Float32Array(nOut * C);
     let off = 0;
-    for (const r of rows) { outTok.set(r, off); off += r.length; }
+    for (const r of rows) {
+      outTok.set(r, off);
+      off += r.length;
+    }
     const tokens = g.concat([g.initializer(outTok, [1, nOut, C], `${D}.output_tokens`), x.sparse], 1);
 
     const src = g.add(x.image, x.dense);
     const { queries: hs, keys } = twoWayTransformer(g, ws, `${D}.transformer`, src, x.imagePe, tokens, {
-      depth: cfg.transformerDepth, numHeads: cfg.transformerHeads, channels: C,
+      depth: cfg.transformerDepth,
+      numHeads: cfg.transformerHeads,
+      channels: C,
     });
     const so = cfg.predObjScores ? 1 : 0;
     const iouTokenOut = g.squeeze(g.slice(hs, [so], [so + 1], [1]), [1]);
@@ -95,7 +100,8 @@ export function maskDecoder(g: GraphBuilder, ws: WeightStore, cfg: SamHeadsConfi
     const masks = g.reshape(g.matmul(hyperIn, g.reshape(upscaled, [1, c8, m * m])), [1, nMask, m, m]);
 
     const iouPred = mlp(g, ws, `${D}.iou_prediction_head`, iouTokenOut, cfg.iouHeadDepth, {
-      act: 'relu', sigmoidOutput: cfg.iouPredictionUseSigmoid,
+      act: 'relu',
+      sigmoidOutput: cfg.iouPredictionUseSigmoid,
     });
 
     let objectScoreLogits: T;

@@ -25,12 +25,15 @@ export const MEMORY_ATTENTION_IO = {
 export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightStore): Uint8Array {
   const ma = cfg.memoryAttention;
   const side = cfg.imageSize / cfg.backboneStride;
-  if (!Number.isInteger(side)) throw new MedsamError(`image_size ${cfg.imageSize} is not a multiple of backbone stride ${cfg.backboneStride}`, 'fix the model YAML');
+  if (!Number.isInteger(side))
+    throw new MedsamError(`image_size ${cfg.imageSize} is not a multiple of backbone stride ${cfg.backboneStride}`, 'fix the model YAML');
   const hw = side * side;
   const C = ma.dModel;
   const Cm = ma.crossAttention.kvInDim;
-  if (C !== cfg.hiddenDim) throw new MedsamError(`memory_attention.d_model ${C} differs from the neck d_model ${cfg.hiddenDim}`, 'fix the model YAML');
-  if (Cm !== cfg.memDim) throw new MedsamError(`cross-attention kv_in_dim ${Cm} differs from the memory dim ${cfg.memDim}`, 'fix the model YAML');
+  if (C !== cfg.hiddenDim)
+    throw new MedsamError(`memory_attention.d_model ${C} differs from the neck d_model ${cfg.hiddenDim}`, 'fix the model YAML');
+  if (Cm !== cfg.memDim)
+    throw new MedsamError(`cross-attention kv_in_dim ${Cm} differs from the memory dim ${cfg.memDim}`, 'fix the model YAML');
 
   const g = new GraphBuilder('sam2_memory_attention');
   const io = MEMORY_ATTENTION_IO;
@@ -68,10 +71,22 @@ export function buildMemoryAttentionGraph(cfg: MemoryModulesConfig, ws: WeightSt
     g.scope(`layer${i}`, () => {
       // self-attention
       const qk = ma.posEncAtAttn ? g.add(t2, qPos) : t2;
-      ({ sum: out, normed: t2 } = residualLayerNorm(g, ws, norm2!, out, ropeAttention(g, ws, `${p}.self_attn`, ma.selfAttention, qk, qk, t2, selfRope, selfRope)));
+      ({ sum: out, normed: t2 } = residualLayerNorm(
+        g,
+        ws,
+        norm2!,
+        out,
+        ropeAttention(g, ws, `${p}.self_attn`, ma.selfAttention, qk, qk, t2, selfRope, selfRope),
+      ));
       // cross-attention to memories and object pointers
       const q = ma.posEncAtCrossAttnQueries ? g.add(t2, qPos) : t2;
-      ({ sum: out, normed: t2 } = residualLayerNorm(g, ws, norm3!, out, ropeAttention(g, ws, `${p}.cross_attn_image`, ma.crossAttention, q, memKeys, mem, crossRope, crossKeyRope)));
+      ({ sum: out, normed: t2 } = residualLayerNorm(
+        g,
+        ws,
+        norm3!,
+        out,
+        ropeAttention(g, ws, `${p}.cross_attn_image`, ma.crossAttention, q, memKeys, mem, crossRope, crossKeyRope),
+      ));
       // FFN
       const h = activation(g, linear(g, ws, `${p}.linear1`, t2), ma.activation);
       ({ sum: out, normed: t2 } = residualLayerNorm(g, ws, nextNorm, out, linear(g, ws, `${p}.linear2`, h)));

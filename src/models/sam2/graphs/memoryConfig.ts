@@ -64,7 +64,8 @@ export function memoryConfig(cfg: Sam2Config): MemoryModulesConfig {
   const me = cfg.memoryEncoder;
   const ma = cfg.memoryAttention;
   const act = ma.layer.activation;
-  if (act !== 'relu' && act !== 'gelu') throw new MedsamError(`SAM2 memory attention activation '${act}' is not supported`, "use 'relu' or 'gelu'");
+  if (act !== 'relu' && act !== 'gelu')
+    throw new MedsamError(`SAM2 memory attention activation '${act}' is not supported`, "use 'relu' or 'gelu'");
   const md = me.maskDownsampler;
   const cx = me.fuser.layer;
   const pe = me.positionEncoding;
@@ -82,8 +83,21 @@ export function memoryConfig(cfg: Sam2Config): MemoryModulesConfig {
     memoryEncoder: {
       inDim: me.inDim,
       outDim: me.outDim,
-      maskDownsampler: { embedDim: md.embedDim, kernelSize: md.kernelSize, stride: md.stride, padding: md.padding, totalStride: md.totalStride },
-      fuser: { numLayers: me.fuser.numLayers, dim: cx.dim, kernelSize: cx.kernelSize, padding: cx.padding, useDwconv: cx.useDwconv, inputProjection: me.fuser.inputProjection },
+      maskDownsampler: {
+        embedDim: md.embedDim,
+        kernelSize: md.kernelSize,
+        stride: md.stride,
+        padding: md.padding,
+        totalStride: md.totalStride,
+      },
+      fuser: {
+        numLayers: me.fuser.numLayers,
+        dim: cx.dim,
+        kernelSize: cx.kernelSize,
+        padding: cx.padding,
+        useDwconv: cx.useDwconv,
+        inputProjection: me.fuser.inputProjection,
+      },
       posEnc: { numPosFeats: pe.numPosFeats, temperature: pe.temperature, normalize: pe.normalize, scale: pe.scale },
     },
     memoryAttention: {

@@ -25,7 +25,9 @@ const f32 = Math.fround;
  * x), positions 1..h normalised by (h + 1e-6) and scaled by 2π.
  */
 export function sinePositionEncoding2d(
-  numPosFeats: number, h: number, w: number,
+  numPosFeats: number,
+  h: number,
+  w: number,
   o: { temperature?: number; normalize?: boolean; scale?: number } = {},
 ): Float32Array {
   if (numPosFeats % 2 !== 0) throw new MedsamError(`position encoding num_pos_feats ${numPosFeats} is odd`, 'fix the model YAML');
@@ -35,7 +37,7 @@ export function sinePositionEncoding2d(
   const eps = 1e-6;
   const dimT = new Float32Array(npf);
   for (let d = 0; d < npf; d++) dimT[d] = f32(Math.pow(temperature, f32(f32(2 * Math.floor(d / 2)) / npf)));
-  const embed = (i: number, n: number): number => (o.normalize ?? true) ? f32(f32(f32(i + 1) / f32(n + eps)) * scale) : i + 1;
+  const embed = (i: number, n: number): number => ((o.normalize ?? true) ? f32(f32(f32(i + 1) / f32(n + eps)) * scale) : i + 1);
   const out = new Float32Array(2 * npf * h * w);
   for (let y = 0; y < h; y++) {
     const ye = embed(y, h);
@@ -75,7 +77,10 @@ function cxBlock(g: GraphBuilder, ws: WeightStore, p: string, x: T, cfg: MemoryM
       for (let i = 0; i < hidden; i++) w2[o * hidden + i] = Math.fround(w2[o * hidden + i]! * gamma[o]!);
     }
   }
-  y = g.add(g.matmul(h, g.initializer(transpose2d(w2, dim, hidden), [hidden, dim], `${p}.pwconv2.weight_gamma`)), g.initializer(b2, [dim], `${p}.pwconv2.bias_gamma`));
+  y = g.add(
+    g.matmul(h, g.initializer(transpose2d(w2, dim, hidden), [hidden, dim], `${p}.pwconv2.weight_gamma`)),
+    g.initializer(b2, [dim], `${p}.pwconv2.bias_gamma`),
+  );
   return g.add(x, g.transpose(y, [0, 3, 1, 2]));
 }
 
@@ -155,7 +160,8 @@ export function buildMemoryEncoderGraph(cfg: MemoryModulesConfig, ws: WeightStor
   g.output(x, io.features, 'float', [1, Cm, side, side]);
 
   const pe = sinePositionEncoding2d(me.posEnc.numPosFeats, side, side, me.posEnc);
-  if (me.posEnc.numPosFeats !== Cm) throw new MedsamError(`memory position encoding has ${me.posEnc.numPosFeats} channels, memory dim is ${Cm}`, 'fix the model YAML');
+  if (me.posEnc.numPosFeats !== Cm)
+    throw new MedsamError(`memory position encoding has ${me.posEnc.numPosFeats} channels, memory dim is ${Cm}`, 'fix the model YAML');
   g.output(g.initializer(pe, [1, Cm, side, side], 'maskmem_pos_enc'), io.posEnc, 'float', [1, Cm, side, side]);
   return g.toBytes({ docString: 'SAM2 memory encoder (medsam2.js graph builder)' });
 }

@@ -14,7 +14,8 @@ const f32 = Math.fround;
  * rounded to float32 as torch computes it.
  */
 export function axialRopeTables(dim: number, endX: number, endY: number, theta: number): { cos: Float32Array; sin: Float32Array } {
-  if (dim % 4 !== 0) throw new MedsamError(`RoPE head dim ${dim} is not a multiple of 4`, 'use a memory-attention embedding_dim/num_heads divisible by 4');
+  if (dim % 4 !== 0)
+    throw new MedsamError(`RoPE head dim ${dim} is not a multiple of 4`, 'use a memory-attention embedding_dim/num_heads divisible by 4');
   const q = dim / 4;
   const freqs = new Float32Array(q);
   for (let k = 0; k < q; k++) freqs[k] = f32(1 / f32(Math.pow(theta, f32((4 * k) / dim))));
@@ -47,7 +48,10 @@ export function ropeGrid(cfg: RopeAttentionConfig, numTokens: number): [number, 
   if (fx * fy === numTokens) return [fx, fy];
   const side = Math.round(Math.sqrt(numTokens));
   if (side * side !== numTokens) {
-    throw new MedsamError(`memory attention has ${numTokens} query tokens, not a square grid`, 'use a square image_size that is a multiple of the backbone stride');
+    throw new MedsamError(
+      `memory attention has ${numTokens} query tokens, not a square grid`,
+      'use a square image_size that is a multiple of the backbone stride',
+    );
   }
   return [side, side];
 }
@@ -125,8 +129,15 @@ function rotate(g: GraphBuilder, x: T, r: RopeTables, heads: number): T {
  * one head the head split is a reshape.
  */
 export function ropeAttention(
-  g: GraphBuilder, ws: WeightStore, prefix: string, cfg: RopeAttentionConfig,
-  qIn: T, kIn: T, vIn: T, qRope: RopeTables, kRope: RopeTables,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  cfg: RopeAttentionConfig,
+  qIn: T,
+  kIn: T,
+  vIn: T,
+  qRope: RopeTables,
+  kRope: RopeTables,
 ): T {
   return g.scope(prefix, () => {
     const internal = cfg.embeddingDim / cfg.downsampleRate;
@@ -157,7 +168,15 @@ export function ropeAttention(
  * value and output projections as one small matmul instead of two.
  */
 function valuesThroughOutProj(
-  g: GraphBuilder, ws: WeightStore, prefix: string, probs: T, x: T, heads: number, dh: number, kvIn: number, cOut: number,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  probs: T,
+  x: T,
+  heads: number,
+  dh: number,
+  kvIn: number,
+  cOut: number,
 ): T {
   const internal = heads * dh;
   const wv = ws.get(`${prefix}.v_proj.weight`, [internal, kvIn]).data; // torch Linear [out, in]
@@ -181,8 +200,11 @@ function valuesThroughOutProj(
     for (let o = 0; o < cOut; o++) for (let j = 0; j < internal; j++) bias[o]! += wo[o * internal + j]! * bv[j]!;
   }
   const px = g.matmul(probs, x); // [H,N,kvIn]
-  const y = heads === 1
-    ? g.matmul(g.squeeze(px, [0]), g.initializer(f, [kvIn, cOut], `${prefix}.v_out_proj.weight`))
-    : g.op1('ReduceSum', [g.matmul(px, g.initializer(f, [heads, kvIn, cOut], `${prefix}.v_out_proj.weight`)), g.constI([0])], { keepdims: 0 });
+  const y =
+    heads === 1
+      ? g.matmul(g.squeeze(px, [0]), g.initializer(f, [kvIn, cOut], `${prefix}.v_out_proj.weight`))
+      : g.op1('ReduceSum', [g.matmul(px, g.initializer(f, [heads, kvIn, cOut], `${prefix}.v_out_proj.weight`)), g.constI([0])], {
+          keepdims: 0,
+        });
   return g.add(y, g.initializer(Float32Array.from(bias), [cOut], `${prefix}.v_out_proj.bias`));
 }

@@ -43,7 +43,8 @@ export function buildSamHeadsGraph(cfg: SamHeadsConfig, ws: WeightStore, opts: {
 export function objPtrProj(g: GraphBuilder, ws: WeightStore, cfg: SamHeadsConfig, x: T): T {
   if (!cfg.useObjPtrsInEncoder) return g.op1('Identity', [x]);
   return g.scope('obj_ptr_proj', () =>
-    cfg.useMlpForObjPtrProj ? mlp(g, ws, 'obj_ptr_proj', x, 3, { act: 'relu' }) : linear(g, ws, 'obj_ptr_proj', x));
+    cfg.useMlpForObjPtrProj ? mlp(g, ws, 'obj_ptr_proj', x, 3, { act: 'relu' }) : linear(g, ws, 'obj_ptr_proj', x),
+  );
 }
 
 /** Standalone obj_ptr_proj graph (parity tests): x [B,C] → obj_ptr [B,C]. */

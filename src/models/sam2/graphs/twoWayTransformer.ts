@@ -35,7 +35,9 @@ export function samAttention(g: GraphBuilder, ws: WeightStore, prefix: string, q
 
 /** TwoWayAttentionBlock: token self-attn, token→image, MLP, image→token (post-norm residuals). */
 export function twoWayAttentionBlock(
-  g: GraphBuilder, ws: WeightStore, prefix: string,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
   x: { queries: T; keys: T; queryPe: T; keyPe: T },
   o: { numHeads: number; skipFirstLayerPe: boolean; mlpLayers?: number },
 ): { queries: T; keys: T } {
@@ -70,8 +72,12 @@ export function twoWayAttentionBlock(
  * Returns (queries [1,N,C], keys [1,hw,C]).
  */
 export function twoWayTransformer(
-  g: GraphBuilder, ws: WeightStore, prefix: string,
-  image: T, imagePe: T, points: T,
+  g: GraphBuilder,
+  ws: WeightStore,
+  prefix: string,
+  image: T,
+  imagePe: T,
+  points: T,
   o: { depth: number; numHeads: number; channels: number },
 ): { queries: T; keys: T } {
   return g.scope(prefix, () => {
@@ -80,9 +86,16 @@ export function twoWayTransformer(
     let queries = points;
     let keys = flat(image);
     for (let i = 0; i < o.depth; i++) {
-      ({ queries, keys } = twoWayAttentionBlock(g, ws, `${prefix}.layers.${i}`, { queries, keys, queryPe: points, keyPe }, {
-        numHeads: o.numHeads, skipFirstLayerPe: i === 0,
-      }));
+      ({ queries, keys } = twoWayAttentionBlock(
+        g,
+        ws,
+        `${prefix}.layers.${i}`,
+        { queries, keys, queryPe: points, keyPe },
+        {
+          numHeads: o.numHeads,
+          skipFirstLayerPe: i === 0,
+        },
+      ));
     }
     const q = g.add(queries, points);
     const k = g.add(keys, keyPe);
