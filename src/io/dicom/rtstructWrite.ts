@@ -3,6 +3,7 @@
  * closed planar contours (marching squares, ./contours.ts) in patient coordinates (LPS mm), each
  * referencing its source image. Encoded by dcmjs; checked by dciodvfy in test/dicom/rtstruct.test.ts.
  */
+import { copiedPatientStudy } from './patientStudy.js';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../volume.js';
 import { marchingSquares } from './contours.js';
@@ -97,27 +98,18 @@ export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions,
     SpecificCharacterSet: 'ISO_IR 192',
     SOPClassUID: RTSTRUCT_SOP_CLASS,
     SOPInstanceUID: opts.sopInstanceUid ?? newUid(),
-    StudyDate: id.StudyDate ?? '',
-    StudyTime: id.StudyTime ?? '',
-    AccessionNumber: id.AccessionNumber ?? '',
     Modality: 'RTSTRUCT',
     Manufacturer: 'medsam2.js',
-    ReferringPhysicianName: id.ReferringPhysicianName ?? '',
     SeriesDescription: opts.seriesDescription ?? `${opts.algorithmName} contours`,
     OperatorsName: '',
     ManufacturerModelName: 'medsam2.js',
-    PatientName: id.PatientName ?? '',
-    PatientID: id.PatientID ?? '',
-    PatientBirthDate: id.PatientBirthDate ?? '',
-    PatientSex: id.PatientSex ?? '',
+    ...copiedPatientStudy(id),
     SoftwareVersions: opts.algorithmVersion,
     StudyInstanceUID: studyUid,
     SeriesInstanceUID: opts.seriesInstanceUid ?? newUid(),
-    StudyID: id.StudyID ?? '',
     SeriesNumber: opts.seriesNumber ?? 301,
     InstanceNumber: 1,
     FrameOfReferenceUID: src.frameOfReferenceUid,
-    PositionReferenceIndicator: id.PositionReferenceIndicator ?? '',
     StructureSetLabel: 'MEDSAM2',
     StructureSetDate: date,
     StructureSetTime: time,

@@ -5,6 +5,7 @@
  * source header and assumes Cornerstone image stacks, so we write the required modules explicitly.
  * Checked by dciodvfy (dicom3tools) in test/dicom/seg.test.ts. Browser-safe.
  */
+import { copiedPatientStudy } from './patientStudy.js';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../volume.js';
 import { writeNatural, type NaturalDataset } from './dcmjs.js';
@@ -160,16 +161,12 @@ export function buildSeg(mask: Volume, like: Volume, opts: SegWriteOptions, path
     ImageType: ['DERIVED', 'PRIMARY'],
     SOPClassUID: SEG_SOP_CLASS,
     SOPInstanceUID: opts.sopInstanceUid ?? newUid(),
-    StudyDate: id.StudyDate ?? '',
     SeriesDate: date,
     ContentDate: date,
-    StudyTime: id.StudyTime ?? '',
     SeriesTime: time,
     ContentTime: time,
-    AccessionNumber: id.AccessionNumber ?? '',
     Modality: 'SEG',
     Manufacturer: 'medsam2.js',
-    ReferringPhysicianName: id.ReferringPhysicianName ?? '',
     SeriesDescription: opts.seriesDescription ?? `${opts.algorithmName} segmentation`,
     ManufacturerModelName: 'medsam2.js',
     ReferencedSeriesSequence: [
@@ -181,19 +178,14 @@ export function buildSeg(mask: Volume, like: Volume, opts: SegWriteOptions, path
         }),
       },
     ],
-    PatientName: id.PatientName ?? '',
-    PatientID: id.PatientID ?? '',
-    PatientBirthDate: id.PatientBirthDate ?? '',
-    PatientSex: id.PatientSex ?? '',
+    ...copiedPatientStudy(id),
     DeviceSerialNumber: '0',
     SoftwareVersions: opts.algorithmVersion,
     StudyInstanceUID: studyUid,
     SeriesInstanceUID: opts.seriesInstanceUid ?? newUid(),
-    StudyID: id.StudyID ?? '',
     SeriesNumber: opts.seriesNumber ?? 300,
     InstanceNumber: 1,
     FrameOfReferenceUID: src.frameOfReferenceUid,
-    PositionReferenceIndicator: id.PositionReferenceIndicator ?? '',
     DimensionOrganizationSequence: [{ DimensionOrganizationUID: dimensionOrg }],
     DimensionIndexSequence: [
       {
