@@ -47,6 +47,10 @@ function bad(where: string, what: string): MedsamError {
 
 export function interactionToJson(i: Interaction): unknown {
   if (i.kind === 'prompt' || i.kind === 'correct') return { ...i, prompt: promptToJson(i.prompt) };
+  if (i.kind === 'edit') {
+    const { mask, ...rest } = i;
+    return { ...rest, maskBase64: Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength).toString('base64') };
+  }
   return { ...i };
 }
 
@@ -70,6 +74,14 @@ export function interactionFromJson(j: unknown, where = '?'): Interaction {
       return { kind: 'correct', objId: int(o.objId, 'objId'), slice: int(o.slice, 'slice'), prompt: promptFromJson(o.prompt, where) };
     case 'remove':
       return { kind: 'remove', objId: int(o.objId, 'objId') };
+    case 'edit':
+      if (typeof o.maskBase64 !== 'string') throw bad(where, 'maskBase64 is not a string');
+      return {
+        kind: 'edit',
+        objId: int(o.objId, 'objId'),
+        slice: int(o.slice, 'slice'),
+        mask: new Uint8Array(Buffer.from(o.maskBase64, 'base64')),
+      };
     case 'propagate': {
       const r: Interaction = { kind: 'propagate' };
       if (o.objIds !== undefined) {

@@ -8,6 +8,7 @@ import { voxelCount, type Volume } from '../io/volume.js';
 import { resolveModel } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
 import { validatePrompts } from '../predictor/prompts.js';
+import { applyStroke, type BrushStroke } from './brushStroke.js';
 import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { ModelPool } from './modelPool.js';
 import type {
@@ -31,7 +32,12 @@ interface ObjectRecord {
 interface Snapshot {
   tracker: unknown;
   objects: Map<number, ObjectRecord>;
+  edits: Map<number, Map<number, Uint8Array>>;
+  pending: Set<string>;
 }
+
+/** What an edit may be given: the slice's new mask, or a brush/eraser stroke on its current one. */
+export type MaskEdit = { mask: Uint8Array; stroke?: undefined } | { stroke: BrushStroke; mask?: undefined };
 
 /**
  * A long-lived interactive segmentation of one volume or video with one model: prompts for any
@@ -40,10 +46,24 @@ interface Snapshot {
  * family's tracker (src/families); the Session validates, serialises calls (one at a time, in call
  * order), records a replayable history and keeps a snapshot per interaction for undo. A failed or
  * cancelled interaction leaves the Session exactly as before it.
+ *
+ * Redo: undo moves the interaction with the snapshots before and after it onto a redo stack, so
+ * redo puts the later state back without running the model; any new interaction clears the stack.
+ *
+ * Manual edits (brush/eraser, edit()) are literal: the edited slice shows exactly the mask given,
+ * no model runs. They live in an overlay over the tracker's masks; the model only hears of an edit
+ * (as that slice's mask prompt, replacing its prompt) when the object is next propagated or the
+ * same slice is prompted again, so re-propagation starts from the edited slice. A later prompt on
+ * that slice hands it back to the model.
  */
 export class Session implements SessionApi {
   private objs = new Map<number, ObjectRecord>();
   private readonly done: { interaction: Interaction; before: Snapshot }[] = [];
+  private readonly undone: { interaction: Interaction; before: Snapshot; after: Snapshot }[] = [];
+  /** Literal masks from edit() by object, then slice (copied on write: snapshots share them). */
+  private edits = new Map<number, Map<number, Uint8Array>>();
+  /** Edits (`objId:slice`) not yet given to the tracker as mask prompts. */
+  private pending = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private running: AbortController | undefined;
   private closed = false;
@@ -99,11 +119,20 @@ export class Session implements SessionApi {
     }
   }
 
-  /** Open a Session and replay a recorded history (crash recovery); the replay is deterministic. */
-  static async fromHistory(input: SessionInput, history: readonly Interaction[], opts: SessionOptions = {}): Promise<Session> {
+  /**
+   * Open a Session and replay a recorded history (crash recovery); the replay is deterministic.
+   * `redo` (as redoable() gave it) rebuilds the redo stack: those interactions are replayed, then undone.
+   */
+  static async fromHistory(
+    input: SessionInput,
+    history: readonly Interaction[],
+    opts: SessionOptions = {},
+    redo: readonly Interaction[] = [],
+  ): Promise<Session> {
     const s = await Session.open(input, opts);
     try {
-      for (const i of history) await s.apply(i);
+      for (const i of [...history, ...redo]) await s.apply(i);
+      for (let k = 0; k < redo.length; k++) await s.undo();
     } catch (e) {
       await s.close();
       throw e;
@@ -122,10 +151,12 @@ export class Session implements SessionApi {
         return this.propagate({ objIds: i.objIds, range: i.range, direction: i.direction, full: i.full });
       case 'remove':
         return this.removeObject(i.objId);
+      case 'edit':
+        return this.edit(i.objId, i.slice, { mask: i.mask });
       default:
         throw new MedsamError(
           `unknown interaction kind '${String((i as { kind: unknown }).kind)}'`,
-          "use 'prompt', 'correct', 'propagate' or 'remove'",
+          "use 'prompt', 'correct', 'propagate', 'remove' or 'edit'",
         );
     }
   }
@@ -134,7 +165,7 @@ export class Session implements SessionApi {
     return [...this.objs].map(([objId, o]) => ({
       objId,
       keys: [...o.keys].sort((a, b) => a - b),
-      slices: [...this.tracker.masks(objId)]
+      slices: [...this.masksOf(objId)]
         .filter(([, m]) => m.some((v) => v !== 0))
         .map(([k]) => k)
         .sort((a, b) => a - b),
@@ -152,7 +183,9 @@ export class Session implements SessionApi {
     const p = this.checkPrompt(objId, slice, prompt);
     return this.serial(() =>
       this.record({ kind: 'prompt', objId, slice, prompt: p, replace }, async () => {
+        await this.giveEdit(objId, slice);
         const mask = await this.tracker.prompt(objId, slice, p, { replace, correction: false });
+        this.dropEdit(objId, slice);
         this.touch(objId, slice);
         return sliceMask(objId, slice, mask);
       }),
@@ -168,7 +201,9 @@ export class Session implements SessionApi {
           `add a prompt for it first (objects: ${[...this.objs.keys()].join(', ') || 'none'})`,
         );
       return this.record({ kind: 'correct', objId, slice, prompt: p }, async () => {
+        await this.giveEdit(objId, slice);
         const mask = await this.tracker.prompt(objId, slice, p, { replace: false, correction: true });
+        this.dropEdit(objId, slice);
         this.touch(objId, slice);
         return sliceMask(objId, slice, mask);
       });
@@ -216,7 +251,12 @@ export class Session implements SessionApi {
           const objects: PropagationSummary['objects'] = [];
           for (const objId of ids) {
             if (ctl.signal.aborted) throw new PropagationCancelled();
-            const onSlice = opts.onSlice;
+            // Edits become that slice's mask prompt, so propagation starts from what the person drew.
+            for (const slice of [...(this.edits.get(objId)?.keys() ?? [])]) await this.giveEdit(objId, slice);
+            // What streams is what the Session shows: an edited slice keeps its literal mask.
+            const edited = this.edits.get(objId);
+            const onSlice =
+              opts.onSlice && (edited ? (o: number, f: number, m: Uint8Array) => opts.onSlice!(o, f, edited.get(f) ?? m) : opts.onSlice);
             const before = onSlice ? new Map(this.tracker.masks(objId)) : undefined;
             const sent = new Map<number, Uint8Array>();
             const r = await this.tracker.propagate(objId, {
@@ -275,6 +315,54 @@ export class Session implements SessionApi {
       return this.record({ kind: 'remove', objId }, async () => {
         this.tracker.removeObject(objId);
         this.objs.delete(objId);
+        this.edits = new Map(this.edits);
+        this.edits.delete(objId);
+        this.pending = new Set([...this.pending].filter((k) => !k.startsWith(`${objId}:`)));
+      });
+    });
+  }
+
+  /**
+   * A literal edit of one object's mask on one slice: the new mask, or a brush/eraser stroke on
+   * the current one (a new object id starts an object drawn by hand). No model runs; the history
+   * records the resulting mask, so a replay is exact. Resolves to the slice's mask.
+   */
+  edit(objId: number, slice: number, e: MaskEdit): Promise<SliceMask> {
+    if (this.closed) return Promise.reject(new MedsamError('the session is closed', 'open a new session'));
+    if (!Number.isInteger(objId) || objId < 1 || objId > 255)
+      return Promise.reject(new MedsamError(`object id ${objId} is not an integer 1..255`, 'give objId 1..255'));
+    if (!Number.isInteger(slice) || slice < 0 || slice >= this.numSlices)
+      return Promise.reject(
+        new MedsamError(`slice ${slice} is outside the stack (0..${this.numSlices - 1})`, 'give a slice index along the session axis'),
+      );
+    const px = this.rows * this.cols;
+    if (e.mask && e.mask.length !== px)
+      return Promise.reject(
+        new MedsamError(`the edit's mask has ${e.mask.length} pixels, the slice ${this.rows}x${this.cols}`, 'send a rows x cols mask'),
+      );
+    if (e.stroke) {
+      const st = e.stroke;
+      const bad =
+        !Array.isArray(st.points) ||
+        st.points.length === 0 ||
+        st.points.length > 10_000 ||
+        !st.points.every((q) => Number.isFinite(q?.x) && Number.isFinite(q?.y)) ||
+        !(st.radius >= 0 && st.radius <= 256) ||
+        (st.mode !== 'paint' && st.mode !== 'erase');
+      if (bad)
+        return Promise.reject(
+          new MedsamError('the brush stroke is not {points: [{x, y}, ...], radius 0..256, mode paint|erase}', 'send 1..10000 points'),
+        );
+    }
+    return this.serial(() => {
+      const current = this.masksOf(objId).get(slice);
+      const mask = e.mask ? Uint8Array.from(e.mask, (v) => (v ? 1 : 0)) : applyStroke(current, this.rows, this.cols, e.stroke!);
+      return this.record({ kind: 'edit', objId, slice, mask }, async () => {
+        this.edits = new Map(this.edits);
+        this.edits.set(objId, new Map(this.edits.get(objId)).set(slice, mask));
+        this.pending = new Set(this.pending).add(`${objId}:${slice}`);
+        this.touch(objId, slice);
+        return sliceMask(objId, slice, mask);
       });
     });
   }
@@ -283,8 +371,20 @@ export class Session implements SessionApi {
     return this.serial(async () => {
       const last = this.done.pop();
       if (!last) return false;
-      this.tracker.restore(last.before.tracker);
-      this.objs = last.before.objects;
+      const after = this.snapshot();
+      this.restoreTo(last.before);
+      this.undone.push({ ...last, after });
+      return true;
+    });
+  }
+
+  /** Redo the last undone interaction (its state comes back as it was); false when there is none. */
+  redo(): Promise<boolean> {
+    return this.serial(async () => {
+      const next = this.undone.pop();
+      if (!next) return false;
+      this.restoreTo(next.after);
+      this.done.push({ interaction: next.interaction, before: next.before });
       return true;
     });
   }
@@ -293,13 +393,18 @@ export class Session implements SessionApi {
     return this.done.map((d) => d.interaction);
   }
 
+  /** What redo() would bring back, in redo order (for fromHistory's `redo`). */
+  redoable(): Interaction[] {
+    return this.undone.map((d) => d.interaction).reverse();
+  }
+
   mask(objId: number, slice: number): Uint8Array | undefined {
-    return this.tracker.masks(objId).get(slice);
+    return this.masksOf(objId).get(slice);
   }
 
   /** One object's masks by slice (only slices where it was reached). */
   objectMasks(objId: number): ReadonlyMap<number, Uint8Array> {
-    return this.tracker.masks(objId);
+    return this.masksOf(objId);
   }
 
   labelMap(): Volume {
@@ -316,7 +421,7 @@ export class Session implements SessionApi {
     const touched = new Set<number>();
     const objects: { objId: number; slices: number }[] = [];
     for (const objId of this.objs.keys()) {
-      const occupied = addObjectToLabelMap(labels, this.volume, this.axis, objId, this.tracker.masks(objId), this.largestComponent);
+      const occupied = addObjectToLabelMap(labels, this.volume, this.axis, objId, this.masksOf(objId), this.largestComponent);
       occupied.forEach((k) => touched.add(k));
       objects.push({ objId, slices: occupied.length });
     }
@@ -344,11 +449,19 @@ export class Session implements SessionApi {
             }
         }
       }
+      // Manual edits are literal: they override the logit vote on their slices.
+      for (const [objId, bySlice] of this.edits)
+        for (const [f, m] of bySlice) {
+          const lab = out[f]!;
+          for (let i = 0; i < px; i++)
+            if (m[i]) lab[i] = objId;
+            else if (lab[i] === objId) lab[i] = 0;
+        }
       return out;
     }
     const order = this.tracker.overlap === 'lower-id-wins' ? [...ids].sort((a, b) => b - a) : ids;
     for (const objId of order) {
-      for (const [f, m] of this.tracker.masks(objId)) {
+      for (const [f, m] of this.masksOf(objId)) {
         const lab = out[f]!;
         for (let i = 0; i < px; i++) if (m[i]) lab[i] = objId;
       }
@@ -388,6 +501,51 @@ export class Session implements SessionApi {
     return p;
   }
 
+  /** The object's masks as shown: the tracker's, with manual edits laid over them. */
+  private masksOf(objId: number): ReadonlyMap<number, Uint8Array> {
+    const base = this.tracker.masks(objId);
+    const edited = this.edits.get(objId);
+    if (!edited) return base;
+    const out = new Map(base);
+    for (const [f, m] of edited) {
+      if (m.some((v) => v !== 0)) out.set(f, m);
+      else out.delete(f);
+    }
+    return out;
+  }
+
+  /** Hands a pending edit to the tracker as that slice's mask prompt (before the model works near it). */
+  private async giveEdit(objId: number, slice: number): Promise<void> {
+    const k = `${objId}:${slice}`;
+    if (!this.pending.has(k)) return;
+    const mask = this.edits.get(objId)!.get(slice)!;
+    const reached = this.tracker.masks(objId).has(slice);
+    await this.tracker.prompt(objId, slice, { mask }, { replace: true, correction: reached });
+    this.pending = new Set(this.pending);
+    this.pending.delete(k);
+  }
+
+  /** A prompt on an edited slice hands that slice back to the model. */
+  private dropEdit(objId: number, slice: number): void {
+    if (!this.edits.get(objId)?.has(slice)) return;
+    this.edits = new Map(this.edits);
+    const m = new Map(this.edits.get(objId));
+    m.delete(slice);
+    if (m.size) this.edits.set(objId, m);
+    else this.edits.delete(objId);
+  }
+
+  private snapshot(): Snapshot {
+    return { tracker: this.tracker.snapshot(), objects: new Map(this.objs), edits: this.edits, pending: this.pending };
+  }
+
+  private restoreTo(s: Snapshot): void {
+    this.tracker.restore(s.tracker);
+    this.objs = new Map(s.objects);
+    this.edits = s.edits;
+    this.pending = s.pending;
+  }
+
   private touch(objId: number, slice: number): void {
     const o = this.objs.get(objId);
     this.objs.set(objId, { keys: new Set([...(o?.keys ?? []), slice]), propagated: false });
@@ -403,16 +561,19 @@ export class Session implements SessionApi {
     return r;
   }
 
-  /** Runs an interaction; on success it joins the history, on failure the state before it is put back. */
+  /**
+   * Runs an interaction; on success it joins the history (and the redo stack is cleared), on
+   * failure the state before it is put back.
+   */
   private async record<T>(interaction: Interaction, fn: () => Promise<T>): Promise<T> {
-    const before: Snapshot = { tracker: this.tracker.snapshot(), objects: new Map(this.objs) };
+    const before = this.snapshot();
     try {
       const r = await fn();
       this.done.push({ interaction, before });
+      this.undone.length = 0;
       return r;
     } catch (e) {
-      this.tracker.restore(before.tracker);
-      this.objs = before.objects;
+      this.restoreTo(before);
       throw e;
     }
   }

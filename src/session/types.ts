@@ -3,6 +3,7 @@ import type { Precision } from '../models/precision.js';
 import type { Volume } from '../io/volume.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
+import type { BrushStroke } from './brushStroke.js';
 
 /**
  * The public shapes of the long-lived interactive Session and the ModelPool (src/session/session.ts,
@@ -10,6 +11,7 @@ import type { SliceAxis } from '../preprocess/slices.js';
  */
 
 export type { Direction, KeyStop, SlicePrompt } from '../families/family.js';
+export type { BrushStroke } from './brushStroke.js';
 
 /** RGB video frames (interleaved, row-major height × width × 3), e.g. a LoadedFrames. */
 export interface VideoInput {
@@ -107,7 +109,9 @@ export type Interaction =
   | { kind: 'prompt'; objId: number; slice: number; prompt: SlicePrompt; replace: boolean }
   | { kind: 'correct'; objId: number; slice: number; prompt: SlicePrompt }
   | { kind: 'propagate'; objIds?: number[]; range?: [number, number]; direction?: Direction; full?: boolean }
-  | { kind: 'remove'; objId: number };
+  | { kind: 'remove'; objId: number }
+  /** A literal (brush/eraser) edit: the object's mask on that slice becomes `mask` (rows × cols, 0/1). */
+  | { kind: 'edit'; objId: number; slice: number; mask: Uint8Array };
 
 /** What a Session offers (implemented by the Session class). */
 export interface SessionApi {
@@ -125,9 +129,15 @@ export interface SessionApi {
   /** A correction on a slice (typically clicks); the next propagate() redoes what it affects. */
   correct(objId: number, slice: number, prompt: SlicePrompt): Promise<SliceMask>;
   removeObject(objId: number): Promise<void>;
+  /** A literal mask edit on a slice: the new mask, or a brush/eraser stroke on the current one. */
+  edit(objId: number, slice: number, e: { mask: Uint8Array } | { stroke: BrushStroke }): Promise<SliceMask>;
   /** Undo the last interaction; false when there is none. */
   undo(): Promise<boolean>;
+  /** Redo the last undone interaction; false when there is none (any new interaction clears them). */
+  redo(): Promise<boolean>;
   history(): Interaction[];
+  /** The undone interactions redo() would bring back, in redo order. */
+  redoable(): Interaction[];
   /** One object's raw mask on a slice (undefined when absent). */
   mask(objId: number, slice: number): Uint8Array | undefined;
   /** Volumes: every object in one uint8 label map on the input grid. */

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { FamilyTracker, FrameStack, ModelFamily, OpenedModel, SlicePrompt, TrackerPropagateArgs } from '../../src/families/family.js';
+import { registerFamily } from '../../src/families/registry.js';
+import { IDENTITY_DIRECTION, type Volume } from '../../src/io/volume.js';
+import type { ModelEntry } from '../../src/models/registry.js';
+import { applyStroke, interactionFromJson, interactionToJson, ModelPool, Session } from '../../src/session/index.js';
+
+/**
+ * Redo and manual (brush/eraser) edits in the Session, on a tiny fake family (no model): it
+ * "segments" pixels brighter than 100 inside a box and propagates the first key's box to every
+ * slice, except that a mask prompt is taken literally and carried as it is to the slices after it
+ * (like a key slice), so the test can see what the tracker was given.
+ */
+class EditTracker implements FamilyTracker {
+  readonly overlap = 'later-object-wins' as const;
+  framesEncoded = 0;
+  readonly given: { objId: number; frame: number; mask: boolean; correction: boolean }[] = [];
+  private objs = new Map<number, { keys: Map<number, SlicePrompt>; masks: Map<number, Uint8Array> }>();
+  constructor(private readonly stack: FrameStack) {}
+  private seg(frame: number, b: readonly number[]): Uint8Array {
+    const px = this.stack.frame(frame);
+    const m = new Uint8Array(this.stack.rows * this.stack.cols);
+    for (let y = b[1]!; y <= b[3]!; y++)
+      for (let x = b[0]!; x <= b[2]!; x++) if (px[y * this.stack.cols + x]! > 100) m[y * this.stack.cols + x] = 1;
+    return m;
+  }
+  async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
+    this.given.push({ objId, frame, mask: !!p.mask, correction: opts.correction });
+    const o = this.objs.get(objId) ?? { keys: new Map(), masks: new Map() };
+    const m = p.mask ? Uint8Array.from(p.mask) : this.seg(frame, p.box ?? [0, 0, this.stack.cols - 1, this.stack.rows - 1]);
+    this.objs.set(objId, { keys: new Map(o.keys).set(frame, p), masks: new Map(o.masks).set(frame, m) });
+    return m;
+  }
+  async propagate(objId: number, a: TrackerPropagateArgs) {
+    const o = this.objs.get(objId)!;
+    const masks = new Map(o.masks);
+    const keys = [...o.keys].sort((x, y) => x[0] - y[0]);
+    let framesRun = 0;
+    for (let f = a.range[0]; f <= a.range[1]; f++) {
+      // The nearest key at or before f (else the first): a mask key is copied, a box key re-thresholded.
+      const key = [...keys].reverse().find(([k]) => k <= f) ?? keys[0]!;
+      masks.set(f, key[1].mask ? Uint8Array.from(key[1].mask) : this.seg(f, key[1].box!));
+      framesRun++;
+      a.onFrame?.(f, masks.get(f));
+    }
+    this.objs.set(objId, { ...o, masks });
+    return { framesRun, stops: [] };
+  }
+  removeObject(objId: number) {
+    this.objs.delete(objId);
+  }
+  masks(objId: number) {
+    return this.objs.get(objId)?.masks ?? new Map();
+  }
+  snapshot() {
+    return new Map(this.objs);
+  }
+  restore(s: unknown) {
+    this.objs = new Map(s as typeof this.objs);
+  }
+  dispose() {
+    this.objs.clear();
+  }
+}
+
+let lastTracker: EditTracker | undefined;
+const family: ModelFamily = {
+  id: 'fake-edit',
+  async open(entry: ModelEntry): Promise<OpenedModel> {
+    return {
+      entry,
+      family: 'fake-edit',
+      startTracker: (stack) => (lastTracker = new EditTracker(stack)),
+      release: async () => {},
+    };
+  },
+};
+registerFamily(family);
+const entry = { id: 'fake-edit-1', family: 'fake-edit', files: {}, inputSize: 64 } as unknown as ModelEntry;
+
+/** 8×6×5: a bright 3×2 block on slices 1..3 at x 2..4, y 1..2. */
+function volume(): Volume {
+  const data = new Uint8Array(8 * 6 * 5);
+  for (let z = 1; z <= 3; z++) for (let y = 1; y <= 2; y++) for (let x = 2; x <= 4; x++) data[z * 48 + y * 8 + x] = 200;
+  return {
+    data,
+    dims: [8, 6, 5],
+    spacing: [1, 1, 1],
+    origin: [0, 0, 0],
+    direction: [...IDENTITY_DIRECTION],
+    source: { format: 'nifti' },
+  } as Volume;
+}
+const area = (m: Uint8Array | undefined) => (m ? m.reduce((a, b) => a + b, 0) : 0);
+const open = () => Session.open(volume(), { model: entry, pool: new ModelPool({ idleMs: 0 }) });
+
+test('redo brings back what undo took, exactly; a new interaction clears the redo stack', async () => {
+  const s = await open();
+  await s.addPrompt(1, 2, { box: [0, 0, 7, 5] });
+  await s.propagate();
+  const propagated = [...s.labelMap().data];
+  assert.equal(await s.redo(), false, 'nothing to redo yet');
+  assert.equal(await s.undo(), true);
+  assert.deepEqual(s.objects[0]!.slices, [2]);
+  assert.deepEqual(
+    s.redoable().map((i) => i.kind),
+    ['propagate'],
+  );
+  assert.equal(await s.undo(), true);
+  assert.deepEqual(s.objects, []);
+  assert.deepEqual(
+    s.redoable().map((i) => i.kind),
+    ['prompt', 'propagate'],
+    'redo order',
+  );
+  assert.equal(await s.redo(), true);
+  assert.deepEqual(s.objects[0]!.slices, [2]);
+  assert.equal(await s.redo(), true);
+  assert.deepEqual([...s.labelMap().data], propagated, 'redo restores the propagated masks');
+  assert.deepEqual(
+    s.history().map((i) => i.kind),
+    ['prompt', 'propagate'],
+  );
+  assert.equal(await s.redo(), false);
+
+  // Undo, then a new interaction: the undone one is gone for good.
+  await s.undo();
+  await s.addPrompt(2, 1, { box: [3, 1, 4, 2] });
+  assert.deepEqual(s.redoable(), []);
+  assert.equal(await s.redo(), false);
+  await s.close();
+});
+
+test('a brush stroke is a literal edit: shown at once, undo/redo, replayed exactly, then the mask prompt of its slice', async () => {
+  const s = await open();
+  await s.addPrompt(1, 2, { box: [0, 0, 7, 5] });
+  await s.propagate();
+  assert.equal(area(s.mask(1, 3)), 6);
+  const tracker = lastTracker!;
+  const promptsBefore = tracker.given.length;
+
+  // Paint a 1-px-radius line across row 4 of slice 3 (outside the bright block), then erase a dab.
+  const painted = await s.edit(1, 3, {
+    stroke: {
+      points: [
+        { x: 0, y: 4 },
+        { x: 7, y: 4 },
+      ],
+      radius: 0,
+      mode: 'paint',
+    },
+  });
+  assert.equal(painted.area, 6 + 8);
+  assert.equal(tracker.given.length, promptsBefore, 'no model ran for the edit');
+  const erased = await s.edit(1, 3, { stroke: { points: [{ x: 3, y: 1.5 }], radius: 1, mode: 'erase' } });
+  const expected = applyStroke(painted.mask, 6, 8, { points: [{ x: 3, y: 1.5 }], radius: 1, mode: 'erase' });
+  assert.deepEqual([...erased.mask], [...expected]);
+  assert.ok(erased.area < painted.area);
+  assert.deepEqual([...s.mask(1, 3)!], [...expected], 'mask() shows the literal edit');
+  assert.deepEqual(
+    s.history().map((i) => i.kind),
+    ['prompt', 'propagate', 'edit', 'edit'],
+  );
+
+  // Undo / redo of an edit.
+  await s.undo();
+  assert.deepEqual([...s.mask(1, 3)!], [...painted.mask]);
+  await s.redo();
+  assert.deepEqual([...s.mask(1, 3)!], [...expected]);
+
+  // A new object drawn by hand (manual mode): an edit on an id that has no prompt.
+  const manual = await s.edit(2, 0, { stroke: { points: [{ x: 6, y: 4 }], radius: 1, mode: 'paint' } });
+  assert.ok(manual.area >= 5);
+  assert.deepEqual(
+    s.objects.map((o) => [o.objId, o.keys, o.slices]),
+    [
+      [1, [2, 3], [1, 2, 3]],
+      [2, [0], [0]],
+    ],
+  );
+
+  // Replay from JSON (what a server stores), with the redo stack.
+  await s.undo();
+  const json = JSON.parse(JSON.stringify(s.history().map(interactionToJson))) as unknown[];
+  const redo = JSON.parse(JSON.stringify(s.redoable().map(interactionToJson))) as unknown[];
+  const r = await Session.fromHistory(
+    volume(),
+    json.map((j) => interactionFromJson(j)),
+    { model: entry, pool: new ModelPool({ idleMs: 0 }) },
+    redo.map((j) => interactionFromJson(j)),
+  );
+  assert.deepEqual([...r.labelMap().data], [...s.labelMap().data]);
+  assert.equal(await r.redo(), true, 'the replayed session can redo the undone edit');
+  assert.equal(await s.redo(), true);
+  assert.deepEqual([...r.labelMap().data], [...s.labelMap().data]);
+  await r.close();
+
+  // Re-propagation: the edited slice goes to the tracker as its mask prompt, and stays as drawn.
+  await s.propagate({ objIds: [1] });
+  const gave = tracker.given.filter((g) => g.mask);
+  assert.ok(
+    gave.some((g) => g.objId === 1 && g.frame === 3),
+    `the tracker was given slice 3's edit as a mask prompt (${JSON.stringify(tracker.given)})`,
+  );
+  assert.deepEqual([...s.mask(1, 3)!], [...expected], 'the edited slice keeps its literal mask');
+  assert.deepEqual([...s.mask(1, 4)!], [...expected], 'the slice after it follows the edit (the fake carries mask keys)');
+  // A box on the edited slice hands it back to the model.
+  await s.addPrompt(1, 3, { box: [0, 0, 7, 5] }, { replace: true });
+  assert.equal(area(s.mask(1, 3)), 6);
+
+  await assert.rejects(s.edit(1, 9, { mask: new Uint8Array(48) }), /slice 9 is outside/);
+  await assert.rejects(s.edit(1, 1, { mask: new Uint8Array(47) }), /47 pixels/);
+  await assert.rejects(s.edit(1, 1, { stroke: { points: [], radius: 1, mode: 'paint' } }), /brush stroke/);
+  await s.close();
+});
