@@ -16,7 +16,13 @@ import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
 import { ServerMetrics } from './metrics.js';
 import { routes as S, shared } from './schemas.js';
-import { SessionManager, type OpenSession, type PromptRequest, type PropagateRequest } from './sessions/sessionManager.js';
+import {
+  SessionManager,
+  type EditRequest,
+  type OpenSession,
+  type PromptRequest,
+  type PropagateRequest,
+} from './sessions/sessionManager.js';
 import { BlobStore } from './store/blobStore.js';
 import type { Repository, UploadRow } from './store/repository.js';
 import { readUploadedVolume, uploadFormat, type UploadFormat } from './uploads/readUploadedVolume.js';
@@ -364,6 +370,12 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/sessions/:id/undo', { schema: S.undo }, async (req) => ({
     undone: await sessions.undo(req.principal, (req.params as { id: string }).id),
   }));
+  app.post('/sessions/:id/redo', { schema: S.redo }, async (req) => ({
+    redone: await sessions.redo(req.principal, (req.params as { id: string }).id),
+  }));
+  app.post('/sessions/:id/edits', { schema: S.edit }, async (req) =>
+    sessions.edit(req.principal, (req.params as { id: string }).id, req.body as EditRequest),
+  );
   app.delete('/sessions/:id/objects/:objId', { schema: S.removeObject }, async (req) => {
     const p = req.params as { id: string; objId: number };
     return sessions.removeObject(req.principal, p.id, p.objId);

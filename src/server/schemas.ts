@@ -67,6 +67,7 @@ export const shared = [
       'rows',
       'cols',
       'interactions',
+      'redoable',
       'persisted',
       'live',
       'propagating',
@@ -84,6 +85,7 @@ export const shared = [
       rows: { type: 'integer' },
       cols: { type: 'integer' },
       interactions: { type: 'integer', description: 'interactions recorded (undo included)' },
+      redoable: { type: 'integer', description: 'undone interactions that POST /sessions/{id}/redo would bring back' },
       persisted: { type: 'boolean', description: 'the stored label map reflects every interaction' },
       live: { type: 'boolean', description: 'held in memory (else rebuilt from its history on next use)' },
       propagating: { type: 'boolean' },
@@ -272,6 +274,56 @@ export const routes = {
     summary: 'Undo the last interaction',
     params: id,
     response: { 200: { type: 'object', required: ['undone'], properties: { undone: { type: 'boolean' } } }, ...errors },
+  },
+  redo: {
+    summary: 'Redo the last undone interaction (any new interaction clears what can be redone)',
+    params: id,
+    response: { 200: { type: 'object', required: ['redone'], properties: { redone: { type: 'boolean' } } }, ...errors },
+  },
+  edit: {
+    summary: "Edit an object's mask on a slice by hand (brush / eraser): literal, no model runs",
+    description:
+      "Exactly one of `mask` (the slice's new mask) or `stroke` (a polyline swept by a disc of `radius` pixels that sets (paint) or clears (erase) pixels of the current mask). A new objId starts an object drawn by hand. The next propagation uses the edited slice as that slice's mask prompt; a later prompt on the slice hands it back to the model. Returns the slice's mask.",
+    params: id,
+    body: {
+      type: 'object',
+      required: ['objId', 'slice'],
+      additionalProperties: false,
+      properties: {
+        objId: int(1, 255),
+        slice: int(0),
+        mask: ref('Rle'),
+        stroke: {
+          type: 'object',
+          required: ['points', 'radius', 'mode'],
+          additionalProperties: false,
+          properties: {
+            points: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 10_000,
+              items: {
+                type: 'object',
+                required: ['x', 'y'],
+                additionalProperties: false,
+                properties: { x: { type: 'number' }, y: { type: 'number' } },
+              },
+            },
+            radius: { type: 'number', minimum: 0, maximum: 256 },
+            mode: { type: 'string', enum: ['paint', 'erase'] },
+          },
+        },
+      },
+    },
+    response: {
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['objId', 'slice', 'area', 'mask'],
+        properties: { objId: { type: 'integer' }, slice: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') },
+      },
+      ...errors,
+    },
   },
   removeObject: {
     summary: 'Remove an object',

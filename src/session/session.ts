@@ -421,7 +421,15 @@ export class Session implements SessionApi {
     const touched = new Set<number>();
     const objects: { objId: number; slices: number }[] = [];
     for (const objId of this.objs.keys()) {
-      const occupied = addObjectToLabelMap(labels, this.volume, this.axis, objId, this.masksOf(objId), this.largestComponent);
+      const occupied = addObjectToLabelMap(
+        labels,
+        this.volume,
+        this.axis,
+        objId,
+        this.masksOf(objId),
+        this.largestComponent,
+        this.edits.get(objId),
+      );
       occupied.forEach((k) => touched.add(k));
       objects.push({ objId, slices: occupied.length });
     }

@@ -1,97 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FamilyTracker, FrameStack, ModelFamily, OpenedModel, SlicePrompt, TrackerPropagateArgs } from '../../src/families/family.js';
-import { registerFamily } from '../../src/families/registry.js';
-import { IDENTITY_DIRECTION, type Volume } from '../../src/io/volume.js';
-import type { ModelEntry } from '../../src/models/registry.js';
+import { editEntry as entry, trackers, volume } from './editFamily.js';
 import { applyStroke, interactionFromJson, interactionToJson, ModelPool, Session } from '../../src/session/index.js';
 
-/**
- * Redo and manual (brush/eraser) edits in the Session, on a tiny fake family (no model): it
- * "segments" pixels brighter than 100 inside a box and propagates the first key's box to every
- * slice, except that a mask prompt is taken literally and carried as it is to the slices after it
- * (like a key slice), so the test can see what the tracker was given.
- */
-class EditTracker implements FamilyTracker {
-  readonly overlap = 'later-object-wins' as const;
-  framesEncoded = 0;
-  readonly given: { objId: number; frame: number; mask: boolean; correction: boolean }[] = [];
-  private objs = new Map<number, { keys: Map<number, SlicePrompt>; masks: Map<number, Uint8Array> }>();
-  constructor(private readonly stack: FrameStack) {}
-  private seg(frame: number, b: readonly number[]): Uint8Array {
-    const px = this.stack.frame(frame);
-    const m = new Uint8Array(this.stack.rows * this.stack.cols);
-    for (let y = b[1]!; y <= b[3]!; y++)
-      for (let x = b[0]!; x <= b[2]!; x++) if (px[y * this.stack.cols + x]! > 100) m[y * this.stack.cols + x] = 1;
-    return m;
-  }
-  async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
-    this.given.push({ objId, frame, mask: !!p.mask, correction: opts.correction });
-    const o = this.objs.get(objId) ?? { keys: new Map(), masks: new Map() };
-    const m = p.mask ? Uint8Array.from(p.mask) : this.seg(frame, p.box ?? [0, 0, this.stack.cols - 1, this.stack.rows - 1]);
-    this.objs.set(objId, { keys: new Map(o.keys).set(frame, p), masks: new Map(o.masks).set(frame, m) });
-    return m;
-  }
-  async propagate(objId: number, a: TrackerPropagateArgs) {
-    const o = this.objs.get(objId)!;
-    const masks = new Map(o.masks);
-    const keys = [...o.keys].sort((x, y) => x[0] - y[0]);
-    let framesRun = 0;
-    for (let f = a.range[0]; f <= a.range[1]; f++) {
-      // The nearest key at or before f (else the first): a mask key is copied, a box key re-thresholded.
-      const key = [...keys].reverse().find(([k]) => k <= f) ?? keys[0]!;
-      masks.set(f, key[1].mask ? Uint8Array.from(key[1].mask) : this.seg(f, key[1].box!));
-      framesRun++;
-      a.onFrame?.(f, masks.get(f));
-    }
-    this.objs.set(objId, { ...o, masks });
-    return { framesRun, stops: [] };
-  }
-  removeObject(objId: number) {
-    this.objs.delete(objId);
-  }
-  masks(objId: number) {
-    return this.objs.get(objId)?.masks ?? new Map();
-  }
-  snapshot() {
-    return new Map(this.objs);
-  }
-  restore(s: unknown) {
-    this.objs = new Map(s as typeof this.objs);
-  }
-  dispose() {
-    this.objs.clear();
-  }
-}
-
-let lastTracker: EditTracker | undefined;
-const family: ModelFamily = {
-  id: 'fake-edit',
-  async open(entry: ModelEntry): Promise<OpenedModel> {
-    return {
-      entry,
-      family: 'fake-edit',
-      startTracker: (stack) => (lastTracker = new EditTracker(stack)),
-      release: async () => {},
-    };
-  },
-};
-registerFamily(family);
-const entry = { id: 'fake-edit-1', family: 'fake-edit', files: {}, inputSize: 64 } as unknown as ModelEntry;
-
-/** 8×6×5: a bright 3×2 block on slices 1..3 at x 2..4, y 1..2. */
-function volume(): Volume {
-  const data = new Uint8Array(8 * 6 * 5);
-  for (let z = 1; z <= 3; z++) for (let y = 1; y <= 2; y++) for (let x = 2; x <= 4; x++) data[z * 48 + y * 8 + x] = 200;
-  return {
-    data,
-    dims: [8, 6, 5],
-    spacing: [1, 1, 1],
-    origin: [0, 0, 0],
-    direction: [...IDENTITY_DIRECTION],
-    source: { format: 'nifti' },
-  } as Volume;
-}
+/** Redo and literal (brush/eraser) edits in the Session, on the fake family of editFamily.ts (no model). */
 const area = (m: Uint8Array | undefined) => (m ? m.reduce((a, b) => a + b, 0) : 0);
 const open = () => Session.open(volume(), { model: entry, pool: new ModelPool({ idleMs: 0 }) });
 
@@ -115,7 +27,7 @@ test('redo brings back what undo took, exactly; a new interaction clears the red
     'redo order',
   );
   assert.equal(await s.redo(), true);
-  assert.deepEqual(s.objects[0]!.slices, [2]);
+  assert.deepEqual((s.objects as { slices: number[] }[])[0]!.slices, [2]);
   assert.equal(await s.redo(), true);
   assert.deepEqual([...s.labelMap().data], propagated, 'redo restores the propagated masks');
   assert.deepEqual(
@@ -137,7 +49,7 @@ test('a brush stroke is a literal edit: shown at once, undo/redo, replayed exact
   await s.addPrompt(1, 2, { box: [0, 0, 7, 5] });
   await s.propagate();
   assert.equal(area(s.mask(1, 3)), 6);
-  const tracker = lastTracker!;
+  const tracker = trackers[trackers.length - 1]!;
   const promptsBefore = tracker.given.length;
 
   // Paint a 1-px-radius line across row 4 of slice 3 (outside the bright block), then erase a dab.

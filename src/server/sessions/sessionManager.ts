@@ -7,7 +7,7 @@ import { labelMapVolume } from '../../session/labelMap.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
-import type { Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
+import type { BrushStroke, Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
@@ -52,11 +52,22 @@ export interface PropagateRequest {
   full?: boolean;
 }
 
+/** A manual (brush/eraser) edit of one object's mask on a slice: the new mask, or a stroke on the current one. */
+export interface EditRequest {
+  objId: number;
+  slice: number;
+  mask?: Rle;
+  stroke?: BrushStroke;
+}
+
 type LogEntry =
   | { kind: 'prompt'; payload: PromptRequest }
   | { kind: 'propagate'; payload: PropagateRequest }
   | { kind: 'remove'; payload: { objId: number } }
-  | { kind: 'undo'; payload: Record<string, never> };
+  | { kind: 'undo'; payload: Record<string, never> }
+  | { kind: 'redo'; payload: Record<string, never> }
+  // Logged with the resulting mask (never the stroke), so a replay is exact.
+  | { kind: 'edit'; payload: { objId: number; slice: number; mask: Rle } };
 
 interface Live {
   row: SessionRow;
@@ -93,6 +104,8 @@ export interface SessionView {
   rows: number;
   cols: number;
   interactions: number;
+  /** Undone interactions that redo would bring back. */
+  redoable: number;
   /** Whether the stored label map reflects every interaction (what survives a crash without replay). */
   persisted: boolean;
   live: boolean;
@@ -111,14 +124,26 @@ function toSlicePrompt(p: WirePrompt, rows: number, cols: number): SlicePrompt {
   return out;
 }
 
-/** The interactions still in effect: each undo removes the latest one before it. */
-function effective(log: readonly InteractionRow[]): InteractionRow[] {
+/**
+ * The interactions still in effect (each undo removes the latest one, each redo brings back the
+ * latest undone one, any other interaction clears the undone ones) and how many redo could bring back.
+ */
+function effective(log: readonly InteractionRow[]): InteractionRow[] & { redoable: number } {
   const out: InteractionRow[] = [];
+  let undone: InteractionRow[] = [];
   for (const r of log) {
-    if (r.kind === 'undo') out.pop();
-    else out.push(r);
+    if (r.kind === 'undo') {
+      const u = out.pop();
+      if (u) undone.push(u);
+    } else if (r.kind === 'redo') {
+      const u = undone.pop();
+      if (u) out.push(u);
+    } else {
+      out.push(r);
+      undone = [];
+    }
   }
-  return out;
+  return Object.assign(out, { redoable: undone.length });
 }
 
 function asHttp(e: unknown): unknown {
@@ -276,18 +301,28 @@ export class SessionManager {
         return s.removeObject(e.payload.objId);
       case 'undo':
         return s.undo();
+      case 'redo':
+        return s.redo();
+      case 'edit': {
+        const q = e.payload;
+        return s.edit(q.objId, q.slice, { mask: decodeRle(q.mask, s.rows, s.cols) });
+      }
     }
   }
 
-  /** Runs one interaction on the live session, then logs it and schedules the label-map save. */
-  private async interact(live: Live, e: LogEntry, run: () => Promise<unknown>): Promise<unknown> {
+  /**
+   * Runs one interaction on the live session, then logs it (`e`, or what `e` makes of the result)
+   * and schedules the label-map save.
+   */
+  private async interact(live: Live, e: LogEntry | ((out: unknown) => LogEntry), run: () => Promise<unknown>): Promise<unknown> {
     let out: unknown;
     try {
       out = await run();
     } catch (err) {
       throw asHttp(err);
     }
-    await this.repo.appendInteraction(live.row.id, e.kind, e.payload);
+    const entry = typeof e === 'function' ? e(out) : e;
+    await this.repo.appendInteraction(live.row.id, entry.kind, entry.payload);
     live.applied++;
     live.lastUsed = Date.now();
     this.persistLabels(live);
@@ -439,6 +474,49 @@ export class SessionManager {
     )) as boolean;
   }
 
+  async redo(p: Principal, id: string): Promise<boolean> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    if (live.session.redoable().length === 0) return false;
+    const e: LogEntry = { kind: 'redo', payload: {} };
+    return (await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
+      this.interact(live, e, () => this.apply(live, e)),
+    )) as boolean;
+  }
+
+  /**
+   * A literal brush/eraser edit (no model runs, so it skips the model queue); logged with the
+   * resulting mask. The next propagation uses the edited slice as that slice's mask prompt.
+   */
+  async edit(p: Principal, id: string, req: EditRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle }> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    if ((req.mask === undefined) === (req.stroke === undefined))
+      throw new HttpError(400, 'an edit needs exactly one of mask (RLE) or stroke', 'send {objId, slice, stroke: {points, radius, mode}}');
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    const s = live.session;
+    let mask: Uint8Array | undefined;
+    if (req.mask) {
+      try {
+        mask = decodeRle(req.mask, s.rows, s.cols);
+      } catch (e) {
+        throw asHttp(e);
+      }
+    }
+    const res = (await this.interact(
+      live,
+      (out) => {
+        const m = out as { mask: Uint8Array };
+        return { kind: 'edit', payload: { objId: req.objId, slice: req.slice, mask: encodeRle(m.mask, s.rows, s.cols) } };
+      },
+      () => s.edit(req.objId, req.slice, mask ? { mask } : { stroke: req.stroke! }),
+    )) as { objId: number; slice: number; area: number; mask: Uint8Array };
+    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, s.rows, s.cols) };
+  }
+
   async close(p: Principal, id: string): Promise<SessionView> {
     const row = await this.row(p, id);
     this.writable(p, row);
@@ -525,9 +603,10 @@ export class SessionManager {
     const shape = sliceShape(upload.dims, row.axis);
     // Objects and their prompted slices from the log (what survives any crash) …
     const keys = new Map<number, Set<number>>();
-    for (const r of effective(log)) {
-      if (r.kind === 'prompt') {
-        const q = r.payload as PromptRequest;
+    const inEffect = effective(log);
+    for (const r of inEffect) {
+      if (r.kind === 'prompt' || r.kind === 'edit') {
+        const q = r.payload as { objId: number; slice: number };
         if (!keys.has(q.objId)) keys.set(q.objId, new Set());
         keys.get(q.objId)!.add(q.slice);
       } else if (r.kind === 'remove') {
@@ -565,6 +644,7 @@ export class SessionManager {
       rows: shape.rows,
       cols: shape.cols,
       interactions: log.length,
+      redoable: inEffect.redoable,
       persisted: row.labelsAt === log.length && (log.length === 0 || row.labelsSha !== null),
       live: !!live,
       propagating: !!live?.propagation,
