@@ -37,6 +37,8 @@ export interface SessionView {
   rows: number;
   cols: number;
   interactions: number;
+  /** Undone interactions that redo would bring back. */
+  redoable?: number;
   propagating: boolean;
   objects: ObjectView[];
 }
@@ -132,6 +134,18 @@ export class Api {
 
   undo(sessionId: string): Promise<{ undone: boolean }> {
     return this.json('POST', `/sessions/${encodeURIComponent(sessionId)}/undo`);
+  }
+
+  redo(sessionId: string): Promise<{ redone: boolean }> {
+    return this.json('POST', `/sessions/${encodeURIComponent(sessionId)}/redo`);
+  }
+
+  /** A literal brush / eraser edit on a slice; returns the slice's mask as stored. */
+  edit(
+    sessionId: string,
+    body: { objId: number; slice: number; stroke: { points: { x: number; y: number }[]; radius: number; mode: 'paint' | 'erase' } },
+  ): Promise<SliceMask> {
+    return this.json('POST', `/sessions/${encodeURIComponent(sessionId)}/edits`, body);
   }
 
   cancel(sessionId: string): Promise<{ cancelled: boolean }> {

@@ -1,18 +1,30 @@
 /**
  * The app's controller: opening a scan (upload + display), prompt tools on the axial view, the
- * object list, propagation with streamed progress and cancel, undo, export and reload recovery.
- * It talks to `medsam2 serve` only through Api and draws only through Viewer.
+ * brush / eraser (literal mask edits), the object list, propagation with streamed progress and
+ * cancel, undo / redo, export, an access token a person can enter when the server asks for one,
+ * and reload recovery. It talks to `medsam2 serve` only through Api and draws only through Viewer.
  */
-import { Api, type SessionView, type SliceMask } from './api.js';
+import { Api, ApiError, type SessionView, type SliceMask } from './api.js';
 import { Messages, UserError } from './messages.js';
 import { npzToNifti } from './npzVolume.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
-import { Viewer, type ViewLayout } from './viewer.js';
+import { BrushTool } from './tools/brush.js';
+import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 
-type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist';
+type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist' | 'brush' | 'eraser';
+
+/** NiiVue's view (0 axial, 1 coronal, 2 sagittal) → the voxel axis its slices are cut along. */
+const VIEW_AXIS = [2, 1, 0] as const;
+
+/** A hit as the server counts slices along `axis`: slice index, column, row (src/preprocess/slices.ts). */
+function onSlice(hit: VoxelHit, axis: number): { slice: number; col: number; row: number } {
+  if (axis === 2) return { slice: Math.round(hit.z), col: hit.x, row: hit.y };
+  if (axis === 1) return { slice: Math.round(hit.y), col: hit.x, row: hit.z };
+  return { slice: Math.round(hit.x), col: hit.y, row: hit.z };
+}
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** NiiVue reads these itself; .npz is converted; anything else the server may read but we cannot show. */
@@ -30,6 +42,9 @@ export class App {
   private activeObj = 1;
   private busy = false;
   private propagating = false;
+  readonly brush = new BrushTool();
+  /** Edits go to the server one after another (a quick second stroke waits for the first). */
+  private edits: Promise<void> = Promise.resolve();
   private dragStart?: { x: number; y: number; cx: number; cy: number; z: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
   private shown = new Map<number, Set<number>>();
@@ -165,6 +180,20 @@ export class App {
     if (this.tool === 'navigate' || e.button !== 0 || !this.session) return;
     const hit = this.viewer.hit(e);
     if (!hit) return;
+    if (this.tool === 'brush' || this.tool === 'eraser') {
+      if (hit.view !== 0) {
+        this.messages.error(new Error('the brush paints on the axial view'), 'switch View to axial or paint in the axial tile');
+        return;
+      }
+      const axis = VIEW_AXIS[hit.view]!;
+      const at = onSlice(hit, axis);
+      const g = this.viewer.sliceGeometry(axis, at.slice);
+      this.viewer.coverLabel(this.activeObj);
+      this.brush.begin(this.tool === 'brush' ? 'paint' : 'erase', axis, at.slice, g.rows, g.cols, this.viewer.sliceMask(this.activeObj, at.slice, axis));
+      this.previewStroke(at.col, at.row);
+      $('gl').setPointerCapture(e.pointerId);
+      return;
+    }
     if (hit.view !== 0) {
       this.messages.error(new Error('prompts are drawn on the axial view'), 'switch View to axial or draw in the axial tile');
       return;
@@ -176,6 +205,14 @@ export class App {
 
   /** The yellow box or line under the mouse while a box / RECIST prompt is dragged. */
   private onPointerMove(e: PointerEvent): void {
+    if (this.brush.drawing) {
+      const hit = this.viewer.hit(e);
+      if (hit && hit.view === 0) {
+        const at = onSlice(hit, VIEW_AXIS[hit.view]!);
+        this.previewStroke(at.col, at.row);
+      }
+      return;
+    }
     const s = this.dragStart;
     if (!s || (this.tool !== 'box' && this.tool !== 'recist')) return;
     const rect = $('drop').getBoundingClientRect();
@@ -193,7 +230,45 @@ export class App {
     for (const id of ['box-preview', 'line-preview']) $(id).setAttribute('visibility', 'hidden');
   }
 
+  /** Adds a stroke point and shows the slice as it will be stored, at once. */
+  private previewStroke(col: number, row: number): void {
+    const mask = this.brush.add(col, row);
+    if (!mask) return;
+    const t = this.brush.target!;
+    this.viewer.setSliceMask(this.activeObj, t.slice, mask, t.axis);
+    this.viewer.scheduleRefresh();
+  }
+
+  /** Sends the finished stroke as one literal edit; the server's mask replaces the preview. */
+  private finishStroke(): void {
+    const done = this.brush.end();
+    const session = this.session;
+    if (!done || !session) return;
+    const objId = this.activeObj;
+    this.edits = this.edits.then(async () => {
+      try {
+        const t0 = performance.now();
+        const m = await this.api.edit(session.id, { objId, slice: done.slice, stroke: done.stroke });
+        this.applyMask(m);
+        this.viewer.scheduleRefresh();
+        this.session = await this.api.session(session.id);
+        this.setStatus(
+          `slice ${m.slice}: ${done.stroke.mode === 'paint' ? 'painted' : 'erased'}, ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`,
+        );
+        this.render();
+      } catch (e) {
+        // The preview showed something the server did not store: show what it has.
+        this.fail(e);
+        if (this.session) await this.reloadMasks().catch(() => undefined);
+      }
+    });
+  }
+
   private onPointerUp(e: PointerEvent): void {
+    if (this.brush.drawing) {
+      this.finishStroke();
+      return;
+    }
     const s = this.dragStart;
     this.dragStart = undefined;
     if (!s || !this.session) return;
@@ -309,7 +384,6 @@ export class App {
     const bar = $<HTMLProgressElement>('progress');
     bar.value = 0;
     const t0 = performance.now();
-    let masks = 0;
     try {
       this.setStatus('propagating…');
       const out = await this.api.propagate(
@@ -322,8 +396,7 @@ export class App {
           },
           onMask: (m) => {
             this.applyMask(m);
-            masks++;
-            if (masks % 4 === 0) this.viewer.refresh();
+            this.viewer.scheduleRefresh();
           },
         },
       );
@@ -340,7 +413,7 @@ export class App {
         this.setStatus(`propagated in ${secs} s`);
       }
     } catch (e) {
-      this.messages.error(e);
+      this.fail(e);
       this.setStatus('propagation failed');
     } finally {
       this.propagating = false;
@@ -361,6 +434,7 @@ export class App {
   async undo(): Promise<void> {
     const session = this.session;
     if (!session || this.propagating) return;
+    await this.edits;
     await this.run('undoing', async () => {
       const r = await this.api.undo(session.id);
       if (!r.undone) {
@@ -371,6 +445,51 @@ export class App {
       await this.reloadMasks();
       this.setStatus('undone');
     });
+  }
+
+  async redo(): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    await this.edits;
+    await this.run('redoing', async () => {
+      const r = await this.api.redo(session.id);
+      if (!r.redone) {
+        this.messages.info('nothing to redo');
+        return;
+      }
+      this.session = await this.api.session(session.id);
+      await this.reloadMasks();
+      this.setStatus('redone');
+    });
+  }
+
+  /** Brush / eraser radius in slice pixels. */
+  private growBrush(by: number): void {
+    const r = this.brush.grow(by);
+    $('brush-radius').textContent = String(r);
+    this.setStatus(`brush radius ${r} px`);
+  }
+
+  /** An error as a visible message; a refused token also offers the way to enter a new one. */
+  private fail(e: unknown): void {
+    this.messages.error(e);
+    if (e instanceof ApiError && e.status === 401) this.messages.action('Enter a token…', () => this.openTokenForm());
+  }
+
+  private openTokenForm(): void {
+    const form = $('token-form');
+    const input = $<HTMLInputElement>('token-input');
+    input.value = '';
+    form.hidden = false;
+    input.focus();
+  }
+
+  private saveToken(value: string): void {
+    const t = value.trim();
+    if (t) localStorage.setItem('medsam2.token', t);
+    else localStorage.removeItem('medsam2.token');
+    $('token-form').hidden = true;
+    this.messages.info(t ? 'token saved in this browser: retry what you were doing' : 'token cleared');
   }
 
   async exportLabels(): Promise<void> {
@@ -440,7 +559,7 @@ export class App {
     try {
       await work();
     } catch (e) {
-      this.messages.error(e);
+      this.fail(e);
       this.setStatus(`${what} failed`);
     } finally {
       this.busy = false;
@@ -479,6 +598,7 @@ export class App {
     $<HTMLButtonElement>('propagate').disabled = !has || this.propagating;
     $<HTMLButtonElement>('cancel').disabled = !this.propagating;
     $<HTMLButtonElement>('undo').disabled = !has || this.propagating;
+    $<HTMLButtonElement>('redo').disabled = !has || this.propagating || !this.session?.redoable;
     $<HTMLButtonElement>('export').disabled = !has || this.propagating;
     renderObjects(
       $('objects'),
@@ -534,18 +654,19 @@ export class App {
     $('propagate').addEventListener('click', () => void this.propagate());
     $('cancel').addEventListener('click', () => void this.cancel());
     $('undo').addEventListener('click', () => void this.undo());
+    $('redo').addEventListener('click', () => void this.redo());
+    $('brush-smaller').addEventListener('click', () => this.growBrush(-1));
+    $('brush-larger').addEventListener('click', () => this.growBrush(1));
     $('export').addEventListener('click', () => void this.exportLabels());
     $('screenshot').addEventListener('click', () => void this.screenshot());
     $('add-object').addEventListener('click', () => this.addObject());
-    $('token').addEventListener('click', () => {
-      const t = prompt(
-        'Access token (from `medsam2 users add NAME --role annotator`); empty to clear',
-        localStorage.getItem('medsam2.token') ?? '',
-      );
-      if (t === null) return;
-      if (t.trim()) localStorage.setItem('medsam2.token', t.trim());
-      else localStorage.removeItem('medsam2.token');
-      this.messages.info(t.trim() ? 'token saved in this browser' : 'token cleared');
+    $('token').addEventListener('click', () => this.openTokenForm());
+    $('token-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.saveToken($<HTMLInputElement>('token-input').value);
+    });
+    $('token-cancel').addEventListener('click', () => {
+      $('token-form').hidden = true;
     });
     $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
     $<HTMLSelectElement>('layout').addEventListener('change', (e) =>
@@ -569,10 +690,14 @@ export class App {
     });
     const shortcuts: Shortcut[] = [
       { keys: ['v'], label: 'Navigate (drag = window/level, wheel = scroll)', run: () => this.setTool('navigate') },
-      { keys: ['b'], label: 'Box prompt tool', run: () => this.setTool('box') },
+      { keys: ['x'], label: 'Box prompt tool', run: () => this.setTool('box') },
       { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
       { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
       { keys: ['r'], label: 'RECIST line tool (long axis → box)', run: () => this.setTool('recist') },
+      { keys: ['b'], label: 'Brush: paint the object by hand (literal edit)', run: () => this.setTool('brush') },
+      { keys: ['e'], label: 'Eraser: remove from the object by hand', run: () => this.setTool('eraser') },
+      { keys: ['['], label: 'Smaller brush', run: () => this.growBrush(-1) },
+      { keys: [']'], label: 'Larger brush', run: () => this.growBrush(1) },
       { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
       {
         keys: ['Escape'],
@@ -583,10 +708,11 @@ export class App {
         },
       },
       { keys: ['ctrl+z'], label: 'Undo', run: () => void this.undo() },
+      { keys: ['ctrl+shift+z', 'ctrl+y'], label: 'Redo', run: () => void this.redo() },
       { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
       { keys: ['ArrowUp', 'PageUp'], label: 'Next slice', run: () => this.goToSlice(this.viewer.crosshairSlice() + 1) },
       { keys: ['ArrowDown', 'PageDown'], label: 'Previous slice', run: () => this.goToSlice(this.viewer.crosshairSlice() - 1) },
-      { keys: ['e'], label: 'Export the label map', run: () => void this.exportLabels() },
+      { keys: ['ctrl+s'], label: 'Export the label map', run: () => void this.exportLabels() },
       { keys: ['s'], label: 'Screenshot (PNG)', run: () => void this.screenshot() },
       { keys: ['o'], label: 'Open a scan', run: () => $('file').click() },
       {

@@ -239,17 +239,54 @@ export class Viewer {
     return { x: rect.left + r.pos[0]! / dpr, y: rect.top + r.pos[1]! / dpr };
   }
 
-  /** Writes one object's mask on slice z (row-major rows x cols = dims[1] x dims[0]) into the overlay. */
-  setSliceMask(objId: number, z: number, mask: Uint8Array | undefined): void {
+  /**
+   * A slice along voxel `axis` as the server counts it (src/preprocess/slices.ts): axis 2 (z):
+   * rows = y, cols = x; axis 1 (y): rows = z, cols = x; axis 0 (x): rows = z, cols = y.
+   * Returns the rows, cols and the voxel index of (row, col) = base + row * rowStride + col * colStride.
+   */
+  sliceGeometry(axis: number, index: number): { rows: number; cols: number; base: number; rowStride: number; colStride: number } {
+    const [X, Y, Z] = this.dims;
+    if (axis === 2) return { rows: Y, cols: X, base: index * X * Y, rowStride: X, colStride: 1 };
+    if (axis === 1) return { rows: Z, cols: X, base: index * X, rowStride: X * Y, colStride: 1 };
+    return { rows: Z, cols: Y, base: index, rowStride: X * Y, colStride: X };
+  }
+
+  /** Writes one object's mask on a slice (row-major rows x cols, see sliceGeometry) into the overlay. */
+  setSliceMask(objId: number, index: number, mask: Uint8Array | undefined, axis = 2): void {
     if (!this.labels) return;
     const img = this.labels.img as Uint8Array;
-    const n = this.dims[0] * this.dims[1];
-    const off = z * n;
-    for (let i = 0; i < n; i++) {
-      const on = mask ? mask[i] === 1 : false;
-      if (on) img[off + i] = objId;
-      else if (img[off + i] === objId) img[off + i] = 0;
+    const g = this.sliceGeometry(axis, index);
+    if (axis === 2) {
+      const n = g.rows * g.cols;
+      const off = g.base;
+      for (let i = 0; i < n; i++) {
+        if (mask && mask[i] === 1) img[off + i] = objId;
+        else if (img[off + i] === objId) img[off + i] = 0;
+      }
+      return;
     }
+    for (let r = 0; r < g.rows; r++)
+      for (let c = 0; c < g.cols; c++) {
+        const v = g.base + r * g.rowStride + c * g.colStride;
+        if (mask && mask[r * g.cols + c] === 1) img[v] = objId;
+        else if (img[v] === objId) img[v] = 0;
+      }
+  }
+
+  /** One object's mask on a slice as the overlay shows it (undefined when empty there). */
+  sliceMask(objId: number, index: number, axis = 2): Uint8Array | undefined {
+    if (!this.labels) return undefined;
+    const img = this.labels.img as Uint8Array;
+    const g = this.sliceGeometry(axis, index);
+    const out = new Uint8Array(g.rows * g.cols);
+    let any = false;
+    for (let r = 0; r < g.rows; r++)
+      for (let c = 0; c < g.cols; c++)
+        if (img[g.base + r * g.rowStride + c * g.colStride] === objId) {
+          out[r * g.cols + c] = 1;
+          any = true;
+        }
+    return any ? out : undefined;
   }
 
   clearObject(objId: number): void {
@@ -281,7 +318,24 @@ export class Viewer {
   }
 
   refresh(): void {
+    if (this.refreshFrame !== undefined) cancelAnimationFrame(this.refreshFrame);
+    this.refreshFrame = undefined;
     this.nv.updateGLVolume();
+  }
+
+  private refreshFrame: number | undefined;
+
+  /**
+   * Coalesces overlay updates: one upload + redraw per animation frame however many slices
+   * changed in it (propagation streams a mask per slice; each updateGLVolume re-uploads the whole
+   * overlay and redraws every tile, the 3D render included).
+   */
+  scheduleRefresh(): void {
+    if (this.refreshFrame !== undefined) return;
+    this.refreshFrame = requestAnimationFrame(() => {
+      this.refreshFrame = undefined;
+      this.nv.updateGLVolume();
+    });
   }
 
   async screenshotPng(): Promise<Blob> {
