@@ -329,3 +329,148 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
 
   assert.deepEqual(errors, [], 'no uncaught page errors');
 });
+
+/** Each object's mask on one slice from the server, as 0/1 rows × cols (object 1 unless told). */
+async function serverSlice(url: string, session: string, z: number, objId = 1): Promise<{ bits: Uint8Array; cols: number }> {
+  const b = (await (await fetch(`${url}/sessions/${session}/slices/${z}`)).json()) as {
+    rows: number;
+    cols: number;
+    objects: { objId: number; mask: { counts: number[] } }[];
+  };
+  const bits = new Uint8Array(b.rows * b.cols);
+  const counts = b.objects.find((o) => o.objId === objId)?.mask.counts ?? [];
+  let p = 0;
+  counts.forEach((n, i) => {
+    if (i % 2) bits.fill(1, p, p + n);
+    p += n;
+  });
+  return { bits, cols: b.cols };
+}
+
+/** A stroke with real mouse events through voxel positions of the axial slice shown. */
+async function strokeThrough(page: Page, pts: { x: number; y: number }[]): Promise<void> {
+  const first = await voxelToClient(page, pts[0]!.x, pts[0]!.y);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const q of pts.slice(1)) {
+    const c = await voxelToClient(page, q.x, q.y);
+    await page.mouse.move(c.x, c.y, { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+test('brush and eraser edit the mask literally; undo and redo (button and both shortcuts)', { skip, timeout: 600_000 }, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  await page.selectOption('#layout', 'axial');
+  await goToSlice(page, 15);
+  assert.equal(await page.isDisabled('#redo'), true, 'nothing to redo yet');
+
+  // Brush (B), radius 4 → 6 with ] ], a horizontal stroke across y = 50.
+  await page.keyboard.press('b');
+  await page.keyboard.press(']');
+  await page.keyboard.press(']');
+  assert.equal(await page.textContent('#brush-radius'), '6');
+  await strokeThrough(page, [
+    { x: 40, y: 50 },
+    { x: 70, y: 50 },
+  ]);
+  await waitStatus(page, /slice 15: painted, \d+ px/);
+  let s = await serverSlice(server.url, session, 15);
+  const at = (x: number, y: number) => s.bits[y * s.cols + x];
+  assert.equal(at(55, 50), 1, 'painted on the stroke');
+  assert.equal(at(55, 54), 1, 'within the radius');
+  assert.equal(at(55, 60), 0, 'not beyond the radius');
+  assert.equal(at(30, 50), 0, 'not before the stroke');
+  const painted = s.bits.reduce((a, b) => a + b, 0);
+  assert.equal(
+    await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels),
+    painted,
+    'the overlay shows the stored edit',
+  );
+  await shot(page, '11-brush');
+
+  // Eraser (E): one dab in the middle.
+  await page.keyboard.press('e');
+  await strokeThrough(page, [{ x: 55, y: 50 }]);
+  await waitStatus(page, /slice 15: erased, \d+ px/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(55, 50), 0, 'erased');
+  assert.equal(at(42, 50), 1, 'the rest of the stroke stays');
+  await shot(page, '12-eraser');
+
+  // Undo (button) brings the erased pixels back; redo (Ctrl+Shift+Z) removes them again.
+  await page.click('#undo');
+  await waitStatus(page, /^undone$/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(55, 50), 1, 'undo restored the pixel');
+  assert.equal(await page.isDisabled('#redo'), false);
+  await page.keyboard.press('Control+Shift+Z');
+  await waitStatus(page, /^redone$/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(55, 50), 0, 'redo erased it again');
+  assert.equal(await page.isDisabled('#redo'), true);
+  // Ctrl+Z / Ctrl+Y, then the Redo button.
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  assert.equal(
+    (await serverSlice(server.url, session, 15)).bits.some((v) => v),
+    false,
+    'both edits undone',
+  );
+  await page.keyboard.press('Control+y');
+  await waitStatus(page, /^redone$/);
+  await page.click('#redo');
+  await waitStatus(page, /^redone$/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(42, 50), 1);
+  assert.equal(at(55, 50), 0);
+  assert.equal(
+    await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels),
+    s.bits.reduce((a, b) => a + b, 0),
+  );
+  await shot(page, '13-redo');
+  assert.match((await page.textContent('#help-table')) ?? '', /Ctrl\+Shift\+z.*Redo.*/s);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a refused (expired or invalid) token: a visible message with a way to enter a new one that works', {
+  skip,
+  timeout: 600_000,
+}, async () => {
+  const guarded = await serve({ requireAuth: true, users: { ann: 'annotator' } });
+  try {
+    const { page, errors } = await openApp(browser, guarded.url);
+    await page.evaluate(() => localStorage.setItem('medsam2.token', 'an-expired-token'));
+    await page.setInputFiles('#file', CT_ORGANS);
+    const msg = await waitError(page);
+    assert.match(msg, /token/i, msg);
+    assert.equal(await page.isVisible('#message-action'), true, 'the message offers a way to enter a token');
+    assert.match((await page.textContent('#message-action')) ?? '', /token/i);
+    await shot(page, '14-token-refused');
+    await page.click('#message-action');
+    assert.equal(await page.isVisible('#token-form'), true);
+    await page.fill('#token-input', guarded.tokens.ann!);
+    await shot(page, '15-token-form');
+    await page.click('#token-save');
+    assert.equal(await page.isVisible('#token-form'), false);
+    assert.equal(await page.evaluate(() => localStorage.getItem('medsam2.token')), guarded.tokens.ann);
+    const auth: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/uploads')) auth.push(r.headers().authorization ?? '');
+    });
+    await page.setInputFiles('#file', CT_ORGANS);
+    await waitStatus(page, /draw a box/);
+    assert.deepEqual(auth, [`Bearer ${guarded.tokens.ann}`]);
+    await shot(page, '16-token-accepted');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await guarded.stop();
+  }
+});
