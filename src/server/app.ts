@@ -348,7 +348,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
             send('progress', { done, total, objId });
           }
         },
-        onMask: (objId, slice, mask, area) => send('mask', { objId, slice, area, mask }),
+        onMask: (objId, slice, mask, area, axis) => send('mask', { objId, slice, area, mask, axis }),
       });
       send('done', summary);
     } catch (e) {

@@ -97,6 +97,10 @@ export const shared = [
           required: ['objId', 'keys', 'slices'],
           properties: {
             objId: { type: 'integer' },
+            axis: {
+              type: 'integer',
+              description: 'the axis its keys are slices of: the view it was started on (2 axial, 1 coronal, 0 sagittal)',
+            },
             keys: { type: 'array', items: { type: 'integer' } },
             slices: { type: 'array', items: { type: 'integer' } },
           },
@@ -212,6 +216,12 @@ export const routes = {
       additionalProperties: false,
       properties: {
         ...promptFields,
+        axis: {
+          type: 'integer',
+          enum: [0, 1, 2],
+          description:
+            "the axis `slice` is cut along: the view the prompt was drawn on (2 axial, 1 coronal, 0 sagittal; default the session's). A new object lives on that axis; x/y are the column/row of that slice",
+        },
         replace: { type: 'boolean' },
         correction: { type: 'boolean', description: 'a correction on a slice propagation already reached' },
       },
@@ -221,7 +231,13 @@ export const routes = {
         type: 'object',
         additionalProperties: false,
         required: ['objId', 'slice', 'area', 'mask'],
-        properties: { objId: { type: 'integer' }, slice: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') },
+        properties: {
+          objId: { type: 'integer' },
+          slice: { type: 'integer' },
+          area: { type: 'integer' },
+          mask: ref('Rle'),
+          axis: { type: 'integer', description: 'the axis `slice` counts along' },
+        },
       },
       ...errors,
     },
@@ -229,7 +245,7 @@ export const routes = {
   propagate: {
     summary: 'Propagate objects through the stack',
     description:
-      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
+      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle),axis (what slice counts along: the axis of that object)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
     params: id,
     body: {
       type: ['object', 'null'],
@@ -292,6 +308,7 @@ export const routes = {
       properties: {
         objId: int(1, 255),
         slice: int(0),
+        axis: { type: 'integer', enum: [0, 1, 2], description: 'as for prompts: the view the edit was drawn on' },
         mask: ref('Rle'),
         stroke: {
           type: 'object',
@@ -320,7 +337,13 @@ export const routes = {
         type: 'object',
         additionalProperties: false,
         required: ['objId', 'slice', 'area', 'mask'],
-        properties: { objId: { type: 'integer' }, slice: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') },
+        properties: {
+          objId: { type: 'integer' },
+          slice: { type: 'integer' },
+          area: { type: 'integer' },
+          mask: ref('Rle'),
+          axis: { type: 'integer', description: 'the axis `slice` counts along' },
+        },
       },
       ...errors,
     },

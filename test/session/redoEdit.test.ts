@@ -126,3 +126,48 @@ test('a brush stroke is a literal edit: shown at once, undo/redo, replayed exact
   await assert.rejects(s.edit(1, 1, { stroke: { points: [], radius: 1, mode: 'paint' } }), /brush stroke/);
   await s.close();
 });
+
+test('prompts on another view: the object lives on that axis (re-sliced), propagates across it, and edits from any view land exactly', async () => {
+  const s = await open();
+  // Coronal slice y = 1 of the 8×6×5 volume: rows = z (5), cols = x (8); the block is x 2..4, z 1..3 there.
+  const m = await s.addPrompt(2, 1, { box: [0, 0, 7, 4] }, { axis: 1 });
+  assert.equal(m.area, 9);
+  assert.equal(m.mask.length, 5 * 8);
+  await assert.rejects(s.addPrompt(2, 2, { box: [0, 0, 7, 5] }), /object 2 was started on the coronal view/);
+  await assert.rejects(s.addPrompt(3, 1, { box: [0, 0, 7, 5] }, { axis: 1 }), /outside the image height/);
+  await s.propagate();
+  const [o] = s.objects;
+  assert.equal(o!.axis, 1);
+  assert.deepEqual(o!.slices, [1, 2, 3], 'slices along the session axis (z)');
+  const lm = s.labelMap().data as Uint8Array;
+  let n = 0;
+  for (let z = 0; z < 5; z++)
+    for (let y = 0; y < 6; y++)
+      for (let x = 0; x < 8; x++) {
+        const inBlock = z >= 1 && z <= 3 && y >= 1 && y <= 2 && x >= 2 && x <= 4;
+        if (lm[z * 48 + y * 8 + x]) n++;
+        assert.equal(lm[z * 48 + y * 8 + x], inBlock ? 2 : 0, `voxel ${x},${y},${z}`);
+      }
+  assert.equal(n, 18);
+  // An axial stroke on the coronal object: one voxel (x 6, y 4, z 2) → coronal slice y = 4, row z = 2, col x = 6.
+  const e = await s.edit(2, 2, { stroke: { points: [{ x: 6, y: 4 }], radius: 0, mode: 'paint' } }, { axis: 2 });
+  assert.equal(e.mask.length, 48, 'the axial slice comes back');
+  assert.equal(s.mask(2, 4)![2 * 8 + 6], 1);
+  assert.equal((s.labelMap().data as Uint8Array)[2 * 48 + 4 * 8 + 6], 2);
+  // Undo / redo / replay keep the axis.
+  const json = JSON.parse(JSON.stringify(s.history().map(interactionToJson))) as unknown[];
+  const r = await Session.fromHistory(
+    volume(),
+    json.map((j) => interactionFromJson(j)),
+    { model: entry, pool: new ModelPool({ idleMs: 0 }) },
+  );
+  assert.deepEqual([...r.labelMap().data], [...s.labelMap().data]);
+  await r.close();
+  await s.undo();
+  await s.undo();
+  await s.undo();
+  assert.deepEqual(s.objects, []);
+  await s.redo();
+  assert.equal((s.objects as { axis: number }[])[0]!.axis, 1);
+  await s.close();
+});

@@ -60,7 +60,12 @@ after(async () => {
 });
 
 type AppHandle = {
-  viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } };
+  viewer: {
+    voxelToClient(x: number, y: number): { x: number; y: number } | undefined;
+    voxelToClientOn(x: number, y: number, z: number, view: number): { x: number; y: number } | undefined;
+    goToVoxel(x: number, y: number, z: number): void;
+    objectStats(id: number): { voxels: number };
+  };
 };
 
 async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
@@ -473,4 +478,87 @@ test('a refused (expired or invalid) token: a visible message with a way to ente
   } finally {
     await guarded.stop();
   }
+});
+
+test('a box drawn on the coronal view (real mouse events) segments that plane, inside the box', { skip, timeout: 600_000 }, async () => {
+  const seg = await readVolume(CT_ORGANS_SEG);
+  const [W, H, D] = seg.dims;
+  const labels = seg.data as ArrayLike<number>;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) if (labels[i]) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+  const organ = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+  // The coronal plane (fixed y) where the organ is largest, and its box there (x, z).
+  let Y = 0,
+    best = 0;
+  for (let y = 0; y < H; y++) {
+    let n = 0;
+    for (let z = 0; z < D; z++) for (let x = 0; x < W; x++) if (labels[x + W * (y + H * z)] === organ) n++;
+    if (n > best) [best, Y] = [n, y];
+  }
+  let [x0, x1, z0, z1] = [W, -1, D, -1];
+  for (let z = 0; z < D; z++)
+    for (let x = 0; x < W; x++)
+      if (labels[x + W * (Y + H * z)] === organ) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        z0 = Math.min(z0, z);
+        z1 = Math.max(z1, z);
+      }
+
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  await page.selectOption('#window', 'abdomen');
+  await page.selectOption('#layout', 'coronal');
+  await page.evaluate(([x, y, z]) => (window.medsam2 as AppHandle).viewer.goToVoxel(x!, y!, z!), [(x0 + x1) / 2, Y, (z0 + z1) / 2]);
+  await page.click('[data-tool="box"]');
+  const sent: { slice: number; axis: number; box: number[] }[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
+  });
+  const corner = async (x: number, z: number) => {
+    const p = await page.evaluate(([a, b, c]) => (window.medsam2 as AppHandle).viewer.voxelToClientOn(a!, b!, c!, 1), [x, Y, z]);
+    assert.ok(p, `voxel (${x}, ${Y}, ${z}) is not on the coronal view`);
+    return p;
+  };
+  const a = await corner(x0, z0);
+  const c = await corner(x1, z1);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
+  await page.mouse.move(c.x, c.y, { steps: 4 });
+  await page.mouse.up();
+  await waitStatus(page, new RegExp(`slice ${Y}: \\d+ px`));
+  assert.equal(sent[0]!.axis, 1, 'sent as a coronal prompt');
+  assert.equal(sent[0]!.slice, Y);
+  [x0, z0, x1, z1].forEach((v, i) =>
+    assert.ok(Math.abs(sent[0]!.box[i]! - v) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs drawn ${[x0, z0, x1, z1]}`),
+  );
+  await shot(page, '17-coronal-box');
+
+  // The server's label map: the object is on the plane y = Y only, inside the box, and covers much of the organ there.
+  let area = 0,
+    inter = 0,
+    outside = 0;
+  for (let z = 0; z < D; z++) {
+    const s = await serverSlice(server.url, session, z);
+    for (let i = 0; i < s.bits.length; i++) {
+      if (!s.bits[i]) continue;
+      const x = i % W,
+        y = Math.floor(i / W);
+      area++;
+      if (y !== Y || x < x0 - 1 || x > x1 + 1 || z < z0 - 1 || z > z1 + 1) outside++;
+      if (labels[x + W * (y + H * z)] === organ) inter++;
+    }
+  }
+  const dsc = (2 * inter) / (area + best);
+  process.stdout.write(`# coronal box on y=${Y}: ${area} px, ${outside} outside the box, plane DSC vs the reference ${dsc.toFixed(3)}\n`);
+  assert.ok(area > 0.2 * best, `mask ${area} px vs the organ's ${best} px on that plane`);
+  assert.equal(outside, 0, 'every voxel of the mask is on the coronal plane, inside the drawn box');
+  // The overlay shows the prompt's mask as returned; the label map keeps the largest 3D component (a few px fewer).
+  const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
+  assert.ok(shown >= area && shown <= area * 1.01 + 2, `the overlay shows it (${shown} vs ${area} px)`);
+  assert.deepEqual(errors, []);
+  await page.close();
 });

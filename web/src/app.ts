@@ -45,7 +45,8 @@ export class App {
   readonly brush = new BrushTool();
   /** Edits go to the server one after another (a quick second stroke waits for the first). */
   private edits: Promise<void> = Promise.resolve();
-  private dragStart?: { x: number; y: number; cx: number; cy: number; z: number };
+  /** A box / line / click in progress: where it started, in the slice's pixels along `axis`. */
+  private dragStart?: { x: number; y: number; cx: number; cy: number; z: number; axis: number; view: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
   private shown = new Map<number, Set<number>>();
 
@@ -97,7 +98,7 @@ export class App {
       this.persist();
       this.showInfo();
       this.setTool('box');
-      this.setStatus('draw a box on the axial view');
+      this.setStatus('draw a box on the object (any view)');
     });
   }
 
@@ -181,24 +182,27 @@ export class App {
     const hit = this.viewer.hit(e);
     if (!hit) return;
     if (this.tool === 'brush' || this.tool === 'eraser') {
-      if (hit.view !== 0) {
-        this.messages.error(new Error('the brush paints on the axial view'), 'switch View to axial or paint in the axial tile');
-        return;
-      }
       const axis = VIEW_AXIS[hit.view]!;
       const at = onSlice(hit, axis);
       const g = this.viewer.sliceGeometry(axis, at.slice);
       this.viewer.coverLabel(this.activeObj);
-      this.brush.begin(this.tool === 'brush' ? 'paint' : 'erase', axis, at.slice, g.rows, g.cols, this.viewer.sliceMask(this.activeObj, at.slice, axis));
+      this.brush.begin(
+        this.tool === 'brush' ? 'paint' : 'erase',
+        axis,
+        at.slice,
+        g.rows,
+        g.cols,
+        this.viewer.sliceMask(this.activeObj, at.slice, axis),
+      );
+      this.strokeView = hit.view;
       this.previewStroke(at.col, at.row);
       $('gl').setPointerCapture(e.pointerId);
       return;
     }
-    if (hit.view !== 0) {
-      this.messages.error(new Error('prompts are drawn on the axial view'), 'switch View to axial or draw in the axial tile');
-      return;
-    }
-    this.dragStart = { x: hit.x, y: hit.y, cx: e.clientX, cy: e.clientY, z: Math.round(hit.z) };
+    // Any of the three views: the slice along that view's axis, in its own pixel columns/rows.
+    const axis = VIEW_AXIS[hit.view]!;
+    const at = onSlice(hit, axis);
+    this.dragStart = { x: at.col, y: at.row, cx: e.clientX, cy: e.clientY, z: at.slice, axis, view: hit.view };
     // Keep receiving the drag when it leaves the canvas, so its end is judged (and refused) too.
     $('gl').setPointerCapture(e.pointerId);
   }
@@ -207,7 +211,7 @@ export class App {
   private onPointerMove(e: PointerEvent): void {
     if (this.brush.drawing) {
       const hit = this.viewer.hit(e);
-      if (hit && hit.view === 0) {
+      if (hit && hit.view === this.strokeView) {
         const at = onSlice(hit, VIEW_AXIS[hit.view]!);
         this.previewStroke(at.col, at.row);
       }
@@ -230,6 +234,9 @@ export class App {
     for (const id of ['box-preview', 'line-preview']) $(id).setAttribute('visibility', 'hidden');
   }
 
+  /** The view the stroke in progress started on (it paints that plane only). */
+  private strokeView = 0;
+
   /** Adds a stroke point and shows the slice as it will be stored, at once. */
   private previewStroke(col: number, row: number): void {
     const mask = this.brush.add(col, row);
@@ -248,10 +255,12 @@ export class App {
     this.edits = this.edits.then(async () => {
       try {
         const t0 = performance.now();
-        const m = await this.api.edit(session.id, { objId, slice: done.slice, stroke: done.stroke });
-        this.applyMask(m);
-        this.viewer.scheduleRefresh();
+        const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
         this.session = await this.api.session(session.id);
+        // An edit on another view than its object's changes several of the object's slices: re-read them.
+        if (m.axis !== undefined && m.axis !== this.session.objects.find((o) => o.objId === objId)?.axis) await this.reloadMasks();
+        else this.applyMask(m);
+        this.viewer.scheduleRefresh();
         this.setStatus(
           `slice ${m.slice}: ${done.stroke.mode === 'paint' ? 'painted' : 'erased'}, ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`,
         );
@@ -272,59 +281,67 @@ export class App {
     const s = this.dragStart;
     this.dragStart = undefined;
     if (!s || !this.session) return;
-    const end = this.viewer.hit(e);
+    const hitEnd = this.viewer.hit(e);
+    const end = hitEnd && hitEnd.view === s.view ? onSlice(hitEnd, s.axis) : undefined;
+    const plane = ['axial', 'coronal', 'sagittal'][s.view];
     if (this.tool === 'box' || this.tool === 'recist') {
       const what = this.tool === 'box' ? 'box' : 'RECIST line';
-      if (!end || end.view !== 0) {
+      if (!end) {
         this.hidePreview();
         this.messages.error(
           new Error(`the ${what} ends outside the image`),
           this.tool === 'box'
-            ? 'drag from one corner of the object to the other inside the axial slice'
-            : "drag along the lesion's longest axis inside the axial slice",
+            ? `drag from one corner of the object to the other inside the ${plane} slice`
+            : `drag along the lesion's longest axis inside the ${plane} slice`,
         );
         return;
       }
       if (this.tool === 'recist') {
-        const line = [s.x, s.y, end.x, end.y].map(Math.round) as [number, number, number, number];
+        const line = [s.x, s.y, end.col, end.row].map(Math.round) as [number, number, number, number];
         if (Math.hypot(line[2] - line[0], line[3] - line[1]) < 2) {
           this.hidePreview();
           this.messages.error(new Error('the RECIST line is too short'), "drag across the lesion's longest diameter");
           return;
         }
-        void this.sendPrompt({ slice: s.z, recist: line, replace: true });
+        void this.sendPrompt({ slice: s.z, axis: s.axis, recist: line, replace: true });
         return;
       }
       const b: [number, number, number, number] = [
-        Math.min(s.x, end.x),
-        Math.min(s.y, end.y),
-        Math.max(s.x, end.x),
-        Math.max(s.y, end.y),
+        Math.min(s.x, end.col),
+        Math.min(s.y, end.row),
+        Math.max(s.x, end.col),
+        Math.max(s.y, end.row),
       ].map(Math.round) as [number, number, number, number];
       if (b[2] - b[0] < 1 || b[3] - b[1] < 1) {
         this.hidePreview();
         this.messages.error(new Error('the box is too small'), 'drag a box around the whole object');
         return;
       }
-      void this.sendPrompt({ slice: s.z, box: b, replace: true });
+      void this.sendPrompt({ slice: s.z, axis: s.axis, box: b, replace: true });
     } else {
       const label = this.tool === 'positive' ? 1 : 0;
-      const corrected = this.isMaskedNonKey(s.z);
+      const corrected = this.isMaskedNonKey(s.z, s.axis);
       void this.sendPrompt({
         slice: s.z,
+        axis: s.axis,
         points: [{ x: Math.round(s.x), y: Math.round(s.y), label }],
         ...(corrected ? { correction: true } : {}),
       });
     }
   }
 
-  private isMaskedNonKey(z: number): boolean {
+  /** A click on a slice propagation reached (not one of the object's prompted slices) is a correction. */
+  private isMaskedNonKey(z: number, axis: number): boolean {
     const o = this.session?.objects.find((x) => x.objId === this.activeObj);
-    return !!o && o.slices.includes(z) && !o.keys.includes(z);
+    if (!o) return false;
+    const ownAxis = o.axis ?? this.session!.axis;
+    if (axis === this.session!.axis && ownAxis === axis) return o.slices.includes(z) && !o.keys.includes(z);
+    return this.viewer.sliceMask(o.objId, z, axis) !== undefined && !(ownAxis === axis && o.keys.includes(z));
   }
 
   async sendPrompt(p: {
     slice: number;
+    axis?: number;
     box?: [number, number, number, number];
     recist?: [number, number, number, number];
     points?: { x: number; y: number; label: 0 | 1 }[];
@@ -349,7 +366,7 @@ export class App {
   private applyMask(m: SliceMask): void {
     this.viewer.coverLabel(m.objId);
     const mask = decodeRle(m.mask);
-    this.viewer.setSliceMask(m.objId, m.slice, mask);
+    this.viewer.setSliceMask(m.objId, m.slice, mask, m.axis ?? this.session?.axis ?? 2);
     const set = this.shown.get(m.objId) ?? new Set<number>();
     set.add(m.slice);
     this.shown.set(m.objId, set);

@@ -251,6 +251,30 @@ export class Viewer {
     return { rows: Z, cols: Y, base: index, rowStride: X * Y, colStride: X };
   }
 
+  /**
+   * Client coordinates of voxel (x, y, z) on the tile of `view` (0 axial, 1 coronal, 2 sagittal),
+   * or undefined when that view is not shown. The crosshair must be on the voxel's plane of that view.
+   */
+  voxelToClientOn(x: number, y: number, z: number, view: number): { x: number; y: number } | undefined {
+    if (!this.image) return undefined;
+    const mm = apply(this.affine, [x, y, z]);
+    const frac = this.nv.mm2frac([mm[0]!, mm[1]!, mm[2]!]);
+    const r = this.nv.frac2canvasPosWithTile(frac, view);
+    if (!r) return undefined;
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = this.nv.uiData.dpr ?? window.devicePixelRatio ?? 1;
+    return { x: rect.left + r.pos[0]! / dpr, y: rect.top + r.pos[1]! / dpr };
+  }
+
+  /** Moves the crosshair to voxel (x, y, z): each view then shows the plane through it. */
+  goToVoxel(x: number, y: number, z: number): void {
+    if (!this.image) return;
+    const mm = apply(this.affine, [x, y, z]);
+    this.nv.scene.crosshairPos = this.nv.mm2frac([mm[0]!, mm[1]!, mm[2]!]);
+    this.nv.drawScene();
+    this.onSliceChange(Math.round(z));
+  }
+
   /** Writes one object's mask on a slice (row-major rows x cols, see sliceGeometry) into the overlay. */
   setSliceMask(objId: number, index: number, mask: Uint8Array | undefined, axis = 2): void {
     if (!this.labels) return;

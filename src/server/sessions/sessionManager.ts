@@ -5,7 +5,7 @@ import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
-import { extractSlice, sliceShape } from '../../preprocess/slices.js';
+import { extractSlice, sliceShape, type SliceAxis } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
 import type { BrushStroke, Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
@@ -40,6 +40,8 @@ export interface WirePrompt {
 export interface PromptRequest extends WirePrompt {
   objId: number;
   slice: number;
+  /** The axis the slice is cut along (the view it was drawn on: 2 axial, 1 coronal, 0 sagittal); default the session's. */
+  axis?: SliceAxis;
   replace?: boolean;
   /** A correction on a slice propagation already reached (SAM2: clicks on a tracked frame). */
   correction?: boolean;
@@ -56,6 +58,8 @@ export interface PropagateRequest {
 export interface EditRequest {
   objId: number;
   slice: number;
+  /** As PromptRequest.axis: an edit on any view. */
+  axis?: SliceAxis;
   mask?: Rle;
   stroke?: BrushStroke;
 }
@@ -67,7 +71,7 @@ type LogEntry =
   | { kind: 'undo'; payload: Record<string, never> }
   | { kind: 'redo'; payload: Record<string, never> }
   // Logged with the resulting mask (never the stroke), so a replay is exact.
-  | { kind: 'edit'; payload: { objId: number; slice: number; mask: Rle } };
+  | { kind: 'edit'; payload: { objId: number; slice: number; mask: Rle; axis?: SliceAxis } };
 
 interface Live {
   row: SessionRow;
@@ -86,6 +90,8 @@ interface Live {
 
 export interface ObjectView {
   objId: number;
+  /** The axis its keys are slices of (the view it was started on). */
+  axis: number;
   /** Prompted slices, ascending. */
   keys: number[];
   /** Slices where the object has a mask, ascending. */
@@ -292,8 +298,11 @@ export class SessionManager {
     switch (e.kind) {
       case 'prompt': {
         const q = e.payload;
-        const prompt = toSlicePrompt(q, s.rows, s.cols);
-        return q.correction ? s.correct(q.objId, q.slice, prompt) : s.addPrompt(q.objId, q.slice, prompt, { replace: q.replace ?? false });
+        const sh = this.planeShape(live, q.axis);
+        const prompt = toSlicePrompt(q, sh.rows, sh.cols);
+        return q.correction
+          ? s.correct(q.objId, q.slice, prompt, { axis: q.axis })
+          : s.addPrompt(q.objId, q.slice, prompt, { replace: q.replace ?? false, axis: q.axis });
       }
       case 'propagate':
         return s.propagate({ ...e.payload, signal, onProgress, onSlice });
@@ -305,9 +314,16 @@ export class SessionManager {
         return s.redo();
       case 'edit': {
         const q = e.payload;
-        return s.edit(q.objId, q.slice, { mask: decodeRle(q.mask, s.rows, s.cols) });
+        const sh = this.planeShape(live, q.axis);
+        return s.edit(q.objId, q.slice, { mask: decodeRle(q.mask, sh.rows, sh.cols) }, { axis: q.axis });
       }
     }
+  }
+
+  /** rows × cols of a slice along `axis` (default the session's). */
+  private planeShape(live: Live, axis: SliceAxis | undefined): { rows: number; cols: number } {
+    if (axis === undefined || axis === live.row.axis) return { rows: live.session.rows, cols: live.session.cols };
+    return sliceShape(live.volume.dims, axis);
   }
 
   /**
@@ -375,7 +391,11 @@ export class SessionManager {
       throw new HttpError(409, `session ${live.row.id} is propagating`, 'wait for it to finish or POST /sessions/{id}/cancel');
   }
 
-  async prompt(p: Principal, id: string, req: PromptRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle }> {
+  async prompt(
+    p: Principal,
+    id: string,
+    req: PromptRequest,
+  ): Promise<{ objId: number; slice: number; area: number; mask: Rle; axis: number }> {
     const row = await this.row(p, id);
     this.writable(p, row);
     const live = await this.ensureLive(row);
@@ -385,7 +405,8 @@ export class SessionManager {
       this.interact(live, { kind: 'prompt', payload: req }, () => this.apply(live, { kind: 'prompt', payload: req })),
     )) as { objId: number; slice: number; area: number; mask: Uint8Array };
     this.metrics.modelRun.observe({ model: row.model, operation: 'prompt' }, (performance.now() - t0) / 1000);
-    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, live.session.rows, live.session.cols) };
+    const sh = this.planeShape(live, req.axis);
+    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, sh.rows, sh.cols), axis: req.axis ?? row.axis };
   }
 
   /**
@@ -399,7 +420,8 @@ export class SessionManager {
     req: PropagateRequest,
     hooks: {
       onProgress?: (done: number, total: number, objId: number) => void;
-      onMask?: (objId: number, slice: number, mask: Rle, area: number) => void;
+      /** `axis`: what `slice` counts along (the object's own axis, see PromptRequest.axis). */
+      onMask?: (objId: number, slice: number, mask: Rle, area: number, axis: number) => void;
     } = {},
   ): Promise<PropagationSummary> {
     const row = await this.row(p, id);
@@ -415,6 +437,7 @@ export class SessionManager {
           if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled before it started', 'propagate again');
           const onMask = hooks.onMask;
           const s = live.session;
+          const axes = new Map(s.objects.map((o) => [o.objId, o.axis]));
           return this.apply(
             live,
             { kind: 'propagate', payload: req },
@@ -424,7 +447,9 @@ export class SessionManager {
               ((objId, slice, m) => {
                 let area = 0;
                 for (let i = 0; i < m.length; i++) if (m[i]) area++;
-                onMask(objId, slice, encodeRle(m, s.rows, s.cols), area);
+                const axis = axes.get(objId) ?? row.axis;
+                const sh = this.planeShape(live, axis);
+                onMask(objId, slice, encodeRle(m, sh.rows, sh.cols), area, axis);
               }),
           );
         }),
@@ -490,7 +515,7 @@ export class SessionManager {
    * A literal brush/eraser edit (no model runs, so it skips the model queue); logged with the
    * resulting mask. The next propagation uses the edited slice as that slice's mask prompt.
    */
-  async edit(p: Principal, id: string, req: EditRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle }> {
+  async edit(p: Principal, id: string, req: EditRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle; axis: number }> {
     const row = await this.row(p, id);
     this.writable(p, row);
     if ((req.mask === undefined) === (req.stroke === undefined))
@@ -498,10 +523,11 @@ export class SessionManager {
     const live = await this.ensureLive(row);
     this.busy(live);
     const s = live.session;
+    const sh = this.planeShape(live, req.axis);
     let mask: Uint8Array | undefined;
     if (req.mask) {
       try {
-        mask = decodeRle(req.mask, s.rows, s.cols);
+        mask = decodeRle(req.mask, sh.rows, sh.cols);
       } catch (e) {
         throw asHttp(e);
       }
@@ -510,11 +536,12 @@ export class SessionManager {
       live,
       (out) => {
         const m = out as { mask: Uint8Array };
-        return { kind: 'edit', payload: { objId: req.objId, slice: req.slice, mask: encodeRle(m.mask, s.rows, s.cols) } };
+        const payload = { objId: req.objId, slice: req.slice, mask: encodeRle(m.mask, sh.rows, sh.cols) };
+        return { kind: 'edit', payload: req.axis === undefined ? payload : { ...payload, axis: req.axis } };
       },
-      () => s.edit(req.objId, req.slice, mask ? { mask } : { stroke: req.stroke! }),
+      () => s.edit(req.objId, req.slice, mask ? { mask } : { stroke: req.stroke! }, { axis: req.axis }),
     )) as { objId: number; slice: number; area: number; mask: Uint8Array };
-    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, s.rows, s.cols) };
+    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, sh.rows, sh.cols), axis: req.axis ?? row.axis };
   }
 
   async close(p: Principal, id: string): Promise<SessionView> {
@@ -603,12 +630,15 @@ export class SessionManager {
     const shape = sliceShape(upload.dims, row.axis);
     // Objects and their prompted slices from the log (what survives any crash) …
     const keys = new Map<number, Set<number>>();
+    const axes = new Map<number, number>();
     const inEffect = effective(log);
     for (const r of inEffect) {
       if (r.kind === 'prompt' || r.kind === 'edit') {
-        const q = r.payload as { objId: number; slice: number };
+        const q = r.payload as { objId: number; slice: number; axis?: number };
         if (!keys.has(q.objId)) keys.set(q.objId, new Set());
-        keys.get(q.objId)!.add(q.slice);
+        if (!axes.has(q.objId)) axes.set(q.objId, q.axis ?? row.axis);
+        // An edit on another view than its object's changes that object's slices, not a key.
+        if ((q.axis ?? row.axis) === axes.get(q.objId)) keys.get(q.objId)!.add(q.slice);
       } else if (r.kind === 'remove') {
         keys.delete((r.payload as { objId: number }).objId);
       }
@@ -631,7 +661,12 @@ export class SessionManager {
     }
     const objects = [...keys.keys()]
       .sort((a, b) => a - b)
-      .map((objId) => ({ objId, keys: [...keys.get(objId)!].sort((a, b) => a - b), slices: slices.get(objId) ?? [] }));
+      .map((objId) => ({
+        objId,
+        axis: axes.get(objId) ?? row.axis,
+        keys: [...keys.get(objId)!].sort((a, b) => a - b),
+        slices: slices.get(objId) ?? [],
+      }));
     return {
       id: row.id,
       owner: row.owner,
