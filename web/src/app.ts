@@ -258,7 +258,8 @@ export class App {
         const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
         this.session = await this.api.session(session.id);
         // An edit on another view than its object's changes several of the object's slices: re-read them.
-        if (m.axis !== undefined && m.axis !== this.session.objects.find((o) => o.objId === objId)?.axis) await this.reloadMasks();
+        const own = this.session.objects.find((o) => o.objId === objId)?.axis ?? this.session.axis;
+        if ((m.axis ?? this.session.axis) !== own) await this.reloadMasks();
         else this.applyMask(m);
         this.viewer.scheduleRefresh();
         this.setStatus(

@@ -90,8 +90,8 @@ interface Live {
 
 export interface ObjectView {
   objId: number;
-  /** The axis its keys are slices of (the view it was started on). */
-  axis: number;
+  /** The axis its keys are slices of (the view it was started on), when not the session's. */
+  axis?: number;
   /** Prompted slices, ascending. */
   keys: number[];
   /** Slices where the object has a mask, ascending. */
@@ -668,7 +668,8 @@ export class SessionManager {
       .sort((a, b) => a - b)
       .map((objId) => ({
         objId,
-        axis: axes.get(objId) ?? row.axis,
+        // Only for an object started on another view than the session's (older clients compare objects whole).
+        ...((axes.get(objId) ?? row.axis) !== row.axis ? { axis: axes.get(objId)! } : {}),
         keys: [...keys.get(objId)!].sort((a, b) => a - b),
         slices: slices.get(objId) ?? [],
       }));
