@@ -16,6 +16,9 @@ import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 
 type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist' | 'brush' | 'eraser';
 
+/** Overlay redraws during propagation at most this often (see Viewer.scheduleRefresh). */
+const PROPAGATION_REFRESH_MS = 250;
+
 /** NiiVue's view (0 axial, 1 coronal, 2 sagittal) → the voxel axis its slices are cut along. */
 const VIEW_AXIS = [2, 1, 0] as const;
 
@@ -414,7 +417,9 @@ export class App {
           },
           onMask: (m) => {
             this.applyMask(m);
-            this.viewer.scheduleRefresh();
+            // Masks show as they stream in, a few times a second: the GPU (often a CPU here) is
+            // left to the model between.
+            this.viewer.scheduleRefresh(PROPAGATION_REFRESH_MS);
           },
         },
       );

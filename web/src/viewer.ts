@@ -342,8 +342,11 @@ export class Viewer {
   }
 
   refresh(): void {
-    if (this.refreshFrame !== undefined) cancelAnimationFrame(this.refreshFrame);
-    this.refreshFrame = undefined;
+    if (this.refreshFrame !== undefined && this.refreshFrame >= 0) {
+      cancelAnimationFrame(this.refreshFrame);
+      this.refreshFrame = undefined;
+    }
+    this.lastRefresh = performance.now();
     this.nv.updateGLVolume();
   }
 
@@ -351,16 +354,32 @@ export class Viewer {
 
   /**
    * Coalesces overlay updates: one upload + redraw per animation frame however many slices
-   * changed in it (propagation streams a mask per slice; each updateGLVolume re-uploads the whole
-   * overlay and redraws every tile, the 3D render included).
+   * changed in it, and at most one per `minIntervalMs` (propagation streams a mask per slice; each
+   * updateGLVolume re-uploads the whole overlay and redraws every tile, the 3D render included —
+   * on a CPU-rendered WebGL that competes with the model for the same cores).
    */
-  scheduleRefresh(): void {
+  scheduleRefresh(minIntervalMs = 0): void {
     if (this.refreshFrame !== undefined) return;
-    this.refreshFrame = requestAnimationFrame(() => {
-      this.refreshFrame = undefined;
-      this.nv.updateGLVolume();
-    });
+    const wait = Math.max(0, this.lastRefresh + minIntervalMs - performance.now());
+    const go = () => {
+      this.refreshFrame = requestAnimationFrame(() => {
+        this.refreshFrame = undefined;
+        this.lastRefresh = performance.now();
+        this.nv.updateGLVolume();
+      });
+    };
+    if (wait === 0) go();
+    else {
+      // Holds the slot (no second timer) until the frame is drawn.
+      this.refreshFrame = -1;
+      setTimeout(() => {
+        this.refreshFrame = undefined;
+        go();
+      }, wait);
+    }
   }
+
+  private lastRefresh = 0;
 
   async screenshotPng(): Promise<Blob> {
     this.nv.drawScene();
