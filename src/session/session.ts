@@ -338,17 +338,17 @@ export class Session implements SessionApi {
         opts.signal?.addEventListener('abort', onAbort);
         if (opts.signal?.aborted) ctl.abort();
         this.running = ctl;
-        const total = ids.length * (range[1] - range[0] + 1);
+        // Objects on another view run across the whole of their own axis (a range is in the session axis's slices).
+        const spanOf = (objId: number): [number, number] =>
+          this.axisOf(objId) === this.axis ? [range[0], range[1]] : [0, this.shape(this.axisOf(objId)).count - 1];
+        const total = ids.reduce((t, id) => t + spanOf(id)[1] - spanOf(id)[0] + 1, 0);
         let done = 0;
         try {
           const objects: PropagationSummary['objects'] = [];
           for (const objId of ids) {
             if (ctl.signal.aborted) throw new PropagationCancelled();
-            // An object on another view runs across its own axis: the whole stack there (a range is
-            // in the session axis's slices).
-            const own = this.axisOf(objId);
-            const tracker = this.trackerOn(own);
-            const span: [number, number] = own === this.axis ? [range[0], range[1]] : [0, this.shape(own).count - 1];
+            const tracker = this.trackerOf(objId);
+            const span = spanOf(objId);
             // Edits become that slice's mask prompt, so propagation starts from what the person drew.
             for (const slice of [...(this.edits.get(objId)?.keys() ?? [])]) await this.giveEdit(objId, slice);
             // What streams is what the Session shows: an edited slice keeps its literal mask.
