@@ -333,6 +333,9 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   await shot(page, '10-error-server-down');
 
   assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+  // The cases after this one share a server again.
+  server = await serve();
 });
 
 /** Each object's mask on one slice from the server, as 0/1 rows × cols (object 1 unless told). */
