@@ -386,6 +386,9 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
     { x: 70, y: 50 },
   ]);
   await waitStatus(page, /slice 15: painted, \d+ px/);
+  assert.equal(await page.getAttribute('#brush-cursor', 'visibility'), 'visible', 'the brush shows its size under the mouse');
+  const r = Number(await page.getAttribute('#brush-cursor', 'r'));
+  assert.ok(r > 6, `cursor radius ${r} screen px for a 6-voxel brush`);
   let s = await serverSlice(server.url, session, 15);
   const at = (x: number, y: number) => s.bits[y * s.cols + x];
   assert.equal(at(55, 50), 1, 'painted on the stroke');

@@ -212,6 +212,7 @@ export class App {
 
   /** The yellow box or line under the mouse while a box / RECIST prompt is dragged. */
   private onPointerMove(e: PointerEvent): void {
+    if (this.tool === 'brush' || this.tool === 'eraser') this.showBrushCursor(e);
     if (this.brush.drawing) {
       const hit = this.viewer.hit(e);
       if (hit && hit.view === this.strokeView) {
@@ -235,6 +236,23 @@ export class App {
 
   private hidePreview(): void {
     for (const id of ['box-preview', 'line-preview']) $(id).setAttribute('visibility', 'hidden');
+  }
+
+  /** A circle of the brush's size under the mouse (its radius in screen pixels from the view's zoom). */
+  private showBrushCursor(e: PointerEvent): void {
+    const el = $('brush-cursor');
+    const hit = this.viewer.hit(e);
+    const scale = hit && this.viewer.pixelsPerVoxel(hit);
+    if (!hit || !scale) {
+      el.setAttribute('visibility', 'hidden');
+      return;
+    }
+    const rect = $('drop').getBoundingClientRect();
+    el.setAttribute('cx', String(e.clientX - rect.left));
+    el.setAttribute('cy', String(e.clientY - rect.top));
+    el.setAttribute('r', String(Math.max(2, (this.brush.radius + 0.5) * scale)));
+    el.setAttribute('class', this.tool);
+    el.setAttribute('visibility', 'visible');
   }
 
   /** The view the stroke in progress started on (it paints that plane only). */
@@ -608,6 +626,7 @@ export class App {
 
   setTool(t: Tool): void {
     this.tool = t;
+    if (t !== 'brush' && t !== 'eraser') $('brush-cursor').setAttribute('visibility', 'hidden');
     this.viewer.setPromptMode(t !== 'navigate');
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) b.classList.toggle('active', b.dataset.tool === t);
   }

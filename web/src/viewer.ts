@@ -266,6 +266,14 @@ export class Viewer {
     return { x: rect.left + r.pos[0]! / dpr, y: rect.top + r.pos[1]! / dpr };
   }
 
+  /** Screen pixels per voxel step on the view of a hit (for sizing the brush cursor). */
+  pixelsPerVoxel(h: VoxelHit): number | undefined {
+    const step: [number, number, number] = h.view === 2 ? [0, 1, 0] : [1, 0, 0];
+    const a = this.voxelToClientOn(h.x, h.y, h.z, h.view);
+    const b = this.voxelToClientOn(h.x + step[0], h.y + step[1], h.z + step[2], h.view);
+    return a && b ? Math.hypot(b.x - a.x, b.y - a.y) : undefined;
+  }
+
   /** Moves the crosshair to voxel (x, y, z): each view then shows the plane through it. */
   goToVoxel(x: number, y: number, z: number): void {
     if (!this.image) return;
