@@ -373,7 +373,7 @@ export class Viewer {
       this.refreshFrame = requestAnimationFrame(() => {
         this.refreshFrame = undefined;
         this.lastRefresh = performance.now();
-        this.nv.updateGLVolume();
+        this.refreshOverlay();
       });
     };
     if (wait === 0) go();
@@ -388,6 +388,20 @@ export class Viewer {
   }
 
   private lastRefresh = 0;
+
+  /**
+   * Re-uploads only the label overlay and redraws: updateGLVolume would also re-upload and
+   * re-colour the scan itself (layer 0), which has not changed. The overlay is NiiVue's layer 1
+   * (the only overlay), rebuilt whole by refreshLayers.
+   */
+  private refreshOverlay(): void {
+    if (!this.labels || this.nv.volumes[1] !== this.labels) {
+      this.nv.updateGLVolume();
+      return;
+    }
+    this.nv.refreshLayers(this.labels, 1);
+    this.nv.drawScene();
+  }
 
   async screenshotPng(): Promise<Blob> {
     this.nv.drawScene();
