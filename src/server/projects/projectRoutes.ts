@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MedsamError } from '../../common/errors.js';
 import { writeMask } from '../../io/writeMask.js';
@@ -426,7 +426,8 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       return reply
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${filename}"`)
-        .send(readFileSync(blobs.path(upload.sha256)));
+        .header('content-length', String(upload.bytes))
+        .send(createReadStream(blobs.path(upload.sha256)));
     }),
   );
 
