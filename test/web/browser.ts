@@ -54,7 +54,7 @@ export async function serve(
   const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-web-'));
   const tokens: Record<string, string> = {};
   if (opts.users) {
-    const repo = openRepository(dataDir);
+    const repo = await openRepository(dataDir);
     for (const [name, role] of Object.entries(opts.users)) tokens[name] = (await createUser(repo, name, role)).token;
     await repo.close();
   }
