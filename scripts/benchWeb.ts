@@ -66,7 +66,7 @@ export const webSection = {
         await waitStatus(page, /slice \d+: \d+ px/, 600_000);
         prompt.push((performance.now() - tp) / 1000);
         const t1 = performance.now();
-        await page.click('#propagate');
+        await page.click('#propagate', { noWaitAfter: true, timeout: 300_000 });
         await waitStatus(page, /propagated in/, 900_000);
         wall.push((performance.now() - t1) / 1000);
         app.push(Number(await page.evaluate(() => document.body.dataset.propagatedMs)) / 1000);
