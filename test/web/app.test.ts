@@ -355,6 +355,14 @@ async function serverSlice(url: string, session: string, z: number, objId = 1): 
   return { bits, cols: b.cols };
 }
 
+/** Waits until the app is not busy, then blanks the status line (so the next waitStatus sees the next action's). */
+async function settle(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.busy === undefined, undefined, { timeout: 120_000 });
+  await page.evaluate(() => {
+    document.getElementById('status').textContent = '…';
+  });
+}
+
 /** A stroke with real mouse events through voxel positions of the axial slice shown. */
 async function strokeThrough(page: Page, pts: { x: number; y: number }[]): Promise<void> {
   const first = await voxelToClient(page, pts[0]!.x, pts[0]!.y);
@@ -423,9 +431,11 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   s = await serverSlice(server.url, session, 15);
   assert.equal(at(55, 50), 0, 'redo erased it again');
   assert.equal(await page.isDisabled('#redo'), true);
-  // Ctrl+Z / Ctrl+Y, then the Redo button.
+  // Ctrl+Z / Ctrl+Y, then the Redo button (each waits for the previous to finish and its status to change).
+  await settle(page);
   await page.keyboard.press('Control+z');
   await waitStatus(page, /^undone$/);
+  await settle(page);
   await page.keyboard.press('Control+z');
   await waitStatus(page, /^undone$/);
   assert.equal(
@@ -433,8 +443,10 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
     false,
     'both edits undone',
   );
+  await settle(page);
   await page.keyboard.press('Control+y');
   await waitStatus(page, /^redone$/);
+  await settle(page);
   await page.click('#redo');
   await waitStatus(page, /^redone$/);
   s = await serverSlice(server.url, session, 15);
