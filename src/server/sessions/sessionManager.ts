@@ -3,13 +3,15 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
+import { resolveModel } from '../../models/registry.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
 import type { Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
-import type { ServerConfig } from '../config.js';
+import { ClickDecoders } from '../clickDecoders.js';
+import { type ServerConfig, defaultClickWorkers } from '../config.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
 import type { ServerMetrics } from '../metrics.js';
 import { decodeRle, encodeRle, type Rle } from '../rle.js';
@@ -130,6 +132,8 @@ export class SessionManager {
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live>>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Worker threads that decode SAM1 clicks off the main thread, on every core. */
+  private readonly clicks: ClickDecoders;
 
   constructor(
     private readonly repo: Repository,
@@ -143,6 +147,24 @@ export class SessionManager {
   ) {
     this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
     this.sweeper.unref();
+    this.clicks = new ClickDecoders(config.clickWorkers ?? defaultClickWorkers());
+  }
+
+  /** How many clicks of `model` may run at once: one per click worker, else one. */
+  clickLanes(model: string): number {
+    try {
+      return this.clicks.for(resolveModel(model)) ? this.clicks.workers : 1;
+    } catch {
+      return 1;
+    }
+  }
+
+  private clickDecoder(model: string) {
+    try {
+      return this.clicks.for(resolveModel(model));
+    } catch {
+      return undefined;
+    }
   }
 
   private intensity(window: string | null): (v: Volume) => Uint8Array {
@@ -213,6 +235,7 @@ export class SessionManager {
     const upload = await this.repo.upload(row.uploadId);
     if (!upload) throw new HttpError(410, `the upload of session ${row.id} is gone`, 'upload the image again and start a new session');
     const volume = await this.volumes.get(upload);
+    const clickDecoder = this.clickDecoder(row.model);
     let session: SessionApi;
     try {
       session = await this.open(volume, {
@@ -221,6 +244,7 @@ export class SessionManager {
         intensity: this.intensity(row.window),
         id: row.id,
         threads: this.config.threads,
+        ...(clickDecoder ? { family: { sam1PromptDecoder: clickDecoder } } : {}),
       });
     } catch (e) {
       throw asHttp(e);
@@ -601,5 +625,6 @@ export class SessionManager {
       await this.flush(live);
       await this.evict(live);
     }
+    await this.clicks.close();
   }
 }
