@@ -14,7 +14,7 @@
  *   latency work (MEDSAM2_BENCH_SERVER_VARIANTS=now to skip it), measured interleaved level by
  *   level so the machine's drift hits both alike.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { NpzCase } from '../src/io/npzFile.js';
@@ -121,6 +121,7 @@ export const serverSection = {
 
       const startRig = async (model: string, v: Variant, k: number): Promise<Rig> => {
         const dataDir = join(tmp, `server-${k}`);
+        mkdirSync(dataDir);
         const base = { ...defaultConfig(dataDir), requireAuth: true, threads: ctx.threads, models: [model] };
         base.limits = { ...base.limits, maxSessionsPerUser: 4, expensivePerMinute: 100_000 };
         const config = v.config(base);

