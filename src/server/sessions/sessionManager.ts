@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
 import { resolveModel } from '../../models/registry.js';
@@ -28,6 +29,8 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
  * Session; reads that need no model (info, label map, slice masks) are served from the stored
  * label map when it is current.
  */
+
+const gzipAsync = promisify(gzip);
 
 export type OpenSession = (volume: Volume, opts: SessionOptions) => Promise<SessionApi>;
 
@@ -339,7 +342,8 @@ export class SessionManager {
       .then(async () => {
         if (live.applied !== at) return; // a newer change will store its own
         const labels = live.session.labelMap().data as Uint8Array;
-        const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
+        // Compressed on libuv's thread pool: the event loop stays free for other users' clicks.
+        const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
         live.row.labelsSha = sha;
         live.row.labelsAt = at;
         await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
