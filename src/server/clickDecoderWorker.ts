@@ -6,12 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-
-export interface DecodeRequest {
-  id: number;
-  feeds: Record<string, { data: Float32Array; dims: readonly number[] }>;
-}
-export type DecodeReply = { id: number; out: Record<string, { data: Float32Array; dims: number[] }> } | { id: number; error: string };
+import { type DecodeReply, type DecodeRequest, touchKept } from './clickDecoders.js';
 
 const { modelPath, threads } = workerData as { modelPath: string; threads: number };
 // The same session options as OrtSession.create, so results match a decode on the main thread.
@@ -22,9 +17,14 @@ const session = await ort.InferenceSession.create(modelPath, {
   executionProviders: ['cpu'],
 });
 
+const kept = new Map<number, Float32Array>();
+
 parentPort!.on('message', async (m: DecodeRequest) => {
   try {
-    const feeds: Record<string, ort.Tensor> = {};
+    const emb = m.emb.data ?? kept.get(m.emb.id);
+    if (!emb) throw new Error(`embedding ${m.emb.id} is not held by this worker`);
+    touchKept(kept, m.emb.id, emb);
+    const feeds: Record<string, ort.Tensor> = { image_embeddings: new ort.Tensor('float32', emb, [...m.emb.dims]) };
     for (const [name, f] of Object.entries(m.feeds)) feeds[name] = new ort.Tensor('float32', f.data, [...f.dims]);
     const results = await session.run(feeds);
     const out: Record<string, { data: Float32Array; dims: number[] }> = {};

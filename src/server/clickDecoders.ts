@@ -3,7 +3,27 @@ import { MedsamError } from '../common/errors.js';
 import { sam1Decoded, sam1DecoderFeeds, type Sam1Decoded, type Sam1Embedding, type Sam1Prompt } from '../engine/sam1Engine.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Sam1Decoder } from '../predictor/sam1Propagator.js';
-import type { DecodeReply, DecodeRequest } from './clickDecoderWorker.js';
+
+export interface DecodeRequest {
+  id: number;
+  /** Every feed but image_embeddings. */
+  feeds: Record<string, { data: Float32Array; dims: readonly number[] }>;
+  /** The slice embedding: its id, and its data unless this worker holds it already. */
+  emb: { id: number; dims: readonly number[]; data?: Float32Array };
+}
+
+/**
+ * The embeddings a worker keeps, newest last. The pool mirrors the same list per worker (same
+ * operations, same message order), so it knows which embeddings it need not send again: a click
+ * is usually on the slice of the previous click, and copying 4 MiB per click costs milliseconds.
+ */
+export const EMBEDDINGS_KEPT = 4;
+export function touchKept<T>(kept: Map<number, T>, id: number, value: T): void {
+  kept.delete(id);
+  kept.set(id, value);
+  while (kept.size > EMBEDDINGS_KEPT) kept.delete(kept.keys().next().value as number);
+}
+export type DecodeReply = { id: number; out: Record<string, { data: Float32Array; dims: number[] }> } | { id: number; error: string };
 
 /**
  * Clicks on both cores. onnxruntime-node runs a session synchronously on the thread that calls it,
@@ -17,7 +37,11 @@ import type { DecodeReply, DecodeRequest } from './clickDecoderWorker.js';
 export class ClickDecoderPool implements Sam1Decoder {
   private readonly idle: Worker[] = [];
   private readonly all: Worker[] = [];
-  private readonly waiting: { req: DecodeRequest; done: (r: DecodeReply) => void }[] = [];
+  private readonly waiting: { req: DecodeRequest; data: Float32Array; done: (r: DecodeReply) => void }[] = [];
+  /** Which embeddings each worker holds (mirrors the worker's own list). */
+  private readonly kept = new Map<Worker, Map<number, true>>();
+  private readonly embIds = new WeakMap<Float32Array, number>();
+  private embSeq = 0;
   private readonly inFlight = new Map<number, { worker: Worker; done: (r: DecodeReply) => void }>();
   private seq = 0;
   private failed: Error | undefined;
@@ -39,15 +63,18 @@ export class ClickDecoderPool implements Sam1Decoder {
       w.on('error', (e) => this.fail(e));
       this.all.push(w);
       this.idle.push(w);
+      this.kept.set(w, new Map());
     }
   }
 
   async decode(emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Promise<Sam1Decoded> {
-    const feeds = sam1DecoderFeeds(emb, prompt, maskInput);
+    const { image_embeddings: e, ...feeds } = sam1DecoderFeeds(emb, prompt, maskInput);
+    let embId = this.embIds.get(e!.data);
+    if (embId === undefined) this.embIds.set(e!.data, (embId = ++this.embSeq));
     const reply = await new Promise<DecodeReply>((done) => {
-      const req: DecodeRequest = { id: ++this.seq, feeds };
+      const req: DecodeRequest = { id: ++this.seq, feeds, emb: { id: embId, dims: e!.dims } };
       if (this.failed) done({ id: req.id, error: this.failed.message });
-      else this.waiting.push({ req, done });
+      else this.waiting.push({ req, data: e!.data, done });
       this.pump();
     });
     if ('error' in reply)
@@ -57,8 +84,13 @@ export class ClickDecoderPool implements Sam1Decoder {
 
   private pump(): void {
     while (this.idle.length && this.waiting.length) {
-      const w = this.idle.pop()!;
-      const { req, done } = this.waiting.shift()!;
+      const { req, data, done } = this.waiting.shift()!;
+      // An idle worker that holds this embedding, else any idle one (which is then sent it).
+      const at = this.idle.findIndex((w) => this.kept.get(w)!.has(req.emb.id));
+      const w = this.idle.splice(at >= 0 ? at : this.idle.length - 1, 1)[0]!;
+      const kept = this.kept.get(w)!;
+      if (!kept.has(req.emb.id)) req.emb.data = data;
+      touchKept(kept, req.emb.id, true);
       this.inFlight.set(req.id, { worker: w, done });
       w.postMessage(req);
     }

@@ -66,6 +66,20 @@ describe('ClickDecoderPool', { skip: SHARED_SKIP }, () => {
     }
   });
 
+  it("keeps each worker's embeddings in step with the pool: many slices, revisited, still exact", async () => {
+    // Six "slices" (scaled copies of the real embedding: any input must decode alike), more than a
+    // worker keeps, visited in an order that revisits evicted and kept ones on both workers.
+    const embs = [1, 0.9, 1.1, 0.8, 1.2, 0.95].map((f) => ({ ...emb, data: emb.data.map((v) => v * f) }));
+    const order = [0, 1, 2, 0, 3, 4, 5, 1, 0, 5, 2, 2, 4, 3, 0];
+    const want = new Map<number, Sam1Decoded>();
+    for (const i of new Set(order)) want.set(i, await engine.decode(embs[i]!, { box }));
+    for (let k = 0; k < order.length; k += 3) {
+      const batch = order.slice(k, k + 3);
+      const got = await Promise.all(batch.map((i) => pool.decode(embs[i]!, { box })));
+      for (const [j, g] of got.entries()) assert.deepEqual(g.logits, want.get(batch[j]!)!.logits, `visit ${k + j} (slice ${batch[j]})`);
+    }
+  });
+
   it('refuses a prompt with nothing in it, like the engine', async () => {
     await assert.rejects(pool.decode(emb, {}), /needs a box, a point or a mask/);
   });
