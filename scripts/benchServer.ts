@@ -176,6 +176,8 @@ export const serverSection = {
       const record = (prefix: string, r: { lat: number[]; wall: number }) => {
         out[`${prefix} p50 / p95 ms`] = `${Math.round(pct(r.lat, 50))} / ${Math.round(pct(r.lat, 95))}`;
         out[`${prefix} clicks/s`] = +(r.lat.length / r.wall).toFixed(1);
+        // Progress as it goes (the table prints at the end): a long run on a busy machine can be followed.
+        process.stderr.write(`  ${prefix}: p50 / p95 ${out[`${prefix} p50 / p95 ms`]} ms, ${out[`${prefix} clicks/s`]} clicks/s\n`);
       };
 
       let k = 0;
@@ -188,6 +190,9 @@ export const serverSection = {
             rigs.push(rig);
             out[`${tag} ${v.name}: first mask, new upload, cold model ms`] = Math.round(await firstMask(rig, 0));
             out[`${tag} ${v.name}: first mask, new upload, model open ms`] = Math.round(await firstMask(rig, 1));
+            process.stderr.write(
+              `  ${tag} ${v.name}: server up, first masks ${out[`${tag} ${v.name}: first mask, new upload, cold model ms`]} / ${out[`${tag} ${v.name}: first mask, new upload, model open ms`]} ms\n`,
+            );
             for (let u = 2; u < 16; u++) await firstMask(rig, u);
             await drive(rig, 2, 3); // warm-up: JIT, ORT arenas, every lane
           }
