@@ -61,8 +61,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   const metrics = new ServerMetrics();
   const blobs = new BlobStore(config.dataDir);
   const volumes = new VolumeCache(blobs, config.limits);
-  const queue = new WorkQueue((model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth));
-  const sessions = new SessionManager(repo, blobs, volumes, queue, openSession, metrics, config);
+  const queue: WorkQueue = new WorkQueue(
+    (model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth),
+    (model, lane): number => (lane === 'interactive' ? sessions.clickLanes(model) : 1),
+  );
+  const sessions: SessionManager = new SessionManager(repo, blobs, volumes, queue, openSession, metrics, config);
   const jobs = new JobRunner(repo, blobs, volumes, queue, metrics, config);
   const tokens = new TokenVerifier(repo);
   const version = packageVersion();

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
+import { resolveModel } from '../../models/registry.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
 import type { Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
-import type { ServerConfig } from '../config.js';
+import { ClickDecoders } from '../clickDecoders.js';
+import { type ServerConfig, defaultClickWorkers } from '../config.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
 import type { ServerMetrics } from '../metrics.js';
 import { decodeRle, encodeRle, type Rle } from '../rle.js';
@@ -26,6 +29,8 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
  * Session; reads that need no model (info, label map, slice masks) are served from the stored
  * label map when it is current.
  */
+
+const gzipAsync = promisify(gzip);
 
 export type OpenSession = (volume: Volume, opts: SessionOptions) => Promise<SessionApi>;
 
@@ -130,6 +135,8 @@ export class SessionManager {
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live>>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Worker threads that decode SAM1 clicks off the main thread, on every core. */
+  private readonly clicks: ClickDecoders;
 
   constructor(
     private readonly repo: Repository,
@@ -143,6 +150,24 @@ export class SessionManager {
   ) {
     this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
     this.sweeper.unref();
+    this.clicks = new ClickDecoders(config.clickWorkers ?? defaultClickWorkers());
+  }
+
+  /** How many clicks of `model` may run at once: one per click worker, else one. */
+  clickLanes(model: string): number {
+    try {
+      return this.clicks.for(resolveModel(model)) ? this.clicks.workers : 1;
+    } catch {
+      return 1;
+    }
+  }
+
+  private clickDecoder(model: string) {
+    try {
+      return this.clicks.for(resolveModel(model));
+    } catch {
+      return undefined;
+    }
   }
 
   private intensity(window: string | null): (v: Volume) => Uint8Array {
@@ -218,6 +243,7 @@ export class SessionManager {
     const upload = await this.repo.upload(row.uploadId);
     if (!upload) throw new HttpError(410, `the upload of session ${row.id} is gone`, 'upload the image again and start a new session');
     const volume = await this.volumes.get(upload);
+    const clickDecoder = this.clickDecoder(row.model);
     let session: SessionApi;
     try {
       session = await this.open(volume, {
@@ -226,6 +252,7 @@ export class SessionManager {
         intensity: this.intensity(row.window),
         id: row.id,
         threads: this.config.threads,
+        ...(clickDecoder ? { family: { sam1PromptDecoder: clickDecoder } } : {}),
       });
     } catch (e) {
       throw asHttp(e);
@@ -320,7 +347,8 @@ export class SessionManager {
       .then(async () => {
         if (live.applied !== at) return; // a newer change will store its own
         const labels = live.session.labelMap().data as Uint8Array;
-        const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
+        // Compressed on libuv's thread pool: the event loop stays free for other users' clicks.
+        const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
         live.row.labelsSha = sha;
         live.row.labelsAt = at;
         await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
@@ -606,5 +634,6 @@ export class SessionManager {
       await this.flush(live);
       await this.evict(live);
     }
+    await this.clicks.close();
   }
 }
