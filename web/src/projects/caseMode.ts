@@ -10,7 +10,7 @@ import type { SessionView } from '../api.js';
 import './projects.css';
 import { describeError } from './actionableError.js';
 import { InteractionLog } from './interactionLog.js';
-import { volumeFileName } from './labelMapFile.js';
+import { labelMapFromNpz, volumeFileName } from './labelMapFile.js';
 import { TOKEN_KEY } from './pageContext.js';
 import { ProjectApi } from './projectApi.js';
 import { routeHash } from './router.js';
@@ -113,12 +113,15 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
   };
   try {
     const [detail, info, vol] = await Promise.all([api.caseDetail(project, caseName), api.project(project), api.volume(project, caseName)]);
-    base = detail.case.latestVersion;
-    showVersion();
     if (detail.case.reviewComment && detail.case.status !== 'accepted') status.textContent = `review: ${detail.case.reviewComment}`;
-    session = await api.caseSession(project, caseName);
+    const opened = await api.caseSession(project, caseName);
+    session = opened.session;
+    base = opened.baseVersion ?? detail.case.latestVersion;
+    showVersion();
+    // The saved version shows under the session's masks (a save keeps it wherever the session has none).
+    const labels = base >= 0 ? labelMapFromNpz(await api.labelMapNpz(project, caseName, base)) : undefined;
     const names = new Map(info.project.labels.map((l) => [l.value, l.name] as const));
-    await app.openSession(vol.bytes, volumeFileName(vol.bytes, caseName, vol.fileName), session, names);
+    await app.openSession(vol.bytes, volumeFileName(vol.bytes, caseName, vol.fileName), session, names, labels?.labels);
     if (!app.viewer.loaded) return;
     save.disabled = submit.disabled = false;
     document.body.dataset.caseReady = 'true';

@@ -10,7 +10,6 @@ import { routeHash } from './router.js';
 
 const PRE_ANNOTATE_SOURCES: [string, string][] = [
   ['recist', 'RECIST marks in the case (MedSAM2 npz)'],
-  ['boxes', 'a box list file'],
   ['label', 'the label the case carries'],
   ['previous', "the previous round's accepted label"],
   ['auto', 'automatic policy'],

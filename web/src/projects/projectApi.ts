@@ -120,10 +120,10 @@ export class ProjectApi extends Api {
     return new Uint8Array(await res.arrayBuffer());
   }
 
-  /** A server session on the case volume seeded with the latest version's label map. */
-  async caseSession(project: string, caseName: string): Promise<SessionView> {
-    const r = await this.json<{ sessionId: string }>('POST', `${this.c(project, caseName)}/session`);
-    return this.session(r.sessionId);
+  /** A server session on the case volume (its saves build on `baseVersion`, the latest version). */
+  async caseSession(project: string, caseName: string): Promise<{ session: SessionView; baseVersion?: number }> {
+    const r = await this.json<{ sessionId: string; baseVersion?: number }>('POST', `${this.c(project, caseName)}/session`);
+    return { session: await this.session(r.sessionId), ...(typeof r.baseVersion === 'number' ? { baseVersion: r.baseVersion } : {}) };
   }
 
   saveVersion(project: string, caseName: string, baseVersion: number, sessionId: string): Promise<VersionView> {
