@@ -31,9 +31,9 @@ export function skipReason(): string | false {
   return false;
 }
 
-/** Builds the app into dist/web unless it is there (npm ci's prepare builds it). */
+/** Builds the app into dist/web unless both its pages are there (npm ci's prepare builds it). */
 export async function ensureWebBuild(): Promise<void> {
-  if (existsSync(join(ROOT, 'dist/web/index.html'))) return;
+  if (['index.html', 'projects.html'].every((f) => existsSync(join(ROOT, 'dist/web', f)))) return;
   const { build } = await import('vite');
   await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn' });
 }
