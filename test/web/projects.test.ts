@@ -155,7 +155,18 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   assert.match((await admin.page.textContent('#members')) ?? '', /ann\s*annotator/);
   await admin.page.selectOption('#pre-source', 'recist');
   await admin.page.click('#pre-annotate');
-  await admin.page.waitForSelector('#pre-state[data-status="done"]', { timeout: 300_000 });
+  await admin.page.waitForFunction(
+    () =>
+      /done|failed|cancelled/.test(document.getElementById('pre-state')?.dataset.status ?? '') ||
+      document.body.dataset.pageState === 'error',
+    undefined,
+    { timeout: 300_000 },
+  );
+  assert.equal(
+    await admin.page.evaluate(() => document.getElementById('pre-state')?.dataset.status ?? document.body.dataset.pageState),
+    'done',
+    `pre-annotation: ${await admin.page.textContent('#pre-state').catch(() => '')} ${await admin.page.textContent('#message')}`,
+  );
   await pageState(admin.page, 'ready');
   await admin.page.waitForFunction(
     () => document.querySelector('#progress-card [data-status="pre_annotated"] .count')?.textContent === '1',

@@ -91,6 +91,9 @@ function roundsBlock(d: ProjectDetail): HTMLElement {
   );
 }
 
+/** The last pre-annotation job per project, so the card still shows it after the page re-renders. */
+const lastJob = new Map<string, { id: string; status: string; progress: number; error?: string | null }>();
+
 export async function renderDashboard(ctx: PageContext, project: string, stale: () => boolean): Promise<() => void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stop = () => clearTimeout(timer);
@@ -106,32 +109,43 @@ export async function renderDashboard(ctx: PageContext, project: string, stale: 
   const bar = h('progress', { id: 'pre-progress', max: 1, value: 0 });
   const state = h('span', { id: 'pre-state', class: 'muted' }, 'not started');
   const button = h('button', { id: 'pre-annotate' }, 'Pre-annotate');
+  const showJob = (j: { id: string; status: string; progress: number; error?: string | null }) => {
+    lastJob.set(project, j);
+    bar.value = Math.max(0, Math.min(1, j.progress ?? 0));
+    state.textContent = `job ${j.id.slice(0, 8)}: ${j.status} ${Math.round(100 * (j.progress ?? 0))} %${j.error ? ` — ${j.error}` : ''}`;
+    state.dataset.status = j.status;
+  };
+  /** Polls the job until it ends; a finished pre-annotation re-renders the page (new counts). */
+  const follow = async (jobId: string): Promise<void> => {
+    if (stale()) return;
+    try {
+      const j = await ctx.api.job(jobId);
+      if (stale()) return;
+      showJob(j);
+      if (j.status === 'queued' || j.status === 'running') {
+        button.disabled = true;
+        timer = setTimeout(() => void follow(jobId), 1000);
+        return;
+      }
+      button.disabled = false;
+      if (j.status === 'done') ctx.rerender();
+      else ctx.fail(new Error(j.error ?? `the pre-annotation job is ${j.status}`), 'pre-annotating');
+    } catch (e) {
+      button.disabled = false;
+      ctx.fail(e, 'following the pre-annotation job');
+    }
+  };
+  const previous = lastJob.get(project);
+  if (previous) {
+    showJob(previous);
+    if (previous.status === 'queued' || previous.status === 'running') void follow(previous.id);
+  }
   button.addEventListener('click', async () => {
     button.disabled = true;
     try {
       const { jobId } = await ctx.api.preAnnotate(project, source.value);
-      state.textContent = `job ${jobId.slice(0, 8)} queued`;
-      const poll = async () => {
-        if (stale()) return;
-        try {
-          const j = await ctx.api.job(jobId);
-          bar.value = Math.max(0, Math.min(1, j.progress ?? 0));
-          state.textContent = `${j.status} ${Math.round(100 * (j.progress ?? 0))} %${j.error ? `: ${j.error}` : ''}`;
-          state.dataset.status = j.status;
-          if (j.status === 'queued' || j.status === 'running') timer = setTimeout(poll, 1000);
-          else {
-            button.disabled = false;
-            if (j.status === 'done') {
-              ctx.info('pre-annotation done: the cases are ready in the queue');
-              ctx.rerender();
-            } else ctx.fail(new Error(j.error ?? `the pre-annotation job is ${j.status}`), 'pre-annotating');
-          }
-        } catch (e) {
-          button.disabled = false;
-          ctx.fail(e, 'following the pre-annotation job');
-        }
-      };
-      await poll();
+      showJob({ id: jobId, status: 'queued', progress: 0 });
+      await follow(jobId);
     } catch (e) {
       button.disabled = false;
       ctx.fail(e, 'starting the pre-annotation');
