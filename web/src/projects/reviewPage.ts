@@ -125,6 +125,7 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
   const infoRows: [string, string][] = [
     ['status', STATUS_LABEL[c.status] ?? c.status],
     ['assignee', c.assignee ?? '—'],
+    ['submitted by', typeof c.submittedBy === 'string' ? c.submittedBy : '—'],
     ['round', String(c.round)],
     ['mode', c.mode],
     ['latest', `v${c.latestVersion}`],
@@ -169,6 +170,8 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
   if (/\.npz$/i.test(name)) await viewer.show((await npzToNifti(vol.bytes)).nifti, name.replace(/\.npz$/i, '.nii'));
   else await viewer.show(vol.bytes, name);
   viewer.setLayout('axial');
+  // No crosshair over the diff: its cyan would read as "only in B".
+  viewer.nv.setCrosshairWidth(0);
   viewer.setOpacity(Number(opacity.value));
   slider.max = String(viewer.dims[2] - 1);
   viewer.onSliceChange = (z) => {
