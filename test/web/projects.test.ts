@@ -219,28 +219,37 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   await signIn(rev.page, tokens.rev);
   await rev.page.click(`#to-review a`);
   await pageState(rev.page, 'ready', 120_000);
-  await rev.page.waitForFunction(() => document.body.dataset.overlay === 'diff:0:3', undefined, { timeout: 120_000 });
-  const [v0, v3] = [await versionLabels(0), await versionLabels(3)];
-  const { codes, counts } = diffCodes(v0, v3);
-  assert.deepEqual(await rev.page.evaluate(() => window.medsam2Review.counts), counts);
   const server03 = await call(server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}/diff?a=0&b=3`, {
     token: tokens.rev,
   });
   assert.match((await rev.page.textContent('#diff-server')) ?? '', new RegExp(`DSC ${server03.body.dsc.toFixed(3)}`));
   await rev.page.locator('#review-opacity').fill('1');
-  const z = Number(/slice (\d+)/.exec((await rev.page.textContent('#slice-label')) ?? '')![1]);
-  const onSlice = (code: number) => sliceMaskOf(codes, ref.dims, z, code).reduce((s, v) => s + v, 0);
-  const px = colourPixels(await rev.page.locator('#gl').screenshot());
-  await shot(rev.page, 'projects-6-review-diff');
-  process.stdout.write(
-    `# diff v0→v3 on slice ${z}: voxels A ${onSlice(1)} B ${onSlice(2)} both ${onSlice(3)}; pixels ${JSON.stringify(px)}\n`,
-  );
-  assert.ok(onSlice(DIFF_ONLY_A) + onSlice(DIFF_ONLY_B) > 0, 'the shown slice has changed voxels');
-  for (const code of [DIFF_ONLY_A, DIFF_ONLY_B, DIFF_BOTH]) {
-    // A voxel is drawn as at least one pixel (the 512² slice fills most of the canvas height).
-    if (onSlice(code) >= 20) assert.ok(px[code]! >= onSlice(code) * 0.5, `colour ${code}: ${px[code]} px for ${onSlice(code)} voxels`);
-    if (onSlice(code) === 0) assert.ok(px[code]! < 20, `colour ${code} shows ${px[code]} px with no voxel`);
-  }
+  /** The overlay on the slice shown: each colour's pixels in the canvas against the voxel diff of the two versions. */
+  const checkOverlay = async (a: number, b: number, name: string) => {
+    await rev.page.waitForFunction((want) => document.body.dataset.overlay === want, `diff:${a}:${b}`, { timeout: 120_000 });
+    const { codes, counts } = diffCodes(await versionLabels(a), await versionLabels(b));
+    assert.deepEqual(await rev.page.evaluate(() => window.medsam2Review.counts), counts);
+    const z = Number(/slice (\d+)/.exec((await rev.page.textContent('#slice-label')) ?? '')![1]);
+    const onSlice = (code: number) => sliceMaskOf(codes, ref.dims, z, code).reduce((s, v) => s + v, 0);
+    const px = colourPixels(await rev.page.locator('#gl').screenshot());
+    await shot(rev.page, name);
+    process.stdout.write(
+      `# diff v${a}→v${b} on slice ${z}: voxels A ${onSlice(1)} B ${onSlice(2)} both ${onSlice(3)}; pixels ${JSON.stringify(px)}\n`,
+    );
+    assert.ok(onSlice(DIFF_ONLY_A) + onSlice(DIFF_ONLY_B) > 0, 'the shown slice has changed voxels');
+    for (const code of [DIFF_ONLY_A, DIFF_ONLY_B, DIFF_BOTH]) {
+      // A voxel covers about 2 pixels here (the 512² slice is drawn about 740 px high).
+      if (onSlice(code) >= 20) assert.ok(px[code]! >= onSlice(code) * 0.5, `colour ${code}: ${px[code]} px for ${onSlice(code)} voxels`);
+      if (onSlice(code) === 0) assert.ok(px[code]! < 20, `colour ${code} shows ${px[code]} px with no voxel`);
+    }
+    return { z, onlyA: onSlice(DIFF_ONLY_A), onlyB: onSlice(DIFF_ONLY_B) };
+  };
+  const forward = await checkOverlay(0, 3, 'projects-6-review-diff');
+  // The version picker: the same two versions swapped swap the two colours.
+  await rev.page.selectOption('#version-a', '3');
+  await rev.page.selectOption('#version-b', '0');
+  const swapped = await checkOverlay(3, 0, 'projects-6b-review-diff-swapped');
+  if (swapped.z === forward.z) assert.deepEqual([swapped.onlyA, swapped.onlyB], [forward.onlyB, forward.onlyA]);
   await rev.page.fill('#review-comment', 'the lower edge is missing on the key slice');
   await rev.page.click('#return');
   await rev.page.waitForSelector('#verdict[data-verdict="return"]');
