@@ -289,6 +289,19 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   const log = (await caseView()).interactions;
   assert.ok(log.count >= 5, JSON.stringify(log));
   assert.ok(log.byPerson.ann.count >= 5, JSON.stringify(log));
+
+  // Errors a person can act on: a project that is not theirs (404), then the server gone.
+  await rev.page.goto(`${server.url}/projects.html#/p/nope`);
+  await pageState(rev.page, 'error');
+  assert.match((await rev.page.textContent('#message')) ?? '', /no project 'nope' \(not found\)/);
+  assert.equal(await rev.page.textContent('#message-action'), 'Back to projects');
+  await shot(rev.page, 'projects-10-not-found');
+  await server.stop();
+  await admin.page.click('#pre-annotate');
+  await admin.page.waitForSelector('#message[data-kind="error"]:not([hidden])');
+  assert.match((await admin.page.textContent('#message')) ?? '', /the medsam2 server cannot be reached/);
+  assert.equal(await admin.page.textContent('#message-action'), 'Retry');
+  await shot(admin.page, 'projects-11-server-down');
   for (const p of [admin, ann, rev]) assert.deepEqual(p.errors, []);
   lap('done');
 });
