@@ -290,6 +290,11 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   assert.ok(log.count >= 5, JSON.stringify(log));
   assert.ok(log.byPerson.ann.count >= 5, JSON.stringify(log));
 
+  // The project list (#/) shows the project and its progress.
+  await rev.page.goto(`${server.url}/projects.html#/`);
+  await pageState(rev.page, 'ready');
+  assert.match((await rev.page.textContent('#project-list')) ?? '', /lesions.*1 \/ 1 accepted/);
+
   // Errors a person can act on: a project that is not theirs (404), then the server gone.
   await rev.page.goto(`${server.url}/projects.html#/p/nope`);
   await pageState(rev.page, 'error');

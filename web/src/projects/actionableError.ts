@@ -52,9 +52,10 @@ export function describeError(e: unknown, what = 'the request'): ActionableError
         status: 404,
       };
     case 409:
+      // The server says what conflicted (a newer version, someone else's claim); the fix is to reload.
       return {
-        message: `someone else changed this case — reload (${e.message})`,
-        fix: e.fix ?? 'reload the case to get the latest version, then redo your change',
+        message: e.message,
+        fix: e.fix ?? 'reload to get the latest state, then redo your change',
         action: 'reload',
         status: 409,
       };

@@ -71,6 +71,10 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
     };
   };
 
+  let session: SessionView | undefined;
+  /** The version this editor started from: a save names it, and the server refuses it if stale. */
+  let base = -1;
+
   // ---- the interaction log ----
   const log = new InteractionLog({ send: (events) => api.logInteractions(project, caseName, events) });
   let dirty = false;
@@ -105,8 +109,6 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
   });
 
   // ---- open the case ----
-  let session: SessionView | undefined;
-  let base = -1;
   const showVersion = () => {
     version.textContent = base >= 0 ? `editing on v${base}` : 'no version yet';
     version.dataset.base = String(base);
@@ -114,6 +116,8 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
   try {
     const [detail, info, vol] = await Promise.all([api.caseDetail(project, caseName), api.project(project), api.volume(project, caseName)]);
     if (detail.case.reviewComment && detail.case.status !== 'accepted') status.textContent = `review: ${detail.case.reviewComment}`;
+    // Opened from the queue's list (a returned case, say) rather than Next case: claim it first.
+    if (detail.case.status !== 'in_progress') await api.claim(project, caseName);
     const opened = await api.caseSession(project, caseName);
     session = opened.session;
     base = opened.baseVersion ?? detail.case.latestVersion;
