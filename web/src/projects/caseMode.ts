@@ -65,8 +65,11 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
     action.textContent = { 'sign-in': 'Sign in…', reload: 'Reload case', retry: 'Retry', back: 'Back to my queue' }[d.action];
     action.onclick = () => {
       action.hidden = true;
-      if (d.action === 'sign-in') document.getElementById('token')?.click();
-      else if (d.action === 'back') location.href = queueUrl;
+      if (d.action === 'sign-in') {
+        // The app's Token… prompt is modal: once it returns, the case reopens with the new token.
+        document.getElementById('token')?.click();
+        location.reload();
+      } else if (d.action === 'back') location.href = queueUrl;
       else location.reload();
     };
   };
