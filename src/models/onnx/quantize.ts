@@ -211,10 +211,11 @@ export function quantizeAttentionScores(model: ProtoModel): number {
     const f = v && floatValues(v);
     return f && f.length === 1 ? f[0] : undefined;
   };
+  /** Rank of `t` when a Reshape with a constant (1-D) target shape produced it. */
   const rankFromReshape = (t: string): number | undefined => {
     const p = producer.get(t);
     const shape = p?.opType === 'Reshape' ? inits.get(p.input[1] ?? '') : undefined;
-    return shape ? shape.dims.map(toNumber).reduce((a, b) => a * b, 1) : undefined;
+    return shape?.dims.length === 1 ? toNumber(shape.dims[0]) : undefined;
   };
   const swapLast = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
   const isSwapLast = (perm: number[]) => perm.length >= 2 && perm.every((v, i) => v === swapLast(perm.length)[i]);
