@@ -276,6 +276,8 @@ const sam2Tiny = {
         m[`${o.precision}: memory attention full-memory ms/call (median of ${att[k]!.length})`] = Math.round(med);
         m[`${o.precision}: memory attention GFLOP/s`] = Math.round(maGflop / (med / 1000));
       }
+      if (ctx.peakGflops)
+        m['memory attention fp32 share of nominal peak'] = `${((100 * maGflop) / (median(att[0]!) / 1000) / ctx.peakGflops).toFixed(0)} %`;
       if (open.length > 1) m['int8 / fp32 memory attention speed-up'] = +(median(att[0]!) / median(att[1]!)).toFixed(2);
     }
     if (open.length > 1) {
