@@ -7,7 +7,7 @@ import { labelMapVolume } from '../../session/labelMap.js';
 import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
-import type { Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
+import type { Direction, PropagationSummary, SessionApi, SessionInput, SessionOptions, SlicePrompt } from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
@@ -16,6 +16,7 @@ import { decodeRle, encodeRle, type Rle } from '../rle.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { InteractionRow, Repository, SessionRow } from '../store/repository.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
+import { frameGrid, isVideoFormat } from '../video/readUploadedVideo.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 /**
@@ -27,7 +28,7 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
  * label map when it is current.
  */
 
-export type OpenSession = (volume: Volume, opts: SessionOptions) => Promise<SessionApi>;
+export type OpenSession = (input: SessionInput, opts: SessionOptions) => Promise<SessionApi>;
 
 /** A prompt as it travels (and is logged): JSON, mask as RLE. */
 export interface WirePrompt {
@@ -61,6 +62,7 @@ type LogEntry =
 interface Live {
   row: SessionRow;
   session: SessionApi;
+  /** The source volume, or a video's frame grid (frameGrid: dims W,H,frames, no voxels). */
   volume: Volume;
   lastUsed: number;
   /** A propagation in flight (its AbortController), if any. */
@@ -85,6 +87,8 @@ export interface SessionView {
   id: string;
   owner: string;
   uploadId: string;
+  /** video: slices are frames, masks are stored per frame (exports under /sessions/{id}/video/). */
+  kind: 'volume' | 'video';
   model: string;
   axis: number;
   window: string | null;
@@ -118,6 +122,15 @@ function effective(log: readonly InteractionRow[]): InteractionRow[] {
     if (r.kind === 'undo') out.pop();
     else out.push(r);
   }
+  return out;
+}
+
+/** The label map's voxels (x-fastest): a volume's labelMap(), or a video's frames one after another. */
+function labelData(s: SessionApi): Uint8Array {
+  if (s.kind === 'volume') return s.labelMap().data as Uint8Array;
+  const frames = s.sliceLabels();
+  const out = new Uint8Array(frames.length * s.rows * s.cols);
+  frames.forEach((f, i) => out.set(f, i * s.rows * s.cols));
   return out;
 }
 
@@ -188,13 +201,15 @@ export class SessionManager {
       );
     }
     const now = new Date().toISOString();
+    const video = isVideoFormat(upload.format);
     const row: SessionRow = {
       id: randomUUID(),
       owner: p.id,
       uploadId: upload.id,
       model,
-      axis: req.axis ?? 2,
-      window: req.window ?? null,
+      // A video is sliced into its frames; its colours need no window.
+      axis: video ? 2 : (req.axis ?? 2),
+      window: video ? null : (req.window ?? null),
       status: 'open',
       labelsSha: null,
       labelsAt: 0,
@@ -212,10 +227,13 @@ export class SessionManager {
   private async start(row: SessionRow, log: readonly InteractionRow[]): Promise<Live> {
     const upload = await this.repo.upload(row.uploadId);
     if (!upload) throw new HttpError(410, `the upload of session ${row.id} is gone`, 'upload the image again and start a new session');
-    const volume = await this.volumes.get(upload);
+    const frames = isVideoFormat(upload.format) ? await this.volumes.video(upload) : undefined;
+    const volume = frames
+      ? frameGrid({ width: frames.width, height: frames.height, fps: frames.fps, frameCount: frames.frames.length }, upload.name)
+      : await this.volumes.get(upload);
     let session: SessionApi;
     try {
-      session = await this.open(volume, {
+      session = await this.open(frames ?? volume, {
         model: row.model,
         axis: row.axis,
         intensity: this.intensity(row.window),
@@ -314,7 +332,7 @@ export class SessionManager {
     live.persisting = live.persisting
       .then(async () => {
         if (live.applied !== at) return; // a newer change will store its own
-        const labels = live.session.labelMap().data as Uint8Array;
+        const labels = labelData(live.session);
         const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
         live.row.labelsSha = sha;
         live.row.labelsAt = at;
@@ -463,16 +481,16 @@ export class SessionManager {
   async labelMap(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
     const row = await this.row(p, id);
     const live = await this.currentLive(row);
-    if (live) {
-      return { labels: live.session.labelMap(), source: live.volume };
-    }
+    if (live) return { labels: labelMapVolume(labelData(live.session), live.volume), source: live.volume };
     const log = await this.repo.interactions(id);
     const upload = (await this.repo.upload(row.uploadId))!;
-    const volume = await this.volumes.get(upload);
+    const volume = isVideoFormat(upload.format)
+      ? frameGrid({ width: upload.dims[0], height: upload.dims[1], fps: 1 / upload.spacing[2], frameCount: upload.dims[2] }, upload.name)
+      : await this.volumes.get(upload);
     const stored = this.storedLabels(row, log.length);
     if (stored) return { labels: labelMapVolume(stored, volume), source: volume };
     const rebuilt = await this.ensureLive(row);
-    return { labels: rebuilt.session.labelMap(), source: rebuilt.volume };
+    return { labels: labelMapVolume(labelData(rebuilt.session), rebuilt.volume), source: rebuilt.volume };
   }
 
   /** Live if in memory; for an open session whose store is stale, rebuilt. */
@@ -557,6 +575,7 @@ export class SessionManager {
       id: row.id,
       owner: row.owner,
       uploadId: row.uploadId,
+      kind: isVideoFormat(upload.format) ? 'video' : 'volume',
       model: row.model,
       axis: row.axis,
       window: row.window,
