@@ -61,7 +61,10 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   const metrics = new ServerMetrics();
   const blobs = new BlobStore(config.dataDir);
   const volumes = new VolumeCache(blobs, config.limits);
-  const queue = new WorkQueue((model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth));
+  const queue = new WorkQueue(
+    (model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth),
+    (model, fn) => metrics.attributeOrt(model, fn),
+  );
   const sessions = new SessionManager(repo, blobs, volumes, queue, openSession, metrics, config);
   const jobs = new JobRunner(repo, blobs, volumes, queue, metrics, config);
   const tokens = new TokenVerifier(repo);

@@ -58,7 +58,11 @@ export const PRIORITY = { interactive: 0, propagation: 1, job: 2 } as const;
 export class WorkQueue {
   private readonly lanes = new Map<string, LaneQueue>();
 
-  constructor(private readonly onDepth: (model: string, lane: Lane, depth: number) => void = () => {}) {}
+  constructor(
+    private readonly onDepth: (model: string, lane: Lane, depth: number) => void = () => {},
+    /** Wraps each task as it runs (the server attributes its ORT time to the model: ServerMetrics.attributeOrt). */
+    private readonly wrap: <T>(model: string, fn: () => Promise<T>) => Promise<T> = (_m, fn) => fn(),
+  ) {}
 
   private lane(model: string, lane: Lane): LaneQueue {
     const key = `${model}\u0000${lane}`;
@@ -71,7 +75,7 @@ export class WorkQueue {
   }
 
   run<T>(model: string, lane: Lane, priority: number, fn: () => Promise<T>): Promise<T> {
-    return this.lane(model, lane).push(priority, fn);
+    return this.lane(model, lane).push(priority, () => this.wrap(model, fn));
   }
 
   depth(model: string, lane: Lane): number {

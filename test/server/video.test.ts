@@ -58,6 +58,13 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** medsam2_ort_run_seconds_count for the default model and one module, from /metrics. */
+async function ortRuns(module: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = new RegExp(`^medsam2_ort_run_seconds_count\\{model="minisam",module="${module}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 describe('a video session on the server', { skip }, () => {
   test('upload mp4, box on frame 0, propagate (SSE per frame), masks.npz DSC ≥ medsam2 video − 0.01, PNG zip, overlay mp4, stored masks', async () => {
     const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: mp4Bytes });
@@ -77,9 +84,13 @@ describe('a video session on the server', { skip }, () => {
     const id = ses.body.id as string;
 
     const box = maskBox(clip.masks[0]!, clip.width);
+    const decoderBefore = await ortRuns('prompt_mask_decoder');
     const p = await call(server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } });
     assert.equal(p.status, 200, JSON.stringify(p.body));
     assert.ok(p.body.area > 50000, `area on frame 0: ${p.body.area}`);
+    // /metrics: the click's ORT runs, by module (one decoder run for a box; the frame's encoder run).
+    assert.equal(await ortRuns('prompt_mask_decoder'), decoderBefore + 1);
+    assert.equal(await ortRuns('image_encoder'), 1);
 
     const res = await fetch(`${server.url}/sessions/${id}/propagate`, {
       method: 'POST',
@@ -95,6 +106,7 @@ describe('a video session on the server', { skip }, () => {
       'a mask event for every frame',
     );
 
+    assert.equal(await ortRuns('image_encoder'), FRAMES, 'each frame encoded once');
     const npz = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
     assert.equal(npz.status, 200);
     const segs = (await readNpz(npz.body as Uint8Array)).segs!;
