@@ -58,7 +58,8 @@ export function registerVideoRoutes(
     const { id, frame } = req.params as { id: string; frame: number };
     const upload = await deps.repo.upload(id);
     if (!upload || !canSee(req.principal, upload.owner)) throw new HttpError(404, `no upload ${id}`, 'list your uploads with GET /uploads');
-    if (!isVideoFormat(upload.format)) throw new HttpError(400, `upload ${id} is a volume, not a video`, 'read volumes slice by slice in a session');
+    if (!isVideoFormat(upload.format))
+      throw new HttpError(400, `upload ${id} is a volume, not a video`, 'read volumes slice by slice in a session');
     const video = await deps.volumes.video(upload);
     if (frame >= video.frames.length)
       throw new HttpError(400, `frame ${frame} is outside the video (0..${video.frames.length - 1})`, 'give a frame index');
