@@ -129,6 +129,7 @@ export const shared = [
           slicesEncoded: { type: 'integer' },
           seconds: { type: 'number' },
           objects: { type: 'array', items: { type: 'object', properties: { objId: { type: 'integer' }, slices: { type: 'integer' } } } },
+          resumedObjects: { type: 'integer', description: 'objects taken from checkpoints of an interrupted run (not run again)' },
         },
       },
       resultUrl: { type: ['string', 'null'] },

@@ -65,6 +65,12 @@ async function ortRuns(module: string): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 describe('a video session on the server', { skip }, () => {
   test('upload mp4, box on frame 0, propagate (SSE per frame), masks.npz DSC ≥ medsam2 video − 0.01, PNG zip, overlay mp4, stored masks', async () => {
     const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: mp4Bytes });
@@ -173,6 +179,24 @@ describe('a video session on the server', { skip }, () => {
     const z = await call(server.url, 'POST', '/uploads?name=frames.zip', { body: buildZip(members, false) });
     assert.equal(z.status, 201, JSON.stringify(z.body));
     assert.deepEqual([z.body.kind, z.body.format, z.body.frames, z.body.fps], ['video', 'frames-zip', 3, 25]);
+
+    // A session on it survives leaving memory (idle expiry, as after kill -9): the next change
+    // rebuilds it by replaying its log on the decoded frames, and undo then works on the rebuilt one.
+    const ses = await call(server.url, 'POST', '/sessions', { body: { uploadId: z.body.id } });
+    const id = ses.body.id as string;
+    const box = maskBox(clip.masks[0]!, clip.width);
+    assert.equal((await call(server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } })).status, 200);
+    assert.equal((await call(server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
+    const before = (await call(server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask;
+    await server.sessions.sweepIdle(Date.now() + 1e9);
+    const restoresBefore = await metric('medsam2_session_restores_total');
+    const undo = await call(server.url, 'POST', `/sessions/${id}/undo`);
+    assert.deepEqual(undo.body, { undone: true });
+    assert.equal(await metric('medsam2_session_restores_total'), restoresBefore + 1, 'rebuilt by replay');
+    assert.deepEqual((await call(server.url, 'GET', `/sessions/${id}`)).body.objects[0].slices, [0], 'the propagation is undone');
+    assert.equal((await call(server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
+    assert.deepEqual((await call(server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask, before, 'same masks again');
+    assert.equal((await call(server.url, 'DELETE', `/sessions/${id}`)).body.status, 'closed');
 
     const garbage = new Uint8Array(4096).map((_, i) => (i * 7919) & 255);
     const g = await call(server.url, 'POST', '/uploads?name=broken.mp4', { body: garbage });

@@ -6,6 +6,7 @@
  * keys, and the three exports (masks.npz, PNG zip, overlay mp4) are downloaded and checked (DSC vs
  * the reference); undo takes the propagation back. Screenshots in test-output/web/video-*.png.
  */
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,6 +107,13 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /propagated in/, 600_000);
   const masked = await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()].sort((x: number, y: number) => x - y));
   assert.deepEqual(masked, [...Array(FRAMES).keys()], 'every frame got its streamed mask');
+  // The strip under the scrubber marks every frame that holds a mask, in the object's colour.
+  const strip = await page.evaluate(() => {
+    const t = document.getElementById('video-track');
+    const d = t.getContext('2d').getImageData(0, 0, t.width, 1).data;
+    return { width: t.width, red: Array.from({ length: t.width }, (_: unknown, k: number) => d[4 * k]) };
+  });
+  assert.deepEqual(strip, { width: FRAMES, red: Array(FRAMES).fill(255) });
 
   // The timeline: arrow keys step, the scrubber jumps.
   await page.keyboard.press('ArrowRight');

@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
 import { labelMapVolume } from '../../session/labelMap.js';
-import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
+import { parseWindow } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
 import type { Direction, PropagationSummary, SessionApi, SessionInput, SessionOptions, SlicePrompt } from '../../session/types.js';
@@ -15,6 +15,7 @@ import type { ServerMetrics } from '../metrics.js';
 import { decodeRle, encodeRle, type Rle } from '../rle.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { InteractionRow, Repository, SessionRow } from '../store/repository.js';
+import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import { frameGrid, isVideoFormat } from '../video/readUploadedVideo.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
@@ -158,11 +159,6 @@ export class SessionManager {
     this.sweeper.unref();
   }
 
-  private intensity(window: string | null): (v: Volume) => Uint8Array {
-    const spec = window === null ? 'auto' : parseWindow(window);
-    return (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec });
-  }
-
   /** The session row if `p` may see it; anything else is 404 (never reveal another user's ids). */
   async row(p: Principal, id: string): Promise<SessionRow> {
     const row = await this.repo.session(id);
@@ -225,18 +221,13 @@ export class SessionManager {
   }
 
   private async start(row: SessionRow, log: readonly InteractionRow[]): Promise<Live> {
-    const upload = await this.repo.upload(row.uploadId);
-    if (!upload) throw new HttpError(410, `the upload of session ${row.id} is gone`, 'upload the image again and start a new session');
-    const frames = isVideoFormat(upload.format) ? await this.volumes.video(upload) : undefined;
-    const volume = frames
-      ? frameGrid({ width: frames.width, height: frames.height, fps: frames.fps, frameCount: frames.frames.length }, upload.name)
-      : await this.volumes.get(upload);
+    const { volume, frames } = await loadUpload(this.repo, this.volumes, row.uploadId, `session ${row.id}`);
     let session: SessionApi;
     try {
       session = await this.open(frames ?? volume, {
         model: row.model,
         axis: row.axis,
-        intensity: this.intensity(row.window),
+        intensity: intensityFor(row.window),
         id: row.id,
         threads: this.config.threads,
       });
