@@ -4,7 +4,7 @@
  * through the file input, shown as a frame with a timeline, a box is drawn on frame 0 with real
  * mouse events, Enter propagates with the masks streaming in, the timeline steps with the arrow
  * keys, and the three exports (masks.npz, PNG zip, overlay mp4) are downloaded and checked (DSC vs
- * the reference); undo takes the propagation back. Screenshots in test-output/web/video-*.png.
+ * the reference); undo takes the propagation back; a reload restores the session. Screenshots in test-output/web/video-*.png.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -26,8 +26,7 @@ declare const document: any, window: any;
 
 const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
 const POLYP = 'cju0qkwl35piu0993l0dewei2';
-const skip =
-  skipReason() || (!existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`);
+const skip = skipReason() || (!existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`);
 if (skip) process.stdout.write(`# skipping the browser video test: ${skip}\n`);
 
 const FRAMES = 6;
@@ -71,7 +70,7 @@ async function download(page: Page, file: string): Promise<Uint8Array> {
   return new Uint8Array(readFileSync(path));
 }
 
-test('video mode: open an mp4, box on frame 0, propagate, step the timeline, export npz / PNG zip / overlay mp4, undo', {
+test('video mode: open an mp4, box on frame 0, propagate, step the timeline, export npz / PNG zip / overlay mp4, undo, reload', {
   skip,
   timeout: 900_000,
 }, async () => {
@@ -100,7 +99,9 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await page.mouse.up();
   await waitStatus(page, /frame 0: \d+ px/);
   assert.equal(sent[0]!.slice, 0);
-  sent[0]!.box.forEach((v, i) => assert.ok(Math.abs(v - box[i]!) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs drawn ${JSON.stringify(box)}`));
+  sent[0]!.box.forEach((v, i) =>
+    assert.ok(Math.abs(v - box[i]!) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs drawn ${JSON.stringify(box)}`),
+  );
   await shot(page, 'video-02-box');
 
   await page.keyboard.press('Enter');
@@ -146,6 +147,14 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   const after = await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]);
   assert.deepEqual(after, [0]);
   await shot(page, 'video-04-undone');
+
+  // A reload restores the video session: frame view, its masks and prompted frame from the server.
+  await page.reload();
+  await waitStatus(page, /session restored/);
+  assert.equal(await page.isVisible('#video-canvas'), true);
+  assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]), [0]);
+  assert.match((await page.textContent('#info')) ?? '', /filepolyp\.mp4kindvideo/);
+  await shot(page, 'video-05-reloaded');
   assert.deepEqual(errors, []);
   await page.close();
 });

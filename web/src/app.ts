@@ -44,6 +44,7 @@ export class App {
     this.render();
     (window as unknown as { medsam2: App }).medsam2 = this;
     document.body.dataset.ready = 'true';
+    if (await this.video.restore()) return;
     const saved = loadState();
     if (saved) await this.restore(saved);
   }

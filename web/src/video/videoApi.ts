@@ -34,6 +34,10 @@ async function get(path: string): Promise<Response> {
   return res;
 }
 
+export async function fetchUpload(uploadId: string): Promise<VideoUploadView> {
+  return (await get(`/uploads/${encodeURIComponent(uploadId)}`)).json() as Promise<VideoUploadView>;
+}
+
 /** Frame `k` of a video upload, decoded for drawing. */
 export async function fetchFrame(uploadId: string, k: number): Promise<ImageBitmap> {
   const res = await get(`/uploads/${encodeURIComponent(uploadId)}/frames/${k}`);

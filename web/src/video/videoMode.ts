@@ -13,12 +13,14 @@ import { cssColour, objectColour } from '../colours.js';
 import { UserError, type Messages } from '../messages.js';
 import { decodeRle } from '../rle.js';
 import { saveState } from '../savedState.js';
-import { fetchExport, fetchFrame, type VideoExport, type VideoUploadView } from './videoApi.js';
+import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
 
 /** Files video mode opens (a .zip is taken for a zip of frames; the server says if it is not). */
 export const VIDEO_FILE = /\.(mp4|m4v|mov|avi|mkv|webm|zip)$/i;
 const FRAME_FILE = /\.(png|jpe?g)$/i;
+/** localStorage key of the open video session (a reload restores it: frames and masks come from the server). */
+const SAVED = 'medsam2.video';
 
 type VideoTool = 'box' | 'positive' | 'negative';
 
@@ -149,6 +151,7 @@ export class VideoMode {
 
   /** Leaves video mode (the app opened a volume). */
   close(): void {
+    localStorage.removeItem(SAVED);
     this.stopPlay();
     this.root.hidden = true;
     delete document.body.dataset.mode;
@@ -182,27 +185,57 @@ export class VideoMode {
       const session = await this.api.createSession(upload.id);
       // The app's saved volume session is not what is shown any more.
       saveState(undefined);
-      this.upload = upload;
-      this.session = session;
-      this.fileName = file.name;
-      this.masks.clear();
-      this.keys.clear();
-      this.frames.clear();
-      this.objectIds = [1];
-      this.activeObj = 1;
-      this.renderObjects();
-      this.enter();
-      this.canvas.width = session.cols;
-      this.canvas.height = session.rows;
-      this.slider.max = String(session.numSlices - 1);
-      this.track.width = Math.max(1, session.numSlices);
-      this.fit();
-      this.showInfo();
-      this.frame = -1;
-      await this.show(0);
-      this.setTool('box');
+      localStorage.setItem(SAVED, JSON.stringify({ sessionId: session.id, uploadId: upload.id, fileName: file.name }));
+      await this.load(upload, session, file.name);
       this.setStatus('draw a box around the object on a frame');
     });
+  }
+
+  /** After a reload: the saved video session, if any, with its masks from the server. True when one was restored. */
+  async restore(): Promise<boolean> {
+    let saved: { sessionId: string; uploadId: string; fileName: string };
+    try {
+      saved = JSON.parse(localStorage.getItem(SAVED) ?? 'null');
+    } catch {
+      saved = null as never;
+    }
+    if (!saved?.sessionId) return false;
+    await this.run('restoring', async () => {
+      let session: SessionView, upload: VideoUploadView;
+      try {
+        [session, upload] = await Promise.all([this.api.session(saved.sessionId), fetchUpload(saved.uploadId)]);
+      } catch (e) {
+        localStorage.removeItem(SAVED);
+        throw e;
+      }
+      await this.load(upload, session, saved.fileName);
+      await this.reloadMasks();
+      this.redraw();
+      this.setStatus('session restored');
+    });
+    return true;
+  }
+
+  private async load(upload: VideoUploadView, session: SessionView, fileName: string): Promise<void> {
+    this.upload = upload;
+    this.session = session;
+    this.fileName = fileName;
+    this.masks.clear();
+    this.keys.clear();
+    this.frames.clear();
+    this.objectIds = [1];
+    this.activeObj = 1;
+    this.renderObjects();
+    this.enter();
+    this.canvas.width = session.cols;
+    this.canvas.height = session.rows;
+    this.slider.max = String(session.numSlices - 1);
+    this.track.width = Math.max(1, session.numSlices);
+    this.fit();
+    this.showInfo();
+    this.frame = -1;
+    await this.show(0);
+    this.setTool('box');
   }
 
   private enter(): void {
