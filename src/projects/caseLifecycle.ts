@@ -1,4 +1,4 @@
-import { MedsamError } from '../common/errors.js';
+import { ProjectError } from './projectErrors.js';
 import type { CaseRow, CaseState } from './types.js';
 
 /**
@@ -30,29 +30,31 @@ export function claimActive(c: Pick<CaseRow, 'claimedBy' | 'claimExpiresAt'>, no
 export function nextState(c: CaseRow, event: CaseEvent, user: string, nowMs: number): CaseState {
   const t = TRANSITIONS[event];
   if (!t.from.includes(c.state)) {
-    throw new MedsamError(`case ${c.name} is ${c.state}: cannot ${event} it`, `${event} needs a case that is ${t.from.join(' or ')}`);
+    throw new ProjectError(`case ${c.name} is ${c.state}: cannot ${event} it`, `${event} needs a case that is ${t.from.join(' or ')}`, 409);
   }
   if (event === 'claim') {
     if (c.state === 'new' && c.mode === 'assisted')
-      throw new MedsamError(
+      throw new ProjectError(
         `case ${c.name} has no pre-annotation yet`,
         'run medsam2 project pre-annotate first (or add it with --mode manual)',
+        409,
       );
     if (c.state === 'in_progress' && c.claimedBy !== user && claimActive(c, nowMs)) {
-      throw new MedsamError(
+      throw new ProjectError(
         `case ${c.name} is claimed by ${c.claimedBy} until ${c.claimExpiresAt}`,
         'take another case, or wait until the claim lapses',
+        409,
       );
     }
   }
   if (event === 'save' || event === 'submit') {
     if (c.claimedBy !== user)
-      throw new MedsamError(`case ${c.name} is claimed by ${c.claimedBy ?? 'nobody'}, not ${user}`, 'claim the case first');
+      throw new ProjectError(`case ${c.name} is claimed by ${c.claimedBy ?? 'nobody'}, not ${user}`, 'claim the case first', 409);
     if (!claimActive(c, nowMs))
-      throw new MedsamError(`${user}'s claim on case ${c.name} lapsed at ${c.claimExpiresAt}`, 'claim the case again, then save');
+      throw new ProjectError(`${user}'s claim on case ${c.name} lapsed at ${c.claimExpiresAt}`, 'claim the case again, then save', 409);
   }
   if ((event === 'accept' || event === 'return') && c.submittedBy === user) {
-    throw new MedsamError(`${user} submitted case ${c.name} and cannot review it`, 'a different reviewer must accept or return it');
+    throw new ProjectError(`${user} submitted case ${c.name} and cannot review it`, 'a different reviewer must accept or return it', 403);
   }
   return t.to ?? c.state;
 }

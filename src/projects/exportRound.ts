@@ -6,7 +6,6 @@ import { encodeNpz } from '../io/npz.js';
 import type { NpzHeader } from '../io/npzCase.js';
 import type { Volume } from '../io/volume.js';
 import { writeMask } from '../io/writeMask.js';
-import { loadCase } from '../pipelines/loadCase.js';
 import { toUint8 } from '../preprocess/intensity.js';
 import type { ProjectService } from './projectService.js';
 import { authorLabel, type Project } from './types.js';
@@ -49,7 +48,7 @@ export async function exportRound(
   const manifest: Record<string, unknown>[] = [];
   for (const c of cases) {
     const { version, labels } = await svc.mask(project, c.name);
-    const { image } = await loadCase(c.source);
+    const { image } = await svc.loadCase(c.source);
     if (image.dims.some((d, i) => d !== c.dims[i]))
       throw new MedsamError(
         `case ${c.name}: ${c.source} is now ${image.dims.join('x')}, was ${c.dims.join('x')} when added`,

@@ -29,6 +29,12 @@ export const PROJECT_MIGRATIONS: readonly string[] = [
    CREATE TABLE case_events (
      case_id TEXT NOT NULL REFERENCES cases(id), seq INTEGER NOT NULL, event TEXT NOT NULL, user_name TEXT NOT NULL,
      comment TEXT, at TEXT NOT NULL, PRIMARY KEY (case_id, seq));`,
+  // 2: project jobs the server runs in the background (pre-annotation, export), resumed after a restart.
+  `CREATE TABLE project_jobs (
+     id TEXT PRIMARY KEY, project_id TEXT NOT NULL REFERENCES projects(id), owner TEXT NOT NULL, kind TEXT NOT NULL,
+     request TEXT NOT NULL, status TEXT NOT NULL, progress REAL NOT NULL, error TEXT, result_sha TEXT, result TEXT,
+     created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+   CREATE INDEX project_jobs_status ON project_jobs(status);`,
 ];
 
 /** Applies the migrations the database has not seen; returns the schema version. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { MedsamError } from '../common/errors.js';
-import { loadCase } from '../pipelines/loadCase.js';
+import type { LoadedCase } from '../pipelines/loadCase.js';
 import { promptFromReference } from '../pipelines/referencePrompt.js';
 import { segmentVolume } from '../pipelines/segmentVolume.js';
 import type { VolumePrompt } from '../predictor/prompts.js';
@@ -25,6 +25,8 @@ export interface PreAnnotateOptions {
   round?: number;
   prompts: PromptSource;
   boxesFile?: string;
+  /** The box list itself (the server's request body), instead of boxesFile. */
+  boxes?: Record<string, VolumePrompt[]>;
   /** Default: the project's model and version. */
   model?: string;
   modelVersion?: string;
@@ -50,13 +52,14 @@ function readBoxes(path: string): Record<string, VolumePrompt[]> {
 }
 
 export async function promptsForCase(
+  svc: Pick<ProjectService, 'loadCase'>,
   c: CaseRow,
   source: PromptSource,
   objId: number,
   boxes?: Record<string, VolumePrompt[]>,
   previous?: Uint8Array,
-): Promise<{ prompts: VolumePrompt[]; image: Awaited<ReturnType<typeof loadCase>>['image'] }> {
-  const loaded = await loadCase(c.source);
+): Promise<{ prompts: VolumePrompt[]; image: LoadedCase['image'] }> {
+  const loaded = await svc.loadCase(c.source);
   if (source === 'previous') {
     if (!previous)
       throw new MedsamError(
@@ -98,18 +101,20 @@ export async function preAnnotateRound(svc: ProjectService, project: Project, op
     );
   const boxes =
     opts.prompts === 'boxes'
-      ? readBoxes(
+      ? (opts.boxes ??
+        readBoxes(
           opts.boxesFile ??
             (() => {
               throw new MedsamError('--prompts boxes needs --boxes FILE', 'give the JSON box list');
             })(),
-        )
+        ))
       : undefined;
   const todo = (await svc.repo.listCases(project.id, { round: opts.round, state: 'new' })).filter((c) => c.mode === 'assisted');
   let done = 0;
   for (const c of todo) {
     const t0 = performance.now();
     const { prompts, image } = await promptsForCase(
+      svc,
       c,
       opts.prompts,
       objId,

@@ -1,6 +1,6 @@
-import { MedsamError } from '../common/errors.js';
+import { ProjectConflictError, ProjectError } from './projectErrors.js';
 import { isUniqueViolation, type SqlDb } from './sqlDb.js';
-import type { Author, CaseRow, CaseState, Interaction, LabelVersion, Member, Project } from './types.js';
+import type { Author, CaseRow, CaseState, Interaction, LabelVersion, Member, Project, ProjectJob } from './types.js';
 
 /**
  * Project state behind one interface (async, as the server's Repository), implemented once in
@@ -31,16 +31,14 @@ export interface ProjectRepository {
   interactions(caseId: string): Promise<Interaction[]>;
   addEvent(caseId: string, event: string, user: string, comment: string | null): Promise<void>;
   events(caseId: string): Promise<{ seq: number; event: string; user: string; comment: string | null; at: string }[]>;
+  addJob(j: ProjectJob): Promise<void>;
+  job(id: string): Promise<ProjectJob | undefined>;
+  listJobs(filter?: { projectId?: string; statuses?: ProjectJob['status'][] }): Promise<ProjectJob[]>;
+  updateJob(id: string, patch: Partial<Pick<ProjectJob, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>): Promise<void>;
   close(): Promise<void>;
 }
 
-/** A save based on a version that is no longer the latest: the HTTP layer maps it to 409. */
-export class ProjectConflictError extends MedsamError {
-  readonly status = 409;
-  constructor(message: string, hint: string) {
-    super(message, hint, 3);
-  }
-}
+export { ProjectConflictError } from './projectErrors.js';
 
 type Row = Record<string, unknown>;
 
@@ -73,6 +71,22 @@ function caseOf(r: Row): CaseRow {
     submittedBy: (r.submitted_by as string | null) ?? null,
     reviewedBy: (r.reviewed_by as string | null) ?? null,
     reviewComment: (r.review_comment as string | null) ?? null,
+    updatedAt: r.updated_at as string,
+  };
+}
+function jobOf(r: Row): ProjectJob {
+  return {
+    id: r.id as string,
+    projectId: r.project_id as string,
+    owner: r.owner as string,
+    kind: r.kind as ProjectJob['kind'],
+    request: JSON.parse(r.request as string),
+    status: r.status as ProjectJob['status'],
+    progress: Number(r.progress),
+    error: (r.error as string | null) ?? null,
+    resultSha: (r.result_sha as string | null) ?? null,
+    result: r.result ? JSON.parse(r.result as string) : null,
+    createdAt: r.created_at as string,
     updatedAt: r.updated_at as string,
   };
 }
@@ -124,7 +138,7 @@ export class SqlProjectRepository implements ProjectRepository {
       );
     } catch (e) {
       if (isUniqueViolation(e))
-        throw new MedsamError(`a project named '${p.name}' already exists in this database`, 'choose another --name');
+        throw new ProjectError(`a project named '${p.name}' already exists in this database`, 'choose another --name', 409);
       throw e;
     }
   }
@@ -174,7 +188,11 @@ export class SqlProjectRepository implements ProjectRepository {
       );
     } catch (e) {
       if (isUniqueViolation(e))
-        throw new MedsamError(`the project already has a case named '${c.name}'`, 'rename the file, or skip it (cases are never replaced)');
+        throw new ProjectError(
+          `the project already has a case named '${c.name}'`,
+          'rename the file, or skip it (cases are never replaced)',
+          409,
+        );
       throw e;
     }
   }
@@ -295,6 +313,65 @@ export class SqlProjectRepository implements ProjectRepository {
       comment: (r.comment as string | null) ?? null,
       at: r.at as string,
     }));
+  }
+
+  async addJob(j: ProjectJob): Promise<void> {
+    await this.db.run(
+      `INSERT INTO project_jobs (id, project_id, owner, kind, request, status, progress, error, result_sha, result, created_at, updated_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        j.id,
+        j.projectId,
+        j.owner,
+        j.kind,
+        JSON.stringify(j.request),
+        j.status,
+        j.progress,
+        j.error,
+        j.resultSha,
+        j.result === null ? null : JSON.stringify(j.result),
+        j.createdAt,
+        j.updatedAt,
+      ],
+    );
+  }
+  async job(id: string): Promise<ProjectJob | undefined> {
+    const [r] = await this.db.query('SELECT * FROM project_jobs WHERE id = ?', [id]);
+    return r && jobOf(r);
+  }
+  async listJobs(filter: { projectId?: string; statuses?: ProjectJob['status'][] } = {}): Promise<ProjectJob[]> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.projectId !== undefined) {
+      where.push('project_id = ?');
+      args.push(filter.projectId);
+    }
+    if (filter.statuses?.length) {
+      where.push(`status IN (${filter.statuses.map(() => '?').join(', ')})`);
+      args.push(...filter.statuses);
+    }
+    const sql = `SELECT * FROM project_jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, id`;
+    return (await this.db.query(sql, args)).map(jobOf);
+  }
+  async updateJob(id: string, patch: Partial<Pick<ProjectJob, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>): Promise<void> {
+    const cols: Record<string, string> = {
+      status: 'status',
+      progress: 'progress',
+      error: 'error',
+      resultSha: 'result_sha',
+      result: 'result',
+    };
+    const sets: string[] = [];
+    const args: unknown[] = [];
+    for (const [k, v] of Object.entries(patch)) {
+      sets.push(`${cols[k]} = ?`);
+      args.push(k === 'result' ? (v === null ? null : JSON.stringify(v)) : v);
+    }
+    await this.db.run(`UPDATE project_jobs SET ${[...sets, 'updated_at = ?'].join(', ')} WHERE id = ?`, [
+      ...args,
+      new Date().toISOString(),
+      id,
+    ]);
   }
 
   close(): Promise<void> {

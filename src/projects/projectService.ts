@@ -3,12 +3,14 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { MedsamError } from '../common/errors.js';
 import { dice } from '../metrics/dice.js';
-import { loadCase } from '../pipelines/loadCase.js';
+import { loadCase, type LoadedCase } from '../pipelines/loadCase.js';
 import { nextState, type CaseEvent } from './caseLifecycle.js';
 import { MaskStore } from './maskStore.js';
 import { migrate } from './migrations.js';
 import { openDb, parseDbSpec } from './openDb.js';
+import { ProjectError } from './projectErrors.js';
 import { ProjectConflictError, SqlProjectRepository, type ProjectRepository } from './projectRepository.js';
+import type { SqlDb } from './sqlDb.js';
 import { DEFAULT_IDLE_SECONDS } from './activeTime.js';
 import {
   MEMBER_ROLES,
@@ -33,6 +35,27 @@ export interface OpenProjectsOptions {
   db: string;
   /** Mask store folder; default for SQLite `<db file>.store`, required for PostgreSQL. */
   store?: string;
+  /** Reads a case's image (and any reference it carries) from its `source`; default: the file at that path. */
+  loader?: CaseLoader;
+  /** Whether a name is a server administrator, who may act in every project without membership. */
+  isServerAdmin?: (name: string) => Promise<boolean>;
+}
+
+export type CaseLoader = (source: string) => Promise<LoadedCase>;
+
+/** A case to add whose image is already known by its source (the server's uploads). */
+export interface CaseSource {
+  source: string;
+  /** File name the case is named after. */
+  name: string;
+}
+
+/** One logged interaction as a client sends it. */
+export interface InteractionEvent {
+  tool: string;
+  slice: number | null;
+  /** Epoch milliseconds. */
+  at: number;
 }
 
 export interface CreateProjectInput {
@@ -94,7 +117,14 @@ export class ProjectService {
     readonly repo: ProjectRepository,
     readonly masks: MaskStore,
     readonly dbKind: 'sqlite' | 'postgres',
+    private readonly loader: CaseLoader = loadCase,
+    private readonly isServerAdmin: (name: string) => Promise<boolean> = async () => false,
   ) {}
+
+  /** A case's image (and reference data) from its source. */
+  loadCase(source: string): Promise<LoadedCase> {
+    return this.loader(source);
+  }
 
   static async open(opts: OpenProjectsOptions): Promise<ProjectService> {
     const spec = parseDbSpec(opts.db);
@@ -111,7 +141,12 @@ export class ProjectService {
       await db.close().catch(() => undefined);
       throw e;
     }
-    return new ProjectService(new SqlProjectRepository(db), new MaskStore(resolve(storeDir)), spec.kind);
+    return new ProjectService(new SqlProjectRepository(db), new MaskStore(resolve(storeDir)), spec.kind, opts.loader, opts.isServerAdmin);
+  }
+
+  /** On a database another layer already opened and migrated (the server's). */
+  static onDb(db: SqlDb, storeDir: string, opts: Pick<OpenProjectsOptions, 'loader' | 'isServerAdmin'> = {}): ProjectService {
+    return new ProjectService(new SqlProjectRepository(db), new MaskStore(resolve(storeDir)), db.dialect, opts.loader, opts.isServerAdmin);
   }
 
   close(): Promise<void> {
@@ -151,9 +186,10 @@ export class ProjectService {
     if (name !== undefined) {
       const p = await this.repo.projectByName(name);
       if (!p)
-        throw new MedsamError(
+        throw new ProjectError(
           `no project named '${name}' in this database`,
           'list them with medsam2 project status, or create it with medsam2 project create',
+          404,
         );
       return p;
     }
@@ -173,12 +209,15 @@ export class ProjectService {
     await this.repo.setMember({ projectId: project.id, name, role });
   }
 
-  private async requireRole(project: Project, user: string, roles: MemberRole[]): Promise<Member> {
+  /** The member (or a server admin, acting as project admin) if they hold one of `roles`; else an error. */
+  async requireRole(project: Project, user: string, roles: MemberRole[]): Promise<Member> {
     const m = (await this.repo.members(project.id)).find((x) => x.name === user);
+    if ((!m || m.role !== 'admin') && (await this.isServerAdmin(user))) return { projectId: project.id, name: user, role: 'admin' };
     if (!m || !(roles.includes(m.role) || m.role === 'admin')) {
-      throw new MedsamError(
+      throw new ProjectError(
         `${user} is not ${roles.join(' or ')} of project ${project.name}`,
         `an admin adds them: medsam2 project member --name ${user} --role ${roles[0]}`,
+        403,
       );
     }
     return m;
@@ -206,26 +245,36 @@ export class ProjectService {
 
   /** Adds cases (validated by reading each image once); existing names are refused, never replaced. */
   async addCases(project: Project, paths: string[], opts: { round?: number; mode?: CaseMode } = {}): Promise<CaseRow[]> {
+    const files = paths.flatMap((p) => ProjectService.expandCasePaths(p));
+    return this.addCaseSources(
+      project,
+      files.map((f) => ({ source: f, name: f })),
+      opts,
+    );
+  }
+
+  /** Adds cases whose images the loader reads from `source`, named after `name` (a file name). */
+  async addCaseSources(project: Project, sources: CaseSource[], opts: { round?: number; mode?: CaseMode } = {}): Promise<CaseRow[]> {
     const round = opts.round ?? 1;
     if (!Number.isInteger(round) || round < 1) throw new MedsamError(`round ${round} is not a positive integer`, 'rounds number from 1');
-    const files = paths.flatMap((p) => ProjectService.expandCasePaths(p));
     const rows: CaseRow[] = [];
-    for (const file of files) {
-      let name = ProjectService.caseNameOf(file);
+    for (const { source, name: fileName } of sources) {
+      let name = ProjectService.caseNameOf(fileName);
       const same = await this.repo.caseByName(project.id, name);
       // The same image again in a later round (re-annotation with a new model) gets a round suffix.
-      if (same && same.round < round && same.source === file) name = `${name}-r${round}`;
-      if (same && (await this.repo.caseByName(project.id, name)))
-        throw new MedsamError(
+      if (same && same.round < round && same.source === source) name = `${name}-r${round}`;
+      if ((same && (await this.repo.caseByName(project.id, name))) || rows.some((r) => r.name === name))
+        throw new ProjectError(
           `the project already has a case named '${name}'`,
           'cases are never replaced; rename the file to add it again',
+          409,
         );
-      const { image } = await loadCase(file);
+      const { image } = await this.loader(source);
       rows.push({
         id: randomUUID(),
         projectId: project.id,
         name,
-        source: file,
+        source,
         round,
         mode: opts.mode ?? 'assisted',
         state: 'new',
@@ -248,7 +297,8 @@ export class ProjectService {
 
   async caseByName(project: Project, name: string): Promise<CaseRow> {
     const c = await this.repo.caseByName(project.id, name);
-    if (!c) throw new MedsamError(`project ${project.name} has no case '${name}'`, 'list the cases with medsam2 project status --cases');
+    if (!c)
+      throw new ProjectError(`project ${project.name} has no case '${name}'`, 'list the cases with medsam2 project status --cases', 404);
     return c;
   }
 
@@ -281,7 +331,11 @@ export class ProjectService {
     return this.repo.transaction(async (r) => {
       const c = await r.caseByName(project.id, caseName);
       if (!c)
-        throw new MedsamError(`project ${project.name} has no case '${caseName}'`, 'list the cases with medsam2 project status --cases');
+        throw new ProjectError(
+          `project ${project.name} has no case '${caseName}'`,
+          'list the cases with medsam2 project status --cases',
+          404,
+        );
       const to = nextState(c, event, user, Date.now());
       const patch = await apply(r, c, to);
       const ok = await r.updateCase(c.id, { state: c.state, headVersion: c.headVersion }, { ...patch, state: to });
@@ -434,9 +488,10 @@ export class ProjectService {
     const all = await this.repo.versions(c.id);
     const v = version === undefined ? all[all.length - 1] : all.find((x) => x.version === version);
     if (!v)
-      throw new MedsamError(
+      throw new ProjectError(
         `case ${caseName} has no version ${version ?? '(none yet)'}`,
         `its versions are ${all.map((x) => x.version).join(', ') || 'none'}`,
+        404,
       );
     return { version: v, labels: this.masks.getMask(v.maskSha, c.dims[0] * c.dims[1] * c.dims[2]), case: c };
   }
@@ -491,17 +546,33 @@ export class ProjectService {
     slice: number | null,
     at: number = Date.now(),
   ): Promise<number> {
+    const [seq] = await this.logInteractions(project, caseName, user, [{ tool, slice, at }]);
+    return seq!;
+  }
+
+  /** Appends interactions by the person holding the case, all or none; returns their seq numbers. */
+  async logInteractions(project: Project, caseName: string, user: string, events: readonly InteractionEvent[]): Promise<number[]> {
     const c = await this.caseByName(project, caseName);
     if (c.claimedBy !== user || c.state !== 'in_progress')
-      throw new MedsamError(
+      throw new ProjectError(
         `${user} does not hold case ${caseName} (it is ${c.state}${c.claimedBy ? `, claimed by ${c.claimedBy}` : ''})`,
         'claim the case first',
+        409,
       );
-    if (!/^[\w-]{1,32}$/.test(tool))
-      throw new MedsamError(`tool name '${tool}' is not usable`, 'use a short word such as box, point, brush, eraser');
-    if (slice !== null && (!Number.isInteger(slice) || slice < 0))
-      throw new MedsamError(`slice ${slice} is not a slice index`, 'give a 0-based slice index or none');
-    if (!Number.isFinite(at)) throw new MedsamError(`interaction time ${at} is not a time`, 'give epoch milliseconds');
-    return this.repo.transaction((r) => r.appendInteraction({ caseId: c.id, user, tool, slice, at }));
+    for (const { tool, slice, at } of events) {
+      if (!/^[\w-]{1,32}$/.test(tool))
+        throw new MedsamError(`tool name '${tool}' is not usable`, 'use a short word such as box, point, brush, eraser');
+      if (slice !== null && (!Number.isInteger(slice) || slice < 0 || slice >= c.dims[2]))
+        throw new MedsamError(
+          `slice ${slice} is not a slice of case ${caseName} (0..${c.dims[2] - 1})`,
+          'give a 0-based slice index or none',
+        );
+      if (!Number.isFinite(at)) throw new MedsamError(`interaction time ${at} is not a time`, 'give epoch milliseconds');
+    }
+    return this.repo.transaction(async (r) => {
+      const out: number[] = [];
+      for (const e of events) out.push(await r.appendInteraction({ caseId: c.id, user, tool: e.tool, slice: e.slice, at: e.at }));
+      return out;
+    });
   }
 }

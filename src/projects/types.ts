@@ -4,8 +4,9 @@
  * the interaction log that measures the work.
  */
 
-export type MemberRole = 'admin' | 'annotator' | 'reviewer';
-export const MEMBER_ROLES: readonly MemberRole[] = ['admin', 'annotator', 'reviewer'];
+/** 'viewer' reads the project (dashboard, cases, report) and changes nothing. */
+export type MemberRole = 'admin' | 'annotator' | 'reviewer' | 'viewer';
+export const MEMBER_ROLES: readonly MemberRole[] = ['admin', 'annotator', 'reviewer', 'viewer'];
 
 export interface LabelDef {
   /** Value in the label map, 1..255. */
@@ -47,7 +48,7 @@ export interface CaseRow {
   projectId: string;
   /** Unique in the project; from the file name. */
   name: string;
-  /** Absolute path of the image file or folder (read through src/io). */
+  /** Absolute path of the image file or folder (read through src/io), or `upload:<id>` for a server upload. */
   source: string;
   round: number;
   mode: CaseMode;
@@ -96,4 +97,25 @@ export interface Interaction {
 
 export function authorLabel(a: Author): string {
   return a.kind === 'person' ? a.name : `${a.model}@${a.version}`;
+}
+
+export type ProjectJobKind = 'pre-annotate' | 'export';
+export type ProjectJobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** A background job on a project (the server runs it; its row survives a restart). */
+export interface ProjectJob {
+  id: string;
+  projectId: string;
+  /** Server user id of who started it. */
+  owner: string;
+  kind: ProjectJobKind;
+  request: unknown;
+  status: ProjectJobStatus;
+  progress: number;
+  error: string | null;
+  /** sha256 of the result bytes in the server's content-addressed store (export: a zip). */
+  resultSha: string | null;
+  result: unknown;
+  createdAt: string;
+  updatedAt: string;
 }

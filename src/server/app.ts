@@ -14,6 +14,7 @@ import type { ServerConfig } from './config.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
+import { registerProjectRoutes } from './projects/projectRoutes.js';
 import { ServerMetrics } from './metrics.js';
 import { routes as S, shared } from './schemas.js';
 import { SessionManager, type OpenSession, type PromptRequest, type PropagateRequest } from './sessions/sessionManager.js';
@@ -377,13 +378,20 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),
   );
   app.get('/jobs', { schema: S.jobList }, async (req) => jobs.list(req.principal));
-  app.get('/jobs/:id', { schema: S.jobGet }, async (req) => jobs.view(await jobs.row(req.principal, (req.params as { id: string }).id)));
+  app.get('/jobs/:id', { schema: S.jobGet }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    return (await projects.jobView(req.principal, id)) ?? jobs.view(await jobs.row(req.principal, id));
+  });
   app.delete('/jobs/:id', { schema: S.jobCancel }, async (req) => jobs.cancel(req.principal, (req.params as { id: string }).id));
   app.get('/jobs/:id/result', { schema: S.jobResult }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
+    const zip = await projects.jobResult(req.principal, id);
+    if (zip) return reply.type('application/zip').header('content-disposition', `attachment; filename="${zip.filename}"`).send(zip.bytes);
     const { labels, source } = await jobs.result(req.principal, id);
     return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `job-${id}`);
   });
+
+  const projects = await registerProjectRoutes(app, { config, repo, blobs, volumes, sessions, queue, authRequired });
 
   // The browser app (web/, built by `npm run build:web` into dist/web) at `/`: @fastify/static with
   // wildcard: false registers one route per built file at startup, so no request path reaches the
@@ -412,6 +420,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       jobs.stop();
       await sessions.shutdown();
       await app.close();
+      await projects.close();
       await repo.close();
     },
   };

@@ -7,6 +7,8 @@ export interface ServerConfig {
   port: number;
   /** Database, blob store and temp files live here. */
   dataDir: string;
+  /** Projects database: `sqlite:PATH` or `postgres://…`; default projects.sqlite in dataDir. */
+  db?: string;
   /** Require bearer tokens even on loopback (always required on any other bind). */
   requireAuth: boolean;
   /** Models that sessions and jobs may use (registry ids or aliases); the first is the default. */

@@ -172,11 +172,16 @@ export class SessionManager {
     if (row.status !== 'open') throw new HttpError(409, `session ${row.id} is closed`, 'start a new session');
   }
 
-  async create(p: Principal, req: { uploadId: string; model?: string; axis?: 0 | 1 | 2; window?: string }): Promise<SessionView> {
+  /** `access.uploadGranted`: the caller already checked access to the upload (a project case's image). */
+  async create(
+    p: Principal,
+    req: { uploadId: string; model?: string; axis?: 0 | 1 | 2; window?: string },
+    access: { uploadGranted?: boolean } = {},
+  ): Promise<SessionView> {
     if (!canWrite(p))
       throw new HttpError(403, `user '${p.name}' (${p.role}) may not start sessions`, 'ask an admin for the annotator role');
     const upload = await this.repo.upload(req.uploadId);
-    if (!upload || !canSee(p, upload.owner))
+    if (!upload || (!canSee(p, upload.owner) && !access.uploadGranted))
       throw new HttpError(404, `no upload ${req.uploadId}`, 'upload the image first with POST /uploads');
     const model = req.model ?? this.config.models[0]!;
     if (!this.config.models.includes(model))

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { errorMessage, MedsamError } from '../../common/errors.js';
+import { buildZip } from '../../io/zip.js';
+import type { VolumePrompt } from '../../predictor/prompts.js';
+import { exportRound, type ExportFormat } from '../../projects/exportRound.js';
+import { preAnnotateRound, type PromptSource } from '../../projects/preAnnotate.js';
+import type { ProjectService } from '../../projects/projectService.js';
+import type { Project, ProjectJob } from '../../projects/types.js';
+import type { Principal } from '../auth.js';
+import type { ServerConfig } from '../config.js';
+import { HttpError } from '../httpError.js';
+import type { BlobStore } from '../store/blobStore.js';
+import { PRIORITY, type WorkQueue } from '../workQueue.js';
+
+/**
+ * Project work the server runs in the background: pre-annotation of a round (the model on every
+ * new assisted case, stored as version 0) and the export of a round's accepted labels (a zip in
+ * the content-addressed store). A job's row is written before it is queued; after a restart the
+ * jobs left queued or running run again — both kinds are idempotent (pre-annotation only takes
+ * cases still 'new'; an export writes a fresh zip). Progress and results are read through
+ * GET /jobs/{id} and GET /jobs/{id}/result beside the segmentation jobs.
+ */
+
+export interface PreAnnotateRequest {
+  round?: number;
+  source: PromptSource;
+  boxes?: Record<string, VolumePrompt[]>;
+  modelVersion?: string;
+}
+export interface ExportRequest {
+  round: number;
+  format: ExportFormat;
+}
+
+/** How a project job looks at GET /jobs/{id} (the Job schema). */
+export interface ProjectJobView {
+  id: string;
+  kind: ProjectJob['kind'];
+  project: string;
+  owner: string;
+  uploadId: string;
+  model: string;
+  status: ProjectJob['status'];
+  progress: number;
+  error: string | null;
+  result: unknown;
+  resultUrl: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export class ProjectJobs {
+  private stopping = false;
+
+  constructor(
+    private readonly svc: ProjectService,
+    private readonly blobs: BlobStore,
+    private readonly queue: WorkQueue,
+    private readonly config: ServerConfig,
+  ) {}
+
+  async submit(p: Principal, project: Project, kind: ProjectJob['kind'], request: PreAnnotateRequest | ExportRequest): Promise<ProjectJob> {
+    const now = new Date().toISOString();
+    const job: ProjectJob = {
+      id: randomUUID(),
+      projectId: project.id,
+      owner: p.id,
+      kind,
+      request,
+      status: 'queued',
+      progress: 0,
+      error: null,
+      resultSha: null,
+      result: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.svc.repo.addJob(job);
+    this.enqueue(job, project.model);
+    return job;
+  }
+
+  private enqueue(job: ProjectJob, model: string): void {
+    // Pre-annotation runs the model: it queues on the model's long lane behind interactive clicks.
+    const lane = job.kind === 'pre-annotate' ? model : 'project-export';
+    void this.queue.run(lane, 'long', PRIORITY.job, () => this.execute(job.id)).catch(() => {});
+  }
+
+  /** On start-up: project jobs a previous process left queued or running run again. */
+  async resume(): Promise<number> {
+    const pending = await this.svc.repo.listJobs({ statuses: ['queued', 'running'] });
+    const projects = await this.svc.repo.listProjects();
+    for (const j of pending) {
+      await this.svc.repo.updateJob(j.id, { status: 'queued', progress: 0 });
+      this.enqueue(j, projects.find((p) => p.id === j.projectId)?.model ?? this.config.models[0]!);
+    }
+    return pending.length;
+  }
+
+  stop(): void {
+    this.stopping = true;
+  }
+
+  private async execute(id: string): Promise<void> {
+    const job = await this.svc.repo.job(id);
+    if (!job || job.status === 'done' || job.status === 'cancelled' || this.stopping) return;
+    await this.svc.repo.updateJob(id, { status: 'running', progress: 0, error: null });
+    try {
+      const project = (await this.svc.repo.listProjects()).find((p) => p.id === job.projectId);
+      if (!project) throw new MedsamError('the project of this job is gone', 'create the project again');
+      if (job.kind === 'pre-annotate') {
+        const req = job.request as PreAnnotateRequest;
+        const cases = await preAnnotateRound(this.svc, project, {
+          round: req.round,
+          prompts: req.source,
+          boxes: req.boxes,
+          modelVersion: req.modelVersion,
+          threads: this.config.threads,
+          onCase: (_c, done, total) => void this.svc.repo.updateJob(id, { progress: done / total }),
+        });
+        await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result: { cases } });
+      } else {
+        const req = job.request as ExportRequest;
+        const dir = mkdtempSync(join(this.blobs.tempPath('-export')));
+        try {
+          const out = join(dir, `${project.name}-round${req.round}`);
+          const files = await exportRound(this.svc, project, req.round, req.format, out);
+          const members: Record<string, Uint8Array> = {};
+          for (const f of listFiles(out)) members[relative(dir, f).split('\\').join('/')] = readFileSync(f);
+          const zip = buildZip(members, false);
+          const sha = this.blobs.putBytes(zip);
+          await this.svc.repo.updateJob(id, {
+            status: 'done',
+            progress: 1,
+            resultSha: sha,
+            result: { files: files.length, bytes: zip.length },
+          });
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    } catch (e) {
+      const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
+      await this.svc.repo.updateJob(id, { status: 'failed', error: msg.split(this.config.dataDir).join('<data>') });
+    }
+  }
+
+  /** The job if it is a project job `p` may see (its owner, a server admin, or a member of its project); else undefined. */
+  async find(p: Principal, id: string, canSeeProject: (projectId: string) => Promise<boolean>): Promise<ProjectJob | undefined> {
+    const j = await this.svc.repo.job(id);
+    if (!j) return undefined;
+    if (j.owner === p.id || p.role === 'admin' || (await canSeeProject(j.projectId))) return j;
+    return undefined;
+  }
+
+  async view(j: ProjectJob): Promise<ProjectJobView> {
+    const project = (await this.svc.repo.listProjects()).find((x) => x.id === j.projectId);
+    return {
+      id: j.id,
+      kind: j.kind,
+      project: project?.name ?? '',
+      owner: j.owner,
+      uploadId: '',
+      model: project ? `${project.model}@${project.modelVersion}` : '',
+      status: j.status,
+      progress: j.progress,
+      error: j.error,
+      result: j.result,
+      resultUrl: j.status === 'done' && j.resultSha ? `/jobs/${j.id}/result` : null,
+      createdAt: j.createdAt,
+      updatedAt: j.updatedAt,
+    };
+  }
+
+  /** The result bytes (an export's zip). */
+  result(j: ProjectJob): Uint8Array {
+    if (j.status !== 'done' || !j.resultSha)
+      throw new HttpError(
+        409,
+        `job ${j.id} is ${j.status}${j.status === 'done' ? ' and has no file result' : ', it has no result yet'}`,
+        'poll GET /jobs/{id} until status is done',
+      );
+    if (!this.blobs.has(j.resultSha)) throw new HttpError(410, `the result of job ${j.id} is gone`, 'run the export again');
+    return readFileSync(this.blobs.path(j.resultSha));
+  }
+}
+
+function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) out.push(...listFiles(p));
+    else out.push(p);
+  }
+  return out;
+}
