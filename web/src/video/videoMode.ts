@@ -13,6 +13,7 @@ import { cssColour, objectColour } from '../colours.js';
 import { UserError, type Messages } from '../messages.js';
 import { decodeRle } from '../rle.js';
 import { saveState } from '../savedState.js';
+import { readSegs } from './segsNpz.js';
 import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
 
@@ -555,20 +556,24 @@ export class VideoMode {
     this.redraw();
   }
 
-  /** Every frame's masks and every object's prompted frames from the server (after undo or a cancel). */
+  /** Every frame's masks (one masks.npz) and every object's prompted frames from the server (after undo, a cancel, a reload). */
   private async reloadMasks(): Promise<void> {
     const session = this.session!;
-    const view = await this.api.session(session.id);
+    const [view, npz] = await Promise.all([this.api.session(session.id), fetchExport(session.id, 'masks.npz')]);
+    const segs = readSegs(new Uint8Array(await npz.arrayBuffer()));
     this.masks.clear();
     this.keys.clear();
+    const px = segs.rows * segs.cols;
     for (const o of view.objects) {
       this.keys.set(o.objId, new Set(o.keys));
       if (!this.objectIds.includes(o.objId)) this.objectIds.push(o.objId);
-    }
-    const frames = [...new Set(view.objects.flatMap((o) => o.slices))];
-    for (let i = 0; i < frames.length; i += 8) {
-      const got = await Promise.all(frames.slice(i, i + 8).map((k) => this.api.sliceMasks(session.id, k)));
-      for (const g of got) for (const o of g.objects) this.applyMask({ objId: o.objId, slice: g.slice, mask: o.mask });
+      const masks = new Map<number, Uint8Array>();
+      for (const k of o.slices)
+        masks.set(
+          k,
+          Uint8Array.from(segs.data.subarray(k * px, (k + 1) * px), (v) => (v === o.objId ? 1 : 0)),
+        );
+      this.masks.set(o.objId, masks);
     }
     this.renderObjects();
   }
