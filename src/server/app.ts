@@ -14,7 +14,7 @@ import type { ServerConfig } from './config.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
-import { registerProjectRoutes } from './projects/projectRoutes.js';
+import { registerProjectRoutes, type ProjectsApi } from './projects/projectRoutes.js';
 import { ServerMetrics } from './metrics.js';
 import { routes as S, shared } from './schemas.js';
 import { SessionManager, type OpenSession, type PromptRequest, type PropagateRequest } from './sessions/sessionManager.js';
@@ -36,6 +36,7 @@ export interface ServerParts {
   app: FastifyInstance;
   sessions: SessionManager;
   jobs: JobRunner;
+  projects: ProjectsApi;
   metrics: ServerMetrics;
   authRequired: boolean;
   /** Stops taking requests, cancels propagations, saves state, closes the database. */
@@ -412,6 +413,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     app,
     sessions,
     jobs,
+    projects,
     metrics,
     authRequired,
     async shutdown() {
