@@ -11,6 +11,7 @@ import { decodeRle } from './rle.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { Viewer, type ViewLayout } from './viewer.js';
+import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
 
 type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -22,6 +23,8 @@ export class App {
   readonly api = new Api('', () => localStorage.getItem('medsam2.token') ?? undefined);
   readonly viewer = new Viewer($('gl'));
   readonly messages = new Messages();
+  /** Videos and frame folders open here instead of in the NiiVue viewer. */
+  readonly video = new VideoMode(this.api, this.messages, (f) => void this.openFile(f));
   private tool: Tool = 'navigate';
   private session?: SessionView;
   private fileName = '';
@@ -43,6 +46,7 @@ export class App {
     this.render();
     (window as unknown as { medsam2: App }).medsam2 = this;
     document.body.dataset.ready = 'true';
+    if (await this.video.restore()) return;
     const saved = loadState();
     if (saved && opts.restore !== false) await this.restore(saved);
   }
@@ -78,6 +82,8 @@ export class App {
   // ---------- opening ----------
 
   async openFile(file: File): Promise<void> {
+    if (VIDEO_FILE.test(file.name)) return this.video.open(file);
+    this.video.close();
     if (!SHOWABLE.test(file.name)) {
       this.messages.error(
         new Error(`cannot open "${file.name}": this viewer shows NIfTI (.nii, .nii.gz), NRRD, MetaImage (.mha) and MedSAM2 .npz`),
