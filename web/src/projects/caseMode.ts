@@ -141,7 +141,7 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
       ['spacing', spacing],
       ['round', String(c.round)],
       ['mode', c.mode],
-      ['version', `v${base}`],
+      ['opened at', base >= 0 ? `v${base}` : 'no version yet'],
       ['session', session.id.slice(0, 8)],
       ['model', session.model],
     ];
