@@ -57,8 +57,8 @@ export class Sam1Engine {
       throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not sam1`, 'use the engine for its family');
     }
     const encoderModel = precision === 'int8' ? (await int8Model(entry.files.encoder!, cacheDir)).bytes : entry.files.encoder!;
-    const encoder = await OrtSession.create(encoderModel, opts);
-    const decoder = await OrtSession.create(entry.files.decoder!, opts);
+    const encoder = await OrtSession.create(encoderModel, { ...opts, module: 'image_encoder' });
+    const decoder = await OrtSession.create(entry.files.decoder!, { ...opts, module: 'prompt_mask_decoder' });
     for (const name of ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']) {
       if (!decoder.inputNames.includes(name)) {
         throw new MedsamError(

@@ -63,6 +63,8 @@ export class WorkQueue {
     private readonly onDepth: (model: string, lane: Lane, depth: number) => void = () => {},
     /** Tasks a lane runs at once (asked once per lane): >1 only where they run on other threads (click workers). */
     private readonly concurrency: (model: string, lane: Lane) => number = () => 1,
+    /** Wraps each task as it runs (the server attributes its ORT time to the model: ServerMetrics.attributeOrt). */
+    private readonly wrap: <T>(model: string, fn: () => Promise<T>) => Promise<T> = (_m, fn) => fn(),
   ) {}
 
   private lane(model: string, lane: Lane): LaneQueue {
@@ -76,7 +78,7 @@ export class WorkQueue {
   }
 
   run<T>(model: string, lane: Lane, priority: number, fn: () => Promise<T>): Promise<T> {
-    return this.lane(model, lane).push(priority, fn);
+    return this.lane(model, lane).push(priority, () => this.wrap(model, fn));
   }
 
   depth(model: string, lane: Lane): number {

