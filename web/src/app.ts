@@ -46,7 +46,7 @@ export class App {
     this.render();
     (window as unknown as { medsam2: App }).medsam2 = this;
     document.body.dataset.ready = 'true';
-    if (await this.video.restore()) return;
+    if (opts.restore !== false && (await this.video.restore())) return;
     const saved = loadState();
     if (saved && opts.restore !== false) await this.restore(saved);
   }
@@ -63,6 +63,7 @@ export class App {
     names: Map<number, string>,
     base?: Uint8Array,
   ): Promise<void> {
+    this.video.close();
     await this.run('opening', async () => {
       await this.display(bytes, fileName);
       this.viewer.base = base;
