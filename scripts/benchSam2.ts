@@ -256,6 +256,30 @@ const sam2Tiny = {
       const inStages = STAGES.reduce((a, s) => a + med.stages[s].ms, 0);
       m[`${p}:   predictor JS + glue s`] = +fmtS(med.ms - inStages);
     }
+    // Memory attention at full memory (the flow's last call: 7 memory frames + object pointers),
+    // interleaved like the encoder; FLOPs counted from the exact graph's profile.
+    if (lastAttend) {
+      const input = lastAttend;
+      const att = open.map(() => [] as number[]);
+      for (const o of open) await o.engine.attendMemory(input);
+      for (let i = 0; i < Math.max(ctx.runs, 5); i++)
+        for (const [k, o] of open.entries()) {
+          const t = performance.now();
+          await o.engine.attendMemory(input);
+          att[k]!.push(performance.now() - t);
+        }
+      const maGflop = (await profileByOpType(open[0]!.compiled.graphs.memoryAttention, memoryAttentionFeeds(exact, input), 1, ctx.threads))
+        .gflop;
+      m[`memory attention GFLOP/call at full memory (${input.numMemoryTokens} tokens)`] = +maGflop.toFixed(1);
+      for (const [k, o] of open.entries()) {
+        const med = median(att[k]!);
+        m[`${o.precision}: memory attention full-memory ms/call (median of ${att[k]!.length})`] = Math.round(med);
+        m[`${o.precision}: memory attention GFLOP/s`] = Math.round(maGflop / (med / 1000));
+      }
+      if (ctx.peakGflops)
+        m['memory attention fp32 share of nominal peak'] = `${((100 * maGflop) / (median(att[0]!) / 1000) / ctx.peakGflops).toFixed(0)} %`;
+      if (open.length > 1) m['int8 / fp32 memory attention speed-up'] = +(median(att[0]!) / median(att[1]!)).toFixed(2);
+    }
     if (open.length > 1) {
       m['int8 / fp32 box_bidir speed-up (same runs, interleaved)'] = +(medRun[0]!.ms / medRun[1]!.ms).toFixed(2);
       m['int8 / fp32 image encoder speed-up'] = +(median(enc[0]!) / median(enc[1]!)).toFixed(2);

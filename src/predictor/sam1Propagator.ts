@@ -173,7 +173,12 @@ export async function propagateObject(
   const given = keys.findIndex((p) => p.slice === opts.mainKey);
   const main = given >= 0 && decoded[given]!.area ? given : decoded.reduce((b, d, i) => (d.area > decoded[b]!.area ? i : b), 0);
   const mainArea = decoded[main]!.area;
-  const model = mainArea ? buildIntensityModel(smooth3x3(slices.pixels(keys[main]!.slice), w, h), decoded[main]!.keyMask, w, h) : undefined;
+  // A one-slice stack (an interactive click: the key mask alone) has no neighbour to carry to, so
+  // the model would decide nothing; building it costs more than the click's JS work otherwise.
+  const model =
+    mainArea && count > 1
+      ? buildIntensityModel(smooth3x3(slices.pixels(keys[main]!.slice), w, h), decoded[main]!.keyMask, w, h)
+      : undefined;
   // The intensity vote is only trusted when it separates the key object from its own
   // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
   const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;

@@ -11,7 +11,7 @@ import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { int8Model } from '../../src/models/int8ModelFile.js';
 import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
 import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
-import { quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
+import { quantizeAttentionScores, quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
 import { parsePrecision } from '../../src/models/precision.js';
 import { resolveModel } from '../../src/models/registry.js';
 import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
@@ -96,6 +96,38 @@ test('per-head weights [heads, k, n] get per-head column scales', async () => {
     const err = relRms(b.subarray(h * M * N, (h + 1) * M * N), a.subarray(h * M * N, (h + 1) * M * N));
     assert.ok(err > 1e-5 && err < 0.02, `head ${h}: relative RMS error ${err}`);
   }
+});
+
+test('attention scores q·kᵀ/√d (activation × activation) run in int8 with per-key scales when asked', async () => {
+  const [Lq, L, d] = [96, 300, 32];
+  const g = new GraphBuilder('scores', { opset: 20 });
+  const q = g.input('q', 'float', [1, Lq, d]);
+  const k = g.input('k', 'float', [1, L, d]);
+  // plain form: MatMul(q, Transpose(k)) / √d (memory attention)
+  g.output(g.softmax(g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(d))), -1), 'p', 'float', [1, Lq, L]);
+  // fused form: FusedMatMul(q, k, transB, alpha) on head-major [2, 1, L/2, d] keys from a Reshape
+  const k4 = g.reshape(k, [2, 1, L / 2, d]);
+  const q4 = g.reshape(g.slice(q, [0], [Lq], [1]), [2, 1, Lq / 2, d]);
+  const s4 = g.op('FusedMatMul', [q4, k4], { transB: 1, alpha: { float: 0.25 } }, 1, 'com.microsoft')[0]!;
+  g.output(s4, 's4', 'float', [2, 1, Lq / 2, L / 2]);
+  const fp = g.toBytes();
+  assert.equal(quantizeOnnxBytes(fp).report.scores, 0, 'off unless asked: the default model and encoder keep float scores');
+  const { bytes, report } = quantizeOnnxBytes(fp, { attentionScores: true });
+  assert.equal(report.scores, 2);
+  const ops = decodeOnnx(bytes).graph!.node.map((nd) => nd.opType);
+  assert.ok(!ops.includes('MatMul') && !ops.includes('FusedMatMul') && !ops.includes('Div'), `left: ${ops.join(',')}`);
+  const kd = seededRandom(L * d, 21);
+  for (let i = 0; i < d; i++) kd[7 * d + i] = kd[7 * d + i]! * 50; // one key 50x larger: per-key scales keep the rest
+  const feeds = { q: { data: seededRandom(Lq * d, 22), dims: [1, Lq, d] }, k: { data: kd, dims: [1, L, d] } };
+  const a = await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds);
+  const b = await (await OrtSession.create(bytes, { threads: 1 })).runFloat32(feeds);
+  for (const name of ['p', 's4']) {
+    const err = relRms(b[name]!.data, a[name]!.data);
+    assert.ok(err > 1e-6 && err < 0.02, `${name}: int8 scores relative RMS error ${err}`);
+  }
+  // a model-level call on the decoded proto gives the same rewrite
+  const p = decodeOnnx(fp);
+  assert.equal(quantizeAttentionScores(p), 2);
 });
 
 test('--precision accepts fp32 and int8 and refuses anything else with the fix', () => {
@@ -194,6 +226,9 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
     const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
     assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);
   }
+  // memory attention's scores (self and cross, every layer) are int8 products too
+  const maOps = decodeOnnx(model.graphs.memoryAttention).graph!.node.map((nd) => nd.opType);
+  assert.equal(maOps.filter((o) => o === 'QuantizeLinear').length, 2 * configs.memory.memoryAttention.numLayers);
   let checked = 0;
   let stable = 0;
   for (const c of micro) {

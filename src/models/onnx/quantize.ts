@@ -29,12 +29,16 @@ import {
 
 /** Bump when the pass changes its output, so cached int8 graphs and files are rebuilt. */
 export const QUANTIZE_VERSION = 'int8-dqmm-2';
+/** Version of the attention-score pass (quantizeAttentionScores), part of the SAM2 int8 cache key. */
+export const QUANTIZE_SCORES_VERSION = 'int8-scores-1';
 
 export interface QuantizeOptions {
   /** Weights with fewer elements stay float (tiny GEMMs gain nothing and lose accuracy). */
   minWeightElements?: number;
   /** Names of MatMul nodes to leave float. */
   skip?: (node: ProtoNode, k: number, n: number) => boolean;
+  /** Also run attention scores q·kᵀ (activation × activation) in int8 (quantizeAttentionScores). */
+  attentionScores?: boolean;
 }
 
 export interface QuantizeReport {
@@ -45,6 +49,8 @@ export interface QuantizeReport {
   /** Float weight bytes replaced by int8 bytes. */
   weightBytesBefore: number;
   weightBytesAfter: number;
+  /** Attention-score products rewritten by quantizeAttentionScores. */
+  scores: number;
 }
 
 /** Per-column symmetric int8 weights of a row-major [k, n] matrix. */
@@ -93,7 +99,7 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
       else consumers.set(i, [n]);
     }
   }
-  const report: QuantizeReport = { quantized: 0, biasFolded: 0, weightBytesBefore: 0, weightBytesAfter: 0 };
+  const report: QuantizeReport = { quantized: 0, biasFolded: 0, weightBytesBefore: 0, weightBytesAfter: 0, scores: 0 };
   const dropNodes = new Set<ProtoNode>();
   const dropInits = new Set<string>();
   const newInits: ProtoTensor[] = [];
@@ -145,7 +151,8 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   }
   g.node = g.node.filter((x) => !dropNodes.has(x));
   g.initializer = [...g.initializer.filter((t) => !dropInits.has(t.name ?? '')), ...newInits];
-  if (report.quantized && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
+  if (opts.attentionScores) report.scores = quantizeAttentionScores(model);
+  if ((report.quantized || report.scores) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   }
   return report;
@@ -164,4 +171,152 @@ export function quantizeOnnxBytes(onnx: Uint8Array, opts: QuantizeOptions = {}):
   }
   const report = quantizeModel(model, opts);
   return { bytes: encodeOnnx(model), report };
+}
+
+const attrOf = (n: ProtoNode, name: string) => n.attribute.find((a) => a.name === name);
+const intAttr = (n: ProtoNode, name: string, dflt = 0): number => {
+  const a = attrOf(n, name);
+  return a ? toNumber(a.i) : dflt;
+};
+
+/**
+ * Attention scores q·kᵀ/√d in int8: for each product of two activations where the second is a
+ * transposed key tensor K [..., L, d] — `MatMul(q, Transpose(K, last two axes swapped))` optionally
+ * followed by a division by a constant scalar, or `FusedMatMul(q, K, transB=1, alpha)` — K is
+ * quantised at run time to int8 with one scale per key token (|K| max over d / 127, symmetric), and
+ * the product runs as `DynamicQuantizeMatMul(q, Kq ᵀ, scale per column)` with the 1/√d (or alpha)
+ * folded into the column scales; q is quantised per tensor inside the op. The softmax and the
+ * probability × value product stay float32: probabilities span many orders of magnitude, which one
+ * per-tensor uint8 scale would flatten. The rank of K must be known from the Transpose's perm or
+ * from the Reshape (constant shape) that produced K; other products are left as they are.
+ * Returns how many products were rewritten.
+ */
+export function quantizeAttentionScores(model: ProtoModel): number {
+  const g = model.graph!;
+  const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
+  const producer = new Map<string, ProtoNode>();
+  const consumers = new Map<string, ProtoNode[]>();
+  for (const n of g.node) {
+    for (const o of n.output) producer.set(o, n);
+    for (const i of n.input) {
+      const c = consumers.get(i);
+      if (c) c.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  const graphOutputs = new Set(g.output.map((o) => o.name ?? ''));
+  const only = (t: string, n: ProtoNode) => !graphOutputs.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n;
+  const scalar = (t: string): number | undefined => {
+    const v = inits.get(t);
+    const f = v && floatValues(v);
+    return f && f.length === 1 ? f[0] : undefined;
+  };
+  /** Rank of `t` when a Reshape with a constant (1-D) target shape produced it. */
+  const rankFromReshape = (t: string): number | undefined => {
+    const p = producer.get(t);
+    const shape = p?.opType === 'Reshape' ? inits.get(p.input[1] ?? '') : undefined;
+    return shape?.dims.length === 1 ? toNumber(shape.dims[0]) : undefined;
+  };
+  const swapLast = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+  const isSwapLast = (perm: number[]) => perm.length >= 2 && perm.every((v, i) => v === swapLast(perm.length)[i]);
+
+  const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
+  const axesAsInput = opset >= 18;
+  let count = 0;
+  let uid = 0;
+  const added: { before: ProtoNode; nodes: ProtoNode[] }[] = [];
+  const drop = new Set<ProtoNode>();
+  const newInits: ProtoTensor[] = [];
+  const constF = (v: number): string => {
+    const name = `int8_scores_c${uid++}`;
+    newInits.push(tensor(name, DT.float, [], bytes(Float32Array.of(v))));
+    return name;
+  };
+  const constI = (v: number[]): string => {
+    const name = `int8_scores_i${uid++}`;
+    newInits.push(tensor(name, DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt)))));
+    return name;
+  };
+  let seq: ProtoNode[] = []; // nodes of the current rewrite, in creation (= topological) order
+  const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): ProtoNode => {
+    const n: ProtoNode = { opType, input, output: [`int8_scores_t${uid++}`], name: `int8_scores_n${uid++}`, domain, attribute };
+    seq.push(n);
+    return n;
+  };
+  const ints = (name: string, v: number[]) => ({ name, type: 7, ints: v });
+  const int = (name: string, v: number) => ({ name, type: 2, i: v });
+
+  for (const node of g.node) {
+    if (drop.has(node) || node.input.length !== 2 || node.input.some((i) => inits.has(i))) continue;
+    let k: string | undefined;
+    let rank: number | undefined;
+    let alpha = 1;
+    const removed: ProtoNode[] = [];
+    if (node.opType === 'MatMul' && (node.domain ?? '') === '') {
+      const t = producer.get(node.input[1]!);
+      const perm = t && t.opType === 'Transpose' ? (attrOf(t, 'perm')?.ints ?? []).map(toNumber) : [];
+      if (!t || !isSwapLast(perm) || !only(node.input[1]!, node) || inits.has(t.input[0]!)) continue;
+      k = t.input[0]!;
+      rank = perm.length;
+      removed.push(t);
+    } else if (node.opType === 'FusedMatMul' && node.domain === 'com.microsoft') {
+      if (intAttr(node, 'transB') !== 1 || intAttr(node, 'transA') || intAttr(node, 'transBatchA') || intAttr(node, 'transBatchB'))
+        continue;
+      k = node.input[1]!;
+      rank = rankFromReshape(k);
+      alpha = attrOf(node, 'alpha')?.f ?? 1;
+    } else continue;
+    if (!rank || rank < 2) continue;
+    // fold a following division / multiplication by a constant scalar into the column scales
+    let out = node.output[0]!;
+    const next = consumers.get(out);
+    if (
+      next?.length === 1 &&
+      !graphOutputs.has(out) &&
+      (next[0]!.opType === 'Div' || next[0]!.opType === 'Mul') &&
+      next[0]!.input[0] === out
+    ) {
+      const c = scalar(next[0]!.input[1]!);
+      if (c !== undefined && c !== 0) {
+        alpha *= next[0]!.opType === 'Div' ? 1 / c : c;
+        removed.push(next[0]!);
+        out = next[0]!.output[0]!;
+      }
+    }
+    // per-token |K| max → int8 K (QuantizeLinear per row of K flattened to [tokens, d]) → Kᵀ
+    seq = [];
+    const o = (n: ProtoNode) => n.output[0]!;
+    const absK = o(mk('Abs', [k]));
+    // ReduceMax takes its axes as an input from opset 18, as an attribute before
+    const rmax = axesAsInput
+      ? mk('ReduceMax', [absK, constI([-1])], [int('keepdims', 1)])
+      : mk('ReduceMax', [absK], [ints('axes', [-1]), int('keepdims', 1)]);
+    const amax = mk('Max', [o(rmax), constF(1e-30)]);
+    const qScale = mk('Reshape', [o(mk('Mul', [o(amax), constF(1 / 127)])), constI([-1])]);
+    const zp = mk('Cast', [o(mk('Mul', [o(qScale), constF(0)]))], [int('to', DT.int8)]);
+    const kq2 = mk('QuantizeLinear', [o(mk('Flatten', [k], [int('axis', -1)])), o(qScale), o(zp)], [int('axis', 0)]);
+    const kqT = mk('Transpose', [o(mk('Reshape', [o(kq2), o(mk('Shape', [k]))]))], [ints('perm', swapLast(rank))]);
+    const bScaleCol = mk('Mul', [o(amax), constF(alpha / 127)]);
+    const bScale =
+      rank === 2 ? mk('Reshape', [o(bScaleCol), constI([-1])]) : mk('Transpose', [o(bScaleCol)], [ints('perm', swapLast(rank))]);
+    const dq = mk('DynamicQuantizeMatMul', [node.input[0]!, o(kqT), o(bScale)], [], 'com.microsoft');
+    dq.output = [out];
+    added.push({ before: node, nodes: seq });
+    drop.add(node);
+    for (const r of removed) drop.add(r);
+    count++;
+  }
+  if (!count) return 0;
+  const pending = new Map(added.map((a) => [a.before, a.nodes]));
+  const nodes: ProtoNode[] = [];
+  for (const n of g.node) {
+    const a = pending.get(n);
+    if (a) nodes.push(...a);
+    if (!drop.has(n)) nodes.push(n);
+  }
+  g.node = nodes;
+  const used = new Set(nodes.flatMap((n) => n.input));
+  g.initializer = [...g.initializer.filter((t) => used.has(t.name ?? '') || graphOutputs.has(t.name ?? '')), ...newInits];
+  if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return count;
 }

@@ -111,13 +111,16 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
   const params = readSam2Params(configs, ws);
   // int8: the two modules that hold almost all of the per-frame GEMM work (the SAM heads and the
   // memory encoder are small and feed the masks directly; they stay exact).
-  const q = (onnx: Uint8Array): Uint8Array => (opts.precision === 'int8' ? quantizeOnnxBytes(onnx).bytes : onnx);
+  // Memory attention's scores q·kᵀ (7200 memory keys at full memory) run in int8 too; the encoder's
+  // window attention products are too small for the run-time quantisation to pay (measured slower).
+  const q = (onnx: Uint8Array, attentionScores = false): Uint8Array =>
+    opts.precision === 'int8' ? quantizeOnnxBytes(onnx, { attentionScores }).bytes : onnx;
   const graphs: Sam2Graphs = {
     imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention })),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
     memoryEncoder: buildMemoryEncoderGraph(configs.memory, ws),
-    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws)),
+    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), true),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
   return { configs, graphs, params, checkpointSha256: checkpoint.sha256, unusedKeys: ws.unusedKeys() };

@@ -2,7 +2,7 @@ import { canonicalJson } from '../../common/canonicalJson.js';
 import { MedsamError } from '../../common/errors.js';
 import { getPlatform, sha256Hex, type BlobCache } from '../../platform/platform.js';
 import { loadCheckpoint } from '../checkpoint/index.js';
-import { QUANTIZE_VERSION } from '../onnx/quantize.js';
+import { QUANTIZE_SCORES_VERSION, QUANTIZE_VERSION } from '../onnx/quantize.js';
 import {
   BUILDER_VERSION,
   compileSam2,
@@ -75,7 +75,7 @@ export async function sam2CacheKey(checkpointSha256: string, configs: Sam2ModelC
   // precision joins the key only when it is not the default, so fp32 keys (and caches) stay as they were
   const options = {
     attention: opts.attention ?? 'matmul',
-    ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: QUANTIZE_VERSION } : {}),
+    ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: `${QUANTIZE_VERSION}+${QUANTIZE_SCORES_VERSION}` } : {}),
   };
   const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson(options)].join('\n');
   return (await sha256Hex(text)).slice(0, 32);
