@@ -22,7 +22,9 @@ import { extractSlice } from '../../src/preprocess/slices.js';
 const shared = '../shared/data/ct-organs';
 const skip = !existsSync(shared) && 'needs ../shared/data (ct-organs)';
 
-test('pixel-edge prompts hold the left kidney on the small ct-organs grid (3D DSC ≥ 0.77, +0.04 over inclusive boxes)', { skip }, async () => {
+test('pixel-edge prompts hold the left kidney on the small ct-organs grid (3D DSC ≥ 0.77, +0.04 over inclusive boxes)', {
+  skip,
+}, async () => {
   const img = await readVolume(join(shared, 'example_ct_sm.nii.gz'));
   const lab = await readVolume(join(shared, 'example_ct_sm_seg.nii.gz'));
   const [w, h, count] = img.dims;
