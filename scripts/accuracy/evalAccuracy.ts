@@ -2,7 +2,11 @@
 // (embeddings cached in /tmp/acc/emb). PROP='{"...":...}' sets Sam1PropagationOptions, CLICKS=K,
 // SETS=ct-lesion,organs-tune,... picks datasets. Prints one summary line per dataset.
 // Usage: PROP='{}' node --import tsx scripts/accuracy/evalAccuracy.ts <tag>
+import { nodePlatform } from '../../src/platform/node.js';
+import { setPlatform } from '../../src/platform/platform.js';
 import { evaluateFolder } from '../../src/pipelines/evaluate.js';
+
+setPlatform(nodePlatform);
 
 const tag = process.argv[2] ?? 'exp';
 const propagation = process.env.PROP ? JSON.parse(process.env.PROP) : {};

@@ -1,5 +1,7 @@
 // Why propagation stopped, per label: stops and per-slice pred/ref areas and DSC.
 // Usage: PROP='{}' node --import tsx scripts/accuracy/stopDiag.ts <image> <labelfile> <label,...>
+import { nodePlatform } from '../../src/platform/node.js';
+import { setPlatform } from '../../src/platform/platform.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
@@ -7,6 +9,8 @@ import { selectLabel } from '../../src/metrics/segmentationMetrics.js';
 import { dice } from '../../src/metrics/dice.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+
+setPlatform(nodePlatform);
 
 const [imgPath, labPath, labels] = process.argv.slice(2) as [string, string, string];
 const img = await readVolume(imgPath),

@@ -1,6 +1,7 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { getPlatform } from '../platform/platform.js';
+import { reportOrtRun } from './ortRunObserver.js';
 
 /** Options shared by every ONNX model the package runs. */
 export interface OrtSessionOptions {
@@ -15,6 +16,8 @@ export interface OrtSessionOptions {
    * small models run back to back (SAM2's heads and memory modules).
    */
   allowSpinning?: boolean;
+  /** What this model is (image_encoder, prompt_mask_decoder, memory_attention, …): names its runs for the ORT run observer. */
+  module?: string;
 }
 
 /** One tensor's declared type and shape (string entries are symbolic dims). */
@@ -43,6 +46,8 @@ export class OrtSession {
     readonly label: string,
     readonly inputs: OrtIoSpec[],
     readonly outputs: OrtIoSpec[],
+    /** The module name runs are reported under (ortRunObserver.ts). */
+    readonly module: string,
   ) {}
 
   static async create(model: string | Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
@@ -82,7 +87,7 @@ export class OrtSession {
         'the file is corrupt or not an ONNX model; re-download or re-import it',
       );
     }
-    return new OrtSession(session, label, ioSpecs(session, 'input'), ioSpecs(session, 'output'));
+    return new OrtSession(session, label, ioSpecs(session, 'input'), ioSpecs(session, 'output'), opts.module ?? 'other');
   }
 
   get inputNames(): readonly string[] {
@@ -101,7 +106,9 @@ export class OrtSession {
     for (const [name, f] of Object.entries(feeds)) ortFeeds[name] = new OrtTensor('float32', f.data, f.dims as number[]);
     let results: InferenceSession.OnnxValueMapType;
     try {
+      const t0 = performance.now();
       results = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
+      reportOrtRun(this.module, (performance.now() - t0) / 1000);
     } catch (e) {
       throw new MedsamError(
         `running ONNX model ${this.label} failed: ${firstLine(errorMessage(e))}`,

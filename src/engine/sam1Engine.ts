@@ -3,7 +3,7 @@ import { int8Model } from '../models/int8ModelFile.js';
 import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import { samImageTensor, samImageTensorRgb, toModelCoords, type SamFrame } from '../preprocess/samImage.js';
-import { OrtSession, type OrtSessionOptions } from './ortSession.js';
+import { type Float32Feeds, type Float32Output, OrtSession, type OrtSessionOptions } from './ortSession.js';
 
 /** Image embedding of one slice plus the geometry needed to map prompts into it. */
 export interface Sam1Embedding {
@@ -57,8 +57,8 @@ export class Sam1Engine {
       throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not sam1`, 'use the engine for its family');
     }
     const encoderModel = precision === 'int8' ? (await int8Model(entry.files.encoder!, cacheDir)).bytes : entry.files.encoder!;
-    const encoder = await OrtSession.create(encoderModel, opts);
-    const decoder = await OrtSession.create(entry.files.decoder!, opts);
+    const encoder = await OrtSession.create(encoderModel, { ...opts, module: 'image_encoder' });
+    const decoder = await OrtSession.create(entry.files.decoder!, { ...opts, module: 'prompt_mask_decoder' });
     for (const name of ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']) {
       if (!decoder.inputNames.includes(name)) {
         throw new MedsamError(
@@ -99,70 +99,83 @@ export class Sam1Engine {
    * prompt works best with its own low-res logits). At least one of box / points / maskInput is needed.
    */
   async decode(emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Promise<Sam1Decoded> {
-    const pts = prompt.points ?? [];
-    if (!prompt.box && pts.length === 0 && !maskInput) {
-      throw new MedsamError('a SAM prompt needs a box, a point or a mask', 'give at least one of them');
-    }
-    const f = emb.frame;
-    const n = pts.length + (prompt.box ? 2 : 1);
-    const coords = new Float32Array(2 * n);
-    const labels = new Float32Array(n);
-    let k = 0;
-    for (const p of pts) {
-      const [x, y] = toModelCoords(f, p.x, p.y);
-      coords[2 * k] = x;
-      coords[2 * k + 1] = y;
-      labels[k] = p.label;
-      k++;
-    }
-    if (prompt.box) {
-      const [x0, y0, x1, y1] = prompt.box;
-      const [a, b] = toModelCoords(f, x0, y0);
-      const [c, d] = toModelCoords(f, x1, y1);
-      coords[2 * k] = a;
-      coords[2 * k + 1] = b;
-      labels[k] = 2;
-      k++;
-      coords[2 * k] = c;
-      coords[2 * k + 1] = d;
-      labels[k] = 3;
-      k++;
-    } else {
-      // SAM's ONNX export expects a padding point (label -1) when there is no box.
-      coords[2 * k] = 0;
-      coords[2 * k + 1] = 0;
-      labels[k] = -1;
-      k++;
-    }
-    const lowSize = SAM1_LOW_RES * SAM1_LOW_RES;
-    if (maskInput && maskInput.length !== lowSize) {
-      throw new MedsamError(
-        `mask prompt has ${maskInput.length} values, expected ${SAM1_LOW_RES}x${SAM1_LOW_RES}`,
-        'pass a lowRes output of decode()',
-      );
-    }
-    const out = await this.decoder.runFloat32({
-      image_embeddings: { data: emb.data, dims: emb.dims },
-      point_coords: { data: coords, dims: [1, n, 2] },
-      point_labels: { data: labels, dims: [1, n] },
-      mask_input: { data: maskInput ?? new Float32Array(lowSize), dims: [1, 1, SAM1_LOW_RES, SAM1_LOW_RES] },
-      has_mask_input: { data: new Float32Array([maskInput ? 1 : 0]), dims: [1] },
-      orig_im_size: { data: new Float32Array([f.srcH, f.srcW]), dims: [2] },
-    });
-    const masks = out.masks!,
-      low = out.low_res_masks!,
-      iou = out.iou_predictions!;
-    if (masks.data.length !== f.srcH * f.srcW) {
-      throw new MedsamError(
-        `decoder returned masks of shape [${masks.dims.join(',')}], expected ${f.srcH}x${f.srcW}`,
-        'the decoder must be a single-mask SAM ONNX export with orig_im_size',
-      );
-    }
-    return { logits: masks.data, lowRes: low.data.slice(0, lowSize), iou: iou.data[0]! };
+    return sam1Decoded(await this.decoder.runFloat32(sam1DecoderFeeds(emb, prompt, maskInput)), emb.frame);
   }
 
   async release(): Promise<void> {
     await this.encoder.release();
     await this.decoder.release();
   }
+}
+
+/**
+ * The SAM ONNX decoder's feeds for a prompt on an embedded slice (what Sam1Engine.decode runs;
+ * exported so the same decode can run on another thread). `maskInput` is a previous lowRes output.
+ */
+export function sam1DecoderFeeds(emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Float32Feeds {
+  const pts = prompt.points ?? [];
+  if (!prompt.box && pts.length === 0 && !maskInput) {
+    throw new MedsamError('a SAM prompt needs a box, a point or a mask', 'give at least one of them');
+  }
+  const f = emb.frame;
+  const n = pts.length + (prompt.box ? 2 : 1);
+  const coords = new Float32Array(2 * n);
+  const labels = new Float32Array(n);
+  let k = 0;
+  for (const p of pts) {
+    const [x, y] = toModelCoords(f, p.x, p.y);
+    coords[2 * k] = x;
+    coords[2 * k + 1] = y;
+    labels[k] = p.label;
+    k++;
+  }
+  if (prompt.box) {
+    const [x0, y0, x1, y1] = prompt.box;
+    const [a, b] = toModelCoords(f, x0, y0);
+    const [c, d] = toModelCoords(f, x1, y1);
+    coords[2 * k] = a;
+    coords[2 * k + 1] = b;
+    labels[k] = 2;
+    k++;
+    coords[2 * k] = c;
+    coords[2 * k + 1] = d;
+    labels[k] = 3;
+    k++;
+  } else {
+    // SAM's ONNX export expects a padding point (label -1) when there is no box.
+    coords[2 * k] = 0;
+    coords[2 * k + 1] = 0;
+    labels[k] = -1;
+    k++;
+  }
+  const lowSize = SAM1_LOW_RES * SAM1_LOW_RES;
+  if (maskInput && maskInput.length !== lowSize) {
+    throw new MedsamError(
+      `mask prompt has ${maskInput.length} values, expected ${SAM1_LOW_RES}x${SAM1_LOW_RES}`,
+      'pass a lowRes output of decode()',
+    );
+  }
+  return {
+    image_embeddings: { data: emb.data, dims: emb.dims },
+    point_coords: { data: coords, dims: [1, n, 2] },
+    point_labels: { data: labels, dims: [1, n] },
+    mask_input: { data: maskInput ?? new Float32Array(lowSize), dims: [1, 1, SAM1_LOW_RES, SAM1_LOW_RES] },
+    has_mask_input: { data: new Float32Array([maskInput ? 1 : 0]), dims: [1] },
+    orig_im_size: { data: new Float32Array([f.srcH, f.srcW]), dims: [2] },
+  };
+}
+
+/** Sam1Decoded from the decoder's outputs (checked against the slice size). */
+export function sam1Decoded(out: Record<string, Float32Output>, f: SamFrame): Sam1Decoded {
+  const lowSize = SAM1_LOW_RES * SAM1_LOW_RES;
+  const masks = out.masks!,
+    low = out.low_res_masks!,
+    iou = out.iou_predictions!;
+  if (masks.data.length !== f.srcH * f.srcW) {
+    throw new MedsamError(
+      `decoder returned masks of shape [${masks.dims.join(',')}], expected ${f.srcH}x${f.srcW}`,
+      'the decoder must be a single-mask SAM ONNX export with orig_im_size',
+    );
+  }
+  return { logits: masks.data, lowRes: low.data.slice(0, lowSize), iou: iou.data[0]! };
 }

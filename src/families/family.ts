@@ -1,6 +1,7 @@
 import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Box, PointPrompt } from '../predictor/prompts.js';
+import type { Sam1Decoder } from '../predictor/sam1Propagator.js';
 
 /**
  * The contract between a Session and a model family (SAM1-style propagator, SAM2 video predictor,
@@ -63,6 +64,11 @@ export interface TrackerOptions {
     minAreaFraction?: number;
     maxSlices?: number;
   };
+  /**
+   * SAM1 family: what decodes prompts (clicks) instead of the model's own engine — the same
+   * decoder run elsewhere, e.g. on the server's worker threads. Propagation keeps the engine.
+   */
+  sam1PromptDecoder?: Sam1Decoder;
   /** SAM2 family: MedSAM2 workflow options (see Sam2VolumeOptions). */
   sam2?: {
     keySlice?: 'prompt' | 'mask';

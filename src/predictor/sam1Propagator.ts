@@ -42,6 +42,12 @@ export interface Sam1PropagationOptions {
   maxGrowth?: number;
   /** Stop once the mask's centroid moves more than this fraction of the previous equivalent radius ('jump'). Undefined = off. */
   maxCentroidShift?: number;
+  /**
+   * Hand SAM pixel-edge coordinates: a box [x0, y0, x1, y1] of inclusive pixel indices becomes
+   * [x0, y0, x1 + 1, y1 + 1] and a click on pixel (x, y) lands on its centre (x + 0.5, y + 0.5).
+   * Default true (see the decoder wrapper below for why).
+   */
+  pixelEdges?: boolean;
   /** Slices to go at most from the key in each direction (default: to the volume's end). */
   maxSlices?: number;
   /**
@@ -72,6 +78,7 @@ const DEFAULTS = {
   minSeparability: 0.75,
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
+  pixelEdges: true,
 };
 type Resolved = typeof DEFAULTS & Pick<Sam1PropagationOptions, 'leakMargin' | 'maxGrowth' | 'maxCentroidShift'>;
 
@@ -112,10 +119,12 @@ export async function propagateObject(
     leakMargin: opts.leakMargin,
     maxGrowth: opts.maxGrowth,
     maxCentroidShift: opts.maxCentroidShift,
+    pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
     throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
   }
+  if (o.pixelEdges) decoder = pixelEdgeDecoder(decoder);
   const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
@@ -148,7 +157,12 @@ export async function propagateObject(
   // a corrected slice near the object's end is too small to describe it).
   const main = decoded.reduce((b, d, i) => (d.area > decoded[b]!.area ? i : b), 0);
   const mainArea = decoded[main]!.area;
-  const model = mainArea ? buildIntensityModel(smooth3x3(slices.pixels(keys[main]!.slice), w, h), decoded[main]!.keyMask, w, h) : undefined;
+  // A one-slice stack (an interactive click: the key mask alone) has no neighbour to carry to, so
+  // the model would decide nothing; building it costs more than the click's JS work otherwise.
+  const model =
+    mainArea && count > 1
+      ? buildIntensityModel(smooth3x3(slices.pixels(keys[main]!.slice), w, h), decoded[main]!.keyMask, w, h)
+      : undefined;
   // The intensity vote is only trusted when it separates the key object from its own
   // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
   const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;
@@ -247,6 +261,28 @@ export async function correctObject(
   if (before) priors.set(click.slice, before);
   else priors.delete(click.slice);
   return { prompts: next, propagation: await propagateObject(decoder, slices, next, { ...opts, priorMasks: priors }) };
+}
+
+/**
+ * SAM was trained on boxes and clicks in continuous image coordinates, where pixel i spans [i, i+1)
+ * (COCO-style boxes from SA-1B), and scales them by the resize factor. Masks and reference boxes
+ * here are inclusive pixel indices, so handed through unchanged the box's right and bottom edges sit
+ * one source pixel inside the object. On a small slice (ct-organs: 122 px wide, 8.4 model px per
+ * pixel) that is a whole band of the object outside the box on every step: each slice's mask comes
+ * out a little smaller and shifted up-left, and propagation shrinks until it stops.
+ */
+export function pixelEdgeDecoder(decoder: Sam1Decoder): Sam1Decoder {
+  return {
+    decode: (emb, prompt, maskInput) =>
+      decoder.decode(
+        emb,
+        {
+          ...(prompt.box ? { box: [prompt.box[0], prompt.box[1], prompt.box[2] + 1, prompt.box[3] + 1] as Box } : {}),
+          ...(prompt.points ? { points: prompt.points.map((p) => ({ ...p, x: p.x + 0.5, y: p.y + 0.5 })) } : {}),
+        },
+        maskInput,
+      ),
+  };
 }
 
 /** Decoder prompt built from a mask on the previous slice: an inset bounding box and/or an interior click. */

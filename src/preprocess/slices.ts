@@ -94,6 +94,12 @@ export function insertSlice<T extends NumericArray>(
   }
   const st = strides(dims, axis);
   const base = index * st.slice;
+  if (st.col === 1 && ArrayBuffer.isView(slice)) {
+    // Rows are contiguous in the volume (axes 1 and 2): typed-array copies, same conversions as assignment.
+    const src = slice as unknown as Uint8Array;
+    for (let r = 0; r < s.rows; r++) (data as unknown as Uint8Array).set(src.subarray(r * s.cols, (r + 1) * s.cols), base + r * st.row);
+    return;
+  }
   const dst = data as unknown as (number | bigint)[];
   for (let r = 0; r < s.rows; r++) {
     const o = base + r * st.row;

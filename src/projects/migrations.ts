@@ -37,19 +37,23 @@ export const PROJECT_MIGRATIONS: readonly string[] = [
    CREATE INDEX project_jobs_status ON project_jobs(status);`,
 ];
 
-/** Applies the migrations the database has not seen; returns the schema version. */
-export async function migrate(db: SqlDb, migrations: readonly string[] = PROJECT_MIGRATIONS): Promise<number> {
+/**
+ * Applies the migrations the database has not seen; returns the schema version. `table` records
+ * them: one per list, so the server's tables and the projects' can share a database.
+ */
+export async function migrate(db: SqlDb, migrations: readonly string[] = PROJECT_MIGRATIONS, table = 'schema_migrations'): Promise<number> {
+  if (!/^\w+$/.test(table)) throw new Error(`bad migration table name ${table}`);
   let version = 0;
   for (;;) {
     const applied = await db.transaction(async (tx) => {
       // PostgreSQL: servers starting together migrate one at a time (SQLite: BEGIN IMMEDIATE does it).
       if (tx.dialect === 'postgres') await tx.query('SELECT pg_advisory_xact_lock(120012) AS locked');
-      await tx.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)');
-      const [row] = await tx.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations');
+      await tx.exec(`CREATE TABLE IF NOT EXISTS ${table} (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`);
+      const [row] = await tx.query<{ v: number | null }>(`SELECT MAX(version) AS v FROM ${table}`);
       version = Number(row?.v ?? 0);
       if (version >= migrations.length) return false;
       await tx.exec(migrations[version]!);
-      await tx.run('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)', [version + 1, new Date().toISOString()]);
+      await tx.run(`INSERT INTO ${table} (version, applied_at) VALUES (?, ?)`, [version + 1, new Date().toISOString()]);
       return true;
     });
     if (!applied) return version;

@@ -37,7 +37,9 @@ export class PostgresDb implements SqlDb {
   private readonly pool: pg.Pool;
 
   constructor(connectionString: string) {
-    this.pool = new pg.Pool({ connectionString, max: 4, connectionTimeoutMillis: 10_000 });
+    // Idle clients are kept (a server queries all the time; reconnecting costs a handshake), and a
+    // connect may wait out a busy event loop (model runs in-process) before it counts as failed.
+    this.pool = new pg.Pool({ connectionString, max: 8, connectionTimeoutMillis: 30_000, idleTimeoutMillis: 300_000 });
     // An idle client losing its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
   }

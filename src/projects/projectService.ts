@@ -144,13 +144,31 @@ export class ProjectService {
     return new ProjectService(new SqlProjectRepository(db), new MaskStore(resolve(storeDir)), spec.kind, opts.loader, opts.isServerAdmin);
   }
 
-  /** On a database another layer already opened and migrated (the server's). */
-  static onDb(db: SqlDb, storeDir: string, opts: Pick<OpenProjectsOptions, 'loader' | 'isServerAdmin'> = {}): ProjectService {
-    return new ProjectService(new SqlProjectRepository(db), new MaskStore(resolve(storeDir)), db.dialect, opts.loader, opts.isServerAdmin);
+  /**
+   * On a database another layer opened (the server's: one database for everything); the project
+   * tables are migrated here, and close() leaves the database open for its owner.
+   */
+  static async onDb(
+    db: SqlDb,
+    storeDir: string,
+    opts: Pick<OpenProjectsOptions, 'loader' | 'isServerAdmin'> = {},
+  ): Promise<ProjectService> {
+    await migrate(db);
+    const svc = new ProjectService(
+      new SqlProjectRepository(db),
+      new MaskStore(resolve(storeDir)),
+      db.dialect,
+      opts.loader,
+      opts.isServerAdmin,
+    );
+    svc.ownsDb = false;
+    return svc;
   }
 
-  close(): Promise<void> {
-    return this.repo.close();
+  private ownsDb = true;
+
+  async close(): Promise<void> {
+    if (this.ownsDb) await this.repo.close();
   }
 
   // ---- projects and members ----

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
@@ -14,14 +14,16 @@ import type { ServerConfig } from './config.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
-import { registerProjectRoutes } from './projects/projectRoutes.js';
+import { registerProjectRoutes, type ProjectsApi } from './projects/projectRoutes.js';
 import { ServerMetrics } from './metrics.js';
 import { routes as S, shared } from './schemas.js';
 import { SessionManager, type OpenSession, type PromptRequest, type PropagateRequest } from './sessions/sessionManager.js';
 import { BlobStore } from './store/blobStore.js';
 import type { Repository, UploadRow } from './store/repository.js';
-import { readUploadedVolume, uploadFormat, type UploadFormat } from './uploads/readUploadedVolume.js';
+import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
 import { VolumeCache } from './uploads/volumeCache.js';
+import { uploadKind } from './video/videoViews.js';
+import { registerVideoRoutes } from './video/videoRoutes.js';
 import { WorkQueue } from './workQueue.js';
 
 declare module 'fastify' {
@@ -34,6 +36,7 @@ export interface ServerParts {
   app: FastifyInstance;
   sessions: SessionManager;
   jobs: JobRunner;
+  projects: ProjectsApi;
   metrics: ServerMetrics;
   authRequired: boolean;
   /** Stops taking requests, cancels propagations, saves state, closes the database. */
@@ -60,8 +63,12 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   const metrics = new ServerMetrics();
   const blobs = new BlobStore(config.dataDir);
   const volumes = new VolumeCache(blobs, config.limits);
-  const queue = new WorkQueue((model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth));
-  const sessions = new SessionManager(repo, blobs, volumes, queue, openSession, metrics, config);
+  const queue: WorkQueue = new WorkQueue(
+    (model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth),
+    (model, lane): number => (lane === 'interactive' ? sessions.clickLanes(model) : 1),
+    (model, fn) => metrics.attributeOrt(model, fn),
+  );
+  const sessions: SessionManager = new SessionManager(repo, blobs, volumes, queue, openSession, metrics, config);
   const jobs = new JobRunner(repo, blobs, volumes, queue, metrics, config);
   const tokens = new TokenVerifier(repo);
   const version = packageVersion();
@@ -191,6 +198,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     dims: u.dims,
     spacing: u.spacing,
     modality: u.modality,
+    ...uploadKind(u),
     createdAt: u.createdAt,
   });
 
@@ -235,7 +243,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
 
   app.post('/uploads', { schema: S.uploadCreate, config: expensive }, async (req, reply) => {
     write(req.principal);
-    const q = req.query as { name: string; format?: UploadFormat };
+    const q = req.query as { name: string; format?: AnyUploadFormat };
     const name = q.name.replace(/[\u0000-\u001f\u007f]/g, '_');
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > config.limits.maxUploadBytes) {
@@ -256,21 +264,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       req.body as NodeJS.ReadableStream as import('node:stream').Readable,
       config.limits.maxUploadBytes,
     );
-    let format: UploadFormat;
-    let volume: Volume;
+    let read: ReadUpload;
     try {
-      const head = new Uint8Array(512);
-      const fd = openSync(blobs.path(sha256), 'r');
-      let got = 0;
-      try {
-        got = readSync(fd, head, 0, 512, 0);
-      } finally {
-        closeSync(fd);
-      }
-      format = uploadFormat(name, head.subarray(0, got), q.format);
-      volume = await readUploadedVolume(blobs.path(sha256), name, format, config.limits, blobs.tempPath('-dicom'));
+      read = await readUpload(blobs, sha256, name, config.limits, q.format);
     } catch (e) {
-      // Bytes that are not a readable image within the limits are not kept.
+      // Bytes that are not a readable image or video within the limits are not kept.
       if (!(await repo.hasUploadWithSha(sha256))) blobs.remove(sha256);
       throw e;
     }
@@ -279,15 +277,12 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       owner: req.principal.id,
       sha256,
       name,
-      format,
+      ...uploadGeometry(read, name),
       bytes,
-      dims: [...volume.dims],
-      spacing: [...volume.spacing],
-      modality: volume.modality ?? null,
       createdAt: new Date().toISOString(),
     };
     await repo.addUpload(row);
-    volumes.put(row, volume);
+    volumes.put(row, read.kind === 'video' ? read.video : read.volume);
     return reply.code(201).send(uploadView(row));
   });
   app.get('/uploads', { schema: S.uploadList }, async (req) =>
@@ -379,6 +374,8 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `session-${id}`);
   });
 
+  registerVideoRoutes(app, { sessions, repo, volumes, blobs });
+
   app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) =>
     reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),
   );
@@ -417,6 +414,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     app,
     sessions,
     jobs,
+    projects,
     metrics,
     authRequired,
     async shutdown() {

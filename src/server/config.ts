@@ -18,6 +18,17 @@ export interface ServerConfig {
   threads: number;
   /** Log requests (pino) to stderr. */
   log: boolean;
+  /**
+   * Worker threads that decode clicks of SAM1 models (one ORT thread each; they also set how many
+   * clicks run at once). 0: clicks decode on the main thread, one at a time. Default: the cores, at most 4.
+   */
+  clickWorkers?: number;
+}
+
+/** Clicks on every core (up to 4); a single-core machine gains nothing from a worker. */
+export function defaultClickWorkers(): number {
+  const n = availableParallelism();
+  return n >= 2 ? Math.min(n, 4) : 0;
 }
 
 export interface ServerLimits extends VolumeLimits {

@@ -50,6 +50,9 @@ export const shared = [
       dims: { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 },
       spacing: { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 },
       modality: { type: ['string', 'null'] },
+      kind: { type: 'string', enum: ['volume', 'video'], description: 'video: dims are [width, height, frames]' },
+      frames: { type: 'integer', description: 'videos: number of frames' },
+      fps: { type: 'number', description: 'videos: frames per second (a zip of frames: 25)' },
       createdAt: { type: 'string' },
     },
   },
@@ -76,6 +79,7 @@ export const shared = [
       id: { type: 'string' },
       owner: { type: 'string' },
       uploadId: { type: 'string' },
+      kind: { type: 'string', enum: ['volume', 'video'], description: 'video: slices are frames' },
       model: { type: 'string' },
       axis: { type: 'integer' },
       window: { type: ['string', 'null'] },
@@ -127,6 +131,7 @@ export const shared = [
           slicesEncoded: { type: 'integer' },
           seconds: { type: 'number' },
           objects: { type: 'array', items: { type: 'object', properties: { objId: { type: 'integer' }, slices: { type: 'integer' } } } },
+          resumedObjects: { type: 'integer', description: 'objects taken from checkpoints of an interrupted run (not run again)' },
           cases: { type: 'integer', description: 'pre-annotate: cases stored as version 0' },
           files: { type: 'integer', description: 'export: files in the zip' },
           bytes: { type: 'integer', description: 'export: zip size' },
@@ -163,9 +168,9 @@ const promptFields = {
 
 export const routes = {
   uploadCreate: {
-    summary: 'Upload a volume (raw request body, streamed to disk, sha256-deduplicated)',
+    summary: 'Upload a volume or a video (raw request body, streamed to disk, sha256-deduplicated)',
     description:
-      'Body: the file bytes (Content-Type: application/octet-stream). Formats: NIfTI (.nii/.nii.gz), NRRD, MetaImage .mha, MedSAM2 .npz, a .zip of one DICOM series, PNG/JPEG. The name is metadata only.',
+      'Body: the file bytes (Content-Type: application/octet-stream). Formats: NIfTI (.nii/.nii.gz), NRRD, MetaImage .mha, MedSAM2 .npz, a .zip of one DICOM series, PNG/JPEG; videos: mp4/m4v/mov/avi/mkv/webm (decoded by the bundled ffmpeg) or a .zip of PNG/JPEG frames (natural name order). Videos are limited in frames and pixels (--max-slices, --max-voxels), checked before decoding. The name is metadata only.',
     querystring: {
       type: 'object',
       required: ['name'],
@@ -177,7 +182,7 @@ export const routes = {
           maxLength: 255,
           description: 'original file name (metadata; its extension picks the format)',
         },
-        format: { type: 'string', enum: ['nifti', 'nrrd', 'metaimage', 'npz', 'dicom-zip', 'png', 'jpeg'] },
+        format: { type: 'string', enum: ['nifti', 'nrrd', 'metaimage', 'npz', 'dicom-zip', 'png', 'jpeg', 'video', 'frames-zip'] },
       },
     },
     response: { 201: ref('Upload'), ...errors },

@@ -5,25 +5,44 @@ import { MedsamError, errorMessage } from '../common/errors.js';
 import { buildServer, type ServerParts } from './app.js';
 import type { ServerConfig } from './config.js';
 import { pooledSessions } from './sessions/openSession.js';
-import { SqliteRepository } from './store/sqliteRepository.js';
+import { openDb, parseDbSpec } from '../projects/openDb.js';
+import { SqlRepository, migrateServer } from './store/sqlRepository.js';
 
 /** Default data folder: $MEDSAM2_HOME/server, else ~/.medsam2/server (beside the model registry). */
 export function defaultDataDir(): string {
   return join(process.env.MEDSAM2_HOME ?? join(homedir(), '.medsam2'), 'server');
 }
 
-export function openRepository(dataDir: string): SqliteRepository {
+/**
+ * The server database: `db` (`sqlite:PATH` or `postgres://…`) when given, else the WAL SQLite file
+ * medsam2.sqlite in the data folder; migrated before it is returned.
+ */
+export async function openRepository(dataDir: string, db?: string): Promise<SqlRepository> {
+  const spec = parseDbSpec(db ?? `sqlite:${join(dataDir, 'medsam2.sqlite')}`);
   try {
     mkdirSync(dataDir, { recursive: true });
-    return new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
   } catch (e) {
+    throw new MedsamError(`cannot create the data folder ${dataDir}: ${errorMessage(e)}`, 'choose a writable --data-dir');
+  }
+  let sql: Awaited<ReturnType<typeof openDb>>;
+  try {
+    sql = await openDb(spec);
+  } catch (e) {
+    if (e instanceof MedsamError) throw e;
     throw new MedsamError(`cannot open the server database in ${dataDir}: ${errorMessage(e)}`, 'choose a writable --data-dir');
   }
+  try {
+    await migrateServer(sql);
+  } catch (e) {
+    await sql.close().catch(() => undefined);
+    throw new MedsamError(`cannot migrate the server database: ${errorMessage(e)}`, 'check that --db names a medsam2 database');
+  }
+  return new SqlRepository(sql, true);
 }
 
 /** Builds and starts the server; resolves once it listens, with its URL. */
 export async function startServer(config: ServerConfig): Promise<ServerParts & { url: string }> {
-  const repo = openRepository(config.dataDir);
+  const repo = await openRepository(config.dataDir, config.db);
   const { open } = pooledSessions();
   const parts = await buildServer(config, repo, open);
   if (parts.authRequired && (await repo.listUsers()).length === 0) {

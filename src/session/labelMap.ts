@@ -1,5 +1,5 @@
 import type { Volume } from '../io/volume.js';
-import { extractSlice, insertSlice, type SliceAxis } from '../preprocess/slices.js';
+import { insertSlice, type SliceAxis } from '../preprocess/slices.js';
 import { largestComponent3d } from '../predictor/sam1/components3d.js';
 
 /**
@@ -21,8 +21,15 @@ export function addObjectToLabelMap(
     keys.push(k);
   }
   const kept = largestComponent ? largestComponent3d(objMask, volume.dims) : objMask;
-  for (let i = 0; i < kept.length; i++) if (kept[i]) labels[i] = objId;
-  return keys.filter((k) => extractSlice(kept, volume.dims, axis, k).some((v) => v !== 0));
+  // One pass writes the labels and notes which slices the kept object occupies.
+  const [nx, ny] = volume.dims;
+  const occupied = new Set<number>();
+  for (let i = 0; i < kept.length; i++) {
+    if (!kept[i]) continue;
+    labels[i] = objId;
+    occupied.add(axis === 2 ? Math.floor(i / (nx * ny)) : axis === 1 ? Math.floor(i / nx) % ny : i % nx);
+  }
+  return keys.filter((k) => occupied.has(k));
 }
 
 /** A label map as a Volume on exactly the source grid (what viewers need to overlay it). */

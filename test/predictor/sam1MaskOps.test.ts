@@ -96,3 +96,59 @@ test('intensity model: a bright disc on a dark ring is separable; proposals that
   const flat = buildIntensityModel(new Uint8Array(w * h).fill(90), disc, w, h);
   assert.ok(flat.separability <= 0.5 + 1e-9, `flat separability ${flat.separability}`);
 });
+
+test('3D largest component inside the bounding box equals the whole-volume search (ties included)', () => {
+  // The search over the whole volume, as it was before the bounding-box restriction.
+  const whole = (m: Uint8Array, [nx, ny, nz]: [number, number, number]): Uint8Array => {
+    const n = nx * ny * nz;
+    const label = new Int32Array(n);
+    const sizes: number[] = [0];
+    for (let s = 0; s < n; s++) {
+      if (!m[s] || label[s]) continue;
+      const id = sizes.length;
+      const stack = [s];
+      label[s] = id;
+      let size = 0;
+      while (stack.length) {
+        const i = stack.pop()!;
+        size++;
+        const x = i % nx,
+          y = Math.floor(i / nx) % ny,
+          z = Math.floor(i / (nx * ny));
+        for (let dz = -1; dz <= 1; dz++)
+          for (let dy = -1; dy <= 1; dy++)
+            for (let dx = -1; dx <= 1; dx++) {
+              const [xx, yy, zz] = [x + dx, y + dy, z + dz];
+              if (xx < 0 || yy < 0 || zz < 0 || xx >= nx || yy >= ny || zz >= nz) continue;
+              const j = xx + nx * (yy + ny * zz);
+              if (m[j] && !label[j]) {
+                label[j] = id;
+                stack.push(j);
+              }
+            }
+      }
+      sizes.push(size);
+    }
+    const best = sizes.indexOf(Math.max(...sizes)); // first largest in voxel order
+    return Uint8Array.from(label, (l) => (best > 0 && l === best ? 1 : 0));
+  };
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+  const dims: [number, number, number] = [23, 17, 9];
+  for (let t = 0; t < 30; t++) {
+    const m = new Uint8Array(dims[0] * dims[1] * dims[2]);
+    const density = 0.02 + 0.1 * (t % 5);
+    // foreground only inside a random sub-box, so the bounding box is a real restriction
+    const [ax, ay, az] = [Math.floor(rand() * 10), Math.floor(rand() * 8), Math.floor(rand() * 4)];
+    for (let z = az; z < dims[2] - (t % 3); z++)
+      for (let y = ay; y < dims[1] - 1; y++)
+        for (let x = ax; x < dims[0] - (t % 4); x++) if (rand() < density) m[x + dims[0] * (y + dims[1] * z)] = 1;
+    assert.deepEqual(largestComponent3d(m, dims), whole(m, dims), `case ${t}`);
+  }
+  // two equal components: the first in voxel order wins
+  const two = new Uint8Array(dims[0] * dims[1] * dims[2]);
+  two[3 + dims[0] * (4 + dims[1] * 5)] = 1;
+  two[20 + dims[0] * (2 + dims[1] * 1)] = 1;
+  assert.deepEqual(largestComponent3d(two, dims), whole(two, dims));
+  assert.equal(largestComponent3d(two, dims)[20 + dims[0] * (2 + dims[1] * 1)], 1);
+});

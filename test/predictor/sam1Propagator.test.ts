@@ -130,3 +130,21 @@ test('bad options are MedsamErrors', async () => {
     /boxInsets \[0.6\] must be fractions in \(-0.5, 0.5\)/,
   );
 });
+
+test('SAM gets pixel-edge coordinates: a mask box [x0, x1] reaches the decoder as [x0, x1 + 1], a click as the pixel centre', async () => {
+  const radii = [12, 12, 12];
+  for (const pixelEdges of [true, false]) {
+    const wld = world(radii);
+    await propagateObject(wld.decoder, wld.slices(), [{ slice: 1, box: [19, 20, 44, 44], points: [{ x: 32, y: 30, label: 1 }] }], {
+      pixelEdges,
+    });
+    const key = wld.calls.find((c) => c.slice === 1)!;
+    const e = pixelEdges ? 1 : 0;
+    assert.deepEqual(key.prompt.box, [19, 20, 44 + e, 44 + e]);
+    assert.deepEqual(key.prompt.points, [{ x: 32 + e / 2, y: 30 + e / 2, label: 1 }]);
+    // The next slice's box is the previous mask's tight box (the disc: pixels 20..44), widened the same way.
+    const step = wld.calls.find((c) => c.slice === 2)!;
+    assert.deepEqual(step.prompt.box, [20, 20, 44 + e, 44 + e]);
+    assert.equal(step.prompt.points![0]!.x % 1, e / 2);
+  }
+});

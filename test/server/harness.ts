@@ -6,6 +6,8 @@ import { createUser } from '../../src/server/auth.js';
 import { defaultConfig, type ServerConfig } from '../../src/server/config.js';
 import type { OpenSession } from '../../src/server/sessions/sessionManager.js';
 import type { Role } from '../../src/server/store/repository.js';
+import { openRepository } from '../../src/server/start.js';
+import type { SqlRepository } from '../../src/server/store/sqlRepository.js';
 import { SqliteRepository } from '../../src/server/store/sqliteRepository.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -15,7 +17,7 @@ export const SHARED_SKIP = existsSync(CT_LESION) ? false : `../shared/data is ab
 export interface TestServer extends ServerParts {
   url: string;
   dataDir: string;
-  repo: SqliteRepository;
+  repo: SqlRepository;
   /** Creates a user straight in the database and returns its token. */
   user(name: string, role: Role): Promise<string>;
   stop(): Promise<void>;
@@ -36,7 +38,8 @@ export async function startTestServer(
     limits: { ...base.limits, ...patch.limits },
     threads: patch.threads ?? 2,
   };
-  const repo = new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
+  // --db: the whole server (users, uploads, sessions, jobs, projects) in that database.
+  const repo = patch.db ? await openRepository(dataDir, patch.db) : new SqliteRepository(join(dataDir, 'medsam2.sqlite'));
   const opener = open ?? (await import('../../src/server/sessions/openSession.js')).pooledSessions(60_000).open;
   const parts = await buildServer(config, repo, opener);
   await parts.app.listen({ host: '127.0.0.1', port: 0 });

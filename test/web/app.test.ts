@@ -11,19 +11,22 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { dice } from '../../src/metrics/dice.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
-import type { Box } from '../../src/predictor/prompts.js';
 import {
   CT_LESION,
   CT_ORGANS,
   CT_ORGANS_SEG,
   OUT,
+  type AppHandle,
+  voxelToClient,
+  dragBox,
   ensureWebBuild,
+  goToSlice,
   launch,
   openApp,
   ready,
@@ -58,32 +61,6 @@ after(async () => {
   await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
-
-type AppHandle = {
-  viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } };
-};
-
-async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const p = await page.evaluate(([vx, vy]) => (window.medsam2 as AppHandle).viewer.voxelToClient(vx!, vy!), [x, y]);
-  assert.ok(p, `voxel (${x}, ${y}) is not on the axial view`);
-  return p;
-}
-
-async function goToSlice(page: Page, z: number): Promise<void> {
-  await page.locator('#slice').fill(String(z));
-  await page.waitForFunction((want) => document.getElementById('slice-label')!.textContent!.startsWith(`slice ${want} `), z);
-}
-
-/** Drags from voxel corner (x0, y0) to (x1, y1) on the axial view with real mouse events. */
-async function dragBox(page: Page, b: Box): Promise<void> {
-  const a = await voxelToClient(page, b[0], b[1]);
-  const c = await voxelToClient(page, b[2], b[3]);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
-  await page.mouse.move(c.x, c.y, { steps: 4 });
-  await page.mouse.up();
-}
 
 async function sliceArea(url: string, session: string, z: number): Promise<number> {
   const r = await fetch(`${url}/sessions/${session}/slices/${z}`);

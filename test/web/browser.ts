@@ -3,11 +3,13 @@
  * is ever downloaded), the real `medsam2 serve` on a free 127.0.0.1 port with its state in a temp
  * folder, and the built app (dist/web, built here with Vite when absent).
  */
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Box } from '../../src/predictor/prompts.js';
 import { defaultConfig } from '../../src/server/config.js';
 import { startServer } from '../../src/server/start.js';
 
@@ -29,9 +31,9 @@ export function skipReason(): string | false {
   return false;
 }
 
-/** Builds the app into dist/web unless it is there (npm ci's prepare builds it). */
+/** Builds the app into dist/web unless both its pages are there (npm ci's prepare builds it). */
 export async function ensureWebBuild(): Promise<void> {
-  if (existsSync(join(ROOT, 'dist/web/index.html'))) return;
+  if (['index.html', 'projects.html'].every((f) => existsSync(join(ROOT, 'dist/web', f)))) return;
   const { build } = await import('vite');
   await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn' });
 }
@@ -73,8 +75,8 @@ export async function launch(): Promise<Browser> {
   });
 }
 
-/** A page on the app with page errors collected (a test fails on any). */
-export async function openApp(browser: Browser, url: string): Promise<{ page: Page; errors: string[] }> {
+/** A page on the app (or another of its pages: `path`) with page errors collected (a test fails on any). */
+export async function openApp(browser: Browser, url: string, path = '/'): Promise<{ page: Page; errors: string[] }> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 }, deviceScaleFactor: 1, acceptDownloads: true });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -84,7 +86,7 @@ export async function openApp(browser: Browser, url: string): Promise<{ page: Pa
     if (m.type() === 'error') logs.push(m.text().slice(0, 300));
   });
   (page as Page & { consoleErrors?: string[] }).consoleErrors = logs;
-  await page.goto(url + '/');
+  await page.goto(url + path);
   await ready(page);
   return { page, errors };
 }
@@ -126,4 +128,30 @@ export async function waitStatus(page: Page, re: RegExp, timeout = 240_000): Pro
 export async function waitError(page: Page, timeout = 60_000): Promise<string> {
   await page.waitForSelector('#message[data-kind="error"]:not([hidden])', { timeout });
   return (await page.textContent('#message')) ?? '';
+}
+
+export type AppHandle = {
+  viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } };
+};
+
+export async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const p = await page.evaluate(([vx, vy]) => (window.medsam2 as AppHandle).viewer.voxelToClient(vx!, vy!), [x, y]);
+  assert.ok(p, `voxel (${x}, ${y}) is not on the axial view`);
+  return p;
+}
+
+export async function goToSlice(page: Page, z: number): Promise<void> {
+  await page.locator('#slice').fill(String(z));
+  await page.waitForFunction((want) => document.getElementById('slice-label')!.textContent!.startsWith(`slice ${want} `), z);
+}
+
+/** Drags from voxel corner (x0, y0) to (x1, y1) on the axial view with real mouse events. */
+export async function dragBox(page: Page, b: Box): Promise<void> {
+  const a = await voxelToClient(page, b[0], b[1]);
+  const c = await voxelToClient(page, b[2], b[3]);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
+  await page.mouse.move(c.x, c.y, { steps: 4 });
+  await page.mouse.up();
 }

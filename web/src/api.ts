@@ -87,7 +87,7 @@ export class Api {
     return t ? { ...extra, authorization: `Bearer ${t}` } : extra;
   }
 
-  private async send(method: string, path: string, body?: BodyInit, type?: string, accept?: string): Promise<Response> {
+  protected async send(method: string, path: string, body?: BodyInit, type?: string, accept?: string): Promise<Response> {
     let res: Response;
     try {
       res = await fetch(this.base + path, {
@@ -102,7 +102,7 @@ export class Api {
     return res;
   }
 
-  private async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+  protected async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.send(
       method,
       path,

@@ -11,6 +11,7 @@ import { decodeRle } from './rle.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { Viewer, type ViewLayout } from './viewer.js';
+import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
 
 type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -22,6 +23,8 @@ export class App {
   readonly api = new Api('', () => localStorage.getItem('medsam2.token') ?? undefined);
   readonly viewer = new Viewer($('gl'));
   readonly messages = new Messages();
+  /** Videos and frame folders open here instead of in the NiiVue viewer. */
+  readonly video = new VideoMode(this.api, this.messages, (f) => void this.openFile(f));
   private tool: Tool = 'navigate';
   private session?: SessionView;
   private fileName = '';
@@ -33,21 +36,54 @@ export class App {
   private dragStart?: { x: number; y: number; cx: number; cy: number; z: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
   private shown = new Map<number, Set<number>>();
+  /** Told of every prompt, propagation and undo (a project case logs them: projects/caseMode.ts). */
+  onInteraction: (tool: string, slice: number | null) => void = () => {};
 
-  async start(): Promise<void> {
+  async start(opts: { restore?: boolean } = {}): Promise<void> {
     await this.viewer.attach();
     this.wire();
     this.setTool('navigate');
     this.render();
     (window as unknown as { medsam2: App }).medsam2 = this;
     document.body.dataset.ready = 'true';
+    if (await this.video.restore()) return;
     const saved = loadState();
-    if (saved) await this.restore(saved);
+    if (saved && opts.restore !== false) await this.restore(saved);
+  }
+
+  /**
+   * Shows `bytes` with an existing server session (a project case) over `base` (its latest label
+   * version, shown wherever the session has no mask), naming objects by `names`; not kept for
+   * reload (the case is reopened from the server).
+   */
+  async openSession(
+    bytes: Uint8Array,
+    fileName: string,
+    session: SessionView,
+    names: Map<number, string>,
+    base?: Uint8Array,
+  ): Promise<void> {
+    await this.run('opening', async () => {
+      await this.display(bytes, fileName);
+      this.viewer.base = base;
+      this.session = session;
+      this.fileName = fileName;
+      this.upload = undefined;
+      const ids = session.objects.length ? session.objects.map((o) => o.objId) : [[...names.keys()][0] ?? 1];
+      this.objects = ids.map((objId) => ({ objId, name: names.get(objId) ?? `object ${objId}`, hidden: false }));
+      this.activeObj = this.objects[0]!.objId;
+      await this.reloadMasks();
+      this.showInfo();
+      this.setTool('box');
+      this.setStatus(`opened ${fileName}`);
+    });
   }
 
   // ---------- opening ----------
 
   async openFile(file: File): Promise<void> {
+    if (VIDEO_FILE.test(file.name)) return this.video.open(file);
+    this.video.close();
     if (!SHOWABLE.test(file.name)) {
       this.messages.error(
         new Error(`cannot open "${file.name}": this viewer shows NIfTI (.nii, .nii.gz), NRRD, MetaImage (.mha) and MedSAM2 .npz`),
@@ -258,6 +294,7 @@ export class App {
   }): Promise<void> {
     const session = this.session;
     if (!session) return;
+    this.onInteraction(p.box ? 'box' : p.recist ? 'recist' : p.points?.[0]?.label === 1 ? 'positive' : 'negative', p.slice);
     await this.run('prompting', async () => {
       this.setStatus('segmenting the slice…');
       const t0 = performance.now();
@@ -305,6 +342,7 @@ export class App {
       return;
     }
     this.propagating = true;
+    this.onInteraction('propagate', null);
     this.render();
     const bar = $<HTMLProgressElement>('progress');
     bar.value = 0;
@@ -361,6 +399,7 @@ export class App {
   async undo(): Promise<void> {
     const session = this.session;
     if (!session || this.propagating) return;
+    this.onInteraction('undo', null);
     await this.run('undoing', async () => {
       const r = await this.api.undo(session.id);
       if (!r.undone) {

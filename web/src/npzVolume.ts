@@ -8,34 +8,9 @@
  */
 import { unzipSync } from 'fflate';
 import { NVImage } from '@niivue/niivue';
+import { type Npy, parseNpy } from './npy.js';
 
 const NIFTI_CODE: Record<string, number> = { u1: 2, i1: 256, i2: 4, u2: 512, i4: 8, u4: 768, f4: 16, f8: 64 };
-
-interface Npy {
-  dtype: string;
-  shape: number[];
-  bytes: Uint8Array;
-}
-
-function parseNpy(buf: Uint8Array, key: string): Npy {
-  if (buf[0] !== 0x93 || String.fromCharCode(...buf.subarray(1, 6)) !== 'NUMPY') throw new Error(`"${key}" in the npz is not a .npy array`);
-  const major = buf[6]!;
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = major === 1 ? 10 : 12;
-  const header = new TextDecoder().decode(buf.subarray(start, start + headerLen));
-  const descr = /'descr':\s*'([<>|=])(\w\d)'/.exec(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !shape) throw new Error(`cannot read the .npy header of "${key}"`);
-  if (/'fortran_order':\s*True/.test(header)) throw new Error(`"${key}" is stored in Fortran order`);
-  if (descr[1] === '>') throw new Error(`"${key}" is big-endian`);
-  const dims = shape[1]!
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
-  return { dtype: descr[2]!, shape: dims, bytes: buf.subarray(start + headerLen) };
-}
 
 /** In-plane pair equal decides the order of `spacing`, as the server's reader does (ties: x,y,z). */
 function spacingXyz(s: number[] | undefined): [number, number, number] {

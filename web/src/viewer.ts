@@ -53,6 +53,11 @@ export class Viewer {
   private inverse: Mat4 = [];
   dims: [number, number, number] = [0, 0, 0];
   private hidden = new Set<number>();
+  /**
+   * Label map under the session's masks (a project case's latest version): what clearAll() returns
+   * to, so a slice the session has no mask for shows the saved version. Reset by show().
+   */
+  base?: Uint8Array;
   /** Called with the native voxel of the crosshair whenever it moves. */
   onSliceChange: (z: number) => void = () => {};
 
@@ -101,6 +106,7 @@ export class Viewer {
     const labels = await NVImage.loadFromUrl({ url: 'labels.nii', name: 'labels.nii', buffer: labelBytes.slice().buffer, opacity: 0.5 });
     this.image = image;
     this.labels = labels;
+    this.base = undefined;
     this.applyColours();
     this.nv.addVolume(image);
     this.nv.addVolume(labels);
@@ -259,7 +265,9 @@ export class Viewer {
   }
 
   clearAll(): void {
-    if (this.labels) (this.labels.img as Uint8Array).fill(0);
+    const img = this.labels?.img as Uint8Array | undefined;
+    if (img && this.base?.length === img.length) img.set(this.base);
+    else img?.fill(0);
   }
 
   /** Voxel count of one object (volume in mL = count x voxel volume / 1000). */

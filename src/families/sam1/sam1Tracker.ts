@@ -1,7 +1,7 @@
 import { MedsamError } from '../../common/errors.js';
 import type { Sam1Engine } from '../../engine/sam1Engine.js';
 import { SliceEmbeddings } from '../../predictor/sam1/embeddingCache.js';
-import { propagateObject, type Sam1PropagationOptions, type StopReason } from '../../predictor/sam1Propagator.js';
+import { propagateObject, type Sam1Decoder, type Sam1PropagationOptions, type StopReason } from '../../predictor/sam1Propagator.js';
 import { boxFromMask, type VolumePrompt } from '../../predictor/prompts.js';
 import type {
   FamilyTracker,
@@ -50,6 +50,8 @@ export class Sam1Tracker implements FamilyTracker {
   private readonly slices: SliceEmbeddings;
   private readonly propagation: Omit<Sam1PropagationOptions, 'onSlice'>;
   private objects = new Map<number, ObjectState>();
+  /** Decodes prompts: the engine, or the same decoder elsewhere (TrackerOptions.sam1PromptDecoder). */
+  private readonly promptDecoder: Sam1Decoder;
 
   constructor(
     private readonly engine: Sam1Engine,
@@ -59,6 +61,7 @@ export class Sam1Tracker implements FamilyTracker {
     const encoder = stack.channels === 3 ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) } : engine;
     const capacity = Math.max(1, Math.floor(((opts.featureBudgetMiB ?? 1024) * 2 ** 20) / EMBEDDING_BYTES));
     this.slices = new SliceEmbeddings(encoder, (k) => stack.frame(k), stack.cols, stack.rows, stack.numFrames, capacity);
+    this.promptDecoder = opts.sam1PromptDecoder ?? engine;
     this.propagation = stack.kind === 'video' ? { ...VIDEO_PROPAGATION_DEFAULTS, ...opts.sam1 } : { ...opts.sam1 };
     // Volumes: objects in prompt order, later ones win (segmentVolume); video: lower ids win (medsam2_infer_video.py).
     this.overlap = stack.kind === 'video' ? ('lower-id-wins' as const) : ('later-object-wins' as const);
@@ -98,7 +101,7 @@ export class Sam1Tracker implements FamilyTracker {
     }
     // The key mask exactly as propagation will produce it: the propagator run over this one slice.
     const res = await propagateObject(
-      this.engine,
+      this.promptDecoder,
       new SliceWindow(this.slices, frame, 1),
       [asVolumePrompt(objId, 0, key)],
       this.propagation,

@@ -6,7 +6,7 @@ import { readNpzCase } from '../../io/npzFile.js';
 import type { Volume } from '../../io/volume.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { PROMPT_POLICIES, promptFromReference, type PromptPolicy } from '../../pipelines/referencePrompt.js';
-import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
+import { parseWindow } from '../../preprocess/intensity.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../../predictor/prompts.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
 import type { ServerConfig } from '../config.js';
@@ -15,16 +15,20 @@ import type { ServerMetrics } from '../metrics.js';
 import { decodeRle } from '../rle.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { JobRow, Repository, UploadRow } from '../store/repository.js';
+import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
+import { segmentByObject, type ObjectCheckpoint } from './segmentByObject.js';
 import type { PromptRequest } from '../sessions/sessionManager.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 /**
  * Batch jobs: the work of `medsam2 segment` (segmentVolume) in the background, persisted. A job is
- * written to the database before it is queued; on start-up every job left queued or running by a
- * previous process (a crash, kill -9) is run again from the beginning — the pipeline is
- * deterministic, so the result is the one the first run would have given — and a job whose upload
- * is gone is marked failed with the reason. Results are label maps in the content-addressed store.
+ * written to the database before it is queued, and checkpointed after each object it finishes
+ * (segmentByObject.ts: the object's mask in the store, its entry in the row). On start-up every job
+ * left queued or running by a previous process (a crash, kill -9) runs again from its last finished
+ * object — the pipeline is deterministic, so the result is the one the first run would have given —
+ * and a job whose upload is gone is marked failed with the reason. Results are label maps in the
+ * content-addressed store.
  */
 
 export interface JobRequest {
@@ -73,7 +77,8 @@ export class JobRunner {
       status: j.status,
       progress: j.progress,
       error: j.error,
-      result: j.result,
+      // While a job runs its result field holds its per-object checkpoints: not for clients.
+      result: j.status === 'done' ? j.result : null,
       resultUrl: j.status === 'done' ? `/jobs/${j.id}/result` : null,
       createdAt: j.createdAt,
       updatedAt: j.updatedAt,
@@ -179,31 +184,39 @@ export class JobRunner {
     const job = await this.repo.job(id);
     if (!job || job.status === 'cancelled' || job.status === 'done' || this.stopping) return;
     const req = job.request as JobRequest;
-    await this.repo.updateJob(id, { status: 'running', progress: 0, error: null });
+    // A previous run's checkpoints (kept in the row's result while the job runs) are reused.
+    const done = ((job.result as { checkpoints?: ObjectCheckpoint[] } | null)?.checkpoints ?? []).filter((c) => this.blobs.has(c.sha));
+    await this.repo.updateJob(id, { status: 'running', error: null });
     try {
-      const upload = await this.repo.upload(job.uploadId);
-      if (!upload || !this.blobs.has(upload.sha256))
-        throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
-      const volume = await this.volumes.get(upload);
+      const { upload, volume } = await loadUpload(this.repo, this.volumes, job.uploadId, `job ${id}`);
+      if (!this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
       const prompts = await this.prompts(upload, req);
-      const spec = req.window === undefined ? 'auto' : parseWindow(req.window);
+      const t0 = performance.now();
       let lastWrite = 0;
-      // Imported here: the model stack loads with the first job, not at server start.
-      const { segmentVolume } = await import('../../pipelines/segmentVolume.js');
-      const res = await segmentVolume(volume, prompts, {
+      const checkpoints = [...done];
+      const res = await segmentByObject(volume, validatePrompts(prompts, sliceGeometry(volume.dims, req.axis ?? 2)), {
         model: job.model,
         axis: req.axis ?? 2,
         threads: this.config.threads,
-        intensity: (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec }),
-        onProgress: (done, total) => {
+        intensity: intensityFor(req.window),
+        done,
+        save: async (objId, mask, slices, seconds) => {
+          const c: ObjectCheckpoint = { objId, sha: this.blobs.putBytes(gzipSync(mask, { level: 1 })), slices, seconds };
+          checkpoints.push(c);
+          await this.repo.updateJob(id, { result: { checkpoints } });
+          return c;
+        },
+        load: (sha) => new Uint8Array(gunzipSync(readFileSync(this.blobs.path(sha)))),
+        onProgress: (f) => {
           const now = Date.now();
-          if (now - lastWrite > 500 && total > 0) {
+          if (now - lastWrite > 500 || f >= 1) {
             lastWrite = now;
-            void this.repo.updateJob(id, { progress: done / total });
+            void this.repo.updateJob(id, { progress: f });
           }
         },
       });
-      const sha = this.blobs.putBytes(gzipSync(res.mask.data as Uint8Array, { level: 1 }));
+      const seconds = (performance.now() - t0) / 1000;
+      const sha = this.blobs.putBytes(gzipSync(res.labels, { level: 1 }));
       await this.repo.updateJob(id, {
         status: 'done',
         progress: 1,
@@ -211,12 +224,13 @@ export class JobRunner {
         result: {
           slicesSegmented: res.slicesSegmented,
           slicesEncoded: res.slicesEncoded,
-          seconds: res.seconds,
-          objects: res.objects.map((o) => ({ objId: o.objId, slices: o.slices })),
+          seconds,
+          objects: res.objects,
+          resumedObjects: done.length,
         },
       });
       this.metrics.jobs.inc({ status: 'done' });
-      this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, res.seconds);
+      this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
     } catch (e) {
       const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
       await this.repo.updateJob(id, { status: 'failed', error: msg });
@@ -224,11 +238,11 @@ export class JobRunner {
     }
   }
 
-  /** On start-up: jobs a previous process left queued or running are run again from the start. */
+  /** On start-up: jobs a previous process left queued or running run again, from their last finished object. */
   async resume(): Promise<number> {
     const pending = await this.repo.listJobs(undefined, ['queued', 'running']);
     for (const j of pending) {
-      await this.repo.updateJob(j.id, { status: 'queued', progress: 0, error: j.status === 'running' ? null : j.error });
+      await this.repo.updateJob(j.id, { status: 'queued', error: j.status === 'running' ? null : j.error });
       this.enqueue({ ...j, status: 'queued' });
     }
     return pending.length;

@@ -28,6 +28,7 @@ export interface PreAnnotateRequest {
   source: PromptSource;
   boxes?: Record<string, VolumePrompt[]>;
   modelVersion?: string;
+  label?: number;
 }
 export interface ExportRequest {
   round: number;
@@ -117,6 +118,7 @@ export class ProjectJobs {
           prompts: req.source,
           boxes: req.boxes,
           modelVersion: req.modelVersion,
+          label: req.label,
           threads: this.config.threads,
           onCase: (_c, done, total) => void this.svc.repo.updateJob(id, { progress: done / total }),
         });

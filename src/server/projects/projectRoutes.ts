@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readFileSync, rmSync } from 'node:fs';
+import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MedsamError } from '../../common/errors.js';
 import { writeMask } from '../../io/writeMask.js';
@@ -17,6 +17,7 @@ import { decodeRle, type Rle } from '../rle.js';
 import type { SessionManager } from '../sessions/sessionManager.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { Repository } from '../store/repository.js';
+import { SqlRepository } from '../store/sqlRepository.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import type { WorkQueue } from '../workQueue.js';
 import { ProjectJobs, type ExportRequest, type PreAnnotateRequest, type ProjectJobView } from './projectJobs.js';
@@ -51,7 +52,7 @@ export interface ProjectsApi {
   close(): Promise<void>;
 }
 
-/** The projects database: `--db` when given (SQLite path or postgres://), else projects.sqlite in the data folder. */
+/** Where projects go when the server's Repository is not on the SQL layer: `--db`, else projects.sqlite in the data folder. */
 export function projectsDbSpec(config: ServerConfig): string {
   return config.db ?? `sqlite:${join(config.dataDir, 'projects.sqlite')}`;
 }
@@ -147,12 +148,13 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     if (!deps.authRequired && name === LOCAL_PRINCIPAL.name) return true;
     return (await repo.userByName(name))?.role === 'admin';
   };
-  const svc = await ProjectService.open({
-    db: projectsDbSpec(config),
-    store: join(config.dataDir, 'project-masks'),
-    loader: uploadCaseLoader(repo, blobs, volumes, config.limits),
-    isServerAdmin,
-  });
+  const store = join(config.dataDir, 'project-masks');
+  const loader = uploadCaseLoader(repo, blobs, volumes, config.limits);
+  // One database for everything: the projects live beside the server's users, uploads and sessions.
+  const svc =
+    repo instanceof SqlRepository
+      ? await ProjectService.onDb(repo.db, store, { loader, isServerAdmin })
+      : await ProjectService.open({ db: projectsDbSpec(config), store, loader, isServerAdmin });
   const jobs = new ProjectJobs(svc, blobs, queue, config);
   for (const s of projectShared) app.addSchema(s);
 
@@ -316,7 +318,13 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     h(async (req, reply) => {
       const { project } = await memberProject(req.principal, params(req).name);
       await require(project, req.principal, ['admin']);
-      const b = req.body as { round?: number; source: string; boxes?: PreAnnotateRequest['boxes']; modelVersion?: string };
+      const b = req.body as { round?: number; source: string; boxes?: PreAnnotateRequest['boxes']; modelVersion?: string; label?: number };
+      if (b.label !== undefined && !project.labels.some((l) => l.value === b.label))
+        throw new HttpError(
+          400,
+          `label ${b.label} is not in project ${project.name}`,
+          `use one of ${project.labels.map((l) => `${l.value} (${l.name})`).join(', ')}`,
+        );
       if (b.source === 'boxes' && !b.boxes)
         throw new HttpError(400, "source 'boxes' needs a boxes list", 'send boxes: {"case": [{"slice": 7, "box": [x0, y0, x1, y1]}]}');
       if (b.source !== 'boxes' && b.boxes)
@@ -340,6 +348,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
         source,
         boxes: b.boxes,
         modelVersion: b.modelVersion,
+        label: b.label,
       });
       return reply.code(202).send({ jobId: job.id, statusUrl: `/jobs/${job.id}` });
     }),
@@ -417,7 +426,8 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       return reply
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${filename}"`)
-        .send(readFileSync(blobs.path(upload.sha256)));
+        .header('content-length', String(upload.bytes))
+        .send(createReadStream(blobs.path(upload.sha256)));
     }),
   );
 

@@ -1,21 +1,26 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
+import { resolveModel } from '../../models/registry.js';
 import { labelMapVolume } from '../../session/labelMap.js';
-import { chooseWindow, parseWindow, toUint8 } from '../../preprocess/intensity.js';
+import { parseWindow } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
-import type { Direction, PropagationSummary, SessionApi, SessionOptions, SlicePrompt } from '../../session/types.js';
+import type { Direction, PropagationSummary, SessionApi, SessionInput, SessionOptions, SlicePrompt } from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
-import type { ServerConfig } from '../config.js';
+import { ClickDecoders } from '../clickDecoders.js';
+import { type ServerConfig, defaultClickWorkers } from '../config.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
 import type { ServerMetrics } from '../metrics.js';
 import { decodeRle, encodeRle, type Rle } from '../rle.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { InteractionRow, Repository, SessionRow } from '../store/repository.js';
+import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
+import { frameGrid, isVideoFormat } from '../video/readUploadedVideo.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 /**
@@ -27,7 +32,9 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
  * label map when it is current.
  */
 
-export type OpenSession = (volume: Volume, opts: SessionOptions) => Promise<SessionApi>;
+const gzipAsync = promisify(gzip);
+
+export type OpenSession = (input: SessionInput, opts: SessionOptions) => Promise<SessionApi>;
 
 /** A prompt as it travels (and is logged): JSON, mask as RLE. */
 export interface WirePrompt {
@@ -61,6 +68,7 @@ type LogEntry =
 interface Live {
   row: SessionRow;
   session: SessionApi;
+  /** The source volume, or a video's frame grid (frameGrid: dims W,H,frames, no voxels). */
   volume: Volume;
   lastUsed: number;
   /** A propagation in flight (its AbortController), if any. */
@@ -85,6 +93,8 @@ export interface SessionView {
   id: string;
   owner: string;
   uploadId: string;
+  /** video: slices are frames, masks are stored per frame (exports under /sessions/{id}/video/). */
+  kind: 'volume' | 'video';
   model: string;
   axis: number;
   window: string | null;
@@ -121,6 +131,15 @@ function effective(log: readonly InteractionRow[]): InteractionRow[] {
   return out;
 }
 
+/** The label map's voxels (x-fastest): a volume's labelMap(), or a video's frames one after another. */
+function labelData(s: SessionApi): Uint8Array {
+  if (s.kind === 'volume') return s.labelMap().data as Uint8Array;
+  const frames = s.sliceLabels();
+  const out = new Uint8Array(frames.length * s.rows * s.cols);
+  frames.forEach((f, i) => out.set(f, i * s.rows * s.cols));
+  return out;
+}
+
 function asHttp(e: unknown): unknown {
   if (e instanceof MedsamError) return fromMedsamError(e);
   return e;
@@ -130,6 +149,8 @@ export class SessionManager {
   private readonly live = new Map<string, Live>();
   private readonly loading = new Map<string, Promise<Live>>();
   private readonly sweeper: NodeJS.Timeout;
+  /** Worker threads that decode SAM1 clicks off the main thread, on every core. */
+  private readonly clicks: ClickDecoders;
 
   constructor(
     private readonly repo: Repository,
@@ -143,11 +164,24 @@ export class SessionManager {
   ) {
     this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
     this.sweeper.unref();
+    this.clicks = new ClickDecoders(config.clickWorkers ?? defaultClickWorkers());
   }
 
-  private intensity(window: string | null): (v: Volume) => Uint8Array {
-    const spec = window === null ? 'auto' : parseWindow(window);
-    return (v) => toUint8(v, { window: spec === 'auto' ? chooseWindow(v).window : spec });
+  /** How many clicks of `model` may run at once: one per click worker, else one. */
+  clickLanes(model: string): number {
+    try {
+      return this.clicks.for(resolveModel(model)) ? this.clicks.workers : 1;
+    } catch {
+      return 1;
+    }
+  }
+
+  private clickDecoder(model: string) {
+    try {
+      return this.clicks.for(resolveModel(model));
+    } catch {
+      return undefined;
+    }
   }
 
   /** The session row if `p` may see it; anything else is 404 (never reveal another user's ids). */
@@ -193,13 +227,15 @@ export class SessionManager {
       );
     }
     const now = new Date().toISOString();
+    const video = isVideoFormat(upload.format);
     const row: SessionRow = {
       id: randomUUID(),
       owner: p.id,
       uploadId: upload.id,
       model,
-      axis: req.axis ?? 2,
-      window: req.window ?? null,
+      // A video is sliced into its frames; its colours need no window.
+      axis: video ? 2 : (req.axis ?? 2),
+      window: video ? null : (req.window ?? null),
       status: 'open',
       labelsSha: null,
       labelsAt: 0,
@@ -215,17 +251,17 @@ export class SessionManager {
   }
 
   private async start(row: SessionRow, log: readonly InteractionRow[]): Promise<Live> {
-    const upload = await this.repo.upload(row.uploadId);
-    if (!upload) throw new HttpError(410, `the upload of session ${row.id} is gone`, 'upload the image again and start a new session');
-    const volume = await this.volumes.get(upload);
+    const { volume, frames } = await loadUpload(this.repo, this.volumes, row.uploadId, `session ${row.id}`);
+    const clickDecoder = this.clickDecoder(row.model);
     let session: SessionApi;
     try {
-      session = await this.open(volume, {
+      session = await this.open(frames ?? volume, {
         model: row.model,
         axis: row.axis,
-        intensity: this.intensity(row.window),
+        intensity: intensityFor(row.window),
         id: row.id,
         threads: this.config.threads,
+        ...(clickDecoder ? { family: { sam1PromptDecoder: clickDecoder } } : {}),
       });
     } catch (e) {
       throw asHttp(e);
@@ -319,8 +355,9 @@ export class SessionManager {
     live.persisting = live.persisting
       .then(async () => {
         if (live.applied !== at) return; // a newer change will store its own
-        const labels = live.session.labelMap().data as Uint8Array;
-        const sha = this.blobs.putBytes(gzipSync(labels, { level: 1 }));
+        const labels = labelData(live.session);
+        // Compressed on libuv's thread pool: the event loop stays free for other users' clicks.
+        const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
         live.row.labelsSha = sha;
         live.row.labelsAt = at;
         await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
@@ -468,16 +505,16 @@ export class SessionManager {
   async labelMap(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
     const row = await this.row(p, id);
     const live = await this.currentLive(row);
-    if (live) {
-      return { labels: live.session.labelMap(), source: live.volume };
-    }
+    if (live) return { labels: labelMapVolume(labelData(live.session), live.volume), source: live.volume };
     const log = await this.repo.interactions(id);
     const upload = (await this.repo.upload(row.uploadId))!;
-    const volume = await this.volumes.get(upload);
+    const volume = isVideoFormat(upload.format)
+      ? frameGrid({ width: upload.dims[0], height: upload.dims[1], fps: 1 / upload.spacing[2], frameCount: upload.dims[2] }, upload.name)
+      : await this.volumes.get(upload);
     const stored = this.storedLabels(row, log.length);
     if (stored) return { labels: labelMapVolume(stored, volume), source: volume };
     const rebuilt = await this.ensureLive(row);
-    return { labels: rebuilt.session.labelMap(), source: rebuilt.volume };
+    return { labels: labelMapVolume(labelData(rebuilt.session), rebuilt.volume), source: rebuilt.volume };
   }
 
   /** Live if in memory; for an open session whose store is stale, rebuilt. */
@@ -562,6 +599,7 @@ export class SessionManager {
       id: row.id,
       owner: row.owner,
       uploadId: row.uploadId,
+      kind: isVideoFormat(upload.format) ? 'video' : 'volume',
       model: row.model,
       axis: row.axis,
       window: row.window,
@@ -606,5 +644,6 @@ export class SessionManager {
       await this.flush(live);
       await this.evict(live);
     }
+    await this.clicks.close();
   }
 }

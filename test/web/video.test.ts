@@ -1,0 +1,160 @@
+/**
+ * Video mode of the browser app in Debian's Chromium: an mp4 made here from a real Kvasir-SEG
+ * colonoscopy frame (a window sliding across it, so every frame has a reference mask) is opened
+ * through the file input, shown as a frame with a timeline, a box is drawn on frame 0 with real
+ * mouse events, Enter propagates with the masks streaming in, the timeline steps with the arrow
+ * keys, and the three exports (masks.npz, PNG zip, overlay mp4) are downloaded and checked (DSC vs
+ * the reference); undo takes the propagation back; a reload restores the session. Screenshots in test-output/web/video-*.png.
+ */
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { readNpz } from '../../src/io/npzFile.js';
+import { readVideo } from '../../src/io/video.js';
+import { ZipArchive } from '../../src/io/zip.js';
+import { dice } from '../../src/metrics/dice.js';
+import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { ROOT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
+
+// Browser globals inside page functions (this program has no DOM lib).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any;
+
+const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
+const POLYP = 'cju0qkwl35piu0993l0dewei2';
+const skip = skipReason() || (!existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`);
+if (skip) process.stdout.write(`# skipping the browser video test: ${skip}\n`);
+
+const FRAMES = 6;
+let server: Served;
+let browser: Browser;
+let clip: SyntheticVideo;
+const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-'));
+const mp4 = join(tmp, 'polyp.mp4');
+
+before(async () => {
+  if (skip) return;
+  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+    frames: FRAMES,
+    width: 560,
+    height: 480,
+    dx: 6,
+    dy: 4,
+  });
+  await writeMp4(mp4, clip, 10);
+  await ensureWebBuild();
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function frameToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  return page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
+}
+
+async function download(page: Page, file: string): Promise<Uint8Array> {
+  await page.selectOption('#video-export-format', file);
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 240_000 }), page.click('#video-export')]);
+  const path = join(tmp, `dl-${file}`);
+  await dl.saveAs(path);
+  await waitStatus(page, new RegExp(`downloaded ${file.replace('.', '\\.')}`));
+  return new Uint8Array(readFileSync(path));
+}
+
+test('video mode: open an mp4, box on frame 0, propagate, step the timeline, export npz / PNG zip / overlay mp4, undo, reload', {
+  skip,
+  timeout: 900_000,
+}, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', mp4);
+  await waitStatus(page, /draw a box/);
+  assert.equal(await page.isVisible('#video-canvas'), true, 'the frame view replaces the 3 planes');
+  assert.equal(await page.isVisible('#gl'), false);
+  const info = (await page.textContent('#info')) ?? '';
+  assert.match(info, /kindvideo/);
+  assert.match(info, new RegExp(`frames${FRAMES}fps10size560 × 480 px`));
+  assert.equal(await page.textContent('#video-frame-label'), `frame 0 / ${FRAMES - 1}`);
+  await shot(page, 'video-01-loaded');
+
+  const box = maskBox(clip.masks[0]!, clip.width);
+  const sent: { slice: number; box: number[] }[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
+  });
+  const a = await frameToClient(page, box[0], box[1]);
+  const c = await frameToClient(page, box[2], box[3]);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
+  await page.mouse.move(c.x, c.y, { steps: 4 });
+  await page.mouse.up();
+  await waitStatus(page, /frame 0: \d+ px/);
+  assert.equal(sent[0]!.slice, 0);
+  sent[0]!.box.forEach((v, i) =>
+    assert.ok(Math.abs(v - box[i]!) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs drawn ${JSON.stringify(box)}`),
+  );
+  await shot(page, 'video-02-box');
+
+  await page.keyboard.press('Enter');
+  await waitStatus(page, /propagated in/, 600_000);
+  const masked = await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()].sort((x: number, y: number) => x - y));
+  assert.deepEqual(masked, [...Array(FRAMES).keys()], 'every frame got its streamed mask');
+  // The strip under the scrubber marks every frame that holds a mask, in the object's colour.
+  const strip = await page.evaluate(() => {
+    const t = document.getElementById('video-track');
+    const d = t.getContext('2d').getImageData(0, 0, t.width, 1).data;
+    return { width: t.width, red: Array.from({ length: t.width }, (_: unknown, k: number) => d[4 * k]) };
+  });
+  assert.deepEqual(strip, { width: FRAMES, red: Array(FRAMES).fill(255) });
+
+  // The timeline: arrow keys step, the scrubber jumps.
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => document.body.dataset.videoFrame === '2');
+  assert.equal(await page.textContent('#video-frame-label'), `frame 2 / ${FRAMES - 1}`);
+  await page.locator('#video-frame').fill(String(FRAMES - 1));
+  await page.waitForFunction((k) => document.body.dataset.videoFrame === String(k), FRAMES - 1);
+  await shot(page, 'video-03-propagated-last-frame');
+
+  const npz = await download(page, 'masks.npz');
+  const segs = (await readNpz(npz)).segs!;
+  assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
+  const px = 480 * 560;
+  const dsc = clip.masks.map((m, k) => dice((segs.data as Uint8Array).subarray(k * px, (k + 1) * px), m));
+  const mean = dsc.reduce((s, d) => s + d, 0) / dsc.length;
+  console.log(`# browser video export: DSC per frame ${dsc.map((d) => d.toFixed(3)).join(' ')}, mean ${mean.toFixed(4)}`);
+  assert.ok(mean > 0.8, `mean DSC ${mean.toFixed(4)}`);
+
+  const zip = ZipArchive.open(await download(page, 'masks.zip'), 'masks.zip');
+  assert.equal(zip.names().length, FRAMES);
+  const overlay = join(tmp, 'dl-overlay.mp4');
+  await download(page, 'overlay.mp4');
+  const ov = await readVideo(overlay);
+  assert.deepEqual([ov.frames.length, ov.width, ov.height], [FRAMES, 560, 480]);
+
+  // Undo takes the propagation back: only the prompted frame keeps a mask.
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  const after = await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]);
+  assert.deepEqual(after, [0]);
+  await shot(page, 'video-04-undone');
+
+  // A reload restores the video session: frame view, its masks and prompted frame from the server.
+  await page.reload();
+  await waitStatus(page, /session restored/);
+  assert.equal(await page.isVisible('#video-canvas'), true);
+  assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]), [0]);
+  assert.match((await page.textContent('#info')) ?? '', /filepolyp\.mp4kindvideo/);
+  await shot(page, 'video-05-reloaded');
+  assert.deepEqual(errors, []);
+  await page.close();
+});

@@ -1,0 +1,40 @@
+/**
+ * Reading what the project endpoints return: a version's label map as the server's MedSAM2 npz
+ * (`segs` (D,H,W) uint8, x fastest — exactly the voxel order of the case volume), and a file name
+ * for the case volume's bytes so the viewer picks the right reader.
+ */
+import { unzipSync } from 'fflate';
+import { parseNpy } from '../npy.js';
+
+export function labelMapFromNpz(bytes: Uint8Array): { labels: Uint8Array; dims: [number, number, number] } {
+  let files: Record<string, Uint8Array>;
+  try {
+    files = unzipSync(bytes, { filter: (f) => f.name === 'segs.npy' || f.name === 'gts.npy' });
+  } catch {
+    throw new Error('the label map from the server is not a readable .npz');
+  }
+  const key = files['segs.npy'] ? 'segs' : files['gts.npy'] ? 'gts' : undefined;
+  if (!key) throw new Error('the label map .npz has no "segs" array');
+  const a = parseNpy(files[`${key}.npy`]!, key);
+  if (a.dtype !== 'u1') throw new Error(`the label map has dtype ${a.dtype}, expected uint8`);
+  const s = a.shape;
+  const dims: [number, number, number] = s.length === 3 ? [s[2]!, s[1]!, s[0]!] : s.length === 2 ? [s[1]!, s[0]!, 1] : [0, 0, 0];
+  const n = dims[0] * dims[1] * dims[2];
+  if (n === 0 || a.bytes.length < n) throw new Error(`the label map's shape (${s.join(', ')}) does not match its data`);
+  return { labels: a.bytes.slice(0, n), dims };
+}
+
+/**
+ * A file name whose extension says how to read `bytes`: the server's name when it has one with a
+ * known extension, else from the bytes' magic (gzip → .nii.gz, zip → .npz, NRRD, MetaImage, NIfTI).
+ */
+export function volumeFileName(bytes: Uint8Array, caseName: string, serverName?: string): string {
+  if (serverName && /\.(nii|nii\.gz|nrrd|nhdr|mha|npz)$/i.test(serverName)) return serverName;
+  const stem = caseName.replace(/[^\w.-]+/g, '_') || 'case';
+  const head = new TextDecoder('latin1').decode(bytes.subarray(0, 16));
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return `${stem}.nii.gz`;
+  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return `${stem}.npz`;
+  if (head.startsWith('NRRD')) return `${stem}.nrrd`;
+  if (/^(ObjectType|NDims)/.test(head)) return `${stem}.mha`;
+  return `${stem}.nii`;
+}

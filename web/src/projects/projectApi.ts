@@ -1,0 +1,161 @@
+/**
+ * The project endpoints of `medsam2 serve` (issue #12; the contract in the server's
+ * /openapi.json) on top of the app's Api, which brings the token and the person-facing errors.
+ */
+import { Api, type SessionView } from '../api.js';
+import type { InteractionEvent } from './interactionLog.js';
+
+export interface LabelDefView {
+  value: number;
+  name: string;
+  colour?: string;
+  code?: string | null;
+}
+
+export interface ProjectSummary {
+  name: string;
+  labels: LabelDefView[];
+  model?: unknown;
+  counts: Record<string, number>;
+}
+
+export interface ProjectDetail {
+  project: { name: string; labels: LabelDefView[]; model?: unknown; guidelines?: string; [k: string]: unknown };
+  members: { name: string; role: string }[];
+  counts: { byStatus: Record<string, number>; byPerson: Record<string, Record<string, number>> };
+  rounds: unknown;
+}
+
+export interface CaseView {
+  name: string;
+  status: string;
+  assignee: string | null;
+  round: number;
+  mode: string;
+  latestVersion: number;
+  claimExpiresAt: string | null;
+  reviewComment: string | null;
+  [k: string]: unknown;
+}
+
+export interface VersionView {
+  version: number;
+  author: string;
+  authorKind: string;
+  createdAt: string;
+  voxels: number;
+  [k: string]: unknown;
+}
+
+export interface CaseDetail {
+  case: CaseView;
+  versions: VersionView[];
+  [k: string]: unknown;
+}
+
+export interface DiffView {
+  dsc: number;
+  volumeChangeMl?: number;
+  volumeChangePct?: number | null;
+  [k: string]: unknown;
+}
+
+export interface JobView {
+  id: string;
+  status: string;
+  progress: number;
+  error?: string | null;
+  [k: string]: unknown;
+}
+
+export class ProjectApi extends Api {
+  private p(project: string): string {
+    return `/projects/${encodeURIComponent(project)}`;
+  }
+
+  private c(project: string, caseName: string): string {
+    return `${this.p(project)}/cases/${encodeURIComponent(caseName)}`;
+  }
+
+  projects(): Promise<ProjectSummary[]> {
+    return this.json('GET', '/projects');
+  }
+
+  project(project: string): Promise<ProjectDetail> {
+    return this.json('GET', this.p(project));
+  }
+
+  cases(project: string, filter: { status?: string; assignee?: string; round?: number } = {}): Promise<CaseView[]> {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(filter)) if (v !== undefined) q.set(k, String(v));
+    const qs = q.toString();
+    return this.json('GET', `${this.p(project)}/cases${qs ? `?${qs}` : ''}`);
+  }
+
+  /** Claims the next case for the caller; undefined when the queue is empty (204). */
+  async next(project: string): Promise<CaseView | undefined> {
+    const res = await this.send('POST', `${this.p(project)}/next`);
+    if (res.status === 204) return undefined;
+    return (await res.json()) as CaseView;
+  }
+
+  claim(project: string, caseName: string): Promise<CaseView> {
+    return this.json('POST', `${this.c(project, caseName)}/claim`);
+  }
+
+  caseDetail(project: string, caseName: string): Promise<CaseDetail> {
+    return this.json('GET', this.c(project, caseName));
+  }
+
+  /** The case's image as uploaded, and the file name the server gives it (if any). */
+  async volume(project: string, caseName: string): Promise<{ bytes: Uint8Array; fileName?: string }> {
+    const res = await this.send('GET', `${this.c(project, caseName)}/volume`);
+    const cd = res.headers.get('content-disposition') ?? '';
+    const fileName = /filename="?([^";]+)"?/.exec(cd)?.[1];
+    return { bytes: new Uint8Array(await res.arrayBuffer()), ...(fileName ? { fileName } : {}) };
+  }
+
+  async labelMapNpz(project: string, caseName: string, version: number): Promise<Uint8Array> {
+    const res = await this.send('GET', `${this.c(project, caseName)}/versions/${version}/labelmap?format=npz`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** A server session on the case volume (its saves build on `baseVersion`, the latest version). */
+  async caseSession(project: string, caseName: string): Promise<{ session: SessionView; baseVersion?: number }> {
+    const r = await this.json<{ sessionId: string; baseVersion?: number }>('POST', `${this.c(project, caseName)}/session`);
+    return { session: await this.session(r.sessionId), ...(typeof r.baseVersion === 'number' ? { baseVersion: r.baseVersion } : {}) };
+  }
+
+  saveVersion(project: string, caseName: string, baseVersion: number, sessionId: string): Promise<VersionView> {
+    return this.json('POST', `${this.c(project, caseName)}/versions`, { baseVersion, sessionId });
+  }
+
+  async logInteractions(project: string, caseName: string, events: InteractionEvent[]): Promise<void> {
+    await this.send('POST', `${this.c(project, caseName)}/interactions`, JSON.stringify({ events }), 'application/json');
+  }
+
+  submit(project: string, caseName: string): Promise<CaseView> {
+    return this.json('POST', `${this.c(project, caseName)}/submit`, {});
+  }
+
+  review(project: string, caseName: string, verdict: 'accept' | 'return', comment?: string): Promise<CaseView> {
+    return this.json('POST', `${this.c(project, caseName)}/review`, { verdict, ...(comment ? { comment } : {}) });
+  }
+
+  diff(project: string, caseName: string, a: number, b: number): Promise<DiffView> {
+    return this.json('GET', `${this.c(project, caseName)}/diff?a=${a}&b=${b}`);
+  }
+
+  preAnnotate(project: string, source: string): Promise<{ jobId: string }> {
+    return this.json('POST', `${this.p(project)}/pre-annotate`, { source });
+  }
+
+  job(id: string): Promise<JobView> {
+    return this.json('GET', `/jobs/${encodeURIComponent(id)}`);
+  }
+
+  async reportHtml(project: string): Promise<Blob> {
+    const res = await this.send('GET', `${this.p(project)}/report.html`);
+    return res.blob();
+  }
+}

@@ -1,0 +1,657 @@
+/**
+ * Video mode: a video (mp4, mov, avi, mkv, webm), a zip of PNG/JPEG frames or a folder of them is
+ * uploaded to `medsam2 serve` and shown as one frame on a 2D canvas with a timeline (scrubber,
+ * frame number, play/step keys) instead of NiiVue's three planes. Box and ± clicks prompt the
+ * active object on the shown frame; Propagate streams each frame's mask as the server decides it;
+ * Export downloads masks.npz, a zip of masks/<frame>.png or the overlay mp4 (the files of
+ * `medsam2 video -o`). Frames are drawn from the server's JPEGs of the decoded video (so every
+ * container the server's ffmpeg reads shows the same pixels the model saw, in every browser).
+ */
+import { zipSync } from 'fflate';
+import type { Api, SessionView, SliceMask } from '../api.js';
+import { cssColour, objectColour } from '../colours.js';
+import { UserError, type Messages } from '../messages.js';
+import { decodeRle } from '../rle.js';
+import { saveState } from '../savedState.js';
+import { readSegs } from './segsNpz.js';
+import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
+import './video.css';
+
+/** Files video mode opens (a .zip is taken for a zip of frames; the server says if it is not). */
+export const VIDEO_FILE = /\.(mp4|m4v|mov|avi|mkv|webm|zip)$/i;
+const FRAME_FILE = /\.(png|jpe?g)$/i;
+/** localStorage key of the open video session (a reload restores it: frames and masks come from the server). */
+const SAVED = 'medsam2.video';
+
+type VideoTool = 'box' | 'positive' | 'negative';
+
+const h = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] => {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
+  if (text) el.textContent = text;
+  return el;
+};
+
+export class VideoMode {
+  private readonly root: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly track: HTMLCanvasElement;
+  private readonly slider: HTMLInputElement;
+  private readonly label: HTMLElement;
+  private readonly preview: HTMLElement;
+  private readonly objectSelect: HTMLSelectElement;
+  private upload?: VideoUploadView;
+  session?: SessionView;
+  private fileName = '';
+  frame = 0;
+  private tool: VideoTool = 'box';
+  private activeObj = 1;
+  private objectIds = [1];
+  /** masks.get(objId).get(frame): binary rows × cols. */
+  readonly masks = new Map<number, Map<number, Uint8Array>>();
+  private readonly keys = new Map<number, Set<number>>();
+  private readonly frames = new Map<number, Promise<ImageBitmap>>();
+  private busy = false;
+  private propagating = false;
+  private playing?: number;
+  private dragStart?: { x: number; y: number; cx: number; cy: number };
+  private drawSeq = 0;
+
+  constructor(
+    private readonly api: Api,
+    private readonly messages: Messages,
+    /** A file video mode does not open (a volume): handed back to the app. */
+    private readonly openOther: (f: File) => void,
+  ) {
+    this.root = h('section', { id: 'video-view', hidden: '' });
+    const bar = h('div', { class: 'video-toolbar' });
+    const tools = h('span', { class: 'group', role: 'radiogroup', 'aria-label': 'video tool' });
+    for (const [t, text, title] of [
+      ['box', 'Box', 'Box prompt on this frame (B)'],
+      ['positive', '+ Click', 'Positive click (P)'],
+      ['negative', '− Click', 'Negative click (N)'],
+    ] as const) {
+      const b = h('button', { 'data-vtool': t, title }, text);
+      b.addEventListener('click', () => this.setTool(t));
+      tools.append(b);
+    }
+    this.objectSelect = h('select', { id: 'video-object', 'aria-label': 'object' });
+    this.objectSelect.addEventListener('change', () => {
+      this.activeObj = Number(this.objectSelect.value);
+    });
+    const add = h('button', { id: 'video-add-object', title: 'New object (A)' }, '+ object');
+    add.addEventListener('click', () => this.addObject());
+    const propagate = h('button', { id: 'video-propagate', title: 'Propagate through every frame (Enter)' }, 'Propagate');
+    propagate.addEventListener('click', () => void this.propagate());
+    const cancel = h('button', { id: 'video-cancel', title: 'Cancel the propagation (Esc)', disabled: '' }, 'Cancel');
+    cancel.addEventListener('click', () => void this.cancel());
+    const undo = h('button', { id: 'video-undo', title: 'Undo (Ctrl+Z)' }, 'Undo');
+    undo.addEventListener('click', () => void this.undo());
+    const format = h('select', { id: 'video-export-format', 'aria-label': 'video export' });
+    for (const [v, t] of [
+      ['masks.npz', 'masks.npz'],
+      ['masks.zip', 'PNG masks (zip)'],
+      ['overlay.mp4', 'overlay mp4'],
+    ])
+      format.append(h('option', { value: v }, t));
+    const exp = h('button', { id: 'video-export', title: 'Download (E)' }, 'Export');
+    exp.addEventListener('click', () => void this.exportFile(format.value as VideoExport));
+    bar.append(tools, this.objectSelect, add, propagate, cancel, undo, format, exp);
+
+    const wrap = h('div', { class: 'video-canvas-wrap' });
+    this.canvas = h('canvas', { id: 'video-canvas' });
+    this.preview = h('div', { id: 'video-box-preview', hidden: '' });
+    wrap.append(this.canvas, this.preview);
+    this.canvas.addEventListener('pointerdown', (e) => this.onPointerDown(e));
+    this.canvas.addEventListener('pointermove', (e) => this.onPointerMove(e));
+    this.canvas.addEventListener('pointerup', (e) => this.onPointerUp(e));
+    wrap.addEventListener('dragover', (e) => e.preventDefault());
+    wrap.addEventListener('drop', (e) => {
+      e.preventDefault();
+      const f = e.dataTransfer?.files[0];
+      if (f) void (VIDEO_FILE.test(f.name) ? this.open(f) : this.openOther(f));
+    });
+
+    const timeline = h('div', { class: 'video-timeline' });
+    const play = h('button', { id: 'video-play', title: 'Play / pause (Space)' }, '▶ Play');
+    play.addEventListener('click', () => this.togglePlay());
+    const back = h('button', { id: 'video-prev', title: 'Previous frame (←)' }, '◀');
+    back.addEventListener('click', () => void this.show(this.frame - 1));
+    const fwd = h('button', { id: 'video-next', title: 'Next frame (→)' }, '▶');
+    fwd.addEventListener('click', () => void this.show(this.frame + 1));
+    const scrub = h('div', { class: 'video-scrub' });
+    this.slider = h('input', { id: 'video-frame', type: 'range', min: '0', max: '0', value: '0', 'aria-label': 'frame' });
+    this.slider.addEventListener('input', () => void this.show(Number(this.slider.value)));
+    this.track = h('canvas', { id: 'video-track', height: '6' });
+    scrub.append(this.slider, this.track);
+    this.label = h('span', { id: 'video-frame-label' }, 'frame –');
+    timeline.append(play, back, scrub, fwd, this.label);
+
+    this.root.append(bar, wrap, timeline);
+    document.querySelector('main')!.append(this.root);
+
+    // A folder of frames: the browser zips it (stored, the pictures are compressed already).
+    const folder = h('input', { id: 'video-folder', type: 'file', hidden: '' }) as HTMLInputElement;
+    folder.setAttribute('webkitdirectory', '');
+    folder.addEventListener('change', () => {
+      const files = [...(folder.files ?? [])];
+      folder.value = '';
+      if (files.length) void this.openFolder(files);
+    });
+    const folderButton = h('label', { class: 'button', title: 'Open a folder of PNG/JPEG video frames' }, 'Frames folder…');
+    folderButton.append(folder);
+    document.querySelector('.toolbar label.button')?.after(folderButton);
+
+    window.addEventListener('keydown', (e) => this.onKey(e), { capture: true });
+    window.addEventListener('resize', () => this.fit());
+  }
+
+  get active(): boolean {
+    return !this.root.hidden;
+  }
+
+  /** Leaves video mode (the app opened a volume). */
+  close(): void {
+    localStorage.removeItem(SAVED);
+    this.stopPlay();
+    this.root.hidden = true;
+    delete document.body.dataset.mode;
+  }
+
+  // ---------- opening ----------
+
+  async openFolder(files: File[]): Promise<void> {
+    const frames = files.filter((f) => FRAME_FILE.test(f.name) && !f.name.startsWith('.'));
+    if (frames.length === 0) {
+      this.messages.error(new UserError('the folder holds no PNG or JPEG frames', 'pick a folder of .png/.jpg video frames'));
+      return;
+    }
+    const members: Record<string, [Uint8Array, { level: 0 }]> = {};
+    for (const f of frames) members[f.name] = [new Uint8Array(await f.arrayBuffer()), { level: 0 }];
+    const dir = (frames[0] as File & { webkitRelativePath?: string }).webkitRelativePath?.split('/')[0] || 'frames';
+    await this.open(new File([zipSync(members)], `${dir}.zip`));
+  }
+
+  async open(file: File): Promise<void> {
+    await this.run('opening', async () => {
+      this.stopPlay();
+      this.setStatus(`uploading ${file.name}…`);
+      const upload = (await this.api.upload(file, file.name)) as unknown as VideoUploadView;
+      if (upload.kind !== 'video')
+        throw new UserError(
+          `"${file.name}" is not a video or a zip of frames (the server read it as ${upload.format})`,
+          'open volumes as NIfTI/NRRD/MHA/npz; videos as mp4, mov, avi, mkv or a zip of PNG/JPEG frames',
+        );
+      this.setStatus('starting a session (the model loads once)…');
+      const session = await this.api.createSession(upload.id);
+      // The app's saved volume session is not what is shown any more.
+      saveState(undefined);
+      localStorage.setItem(SAVED, JSON.stringify({ sessionId: session.id, uploadId: upload.id, fileName: file.name }));
+      await this.load(upload, session, file.name);
+      this.setStatus('draw a box around the object on a frame');
+    });
+  }
+
+  /** After a reload: the saved video session, if any, with its masks from the server. True when one was restored. */
+  async restore(): Promise<boolean> {
+    let saved: { sessionId: string; uploadId: string; fileName: string };
+    try {
+      saved = JSON.parse(localStorage.getItem(SAVED) ?? 'null');
+    } catch {
+      saved = null as never;
+    }
+    if (!saved?.sessionId) return false;
+    await this.run('restoring', async () => {
+      let session: SessionView, upload: VideoUploadView;
+      try {
+        [session, upload] = await Promise.all([this.api.session(saved.sessionId), fetchUpload(saved.uploadId)]);
+      } catch (e) {
+        localStorage.removeItem(SAVED);
+        throw e;
+      }
+      await this.load(upload, session, saved.fileName);
+      await this.reloadMasks();
+      this.redraw();
+      this.setStatus('session restored');
+    });
+    return true;
+  }
+
+  private async load(upload: VideoUploadView, session: SessionView, fileName: string): Promise<void> {
+    this.upload = upload;
+    this.session = session;
+    this.fileName = fileName;
+    this.masks.clear();
+    this.keys.clear();
+    this.frames.clear();
+    this.objectIds = [1];
+    this.activeObj = 1;
+    this.renderObjects();
+    this.enter();
+    this.canvas.width = session.cols;
+    this.canvas.height = session.rows;
+    this.slider.max = String(session.numSlices - 1);
+    this.track.width = Math.max(1, session.numSlices);
+    this.fit();
+    this.showInfo();
+    this.frame = -1;
+    await this.show(0);
+    this.setTool('box');
+  }
+
+  private enter(): void {
+    this.root.hidden = false;
+    document.body.dataset.mode = 'video';
+  }
+
+  private showInfo(): void {
+    const u = this.upload!;
+    const rows: [string, string][] = [
+      ['file', this.fileName],
+      ['kind', 'video'],
+      ['format', u.format],
+      ['frames', String(u.frames ?? u.dims[2])],
+      ['fps', String(u.fps ?? '—')],
+      ['size', `${u.dims[0]} × ${u.dims[1]} px`],
+      ['bytes', `${(u.bytes / 1048576).toFixed(2)} MB`],
+      ['session', this.session?.id.slice(0, 8) ?? '—'],
+      ['model', this.session?.model ?? '—'],
+    ];
+    document.getElementById('info')!.replaceChildren(...rows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  }
+
+  // ---------- frames ----------
+
+  private frameImage(k: number): Promise<ImageBitmap> {
+    let p = this.frames.get(k);
+    if (!p) {
+      p = fetchFrame(this.upload!.id, k);
+      this.frames.set(k, p);
+      p.catch(() => this.frames.delete(k));
+    }
+    return p;
+  }
+
+  /** Shows frame k (clamped) with its masks; prefetches the next few for playback. */
+  async show(k: number): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    k = Math.max(0, Math.min(s.numSlices - 1, Math.round(k)));
+    this.frame = k;
+    this.slider.value = String(k);
+    this.label.textContent = `frame ${k} / ${s.numSlices - 1}`;
+    const seq = ++this.drawSeq;
+    for (let j = k + 1; j <= Math.min(s.numSlices - 1, k + 4); j++) void this.frameImage(j).catch(() => {});
+    let img: ImageBitmap;
+    try {
+      img = await this.frameImage(k);
+    } catch (e) {
+      this.messages.error(e);
+      return;
+    }
+    if (seq !== this.drawSeq) return;
+    this.draw(img);
+  }
+
+  private draw(img: ImageBitmap): void {
+    const ctx = this.canvas.getContext('2d')!;
+    const { width: W, height: H } = this.canvas;
+    ctx.drawImage(img, 0, 0, W, H);
+    const over = ctx.getImageData(0, 0, W, H);
+    const d = over.data;
+    for (const objId of this.objectIds) {
+      const m = this.masks.get(objId)?.get(this.frame);
+      if (!m) continue;
+      const [r, g, b] = objectColour(objId);
+      for (let i = 0; i < m.length; i++) {
+        if (!m[i]) continue;
+        const j = 4 * i;
+        d[j] = (d[j]! * 0.5 + r * 0.5) | 0;
+        d[j + 1] = (d[j + 1]! * 0.5 + g * 0.5) | 0;
+        d[j + 2] = (d[j + 2]! * 0.5 + b * 0.5) | 0;
+      }
+    }
+    ctx.putImageData(over, 0, 0);
+    document.body.dataset.videoFrame = String(this.frame);
+  }
+
+  private redraw(): void {
+    void this.show(this.frame);
+    this.drawTrack();
+  }
+
+  /** The strip under the scrubber: which frames hold a mask (object colour) and the prompted ones (white). */
+  private drawTrack(): void {
+    const s = this.session;
+    if (!s) return;
+    const ctx = this.track.getContext('2d')!;
+    ctx.clearRect(0, 0, this.track.width, this.track.height);
+    for (const objId of this.objectIds) {
+      ctx.fillStyle = cssColour(objId);
+      for (const [k, m] of this.masks.get(objId) ?? []) if (m.some((v) => v !== 0)) ctx.fillRect(k, 0, 1, 4);
+      ctx.fillStyle = '#fff';
+      for (const k of this.keys.get(objId) ?? []) ctx.fillRect(k, 4, 1, 2);
+    }
+  }
+
+  /** Canvas CSS size: the whole frame inside the wrap, aspect kept. */
+  private fit(): void {
+    const wrap = this.canvas.parentElement!;
+    const W = this.canvas.width || 1,
+      H = this.canvas.height || 1;
+    const scale = Math.min(wrap.clientWidth / W, wrap.clientHeight / H) || 1;
+    this.canvas.style.width = `${Math.floor(W * scale)}px`;
+    this.canvas.style.height = `${Math.floor(H * scale)}px`;
+  }
+
+  togglePlay(): void {
+    if (this.playing !== undefined) {
+      this.stopPlay();
+      return;
+    }
+    const s = this.session;
+    if (!s) return;
+    const fps = Math.min(30, this.upload?.fps ?? 10);
+    this.playing = window.setInterval(() => {
+      if (this.frame >= s.numSlices - 1) this.stopPlay();
+      else void this.show(this.frame + 1);
+    }, 1000 / fps);
+    document.getElementById('video-play')!.textContent = '❚❚ Pause';
+  }
+
+  private stopPlay(): void {
+    if (this.playing !== undefined) window.clearInterval(this.playing);
+    this.playing = undefined;
+    const b = document.getElementById('video-play');
+    if (b) b.textContent = '▶ Play';
+  }
+
+  // ---------- prompts ----------
+
+  /** Frame pixel (x = column, y = row) → client coordinates of its centre (tests drive the mouse with it). */
+  frameToClient(x: number, y: number): { x: number; y: number } {
+    const r = this.canvas.getBoundingClientRect();
+    return { x: r.left + ((x + 0.5) * r.width) / this.canvas.width, y: r.top + ((y + 0.5) * r.height) / this.canvas.height };
+  }
+
+  private clientToFrame(cx: number, cy: number): { x: number; y: number; inside: boolean } {
+    const r = this.canvas.getBoundingClientRect();
+    const x = Math.floor(((cx - r.left) * this.canvas.width) / r.width);
+    const y = Math.floor(((cy - r.top) * this.canvas.height) / r.height);
+    return { x, y, inside: x >= 0 && y >= 0 && x < this.canvas.width && y < this.canvas.height };
+  }
+
+  setTool(t: VideoTool): void {
+    this.tool = t;
+    for (const b of this.root.querySelectorAll<HTMLButtonElement>('[data-vtool]')) b.classList.toggle('active', b.dataset.vtool === t);
+  }
+
+  private onPointerDown(e: PointerEvent): void {
+    if (e.button !== 0 || !this.session) return;
+    const p = this.clientToFrame(e.clientX, e.clientY);
+    this.dragStart = { x: p.x, y: p.y, cx: e.clientX, cy: e.clientY };
+    this.canvas.setPointerCapture(e.pointerId);
+  }
+
+  private onPointerMove(e: PointerEvent): void {
+    const s = this.dragStart;
+    if (!s || this.tool !== 'box') return;
+    const wrap = this.canvas.parentElement!.getBoundingClientRect();
+    const st = this.preview.style;
+    st.left = `${Math.min(s.cx, e.clientX) - wrap.left}px`;
+    st.top = `${Math.min(s.cy, e.clientY) - wrap.top}px`;
+    st.width = `${Math.abs(e.clientX - s.cx)}px`;
+    st.height = `${Math.abs(e.clientY - s.cy)}px`;
+    this.preview.hidden = false;
+  }
+
+  private onPointerUp(e: PointerEvent): void {
+    const s = this.dragStart;
+    this.dragStart = undefined;
+    this.preview.hidden = true;
+    if (!s || !this.session) return;
+    const end = this.clientToFrame(e.clientX, e.clientY);
+    const start = this.clientToFrame(s.cx, s.cy);
+    if (!start.inside || !end.inside) {
+      this.messages.error(new UserError('the prompt is outside the frame', 'draw inside the picture'));
+      return;
+    }
+    if (this.tool === 'box') {
+      const box: [number, number, number, number] = [
+        Math.min(start.x, end.x),
+        Math.min(start.y, end.y),
+        Math.max(start.x, end.x),
+        Math.max(start.y, end.y),
+      ];
+      if (box[2] - box[0] < 2 || box[3] - box[1] < 2) {
+        this.messages.error(new UserError('the box is too small', 'drag a box around the object'));
+        return;
+      }
+      void this.sendPrompt({ box, replace: true });
+    } else {
+      const label = this.tool === 'positive' ? 1 : 0;
+      // A click on a frame propagation reached (not one of the object's prompted frames) is a correction.
+      const reached =
+        this.masks
+          .get(this.activeObj)
+          ?.get(this.frame)
+          ?.some((v) => v !== 0) ?? false;
+      const correction = reached && !this.keys.get(this.activeObj)?.has(this.frame);
+      void this.sendPrompt({ points: [{ x: end.x, y: end.y, label }], ...(correction ? { correction } : {}) });
+    }
+  }
+
+  private async sendPrompt(p: {
+    box?: [number, number, number, number];
+    points?: { x: number; y: number; label: 0 | 1 }[];
+    replace?: boolean;
+    correction?: boolean;
+  }): Promise<void> {
+    const session = this.session!;
+    const frame = this.frame;
+    await this.run('prompting', async () => {
+      this.setStatus(`segmenting frame ${frame}…`);
+      const t0 = performance.now();
+      const m = await this.api.prompt(session.id, { objId: this.activeObj, slice: frame, ...p });
+      this.applyMask(m);
+      const k = this.keys.get(m.objId) ?? new Set<number>();
+      k.add(frame);
+      this.keys.set(m.objId, k);
+      this.redraw();
+      this.setStatus(`frame ${frame}: ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`);
+    });
+  }
+
+  private applyMask(m: SliceMask): void {
+    let o = this.masks.get(m.objId);
+    if (!o) this.masks.set(m.objId, (o = new Map()));
+    o.set(m.slice, decodeRle(m.mask));
+    if (!this.objectIds.includes(m.objId)) {
+      this.objectIds.push(m.objId);
+      this.renderObjects();
+    }
+  }
+
+  addObject(): void {
+    const id = Math.max(...this.objectIds) + 1;
+    if (id > 255) return;
+    this.objectIds.push(id);
+    this.activeObj = id;
+    this.renderObjects();
+  }
+
+  private renderObjects(): void {
+    this.objectSelect.replaceChildren(
+      ...this.objectIds.map((id) => {
+        const o = h('option', { value: String(id) }, `object ${id}`);
+        o.style.color = cssColour(id);
+        return o;
+      }),
+    );
+    this.objectSelect.value = String(this.activeObj);
+  }
+
+  // ---------- propagate, cancel, undo, export ----------
+
+  async propagate(): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    if (this.keys.size === 0) {
+      this.messages.error(new UserError('nothing to propagate yet', 'draw a box on a frame first'));
+      return;
+    }
+    await this.run('propagating', async () => {
+      this.propagating = true;
+      this.buttons();
+      const progress = document.getElementById('progress') as HTMLProgressElement;
+      progress.value = 0;
+      this.setStatus('propagating…');
+      const t0 = performance.now();
+      try {
+        const out = await this.api.propagate(
+          session.id,
+          {},
+          {
+            onProgress: (done, total) => {
+              progress.value = total ? done / total : 0;
+              this.setStatus(`propagating: ${done} / ${total} frames`);
+            },
+            onMask: (m) => {
+              this.applyMask(m);
+              if (m.slice === this.frame) void this.show(this.frame);
+              this.drawTrack();
+            },
+          },
+        );
+        progress.value = out.kind === 'done' ? 1 : 0;
+        if (out.kind === 'cancelled') {
+          await this.reloadMasks();
+          this.setStatus('propagation cancelled');
+        } else this.setStatus(`propagated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+        document.body.dataset.propagated = out.kind;
+      } finally {
+        this.propagating = false;
+        this.buttons();
+      }
+    });
+    this.redraw();
+  }
+
+  async cancel(): Promise<void> {
+    if (this.session && this.propagating) await this.api.cancel(this.session.id).catch((e: unknown) => this.messages.error(e));
+  }
+
+  async undo(): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    await this.run('undoing', async () => {
+      const r = await this.api.undo(session.id);
+      if (!r.undone) {
+        this.messages.info('nothing to undo');
+        return;
+      }
+      await this.reloadMasks();
+      this.setStatus('undone');
+    });
+    this.redraw();
+  }
+
+  /** Every frame's masks (one masks.npz) and every object's prompted frames from the server (after undo, a cancel, a reload). */
+  private async reloadMasks(): Promise<void> {
+    const session = this.session!;
+    const [view, npz] = await Promise.all([this.api.session(session.id), fetchExport(session.id, 'masks.npz')]);
+    const segs = readSegs(new Uint8Array(await npz.arrayBuffer()));
+    this.masks.clear();
+    this.keys.clear();
+    const px = segs.rows * segs.cols;
+    for (const o of view.objects) {
+      this.keys.set(o.objId, new Set(o.keys));
+      if (!this.objectIds.includes(o.objId)) this.objectIds.push(o.objId);
+      const masks = new Map<number, Uint8Array>();
+      for (const k of o.slices)
+        masks.set(
+          k,
+          Uint8Array.from(segs.data.subarray(k * px, (k + 1) * px), (v) => (v === o.objId ? 1 : 0)),
+        );
+      this.masks.set(o.objId, masks);
+    }
+    this.renderObjects();
+  }
+
+  async exportFile(file: VideoExport): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    await this.run('exporting', async () => {
+      this.setStatus(`building ${file}…`);
+      const blob = await fetchExport(session.id, file);
+      const a = h('a', { href: URL.createObjectURL(blob), download: `${this.fileName.replace(/\.[^.]+$/, '')}-${file}` });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      this.setStatus(`downloaded ${file}`);
+    });
+  }
+
+  // ---------- plumbing ----------
+
+  private onKey(e: KeyboardEvent): void {
+    if (!this.active) return;
+    const t = e.target as HTMLElement | null;
+    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range')
+      return;
+    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
+    const ctrl = e.ctrlKey || e.metaKey;
+    const run: Record<string, () => void> = {
+      ArrowRight: () => void this.show(this.frame + 1),
+      ArrowLeft: () => void this.show(this.frame - 1),
+      Home: () => void this.show(0),
+      End: () => void this.show(Number.MAX_SAFE_INTEGER),
+      ' ': () => this.togglePlay(),
+      b: () => this.setTool('box'),
+      p: () => this.setTool('positive'),
+      n: () => this.setTool('negative'),
+      a: () => this.addObject(),
+      Enter: () => void this.propagate(),
+      Escape: () => void this.cancel(),
+      e: () => void this.exportFile((document.getElementById('video-export-format') as HTMLSelectElement).value as VideoExport),
+    };
+    const action = ctrl ? (k === 'z' ? () => void this.undo() : undefined) : run[k];
+    // The app's volume shortcuts (slice keys, window tools) mean nothing here: keep them from it.
+    if (action || ['ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'v', 'r', 's'].includes(k)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+    action?.();
+  }
+
+  private buttons(): void {
+    (document.getElementById('video-propagate') as HTMLButtonElement).disabled = this.propagating;
+    (document.getElementById('video-cancel') as HTMLButtonElement).disabled = !this.propagating;
+    (document.getElementById('video-undo') as HTMLButtonElement).disabled = this.propagating;
+    (document.getElementById('video-export') as HTMLButtonElement).disabled = this.propagating;
+  }
+
+  private setStatus(s: string): void {
+    document.getElementById('status')!.textContent = s;
+  }
+
+  private async run(what: string, work: () => Promise<void>): Promise<void> {
+    if (this.busy) {
+      this.messages.info(`wait: still ${what === 'prompting' ? 'busy' : what}`);
+      return;
+    }
+    this.busy = true;
+    document.body.dataset.busy = 'true';
+    this.messages.clear();
+    try {
+      await work();
+    } catch (e) {
+      this.messages.error(e);
+      this.setStatus(`${what} failed`);
+    } finally {
+      this.busy = false;
+      delete document.body.dataset.busy;
+    }
+  }
+}
