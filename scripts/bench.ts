@@ -26,6 +26,7 @@ import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../src/pipelines/segmentVolume.js';
 import { sam2Sections } from './benchSam2.js';
 import { serverSection } from './benchServer.js';
+import { webSection } from './benchWeb.js';
 
 // An entry point: the core runs on the Node platform.
 setPlatform(nodePlatform);
@@ -135,7 +136,7 @@ const sam1Default: BenchSection = {
   },
 };
 
-const SECTIONS: BenchSection[] = [sam1Default, ...sam2Sections, serverSection];
+const SECTIONS: BenchSection[] = [sam1Default, ...sam2Sections, serverSection, webSection];
 
 function parseArgs(argv: string[]): BenchArgs {
   const get = (name: string) => {

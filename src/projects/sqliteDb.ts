@@ -2,8 +2,10 @@ import Database from 'better-sqlite3';
 import type { SqlDb } from './sqlDb.js';
 
 /**
- * SqlDb on an embedded SQLite file (better-sqlite3 12: v13 needs Node 22). WAL and
- * synchronous=FULL as the server's repository uses, so a committed row survives kill -9.
+ * SqlDb on an embedded SQLite file (better-sqlite3 12: v13 needs Node 22). WAL with
+ * synchronous=NORMAL: a commit is written to the WAL (the OS's page cache) before it returns, so a
+ * committed row survives kill -9 of the process; only an OS crash or power loss can drop the last
+ * commits. FULL's fsync per commit cost every click several ms (test/server/recovery.test.ts).
  * better-sqlite3 is synchronous; a promise chain keeps one async transaction at a time on the
  * connection (BEGIN IMMEDIATE also serialises writers across processes).
  */
@@ -15,7 +17,7 @@ export class SqliteDb implements SqlDb {
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
   }

@@ -17,7 +17,13 @@ import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
 import { registerProjectRoutes, type ProjectsApi } from './projects/projectRoutes.js';
 import { ServerMetrics } from './metrics.js';
 import { routes as S, shared } from './schemas.js';
-import { SessionManager, type OpenSession, type PromptRequest, type PropagateRequest } from './sessions/sessionManager.js';
+import {
+  SessionManager,
+  type EditRequest,
+  type OpenSession,
+  type PromptRequest,
+  type PropagateRequest,
+} from './sessions/sessionManager.js';
 import { BlobStore } from './store/blobStore.js';
 import type { Repository, UploadRow } from './store/repository.js';
 import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
@@ -338,7 +344,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
             send('progress', { done, total, objId });
           }
         },
-        onMask: (objId, slice, mask, area) => send('mask', { objId, slice, area, mask }),
+        onMask: (objId, slice, mask, area, axis) => send('mask', { objId, slice, area, mask, axis }),
       });
       send('done', summary);
     } catch (e) {
@@ -360,6 +366,12 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/sessions/:id/undo', { schema: S.undo }, async (req) => ({
     undone: await sessions.undo(req.principal, (req.params as { id: string }).id),
   }));
+  app.post('/sessions/:id/redo', { schema: S.redo }, async (req) => ({
+    redone: await sessions.redo(req.principal, (req.params as { id: string }).id),
+  }));
+  app.post('/sessions/:id/edits', { schema: S.edit }, async (req) =>
+    sessions.edit(req.principal, (req.params as { id: string }).id, req.body as EditRequest),
+  );
   app.delete('/sessions/:id/objects/:objId', { schema: S.removeObject }, async (req) => {
     const p = req.params as { id: string; objId: number };
     return sessions.removeObject(req.principal, p.id, p.objId);

@@ -26,10 +26,12 @@ parentPort!.on('message', async (m: DecodeRequest) => {
     touchKept(kept, m.emb.id, emb);
     const feeds: Record<string, ort.Tensor> = { image_embeddings: new ort.Tensor('float32', emb, [...m.emb.dims]) };
     for (const [name, f] of Object.entries(m.feeds)) feeds[name] = new ort.Tensor('float32', f.data, [...f.dims]);
+    const t0 = performance.now();
     const results = await session.run(feeds);
+    const seconds = (performance.now() - t0) / 1000;
     const out: Record<string, { data: Float32Array; dims: number[] }> = {};
     for (const [name, t] of Object.entries(results)) out[name] = { data: t.data as Float32Array, dims: [...t.dims] };
-    parentPort!.postMessage({ id: m.id, out } satisfies DecodeReply);
+    parentPort!.postMessage({ id: m.id, out, seconds } satisfies DecodeReply);
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) } satisfies DecodeReply);
   }

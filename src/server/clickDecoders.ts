@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { MedsamError } from '../common/errors.js';
 import { sam1Decoded, sam1DecoderFeeds, type Sam1Decoded, type Sam1Embedding, type Sam1Prompt } from '../engine/sam1Engine.js';
+import { reportOrtRun } from '../engine/ortRunObserver.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Sam1Decoder } from '../predictor/sam1Propagator.js';
 
@@ -23,7 +24,10 @@ export function touchKept<T>(kept: Map<number, T>, id: number, value: T): void {
   kept.set(id, value);
   while (kept.size > EMBEDDINGS_KEPT) kept.delete(kept.keys().next().value as number);
 }
-export type DecodeReply = { id: number; out: Record<string, { data: Float32Array; dims: number[] }> } | { id: number; error: string };
+/** A decode's outputs and its ORT run time (reported on the main thread, where /metrics attributes it). */
+export type DecodeReply =
+  | { id: number; out: Record<string, { data: Float32Array; dims: number[] }>; seconds: number }
+  | { id: number; error: string };
 
 /**
  * Clicks on both cores. onnxruntime-node runs a session synchronously on the thread that calls it,
@@ -79,6 +83,8 @@ export class ClickDecoderPool implements Sam1Decoder {
     });
     if ('error' in reply)
       throw new MedsamError(`running the decoder ${this.modelPath} on a worker thread failed: ${reply.error}`, 'check the model file');
+    // The worker's run counts like a main-thread decoder run (ortRunObserver.ts): /metrics sees every click.
+    reportOrtRun('prompt_mask_decoder', reply.seconds);
     return sam1Decoded(reply.out, emb.frame);
   }
 

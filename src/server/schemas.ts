@@ -70,6 +70,7 @@ export const shared = [
       'rows',
       'cols',
       'interactions',
+      'redoable',
       'persisted',
       'live',
       'propagating',
@@ -88,6 +89,7 @@ export const shared = [
       rows: { type: 'integer' },
       cols: { type: 'integer' },
       interactions: { type: 'integer', description: 'interactions recorded (undo included)' },
+      redoable: { type: 'integer', description: 'undone interactions that POST /sessions/{id}/redo would bring back' },
       persisted: { type: 'boolean', description: 'the stored label map reflects every interaction' },
       live: { type: 'boolean', description: 'held in memory (else rebuilt from its history on next use)' },
       propagating: { type: 'boolean' },
@@ -99,6 +101,10 @@ export const shared = [
           required: ['objId', 'keys', 'slices'],
           properties: {
             objId: { type: 'integer' },
+            axis: {
+              type: 'integer',
+              description: 'the axis its keys are slices of: the view it was started on (2 axial, 1 coronal, 0 sagittal)',
+            },
             keys: { type: 'array', items: { type: 'integer' } },
             slices: { type: 'array', items: { type: 'integer' } },
           },
@@ -220,6 +226,12 @@ export const routes = {
       additionalProperties: false,
       properties: {
         ...promptFields,
+        axis: {
+          type: 'integer',
+          enum: [0, 1, 2],
+          description:
+            "the axis `slice` is cut along: the view the prompt was drawn on (2 axial, 1 coronal, 0 sagittal; default the session's). A new object lives on that axis; x/y are the column/row of that slice",
+        },
         replace: { type: 'boolean' },
         correction: { type: 'boolean', description: 'a correction on a slice propagation already reached' },
       },
@@ -229,7 +241,13 @@ export const routes = {
         type: 'object',
         additionalProperties: false,
         required: ['objId', 'slice', 'area', 'mask'],
-        properties: { objId: { type: 'integer' }, slice: { type: 'integer' }, area: { type: 'integer' }, mask: ref('Rle') },
+        properties: {
+          objId: { type: 'integer' },
+          slice: { type: 'integer' },
+          area: { type: 'integer' },
+          mask: ref('Rle'),
+          axis: { type: 'integer', description: 'the axis `slice` counts along' },
+        },
       },
       ...errors,
     },
@@ -237,7 +255,7 @@ export const routes = {
   propagate: {
     summary: 'Propagate objects through the stack',
     description:
-      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
+      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle),axis (what slice counts along: the axis of that object)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
     params: id,
     body: {
       type: ['object', 'null'],
@@ -282,6 +300,63 @@ export const routes = {
     summary: 'Undo the last interaction',
     params: id,
     response: { 200: { type: 'object', required: ['undone'], properties: { undone: { type: 'boolean' } } }, ...errors },
+  },
+  redo: {
+    summary: 'Redo the last undone interaction (any new interaction clears what can be redone)',
+    params: id,
+    response: { 200: { type: 'object', required: ['redone'], properties: { redone: { type: 'boolean' } } }, ...errors },
+  },
+  edit: {
+    summary: "Edit an object's mask on a slice by hand (brush / eraser): literal, no model runs",
+    description:
+      "Exactly one of `mask` (the slice's new mask) or `stroke` (a polyline swept by a disc of `radius` pixels that sets (paint) or clears (erase) pixels of the current mask). A new objId starts an object drawn by hand. The next propagation uses the edited slice as that slice's mask prompt; a later prompt on the slice hands it back to the model. Returns the slice's mask.",
+    params: id,
+    body: {
+      type: 'object',
+      required: ['objId', 'slice'],
+      additionalProperties: false,
+      properties: {
+        objId: int(1, 255),
+        slice: int(0),
+        axis: { type: 'integer', enum: [0, 1, 2], description: 'as for prompts: the view the edit was drawn on' },
+        mask: ref('Rle'),
+        stroke: {
+          type: 'object',
+          required: ['points', 'radius', 'mode'],
+          additionalProperties: false,
+          properties: {
+            points: {
+              type: 'array',
+              minItems: 1,
+              maxItems: 10_000,
+              items: {
+                type: 'object',
+                required: ['x', 'y'],
+                additionalProperties: false,
+                properties: { x: { type: 'number' }, y: { type: 'number' } },
+              },
+            },
+            radius: { type: 'number', minimum: 0, maximum: 256 },
+            mode: { type: 'string', enum: ['paint', 'erase'] },
+          },
+        },
+      },
+    },
+    response: {
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['objId', 'slice', 'area', 'mask'],
+        properties: {
+          objId: { type: 'integer' },
+          slice: { type: 'integer' },
+          area: { type: 'integer' },
+          mask: ref('Rle'),
+          axis: { type: 'integer', description: 'the axis `slice` counts along' },
+        },
+      },
+      ...errors,
+    },
   },
   removeObject: {
     summary: 'Remove an object',

@@ -47,6 +47,10 @@ function bad(where: string, what: string): MedsamError {
 
 export function interactionToJson(i: Interaction): unknown {
   if (i.kind === 'prompt' || i.kind === 'correct') return { ...i, prompt: promptToJson(i.prompt) };
+  if (i.kind === 'edit') {
+    const { mask, ...rest } = i;
+    return { ...rest, maskBase64: Buffer.from(mask.buffer, mask.byteOffset, mask.byteLength).toString('base64') };
+  }
   return { ...i };
 }
 
@@ -57,6 +61,11 @@ export function interactionFromJson(j: unknown, where = '?'): Interaction {
     if (!Number.isInteger(v)) throw bad(where, `${name} is not an integer`);
     return v as number;
   };
+  const axis = (): { axis?: 0 | 1 | 2 } => {
+    if (o.axis === undefined) return {};
+    if (o.axis !== 0 && o.axis !== 1 && o.axis !== 2) throw bad(where, 'axis is not 0, 1 or 2');
+    return { axis: o.axis };
+  };
   switch (o.kind) {
     case 'prompt':
       return {
@@ -65,11 +74,27 @@ export function interactionFromJson(j: unknown, where = '?'): Interaction {
         slice: int(o.slice, 'slice'),
         prompt: promptFromJson(o.prompt, where),
         replace: o.replace === true,
+        ...axis(),
       };
     case 'correct':
-      return { kind: 'correct', objId: int(o.objId, 'objId'), slice: int(o.slice, 'slice'), prompt: promptFromJson(o.prompt, where) };
+      return {
+        kind: 'correct',
+        objId: int(o.objId, 'objId'),
+        slice: int(o.slice, 'slice'),
+        prompt: promptFromJson(o.prompt, where),
+        ...axis(),
+      };
     case 'remove':
       return { kind: 'remove', objId: int(o.objId, 'objId') };
+    case 'edit':
+      if (typeof o.maskBase64 !== 'string') throw bad(where, 'maskBase64 is not a string');
+      return {
+        kind: 'edit',
+        objId: int(o.objId, 'objId'),
+        slice: int(o.slice, 'slice'),
+        mask: new Uint8Array(Buffer.from(o.maskBase64, 'base64')),
+        ...axis(),
+      };
     case 'propagate': {
       const r: Interaction = { kind: 'propagate' };
       if (o.objIds !== undefined) {

@@ -4,7 +4,9 @@ import { largestComponent3d } from '../predictor/sam1/components3d.js';
 
 /**
  * Writes one object's per-slice masks into a shared uint8 label map (later objects win where they
- * overlap), optionally keeping only its largest 3D component. Returns the slices it occupies.
+ * overlap), optionally keeping only its largest 3D component. `literal` slices (manual edits) are
+ * written exactly as given after that: what a person drew is never removed by post-processing.
+ * Returns the slices it occupies.
  */
 export function addObjectToLabelMap(
   labels: Uint8Array,
@@ -13,6 +15,7 @@ export function addObjectToLabelMap(
   objId: number,
   sliceMasks: Iterable<[number, Uint8Array]>,
   largestComponent: boolean,
+  literal?: ReadonlyMap<number, Uint8Array>,
 ): number[] {
   const objMask = new Uint8Array(labels.length);
   const keys: number[] = [];
@@ -21,6 +24,7 @@ export function addObjectToLabelMap(
     keys.push(k);
   }
   const kept = largestComponent ? largestComponent3d(objMask, volume.dims) : objMask;
+  for (const [k, m] of literal ?? []) insertSlice(kept, volume.dims, axis, k, m);
   // One pass writes the labels and notes which slices the kept object occupies.
   const [nx, ny] = volume.dims;
   const occupied = new Set<number>();

@@ -6,8 +6,9 @@ import { videoStack, volumeStack } from '../families/frameStack.js';
 import { familyFor } from '../families/registry.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { resolveModel } from '../models/registry.js';
-import type { SliceAxis } from '../preprocess/slices.js';
+import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { validatePrompts } from '../predictor/prompts.js';
+import { applyStroke, type BrushStroke } from './brushStroke.js';
 import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { ModelPool } from './modelPool.js';
 import type {
@@ -26,12 +27,20 @@ import type {
 interface ObjectRecord {
   keys: ReadonlySet<number>;
   propagated: boolean;
+  /** The axis its slices are cut along: the view it was first prompted or drawn on. */
+  axis: SliceAxis;
 }
 
 interface Snapshot {
-  tracker: unknown;
+  /** Each tracker's state by axis. */
+  trackers: Map<SliceAxis, unknown>;
   objects: Map<number, ObjectRecord>;
+  edits: Map<number, Map<number, Uint8Array>>;
+  pending: Set<string>;
 }
+
+/** What an edit may be given: the slice's new mask, or a brush/eraser stroke on its current one. */
+export type MaskEdit = { mask: Uint8Array; stroke?: undefined } | { stroke: BrushStroke; mask?: undefined };
 
 /**
  * A long-lived interactive segmentation of one volume or video with one model: prompts for any
@@ -40,10 +49,35 @@ interface Snapshot {
  * family's tracker (src/families); the Session validates, serialises calls (one at a time, in call
  * order), records a replayable history and keeps a snapshot per interaction for undo. A failed or
  * cancelled interaction leaves the Session exactly as before it.
+ *
+ * Redo: undo moves the interaction with the snapshots before and after it onto a redo stack, so
+ * redo puts the later state back without running the model; any new interaction clears the stack.
+ *
+ * Manual edits (brush/eraser, edit()) are literal: the edited slice shows exactly the mask given,
+ * no model runs. They live in an overlay over the tracker's masks; the model only hears of an edit
+ * (as that slice's mask prompt, replacing its prompt) when the object is next propagated or the
+ * same slice is prompted again, so re-propagation starts from the edited slice. A later prompt on
+ * that slice hands it back to the model.
+ *
+ * Prompts on any of the three planes (volumes): an object lives on the axis of the view it was
+ * first prompted (or drawn) on, and the Session re-slices the volume along that axis for it (a
+ * second tracker from the same leased model, started on first use). Why re-slice rather than
+ * convert, e.g. a coronal box into per-axial-slice prompts: a box on a coronal plane says where the
+ * object is on that plane only; on each axial slice it fixes one row, not the object's extent, so
+ * converted axial prompts would have to guess the other dimension. On its own plane the model sees
+ * exactly what the person framed, and propagation across coronal slices is the same computation as
+ * across axial ones. Corrections go on the object's own view; brush/eraser edits work on any view
+ * (an edit is voxels, converted exactly onto the object's slices). Label maps, `objects[].slices`
+ * and masks by slice of other objects stay on the session's axis.
  */
 export class Session implements SessionApi {
   private objs = new Map<number, ObjectRecord>();
   private readonly done: { interaction: Interaction; before: Snapshot }[] = [];
+  private readonly undone: { interaction: Interaction; before: Snapshot; after: Snapshot }[] = [];
+  /** Literal masks from edit() by object, then slice (copied on write: snapshots share them). */
+  private edits = new Map<number, Map<number, Uint8Array>>();
+  /** Edits (`objId:slice`) not yet given to the tracker as mask prompts. */
+  private pending = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
   private running: AbortController | undefined;
   private closed = false;
@@ -63,7 +97,49 @@ export class Session implements SessionApi {
     private readonly ownPool: ModelPool | undefined,
     private readonly largestComponent: boolean,
     private readonly checkFamily: ((p: SlicePrompt, where: string) => void) | undefined,
-  ) {}
+    private readonly startOn: ((axis: SliceAxis) => FamilyTracker) | undefined,
+  ) {
+    this.trackers.set(axis, { tracker, empty: tracker.snapshot() });
+  }
+
+  /** The tracker per slicing axis (the session's own, and any started for objects on other views). */
+  private readonly trackers = new Map<SliceAxis, { tracker: FamilyTracker; empty: unknown }>();
+
+  private trackerOn(axis: SliceAxis): FamilyTracker {
+    let t = this.trackers.get(axis);
+    if (!t) {
+      if (!this.startOn) throw new MedsamError('video frames have one plane only', 'prompt on the frame itself');
+      const tracker = this.startOn(axis);
+      this.trackers.set(axis, (t = { tracker, empty: tracker.snapshot() }));
+    }
+    return t.tracker;
+  }
+
+  private axisOf(objId: number): SliceAxis {
+    return this.objs.get(objId)?.axis ?? this.axis;
+  }
+
+  private trackerOf(objId: number): FamilyTracker {
+    return this.trackerOn(this.axisOf(objId));
+  }
+
+  /** rows, cols, count of the slices along `axis`. */
+  private shape(axis: SliceAxis): { rows: number; cols: number; count: number } {
+    return axis === this.axis || !this.volume
+      ? { rows: this.rows, cols: this.cols, count: this.numSlices }
+      : sliceShape(this.volume.dims, axis);
+  }
+
+  /** Refuses a prompt for an existing object on another view (its prompts live on its own axis). */
+  private checkAxis(objId: number, axis: SliceAxis): void {
+    const o = this.objs.get(objId);
+    if (o && o.axis !== axis)
+      throw new MedsamError(
+        `object ${objId} was started on the ${VIEW_NAME[o.axis]} view; this prompt is on the ${VIEW_NAME[axis]} view`,
+        `correct it on the ${VIEW_NAME[o.axis]} view (or with the brush on any view), or add a new object for this one`,
+      );
+    if (axis !== this.axis && !this.volume) throw new MedsamError('video frames have one plane only', 'prompt on the frame itself');
+  }
 
   /** Open a Session: leases the model from `opts.pool` (or a private pool) and starts the family's tracker. */
   static async open(input: SessionInput, opts: SessionOptions = {}): Promise<Session> {
@@ -75,7 +151,9 @@ export class Session implements SessionApi {
     const pool: ModelPoolApi = opts.pool ?? ownPool!;
     const lease = await pool.acquire(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
     try {
-      const tracker = lease.model.startTracker(stack, { ...opts.family, featureBudgetMiB: opts.featureBudgetMiB });
+      const trackerOpts = { ...opts.family, featureBudgetMiB: opts.featureBudgetMiB };
+      const tracker = lease.model.startTracker(stack, trackerOpts);
+      const startOn = volume ? (a: SliceAxis) => lease.model.startTracker(volumeStack(volume, a, opts.intensity), trackerOpts) : undefined;
       return new Session(
         opts.id ?? randomUUID(),
         entry.id,
@@ -91,6 +169,7 @@ export class Session implements SessionApi {
         ownPool,
         opts.largestComponent !== false,
         familyFor(entry).checkPrompt,
+        startOn,
       );
     } catch (e) {
       lease.release();
@@ -99,11 +178,20 @@ export class Session implements SessionApi {
     }
   }
 
-  /** Open a Session and replay a recorded history (crash recovery); the replay is deterministic. */
-  static async fromHistory(input: SessionInput, history: readonly Interaction[], opts: SessionOptions = {}): Promise<Session> {
+  /**
+   * Open a Session and replay a recorded history (crash recovery); the replay is deterministic.
+   * `redo` (as redoable() gave it) rebuilds the redo stack: those interactions are replayed, then undone.
+   */
+  static async fromHistory(
+    input: SessionInput,
+    history: readonly Interaction[],
+    opts: SessionOptions = {},
+    redo: readonly Interaction[] = [],
+  ): Promise<Session> {
     const s = await Session.open(input, opts);
     try {
-      for (const i of history) await s.apply(i);
+      for (const i of [...history, ...redo]) await s.apply(i);
+      for (let k = 0; k < redo.length; k++) await s.undo();
     } catch (e) {
       await s.close();
       throw e;
@@ -115,17 +203,19 @@ export class Session implements SessionApi {
   async apply(i: Interaction): Promise<unknown> {
     switch (i.kind) {
       case 'prompt':
-        return this.addPrompt(i.objId, i.slice, i.prompt, { replace: i.replace });
+        return this.addPrompt(i.objId, i.slice, i.prompt, { replace: i.replace, axis: i.axis });
       case 'correct':
-        return this.correct(i.objId, i.slice, i.prompt);
+        return this.correct(i.objId, i.slice, i.prompt, { axis: i.axis });
       case 'propagate':
         return this.propagate({ objIds: i.objIds, range: i.range, direction: i.direction, full: i.full });
       case 'remove':
         return this.removeObject(i.objId);
+      case 'edit':
+        return this.edit(i.objId, i.slice, { mask: i.mask }, { axis: i.axis });
       default:
         throw new MedsamError(
           `unknown interaction kind '${String((i as { kind: unknown }).kind)}'`,
-          "use 'prompt', 'correct', 'propagate' or 'remove'",
+          "use 'prompt', 'correct', 'propagate', 'remove' or 'edit'",
         );
     }
   }
@@ -134,42 +224,80 @@ export class Session implements SessionApi {
     return [...this.objs].map(([objId, o]) => ({
       objId,
       keys: [...o.keys].sort((a, b) => a - b),
-      slices: [...this.tracker.masks(objId)]
-        .filter(([, m]) => m.some((v) => v !== 0))
-        .map(([k]) => k)
-        .sort((a, b) => a - b),
+      slices: this.slicesAlongSessionAxis(objId, o.axis),
       propagated: o.propagated,
+      axis: o.axis,
     }));
   }
 
   /** Distinct slices encoded so far (each slice at most once while the feature budget holds). */
   get slicesEncoded(): number {
-    return this.tracker.framesEncoded;
+    let n = 0;
+    for (const t of this.trackers.values()) n += t.tracker.framesEncoded;
+    return n;
   }
 
-  async addPrompt(objId: number, slice: number, prompt: SlicePrompt, opts: { replace?: boolean } = {}): Promise<SliceMask> {
+  /** Where an object has a mask, as slice indices along the session's axis (whatever its own axis). */
+  private slicesAlongSessionAxis(objId: number, axis: SliceAxis): number[] {
+    const out = new Set<number>();
+    const { cols } = this.shape(axis);
+    // The session axis is rows of the object's slices unless both are in-plane axes (x/y of an axial
+    // slice): see src/preprocess/slices.ts for the row/column order of each axis.
+    const inRows = axis === 2 ? this.axis === 1 : this.axis === 2;
+    for (const [k, m] of this.masksOf(objId)) {
+      if (axis === this.axis) {
+        if (m.some((v) => v !== 0)) out.add(k);
+        continue;
+      }
+      for (let i = 0; i < m.length; i++) if (m[i]) out.add(inRows ? Math.floor(i / cols) : i % cols);
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
+  /**
+   * Prompt an object on a slice. `axis` (volumes): the axis the slice is cut along — the view it
+   * was drawn on (default the session's); a new object lives on that axis from then on.
+   */
+  async addPrompt(
+    objId: number,
+    slice: number,
+    prompt: SlicePrompt,
+    opts: { replace?: boolean; axis?: SliceAxis } = {},
+  ): Promise<SliceMask> {
     const replace = opts.replace ?? false;
-    const p = this.checkPrompt(objId, slice, prompt);
-    return this.serial(() =>
-      this.record({ kind: 'prompt', objId, slice, prompt: p, replace }, async () => {
-        const mask = await this.tracker.prompt(objId, slice, p, { replace, correction: false });
-        this.touch(objId, slice);
+    const axis = opts.axis ?? this.axis;
+    const p = this.checkPrompt(objId, slice, prompt, axis);
+    const interaction: Interaction = { kind: 'prompt', objId, slice, prompt: p, replace };
+    if (axis !== this.axis) interaction.axis = axis;
+    return this.serial(() => {
+      this.checkAxis(objId, axis);
+      return this.record(interaction, async () => {
+        this.touch(objId, slice, axis);
+        await this.giveEdit(objId, slice);
+        const mask = await this.trackerOn(axis).prompt(objId, slice, p, { replace, correction: false });
+        this.dropEdit(objId, slice);
         return sliceMask(objId, slice, mask);
-      }),
-    );
+      });
+    });
   }
 
-  async correct(objId: number, slice: number, prompt: SlicePrompt): Promise<SliceMask> {
-    const p = this.checkPrompt(objId, slice, prompt);
+  async correct(objId: number, slice: number, prompt: SlicePrompt, opts: { axis?: SliceAxis } = {}): Promise<SliceMask> {
+    const axis = opts.axis ?? this.axis;
+    const p = this.checkPrompt(objId, slice, prompt, axis);
+    const interaction: Interaction = { kind: 'correct', objId, slice, prompt: p };
+    if (axis !== this.axis) interaction.axis = axis;
     return this.serial(() => {
       if (!this.objs.has(objId))
         throw new MedsamError(
           `object ${objId} does not exist`,
           `add a prompt for it first (objects: ${[...this.objs.keys()].join(', ') || 'none'})`,
         );
-      return this.record({ kind: 'correct', objId, slice, prompt: p }, async () => {
-        const mask = await this.tracker.prompt(objId, slice, p, { replace: false, correction: true });
-        this.touch(objId, slice);
+      this.checkAxis(objId, axis);
+      return this.record(interaction, async () => {
+        await this.giveEdit(objId, slice);
+        const mask = await this.trackerOn(axis).prompt(objId, slice, p, { replace: false, correction: true });
+        this.dropEdit(objId, slice);
+        this.touch(objId, slice, axis);
         return sliceMask(objId, slice, mask);
       });
     });
@@ -210,17 +338,27 @@ export class Session implements SessionApi {
         opts.signal?.addEventListener('abort', onAbort);
         if (opts.signal?.aborted) ctl.abort();
         this.running = ctl;
-        const total = ids.length * (range[1] - range[0] + 1);
+        // Objects on another view run across the whole of their own axis (a range is in the session axis's slices).
+        const spanOf = (objId: number): [number, number] =>
+          this.axisOf(objId) === this.axis ? [range[0], range[1]] : [0, this.shape(this.axisOf(objId)).count - 1];
+        const total = ids.reduce((t, id) => t + spanOf(id)[1] - spanOf(id)[0] + 1, 0);
         let done = 0;
         try {
           const objects: PropagationSummary['objects'] = [];
           for (const objId of ids) {
             if (ctl.signal.aborted) throw new PropagationCancelled();
-            const onSlice = opts.onSlice;
-            const before = onSlice ? new Map(this.tracker.masks(objId)) : undefined;
+            const tracker = this.trackerOf(objId);
+            const span = spanOf(objId);
+            // Edits become that slice's mask prompt, so propagation starts from what the person drew.
+            for (const slice of [...(this.edits.get(objId)?.keys() ?? [])]) await this.giveEdit(objId, slice);
+            // What streams is what the Session shows: an edited slice keeps its literal mask.
+            const edited = this.edits.get(objId);
+            const onSlice =
+              opts.onSlice && (edited ? (o: number, f: number, m: Uint8Array) => opts.onSlice!(o, f, edited.get(f) ?? m) : opts.onSlice);
+            const before = onSlice ? new Map(tracker.masks(objId)) : undefined;
             const sent = new Map<number, Uint8Array>();
-            const r = await this.tracker.propagate(objId, {
-              range: [range[0], range[1]],
+            const r = await tracker.propagate(objId, {
+              range: span,
               direction,
               full: opts.full ?? false,
               signal: ctl.signal,
@@ -243,7 +381,7 @@ export class Session implements SessionApi {
             });
           }
           if (ctl.signal.aborted) throw new PropagationCancelled();
-          return { objects, slicesEncoded: this.tracker.framesEncoded, seconds: (performance.now() - t0) / 1000 };
+          return { objects, slicesEncoded: this.slicesEncoded, seconds: (performance.now() - t0) / 1000 };
         } finally {
           opts.signal?.removeEventListener('abort', onAbort);
           this.running = undefined;
@@ -258,13 +396,14 @@ export class Session implements SessionApi {
     sent: ReadonlyMap<number, Uint8Array>,
     onSlice: (objId: number, slice: number, mask: Uint8Array) => void,
   ): void {
-    const after = this.tracker.masks(objId);
+    const after = this.trackerOf(objId).masks(objId);
     const frames = new Set(sent.keys());
     for (const f of new Set([...before.keys(), ...after.keys()])) if (before.get(f) !== after.get(f)) frames.add(f);
+    const { rows, cols } = this.shape(this.axisOf(objId));
     for (const f of [...frames].sort((x, y) => x - y)) {
       const now = after.get(f);
       if (sameMask(now, sent.has(f) ? sent.get(f) : before.get(f))) continue;
-      onSlice(objId, f, now ?? new Uint8Array(this.rows * this.cols));
+      onSlice(objId, f, now ?? new Uint8Array(rows * cols));
     }
   }
 
@@ -273,18 +412,110 @@ export class Session implements SessionApi {
       if (!this.objs.has(objId))
         throw new MedsamError(`object ${objId} does not exist`, `objects: ${[...this.objs.keys()].join(', ') || 'none'}`);
       return this.record({ kind: 'remove', objId }, async () => {
-        this.tracker.removeObject(objId);
+        this.trackerOf(objId).removeObject(objId);
         this.objs.delete(objId);
+        this.edits = new Map(this.edits);
+        this.edits.delete(objId);
+        this.pending = new Set([...this.pending].filter((k) => !k.startsWith(`${objId}:`)));
       });
     });
+  }
+
+  /**
+   * A literal edit of one object's mask on one slice: the new mask, or a brush/eraser stroke on
+   * the current one (a new object id starts an object drawn by hand). No model runs; the history
+   * records the resulting mask, so a replay is exact. Resolves to the slice's mask.
+   */
+  edit(objId: number, slice: number, e: MaskEdit, opts: { axis?: SliceAxis } = {}): Promise<SliceMask> {
+    if (this.closed) return Promise.reject(new MedsamError('the session is closed', 'open a new session'));
+    const axis = opts.axis ?? this.axis;
+    if (axis !== this.axis && !this.volume)
+      return Promise.reject(new MedsamError('video frames have one plane only', 'edit on the frame itself'));
+    if (axis !== 0 && axis !== 1 && axis !== 2)
+      return Promise.reject(new MedsamError(`axis ${String(axis)} is not 0, 1 or 2`, 'use 0, 1 or 2'));
+    const { rows, cols, count } = this.shape(axis);
+    if (!Number.isInteger(objId) || objId < 1 || objId > 255)
+      return Promise.reject(new MedsamError(`object id ${objId} is not an integer 1..255`, 'give objId 1..255'));
+    if (!Number.isInteger(slice) || slice < 0 || slice >= count)
+      return Promise.reject(new MedsamError(`slice ${slice} is outside the stack (0..${count - 1})`, 'give a slice index along that axis'));
+    if (e.mask && e.mask.length !== rows * cols)
+      return Promise.reject(
+        new MedsamError(`the edit's mask has ${e.mask.length} pixels, the slice ${rows}x${cols}`, 'send a rows x cols mask'),
+      );
+    if (e.stroke) {
+      const st = e.stroke;
+      const bad =
+        !Array.isArray(st.points) ||
+        st.points.length === 0 ||
+        st.points.length > 10_000 ||
+        !st.points.every((q) => Number.isFinite(q?.x) && Number.isFinite(q?.y)) ||
+        !(st.radius >= 0 && st.radius <= 256) ||
+        (st.mode !== 'paint' && st.mode !== 'erase');
+      if (bad)
+        return Promise.reject(
+          new MedsamError('the brush stroke is not {points: [{x, y}, ...], radius 0..256, mode paint|erase}', 'send 1..10000 points'),
+        );
+    }
+    return this.serial(() => {
+      const own = this.objs.get(objId)?.axis ?? axis;
+      // On the object's own axis the edit is one slice; on another view it is a plane of voxels,
+      // written exactly into every slice of the object it crosses.
+      const volume = own === axis ? undefined : this.objectVolume(objId, own);
+      const current = volume ? extractSlice(volume, this.volume!.dims, axis, slice) : this.masksOf(objId).get(slice);
+      const mask = e.mask ? Uint8Array.from(e.mask, (v) => (v ? 1 : 0)) : applyStroke(current, rows, cols, e.stroke!);
+      const interaction: Interaction = { kind: 'edit', objId, slice, mask };
+      if (axis !== this.axis) interaction.axis = axis;
+      return this.record(interaction, async () => {
+        const changed = new Map<number, Uint8Array>();
+        if (!volume) changed.set(slice, mask);
+        else {
+          insertSlice(volume, this.volume!.dims, axis, slice, mask);
+          const had = this.masksOf(objId);
+          for (let k = 0; k < this.shape(own).count; k++) {
+            const m = extractSlice(volume, this.volume!.dims, own, k);
+            if (!sameMask(m, had.get(k))) changed.set(k, m);
+          }
+        }
+        this.edits = new Map(this.edits);
+        const mine = new Map(this.edits.get(objId));
+        this.pending = new Set(this.pending);
+        for (const [k, m] of changed) {
+          mine.set(k, m);
+          this.pending.add(`${objId}:${k}`);
+          this.touch(objId, k, own);
+        }
+        this.edits.set(objId, mine);
+        if (changed.size === 0 && !this.objs.has(objId)) this.touch(objId, slice, own);
+        return sliceMask(objId, slice, mask);
+      });
+    });
+  }
+
+  /** One object's masks as a 0/1 volume (x fastest), from its slices along `axis`. */
+  private objectVolume(objId: number, axis: SliceAxis): Uint8Array {
+    const out = new Uint8Array(voxelCount(this.volume!));
+    for (const [k, m] of this.masksOf(objId)) insertSlice(out, this.volume!.dims, axis, k, m);
+    return out;
   }
 
   undo(): Promise<boolean> {
     return this.serial(async () => {
       const last = this.done.pop();
       if (!last) return false;
-      this.tracker.restore(last.before.tracker);
-      this.objs = last.before.objects;
+      const after = this.snapshot();
+      this.restoreTo(last.before);
+      this.undone.push({ ...last, after });
+      return true;
+    });
+  }
+
+  /** Redo the last undone interaction (its state comes back as it was); false when there is none. */
+  redo(): Promise<boolean> {
+    return this.serial(async () => {
+      const next = this.undone.pop();
+      if (!next) return false;
+      this.restoreTo(next.after);
+      this.done.push({ interaction: next.interaction, before: next.before });
       return true;
     });
   }
@@ -293,13 +524,18 @@ export class Session implements SessionApi {
     return this.done.map((d) => d.interaction);
   }
 
+  /** What redo() would bring back, in redo order (for fromHistory's `redo`). */
+  redoable(): Interaction[] {
+    return this.undone.map((d) => d.interaction).reverse();
+  }
+
   mask(objId: number, slice: number): Uint8Array | undefined {
-    return this.tracker.masks(objId).get(slice);
+    return this.masksOf(objId).get(slice);
   }
 
   /** One object's masks by slice (only slices where it was reached). */
   objectMasks(objId: number): ReadonlyMap<number, Uint8Array> {
-    return this.tracker.masks(objId);
+    return this.masksOf(objId);
   }
 
   labelMap(): Volume {
@@ -316,7 +552,15 @@ export class Session implements SessionApi {
     const touched = new Set<number>();
     const objects: { objId: number; slices: number }[] = [];
     for (const objId of this.objs.keys()) {
-      const occupied = addObjectToLabelMap(labels, this.volume, this.axis, objId, this.tracker.masks(objId), this.largestComponent);
+      const occupied = addObjectToLabelMap(
+        labels,
+        this.volume,
+        this.axisOf(objId),
+        objId,
+        this.masksOf(objId),
+        this.largestComponent,
+        this.edits.get(objId),
+      );
       occupied.forEach((k) => touched.add(k));
       objects.push({ objId, slices: occupied.length });
     }
@@ -344,11 +588,19 @@ export class Session implements SessionApi {
             }
         }
       }
+      // Manual edits are literal: they override the logit vote on their slices.
+      for (const [objId, bySlice] of this.edits)
+        for (const [f, m] of bySlice) {
+          const lab = out[f]!;
+          for (let i = 0; i < px; i++)
+            if (m[i]) lab[i] = objId;
+            else if (lab[i] === objId) lab[i] = 0;
+        }
       return out;
     }
     const order = this.tracker.overlap === 'lower-id-wins' ? [...ids].sort((a, b) => b - a) : ids;
     for (const objId of order) {
-      for (const [f, m] of this.tracker.masks(objId)) {
+      for (const [f, m] of this.masksOf(objId)) {
         const lab = out[f]!;
         for (let i = 0; i < px; i++) if (m[i]) lab[i] = objId;
       }
@@ -365,19 +617,22 @@ export class Session implements SessionApi {
     this.cancel();
     this.closed = true;
     await this.chain;
-    this.tracker.dispose();
+    for (const t of this.trackers.values()) t.tracker.dispose();
     this.lease.release();
     await this.ownPool?.drain();
   }
 
   // ----------------------------------------------------------------------------------------------
 
-  private checkPrompt(objId: number, slice: number, prompt: SlicePrompt): SlicePrompt {
+  private checkPrompt(objId: number, slice: number, prompt: SlicePrompt, axis: SliceAxis = this.axis): SlicePrompt {
     if (this.closed) throw new MedsamError('the session is closed', 'open a new session');
+    if (axis !== 0 && axis !== 1 && axis !== 2) throw new MedsamError(`axis ${String(axis)} is not 0, 1 or 2`, 'use 0, 1 or 2');
+    if (axis !== this.axis && !this.volume) throw new MedsamError('video frames have one plane only', 'prompt on the frame itself');
+    const sh = this.shape(axis);
     const [v] = validatePrompts([{ objId, slice, box: prompt?.box, points: prompt?.points, mask: prompt?.mask, recist: prompt?.recist }], {
-      width: this.cols,
-      height: this.rows,
-      count: this.numSlices,
+      width: sh.cols,
+      height: sh.rows,
+      count: sh.count,
     });
     const p: SlicePrompt = {};
     this.checkFamily?.(prompt, `object ${objId}, slice ${slice}`);
@@ -388,9 +643,58 @@ export class Session implements SessionApi {
     return p;
   }
 
-  private touch(objId: number, slice: number): void {
+  /** The object's masks as shown: the tracker's, with manual edits laid over them. */
+  private masksOf(objId: number): ReadonlyMap<number, Uint8Array> {
+    const base = this.trackerOf(objId).masks(objId);
+    const edited = this.edits.get(objId);
+    if (!edited) return base;
+    const out = new Map(base);
+    for (const [f, m] of edited) {
+      if (m.some((v) => v !== 0)) out.set(f, m);
+      else out.delete(f);
+    }
+    return out;
+  }
+
+  /** Hands a pending edit to the tracker as that slice's mask prompt (before the model works near it). */
+  private async giveEdit(objId: number, slice: number): Promise<void> {
+    const k = `${objId}:${slice}`;
+    if (!this.pending.has(k)) return;
+    const mask = this.edits.get(objId)!.get(slice)!;
+    const tracker = this.trackerOf(objId);
+    const reached = tracker.masks(objId).has(slice);
+    await tracker.prompt(objId, slice, { mask }, { replace: true, correction: reached });
+    this.pending = new Set(this.pending);
+    this.pending.delete(k);
+  }
+
+  /** A prompt on an edited slice hands that slice back to the model. */
+  private dropEdit(objId: number, slice: number): void {
+    if (!this.edits.get(objId)?.has(slice)) return;
+    this.edits = new Map(this.edits);
+    const m = new Map(this.edits.get(objId));
+    m.delete(slice);
+    if (m.size) this.edits.set(objId, m);
+    else this.edits.delete(objId);
+  }
+
+  private snapshot(): Snapshot {
+    const trackers = new Map<SliceAxis, unknown>();
+    for (const [a, t] of this.trackers) trackers.set(a, t.tracker.snapshot());
+    return { trackers, objects: new Map(this.objs), edits: this.edits, pending: this.pending };
+  }
+
+  private restoreTo(s: Snapshot): void {
+    // A tracker started after the snapshot goes back to its empty state.
+    for (const [a, t] of this.trackers) t.tracker.restore(s.trackers.has(a) ? s.trackers.get(a) : t.empty);
+    this.objs = new Map(s.objects);
+    this.edits = s.edits;
+    this.pending = s.pending;
+  }
+
+  private touch(objId: number, slice: number, axis: SliceAxis = this.axisOf(objId)): void {
     const o = this.objs.get(objId);
-    this.objs.set(objId, { keys: new Set([...(o?.keys ?? []), slice]), propagated: false });
+    this.objs.set(objId, { keys: new Set([...(o?.keys ?? []), slice]), propagated: false, axis: o?.axis ?? axis });
   }
 
   /** One call at a time, in call order (a server may fire requests concurrently). */
@@ -403,16 +707,19 @@ export class Session implements SessionApi {
     return r;
   }
 
-  /** Runs an interaction; on success it joins the history, on failure the state before it is put back. */
+  /**
+   * Runs an interaction; on success it joins the history (and the redo stack is cleared), on
+   * failure the state before it is put back.
+   */
   private async record<T>(interaction: Interaction, fn: () => Promise<T>): Promise<T> {
-    const before: Snapshot = { tracker: this.tracker.snapshot(), objects: new Map(this.objs) };
+    const before = this.snapshot();
     try {
       const r = await fn();
       this.done.push({ interaction, before });
+      this.undone.length = 0;
       return r;
     } catch (e) {
-      this.tracker.restore(before.tracker);
-      this.objs = before.objects;
+      this.restoreTo(before);
       throw e;
     }
   }
@@ -424,10 +731,12 @@ function sliceMask(objId: number, slice: number, mask: Uint8Array): SliceMask {
   return { objId, slice, mask, area };
 }
 
+const VIEW_NAME: Record<SliceAxis, string> = { 0: 'sagittal', 1: 'coronal', 2: 'axial' };
+
 /** Binary masks equal by content; absent (undefined) equals all zero. */
 function sameMask(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
   if (a === b) return true;
-  const n = a?.length ?? b!.length;
+  const n = a?.length ?? b?.length ?? 0;
   for (let i = 0; i < n; i++) if ((a ? a[i]! !== 0 : false) !== (b ? b[i]! !== 0 : false)) return false;
   return true;
 }

@@ -3,6 +3,7 @@ import type { Precision } from '../models/precision.js';
 import type { Volume } from '../io/volume.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { SliceAxis } from '../preprocess/slices.js';
+import type { BrushStroke } from './brushStroke.js';
 
 /**
  * The public shapes of the long-lived interactive Session and the ModelPool (src/session/session.ts,
@@ -10,6 +11,7 @@ import type { SliceAxis } from '../preprocess/slices.js';
  */
 
 export type { Direction, KeyStop, SlicePrompt } from '../families/family.js';
+export type { BrushStroke } from './brushStroke.js';
 
 /** RGB video frames (interleaved, row-major height × width × 3), e.g. a LoadedFrames. */
 export interface VideoInput {
@@ -61,8 +63,10 @@ export interface ObjectInfo {
   objId: number;
   /** Slices carrying a prompt or correction, ascending. */
   keys: number[];
-  /** Slices where the object currently has a mask, ascending. */
+  /** Slices (along the session's axis) where the object currently has a mask, ascending. */
   slices: number[];
+  /** The axis the object's own slices (keys, masks) are cut along: the view it was started on. */
+  axis: SliceAxis;
   /** Whether everything prompted so far has been propagated. */
   propagated: boolean;
 }
@@ -104,10 +108,12 @@ export interface PropagationSummary {
  * base64); Session.fromHistory replays a list deterministically (crash recovery).
  */
 export type Interaction =
-  | { kind: 'prompt'; objId: number; slice: number; prompt: SlicePrompt; replace: boolean }
-  | { kind: 'correct'; objId: number; slice: number; prompt: SlicePrompt }
+  | { kind: 'prompt'; objId: number; slice: number; prompt: SlicePrompt; replace: boolean; axis?: SliceAxis }
+  | { kind: 'correct'; objId: number; slice: number; prompt: SlicePrompt; axis?: SliceAxis }
   | { kind: 'propagate'; objIds?: number[]; range?: [number, number]; direction?: Direction; full?: boolean }
-  | { kind: 'remove'; objId: number };
+  | { kind: 'remove'; objId: number }
+  /** A literal (brush/eraser) edit: the object's mask on that slice becomes `mask` (rows × cols, 0/1). */
+  | { kind: 'edit'; objId: number; slice: number; mask: Uint8Array; axis?: SliceAxis };
 
 /** What a Session offers (implemented by the Session class). */
 export interface SessionApi {
@@ -120,14 +126,20 @@ export interface SessionApi {
   readonly cols: number;
   readonly objects: ObjectInfo[];
   /** Prompt an object (new or existing) on a slice; resolves to its mask there. */
-  addPrompt(objId: number, slice: number, prompt: SlicePrompt, opts?: { replace?: boolean }): Promise<SliceMask>;
+  addPrompt(objId: number, slice: number, prompt: SlicePrompt, opts?: { replace?: boolean; axis?: SliceAxis }): Promise<SliceMask>;
   propagate(opts?: PropagateOptions): Promise<PropagationSummary>;
   /** A correction on a slice (typically clicks); the next propagate() redoes what it affects. */
-  correct(objId: number, slice: number, prompt: SlicePrompt): Promise<SliceMask>;
+  correct(objId: number, slice: number, prompt: SlicePrompt, opts?: { axis?: SliceAxis }): Promise<SliceMask>;
   removeObject(objId: number): Promise<void>;
+  /** A literal mask edit on a slice: the new mask, or a brush/eraser stroke on the current one. */
+  edit(objId: number, slice: number, e: { mask: Uint8Array } | { stroke: BrushStroke }, opts?: { axis?: SliceAxis }): Promise<SliceMask>;
   /** Undo the last interaction; false when there is none. */
   undo(): Promise<boolean>;
+  /** Redo the last undone interaction; false when there is none (any new interaction clears them). */
+  redo(): Promise<boolean>;
   history(): Interaction[];
+  /** The undone interactions redo() would bring back, in redo order. */
+  redoable(): Interaction[];
   /** One object's raw mask on a slice (undefined when absent). */
   mask(objId: number, slice: number): Uint8Array | undefined;
   /** Volumes: every object in one uint8 label map on the input grid. */

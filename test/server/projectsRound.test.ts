@@ -435,6 +435,17 @@ async function runRoundOverHttp(s: TestServer, data: Awaited<ReturnType<typeof p
   const diff = await ok(alice, 'GET', `${P}/cases/${caseA.name}/diff?a=0&b=${a2.version}`);
   assert.ok(Math.abs(diff.dsc - dice(pre.get(caseA.name)!, refA.ref)) < 1e-12);
   assert.ok(Math.abs(diff.volumeChangeMl - (diff.mlB - diff.mlA)) < 1e-12);
+  // Restore = a new version with an old mask (here version a2's, so the label stays); a stale base is a 409.
+  await refused(alice, 'POST', `${P}/cases/${caseA.name}/restore`, { version: 0, baseVersion: a1.version }, 409, /based on version/);
+  const a3 = await ok(alice, 'POST', `${P}/cases/${caseA.name}/restore`, { version: a2.version, baseVersion: a2.version }, 201);
+  assert.equal(a3.version, a2.version + 1);
+  assert.equal(a3.restoredFrom, a2.version);
+  const history = await ok(rev, 'GET', `${P}/cases/${caseA.name}`);
+  assert.deepEqual(
+    history.versions.map((v: { version: number; author: string }) => [v.version, v.author]),
+    [[0, 'minisam@builtin-1'], ...Array.from({ length: a3.version }, (_, i) => [i + 1, 'alice'])],
+  );
+  assert.equal(history.interactions.count, sent.get(caseA.name)!.get('alice')!.length);
   await ok(alice, 'POST', `${P}/cases/${caseA.name}/submit`);
   for (const name of [caseA.name, caseB.name, manual.name, organ.name]) {
     const r = await ok(rev, 'POST', `${P}/cases/${name}/review`, { verdict: 'accept' });
@@ -494,7 +505,7 @@ async function runRoundOverHttp(s: TestServer, data: Awaited<ReturnType<typeof p
   const root = 'ct-round1-round1';
   const manifest = JSON.parse(new TextDecoder().decode(files[`${root}/manifest.json`]));
   assert.deepEqual(manifest.cases.map((c: { case: string }) => c.case).sort(), [...finals.keys()].sort());
-  assert.equal(manifest.cases.find((c: { case: string }) => c.case === caseA.name).acceptedVersion, a2.version);
+  assert.equal(manifest.cases.find((c: { case: string }) => c.case === caseA.name).acceptedVersion, a3.version);
   for (const [name, labels] of finals) {
     const npz = readNpzBytes(files[`${root}/${name}.npz`]!);
     assert.deepEqual(Array.from(npz.gts!.data as Uint8Array), Array.from(labels), `${name} exported gts`);

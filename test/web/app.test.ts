@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { dice } from '../../src/metrics/dice.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
@@ -305,4 +305,250 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   await shot(page, '10-error-server-down');
 
   assert.deepEqual(errors, [], 'no uncaught page errors');
+  await page.close();
+  // The cases after this one share a server again.
+  server = await serve();
+});
+
+/** Each object's mask on one slice from the server, as 0/1 rows × cols (object 1 unless told). */
+async function serverSlice(url: string, session: string, z: number, objId = 1): Promise<{ bits: Uint8Array; cols: number }> {
+  const b = (await (await fetch(`${url}/sessions/${session}/slices/${z}`)).json()) as {
+    rows: number;
+    cols: number;
+    objects: { objId: number; mask: { counts: number[] } }[];
+  };
+  const bits = new Uint8Array(b.rows * b.cols);
+  const counts = b.objects.find((o) => o.objId === objId)?.mask.counts ?? [];
+  let p = 0;
+  counts.forEach((n, i) => {
+    if (i % 2) bits.fill(1, p, p + n);
+    p += n;
+  });
+  return { bits, cols: b.cols };
+}
+
+/** Waits until the app is not busy, then blanks the status line (so the next waitStatus sees the next action's). */
+async function settle(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.busy === undefined, undefined, { timeout: 120_000 });
+  await page.evaluate(() => {
+    document.getElementById('status').textContent = '…';
+  });
+}
+
+/** A stroke with real mouse events through voxel positions of the axial slice shown. */
+async function strokeThrough(page: Page, pts: { x: number; y: number }[]): Promise<void> {
+  const first = await voxelToClient(page, pts[0]!.x, pts[0]!.y);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const q of pts.slice(1)) {
+    const c = await voxelToClient(page, q.x, q.y);
+    await page.mouse.move(c.x, c.y, { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+test('brush and eraser edit the mask literally; undo and redo (button and both shortcuts)', { skip, timeout: 600_000 }, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  await page.selectOption('#layout', 'axial');
+  await goToSlice(page, 15);
+  assert.equal(await page.isDisabled('#redo'), true, 'nothing to redo yet');
+
+  // Brush (B), radius 4 → 6 with ] ], a horizontal stroke across y = 50.
+  await page.keyboard.press('b');
+  await page.keyboard.press(']');
+  await page.keyboard.press(']');
+  assert.equal(await page.textContent('#brush-radius'), '6');
+  await strokeThrough(page, [
+    { x: 40, y: 50 },
+    { x: 70, y: 50 },
+  ]);
+  await waitStatus(page, /slice 15: painted, \d+ px/);
+  assert.equal(await page.getAttribute('#brush-cursor', 'visibility'), 'visible', 'the brush shows its size under the mouse');
+  const r = Number(await page.getAttribute('#brush-cursor', 'r'));
+  assert.ok(r > 6, `cursor radius ${r} screen px for a 6-voxel brush`);
+  let s = await serverSlice(server.url, session, 15);
+  const at = (x: number, y: number) => s.bits[y * s.cols + x];
+  assert.equal(at(55, 50), 1, 'painted on the stroke');
+  assert.equal(at(55, 54), 1, 'within the radius');
+  assert.equal(at(55, 60), 0, 'not beyond the radius');
+  assert.equal(at(30, 50), 0, 'not before the stroke');
+  const painted = s.bits.reduce((a, b) => a + b, 0);
+  assert.equal(
+    await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels),
+    painted,
+    'the overlay shows the stored edit',
+  );
+  await shot(page, '11-brush');
+
+  // Eraser (E): one dab in the middle.
+  await page.keyboard.press('e');
+  await strokeThrough(page, [{ x: 55, y: 50 }]);
+  await waitStatus(page, /slice 15: erased, \d+ px/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(55, 50), 0, 'erased');
+  assert.equal(at(42, 50), 1, 'the rest of the stroke stays');
+  await shot(page, '12-eraser');
+
+  // Undo (button) brings the erased pixels back; redo (Ctrl+Shift+Z) removes them again.
+  await page.click('#undo');
+  await waitStatus(page, /^undone$/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(55, 50), 1, 'undo restored the pixel');
+  assert.equal(await page.isDisabled('#redo'), false);
+  await page.keyboard.press('Control+Shift+Z');
+  await waitStatus(page, /^redone$/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(55, 50), 0, 'redo erased it again');
+  assert.equal(await page.isDisabled('#redo'), true);
+  // Ctrl+Z / Ctrl+Y, then the Redo button (each waits for the previous to finish and its status to change).
+  await settle(page);
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  await settle(page);
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  assert.equal(
+    (await serverSlice(server.url, session, 15)).bits.some((v) => v),
+    false,
+    'both edits undone',
+  );
+  await settle(page);
+  await page.keyboard.press('Control+y');
+  await waitStatus(page, /^redone$/);
+  await settle(page);
+  await page.click('#redo');
+  await waitStatus(page, /^redone$/);
+  s = await serverSlice(server.url, session, 15);
+  assert.equal(at(42, 50), 1);
+  assert.equal(at(55, 50), 0);
+  assert.equal(
+    await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels),
+    s.bits.reduce((a, b) => a + b, 0),
+  );
+  await shot(page, '13-redo');
+  assert.match((await page.textContent('#help-table')) ?? '', /Ctrl\+Shift\+z.*Redo.*/s);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a refused (expired or invalid) token: a visible message with a way to enter a new one that works', {
+  skip,
+  timeout: 600_000,
+}, async () => {
+  const guarded = await serve({ requireAuth: true, users: { ann: 'annotator' } });
+  try {
+    const { page, errors } = await openApp(browser, guarded.url);
+    await page.evaluate(() => localStorage.setItem('medsam2.token', 'an-expired-token'));
+    await page.setInputFiles('#file', CT_ORGANS);
+    const msg = await waitError(page);
+    assert.match(msg, /token/i, msg);
+    assert.equal(await page.isVisible('#message-action'), true, 'the message offers a way to enter a token');
+    assert.match((await page.textContent('#message-action')) ?? '', /token/i);
+    await shot(page, '14-token-refused');
+    await page.click('#message-action');
+    assert.equal(await page.isVisible('#token-form'), true);
+    await page.fill('#token-input', guarded.tokens.ann!);
+    await shot(page, '15-token-form');
+    await page.click('#token-save');
+    assert.equal(await page.isVisible('#token-form'), false);
+    assert.equal(await page.evaluate(() => localStorage.getItem('medsam2.token')), guarded.tokens.ann);
+    const auth: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/uploads')) auth.push(r.headers().authorization ?? '');
+    });
+    await page.setInputFiles('#file', CT_ORGANS);
+    await waitStatus(page, /draw a box/);
+    assert.deepEqual(auth, [`Bearer ${guarded.tokens.ann}`]);
+    await shot(page, '16-token-accepted');
+    assert.deepEqual(errors, []);
+    await page.close();
+  } finally {
+    await guarded.stop();
+  }
+});
+
+test('a box drawn on the coronal view (real mouse events) segments that plane, inside the box', { skip, timeout: 600_000 }, async () => {
+  const seg = await readVolume(CT_ORGANS_SEG);
+  const [W, H, D] = seg.dims;
+  const labels = seg.data as ArrayLike<number>;
+  const counts = new Map<number, number>();
+  for (let i = 0; i < labels.length; i++) if (labels[i]) counts.set(labels[i]!, (counts.get(labels[i]!) ?? 0) + 1);
+  const organ = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+  // The coronal plane (fixed y) where the organ is largest, and its box there (x, z).
+  let Y = 0,
+    best = 0;
+  for (let y = 0; y < H; y++) {
+    let n = 0;
+    for (let z = 0; z < D; z++) for (let x = 0; x < W; x++) if (labels[x + W * (y + H * z)] === organ) n++;
+    if (n > best) [best, Y] = [n, y];
+  }
+  let [x0, x1, z0, z1] = [W, -1, D, -1];
+  for (let z = 0; z < D; z++)
+    for (let x = 0; x < W; x++)
+      if (labels[x + W * (Y + H * z)] === organ) {
+        x0 = Math.min(x0, x);
+        x1 = Math.max(x1, x);
+        z0 = Math.min(z0, z);
+        z1 = Math.max(z1, z);
+      }
+
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  await page.selectOption('#window', 'abdomen');
+  await page.selectOption('#layout', 'coronal');
+  await page.evaluate(([x, y, z]) => (window.medsam2 as AppHandle).viewer.goToVoxel(x!, y!, z!), [(x0 + x1) / 2, Y, (z0 + z1) / 2]);
+  await page.click('[data-tool="box"]');
+  const sent: { slice: number; axis: number; box: number[] }[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
+  });
+  const corner = async (x: number, z: number) => {
+    const p = await page.evaluate(([a, b, c]) => (window.medsam2 as AppHandle).viewer.voxelToClientOn(a!, b!, c!, 1), [x, Y, z]);
+    assert.ok(p, `voxel (${x}, ${Y}, ${z}) is not on the coronal view`);
+    return p;
+  };
+  const a = await corner(x0, z0);
+  const c = await corner(x1, z1);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
+  await page.mouse.move(c.x, c.y, { steps: 4 });
+  await page.mouse.up();
+  await waitStatus(page, new RegExp(`slice ${Y}: \\d+ px`));
+  assert.equal(sent[0]!.axis, 1, 'sent as a coronal prompt');
+  assert.equal(sent[0]!.slice, Y);
+  [x0, z0, x1, z1].forEach((v, i) =>
+    assert.ok(Math.abs(sent[0]!.box[i]! - v) <= 1, `box ${JSON.stringify(sent[0]!.box)} vs drawn ${[x0, z0, x1, z1]}`),
+  );
+  await shot(page, '17-coronal-box');
+
+  // The server's label map: the object is on the plane y = Y only, inside the box, and covers much of the organ there.
+  let area = 0,
+    inter = 0,
+    outside = 0;
+  for (let z = 0; z < D; z++) {
+    const s = await serverSlice(server.url, session, z);
+    for (let i = 0; i < s.bits.length; i++) {
+      if (!s.bits[i]) continue;
+      const x = i % W,
+        y = Math.floor(i / W);
+      area++;
+      if (y !== Y || x < x0 - 1 || x > x1 + 1 || z < z0 - 1 || z > z1 + 1) outside++;
+      if (labels[x + W * (y + H * z)] === organ) inter++;
+    }
+  }
+  const dsc = (2 * inter) / (area + best);
+  process.stdout.write(`# coronal box on y=${Y}: ${area} px, ${outside} outside the box, plane DSC vs the reference ${dsc.toFixed(3)}\n`);
+  assert.ok(area > 0.2 * best, `mask ${area} px vs the organ's ${best} px on that plane`);
+  assert.equal(outside, 0, 'every voxel of the mask is on the coronal plane, inside the drawn box');
+  // The overlay shows the prompt's mask as returned; the label map keeps the largest 3D component (a few px fewer).
+  const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
+  assert.ok(shown >= area && shown <= area * 1.01 + 2, `the overlay shows it (${shown} vs ${area} px)`);
+  assert.deepEqual(errors, []);
+  await page.close();
 });

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Box } from '../../src/predictor/prompts.js';
+import { createUser } from '../../src/server/auth.js';
 import { defaultConfig } from '../../src/server/config.js';
-import { startServer } from '../../src/server/start.js';
+import { openRepository, startServer } from '../../src/server/start.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -40,15 +41,30 @@ export async function ensureWebBuild(): Promise<void> {
 
 export interface Served {
   url: string;
+  /** Tokens of the users created with `users` (by name). */
+  tokens: Record<string, string>;
   stop(): Promise<void>;
 }
 
-export async function serve(): Promise<Served> {
+/**
+ * `medsam2 serve` on a free loopback port with its state in a temp folder. `requireAuth` makes it
+ * ask for a bearer token (as on a non-loopback bind); `users` are created first (name → role).
+ */
+export async function serve(
+  opts: { requireAuth?: boolean; users?: Record<string, 'admin' | 'annotator' | 'reviewer' | 'viewer'> } = {},
+): Promise<Served> {
   const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-web-'));
-  const s = await startServer({ ...defaultConfig(dataDir), port: 0, threads: 2 });
+  const tokens: Record<string, string> = {};
+  if (opts.users) {
+    const repo = await openRepository(dataDir);
+    for (const [name, role] of Object.entries(opts.users)) tokens[name] = (await createUser(repo, name, role)).token;
+    await repo.close();
+  }
+  const s = await startServer({ ...defaultConfig(dataDir), port: 0, threads: 2, requireAuth: opts.requireAuth ?? false });
   let stopped = false;
   return {
     url: s.url,
+    tokens,
     stop: async () => {
       if (stopped) return;
       stopped = true;
@@ -131,7 +147,12 @@ export async function waitError(page: Page, timeout = 60_000): Promise<string> {
 }
 
 export type AppHandle = {
-  viewer: { voxelToClient(x: number, y: number): { x: number; y: number } | undefined; objectStats(id: number): { voxels: number } };
+  viewer: {
+    voxelToClient(x: number, y: number): { x: number; y: number } | undefined;
+    voxelToClientOn(x: number, y: number, z: number, view: number): { x: number; y: number } | undefined;
+    goToVoxel(x: number, y: number, z: number): void;
+    objectStats(id: number): { voxels: number };
+  };
 };
 
 export async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {

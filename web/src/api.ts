@@ -22,6 +22,8 @@ export interface UploadView {
 
 export interface ObjectView {
   objId: number;
+  /** The axis its keys are slices of (the view it was started on). */
+  axis?: number;
   keys: number[];
   slices: number[];
 }
@@ -37,6 +39,8 @@ export interface SessionView {
   rows: number;
   cols: number;
   interactions: number;
+  /** Undone interactions that redo would bring back. */
+  redoable?: number;
   propagating: boolean;
   objects: ObjectView[];
 }
@@ -44,6 +48,8 @@ export interface SessionView {
 export interface PromptBody {
   objId: number;
   slice: number;
+  /** The axis `slice` is cut along (the view drawn on: 2 axial, 1 coronal, 0 sagittal). */
+  axis?: number;
   box?: [number, number, number, number];
   points?: { x: number; y: number; label: 0 | 1 }[];
   recist?: [number, number, number, number];
@@ -55,6 +61,8 @@ export interface PromptBody {
 export interface SliceMask {
   objId: number;
   slice: number;
+  /** What `slice` counts along; absent = the session's axis. */
+  axis?: number;
   area?: number;
   mask: Rle;
 }
@@ -132,6 +140,23 @@ export class Api {
 
   undo(sessionId: string): Promise<{ undone: boolean }> {
     return this.json('POST', `/sessions/${encodeURIComponent(sessionId)}/undo`);
+  }
+
+  redo(sessionId: string): Promise<{ redone: boolean }> {
+    return this.json('POST', `/sessions/${encodeURIComponent(sessionId)}/redo`);
+  }
+
+  /** A literal brush / eraser edit on a slice; returns the slice's mask as stored. */
+  edit(
+    sessionId: string,
+    body: {
+      objId: number;
+      slice: number;
+      axis?: number;
+      stroke: { points: { x: number; y: number }[]; radius: number; mode: 'paint' | 'erase' };
+    },
+  ): Promise<SliceMask> {
+    return this.json('POST', `/sessions/${encodeURIComponent(sessionId)}/edits`, body);
   }
 
   cancel(sessionId: string): Promise<{ cancelled: boolean }> {

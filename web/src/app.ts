@@ -1,19 +1,34 @@
 /**
  * The app's controller: opening a scan (upload + display), prompt tools on the axial view, the
- * object list, propagation with streamed progress and cancel, undo, export and reload recovery.
- * It talks to `medsam2 serve` only through Api and draws only through Viewer.
+ * brush / eraser (literal mask edits), the object list, propagation with streamed progress and
+ * cancel, undo / redo, export, an access token a person can enter when the server asks for one,
+ * and reload recovery. It talks to `medsam2 serve` only through Api and draws only through Viewer.
  */
-import { Api, type SessionView, type SliceMask } from './api.js';
+import { Api, ApiError, type SessionView, type SliceMask } from './api.js';
 import { Messages, UserError } from './messages.js';
 import { npzToNifti } from './npzVolume.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
-import { Viewer, type ViewLayout } from './viewer.js';
+import { BrushTool } from './tools/brush.js';
 import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
+import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 
-type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist';
+type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist' | 'brush' | 'eraser';
+
+/** Overlay redraws during propagation at most this often (see Viewer.scheduleRefresh). */
+const PROPAGATION_REFRESH_MS = 250;
+
+/** NiiVue's view (0 axial, 1 coronal, 2 sagittal) → the voxel axis its slices are cut along. */
+const VIEW_AXIS = [2, 1, 0] as const;
+
+/** A hit as the server counts slices along `axis`: slice index, column, row (src/preprocess/slices.ts). */
+function onSlice(hit: VoxelHit, axis: number): { slice: number; col: number; row: number } {
+  if (axis === 2) return { slice: Math.round(hit.z), col: hit.x, row: hit.y };
+  if (axis === 1) return { slice: Math.round(hit.y), col: hit.x, row: hit.z };
+  return { slice: Math.round(hit.x), col: hit.y, row: hit.z };
+}
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** NiiVue reads these itself; .npz is converted; anything else the server may read but we cannot show. */
@@ -33,7 +48,11 @@ export class App {
   private activeObj = 1;
   private busy = false;
   private propagating = false;
-  private dragStart?: { x: number; y: number; cx: number; cy: number; z: number };
+  readonly brush = new BrushTool();
+  /** Edits go to the server one after another (a quick second stroke waits for the first). */
+  private edits: Promise<void> = Promise.resolve();
+  /** A box / line / click in progress: where it started, in the slice's pixels along `axis`. */
+  private dragStart?: { x: number; y: number; cx: number; cy: number; z: number; axis: number; view: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
   private shown = new Map<number, Set<number>>();
   /** Told of every prompt, propagation and undo (a project case logs them: projects/caseMode.ts). */
@@ -46,7 +65,7 @@ export class App {
     this.render();
     (window as unknown as { medsam2: App }).medsam2 = this;
     document.body.dataset.ready = 'true';
-    if (await this.video.restore()) return;
+    if (opts.restore !== false && (await this.video.restore())) return;
     const saved = loadState();
     if (saved && opts.restore !== false) await this.restore(saved);
   }
@@ -63,6 +82,7 @@ export class App {
     names: Map<number, string>,
     base?: Uint8Array,
   ): Promise<void> {
+    this.video.close();
     await this.run('opening', async () => {
       await this.display(bytes, fileName);
       this.viewer.base = base;
@@ -118,7 +138,7 @@ export class App {
       this.persist();
       this.showInfo();
       this.setTool('box');
-      this.setStatus('draw a box on the axial view');
+      this.setStatus('draw a box on the object (any view)');
     });
   }
 
@@ -201,17 +221,43 @@ export class App {
     if (this.tool === 'navigate' || e.button !== 0 || !this.session) return;
     const hit = this.viewer.hit(e);
     if (!hit) return;
-    if (hit.view !== 0) {
-      this.messages.error(new Error('prompts are drawn on the axial view'), 'switch View to axial or draw in the axial tile');
+    if (this.tool === 'brush' || this.tool === 'eraser') {
+      const axis = VIEW_AXIS[hit.view]!;
+      const at = onSlice(hit, axis);
+      const g = this.viewer.sliceGeometry(axis, at.slice);
+      this.viewer.coverLabel(this.activeObj);
+      this.brush.begin(
+        this.tool === 'brush' ? 'paint' : 'erase',
+        axis,
+        at.slice,
+        g.rows,
+        g.cols,
+        this.viewer.sliceMask(this.activeObj, at.slice, axis),
+      );
+      this.strokeView = hit.view;
+      this.previewStroke(at.col, at.row);
+      $('gl').setPointerCapture(e.pointerId);
       return;
     }
-    this.dragStart = { x: hit.x, y: hit.y, cx: e.clientX, cy: e.clientY, z: Math.round(hit.z) };
+    // Any of the three views: the slice along that view's axis, in its own pixel columns/rows.
+    const axis = VIEW_AXIS[hit.view]!;
+    const at = onSlice(hit, axis);
+    this.dragStart = { x: at.col, y: at.row, cx: e.clientX, cy: e.clientY, z: at.slice, axis, view: hit.view };
     // Keep receiving the drag when it leaves the canvas, so its end is judged (and refused) too.
     $('gl').setPointerCapture(e.pointerId);
   }
 
   /** The yellow box or line under the mouse while a box / RECIST prompt is dragged. */
   private onPointerMove(e: PointerEvent): void {
+    if (this.tool === 'brush' || this.tool === 'eraser') this.showBrushCursor(e);
+    if (this.brush.drawing) {
+      const hit = this.viewer.hit(e);
+      if (hit && hit.view === this.strokeView) {
+        const at = onSlice(hit, VIEW_AXIS[hit.view]!);
+        this.previewStroke(at.col, at.row);
+      }
+      return;
+    }
     const s = this.dragStart;
     if (!s || (this.tool !== 'box' && this.tool !== 'recist')) return;
     const rect = $('drop').getBoundingClientRect();
@@ -229,63 +275,132 @@ export class App {
     for (const id of ['box-preview', 'line-preview']) $(id).setAttribute('visibility', 'hidden');
   }
 
+  /** A circle of the brush's size under the mouse (its radius in screen pixels from the view's zoom). */
+  private showBrushCursor(e: PointerEvent): void {
+    const el = $('brush-cursor');
+    const hit = this.viewer.hit(e);
+    const scale = hit && this.viewer.pixelsPerVoxel(hit);
+    if (!hit || !scale) {
+      el.setAttribute('visibility', 'hidden');
+      return;
+    }
+    const rect = $('drop').getBoundingClientRect();
+    el.setAttribute('cx', String(e.clientX - rect.left));
+    el.setAttribute('cy', String(e.clientY - rect.top));
+    el.setAttribute('r', String(Math.max(2, (this.brush.radius + 0.5) * scale)));
+    el.setAttribute('class', this.tool);
+    el.setAttribute('visibility', 'visible');
+  }
+
+  /** The view the stroke in progress started on (it paints that plane only). */
+  private strokeView = 0;
+
+  /** Adds a stroke point and shows the slice as it will be stored, at once. */
+  private previewStroke(col: number, row: number): void {
+    const mask = this.brush.add(col, row);
+    if (!mask) return;
+    const t = this.brush.target!;
+    this.viewer.setSliceMask(this.activeObj, t.slice, mask, t.axis);
+    this.viewer.scheduleRefresh();
+  }
+
+  /** Sends the finished stroke as one literal edit; the server's mask replaces the preview. */
+  private finishStroke(): void {
+    const done = this.brush.end();
+    const session = this.session;
+    if (!done || !session) return;
+    const objId = this.activeObj;
+    this.edits = this.edits.then(async () => {
+      try {
+        const t0 = performance.now();
+        const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
+        this.session = await this.api.session(session.id);
+        // An edit on another view than its object's changes several of the object's slices: re-read them.
+        const own = this.session.objects.find((o) => o.objId === objId)?.axis ?? this.session.axis;
+        if ((m.axis ?? this.session.axis) !== own) await this.reloadMasks();
+        else this.applyMask(m);
+        this.viewer.scheduleRefresh();
+        this.setStatus(
+          `slice ${m.slice}: ${done.stroke.mode === 'paint' ? 'painted' : 'erased'}, ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`,
+        );
+        this.render();
+      } catch (e) {
+        // The preview showed something the server did not store: show what it has.
+        this.fail(e);
+        if (this.session) await this.reloadMasks().catch(() => undefined);
+      }
+    });
+  }
+
   private onPointerUp(e: PointerEvent): void {
+    if (this.brush.drawing) {
+      this.finishStroke();
+      return;
+    }
     const s = this.dragStart;
     this.dragStart = undefined;
     if (!s || !this.session) return;
-    const end = this.viewer.hit(e);
+    const hitEnd = this.viewer.hit(e);
+    const end = hitEnd && hitEnd.view === s.view ? onSlice(hitEnd, s.axis) : undefined;
+    const plane = ['axial', 'coronal', 'sagittal'][s.view];
     if (this.tool === 'box' || this.tool === 'recist') {
       const what = this.tool === 'box' ? 'box' : 'RECIST line';
-      if (!end || end.view !== 0) {
+      if (!end) {
         this.hidePreview();
         this.messages.error(
           new Error(`the ${what} ends outside the image`),
           this.tool === 'box'
-            ? 'drag from one corner of the object to the other inside the axial slice'
-            : "drag along the lesion's longest axis inside the axial slice",
+            ? `drag from one corner of the object to the other inside the ${plane} slice`
+            : `drag along the lesion's longest axis inside the ${plane} slice`,
         );
         return;
       }
       if (this.tool === 'recist') {
-        const line = [s.x, s.y, end.x, end.y].map(Math.round) as [number, number, number, number];
+        const line = [s.x, s.y, end.col, end.row].map(Math.round) as [number, number, number, number];
         if (Math.hypot(line[2] - line[0], line[3] - line[1]) < 2) {
           this.hidePreview();
           this.messages.error(new Error('the RECIST line is too short'), "drag across the lesion's longest diameter");
           return;
         }
-        void this.sendPrompt({ slice: s.z, recist: line, replace: true });
+        void this.sendPrompt({ slice: s.z, axis: s.axis, recist: line, replace: true });
         return;
       }
       const b: [number, number, number, number] = [
-        Math.min(s.x, end.x),
-        Math.min(s.y, end.y),
-        Math.max(s.x, end.x),
-        Math.max(s.y, end.y),
+        Math.min(s.x, end.col),
+        Math.min(s.y, end.row),
+        Math.max(s.x, end.col),
+        Math.max(s.y, end.row),
       ].map(Math.round) as [number, number, number, number];
       if (b[2] - b[0] < 1 || b[3] - b[1] < 1) {
         this.hidePreview();
         this.messages.error(new Error('the box is too small'), 'drag a box around the whole object');
         return;
       }
-      void this.sendPrompt({ slice: s.z, box: b, replace: true });
+      void this.sendPrompt({ slice: s.z, axis: s.axis, box: b, replace: true });
     } else {
       const label = this.tool === 'positive' ? 1 : 0;
-      const corrected = this.isMaskedNonKey(s.z);
+      const corrected = this.isMaskedNonKey(s.z, s.axis);
       void this.sendPrompt({
         slice: s.z,
+        axis: s.axis,
         points: [{ x: Math.round(s.x), y: Math.round(s.y), label }],
         ...(corrected ? { correction: true } : {}),
       });
     }
   }
 
-  private isMaskedNonKey(z: number): boolean {
+  /** A click on a slice propagation reached (not one of the object's prompted slices) is a correction. */
+  private isMaskedNonKey(z: number, axis: number): boolean {
     const o = this.session?.objects.find((x) => x.objId === this.activeObj);
-    return !!o && o.slices.includes(z) && !o.keys.includes(z);
+    if (!o) return false;
+    const ownAxis = o.axis ?? this.session!.axis;
+    if (axis === this.session!.axis && ownAxis === axis) return o.slices.includes(z) && !o.keys.includes(z);
+    return this.viewer.sliceMask(o.objId, z, axis) !== undefined && !(ownAxis === axis && o.keys.includes(z));
   }
 
   async sendPrompt(p: {
     slice: number;
+    axis?: number;
     box?: [number, number, number, number];
     recist?: [number, number, number, number];
     points?: { x: number; y: number; label: 0 | 1 }[];
@@ -311,7 +426,7 @@ export class App {
   private applyMask(m: SliceMask): void {
     this.viewer.coverLabel(m.objId);
     const mask = decodeRle(m.mask);
-    this.viewer.setSliceMask(m.objId, m.slice, mask);
+    this.viewer.setSliceMask(m.objId, m.slice, mask, m.axis ?? this.session?.axis ?? 2);
     const set = this.shown.get(m.objId) ?? new Set<number>();
     set.add(m.slice);
     this.shown.set(m.objId, set);
@@ -347,7 +462,6 @@ export class App {
     const bar = $<HTMLProgressElement>('progress');
     bar.value = 0;
     const t0 = performance.now();
-    let masks = 0;
     try {
       this.setStatus('propagating…');
       const out = await this.api.propagate(
@@ -360,8 +474,9 @@ export class App {
           },
           onMask: (m) => {
             this.applyMask(m);
-            masks++;
-            if (masks % 4 === 0) this.viewer.refresh();
+            // Masks show as they stream in, a few times a second: the GPU (often a CPU here) is
+            // left to the model between.
+            this.viewer.scheduleRefresh(PROPAGATION_REFRESH_MS);
           },
         },
       );
@@ -378,7 +493,7 @@ export class App {
         this.setStatus(`propagated in ${secs} s`);
       }
     } catch (e) {
-      this.messages.error(e);
+      this.fail(e);
       this.setStatus('propagation failed');
     } finally {
       this.propagating = false;
@@ -399,6 +514,7 @@ export class App {
   async undo(): Promise<void> {
     const session = this.session;
     if (!session || this.propagating) return;
+    await this.edits;
     this.onInteraction('undo', null);
     await this.run('undoing', async () => {
       const r = await this.api.undo(session.id);
@@ -410,6 +526,51 @@ export class App {
       await this.reloadMasks();
       this.setStatus('undone');
     });
+  }
+
+  async redo(): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    await this.edits;
+    await this.run('redoing', async () => {
+      const r = await this.api.redo(session.id);
+      if (!r.redone) {
+        this.messages.info('nothing to redo');
+        return;
+      }
+      this.session = await this.api.session(session.id);
+      await this.reloadMasks();
+      this.setStatus('redone');
+    });
+  }
+
+  /** Brush / eraser radius in slice pixels. */
+  private growBrush(by: number): void {
+    const r = this.brush.grow(by);
+    $('brush-radius').textContent = String(r);
+    this.setStatus(`brush radius ${r} px`);
+  }
+
+  /** An error as a visible message; a refused token also offers the way to enter a new one. */
+  private fail(e: unknown): void {
+    this.messages.error(e);
+    if (e instanceof ApiError && e.status === 401) this.messages.action('Enter a token…', () => this.openTokenForm());
+  }
+
+  private openTokenForm(): void {
+    const form = $('token-form');
+    const input = $<HTMLInputElement>('token-input');
+    input.value = '';
+    form.hidden = false;
+    input.focus();
+  }
+
+  private saveToken(value: string): void {
+    const t = value.trim();
+    if (t) localStorage.setItem('medsam2.token', t);
+    else localStorage.removeItem('medsam2.token');
+    $('token-form').hidden = true;
+    this.messages.info(t ? 'token saved in this browser: retry what you were doing' : 'token cleared');
   }
 
   async exportLabels(): Promise<void> {
@@ -479,7 +640,7 @@ export class App {
     try {
       await work();
     } catch (e) {
-      this.messages.error(e);
+      this.fail(e);
       this.setStatus(`${what} failed`);
     } finally {
       this.busy = false;
@@ -505,6 +666,7 @@ export class App {
 
   setTool(t: Tool): void {
     this.tool = t;
+    if (t !== 'brush' && t !== 'eraser') $('brush-cursor').setAttribute('visibility', 'hidden');
     this.viewer.setPromptMode(t !== 'navigate');
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]')) b.classList.toggle('active', b.dataset.tool === t);
   }
@@ -518,6 +680,7 @@ export class App {
     $<HTMLButtonElement>('propagate').disabled = !has || this.propagating;
     $<HTMLButtonElement>('cancel').disabled = !this.propagating;
     $<HTMLButtonElement>('undo').disabled = !has || this.propagating;
+    $<HTMLButtonElement>('redo').disabled = !has || this.propagating || !this.session?.redoable;
     $<HTMLButtonElement>('export').disabled = !has || this.propagating;
     renderObjects(
       $('objects'),
@@ -573,18 +736,19 @@ export class App {
     $('propagate').addEventListener('click', () => void this.propagate());
     $('cancel').addEventListener('click', () => void this.cancel());
     $('undo').addEventListener('click', () => void this.undo());
+    $('redo').addEventListener('click', () => void this.redo());
+    $('brush-smaller').addEventListener('click', () => this.growBrush(-1));
+    $('brush-larger').addEventListener('click', () => this.growBrush(1));
     $('export').addEventListener('click', () => void this.exportLabels());
     $('screenshot').addEventListener('click', () => void this.screenshot());
     $('add-object').addEventListener('click', () => this.addObject());
-    $('token').addEventListener('click', () => {
-      const t = prompt(
-        'Access token (from `medsam2 users add NAME --role annotator`); empty to clear',
-        localStorage.getItem('medsam2.token') ?? '',
-      );
-      if (t === null) return;
-      if (t.trim()) localStorage.setItem('medsam2.token', t.trim());
-      else localStorage.removeItem('medsam2.token');
-      this.messages.info(t.trim() ? 'token saved in this browser' : 'token cleared');
+    $('token').addEventListener('click', () => this.openTokenForm());
+    $('token-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.saveToken($<HTMLInputElement>('token-input').value);
+    });
+    $('token-cancel').addEventListener('click', () => {
+      $('token-form').hidden = true;
     });
     $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
     $<HTMLSelectElement>('layout').addEventListener('change', (e) =>
@@ -608,10 +772,14 @@ export class App {
     });
     const shortcuts: Shortcut[] = [
       { keys: ['v'], label: 'Navigate (drag = window/level, wheel = scroll)', run: () => this.setTool('navigate') },
-      { keys: ['b'], label: 'Box prompt tool', run: () => this.setTool('box') },
+      { keys: ['x'], label: 'Box prompt tool', run: () => this.setTool('box') },
       { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
       { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
       { keys: ['r'], label: 'RECIST line tool (long axis → box)', run: () => this.setTool('recist') },
+      { keys: ['b'], label: 'Brush: paint the object by hand (literal edit)', run: () => this.setTool('brush') },
+      { keys: ['e'], label: 'Eraser: remove from the object by hand', run: () => this.setTool('eraser') },
+      { keys: ['['], label: 'Smaller brush', run: () => this.growBrush(-1) },
+      { keys: [']'], label: 'Larger brush', run: () => this.growBrush(1) },
       { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
       {
         keys: ['Escape'],
@@ -622,10 +790,11 @@ export class App {
         },
       },
       { keys: ['ctrl+z'], label: 'Undo', run: () => void this.undo() },
+      { keys: ['ctrl+shift+z', 'ctrl+y'], label: 'Redo', run: () => void this.redo() },
       { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
       { keys: ['ArrowUp', 'PageUp'], label: 'Next slice', run: () => this.goToSlice(this.viewer.crosshairSlice() + 1) },
       { keys: ['ArrowDown', 'PageDown'], label: 'Previous slice', run: () => this.goToSlice(this.viewer.crosshairSlice() - 1) },
-      { keys: ['e'], label: 'Export the label map', run: () => void this.exportLabels() },
+      { keys: ['ctrl+s'], label: 'Export the label map', run: () => void this.exportLabels() },
       { keys: ['s'], label: 'Screenshot (PNG)', run: () => void this.screenshot() },
       { keys: ['o'], label: 'Open a scan', run: () => $('file').click() },
       {

@@ -13,9 +13,19 @@ export class Messages {
   private readonly box = document.getElementById('message')!;
   private readonly text = document.getElementById('message-text')!;
   private readonly fix = document.getElementById('message-fix')!;
+  private readonly actionButton = document.getElementById('message-action') as HTMLButtonElement | null;
 
   constructor() {
     document.getElementById('message-close')!.addEventListener('click', () => this.clear());
+  }
+
+  /** A button on the message shown now that does what its fix says (e.g. enter a token). */
+  action(label: string, run: () => void): void {
+    const b = this.actionButton;
+    if (!b) return;
+    b.textContent = label;
+    b.onclick = () => run();
+    b.hidden = false;
   }
 
   error(e: unknown, fallbackFix = 'retry; if it persists, see the server log'): void {
@@ -34,6 +44,7 @@ export class Messages {
     this.box.className = kind;
     this.box.dataset.kind = kind;
     this.box.hidden = false;
+    if (this.actionButton) this.actionButton.hidden = true;
   }
 
   clear(): void {

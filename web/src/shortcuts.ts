@@ -11,7 +11,9 @@ export function describeKey(k: string): string {
 
 function keyOf(e: KeyboardEvent): string {
   const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-  return `${e.ctrlKey || e.metaKey ? 'ctrl+' : ''}${e.shiftKey && k.length > 1 ? 'shift+' : ''}${k}`;
+  // Shift counts for named keys and with Ctrl (Ctrl+Shift+Z); for a printed character it is already in the key.
+  const ctrl = e.ctrlKey || e.metaKey;
+  return `${ctrl ? 'ctrl+' : ''}${e.shiftKey && (k.length > 1 || ctrl) ? 'shift+' : ''}${k}`;
 }
 
 export function installShortcuts(list: Shortcut[], table: HTMLTableElement): void {

@@ -245,17 +245,86 @@ export class Viewer {
     return { x: rect.left + r.pos[0]! / dpr, y: rect.top + r.pos[1]! / dpr };
   }
 
-  /** Writes one object's mask on slice z (row-major rows x cols = dims[1] x dims[0]) into the overlay. */
-  setSliceMask(objId: number, z: number, mask: Uint8Array | undefined): void {
+  /**
+   * A slice along voxel `axis` as the server counts it (src/preprocess/slices.ts): axis 2 (z):
+   * rows = y, cols = x; axis 1 (y): rows = z, cols = x; axis 0 (x): rows = z, cols = y.
+   * Returns the rows, cols and the voxel index of (row, col) = base + row * rowStride + col * colStride.
+   */
+  sliceGeometry(axis: number, index: number): { rows: number; cols: number; base: number; rowStride: number; colStride: number } {
+    const [X, Y, Z] = this.dims;
+    if (axis === 2) return { rows: Y, cols: X, base: index * X * Y, rowStride: X, colStride: 1 };
+    if (axis === 1) return { rows: Z, cols: X, base: index * X, rowStride: X * Y, colStride: 1 };
+    return { rows: Z, cols: Y, base: index, rowStride: X * Y, colStride: X };
+  }
+
+  /**
+   * Client coordinates of voxel (x, y, z) on the tile of `view` (0 axial, 1 coronal, 2 sagittal),
+   * or undefined when that view is not shown. The crosshair must be on the voxel's plane of that view.
+   */
+  voxelToClientOn(x: number, y: number, z: number, view: number): { x: number; y: number } | undefined {
+    if (!this.image) return undefined;
+    const mm = apply(this.affine, [x, y, z]);
+    const frac = this.nv.mm2frac([mm[0]!, mm[1]!, mm[2]!]);
+    const r = this.nv.frac2canvasPosWithTile(frac, view);
+    if (!r) return undefined;
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = this.nv.uiData.dpr ?? window.devicePixelRatio ?? 1;
+    return { x: rect.left + r.pos[0]! / dpr, y: rect.top + r.pos[1]! / dpr };
+  }
+
+  /** Screen pixels per voxel step on the view of a hit (for sizing the brush cursor). */
+  pixelsPerVoxel(h: VoxelHit): number | undefined {
+    const step: [number, number, number] = h.view === 2 ? [0, 1, 0] : [1, 0, 0];
+    const a = this.voxelToClientOn(h.x, h.y, h.z, h.view);
+    const b = this.voxelToClientOn(h.x + step[0], h.y + step[1], h.z + step[2], h.view);
+    return a && b ? Math.hypot(b.x - a.x, b.y - a.y) : undefined;
+  }
+
+  /** Moves the crosshair to voxel (x, y, z): each view then shows the plane through it. */
+  goToVoxel(x: number, y: number, z: number): void {
+    if (!this.image) return;
+    const mm = apply(this.affine, [x, y, z]);
+    this.nv.scene.crosshairPos = this.nv.mm2frac([mm[0]!, mm[1]!, mm[2]!]);
+    this.nv.drawScene();
+    this.onSliceChange(Math.round(z));
+  }
+
+  /** Writes one object's mask on a slice (row-major rows x cols, see sliceGeometry) into the overlay. */
+  setSliceMask(objId: number, index: number, mask: Uint8Array | undefined, axis = 2): void {
     if (!this.labels) return;
     const img = this.labels.img as Uint8Array;
-    const n = this.dims[0] * this.dims[1];
-    const off = z * n;
-    for (let i = 0; i < n; i++) {
-      const on = mask ? mask[i] === 1 : false;
-      if (on) img[off + i] = objId;
-      else if (img[off + i] === objId) img[off + i] = 0;
+    const g = this.sliceGeometry(axis, index);
+    if (axis === 2) {
+      const n = g.rows * g.cols;
+      const off = g.base;
+      for (let i = 0; i < n; i++) {
+        if (mask && mask[i] === 1) img[off + i] = objId;
+        else if (img[off + i] === objId) img[off + i] = 0;
+      }
+      return;
     }
+    for (let r = 0; r < g.rows; r++)
+      for (let c = 0; c < g.cols; c++) {
+        const v = g.base + r * g.rowStride + c * g.colStride;
+        if (mask && mask[r * g.cols + c] === 1) img[v] = objId;
+        else if (img[v] === objId) img[v] = 0;
+      }
+  }
+
+  /** One object's mask on a slice as the overlay shows it (undefined when empty there). */
+  sliceMask(objId: number, index: number, axis = 2): Uint8Array | undefined {
+    if (!this.labels) return undefined;
+    const img = this.labels.img as Uint8Array;
+    const g = this.sliceGeometry(axis, index);
+    const out = new Uint8Array(g.rows * g.cols);
+    let any = false;
+    for (let r = 0; r < g.rows; r++)
+      for (let c = 0; c < g.cols; c++)
+        if (img[g.base + r * g.rowStride + c * g.colStride] === objId) {
+          out[r * g.cols + c] = 1;
+          any = true;
+        }
+    return any ? out : undefined;
   }
 
   clearObject(objId: number): void {
@@ -289,7 +358,57 @@ export class Viewer {
   }
 
   refresh(): void {
+    if (this.refreshFrame !== undefined && this.refreshFrame >= 0) {
+      cancelAnimationFrame(this.refreshFrame);
+      this.refreshFrame = undefined;
+    }
+    this.lastRefresh = performance.now();
     this.nv.updateGLVolume();
+  }
+
+  private refreshFrame: number | undefined;
+
+  /**
+   * Coalesces overlay updates: one upload + redraw per animation frame however many slices
+   * changed in it, and at most one per `minIntervalMs` (propagation streams a mask per slice; each
+   * updateGLVolume re-uploads the whole overlay and redraws every tile, the 3D render included —
+   * on a CPU-rendered WebGL that competes with the model for the same cores).
+   */
+  scheduleRefresh(minIntervalMs = 0): void {
+    if (this.refreshFrame !== undefined) return;
+    const wait = Math.max(0, this.lastRefresh + minIntervalMs - performance.now());
+    const go = () => {
+      this.refreshFrame = requestAnimationFrame(() => {
+        this.refreshFrame = undefined;
+        this.lastRefresh = performance.now();
+        this.refreshOverlay();
+      });
+    };
+    if (wait === 0) go();
+    else {
+      // Holds the slot (no second timer) until the frame is drawn.
+      this.refreshFrame = -1;
+      setTimeout(() => {
+        this.refreshFrame = undefined;
+        go();
+      }, wait);
+    }
+  }
+
+  private lastRefresh = 0;
+
+  /**
+   * Re-uploads only the label overlay and redraws: updateGLVolume would also re-upload and
+   * re-colour the scan itself (layer 0), which has not changed. The overlay is NiiVue's layer 1
+   * (the only overlay), rebuilt whole by refreshLayers.
+   */
+  private refreshOverlay(): void {
+    if (!this.labels || this.nv.volumes[1] !== this.labels) {
+      this.nv.updateGLVolume();
+      return;
+    }
+    this.nv.refreshLayers(this.labels, 1);
+    this.nv.drawScene();
   }
 
   async screenshotPng(): Promise<Blob> {

@@ -7,9 +7,17 @@ import type { Volume } from '../../io/volume.js';
 import { resolveModel } from '../../models/registry.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { parseWindow } from '../../preprocess/intensity.js';
-import { extractSlice, sliceShape } from '../../preprocess/slices.js';
+import { extractSlice, sliceShape, type SliceAxis } from '../../preprocess/slices.js';
 import type { Box, PointPrompt } from '../../predictor/prompts.js';
-import type { Direction, PropagationSummary, SessionApi, SessionInput, SessionOptions, SlicePrompt } from '../../session/types.js';
+import type {
+  BrushStroke,
+  Direction,
+  PropagationSummary,
+  SessionApi,
+  SessionInput,
+  SessionOptions,
+  SlicePrompt,
+} from '../../session/types.js';
 import { canSee, canWrite, type Principal } from '../auth.js';
 import { ClickDecoders } from '../clickDecoders.js';
 import { type ServerConfig, defaultClickWorkers } from '../config.js';
@@ -47,6 +55,8 @@ export interface WirePrompt {
 export interface PromptRequest extends WirePrompt {
   objId: number;
   slice: number;
+  /** The axis the slice is cut along (the view it was drawn on: 2 axial, 1 coronal, 0 sagittal); default the session's. */
+  axis?: SliceAxis;
   replace?: boolean;
   /** A correction on a slice propagation already reached (SAM2: clicks on a tracked frame). */
   correction?: boolean;
@@ -59,11 +69,24 @@ export interface PropagateRequest {
   full?: boolean;
 }
 
+/** A manual (brush/eraser) edit of one object's mask on a slice: the new mask, or a stroke on the current one. */
+export interface EditRequest {
+  objId: number;
+  slice: number;
+  /** As PromptRequest.axis: an edit on any view. */
+  axis?: SliceAxis;
+  mask?: Rle;
+  stroke?: BrushStroke;
+}
+
 type LogEntry =
   | { kind: 'prompt'; payload: PromptRequest }
   | { kind: 'propagate'; payload: PropagateRequest }
   | { kind: 'remove'; payload: { objId: number } }
-  | { kind: 'undo'; payload: Record<string, never> };
+  | { kind: 'undo'; payload: Record<string, never> }
+  | { kind: 'redo'; payload: Record<string, never> }
+  // Logged with the resulting mask (never the stroke), so a replay is exact.
+  | { kind: 'edit'; payload: { objId: number; slice: number; mask: Rle; axis?: SliceAxis } };
 
 interface Live {
   row: SessionRow;
@@ -83,6 +106,8 @@ interface Live {
 
 export interface ObjectView {
   objId: number;
+  /** The axis its keys are slices of (the view it was started on), when not the session's. */
+  axis?: number;
   /** Prompted slices, ascending. */
   keys: number[];
   /** Slices where the object has a mask, ascending. */
@@ -103,6 +128,8 @@ export interface SessionView {
   rows: number;
   cols: number;
   interactions: number;
+  /** Undone interactions that redo would bring back. */
+  redoable: number;
   /** Whether the stored label map reflects every interaction (what survives a crash without replay). */
   persisted: boolean;
   live: boolean;
@@ -121,14 +148,26 @@ function toSlicePrompt(p: WirePrompt, rows: number, cols: number): SlicePrompt {
   return out;
 }
 
-/** The interactions still in effect: each undo removes the latest one before it. */
-function effective(log: readonly InteractionRow[]): InteractionRow[] {
+/**
+ * The interactions still in effect (each undo removes the latest one, each redo brings back the
+ * latest undone one, any other interaction clears the undone ones) and how many redo could bring back.
+ */
+function effective(log: readonly InteractionRow[]): InteractionRow[] & { redoable: number } {
   const out: InteractionRow[] = [];
+  let undone: InteractionRow[] = [];
   for (const r of log) {
-    if (r.kind === 'undo') out.pop();
-    else out.push(r);
+    if (r.kind === 'undo') {
+      const u = out.pop();
+      if (u) undone.push(u);
+    } else if (r.kind === 'redo') {
+      const u = undone.pop();
+      if (u) out.push(u);
+    } else {
+      out.push(r);
+      undone = [];
+    }
   }
-  return out;
+  return Object.assign(out, { redoable: undone.length });
 }
 
 /** The label map's voxels (x-fastest): a volume's labelMap(), or a video's frames one after another. */
@@ -308,8 +347,11 @@ export class SessionManager {
     switch (e.kind) {
       case 'prompt': {
         const q = e.payload;
-        const prompt = toSlicePrompt(q, s.rows, s.cols);
-        return q.correction ? s.correct(q.objId, q.slice, prompt) : s.addPrompt(q.objId, q.slice, prompt, { replace: q.replace ?? false });
+        const sh = this.planeShape(live, q.axis);
+        const prompt = toSlicePrompt(q, sh.rows, sh.cols);
+        return q.correction
+          ? s.correct(q.objId, q.slice, prompt, { axis: q.axis })
+          : s.addPrompt(q.objId, q.slice, prompt, { replace: q.replace ?? false, axis: q.axis });
       }
       case 'propagate':
         return s.propagate({ ...e.payload, signal, onProgress, onSlice });
@@ -317,18 +359,35 @@ export class SessionManager {
         return s.removeObject(e.payload.objId);
       case 'undo':
         return s.undo();
+      case 'redo':
+        return s.redo();
+      case 'edit': {
+        const q = e.payload;
+        const sh = this.planeShape(live, q.axis);
+        return s.edit(q.objId, q.slice, { mask: decodeRle(q.mask, sh.rows, sh.cols) }, { axis: q.axis });
+      }
     }
   }
 
-  /** Runs one interaction on the live session, then logs it and schedules the label-map save. */
-  private async interact(live: Live, e: LogEntry, run: () => Promise<unknown>): Promise<unknown> {
+  /** rows × cols of a slice along `axis` (default the session's). */
+  private planeShape(live: Live, axis: SliceAxis | undefined): { rows: number; cols: number } {
+    if (axis === undefined || axis === live.row.axis) return { rows: live.session.rows, cols: live.session.cols };
+    return sliceShape(live.volume.dims, axis);
+  }
+
+  /**
+   * Runs one interaction on the live session, then logs it (`e`, or what `e` makes of the result)
+   * and schedules the label-map save.
+   */
+  private async interact(live: Live, e: LogEntry | ((out: unknown) => LogEntry), run: () => Promise<unknown>): Promise<unknown> {
     let out: unknown;
     try {
       out = await run();
     } catch (err) {
       throw asHttp(err);
     }
-    await this.repo.appendInteraction(live.row.id, e.kind, e.payload);
+    const entry = typeof e === 'function' ? e(out) : e;
+    await this.repo.appendInteraction(live.row.id, entry.kind, entry.payload);
     live.applied++;
     live.lastUsed = Date.now();
     this.persistLabels(live);
@@ -382,7 +441,11 @@ export class SessionManager {
       throw new HttpError(409, `session ${live.row.id} is propagating`, 'wait for it to finish or POST /sessions/{id}/cancel');
   }
 
-  async prompt(p: Principal, id: string, req: PromptRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle }> {
+  async prompt(
+    p: Principal,
+    id: string,
+    req: PromptRequest,
+  ): Promise<{ objId: number; slice: number; area: number; mask: Rle; axis: number }> {
     const row = await this.row(p, id);
     this.writable(p, row);
     const live = await this.ensureLive(row);
@@ -392,7 +455,8 @@ export class SessionManager {
       this.interact(live, { kind: 'prompt', payload: req }, () => this.apply(live, { kind: 'prompt', payload: req })),
     )) as { objId: number; slice: number; area: number; mask: Uint8Array };
     this.metrics.modelRun.observe({ model: row.model, operation: 'prompt' }, (performance.now() - t0) / 1000);
-    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, live.session.rows, live.session.cols) };
+    const sh = this.planeShape(live, req.axis);
+    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, sh.rows, sh.cols), axis: req.axis ?? row.axis };
   }
 
   /**
@@ -406,7 +470,8 @@ export class SessionManager {
     req: PropagateRequest,
     hooks: {
       onProgress?: (done: number, total: number, objId: number) => void;
-      onMask?: (objId: number, slice: number, mask: Rle, area: number) => void;
+      /** `axis`: what `slice` counts along (the object's own axis, see PromptRequest.axis). */
+      onMask?: (objId: number, slice: number, mask: Rle, area: number, axis: number) => void;
     } = {},
   ): Promise<PropagationSummary> {
     const row = await this.row(p, id);
@@ -422,6 +487,7 @@ export class SessionManager {
           if (abort.signal.aborted) throw new HttpError(409, 'propagation cancelled before it started', 'propagate again');
           const onMask = hooks.onMask;
           const s = live.session;
+          const axes = new Map(s.objects.map((o) => [o.objId, o.axis]));
           return this.apply(
             live,
             { kind: 'propagate', payload: req },
@@ -431,7 +497,9 @@ export class SessionManager {
               ((objId, slice, m) => {
                 let area = 0;
                 for (let i = 0; i < m.length; i++) if (m[i]) area++;
-                onMask(objId, slice, encodeRle(m, s.rows, s.cols), area);
+                const axis = axes.get(objId) ?? row.axis;
+                const sh = this.planeShape(live, axis);
+                onMask(objId, slice, encodeRle(m, sh.rows, sh.cols), area, axis);
               }),
           );
         }),
@@ -479,6 +547,51 @@ export class SessionManager {
     return (await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
       this.interact(live, e, () => this.apply(live, e)),
     )) as boolean;
+  }
+
+  async redo(p: Principal, id: string): Promise<boolean> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    if (live.session.redoable().length === 0) return false;
+    const e: LogEntry = { kind: 'redo', payload: {} };
+    return (await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
+      this.interact(live, e, () => this.apply(live, e)),
+    )) as boolean;
+  }
+
+  /**
+   * A literal brush/eraser edit (no model runs, so it skips the model queue); logged with the
+   * resulting mask. The next propagation uses the edited slice as that slice's mask prompt.
+   */
+  async edit(p: Principal, id: string, req: EditRequest): Promise<{ objId: number; slice: number; area: number; mask: Rle; axis: number }> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    if ((req.mask === undefined) === (req.stroke === undefined))
+      throw new HttpError(400, 'an edit needs exactly one of mask (RLE) or stroke', 'send {objId, slice, stroke: {points, radius, mode}}');
+    const live = await this.ensureLive(row);
+    this.busy(live);
+    const s = live.session;
+    const sh = this.planeShape(live, req.axis);
+    let mask: Uint8Array | undefined;
+    if (req.mask) {
+      try {
+        mask = decodeRle(req.mask, sh.rows, sh.cols);
+      } catch (e) {
+        throw asHttp(e);
+      }
+    }
+    const res = (await this.interact(
+      live,
+      (out) => {
+        const m = out as { mask: Uint8Array };
+        const payload = { objId: req.objId, slice: req.slice, mask: encodeRle(m.mask, sh.rows, sh.cols) };
+        return { kind: 'edit', payload: req.axis === undefined ? payload : { ...payload, axis: req.axis } };
+      },
+      () => s.edit(req.objId, req.slice, mask ? { mask } : { stroke: req.stroke! }, { axis: req.axis }),
+    )) as { objId: number; slice: number; area: number; mask: Uint8Array };
+    return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, sh.rows, sh.cols), axis: req.axis ?? row.axis };
   }
 
   async close(p: Principal, id: string): Promise<SessionView> {
@@ -567,11 +680,15 @@ export class SessionManager {
     const shape = sliceShape(upload.dims, row.axis);
     // Objects and their prompted slices from the log (what survives any crash) …
     const keys = new Map<number, Set<number>>();
-    for (const r of effective(log)) {
-      if (r.kind === 'prompt') {
-        const q = r.payload as PromptRequest;
+    const axes = new Map<number, number>();
+    const inEffect = effective(log);
+    for (const r of inEffect) {
+      if (r.kind === 'prompt' || r.kind === 'edit') {
+        const q = r.payload as { objId: number; slice: number; axis?: number };
         if (!keys.has(q.objId)) keys.set(q.objId, new Set());
-        keys.get(q.objId)!.add(q.slice);
+        if (!axes.has(q.objId)) axes.set(q.objId, q.axis ?? row.axis);
+        // An edit on another view than its object's changes that object's slices, not a key.
+        if ((q.axis ?? row.axis) === axes.get(q.objId)) keys.get(q.objId)!.add(q.slice);
       } else if (r.kind === 'remove') {
         keys.delete((r.payload as { objId: number }).objId);
       }
@@ -594,7 +711,13 @@ export class SessionManager {
     }
     const objects = [...keys.keys()]
       .sort((a, b) => a - b)
-      .map((objId) => ({ objId, keys: [...keys.get(objId)!].sort((a, b) => a - b), slices: slices.get(objId) ?? [] }));
+      .map((objId) => ({
+        objId,
+        // Only for an object started on another view than the session's (older clients compare objects whole).
+        ...((axes.get(objId) ?? row.axis) !== row.axis ? { axis: axes.get(objId)! } : {}),
+        keys: [...keys.get(objId)!].sort((a, b) => a - b),
+        slices: slices.get(objId) ?? [],
+      }));
     return {
       id: row.id,
       owner: row.owner,
@@ -608,6 +731,7 @@ export class SessionManager {
       rows: shape.rows,
       cols: shape.cols,
       interactions: log.length,
+      redoable: inEffect.redoable,
       persisted: row.labelsAt === log.length && (log.length === 0 || row.labelsSha !== null),
       live: !!live,
       propagating: !!live?.propagation,

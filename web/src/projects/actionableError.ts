@@ -47,7 +47,8 @@ export function describeError(e: unknown, what = 'the request'): ActionableError
     case 404:
       return {
         message: `${e.message} (not found)`,
-        fix: e.fix ?? 'check the name, or ask a project admin to add you as a member',
+        // The server's fix names API calls; a person on a page needs this instead.
+        fix: 'check the name in the address, or ask a project admin to add you as a member',
         action: 'back',
         status: 404,
       };

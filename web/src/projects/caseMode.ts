@@ -130,6 +130,22 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
     const names = new Map(info.project.labels.map((l) => [l.value, l.name] as const));
     await app.openSession(vol.bytes, volumeFileName(vol.bytes, caseName, vol.fileName), session, names, labels?.labels);
     if (!app.viewer.loaded) return;
+    // The side panel describes the case (the app's own panel describes a file it uploaded).
+    const c = detail.case;
+    const dims = Array.isArray(c.dims) ? (c.dims as number[]).join(' × ') : app.viewer.dims.join(' × ');
+    const spacing = Array.isArray(c.spacing) ? `${(c.spacing as number[]).map((x) => x.toFixed(3)).join(' × ')} mm` : '—';
+    const rows: [string, string][] = [
+      ['project', project],
+      ['case', caseName],
+      ['dims', dims],
+      ['spacing', spacing],
+      ['round', String(c.round)],
+      ['mode', c.mode],
+      ['opened at', base >= 0 ? `v${base}` : 'no version yet'],
+      ['session', session.id.slice(0, 8)],
+      ['model', session.model],
+    ];
+    document.getElementById('info')?.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     save.disabled = submit.disabled = false;
     document.body.dataset.caseReady = 'true';
   } catch (e) {

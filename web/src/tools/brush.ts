@@ -1,0 +1,57 @@
+/**
+ * The brush / eraser tool: a stroke is collected in slice pixel coordinates while the mouse is
+ * down and previewed at once on the overlay with the server's own rasteriser (src/session/
+ * brushStroke.ts, imported, so the preview is exactly what the server stores); on release the app
+ * sends it as one literal edit (POST /sessions/:id/edits).
+ */
+import { applyStroke, type BrushStroke } from '../../../src/session/brushStroke.js';
+
+export type { BrushStroke };
+
+export const MIN_RADIUS = 0;
+export const MAX_RADIUS = 64;
+
+export class BrushTool {
+  /** Disc radius in slice pixels; `[` / `]` change it. */
+  radius = 4;
+  private stroke?: { stroke: BrushStroke; base: Uint8Array | undefined; rows: number; cols: number; slice: number; axis: number };
+
+  get drawing(): boolean {
+    return this.stroke !== undefined;
+  }
+
+  /** The slice the stroke in progress paints on. */
+  get target(): { slice: number; axis: number } | undefined {
+    return this.stroke && { slice: this.stroke.slice, axis: this.stroke.axis };
+  }
+
+  grow(by: number): number {
+    this.radius = Math.max(MIN_RADIUS, Math.min(MAX_RADIUS, this.radius + by));
+    return this.radius;
+  }
+
+  /** Starts a stroke on `slice` along `axis` over the object's current mask there (`base`). */
+  begin(mode: 'paint' | 'erase', axis: number, slice: number, rows: number, cols: number, base: Uint8Array | undefined): void {
+    this.stroke = { stroke: { points: [], radius: this.radius, mode }, base, rows, cols, slice, axis };
+  }
+
+  /** Adds a point; returns the previewed mask of the slice (base + stroke so far). */
+  add(x: number, y: number): Uint8Array | undefined {
+    const s = this.stroke;
+    if (!s) return undefined;
+    const pts = s.stroke.points;
+    const last = pts[pts.length - 1];
+    const p = { x: Math.round(x * 10) / 10, y: Math.round(y * 10) / 10 };
+    if (last && Math.hypot(p.x - last.x, p.y - last.y) < 0.5) return undefined;
+    pts.push(p);
+    return applyStroke(s.base, s.rows, s.cols, s.stroke);
+  }
+
+  /** Ends the stroke: what to send, or undefined when nothing was drawn. */
+  end(): { stroke: BrushStroke; slice: number; axis: number } | undefined {
+    const s = this.stroke;
+    this.stroke = undefined;
+    if (!s || s.stroke.points.length === 0) return undefined;
+    return { stroke: s.stroke, slice: s.slice, axis: s.axis };
+  }
+}
