@@ -45,6 +45,8 @@ const VARIANTS: Variant[] = [
   { name: 'now', config: (c) => c },
   // Before the click workers: the decoder ran on the main thread (the engine's threads), one click at a time.
   { name: 'before', config: (c) => ({ ...c, clickWorkers: 0 }) },
+  // The first click workers: one ORT thread each (a lone click used one core).
+  { name: 'workers-1t', config: (c) => ({ ...c, clickWorkerThreads: 1 }) },
 ];
 
 const USERS = [1, 4, 16];

@@ -53,9 +53,10 @@ export class ClickDecoderPool implements Sam1Decoder {
   constructor(
     readonly modelPath: string,
     readonly size: number,
+    readonly threads = 1,
   ) {
     for (let i = 0; i < size; i++) {
-      const w = spawnWorker(modelPath);
+      const w = spawnWorker(modelPath, threads);
       w.unref(); // a forgotten pool never keeps the process alive
       w.on('message', (r: DecodeReply) => {
         const job = this.inFlight.get(r.id);
@@ -142,14 +143,17 @@ export class ClickDecoderPool implements Sam1Decoder {
 export class ClickDecoders {
   private readonly pools = new Map<string, ClickDecoderPool>();
 
-  constructor(readonly workers: number) {}
+  constructor(
+    readonly workers: number,
+    readonly threadsPerWorker = 1,
+  ) {}
 
   /** The pool for `entry`'s decoder, or undefined when clicks of this model decode on the main thread. */
   for(entry: ModelEntry): ClickDecoderPool | undefined {
     if (this.workers < 1 || entry.family !== 'sam1' || !entry.files.decoder) return undefined;
     const path = entry.files.decoder;
     let p = this.pools.get(path);
-    if (!p) this.pools.set(path, (p = new ClickDecoderPool(path, this.workers)));
+    if (!p) this.pools.set(path, (p = new ClickDecoderPool(path, this.workers, this.threadsPerWorker)));
     return p;
   }
 
@@ -164,8 +168,8 @@ export class ClickDecoders {
  * TypeScript sources under tsx, as tests and scripts do) the .ts through tsx's loader, which a
  * worker does not inherit from the parent's --import.
  */
-function spawnWorker(modelPath: string): Worker {
-  const workerData = { modelPath, threads: 1 };
+function spawnWorker(modelPath: string, threads: number): Worker {
+  const workerData = { modelPath, threads };
   if (import.meta.url.endsWith('.ts')) {
     const url = new URL('./clickDecoderWorker.ts', import.meta.url).href;
     return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, {

@@ -23,6 +23,12 @@ export interface ServerConfig {
    * clicks run at once). 0: clicks decode on the main thread, one at a time. Default: the cores, at most 4.
    */
   clickWorkers?: number;
+  /**
+   * ORT threads per click worker. Default 2 (spinning off): a lone click decodes on both cores, two at
+   * once share them. Measured on 2 cores with 4 think-time users, p50/p95 59/102 ms vs 81/176 ms with 1
+   * thread per worker (scripts/benchServer.ts, BENCHMARKS.md).
+   */
+  clickWorkerThreads?: number;
 }
 
 /** Clicks on every core (up to 4); a single-core machine gains nothing from a worker. */

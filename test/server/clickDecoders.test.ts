@@ -27,7 +27,7 @@ describe('ClickDecoderPool', { skip: SHARED_SKIP }, () => {
     engine = await Sam1Engine.create(entry, { threads: 2 });
     const [w, h] = [c.image.dims[0], c.image.dims[1]];
     emb = await engine.encode(extractSlice(volumeToUint8(c.image), c.image.dims, 2, p.slice), h, w);
-    pool = new ClickDecoderPool(entry.files.decoder!, 2);
+    pool = new ClickDecoderPool(entry.files.decoder!, 2, 2); // as the server runs them: 2 workers × 2 threads
   });
   after(async () => {
     await pool?.close();

@@ -203,7 +203,7 @@ export class SessionManager {
   ) {
     this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
     this.sweeper.unref();
-    this.clicks = new ClickDecoders(config.clickWorkers ?? defaultClickWorkers());
+    this.clicks = new ClickDecoders(config.clickWorkers ?? defaultClickWorkers(), config.clickWorkerThreads ?? 2);
   }
 
   /** How many clicks of `model` may run at once: one per click worker, else one. */
