@@ -3,7 +3,8 @@
  *
  * Runs the tiny512 parity fixture model (random weights, official SAM2.1-tiny-512 architecture) on
  * the fixture's l1 volume in exact (fp32) and fast (int8) mode, interleaved run by run: image
- * encoder ms/frame and GFLOP/s (FLOPs counted from the graph), SAM heads ms/prompt, the `box_bidir`
+ * encoder ms/frame and GFLOP/s (FLOPs counted from the graph), memory attention at full memory
+ * (the flow's last call) ms/call and GFLOP/s, SAM heads ms/prompt, the `box_bidir`
  * flow end to end (box on the middle slice, forward + reverse) with the per-stage split from the
  * engine's cumulative timers, per-op-type profiles (--profile), and how time and RSS grow from 16
  * to 200 slices. The ratio to the official PyTorch code is printed only for a fair official time

@@ -1,6 +1,6 @@
 /**
  * Per-op-type profile of one ONNX model under ONNX Runtime: its `enableProfiling` JSON trace,
- * aggregated by node op type, with the FLOPs of every GEMM-like node (MatMul, Gemm, FusedMatMul,
+ * aggregated by node op type, with the FLOPs of every GEMM-like node (MatMul, Gemm, FusedGemm, FusedMatMul,
  * DynamicQuantizeMatMul, Conv) counted from the input/output shapes the trace records. Used by
  * `npm run bench -- --profile`; runnable on its own with random inputs (symbolic dims = 1):
  *   node --import tsx scripts/ortProfile.ts model.onnx [runs] [threads]
@@ -48,6 +48,7 @@ function nodeFlops(e: TraceEvent): number {
   if (
     op === 'MatMul' ||
     op === 'Gemm' ||
+    op === 'FusedGemm' ||
     op === 'FusedMatMul' ||
     op === 'DynamicQuantizeMatMul' ||
     op === 'MatMulInteger' ||

@@ -1,8 +1,9 @@
 // Per-click diagnostics of the simulated-click protocol on one npz case: which slice, which kind,
-// per-slice DSC before/after. Usage: node --import tsx scripts/accuracy/clickDiag.ts <case.npz> [K]
+// per-slice DSC before/after. Usage: node --import tsx scripts/accuracy/clickDiag.ts <case.npz|image> [K] [labelfile label]
 import { nodePlatform } from '../../src/platform/node.js';
 import { setPlatform } from '../../src/platform/platform.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
+import { readVolume } from '../../src/io/readVolume.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { nextClick } from '../../src/pipelines/clicks.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
@@ -16,7 +17,9 @@ setPlatform(nodePlatform);
 const path = process.argv[2]!,
   K = Number(process.argv[3] ?? 3);
 const c = await loadCase(path);
-const ref = selectLabel(c.label!.data);
+const ref = process.argv[4]
+  ? selectLabel((await readVolume(process.argv[4], { grid: c.image })).data, Number(process.argv[5]))
+  : selectLabel(c.label!.data);
 const dims = c.image.dims;
 const seg = await ObjectSegmenter.open({
   threads: 2,

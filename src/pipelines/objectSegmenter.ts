@@ -36,6 +36,8 @@ export interface ObjectResult {
   stops?: { key: number; down: StopReason; up: StopReason }[];
   /** SAM1 only: state of the correction path (the masks corrected slices were refined from). */
   priors?: ReadonlyMap<number, Uint8Array>;
+  /** SAM1 only: slice of the key that describes the object (kept through corrections). */
+  main?: number;
 }
 
 export interface CaseSegmenter {
@@ -77,7 +79,12 @@ export class ObjectSegmenter {
   /** A segmenter for one volume; `image8` is the uint8 volume the model sees (x-fastest, same dims). */
   forCase(volume: Volume, image8: Uint8Array, axis: SliceAxis = 2, onSlice?: () => void): CaseSegmenter {
     const sh = sliceShape(volume.dims, axis);
-    const toResult = (masks: Map<number, Uint8Array>, stops?: ObjectResult['stops'], priors?: ObjectResult['priors']): ObjectResult => {
+    const toResult = (
+      masks: Map<number, Uint8Array>,
+      stops?: ObjectResult['stops'],
+      priors?: ObjectResult['priors'],
+      main?: number,
+    ): ObjectResult => {
       const labels = new Uint8Array(voxelCount(volume));
       addObjectToLabelMap(labels, volume, axis, 1, masks, true);
       const slices = new Map<number, Uint8Array>();
@@ -85,22 +92,25 @@ export class ObjectSegmenter {
         const s = extractSlice(labels, volume.dims, axis, k);
         if (s.some((v) => v !== 0)) slices.set(k, s);
       }
-      return { mask: labels, slices, stops, priors };
+      return { mask: labels, slices, stops, priors, main };
     };
     if (this.engine) {
       const engine = this.engine;
       const encoder = this.opts.embeddingCacheDir ? new DiskCachedEncoder(engine, this.opts.embeddingCacheDir) : engine;
       const emb = new SliceEmbeddings(encoder, (k) => extractSlice(image8, volume.dims, axis, k), sh.cols, sh.rows, sh.count);
       const popts = { ...this.opts.propagation, onSlice };
-      const asProp = (r: ObjectResult): ObjectPropagation => ({ masks: r.slices, stops: [], priors: r.priors });
+      const asProp = (r: ObjectResult): ObjectPropagation => ({ masks: r.slices, stops: [], priors: r.priors, main: r.main });
       return {
         segment: async (prompts) => {
           const r = await propagateObject(engine, emb, prompts, popts);
-          return toResult(r.masks, r.stops, r.priors);
+          return toResult(r.masks, r.stops, r.priors, r.main);
         },
         correct: async (prompts, current, click) => {
           const r = await correctObject(engine, emb, prompts, asProp(current), click, popts);
-          return { prompts: r.prompts, result: toResult(r.propagation.masks, r.propagation.stops, r.propagation.priors) };
+          return {
+            prompts: r.prompts,
+            result: toResult(r.propagation.masks, r.propagation.stops, r.propagation.priors, r.propagation.main),
+          };
         },
       };
     }

@@ -27,7 +27,11 @@ export interface Sam1PropagationOptions {
   anchorPoint?: boolean;
   /** Use the key slice's intensity model to choose proposals and to stop. Default true. */
   intensityModel?: boolean;
-  /** Minimum key-slice separability (balanced accuracy) for the intensity model to be used. Default 0.75. */
+  /**
+   * Minimum key-slice separability (balanced accuracy) for the intensity model to be used. Default
+   * 0.65 (was 0.75): measured on every shared set, 0.65 stopped the right kidney's 5-slice overshoot
+   * and helped MR and the held-back organs without changing the lesions (docs/propagation-experiments.md).
+   */
   minSeparability?: number;
   /** Stop once less than this fraction of the chosen proposal is object-like. Default 0.5. */
   minObjectFraction?: number;
@@ -55,6 +59,12 @@ export interface Sam1PropagationOptions {
    * they are fed to the decoder with the key's clicks (SAM's iterative refinement). Set by correctObject.
    */
   priorMasks?: ReadonlyMap<number, Uint8Array>;
+  /**
+   * Slice of the key that describes the object (its intensity model and its size for the tip rule).
+   * Default: the key with the largest cross-section. correctObject keeps the first propagation's, so a
+   * corrected slice never replaces the user's key as the object's description.
+   */
+  mainKey?: number;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -68,6 +78,8 @@ export interface ObjectPropagation {
   stops: { key: number; down: StopReason; up: StopReason; intensityModel: boolean; separability: number }[];
   /** The masks corrected key slices were refined from (priorMasks as given); correctObject carries them on. */
   priors?: ReadonlyMap<number, Uint8Array>;
+  /** Slice of the key the object's description came from (see mainKey); correctObject carries it on. */
+  main?: number;
 }
 
 const DEFAULTS = {
@@ -75,7 +87,7 @@ const DEFAULTS = {
   useMaskInput: true,
   anchorPoint: true,
   intensityModel: true,
-  minSeparability: 0.75,
+  minSeparability: 0.65,
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
   pixelEdges: true,
@@ -155,7 +167,11 @@ export async function propagateObject(
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
   // a corrected slice near the object's end is too small to describe it).
-  const main = decoded.reduce((b, d, i) => (d.area > decoded[b]!.area ? i : b), 0);
+  // A click near the object's end can give a corrected key larger than the user's (an over-segmented
+  // tip): measured on the aorta, that key's model stopped the user's key at once and the click cost
+  // 0.29 DSC. So once chosen, the main key stays (mainKey) while it still holds the object.
+  const given = keys.findIndex((p) => p.slice === opts.mainKey);
+  const main = given >= 0 && decoded[given]!.area ? given : decoded.reduce((b, d, i) => (d.area > decoded[b]!.area ? i : b), 0);
   const mainArea = decoded[main]!.area;
   // A one-slice stack (an interactive click: the key mask alone) has no neighbour to carry to, so
   // the model would decide nothing; building it costs more than the click's JS work otherwise.
@@ -237,7 +253,7 @@ export async function propagateObject(
     if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
     if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key');
   }
-  return { masks, stops, priors: opts.priorMasks };
+  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice };
 }
 
 /**
@@ -260,7 +276,10 @@ export async function correctObject(
   const before = current.masks.get(click.slice);
   if (before) priors.set(click.slice, before);
   else priors.delete(click.slice);
-  return { prompts: next, propagation: await propagateObject(decoder, slices, next, { ...opts, priorMasks: priors }) };
+  return {
+    prompts: next,
+    propagation: await propagateObject(decoder, slices, next, { ...opts, priorMasks: priors, mainKey: current.main }),
+  };
 }
 
 /**

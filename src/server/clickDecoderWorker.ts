@@ -19,7 +19,24 @@ const session = await ort.InferenceSession.create(modelPath, {
 
 const kept = new Map<number, Float32Array>();
 
-parentPort!.on('message', async (m: DecodeRequest) => {
+// Runs one message at a time, so a close waits for the decode in flight.
+let busy: Promise<void> = Promise.resolve();
+
+parentPort!.on('message', (m: DecodeRequest | 'close') => {
+  busy = busy.then(() => (m === 'close' ? close() : decode(m)));
+});
+
+/**
+ * Release the ORT session and let the thread end by itself: terminating a worker from outside
+ * while onnxruntime-node holds a session (or is still creating it) can abort the whole process
+ * ("terminate called after throwing an instance of 'Napi::Error'").
+ */
+async function close(): Promise<void> {
+  await session.release();
+  parentPort!.close();
+}
+
+async function decode(m: DecodeRequest): Promise<void> {
   try {
     const emb = m.emb.data ?? kept.get(m.emb.id);
     if (!emb) throw new Error(`embedding ${m.emb.id} is not held by this worker`);
@@ -35,4 +52,4 @@ parentPort!.on('message', async (m: DecodeRequest) => {
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) } satisfies DecodeReply);
   }
-});
+}

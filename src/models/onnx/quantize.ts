@@ -315,8 +315,9 @@ export function quantizeAttentionScores(model: ProtoModel): number {
     if (!drop.has(n)) nodes.push(n);
   }
   g.node = nodes;
-  const used = new Set(nodes.flatMap((n) => n.input));
-  g.initializer = [...g.initializer.filter((t) => used.has(t.name ?? '') || graphOutputs.has(t.name ?? '')), ...newInits];
+  // drop the constants only the removed Div/Mul used (ORT warns about unused initializers)
+  const used = new Set([...nodes.flatMap((n) => n.input), ...graphOutputs, ...g.input.map((i) => i.name ?? '')]);
+  g.initializer = [...g.initializer.filter((t) => used.has(t.name ?? '')), ...newInits];
   if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   return count;
 }
