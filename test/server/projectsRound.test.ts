@@ -275,7 +275,10 @@ async function runRoundOverHttp(s: TestServer, data: Awaited<ReturnType<typeof p
     assert.equal(baseVersion, base);
     const [nx, ny] = d.dims;
     const plane = nx * ny;
+    // The session starts from the base version: its slices with the label are the object's first keys
+    // (seed edits), and a click there corrects that mask (no box: the seeded mask is the slice's prompt).
     const prompted = new Set<number>();
+    for (let z = 0; z < d.dims[2]; z++) if (current.subarray(z * plane, (z + 1) * plane).includes(d.label)) prompted.add(z);
     const lastAnswer = new Map<number, Uint8Array>();
     let t = start;
     for (let k = 0; k < K; k++) {

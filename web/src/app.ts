@@ -71,21 +71,14 @@ export class App {
   }
 
   /**
-   * Shows `bytes` with an existing server session (a project case) over `base` (its latest label
-   * version, shown wherever the session has no mask), naming objects by `names`; not kept for
-   * reload (the case is reopened from the server).
+   * Shows `bytes` with an existing server session (a project case, seeded by the server with its
+   * latest label version), naming objects by `names`; not kept for reload (the case is reopened
+   * from the server).
    */
-  async openSession(
-    bytes: Uint8Array,
-    fileName: string,
-    session: SessionView,
-    names: Map<number, string>,
-    base?: Uint8Array,
-  ): Promise<void> {
+  async openSession(bytes: Uint8Array, fileName: string, session: SessionView, names: Map<number, string>): Promise<void> {
     this.video.close();
     await this.run('opening', async () => {
       await this.display(bytes, fileName);
-      this.viewer.base = base;
       this.session = session;
       this.fileName = fileName;
       this.upload = undefined;

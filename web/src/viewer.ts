@@ -53,11 +53,6 @@ export class Viewer {
   private inverse: Mat4 = [];
   dims: [number, number, number] = [0, 0, 0];
   private hidden = new Set<number>();
-  /**
-   * Label map under the session's masks (a project case's latest version): what clearAll() returns
-   * to, so a slice the session has no mask for shows the saved version. Reset by show().
-   */
-  base?: Uint8Array;
   /** Called with the native voxel of the crosshair whenever it moves. */
   onSliceChange: (z: number) => void = () => {};
 
@@ -106,7 +101,6 @@ export class Viewer {
     const labels = await NVImage.loadFromUrl({ url: 'labels.nii', name: 'labels.nii', buffer: labelBytes.slice().buffer, opacity: 0.5 });
     this.image = image;
     this.labels = labels;
-    this.base = undefined;
     this.applyColours();
     this.nv.addVolume(image);
     this.nv.addVolume(labels);
@@ -334,9 +328,7 @@ export class Viewer {
   }
 
   clearAll(): void {
-    const img = this.labels?.img as Uint8Array | undefined;
-    if (img && this.base?.length === img.length) img.set(this.base);
-    else img?.fill(0);
+    (this.labels?.img as Uint8Array | undefined)?.fill(0);
   }
 
   /** Voxel count of one object (volume in mL = count x voxel volume / 1000). */

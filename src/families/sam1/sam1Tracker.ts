@@ -81,6 +81,7 @@ export class Sam1Tracker implements FamilyTracker {
     const prev = this.objects.get(objId);
     const old = prev?.keys.get(frame);
     let key: SlicePrompt;
+    let prior: Map<number, Uint8Array> | undefined;
     if (p.mask) {
       key = { mask: p.mask };
     } else if (old && !opts.replace && !old.mask) {
@@ -91,6 +92,13 @@ export class Sam1Tracker implements FamilyTracker {
         ...(p.recist ? { recist: p.recist } : {}),
         points: [...(old.points ?? []), ...(p.points ?? [])],
       };
+    } else if (old?.mask && !opts.replace && !p.box && !p.recist) {
+      // Clicks on a mask key (an edit, a project case's saved version): SAM's iterative refinement
+      // of that mask (its box, the clicks and its logits), so they correct it instead of starting over.
+      const cur = prev!.masks.get(frame) ?? old.mask;
+      const box = boxFromMask(cur, this.stack.cols, this.stack.rows);
+      key = { ...(box ? { box } : {}), points: [...(p.points ?? [])] };
+      prior = new Map([[0, cur]]);
     } else if (opts.correction && !old && !p.box && !p.recist) {
       // Clicks on a propagated slice: the object's current box there keeps them anchored (SAM refines box + clicks).
       const cur = prev?.masks.get(frame);
@@ -104,7 +112,7 @@ export class Sam1Tracker implements FamilyTracker {
       this.promptDecoder,
       new SliceWindow(this.slices, frame, 1),
       [asVolumePrompt(objId, 0, key)],
-      this.propagation,
+      prior ? { ...this.propagation, priorMasks: prior } : this.propagation,
     );
     const mask = res.masks.get(0) ?? new Uint8Array(this.stack.rows * this.stack.cols);
     const o = this.cloneObject(objId);

@@ -121,6 +121,9 @@ function countBy<T>(xs: readonly T[], key: (x: T) => string): Record<string, num
  * The label map a session save makes: the base version, with each object the session holds
  * replacing that label on every slice the session prompted or has a mask on (a click on slice 7
  * changes slice 7; a re-propagation changes what it reached); all other voxels keep the base.
+ * A case session is seeded with the base (versionSlices), so on a seeded session this is the
+ * session's own map; the merge stays for sessions that were not seeded (opened before seeding
+ * existed and replayed from their log) and for labels the session never held.
  */
 export function overlaySession(
   base: Uint8Array,
@@ -138,6 +141,18 @@ export function overlaySession(
         else if (out[i] === o.objId) out[i] = 0;
       }
     }
+  }
+  return out;
+}
+
+/** A label map as per-slice masks (axial, x fastest): one per label value on each slice that holds it. */
+export function versionSlices(labels: Uint8Array, dims: [number, number, number]): { objId: number; slice: number; mask: Uint8Array }[] {
+  const plane = dims[0] * dims[1];
+  const out: { objId: number; slice: number; mask: Uint8Array }[] = [];
+  for (let z = 0; z < dims[2]; z++) {
+    const sl = labels.subarray(z * plane, (z + 1) * plane);
+    const values = [...new Set(sl)].filter((v) => v !== 0).sort((a, b) => a - b);
+    for (const v of values) out.push({ objId: v, slice: z, mask: Uint8Array.from(sl, (x) => (x === v ? 1 : 0)) });
   }
   return out;
 }
@@ -468,6 +483,16 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const { upload } = await caseVolume(c);
       const model = (req.body as { model?: string } | null | undefined)?.model ?? project.model;
       const s = await sessions.create(req.principal, { uploadId: upload.id, model }, { uploadGranted: true });
+      // The session starts from the latest version: its masks are the session's own (object = label value).
+      if (c.headVersion >= 0) {
+        const { labels } = await svc.mask(project, c.name, c.headVersion);
+        try {
+          await sessions.seed(req.principal, s.id, versionSlices(labels, c.dims));
+        } catch (e) {
+          await sessions.close(req.principal, s.id).catch(() => {});
+          throw e;
+        }
+      }
       return reply.code(201).send({ sessionId: s.id, baseVersion: c.headVersion });
     }),
   );

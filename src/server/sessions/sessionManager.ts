@@ -86,7 +86,8 @@ type LogEntry =
   | { kind: 'undo'; payload: Record<string, never> }
   | { kind: 'redo'; payload: Record<string, never> }
   // Logged with the resulting mask (never the stroke), so a replay is exact.
-  | { kind: 'edit'; payload: { objId: number; slice: number; mask: Rle; axis?: SliceAxis } };
+  // `seed`: part of the session's starting state (a project case's saved version), below undo's floor.
+  | { kind: 'edit'; payload: { objId: number; slice: number; mask: Rle; axis?: SliceAxis; seed?: true } };
 
 interface Live {
   row: SessionRow;
@@ -98,6 +99,8 @@ interface Live {
   propagation?: AbortController;
   /** Interactions applied (= log length). */
   applied: number;
+  /** Seed edits at the log's start: the starting state, which undo never goes below. */
+  floor: number;
   /** Serialises label-map persistence. */
   persisting: Promise<void>;
   /** A pending (debounced) label-map save. */
@@ -305,10 +308,11 @@ export class SessionManager {
     } catch (e) {
       throw asHttp(e);
     }
-    const live: Live = { row, session, volume, lastUsed: Date.now(), applied: 0, persisting: Promise.resolve() };
+    const live: Live = { row, session, volume, lastUsed: Date.now(), applied: 0, floor: 0, persisting: Promise.resolve() };
     for (const r of log) {
       await this.apply(live, { kind: r.kind, payload: r.payload } as LogEntry);
       live.applied++;
+      if (r.kind === 'edit' && (r.payload as { seed?: boolean }).seed) live.floor++;
     }
     return live;
   }
@@ -542,7 +546,7 @@ export class SessionManager {
     this.writable(p, row);
     const live = await this.ensureLive(row);
     this.busy(live);
-    if (live.session.history().length === 0) return false;
+    if (live.session.history().length <= live.floor) return false;
     const e: LogEntry = { kind: 'undo', payload: {} };
     return (await this.queue.run(row.model, 'interactive', PRIORITY.interactive, () =>
       this.interact(live, e, () => this.apply(live, e)),
@@ -592,6 +596,26 @@ export class SessionManager {
       () => s.edit(req.objId, req.slice, mask ? { mask } : { stroke: req.stroke! }, { axis: req.axis }),
     )) as { objId: number; slice: number; area: number; mask: Uint8Array };
     return { objId: res.objId, slice: res.slice, area: res.area, mask: encodeRle(res.mask, sh.rows, sh.cols), axis: req.axis ?? row.axis };
+  }
+
+  /**
+   * Gives a fresh session its starting state: each mask as a literal edit (so the seeded slices act
+   * as mask prompts for corrections and re-propagation), logged as seed edits that undo never goes
+   * below (the floor is rebuilt from the log on replay). Only before any other interaction.
+   */
+  async seed(p: Principal, id: string, masks: readonly { objId: number; slice: number; mask: Uint8Array }[]): Promise<SessionView> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const live = await this.ensureLive(row);
+    if (live.applied !== live.floor)
+      throw new HttpError(409, `session ${id} already has interactions`, 'seed a session right after creating it');
+    const { rows, cols } = this.planeShape(live, undefined);
+    for (const m of masks) {
+      const e: LogEntry = { kind: 'edit', payload: { objId: m.objId, slice: m.slice, mask: encodeRle(m.mask, rows, cols), seed: true } };
+      await this.interact(live, e, () => live.session.edit(m.objId, m.slice, { mask: m.mask }));
+      live.floor++;
+    }
+    return this.get(p, id);
   }
 
   async close(p: Principal, id: string): Promise<SessionView> {

@@ -10,7 +10,7 @@ import type { SessionView } from '../api.js';
 import './projects.css';
 import { describeError } from './actionableError.js';
 import { InteractionLog } from './interactionLog.js';
-import { labelMapFromNpz, volumeFileName } from './labelMapFile.js';
+import { volumeFileName } from './labelMapFile.js';
 import { TOKEN_KEY } from './pageContext.js';
 import { ProjectApi } from './projectApi.js';
 import { routeHash } from './router.js';
@@ -125,10 +125,9 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
     session = opened.session;
     base = opened.baseVersion ?? detail.case.latestVersion;
     showVersion();
-    // The saved version shows under the session's masks (a save keeps it wherever the session has none).
-    const labels = base >= 0 ? labelMapFromNpz(await api.labelMapNpz(project, caseName, base)) : undefined;
+    // The server seeded the session with the saved version: its masks are the session's own (no underlay).
     const names = new Map(info.project.labels.map((l) => [l.value, l.name] as const));
-    await app.openSession(vol.bytes, volumeFileName(vol.bytes, caseName, vol.fileName), session, names, labels?.labels);
+    await app.openSession(vol.bytes, volumeFileName(vol.bytes, caseName, vol.fileName), session, names);
     if (!app.viewer.loaded) return;
     // The side panel describes the case (the app's own panel describes a file it uploaded).
     const c = detail.case;
