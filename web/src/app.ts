@@ -455,6 +455,7 @@ export class App {
     const bar = $<HTMLProgressElement>('progress');
     bar.value = 0;
     const t0 = performance.now();
+    this.viewer.holdRender(true);
     try {
       this.setStatus('propagating…');
       const out = await this.api.propagate(
@@ -473,6 +474,7 @@ export class App {
           },
         },
       );
+      this.viewer.holdRender(false);
       this.viewer.refresh();
       this.session = await this.api.session(session.id);
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
@@ -489,6 +491,7 @@ export class App {
       this.fail(e);
       this.setStatus('propagation failed');
     } finally {
+      this.viewer.holdRender(false);
       this.propagating = false;
       this.render();
     }

@@ -390,6 +390,18 @@ export class Viewer {
   private lastRefresh = 0;
 
   /**
+   * While a propagation streams masks, the 3D render tile is left out of the redraws and drawn
+   * once at the end: in a CPU-rendered WebGL (no GPU) each 3D render costs as much as a model run,
+   * and 4 redraws a second of it doubled the propagation's time. The 2D planes keep updating.
+   */
+  holdRender(hold: boolean): void {
+    const want = hold ? SHOW_RENDER.NEVER : SHOW_RENDER.ALWAYS;
+    if (this.nv.opts.multiplanarShowRender === want) return;
+    this.nv.opts.multiplanarShowRender = want;
+    if (!hold) this.nv.drawScene();
+  }
+
+  /**
    * Re-uploads only the label overlay and redraws: updateGLVolume would also re-upload and
    * re-colour the scan itself (layer 0), which has not changed. The overlay is NiiVue's layer 1
    * (the only overlay), rebuilt whole by refreshLayers.
