@@ -154,6 +154,20 @@ const ref = (id: string) => ({ $ref: `${id}#` });
 export const errors = { '4xx': ref('Error'), '5xx': ref('Error') };
 const id = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } };
 
+/** One object's mask on one slice: what a prompt and an edit answer. */
+const sliceMaskResponse = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['objId', 'slice', 'area', 'mask'],
+  properties: {
+    objId: { type: 'integer' },
+    slice: { type: 'integer' },
+    area: { type: 'integer' },
+    mask: ref('Rle'),
+    axis: { type: 'integer', description: 'the axis `slice` counts along' },
+  },
+};
+
 const promptFields = {
   objId: int(1, 255),
   slice: int(0),
@@ -237,18 +251,7 @@ export const routes = {
       },
     },
     response: {
-      200: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['objId', 'slice', 'area', 'mask'],
-        properties: {
-          objId: { type: 'integer' },
-          slice: { type: 'integer' },
-          area: { type: 'integer' },
-          mask: ref('Rle'),
-          axis: { type: 'integer', description: 'the axis `slice` counts along' },
-        },
-      },
+      200: sliceMaskResponse,
       ...errors,
     },
   },
@@ -343,18 +346,7 @@ export const routes = {
       },
     },
     response: {
-      200: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['objId', 'slice', 'area', 'mask'],
-        properties: {
-          objId: { type: 'integer' },
-          slice: { type: 'integer' },
-          area: { type: 'integer' },
-          mask: ref('Rle'),
-          axis: { type: 'integer', description: 'the axis `slice` counts along' },
-        },
-      },
+      200: sliceMaskResponse,
       ...errors,
     },
   },
