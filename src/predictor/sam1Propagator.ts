@@ -4,7 +4,8 @@ import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts
 import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
-import { binarise, dilate, distanceInside, interiorPoint, keepComponentsOverlapping, labelComponents2d, maskArea } from './sam1/maskOps.js';
+import { binarise, dilate, interiorPoint, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
+import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -66,20 +67,11 @@ export interface Sam1PropagationOptions {
    */
   mainKey?: number;
   /**
-   * Who carries the object across the slices between two keys (experiment knob of the correction
-   * path, default 'larger-first'): 'larger-first' — the larger cross-section first, the smaller
-   * fills the rest; 'from-correction' — a corrected key (any key but mainKey) carries towards the
-   * main key first, so a click's correction reaches the slices between them; 'split' — each key
-   * carries to the midpoint.
+   * What the last click on a corrected slice does when it is negative: 'anchored' (default) — it
+   * only removes, cutting the clicked blob and pinning what is left (src/predictor/sam1/negativeClick.ts;
+   * measured in docs/propagation-experiments.md); 'model' — whatever the decoder makes of box + clicks.
    */
-  gapOrder?: 'larger-first' | 'from-correction' | 'split';
-  /**
-   * What a negative click on a corrected key does (experiment knob, default 'model'): 'model' — what
-   * the decoder makes of it; 'remove' — it only removes: the corrected mask is kept inside the mask
-   * it refines, and if the clicked pixel is still on, its connected region goes (an emptied key
-   * is a wall: the object stops there).
-   */
-  negativeClicks?: 'model' | 'remove' | 'disc' | 'anchored';
+  negativeClicks?: 'model' | 'anchored';
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -173,21 +165,14 @@ export async function propagateObject(
       // the mask being corrected, so a click edits that mask instead of starting over.
       const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
       const lastClick = p.points?.[p.points.length - 1];
-      const neg = opts.negativeClicks ?? 'model';
-      const removing = neg !== 'model' && !!prior && !!priorLow && lastClick?.label === 0;
-      let prompt = keyDecoderPrompt(p, w, h);
-      if (removing && neg === 'anchored') {
-        // What the click leaves of the mask is still the object: pin it with a positive click at its
-        // deepest pixel, as propagation pins each slice (anchorPoint), so the decoder cannot move away.
-        const ip = interiorPoint(removeDisc(prior!, prior!, lastClick!, w, h), w, h);
-        if (ip) prompt = { ...prompt, points: [...(prompt.points ?? []), { x: ip.x, y: ip.y, label: 1 }] };
-      }
+      const cut = (opts.negativeClicks ?? 'anchored') === 'anchored' && !!priorLow && lastClick?.label === 0;
+      const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       const d = await decoder.decode(emb, prompt, priorLow);
       keyMask = binarise(d.logits);
       keyLow = d.lowRes;
-      if (removing) {
-        keyMask = neg === 'remove' ? removeAt(keyMask, prior!, lastClick!, w, h) : removeDisc(keyMask, prior!, lastClick!, w, h);
-        // The next slice is seeded with logits of the mask kept, not of what was removed.
+      if (cut) {
+        keyMask = cutNegativeClick(keyMask, prior!, lastClick!, w, h);
+        // The next slice is seeded with logits of the mask kept, not of what was cut.
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
@@ -274,18 +259,10 @@ export async function propagateObject(
   // Between two keys, the larger cross-section carries the object towards the smaller one (a key
   // without the object is a wall); the smaller then fills whatever the larger did not reach. So a
   // click near an object's end corrects that end without re-deciding the slices the main key got right.
-  const gapOrder = opts.gapOrder ?? 'larger-first';
   for (let i = 0; i < last; i++) {
     const a = decoded[i]!.area,
       b = decoded[i + 1]!.area;
-    if (gapOrder === 'split') {
-      const mid = Math.floor((keys[i]!.slice + keys[i + 1]!.slice) / 2);
-      if (a) await carry(i, 1, mid, 'next-key');
-      if (b) await carry(i + 1, -1, mid + 1, 'next-key');
-      continue;
-    }
-    const fromCorrection = gapOrder === 'from-correction' && given >= 0 && (i === given || i + 1 === given);
-    const lowerFirst = fromCorrection ? i + 1 === given : a >= b;
+    const lowerFirst = a >= b;
     const [first, second] = lowerFirst ? [i, i + 1] : [i + 1, i];
     const dir = (lowerFirst ? 1 : -1) as -1 | 1;
     if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
@@ -418,33 +395,6 @@ async function propagateStep(
       return { mask: best.mask, lowRes: best.lowRes, stop: 'jump' };
   }
   return { mask: best.mask, lowRes: best.lowRes };
-}
-
-/** `m` kept inside `prior`, without the 8-connected region that holds pixel `at`. */
-function removeAt(m: Uint8Array, prior: Uint8Array, at: { x: number; y: number }, w: number, h: number): Uint8Array {
-  const out = Uint8Array.from(m, (v, i) => (v && prior[i] ? 1 : 0));
-  const i0 = Math.round(at.y) * w + Math.round(at.x);
-  if (!out[i0]) return out;
-  const { labels } = labelComponents2d(out, w, h);
-  const l = labels[i0]!;
-  for (let i = 0; i < out.length; i++) if (labels[i] === l) out[i] = 0;
-  return out;
-}
-
-/**
- * `m` kept inside `prior`, without the disc around `at` that reaches the prior's nearest edge: the
- * clicked blob is not the object as far as the mask's own outline shows, and nothing deeper is cut.
- */
-function removeDisc(m: Uint8Array, prior: Uint8Array, at: { x: number; y: number }, w: number, h: number): Uint8Array {
-  const out = Uint8Array.from(m, (v, i) => (v && prior[i] ? 1 : 0));
-  const cx = Math.round(at.x),
-    cy = Math.round(at.y);
-  if (!prior[cy * w + cx]) return out;
-  const r = distanceInside(prior, w, h)[cy * w + cx]!;
-  for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(h - 1, Math.ceil(cy + r)); y++)
-    for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(w - 1, Math.ceil(cx + r)); x++)
-      if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) out[y * w + x] = 0;
-  return out;
 }
 
 function centroid(m: Uint8Array, w: number): { x: number; y: number } {

@@ -4,6 +4,7 @@ import { clicksToReach, deepestPixel, nextClick } from '../../src/pipelines/clic
 import type { Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
 import { keyWithClicks, promptsWithClick } from '../../src/predictor/sam1/correction.js';
 import { MemoDecoder } from '../../src/predictor/sam1/decodeMemo.js';
+import { anchoredNegativePrompt, cutNegativeClick } from '../../src/predictor/sam1/negativeClick.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
 
 /** x-fastest volume with rectangles [x0, y0, x1, y1, z] set. */
@@ -132,4 +133,29 @@ test('MemoDecoder answers a repeated (embedding, prompt, mask input) from memory
   assert.notEqual(await memo.decode(e2, { box: [1, 2, 3, 4] }, m), first);
   assert.equal(calls, 5);
   assert.deepEqual([memo.hits, memo.misses], [1, 5]);
+});
+
+test('a negative click only removes: it cuts the clicked blob up to the mask edge and pins what is left', () => {
+  const w = 40,
+    h = 20;
+  // The object (a 12x12 square) with a blob leaked onto its right (a 10x10 square touching it).
+  const prior = new Uint8Array(w * h);
+  for (let y = 4; y < 16; y++) for (let x = 2; x < 14; x++) prior[y * w + x] = 1;
+  for (let y = 5; y < 15; y++) for (let x = 14; x < 24; x++) prior[y * w + x] = 1;
+  const click = { x: 19, y: 9, label: 0 as const };
+  // What the decoder returned: the prior plus something outside it (a negative click never adds).
+  const decoded = Uint8Array.from(prior);
+  for (let x = 30; x < 35; x++) decoded[2 * w + x] = 1;
+  const cut = cutNegativeClick(decoded, prior, click, w, h);
+  assert.equal(cut[9 * w + 19], 0, 'the clicked pixel is off');
+  assert.equal(cut[2 * w + 31], 0, 'nothing outside the corrected mask is added');
+  for (let y = 4; y < 16; y++) for (let x = 2; x < 13; x++) assert.equal(cut[y * w + x], 1, `object pixel ${x},${y} kept`);
+  assert.ok(cut.reduce((s, v) => s + v, 0) < prior.reduce((s, v) => s + v, 0) - 40);
+  // The decoder is pinned inside what is left: a positive click on the object, away from the blob.
+  const p = anchoredNegativePrompt({ box: [2, 4, 23, 15], points: [click] }, prior, click, w, h);
+  const pin = p.points![1]!;
+  assert.equal(pin.label, 1);
+  assert.ok(pin.x < 14 && prior[pin.y * w + pin.x], JSON.stringify(pin));
+  // A click off the mask cuts nothing (the result is still kept inside it).
+  assert.deepEqual(cutNegativeClick(prior, prior, { x: 35, y: 2, label: 0 }, w, h), prior);
 });
