@@ -13,6 +13,9 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { labelComponents2d } from '../../src/predictor/sam1/maskOps.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import type { SliceClick } from '../../src/predictor/sam1/correction.js';
+import type { VolumePrompt } from '../../src/predictor/prompts.js';
+import { Session } from '../../src/session/index.js';
 import { cropNpzCase } from '../cli/cropCase.js';
 
 /**
@@ -29,7 +32,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'medsam2-clicks-'));
 const emb = join(tmp, 'emb');
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const dir = join(tmp, 'lesions');
-/** Lesion 000002 crop, DSC gained by 3 clicks: measured 0.0XX with anchored negative clicks, 0.0YY without. */
+/** What the second test's 3 clicks made of lesion 000002, for the session test. */
+let afterClicks: { prompt: VolumePrompt; clicks: SliceClick[]; mask: Uint8Array } | undefined;
+/** Lesion 000002 crop: the least DSC 3 clicks must add (see the measured values printed by the test). */
 const MIN_GAIN_000002 = 0.02;
 
 test('simulated clicks on the shared CT lesions never lose more than 0.01 DSC; report carries clicks and NoC', { skip }, async () => {
@@ -76,6 +81,7 @@ test('each click lands in the largest error region of the worst slice; negative 
     // Replay the protocol step by step to check where each click went against the mask it saw.
     let cur = first;
     let prompts = [prompt];
+    const clicksMade: SliceClick[] = [];
     const [w, h, n] = dims;
     for (let k = 1; k <= 3; k++) {
       const run = await simulateClicks(cs, prompts, cur, ref, dims, 1);
@@ -96,14 +102,36 @@ test('each click lands in the largest error region of the worst slice; negative 
       assert.equal(mine.sizes[mine.labels[at]!], largest, `click ${k} lies in the largest error region`);
       // The simulated step is the correction path itself: redo it to carry the prompts on.
       const r2 = await cs.correct(prompts, cur, click);
+      clicksMade.push(click);
       assert.ok(Math.abs(dice(r2.result.mask, ref) - run.clicks[0]!.dsc) < 1e-12, 'the same correction gives the same mask');
       prompts = r2.prompts;
       cur = r2.result;
     }
     const after3 = dice(cur.mask, ref);
+    afterClicks = { prompt, clicks: clicksMade, mask: cur.mask };
     console.log(`# lesion 000002 crop: box ${box.toFixed(4)}, after 3 clicks ${after3.toFixed(4)}`);
     assert.ok(after3 >= box + MIN_GAIN_000002, `after 3 clicks ${after3.toFixed(4)} < box ${box.toFixed(4)} + ${MIN_GAIN_000002}`);
   } finally {
     await seg.release();
+  }
+});
+
+test('a Session given the same clicks (correct + propagate) gives the simulated-click result: one correction path', { skip }, async (t) => {
+  if (!afterClicks) return t.skip('needs the previous test');
+  const c = await loadCase(join(dir, 'CT_Lesion_000002_03_01_035-047.npz'));
+  const s = await Session.open(c.image, { threads: 2 });
+  try {
+    await s.addPrompt(1, afterClicks.prompt.slice, { box: afterClicks.prompt.box });
+    await s.propagate();
+    for (const k of afterClicks.clicks) {
+      await s.correct(1, k.slice, { points: [{ x: k.x, y: k.y, label: k.label }] });
+      await s.propagate();
+    }
+    const got = s.labelMap().data as Uint8Array;
+    let diff = 0;
+    for (let i = 0; i < got.length; i++) if (!got[i] !== !afterClicks.mask[i]) diff++;
+    assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated clicks`);
+  } finally {
+    await s.close();
   }
 });
