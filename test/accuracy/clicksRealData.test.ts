@@ -34,8 +34,8 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const dir = join(tmp, 'lesions');
 /** What the second test's 3 clicks made of lesion 000002, for the session test. */
 let afterClicks: { prompt: VolumePrompt; clicks: SliceClick[]; mask: Uint8Array } | undefined;
-/** Lesion 000002 crop: the least DSC 3 clicks must add (see the measured values printed by the test). */
-const MIN_GAIN_000002 = 0.02;
+/** Lesion 000002 crop, DSC added by 3 clicks: measured 0.0515 (0.7218 → 0.7733); 0.0151 with the session-4 path (negativeClicks: model, full volume, whose anchored numbers equal the crop's). */
+const MIN_GAIN_000002 = 0.04;
 
 test('simulated clicks on the shared CT lesions never lose more than 0.01 DSC; report carries clicks and NoC', { skip }, async () => {
   mkdirSync(dir);
