@@ -6,6 +6,7 @@
  * layout must arrive as that plane's voxel box (axis 1, slice = the plane's row) and segment
  * inside it. Screenshots: test-output/web/thick-*.png.
  */
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -72,9 +73,11 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
       }
   assert.ok(best > 0 && z1 > z0, `a tumour cross-section on the coronal plane y=${Y}`);
 
+  const t0 = performance.now();
   const { page, errors } = await openApp(browser, server.url);
   await page.setInputFiles('#file', GLIOMA);
   await waitStatus(page, /draw a box/);
+  process.stdout.write(`# opened in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   assert.match((await page.textContent('#info')) ?? '', /256 × 256 × 25.*0\.781 × 0\.781 × 6\.500 mm/s);
   const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
   await page.evaluate(([x, y, z]) => (window.medsam2 as AppHandle).viewer.goToVoxel(x!, y!, z!), [(x0 + x1) / 2, Y, (z0 + z1) / 2]);
@@ -97,7 +100,10 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   assert.ok(Math.abs(sagittal / physSagittal - 1) < 0.03, `sagittal aspect ${sagittal} vs physical ${physSagittal}`);
   await shot(page, 'thick-01-glioma-3-planes');
 
-  // The tumour's box drawn on the coronal tile of the 3-planes layout, corner voxel to corner voxel.
+  // The tumour's box drawn on the coronal tile of the 3-planes layout, corner voxel to corner voxel
+  // (the 3D tile held out as during a propagation: on this CPU-rendered WebGL every mouse move
+  // redraws it, a minute per drag on a busy machine).
+  await page.evaluate(() => (window.medsam2 as AppHandle & { viewer: { holdRender(h: boolean): void } }).viewer.holdRender(true));
   await page.click('[data-tool="box"]');
   const sent: { slice: number; axis: number; box: number[] }[] = [];
   page.on('request', (r) => {
@@ -117,9 +123,11 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   assert.deepEqual(sent[0]!.box, [x0, z0, x1, z1], 'the box is the voxels under the corners (6.5 mm rows map to slice indices exactly)');
   await shot(page, 'thick-02-coronal-box');
 
-  // The server's label map: the mask lies on the plane y = Y, inside the box, and overlaps the tumour there.
+  // The server's label map: the mask lies on the plane y = Y, in the box, and overlaps the tumour there.
   let area = 0,
+    offPlane = 0,
     outside = 0,
+    far = 0,
     inter = 0;
   for (let z = 0; z < D; z++) {
     const r = (await (await fetch(`${server.url}/sessions/${session}/slices/${z}`)).json()) as {
@@ -133,17 +141,25 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
           const x = j % r.cols,
             y = Math.floor(j / r.cols);
           area++;
-          if (y !== Y || x < x0 || x > x1 || z < z0 || z > z1) outside++;
+          if (y !== Y) offPlane++;
+          if (x < x0 || x > x1 || z < z0 || z > z1) outside++;
+          if (x < x0 - 2 || x > x1 + 2 || z < z0 - 2 || z > z1 + 2) far++;
           if (tumour[x + W * (y + H * z)]) inter++;
         }
       p += n;
     });
   }
   const dsc = (2 * inter) / (area + best);
-  process.stdout.write(`# coronal box on the 6.5 mm glioma, plane y=${Y}: ${area} px, ${outside} outside the box, plane DSC ${dsc.toFixed(3)}\n`);
+  process.stdout.write(
+    `# coronal box on the 6.5 mm glioma, plane y=${Y}: ${area} px, ${outside} just outside the box, plane DSC vs the reference ${dsc.toFixed(3)}; ${((performance.now() - t0) / 1000).toFixed(1)} s\n`,
+  );
   assert.ok(area > 0, 'the box segmented something');
-  assert.equal(outside, 0, 'every voxel of the mask is on the coronal plane, inside the drawn box');
-  assert.ok(inter > 0, 'the mask overlaps the tumour');
+  assert.equal(offPlane, 0, 'every voxel of the mask is on the coronal plane drawn on');
+  // The model sees this plane as 256 × 25 pixels (a 6.5 mm row is 4 px of its 1024-px input): its
+  // mask may spill a row past the box's edge, as SAM masks do, but no further than 2 voxels.
+  assert.equal(far, 0, 'no voxel of the mask is more than 2 voxels outside the drawn box');
+  assert.ok(outside <= 0.2 * area, `${outside} of ${area} px outside the box`);
+  assert.ok(dsc > 0.5, `plane DSC ${dsc.toFixed(3)} vs the reference tumour`);
   assert.deepEqual(errors, []);
   await page.close();
 });

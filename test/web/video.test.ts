@@ -220,7 +220,14 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   assert.equal(at(150, 210), 0, 'not beyond the radius');
   assert.equal(at(90, 200), 0, 'not before the stroke');
   const painted = s.bits.reduce((a, b) => a + b, 0);
-  const shownArea = () => page.evaluate(() => window.medsam2.video.masks.get(1).get(2)?.reduce((a: number, b: number) => a + b, 0) ?? 0);
+  const shownArea = () =>
+    page.evaluate(
+      () =>
+        window.medsam2.video.masks
+          .get(1)
+          .get(2)
+          ?.reduce((a: number, b: number) => a + b, 0) ?? 0,
+    );
   assert.equal(await shownArea(), painted, 'the frame shows the stored edit');
   // The canvas itself: the frame's pixel under the stroke is now half object 1's colour (255, 64, 64).
   const tinted = await canvasPixel();
@@ -255,7 +262,11 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
     await page.keyboard.press(key);
     await waitStatus(page, /^undone$/);
   }
-  assert.equal((await serverFrame(server.url, session, 2)).bits.some((v) => v), false, 'both edits undone');
+  assert.equal(
+    (await serverFrame(server.url, session, 2)).bits.some((v) => v),
+    false,
+    'both edits undone',
+  );
   assert.equal(await shownArea(), 0);
   await settle(page);
   await page.keyboard.press('Control+y');
