@@ -185,6 +185,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /^undone$/);
   const after = await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]);
   assert.deepEqual(after, [0]);
+  assert.equal(await page.isDisabled('#video-redo'), false, 'the propagation can be redone');
   await shot(page, 'video-04-undone');
 
   // A reload restores the video session: frame view, its masks and prompted frame from the server.
@@ -202,7 +203,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   const canvasPixel = () =>
     page.evaluate(() => Array.from(document.getElementById('video-canvas').getContext('2d').getImageData(150, 200, 1, 1).data) as number[]);
   const bare = await canvasPixel();
-  assert.equal(await page.isDisabled('#video-redo'), true, 'nothing to redo yet');
+  assert.equal(await page.isDisabled('#video-redo'), false, 'after a reload the undone propagation can still be redone');
   await page.keyboard.press('b');
   await page.keyboard.press(']');
   await page.keyboard.press(']');
@@ -212,6 +213,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
     { x: 200, y: 200 },
   ]);
   await waitStatus(page, /frame 2: painted, \d+ px/);
+  assert.equal(await page.isDisabled('#video-redo'), true, 'a new edit clears what redo could bring back');
   assert.equal(await page.isVisible('#video-brush-cursor'), true, 'the brush shows its size under the mouse');
   let s = await serverFrame(server.url, session, 2);
   const at = (x: number, y: number) => s.bits[y * s.cols + x];
