@@ -160,6 +160,9 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   assert.equal(far, 0, 'no voxel of the mask is more than 2 voxels outside the drawn box');
   assert.ok(outside <= 0.2 * area, `${outside} of ${area} px outside the box`);
   assert.ok(dsc > 0.5, `plane DSC ${dsc.toFixed(3)} vs the reference tumour`);
+  // The overlay shows what the label map holds (its largest-3D-component rule applied), not the raw prompt mask.
+  const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
+  assert.equal(shown, area, 'the overlay shows exactly the stored label map');
   assert.deepEqual(errors, []);
   await page.close();
 });

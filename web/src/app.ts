@@ -429,13 +429,41 @@ export class App {
       this.setStatus('segmenting the slice…');
       const t0 = performance.now();
       const m = await this.api.prompt(session.id, { objId: this.activeObj, ...p });
+      const ms = Math.round(performance.now() - t0);
       this.applyMask(m);
       this.viewer.refresh();
-      this.session = await this.api.session(session.id);
-      this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`);
+      const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
+      this.session = view;
+      this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
     });
     this.hidePreview();
     this.render();
+  }
+
+  /**
+   * The label map keeps each object's largest 3D component, so a speck of a prompt's mask apart
+   * from the rest is not exported: the session-axis slices the prompt's mask covers are re-read
+   * from it (one build on the server, cached for these reads and its save) and shown as stored.
+   */
+  private async showStored(sessionId: string, m: SliceMask): Promise<void> {
+    const axis = this.session?.axis ?? 2;
+    const own = m.axis ?? axis;
+    const mask = decodeRle(m.mask);
+    const [rows, cols] = m.mask.size;
+    // Session-axis slices the mask touches: the prompt's own slice, or (another view) its rows that hold pixels.
+    const slices = new Set<number>();
+    if (own === axis) slices.add(m.slice);
+    else if (axis === 2) for (let r = 0; r < rows; r++) if (mask.subarray(r * cols, (r + 1) * cols).some((v) => v !== 0)) slices.add(r);
+    for (const z of slices) {
+      const stored = await this.api.sliceMasks(sessionId, z);
+      const mine = stored.objects.find((o) => o.objId === m.objId);
+      this.viewer.setSliceMask(m.objId, z, mine ? decodeRle(mine.mask) : undefined, axis);
+      if (own === axis && (m.area ?? 0) > 0 && (mine?.area ?? 0) < (m.area ?? 0) / 2)
+        this.messages.info(
+          `the label map keeps only ${mine?.area ?? 0} of this prompt's ${m.area} px: each object is its largest connected part in 3D — for a separate region add an object (A)`,
+        );
+    }
+    if (slices.size) this.viewer.refresh();
   }
 
   private applyMask(m: SliceMask): void {
