@@ -29,6 +29,7 @@ import type { InteractionRow, Repository, SessionRow } from '../store/repository
 import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import { frameGrid, isVideoFormat } from '../video/readUploadedVideo.js';
+import { LabelMapBuilder } from './labelMapBuilder.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 /**
@@ -202,6 +203,8 @@ export class SessionManager {
   private static readonly STORED_KEPT = 4;
   /** How many times a live session's label map was built (tests check that slice reads reuse it). */
   labelMapBuilds = 0;
+  /** Builds label maps for saves off the event loop. */
+  private readonly labelMaps = new LabelMapBuilder();
 
   constructor(
     private readonly repo: Repository,
@@ -429,7 +432,7 @@ export class SessionManager {
     live.persisting = live.persisting
       .then(async () => {
         if (live.applied !== at) return; // a newer change will store its own
-        const labels = this.liveLabels(live);
+        const labels = await this.labelsToSave(live);
         // Compressed on libuv's thread pool: the event loop stays free for other users' clicks.
         const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
         live.row.labelsSha = sha;
@@ -466,6 +469,21 @@ export class SessionManager {
       live.labels = { version: live.version, data: labelData(live.session) };
     }
     return live.labels.data;
+  }
+
+  /**
+   * The label map a save stores: the cached one when current, else built on the label-map worker
+   * (the event loop stays free for other users' clicks) and cached if nothing changed meanwhile.
+   */
+  private async labelsToSave(live: Live): Promise<Uint8Array> {
+    const s = live.session;
+    if ((live.labels && live.labels.version === live.version) || live.propagation || s.kind !== 'volume' || !s.labelMapParts)
+      return this.liveLabels(live);
+    const version = live.version;
+    const data = await this.labelMaps.build(s.labelMapParts());
+    this.labelMapBuilds++;
+    if (live.version === version && !live.propagation) live.labels = { version, data };
+    return data;
   }
 
   private busy(live: Live): void {
@@ -830,5 +848,6 @@ export class SessionManager {
       await this.evict(live);
     }
     await this.clicks.close();
+    await this.labelMaps.close();
   }
 }
