@@ -5,7 +5,7 @@ import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sa
 import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
-import { correctObject, propagateObject } from '../../src/predictor/sam1Propagator.js';
+import { correctObject, propagateObject, type StepSignals } from '../../src/predictor/sam1Propagator.js';
 
 /**
  * A synthetic stack and a decoder that behaves like SAM where it matters for propagation: it
@@ -172,4 +172,33 @@ test('a correction keeps the user key as the main key even when the corrected sl
   );
   assert.ok(maskArea(fixed.propagation.masks.get(4)!) > maskArea(fixed.propagation.masks.get(2)!));
   assert.equal(fixed.propagation.main, 2);
+});
+
+test('opt-in stop rules: a cross-section collapsing below half the previous one stops (collapse, cycle); onStep reports the signals', async () => {
+  const radii = [12, 12, 12, 12, 5, 12];
+  const wld = world(radii);
+  const key = [{ slice: 0, box: [20, 20, 44, 44] as [number, number, number, number] }];
+  const plain = await propagateObject(wld.decoder, wld.slices(), key);
+  assert.deepEqual([...plain.masks.keys()].sort(), [0, 1, 2, 3, 4, 5]); // off by default: slice 4 is kept
+  const steps: StepSignals[] = [];
+  const collapse = await propagateObject(wld.decoder, wld.slices(), key, { minAreaRatio: 0.5, onStep: (s) => steps.push(s) });
+  assert.equal(collapse.stops[0]!.up, 'collapse');
+  assert.deepEqual([...collapse.masks.keys()].sort(), [0, 1, 2, 3]);
+  assert.deepEqual(
+    steps.map((s) => [s.slice, s.stop]),
+    [
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+      [4, 'collapse'],
+    ],
+  );
+  const last = steps.at(-1)!;
+  assert.ok(last.area < 0.5 * last.prevArea && last.prevArea > 400, `${last.area} vs ${last.prevArea}`);
+  assert.equal(last.predictedIoU, 0.9); // the fake decoder's estimate
+  assert.equal(last.stability, 1); // logits ±5: the same mask at ±1
+  // Carried back from slice 4's small disc, slice 3 comes out small: the cycle check stops there too.
+  const cycle = await propagateObject(wld.decoder, wld.slices(), key, { minCycleIoU: 0.5 });
+  assert.equal(cycle.stops[0]!.up, 'cycle');
+  assert.deepEqual([...cycle.masks.keys()].sort(), [0, 1, 2, 3]);
 });
