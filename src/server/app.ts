@@ -29,7 +29,8 @@ import type { Repository, UploadRow } from './store/repository.js';
 import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
 import { VolumeCache } from './uploads/volumeCache.js';
 import { uploadKind } from './video/videoViews.js';
-import { registerVideoRoutes } from './video/videoRoutes.js';
+import { EXPORT_TYPES, buildVideoExport, type VideoExport } from './video/videoExports.js';
+import { registerVideoRoutes, videoExportSchema } from './video/videoRoutes.js';
 import { WorkQueue } from './workQueue.js';
 
 declare module 'fastify' {
@@ -391,12 +392,20 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) =>
     reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),
   );
-  app.get('/jobs', { schema: S.jobList }, async (req) => jobs.list(req.principal));
+  // Segmentation jobs and project jobs (pre-annotate, export) in one list, oldest first.
+  app.get('/jobs', { schema: S.jobList }, async (req) =>
+    [...(await jobs.list(req.principal)), ...(await projects.listJobs(req.principal))].sort(
+      (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
+    ),
+  );
   app.get('/jobs/:id', { schema: S.jobGet }, async (req) => {
     const id = (req.params as { id: string }).id;
     return (await projects.jobView(req.principal, id)) ?? jobs.view(await jobs.row(req.principal, id));
   });
-  app.delete('/jobs/:id', { schema: S.jobCancel }, async (req) => jobs.cancel(req.principal, (req.params as { id: string }).id));
+  app.delete('/jobs/:id', { schema: S.jobCancel }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    return (await projects.cancelJob(req.principal, id)) ?? jobs.cancel(req.principal, id);
+  });
   app.get('/jobs/:id/result', { schema: S.jobResult }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const zip = await projects.jobResult(req.principal, id);
@@ -404,6 +413,22 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     const { labels, source } = await jobs.result(req.principal, id);
     return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `job-${id}`);
   });
+
+  // A video job's downloads: the files a video session gives (videoExports.ts).
+  app.get(
+    '/jobs/:id/video/:file',
+    { schema: { ...videoExportSchema, summary: `A finished video job's masks: ${videoExportSchema.summary.split(': ')[1]}` } },
+    async (req, reply) => {
+      const { id, file } = req.params as { id: string; file: VideoExport };
+      const { labels, frames } = await jobs.videoResult(req.principal, id);
+      const bytes = await buildVideoExport(file, labels, frames, (s) => blobs.tempPath(s));
+      return reply
+        .code(200)
+        .type(EXPORT_TYPES[file])
+        .header('content-disposition', `attachment; filename="job-${id}-${file}"`)
+        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  );
 
   const projects = await registerProjectRoutes(app, { config, repo, blobs, volumes, sessions, queue, authRequired });
 

@@ -121,8 +121,13 @@ export const shared = [
     required: ['id', 'uploadId', 'model', 'status', 'progress'],
     properties: {
       id: { type: 'string' },
-      kind: { type: 'string', enum: ['segment', 'pre-annotate', 'export'], description: 'absent = segment' },
+      kind: {
+        type: 'string',
+        enum: ['segment', 'segment-video', 'pre-annotate', 'export'],
+        description: 'absent = segment (a volume); segment-video: a video upload, result at /jobs/{id}/video/{file}',
+      },
       project: { type: 'string', description: 'project jobs (pre-annotate, export): the project name' },
+      projectId: { type: 'string', description: 'project jobs (pre-annotate, export): the project id' },
       owner: { type: 'string' },
       uploadId: { type: 'string', description: "segment jobs' upload ('' for project jobs)" },
       model: { type: 'string' },
@@ -399,7 +404,9 @@ export const routes = {
     response: { 200: { description: 'the label map file', type: 'string', format: 'binary' }, ...errors },
   },
   jobCreate: {
-    summary: 'Submit a batch segmentation job (the work of `medsam2 segment`)',
+    summary: 'Submit a batch segmentation job (the work of `medsam2 segment`, or of `medsam2 video` for a video upload)',
+    description:
+      'For a video upload the prompts are those of a video session: `slice` is the frame, x/y its column/row, no recist or policy; the job propagates through every frame and its masks download from /jobs/{id}/video/masks.npz (also masks.zip, overlay.mp4).',
     body: {
       type: 'object',
       required: ['uploadId'],
@@ -424,9 +431,20 @@ export const routes = {
     },
     response: { 202: ref('Job'), ...errors },
   },
-  jobList: { summary: 'Your jobs', response: { 200: { type: 'array', items: ref('Job') }, ...errors } },
+  jobList: {
+    summary: 'Your jobs',
+    description:
+      'Segmentation jobs (yours; admins and reviewers: all) and project jobs (kind pre-annotate or export, with project and projectId): yours and those of the projects you are a member of. Oldest first.',
+    response: { 200: { type: 'array', items: ref('Job') }, ...errors },
+  },
   jobGet: { summary: 'A job and its progress', params: id, response: { 200: ref('Job'), ...errors } },
-  jobCancel: { summary: 'Cancel a queued job', params: id, response: { 200: ref('Job'), ...errors } },
+  jobCancel: {
+    summary: 'Cancel a job',
+    description:
+      'A queued segmentation job (a running one is 409), or a queued or running project job (a running pre-annotation stops after the case in progress; cases already done keep their version). Allowed to its owner and admins (for a project job: server admins and admins of its project); others 403, a job you cannot see 404.',
+    params: id,
+    response: { 200: ref('Job'), ...errors },
+  },
   jobResult: {
     summary: "A finished job's label map",
     params: id,
