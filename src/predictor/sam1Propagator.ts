@@ -66,6 +66,11 @@ export interface Sam1PropagationOptions {
    * previous mask (continuity). Default 0: intensity alone.
    */
   continuityWeight?: number;
+  /**
+   * A proposal from a grown box (negative inset) is only kept when its area is at most this factor of
+   * the previous slice's: it may undo the decoder's shrinking drift but not leak. Undefined = no cap.
+   */
+  maxGrownRatio?: number;
   /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
   onStep?: (s: StepSignals) => void;
   /**
@@ -161,6 +166,7 @@ type Resolved = typeof DEFAULTS &
     | 'minStability'
     | 'minCycleIoU'
     | 'continuityWeight'
+    | 'maxGrownRatio'
   >;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
@@ -205,6 +211,7 @@ export async function propagateObject(
     minStability: opts.minStability,
     minCycleIoU: opts.minCycleIoU,
     continuityWeight: opts.continuityWeight,
+    maxGrownRatio: opts.maxGrownRatio,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
@@ -448,6 +455,7 @@ async function propagateStep(
     }
     const area = maskArea(mask);
     if (!area) continue;
+    if (inset < 0 && o.maxGrownRatio !== undefined && area > o.maxGrownRatio * prevArea) continue;
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
     const inter = intersectionCount(mask, prev);
     const prevIoU = inter / (area + prevArea - inter);

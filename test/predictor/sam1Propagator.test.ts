@@ -202,3 +202,44 @@ test('opt-in stop rules: a cross-section collapsing below half the previous one 
   assert.equal(cycle.stops[0]!.up, 'cycle');
   assert.deepEqual([...cycle.masks.keys()].sort(), [0, 1, 2, 3]);
 });
+
+test('maxGrownRatio: a grown-box proposal may not make the mask larger than the previous slice (no creeping leak)', async () => {
+  // A disc with a bright bar leaving it to the right, the same on every slice: a box grown by 10% takes
+  // a little more of the bar on every step, and the intensity vote (the bar is object-like) prefers it.
+  const disc = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= 64 || (x >= 32 && y >= 30 && y <= 34)) disc[y * W + x] = 1;
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(disc, (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const [x0, y0, x1, y1] = prompt.box!;
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.ceil(y0); y <= Math.floor(y1); y++)
+        for (let x = Math.ceil(x0); x <= Math.floor(x1); x++) if (disc[y * W + x]) logits[y * W + x] = 5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 10), [{ slice: 0, box: [24, 24, 40, 40] }], {
+      boxInsets: [-0.1, 0, 0.1, 0.2, 0.3],
+      pixelEdges: false, // the fake decoder reads boxes literally: a pixel-edge box would itself creep one column a step
+      ...opts,
+    });
+  const free = await run({}),
+    capped = await run({ maxGrownRatio: 1 });
+  const key = maskArea(free.masks.get(0)!);
+  assert.ok(maskArea(free.masks.get(9)!) > key * 1.3, `uncapped: ${maskArea(free.masks.get(9)!)} vs key ${key}`);
+  for (const [k, m] of capped.masks) assert.ok(maskArea(m) <= key, `capped slice ${k}: ${maskArea(m)} > key ${key}`);
+  assert.equal(capped.masks.size, 10);
+});
