@@ -34,7 +34,21 @@ export interface SlicePrompt {
 }
 
 /** Why propagation stopped on one side of a key slice (SAM1's stop rules; SAM2 always runs to 'volume-end'). */
-export type KeyStopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'leak' | 'jump' | 'not-run';
+export type KeyStopReason =
+  | 'volume-end'
+  | 'limit'
+  | 'empty'
+  | 'lost'
+  | 'tip'
+  | 'background'
+  | 'next-key'
+  | 'leak'
+  | 'jump'
+  | 'collapse'
+  | 'uncertain'
+  | 'unstable'
+  | 'cycle'
+  | 'not-run';
 
 export interface KeyStop {
   key: number;

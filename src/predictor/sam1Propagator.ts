@@ -4,7 +4,7 @@ import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts
 import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
-import { binarise, dilate, interiorPoint, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
+import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
@@ -47,6 +47,33 @@ export interface Sam1PropagationOptions {
   maxGrowth?: number;
   /** Stop once the mask's centroid moves more than this fraction of the previous equivalent radius ('jump'). Undefined = off. */
   maxCentroidShift?: number;
+  /** Stop once the mask shrinks below this fraction of the previous slice's area ('collapse'). Undefined = off. */
+  minAreaRatio?: number;
+  /** Stop once the decoder's own IoU estimate for the chosen mask falls below this ('uncertain'). Undefined = off. */
+  minPredictedIoU?: number;
+  /**
+   * Stop once the chosen mask's stability score (SAM's: IoU of logits > 1 vs logits > −1) falls
+   * below this ('unstable'). Undefined = off.
+   */
+  minStability?: number;
+  /**
+   * Cycle check: the new mask is carried one slice back; when that mask's IoU with the slice's
+   * actual mask is below this, the step went to another structure ('cycle'). Costs one decode per
+   * slice. Undefined = off.
+   */
+  minCycleIoU?: number;
+  /**
+   * Proposal choice: intensity agreement (Dice) plus this weight times the proposal's IoU with the
+   * previous mask (continuity). Default 0: intensity alone.
+   */
+  continuityWeight?: number;
+  /**
+   * A proposal from a grown box (negative inset) is only kept when its area is at most this factor of
+   * the previous slice's: it may undo the decoder's shrinking drift but not leak. Undefined = no cap.
+   */
+  maxGrownRatio?: number;
+  /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
+  onStep?: (s: StepSignals) => void;
   /**
    * Hand SAM pixel-edge coordinates: a box [x0, y0, x1, y1] of inclusive pixel indices becomes
    * [x0, y0, x1 + 1, y1 + 1] and a click on pixel (x, y) lands on its centre (x + 0.5, y + 0.5).
@@ -76,7 +103,43 @@ export interface Sam1PropagationOptions {
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
 
-export type StopReason = 'volume-end' | 'limit' | 'empty' | 'lost' | 'tip' | 'background' | 'next-key' | 'leak' | 'jump';
+export type StopReason =
+  | 'volume-end'
+  | 'limit'
+  | 'empty'
+  | 'lost'
+  | 'tip'
+  | 'background'
+  | 'next-key'
+  | 'leak'
+  | 'jump'
+  | 'collapse'
+  | 'uncertain'
+  | 'unstable'
+  | 'cycle';
+
+/** What one propagation step saw (diagnostics; stop-rule research reads these). */
+export interface StepSignals {
+  slice: number;
+  dir: -1 | 1;
+  /** Chosen mask's area, the previous slice's, and the main key's (pixels). */
+  area: number;
+  prevArea: number;
+  keyArea: number;
+  /** Decoder's IoU estimate and SAM's stability score of the chosen proposal. */
+  predictedIoU: number;
+  stability: number;
+  /** Fraction of the chosen mask that is object-like (1 without an intensity model). */
+  objectFraction: number;
+  /** IoU of the chosen mask with the previous slice's mask. */
+  prevIoU: number;
+  /** Centroid shift in units of the previous mask's equivalent radius. */
+  centroidShift: number;
+  /** The cycle check's IoU (only when minCycleIoU is set). */
+  cycleIoU?: number;
+  /** Why propagation stopped at this slice (undefined: the slice was kept). */
+  stop?: StopReason;
+}
 
 export interface ObjectPropagation {
   /** Binary row-major slice masks by slice index (only slices where the object was found). */
@@ -99,7 +162,19 @@ const DEFAULTS = {
   minAreaFraction: 0.1,
   pixelEdges: true,
 };
-type Resolved = typeof DEFAULTS & Pick<Sam1PropagationOptions, 'leakMargin' | 'maxGrowth' | 'maxCentroidShift'>;
+type Resolved = typeof DEFAULTS &
+  Pick<
+    Sam1PropagationOptions,
+    | 'leakMargin'
+    | 'maxGrowth'
+    | 'maxCentroidShift'
+    | 'minAreaRatio'
+    | 'minPredictedIoU'
+    | 'minStability'
+    | 'minCycleIoU'
+    | 'continuityWeight'
+    | 'maxGrownRatio'
+  >;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
 export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number): Sam1Prompt {
@@ -138,6 +213,12 @@ export async function propagateObject(
     leakMargin: opts.leakMargin,
     maxGrowth: opts.maxGrowth,
     maxCentroidShift: opts.maxCentroidShift,
+    minAreaRatio: opts.minAreaRatio,
+    minPredictedIoU: opts.minPredictedIoU,
+    minStability: opts.minStability,
+    minCycleIoU: opts.minCycleIoU,
+    continuityWeight: opts.continuityWeight,
+    maxGrownRatio: opts.maxGrownRatio,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
@@ -235,14 +316,24 @@ export async function propagateObject(
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the
       // decoder, still handed a box, latches onto whatever small structure sits there.
-      const tip = !step.stop && maskArea(step.mask) < o.minAreaFraction * mainArea;
-      opts.onSlice?.(k, step.stop || tip ? undefined : step.mask);
-      if (step.stop) {
-        reason = step.stop;
-        break;
+      let stop: StopReason | undefined = step.stop ?? (maskArea(step.mask) < o.minAreaFraction * mainArea ? 'tip' : undefined);
+      let cycleIoU: number | undefined;
+      if (!stop && o.minCycleIoU !== undefined) {
+        // Carried back one slice, the new mask should give the mask that slice already has.
+        const back = await decoder.decode(
+          await slices.get(k - dir),
+          anchorPrompt(step.mask, w, h, 0, o.anchorPoint),
+          o.useMaskInput ? step.lowRes : undefined,
+        );
+        const bm = keepComponentsOverlapping(binarise(back.logits), step.mask, w, h);
+        const inter = intersectionCount(bm, prev);
+        cycleIoU = inter / (maskArea(bm) + maskArea(prev) - inter || 1);
+        if (cycleIoU < o.minCycleIoU) stop = 'cycle';
       }
-      if (tip) {
-        reason = 'tip';
+      if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
+      opts.onSlice?.(k, stop ? undefined : step.mask);
+      if (stop) {
+        reason = stop;
         break;
       }
       masks.set(k, step.mask);
@@ -355,10 +446,11 @@ async function propagateStep(
   h: number,
   o: Resolved,
   intensity?: { model: IntensityModel; smoothed: Uint8Array },
-): Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason }> {
+): Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason; signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'> }> {
   const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
-  let best: { mask: Uint8Array; lowRes: Float32Array; dice: number; objectFraction: number } | undefined;
+  const prevArea = maskArea(prev);
+  let best: { mask: Uint8Array; lowRes: Float32Array; score: number; objectFraction: number; d: Sam1Decoded; prevIoU: number } | undefined;
   let sawRaw = false;
   for (const inset of insets) {
     const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
@@ -368,7 +460,7 @@ async function propagateStep(
     // previous mask are other structures the box happened to cover.
     let mask = keepComponentsOverlapping(raw, prev, w, h);
     if (o.leakMargin !== undefined && maskArea(mask)) {
-      const grown = dilate(prev, w, h, Math.max(1, Math.round(o.leakMargin * Math.sqrt(maskArea(prev) / Math.PI))));
+      const grown = dilate(prev, w, h, Math.max(1, Math.round(o.leakMargin * Math.sqrt(prevArea / Math.PI))));
       mask = keepComponentsOverlapping(
         Uint8Array.from(mask, (v, i) => v & grown[i]!),
         prev,
@@ -376,25 +468,51 @@ async function propagateStep(
         h,
       );
     }
-    if (!maskArea(mask)) continue;
+    const area = maskArea(mask);
+    if (!area) continue;
+    if (inset < 0 && o.maxGrownRatio !== undefined && area > o.maxGrownRatio * prevArea) continue;
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
+    const inter = intersectionCount(mask, prev);
+    const prevIoU = inter / (area + prevArea - inter);
+    const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
     // Ties keep the larger box: shrink only when the image says so.
-    if (!best || a.dice > best.dice) best = { mask, lowRes: d.lowRes, ...a };
+    if (!best || score > best.score) best = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU };
   }
   if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
+  const area = maskArea(best.mask);
+  const c1 = centroid(best.mask, w),
+    c0 = centroid(prev, w);
+  const signals = {
+    area,
+    prevArea,
+    predictedIoU: best.d.iou,
+    stability: stabilityScore(best.d.logits),
+    objectFraction: best.objectFraction,
+    prevIoU: best.prevIoU,
+    centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
+  };
+  const out = { mask: best.mask, lowRes: best.lowRes, signals };
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
-  if (intensity && best.objectFraction < o.minObjectFraction) return { mask: best.mask, lowRes: best.lowRes, stop: 'background' };
-  const area = maskArea(best.mask),
-    prevArea = maskArea(prev);
-  if (o.maxGrowth !== undefined && area > o.maxGrowth * prevArea) return { mask: best.mask, lowRes: best.lowRes, stop: 'leak' };
-  if (o.maxCentroidShift !== undefined) {
-    const a = centroid(best.mask, w),
-      b = centroid(prev, w);
-    if (Math.hypot(a.x - b.x, a.y - b.y) > o.maxCentroidShift * Math.sqrt(prevArea / Math.PI))
-      return { mask: best.mask, lowRes: best.lowRes, stop: 'jump' };
+  if (intensity && best.objectFraction < o.minObjectFraction) return { ...out, stop: 'background' };
+  if (o.maxGrowth !== undefined && area > o.maxGrowth * prevArea) return { ...out, stop: 'leak' };
+  if (o.minAreaRatio !== undefined && area < o.minAreaRatio * prevArea) return { ...out, stop: 'collapse' };
+  if (o.maxCentroidShift !== undefined && signals.centroidShift > o.maxCentroidShift) return { ...out, stop: 'jump' };
+  if (o.minPredictedIoU !== undefined && signals.predictedIoU < o.minPredictedIoU) return { ...out, stop: 'uncertain' };
+  if (o.minStability !== undefined && signals.stability < o.minStability) return { ...out, stop: 'unstable' };
+  return out;
+}
+
+/** SAM's stability score: IoU of the masks thresholded at logit +1 and −1 (how sharp the boundary is). */
+function stabilityScore(logits: Float32Array): number {
+  let inner = 0,
+    outer = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (v > 1) inner++;
+    if (v > -1) outer++;
   }
-  return { mask: best.mask, lowRes: best.lowRes };
+  return outer ? inner / outer : 0;
 }
 
 function centroid(m: Uint8Array, w: number): { x: number; y: number } {

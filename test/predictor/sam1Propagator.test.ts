@@ -5,7 +5,7 @@ import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sa
 import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
-import { correctObject, propagateObject } from '../../src/predictor/sam1Propagator.js';
+import { correctObject, propagateObject, type StepSignals } from '../../src/predictor/sam1Propagator.js';
 
 /**
  * A synthetic stack and a decoder that behaves like SAM where it matters for propagation: it
@@ -172,4 +172,74 @@ test('a correction keeps the user key as the main key even when the corrected sl
   );
   assert.ok(maskArea(fixed.propagation.masks.get(4)!) > maskArea(fixed.propagation.masks.get(2)!));
   assert.equal(fixed.propagation.main, 2);
+});
+
+test('opt-in stop rules: a cross-section collapsing below half the previous one stops (collapse, cycle); onStep reports the signals', async () => {
+  const radii = [12, 12, 12, 12, 5, 12];
+  const wld = world(radii);
+  const key = [{ slice: 0, box: [20, 20, 44, 44] as [number, number, number, number] }];
+  const plain = await propagateObject(wld.decoder, wld.slices(), key);
+  assert.deepEqual([...plain.masks.keys()].sort(), [0, 1, 2, 3, 4, 5]); // off by default: slice 4 is kept
+  const steps: StepSignals[] = [];
+  const collapse = await propagateObject(wld.decoder, wld.slices(), key, { minAreaRatio: 0.5, onStep: (s) => steps.push(s) });
+  assert.equal(collapse.stops[0]!.up, 'collapse');
+  assert.deepEqual([...collapse.masks.keys()].sort(), [0, 1, 2, 3]);
+  assert.deepEqual(
+    steps.map((s) => [s.slice, s.stop]),
+    [
+      [1, undefined],
+      [2, undefined],
+      [3, undefined],
+      [4, 'collapse'],
+    ],
+  );
+  const last = steps.at(-1)!;
+  assert.ok(last.area < 0.5 * last.prevArea && last.prevArea > 400, `${last.area} vs ${last.prevArea}`);
+  assert.equal(last.predictedIoU, 0.9); // the fake decoder's estimate
+  assert.equal(last.stability, 1); // logits ±5: the same mask at ±1
+  // Carried back from slice 4's small disc, slice 3 comes out small: the cycle check stops there too.
+  const cycle = await propagateObject(wld.decoder, wld.slices(), key, { minCycleIoU: 0.5 });
+  assert.equal(cycle.stops[0]!.up, 'cycle');
+  assert.deepEqual([...cycle.masks.keys()].sort(), [0, 1, 2, 3]);
+});
+
+test('maxGrownRatio: a grown-box proposal may not make the mask larger than the previous slice (no creeping leak)', async () => {
+  // A disc with a bright bar leaving it to the right, the same on every slice: a box grown by 10% takes
+  // a little more of the bar on every step, and the intensity vote (the bar is object-like) prefers it.
+  const disc = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++)
+    for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= 64 || (x >= 32 && y >= 30 && y <= 34)) disc[y * W + x] = 1;
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(disc, (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const [x0, y0, x1, y1] = prompt.box!;
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.ceil(y0); y <= Math.floor(y1); y++)
+        for (let x = Math.ceil(x0); x <= Math.floor(x1); x++) if (disc[y * W + x]) logits[y * W + x] = 5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 10), [{ slice: 0, box: [24, 24, 40, 40] }], {
+      boxInsets: [-0.1, 0, 0.1, 0.2, 0.3],
+      pixelEdges: false, // the fake decoder reads boxes literally: a pixel-edge box would itself creep one column a step
+      ...opts,
+    });
+  const free = await run({}),
+    capped = await run({ maxGrownRatio: 1 });
+  const key = maskArea(free.masks.get(0)!);
+  assert.ok(maskArea(free.masks.get(9)!) > key * 1.3, `uncapped: ${maskArea(free.masks.get(9)!)} vs key ${key}`);
+  for (const [k, m] of capped.masks) assert.ok(maskArea(m) <= key, `capped slice ${k}: ${maskArea(m)} > key ${key}`);
+  assert.equal(capped.masks.size, 10);
 });
