@@ -23,6 +23,28 @@ const PROPAGATION_REFRESH_MS = 250;
 /** NiiVue's view (0 axial, 1 coronal, 2 sagittal) → the voxel axis its slices are cut along. */
 const VIEW_AXIS = [2, 1, 0] as const;
 
+/** Where a propagation's time went in this page, in ms from the click (read by scripts/benchWeb.ts). */
+export interface PropagationTimings {
+  /** Click → the last streamed slice drawn on the 2D planes ("last slice shown"). */
+  shownMs: number;
+  /** Click → the last mask event arrived. */
+  lastMaskMs: number;
+  masks: number;
+  /** RLE decode + writing into the overlay, all masks. */
+  applyMs: number;
+  /** Overlay redraws while streaming (and the final one), and their time here. */
+  refreshes: number;
+  refreshMs: number;
+  /** The last 2D draw after the stream ended. */
+  finalDrawMs: number;
+  /** The 3D render tile, held while streaming, drawn once. */
+  render3dMs: number;
+  /** GET /sessions/{id} after the stream. */
+  sessionMs: number;
+  /** The server's own propagation time (its `done` event). */
+  serverSeconds?: number;
+}
+
 /** A hit as the server counts slices along `axis`: slice index, column, row (src/preprocess/slices.ts). */
 function onSlice(hit: VoxelHit, axis: number): { slice: number; col: number; row: number } {
   if (axis === 2) return { slice: Math.round(hit.z), col: hit.x, row: hit.y };
@@ -55,6 +77,8 @@ export class App {
   private dragStart?: { x: number; y: number; cx: number; cy: number; z: number; axis: number; view: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
   private shown = new Map<number, Set<number>>();
+  /** The last completed propagation's timings. */
+  lastPropagation?: PropagationTimings;
   /** Told of every prompt, propagation and undo (a project case logs them: projects/caseMode.ts). */
   onInteraction: (tool: string, slice: number | null) => void = () => {};
 
@@ -455,6 +479,18 @@ export class App {
     const bar = $<HTMLProgressElement>('progress');
     bar.value = 0;
     const t0 = performance.now();
+    const draws = { ...this.viewer.drawStats };
+    const tm: PropagationTimings = {
+      shownMs: 0,
+      lastMaskMs: 0,
+      masks: 0,
+      applyMs: 0,
+      refreshes: 0,
+      refreshMs: 0,
+      finalDrawMs: 0,
+      render3dMs: 0,
+      sessionMs: 0,
+    };
     this.viewer.holdRender(true);
     try {
       this.setStatus('propagating…');
@@ -467,16 +503,27 @@ export class App {
             this.setStatus(`propagating: ${done} / ${total}`);
           },
           onMask: (m) => {
+            const ta = performance.now();
             this.applyMask(m);
+            tm.masks++;
+            tm.lastMaskMs = ta - t0;
+            tm.applyMs += performance.now() - ta;
             // Masks show as they stream in, a few times a second: the GPU (often a CPU here) is
             // left to the model between.
             this.viewer.scheduleRefresh(PROPAGATION_REFRESH_MS);
           },
         },
       );
+      if (out.kind === 'done') tm.serverSeconds = (out.summary as { seconds?: number } | undefined)?.seconds;
+      let t = performance.now();
       this.viewer.holdRender(false);
+      tm.render3dMs = performance.now() - t;
+      t = performance.now();
       this.viewer.refresh();
+      tm.finalDrawMs = performance.now() - t;
+      t = performance.now();
       this.session = await this.api.session(session.id);
+      tm.sessionMs = performance.now() - t;
       const secs = ((performance.now() - t0) / 1000).toFixed(1);
       if (out.kind === 'cancelled') {
         await this.reloadMasks();
@@ -484,7 +531,11 @@ export class App {
         this.messages.info(out.message);
       } else {
         bar.value = 1;
-        document.body.dataset.propagatedMs = String(Math.round(performance.now() - t0));
+        tm.shownMs = performance.now() - t0;
+        tm.refreshes = this.viewer.drawStats.refreshes - draws.refreshes;
+        tm.refreshMs = this.viewer.drawStats.refreshMs - draws.refreshMs;
+        this.lastPropagation = tm;
+        document.body.dataset.propagatedMs = String(Math.round(tm.shownMs));
         this.setStatus(`propagated in ${secs} s`);
       }
     } catch (e) {

@@ -350,15 +350,30 @@ export class Viewer {
   }
 
   refresh(): void {
-    if (this.refreshFrame !== undefined && this.refreshFrame >= 0) {
-      cancelAnimationFrame(this.refreshFrame);
-      this.refreshFrame = undefined;
-    }
+    this.cancelScheduled();
     this.lastRefresh = performance.now();
     this.nv.updateGLVolume();
   }
 
+  /** Overlay redraws so far and their time on this thread (drawScene waits for the GL work: gl.finish). */
+  readonly drawStats = { refreshes: 0, refreshMs: 0 };
+
   private refreshFrame: number | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private cancelScheduled(): void {
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+    if (this.refreshFrame !== undefined && this.refreshFrame >= 0) cancelAnimationFrame(this.refreshFrame);
+    this.refreshTimer = undefined;
+    this.refreshFrame = undefined;
+  }
+
+  /** The overlay redrawn now (a scheduled redraw is dropped): only the label layer is re-uploaded. */
+  refreshOverlayNow(): void {
+    this.cancelScheduled();
+    this.lastRefresh = performance.now();
+    this.refreshOverlay();
+  }
 
   /**
    * Coalesces overlay updates: one upload + redraw per animation frame however many slices
@@ -380,7 +395,8 @@ export class Viewer {
     else {
       // Holds the slot (no second timer) until the frame is drawn.
       this.refreshFrame = -1;
-      setTimeout(() => {
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
         this.refreshFrame = undefined;
         go();
       }, wait);
@@ -407,12 +423,14 @@ export class Viewer {
    * (the only overlay), rebuilt whole by refreshLayers.
    */
   private refreshOverlay(): void {
-    if (!this.labels || this.nv.volumes[1] !== this.labels) {
-      this.nv.updateGLVolume();
-      return;
+    const t0 = performance.now();
+    if (!this.labels || this.nv.volumes[1] !== this.labels) this.nv.updateGLVolume();
+    else {
+      this.nv.refreshLayers(this.labels, 1);
+      this.nv.drawScene();
     }
-    this.nv.refreshLayers(this.labels, 1);
-    this.nv.drawScene();
+    this.drawStats.refreshes++;
+    this.drawStats.refreshMs += performance.now() - t0;
   }
 
   async screenshotPng(): Promise<Blob> {
