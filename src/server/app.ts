@@ -391,12 +391,20 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) =>
     reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),
   );
-  app.get('/jobs', { schema: S.jobList }, async (req) => jobs.list(req.principal));
+  // Segmentation jobs and project jobs (pre-annotate, export) in one list, oldest first.
+  app.get('/jobs', { schema: S.jobList }, async (req) =>
+    [...(await jobs.list(req.principal)), ...(await projects.listJobs(req.principal))].sort(
+      (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
+    ),
+  );
   app.get('/jobs/:id', { schema: S.jobGet }, async (req) => {
     const id = (req.params as { id: string }).id;
     return (await projects.jobView(req.principal, id)) ?? jobs.view(await jobs.row(req.principal, id));
   });
-  app.delete('/jobs/:id', { schema: S.jobCancel }, async (req) => jobs.cancel(req.principal, (req.params as { id: string }).id));
+  app.delete('/jobs/:id', { schema: S.jobCancel }, async (req) => {
+    const id = (req.params as { id: string }).id;
+    return (await projects.cancelJob(req.principal, id)) ?? jobs.cancel(req.principal, id);
+  });
   app.get('/jobs/:id/result', { schema: S.jobResult }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const zip = await projects.jobResult(req.principal, id);

@@ -123,6 +123,7 @@ export const shared = [
       id: { type: 'string' },
       kind: { type: 'string', enum: ['segment', 'pre-annotate', 'export'], description: 'absent = segment' },
       project: { type: 'string', description: 'project jobs (pre-annotate, export): the project name' },
+      projectId: { type: 'string', description: 'project jobs (pre-annotate, export): the project id' },
       owner: { type: 'string' },
       uploadId: { type: 'string', description: "segment jobs' upload ('' for project jobs)" },
       model: { type: 'string' },
@@ -424,9 +425,20 @@ export const routes = {
     },
     response: { 202: ref('Job'), ...errors },
   },
-  jobList: { summary: 'Your jobs', response: { 200: { type: 'array', items: ref('Job') }, ...errors } },
+  jobList: {
+    summary: 'Your jobs',
+    description:
+      'Segmentation jobs (yours; admins and reviewers: all) and project jobs (kind pre-annotate or export, with project and projectId): yours and those of the projects you are a member of. Oldest first.',
+    response: { 200: { type: 'array', items: ref('Job') }, ...errors },
+  },
   jobGet: { summary: 'A job and its progress', params: id, response: { 200: ref('Job'), ...errors } },
-  jobCancel: { summary: 'Cancel a queued job', params: id, response: { 200: ref('Job'), ...errors } },
+  jobCancel: {
+    summary: 'Cancel a job',
+    description:
+      'A queued segmentation job (a running one is 409), or a queued or running project job (a running pre-annotation stops after the case in progress; cases already done keep their version). Allowed to its owner and admins (for a project job: server admins and admins of its project); others 403, a job you cannot see 404.',
+    params: id,
+    response: { 200: ref('Job'), ...errors },
+  },
   jobResult: {
     summary: "A finished job's label map",
     params: id,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { MedsamError, errorMessage } from '../../common/errors.js';
@@ -17,6 +16,7 @@ import type { BlobStore } from '../store/blobStore.js';
 import type { JobRow, Repository, UploadRow } from '../store/repository.js';
 import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
+import { queuedJob } from './queuedJob.js';
 import { segmentByObject, type ObjectCheckpoint } from './segmentByObject.js';
 import type { PromptRequest } from '../sessions/sessionManager.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
@@ -114,21 +114,7 @@ export class JobRunner {
     }
     // Check prompts (and the policy's reference) now, so a bad job is a 400, not a failed job later.
     await this.prompts(upload, req);
-    const now = new Date().toISOString();
-    const job: JobRow = {
-      id: randomUUID(),
-      owner: p.id,
-      uploadId: upload.id,
-      model,
-      request: req,
-      status: 'queued',
-      progress: 0,
-      error: null,
-      resultSha: null,
-      result: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const job: JobRow = { ...queuedJob(p.id, req), uploadId: upload.id, model };
     await this.repo.addJob(job);
     this.enqueue(job);
     return this.view(job);
@@ -186,7 +172,8 @@ export class JobRunner {
     const req = job.request as JobRequest;
     // A previous run's checkpoints (kept in the row's result while the job runs) are reused.
     const done = ((job.result as { checkpoints?: ObjectCheckpoint[] } | null)?.checkpoints ?? []).filter((c) => this.blobs.has(c.sha));
-    await this.repo.updateJob(id, { status: 'running', error: null });
+    // Only a job nobody cancelled meanwhile starts.
+    if (!(await this.repo.updateJob(id, { status: 'running', error: null }, ['queued', 'running']))) return;
     try {
       const { upload, volume } = await loadUpload(this.repo, this.volumes, job.uploadId, `job ${id}`);
       if (!this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
@@ -253,7 +240,7 @@ export class JobRunner {
     if (!canWrite(p) || (p.id !== j.owner && p.role !== 'admin'))
       throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${id}`, 'ask its owner');
     if (j.status === 'running') throw new HttpError(409, `job ${id} is already running`, 'wait for it to finish');
-    if (j.status === 'queued') await this.repo.updateJob(id, { status: 'cancelled' });
+    if (j.status === 'queued') await this.repo.updateJob(id, { status: 'cancelled' }, ['queued']);
     return this.view((await this.repo.job(id))!);
   }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { errorMessage, MedsamError } from '../../common/errors.js';
@@ -11,6 +10,7 @@ import type { Project, ProjectJob } from '../../projects/types.js';
 import type { Principal } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError } from '../httpError.js';
+import { queuedJob } from '../jobs/queuedJob.js';
 import type { BlobStore } from '../store/blobStore.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
@@ -19,8 +19,10 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
  * new assisted case, stored as version 0) and the export of a round's accepted labels (a zip in
  * the content-addressed store). A job's row is written before it is queued; after a restart the
  * jobs left queued or running run again — both kinds are idempotent (pre-annotation only takes
- * cases still 'new'; an export writes a fresh zip). Progress and results are read through
- * GET /jobs/{id} and GET /jobs/{id}/result beside the segmentation jobs.
+ * cases still 'new'; an export writes a fresh zip). They are listed by GET /jobs, read through
+ * GET /jobs/{id} and GET /jobs/{id}/result and cancelled by DELETE /jobs/{id}, beside the
+ * segmentation jobs (app.ts). A running job that is cancelled stops after the case in progress
+ * (pre-annotation: the cases already stored stay, as versions) or before its zip is stored (export).
  */
 
 export interface PreAnnotateRequest {
@@ -39,7 +41,9 @@ export interface ExportRequest {
 export interface ProjectJobView {
   id: string;
   kind: ProjectJob['kind'];
+  /** The project's name and id. */
   project: string;
+  projectId: string;
   owner: string;
   uploadId: string;
   model: string;
@@ -54,6 +58,8 @@ export interface ProjectJobView {
 
 export class ProjectJobs {
   private stopping = false;
+  /** Jobs running in this process, by id: a cancel aborts them. */
+  private readonly running = new Map<string, AbortController>();
 
   constructor(
     private readonly svc: ProjectService,
@@ -63,21 +69,7 @@ export class ProjectJobs {
   ) {}
 
   async submit(p: Principal, project: Project, kind: ProjectJob['kind'], request: PreAnnotateRequest | ExportRequest): Promise<ProjectJob> {
-    const now = new Date().toISOString();
-    const job: ProjectJob = {
-      id: randomUUID(),
-      projectId: project.id,
-      owner: p.id,
-      kind,
-      request,
-      status: 'queued',
-      progress: 0,
-      error: null,
-      resultSha: null,
-      result: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const job: ProjectJob = { ...queuedJob(p.id, request), projectId: project.id, kind };
     await this.svc.repo.addJob(job);
     this.enqueue(job, project.model);
     return job;
@@ -107,7 +99,13 @@ export class ProjectJobs {
   private async execute(id: string): Promise<void> {
     const job = await this.svc.repo.job(id);
     if (!job || job.status === 'done' || job.status === 'cancelled' || this.stopping) return;
-    await this.svc.repo.updateJob(id, { status: 'running', progress: 0, error: null });
+    // Only a job nobody cancelled meanwhile starts.
+    if (!(await this.svc.repo.updateJob(id, { status: 'running', progress: 0, error: null }, ['queued', 'running']))) return;
+    const abort = new AbortController();
+    this.running.set(id, abort);
+    const cancelled = () => {
+      if (abort.signal.aborted) throw new JobCancelled();
+    };
     try {
       const project = (await this.svc.repo.listProjects()).find((p) => p.id === job.projectId);
       if (!project) throw new MedsamError('the project of this job is gone', 'create the project again');
@@ -120,9 +118,12 @@ export class ProjectJobs {
           modelVersion: req.modelVersion,
           label: req.label,
           threads: this.config.threads,
-          onCase: (_c, done, total) => void this.svc.repo.updateJob(id, { progress: done / total }),
+          onCase: (_c, done, total) => {
+            cancelled();
+            void this.svc.repo.updateJob(id, { progress: done / total }, ['running']);
+          },
         });
-        await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result: { cases } });
+        await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result: { cases } }, ['running']);
       } else {
         const req = job.request as ExportRequest;
         const dir = mkdtempSync(join(this.blobs.tempPath('-export')));
@@ -132,21 +133,50 @@ export class ProjectJobs {
           const members: Record<string, Uint8Array> = {};
           for (const f of listFiles(out)) members[relative(dir, f).split('\\').join('/')] = readFileSync(f);
           const zip = buildZip(members, false);
+          cancelled();
           const sha = this.blobs.putBytes(zip);
-          await this.svc.repo.updateJob(id, {
-            status: 'done',
-            progress: 1,
-            resultSha: sha,
-            result: { files: files.length, bytes: zip.length },
-          });
+          await this.svc.repo.updateJob(
+            id,
+            { status: 'done', progress: 1, resultSha: sha, result: { files: files.length, bytes: zip.length } },
+            ['running'],
+          );
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
       }
     } catch (e) {
+      if (e instanceof JobCancelled) return; // cancel() already wrote the status
       const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
-      await this.svc.repo.updateJob(id, { status: 'failed', error: msg.split(this.config.dataDir).join('<data>') });
+      await this.svc.repo.updateJob(id, { status: 'failed', error: msg.split(this.config.dataDir).join('<data>') }, ['running']);
+    } finally {
+      this.running.delete(id);
     }
+  }
+
+  /** The project jobs `p` may see (see find), oldest first. */
+  async list(p: Principal, canSeeProject: (projectId: string) => Promise<boolean>): Promise<ProjectJob[]> {
+    const visible = new Map<string, boolean>();
+    const out: ProjectJob[] = [];
+    for (const j of await this.svc.repo.listJobs()) {
+      if (j.owner !== p.id && p.role !== 'admin') {
+        if (!visible.has(j.projectId)) visible.set(j.projectId, await canSeeProject(j.projectId));
+        if (!visible.get(j.projectId)) continue;
+      }
+      out.push(j);
+    }
+    return out;
+  }
+
+  /**
+   * Cancels a queued or running job (the same rule as a segmentation job: its owner or an admin,
+   * here a server admin or an admin of its project: `mayManage`). A finished job is left as it is.
+   */
+  async cancel(p: Principal, j: ProjectJob, mayManage: boolean): Promise<ProjectJob> {
+    if (p.role === 'viewer' || (j.owner !== p.id && !mayManage))
+      throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${j.id}`, 'ask its owner or an admin of the project');
+    if (await this.svc.repo.updateJob(j.id, { status: 'cancelled', error: `cancelled by ${p.name}` }, ['queued', 'running']))
+      this.running.get(j.id)?.abort();
+    return (await this.svc.repo.job(j.id))!;
   }
 
   /** The job if it is a project job `p` may see (its owner, a server admin, or a member of its project); else undefined. */
@@ -163,6 +193,7 @@ export class ProjectJobs {
       id: j.id,
       kind: j.kind,
       project: project?.name ?? '',
+      projectId: j.projectId,
       owner: j.owner,
       uploadId: '',
       model: project ? `${project.model}@${project.modelVersion}` : '',
@@ -188,6 +219,9 @@ export class ProjectJobs {
     return readFileSync(this.blobs.path(j.resultSha));
   }
 }
+
+/** Thrown inside a job that was cancelled while it ran. */
+class JobCancelled extends Error {}
 
 function listFiles(dir: string): string[] {
   const out: string[] = [];

@@ -42,9 +42,13 @@ export interface ProjectDeps {
   authRequired: boolean;
 }
 
-/** What app.ts needs back: project jobs beside the segmentation jobs at /jobs/{id}, and closing. */
+/** What app.ts needs back: project jobs beside the segmentation jobs at /jobs and /jobs/{id}, and closing. */
 export interface ProjectsApi {
   service: ProjectService;
+  /** The project jobs `p` may see: its own, and those of the projects it is a member of (a server admin: all). */
+  listJobs(p: Principal): Promise<ProjectJobView[]>;
+  /** Cancels a project job (its owner, an admin of its project or a server admin); undefined when `id` is not a project job `p` may see. */
+  cancelJob(p: Principal, id: string): Promise<ProjectJobView | undefined>;
   /** The job's view if it is a project job `p` may see, else undefined (then it is not a project job). */
   jobView(p: Principal, id: string): Promise<ProjectJobView | undefined>;
   /** The result bytes of a project job (an export zip), or undefined when `id` is not a project job. */
@@ -636,9 +640,22 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
   const canSeeProject = (p: Principal) => async (projectId: string) =>
     (await isServerAdmin(p.name)) || (await svc.repo.members(projectId)).some((m) => m.name === p.name);
 
+  /** Whether `p` manages the project: a server admin, or an admin member. */
+  const managesProject = async (p: Principal, projectId: string) =>
+    p.role === 'admin' ||
+    (await isServerAdmin(p.name)) ||
+    (await svc.repo.members(projectId)).some((m) => m.name === p.name && m.role === 'admin');
+
   await jobs.resume();
   return {
     service: svc,
+    async listJobs(p) {
+      return Promise.all((await jobs.list(p, canSeeProject(p))).map((j) => jobs.view(j)));
+    },
+    async cancelJob(p, id) {
+      const j = await jobs.find(p, id, canSeeProject(p));
+      return j && jobs.view(await jobs.cancel(p, j, await managesProject(p, j.projectId)));
+    },
     async jobView(p, id) {
       const j = await jobs.find(p, id, canSeeProject(p));
       return j && jobs.view(j);

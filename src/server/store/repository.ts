@@ -100,7 +100,12 @@ export interface Repository {
   addJob(j: JobRow): Promise<void>;
   job(id: string): Promise<JobRow | undefined>;
   listJobs(owner?: string, statuses?: JobStatus[]): Promise<JobRow[]>;
-  updateJob(id: string, patch: Partial<Pick<JobRow, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>): Promise<void>;
+  /** Updates a job (only while its status is one of `whileStatus`, when given); false when no row changed. */
+  updateJob(
+    id: string,
+    patch: Partial<Pick<JobRow, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>,
+    whileStatus?: JobStatus[],
+  ): Promise<boolean>;
 
   close(): Promise<void>;
 }

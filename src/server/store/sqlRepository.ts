@@ -1,13 +1,14 @@
 import { migrate } from '../../projects/migrations.js';
 import type { SqlDb } from '../../projects/sqlDb.js';
+import { JOB_COLUMNS, SqlTable, json, num, optText, text } from '../../projects/sqlTable.js';
 import type { InteractionRow, JobRow, JobStatus, Repository, SessionRow, SessionStatus, UploadRow, UserRow } from './repository.js';
 
 /**
  * The server's Repository on the one SQL layer the projects use (src/projects/sqlDb.ts): the same
- * statements on SQLite (embedded default: WAL, synchronous=FULL, so a committed row survives
+ * statements on SQLite (embedded default: WAL, synchronous=NORMAL, so a committed row survives
  * kill -9) and PostgreSQL (`medsam2 serve --db postgres://…`), numbered migrations recorded in
  * `server_migrations` (the project tables keep their own list in the same database).
- * `window` is quoted everywhere: PostgreSQL reserves the word.
+ * Rows map to objects through the table codecs of src/projects/sqlTable.ts, as the project tables do.
  */
 
 export const SERVER_MIGRATIONS: readonly string[] = [
@@ -60,69 +61,49 @@ export async function migrateServer(db: SqlDb): Promise<number> {
   return migrate(db, SERVER_MIGRATIONS, MIGRATION_TABLE);
 }
 
-type Row = Record<string, unknown>;
 const now = (): string => new Date().toISOString();
 
-function userOf(r: Row): UserRow {
-  return {
-    id: r.id as string,
-    name: r.name as string,
-    role: r.role as UserRow['role'],
-    tokenHash: r.token_hash as string,
-    salt: r.salt as string,
-    createdAt: r.created_at as string,
-  };
-}
-function uploadOf(r: Row): UploadRow {
-  return {
-    id: r.id as string,
-    owner: r.owner as string,
-    sha256: r.sha256 as string,
-    name: r.name as string,
-    format: r.format as string,
-    bytes: Number(r.bytes),
-    dims: JSON.parse(r.dims as string),
-    spacing: JSON.parse(r.spacing as string),
-    modality: (r.modality as string | null) ?? null,
-    createdAt: r.created_at as string,
-  };
-}
-function sessionOf(r: Row): SessionRow {
-  return {
-    id: r.id as string,
-    owner: r.owner as string,
-    uploadId: r.upload_id as string,
-    model: r.model as string,
-    axis: Number(r.axis) as 0 | 1 | 2,
-    window: (r.window as string | null) ?? null,
-    status: r.status as SessionStatus,
-    labelsSha: (r.labels_sha as string | null) ?? null,
-    labelsAt: Number(r.labels_at),
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
-function jobOf(r: Row): JobRow {
-  return {
-    id: r.id as string,
-    owner: r.owner as string,
-    uploadId: r.upload_id as string,
-    model: r.model as string,
-    request: JSON.parse(r.request as string),
-    status: r.status as JobStatus,
-    progress: Number(r.progress),
-    error: (r.error as string | null) ?? null,
-    resultSha: (r.result_sha as string | null) ?? null,
-    result: r.result ? JSON.parse(r.result as string) : null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
-
-function where(conds: [string, unknown][]): { sql: string; args: unknown[] } {
-  const used = conds.filter(([, v]) => v !== undefined);
-  return { sql: used.length ? ` WHERE ${used.map(([c]) => c).join(' AND ')}` : '', args: used.map(([, v]) => v) };
-}
+const USERS = new SqlTable<UserRow>('users', {
+  id: text('id'),
+  name: text('name'),
+  role: text('role'),
+  tokenHash: text('token_hash'),
+  salt: text('salt'),
+  createdAt: text('created_at'),
+});
+const UPLOADS = new SqlTable<UploadRow>('uploads', {
+  id: text('id'),
+  owner: text('owner'),
+  sha256: text('sha256'),
+  name: text('name'),
+  format: text('format'),
+  bytes: num('bytes'),
+  dims: json('dims'),
+  spacing: json('spacing'),
+  modality: optText('modality'),
+  createdAt: text('created_at'),
+});
+const SESSIONS = new SqlTable<SessionRow>('sessions', {
+  id: text('id'),
+  owner: text('owner'),
+  uploadId: text('upload_id'),
+  model: text('model'),
+  axis: num('axis'),
+  window: optText('window'),
+  status: text('status'),
+  labelsSha: optText('labels_sha'),
+  labelsAt: num('labels_at'),
+  createdAt: text('created_at'),
+  updatedAt: text('updated_at'),
+});
+const INTERACTIONS = new SqlTable<InteractionRow>('session_interactions', {
+  sessionId: text('session_id'),
+  seq: num('seq'),
+  kind: text('kind'),
+  payload: json('payload'),
+  at: text('at'),
+});
+const JOBS = new SqlTable<JobRow>('jobs', { ...JOB_COLUMNS, uploadId: text('upload_id'), model: text('model') });
 
 export class SqlRepository implements Repository {
   /** Migrations finished (every method waits for it, so the constructor can stay synchronous). */
@@ -137,158 +118,77 @@ export class SqlRepository implements Repository {
     this.ready.catch(() => undefined);
   }
 
-  private async q(sql: string, args: unknown[] = []): Promise<Row[]> {
+  /** The database once migrated. */
+  private async on(): Promise<SqlDb> {
     await this.ready;
-    return this.db.query(sql, args);
-  }
-  private async run(sql: string, args: unknown[] = []): Promise<number> {
-    await this.ready;
-    return this.db.run(sql, args);
+    return this.db;
   }
 
   async createUser(u: UserRow): Promise<void> {
-    await this.run('INSERT INTO users (id, name, role, token_hash, salt, created_at) VALUES (?, ?, ?, ?, ?, ?)', [
-      u.id,
-      u.name,
-      u.role,
-      u.tokenHash,
-      u.salt,
-      u.createdAt,
-    ]);
+    await USERS.insert(await this.on(), u);
   }
   async userByName(name: string): Promise<UserRow | undefined> {
-    const [r] = await this.q('SELECT * FROM users WHERE name = ?', [name]);
-    return r && userOf(r);
+    return USERS.one(await this.on(), { name });
   }
   async userById(id: string): Promise<UserRow | undefined> {
-    const [r] = await this.q('SELECT * FROM users WHERE id = ?', [id]);
-    return r && userOf(r);
+    return USERS.one(await this.on(), { id });
   }
   async listUsers(): Promise<UserRow[]> {
-    return (await this.q('SELECT * FROM users ORDER BY created_at, id')).map(userOf);
+    return USERS.select(await this.on(), {}, ['createdAt', 'id']);
   }
 
   async addUpload(u: UploadRow): Promise<void> {
-    await this.run(
-      'INSERT INTO uploads (id, owner, sha256, name, format, bytes, dims, spacing, modality, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [u.id, u.owner, u.sha256, u.name, u.format, u.bytes, JSON.stringify(u.dims), JSON.stringify(u.spacing), u.modality, u.createdAt],
-    );
+    await UPLOADS.insert(await this.on(), u);
   }
   async upload(id: string): Promise<UploadRow | undefined> {
-    const [r] = await this.q('SELECT * FROM uploads WHERE id = ?', [id]);
-    return r && uploadOf(r);
+    return UPLOADS.one(await this.on(), { id });
   }
   async listUploads(owner?: string): Promise<UploadRow[]> {
-    const w = where([['owner = ?', owner]]);
-    return (await this.q(`SELECT * FROM uploads${w.sql} ORDER BY created_at, id`, w.args)).map(uploadOf);
+    return UPLOADS.select(await this.on(), { owner }, ['createdAt', 'id']);
   }
   async hasUploadWithSha(sha256: string): Promise<boolean> {
-    return (await this.q('SELECT 1 AS one FROM uploads WHERE sha256 = ? LIMIT 1', [sha256])).length > 0;
+    return UPLOADS.exists(await this.on(), { sha256 });
   }
 
   async addSession(s: SessionRow): Promise<void> {
-    await this.run(
-      'INSERT INTO sessions (id, owner, upload_id, model, axis, "window", status, labels_sha, labels_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [s.id, s.owner, s.uploadId, s.model, s.axis, s.window, s.status, s.labelsSha, s.labelsAt, s.createdAt, s.updatedAt],
-    );
+    await SESSIONS.insert(await this.on(), s);
   }
   async session(id: string): Promise<SessionRow | undefined> {
-    const [r] = await this.q('SELECT * FROM sessions WHERE id = ?', [id]);
-    return r && sessionOf(r);
+    return SESSIONS.one(await this.on(), { id });
   }
   async listSessions(owner?: string, status?: SessionStatus): Promise<SessionRow[]> {
-    const w = where([
-      ['owner = ?', owner],
-      ['status = ?', status],
-    ]);
-    return (await this.q(`SELECT * FROM sessions${w.sql} ORDER BY created_at, id`, w.args)).map(sessionOf);
+    return SESSIONS.select(await this.on(), { owner, status }, ['createdAt', 'id']);
   }
   async updateSession(id: string, patch: Partial<Pick<SessionRow, 'status' | 'labelsSha' | 'labelsAt'>>): Promise<void> {
-    const cols: Record<string, string> = { status: 'status', labelsSha: 'labels_sha', labelsAt: 'labels_at' };
-    const keys = Object.keys(patch) as (keyof typeof patch)[];
-    await this.run(`UPDATE sessions SET ${[...keys.map((k) => `${cols[k]} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ?`, [
-      ...keys.map((k) => patch[k]),
-      now(),
-      id,
-    ]);
+    await SESSIONS.update(await this.on(), { ...patch, updatedAt: now() }, { id });
   }
   async appendInteraction(sessionId: string, kind: string, payload: unknown): Promise<number> {
-    await this.ready;
-    return this.db.transaction(async (tx) => {
-      const [r] = await tx.query<{ n: number | string | null }>('SELECT MAX(seq) AS n FROM session_interactions WHERE session_id = ?', [
-        sessionId,
-      ]);
-      const seq = Number(r?.n ?? 0) + 1;
-      await tx.run('INSERT INTO session_interactions (session_id, seq, kind, payload, at) VALUES (?, ?, ?, ?, ?)', [
-        sessionId,
-        seq,
-        kind,
-        JSON.stringify(payload),
-        now(),
-      ]);
-      await tx.run('UPDATE sessions SET updated_at = ? WHERE id = ?', [now(), sessionId]);
+    return (await this.on()).transaction(async (tx) => {
+      const seq = await INTERACTIONS.nextSeq(tx, 'seq', { sessionId });
+      await INTERACTIONS.insert(tx, { sessionId, seq, kind, payload, at: now() });
+      await SESSIONS.update(tx, { updatedAt: now() }, { id: sessionId });
       return seq;
     });
   }
   async interactions(sessionId: string): Promise<InteractionRow[]> {
-    return (await this.q('SELECT * FROM session_interactions WHERE session_id = ? ORDER BY seq', [sessionId])).map((r) => ({
-      sessionId: r.session_id as string,
-      seq: Number(r.seq),
-      kind: r.kind as string,
-      payload: JSON.parse(r.payload as string),
-      at: r.at as string,
-    }));
+    return INTERACTIONS.select(await this.on(), { sessionId }, ['seq']);
   }
 
   async addJob(j: JobRow): Promise<void> {
-    await this.run(
-      'INSERT INTO jobs (id, owner, upload_id, model, request, status, progress, error, result_sha, result, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      [
-        j.id,
-        j.owner,
-        j.uploadId,
-        j.model,
-        JSON.stringify(j.request),
-        j.status,
-        j.progress,
-        j.error,
-        j.resultSha,
-        j.result === null ? null : JSON.stringify(j.result),
-        j.createdAt,
-        j.updatedAt,
-      ],
-    );
+    await JOBS.insert(await this.on(), j);
   }
   async job(id: string): Promise<JobRow | undefined> {
-    const [r] = await this.q('SELECT * FROM jobs WHERE id = ?', [id]);
-    return r && jobOf(r);
+    return JOBS.one(await this.on(), { id });
   }
   async listJobs(owner?: string, statuses?: JobStatus[]): Promise<JobRow[]> {
-    const conds: [string, unknown][] = [['owner = ?', owner]];
-    const w = where(conds);
-    let sql = w.sql;
-    const args = [...w.args];
-    if (statuses?.length) {
-      sql += `${sql ? ' AND' : ' WHERE'} status IN (${statuses.map(() => '?').join(', ')})`;
-      args.push(...statuses);
-    }
-    return (await this.q(`SELECT * FROM jobs${sql} ORDER BY created_at, id`, args)).map(jobOf);
+    return JOBS.select(await this.on(), { owner, status: statuses }, ['createdAt', 'id']);
   }
-  async updateJob(id: string, patch: Partial<Pick<JobRow, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>): Promise<void> {
-    const cols: Record<string, string> = {
-      status: 'status',
-      progress: 'progress',
-      error: 'error',
-      resultSha: 'result_sha',
-      result: 'result',
-    };
-    const keys = Object.keys(patch) as (keyof typeof patch)[];
-    const values = keys.map((k) => (k === 'result' ? (patch.result === null ? null : JSON.stringify(patch.result)) : patch[k]));
-    await this.run(`UPDATE jobs SET ${[...keys.map((k) => `${cols[k]} = ?`), 'updated_at = ?'].join(', ')} WHERE id = ?`, [
-      ...values,
-      now(),
-      id,
-    ]);
+  async updateJob(
+    id: string,
+    patch: Partial<Pick<JobRow, 'status' | 'progress' | 'error' | 'resultSha' | 'result'>>,
+    whileStatus?: JobStatus[],
+  ): Promise<boolean> {
+    return (await JOBS.update(await this.on(), { ...patch, updatedAt: now() }, { id, status: whileStatus })) > 0;
   }
 
   async close(): Promise<void> {
