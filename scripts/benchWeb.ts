@@ -211,7 +211,10 @@ export const webSection = {
       appServerCpu: number[] = [],
       appChromiumCpu: number[] = [],
       wall: number[] = [],
-      prompt: number[] = [];
+      prompt: number[] = [],
+      redraw2d: number[] = [],
+      redraw3d: number[] = [],
+      scene2dOnly: number[] = [];
     const timings: PropagationTimings[] = [];
     const chromiumByType: Record<string, number[]> = {};
     try {
@@ -251,13 +254,47 @@ export const webSection = {
         const tm = (await page.evaluate(() => window.medsam2.lastPropagation)) as PropagationTimings;
         timings.push(tm);
         app.push(tm.shownMs / 1000);
+        // What one redraw costs Chromium, measured alone after the run: a 2D overlay refresh (as
+        // while streaming, 3D render held) and a full one with the 3D render.
+        const draw2d = await cpuOf(() =>
+          page.evaluate(() => {
+            const v = window.medsam2.viewer;
+            v.holdRender(true);
+            const t = performance.now();
+            v.refreshOverlayNow();
+            return performance.now() - t;
+          }),
+        );
+        const scene2d = await cpuOf(() =>
+          page.evaluate(() => {
+            const v = window.medsam2.viewer;
+            const t = performance.now();
+            v.nv.drawScene();
+            v.waitDrawn();
+            return performance.now() - t;
+          }),
+        );
+        const draw3d = await cpuOf(() =>
+          page.evaluate(() => {
+            const v = window.medsam2.viewer;
+            const t = performance.now();
+            v.holdRender(false);
+            v.waitDrawn();
+            return performance.now() - t;
+          }),
+        );
+        const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+        redraw2d.push(sum(draw2d.chromium));
+        scene2dOnly.push(sum(scene2d.chromium));
+        redraw3d.push(sum(draw3d.chromium));
         await page.close();
         process.stdout.write(
           `  run ${i + 1}: CLI ${f2(cli[i]!)} s (cpu ${f2(cliCpu[i]!)}) | server alone ${f2(srv[i]!)} s (cpu ${f2(srvCpu[i]!)} incl. upload+box) | ` +
             `app ${f2(app[i]!)} s (wall ${f2(wall[i]!)}; box→mask before it ${f2(prompt[i]!)} s; server's own ${f2(tm.serverSeconds ?? Number.NaN)} s)\n` +
             `         app cpu: server ${f2(ap.own)}, chromium ${cpuLine(ap.chromium)} | page: ${tm.masks} masks, last at ${f2(tm.lastMaskMs / 1000)} s, ` +
             `apply ${Math.round(tm.applyMs)} ms, ${tm.refreshes} redraws ${Math.round(tm.refreshMs)} ms, final 2D ${Math.round(tm.finalDrawMs)} ms, ` +
-            `3D ${Math.round(tm.render3dMs)} ms, session ${Math.round(tm.sessionMs)} ms\n`,
+            `3D ${Math.round(tm.render3dMs)} ms, session ${Math.round(tm.sessionMs)} ms\n` +
+            `         one redraw alone: 2D ${Math.round(draw2d.out)} ms (chromium cpu ${f2(redraw2d[i]!)} s; of which the tiles alone ${Math.round(scene2d.out)} ms, cpu ${f2(scene2dOnly[i]!)} s), with 3D ${Math.round(draw3d.out)} ms (cpu ${f2(redraw3d[i]!)} s)\n`,
         );
       }
     } finally {
@@ -284,6 +321,9 @@ export const webSection = {
       appChromiumCpuByTypeMedian: Object.entries(chromiumByType)
         .map(([k, v]) => `${k} ${f2(median(v))}`)
         .join(', '),
+      chromiumCpuSecondsPerRedraw2dMedian: +f2(median(redraw2d)),
+      chromiumCpuSecondsPer2dTilesOnlyMedian: +f2(median(scene2dOnly)),
+      chromiumCpuSecondsPerRedraw3dMedian: +f2(median(redraw3d)),
       appPageMedianMs: `last mask ${Math.round(med('lastMaskMs'))}, apply ${Math.round(med('applyMs'))}, redraws ${med('refreshes')} / ${Math.round(med('refreshMs'))}, final 2D ${Math.round(med('finalDrawMs'))}, 3D ${Math.round(med('render3dMs'))}, session ${Math.round(med('sessionMs'))}`,
       cliSeconds: cli.map(f2).join(' '),
       serverAloneSeconds: srv.map(f2).join(' '),
