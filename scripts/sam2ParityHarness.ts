@@ -38,6 +38,8 @@ export interface CaseReport {
   seconds: number;
   /** Resized 8-bit frames checked against the stored `resized_u8` (non-square inputs). */
   resizeMismatches?: number;
+  /** Every error recorded, in replay order (HarnessOptions.trace). */
+  trace?: { quantity: string; where: string; err: number }[];
 }
 
 export interface HarnessOptions {
@@ -50,6 +52,8 @@ export interface HarnessOptions {
   precision?: Precision;
   /** Replay these compiled graphs instead (experiments on graph variants). */
   compiled?: Sam2CompiledModel;
+  /** Keep every recorded error in CaseReport.trace (where a deviation starts, e.g. int8 flips). */
+  trace?: boolean;
 }
 
 const compiled = new Map<string, Promise<Sam2CompiledModel>>();
@@ -83,9 +87,13 @@ const STORAGE: Record<string, Sam2FrameResult['storage']> = {
 class Checker {
   readonly stats: Record<string, QuantityStat> = {};
   readonly failures: string[] = [];
-  constructor(private readonly id: string) {}
+  constructor(
+    private readonly id: string,
+    readonly trace?: { quantity: string; where: string; err: number }[],
+  ) {}
 
   record(q: string, where: string, err: number, bound: number): void {
+    this.trace?.push({ quantity: q, where, err });
     const s = (this.stats[q] ??= { maxErr: 0, bound, where: '', checked: 0, failed: 0, sum: 0 });
     s.checked++;
     s.sum += err;
@@ -244,7 +252,7 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
   const t0 = performance.now();
   const model = await compiledFor(c, o);
   const engine = await Sam2Engine.create(model, { threads: o.threads ?? 2 });
-  const chk = new Checker(c.id);
+  const chk = new Checker(c.id, o.trace ? [] : undefined);
   let outputs = 0;
   let resizeMismatches: number | undefined;
   try {
@@ -357,6 +365,7 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
     encoderCalls: engine.imageEncodeCount,
     seconds: (performance.now() - t0) / 1000,
     resizeMismatches,
+    trace: chk.trace,
   };
 }
 

@@ -29,7 +29,8 @@ import type { Repository, UploadRow } from './store/repository.js';
 import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
 import { VolumeCache } from './uploads/volumeCache.js';
 import { uploadKind } from './video/videoViews.js';
-import { registerVideoRoutes } from './video/videoRoutes.js';
+import { EXPORT_TYPES, buildVideoExport, type VideoExport } from './video/videoExports.js';
+import { registerVideoRoutes, videoExportSchema } from './video/videoRoutes.js';
 import { WorkQueue } from './workQueue.js';
 
 declare module 'fastify' {
@@ -412,6 +413,22 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     const { labels, source } = await jobs.result(req.principal, id);
     return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `job-${id}`);
   });
+
+  // A video job's downloads: the files a video session gives (videoExports.ts).
+  app.get(
+    '/jobs/:id/video/:file',
+    { schema: { ...videoExportSchema, summary: `A finished video job's masks: ${videoExportSchema.summary.split(': ')[1]}` } },
+    async (req, reply) => {
+      const { id, file } = req.params as { id: string; file: VideoExport };
+      const { labels, frames } = await jobs.videoResult(req.principal, id);
+      const bytes = await buildVideoExport(file, labels, frames, (s) => blobs.tempPath(s));
+      return reply
+        .code(200)
+        .type(EXPORT_TYPES[file])
+        .header('content-disposition', `attachment; filename="job-${id}-${file}"`)
+        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  );
 
   const projects = await registerProjectRoutes(app, { config, repo, blobs, volumes, sessions, queue, authRequired });
 

@@ -121,7 +121,11 @@ export const shared = [
     required: ['id', 'uploadId', 'model', 'status', 'progress'],
     properties: {
       id: { type: 'string' },
-      kind: { type: 'string', enum: ['segment', 'pre-annotate', 'export'], description: 'absent = segment' },
+      kind: {
+        type: 'string',
+        enum: ['segment', 'segment-video', 'pre-annotate', 'export'],
+        description: 'absent = segment (a volume); segment-video: a video upload, result at /jobs/{id}/video/{file}',
+      },
       project: { type: 'string', description: 'project jobs (pre-annotate, export): the project name' },
       projectId: { type: 'string', description: 'project jobs (pre-annotate, export): the project id' },
       owner: { type: 'string' },
@@ -400,7 +404,9 @@ export const routes = {
     response: { 200: { description: 'the label map file', type: 'string', format: 'binary' }, ...errors },
   },
   jobCreate: {
-    summary: 'Submit a batch segmentation job (the work of `medsam2 segment`)',
+    summary: 'Submit a batch segmentation job (the work of `medsam2 segment`, or of `medsam2 video` for a video upload)',
+    description:
+      'For a video upload the prompts are those of a video session: `slice` is the frame, x/y its column/row, no recist or policy; the job propagates through every frame and its masks download from /jobs/{id}/video/masks.npz (also masks.zip, overlay.mp4).',
     body: {
       type: 'object',
       required: ['uploadId'],

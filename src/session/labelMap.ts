@@ -1,4 +1,5 @@
 import type { Volume } from '../io/volume.js';
+import type { LabelMapParts } from './types.js';
 import { insertSlice, type SliceAxis } from '../preprocess/slices.js';
 import { largestComponent3d } from '../predictor/sam1/components3d.js';
 
@@ -47,4 +48,12 @@ export function labelMapVolume(labels: Uint8Array, like: Volume): Volume {
     source: { ...like.source },
     header: like.header,
   };
+}
+
+/** The label map of a Session's parts (Session.labelMapParts): exactly what its labelMap() holds, built anywhere. */
+export function buildLabelMap(parts: LabelMapParts): Uint8Array {
+  const [nx, ny, nz] = parts.dims;
+  const labels = new Uint8Array(nx * ny * nz);
+  for (const o of parts.objects) addObjectToLabelMap(labels, parts, o.axis, o.objId, o.masks, parts.largestComponent, new Map(o.literal));
+  return labels;
 }

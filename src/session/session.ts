@@ -13,6 +13,7 @@ import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
 import { ModelPool } from './modelPool.js';
 import type {
   Interaction,
+  LabelMapParts,
   ModelLease,
   ModelPoolApi,
   ObjectInfo,
@@ -565,6 +566,20 @@ export class Session implements SessionApi {
       objects.push({ objId, slices: occupied.length });
     }
     return { mask: labelMapVolume(labels, this.volume), objects, slicesSegmented: touched.size };
+  }
+
+  labelMapParts(): LabelMapParts {
+    if (!this.volume) throw new MedsamError('labelMapParts() needs a volume session', 'use sliceLabels() for video');
+    return {
+      dims: [...this.volume.dims],
+      largestComponent: this.largestComponent,
+      objects: [...this.objs.keys()].map((objId) => ({
+        objId,
+        axis: this.axisOf(objId),
+        masks: [...this.masksOf(objId)],
+        literal: [...(this.edits.get(objId) ?? [])],
+      })),
+    };
   }
 
   sliceLabels(): Uint8Array[] {

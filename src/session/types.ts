@@ -115,6 +115,13 @@ export type Interaction =
   /** A literal (brush/eraser) edit: the object's mask on that slice becomes `mask` (rows × cols, 0/1). */
   | { kind: 'edit'; objId: number; slice: number; mask: Uint8Array; axis?: SliceAxis };
 
+/** What a volume Session's label map is made of: each object (in creation order) with its masks and literal edits. */
+export interface LabelMapParts {
+  dims: [number, number, number];
+  largestComponent: boolean;
+  objects: { objId: number; axis: SliceAxis; masks: [number, Uint8Array][]; literal: [number, Uint8Array][] }[];
+}
+
 /** What a Session offers (implemented by the Session class). */
 export interface SessionApi {
   readonly id: string;
@@ -144,6 +151,8 @@ export interface SessionApi {
   mask(objId: number, slice: number): Uint8Array | undefined;
   /** Volumes: every object in one uint8 label map on the input grid. */
   labelMap(): Volume;
+  /** Volumes: what labelMap() is built from, so it can be built elsewhere (a worker thread: buildLabelMap). */
+  labelMapParts?(): LabelMapParts;
   /** Per slice/frame label maps (rows × cols). */
   sliceLabels(): Uint8Array[];
   /** Abort a running propagation (its promise rejects; state stays as before it). */

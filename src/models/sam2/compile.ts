@@ -1,5 +1,5 @@
 import type { Checkpoint } from '../checkpoint/index.js';
-import { quantizeOnnxBytes } from '../onnx/quantize.js';
+import { quantizeOnnxBytes, type QuantizeOptions } from '../onnx/quantize.js';
 import { WeightStore } from '../onnx/weightStore.js';
 import type { Precision } from '../precision.js';
 import type { AttentionImpl } from './graphs/hieraAttention.js';
@@ -105,6 +105,24 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
   };
 }
 
+/**
+ * Which image-encoder layers fast mode (int8) keeps in fp32, versioned with the SAM2 int8 graph-cache
+ * key. The last trunk block, the FPN neck and conv_s0/conv_s1 produce the image embedding and the
+ * high-res features the SAM heads read directly; the neck reads the trunk's un-normalised residual
+ * stream, which one per-tensor uint8 scale resolves poorly. With them in int8, the fixtures' near-tied
+ * multimask choices flipped on 4 of 12 cases (up to 92 % of a frame's pixels); per-layer
+ * sensitivity (BENCHMARKS.md, "Fast mode, third pass"): the neck alone in fp32 fixed the micro512
+ * flips, the neck + last block all of them. Cost: one of the trunk's blocks (≈ 7 % of the
+ * encoder's FLOPs) runs in fp32.
+ */
+export const SAM2_INT8_RECIPE = 'fp32-tail-1';
+
+function int8EncoderSkip(configs: Sam2ModelConfigs): QuantizeOptions['skip'] {
+  const last = configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
+  const keep = [`trunk/blocks.${last}/`, 'neck/', 'conv_s0/', 'conv_s1/'];
+  return (node) => keep.some((p) => (node.name ?? '').startsWith(p));
+}
+
 /** Build every graph from an already-loaded checkpoint (a few seconds; see graphCache.ts to reuse them). */
 export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Sam2CompiledModel {
   const ws = new WeightStore(checkpoint.tensors, 'SAM2 checkpoint');
@@ -113,10 +131,10 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
   // memory encoder are small and feed the masks directly; they stay exact).
   // Memory attention's scores q·kᵀ (7200 memory keys at full memory) run in int8 too; the encoder's
   // window attention products are too small for the run-time quantisation to pay (measured slower).
-  const q = (onnx: Uint8Array, attentionScores = false): Uint8Array =>
-    opts.precision === 'int8' ? quantizeOnnxBytes(onnx, { attentionScores }).bytes : onnx;
+  const q = (onnx: Uint8Array, attentionScores = false, skip?: QuantizeOptions['skip']): Uint8Array =>
+    opts.precision === 'int8' ? quantizeOnnxBytes(onnx, { attentionScores, skip }).bytes : onnx;
   const graphs: Sam2Graphs = {
-    imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention })),
+    imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), false, int8EncoderSkip(configs)),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
     memoryEncoder: buildMemoryEncoderGraph(configs.memory, ws),

@@ -6,6 +6,7 @@ import { QUANTIZE_SCORES_VERSION, QUANTIZE_VERSION } from '../onnx/quantize.js';
 import {
   BUILDER_VERSION,
   compileSam2,
+  SAM2_INT8_RECIPE,
   sam2ConfigsFromYaml,
   type Sam2CompileOptions,
   type Sam2CompiledModel,
@@ -75,7 +76,9 @@ export async function sam2CacheKey(checkpointSha256: string, configs: Sam2ModelC
   // precision joins the key only when it is not the default, so fp32 keys (and caches) stay as they were
   const options = {
     attention: opts.attention ?? 'matmul',
-    ...(opts.precision === 'int8' ? { precision: 'int8', quantizer: `${QUANTIZE_VERSION}+${QUANTIZE_SCORES_VERSION}` } : {}),
+    ...(opts.precision === 'int8'
+      ? { precision: 'int8', quantizer: `${QUANTIZE_VERSION}+${QUANTIZE_SCORES_VERSION}+${SAM2_INT8_RECIPE}` }
+      : {}),
   };
   const text = [BUILDER_VERSION, checkpointSha256, canonicalJson(configs), canonicalJson(options)].join('\n');
   return (await sha256Hex(text)).slice(0, 32);

@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { MedsamError, errorMessage } from '../../common/errors.js';
 import { readNpzCase } from '../../io/npzFile.js';
@@ -16,8 +17,11 @@ import type { BlobStore } from '../store/blobStore.js';
 import type { JobRow, Repository, UploadRow } from '../store/repository.js';
 import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
-import { queuedJob } from './queuedJob.js';
+import type { LoadedFrames } from '../../pipelines/videoFrames.js';
+import { isVideoFormat } from '../video/readUploadedVideo.js';
 import { segmentByObject, type ObjectCheckpoint } from './segmentByObject.js';
+import { queuedJob } from './queuedJob.js';
+import { runVideoJob, videoJobPrompts } from './videoJob.js';
 import type { PromptRequest } from '../sessions/sessionManager.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
@@ -31,6 +35,8 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
  * content-addressed store.
  */
 
+const gzipAsync = promisify(gzip);
+
 export interface JobRequest {
   uploadId: string;
   model?: string;
@@ -40,10 +46,14 @@ export interface JobRequest {
   prompts?: Omit<PromptRequest, 'replace' | 'correction'>[];
   /** … or an automatic policy from the reference mask stored in the upload (MedSAM2 .npz gts). */
   policy?: PromptPolicy;
+  /** Set by the server (never by a client): the upload is a video, segmented frame by frame (videoJob.ts). */
+  video?: true;
 }
 
 export interface JobView {
   id: string;
+  /** Absent for a volume segmentation job. */
+  kind?: 'segment-video';
   owner: string;
   uploadId: string;
   model: string;
@@ -69,8 +79,10 @@ export class JobRunner {
   ) {}
 
   view(j: JobRow): JobView {
+    const video = (j.request as JobRequest).video === true;
     return {
       id: j.id,
+      ...(video ? { kind: 'segment-video' as const } : {}),
       owner: j.owner,
       uploadId: j.uploadId,
       model: j.model,
@@ -79,7 +91,7 @@ export class JobRunner {
       error: j.error,
       // While a job runs its result field holds its per-object checkpoints: not for clients.
       result: j.status === 'done' ? j.result : null,
-      resultUrl: j.status === 'done' ? `/jobs/${j.id}/result` : null,
+      resultUrl: j.status === 'done' ? (video ? `/jobs/${j.id}/video/masks.npz` : `/jobs/${j.id}/result`) : null,
       createdAt: j.createdAt,
       updatedAt: j.updatedAt,
     };
@@ -113,8 +125,10 @@ export class JobRunner {
       }
     }
     // Check prompts (and the policy's reference) now, so a bad job is a 400, not a failed job later.
-    await this.prompts(upload, req);
-    const job: JobRow = { ...queuedJob(p.id, req), uploadId: upload.id, model };
+    const video = isVideoFormat(upload.format);
+    if (video) videoJobPrompts(upload, req);
+    else await this.prompts(upload, req);
+    const job: JobRow = { ...queuedJob(p.id, video ? { ...req, video: true } : req), uploadId: upload.id, model };
     await this.repo.addJob(job);
     this.enqueue(job);
     return this.view(job);
@@ -175,11 +189,28 @@ export class JobRunner {
     // Only a job nobody cancelled meanwhile starts.
     if (!(await this.repo.updateJob(id, { status: 'running', error: null }, ['queued', 'running']))) return;
     try {
-      const { upload, volume } = await loadUpload(this.repo, this.volumes, job.uploadId, `job ${id}`);
+      const { upload, volume, frames } = await loadUpload(this.repo, this.volumes, job.uploadId, `job ${id}`);
       if (!this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
-      const prompts = await this.prompts(upload, req);
       const t0 = performance.now();
       let lastWrite = 0;
+      const onProgress = (f: number) => {
+        const now = Date.now();
+        if (now - lastWrite > 500 || f >= 1) {
+          lastWrite = now;
+          void this.repo.updateJob(id, { progress: f }, ['running']);
+        }
+      };
+      if (frames) {
+        // A video runs whole (no per-object checkpoints): after a restart it runs again, to the same result.
+        const res = await runVideoJob(frames, videoJobPrompts(upload, req), { model: job.model, threads: this.config.threads, onProgress });
+        const seconds = (performance.now() - t0) / 1000;
+        const sha = this.blobs.putBytes(await gzipAsync(res.labels, { level: 1 }));
+        await this.repo.updateJob(id, { status: 'done', progress: 1, resultSha: sha, result: { ...res.summary, seconds } });
+        this.metrics.jobs.inc({ status: 'done' });
+        this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
+        return;
+      }
+      const prompts = await this.prompts(upload, req);
       const checkpoints = [...done];
       const res = await segmentByObject(volume, validatePrompts(prompts, sliceGeometry(volume.dims, req.axis ?? 2)), {
         model: job.model,
@@ -194,13 +225,7 @@ export class JobRunner {
           return c;
         },
         load: (sha) => new Uint8Array(gunzipSync(readFileSync(this.blobs.path(sha)))),
-        onProgress: (f) => {
-          const now = Date.now();
-          if (now - lastWrite > 500 || f >= 1) {
-            lastWrite = now;
-            void this.repo.updateJob(id, { progress: f });
-          }
-        },
+        onProgress,
       });
       const seconds = (performance.now() - t0) / 1000;
       const sha = this.blobs.putBytes(gzipSync(res.labels, { level: 1 }));
@@ -245,13 +270,30 @@ export class JobRunner {
   }
 
   async result(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
+    const j = await this.finished(p, id);
+    if ((j.request as JobRequest).video)
+      throw new HttpError(400, `job ${id} segmented a video: it has masks, not a label map volume`, `download /jobs/${id}/video/masks.npz`);
+    const upload = (await this.repo.upload(j.uploadId))!;
+    const source = await this.volumes.get(upload);
+    const labels = new Uint8Array(gunzipSync(readFileSync(this.blobs.path(j.resultSha!))));
+    return { labels: labelMapVolume(labels, source), source };
+  }
+
+  /** A finished video job's masks on the video's frame grid, with the frames (for the overlay). */
+  async videoResult(p: Principal, id: string): Promise<{ labels: Volume; frames: LoadedFrames }> {
+    const j = await this.finished(p, id);
+    if (!(j.request as JobRequest).video)
+      throw new HttpError(400, `job ${id} segmented a volume, not a video`, `download its label map from /jobs/${id}/result`);
+    const { volume, frames } = await loadUpload(this.repo, this.volumes, j.uploadId, `job ${id}`);
+    const labels = new Uint8Array(gunzipSync(readFileSync(this.blobs.path(j.resultSha!))));
+    return { labels: { ...volume, data: labels }, frames: frames! };
+  }
+
+  private async finished(p: Principal, id: string): Promise<JobRow> {
     const j = await this.row(p, id);
     if (j.status !== 'done' || !j.resultSha)
       throw new HttpError(409, `job ${id} is ${j.status}, it has no result yet`, 'poll GET /jobs/{id} until status is done');
-    const upload = (await this.repo.upload(j.uploadId))!;
-    const source = await this.volumes.get(upload);
-    const labels = new Uint8Array(gunzipSync(readFileSync(this.blobs.path(j.resultSha))));
-    return { labels: labelMapVolume(labels, source), source };
+    return j;
   }
 
   stop(): void {

@@ -29,6 +29,7 @@ import type { InteractionRow, Repository, SessionRow } from '../store/repository
 import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import { frameGrid, isVideoFormat } from '../video/readUploadedVideo.js';
+import { LabelMapBuilder } from './labelMapBuilder.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 /**
@@ -105,6 +106,10 @@ interface Live {
   persisting: Promise<void>;
   /** A pending (debounced) label-map save. */
   saveTimer?: NodeJS.Timeout;
+  /** Bumped by every interaction (done, failed or cancelled): what the label-map cache is keyed on. */
+  version: number;
+  /** The label map built at `version` (slice reads and downloads share it until the next change). */
+  labels?: { version: number; data: Uint8Array };
 }
 
 export interface ObjectView {
@@ -193,6 +198,13 @@ export class SessionManager {
   private readonly sweeper: NodeJS.Timeout;
   /** Worker threads that decode SAM1 clicks off the main thread, on every core. */
   private readonly clicks: ClickDecoders;
+  /** Stored label maps last read, by session id (LRU, STORED_KEPT of them). */
+  private readonly stored = new Map<string, { sha: string; data: Uint8Array }>();
+  private static readonly STORED_KEPT = 4;
+  /** How many times a live session's label map was built (tests check that slice reads reuse it). */
+  labelMapBuilds = 0;
+  /** Builds label maps for saves off the event loop. */
+  private readonly labelMaps = new LabelMapBuilder();
 
   constructor(
     private readonly repo: Repository,
@@ -308,7 +320,7 @@ export class SessionManager {
     } catch (e) {
       throw asHttp(e);
     }
-    const live: Live = { row, session, volume, lastUsed: Date.now(), applied: 0, floor: 0, persisting: Promise.resolve() };
+    const live: Live = { row, session, volume, lastUsed: Date.now(), applied: 0, floor: 0, persisting: Promise.resolve(), version: 0 };
     for (const r of log) {
       await this.apply(live, { kind: r.kind, payload: r.payload } as LogEntry);
       live.applied++;
@@ -389,6 +401,8 @@ export class SessionManager {
       out = await run();
     } catch (err) {
       throw asHttp(err);
+    } finally {
+      live.version++;
     }
     const entry = typeof e === 'function' ? e(out) : e;
     await this.repo.appendInteraction(live.row.id, entry.kind, entry.payload);
@@ -418,7 +432,7 @@ export class SessionManager {
     live.persisting = live.persisting
       .then(async () => {
         if (live.applied !== at) return; // a newer change will store its own
-        const labels = labelData(live.session);
+        const labels = await this.labelsToSave(live);
         // Compressed on libuv's thread pool: the event loop stays free for other users' clicks.
         const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
         live.row.labelsSha = sha;
@@ -438,6 +452,38 @@ export class SessionManager {
       this.saveLabels(live);
     }
     await live.persisting;
+  }
+
+  /**
+   * The live session's label map, built once per version: GET …/slices/{k} reads one slice of it,
+   * so reading slice after slice (or a video frame by frame) costs one build per change, not one
+   * per request. While a propagation runs the session changes under it: built fresh, not cached.
+   */
+  private liveLabels(live: Live): Uint8Array {
+    if (live.propagation) {
+      this.labelMapBuilds++;
+      return labelData(live.session);
+    }
+    if (!live.labels || live.labels.version !== live.version) {
+      this.labelMapBuilds++;
+      live.labels = { version: live.version, data: labelData(live.session) };
+    }
+    return live.labels.data;
+  }
+
+  /**
+   * The label map a save stores: the cached one when current, else built on the label-map worker
+   * (the event loop stays free for other users' clicks) and cached if nothing changed meanwhile.
+   */
+  private async labelsToSave(live: Live): Promise<Uint8Array> {
+    const s = live.session;
+    if ((live.labels && live.labels.version === live.version) || live.propagation || s.kind !== 'volume' || !s.labelMapParts)
+      return this.liveLabels(live);
+    const version = live.version;
+    const data = await this.labelMaps.build(s.labelMapParts());
+    this.labelMapBuilds++;
+    if (live.version === version && !live.propagation) live.labels = { version, data };
+    return data;
   }
 
   private busy(live: Live): void {
@@ -632,18 +678,27 @@ export class SessionManager {
     return this.get(p, id);
   }
 
-  /** Stored labels if current, else undefined. */
+  /** Stored labels if current, else undefined (the last few read are kept: a stored session read slice by slice is unpacked once). */
   private storedLabels(row: SessionRow, logLength: number): Uint8Array | undefined {
     if (!row.labelsSha || row.labelsAt !== logLength) return undefined;
-    return new Uint8Array(gunzipSync(readFileSync(this.blobs.path(row.labelsSha))));
+    const hit = this.stored.get(row.id);
+    if (hit?.sha === row.labelsSha) return hit.data;
+    const data = new Uint8Array(gunzipSync(readFileSync(this.blobs.path(row.labelsSha))));
+    this.stored.delete(row.id);
+    this.stored.set(row.id, { sha: row.labelsSha, data });
+    for (const k of this.stored.keys()) if (this.stored.size > SessionManager.STORED_KEPT) this.stored.delete(k);
+    return data;
   }
 
   /** The label map on the source grid: live, or stored, or (a stale store) rebuilt by replay. */
   async labelMap(p: Principal, id: string): Promise<{ labels: Volume; source: Volume }> {
-    const row = await this.row(p, id);
+    return this.labelsOf(await this.row(p, id));
+  }
+
+  private async labelsOf(row: SessionRow): Promise<{ labels: Volume; source: Volume }> {
     const live = await this.currentLive(row);
-    if (live) return { labels: labelMapVolume(labelData(live.session), live.volume), source: live.volume };
-    const log = await this.repo.interactions(id);
+    if (live) return { labels: labelMapVolume(this.liveLabels(live), live.volume), source: live.volume };
+    const log = await this.repo.interactions(row.id);
     const upload = (await this.repo.upload(row.uploadId))!;
     const volume = isVideoFormat(upload.format)
       ? frameGrid({ width: upload.dims[0], height: upload.dims[1], fps: 1 / upload.spacing[2], frameCount: upload.dims[2] }, upload.name)
@@ -651,7 +706,7 @@ export class SessionManager {
     const stored = this.storedLabels(row, log.length);
     if (stored) return { labels: labelMapVolume(stored, volume), source: volume };
     const rebuilt = await this.ensureLive(row);
-    return { labels: labelMapVolume(labelData(rebuilt.session), rebuilt.volume), source: rebuilt.volume };
+    return { labels: labelMapVolume(this.liveLabels(rebuilt), rebuilt.volume), source: rebuilt.volume };
   }
 
   /** Live if in memory; for an open session whose store is stale, rebuilt. */
@@ -670,7 +725,7 @@ export class SessionManager {
     slice: number,
   ): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
     const row = await this.row(p, id);
-    const { labels } = await this.labelMap(p, id);
+    const { labels } = await this.labelsOf(row);
     const shape = sliceShape(labels.dims, row.axis);
     if (!Number.isInteger(slice) || slice < 0 || slice >= shape.count)
       throw new HttpError(400, `slice ${slice} is outside the volume (0..${shape.count - 1})`, 'give a slice index along the session axis');
@@ -793,5 +848,6 @@ export class SessionManager {
       await this.evict(live);
     }
     await this.clicks.close();
+    await this.labelMaps.close();
   }
 }

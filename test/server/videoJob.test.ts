@@ -1,0 +1,104 @@
+/**
+ * A batch job on a video upload (real server on 127.0.0.1): an mp4 built here with the bundled
+ * ffmpeg from a real Kvasir-SEG frame (as video.test.ts does) gets one box on frame 0 in the
+ * prompt schema of video sessions; the job propagates through every frame and its masks.npz has
+ * the reference DSC that `medsam2 video` (segmentVideo) gives for the same box on the same mp4,
+ * with masks.zip beside it. Prompts a video cannot take (a policy, a RECIST line, a frame past
+ * the end) are 400 at submit time, and the volume result route points at the video downloads.
+ */
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readNpz } from '../../src/io/npzFile.js';
+import { ZipArchive } from '../../src/io/zip.js';
+import { dice } from '../../src/metrics/dice.js';
+import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
+import { ROOT } from '../helpers/cli.js';
+import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { call, errorShape, startTestServer, type TestServer } from './harness.js';
+
+const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
+const POLYP = 'cju0qkwl35piu0993l0dewei2';
+const skip = !existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`;
+if (skip) process.stdout.write(`# skipping the video batch job test: ${skip}\n`);
+
+const FRAMES = 5;
+const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+
+let tmp = '';
+let clip: SyntheticVideo;
+let mp4 = '';
+let server: TestServer;
+
+before(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'medsam2-video-job-'));
+  if (skip) return;
+  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+    frames: FRAMES,
+    width: 560,
+    height: 480,
+    dx: 6,
+    dy: 4,
+  });
+  mp4 = join(tmp, 'clip.mp4');
+  await writeMp4(mp4, clip, 10);
+  server = await startTestServer();
+});
+after(async () => {
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('a batch job on a video upload', { skip }, () => {
+  test('box on frame 0 → masks.npz with the DSC of medsam2 video; bad video prompts are 400', async () => {
+    const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const box = maskBox(clip.masks[0]!, clip.width);
+
+    const refuse = async (body: unknown, message: RegExp) => {
+      const r = await call(server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, ...(body as object) } });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(errorShape(r), message);
+    };
+    await refuse({ policy: 'key-box' }, /is a video/);
+    await refuse({ prompts: [{ slice: 0, recist: [100, 100, 200, 200] }] }, /RECIST line is for volumes/);
+    await refuse({ prompts: [{ slice: FRAMES, box }] }, new RegExp(`frame ${FRAMES} is outside the video`));
+    assert.deepEqual((await call(server.url, 'GET', '/jobs')).body, [], 'nothing was queued');
+
+    const sub = await call(server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, prompts: [{ objId: 1, slice: 0, box }] } });
+    assert.equal(sub.status, 202, JSON.stringify(sub.body));
+    assert.equal(sub.body.kind, 'segment-video');
+    let j = sub.body;
+    for (let i = 0; i < 3000 && (j.status === 'queued' || j.status === 'running'); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      j = (await call(server.url, 'GET', `/jobs/${j.id}`)).body;
+    }
+    assert.equal(j.status, 'done', JSON.stringify(j));
+    assert.equal(j.resultUrl, `/jobs/${j.id}/video/masks.npz`);
+    assert.equal(j.result.slicesSegmented, FRAMES);
+    assert.deepEqual(j.result.objects, [{ objId: 1, slices: FRAMES }]);
+
+    const npz = await call(server.url, 'GET', j.resultUrl);
+    assert.equal(npz.status, 200);
+    const segs = (await readNpz(npz.body as Uint8Array)).segs!;
+    assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
+    const px = 480 * 560;
+    const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
+    const dsc = clip.masks.map((m, k) => dice(frameMask(k), m));
+    const ref = await segmentVideo(mp4, [{ frame: 0, box }], { threads: 2 });
+    const refDsc = clip.masks.map((m, k) => dice(ref.labels[k]!, m));
+    console.log(`# video job DSC mean ${mean(dsc).toFixed(4)}; medsam2 video mean ${mean(refDsc).toFixed(4)}`);
+    assert.ok(mean(dsc) >= mean(refDsc) - 0.01, `job mean DSC ${mean(dsc).toFixed(4)} < CLI ${mean(refDsc).toFixed(4)} − 0.01`);
+    assert.ok(mean(dsc) > 0.8, `mean DSC ${mean(dsc).toFixed(4)}`);
+
+    const zip = await call(server.url, 'GET', `/jobs/${j.id}/video/masks.zip`);
+    assert.equal(zip.status, 200);
+    assert.equal(ZipArchive.open(zip.body as Uint8Array, 'masks.zip').names().length, FRAMES);
+    const vol = await call(server.url, 'GET', `/jobs/${j.id}/result`);
+    assert.equal(vol.status, 400);
+    assert.match(errorShape(vol), /segmented a video/);
+  });
+});
