@@ -514,8 +514,8 @@ export class App {
             tm.masks++;
             tm.lastMaskMs = ta - t0;
             tm.applyMs += performance.now() - ta;
-            // Masks show as they stream in, a few times a second: the GPU (often a CPU here) is
-            // left to the model between.
+            // Masks show as they stream in, redraws spaced by their cost: the GPU (often a CPU
+            // here) is left to the model between.
             this.viewer.scheduleRefresh(PROPAGATION_REFRESH_MS, PROPAGATION_DRAW_SHARE);
           },
         },
@@ -528,6 +528,7 @@ export class App {
       this.viewer.refreshOverlayNow();
       tm.finalDrawMs = performance.now() - t;
       tm.shownMs = performance.now() - t0;
+      if (out.kind === 'done') bar.value = 1;
       t = performance.now();
       this.viewer.holdRender(false);
       this.viewer.waitDrawn();
@@ -541,7 +542,6 @@ export class App {
         this.setStatus(`cancelled after ${secs} s (nothing changed)`);
         this.messages.info(out.message);
       } else {
-        bar.value = 1;
         tm.refreshes = this.viewer.drawStats.refreshes - draws.refreshes;
         tm.refreshMs = this.viewer.drawStats.refreshMs - draws.refreshMs;
         this.lastPropagation = tm;
