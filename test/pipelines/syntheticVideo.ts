@@ -1,8 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { readImage2D } from '../../src/io/imageFile.js';
 import { writeVideo } from '../../src/io/video.js';
+import { ROOT } from '../helpers/cli.js';
 
 /**
  * A synthetic colonoscopy clip from ONE real Kvasir-SEG frame: a fixed-size window slides over
@@ -78,4 +79,20 @@ export function maskBox(m: Uint8Array, w: number): [number, number, number, numb
     y1 = Math.max(y1, y);
   }
   return [x0, y0, x1, y1];
+}
+
+/** The Kvasir-SEG polyp the server video tests slide a 560x480 window across (6 px right, 4 down per frame). */
+export const KVASIR_POLYP = {
+  image: join(ROOT, '../shared/data/endoscopy/kvasir/images/cju0qkwl35piu0993l0dewei2.jpg'),
+  mask: join(ROOT, '../shared/data/endoscopy/kvasir/masks/cju0qkwl35piu0993l0dewei2.jpg'),
+};
+/** Why a test of the polyp clip is skipped, or false when ../shared has it. */
+export const KVASIR_SKIP = !existsSync(KVASIR_POLYP.image) && `needs ../shared/data/endoscopy/kvasir (${KVASIR_POLYP.image})`;
+
+/** The polyp clip of `frames` frames written as an mp4 at 10 fps into `dir`. */
+export async function polypClipMp4(dir: string, frames: number): Promise<{ clip: SyntheticVideo; mp4: string }> {
+  const clip = slidingWindowVideo(KVASIR_POLYP.image, KVASIR_POLYP.mask, { frames, width: 560, height: 480, dx: 6, dy: 4 });
+  const mp4 = join(dir, 'clip.mp4');
+  await writeMp4(mp4, clip, 10);
+  return { clip, mp4 };
 }

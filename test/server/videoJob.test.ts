@@ -8,7 +8,7 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -16,14 +16,10 @@ import { readNpz } from '../../src/io/npzFile.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
-import { ROOT } from '../helpers/cli.js';
-import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { call, errorShape, startTestServer, type TestServer } from './harness.js';
 
-const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
-const POLYP = 'cju0qkwl35piu0993l0dewei2';
-const skip = !existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`;
-if (skip) process.stdout.write(`# skipping the video batch job test: ${skip}\n`);
+if (KVASIR_SKIP) process.stdout.write(`# skipping the video batch job test: ${KVASIR_SKIP}\n`);
 
 const FRAMES = 5;
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
@@ -35,16 +31,8 @@ let server: TestServer;
 
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-video-job-'));
-  if (skip) return;
-  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-    frames: FRAMES,
-    width: 560,
-    height: 480,
-    dx: 6,
-    dy: 4,
-  });
-  mp4 = join(tmp, 'clip.mp4');
-  await writeMp4(mp4, clip, 10);
+  if (KVASIR_SKIP) return;
+  ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
   server = await startTestServer();
 });
 after(async () => {
@@ -52,7 +40,7 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('a batch job on a video upload', { skip }, () => {
+describe('a batch job on a video upload', { skip: KVASIR_SKIP }, () => {
   test('box on frame 0 → masks.npz with the DSC of medsam2 video; bad video prompts are 400', async () => {
     const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
     assert.equal(up.status, 201, JSON.stringify(up.body));

@@ -4,7 +4,10 @@
  * through the file input, shown as a frame with a timeline, a box is drawn on frame 0 with real
  * mouse events, Enter propagates with the masks streaming in, the timeline steps with the arrow
  * keys, and the three exports (masks.npz, PNG zip, overlay mp4) are downloaded and checked (DSC vs
- * the reference); undo takes the propagation back; a reload restores the session. Screenshots in test-output/web/video-*.png.
+ * the reference); undo takes the propagation back; a reload restores the session; then a brush
+ * stroke and an eraser dab on another frame (real mouse events) change that frame's mask on the
+ * server, undo / redo (buttons, Ctrl+Shift+Z, Ctrl+Y) step through them, the help overlay lists
+ * video mode's keys, and a reload keeps the edits. Screenshots in test-output/web/video-*.png.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -22,7 +25,7 @@ import { ROOT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitSta
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const document: any, window: any;
+declare const document: any, window: any, localStorage: any;
 
 const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
 const POLYP = 'cju0qkwl35piu0993l0dewei2';
@@ -59,6 +62,42 @@ after(async () => {
 
 async function frameToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
   return page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
+}
+
+/** Object 1's mask on frame k as the server has it (0/1, rows × cols). */
+async function serverFrame(url: string, session: string, k: number): Promise<{ bits: Uint8Array; cols: number }> {
+  const b = (await (await fetch(`${url}/sessions/${session}/slices/${k}`)).json()) as {
+    rows: number;
+    cols: number;
+    objects: { objId: number; mask: { counts: number[] } }[];
+  };
+  const bits = new Uint8Array(b.rows * b.cols);
+  let p = 0;
+  (b.objects.find((o) => o.objId === 1)?.mask.counts ?? []).forEach((n, i) => {
+    if (i % 2) bits.fill(1, p, p + n);
+    p += n;
+  });
+  return { bits, cols: b.cols };
+}
+
+/** Waits until the app is idle, then blanks the status line (so the next waitStatus sees the next action's). */
+async function settle(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.busy === undefined, undefined, { timeout: 120_000 });
+  await page.evaluate(() => {
+    document.getElementById('status').textContent = '…';
+  });
+}
+
+/** A stroke with real mouse events through frame pixels. */
+async function strokeThrough(page: Page, pts: { x: number; y: number }[]): Promise<void> {
+  const first = await frameToClient(page, pts[0]!.x, pts[0]!.y);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const q of pts.slice(1)) {
+    const c = await frameToClient(page, q.x, q.y);
+    await page.mouse.move(c.x, c.y, { steps: 6 });
+  }
+  await page.mouse.up();
 }
 
 async function download(page: Page, file: string): Promise<Uint8Array> {
@@ -146,6 +185,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /^undone$/);
   const after = await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]);
   assert.deepEqual(after, [0]);
+  assert.equal(await page.isDisabled('#video-redo'), false, 'the propagation can be redone');
   await shot(page, 'video-04-undone');
 
   // A reload restores the video session: frame view, its masks and prompted frame from the server.
@@ -155,6 +195,110 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]), [0]);
   assert.match((await page.textContent('#info')) ?? '', /filepolyp\.mp4kindvideo/);
   await shot(page, 'video-05-reloaded');
+
+  // Brush on frame 2 (no mask there since the undo): B, radius 4 → 6, a stroke along row 200.
+  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.video')).sessionId)) as string;
+  await page.locator('#video-frame').fill('2');
+  await page.waitForFunction(() => document.body.dataset.videoFrame === '2');
+  const canvasPixel = () =>
+    page.evaluate(() => Array.from(document.getElementById('video-canvas').getContext('2d').getImageData(150, 200, 1, 1).data) as number[]);
+  const bare = await canvasPixel();
+  assert.equal(await page.isDisabled('#video-redo'), false, 'after a reload the undone propagation can still be redone');
+  await page.keyboard.press('b');
+  await page.keyboard.press(']');
+  await page.keyboard.press(']');
+  assert.equal(await page.textContent('#video-brush-radius'), '6');
+  await strokeThrough(page, [
+    { x: 100, y: 200 },
+    { x: 200, y: 200 },
+  ]);
+  await waitStatus(page, /frame 2: painted, \d+ px/);
+  assert.equal(await page.isDisabled('#video-redo'), true, 'a new edit clears what redo could bring back');
+  assert.equal(await page.isVisible('#video-brush-cursor'), true, 'the brush shows its size under the mouse');
+  let s = await serverFrame(server.url, session, 2);
+  const at = (x: number, y: number) => s.bits[y * s.cols + x];
+  assert.equal(at(150, 200), 1, 'painted on the stroke');
+  assert.equal(at(150, 205), 1, 'within the radius');
+  assert.equal(at(150, 210), 0, 'not beyond the radius');
+  assert.equal(at(90, 200), 0, 'not before the stroke');
+  const painted = s.bits.reduce((a, b) => a + b, 0);
+  const shownArea = () =>
+    page.evaluate(
+      () =>
+        window.medsam2.video.masks
+          .get(1)
+          .get(2)
+          ?.reduce((a: number, b: number) => a + b, 0) ?? 0,
+    );
+  assert.equal(await shownArea(), painted, 'the frame shows the stored edit');
+  // The canvas itself: the frame's pixel under the stroke is now half object 1's colour (255, 64, 64).
+  const tinted = await canvasPixel();
+  [255, 64, 64].forEach((c, i) =>
+    assert.ok(Math.abs(tinted[i]! - (bare[i]! * 0.5 + c * 0.5)) <= 2, `pixel ${tinted} = half ${bare} + half object 1's colour`),
+  );
+  await shot(page, 'video-06-brush');
+
+  // Eraser (E): one dab in the middle.
+  await page.keyboard.press('e');
+  await strokeThrough(page, [{ x: 150, y: 200 }]);
+  await waitStatus(page, /frame 2: erased, \d+ px/);
+  s = await serverFrame(server.url, session, 2);
+  assert.equal(at(150, 200), 0, 'erased');
+  assert.equal(at(110, 200), 1, 'the rest of the stroke stays');
+  await shot(page, 'video-07-eraser');
+
+  // Undo (button) brings the erased pixels back; redo (Ctrl+Shift+Z) erases them again.
+  await page.click('#video-undo');
+  await waitStatus(page, /^undone$/);
+  s = await serverFrame(server.url, session, 2);
+  assert.equal(at(150, 200), 1, 'undo restored the pixel');
+  assert.equal(await page.isDisabled('#video-redo'), false);
+  await page.keyboard.press('Control+Shift+Z');
+  await waitStatus(page, /^redone$/);
+  s = await serverFrame(server.url, session, 2);
+  assert.equal(at(150, 200), 0, 'redo erased it again');
+  assert.equal(await page.isDisabled('#video-redo'), true);
+  // Ctrl+Z twice takes both edits back; Ctrl+Y and the Redo button bring them back in order.
+  for (const key of ['Control+z', 'Control+z']) {
+    await settle(page);
+    await page.keyboard.press(key);
+    await waitStatus(page, /^undone$/);
+  }
+  assert.equal(
+    (await serverFrame(server.url, session, 2)).bits.some((v) => v),
+    false,
+    'both edits undone',
+  );
+  assert.equal(await shownArea(), 0);
+  await settle(page);
+  await page.keyboard.press('Control+y');
+  await waitStatus(page, /^redone$/);
+  await settle(page);
+  await page.click('#video-redo');
+  await waitStatus(page, /^redone$/);
+  s = await serverFrame(server.url, session, 2);
+  assert.equal(at(110, 200), 1);
+  assert.equal(at(150, 200), 0);
+  const edited = s.bits.reduce((a, b) => a + b, 0);
+  assert.equal(await shownArea(), edited);
+  await shot(page, 'video-08-redone');
+
+  // The help overlay lists video mode's keys (volume mode's table is hidden).
+  await page.keyboard.press('?');
+  assert.equal(await page.isVisible('#video-help-table'), true);
+  assert.equal(await page.isVisible('#help-table'), false);
+  const help = (await page.textContent('#video-help-table')) ?? '';
+  for (const re of [/Ctrl\+z.*Undo/s, /Ctrl\+Shift\+z.*Ctrl\+y.*Redo/s, /b.*Brush/s, /e.*Eraser/s, /Space.*Play/s, /Enter.*Propagate/s])
+    assert.match(help, re);
+  await shot(page, 'video-09-help');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#help'), false);
+
+  // Nothing drawn is lost on reload.
+  await page.reload();
+  await waitStatus(page, /session restored/);
+  assert.equal(await shownArea(), edited, 'the edits come back after a reload');
+  assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()].sort()), [0, 2]);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -5,13 +5,15 @@
  * and reload recovery. It talks to `medsam2 serve` only through Api and draws only through Viewer.
  */
 import { Api, ApiError, type SessionView, type SliceMask } from './api.js';
+import { BusyGuard } from './busyGuard.js';
+import { History } from './history.js';
 import { Messages, UserError } from './messages.js';
 import { npzToNifti } from './npzVolume.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
-import { BrushTool } from './tools/brush.js';
+import { BrushTool, strokeStatus } from './tools/brush.js';
 import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
 import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 
@@ -74,11 +76,31 @@ export class App {
   private upload?: SavedState['upload'];
   private objects: SavedObject[] = [];
   private activeObj = 1;
-  private busy = false;
   private propagating = false;
   readonly brush = new BrushTool();
-  /** Edits go to the server one after another (a quick second stroke waits for the first). */
-  private edits: Promise<void> = Promise.resolve();
+  /** One action at a time (shared with video mode's own guard: web/src/busyGuard.ts). */
+  private readonly guard = new BusyGuard({
+    messages: this.messages,
+    fail: (e) => this.fail(e),
+    setStatus: (s) => this.setStatus(s),
+    settled: () => this.render(),
+  });
+  readonly history = new History({
+    api: this.api,
+    messages: this.messages,
+    guard: this.guard,
+    session: () => this.session,
+    blocked: () => this.propagating,
+    pending: () => this.brush.settled(),
+    reload: async (s) => {
+      this.session = s;
+      await this.reloadMasks();
+    },
+    setStatus: (s) => this.setStatus(s),
+    onStep: (step) => {
+      if (step === 'undo') this.onInteraction('undo', null);
+    },
+  });
   /** A box / line / click in progress: where it started, in the slice's pixels along `axis`. */
   private dragStart?: { x: number; y: number; cx: number; cy: number; z: number; axis: number; view: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
@@ -329,11 +351,13 @@ export class App {
 
   /** Sends the finished stroke as one literal edit; the server's mask replaces the preview. */
   private finishStroke(): void {
-    const done = this.brush.end();
     const session = this.session;
-    if (!done || !session) return;
+    if (!session) {
+      this.brush.end();
+      return;
+    }
     const objId = this.activeObj;
-    this.edits = this.edits.then(async () => {
+    this.brush.finish(async (done) => {
       try {
         const t0 = performance.now();
         const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
@@ -343,9 +367,7 @@ export class App {
         if ((m.axis ?? this.session.axis) !== own) await this.reloadMasks();
         else this.applyMask(m);
         this.viewer.scheduleRefresh();
-        this.setStatus(
-          `slice ${m.slice}: ${done.stroke.mode === 'paint' ? 'painted' : 'erased'}, ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`,
-        );
+        this.setStatus(strokeStatus(`slice ${m.slice}`, done.stroke.mode, m.area ?? 0, performance.now() - t0));
         this.render();
       } catch (e) {
         // The preview showed something the server did not store: show what it has.
@@ -437,13 +459,41 @@ export class App {
       this.setStatus('segmenting the slice…');
       const t0 = performance.now();
       const m = await this.api.prompt(session.id, { objId: this.activeObj, ...p });
+      const ms = Math.round(performance.now() - t0);
       this.applyMask(m);
       this.viewer.refresh();
-      this.session = await this.api.session(session.id);
-      this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`);
+      const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
+      this.session = view;
+      this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
     });
     this.hidePreview();
     this.render();
+  }
+
+  /**
+   * The label map keeps each object's largest 3D component, so a speck of a prompt's mask apart
+   * from the rest is not exported: the session-axis slices the prompt's mask covers are re-read
+   * from it (one build on the server, cached for these reads and its save) and shown as stored.
+   */
+  private async showStored(sessionId: string, m: SliceMask): Promise<void> {
+    const axis = this.session?.axis ?? 2;
+    const own = m.axis ?? axis;
+    const mask = decodeRle(m.mask);
+    const [rows, cols] = m.mask.size;
+    // Session-axis slices the mask touches: the prompt's own slice, or (another view) its rows that hold pixels.
+    const slices = new Set<number>();
+    if (own === axis) slices.add(m.slice);
+    else if (axis === 2) for (let r = 0; r < rows; r++) if (mask.subarray(r * cols, (r + 1) * cols).some((v) => v !== 0)) slices.add(r);
+    for (const z of slices) {
+      const stored = await this.api.sliceMasks(sessionId, z);
+      const mine = stored.objects.find((o) => o.objId === m.objId);
+      this.viewer.setSliceMask(m.objId, z, mine ? decodeRle(mine.mask) : undefined, axis);
+      if (own === axis && (m.area ?? 0) > 0 && (mine?.area ?? 0) < (m.area ?? 0) / 2)
+        this.messages.info(
+          `the label map keeps only ${mine?.area ?? 0} of this prompt's ${m.area} px: each object is its largest connected part in 3D — for a separate region add an object (A)`,
+        );
+    }
+    if (slices.size) this.viewer.refresh();
   }
 
   private applyMask(m: SliceMask): void {
@@ -568,37 +618,12 @@ export class App {
     }
   }
 
-  async undo(): Promise<void> {
-    const session = this.session;
-    if (!session || this.propagating) return;
-    await this.edits;
-    this.onInteraction('undo', null);
-    await this.run('undoing', async () => {
-      const r = await this.api.undo(session.id);
-      if (!r.undone) {
-        this.messages.info('nothing to undo');
-        return;
-      }
-      this.session = await this.api.session(session.id);
-      await this.reloadMasks();
-      this.setStatus('undone');
-    });
+  undo(): Promise<void> {
+    return this.history.undo();
   }
 
-  async redo(): Promise<void> {
-    const session = this.session;
-    if (!session || this.propagating) return;
-    await this.edits;
-    await this.run('redoing', async () => {
-      const r = await this.api.redo(session.id);
-      if (!r.redone) {
-        this.messages.info('nothing to redo');
-        return;
-      }
-      this.session = await this.api.session(session.id);
-      await this.reloadMasks();
-      this.setStatus('redone');
-    });
+  redo(): Promise<void> {
+    return this.history.redo();
   }
 
   /** Brush / eraser radius in slice pixels. */
@@ -686,24 +711,8 @@ export class App {
 
   // ---------- plumbing ----------
 
-  private async run(what: string, work: () => Promise<void>): Promise<void> {
-    if (this.busy) {
-      this.messages.info(`wait: still ${what === 'prompting' ? 'busy' : what}`);
-      return;
-    }
-    this.busy = true;
-    document.body.dataset.busy = 'true';
-    this.messages.clear();
-    try {
-      await work();
-    } catch (e) {
-      this.fail(e);
-      this.setStatus(`${what} failed`);
-    } finally {
-      this.busy = false;
-      delete document.body.dataset.busy;
-      this.render();
-    }
+  private run(what: string, work: () => Promise<void>): Promise<void> {
+    return this.guard.run(what, work);
   }
 
   private persist(): void {
@@ -736,8 +745,7 @@ export class App {
     const has = !!this.session;
     $<HTMLButtonElement>('propagate').disabled = !has || this.propagating;
     $<HTMLButtonElement>('cancel').disabled = !this.propagating;
-    $<HTMLButtonElement>('undo').disabled = !has || this.propagating;
-    $<HTMLButtonElement>('redo').disabled = !has || this.propagating || !this.session?.redoable;
+    History.enable($<HTMLButtonElement>('undo'), $<HTMLButtonElement>('redo'), this.session, this.propagating);
     $<HTMLButtonElement>('export').disabled = !has || this.propagating;
     renderObjects(
       $('objects'),
@@ -846,8 +854,7 @@ export class App {
           else void this.cancel();
         },
       },
-      { keys: ['ctrl+z'], label: 'Undo', run: () => void this.undo() },
-      { keys: ['ctrl+shift+z', 'ctrl+y'], label: 'Redo', run: () => void this.redo() },
+      ...this.history.shortcuts(),
       { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
       { keys: ['ArrowUp', 'PageUp'], label: 'Next slice', run: () => this.goToSlice(this.viewer.crosshairSlice() + 1) },
       { keys: ['ArrowDown', 'PageDown'], label: 'Previous slice', run: () => this.goToSlice(this.viewer.crosshairSlice() - 1) },
@@ -862,7 +869,8 @@ export class App {
         },
       },
     ];
-    installShortcuts(shortcuts, $<HTMLTableElement>('help-table'));
+    // Video mode has its own table (web/src/video/videoMode.ts); these keys are the volume view's.
+    installShortcuts(shortcuts, $<HTMLTableElement>('help-table'), { active: () => !this.video.active });
   }
 }
 

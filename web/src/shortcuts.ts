@@ -1,4 +1,7 @@
-/** Keyboard shortcuts, declared once: the key handler and the help overlay both read this table. */
+/**
+ * Keyboard shortcuts, declared once: the key handler and the help overlay both read this table.
+ * Volume mode and video mode each install their own table; `active` says which one listens now.
+ */
 export interface Shortcut {
   keys: string[];
   label: string;
@@ -6,6 +9,7 @@ export interface Shortcut {
 }
 
 export function describeKey(k: string): string {
+  if (k === ' ') return 'Space';
   return k.replace('ctrl+', 'Ctrl+').replace('shift+', 'Shift+');
 }
 
@@ -16,7 +20,7 @@ function keyOf(e: KeyboardEvent): string {
   return `${ctrl ? 'ctrl+' : ''}${e.shiftKey && (k.length > 1 || ctrl) ? 'shift+' : ''}${k}`;
 }
 
-export function installShortcuts(list: Shortcut[], table: HTMLTableElement): void {
+export function installShortcuts(list: Shortcut[], table: HTMLTableElement, opts: { active?: () => boolean } = {}): void {
   table.replaceChildren(
     ...list.map((s) => {
       const tr = document.createElement('tr');
@@ -33,6 +37,7 @@ export function installShortcuts(list: Shortcut[], table: HTMLTableElement): voi
     }),
   );
   window.addEventListener('keydown', (e) => {
+    if (opts.active && !opts.active()) return;
     const t = e.target as HTMLElement | null;
     if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range')
       return;

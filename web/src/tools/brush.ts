@@ -1,12 +1,19 @@
 /**
  * The brush / eraser tool: a stroke is collected in slice pixel coordinates while the mouse is
  * down and previewed at once on the overlay with the server's own rasteriser (src/session/
- * brushStroke.ts, imported, so the preview is exactly what the server stores); on release the app
- * sends it as one literal edit (POST /sessions/:id/edits).
+ * brushStroke.ts, imported, so the preview is exactly what the server stores); on release the
+ * stroke is queued and sent as one literal edit (POST /sessions/:id/edits), strokes one after
+ * another. Volume mode (any of the three views) and video mode (a frame) both use it.
  */
 import { applyStroke, type BrushStroke } from '../../../src/session/brushStroke.js';
 
 export type { BrushStroke };
+
+export interface FinishedStroke {
+  stroke: BrushStroke;
+  slice: number;
+  axis: number;
+}
 
 export const MIN_RADIUS = 0;
 export const MAX_RADIUS = 64;
@@ -48,10 +55,33 @@ export class BrushTool {
   }
 
   /** Ends the stroke: what to send, or undefined when nothing was drawn. */
-  end(): { stroke: BrushStroke; slice: number; axis: number } | undefined {
+  end(): FinishedStroke | undefined {
     const s = this.stroke;
     this.stroke = undefined;
     if (!s || s.stroke.points.length === 0) return undefined;
     return { stroke: s.stroke, slice: s.slice, axis: s.axis };
   }
+
+  /** Strokes sent and on their way, in order. */
+  private queue: Promise<void> = Promise.resolve();
+
+  /**
+   * Ends the stroke and sends it with `send` once the strokes before it are stored (a quick second
+   * stroke waits for the first). `send` handles its own failure; a throw is not passed on.
+   */
+  finish(send: (done: FinishedStroke) => Promise<void>): void {
+    const done = this.end();
+    if (!done) return;
+    this.queue = this.queue.then(() => send(done)).catch(() => undefined);
+  }
+
+  /** Resolves when every finished stroke has been sent (undo waits for it). */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+}
+
+/** The status line after a stored stroke: "slice 15: painted, 230 px in 41 ms" (video: "frame 3: …"). */
+export function strokeStatus(where: string, mode: BrushStroke['mode'], area: number, ms: number): string {
+  return `${where}: ${mode === 'paint' ? 'painted' : 'erased'}, ${area} px in ${Math.round(ms)} ms`;
 }

@@ -2,17 +2,23 @@
  * Video mode: a video (mp4, mov, avi, mkv, webm), a zip of PNG/JPEG frames or a folder of them is
  * uploaded to `medsam2 serve` and shown as one frame on a 2D canvas with a timeline (scrubber,
  * frame number, play/step keys) instead of NiiVue's three planes. Box and ± clicks prompt the
- * active object on the shown frame; Propagate streams each frame's mask as the server decides it;
- * Export downloads masks.npz, a zip of masks/<frame>.png or the overlay mp4 (the files of
- * `medsam2 video -o`). Frames are drawn from the server's JPEGs of the decoded video (so every
- * container the server's ffmpeg reads shows the same pixels the model saw, in every browser).
+ * active object on the shown frame; the brush and eraser edit its mask there literally (the same
+ * server edits as volume mode); Propagate streams each frame's mask as the server decides it;
+ * undo / redo step through all of it; Export downloads masks.npz, a zip of masks/<frame>.png or the
+ * overlay mp4 (the files of `medsam2 video -o`). Frames are drawn from the server's JPEGs of the
+ * decoded video (so every container the server's ffmpeg reads shows the same pixels the model saw,
+ * in every browser). The busy guard, brush, undo/redo and key table are volume mode's modules.
  */
 import { zipSync } from 'fflate';
 import type { Api, SessionView, SliceMask } from '../api.js';
+import { BusyGuard } from '../busyGuard.js';
 import { cssColour, objectColour } from '../colours.js';
+import { History } from '../history.js';
 import { UserError, type Messages } from '../messages.js';
 import { decodeRle } from '../rle.js';
 import { saveState } from '../savedState.js';
+import { installShortcuts, type Shortcut } from '../shortcuts.js';
+import { BrushTool, strokeStatus } from '../tools/brush.js';
 import { readSegs } from './segsNpz.js';
 import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
@@ -23,7 +29,7 @@ const FRAME_FILE = /\.(png|jpe?g)$/i;
 /** localStorage key of the open video session (a reload restores it: frames and masks come from the server). */
 const SAVED = 'medsam2.video';
 
-type VideoTool = 'box' | 'positive' | 'negative';
+type VideoTool = 'box' | 'positive' | 'negative' | 'brush' | 'eraser';
 
 const h = <K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text = ''): HTMLElementTagNameMap[K] => {
   const el = document.createElement(tag);
@@ -39,6 +45,7 @@ export class VideoMode {
   private readonly slider: HTMLInputElement;
   private readonly label: HTMLElement;
   private readonly preview: HTMLElement;
+  private readonly cursor: HTMLElement;
   private readonly objectSelect: HTMLSelectElement;
   private upload?: VideoUploadView;
   session?: SessionView;
@@ -51,8 +58,15 @@ export class VideoMode {
   readonly masks = new Map<number, Map<number, Uint8Array>>();
   private readonly keys = new Map<number, Set<number>>();
   private readonly frames = new Map<number, Promise<ImageBitmap>>();
-  private busy = false;
   private propagating = false;
+  readonly brush = new BrushTool();
+  /** The stroke in progress as it will be stored (drawn over the object's mask on its frame). */
+  private strokePreview?: { objId: number; frame: number; mask: Uint8Array };
+  /** The frame picture drawn last (redrawn at once under a stroke preview). */
+  private shownImage?: ImageBitmap;
+  private previewFrame?: number;
+  private readonly guard: BusyGuard;
+  readonly history: History;
   private playing?: number;
   private dragStart?: { x: number; y: number; cx: number; cy: number };
   private drawSeq = 0;
@@ -63,13 +77,35 @@ export class VideoMode {
     /** A file video mode does not open (a volume): handed back to the app. */
     private readonly openOther: (f: File) => void,
   ) {
+    this.guard = new BusyGuard({
+      messages,
+      fail: (e) => messages.error(e),
+      setStatus: (s) => this.setStatus(s),
+      settled: () => this.buttons(),
+    });
+    this.history = new History({
+      api,
+      messages,
+      guard: this.guard,
+      session: () => this.session,
+      blocked: () => this.propagating,
+      pending: () => this.brush.settled(),
+      reload: async (s) => {
+        this.session = s;
+        await this.reloadMasks();
+        this.redraw();
+      },
+      setStatus: (s) => this.setStatus(s),
+    });
     this.root = h('section', { id: 'video-view', hidden: '' });
     const bar = h('div', { class: 'video-toolbar' });
     const tools = h('span', { class: 'group', role: 'radiogroup', 'aria-label': 'video tool' });
     for (const [t, text, title] of [
-      ['box', 'Box', 'Box prompt on this frame (B)'],
+      ['box', 'Box', 'Box prompt on this frame (X)'],
       ['positive', '+ Click', 'Positive click (P)'],
       ['negative', '− Click', 'Negative click (N)'],
+      ['brush', 'Brush', 'Brush: paint the object on this frame by hand (B)'],
+      ['eraser', 'Eraser', 'Eraser: remove from the object on this frame by hand (E)'],
     ] as const) {
       const b = h('button', { 'data-vtool': t, title }, text);
       b.addEventListener('click', () => this.setTool(t));
@@ -85,8 +121,16 @@ export class VideoMode {
     propagate.addEventListener('click', () => void this.propagate());
     const cancel = h('button', { id: 'video-cancel', title: 'Cancel the propagation (Esc)', disabled: '' }, 'Cancel');
     cancel.addEventListener('click', () => void this.cancel());
+    const radius = h('span', { class: 'group', title: 'Brush radius in pixels ([ / ])' });
+    const smaller = h('button', { id: 'video-brush-smaller', 'aria-label': 'smaller brush' }, '[');
+    smaller.addEventListener('click', () => this.growBrush(-1));
+    const larger = h('button', { id: 'video-brush-larger', 'aria-label': 'larger brush' }, ']');
+    larger.addEventListener('click', () => this.growBrush(1));
+    radius.append(smaller, h('span', { id: 'video-brush-radius' }, String(this.brush.radius)), larger);
     const undo = h('button', { id: 'video-undo', title: 'Undo (Ctrl+Z)' }, 'Undo');
     undo.addEventListener('click', () => void this.undo());
+    const redo = h('button', { id: 'video-redo', title: 'Redo what was undone (Ctrl+Shift+Z / Ctrl+Y)', disabled: '' }, 'Redo');
+    redo.addEventListener('click', () => void this.redo());
     const format = h('select', { id: 'video-export-format', 'aria-label': 'video export' });
     for (const [v, t] of [
       ['masks.npz', 'masks.npz'],
@@ -94,17 +138,21 @@ export class VideoMode {
       ['overlay.mp4', 'overlay mp4'],
     ])
       format.append(h('option', { value: v }, t));
-    const exp = h('button', { id: 'video-export', title: 'Download (E)' }, 'Export');
+    const exp = h('button', { id: 'video-export', title: 'Download (Ctrl+S)' }, 'Export');
     exp.addEventListener('click', () => void this.exportFile(format.value as VideoExport));
-    bar.append(tools, this.objectSelect, add, propagate, cancel, undo, format, exp);
+    bar.append(tools, radius, this.objectSelect, add, propagate, cancel, undo, redo, format, exp);
 
     const wrap = h('div', { class: 'video-canvas-wrap' });
     this.canvas = h('canvas', { id: 'video-canvas' });
     this.preview = h('div', { id: 'video-box-preview', hidden: '' });
-    wrap.append(this.canvas, this.preview);
+    this.cursor = h('div', { id: 'video-brush-cursor', hidden: '' });
+    wrap.append(this.canvas, this.preview, this.cursor);
     this.canvas.addEventListener('pointerdown', (e) => this.onPointerDown(e));
     this.canvas.addEventListener('pointermove', (e) => this.onPointerMove(e));
     this.canvas.addEventListener('pointerup', (e) => this.onPointerUp(e));
+    this.canvas.addEventListener('pointerleave', () => {
+      this.cursor.hidden = true;
+    });
     wrap.addEventListener('dragover', (e) => e.preventDefault());
     wrap.addEventListener('drop', (e) => {
       e.preventDefault();
@@ -142,7 +190,7 @@ export class VideoMode {
     folderButton.append(folder);
     document.querySelector('.toolbar label.button')?.after(folderButton);
 
-    window.addEventListener('keydown', (e) => this.onKey(e), { capture: true });
+    this.installKeys();
     window.addEventListener('resize', () => this.fit());
   }
 
@@ -224,6 +272,8 @@ export class VideoMode {
     this.masks.clear();
     this.keys.clear();
     this.frames.clear();
+    this.strokePreview = undefined;
+    this.shownImage = undefined;
     this.objectIds = [1];
     this.activeObj = 1;
     this.renderObjects();
@@ -237,6 +287,7 @@ export class VideoMode {
     this.frame = -1;
     await this.show(0);
     this.setTool('box');
+    this.buttons();
   }
 
   private enter(): void {
@@ -294,13 +345,15 @@ export class VideoMode {
   }
 
   private draw(img: ImageBitmap): void {
+    this.shownImage = img;
     const ctx = this.canvas.getContext('2d')!;
     const { width: W, height: H } = this.canvas;
     ctx.drawImage(img, 0, 0, W, H);
     const over = ctx.getImageData(0, 0, W, H);
     const d = over.data;
+    const p = this.strokePreview;
     for (const objId of this.objectIds) {
-      const m = this.masks.get(objId)?.get(this.frame);
+      const m = p && p.objId === objId && p.frame === this.frame ? p.mask : this.masks.get(objId)?.get(this.frame);
       if (!m) continue;
       const [r, g, b] = objectColour(objId);
       for (let i = 0; i < m.length; i++) {
@@ -374,6 +427,12 @@ export class VideoMode {
     return { x: r.left + ((x + 0.5) * r.width) / this.canvas.width, y: r.top + ((y + 0.5) * r.height) / this.canvas.height };
   }
 
+  /** Fractional frame position (pixel centres at integers) of a client point: where a brush dab lands. */
+  private clientToFramePoint(cx: number, cy: number): { x: number; y: number } {
+    const r = this.canvas.getBoundingClientRect();
+    return { x: ((cx - r.left) * this.canvas.width) / r.width - 0.5, y: ((cy - r.top) * this.canvas.height) / r.height - 0.5 };
+  }
+
   private clientToFrame(cx: number, cy: number): { x: number; y: number; inside: boolean } {
     const r = this.canvas.getBoundingClientRect();
     const x = Math.floor(((cx - r.left) * this.canvas.width) / r.width);
@@ -383,17 +442,33 @@ export class VideoMode {
 
   setTool(t: VideoTool): void {
     this.tool = t;
+    if (t !== 'brush' && t !== 'eraser') this.cursor.hidden = true;
     for (const b of this.root.querySelectorAll<HTMLButtonElement>('[data-vtool]')) b.classList.toggle('active', b.dataset.vtool === t);
   }
 
   private onPointerDown(e: PointerEvent): void {
-    if (e.button !== 0 || !this.session) return;
+    const s = this.session;
+    if (e.button !== 0 || !s) return;
+    if (this.tool === 'brush' || this.tool === 'eraser') {
+      // Over the stroke still on its way to the server, if it is on this frame: what will be stored.
+      const p = this.strokePreview;
+      const base = p && p.objId === this.activeObj && p.frame === this.frame ? p.mask : this.masks.get(this.activeObj)?.get(this.frame);
+      this.brush.begin(this.tool === 'brush' ? 'paint' : 'erase', s.axis, this.frame, s.rows, s.cols, base);
+      this.addStrokePoint(e);
+      this.canvas.setPointerCapture(e.pointerId);
+      return;
+    }
     const p = this.clientToFrame(e.clientX, e.clientY);
     this.dragStart = { x: p.x, y: p.y, cx: e.clientX, cy: e.clientY };
     this.canvas.setPointerCapture(e.pointerId);
   }
 
   private onPointerMove(e: PointerEvent): void {
+    if (this.tool === 'brush' || this.tool === 'eraser') this.showBrushCursor(e);
+    if (this.brush.drawing) {
+      this.addStrokePoint(e);
+      return;
+    }
     const s = this.dragStart;
     if (!s || this.tool !== 'box') return;
     const wrap = this.canvas.parentElement!.getBoundingClientRect();
@@ -406,6 +481,10 @@ export class VideoMode {
   }
 
   private onPointerUp(e: PointerEvent): void {
+    if (this.brush.drawing) {
+      this.finishStroke();
+      return;
+    }
     const s = this.dragStart;
     this.dragStart = undefined;
     this.preview.hidden = true;
@@ -441,6 +520,74 @@ export class VideoMode {
     }
   }
 
+  /** A circle of the brush's size under the mouse (radius in screen pixels from the canvas scale). */
+  private showBrushCursor(e: PointerEvent): void {
+    const r = this.canvas.getBoundingClientRect();
+    const wrap = this.canvas.parentElement!.getBoundingClientRect();
+    const px = (this.brush.radius + 0.5) * (r.width / (this.canvas.width || 1));
+    const st = this.cursor.style;
+    st.left = `${e.clientX - wrap.left - px}px`;
+    st.top = `${e.clientY - wrap.top - px}px`;
+    st.width = st.height = `${2 * px}px`;
+    this.cursor.className = this.tool;
+    this.cursor.hidden = false;
+  }
+
+  /** Adds the pointer's position to the stroke and shows the frame as it will be stored (once per animation frame). */
+  private addStrokePoint(e: PointerEvent): void {
+    const p = this.clientToFramePoint(e.clientX, e.clientY);
+    const mask = this.brush.add(p.x, p.y);
+    const t = this.brush.target;
+    if (!mask || !t) return;
+    this.strokePreview = { objId: this.activeObj, frame: t.slice, mask };
+    if (this.previewFrame !== undefined) return;
+    this.previewFrame = requestAnimationFrame(() => {
+      this.previewFrame = undefined;
+      if (this.shownImage && this.strokePreview?.frame === this.frame) this.draw(this.shownImage);
+    });
+  }
+
+  /** Sends the finished stroke as one literal edit of the frame (queued behind earlier strokes); the server's mask replaces the preview. */
+  private finishStroke(): void {
+    const session = this.session;
+    const objId = this.activeObj;
+    if (!session) {
+      this.brush.end();
+      return;
+    }
+    this.brush.finish(async (done) => {
+      const t0 = performance.now();
+      try {
+        const m = await this.api.edit(session.id, { objId, slice: done.slice, stroke: done.stroke });
+        this.applyMask(m);
+        this.addKey(m.objId, m.slice);
+        this.session = await this.api.session(session.id);
+        this.setStatus(strokeStatus(`frame ${m.slice}`, done.stroke.mode, m.area ?? 0, performance.now() - t0));
+      } catch (e) {
+        // The preview showed something the server did not store: show what it has.
+        this.messages.error(e);
+        await this.reloadMasks().catch(() => undefined);
+      } finally {
+        if (!this.brush.drawing) this.strokePreview = undefined;
+        this.redraw();
+        this.buttons();
+      }
+    });
+  }
+
+  /** Brush / eraser radius in frame pixels. */
+  growBrush(by: number): void {
+    const r = this.brush.grow(by);
+    document.getElementById('video-brush-radius')!.textContent = String(r);
+    this.setStatus(`brush radius ${r} px`);
+  }
+
+  private addKey(objId: number, frame: number): void {
+    const k = this.keys.get(objId) ?? new Set<number>();
+    k.add(frame);
+    this.keys.set(objId, k);
+  }
+
   private async sendPrompt(p: {
     box?: [number, number, number, number];
     points?: { x: number; y: number; label: 0 | 1 }[];
@@ -453,12 +600,13 @@ export class VideoMode {
       this.setStatus(`segmenting frame ${frame}…`);
       const t0 = performance.now();
       const m = await this.api.prompt(session.id, { objId: this.activeObj, slice: frame, ...p });
+      const ms = Math.round(performance.now() - t0);
       this.applyMask(m);
-      const k = this.keys.get(m.objId) ?? new Set<number>();
-      k.add(frame);
-      this.keys.set(m.objId, k);
+      this.addKey(m.objId, frame);
       this.redraw();
-      this.setStatus(`frame ${frame}: ${m.area ?? 0} px in ${Math.round(performance.now() - t0)} ms`);
+      // The view counts what redo could bring back (a new prompt clears it).
+      this.session = await this.api.session(session.id);
+      this.setStatus(`frame ${frame}: ${m.area ?? 0} px in ${ms} ms`);
     });
   }
 
@@ -524,6 +672,7 @@ export class VideoMode {
           },
         );
         progress.value = out.kind === 'done' ? 1 : 0;
+        this.session = await this.api.session(session.id);
         if (out.kind === 'cancelled') {
           await this.reloadMasks();
           this.setStatus('propagation cancelled');
@@ -541,19 +690,12 @@ export class VideoMode {
     if (this.session && this.propagating) await this.api.cancel(this.session.id).catch((e: unknown) => this.messages.error(e));
   }
 
-  async undo(): Promise<void> {
-    const session = this.session;
-    if (!session || this.propagating) return;
-    await this.run('undoing', async () => {
-      const r = await this.api.undo(session.id);
-      if (!r.undone) {
-        this.messages.info('nothing to undo');
-        return;
-      }
-      await this.reloadMasks();
-      this.setStatus('undone');
-    });
-    this.redraw();
+  undo(): Promise<void> {
+    return this.history.undo();
+  }
+
+  redo(): Promise<void> {
+    return this.history.redo();
   }
 
   /** Every frame's masks (one masks.npz) and every object's prompted frames from the server (after undo, a cancel, a reload). */
@@ -561,6 +703,7 @@ export class VideoMode {
     const session = this.session!;
     const [view, npz] = await Promise.all([this.api.session(session.id), fetchExport(session.id, 'masks.npz')]);
     const segs = readSegs(new Uint8Array(await npz.arrayBuffer()));
+    this.session = view;
     this.masks.clear();
     this.keys.clear();
     const px = segs.rows * segs.cols;
@@ -595,63 +738,66 @@ export class VideoMode {
 
   // ---------- plumbing ----------
 
-  private onKey(e: KeyboardEvent): void {
-    if (!this.active) return;
-    const t = e.target as HTMLElement | null;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range')
-      return;
-    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-    const ctrl = e.ctrlKey || e.metaKey;
-    const run: Record<string, () => void> = {
-      ArrowRight: () => void this.show(this.frame + 1),
-      ArrowLeft: () => void this.show(this.frame - 1),
-      Home: () => void this.show(0),
-      End: () => void this.show(Number.MAX_SAFE_INTEGER),
-      ' ': () => this.togglePlay(),
-      b: () => this.setTool('box'),
-      p: () => this.setTool('positive'),
-      n: () => this.setTool('negative'),
-      a: () => this.addObject(),
-      Enter: () => void this.propagate(),
-      Escape: () => void this.cancel(),
-      e: () => void this.exportFile((document.getElementById('video-export-format') as HTMLSelectElement).value as VideoExport),
-    };
-    const action = ctrl ? (k === 'z' ? () => void this.undo() : undefined) : run[k];
-    // The app's volume shortcuts (slice keys, window tools) mean nothing here: keep them from it.
-    if (action || ['ArrowUp', 'ArrowDown', 'PageUp', 'PageDown', 'v', 'r', 's'].includes(k)) {
-      e.preventDefault();
-      e.stopImmediatePropagation();
-    }
-    action?.();
+  /**
+   * Video mode's keys, listed in the help overlay (its own table there: volume mode's keys are
+   * off while a video is shown). Tool keys are volume mode's: X box, P/N clicks, B brush, E eraser.
+   */
+  private installKeys(): void {
+    const help = document.getElementById('help')!;
+    const table = h('table', { id: 'video-help-table' });
+    document.getElementById('help-table')?.after(table);
+    const exportNow = () =>
+      void this.exportFile((document.getElementById('video-export-format') as HTMLSelectElement).value as VideoExport);
+    const keys: Shortcut[] = [
+      { keys: ['ArrowRight'], label: 'Next frame', run: () => void this.show(this.frame + 1) },
+      { keys: ['ArrowLeft'], label: 'Previous frame', run: () => void this.show(this.frame - 1) },
+      { keys: ['Home'], label: 'First frame', run: () => void this.show(0) },
+      { keys: ['End'], label: 'Last frame', run: () => void this.show(Number.MAX_SAFE_INTEGER) },
+      { keys: [' '], label: 'Play / pause', run: () => this.togglePlay() },
+      { keys: ['x'], label: 'Box prompt tool', run: () => this.setTool('box') },
+      { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
+      { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
+      { keys: ['b'], label: 'Brush: paint the object on this frame by hand', run: () => this.setTool('brush') },
+      { keys: ['e'], label: 'Eraser: remove from the object on this frame by hand', run: () => this.setTool('eraser') },
+      { keys: ['['], label: 'Smaller brush', run: () => this.growBrush(-1) },
+      { keys: [']'], label: 'Larger brush', run: () => this.growBrush(1) },
+      { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
+      { keys: ['Enter'], label: 'Propagate through every frame', run: () => void this.propagate() },
+      {
+        keys: ['Escape'],
+        label: 'Cancel propagation / close help',
+        run: () => {
+          if (!help.hidden) help.hidden = true;
+          else void this.cancel();
+        },
+      },
+      ...this.history.shortcuts(),
+      { keys: ['ctrl+s'], label: 'Export (the format chosen)', run: exportNow },
+      { keys: ['o'], label: 'Open a video or scan', run: () => document.getElementById('file')?.click() },
+      {
+        keys: ['?'],
+        label: 'This help',
+        run: () => {
+          help.hidden = !help.hidden;
+        },
+      },
+    ];
+    installShortcuts(keys, table, { active: () => this.active });
   }
 
   private buttons(): void {
-    (document.getElementById('video-propagate') as HTMLButtonElement).disabled = this.propagating;
-    (document.getElementById('video-cancel') as HTMLButtonElement).disabled = !this.propagating;
-    (document.getElementById('video-undo') as HTMLButtonElement).disabled = this.propagating;
-    (document.getElementById('video-export') as HTMLButtonElement).disabled = this.propagating;
+    const $ = (id: string) => document.getElementById(id) as HTMLButtonElement;
+    $('video-propagate').disabled = this.propagating;
+    $('video-cancel').disabled = !this.propagating;
+    History.enable($('video-undo'), $('video-redo'), this.session, this.propagating);
+    $('video-export').disabled = this.propagating;
   }
 
   private setStatus(s: string): void {
     document.getElementById('status')!.textContent = s;
   }
 
-  private async run(what: string, work: () => Promise<void>): Promise<void> {
-    if (this.busy) {
-      this.messages.info(`wait: still ${what === 'prompting' ? 'busy' : what}`);
-      return;
-    }
-    this.busy = true;
-    document.body.dataset.busy = 'true';
-    this.messages.clear();
-    try {
-      await work();
-    } catch (e) {
-      this.messages.error(e);
-      this.setStatus(`${what} failed`);
-    } finally {
-      this.busy = false;
-      delete document.body.dataset.busy;
-    }
+  private run(what: string, work: () => Promise<void>): Promise<void> {
+    return this.guard.run(what, work);
   }
 }
