@@ -25,7 +25,7 @@ export function nextClick(
   ref: ArrayLike<number>,
   dims: [number, number, number],
   axis: SliceAxis = 2,
-): SliceClick | undefined {
+): (SliceClick & { region: number }) | undefined {
   const sh = sliceShape(dims, axis);
   const [nx, ny] = dims;
   const errors = new Float64Array(sh.count);
@@ -69,7 +69,7 @@ export function nextClick(
     }
   }
   const c = deepestPixel(best!.region, w, h);
-  return { slice, x: c.x, y: c.y, label: best!.label };
+  return { slice, x: c.x, y: c.y, label: best!.label, region: best!.size };
 }
 
 /** The pixel of `region` farthest from its outside (the slice border counts as outside). */

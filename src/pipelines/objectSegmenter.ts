@@ -8,6 +8,7 @@ import { resolveModel, type ModelEntry } from '../models/registry.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { DiskCachedEncoder } from './diskEmbeddingCache.js';
 import { SliceEmbeddings } from '../predictor/sam1/embeddingCache.js';
+import { MemoDecoder } from '../predictor/sam1/decodeMemo.js';
 import { promptsWithClick, type SliceClick } from '../predictor/sam1/correction.js';
 import {
   correctObject,
@@ -95,8 +96,9 @@ export class ObjectSegmenter {
       return { mask: labels, slices, stops, priors, main };
     };
     if (this.engine) {
-      const engine = this.engine;
-      const encoder = this.opts.embeddingCacheDir ? new DiskCachedEncoder(engine, this.opts.embeddingCacheDir) : engine;
+      // Clicks re-propagate the whole object; the decodes they repeat are answered from memory.
+      const engine = new MemoDecoder(this.engine);
+      const encoder = this.opts.embeddingCacheDir ? new DiskCachedEncoder(this.engine, this.opts.embeddingCacheDir) : this.engine;
       const emb = new SliceEmbeddings(encoder, (k) => extractSlice(image8, volume.dims, axis, k), sh.cols, sh.rows, sh.count);
       const popts = { ...this.opts.propagation, onSlice };
       const asProp = (r: ObjectResult): ObjectPropagation => ({ masks: r.slices, stops: [], priors: r.priors, main: r.main });

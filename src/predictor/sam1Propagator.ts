@@ -5,6 +5,7 @@ import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
 import { binarise, dilate, interiorPoint, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
+import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -65,6 +66,12 @@ export interface Sam1PropagationOptions {
    * corrected slice never replaces the user's key as the object's description.
    */
   mainKey?: number;
+  /**
+   * What the last click on a corrected slice does when it is negative: 'anchored' (default) — it
+   * only removes, cutting the clicked blob and pinning what is left (src/predictor/sam1/negativeClick.ts;
+   * measured in docs/propagation-experiments.md); 'model' — whatever the decoder makes of box + clicks.
+   */
+  negativeClicks?: 'model' | 'anchored';
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -157,9 +164,17 @@ export async function propagateObject(
       // A corrected slice: SAM's iterative refinement — the clicks plus the decoder's logits for
       // the mask being corrected, so a click edits that mask instead of starting over.
       const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
-      const d = await decoder.decode(emb, keyDecoderPrompt(p, w, h), priorLow);
+      const lastClick = p.points?.[p.points.length - 1];
+      const cut = (opts.negativeClicks ?? 'anchored') === 'anchored' && !!priorLow && lastClick?.label === 0;
+      const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
+      const d = await decoder.decode(emb, prompt, priorLow);
       keyMask = binarise(d.logits);
       keyLow = d.lowRes;
+      if (cut) {
+        keyMask = cutNegativeClick(keyMask, prior!, lastClick!, w, h);
+        // The next slice is seeded with logits of the mask kept, not of what was cut.
+        if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
+      }
     }
     masks.set(p.slice, keyMask);
     opts.onSlice?.(p.slice, keyMask);

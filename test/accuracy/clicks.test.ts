@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { clicksToReach, deepestPixel, nextClick } from '../../src/pipelines/clicks.js';
-import { promptsWithClick } from '../../src/predictor/sam1/correction.js';
+import type { Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
+import { keyWithClicks, promptsWithClick } from '../../src/predictor/sam1/correction.js';
+import { MemoDecoder } from '../../src/predictor/sam1/decodeMemo.js';
+import { anchoredNegativePrompt, cutNegativeClick } from '../../src/predictor/sam1/negativeClick.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
 
 /** x-fastest volume with rectangles [x0, y0, x1, y1, z] set. */
@@ -30,7 +33,7 @@ test('a click lands at the centre of the largest error region, on the slice with
   for (let y = 20; y <= 28; y++) for (let x = 20; x <= 28; x++) pred[x + 40 * (y + 40 * 2)] = 0; // the 9x9 miss
   for (let y = 10; y <= 12; y++) for (let x = 10; x <= 12; x++) pred[x + 40 * (y + 40 * 3)] = 0; // a 3x3 miss on slice 3
   const c = nextClick(pred, ref, dims)!;
-  assert.deepEqual(c, { slice: 2, x: 24, y: 24, label: 1 }); // 81 > 36 + 9; the 9x9 block's centre; positive
+  assert.deepEqual(c, { slice: 2, x: 24, y: 24, label: 1, region: 81 }); // 81 > 36 + 9; the 9x9 block's centre; positive
   // Fix slice 2: now slice 3 has the most error; its largest region is the false 6x6 block → negative, inside it.
   for (let y = 20; y <= 28; y++) for (let x = 20; x <= 28; x++) pred[x + 40 * (y + 40 * 2)] = 1;
   const n = nextClick(pred, ref, dims)!;
@@ -78,4 +81,81 @@ test("correction prompts: a click joins its slice's prompt or makes a key with t
   // On a slice the object never reached: the nearest slice's box.
   assert.deepEqual(promptsWithClick(base, { slice: 9, x: 15, y: 15, label: 1 }, current, w, h)[1]!.box, [12, 12, 20, 20]);
   assert.equal(base[0]!.points, undefined, 'the input prompts are not modified');
+});
+
+test('keyWithClicks: the correction key and the mask it refines (one function for eval and sessions)', () => {
+  const w = 50,
+    h = 50;
+  const sliceMask = (x0: number, y0: number, x1: number, y1: number) => {
+    const m = new Uint8Array(w * h);
+    for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) m[y * w + x] = 1;
+    return m;
+  };
+  const current = new Map([
+    [4, sliceMask(10, 10, 30, 30)],
+    [6, sliceMask(12, 12, 20, 20)],
+  ]);
+  const neg = { x: 15, y: 15, label: 0 as const };
+  // A propagated slice: its box, the click, and its mask as the prior.
+  const a = keyWithClicks(undefined, [neg], 6, current, w, h);
+  assert.deepEqual(a.key, { box: [12, 12, 20, 20], points: [neg] });
+  assert.deepEqual(a.prior, current.get(6));
+  // A mask key (an edit): the box of the slice's mask, the clicks, the mask as the prior; the mask prompt is gone.
+  const b = keyWithClicks({ mask: sliceMask(0, 0, 5, 5) }, [neg], 4, current, w, h);
+  assert.deepEqual(b.key, { box: [10, 10, 30, 30], points: [neg] });
+  assert.ok(b.prior);
+  // A slice without the object: the nearest slice's box, grown around a positive click, no prior.
+  const c = keyWithClicks(undefined, [{ x: 40, y: 16, label: 1 }], 8, current, w, h);
+  assert.deepEqual(c.key.box, [12, 12, 44, 20]);
+  assert.equal(c.prior, undefined);
+  // A key with a box: the clicks join it.
+  const d = keyWithClicks({ box: [10, 10, 30, 30], points: [neg] }, [{ x: 20, y: 20, label: 1 }], 4, current, w, h);
+  assert.deepEqual(d.key, { box: [10, 10, 30, 30], points: [neg, { x: 20, y: 20, label: 1 }] });
+});
+
+test('MemoDecoder answers a repeated (embedding, prompt, mask input) from memory, and only that', async () => {
+  let calls = 0;
+  const inner = {
+    decode: async (_e: Sam1Embedding, p: Sam1Prompt, m?: Float32Array) => {
+      calls++;
+      return { logits: new Float32Array([p.box?.[0] ?? 0, m?.[0] ?? -1]), lowRes: new Float32Array(4), iou: calls };
+    },
+  };
+  const memo = new MemoDecoder(inner);
+  const e1 = { data: new Float32Array(1), dims: [1], frame: {} } as unknown as Sam1Embedding;
+  const e2 = { data: new Float32Array(1), dims: [1], frame: {} } as unknown as Sam1Embedding;
+  const m = new Float32Array([1, 2, 3]);
+  const first = await memo.decode(e1, { box: [1, 2, 3, 4] }, m);
+  assert.equal(await memo.decode(e1, { box: [1, 2, 3, 4] }, new Float32Array([1, 2, 3])), first);
+  assert.notEqual(await memo.decode(e1, { box: [1, 2, 3, 5] }, m), first);
+  assert.notEqual(await memo.decode(e1, { box: [1, 2, 3, 4] }, new Float32Array([1, 2, 4])), first);
+  assert.notEqual(await memo.decode(e1, { box: [1, 2, 3, 4] }), first);
+  assert.notEqual(await memo.decode(e2, { box: [1, 2, 3, 4] }, m), first);
+  assert.equal(calls, 5);
+  assert.deepEqual([memo.hits, memo.misses], [1, 5]);
+});
+
+test('a negative click only removes: it cuts the clicked blob up to the mask edge and pins what is left', () => {
+  const w = 40,
+    h = 20;
+  // The object (a 12x12 square) with a blob leaked onto its right (a 10x10 square touching it).
+  const prior = new Uint8Array(w * h);
+  for (let y = 4; y < 16; y++) for (let x = 2; x < 14; x++) prior[y * w + x] = 1;
+  for (let y = 5; y < 15; y++) for (let x = 14; x < 24; x++) prior[y * w + x] = 1;
+  const click = { x: 19, y: 9, label: 0 as const };
+  // What the decoder returned: the prior plus something outside it (a negative click never adds).
+  const decoded = Uint8Array.from(prior);
+  for (let x = 30; x < 35; x++) decoded[2 * w + x] = 1;
+  const cut = cutNegativeClick(decoded, prior, click, w, h);
+  assert.equal(cut[9 * w + 19], 0, 'the clicked pixel is off');
+  assert.equal(cut[2 * w + 31], 0, 'nothing outside the corrected mask is added');
+  for (let y = 4; y < 16; y++) for (let x = 2; x < 13; x++) assert.equal(cut[y * w + x], 1, `object pixel ${x},${y} kept`);
+  assert.ok(cut.reduce((s, v) => s + v, 0) < prior.reduce((s, v) => s + v, 0) - 40);
+  // The decoder is pinned inside what is left: a positive click on the object, away from the blob.
+  const p = anchoredNegativePrompt({ box: [2, 4, 23, 15], points: [click] }, prior, click, w, h);
+  const pin = p.points![1]!;
+  assert.equal(pin.label, 1);
+  assert.ok(pin.x < 14 && prior[pin.y * w + pin.x], JSON.stringify(pin));
+  // A click off the mask cuts nothing (the result is still kept inside it).
+  assert.deepEqual(cutNegativeClick(prior, prior, { x: 35, y: 2, label: 0 }, w, h), prior);
 });

@@ -2,7 +2,8 @@ import { MedsamError } from '../../common/errors.js';
 import type { Sam1Engine } from '../../engine/sam1Engine.js';
 import { SliceEmbeddings } from '../../predictor/sam1/embeddingCache.js';
 import { propagateObject, type Sam1Decoder, type Sam1PropagationOptions, type StopReason } from '../../predictor/sam1Propagator.js';
-import { boxFromMask, type VolumePrompt } from '../../predictor/prompts.js';
+import type { VolumePrompt } from '../../predictor/prompts.js';
+import { keyWithClicks } from '../../predictor/sam1/correction.js';
 import type {
   FamilyTracker,
   FrameStack,
@@ -34,6 +35,10 @@ interface ObjectState {
   masks: Map<number, Uint8Array>;
   /** Keys whose region has not been propagated since they last changed. */
   dirty: Set<number>;
+  /** Corrected keys: the mask each was refined from (the propagator's priorMasks), by slice. */
+  priors: Map<number, Uint8Array>;
+  /** The user's first prompted slice: it keeps describing the object through corrections (mainKey). */
+  main?: number;
 }
 
 class Cancelled extends Error {}
@@ -73,37 +78,31 @@ export class Sam1Tracker implements FamilyTracker {
 
   private object(objId: number): ObjectState {
     let o = this.objects.get(objId);
-    if (!o) this.objects.set(objId, (o = { keys: new Map(), masks: new Map(), dirty: new Set() }));
+    if (!o) this.objects.set(objId, (o = { keys: new Map(), masks: new Map(), dirty: new Set(), priors: new Map() }));
     return o;
   }
 
   async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
     const prev = this.objects.get(objId);
     const old = prev?.keys.get(frame);
+    const clicksOnly = !p.mask && !p.box && !p.recist;
     let key: SlicePrompt;
-    let prior: Map<number, Uint8Array> | undefined;
+    let prior: Uint8Array | undefined;
     if (p.mask) {
       key = { mask: p.mask };
+    } else if (clicksOnly && !opts.replace && (opts.correction || old?.mask)) {
+      // A correction (clicks on a propagated slice, a key or a mask key): the correction path that
+      // simulated clicks measure (keyWithClicks) — the slice's box there (or the nearest slice's),
+      // the clicks, and SAM's iterative refinement of the mask the slice has now.
+      ({ key, prior } = keyWithClicks(old, p.points ?? [], frame, prev?.masks ?? new Map(), this.stack.cols, this.stack.rows));
     } else if (old && !opts.replace && !old.mask) {
-      // More clicks (or a new box) on a key slice refine that key.
+      // More clicks (or a new box) on a key slice before it is corrected refine that key.
       key = {
         ...old,
         ...(p.box ? { box: p.box } : {}),
         ...(p.recist ? { recist: p.recist } : {}),
         points: [...(old.points ?? []), ...(p.points ?? [])],
       };
-    } else if (old?.mask && !opts.replace && !p.box && !p.recist) {
-      // Clicks on a mask key (an edit, a project case's saved version): SAM's iterative refinement
-      // of that mask (its box, the clicks and its logits), so they correct it instead of starting over.
-      const cur = prev!.masks.get(frame) ?? old.mask;
-      const box = boxFromMask(cur, this.stack.cols, this.stack.rows);
-      key = { ...(box ? { box } : {}), points: [...(p.points ?? [])] };
-      prior = new Map([[0, cur]]);
-    } else if (opts.correction && !old && !p.box && !p.recist) {
-      // Clicks on a propagated slice: the object's current box there keeps them anchored (SAM refines box + clicks).
-      const cur = prev?.masks.get(frame);
-      const box = cur ? boxFromMask(cur, this.stack.cols, this.stack.rows) : undefined;
-      key = { ...(box ? { box } : {}), points: [...(p.points ?? [])] };
     } else {
       key = { ...p };
     }
@@ -112,20 +111,30 @@ export class Sam1Tracker implements FamilyTracker {
       this.promptDecoder,
       new SliceWindow(this.slices, frame, 1),
       [asVolumePrompt(objId, 0, key)],
-      prior ? { ...this.propagation, priorMasks: prior } : this.propagation,
+      prior ? { ...this.propagation, priorMasks: new Map([[0, prior]]) } : this.propagation,
     );
     const mask = res.masks.get(0) ?? new Uint8Array(this.stack.rows * this.stack.cols);
     const o = this.cloneObject(objId);
     o.keys.set(frame, key);
     o.masks.set(frame, mask);
     o.dirty.add(frame);
+    // A prompt refined without a prior (a new box, a mask, clicks before any correction) drops it.
+    if (prior) o.priors.set(frame, prior);
+    else o.priors.delete(frame);
+    if (o.main === undefined && !opts.correction && !p.mask) o.main = frame;
     return mask;
   }
 
   /** Copy-on-write: snapshots keep the previous maps. */
   private cloneObject(objId: number): ObjectState {
     const o = this.object(objId);
-    const c = { keys: new Map(o.keys), masks: new Map(o.masks), dirty: new Set(o.dirty) };
+    const c: ObjectState = {
+      keys: new Map(o.keys),
+      masks: new Map(o.masks),
+      dirty: new Set(o.dirty),
+      priors: new Map(o.priors),
+      main: o.main,
+    };
     this.objects.set(objId, c);
     return c;
   }
@@ -161,12 +170,18 @@ export class Sam1Tracker implements FamilyTracker {
       const wlo = a.direction === 'forward' ? inSpan[0]! : Math.max(slo, r0);
       const whi = a.direction === 'backward' ? inSpan[inSpan.length - 1]! : Math.min(shi, r1);
       const window = new SliceWindow(this.slices, wlo, whi - wlo + 1);
+      // Corrected keys are re-decoded as they were answered (refined from their prior masks), and
+      // the user's first key keeps describing the object, as in the simulated-click path (correctObject).
+      const priorMasks = new Map<number, Uint8Array>();
+      for (const [f, m] of o.priors) if (f >= wlo && f <= whi) priorMasks.set(f - wlo, m);
       const res = await propagateObject(
         this.engine,
         window,
         inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)),
         {
           ...this.propagation,
+          ...(priorMasks.size ? { priorMasks } : {}),
+          ...(o.main !== undefined && o.main >= wlo && o.main <= whi ? { mainKey: o.main - wlo } : {}),
           onSlice: (j, mask) => {
             // Throwing from the callback unwinds the propagator; nothing has been committed yet.
             if (a.signal?.aborted) throw new Cancelled();

