@@ -33,6 +33,8 @@ setPlatform(nodePlatform);
 
 interface BenchArgs {
   runs: number;
+  /** --runs was given (sections with their own default, like web's 3, follow it then). */
+  runsGiven: boolean;
   e2eRuns: number;
   threads: number;
   casePath: string;
@@ -157,6 +159,7 @@ function parseArgs(argv: string[]): BenchArgs {
   };
   return {
     runs: int('--runs', 5),
+    runsGiven: get('--runs') !== undefined,
     e2eRuns: int('--e2e-runs', 1),
     threads: int('--threads', availableParallelism()),
     casePath: get('--case') ?? '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz',

@@ -350,25 +350,43 @@ export class Viewer {
   }
 
   refresh(): void {
-    if (this.refreshFrame !== undefined && this.refreshFrame >= 0) {
-      cancelAnimationFrame(this.refreshFrame);
-      this.refreshFrame = undefined;
-    }
+    this.cancelScheduled();
     this.lastRefresh = performance.now();
     this.nv.updateGLVolume();
   }
 
+  /** Overlay redraws so far and their time on this thread (drawScene waits for the GL work: gl.finish). */
+  readonly drawStats = { refreshes: 0, refreshMs: 0 };
+
   private refreshFrame: number | undefined;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+  private cancelScheduled(): void {
+    if (this.refreshTimer !== undefined) clearTimeout(this.refreshTimer);
+    if (this.refreshFrame !== undefined && this.refreshFrame >= 0) cancelAnimationFrame(this.refreshFrame);
+    this.refreshTimer = undefined;
+    this.refreshFrame = undefined;
+  }
+
+  /** The overlay redrawn now (a scheduled redraw is dropped): only the label layer is re-uploaded. */
+  refreshOverlayNow(): void {
+    this.cancelScheduled();
+    this.lastRefresh = performance.now();
+    this.refreshOverlay();
+  }
 
   /**
    * Coalesces overlay updates: one upload + redraw per animation frame however many slices
    * changed in it, and at most one per `minIntervalMs` (propagation streams a mask per slice; each
-   * updateGLVolume re-uploads the whole overlay and redraws every tile, the 3D render included —
-   * on a CPU-rendered WebGL that competes with the model for the same cores).
+   * overlay refresh re-uploads the whole label volume and redraws every tile — on a CPU-rendered
+   * WebGL that competes with the model for the same cores). With `maxShare`, the interval also
+   * grows with what the last redraw cost, so redraws take at most that share of the time
+   * (e.g. 0.05: a 200 ms redraw waits 4 s; with a GPU, a 3 ms one waits only `minIntervalMs`).
    */
-  scheduleRefresh(minIntervalMs = 0): void {
+  scheduleRefresh(minIntervalMs = 0, maxShare = 1): void {
     if (this.refreshFrame !== undefined) return;
-    const wait = Math.max(0, this.lastRefresh + minIntervalMs - performance.now());
+    const interval = Math.max(minIntervalMs, this.lastRefreshCost / maxShare);
+    const wait = Math.max(0, this.lastRefresh + interval - performance.now());
     const go = () => {
       this.refreshFrame = requestAnimationFrame(() => {
         this.refreshFrame = undefined;
@@ -380,13 +398,16 @@ export class Viewer {
     else {
       // Holds the slot (no second timer) until the frame is drawn.
       this.refreshFrame = -1;
-      setTimeout(() => {
+      this.refreshTimer = setTimeout(() => {
+        this.refreshTimer = undefined;
         this.refreshFrame = undefined;
         go();
       }, wait);
     }
   }
 
+  /** What the last overlay refresh took on this thread (drawScene ends with gl.finish: the GL work included). */
+  private lastRefreshCost = 0;
   private lastRefresh = 0;
 
   /**
@@ -401,18 +422,35 @@ export class Viewer {
     if (!hold) this.nv.drawScene();
   }
 
+  private readonly pixel = new Uint8Array(4);
+
+  /**
+   * Returns once the GL work issued so far is done. NiiVue's drawScene ends with gl.finish, but
+   * Chromium does not wait there (a 3D render measured 1 ms, then held the next fetch 22 s while
+   * SwiftShader drew it); reading back one pixel does wait.
+   */
+  waitDrawn(): void {
+    const gl = this.nv.gl;
+    gl.bindFramebuffer(gl.FRAMEBUFFER, null);
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, this.pixel);
+  }
+
   /**
    * Re-uploads only the label overlay and redraws: updateGLVolume would also re-upload and
    * re-colour the scan itself (layer 0), which has not changed. The overlay is NiiVue's layer 1
    * (the only overlay), rebuilt whole by refreshLayers.
    */
   private refreshOverlay(): void {
-    if (!this.labels || this.nv.volumes[1] !== this.labels) {
-      this.nv.updateGLVolume();
-      return;
+    const t0 = performance.now();
+    if (!this.labels || this.nv.volumes[1] !== this.labels) this.nv.updateGLVolume();
+    else {
+      this.nv.refreshLayers(this.labels, 1);
+      this.nv.drawScene();
     }
-    this.nv.refreshLayers(this.labels, 1);
-    this.nv.drawScene();
+    this.waitDrawn();
+    this.lastRefreshCost = performance.now() - t0;
+    this.drawStats.refreshes++;
+    this.drawStats.refreshMs += this.lastRefreshCost;
   }
 
   async screenshotPng(): Promise<Blob> {
