@@ -1,7 +1,7 @@
 import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Box, PointPrompt } from '../predictor/prompts.js';
-import type { Sam1Decoder } from '../predictor/sam1Propagator.js';
+import type { Sam1Decoder, StopReason } from '../predictor/sam1Propagator.js';
 
 /**
  * The contract between a Session and a model family (SAM1-style propagator, SAM2 video predictor,
@@ -33,22 +33,8 @@ export interface SlicePrompt {
   recist?: Box;
 }
 
-/** Why propagation stopped on one side of a key slice (SAM1's stop rules; SAM2 always runs to 'volume-end'). */
-export type KeyStopReason =
-  | 'volume-end'
-  | 'limit'
-  | 'empty'
-  | 'lost'
-  | 'tip'
-  | 'background'
-  | 'next-key'
-  | 'leak'
-  | 'jump'
-  | 'collapse'
-  | 'uncertain'
-  | 'unstable'
-  | 'cycle'
-  | 'not-run';
+/** Why propagation stopped on one side of a key slice (SAM1's stop rules; SAM2 always runs to 'volume-end'; 'not-run' when that side was not propagated). */
+export type KeyStopReason = StopReason | 'not-run';
 
 export interface KeyStop {
   key: number;
