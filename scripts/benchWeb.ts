@@ -259,7 +259,7 @@ export const webSection = {
         const draw2d = await cpuOf(() =>
           page.evaluate(() => {
             const v = window.medsam2.viewer;
-            v.holdRender(true);
+            (window as unknown as { release3d: () => void }).release3d = v.hold3d();
             const t = performance.now();
             v.refreshOverlayNow();
             return performance.now() - t;
@@ -278,7 +278,7 @@ export const webSection = {
           page.evaluate(() => {
             const v = window.medsam2.viewer;
             const t = performance.now();
-            v.holdRender(false);
+            (window as unknown as { release3d: () => void }).release3d();
             v.waitDrawn();
             return performance.now() - t;
           }),

@@ -101,9 +101,8 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   await shot(page, 'thick-01-glioma-3-planes');
 
   // The tumour's box drawn on the coronal tile of the 3-planes layout, corner voxel to corner voxel
-  // (the 3D tile held out as during a propagation: on this CPU-rendered WebGL every mouse move
-  // redraws it, a minute per drag on a busy machine).
-  await page.evaluate(() => (window.medsam2 as AppHandle & { viewer: { holdRender(h: boolean): void } }).viewer.holdRender(true));
+  // (the app holds the 3D tile out of the redraws while a box is dragged: on this CPU-rendered
+  // WebGL every mouse move would redraw it, a minute per drag on a busy machine).
   await page.click('[data-tool="box"]');
   const sent: { slice: number; axis: number; box: number[] }[] = [];
   page.on('request', (r) => {

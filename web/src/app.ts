@@ -280,6 +280,7 @@ export class App {
         this.viewer.sliceMask(this.activeObj, at.slice, axis),
       );
       this.strokeView = hit.view;
+      this.dragHold = this.viewer.hold3d();
       this.previewStroke(at.col, at.row);
       $('gl').setPointerCapture(e.pointerId);
       return;
@@ -288,6 +289,7 @@ export class App {
     const axis = VIEW_AXIS[hit.view]!;
     const at = onSlice(hit, axis);
     this.dragStart = { x: at.col, y: at.row, cx: e.clientX, cy: e.clientY, z: at.slice, axis, view: hit.view };
+    this.dragHold = this.viewer.hold3d();
     // Keep receiving the drag when it leaves the canvas, so its end is judged (and refused) too.
     $('gl').setPointerCapture(e.pointerId);
   }
@@ -357,7 +359,8 @@ export class App {
       return;
     }
     const objId = this.activeObj;
-    this.brush.finish(async (done) => {
+    const release3d = this.viewer.hold3d();
+    const queued = this.brush.finish(async (done) => {
       try {
         const t0 = performance.now();
         const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
@@ -366,18 +369,34 @@ export class App {
         const own = this.session.objects.find((o) => o.objId === objId)?.axis ?? this.session.axis;
         if ((m.axis ?? this.session.axis) !== own) await this.reloadMasks();
         else this.applyMask(m);
-        this.viewer.scheduleRefresh();
+        this.viewer.refreshOverlayNow();
         this.setStatus(strokeStatus(`slice ${m.slice}`, done.stroke.mode, m.area ?? 0, performance.now() - t0));
         this.render();
       } catch (e) {
         // The preview showed something the server did not store: show what it has.
         this.fail(e);
         if (this.session) await this.reloadMasks().catch(() => undefined);
+      } finally {
+        release3d();
       }
     });
+    if (!queued) release3d();
   }
 
+  /** The 3D render's hold while a box, line, click or stroke is being dragged (see Viewer.hold3d). */
+  private dragHold: (() => void) | undefined;
+
   private onPointerUp(e: PointerEvent): void {
+    const release = this.dragHold;
+    this.dragHold = undefined;
+    try {
+      this.endDrag(e);
+    } finally {
+      release?.();
+    }
+  }
+
+  private endDrag(e: PointerEvent): void {
     if (this.brush.drawing) {
       this.finishStroke();
       return;
@@ -454,19 +473,25 @@ export class App {
   }): Promise<void> {
     const session = this.session;
     if (!session) return;
-    this.onInteraction(p.box ? 'box' : p.recist ? 'recist' : p.points?.[0]?.label === 1 ? 'positive' : 'negative', p.slice);
-    await this.run('prompting', async () => {
-      this.setStatus('segmenting the slice…');
-      const t0 = performance.now();
-      const m = await this.api.prompt(session.id, { objId: this.activeObj, ...p });
-      const ms = Math.round(performance.now() - t0);
-      this.applyMask(m);
-      this.viewer.refresh();
-      const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
-      this.session = view;
-      this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
-    });
-    this.hidePreview();
+    // The mask goes onto the 2D planes first; the 3D render follows once it is there.
+    const release3d = this.viewer.hold3d();
+    try {
+      this.onInteraction(p.box ? 'box' : p.recist ? 'recist' : p.points?.[0]?.label === 1 ? 'positive' : 'negative', p.slice);
+      await this.run('prompting', async () => {
+        this.setStatus('segmenting the slice…');
+        const t0 = performance.now();
+        const m = await this.api.prompt(session.id, { objId: this.activeObj, ...p });
+        const ms = Math.round(performance.now() - t0);
+        this.applyMask(m);
+        this.viewer.refreshOverlayNow();
+        const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
+        this.session = view;
+        this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
+      });
+    } finally {
+      this.hidePreview();
+      release3d();
+    }
     this.render();
   }
 
@@ -493,7 +518,7 @@ export class App {
           `the label map keeps only ${mine?.area ?? 0} of this prompt's ${m.area} px: each object is its largest connected part in 3D — for a separate region add an object (A)`,
         );
     }
-    if (slices.size) this.viewer.refresh();
+    if (slices.size) this.viewer.refreshOverlayNow();
   }
 
   private applyMask(m: SliceMask): void {
@@ -547,7 +572,7 @@ export class App {
       render3dMs: 0,
       sessionMs: 0,
     };
-    this.viewer.holdRender(true);
+    const release3d = this.viewer.hold3d();
     try {
       this.setStatus('propagating…');
       const out = await this.api.propagate(
@@ -580,7 +605,7 @@ export class App {
       tm.shownMs = performance.now() - t0;
       if (out.kind === 'done') bar.value = 1;
       t = performance.now();
-      this.viewer.holdRender(false);
+      release3d();
       this.viewer.waitDrawn();
       tm.render3dMs = performance.now() - t;
       t = performance.now();
@@ -602,7 +627,7 @@ export class App {
       this.fail(e);
       this.setStatus('propagation failed');
     } finally {
-      this.viewer.holdRender(false);
+      release3d();
       this.propagating = false;
       this.render();
     }
@@ -779,6 +804,14 @@ export class App {
     canvas.addEventListener('pointerdown', (e) => this.onPointerDown(e));
     canvas.addEventListener('pointermove', (e) => this.onPointerMove(e));
     canvas.addEventListener('pointerup', (e) => this.onPointerUp(e));
+    canvas.addEventListener('pointercancel', () => {
+      this.dragStart = undefined;
+      this.brush.end();
+      this.hidePreview();
+      const release = this.dragHold;
+      this.dragHold = undefined;
+      release?.();
+    });
     $<HTMLInputElement>('file').addEventListener('change', (e) => {
       const f = (e.target as HTMLInputElement).files?.[0];
       if (f) void this.openFile(f);

@@ -411,16 +411,25 @@ export class Viewer {
   private lastRefresh = 0;
 
   /**
-   * While a propagation streams masks, the 3D render tile is left out of the redraws and drawn
-   * once at the end: in a CPU-rendered WebGL (no GPU) each 3D render costs as much as a model run,
-   * and 4 redraws a second of it doubled the propagation's time. The 2D planes keep updating.
+   * Leaves the 3D render tile out of the redraws until the returned release is called (each hold
+   * its own; the tile comes back, drawn once, when the last one is released). Held while a
+   * propagation streams masks, while a box, line or stroke is dragged (NiiVue redraws on every
+   * mouse move) and until a prompt's mask is on the 2D planes: in a CPU-rendered WebGL (no GPU)
+   * one 3D render costs seconds, as much as a model run, and it delayed everything queued behind it.
    */
-  holdRender(hold: boolean): void {
-    const want = hold ? SHOW_RENDER.NEVER : SHOW_RENDER.ALWAYS;
-    if (this.nv.opts.multiplanarShowRender === want) return;
-    this.nv.opts.multiplanarShowRender = want;
-    if (!hold) this.nv.drawScene();
+  hold3d(): () => void {
+    if (this.holds++ === 0) this.nv.opts.multiplanarShowRender = SHOW_RENDER.NEVER;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds > 0) return;
+      this.nv.opts.multiplanarShowRender = SHOW_RENDER.ALWAYS;
+      this.nv.drawScene();
+    };
   }
+
+  private holds = 0;
 
   private readonly pixel = new Uint8Array(4);
 

@@ -69,10 +69,12 @@ export class BrushTool {
    * Ends the stroke and sends it with `send` once the strokes before it are stored (a quick second
    * stroke waits for the first). `send` handles its own failure; a throw is not passed on.
    */
-  finish(send: (done: FinishedStroke) => Promise<void>): void {
+  /** Queues the stroke for sending; false when there was none (nothing will be sent). */
+  finish(send: (done: FinishedStroke) => Promise<void>): boolean {
     const done = this.end();
-    if (!done) return;
+    if (!done) return false;
     this.queue = this.queue.then(() => send(done)).catch(() => undefined);
+    return true;
   }
 
   /** Resolves when every finished stroke has been sent (undo waits for it). */
