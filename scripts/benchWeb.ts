@@ -21,20 +21,7 @@ import type { NpzCase } from '../src/io/npzFile.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../src/pipelines/segmentVolume.js';
 import { ensureWebBuild, launch, openApp, ROOT, serve, waitStatus } from '../test/web/browser.js';
-
-/** App.lastPropagation (web/src/app.ts PropagationTimings; not imported: that file needs the DOM types). */
-interface PropagationTimings {
-  shownMs: number;
-  lastMaskMs: number;
-  masks: number;
-  applyMs: number;
-  refreshes: number;
-  refreshMs: number;
-  finalDrawMs: number;
-  render3dMs: number;
-  sessionMs: number;
-  serverSeconds?: number;
-}
+import type { PropagationTimings } from '../web/src/propagationTimings.js';
 
 interface Ctx {
   threads: number;

@@ -25,6 +25,9 @@ import {
   type AppHandle,
   voxelToClient,
   dragBox,
+  serverSlice,
+  settle,
+  strokeThrough,
   ensureWebBuild,
   goToSlice,
   launch,
@@ -311,43 +314,6 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   // The cases after this one share a server again.
   server = await serve();
 });
-
-/** Each object's mask on one slice from the server, as 0/1 rows × cols (object 1 unless told). */
-async function serverSlice(url: string, session: string, z: number, objId = 1): Promise<{ bits: Uint8Array; cols: number }> {
-  const b = (await (await fetch(`${url}/sessions/${session}/slices/${z}`)).json()) as {
-    rows: number;
-    cols: number;
-    objects: { objId: number; mask: { counts: number[] } }[];
-  };
-  const bits = new Uint8Array(b.rows * b.cols);
-  const counts = b.objects.find((o) => o.objId === objId)?.mask.counts ?? [];
-  let p = 0;
-  counts.forEach((n, i) => {
-    if (i % 2) bits.fill(1, p, p + n);
-    p += n;
-  });
-  return { bits, cols: b.cols };
-}
-
-/** Waits until the app is not busy, then blanks the status line (so the next waitStatus sees the next action's). */
-async function settle(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.body.dataset.busy === undefined, undefined, { timeout: 120_000 });
-  await page.evaluate(() => {
-    document.getElementById('status').textContent = '…';
-  });
-}
-
-/** A stroke with real mouse events through voxel positions of the axial slice shown. */
-async function strokeThrough(page: Page, pts: { x: number; y: number }[]): Promise<void> {
-  const first = await voxelToClient(page, pts[0]!.x, pts[0]!.y);
-  await page.mouse.move(first.x, first.y);
-  await page.mouse.down();
-  for (const q of pts.slice(1)) {
-    const c = await voxelToClient(page, q.x, q.y);
-    await page.mouse.move(c.x, c.y, { steps: 6 });
-  }
-  await page.mouse.up();
-}
 
 test('brush and eraser edit the mask literally; undo and redo (button and both shortcuts)', { skip, timeout: 600_000 }, async () => {
   const { page, errors } = await openApp(browser, server.url);

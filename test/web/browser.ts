@@ -176,3 +176,44 @@ export async function dragBox(page: Page, b: Box): Promise<void> {
   await page.mouse.move(c.x, c.y, { steps: 4 });
   await page.mouse.up();
 }
+
+/** One object's mask on slice (or frame) k as the server stores it: 0/1, rows × cols (object 1 unless told). */
+export async function serverSlice(url: string, session: string, k: number, objId = 1): Promise<{ bits: Uint8Array; cols: number }> {
+  const b = (await (await fetch(`${url}/sessions/${session}/slices/${k}`)).json()) as {
+    rows: number;
+    cols: number;
+    objects: { objId: number; mask: { counts: number[] } }[];
+  };
+  const bits = new Uint8Array(b.rows * b.cols);
+  const counts = b.objects.find((o) => o.objId === objId)?.mask.counts ?? [];
+  let p = 0;
+  counts.forEach((n, i) => {
+    if (i % 2) bits.fill(1, p, p + n);
+    p += n;
+  });
+  return { bits, cols: b.cols };
+}
+
+/** Waits until the app is not busy, then blanks the status line (so the next waitStatus sees the next action's). */
+export async function settle(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.busy === undefined, undefined, { timeout: 120_000 });
+  await page.evaluate(() => {
+    document.getElementById('status')!.textContent = '…';
+  });
+}
+
+/** A brush stroke with real mouse events through image positions (`toClient` maps one to the page). */
+export async function strokeThrough(
+  page: Page,
+  pts: { x: number; y: number }[],
+  toClient: (page: Page, x: number, y: number) => Promise<{ x: number; y: number }> = voxelToClient,
+): Promise<void> {
+  const first = await toClient(page, pts[0]!.x, pts[0]!.y);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const q of pts.slice(1)) {
+    const c = await toClient(page, q.x, q.y);
+    await page.mouse.move(c.x, c.y, { steps: 6 });
+  }
+  await page.mouse.up();
+}

@@ -21,7 +21,20 @@ import { readVideo } from '../../src/io/video.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import { ROOT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
+import {
+  ROOT,
+  ensureWebBuild,
+  launch,
+  openApp,
+  serve,
+  serverSlice,
+  settle,
+  shot,
+  skipReason,
+  strokeThrough,
+  waitStatus,
+  type Served,
+} from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -62,42 +75,6 @@ after(async () => {
 
 async function frameToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
   return page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
-}
-
-/** Object 1's mask on frame k as the server has it (0/1, rows × cols). */
-async function serverFrame(url: string, session: string, k: number): Promise<{ bits: Uint8Array; cols: number }> {
-  const b = (await (await fetch(`${url}/sessions/${session}/slices/${k}`)).json()) as {
-    rows: number;
-    cols: number;
-    objects: { objId: number; mask: { counts: number[] } }[];
-  };
-  const bits = new Uint8Array(b.rows * b.cols);
-  let p = 0;
-  (b.objects.find((o) => o.objId === 1)?.mask.counts ?? []).forEach((n, i) => {
-    if (i % 2) bits.fill(1, p, p + n);
-    p += n;
-  });
-  return { bits, cols: b.cols };
-}
-
-/** Waits until the app is idle, then blanks the status line (so the next waitStatus sees the next action's). */
-async function settle(page: Page): Promise<void> {
-  await page.waitForFunction(() => document.body.dataset.busy === undefined, undefined, { timeout: 120_000 });
-  await page.evaluate(() => {
-    document.getElementById('status').textContent = '…';
-  });
-}
-
-/** A stroke with real mouse events through frame pixels. */
-async function strokeThrough(page: Page, pts: { x: number; y: number }[]): Promise<void> {
-  const first = await frameToClient(page, pts[0]!.x, pts[0]!.y);
-  await page.mouse.move(first.x, first.y);
-  await page.mouse.down();
-  for (const q of pts.slice(1)) {
-    const c = await frameToClient(page, q.x, q.y);
-    await page.mouse.move(c.x, c.y, { steps: 6 });
-  }
-  await page.mouse.up();
 }
 
 async function download(page: Page, file: string): Promise<Uint8Array> {
@@ -208,14 +185,18 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await page.keyboard.press(']');
   await page.keyboard.press(']');
   assert.equal(await page.textContent('#video-brush-radius'), '6');
-  await strokeThrough(page, [
-    { x: 100, y: 200 },
-    { x: 200, y: 200 },
-  ]);
+  await strokeThrough(
+    page,
+    [
+      { x: 100, y: 200 },
+      { x: 200, y: 200 },
+    ],
+    frameToClient,
+  );
   await waitStatus(page, /frame 2: painted, \d+ px/);
   assert.equal(await page.isDisabled('#video-redo'), true, 'a new edit clears what redo could bring back');
   assert.equal(await page.isVisible('#video-brush-cursor'), true, 'the brush shows its size under the mouse');
-  let s = await serverFrame(server.url, session, 2);
+  let s = await serverSlice(server.url, session, 2);
   const at = (x: number, y: number) => s.bits[y * s.cols + x];
   assert.equal(at(150, 200), 1, 'painted on the stroke');
   assert.equal(at(150, 205), 1, 'within the radius');
@@ -240,9 +221,9 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
 
   // Eraser (E): one dab in the middle.
   await page.keyboard.press('e');
-  await strokeThrough(page, [{ x: 150, y: 200 }]);
+  await strokeThrough(page, [{ x: 150, y: 200 }], frameToClient);
   await waitStatus(page, /frame 2: erased, \d+ px/);
-  s = await serverFrame(server.url, session, 2);
+  s = await serverSlice(server.url, session, 2);
   assert.equal(at(150, 200), 0, 'erased');
   assert.equal(at(110, 200), 1, 'the rest of the stroke stays');
   await shot(page, 'video-07-eraser');
@@ -250,12 +231,12 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   // Undo (button) brings the erased pixels back; redo (Ctrl+Shift+Z) erases them again.
   await page.click('#video-undo');
   await waitStatus(page, /^undone$/);
-  s = await serverFrame(server.url, session, 2);
+  s = await serverSlice(server.url, session, 2);
   assert.equal(at(150, 200), 1, 'undo restored the pixel');
   assert.equal(await page.isDisabled('#video-redo'), false);
   await page.keyboard.press('Control+Shift+Z');
   await waitStatus(page, /^redone$/);
-  s = await serverFrame(server.url, session, 2);
+  s = await serverSlice(server.url, session, 2);
   assert.equal(at(150, 200), 0, 'redo erased it again');
   assert.equal(await page.isDisabled('#video-redo'), true);
   // Ctrl+Z twice takes both edits back; Ctrl+Y and the Redo button bring them back in order.
@@ -265,7 +246,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
     await waitStatus(page, /^undone$/);
   }
   assert.equal(
-    (await serverFrame(server.url, session, 2)).bits.some((v) => v),
+    (await serverSlice(server.url, session, 2)).bits.some((v) => v),
     false,
     'both edits undone',
   );
@@ -276,7 +257,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await settle(page);
   await page.click('#video-redo');
   await waitStatus(page, /^redone$/);
-  s = await serverFrame(server.url, session, 2);
+  s = await serverSlice(server.url, session, 2);
   assert.equal(at(110, 200), 1);
   assert.equal(at(150, 200), 0);
   const edited = s.bits.reduce((a, b) => a + b, 0);

@@ -16,6 +16,7 @@ import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { BrushTool, strokeStatus } from './tools/brush.js';
 import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
 import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
+import type { PropagationTimings } from './propagationTimings.js';
 
 type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist' | 'brush' | 'eraser';
 
@@ -30,28 +31,6 @@ const PROPAGATION_DRAW_SHARE = 0.1;
 
 /** NiiVue's view (0 axial, 1 coronal, 2 sagittal) → the voxel axis its slices are cut along. */
 const VIEW_AXIS = [2, 1, 0] as const;
-
-/** Where a propagation's time went in this page, in ms from the click (read by scripts/benchWeb.ts). */
-export interface PropagationTimings {
-  /** Click → the last streamed slice drawn on the 2D planes ("last slice shown"). */
-  shownMs: number;
-  /** Click → the last mask event arrived. */
-  lastMaskMs: number;
-  masks: number;
-  /** RLE decode + writing into the overlay, all masks. */
-  applyMs: number;
-  /** Overlay redraws while streaming (and the final one), and their time here. */
-  refreshes: number;
-  refreshMs: number;
-  /** The last 2D draw after the stream ended. */
-  finalDrawMs: number;
-  /** The 3D render tile, held while streaming, drawn once. */
-  render3dMs: number;
-  /** GET /sessions/{id} after the stream. */
-  sessionMs: number;
-  /** The server's own propagation time (its `done` event). */
-  serverSeconds?: number;
-}
 
 /** A hit as the server counts slices along `axis`: slice index, column, row (src/preprocess/slices.ts). */
 function onSlice(hit: VoxelHit, axis: number): { slice: number; col: number; row: number } {
