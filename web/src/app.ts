@@ -13,7 +13,7 @@ import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
-import { BrushTool, strokeStatus } from './tools/brush.js';
+import { BrushTool, brushShortcuts, strokeStatus } from './tools/brush.js';
 import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
 import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 import type { PropagationTimings } from './propagationTimings.js';
@@ -853,10 +853,7 @@ export class App {
       { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
       { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
       { keys: ['r'], label: 'RECIST line tool (long axis → box)', run: () => this.setTool('recist') },
-      { keys: ['b'], label: 'Brush: paint the object by hand (literal edit)', run: () => this.setTool('brush') },
-      { keys: ['e'], label: 'Eraser: remove from the object by hand', run: () => this.setTool('eraser') },
-      { keys: ['['], label: 'Smaller brush', run: () => this.growBrush(-1) },
-      { keys: [']'], label: 'Larger brush', run: () => this.growBrush(1) },
+      ...brushShortcuts('slice', { setTool: (t) => this.setTool(t), grow: (by) => this.growBrush(by) }),
       { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
       {
         keys: ['Escape'],

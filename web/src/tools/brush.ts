@@ -6,6 +6,7 @@
  * another. Volume mode (any of the three views) and video mode (a frame) both use it.
  */
 import { applyStroke, type BrushStroke } from '../../../src/session/brushStroke.js';
+import type { Shortcut } from '../shortcuts.js';
 
 export type { BrushStroke };
 
@@ -86,4 +87,14 @@ export class BrushTool {
 /** The status line after a stored stroke: "slice 15: painted, 230 px in 41 ms" (video: "frame 3: …"). */
 export function strokeStatus(where: string, mode: BrushStroke['mode'], area: number, ms: number): string {
   return `${where}: ${mode === 'paint' ? 'painted' : 'erased'}, ${area} px in ${Math.round(ms)} ms`;
+}
+
+/** The brush's keys, the same in volume and video mode: B / E pick the tool, [ / ] size it. `where`: "slice" or "frame". */
+export function brushShortcuts(where: string, on: { setTool(t: 'brush' | 'eraser'): void; grow(by: number): void }): Shortcut[] {
+  return [
+    { keys: ['b'], label: `Brush: paint the object on this ${where} by hand (literal edit)`, run: () => on.setTool('brush') },
+    { keys: ['e'], label: `Eraser: remove from the object on this ${where} by hand`, run: () => on.setTool('eraser') },
+    { keys: ['['], label: 'Smaller brush', run: () => on.grow(-1) },
+    { keys: [']'], label: 'Larger brush', run: () => on.grow(1) },
+  ];
 }

@@ -18,7 +18,7 @@ import { UserError, type Messages } from '../messages.js';
 import { decodeRle } from '../rle.js';
 import { saveState } from '../savedState.js';
 import { installShortcuts, type Shortcut } from '../shortcuts.js';
-import { BrushTool, strokeStatus } from '../tools/brush.js';
+import { BrushTool, brushShortcuts, strokeStatus } from '../tools/brush.js';
 import { readSegs } from './segsNpz.js';
 import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
@@ -757,10 +757,7 @@ export class VideoMode {
       { keys: ['x'], label: 'Box prompt tool', run: () => this.setTool('box') },
       { keys: ['p'], label: 'Positive click tool', run: () => this.setTool('positive') },
       { keys: ['n'], label: 'Negative click tool', run: () => this.setTool('negative') },
-      { keys: ['b'], label: 'Brush: paint the object on this frame by hand', run: () => this.setTool('brush') },
-      { keys: ['e'], label: 'Eraser: remove from the object on this frame by hand', run: () => this.setTool('eraser') },
-      { keys: ['['], label: 'Smaller brush', run: () => this.growBrush(-1) },
-      { keys: [']'], label: 'Larger brush', run: () => this.growBrush(1) },
+      ...brushShortcuts('frame', { setTool: (t) => this.setTool(t), grow: (by) => this.growBrush(by) }),
       { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
       { keys: ['Enter'], label: 'Propagate through every frame', run: () => void this.propagate() },
       {
