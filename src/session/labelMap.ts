@@ -50,10 +50,24 @@ export function labelMapVolume(labels: Uint8Array, like: Volume): Volume {
   };
 }
 
-/** The label map of a Session's parts (Session.labelMapParts): exactly what its labelMap() holds, built anywhere. */
-export function buildLabelMap(parts: LabelMapParts): Uint8Array {
+/**
+ * The label map of a Session's parts (Session.labelMapParts; objects in creation order, later ones
+ * win), with the slices each object occupies: what Session.labelMap() holds, built anywhere (the
+ * server builds it on a worker thread).
+ */
+export function buildLabelMap(parts: LabelMapParts): {
+  labels: Uint8Array;
+  objects: { objId: number; slices: number }[];
+  slicesSegmented: number;
+} {
   const [nx, ny, nz] = parts.dims;
   const labels = new Uint8Array(nx * ny * nz);
-  for (const o of parts.objects) addObjectToLabelMap(labels, parts, o.axis, o.objId, o.masks, parts.largestComponent, new Map(o.literal));
-  return labels;
+  const touched = new Set<number>();
+  const objects: { objId: number; slices: number }[] = [];
+  for (const o of parts.objects) {
+    const occupied = addObjectToLabelMap(labels, parts, o.axis, o.objId, o.masks, parts.largestComponent, new Map(o.literal));
+    for (const k of occupied) touched.add(k);
+    objects.push({ objId: o.objId, slices: occupied.length });
+  }
+  return { labels, objects, slicesSegmented: touched.size };
 }

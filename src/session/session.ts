@@ -9,7 +9,7 @@ import { resolveModel } from '../models/registry.js';
 import { extractSlice, insertSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import { validatePrompts } from '../predictor/prompts.js';
 import { applyStroke, type BrushStroke } from './brushStroke.js';
-import { addObjectToLabelMap, labelMapVolume } from './labelMap.js';
+import { buildLabelMap, labelMapVolume } from './labelMap.js';
 import { ModelPool } from './modelPool.js';
 import type {
   Interaction,
@@ -548,28 +548,12 @@ export class Session implements SessionApi {
    * optionally each object's largest 3D component) and which slices each object occupies.
    */
   labelMapDetailed(): { mask: Volume; objects: { objId: number; slices: number }[]; slicesSegmented: number } {
-    if (!this.volume) throw new MedsamError('labelMap() needs a volume session', 'use sliceLabels() for video');
-    const labels = new Uint8Array(voxelCount(this.volume));
-    const touched = new Set<number>();
-    const objects: { objId: number; slices: number }[] = [];
-    for (const objId of this.objs.keys()) {
-      const occupied = addObjectToLabelMap(
-        labels,
-        this.volume,
-        this.axisOf(objId),
-        objId,
-        this.masksOf(objId),
-        this.largestComponent,
-        this.edits.get(objId),
-      );
-      occupied.forEach((k) => touched.add(k));
-      objects.push({ objId, slices: occupied.length });
-    }
-    return { mask: labelMapVolume(labels, this.volume), objects, slicesSegmented: touched.size };
+    const { labels, objects, slicesSegmented } = buildLabelMap(this.labelMapParts());
+    return { mask: labelMapVolume(labels, this.volume!), objects, slicesSegmented };
   }
 
   labelMapParts(): LabelMapParts {
-    if (!this.volume) throw new MedsamError('labelMapParts() needs a volume session', 'use sliceLabels() for video');
+    if (!this.volume) throw new MedsamError('labelMap() needs a volume session', 'use sliceLabels() for video');
     return {
       dims: [...this.volume.dims],
       largestComponent: this.largestComponent,

@@ -520,7 +520,7 @@ export class App {
       const r = await this.api.sliceMasks(session.id, z);
       for (const o of r.objects) this.applyMask({ objId: o.objId, slice: z, mask: o.mask });
     }
-    this.viewer.refresh();
+    this.viewer.refreshOverlayNow();
     this.render();
   }
 
@@ -707,7 +707,7 @@ export class App {
       if (this.objects.length === 0) this.objects.push({ objId: 1, name: 'object 1', hidden: false });
       if (!this.objects.some((o) => o.objId === this.activeObj)) this.activeObj = this.objects[0]!.objId;
       this.viewer.clearObject(objId);
-      this.viewer.refresh();
+      this.viewer.refreshOverlayNow();
       this.persist();
     });
     this.render();

@@ -15,7 +15,7 @@ export class LabelMapBuilder {
 
   build(parts: LabelMapParts): Promise<Uint8Array> {
     const w = this.spawn();
-    if (!w) return Promise.resolve(buildLabelMap(parts));
+    if (!w) return Promise.resolve(buildLabelMap(parts).labels);
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });

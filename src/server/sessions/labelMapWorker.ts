@@ -8,7 +8,7 @@ import type { LabelMapParts } from '../../session/types.js';
 
 parentPort!.on('message', (m: { id: number; parts: LabelMapParts }) => {
   try {
-    const labels = buildLabelMap(m.parts);
+    const { labels } = buildLabelMap(m.parts);
     parentPort!.postMessage({ id: m.id, labels }, [labels.buffer as ArrayBuffer]);
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
