@@ -6,6 +6,7 @@ import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from '
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
 import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
+import { addPositiveClick } from './sam1/positiveClick.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -99,6 +100,28 @@ export interface Sam1PropagationOptions {
    * measured in docs/propagation-experiments.md); 'model' — whatever the decoder makes of box + clicks.
    */
   negativeClicks?: 'model' | 'anchored';
+  /**
+   * What the last click on a corrected slice does when it is positive: 'additive' (default) — it
+   * only adds: on its slice the part of the decoder's answer connected to the click near the mask
+   * being corrected (src/predictor/sam1/positiveClick.ts), and beyond where the carry from it stops
+   * the slices keep their previousMasks (measured in docs/propagation-experiments.md); 'model' —
+   * whatever the decoder makes of box + clicks, and what the carry from it gives.
+   */
+  positiveClicks?: 'model' | 'additive';
+  /**
+   * Between two keys that both hold the object, the smaller key fills what the larger one's carry did
+   * not reach with no stop rule but a lost mask: the object is on every slice between two of its keys.
+   * Default true (measured on clicks past an organ's propagated end, docs/propagation-experiments.md:
+   * before, the corrected key's carry stopped at once and the 3D largest-component filter dropped the
+   * click's slice, so the click did nothing). Only objects with several keys are affected.
+   */
+  bridgeKeys?: boolean;
+  /**
+   * The object's masks before a correction, by slice (set by correctObject and the session's tracker).
+   * Where the carry from a key whose last click is positive stops by a rule, the slices beyond it up to
+   * the next key keep these masks: a positive click only adds.
+   */
+  previousMasks?: ReadonlyMap<number, Uint8Array>;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -247,13 +270,14 @@ export async function propagateObject(
       const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
       const lastClick = p.points?.[p.points.length - 1];
       const cut = (opts.negativeClicks ?? 'anchored') === 'anchored' && !!priorLow && lastClick?.label === 0;
+      const add = (opts.positiveClicks ?? 'additive') === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       const d = await decoder.decode(emb, prompt, priorLow);
       keyMask = binarise(d.logits);
       keyLow = d.lowRes;
-      if (cut) {
-        keyMask = cutNegativeClick(keyMask, prior!, lastClick!, w, h);
-        // The next slice is seeded with logits of the mask kept, not of what was cut.
+      if (cut || add) {
+        keyMask = cut ? cutNegativeClick(keyMask, prior!, lastClick!, w, h) : addPositiveClick(keyMask, prior!, lastClick!, w, h);
+        // The next slice is seeded with logits of the mask kept, not of what was cut or left out.
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
@@ -289,12 +313,14 @@ export async function propagateObject(
   stops.push(...stopsByKey);
   const smoothed = (k: number) => smooth3x3(slices.pixels(k), w, h);
   /** Carries key i towards `dir` through slices up to `end` (inclusive), never into a slice already decided. */
-  const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason): Promise<void> => {
+  const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason, bridge = false): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
     let prev = keyMask,
       prevLow = keyLow;
     let reason: StopReason = atEnd;
+    let lastTried = keys[i]!.slice + dir;
     for (let k = keys[i]!.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
+      lastTried = k;
       if (masks.has(k)) {
         reason = 'next-key';
         break;
@@ -311,14 +337,17 @@ export async function propagateObject(
         w,
         h,
         o,
-        useModel ? { model: model!, smoothed: smoothed(k) } : undefined,
+        useModel && !bridge ? { model: model!, smoothed: smoothed(k) } : undefined,
       );
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the
       // decoder, still handed a box, latches onto whatever small structure sits there.
       let stop: StopReason | undefined = step.stop ?? (maskArea(step.mask) < o.minAreaFraction * mainArea ? 'tip' : undefined);
+      // Bridging: the object is on every slice between two of its keys, so only a lost mask stops the
+      // fill, and the intensity model (of the main key, far away) does not shrink the proposals.
+      if (bridge && stop && maskArea(step.mask)) stop = undefined;
       let cycleIoU: number | undefined;
-      if (!stop && o.minCycleIoU !== undefined) {
+      if (!stop && !bridge && o.minCycleIoU !== undefined) {
         // Carried back one slice, the new mask should give the mask that slice already has.
         const back = await decoder.decode(
           await slices.get(k - dir),
@@ -340,6 +369,20 @@ export async function propagateObject(
       prev = step.mask;
       prevLow = step.lowRes;
     }
+    // A positive click only adds, in 3D too: where the carry from its slice stops by a rule, the
+    // slices beyond keep the masks they had before the click (label 20 of ct-organs: a click on slice
+    // 2 stopped at slice 3 and 24 slices the user had not objected to were lost).
+    const positive =
+      (opts.positiveClicks ?? 'additive') === 'additive' && keys[i]!.points?.at(-1)?.label === 1 && i !== main && opts.previousMasks;
+    if (positive && reason !== 'next-key' && reason !== 'volume-end' && reason !== 'limit') {
+      for (let k = lastTried; dir < 0 ? k >= end : k <= end; k += dir) {
+        if (masks.has(k)) break;
+        const m = opts.previousMasks!.get(k);
+        if (!m || !maskArea(m)) continue;
+        masks.set(k, m);
+        opts.onSlice?.(k, m);
+      }
+    }
     if (dir < 0) stopsByKey[i]!.down = reason;
     else stopsByKey[i]!.up = reason;
   };
@@ -357,7 +400,10 @@ export async function propagateObject(
     const [first, second] = lowerFirst ? [i, i + 1] : [i + 1, i];
     const dir = (lowerFirst ? 1 : -1) as -1 | 1;
     if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
-    if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key');
+    // A click past where the larger key stopped (a missed slice outside the object's propagated extent)
+    // is a second place the object is known to be: the smaller key bridges the gap (bridgeKeys).
+    const bridge = (opts.bridgeKeys ?? true) && decoded[first]!.area > 0;
+    if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key', bridge);
   }
   return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice };
 }
@@ -384,7 +430,12 @@ export async function correctObject(
   else priors.delete(click.slice);
   return {
     prompts: next,
-    propagation: await propagateObject(decoder, slices, next, { ...opts, priorMasks: priors, mainKey: current.main }),
+    propagation: await propagateObject(decoder, slices, next, {
+      ...opts,
+      priorMasks: priors,
+      mainKey: current.main,
+      previousMasks: current.masks,
+    }),
   };
 }
 

@@ -5,6 +5,7 @@ import type { Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
 import { keyWithClicks, promptsWithClick } from '../../src/predictor/sam1/correction.js';
 import { MemoDecoder } from '../../src/predictor/sam1/decodeMemo.js';
 import { anchoredNegativePrompt, cutNegativeClick } from '../../src/predictor/sam1/negativeClick.js';
+import { addPositiveClick } from '../../src/predictor/sam1/positiveClick.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
 
 /** x-fastest volume with rectangles [x0, y0, x1, y1, z] set. */
@@ -78,8 +79,9 @@ test("correction prompts: a click joins its slice's prompt or makes a key with t
     box: [12, 12, 29, 20],
     points: [{ x: 25, y: 16, label: 1 }],
   });
-  // On a slice the object never reached: the nearest slice's box.
+  // On a slice the object never reached: the nearest slice's box, centred on a click outside it.
   assert.deepEqual(promptsWithClick(base, { slice: 9, x: 15, y: 15, label: 1 }, current, w, h)[1]!.box, [12, 12, 20, 20]);
+  assert.deepEqual(promptsWithClick(base, { slice: 9, x: 30, y: 40, label: 1 }, current, w, h)[1]!.box, [26, 36, 34, 44]);
   assert.equal(base[0]!.points, undefined, 'the input prompts are not modified');
 });
 
@@ -104,9 +106,9 @@ test('keyWithClicks: the correction key and the mask it refines (one function fo
   const b = keyWithClicks({ mask: sliceMask(0, 0, 5, 5) }, [neg], 4, current, w, h);
   assert.deepEqual(b.key, { box: [10, 10, 30, 30], points: [neg] });
   assert.ok(b.prior);
-  // A slice without the object: the nearest slice's box, grown around a positive click, no prior.
+  // A slice without the object: the nearest slice's box centred on a positive click outside it, no prior.
   const c = keyWithClicks(undefined, [{ x: 40, y: 16, label: 1 }], 8, current, w, h);
-  assert.deepEqual(c.key.box, [12, 12, 44, 20]);
+  assert.deepEqual(c.key.box, [36, 12, 44, 20]);
   assert.equal(c.prior, undefined);
   // A key with a box: the clicks join it.
   const d = keyWithClicks({ box: [10, 10, 30, 30], points: [neg] }, [{ x: 20, y: 20, label: 1 }], 4, current, w, h);
@@ -158,4 +160,34 @@ test('a negative click only removes: it cuts the clicked blob up to the mask edg
   assert.ok(pin.x < 14 && prior[pin.y * w + pin.x], JSON.stringify(pin));
   // A click off the mask cuts nothing (the result is still kept inside it).
   assert.deepEqual(cutNegativeClick(prior, prior, { x: 35, y: 2, label: 0 }, w, h), prior);
+});
+
+test('a positive click only adds: the part of the answer at the click, near the mask being corrected', () => {
+  const w = 60,
+    h = 30;
+  const area = (m: Uint8Array) => m.reduce((s, v) => s + v, 0);
+  // The mask being corrected: a 10x10 square; the missed part: a 6-px band on its right.
+  const prior = new Uint8Array(w * h);
+  for (let y = 10; y < 20; y++) for (let x = 10; x < 20; x++) prior[y * w + x] = 1;
+  // The decoder's answer: the band, a leak running on from it to the right edge, a ring all round
+  // the square (a band around the whole mask would take it), and an island; it also drops a corner
+  // of the square.
+  const decoded = new Uint8Array(w * h);
+  for (let y = 10; y < 20; y++) for (let x = 20; x < w; x++) decoded[y * w + x] = 1;
+  for (let y = 6; y < 24; y++) for (let x = 6; x < 24; x++) if (!prior[y * w + x]) decoded[y * w + x] = 1;
+  for (let y = 0; y < 3; y++) for (let x = 0; x < 3; x++) decoded[y * w + x] = 1;
+  for (let y = 10; y < 20; y++) for (let x = 12; x < 20; x++) decoded[y * w + x] = 1;
+  const click = { x: 22, y: 15, label: 1 as const }; // 3 px from the square: the disc (reach 4) is 12 px
+  const out = addPositiveClick(decoded, prior, click, w, h);
+  for (let i = 0; i < prior.length; i++) if (prior[i]) assert.equal(out[i], 1, 'the mask being corrected is kept whole');
+  assert.equal(out[15 * w + 22], 1, 'the clicked pixel is added');
+  assert.equal(out[15 * w + 26], 1, 'the missed region within reach is added');
+  assert.equal(out[15 * w + 40], 0, 'the leak beyond reach is not');
+  assert.equal(out[7 * w + 7] + out[1 * w + 1], 0, 'neither the far side of the ring nor the island');
+  // Within the disc: the band (14 x 10 of it) and the near parts of the ring, not the rest.
+  const added = area(out) - area(prior);
+  assert.ok(added > 140 && added < Math.PI * 144, `added ${added} px`);
+  // An answer without the click adds nothing; a click on the mask leaves the decoder's answer.
+  assert.deepEqual(addPositiveClick(new Uint8Array(w * h), prior, click, w, h), prior);
+  assert.deepEqual(addPositiveClick(decoded, prior, { x: 15, y: 15, label: 1 }, w, h), decoded);
 });

@@ -174,6 +174,9 @@ export class Sam1Tracker implements FamilyTracker {
       // the user's first key keeps describing the object, as in the simulated-click path (correctObject).
       const priorMasks = new Map<number, Uint8Array>();
       for (const [f, m] of o.priors) if (f >= wlo && f <= whi) priorMasks.set(f - wlo, m);
+      // What the object was before this run: a positive click's carry keeps it beyond where it stops.
+      const previousMasks = new Map<number, Uint8Array>();
+      for (const [f, m] of o.masks) if (f >= wlo && f <= whi) previousMasks.set(f - wlo, m);
       const res = await propagateObject(
         this.engine,
         window,
@@ -181,6 +184,7 @@ export class Sam1Tracker implements FamilyTracker {
         {
           ...this.propagation,
           ...(priorMasks.size ? { priorMasks } : {}),
+          previousMasks,
           ...(o.main !== undefined && o.main >= wlo && o.main <= whi ? { mainKey: o.main - wlo } : {}),
           onSlice: (j, mask) => {
             // Throwing from the callback unwinds the propagator; nothing has been committed yet.

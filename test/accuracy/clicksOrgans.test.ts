@@ -1,0 +1,55 @@
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { readVolume } from '../../src/io/readVolume.js';
+import type { Volume } from '../../src/io/volume.js';
+import { dice } from '../../src/metrics/dice.js';
+import { selectLabel } from '../../src/metrics/segmentationMetrics.js';
+import { simulateClicks } from '../../src/pipelines/clicks.js';
+import { loadCase } from '../../src/pipelines/loadCase.js';
+import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
+import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
+import { toUint8 } from '../../src/preprocess/intensity.js';
+
+/**
+ * A positive click only adds, in 3D too. On ct-organs label 20 (slices 0–11, so the encoder runs on
+ * 12 small slices) the simulated user's second click is positive on slice 2, next to the key; box +
+ * click there gives a mask far larger than the reference, and the carry from it stopped on the next
+ * slice, so the slices beyond were lost: measured 0.6768 → 0.3287 with `positiveClicks: 'model'`
+ * (the session-5 path), 0.6768 → 0.6804 with the default (the click adds only near itself and the
+ * slices past where its carry stops keep their masks).
+ */
+const dir = '../shared/data/ct-organs';
+const skip = !existsSync(join(dir, 'example_ct_sm.nii.gz')) && 'needs ../shared/data (ct-organs)';
+const tmp = mkdtempSync(join(tmpdir(), 'medsam2-clicks-organs-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test('a positive click next to an organ key does not lose the slices beyond it (ct-organs label 20)', { skip }, async () => {
+  const c = await loadCase(join(dir, 'example_ct_sm.nii.gz'));
+  const labels = (await readVolume(join(dir, 'example_ct_sm_seg.nii.gz'), { grid: c.image })).data;
+  const [nx, ny] = c.image.dims;
+  const plane = nx * ny,
+    nz = 12;
+  const image: Volume = { ...c.image, data: c.image.data.slice(0, nz * plane), dims: [nx, ny, nz] };
+  const ref = selectLabel(labels, 20).slice(0, nz * plane);
+  const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: join(tmp, 'emb') });
+  try {
+    const cs = seg.forCase(image, toUint8(image), 2);
+    const prompt = promptFromReference('key-box', { reference: ref, dims: image.dims });
+    const first = await cs.segment([prompt]);
+    const box = dice(first.mask, ref);
+    const run = await simulateClicks(cs, [prompt], first, ref, image.dims, 3);
+    console.log(
+      `# label 20 crop: box ${box.toFixed(4)}, ${run.clicks.map((x) => `${x.click!.label ? '+' : '-'}${x.click!.slice} ${x.dsc.toFixed(4)}`).join(', ')}`,
+    );
+    const second = run.clicks[1]!;
+    assert.equal(second.click?.label, 1, 'the second click is positive (the case this test is about)');
+    assert.ok(second.dsc >= run.clicks[0]!.dsc - 0.01, `positive click: ${run.clicks[0]!.dsc.toFixed(4)} → ${second.dsc.toFixed(4)}`);
+    for (const x of run.clicks) assert.ok(x.dsc >= box - 0.02, `click ${x.k}: ${x.dsc.toFixed(4)} < box ${box.toFixed(4)} - 0.02`);
+  } finally {
+    await seg.release();
+  }
+});
