@@ -7,6 +7,7 @@
  */
 import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
 import { OBJECT_COLOURS } from './colours.js';
+import { syncSlices } from './storedLabels.js';
 import { WINDOW_PRESETS } from './windowPresets.js';
 
 export type ViewLayout = 'multi' | 'axial' | 'coronal' | 'sagittal' | 'render';
@@ -319,6 +320,13 @@ export class Viewer {
           any = true;
         }
     return any ? out : undefined;
+  }
+
+  /** Replaces the whole overlay with `labels` (x-fastest); returns the z-slices that differed (not yet redrawn). */
+  replaceLabels(labels: Uint8Array): number[] {
+    const img = this.labels?.img as Uint8Array | undefined;
+    if (!img || img.length !== labels.length) return [];
+    return syncSlices(img, labels, this.dims[0], this.dims[1]);
   }
 
   clearObject(objId: number): void {
