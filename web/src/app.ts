@@ -464,7 +464,9 @@ export class App {
         this.viewer.refreshOverlayNow();
         const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
         this.session = view;
-        this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
+        // Which plane: "slice 100" alone reads as an axial slice on a coronal prompt.
+        const plane = (m.axis ?? view.axis) === view.axis ? '' : `${['sagittal', 'coronal', 'axial'][m.axis!]} `;
+        this.setStatus(`${plane}slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
       });
     } finally {
       this.hidePreview();
@@ -498,6 +500,7 @@ export class App {
    * label map did not read as this grid's NIfTI (the caller then re-reads slice by slice).
    */
   private async syncStored(sessionId: string): Promise<number[] | undefined> {
+    const t0 = performance.now();
     const blob = await this.api.labelMap(sessionId, 'nii.gz');
     const stored = niftiLabels(new Uint8Array(await blob.arrayBuffer()), this.viewer.dims);
     if (!stored) return undefined;
@@ -506,12 +509,14 @@ export class App {
     this.viewer.coverLabel(top);
     const changed = this.viewer.replaceLabels(stored);
     this.lastSync = changed;
+    this.lastSyncMs = performance.now() - t0;
     if (changed.length) this.viewer.refreshOverlayNow();
     return changed;
   }
 
-  /** The z-slices the last syncStored changed (read by the tests). */
+  /** The z-slices the last syncStored changed, and what reading the label map took (tests, bench). */
   lastSync: number[] = [];
+  lastSyncMs = 0;
 
   private applyMask(m: SliceMask): void {
     this.viewer.coverLabel(m.objId);
@@ -858,7 +863,8 @@ export class App {
     $('slice-up').addEventListener('click', () => this.goToSlice(this.viewer.crosshairSlice() + 1));
     this.viewer.onSliceChange = (z) => {
       slider.value = String(z);
-      $('slice-label').textContent = `slice ${z} / ${Math.max(0, this.viewer.dims[2] - 1)}`;
+      // Indices count from 0, as everywhere in the app: "17 / 24" of 25 slices read as one short.
+      $('slice-label').textContent = `slice ${z} (0–${Math.max(0, this.viewer.dims[2] - 1)})`;
     };
     const help = $('help');
     $('help-button').addEventListener('click', () => {

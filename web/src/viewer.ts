@@ -322,6 +322,11 @@ export class Viewer {
     return any ? out : undefined;
   }
 
+  /** The overlay's voxels as shown (x-fastest label ids; read, never written, by callers). */
+  shownLabels(): Uint8Array | undefined {
+    return this.labels?.img as Uint8Array | undefined;
+  }
+
   /** Replaces the whole overlay with `labels` (x-fastest); returns the z-slices that differed (not yet redrawn). */
   replaceLabels(labels: Uint8Array): number[] {
     const img = this.labels?.img as Uint8Array | undefined;
