@@ -193,6 +193,48 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   assert.match((await page.textContent('#objects')) ?? '', /mL · slices \d+–\d+/);
   await shot(page, '04-propagated-3d');
 
+  // Streamed redraws and the final one upload only the changed slices (Viewer.refreshSlices); the
+  // picture must be what a whole re-upload draws: the canvas now, then after a full redraw. Then the
+  // same for a slice changed on screen only (a square at the crosshair), drawn the partial way.
+  const uploads = await page.evaluate(() => window.medsam2.lastPropagation);
+  assert.ok(
+    uploads.sliceUploads >= 1 && uploads.fullUploads === 0,
+    `redraws by slice ${uploads.sliceUploads}, whole ${uploads.fullUploads}`,
+  );
+  const canvas = page.locator('#drop canvas');
+  const redraw = async (partial: boolean) => {
+    await page.evaluate((p) => {
+      window.medsam2.viewer.refreshOverlayNow(p);
+      window.medsam2.viewer.waitDrawn();
+    }, partial);
+    return canvas.screenshot();
+  };
+  const streamed = await canvas.screenshot();
+  assert.ok(streamed.equals(await redraw(false)), 'after propagation the overlay is drawn as a whole re-upload draws it');
+  const zc = await page.evaluate(() => window.medsam2.viewer.crosshairSlice());
+  const kept = await page.evaluate(
+    ([z, w, h]) => {
+      const v = window.medsam2.viewer;
+      const was = v.sliceMask(1, z) ? Array.from(v.sliceMask(1, z)) : null;
+      const m = new Uint8Array(w * h);
+      for (let y = (h >> 1) - 60; y < (h >> 1) + 60; y++) for (let x = (w >> 1) - 60; x < (w >> 1) + 60; x++) m[y * w + x] = 1;
+      v.setSliceMask(1, z, m);
+      return was;
+    },
+    [zc, ref.dims[0], ref.dims[1]],
+  );
+  const partialShot = await redraw(true);
+  assert.ok(!partialShot.equals(streamed), 'the square is on screen');
+  assert.ok(partialShot.equals(await redraw(false)), 'a one-slice partial redraw draws what a whole re-upload draws');
+  await page.evaluate(
+    ([z, was]) => {
+      const v = window.medsam2.viewer;
+      v.setSliceMask(1, z, was ? Uint8Array.from(was) : undefined);
+      v.refreshOverlayNow();
+    },
+    [zc, kept] as const,
+  );
+
   // Export: the browser downloads the NIfTI; its DSC vs the reference.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
   const file = join(tmp, download.suggestedFilename());

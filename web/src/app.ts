@@ -510,7 +510,7 @@ export class App {
     const changed = this.viewer.replaceLabels(stored);
     this.lastSync = changed;
     this.lastSyncMs = performance.now() - t0;
-    if (changed.length) this.viewer.refreshOverlayNow();
+    if (changed.length) this.viewer.refreshOverlayNow(true);
     return changed;
   }
 
@@ -602,7 +602,7 @@ export class App {
       // render (held while streaming; on a CPU-rendered WebGL it costs seconds) and the session's
       // new state, which nothing on screen waits for.
       let t = performance.now();
-      this.viewer.refreshOverlayNow();
+      this.viewer.refreshOverlayNow(true);
       tm.finalDrawMs = performance.now() - t;
       tm.shownMs = performance.now() - t0;
       if (out.kind === 'done') bar.value = 1;
@@ -620,6 +620,8 @@ export class App {
         this.messages.info(out.message);
       } else {
         tm.refreshes = this.viewer.drawStats.refreshes - draws.refreshes;
+        tm.sliceUploads = this.viewer.drawStats.sliceUploads - draws.sliceUploads;
+        tm.fullUploads = this.viewer.drawStats.fullUploads - draws.fullUploads;
         tm.refreshMs = this.viewer.drawStats.refreshMs - draws.refreshMs;
         // The streamed masks are the model's; the label map keeps each object's largest 3D part.
         if (!(await this.syncStored(session.id))) await this.reloadMasks();
