@@ -65,6 +65,9 @@ export class Viewer {
       dragAndDropEnabled: false,
       show3Dcrosshair: true,
       crosshairColor: [0.2, 0.8, 1, 0.6],
+      // NiiVue's default is one voxel wide: 3 mm lines on a 3 mm scan hid the anatomy under them.
+      crosshairWidth: 0.5,
+      crosshairWidthUnit: 'mm',
       isColorbar: false,
       loadingText: 'open a scan: Open... or drop a file here',
     });
