@@ -102,10 +102,9 @@ export interface Sam1PropagationOptions {
   negativeClicks?: 'model' | 'anchored';
   /**
    * What the last click on a corrected slice does when it is positive: 'additive' (default) — it
-   * only adds: on its slice the part of the decoder's answer connected to the click near the mask
-   * being corrected (src/predictor/sam1/positiveClick.ts), and beyond where the carry from it stops
-   * the slices keep their previousMasks (measured in docs/propagation-experiments.md); 'model' —
-   * whatever the decoder makes of box + clicks, and what the carry from it gives.
+   * only adds: the part of the decoder's answer connected to the click near the mask being corrected
+   * (src/predictor/sam1/positiveClick.ts; measured in docs/propagation-experiments.md); 'model' —
+   * whatever the decoder makes of box + clicks.
    */
   positiveClicks?: 'model' | 'additive';
   /**
@@ -117,11 +116,16 @@ export interface Sam1PropagationOptions {
    */
   bridgeKeys?: boolean;
   /**
-   * The object's masks before a correction, by slice (set by correctObject and the session's tracker).
-   * Where the carry from a key whose last click is positive stops by a rule, the slices beyond it up to
-   * the next key keep these masks: a positive click only adds.
+   * The object's masks before a correction, by slice (set by correctObject and the session's tracker);
+   * see keepBeyondStop.
    */
   previousMasks?: ReadonlyMap<number, Uint8Array>;
+  /**
+   * Where the carry from a corrected key (one with clicks, not the main key) stops by a rule, the
+   * slices beyond it up to the next key keep their previousMasks: a click corrects the object near
+   * its slice and does not delete the rest. Default true (docs/propagation-experiments.md).
+   */
+  keepBeyondStop?: boolean;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -369,12 +373,12 @@ export async function propagateObject(
       prev = step.mask;
       prevLow = step.lowRes;
     }
-    // A positive click only adds, in 3D too: where the carry from its slice stops by a rule, the
-    // slices beyond keep the masks they had before the click (label 20 of ct-organs: a click on slice
-    // 2 stopped at slice 3 and 24 slices the user had not objected to were lost).
-    const positive =
-      (opts.positiveClicks ?? 'additive') === 'additive' && keys[i]!.points?.at(-1)?.label === 1 && i !== main && opts.previousMasks;
-    if (positive && reason !== 'next-key' && reason !== 'volume-end' && reason !== 'limit') {
+    // A click corrects the object near its slice: where the carry from a corrected key stops by a rule,
+    // the slices beyond keep the masks they had before the click (label 20 of ct-organs: a positive
+    // click on slice 2 stopped at slice 3 and 24 slices the user had not objected to were lost; the
+    // next, negative, click on the same slice did it again).
+    const corrected = (opts.keepBeyondStop ?? true) && !!keys[i]!.points?.length && i !== main && opts.previousMasks;
+    if (corrected && reason !== 'next-key' && reason !== 'volume-end' && reason !== 'limit') {
       for (let k = lastTried; dir < 0 ? k >= end : k <= end; k += dir) {
         if (masks.has(k)) break;
         const m = opts.previousMasks!.get(k);

@@ -15,19 +15,19 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
 
 /**
- * A positive click only adds, in 3D too. On ct-organs label 20 (slices 0–11, so the encoder runs on
- * 12 small slices) the simulated user's second click is positive on slice 2, next to the key; box +
- * click there gives a mask far larger than the reference, and the carry from it stopped on the next
- * slice, so the slices beyond were lost: measured 0.6768 → 0.3287 with `positiveClicks: 'model'`
- * (the session-5 path), 0.6768 → 0.6804 with the default (the click adds only near itself and the
- * slices past where its carry stops keep their masks).
+ * A click corrects the object near its slice and keeps the rest. On ct-organs label 20 (slices 0–11,
+ * so the encoder runs on 12 small slices) the simulated user's clicks are −1, +2, −2; box + the
+ * positive click on slice 2 gives a mask far larger than the reference and the carry from it stopped
+ * on the next slice, so the slices beyond were lost: measured 0.6768 → 0.3287 → 0.2030 on the
+ * session-5 path (main before this change), 0.6768 → 0.6804 → 0.6824 now (a positive click adds
+ * only near itself; past where a corrected key's carry stops the slices keep their masks).
  */
 const dir = '../shared/data/ct-organs';
 const skip = !existsSync(join(dir, 'example_ct_sm.nii.gz')) && 'needs ../shared/data (ct-organs)';
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-clicks-organs-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
-test('a positive click next to an organ key does not lose the slices beyond it (ct-organs label 20)', { skip }, async () => {
+test('clicks next to an organ key do not lose the slices beyond it (ct-organs label 20)', { skip }, async () => {
   const c = await loadCase(join(dir, 'example_ct_sm.nii.gz'));
   const labels = (await readVolume(join(dir, 'example_ct_sm_seg.nii.gz'), { grid: c.image })).data;
   const [nx, ny] = c.image.dims;
