@@ -159,6 +159,8 @@ for (const set of chosen) {
         }
       }
       memo.clear();
+      // Rows so far, so a run stopped early still leaves its numbers.
+      if (process.argv[2]) writeFileSync(process.argv[2], JSON.stringify({ variants, rows }, null, 1));
       console.log(`${set.padEnd(15)} ${object.padEnd(22)} ref ${prompt.slice}:${rows.at(-1)!.ref.join('-')}  ${cells.join('  ')}`);
     }
   }

@@ -4,6 +4,7 @@ import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts
 import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
+import { intensityExtent } from './sam1/intensityExtent.js';
 import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 
@@ -72,6 +73,16 @@ export interface Sam1PropagationOptions {
    * the previous slice's: it may undo the decoder's shrinking drift but not leak. Undefined = no cap.
    */
   maxGrownRatio?: number;
+  /**
+   * Re-anchoring on the image (src/predictor/sam1/intensityExtent.ts): one more proposal per slice,
+   * prompted with the box of this slice's object-like pixels that touch the previous mask (the
+   * intensity model's extent) instead of the previous mask's box. 'propose': it competes with the
+   * inset proposals on every slice; 'rescue': it is tried only when every inset proposal is mostly
+   * background (or empty), and kept only when it is not. Undefined = off. Needs the intensity model.
+   */
+  intensityBox?: 'propose' | 'rescue';
+  /** An intensity-box proposal is kept only when its area is at most this factor of the previous slice's. Undefined = no cap. */
+  intensityBoxMaxRatio?: number;
   /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
   onStep?: (s: StepSignals) => void;
   /**
@@ -174,6 +185,8 @@ type Resolved = typeof DEFAULTS &
     | 'minCycleIoU'
     | 'continuityWeight'
     | 'maxGrownRatio'
+    | 'intensityBox'
+    | 'intensityBoxMaxRatio'
   >;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
@@ -219,6 +232,8 @@ export async function propagateObject(
     minCycleIoU: opts.minCycleIoU,
     continuityWeight: opts.continuityWeight,
     maxGrownRatio: opts.maxGrownRatio,
+    intensityBox: opts.intensityBox,
+    intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
@@ -477,6 +492,33 @@ async function propagateStep(
     const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
     // Ties keep the larger box: shrink only when the image says so.
     if (!best || score > best.score) best = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU };
+  }
+  // Re-anchoring on the image: the box of what the intensity model calls object here, next to the
+  // previous mask (measured as an opt-in rule, docs/propagation-experiments.md, session 6).
+  const failing = !best || (intensity !== undefined && best.objectFraction < o.minObjectFraction);
+  if (intensity && (o.intensityBox === 'propose' || (o.intensityBox === 'rescue' && failing))) {
+    const extent = intensityExtent(prev, intensity.smoothed, intensity.model, region!, w, h);
+    const box = maskArea(extent) ? boxFromMask(extent, w, h) : undefined;
+    if (box) {
+      // The click goes where this slice's object-like pixels and the previous mask agree.
+      const both = Uint8Array.from(extent, (v, i) => v & prev[i]!);
+      const ip = interiorPoint(maskArea(both) ? both : prev, w, h);
+      const prompt: Sam1Prompt = { box, ...(o.anchorPoint && ip ? { points: [{ x: ip.x, y: ip.y, label: 1 as const }] } : {}) };
+      const d = await decoder.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
+      const raw = binarise(d.logits);
+      if (maskArea(raw)) sawRaw = true;
+      const mask = keepComponentsOverlapping(raw, prev, w, h);
+      const area = maskArea(mask);
+      if (area && (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea)) {
+        const a = agreement(mask, intensity.smoothed, intensity.model, region!);
+        const inter = intersectionCount(mask, prev);
+        const prevIoU = inter / (area + prevArea - inter);
+        const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
+        const cand = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU };
+        const take = o.intensityBox === 'propose' ? !best || score > best.score : a.objectFraction >= o.minObjectFraction;
+        if (take) best = cand;
+      }
+    }
   }
   if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
   const area = maskArea(best.mask);

@@ -243,3 +243,42 @@ test('maxGrownRatio: a grown-box proposal may not make the mask larger than the 
   for (const [k, m] of capped.masks) assert.ok(maskArea(m) <= key, `capped slice ${k}: ${maskArea(m)} > key ${key}`);
   assert.equal(capped.masks.size, 10);
 });
+
+test('intensityBox: re-anchoring the box on the object-like pixels stops a decoder that fills each box a pixel short from drifting', async () => {
+  // The same disc on every slice; the decoder returns the disc inside the box shrunk by one pixel per
+  // side, so a box built from the previous mask loses a pixel ring per slice (the organs' drift).
+  const disc = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= 100) disc[y * W + x] = 1;
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(disc, (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const [x0, y0, x1, y1] = prompt.box!;
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.ceil(y0) + 1; y <= Math.floor(y1) - 1; y++)
+        for (let x = Math.ceil(x0) + 1; x <= Math.floor(x1) - 1; x++) if (disc[y * W + x]) logits[y * W + x] = 5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 12), [{ slice: 0, box: [21, 21, 43, 43] }], {
+      pixelEdges: false,
+      ...opts,
+    });
+  const drift = await run({}),
+    anchored = await run({ intensityBox: 'propose' });
+  const full = maskArea(disc);
+  assert.ok(drift.masks.size < 12 || maskArea(drift.masks.get(11)!) < 0.5 * full, 'without re-anchoring the mask shrinks away');
+  assert.equal(anchored.masks.size, 12);
+  for (const [k, m] of anchored.masks) assert.ok(maskDice(m, disc) > 0.85, `slice ${k}: Dice ${maskDice(m, disc).toFixed(2)}`);
+});
