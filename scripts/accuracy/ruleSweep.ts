@@ -153,7 +153,7 @@ for (const set of chosen) {
             console.log(
               `    ${String(s.slice).padStart(3)} ref ${String(refA).padStart(5)} area ${String(s.area).padStart(5)} prev ${String(s.prevArea).padStart(5)} key ${s.keyArea}` +
                 ` iou ${s.predictedIoU.toFixed(3)} stab ${s.stability.toFixed(3)} obj ${s.objectFraction.toFixed(2)} prevIoU ${s.prevIoU.toFixed(2)}` +
-                ` shift ${s.centroidShift.toFixed(2)}${s.cycleIoU !== undefined ? ` cyc ${s.cycleIoU.toFixed(2)}` : ''}${s.stop ? ` STOP ${s.stop}` : ''}`,
+                ` shift ${s.centroidShift.toFixed(2)} in ${s.insidePrev.toFixed(2)}${s.reanchored ? ' RE' : ''}${s.cycleIoU !== undefined ? ` cyc ${s.cycleIoU.toFixed(2)}` : ''}${s.stop ? ` STOP ${s.stop}` : ''}`,
             );
           }
         }

@@ -83,6 +83,11 @@ export interface Sam1PropagationOptions {
   intensityBox?: 'propose' | 'rescue';
   /** An intensity-box proposal is kept only when its area is at most this factor of the previous slice's. Undefined = no cap. */
   intensityBoxMaxRatio?: number;
+  /**
+   * An intensity-box proposal is kept only when at least this fraction of it lies inside the previous
+   * slice's mask (an object's next cross-section towards its end lies within the last one). Undefined = off.
+   */
+  intensityBoxMinInside?: number;
   /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
   onStep?: (s: StepSignals) => void;
   /**
@@ -148,6 +153,10 @@ export interface StepSignals {
   centroidShift: number;
   /** The cycle check's IoU (only when minCycleIoU is set). */
   cycleIoU?: number;
+  /** Fraction of the chosen mask inside the previous slice's mask. */
+  insidePrev: number;
+  /** Whether the chosen mask came from the intensity-box proposal (intensityBox). */
+  reanchored: boolean;
   /** Why propagation stopped at this slice (undefined: the slice was kept). */
   stop?: StopReason;
 }
@@ -187,6 +196,7 @@ type Resolved = typeof DEFAULTS &
     | 'maxGrownRatio'
     | 'intensityBox'
     | 'intensityBoxMaxRatio'
+    | 'intensityBoxMinInside'
   >;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
@@ -234,6 +244,7 @@ export async function propagateObject(
     maxGrownRatio: opts.maxGrownRatio,
     intensityBox: opts.intensityBox,
     intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
+    intensityBoxMinInside: opts.intensityBoxMinInside,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
@@ -465,7 +476,17 @@ async function propagateStep(
   const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   const prevArea = maskArea(prev);
-  let best: { mask: Uint8Array; lowRes: Float32Array; score: number; objectFraction: number; d: Sam1Decoded; prevIoU: number } | undefined;
+  let best:
+    | {
+        mask: Uint8Array;
+        lowRes: Float32Array;
+        score: number;
+        objectFraction: number;
+        d: Sam1Decoded;
+        prevIoU: number;
+        reanchored?: boolean;
+      }
+    | undefined;
   let sawRaw = false;
   for (const inset of insets) {
     const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
@@ -509,12 +530,16 @@ async function propagateStep(
       if (maskArea(raw)) sawRaw = true;
       const mask = keepComponentsOverlapping(raw, prev, w, h);
       const area = maskArea(mask);
-      if (area && (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea)) {
+      const inter = intersectionCount(mask, prev);
+      if (
+        area &&
+        (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
+        (o.intensityBoxMinInside === undefined || inter >= o.intensityBoxMinInside * area)
+      ) {
         const a = agreement(mask, intensity.smoothed, intensity.model, region!);
-        const inter = intersectionCount(mask, prev);
         const prevIoU = inter / (area + prevArea - inter);
         const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
-        const cand = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU };
+        const cand = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU, reanchored: true };
         const take = o.intensityBox === 'propose' ? !best || score > best.score : a.objectFraction >= o.minObjectFraction;
         if (take) best = cand;
       }
@@ -531,6 +556,8 @@ async function propagateStep(
     stability: stabilityScore(best.d.logits),
     objectFraction: best.objectFraction,
     prevIoU: best.prevIoU,
+    insidePrev: intersectionCount(best.mask, prev) / area,
+    reanchored: !!best.reanchored,
     centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
   };
   const out = { mask: best.mask, lowRes: best.lowRes, signals };
