@@ -282,3 +282,60 @@ test('intensityBox: re-anchoring the box on the object-like pixels stops a decod
   assert.equal(anchored.masks.size, 12);
   for (const [k, m] of anchored.masks) assert.ok(maskDice(m, disc) > 0.85, `slice ${k}: Dice ${maskDice(m, disc).toFixed(2)}`);
 });
+
+test('intensityBox rescue: on a thick step where the decoder spills over the shrunken object, the object-like box carries on; capped at the previous area', async () => {
+  // A bright tumour (radius by slice) inside a dark halo of radius 12 (like the glioma's oedema on
+  // 6.5 mm MR slices). The fake decoder segments the tumour when the box frames it tightly (within
+  // 1.5 px a side) and otherwise spills over the halo around the box: handed the previous slice's box,
+  // every inset proposal is mostly background-like where the tumour shrinks, and the background stop fires.
+  // Where the tumour shrinks it also sits off the halo's centre, as the glioma's end does.
+  const tumour = [12, 12, 5, 5, 0, 0],
+    centre = [32, 32, 36, 36, 32, 32];
+  const disc = (r: number, c = 32) => {
+    const m = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - c) ** 2 + (y - c) ** 2 <= r * r) m[y * W + x] = 1;
+    return m;
+  };
+  const halo = disc(12);
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(disc(tumour[k]!, centre[k]), (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const r = tumour[e.data[0]!]!,
+        c = centre[e.data[0]!]!;
+      const t = disc(r, c);
+      const box = prompt.box!;
+      const tight = r > 0 && box.every((v, i) => Math.abs(v - (i < 2 ? c - r : c + r)) <= 1.5);
+      const [x0, y0, x1, y1] = tight ? box : [box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4];
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.max(0, Math.ceil(y0)); y <= Math.min(H - 1, Math.floor(y1)); y++)
+        for (let x = Math.max(0, Math.ceil(x0)); x <= Math.min(W - 1, Math.floor(x1)); x++)
+          if (t[y * W + x] || (!tight && halo[y * W + x])) logits[y * W + x] = 5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, tumour.length), [{ slice: 0, box: [20, 20, 44, 44] }], {
+      pixelEdges: false,
+      ...opts,
+    });
+  const sorted = (r: { masks: Map<number, Uint8Array> }) => [...r.masks.keys()].sort((a, b) => a - b);
+  const plain = await run({});
+  assert.deepEqual(sorted(plain), [0, 1]);
+  assert.equal(plain.stops[0]!.up, 'background');
+  const rescued = await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1 });
+  assert.deepEqual(sorted(rescued), [0, 1, 2, 3]); // and no further: slice 4 has nothing object-like
+  for (const k of [2, 3]) assert.ok(maskDice(rescued.masks.get(k)!, disc(5, 36)) > 0.6, `slice ${k}`);
+  // The cap: a rescued mask may not be larger than the previous slice's.
+  assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 0.1 })), [0, 1]);
+});
