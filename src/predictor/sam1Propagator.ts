@@ -93,6 +93,12 @@ export interface Sam1PropagationOptions {
    * around an object on coarse slices (ct-organs' 3 mm pixels: masks 1.3–1.5× the reference). Default 0.
    */
   maskThreshold?: number;
+  /**
+   * Logit threshold of the masks handed out (the result), while the next slice's box is still built
+   * from the mask at maskThreshold: trims the decoder's rim without feeding the smaller mask back into
+   * propagation (which drifts short). Never trims a slice to nothing. Undefined = no trimming.
+   */
+  outputThreshold?: number;
   /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
   onStep?: (s: StepSignals) => void;
   /**
@@ -203,6 +209,7 @@ type Resolved = typeof DEFAULTS &
     | 'intensityBoxMaxRatio'
     | 'intensityBoxMinInside'
     | 'maskThreshold'
+    | 'outputThreshold'
   >;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
@@ -252,6 +259,7 @@ export async function propagateObject(
     intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
     intensityBoxMinInside: opts.intensityBoxMinInside,
     maskThreshold: opts.maskThreshold,
+    outputThreshold: opts.outputThreshold,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
@@ -269,6 +277,7 @@ export async function propagateObject(
     const emb = await slices.get(p.slice);
     let keyMask: Uint8Array;
     let keyLow: Float32Array;
+    let shown: Uint8Array | undefined;
     const prior = opts.priorMasks?.get(p.slice);
     if (p.mask) {
       keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
@@ -284,14 +293,16 @@ export async function propagateObject(
       const d = await decoder.decode(emb, prompt, priorLow);
       keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
+      shown = trimmed(keyMask, d.logits, o.outputThreshold);
       if (cut) {
         keyMask = cutNegativeClick(keyMask, prior!, lastClick!, w, h);
+        shown = undefined;
         // The next slice is seeded with logits of the mask kept, not of what was cut.
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
-    masks.set(p.slice, keyMask);
-    opts.onSlice?.(p.slice, keyMask);
+    masks.set(p.slice, shown ?? keyMask);
+    opts.onSlice?.(p.slice, shown ?? keyMask);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
@@ -364,12 +375,13 @@ export async function propagateObject(
         if (cycleIoU < o.minCycleIoU) stop = 'cycle';
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
-      opts.onSlice?.(k, stop ? undefined : step.mask);
+      const kept = step.logits ? trimmed(step.mask, step.logits, o.outputThreshold) : step.mask;
+      opts.onSlice?.(k, stop ? undefined : kept);
       if (stop) {
         reason = stop;
         break;
       }
-      masks.set(k, step.mask);
+      masks.set(k, kept);
       prev = step.mask;
       prevLow = step.lowRes;
     }
@@ -479,7 +491,13 @@ async function propagateStep(
   h: number,
   o: Resolved,
   intensity?: { model: IntensityModel; smoothed: Uint8Array },
-): Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason; signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'> }> {
+): Promise<{
+  mask: Uint8Array;
+  lowRes: Float32Array;
+  logits?: Float32Array;
+  stop?: StopReason;
+  signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'>;
+}> {
   const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   const prevArea = maskArea(prev);
@@ -567,7 +585,7 @@ async function propagateStep(
     reanchored: !!best.reanchored,
     centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
   };
-  const out = { mask: best.mask, lowRes: best.lowRes, signals };
+  const out = { mask: best.mask, lowRes: best.lowRes, logits: best.d.logits, signals };
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { ...out, stop: 'background' };
@@ -577,6 +595,13 @@ async function propagateStep(
   if (o.minPredictedIoU !== undefined && signals.predictedIoU < o.minPredictedIoU) return { ...out, stop: 'uncertain' };
   if (o.minStability !== undefined && signals.stability < o.minStability) return { ...out, stop: 'unstable' };
   return out;
+}
+
+/** The mask where its logits also exceed `t` (outputThreshold); the mask itself when that would be empty. */
+function trimmed(mask: Uint8Array, logits: Float32Array, t: number | undefined): Uint8Array {
+  if (t === undefined) return mask;
+  const out = Uint8Array.from(mask, (v, i) => (v && logits[i]! > t ? 1 : 0));
+  return maskArea(out) ? out : mask;
 }
 
 /** SAM's stability score: IoU of the masks thresholded at logit +1 and −1 (how sharp the boundary is). */
