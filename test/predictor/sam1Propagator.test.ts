@@ -339,3 +339,48 @@ test('intensityBox rescue: on a thick step where the decoder spills over the shr
   // The cap: a rescued mask may not be larger than the previous slice's.
   assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 0.1 })), [0, 1]);
 });
+
+test('outputThreshold trims the soft rim of the masks handed out but carries the untrimmed masks (no drift)', async () => {
+  // Every slice: a disc of radius 10 whose outer 2 px the fake decoder is unsure of (logit 0.5).
+  const ring = (r: number) => {
+    const m = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= r * r) m[y * W + x] = 1;
+    return m;
+  };
+  const outer = ring(10),
+    inner = ring(8);
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(outer, (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const [x0, y0, x1, y1] = prompt.box!;
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.ceil(y0); y <= Math.floor(y1); y++)
+        for (let x = Math.ceil(x0); x <= Math.floor(x1); x++) if (outer[y * W + x]) logits[y * W + x] = inner[y * W + x] ? 5 : 0.5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 8), [{ slice: 0, box: [22, 22, 42, 42] }], {
+      pixelEdges: false,
+      ...opts,
+    });
+  const plain = await run({}),
+    trimmedRun = await run({ outputThreshold: 1 });
+  assert.equal(plain.masks.size, 8);
+  assert.equal(trimmedRun.masks.size, 8);
+  for (let k = 0; k < 8; k++) {
+    assert.equal(maskDice(plain.masks.get(k)!, outer), 1, `plain slice ${k}`);
+    assert.equal(maskDice(trimmedRun.masks.get(k)!, inner), 1, `trimmed slice ${k}`);
+  }
+});
