@@ -89,6 +89,12 @@ export interface Sam1PropagationOptions {
    */
   intensityBoxMinInside?: number;
   /**
+   * A slice whose mask came from the intensity box is kept only when that mask, carried one slice
+   * back, gives the previous slice's mask with at least this IoU (the cycle check, applied to
+   * re-anchored steps only); otherwise propagation stops there ('background'). Undefined = off.
+   */
+  intensityBoxMinCycleIoU?: number;
+  /**
    * Logit threshold of the decoder's masks (SAM's is 0). Above 0 trims the soft rim the decoder adds
    * around an object on coarse slices (ct-organs' 3 mm pixels: masks 1.3–1.5× the reference). Default 0.
    */
@@ -208,6 +214,7 @@ type Resolved = typeof DEFAULTS &
     | 'intensityBox'
     | 'intensityBoxMaxRatio'
     | 'intensityBoxMinInside'
+    | 'intensityBoxMinCycleIoU'
     | 'maskThreshold'
     | 'outputThreshold'
   >;
@@ -258,6 +265,7 @@ export async function propagateObject(
     intensityBox: opts.intensityBox,
     intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
     intensityBoxMinInside: opts.intensityBoxMinInside,
+    intensityBoxMinCycleIoU: opts.intensityBoxMinCycleIoU,
     maskThreshold: opts.maskThreshold,
     outputThreshold: opts.outputThreshold,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
@@ -362,7 +370,10 @@ export async function propagateObject(
       // decoder, still handed a box, latches onto whatever small structure sits there.
       let stop: StopReason | undefined = step.stop ?? (maskArea(step.mask) < o.minAreaFraction * mainArea ? 'tip' : undefined);
       let cycleIoU: number | undefined;
-      if (!stop && o.minCycleIoU !== undefined) {
+      // A re-anchored step is checked by its own threshold (intensityBoxMinCycleIoU) and refused as the background stop it replaced.
+      const reanchorCheck = !!step.signals?.reanchored && o.intensityBoxMinCycleIoU !== undefined;
+      const cycleMin = reanchorCheck ? o.intensityBoxMinCycleIoU : o.minCycleIoU;
+      if (!stop && cycleMin !== undefined) {
         // Carried back one slice, the new mask should give the mask that slice already has.
         const back = await decoder.decode(
           await slices.get(k - dir),
@@ -372,7 +383,7 @@ export async function propagateObject(
         const bm = keepComponentsOverlapping(binarise(back.logits, o.maskThreshold), step.mask, w, h);
         const inter = intersectionCount(bm, prev);
         cycleIoU = inter / (maskArea(bm) + maskArea(prev) - inter || 1);
-        if (cycleIoU < o.minCycleIoU) stop = 'cycle';
+        if (cycleIoU < cycleMin) stop = reanchorCheck ? 'background' : 'cycle';
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
       const kept = step.logits ? trimmed(step.mask, step.logits, o.outputThreshold) : step.mask;
