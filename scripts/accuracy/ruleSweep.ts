@@ -5,7 +5,8 @@
 // `medsam2 eval` (evaluateFolder); the `base` variant reproduces its numbers.
 // Usage: VARIANTS='{"base":{},"tip20":{"minAreaFraction":0.2}}' [SETS=ct-lesion,mr] [SIGNALS=1] \
 //          node --import tsx scripts/accuracy/ruleSweep.ts [out.json]
-// SIGNALS=1 prints each step's stop signals (first variant) beside the reference's area there.
+// SIGNALS=1 prints each step's stop signals (first variant) beside the reference's area there
+// (`in`: fraction of the mask inside the previous one; `RE`: the intensity box's proposal was chosen).
 // Embeddings: $MEDSAM2_EMB_CACHE (default /tmp/acc/emb).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
