@@ -201,6 +201,7 @@ export const webSection = {
       prompt: number[] = [],
       redraw2d: number[] = [],
       redraw3d: number[] = [],
+      redrawSlice: number[] = [],
       scene2dOnly: number[] = [];
     const timings: PropagationTimings[] = [];
     const chromiumByType: Record<string, number[]> = {};
@@ -252,6 +253,17 @@ export const webSection = {
             return performance.now() - t;
           }),
         );
+        // The same 2D redraw after one slice changed, as streamed redraws do it (only that slice's
+        // labels uploaded and re-oriented: Viewer.refreshSlices), held against the full one above.
+        const drawSlice = await cpuOf(() =>
+          page.evaluate((z) => {
+            const v = window.medsam2.viewer;
+            v.setSliceMask(1, z, v.sliceMask(1, z));
+            const t = performance.now();
+            v.refreshOverlayNow(true);
+            return performance.now() - t;
+          }, key.slice),
+        );
         const scene2d = await cpuOf(() =>
           page.evaluate(() => {
             const v = window.medsam2.viewer;
@@ -272,6 +284,7 @@ export const webSection = {
         );
         const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
         redraw2d.push(sum(draw2d.chromium));
+        redrawSlice.push(sum(drawSlice.chromium));
         scene2dOnly.push(sum(scene2d.chromium));
         redraw3d.push(sum(draw3d.chromium));
         await page.close();
@@ -281,7 +294,9 @@ export const webSection = {
             `         app cpu: server ${f2(ap.own)}, chromium ${cpuLine(ap.chromium)} | page: ${tm.masks} masks, last at ${f2(tm.lastMaskMs / 1000)} s, ` +
             `apply ${Math.round(tm.applyMs)} ms, ${tm.refreshes} redraws ${Math.round(tm.refreshMs)} ms, final 2D ${Math.round(tm.finalDrawMs)} ms, ` +
             `3D ${Math.round(tm.render3dMs)} ms, session ${Math.round(tm.sessionMs)} ms\n` +
-            `         one redraw alone: 2D ${Math.round(draw2d.out)} ms (chromium cpu ${f2(redraw2d[i]!)} s; of which the tiles alone ${Math.round(scene2d.out)} ms, cpu ${f2(scene2dOnly[i]!)} s), with 3D ${Math.round(draw3d.out)} ms (cpu ${f2(redraw3d[i]!)} s)\n`,
+            `         one redraw alone: 2D ${Math.round(draw2d.out)} ms (chromium cpu ${f2(redraw2d[i]!)} s; of which the tiles alone ${Math.round(scene2d.out)} ms, cpu ${f2(scene2dOnly[i]!)} s), ` +
+            `2D after one slice changed ${Math.round(drawSlice.out)} ms (cpu ${f2(redrawSlice[i]!)} s), with 3D ${Math.round(draw3d.out)} ms (cpu ${f2(redraw3d[i]!)} s); ` +
+            `streamed redraws ${tm.sliceUploads ?? '?'} by slice, ${tm.fullUploads ?? '?'} whole\n`,
         );
       }
     } finally {
@@ -309,6 +324,7 @@ export const webSection = {
         .map(([k, v]) => `${k} ${f2(median(v))}`)
         .join(', '),
       chromiumCpuSecondsPerRedraw2dMedian: +f2(median(redraw2d)),
+      chromiumCpuSecondsPerRedraw2dOneSliceMedian: +f2(median(redrawSlice)),
       chromiumCpuSecondsPer2dTilesOnlyMedian: +f2(median(scene2dOnly)),
       chromiumCpuSecondsPerRedraw3dMedian: +f2(median(redraw3d)),
       appPageMedianMs: `last mask ${Math.round(med('lastMaskMs'))}, apply ${Math.round(med('applyMs'))}, redraws ${med('refreshes')} / ${Math.round(med('refreshMs'))}, final 2D ${Math.round(med('finalDrawMs'))}, 3D ${Math.round(med('render3dMs'))}, session ${Math.round(med('sessionMs'))}`,

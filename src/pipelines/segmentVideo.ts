@@ -1,4 +1,5 @@
 import { MedsamError } from '../common/errors.js';
+import { PropagationCancelled } from '../families/cancelled.js';
 import type { Precision } from '../models/precision.js';
 import { resolveModel } from '../models/registry.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
@@ -35,6 +36,8 @@ export interface SegmentVideoOptions {
   log?: (message: string) => void;
   /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
   pool?: ModelPoolApi;
+  /** Stops the work between frames (PropagationCancelled); once it fired nothing is written to `outDir`. */
+  signal?: AbortSignal;
 }
 
 export interface SegmentVideoResult {
@@ -95,7 +98,10 @@ export async function segmentVideo(
     for (const own of byObject.values()) {
       for (const p of own) await session.addPrompt(p.objId, p.frame, { box: p.box, points: p.points, mask: p.mask });
     }
-    await session.propagate({ onProgress: (done, _t, objId) => opts.onProgress?.(Math.min(done, total), total, `object ${objId}`) });
+    await session.propagate({
+      signal: opts.signal,
+      onProgress: (done, _t, objId) => opts.onProgress?.(Math.min(done, total), total, `object ${objId}`),
+    });
     labels = session.sliceLabels();
     framesEncoded = session.slicesEncoded;
   } finally {
@@ -130,6 +136,7 @@ export async function segmentVideo(
     seconds: (performance.now() - t0) / 1000,
   };
   if (opts.outDir !== undefined) {
+    if (opts.signal?.aborted) throw new PropagationCancelled();
     result.outputs = await writeVideoOutputs(opts.outDir, {
       width: video.width,
       height: video.height,

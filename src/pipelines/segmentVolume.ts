@@ -32,6 +32,8 @@ export interface SegmentVolumeOptions {
   sam2?: Sam2VolumeOptions;
   /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
   pool?: ModelPoolApi;
+  /** Stops propagation between slices (PropagationCancelled; nothing is returned to write). */
+  signal?: AbortSignal;
 }
 
 /** The MedSAM2 3D workflow options of SAM2-family models (src/families/sam2/sam2Tracker.ts). */
@@ -110,7 +112,10 @@ export async function segmentVolume(
     for (const p of valid) await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
     const total = session.objects.length * session.numSlices;
     opts.onProgress?.(0, total, `object ${valid[0]!.objId}`);
-    const summary = await session.propagate({ onProgress: (done, _t, objId) => opts.onProgress?.(done, total, `object ${objId}`) });
+    const summary = await session.propagate({
+      signal: opts.signal,
+      onProgress: (done, _t, objId) => opts.onProgress?.(done, total, `object ${objId}`),
+    });
     opts.onProgress?.(total, total, 'done');
     const lm = session.labelMapDetailed();
     const stops = new Map(summary.objects.map((o) => [o.objId, o.stops]));

@@ -441,7 +441,7 @@ export const routes = {
   jobCancel: {
     summary: 'Cancel a job',
     description:
-      'A queued segmentation job (a running one is 409), or a queued or running project job (a running pre-annotation stops after the case in progress; cases already done keep their version). Allowed to its owner and admins (for a project job: server admins and admins of its project); others 403, a job you cannot see 404.',
+      'A queued or running job. A running segmentation job (volume or video) stops between slices or frames and writes no result; a running pre-annotation stops after the case in progress (cases already done keep their version). Allowed to its owner and admins (for a project job: server admins and admins of its project); others 403, a job you cannot see 404.',
     params: id,
     response: { 200: ref('Job'), ...errors },
   },

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { MedsamError } from '../common/errors.js';
 import { PropagationCancelled } from '../families/cancelled.js';
-import type { FamilyTracker, SlicePrompt } from '../families/family.js';
+import type { FamilyTracker, FrameStack, SlicePrompt } from '../families/family.js';
 import { videoStack, volumeStack } from '../families/frameStack.js';
+import { startVolumeTracker } from '../families/planeTracker.js';
 import { familyFor } from '../families/registry.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { resolveModel } from '../models/registry.js';
@@ -153,8 +154,13 @@ export class Session implements SessionApi {
     const lease = await pool.acquire(entry, { threads: opts.threads, precision: opts.precision, cacheDir: opts.cacheDir, log: opts.log });
     try {
       const trackerOpts = { ...opts.family, featureBudgetMiB: opts.featureBudgetMiB };
-      const tracker = lease.model.startTracker(stack, trackerOpts);
-      const startOn = volume ? (a: SliceAxis) => lease.model.startTracker(volumeStack(volume, a, opts.intensity), trackerOpts) : undefined;
+      const start = (st: FrameStack) => lease.model.startTracker(st, trackerOpts);
+      // Volumes: each plane at square pixels (startVolumeTracker resamples thick-slice planes).
+      const resample = opts.resamplePlanes !== false;
+      const tracker = volume ? startVolumeTracker(stack, volume, axis, start, resample) : start(stack);
+      const startOn = volume
+        ? (a: SliceAxis) => startVolumeTracker(volumeStack(volume, a, opts.intensity), volume, a, start, resample)
+        : undefined;
       return new Session(
         opts.id ?? randomUUID(),
         entry.id,

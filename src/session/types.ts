@@ -42,6 +42,12 @@ export interface SessionOptions {
   featureBudgetMiB?: number;
   /** Family tuning (SAM1 propagation, SAM2 workflow). */
   family?: Omit<TrackerOptions, 'featureBudgetMiB'>;
+  /**
+   * Volumes: the model sees a plane whose rows and columns differ in spacing (a coronal/sagittal
+   * plane of a thick-slice scan) upsampled to square pixels, masks mapped back to the voxel grid
+   * (src/families/planeTracker.ts). Default true; false = the voxel grid as is.
+   */
+  resamplePlanes?: boolean;
   /** Volumes: keep only each object's largest 3D connected component in labelMap(). Default true. */
   largestComponent?: boolean;
   /** A caller-chosen id (e.g. the server's); default a random UUID. */

@@ -193,6 +193,48 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   assert.match((await page.textContent('#objects')) ?? '', /mL · slices \d+–\d+/);
   await shot(page, '04-propagated-3d');
 
+  // Streamed redraws and the final one upload only the changed slices (Viewer.refreshSlices); the
+  // picture must be what a whole re-upload draws: the canvas now, then after a full redraw. Then the
+  // same for a slice changed on screen only (a square at the crosshair), drawn the partial way.
+  const uploads = await page.evaluate(() => window.medsam2.lastPropagation);
+  assert.ok(
+    uploads.sliceUploads >= 1 && uploads.fullUploads === 0,
+    `redraws by slice ${uploads.sliceUploads}, whole ${uploads.fullUploads}`,
+  );
+  const canvas = page.locator('#drop canvas');
+  const redraw = async (partial: boolean) => {
+    await page.evaluate((p) => {
+      window.medsam2.viewer.refreshOverlayNow(p);
+      window.medsam2.viewer.waitDrawn();
+    }, partial);
+    return canvas.screenshot();
+  };
+  const streamed = await canvas.screenshot();
+  assert.ok(streamed.equals(await redraw(false)), 'after propagation the overlay is drawn as a whole re-upload draws it');
+  const zc = await page.evaluate(() => window.medsam2.viewer.crosshairSlice());
+  const kept = await page.evaluate(
+    ([z, w, h]) => {
+      const v = window.medsam2.viewer;
+      const was = v.sliceMask(1, z) ? Array.from(v.sliceMask(1, z)) : null;
+      const m = new Uint8Array(w * h);
+      for (let y = (h >> 1) - 60; y < (h >> 1) + 60; y++) for (let x = (w >> 1) - 60; x < (w >> 1) + 60; x++) m[y * w + x] = 1;
+      v.setSliceMask(1, z, m);
+      return was;
+    },
+    [zc, ref.dims[0], ref.dims[1]],
+  );
+  const partialShot = await redraw(true);
+  assert.ok(!partialShot.equals(streamed), 'the square is on screen');
+  assert.ok(partialShot.equals(await redraw(false)), 'a one-slice partial redraw draws what a whole re-upload draws');
+  await page.evaluate(
+    ([z, was]) => {
+      const v = window.medsam2.viewer;
+      v.setSliceMask(1, z, was ? Uint8Array.from(was) : undefined);
+      v.refreshOverlayNow();
+    },
+    [zc, kept] as const,
+  );
+
   // Export: the browser downloads the NIfTI; its DSC vs the reference.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
   const file = join(tmp, download.suggestedFilename());
@@ -271,6 +313,66 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   process.stdout.write(
     `# negative click on slice ${worst}: area ${areaBefore} -> ${areaAfter}; undo -> ${await sliceArea(server.url, session, worst)}\n`,
   );
+
+  // A prompt that splits the object in 3D: a box in a background corner of a middle slice
+  // replaces the lesion there, so the label map (largest 3D component) drops the smaller part,
+  // slices the prompt never touched. The overlay must equal the stored label map everywhere
+  // (before: only the prompt's own slice was re-read, the dropped part stayed on screen).
+  let zlo = D,
+    zhi = -1;
+  for (let i = 0; i < got.data.length; i++)
+    if (got.data[i]) {
+      const z = Math.floor(i / (W * H));
+      zlo = Math.min(zlo, z);
+      zhi = Math.max(zhi, z);
+    }
+  let mid = Math.round((zlo + zhi) / 2);
+  if (mid === key.slice) mid = mid > zlo + 1 ? mid - 1 : mid + 1;
+  await page.evaluate(([z]) => (window.medsam2 as AppHandle).sendPrompt({ slice: z!, axis: 2, box: [4, 4, 20, 20], replace: true }), [mid]);
+  await waitStatus(page, new RegExp(`slice ${mid}: \\d+ px`));
+  const [synced, syncMs] = await page.evaluate(() => [(window.medsam2 as AppHandle).lastSync, (window.medsam2 as AppHandle).lastSyncMs]);
+  const storedFile = join(tmp, 'split.nii.gz');
+  writeFileSync(storedFile, Buffer.from(await (await fetch(`${server.url}/sessions/${session}/labelmap?format=nii.gz`)).arrayBuffer()));
+  const stored = (await readVolume(storedFile)).data as ArrayLike<number>;
+  // Per slice: voxel count and a checksum of where they are, on screen and stored.
+  const perSlice = (v: ArrayLike<number>) =>
+    Array.from({ length: D }, (_, z) => {
+      let n = 0,
+        sum = 0;
+      for (let i = z * W * H; i < (z + 1) * W * H; i++)
+        if (v[i]) {
+          n++;
+          sum = (sum + i * v[i]!) % 1_000_000_007;
+        }
+      return `${n}:${sum}`;
+    });
+  const onScreen = await page.evaluate(
+    ([w, h, d]) => {
+      const v = (window.medsam2 as AppHandle).viewer.shownLabels();
+      return Array.from({ length: d! }, (_, z) => {
+        let n = 0,
+          sum = 0;
+        for (let i = z * w! * h!; i < (z + 1) * w! * h!; i++)
+          if (v[i]) {
+            n++;
+            sum = (sum + i * v[i]) % 1_000_000_007;
+          }
+        return `${n}:${sum}`;
+      });
+    },
+    [W, H, D],
+  );
+  process.stdout.write(
+    `# split prompt on slice ${mid} (object ${zlo}..${zhi}): overlay re-synced on slices ${synced.join(', ')} (label map read in ${Math.round(syncMs)} ms)\n`,
+  );
+  assert.ok(
+    synced.some((z) => z !== mid),
+    `the prompt changed stored slices other than its own (${synced.join(', ')}): what this step checks`,
+  );
+  assert.deepEqual(onScreen, perSlice(stored), 'the overlay equals the stored label map on every slice');
+  await shot(page, '06b-split-synced');
+  await page.click('#undo');
+  await waitStatus(page, /undone/);
 
   // Reload: the scan and the masks come back from the browser's copy and the server session.
   await page.reload();

@@ -152,7 +152,11 @@ export type AppHandle = {
     voxelToClientOn(x: number, y: number, z: number, view: number): { x: number; y: number } | undefined;
     goToVoxel(x: number, y: number, z: number): void;
     objectStats(id: number): { voxels: number };
+    shownLabels(): Uint8Array;
   };
+  sendPrompt(p: { slice: number; axis?: number; box?: number[]; replace?: boolean }): Promise<void>;
+  lastSync: number[];
+  lastSyncMs: number;
 };
 
 export async function voxelToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {

@@ -11,6 +11,7 @@ import { Messages, UserError } from './messages.js';
 import { npzToNifti } from './npzVolume.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
+import { niftiLabels } from './storedLabels.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { BrushTool, brushShortcuts, strokeStatus } from './tools/brush.js';
@@ -344,11 +345,9 @@ export class App {
         const t0 = performance.now();
         const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
         this.session = await this.api.session(session.id);
-        // An edit on another view than its object's changes several of the object's slices: re-read them.
-        const own = this.session.objects.find((o) => o.objId === objId)?.axis ?? this.session.axis;
-        if ((m.axis ?? this.session.axis) !== own) await this.reloadMasks();
-        else this.applyMask(m);
-        this.viewer.refreshOverlayNow();
+        // The stroke's slice, and whatever else it changed: an edit on another view than its
+        // object's writes several of its slices, and erasing a bridge can drop a part in 3D.
+        if (!(await this.syncStored(session.id))) await this.reloadMasks();
         this.setStatus(strokeStatus(`slice ${m.slice}`, done.stroke.mode, m.area ?? 0, performance.now() - t0));
         this.render();
       } catch (e) {
@@ -465,7 +464,9 @@ export class App {
         this.viewer.refreshOverlayNow();
         const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
         this.session = view;
-        this.setStatus(`slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
+        // Which plane: "slice 100" alone reads as an axial slice on a coronal prompt.
+        const plane = (m.axis ?? view.axis) === view.axis ? '' : `${['sagittal', 'coronal', 'axial'][m.axis!]} `;
+        this.setStatus(`${plane}slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
       });
     } finally {
       this.hidePreview();
@@ -476,29 +477,46 @@ export class App {
 
   /**
    * The label map keeps each object's largest 3D component, so a speck of a prompt's mask apart
-   * from the rest is not exported: the session-axis slices the prompt's mask covers are re-read
-   * from it (one build on the server, cached for these reads and its save) and shown as stored.
+   * from the rest is not exported, and a prompt that joins or splits the object changes slices
+   * other than its own: the overlay is made equal to the stored label map (syncStored) and shows
+   * what Export writes.
    */
   private async showStored(sessionId: string, m: SliceMask): Promise<void> {
     const axis = this.session?.axis ?? 2;
     const own = m.axis ?? axis;
-    const mask = decodeRle(m.mask);
-    const [rows, cols] = m.mask.size;
-    // Session-axis slices the mask touches: the prompt's own slice, or (another view) its rows that hold pixels.
-    const slices = new Set<number>();
-    if (own === axis) slices.add(m.slice);
-    else if (axis === 2) for (let r = 0; r < rows; r++) if (mask.subarray(r * cols, (r + 1) * cols).some((v) => v !== 0)) slices.add(r);
-    for (const z of slices) {
-      const stored = await this.api.sliceMasks(sessionId, z);
-      const mine = stored.objects.find((o) => o.objId === m.objId);
-      this.viewer.setSliceMask(m.objId, z, mine ? decodeRle(mine.mask) : undefined, axis);
-      if (own === axis && (m.area ?? 0) > 0 && (mine?.area ?? 0) < (m.area ?? 0) / 2)
-        this.messages.info(
-          `the label map keeps only ${mine?.area ?? 0} of this prompt's ${m.area} px: each object is its largest connected part in 3D — for a separate region add an object (A)`,
-        );
-    }
-    if (slices.size) this.viewer.refreshOverlayNow();
+    if (!(await this.syncStored(sessionId))) await this.reloadSlices(sessionId, this.session?.objects ?? []);
+    if (own !== axis || !((m.area ?? 0) > 0)) return;
+    const mine = this.viewer.sliceMask(m.objId, m.slice, axis);
+    const kept = mine ? mine.reduce((a, v) => a + v, 0) : 0;
+    if (kept < (m.area ?? 0) / 2)
+      this.messages.info(
+        `the label map keeps only ${kept} of this prompt's ${m.area} px: each object is its largest connected part in 3D — for a separate region add an object (A)`,
+      );
   }
+
+  /**
+   * Makes the overlay equal the stored label map, every slice (one request: see storedLabels.ts),
+   * and redraws it where it differed. Returns the z-slices that changed, or undefined when the
+   * label map did not read as this grid's NIfTI (the caller then re-reads slice by slice).
+   */
+  private async syncStored(sessionId: string): Promise<number[] | undefined> {
+    const t0 = performance.now();
+    const blob = await this.api.labelMap(sessionId, 'nii.gz');
+    const stored = niftiLabels(new Uint8Array(await blob.arrayBuffer()), this.viewer.dims);
+    if (!stored) return undefined;
+    let top = 0;
+    for (let i = 0; i < stored.length; i++) if (stored[i]! > top) top = stored[i]!;
+    this.viewer.coverLabel(top);
+    const changed = this.viewer.replaceLabels(stored);
+    this.lastSync = changed;
+    this.lastSyncMs = performance.now() - t0;
+    if (changed.length) this.viewer.refreshOverlayNow(true);
+    return changed;
+  }
+
+  /** The z-slices the last syncStored changed, and what reading the label map took (tests, bench). */
+  lastSync: number[] = [];
+  lastSyncMs = 0;
 
   private applyMask(m: SliceMask): void {
     this.viewer.coverLabel(m.objId);
@@ -509,19 +527,24 @@ export class App {
     this.shown.set(m.objId, set);
   }
 
-  /** Re-reads every slice mask the server has (after undo, remove or a reload). */
+  /** Re-reads the label map the server has (after undo, remove or a reload). */
   private async reloadMasks(): Promise<void> {
     const session = this.session!;
-    this.viewer.clearAll();
     this.shown.clear();
+    if (!(await this.syncStored(session.id))) await this.reloadSlices(session.id, session.objects);
+    this.render();
+  }
+
+  /** The label map slice by slice (where syncStored cannot read it whole): the slices the objects occupy. */
+  private async reloadSlices(sessionId: string, objects: readonly { slices: number[] }[]): Promise<void> {
+    this.viewer.clearAll();
     const slices = new Set<number>();
-    for (const o of session.objects) for (const s of o.slices) slices.add(s);
+    for (const o of objects) for (const s of o.slices) slices.add(s);
     for (const z of [...slices].sort((a, b) => a - b)) {
-      const r = await this.api.sliceMasks(session.id, z);
+      const r = await this.api.sliceMasks(sessionId, z);
       for (const o of r.objects) this.applyMask({ objId: o.objId, slice: z, mask: o.mask });
     }
     this.viewer.refreshOverlayNow();
-    this.render();
   }
 
   // ---------- propagation, undo, export ----------
@@ -579,7 +602,7 @@ export class App {
       // render (held while streaming; on a CPU-rendered WebGL it costs seconds) and the session's
       // new state, which nothing on screen waits for.
       let t = performance.now();
-      this.viewer.refreshOverlayNow();
+      this.viewer.refreshOverlayNow(true);
       tm.finalDrawMs = performance.now() - t;
       tm.shownMs = performance.now() - t0;
       if (out.kind === 'done') bar.value = 1;
@@ -597,7 +620,11 @@ export class App {
         this.messages.info(out.message);
       } else {
         tm.refreshes = this.viewer.drawStats.refreshes - draws.refreshes;
+        tm.sliceUploads = this.viewer.drawStats.sliceUploads - draws.sliceUploads;
+        tm.fullUploads = this.viewer.drawStats.fullUploads - draws.fullUploads;
         tm.refreshMs = this.viewer.drawStats.refreshMs - draws.refreshMs;
+        // The streamed masks are the model's; the label map keeps each object's largest 3D part.
+        if (!(await this.syncStored(session.id))) await this.reloadMasks();
         this.lastPropagation = tm;
         document.body.dataset.propagatedMs = String(Math.round(tm.shownMs));
         this.setStatus(`propagated in ${secs} s (3D view ${(tm.render3dMs / 1000).toFixed(1)} s after)`);
@@ -838,7 +865,8 @@ export class App {
     $('slice-up').addEventListener('click', () => this.goToSlice(this.viewer.crosshairSlice() + 1));
     this.viewer.onSliceChange = (z) => {
       slider.value = String(z);
-      $('slice-label').textContent = `slice ${z} / ${Math.max(0, this.viewer.dims[2] - 1)}`;
+      // Indices count from 0, as everywhere in the app: "17 / 24" of 25 slices read as one short.
+      $('slice-label').textContent = `slice ${z} (0–${Math.max(0, this.viewer.dims[2] - 1)})`;
     };
     const help = $('help');
     $('help-button').addEventListener('click', () => {

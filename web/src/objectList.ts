@@ -46,7 +46,8 @@ export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: n
       });
       const stats = document.createElement('span');
       stats.className = 'stats';
-      stats.textContent = o.first < 0 ? 'no mask yet' : `${o.ml.toFixed(2)} mL · slices ${o.first}–${o.last}`;
+      stats.textContent =
+        o.first < 0 ? 'no mask yet' : `${o.ml.toFixed(2)} mL · ${o.first === o.last ? `slice ${o.first}` : `slices ${o.first}–${o.last}`}`;
       li.append(sw, name, hide, del, stats);
       li.addEventListener('click', () => ev.select(o.objId));
       return li;

@@ -11,6 +11,9 @@ export interface PropagationTimings {
   /** Overlay redraws while streaming (and the final one), and their time here. */
   refreshes: number;
   refreshMs: number;
+  /** Of those redraws: how many uploaded only the changed slices, and how many the whole label layer. */
+  sliceUploads?: number;
+  fullUploads?: number;
   /** The last 2D draw after the stream ended. */
   finalDrawMs: number;
   /** The 3D render tile, held while streaming, drawn once. */

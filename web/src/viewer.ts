@@ -7,6 +7,7 @@
  */
 import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
 import { OBJECT_COLOURS } from './colours.js';
+import { syncSlices } from './storedLabels.js';
 import { WINDOW_PRESETS } from './windowPresets.js';
 
 export type ViewLayout = 'multi' | 'axial' | 'coronal' | 'sagittal' | 'render';
@@ -64,6 +65,9 @@ export class Viewer {
       dragAndDropEnabled: false,
       show3Dcrosshair: true,
       crosshairColor: [0.2, 0.8, 1, 0.6],
+      // NiiVue's default is one voxel wide: 3 mm lines on a 3 mm scan hid the anatomy under them.
+      crosshairWidth: 0.5,
+      crosshairWidthUnit: 'mm',
       isColorbar: false,
       loadingText: 'open a scan: Open... or drop a file here',
     });
@@ -289,6 +293,7 @@ export class Viewer {
     const img = this.labels.img as Uint8Array;
     const g = this.sliceGeometry(axis, index);
     if (axis === 2) {
+      this.dirty?.add(index);
       const n = g.rows * g.cols;
       const off = g.base;
       for (let i = 0; i < n; i++) {
@@ -297,6 +302,7 @@ export class Viewer {
       }
       return;
     }
+    this.dirty = undefined;
     for (let r = 0; r < g.rows; r++)
       for (let c = 0; c < g.cols; c++) {
         const v = g.base + r * g.rowStride + c * g.colStride;
@@ -321,14 +327,30 @@ export class Viewer {
     return any ? out : undefined;
   }
 
+  /** The overlay's voxels as shown (x-fastest label ids; read, never written, by callers). */
+  shownLabels(): Uint8Array | undefined {
+    return this.labels?.img as Uint8Array | undefined;
+  }
+
+  /** Replaces the whole overlay with `labels` (x-fastest); returns the z-slices that differed (not yet redrawn). */
+  replaceLabels(labels: Uint8Array): number[] {
+    const img = this.labels?.img as Uint8Array | undefined;
+    if (!img || img.length !== labels.length) return [];
+    const changed = syncSlices(img, labels, this.dims[0], this.dims[1]);
+    for (const z of changed) this.dirty?.add(z);
+    return changed;
+  }
+
   clearObject(objId: number): void {
     if (!this.labels) return;
     const img = this.labels.img as Uint8Array;
     for (let i = 0; i < img.length; i++) if (img[i] === objId) img[i] = 0;
+    this.dirty = undefined;
   }
 
   clearAll(): void {
     (this.labels?.img as Uint8Array | undefined)?.fill(0);
+    this.dirty = undefined;
   }
 
   /** Voxel count of one object (volume in mL = count x voxel volume / 1000). */
@@ -355,8 +377,96 @@ export class Viewer {
     this.nv.updateGLVolume();
   }
 
-  /** Overlay redraws so far and their time on this thread (drawScene waits for the GL work: gl.finish). */
-  readonly drawStats = { refreshes: 0, refreshMs: 0 };
+  /**
+   * Overlay redraws so far and their time on this thread (drawScene waits for the GL work:
+   * gl.finish); how many re-uploaded the whole label layer and how many only changed slices.
+   */
+  readonly drawStats = { refreshes: 0, refreshMs: 0, fullUploads: 0, sliceUploads: 0 };
+
+  /** Axial slices written since the last overlay redraw; undefined: anything may have changed. */
+  private dirty: Set<number> | undefined = new Set();
+
+  /**
+   * Re-uploads only the given axial slices of the label layer. NiiVue's refreshLayers re-creates the
+   * overlay's RGBA texture and runs its reorienting shader over every slice (≈ 0.6 CPU-s per redraw
+   * on a CPU-rendered WebGL, while the model needs the same cores): here the same call runs with
+   * the previous texture kept, the raw labels uploaded for those slices only and the shader drawn
+   * into their layers only, so every other layer keeps what the last full pass drew. Only where the
+   * scan's z axis is NiiVue's (RAS) slice axis, as for axial stacks; false (nothing done) otherwise.
+   * NiiVue has no partial update, hence the scoped interception of its GL calls (restored after).
+   */
+  private refreshSlices(slices: ReadonlySet<number>): boolean {
+    const nv = this.nv as unknown as {
+      gl: WebGL2RenderingContext;
+      overlayTexture: WebGLTexture | null;
+      rgbaTex: (tex: WebGLTexture | null, unit: number, dims: number[], init?: boolean) => WebGLTexture;
+    };
+    const labels = this.labels!;
+    const keep = nv.overlayTexture;
+    const perm = labels.permRAS;
+    const [nx, ny, nz] = this.dims;
+    if (!keep || !perm || Math.abs(perm[2]!) !== 3 || slices.size === 0) return slices.size === 0 && keep !== null;
+    // NiiVue internals this relies on; another NiiVue version without them gets the whole re-upload.
+    if (typeof nv.rgbaTex !== 'function' || typeof nv.gl?.texSubImage3D !== 'function') return false;
+    const gl = nv.gl;
+    const layers = new Set([...slices].map((z) => (perm[2]! > 0 ? z : nz - 1 - z)));
+    const img = labels.img as Uint8Array;
+    const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+    const owned = ['texSubImage3D', 'framebufferTextureLayer', 'drawArrays'].filter((k) => own(gl, k));
+    const ownRgba = own(nv, 'rgbaTex');
+    const rgbaTex = nv.rgbaTex;
+    const { texSubImage3D, framebufferTextureLayer, drawArrays } = gl;
+    let skip = false;
+    nv.rgbaTex = (tex, unit, dims, init) => {
+      if (tex !== null || unit !== gl.TEXTURE2) return rgbaTex.call(nv, tex, unit, dims, init);
+      gl.activeTexture(unit);
+      gl.bindTexture(gl.TEXTURE_3D, keep);
+      return keep;
+    };
+    gl.texSubImage3D = ((...a: unknown[]) => {
+      // The raw labels' upload (x, y, z offsets 0, the whole native grid): only the changed slices.
+      if (a.length === 11 && a[5] === nx && a[6] === ny && a[7] === nz && a[10] === img) {
+        for (const z of slices)
+          texSubImage3D.call(
+            gl,
+            a[0] as number,
+            0,
+            0,
+            0,
+            z,
+            nx,
+            ny,
+            1,
+            a[8] as number,
+            a[9] as number,
+            img.subarray(z * nx * ny, (z + 1) * nx * ny),
+          );
+        return;
+      }
+      return (texSubImage3D as (...b: unknown[]) => void).apply(gl, a);
+    }) as typeof gl.texSubImage3D;
+    gl.framebufferTextureLayer = (target, attachment, texture, level, layer) => {
+      skip = texture === keep && !layers.has(layer);
+      framebufferTextureLayer.call(gl, target, attachment, texture, level, layer);
+    };
+    gl.drawArrays = (mode, first, count) => {
+      if (!skip) drawArrays.call(gl, mode, first, count);
+    };
+    try {
+      this.nv.refreshLayers(labels, 1);
+    } finally {
+      // Back to exactly what was there: the prototype's methods unless the instance had its own.
+      if (ownRgba) nv.rgbaTex = rgbaTex;
+      else delete (nv as { rgbaTex?: unknown }).rgbaTex;
+      gl.texSubImage3D = texSubImage3D;
+      gl.framebufferTextureLayer = framebufferTextureLayer;
+      gl.drawArrays = drawArrays;
+      for (const k of ['texSubImage3D', 'framebufferTextureLayer', 'drawArrays'])
+        if (!owned.includes(k)) delete (gl as unknown as Record<string, unknown>)[k];
+    }
+    this.drawStats.sliceUploads++;
+    return true;
+  }
 
   private refreshFrame: number | undefined;
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
@@ -368,11 +478,15 @@ export class Viewer {
     this.refreshFrame = undefined;
   }
 
-  /** The overlay redrawn now (a scheduled redraw is dropped): only the label layer is re-uploaded. */
-  refreshOverlayNow(): void {
+  /**
+   * The overlay redrawn now (a scheduled redraw is dropped): only the label layer is re-uploaded,
+   * whole (so what it shows after this call never depends on the partial path), or with
+   * `partial` only the axial slices written since the last redraw (as streamed redraws do).
+   */
+  refreshOverlayNow(partial = false): void {
     this.cancelScheduled();
     this.lastRefresh = performance.now();
-    this.refreshOverlay();
+    this.refreshOverlay(partial);
   }
 
   /**
@@ -391,7 +505,7 @@ export class Viewer {
       this.refreshFrame = requestAnimationFrame(() => {
         this.refreshFrame = undefined;
         this.lastRefresh = performance.now();
-        this.refreshOverlay();
+        this.refreshOverlay(true);
       });
     };
     if (wait === 0) go();
@@ -449,11 +563,16 @@ export class Viewer {
    * re-colour the scan itself (layer 0), which has not changed. The overlay is NiiVue's layer 1
    * (the only overlay), rebuilt whole by refreshLayers.
    */
-  private refreshOverlay(): void {
+  private refreshOverlay(partial: boolean): void {
     const t0 = performance.now();
+    const slices = this.dirty;
+    this.dirty = new Set();
     if (!this.labels || this.nv.volumes[1] !== this.labels) this.nv.updateGLVolume();
     else {
-      this.nv.refreshLayers(this.labels, 1);
+      if (!(partial && slices && this.refreshSlices(slices))) {
+        this.nv.refreshLayers(this.labels, 1);
+        this.drawStats.fullUploads++;
+      }
       this.nv.drawScene();
     }
     this.waitDrawn();

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { MedsamError } from '../../common/errors.js';
 import { readVolume } from '../../io/readVolume.js';
@@ -11,6 +11,7 @@ import { ProjectService, parseLabelSpec, DEFAULT_CLAIM_SECONDS } from '../../pro
 import { buildReport } from '../../projects/report.js';
 import { writeProjectReport } from '../../projects/writeReport.js';
 import { authorLabel, CASE_STATES, MEMBER_ROLES, type MemberRole, type Project } from '../../projects/types.js';
+import { MASK_EXTENSIONS, checkOutputPath, guardOutputs } from '../outputPaths.js';
 import { parseIndex, parsePositiveInt } from '../parseArgs.js';
 
 /**
@@ -43,6 +44,28 @@ async function withProject<T>(o: Common, fn: (svc: ProjectService, p: Project) =
 }
 
 const out = (s: string) => process.stdout.write(s + '\n');
+
+/**
+ * Writes a folder of outputs (export, report) whole or not at all: into a hidden staging folder
+ * beside `target`, renamed to `target` at the end (an empty `target` is replaced); a failure
+ * removes the staging folder, so no half-written export is ever left under the final name.
+ */
+async function intoNewFolder<T>(target: string, flag: string, fix: string, write: (dir: string) => T | Promise<T>): Promise<T> {
+  const abs = resolve(target);
+  if (existsSync(abs) && (!statSync(abs).isDirectory() || readdirSync(abs).length > 0))
+    throw new MedsamError(`${flag} ${target} is not a new or empty folder`, fix);
+  if (!existsSync(dirname(abs)))
+    throw new MedsamError(`${flag} ${target}: folder ${dirname(abs)} does not exist`, 'create it first or choose another path');
+  const stage = join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+  try {
+    const r = await write(stage);
+    if (existsSync(abs)) rmdirSync(abs);
+    renameSync(stage, abs);
+    return r;
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 function parseMember(text: string): { name: string; role: MemberRole } {
@@ -308,7 +331,10 @@ export function addProjectCommand(program: Command): void {
     .requiredOption('-o, --out <file>', 'mask file (.nii.gz, .nrrd, .npz, …)')
     .action((name: string, version: string | undefined, o: Common & { out: string }) =>
       withProject(o, async (svc, p) => {
+        checkOutputPath(o.out, '-o', MASK_EXTENSIONS);
         const m = await svc.mask(p, name, version === undefined ? undefined : parseIndex('[version]', version));
+        // The case's own image (a file the user made) is never the output.
+        guardOutputs([m.case.source], [{ flag: '-o', path: o.out }]);
         const { image } = await loadCase(m.case.source);
         await writeMask(resolve(o.out), { ...image, data: m.labels }, image);
         out(`wrote version ${m.version.version} of ${name} to ${o.out}`);
@@ -321,7 +347,10 @@ export function addProjectCommand(program: Command): void {
     .requiredOption('--out <dir>', 'new or empty folder')
     .action((o: Common & { round: string; format: ExportFormat; out: string }) =>
       withProject(o, async (svc, p) => {
-        const files = await exportRound(svc, p, parsePositiveInt('--round', o.round), o.format, resolve(o.out));
+        const round = parsePositiveInt('--round', o.round);
+        const files = await intoNewFolder(o.out, '--out', 'export each round into a new folder (exports are never overwritten)', (dir) =>
+          exportRound(svc, p, round, o.format, dir),
+        );
         out(`exported ${files.length - 1} file(s) and manifest.json to ${o.out}`);
       }),
     );
@@ -331,7 +360,9 @@ export function addProjectCommand(program: Command): void {
     .action((o: Common & { out: string }) =>
       withProject(o, async (svc, p) => {
         const r = await buildReport(svc, p);
-        writeProjectReport(resolve(o.out), r);
+        await intoNewFolder(o.out, '--out', 'give a new folder for each report (reports are never overwritten)', (dir) =>
+          writeProjectReport(dir, r),
+        );
         for (const s of r.rounds)
           out(
             `round ${s.round}: ${s.assistedCases} assisted, ${s.manualCases} manual accepted; median active ${s.medianAssistedSeconds?.toFixed(1) ?? '—'} s vs ${s.medianManualSeconds?.toFixed(1) ?? '—'} s manual; cost saved ${s.costSaved === null ? '—' : `${(100 * s.costSaved).toFixed(0)} %`}`,

@@ -32,6 +32,7 @@ import {
   type ReadFlags,
 } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
+import { onInterrupt } from '../interrupt.js';
 import { progressBar } from '../progress.js';
 
 interface SegmentFlags extends ReadFlags {
@@ -181,6 +182,8 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
 
   const resolvedWindow = window === 'auto' ? chooseWindow(image) : { window, reason: 'from --window' };
   const image8 = toUint8(image, { window: resolvedWindow.window });
+  // Installed before the line below is printed: a Ctrl-C from then on stops the work cleanly.
+  const interrupt = onInterrupt();
   log(
     `intensity: ${describeWindow(resolvedWindow.window)} (${resolvedWindow.reason}); model: ${model.id}; axis ${AXIS_NAMES[axis]}, key slice ${prompt.slice}`,
   );
@@ -188,30 +191,40 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   const bar = progressBar(!flags.quiet);
   let result;
   try {
-    result = await segmentVolume(image, [prompt], {
-      model: model.id,
-      axis,
-      threads,
-      precision,
-      intensity: () => image8,
-      largestComponent: flags.largestComponent,
-      onProgress: bar.onProgress,
-      ...(model.family === 'sam2'
-        ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
-        : {}),
-    });
+    try {
+      result = await segmentVolume(image, [prompt], {
+        signal: interrupt.signal,
+        model: model.id,
+        axis,
+        threads,
+        precision,
+        intensity: () => image8,
+        largestComponent: flags.largestComponent,
+        onProgress: bar.onProgress,
+        ...(model.family === 'sam2'
+          ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
+          : {}),
+      });
+    } catch (e) {
+      interrupt.check(e);
+      throw e;
+    } finally {
+      bar.stop();
+    }
+    // A Ctrl-C from here on lets the (atomic) writes finish.
+    interrupt.check();
+    await writeMask(
+      flags.output,
+      result.mask,
+      image,
+      dicomFormat ? { format: dicomFormat, algorithmName: model.id, algorithmVersion: `medsam2.js ${packageVersion()}` } : undefined,
+    );
+    // Every slice the object reached, so a person sees where propagation went (not only the key slice).
+    if (flags.preview)
+      writeMontage(flags.preview, image8, image.dims, result.mask.data as ArrayLike<number>, undefined, { axis, prompts: [prompt] });
   } finally {
-    bar.stop();
+    interrupt.dispose();
   }
-  await writeMask(
-    flags.output,
-    result.mask,
-    image,
-    dicomFormat ? { format: dicomFormat, algorithmName: model.id, algorithmVersion: `medsam2.js ${packageVersion()}` } : undefined,
-  );
-  // Every slice the object reached, so a person sees where propagation went (not only the key slice).
-  if (flags.preview)
-    writeMontage(flags.preview, image8, image.dims, result.mask.data as ArrayLike<number>, undefined, { axis, prompts: [prompt] });
 
   if (flags.store && web) {
     await storeInstances(web.base, [new Uint8Array(readFileSync(flags.output))], web.study);

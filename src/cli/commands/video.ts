@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { guardOutputs } from '../outputPaths.js';
 import { collect, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
+import { onInterrupt } from '../interrupt.js';
 import { progressBar } from '../progress.js';
 
 interface VideoFlags {
@@ -87,6 +88,9 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   if (points?.length) prompt.points = points;
   if (flags.mask) prompt.mask = readFrameMask(flags.mask, video);
   validateFramePrompts([prompt], video.width, video.height, video.frames.length);
+  // segmentVideo writes the outputs itself, after the model and only if the signal has not fired.
+  // Installed before the line below is printed: a Ctrl-C from then on stops the work cleanly.
+  const interrupt = onInterrupt();
   log(
     `video: ${video.frames.length} frames ${video.width}x${video.height} at ${+video.fps.toFixed(3)} fps (${video.kind}); model: ${model.id}; prompt on frame ${frame}`,
   );
@@ -95,6 +99,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   let result;
   try {
     result = await segmentVideo(video, [prompt], {
+      signal: interrupt.signal,
       model: model.id,
       threads,
       precision,
@@ -103,8 +108,12 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
       log,
       memory,
     });
+  } catch (e) {
+    interrupt.check(e);
+    throw e;
   } finally {
     bar.stop();
+    interrupt.dispose();
   }
   process.stdout.write(`${describeVideoResult(result)} -> ${flags.output} (${Object.values(VIDEO_OUTPUTS).join(', ')})\n`);
   if (result.objects.some((o) => o.promptArea === 0)) {

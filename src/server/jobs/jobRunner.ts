@@ -68,6 +68,8 @@ export interface JobView {
 
 export class JobRunner {
   private stopping = false;
+  /** Jobs running in this process, by id: a cancel aborts them (they stop between slices or frames). */
+  private readonly running = new Map<string, AbortController>();
 
   constructor(
     private readonly repo: Repository,
@@ -188,6 +190,9 @@ export class JobRunner {
     const done = ((job.result as { checkpoints?: ObjectCheckpoint[] } | null)?.checkpoints ?? []).filter((c) => this.blobs.has(c.sha));
     // Only a job nobody cancelled meanwhile starts.
     if (!(await this.repo.updateJob(id, { status: 'running', error: null }, ['queued', 'running']))) return;
+    const abort = new AbortController();
+    this.running.set(id, abort);
+    const { signal } = abort;
     try {
       const { upload, volume, frames } = await loadUpload(this.repo, this.volumes, job.uploadId, `job ${id}`);
       if (!this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
@@ -202,10 +207,21 @@ export class JobRunner {
       };
       if (frames) {
         // A video runs whole (no per-object checkpoints): after a restart it runs again, to the same result.
-        const res = await runVideoJob(frames, videoJobPrompts(upload, req), { model: job.model, threads: this.config.threads, onProgress });
+        const res = await runVideoJob(frames, videoJobPrompts(upload, req), {
+          model: job.model,
+          threads: this.config.threads,
+          onProgress,
+          signal,
+        });
         const seconds = (performance.now() - t0) / 1000;
+        if (signal.aborted) return;
         const sha = this.blobs.putBytes(await gzipAsync(res.labels, { level: 1 }));
-        await this.repo.updateJob(id, { status: 'done', progress: 1, resultSha: sha, result: { ...res.summary, seconds } });
+        if (
+          !(await this.repo.updateJob(id, { status: 'done', progress: 1, resultSha: sha, result: { ...res.summary, seconds } }, [
+            'running',
+          ]))
+        )
+          return;
         this.metrics.jobs.inc({ status: 'done' });
         this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
         return;
@@ -218,35 +234,46 @@ export class JobRunner {
         threads: this.config.threads,
         intensity: intensityFor(req.window),
         done,
+        signal,
         save: async (objId, mask, slices, seconds) => {
           const c: ObjectCheckpoint = { objId, sha: this.blobs.putBytes(gzipSync(mask, { level: 1 })), slices, seconds };
           checkpoints.push(c);
-          await this.repo.updateJob(id, { result: { checkpoints } });
+          // Only while running: a cancel has cleared the checkpoints and must stay cleared.
+          await this.repo.updateJob(id, { result: { checkpoints } }, ['running']);
           return c;
         },
         load: (sha) => new Uint8Array(gunzipSync(readFileSync(this.blobs.path(sha)))),
         onProgress,
       });
       const seconds = (performance.now() - t0) / 1000;
+      if (signal.aborted) return;
       const sha = this.blobs.putBytes(gzipSync(res.labels, { level: 1 }));
-      await this.repo.updateJob(id, {
-        status: 'done',
-        progress: 1,
-        resultSha: sha,
-        result: {
-          slicesSegmented: res.slicesSegmented,
-          slicesEncoded: res.slicesEncoded,
-          seconds,
-          objects: res.objects,
-          resumedObjects: done.length,
+      const stored = await this.repo.updateJob(
+        id,
+        {
+          status: 'done',
+          progress: 1,
+          resultSha: sha,
+          result: {
+            slicesSegmented: res.slicesSegmented,
+            slicesEncoded: res.slicesEncoded,
+            seconds,
+            objects: res.objects,
+            resumedObjects: done.length,
+          },
         },
-      });
+        ['running'],
+      );
+      if (!stored) return;
       this.metrics.jobs.inc({ status: 'done' });
       this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
     } catch (e) {
+      // A cancelled job stops with PropagationCancelled; cancel() already wrote its status.
+      if (signal.aborted) return;
       const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
-      await this.repo.updateJob(id, { status: 'failed', error: msg });
-      this.metrics.jobs.inc({ status: 'failed' });
+      if (await this.repo.updateJob(id, { status: 'failed', error: msg }, ['running'])) this.metrics.jobs.inc({ status: 'failed' });
+    } finally {
+      this.running.delete(id);
     }
   }
 
@@ -260,12 +287,17 @@ export class JobRunner {
     return pending.length;
   }
 
+  /**
+   * Cancels a queued or running job (its owner or an admin). A running one stops cooperatively
+   * between slices (frames): it writes no result, its checkpoints are dropped (so it is never
+   * resumed), its worker goes to the next job. A finished job is left as it is.
+   */
   async cancel(p: Principal, id: string): Promise<JobView> {
     const j = await this.row(p, id);
     if (!canWrite(p) || (p.id !== j.owner && p.role !== 'admin'))
       throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${id}`, 'ask its owner');
-    if (j.status === 'running') throw new HttpError(409, `job ${id} is already running`, 'wait for it to finish');
-    if (j.status === 'queued') await this.repo.updateJob(id, { status: 'cancelled' }, ['queued']);
+    if (await this.repo.updateJob(id, { status: 'cancelled', error: `cancelled by ${p.name}`, result: null }, ['queued', 'running']))
+      this.running.get(id)?.abort();
     return this.view((await this.repo.job(id))!);
   }
 

@@ -1,3 +1,4 @@
+import { PropagationCancelled } from '../../families/cancelled.js';
 import type { Volume } from '../../io/volume.js';
 import { voxelCount } from '../../io/volume.js';
 import type { VolumePrompt } from '../../predictor/prompts.js';
@@ -34,6 +35,8 @@ export interface SegmentByObjectOptions {
   load(sha: string): Uint8Array;
   /** Fraction of the job done (finished objects plus the running one's share). */
   onProgress?(fraction: number): void;
+  /** Cancels the job: checked between slices (inside propagate) and between objects; throws PropagationCancelled. */
+  signal?: AbortSignal;
 }
 
 export interface SegmentByObjectResult {
@@ -65,15 +68,18 @@ export async function segmentByObject(
         if (todo.includes(p.objId))
           await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
       for (const objId of todo) {
+        if (opts.signal?.aborted) throw new PropagationCancelled();
         const t0 = performance.now();
         const finished = order.length - todo.length + todo.indexOf(objId);
         await session.propagate({
           objIds: [objId],
+          signal: opts.signal,
           onProgress: (d, total) => opts.onProgress?.((finished + (total > 0 ? Math.min(1, d / total) : 0)) / order.length),
         });
         const one = new Uint8Array(voxelCount(volume));
         const slices = addObjectToLabelMap(one, volume, opts.axis, objId, session.objectMasks(objId), true);
         for (let i = 0; i < one.length; i++) one[i] = one[i] ? 1 : 0;
+        if (opts.signal?.aborted) throw new PropagationCancelled();
         byId.set(objId, await opts.save(objId, one, slices, (performance.now() - t0) / 1000));
         opts.onProgress?.((finished + 1) / order.length);
       }

@@ -50,11 +50,12 @@ export interface VideoJobResult {
 export async function runVideoJob(
   frames: LoadedFrames,
   prompts: FramePrompt[],
-  opts: { model: string; threads?: number; onProgress?: (fraction: number) => void },
+  opts: { model: string; threads?: number; onProgress?: (fraction: number) => void; signal?: AbortSignal },
 ): Promise<VideoJobResult> {
   const r = await segmentVideo(frames, prompts, {
     model: opts.model,
     threads: opts.threads,
+    signal: opts.signal,
     onProgress: (done, total) => opts.onProgress?.(total ? done / total : 0),
   });
   const px = r.width * r.height;

@@ -1,0 +1,101 @@
+/**
+ * Ctrl-C during `medsam2 segment` and `medsam2 video` on real data: SIGINT is sent once the
+ * command has said what it will run (the model is about to run), and the command stops between
+ * slices (frames) with exit 130 and one line, leaving its output folder exactly as it was (no
+ * mask, no preview, no hidden temp file, no half-moved video outputs).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { readNpzCase } from '../../src/io/npzFile.js';
+import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
+import { ROOT } from '../helpers/cli.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4 } from '../pipelines/syntheticVideo.js';
+import { SHARED_SKIP, croppedLesion } from '../server/harness.js';
+
+const SKIP = SHARED_SKIP || KVASIR_SKIP;
+if (SKIP) process.stdout.write(`# skipping the CLI Ctrl-C test: ${SKIP}\n`);
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'medsam2-interrupt-'));
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Runs the CLI, sends SIGINT when a stderr line matches `ready`, resolves with the exit code and stderr. */
+function interrupted(args: string[], ready: RegExp): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, MEDSAM2_DEBUG: '' },
+    });
+    let stderr = '';
+    let sent = false;
+    child.stderr.on('data', (b) => {
+      stderr += b;
+      if (!sent && ready.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    child.on('error', rej);
+    child.on('close', (code) => res({ code, stderr, sent }));
+  });
+}
+
+function assertInterrupted(r: { code: number | null; stderr: string; sent: boolean }, out: string, before: string[]): void {
+  assert.ok(r.sent, `the command never got ready: ${r.stderr}`);
+  assert.equal(r.code, 130, r.stderr);
+  const errors = r.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('medsam2:'));
+  assert.deepEqual(errors, ['medsam2: error: interrupted (Ctrl-C) before any output was written — run the command again to redo it']);
+  assert.deepEqual(readdirSync(out).sort(), before, 'the output folder is as it was');
+}
+
+describe('Ctrl-C during a long command', { skip: SKIP }, () => {
+  it('segment: exit 130, one line, no mask, no preview, no temp file', { timeout: 180_000 }, async () => {
+    const crop = await croppedLesion(dir, 6);
+    const c = await readNpzCase(crop.path);
+    const box = promptFromReference('key-box', { reference: c.label!.data as Uint8Array, dims: c.image.dims }).box!;
+    const out = join(dir, 'seg-out');
+    mkdirSync(out);
+    const r = await interrupted(
+      [
+        'segment',
+        crop.path,
+        '--slice',
+        String(crop.key),
+        '--box',
+        box.join(','),
+        '-o',
+        join(out, 'm.nii.gz'),
+        '--preview',
+        join(out, 'm.png'),
+      ],
+      /^intensity: /m,
+    );
+    assertInterrupted(r, out, []);
+  });
+
+  it('video: exit 130, one line, an existing output folder keeps exactly its files', { timeout: 180_000 }, async () => {
+    const { clip, mp4 } = await polypClipMp4(dir, 11);
+    const out = join(dir, 'video-out');
+    mkdirSync(out);
+    mkdirSync(join(out, 'mine'));
+    const r = await interrupted(
+      ['video', mp4, '--frame', '0', '--box', maskBox(clip.masks[0]!, clip.width).join(','), '-o', out],
+      /^video: /m,
+    );
+    assertInterrupted(r, out, ['mine']);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.startsWith('.')),
+      [],
+      'no hidden staging folder beside it',
+    );
+  });
+});
