@@ -338,6 +338,12 @@ test('intensityBox rescue: on a thick step where the decoder spills over the shr
   for (const k of [2, 3]) assert.ok(maskDice(rescued.masks.get(k)!, disc(5, 36)) > 0.6, `slice ${k}`);
   // The cap: a rescued mask may not be larger than the previous slice's.
   assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 0.1 })), [0, 1]);
+  // The cycle check on re-anchored steps: carried back to slice 1, the rescued mask gives only part of
+  // slice 1's disc; a demand for near-identity refuses the rescue, a loose one keeps it.
+  const strict = await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1, intensityBoxMinCycleIoU: 0.99 });
+  assert.deepEqual(sorted(strict), [0, 1]);
+  assert.equal(strict.stops[0]!.up, 'background');
+  assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1, intensityBoxMinCycleIoU: 0.1 })), [0, 1, 2, 3]);
 });
 
 test('outputThreshold trims the soft rim of the masks handed out but carries the untrimmed masks (no drift)', async () => {
