@@ -1,5 +1,5 @@
 /**
- * `node --import tsx scripts/int8GemmBench.ts [--threads 2] [--runs 15] [--shapes M,K,N;...]`
+ * `node --import tsx scripts/int8GemmBench.ts [--threads 2] [--runs 15] [--shapes M,K,N;...] [--only REGEX] [--nbits B,BS;...] [--ort DIR]`
  *
  * Does ONNX Runtime's int8 GEMM reach what the CPU's integer units allow? One linear layer
  * y = x·W (x [M,K] float, W [K,N] constant) at the SAM2 encoder's and memory attention's shapes,
@@ -10,27 +10,70 @@
  *  - `DynamicQuantizeLinear` + `MatMulIntegerToFloat` (the same split in two ops),
  *  - `MatMulInteger` on an already-uint8 x with int32 output (the bare integer GEMM: no
  *    quantisation of x, no rescale), u8·s8 and u8·u8,
- *  - `QLinearMatMul` on uint8 x with static scales (uint8 output).
+ *  - `QLinearMatMul` on uint8 x with static scales (uint8 output),
+ *  - `QuantizeLinear` with a static (calibrated) scale + `MatMulIntegerToFloat` (no min/max pass),
+ *  - `MatMulNBits` (bits 8 or 4, block-wise weight scales) with `accuracy_level` 4: x quantised to
+ *    int8 per row and block of K at run time (MLAS "SQNBitGemm" kernels).
+ * `--only REGEX` keeps fp32 plus the variants whose name matches; `--nbits 8,32;4,32` picks the
+ * MatMulNBits (bits, block size) pairs.
  * Prints GFLOP/s (fp32) and GOP/s (int8; multiply-add = 2 ops) per shape, from wall time and from
  * process CPU time (idle spinning off), the latter per core-second: what a busy machine can still measure. MLAS picks its integer
  * kernel (AVX2, AVX-512 VNNI, AMX) from CPUID at load time; this tells which class of speed we get.
  * Synthetic weights (speed does not depend on the values).
  */
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/models/onnx/graphBuilder.js';
 import { decodeOnnx, DT, encodeOnnx, type ProtoModel, type ProtoNode, type ProtoTensor } from '../src/models/onnx/onnxProto.js';
 import { quantizeColumns, quantizeOnnxBytes } from '../src/models/onnx/quantize.js';
 
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ProtoTensor => ({ name, dataType, dims, rawData: raw });
-const node = (opType: string, input: string[], output: string[], domain = ''): ProtoNode => ({
+const node = (opType: string, input: string[], output: string[], domain = '', ints: Record<string, number> = {}): ProtoNode => ({
   opType,
   input,
   output,
   name: output[0],
   domain,
-  attribute: [],
+  attribute: Object.entries(ints).map(([name, i]) => ({ name, type: 2, i })),
 });
+
+/**
+ * Block-wise symmetric weights of a row-major [k, n] matrix in `com.microsoft.MatMulNBits` layout:
+ * B [n, kBlocks, blockSize·bits/8] uint8 (column n's k-th value in block k/blockSize; 4-bit values
+ * two per byte, the even k in the low nibble), stored offset by the default zero point 2^(bits-1), and
+ * one float scale per (column, block), n-major. A last partial block is padded with zeros.
+ */
+export function quantizeBlocks(
+  w: Float32Array,
+  k: number,
+  n: number,
+  bits: 4 | 8,
+  blockSize: number,
+): { b: Uint8Array; scale: Float32Array; kBlocks: number; blob: number } {
+  const kBlocks = Math.ceil(k / blockSize);
+  const blob = (blockSize * bits) / 8;
+  const qmax = bits === 8 ? 127 : 7;
+  const zp = bits === 8 ? 128 : 8;
+  const b = new Uint8Array(n * kBlocks * blob);
+  const scale = new Float32Array(n * kBlocks);
+  for (let j = 0; j < n; j++) {
+    for (let kb = 0; kb < kBlocks; kb++) {
+      const k0 = kb * blockSize;
+      const k1 = Math.min(k, k0 + blockSize);
+      let amax = 0;
+      for (let i = k0; i < k1; i++) amax = Math.max(amax, Math.abs(w[i * n + j]!));
+      const s = amax > 0 ? amax / qmax : 1;
+      scale[j * kBlocks + kb] = s;
+      const base = (j * kBlocks + kb) * blob;
+      for (let i = 0; i < blockSize; i++) {
+        const v = k0 + i < k1 ? Math.max(-qmax, Math.min(qmax, Math.round(w[(k0 + i) * n + j]! / s))) + zp : zp;
+        if (bits === 8) b[base + i] = v;
+        else b[base + (i >> 1)]! |= i & 1 ? v << 4 : v;
+      }
+    }
+  }
+  return { b, scale, kBlocks, blob };
+}
 
 function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -71,7 +114,7 @@ function withGraph(
   return encodeOnnx(m);
 }
 
-function variants(M: number, K: number, N: number): { name: string; model: Uint8Array; feed: ort.Tensor }[] {
+function variants(M: number, K: number, N: number, nbits: [4 | 8, number][]): { name: string; model: Uint8Array; feed: Ort.Tensor }[] {
   const fp = fp32Model(M, K, N);
   const xf = new ort.Tensor('float32', rand(M * K, 1), [M, K]);
   const xu8 = new ort.Tensor(
@@ -104,6 +147,35 @@ function variants(M: number, K: number, N: number): { name: string; model: Uint8
       ),
       feed: xf,
     },
+    {
+      // static activation scale (calibrated offline): no min/max pass over x at run time
+      name: 'static QuantizeLinear + MMIntegerToFloat',
+      model: withGraph(
+        fp,
+        [
+          node('QuantizeLinear', ['x', 'xs', 'xz'], ['xq']),
+          node('MatMulIntegerToFloat', ['xq', 'wq', 'xs', 'ws', 'xz'], ['y'], 'com.microsoft'),
+        ],
+        [wq, ws, f('xs', 2 / 255), u('xz', 128)],
+        { name: 'x', elem: DT.float, dims: [M, K] },
+        out,
+      ),
+      feed: xf,
+    },
+    ...nbits.map(([bits, bs]) => {
+      const qb = quantizeBlocks(rand(K * N, 2), K, N, bits, bs);
+      return {
+        name: `MatMulNBits ${bits}b blk${bs} acc4`,
+        model: withGraph(
+          fp,
+          [node('MatMulNBits', ['x', 'qb', 'qs'], ['y'], 'com.microsoft', { K, N, bits, block_size: bs, accuracy_level: 4 })],
+          [tensor('qb', DT.uint8, [N, qb.kBlocks, qb.blob], qb.b), tensor('qs', DT.float, [N * qb.kBlocks], bytes(qb.scale))],
+          { name: 'x', elem: DT.float, dims: [M, K] },
+          out,
+        ),
+        feed: xf,
+      };
+    }),
     {
       name: 'MatMulInteger u8·s8 → i32',
       model: withGraph(
@@ -145,19 +217,30 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/** The onnxruntime-node module (--ort DIR: another installed version, e.g. a newer one in a temp dir). */
+let ort: typeof Ort;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const arg = (k: string, d: string) => {
     const i = argv.indexOf(k);
     return i >= 0 ? argv[i + 1]! : d;
   };
+  const ortDir = arg('--ort', '');
+  ort = (await import(ortDir ? `${ortDir}/node_modules/onnxruntime-node/dist/index.js` : 'onnxruntime-node')) as typeof Ort;
   const threads = Number(arg('--threads', '2'));
   const runs = Number(arg('--runs', '15'));
   // encoder stage 3 (7 of the 12 blocks): qkv, MLP up, MLP down; stage 1 MLP up; memory attention FFN up
   const shapes = arg('--shapes', '1024,384,1152;1024,384,1536;1024,1536,384;16384,96,384;4096,192,768;1024,256,2048')
     .split(';')
     .map((s) => s.split(',').map(Number) as [number, number, number]);
-  const opts: ort.InferenceSession.SessionOptions = {
+  // MatMulNBits variants: bits and block size (accuracy_level 4: int8 activations, per-block scales)
+  const nbits = arg('--nbits', '8,32;8,64;8,128;4,32')
+    .split(';')
+    .map((s) => s.split(',').map(Number) as [4 | 8, number]);
+  const onlyArg = arg('--only', '');
+  const only = onlyArg ? new RegExp(onlyArg) : undefined;
+  const opts: Ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
@@ -168,7 +251,7 @@ async function main(): Promise<void> {
   console.log(`onnxruntime-node ${ort.env.versions.common}, ${threads} threads, median of ${runs} interleaved runs`);
   for (const [M, K, N] of shapes) {
     const ops = 2 * M * K * N;
-    const vs = variants(M, K, N);
+    const vs = variants(M, K, N, nbits).filter((v, i) => i === 0 || !only || only.test(v.name));
     const sessions = await Promise.all(vs.map((v) => ort.InferenceSession.create(v.model, opts)));
     const times = vs.map(() => [] as number[]);
     const cpu = vs.map(() => [] as number[]);

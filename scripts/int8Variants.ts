@@ -1,20 +1,40 @@
 /**
- * `node --import tsx scripts/int8Variants.ts [--runs 9] [--threads 2]`
+ * `node --import tsx scripts/int8Variants.ts [--runs 9] [--threads 2] [--module imageEncoder|memoryAttention] [--variants a,b,...]`
  *
- * Fast-mode graph variants of the tiny512 fixture model's image encoder, timed interleaved in one
- * process on the fixture's middle slice: fp32, int8 with every linear layer quantised (the first
- * two passes), int8 with the last trunk block + neck + conv_s0/s1 in fp32 (the current recipe,
- * compile.ts SAM2_INT8_RECIPE), and that plus the GEMMs with fewer than 128 input or output
- * channels left in fp32 (where int8 did not pay in scripts/int8GemmBench.ts). Reports wall ms and
+ * Fast-mode graph variants of the tiny512 fixture model's image encoder (on the fixture's middle
+ * slice) or memory attention (a synthetic full-memory call), timed interleaved in one process: fp32
+ * and the int8 variants named in --variants (see `all` below; a `+quick` / `+exact` / `+tanh`
+ * suffix also runs the MLP GELUs after int8 GEMMs as that kind, quantize.ts geluAfterInt8;
+ * `static` = the recipe with static activation scales, staticScalesVariant; `pv`, `pvdq`, `pvexp` =
+ * memory attention's probability × value products in int8, quantizeAttentionValues). The
+ * measured-and-rejected passes live here, not in src/. Reports wall ms and
  * process CPU ms per frame (idle spinning off; CPU time is what a shared machine can still
  * compare) and the output error against fp32.
  */
 import * as ort from 'onnxruntime-node';
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
-import { quantizeOnnxBytes, type QuantizeOptions } from '../src/models/onnx/quantize.js';
+import {
+  decodeOnnx,
+  DT,
+  encodeOnnx,
+  toNumber,
+  type ProtoGraph,
+  type ProtoModel,
+  type ProtoNode,
+  type ProtoTensor,
+} from '../src/models/onnx/onnxProto.js';
+import {
+  geluAfterInt8,
+  quantizeAttentionScores,
+  quantizeModel,
+  quantizeOnnxBytes,
+  type QuantizeOptions,
+  type QuantizeReport,
+} from '../src/models/onnx/quantize.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
 import { IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
+import { MEMORY_ATTENTION_IO } from '../src/models/sam2/graphs/memoryAttention.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { fixtureFiles, loadVolume } from './benchSam2.js';
 
@@ -32,22 +52,71 @@ async function main(): Promise<void> {
   const threads = Number(arg('--threads', '2'));
   const files = fixtureFiles();
   const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, {});
-  const fp = model.graphs.imageEncoder;
+  const ma = arg('--module', 'imageEncoder') === 'memoryAttention';
+  const fp = ma ? model.graphs.memoryAttention : model.graphs.imageEncoder;
   const last = model.configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
   const tail = (name: string) => [`trunk/blocks.${last}/`, 'neck/', 'conv_s0/', 'conv_s1/'].some((p) => name.startsWith(p));
-  const variants: [string, Uint8Array][] = [['fp32', fp]];
-  const add = (name: string, skip?: QuantizeOptions['skip']) => {
-    const r = quantizeOnnxBytes(fp, { skip });
-    variants.push([`${name} (${r.report.quantized} int8 GEMMs)`, r.bytes]);
+  const tailSkip: QuantizeOptions['skip'] = (n) => tail(n.name ?? '');
+  const all: Record<string, [string, QuantizeOptions]> = {
+    dqmm: ['int8 DQMM, all linear layers', {}],
+    recipe1: ['int8 DQMM, last block + neck fp32 (fp32-tail-1)', { skip: tailSkip }],
+    narrow: ['int8 DQMM, that + narrow GEMMs fp32', { skip: (n, k, nn) => tail(n.name ?? '') || k < 128 || nn < 128 }],
+    // memory attention
+    scores: ['int8 linear + scores q·kᵀ (int8-scores-1)', { attentionScores: true }],
+    // probability × value products in int8 too (quantizeAttentionValues below; measured slower, not used)
+    pv: ['int8 linear + scores + P·V (row-scaled P, QuantizeLinear)', {}],
+    pvdq: ['int8 linear + scores + P·V (row-scaled P, DQMM)', {}],
+    pvexp: ['int8 linear + scores + P·V (exp(s − max), static 1/255)', {}],
   };
-  add('int8, all linear layers');
-  add('int8, last block + neck fp32', (n) => tail(n.name ?? ''));
-  add('int8, that + narrow GEMMs fp32', (n, k, nn) => tail(n.name ?? '') || k < 128 || nn < 128);
+  const pick = arg('--variants', ma ? 'scores,pv,pvdq,pvexp' : 'recipe1,recipe1+quick,static').split(',');
+  const names = pick.filter((k) => k !== 'static');
+  const variants: [string, Uint8Array][] = [['fp32', fp]];
+  for (const key of names) {
+    const v = all[key.replace(/\+(exact|quick|tanh)$/, '')];
+    if (!v) throw new Error(`unknown variant ${key}; one of ${Object.keys(all).join(', ')}`);
+    const pvMode = ({ pv: 'rowscale', pvdq: 'dqmm', pvexp: 'exp' } as const)[key as 'pv'];
+    let r = pvMode ? pvVariant(fp, pvMode) : quantizeOnnxBytes(fp, v[1]);
+    const gelu = key.match(/\+(exact|quick|tanh)$/)?.[1] as 'exact' | 'quick' | 'tanh' | undefined;
+    let extra = '';
+    if (gelu) {
+      const m = decodeOnnx(r.bytes);
+      extra = `, ${geluAfterInt8(m, gelu)} GELUs ${gelu} with the bias in the GEMM`;
+      r = { ...r, bytes: encodeOnnx(m) };
+    }
+    variants.push([`${v[0]}${extra} (${r.report.quantized} int8 GEMMs, ${r.report.scores} products)`, r.bytes]);
+  }
 
-  const vol = loadVolume(files.input);
   const S = model.configs.predictor.imageSize;
-  const img = await framesFromU8(vol.u8, vol.n, vol.h, vol.w, S).frame(vol.n >> 1);
-  const feed = { [IMAGE_ENCODER_IO.image]: new ort.Tensor('float32', img, [1, 3, S, S]) };
+  const outName = ma ? MEMORY_ATTENTION_IO.out : IMAGE_ENCODER_IO.visionFeatures;
+  let feed: Record<string, ort.Tensor>;
+  if (ma) {
+    // a full-memory call (7 memory frames of (S/16)² tokens + 32 object-pointer tokens), synthetic values
+    const hw = (S / 16) ** 2;
+    const C = model.configs.memory.hiddenDim;
+    const Cm = model.configs.memory.memDim;
+    const M = 7 * hw + 32;
+    const rnd = (n: number, seed: number) => {
+      const a = new Float32Array(n);
+      let x = seed >>> 0;
+      for (let i = 0; i < n; i++) {
+        x = (x * 1664525 + 1013904223) >>> 0;
+        a[i] = x / 2 ** 31 - 1;
+      }
+      return a;
+    };
+    const io = MEMORY_ATTENTION_IO;
+    feed = {
+      [io.curr]: new ort.Tensor('float32', rnd(hw * C, 1), [hw, 1, C]),
+      [io.currPos]: new ort.Tensor('float32', rnd(hw * C, 2), [hw, 1, C]),
+      [io.memory]: new ort.Tensor('float32', rnd(M * Cm, 3), [M, 1, Cm]),
+      [io.memoryPos]: new ort.Tensor('float32', rnd(M * Cm, 4), [M, 1, Cm]),
+      [io.numObjPtrTokens]: new ort.Tensor('float32', Float32Array.of(32), [1]),
+    };
+  } else {
+    const vol = loadVolume(files.input);
+    const img = await framesFromU8(vol.u8, vol.n, vol.h, vol.w, S).frame(vol.n >> 1);
+    feed = { [IMAGE_ENCODER_IO.image]: new ort.Tensor('float32', img, [1, 3, S, S]) };
+  }
   const opts: ort.InferenceSession.SessionOptions = {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -55,6 +124,7 @@ async function main(): Promise<void> {
     executionProviders: ['cpu'],
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
+  if (pick.includes('static')) variants.push(await staticScalesVariant(fp, feed, tailSkip, opts));
   const sessions = [];
   for (const [, bytes] of variants) sessions.push(await ort.InferenceSession.create(bytes, opts));
   const wall = variants.map(() => [] as number[]);
@@ -66,7 +136,7 @@ async function main(): Promise<void> {
       const c = process.cpuUsage();
       const o = await s.run(feed);
       const dc = process.cpuUsage(c);
-      if (r < 0) outs[i] = o[IMAGE_ENCODER_IO.visionFeatures]!.data as Float32Array;
+      if (r < 0) outs[i] = o[outName]!.data as Float32Array;
       else {
         wall[i]!.push(performance.now() - t);
         cpu[i]!.push((dc.user + dc.system) / 1000);
@@ -74,7 +144,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `tiny512 image encoder, ${threads} threads, median of ${runs} interleaved runs (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
+    `tiny512 ${ma ? 'memory attention (full memory)' : 'image encoder'}, ${threads} threads, median of ${runs} interleaved runs (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
   );
   for (const [i, [name]] of variants.entries()) {
     let e = 0;
@@ -85,10 +155,260 @@ async function main(): Promise<void> {
     }
     console.log(
       `  ${name.padEnd(48)} wall ${median(wall[i]!).toFixed(0).padStart(6)} ms (${(median(wall[0]!) / median(wall[i]!)).toFixed(2)}× fp32)` +
-        `  CPU ${median(cpu[i]!).toFixed(0).padStart(6)} ms (${(median(cpu[0]!) / median(cpu[i]!)).toFixed(2)}× fp32)  vision features rel. RMS error ${Math.sqrt(e / n).toExponential(2)}`,
+        `  CPU ${median(cpu[i]!).toFixed(0).padStart(6)} ms (${(median(cpu[0]!) / median(cpu[i]!)).toFixed(2)}× fp32)  output rel. RMS error ${Math.sqrt(e / n).toExponential(2)}`,
     );
   }
   for (const s of sessions) await s.release();
+}
+
+/**
+ * The recipe with static activation scales: every int8 GEMM's input quantised by a QuantizeLinear
+ * with a constant scale and zero point (its min/max over a calibration run of the fp32 graph), then
+ * MatMulIntegerToFloat — no run-time min/max pass. Calibrated on the timed input itself, so this is
+ * the speed such a recipe could reach (its accuracy on other inputs is not what this measures).
+ */
+async function staticScalesVariant(
+  fp: Uint8Array,
+  feed: Record<string, ort.Tensor>,
+  skip: QuantizeOptions['skip'],
+  opts: ort.InferenceSession.SessionOptions,
+): Promise<[string, Uint8Array]> {
+  const q = decodeOnnx(quantizeOnnxBytes(fp, { skip }).bytes);
+  const dq = q.graph!.node.filter((n) => n.opType === 'DynamicQuantizeMatMul');
+  const acts = [...new Set(dq.map((n) => n.input[0]!))];
+  // calibration: the fp32 graph with every int8 GEMM input as an extra output
+  const cal = decodeOnnx(fp);
+  cal.graph!.output.push(...acts.map((name) => ({ name }) as ProtoGraph['output'][number]));
+  const s = await ort.InferenceSession.create(encodeOnnx(cal), opts);
+  const o = await s.run(feed);
+  await s.release();
+  const inits = q.graph!.initializer;
+  const nodes: ProtoNode[] = [];
+  const quantized = new Map<string, [string, string, string]>();
+  for (const n of q.graph!.node) {
+    if (n.opType === 'DynamicQuantizeMatMul') {
+      const x = n.input[0]!;
+      let qx = quantized.get(x);
+      if (!qx) {
+        const d = o[x]!.data as Float32Array;
+        let lo = 0;
+        let hi = 0;
+        for (const v of d) {
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        const scale = (hi - lo) / 255 || 1;
+        const zp = Math.min(255, Math.max(0, Math.round(-lo / scale)));
+        const sName = `${x}.static_scale`;
+        const zName = `${x}.static_zp`;
+        inits.push(
+          { name: sName, dataType: DT.float, dims: [], rawData: new Uint8Array(Float32Array.of(scale).buffer) },
+          { name: zName, dataType: DT.uint8, dims: [], rawData: Uint8Array.of(zp) },
+        );
+        qx = [`${x}.static_q`, sName, zName];
+        nodes.push({ opType: 'QuantizeLinear', input: [x, sName, zName], output: [qx[0]], name: qx[0], domain: '', attribute: [] });
+        quantized.set(x, qx);
+      }
+      const [, w, ws, , bias] = n.input;
+      n.opType = 'MatMulIntegerToFloat';
+      n.input = [qx[0], w!, qx[1], ws!, qx[2], '', ...(bias ? [bias] : [])];
+    }
+    nodes.push(n);
+  }
+  q.graph!.node = nodes;
+  return [`int8 static activation scales (QuantizeLinear + MatMulIntegerToFloat), tail fp32 (${dq.length} int8 GEMMs)`, encodeOnnx(q)];
+}
+
+/** Memory attention with its linear layers, scores and P·V products in int8 (values pass first: it reads the softmax's float inputs). */
+function pvVariant(fp: Uint8Array, mode: 'rowscale' | 'exp' | 'dqmm'): { bytes: Uint8Array; report: QuantizeReport } {
+  const m = decodeOnnx(fp);
+  const report = quantizeModel(m, {});
+  const values = quantizeAttentionValues(m, mode);
+  report.scores = quantizeAttentionScores(m) + values;
+  return { bytes: encodeOnnx(m), report };
+}
+
+const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ProtoTensor => ({ name, dataType, dims, rawData: raw });
+
+/** Rank of `t` where the graph fixes it (graph inputs, Reshape to a constant shape, and ops that keep or broadcast ranks). */
+function rankOf(g: NonNullable<ProtoModel['graph']>): (t: string) => number | undefined {
+  const inits = new Map(g.initializer.map((x) => [x.name ?? '', x]));
+  const producer = new Map<string, ProtoNode>();
+  for (const n of g.node) for (const o of n.output) producer.set(o, n);
+  const inputs = new Map(g.input.map((i) => [i.name ?? '', i]));
+  const memo = new Map<string, number | undefined>();
+  const keep = new Set([
+    'LayerNormalization',
+    'SkipLayerNormalization',
+    'Relu',
+    'Gelu',
+    'BiasGelu',
+    'Softmax',
+    'Cast',
+    'Abs',
+    'Neg',
+    'Sqrt',
+    'Exp',
+  ]);
+  const broadcast = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'MatMul']);
+  const rank = (t: string): number | undefined => {
+    if (memo.has(t)) return memo.get(t);
+    memo.set(t, undefined); // cycles cannot occur in a valid graph; guard anyway
+    let r: number | undefined;
+    const init = inits.get(t);
+    const gi = inputs.get(t) as { type?: { tensorType?: { shape?: { dim?: unknown[] } } } } | undefined;
+    const p = producer.get(t);
+    if (init) r = init.dims.length;
+    else if (gi) r = gi.type?.tensorType?.shape?.dim?.length;
+    else if (p?.opType === 'Reshape') {
+      const s = inits.get(p.input[1] ?? '');
+      r = s?.dims.length === 1 ? toNumber(s.dims[0]) : undefined;
+    } else if (p && (p.output[0] === t || (p.opType === 'SkipLayerNormalization' && p.output[3] === t)) && keep.has(p.opType ?? ''))
+      r = rank(p.input[0]!);
+    else if (p && p.output[0] === t && p.opType === 'Gemm') r = 2;
+    else if (p?.opType === 'Transpose') r = p.attribute.find((a) => a.name === 'perm')?.ints?.length || undefined;
+    else if (p?.opType === 'Unsqueeze') {
+      const axes = inits.get(p.input[1] ?? '');
+      const r0 = rank(p.input[0]!);
+      r = axes?.dims.length === 1 && r0 !== undefined ? r0 + toNumber(axes.dims[0]) : undefined;
+    } else if (p && p.output[0] === t && broadcast.has(p.opType ?? '') && (p.domain ?? '') === '') {
+      const rs = p.input.map(rank);
+      r = rs.every((x) => x !== undefined) ? Math.max(...(rs as number[])) : undefined;
+    }
+    memo.set(t, r);
+    return r;
+  };
+  return rank;
+}
+
+/**
+ * Attention's probability × value products P·X in int8, for P = Softmax(scores) over the last axis
+ * and X a 2-D [M, C] activation (memory attention's values at the 64-wide memory width, or its
+ * self-attention input; see ropeAttention.ts valuesThroughOutProj). Probabilities span many orders
+ * of magnitude, so one per-tensor scale (DynamicQuantizeMatMul's) would zero most of them: each row
+ * of P gets its own uint8 scale, its max / 255 (QuantizeLinear per axis on P flattened to rows); X is
+ * quantised per column (symmetric int8, |X| max over tokens / 127, shared by every product that
+ * reads the same X). Row scales cancel: X gets an appended column of ones, so one
+ * `MatMulIntegerToFloat` gives both Σ_j Pq_j·X_j and Σ_j Pq_j, and the output is their ratio — a
+ * softmax-weighted mean whose weights are the quantised probabilities renormalised. Returns how many
+ * products were rewritten.
+ */
+function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'exp' | 'dqmm' = 'dqmm'): number {
+  const g = model.graph!;
+  const inits = new Set(g.initializer.map((t) => t.name ?? ''));
+  const producer = new Map<string, ProtoNode>();
+  const consumers = new Map<string, ProtoNode[]>();
+  for (const n of g.node) {
+    for (const o of n.output) producer.set(o, n);
+    for (const i of n.input) {
+      const c = consumers.get(i);
+      if (c) c.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  const graphOutputs = new Set(g.output.map((o) => o.name ?? ''));
+  const rank = rankOf(g);
+  const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
+  if (opset < 15) return 0; // Shape start/end
+  const axesAsInput = opset >= 18; // ReduceMax takes its axes as an input from opset 18, as an attribute before
+  let uid = 0;
+  const newInits: ProtoTensor[] = [];
+  const constT = (dt: number, dims: number[], raw: Uint8Array): string => {
+    const name = `int8_pv_c${uid++}`;
+    newInits.push(tensor(name, dt, dims, raw));
+    return name;
+  };
+  const constF = (v: number[] | number): string =>
+    typeof v === 'number' ? constT(DT.float, [], bytes(Float32Array.of(v))) : constT(DT.float, [v.length], bytes(Float32Array.from(v)));
+  const constI = (v: number[]): string => constT(DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt))));
+  let seq: ProtoNode[] = [];
+  const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
+    const n: ProtoNode = { opType, input, output: [`int8_pv_t${uid++}`], name: `int8_pv_n${uid++}`, domain, attribute };
+    seq.push(n);
+    return n.output[0]!;
+  };
+  const int = (name: string, v: number) => ({ name, type: 2, i: v });
+  const reduceMax = (t: string, axis: number, keepdims = 0): string =>
+    axesAsInput
+      ? mk('ReduceMax', [t, constI([axis])], [int('keepdims', keepdims)])
+      : mk('ReduceMax', [t], [{ name: 'axes', type: 7, ints: [axis] }, int('keepdims', keepdims)]);
+  const added = new Map<ProtoNode, ProtoNode[]>();
+  const drop = new Set<ProtoNode>();
+  /** X quantised per column with its column of ones appended, once per X: [Xq | 1] int8 and its scales. */
+  const quantX = new Map<string, { xq: string; sx: string }>();
+  let count = 0;
+  for (const node of g.node) {
+    if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2) continue;
+    const [p, x] = node.input as [string, string];
+    const sm = producer.get(p);
+    if (!sm || sm.opType !== 'Softmax' || inits.has(x) || graphOutputs.has(p) || consumers.get(p)?.length !== 1) continue;
+    const rp = rank(p);
+    const axis = sm.attribute.find((a) => a.name === 'axis');
+    if (!rp || rp < 2 || rank(x) !== 2 || (axis && toNumber(axis.i) !== -1 && toNumber(axis.i) !== rp - 1)) continue;
+    seq = [];
+    let qx = quantX.get(x);
+    if (!qx) {
+      // per tensor: QuantizeLinear with a per-column scale is a scalar loop in ORT's CPU kernel
+      const amax = axesAsInput
+        ? mk('ReduceMax', [mk('Abs', [x])], [int('keepdims', 0)])
+        : mk('ReduceMax', [mk('Abs', [x])], [int('keepdims', 0)]);
+      const sx = mk('Max', [mk('Mul', [amax, constF(1 / 127)]), constF(1e-30)]);
+      const xq = mk('QuantizeLinear', [x, sx, constT(DT.int8, [], Uint8Array.of(0))]);
+      const c = mk('Shape', [x], [int('start', 1)]);
+      const ones = mk('Expand', [
+        constT(DT.int8, [1, 1], Uint8Array.of(1)),
+        mk('Concat', [mk('Shape', [x], [int('end', 1)]), constI([1])], [int('axis', 0)]),
+      ]);
+      qx = { xq: mk('Concat', [xq, ones], [int('axis', 1)]), sx: mk('Concat', [mk('Expand', [sx, c]), constF([1])], [int('axis', 0)]) };
+      quantX.set(x, qx);
+    }
+    let pq: string;
+    const u8zero = constT(DT.uint8, [], Uint8Array.of(0));
+    if (mode === 'exp' && consumers.get(sm.input[0]!)?.length === 1 && !graphOutputs.has(sm.input[0]!)) {
+      // exp(s − row max) instead of the softmax: every row's max is exactly 1, so one static scale
+      // 1/255 quantises every row at full resolution (the normalisation happens after the product)
+      const s2 = mk('Flatten', [sm.input[0]!], [int('axis', rp - 1)]);
+      const e = mk('Exp', [mk('Sub', [s2, reduceMax(s2, 1, 1)])]);
+      pq = mk('QuantizeLinear', [e, constF(1 / 255), u8zero]);
+      drop.add(sm);
+    } else if (mode === 'dqmm') {
+      // each row scaled to max 255, quantised per tensor inside DynamicQuantizeMatMul (MLAS's vectorised path)
+      const p2 = mk('Flatten', [p], [int('axis', rp - 1)]);
+      pq = mk('Mul', [p2, mk('Div', [constF(255), mk('Max', [reduceMax(p2, 1, 1), constF(1e-30)])])]);
+    } else {
+      // each row scaled to max 255 (a broadcast Mul), then one per-tensor QuantizeLinear
+      // (QuantizeLinear with per-row scales is a scalar loop in ORT's CPU kernel: 9× slower)
+      const p2 = mk('Flatten', [p], [int('axis', rp - 1)]);
+      const k = mk('Div', [constF(255), mk('Max', [reduceMax(p2, 1, 1), constF(1e-30)])]);
+      pq = mk('QuantizeLinear', [mk('Mul', [p2, k]), constF(1), u8zero]);
+    }
+    const y1 =
+      mode === 'dqmm'
+        ? mk('DynamicQuantizeMatMul', [pq, qx.xq, qx.sx], [], 'com.microsoft')
+        : mk('MatMulIntegerToFloat', [pq, qx.xq, constF(1), qx.sx, u8zero], [], 'com.microsoft');
+    const c = mk('Shape', [x], [int('start', 1)]);
+    const num = mk('Slice', [y1, constI([0]), c, constI([1])]);
+    const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([1])]);
+    const outShape = mk('Concat', [mk('Shape', [drop.has(sm) ? sm.input[0]! : p], [int('end', -1)]), c], [int('axis', 0)]);
+    const y = mk('Reshape', [mk('Div', [num, den]), outShape]);
+    seq[seq.length - 1]!.output = [node.output[0]!];
+    void y;
+    added.set(node, seq);
+    drop.add(node);
+    count++;
+  }
+  if (!count) return 0;
+  const nodes: ProtoNode[] = [];
+  for (const n of g.node) {
+    const a = added.get(n);
+    if (a) nodes.push(...a);
+    if (!drop.has(n)) nodes.push(n);
+  }
+  g.node = nodes;
+  g.initializer.push(...newInits);
+  if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return count;
 }
 
 void main();

@@ -5,7 +5,8 @@
 // `medsam2 eval` (evaluateFolder); the `base` variant reproduces its numbers.
 // Usage: VARIANTS='{"base":{},"tip20":{"minAreaFraction":0.2}}' [SETS=ct-lesion,mr] [SIGNALS=1] \
 //          node --import tsx scripts/accuracy/ruleSweep.ts [out.json]
-// SIGNALS=1 prints each step's stop signals (first variant) beside the reference's area there.
+// SIGNALS=1 prints each step's stop signals (first variant) beside the reference's area there
+// (`in`: fraction of the mask inside the previous one; `RE`: the intensity box's proposal was chosen).
 // Embeddings: $MEDSAM2_EMB_CACHE (default /tmp/acc/emb).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -153,12 +154,14 @@ for (const set of chosen) {
             console.log(
               `    ${String(s.slice).padStart(3)} ref ${String(refA).padStart(5)} area ${String(s.area).padStart(5)} prev ${String(s.prevArea).padStart(5)} key ${s.keyArea}` +
                 ` iou ${s.predictedIoU.toFixed(3)} stab ${s.stability.toFixed(3)} obj ${s.objectFraction.toFixed(2)} prevIoU ${s.prevIoU.toFixed(2)}` +
-                ` shift ${s.centroidShift.toFixed(2)}${s.cycleIoU !== undefined ? ` cyc ${s.cycleIoU.toFixed(2)}` : ''}${s.stop ? ` STOP ${s.stop}` : ''}`,
+                ` shift ${s.centroidShift.toFixed(2)} in ${s.insidePrev.toFixed(2)}${s.reanchored ? ' RE' : ''}${s.cycleIoU !== undefined ? ` cyc ${s.cycleIoU.toFixed(2)}` : ''}${s.stop ? ` STOP ${s.stop}` : ''}`,
             );
           }
         }
       }
       memo.clear();
+      // Rows so far, so a run stopped early still leaves its numbers.
+      if (process.argv[2]) writeFileSync(process.argv[2], JSON.stringify({ variants, rows }, null, 1));
       console.log(`${set.padEnd(15)} ${object.padEnd(22)} ref ${prompt.slice}:${rows.at(-1)!.ref.join('-')}  ${cells.join('  ')}`);
     }
   }

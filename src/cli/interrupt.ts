@@ -11,6 +11,8 @@ export interface Interrupt {
   signal: AbortSignal;
   /** If the signal fired: the one-line error to throw instead of `e` (or instead of writing). */
   check(e?: unknown): void;
+  /** Awaits the work; if it fails after the signal fired (PropagationCancelled), that one-line error instead. */
+  around<T>(work: Promise<T>): Promise<T>;
   dispose(): void;
 }
 
@@ -26,12 +28,21 @@ export function onInterrupt(): Interrupt {
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
+  const check = (e?: unknown): void => {
+    if (ctl.signal.aborted)
+      throw new MedsamError(`interrupted (${by}) before any output was written`, 'run the command again to redo it', INTERRUPTED_EXIT);
+    if (e !== undefined) throw e;
+  };
   return {
     signal: ctl.signal,
-    check(e?: unknown) {
-      if (ctl.signal.aborted)
-        throw new MedsamError(`interrupted (${by}) before any output was written`, 'run the command again to redo it', INTERRUPTED_EXIT);
-      if (e !== undefined) throw e;
+    check,
+    async around<T>(work: Promise<T>): Promise<T> {
+      try {
+        return await work;
+      } catch (e) {
+        check(e);
+        throw e;
+      }
     },
     dispose() {
       process.off('SIGINT', handler);

@@ -4,6 +4,7 @@ import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts
 import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
+import { intensityExtent } from './sam1/intensityExtent.js';
 import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
@@ -73,6 +74,38 @@ export interface Sam1PropagationOptions {
    * the previous slice's: it may undo the decoder's shrinking drift but not leak. Undefined = no cap.
    */
   maxGrownRatio?: number;
+  /**
+   * Re-anchoring on the image (src/predictor/sam1/intensityExtent.ts): one more proposal per slice,
+   * prompted with the box of this slice's object-like pixels that touch the previous mask (the
+   * intensity model's extent) instead of the previous mask's box. 'propose': it competes with the
+   * inset proposals on every slice; 'rescue': it is tried only when every inset proposal is mostly
+   * background (or empty), and kept only when it is not. Undefined = off. Needs the intensity model.
+   */
+  intensityBox?: 'propose' | 'rescue';
+  /** An intensity-box proposal is kept only when its area is at most this factor of the previous slice's. Undefined = no cap. */
+  intensityBoxMaxRatio?: number;
+  /**
+   * An intensity-box proposal is kept only when at least this fraction of it lies inside the previous
+   * slice's mask (an object's next cross-section towards its end lies within the last one). Undefined = off.
+   */
+  intensityBoxMinInside?: number;
+  /**
+   * A slice whose mask came from the intensity box is kept only when that mask, carried one slice
+   * back, gives the previous slice's mask with at least this IoU (the cycle check, applied to
+   * re-anchored steps only); otherwise propagation stops there ('background'). Undefined = off.
+   */
+  intensityBoxMinCycleIoU?: number;
+  /**
+   * Logit threshold of the decoder's masks (SAM's is 0). Above 0 trims the soft rim the decoder adds
+   * around an object on coarse slices (ct-organs' 3 mm pixels: masks 1.3–1.5× the reference). Default 0.
+   */
+  maskThreshold?: number;
+  /**
+   * Logit threshold of the masks handed out (the result), while the next slice's box is still built
+   * from the mask at maskThreshold: trims the decoder's rim without feeding the smaller mask back into
+   * propagation (which drifts short). Never trims a slice to nothing. Undefined = no trimming.
+   */
+  outputThreshold?: number;
   /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
   onStep?: (s: StepSignals) => void;
   /**
@@ -164,6 +197,10 @@ export interface StepSignals {
   centroidShift: number;
   /** The cycle check's IoU (only when minCycleIoU is set). */
   cycleIoU?: number;
+  /** Fraction of the chosen mask inside the previous slice's mask. */
+  insidePrev: number;
+  /** Whether the chosen mask came from the intensity-box proposal (intensityBox). */
+  reanchored: boolean;
   /** Why propagation stopped at this slice (undefined: the slice was kept). */
   stop?: StopReason;
 }
@@ -201,6 +238,12 @@ type Resolved = typeof DEFAULTS &
     | 'minCycleIoU'
     | 'continuityWeight'
     | 'maxGrownRatio'
+    | 'intensityBox'
+    | 'intensityBoxMaxRatio'
+    | 'intensityBoxMinInside'
+    | 'intensityBoxMinCycleIoU'
+    | 'maskThreshold'
+    | 'outputThreshold'
   >;
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
@@ -246,6 +289,12 @@ export async function propagateObject(
     minCycleIoU: opts.minCycleIoU,
     continuityWeight: opts.continuityWeight,
     maxGrownRatio: opts.maxGrownRatio,
+    intensityBox: opts.intensityBox,
+    intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
+    intensityBoxMinInside: opts.intensityBoxMinInside,
+    intensityBoxMinCycleIoU: opts.intensityBoxMinCycleIoU,
+    maskThreshold: opts.maskThreshold,
+    outputThreshold: opts.outputThreshold,
     pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
   };
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
@@ -263,6 +312,7 @@ export async function propagateObject(
     const emb = await slices.get(p.slice);
     let keyMask: Uint8Array;
     let keyLow: Float32Array;
+    let shown: Uint8Array | undefined;
     const prior = opts.priorMasks?.get(p.slice);
     if (p.mask) {
       keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
@@ -277,16 +327,18 @@ export async function propagateObject(
       const add = (opts.positiveClicks ?? 'additive') === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       const d = await decoder.decode(emb, prompt, priorLow);
-      keyMask = binarise(d.logits);
+      keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
+      shown = trimmed(keyMask, d.logits, o.outputThreshold);
       if (cut || add) {
         keyMask = cut ? cutNegativeClick(keyMask, prior!, lastClick!, w, h) : addPositiveClick(keyMask, prior!, lastClick!, w, h);
+        shown = undefined;
         // The next slice is seeded with logits of the mask kept, not of what was cut or left out.
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
-    masks.set(p.slice, keyMask);
-    opts.onSlice?.(p.slice, keyMask);
+    masks.set(p.slice, shown ?? keyMask);
+    opts.onSlice?.(p.slice, shown ?? keyMask);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
@@ -351,25 +403,29 @@ export async function propagateObject(
       // fill, and the intensity model (of the main key, far away) does not shrink the proposals.
       if (bridge && stop && maskArea(step.mask)) stop = undefined;
       let cycleIoU: number | undefined;
-      if (!stop && !bridge && o.minCycleIoU !== undefined) {
+      // A re-anchored step is checked by its own threshold (intensityBoxMinCycleIoU) and refused as the background stop it replaced.
+      const reanchorCheck = !!step.signals?.reanchored && o.intensityBoxMinCycleIoU !== undefined;
+      const cycleMin = reanchorCheck ? o.intensityBoxMinCycleIoU : o.minCycleIoU;
+      if (!stop && !bridge && cycleMin !== undefined) {
         // Carried back one slice, the new mask should give the mask that slice already has.
         const back = await decoder.decode(
           await slices.get(k - dir),
           anchorPrompt(step.mask, w, h, 0, o.anchorPoint),
           o.useMaskInput ? step.lowRes : undefined,
         );
-        const bm = keepComponentsOverlapping(binarise(back.logits), step.mask, w, h);
+        const bm = keepComponentsOverlapping(binarise(back.logits, o.maskThreshold), step.mask, w, h);
         const inter = intersectionCount(bm, prev);
         cycleIoU = inter / (maskArea(bm) + maskArea(prev) - inter || 1);
-        if (cycleIoU < o.minCycleIoU) stop = 'cycle';
+        if (cycleIoU < cycleMin) stop = reanchorCheck ? 'background' : 'cycle';
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
-      opts.onSlice?.(k, stop ? undefined : step.mask);
+      const kept = step.logits ? trimmed(step.mask, step.logits, o.outputThreshold) : step.mask;
+      opts.onSlice?.(k, stop ? undefined : kept);
       if (stop) {
         reason = stop;
         break;
       }
-      masks.set(k, step.mask);
+      masks.set(k, kept);
       prev = step.mask;
       prevLow = step.lowRes;
     }
@@ -501,15 +557,31 @@ async function propagateStep(
   h: number,
   o: Resolved,
   intensity?: { model: IntensityModel; smoothed: Uint8Array },
-): Promise<{ mask: Uint8Array; lowRes: Float32Array; stop?: StopReason; signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'> }> {
+): Promise<{
+  mask: Uint8Array;
+  lowRes: Float32Array;
+  logits?: Float32Array;
+  stop?: StopReason;
+  signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'>;
+}> {
   const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   const prevArea = maskArea(prev);
-  let best: { mask: Uint8Array; lowRes: Float32Array; score: number; objectFraction: number; d: Sam1Decoded; prevIoU: number } | undefined;
+  let best:
+    | {
+        mask: Uint8Array;
+        lowRes: Float32Array;
+        score: number;
+        objectFraction: number;
+        d: Sam1Decoded;
+        prevIoU: number;
+        reanchored?: boolean;
+      }
+    | undefined;
   let sawRaw = false;
   for (const inset of insets) {
     const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
-    const raw = binarise(d.logits);
+    const raw = binarise(d.logits, o.maskThreshold);
     if (maskArea(raw)) sawRaw = true;
     // Cross-sections of one object overlap from slice to slice; islands that do not touch the
     // previous mask are other structures the box happened to cover.
@@ -533,6 +605,37 @@ async function propagateStep(
     // Ties keep the larger box: shrink only when the image says so.
     if (!best || score > best.score) best = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU };
   }
+  // Re-anchoring on the image: the box of what the intensity model calls object here, next to the
+  // previous mask (measured as an opt-in rule, docs/propagation-experiments.md, session 6).
+  const failing = !best || (intensity !== undefined && best.objectFraction < o.minObjectFraction);
+  if (intensity && (o.intensityBox === 'propose' || (o.intensityBox === 'rescue' && failing))) {
+    const extent = intensityExtent(prev, intensity.smoothed, intensity.model, region!, w, h);
+    const box = maskArea(extent) ? boxFromMask(extent, w, h) : undefined;
+    if (box) {
+      // The click goes where this slice's object-like pixels and the previous mask agree.
+      const both = Uint8Array.from(extent, (v, i) => v & prev[i]!);
+      const ip = interiorPoint(maskArea(both) ? both : prev, w, h);
+      const prompt: Sam1Prompt = { box, ...(o.anchorPoint && ip ? { points: [{ x: ip.x, y: ip.y, label: 1 as const }] } : {}) };
+      const d = await decoder.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
+      const raw = binarise(d.logits, o.maskThreshold);
+      if (maskArea(raw)) sawRaw = true;
+      const mask = keepComponentsOverlapping(raw, prev, w, h);
+      const area = maskArea(mask);
+      const inter = intersectionCount(mask, prev);
+      if (
+        area &&
+        (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
+        (o.intensityBoxMinInside === undefined || inter >= o.intensityBoxMinInside * area)
+      ) {
+        const a = agreement(mask, intensity.smoothed, intensity.model, region!);
+        const prevIoU = inter / (area + prevArea - inter);
+        const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
+        const cand = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU, reanchored: true };
+        const take = o.intensityBox === 'propose' ? !best || score > best.score : a.objectFraction >= o.minObjectFraction;
+        if (take) best = cand;
+      }
+    }
+  }
   if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
   const area = maskArea(best.mask);
   const c1 = centroid(best.mask, w),
@@ -544,9 +647,11 @@ async function propagateStep(
     stability: stabilityScore(best.d.logits),
     objectFraction: best.objectFraction,
     prevIoU: best.prevIoU,
+    insidePrev: intersectionCount(best.mask, prev) / area,
+    reanchored: !!best.reanchored,
     centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
   };
-  const out = { mask: best.mask, lowRes: best.lowRes, signals };
+  const out = { mask: best.mask, lowRes: best.lowRes, logits: best.d.logits, signals };
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { ...out, stop: 'background' };
@@ -556,6 +661,13 @@ async function propagateStep(
   if (o.minPredictedIoU !== undefined && signals.predictedIoU < o.minPredictedIoU) return { ...out, stop: 'uncertain' };
   if (o.minStability !== undefined && signals.stability < o.minStability) return { ...out, stop: 'unstable' };
   return out;
+}
+
+/** The mask where its logits also exceed `t` (outputThreshold); the mask itself when that would be empty. */
+function trimmed(mask: Uint8Array, logits: Float32Array, t: number | undefined): Uint8Array {
+  if (t === undefined) return mask;
+  const out = Uint8Array.from(mask, (v, i) => (v && logits[i]! > t ? 1 : 0));
+  return maskArea(out) ? out : mask;
 }
 
 /** SAM's stability score: IoU of the masks thresholded at logit +1 and −1 (how sharp the boundary is). */

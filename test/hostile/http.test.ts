@@ -8,26 +8,17 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { KVASIR_SKIP, polypClipMp4 } from '../pipelines/syntheticVideo.js';
-import { SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from '../server/harness.js';
+import { SHARED_SKIP, call, croppedLesion, errorShape } from '../server/harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
 
 const SKIP = SHARED_SKIP || KVASIR_SKIP;
 if (SKIP) process.stdout.write(`# skipping the hostile HTTP test: ${SKIP}\n`);
 
-let s: TestServer;
-let dir = '';
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsam2-hostile-http-'));
-  if (!SKIP) s = await startTestServer();
-});
-after(async () => {
-  await s?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = serverPerFile('medsam2-hostile-http-', SKIP);
 
 /** Every file under `root` (relative paths), to prove a refused request stored nothing. */
 function files(root: string): string[] {
@@ -55,25 +46,25 @@ interface Hostile {
 
 describe('hostile HTTP requests to edits, video jobs, projects, saves and exports', { skip: SKIP }, () => {
   it('each is a 4xx with one line and a fix, and nothing is stored', { timeout: 240_000 }, async () => {
-    const crop = await croppedLesion(dir, 1);
-    const up = await call(s.url, 'POST', '/uploads?name=case.npz', { body: new Uint8Array(readFileSync(crop.path)) });
+    const crop = await croppedLesion(fx.dir, 1);
+    const up = await call(fx.server.url, 'POST', '/uploads?name=case.npz', { body: new Uint8Array(readFileSync(crop.path)) });
     assert.equal(up.status, 201, JSON.stringify(up.body));
     const [X, Y, Z] = up.body.dims as number[];
-    mkdirSync(join(dir, 'v'));
-    const { mp4 } = await polypClipMp4(join(dir, 'v'), 3);
-    const vid = await call(s.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
+    mkdirSync(join(fx.dir, 'v'));
+    const { mp4 } = await polypClipMp4(join(fx.dir, 'v'), 3);
+    const vid = await call(fx.server.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
     assert.equal(vid.status, 201, JSON.stringify(vid.body));
-    const sess = await call(s.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
+    const sess = await call(fx.server.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
     assert.equal(sess.status, 201, JSON.stringify(sess.body));
     const sid = sess.body.id as string;
-    const proj = await call(s.url, 'POST', '/projects', { body: { name: 'p', labels: [{ value: 1, name: 'lesion' }] } });
+    const proj = await call(fx.server.url, 'POST', '/projects', { body: { name: 'p', labels: [{ value: 1, name: 'lesion' }] } });
     assert.equal(proj.status, 201, JSON.stringify(proj.body));
-    const cases = await call(s.url, 'POST', '/projects/p/cases', { body: { uploadIds: [up.body.id] } });
+    const cases = await call(fx.server.url, 'POST', '/projects/p/cases', { body: { uploadIds: [up.body.id] } });
     assert.equal(cases.status, 201, JSON.stringify(cases.body));
     const C = cases.body[0].name as string;
     const full = { size: [Z * Y, X], counts: [Z * Y * X] };
 
-    const before = files(s.dataDir);
+    const before = files(fx.server.dataDir);
 
     const cases_: Hostile[] = [
       // The edits endpoint (brush / eraser).
@@ -414,7 +405,7 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
 
     const problems: string[] = [];
     for (const h of cases_) {
-      const r = await call(s.url, h.method, h.path, { body: h.body, raw: h.raw });
+      const r = await call(fx.server.url, h.method, h.path, { body: h.body, raw: h.raw });
       const [lo, hi] = Array.isArray(h.status) ? h.status : [h.status, h.status];
       const p: string[] = [];
       if (r.status < lo || r.status > hi) p.push(`status ${r.status}, want ${lo === hi ? lo : `${lo}-${hi}`}`);
@@ -431,9 +422,9 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
     }
     assert.deepEqual(problems, []);
 
-    assert.deepEqual(files(s.dataDir), before, 'no file was stored by a refused request');
-    assert.deepEqual((await call(s.url, 'GET', '/jobs')).body, [], 'no job was queued');
-    assert.deepEqual((await call(s.url, 'GET', `/projects/p/cases/${C}`)).body.versions ?? [], [], 'no version was saved');
-    assert.equal((await call(s.url, 'GET', '/projects')).body.length, 1, 'no project was created');
+    assert.deepEqual(files(fx.server.dataDir), before, 'no file was stored by a refused request');
+    assert.deepEqual((await call(fx.server.url, 'GET', '/jobs')).body, [], 'no job was queued');
+    assert.deepEqual((await call(fx.server.url, 'GET', `/projects/p/cases/${C}`)).body.versions ?? [], [], 'no version was saved');
+    assert.equal((await call(fx.server.url, 'GET', '/projects')).body.length, 1, 'no project was created');
   });
 });

@@ -80,6 +80,33 @@ test('MatMul + bias Add with constant weights becomes one DynamicQuantizeMatMul;
   assert.ok(err < 0.02, `int8 linear relative RMS error ${err} >= 2%`);
 });
 
+test("gelu 'quick': BiasGelu after an int8 GEMM becomes QuickGelu with the bias inside the GEMM, close to the exact GELU", async () => {
+  const [M, K, N] = [256, 96, 384];
+  const g = new GraphBuilder('mlp');
+  const x = g.input('x', 'float', [M, K]);
+  const h = g.matmul(x, g.initializer(seededRandom(K * N, 21), [K, N], 'w'));
+  const y = g.op('BiasGelu', [h, g.initializer(seededRandom(N, 22), [N], 'b')], {}, 1, 'com.microsoft')[0]!;
+  g.output(y, 'y', 'float', [M, N]);
+  const fp = g.toBytes();
+  const plain = quantizeOnnxBytes(fp).bytes;
+  const quick = quantizeOnnxBytes(fp, { gelu: 'quick' }).bytes;
+  const nodes = decodeOnnx(quick).graph!.node;
+  assert.deepEqual(
+    nodes.map((nd) => nd.opType).filter((o) => o !== 'Identity'),
+    ['DynamicQuantizeMatMul', 'QuickGelu'],
+  );
+  assert.equal(nodes[0]!.input[4], decodeOnnx(fp).graph!.node[1]!.input[1], 'the bias is the GEMM bias input');
+  assert.equal(nodes[1]!.attribute.find((a) => a.name === 'alpha')?.f?.toFixed(3), '1.702');
+
+  const feeds = { x: { data: seededRandom(M * K, 23), dims: [M, K] } };
+  const run = async (b: Uint8Array) => (await (await OrtSession.create(b, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const [ref, int8, fast] = [await run(fp), await run(plain), await run(quick)];
+  const e8 = relRms(int8, ref);
+  const eq = relRms(fast, ref);
+  assert.ok(eq > e8, `QuickGelu output as close to the exact GELU as int8 alone (${eq} vs ${e8}): it did not run`);
+  assert.ok(eq < 0.05, `int8 + QuickGelu relative RMS error ${eq} >= 5%`);
+});
+
 test('per-head weights [heads, k, n] get per-head column scales', async () => {
   const [H, M, K, N] = [4, 300, 64, 32];
   const w = seededRandom(H * K * N, 1);

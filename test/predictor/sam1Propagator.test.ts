@@ -243,3 +243,150 @@ test('maxGrownRatio: a grown-box proposal may not make the mask larger than the 
   for (const [k, m] of capped.masks) assert.ok(maskArea(m) <= key, `capped slice ${k}: ${maskArea(m)} > key ${key}`);
   assert.equal(capped.masks.size, 10);
 });
+
+test('intensityBox: re-anchoring the box on the object-like pixels stops a decoder that fills each box a pixel short from drifting', async () => {
+  // The same disc on every slice; the decoder returns the disc inside the box shrunk by one pixel per
+  // side, so a box built from the previous mask loses a pixel ring per slice (the organs' drift).
+  const disc = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= 100) disc[y * W + x] = 1;
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(disc, (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const [x0, y0, x1, y1] = prompt.box!;
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.ceil(y0) + 1; y <= Math.floor(y1) - 1; y++)
+        for (let x = Math.ceil(x0) + 1; x <= Math.floor(x1) - 1; x++) if (disc[y * W + x]) logits[y * W + x] = 5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 12), [{ slice: 0, box: [21, 21, 43, 43] }], {
+      pixelEdges: false,
+      ...opts,
+    });
+  const drift = await run({}),
+    anchored = await run({ intensityBox: 'propose' });
+  const full = maskArea(disc);
+  assert.ok(drift.masks.size < 12 || maskArea(drift.masks.get(11)!) < 0.5 * full, 'without re-anchoring the mask shrinks away');
+  assert.equal(anchored.masks.size, 12);
+  for (const [k, m] of anchored.masks) assert.ok(maskDice(m, disc) > 0.85, `slice ${k}: Dice ${maskDice(m, disc).toFixed(2)}`);
+});
+
+test('intensityBox rescue: on a thick step where the decoder spills over the shrunken object, the object-like box carries on; capped at the previous area', async () => {
+  // A bright tumour (radius by slice) inside a dark halo of radius 12 (like the glioma's oedema on
+  // 6.5 mm MR slices). The fake decoder segments the tumour when the box frames it tightly (within
+  // 1.5 px a side) and otherwise spills over the halo around the box: handed the previous slice's box,
+  // every inset proposal is mostly background-like where the tumour shrinks, and the background stop fires.
+  // Where the tumour shrinks it also sits off the halo's centre, as the glioma's end does.
+  const tumour = [12, 12, 5, 5, 0, 0],
+    centre = [32, 32, 36, 36, 32, 32];
+  const disc = (r: number, c = 32) => {
+    const m = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - c) ** 2 + (y - c) ** 2 <= r * r) m[y * W + x] = 1;
+    return m;
+  };
+  const halo = disc(12);
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(disc(tumour[k]!, centre[k]), (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const r = tumour[e.data[0]!]!,
+        c = centre[e.data[0]!]!;
+      const t = disc(r, c);
+      const box = prompt.box!;
+      const tight = r > 0 && box.every((v, i) => Math.abs(v - (i < 2 ? c - r : c + r)) <= 1.5);
+      const [x0, y0, x1, y1] = tight ? box : [box[0] - 4, box[1] - 4, box[2] + 4, box[3] + 4];
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.max(0, Math.ceil(y0)); y <= Math.min(H - 1, Math.floor(y1)); y++)
+        for (let x = Math.max(0, Math.ceil(x0)); x <= Math.min(W - 1, Math.floor(x1)); x++)
+          if (t[y * W + x] || (!tight && halo[y * W + x])) logits[y * W + x] = 5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, tumour.length), [{ slice: 0, box: [20, 20, 44, 44] }], {
+      pixelEdges: false,
+      ...opts,
+    });
+  const sorted = (r: { masks: Map<number, Uint8Array> }) => [...r.masks.keys()].sort((a, b) => a - b);
+  const plain = await run({});
+  assert.deepEqual(sorted(plain), [0, 1]);
+  assert.equal(plain.stops[0]!.up, 'background');
+  const rescued = await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1 });
+  assert.deepEqual(sorted(rescued), [0, 1, 2, 3]); // and no further: slice 4 has nothing object-like
+  for (const k of [2, 3]) assert.ok(maskDice(rescued.masks.get(k)!, disc(5, 36)) > 0.6, `slice ${k}`);
+  // The cap: a rescued mask may not be larger than the previous slice's.
+  assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 0.1 })), [0, 1]);
+  // The cycle check on re-anchored steps: carried back to slice 1, the rescued mask gives only part of
+  // slice 1's disc; a demand for near-identity refuses the rescue, a loose one keeps it.
+  const strict = await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1, intensityBoxMinCycleIoU: 0.99 });
+  assert.deepEqual(sorted(strict), [0, 1]);
+  assert.equal(strict.stops[0]!.up, 'background');
+  assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1, intensityBoxMinCycleIoU: 0.1 })), [0, 1, 2, 3]);
+});
+
+test('outputThreshold trims the soft rim of the masks handed out but carries the untrimmed masks (no drift)', async () => {
+  // Every slice: a disc of radius 10 whose outer 2 px the fake decoder is unsure of (logit 0.5).
+  const ring = (r: number) => {
+    const m = new Uint8Array(W * H);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= r * r) m[y * W + x] = 1;
+    return m;
+  };
+  const outer = ring(10),
+    inner = ring(8);
+  const pixels = (k: number) => {
+    const img = Uint8Array.from(outer, (v) => (v ? 200 : 50));
+    img[0] = k;
+    return img;
+  };
+  const encoder = {
+    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+      data: new Float32Array([s[0]!]),
+      dims: [1],
+      frame: samFrame(h, w, 1024),
+    }),
+  };
+  const decoder = {
+    async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const [x0, y0, x1, y1] = prompt.box!;
+      const logits = new Float32Array(W * H).fill(-5);
+      for (let y = Math.ceil(y0); y <= Math.floor(y1); y++)
+        for (let x = Math.ceil(x0); x <= Math.floor(x1); x++) if (outer[y * W + x]) logits[y * W + x] = inner[y * W + x] ? 5 : 0.5;
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const run = (opts: object) =>
+    propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 8), [{ slice: 0, box: [22, 22, 42, 42] }], {
+      pixelEdges: false,
+      ...opts,
+    });
+  const plain = await run({}),
+    trimmedRun = await run({ outputThreshold: 1 });
+  assert.equal(plain.masks.size, 8);
+  assert.equal(trimmedRun.masks.size, 8);
+  for (let k = 0; k < 8; k++) {
+    assert.equal(maskDice(plain.masks.get(k)!, outer), 1, `plain slice ${k}`);
+    assert.equal(maskDice(trimmedRun.masks.get(k)!, inner), 1, `trimmed slice ${k}`);
+  }
+});

@@ -8,14 +8,14 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4 } from '../pipelines/syntheticVideo.js';
-import { SHARED_SKIP, call, croppedLesion, startTestServer, type TestServer } from './harness.js';
+import { SHARED_SKIP, call, croppedLesion } from './harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
 
 const SKIP = SHARED_SKIP || KVASIR_SKIP;
 if (SKIP) process.stdout.write(`# skipping the job cancel test: ${SKIP}\n`);
@@ -23,23 +23,13 @@ if (SKIP) process.stdout.write(`# skipping the job cancel test: ${SKIP}\n`);
 /** Generous: under load a slice (frame) of the default model takes a few seconds. */
 const WAIT_MS = 120_000;
 
-let s: TestServer;
-let dir = '';
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsam2-job-cancel-'));
-  if (!SKIP) s = await startTestServer();
-});
-after(async () => {
-  await s?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = serverPerFile('medsam2-job-cancel-', SKIP);
 
 async function waitFor(id: string, done: (status: string) => boolean): Promise<any> {
   const t0 = Date.now();
   let j: any;
   while (Date.now() - t0 < WAIT_MS) {
-    j = (await call(s.url, 'GET', `/jobs/${id}`)).body;
+    j = (await call(fx.server.url, 'GET', `/jobs/${id}`)).body;
     if (done(j.status)) return j;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -47,27 +37,27 @@ async function waitFor(id: string, done: (status: string) => boolean): Promise<a
 }
 
 function blobs(): string[] {
-  const root = join(s.dataDir, 'blobs');
+  const root = join(fx.server.dataDir, 'blobs');
   return readdirSync(root).flatMap((d) => readdirSync(join(root, d)));
 }
 
 describe('cancelling running batch jobs', { skip: SKIP }, () => {
   it('video and volume jobs stop while running, end cancelled with no output, and the queue goes on', async () => {
-    const { clip, mp4 } = await polypClipMp4(dir, 11);
-    const video = await call(s.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
+    const { clip, mp4 } = await polypClipMp4(fx.dir, 11);
+    const video = await call(fx.server.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
     assert.equal(video.status, 201, JSON.stringify(video.body));
-    const crop = await croppedLesion(dir, 6);
+    const crop = await croppedLesion(fx.dir, 6);
     const c = await readNpzCase(crop.path);
     const key = promptFromReference('key-box', { reference: c.label!.data as Uint8Array, dims: c.image.dims });
-    const vol = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
+    const vol = await call(fx.server.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
     assert.equal(vol.status, 201, JSON.stringify(vol.body));
-    mkdirSync(join(dir, 'small'));
-    const small = await croppedLesion(join(dir, 'small'), 1);
-    const up3 = await call(s.url, 'POST', '/uploads?name=small.npz', { body: new Uint8Array(readFileSync(small.path)) });
+    mkdirSync(join(fx.dir, 'small'));
+    const small = await croppedLesion(join(fx.dir, 'small'), 1);
+    const up3 = await call(fx.server.url, 'POST', '/uploads?name=small.npz', { body: new Uint8Array(readFileSync(small.path)) });
     assert.equal(up3.status, 201, JSON.stringify(up3.body));
 
     const submit = async (body: object) => {
-      const r = await call(s.url, 'POST', '/jobs', { body });
+      const r = await call(fx.server.url, 'POST', '/jobs', { body });
       assert.equal(r.status, 202, JSON.stringify(r.body));
       return r.body.id as string;
     };
@@ -81,7 +71,7 @@ describe('cancelling running batch jobs', { skip: SKIP }, () => {
     ] as const) {
       await waitFor(id, (st) => st === 'running');
       const t0 = Date.now();
-      const del = await call(s.url, 'DELETE', `/jobs/${id}`);
+      const del = await call(fx.server.url, 'DELETE', `/jobs/${id}`);
       assert.equal(del.status, 200, JSON.stringify(del.body));
       assert.equal(del.body.status, 'cancelled');
       assert.equal(del.body.error, 'cancelled by local');
@@ -97,22 +87,22 @@ describe('cancelling running batch jobs', { skip: SKIP }, () => {
       [V, `/jobs/${V}/video/masks.npz`],
       [A, `/jobs/${A}/result`],
     ]) {
-      const j = (await call(s.url, 'GET', `/jobs/${id}`)).body;
+      const j = (await call(fx.server.url, 'GET', `/jobs/${id}`)).body;
       assert.equal(j.status, 'cancelled', 'a cancelled job stays cancelled after its worker stopped');
       assert.equal(j.resultUrl, null);
-      assert.equal((await call(s.url, 'GET', path!)).status, 409);
-      const row = (await s.repo.job(id!))!;
+      assert.equal((await call(fx.server.url, 'GET', path!)).status, 409);
+      const row = (await fx.server.repo.job(id!))!;
       assert.equal(row.resultSha, null);
       assert.equal(row.result, null, 'no checkpoints are kept for a cancelled job');
     }
-    const kept = new Set<string | null>([(await s.repo.job(B))!.resultSha]);
-    for (const u of [video, vol, up3]) kept.add((await s.repo.upload(u.body.id))!.sha256);
+    const kept = new Set<string | null>([(await fx.server.repo.job(B))!.resultSha]);
+    for (const u of [video, vol, up3]) kept.add((await fx.server.repo.upload(u.body.id))!.sha256);
     assert.deepEqual(
       blobs().filter((x) => !kept.has(x)),
       [],
       'the store holds the uploads and the finished job’s label map only',
     );
     // Cancelling a finished job changes nothing.
-    assert.equal((await call(s.url, 'DELETE', `/jobs/${B}`)).body.status, 'done');
+    assert.equal((await call(fx.server.url, 'DELETE', `/jobs/${B}`)).body.status, 'done');
   });
 });

@@ -8,10 +8,9 @@
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { readVolume } from '../../src/io/readVolume.js';
@@ -19,24 +18,15 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { BlobStore } from '../../src/server/store/blobStore.js';
-import { SHARED_SKIP, call, croppedLesion, startTestServer, type TestServer } from './harness.js';
+import { SHARED_SKIP, call, croppedLesion } from './harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
 
-let s: TestServer;
-let dir = '';
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsam2-job-resume-'));
-  if (!SHARED_SKIP) s = await startTestServer();
-});
-after(async () => {
-  await s?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = serverPerFile('medsam2-job-resume-', SHARED_SKIP);
 
 async function waitJob(id: string): Promise<any> {
   let j: any;
   for (let i = 0; i < 3000; i++) {
-    j = (await call(s.url, 'GET', `/jobs/${id}`)).body;
+    j = (await call(fx.server.url, 'GET', `/jobs/${id}`)).body;
     if (j.status !== 'queued' && j.status !== 'running') return j;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -44,16 +34,16 @@ async function waitJob(id: string): Promise<any> {
 }
 
 async function labels(id: string): Promise<Uint8Array> {
-  const res = await call(s.url, 'GET', `/jobs/${id}/result?format=nii.gz`);
+  const res = await call(fx.server.url, 'GET', `/jobs/${id}/result?format=nii.gz`);
   assert.equal(res.status, 200);
-  const path = join(dir, `${id}.nii.gz`);
+  const path = join(fx.dir, `${id}.nii.gz`);
   writeFileSync(path, res.body as Uint8Array);
   return Uint8Array.from((await readVolume(path)).data as ArrayLike<number>);
 }
 
 describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHARED_SKIP }, () => {
   it('two objects: same label map as segmentVolume; a crashed job resumes from its checkpoint and runs only object 2', async () => {
-    const crop = await croppedLesion(dir);
+    const crop = await croppedLesion(fx.dir);
     const c = await readNpzCase(crop.path);
     const key = promptFromReference('key-box', { reference: c.label!.data as Uint8Array, dims: c.image.dims });
     const b = key.box!;
@@ -64,10 +54,10 @@ describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHA
       { objId: 1, slice: crop.key, box: b },
       { objId: 2, slice: crop.key, box: other },
     ];
-    const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
+    const up = await call(fx.server.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
     assert.equal(up.status, 201);
 
-    const full = await call(s.url, 'POST', '/jobs', { body: { uploadId: up.body.id, prompts } });
+    const full = await call(fx.server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, prompts } });
     assert.equal(full.status, 202, JSON.stringify(full.body));
     const j1 = await waitJob(full.body.id);
     assert.equal(j1.status, 'done', JSON.stringify(j1));
@@ -83,10 +73,10 @@ describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHA
     const [X, Y] = c.image.dims;
     const block = new Uint8Array(n);
     for (let z = 0; z < crop.slices; z++) for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[x + X * (y + Y * z)] = 1;
-    const sha = new BlobStore(s.dataDir).putBytes(gzipSync(block));
+    const sha = new BlobStore(fx.server.dataDir).putBytes(gzipSync(block));
     const id = randomUUID();
     const now = new Date().toISOString();
-    await s.repo.addJob({
+    await fx.server.repo.addJob({
       id,
       owner: 'local',
       uploadId: up.body.id,
@@ -100,9 +90,9 @@ describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHA
       createdAt: now,
       updatedAt: now,
     });
-    const running = (await call(s.url, 'GET', `/jobs/${id}`)).body;
+    const running = (await call(fx.server.url, 'GET', `/jobs/${id}`)).body;
     assert.equal(running.result, null, 'checkpoints are not shown to clients');
-    assert.equal(await s.jobs.resume(), 1);
+    assert.equal(await fx.server.jobs.resume(), 1);
     const j2 = await waitJob(id);
     assert.equal(j2.status, 'done', JSON.stringify(j2));
     assert.equal(j2.result.resumedObjects, 1);

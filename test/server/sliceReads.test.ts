@@ -8,44 +8,33 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
 import { readNpzBytes } from '../../src/io/npz.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { decodeRle } from '../../src/server/rle.js';
-import { SHARED_SKIP, call, croppedLesion, startTestServer, type TestServer } from './harness.js';
+import { SHARED_SKIP, call, croppedLesion } from './harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
 
-let s: TestServer;
-let dir = '';
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsam2-slice-reads-'));
-  if (!SHARED_SKIP) s = await startTestServer();
-});
-after(async () => {
-  await s?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = serverPerFile('medsam2-slice-reads-', SHARED_SKIP);
 
 describe('slice reads of a live session', { skip: SHARED_SKIP }, () => {
   it('every slice equals the downloaded label map after a prompt + propagation, an undo and a redo; one build per change', async () => {
-    const crop = await croppedLesion(dir);
+    const crop = await croppedLesion(fx.dir);
     const c = await readNpzCase(crop.path);
     const [nx, ny, nz] = c.image.dims;
     const key = promptFromReference('key-box', { reference: c.label!.data as Uint8Array, dims: c.image.dims });
-    const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
+    const up = await call(fx.server.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
     assert.equal(up.status, 201, JSON.stringify(up.body));
-    const ses = await call(s.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
+    const ses = await call(fx.server.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
     const id = ses.body.id as string;
 
     /** All slices as GET …/slices/{k} gives them (label values per pixel), and the label map downloaded after them. */
     const readOnce = async (): Promise<{ slices: Uint8Array; download: Uint8Array }> => {
       const slices = new Uint8Array(nx * ny * nz);
       for (let k = 0; k < nz; k++) {
-        const r = await call(s.url, 'GET', `/sessions/${id}/slices/${k}`);
+        const r = await call(fx.server.url, 'GET', `/sessions/${id}/slices/${k}`);
         assert.equal(r.status, 200, JSON.stringify(r.body));
         assert.deepEqual([r.body.rows, r.body.cols], [ny, nx]);
         for (const o of r.body.objects as { objId: number; area: number; mask: any }[]) {
@@ -57,7 +46,7 @@ describe('slice reads of a live session', { skip: SHARED_SKIP }, () => {
           for (let i = 0; i < m.length; i++) if (m[i]) slices[k * nx * ny + i] = o.objId;
         }
       }
-      const d = await call(s.url, 'GET', `/sessions/${id}/labelmap?format=npz`);
+      const d = await call(fx.server.url, 'GET', `/sessions/${id}/labelmap?format=npz`);
       assert.equal(d.status, 200);
       return { slices, download: Uint8Array.from(readNpzBytes(d.body as Uint8Array).segs!.data as ArrayLike<number>) };
     };
@@ -66,27 +55,27 @@ describe('slice reads of a live session', { skip: SHARED_SKIP }, () => {
      * debounced save built it first), the second builds nothing; both passes agree.
      */
     const readAll = async (what: string): Promise<{ slices: Uint8Array; download: Uint8Array }> => {
-      const b0 = s.sessions.labelMapBuilds;
+      const b0 = fx.server.sessions.labelMapBuilds;
       const first = await readOnce();
-      const b1 = s.sessions.labelMapBuilds;
+      const b1 = fx.server.sessions.labelMapBuilds;
       assert.ok(b1 - b0 <= 1, `${what}: ${nz} slice reads and a download built the label map ${b1 - b0} times`);
       const second = await readOnce();
-      assert.equal(s.sessions.labelMapBuilds, b1, `${what}: reading again rebuilt the label map`);
+      assert.equal(fx.server.sessions.labelMapBuilds, b1, `${what}: reading again rebuilt the label map`);
       assert.deepEqual(second, first);
       assert.deepEqual(first.slices, first.download, `${what}: the slices are the downloaded label map's`);
       return first;
     };
     const area = (a: Uint8Array, k: number) => a.subarray(k * nx * ny, (k + 1) * nx * ny).reduce((x, v) => x + (v ? 1 : 0), 0);
 
-    const p = await call(s.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: key.slice, box: key.box } });
+    const p = await call(fx.server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: key.slice, box: key.box } });
     assert.equal(p.status, 200, JSON.stringify(p.body));
-    const pr = await call(s.url, 'POST', `/sessions/${id}/propagate`, { body: {} });
+    const pr = await call(fx.server.url, 'POST', `/sessions/${id}/propagate`, { body: {} });
     assert.equal(pr.status, 200, JSON.stringify(pr.body));
     const propagated = await readAll('after the propagation');
     const reached = [...Array(nz).keys()].filter((k) => area(propagated.slices, k) > 0);
     assert.ok(reached.length >= 3, `propagated to slices ${reached}`);
 
-    assert.deepEqual((await call(s.url, 'POST', `/sessions/${id}/undo`)).body, { undone: true });
+    assert.deepEqual((await call(fx.server.url, 'POST', `/sessions/${id}/undo`)).body, { undone: true });
     const undone = await readAll('after the undo');
     assert.deepEqual(
       [...Array(nz).keys()].filter((k) => area(undone.slices, k) > 0),
@@ -94,7 +83,7 @@ describe('slice reads of a live session', { skip: SHARED_SKIP }, () => {
       'the undo took the propagation back: only the prompted slice has a mask',
     );
 
-    assert.deepEqual((await call(s.url, 'POST', `/sessions/${id}/redo`)).body, { redone: true });
+    assert.deepEqual((await call(fx.server.url, 'POST', `/sessions/${id}/redo`)).body, { redone: true });
     const redone = await readAll('after the redo');
     assert.deepEqual(redone.slices, propagated.slices, 'the redo brought back the same masks');
   });

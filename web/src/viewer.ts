@@ -406,6 +406,8 @@ export class Viewer {
     const perm = labels.permRAS;
     const [nx, ny, nz] = this.dims;
     if (!keep || !perm || Math.abs(perm[2]!) !== 3 || slices.size === 0) return slices.size === 0 && keep !== null;
+    // NiiVue internals this relies on; another NiiVue version without them gets the whole re-upload.
+    if (typeof nv.rgbaTex !== 'function' || typeof nv.gl?.texSubImage3D !== 'function') return false;
     const gl = nv.gl;
     const layers = new Set([...slices].map((z) => (perm[2]! > 0 ? z : nz - 1 - z)));
     const img = labels.img as Uint8Array;

@@ -192,22 +192,21 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   let result;
   try {
     try {
-      result = await segmentVolume(image, [prompt], {
-        signal: interrupt.signal,
-        model: model.id,
-        axis,
-        threads,
-        precision,
-        intensity: () => image8,
-        largestComponent: flags.largestComponent,
-        onProgress: bar.onProgress,
-        ...(model.family === 'sam2'
-          ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
-          : {}),
-      });
-    } catch (e) {
-      interrupt.check(e);
-      throw e;
+      result = await interrupt.around(
+        segmentVolume(image, [prompt], {
+          signal: interrupt.signal,
+          model: model.id,
+          axis,
+          threads,
+          precision,
+          intensity: () => image8,
+          largestComponent: flags.largestComponent,
+          onProgress: bar.onProgress,
+          ...(model.family === 'sam2'
+            ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
+            : {}),
+        }),
+      );
     } finally {
       bar.stop();
     }

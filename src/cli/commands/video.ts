@@ -98,19 +98,18 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   const bar = progressBar(!flags.quiet, 'frames');
   let result;
   try {
-    result = await segmentVideo(video, [prompt], {
-      signal: interrupt.signal,
-      model: model.id,
-      threads,
-      precision,
-      outDir: flags.output,
-      onProgress: bar.onProgress,
-      log,
-      memory,
-    });
-  } catch (e) {
-    interrupt.check(e);
-    throw e;
+    result = await interrupt.around(
+      segmentVideo(video, [prompt], {
+        signal: interrupt.signal,
+        model: model.id,
+        threads,
+        precision,
+        outDir: flags.output,
+        onProgress: bar.onProgress,
+        log,
+        memory,
+      }),
+    );
   } finally {
     bar.stop();
     interrupt.dispose();

@@ -39,6 +39,11 @@ export interface QuantizeOptions {
   skip?: (node: ProtoNode, k: number, n: number) => boolean;
   /** Also run attention scores q·kᵀ (activation × activation) in int8 (quantizeAttentionScores). */
   attentionScores?: boolean;
+  /**
+   * GELUs after an int8 GEMM (`BiasGelu`): 'quick' moves the bias into the GEMM and runs
+   * `QuickGelu` x·σ(1.702x) (geluAfterInt8). Default: leave them.
+   */
+  gelu?: 'quick';
 }
 
 export interface QuantizeReport {
@@ -103,6 +108,18 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   const dropNodes = new Set<ProtoNode>();
   const dropInits = new Set<string>();
   const newInits: ProtoTensor[] = [];
+  /** `Add(y, bias)` right after the MatMul, when y feeds only that Add and bias is a constant [n] vector. */
+  const foldableBias = (node: ProtoNode, n: number): { add: ProtoNode; name: string } | undefined => {
+    const y = node.output[0]!;
+    const next = consumers.get(y);
+    if (next?.length !== 1 || graphOutputs.has(y) || next[0]!.opType !== 'Add' || (next[0]!.domain ?? '') !== '') return undefined;
+    const add = next[0]!;
+    const other = add.input[0] === y ? add.input[1]! : add.input[0]!;
+    const b = inits.get(other);
+    return b && b.dims.length === 1 && toNumber(b.dims[0]) === n && floatValues(b) && add.input.includes(y)
+      ? { add, name: other }
+      : undefined;
+  };
   for (const node of g.node) {
     if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2) continue;
     const wName = node.input[1]!;
@@ -127,19 +144,12 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
       tensor(`${base}.scale`, DT.float, h > 1 || dims.length === 3 ? [h, 1, n] : [n], bytes(scale)),
     );
     const inputs = [node.input[0]!, base, `${base}.scale`];
-    // Fold `Add(y, bias)` when y feeds only that Add and bias is a constant [n] vector.
-    const y = node.output[0]!;
-    const next = consumers.get(y);
-    if (dims.length === 2 && next?.length === 1 && !graphOutputs.has(y) && next[0]!.opType === 'Add' && (next[0]!.domain ?? '') === '') {
-      const add = next[0]!;
-      const other = add.input[0] === y ? add.input[1]! : add.input[0]!;
-      const b = inits.get(other);
-      if (b && b.dims.length === 1 && toNumber(b.dims[0]) === n && floatValues(b) && add.input.includes(y)) {
-        inputs.push('', other);
-        node.output = [...add.output];
-        dropNodes.add(add);
-        report.biasFolded++;
-      }
+    const bias = dims.length === 2 ? foldableBias(node, n) : undefined;
+    if (bias) {
+      inputs.push('', bias.name);
+      node.output = [...bias.add.output];
+      dropNodes.add(bias.add);
+      report.biasFolded++;
     }
     node.opType = 'DynamicQuantizeMatMul';
     node.domain = 'com.microsoft';
@@ -152,6 +162,7 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   g.node = g.node.filter((x) => !dropNodes.has(x));
   g.initializer = [...g.initializer.filter((t) => !dropInits.has(t.name ?? '')), ...newInits];
   if (opts.attentionScores) report.scores = quantizeAttentionScores(model);
+  if (opts.gelu) geluAfterInt8(model, opts.gelu);
   if ((report.quantized || report.scores) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   }
@@ -319,5 +330,32 @@ export function quantizeAttentionScores(model: ProtoModel): number {
   const used = new Set([...nodes.flatMap((n) => n.input), ...graphOutputs, ...g.input.map((i) => i.name ?? '')]);
   g.initializer = [...g.initializer.filter((t) => used.has(t.name ?? '')), ...newInits];
   if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return count;
+}
+
+/**
+ * `BiasGelu(DynamicQuantizeMatMul(x, W), b)` → `gelu(DynamicQuantizeMatMul(x, W, b))`: the bias rides
+ * in the int8 GEMM's rescale and the activation runs as `kind` — 'exact' (com.microsoft Gelu, erf),
+ * 'quick' (QuickGelu x·σ(1.702x)) or 'tanh' (FastGelu). Returns how many were rewritten.
+ */
+export function geluAfterInt8(model: ProtoModel, kind: 'exact' | 'quick' | 'tanh'): number {
+  const g = model.graph!;
+  const producer = new Map<string, ProtoNode>();
+  const uses = new Map<string, number>();
+  for (const n of g.node) {
+    for (const o of n.output) producer.set(o, n);
+    for (const i of n.input) uses.set(i, (uses.get(i) ?? 0) + 1);
+  }
+  let count = 0;
+  for (const n of g.node) {
+    if (n.opType !== 'BiasGelu' || n.domain !== 'com.microsoft') continue;
+    const q = producer.get(n.input[0]!);
+    if (!q || q.opType !== 'DynamicQuantizeMatMul' || q.input.length > 3 || uses.get(n.input[0]!) !== 1) continue;
+    q.input = [...q.input, '', n.input[1]!];
+    n.input = [n.input[0]!];
+    n.opType = kind === 'exact' ? 'Gelu' : kind === 'quick' ? 'QuickGelu' : 'FastGelu';
+    n.attribute = kind === 'quick' ? [{ name: 'alpha', type: 1, f: 1.702 }] : [];
+    count++;
+  }
   return count;
 }

@@ -115,7 +115,13 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  * flips, the neck + last block all of them. Cost: one of the trunk's blocks (≈ 7 % of the
  * encoder's FLOPs) runs in fp32.
  */
-export const SAM2_INT8_RECIPE = 'fp32-tail-1';
+export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1';
+
+/**
+ * The int8 image encoder's MLP GELUs after an int8 GEMM run as QuickGelu x·σ(1.702x) with the bias
+ * moved into the GEMM (BENCHMARKS.md, "Fast mode, fourth pass"); part of SAM2_INT8_RECIPE.
+ */
+const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
 
 function int8EncoderSkip(configs: Sam2ModelConfigs): QuantizeOptions['skip'] {
   const last = configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
@@ -131,14 +137,16 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
   // memory encoder are small and feed the masks directly; they stay exact).
   // Memory attention's scores q·kᵀ (7200 memory keys at full memory) run in int8 too; the encoder's
   // window attention products are too small for the run-time quantisation to pay (measured slower).
-  const q = (onnx: Uint8Array, attentionScores = false, skip?: QuantizeOptions['skip']): Uint8Array =>
-    opts.precision === 'int8' ? quantizeOnnxBytes(onnx, { attentionScores, skip }).bytes : onnx;
+  const q = (onnx: Uint8Array, o: QuantizeOptions): Uint8Array => (opts.precision === 'int8' ? quantizeOnnxBytes(onnx, o).bytes : onnx);
   const graphs: Sam2Graphs = {
-    imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), false, int8EncoderSkip(configs)),
+    imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), {
+      skip: int8EncoderSkip(configs),
+      gelu: SAM2_INT8_GELU,
+    }),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
     memoryEncoder: buildMemoryEncoderGraph(configs.memory, ws),
-    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), true),
+    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), { attentionScores: true }),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
   return { configs, graphs, params, checkpointSha256: checkpoint.sha256, unusedKeys: ws.unusedKeys() };

@@ -176,3 +176,12 @@ export function dilate(m: ArrayLike<number>, w: number, h: number, r: number): U
   }
   return out;
 }
+
+/** Square-structuring-element erosion by r pixels (the image border counts as off). */
+export function erode(m: ArrayLike<number>, w: number, h: number, r: number): Uint8Array {
+  const outside = Uint8Array.from({ length: w * h }, (_, i) => (m[i] ? 0 : 1));
+  const grown = dilate(outside, w, h, r);
+  const out = new Uint8Array(w * h);
+  for (let y = r; y < h - r; y++) for (let x = r; x < w - r; x++) out[y * w + x] = grown[y * w + x] ? 0 : 1;
+  return out;
+}
