@@ -85,9 +85,19 @@ export class ObjectSegmenter {
       stops?: ObjectResult['stops'],
       priors?: ObjectResult['priors'],
       main?: number,
+      prompts?: readonly VolumePrompt[],
     ): ObjectResult => {
       const labels = new Uint8Array(voxelCount(volume));
-      addObjectToLabelMap(labels, volume, axis, 1, masks, true);
+      addObjectToLabelMap(
+        labels,
+        volume,
+        axis,
+        1,
+        masks,
+        true,
+        undefined,
+        prompts?.map((p) => p.slice),
+      );
       const slices = new Map<number, Uint8Array>();
       for (const k of masks.keys()) {
         const s = extractSlice(labels, volume.dims, axis, k);
@@ -105,13 +115,13 @@ export class ObjectSegmenter {
       return {
         segment: async (prompts) => {
           const r = await propagateObject(engine, emb, prompts, popts);
-          return toResult(r.masks, r.stops, r.priors, r.main);
+          return toResult(r.masks, r.stops, r.priors, r.main, prompts);
         },
         correct: async (prompts, current, click) => {
           const r = await correctObject(engine, emb, prompts, asProp(current), click, popts);
           return {
             prompts: r.prompts,
-            result: toResult(r.propagation.masks, r.propagation.stops, r.propagation.priors, r.propagation.main),
+            result: toResult(r.propagation.masks, r.propagation.stops, r.propagation.priors, r.propagation.main, r.prompts),
           };
         },
       };

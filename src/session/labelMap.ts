@@ -5,8 +5,9 @@ import { largestComponent3d } from '../predictor/sam1/components3d.js';
 
 /**
  * Writes one object's per-slice masks into a shared uint8 label map (later objects win where they
- * overlap), optionally keeping only its largest 3D component. `literal` slices (manual edits) are
- * written exactly as given after that: what a person drew is never removed by post-processing.
+ * overlap), optionally keeping only its largest 3D component — and any component on a slice a
+ * person prompted (`prompted`: boxes, clicks). `literal` slices (manual edits) are written exactly as
+ * given after that: what a person drew is never removed by post-processing.
  * Returns the slices it occupies.
  */
 export function addObjectToLabelMap(
@@ -17,6 +18,7 @@ export function addObjectToLabelMap(
   sliceMasks: Iterable<[number, Uint8Array]>,
   largestComponent: boolean,
   literal?: ReadonlyMap<number, Uint8Array>,
+  prompted?: Iterable<number>,
 ): number[] {
   const objMask = new Uint8Array(labels.length);
   const keys: number[] = [];
@@ -24,7 +26,7 @@ export function addObjectToLabelMap(
     insertSlice(objMask, volume.dims, axis, k, m);
     keys.push(k);
   }
-  const kept = largestComponent ? largestComponent3d(objMask, volume.dims) : objMask;
+  const kept = largestComponent ? largestComponent3d(objMask, volume.dims, prompted ? { axis, slices: prompted } : undefined) : objMask;
   for (const [k, m] of literal ?? []) insertSlice(kept, volume.dims, axis, k, m);
   // One pass writes the labels and notes which slices the kept object occupies.
   const [nx, ny] = volume.dims;
@@ -65,7 +67,7 @@ export function buildLabelMap(parts: LabelMapParts): {
   const touched = new Set<number>();
   const objects: { objId: number; slices: number }[] = [];
   for (const o of parts.objects) {
-    const occupied = addObjectToLabelMap(labels, parts, o.axis, o.objId, o.masks, parts.largestComponent, new Map(o.literal));
+    const occupied = addObjectToLabelMap(labels, parts, o.axis, o.objId, o.masks, parts.largestComponent, new Map(o.literal), o.keys);
     for (const k of occupied) touched.add(k);
     objects.push({ objId: o.objId, slices: occupied.length });
   }

@@ -568,6 +568,7 @@ export class Session implements SessionApi {
         axis: this.axisOf(objId),
         masks: [...this.masksOf(objId)],
         literal: [...(this.edits.get(objId) ?? [])],
+        keys: [...(this.objs.get(objId)?.keys ?? [])],
       })),
     };
   }

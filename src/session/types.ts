@@ -125,7 +125,8 @@ export type Interaction =
 export interface LabelMapParts {
   dims: [number, number, number];
   largestComponent: boolean;
-  objects: { objId: number; axis: SliceAxis; masks: [number, Uint8Array][]; literal: [number, Uint8Array][] }[];
+  /** Per object: its slice masks, literal edits and the slices a person prompted (kept by the 3D filter). */
+  objects: { objId: number; axis: SliceAxis; masks: [number, Uint8Array][]; literal: [number, Uint8Array][]; keys: number[] }[];
 }
 
 /** What a Session offers (implemented by the Session class). */

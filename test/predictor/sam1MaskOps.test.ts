@@ -71,6 +71,27 @@ test('largest 3D component keeps the biggest 26-connected blob', () => {
   assert.equal(maskArea(largestComponent3d(new Uint8Array(108), dims)), 0);
 });
 
+test('largest 3D component also keeps a component on a prompted slice (a click that starts the object elsewhere)', () => {
+  const dims: [number, number, number] = [6, 6, 3];
+  const m = new Uint8Array(108);
+  const set = (x: number, y: number, z: number) => {
+    m[x + 6 * (y + 6 * z)] = 1;
+  };
+  set(0, 0, 0);
+  set(1, 1, 1);
+  set(2, 2, 2); // the propagated object, 3 voxels
+  set(5, 5, 0); // a blob on slice 0, not connected
+  set(5, 5, 2); // and one on slice 2
+  assert.equal(maskArea(largestComponent3d(m, dims)), 3, 'without keys only the largest stays');
+  const onZ0 = largestComponent3d(m, dims, { axis: 2, slices: [0] });
+  assert.equal(maskArea(onZ0), 4);
+  assert.equal(onZ0[5 + 6 * 5], 1, 'the blob on the prompted slice stays');
+  assert.equal(onZ0[5 + 6 * (5 + 6 * 2)], 0, 'a blob on an unprompted slice still goes');
+  // Along x: the blobs at x = 5 sit on prompted column-slice 5.
+  assert.equal(maskArea(largestComponent3d(m, dims, { axis: 0, slices: [5] })), 5);
+  assert.equal(maskArea(largestComponent3d(m, dims, { axis: 2, slices: [7, -1] })), 3, 'out-of-range keys are ignored');
+});
+
 test('intensity model: a bright disc on a dark ring is separable; proposals that spill into the ring score lower', () => {
   const w = 64,
     h = 64;

@@ -5,9 +5,19 @@
  * The search runs inside the foreground's bounding box (an object is a small part of its volume; a
  * session stores its label map after each burst of clicks), in the same voxel order as over the
  * whole volume, so ties go to the same component.
+ * `keep` names the slices a person prompted (along an axis): a component with a voxel on one of
+ * them is kept too, so a click that starts the object on a slice its propagation never reached is
+ * not removed again as a disconnected piece.
  */
-export function largestComponent3d(m: Uint8Array, dims: readonly [number, number, number]): Uint8Array {
+export function largestComponent3d(
+  m: Uint8Array,
+  dims: readonly [number, number, number],
+  keep?: { axis: 0 | 1 | 2; slices: Iterable<number> },
+): Uint8Array {
   const [nx, ny, nz] = dims;
+  const keyAt = new Uint8Array(dims[keep?.axis ?? 2]);
+  for (const k of keep?.slices ?? []) if (k >= 0 && k < keyAt.length) keyAt[k] = 1;
+  const kept: boolean[] = [false]; // by component id
   const n = nx * ny * nz;
   const out = new Uint8Array(n);
   // Bounding box of the foreground.
@@ -44,6 +54,7 @@ export function largestComponent3d(m: Uint8Array, dims: readonly [number, number
       sz = Math.floor(start / (bx * by));
     if (!m[x0 + sx + nx * (y0 + sy + ny * (z0 + sz))]) continue;
     const id = ++next;
+    let onKey = false;
     let head = 0,
       tail = 0;
     queue[tail++] = start;
@@ -53,6 +64,7 @@ export function largestComponent3d(m: Uint8Array, dims: readonly [number, number
       const x = i % bx,
         y = Math.floor(i / bx) % by,
         z = Math.floor(i / (bx * by));
+      if (keep && !onKey) onKey = keyAt[keep.axis === 0 ? x0 + x : keep.axis === 1 ? y0 + y : z0 + z] === 1;
       for (let dz = -1; dz <= 1; dz++) {
         const zz = z + dz;
         if (zz < 0 || zz >= bz) continue;
@@ -71,6 +83,7 @@ export function largestComponent3d(m: Uint8Array, dims: readonly [number, number
         }
       }
     }
+    kept[id] = onKey;
     if (tail > bestSize) {
       bestSize = tail;
       best = id;
@@ -79,7 +92,7 @@ export function largestComponent3d(m: Uint8Array, dims: readonly [number, number
   for (let z = 0, j = 0; z < bz; z++)
     for (let y = 0; y < by; y++) {
       const row = x0 + nx * (y0 + y + ny * (z0 + z));
-      for (let x = 0; x < bx; x++, j++) if (label[j] === best) out[row + x] = 1;
+      for (let x = 0; x < bx; x++, j++) if (label[j] && (label[j] === best || kept[label[j]!])) out[row + x] = 1;
     }
   return out;
 }

@@ -77,7 +77,16 @@ export async function segmentByObject(
           onProgress: (d, total) => opts.onProgress?.((finished + (total > 0 ? Math.min(1, d / total) : 0)) / order.length),
         });
         const one = new Uint8Array(voxelCount(volume));
-        const slices = addObjectToLabelMap(one, volume, opts.axis, objId, session.objectMasks(objId), true);
+        const slices = addObjectToLabelMap(
+          one,
+          volume,
+          opts.axis,
+          objId,
+          session.objectMasks(objId),
+          true,
+          undefined,
+          keysOf(prompts, objId),
+        );
         for (let i = 0; i < one.length; i++) one[i] = one[i] ? 1 : 0;
         if (opts.signal?.aborted) throw new PropagationCancelled();
         byId.set(objId, await opts.save(objId, one, slices, (performance.now() - t0) / 1000));
@@ -104,4 +113,9 @@ export async function segmentByObject(
     slicesEncoded,
     objectsRun: todo.length,
   };
+}
+
+/** The slices a job's prompts put an object's keys on (kept by the 3D largest-component filter). */
+function keysOf(prompts: readonly (VolumePrompt & { objId: number })[], objId: number): number[] {
+  return prompts.filter((p) => p.objId === objId).map((p) => p.slice);
 }
