@@ -26,6 +26,7 @@ import {
 } from '../src/models/onnx/onnxProto.js';
 import {
   geluAfterInt8,
+  graphLinks,
   quantizeAttentionScores,
   quantizeModel,
   quantizeOnnxBytes,
@@ -297,17 +298,7 @@ function rankOf(g: NonNullable<ProtoModel['graph']>): (t: string) => number | un
 function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'exp' | 'dqmm' = 'dqmm'): number {
   const g = model.graph!;
   const inits = new Set(g.initializer.map((t) => t.name ?? ''));
-  const producer = new Map<string, ProtoNode>();
-  const consumers = new Map<string, ProtoNode[]>();
-  for (const n of g.node) {
-    for (const o of n.output) producer.set(o, n);
-    for (const i of n.input) {
-      const c = consumers.get(i);
-      if (c) c.push(n);
-      else consumers.set(i, [n]);
-    }
-  }
-  const graphOutputs = new Set(g.output.map((o) => o.name ?? ''));
+  const { producer, consumers, graphOutputs } = graphLinks(g);
   const rank = rankOf(g);
   const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
   if (opset < 15) return 0; // Shape start/end

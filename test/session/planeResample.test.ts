@@ -7,6 +7,7 @@ import { readVolume } from '../../src/io/readVolume.js';
 import { PlaneResample } from '../../src/preprocess/planeResample.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { ModelPool, Session } from '../../src/session/index.js';
+import { busiestCoronalBox, GLIOMA, GLIOMA_LABEL } from '../helpers/glioma.js';
 
 /**
  * Thick-slice planes at square pixels: the coronal plane of the 6.5 mm glioma MRI
@@ -15,8 +16,6 @@ import { ModelPool, Session } from '../../src/session/index.js';
  * tumour on that plane must give a mask inside the box's rows and columns (before: it spilled 1–2
  * rows past them), with a plane DSC vs the reference no worse than on the voxel grid (both measured).
  */
-const GLIOMA = '../shared/data/mr-brain/brain1_image.nrrd';
-const GLIOMA_LABEL = '../shared/data/mr-brain/brain1_label.nrrd';
 const skip = (!existsSync(GLIOMA) || !existsSync(GLIOMA_LABEL)) && `needs ../shared/data/mr-brain (${GLIOMA})`;
 
 const pool = new ModelPool();
@@ -58,31 +57,20 @@ describe('a coronal box on the 6.5 mm glioma', { skip }, () => {
   test('the mask stays inside the box rows, plane DSC no worse than on the voxel grid', async () => {
     const image = await readVolume(GLIOMA);
     const label = await readVolume(GLIOMA_LABEL);
-    const [W, H, D] = label.dims;
+    const [W, , D] = label.dims;
     const tumour = label.data as ArrayLike<number>;
     // The coronal plane (fixed y) with the most tumour, and its box (x, z) there.
-    let Y = 0,
-      best = 0;
-    for (let y = 0; y < H; y++) {
-      let n = 0;
-      for (let z = 0; z < D; z++) for (let x = 0; x < W; x++) if (tumour[x + W * (y + H * z)]) n++;
-      if (n > best) [best, Y] = [n, y];
-    }
+    const {
+      y: Y,
+      voxels: best,
+      box: [x0, z0, x1, z1],
+    } = busiestCoronalBox(label);
     const ref = extractSlice(
       Uint8Array.from(tumour, (v) => (v ? 1 : 0)),
       label.dims,
       1,
       Y,
     );
-    let [x0, x1, z0, z1] = [W, -1, D, -1];
-    for (let z = 0; z < D; z++)
-      for (let x = 0; x < W; x++)
-        if (ref[z * W + x]) {
-          x0 = Math.min(x0, x);
-          x1 = Math.max(x1, x);
-          z0 = Math.min(z0, z);
-          z1 = Math.max(z1, z);
-        }
     const measure = async (resamplePlanes: boolean) => {
       const s = await Session.open(image, { pool, threads: 2, resamplePlanes });
       try {

@@ -14,14 +14,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { readVolume } from '../../src/io/readVolume.js';
+import { busiestCoronalBox, GLIOMA as GLIOMA_PATH, GLIOMA_LABEL as GLIOMA_LABEL_PATH } from '../helpers/glioma.js';
 import { type AppHandle, ROOT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const window: any, localStorage: any;
 
-const GLIOMA = join(ROOT, '../shared/data/mr-brain/brain1_image.nrrd');
-const GLIOMA_LABEL = join(ROOT, '../shared/data/mr-brain/brain1_label.nrrd');
+const GLIOMA = join(ROOT, GLIOMA_PATH);
+const GLIOMA_LABEL = join(ROOT, GLIOMA_LABEL_PATH);
 const skip = skipReason() || (!existsSync(GLIOMA) && `needs ../shared/data/mr-brain (${GLIOMA})`);
 if (skip) process.stdout.write(`# skipping the thick-slice browser test: ${skip}\n`);
 
@@ -56,22 +57,11 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   const sp = label.spacing;
   const tumour = label.data as ArrayLike<number>;
   // The coronal plane (fixed row y) with the most tumour, and the tumour's box there (x, z).
-  let Y = 0,
-    best = 0;
-  for (let y = 0; y < H; y++) {
-    let n = 0;
-    for (let z = 0; z < D; z++) for (let x = 0; x < W; x++) if (tumour[x + W * (y + H * z)]) n++;
-    if (n > best) [best, Y] = [n, y];
-  }
-  let [x0, x1, z0, z1] = [W, -1, D, -1];
-  for (let z = 0; z < D; z++)
-    for (let x = 0; x < W; x++)
-      if (tumour[x + W * (Y + H * z)]) {
-        x0 = Math.min(x0, x);
-        x1 = Math.max(x1, x);
-        z0 = Math.min(z0, z);
-        z1 = Math.max(z1, z);
-      }
+  const {
+    y: Y,
+    voxels: best,
+    box: [x0, z0, x1, z1],
+  } = busiestCoronalBox(label);
   assert.ok(best > 0 && z1 > z0, `a tumour cross-section on the coronal plane y=${Y}`);
 
   const t0 = performance.now();

@@ -190,6 +190,25 @@ const intAttr = (n: ProtoNode, name: string, dflt = 0): number => {
   return a ? toNumber(a.i) : dflt;
 };
 
+/** Who produces and who reads each tensor of a graph (and its outputs): what every rewrite here walks. */
+export function graphLinks(g: NonNullable<ProtoModel['graph']>): {
+  producer: Map<string, ProtoNode>;
+  consumers: Map<string, ProtoNode[]>;
+  graphOutputs: Set<string>;
+} {
+  const producer = new Map<string, ProtoNode>();
+  const consumers = new Map<string, ProtoNode[]>();
+  for (const n of g.node) {
+    for (const o of n.output) producer.set(o, n);
+    for (const i of n.input) {
+      const c = consumers.get(i);
+      if (c) c.push(n);
+      else consumers.set(i, [n]);
+    }
+  }
+  return { producer, consumers, graphOutputs: new Set(g.output.map((o) => o.name ?? '')) };
+}
+
 /**
  * Attention scores q·kᵀ/√d in int8: for each product of two activations where the second is a
  * transposed key tensor K [..., L, d] — `MatMul(q, Transpose(K, last two axes swapped))` optionally
@@ -205,17 +224,7 @@ const intAttr = (n: ProtoNode, name: string, dflt = 0): number => {
 export function quantizeAttentionScores(model: ProtoModel): number {
   const g = model.graph!;
   const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
-  const producer = new Map<string, ProtoNode>();
-  const consumers = new Map<string, ProtoNode[]>();
-  for (const n of g.node) {
-    for (const o of n.output) producer.set(o, n);
-    for (const i of n.input) {
-      const c = consumers.get(i);
-      if (c) c.push(n);
-      else consumers.set(i, [n]);
-    }
-  }
-  const graphOutputs = new Set(g.output.map((o) => o.name ?? ''));
+  const { producer, consumers, graphOutputs } = graphLinks(g);
   const only = (t: string, n: ProtoNode) => !graphOutputs.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n;
   const scalar = (t: string): number | undefined => {
     const v = inits.get(t);
