@@ -14,6 +14,15 @@ import { correctObject, propagateObject, type StepSignals } from '../../src/pred
  */
 const W = 64,
   H = 64;
+/** A fake encoder whose embedding is the slice's first pixel (the tests write the slice index there). */
+const sliceIndexEncoder = {
+  encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
+    data: new Float32Array([s[0]!]),
+    dims: [1],
+    frame: samFrame(h, w, 1024),
+  }),
+};
+
 function world(radii: number[], bright = 200, dark = 50) {
   const disc = (k: number) => {
     const m = new Uint8Array(W * H);
@@ -25,13 +34,7 @@ function world(radii: number[], bright = 200, dark = 50) {
     img[0] = k; // slice marker for the fake encoder (a corner pixel, far from the object)
     return img;
   };
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
+  const encoder = sliceIndexEncoder;
   const calls: { slice: number; prompt: Sam1Prompt; maskInput: boolean }[] = [];
   const decoder = {
     async decode(emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Promise<Sam1Decoded> {
@@ -214,13 +217,7 @@ test('maxGrownRatio: a grown-box proposal may not make the mask larger than the 
     img[0] = k;
     return img;
   };
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
+  const encoder = sliceIndexEncoder;
   const decoder = {
     async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
       const [x0, y0, x1, y1] = prompt.box!;
@@ -254,13 +251,7 @@ test('intensityBox: re-anchoring the box on the object-like pixels stops a decod
     img[0] = k;
     return img;
   };
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
+  const encoder = sliceIndexEncoder;
   const decoder = {
     async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
       const [x0, y0, x1, y1] = prompt.box!;
@@ -302,13 +293,7 @@ test('intensityBox rescue: on a thick step where the decoder spills over the shr
     img[0] = k;
     return img;
   };
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
+  const encoder = sliceIndexEncoder;
   const decoder = {
     async decode(e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
       const r = tumour[e.data[0]!]!,
@@ -360,13 +345,7 @@ test('outputThreshold trims the soft rim of the masks handed out but carries the
     img[0] = k;
     return img;
   };
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
+  const encoder = sliceIndexEncoder;
   const decoder = {
     async decode(_e: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
       const [x0, y0, x1, y1] = prompt.box!;
