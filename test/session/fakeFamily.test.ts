@@ -235,3 +235,32 @@ test("onSlice streams each slice's mask while propagate runs, ending on the fina
   );
   await s.close();
 });
+
+test('the label map keeps what a prompt made on a slice the object does not reach (largest-component filter)', async () => {
+  try {
+    familyFor(entry);
+  } catch {
+    registerFamily(fakeFamily);
+  }
+  const pool = new ModelPool({ idleMs: 0 });
+  const v = volume();
+  // A second bright patch on slice 0, not connected to the block of slices 1..3.
+  for (let y = 4; y <= 5; y++) for (let x = 6; x <= 7; x++) v.data[y * 8 + x] = 200;
+  const s = await Session.open(v, { model: entry, pool });
+  try {
+    await s.addPrompt(1, 2, { box: [2, 1, 4, 2] });
+    await s.propagate();
+    const count = (labels: ArrayLike<number>) => Array.from(labels).filter((l) => l === 1).length;
+    assert.equal(count(s.labelMap().data as Uint8Array), 18, 'the block, slices 1..3');
+    // The person prompts the patch on slice 0: a piece not connected to the rest.
+    const m = await s.addPrompt(1, 0, { box: [6, 4, 7, 5] });
+    assert.equal(m.area, 4);
+    const lm = s.labelMap();
+    assert.equal(count(lm.data as Uint8Array), 22, 'the prompted patch stays beside the largest component');
+    assert.equal((lm.data as Uint8Array)[4 * 8 + 6], 1);
+    // What the filter is given: the slices a person prompted.
+    assert.deepEqual(s.objects[0]!.keys, [0, 2]);
+  } finally {
+    await s.close();
+  }
+});
