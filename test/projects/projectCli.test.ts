@@ -59,7 +59,7 @@ test('medsam2 project: create, add, claim, log, save, conflict, submit, review, 
     const json = JSON.parse(readFileSync(join(dir, 'rep', 'report.json'), 'utf8'));
     assert.equal(json.cases[0].activeSeconds, 8);
     assert.equal(json.cases[0].slicesTouched, 2);
-    assertUserError(runCli(['project', 'report', '--out', join(dir, 'rep')], env), /not empty/);
+    assertUserError(runCli(['project', 'report', '--out', join(dir, 'rep')], env), /not a new or empty folder/);
     ok(['export', '--round', '1', '--format', 'nifti', '--out', join(dir, 'nii')]);
     assert.ok(existsSync(join(dir, 'nii', 'labelsTr', 'm1.nii.gz')) && existsSync(join(dir, 'nii', 'imagesTr', 'm1_0000.nii.gz')));
     ok(['show', 'm1', '0', '-o', join(dir, 'v0.npz')]);
