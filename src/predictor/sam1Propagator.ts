@@ -567,17 +567,15 @@ async function propagateStep(
   const insets = intensity ? o.boxInsets : o.boxInsets.slice(0, 1);
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   const prevArea = maskArea(prev);
-  let best:
-    | {
-        mask: Uint8Array;
-        lowRes: Float32Array;
-        score: number;
-        objectFraction: number;
-        d: Sam1Decoded;
-        prevIoU: number;
-        reanchored?: boolean;
-      }
-    | undefined;
+  /** A proposal's score: its agreement with the intensity model, plus continuity with the previous mask when weighted. */
+  const scored = (mask: Uint8Array, d: Sam1Decoded) => {
+    const area = maskArea(mask);
+    const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
+    const inter = intersectionCount(mask, prev);
+    const prevIoU = inter / (area + prevArea - inter);
+    return { mask, lowRes: d.lowRes, score: a.dice + (o.continuityWeight ?? 0) * prevIoU, objectFraction: a.objectFraction, d, prevIoU };
+  };
+  let best: (ReturnType<typeof scored> & { reanchored?: boolean }) | undefined;
   let sawRaw = false;
   for (const inset of insets) {
     const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
@@ -598,12 +596,9 @@ async function propagateStep(
     const area = maskArea(mask);
     if (!area) continue;
     if (inset < 0 && o.maxGrownRatio !== undefined && area > o.maxGrownRatio * prevArea) continue;
-    const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
-    const inter = intersectionCount(mask, prev);
-    const prevIoU = inter / (area + prevArea - inter);
-    const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
+    const cand = scored(mask, d);
     // Ties keep the larger box: shrink only when the image says so.
-    if (!best || score > best.score) best = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU };
+    if (!best || cand.score > best.score) best = cand;
   }
   // Re-anchoring on the image: the box of what the intensity model calls object here, next to the
   // previous mask (measured as an opt-in rule, docs/propagation-experiments.md, session 6).
@@ -621,17 +616,13 @@ async function propagateStep(
       if (maskArea(raw)) sawRaw = true;
       const mask = keepComponentsOverlapping(raw, prev, w, h);
       const area = maskArea(mask);
-      const inter = intersectionCount(mask, prev);
       if (
         area &&
         (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
-        (o.intensityBoxMinInside === undefined || inter >= o.intensityBoxMinInside * area)
+        (o.intensityBoxMinInside === undefined || intersectionCount(mask, prev) >= o.intensityBoxMinInside * area)
       ) {
-        const a = agreement(mask, intensity.smoothed, intensity.model, region!);
-        const prevIoU = inter / (area + prevArea - inter);
-        const score = a.dice + (o.continuityWeight ?? 0) * prevIoU;
-        const cand = { mask, lowRes: d.lowRes, score, objectFraction: a.objectFraction, d, prevIoU, reanchored: true };
-        const take = o.intensityBox === 'propose' ? !best || score > best.score : a.objectFraction >= o.minObjectFraction;
+        const cand = { ...scored(mask, d), reanchored: true };
+        const take = o.intensityBox === 'propose' ? !best || cand.score > best.score : cand.objectFraction >= o.minObjectFraction;
         if (take) best = cand;
       }
     }

@@ -6,9 +6,11 @@
  * plane goes to the model upsampled along its coarse axis to the fine axis's spacing, prompts are
  * mapped onto that grid, and masks come back to the voxel grid by an area rule (a voxel is set when
  * more than half of the resampled pixels it covers are), so a mask inside a box's voxel rows stays
- * inside them. Hand-written: a few lines of separable linear interpolation on 8-bit frames, with
- * exact box/row bookkeeping no image library gives.
+ * inside them. Hand-written: the exact box/row bookkeeping no image library gives (the image itself
+ * goes through the preprocessing's resizeBilinearU8).
  */
+import { resizeBilinearU8 } from './samImage.js';
+
 /** [x0, y0, x1, y1] in pixels (a box, or a line's two ends). */
 type Box = [number, number, number, number];
 
@@ -99,28 +101,19 @@ export class PlaneResample {
     return new PlaneResample(rows, cols, outRows, outCols);
   }
 
-  /** A row-major rows × cols × channels 8-bit image on the resampled grid (separable linear, edge-clamped). */
+  /**
+   * A row-major rows × cols × channels 8-bit image on the resampled grid: each channel by the
+   * preprocessing's bilinear resize (pixel centres aligned, plain bilinear when upscaling).
+   */
   image(src: Uint8Array, channels = 1): Uint8Array {
-    const { rows, cols } = this;
-    const R = this.outRows,
-      C = this.outCols;
-    // Columns first (rows × C), then rows (R × C), in float to round once.
-    const tmp = new Float32Array(rows * C * channels);
-    const cw = weights(this.colAxis);
-    for (let r = 0; r < rows; r++)
-      for (let c = 0; c < C; c++) {
-        const { i0, i1, w } = cw[c]!;
-        for (let k = 0; k < channels; k++)
-          tmp[(r * C + c) * channels + k] = src[(r * cols + i0) * channels + k]! * (1 - w) + src[(r * cols + i1) * channels + k]! * w;
-      }
+    const { rows, cols, outRows: R, outCols: C } = this;
+    if (channels === 1) return resizeBilinearU8(src, rows, cols, R, C);
     const out = new Uint8Array(R * C * channels);
-    const rw = weights(this.rowAxis);
-    for (let r = 0; r < R; r++) {
-      const { i0, i1, w } = rw[r]!;
-      const a = i0 * C * channels,
-        b = i1 * C * channels,
-        o = r * C * channels;
-      for (let q = 0; q < C * channels; q++) out[o + q] = Math.round(tmp[a + q]! * (1 - w) + tmp[b + q]! * w);
+    const plane = new Uint8Array(rows * cols);
+    for (let k = 0; k < channels; k++) {
+      for (let i = 0; i < plane.length; i++) plane[i] = src[i * channels + k]!;
+      const up = resizeBilinearU8(plane, rows, cols, R, C);
+      for (let i = 0; i < up.length; i++) out[i * channels + k] = up[i]!;
     }
     return out;
   }
@@ -185,16 +178,4 @@ export class PlaneResample {
   line(l: Box): Box {
     return [this.colAxis.centre(l[0]), this.rowAxis.centre(l[1]), this.colAxis.centre(l[2]), this.rowAxis.centre(l[3])];
   }
-}
-
-/** Linear-interpolation taps of each resampled pixel (pixel centres aligned, edges clamped). */
-function weights(a: AxisResample): { i0: number; i1: number; w: number }[] {
-  const out: { i0: number; i1: number; w: number }[] = [];
-  for (let j = 0; j < a.m; j++) {
-    const s = Math.min(a.n - 1, Math.max(0, ((j + 0.5) * a.n) / a.m - 0.5));
-    const i0 = Math.floor(s);
-    const i1 = Math.min(a.n - 1, i0 + 1);
-    out.push({ i0, i1, w: s - i0 });
-  }
-  return out;
 }
