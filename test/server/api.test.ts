@@ -272,6 +272,11 @@ describe('medsam2 serve: auth', () => {
     // Only a salted hash is stored.
     const users = await s.repo.listUsers();
     for (const u of users)
-      for (const t of Object.values(tokens)) assert.ok(!t.includes(u.tokenHash) && !u.tokenHash.includes(t.split('_')[2]!));
+      for (const t of Object.values(tokens)) {
+        // The secret is everything after ms2_<16 hex>_ (its base64url may itself contain '_').
+        const secret = t.slice('ms2_'.length + 16 + 1);
+        assert.equal(secret.length, 43, t);
+        assert.ok(!t.includes(u.tokenHash) && !u.tokenHash.includes(secret), u.name);
+      }
   });
 });
