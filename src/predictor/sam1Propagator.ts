@@ -8,6 +8,7 @@ import { intensityExtent } from './sam1/intensityExtent.js';
 import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
+import { settleClickCarries } from './sam1/clickReach.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -159,6 +160,12 @@ export interface Sam1PropagationOptions {
    * its slice and does not delete the rest. Default true (docs/propagation-experiments.md).
    */
   keepBeyondStop?: boolean;
+  /**
+   * A slice carried from a corrected key whose last click is positive keeps its previousMasks and
+   * gains the carry's mask: a positive click only adds, beyond its slice too
+   * (src/predictor/sam1/clickReach.ts). Default true (docs/propagation-experiments.md, session 7).
+   */
+  positiveCarryAdds?: boolean;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -368,6 +375,8 @@ export async function propagateObject(
   }));
   stops.push(...stopsByKey);
   const smoothed = (k: number) => smooth3x3(slices.pixels(k), w, h);
+  /** Which key's carry decided each slice (clickReach reads it). */
+  const carriedBy = new Map<number, number>();
   /** Carries key i towards `dir` through slices up to `end` (inclusive), never into a slice already decided. */
   const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason, bridge = false): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
@@ -426,6 +435,7 @@ export async function propagateObject(
         break;
       }
       masks.set(k, kept);
+      carriedBy.set(k, i);
       prev = step.mask;
       prevLow = step.lowRes;
     }
@@ -464,6 +474,15 @@ export async function propagateObject(
     // is a second place the object is known to be: the smaller key bridges the gap (bridgeKeys).
     const bridge = (opts.bridgeKeys ?? true) && decoded[first]!.area > 0;
     if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key', bridge);
+  }
+  // A positive click's meaning reaches the slices its correction carried to (src/predictor/sam1/clickReach.ts).
+  if (opts.previousMasks && (opts.positiveCarryAdds ?? true)) {
+    const carriedFrom = new Set<number>();
+    for (const [k, i] of carriedBy) {
+      const last = keys[i]!.points?.at(-1);
+      if (i !== main && last?.label === 1) carriedFrom.add(k);
+    }
+    settleClickCarries(masks, carriedFrom, opts.previousMasks);
   }
   return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice };
 }

@@ -6,6 +6,7 @@ import { keyWithClicks, promptsWithClick } from '../../src/predictor/sam1/correc
 import { MemoDecoder } from '../../src/predictor/sam1/decodeMemo.js';
 import { anchoredNegativePrompt, cutNegativeClick } from '../../src/predictor/sam1/negativeClick.js';
 import { addPositiveClick } from '../../src/predictor/sam1/positiveClick.js';
+import { addCarried, settleClickCarries } from '../../src/predictor/sam1/clickReach.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
 
 /** x-fastest volume with rectangles [x0, y0, x1, y1, z] set. */
@@ -190,4 +191,25 @@ test('a positive click only adds: the part of the answer at the click, near the 
   // An answer without the click adds nothing; a click on the mask leaves the decoder's answer.
   assert.deepEqual(addPositiveClick(new Uint8Array(w * h), prior, click, w, h), prior);
   assert.deepEqual(addPositiveClick(decoded, prior, { x: 15, y: 15, label: 1 }, w, h), decoded);
+});
+
+test('a slice carried from a positive correction keeps what it had and gains the carry', () => {
+  const had = Uint8Array.from([1, 1, 1, 0, 0, 0]),
+    carried = Uint8Array.from([0, 1, 1, 1, 0, 0]);
+  assert.deepEqual([...addCarried(carried, had)], [1, 1, 1, 1, 0, 0]);
+  assert.deepEqual([...addCarried(carried, undefined)], [...carried], 'a slice that had nothing gains the carry');
+  const masks = new Map([
+    [3, carried],
+    [4, Uint8Array.from(carried)],
+  ]);
+  settleClickCarries(
+    masks,
+    new Set([3]),
+    new Map([
+      [3, had],
+      [4, had],
+    ]),
+  );
+  assert.deepEqual([...masks.get(3)!], [1, 1, 1, 1, 0, 0]);
+  assert.deepEqual([...masks.get(4)!], [...carried], 'only the slices carried from a positive correction change');
 });
