@@ -55,21 +55,23 @@ test('clicks next to an organ key do not lose the slices beyond it (ct-organs la
 });
 
 /**
- * A positive click only adds, beyond its slice too. ct-organs label 86 (slices 0–21): the first
+ * A positive click only adds, beyond its slice too. ct-organs label 86 (slices 6–20): the first
  * simulated click is positive on an under-segmented slice next to the key; the carry from that
  * corrected key shrank the slices beyond it (the decoder drifts), so the click lowered 3D DSC below
- * the box's (full volume: 0.7621 → 0.7389). Now the slices carried from a positive correction keep
- * what they had and gain the carry (clickReach.ts): full volume 0.7621 → 0.7714. The old behaviour
- * (positiveCarryAdds: false) is run beside it so the test shows what the rule does.
+ * the box's (crop: box 0.7599, old carry 0.7174; full volume 0.7621 → 0.7389). Now the slices carried
+ * from a positive correction keep what they had and gain the carry (clickReach.ts): crop 0.7764, full
+ * volume 0.7714. The old behaviour (positiveCarryAdds: false) is run beside it.
  */
 test('a positive click does not shrink the slices its correction is carried to (ct-organs label 86)', { skip }, async () => {
   const c = await loadCase(join(dir, 'example_ct_sm.nii.gz'));
   const labels = (await readVolume(join(dir, 'example_ct_sm_seg.nii.gz'), { grid: c.image })).data;
   const [nx, ny] = c.image.dims;
+  // Slices 6–20: the key (8), the clicked slice (13) and the 7 slices carried from it.
   const plane = nx * ny,
-    nz = 22;
-  const image: Volume = { ...c.image, data: c.image.data.slice(0, nz * plane), dims: [nx, ny, nz] };
-  const ref = selectLabel(labels, 86).slice(0, nz * plane);
+    z0 = 6,
+    nz = 15;
+  const image: Volume = { ...c.image, data: c.image.data.slice(z0 * plane, (z0 + nz) * plane), dims: [nx, ny, nz] };
+  const ref = selectLabel(labels, 86).slice(z0 * plane, (z0 + nz) * plane);
   const prompt = promptFromReference('key-box', { reference: ref, dims: image.dims });
   const firstClick = async (positiveCarryAdds: boolean) => {
     const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: join(tmp, 'emb'), propagation: { positiveCarryAdds } });
