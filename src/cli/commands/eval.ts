@@ -8,7 +8,7 @@ import { evaluateFolder, findCasesDetailed, formatReportTable } from '../../pipe
 import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
 import { PRECISION_HELP } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
-import { guardOutputs } from '../outputPaths.js';
+import { checkOutputFolder, guardOutputs } from '../outputPaths.js';
 import { parseIndex, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
@@ -58,6 +58,9 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   const window = parseWindow(flags.window);
   const model = resolveModel(flags.model);
   findCasesDetailed(dir); // fail fast on an empty/missing folder, before any model work
+  checkOutputFolder('--out', flags.out);
+  if (flags.previews) checkOutputFolder('--previews', flags.previews);
+  if (flags.embeddingCache) checkOutputFolder('--embedding-cache', flags.embeddingCache);
   guardOutputs(
     [dir],
     [
