@@ -1,14 +1,14 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { MedsamError, errorMessage } from '../common/errors.js';
-import { assertWritableTarget, tempPathFor } from './atomicWrite.js';
+import { assertWritableTarget, writeFileAtomic } from './atomicWrite.js';
 
 /**
  * Files meant for one output folder, written while a long run goes on but shown only when it has
  * finished: each is written into a private temp folder (outside the output's folder, so nothing
  * appears there, not even a parent folder, until the end) and `commit()` moves them in, each
- * replacing a file of that name whole (copy to a hidden temp name beside it, then rename; other
+ * replacing a file of that name whole (a rename, or across file systems writeFileAtomic; other
  * files of the folder are left alone). `discard()` (a failure, Ctrl-C) removes them: the output
  * folder is then as it was.
  */
@@ -38,15 +38,8 @@ export class StagedFolder {
       try {
         renameSync(from, to);
       } catch {
-        // Another file system: copy beside the target, then rename over it (still replaced whole).
-        const tmp = tempPathFor(to);
-        try {
-          copyFileSync(from, tmp);
-          renameSync(tmp, to);
-        } catch (e) {
-          rmSync(tmp, { force: true });
-          throw new MedsamError(`cannot write ${to}: ${errorMessage(e)}`, 'check that the folder is writable and the disk has space');
-        }
+        // Another file system: copied beside the target, then renamed over it (still replaced whole).
+        writeFileAtomic(to, readFileSync(from));
       }
     }
     this.discard();
