@@ -61,8 +61,10 @@ describe('batch jobs leave no orphan', { skip: SHARED_SKIP }, () => {
     const updateJob = repo.updateJob.bind(repo);
     let A = '';
     let cancelA: Promise<{ status: number; body: any }> | undefined;
+    const statuses = new Map<string, string[]>();
     repo.updateJob = async (id, patch, whileStatus) => {
       const changed = await updateJob(id, patch, whileStatus);
+      if (changed && patch.status) statuses.set(id, [...(statuses.get(id) ?? []), patch.status]);
       if (id === A && !cancelA && (patch.result as { checkpoints?: unknown[] } | null)?.checkpoints?.length === 1) {
         cancelA = call(fx.server.url, 'DELETE', `/jobs/${A}`);
         await cancelA;
@@ -77,9 +79,10 @@ describe('batch jobs leave no orphan', { skip: SHARED_SKIP }, () => {
       C = await submit(u2, small.key, [b, other]);
       const delQ = await call(fx.server.url, 'DELETE', `/jobs/${Q}`);
       assert.equal(delQ.body.status, 'cancelled', 'Q is cancelled while it waits behind A');
+      // C runs after A and Q in the one model lane: when it has ended, both gave their worker back.
       await until(
-        'job A ends',
-        () => repo.job(A),
+        'job C ends',
+        () => repo.job(C),
         (j) => !['queued', 'running'].includes(j!.status),
       );
     } finally {
@@ -90,13 +93,11 @@ describe('batch jobs leave no orphan', { skip: SHARED_SKIP }, () => {
     assert.equal(delA.status, 200, JSON.stringify(delA.body));
     assert.equal(delA.body.status, 'cancelled');
     const row = (id: string) => repo.job(id);
-    const done = await until(
-      'job C ends',
-      () => row(C),
-      (j) => j?.status !== 'queued' && j?.status !== 'running',
-    );
+    const done = await row(C);
     assert.equal(done!.status, 'done', JSON.stringify(done));
 
+    assert.deepEqual(statuses.get(Q), ['cancelled'], 'the job cancelled in the queue never ran');
+    assert.deepEqual(statuses.get(A), ['running', 'cancelled']);
     for (const id of [A, Q]) {
       const j = (await row(id))!;
       assert.equal(j.status, 'cancelled');
