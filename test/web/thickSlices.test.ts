@@ -32,6 +32,8 @@ if (skip) process.stdout.write(`# skipping the thick-slice browser test: ${skip}
 
 let server: Served;
 let browser: Browser;
+/** The first test's page, left on its coronal box for the propagation test (opening the scan again costs 25+ s under load). */
+let boxed: { page: Page; errors: string[]; session: string } | undefined;
 
 before(async () => {
   if (skip) return;
@@ -41,6 +43,7 @@ before(async () => {
 });
 
 after(async () => {
+  await boxed?.page.close();
   await browser?.close();
   await server?.stop();
 });
@@ -163,10 +166,10 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
   assert.equal(shown, area, 'the overlay shows exactly the stored label map');
   assert.deepEqual(errors, []);
-  await page.close();
+  boxed = { page, errors, session };
 });
 
-test('thick slices (6.5 mm): a coronal box propagated along y; the label map vs the reference in 3D, streamed redraws by plane', {
+test('thick slices (6.5 mm): that coronal box propagated along y; the label map vs the reference in 3D, streamed redraws by plane', {
   skip,
   timeout: 600_000,
 }, async () => {
@@ -176,17 +179,12 @@ test('thick slices (6.5 mm): a coronal box propagated along y; the label map vs 
   const { y: Y, box } = busiestCoronalBox(label);
   const [x0, z0, x1, z1] = box;
 
+  // Continues on the first test's page: the scan open, its coronal box on plane Y stored as object 1.
+  assert.ok(boxed, 'the coronal box test ran first and left its page');
+  const { page, errors, session } = boxed;
   const t0 = performance.now();
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', GLIOMA);
-  await waitStatus(page, /draw a box/);
-  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
   const xc = (x0 + x1) >> 1;
   await page.evaluate(([x, y, z]) => (window.medsam2 as AppHandle).viewer.goToVoxel(x!, y!, z!), [xc, Y, (z0 + z1) >> 1]);
-  await page.click('[data-tool="box"]');
-  await dragCoronalBox(page, Y, box);
-  await waitStatus(page, new RegExp(`slice ${Y}: \\d+ px`));
-
   const tProp = performance.now();
   await page.click('#propagate');
   await waitStatus(page, /propagated in/, 400_000);
@@ -222,7 +220,7 @@ test('thick slices (6.5 mm): a coronal box propagated along y; the label map vs 
     `# glioma coronal propagation from y=${Y}: planes y ${ys[0]}..${ys.at(-1)} (${planes.size}), ${area} voxels; DSC vs the reference ${dsc3d.toFixed(4)} in 3D, ${dscPlanes.toFixed(4)} over the propagated planes; propagate ${propSeconds.toFixed(1)} s; overlay redraws ${tm.refreshes} (${tm.sliceUploads} by plane, ${tm.fullUploads} whole, ${(tm.refreshMs / 1000).toFixed(2)} s)\n`,
   );
   assert.ok(planes.size > 1 && planes.has(Y), `the object spans the prompted plane and more (${ys.join(',')})`);
-  // Measured 0.72 (3D) here; the bar leaves room for load-dependent nothing (inference is deterministic) and model swaps.
+  // Measured 0.699 in 3D (0.828 over the 20 propagated planes); the CLI on the same prompt: see the report in BENCHMARKS/README.
   assert.ok(dsc3d > 0.6, `3D DSC ${dsc3d.toFixed(4)} vs the reference tumour`);
   const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
   assert.equal(shown, area, 'the overlay shows exactly the stored label map');
@@ -286,5 +284,4 @@ test('thick slices (6.5 mm): a coronal box propagated along y; the label map vs 
   await page.evaluate(() => window.release3d());
   process.stdout.write(`# overlay redraw (2D tiles), ${timings.join('; ')}; test ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   assert.deepEqual(errors, []);
-  await page.close();
 });
