@@ -13,6 +13,7 @@ import { loadCase } from '../../src/pipelines/loadCase.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import { Session } from '../../src/session/index.js';
 
 /**
  * A click corrects the object near its slice and keeps the rest. On ct-organs label 20 (slices 0–11,
@@ -60,7 +61,8 @@ test('clicks next to an organ key do not lose the slices beyond it (ct-organs la
  * corrected key shrank the slices beyond it (the decoder drifts), so the click lowered 3D DSC below
  * the box's (crop: box 0.7599, old carry 0.7174; full volume 0.7621 → 0.7389). Now the slices carried
  * from a positive correction keep what they had and gain the carry (clickReach.ts): crop 0.7764, full
- * volume 0.7714. The old behaviour (positiveCarryAdds: false) is run beside it.
+ * volume 0.7714. The old behaviour (positiveCarryAdds: false) is run beside it, and a Session given
+ * the same click must give the same voxels (one correction path).
  */
 test('a positive click does not shrink the slices its correction is carried to (ct-organs label 86)', { skip }, async () => {
   const c = await loadCase(join(dir, 'example_ct_sm.nii.gz'));
@@ -79,7 +81,7 @@ test('a positive click does not shrink the slices its correction is carried to (
       const cs = seg.forCase(image, toUint8(image), 2);
       const first = await cs.segment([prompt]);
       const run = await simulateClicks(cs, [prompt], first, ref, image.dims, 1);
-      return { box: dice(first.mask, ref), click: run.clicks[0]! };
+      return { box: dice(first.mask, ref), click: run.clicks[0]!, mask: run.final.mask };
     } finally {
       await seg.release();
     }
@@ -92,4 +94,19 @@ test('a positive click does not shrink the slices its correction is carried to (
   assert.equal(now.click.click?.label, 1, 'the first click is positive (the case this test is about)');
   assert.ok(now.click.dsc >= now.box, `click 1: ${now.click.dsc.toFixed(4)} < box ${now.box.toFixed(4)}`);
   assert.ok(now.click.dsc >= old.click.dsc + 0.01, `click 1 ${now.click.dsc.toFixed(4)} vs the old carry's ${old.click.dsc.toFixed(4)}`);
+  // A user's click in a Session takes the same path: the same voxels.
+  const k = now.click.click!;
+  const s = await Session.open(image, { threads: 2 });
+  try {
+    await s.addPrompt(1, prompt.slice, { box: prompt.box });
+    await s.propagate();
+    await s.correct(1, k.slice, { points: [{ x: k.x, y: k.y, label: k.label }] });
+    await s.propagate();
+    const got = s.labelMap().data as Uint8Array;
+    let diff = 0;
+    for (let i = 0; i < got.length; i++) if (!got[i] !== !now.mask[i]) diff++;
+    assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated click`);
+  } finally {
+    await s.close();
+  }
 });
