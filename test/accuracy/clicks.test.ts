@@ -213,3 +213,33 @@ test('a slice carried from a positive correction keeps what it had and gains the
   assert.deepEqual([...masks.get(3)!], [1, 1, 1, 1, 0, 0]);
   assert.deepEqual([...masks.get(4)!], [...carried], 'only the slices carried from a positive correction change');
 });
+
+test('a positive click adds the missed rim along the mask (band ∩ disc), and only a part, never a second object', () => {
+  const w = 60,
+    h = 30;
+  // The mask being corrected: a 20x20 square (400 px); missed: an 8-px rim on its right (160 px), and
+  // the decoder's answer also leaks on to the slice's edge along rows 13–16.
+  const prior = new Uint8Array(w * h);
+  for (let y = 5; y < 25; y++) for (let x = 10; x < 30; x++) prior[y * w + x] = 1;
+  const decoded = new Uint8Array(w * h);
+  for (let y = 5; y < 25; y++) for (let x = 30; x < 38; x++) decoded[y * w + x] = 1;
+  for (let y = 13; y < 17; y++) for (let x = 38; x < w; x++) decoded[y * w + x] = 1;
+  const click = { x: 33, y: 15, label: 1 as const }; // 4 px from the square: band 8 px, disc 16 px
+  const out = addPositiveClick(decoded, prior, click, w, h);
+  assert.equal(out[6 * w + 35], 1, 'the rim 9 px from the click (beyond the old 2x disc) is added');
+  assert.equal(out[15 * w + 38], 0, 'the leak beyond the band is not');
+  assert.equal(
+    addPositiveClick(decoded, prior, click, w, h, 2, Infinity)[6 * w + 35],
+    0,
+    'the session-6 rule (disc 2x alone) stopped short',
+  );
+  // An answer that would add more than the mask holds (a 6x6 mask, the whole slice answered): only
+  // the 2x disc (8 px) round the click is added, not the rest of band ∩ disc.
+  const small = new Uint8Array(w * h);
+  for (let y = 12; y < 18; y++) for (let x = 24; x < 30; x++) small[y * w + x] = 1;
+  const all = new Uint8Array(w * h).fill(1);
+  const capped = addPositiveClick(all, small, click, w, h);
+  const added = capped.reduce((s, v) => s + v, 0) - 36;
+  assert.ok(added > 0 && added <= Math.PI * 64 + 1, `capped: added ${added} px`);
+  assert.equal(capped[24 * w + 30], 0, 'in band and disc, but beyond the 2x disc');
+});

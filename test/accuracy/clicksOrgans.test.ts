@@ -59,9 +59,9 @@ test('clicks next to an organ key do not lose the slices beyond it (ct-organs la
  * A positive click only adds, beyond its slice too. ct-organs label 86 (slices 6–20): the first
  * simulated click is positive on an under-segmented slice next to the key; the carry from that
  * corrected key shrank the slices beyond it (the decoder drifts), so the click lowered 3D DSC below
- * the box's (crop: box 0.7599, old carry 0.7174; full volume 0.7621 → 0.7389). Now the slices carried
- * from a positive correction keep what they had and gain the carry (clickReach.ts): crop 0.7764, full
- * volume 0.7714. The old behaviour (positiveCarryAdds: false) is run beside it, and a Session given
+ * the box's (crop: box 0.7599, old carry 0.7209; full volume 0.7621 → 0.7389). Now the slices carried
+ * from a positive correction keep what they had and gain the carry (clickReach.ts): crop 0.7795, full
+ * volume 0.7732. The old behaviour (positiveCarryAdds: false) is run beside it, and a Session given
  * the same click must give the same voxels (one correction path).
  */
 test('a positive click does not shrink the slices its correction is carried to (ct-organs label 86)', { skip }, async () => {
