@@ -80,7 +80,12 @@ test('flipAveraged: the mirrored decode mirrored back lands on the same pixels (
 test('keyFlip and boxJitter change only the key decode: one extra encode of the key slice, 7 key decodes', async () => {
   const stack = [lSlice(), lSlice(), lSlice()];
   let encodes = 0;
-  const enc = { encode: (s: Uint8Array, h: number, w: number) => (encodes++, pixelEncoder.encode(s, h, w)) };
+  const enc = {
+    encode: (s: Uint8Array, h: number, w: number) => {
+      encodes++;
+      return pixelEncoder.encode(s, h, w);
+    },
+  };
   const mk = () => new SliceEmbeddings(enc, (k) => stack[k]!, W, H, 3);
   brightInBox.calls = [];
   const plain = await propagateObject(brightInBox, mk(), [{ slice: 1, box: [6, 5, 25, 20] }], { pixelEdges: false });
