@@ -239,26 +239,16 @@ const DEFAULTS = {
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
   pixelEdges: true,
-};
-type Resolved = typeof DEFAULTS &
-  Pick<
-    Sam1PropagationOptions,
-    | 'leakMargin'
-    | 'maxGrowth'
-    | 'maxCentroidShift'
-    | 'minAreaRatio'
-    | 'minPredictedIoU'
-    | 'minStability'
-    | 'minCycleIoU'
-    | 'continuityWeight'
-    | 'maxGrownRatio'
-    | 'intensityBox'
-    | 'intensityBoxMaxRatio'
-    | 'intensityBoxMinInside'
-    | 'intensityBoxMinCycleIoU'
-    | 'maskThreshold'
-    | 'outputThreshold'
-  >;
+} satisfies Sam1PropagationOptions;
+/** The options with every default filled in (the rest stay optional: undefined = off). */
+type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
+
+/** `opts` with the defaults where a field is missing or undefined (as `??` per field would). */
+function resolveOptions(opts: Sam1PropagationOptions): Resolved {
+  const o: Sam1PropagationOptions = { ...opts };
+  for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) Object.assign(o, { [k]: opts[k] ?? DEFAULTS[k] });
+  return o as Resolved;
+}
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
 export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number): Sam1Prompt {
@@ -286,31 +276,7 @@ export async function propagateObject(
   prompts: VolumePrompt[],
   opts: Sam1PropagationOptions = {},
 ): Promise<ObjectPropagation> {
-  const o: Resolved = {
-    boxInsets: opts.boxInsets ?? DEFAULTS.boxInsets,
-    useMaskInput: opts.useMaskInput ?? DEFAULTS.useMaskInput,
-    anchorPoint: opts.anchorPoint ?? DEFAULTS.anchorPoint,
-    intensityModel: opts.intensityModel ?? DEFAULTS.intensityModel,
-    minSeparability: opts.minSeparability ?? DEFAULTS.minSeparability,
-    minObjectFraction: opts.minObjectFraction ?? DEFAULTS.minObjectFraction,
-    minAreaFraction: opts.minAreaFraction ?? DEFAULTS.minAreaFraction,
-    leakMargin: opts.leakMargin,
-    maxGrowth: opts.maxGrowth,
-    maxCentroidShift: opts.maxCentroidShift,
-    minAreaRatio: opts.minAreaRatio,
-    minPredictedIoU: opts.minPredictedIoU,
-    minStability: opts.minStability,
-    minCycleIoU: opts.minCycleIoU,
-    continuityWeight: opts.continuityWeight,
-    maxGrownRatio: opts.maxGrownRatio,
-    intensityBox: opts.intensityBox,
-    intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
-    intensityBoxMinInside: opts.intensityBoxMinInside,
-    intensityBoxMinCycleIoU: opts.intensityBoxMinCycleIoU,
-    maskThreshold: opts.maskThreshold,
-    outputThreshold: opts.outputThreshold,
-    pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
-  };
+  const o = resolveOptions(opts);
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
     throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
   }
