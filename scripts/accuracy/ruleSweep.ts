@@ -12,6 +12,7 @@
 // missed), `over` (predicted slices past the reference), and gives the key slice's own DSC.
 // ORACLE=1 adds a variant `oracleKey`: the key slice given as the reference's own mask (the first
 // variant's options), i.e. what a perfect key slice would buy.
+// CASES=ct-series runs only the named cases of the chosen sets.
 // Embeddings: $MEDSAM2_EMB_CACHE (default /tmp/acc/emb).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -137,6 +138,8 @@ const t0 = performance.now();
 for (const set of chosen) {
   const { cases } = findCasesDetailed(sets[set]!);
   for (const c of cases) {
+    // CASES=name,… runs only those cases of the sets (to split one set over processes).
+    if (process.env.CASES && !process.env.CASES.split(',').includes(c.name)) continue;
     const loaded = await loadCase(c.image);
     let refVol = loaded.label;
     if (c.label) {
