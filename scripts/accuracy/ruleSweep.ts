@@ -5,7 +5,7 @@
 // `medsam2 eval` (evaluateFolder); the `base` variant reproduces its numbers.
 // Usage: VARIANTS='{"base":{},"tip20":{"minAreaFraction":0.2}}' [SETS=ct-lesion,mr] [SIGNALS=1] \
 //          node --import tsx scripts/accuracy/ruleSweep.ts [out.json]
-// SIGNALS=1 prints each step's stop signals (first variant) beside the reference's area there
+// SIGNALS=1 prints each step's stop signals (first variant; SIGNALS=<name>: that variant's) beside the reference's area there
 // (`in`: fraction of the mask inside the previous one; `RE`: the intensity box's proposal was chosen).
 // Every row also splits the DSC loss (1 − DSC = Σ per-slice (FP + FN) / (|pred| + |ref|)) by where it
 // is made: the key slice, `drift` (other slices both have), `short` (reference slices the prediction
@@ -202,7 +202,7 @@ for (const set of chosen) {
         });
         const lsTxt = `k${ls.keyDsc.toFixed(2)} ${(['key', 'drift', 'short', 'over'] as const).map((g) => ls.loss[g].toFixed(2)).join('/')}`;
         cells.push(`${v}=${m.dsc.toFixed(3)}${e.overshoot ? `+${e.overshoot}` : ''}[${e.predSlices?.join('-')}|${stops}|${lsTxt}]`);
-        if (vi === 0 && process.env.SIGNALS) {
+        if (process.env.SIGNALS && (process.env.SIGNALS === '1' ? vi === 0 : v === process.env.SIGNALS)) {
           console.log(`  ${object} key ${prompt.slice} ref ${e.refSlices.join('-')} sep ${st.separability.toFixed(2)}`);
           for (const s of steps) {
             const refA = maskArea(extractSlice(refBin, image.dims, 2, s.slice));
