@@ -74,6 +74,16 @@ export async function serve(
   };
 }
 
+/**
+ * Headless Chromium on SwiftShader. Its browser and GPU processes run at nice −8 in CI: nothing
+ * here sets that; Chromium raises them itself when it runs as root (CI and these VMs), and
+ * `nice -n 5` around the test does not stop it (a renice after launch could). Kept: the GPU
+ * process is where SwiftShader draws, and every screenshot, waitDrawn() and redraw comparison
+ * waits on it; at −8 a draw is not queued behind the model's ORT threads (the server runs in the
+ * test's own Node process). Whether the web tests stay inside their bounded waits at nice 0 under
+ * the CI's load has not been measured. Its cost is on the model's side (redraws pre-empt
+ * inference; BENCHMARKS.md, web section), kept small by the spaced streamed redraws.
+ */
 export async function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,

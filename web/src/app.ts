@@ -170,7 +170,7 @@ export class App {
   private async display(bytes: Uint8Array, name: string): Promise<void> {
     try {
       if (/\.npz$/i.test(name)) {
-        const { nifti } = await npzToNifti(bytes);
+        const { nifti } = await npzToNifti(bytes, name);
         await this.viewer.show(nifti, name.replace(/\.npz$/i, '.nii'));
       } else {
         await this.viewer.show(bytes, name);

@@ -4,27 +4,30 @@
  * its largest 3D connected component, so a prompt that joins or splits the object moves whole
  * slices in or out of it. Reading the label map once (one build on the server, cached for its save;
  * a few kB gzipped) and diffing it against the overlay finds every changed slice, instead of one
- * request per slice. The NIfTI-1 header is read by hand (its three fields) and fflate gunzips, as
- * npzVolume.ts does.
+ * request per slice. The core's NIfTI reader (src/io/niftiRead.ts: browser-safe, fflate inflates
+ * with a size limit) parses it, as the server's own reader does.
  */
-import { gunzipSync } from 'fflate';
+import { parseNifti } from '../../src/io/niftiRead.js';
 
-/** x-fastest uint8 voxels of a gzipped NIfTI-1 label map of `dims`, or undefined when it is not one. */
+/** x-fastest uint8 voxels of a gzipped NIfTI label map of `dims`, or undefined when it is not one. */
 export function niftiLabels(gz: Uint8Array, dims: readonly [number, number, number]): Uint8Array | undefined {
-  const b = gunzipSync(gz);
-  if (b.length < 352) return undefined;
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const le = dv.getInt32(0, true) === 348;
-  if (!le && dv.getInt32(0, false) !== 348) return undefined;
-  const datatype = dv.getInt16(70, le);
-  const offset = Math.round(dv.getFloat32(108, le));
-  const n = dims[0] * dims[1] * dims[2];
-  for (let i = 0; i < 3; i++) if (dv.getInt16(42 + 2 * i, le) !== dims[i]) return undefined;
-  if (datatype !== 2 || offset < 348 || offset + n > b.length) return undefined;
-  return b.subarray(offset, offset + n);
+  let data: unknown;
+  try {
+    const v = parseNifti(gz, 'the stored label map', { onWarning: () => {} });
+    if (v.dims.some((d, i) => d !== dims[i])) return undefined;
+    data = v.data;
+  } catch {
+    // Not a NIfTI of this grid (an older server, a proxy's error page): the caller reads slice by slice.
+    return undefined;
+  }
+  return data instanceof Uint8Array ? data : undefined;
 }
 
-/** Copies `stored` into `shown` and returns the z-slices (x-fastest nx × ny × nz) where they differed. */
+/**
+ * Copies `stored` into `shown` and returns the z-slices (x-fastest nx × ny × nz) where they differed.
+ * (The overlay's partial redraw takes planes along any axis; z is the one a flat scan of a
+ * whole-volume diff finds cheapest.)
+ */
 export function syncSlices(shown: Uint8Array, stored: Uint8Array, nx: number, ny: number): number[] {
   const plane = nx * ny;
   const changed: number[] = [];

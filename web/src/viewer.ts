@@ -292,8 +292,8 @@ export class Viewer {
     if (!this.labels) return;
     const img = this.labels.img as Uint8Array;
     const g = this.sliceGeometry(axis, index);
+    this.markDirty(axis, index);
     if (axis === 2) {
-      this.dirty?.add(index);
       const n = g.rows * g.cols;
       const off = g.base;
       for (let i = 0; i < n; i++) {
@@ -302,7 +302,6 @@ export class Viewer {
       }
       return;
     }
-    this.dirty = undefined;
     for (let r = 0; r < g.rows; r++)
       for (let c = 0; c < g.cols; c++) {
         const v = g.base + r * g.rowStride + c * g.colStride;
@@ -337,7 +336,7 @@ export class Viewer {
     const img = this.labels?.img as Uint8Array | undefined;
     if (!img || img.length !== labels.length) return [];
     const changed = syncSlices(img, labels, this.dims[0], this.dims[1]);
-    for (const z of changed) this.dirty?.add(z);
+    for (const z of changed) this.markDirty(2, z);
     return changed;
   }
 
@@ -379,23 +378,42 @@ export class Viewer {
 
   /**
    * Overlay redraws so far and their time on this thread (drawScene waits for the GL work:
-   * gl.finish); how many re-uploaded the whole label layer and how many only changed slices.
+   * gl.finish); how many re-uploaded the whole label layer and how many only changed planes.
    */
   readonly drawStats = { refreshes: 0, refreshMs: 0, fullUploads: 0, sliceUploads: 0 };
 
-  /** Axial slices written since the last overlay redraw; undefined: anything may have changed. */
-  private dirty: Set<number> | undefined = new Set();
+  /**
+   * Planes written since the last overlay redraw, all along one voxel axis (0 x, 1 y, 2 z; -1 none
+   * yet); undefined: anything may have changed (a whole-object edit, planes along two axes).
+   */
+  private dirty: { axis: number; planes: Set<number> } | undefined = { axis: -1, planes: new Set() };
+
+  private markDirty(axis: number, index: number): void {
+    const d = this.dirty;
+    if (!d) return;
+    if (d.axis !== axis && d.planes.size > 0) this.dirty = undefined;
+    else {
+      d.axis = axis;
+      d.planes.add(index);
+    }
+  }
 
   /**
-   * Re-uploads only the given axial slices of the label layer. NiiVue's refreshLayers re-creates the
-   * overlay's RGBA texture and runs its reorienting shader over every slice (≈ 0.6 CPU-s per redraw
-   * on a CPU-rendered WebGL, while the model needs the same cores): here the same call runs with
-   * the previous texture kept, the raw labels uploaded for those slices only and the shader drawn
-   * into their layers only, so every other layer keeps what the last full pass drew. Only where the
-   * scan's z axis is NiiVue's (RAS) slice axis, as for axial stacks; false (nothing done) otherwise.
-   * NiiVue has no partial update, hence the scoped interception of its GL calls (restored after).
+   * Re-uploads only the given planes (along voxel axis `axis`) of the label layer. NiiVue's
+   * refreshLayers re-creates the overlay's RGBA texture and runs its reorienting shader over every
+   * voxel (≈ 0.6 CPU-s per redraw on a CPU-rendered WebGL, while the model needs the same cores):
+   * here the same call runs with the previous texture kept, the raw labels uploaded for those
+   * planes only and the shader drawn where they land only, so the rest keeps what the last full
+   * pass drew. NiiVue's output texture is the scan reoriented to RAS, drawn one RAS z layer at a
+   * time into a viewport of RAS x × y texels. A plane whose voxel axis becomes RAS z (an axial
+   * stack's slices) is whole layers: only those are drawn. One that becomes RAS x or y (the
+   * coronal or sagittal planes of an axial stack, which propagation along y or x streams) is one
+   * texel column or row of every layer: every layer is drawn with a scissor box around the
+   * changed rows (the raw labels uploaded for the planes from the first to the last changed one,
+   * as the scissor box spans them). NiiVue has no partial update, hence the scoped interception
+   * of its GL calls (restored after); false (nothing done) where its internals differ.
    */
-  private refreshSlices(slices: ReadonlySet<number>): boolean {
+  private refreshSlices(dirty: { axis: number; planes: ReadonlySet<number> }): boolean {
     const nv = this.nv as unknown as {
       gl: WebGL2RenderingContext;
       overlayTexture: WebGLTexture | null;
@@ -404,19 +422,43 @@ export class Viewer {
     const labels = this.labels!;
     const keep = nv.overlayTexture;
     const perm = labels.permRAS;
-    const [nx, ny, nz] = this.dims;
-    if (!keep || !perm || Math.abs(perm[2]!) !== 3 || slices.size === 0) return slices.size === 0 && keep !== null;
+    const { axis, planes } = dirty;
+    if (planes.size === 0) return keep !== null;
+    const ras = perm ? Math.abs(perm[axis] ?? 0) - 1 : -1;
+    if (!keep || !perm || !(ras >= 0 && ras <= 2)) return false;
     // NiiVue internals this relies on; another NiiVue version without them gets the whole re-upload.
     if (typeof nv.rgbaTex !== 'function' || typeof nv.gl?.texSubImage3D !== 'function') return false;
     const gl = nv.gl;
-    const layers = new Set([...slices].map((z) => (perm[2]! > 0 ? z : nz - 1 - z)));
+    const dims = this.dims;
+    const n = dims[axis]!;
+    const toRas = (i: number) => (perm[axis]! > 0 ? i : n - 1 - i);
+    // Voxel boxes to upload ([lo, hi] per axis) and where the shader draws: RAS z layers, or a scissor box on every layer.
+    const full = (a: number): [number, number] => [0, dims[a]! - 1];
+    const boxAt = (lo: number, hi: number) => [0, 1, 2].map((a) => (a === axis ? [lo, hi] : full(a))) as [number, number][];
+    let boxes: [number, number][][];
+    let layers: Set<number> | undefined;
+    let scissor: [number, number, number, number] | undefined;
+    if (ras === 2) {
+      boxes = [...planes].map((p) => boxAt(p, p));
+      layers = new Set([...planes].map(toRas));
+    } else {
+      const lo = Math.min(...planes),
+        hi = Math.max(...planes);
+      boxes = [boxAt(lo, hi)];
+      const a = Math.min(toRas(lo), toRas(hi)),
+        w = hi - lo + 1;
+      const other = dims[perm.findIndex((p) => Math.abs(p) === (ras === 0 ? 2 : 1))]!;
+      scissor = ras === 0 ? [a, 0, w, other] : [0, a, other, w];
+    }
     const img = labels.img as Uint8Array;
+    const [nx, ny, nz] = dims;
     const own = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
     const owned = ['texSubImage3D', 'framebufferTextureLayer', 'drawArrays'].filter((k) => own(gl, k));
     const ownRgba = own(nv, 'rgbaTex');
     const rgbaTex = nv.rgbaTex;
     const { texSubImage3D, framebufferTextureLayer, drawArrays } = gl;
-    let skip = false;
+    let target = false,
+      skipLayer = false;
     nv.rgbaTex = (tex, unit, dims, init) => {
       if (tex !== null || unit !== gl.TEXTURE2) return rgbaTex.call(nv, tex, unit, dims, init);
       gl.activeTexture(unit);
@@ -424,33 +466,40 @@ export class Viewer {
       return keep;
     };
     gl.texSubImage3D = ((...a: unknown[]) => {
-      // The raw labels' upload (x, y, z offsets 0, the whole native grid): only the changed slices.
+      // The raw labels' upload (x, y, z offsets 0, the whole native grid): only the changed boxes.
       if (a.length === 11 && a[5] === nx && a[6] === ny && a[7] === nz && a[10] === img) {
-        for (const z of slices)
-          texSubImage3D.call(
-            gl,
-            a[0] as number,
-            0,
-            0,
-            0,
-            z,
-            nx,
-            ny,
-            1,
-            a[8] as number,
-            a[9] as number,
-            img.subarray(z * nx * ny, (z + 1) * nx * ny),
-          );
+        for (const [[x0, x1], [y0, y1], [z0, z1]] of boxes) {
+          const w = x1 - x0 + 1,
+            h = y1 - y0 + 1,
+            d = z1 - z0 + 1;
+          let data: Uint8Array;
+          if (w === nx && h === ny) data = img.subarray(z0 * nx * ny, (z1 + 1) * nx * ny);
+          else {
+            data = new Uint8Array(w * h * d);
+            for (let z = z0, o = 0; z <= z1; z++)
+              for (let y = y0; y <= y1; y++, o += w) data.set(img.subarray(x0 + nx * (y + ny * z), x1 + 1 + nx * (y + ny * z)), o);
+          }
+          texSubImage3D.call(gl, a[0] as number, 0, x0, y0, z0, w, h, d, a[8] as number, a[9] as number, data);
+        }
         return;
       }
       return (texSubImage3D as (...b: unknown[]) => void).apply(gl, a);
     }) as typeof gl.texSubImage3D;
-    gl.framebufferTextureLayer = (target, attachment, texture, level, layer) => {
-      skip = texture === keep && !layers.has(layer);
-      framebufferTextureLayer.call(gl, target, attachment, texture, level, layer);
+    gl.framebufferTextureLayer = (t, attachment, texture, level, layer) => {
+      target = texture === keep;
+      skipLayer = target && layers !== undefined && !layers.has(layer);
+      framebufferTextureLayer.call(gl, t, attachment, texture, level, layer);
     };
     gl.drawArrays = (mode, first, count) => {
-      if (!skip) drawArrays.call(gl, mode, first, count);
+      if (skipLayer) return;
+      if (!(target && scissor)) return drawArrays.call(gl, mode, first, count);
+      const was = gl.isEnabled(gl.SCISSOR_TEST);
+      const box = gl.getParameter(gl.SCISSOR_BOX) as Int32Array;
+      gl.enable(gl.SCISSOR_TEST);
+      gl.scissor(...scissor);
+      drawArrays.call(gl, mode, first, count);
+      gl.scissor(box[0]!, box[1]!, box[2]!, box[3]!);
+      if (!was) gl.disable(gl.SCISSOR_TEST);
     };
     try {
       this.nv.refreshLayers(labels, 1);
@@ -481,7 +530,7 @@ export class Viewer {
   /**
    * The overlay redrawn now (a scheduled redraw is dropped): only the label layer is re-uploaded,
    * whole (so what it shows after this call never depends on the partial path), or with
-   * `partial` only the axial slices written since the last redraw (as streamed redraws do).
+   * `partial` only the planes written since the last redraw (as streamed redraws do).
    */
   refreshOverlayNow(partial = false): void {
     this.cancelScheduled();
@@ -566,7 +615,7 @@ export class Viewer {
   private refreshOverlay(partial: boolean): void {
     const t0 = performance.now();
     const slices = this.dirty;
-    this.dirty = new Set();
+    this.dirty = { axis: -1, planes: new Set() };
     if (!this.labels || this.nv.volumes[1] !== this.labels) this.nv.updateGLVolume();
     else {
       if (!(partial && slices && this.refreshSlices(slices))) {

@@ -3,25 +3,25 @@
  * (`segs` (D,H,W) uint8, x fastest — exactly the voxel order of the case volume), and a file name
  * for the case volume's bytes so the viewer picks the right reader.
  */
-import { unzipSync } from 'fflate';
-import { parseNpy } from '../npy.js';
+import { errorMessage } from '../../../src/common/errors.js';
+import { type NpzFile, openNpzBytes } from '../../../src/io/npz.js';
 
+/** The label map of a version (`segs`, else `gts`) as x-fastest uint8 voxels and its grid; read by the core's npz reader. */
 export function labelMapFromNpz(bytes: Uint8Array): { labels: Uint8Array; dims: [number, number, number] } {
-  let files: Record<string, Uint8Array>;
+  let npz: NpzFile;
   try {
-    files = unzipSync(bytes, { filter: (f) => f.name === 'segs.npy' || f.name === 'gts.npy' });
-  } catch {
-    throw new Error('the label map from the server is not a readable .npz');
+    npz = openNpzBytes(bytes, 'the label map');
+  } catch (e) {
+    throw new Error(`the label map from the server is not a readable .npz (${errorMessage(e)})`);
   }
-  const key = files['segs.npy'] ? 'segs' : files['gts.npy'] ? 'gts' : undefined;
+  const key = npz.has('segs') ? 'segs' : npz.has('gts') ? 'gts' : undefined;
   if (!key) throw new Error('the label map .npz has no "segs" array');
-  const a = parseNpy(files[`${key}.npy`]!, key);
-  if (a.dtype !== 'u1') throw new Error(`the label map has dtype ${a.dtype}, expected uint8`);
+  const a = npz.get(key);
+  if (!(a.data instanceof Uint8Array) || a.dtype !== 'uint8') throw new Error(`the label map has dtype ${a.dtype}, expected uint8`);
   const s = a.shape;
   const dims: [number, number, number] = s.length === 3 ? [s[2]!, s[1]!, s[0]!] : s.length === 2 ? [s[1]!, s[0]!, 1] : [0, 0, 0];
-  const n = dims[0] * dims[1] * dims[2];
-  if (n === 0 || a.bytes.length < n) throw new Error(`the label map's shape (${s.join(', ')}) does not match its data`);
-  return { labels: a.bytes.slice(0, n), dims };
+  if (dims[0] * dims[1] * dims[2] === 0) throw new Error(`the label map's shape (${s.join(', ')}) is not (D,H,W) or (H,W)`);
+  return { labels: a.data, dims };
 }
 
 /**

@@ -167,7 +167,7 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
   const viewer = new Viewer(canvas);
   await viewer.attach();
   const name = volumeFileName(vol.bytes, caseName, vol.fileName);
-  if (/\.npz$/i.test(name)) await viewer.show((await npzToNifti(vol.bytes)).nifti, name.replace(/\.npz$/i, '.nii'));
+  if (/\.npz$/i.test(name)) await viewer.show((await npzToNifti(vol.bytes, name)).nifti, name.replace(/\.npz$/i, '.nii'));
   else await viewer.show(vol.bytes, name);
   viewer.setLayout('axial');
   // No crosshair over the diff: its cyan would read as "only in B".

@@ -1,21 +1,15 @@
 /**
- * Reads `segs` (N,H,W uint8) out of the masks.npz the server sends for a video session (fflate
- * unzips; the .npy header is parsed here: a dict literal naming dtype, order and shape).
+ * Reads `segs` (N,H,W uint8) out of the masks.npz the server sends for a video session, with the
+ * core's npz reader (src/io/npz.ts: the server's own, with its size limits).
  */
-import { unzipSync } from 'fflate';
+import { openNpzBytes } from '../../../src/io/npz.js';
 
 export function readSegs(npz: Uint8Array): { frames: number; rows: number; cols: number; data: Uint8Array } {
-  const files = unzipSync(npz);
-  const buf = files['segs.npy'];
-  if (!buf || buf[0] !== 0x93) throw new Error('masks.npz has no segs array');
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const v1 = buf[6] === 1;
-  const headerLen = v1 ? view.getUint16(8, true) : view.getUint32(8, true);
-  const start = v1 ? 10 : 12;
-  const header = new TextDecoder().decode(buf.subarray(start, start + headerLen));
-  const shape = /'shape':\s*\((\d+),\s*(\d+),\s*(\d+)\)/.exec(header);
-  if (!/'descr':\s*'\|u1'/.test(header) || !shape || /'fortran_order':\s*True/.test(header))
-    throw new Error(`segs in masks.npz is not a C-order (N,H,W) uint8 array: ${header.trim()}`);
-  const [frames, rows, cols] = [Number(shape[1]), Number(shape[2]), Number(shape[3])];
-  return { frames, rows, cols, data: buf.subarray(start + headerLen, start + headerLen + frames * rows * cols) };
+  const f = openNpzBytes(npz, 'masks.npz');
+  if (!f.has('segs')) throw new Error('masks.npz has no segs array');
+  const a = f.get('segs');
+  if (a.shape.length !== 3 || !(a.data instanceof Uint8Array))
+    throw new Error(`segs in masks.npz is not an (N,H,W) uint8 array: ${a.dtype} (${a.shape.join(', ')})`);
+  const [frames, rows, cols] = a.shape as [number, number, number];
+  return { frames, rows, cols, data: a.data };
 }
