@@ -1,11 +1,12 @@
 import { MedsamError } from '../common/errors.js';
 
 /**
- * Ctrl-C (SIGINT) or SIGTERM during `segment` / `video`: the first one aborts the returned signal,
- * which propagation checks between slices (frames), so the command stops before anything is
- * written (outputs are only written, whole, after the model has finished) and exits 130 with one
- * line. While outputs are being written the write is let finish, so they are whole or absent. A
- * second Ctrl-C exits at once, as Node would by default.
+ * Ctrl-C (SIGINT) or SIGTERM during `segment` / `video` / `eval`: the first one aborts the returned
+ * signal, which the pipelines check before each step (model load, key-slice encode, slice or frame,
+ * eval's cases and objects), so the command stops before anything is written (outputs are only
+ * written, whole, after the model has finished) and exits 130 with one line. While outputs are
+ * being written the write is let finish, so they are whole or absent. A second Ctrl-C exits at
+ * once, as Node would by default.
  */
 export interface Interrupt {
   signal: AbortSignal;

@@ -26,6 +26,27 @@ export function checkOutputPath(path: string, what: string, extensions: readonly
   }
 }
 
+/**
+ * Checks, before any slow work, that the folder `path` (named by `flag`) can receive files: it is
+ * a writable folder, or it can be created (its nearest existing ancestor is a writable folder).
+ */
+export function checkOutputFolder(flag: string, path: string): void {
+  const abs = resolve(path);
+  let dir = abs;
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) {
+    throw new MedsamError(
+      dir === abs ? `${flag} ${path} is a file, not a folder` : `cannot create ${flag} folder ${path}: ${dir} is a file`,
+      `give ${flag} a folder path (it is created if missing)`,
+    );
+  }
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new MedsamError(`cannot write into ${flag} ${path}: folder ${dir} is not writable`, 'choose a writable folder');
+  }
+}
+
 export const MASK_EXTENSIONS = ['.nii.gz', '.nii', '.nrrd', '.npz', '.png', '.dcm'] as const;
 
 /** One thing a command writes: the flag that names it (for the message), the path, file or folder. */

@@ -7,3 +7,12 @@ export class PropagationCancelled extends MedsamError {
     this.name = 'PropagationCancelled';
   }
 }
+
+/**
+ * The check pipelines make before each step that cannot be interrupted once started (loading a
+ * model, encoding a key slice, a case of an evaluation): an ONNX Runtime run in Node cannot be
+ * stopped midway, so a cancel takes effect when the running step ends and the next never starts.
+ */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new PropagationCancelled();
+}

@@ -3,6 +3,8 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Precision } from '../models/precision.js';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
+import { StagedFolder } from '../io/stagedFolder.js';
+import { throwIfCancelled } from '../families/cancelled.js';
 import { readVolume } from '../io/readVolume.js';
 import type { Volume } from '../io/volume.js';
 import { writeMask } from '../io/writeMask.js';
@@ -15,7 +17,7 @@ import { reorientToGrid } from '../io/reorientToGrid.js';
 import { simulateClicks } from './clicks.js';
 import { labelMapVolume } from '../session/labelMap.js';
 import { loadCase } from './loadCase.js';
-import { ObjectSegmenter } from './objectSegmenter.js';
+import { ObjectSegmenter, type CaseSegmenter } from './objectSegmenter.js';
 import { writeMontage } from './preview.js';
 import { promptFromReference, type PromptPolicy } from './referencePrompt.js';
 
@@ -112,6 +114,11 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number, stage: string) => void;
   /** Cases or labels skipped (no reference, or the label is absent), with the reason. */
   onSkip?: (c: EvalCase, reason: string) => void;
+  /**
+   * Stops the evaluation (PropagationCancelled) before its next case, object, click or slice; then
+   * nothing is written (masks and previews are staged and moved in only with the report).
+   */
+  signal?: AbortSignal;
 }
 
 const IMAGE_EXT = /\.(nii\.gz|nii|nrrd|nhdr|mha|mhd)$/i;
@@ -492,7 +499,9 @@ async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise
 /**
  * Evaluates every case of `dir` (a folder or a manifest), each reference label as its own object,
  * and writes report.csv / report.json into `opts.outDir`. Per-row seconds = wall time of that
- * object's segmentation (the first object of a case also pays the slice encoding).
+ * object's segmentation (the first object of a case also pays the slice encoding). Masks and
+ * previews are written to a staging folder as each object finishes and moved into place with the
+ * report, so a failure or a cancel part-way leaves the output folders as they were.
  */
 export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promise<EvaluationReport> {
   const { cases, skipped } = findCasesDetailed(dir);
@@ -503,6 +512,10 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
   if (!Number.isInteger(K) || K < 0 || K > 50) throw new MedsamError(`clicks ${K} is not an integer in 0..50`, 'use e.g. --clicks 5');
   const axis: SliceAxis = 2;
   const results: CaseResult[] = [];
+  const signal = opts.signal;
+  const masksOut = new StagedFolder(join(opts.outDir, 'masks'));
+  const previewsOut = opts.previewsDir ? new StagedFolder(opts.previewsDir) : undefined;
+  throwIfCancelled(signal);
   const segmenter = await ObjectSegmenter.open({
     model: opts.model,
     threads: opts.threads,
@@ -512,6 +525,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
   });
   try {
     for (const [i, c] of cases.entries()) {
+      throwIfCancelled(signal);
       opts.onCaseStart?.(c, i, cases.length);
       const loaded = await loadWithReference(c, wanted);
       if (typeof loaded === 'string') {
@@ -526,7 +540,13 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
       const sh = sliceShape(image.dims, axis);
       let done = 0;
       const total = labels.length * sh.count * (1 + K);
-      const seg = segmenter.forCase(image, image8, axis, () => opts.onProgress?.(Math.min(++done, total), total, 'propagating'));
+      const seg = cancellable(
+        segmenter.forCase(image, image8, axis, () => {
+          throwIfCancelled(signal);
+          opts.onProgress?.(Math.min(++done, total), total, 'propagating');
+        }),
+        signal,
+      );
       for (const label of labels) {
         const refBin = selectLabel(ref, multi ? label : undefined);
         const recistBin =
@@ -560,25 +580,42 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
         }
         r.seconds = (performance.now() - t0) / 1000;
         const stem = multi ? `${basename(c.name)}_label${label}` : basename(c.name);
-        if (opts.saveMasks) {
-          mkdirSync(join(opts.outDir, 'masks'), { recursive: true });
-          await writeMask(join(opts.outDir, 'masks', `${stem}.nii.gz`), labelMapVolume(first.mask, image), image);
-        }
-        if (opts.previewsDir) {
-          mkdirSync(opts.previewsDir, { recursive: true });
-          writeMontage(join(opts.previewsDir, `${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt] });
-        }
+        if (opts.saveMasks) await writeMask(masksOut.path(`${stem}.nii.gz`), labelMapVolume(first.mask, image), image);
+        if (previewsOut) writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt] });
         results.push(r);
         opts.onCase?.(r, i, cases.length);
       }
     }
+    if (results.length === 0) {
+      throw new MedsamError(
+        `none of the ${cases.length} case(s) in ${dir} has a usable reference mask`,
+        'check the label files / --labels',
+      );
+    }
+    throwIfCancelled(signal);
+    const report = summarise(results);
+    masksOut.commit();
+    previewsOut?.commit();
+    writeReport(opts.outDir, report);
+    return report;
   } finally {
+    masksOut.discard();
+    previewsOut?.discard();
     await segmenter.release();
   }
-  if (results.length === 0) {
-    throw new MedsamError(`none of the ${cases.length} case(s) in ${dir} has a usable reference mask`, 'check the label files / --labels');
-  }
-  const report = summarise(results);
-  writeReport(opts.outDir, report);
-  return report;
+}
+
+/** A case's segmenter that checks the signal before each segmentation and each click's correction. */
+function cancellable(seg: CaseSegmenter, signal: AbortSignal | undefined): CaseSegmenter {
+  if (!signal) return seg;
+  return {
+    segment: (prompts) => {
+      throwIfCancelled(signal);
+      return seg.segment(prompts);
+    },
+    correct: (prompts, current, click) => {
+      throwIfCancelled(signal);
+      return seg.correct(prompts, current, click);
+    },
+  };
 }

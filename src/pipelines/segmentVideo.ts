@@ -1,5 +1,5 @@
 import { MedsamError } from '../common/errors.js';
-import { PropagationCancelled } from '../families/cancelled.js';
+import { throwIfCancelled } from '../families/cancelled.js';
 import type { Precision } from '../models/precision.js';
 import { resolveModel } from '../models/registry.js';
 import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
@@ -36,7 +36,11 @@ export interface SegmentVideoOptions {
   log?: (message: string) => void;
   /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
   pool?: ModelPoolApi;
-  /** Stops the work between frames (PropagationCancelled); once it fired nothing is written to `outDir`. */
+  /**
+   * Cancels the work (PropagationCancelled); once it fired nothing is written to `outDir`. The model
+   * is not loaded after it, a load under way ends the call as it finishes, no prompted frame is
+   * encoded after it, and propagation stops between frames.
+   */
   signal?: AbortSignal;
 }
 
@@ -81,6 +85,7 @@ export async function segmentVideo(
 
   const total = byObject.size * N;
   opts.onProgress?.(0, total, 'encoding');
+  throwIfCancelled(opts.signal);
   // A Session over the frames: SAM1 carries each object frame by frame like a volume (lower ids win
   // on overlap); SAM2 runs medsam2_infer_video.py's recipe (objects merged by highest logit).
   const session = await Session.open(video, {
@@ -96,7 +101,10 @@ export async function segmentVideo(
   let framesEncoded: number;
   try {
     for (const own of byObject.values()) {
-      for (const p of own) await session.addPrompt(p.objId, p.frame, { box: p.box, points: p.points, mask: p.mask });
+      for (const p of own) {
+        throwIfCancelled(opts.signal);
+        await session.addPrompt(p.objId, p.frame, { box: p.box, points: p.points, mask: p.mask });
+      }
     }
     await session.propagate({
       signal: opts.signal,
@@ -136,7 +144,7 @@ export async function segmentVideo(
     seconds: (performance.now() - t0) / 1000,
   };
   if (opts.outDir !== undefined) {
-    if (opts.signal?.aborted) throw new PropagationCancelled();
+    throwIfCancelled(opts.signal);
     result.outputs = await writeVideoOutputs(opts.outDir, {
       width: video.width,
       height: video.height,

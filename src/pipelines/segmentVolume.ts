@@ -1,6 +1,7 @@
 import type { KeyStop } from '../families/family.js';
 import type { MemoryMode } from '../predictor/sam2/videoPredictor.js';
 import { MedsamError } from '../common/errors.js';
+import { throwIfCancelled } from '../families/cancelled.js';
 import { voxelCount, type Volume } from '../io/volume.js';
 import { familyFor } from '../families/registry.js';
 import { resolveModel } from '../models/registry.js';
@@ -32,7 +33,11 @@ export interface SegmentVolumeOptions {
   sam2?: Sam2VolumeOptions;
   /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
   pool?: ModelPoolApi;
-  /** Stops propagation between slices (PropagationCancelled; nothing is returned to write). */
+  /**
+   * Cancels the call (PropagationCancelled; nothing is returned to write): the model is not loaded
+   * once it fired, a load under way ends the call as it finishes, no key slice is encoded after
+   * it, and propagation stops between slices.
+   */
   signal?: AbortSignal;
 }
 
@@ -93,6 +98,7 @@ export async function segmentVolume(
   const family = familyFor(entry);
   for (const [i, p] of valid.entries()) family.checkPrompt?.(p, `prompt ${i + 1} (object ${p.objId}, slice ${p.slice})`);
   const s2 = opts.sam2 ?? {};
+  throwIfCancelled(opts.signal);
   const session = await Session.open(volume, {
     model: entry,
     axis,
@@ -109,7 +115,10 @@ export async function segmentVolume(
     },
   });
   try {
-    for (const p of valid) await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
+    for (const p of valid) {
+      throwIfCancelled(opts.signal);
+      await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
+    }
     const total = session.objects.length * session.numSlices;
     opts.onProgress?.(0, total, `object ${valid[0]!.objId}`);
     const summary = await session.propagate({

@@ -1,12 +1,13 @@
 /**
- * Ctrl-C during `medsam2 segment` and `medsam2 video` on real data: SIGINT is sent once the
- * command has said what it will run (the model is about to run), and the command stops between
- * slices (frames) with exit 130 and one line, leaving its output folder exactly as it was (no
- * mask, no preview, no hidden temp file, no half-moved video outputs).
+ * Ctrl-C during `medsam2 segment`, `medsam2 video` and `medsam2 eval` on real data: SIGINT is sent
+ * once the command has said what it will run (the model is about to run; for eval, once its first
+ * case is scored), and the command stops between slices (frames, cases) with exit 130 and one line,
+ * leaving its output folder exactly as it was (no mask, no preview, no report, no hidden temp file,
+ * no half-moved video outputs).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,11 +27,15 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the CLI, sends SIGINT when a stderr line matches `ready`, resolves with the exit code and stderr. */
-function interrupted(args: string[], ready: RegExp): Promise<{ code: number | null; stderr: string; sent: boolean }> {
+function interrupted(
+  args: string[],
+  ready: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stderr: string; sent: boolean }> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, MEDSAM2_DEBUG: '' },
+      env: { ...process.env, MEDSAM2_DEBUG: '', ...env },
     });
     let stderr = '';
     let sent = false;
@@ -96,6 +101,29 @@ describe('Ctrl-C during a long command', { skip: SKIP }, () => {
       readdirSync(dir).filter((n) => n.startsWith('.')),
       [],
       'no hidden staging folder beside it',
+    );
+  });
+
+  it('eval: stops between cases, exit 130, one line, no report, no preview, no mask, no staged file', { timeout: 180_000 }, async () => {
+    const cases = join(dir, 'eval-cases');
+    mkdirSync(cases);
+    const crop = await croppedLesion(cases, 1);
+    copyFileSync(crop.path, join(cases, 'second.npz'));
+    const out = join(dir, 'eval-out');
+    const tmp = join(dir, 'eval-tmp');
+    mkdirSync(out);
+    mkdirSync(tmp);
+    const r = await interrupted(
+      ['eval', cases, '--out', join(out, 'report'), '--previews', join(out, 'png'), '--save-masks'],
+      /^\[1\/2\] .*DSC/m,
+      { TMPDIR: tmp },
+    );
+    assertInterrupted(r, out, []);
+    assert.doesNotMatch(r.stderr, /^\[2\/2\] .*DSC/m, 'the second case was not run');
+    assert.deepEqual(
+      readdirSync(tmp).filter((n) => n.startsWith('medsam2-')),
+      [],
+      'the staged masks and previews are gone',
     );
   });
 });

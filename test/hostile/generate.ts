@@ -6,6 +6,7 @@ import { createDeflate, createDeflateRaw, gzipSync, type Deflate, type DeflateRa
 import { mkdirSync, symlinkSync, writeFileSync, linkSync } from 'node:fs';
 import { join } from 'node:path';
 import { encode as encodePng } from 'fast-png';
+import { concatBytes } from '../../src/io/bytes.js';
 import { crc32 } from '../../src/io/zip.js';
 import { buildNifti, bytesOf } from '../io/niftiBuilder.js';
 
@@ -38,25 +39,15 @@ function put(dir: string, name: string, bytes: Uint8Array | string): string {
   return p;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
-
 /** `prefix` then `total` zero bytes as concatenated gzip members (valid gzip; cheap to build). */
 function gzipBomb(prefix: Uint8Array, total: number): Uint8Array {
   const chunk = 64 * MiB;
   const zeros = new Uint8Array(chunk);
-  const first = gzipSync(concat([prefix, zeros]));
+  const first = gzipSync(concatBytes([prefix, zeros]));
   const rest = gzipSync(zeros);
   const members = [first];
   for (let n = chunk; n < total; n += chunk) members.push(rest);
-  return concat(members);
+  return concatBytes(members);
 }
 
 /** One zlib (or raw deflate) stream of `prefix` + `total` zeros, built by streaming (no big buffer). */
@@ -75,7 +66,7 @@ async function deflateBomb(prefix: Uint8Array, total: number, raw: boolean): Pro
   }
   z.end();
   await done;
-  return concat(out);
+  return concatBytes(out);
 }
 
 function pngChunk(type: string, data: Uint8Array): Uint8Array {
@@ -95,7 +86,7 @@ function pngWith(width: number, height: number, idat: Uint8Array): Uint8Array {
   dv.setUint32(4, height);
   ihdr[8] = 8;
   ihdr[9] = 0; // 8-bit gray
-  return concat([
+  return concatBytes([
     Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', ihdr),
     pngChunk('IDAT', idat),
@@ -133,7 +124,7 @@ function zipDeclaring(name: string, data: Uint8Array, size: number): Uint8Array 
   dv.setUint16(10, 1, true);
   dv.setUint32(12, central.length, true);
   dv.setUint32(16, local.length + data.length, true);
-  return concat([local, data, central, eocd]);
+  return concatBytes([local, data, central, eocd]);
 }
 
 function npyHeader(shape: number[], descr = '|u1'): Uint8Array {
@@ -162,6 +153,22 @@ const nrrdHead = (dataFile: string, extra = ''): string =>
 const mhdHead = (dataFile: string): string =>
   `ObjectType = Image\nNDims = 3\nDimSize = 8 8 2\nElementType = MET_UCHAR\nElementDataFile = ${dataFile}\n`;
 
+/** The case-specific fields of a case; its name, class and folder come from `make`. */
+type CaseBody = Omit<HostileCase, 'name' | 'klass' | 'dir'>;
+
+/** `segment` of `scan` with a prompt that is fine for smallNifti(), writing `out` (plus `extra`). */
+const segmentArgs = (scan: string, out: string, ...extra: string[]): string[] => [
+  'segment',
+  scan,
+  '--slice',
+  '1',
+  '--box',
+  '2,2,10,10',
+  '-o',
+  out,
+  ...extra,
+];
+
 /**
  * Writes every hostile case under `root` (one folder each) and a `planted.raw` beside them: data
  * outside every case folder that a confined reader must never read. Returns the cases.
@@ -169,17 +176,15 @@ const mhdHead = (dataFile: string): string =>
 export async function generateHostileCases(root: string): Promise<HostileCase[]> {
   const planted = put(root, 'planted.raw', new Uint8Array(128).fill(200));
   const cases: HostileCase[] = [];
-  const folder = (name: string): string => {
-    const d = join(root, name);
-    mkdirSync(d);
-    return d;
-  };
-  const add = (c: Omit<HostileCase, 'dir'> & { dir: string }): void => {
-    cases.push(c);
+  /** One case in its own folder: `build` writes the input(s) there and says the rest. */
+  const make = async (name: string, klass: HostileClass, build: (dir: string) => CaseBody | Promise<CaseBody>): Promise<void> => {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    cases.push({ name, klass, dir, ...(await build(dir)) });
   };
 
   // 1. Reads outside the input folder (info reads the header; the planted file would change the result).
-  for (const [name, header, make] of [
+  for (const [name, header, text] of [
     ['nhdr-absolute', 'x.nhdr', () => nrrdHead(planted)],
     ['nhdr-dotdot', 'x.nhdr', () => nrrdHead('../planted.raw')],
     ['nhdr-list', 'x.nhdr', () => nrrdHead('LIST') + 'ok.raw\n../planted.raw\n'],
@@ -189,308 +194,201 @@ export async function generateHostileCases(root: string): Promise<HostileCase[]>
     ['mhd-list', 'x.mhd', () => mhdHead('LIST') + 'ok.raw\n../planted.raw\n'],
     ['mhd-symlink', 'x.mhd', () => mhdHead('link.raw')],
   ] as const) {
-    const dir = folder(name);
-    const h = put(dir, header, make());
-    const ok = put(dir, 'ok.raw', new Uint8Array(64).fill(7));
-    if (name === 'mhd-symlink') symlinkSync(planted, join(dir, 'link.raw'));
-    if (name === 'nhdr-pattern') {
-      put(root, 'plant1.raw', new Uint8Array(64).fill(9));
-      put(root, 'plant2.raw', new Uint8Array(64).fill(9));
-    }
-    add({ name, klass: 'outside-read', dir, args: ['info', h], message: /outside the header's folder/, inputs: [h, ok, planted] });
+    await make(name, 'outside-read', (dir) => {
+      const h = put(dir, header, text());
+      const ok = put(dir, 'ok.raw', new Uint8Array(64).fill(7));
+      if (name === 'mhd-symlink') symlinkSync(planted, join(dir, 'link.raw'));
+      if (name === 'nhdr-pattern') {
+        put(root, 'plant1.raw', new Uint8Array(64).fill(9));
+        put(root, 'plant2.raw', new Uint8Array(64).fill(9));
+      }
+      return { args: ['info', h], message: /outside the header's folder/, inputs: [h, ok, planted] };
+    });
   }
 
   // 2. Inputs destroyed by outputs (segment refuses before loading any model).
-  {
-    const dir = folder('out-is-input');
+  await make('out-is-input', 'input-destroyed', (dir) => {
     const scan = put(dir, 'scan.nii', smallNifti());
-    add({
-      name: 'out-is-input',
-      klass: 'input-destroyed',
-      dir,
-      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', scan],
-      message: /-o .*scan\.nii would overwrite the input file/,
-      inputs: [scan],
+    return { args: segmentArgs(scan, scan), message: /-o .*scan\.nii would overwrite the input file/, inputs: [scan] };
+  });
+  for (const [name, link] of [
+    ['out-is-hardlink', linkSync],
+    ['out-is-symlink', symlinkSync],
+  ] as const) {
+    await make(name, 'input-destroyed', (dir) => {
+      const scan = put(dir, 'scan.nii', smallNifti());
+      const mask = join(dir, 'mask.nii');
+      link(scan, mask);
+      return { args: segmentArgs(scan, mask), message: /-o .*mask\.nii would overwrite the input file/, inputs: [scan] };
     });
   }
-  {
-    const dir = folder('out-is-hardlink');
-    const scan = put(dir, 'scan.nii', smallNifti());
-    const link = join(dir, 'mask.nii');
-    linkSync(scan, link);
-    add({
-      name: 'out-is-hardlink',
-      klass: 'input-destroyed',
-      dir,
-      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', link],
-      message: /-o .*mask\.nii would overwrite the input file/,
-      inputs: [scan],
-    });
-  }
-  {
-    const dir = folder('out-is-symlink');
-    const scan = put(dir, 'scan.nii', smallNifti());
-    const link = join(dir, 'mask.nii');
-    symlinkSync(scan, link);
-    add({
-      name: 'out-is-symlink',
-      klass: 'input-destroyed',
-      dir,
-      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', link],
-      message: /-o .*mask\.nii would overwrite the input file/,
-      inputs: [scan],
-    });
-  }
-  {
-    const dir = folder('preview-is-input');
+  await make('preview-is-input', 'input-destroyed', (dir) => {
     const pic = put(dir, 'pic.png', encodePng({ width: 16, height: 16, data: new Uint8Array(256).fill(90), channels: 1, depth: 8 }));
-    add({
-      name: 'preview-is-input',
-      klass: 'input-destroyed',
-      dir,
+    return {
       args: ['segment', pic, '--slice', '0', '--box', '2,2,10,10', '-o', join(dir, 'mask.png'), '--preview', pic],
       message: /--preview .*pic\.png would overwrite the input file/,
       inputs: [pic],
-    });
-  }
-  {
-    // The .nhdr's data file is only known after reading the header: the guard runs again then.
-    const dir = folder('out-is-detached-data');
+    };
+  });
+  // The .nhdr's data file is only known after reading the header: the guard runs again then.
+  await make('out-is-detached-data', 'input-destroyed', (dir) => {
     const h = put(dir, 'y.nhdr', nrrdHead('y.nii'));
     const raw = put(dir, 'y.nii', new Uint8Array(128).fill(50));
-    add({
-      name: 'out-is-detached-data',
-      klass: 'input-destroyed',
-      dir,
+    return {
       args: ['segment', h, '--slice', '0', '--box', '1,1,6,6', '-o', raw],
       message: /-o .*y\.nii would overwrite the input file/,
       inputs: [h, raw],
-    });
-  }
-  {
-    const dir = folder('video-masks-is-input');
+    };
+  });
+  await make('video-masks-is-input', 'input-destroyed', (dir) => {
     const frames = join(dir, 'masks');
     mkdirSync(frames);
     const inputs = [0, 1].map((i) =>
       put(frames, `0000${i}.png`, encodePng({ width: 16, height: 16, data: new Uint8Array(768).fill(40 * i), channels: 3, depth: 8 })),
     );
-    add({
-      name: 'video-masks-is-input',
-      klass: 'input-destroyed',
-      dir,
+    return {
       args: ['video', frames, '--frame', '0', '--box', '2,2,10,10', '-o', dir],
       message: /-o .*masks would overwrite the (folder holding the input file|input folder)/,
       inputs,
-    });
-  }
-  {
-    const dir = folder('two-outputs-same-file');
+    };
+  });
+  await make('two-outputs-same-file', 'input-destroyed', (dir) => {
     const scan = put(dir, 'scan.nii', smallNifti());
     const out = join(dir, 'same.png');
-    add({
-      name: 'two-outputs-same-file',
-      klass: 'input-destroyed',
-      dir,
-      args: ['segment', scan, '--slice', '1', '--box', '2,2,10,10', '-o', out, '--preview', out],
-      message: /are the same file/,
-      inputs: [scan],
-    });
-  }
+    return { args: segmentArgs(scan, out, '--preview', out), message: /are the same file/, inputs: [scan] };
+  });
 
   // 3. Impossible data.
-  {
-    const dir = folder('all-nan');
+  await make('all-nan', 'impossible-data', (dir) => {
     const nan = put(
       dir,
       'nan.nii',
       buildNifti({ dim: [3, 8, 8, 2], datatype: 16, bitpix: 32, voxels: bytesOf(new Float32Array(128).fill(NaN)) }),
     );
-    add({ name: 'all-nan', klass: 'impossible-data', dir, args: ['info', nan], message: /no finite voxel value/, inputs: [nan] });
-  }
-  {
-    const dir = folder('zero-area-box');
-    const scan = put(dir, 'scan.nii', smallNifti());
-    add({
-      name: 'zero-area-box',
-      klass: 'impossible-data',
-      dir,
-      args: ['segment', scan, '--slice', '1', '--box', '5,2,5,10', '-o', join(dir, 'm.nii')],
-      message: /has zero width/,
-      inputs: [scan],
-    });
-  }
-  {
-    const dir = folder('zero-length-recist');
-    const scan = put(dir, 'scan.nii', smallNifti());
-    add({
-      name: 'zero-length-recist',
-      klass: 'impossible-data',
-      dir,
-      args: ['segment', scan, '--slice', '1', '--recist', '6,6,6,6', '-o', join(dir, 'm.nii')],
-      message: /RECIST line .* too short/,
-      inputs: [scan],
+    return { args: ['info', nan], message: /no finite voxel value/, inputs: [nan] };
+  });
+  for (const [name, prompt, message] of [
+    ['zero-area-box', ['--box', '5,2,5,10'], /has zero width/],
+    ['zero-length-recist', ['--recist', '6,6,6,6'], /RECIST line .* too short/],
+  ] as const) {
+    await make(name, 'impossible-data', (dir) => {
+      const scan = put(dir, 'scan.nii', smallNifti());
+      return { args: ['segment', scan, '--slice', '1', ...prompt, '-o', join(dir, 'm.nii')], message, inputs: [scan] };
     });
   }
 
   // 4. Decompression bombs: headers declare 32 MiB, the data inflates to 512 (gzip) / 256 MiB (zlib, deflate).
+  // Each is `medsam2 info` of one file; declaredBytes 0 = refused before allocating anything.
   const declared = 32 * MiB;
-  {
-    const dir = folder('nifti-gz-bomb');
-    const hdr = buildNifti({ dim: [3, 512, 512, 64], datatype: 4, bitpix: 16, voxels: new Uint8Array(0) }); // 512*512*64*2 = 32 MiB
-    const p = put(dir, 'bomb.nii.gz', gzipBomb(hdr, 512 * MiB));
-    add({
-      name: 'nifti-gz-bomb',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /inflates past .* declares 512x512x64 int16/,
-      inputs: [p],
-      declaredBytes: declared,
-    });
-  }
-  {
-    const dir = folder('nrrd-gz-bomb');
-    const head = new TextEncoder().encode('NRRD0004\ntype: short\ndimension: 3\nsizes: 512 512 64\nencoding: gzip\nendian: little\n\n');
-    const p = put(dir, 'bomb.nrrd', concat([head, gzipBomb(new Uint8Array(0), 512 * MiB)]));
-    add({
-      name: 'nrrd-gz-bomb',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /inflates past .* declares 512x512x64 int16/,
-      inputs: [p],
-      declaredBytes: declared,
-    });
-  }
-  {
-    const dir = folder('mha-zlib-bomb');
-    const head = new TextEncoder().encode(
-      'ObjectType = Image\nNDims = 3\nDimSize = 512 512 64\nElementType = MET_SHORT\nCompressedData = True\nElementDataFile = LOCAL\n',
-    );
-    const p = put(dir, 'bomb.mha', concat([head, await deflateBomb(new Uint8Array(0), 256 * MiB, false)]));
-    add({
-      name: 'mha-zlib-bomb',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /inflates past .* declares 512x512x64 int16/,
-      inputs: [p],
-      declaredBytes: declared,
-    });
-  }
-  {
-    const dir = folder('npz-bomb');
-    const header = npyHeader([64, 512, 1024]); // 32 MiB uint8
-    const p = put(dir, 'bomb.npz', zipDeclaring('imgs.npy', await deflateBomb(header, 256 * MiB, true), header.length + declared));
-    add({
-      name: 'npz-bomb',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /member imgs\.npy: compressed data inflates past/,
-      inputs: [p],
-      declaredBytes: declared,
-    });
-  }
-  {
-    const dir = folder('png-idat-bomb');
-    const p = put(dir, 'bomb.png', pngWith(4096, 4096, await deflateBomb(new Uint8Array(0), 256 * MiB, false))); // declares 16 MiB
-    add({
-      name: 'png-idat-bomb',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /image .*bomb\.png: compressed data inflates past/,
-      inputs: [p],
-      declaredBytes: 16 * MiB,
-    });
-  }
-  {
-    const dir = folder('npz-declares-too-much');
-    const header = npyHeader([64, 512, 1024]);
-    const p = put(dir, 'big.npz', zipDeclaring('imgs.npy', await deflateBomb(header, 1 * MiB, true), header.length + declared));
-    add({
-      name: 'npz-declares-too-much',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /member imgs\.npy declares .* above the limit/,
-      inputs: [p],
-      env: { MEDSAM2_MAX_VOXELS: '1000000' },
-      declaredBytes: 0,
-    });
-  }
-  {
-    const dir = folder('nifti-absurd-dims');
-    const p = put(dir, 'huge.nii', buildNifti({ dim: [3, 30000, 30000, 30000], datatype: 2, bitpix: 8, voxels: new Uint8Array(64) }));
-    add({
-      name: 'nifti-absurd-dims',
-      klass: 'bomb',
-      dir,
-      args: ['info', p],
-      message: /declares 30000x30000x30000 = .* voxels, above the limit .*--max-voxels/,
-      inputs: [p],
-      declaredBytes: 0,
+  const npyBig = npyHeader([64, 512, 1024]); // 32 MiB uint8
+  const bombs: [string, string, () => Promise<Uint8Array>, RegExp, number, Record<string, string>?][] = [
+    [
+      'nifti-gz-bomb',
+      'bomb.nii.gz',
+      // 512*512*64*2 = 32 MiB
+      async () => gzipBomb(buildNifti({ dim: [3, 512, 512, 64], datatype: 4, bitpix: 16, voxels: new Uint8Array(0) }), 512 * MiB),
+      /inflates past .* declares 512x512x64 int16/,
+      declared,
+    ],
+    [
+      'nrrd-gz-bomb',
+      'bomb.nrrd',
+      async () =>
+        concatBytes([
+          new TextEncoder().encode('NRRD0004\ntype: short\ndimension: 3\nsizes: 512 512 64\nencoding: gzip\nendian: little\n\n'),
+          gzipBomb(new Uint8Array(0), 512 * MiB),
+        ]),
+      /inflates past .* declares 512x512x64 int16/,
+      declared,
+    ],
+    [
+      'mha-zlib-bomb',
+      'bomb.mha',
+      async () =>
+        concatBytes([
+          new TextEncoder().encode(
+            'ObjectType = Image\nNDims = 3\nDimSize = 512 512 64\nElementType = MET_SHORT\nCompressedData = True\nElementDataFile = LOCAL\n',
+          ),
+          await deflateBomb(new Uint8Array(0), 256 * MiB, false),
+        ]),
+      /inflates past .* declares 512x512x64 int16/,
+      declared,
+    ],
+    [
+      'npz-bomb',
+      'bomb.npz',
+      async () => zipDeclaring('imgs.npy', await deflateBomb(npyBig, 256 * MiB, true), npyBig.length + declared),
+      /member imgs\.npy: compressed data inflates past/,
+      declared,
+    ],
+    [
+      'png-idat-bomb',
+      'bomb.png',
+      async () => pngWith(4096, 4096, await deflateBomb(new Uint8Array(0), 256 * MiB, false)), // declares 16 MiB
+      /image .*bomb\.png: compressed data inflates past/,
+      16 * MiB,
+    ],
+    [
+      'npz-declares-too-much',
+      'big.npz',
+      async () => zipDeclaring('imgs.npy', await deflateBomb(npyBig, 1 * MiB, true), npyBig.length + declared),
+      /member imgs\.npy declares .* above the limit/,
+      0,
+      { MEDSAM2_MAX_VOXELS: '1000000' },
+    ],
+    [
+      'nifti-absurd-dims',
+      'huge.nii',
+      async () => buildNifti({ dim: [3, 30000, 30000, 30000], datatype: 2, bitpix: 8, voxels: new Uint8Array(64) }),
+      /declares 30000x30000x30000 = .* voxels, above the limit .*--max-voxels/,
+      0,
+    ],
+  ];
+  for (const [name, file, bytes, message, declaredBytes, env] of bombs) {
+    await make(name, 'bomb', async (dir) => {
+      const p = put(dir, file, await bytes());
+      return { args: ['info', p], message, inputs: [p], declaredBytes, ...(env ? { env } : {}) };
     });
   }
 
   // 5. Messages that must point somewhere real and leak nothing.
-  {
-    const dir = folder('huge-png');
+  await make('huge-png', 'message', (dir) => {
     const p = put(dir, 'huge.png', pngWith(100000, 100000, new Uint8Array(0)));
-    add({
-      name: 'huge-png',
-      klass: 'message',
-      dir,
-      args: ['info', p],
-      message: /huge\.png declares 100000x100000 = 10000000000 pixels, above the limit/,
-      inputs: [p],
-    });
-  }
-  {
-    const dir = folder('nifti-4d');
-    const p = put(
-      dir,
-      'fmri.nii',
-      buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }),
-    );
-    add({
-      name: 'nifti-4d',
-      klass: 'message',
-      dir,
+    return { args: ['info', p], message: /huge\.png declares 100000x100000 = 10000000000 pixels, above the limit/, inputs: [p] };
+  });
+  const fmri = (dir: string): string =>
+    put(dir, 'fmri.nii', buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }));
+  await make('nifti-4d', 'message', (dir) => {
+    const p = fmri(dir);
+    return {
       args: ['segment', p, '--slice', '0', '--box', '0,0,3,3', '-o', join(dir, 'm.nii')],
       message: /is 4D \(3 volumes of 4x4x2\) — choose one volume with --volume N/,
       inputs: [p],
-    });
-  }
-  {
-    const dir = folder('nifti-4d-bad-volume');
-    const p = put(
-      dir,
-      'fmri.nii',
-      buildNifti({ dim: [4, 4, 4, 2, 3], datatype: 4, bitpix: 16, voxels: new Uint8Array(4 * 4 * 2 * 3 * 2) }),
-    );
-    add({
-      name: 'nifti-4d-bad-volume',
-      klass: 'message',
-      dir,
-      args: ['info', p, '--volume', '7'],
-      message: /volume 7 is out of range .* pass --volume between 0 and 2/,
-      inputs: [p],
-    });
-  }
-  {
-    const dir = folder('eval-corrupt-case');
+    };
+  });
+  await make('nifti-4d-bad-volume', 'message', (dir) => {
+    const p = fmri(dir);
+    return { args: ['info', p, '--volume', '7'], message: /volume 7 is out of range .* pass --volume between 0 and 2/, inputs: [p] };
+  });
+  await make('eval-corrupt-case', 'message', (dir) => {
     const cases = join(dir, 'cases');
     mkdirSync(cases);
     const p = put(cases, 'case1.npz', new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]));
-    add({
-      name: 'eval-corrupt-case',
-      klass: 'message',
-      dir,
-      args: ['eval', cases, '--out', join(dir, 'report')],
-      message: /case1\.npz is not a valid \.npz archive/,
-      inputs: [p],
+    return { args: ['eval', cases, '--out', join(dir, 'report')], message: /case1\.npz is not a valid \.npz archive/, inputs: [p] };
+  });
+  // eval's output folders are checked before any case is read or model loaded: a file where a folder must be.
+  for (const [name, flag, where, message] of [
+    ['eval-previews-is-file', '--previews', 'taken', /--previews .*taken is a file, not a folder — give --previews a folder/],
+    ['eval-out-under-file', '--out', 'taken/report', /cannot create --out folder .*taken\/report: .*taken is a file/],
+    ['eval-cache-is-file', '--embedding-cache', 'taken', /--embedding-cache .*taken is a file, not a folder/],
+  ] as const) {
+    await make(name, 'message', (dir) => {
+      const cases = join(dir, 'cases');
+      mkdirSync(cases);
+      const p = put(cases, 'case1.npz', new Uint8Array([0x50, 0x4b, 0x03, 0x04, 1, 2, 3]));
+      const taken = put(dir, 'taken', 'a file of the user');
+      const out = flag === '--out' ? [] : ['--out', join(dir, 'report')];
+      return { args: ['eval', cases, ...out, flag, join(dir, where)], message, inputs: [p, taken] };
     });
   }
   return cases;

@@ -40,7 +40,8 @@ interface Hostile {
   path: string;
   body?: unknown;
   raw?: string;
-  status: number | [number, number];
+  /** Default 400. */
+  status?: number | [number, number];
   message: RegExp;
 }
 
@@ -66,97 +67,83 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
 
     const before = files(fx.server.dataDir);
 
+    // The endpoints most requests go to.
+    const EDIT = { method: 'POST', path: `/sessions/${sid}/edits` };
+    const JOB = { method: 'POST', path: '/jobs' };
+    const PROJECT = { method: 'POST', path: '/projects' };
+    const SAVE = { method: 'POST', path: `/projects/p/cases/${C}/versions` };
+    const LOG = { method: 'POST', path: `/projects/p/cases/${C}/interactions` };
+    const EXPORT = { method: 'POST', path: '/projects/p/export' };
     const cases_: Hostile[] = [
       // The edits endpoint (brush / eraser).
       {
+        ...EDIT,
         name: 'edit: mask of another size',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: 0, mask: { size: [2, 2], counts: [4] } },
-        status: 400,
         message: /size \[2, 2\] but the slice is/,
       },
       {
+        ...EDIT,
         name: 'edit: counts past the slice',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: 0, mask: { size: [Y, X], counts: [X * Y, 5] } },
-        status: 400,
         message: /counts sum past/,
       },
       {
+        ...EDIT,
         name: 'edit: counts short of the slice',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: 0, mask: { size: [Y, X], counts: [3] } },
-        status: 400,
         message: /counts sum to 3/,
       },
       {
+        ...EDIT,
         name: 'edit: slice past the end',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: Z, mask: { size: [Y, X], counts: [X * Y] } },
-        status: 400,
         message: /slice/,
       },
       {
+        ...EDIT,
         name: 'edit: both mask and stroke',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: {
           objId: 1,
           slice: 0,
           mask: { size: [Y, X], counts: [X * Y] },
           stroke: { points: [{ x: 1, y: 1 }], radius: 2, mode: 'paint' },
         },
-        status: 400,
         message: /mask|stroke/,
       },
       {
+        ...EDIT,
         name: 'edit: neither mask nor stroke',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: 0 },
-        status: 400,
         message: /mask|stroke/,
       },
       {
+        ...EDIT,
         name: 'edit: object 0',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 0, slice: 0, stroke: { points: [{ x: 1, y: 1 }], radius: 2, mode: 'paint' } },
-        status: 400,
         message: /objId/,
       },
       {
+        ...EDIT,
         name: 'edit: huge radius',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: 0, stroke: { points: [{ x: 1, y: 1 }], radius: 1e9, mode: 'paint' } },
-        status: 400,
         message: /radius/,
       },
       {
+        ...EDIT,
         name: 'edit: unknown mode',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         body: { objId: 1, slice: 0, stroke: { points: [{ x: 1, y: 1 }], radius: 2, mode: 'rm -rf' } },
-        status: 400,
         message: /mode/,
       },
       {
+        ...EDIT,
         name: 'edit: not JSON',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         raw: '{"objId": 1, "slice": ',
-        status: 400,
         message: /JSON|body/i,
       },
       {
+        ...EDIT,
         name: 'edit: body past the limit',
-        method: 'POST',
-        path: `/sessions/${sid}/edits`,
         raw: `{"objId":1,"slice":0,"mask":{"size":[${Y},${X}],"counts":[${'0,'.repeat(9_000_000)}0]}}`,
         status: [400, 413],
         message: /too large|limit|counts/i,
@@ -171,90 +158,70 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
       },
       // Video batch jobs.
       {
+        ...JOB,
         name: 'video job: frame past the end',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, prompts: [{ objId: 1, slice: 3, box: [10, 10, 50, 50] }] },
-        status: 400,
         message: /frame 3 is outside/,
       },
       {
+        ...JOB,
         name: 'video job: box outside the frame',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, prompts: [{ objId: 1, slice: 0, box: [10, 10, 5000, 50] }] },
-        status: 400,
         message: /outside|box/,
       },
       {
+        ...JOB,
         name: 'video job: inverted box',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, prompts: [{ objId: 1, slice: 0, box: [50, 50, 10, 10] }] },
-        status: 400,
         message: /box/,
       },
       {
+        ...JOB,
         name: 'video job: mask of another size',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, prompts: [{ objId: 1, slice: 0, mask: { size: [2, 2], counts: [4] } }] },
-        status: 400,
         message: /size \[2, 2\]/,
       },
       {
+        ...JOB,
         name: 'video job: no prompt at all',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, prompts: [] },
-        status: 400,
         message: /prompt/,
       },
       {
+        ...JOB,
         name: 'video job: a policy',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, policy: 'key-box' },
-        status: 400,
         message: /is a video/,
       },
       {
+        ...JOB,
         name: 'video job: a server-only field',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: vid.body.id, video: true, prompts: [{ objId: 1, slice: 0, box: [10, 10, 50, 50] }] },
-        status: 400,
         message: /video|additional/,
       },
       {
+        ...JOB,
         name: 'job: upload id as a path',
-        method: 'POST',
-        path: '/jobs',
         body: { uploadId: '../../etc/passwd', prompts: [{ objId: 1, slice: 0, box: [10, 10, 50, 50] }] },
         status: [400, 404],
         message: /upload/,
       },
       // Projects.
       {
+        ...PROJECT,
         name: 'project: name with a path',
-        method: 'POST',
-        path: '/projects',
         body: { name: '../../x', labels: [{ value: 1, name: 'a' }] },
-        status: 400,
         message: /name/,
       },
       {
+        ...PROJECT,
         name: 'project: label value 0',
-        method: 'POST',
-        path: '/projects',
         body: { name: 'q', labels: [{ value: 0, name: 'a' }] },
-        status: 400,
         message: /value|label/,
       },
       {
+        ...PROJECT,
         name: 'project: duplicate label values',
-        method: 'POST',
-        path: '/projects',
         body: {
           name: 'q',
           labels: [
@@ -262,21 +229,17 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
             { value: 1, name: 'b' },
           ],
         },
-        status: 400,
         message: /label|value/,
       },
       {
+        ...PROJECT,
         name: 'project: bad colour',
-        method: 'POST',
-        path: '/projects',
         body: { name: 'q', labels: [{ value: 1, name: 'a', colour: 'red;x' }] },
-        status: 400,
         message: /colour/,
       },
       {
+        ...PROJECT,
         name: 'project: name taken',
-        method: 'POST',
-        path: '/projects',
         body: { name: 'p', labels: [{ value: 1, name: 'a' }] },
         status: [400, 409],
         message: /p/,
@@ -297,93 +260,74 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
       },
       // Label-map saves (versions).
       {
+        ...SAVE,
         name: 'save: labelsRle on another grid',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: -1, labelsRle: { dims: [X, Y, Z + 1], rle: full } },
-        status: 400,
         message: /dims/,
       },
       {
+        ...SAVE,
         name: 'save: labelsRle counts short',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: -1, labelsRle: { dims: [X, Y, Z], rle: { size: [Z * Y, X], counts: [7] } } },
-        status: 400,
         message: /counts sum to 7/,
       },
       {
+        ...SAVE,
         name: 'save: a label the project does not have',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: -1, labelsRle: { dims: [X, Y, Z], rle: { size: [Z * Y, X], counts: [0, Z * Y * X] }, label: 77 } },
-        status: 400,
         message: /77/,
       },
       {
+        ...SAVE,
         name: 'save: both sessionId and labelsRle',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: -1, sessionId: sid, labelsRle: { dims: [X, Y, Z], rle: full } },
-        status: 400,
         message: /either/,
       },
       {
+        ...SAVE,
         name: 'save: a session that does not exist',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: -1, sessionId: 'nope' },
         status: 404,
         message: /session/,
       },
       {
+        ...SAVE,
         name: 'save: stale base version',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: 4, labelsRle: { dims: [X, Y, Z], rle: full } },
         status: 409,
         message: /version/,
       },
       {
+        ...SAVE,
         name: 'save: a note past its limit',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/versions`,
         body: { baseVersion: -1, labelsRle: { dims: [X, Y, Z], rle: full }, note: 'x'.repeat(5000) },
-        status: 400,
         message: /note/,
       },
       // Interaction logs and exports.
       {
+        ...LOG,
         name: 'interactions: negative slice',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/interactions`,
         body: { events: [{ tool: 'box', slice: -1, t: Date.now() }] },
-        status: 400,
         message: /slice/,
       },
       {
+        ...LOG,
         name: 'interactions: too many at once',
-        method: 'POST',
-        path: `/projects/p/cases/${C}/interactions`,
         body: { events: Array.from({ length: 20_000 }, () => ({ tool: 'box', slice: 0, t: Date.now() })) },
         status: [400, 413],
         message: /events|items|limit/i,
       },
-      { name: 'export: round 0', method: 'POST', path: '/projects/p/export', body: { round: 0 }, status: 400, message: /round/ },
+      { ...EXPORT, name: 'export: round 0', body: { round: 0 }, message: /round/ },
       {
+        ...EXPORT,
         name: 'export: format as a path',
-        method: 'POST',
-        path: '/projects/p/export',
         body: { round: 1, format: '../../x' },
-        status: 400,
         message: /format/,
       },
       {
+        ...EXPORT,
         name: 'export: an extra output path',
-        method: 'POST',
-        path: '/projects/p/export',
         body: { round: 1, out: '/tmp/x' },
-        status: 400,
         message: /out|additional/,
       },
       // Downloads.
@@ -391,7 +335,6 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
         name: 'labelmap: format as a path',
         method: 'GET',
         path: `/sessions/${sid}/labelmap?format=../../x`,
-        status: 400,
         message: /format/,
       },
       {
@@ -406,7 +349,8 @@ describe('hostile HTTP requests to edits, video jobs, projects, saves and export
     const problems: string[] = [];
     for (const h of cases_) {
       const r = await call(fx.server.url, h.method, h.path, { body: h.body, raw: h.raw });
-      const [lo, hi] = Array.isArray(h.status) ? h.status : [h.status, h.status];
+      const status = h.status ?? 400;
+      const [lo, hi] = Array.isArray(status) ? status : [status, status];
       const p: string[] = [];
       if (r.status < lo || r.status > hi) p.push(`status ${r.status}, want ${lo === hi ? lo : `${lo}-${hi}`}`);
       let line = '';

@@ -17,7 +17,7 @@ import { readVolume } from '../../src/io/readVolume.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { Box } from '../../src/predictor/prompts.js';
-import { BlobStore } from '../../src/server/store/blobStore.js';
+import { JobCheckpoints } from '../../src/server/store/jobCheckpoints.js';
 import { SHARED_SKIP, call, croppedLesion } from './harness.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
 
@@ -73,8 +73,8 @@ describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHA
     const [X, Y] = c.image.dims;
     const block = new Uint8Array(n);
     for (let z = 0; z < crop.slices; z++) for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[x + X * (y + Y * z)] = 1;
-    const sha = new BlobStore(fx.server.dataDir).putBytes(gzipSync(block));
     const id = randomUUID();
+    const sha = new JobCheckpoints(fx.server.dataDir).put(id, gzipSync(block));
     const now = new Date().toISOString();
     await fx.server.repo.addJob({
       id,
@@ -99,5 +99,6 @@ describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHA
     const l2 = await labels(id);
     const expected = Uint8Array.from(l1, (v, i) => (v === 2 ? 2 : block[i] ? 1 : 0));
     assert.deepEqual(l2, expected, 'object 1 from the checkpoint, object 2 recomputed as before');
+    assert.deepEqual(new JobCheckpoints(fx.server.dataDir).jobs(), [], 'the finished jobs dropped their checkpoints');
   });
 });

@@ -7,7 +7,8 @@ import { parseWindow } from '../../preprocess/intensity.js';
 import { evaluateFolder, findCasesDetailed, formatReportTable } from '../../pipelines/evaluate.js';
 import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
 import { PRECISION_HELP } from '../modelOptions.js';
-import { guardOutputs } from '../outputPaths.js';
+import { onInterrupt } from '../interrupt.js';
+import { checkOutputFolder, guardOutputs } from '../outputPaths.js';
 import { parseIndex, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
@@ -57,6 +58,9 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   const window = parseWindow(flags.window);
   const model = resolveModel(flags.model);
   findCasesDetailed(dir); // fail fast on an empty/missing folder, before any model work
+  checkOutputFolder('--out', flags.out);
+  if (flags.previews) checkOutputFolder('--previews', flags.previews);
+  if (flags.embeddingCache) checkOutputFolder('--embedding-cache', flags.embeddingCache);
   guardOutputs(
     [dir],
     [
@@ -71,41 +75,51 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   // on a case prints the error alone, not a progress line followed by the error.
   let current = '';
   let bar = progressBar(false);
-  const report = await evaluateFolder(dir, {
-    outDir: flags.out,
-    prompt,
-    labels,
-    model: model.id,
-    threads,
-    precision,
-    tolerance,
-    window,
-    saveMasks: flags.saveMasks,
-    clicks,
-    previewsDir: flags.previews,
-    embeddingCacheDir: flags.embeddingCache,
-    onCaseStart: (c, i, n) => {
-      current = `[${i + 1}/${n}] ${c.name}`;
-      bar = progressBar(!flags.quiet);
-    },
-    onProgress: (d, t, s) => bar.onProgress?.(d, t, s),
-    onCase: (r) => {
-      bar.stop();
-      const clickText = r.clicks
-        ? `  DSC after ${r.clicks.length} click(s) ${r.clicks[r.clicks.length - 1]!.dsc.toFixed(4)}  NoC85 ${r.noc85} NoC90 ${r.noc90}`
-        : '';
-      log(
-        `${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
-          `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices?.join('-')})${clickText}  ${r.seconds.toFixed(1)} s`,
-      );
-      bar = progressBar(!flags.quiet);
-    },
-    onSkip: (c, reason) => {
-      bar.stop();
-      log(`${current ? current + '  ' : ''}skipped ${c.name}: ${reason}`);
-    },
-  });
-  bar.stop();
+  // Ctrl-C stops before the next case, object, click or slice; nothing is written then.
+  const interrupt = onInterrupt();
+  let report;
+  try {
+    report = await interrupt.around(
+      evaluateFolder(dir, {
+        signal: interrupt.signal,
+        outDir: flags.out,
+        prompt,
+        labels,
+        model: model.id,
+        threads,
+        precision,
+        tolerance,
+        window,
+        saveMasks: flags.saveMasks,
+        clicks,
+        previewsDir: flags.previews,
+        embeddingCacheDir: flags.embeddingCache,
+        onCaseStart: (c, i, n) => {
+          current = `[${i + 1}/${n}] ${c.name}`;
+          bar = progressBar(!flags.quiet);
+        },
+        onProgress: (d, t, s) => bar.onProgress?.(d, t, s),
+        onCase: (r) => {
+          bar.stop();
+          const clickText = r.clicks
+            ? `  DSC after ${r.clicks.length} click(s) ${r.clicks[r.clicks.length - 1]!.dsc.toFixed(4)}  NoC85 ${r.noc85} NoC90 ${r.noc90}`
+            : '';
+          log(
+            `${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
+              `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices?.join('-')})${clickText}  ${r.seconds.toFixed(1)} s`,
+          );
+          bar = progressBar(!flags.quiet);
+        },
+        onSkip: (c, reason) => {
+          bar.stop();
+          log(`${current ? current + '  ' : ''}skipped ${c.name}: ${reason}`);
+        },
+      }),
+    );
+  } finally {
+    bar.stop();
+    interrupt.dispose();
+  }
   process.stdout.write(formatReportTable(report) + '\n');
   process.stdout.write(
     `prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${tolerance} mm${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +

@@ -33,6 +33,7 @@ import {
 } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
+import { runModel } from '../modelRun.js';
 import { progressBar } from '../progress.js';
 
 interface SegmentFlags extends ReadFlags {
@@ -188,28 +189,19 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
     `intensity: ${describeWindow(resolvedWindow.window)} (${resolvedWindow.reason}); model: ${model.id}; axis ${AXIS_NAMES[axis]}, key slice ${prompt.slice}`,
   );
 
-  const bar = progressBar(!flags.quiet);
   let result;
   try {
-    try {
-      result = await interrupt.around(
-        segmentVolume(image, [prompt], {
-          signal: interrupt.signal,
-          model: model.id,
-          axis,
-          threads,
-          precision,
-          intensity: () => image8,
-          largestComponent: flags.largestComponent,
-          onProgress: bar.onProgress,
-          ...(model.family === 'sam2'
-            ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
-            : {}),
-        }),
-      );
-    } finally {
-      bar.stop();
-    }
+    result = await runModel(interrupt, { model: model.id, threads, precision }, progressBar(!flags.quiet), (run) =>
+      segmentVolume(image, [prompt], {
+        ...run,
+        axis,
+        intensity: () => image8,
+        largestComponent: flags.largestComponent,
+        ...(model.family === 'sam2'
+          ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
+          : {}),
+      }),
+    );
     // A Ctrl-C from here on lets the (atomic) writes finish.
     interrupt.check();
     await writeMask(

@@ -12,6 +12,7 @@ import { guardOutputs } from '../outputPaths.js';
 import { collect, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
+import { runModel } from '../modelRun.js';
 import { progressBar } from '../progress.js';
 
 interface VideoFlags {
@@ -95,23 +96,12 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
     `video: ${video.frames.length} frames ${video.width}x${video.height} at ${+video.fps.toFixed(3)} fps (${video.kind}); model: ${model.id}; prompt on frame ${frame}`,
   );
 
-  const bar = progressBar(!flags.quiet, 'frames');
   let result;
   try {
-    result = await interrupt.around(
-      segmentVideo(video, [prompt], {
-        signal: interrupt.signal,
-        model: model.id,
-        threads,
-        precision,
-        outDir: flags.output,
-        onProgress: bar.onProgress,
-        log,
-        memory,
-      }),
+    result = await runModel(interrupt, { model: model.id, threads, precision }, progressBar(!flags.quiet, 'frames'), (run) =>
+      segmentVideo(video, [prompt], { ...run, outDir: flags.output, log, memory }),
     );
   } finally {
-    bar.stop();
     interrupt.dispose();
   }
   process.stdout.write(`${describeVideoResult(result)} -> ${flags.output} (${Object.values(VIDEO_OUTPUTS).join(', ')})\n`);

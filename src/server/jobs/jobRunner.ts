@@ -2,6 +2,7 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzip, gzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { MedsamError, errorMessage } from '../../common/errors.js';
+import { throwIfCancelled } from '../../families/cancelled.js';
 import { readNpzCase } from '../../io/npzFile.js';
 import type { Volume } from '../../io/volume.js';
 import { labelMapVolume } from '../../session/labelMap.js';
@@ -14,6 +15,7 @@ import { HttpError, fromMedsamError } from '../httpError.js';
 import type { ServerMetrics } from '../metrics.js';
 import { decodeRle } from '../rle.js';
 import type { BlobStore } from '../store/blobStore.js';
+import { JobCheckpoints } from '../store/jobCheckpoints.js';
 import type { JobRow, Repository, UploadRow } from '../store/repository.js';
 import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
@@ -28,11 +30,12 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
 /**
  * Batch jobs: the work of `medsam2 segment` (segmentVolume) in the background, persisted. A job is
  * written to the database before it is queued, and checkpointed after each object it finishes
- * (segmentByObject.ts: the object's mask in the store, its entry in the row). On start-up every job
- * left queued or running by a previous process (a crash, kill -9) runs again from its last finished
- * object — the pipeline is deterministic, so the result is the one the first run would have given —
- * and a job whose upload is gone is marked failed with the reason. Results are label maps in the
- * content-addressed store.
+ * (segmentByObject.ts: the object's mask in the job's own checkpoint folder, its entry in the row).
+ * On start-up every job left queued or running by a previous process (a crash, kill -9) runs again
+ * from its last finished object — the pipeline is deterministic, so the result is the one the first
+ * run would have given — and a job whose upload is gone is marked failed with the reason. Results
+ * are label maps in the content-addressed store. A job that ends (done, failed, cancelled) drops its
+ * checkpoints, so nothing is left in the data folder that no row refers to.
  */
 
 const gzipAsync = promisify(gzip);
@@ -68,8 +71,14 @@ export interface JobView {
 
 export class JobRunner {
   private stopping = false;
-  /** Jobs running in this process, by id: a cancel aborts them (they stop between slices or frames). */
+  /**
+   * Jobs running in this process, by id: a cancel aborts them. They stop before their next step
+   * (model load, key-slice encode, slice or frame, object) and write nothing.
+   */
   private readonly running = new Map<string, AbortController>();
+  /** Jobs storing their result: past the last check a cancel waits for it (the job ends done, not half stored). */
+  private readonly finishing = new Map<string, Promise<void>>();
+  private readonly checkpoints: JobCheckpoints;
 
   constructor(
     private readonly repo: Repository,
@@ -78,7 +87,9 @@ export class JobRunner {
     private readonly queue: WorkQueue,
     private readonly metrics: ServerMetrics,
     private readonly config: ServerConfig,
-  ) {}
+  ) {
+    this.checkpoints = new JobCheckpoints(config.dataDir);
+  }
 
   view(j: JobRow): JobView {
     const video = (j.request as JobRequest).video === true;
@@ -187,7 +198,9 @@ export class JobRunner {
     if (!job || job.status === 'cancelled' || job.status === 'done' || this.stopping) return;
     const req = job.request as JobRequest;
     // A previous run's checkpoints (kept in the row's result while the job runs) are reused.
-    const done = ((job.result as { checkpoints?: ObjectCheckpoint[] } | null)?.checkpoints ?? []).filter((c) => this.blobs.has(c.sha));
+    const done = ((job.result as { checkpoints?: ObjectCheckpoint[] } | null)?.checkpoints ?? []).filter((c) =>
+      this.checkpoints.has(id, c.sha),
+    );
     // Only a job nobody cancelled meanwhile starts.
     if (!(await this.repo.updateJob(id, { status: 'running', error: null }, ['queued', 'running']))) return;
     const abort = new AbortController();
@@ -196,6 +209,7 @@ export class JobRunner {
     try {
       const { upload, volume, frames } = await loadUpload(this.repo, this.volumes, job.uploadId, `job ${id}`);
       if (!this.blobs.has(upload.sha256)) throw new HttpError(410, `upload ${job.uploadId} is gone`, 'upload the image again and resubmit');
+      throwIfCancelled(signal);
       const t0 = performance.now();
       let lastWrite = 0;
       const onProgress = (f: number) => {
@@ -214,16 +228,7 @@ export class JobRunner {
           signal,
         });
         const seconds = (performance.now() - t0) / 1000;
-        if (signal.aborted) return;
-        const sha = this.blobs.putBytes(await gzipAsync(res.labels, { level: 1 }));
-        if (
-          !(await this.repo.updateJob(id, { status: 'done', progress: 1, resultSha: sha, result: { ...res.summary, seconds } }, [
-            'running',
-          ]))
-        )
-          return;
-        this.metrics.jobs.inc({ status: 'done' });
-        this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
+        await this.finish(job, signal, res.labels, { ...res.summary, seconds }, seconds);
         return;
       }
       const prompts = await this.prompts(upload, req);
@@ -236,50 +241,67 @@ export class JobRunner {
         done,
         signal,
         save: async (objId, mask, slices, seconds) => {
-          const c: ObjectCheckpoint = { objId, sha: this.blobs.putBytes(gzipSync(mask, { level: 1 })), slices, seconds };
+          const c: ObjectCheckpoint = { objId, sha: this.checkpoints.put(id, gzipSync(mask, { level: 1 })), slices, seconds };
           checkpoints.push(c);
           // Only while running: a cancel has cleared the checkpoints and must stay cleared.
           await this.repo.updateJob(id, { result: { checkpoints } }, ['running']);
           return c;
         },
-        load: (sha) => new Uint8Array(gunzipSync(readFileSync(this.blobs.path(sha)))),
+        load: (sha) => new Uint8Array(gunzipSync(this.checkpoints.read(id, sha))),
         onProgress,
       });
       const seconds = (performance.now() - t0) / 1000;
-      if (signal.aborted) return;
-      const sha = this.blobs.putBytes(gzipSync(res.labels, { level: 1 }));
-      const stored = await this.repo.updateJob(
-        id,
-        {
-          status: 'done',
-          progress: 1,
-          resultSha: sha,
-          result: {
-            slicesSegmented: res.slicesSegmented,
-            slicesEncoded: res.slicesEncoded,
-            seconds,
-            objects: res.objects,
-            resumedObjects: done.length,
-          },
-        },
-        ['running'],
-      );
-      if (!stored) return;
-      this.metrics.jobs.inc({ status: 'done' });
-      this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
+      const summary = {
+        slicesSegmented: res.slicesSegmented,
+        slicesEncoded: res.slicesEncoded,
+        seconds,
+        objects: res.objects,
+        resumedObjects: done.length,
+      };
+      await this.finish(job, signal, res.labels, summary, seconds);
     } catch (e) {
       // A cancelled job stops with PropagationCancelled; cancel() already wrote its status.
       if (signal.aborted) return;
       const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
-      if (await this.repo.updateJob(id, { status: 'failed', error: msg }, ['running'])) this.metrics.jobs.inc({ status: 'failed' });
+      // A failed job is not resumed: its checkpoints go (below), and so does their list.
+      if (await this.repo.updateJob(id, { status: 'failed', error: msg, result: null }, ['running']))
+        this.metrics.jobs.inc({ status: 'failed' });
     } finally {
       this.running.delete(id);
+      // An ended job's checkpoints are dropped; one left running (the server stopping) keeps them for its resume.
+      const row = await this.repo.job(id).catch(() => undefined);
+      if (row && row.status !== 'queued' && row.status !== 'running') this.checkpoints.drop(id);
     }
   }
 
-  /** On start-up: jobs a previous process left queued or running run again, from their last finished object. */
+  /**
+   * Stores a finished job's label map and marks it done, unless it was cancelled first. From the
+   * check on, a cancel waits for this (finishing), so the result is never stored for a job that
+   * then reads cancelled (a blob no row refers to).
+   */
+  private async finish(job: JobRow, signal: AbortSignal, labels: Uint8Array, result: object, seconds: number): Promise<void> {
+    if (signal.aborted) return;
+    let finished!: () => void;
+    this.finishing.set(job.id, new Promise<void>((r) => (finished = r)));
+    try {
+      const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
+      if (!(await this.repo.updateJob(job.id, { status: 'done', progress: 1, resultSha: sha, result }, ['running']))) return;
+      this.metrics.jobs.inc({ status: 'done' });
+      this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
+    } finally {
+      this.finishing.delete(job.id);
+      finished();
+    }
+  }
+
+  /**
+   * On start-up: jobs a previous process left queued or running run again, from their last
+   * finished object; checkpoints of jobs that ended (a process stopped before dropping them) go.
+   */
   async resume(): Promise<number> {
     const pending = await this.repo.listJobs(undefined, ['queued', 'running']);
+    const live = new Set(pending.map((j) => j.id));
+    for (const id of this.checkpoints.jobs()) if (!live.has(id)) this.checkpoints.drop(id);
     for (const j of pending) {
       await this.repo.updateJob(j.id, { status: 'queued', error: j.status === 'running' ? null : j.error });
       this.enqueue({ ...j, status: 'queued' });
@@ -288,16 +310,27 @@ export class JobRunner {
   }
 
   /**
-   * Cancels a queued or running job (its owner or an admin). A running one stops cooperatively
-   * between slices (frames): it writes no result, its checkpoints are dropped (so it is never
-   * resumed), its worker goes to the next job. A finished job is left as it is.
+   * Cancels a queued or running job (its owner or an admin). A queued one never starts. A running
+   * one stops cooperatively before its next step (its model load or key-slice encode under way ends
+   * first: an ONNX Runtime run cannot be stopped midway): it writes no result, its checkpoints are
+   * dropped (so it is never resumed), its worker goes to the next job. A job already storing its
+   * result, or finished, is left to end done.
    */
   async cancel(p: Principal, id: string): Promise<JobView> {
     const j = await this.row(p, id);
     if (!canWrite(p) || (p.id !== j.owner && p.role !== 'admin'))
       throw new HttpError(403, `user '${p.name}' (${p.role}) may not cancel job ${id}`, 'ask its owner');
-    if (await this.repo.updateJob(id, { status: 'cancelled', error: `cancelled by ${p.name}`, result: null }, ['queued', 'running']))
+    const finishing = this.finishing.get(id);
+    if (finishing) await finishing;
+    else {
+      // Aborted before the row changes, so the job cannot reach finish() after it reads cancelled.
       this.running.get(id)?.abort();
+      if (await this.repo.updateJob(id, { status: 'cancelled', error: `cancelled by ${p.name}`, result: null }, ['queued', 'running'])) {
+        const running = this.running.get(id);
+        if (running) running.abort();
+        else this.checkpoints.drop(id); // a queued job's checkpoints (from a run before a restart)
+      }
+    }
     return this.view((await this.repo.job(id))!);
   }
 

@@ -1,4 +1,4 @@
-import { PropagationCancelled } from '../../families/cancelled.js';
+import { throwIfCancelled } from '../../families/cancelled.js';
 import type { Volume } from '../../io/volume.js';
 import { voxelCount } from '../../io/volume.js';
 import type { VolumePrompt } from '../../predictor/prompts.js';
@@ -35,7 +35,10 @@ export interface SegmentByObjectOptions {
   load(sha: string): Uint8Array;
   /** Fraction of the job done (finished objects plus the running one's share). */
   onProgress?(fraction: number): void;
-  /** Cancels the job: checked between slices (inside propagate) and between objects; throws PropagationCancelled. */
+  /**
+   * Cancels the job (throws PropagationCancelled): checked before the model loads and once it has
+   * loaded, before each key-slice prompt (its encode), between slices (inside propagate) and objects.
+   */
   signal?: AbortSignal;
 }
 
@@ -62,13 +65,16 @@ export async function segmentByObject(
   if (todo.length > 0) {
     // Imported here: the model stack loads with the first job, not at server start.
     const { Session } = await import('../../session/session.js');
+    throwIfCancelled(opts.signal);
     const session = await Session.open(volume, { model: opts.model, axis: opts.axis, threads: opts.threads, intensity: opts.intensity });
     try {
       for (const p of prompts)
-        if (todo.includes(p.objId))
+        if (todo.includes(p.objId)) {
+          throwIfCancelled(opts.signal);
           await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
+        }
       for (const objId of todo) {
-        if (opts.signal?.aborted) throw new PropagationCancelled();
+        throwIfCancelled(opts.signal);
         const t0 = performance.now();
         const finished = order.length - todo.length + todo.indexOf(objId);
         await session.propagate({
@@ -88,7 +94,7 @@ export async function segmentByObject(
           keysOf(prompts, objId),
         );
         for (let i = 0; i < one.length; i++) one[i] = one[i] ? 1 : 0;
-        if (opts.signal?.aborted) throw new PropagationCancelled();
+        throwIfCancelled(opts.signal);
         byId.set(objId, await opts.save(objId, one, slices, (performance.now() - t0) / 1000));
         opts.onProgress?.((finished + 1) / order.length);
       }
