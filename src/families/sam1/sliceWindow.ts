@@ -24,4 +24,8 @@ export class SliceWindow extends SliceEmbeddings {
   override get(k: number) {
     return this.base.get(this.lo + k);
   }
+
+  override mirrored(k: number) {
+    return this.base.mirrored(this.lo + k);
+  }
 }

@@ -11,6 +11,7 @@ export interface Sam1Encoder {
  */
 export class SliceEmbeddings {
   private readonly cache = new Map<number, Promise<Sam1Embedding>>();
+  private readonly mirroredCache = new Map<number, Promise<Sam1Embedding>>();
   /** How many distinct slices were encoded (cache misses). */
   encoded = 0;
 
@@ -48,6 +49,27 @@ export class SliceEmbeddings {
     p.catch(() => this.cache.delete(k));
     this.cache.set(k, p);
     while (this.cache.size > this.capacity) this.cache.delete(this.cache.keys().next().value as number);
+    return p;
+  }
+
+  /**
+   * Embedding of slice k mirrored left-right (the flip test-time ensemble: src/predictor/sam1/testTimeEnsemble.ts).
+   * Kept apart from the plain ones, at most a few (only key slices ask for it).
+   */
+  mirrored(k: number): Promise<Sam1Embedding> {
+    const hit = this.mirroredCache.get(k);
+    if (hit) return hit;
+    const src = this.slice(k);
+    const out = new Uint8Array(src.length);
+    const w = this.width;
+    for (let y = 0; y < this.height; y++) for (let x = 0; x < w; x++) out[y * w + x] = src[y * w + w - 1 - x]!;
+    const p = this.encoder.encode(out, this.height, this.width).then((e) => {
+      this.encoded++;
+      return e;
+    });
+    p.catch(() => this.mirroredCache.delete(k));
+    this.mirroredCache.set(k, p);
+    while (this.mirroredCache.size > 8) this.mirroredCache.delete(this.mirroredCache.keys().next().value as number);
     return p;
   }
 }
