@@ -246,6 +246,11 @@ const DEFAULTS = {
   minObjectFraction: 0.5,
   minAreaFraction: 0.1,
   pixelEdges: true,
+  negativeClicks: 'anchored' as const,
+  positiveClicks: 'additive' as const,
+  bridgeKeys: true,
+  keepBeyondStop: true,
+  positiveCarryAdds: true,
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -313,8 +318,8 @@ export async function propagateObject(
       // the mask being corrected, so a click edits that mask instead of starting over.
       const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
       const lastClick = p.points?.[p.points.length - 1];
-      const cut = (opts.negativeClicks ?? 'anchored') === 'anchored' && !!priorLow && lastClick?.label === 0;
-      const add = (opts.positiveClicks ?? 'additive') === 'additive' && !!priorLow && lastClick?.label === 1;
+      const cut = o.negativeClicks === 'anchored' && !!priorLow && lastClick?.label === 0;
+      const add = o.positiveClicks === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
       const d = priorLow
@@ -431,7 +436,7 @@ export async function propagateObject(
     // the slices beyond keep the masks they had before the click (label 20 of ct-organs: a positive
     // click on slice 2 stopped at slice 3 and 24 slices the user had not objected to were lost; the
     // next, negative, click on the same slice did it again).
-    const corrected = (opts.keepBeyondStop ?? true) && !!keys[i]!.points?.length && i !== main && opts.previousMasks;
+    const corrected = o.keepBeyondStop && !!keys[i]!.points?.length && i !== main && opts.previousMasks;
     if (corrected && reason !== 'next-key' && reason !== 'volume-end' && reason !== 'limit') {
       for (let k = lastTried; dir < 0 ? k >= end : k <= end; k += dir) {
         if (masks.has(k)) break;
@@ -460,11 +465,11 @@ export async function propagateObject(
     if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
     // A click past where the larger key stopped (a missed slice outside the object's propagated extent)
     // is a second place the object is known to be: the smaller key bridges the gap (bridgeKeys).
-    const bridge = (opts.bridgeKeys ?? true) && decoded[first]!.area > 0;
+    const bridge = o.bridgeKeys && decoded[first]!.area > 0;
     if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key', bridge);
   }
   // A positive click's meaning reaches the slices its correction carried to (src/predictor/sam1/clickReach.ts).
-  if (opts.previousMasks && (opts.positiveCarryAdds ?? true)) {
+  if (opts.previousMasks && o.positiveCarryAdds) {
     const carriedFrom = new Set<number>();
     for (const [k, i] of carriedBy) {
       const last = keys[i]!.points?.at(-1);
