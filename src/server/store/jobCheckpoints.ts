@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobStore } from './blobStore.js';
 
@@ -23,8 +23,13 @@ export class JobCheckpoints {
     return join(this.root, jobId);
   }
 
+  /** One BlobStore per job, made on first use (its constructor creates the job's folders). */
+  private readonly stores = new Map<string, BlobStore>();
+
   private store(jobId: string): BlobStore {
-    return new BlobStore(this.dir(jobId));
+    let s = this.stores.get(jobId);
+    if (!s) this.stores.set(jobId, (s = new BlobStore(this.dir(jobId))));
+    return s;
   }
 
   /** Stores one checkpoint of `jobId` durably; returns the sha256 of its bytes. */
@@ -32,8 +37,9 @@ export class JobCheckpoints {
     return this.store(jobId).putBytes(bytes);
   }
 
+  /** Whether `jobId` has the checkpoint `sha` (asking creates no folder). */
   has(jobId: string, sha: string): boolean {
-    return this.store(jobId).has(sha);
+    return existsSync(this.dir(jobId)) && this.store(jobId).has(sha);
   }
 
   read(jobId: string, sha: string): Uint8Array {
@@ -42,6 +48,7 @@ export class JobCheckpoints {
 
   /** Drops every checkpoint of a job that has ended (nothing refers to them any more). */
   drop(jobId: string): void {
+    this.stores.delete(jobId);
     rmSync(this.dir(jobId), { recursive: true, force: true });
   }
 
