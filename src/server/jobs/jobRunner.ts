@@ -325,12 +325,12 @@ export class JobRunner {
     else {
       // Aborted before the row changes, so the job cannot reach finish() after it reads cancelled.
       this.running.get(id)?.abort();
-      // A queued job's checkpoints (from a run before a restart) go now; a running job drops its own as it stops.
-      if (
-        (await this.repo.updateJob(id, { status: 'cancelled', error: `cancelled by ${p.name}`, result: null }, ['queued', 'running'])) &&
-        !this.running.has(id)
-      )
-        this.checkpoints.drop(id);
+      if (await this.repo.updateJob(id, { status: 'cancelled', error: `cancelled by ${p.name}`, result: null }, ['queued', 'running'])) {
+        // Again: a queued job may have started while the row was being written.
+        const running = this.running.get(id);
+        if (running) running.abort();
+        else this.checkpoints.drop(id); // a queued job's checkpoints (from a run before a restart)
+      }
     }
     return this.view((await this.repo.job(id))!);
   }
