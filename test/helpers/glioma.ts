@@ -1,3 +1,4 @@
+import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 
 /** The shared 6.5 mm glioma MRI and its reference (../shared/data/mr-brain), relative to the repo root. */
@@ -32,4 +33,12 @@ export function busiestCoronalBox(label: Pick<Volume, 'dims' | 'data'>): {
         z1 = Math.max(z1, z);
       }
   return { y, voxels, box: [x0, z0, x1, z1] };
+}
+
+/** The glioma's reference read from `path` (absolute), its voxels, and its busiest coronal plane and box (above). */
+export async function gliomaCoronal(
+  path: string,
+): Promise<ReturnType<typeof busiestCoronalBox> & { label: Volume; tumour: ArrayLike<number> }> {
+  const label = await readVolume(path);
+  return { label, tumour: label.data as ArrayLike<number>, ...busiestCoronalBox(label) };
 }
