@@ -35,10 +35,17 @@ export function busiestCoronalBox(label: Pick<Volume, 'dims' | 'data'>): {
   return { y, voxels, box: [x0, z0, x1, z1] };
 }
 
-/** The glioma's reference read from `path` (absolute), its voxels, and its busiest coronal plane and box (above). */
+/**
+ * The glioma's reference read from `path` (absolute), its voxels, and its busiest coronal plane
+ * and box (above), the box's corners also by name.
+ */
 export async function gliomaCoronal(
   path: string,
-): Promise<ReturnType<typeof busiestCoronalBox> & { label: Volume; tumour: ArrayLike<number> }> {
+): Promise<
+  ReturnType<typeof busiestCoronalBox> & { label: Volume; tumour: ArrayLike<number>; x0: number; z0: number; x1: number; z1: number }
+> {
   const label = await readVolume(path);
-  return { label, tumour: label.data as ArrayLike<number>, ...busiestCoronalBox(label) };
+  const b = busiestCoronalBox(label);
+  const [x0, z0, x1, z1] = b.box;
+  return { label, tumour: label.data as ArrayLike<number>, ...b, x0, z0, x1, z1 };
 }

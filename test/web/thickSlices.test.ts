@@ -70,13 +70,7 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   timeout: 600_000,
 }, async () => {
   // The coronal plane (fixed row y) with the most tumour, and the tumour's box there (x, z).
-  const {
-    label,
-    tumour,
-    y: Y,
-    voxels: best,
-    box: [x0, z0, x1, z1],
-  } = await gliomaCoronal(GLIOMA_LABEL);
+  const { label, tumour, y: Y, voxels: best, x0, z0, x1, z1 } = await gliomaCoronal(GLIOMA_LABEL);
   const [W, H, D] = label.dims;
   const sp = label.spacing;
   assert.ok(best > 0 && z1 > z0, `a tumour cross-section on the coronal plane y=${Y}`);
@@ -172,12 +166,7 @@ test('thick slices (6.5 mm): that coronal box propagated along y; the label map 
   skip,
   timeout: 600_000,
 }, async () => {
-  const {
-    label,
-    tumour,
-    y: Y,
-    box: [x0, z0, x1, z1],
-  } = await gliomaCoronal(GLIOMA_LABEL);
+  const { label, tumour, y: Y, x0, z0, x1, z1 } = await gliomaCoronal(GLIOMA_LABEL);
   const [W, H, D] = label.dims;
 
   // Continues on the first test's page: the scan open, its coronal box on plane Y stored as object 1.
