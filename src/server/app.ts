@@ -381,7 +381,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   });
   app.get('/sessions/:id/slices/:slice', { schema: S.sliceMasks }, async (req) => {
     const p = req.params as { id: string; slice: number };
-    return sessions.sliceMasks(req.principal, p.id, p.slice);
+    return sessions.sliceMasks(req.principal, p.id, p.slice, (req.query as { axis?: 0 | 1 | 2 }).axis);
   });
   app.get('/sessions/:id/labelmap', { schema: S.labelMap }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
