@@ -181,8 +181,7 @@ export class App {
         'check that the file is a complete NIfTI, NRRD, MHA or MedSAM2 .npz (re-export or re-download it)',
       );
     }
-    const slider = $<HTMLInputElement>('slice');
-    slider.max = String(this.viewer.dims[2] - 1);
+    this.showSliceBar();
     this.viewer.setWindow($<HTMLSelectElement>('window').value);
   }
 
@@ -772,6 +771,33 @@ export class App {
     this.viewer.goToSlice(z);
   }
 
+  /**
+   * The voxel axis the slice bar and ↑/↓ step: the shown plane's in a one-plane layout (coronal: y,
+   * sagittal: x), as a Slicer or OHIF viewport scrolls its own plane; axial z otherwise.
+   */
+  private sliceAxis(): number {
+    const layout = $<HTMLSelectElement>('layout').value as ViewLayout;
+    return layout === 'coronal' ? 1 : layout === 'sagittal' ? 0 : 2;
+  }
+
+  /** Steps the slice bar's plane by `by`. */
+  private stepSlice(by: number): void {
+    const axis = this.sliceAxis();
+    this.viewer.goToIndex(axis, this.viewer.crosshairIndex(axis) + by);
+  }
+
+  /** Slider range, position and label for the slice bar's plane. */
+  private showSliceBar(): void {
+    const axis = this.sliceAxis();
+    const slider = $<HTMLInputElement>('slice');
+    const k = this.viewer.crosshairIndex(axis);
+    slider.max = String(Math.max(0, this.viewer.dims[axis]! - 1));
+    slider.value = String(k);
+    // Indices count from 0, as everywhere in the app: "17 / 24" of 25 slices read as one short.
+    const plane = axis === 1 ? 'coronal slice' : axis === 0 ? 'sagittal slice' : 'slice';
+    $('slice-label').textContent = `${plane} ${k} (0–${Math.max(0, this.viewer.dims[axis]! - 1)})`;
+  }
+
   private render(): void {
     const has = !!this.session;
     $<HTMLButtonElement>('propagate').disabled = !has || this.propagating;
@@ -855,19 +881,17 @@ export class App {
       $('token-form').hidden = true;
     });
     $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
-    $<HTMLSelectElement>('layout').addEventListener('change', (e) =>
-      this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout),
-    );
+    $<HTMLSelectElement>('layout').addEventListener('change', (e) => {
+      this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout);
+      this.showSliceBar();
+    });
     $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
     const slider = $<HTMLInputElement>('slice');
-    slider.addEventListener('input', () => this.goToSlice(Number(slider.value)));
-    $('slice-down').addEventListener('click', () => this.goToSlice(this.viewer.crosshairSlice() - 1));
-    $('slice-up').addEventListener('click', () => this.goToSlice(this.viewer.crosshairSlice() + 1));
-    this.viewer.onSliceChange = (z) => {
-      slider.value = String(z);
-      // Indices count from 0, as everywhere in the app: "17 / 24" of 25 slices read as one short.
-      $('slice-label').textContent = `slice ${z} (0–${Math.max(0, this.viewer.dims[2] - 1)})`;
-    };
+    slider.addEventListener('input', () => this.viewer.goToIndex(this.sliceAxis(), Number(slider.value)));
+    $('slice-down').addEventListener('click', () => this.stepSlice(-1));
+    $('slice-up').addEventListener('click', () => this.stepSlice(1));
+    // Called with the axial z (the interaction log's scroll position); the bar shows its own plane.
+    this.viewer.onSliceChange = () => this.showSliceBar();
     const help = $('help');
     $('help-button').addEventListener('click', () => {
       help.hidden = false;
@@ -893,8 +917,8 @@ export class App {
       },
       ...this.history.shortcuts(),
       { keys: ['a'], label: 'Add an object', run: () => this.addObject() },
-      { keys: ['ArrowUp', 'PageUp'], label: 'Next slice', run: () => this.goToSlice(this.viewer.crosshairSlice() + 1) },
-      { keys: ['ArrowDown', 'PageDown'], label: 'Previous slice', run: () => this.goToSlice(this.viewer.crosshairSlice() - 1) },
+      { keys: ['ArrowUp', 'PageUp'], label: 'Next slice (of the plane shown)', run: () => this.stepSlice(1) },
+      { keys: ['ArrowDown', 'PageDown'], label: 'Previous slice (of the plane shown)', run: () => this.stepSlice(-1) },
       { keys: ['ctrl+s'], label: 'Export the label map', run: () => void this.exportLabels() },
       { keys: ['s'], label: 'Screenshot (PNG)', run: () => void this.screenshot() },
       { keys: ['o'], label: 'Open a scan', run: () => $('file').click() },

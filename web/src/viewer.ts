@@ -190,21 +190,35 @@ export class Viewer {
   }
 
   crosshairSlice(): number {
+    return this.crosshairIndex(2);
+  }
+
+  /** Voxel index of the crosshair along voxel axis 0 (x: sagittal), 1 (y: coronal) or 2 (z: axial). */
+  crosshairIndex(axis: number): number {
     if (!this.image) return 0;
     const mm = this.nv.frac2mm(this.nv.scene.crosshairPos);
-    return Math.round(this.mmToVoxel(mm)[2]!);
+    return Math.round(this.mmToVoxel(mm)[axis]!);
   }
 
   /** Moves the crosshair to slice z (keeping x, y) so the axial view shows it. */
   goToSlice(z: number): void {
+    this.goToIndex(2, z);
+  }
+
+  /**
+   * Moves the crosshair to index k along voxel `axis` (the other two kept), clamped to the scan:
+   * the view of that axis (axial z, coronal y, sagittal x) then shows plane k.
+   */
+  goToIndex(axis: number, k: number): void {
     if (!this.image) return;
-    const zc = Math.max(0, Math.min(this.dims[2] - 1, Math.round(z)));
+    const kc = Math.max(0, Math.min(this.dims[axis]! - 1, Math.round(k)));
     const mm = this.nv.frac2mm(this.nv.scene.crosshairPos);
     const v = this.mmToVoxel(mm);
-    const target = apply(this.affine, [v[0]!, v[1]!, zc]);
+    v[axis] = kc;
+    const target = apply(this.affine, [v[0]!, v[1]!, v[2]!]);
     this.nv.scene.crosshairPos = this.nv.mm2frac([target[0]!, target[1]!, target[2]!]);
     this.nv.drawScene();
-    this.onSliceChange(zc);
+    this.onSliceChange(this.crosshairSlice());
   }
 
   /** The voxel under a mouse event, or undefined off the 2D slices. */

@@ -1,0 +1,93 @@
+/**
+ * The slice bar scrolls the plane on screen: with the coronal (or sagittal) layout, ◀ / ▶, the
+ * slider and ↑ / ↓ step the coronal (sagittal) index and the label names that plane and its range,
+ * as a Slicer or OHIF viewport does; the axial slice stays where it was. (Before: they stepped the
+ * axial z under a coronal view, so the picture never changed plane and the label said "slice 15
+ * (0–29)" over a coronal image.) Real server, real Chromium, the shared NIfTI CT (122 × 101 × 30).
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { CT_ORGANS, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
+
+// Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any;
+
+const skip = skipReason();
+if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
+
+let server: Served;
+let browser: Browser;
+
+before(async () => {
+  if (skip) return;
+  await ensureWebBuild();
+  server = await serve();
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** The crosshair's voxel index along each axis [x, y, z]. */
+function crosshair(page: Page): Promise<number[]> {
+  return page.evaluate(() => [0, 1, 2].map((a) => window.medsam2.viewer.crosshairIndex(a)));
+}
+
+async function label(page: Page, re: RegExp): Promise<RegExpExecArray> {
+  await page
+    .waitForFunction((src) => new RegExp(src).test(document.getElementById('slice-label').textContent), re.source, { timeout: 30_000 })
+    .catch(() => {});
+  const text = (await page.textContent('#slice-label')) ?? '';
+  const m = re.exec(text);
+  assert.ok(m, `slice label "${text}" vs /${re.source}/`);
+  return m;
+}
+
+test('coronal and sagittal layouts: the slice bar, its buttons and ↑/↓ step the plane shown', { skip, timeout: 300_000 }, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  await page.selectOption('#window', 'abdomen');
+
+  await page.selectOption('#layout', 'coronal');
+  const y0 = Number((await label(page, /^coronal slice (\d+) \(0–100\)/))[1]);
+  const start = await crosshair(page);
+  assert.equal(y0, start[1], 'the label shows the crosshair’s coronal index');
+  assert.equal(await page.getAttribute('#slice', 'max'), '100');
+
+  await page.click('#slice-up');
+  await label(page, new RegExp(`^coronal slice ${y0 + 1} `));
+  assert.deepEqual(await crosshair(page), [start[0], y0 + 1, start[2]], '▶ moved the coronal plane only');
+
+  await page.locator('#slice').fill('70');
+  await label(page, /^coronal slice 70 /);
+  await page.focus('#slice');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('ArrowDown');
+  await label(page, /^coronal slice 68 /);
+  assert.deepEqual(await crosshair(page), [start[0], 68, start[2]], 'slider and ↓ moved the coronal plane only');
+  await page.click('#slice-up');
+  await page.click('#slice-up');
+  await page.click('#slice-down');
+  await label(page, /^coronal slice 69 /);
+  await shot(page, '18-coronal-scroll');
+
+  await page.selectOption('#layout', 'sagittal');
+  await label(page, new RegExp(`^sagittal slice ${start[0]} \\(0–121\\)`));
+  await page.focus('#slice');
+  await page.keyboard.press('PageUp');
+  await label(page, new RegExp(`^sagittal slice ${start[0]! + 1} `));
+  assert.deepEqual(await crosshair(page), [start[0]! + 1, 69, start[2]]);
+  await shot(page, '18b-sagittal-scroll');
+
+  // Back on the axial view the bar is the axial z again, where it was.
+  await page.selectOption('#layout', 'axial');
+  await label(page, new RegExp(`^slice ${start[2]} \\(0–29\\)`));
+  assert.equal(await page.getAttribute('#slice', 'max'), '29');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
