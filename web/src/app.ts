@@ -885,6 +885,22 @@ export class App {
       this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout);
       this.showSliceBar();
     });
+    // A list picked with the mouse hands the keys back to the views: ↑/↓ then scroll slices as in
+    // Slicer (they stepped the list: "View: axial", then ↑, switched to "3 planes + 3D"). A list
+    // reached with Tab keeps its arrow keys.
+    for (const sel of document.querySelectorAll<HTMLSelectElement>('header.toolbar select')) {
+      let byPointer = false;
+      sel.addEventListener('pointerdown', () => {
+        byPointer = true;
+      });
+      sel.addEventListener('keydown', () => {
+        byPointer = false;
+      });
+      sel.addEventListener('change', () => {
+        if (byPointer) sel.blur();
+        byPointer = false;
+      });
+    }
     $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
     const slider = $<HTMLInputElement>('slice');
     slider.addEventListener('input', () => this.viewer.goToIndex(this.sliceAxis(), Number(slider.value)));

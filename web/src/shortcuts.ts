@@ -39,9 +39,12 @@ export function installShortcuts(list: Shortcut[], table: HTMLTableElement, opts
   window.addEventListener('keydown', (e) => {
     if (opts.active && !opts.active()) return;
     const t = e.target as HTMLElement | null;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range')
-      return;
     const k = keyOf(e);
+    // Text fields keep every key. A select keeps its own keys (arrows, letters, Enter) but not
+    // Ctrl ones it has no use for: after picking the export format, Ctrl+S opened the browser's
+    // "Save page" and Ctrl+Z did nothing.
+    const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA') && (t as HTMLInputElement).type !== 'range';
+    if (typing || (t?.tagName === 'SELECT' && !k.startsWith('ctrl+'))) return;
     const s = list.find((x) => x.keys.includes(k));
     if (!s) return;
     e.preventDefault();

@@ -3,7 +3,10 @@
  * slider and ↑ / ↓ step the coronal (sagittal) index and the label names that plane and its range,
  * as a Slicer or OHIF viewport does; the axial slice stays where it was. (Before: they stepped the
  * axial z under a coronal view, so the picture never changed plane and the label said "slice 15
- * (0–29)" over a coronal image.) Real server, real Chromium, the shared NIfTI CT (122 × 101 × 30).
+ * (0–29)" over a coronal image.) And the toolbar's lists do not swallow the keys: a list picked
+ * with the mouse hands ↑/↓ back to the views, and Ctrl shortcuts work on a focused list (Ctrl+S
+ * after choosing the export format downloads that format). Real server, real Chromium, the shared
+ * NIfTI CT (122 × 101 × 30).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -88,6 +91,41 @@ test('coronal and sagittal layouts: the slice bar, its buttons and ↑/↓ step 
   await page.selectOption('#layout', 'axial');
   await label(page, new RegExp(`^slice ${start[2]} \\(0–29\\)`));
   assert.equal(await page.getAttribute('#slice', 'max'), '29');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('toolbar lists: picked with the mouse, ↑ scrolls slices; focused, Ctrl+S exports the chosen format', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  const z0 = Number((await label(page, /^slice (\d+) /))[1]);
+
+  // "View: axial" picked with the mouse (pointer on the list, then the option), then ↑: the next slice.
+  await page.dispatchEvent('#layout', 'pointerdown');
+  await page.focus('#layout');
+  await page.selectOption('#layout', 'axial');
+  await page.keyboard.press('ArrowUp');
+  await label(page, new RegExp(`^slice ${z0 + 1} `));
+  assert.equal(await page.inputValue('#layout'), 'axial', '↑ left the view as picked');
+  await shot(page, '19-list-picked-arrow-scrolls');
+
+  // A list reached from the keyboard keeps its arrows (no pointer): ↓ steps the window preset, not the slice.
+  await page.focus('#window');
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.inputValue('#window'), 'abdomen');
+  await label(page, new RegExp(`^slice ${z0 + 1} `));
+
+  // The export format chosen from the keyboard, the list still focused: Ctrl+S downloads that format.
+  await page.focus('#export-format');
+  await page.selectOption('#export-format', 'nrrd');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'export-format');
+  const download = page.waitForEvent('download', { timeout: 60_000 });
+  await page.keyboard.press('Control+s');
+  assert.equal((await download).suggestedFilename(), 'example_ct_sm_seg.nrrd');
   assert.deepEqual(errors, []);
   await page.close();
 });
