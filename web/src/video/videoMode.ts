@@ -225,6 +225,13 @@ export class VideoMode {
       this.stopPlay();
       this.setStatus(`uploading ${file.name}…`);
       const upload = (await this.api.upload(file, file.name)) as unknown as VideoUploadView;
+      // A zip of a DICOM series (a PACS export) reads as a volume on the server, but this viewer
+      // draws NIfTI-like files only: say so and how to get one, not "not a video".
+      if (upload.kind !== 'video' && upload.format === 'dicom-zip')
+        throw new UserError(
+          `"${file.name}" is a zipped DICOM series: the app cannot show DICOM yet`,
+          'convert the series to NIfTI (unzip, then dcm2niix -z y FOLDER) and open the .nii.gz, or segment the folder with medsam2 segment FOLDER',
+        );
       if (upload.kind !== 'video')
         throw new UserError(
           `"${file.name}" is not a video or a zip of frames (the server read it as ${upload.format})`,
