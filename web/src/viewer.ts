@@ -165,8 +165,14 @@ export class Viewer {
     this.nv.setSliceType(t);
   }
 
-  /** Left-drag behaviour: windowing when navigating, nothing (the app's own prompt tools) otherwise. */
+  /**
+   * Left-drag behaviour: windowing when navigating (x: width, y: level, as Slicer's W/L mode), the
+   * crosshair otherwise (the app's own prompt tools draw on top). NiiVue drives the left button by
+   * dragModePrimary; dragMode is the right button's (setting only that left the left drag moving
+   * the crosshair under "Navigate: drag to window").
+   */
   setPromptMode(prompting: boolean): void {
+    this.nv.opts.dragModePrimary = prompting ? DRAG_MODE.crosshair : DRAG_MODE.windowing;
     this.nv.opts.dragMode = prompting ? DRAG_MODE.callbackOnly : DRAG_MODE.contrast;
   }
 

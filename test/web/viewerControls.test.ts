@@ -5,7 +5,8 @@
  * axial z under a coronal view, so the picture never changed plane and the label said "slice 15
  * (0–29)" over a coronal image.) And the toolbar's lists do not swallow the keys: a list picked
  * with the mouse hands ↑/↓ back to the views, and Ctrl shortcuts work on a focused list (Ctrl+S
- * after choosing the export format downloads that format). Real server, real Chromium, the shared
+ * after choosing the export format downloads that format). With Navigate, a left drag windows the
+ * image (it moved the crosshair: NiiVue's left button follows dragModePrimary). Real server, real Chromium, the shared
  * NIfTI CT (122 × 101 × 30).
  */
 import assert from 'node:assert/strict';
@@ -126,6 +127,54 @@ test('toolbar lists: picked with the mouse, ↑ scrolls slices; focused, Ctrl+S 
   const download = page.waitForEvent('download', { timeout: 60_000 });
   await page.keyboard.press('Control+s');
   assert.equal((await download).suggestedFilename(), 'example_ct_sm_seg.nrrd');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('Navigate: a left drag on the image windows it (width by x, level by y), as its tooltip and Slicer’s W/L mode', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', CT_ORGANS);
+  await waitStatus(page, /draw a box/);
+  await page.selectOption('#layout', 'axial');
+  await page.click('[data-tool="navigate"]');
+  const windowOf = () => page.evaluate(() => [window.medsam2.viewer.nv.volumes[0].cal_min, window.medsam2.viewer.nv.volumes[0].cal_max]);
+  const before = await windowOf();
+  const canvas = page.locator('#drop canvas');
+  const picture = await canvas.screenshot();
+  const b = (await canvas.boundingBox())!;
+  const x = b.x + b.width / 2,
+    y = b.y + b.height / 2;
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + 60, y - 30, { steps: 8 });
+  await page.mouse.up();
+  await page
+    .waitForFunction(
+      (w) => {
+        const v = window.medsam2.viewer.nv.volumes[0];
+        return v.cal_min !== w[0] || v.cal_max !== w[1];
+      },
+      before,
+      { timeout: 30_000 },
+    )
+    .catch(() => {});
+  const after = await windowOf();
+  process.stdout.write(`# window [${before}] → [${after}] after a left drag of (+60, −30) px\n`);
+  assert.notDeepEqual(after, before, `the window ${JSON.stringify(before)} did not change under a left drag`);
+  await page.evaluate(() => window.medsam2.viewer.waitDrawn?.());
+  assert.ok(!(await canvas.screenshot()).equals(picture), 'the picture is drawn with the new window');
+  await shot(page, '21-navigate-left-drag-windows');
+  // A prompt tool takes the left drag back: a box drag leaves the window alone.
+  await page.click('[data-tool="box"]');
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + 40, y + 40, { steps: 4 });
+  await page.mouse.up();
+  await waitStatus(page, /slice \d+: \d+ px/);
+  assert.deepEqual(await windowOf(), after, 'a box drag does not window');
   assert.deepEqual(errors, []);
   await page.close();
 });
