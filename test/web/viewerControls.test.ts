@@ -6,8 +6,8 @@
  * (0–29)" over a coronal image.) And the toolbar's lists do not swallow the keys: a list picked
  * with the mouse hands ↑/↓ back to the views, and Ctrl shortcuts work on a focused list (Ctrl+S
  * after choosing the export format downloads that format). With Navigate, a left drag windows the
- * image (it moved the crosshair: NiiVue's left button follows dragModePrimary). Real server, real Chromium, the shared
- * NIfTI CT (122 × 101 × 30).
+ * image (it moved the crosshair: NiiVue's left button follows dragModePrimary). Real server, real
+ * Chromium, the shared NIfTI CT (122 × 101 × 30).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
