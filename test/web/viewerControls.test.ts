@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { CT_ORGANS, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
+import { CT_ORGANS, ensureWebBuild, launch, openApp, serve, shot, skipReason, voxelToClient, waitStatus, type Served } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -167,6 +167,13 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
   await page.evaluate(() => window.medsam2.viewer.waitDrawn?.());
   assert.ok(!(await canvas.screenshot()).equals(picture), 'the picture is drawn with the new window');
   await shot(page, '21-navigate-left-drag-windows');
+  // A click (no drag) still puts the crosshair on the voxel clicked, and leaves the window as it was.
+  const z = (await crosshair(page))[2]!;
+  const p = await voxelToClient(page, 30, 40);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForFunction(() => window.medsam2.viewer.crosshairIndex(0) === 30, undefined, { timeout: 30_000 }).catch(() => {});
+  assert.deepEqual(await crosshair(page), [30, 40, z], 'a Navigate click moves the crosshair there');
+  assert.deepEqual(await windowOf(), after, 'a click does not window');
   // A prompt tool takes the left drag back: a box drag leaves the window alone.
   await page.click('[data-tool="box"]');
   await page.mouse.move(x, y);

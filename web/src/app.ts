@@ -83,6 +83,8 @@ export class App {
   });
   /** A box / line / click in progress: where it started, in the slice's pixels along `axis`. */
   private dragStart?: { x: number; y: number; cx: number; cy: number; z: number; axis: number; view: number };
+  /** Where a Navigate press began: a release there is a click that moves the crosshair (a drag windows). */
+  private navigatePress?: { x: number; y: number };
   /** Slices where the overlay shows each object (so a refresh knows what to clear). */
   private shown = new Map<number, Set<number>>();
   /** The last completed propagation's timings. */
@@ -242,6 +244,7 @@ export class App {
   // ---------- prompts ----------
 
   private onPointerDown(e: PointerEvent): void {
+    if (this.tool === 'navigate' && e.button === 0) this.navigatePress = { x: e.clientX, y: e.clientY };
     if (this.tool === 'navigate' || e.button !== 0 || !this.session) return;
     const hit = this.viewer.hit(e);
     if (!hit) return;
@@ -364,6 +367,13 @@ export class App {
   private dragHold: (() => void) | undefined;
 
   private onPointerUp(e: PointerEvent): void {
+    const press = this.navigatePress;
+    this.navigatePress = undefined;
+    if (press && this.tool === 'navigate' && Math.hypot(e.clientX - press.x, e.clientY - press.y) < 4) {
+      // NiiVue's windowing drag ignores a click: the crosshair goes to the voxel clicked, as before.
+      const hit = this.viewer.hit(e);
+      if (hit) this.viewer.goToVoxel(hit.x, hit.y, hit.z);
+    }
     const release = this.dragHold;
     this.dragHold = undefined;
     try {
