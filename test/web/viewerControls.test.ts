@@ -174,6 +174,24 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
   await page.waitForFunction(() => window.medsam2.viewer.crosshairIndex(0) === 30, undefined, { timeout: 30_000 }).catch(() => {});
   assert.deepEqual(await crosshair(page), [30, 40, z], 'a Navigate click moves the crosshair there');
   assert.deepEqual(await windowOf(), after, 'a click does not window');
+  // On the 3D tile of the 3-planes layout the same drag still turns the render, not the window.
+  await page.selectOption('#layout', 'multi');
+  const tile = (await page.evaluate(() => {
+    const s = window.medsam2.viewer.nv.screenSlices.find((t: { axCorSag: number }) => t.axCorSag === 4);
+    return s?.leftTopWidthHeight ? Array.from(s.leftTopWidthHeight as number[]) : undefined;
+  })) as number[] | undefined;
+  assert.ok(tile, 'the 3-planes layout has a 3D tile');
+  const turn = () => page.evaluate(() => window.medsam2.viewer.nv.scene.renderAzimuth as number);
+  const azimuth = await turn();
+  const rx = b.x + tile[0]! + tile[2]! / 2,
+    ry = b.y + tile[1]! + tile[3]! / 2;
+  await page.mouse.move(rx, ry);
+  await page.mouse.down();
+  await page.mouse.move(rx + 80, ry + 20, { steps: 6 });
+  await page.mouse.up();
+  assert.notEqual(await turn(), azimuth, 'a drag on the 3D tile turns it');
+  assert.deepEqual(await windowOf(), after, 'a drag on the 3D tile does not window');
+  await page.selectOption('#layout', 'axial');
   // A prompt tool takes the left drag back: a box drag leaves the window alone.
   await page.click('[data-tool="box"]');
   await page.mouse.move(x, y);

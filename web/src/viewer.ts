@@ -76,6 +76,7 @@ export class Viewer {
 
   async attach(): Promise<void> {
     await this.nv.attachToCanvas(this.canvas);
+    this.pickDragModePerTile();
     this.nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
   }
 
@@ -172,8 +173,26 @@ export class Viewer {
    * the crosshair under "Navigate: drag to window").
    */
   setPromptMode(prompting: boolean): void {
+    this.navigating = !prompting;
     this.nv.opts.dragModePrimary = prompting ? DRAG_MODE.crosshair : DRAG_MODE.windowing;
     this.nv.opts.dragMode = prompting ? DRAG_MODE.callbackOnly : DRAG_MODE.contrast;
+  }
+
+  private navigating = false;
+
+  /**
+   * NiiVue applies one primary drag mode to every tile, and windowing would stop a drag on the 3D
+   * tile turning it: in Navigate the mode is picked per press (windowing on a 2D slice, crosshair
+   * elsewhere, which turns the 3D view), before NiiVue's own handler (capture on the parent).
+   */
+  private pickDragModePerTile(): void {
+    this.canvas.parentElement?.addEventListener(
+      'pointerdown',
+      (e) => {
+        if (this.navigating) this.nv.opts.dragModePrimary = this.hit(e) ? DRAG_MODE.windowing : DRAG_MODE.crosshair;
+      },
+      { capture: true },
+    );
   }
 
   setWindow(preset: string): void {
