@@ -10,6 +10,7 @@ import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverl
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
+import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -180,6 +181,32 @@ export interface Sam1PropagationOptions {
    * (src/predictor/sam1/clickReach.ts). Default true (docs/propagation-experiments.md, session 7).
    */
   positiveCarryAdds?: boolean;
+  /**
+   * SAM's iterative refinement on propagated slices (src/predictor/sam1/refiningDecoder.ts): the chosen
+   * proposal is decoded this many more times with its own prompt and its own low-res logits as the mask
+   * prompt, and the stop rules read the refined mask. 0 = off (default). +1 decode per slice and step.
+   */
+  refineSteps?: number;
+  /**
+   * When the refined mask replaces the chosen one: undefined = always; 'score' = when it scores at least
+   * as well (intensity agreement, + continuity when weighted); 'iou' = when the decoder's IoU estimate
+   * for it is at least the proposal's.
+   */
+  refineGate?: 'score' | 'iou';
+  /** Refine every proposal instead of the chosen one (refineSteps more decodes per proposal). Default false. */
+  refineProposals?: boolean;
+  /** The same refinement of the user's key slice decode (box / clicks without a mask being corrected). Default 0. */
+  refineKeySteps?: number;
+  /** The same refinement of a corrected (clicked) slice's decode. Default 0. */
+  refineClickSteps?: number;
+  /**
+   * The low-res logits the decoder gave each slice before a correction (ObjectPropagation.lowRes, set
+   * by correctObject). With clickLogits 'stored', a corrected slice's clicks are decoded with these as
+   * the mask prompt (SAM's standard interactive decode) instead of the logits of its prior mask decoded again.
+   */
+  priorLowRes?: ReadonlyMap<number, Float32Array>;
+  /** Mask prompt of a corrected slice: 'redecode' (default) the prior mask's box decoded again; 'stored' priorLowRes where it has the slice. */
+  clickLogits?: 'redecode' | 'stored';
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -235,6 +262,8 @@ export interface ObjectPropagation {
   priors?: ReadonlyMap<number, Uint8Array>;
   /** Slice of the key the object's description came from (see mainKey); correctObject carries it on. */
   main?: number;
+  /** The decoder's low-res logits of each slice whose mask is the decoder's answer (see priorLowRes). */
+  lowRes?: ReadonlyMap<number, Float32Array>;
 }
 
 const DEFAULTS = {
@@ -251,6 +280,11 @@ const DEFAULTS = {
   bridgeKeys: true,
   keepBeyondStop: true,
   positiveCarryAdds: true,
+  refineSteps: 0,
+  refineProposals: false,
+  refineKeySteps: 0,
+  refineClickSteps: 0,
+  clickLogits: 'redecode' as 'redecode' | 'stored',
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -299,6 +333,7 @@ export async function propagateObject(
   const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
+  const lowResBySlice = new Map<number, Float32Array>();
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
@@ -316,17 +351,20 @@ export async function propagateObject(
     } else {
       // A corrected slice: SAM's iterative refinement — the clicks plus the decoder's logits for
       // the mask being corrected, so a click edits that mask instead of starting over.
-      const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
+      const stored = o.clickLogits === 'stored' ? opts.priorLowRes?.get(p.slice) : undefined;
+      const priorLow =
+        prior && maskArea(prior) ? (stored ?? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes) : undefined;
       const lastClick = p.points?.[p.points.length - 1];
       const cut = o.negativeClicks === 'anchored' && !!priorLow && lastClick?.label === 0;
       const add = o.positiveClicks === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
-      const d = priorLow
+      let d = priorLow
         ? await decoder.decode(emb, prompt, priorLow)
         : opts.keyFlip
           ? await flipAveraged(keyDecoder, emb, await slices.mirrored(p.slice), prompt, w, h)
           : await keyDecoder.decode(emb, prompt);
+      d = await refineDecoded(decoder, emb, prompt, d, priorLow ? o.refineClickSteps : o.refineKeySteps);
       keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
       shown = trimmed(keyMask, d.logits, o.outputThreshold);
@@ -338,6 +376,7 @@ export async function propagateObject(
       }
     }
     masks.set(p.slice, shown ?? keyMask);
+    lowResBySlice.set(p.slice, keyLow);
     opts.onSlice?.(p.slice, shown ?? keyMask);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
   }
@@ -428,6 +467,7 @@ export async function propagateObject(
         break;
       }
       masks.set(k, kept);
+      lowResBySlice.set(k, step.lowRes);
       carriedBy.set(k, i);
       prev = step.mask;
       prevLow = step.lowRes;
@@ -443,6 +483,8 @@ export async function propagateObject(
         const m = opts.previousMasks!.get(k);
         if (!m || !maskArea(m)) continue;
         masks.set(k, m);
+        const low = opts.priorLowRes?.get(k);
+        if (low) lowResBySlice.set(k, low);
         opts.onSlice?.(k, m);
       }
     }
@@ -476,8 +518,10 @@ export async function propagateObject(
       if (i !== main && last?.label === 1) carriedFrom.add(k);
     }
     settleClickCarries(masks, carriedFrom, opts.previousMasks);
+    // Those masks are unions now, no longer the decoder's answer.
+    for (const k of carriedFrom) if (opts.previousMasks.get(k)) lowResBySlice.delete(k);
   }
-  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice };
+  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice, lowRes: lowResBySlice };
 }
 
 /**
@@ -507,6 +551,7 @@ export async function correctObject(
       priorMasks: priors,
       mainKey: current.main,
       previousMasks: current.masks,
+      ...(current.lowRes ? { priorLowRes: current.lowRes } : {}),
     }),
   };
 }
@@ -587,10 +632,12 @@ async function propagateStep(
     const prevIoU = inter / (area + prevArea - inter);
     return { mask, lowRes: d.lowRes, score: a.dice + (o.continuityWeight ?? 0) * prevIoU, objectFraction: a.objectFraction, d, prevIoU };
   };
-  let best: (ReturnType<typeof scored> & { reanchored?: boolean }) | undefined;
+  let best: (ReturnType<typeof scored> & { reanchored?: boolean; prompt: Sam1Prompt }) | undefined;
   let sawRaw = false;
+  const proposer = o.refineProposals ? refiningDecoder(decoder, o.refineSteps) : decoder;
   for (const inset of insets) {
-    const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
+    const prompt = anchorPrompt(prev, w, h, inset, o.anchorPoint);
+    const d = await proposer.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
     const raw = binarise(d.logits, o.maskThreshold);
     if (maskArea(raw)) sawRaw = true;
     // Cross-sections of one object overlap from slice to slice; islands that do not touch the
@@ -608,7 +655,7 @@ async function propagateStep(
     const area = maskArea(mask);
     if (!area) continue;
     if (inset < 0 && o.maxGrownRatio !== undefined && area > o.maxGrownRatio * prevArea) continue;
-    const cand = scored(mask, d);
+    const cand = { ...scored(mask, d), prompt };
     // Ties keep the larger box: shrink only when the image says so.
     if (!best || cand.score > best.score) best = cand;
   }
@@ -623,7 +670,7 @@ async function propagateStep(
       const both = Uint8Array.from(extent, (v, i) => v & prev[i]!);
       const ip = interiorPoint(maskArea(both) ? both : prev, w, h);
       const prompt: Sam1Prompt = { box, ...(o.anchorPoint && ip ? { points: [{ x: ip.x, y: ip.y, label: 1 as const }] } : {}) };
-      const d = await decoder.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
+      const d = await proposer.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
       const raw = binarise(d.logits, o.maskThreshold);
       if (maskArea(raw)) sawRaw = true;
       const mask = keepComponentsOverlapping(raw, prev, w, h);
@@ -633,13 +680,22 @@ async function propagateStep(
         (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
         (o.intensityBoxMinInside === undefined || intersectionCount(mask, prev) >= o.intensityBoxMinInside * area)
       ) {
-        const cand = { ...scored(mask, d), reanchored: true };
+        const cand = { ...scored(mask, d), reanchored: true, prompt };
         const take = o.intensityBox === 'propose' ? !best || cand.score > best.score : cand.objectFraction >= o.minObjectFraction;
         if (take) best = cand;
       }
     }
   }
   if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
+  // SAM's iterative refinement of the chosen proposal (refineSteps); the stop rules below read the
+  // refined mask, the one kept. A refinement that loses the object keeps the proposal.
+  if (o.refineSteps > 0 && !o.refineProposals) {
+    const d = await refineDecoded(decoder, emb, best.prompt, best.d, o.refineSteps);
+    const mask = keepComponentsOverlapping(binarise(d.logits, o.maskThreshold), prev, w, h);
+    const cand = maskArea(mask) ? { ...scored(mask, d), reanchored: best.reanchored, prompt: best.prompt } : undefined;
+    const keep = cand && (o.refineGate === undefined || (o.refineGate === 'score' ? cand.score >= best.score : cand.d.iou >= best.d.iou));
+    if (keep) best = cand;
+  }
   const area = maskArea(best.mask);
   const c1 = centroid(best.mask, w),
     c0 = centroid(prev, w);
