@@ -184,15 +184,25 @@ export interface Sam1PropagationOptions {
   /**
    * SAM's iterative refinement on propagated slices (src/predictor/sam1/refiningDecoder.ts): the chosen
    * proposal is decoded this many more times with its own prompt and its own low-res logits as the mask
-   * prompt, and the stop rules read the refined mask. 0 = off (default). +1 decode per slice and step.
+   * prompt (+1 decode per slice and step); refineGate says when the answer is kept, refineMode what it
+   * is used for. Default 1, gated by score, output only: measured on every shared set (docs/
+   * propagation-experiments.md, "Issue 13, session 8"), the refined mask carried on or read by the stop
+   * rules gained more on the CT sets but cost the MR objects 0.03–0.05 (it ran the FLAIR lesion 4 slices
+   * further); handed out only where the image agrees at least as well, no set lost. 0 = off.
    */
   refineSteps?: number;
   /**
-   * When the refined mask replaces the chosen one: undefined = always; 'score' = when it scores at least
-   * as well (intensity agreement, + continuity when weighted); 'iou' = when the decoder's IoU estimate
-   * for it is at least the proposal's.
+   * When the refined mask replaces the chosen one: 'always'; 'score' (default) when it scores at least as
+   * well (intensity agreement, + continuity when weighted; without an intensity model every mask ties, so
+   * always); 'iou' when the decoder's IoU estimate for it is at least the proposal's.
    */
-  refineGate?: 'score' | 'iou';
+  refineGate?: 'always' | 'score' | 'iou';
+  /**
+   * What the refined mask is: 'stops' the slice's mask everywhere (carried, read by the stop rules,
+   * handed out); 'carry' carried and handed out while the stop rules read the proposal; 'output'
+   * (default) only handed out: propagation and its stops are exactly those without refinement.
+   */
+  refineMode?: 'stops' | 'carry' | 'output';
   /** Refine every proposal instead of the chosen one (refineSteps more decodes per proposal). Default false. */
   refineProposals?: boolean;
   /** The same refinement of the user's key slice decode (box / clicks without a mask being corrected). Default 0. */
@@ -280,8 +290,10 @@ const DEFAULTS = {
   bridgeKeys: true,
   keepBeyondStop: true,
   positiveCarryAdds: true,
-  refineSteps: 0,
+  refineSteps: 1,
+  refineGate: 'score' as 'always' | 'score' | 'iou',
   refineProposals: false,
+  refineMode: 'output' as 'stops' | 'carry' | 'output',
   refineKeySteps: 0,
   refineClickSteps: 0,
   clickLogits: 'redecode' as 'redecode' | 'stored',
@@ -460,14 +472,15 @@ export async function propagateObject(
         if (cycleIoU < cycleMin) stop = reanchorCheck ? 'background' : 'cycle';
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
-      const kept = step.logits ? trimmed(step.mask, step.logits, o.outputThreshold) : step.mask;
+      const shownStep = step.output ?? step;
+      const kept = shownStep.logits ? trimmed(shownStep.mask, shownStep.logits, o.outputThreshold) : shownStep.mask;
       opts.onSlice?.(k, stop ? undefined : kept);
       if (stop) {
         reason = stop;
         break;
       }
       masks.set(k, kept);
-      lowResBySlice.set(k, step.lowRes);
+      lowResBySlice.set(k, shownStep.lowRes);
       carriedBy.set(k, i);
       prev = step.mask;
       prevLow = step.lowRes;
@@ -618,6 +631,8 @@ async function propagateStep(
   mask: Uint8Array;
   lowRes: Float32Array;
   logits?: Float32Array;
+  /** What the slice hands out when it differs from what is carried (refineMode 'output'). */
+  output?: { mask: Uint8Array; lowRes: Float32Array; logits: Float32Array };
   stop?: StopReason;
   signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'>;
 }> {
@@ -687,15 +702,17 @@ async function propagateStep(
     }
   }
   if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
-  // SAM's iterative refinement of the chosen proposal (refineSteps); the stop rules below read the
-  // refined mask, the one kept. A refinement that loses the object keeps the proposal.
+  // SAM's iterative refinement of the chosen proposal (refineSteps; refineMode says whether the stop
+  // rules and the next slice see it or only the output). A refinement that loses the object keeps the proposal.
+  let refined: typeof best | undefined;
   if (o.refineSteps > 0 && !o.refineProposals) {
     const d = await refineDecoded(decoder, emb, best.prompt, best.d, o.refineSteps);
     const mask = keepComponentsOverlapping(binarise(d.logits, o.maskThreshold), prev, w, h);
     const cand = maskArea(mask) ? { ...scored(mask, d), reanchored: best.reanchored, prompt: best.prompt } : undefined;
-    const keep = cand && (o.refineGate === undefined || (o.refineGate === 'score' ? cand.score >= best.score : cand.d.iou >= best.d.iou));
-    if (keep) best = cand;
+    const keep = cand && (o.refineGate === 'always' || (o.refineGate === 'score' ? cand.score >= best.score : cand.d.iou >= best.d.iou));
+    if (keep) refined = cand;
   }
+  if (refined && o.refineMode === 'stops') best = refined;
   const area = maskArea(best.mask);
   const c1 = centroid(best.mask, w),
     c0 = centroid(prev, w);
@@ -710,7 +727,14 @@ async function propagateStep(
     reanchored: !!best.reanchored,
     centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
   };
-  const out = { mask: best.mask, lowRes: best.lowRes, logits: best.d.logits, signals };
+  const carried = refined && o.refineMode === 'carry' ? refined : best;
+  const out = {
+    mask: carried.mask,
+    lowRes: carried.lowRes,
+    logits: carried.d.logits,
+    signals,
+    ...(refined && o.refineMode === 'output' ? { output: { mask: refined.mask, lowRes: refined.lowRes, logits: refined.d.logits } } : {}),
+  };
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { ...out, stop: 'background' };

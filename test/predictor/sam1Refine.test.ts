@@ -81,11 +81,12 @@ test('refineDecoded / refiningDecoder: the same prompt again with the previous a
 
 test('refineSteps: each propagated slice keeps its chosen proposal decoded again from its own logits', async () => {
   const radii = [0, 6, 9, 12, 12, 9, 6, 0];
-  const run = async (refineSteps: number) => {
+  const run = async (refineSteps: number, refineMode: 'stops' | 'output' = 'stops') => {
     const wld = world(radii);
     const r = await propagateObject(wld.decoder, wld.slices(), [{ slice: 3, box: [20, 20, 44, 44] }], {
       intensityModel: false,
       refineSteps,
+      refineMode,
     });
     return { r, wld };
   };
@@ -107,6 +108,15 @@ test('refineSteps: each propagated slice keeps its chosen proposal decoded again
   // Cost: one more decode per propagated slice that had a proposal (1, 2, 4, 5, 6, and the tips 0 and 7
   // where the 1-px disc stops it by the tip rule).
   assert.equal(c.length - off.wld.calls.length, 7);
+  // 'output' (the default): the slices handed out are refined, but the next slice is seeded with the
+  // proposal's logits, so propagation decodes exactly what it decodes without refinement.
+  const out = await run(1, 'output');
+  for (const k of [1, 2, 4, 5, 6]) assert.equal(maskDice(out.r.masks.get(k)!, out.wld.disc(k)), 1, `slice ${k} output`);
+  const carried = out.wld.calls.filter((x) => !(x.maskInput?.[0] === 1 && x.maskInput[1] === x.slice));
+  assert.deepEqual(
+    carried.map((x) => [x.slice, x.prompt]),
+    off.wld.calls.map((x) => [x.slice, x.prompt]),
+  );
 });
 
 test("clickLogits 'stored': a clicked slice is decoded with the logits it had, not its mask decoded again", async () => {
