@@ -272,7 +272,7 @@ export interface ObjectPropagation {
   priors?: ReadonlyMap<number, Uint8Array>;
   /** Slice of the key the object's description came from (see mainKey); correctObject carries it on. */
   main?: number;
-  /** The decoder's low-res logits of each slice whose mask is the decoder's answer (see priorLowRes). */
+  /** With clickLogits 'stored': the decoder's low-res logits of each slice whose mask is its answer (see priorLowRes). */
   lowRes?: ReadonlyMap<number, Float32Array>;
 }
 
@@ -345,7 +345,8 @@ export async function propagateObject(
   const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
-  const lowResBySlice = new Map<number, Float32Array>();
+  // Kept only for clickLogits 'stored' (256 KiB per slice).
+  const lowResBySlice = o.clickLogits === 'stored' ? new Map<number, Float32Array>() : undefined;
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
@@ -388,7 +389,7 @@ export async function propagateObject(
       }
     }
     masks.set(p.slice, shown ?? keyMask);
-    lowResBySlice.set(p.slice, keyLow);
+    lowResBySlice?.set(p.slice, keyLow);
     opts.onSlice?.(p.slice, shown ?? keyMask);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
   }
@@ -480,7 +481,7 @@ export async function propagateObject(
         break;
       }
       masks.set(k, kept);
-      lowResBySlice.set(k, shownStep.lowRes);
+      lowResBySlice?.set(k, shownStep.lowRes);
       carriedBy.set(k, i);
       prev = step.mask;
       prevLow = step.lowRes;
@@ -497,7 +498,7 @@ export async function propagateObject(
         if (!m || !maskArea(m)) continue;
         masks.set(k, m);
         const low = opts.priorLowRes?.get(k);
-        if (low) lowResBySlice.set(k, low);
+        if (low) lowResBySlice?.set(k, low);
         opts.onSlice?.(k, m);
       }
     }
@@ -532,9 +533,9 @@ export async function propagateObject(
     }
     settleClickCarries(masks, carriedFrom, opts.previousMasks);
     // Those masks are unions now, no longer the decoder's answer.
-    for (const k of carriedFrom) if (opts.previousMasks.get(k)) lowResBySlice.delete(k);
+    for (const k of carriedFrom) if (opts.previousMasks.get(k)) lowResBySlice?.delete(k);
   }
-  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice, lowRes: lowResBySlice };
+  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice, ...(lowResBySlice ? { lowRes: lowResBySlice } : {}) };
 }
 
 /**

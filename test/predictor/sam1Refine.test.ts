@@ -127,7 +127,7 @@ test("clickLogits 'stored': a clicked slice is decoded with the logits it had, n
     const prompts = [{ slice: 3, box: [20, 20, 44, 44] as [number, number, number, number] }];
     const opts = { intensityModel: false, clickLogits };
     const first = await propagateObject(wld.decoder, slices, prompts, opts);
-    assert.ok(first.lowRes?.get(5));
+    assert.equal(!!first.lowRes?.get(5), clickLogits === 'stored', 'logits are kept only when they are used');
     const before = wld.calls.length;
     await correctObject(wld.decoder, slices, prompts, first, { slice: 5, x: 32, y: 32, label: 1 }, opts);
     const onSlice5 = wld.calls.slice(before).filter((x) => x.slice === 5);
