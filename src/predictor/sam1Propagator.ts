@@ -195,9 +195,14 @@ export interface Sam1PropagationOptions {
    * Where zoom applies: 'propagate' — every decode of the object is made in its crop (above);
    * 'output' — the propagation runs on whole slices as without zoom (same masks carried, same stops),
    * and each slice's mask handed out is decoded once more with its own box in a crop around it
-   * (the oracle's protocol, scripts/accuracy/oracleBoxes.ts). Default 'propagate'.
+   * (the oracle's protocol, scripts/accuracy/oracleBoxes.ts); 'masks' — the object is propagated
+   * twice, on whole slices (which decides where it is: its extent and stops) and zoomed ('propagate'),
+   * and each slice of the first takes the zoomed mask where the zoomed propagation reached it.
+   * Default 'propagate'.
    */
-  zoomMode?: 'propagate' | 'output';
+  zoomMode?: 'propagate' | 'output' | 'masks';
+  /** zoomMode 'output' re-decodes the chosen proposal's own prompt and mask input (not the mask's box alone). Default false. */
+  zoomOutPrompt?: boolean;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -307,6 +312,7 @@ export async function propagateObject(
   prompts: VolumePrompt[],
   opts: Sam1PropagationOptions = {},
 ): Promise<ObjectPropagation> {
+  if (opts.zoom && opts.zoomMode === 'masks') return zoomedMasks(decoder, slices, prompts, opts);
   const o = resolveOptions(opts);
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
     throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
@@ -353,18 +359,21 @@ export async function propagateObject(
     if (wider) k = await decodeKey(p, prior, (rect = wider));
     const { keyMask, keyLow, shown } = k;
     // zoomMode 'output' re-decodes a user's plain box key in its crop (a click's key keeps its own answer).
-    const out = zoomOut && !p.points?.length && !p.mask && !prior ? await zoomedOutput(p.slice, shown ?? keyMask) : (shown ?? keyMask);
+    const out =
+      zoomOut && !p.points?.length && !p.mask && !prior
+        ? await zoomedOutput(p.slice, shown ?? keyMask, opts.zoomOutPrompt ? kp : undefined)
+        : (shown ?? keyMask);
     masks.set(p.slice, out);
     opts.onSlice?.(p.slice, out);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask), rect });
   }
   /** zoomMode 'output': the mask decoded again from its own box in a crop around it (the mask itself where that is empty or the crop is the slice). */
-  async function zoomedOutput(k: number, mask: Uint8Array): Promise<Uint8Array> {
+  async function zoomedOutput(k: number, mask: Uint8Array, prompt?: Sam1Prompt, maskInput?: Float32Array): Promise<Uint8Array> {
     const b = boxFromMask(mask, w, h);
     if (!b) return mask;
-    const rect = cropAround(b, o.zoom!, o.zoomMinSide, w, h);
+    const rect = cropAround(prompt?.box ? unionBox(b, prompt.box) : b, o.zoom!, o.zoomMinSide, w, h);
     if (sameRect(rect, wholeSlice(w, h))) return mask;
-    const d = await outDecoder.decode(await zoomed.embedding(k, rect), { box: b });
+    const d = await outDecoder.decode(await zoomed.embedding(k, rect), prompt ?? { box: b }, maskInput);
     const m = keepComponentsOverlapping(binarise(d.logits, o.maskThreshold), mask, w, h);
     return maskArea(m) ? m : mask;
   }
@@ -485,7 +494,13 @@ export async function propagateObject(
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
       let kept = step.logits ? trimmed(step.mask, step.logits, o.outputThreshold) : step.mask;
-      if (zoomOut && !stop) kept = await zoomedOutput(k, kept);
+      if (zoomOut && !stop)
+        kept = await zoomedOutput(
+          k,
+          kept,
+          opts.zoomOutPrompt ? step.prompt : undefined,
+          opts.zoomOutPrompt && o.useMaskInput ? prevLow : undefined,
+        );
       opts.onSlice?.(k, stop ? undefined : kept);
       if (stop) {
         reason = stop;
@@ -542,6 +557,25 @@ export async function propagateObject(
     settleClickCarries(masks, carriedFrom, opts.previousMasks);
   }
   return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice };
+}
+
+/** zoomMode 'masks': the whole-slice propagation's extent and stops, with the zoomed propagation's mask on each slice it reached. */
+async function zoomedMasks(
+  decoder: Sam1Decoder,
+  slices: SliceEmbeddings,
+  prompts: VolumePrompt[],
+  opts: Sam1PropagationOptions,
+): Promise<ObjectPropagation> {
+  const { onSlice, onStep, ...rest } = opts;
+  const whole = await propagateObject(decoder, slices, prompts, { ...rest, onStep, zoom: 0 });
+  const zoomed = await propagateObject(decoder, slices, prompts, { ...rest, zoomMode: 'propagate' });
+  const masks = new Map<number, Uint8Array>();
+  for (const [k, m] of [...whole.masks].sort((a, b) => a[0] - b[0])) {
+    const z = zoomed.masks.get(k);
+    masks.set(k, z && maskArea(z) ? z : m);
+    onSlice?.(k, masks.get(k));
+  }
+  return { ...whole, masks };
 }
 
 /**
@@ -647,6 +681,8 @@ async function propagateStep(
   mask: Uint8Array;
   lowRes: Float32Array;
   logits?: Float32Array;
+  /** The chosen proposal's prompt (zoomMode 'output' decodes it again in a crop). */
+  prompt?: Sam1Prompt;
   stop?: StopReason;
   signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'>;
 }> {
@@ -654,17 +690,26 @@ async function propagateStep(
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   const prevArea = maskArea(prev);
   /** A proposal's score: its agreement with the intensity model, plus continuity with the previous mask when weighted. */
-  const scored = (mask: Uint8Array, d: Sam1Decoded) => {
+  const scored = (mask: Uint8Array, d: Sam1Decoded, prompt: Sam1Prompt) => {
     const area = maskArea(mask);
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
     const inter = intersectionCount(mask, prev);
     const prevIoU = inter / (area + prevArea - inter);
-    return { mask, lowRes: d.lowRes, score: a.dice + (o.continuityWeight ?? 0) * prevIoU, objectFraction: a.objectFraction, d, prevIoU };
+    return {
+      mask,
+      lowRes: d.lowRes,
+      score: a.dice + (o.continuityWeight ?? 0) * prevIoU,
+      objectFraction: a.objectFraction,
+      d,
+      prevIoU,
+      prompt,
+    };
   };
   let best: (ReturnType<typeof scored> & { reanchored?: boolean }) | undefined;
   let sawRaw = false;
   for (const inset of insets) {
-    const d = await decoder.decode(emb, anchorPrompt(prev, w, h, inset, o.anchorPoint), o.useMaskInput ? prevLow : undefined);
+    const prompt = anchorPrompt(prev, w, h, inset, o.anchorPoint);
+    const d = await decoder.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
     const raw = binarise(d.logits, o.maskThreshold);
     if (maskArea(raw)) sawRaw = true;
     // Cross-sections of one object overlap from slice to slice; islands that do not touch the
@@ -682,7 +727,7 @@ async function propagateStep(
     const area = maskArea(mask);
     if (!area) continue;
     if (inset < 0 && o.maxGrownRatio !== undefined && area > o.maxGrownRatio * prevArea) continue;
-    const cand = scored(mask, d);
+    const cand = scored(mask, d, prompt);
     // Ties keep the larger box: shrink only when the image says so.
     if (!best || cand.score > best.score) best = cand;
   }
@@ -707,7 +752,7 @@ async function propagateStep(
         (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
         (o.intensityBoxMinInside === undefined || intersectionCount(mask, prev) >= o.intensityBoxMinInside * area)
       ) {
-        const cand = { ...scored(mask, d), reanchored: true };
+        const cand = { ...scored(mask, d, prompt), reanchored: true };
         const take = o.intensityBox === 'propose' ? !best || cand.score > best.score : cand.objectFraction >= o.minObjectFraction;
         if (take) best = cand;
       }
@@ -728,7 +773,7 @@ async function propagateStep(
     reanchored: !!best.reanchored,
     centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
   };
-  const out = { mask: best.mask, lowRes: best.lowRes, logits: best.d.logits, signals };
+  const out = { mask: best.mask, lowRes: best.lowRes, logits: best.d.logits, prompt: best.prompt, signals };
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { ...out, stop: 'background' };
