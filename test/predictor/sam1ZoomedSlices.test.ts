@@ -147,3 +147,29 @@ test('propagateObject with zoom: a small object is decoded on crops around it, a
     assert.equal(maskDice(m, zm), 1, `slice ${k}`);
   }
 });
+
+test("zoomMode 'output' and 'masks': the whole-slice propagation decides the extent, crops only re-make its masks", async () => {
+  const W = 256,
+    H = 256,
+    N = 5;
+  const disc = (k: number) => {
+    const m = new Uint8Array(W * H);
+    const r = k === 4 ? 0 : 10 - Math.abs(k - 2) * 2;
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 60) ** 2 + (y - 190) ** 2 <= r * r) m[y * W + x] = 1;
+    return m;
+  };
+  const run = async (opts: { zoom?: number; zoomMode?: 'output' | 'masks' }) => {
+    const { encoded, encoder, decoder } = fakes();
+    const slices = new SliceEmbeddings(encoder, (k) => Uint8Array.from(disc(k), (v) => (v ? 200 : 20)), W, H, N);
+    const res = await propagateObject(decoder, slices, [{ slice: 2, box: [50, 180, 70, 200] }], { ...opts, maxSlices: 1 });
+    return { crops: encoded.filter(([h, w]) => h < H || w < W).length, res };
+  };
+  const plain = await run({});
+  assert.equal(plain.crops, 0);
+  for (const zoomMode of ['output', 'masks'] as const) {
+    const z = await run({ zoom: 3, zoomMode });
+    assert.ok(z.crops > 0, zoomMode);
+    assert.deepEqual([...z.res.masks.keys()].sort(), [...plain.res.masks.keys()].sort(), zoomMode);
+    for (const [k, m] of plain.res.masks) assert.equal(maskDice(m, z.res.masks.get(k)!), 1, `${zoomMode} slice ${k}`);
+  }
+});
