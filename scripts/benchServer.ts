@@ -25,6 +25,7 @@ import { createUser } from '../src/server/auth.js';
 import { type ServerConfig, defaultConfig } from '../src/server/config.js';
 import { pooledSessions } from '../src/server/sessions/openSession.js';
 import { SqliteRepository } from '../src/server/store/sqliteRepository.js';
+import { mulberry32 } from './seededRandom.js';
 
 interface Ctx {
   threads: number;
@@ -55,18 +56,6 @@ const THINK_MS: [number, number] = [500, 1500];
 function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
-
-/** mulberry32: a small seeded PRNG, so think times repeat exactly across runs and variants. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -163,7 +152,7 @@ export const serverSection = {
         const t0 = performance.now();
         await Promise.all(
           Array.from({ length: users }, async (_, u) => {
-            const r = rng(1000 * users + u);
+            const r = mulberry32(1000 * users + u); // seeded: think times repeat exactly across runs and variants
             // Users do not all start at the same instant.
             if (think) await sleep(r() * think[1]);
             for (let k = 0; k < clicks; k++) {

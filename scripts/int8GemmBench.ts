@@ -25,6 +25,7 @@ import type * as Ort from 'onnxruntime-node';
 import { GraphBuilder } from '../src/models/onnx/graphBuilder.js';
 import { decodeOnnx, DT, encodeOnnx, type ProtoModel, type ProtoNode, type ProtoTensor } from '../src/models/onnx/onnxProto.js';
 import { quantizeColumns, quantizeOnnxBytes } from '../src/models/onnx/quantize.js';
+import { lcgFloats } from './seededRandom.js';
 
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ProtoTensor => ({ name, dataType, dims, rawData: raw });
@@ -75,21 +76,11 @@ export function quantizeBlocks(
   return { b, scale, kBlocks, blob };
 }
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    a[i] = s / 2 ** 31 - 1;
-  }
-  return a;
-}
-
 /** fp32 MatMul model (the base the others are derived from). */
 function fp32Model(M: number, K: number, N: number): Uint8Array {
   const g = new GraphBuilder('gemm');
   const x = g.input('x', 'float', [M, K]);
-  g.output(g.matmul(x, g.initializer(rand(K * N, 2), [K, N], 'w')), 'y', 'float', [M, N]);
+  g.output(g.matmul(x, g.initializer(lcgFloats(K * N, 2), [K, N], 'w')), 'y', 'float', [M, N]);
   return g.toBytes();
 }
 
@@ -116,13 +107,13 @@ function withGraph(
 
 function variants(M: number, K: number, N: number, nbits: [4 | 8, number][]): { name: string; model: Uint8Array; feed: Ort.Tensor }[] {
   const fp = fp32Model(M, K, N);
-  const xf = new ort.Tensor('float32', rand(M * K, 1), [M, K]);
+  const xf = new ort.Tensor('float32', lcgFloats(M * K, 1), [M, K]);
   const xu8 = new ort.Tensor(
     'uint8',
-    Uint8Array.from(rand(M * K, 1), (v) => Math.round((v + 1) * 127)),
+    Uint8Array.from(lcgFloats(M * K, 1), (v) => Math.round((v + 1) * 127)),
     [M, K],
   );
-  const { q, scale } = quantizeColumns(rand(K * N, 2), K, N);
+  const { q, scale } = quantizeColumns(lcgFloats(K * N, 2), K, N);
   const wq = tensor('wq', DT.int8, [K, N], bytes(q));
   const wu = tensor('wu', DT.uint8, [K, N], bytes(Uint8Array.from(q, (v) => v + 128)));
   const ws = tensor('ws', DT.float, [N], bytes(scale));
@@ -163,7 +154,7 @@ function variants(M: number, K: number, N: number, nbits: [4 | 8, number][]): { 
       feed: xf,
     },
     ...nbits.map(([bits, bs]) => {
-      const qb = quantizeBlocks(rand(K * N, 2), K, N, bits, bs);
+      const qb = quantizeBlocks(lcgFloats(K * N, 2), K, N, bits, bs);
       return {
         name: `MatMulNBits ${bits}b blk${bs} acc4`,
         model: withGraph(

@@ -38,6 +38,7 @@ import { IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
 import { MEMORY_ATTENTION_IO } from '../src/models/sam2/graphs/memoryAttention.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { fixtureFiles, loadVolume } from './benchSam2.js';
+import { lcgFloats } from './seededRandom.js';
 
 setPlatform(nodePlatform);
 
@@ -96,21 +97,12 @@ async function main(): Promise<void> {
     const C = model.configs.memory.hiddenDim;
     const Cm = model.configs.memory.memDim;
     const M = 7 * hw + 32;
-    const rnd = (n: number, seed: number) => {
-      const a = new Float32Array(n);
-      let x = seed >>> 0;
-      for (let i = 0; i < n; i++) {
-        x = (x * 1664525 + 1013904223) >>> 0;
-        a[i] = x / 2 ** 31 - 1;
-      }
-      return a;
-    };
     const io = MEMORY_ATTENTION_IO;
     feed = {
-      [io.curr]: new ort.Tensor('float32', rnd(hw * C, 1), [hw, 1, C]),
-      [io.currPos]: new ort.Tensor('float32', rnd(hw * C, 2), [hw, 1, C]),
-      [io.memory]: new ort.Tensor('float32', rnd(M * Cm, 3), [M, 1, Cm]),
-      [io.memoryPos]: new ort.Tensor('float32', rnd(M * Cm, 4), [M, 1, Cm]),
+      [io.curr]: new ort.Tensor('float32', lcgFloats(hw * C, 1), [hw, 1, C]),
+      [io.currPos]: new ort.Tensor('float32', lcgFloats(hw * C, 2), [hw, 1, C]),
+      [io.memory]: new ort.Tensor('float32', lcgFloats(M * Cm, 3), [M, 1, Cm]),
+      [io.memoryPos]: new ort.Tensor('float32', lcgFloats(M * Cm, 4), [M, 1, Cm]),
       [io.numObjPtrTokens]: new ort.Tensor('float32', Float32Array.of(32), [1]),
     };
   } else {

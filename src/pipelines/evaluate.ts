@@ -463,8 +463,17 @@ interface LoadedReference {
   recist?: Volume['data'];
 }
 
+/** A case's image and its reference on the image grid, or why the case has no usable reference. */
+interface CaseReference {
+  image: Volume;
+  ref: Volume['data'];
+  /** Label values in the reference, ascending. */
+  present: number[];
+  recist?: Volume['data'];
+}
+
 /** Loads a case's image and its reference, checking they share a grid; a string says why the case is skipped. */
-async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise<LoadedReference | string> {
+async function readReference(c: EvalCase): Promise<CaseReference | string> {
   const loaded = await loadCase(c.image);
   let refVol = loaded.label;
   if (c.label) {
@@ -488,12 +497,61 @@ async function loadWithReference(c: EvalCase, wanted: 'all' | number[]): Promise
   if (!refVol) return 'no reference mask (gts) in the file';
   const present = labelsPresent(refVol.data);
   if (present.length === 0) return 'the reference mask is empty';
-  const asked = c.labels ?? (wanted === 'all' ? present : wanted);
-  const labels = asked.filter((l) => present.includes(l));
-  const absent = asked.filter((l) => !present.includes(l));
+  return { image: loaded.image, ref: refVol.data, present, recist: loaded.recist?.data };
+}
+
+/** The labels of a case to evaluate, and those asked for but absent; a string says why the case is skipped. */
+function chooseLabels(c: EvalCase, r: CaseReference | string, wanted: 'all' | number[]): LoadedReference | string {
+  if (typeof r === 'string') return r;
+  const asked = c.labels ?? (wanted === 'all' ? r.present : wanted);
+  const labels = asked.filter((l) => r.present.includes(l));
+  const absent = asked.filter((l) => !r.present.includes(l));
   if (labels.length === 0)
-    return `label${absent.length > 1 ? 's' : ''} ${absent.join(', ')} absent (labels present: ${present.join(', ')})`;
-  return { image: loaded.image, ref: refVol.data, labels, absent, recist: loaded.recist?.data };
+    return `label${absent.length > 1 ? 's' : ''} ${absent.join(', ')} absent (labels present: ${r.present.join(', ')})`;
+  return { image: r.image, ref: r.ref, labels, absent, recist: r.recist };
+}
+
+const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
+
+/**
+ * Labels asked for by value are checked before any model work (the references are read once
+ * here, and again case by case during the run): a label a manifest asks of a case whose reference
+ * lacks it, or a `labels` value that no case's reference holds (a typo, another dataset's
+ * numbering), is a MedsamError naming the label(s), the case(s) and the labels present. A label
+ * present in some cases of a folder and absent in others is skipped where absent (onSkip), as
+ * multi-organ folders need.
+ */
+async function checkAskedLabels(cases: readonly EvalCase[], wanted: 'all' | number[], signal?: AbortSignal): Promise<void> {
+  if (wanted === 'all' && cases.every((c) => c.labels === undefined)) return;
+  const byCase: { c: EvalCase; present: number[] }[] = [];
+  for (const c of cases) {
+    throwIfCancelled(signal);
+    const r = await readReference(c);
+    if (typeof r === 'string') continue; // skipped during the run, with this reason
+    if (c.labels) {
+      const absent = c.labels.filter((l) => !r.present.includes(l));
+      if (absent.length)
+        throw new MedsamError(
+          `${plural(absent.length, 'label', 'labels')} ${absent.join(', ')} asked of case ${c.name} by the manifest ${plural(absent.length, 'is', 'are')} not in its reference (labels present: ${r.present.join(', ')})`,
+          `list only labels present in its "labels", e.g. [${r.present.join(', ')}]`,
+        );
+    } else byCase.push({ c, present: r.present });
+  }
+  if (wanted === 'all' || byCase.length === 0) return;
+  const nowhere = wanted.filter((l) => !byCase.some((x) => x.present.includes(l)));
+  if (nowhere.length === 0) return;
+  const union = [...new Set(byCase.flatMap((x) => x.present))].sort((a, b) => a - b);
+  const where =
+    byCase.length === 1
+      ? `the reference of case ${byCase[0]!.c.name} (labels present: ${union.join(', ')})`
+      : `any of the ${byCase.length} cases' references (labels present: ${byCase
+          .slice(0, 3)
+          .map((x) => `${x.c.name}: ${x.present.join(', ')}`)
+          .join('; ')}${byCase.length > 3 ? `; … ${byCase.length - 3} more` : ''})`;
+  throw new MedsamError(
+    `${plural(nowhere.length, 'label', 'labels')} ${nowhere.join(', ')} ${plural(nowhere.length, 'is', 'are')} not in ${where}`,
+    `ask for labels present, e.g. --labels ${union.slice(0, 8).join(',')}, or --labels all`,
+  );
 }
 
 /**
@@ -516,6 +574,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
   const masksOut = new StagedFolder(join(opts.outDir, 'masks'));
   const previewsOut = opts.previewsDir ? new StagedFolder(opts.previewsDir) : undefined;
   throwIfCancelled(signal);
+  await checkAskedLabels(cases, wanted, signal);
   const segmenter = await ObjectSegmenter.open({
     model: opts.model,
     threads: opts.threads,
@@ -527,7 +586,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
     for (const [i, c] of cases.entries()) {
       throwIfCancelled(signal);
       opts.onCaseStart?.(c, i, cases.length);
-      const loaded = await loadWithReference(c, wanted);
+      const loaded = chooseLabels(c, await readReference(c), wanted);
       if (typeof loaded === 'string') {
         opts.onSkip?.(c, loaded);
         continue;

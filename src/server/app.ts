@@ -25,6 +25,8 @@ import {
   type PropagateRequest,
 } from './sessions/sessionManager.js';
 import { BlobStore } from './store/blobStore.js';
+import { JobCheckpoints } from './store/jobCheckpoints.js';
+import { sweepLegacyCheckpoints } from './store/legacyCheckpoints.js';
 import type { Repository, UploadRow } from './store/repository.js';
 import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
 import { VolumeCache } from './uploads/volumeCache.js';
@@ -379,7 +381,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   });
   app.get('/sessions/:id/slices/:slice', { schema: S.sliceMasks }, async (req) => {
     const p = req.params as { id: string; slice: number };
-    return sessions.sliceMasks(req.principal, p.id, p.slice);
+    return sessions.sliceMasks(req.principal, p.id, p.slice, (req.query as { axis?: 0 | 1 | 2 }).axis);
   });
   app.get('/sessions/:id/labelmap', { schema: S.labelMap }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
@@ -444,6 +446,10 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   }
 
   await app.ready();
+  // Checkpoints a server older than checkpoints/<job>/ left in the shared blob store go (or move to
+  // their job's folder) before any job resumes; once done, a marker makes later start-ups skip it.
+  const projectResults = (await projects.service.repo.listJobs()).flatMap((j) => (j.resultSha ? [j.resultSha] : []));
+  await sweepLegacyCheckpoints(config.dataDir, repo, blobs, new JobCheckpoints(config.dataDir), projectResults);
   await jobs.resume();
 
   let closed = false;

@@ -361,15 +361,27 @@ export const routes = {
     response: { 200: ref('Session'), ...errors },
   },
   sliceMasks: {
-    summary: "Each object's mask on one slice",
+    summary: "Each object's mask on one slice (of any of the three planes)",
     params: { type: 'object', required: ['id', 'slice'], properties: { id: { type: 'string', maxLength: 64 }, slice: int(0) } },
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        axis: {
+          type: 'integer',
+          enum: [0, 1, 2],
+          description: "the axis `slice` is cut along, as for prompts (2 axial, 1 coronal, 0 sagittal; default the session's)",
+        },
+      },
+    },
     response: {
       200: {
         type: 'object',
         additionalProperties: false,
-        required: ['slice', 'rows', 'cols', 'objects'],
+        required: ['slice', 'axis', 'rows', 'cols', 'objects'],
         properties: {
           slice: { type: 'integer' },
+          axis: { type: 'integer', description: 'the axis `slice` counts along' },
           rows: { type: 'integer' },
           cols: { type: 'integer' },
           objects: {

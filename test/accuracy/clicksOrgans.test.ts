@@ -13,7 +13,7 @@ import { loadCase } from '../../src/pipelines/loadCase.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
-import { Session } from '../../src/session/index.js';
+import { sessionClicksDiff } from '../helpers/sessionClicks.js';
 
 /**
  * A click corrects the object near its slice and keeps the rest. On ct-organs label 20 (slices 0–11,
@@ -95,18 +95,6 @@ test('a positive click does not shrink the slices its correction is carried to (
   assert.ok(now.click.dsc >= now.box, `click 1: ${now.click.dsc.toFixed(4)} < box ${now.box.toFixed(4)}`);
   assert.ok(now.click.dsc >= old.click.dsc + 0.01, `click 1 ${now.click.dsc.toFixed(4)} vs the old carry's ${old.click.dsc.toFixed(4)}`);
   // A user's click in a Session takes the same path: the same voxels.
-  const k = now.click.click!;
-  const s = await Session.open(image, { threads: 2 });
-  try {
-    await s.addPrompt(1, prompt.slice, { box: prompt.box });
-    await s.propagate();
-    await s.correct(1, k.slice, { points: [{ x: k.x, y: k.y, label: k.label }] });
-    await s.propagate();
-    const got = s.labelMap().data as Uint8Array;
-    let diff = 0;
-    for (let i = 0; i < got.length; i++) if (!got[i] !== !now.mask[i]) diff++;
-    assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated click`);
-  } finally {
-    await s.close();
-  }
+  const diff = await sessionClicksDiff(image, prompt, [now.click.click!], now.mask);
+  assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated click`);
 });

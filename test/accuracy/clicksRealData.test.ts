@@ -15,8 +15,8 @@ import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
 import type { SliceClick } from '../../src/predictor/sam1/correction.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
-import { Session } from '../../src/session/index.js';
 import { cropNpzCase } from '../cli/cropCase.js';
+import { sessionClicksDiff } from '../helpers/sessionClicks.js';
 
 /**
  * The click protocol on the three shared CT lesions (cropped to the lesion's slices ± 1, so the
@@ -119,19 +119,6 @@ test('each click lands in the largest error region of the worst slice; negative 
 test('a Session given the same clicks (correct + propagate) gives the simulated-click result: one correction path', { skip }, async (t) => {
   if (!afterClicks) return t.skip('needs the previous test');
   const c = await loadCase(join(dir, 'CT_Lesion_000002_03_01_035-047.npz'));
-  const s = await Session.open(c.image, { threads: 2 });
-  try {
-    await s.addPrompt(1, afterClicks.prompt.slice, { box: afterClicks.prompt.box });
-    await s.propagate();
-    for (const k of afterClicks.clicks) {
-      await s.correct(1, k.slice, { points: [{ x: k.x, y: k.y, label: k.label }] });
-      await s.propagate();
-    }
-    const got = s.labelMap().data as Uint8Array;
-    let diff = 0;
-    for (let i = 0; i < got.length; i++) if (!got[i] !== !afterClicks.mask[i]) diff++;
-    assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated clicks`);
-  } finally {
-    await s.close();
-  }
+  const diff = await sessionClicksDiff(c.image, afterClicks.prompt, afterClicks.clicks, afterClicks.mask);
+  assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated clicks`);
 });

@@ -133,7 +133,7 @@ test('eval writes report.csv and report.json with the exact shape', { skip }, ()
   const rep = join(tmp, 'report');
   const r0 = cli('eval', tmp, '--out', rep, '--label', '7', '--quiet'); // label absent in every case
   assert.equal(r0.code, 2);
-  assert.match(r0.stderr, /^medsam2: error: none of the 1 case\(s\)/);
+  assert.match(r0.stderr, /^medsam2: error: label 7 is not in the reference of case /);
   // one case in its own folder
   mkdirSync(dir);
   writeFileSync(join(dir, 'lesion5.npz'), readFileSync(smallCase));

@@ -1,3 +1,4 @@
+import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 
 /** The shared 6.5 mm glioma MRI and its reference (../shared/data/mr-brain), relative to the repo root. */
@@ -32,4 +33,19 @@ export function busiestCoronalBox(label: Pick<Volume, 'dims' | 'data'>): {
         z1 = Math.max(z1, z);
       }
   return { y, voxels, box: [x0, z0, x1, z1] };
+}
+
+/**
+ * The glioma's reference read from `path` (absolute), its voxels, and its busiest coronal plane
+ * and box (above), the box's corners also by name.
+ */
+export async function gliomaCoronal(
+  path: string,
+): Promise<
+  ReturnType<typeof busiestCoronalBox> & { label: Volume; tumour: ArrayLike<number>; x0: number; z0: number; x1: number; z1: number }
+> {
+  const label = await readVolume(path);
+  const b = busiestCoronalBox(label);
+  const [x0, z0, x1, z1] = b.box;
+  return { label, tumour: label.data as ArrayLike<number>, ...b, x0, z0, x1, z1 };
 }

@@ -23,16 +23,20 @@ export interface TestServer extends ServerParts {
   stop(): Promise<void>;
 }
 
-/** A real server listening on a free 127.0.0.1 port, state in a fresh temp folder. */
+/**
+ * A real server listening on a free 127.0.0.1 port, state in a fresh temp folder (or in
+ * `patch.dataDir`, e.g. one a test built the way an older version left it; removed by stop()).
+ */
 export async function startTestServer(
   patch: Partial<Omit<ServerConfig, 'limits'>> & { limits?: Partial<ServerConfig['limits']> } = {},
   open?: OpenSession,
 ): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-server-'));
+  const dataDir = patch.dataDir ?? mkdtempSync(join(tmpdir(), 'medsam2-server-'));
   const base = defaultConfig(dataDir);
   const config: ServerConfig = {
     ...base,
     ...patch,
+    dataDir,
     port: 0,
     host: '127.0.0.1',
     limits: { ...base.limits, ...patch.limits },

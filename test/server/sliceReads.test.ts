@@ -13,6 +13,7 @@ import { describe, it } from 'node:test';
 import { readNpzBytes } from '../../src/io/npz.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
+import { extractSlice } from '../../src/preprocess/slices.js';
 import { decodeRle } from '../../src/server/rle.js';
 import { SHARED_SKIP, call, croppedLesion } from './harness.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
@@ -86,5 +87,67 @@ describe('slice reads of a live session', { skip: SHARED_SKIP }, () => {
     assert.deepEqual((await call(fx.server.url, 'POST', `/sessions/${id}/redo`)).body, { redone: true });
     const redone = await readAll('after the redo');
     assert.deepEqual(redone.slices, propagated.slices, 'the redo brought back the same masks');
+  });
+
+  it('reads a coronal or sagittal plane with ?axis=: a coronal prompt reads back as drawn; a bad axis or an unknown parameter is a 400', async () => {
+    const crop = await croppedLesion(fx.dir);
+    const c = await readNpzCase(crop.path);
+    const dims = c.image.dims;
+    const [nx, ny, nz] = dims;
+    const ref = Uint8Array.from(c.label!.data as ArrayLike<number>, (v) => (v ? 1 : 0));
+    // The coronal plane through the lesion's middle row, and the lesion's tight box there (x = column, z = row).
+    const rows = [...Array(ny).keys()].filter((y) => extractSlice(ref, dims, 1, y).some((v) => v));
+    const Y = rows[rows.length >> 1]!;
+    const plane = extractSlice(ref, dims, 1, Y);
+    let [x0, z0, x1, z1] = [nx, nz, -1, -1];
+    plane.forEach((v, i) => {
+      if (!v) return;
+      const [x, z] = [i % nx, Math.floor(i / nx)];
+      [x0, z0, x1, z1] = [Math.min(x0, x), Math.min(z0, z), Math.max(x1, x), Math.max(z1, z)];
+    });
+    const up = await call(fx.server.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
+    const id = (await call(fx.server.url, 'POST', '/sessions', { body: { uploadId: up.body.id } })).body.id as string;
+    const p = await call(fx.server.url, 'POST', `/sessions/${id}/prompts`, {
+      body: { objId: 1, slice: Y, axis: 1, box: [x0, z0, x1, z1] },
+    });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    assert.ok(p.body.area > 0, 'the coronal box segmented something');
+    const download = async () =>
+      Uint8Array.from(
+        readNpzBytes((await call(fx.server.url, 'GET', `/sessions/${id}/labelmap?format=npz`)).body as Uint8Array).segs!
+          .data as ArrayLike<number>,
+      );
+    const labels = await download();
+
+    // The coronal plane Y (it counts along y: it may exceed the axial slice count).
+    const r = await call(fx.server.url, 'GET', `/sessions/${id}/slices/${Y}?axis=1`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual([r.body.slice, r.body.axis, r.body.rows, r.body.cols], [Y, 1, nz, nx]);
+    assert.equal(r.body.objects.length, 1);
+    assert.deepEqual(r.body.objects[0].mask, p.body.mask, 'the plane reads back as the prompt answered it');
+    assert.deepEqual(decodeRle(r.body.objects[0].mask, nz, nx), extractSlice(labels, dims, 1, Y), "the label map's coronal plane");
+    // A sagittal plane through the box, and the session's own axis (the default) named or not.
+    const X = (x0 + x1) >> 1;
+    const sag = await call(fx.server.url, 'GET', `/sessions/${id}/slices/${X}?axis=0`);
+    assert.equal(sag.status, 200, JSON.stringify(sag.body));
+    assert.deepEqual([sag.body.axis, sag.body.rows, sag.body.cols], [0, nz, ny]);
+    const sagMask = new Uint8Array(nz * ny);
+    for (const o of sag.body.objects) decodeRle(o.mask, nz, ny).forEach((v: number, i: number) => v && (sagMask[i] = o.objId));
+    assert.deepEqual(sagMask, extractSlice(labels, dims, 0, X));
+    assert.ok(
+      sagMask.some((v) => v),
+      'the sagittal plane crosses the coronal mask',
+    );
+    const k = z0;
+    assert.deepEqual(
+      (await call(fx.server.url, 'GET', `/sessions/${id}/slices/${k}?axis=2`)).body,
+      (await call(fx.server.url, 'GET', `/sessions/${id}/slices/${k}`)).body,
+    );
+    // Refused, not ignored: an axis that is not one, an unknown parameter, a slice past that axis.
+    for (const q of ['axis=3', 'axis=x', 'plane=1'])
+      assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}/slices/0?${q}`)).status, 400, q);
+    const past = await call(fx.server.url, 'GET', `/sessions/${id}/slices/${nx}?axis=0`);
+    assert.equal(past.status, 400);
+    assert.match(past.body.error, new RegExp(`outside the volume along axis 0 \\(0\\.\\.${nx - 1}\\)`));
   });
 });

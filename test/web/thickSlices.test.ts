@@ -17,8 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { parseNifti } from '../../src/io/niftiRead.js';
-import { readVolume } from '../../src/io/readVolume.js';
-import { busiestCoronalBox, GLIOMA as GLIOMA_PATH, GLIOMA_LABEL as GLIOMA_LABEL_PATH } from '../helpers/glioma.js';
+import { GLIOMA as GLIOMA_PATH, GLIOMA_LABEL as GLIOMA_LABEL_PATH, gliomaCoronal } from '../helpers/glioma.js';
 import { type AppHandle, ROOT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
@@ -70,16 +69,10 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   skip,
   timeout: 600_000,
 }, async () => {
-  const label = await readVolume(GLIOMA_LABEL);
+  // The coronal plane (fixed row y) with the most tumour, and the tumour's box there (x, z).
+  const { label, tumour, y: Y, voxels: best, x0, z0, x1, z1 } = await gliomaCoronal(GLIOMA_LABEL);
   const [W, H, D] = label.dims;
   const sp = label.spacing;
-  const tumour = label.data as ArrayLike<number>;
-  // The coronal plane (fixed row y) with the most tumour, and the tumour's box there (x, z).
-  const {
-    y: Y,
-    voxels: best,
-    box: [x0, z0, x1, z1],
-  } = busiestCoronalBox(label);
   assert.ok(best > 0 && z1 > z0, `a tumour cross-section on the coronal plane y=${Y}`);
 
   const t0 = performance.now();
@@ -173,11 +166,8 @@ test('thick slices (6.5 mm): that coronal box propagated along y; the label map 
   skip,
   timeout: 600_000,
 }, async () => {
-  const label = await readVolume(GLIOMA_LABEL);
+  const { label, tumour, y: Y, x0, z0, x1, z1 } = await gliomaCoronal(GLIOMA_LABEL);
   const [W, H, D] = label.dims;
-  const tumour = label.data as ArrayLike<number>;
-  const { y: Y, box } = busiestCoronalBox(label);
-  const [x0, z0, x1, z1] = box;
 
   // Continues on the first test's page: the scan open, its coronal box on plane Y stored as object 1.
   assert.ok(boxed, 'the coronal box test ran first and left its page');

@@ -139,7 +139,10 @@ export function addEvalCommand(program: Command): void {
     )
     .requiredOption('--out <dir>', 'folder for report.csv and report.json')
     .option('--prompt <policy>', 'key-box | key-box-center | recist', 'key-box')
-    .option('--labels <all|1,5,7>', 'reference labels to evaluate, each as its own object (default: all)')
+    .option(
+      '--labels <all|1,5,7>',
+      'reference labels to evaluate, each as its own object (default: all); a label no case holds is refused before any model work',
+    )
     .option('--label <n>', 'evaluate only this label (same as --labels n)')
     .option('--clicks <K>', 'simulate K corrective clicks after the first prompt (DSC per click, NoC@85/90)', '0')
     .option('--previews <dir>', 'write a montage PNG per object: every slice with prediction (filled) or reference (outlined)')

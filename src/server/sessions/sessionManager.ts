@@ -718,21 +718,28 @@ export class SessionManager {
     return this.ensureLive(row);
   }
 
-  /** Each object's mask on one slice. */
+  /** One slice of the label map along `axis` (default the session's): any plane, as prompts and edits take. */
   async sliceMasks(
     p: Principal,
     id: string,
     slice: number,
-  ): Promise<{ slice: number; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
+    axis?: SliceAxis,
+  ): Promise<{ slice: number; axis: SliceAxis; rows: number; cols: number; objects: { objId: number; area: number; mask: Rle }[] }> {
     const row = await this.row(p, id);
     const { labels } = await this.labelsOf(row);
-    const shape = sliceShape(labels.dims, row.axis);
+    const along = axis ?? row.axis;
+    const shape = sliceShape(labels.dims, along);
     if (!Number.isInteger(slice) || slice < 0 || slice >= shape.count)
-      throw new HttpError(400, `slice ${slice} is outside the volume (0..${shape.count - 1})`, 'give a slice index along the session axis');
-    const s = extractSlice(labels.data as Uint8Array, labels.dims, row.axis, slice);
+      throw new HttpError(
+        400,
+        `slice ${slice} is outside the volume along axis ${along} (0..${shape.count - 1})`,
+        along === row.axis ? 'give a slice index along the session axis' : `give a slice index along axis ${along}, or another axis`,
+      );
+    const s = extractSlice(labels.data as Uint8Array, labels.dims, along, slice);
     const ids = [...new Set(s)].filter((v) => v !== 0).sort((a, b) => a - b);
     return {
       slice,
+      axis: along,
       rows: shape.rows,
       cols: shape.cols,
       objects: ids.map((objId) => {

@@ -25,6 +25,11 @@ export class BlobStore {
     return /^[0-9a-f]{64}$/.test(s);
   }
 
+  /** The name `bytes` are stored under. */
+  static sha256(bytes: Uint8Array): string {
+    return createHash('sha256').update(bytes).digest('hex');
+  }
+
   path(sha: string): string {
     if (!BlobStore.isSha256(sha)) throw new Error(`not a sha256: ${sha}`);
     return join(this.root, sha.slice(0, 2), sha);
@@ -56,7 +61,7 @@ export class BlobStore {
   }
 
   putBytes(bytes: Uint8Array): string {
-    const sha = createHash('sha256').update(bytes).digest('hex');
+    const sha = BlobStore.sha256(bytes);
     if (this.has(sha)) return sha;
     const tmp = this.tempPath();
     const fd = openSync(tmp, 'w');
