@@ -6,7 +6,7 @@
 // Hand-written: crop geometry and the low-res resampling are a few lines of arithmetic on SAM's
 // own frame (src/preprocess/samImage.ts); no library knows SAM's padded low-res frame.
 import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../engine/sam1Engine.js';
-import { samFrame, type SamFrame } from '../../preprocess/samImage.js';
+import type { SamFrame } from '../../preprocess/samImage.js';
 import type { Box } from '../prompts.js';
 import type { SliceEmbeddings } from './embeddingCache.js';
 
@@ -173,9 +173,4 @@ export class ZoomedSlices {
     this.lowRects.set(d.lowRes, { rect, frame: emb.frame });
     return { ...d, logits: whole ? d.logits : pasteLogits(d.logits, rect, w, h) };
   }
-}
-
-/** The frame a crop of `r` gets from an encoder of input size `size` (SAM1: longest side). */
-export function cropFrame(r: CropRect, size: number): SamFrame {
-  return samFrame(r.h, r.w, size);
 }
