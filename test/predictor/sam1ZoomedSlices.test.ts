@@ -113,6 +113,21 @@ test('ZoomedSlices: a slice-coordinate box decoded on a crop gives slice-sized l
   // The same crop again is not encoded again.
   await z.embedding(0, rect);
   assert.equal(encoded.length, 1);
+  // A mask prompt it did not make (a whole-slice decode's) is resampled into the crop, not handed over as is.
+  const seen: (Float32Array | undefined)[] = [];
+  const z2 = new ZoomedSlices(slices, {
+    decode: (e, p, m) => {
+      seen.push(m);
+      return decoder.decode(e, p);
+    },
+  });
+  const wholeLow = new Float32Array(256 * 256).fill(-10);
+  await z2.decoder.decode(await z2.embedding(0, rect), { box: [120, 40, 130, 50] }, wholeLow);
+  assert.notEqual(seen[0], wholeLow);
+  assert.equal(seen[0]!.length, 256 * 256);
+  // Without a crop it goes through untouched.
+  await z2.decoder.decode(await z2.embedding(0, { x0: 0, y0: 0, w: 200, h: 100 }), { box: [120, 40, 130, 50] }, wholeLow);
+  assert.equal(seen[1], wholeLow);
 });
 
 test('propagateObject with zoom: a small object is decoded on crops around it, and its masks are those without zoom', async () => {

@@ -6,7 +6,7 @@
 // Hand-written: crop geometry and the low-res resampling are a few lines of arithmetic on SAM's
 // own frame (src/preprocess/samImage.ts); no library knows SAM's padded low-res frame.
 import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../engine/sam1Engine.js';
-import type { SamFrame } from '../../preprocess/samImage.js';
+import { samFrame, type SamFrame } from '../../preprocess/samImage.js';
 import type { Box } from '../prompts.js';
 import type { SliceEmbeddings } from './embeddingCache.js';
 
@@ -150,7 +150,8 @@ export class ZoomedSlices {
   private async decode(inner: Decoder, emb: Sam1Embedding, prompt: Sam1Prompt, maskInput?: Float32Array): Promise<Sam1Decoded> {
     const { width: w, height: h } = this.slices;
     const rect = this.rects.get(emb) ?? wholeSlice(w, h);
-    const made = maskInput && this.lowRects.get(maskInput);
+    // A mask prompt this decoder did not make (a whole-slice decode beneath it) was made on the whole slice.
+    const made = maskInput && (this.lowRects.get(maskInput) ?? { rect: wholeSlice(w, h), frame: samFrame(h, w, emb.frame.size) });
     const whole = isWholeSlice(rect, w, h);
     if (whole && (!made || isWholeSlice(made.rect, w, h))) {
       // The ordinary path: nothing to shift, paste or resample.
