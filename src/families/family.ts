@@ -63,6 +63,8 @@ export interface TrackerOptions {
     minObjectFraction?: number;
     minAreaFraction?: number;
     maxSlices?: number;
+    /** Refinement decodes of each propagated slice (0 = off; default 1 for volumes, 0 for videos). */
+    refineSteps?: number;
   };
   /**
    * SAM1 family: what decodes prompts (clicks) instead of the model's own engine — the same

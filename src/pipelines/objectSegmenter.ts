@@ -39,6 +39,8 @@ export interface ObjectResult {
   priors?: ReadonlyMap<number, Uint8Array>;
   /** SAM1 only: slice of the key that describes the object (kept through corrections). */
   main?: number;
+  /** SAM1 only: the decoder's low-res logits by slice (the propagator's clickLogits 'stored'). */
+  lowRes?: ReadonlyMap<number, Float32Array>;
 }
 
 export interface CaseSegmenter {
@@ -86,6 +88,7 @@ export class ObjectSegmenter {
       priors?: ObjectResult['priors'],
       main?: number,
       prompts?: readonly VolumePrompt[],
+      lowRes?: ObjectResult['lowRes'],
     ): ObjectResult => {
       const labels = new Uint8Array(voxelCount(volume));
       addObjectToLabelMap(
@@ -103,7 +106,7 @@ export class ObjectSegmenter {
         const s = extractSlice(labels, volume.dims, axis, k);
         if (s.some((v) => v !== 0)) slices.set(k, s);
       }
-      return { mask: labels, slices, stops, priors, main };
+      return { mask: labels, slices, stops, priors, main, ...(lowRes ? { lowRes } : {}) };
     };
     if (this.engine) {
       // Clicks re-propagate the whole object; the decodes they repeat are answered from memory.
@@ -111,17 +114,30 @@ export class ObjectSegmenter {
       const encoder = this.opts.embeddingCacheDir ? new DiskCachedEncoder(this.engine, this.opts.embeddingCacheDir) : this.engine;
       const emb = new SliceEmbeddings(encoder, (k) => extractSlice(image8, volume.dims, axis, k), sh.cols, sh.rows, sh.count);
       const popts = { ...this.opts.propagation, onSlice };
-      const asProp = (r: ObjectResult): ObjectPropagation => ({ masks: r.slices, stops: [], priors: r.priors, main: r.main });
+      const asProp = (r: ObjectResult): ObjectPropagation => ({
+        masks: r.slices,
+        stops: [],
+        priors: r.priors,
+        main: r.main,
+        lowRes: r.lowRes,
+      });
       return {
         segment: async (prompts) => {
           const r = await propagateObject(engine, emb, prompts, popts);
-          return toResult(r.masks, r.stops, r.priors, r.main, prompts);
+          return toResult(r.masks, r.stops, r.priors, r.main, prompts, r.lowRes);
         },
         correct: async (prompts, current, click) => {
           const r = await correctObject(engine, emb, prompts, asProp(current), click, popts);
           return {
             prompts: r.prompts,
-            result: toResult(r.propagation.masks, r.propagation.stops, r.propagation.priors, r.propagation.main, r.prompts),
+            result: toResult(
+              r.propagation.masks,
+              r.propagation.stops,
+              r.propagation.priors,
+              r.propagation.main,
+              r.prompts,
+              r.propagation.lowRes,
+            ),
           };
         },
       };

@@ -11,6 +11,7 @@ import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.j
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
+import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -182,6 +183,42 @@ export interface Sam1PropagationOptions {
    */
   positiveCarryAdds?: boolean;
   /**
+   * SAM's iterative refinement on propagated slices (src/predictor/sam1/refiningDecoder.ts): the chosen
+   * proposal is decoded this many more times with its own prompt and its own low-res logits as the mask
+   * prompt (+1 decode per slice and step); refineGate says when the answer is kept, refineMode what it
+   * is used for. Default 1, gated by score, output only: measured on every shared set (docs/
+   * propagation-experiments.md, "Issue 13, session 8"), the refined mask carried on or read by the stop
+   * rules gained more on the CT sets but cost the MR objects 0.03–0.05 (it ran the FLAIR lesion 4 slices
+   * further); handed out only where the image agrees at least as well, no set lost. 0 = off.
+   */
+  refineSteps?: number;
+  /**
+   * When the refined mask replaces the chosen one: 'always'; 'score' (default) when it scores at least as
+   * well (intensity agreement, + continuity when weighted; without an intensity model every mask ties, so
+   * always); 'iou' when the decoder's IoU estimate for it is at least the proposal's.
+   */
+  refineGate?: 'always' | 'score' | 'iou';
+  /**
+   * What the refined mask is: 'stops' the slice's mask everywhere (carried, read by the stop rules,
+   * handed out); 'carry' carried and handed out while the stop rules read the proposal; 'output'
+   * (default) only handed out: propagation and its stops are exactly those without refinement.
+   */
+  refineMode?: 'stops' | 'carry' | 'output';
+  /** Refine every proposal instead of the chosen one (refineSteps more decodes per proposal). Default false. */
+  refineProposals?: boolean;
+  /** The same refinement of the user's key slice decode (box / clicks without a mask being corrected). Default 0. */
+  refineKeySteps?: number;
+  /** The same refinement of a corrected (clicked) slice's decode. Default 0. */
+  refineClickSteps?: number;
+  /**
+   * The low-res logits the decoder gave each slice before a correction (ObjectPropagation.lowRes, set
+   * by correctObject). With clickLogits 'stored', a corrected slice's clicks are decoded with these as
+   * the mask prompt (SAM's standard interactive decode) instead of the logits of its prior mask decoded again.
+   */
+  priorLowRes?: ReadonlyMap<number, Float32Array>;
+  /** Mask prompt of a corrected slice: 'redecode' (default) the prior mask's box decoded again; 'stored' priorLowRes where it has the slice. */
+  clickLogits?: 'redecode' | 'stored';
+  /**
    * Zoomed decoding (src/predictor/sam1/zoomedSlices.ts): each object is decoded on an embedding of a
    * crop around it, a square of this many times its key box's longer side (at least zoomMinSide px),
    * instead of the whole slice; where a propagated mask reaches the crop's edge the slice is decoded
@@ -258,6 +295,8 @@ export interface ObjectPropagation {
   priors?: ReadonlyMap<number, Uint8Array>;
   /** Slice of the key the object's description came from (see mainKey); correctObject carries it on. */
   main?: number;
+  /** With clickLogits 'stored': the decoder's low-res logits of each slice whose mask is its answer (see priorLowRes). */
+  lowRes?: ReadonlyMap<number, Float32Array>;
 }
 
 const DEFAULTS = {
@@ -274,6 +313,13 @@ const DEFAULTS = {
   bridgeKeys: true,
   keepBeyondStop: true,
   positiveCarryAdds: true,
+  refineSteps: 1,
+  refineGate: 'score' as 'always' | 'score' | 'iou',
+  refineProposals: false,
+  refineMode: 'output' as 'stops' | 'carry' | 'output',
+  refineKeySteps: 0,
+  refineClickSteps: 0,
+  clickLogits: 'redecode' as 'redecode' | 'stored',
   zoomMinSide: 32,
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
@@ -339,6 +385,8 @@ export async function propagateObject(
   if (opts.boxJitter && opts.boxJitterSteps) decoder = keyDecoder;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
+  // Kept only for clickLogits 'stored' (256 KiB per slice).
+  const lowResBySlice = o.clickLogits === 'stored' ? new Map<number, Float32Array>() : undefined;
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
@@ -364,6 +412,7 @@ export async function propagateObject(
         ? await zoomedOutput(p.slice, shown ?? keyMask, opts.zoomOutPrompt ? kp : undefined)
         : (shown ?? keyMask);
     masks.set(p.slice, out);
+    lowResBySlice?.set(p.slice, keyLow);
     opts.onSlice?.(p.slice, out);
     decoded.push({ keyMask, keyLow, area: maskArea(keyMask), rect });
   }
@@ -394,17 +443,20 @@ export async function propagateObject(
     } else {
       // A corrected slice: SAM's iterative refinement — the clicks plus the decoder's logits for
       // the mask being corrected, so a click edits that mask instead of starting over.
-      const priorLow = prior && maskArea(prior) ? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes : undefined;
+      const stored = o.clickLogits === 'stored' ? opts.priorLowRes?.get(p.slice) : undefined;
+      const priorLow =
+        prior && maskArea(prior) ? (stored ?? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes) : undefined;
       const lastClick = p.points?.[p.points.length - 1];
       const cut = o.negativeClicks === 'anchored' && !!priorLow && lastClick?.label === 0;
       const add = o.positiveClicks === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
-      const d = priorLow
+      let d = priorLow
         ? await decoder.decode(emb, prompt, priorLow)
         : opts.keyFlip && !o.zoom
           ? await flipAveraged(keyDecoder, emb, await slices.mirrored(p.slice), prompt, w, h)
           : await keyDecoder.decode(emb, prompt);
+      d = await refineDecoded(decoder, emb, prompt, d, priorLow ? o.refineClickSteps : o.refineKeySteps);
       keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
       shown = trimmed(keyMask, d.logits, o.outputThreshold);
@@ -493,7 +545,8 @@ export async function propagateObject(
         if (cycleIoU < cycleMin) stop = reanchorCheck ? 'background' : 'cycle';
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
-      let kept = step.logits ? trimmed(step.mask, step.logits, o.outputThreshold) : step.mask;
+      const shownStep = step.output ?? step;
+      let kept = shownStep.logits ? trimmed(shownStep.mask, shownStep.logits, o.outputThreshold) : shownStep.mask;
       if (zoomOut && !stop)
         kept = await zoomedOutput(
           k,
@@ -507,6 +560,7 @@ export async function propagateObject(
         break;
       }
       masks.set(k, kept);
+      lowResBySlice?.set(k, shownStep.lowRes);
       carriedBy.set(k, i);
       prev = step.mask;
       prevLow = step.lowRes;
@@ -522,6 +576,8 @@ export async function propagateObject(
         const m = opts.previousMasks!.get(k);
         if (!m || !maskArea(m)) continue;
         masks.set(k, m);
+        const low = opts.priorLowRes?.get(k);
+        if (low) lowResBySlice?.set(k, low);
         opts.onSlice?.(k, m);
       }
     }
@@ -555,8 +611,10 @@ export async function propagateObject(
       if (i !== main && last?.label === 1) carriedFrom.add(k);
     }
     settleClickCarries(masks, carriedFrom, opts.previousMasks);
+    // Those masks are unions now, no longer the decoder's answer.
+    for (const k of carriedFrom) if (opts.previousMasks.get(k)) lowResBySlice?.delete(k);
   }
-  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice };
+  return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice, ...(lowResBySlice ? { lowRes: lowResBySlice } : {}) };
 }
 
 /** zoomMode 'masks': the whole-slice propagation's extent and stops, with the zoomed propagation's mask on each slice it reached. */
@@ -605,6 +663,7 @@ export async function correctObject(
       priorMasks: priors,
       mainKey: current.main,
       previousMasks: current.masks,
+      ...(current.lowRes ? { priorLowRes: current.lowRes } : {}),
     }),
   };
 }
@@ -683,6 +742,8 @@ async function propagateStep(
   logits?: Float32Array;
   /** The chosen proposal's prompt (zoomMode 'output' decodes it again in a crop). */
   prompt?: Sam1Prompt;
+  /** What the slice hands out when it differs from what is carried (refineMode 'output'). */
+  output?: { mask: Uint8Array; lowRes: Float32Array; logits: Float32Array };
   stop?: StopReason;
   signals?: Omit<StepSignals, 'slice' | 'dir' | 'keyArea'>;
 }> {
@@ -690,7 +751,7 @@ async function propagateStep(
   const region = intensity ? dilate(prev, w, h, intensity.model.ringRadius) : undefined;
   const prevArea = maskArea(prev);
   /** A proposal's score: its agreement with the intensity model, plus continuity with the previous mask when weighted. */
-  const scored = (mask: Uint8Array, d: Sam1Decoded, prompt: Sam1Prompt) => {
+  const scored = (mask: Uint8Array, d: Sam1Decoded) => {
     const area = maskArea(mask);
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
     const inter = intersectionCount(mask, prev);
@@ -702,14 +763,14 @@ async function propagateStep(
       objectFraction: a.objectFraction,
       d,
       prevIoU,
-      prompt,
     };
   };
-  let best: (ReturnType<typeof scored> & { reanchored?: boolean }) | undefined;
+  let best: (ReturnType<typeof scored> & { reanchored?: boolean; prompt: Sam1Prompt }) | undefined;
   let sawRaw = false;
+  const proposer = o.refineProposals ? refiningDecoder(decoder, o.refineSteps) : decoder;
   for (const inset of insets) {
     const prompt = anchorPrompt(prev, w, h, inset, o.anchorPoint);
-    const d = await decoder.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
+    const d = await proposer.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
     const raw = binarise(d.logits, o.maskThreshold);
     if (maskArea(raw)) sawRaw = true;
     // Cross-sections of one object overlap from slice to slice; islands that do not touch the
@@ -727,7 +788,7 @@ async function propagateStep(
     const area = maskArea(mask);
     if (!area) continue;
     if (inset < 0 && o.maxGrownRatio !== undefined && area > o.maxGrownRatio * prevArea) continue;
-    const cand = scored(mask, d, prompt);
+    const cand = { ...scored(mask, d), prompt };
     // Ties keep the larger box: shrink only when the image says so.
     if (!best || cand.score > best.score) best = cand;
   }
@@ -742,7 +803,7 @@ async function propagateStep(
       const both = Uint8Array.from(extent, (v, i) => v & prev[i]!);
       const ip = interiorPoint(maskArea(both) ? both : prev, w, h);
       const prompt: Sam1Prompt = { box, ...(o.anchorPoint && ip ? { points: [{ x: ip.x, y: ip.y, label: 1 as const }] } : {}) };
-      const d = await decoder.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
+      const d = await proposer.decode(emb, prompt, o.useMaskInput ? prevLow : undefined);
       const raw = binarise(d.logits, o.maskThreshold);
       if (maskArea(raw)) sawRaw = true;
       const mask = keepComponentsOverlapping(raw, prev, w, h);
@@ -752,13 +813,24 @@ async function propagateStep(
         (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
         (o.intensityBoxMinInside === undefined || intersectionCount(mask, prev) >= o.intensityBoxMinInside * area)
       ) {
-        const cand = { ...scored(mask, d, prompt), reanchored: true };
+        const cand = { ...scored(mask, d), reanchored: true, prompt };
         const take = o.intensityBox === 'propose' ? !best || cand.score > best.score : cand.objectFraction >= o.minObjectFraction;
         if (take) best = cand;
       }
     }
   }
   if (!best) return { mask: new Uint8Array(w * h), lowRes: prevLow, stop: sawRaw ? 'lost' : 'empty' };
+  // SAM's iterative refinement of the chosen proposal (refineSteps; refineMode says whether the stop
+  // rules and the next slice see it or only the output). A refinement that loses the object keeps the proposal.
+  let refined: typeof best | undefined;
+  if (o.refineSteps > 0 && !o.refineProposals) {
+    const d = await refineDecoded(decoder, emb, best.prompt, best.d, o.refineSteps);
+    const mask = keepComponentsOverlapping(binarise(d.logits, o.maskThreshold), prev, w, h);
+    const cand = maskArea(mask) ? { ...scored(mask, d), reanchored: best.reanchored, prompt: best.prompt } : undefined;
+    const keep = cand && (o.refineGate === 'always' || (o.refineGate === 'score' ? cand.score >= best.score : cand.d.iou >= best.d.iou));
+    if (keep) refined = cand;
+  }
+  if (refined && o.refineMode === 'stops') best = refined;
   const area = maskArea(best.mask);
   const c1 = centroid(best.mask, w),
     c0 = centroid(prev, w);
@@ -773,7 +845,15 @@ async function propagateStep(
     reanchored: !!best.reanchored,
     centroidShift: Math.hypot(c1.x - c0.x, c1.y - c0.y) / Math.sqrt(prevArea / Math.PI),
   };
-  const out = { mask: best.mask, lowRes: best.lowRes, logits: best.d.logits, prompt: best.prompt, signals };
+  const carried = refined && o.refineMode === 'carry' ? refined : best;
+  const out = {
+    mask: carried.mask,
+    lowRes: carried.lowRes,
+    logits: carried.d.logits,
+    prompt: best.prompt,
+    signals,
+    ...(refined && o.refineMode === 'output' ? { output: { mask: refined.mask, lowRes: refined.lowRes, logits: refined.d.logits } } : {}),
+  };
   // Partial-volume half-way rule: a cross-section that is more surroundings than object is past
   // the object's end (the boundary of a blurred object sits half-way between the two intensities).
   if (intensity && best.objectFraction < o.minObjectFraction) return { ...out, stop: 'background' };

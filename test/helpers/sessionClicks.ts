@@ -1,3 +1,4 @@
+import type { TrackerOptions } from '../../src/families/family.js';
 import type { Volume } from '../../src/io/volume.js';
 import type { SliceClick } from '../../src/predictor/sam1/correction.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
@@ -7,14 +8,16 @@ import { Session } from '../../src/session/index.js';
  * Replays simulated clicks as a user would in a Session (the box on its key slice, propagate,
  * then each click: correct + propagate) and counts the voxels where the Session's label map and
  * `mask` differ (as binary): 0 when the simulated clicks and a user's take one correction path.
+ * `sam1`: the Session's propagation options, as the simulated run's.
  */
 export async function sessionClicksDiff(
   image: Volume,
   prompt: Pick<VolumePrompt, 'slice' | 'box'>,
   clicks: readonly SliceClick[],
   mask: ArrayLike<number>,
+  sam1?: TrackerOptions['sam1'],
 ): Promise<number> {
-  const s = await Session.open(image, { threads: 2 });
+  const s = await Session.open(image, { threads: 2, ...(sam1 ? { family: { sam1 } } : {}) });
   try {
     await s.addPrompt(1, prompt.slice, { box: prompt.box });
     await s.propagate();

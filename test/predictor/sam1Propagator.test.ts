@@ -86,8 +86,8 @@ test('without intensity contrast only the tight box is used and the tip rule (ar
     [...r.masks.keys()].sort((a, b) => a - b),
     [4, 5, 6, 7],
   );
-  // One decode per slice (no inset proposals without an intensity model).
-  assert.equal(wld.calls.filter((c) => c.slice === 5).length, 1);
+  // One proposal per slice (no inset proposals without an intensity model), plus its refinement (refineSteps).
+  assert.equal(wld.calls.filter((c) => c.slice === 5).length, 2);
 });
 
 test('several key slices of one object split the stack between them; a mask prompt is kept as given', async () => {

@@ -22,9 +22,10 @@ import { SliceWindow } from './sliceWindow.js';
  * policy averages inset boxes because cross-sections shrink away from the key slice; a tracked
  * object in video keeps its size from frame to frame, and the insets shrink it every step
  * (measured on a sliding-window Kvasir clip, 7 frames, box on the middle one: mean DSC 0.48 with
- * insets [0, 0.1, 0.2], 0.88 with [0]; a second picture 0.74 vs 0.76).
+ * insets [0, 0.1, 0.2], 0.88 with [0]; a second picture 0.74 vs 0.76). The volumes' refinement of
+ * each propagated slice (refineSteps) was measured on volumes only, so videos keep the unrefined masks.
  */
-export const VIDEO_PROPAGATION_DEFAULTS: Omit<Sam1PropagationOptions, 'onSlice'> = { boxInsets: [0] };
+export const VIDEO_PROPAGATION_DEFAULTS: Omit<Sam1PropagationOptions, 'onSlice'> = { boxInsets: [0], refineSteps: 0 };
 
 /** Bytes of one SAM1 embedding at 1024 px ([1,256,64,64] float32). */
 const EMBEDDING_BYTES = 256 * 64 * 64 * 4;
