@@ -219,6 +219,8 @@ for (const set of chosen) {
       if (process.argv[2]) writeFileSync(process.argv[2], JSON.stringify({ variants, rows }, null, 1));
       console.log(`${set.padEnd(15)} ${object.padEnd(22)} ref ${prompt.slice}:${rows.at(-1)!.ref.join('-')}  ${cells.join('  ')}`);
     }
+    // Zoomed decoding's cost: crops encoded beside the whole slices (all variants of the case together).
+    if (emb.cropsEncoded) console.log(`# encodes: ${emb.encoded - emb.cropsEncoded} whole slices, ${emb.cropsEncoded} crops`);
   }
 }
 console.log(`\n# decodes ${memo.decodes}, memo hits ${memo.hits}, ${((performance.now() - t0) / 1000).toFixed(0)} s`);

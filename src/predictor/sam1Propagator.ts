@@ -10,6 +10,7 @@ import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverl
 import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
+import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
@@ -217,6 +218,28 @@ export interface Sam1PropagationOptions {
   priorLowRes?: ReadonlyMap<number, Float32Array>;
   /** Mask prompt of a corrected slice: 'redecode' (default) the prior mask's box decoded again; 'stored' priorLowRes where it has the slice. */
   clickLogits?: 'redecode' | 'stored';
+  /**
+   * Zoomed decoding (src/predictor/sam1/zoomedSlices.ts): each object is decoded on an embedding of a
+   * crop around it, a square of this many times its key box's longer side (at least zoomMinSide px),
+   * instead of the whole slice; where a propagated mask reaches the crop's edge the slice is decoded
+   * again in a crop re-centred on it, which the following slices keep. A crop that would be as large
+   * as the slice is the slice's own embedding. Costs one encode per slice and object. 0 / undefined = off.
+   */
+  zoom?: number;
+  /** Smallest crop side in slice pixels for zoom. Default 32. */
+  zoomMinSide?: number;
+  /**
+   * Where zoom applies: 'propagate' — every decode of the object is made in its crop (above);
+   * 'output' — the propagation runs on whole slices as without zoom (same masks carried, same stops),
+   * and each slice's mask handed out is decoded once more with its own box in a crop around it
+   * (the oracle's protocol, scripts/accuracy/oracleBoxes.ts); 'masks' — the object is propagated
+   * twice, on whole slices (which decides where it is: its extent and stops) and zoomed ('propagate'),
+   * and each slice of the first takes the zoomed mask where the zoomed propagation reached it.
+   * Default 'propagate'.
+   */
+  zoomMode?: 'propagate' | 'output' | 'masks';
+  /** zoomMode 'output' re-decodes the chosen proposal's own prompt and mask input (not the mask's box alone). Default false. */
+  zoomOutPrompt?: boolean;
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -297,6 +320,7 @@ const DEFAULTS = {
   refineKeySteps: 0,
   refineClickSteps: 0,
   clickLogits: 'redecode' as 'redecode' | 'stored',
+  zoomMinSide: 32,
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -334,15 +358,31 @@ export async function propagateObject(
   prompts: VolumePrompt[],
   opts: Sam1PropagationOptions = {},
 ): Promise<ObjectPropagation> {
+  if (opts.zoom && opts.zoomMode === 'masks') return zoomedMasks(decoder, slices, prompts, opts);
   const o = resolveOptions(opts);
   if (!o.boxInsets.length || o.boxInsets.some((s) => !(s > -0.5 && s < 0.5))) {
     throw new MedsamError(`boxInsets [${o.boxInsets.join(', ')}] must be fractions in (-0.5, 0.5)`, 'use e.g. [0, 0.1, 0.2, 0.3]');
   }
+  const { width: w, height: h, count } = slices;
+  // Zoomed decoding: prompts and logits stay in slice coordinates, the decoder beneath sees crops.
+  const zoomed = new ZoomedSlices(slices, decoder);
+  const zoomOut = !!o.zoom && opts.zoomMode === 'output';
+  const outDecoder = o.pixelEdges ? pixelEdgeDecoder(zoomed.decoder) : zoomed.decoder;
+  if (o.zoom && !zoomOut) decoder = zoomed.decoder;
+  /** The crop for an object around `box` (the whole slice without zoom). */
+  const cropFor = (box: Box | undefined): CropRect =>
+    o.zoom && !zoomOut && box ? cropAround(box, o.zoom, o.zoomMinSide, w, h) : wholeSlice(w, h);
+  /** A decoded mask reaching its crop's inner edge: the crop re-centred on it and its prompt box (undefined: keep the crop). */
+  const recrop = (mask: Uint8Array, rect: CropRect, also?: Box): CropRect | undefined => {
+    const b = boxFromMask(mask, w, h);
+    if (!o.zoom || !b || !touchesCropEdge(b, rect, w, h)) return undefined;
+    const next = cropFor(also ? unionBox(b, also) : b);
+    return sameRect(next, rect) ? undefined : next;
+  };
   if (o.pixelEdges) decoder = pixelEdgeDecoder(decoder);
   // Test-time ensembles (opt-in): the key's box decode, and with boxJitterSteps every proposal's.
   const keyDecoder = opts.boxJitter ? boxJitterDecoder(decoder, opts.boxJitter) : decoder;
   if (opts.boxJitter && opts.boxJitterSteps) decoder = keyDecoder;
-  const { width: w, height: h, count } = slices;
   const keys = [...prompts].sort((a, b) => a.slice - b.slice);
   const masks = new Map<number, Uint8Array>();
   // Kept only for clickLogits 'stored' (256 KiB per slice).
@@ -350,13 +390,52 @@ export async function propagateObject(
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
-  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number }[] = [];
+  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number; rect: CropRect }[] = [];
   for (const p of keys) {
-    const emb = await slices.get(p.slice);
+    const prior = opts.priorMasks?.get(p.slice);
+    // The key's crop covers its prompt and the mask being corrected, so a click decodes where the object is.
+    const kp = keyDecoderPrompt(p, w, h);
+    const promptBox = [
+      kp.box,
+      p.mask && boxFromMask(p.mask, w, h),
+      kp.points?.length ? pointsBox(kp.points) : undefined,
+      prior && boxFromMask(prior, w, h),
+    ].reduce<Box | undefined>((a, b) => (a && b ? unionBox(a, b) : (a ?? b ?? undefined)), undefined);
+    let rect = cropFor(promptBox);
+    let k = await decodeKey(p, prior, rect);
+    const wider = recrop(k.keyMask, rect, promptBox);
+    if (wider) k = await decodeKey(p, prior, (rect = wider));
+    const { keyMask, keyLow, shown } = k;
+    // zoomMode 'output' re-decodes a user's plain box key in its crop (a click's key keeps its own answer).
+    const out =
+      zoomOut && !p.points?.length && !p.mask && !prior
+        ? await zoomedOutput(p.slice, shown ?? keyMask, opts.zoomOutPrompt ? kp : undefined)
+        : (shown ?? keyMask);
+    masks.set(p.slice, out);
+    lowResBySlice?.set(p.slice, keyLow);
+    opts.onSlice?.(p.slice, out);
+    decoded.push({ keyMask, keyLow, area: maskArea(keyMask), rect });
+  }
+  /** zoomMode 'output': the mask decoded again from its own box in a crop around it (the mask itself where that is empty or the crop is the slice). */
+  async function zoomedOutput(k: number, mask: Uint8Array, prompt?: Sam1Prompt, maskInput?: Float32Array): Promise<Uint8Array> {
+    const b = boxFromMask(mask, w, h);
+    if (!b) return mask;
+    const rect = cropAround(prompt?.box ? unionBox(b, prompt.box) : b, o.zoom!, o.zoomMinSide, w, h);
+    if (sameRect(rect, wholeSlice(w, h))) return mask;
+    const d = await outDecoder.decode(await zoomed.embedding(k, rect), prompt ?? { box: b }, maskInput);
+    const m = keepComponentsOverlapping(binarise(d.logits, o.maskThreshold), mask, w, h);
+    return maskArea(m) ? m : mask;
+  }
+  /** One key slice decoded in crop `rect`. */
+  async function decodeKey(
+    p: VolumePrompt,
+    prior: Uint8Array | undefined,
+    rect: CropRect,
+  ): Promise<{ keyMask: Uint8Array; keyLow: Float32Array; shown?: Uint8Array }> {
+    const emb = await zoomed.embedding(p.slice, rect);
     let keyMask: Uint8Array;
     let keyLow: Float32Array;
     let shown: Uint8Array | undefined;
-    const prior = opts.priorMasks?.get(p.slice);
     if (p.mask) {
       keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
       // The decoder's own low-res logits for this object seed the next slice's mask prompt.
@@ -374,7 +453,7 @@ export async function propagateObject(
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
       let d = priorLow
         ? await decoder.decode(emb, prompt, priorLow)
-        : opts.keyFlip
+        : opts.keyFlip && !o.zoom
           ? await flipAveraged(keyDecoder, emb, await slices.mirrored(p.slice), prompt, w, h)
           : await keyDecoder.decode(emb, prompt);
       d = await refineDecoded(decoder, emb, prompt, d, priorLow ? o.refineClickSteps : o.refineKeySteps);
@@ -388,10 +467,7 @@ export async function propagateObject(
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
-    masks.set(p.slice, shown ?? keyMask);
-    lowResBySlice?.set(p.slice, keyLow);
-    opts.onSlice?.(p.slice, shown ?? keyMask);
-    decoded.push({ keyMask, keyLow, area: maskArea(keyMask) });
+    return { keyMask, keyLow, shown };
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
   // a corrected slice near the object's end is too small to describe it).
@@ -425,6 +501,7 @@ export async function propagateObject(
   /** Carries key i towards `dir` through slices up to `end` (inclusive), never into a slice already decided. */
   const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason, bridge = false): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
+    let rect = decoded[i]!.rect;
     let prev = keyMask,
       prevLow = keyLow;
     let reason: StopReason = atEnd;
@@ -439,16 +516,11 @@ export async function propagateObject(
         reason = 'limit';
         break;
       }
-      const step = await propagateStep(
-        decoder,
-        await slices.get(k),
-        prev,
-        prevLow,
-        w,
-        h,
-        o,
-        useModel && !bridge ? { model: model!, smoothed: smoothed(k) } : undefined,
-      );
+      const intensity = useModel && !bridge ? { model: model!, smoothed: smoothed(k) } : undefined;
+      let step = await propagateStep(decoder, await zoomed.embedding(k, rect), prev, prevLow, w, h, o, intensity);
+      // Zoom: a mask cut by its crop's edge is decoded again in a crop re-centred on it and the previous mask.
+      const wider = recrop(step.mask, rect, boxFromMask(prev, w, h));
+      if (wider) step = await propagateStep(decoder, await zoomed.embedding(k, (rect = wider)), prev, prevLow, w, h, o, intensity);
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the
       // decoder, still handed a box, latches onto whatever small structure sits there.
@@ -463,7 +535,7 @@ export async function propagateObject(
       if (!stop && !bridge && cycleMin !== undefined) {
         // Carried back one slice, the new mask should give the mask that slice already has.
         const back = await decoder.decode(
-          await slices.get(k - dir),
+          await zoomed.embedding(k - dir, rect),
           anchorPrompt(step.mask, w, h, 0, o.anchorPoint),
           o.useMaskInput ? step.lowRes : undefined,
         );
@@ -474,7 +546,14 @@ export async function propagateObject(
       }
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
       const shownStep = step.output ?? step;
-      const kept = shownStep.logits ? trimmed(shownStep.mask, shownStep.logits, o.outputThreshold) : shownStep.mask;
+      let kept = shownStep.logits ? trimmed(shownStep.mask, shownStep.logits, o.outputThreshold) : shownStep.mask;
+      if (zoomOut && !stop)
+        kept = await zoomedOutput(
+          k,
+          kept,
+          opts.zoomOutPrompt ? step.prompt : undefined,
+          opts.zoomOutPrompt && o.useMaskInput ? prevLow : undefined,
+        );
       opts.onSlice?.(k, stop ? undefined : kept);
       if (stop) {
         reason = stop;
@@ -536,6 +615,25 @@ export async function propagateObject(
     for (const k of carriedFrom) if (opts.previousMasks.get(k)) lowResBySlice?.delete(k);
   }
   return { masks, stops, priors: opts.priorMasks, main: keys[main]!.slice, ...(lowResBySlice ? { lowRes: lowResBySlice } : {}) };
+}
+
+/** zoomMode 'masks': the whole-slice propagation's extent and stops, with the zoomed propagation's mask on each slice it reached. */
+async function zoomedMasks(
+  decoder: Sam1Decoder,
+  slices: SliceEmbeddings,
+  prompts: VolumePrompt[],
+  opts: Sam1PropagationOptions,
+): Promise<ObjectPropagation> {
+  const { onSlice, onStep, ...rest } = opts;
+  const whole = await propagateObject(decoder, slices, prompts, { ...rest, onStep, zoom: 0 });
+  const zoomed = await propagateObject(decoder, slices, prompts, { ...rest, zoomMode: 'propagate' });
+  const masks = new Map<number, Uint8Array>();
+  for (const [k, m] of [...whole.masks].sort((a, b) => a[0] - b[0])) {
+    const z = zoomed.masks.get(k);
+    masks.set(k, z && maskArea(z) ? z : m);
+    onSlice?.(k, masks.get(k));
+  }
+  return { ...whole, masks };
 }
 
 /**
@@ -603,6 +701,16 @@ function anchorPrompt(prev: Uint8Array, w: number, h: number, inset: number, anc
   return prompt;
 }
 
+function unionBox(a: Box, b: Box): Box {
+  return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+}
+
+function pointsBox(points: { x: number; y: number }[]): Box {
+  const xs = points.map((q) => q.x),
+    ys = points.map((q) => q.y);
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
 function insetBox(b: Box, f: number, w: number, h: number): Box {
   // A negative inset grows the box (an object whose cross-section grows away from the key).
   const dx = f * (b[2] - b[0]),
@@ -632,6 +740,8 @@ async function propagateStep(
   mask: Uint8Array;
   lowRes: Float32Array;
   logits?: Float32Array;
+  /** The chosen proposal's prompt (zoomMode 'output' decodes it again in a crop). */
+  prompt?: Sam1Prompt;
   /** What the slice hands out when it differs from what is carried (refineMode 'output'). */
   output?: { mask: Uint8Array; lowRes: Float32Array; logits: Float32Array };
   stop?: StopReason;
@@ -646,7 +756,14 @@ async function propagateStep(
     const a = intensity ? agreement(mask, intensity.smoothed, intensity.model, region!) : { dice: 1, objectFraction: 1 };
     const inter = intersectionCount(mask, prev);
     const prevIoU = inter / (area + prevArea - inter);
-    return { mask, lowRes: d.lowRes, score: a.dice + (o.continuityWeight ?? 0) * prevIoU, objectFraction: a.objectFraction, d, prevIoU };
+    return {
+      mask,
+      lowRes: d.lowRes,
+      score: a.dice + (o.continuityWeight ?? 0) * prevIoU,
+      objectFraction: a.objectFraction,
+      d,
+      prevIoU,
+    };
   };
   let best: (ReturnType<typeof scored> & { reanchored?: boolean; prompt: Sam1Prompt }) | undefined;
   let sawRaw = false;
@@ -733,6 +850,7 @@ async function propagateStep(
     mask: carried.mask,
     lowRes: carried.lowRes,
     logits: carried.d.logits,
+    prompt: best.prompt,
     signals,
     ...(refined && o.refineMode === 'output' ? { output: { mask: refined.mask, lowRes: refined.lowRes, logits: refined.d.logits } } : {}),
   };

@@ -66,7 +66,9 @@ export class Sam1Tracker implements FamilyTracker {
   ) {
     const encoder = stack.channels === 3 ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) } : engine;
     const capacity = Math.max(1, Math.floor(((opts.featureBudgetMiB ?? 1024) * 2 ** 20) / EMBEDDING_BYTES));
-    this.slices = new SliceEmbeddings(encoder, (k) => stack.frame(k), stack.cols, stack.rows, stack.numFrames, capacity);
+    // Crop embeddings (zoomed decoding, opt-in) are as large: a quarter of the budget again at most.
+    const crops = Math.max(1, Math.floor(capacity / 4));
+    this.slices = new SliceEmbeddings(encoder, (k) => stack.frame(k), stack.cols, stack.rows, stack.numFrames, capacity, undefined, crops);
     this.promptDecoder = opts.sam1PromptDecoder ?? engine;
     this.propagation = stack.kind === 'video' ? { ...VIDEO_PROPAGATION_DEFAULTS, ...opts.sam1 } : { ...opts.sam1 };
     // Volumes: objects in prompt order, later ones win (segmentVolume); video: lower ids win (medsam2_infer_video.py).

@@ -28,4 +28,8 @@ export class SliceWindow extends SliceEmbeddings {
   override mirrored(k: number) {
     return this.base.mirrored(this.lo + k);
   }
+
+  override crop(k: number, r: Parameters<SliceEmbeddings['crop']>[1]) {
+    return this.base.crop(this.lo + k, r);
+  }
 }

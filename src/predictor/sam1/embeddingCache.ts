@@ -1,4 +1,5 @@
 import type { Sam1Embedding } from '../../engine/sam1Engine.js';
+import { cropPixels, type CropRect } from './zoomedSlices.js';
 
 /** Anything that can embed one uint8 slice (Sam1Engine does). */
 export interface Sam1Encoder {
@@ -12,8 +13,11 @@ export interface Sam1Encoder {
 export class SliceEmbeddings {
   private readonly cache = new Map<number, Promise<Sam1Embedding>>();
   private readonly mirroredCache = new Map<number, Promise<Sam1Embedding>>();
+  private readonly cropCache = new Map<string, Promise<Sam1Embedding>>();
   /** How many distinct slices were encoded (cache misses). */
   encoded = 0;
+  /** How many of them were crops (zoomed decoding). */
+  cropsEncoded = 0;
 
   constructor(
     private readonly encoder: Sam1Encoder,
@@ -25,6 +29,8 @@ export class SliceEmbeddings {
     /** Max embeddings kept (each is 4 MiB for SAM1 at 1024 px). */
     private readonly capacity = 256,
     private readonly onEncoded?: (k: number) => void,
+    /** Max crop embeddings kept (zoomed decoding, src/predictor/sam1/zoomedSlices.ts; 4 MiB each too). */
+    private readonly cropCapacity = 32,
   ) {}
 
   /** The uint8 pixels of slice k (row-major height × width). */
@@ -70,6 +76,29 @@ export class SliceEmbeddings {
     p.catch(() => this.mirroredCache.delete(k));
     this.mirroredCache.set(k, p);
     while (this.mirroredCache.size > 8) this.mirroredCache.delete(this.mirroredCache.keys().next().value as number);
+    return p;
+  }
+
+  /**
+   * Embedding of the crop `r` of slice k alone (zoomed decoding: src/predictor/sam1/zoomedSlices.ts).
+   * Kept apart from the whole slices' in their own bounded LRU.
+   */
+  crop(k: number, r: CropRect): Promise<Sam1Embedding> {
+    const key = `${k}:${r.x0},${r.y0},${r.w},${r.h}`;
+    const hit = this.cropCache.get(key);
+    if (hit) {
+      this.cropCache.delete(key);
+      this.cropCache.set(key, hit);
+      return hit;
+    }
+    const p = this.encoder.encode(cropPixels(this.pixels(k), this.width, this.height, r), r.h, r.w).then((e) => {
+      this.encoded++;
+      this.cropsEncoded++;
+      return e;
+    });
+    p.catch(() => this.cropCache.delete(key));
+    this.cropCache.set(key, p);
+    while (this.cropCache.size > Math.max(1, this.cropCapacity)) this.cropCache.delete(this.cropCache.keys().next().value as string);
     return p;
   }
 }
