@@ -65,6 +65,8 @@ export interface TrackerOptions {
     maxSlices?: number;
     /** Refinement decodes of each propagated slice (0 = off; default 1 for volumes, 0 for videos). */
     refineSteps?: number;
+    /** Slices carried from a positive correction keep what they had plus the carry (default off; Sam1PropagationOptions). */
+    positiveCarryAdds?: boolean;
   };
   /**
    * SAM1 family: what decodes prompts (clicks) instead of the model's own engine — the same

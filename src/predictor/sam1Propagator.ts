@@ -179,7 +179,9 @@ export interface Sam1PropagationOptions {
   /**
    * A slice carried from a corrected key whose last click is positive keeps its previousMasks and
    * gains the carry's mask: a positive click only adds, beyond its slice too
-   * (src/predictor/sam1/clickReach.ts). Default true (docs/propagation-experiments.md, session 7).
+   * (src/predictor/sam1/clickReach.ts). Default false since session 8: adopted in session 7 for ct-organs
+   * label 86's first click, but with each propagated slice refined (refineSteps 1) it costs that label
+   * 0.028 after 3 clicks and gains nowhere (every other object of every set identical; BENCHMARKS.md).
    */
   positiveCarryAdds?: boolean;
   /**
@@ -312,7 +314,7 @@ const DEFAULTS = {
   positiveClicks: 'additive' as const,
   bridgeKeys: true,
   keepBeyondStop: true,
-  positiveCarryAdds: true,
+  positiveCarryAdds: false,
   refineSteps: 1,
   refineGate: 'score' as 'always' | 'score' | 'iou',
   refineProposals: false,
