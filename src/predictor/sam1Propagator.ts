@@ -375,10 +375,12 @@ export async function propagateObject(
   const cropFor = (box: Box | undefined): CropRect =>
     o.zoom && !zoomOut && box ? cropAround(box, o.zoom, o.zoomMinSide, w, h) : wholeSlice(w, h);
   /** A decoded mask reaching its crop's inner edge: the crop re-centred on it and its prompt box (undefined: keep the crop). */
-  const recrop = (mask: Uint8Array, rect: CropRect, also?: Box): CropRect | undefined => {
+  const recrop = (mask: Uint8Array, rect: CropRect, also?: () => Box | undefined): CropRect | undefined => {
+    if (!o.zoom || zoomOut) return undefined;
     const b = boxFromMask(mask, w, h);
-    if (!o.zoom || !b || !touchesCropEdge(b, rect, w, h)) return undefined;
-    const next = cropFor(also ? unionBox(b, also) : b);
+    if (!b || !touchesCropEdge(b, rect, w, h)) return undefined;
+    const a = also?.();
+    const next = cropFor(a ? unionBox(b, a) : b);
     return sameRect(next, rect) ? undefined : next;
   };
   if (o.pixelEdges) decoder = pixelEdgeDecoder(decoder);
@@ -397,13 +399,15 @@ export async function propagateObject(
     const prior = opts.priorMasks?.get(p.slice);
     // The key's crop covers its prompt and the mask being corrected, so a click decodes where the object is.
     const kp = keyDecoderPrompt(p, w, h);
-    const promptBox = [
-      kp.box,
-      p.mask && boxFromMask(p.mask, w, h),
-      kp.points?.length ? pointsBox(kp.points) : undefined,
-      prior && boxFromMask(prior, w, h),
-    ].reduce<Box | undefined>((a, b) => (a && b ? unionBox(a, b) : (a ?? b ?? undefined)), undefined);
-    let rect = cropFor(promptBox);
+    // Only zoom reads it: without zoom the mask scans would be work on every key for nothing.
+    const promptBox = (): Box | undefined =>
+      [
+        kp.box,
+        p.mask && boxFromMask(p.mask, w, h),
+        kp.points?.length ? pointsBox(kp.points) : undefined,
+        prior && boxFromMask(prior, w, h),
+      ].reduce<Box | undefined>((a, b) => (a && b ? unionBox(a, b) : (a ?? b ?? undefined)), undefined);
+    let rect = o.zoom && !zoomOut ? cropFor(promptBox()) : wholeSlice(w, h);
     let k = await decodeKey(p, prior, rect);
     const wider = recrop(k.keyMask, rect, promptBox);
     if (wider) k = await decodeKey(p, prior, (rect = wider));
@@ -521,7 +525,7 @@ export async function propagateObject(
       const intensity = useModel && !bridge ? { model: model!, smoothed: smoothed(k) } : undefined;
       let step = await propagateStep(decoder, await zoomed.embedding(k, rect), prev, prevLow, w, h, o, intensity);
       // Zoom: a mask cut by its crop's edge is decoded again in a crop re-centred on it and the previous mask.
-      const wider = recrop(step.mask, rect, boxFromMask(prev, w, h));
+      const wider = recrop(step.mask, rect, () => boxFromMask(prev, w, h));
       if (wider) step = await propagateStep(decoder, await zoomed.embedding(k, (rect = wider)), prev, prevLow, w, h, o, intensity);
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the
