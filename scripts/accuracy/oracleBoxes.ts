@@ -27,7 +27,7 @@ import { binarise, maskArea } from '../../src/predictor/sam1/maskOps.js';
 import { selectLabel } from '../../src/metrics/segmentationMetrics.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
-import { fusedMask } from '../../src/predictor/sam1/throughPlaneFusion.js';
+import { fusedMask, gaussianWeight, overlapWeight } from '../../src/predictor/sam1/throughPlaneFusion.js';
 
 setPlatform(nodePlatform);
 
@@ -61,9 +61,11 @@ const decoder = pixelEdgeDecoder(engine);
 const ZOOM = Number(process.env.ZOOM ?? 0);
 const REFINE = Number(process.env.REFINE ?? 0);
 const MINSIDE = Number(process.env.MINSIDE ?? 32);
-// FUSEREL=c: the width is c × the object's equivalent radius in mm (of its largest reference cross-section) instead.
+// FUSEREL=c: the width is c × the object's equivalent radius in mm (of its largest reference cross-section) instead;
+// FUSEIOU=p: a neighbour's weight is the IoU of its mask with the slice's own, to the power p.
 const REL = !!process.env.FUSEREL;
-const FUSE = (process.env.FUSEREL ?? process.env.FUSE)?.split(',').map(Number) ?? [];
+const IOU = !!process.env.FUSEIOU;
+const FUSE = (process.env.FUSEIOU ?? process.env.FUSEREL ?? process.env.FUSE)?.split(',').map(Number) ?? [];
 const cropEnc = new DiskCachedEncoder(engine, '/tmp/acc/embzoom');
 for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) {
   const rows: string[] = [];
@@ -136,7 +138,8 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
         let fi2 = 0,
           fp = 0;
         for (const [k, m] of masksBy) {
-          const fm = logitsBy.has(k) ? fusedMask(m, logitsBy, k, w, h, dz, sigma) : m;
+          const wt = IOU ? overlapWeight(masksBy, k, f) : gaussianWeight(k, dz, sigma);
+          const fm = logitsBy.has(k) ? fusedMask(m, logitsBy, k, w, h, wt) : m;
           const r = refBy.get(k)!;
           for (let i = 0; i < fm.length; i++) {
             fp += fm[i]!;
@@ -152,6 +155,6 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
   console.log(`${set.padEnd(15)} oracle boxes on every reference slice: mean DSC ${(sum / n).toFixed(4)}  [${rows.join(' ')}]`);
   for (const [fi, sigma] of FUSE.entries())
     console.log(
-      `${set.padEnd(15)} … fused through-plane, sigma ${sigma}${REL ? ' x radius' : ' mm'}: mean DSC ${(fuseSum[fi]! / n).toFixed(4)}  [${fuseRows[fi]!.join(' ')}]`,
+      `${set.padEnd(15)} … fused through-plane, ${IOU ? `IoU^${sigma}` : `sigma ${sigma}${REL ? ' x radius' : ' mm'}`}: mean DSC ${(fuseSum[fi]! / n).toFixed(4)}  [${fuseRows[fi]!.join(' ')}]`,
     );
 }

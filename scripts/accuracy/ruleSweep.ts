@@ -174,7 +174,7 @@ for (const set of chosen) {
         const { keyMultimask, ...popts } = opts;
         const dec = keyMultimask ? multimaskKeyDecoder(memo, tokenSession!, keyMultimask) : memo;
         // The slice spacing is what fuseSlices reads (inert otherwise), as `eval` passes it.
-        const r = await propagateObject(dec, emb, [p], { sliceSpacing: image.spacing[2], ...popts, onStep: (s) => steps.push(s) });
+        const r = await propagateObject(dec, emb, [p], { voxelSpacing: image.spacing, ...popts, onStep: (s) => steps.push(s) });
         const mask = new Uint8Array(refBin.length);
         addObjectToLabelMap(mask, image, 2, 1, r.masks, true);
         const m = segmentationMetrics(mask, refBin, image.dims, image.spacing, { toleranceMm: DEFAULT_NSD_TOLERANCE_MM });

@@ -13,7 +13,7 @@ import { settleClickCarries } from './sam1/clickReach.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 import { followModel } from './sam1/followingIntensity.js';
-import { fusedMask } from './sam1/throughPlaneFusion.js';
+import { fusedMask, gaussianWeight, overlapWeight } from './sam1/throughPlaneFusion.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -257,12 +257,18 @@ export interface Sam1PropagationOptions {
   /**
    * Through-plane fusion of the masks handed out (src/predictor/sam1/throughPlaneFusion.ts): each
    * propagated or box-key slice's mask comes from the weighted mean of its logits and its neighbours'
-   * (±1 slice, within the propagated extent), weights a Gaussian of this width in mm over sliceSpacing.
-   * Carries and stops are unchanged. Undefined = off.
+   * (±1 slice, within the propagated extent), weights a Gaussian of the slices' distance in mm whose
+   * width is this fraction of the object's equivalent radius in mm (its main key's mask): a small object
+   * changes faster from slice to slice than a large one. Carries and stops are unchanged. Undefined = off.
    */
   fuseSlices?: number;
-  /** Distance between slices in mm (fuseSlices reads it). Default 1. */
-  sliceSpacing?: number;
+  /**
+   * How fuseSlices weighs a neighbour: 'spacing' (default) as above; 'overlap' by the IoU of its mask with
+   * the slice's own to the power fuseSlices (no spacing read: an object that changes fast between slices leans on them less).
+   */
+  fuseWeight?: 'spacing' | 'overlap';
+  /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
+  voxelSpacing?: readonly [number, number, number];
 }
 
 export type StopReason =
@@ -641,10 +647,14 @@ export async function propagateObject(
     if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key', bridge);
   }
   // Through-plane fusion of what is handed out (fuseSlices): every slice from its own and its neighbours' logits.
-  if (fuseLogits && o.fuseSlices) {
+  if (fuseLogits && o.fuseSlices && mainArea) {
+    const [sx, sy, sz] = o.voxelSpacing ?? [1, 1, 1];
+    const sigmaMm = o.fuseSlices * Math.sqrt((mainArea * sx * sy) / Math.PI);
     const fused = new Map<number, Uint8Array>();
-    for (const k of fuseLogits.keys())
-      fused.set(k, fusedMask(masks.get(k)!, fuseLogits, k, w, h, o.sliceSpacing ?? 1, o.fuseSlices, o.maskThreshold ?? 0));
+    for (const k of fuseLogits.keys()) {
+      const weight = o.fuseWeight === 'overlap' ? overlapWeight(masks, k, o.fuseSlices) : gaussianWeight(k, sz, sigmaMm);
+      fused.set(k, fusedMask(masks.get(k)!, fuseLogits, k, w, h, weight, o.maskThreshold ?? 0));
+    }
     for (const [k, m] of fused) masks.set(k, m);
   }
   // A positive click's meaning reaches the slices its correction carried to (src/predictor/sam1/clickReach.ts).

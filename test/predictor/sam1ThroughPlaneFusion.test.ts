@@ -5,7 +5,7 @@ import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sa
 import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
-import { fusedLogits, fusionWeight } from '../../src/predictor/sam1/throughPlaneFusion.js';
+import { fusedLogits, fusionWeight, gaussianWeight, overlapWeight } from '../../src/predictor/sam1/throughPlaneFusion.js';
 import { propagateObject } from '../../src/predictor/sam1Propagator.js';
 
 const W = 64,
@@ -26,9 +26,19 @@ test('fusionWeight / fusedLogits: Gaussian in mm, clamped, missing neighbours do
   ]);
   // Slice 1: own weight 1, slice 0 weight e^-0.5 (clamped to ±10), slice 2 absent.
   const wt = Math.exp(-0.5);
-  const f = fusedLogits(logits, 1, 1, 1);
+  const f = fusedLogits(logits, 1, gaussianWeight(1, 1, 1));
   assert.ok(Math.abs(f[0]! - (-2 + wt * 10) / (1 + wt)) < 1e-5);
   assert.ok(Math.abs(f[1]! - (2 - wt * 4) / (1 + wt)) < 1e-5);
+  // Overlap weights: IoU of the neighbour's mask with the slice's own (disc 10 in disc 14: 314/615), to a power.
+  const masks = new Map([
+    [0, disc(14)],
+    [1, disc(10)],
+  ]);
+  const iou = maskArea(disc(10)) / maskArea(disc(14));
+  assert.ok(Math.abs(overlapWeight(masks, 1)(0) - iou) < 1e-12);
+  assert.ok(Math.abs(overlapWeight(masks, 1, 2)(0) - iou ** 2) < 1e-12);
+  assert.equal(overlapWeight(masks, 1)(1), 1);
+  assert.equal(overlapWeight(masks, 1)(2), 0);
 });
 
 test('propagateObject fuseSlices: a slice whose decode hedged takes its neighbours’ boundary; stops and carries unchanged', async () => {
@@ -65,8 +75,8 @@ test('propagateObject fuseSlices: a slice whose decode hedged takes its neighbou
   decodes = 0;
   const fused = await propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 3), prompts, {
     ...opts,
-    fuseSlices: 100,
-    sliceSpacing: 1,
+    fuseSlices: 10, // × the key's radius (14 px of 1 mm): σ 140 mm, neighbour weights ≈ 1
+    voxelSpacing: [1, 1, 1],
   });
   assert.equal(maskDice(plain.masks.get(1)!, disc(14)), 1, 'without fusion the key keeps its hedge');
   assert.equal(maskDice(fused.masks.get(1)!, disc(10)), 1, 'fused with both neighbours (weights ≈ 1): radius 10');
@@ -75,11 +85,11 @@ test('propagateObject fuseSlices: a slice whose decode hedged takes its neighbou
   assert.equal(maskArea(fused.masks.get(2)!), maskArea(disc(10)));
   assert.deepEqual(fused.stops, plain.stops);
   assert.equal(decodes, plainDecodes, 'fusion costs no decode');
-  // A thick slice spacing (weight e^-50) leaves every slice its own mask.
+  // A thick slice spacing (σ 0.1 × 14 mm, slices 14 mm apart: weight e^-50) leaves every slice its own mask.
   const thick = await propagateObject(decoder, new SliceEmbeddings(encoder, pixels, W, H, 3), prompts, {
     ...opts,
-    fuseSlices: 1,
-    sliceSpacing: 10,
+    fuseSlices: 0.1,
+    voxelSpacing: [1, 1, 14],
   });
   assert.equal(maskDice(thick.masks.get(1)!, disc(14)), 1);
 });
