@@ -264,9 +264,10 @@ export interface Sam1PropagationOptions {
   fuseSlices?: number;
   /**
    * How fuseSlices weighs a neighbour: 'spacing' (default) as above; 'overlap' by the IoU of its mask with
-   * the slice's own to the power fuseSlices (no spacing read: an object that changes fast between slices leans on them less).
+   * the slice's own to the power fuseSlices (no spacing read: an object that changes fast between slices leans on them less);
+   * 'both' the spacing weight times that IoU.
    */
-  fuseWeight?: 'spacing' | 'overlap';
+  fuseWeight?: 'spacing' | 'overlap' | 'both';
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
   voxelSpacing?: readonly [number, number, number];
 }
@@ -652,7 +653,10 @@ export async function propagateObject(
     const sigmaMm = o.fuseSlices * Math.sqrt((mainArea * sx * sy) / Math.PI);
     const fused = new Map<number, Uint8Array>();
     for (const k of fuseLogits.keys()) {
-      const weight = o.fuseWeight === 'overlap' ? overlapWeight(masks, k, o.fuseSlices) : gaussianWeight(k, sz, sigmaMm);
+      const g = gaussianWeight(k, sz, sigmaMm);
+      const ov = overlapWeight(masks, k);
+      const weight =
+        o.fuseWeight === 'overlap' ? overlapWeight(masks, k, o.fuseSlices) : o.fuseWeight === 'both' ? (j: number) => g(j) * ov(j) : g;
       fused.set(k, fusedMask(masks.get(k)!, fuseLogits, k, w, h, weight, o.maskThreshold ?? 0));
     }
     for (const [k, m] of fused) masks.set(k, m);
