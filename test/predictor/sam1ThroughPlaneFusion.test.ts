@@ -92,4 +92,16 @@ test('propagateObject fuseSlices: a slice whose decode hedged takes its neighbou
     voxelSpacing: [1, 1, 14],
   });
   assert.equal(maskDice(thick.masks.get(1)!, disc(14)), 1);
+  // A clicked key keeps what the click made (it neither is fused nor votes).
+  const clicked = await propagateObject(
+    decoder,
+    new SliceEmbeddings(encoder, pixels, W, H, 3),
+    [{ ...prompts[0]!, points: [{ x: 32, y: 32, label: 1 }] }],
+    {
+      ...opts,
+      fuseSlices: 10,
+      voxelSpacing: [1, 1, 1],
+    },
+  );
+  assert.equal(maskDice(clicked.masks.get(1)!, disc(14)), 1);
 });
