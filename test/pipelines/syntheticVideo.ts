@@ -89,9 +89,14 @@ export const KVASIR_POLYP = {
 /** Why a test of the polyp clip is skipped, or false when ../shared has it. */
 export const KVASIR_SKIP = !existsSync(KVASIR_POLYP.image) && `needs ../shared/data/endoscopy/kvasir (${KVASIR_POLYP.image})`;
 
+/** The polyp clip of `frames` frames: the 560x480 window slides 6 px right and 4 px down per frame. */
+export function polypClip(frames: number): SyntheticVideo {
+  return slidingWindowVideo(KVASIR_POLYP.image, KVASIR_POLYP.mask, { frames, width: 560, height: 480, dx: 6, dy: 4 });
+}
+
 /** The polyp clip of `frames` frames written as an mp4 at 10 fps into `dir`. */
 export async function polypClipMp4(dir: string, frames: number): Promise<{ clip: SyntheticVideo; mp4: string }> {
-  const clip = slidingWindowVideo(KVASIR_POLYP.image, KVASIR_POLYP.mask, { frames, width: 560, height: 480, dx: 6, dy: 4 });
+  const clip = polypClip(frames);
   const mp4 = join(dir, 'clip.mp4');
   await writeMp4(mp4, clip, 10);
   return { clip, mp4 };

@@ -11,7 +11,7 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -20,27 +20,14 @@ import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
-import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import {
-  ROOT,
-  openApp,
-  serverSlice,
-  settle,
-  shot,
-  skipReason,
-  strokeThrough,
-  waitStatus,
-  type Served,
-  serverAndBrowser,
-} from './browser.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { openApp, serverSlice, settle, shot, skipReason, strokeThrough, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any, localStorage: any;
 
-const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
-const POLYP = 'cju0qkwl35piu0993l0dewei2';
-const skip = skipReason() || (!existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`);
+const skip = skipReason() || KVASIR_SKIP;
 if (skip) process.stdout.write(`# skipping the browser video test: ${skip}\n`);
 
 const FRAMES = 6;
@@ -48,7 +35,7 @@ let server: Served;
 let browser: Browser;
 let clip: SyntheticVideo;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-'));
-const mp4 = join(tmp, 'polyp.mp4');
+let mp4 = '';
 
 serverAndBrowser(
   skip,
@@ -58,14 +45,7 @@ serverAndBrowser(
   },
   {
     setUp: async () => {
-      clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-        frames: FRAMES,
-        width: 560,
-        height: 480,
-        dx: 6,
-        dy: 4,
-      });
-      await writeMp4(mp4, clip, 10);
+      ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
     },
     tearDown: () => rmSync(tmp, { recursive: true, force: true }),
   },
@@ -168,7 +148,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /session restored/);
   assert.equal(await page.isVisible('#video-canvas'), true);
   assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]), [0]);
-  assert.match((await page.textContent('#info')) ?? '', /filepolyp\.mp4kindvideo/);
+  assert.match((await page.textContent('#info')) ?? '', /fileclip\.mp4kindvideo/);
   await shot(page, 'video-05-reloaded');
 
   // Brush on frame 2 (no mask there since the undo): B, radius 4 → 6, a stroke along row 200.
