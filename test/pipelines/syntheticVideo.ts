@@ -1,8 +1,12 @@
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { readImage2D } from '../../src/io/imageFile.js';
+import type { NdArray } from '../../src/io/ndarray.js';
+import { readNpz } from '../../src/io/npzFile.js';
 import { writeVideo } from '../../src/io/video.js';
+import { dice } from '../../src/metrics/dice.js';
 import { ROOT } from '../helpers/cli.js';
 
 /**
@@ -100,4 +104,19 @@ export async function polypClipMp4(dir: string, frames: number): Promise<{ clip:
   const mp4 = join(dir, 'clip.mp4');
   await writeMp4(mp4, clip, 10);
   return { clip, mp4 };
+}
+
+/**
+ * A masks.npz of the clip (`segs`, frames × height × width, as the server, the app and `medsam2
+ * video` write it): its shape asserted, each frame's mask, and the DSC of each against the clip's own.
+ */
+export async function readClipMasksNpz(
+  bytes: Uint8Array,
+  clip: SyntheticVideo,
+): Promise<{ segs: NdArray; frameMask: (k: number) => Uint8Array; dsc: number[] }> {
+  const segs = (await readNpz(bytes)).segs!;
+  assert.deepEqual(segs.shape, [clip.masks.length, clip.height, clip.width]);
+  const px = clip.width * clip.height;
+  const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
+  return { segs, frameMask, dsc: clip.masks.map((m, k) => dice(frameMask(k), m)) };
 }

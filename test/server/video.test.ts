@@ -19,7 +19,7 @@ import { readVideo } from '../../src/io/video.js';
 import { ZipArchive, buildZip } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
-import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { call, errorShape, startTestServer, type TestServer } from './harness.js';
 import { readSse } from './sse.js';
 
@@ -104,11 +104,8 @@ describe('a video session on the server', { skip }, () => {
     assert.equal(await ortRuns('image_encoder'), FRAMES, 'each frame encoded once');
     const npz = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
     assert.equal(npz.status, 200);
-    const segs = (await readNpz(npz.body as Uint8Array)).segs!;
-    assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
+    const { segs, frameMask, dsc } = await readClipMasksNpz(npz.body as Uint8Array, clip);
     const px = 480 * 560;
-    const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
-    const dsc = clip.masks.map((m, k) => dice(frameMask(k), m));
 
     // What `medsam2 video clip.mp4 --frame 0 --box …` gives (same library call, same decoded frames).
     const ref = await segmentVideo(mp4, [{ frame: 0, box }], { threads: 2 });

@@ -16,11 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
 import { ZipArchive } from '../../src/io/zip.js';
-import { dice } from '../../src/metrics/dice.js';
-import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { openApp, serverSlice, settle, shot, skipReason, strokeThrough, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
@@ -120,10 +118,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await shot(page, 'video-03-propagated-last-frame');
 
   const npz = await download(page, 'masks.npz');
-  const segs = (await readNpz(npz)).segs!;
-  assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
-  const px = 480 * 560;
-  const dsc = clip.masks.map((m, k) => dice((segs.data as Uint8Array).subarray(k * px, (k + 1) * px), m));
+  const { dsc } = await readClipMasksNpz(npz, clip);
   const mean = dsc.reduce((s, d) => s + d, 0) / dsc.length;
   console.log(`# browser video export: DSC per frame ${dsc.map((d) => d.toFixed(3)).join(' ')}, mean ${mean.toFixed(4)}`);
   assert.ok(mean > 0.8, `mean DSC ${mean.toFixed(4)}`);
