@@ -34,6 +34,7 @@ import { uploadKind } from './video/videoViews.js';
 import { EXPORT_TYPES, buildVideoExport, type VideoExport } from './video/videoExports.js';
 import { registerVideoRoutes, videoExportSchema } from './video/videoRoutes.js';
 import { WorkQueue } from './workQueue.js';
+import { useWorkerOrt } from '../platform/nodeWorkerOrt.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -69,6 +70,7 @@ function sendError(reply: FastifyReply, status: number, body: ErrorBody): Fastif
 /** Builds the HTTP server (not listening yet). `openSession` is how Sessions are made (a pool behind it). */
 export async function buildServer(config: ServerConfig, repo: Repository, openSession: OpenSession): Promise<ServerParts> {
   const authRequired = config.requireAuth || !isLoopbackHost(config.host);
+  if (config.ortInWorker ?? process.env.MEDSAM2_ORT_IN_WORKER !== '0') useWorkerOrt();
   const metrics = new ServerMetrics();
   const blobs = new BlobStore(config.dataDir);
   const volumes = new VolumeCache(blobs, config.limits);

@@ -29,6 +29,12 @@ export interface ServerConfig {
    * thread per worker (scripts/benchServer.ts, BENCHMARKS.md).
    */
   clickWorkerThreads?: number;
+  /**
+   * Run every ORT session (propagations, jobs, encoders) on a worker thread, so a model call never
+   * blocks the event loop (onnxruntime-node runs synchronously on the calling thread). Default on;
+   * MEDSAM2_ORT_IN_WORKER=0 turns it off.
+   */
+  ortInWorker?: boolean;
 }
 
 /** Clicks on every core (up to 4); a single-core machine gains nothing from a worker. */
