@@ -24,6 +24,7 @@ import {
   openApp,
   ready,
   serve,
+  settle,
   shot,
   skipReason,
   voxelToClient,
@@ -127,6 +128,7 @@ test('auto window: soft tissue on a CT in HU, its own range on a scan in other u
   await page.selectOption('#layout', 'axial');
   await shot(page, '24-auto-window-ct-soft-tissue');
   // A MedSAM2 .npz holds 0–255 (already windowed): auto is its own robust range, inside 0..255.
+  await settle(page); // the last scan's "draw a box" must not count as this one's
   await page.setInputFiles('#file', CT_LESION);
   await waitStatus(page, /draw a box/);
   const [lo, hi] = await calRange(page);
@@ -170,6 +172,15 @@ test('Window list: a Navigate drag shows "custom" with its W/L; a preset picked 
   const back = await calRange(page);
   assert.equal(Math.round(back[1]! - back[0]!), w);
   assert.equal(Math.round((back[1]! + back[0]!) / 2), l);
+  // Another scan opened: the dragged W/L was the last scan's; the list is back on "auto" (an HU
+  // window on a 0–255 .npz showed a white page).
+  await settle(page); // the last scan's "draw a box" must not count as this one's
+  await page.setInputFiles('#file', CT_LESION);
+  await waitStatus(page, /draw a box/);
+  assert.equal(await page.inputValue('#window'), 'auto');
+  assert.equal(await page.evaluate(() => document.querySelector('#window option[value="custom"]').hidden), true);
+  const [nlo, nhi] = await calRange(page);
+  assert.ok(nlo! >= 0 && nhi! <= 255, `npz window [${nlo}, ${nhi}]`);
   assert.deepEqual(errors, []);
   await page.close();
 });
@@ -286,11 +297,18 @@ test('cancel during a propagation: time until "cancelled" shows (measured, print
     );
   }
   process.stdout.write(`# press → "cancelled" shown: ${times.map((t) => Math.round(t)).join(', ')} ms\n`);
+  const progress = await page.evaluate(() => document.getElementById('progress').value);
+  assert.ok(progress > 0, `the bar shows the last run (${progress})`);
   assert.ok(times.length > 0, 'at least one propagation was cancelled (none ended before the click)');
   // The session is as before each propagation: only the prompted slice has a mask.
   const stats = await page.evaluate(() => window.medsam2.viewer.objectStats(1));
   assert.equal(stats.first, 15);
   assert.equal(stats.last, 15);
+  // Another scan opened: the bar no longer shows the last scan's propagation.
+  await settle(page); // the last scan's "draw a box" must not count as this one's
+  await page.setInputFiles('#file', CT_LESION);
+  await waitStatus(page, /draw a box/);
+  assert.equal(await page.evaluate(() => document.getElementById('progress').value), 0);
   assert.deepEqual(errors, []);
   await page.close();
 });

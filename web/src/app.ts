@@ -144,6 +144,9 @@ export class App {
     const bytes = new Uint8Array(await file.arrayBuffer());
     await this.run('opening', async () => {
       this.setStatus(`uploading ${file.name}…`);
+      // A new scan: the last one's dragged window and propagation progress are not its own.
+      this.windowControl.newScan();
+      $<HTMLProgressElement>('progress').value = 0;
       await this.display(bytes, file.name);
       // The view now shows the new scan: an old session's prompts must not land on it.
       this.session = undefined;

@@ -26,6 +26,20 @@ export class WindowControl {
     this.viewer.setWindow(this.select.value, this.custom);
   }
 
+  /**
+   * Before another scan is shown: a dragged W/L belonged to the last one (a CT's HU window on a
+   * 0–255 .npz is a white page), so "custom" goes back to "auto"; a preset picked stays.
+   */
+  newScan(): void {
+    this.custom = undefined;
+    if (this.select.value === 'custom') this.select.value = 'auto';
+    const option = this.select.querySelector<HTMLOptionElement>('option[value="custom"]');
+    if (option) {
+      option.hidden = true;
+      option.textContent = 'custom';
+    }
+  }
+
   /** Shows `name` (with `custom`'s W/L when it is 'custom'): after a reload. */
   restore(name: string, custom?: WindowLevel): void {
     if (custom) this.custom = custom;
