@@ -12,18 +12,16 @@
  * - cancel during a propagation: how long until "cancelled" shows (printed, not asserted).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import {
   CT_LESION,
   CT_ORGANS,
-  ensureWebBuild,
-  launch,
   openApp,
   ready,
-  serve,
+  serverAndBrowser,
   settle,
   shot,
   skipReason,
@@ -42,16 +40,9 @@ if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
 let server: Served;
 let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser(skip, (s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** The scan's display range [cal_min, cal_max]. */
