@@ -5,8 +5,8 @@
  *   size (the bar pushed the page down and squashed the 3-plane layout's top row);
  * - the Window list follows a Navigate drag ("custom" with its W/L, the W/L shown on the view), and
  *   a preset picked afterwards applies;
- * - a reload brings back the layout, the window (preset or custom W/L) and the crosshair / slice,
- *   in the page's state and on screen;
+ * - a reload brings back the layout, the window (preset or custom W/L), the crosshair / slice and
+ *   the masks' opacity, in the page's state and on screen;
  * - "auto" on a CT in Hounsfield units is the soft-tissue window (it was NiiVue's 2–98 % range of
  *   all voxels, mostly air: a flat grey picture), while a scan in other units keeps its own range;
  * - cancel during a propagation: how long until "cancelled" shows (printed, not asserted).
@@ -181,6 +181,7 @@ test('a reload restores the layout, the window (preset or custom) and the crossh
   await openCt(page);
   await page.selectOption('#layout', 'coronal');
   await page.selectOption('#window', 'lung');
+  await page.locator('#opacity').fill('0.8');
   await page.locator('#slice').fill('60');
   await page.waitForFunction(() => document.getElementById('slice-label').textContent.startsWith('coronal slice 60 '));
   const xyz = await crosshair(page);
@@ -196,6 +197,8 @@ test('a reload restores the layout, the window (preset or custom) and the crossh
   assert.equal(await page.inputValue('#window'), 'lung');
   assert.deepEqual(await calRange(page), [-1350, 150]);
   assert.deepEqual(await crosshair(page), xyz);
+  assert.equal(await page.inputValue('#opacity'), '0.8');
+  assert.equal(await page.evaluate(() => window.medsam2.viewer.nv.volumes[1].opacity), 0.8);
   assert.match((await page.textContent('#slice-label')) ?? '', /^coronal slice 60 \(0–100\)/);
   assert.equal(await page.evaluate(() => window.medsam2.viewer.nv.opts.sliceType), 1, 'NiiVue shows the coronal plane');
   await page.evaluate(() => window.medsam2.viewer.waitDrawn());

@@ -255,6 +255,10 @@ export class App {
     if (layout.value !== v.layout) layout.value = 'multi';
     this.viewer.setLayout(layout.value as ViewLayout);
     this.windowControl.restore(v.window, v.custom);
+    if (typeof v.opacity === 'number' && v.opacity >= 0 && v.opacity <= 1) {
+      $<HTMLInputElement>('opacity').value = String(v.opacity);
+      this.viewer.setOpacity(v.opacity);
+    }
     const [x, y, z] = v.voxel;
     if (v.voxel.length === 3 && v.voxel.every((k) => Number.isFinite(k))) this.viewer.goToVoxel(x!, y!, z!);
     this.showSliceBar();
@@ -268,6 +272,7 @@ export class App {
       window: w.name,
       ...(this.windowControl.custom ? { custom: this.windowControl.custom } : {}),
       voxel: this.viewer.crosshairVoxel(),
+      opacity: Number($<HTMLInputElement>('opacity').value),
     };
   }
 
@@ -962,7 +967,10 @@ export class App {
         byPointer = false;
       });
     }
-    $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
+    $<HTMLInputElement>('opacity').addEventListener('input', (e) => {
+      this.viewer.setOpacity(Number((e.target as HTMLInputElement).value));
+      this.persistSoon();
+    });
     const slider = $<HTMLInputElement>('slice');
     slider.addEventListener('input', () => this.viewer.goToIndex(this.sliceAxis(), Number(slider.value)));
     $('slice-down').addEventListener('click', () => this.stepSlice(-1));

@@ -1,5 +1,5 @@
 /**
- * What survives a reload: the session id, object names and the view (layout, window, crosshair)
+ * What survives a reload: the session id, object names and the view (layout, window, crosshair, opacity)
  * in localStorage, and the opened file's bytes in IndexedDB (the server keeps masks and prompts,
  * but has no endpoint that returns the scan for display, so the browser keeps its own copy).
  */
@@ -20,6 +20,8 @@ export interface SavedView {
   custom?: { width: number; level: number };
   /** The crosshair's voxel position (column, row, slice; fractional, as NiiVue holds it). */
   voxel: number[];
+  /** The masks' opacity (the Opacity slider). */
+  opacity?: number;
 }
 
 export interface SavedState {
