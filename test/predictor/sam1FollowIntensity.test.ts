@@ -2,14 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildIntensityModel } from '../../src/predictor/sam1/intensityModel.js';
 import { followModel } from '../../src/predictor/sam1/followingIntensity.js';
+import { discMask } from '../helpers/discMask.js';
 
 const W = 64,
   H = 64;
-const disc = (r: number) => {
-  const m = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= r * r) m[y * W + x] = 1;
-  return m;
-};
+const disc = (r: number) => discMask(W, H, r);
 
 test('followModel: the vote moves towards the slices it is taught by, at its rate', () => {
   const mask = disc(10);

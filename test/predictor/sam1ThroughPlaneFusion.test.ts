@@ -7,14 +7,11 @@ import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
 import { fusedLogits, fusionWeight, gaussianWeight, overlapWeight } from '../../src/predictor/sam1/throughPlaneFusion.js';
 import { propagateObject } from '../../src/predictor/sam1Propagator.js';
+import { discMask } from '../helpers/discMask.js';
 
 const W = 64,
   H = 64;
-const disc = (r: number) => {
-  const m = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) if ((x - 32) ** 2 + (y - 32) ** 2 <= r * r) m[y * W + x] = 1;
-  return m;
-};
+const disc = (r: number) => discMask(W, H, r);
 
 test('fusionWeight / fusedLogits: Gaussian in mm, clamped, missing neighbours do not vote', () => {
   assert.equal(fusionWeight(0, 3, 3), 1);
