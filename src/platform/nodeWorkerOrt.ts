@@ -12,6 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
+import { nodePlatform } from './node.js';
 import { type OrtRuntime, type Platform, getPlatform, setPlatform } from './platform.js';
 
 type TypedArray =
@@ -210,10 +211,16 @@ export function withWorkerOrt(p: Platform): Platform {
 
 /**
  * Makes every ORT session created from now on in this process run on a worker thread (the
- * server calls it at start-up). Only the Node platform is swapped; a host's own platform is kept.
+ * server calls it at start-up). Only the Node platform is swapped (chosen here when none is set
+ * yet: the server runs on Node); a host's own platform is kept.
  */
 export function useWorkerOrt(): void {
-  const p = getPlatform();
+  let p: Platform;
+  try {
+    p = getPlatform();
+  } catch {
+    p = nodePlatform;
+  }
   if (p.ort !== workerOrtRuntime && p.name === 'node') setPlatform(withWorkerOrt(p));
 }
 
