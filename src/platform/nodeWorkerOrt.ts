@@ -211,8 +211,8 @@ export function withWorkerOrt(p: Platform): Platform {
 
 /**
  * Makes every ORT session created from now on in this process run on a worker thread (the
- * server calls it at start-up). Only the Node platform is swapped (chosen here when none is set
- * yet: the server runs on Node); a host's own platform is kept.
+ * server calls it at start-up). Only onnxruntime-node itself is swapped (the Node platform is
+ * chosen here when none is set yet: the server runs on Node); a runtime a host injected is kept.
  */
 export function useWorkerOrt(): void {
   let p: Platform;
@@ -221,7 +221,7 @@ export function useWorkerOrt(): void {
   } catch {
     p = nodePlatform;
   }
-  if (p.ort !== workerOrtRuntime && p.name === 'node') setPlatform(withWorkerOrt(p));
+  if (p.ort === nodePlatform.ort) setPlatform(withWorkerOrt(p));
 }
 
 /**

@@ -96,7 +96,7 @@ describe('worker-thread ORT runtime', () => {
     assert.equal(handles(), before);
   });
 
-  it('useWorkerOrt swaps only the Node platform, once', () => {
+  it('useWorkerOrt swaps onnxruntime-node only, once; an injected runtime is kept', () => {
     const node = getPlatform();
     try {
       useWorkerOrt();
@@ -104,6 +104,10 @@ describe('worker-thread ORT runtime', () => {
       assert.equal(swapped.ort, workerOrtRuntime);
       useWorkerOrt();
       assert.equal(getPlatform(), swapped);
+      const injected = { ...node, ort: { ...node.ort } };
+      setPlatform(injected);
+      useWorkerOrt();
+      assert.equal(getPlatform(), injected);
     } finally {
       setPlatform(node);
     }
