@@ -178,6 +178,12 @@ export class App {
       const session = await this.api.createSession(upload.id);
       const bytes = await this.api.displayVolume(upload.id);
       await this.display(bytes, displayName(plan.label));
+      // A picture has one plane: the axial view alone (coronal and sagittal would be one-pixel lines).
+      if (upload.dims[2] === 1) {
+        $<HTMLSelectElement>('layout').value = 'axial';
+        this.viewer.setLayout('axial');
+        this.showSliceBar();
+      }
       this.viewer.clearAll();
       this.session = session;
       this.fileName = plan.label;
