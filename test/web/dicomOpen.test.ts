@@ -17,16 +17,18 @@ import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { runSegment } from '../../src/cli/commands/segment.js';
+import { readSeg } from '../../src/io/dicom/segRead.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { reorientToGrid } from '../../src/io/reorientToGrid.js';
 import type { Volume } from '../../src/io/volume.js';
 import { dice } from '../../src/metrics/dice.js';
 import type { Box } from '../../src/predictor/prompts.js';
+import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
 import {
   type AppHandle,
   ROOT,
@@ -35,11 +37,13 @@ import {
   goToSlice,
   launch,
   openApp,
+  ready,
   serve,
   serverSlice,
   shot,
   skipReason,
   voxelToClient,
+  waitError,
   waitStatus,
   type Served,
 } from './browser.js';
@@ -192,6 +196,24 @@ test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation
   const app = await readVolume(join(tmp, 'app.nii.gz'));
   assert.deepEqual(app.dims, series.dims);
 
+  // DICOM SEG is offered; this anonymised series has no UIDs to reference, and the server's one line says so.
+  await page.selectOption('#export-format', 'seg.dcm');
+  await page.click('#export');
+  const segMessage = await waitError(page, 60_000);
+  assert.match(segMessage, /lacks SOPInstanceUID\/SOPClassUID.*must reference/);
+  assert.match(segMessage, /write \.nii\.gz instead/);
+  await page.click('#message-close');
+
+  // A reload restores the session on the server's reading of the series (kept in IndexedDB as its NIfTI).
+  await page.reload();
+  await ready(page);
+  await waitStatus(page, /session restored/, 120_000);
+  assert.match((await page.textContent('#info')) ?? '', /ct-series.*dicom-zip.*512 × 512 × 20/s);
+  assert.deepEqual(await page.evaluate(() => [...(window.medsam2 as { viewer: { dims: number[] } }).viewer.dims]), [512, 512, 20]);
+  const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
+  assert.equal(shown, ones(app.data as ArrayLike<number>), 'after the reload the overlay shows the stored label map');
+  await shot(page, 'dicom-02b-zip-reloaded');
+
   // The CLI, in this process once the app is done (it would hold the server's event loop meanwhile).
   const cliStarted = performance.now();
   const want = await cliMask(SERIES, SLICE, LIVER_BOX, 'cli-series');
@@ -218,16 +240,35 @@ test('the same series as a folder (directory picker) and as several selected fil
   timeout: 600_000,
 }, async () => {
   const series = await readVolume(SERIES);
+  // The folder is the series with UIDs given by dcmodify (as test/dicom does), so its DICOM SEG export can be written.
+  const uids = hasTool('dcmodify') ? seriesWithUids() : undefined;
+  if (!uids)
+    process.stdout.write('# no dcmodify (.ci/setup.d/30-dicom.sh): the folder is the UID-less series, its SEG export is not checked\n');
+  const folder = uids?.dir ?? SERIES;
   const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#folder', SERIES);
+  await page.setInputFiles('#folder', folder);
   await waitStatus(page, /draw a box/, 400_000);
-  assert.match((await page.textContent('#info')) ?? '', /ct-series.*dicom-zip.*512 × 512 × 20/s);
+  assert.match((await page.textContent('#info')) ?? '', new RegExp(`${basename(folder)}.*dicom-zip.*512 × 512 × 20`, 's'));
   assertSameVolume((await drawnVolume(page, 'drawn-folder')).volume, series, 'the folder as drawn');
   await boxOn(page, SLICE, LIVER_BOX);
   const folderMask = (await serverSlice(server.url, await sessionOf(page), SLICE)).bits;
   if (keyMask) assert.equal(dice(folderMask, keyMask), 1, 'the folder stores the zip case key-slice mask');
   else assert.ok(ones(folderMask) > 10_000);
   await shot(page, 'dicom-03-folder-liver-box');
+  if (uids) {
+    // Export as DICOM SEG: the downloaded SEG holds the stored mask on the series' grid.
+    await page.selectOption('#export-format', 'seg.dcm');
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click('#export')]);
+    const file = join(tmp, download.suggestedFilename());
+    await download.saveAs(file);
+    assert.match(file, /_seg\.seg\.dcm$/);
+    const seg = readSeg({ name: file, bytes: new Uint8Array(readFileSync(file)) }, series);
+    assert.equal(seg.referencedSeriesUid, uids.seriesUid);
+    const segMask = seg.mask(1);
+    const plane = 512 * 512;
+    assert.equal(ones(segMask), ones(folderMask), 'the SEG holds the stored key-slice mask and nothing else');
+    assert.equal(dice(segMask.subarray(SLICE * plane, (SLICE + 1) * plane), folderMask), 1);
+  }
 
   // Several .dcm files picked in the file dialog (in reverse order: the server sorts slices by position).
   const files = readdirSync(SERIES)

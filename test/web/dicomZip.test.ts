@@ -3,6 +3,7 @@
  * one line naming the problem and the fix, nothing uploaded, and the scan open before stays
  * usable. Real server, real Chromium, zips made with fflate in a temp folder.
  */
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
