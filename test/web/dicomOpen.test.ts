@@ -50,7 +50,7 @@ import {
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const window: any, localStorage: any;
+declare const window: any, localStorage: any, document: any, DataTransfer: any, File: any, DragEvent: any, atob: any;
 
 const DICOM = join(ROOT, '../shared/data/dicom');
 const SERIES = join(DICOM, 'ct-series');
@@ -282,7 +282,7 @@ test('the same series as a folder (directory picker) and as several selected fil
   await page.close();
 });
 
-test('a folder with two series: a picker names both, the one picked opens; a folder without DICOM: one line', {
+test('a folder with two series: a picker names both, the one picked opens; dropped files open; a folder without DICOM: one line', {
   skip,
   timeout: 600_000,
 }, async () => {
@@ -310,6 +310,21 @@ test('a folder with two series: a picker names both, the one picked opens; a fol
   await waitStatus(page, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', new RegExp(`${three.dims.join(' × ')}`));
   assertSameVolume((await drawnVolume(page, 'drawn-three')).volume, three, 'the picked series as drawn');
+
+  // The 3-slice folder's files dropped on the view (3 CT slices + 2 SEG objects): one image series, opened
+  // without a question. (A synthetic drop carries files, not folder entries: the folder walk is not exercised.)
+  const dropped = readdirSync(THREE).map((f) => ({ name: f, b64: readFileSync(join(THREE, f)).toString('base64') }));
+  await page.evaluate(() => {
+    document.getElementById('status').textContent = '…';
+  });
+  await page.evaluate((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) dt.items.add(new File([Uint8Array.from(atob(f.b64) as string, (c: string) => c.charCodeAt(0))], f.name));
+    document.getElementById('drop').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, dropped);
+  await waitStatus(page, /draw a box/, 400_000);
+  assert.equal(await page.locator('#series-picker').count(), 0, 'no picker: the SEG objects are not image series');
+  assert.match((await page.textContent('#info')) ?? '', new RegExp(`dicom-series.*${three.dims.join(' × ')}`, 's'));
 
   // A folder with no DICOM image in it: one line naming the problem and the fix; the scan stays.
   const empty = join(tmp, 'notes');
