@@ -13,19 +13,22 @@ import { after, before, test } from 'node:test';
 import { zipSync } from 'fflate';
 import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
-import { ROOT, serve, type Served } from '../web/browser.js';
+import { ROOT } from '../helpers/cli.js';
+import { startTestServer, type TestServer } from './harness.js';
 
 const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
 const JPEG = join(ROOT, '../shared/data/endoscopy/kvasir/images/cju0qkwl35piu0993l0dewei2.jpg');
 const skip = ![SERIES, JPEG].every(existsSync) && `needs ../shared/data (${SERIES})`;
 if (skip) process.stdout.write(`# skipping the display-volume route test: ${skip}\n`);
 
-let server: Served;
+let server: TestServer;
+const tokens: Record<string, string> = {};
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-display-'));
 
 before(async () => {
   if (skip) return;
-  server = await serve({ requireAuth: true, users: { ann: 'annotator', bob: 'annotator' } });
+  server = await startTestServer({ requireAuth: true });
+  for (const who of ['ann', 'bob']) tokens[who] = await server.user(who, 'annotator');
 });
 
 after(async () => {
@@ -33,7 +36,7 @@ after(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-const auth = (who: string) => ({ authorization: `Bearer ${server.tokens[who]}` });
+const auth = (who: string) => ({ authorization: `Bearer ${tokens[who]}` });
 
 async function upload(bytes: Uint8Array, name: string, who = 'ann'): Promise<string> {
   const r = await fetch(`${server.url}/uploads?name=${encodeURIComponent(name)}`, {

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { runSegment } from '../../src/cli/commands/segment.js';
@@ -33,12 +33,10 @@ import {
   type AppHandle,
   ROOT,
   dragBox,
-  ensureWebBuild,
   goToSlice,
-  launch,
   openApp,
   ready,
-  serve,
+  serverAndBrowser,
   serverSlice,
   shot,
   skipReason,
@@ -77,18 +75,14 @@ const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-dicomopen-'));
 /** The zip test's key-slice mask right after its box (the folder and files cases must store the same). */
 let keyMask: Uint8Array | undefined;
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+serverAndBrowser(
+  skip,
+  (s, b) => {
+    server = s;
+    browser = b;
+  },
+  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+);
 
 /** `medsam2 segment INPUT --slice S --box B -o tmp/NAME.nii.gz`, in this process; the written mask. */
 async function cliMask(input: string, slice: number, box: Box, name: string): Promise<Volume> {
