@@ -14,8 +14,12 @@ import type { Browser } from 'playwright-core';
 import { CT_ORGANS, ROOT, openApp, shot, skipReason, waitError, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
-const skip = skipReason() || (!existsSync(SERIES) && `no DICOM series at ${SERIES}`);
+const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir/images');
+const skip = skipReason() || (![SERIES, KVASIR].every(existsSync) && `no DICOM series or Kvasir frames at ${SERIES}, ${KVASIR}`);
 if (skip) process.stdout.write(`# skipping the DICOM-zip browser test: ${skip}\n`);
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any;
 
 let server: Served;
 let browser: Browser;
@@ -70,6 +74,23 @@ test('zips that hold no DICOM series: one line naming the problem and the fix; t
   assert.equal(await uploads(), before, 'refused in the browser, before any upload');
   assert.match((await page.textContent('#info')) ?? '', /example_ct_sm\.nii\.gz/);
   assert.match((await page.textContent('#slice-label')) ?? '', /^slice \d+ \(0–29\)/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a zip of JPEG frames still opens in video mode (the browser tells frames from a DICOM series before uploading)', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const frames: Record<string, Uint8Array> = {};
+  for (const f of readdirSync(KVASIR)) frames[`clip/${f}`] = readFileSync(join(KVASIR, f));
+  const zip = join(tmp, 'clip.zip');
+  writeFileSync(zip, zipSync(frames, { level: 0 }));
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', zip);
+  await waitStatus(page, /draw a box around the object on a frame/);
+  assert.equal(await page.evaluate(() => document.body.dataset.mode), 'video');
+  assert.equal(await page.getAttribute('#video-frame', 'max'), String(readdirSync(KVASIR).length - 1));
   assert.deepEqual(errors, []);
   await page.close();
 });
