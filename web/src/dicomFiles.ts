@@ -8,7 +8,7 @@
  */
 import { unzipSync, zipSync } from 'fflate';
 import { TAG, parseDicomBytes, type DataSet } from '../../src/io/dicomLib.js';
-import { UserError } from './messages.js';
+import { UserError } from './userError.js';
 
 /** What one upload may hold (the server's default --max-upload-bytes; it re-checks with its own). */
 export const MAX_SERIES_BYTES = 1024 ** 3;
