@@ -14,11 +14,12 @@ import { LOCAL_SCAN, planOpen, type OpenPlan } from './openScan.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
 import { niftiLabels } from './storedLabels.js';
-import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState } from './savedState.js';
+import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState, type SavedView } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { BrushTool, brushShortcuts, strokeStatus } from './tools/brush.js';
 import { VideoMode } from './video/videoMode.js';
 import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
+import { WindowControl } from './windowControl.js';
 import type { PropagationTimings } from './propagationTimings.js';
 
 type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist' | 'brush' | 'eraser';
@@ -47,6 +48,8 @@ export class App {
   readonly api = new Api('', () => localStorage.getItem('medsam2.token') ?? undefined);
   readonly viewer = new Viewer($('gl'));
   readonly messages = new Messages();
+  /** The Window list and the W/L readout, following the viewer (a Navigate drag reads "custom"). */
+  readonly windowControl = new WindowControl($('window'), $('wl-readout'), this.viewer, () => this.persistSoon());
   /** Videos and frame folders open here instead of in the NiiVue viewer. */
   readonly video = new VideoMode(this.api, this.messages, (f) => void this.openFile(f));
   private tool: Tool = 'navigate';
@@ -151,6 +154,9 @@ export class App {
     const bytes = new Uint8Array(await file.arrayBuffer());
     await this.run('opening', async () => {
       this.setStatus(`uploading ${file.name}…`);
+      // A new scan: the last one's dragged window and propagation progress are not its own.
+      this.windowControl.newScan();
+      $<HTMLProgressElement>('progress').value = 0;
       await this.display(bytes, file.name);
       // The view now shows the new scan: an old session's prompts must not land on it.
       this.session = undefined;
@@ -172,6 +178,8 @@ export class App {
   private async openUploaded(plan: Extract<OpenPlan, { kind: 'server' }>): Promise<void> {
     await this.run('opening', async () => {
       this.setStatus(`uploading ${plan.label}…`);
+      this.windowControl.newScan();
+      $<HTMLProgressElement>('progress').value = 0;
       this.session = undefined;
       const upload = await this.api.upload(plan.blob, plan.name);
       this.setStatus('starting a session (the model loads once)…');
@@ -226,7 +234,7 @@ export class App {
       );
     }
     this.showSliceBar();
-    this.viewer.setWindow($<HTMLSelectElement>('window').value);
+    this.windowControl.apply();
   }
 
   private showInfo(): void {
@@ -270,6 +278,7 @@ export class App {
       // A server-drawn scan (DICOM, PNG, JPEG) was kept as the server's NIfTI.
       await this.display(bytes, LOCAL_SCAN.test(saved.fileName) ? saved.fileName : displayName(saved.fileName));
       offerSegExport(saved.upload.format === 'dicom-zip');
+      if (saved.view) this.restoreView(saved.view);
       this.session = session;
       this.fileName = saved.fileName;
       this.upload = saved.upload;
@@ -283,6 +292,45 @@ export class App {
       this.setTool('box');
       this.setStatus('session restored');
     });
+  }
+
+  /** The layout, window and crosshair as they were before a reload. */
+  private restoreView(v: SavedView): void {
+    const layout = $<HTMLSelectElement>('layout');
+    layout.value = v.layout;
+    if (layout.value !== v.layout) layout.value = 'multi';
+    this.viewer.setLayout(layout.value as ViewLayout);
+    this.windowControl.restore(v.window, v.custom);
+    if (typeof v.opacity === 'number' && v.opacity >= 0 && v.opacity <= 1) {
+      $<HTMLInputElement>('opacity').value = String(v.opacity);
+      this.viewer.setOpacity(v.opacity);
+    }
+    const [x, y, z] = v.voxel;
+    if (v.voxel.length === 3 && v.voxel.every((k) => Number.isFinite(k))) this.viewer.goToVoxel(x!, y!, z!);
+    this.showSliceBar();
+  }
+
+  /** What a reload brings back of the view. */
+  private viewState(): SavedView {
+    const w = this.viewer.window;
+    return {
+      layout: this.viewer.layout,
+      window: w.name,
+      ...(this.windowControl.custom ? { custom: this.windowControl.custom } : {}),
+      voxel: this.viewer.crosshairVoxel(),
+      opacity: Number($<HTMLInputElement>('opacity').value),
+    };
+  }
+
+  private persistTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Saves the state soon (the crosshair moves many times a second while scrolling). */
+  private persistSoon(): void {
+    if (this.persistTimer !== undefined) return;
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = undefined;
+      this.persist();
+    }, 150);
   }
 
   // ---------- prompts ----------
@@ -610,6 +658,7 @@ export class App {
       return;
     }
     this.propagating = true;
+    this.cancelAsked = false;
     this.onInteraction('propagate', null);
     this.render();
     const bar = $<HTMLProgressElement>('progress');
@@ -636,7 +685,8 @@ export class App {
         {
           onProgress: (done, total) => {
             bar.value = total > 0 ? done / total : 0;
-            this.setStatus(`propagating: ${done} / ${total}`);
+            // After a cancel the progress still streaming must not hide that it was asked for.
+            this.setStatus(`${this.cancelAsked ? 'cancelling…' : 'propagating:'} ${done} / ${total}`);
           },
           onMask: (m) => {
             const ta = performance.now();
@@ -651,6 +701,8 @@ export class App {
         },
       );
       if (out.kind === 'done') tm.serverSeconds = (out.summary as { seconds?: number } | undefined)?.seconds;
+      // Said at once: the redraws, the 3D render and the masks' reload below take seconds on a CPU-rendered WebGL.
+      else this.setStatus('cancelled: restoring the masks…');
       // The last slices onto the 2D planes first: that is "the last slice shown". Only then the 3D
       // render (held while streaming; on a CPU-rendered WebGL it costs seconds) and the session's
       // new state, which nothing on screen waits for.
@@ -692,11 +744,16 @@ export class App {
     }
   }
 
+  /** Cancel was pressed during the propagation in progress. */
+  private cancelAsked = false;
+
   async cancel(): Promise<void> {
     if (!this.session || !this.propagating) return;
+    // Shown before the request: the answer can wait behind the model's work on a busy server.
+    this.cancelAsked = true;
+    this.setStatus('cancelling…');
     try {
       await this.api.cancel(this.session.id);
-      this.setStatus('cancelling…');
     } catch (e) {
       this.messages.error(e);
     }
@@ -807,6 +864,7 @@ export class App {
         upload: this.upload,
         objects: this.objects,
         activeObj: this.activeObj,
+        view: this.viewState(),
       });
   }
 
@@ -939,10 +997,10 @@ export class App {
     $('token-cancel').addEventListener('click', () => {
       $('token-form').hidden = true;
     });
-    $<HTMLSelectElement>('window').addEventListener('change', (e) => this.viewer.setWindow((e.target as HTMLSelectElement).value));
     $<HTMLSelectElement>('layout').addEventListener('change', (e) => {
       this.viewer.setLayout((e.target as HTMLSelectElement).value as ViewLayout);
       this.showSliceBar();
+      this.persistSoon();
     });
     // A list picked with the mouse hands the keys back to the views: ↑/↓ then scroll slices as in
     // Slicer (they stepped the list: "View: axial", then ↑, switched to "3 planes + 3D"). A list
@@ -960,13 +1018,19 @@ export class App {
         byPointer = false;
       });
     }
-    $<HTMLInputElement>('opacity').addEventListener('input', (e) => this.viewer.setOpacity(Number((e.target as HTMLInputElement).value)));
+    $<HTMLInputElement>('opacity').addEventListener('input', (e) => {
+      this.viewer.setOpacity(Number((e.target as HTMLInputElement).value));
+      this.persistSoon();
+    });
     const slider = $<HTMLInputElement>('slice');
     slider.addEventListener('input', () => this.viewer.goToIndex(this.sliceAxis(), Number(slider.value)));
     $('slice-down').addEventListener('click', () => this.stepSlice(-1));
     $('slice-up').addEventListener('click', () => this.stepSlice(1));
     // Called with the axial z (the interaction log's scroll position); the bar shows its own plane.
-    this.viewer.onSliceChange = () => this.showSliceBar();
+    this.viewer.onSliceChange = () => {
+      this.showSliceBar();
+      this.persistSoon();
+    };
     const help = $('help');
     $('help-button').addEventListener('click', () => {
       help.hidden = false;
