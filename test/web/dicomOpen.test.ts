@@ -364,6 +364,11 @@ test('a JPEG opened as an image (not video): shown as the server reads it, a box
   const br = await voxelToClient(page, W - 1, H - 1);
   assert.ok(tl.x < br.x && tl.y < br.y, 'the picture is upright');
   assert.equal(await page.locator('#export-format option[value="seg.dcm"]').count(), 0, 'no DICOM SEG for a JPEG');
+  // A photo is shown as stored (0–255), not stretched to its 2–98 % range.
+  assert.deepEqual(
+    await page.evaluate(() => [window.medsam2.viewer.nv.volumes[0].cal_min, window.medsam2.viewer.nv.volumes[0].cal_max]),
+    [0, 255],
+  );
 
   const sent = await boxOn(page, 0, box);
   assert.deepEqual(sent.box, box);
@@ -374,6 +379,11 @@ test('a JPEG opened as an image (not video): shown as the server reads it, a box
   );
   assert.equal(dice(got, cliBits), 1, 'the app stores the CLI mask');
   assert.ok(dice(got, refBits) > 0.7, `polyp DSC ${dice(got, refBits)}`);
+  // A picture's object is its area in pixels (its 1 mm spacing is nominal: no mL, no slice range).
+  await page.waitForFunction(() => / px$/.test(document.querySelector('#objects .stats')?.textContent ?? ''), undefined, {
+    timeout: 30_000,
+  });
+  assert.equal((await page.textContent('#objects .stats'))?.trim(), `${ones(got)} px`);
   await shot(page, 'dicom-05-jpeg-box');
   assert.deepEqual(errors, []);
   await page.close();

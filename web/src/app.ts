@@ -940,6 +940,7 @@ export class App {
           this.render();
         },
       },
+      this.viewer.dims[2] === 1,
     );
   }
 
