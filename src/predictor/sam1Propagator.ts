@@ -272,6 +272,8 @@ export interface Sam1PropagationOptions {
    * crop (re-centred where a mask reaches its inner edge).
    */
   zoomClickCarry?: 'whole' | 'crop';
+  /** Which clicked keys zoomClicks zooms, by their last click: 'all' (default) or 'positive' only. */
+  zoomClickKind?: 'all' | 'positive';
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
 }
@@ -356,6 +358,7 @@ const DEFAULTS = {
   negativeClickBox: 'keep' as 'keep' | 'drop',
   zoomClickMinSide: 128,
   zoomClickCarry: 'whole' as 'whole' | 'crop',
+  zoomClickKind: 'all' as 'all' | 'positive',
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -447,7 +450,7 @@ export async function propagateObject(
         prior && boxFromMask(prior, w, h),
       ].reduce<Box | undefined>((a, b) => (a && b ? unionBox(a, b) : (a ?? b ?? undefined)), undefined);
     // zoomClicks: a key with clicks is decoded in a crop around its prompt and the mask being corrected.
-    const clicked = zoomClicks && !!p.points?.length;
+    const clicked = zoomClicks && !!p.points?.length && (o.zoomClickKind === 'all' || p.points.at(-1)!.label === 1);
     let rect = zoomPropagate ? cropFor(promptBox()) : clicked ? clickCropFor(promptBox()!) : wholeSlice(w, h);
     let k = await decodeKey(p, prior, rect);
     const wider = recrop(k.keyMask, rect, promptBox, clicked);
