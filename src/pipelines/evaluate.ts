@@ -4,7 +4,7 @@ import type { Precision } from '../models/precision.js';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import { StagedFolder } from '../io/stagedFolder.js';
-import { throwIfCancelled } from '../families/cancelled.js';
+import { PropagationCancelled, throwIfCancelled } from '../families/cancelled.js';
 import { readVolume } from '../io/readVolume.js';
 import type { Volume } from '../io/volume.js';
 import { writeMask } from '../io/writeMask.js';
@@ -513,21 +513,48 @@ function chooseLabels(c: EvalCase, r: CaseReference | string, wanted: 'all' | nu
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
 
+/** A case whose image or reference cannot be read (or do not share a grid): one line naming the case. */
+function caseUnreadable(c: EvalCase, e: unknown): MedsamError {
+  if (e instanceof PropagationCancelled) return e;
+  if (!(e instanceof MedsamError))
+    return new MedsamError(`case ${c.name}: ${errorMessage(e)}`, 'fix or replace that file, or leave the case out');
+  const what = e.hint ? e.message.slice(0, -(e.hint.length + 3)) : e.message; // the message without its " — hint"
+  return new MedsamError(`case ${c.name}: ${what}`, e.hint ?? 'fix or replace that file, or leave the case out');
+}
+
 /**
- * Labels asked for by value are checked before any model work (the references are read once
- * here, and again case by case during the run): a label a manifest asks of a case whose reference
- * lacks it, or a `labels` value that no case's reference holds (a typo, another dataset's
- * numbering), is a MedsamError naming the label(s), the case(s) and the labels present. A label
- * present in some cases of a folder and absent in others is skipped where absent (onSkip), as
+ * Checks that need no model, made before it is opened (loading it is the slow part; a bad case
+ * found after it, or hours into a run, wasted that): every case's image and reference are read
+ * here once (and again case by case during the run, since holding every volume would not fit a
+ * large folder in memory). An unreadable image or reference, or a reference off its image's grid,
+ * is a MedsamError naming the case; so is a run where no case has a usable reference (each case
+ * named with why; a case without one among others that have one is skipped during the run, as a
+ * folder of mixed files needs). Labels asked for by value: a label a manifest asks of a case
+ * whose reference lacks it, or a `labels` value that no case's reference holds (a typo, another
+ * dataset's numbering), is a MedsamError naming the label(s), the case(s) and the labels present;
+ * a label present in some cases and absent in others is skipped where absent (onSkip), as
  * multi-organ folders need.
  */
-async function checkAskedLabels(cases: readonly EvalCase[], wanted: 'all' | number[], signal?: AbortSignal): Promise<void> {
-  if (wanted === 'all' && cases.every((c) => c.labels === undefined)) return;
+async function checkCasesBeforeModel(
+  dir: string,
+  cases: readonly EvalCase[],
+  wanted: 'all' | number[],
+  signal?: AbortSignal,
+): Promise<void> {
   const byCase: { c: EvalCase; present: number[] }[] = [];
+  const unusable: string[] = [];
   for (const c of cases) {
     throwIfCancelled(signal);
-    const r = await readReference(c);
-    if (typeof r === 'string') continue; // skipped during the run, with this reason
+    let r: CaseReference | string;
+    try {
+      r = await readReference(c);
+    } catch (e) {
+      throw caseUnreadable(c, e);
+    }
+    if (typeof r === 'string') {
+      unusable.push(`${c.name}: ${r}`);
+      continue; // skipped during the run, with this reason
+    }
     if (c.labels) {
       const absent = c.labels.filter((l) => !r.present.includes(l));
       if (absent.length)
@@ -537,6 +564,11 @@ async function checkAskedLabels(cases: readonly EvalCase[], wanted: 'all' | numb
         );
     } else byCase.push({ c, present: r.present });
   }
+  if (unusable.length === cases.length)
+    throw new MedsamError(
+      `none of the ${cases.length} case(s) in ${dir} has a usable reference mask (${unusable.slice(0, 3).join('; ')}${unusable.length > 3 ? `; … ${unusable.length - 3} more` : ''})`,
+      'give each case its reference: a .npz with gts, or a label file beside the image (x_seg.nii.gz, x-label.nrrd) or in the manifest',
+    );
   if (wanted === 'all' || byCase.length === 0) return;
   const nowhere = wanted.filter((l) => !byCase.some((x) => x.present.includes(l)));
   if (nowhere.length === 0) return;
@@ -571,10 +603,10 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
   const axis: SliceAxis = 2;
   const results: CaseResult[] = [];
   const signal = opts.signal;
+  throwIfCancelled(signal);
+  await checkCasesBeforeModel(dir, cases, wanted, signal);
   const masksOut = new StagedFolder(join(opts.outDir, 'masks'));
   const previewsOut = opts.previewsDir ? new StagedFolder(opts.previewsDir) : undefined;
-  throwIfCancelled(signal);
-  await checkAskedLabels(cases, wanted, signal);
   const segmenter = await ObjectSegmenter.open({
     model: opts.model,
     threads: opts.threads,

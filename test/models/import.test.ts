@@ -10,6 +10,7 @@ import { importSam2Model } from '../../src/models/node/importModel.js';
 import { listModels, resolveModel } from '../../src/models/registry.js';
 import { sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
 import { listFixtureCases, fixtureDir } from '../helpers/sam2Fixtures.js';
+import { useTempModelHome } from '../helpers/modelHome.js';
 
 /**
  * `importSam2Model` on the smallest parity-fixture checkpoint (random weights, official layout)
@@ -24,20 +25,13 @@ const small = [...cases].sort((a, b) => statSync(a.checkpointPath).size - statSy
 const otherConfig = small && cases.find((c) => readFileSync(c.configPath, 'utf8') !== readFileSync(small.configPath, 'utf8'))?.configPath;
 
 let tmp = '';
-const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
+let restoreModelHome: (() => void) | undefined;
 before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-import-'));
-  process.env.MEDSAM2_HOME = join(tmp, 'home');
-  process.env.MEDSAM2_CACHE_DIR = join(tmp, 'cache');
+  restoreModelHome = useTempModelHome(tmp);
 });
 after(() => {
-  for (const [k, v] of [
-    ['MEDSAM2_HOME', saved.home],
-    ['MEDSAM2_CACHE_DIR', saved.cache],
-  ] as const) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreModelHome?.();
   rmSync(tmp, { recursive: true, force: true });
 });
 

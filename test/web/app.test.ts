@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { test } from 'node:test';
+import type { Browser } from 'playwright-core';
 import { dice } from '../../src/metrics/dice.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
@@ -28,9 +28,7 @@ import {
   serverSlice,
   settle,
   strokeThrough,
-  ensureWebBuild,
   goToSlice,
-  launch,
   openApp,
   ready,
   serve,
@@ -39,6 +37,7 @@ import {
   waitError,
   waitStatus,
   type Served,
+  serverAndBrowser,
 } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
@@ -52,18 +51,14 @@ let server: Served;
 let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-test-'));
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+serverAndBrowser(
+  skip,
+  (s, b) => {
+    server = s;
+    browser = b;
+  },
+  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+);
 
 async function sliceArea(url: string, session: string, z: number): Promise<number> {
   const r = await fetch(`${url}/sessions/${session}/slices/${z}`);

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Box } from '../../src/predictor/prompts.js';
@@ -39,6 +40,54 @@ export async function ensureWebBuild(): Promise<void> {
   await build({ configFile: join(ROOT, 'vite.config.ts'), root: join(ROOT, 'web'), logLevel: 'warn' });
 }
 
+/** What a test file's server must offer the set-up below (`serve()` and the server tests' `startTestServer()` do). */
+export interface Stoppable {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * One server and one Chromium for a browser test file: `hooks.setUp` (the file's own inputs), the
+ * app built if absent, the server (`serve()` unless `hooks.start` gives another) and Chromium
+ * started in a `before` hook and handed to `ready` (which may also set the server up). In the
+ * `after` hook: Chromium closed (its pages with it), then the server and every other server
+ * `serve()` started that still runs, then `hooks.tearDown` (e.g. removing the file's temp folder).
+ * Every server, not only the first: a test may stop the shared server and start a new one
+ * (app.test.ts, "the server goes down"); the new one still listening kept the file from ever
+ * exiting. When `skip` says why the browser tests cannot run, only `hooks.tearDown` runs.
+ */
+export function serverAndBrowser<S extends Stoppable = Served>(
+  skip: string | false,
+  ready: (server: S, browser: Browser) => void | Promise<void>,
+  hooks: { setUp?: () => unknown; start?: () => Promise<S>; tearDown?: () => unknown } = {},
+): void {
+  let server: S | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    if (skip) return;
+    await hooks.setUp?.();
+    await ensureWebBuild();
+    server = hooks.start ? await hooks.start() : ((await serve()) as Stoppable as S);
+    browser = await launch();
+    await ready(server, browser);
+  });
+  // Each step runs even when the one before it threw: a server left listening keeps the file from exiting.
+  after(async () => {
+    try {
+      await browser?.close();
+    } finally {
+      try {
+        for (const s of new Set<Stoppable | undefined>([server, ...running])) await s?.stop();
+      } finally {
+        await hooks.tearDown?.();
+      }
+    }
+  });
+}
+
+/** The servers `serve()` started that were not stopped yet (the set-up above stops them all). */
+const running = new Set<Served>();
+
 export interface Served {
   url: string;
   /** Tokens of the users created with `users` (by name). */
@@ -62,16 +111,19 @@ export async function serve(
   }
   const s = await startServer({ ...defaultConfig(dataDir), port: 0, threads: 2, requireAuth: opts.requireAuth ?? false });
   let stopped = false;
-  return {
+  const served: Served = {
     url: s.url,
     tokens,
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      running.delete(served);
       await s.shutdown();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  running.add(served);
+  return served;
 }
 
 /**

@@ -9,22 +9,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { zipSync } from 'fflate';
 import type { Browser } from 'playwright-core';
-import {
-  CT_ORGANS,
-  ROOT,
-  ensureWebBuild,
-  launch,
-  openApp,
-  serve,
-  shot,
-  skipReason,
-  waitError,
-  waitStatus,
-  type Served,
-} from './browser.js';
+import { CT_ORGANS, ROOT, openApp, shot, skipReason, waitError, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
 const skip = skipReason() || (!existsSync(SERIES) && `no DICOM series at ${SERIES}`);
@@ -34,18 +22,14 @@ let server: Served;
 let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-dicomzip-'));
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+serverAndBrowser(
+  skip,
+  (s, b) => {
+    server = s;
+    browser = b;
+  },
+  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+);
 
 test('a zipped DICOM series: one message that says it is DICOM and how to open it; the open scan stays', {
   skip,

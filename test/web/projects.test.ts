@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { parseNpzMask } from '../../src/io/npzCase.js';
@@ -24,7 +24,7 @@ import { labelMapFromNpz } from '../../web/src/projects/labelMapFile.js';
 import { DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, diffCodes, sliceMaskOf } from '../../web/src/projects/diffOverlay.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
 import { call, croppedLesion, startTestServer, type TestServer } from '../server/harness.js';
-import { dragBox, ensureWebBuild, goToSlice, launch, openApp, ready, shot, skipReason, waitStatus } from './browser.js';
+import { dragBox, goToSlice, openApp, ready, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 declare const document: any, window: any;
@@ -40,38 +40,35 @@ const tokens = { admin: '', ann: '', rev: '' };
 let caseName = '';
 let crop: { path: string; key: number; slices: number };
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await startTestServer({ requireAuth: true });
-  tokens.admin = await server.user('alice', 'admin');
-  tokens.ann = await server.user('ann', 'annotator');
-  tokens.rev = await server.user('rex', 'reviewer');
-  browser = await launch();
-  // The project through the HTTP API: upload, create, members, add the case.
-  crop = await croppedLesion(tmp, 1);
-  const up = await call(server.url, 'POST', '/uploads?name=lesion-crop.npz', { body: readFileSync(crop.path), token: tokens.admin });
-  assert.equal(up.status, 201, JSON.stringify(up.body));
-  const created = await call(server.url, 'POST', '/projects', {
-    token: tokens.admin,
-    body: { name: P, labels: [{ value: 1, name: 'lesion', code: '52988006' }], guidelines: 'Outline the whole lesion on every slice.' },
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  for (const [user, role] of [
-    ['ann', 'annotator'],
-    ['rex', 'reviewer'],
-  ])
-    assert.equal((await call(server.url, 'PUT', `/projects/${P}/members/${user}`, { token: tokens.admin, body: { role } })).status, 200);
-  const added = await call(server.url, 'POST', `/projects/${P}/cases`, { token: tokens.admin, body: { uploadIds: [up.body.id] } });
-  assert.equal(added.status, 201, JSON.stringify(added.body));
-  caseName = added.body[0].name;
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+serverAndBrowser(
+  skip,
+  async (s, b) => {
+    server = s;
+    browser = b;
+    tokens.admin = await server.user('alice', 'admin');
+    tokens.ann = await server.user('ann', 'annotator');
+    tokens.rev = await server.user('rex', 'reviewer');
+    // The project through the HTTP API: upload, create, members, add the case.
+    crop = await croppedLesion(tmp, 1);
+    const up = await call(server.url, 'POST', '/uploads?name=lesion-crop.npz', { body: readFileSync(crop.path), token: tokens.admin });
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const created = await call(server.url, 'POST', '/projects', {
+      token: tokens.admin,
+      body: { name: P, labels: [{ value: 1, name: 'lesion', code: '52988006' }], guidelines: 'Outline the whole lesion on every slice.' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    for (const [user, role] of [
+      ['ann', 'annotator'],
+      ['rex', 'reviewer'],
+    ])
+      assert.equal((await call(server.url, 'PUT', `/projects/${P}/members/${user}`, { token: tokens.admin, body: { role } })).status, 200);
+    const added = await call(server.url, 'POST', `/projects/${P}/cases`, { token: tokens.admin, body: { uploadIds: [up.body.id] } });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    caseName = added.body[0].name;
+  },
+  // Bearer tokens and users made straight in the database: the server tests' harness, not serve().
+  { start: () => startTestServer({ requireAuth: true }), tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+);
 
 async function pageState(page: Page, state: 'ready' | 'error', timeout = 60_000): Promise<void> {
   await page.waitForFunction((s) => document.body.dataset.pageState === s, state, { timeout });

@@ -14,11 +14,11 @@ import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { parseNifti } from '../../src/io/niftiRead.js';
 import { GLIOMA as GLIOMA_PATH, GLIOMA_LABEL as GLIOMA_LABEL_PATH, gliomaCoronal } from '../helpers/glioma.js';
-import { type AppHandle, ROOT, ensureWebBuild, launch, openApp, serve, shot, skipReason, waitStatus, type Served } from './browser.js';
+import { type AppHandle, ROOT, openApp, shot, skipReason, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -34,17 +34,10 @@ let browser: Browser;
 /** The first test's page, left on its coronal box for the propagation test (opening the scan again costs 25+ s under load). */
 let boxed: { page: Page; errors: string[]; session: string } | undefined;
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await boxed?.page.close();
-  await browser?.close();
-  await server?.stop();
+// The boxed page closes with Chromium.
+serverAndBrowser(skip, (s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** Client position of voxel (x, y, z) on a view's tile (the crosshair must be on its plane). */

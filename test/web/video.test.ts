@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
@@ -23,10 +23,7 @@ import { dice } from '../../src/metrics/dice.js';
 import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import {
   ROOT,
-  ensureWebBuild,
-  launch,
   openApp,
-  serve,
   serverSlice,
   settle,
   shot,
@@ -34,6 +31,7 @@ import {
   strokeThrough,
   waitStatus,
   type Served,
+  serverAndBrowser,
 } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
@@ -52,26 +50,26 @@ let clip: SyntheticVideo;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-'));
 const mp4 = join(tmp, 'polyp.mp4');
 
-before(async () => {
-  if (skip) return;
-  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-    frames: FRAMES,
-    width: 560,
-    height: 480,
-    dx: 6,
-    dy: 4,
-  });
-  await writeMp4(mp4, clip, 10);
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+serverAndBrowser(
+  skip,
+  (s, b) => {
+    server = s;
+    browser = b;
+  },
+  {
+    setUp: async () => {
+      clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+        frames: FRAMES,
+        width: 560,
+        height: 480,
+        dx: 6,
+        dy: 4,
+      });
+      await writeMp4(mp4, clip, 10);
+    },
+    tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+  },
+);
 
 async function frameToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
   return page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);

@@ -10,9 +10,9 @@
  * Chromium, the shared NIfTI CT (122 × 101 × 30).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { CT_ORGANS, ensureWebBuild, launch, openApp, serve, shot, skipReason, voxelToClient, waitStatus, type Served } from './browser.js';
+import { CT_ORGANS, openApp, shot, skipReason, voxelToClient, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -24,16 +24,9 @@ if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
 let server: Served;
 let browser: Browser;
 
-before(async () => {
-  if (skip) return;
-  await ensureWebBuild();
-  server = await serve();
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
+serverAndBrowser(skip, (s, b) => {
+  server = s;
+  browser = b;
 });
 
 /** The crosshair's voxel index along each axis [x, y, z]. */
