@@ -111,3 +111,33 @@ test('ZoomedSlices: low-res logits made on a crop are resampled when another Zoo
   await b.decoder.decode(await b.embedding(0, crop), { box: [250, 250, 270, 270] }, made.lowRes);
   assert.equal(f.maskInputs.at(-1), made.lowRes);
 });
+
+test("negativeClickBox 'drop': a negative click's slice is decoded from its clicks and logits, without the box", async () => {
+  const W = 128,
+    H = 128;
+  const vol = volume(W, H, 60, 60);
+  for (const negativeClickBox of ['keep', 'drop'] as const) {
+    const prompts: Sam1Prompt[] = [];
+    const f = fakes();
+    const decoder = {
+      decode: (e: Sam1Embedding, p: Sam1Prompt, m?: Float32Array) => {
+        prompts.push(p);
+        // Without a box the fake answers the disc round the first positive click.
+        return f.decoder.decode(
+          e,
+          p.box ? p : { box: [p.points![0]!.x - 6, p.points![0]!.y - 6, p.points![0]!.x + 6, p.points![0]!.y + 6] },
+          m,
+        );
+      },
+    };
+    const slices = new SliceEmbeddings(f.encoder, vol.pixels, W, H, 7);
+    const opts = { intensityModel: false, negativeClickBox };
+    const first = await propagateObject(decoder, slices, [{ slice: 3, box: [45, 45, 75, 75] }], opts);
+    const before = prompts.length;
+    await correctObject(decoder, slices, [{ slice: 3, box: [45, 45, 75, 75] }], first, { slice: 4, x: 50, y: 50, label: 0 }, opts);
+    // The clicked decode: the negative click and the pin of what it leaves, with the prior's logits.
+    const clicked = prompts.slice(before).find((p) => p.points?.some((q) => q.label === 0))!;
+    assert.equal(clicked.box === undefined, negativeClickBox === 'drop', negativeClickBox);
+    assert.ok(clicked.points!.some((q) => q.label === 1));
+  }
+});
