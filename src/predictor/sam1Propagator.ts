@@ -153,9 +153,9 @@ export interface Sam1PropagationOptions {
   /**
    * The box of a corrected slice whose last click is negative (anchored): 'keep' (default) — decoded with
    * the key's box (a new key's is the box of the mask being corrected); 'drop' — the clicks and the
-   * logits of the mask being corrected alone (SAM's interactive decode after the first prompt). The box
-   * of an over-segmented mask holds the decoder to the over-segmentation; the anchored cut keeps the
-   * answer inside that mask either way.
+   * logits of the mask being corrected alone (SAM's interactive decode after the first prompt), except
+   * on the main key (mainKey), whose box is the user's. The box of an over-segmented mask holds the
+   * decoder to the over-segmentation; the anchored cut keeps the answer inside that mask either way.
    */
   negativeClickBox?: 'keep' | 'drop';
   /**
@@ -502,8 +502,10 @@ export async function propagateObject(
       const cut = o.negativeClicks === 'anchored' && !!priorLow && lastClick?.label === 0;
       const add = o.positiveClicks === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
-      // negativeClickBox 'drop': the box (often the over-segmented mask's own) would hold the decoder to it.
-      if (cut && o.negativeClickBox === 'drop') delete prompt.box;
+      // negativeClickBox 'drop': the box a click's key got from the over-segmented mask would hold the
+      // decoder to it. The main key's box is the user's own: kept (dropped there, ct-organs label 20's
+      // key collapsed, 1338 -> 87 px, and the whole object with it).
+      if (cut && o.negativeClickBox === 'drop' && p.slice !== opts.mainKey) delete prompt.box;
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
       let d = priorLow
         ? await decoder.decode(emb, prompt, priorLow)

@@ -112,7 +112,7 @@ test('ZoomedSlices: low-res logits made on a crop are resampled when another Zoo
   assert.equal(f.maskInputs.at(-1), made.lowRes);
 });
 
-test("negativeClickBox 'drop': a negative click's slice is decoded from its clicks and logits, without the box", async () => {
+test("negativeClickBox 'drop': a negative click's slice is decoded from its clicks and logits, without the box (not the user's)", async () => {
   const W = 128,
     H = 128;
   const vol = volume(W, H, 60, 60);
@@ -139,5 +139,10 @@ test("negativeClickBox 'drop': a negative click's slice is decoded from its clic
     const clicked = prompts.slice(before).find((p) => p.points?.some((q) => q.label === 0))!;
     assert.equal(clicked.box === undefined, negativeClickBox === 'drop', negativeClickBox);
     assert.ok(clicked.points!.some((q) => q.label === 1));
+    // On the user's own key (the main key) the box is the user's: kept either way.
+    const onMain = prompts.length;
+    await correctObject(decoder, slices, [{ slice: 3, box: [45, 45, 75, 75] }], first, { slice: 3, x: 50, y: 50, label: 0 }, opts);
+    const mainClicked = prompts.slice(onMain).find((p) => p.points?.some((q) => q.label === 0))!;
+    assert.deepEqual(mainClicked.box, [45, 45, 76, 76], "the user's box (in pixel-edge coordinates)");
   }
 });
