@@ -7,6 +7,8 @@
 // Levers beyond the box (session 8): ZOOM=Z encodes each slice's crop (a square of Z x the box's longer
 // side around it, at least MINSIDE px, inside the slice) instead of the whole slice; REFINE=N decodes
 // N more times with the same box and the previous answer's low-res logits as the mask prompt.
+// Session 9: FUSE=s1,s2,… (mm) also scores each slice's mask from its logits fused through-plane with its
+// neighbours' (src/predictor/sam1/throughPlaneFusion.ts, Gaussian width s mm over the slice spacing), one row per width.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { nodePlatform } from '../../src/platform/node.js';
@@ -25,6 +27,7 @@ import { binarise, maskArea } from '../../src/predictor/sam1/maskOps.js';
 import { selectLabel } from '../../src/metrics/segmentationMetrics.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import { fusedMask, gaussianWeight, overlapWeight } from '../../src/predictor/sam1/throughPlaneFusion.js';
 
 setPlatform(nodePlatform);
 
@@ -58,11 +61,18 @@ const decoder = pixelEdgeDecoder(engine);
 const ZOOM = Number(process.env.ZOOM ?? 0);
 const REFINE = Number(process.env.REFINE ?? 0);
 const MINSIDE = Number(process.env.MINSIDE ?? 32);
+// FUSEREL=c: the width is c × the object's equivalent radius in mm (of its largest reference cross-section) instead;
+// FUSEIOU=p: a neighbour's weight is the IoU of its mask with the slice's own, to the power p.
+const REL = !!process.env.FUSEREL;
+const IOU = !!process.env.FUSEIOU;
+const FUSE = (process.env.FUSEIOU ?? process.env.FUSEREL ?? process.env.FUSE)?.split(',').map(Number) ?? [];
 const cropEnc = new DiskCachedEncoder(engine, '/tmp/acc/embzoom');
 for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) {
   const rows: string[] = [];
   let sum = 0;
   let n = 0;
+  const fuseRows = FUSE.map(() => [] as string[]);
+  const fuseSum = FUSE.map(() => 0);
   for (const c of sets[set]!()) {
     const loaded = await loadCase(c.image);
     const img = loaded.image;
@@ -71,12 +81,17 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
     const dims = img.dims;
     const [w, h, count] = dims;
     const image8 = toUint8(img);
+    const dz = img.spacing[2]!;
+    console.log(`# ${c.name} dims ${dims.join('x')} spacing ${img.spacing.map((x) => x.toFixed(2)).join('x')}`);
     const emb = new SliceEmbeddings(new DiskCachedEncoder(engine, '/tmp/acc/emb'), (k) => extractSlice(image8, dims, 2, k), w, h, count);
     for (const l of c.labels ?? [undefined]) {
       const ref = selectLabel(lab.data, l);
       let inter = 0;
       let predSum = 0;
       let refSum = 0;
+      const logitsBy = new Map<number, Float32Array>();
+      const masksBy = new Map<number, Uint8Array>();
+      const refBy = new Map<number, Uint8Array>();
       for (let k = 0; k < count; k++) {
         const r = extractSlice(ref, dims, 2, k);
         const area = maskArea(r);
@@ -104,7 +119,10 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
           let d = await decoder.decode(e, { box });
           for (let it = 0; it < REFINE; it++) d = await decoder.decode(e, { box }, d.lowRes);
           m = binarise(d.logits);
+          logitsBy.set(k, d.logits);
         }
+        masksBy.set(k, m);
+        refBy.set(k, r);
         for (let i = 0; i < m.length; i++) {
           predSum += m[i]!;
           inter += m[i]! & (r[i] ? 1 : 0);
@@ -114,7 +132,29 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
       sum += dsc;
       n++;
       rows.push(`${l ?? c.name}:${dsc.toFixed(3)}`);
+      const radiusMm = Math.sqrt(Math.max(...[...refBy.values()].map(maskArea)) / Math.PI) * Math.sqrt(img.spacing[0]! * img.spacing[1]!);
+      for (const [fi, f] of FUSE.entries()) {
+        const sigma = REL ? f * radiusMm : f;
+        let fi2 = 0,
+          fp = 0;
+        for (const [k, m] of masksBy) {
+          const wt = IOU ? overlapWeight(masksBy, k, f) : gaussianWeight(k, dz, sigma);
+          const fm = logitsBy.has(k) ? fusedMask(m, logitsBy, k, w, h, wt) : m;
+          const r = refBy.get(k)!;
+          for (let i = 0; i < fm.length; i++) {
+            fp += fm[i]!;
+            fi2 += fm[i]! & (r[i] ? 1 : 0);
+          }
+        }
+        const fd = (2 * fi2) / (fp + refSum);
+        fuseSum[fi]! += fd;
+        fuseRows[fi]!.push(`${l ?? c.name}:${fd.toFixed(3)}`);
+      }
     }
   }
   console.log(`${set.padEnd(15)} oracle boxes on every reference slice: mean DSC ${(sum / n).toFixed(4)}  [${rows.join(' ')}]`);
+  for (const [fi, sigma] of FUSE.entries())
+    console.log(
+      `${set.padEnd(15)} … fused through-plane, ${IOU ? `IoU^${sigma}` : `sigma ${sigma}${REL ? ' x radius' : ' mm'}`}: mean DSC ${(fuseSum[fi]! / n).toFixed(4)}  [${fuseRows[fi]!.join(' ')}]`,
+    );
 }

@@ -173,7 +173,8 @@ for (const set of chosen) {
         const p = oracle ? { slice: prompt.slice, mask: extractSlice(refBin, image.dims, 2, prompt.slice) } : prompt;
         const { keyMultimask, ...popts } = opts;
         const dec = keyMultimask ? multimaskKeyDecoder(memo, tokenSession!, keyMultimask) : memo;
-        const r = await propagateObject(dec, emb, [p], { ...popts, onStep: (s) => steps.push(s) });
+        // The voxel spacing is what fuseSlices reads (inert otherwise; `eval` does not pass it: fusion is not a default).
+        const r = await propagateObject(dec, emb, [p], { voxelSpacing: image.spacing, ...popts, onStep: (s) => steps.push(s) });
         const mask = new Uint8Array(refBin.length);
         addObjectToLabelMap(mask, image, 2, 1, r.masks, true);
         const m = segmentationMetrics(mask, refBin, image.dims, image.spacing, { toleranceMm: DEFAULT_NSD_TOLERANCE_MM });

@@ -12,6 +12,8 @@ import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
+import { followModel } from './sam1/followingIntensity.js';
+import { fusedMask, gaussianWeight, overlapWeight } from './sam1/throughPlaneFusion.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
 export interface Sam1Decoder {
@@ -276,6 +278,30 @@ export interface Sam1PropagationOptions {
   zoomClickKind?: 'all' | 'positive';
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
+  /**
+   * An intensity model that follows the object (src/predictor/sam1/followingIntensity.ts): after each
+   * kept slice whose mask is at least followMinObject object-like, the carry's model blends this fraction
+   * of that slice's histograms into its own (each carry starts from the key's model). Undefined = off.
+   */
+  followIntensity?: number;
+  /** How object-like a kept slice must be (under the current model) to teach it. Default 0.75. */
+  followMinObject?: number;
+  /**
+   * Through-plane fusion of the masks handed out (src/predictor/sam1/throughPlaneFusion.ts): each
+   * propagated or box-key slice's mask comes from the weighted mean of its logits and its neighbours'
+   * (±1 slice, within the propagated extent), weights a Gaussian of the slices' distance in mm whose
+   * width is this fraction of the object's equivalent radius in mm (its main key's mask): a small object
+   * changes faster from slice to slice than a large one. Carries and stops are unchanged. Undefined = off.
+   */
+  fuseSlices?: number;
+  /**
+   * How fuseSlices weighs a neighbour: 'spacing' (default) as above; 'overlap' by the IoU of its mask with
+   * the slice's own to the power fuseSlices (no spacing read: an object that changes fast between slices leans on them less);
+   * 'both' the spacing weight times that IoU.
+   */
+  fuseWeight?: 'spacing' | 'overlap' | 'both';
+  /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
+  voxelSpacing?: readonly [number, number, number];
 }
 
 export type StopReason =
@@ -433,6 +459,8 @@ export async function propagateObject(
   const masks = new Map<number, Uint8Array>();
   // Kept only for clickLogits 'stored' (256 KiB per slice).
   const lowResBySlice = o.clickLogits === 'stored' ? new Map<number, Float32Array>() : undefined;
+  // Full-resolution logits of the masks handed out, kept only for fuseSlices.
+  const fuseLogits = o.fuseSlices ? new Map<number, Float32Array>() : undefined;
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
@@ -455,13 +483,15 @@ export async function propagateObject(
     let k = await decodeKey(p, prior, rect);
     const wider = recrop(k.keyMask, rect, promptBox, clicked);
     if (wider) k = await decodeKey(p, prior, (rect = wider));
-    const { keyMask, keyLow, shown } = k;
+    const { keyMask, keyLow, shown, logits: keyLogits } = k;
     // zoomMode 'output' re-decodes a user's plain box key in its crop (a click's key keeps its own answer).
     const out =
       zoomOut && !p.points?.length && !p.mask && !prior
         ? await zoomedOutput(p.slice, shown ?? keyMask, opts.zoomOutPrompt ? kp : undefined)
         : (shown ?? keyMask);
     masks.set(p.slice, out);
+    // Only a user's plain box key is fused with its neighbours (a clicked slice keeps what the click made).
+    if (keyLogits && out === (shown ?? keyMask) && !p.points?.length && !prior) fuseLogits?.set(p.slice, keyLogits);
     lowResBySlice?.set(p.slice, keyLow);
     opts.onSlice?.(p.slice, out);
     // zoomClickCarry 'whole': the carry from a zoomed clicked key decodes whole slices (its logits resampled).
@@ -483,11 +513,12 @@ export async function propagateObject(
     p: VolumePrompt,
     prior: Uint8Array | undefined,
     rect: CropRect,
-  ): Promise<{ keyMask: Uint8Array; keyLow: Float32Array; shown?: Uint8Array }> {
+  ): Promise<{ keyMask: Uint8Array; keyLow: Float32Array; shown?: Uint8Array; logits?: Float32Array }> {
     const emb = await zoomed.embedding(p.slice, rect);
     let keyMask: Uint8Array;
     let keyLow: Float32Array;
     let shown: Uint8Array | undefined;
+    let logits: Float32Array | undefined;
     if (p.mask) {
       keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
       // The decoder's own low-res logits for this object seed the next slice's mask prompt.
@@ -516,14 +547,16 @@ export async function propagateObject(
       keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
       shown = trimmed(keyMask, d.logits, o.outputThreshold);
+      if (o.outputThreshold === undefined) logits = d.logits;
       if (cut || add) {
         keyMask = cut ? cutNegativeClick(keyMask, prior!, lastClick!, w, h) : addPositiveClick(keyMask, prior!, lastClick!, w, h);
         shown = undefined;
+        logits = undefined;
         // The next slice is seeded with logits of the mask kept, not of what was cut or left out.
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
-    return { keyMask, keyLow, shown };
+    return { keyMask, keyLow, shown, logits };
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
   // a corrected slice near the object's end is too small to describe it).
@@ -562,6 +595,8 @@ export async function propagateObject(
       prevLow = keyLow;
     let reason: StopReason = atEnd;
     let lastTried = keys[i]!.slice + dir;
+    // followIntensity: this carry's own copy of the model, taught by the slices it keeps.
+    let current = model;
     for (let k = keys[i]!.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
       lastTried = k;
       if (masks.has(k)) {
@@ -572,7 +607,7 @@ export async function propagateObject(
         reason = 'limit';
         break;
       }
-      const intensity = useModel && !bridge ? { model: model!, smoothed: smoothed(k) } : undefined;
+      const intensity = useModel && !bridge ? { model: current!, smoothed: smoothed(k) } : undefined;
       let step = await propagateStep(decoder, await zoomed.embedding(k, rect), prev, prevLow, w, h, o, intensity);
       // Zoom: a mask cut by its crop's edge is decoded again in a crop re-centred on it and the previous mask.
       const wider = recrop(step.mask, rect, () => boxFromMask(prev, w, h), decoded[i]!.clickCrop);
@@ -616,8 +651,11 @@ export async function propagateObject(
         break;
       }
       masks.set(k, kept);
+      if (shownStep.logits && kept === shownStep.mask && !zoomOut) fuseLogits?.set(k, shownStep.logits);
       lowResBySlice?.set(k, shownStep.lowRes);
       carriedBy.set(k, i);
+      if (o.followIntensity && intensity && step.signals && step.signals.objectFraction >= (o.followMinObject ?? 0.75))
+        current = followModel(current!, intensity.smoothed, step.mask, w, h, o.followIntensity);
       prev = step.mask;
       prevLow = step.lowRes;
     }
@@ -658,6 +696,20 @@ export async function propagateObject(
     // is a second place the object is known to be: the smaller key bridges the gap (bridgeKeys).
     const bridge = o.bridgeKeys && decoded[first]!.area > 0;
     if (decoded[second]!.area) await carry(second, -dir as -1 | 1, keys[first]!.slice + dir, 'next-key', bridge);
+  }
+  // Through-plane fusion of what is handed out (fuseSlices): every slice from its own and its neighbours' logits.
+  if (fuseLogits && o.fuseSlices && mainArea) {
+    const [sx, sy, sz] = o.voxelSpacing ?? [1, 1, 1];
+    const sigmaMm = o.fuseSlices * Math.sqrt((mainArea * sx * sy) / Math.PI);
+    const fused = new Map<number, Uint8Array>();
+    for (const k of fuseLogits.keys()) {
+      const g = gaussianWeight(k, sz, sigmaMm);
+      const ov = overlapWeight(masks, k);
+      const weight =
+        o.fuseWeight === 'overlap' ? overlapWeight(masks, k, o.fuseSlices) : o.fuseWeight === 'both' ? (j: number) => g(j) * ov(j) : g;
+      fused.set(k, fusedMask(masks.get(k)!, fuseLogits, k, w, h, weight, o.maskThreshold ?? 0));
+    }
+    for (const [k, m] of fused) masks.set(k, m);
   }
   // A positive click's meaning reaches the slices its correction carried to (src/predictor/sam1/clickReach.ts).
   if (opts.previousMasks && o.positiveCarryAdds) {

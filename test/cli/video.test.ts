@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { assertUserError, ROOT, runCli } from '../helpers/cli.js';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { assertUserError, runCli } from '../helpers/cli.js';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,11 +9,9 @@ import { readImage2D } from '../../src/io/imageFile.js';
 import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
 import { dice } from '../../src/metrics/dice.js';
-import { maskBox, slidingWindowVideo, writeFrameFolder, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, writeFrameFolder, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 
-const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
-const POLYP = 'cju0qkwl35piu0993l0dewei2';
-const skip = !existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && 'needs ../shared/data/endoscopy/kvasir';
+const skip = KVASIR_SKIP;
 
 const cli = (...args: string[]) => runCli(args);
 
@@ -32,15 +30,7 @@ before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-cli-video-'));
   if (skip) return;
   // One real Kvasir-SEG frame seen through a 560x480 window sliding 6 px right, 4 px down per frame.
-  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-    frames: 6,
-    width: 560,
-    height: 480,
-    dx: 6,
-    dy: 4,
-  });
-  mp4 = join(tmp, 'clip.mp4');
-  await writeMp4(mp4, clip, 10);
+  ({ clip, mp4 } = await polypClipMp4(tmp, 6));
   framesDir = join(tmp, 'frames');
   writeFrameFolder(framesDir, clip);
 });

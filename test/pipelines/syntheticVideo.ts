@@ -1,8 +1,12 @@
+import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { readImage2D } from '../../src/io/imageFile.js';
+import type { NdArray } from '../../src/io/ndarray.js';
+import { readNpz } from '../../src/io/npzFile.js';
 import { writeVideo } from '../../src/io/video.js';
+import { dice } from '../../src/metrics/dice.js';
 import { ROOT } from '../helpers/cli.js';
 
 /**
@@ -89,10 +93,30 @@ export const KVASIR_POLYP = {
 /** Why a test of the polyp clip is skipped, or false when ../shared has it. */
 export const KVASIR_SKIP = !existsSync(KVASIR_POLYP.image) && `needs ../shared/data/endoscopy/kvasir (${KVASIR_POLYP.image})`;
 
+/** The polyp clip of `frames` frames: the 560x480 window slides 6 px right and 4 px down per frame. */
+export function polypClip(frames: number): SyntheticVideo {
+  return slidingWindowVideo(KVASIR_POLYP.image, KVASIR_POLYP.mask, { frames, width: 560, height: 480, dx: 6, dy: 4 });
+}
+
 /** The polyp clip of `frames` frames written as an mp4 at 10 fps into `dir`. */
 export async function polypClipMp4(dir: string, frames: number): Promise<{ clip: SyntheticVideo; mp4: string }> {
-  const clip = slidingWindowVideo(KVASIR_POLYP.image, KVASIR_POLYP.mask, { frames, width: 560, height: 480, dx: 6, dy: 4 });
+  const clip = polypClip(frames);
   const mp4 = join(dir, 'clip.mp4');
   await writeMp4(mp4, clip, 10);
   return { clip, mp4 };
+}
+
+/**
+ * A masks.npz of the clip (`segs`, frames × height × width, as the server, the app and `medsam2
+ * video` write it): its shape asserted, each frame's mask, and the DSC of each against the clip's own.
+ */
+export async function readClipMasksNpz(
+  bytes: Uint8Array,
+  clip: SyntheticVideo,
+): Promise<{ segs: NdArray; frameMask: (k: number) => Uint8Array; dsc: number[] }> {
+  const segs = (await readNpz(bytes)).segs!;
+  assert.deepEqual(segs.shape, [clip.masks.length, clip.height, clip.width]);
+  const px = clip.width * clip.height;
+  const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
+  return { segs, frameMask, dsc: clip.masks.map((m, k) => dice(frameMask(k), m)) };
 }

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/freePort.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,17 +22,6 @@ function binDir(): string | undefined {
   if (!existsSync(root)) return undefined;
   const v = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
   return v && existsSync(join(root, v, 'bin', 'initdb')) ? join(root, v, 'bin') : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a server, or returns a sentence saying why it cannot (the test then skips with it). */

@@ -9,7 +9,7 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,14 +19,11 @@ import { readVideo } from '../../src/io/video.js';
 import { ZipArchive, buildZip } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
-import { ROOT } from '../helpers/cli.js';
-import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { call, errorShape, startTestServer, type TestServer } from './harness.js';
 import { readSse } from './sse.js';
 
-const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
-const POLYP = 'cju0qkwl35piu0993l0dewei2';
-const skip = !existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`;
+const skip = KVASIR_SKIP;
 if (skip) process.stdout.write(`# skipping the server video tests: ${skip}\n`);
 
 const FRAMES = 8;
@@ -41,15 +38,7 @@ let server: TestServer;
 before(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'medsam2-server-video-'));
   if (skip) return;
-  clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-    frames: FRAMES,
-    width: 560,
-    height: 480,
-    dx: 6,
-    dy: 4,
-  });
-  mp4 = join(tmp, 'clip.mp4');
-  await writeMp4(mp4, clip, 10);
+  ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
   mp4Bytes = new Uint8Array(readFileSync(mp4));
   server = await startTestServer();
 });
@@ -115,11 +104,8 @@ describe('a video session on the server', { skip }, () => {
     assert.equal(await ortRuns('image_encoder'), FRAMES, 'each frame encoded once');
     const npz = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
     assert.equal(npz.status, 200);
-    const segs = (await readNpz(npz.body as Uint8Array)).segs!;
-    assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
+    const { segs, frameMask, dsc } = await readClipMasksNpz(npz.body as Uint8Array, clip);
     const px = 480 * 560;
-    const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
-    const dsc = clip.masks.map((m, k) => dice(frameMask(k), m));
 
     // What `medsam2 video clip.mp4 --frame 0 --box …` gives (same library call, same decoded frames).
     const ref = await segmentVideo(mp4, [{ frame: 0, box }], { threads: 2 });

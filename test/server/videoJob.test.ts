@@ -12,11 +12,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { readNpz } from '../../src/io/npzFile.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
-import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { call, errorShape, startTestServer, type TestServer } from './harness.js';
 
 if (KVASIR_SKIP) process.stdout.write(`# skipping the video batch job test: ${KVASIR_SKIP}\n`);
@@ -71,11 +70,7 @@ describe('a batch job on a video upload', { skip: KVASIR_SKIP }, () => {
 
     const npz = await call(server.url, 'GET', j.resultUrl);
     assert.equal(npz.status, 200);
-    const segs = (await readNpz(npz.body as Uint8Array)).segs!;
-    assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
-    const px = 480 * 560;
-    const frameMask = (k: number) => (segs.data as Uint8Array).subarray(k * px, (k + 1) * px);
-    const dsc = clip.masks.map((m, k) => dice(frameMask(k), m));
+    const { dsc } = await readClipMasksNpz(npz.body as Uint8Array, clip);
     const ref = await segmentVideo(mp4, [{ frame: 0, box }], { threads: 2 });
     const refDsc = clip.masks.map((m, k) => dice(ref.labels[k]!, m));
     console.log(`# video job DSC mean ${mean(dsc).toFixed(4)}; medsam2 video mean ${mean(refDsc).toFixed(4)}`);

@@ -11,36 +11,21 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
 import { ZipArchive } from '../../src/io/zip.js';
-import { dice } from '../../src/metrics/dice.js';
-import { maskBox, slidingWindowVideo, writeMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import {
-  ROOT,
-  openApp,
-  serverSlice,
-  settle,
-  shot,
-  skipReason,
-  strokeThrough,
-  waitStatus,
-  type Served,
-  serverAndBrowser,
-} from './browser.js';
+import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { openApp, serverSlice, settle, shot, skipReason, strokeThrough, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any, localStorage: any;
 
-const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
-const POLYP = 'cju0qkwl35piu0993l0dewei2';
-const skip = skipReason() || (!existsSync(join(KVASIR, 'images', `${POLYP}.jpg`)) && `needs ../shared/data/endoscopy/kvasir (${KVASIR})`);
+const skip = skipReason() || KVASIR_SKIP;
 if (skip) process.stdout.write(`# skipping the browser video test: ${skip}\n`);
 
 const FRAMES = 6;
@@ -48,7 +33,7 @@ let server: Served;
 let browser: Browser;
 let clip: SyntheticVideo;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-'));
-const mp4 = join(tmp, 'polyp.mp4');
+let mp4 = '';
 
 serverAndBrowser(
   skip,
@@ -58,14 +43,7 @@ serverAndBrowser(
   },
   {
     setUp: async () => {
-      clip = slidingWindowVideo(join(KVASIR, 'images', `${POLYP}.jpg`), join(KVASIR, 'masks', `${POLYP}.jpg`), {
-        frames: FRAMES,
-        width: 560,
-        height: 480,
-        dx: 6,
-        dy: 4,
-      });
-      await writeMp4(mp4, clip, 10);
+      ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
     },
     tearDown: () => rmSync(tmp, { recursive: true, force: true }),
   },
@@ -140,10 +118,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await shot(page, 'video-03-propagated-last-frame');
 
   const npz = await download(page, 'masks.npz');
-  const segs = (await readNpz(npz)).segs!;
-  assert.deepEqual(segs.shape, [FRAMES, 480, 560]);
-  const px = 480 * 560;
-  const dsc = clip.masks.map((m, k) => dice((segs.data as Uint8Array).subarray(k * px, (k + 1) * px), m));
+  const { dsc } = await readClipMasksNpz(npz, clip);
   const mean = dsc.reduce((s, d) => s + d, 0) / dsc.length;
   console.log(`# browser video export: DSC per frame ${dsc.map((d) => d.toFixed(3)).join(' ')}, mean ${mean.toFixed(4)}`);
   assert.ok(mean > 0.8, `mean DSC ${mean.toFixed(4)}`);
@@ -168,7 +143,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /session restored/);
   assert.equal(await page.isVisible('#video-canvas'), true);
   assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()]), [0]);
-  assert.match((await page.textContent('#info')) ?? '', /filepolyp\.mp4kindvideo/);
+  assert.match((await page.textContent('#info')) ?? '', /fileclip\.mp4kindvideo/);
   await shot(page, 'video-05-reloaded');
 
   // Brush on frame 2 (no mask there since the undo): B, radius 4 → 6, a stroke along row 200.

@@ -1,13 +1,27 @@
 /**
- * What survives a reload: the session id and object names in localStorage, and the opened file's
- * bytes in IndexedDB (the server keeps masks and prompts, but has no endpoint that returns the
- * scan for display, so the browser keeps its own copy).
+ * What survives a reload: the session id, object names and the view (layout, window, crosshair, opacity)
+ * in localStorage, and the opened file's bytes in IndexedDB (the server keeps masks and prompts,
+ * but has no endpoint that returns the scan for display, so the browser keeps its own copy).
  */
 
 export interface SavedObject {
   objId: number;
   name: string;
   hidden: boolean;
+}
+
+/** The view as it was: a reload shows the same plane, window and slice. */
+export interface SavedView {
+  /** The View list's value (multi, axial, coronal, sagittal, render). */
+  layout: string;
+  /** The Window list's value: auto, a preset or custom. */
+  window: string;
+  /** The last custom window (a Navigate drag), shown when `window` is custom. */
+  custom?: { width: number; level: number };
+  /** The crosshair's voxel position (column, row, slice; fractional, as NiiVue holds it). */
+  voxel: number[];
+  /** The masks' opacity (the Opacity slider). */
+  opacity?: number;
 }
 
 export interface SavedState {
@@ -17,6 +31,8 @@ export interface SavedState {
   upload: { format: string; dims: number[]; spacing: number[]; modality?: string | null; bytes: number };
   objects: SavedObject[];
   activeObj: number;
+  /** Absent in state saved before views were kept. */
+  view?: SavedView;
 }
 
 const KEY = 'medsam2.state';

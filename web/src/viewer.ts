@@ -8,7 +8,7 @@
 import { DRAG_MODE, NVImage, Niivue, SHOW_RENDER, SLICE_TYPE } from '@niivue/niivue';
 import { OBJECT_COLOURS } from './colours.js';
 import { syncSlices } from './storedLabels.js';
-import { WINDOW_PRESETS } from './windowPresets.js';
+import { CT_AUTO, looksLikeHounsfield, WINDOW_PRESETS, type WindowLevel } from './windowPresets.js';
 
 export type ViewLayout = 'multi' | 'axial' | 'coronal' | 'sagittal' | 'render';
 
@@ -72,11 +72,14 @@ export class Viewer {
       loadingText: 'open a scan: Open... or drop a file here',
     });
     this.nv.onLocationChange = () => this.onSliceChange(this.crosshairSlice());
+    // NiiVue's double-click reset of the window (its windowing drag itself reports nothing: see watchWindowing).
+    this.nv.onIntensityChange = () => this.noteWindow();
   }
 
   async attach(): Promise<void> {
     await this.nv.attachToCanvas(this.canvas);
     this.pickDragModePerTile();
+    this.watchWindowing();
     this.nv.setSliceType(SLICE_TYPE.MULTIPLANAR);
   }
 
@@ -155,7 +158,11 @@ export class Viewer {
     if (this.labels) this.nv.setOpacity(1, opacity);
   }
 
+  /** The layout shown (what a reload restores). */
+  layout: ViewLayout = 'multi';
+
   setLayout(layout: ViewLayout): void {
+    this.layout = layout;
     const t = {
       multi: SLICE_TYPE.MULTIPLANAR,
       axial: SLICE_TYPE.AXIAL,
@@ -195,18 +202,74 @@ export class Viewer {
     );
   }
 
-  setWindow(preset: string): void {
+  /** The window shown: 'auto', a preset's name or 'custom', with its width and level. */
+  private shownWindow: { name: string; w: WindowLevel } = { name: 'auto', w: { width: 0, level: 0 } };
+
+  /** Called whenever the window shown changes: picked, or dragged in Navigate ('custom'). */
+  onWindowChange: (name: string, w: WindowLevel) => void = () => {};
+
+  get window(): { name: string; w: WindowLevel } {
+    return { name: this.shownWindow.name, w: { ...this.shownWindow.w } };
+  }
+
+  /**
+   * Shows the scan through a window: a preset, 'auto' (soft tissue on a CT in Hounsfield units,
+   * else NiiVue's robust range: see windowPresets.ts) or 'custom' with `custom`'s W/L. Display
+   * only: the server's model input is windowed by its own preprocessing.
+   */
+  setWindow(name: string, custom?: WindowLevel): void {
     const img = this.image;
     if (!img) return;
-    const w = WINDOW_PRESETS[preset];
-    if (w) {
-      img.cal_min = w.level - w.width / 2;
-      img.cal_max = w.level + w.width / 2;
-    } else {
-      img.cal_min = img.robust_min ?? img.global_min ?? 0;
-      img.cal_max = img.robust_max ?? img.global_max ?? 255;
-    }
+    const w = name === 'custom' ? custom : (WINDOW_PRESETS[name] ?? this.autoWindow(img));
+    if (!w) return;
+    img.cal_min = w.level - w.width / 2;
+    img.cal_max = w.level + w.width / 2;
+    this.shownWindow = { name, w: this.imageWindow(img) };
     this.nv.updateGLVolume();
+    this.onWindowChange(name, this.window.w);
+  }
+
+  private autoWindow(img: NVImage): WindowLevel {
+    const min = img.global_min ?? 0,
+      max = img.global_max ?? 255;
+    if (looksLikeHounsfield(min, max)) return CT_AUTO;
+    const lo = img.robust_min ?? min,
+      hi = img.robust_max ?? max;
+    return { width: hi - lo, level: (hi + lo) / 2 };
+  }
+
+  private imageWindow(img: NVImage): WindowLevel {
+    const lo = img.cal_min ?? 0,
+      hi = img.cal_max ?? 0;
+    return { width: hi - lo, level: (hi + lo) / 2 };
+  }
+
+  /** A window NiiVue changed by itself (a Navigate drag, its double-click reset) is 'custom'. */
+  private noteWindow(): void {
+    const img = this.image;
+    if (!img) return;
+    const w = this.imageWindow(img);
+    const s = this.shownWindow.w;
+    if (Math.abs(w.width - s.width) < 1e-6 && Math.abs(w.level - s.level) < 1e-6) return;
+    this.shownWindow = { name: 'custom', w };
+    this.onWindowChange('custom', { ...w });
+  }
+
+  /**
+   * NiiVue's windowing drag changes cal_min / cal_max without a callback: each move and release
+   * is checked once NiiVue has handled it (a timer after the event's dispatch).
+   */
+  private watchWindowing(): void {
+    const parent = this.canvas.parentElement;
+    if (!parent) return;
+    for (const type of ['pointermove', 'pointerup'] as const)
+      parent.addEventListener(
+        type,
+        (e) => {
+          if (this.navigating && (type === 'pointerup' || e.buttons !== 0)) setTimeout(() => this.noteWindow(), 0);
+        },
+        { capture: true },
+      );
   }
 
   /** Native voxel (fractional) of a world position in RAS millimetres. */
@@ -223,6 +286,12 @@ export class Viewer {
     if (!this.image) return 0;
     const mm = this.nv.frac2mm(this.nv.scene.crosshairPos);
     return Math.round(this.mmToVoxel(mm)[axis]!);
+  }
+
+  /** The crosshair's voxel position, fractional (what a reload puts back exactly). */
+  crosshairVoxel(): number[] {
+    if (!this.image) return [0, 0, 0];
+    return this.mmToVoxel(this.nv.frac2mm(this.nv.scene.crosshairPos));
   }
 
   /** Moves the crosshair to slice z (keeping x, y) so the axial view shows it. */

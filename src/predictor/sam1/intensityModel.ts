@@ -17,6 +17,9 @@ export interface IntensityModel {
   separability: number;
   /** Width of the surroundings ring, also used as the search margin on the next slices. */
   ringRadius: number;
+  /** The normalised histograms the vote came from (object, surroundings); followIntensity blends them. */
+  fg?: Float64Array;
+  bg?: Float64Array;
 }
 
 /** 32 bins of 8 grey levels: coarse enough to be well populated by a few hundred pixels. */
@@ -27,20 +30,9 @@ export function buildIntensityModel(smoothedKey: Uint8Array, keyMask: Uint8Array
   // The ring is half the object's equivalent radius wide (at least 3 px): wide enough to sample the
   // tissue a leaking mask would spill into, narrow enough to stay local.
   const ringRadius = Math.max(3, Math.round(0.5 * Math.sqrt(maskArea(keyMask) / Math.PI)));
+  const { fg, bg } = intensityHistograms(smoothedKey, keyMask, w, h, ringRadius);
+  const objectLike = voteFromHistograms(fg, bg);
   const ring = dilate(keyMask, w, h, ringRadius);
-  // Laplace (+1) smoothing keeps empty bins from voting with certainty.
-  const fg = new Float64Array(BINS).fill(1),
-    bg = new Float64Array(BINS).fill(1);
-  for (let i = 0; i < keyMask.length; i++) {
-    if (keyMask[i]) fg[smoothedKey[i]! >> BIN_SHIFT]!++;
-    else if (ring[i]) bg[smoothedKey[i]! >> BIN_SHIFT]!++;
-  }
-  const sf = fg.reduce((a, b) => a + b),
-    sb = bg.reduce((a, b) => a + b);
-  const binVote = new Uint8Array(BINS);
-  for (let b = 0; b < BINS; b++) binVote[b] = fg[b]! / sf > bg[b]! / sb ? 1 : 0;
-  const objectLike = new Uint8Array(256);
-  for (let v = 0; v < 256; v++) objectLike[v] = binVote[v >> BIN_SHIFT]!;
   let tp = 0,
     nf = 0,
     tn = 0,
@@ -55,7 +47,41 @@ export function buildIntensityModel(smoothedKey: Uint8Array, keyMask: Uint8Array
     }
   }
   const separability = nf && nb ? (tp / nf + tn / nb) / 2 : 0.5;
-  return { objectLike, separability, ringRadius };
+  return { objectLike, separability, ringRadius, fg, bg };
+}
+
+/**
+ * Normalised grey-level histograms (BINS bins) of a smoothed slice inside `mask` and in the ring of
+ * `ringRadius` px around it. Laplace (+1) smoothing keeps empty bins from voting with certainty.
+ */
+export function intensityHistograms(
+  smoothed: Uint8Array,
+  mask: Uint8Array,
+  w: number,
+  h: number,
+  ringRadius: number,
+): { fg: Float64Array; bg: Float64Array } {
+  const ring = dilate(mask, w, h, ringRadius);
+  const fg = new Float64Array(BINS).fill(1),
+    bg = new Float64Array(BINS).fill(1);
+  for (let i = 0; i < mask.length; i++) {
+    if (mask[i]) fg[smoothed[i]! >> BIN_SHIFT]!++;
+    else if (ring[i]) bg[smoothed[i]! >> BIN_SHIFT]!++;
+  }
+  const sf = fg.reduce((a, b) => a + b),
+    sb = bg.reduce((a, b) => a + b);
+  for (let b = 0; b < BINS; b++) {
+    fg[b]! /= sf;
+    bg[b]! /= sb;
+  }
+  return { fg, bg };
+}
+
+/** Per grey level: 1 where the object's histogram beats the surroundings'. */
+export function voteFromHistograms(fg: Float64Array, bg: Float64Array): Uint8Array {
+  const objectLike = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) objectLike[v] = fg[v >> BIN_SHIFT]! > bg[v >> BIN_SHIFT]! ? 1 : 0;
+  return objectLike;
 }
 
 /** 3×3 box mean: the vote is per pixel, so single-pixel noise should not flip it. */
