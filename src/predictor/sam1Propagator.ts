@@ -153,6 +153,14 @@ export interface Sam1PropagationOptions {
    */
   negativeClicks?: 'model' | 'anchored';
   /**
+   * The box of a corrected slice whose last click is negative (anchored): 'keep' (default) — decoded with
+   * the key's box (a new key's is the box of the mask being corrected); 'drop' — the clicks and the
+   * logits of the mask being corrected alone (SAM's interactive decode after the first prompt), except
+   * on the main key (mainKey), whose box is the user's. The box of an over-segmented mask holds the
+   * decoder to the over-segmentation; the anchored cut keeps the answer inside that mask either way.
+   */
+  negativeClickBox?: 'keep' | 'drop';
+  /**
    * What the last click on a corrected slice does when it is positive: 'additive' (default) — it
    * only adds: the part of the decoder's answer connected to the click near the mask being corrected
    * (src/predictor/sam1/positiveClick.ts; measured in docs/propagation-experiments.md); 'model' —
@@ -244,6 +252,30 @@ export interface Sam1PropagationOptions {
   zoomMode?: 'propagate' | 'output' | 'masks';
   /** zoomMode 'output' re-decodes the chosen proposal's own prompt and mask input (not the mask's box alone). Default false. */
   zoomOutPrompt?: boolean;
+  /**
+   * Zoomed clicked slices (issue 13, session 9): a key with clicks (a corrected slice) is decoded — its
+   * clicks, box and the mask being corrected — on the embedding of a crop of this many times the box
+   * of its prompt and that mask (at least zoomClickMinSide px) instead of the whole slice. A small
+   * object is a few dozen model pixels wide on a whole 512-px slice. Keys without clicks and slices
+   * the object is carried to are decoded as without it (zoomClickCarry says which crop its carry uses).
+   * 0 / undefined = off.
+   */
+  zoomClicks?: number;
+  /**
+   * Smallest crop side for zoomClicks, in slice pixels. Default 128: a crop is decoded at the model's
+   * 1024 px, so 128 px is 8 model px per slice pixel, about what a whole 122-px ct-organs slice
+   * already gets (8.4); a smaller crop only magnifies blur (session 8: small organs zoomed lose). So
+   * objects on slices under ~128 px are never zoomed, and the size rule is geometry, not a per-set tune.
+   */
+  zoomClickMinSide?: number;
+  /**
+   * With zoomClicks, the crop the carry from a zoomed clicked key decodes its neighbours in: 'whole'
+   * (default) the whole slice as without zoom (the key's logits resampled into it); 'crop' the key's
+   * crop (re-centred where a mask reaches its inner edge).
+   */
+  zoomClickCarry?: 'whole' | 'crop';
+  /** Which clicked keys zoomClicks zooms, by their last click: 'all' (default) or 'positive' only. */
+  zoomClickKind?: 'all' | 'positive';
   /** Called after each slice is decided, with its mask when the slice is kept (undefined: the object stops before it). */
   onSlice?: (slice: number, mask?: Uint8Array) => void;
   /**
@@ -349,6 +381,10 @@ const DEFAULTS = {
   refineClickSteps: 0,
   clickLogits: 'redecode' as 'redecode' | 'stored',
   zoomMinSide: 32,
+  negativeClickBox: 'keep' as 'keep' | 'drop',
+  zoomClickMinSide: 128,
+  zoomClickCarry: 'whole' as 'whole' | 'crop',
+  zoomClickKind: 'all' as 'all' | 'positive',
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -396,17 +432,23 @@ export async function propagateObject(
   const zoomed = new ZoomedSlices(slices, decoder);
   const zoomOut = !!o.zoom && opts.zoomMode === 'output';
   const outDecoder = o.pixelEdges ? pixelEdgeDecoder(zoomed.decoder) : zoomed.decoder;
-  if (o.zoom && !zoomOut) decoder = zoomed.decoder;
+  const zoomPropagate = !!o.zoom && !zoomOut;
+  // zoomClicks: only keys with clicks are decoded in crops, through the same crop-aware decoder.
+  const zoomClicks = !zoomPropagate && !!o.zoomClicks;
+  if (zoomPropagate || zoomClicks) decoder = zoomed.decoder;
   /** The crop for an object around `box` (the whole slice without zoom). */
   const cropFor = (box: Box | undefined): CropRect =>
-    o.zoom && !zoomOut && box ? cropAround(box, o.zoom, o.zoomMinSide, w, h) : wholeSlice(w, h);
+    zoomPropagate && box ? cropAround(box, o.zoom!, o.zoomMinSide, w, h) : wholeSlice(w, h);
+  /** The crop of a zoomed clicked key (zoomClicks) around `box`. */
+  const clickCropFor = (box: Box): CropRect => cropAround(box, o.zoomClicks!, o.zoomClickMinSide, w, h);
   /** A decoded mask reaching its crop's inner edge: the crop re-centred on it and its prompt box (undefined: keep the crop). */
-  const recrop = (mask: Uint8Array, rect: CropRect, also?: () => Box | undefined): CropRect | undefined => {
-    if (!o.zoom || zoomOut) return undefined;
+  const recrop = (mask: Uint8Array, rect: CropRect, also?: () => Box | undefined, clickCrop = false): CropRect | undefined => {
+    if (!zoomPropagate && !clickCrop) return undefined;
     const b = boxFromMask(mask, w, h);
     if (!b || !touchesCropEdge(b, rect, w, h)) return undefined;
     const a = also?.();
-    const next = cropFor(a ? unionBox(b, a) : b);
+    const u = a ? unionBox(b, a) : b;
+    const next = clickCrop ? clickCropFor(u) : cropFor(u);
     return sameRect(next, rect) ? undefined : next;
   };
   if (o.pixelEdges) decoder = pixelEdgeDecoder(decoder);
@@ -422,7 +464,7 @@ export async function propagateObject(
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
-  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number; rect: CropRect }[] = [];
+  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number; rect: CropRect; clickCrop: boolean }[] = [];
   for (const p of keys) {
     const prior = opts.priorMasks?.get(p.slice);
     // The key's crop covers its prompt and the mask being corrected, so a click decodes where the object is.
@@ -435,9 +477,11 @@ export async function propagateObject(
         kp.points?.length ? pointsBox(kp.points) : undefined,
         prior && boxFromMask(prior, w, h),
       ].reduce<Box | undefined>((a, b) => (a && b ? unionBox(a, b) : (a ?? b ?? undefined)), undefined);
-    let rect = o.zoom && !zoomOut ? cropFor(promptBox()) : wholeSlice(w, h);
+    // zoomClicks: a key with clicks is decoded in a crop around its prompt and the mask being corrected.
+    const clicked = zoomClicks && !!p.points?.length && (o.zoomClickKind === 'all' || p.points.at(-1)!.label === 1);
+    let rect = zoomPropagate ? cropFor(promptBox()) : clicked ? clickCropFor(promptBox()!) : wholeSlice(w, h);
     let k = await decodeKey(p, prior, rect);
-    const wider = recrop(k.keyMask, rect, promptBox);
+    const wider = recrop(k.keyMask, rect, promptBox, clicked);
     if (wider) k = await decodeKey(p, prior, (rect = wider));
     const { keyMask, keyLow, shown, logits: keyLogits } = k;
     // zoomMode 'output' re-decodes a user's plain box key in its crop (a click's key keeps its own answer).
@@ -450,7 +494,9 @@ export async function propagateObject(
     if (keyLogits && out === (shown ?? keyMask) && !p.points?.length && !prior) fuseLogits?.set(p.slice, keyLogits);
     lowResBySlice?.set(p.slice, keyLow);
     opts.onSlice?.(p.slice, out);
-    decoded.push({ keyMask, keyLow, area: maskArea(keyMask), rect });
+    // zoomClickCarry 'whole': the carry from a zoomed clicked key decodes whole slices (its logits resampled).
+    const cropCarry = clicked && o.zoomClickCarry === 'crop';
+    decoded.push({ keyMask, keyLow, area: maskArea(keyMask), rect: clicked && !cropCarry ? wholeSlice(w, h) : rect, clickCrop: cropCarry });
   }
   /** zoomMode 'output': the mask decoded again from its own box in a crop around it (the mask itself where that is empty or the crop is the slice). */
   async function zoomedOutput(k: number, mask: Uint8Array, prompt?: Sam1Prompt, maskInput?: Float32Array): Promise<Uint8Array> {
@@ -487,6 +533,10 @@ export async function propagateObject(
       const cut = o.negativeClicks === 'anchored' && !!priorLow && lastClick?.label === 0;
       const add = o.positiveClicks === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
+      // negativeClickBox 'drop': the box a click's key got from the over-segmented mask would hold the
+      // decoder to it. The main key's box is the user's own: kept (dropped there, ct-organs label 20's
+      // key collapsed, 1338 -> 87 px, and the whole object with it).
+      if (cut && o.negativeClickBox === 'drop' && p.slice !== opts.mainKey) delete prompt.box;
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
       let d = priorLow
         ? await decoder.decode(emb, prompt, priorLow)
@@ -560,7 +610,7 @@ export async function propagateObject(
       const intensity = useModel && !bridge ? { model: current!, smoothed: smoothed(k) } : undefined;
       let step = await propagateStep(decoder, await zoomed.embedding(k, rect), prev, prevLow, w, h, o, intensity);
       // Zoom: a mask cut by its crop's edge is decoded again in a crop re-centred on it and the previous mask.
-      const wider = recrop(step.mask, rect, () => boxFromMask(prev, w, h));
+      const wider = recrop(step.mask, rect, () => boxFromMask(prev, w, h), decoded[i]!.clickCrop);
       if (wider) step = await propagateStep(decoder, await zoomed.embedding(k, (rect = wider)), prev, prevLow, w, h, o, intensity);
       // The object's tip: for a roughly ellipsoidal object only ~0.5% of its volume lies beyond the
       // slice where the cross-section drops to 10% of the largest one, while past that point the

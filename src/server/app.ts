@@ -28,6 +28,7 @@ import { BlobStore } from './store/blobStore.js';
 import { JobCheckpoints } from './store/jobCheckpoints.js';
 import { sweepLegacyCheckpoints } from './store/legacyCheckpoints.js';
 import type { Repository, UploadRow } from './store/repository.js';
+import { registerDisplayRoute } from './uploads/displayRoute.js';
 import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
 import { VolumeCache } from './uploads/volumeCache.js';
 import { uploadKind } from './video/videoViews.js';
@@ -392,6 +393,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   });
 
   registerVideoRoutes(app, { sessions, repo, volumes, blobs });
+  registerDisplayRoute(app, { repo, volumes });
 
   app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) =>
     reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),

@@ -1,10 +1,9 @@
 /**
- * A zipped DICOM series (what a PACS export hands a radiologist) opened in the app: the server
- * reads it as a volume, but the viewer cannot draw DICOM, so the app must say that and how to get a
- * file it can open (was: '"ct-series.zip" is not a video or a zip of frames (the server read it as
- * dicom-zip)'). The scan open before stays usable. Real server, real Chromium, the shared CT series
- * zipped with fflate into a temp folder.
+ * Zips opened in the app that are not a DICOM series (a zipped series opens: dicomOpen.test.ts):
+ * one line naming the problem and the fix, nothing uploaded, and the scan open before stays
+ * usable. Real server, real Chromium, zips made with fflate in a temp folder.
  */
+import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,8 +14,12 @@ import type { Browser } from 'playwright-core';
 import { CT_ORGANS, ROOT, openApp, shot, skipReason, waitError, waitStatus, type Served, serverAndBrowser } from './browser.js';
 
 const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
-const skip = skipReason() || (!existsSync(SERIES) && `no DICOM series at ${SERIES}`);
+const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir/images');
+const skip = skipReason() || (![SERIES, KVASIR].every(existsSync) && `no DICOM series or Kvasir frames at ${SERIES}, ${KVASIR}`);
 if (skip) process.stdout.write(`# skipping the DICOM-zip browser test: ${skip}\n`);
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any;
 
 let server: Served;
 let browser: Browser;
@@ -31,27 +34,63 @@ serverAndBrowser(
   { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
 );
 
-test('a zipped DICOM series: one message that says it is DICOM and how to open it; the open scan stays', {
+test('zips that hold no DICOM series: one line naming the problem and the fix; the open scan stays', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const members: Record<string, Uint8Array> = {};
-  for (const f of readdirSync(SERIES)) members[`ct-series/${f}`] = readFileSync(join(SERIES, f));
-  const zip = join(tmp, 'ct-series.zip');
-  writeFileSync(zip, zipSync(members, { level: 0 }));
+  // A zip of documents and a NIfTI (not a DICOM series, not video frames), and bytes that are not a zip at all.
+  const notDicom = join(tmp, 'notes.zip');
+  writeFileSync(
+    notDicom,
+    zipSync({
+      'notes/readme.txt': new TextEncoder().encode('no images here'),
+      'notes/blob.bin': new Uint8Array(4096).fill(7),
+      'notes/scan.nii.gz': readFileSync(CT_ORGANS),
+    }),
+  );
+  const broken = join(tmp, 'broken.zip');
+  writeFileSync(broken, readFileSync(join(SERIES, readdirSync(SERIES)[0]!)).subarray(0, 2000));
 
   const { page, errors } = await openApp(browser, server.url);
   await page.setInputFiles('#file', CT_ORGANS);
   await waitStatus(page, /draw a box/);
-  await page.setInputFiles('#file', zip);
-  const message = await waitError(page, 120_000);
-  assert.match(message, /"ct-series\.zip" is a zipped DICOM series/);
-  assert.match(message, /dcm2niix/, 'the fix names a converter');
-  assert.doesNotMatch(message, /not a video/);
-  await shot(page, '20-dicom-zip-message');
-  // The NIfTI opened before is still the scan shown, with its slice bar.
+  const uploads = async () => ((await (await fetch(`${server.url}/uploads`)).json()) as unknown[]).length;
+  const before = await uploads();
+
+  await page.setInputFiles('#file', notDicom);
+  let message = await waitError(page, 120_000);
+  assert.match(message, /"notes\.zip" holds no DICOM image \(\d+ files? looked at/);
+  assert.match(message, /pick the folder of one DICOM series/, 'the fix says what to open');
+  assert.doesNotMatch(message, /not a video|dcm2niix/);
+  await shot(page, '20-dicom-zip-no-dicom');
+
+  await page.click('#message-close');
+  await page.setInputFiles('#file', broken);
+  message = await waitError(page, 120_000);
+  assert.match(message, /"broken\.zip" is not a readable zip archive/);
+  assert.match(message, /re-create the zip/);
+
+  // Nothing was uploaded, and the NIfTI opened before is still the scan shown, with its slice bar.
+  assert.equal(await uploads(), before, 'refused in the browser, before any upload');
   assert.match((await page.textContent('#info')) ?? '', /example_ct_sm\.nii\.gz/);
   assert.match((await page.textContent('#slice-label')) ?? '', /^slice \d+ \(0–29\)/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a zip of JPEG frames still opens in video mode (the browser tells frames from a DICOM series before uploading)', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const frames: Record<string, Uint8Array> = {};
+  for (const f of readdirSync(KVASIR)) frames[`clip/${f}`] = readFileSync(join(KVASIR, f));
+  const zip = join(tmp, 'clip.zip');
+  writeFileSync(zip, zipSync(frames, { level: 0 }));
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', zip);
+  await waitStatus(page, /draw a box around the object on a frame/);
+  assert.equal(await page.evaluate(() => document.body.dataset.mode), 'video');
+  assert.equal(await page.getAttribute('#video-frame', 'max'), String(readdirSync(KVASIR).length - 1));
   assert.deepEqual(errors, []);
   await page.close();
 });

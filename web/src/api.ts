@@ -126,6 +126,12 @@ export class Api {
     );
   }
 
+  /** The upload as the server read it, a .nii.gz for display (DICOM, PNG, JPEG: GET /uploads/{id}/volume.nii.gz). */
+  async displayVolume(uploadId: string): Promise<Uint8Array> {
+    const res = await this.send('GET', `/uploads/${encodeURIComponent(uploadId)}/volume.nii.gz`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
   createSession(uploadId: string, window?: string): Promise<SessionView> {
     return this.json('POST', '/sessions', { uploadId, ...(window && window !== 'auto' ? { window } : {}) });
   }
@@ -174,7 +180,7 @@ export class Api {
     return this.json('GET', `/sessions/${encodeURIComponent(sessionId)}/slices/${slice}`);
   }
 
-  async labelMap(sessionId: string, format: 'nii.gz' | 'nrrd' | 'npz'): Promise<Blob> {
+  async labelMap(sessionId: string, format: 'nii.gz' | 'nrrd' | 'npz' | 'seg.dcm'): Promise<Blob> {
     const res = await this.send('GET', `/sessions/${encodeURIComponent(sessionId)}/labelmap?format=${encodeURIComponent(format)}`);
     return res.blob();
   }

@@ -4,18 +4,20 @@
  * cancel, undo / redo, export, an access token a person can enter when the server asks for one,
  * and reload recovery. It talks to `medsam2 serve` only through Api and draws only through Viewer.
  */
-import { Api, ApiError, type SessionView, type SliceMask } from './api.js';
+import { Api, ApiError, type SessionView, type SliceMask, type UploadView } from './api.js';
 import { BusyGuard } from './busyGuard.js';
 import { History } from './history.js';
 import { Messages, UserError } from './messages.js';
+import { droppedFiles } from './droppedFiles.js';
 import { npzToNifti } from './npzVolume.js';
+import { LOCAL_SCAN, planOpen, type OpenPlan } from './openScan.js';
 import { renderObjects } from './objectList.js';
 import { decodeRle } from './rle.js';
 import { niftiLabels } from './storedLabels.js';
 import { loadFile, loadState, saveFile, saveState, type SavedObject, type SavedState, type SavedView } from './savedState.js';
 import { installShortcuts, type Shortcut } from './shortcuts.js';
 import { BrushTool, brushShortcuts, strokeStatus } from './tools/brush.js';
-import { VIDEO_FILE, VideoMode } from './video/videoMode.js';
+import { VideoMode } from './video/videoMode.js';
 import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 import { WindowControl } from './windowControl.js';
 import type { PropagationTimings } from './propagationTimings.js';
@@ -41,9 +43,6 @@ function onSlice(hit: VoxelHit, axis: number): { slice: number; col: number; row
   return { slice: Math.round(hit.x), col: hit.y, row: hit.z };
 }
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-/** NiiVue reads these itself; .npz is converted; anything else the server may read but we cannot show. */
-const SHOWABLE = /\.(nii|nii\.gz|nrrd|nhdr|mha|npz)$/i;
 
 export class App {
   readonly api = new Api('', () => localStorage.getItem('medsam2.token') ?? undefined);
@@ -131,16 +130,27 @@ export class App {
 
   // ---------- opening ----------
 
-  async openFile(file: File): Promise<void> {
-    if (VIDEO_FILE.test(file.name)) return this.video.open(file);
-    this.video.close();
-    if (!SHOWABLE.test(file.name)) {
-      this.messages.error(
-        new Error(`cannot open "${file.name}": this viewer shows NIfTI (.nii, .nii.gz), NRRD, MetaImage (.mha) and MedSAM2 .npz`),
-        'convert the scan to NIfTI (e.g. dcm2niix for DICOM) and open that',
-      );
+  openFile(file: File): Promise<void> {
+    return this.openFiles([file]);
+  }
+
+  /** One file, several, or a folder's (web/src/openScan.ts decides the path each takes). */
+  async openFiles(files: File[], opts: { folder?: boolean } = {}): Promise<void> {
+    let plan: OpenPlan | undefined;
+    try {
+      this.setStatus('reading…');
+      plan = await planOpen(files, opts);
+    } catch (e) {
+      this.setStatus('idle');
+      this.fail(e);
       return;
     }
+    if (!plan) return this.setStatus('nothing opened');
+    if (plan.kind === 'video') return this.video.open(plan.file);
+    if (plan.kind === 'frames') return this.video.openFolder(plan.files);
+    this.video.close();
+    if (plan.kind === 'server') return this.openUploaded(plan);
+    const file = plan.file;
     const bytes = new Uint8Array(await file.arrayBuffer());
     await this.run('opening', async () => {
       this.setStatus(`uploading ${file.name}…`);
@@ -157,22 +167,56 @@ export class App {
       const session = await this.api.createSession(upload.id);
       this.session = session;
       this.fileName = file.name;
-      this.upload = {
-        format: upload.format,
-        dims: upload.dims,
-        spacing: upload.spacing,
-        modality: upload.modality ?? null,
-        bytes: upload.bytes,
-      };
-      this.objects = [{ objId: 1, name: 'object 1', hidden: false }];
-      this.activeObj = 1;
-      this.shown.clear();
-      await saveFile(bytes).catch(() => this.messages.info('this browser cannot keep the scan for reload (IndexedDB unavailable)'));
-      this.persist();
-      this.showInfo();
-      this.setTool('box');
-      this.setStatus('draw a box on the object (any view)');
+      await this.begin(upload, bytes);
     });
+  }
+
+  /**
+   * A scan NiiVue cannot read (DICOM, PNG, JPEG): uploaded first, then drawn from the server's
+   * reading of it, so the voxels shown are the ones the session segments (openScan.ts).
+   */
+  private async openUploaded(plan: Extract<OpenPlan, { kind: 'server' }>): Promise<void> {
+    await this.run('opening', async () => {
+      this.setStatus(`uploading ${plan.label}…`);
+      this.windowControl.newScan();
+      $<HTMLProgressElement>('progress').value = 0;
+      this.session = undefined;
+      const upload = await this.api.upload(plan.blob, plan.name);
+      this.setStatus('starting a session (the model loads once)…');
+      const session = await this.api.createSession(upload.id);
+      const bytes = await this.api.displayVolume(upload.id);
+      await this.display(bytes, displayName(plan.label));
+      // A picture has one plane: the axial view alone (coronal and sagittal would be one-pixel lines).
+      if (upload.dims[2] === 1) {
+        $<HTMLSelectElement>('layout').value = 'axial';
+        this.viewer.setLayout('axial');
+        this.showSliceBar();
+      }
+      this.viewer.clearAll();
+      this.session = session;
+      this.fileName = plan.label;
+      await this.begin(upload, bytes);
+    });
+  }
+
+  /** The state of a scan just opened with its new session: one object, kept for reload. */
+  private async begin(upload: UploadView, shownBytes: Uint8Array): Promise<void> {
+    this.upload = {
+      format: upload.format,
+      dims: upload.dims,
+      spacing: upload.spacing,
+      modality: upload.modality ?? null,
+      bytes: upload.bytes,
+    };
+    this.objects = [{ objId: 1, name: 'object 1', hidden: false }];
+    this.activeObj = 1;
+    this.shown.clear();
+    offerSegExport(upload.format === 'dicom-zip');
+    await saveFile(shownBytes).catch(() => this.messages.info('this browser cannot keep the scan for reload (IndexedDB unavailable)'));
+    this.persist();
+    this.showInfo();
+    this.setTool('box');
+    this.setStatus('draw a box on the object (any view)');
   }
 
   private async display(bytes: Uint8Array, name: string): Promise<void> {
@@ -231,7 +275,9 @@ export class App {
         saveState(undefined);
         throw e;
       }
-      await this.display(bytes, saved.fileName);
+      // A server-drawn scan (DICOM, PNG, JPEG) was kept as the server's NIfTI.
+      await this.display(bytes, LOCAL_SCAN.test(saved.fileName) ? saved.fileName : displayName(saved.fileName));
+      offerSegExport(saved.upload.format === 'dicom-zip');
       if (saved.view) this.restoreView(saved.view);
       this.session = session;
       this.fileName = saved.fileName;
@@ -756,10 +802,10 @@ export class App {
       this.messages.error(new Error('nothing to export'), 'open a scan and segment something first');
       return;
     }
-    const format = $<HTMLSelectElement>('export-format').value as 'nii.gz' | 'nrrd' | 'npz';
+    const format = $<HTMLSelectElement>('export-format').value as 'nii.gz' | 'nrrd' | 'npz' | 'seg.dcm';
     await this.run('exporting', async () => {
       const blob = await this.api.labelMap(session.id, format);
-      const stem = this.fileName.replace(/\.(nii\.gz|nii|nrrd|nhdr|mha|npz)$/i, '') || 'scan';
+      const stem = this.fileName.replace(/\.(nii\.gz|nii|nrrd|nhdr|mha|npz|png|jpe?g)$/i, '') || 'scan';
       download(blob, `${stem}_seg.${format}`);
       this.setStatus(`exported ${stem}_seg.${format}`);
     });
@@ -894,6 +940,7 @@ export class App {
           this.render();
         },
       },
+      this.viewer.dims[2] === 1,
     );
   }
 
@@ -910,11 +957,13 @@ export class App {
       this.dragHold = undefined;
       release?.();
     });
-    $<HTMLInputElement>('file').addEventListener('change', (e) => {
-      const f = (e.target as HTMLInputElement).files?.[0];
-      if (f) void this.openFile(f);
-      (e.target as HTMLInputElement).value = '';
-    });
+    for (const id of ['file', 'folder'])
+      $<HTMLInputElement>(id).addEventListener('change', (e) => {
+        const input = e.target as HTMLInputElement;
+        const files = [...(input.files ?? [])];
+        input.value = '';
+        if (files.length) void this.openFiles(files, { folder: id === 'folder' });
+      });
     const drop = $('drop');
     drop.addEventListener('dragover', (e) => {
       e.preventDefault();
@@ -924,8 +973,11 @@ export class App {
     drop.addEventListener('drop', (e) => {
       e.preventDefault();
       drop.classList.remove('dragging');
-      const f = e.dataTransfer?.files[0];
-      if (f) void this.openFile(f);
+      if (e.dataTransfer)
+        void droppedFiles(e.dataTransfer).then(
+          ({ files, folder }) => this.openFiles(files, { folder }),
+          (err) => this.fail(err),
+        );
     });
     for (const b of document.querySelectorAll<HTMLButtonElement>('[data-tool]'))
       b.addEventListener('click', () => this.setTool(b.dataset.tool as Tool));
@@ -1020,6 +1072,22 @@ export class App {
     ];
     // Video mode has its own table (web/src/video/videoMode.ts); these keys are the volume view's.
     installShortcuts(shortcuts, $<HTMLTableElement>('help-table'), { active: () => !this.video.active });
+  }
+}
+
+/** What NiiVue is told a server-drawn scan is called (the bytes are the server's .nii.gz). */
+function displayName(label: string): string {
+  return `${label.replace(/\.(png|jpe?g)$/i, '')}.nii.gz`;
+}
+
+/** DICOM SEG is offered in Export only for a DICOM-sourced scan (the server refuses it for others). */
+function offerSegExport(on: boolean): void {
+  const select = $<HTMLSelectElement>('export-format');
+  const option = select.querySelector<HTMLOptionElement>('option[value="seg.dcm"]');
+  if (on && !option) select.append(new Option('DICOM SEG', 'seg.dcm'));
+  if (!on && option) {
+    if (select.value === 'seg.dcm') select.value = 'nii.gz';
+    option.remove();
   }
 }
 

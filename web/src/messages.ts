@@ -1,12 +1,4 @@
-/** An error the app raises itself, with what the person can do about it. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly fix: string,
-  ) {
-    super(message);
-  }
-}
+export { UserError } from './userError.js';
 
 /** The one message line at the top: what went wrong and what to do about it (never console-only). */
 export class Messages {

@@ -2,6 +2,7 @@ import { cssColour } from './colours.js';
 import type { SavedObject } from './savedState.js';
 
 export interface ObjectRow extends SavedObject {
+  voxels: number;
   ml: number;
   first: number;
   last: number;
@@ -14,8 +15,11 @@ export interface ObjectListEvents {
   rename(objId: number, name: string): void;
 }
 
-/** The object panel: colour, name (editable), hide, delete, volume in mL and slice range. */
-export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: number, ev: ObjectListEvents): void {
+/**
+ * The object panel: colour, name (editable), hide, delete, volume in mL and slice range; on a
+ * single picture (a photo, one frame: its 1 mm "spacing" is nominal) the area in pixels instead.
+ */
+export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: number, ev: ObjectListEvents, picture = false): void {
   ul.replaceChildren(
     ...rows.map((o) => {
       const li = document.createElement('li');
@@ -47,7 +51,11 @@ export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: n
       const stats = document.createElement('span');
       stats.className = 'stats';
       stats.textContent =
-        o.first < 0 ? 'no mask yet' : `${o.ml.toFixed(2)} mL · ${o.first === o.last ? `slice ${o.first}` : `slices ${o.first}–${o.last}`}`;
+        o.first < 0
+          ? 'no mask yet'
+          : picture
+            ? `${o.voxels} px`
+            : `${o.ml.toFixed(2)} mL · ${o.first === o.last ? `slice ${o.first}` : `slices ${o.first}–${o.last}`}`;
       li.append(sw, name, hide, del, stats);
       li.addEventListener('click', () => ev.select(o.objId));
       return li;

@@ -10,6 +10,9 @@ import { OBJECT_COLOURS } from './colours.js';
 import { syncSlices } from './storedLabels.js';
 import { CT_AUTO, looksLikeHounsfield, WINDOW_PRESETS, type WindowLevel } from './windowPresets.js';
 
+/** NIfTI's datatype code of unsigned 8-bit voxels. */
+const EIGHT_BIT = 2;
+
 export type ViewLayout = 'multi' | 'axial' | 'coronal' | 'sagittal' | 'render';
 
 export interface VoxelHit {
@@ -233,6 +236,9 @@ export class Viewer {
     const min = img.global_min ?? 0,
       max = img.global_max ?? 255;
     if (looksLikeHounsfield(min, max)) return CT_AUTO;
+    // 8-bit data (a photo, a video frame, a MedSAM2 .npz already windowed to 0–255) is shown as
+    // stored: a percentile stretch made the Kvasir photos harsh.
+    if (img.hdr?.datatypeCode === EIGHT_BIT) return { width: 255, level: 127.5 };
     const lo = img.robust_min ?? min,
       hi = img.robust_max ?? max;
     return { width: hi - lo, level: (hi + lo) / 2 };

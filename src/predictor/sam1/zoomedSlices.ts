@@ -27,6 +27,12 @@ export interface CropRect {
 export const OUTSIDE_LOGIT = -1e4;
 /** Low-res logit given to mask-prompt cells that fall outside the crop the prompt was made in. */
 const LOW_RES_OUTSIDE = -20;
+/**
+ * The crop (and its frame) each low-res answer was made in. Shared by every ZoomedSlices: a
+ * propagation's stored logits (ObjectPropagation.lowRes, clickLogits 'stored') are handed to the next
+ * propagation's decoder, which must resample a crop's logits, not take them for the whole slice's.
+ */
+const madeIn = new WeakMap<Float32Array, { rect: CropRect; frame: SamFrame }>();
 
 export function wholeSlice(w: number, h: number): CropRect {
   return { x0: 0, y0: 0, w, h };
@@ -129,7 +135,6 @@ export function resampleLowRes(low: Float32Array, from: CropRect, ff: SamFrame, 
  */
 export class ZoomedSlices {
   private readonly rects = new WeakMap<Sam1Embedding, CropRect>();
-  private readonly lowRects = new WeakMap<Float32Array, { rect: CropRect; frame: SamFrame }>();
   readonly decoder: Decoder;
 
   constructor(
@@ -151,12 +156,12 @@ export class ZoomedSlices {
     const { width: w, height: h } = this.slices;
     const rect = this.rects.get(emb) ?? wholeSlice(w, h);
     // A mask prompt this decoder did not make (a whole-slice decode beneath it) was made on the whole slice.
-    const made = maskInput && (this.lowRects.get(maskInput) ?? { rect: wholeSlice(w, h), frame: samFrame(h, w, emb.frame.size) });
+    const made = maskInput && (madeIn.get(maskInput) ?? { rect: wholeSlice(w, h), frame: samFrame(h, w, emb.frame.size) });
     const whole = isWholeSlice(rect, w, h);
     if (whole && (!made || isWholeSlice(made.rect, w, h))) {
       // The ordinary path: nothing to shift, paste or resample.
       const d = await inner.decode(emb, prompt, maskInput);
-      this.lowRects.set(d.lowRes, { rect, frame: emb.frame });
+      madeIn.set(d.lowRes, { rect, frame: emb.frame });
       return d;
     }
     const shifted: Sam1Prompt = {};
@@ -171,7 +176,7 @@ export class ZoomedSlices {
     const input =
       maskInput && made && !sameRect(made.rect, rect) ? resampleLowRes(maskInput, made.rect, made.frame, rect, emb.frame) : maskInput;
     const d = await inner.decode(emb, shifted, input);
-    this.lowRects.set(d.lowRes, { rect, frame: emb.frame });
+    madeIn.set(d.lowRes, { rect, frame: emb.frame });
     return { ...d, logits: whole ? d.logits : pasteLogits(d.logits, rect, w, h) };
   }
 }

@@ -156,8 +156,9 @@ export class VideoMode {
     wrap.addEventListener('dragover', (e) => e.preventDefault());
     wrap.addEventListener('drop', (e) => {
       e.preventDefault();
+      // The app decides what a drop is (a DICOM zip or folder opens as a volume: web/src/openScan.ts).
       const f = e.dataTransfer?.files[0];
-      if (f) void (VIDEO_FILE.test(f.name) ? this.open(f) : this.openOther(f));
+      if (f) void this.openOther(f);
     });
 
     const timeline = h('div', { class: 'video-timeline' });
@@ -229,8 +230,8 @@ export class VideoMode {
       // draws NIfTI-like files only: say so and how to get one, not "not a video".
       if (upload.kind !== 'video' && upload.format === 'dicom-zip')
         throw new UserError(
-          `"${file.name}" is a zipped DICOM series: the app cannot show DICOM yet`,
-          'convert the series to NIfTI (unzip, then dcm2niix -z y FOLDER) and open the .nii.gz, or segment the folder with medsam2 segment FOLDER',
+          `"${file.name}" is a zipped DICOM series, not a video`,
+          'open it with Open… (or drop it on the scan view): the app opens DICOM series as volumes',
         );
       if (upload.kind !== 'video')
         throw new UserError(
