@@ -220,7 +220,10 @@ test('a reload restores the layout, the window (preset or custom) and the crossh
   await page.mouse.move(x - 50, y + 40, { steps: 8 });
   await page.mouse.up();
   await page.waitForFunction(() => document.getElementById('window').value === 'custom', undefined, { timeout: 30_000 });
+  // The list turns "custom" at the drag's first move; its last W/L is noted once the release is handled.
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 50)));
   const custom = await calRange(page);
+  // Reloaded at once (within the app's 150 ms save delay): the last W/L must still come back.
   await page.reload();
   await ready(page);
   await waitStatus(page, /session restored/);

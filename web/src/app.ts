@@ -333,6 +333,14 @@ export class App {
     }, 150);
   }
 
+  /** Saves a pending state now: a reload or a closed tab within those 150 ms must not lose the last change. */
+  private flushPersist(): void {
+    if (this.persistTimer === undefined) return;
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    this.persist();
+  }
+
   // ---------- prompts ----------
 
   private onPointerDown(e: PointerEvent): void {
@@ -945,6 +953,7 @@ export class App {
   }
 
   private wire(): void {
+    window.addEventListener('pagehide', () => this.flushPersist());
     const canvas = $('gl');
     canvas.addEventListener('pointerdown', (e) => this.onPointerDown(e));
     canvas.addEventListener('pointermove', (e) => this.onPointerMove(e));
