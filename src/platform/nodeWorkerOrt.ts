@@ -10,22 +10,13 @@
  * The server installs it (`useWorkerOrt`); the CLI and the library keep the in-process runtime.
  */
 import { Worker } from 'node:worker_threads';
-import type { InferenceSession } from 'onnxruntime-common';
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { nodePlatform } from './node.js';
 import { type OrtRuntime, type Platform, getPlatform, setPlatform } from './platform.js';
 
-type TypedArray =
-  | Float32Array
-  | Float64Array
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | BigInt64Array
-  | BigUint64Array;
+/** The typed arrays a tensor's data can be (ORT's own union, less string tensors). */
+type TypedArray = Exclude<Tensor.DataType, string[]>;
 
 /** A tensor as it crosses the thread boundary. */
 export interface WireTensor {

@@ -6,16 +6,9 @@ import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
 import { WeightStore } from '../../src/models/onnx/weightStore.js';
 import { linear, layerNorm, mlp } from '../../src/models/onnx/torchLayers.js';
 import type { NdArray } from '../../src/io/ndarray.js';
+import { seededFloats } from '../helpers/seededFloats.js';
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    a[i] = s / 2147483648 - 0.5;
-  }
-  return a;
-}
+const rand = seededFloats;
 
 test('graph builder emits a valid ONNX model whose Linear/LayerNorm/GELU match a JS reference', async () => {
   const [inp, hid, out] = [5, 7, 3];

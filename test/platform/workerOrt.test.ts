@@ -7,16 +7,9 @@ import { OrtSession } from '../../src/engine/ortSession.js';
 import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
 import { getPlatform, setPlatform } from '../../src/platform/platform.js';
 import { WorkerInferenceSession, useWorkerOrt, workerOrtRuntime } from '../../src/platform/nodeWorkerOrt.js';
+import { seededFloats } from '../helpers/seededFloats.js';
 
-function rand(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    a[i] = s / 2147483648 - 0.5;
-  }
-  return a;
-}
+const rand = seededFloats;
 
 /** x [2,64] → MatMul [64,48] → GELU → Softmax: outputs y and the pre-softmax h (a dynamic batch dim). */
 function smallGraph(): Uint8Array {
