@@ -48,6 +48,15 @@ export const TAG = {
   temporalPositionIndex: 'x00209128',
 } as const;
 
+/** Modalities whose objects are not image slices of a series (SEG, RTSTRUCT, SR, …). */
+export const NON_IMAGE_MODALITIES = new Set(['SEG', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'SR', 'PR', 'KO', 'REG', 'DOC']);
+
+/** Whether a parsed object is an image slice (pixel data, not a SEG/RTSTRUCT/SR/… object). */
+export function isImage(ds: DataSet): boolean {
+  const modality = (ds.string(TAG.modality) ?? '').toUpperCase();
+  return !!ds.elements[TAG.pixelData] && !NON_IMAGE_MODALITIES.has(modality);
+}
+
 /** Backslash-separated decimal strings (DS) as numbers; undefined if absent or malformed. */
 export function dsNumbers(ds: DataSet | undefined, tag: string, n: number): number[] | undefined {
   const s = ds?.string(tag);

@@ -7,7 +7,7 @@
  * so a folder too big for one upload is refused with what to do instead of filling the tab's memory.
  */
 import { unzipSync, zipSync } from 'fflate';
-import { TAG, parseDicomBytes, type DataSet } from '../../src/io/dicomLib.js';
+import { TAG, isImage, parseDicomBytes } from '../../src/io/dicomLib.js';
 import { UserError } from './userError.js';
 
 /** What one upload may hold (the server's default --max-upload-bytes; it re-checks with its own). */
@@ -35,16 +35,6 @@ export interface DicomSeriesGroup {
 /** Files that are certainly not DICOM (pictures, documents, the junk of archivers), skipped unread. */
 const NOT_DICOM =
   /(^|\/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini)|\.(txt|xml|json|html?|pdf|jpe?g|png|gif|bmp|nii|gz|nrrd|mha|mhd|npz|zip|csv|md)$/i;
-
-/**
- * Modalities without an image, as src/io/dicom/series.ts NON_IMAGE_MODALITIES (its isImage is not
- * imported: that module brings the wasm pixel codecs into the bundle, and nothing here decodes).
- */
-const NON_IMAGE = new Set(['SEG', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'SR', 'PR', 'KO', 'REG', 'DOC']);
-
-function isImage(ds: DataSet): boolean {
-  return !!ds.elements[TAG.pixelData] && !NON_IMAGE.has((ds.string(TAG.modality) ?? '').toUpperCase());
-}
 
 /** The path a file was picked under (a folder's relative path), else its name. */
 export function pickedName(f: File): string {

@@ -6,7 +6,7 @@
  */
 import { MedsamError } from '../../common/errors.js';
 import { cross, dot, fromColumns, normalize, type Vec3 } from '../geometry.js';
-import { dsNumbers, firstItem, parseDicomBytes, TAG, type DataSet } from '../dicomLib.js';
+import { dsNumbers, firstItem, isImage, NON_IMAGE_MODALITIES, parseDicomBytes, TAG, type DataSet } from '../dicomLib.js';
 import { decodeFrame, pixelFormat, type ColourMode, type PixelFormat } from '../dicomPixels.js';
 import type { NumericArray } from '../ndarray.js';
 import type { Volume } from '../volume.js';
@@ -77,9 +77,6 @@ interface DicomSlice {
   fmt: PixelFormat;
 }
 
-/** SOP classes and modalities that are not image slices of a series (SEG, RTSTRUCT, SR, …). */
-export const NON_IMAGE_MODALITIES = new Set(['SEG', 'RTSTRUCT', 'RTPLAN', 'RTDOSE', 'SR', 'PR', 'KO', 'REG', 'DOC']);
-
 /** Last path or URL component, for messages (node:path is not available in browsers). */
 function basename(p: string): string {
   return p.split(/[\\/]/).pop() ?? p;
@@ -135,11 +132,6 @@ export async function readDicomObject(input: DicomInput, opts: DicomSeriesOption
       'pass the image series it refers to',
     );
   return assemble(slicesOf(ds, input.name), ds.string(TAG.seriesUid) ?? '', input.name, opts);
-}
-
-export function isImage(ds: DataSet): boolean {
-  const modality = (ds.string(TAG.modality) ?? '').toUpperCase();
-  return !!ds.elements[TAG.pixelData] && !NON_IMAGE_MODALITIES.has(modality);
 }
 
 /** Image attributes without pixel data: dicom-parser stops quietly at the cut of a truncated file. */
