@@ -13,7 +13,7 @@
  * DICOM files are grouped into series here (dicomFiles.ts) so that a folder holding several lets
  * the person pick one (seriesPicker.ts) before anything is uploaded.
  */
-import { unzipSync } from 'fflate';
+import { isFrameZip, JUNK_NAME } from '../../src/io/frameZip.js';
 import { groupSeries, noDicom, pickedName, readCandidates, unzipMembers, zipSeries, type DicomSeriesGroup } from './dicomFiles.js';
 import { UserError } from './messages.js';
 import { pickSeries } from './seriesPicker.js';
@@ -22,7 +22,6 @@ import { pickSeries } from './seriesPicker.js';
 export const LOCAL_SCAN = /\.(nii|nii\.gz|nrrd|nhdr|mha|npz)$/i;
 const VIDEO = /\.(mp4|m4v|mov|avi|mkv|webm)$/i;
 const PICTURE = /\.(png|jpe?g)$/i;
-const JUNK = /(^|\/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini)/;
 
 export type OpenPlan =
   /** Drawn from the local file by NiiVue. */
@@ -34,22 +33,6 @@ export type OpenPlan =
   /** Uploaded as `name`, drawn from the server's reading; `label` is what the side panel and exports call it. */
   | { kind: 'server'; blob: Blob; name: string; label: string };
 
-/** A zip whose members are all pictures is video frames (the server decides the same: isFrameZip). */
-function isFrameZip(bytes: Uint8Array): boolean {
-  const names: string[] = [];
-  try {
-    unzipSync(bytes, {
-      filter: (f) => {
-        if (!f.name.endsWith('/') && !JUNK.test(f.name)) names.push(f.name);
-        return false;
-      },
-    });
-  } catch {
-    return false;
-  }
-  return names.length > 0 && names.every((n) => PICTURE.test(n));
-}
-
 async function oneSeries(groups: DicomSeriesGroup[], where: string, looked: number): Promise<DicomSeriesGroup | undefined> {
   if (groups.length === 0) throw noDicom(where, looked);
   if (groups.length === 1) return groups[0];
@@ -58,7 +41,7 @@ async function oneSeries(groups: DicomSeriesGroup[], where: string, looked: numb
 
 /** The plan for what was picked or dropped; undefined when the person cancelled a series choice. */
 export async function planOpen(files: File[], opts: { folder?: boolean } = {}): Promise<OpenPlan | undefined> {
-  const real = files.filter((f) => !JUNK.test(pickedName(f)) && !f.name.startsWith('.'));
+  const real = files.filter((f) => !JUNK_NAME.test(pickedName(f)) && !f.name.startsWith('.'));
   if (real.length === 0)
     throw new UserError(opts.folder ? 'the folder is empty' : 'no file was picked', 'pick a scan file or a DICOM folder');
   if (real.length === 1 && !opts.folder) return planFile(real[0]!);

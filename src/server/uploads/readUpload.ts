@@ -3,7 +3,8 @@ import type { Volume } from '../../io/volume.js';
 import type { LoadedFrames } from '../../pipelines/videoFrames.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { UploadRow } from '../store/repository.js';
-import { frameGrid, isFrameZip, readUploadedVideo, videoFormatOf, type VideoUploadFormat } from '../video/readUploadedVideo.js';
+import { isFrameZip } from '../../io/frameZip.js';
+import { frameGrid, readUploadedVideo, videoFormatOf, type VideoUploadFormat } from '../video/readUploadedVideo.js';
 import { readUploadedVolume, uploadFormat, type UploadFormat, type VolumeLimits } from './readUploadedVolume.js';
 
 /** Every format an upload can have: a volume's, or a video's. */

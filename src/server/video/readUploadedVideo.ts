@@ -5,6 +5,7 @@ import { runFfmpeg } from '../../io/ffmpeg.js';
 import { parseVideoStreamInfo, readVideo } from '../../io/video.js';
 import { IDENTITY_DIRECTION, type Volume } from '../../io/volume.js';
 import { ZipArchive } from '../../io/zip.js';
+import { FRAME_NAME, zipMembers } from '../../io/frameZip.js';
 import { loadFrames, type LoadedFrames } from '../../pipelines/videoFrames.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
 import type { VolumeLimits } from '../uploads/readUploadedVolume.js';
@@ -27,8 +28,6 @@ export function isVideoFormat(format: string): format is VideoUploadFormat {
 }
 
 const VIDEO_NAME = /\.(mp4|m4v|mov|avi|mkv|webm)$/i;
-const FRAME_NAME = /\.(png|jpe?g)$/i;
-const JUNK = /(^|\/)(__MACOSX|\.DS_Store|Thumbs\.db)/;
 
 /** 'video' by extension or by container magic (ISO BMFF 'ftyp', RIFF AVI, Matroska/WebM EBML); else undefined. */
 export function videoFormatOf(name: string, head: Uint8Array): VideoUploadFormat | undefined {
@@ -38,21 +37,6 @@ export function videoFormatOf(name: string, head: Uint8Array): VideoUploadFormat
   if (head.length >= 12 && ascii(0, 4) === 'RIFF' && ascii(8, 11) === 'AVI') return 'video';
   if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'video';
   return undefined;
-}
-
-/** The non-junk, non-folder members of a zip. */
-function members(zip: ZipArchive): string[] {
-  return zip.names().filter((n) => !n.endsWith('/') && !JUNK.test(n));
-}
-
-/** A zip upload whose members are all PNG/JPEG pictures is a frame sequence (else a DICOM series). */
-export function isFrameZip(bytes: Uint8Array): boolean {
-  try {
-    const m = members(ZipArchive.open(bytes, 'upload'));
-    return m.length > 0 && m.every((n) => FRAME_NAME.test(n));
-  } catch {
-    return false;
-  }
 }
 
 function tooBig(what: string, limit: number, flag: string): HttpError {
@@ -136,7 +120,7 @@ async function readFrameZip(path: string, name: string, limits: VolumeLimits, sc
   } catch (e) {
     throw e instanceof MedsamError ? fromMedsamError(e) : e;
   }
-  const files = members(zip).sort((a, b) => naturalOrder.compare(a, b) || (a < b ? -1 : 1));
+  const files = zipMembers(zip).sort((a, b) => naturalOrder.compare(a, b) || (a < b ? -1 : 1));
   if (files.length === 0) throw new HttpError(400, `upload '${name}' holds no PNG/JPEG frames`, 'zip the frames of one video');
   if (files.length > limits.maxSlices) throw tooBig(`upload '${name}' has ${files.length} frames, which`, limits.maxSlices, '--max-slices');
   let declared = 0;
