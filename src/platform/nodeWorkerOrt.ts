@@ -9,11 +9,12 @@
  * options, so results are bit-identical. Hand-written: no library offers this for onnxruntime-node.
  * The server installs it (`useWorkerOrt`); the CLI and the library keep the in-process runtime.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
 import * as ort from 'onnxruntime-node';
 import { nodePlatform } from './node.js';
 import { type OrtRuntime, type Platform, getPlatform, setPlatform } from './platform.js';
+import { spawnSiblingWorker } from './siblingWorker.js';
 
 /** The typed arrays a tensor's data can be (ORT's own union, less string tensors). */
 type TypedArray = Exclude<Tensor.DataType, string[]>;
@@ -71,7 +72,7 @@ export class WorkerInferenceSession {
     if (typeof model !== 'string' && !(model instanceof Uint8Array)) {
       throw new TypeError('the worker ORT runtime creates sessions from a file path or a Uint8Array only');
     }
-    const worker = spawnWorker({ model, options });
+    const worker = spawnSiblingWorker(import.meta.url, 'nodeWorkerOrtThread', { model, options });
     // Until `session` exists the worker answers through this one-off channel.
     const first = new Promise<WorkerOrtReply>((resolve, reject) => {
       const onMessage = (r: WorkerOrtReply) => {
@@ -213,20 +214,4 @@ export function useWorkerOrt(): void {
     p = nodePlatform;
   }
   if (p.ort === nodePlatform.ort) setPlatform(withWorkerOrt(p));
-}
-
-/**
- * The compiled .js next to this file, or (running from the TypeScript sources under tsx, as tests
- * and scripts do) the .ts through tsx's loader, which a worker does not inherit (clickDecoders.ts).
- */
-function spawnWorker(workerData: { model: string | Uint8Array; options: InferenceSession.SessionOptions }): Worker {
-  if (import.meta.url.endsWith('.ts')) {
-    const url = new URL('./nodeWorkerOrtThread.ts', import.meta.url).href;
-    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, {
-      eval: true,
-      execArgv: [],
-      workerData,
-    });
-  }
-  return new Worker(new URL('./nodeWorkerOrtThread.js', import.meta.url), { workerData });
 }

@@ -1,9 +1,10 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { MedsamError } from '../common/errors.js';
 import { sam1Decoded, sam1DecoderFeeds, type Sam1Decoded, type Sam1Embedding, type Sam1Prompt } from '../engine/sam1Engine.js';
 import { reportOrtRun } from '../engine/ortRunObserver.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Sam1Decoder } from '../predictor/sam1Propagator.js';
+import { spawnSiblingWorker } from '../platform/siblingWorker.js';
 
 export interface DecodeRequest {
   id: number;
@@ -56,7 +57,7 @@ export class ClickDecoderPool implements Sam1Decoder {
     readonly threads = 1,
   ) {
     for (let i = 0; i < size; i++) {
-      const w = spawnWorker(modelPath, threads);
+      const w = spawnSiblingWorker(import.meta.url, 'clickDecoderWorker', { modelPath, threads });
       w.unref(); // a forgotten pool never keeps the process alive
       w.on('message', (r: DecodeReply) => {
         const job = this.inFlight.get(r.id);
@@ -161,22 +162,4 @@ export class ClickDecoders {
     await Promise.all([...this.pools.values()].map((p) => p.close()));
     this.pools.clear();
   }
-}
-
-/**
- * A worker running clickDecoderWorker: the compiled .js next to this file, or (running from the
- * TypeScript sources under tsx, as tests and scripts do) the .ts through tsx's loader, which a
- * worker does not inherit from the parent's --import.
- */
-function spawnWorker(modelPath: string, threads: number): Worker {
-  const workerData = { modelPath, threads };
-  if (import.meta.url.endsWith('.ts')) {
-    const url = new URL('./clickDecoderWorker.ts', import.meta.url).href;
-    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, {
-      eval: true,
-      execArgv: [],
-      workerData,
-    });
-  }
-  return new Worker(new URL('./clickDecoderWorker.js', import.meta.url), { workerData });
 }

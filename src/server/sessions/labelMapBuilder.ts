@@ -1,6 +1,7 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { buildLabelMap } from '../../session/labelMap.js';
 import type { LabelMapParts } from '../../session/types.js';
+import { spawnSiblingWorker } from '../../platform/siblingWorker.js';
 
 /**
  * Builds volume label maps on one worker thread, so a label-map save does not hold the event loop
@@ -29,7 +30,7 @@ export class LabelMapBuilder {
     if (this.worker) return this.worker;
     let w: Worker;
     try {
-      w = spawnWorker();
+      w = spawnSiblingWorker(import.meta.url, 'labelMapWorker');
     } catch {
       return undefined;
     }
@@ -59,16 +60,4 @@ export class LabelMapBuilder {
     // No ONNX Runtime in this worker: terminating it mid-build is safe.
     if (w) await w.terminate();
   }
-}
-
-/** The compiled .js beside this file, or under tsx (tests, scripts) the .ts through tsx's loader (as clickDecoders.ts). */
-function spawnWorker(): Worker {
-  if (import.meta.url.endsWith('.ts')) {
-    const url = new URL('./labelMapWorker.ts', import.meta.url).href;
-    return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, {
-      eval: true,
-      execArgv: [],
-    });
-  }
-  return new Worker(new URL('./labelMapWorker.js', import.meta.url));
 }
