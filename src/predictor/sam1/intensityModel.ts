@@ -30,9 +30,8 @@ export function buildIntensityModel(smoothedKey: Uint8Array, keyMask: Uint8Array
   // The ring is half the object's equivalent radius wide (at least 3 px): wide enough to sample the
   // tissue a leaking mask would spill into, narrow enough to stay local.
   const ringRadius = Math.max(3, Math.round(0.5 * Math.sqrt(maskArea(keyMask) / Math.PI)));
-  const { fg, bg } = intensityHistograms(smoothedKey, keyMask, w, h, ringRadius);
+  const { fg, bg, ring } = intensityHistograms(smoothedKey, keyMask, w, h, ringRadius);
   const objectLike = voteFromHistograms(fg, bg);
-  const ring = dilate(keyMask, w, h, ringRadius);
   let tp = 0,
     nf = 0,
     tn = 0,
@@ -52,7 +51,8 @@ export function buildIntensityModel(smoothedKey: Uint8Array, keyMask: Uint8Array
 
 /**
  * Normalised grey-level histograms (BINS bins) of a smoothed slice inside `mask` and in the ring of
- * `ringRadius` px around it. Laplace (+1) smoothing keeps empty bins from voting with certainty.
+ * `ringRadius` px around it (returned too: the mask dilated by it). Laplace (+1) smoothing keeps
+ * empty bins from voting with certainty.
  */
 export function intensityHistograms(
   smoothed: Uint8Array,
@@ -60,7 +60,7 @@ export function intensityHistograms(
   w: number,
   h: number,
   ringRadius: number,
-): { fg: Float64Array; bg: Float64Array } {
+): { fg: Float64Array; bg: Float64Array; ring: Uint8Array } {
   const ring = dilate(mask, w, h, ringRadius);
   const fg = new Float64Array(BINS).fill(1),
     bg = new Float64Array(BINS).fill(1);
@@ -74,7 +74,7 @@ export function intensityHistograms(
     fg[b]! /= sf;
     bg[b]! /= sb;
   }
-  return { fg, bg };
+  return { fg, bg, ring };
 }
 
 /** Per grey level: 1 where the object's histogram beats the surroundings'. */
