@@ -1,7 +1,8 @@
 /**
  * What survives a reload: the session id, object names and the view (layout, window, crosshair, opacity)
- * in localStorage, and the opened file's bytes in IndexedDB (the server keeps masks and prompts,
- * but has no endpoint that returns the scan for display, so the browser keeps its own copy).
+ * in localStorage, and the bytes the viewer drew in IndexedDB, so a reload draws the scan without
+ * downloading it again (the server keeps masks and prompts; a server-drawn scan — DICOM, PNG,
+ * JPEG — is kept as the display NIfTI the server sent).
  */
 
 export interface SavedObject {

@@ -2,19 +2,15 @@
  * Display windows: the CLI's CT presets (width, level), "auto" and "custom" (a Navigate drag).
  * Display only: the model's input window is the server's preprocessing, never these.
  */
+import { CT_WINDOW_PRESETS } from '../../src/preprocess/intensity.js';
+
 export interface WindowLevel {
   width: number;
   level: number;
 }
 
-export const WINDOW_PRESETS: Record<string, WindowLevel | null> = {
-  auto: null,
-  abdomen: { width: 400, level: 40 },
-  lung: { width: 1500, level: -600 },
-  brain: { width: 80, level: 40 },
-  mediastinum: { width: 350, level: 50 },
-  bone: { width: 1800, level: 400 },
-};
+/** "auto" (decided per scan: see CT_AUTO) and the CLI's own CT presets (src/preprocess/intensity.ts). */
+export const WINDOW_PRESETS: Record<string, WindowLevel | null> = { auto: null, ...CT_WINDOW_PRESETS };
 
 /**
  * What "auto" shows on a CT in Hounsfield units: the soft-tissue window (W 400, L 40; Slicer's
@@ -24,7 +20,7 @@ export const WINDOW_PRESETS: Record<string, WindowLevel | null> = {
  * was tried on paper: −347..156 HU there, still washed out and shifted by how much bone and gas
  * a scan holds; the fixed soft-tissue window is what a radiologist opens a CT with.
  */
-export const CT_AUTO: WindowLevel = { width: 400, level: 40 };
+export const CT_AUTO: WindowLevel = CT_WINDOW_PRESETS.abdomen;
 
 /**
  * Whether a scan's values read as CT Hounsfield units: air at about −1000 (the minimum between
