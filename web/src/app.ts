@@ -115,6 +115,7 @@ export class App {
     this.video.close();
     await this.run('opening', async () => {
       await this.display(bytes, fileName);
+      this.onePlaneLayout();
       this.session = session;
       this.fileName = fileName;
       this.upload = undefined;
@@ -186,17 +187,20 @@ export class App {
       const session = await this.api.createSession(upload.id);
       const bytes = await this.api.displayVolume(upload.id);
       await this.display(bytes, displayName(plan.label));
-      // A picture has one plane: the axial view alone (coronal and sagittal would be one-pixel lines).
-      if (upload.dims[2] === 1) {
-        $<HTMLSelectElement>('layout').value = 'axial';
-        this.viewer.setLayout('axial');
-        this.showSliceBar();
-      }
+      this.onePlaneLayout();
       this.viewer.clearAll();
       this.session = session;
       this.fileName = plan.label;
       await this.begin(upload, bytes);
     });
+  }
+
+  /** A picture has one plane: the axial view alone (coronal and sagittal would be one-pixel lines). */
+  private onePlaneLayout(): void {
+    if (this.viewer.dims[2] !== 1) return;
+    $<HTMLSelectElement>('layout').value = 'axial';
+    this.viewer.setLayout('axial');
+    this.showSliceBar();
   }
 
   /** The state of a scan just opened with its new session: one object, kept for reload. */
