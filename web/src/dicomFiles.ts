@@ -215,16 +215,24 @@ export function zipSeries(g: DicomSeriesGroup): Uint8Array<ArrayBuffer> {
  * the thread handed back between slices of work (each member's CRC is main-thread work), and cancel.
  */
 export async function packSeries(g: DicomSeriesGroup, work: Work = {}): Promise<Blob> {
-  const chunks: Uint8Array[] = [];
+  // The zip grows as a Blob made of the last Blob and the new chunks: each step copies only its
+  // new bytes (one Blob of all chunks at the end copied 300 MB in one 250 ms task).
+  let packed = new Blob([]);
+  let chunks: Uint8Array<ArrayBuffer>[] = [];
+  const flush = () => {
+    if (chunks.length) packed = new Blob([packed, ...chunks]);
+    chunks = [];
+  };
   let failed: Error | undefined;
   const zip = new Zip((err, chunk) => {
     if (err) failed = err;
-    else chunks.push(chunk);
+    else chunks.push(chunk as Uint8Array<ArrayBuffer>);
   });
   const pause = yielder(work.signal);
   const total = g.files.length;
   work.onProgress?.('packing', 0, total);
   for (let i = 0; i < total; i++) {
+    if (chunks.length >= 64) flush();
     await pause();
     const member = new ZipPassThrough(`${String(i).padStart(5, '0')}.dcm`);
     zip.add(member);
@@ -234,5 +242,6 @@ export async function packSeries(g: DicomSeriesGroup, work: Work = {}): Promise<
   }
   zip.end();
   if (failed) throw failed;
-  return new Blob(chunks as Uint8Array<ArrayBuffer>[]);
+  flush();
+  return packed;
 }

@@ -166,6 +166,8 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
   const viewer = new Viewer(canvas);
   await viewer.attach();
   await viewer.show(vol.bytes, vol.fileName);
+  // The case page's "auto" window (soft tissue on a CT in HU), not NiiVue's 2-98 % range of a mostly-air CT.
+  viewer.setWindow('auto');
   viewer.setLayout('axial');
   // No crosshair over the diff: its cyan would read as "only in B".
   viewer.nv.setCrosshairWidth(0);
