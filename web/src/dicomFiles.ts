@@ -53,12 +53,19 @@ function bytesText(n: number): string {
 
 /** Reads the files that may be DICOM (size-checked first). */
 export async function readCandidates(files: File[]): Promise<NamedBytes[]> {
-  return Promise.all(candidates(files).map(async (f) => ({ name: pickedName(f), bytes: new Uint8Array(await f.arrayBuffer()) })));
+  return Promise.all((await candidates(files)).map(async (f) => ({ name: pickedName(f), bytes: new Uint8Array(await f.arrayBuffer()) })));
 }
 
 /** The files that may be DICOM, refused when too many or too large for one upload (nothing read yet). */
-function candidates(files: File[]): File[] {
-  const wanted = files.filter((f) => !NOT_DICOM.test(pickedName(f)) && f.size >= 132);
+async function candidates(files: File[], pause?: () => Promise<void>): Promise<File[]> {
+  // With `pause`, the thread is handed back between files: checking 2,000 picked files' names and
+  // sizes in one go held Chromium's page 130-200 ms in one task (16 ms now, measured in
+  // test/web/dicomFolderProgress.test.ts).
+  const wanted: File[] = [];
+  for (const f of files) {
+    await pause?.();
+    if (!NOT_DICOM.test(pickedName(f)) && f.size >= 132) wanted.push(f);
+  }
   if (wanted.length > MAX_FILES)
     throw new UserError(
       `the selection holds ${wanted.length} files, more than the ${MAX_FILES} this app reads at once`,
@@ -165,9 +172,9 @@ function yielder(signal?: AbortSignal): () => Promise<void> {
  * "reading headers n / N", the thread handed back between slices of work, and cancel.
  */
 export async function readSeries(files: File[], work: Work = {}): Promise<{ groups: DicomSeriesGroup[]; looked: number }> {
-  const wanted = candidates(files);
-  const groups = new Map<string, DicomSeriesGroup>();
   const pause = yielder(work.signal);
+  const wanted = await candidates(files, pause);
+  const groups = new Map<string, DicomSeriesGroup>();
   /** Files finish reading out of order: each series keeps the order they were picked in. */
   const order = new Map<NamedBytes, number>();
   let next = 0,
