@@ -3,7 +3,7 @@
  * graph builder (BENCHMARKS.md "Exact mode, fifth pass: window padding").
  *
  *   node --import tsx scripts/benchHieraPadding.ts                    # GFLOP table only
- *   node --import tsx scripts/benchHieraPadding.ts --old-src DIR --pairs 10 [--threads 2]
+ *   node --import tsx scripts/benchHieraPadding.ts --old-src DIR --pairs 10 [--flow-pairs 3] [--threads 2]
  *
  * The table counts the trunk blocks' GEMM FLOPs (multiply-add = 2: qkv, shortcut proj, attention
  * products, proj, MLP) in three forms: upstream's MultiScaleBlock (tokens zero-padded to the window
@@ -13,7 +13,8 @@
  * needed), for the SAM2.1 / MedSAM2 Hiera configs at 512 and 1024 px.
  * The A/B builds the tiny512 fixture encoder with this tree's builder and with DIR's (a copy of an
  * older src/, e.g. `git archive <commit> src | tar -x -C DIR`, with node_modules reachable from DIR)
- * and times them alternately in one process (ms/frame, medians).
+ * and times them alternately in one process (ms/frame, medians); --flow-pairs also runs the bench's
+ * `box_bidir` flow (scripts/benchSam2.ts) with all graphs compiled by each tree, alternately.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,6 +27,9 @@ import { WeightStore } from '../src/models/onnx/weightStore.js';
 import { imageEncoderConfigFromYaml, type HieraTrunkConfig } from '../src/models/sam2/graphs/hieraConfig.js';
 import { hieraPlan } from '../src/models/sam2/graphs/hieraTrunk.js';
 import { buildImageEncoderGraph, IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
+import { compileSam2, sam2ConfigsFromYaml } from '../src/models/sam2/compile.js';
+import { Sam2Engine } from '../src/engine/sam2/sam2Engine.js';
+import { boxBidir, fixtureFiles, loadVolume } from './benchSam2.js';
 
 setPlatform(nodePlatform);
 
@@ -123,7 +127,13 @@ async function abEncoder(oldSrc: string, pairs: number, threads: number): Promis
   const old = (await import(resolve(oldSrc, 'src/models/sam2/graphs/imageEncoder.ts'))) as {
     buildImageEncoderGraph: typeof buildImageEncoderGraph;
   };
-  const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  // no idle spinning: process CPU time then counts only work, which a shared machine can still measure
+  const opts: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
   const sessions = {
     old: await ort.InferenceSession.create(old.buildImageEncoderGraph(cfg, ws), opts),
     new: await ort.InferenceSession.create(buildImageEncoderGraph(cfg, ws), opts),
@@ -137,11 +147,15 @@ async function abEncoder(oldSrc: string, pairs: number, threads: number): Promis
   let maxDiff = 0;
   for (let i = 0; i < outs.old!.length; i++) maxDiff = Math.max(maxDiff, Math.abs(outs.old![i]! - outs.new![i]!));
   const ms: Record<'old' | 'new', number[]> = { old: [], new: [] };
+  const cpu: Record<'old' | 'new', number[]> = { old: [], new: [] };
   for (let p = 0; p < pairs; p++)
     for (const k of (p % 2 ? ['new', 'old'] : ['old', 'new']) as ('old' | 'new')[]) {
+      const c = process.cpuUsage();
       const t0 = performance.now();
       await sessions[k].run(feeds);
       ms[k].push(performance.now() - t0);
+      const dc = process.cpuUsage(c);
+      cpu[k].push((dc.user + dc.system) / 1000);
     }
   console.log(
     `tiny512 encoder, ${pairs} interleaved pairs, ${threads} threads: vision_features max |old - new| ${maxDiff.toExponential(2)}`,
@@ -154,8 +168,38 @@ async function abEncoder(oldSrc: string, pairs: number, threads: number): Promis
   console.log(`  old/new per pair: median ${median(ratios).toFixed(3)}`);
 }
 
+async function abFlow(oldSrc: string, pairs: number, threads: number): Promise<void> {
+  const files = fixtureFiles();
+  const ckpt = await loadCheckpoint(files.checkpoint);
+  const configs = sam2ConfigsFromYaml(readFileSync(files.config, 'utf8'));
+  const old = (await import(resolve(oldSrc, 'src/models/sam2/compile.ts'))) as { compileSam2: typeof compileSam2 };
+  const engines = {
+    old: await Sam2Engine.create(old.compileSam2(ckpt, configs), { threads }),
+    new: await Sam2Engine.create(compileSam2(ckpt, configs), { threads }),
+  };
+  const vol = loadVolume(files.input);
+  const box = files.manifest.info.gt_mid_box as number[];
+  for (const e of Object.values(engines)) await boxBidir(e, vol, box); // warm-up
+  const s: Record<'old' | 'new', number[]> = { old: [], new: [] };
+  const enc: Record<'old' | 'new', number[]> = { old: [], new: [] };
+  for (let p = 0; p < pairs; p++)
+    for (const k of (p % 2 ? ['new', 'old'] : ['old', 'new']) as ('old' | 'new')[]) {
+      const r = await boxBidir(engines[k], vol, box);
+      s[k].push(r.ms / 1000);
+      enc[k].push(r.stages.imageEncoder.ms / 1000);
+    }
+  console.log(`tiny512 box_bidir flow, ${pairs} interleaved pairs, ${threads} threads:`);
+  for (const k of ['old', 'new'] as const)
+    console.log(
+      `  ${k}: median ${median(s[k]).toFixed(2)} s (${s[k].map((x) => x.toFixed(2)).join(' ')}), encoder stage median ${median(enc[k]).toFixed(2)} s`,
+    );
+  console.log(`  old/new per pair: median ${median(s.old.map((o, i) => o / s.new[i]!)).toFixed(3)}`);
+}
+
 const argv = process.argv.slice(2);
 const arg = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 printTable();
 const oldSrc = arg('--old-src');
-if (oldSrc) await abEncoder(oldSrc, Number(arg('--pairs') ?? 10), Number(arg('--threads') ?? Math.min(2, availableParallelism())));
+const threads = Number(arg('--threads') ?? Math.min(2, availableParallelism()));
+if (oldSrc) await abEncoder(oldSrc, Number(arg('--pairs') ?? 10), threads);
+if (oldSrc && arg('--flow-pairs')) await abFlow(oldSrc, Number(arg('--flow-pairs')), threads);
