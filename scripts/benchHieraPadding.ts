@@ -162,10 +162,10 @@ async function abEncoder(oldSrc: string, pairs: number, threads: number): Promis
   );
   for (const k of ['old', 'new'] as const)
     console.log(
-      `  ${k}: median ${median(ms[k]).toFixed(1)} ms/frame (min ${Math.min(...ms[k]).toFixed(1)}; ${ms[k].map((x) => x.toFixed(0)).join(' ')})`,
+      `  ${k}: wall median ${median(ms[k]).toFixed(1)} ms/frame (min ${Math.min(...ms[k]).toFixed(1)}), CPU median ${median(cpu[k]).toFixed(1)} ms/frame (min ${Math.min(...cpu[k]).toFixed(1)})`,
     );
-  const ratios = ms.old.map((o, i) => o / ms.new[i]!);
-  console.log(`  old/new per pair: median ${median(ratios).toFixed(3)}`);
+  const ratio = (a: number[], b: number[]) => median(a.map((o, i) => o / b[i]!)).toFixed(3);
+  console.log(`  old/new per pair, medians: wall ${ratio(ms.old, ms.new)}, CPU ${ratio(cpu.old, cpu.new)}`);
 }
 
 async function abFlow(oldSrc: string, pairs: number, threads: number): Promise<void> {
