@@ -11,8 +11,9 @@ import type { HieraBlockSpec } from './hieraConfig.js';
  * - global blocks attend in whatever order the tokens are in (attention over all tokens is order-free);
  * - windows that need padding project only the real tokens plus one appended zero input row:
  *   upstream pads the normed input with zeros, so a padded token's k/v are exactly that row's
- *   projection (the k/v bias); one Gather per tensor pads, partitions and splits heads, padded q rows
- *   (their outputs are cropped) read any row, and proj runs after the crop on real tokens only;
+ *   projection (the k/v bias); one Gather per tensor partitions and splits heads, attention computes
+ *   no padded query and stands all of a window's padded keys in with one key (paddedWindowAttention),
+ *   and proj runs after the crop on real tokens only;
  * - windows that tile the map with several heads project k and v straight into head-major order
  *   with per-head weights and no bias: the k bias adds q·bk to a whole score row, which softmax
  *   ignores, so it is dropped; softmax weights sum to one, so the v bias passes through attention
