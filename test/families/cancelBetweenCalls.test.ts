@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setOrtRunObserver } from '../../src/engine/ortRunObserver.js';
+import { withWorkerOrt, workerOrtRunsInFlight } from '../../src/platform/nodeWorkerOrt.js';
+import { getPlatform, setPlatform } from '../../src/platform/platform.js';
 import type { Volume } from '../../src/io/volume.js';
 import { importSam2Model } from '../../src/models/node/importModel.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
@@ -21,7 +23,9 @@ import { fixtureDir } from '../helpers/sam2Fixtures.js';
  * memory attention + heads + memory encoder (+ encoder), so a per-slice check let them all run.
  * Checked at the propagation's first call and at its first image encode (a slice's embedding),
  * for both families; the cancelled run leaves the Session as it was, and the next run completes
- * with the masks of an uninterrupted run in a fresh Session.
+ * with the masks of an uninterrupted run in a fresh Session. With the server's runtime (sessions on
+ * worker threads) the cancelled run does not even wait for the call in flight: it has ended while
+ * that call still runs on its worker.
  */
 const LESION = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
 const CKPT = join(fixtureDir(), 'tiny512_fp16.pt');
@@ -133,5 +137,49 @@ describe('cancel between a slice’s model calls', () => {
   test('SAM2 family (tiny512 stand-in)', { skip: noSam2 }, async () => {
     const model = (await importSam2Model(CKPT, { config: CFG })).entry.id;
     await checkFamily('sam2', model);
+  });
+});
+
+describe('cancel with model sessions on worker threads (the server’s runtime)', { skip: noLesion }, () => {
+  test('the cancelled run ends while its model call is still running', async () => {
+    const platform = getPlatform();
+    setPlatform(withWorkerOrt(platform));
+    const workers = new ModelPool();
+    try {
+      const { image, key } = await lesionCase();
+      const s = await Session.open(image, { pool: workers, threads: 2 });
+      try {
+        await s.addPrompt(1, key.slice, { box: key.box });
+        const was = snapshot(s);
+        const ctl = new AbortController();
+        // Abort the moment a model call is seen in flight; the rejection arrives through promise
+        // jobs only, before the worker's reply (a message) can be handled.
+        const poll = setInterval(() => {
+          if (workerOrtRunsInFlight() > 0) {
+            clearInterval(poll);
+            ctl.abort();
+          }
+        }, 2);
+        let inFlightAtEnd = -1;
+        await assert.rejects(
+          s.propagate({ signal: ctl.signal }).finally(() => {
+            clearInterval(poll);
+            inFlightAtEnd = workerOrtRunsInFlight();
+          }),
+          PropagationCancelled,
+        );
+        assert.ok(ctl.signal.aborted);
+        assert.ok(inFlightAtEnd > 0, `the run ended with its model call still in flight (${inFlightAtEnd})`);
+        assertUnchanged(s, was, 'cancelled with a call in flight');
+        // The dropped call finishes on its worker; the next run queues behind it and completes.
+        const sum = await s.propagate();
+        assert.equal(sum.objects[0]!.slicesRun, image.dims[2]);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await workers.drain();
+      setPlatform(platform);
+    }
   });
 });
