@@ -1,6 +1,6 @@
 /**
  * Memory of `medsam2 serve` as sessions open and close (`node --expose-gc --import tsx
- * scripts/benchServerMemory.ts worker|inprocess [sessions]`, one JSON line; run each runtime in its
+ * scripts/benchServerMemory.ts worker|inprocess|worker-noclicks [sessions]`, one JSON line; run each runtime in its
  * own process: the worker runtime is process-wide). Each session: the CT-lesion case uploaded once,
  * a key box, a propagation over the key ± 2 slices. Measured after a GC: the process RSS (worker
  * threads included) and its thread count (/proc/self/task: an ORT session on a worker is a thread
@@ -48,7 +48,13 @@ const [mode = 'worker', count = '4'] = process.argv.slice(2);
 setPlatform(nodePlatform);
 const n = Number(count);
 const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-bench-mem-'));
-const config = { ...defaultConfig(dataDir), threads: 2, ortInWorker: mode === 'worker' };
+// worker-noclicks: no click-decoder workers (their pool lives until the server stops), to tell their share.
+const config = {
+  ...defaultConfig(dataDir),
+  threads: 2,
+  ortInWorker: mode !== 'inprocess',
+  ...(mode === 'worker-noclicks' ? { clickWorkers: 0 } : {}),
+};
 const server = await buildServer(config, new SqliteRepository(join(dataDir, 'medsam2.sqlite')), pooledSessions(POOL_IDLE_MS).open);
 const out: Record<string, { rssMB: number; threads: number }> = {};
 try {

@@ -111,7 +111,9 @@ async function checkFamily(family: string, model: string | undefined) {
     const enc = await cancelDuring(s, (m) => m === 'image_encoder');
     assert.deepEqual(enc.afterAbort, [], `no model call after the abort during an encode (${family})`);
     assertUnchanged(s, was, 'cancelled during an encode');
-    assert.ok(s.slicesEncoded > encodedBefore, 'the encode that ran is kept for the next run');
+    // SAM1: the encode let go still lands in the session's embedding cache (SliceWindow), so the
+    // next run does not redo it. SAM2 keeps features only once the predictor has them: recomputed.
+    if (family === 'sam1') assert.ok(s.slicesEncoded > encodedBefore, 'the encode that ran is kept for the next run');
 
     // 3. The next run completes, with what an uninterrupted run in a fresh Session gives.
     await s.propagate();

@@ -69,8 +69,7 @@ export class Sam1Tracker implements FamilyTracker {
     private readonly stack: FrameStack,
     opts: TrackerOptions,
   ) {
-    const encode = stack.channels === 3 ? engine.encodeRgb.bind(engine) : engine.encode.bind(engine);
-    const encoder = { encode: this.gate.wrap(encode) };
+    const encoder = stack.channels === 3 ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) } : engine;
     this.decoder = { decode: this.gate.wrap(engine.decode.bind(engine)) };
     const capacity = Math.max(1, Math.floor(((opts.featureBudgetMiB ?? 1024) * 2 ** 20) / EMBEDDING_BYTES));
     // Crop embeddings (zoomed decoding, opt-in) are as large: a quarter of the budget again at most.
@@ -179,7 +178,8 @@ export class Sam1Tracker implements FamilyTracker {
       if (inSpan.length === 0) continue;
       const wlo = a.direction === 'forward' ? inSpan[0]! : Math.max(slo, r0);
       const whi = a.direction === 'backward' ? inSpan[inSpan.length - 1]! : Math.min(shi, r1);
-      const window = new SliceWindow(this.slices, wlo, whi - wlo + 1);
+      // Embeddings through the gate too: a cancel waits for no encode (SliceWindow).
+      const window = new SliceWindow(this.slices, wlo, whi - wlo + 1, this.gate);
       // Corrected keys are re-decoded as they were answered (refined from their prior masks), and
       // the user's first key keeps describing the object, as in the simulated-click path (correctObject).
       const priorMasks = new Map<number, Uint8Array>();
