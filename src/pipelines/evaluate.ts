@@ -744,7 +744,10 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
         r.seconds = (performance.now() - t0) / 1000;
         const stem = multi ? `${basename(c.name)}_label${label}` : basename(c.name);
         if (opts.saveMasks) await writeMask(masksOut.path(`${stem}.nii.gz`), labelMapVolume(first.mask, image), image);
-        if (previewsOut) writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt] });
+        // A picture's preview is the whole picture at its own size (up to 1024 px), not a cropped 192 px tile.
+        const whole = sh.count === 1 ? { crop: false, tile: Math.min(1024, Math.max(sh.rows, sh.cols)) } : {};
+        if (previewsOut)
+          writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt], ...whole });
         results.push(r);
         opts.onCase?.(r, i, cases.length);
       }

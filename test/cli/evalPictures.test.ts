@@ -67,7 +67,8 @@ describe('medsam2 eval on a folder of pictures', { skip }, () => {
       NAMES,
     );
     const out = join(tmp, 'out');
-    const r = runCli(['eval', dir, '--clicks', '1', '--out', out, '--quiet']);
+    const png = join(tmp, 'previews');
+    const r = runCli(['eval', dir, '--clicks', '1', '--previews', png, '--out', out, '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /HD95 px/);
     assert.match(r.stdout, /NSD tolerance 5 px/);
@@ -89,6 +90,9 @@ describe('medsam2 eval on a folder of pictures', { skip }, () => {
     }
     assert.ok(rep.mean.dsc >= 0.77, `mean DSC ${rep.mean.dsc}`);
     assert.ok(rep.mean.dscAfterClicks[0] >= 0.84, `mean DSC after 1 click ${rep.mean.dscAfterClicks[0]}`);
+    // The preview is the whole picture at its own size (622 x 529 plus the montage's border), not a 192 px tile.
+    const head = readFileSync(join(png, `${NAMES[0]}.png`));
+    assert.ok(head.readUInt32BE(16) >= 622 && head.readUInt32BE(20) >= 529, `preview ${head.readUInt32BE(16)}x${head.readUInt32BE(20)}`);
     assert.match(readFileSync(join(out, 'report.csv'), 'utf8'), /^case,dsc,nsd,hd95,dsc_click1,noc85,noc90,seconds,unit\n/);
   });
 
