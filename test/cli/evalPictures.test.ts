@@ -4,7 +4,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { encodePngMask } from '../../src/io/image2d.js';
+import { encodePngMask, imageToVolume } from '../../src/io/image2d.js';
+import { readImage2D } from '../../src/io/imageFile.js';
+import { encodeNiftiImage } from '../../src/io/niftiWrite.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import { findCasesDetailed } from '../../src/pipelines/evaluate.js';
@@ -14,7 +16,8 @@ import { assertUserError, ROOT, runCli } from '../helpers/cli.js';
 /**
  * `medsam2 eval` on a folder of 2D pictures: Kvasir's images/ + masks/ layout evaluates without a
  * manifest, each JPEG mask is one binary polyp (not one label per grey level), distances are px
- * with no slice-extent columns, --clicks works on the one slice; a mask of another size, an empty
+ * with no slice-extent columns, --clicks works on the one slice (mm when the picture has a real
+ * spacing); unpaired files are listed; a mask of another size, an empty
  * mask and a photo given as the mask are refused before the model with one line and nothing written.
  */
 const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir');
@@ -94,6 +97,45 @@ describe('medsam2 eval on a folder of pictures', { skip }, () => {
     const head = readFileSync(join(png, `${NAMES[0]}.png`));
     assert.ok(head.readUInt32BE(16) >= 622 && head.readUInt32BE(20) >= 529, `preview ${head.readUInt32BE(16)}x${head.readUInt32BE(20)}`);
     assert.match(readFileSync(join(out, 'report.csv'), 'utf8'), /^case,dsc,nsd,hd95,dsc_click1,noc85,noc90,seconds,unit\n/);
+  });
+
+  test('a picture with a real spacing (one-slice NIfTI, 0.5 mm) and a JPEG mask: mm, 2 mm tolerance', () => {
+    const dir = join(tmp, 'spaced');
+    mkdirSync(dir);
+    const v = imageToVolume(readImage2D(join(KVASIR, 'images', `${NAMES[0]}.jpg`)));
+    const nii = join(dir, 'polyp.nii.gz');
+    writeFileSync(nii, encodeNiftiImage({ ...v, spacing: [0.5, 0.5, 1], source: { format: 'nifti', path: nii } }, 'test picture'));
+    symlinkSync(join(KVASIR, 'masks', `${NAMES[0]}.jpg`), join(dir, 'polyp_mask.jpg'));
+    const out = join(tmp, 'out-spaced');
+    const r = runCli(['eval', dir, '--out', out, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /HD95 mm/);
+    assert.match(r.stdout, /NSD tolerance 2 mm/);
+    assert.doesNotMatch(r.stdout, /ref z|pred z/);
+    const rep = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    assert.deepEqual([rep.unit, rep.nsdTolerance, rep.cases.length, rep.cases[0].refSlices], ['mm', 2, 1, undefined]);
+    assert.ok(rep.cases[0].dsc >= 0.7, `DSC ${rep.cases[0].dsc}`);
+  });
+
+  test('unpaired pictures and masks are listed with why', () => {
+    const dir = join(tmp, 'unpaired');
+    mkdirSync(join(dir, 'images'), { recursive: true });
+    mkdirSync(join(dir, 'masks'));
+    symlinkSync(join(KVASIR, 'images', `${NAMES[0]}.jpg`), join(dir, 'images', 'a.jpg'));
+    symlinkSync(join(KVASIR, 'masks', `${NAMES[0]}.jpg`), join(dir, 'masks', 'a_mask.png'));
+    symlinkSync(join(KVASIR, 'images', `${NAMES[1]}.jpg`), join(dir, 'images', 'b.jpg'));
+    symlinkSync(join(KVASIR, 'masks', `${NAMES[2]}.jpg`), join(dir, 'masks', 'c.jpg'));
+    const found = findCasesDetailed(dir);
+    assert.deepEqual(
+      found.cases.map((c) => [c.name, c.label?.slice(dir.length)]),
+      [['a', '/masks/a_mask.png']],
+    );
+    assert.deepEqual(
+      found.skipped.map((s) => s.file),
+      ['images/b.jpg', 'masks/c.jpg'],
+    );
+    assert.match(found.skipped[0]!.reason, /no mask for it in masks\//);
+    assert.match(found.skipped[1]!.reason, /a mask whose picture was not found in images\//);
   });
 
   /** A folder x.jpg (the Kvasir picture) + x_mask.png made by `mask`. */
