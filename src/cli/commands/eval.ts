@@ -149,7 +149,10 @@ export function addEvalCommand(program: Command): void {
     )
     .option('--label <n>', 'evaluate only this label (same as --labels n)')
     .option('--clicks <K>', 'simulate K corrective clicks after the first prompt (DSC per click, NoC@85/90)', '0')
-    .option('--previews <dir>', 'write a montage PNG per object: every slice with prediction (filled) or reference (outlined)')
+    .option(
+      '--previews <dir>',
+      'write a montage PNG per object: every slice with prediction (filled) or reference (outlined); a picture whole, at its size',
+    )
     .option('--embedding-cache <dir>', 'keep slice embeddings of the default model here across runs (a cache; safe to delete)')
     .option('--model <id>', 'model id from `medsam2 models list`', 'default')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
