@@ -548,10 +548,11 @@ async function readReference(c: EvalCase): Promise<CaseReference | string> {
 /**
  * A mask picture as the reference of a picture (or one-slice image): same width and height
  * required, then binarised or read as labels by its histogram (pictureMaskLabels). It takes the
- * image's geometry, so a 2D DICOM with a PixelSpacing keeps mm. An empty mask is an error, not a
- * skip: in a folder of pictures it is a wrong file more often than a negative frame.
+ * image's geometry, so a 2D DICOM with a PixelSpacing keeps mm. An empty mask is skipped with why,
+ * as an empty 3D reference is: endoscopy and ultrasound sets hold negative frames (no polyp, no
+ * lesion) that a box prompt cannot be scored on; a run where every case is empty is still refused.
  */
-function pictureReference(c: EvalCase, image: Volume, mask: Volume): CaseReference {
+function pictureReference(c: EvalCase, image: Volume, mask: Volume): CaseReference | string {
   const [w, h, d] = image.dims;
   if (d !== 1 || mask.dims[0] !== w || mask.dims[1] !== h)
     throw new MedsamError(
@@ -560,11 +561,7 @@ function pictureReference(c: EvalCase, image: Volume, mask: Volume): CaseReferen
     );
   const ref = pictureMaskLabels(mask, c.label!);
   const present = labelsPresent(ref);
-  if (present.length === 0)
-    throw new MedsamError(
-      `the mask ${c.label} is empty (no pixel above mid-grey)`,
-      'give the mask with the object in white on black, or leave the case out',
-    );
+  if (present.length === 0) return `the mask ${c.label} is empty (no pixel above mid-grey: a negative frame)`;
   return { image, ref, present };
 }
 
