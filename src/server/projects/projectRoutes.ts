@@ -2,8 +2,10 @@ import { join } from 'node:path';
 import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MedsamError } from '../../common/errors.js';
+import { buildSeg } from '../../io/dicom/segWrite.js';
 import { writeMask } from '../../io/writeMask.js';
 import { measureWork } from '../../projects/activeTime.js';
+import { projectSegments, segSourceProblem } from '../../projects/exportRound.js';
 import { ProjectError } from '../../projects/projectErrors.js';
 import { ProjectService } from '../../projects/projectService.js';
 import { buildReport } from '../../projects/report.js';
@@ -72,7 +74,8 @@ function asHttp(e: unknown): unknown {
   return e;
 }
 
-function caseView(c: CaseRow) {
+/** `sourceFormat`: the upload's format where the route looked it up (a case's own JSON), else null. */
+function caseView(c: CaseRow, sourceFormat: string | null = null) {
   return {
     name: c.name,
     status: c.state,
@@ -85,6 +88,7 @@ function caseView(c: CaseRow) {
     submittedBy: c.submittedBy,
     reviewedBy: c.reviewedBy,
     uploadId: uploadIdOf(c.source),
+    sourceFormat,
     dims: c.dims,
     spacing: c.spacing,
     updatedAt: c.updatedAt,
@@ -322,7 +326,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
         sources.push({ source: uploadSource(u.id), name: u.name });
       }
       const rows = await svc.addCaseSources(project, sources, { round: b.round, mode: b.mode });
-      return reply.code(201).send(rows.map(caseView));
+      return reply.code(201).send(rows.map((c) => caseView(c)));
     }),
   );
 
@@ -333,7 +337,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const { project } = await memberProject(req.principal, params(req).name);
       const q = req.query as { status?: CaseRow['state']; assignee?: string; round?: number };
       const rows = await svc.repo.listCases(project.id, { round: q.round, state: q.status });
-      return rows.filter((c) => q.assignee === undefined || c.claimedBy === q.assignee).map(caseView);
+      return rows.filter((c) => q.assignee === undefined || c.claimedBy === q.assignee).map((c) => caseView(c));
     }),
   );
 
@@ -423,8 +427,9 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
           project.idleSeconds,
         );
       const all = measureWork(log, project.idleSeconds);
+      const id = uploadIdOf(c.source);
       return {
-        case: caseView(c),
+        case: caseView(c, (id === null ? undefined : await repo.upload(id))?.format ?? null),
         versions: (await svc.repo.versions(c.id)).map(versionView),
         interactions: {
           count: all.interactions,
@@ -475,7 +480,27 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const { project } = await memberProject(req.principal, params(req).name);
       const { labels, case: c, version } = await svc.mask(project, params(req).case, params(req).v);
       const { volume } = await caseVolume(c);
-      const ext = { nifti: 'nii.gz', nrrd: 'nrrd', npz: 'npz' }[(req.query as { format: 'nifti' | 'nrrd' | 'npz' }).format];
+      const format = (req.query as { format: 'nifti' | 'nrrd' | 'npz' | 'dicom-seg' }).format;
+      if (format === 'dicom-seg') {
+        const problem = segSourceProblem(volume);
+        if (problem)
+          throw new HttpError(
+            409,
+            `case ${c.name} cannot be a DICOM SEG: ${problem.why}`,
+            problem.fix.replace('medsam2-npz', 'nrrd or npz'),
+          );
+        const bytes = buildSeg(labelMapVolume(labels, volume), volume, {
+          algorithmName: project.model,
+          algorithmVersion: project.modelVersion,
+          segments: projectSegments(project.labels, labels),
+          seriesDescription: `${project.name} ${c.name} v${version.version}`.slice(0, 64),
+        });
+        return reply
+          .type('application/dicom')
+          .header('content-disposition', `attachment; filename="${c.name}-v${version.version}.seg.dcm"`)
+          .send(Buffer.from(bytes));
+      }
+      const ext = { nifti: 'nii.gz', nrrd: 'nrrd', npz: 'npz' }[format];
       const tmp = blobs.tempPath(`.${ext}`);
       try {
         await writeMask(tmp, labelMapVolume(labels, volume), volume);
@@ -648,8 +673,25 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const { project } = await memberProject(req.principal, params(req).name);
       await require(project, req.principal, ['reviewer']);
       const b = req.body as ExportRequest;
-      if ((await svc.repo.listCases(project.id, { round: b.round, state: 'accepted' })).length === 0)
+      const accepted = await svc.repo.listCases(project.id, { round: b.round, state: 'accepted' });
+      if (accepted.length === 0)
         throw new HttpError(409, `round ${b.round} of ${project.name} has no accepted case`, 'review and accept cases first');
+      if (b.format === 'dicom-seg') {
+        // Refused up front when no accepted case can become a SEG (the job would export nothing);
+        // a mixed round exports its DICOM cases and lists the others as skipped in the manifest.
+        const formats = await Promise.all(
+          accepted.map(async (c) => {
+            const id = uploadIdOf(c.source);
+            return (id === null ? undefined : await repo.upload(id))?.format;
+          }),
+        );
+        if (!formats.includes('dicom-zip'))
+          throw new HttpError(
+            409,
+            `round ${b.round} of ${project.name} has no accepted case from a DICOM series (${accepted.map((c) => c.name).join(', ')})`,
+            'a DICOM SEG references its source series: export these cases as nifti or medsam2-npz',
+          );
+      }
       const job = await jobs.submit(req.principal, project, 'export', { round: b.round, format: b.format ?? 'medsam2-npz' });
       return reply.code(202).send({ jobId: job.id, statusUrl: `/jobs/${job.id}` });
     }),

@@ -60,6 +60,11 @@ export const projectShared = [
       submittedBy: { type: ['string', 'null'] },
       reviewedBy: { type: ['string', 'null'] },
       uploadId: { type: ['string', 'null'], description: 'the upload the case image came from' },
+      sourceFormat: {
+        type: ['string', 'null'],
+        description:
+          "the upload's format (dicom-zip, nifti, png, …; in a case's own JSON, null in lists): a dicom-zip case exports as DICOM SEG",
+      },
       dims: { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 },
       spacing: { type: 'array', items: { type: 'number' }, minItems: 3, maxItems: 3 },
       updatedAt: { type: 'string' },
@@ -320,7 +325,14 @@ export const projectRoutes = {
     querystring: {
       type: 'object',
       additionalProperties: false,
-      properties: { format: { type: 'string', enum: ['nifti', 'nrrd', 'npz'], default: 'nifti' } },
+      properties: {
+        format: {
+          type: 'string',
+          enum: ['nifti', 'nrrd', 'npz', 'dicom-seg'],
+          default: 'nifti',
+          description: "dicom-seg (a DICOM SEG referencing the series, segments = the project's labels) only for a DICOM-sourced case",
+        },
+      },
     },
     response: { 200: binary, ...errors },
   },
@@ -468,7 +480,16 @@ export const projectRoutes = {
       type: 'object',
       required: ['round'],
       additionalProperties: false,
-      properties: { round: int(1), format: { type: 'string', enum: ['medsam2-npz', 'nifti'], default: 'medsam2-npz' } },
+      properties: {
+        round: int(1),
+        format: {
+          type: 'string',
+          enum: ['medsam2-npz', 'nifti', 'dicom-seg'],
+          default: 'medsam2-npz',
+          description:
+            'dicom-seg: one <case>.seg.dcm per accepted DICOM-sourced case; other cases are listed as skipped in manifest.json (409 when none is DICOM)',
+        },
+      },
     },
     response: { 202: accepted, ...errors },
   },

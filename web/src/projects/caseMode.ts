@@ -3,15 +3,19 @@
  * volume with a server session seeded with its latest label version, plus a case bar with Save
  * (a new version on top of the version it started from: a 409 means someone else saved first and
  * offers a reload), Submit, and the interaction log (every prompt, propagation, undo and slice
- * change, sent in batches for the server's active-time measurement).
+ * change, sent in batches for the server's active-time measurement). A case whose image is a DICOM
+ * series adds "DICOM SEG" to the app's Export: it saves the edits as a version (if unsaved) and
+ * downloads that version as a SEG referencing the series, segments named and coloured as the
+ * project's labels (the session's own SEG would name them "object N").
  */
 import type { App } from '../app.js';
 import type { SessionView } from '../api.js';
 import './projects.css';
 import { describeError } from './actionableError.js';
+import { downloadBlob } from './dom.js';
 import { InteractionLog } from './interactionLog.js';
 import { TOKEN_KEY } from './pageContext.js';
-import { ProjectApi } from './projectApi.js';
+import { isDicomCase, ProjectApi } from './projectApi.js';
 import { routeHash } from './router.js';
 
 const FLUSH_MS = 10_000;
@@ -144,6 +148,7 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
       ['model', session.model],
     ];
     document.getElementById('info')?.replaceChildren(...rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    if (isDicomCase(c)) offerProjectSeg();
     save.disabled = submit.disabled = false;
     document.body.dataset.caseReady = 'true';
   } catch (e) {
@@ -179,6 +184,38 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
       save.disabled = submit.disabled = false;
     }
   };
+
+  /** DICOM SEG in the app's Export menu, exported from the saved version through the project's route. */
+  function offerProjectSeg(): void {
+    const select = document.getElementById('export-format') as HTMLSelectElement | null;
+    if (!select) return;
+    if (!select.querySelector('option[value="seg.dcm"]')) select.append(new Option('DICOM SEG', 'seg.dcm'));
+    document.body.dataset.caseSeg = 'true';
+    // Capture on the document: runs before the app's own Export handler, which it replaces for SEG.
+    document.addEventListener(
+      'click',
+      (e) => {
+        if ((e.target as Element | null)?.id !== 'export' || select.value !== 'seg.dcm') return;
+        e.stopImmediatePropagation();
+        e.preventDefault();
+        void exportSeg();
+      },
+      true,
+    );
+  }
+
+  async function exportSeg(): Promise<void> {
+    if ((dirty || base < 0) && !(await doSave())) return;
+    status.textContent = `exporting v${base} as DICOM SEG…`;
+    try {
+      const f = await api.labelMapFile(project, caseName, base, 'dicom-seg');
+      downloadBlob(f.blob, f.fileName);
+      status.textContent = `exported ${f.fileName}`;
+    } catch (e) {
+      status.textContent = 'not exported';
+      fail(e, 'exporting');
+    }
+  }
 
   save.addEventListener('click', () => void doSave());
   window.addEventListener('keydown', (e) => {

@@ -35,7 +35,18 @@ export interface CaseView {
   latestVersion: number;
   claimExpiresAt: string | null;
   reviewComment: string | null;
+  /** The upload's format in a case's own JSON (dicom-zip: the case exports as DICOM SEG). */
+  sourceFormat?: string | null;
   [k: string]: unknown;
+}
+
+/** The label-map downloads of a version (GET …/versions/{v}/labelmap?format=): file extension each. */
+export const LABEL_MAP_FORMATS = { nifti: 'nii.gz', nrrd: 'nrrd', npz: 'npz', 'dicom-seg': 'seg.dcm' } as const;
+export type LabelMapFormat = keyof typeof LABEL_MAP_FORMATS;
+
+/** Whether a case's image is a DICOM series (so its label versions can be a DICOM SEG referencing it). */
+export function isDicomCase(c: CaseView): boolean {
+  return c.sourceFormat === 'dicom-zip';
 }
 
 export interface VersionView {
@@ -121,6 +132,18 @@ export class ProjectApi extends Api {
   async labelMapNpz(project: string, caseName: string, version: number): Promise<Uint8Array> {
     const res = await this.send('GET', `${this.c(project, caseName)}/versions/${version}/labelmap?format=npz`);
     return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** A label version as a file: NIfTI/NRRD/npz on the case's grid, or a DICOM SEG (DICOM cases) with the project's labels. */
+  async labelMapFile(
+    project: string,
+    caseName: string,
+    version: number,
+    format: LabelMapFormat,
+  ): Promise<{ blob: Blob; fileName: string }> {
+    const res = await this.send('GET', `${this.c(project, caseName)}/versions/${version}/labelmap?format=${format}`);
+    const stem = caseName.replace(/[^\w.-]+/g, '_') || 'case';
+    return { blob: await res.blob(), fileName: `${stem}-v${version}.${LABEL_MAP_FORMATS[format]}` };
   }
 
   /** A server session on the case volume (its saves build on `baseVersion`, the latest version). */

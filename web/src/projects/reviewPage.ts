@@ -2,15 +2,16 @@
  * #/p/NAME/review — the cases waiting for review; #/p/NAME/review/CASE — one case: its versions
  * over the image (version picker), a diff overlay between two versions (only in A red, only in B
  * blue, in both yellow: the viewer's object colours 1-3) with the server's DSC / volume change,
- * and Accept / Return with a comment.
+ * Accept / Return with a comment, and Export of version B (NIfTI, NRRD, npz; DICOM SEG with the
+ * project's labels when the case's image is a DICOM series).
  */
 import { cssColour } from '../colours.js';
 import { Viewer } from '../viewer.js';
 import { busiestSlice, DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, type DiffCounts, diffCodes, sliceMaskOf } from './diffOverlay.js';
-import { h, table, timeAgo } from './dom.js';
+import { downloadBlob, h, table, timeAgo } from './dom.js';
 import { labelMapFromNpz } from './labelMapFile.js';
 import type { PageContext } from './pageContext.js';
-import type { CaseDetail, DiffView } from './projectApi.js';
+import { type CaseDetail, type DiffView, isDicomCase, type LabelMapFormat } from './projectApi.js';
 import { STATUS_LABEL } from './progressModel.js';
 import { routeHash } from './router.js';
 
@@ -131,6 +132,28 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
     ['comment', c.reviewComment ?? '—'],
   ];
   caseInfo.append(...infoRows.flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  const exportFormat = h(
+    'select',
+    { id: 'review-export-format', 'aria-label': 'export format' },
+    h('option', { value: 'nifti' }, 'NIfTI'),
+    h('option', { value: 'nrrd' }, 'NRRD'),
+    h('option', { value: 'npz' }, 'npz'),
+    isDicomCase(c) ? h('option', { value: 'dicom-seg' }, 'DICOM SEG') : null,
+  );
+  if (isDicomCase(c)) exportFormat.value = 'dicom-seg';
+  const exportButton = h('button', { id: 'review-export', title: 'Download version B' }, 'Export B');
+  exportButton.addEventListener('click', async () => {
+    exportButton.disabled = true;
+    try {
+      const f = await ctx.api.labelMapFile(project, caseName, Number(pickB.value), exportFormat.value as LabelMapFormat);
+      downloadBlob(f.blob, f.fileName);
+      ctx.info(`exported ${f.fileName}`);
+    } catch (e) {
+      ctx.fail(e, 'exporting');
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
 
   ctx.root.replaceChildren(
     h('h1', {}, `Review ${caseName}`),
@@ -153,6 +176,8 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
         legend,
         stats,
         h('label', { class: 'row' }, 'Opacity', opacity),
+        h('h2', {}, 'Export'),
+        h('div', { class: 'row' }, exportFormat, exportButton),
         h('h2', {}, 'Verdict'),
         comment,
         h('div', { class: 'row' }, accept, ret),
