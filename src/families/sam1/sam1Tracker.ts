@@ -115,10 +115,13 @@ export class Sam1Tracker implements FamilyTracker {
     let prior: Uint8Array | undefined;
     if (p.mask) {
       key = { mask: p.mask };
-    } else if (clicksOnly && !opts.replace && (opts.correction || old?.mask)) {
+    } else if (clicksOnly && !opts.replace && (opts.correction || old?.mask || prev?.priors.has(frame))) {
       // A correction (clicks on a propagated slice, a key or a mask key): the correction path that
       // simulated clicks measure (keyWithClicks) — the slice's box there (or the nearest slice's),
-      // the clicks, and SAM's iterative refinement of the mask the slice has now.
+      // the clicks, and SAM's iterative refinement of the mask the slice has now. A slice already
+      // corrected (it has a prior) stays on that path: the next click there refines the mask shown,
+      // instead of re-decoding the key without it (a negative click then grew the mask).
+
       ({ key, prior } = keyWithClicks(old, p.points ?? [], frame, prev?.masks ?? new Map(), this.stack.cols, this.stack.rows));
     } else if (old && !opts.replace && !old.mask) {
       // More clicks (or a new box) on a key slice before it is corrected refine that key.

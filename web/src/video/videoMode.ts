@@ -670,7 +670,14 @@ export class VideoMode {
           {
             onProgress: (done, total) => {
               progress.value = total ? done / total : 0;
-              this.setStatus(`propagating: ${done} / ${total} frames`);
+              // The server counts object × frame steps: with several objects say so, not "12 / 12 frames" of a 6-frame clip.
+              const n = session.numSlices;
+              const objects = Math.round(total / n);
+              this.setStatus(
+                objects > 1 && total === objects * n
+                  ? `propagating: ${done} / ${total} (${objects} objects × ${n} frames)`
+                  : `propagating: ${done} / ${total} frames`,
+              );
             },
             onMask: (m) => {
               this.applyMask(m);
