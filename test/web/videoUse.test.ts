@@ -5,7 +5,7 @@
  * - the second click on a corrected frame must continue that correction (the mask the user sees is
  *   its prior): a negative click must not grow the mask over the clicked pixel;
  * - the progress line must count frames of the clip, not object × frame steps labelled "frames";
- * - a reload shows the same masks.
+ * - a reload shows the same masks, on the frame and with the object the annotator had.
  * Screenshots in test-output/web/videoUse-*.png.
  */
 import '../helpers/nodePlatform.js';
@@ -143,8 +143,16 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
     JSON.stringify([...window.medsam2.video.masks].map(([o, m]: [number, Map<number, Uint8Array>]) => [o, [...m.keys()].sort()])),
   );
 
+  // Where the annotator was: frame 4, object 2.
+  for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowRight');
+  await page.waitForFunction(() => document.body.dataset.videoFrame === '4');
   await page.reload();
   await waitStatus(page, /session restored/);
+  await page.waitForFunction(() => document.body.dataset.videoFrame !== undefined);
+  assert.equal(await page.evaluate(() => document.body.dataset.videoFrame), '4', 'a reload comes back to the frame shown');
+  assert.equal(await page.textContent('#video-frame-label'), `frame 4 / ${FRAMES - 1}`);
+  assert.equal(await page.inputValue('#video-object'), '2', 'and to the object being edited');
+  await shot(page, 'videoUse-04-reloaded');
   const restored = await page.evaluate(() =>
     JSON.stringify([...window.medsam2.video.masks].map(([o, m]: [number, Map<number, Uint8Array>]) => [o, [...m.keys()].sort()])),
   );
