@@ -119,9 +119,15 @@ export interface FamilyTracker {
    * Add (replace: true → replace) the prompt of `objId` on `frame` and return the object's mask
    * there at once. `correction` marks a prompt on a frame already reached by propagation: the
    * family folds it into its state (SAM1: a new key; SAM2: clicks on a tracked frame) so the next
-   * propagate() redoes only what it affects.
+   * propagate() redoes only what it affects. `signal`: a cancel takes effect before the prompt's next
+   * model call (encode, decode), as in propagate(); the tracker's state is then as before the call.
    */
-  prompt(objId: number, frame: number, prompt: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array>;
+  prompt(
+    objId: number,
+    frame: number,
+    prompt: SlicePrompt,
+    opts: { replace: boolean; correction: boolean; signal?: AbortSignal },
+  ): Promise<Uint8Array>;
   /** Carry one object from its keys through the stack. On abort it throws and leaves the state as before the call. */
   propagate(objId: number, args: TrackerPropagateArgs): Promise<TrackerPropagation>;
   removeObject(objId: number): void;

@@ -77,7 +77,12 @@ export class ResampledTracker implements FamilyTracker {
     return d;
   }
 
-  async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
+  async prompt(
+    objId: number,
+    frame: number,
+    p: SlicePrompt,
+    opts: { replace: boolean; correction: boolean; signal?: AbortSignal },
+  ): Promise<Uint8Array> {
     const g = this.grid;
     const q: SlicePrompt = {};
     if (p.box) q.box = g.box(p.box);

@@ -20,6 +20,7 @@ import {
 import type { VolumePrompt } from '../predictor/prompts.js';
 import { addObjectToLabelMap } from '../session/labelMap.js';
 import { segmentVolume } from './segmentVolume.js';
+import { CancelGate } from '../families/cancelGate.js';
 
 /**
  * One object at a time, one model held open across cases: what evaluation needs to segment each
@@ -56,6 +57,11 @@ export interface ObjectSegmenterOptions {
   /** SAM1 models: keep slice embeddings in this folder across runs (keyed by model + slice content). */
   embeddingCacheDir?: string;
   propagation?: Omit<Sam1PropagationOptions, 'onSlice'>;
+  /**
+   * Cancels segment/correct calls before their next model call (encode or decode), not only between
+   * slices (PropagationCancelled; the call in flight runs to its end in ONNX Runtime, its result dropped).
+   */
+  signal?: AbortSignal;
 }
 
 export class ObjectSegmenter {
@@ -110,8 +116,11 @@ export class ObjectSegmenter {
     };
     if (this.engine) {
       // Clicks re-propagate the whole object; the decodes they repeat are answered from memory.
-      const engine = new MemoDecoder(this.engine);
-      const encoder = this.opts.embeddingCacheDir ? new DiskCachedEncoder(this.engine, this.opts.embeddingCacheDir) : this.engine;
+      const gate = new CancelGate();
+      const during = <T>(fn: () => Promise<T>) => gate.during(this.opts.signal, fn);
+      const engine = new MemoDecoder({ decode: gate.wrap(this.engine.decode.bind(this.engine)) });
+      const base = this.opts.embeddingCacheDir ? new DiskCachedEncoder(this.engine, this.opts.embeddingCacheDir) : this.engine;
+      const encoder = { encode: gate.wrap(base.encode.bind(base)) };
       const emb = new SliceEmbeddings(encoder, (k) => extractSlice(image8, volume.dims, axis, k), sh.cols, sh.rows, sh.count);
       const popts = { ...this.opts.propagation, onSlice };
       const asProp = (r: ObjectResult): ObjectPropagation => ({
@@ -123,11 +132,11 @@ export class ObjectSegmenter {
       });
       return {
         segment: async (prompts) => {
-          const r = await propagateObject(engine, emb, prompts, popts);
+          const r = await during(() => propagateObject(engine, emb, prompts, popts));
           return toResult(r.masks, r.stops, r.priors, r.main, prompts, r.lowRes);
         },
         correct: async (prompts, current, click) => {
-          const r = await correctObject(engine, emb, prompts, asProp(current), click, popts);
+          const r = await during(() => correctObject(engine, emb, prompts, asProp(current), click, popts));
           return {
             prompts: r.prompts,
             result: toResult(
@@ -154,6 +163,7 @@ export class ObjectSegmenter {
           threads: this.opts.threads,
           precision: this.opts.precision,
           intensity: () => image8,
+          signal: this.opts.signal,
         },
       );
       const mask = selectLabel(seg.mask.data);

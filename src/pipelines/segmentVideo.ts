@@ -103,7 +103,7 @@ export async function segmentVideo(
     for (const own of byObject.values()) {
       for (const p of own) {
         throwIfCancelled(opts.signal);
-        await session.addPrompt(p.objId, p.frame, { box: p.box, points: p.points, mask: p.mask });
+        await session.addPrompt(p.objId, p.frame, { box: p.box, points: p.points, mask: p.mask }, { signal: opts.signal });
       }
     }
     await session.propagate({

@@ -117,7 +117,7 @@ export async function segmentVolume(
   try {
     for (const p of valid) {
       throwIfCancelled(opts.signal);
-      await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist });
+      await session.addPrompt(p.objId, p.slice, { box: p.box, points: p.points, mask: p.mask, recist: p.recist }, { signal: opts.signal });
     }
     const total = session.objects.length * session.numSlices;
     opts.onProgress?.(0, total, `object ${valid[0]!.objId}`);

@@ -269,7 +269,7 @@ export class Session implements SessionApi {
     objId: number,
     slice: number,
     prompt: SlicePrompt,
-    opts: { replace?: boolean; axis?: SliceAxis } = {},
+    opts: { replace?: boolean; axis?: SliceAxis; signal?: AbortSignal } = {},
   ): Promise<SliceMask> {
     const replace = opts.replace ?? false;
     const axis = opts.axis ?? this.axis;
@@ -281,7 +281,7 @@ export class Session implements SessionApi {
       return this.record(interaction, async () => {
         this.touch(objId, slice, axis);
         await this.giveEdit(objId, slice);
-        const mask = await this.trackerOn(axis).prompt(objId, slice, p, { replace, correction: false });
+        const mask = await this.trackerOn(axis).prompt(objId, slice, p, { replace, correction: false, signal: opts.signal });
         this.dropEdit(objId, slice);
         return sliceMask(objId, slice, mask);
       });

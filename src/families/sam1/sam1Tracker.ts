@@ -75,7 +75,8 @@ export class Sam1Tracker implements FamilyTracker {
     // Crop embeddings (zoomed decoding, opt-in) are as large: a quarter of the budget again at most.
     const crops = Math.max(1, Math.floor(capacity / 4));
     this.slices = new SliceEmbeddings(encoder, (k) => stack.frame(k), stack.cols, stack.rows, stack.numFrames, capacity, undefined, crops);
-    this.promptDecoder = opts.sam1PromptDecoder ?? engine;
+    const promptDecoder = opts.sam1PromptDecoder ?? engine;
+    this.promptDecoder = { decode: this.gate.wrap(promptDecoder.decode.bind(promptDecoder)) };
     this.propagation = stack.kind === 'video' ? { ...VIDEO_PROPAGATION_DEFAULTS, ...opts.sam1 } : { ...opts.sam1 };
     // Volumes: objects in prompt order, later ones win (segmentVolume); video: lower ids win (medsam2_infer_video.py).
     this.overlap = stack.kind === 'video' ? ('lower-id-wins' as const) : ('later-object-wins' as const);
@@ -91,7 +92,22 @@ export class Sam1Tracker implements FamilyTracker {
     return o;
   }
 
-  async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
+  prompt(
+    objId: number,
+    frame: number,
+    p: SlicePrompt,
+    opts: { replace: boolean; correction: boolean; signal?: AbortSignal },
+  ): Promise<Uint8Array> {
+    // Behind the gate like propagate(): the key slice's encode and each decode check the signal first.
+    return this.gate.during(opts.signal, () => this.promptNow(objId, frame, p, opts));
+  }
+
+  private async promptNow(
+    objId: number,
+    frame: number,
+    p: SlicePrompt,
+    opts: { replace: boolean; correction: boolean },
+  ): Promise<Uint8Array> {
     const prev = this.objects.get(objId);
     const old = prev?.keys.get(frame);
     const clicksOnly = !p.mask && !p.box && !p.recist;
@@ -99,10 +115,13 @@ export class Sam1Tracker implements FamilyTracker {
     let prior: Uint8Array | undefined;
     if (p.mask) {
       key = { mask: p.mask };
-    } else if (clicksOnly && !opts.replace && (opts.correction || old?.mask)) {
+    } else if (clicksOnly && !opts.replace && (opts.correction || old?.mask || prev?.priors.has(frame))) {
       // A correction (clicks on a propagated slice, a key or a mask key): the correction path that
       // simulated clicks measure (keyWithClicks) — the slice's box there (or the nearest slice's),
-      // the clicks, and SAM's iterative refinement of the mask the slice has now.
+      // the clicks, and SAM's iterative refinement of the mask the slice has now. A slice already
+      // corrected (it has a prior) stays on that path: the next click there refines the mask shown,
+      // instead of re-decoding the key without it (a negative click then grew the mask).
+
       ({ key, prior } = keyWithClicks(old, p.points ?? [], frame, prev?.masks ?? new Map(), this.stack.cols, this.stack.rows));
     } else if (old && !opts.replace && !old.mask) {
       // More clicks (or a new box) on a key slice before it is corrected refine that key.
@@ -118,7 +137,7 @@ export class Sam1Tracker implements FamilyTracker {
     // The key mask exactly as propagation will produce it: the propagator run over this one slice.
     const res = await propagateObject(
       this.promptDecoder,
-      new SliceWindow(this.slices, frame, 1),
+      new SliceWindow(this.slices, frame, 1, this.gate),
       [asVolumePrompt(objId, 0, key)],
       prior ? { ...this.propagation, priorMasks: new Map([[0, prior]]) } : this.propagation,
     );

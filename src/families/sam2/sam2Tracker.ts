@@ -148,7 +148,22 @@ export class Sam2Tracker implements FamilyTracker {
     return r.videoResMasks[0]!;
   }
 
-  async prompt(objId: number, frame: number, p: SlicePrompt, opts: { replace: boolean; correction: boolean }): Promise<Uint8Array> {
+  prompt(
+    objId: number,
+    frame: number,
+    p: SlicePrompt,
+    opts: { replace: boolean; correction: boolean; signal?: AbortSignal },
+  ): Promise<Uint8Array> {
+    // Behind the gate like propagate(): each module call (encode, heads, memory) checks the signal first.
+    return this.gate.during(opts.signal, () => this.promptNow(objId, frame, p, opts));
+  }
+
+  private async promptNow(
+    objId: number,
+    frame: number,
+    p: SlicePrompt,
+    opts: { replace: boolean; correction: boolean },
+  ): Promise<Uint8Array> {
     const o = this.object(objId);
     const tracked = o.log.length > 0;
     if (!tracked) {

@@ -114,6 +114,7 @@ export class VideoMode {
     this.objectSelect = h('select', { id: 'video-object', 'aria-label': 'object' });
     this.objectSelect.addEventListener('change', () => {
       this.activeObj = Number(this.objectSelect.value);
+      this.remember();
     });
     const add = h('button', { id: 'video-add-object', title: 'New object (A)' }, '+ object');
     add.addEventListener('click', () => this.addObject());
@@ -250,7 +251,7 @@ export class VideoMode {
 
   /** After a reload: the saved video session, if any, with its masks from the server. True when one was restored. */
   async restore(): Promise<boolean> {
-    let saved: { sessionId: string; uploadId: string; fileName: string };
+    let saved: { sessionId: string; uploadId: string; fileName: string; frame?: number; objId?: number };
     try {
       saved = JSON.parse(localStorage.getItem(SAVED) ?? 'null');
     } catch {
@@ -267,6 +268,10 @@ export class VideoMode {
       }
       await this.load(upload, session, saved.fileName);
       await this.reloadMasks();
+      // Back where the annotator was: the frame shown and the object being edited.
+      if (saved.objId !== undefined && this.objectIds.includes(saved.objId)) this.activeObj = saved.objId;
+      this.renderObjects();
+      this.frame = saved.frame ?? 0;
       this.redraw();
       this.setStatus('session restored');
     });
@@ -337,6 +342,7 @@ export class VideoMode {
     if (!s) return;
     k = Math.max(0, Math.min(s.numSlices - 1, Math.round(k)));
     this.frame = k;
+    this.remember();
     this.slider.value = String(k);
     this.label.textContent = `frame ${k} / ${s.numSlices - 1}`;
     const seq = ++this.drawSeq;
@@ -634,6 +640,20 @@ export class VideoMode {
     this.objectIds.push(id);
     this.activeObj = id;
     this.renderObjects();
+    this.remember();
+  }
+
+  /** Keeps the shown frame and the active object with the saved session, so a reload comes back to them. */
+  private remember(): void {
+    const raw = localStorage.getItem(SAVED);
+    if (!raw || !this.session) return;
+    try {
+      const saved = JSON.parse(raw) as { sessionId?: string };
+      if (saved.sessionId !== this.session.id) return;
+      localStorage.setItem(SAVED, JSON.stringify({ ...saved, frame: this.frame, objId: this.activeObj }));
+    } catch {
+      // A malformed entry is replaced when a video is next opened.
+    }
   }
 
   private renderObjects(): void {
@@ -670,7 +690,14 @@ export class VideoMode {
           {
             onProgress: (done, total) => {
               progress.value = total ? done / total : 0;
-              this.setStatus(`propagating: ${done} / ${total} frames`);
+              // The server counts object × frame steps: with several objects say so, not "12 / 12 frames" of a 6-frame clip.
+              const n = session.numSlices;
+              const objects = Math.round(total / n);
+              this.setStatus(
+                objects > 1 && total === objects * n
+                  ? `propagating: ${done} / ${total} (${objects} objects × ${n} frames)`
+                  : `propagating: ${done} / ${total} frames`,
+              );
             },
             onMask: (m) => {
               this.applyMask(m);
