@@ -50,6 +50,14 @@ export class OrtSession {
     readonly module: string,
   ) {}
 
+  /**
+   * Runs started and not yet settled. A cancelled propagation lets its model call go without
+   * waiting (families/cancelGate.ts), so release() can come while that run is still in ORT:
+   * releasing the session under it drops the run's completion, and a command awaiting release
+   * then never ends (Node exits 13, unsettled top-level await). release() waits for them first.
+   */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
   static async create(model: string | Uint8Array, opts: OrtSessionOptions = {}): Promise<OrtSession> {
     const label = typeof model === 'string' ? model : `<${model.byteLength} bytes of ONNX>`;
     const platform = getPlatform();
@@ -107,7 +115,13 @@ export class OrtSession {
     let results: InferenceSession.OnnxValueMapType;
     try {
       const t0 = performance.now();
-      results = outputNames ? await this.session.run(ortFeeds, outputNames) : await this.session.run(ortFeeds);
+      const run = outputNames ? this.session.run(ortFeeds, outputNames) : this.session.run(ortFeeds);
+      this.inFlight.add(run);
+      try {
+        results = await run;
+      } finally {
+        this.inFlight.delete(run);
+      }
       reportOrtRun(this.module, (performance.now() - t0) / 1000);
     } catch (e) {
       throw new MedsamError(
@@ -179,6 +193,7 @@ export class OrtSession {
   }
 
   async release(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
     await this.session.release();
   }
 }

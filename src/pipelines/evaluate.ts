@@ -678,6 +678,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
     precision: opts.precision,
     embeddingCacheDir: opts.embeddingCacheDir,
     propagation: opts.propagation,
+    signal,
   });
   try {
     for (const [i, c] of cases.entries()) {

@@ -1,5 +1,5 @@
 /**
- * Ctrl-C in `medsam2 segment` / `medsam2 video` stops at the next model call, not at the end of the
+ * Ctrl-C in `medsam2 segment` / `video` / `eval` stops at the next model call, not at the end of the
  * slice (frame): SIGINT is sent while the first model call (the key slice's encode) runs, and the
  * command must start no further ONNX Runtime run — before the fix the prompt's decodes (box
  * proposals, refinements) still ran — then exit 130 with one line and write nothing. Model calls
@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -107,5 +107,16 @@ describe('Ctrl-C during a model call', { skip: SKIP }, () => {
       out,
     ]);
     assertStoppedAtFirstCall(r, out, ['mine']);
+  });
+
+  it('eval: Ctrl-C in the first case encode starts no decode, exit 130, no report', { timeout: 120_000 }, async () => {
+    const crop = await croppedLesion(dir, 6);
+    const cases = join(dir, 'eval-cases');
+    mkdirSync(cases);
+    symlinkSync(crop.path, join(cases, 'lesion.npz'));
+    const out = join(dir, 'eval-out');
+    mkdirSync(out);
+    const r = await interruptedInFirstCall(['eval', cases, '--out', out, '--quiet']);
+    assertStoppedAtFirstCall(r, out, []);
   });
 });

@@ -11,9 +11,10 @@ import * as ort from 'onnxruntime-node';
 const proto = (ort.InferenceSession as unknown as { prototype: { run: (...args: unknown[]) => Promise<unknown> } }).prototype;
 const run = proto.run;
 let n = 0;
+// The timer stays ref'd: while the first run's result is held nothing else may keep the process
+// alive (eval's loop has no timer), and Node would exit 13 (unsettled await) before SIGINT came.
 const sigint = new Promise<void>((res) => {
   const t = setTimeout(res, 60_000);
-  t.unref();
   process.once('SIGINT', () => {
     clearTimeout(t);
     res();
