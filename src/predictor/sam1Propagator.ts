@@ -153,14 +153,16 @@ export interface Sam1PropagationOptions {
    */
   negativeClicks?: 'model' | 'anchored';
   /**
-   * The box of a corrected slice whose last click is negative (anchored): 'keep' (default) — decoded with
+   * The box of a corrected slice whose last click is negative (anchored): 'keep' — decoded with
    * the key's box (a new key's is the box of the mask being corrected); 'drop' — the clicks and the
    * logits of the mask being corrected alone (SAM's interactive decode after the first prompt), except
    * on the main key (mainKey), whose box is the user's. The box of an over-segmented mask holds the
    * decoder to the over-segmentation; the anchored cut keeps the answer inside that mask either way.
-   * 'guarded' — decoded both ways (one more decode per negative click), the box-less answer kept only
-   * when it refines the boxed one (src/predictor/sam1/negativeClick.ts, boxlessRefines): 'drop'
-   * collapsed small organs' slices to a blob round the anchored pin (ct-organs label 20).
+   * 'guarded' (default since session 10) — decoded both ways (one more decode per negative click), the
+   * box-less answer kept only when it refines the boxed one (src/predictor/sam1/negativeClick.ts,
+   * boxlessRefines): 'drop' collapsed small organs' slices to a blob round the anchored pin (ct-organs
+   * label 20). Measured (docs/propagation-experiments.md, "Issue 13, session 10"): after 3 clicks
+   * ct-lesion 0.8768 → 0.8892, organs-tune 0.7657 → 0.7669, held back 0.6351 → 0.6341, mr 0.5047 → 0.5325.
    */
   negativeClickBox?: 'keep' | 'drop' | 'guarded';
   /**
@@ -384,7 +386,7 @@ const DEFAULTS = {
   refineClickSteps: 0,
   clickLogits: 'redecode' as 'redecode' | 'stored',
   zoomMinSide: 32,
-  negativeClickBox: 'keep' as 'keep' | 'drop' | 'guarded',
+  negativeClickBox: 'guarded' as 'keep' | 'drop' | 'guarded',
   zoomClickMinSide: 128,
   zoomClickCarry: 'whole' as 'whole' | 'crop',
   zoomClickKind: 'all' as 'all' | 'positive',
