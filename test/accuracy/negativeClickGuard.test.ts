@@ -64,7 +64,7 @@ test("a negative click off the key keeps its slice with the guard, collapses it 
   const guarded = await run();
   const drop = await run('drop');
   for (const [name, x] of [
-    ['guarded', guarded],
+    ['default (guarded)', guarded],
     ['drop', drop],
   ] as const)
     console.log(
