@@ -122,7 +122,10 @@ export class ObjectSegmenter {
       const base = this.opts.embeddingCacheDir ? new DiskCachedEncoder(this.engine, this.opts.embeddingCacheDir) : this.engine;
       const encoder = { encode: gate.wrap(base.encode.bind(base)) };
       const emb = new SliceEmbeddings(encoder, (k) => extractSlice(image8, volume.dims, axis, k), sh.cols, sh.rows, sh.count);
-      const popts = { ...this.opts.propagation, onSlice };
+      // The voxel spacing in the propagator's order (in plane, then between slices): fuseSlices reads it.
+      const sp = volume.spacing;
+      const voxelSpacing = [...[0, 1, 2].filter((a) => a !== axis).map((a) => sp[a]!), sp[axis]!] as [number, number, number];
+      const popts = { voxelSpacing, ...this.opts.propagation, onSlice };
       const asProp = (r: ObjectResult): ObjectPropagation => ({
         masks: r.slices,
         stops: [],

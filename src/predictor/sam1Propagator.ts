@@ -7,7 +7,7 @@ import { promptsWithClick, type SliceClick } from './sam1/correction.js';
 import { intensityExtent } from './sam1/intensityExtent.js';
 import { boxJitterDecoder, flipAveraged } from './sam1/testTimeEnsemble.js';
 import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverlapping, maskArea } from './sam1/maskOps.js';
-import { anchoredNegativePrompt, cutNegativeClick } from './sam1/negativeClick.js';
+import { anchoredNegativePrompt, boxlessRefines, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
@@ -153,13 +153,18 @@ export interface Sam1PropagationOptions {
    */
   negativeClicks?: 'model' | 'anchored';
   /**
-   * The box of a corrected slice whose last click is negative (anchored): 'keep' (default) — decoded with
+   * The box of a corrected slice whose last click is negative (anchored): 'keep' — decoded with
    * the key's box (a new key's is the box of the mask being corrected); 'drop' — the clicks and the
    * logits of the mask being corrected alone (SAM's interactive decode after the first prompt), except
    * on the main key (mainKey), whose box is the user's. The box of an over-segmented mask holds the
    * decoder to the over-segmentation; the anchored cut keeps the answer inside that mask either way.
+   * 'guarded' (default since session 10) — decoded both ways (one more decode per negative click), the
+   * box-less answer kept only when it refines the boxed one (src/predictor/sam1/negativeClick.ts,
+   * boxlessRefines): 'drop' collapsed small organs' slices to a blob round the anchored pin (ct-organs
+   * label 20). Measured (docs/propagation-experiments.md, "Issue 13, session 10"): after 3 clicks
+   * ct-lesion 0.8768 → 0.8892, organs-tune 0.7657 → 0.7669, held back 0.6351 → 0.6341, mr 0.5047 → 0.5325.
    */
-  negativeClickBox?: 'keep' | 'drop';
+  negativeClickBox?: 'keep' | 'drop' | 'guarded';
   /**
    * What the last click on a corrected slice does when it is positive: 'additive' (default) — it
    * only adds: the part of the decoder's answer connected to the click near the mask being corrected
@@ -381,7 +386,7 @@ const DEFAULTS = {
   refineClickSteps: 0,
   clickLogits: 'redecode' as 'redecode' | 'stored',
   zoomMinSide: 32,
-  negativeClickBox: 'keep' as 'keep' | 'drop',
+  negativeClickBox: 'guarded' as 'keep' | 'drop' | 'guarded',
   zoomClickMinSide: 128,
   zoomClickCarry: 'whole' as 'whole' | 'crop',
   zoomClickKind: 'all' as 'all' | 'positive',
@@ -535,8 +540,10 @@ export async function propagateObject(
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
       // negativeClickBox 'drop': the box a click's key got from the over-segmented mask would hold the
       // decoder to it. The main key's box is the user's own: kept (dropped there, ct-organs label 20's
-      // key collapsed, 1338 -> 87 px, and the whole object with it).
-      if (cut && o.negativeClickBox === 'drop' && p.slice !== opts.mainKey) delete prompt.box;
+      // key collapsed, 1338 -> 87 px, and the whole object with it). 'guarded': both decoded, the
+      // box-less answer taken only where it refines the boxed one (negativeClick.ts, boxlessRefines).
+      const dropBox = cut && o.negativeClickBox !== 'keep' && p.slice !== opts.mainKey && !!prompt.box;
+      if (dropBox && o.negativeClickBox === 'drop') delete prompt.box;
       // The user's own key (no mask being corrected): the opt-in test-time ensembles apply here.
       let d = priorLow
         ? await decoder.decode(emb, prompt, priorLow)
@@ -544,6 +551,17 @@ export async function propagateObject(
           ? await flipAveraged(keyDecoder, emb, await slices.mirrored(p.slice), prompt, w, h)
           : await keyDecoder.decode(emb, prompt);
       d = await refineDecoded(decoder, emb, prompt, d, priorLow ? o.refineClickSteps : o.refineKeySteps);
+      if (dropBox && o.negativeClickBox === 'guarded') {
+        const free = { ...prompt };
+        delete free.box;
+        const df = await refineDecoded(decoder, emb, free, await decoder.decode(emb, free, priorLow), o.refineClickSteps);
+        const boxed = cutNegativeClick(binarise(d.logits, o.maskThreshold), prior!, lastClick!, w, h);
+        const boxless = cutNegativeClick(binarise(df.logits, o.maskThreshold), prior!, lastClick!, w, h);
+        if (boxlessRefines(boxed, boxless)) {
+          d = df;
+          delete prompt.box;
+        }
+      }
       keyMask = binarise(d.logits, o.maskThreshold);
       keyLow = d.lowRes;
       shown = trimmed(keyMask, d.logits, o.outputThreshold);

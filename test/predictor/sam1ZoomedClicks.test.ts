@@ -57,7 +57,8 @@ test('zoomClicks: a clicked key is decoded on a crop around it, the box key and 
   const run = async (zoomClicks?: number, zoomClickCarry?: 'whole' | 'crop') => {
     const f = fakes();
     const slices = new SliceEmbeddings(f.encoder, vol.pixels, W, H, 7);
-    const opts = { intensityModel: false, zoomClicks, zoomClickCarry };
+    // 'keep': the box-filling fake decoder needs a box (the default 'guarded' also decodes without it).
+    const opts = { intensityModel: false, zoomClicks, zoomClickCarry, negativeClickBox: 'keep' as const };
     const prompts = [{ slice: 3, box: [290, 190, 310, 210] as [number, number, number, number] }];
     const first = await propagateObject(f.decoder, slices, prompts, opts);
     const boxCrops = f.encoded.filter(([h, w]) => h < H || w < W).length;
@@ -86,7 +87,7 @@ test('zoomClicks: nothing is zoomed on a slice smaller than zoomClickMinSide (ct
   const vol = volume(W, H, 60, 50);
   const f = fakes();
   const slices = new SliceEmbeddings(f.encoder, vol.pixels, W, H, 7);
-  const opts = { intensityModel: false, zoomClicks: 3 };
+  const opts = { intensityModel: false, zoomClicks: 3, negativeClickBox: 'keep' as const };
   const prompts = [{ slice: 3, box: [50, 40, 70, 60] as [number, number, number, number] }];
   const first = await propagateObject(f.decoder, slices, prompts, opts);
   const r = await correctObject(f.decoder, slices, prompts, first, { slice: 5, x: 60, y: 50, label: 0 }, opts);
