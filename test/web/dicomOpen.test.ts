@@ -29,7 +29,8 @@ import type { Volume } from '../../src/io/volume.js';
 import { dice } from '../../src/metrics/dice.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
-import { openScan, closeClean, sessionOf, promptsSent } from './appDriver.js';
+import { closeClean, openScan, promptsSent, sessionOf } from './appDriver.js';
+import { assertSameVolume, drawnVolume } from './drawnVolume.js';
 import {
   type AppHandle,
   ROOT,
@@ -87,29 +88,6 @@ function ones(d: ArrayLike<number | bigint>): number {
   return n;
 }
 
-/** The upload behind the page's session, and the NIfTI the app drew (fetched as the app does). */
-async function drawnVolume(page: Page, name: string): Promise<{ uploadId: string; volume: Volume }> {
-  const session = (await (await fetch(`${e2e.server.url}/sessions/${await sessionOf(page)}`)).json()) as { uploadId: string };
-  const r = await fetch(`${e2e.server.url}/uploads/${session.uploadId}/volume.nii.gz`);
-  assert.equal(r.status, 200);
-  const path = join(tmp, `${name}.nii.gz`);
-  writeFileSync(path, new Uint8Array(await r.arrayBuffer()));
-  return { uploadId: session.uploadId, volume: await readVolume(path) };
-}
-
-/** Same grid (dims exact; spacing, origin, direction to float32) and the same voxels. */
-function assertSameVolume(got: Volume, want: Volume, what: string): void {
-  assert.deepEqual(got.dims, want.dims, `${what}: dims`);
-  const close = (a: readonly number[], b: readonly number[], part: string) =>
-    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}: ${part} ${a} vs ${b}`));
-  close(got.spacing, want.spacing, 'spacing');
-  close(got.origin, want.origin, 'origin');
-  close(got.direction, want.direction, 'direction');
-  let diff = 0;
-  for (let i = 0; i < want.data.length; i++) if (Number(got.data[i]) !== Number(want.data[i])) diff++;
-  assert.equal(diff, 0, `${what}: ${diff} voxels differ from the server's reading`);
-}
-
 /** Draws `box` on axial slice `z` with the box tool; the prompt the app sent. */
 async function boxOn(page: Page, z: number, box: Box): Promise<{ slice: number; box: number[] }> {
   const sent = promptsSent(page);
@@ -145,7 +123,7 @@ test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation
 
   // What the app drew is the server's volume: the same voxels and geometry as the folder read by the CLI's reader.
   const series = await readVolume(SERIES);
-  const drawn = await drawnVolume(page, 'drawn-zip');
+  const drawn = await drawnVolume(page, e2e.server.url, tmp, 'drawn-zip');
   assertSameVolume(drawn.volume, series, 'the zip as drawn');
   assert.deepEqual(await page.evaluate(() => [...(window.medsam2 as { viewer: { dims: number[] } }).viewer.dims]), [512, 512, 20]);
   // Slicer's axial view: the patient's right (low column, LPS x) on the left, anterior (low row) up.
@@ -224,7 +202,7 @@ test('the same series as a folder (directory picker) and as several selected fil
   await page.setInputFiles('#folder', folder);
   await waitStatus(page, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', new RegExp(`${basename(folder)}.*dicom-zip.*512 × 512 × 20`, 's'));
-  assertSameVolume((await drawnVolume(page, 'drawn-folder')).volume, series, 'the folder as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-folder')).volume, series, 'the folder as drawn');
   await boxOn(page, SLICE, LIVER_BOX);
   const folderMask = (await serverSlice(e2e.server.url, await sessionOf(page), SLICE)).bits;
   if (keyMask) assert.equal(dice(folderMask, keyMask), 1, 'the folder stores the zip case key-slice mask');
@@ -251,7 +229,7 @@ test('the same series as a folder (directory picker) and as several selected fil
     .reverse();
   await openScan(page, files, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', /dicom-series.*dicom-zip.*512 × 512 × 20/s);
-  assertSameVolume((await drawnVolume(page, 'drawn-files')).volume, series, 'the selected files as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-files')).volume, series, 'the selected files as drawn');
   await closeClean(page, errors);
 });
 
@@ -282,7 +260,7 @@ test('a folder with two series: a picker names both, the one picked opens; dropp
   await page.click('#series-picker button[data-series="1"]');
   await waitStatus(page, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', new RegExp(`${three.dims.join(' × ')}`));
-  assertSameVolume((await drawnVolume(page, 'drawn-three')).volume, three, 'the picked series as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-three')).volume, three, 'the picked series as drawn');
 
   // The 3-slice folder's files dropped on the view (3 CT slices + 2 SEG objects): one image series, opened
   // without a question. (A synthetic drop carries files, not folder entries: the folder walk is not exercised.)
@@ -335,7 +313,7 @@ test('a JPEG opened as an image (not video): shown as the server reads it, a box
   assert.match(info, /jpeg/);
   assert.match(info, new RegExp(`${W} × ${H} × 1`));
   assert.equal(await page.isVisible('#video-frame'), false, 'opened as an image, not in video mode');
-  assertSameVolume((await drawnVolume(page, 'drawn-jpeg')).volume, await readVolume(image), 'the JPEG as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-jpeg')).volume, await readVolume(image), 'the JPEG as drawn');
   // Rows down, columns right, as any picture viewer.
   const tl = await voxelToClient(page, 0, 0);
   const br = await voxelToClient(page, W - 1, H - 1);
