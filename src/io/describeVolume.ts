@@ -1,5 +1,6 @@
 import { dataTypeName } from './rawVoxels.js';
 import { isOblique, orientationCode } from './geometry.js';
+import { hasNominalSpacing } from './image2d.js';
 import type { Volume } from './volume.js';
 
 export interface IntensityStats {
@@ -33,22 +34,28 @@ export function describeVolume(v: Volume): string {
   const code = orientationCode(v.direction);
   const d = v.direction;
   const extent = v.dims.map((n, i) => n * v.spacing[i]);
+  const picture = hasNominalSpacing(v);
   const lines = [
     `file:         ${v.source.path}`,
     `format:       ${v.source.format}`,
-    `dimensions:   ${v.dims.join(' x ')} voxels (${v.dims[2] === 1 ? '2D' : '3D'})`,
-    `spacing:      ${v.spacing.map((x) => fmt(x, 6)).join(' x ')} mm`,
-    `extent:       ${extent.map((x) => fmt(x, 5)).join(' x ')} mm`,
-    `origin:       (${v.origin.map((x) => fmt(x, 6)).join(', ')}) mm, LPS`,
-    `orientation:  ${code}${isOblique(v.direction) ? ' (oblique: axes nearest to ' + code + ')' : ''}`,
-    `direction:    [${[0, 3, 6]
-      .map((r) =>
-        d
-          .slice(r, r + 3)
-          .map((x) => fmt(x, 4))
-          .join(' '),
-      )
-      .join('; ')}]`,
+    // A PNG/JPEG has pixels only: no spacing, position or orientation in a patient.
+    ...(picture
+      ? [`dimensions:   ${v.dims[0]} x ${v.dims[1]} pixels (2D picture)`, 'spacing:      none in the file (sizes are in pixels)']
+      : [
+          `dimensions:   ${v.dims.join(' x ')} voxels (${v.dims[2] === 1 ? '2D' : '3D'})`,
+          `spacing:      ${v.spacing.map((x) => fmt(x, 6)).join(' x ')} mm`,
+          `extent:       ${extent.map((x) => fmt(x, 5)).join(' x ')} mm`,
+          `origin:       (${v.origin.map((x) => fmt(x, 6)).join(', ')}) mm, LPS`,
+          `orientation:  ${code}${isOblique(v.direction) ? ' (oblique: axes nearest to ' + code + ')' : ''}`,
+          `direction:    [${[0, 3, 6]
+            .map((r) =>
+              d
+                .slice(r, r + 3)
+                .map((x) => fmt(x, 4))
+                .join(' '),
+            )
+            .join('; ')}]`,
+        ]),
     `datatype:     ${dataTypeName(v.data)}`,
     `intensity:    min ${fmt(s.min)}, max ${fmt(s.max)}, mean ${fmt(s.mean)}`,
     `modality:     ${v.modality ?? 'unknown'}`,

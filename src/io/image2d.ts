@@ -238,6 +238,11 @@ export function toLuminance(img: Image2D): Uint8Array {
   return out;
 }
 
+/** Whether a volume's spacing is nominal: a PNG or JPEG carries none, so imageToVolume's 1 mm is made up (no mm, mm² or mL from it). */
+export function hasNominalSpacing(v: Pick<Volume, 'source'>): boolean {
+  return v.source.format === 'png' || v.source.format === 'jpeg';
+}
+
 /** A picture as a one-slice volume (unit spacing, identity direction); RGB becomes luminance. */
 export function imageToVolume(img: Image2D): Volume {
   const format: VolumeFormat = img.source.format;

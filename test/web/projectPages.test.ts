@@ -14,7 +14,7 @@ import { dice } from '../../src/metrics/dice.js';
 import { describeError } from '../../web/src/projects/actionableError.js';
 import { busiestSlice, DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, diceOf, diffCodes, sliceMaskOf } from '../../web/src/projects/diffOverlay.js';
 import { InteractionLog, type InteractionEvent } from '../../web/src/projects/interactionLog.js';
-import { labelMapFromNpz, volumeFileName } from '../../web/src/projects/labelMapFile.js';
+import { labelMapFromNpz } from '../../web/src/projects/labelMapFile.js';
 import { formatSeconds, personTable, statusSegments } from '../../web/src/projects/progressModel.js';
 import { annotateUrl, caseFromQuery, parseRoute, routeHash, type Route } from '../../web/src/projects/router.js';
 const CT_LESION = fileURLToPath(new URL('../../../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz', import.meta.url));
@@ -77,16 +77,6 @@ test('a version label map read from the npz the server writes keeps every voxel 
   assert.deepEqual(dims, ref.dims);
   assert.deepEqual(Buffer.from(labels), Buffer.from(ref.data as Uint8Array));
   assert.throws(() => labelMapFromNpz(Uint8Array.from([1, 2, 3])), /not a readable \.npz/);
-});
-
-test('the case volume gets a file name its reader knows', () => {
-  assert.equal(volumeFileName(Uint8Array.from([0x1f, 0x8b, 8]), 'case 1'), 'case_1.nii.gz');
-  assert.equal(volumeFileName(Uint8Array.from([0x50, 0x4b, 3, 4]), 'c'), 'c.npz');
-  assert.equal(volumeFileName(new TextEncoder().encode('NRRD0004\n'), 'c'), 'c.nrrd');
-  assert.equal(volumeFileName(new TextEncoder().encode('ObjectType = Image'), 'c'), 'c.mha');
-  assert.equal(volumeFileName(new Uint8Array(400), 'c'), 'c.nii');
-  assert.equal(volumeFileName(new Uint8Array(4), 'c', 'scan.npz'), 'scan.npz');
-  assert.equal(volumeFileName(Uint8Array.from([0x50, 0x4b]), 'c', 'noext'), 'c.npz');
 });
 
 test('dashboard numbers: status bar in life-cycle order with shares, person × status table', () => {

@@ -126,6 +126,42 @@ export class Api {
     );
   }
 
+  /**
+   * `upload` with the bytes sent reported and a cancel: XMLHttpRequest, since fetch reports no
+   * upload progress. An abort rejects with the signal's AbortError.
+   */
+  uploadWithProgress(
+    file: Blob,
+    name: string,
+    work: { onProgress?(sent: number, total: number): void; signal?: AbortSignal },
+  ): Promise<UploadView> {
+    return new Promise((resolve, reject) => {
+      const signal = work.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${this.base}/uploads?name=${encodeURIComponent(name)}`);
+      for (const [k, v] of Object.entries(this.headers({ 'content-type': 'application/octet-stream' }))) xhr.setRequestHeader(k, v);
+      xhr.responseType = 'arraybuffer';
+      xhr.upload.onprogress = (e) => work.onProgress?.(e.loaded, e.lengthComputable ? e.total : file.size);
+      const onAbort = () => xhr.abort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      xhr.onabort = () => reject(signal?.reason ?? new DOMException('the upload was cancelled', 'AbortError'));
+      xhr.onerror = () =>
+        reject(new ApiError('the medsam2 server cannot be reached', 'check that `medsam2 serve` is still running, then retry', 0));
+      xhr.onload = () => {
+        signal?.removeEventListener('abort', onAbort);
+        const res = new Response(xhr.response as ArrayBuffer, {
+          status: xhr.status,
+          statusText: xhr.statusText,
+          headers: { 'content-type': xhr.getResponseHeader('content-type') ?? '' },
+        });
+        if (!res.ok) void errorFrom(res).then(reject);
+        else void (res.json() as Promise<UploadView>).then(resolve, reject);
+      };
+      xhr.send(file);
+    });
+  }
+
   /** The upload as the server read it, a .nii.gz for display (DICOM, PNG, JPEG: GET /uploads/{id}/volume.nii.gz). */
   async displayVolume(uploadId: string): Promise<Uint8Array> {
     const res = await this.send('GET', `/uploads/${encodeURIComponent(uploadId)}/volume.nii.gz`);

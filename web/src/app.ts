@@ -115,6 +115,7 @@ export class App {
     this.video.close();
     await this.run('opening', async () => {
       await this.display(bytes, fileName);
+      this.onePlaneLayout();
       this.session = session;
       this.fileName = fileName;
       this.upload = undefined;
@@ -137,19 +138,27 @@ export class App {
   /** One file, several, or a folder's (web/src/openScan.ts decides the path each takes). */
   async openFiles(files: File[], opts: { folder?: boolean } = {}): Promise<void> {
     let plan: OpenPlan | undefined;
+    // Reading, packing and uploading a DICOM folder show their progress and stop on Cancel.
+    const abort = new AbortController();
+    this.opening = abort;
+    this.render();
+    const work = { signal: abort.signal, onProgress: (what: string, n: number, total: number) => this.showWork(what, n, total) };
     try {
       this.setStatus('reading…');
-      plan = await planOpen(files, opts);
+      plan = await planOpen(files, { ...opts, work });
     } catch (e) {
+      this.endOpening(abort);
+      if (abort.signal.aborted) return this.setStatus('cancelled: nothing opened');
       this.setStatus('idle');
       this.fail(e);
       return;
     }
+    if (plan?.kind === 'server') return this.openUploaded(plan, abort);
+    this.endOpening(abort);
     if (!plan) return this.setStatus('nothing opened');
     if (plan.kind === 'video') return this.video.open(plan.file);
     if (plan.kind === 'frames') return this.video.openFolder(plan.files);
     this.video.close();
-    if (plan.kind === 'server') return this.openUploaded(plan);
     const file = plan.file;
     const bytes = new Uint8Array(await file.arrayBuffer());
     await this.run('opening', async () => {
@@ -175,28 +184,49 @@ export class App {
    * A scan NiiVue cannot read (DICOM, PNG, JPEG): uploaded first, then drawn from the server's
    * reading of it, so the voxels shown are the ones the session segments (openScan.ts).
    */
-  private async openUploaded(plan: Extract<OpenPlan, { kind: 'server' }>): Promise<void> {
+  private async openUploaded(plan: Extract<OpenPlan, { kind: 'server' }>, abort: AbortController): Promise<void> {
     await this.run('opening', async () => {
       this.setStatus(`uploading ${plan.label}…`);
-      this.windowControl.newScan();
+      this.video.close();
       $<HTMLProgressElement>('progress').value = 0;
+      const previous = this.session;
       this.session = undefined;
-      const upload = await this.api.upload(plan.blob, plan.name);
+      let upload: UploadView;
+      try {
+        upload = await this.api.uploadWithProgress(plan.blob, plan.name, {
+          signal: abort.signal,
+          onProgress: (sent, total) => this.showWork('uploading', sent, total),
+        });
+      } catch (e) {
+        if (!abort.signal.aborted) throw e;
+        // Nothing changed: the scan shown keeps its session.
+        this.session = previous;
+        this.setStatus('cancelled: nothing opened');
+        return;
+      } finally {
+        // Once uploaded, the server's reading is not the browser's to cancel.
+        this.endOpening(abort);
+      }
+      this.windowControl.newScan();
       this.setStatus('starting a session (the model loads once)…');
       const session = await this.api.createSession(upload.id);
       const bytes = await this.api.displayVolume(upload.id);
       await this.display(bytes, displayName(plan.label));
-      // A picture has one plane: the axial view alone (coronal and sagittal would be one-pixel lines).
-      if (upload.dims[2] === 1) {
-        $<HTMLSelectElement>('layout').value = 'axial';
-        this.viewer.setLayout('axial');
-        this.showSliceBar();
-      }
+      this.onePlaneLayout();
       this.viewer.clearAll();
       this.session = session;
       this.fileName = plan.label;
       await this.begin(upload, bytes);
     });
+    this.endOpening(abort);
+  }
+
+  /** A picture has one plane: the axial view alone (coronal and sagittal would be one-pixel lines). */
+  private onePlaneLayout(): void {
+    if (this.viewer.dims[2] !== 1) return;
+    $<HTMLSelectElement>('layout').value = 'axial';
+    this.viewer.setLayout('axial');
+    this.showSliceBar();
   }
 
   /** The state of a scan just opened with its new session: one object, kept for reload. */
@@ -755,7 +785,31 @@ export class App {
   /** Cancel was pressed during the propagation in progress. */
   private cancelAsked = false;
 
+  /** A DICOM folder being read, packed or uploaded (Cancel aborts it). */
+  private opening: AbortController | undefined;
+
+  private endOpening(abort: AbortController): void {
+    if (this.opening === abort) this.opening = undefined;
+    this.render();
+  }
+
+  /** "reading headers 120 / 2000", "packing …", "uploading 40 % (126 / 314 MB)", on the status line and the progress bar. */
+  private showWork(what: string, done: number, total: number): void {
+    $<HTMLProgressElement>('progress').value = total > 0 ? done / total : 0;
+    const mb = (n: number) => (n / 1048576).toFixed(0);
+    this.setStatus(
+      what === 'uploading'
+        ? `uploading ${total > 0 ? Math.floor((100 * done) / total) : 0} % (${mb(done)} / ${mb(total)} MB)`
+        : `${what} ${done} / ${total}`,
+    );
+  }
+
   async cancel(): Promise<void> {
+    if (this.opening) {
+      this.opening.abort();
+      this.setStatus('cancelling…');
+      return;
+    }
     if (!this.session || !this.propagating) return;
     // Shown before the request: the answer can wait behind the model's work on a busy server.
     this.cancelAsked = true;
@@ -921,7 +975,7 @@ export class App {
   private render(): void {
     const has = !!this.session;
     $<HTMLButtonElement>('propagate').disabled = !has || this.propagating;
-    $<HTMLButtonElement>('cancel').disabled = !this.propagating;
+    $<HTMLButtonElement>('cancel').disabled = !this.propagating && !this.opening;
     History.enable($<HTMLButtonElement>('undo'), $<HTMLButtonElement>('redo'), this.session, this.propagating);
     $<HTMLButtonElement>('export').disabled = !has || this.propagating;
     renderObjects(
@@ -1058,7 +1112,7 @@ export class App {
       { keys: ['Enter'], label: 'Propagate', run: () => void this.propagate() },
       {
         keys: ['Escape'],
-        label: 'Cancel propagation / close help',
+        label: 'Cancel propagation or opening a folder / close help',
         run: () => {
           if (!help.hidden) help.hidden = true;
           else void this.cancel();

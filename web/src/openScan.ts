@@ -11,10 +11,21 @@
  * - Videos, zips of PNG/JPEG frames and folders of them: video mode.
  *
  * DICOM files are grouped into series here (dicomFiles.ts) so that a folder holding several lets
- * the person pick one (seriesPicker.ts) before anything is uploaded.
+ * the person pick one (seriesPicker.ts) before anything is uploaded; `work` reports the reading
+ * and packing of a large folder and cancels them.
  */
 import { isFrameZip, JUNK_NAME } from '../../src/io/frameZip.js';
-import { groupSeries, noDicom, pickedName, readCandidates, unzipMembers, zipSeries, type DicomSeriesGroup } from './dicomFiles.js';
+import {
+  groupSeries,
+  noDicom,
+  packSeries,
+  pickedName,
+  readCandidates,
+  readSeries,
+  unzipMembers,
+  type DicomSeriesGroup,
+  type Work,
+} from './dicomFiles.js';
 import { UserError } from './messages.js';
 import { pickSeries } from './seriesPicker.js';
 
@@ -40,22 +51,23 @@ async function oneSeries(groups: DicomSeriesGroup[], where: string, looked: numb
 }
 
 /** The plan for what was picked or dropped; undefined when the person cancelled a series choice. */
-export async function planOpen(files: File[], opts: { folder?: boolean } = {}): Promise<OpenPlan | undefined> {
+export async function planOpen(files: File[], opts: { folder?: boolean; work?: Work } = {}): Promise<OpenPlan | undefined> {
+  const work = opts.work ?? {};
   const real = files.filter((f) => !JUNK_NAME.test(pickedName(f)) && !f.name.startsWith('.'));
   if (real.length === 0)
     throw new UserError(opts.folder ? 'the folder is empty' : 'no file was picked', 'pick a scan file or a DICOM folder');
-  if (real.length === 1 && !opts.folder) return planFile(real[0]!);
+  if (real.length === 1 && !opts.folder) return planFile(real[0]!, work);
   if (real.every((f) => PICTURE.test(f.name))) return { kind: 'frames', files: real };
   const top = pickedName(real[0]!).split('/')[0]!;
   const folderName = opts.folder || pickedName(real[0]!).includes('/') ? top : 'dicom-series';
   const where = opts.folder ? `the folder "${folderName}"` : `the ${real.length} files picked`;
-  const candidates = await readCandidates(real);
-  const g = await oneSeries(groupSeries(candidates), where, real.length);
+  const { groups } = await readSeries(real, work);
+  const g = await oneSeries(groups, where, real.length);
   if (!g) return undefined;
-  return { kind: 'server', blob: new Blob([zipSeries(g)]), name: `${folderName}.zip`, label: folderName };
+  return { kind: 'server', blob: await packSeries(g, work), name: `${folderName}.zip`, label: folderName };
 }
 
-async function planFile(file: File): Promise<OpenPlan | undefined> {
+async function planFile(file: File, work: Work): Promise<OpenPlan | undefined> {
   if (VIDEO.test(file.name)) return { kind: 'video', file };
   if (LOCAL_SCAN.test(file.name)) return { kind: 'local', file };
   if (PICTURE.test(file.name)) return { kind: 'server', blob: file, name: file.name, label: file.name };
@@ -65,7 +77,7 @@ async function planFile(file: File): Promise<OpenPlan | undefined> {
     const members = unzipMembers(bytes, file.name);
     const g = await oneSeries(groupSeries(members), `"${file.name}"`, members.length);
     if (!g) return undefined;
-    return { kind: 'server', blob: new Blob([zipSeries(g)]), name: file.name, label: file.name.replace(/\.zip$/i, '') };
+    return { kind: 'server', blob: await packSeries(g, work), name: file.name, label: file.name.replace(/\.zip$/i, '') };
   }
   // One DICOM file (a .dcm, or a PACS file without extension): a single-file series, e.g. Enhanced multi-frame.
   const g = groupSeries(await readCandidates([file]))[0];
@@ -75,5 +87,5 @@ async function planFile(file: File): Promise<OpenPlan | undefined> {
       'open a NIfTI (.nii, .nii.gz), NRRD, MHA, MedSAM2 .npz, a DICOM series (folder, .dcm files or .zip), a PNG, a JPEG or a video',
     );
   const stem = file.name.replace(/\.(dcm|dicom)$/i, '');
-  return { kind: 'server', blob: new Blob([zipSeries(g)]), name: `${stem}.zip`, label: stem };
+  return { kind: 'server', blob: await packSeries(g, work), name: `${stem}.zip`, label: stem };
 }

@@ -75,8 +75,9 @@ export class Viewer {
       loadingText: 'open a scan: Open... or drop a file here',
     });
     this.nv.onLocationChange = () => this.onSliceChange(this.crosshairSlice());
-    // NiiVue's double-click reset of the window (its windowing drag itself reports nothing: see watchWindowing).
-    this.nv.onIntensityChange = () => this.noteWindow();
+    // NiiVue's double-click reset of the window and its contrast-box drag (its windowing drag itself
+    // reports nothing: see watchWindowing).
+    this.nv.onIntensityChange = () => (this.resetting ? this.setWindow('auto') : this.noteWindow());
   }
 
   async attach(): Promise<void> {
@@ -250,7 +251,10 @@ export class Viewer {
     return { width: hi - lo, level: (hi + lo) / 2 };
   }
 
-  /** A window NiiVue changed by itself (a Navigate drag, its double-click reset) is 'custom'. */
+  /** Set while NiiVue handles a double-click: its window reset then is the app's 'auto' (watchWindowing). */
+  private resetting = false;
+
+  /** A window NiiVue changed by itself (a Navigate drag, its contrast box) is 'custom'. */
   private noteWindow(): void {
     const img = this.image;
     if (!img) return;
@@ -268,6 +272,20 @@ export class Viewer {
   private watchWindowing(): void {
     const parent = this.canvas.parentElement;
     if (!parent) return;
+    // A double-click is NiiVue's "reset the window" to its auto range (2-98 %): the list read
+    // "custom" with NiiVue's numbers, while "auto" showed another window. It is the app's 'auto'
+    // (the soft-tissue window on a CT, 8-bit data as stored, else that same 2-98 % range), so the
+    // list, the corner's W/L and the picture agree. Capture: this runs before NiiVue's handler.
+    parent.addEventListener(
+      'dblclick',
+      () => {
+        this.resetting = true;
+        setTimeout(() => {
+          this.resetting = false;
+        }, 0);
+      },
+      { capture: true },
+    );
     for (const type of ['pointermove', 'pointerup'] as const)
       parent.addEventListener(
         type,

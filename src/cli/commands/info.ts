@@ -3,6 +3,7 @@ import { describeVolume } from '../../io/describeVolume.js';
 import type { Volume } from '../../io/volume.js';
 import { chooseWindow, describeWindow } from '../../preprocess/intensity.js';
 import { loadCase } from '../../pipelines/loadCase.js';
+import { maskSize } from '../maskSize.js';
 import { addReadOptions, parseReadOptions, type ReadFlags } from '../parseArgs.js';
 
 function labelSummary(what: string, v: Volume): string {
@@ -12,11 +13,10 @@ function labelSummary(what: string, v: Volume): string {
     if (x !== 0) counts.set(x, (counts.get(x) ?? 0) + 1);
   }
   if (counts.size === 0) return `${what}: empty`;
-  const voxelMl = (v.spacing[0] * v.spacing[1] * v.spacing[2]) / 1000;
   const parts = [...counts.entries()]
     .sort((a, b) => a[0] - b[0])
     .slice(0, 20)
-    .map(([l, n]) => `label ${l}: ${n} voxels (${(n * voxelMl).toPrecision(3)} mL)`);
+    .map(([l, n]) => `label ${l}: ${maskSize(n, v)}`);
   return `${what}: ${parts.join('; ')}${counts.size > 20 ? `; … ${counts.size - 20} more labels` : ''}`;
 }
 

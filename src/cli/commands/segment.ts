@@ -35,6 +35,7 @@ import { addModelOptions } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
 import { runModel } from '../modelRun.js';
 import { progressBar } from '../progress.js';
+import { isPicture, maskSize } from '../maskSize.js';
 
 interface SegmentFlags extends ReadFlags {
   output: string;
@@ -108,8 +109,11 @@ async function buildPrompt(flags: SegmentFlags, input: LoadedCase, axis: SliceAx
     );
     return p;
   }
-  if (flags.slice === undefined) throw new MedsamError('--slice is required', 'give the key slice index along --axis, e.g. --slice 7');
-  const slice = parseIndex('--slice', flags.slice);
+  // A picture (one slice along the axis) needs no --slice.
+  const single = sliceGeometry(input.image.dims, axis).count === 1;
+  if (flags.slice === undefined && !single)
+    throw new MedsamError('--slice is required', 'give the key slice index along --axis, e.g. --slice 7');
+  const slice = flags.slice === undefined ? 0 : parseIndex('--slice', flags.slice);
   if (given.length === 0)
     throw new MedsamError('no prompt given', 'add --box x0,y0,x1,y1, --point x,y[,label], --recist x0,y0,x1,y1 or --mask file');
   const prompt: VolumePrompt = { slice, objId };
@@ -126,11 +130,6 @@ async function buildPrompt(flags: SegmentFlags, input: LoadedCase, axis: SliceAx
     prompt.mask = await keySliceMask(flags.mask, input.image, axis, slice, parseReadOptions(flags).maxVoxels);
   }
   return prompt;
-}
-
-function formatMl(voxels: number, spacing: readonly number[]): string {
-  const ml = (voxels * spacing[0]! * spacing[1]! * spacing[2]!) / 1000;
-  return ml >= 100 ? ml.toFixed(0) : ml >= 1 ? ml.toFixed(2) : ml.toPrecision(2);
 }
 
 export async function runSegment(input: string, flags: SegmentFlags): Promise<void> {
@@ -186,7 +185,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   // Installed before the line below is printed: a Ctrl-C from then on stops the work cleanly.
   const interrupt = onInterrupt();
   log(
-    `intensity: ${describeWindow(resolvedWindow.window)} (${resolvedWindow.reason}); model: ${model.id}; axis ${AXIS_NAMES[axis]}, key slice ${prompt.slice}`,
+    `intensity: ${describeWindow(resolvedWindow.window)} (${resolvedWindow.reason}); model: ${model.id}; ${isPicture(image) ? 'one picture' : `axis ${AXIS_NAMES[axis]}, key slice ${prompt.slice}`}`,
   );
 
   let result;
@@ -226,9 +225,14 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   for (let i = 0; i < result.mask.data.length; i++) if (Number(result.mask.data[i]) !== 0) voxels++;
   const extra = flags.preview ? `, preview ${flags.preview}` : '';
   process.stdout.write(
-    `segmented ${voxels} voxels (${formatMl(voxels, image.spacing)} mL) on ${result.slicesSegmented} slice(s) in ${result.seconds.toFixed(1)} s -> ${flags.output}${extra}\n`,
+    `segmented ${maskSize(voxels, image)}${isPicture(image) ? '' : ` on ${result.slicesSegmented} slice(s)`} in ${result.seconds.toFixed(1)} s -> ${flags.output}${extra}\n`,
   );
-  if (voxels === 0) log('warning: the mask is empty; check the prompt coordinates (x = column, y = row of the slice) and the slice index');
+  if (voxels === 0)
+    log(
+      isPicture(image)
+        ? 'warning: the mask is empty; check the prompt coordinates (x = column, y = row of the picture)'
+        : 'warning: the mask is empty; check the prompt coordinates (x = column, y = row of the slice) and the slice index',
+    );
 }
 
 /** `--format seg|rtstruct`, or from the name: `.rtstruct.dcm` → RTSTRUCT, other `.dcm` → SEG; undefined for non-DICOM outputs. */
@@ -258,7 +262,7 @@ function packageVersion(): string {
 
 export function addSegmentCommand(program: Command): void {
   const cmd = addModelOptions(program.command('segment'))
-    .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume')
+    .description('segment an object in a 3D image from one prompt on a key slice, propagated through the volume (or in one 2D picture)')
     .argument(
       '<input>',
       'image: .nii/.nii.gz, .nrrd, .mha/.mhd, MedSAM2 .npz, DICOM folder/.dcm, dicomweb://host:port/…/studies/S/series/X, .png/.jpg',
@@ -266,7 +270,7 @@ export function addSegmentCommand(program: Command): void {
     .requiredOption('-o, --output <file>', 'output mask (.nii.gz, .nii, .nrrd, .npz, .png; DICOM inputs also .seg.dcm / .rtstruct.dcm)')
     .option('--store', 'dicomweb:// inputs: also store the DICOM output on that server (STOW-RS)')
     .option('--format <seg|rtstruct>', 'DICOM output kind for a .dcm output (default: from the name, else SEG)')
-    .option('--slice <index>', 'key slice index along --axis (voxel index)')
+    .option('--slice <index>', 'key slice index along --axis (voxel index; not needed for a single picture)')
     .option('--box <x0,y0,x1,y1>', 'box on the key slice, voxel indices (x = column, y = row)')
     .option('--point <x,y[,label]>', 'point on the key slice; label 1 = object (default), 0 = background; repeatable', collect)
     .option('--recist <x0,y0,x1,y1>', 'RECIST long-axis endpoints on the key slice (turned into a box as MedSAM2 does)')

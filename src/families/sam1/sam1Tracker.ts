@@ -15,6 +15,7 @@ import type {
   TrackerPropagation,
 } from '../family.js';
 import { PropagationCancelled } from '../cancelled.js';
+import { CancelGate } from '../cancelGate.js';
 import { SliceWindow } from './sliceWindow.js';
 
 /**
@@ -58,13 +59,18 @@ export class Sam1Tracker implements FamilyTracker {
   private objects = new Map<number, ObjectState>();
   /** Decodes prompts: the engine, or the same decoder elsewhere (TrackerOptions.sam1PromptDecoder). */
   private readonly promptDecoder: Sam1Decoder;
+  /** A propagation's cancel takes effect before its next encode or decode, not only between slices. */
+  private readonly gate = new CancelGate();
+  /** The engine's decoder behind the gate (what propagate() runs). */
+  private readonly decoder: Sam1Decoder;
 
   constructor(
-    private readonly engine: Sam1Engine,
+    engine: Sam1Engine,
     private readonly stack: FrameStack,
     opts: TrackerOptions,
   ) {
     const encoder = stack.channels === 3 ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) } : engine;
+    this.decoder = { decode: this.gate.wrap(engine.decode.bind(engine)) };
     const capacity = Math.max(1, Math.floor(((opts.featureBudgetMiB ?? 1024) * 2 ** 20) / EMBEDDING_BYTES));
     // Crop embeddings (zoomed decoding, opt-in) are as large: a quarter of the budget again at most.
     const crops = Math.max(1, Math.floor(capacity / 4));
@@ -172,7 +178,8 @@ export class Sam1Tracker implements FamilyTracker {
       if (inSpan.length === 0) continue;
       const wlo = a.direction === 'forward' ? inSpan[0]! : Math.max(slo, r0);
       const whi = a.direction === 'backward' ? inSpan[inSpan.length - 1]! : Math.min(shi, r1);
-      const window = new SliceWindow(this.slices, wlo, whi - wlo + 1);
+      // Embeddings through the gate too: a cancel waits for no encode (SliceWindow).
+      const window = new SliceWindow(this.slices, wlo, whi - wlo + 1, this.gate);
       // Corrected keys are re-decoded as they were answered (refined from their prior masks), and
       // the user's first key keeps describing the object, as in the simulated-click path (correctObject).
       const priorMasks = new Map<number, Uint8Array>();
@@ -180,26 +187,30 @@ export class Sam1Tracker implements FamilyTracker {
       // What the object was before this run: a positive click's carry keeps it beyond where it stops.
       const previousMasks = new Map<number, Uint8Array>();
       for (const [f, m] of o.masks) if (f >= wlo && f <= whi) previousMasks.set(f - wlo, m);
-      const res = await propagateObject(
-        this.engine,
-        window,
-        inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)),
-        {
-          ...this.propagation,
-          ...(priorMasks.size ? { priorMasks } : {}),
-          previousMasks,
-          ...(o.main !== undefined && o.main >= wlo && o.main <= whi ? { mainKey: o.main - wlo } : {}),
-          onSlice: (j, mask) => {
-            // Throwing from the callback unwinds the propagator; nothing has been committed yet.
-            if (a.signal?.aborted) throw new Cancelled();
-            framesRun++;
-            a.onFrame?.(wlo + j, mask ?? new Uint8Array(this.stack.rows * this.stack.cols));
-          },
-        },
-      ).catch((e: unknown) => {
-        if (e instanceof Cancelled) throw new PropagationCancelled();
-        throw e;
-      });
+      const res = await this.gate
+        .during(a.signal, () =>
+          propagateObject(
+            this.decoder,
+            window,
+            inSpan.map((k) => asVolumePrompt(objId, k - wlo, o.keys.get(k)!)),
+            {
+              ...this.propagation,
+              ...(priorMasks.size ? { priorMasks } : {}),
+              previousMasks,
+              ...(o.main !== undefined && o.main >= wlo && o.main <= whi ? { mainKey: o.main - wlo } : {}),
+              onSlice: (j, mask) => {
+                // Throwing from the callback unwinds the propagator; nothing has been committed yet.
+                if (a.signal?.aborted) throw new Cancelled();
+                framesRun++;
+                a.onFrame?.(wlo + j, mask ?? new Uint8Array(this.stack.rows * this.stack.cols));
+              },
+            },
+          ),
+        )
+        .catch((e: unknown) => {
+          if (e instanceof Cancelled) throw new PropagationCancelled();
+          throw e;
+        });
       const masks = new Map<number, Uint8Array>();
       for (const [j, m] of res.masks) masks.set(wlo + j, m);
       // A window edge that is not the volume's end is a neighbouring key, or the range's limit.

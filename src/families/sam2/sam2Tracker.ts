@@ -1,11 +1,13 @@
 import { MedsamError } from '../../common/errors.js';
 import type { Sam2Engine } from '../../engine/sam2/sam2Engine.js';
+import type { Sam2Modules } from '../../engine/sam2/types.js';
 import type { Sam2CompiledModel } from '../../models/sam2/compile.js';
 import { recistToBox } from '../../predictor/prompts.js';
 import type { FeatureCache } from '../../predictor/sam2/featureCache.js';
 import type { Sam2FrameSource, Sam2InferenceState } from '../../predictor/sam2/inferenceState.js';
 import { Sam2VideoPredictor } from '../../predictor/sam2/videoPredictor.js';
 import { PropagationCancelled } from '../cancelled.js';
+import { CancelGate } from '../cancelGate.js';
 import type {
   Direction,
   FamilyTracker,
@@ -62,6 +64,8 @@ export class Sam2Tracker implements FamilyTracker {
   private readonly keySliceMask: boolean;
   private features: FeatureCache | undefined;
   private objects = new Map<number, ObjectState>();
+  /** A propagation's cancel takes effect before the frame's next module call (encoder, memory attention, heads, memory encoder). */
+  private readonly gate = new CancelGate();
 
   constructor(
     model: Sam2CompiledModel,
@@ -73,7 +77,7 @@ export class Sam2Tracker implements FamilyTracker {
     // Video: build_sam2_video_predictor without post-processing (medsam2_infer_video.py): no hole
     // filling, no binarised point masks for the memory encoder. Volumes: the MedSAM2 3D builder.
     const cfg = this.video ? { ...model.configs.predictor, binarizeMaskFromPtsForMemEnc: false } : model.configs.predictor;
-    this.predictor = new Sam2VideoPredictor(engine, cfg, {
+    this.predictor = new Sam2VideoPredictor(gatedModules(engine, this.gate), cfg, {
       fillHoleArea: this.video ? 0 : (opts.sam2?.fillHoleArea ?? 8),
       memory: opts.sam2?.memory,
       featureCacheFrames: featureCacheFrames(model, stack.numFrames, opts.featureBudgetMiB),
@@ -187,24 +191,7 @@ export class Sam2Tracker implements FamilyTracker {
     if (!o || o.prompts.size === 0) throw new MedsamError(`object ${objId} has no prompt`, 'add a prompt for it first');
     const counter = { frames: 0 };
     try {
-      let op: Op | undefined;
-      let next: ObjectState;
-      if (a.full || o.log.length === 0) {
-        op = { kind: 'passes', range: a.range, direction: a.direction };
-        next = await this.runPasses(objId, o, op, a, counter);
-      } else {
-        await this.ensureStates(objId);
-        next = this.objects.get(objId)!;
-        const ops: Op[] = [];
-        for (const frame of next.pending) {
-          const r: Op = { kind: 'repropagate', frame, range: a.range };
-          next = await this.repropagate(objId, next, r, a, counter);
-          ops.push(r);
-        }
-        next = { ...next, log: [...next.log, ...ops] };
-      }
-      if (op) next = { ...next, log: [...o.log, op] };
-      this.commit(objId, next);
+      await this.gate.during(a.signal, () => this.runPropagation(objId, o, a, counter));
     } catch (e) {
       // The inference states may be half-way through a pass: drop them (rebuilt from the log when needed).
       const cur = this.objects.get(objId);
@@ -218,6 +205,28 @@ export class Sam2Tracker implements FamilyTracker {
       up: a.direction === 'backward' ? 'not-run' : a.range[1] === this.stack.numFrames - 1 ? 'volume-end' : 'limit',
     }));
     return { framesRun: counter.frames, stops };
+  }
+
+  /** propagate()'s work; commits only when it completes. */
+  private async runPropagation(objId: number, o: ObjectState, a: TrackerPropagateArgs, counter: { frames: number }): Promise<void> {
+    let op: Op | undefined;
+    let next: ObjectState;
+    if (a.full || o.log.length === 0) {
+      op = { kind: 'passes', range: a.range, direction: a.direction };
+      next = await this.runPasses(objId, o, op, a, counter);
+    } else {
+      await this.ensureStates(objId);
+      next = this.objects.get(objId)!;
+      const ops: Op[] = [];
+      for (const frame of next.pending) {
+        const r: Op = { kind: 'repropagate', frame, range: a.range };
+        next = await this.repropagate(objId, next, r, a, counter);
+        ops.push(r);
+      }
+      next = { ...next, log: [...next.log, ...ops] };
+    }
+    if (op) next = { ...next, log: [...o.log, op] };
+    this.commit(objId, next);
   }
 
   /** Fresh forward and/or reverse states with every prompt, propagated (the one-shot MedSAM2 flow). */
@@ -394,4 +403,20 @@ export class Sam2Tracker implements FamilyTracker {
     this.objects.clear();
     this.features?.clear();
   }
+}
+
+/** The engine's module calls behind the tracker's cancel gate (the predictor sees only Sam2Modules). */
+function gatedModules(m: Sam2Modules, gate: CancelGate): Sam2Modules {
+  return {
+    imageSize: m.imageSize,
+    hiddenDim: m.hiddenDim,
+    memDim: m.memDim,
+    params: m.params,
+    encodeImage: gate.wrap((image) => m.encodeImage(image)),
+    runSamHeads: gate.wrap((input) => m.runSamHeads(input)),
+    downsampleMask: gate.wrap((mask) => m.downsampleMask(mask)),
+    encodeMemory: gate.wrap((input) => m.encodeMemory(input)),
+    attendMemory: gate.wrap((input) => m.attendMemory(input)),
+    objPtrTemporalEncoding: gate.wrap((relPos, tDiffMax) => m.objPtrTemporalEncoding(relPos, tDiffMax)),
+  };
 }

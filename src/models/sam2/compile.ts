@@ -20,7 +20,7 @@ import { predictorConfig, type Sam2PredictorConfig } from './predictorConfig.js'
  */
 
 /** Bump whenever any graph builder changes its output, so cached graphs are rebuilt. */
-export const BUILDER_VERSION = 'sam2-graphs-7';
+export const BUILDER_VERSION = 'sam2-graphs-8';
 
 export interface Sam2ModelConfigs {
   predictor: Sam2PredictorConfig;

@@ -18,6 +18,7 @@ import type { SessionManager } from '../sessions/sessionManager.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { Repository } from '../store/repository.js';
 import { SqlRepository } from '../store/sqlRepository.js';
+import { sendDisplayVolume } from '../uploads/displayRoute.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import type { WorkQueue } from '../workQueue.js';
 import { ProjectJobs, type ExportRequest, type PreAnnotateRequest, type ProjectJobView } from './projectJobs.js';
@@ -197,12 +198,17 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
   };
   const require = (project: Project, p: Principal, roles: MemberRole[]) => svc.requireRole(project, p.name, roles);
 
-  const caseVolume = async (c: CaseRow) => {
+  /** The upload behind a case (410 when it is gone), without reading it. */
+  const caseUpload = async (c: CaseRow) => {
     const id = uploadIdOf(c.source);
     const u = id === null ? undefined : await repo.upload(id);
     if (!u || !blobs.has(u.sha256))
       throw new HttpError(410, `the image of case ${c.name} is not on this server`, 'add the case again from an upload');
-    return { upload: u, volume: await volumes.get(u) };
+    return { upload: u };
+  };
+  const caseVolume = async (c: CaseRow) => {
+    const { upload } = await caseUpload(c);
+    return { upload, volume: await volumes.get(upload) };
   };
 
   app.post(
@@ -440,13 +446,25 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     { schema: S.volume },
     h(async (req, reply) => {
       const { project } = await memberProject(req.principal, params(req).name);
-      const { upload } = await caseVolume(await svc.caseByName(project, params(req).case));
+      const { upload } = await caseUpload(await svc.caseByName(project, params(req).case));
       const filename = upload.name.replace(/[^\w.-]/g, '_');
       return reply
         .type('application/octet-stream')
         .header('content-disposition', `attachment; filename="${filename}"`)
         .header('content-length', String(upload.bytes))
         .send(createReadStream(blobs.path(upload.sha256)));
+    }),
+  );
+
+  // What the project pages draw: the server's reading of the case (DICOM, PNG, JPEG included), never a format NiiVue must parse itself.
+  app.get(
+    '/projects/:name/cases/:case/volume.nii.gz',
+    { schema: S.displayVolume },
+    h(async (req, reply) => {
+      const { project } = await memberProject(req.principal, params(req).name);
+      const c = await svc.caseByName(project, params(req).case);
+      const { upload } = await caseUpload(c);
+      return sendDisplayVolume(req, reply, upload, volumes, c.name);
     }),
   );
 

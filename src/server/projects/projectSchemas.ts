@@ -297,6 +297,18 @@ export const projectRoutes = {
     },
   },
   volume: { tags, summary: "The case's image bytes as uploaded", params: caseParams, response: { 200: binary, ...errors } },
+  displayVolume: {
+    tags,
+    summary: "The case's image as the server reads it, as a NIfTI-1 (.nii.gz) for display",
+    description:
+      'The voxels, spacing, origin and direction that a session on the case segments and its label versions are stored on, whatever the upload was (a DICOM series zip, PNG, JPEG, NIfTI, NRRD, MHA, npz): what the project pages draw. Same bytes as GET /uploads/{id}/volume.nii.gz; ETag + If-None-Match give 304.',
+    params: caseParams,
+    response: {
+      200: { description: 'gzip-compressed NIfTI-1', type: 'string', format: 'binary' },
+      304: { description: 'not modified (If-None-Match matched the ETag)', type: 'null' },
+      ...errors,
+    },
+  },
   labelMap: {
     tags,
     summary: 'A label version on the source geometry',

@@ -5,10 +5,10 @@
  * depend only on the stored content and its format, so the ETag is those and a client that has
  * them gets a 304.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { canSee } from '../auth.js';
 import { HttpError } from '../httpError.js';
-import type { Repository } from '../store/repository.js';
+import type { Repository, UploadRow } from '../store/repository.js';
 import { isVideoFormat } from '../video/readUploadedVideo.js';
 import { displayNiftiGz } from './displayVolume.js';
 import type { VolumeCache } from './volumeCache.js';
@@ -36,10 +36,26 @@ export function registerDisplayRoute(app: FastifyInstance, deps: { repo: Reposit
     if (!upload || !canSee(req.principal, upload.owner)) throw new HttpError(404, `no upload ${id}`, 'list your uploads with GET /uploads');
     if (isVideoFormat(upload.format))
       throw new HttpError(400, `upload ${id} is a video, not a volume`, 'show its frames with GET /uploads/{id}/frames/{k}');
-    const etag = `"${upload.sha256.slice(0, 40)}-${upload.format}-v${ENCODING_VERSION}"`;
-    reply.header('etag', etag).header('cache-control', 'private, max-age=86400');
-    if (req.headers['if-none-match'] === etag) return reply.code(304).send();
-    const bytes = await displayNiftiGz(await deps.volumes.get(upload));
-    return reply.code(200).type('application/gzip').header('content-disposition', `inline; filename="${id}.nii.gz"`).send(bytes);
+    return sendDisplayVolume(req, reply, upload, deps.volumes, id);
   });
+}
+
+/**
+ * Answers with the display NIfTI of `upload` (ETag + If-None-Match → 304): the one builder behind
+ * this route and a project case's GET /projects/{p}/cases/{c}/volume.nii.gz, whose callers check
+ * who may see it. `fileStem` names the download.
+ */
+export async function sendDisplayVolume(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  upload: UploadRow,
+  volumes: VolumeCache,
+  fileStem: string,
+): Promise<FastifyReply> {
+  const etag = `"${upload.sha256.slice(0, 40)}-${upload.format}-v${ENCODING_VERSION}"`;
+  reply.header('etag', etag).header('cache-control', 'private, max-age=86400');
+  if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+  const bytes = await displayNiftiGz(await volumes.get(upload));
+  const filename = fileStem.replace(/[^\w.-]/g, '_');
+  return reply.code(200).type('application/gzip').header('content-disposition', `inline; filename="${filename}.nii.gz"`).send(bytes);
 }

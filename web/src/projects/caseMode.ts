@@ -10,7 +10,6 @@ import type { SessionView } from '../api.js';
 import './projects.css';
 import { describeError } from './actionableError.js';
 import { InteractionLog } from './interactionLog.js';
-import { volumeFileName } from './labelMapFile.js';
 import { TOKEN_KEY } from './pageContext.js';
 import { ProjectApi } from './projectApi.js';
 import { routeHash } from './router.js';
@@ -127,7 +126,7 @@ export async function startCaseMode(app: App, target: { project: string; caseNam
     showVersion();
     // The server seeded the session with the saved version: its masks are the session's own (no underlay).
     const names = new Map(info.project.labels.map((l) => [l.value, l.name] as const));
-    await app.openSession(vol.bytes, volumeFileName(vol.bytes, caseName, vol.fileName), session, names);
+    await app.openSession(vol.bytes, vol.fileName, session, names);
     if (!app.viewer.loaded) return;
     // The side panel describes the case (the app's own panel describes a file it uploaded).
     const c = detail.case;

@@ -1,7 +1,6 @@
 /**
  * Reading what the project endpoints return: a version's label map as the server's MedSAM2 npz
- * (`segs` (D,H,W) uint8, x fastest — exactly the voxel order of the case volume), and a file name
- * for the case volume's bytes so the viewer picks the right reader.
+ * (`segs` (D,H,W) uint8, x fastest — exactly the voxel order of the case volume).
  */
 import { errorMessage } from '../../../src/common/errors.js';
 import { type NpzFile, openNpzBytes } from '../../../src/io/npz.js';
@@ -22,19 +21,4 @@ export function labelMapFromNpz(bytes: Uint8Array): { labels: Uint8Array; dims: 
   const dims: [number, number, number] = s.length === 3 ? [s[2]!, s[1]!, s[0]!] : s.length === 2 ? [s[1]!, s[0]!, 1] : [0, 0, 0];
   if (dims[0] * dims[1] * dims[2] === 0) throw new Error(`the label map's shape (${s.join(', ')}) is not (D,H,W) or (H,W)`);
   return { labels: a.data, dims };
-}
-
-/**
- * A file name whose extension says how to read `bytes`: the server's name when it has one with a
- * known extension, else from the bytes' magic (gzip → .nii.gz, zip → .npz, NRRD, MetaImage, NIfTI).
- */
-export function volumeFileName(bytes: Uint8Array, caseName: string, serverName?: string): string {
-  if (serverName && /\.(nii|nii\.gz|nrrd|nhdr|mha|npz)$/i.test(serverName)) return serverName;
-  const stem = caseName.replace(/[^\w.-]+/g, '_') || 'case';
-  const head = new TextDecoder('latin1').decode(bytes.subarray(0, 16));
-  if (bytes[0] === 0x1f && bytes[1] === 0x8b) return `${stem}.nii.gz`;
-  if (bytes[0] === 0x50 && bytes[1] === 0x4b) return `${stem}.npz`;
-  if (head.startsWith('NRRD')) return `${stem}.nrrd`;
-  if (/^(ObjectType|NDims)/.test(head)) return `${stem}.mha`;
-  return `${stem}.nii`;
 }

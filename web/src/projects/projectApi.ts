@@ -107,12 +107,15 @@ export class ProjectApi extends Api {
     return this.json('GET', this.c(project, caseName));
   }
 
-  /** The case's image as uploaded, and the file name the server gives it (if any). */
-  async volume(project: string, caseName: string): Promise<{ bytes: Uint8Array; fileName?: string }> {
-    const res = await this.send('GET', `${this.c(project, caseName)}/volume`);
-    const cd = res.headers.get('content-disposition') ?? '';
-    const fileName = /filename="?([^";]+)"?/.exec(cd)?.[1];
-    return { bytes: new Uint8Array(await res.arrayBuffer()), ...(fileName ? { fileName } : {}) };
+  /**
+   * The case's image as the server reads it, a .nii.gz whatever was uploaded (a DICOM zip, PNG,
+   * JPEG, NIfTI, NRRD, MHA, npz: GET …/volume.nii.gz), so what a page draws is the grid sessions
+   * and label versions are on; `fileName` ends in .nii.gz for the viewer.
+   */
+  async volume(project: string, caseName: string): Promise<{ bytes: Uint8Array; fileName: string }> {
+    const res = await this.send('GET', `${this.c(project, caseName)}/volume.nii.gz`);
+    const stem = caseName.replace(/[^\w.-]+/g, '_') || 'case';
+    return { bytes: new Uint8Array(await res.arrayBuffer()), fileName: `${stem}.nii.gz` };
   }
 
   async labelMapNpz(project: string, caseName: string, version: number): Promise<Uint8Array> {

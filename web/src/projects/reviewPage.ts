@@ -5,11 +5,10 @@
  * and Accept / Return with a comment.
  */
 import { cssColour } from '../colours.js';
-import { npzToNifti } from '../npzVolume.js';
 import { Viewer } from '../viewer.js';
 import { busiestSlice, DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, type DiffCounts, diffCodes, sliceMaskOf } from './diffOverlay.js';
 import { h, table, timeAgo } from './dom.js';
-import { labelMapFromNpz, volumeFileName } from './labelMapFile.js';
+import { labelMapFromNpz } from './labelMapFile.js';
 import type { PageContext } from './pageContext.js';
 import type { CaseDetail, DiffView } from './projectApi.js';
 import { STATUS_LABEL } from './progressModel.js';
@@ -166,9 +165,9 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
   // ---- the image ----
   const viewer = new Viewer(canvas);
   await viewer.attach();
-  const name = volumeFileName(vol.bytes, caseName, vol.fileName);
-  if (/\.npz$/i.test(name)) await viewer.show((await npzToNifti(vol.bytes, name)).nifti, name.replace(/\.npz$/i, '.nii'));
-  else await viewer.show(vol.bytes, name);
+  await viewer.show(vol.bytes, vol.fileName);
+  // The case page's "auto" window (soft tissue on a CT in HU), not NiiVue's 2-98 % range of a mostly-air CT.
+  viewer.setWindow('auto');
   viewer.setLayout('axial');
   // No crosshair over the diff: its cyan would read as "only in B".
   viewer.nv.setCrosshairWidth(0);

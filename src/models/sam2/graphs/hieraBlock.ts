@@ -11,8 +11,9 @@ import type { HieraBlockSpec } from './hieraConfig.js';
  * - global blocks attend in whatever order the tokens are in (attention over all tokens is order-free);
  * - windows that need padding project only the real tokens plus one appended zero input row:
  *   upstream pads the normed input with zeros, so a padded token's k/v are exactly that row's
- *   projection (the k/v bias); one Gather per tensor pads, partitions and splits heads, padded q rows
- *   (their outputs are cropped) read any row, and proj runs after the crop on real tokens only;
+ *   projection (the k/v bias); one Gather per tensor partitions and splits heads, attention computes
+ *   no padded query and stands all of a window's padded keys in with one key (paddedWindowAttention),
+ *   and proj runs after the crop on real tokens only;
  * - windows that tile the map with several heads project k and v straight into head-major order
  *   with per-head weights and no bias: the k bias adds q·bk to a whole score row, which softmax
  *   ignores, so it is dropped; softmax weights sum to one, so the v bias passes through attention
@@ -273,45 +274,54 @@ function projectHeadMajor(g: GraphBuilder, x: T, qkv: QkvWeights, i: 1 | 2, nH: 
   return g.matmul(x, g.initializer(hw, [nH, dim, hd], `${qkv.prefix}.weight.${'qkv'[i]}.per_head`));
 }
 
+/** One attention window: the rows of its real q tokens and of its real k/v tokens (row-major map indices). */
+interface WindowRows {
+  q: number[];
+  kv: number[];
+}
+
+/** The windows of an h×w key map (window `win`) and of its q map (window `win/s`), row-major window order. */
+function windowRows(h: number, w: number, win: number, qh: number, qw: number, qwin: number): WindowRows[] {
+  const out: WindowRows[] = [];
+  const cells = (wy: number, wx: number, ww: number, hh: number, wd: number): number[] => {
+    const rows: number[] = [];
+    for (let y = wy * ww; y < Math.min(hh, (wy + 1) * ww); y++)
+      for (let x = wx * ww; x < Math.min(wd, (wx + 1) * ww); x++) rows.push(y * wd + x);
+    return rows;
+  };
+  for (let wy = 0; wy < Math.ceil(h / win); wy++)
+    for (let wx = 0; wx < Math.ceil(w / win); wx++) out.push({ q: cells(wy, wx, qwin, qh, qw), kv: cells(wy, wx, win, h, w) });
+  return out;
+}
+
 /**
- * Row-major tokens [rows, nH·hd] → zero-padded head-major windows [nW, nH, win², hd] as ONE Gather of
- * hd-long rows (pad + partition + head split in a single copy; Pad + Transpose take two). Padded
- * positions read row `padRow` (a zero row, or any row where the values are never used).
+ * Row-major tokens [rows, nH·hd] → head-major windows [nW, nH, L, hd] as ONE Gather of hd-long rows
+ * (partition + head split in a single copy): window i's slot j reads row `rows[i][j]`, slots past
+ * its end read `fill` (a padding row, or any row whose results are never used).
  */
-function gatherWindows(g: GraphBuilder, x: T, rows: number, h: number, w: number, win: number, nH: number, hd: number, padRow: number): T {
-  const nWh = Math.ceil(h / win);
-  const nWw = Math.ceil(w / win);
-  const idx = new BigInt64Array(nWh * nWw * nH * win * win);
+function gatherWindowRows(g: GraphBuilder, x: T, nRows: number, rows: number[][], L: number, nH: number, hd: number, fill: number): T {
+  const idx = new BigInt64Array(rows.length * nH * L);
   let i = 0;
-  for (let wy = 0; wy < nWh; wy++)
-    for (let wx = 0; wx < nWw; wx++)
-      for (let head = 0; head < nH; head++) {
-        for (let y = wy * win; y < (wy + 1) * win; y++)
-          for (let xx = wx * win; xx < (wx + 1) * win; xx++) {
-            idx[i++] = BigInt((y < h && xx < w ? y * w + xx : padRow) * nH + head);
-          }
-      }
-  const y = g.gather(g.reshape(x, [rows * nH, hd]), g.initializer(idx, [idx.length], 'window_rows'), 0);
-  return g.reshape(y, [nWh * nWw, nH, win * win, hd]);
+  for (const r of rows)
+    for (let head = 0; head < nH; head++) for (let j = 0; j < L; j++) idx[i++] = BigInt((j < r.length ? r[j]! : fill) * nH + head);
+  const y = g.gather(g.reshape(x, [nRows * nH, hd]), g.initializer(idx, [idx.length], 'window_rows'), 0);
+  return g.reshape(y, [rows.length, nH, L, hd]);
 }
 
-/** Inverse of gatherWindows for the real positions only: [nW, nH, win², hd] → row-major [h·w, nH·hd] (unpartition + crop in one Gather). */
-function gatherTokens(g: GraphBuilder, x: T, h: number, w: number, win: number, nH: number, hd: number): T {
-  const nWh = Math.ceil(h / win);
-  const nWw = Math.ceil(w / win);
-  const idx = new BigInt64Array(h * w * nH);
-  let i = 0;
-  for (let y = 0; y < h; y++)
-    for (let xx = 0; xx < w; xx++)
-      for (let head = 0; head < nH; head++) {
-        const win0 = Math.floor(y / win) * nWw + Math.floor(xx / win);
-        idx[i++] = BigInt(((win0 * nH + head) * win + (y % win)) * win + (xx % win));
-      }
-  const y = g.gather(g.reshape(x, [nWh * nWw * nH * win * win, hd]), g.initializer(idx, [idx.length], 'token_rows'), 0);
-  return g.reshape(y, [h * w, nH * hd]);
-}
-
-/** Windowed attention where the windows need padding (row-major map); see tokenBlock. */
+/**
+ * Windowed attention where the windows need padding (row-major map); see tokenBlock. Upstream pads
+ * the normed tokens with zeros before qkv, so every padded key/value of a window is the same row (the
+ * k/v bias: the projection of the appended zero row, row n) and padded queries only make outputs the
+ * crop discards. So the windows run in two groups, neither computing a padded query:
+ * - windows without padding: plain attention on their real tokens;
+ * - windows with padding: their real keys, then copies of the padding row up to the group's largest
+ *   real-key count Lk, then ONE more padding key whose score gets + ln(win² − Lk): softmax weights
+ *   e^(s + ln m) = m·e^s, exactly the m padded keys it stands for (real arithmetic; float32 rounding
+ *   of the sums differs at the 1e-7 level). Their queries are padded only up to the group's largest
+ *   real-query count (those rows are discarded).
+ * At tiny512 (32×32 map, window 14: 4 full, 4 edge 14×4 and 1 corner 4×4 windows) this computes
+ * 169,624 instead of 345,744 query·key pairs per head.
+ */
 function paddedWindowAttention(
   g: GraphBuilder,
   xn: T,
@@ -329,19 +339,56 @@ function paddedWindowAttention(
   const xz = g.concat([xn, g.constF(new Float32Array(qkv.dim), [1, qkv.dim])], 0);
   const k = project(g, xz, qkv, 1, true);
   const v = project(g, xz, qkv, 2, true);
-  // q was pooled on the unpadded map: pooling cells of kept outputs never touch padding (floor mode);
-  // padded q rows only make outputs that are cropped, so they may read any row (row 0)
+  // q was pooled on the unpadded map: pooling cells of kept outputs never touch padding (floor mode)
   const { h: qh, w: qw } = q;
-  const qwin = win / s;
-  const att = attentionCore(
-    g,
-    gatherWindows(g, q.x, qh * qw, qh, qw, qwin, nH, hd, 0),
-    gatherWindows(g, k, n + 1, m.h, m.w, win, nH, hd, n),
-    gatherWindows(g, v, n + 1, m.h, m.w, win, nH, hd, n),
-    hd,
-  );
-  const y = gatherTokens(g, att, qh, qw, qwin, nH, hd);
-  return { x: y, h: qh, w: qw, layout: ROWS };
+  const windows = windowRows(m.h, m.w, win, qh, qw, win / s);
+  const full = windows.filter((r) => r.kv.length === win * win);
+  const partial = windows.filter((r) => r.kv.length < win * win);
+  const groups: { rows: WindowRows[]; Lq: number; out: T }[] = [];
+  const run = (rows: WindowRows[], padded: boolean) => {
+    const Lq = Math.max(...rows.map((r) => r.q.length));
+    const Lk = Math.max(...rows.map((r) => r.kv.length));
+    const kvRows = rows.map((r) => r.kv);
+    const slots = padded ? Lk + 1 : Lk;
+    const qg = gatherWindowRows(
+      g,
+      q.x,
+      qh * qw,
+      rows.map((r) => r.q),
+      Lq,
+      nH,
+      hd,
+      0,
+    );
+    const kg = gatherWindowRows(g, k, n + 1, kvRows, slots, nH, hd, n);
+    const vg = gatherWindowRows(g, v, n + 1, kvRows, slots, nH, hd, n);
+    let out: T;
+    if (!padded) out = attentionCore(g, qg, kg, vg, hd);
+    else {
+      const scores = g.op('FusedMatMul', [qg, kg], { transB: 1, alpha: { float: 1 / Math.sqrt(hd) } }, 1, 'com.microsoft')[0]!;
+      const offset = new Float32Array(slots);
+      offset[Lk] = Math.log(win * win - Lk);
+      out = g.matmul(g.softmax(g.add(scores, g.initializer(offset, [slots], 'pad_key_log_count')), -1), vg);
+    }
+    groups.push({ rows, Lq, out });
+  };
+  if (full.length) run(full, false);
+  if (partial.length) run(partial, true);
+  // unpartition + crop in one Gather over the groups' outputs ([windows, heads, Lq, hd] each)
+  const idx = new BigInt64Array(qh * qw * nH);
+  let base = 0;
+  for (const grp of groups) {
+    grp.rows.forEach((r, wi) =>
+      r.q.forEach((row, j) => {
+        for (let head = 0; head < nH; head++) idx[row * nH + head] = BigInt(base + (wi * nH + head) * grp.Lq + j);
+      }),
+    );
+    base += grp.rows.length * nH * grp.Lq;
+  }
+  const flat = groups.map((grp) => g.reshape(grp.out, [grp.rows.length * nH * grp.Lq, hd]));
+  const all = flat.length === 1 ? flat[0]! : g.concat(flat, 0);
+  const y = g.gather(all, g.initializer(idx, [idx.length], 'token_rows'), 0);
+  return { x: g.reshape(y, [qh * qw, dOut]), h: qh, w: qw, layout: ROWS };
 }
 
 /**
