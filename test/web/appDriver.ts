@@ -1,16 +1,18 @@
 /**
  * The steps every browser test takes on the app's main page, written once: open a scan through the
  * file input and wait for its "draw a box" (or its error line), the session the page holds, the
- * prompts it posts, the crosshair and display range, a drag from the view's centre, and the end of a test (no page errors, page closed). Pointer
+ * prompts it posts (and a box drawn on an axial slice), the crosshair and display range, a drag from
+ * the view's centre, two animation frames, whether the message bar is on top, and the end of a test (no page errors, page closed). Pointer
  * geometry (voxelToClient, dragBox) and the server / Chromium set-up stay in browser.ts.
  */
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { waitError, waitStatus } from './browser.js';
+import type { Box } from '../../src/predictor/prompts.js';
+import { dragBox, goToSlice, waitError, waitStatus } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-declare const window: any, localStorage: any;
+declare const window: any, localStorage: any, document: any, requestAnimationFrame: any;
 
 type Files = Parameters<Page['setInputFiles']>[1];
 
@@ -52,6 +54,26 @@ export function promptsSent(page: Page): SentPrompt[] & { stop(): void } {
   return sent;
 }
 
+/** Draws `box` on axial slice `z` with the box tool; the prompt the app sent. */
+export async function boxOn(page: Page, z: number, box: Box): Promise<SentPrompt> {
+  const sent = promptsSent(page);
+  // One axial view, as the other web tests draw boxes (voxelToClient maps to the axial view).
+  await page.selectOption('#layout', 'axial');
+  if (z > 0) await goToSlice(page, z);
+  await page.click('[data-tool="box"]');
+  await dragBox(page, box);
+  await waitStatus(page, new RegExp(`slice ${z}: \\d+ px`));
+  sent.stop();
+  assert.equal(sent.length, 1, 'one prompt sent');
+  return sent[0]!;
+}
+
+/** One axial view with `tool` picked in the toolbar (navigate, box, point, brush, eraser). */
+export async function axialWith(page: Page, tool: string): Promise<void> {
+  await page.selectOption('#layout', 'axial');
+  await page.click(`[data-tool="${tool}"]`);
+}
+
 /** The crosshair's voxel index along each axis [x, y, z]. */
 export function crosshair(page: Page): Promise<number[]> {
   return page.evaluate(() => [0, 1, 2].map((a) => window.medsam2.viewer.crosshairIndex(a)));
@@ -79,6 +101,19 @@ export async function dragFromCentre(
   await page.mouse.move(x + dx, y + dy, { steps: 8 });
   await page.mouse.up();
   return { box, x, y };
+}
+
+/** Waits two animation frames (a resize observer and NiiVue's redraw run in between). */
+export function frames(page: Page): Promise<void> {
+  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
+/** Whether the message bar (its box on the page: `box`) is drawn above whatever lies under it. */
+export function messageOnTop(page: Page, box: { x: number; y: number; width: number; height: number }): Promise<boolean> {
+  return page.evaluate(
+    ([x, y]) => document.elementFromPoint(x, y)?.closest('#message') !== null,
+    [box.x + box.width / 3, box.y + box.height / 2],
+  );
 }
 
 /** A test's last step: no page error happened, and its page is closed. */

@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { zipSync } from 'fflate';
-import type { Page } from 'playwright-core';
 import { runSegment } from '../../src/cli/commands/segment.js';
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { readVolume } from '../../src/io/readVolume.js';
@@ -29,13 +28,11 @@ import type { Volume } from '../../src/io/volume.js';
 import { dice } from '../../src/metrics/dice.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
-import { closeClean, openScan, promptsSent, sessionOf } from './appDriver.js';
 import { assertSameVolume, drawnVolume } from './drawnVolume.js';
+import { boxOn, closeClean, openScan, sessionOf } from './appDriver.js';
 import {
   type AppHandle,
   ROOT,
-  dragBox,
-  goToSlice,
   ready,
   serverAndBrowser,
   serverSlice,
@@ -86,20 +83,6 @@ function ones(d: ArrayLike<number | bigint>): number {
   let n = 0;
   for (let i = 0; i < d.length; i++) if (Number(d[i])) n++;
   return n;
-}
-
-/** Draws `box` on axial slice `z` with the box tool; the prompt the app sent. */
-async function boxOn(page: Page, z: number, box: Box): Promise<{ slice: number; box: number[] }> {
-  const sent = promptsSent(page);
-  // One axial view, as the other web tests draw boxes (voxelToClient maps to the axial view).
-  await page.selectOption('#layout', 'axial');
-  if (z > 0) await goToSlice(page, z);
-  await page.click('[data-tool="box"]');
-  await dragBox(page, box);
-  await waitStatus(page, new RegExp(`slice ${z}: \\d+ px`));
-  sent.stop();
-  assert.equal(sent.length, 1, 'one prompt sent');
-  return sent[0]!;
 }
 
 test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation; box + propagate store what the CLI writes', {

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { closeClean, crosshair, displayRange, dragFromCentre, openScan } from './appDriver.js';
+import { axialWith, closeClean, crosshair, displayRange, dragFromCentre, openScan } from './appDriver.js';
 import { CT_ORGANS, shot, skipReason, voxelToClient, waitStatus, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
@@ -116,8 +116,7 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
 }, async () => {
   const { page, errors } = await e2e.open();
   await openScan(page, CT_ORGANS);
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
+  await axialWith(page, 'navigate');
   const before = await displayRange(page);
   const canvas = page.locator('#drop canvas');
   const picture = await canvas.screenshot();

@@ -16,7 +16,17 @@ import { test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
-import { closeClean, crosshair, displayRange, dragFromCentre, openRefused, openScan } from './appDriver.js';
+import {
+  axialWith,
+  closeClean,
+  crosshair,
+  displayRange,
+  dragFromCentre,
+  frames,
+  messageOnTop,
+  openRefused,
+  openScan,
+} from './appDriver.js';
 import { CT_LESION, CT_ORGANS, ready, serverAndBrowser, settle, shot, skipReason, voxelToClient, waitStatus } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
@@ -44,11 +54,6 @@ function geometry(page: Page): Promise<{ canvas: number[]; tiles: number[][] }> 
   });
 }
 
-/** Waits two animation frames (a resize observer and NiiVue's redraw run in between). */
-function frames(page: Page): Promise<void> {
-  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-}
-
 test('a message does not resize the views: the canvas and the 3-plane tiles keep their size', { skip, timeout: 300_000 }, async () => {
   const { page, errors } = await e2e.open();
   await openScan(page, CT_ORGANS);
@@ -64,11 +69,7 @@ test('a message does not resize the views: the canvas and the 3-plane tiles keep
   // The message is readable on top (not under the canvas) and its close button works.
   const box = (await page.locator('#message').boundingBox())!;
   assert.ok(box.height > 10 && box.width > 300, JSON.stringify(box));
-  const onTop = await page.evaluate(
-    ([x, y]) => document.elementFromPoint(x, y)?.closest('#message') !== null,
-    [box.x + box.width / 3, box.y + box.height / 2],
-  );
-  assert.ok(onTop, 'the message is drawn above the views');
+  assert.ok(await messageOnTop(page, box), 'the message is drawn above the views');
   await shot(page, '22-message-over-views');
   await page.click('#message-close');
   await frames(page);
@@ -98,8 +99,7 @@ test('Window list: a Navigate drag shows "custom" with its W/L; a preset picked 
 }, async () => {
   const { page, errors } = await e2e.open();
   await openScan(page, CT_ORGANS);
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
+  await axialWith(page, 'navigate');
   const before = await displayRange(page);
   await dragFromCentre(page, 60, -30);
   await page.waitForFunction(() => document.getElementById('window').value === 'custom', undefined, { timeout: 30_000 }).catch(() => {});
@@ -167,8 +167,7 @@ test('a reload restores the layout, the window (preset or custom) and the crossh
   assert.equal(differ, 0, `the canvas after the reload differs from before it in ${differ} pixels`);
 
   // A custom W/L (Navigate drag) survives a reload too.
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
+  await axialWith(page, 'navigate');
   await dragFromCentre(page, -50, 40);
   await page.waitForFunction(() => document.getElementById('window').value === 'custom', undefined, { timeout: 30_000 });
   // The list turns "custom" at the drag's first move; its last W/L is noted once the release is handled.
