@@ -20,6 +20,8 @@ import { loadCase } from './loadCase.js';
 import { ObjectSegmenter, type CaseSegmenter } from './objectSegmenter.js';
 import { writeMontage } from './preview.js';
 import { promptFromReference, type PromptPolicy } from './referencePrompt.js';
+import { findPictureFolderPairs, pictureMaskLabels } from './pictureReference.js';
+import { hasNominalSpacing } from '../io/image2d.js';
 
 /**
  * Evaluation: each object of each case is segmented from ONE prompt simulated from its reference
@@ -38,6 +40,17 @@ export interface EvalCase {
   labels?: number[];
 }
 
+/**
+ * NSD tolerance for pictures without a real spacing, in pixels. 2 mm (MedSAM2's 3D default) is 2-4
+ * voxels of a CT; on a 500-1300 px endoscopy or ultrasound frame a hand-drawn polyp outline (and a
+ * JPEG mask's edge) is uncertain by several pixels, so 2 px would score annotation noise: 5 px is
+ * about 1 % of the frame's width.
+ */
+export const DEFAULT_NSD_TOLERANCE_PX = 5;
+
+/** Distance unit of a row: mm, or px for a picture whose spacing is nominal (PNG, JPEG). */
+export type DistanceUnit = 'mm' | 'px';
+
 export interface ClickResult {
   k: number;
   dsc: number;
@@ -49,8 +62,12 @@ export interface CaseResult {
   label?: number;
   dsc: number;
   nsd: number;
-  /** mm; null when exactly one of prediction/reference is empty (HD95 is infinite). */
+  /** In `unit`; null when exactly one of prediction/reference is empty (HD95 is infinite). */
   hd95: number | null;
+  /** Unit of hd95 and of the NSD tolerance (absent in older reports: mm). */
+  unit?: DistanceUnit;
+  /** NSD tolerance used for this row, in `unit`. */
+  nsdTolerance?: number;
   /** First/last slice (along the axis) of the reference and of the prediction (null when empty). */
   refSlices?: [number, number];
   predSlices?: [number, number] | null;
@@ -67,6 +84,10 @@ export interface CaseResult {
 
 export interface EvaluationReport {
   cases: CaseResult[];
+  /** Distance unit of hd95 and the NSD tolerance when every row shares it ('mixed' otherwise). */
+  unit?: DistanceUnit | 'mixed';
+  /** The NSD tolerance, in `unit`, when every row shares it. */
+  nsdTolerance?: number;
   /**
    * Means over rows; hd95 over the rows where it is finite (null if none). With extents: mean
    * |extent error| over both ends, the largest overshoot and how many rows overshoot by > 2 slices.
@@ -96,7 +117,7 @@ export interface EvaluateOptions {
   threads?: number;
   /** 'int8' = fast mode; default 'fp32' (exact). */
   precision?: Precision;
-  /** NSD tolerance in mm (default 2). */
+  /** NSD tolerance in the case's unit: mm (default 2), or px for a PNG/JPEG picture (default 5). */
   tolerance?: number;
   window?: WindowSpec | 'auto';
   /** Also write each prediction as <outDir>/masks/<case>[_label<n>].nii.gz. */
@@ -121,7 +142,7 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
 }
 
-const IMAGE_EXT = /\.(nii\.gz|nii|nrrd|nhdr|mha|mhd)$/i;
+const IMAGE_EXT = /\.(nii\.gz|nii|nrrd|nhdr|mha|mhd|png|jpe?g)$/i;
 /** Label-file suffixes after the image's stem: x_seg.nii.gz, x_label.nrrd, 3D Slicer's x-label.nrrd and x.seg.nrrd, … */
 const LABEL_SUFFIXES = ['_seg', '_label', '_labels', '_mask', '_gt', '-label', '-seg', '.seg', '_segmentation', '-segmentation'];
 const IMAGE_SUFFIXES = ['_image', '_img', '-image'];
@@ -153,12 +174,13 @@ export function findCasesDetailed(dir: string): FoundCases {
     .sort();
   const isDir = (f: string) => statSync(join(dir, f)).isDirectory();
   const files = entries.filter((f) => statSync(join(dir, f)).isFile());
-  const folders = entries.filter(isDir);
+  const pictures = findPictureFolderPairs(dir, LABEL_SUFFIXES);
+  const folders = entries.filter((f) => isDir(f) && !pictures?.folders.includes(f));
   const stemOf = (f: string) => f.replace(IMAGE_EXT, '');
   const byStem = new Map<string, string>();
   for (const f of files) if (IMAGE_EXT.test(f)) byStem.set(stemOf(f), f);
-  const used = new Set<string>();
-  const cases: EvalCase[] = [];
+  const used = new Set<string>(pictures?.folders);
+  const cases: EvalCase[] = [...(pictures?.cases ?? [])];
   const labelFor = (bases: string[], self: string) =>
     bases.flatMap((b) => LABEL_SUFFIXES.map((s) => byStem.get(b + s))).find((x) => x !== undefined && x !== self);
   for (const f of files) {
@@ -186,14 +208,14 @@ export function findCasesDetailed(dir: string): FoundCases {
     used.add(f);
     cases.push({ name: f.replace(/\.npz$/i, ''), image: join(dir, f) });
   }
-  const skipped: FoundCases['skipped'] = [];
+  const skipped: FoundCases['skipped'] = [...(pictures?.skipped ?? [])];
   for (const f of entries) {
     if (used.has(f)) continue;
     const stem = stemOf(f);
     const reason = isDir(f)
       ? `folder without a label file next to it (expected ${f}_seg.nii.gz, ${f}-label.nrrd or ${f}.seg.dcm)`
       : !IMAGE_EXT.test(f)
-        ? 'not an image or .npz case'
+        ? 'not an image, picture or .npz case'
         : LABEL_SUFFIXES.some((s) => stem.endsWith(s))
           ? 'a label file whose image was not found'
           : `no label file next to it (expected ${stem}_seg${f.slice(stem.length)}, ${stem}-label.nrrd, …; or list the pair in a manifest)`;
@@ -202,7 +224,7 @@ export function findCasesDetailed(dir: string): FoundCases {
   if (cases.length === 0) {
     throw new MedsamError(
       `no evaluation cases in ${dir}`,
-      'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd) or DICOM series folders with a label or SEG beside them (x/ + x_seg.nii.gz or x.seg.dcm) there, or give a manifest .json',
+      'put MedSAM2 .npz files (imgs + gts), image + label pairs (x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd, x.png + x_mask.png, or pictures in images/ with masks in masks/) or DICOM series folders with a label or SEG beside them (x/ + x_seg.nii.gz or x.seg.dcm) there, or give a manifest .json',
     );
   }
   return { cases: cases.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), skipped };
@@ -321,7 +343,19 @@ export function summarise(cases: CaseResult[]): EvaluationReport {
     m.noc85 = mean(withClicks.map((c) => c.noc85!));
     m.noc90 = mean(withClicks.map((c) => c.noc90!));
   }
-  return { cases, mean: m };
+  const units = [...new Set(cases.map((c) => c.unit ?? 'mm'))];
+  const tolerances = [...new Set(cases.map((c) => c.nsdTolerance))];
+  return {
+    cases,
+    ...(cases.some((c) => c.unit) ? { unit: units.length === 1 ? units[0] : 'mixed' } : {}),
+    ...(tolerances.length === 1 && tolerances[0] !== undefined ? { nsdTolerance: tolerances[0] } : {}),
+    mean: m,
+  };
+}
+
+/** "px", "mm" or "mm/px" for table headers and messages. */
+export function unitText(r: EvaluationReport): string {
+  return r.unit === 'mixed' ? 'mm/px' : (r.unit ?? 'mm');
 }
 
 /** report.csv: one row per (case, label), then a `mean` row; empty hd95 for infinite. Columns appear when some row has them. */
@@ -331,6 +365,7 @@ export function reportCsv(r: EvaluationReport): string {
   const hasLabel = r.cases.some((c) => c.label !== undefined);
   const hasExtent = r.cases.some((c) => c.refSlices);
   const K = Math.max(0, ...r.cases.map((c) => c.clicks?.length ?? 0));
+  const hasPx = r.cases.some((c) => c.unit === 'px');
   const head = [
     'case',
     ...(hasLabel ? ['label'] : []),
@@ -341,6 +376,7 @@ export function reportCsv(r: EvaluationReport): string {
     ...Array.from({ length: K }, (_, k) => `dsc_click${k + 1}`),
     ...(K ? ['noc85', 'noc90'] : []),
     'seconds',
+    ...(hasPx ? ['unit'] : []),
   ];
   const rows = [head.join(',')];
   for (const c of r.cases) {
@@ -357,6 +393,7 @@ export function reportCsv(r: EvaluationReport): string {
         ...Array.from({ length: K }, (_, k) => num(c.clicks?.[k]?.dsc)),
         ...(K ? [num(c.noc85), num(c.noc90)] : []),
         num(c.seconds),
+        ...(hasPx ? [c.unit ?? 'mm'] : []),
       ].join(','),
     );
   }
@@ -372,6 +409,7 @@ export function reportCsv(r: EvaluationReport): string {
       ...Array.from({ length: K }, (_, k) => num(m.dscAfterClicks?.[k])),
       ...(K ? [num(m.noc85), num(m.noc90)] : []),
       '',
+      ...(hasPx ? [unitText(r)] : []),
     ].join(','),
   );
   return rows.join('\n') + '\n';
@@ -387,7 +425,7 @@ export function formatReportTable(r: EvaluationReport): string {
   const cols = [
     'DSC',
     'NSD',
-    'HD95 mm',
+    `HD95 ${unitText(r)}`,
     ...(hasExtent ? ['ref z', 'pred z', 'over'] : []),
     ...(K ? [`DSC@${K}`, 'NoC85', 'NoC90'] : []),
     'seconds',
@@ -442,13 +480,19 @@ export function writeReport(outDir: string, r: EvaluationReport): void {
     const o: Record<string, unknown> = { case: c.case };
     if (c.label !== undefined) o.label = c.label;
     Object.assign(o, { dsc: c.dsc, nsd: c.nsd, hd95: c.hd95 });
+    if (c.unit) Object.assign(o, { unit: c.unit, nsdTolerance: c.nsdTolerance });
     if (c.refSlices)
       Object.assign(o, { refSlices: c.refSlices, predSlices: c.predSlices, extentError: c.extentError, overshoot: c.overshoot });
     o.seconds = c.seconds;
     if (c.clicks) Object.assign(o, { clicks: c.clicks, noc85: c.noc85, noc90: c.noc90 });
     return o;
   };
-  const json = { cases: r.cases.map(row), mean: r.mean };
+  const json = {
+    ...(r.unit ? { unit: r.unit } : {}),
+    ...(r.nsdTolerance !== undefined ? { nsdTolerance: r.nsdTolerance } : {}),
+    cases: r.cases.map(row),
+    mean: r.mean,
+  };
   writeFileAtomic(join(outDir, 'report.json'), new TextEncoder().encode(JSON.stringify(json, null, 2) + '\n'));
   writeFileAtomic(join(outDir, 'report.csv'), new TextEncoder().encode(reportCsv(r)));
 }
@@ -478,6 +522,7 @@ async function readReference(c: EvalCase): Promise<CaseReference | string> {
   let refVol = loaded.label;
   if (c.label) {
     refVol = await readVolume(c.label, { grid: loaded.image }); // a DICOM SEG reference is placed on the image grid
+    if (refVol.source.format === 'png' || refVol.source.format === 'jpeg') return pictureReference(c, loaded.image, refVol);
     // A label map saved with flipped/permuted axes (e.g. RAS NIfTI from a DICOM series) holds the
     // same voxel centres: re-express it on the image grid exactly, no interpolation.
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
@@ -498,6 +543,26 @@ async function readReference(c: EvalCase): Promise<CaseReference | string> {
   const present = labelsPresent(refVol.data);
   if (present.length === 0) return 'the reference mask is empty';
   return { image: loaded.image, ref: refVol.data, present, recist: loaded.recist?.data };
+}
+
+/**
+ * A mask picture as the reference of a picture (or one-slice image): same width and height
+ * required, then binarised or read as labels by its histogram (pictureMaskLabels). It takes the
+ * image's geometry, so a 2D DICOM with a PixelSpacing keeps mm. An empty mask is skipped with why,
+ * as an empty 3D reference is: endoscopy and ultrasound sets hold negative frames (no polyp, no
+ * lesion) that a box prompt cannot be scored on; a run where every case is empty is still refused.
+ */
+function pictureReference(c: EvalCase, image: Volume, mask: Volume): CaseReference | string {
+  const [w, h, d] = image.dims;
+  if (d !== 1 || mask.dims[0] !== w || mask.dims[1] !== h)
+    throw new MedsamError(
+      `the mask ${c.label} is ${mask.dims[0]}x${mask.dims[1]} px but its image is ${d === 1 ? `${w}x${h} px` : `a volume of ${w}x${h}x${d}`}`,
+      'give the mask made for that image (same width and height), or fix the pairing (a manifest)',
+    );
+  const ref = pictureMaskLabels(mask, c.label!);
+  const present = labelsPresent(ref);
+  if (present.length === 0) return `the mask ${c.label} is empty (no pixel above mid-grey: a negative frame)`;
+  return { image, ref, present };
 }
 
 /** The labels of a case to evaluate, and those asked for but absent; a string says why the case is skipped. */
@@ -651,16 +716,20 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
         const prompt = promptFromReference(policy, { reference: refBin, dims: image.dims, recist: recistBin });
         const t0 = performance.now();
         const first = await seg.segment([prompt]);
-        const m = segmentationMetrics(first.mask, refBin, image.dims, image.spacing, {
-          toleranceMm: opts.tolerance ?? DEFAULT_NSD_TOLERANCE_MM,
-        });
+        // A PNG/JPEG's 1 mm spacing is nominal: its distances are pixels, and so is the tolerance.
+        const unit: DistanceUnit = hasNominalSpacing(image) ? 'px' : 'mm';
+        const nsdTolerance = opts.tolerance ?? (unit === 'px' ? DEFAULT_NSD_TOLERANCE_PX : DEFAULT_NSD_TOLERANCE_MM);
+        const m = segmentationMetrics(first.mask, refBin, image.dims, image.spacing, { toleranceMm: nsdTolerance });
         const r: CaseResult = {
           case: c.name,
           ...(multi ? { label } : {}),
           dsc: m.dsc,
           nsd: m.nsd,
           hd95: finite(m.hd95),
-          ...extentFields(first.mask, refBin, image.dims, axis),
+          unit,
+          nsdTolerance,
+          // One slice has no extent to get wrong.
+          ...(sh.count > 1 ? extentFields(first.mask, refBin, image.dims, axis) : {}),
           seconds: 0,
         };
         if (K > 0) {
@@ -672,7 +741,10 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
         r.seconds = (performance.now() - t0) / 1000;
         const stem = multi ? `${basename(c.name)}_label${label}` : basename(c.name);
         if (opts.saveMasks) await writeMask(masksOut.path(`${stem}.nii.gz`), labelMapVolume(first.mask, image), image);
-        if (previewsOut) writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt] });
+        // A picture's preview is the whole picture at its own size (up to 1024 px), not a cropped 192 px tile.
+        const whole = sh.count === 1 ? { crop: false, tile: Math.min(1024, Math.max(sh.rows, sh.cols)) } : {};
+        if (previewsOut)
+          writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt], ...whole });
         results.push(r);
         opts.onCase?.(r, i, cases.length);
       }

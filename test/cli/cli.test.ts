@@ -141,13 +141,17 @@ test('eval writes report.csv and report.json with the exact shape', { skip }, ()
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /lesion5/);
   const json = JSON.parse(readFileSync(join(rep, 'report.json'), 'utf8'));
-  assert.deepEqual(Object.keys(json), ['cases', 'mean']);
+  assert.deepEqual(Object.keys(json), ['unit', 'nsdTolerance', 'cases', 'mean']);
+  assert.equal(json.unit, 'mm');
+  assert.equal(json.nsdTolerance, 2);
   assert.equal(json.cases.length, 1);
   assert.deepEqual(Object.keys(json.cases[0]), [
     'case',
     'dsc',
     'nsd',
     'hd95',
+    'unit',
+    'nsdTolerance',
     'refSlices',
     'predSlices',
     'extentError',

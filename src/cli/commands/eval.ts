@@ -4,7 +4,7 @@ import { MedsamError } from '../../common/errors.js';
 import { parsePrecision } from '../../models/precision.js';
 import { resolveModel } from '../../models/registry.js';
 import { parseWindow } from '../../preprocess/intensity.js';
-import { evaluateFolder, findCasesDetailed, formatReportTable } from '../../pipelines/evaluate.js';
+import { evaluateFolder, findCasesDetailed, formatReportTable, unitText } from '../../pipelines/evaluate.js';
 import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
 import { PRECISION_HELP } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
@@ -21,7 +21,7 @@ interface EvalFlags {
   threads?: string;
   precision: string;
   window: string;
-  tolerance: string;
+  tolerance?: string;
   clicks: string;
   previews?: string;
   embeddingCache?: string;
@@ -52,7 +52,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   if (Array.isArray(labels) && labels.includes(0)) throw new MedsamError('label 0 is the background', 'give labels >= 1');
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
   const precision = parsePrecision(flags.precision);
-  const tolerance = parsePositiveNumber('--tolerance', flags.tolerance);
+  const tolerance = flags.tolerance !== undefined ? parsePositiveNumber('--tolerance', flags.tolerance) : undefined;
   const clicks = flags.clicks === '0' ? 0 : parsePositiveInt('--clicks', flags.clicks);
   if (clicks > 50) throw new MedsamError(`--clicks ${clicks} is more than 50`, 'use a number of clicks in 0..50');
   const window = parseWindow(flags.window);
@@ -104,9 +104,13 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
           const clickText = r.clicks
             ? `  DSC after ${r.clicks.length} click(s) ${r.clicks[r.clicks.length - 1]!.dsc.toFixed(4)}  NoC85 ${r.noc85} NoC90 ${r.noc90}`
             : '';
+          // A picture (one slice) has no slice extent; its distances are px unless it has a real spacing.
+          const slices = r.refSlices
+            ? `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices.join('-')})`
+            : '';
           log(
-            `${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : r.hd95.toFixed(2) + ' mm'}` +
-              `  slices ${r.predSlices ? r.predSlices.join('-') : 'none'} (reference ${r.refSlices?.join('-')})${clickText}  ${r.seconds.toFixed(1)} s`,
+            `${current}  ${r.label !== undefined ? `label ${r.label}: ` : ''}DSC ${r.dsc.toFixed(4)}  NSD ${r.nsd.toFixed(4)}  HD95 ${r.hd95 === null ? '—' : `${r.hd95.toFixed(2)} ${r.unit ?? 'mm'}`}` +
+              `${slices}${clickText}  ${r.seconds.toFixed(1)} s`,
           );
           bar = progressBar(!flags.quiet);
         },
@@ -122,7 +126,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   }
   process.stdout.write(formatReportTable(report) + '\n');
   process.stdout.write(
-    `prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${tolerance} mm${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +
+    `prompt ${prompt}, model ${model.id}, precision ${precision}, NSD tolerance ${report.nsdTolerance ?? 'per case'} ${unitText(report)}${clicks ? `, ${clicks} simulated click(s)` : ''}; wrote ${flags.out}/report.csv and report.json` +
       `${flags.previews ? `, montages in ${flags.previews}` : ''}\n`,
   );
 }
@@ -135,7 +139,7 @@ export function addEvalCommand(program: Command): void {
     )
     .argument(
       '<dir>',
-      'folder of cases (MedSAM2 .npz with gts; image + label pairs x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd, x_image + x_label; a DICOM folder x/ + x_seg.nii.gz) or a manifest .json {"cases":[{"image","label","labels"?}]}',
+      'folder of cases (MedSAM2 .npz with gts; image + label pairs x.nii.gz + x_seg.nii.gz, x.nrrd + x-label.nrrd, x_image + x_label; a DICOM folder x/ + x_seg.nii.gz; pictures x.png + x_mask.png, or images/x.jpg + masks/x.jpg) or a manifest .json {"cases":[{"image","label","labels"?}]}',
     )
     .requiredOption('--out <dir>', 'folder for report.csv and report.json')
     .option('--prompt <policy>', 'key-box | key-box-center | recist', 'key-box')
@@ -145,13 +149,16 @@ export function addEvalCommand(program: Command): void {
     )
     .option('--label <n>', 'evaluate only this label (same as --labels n)')
     .option('--clicks <K>', 'simulate K corrective clicks after the first prompt (DSC per click, NoC@85/90)', '0')
-    .option('--previews <dir>', 'write a montage PNG per object: every slice with prediction (filled) or reference (outlined)')
+    .option(
+      '--previews <dir>',
+      'write a montage PNG per object: every slice with prediction (filled) or reference (outlined); a picture whole, at its size',
+    )
     .option('--embedding-cache <dir>', 'keep slice embeddings of the default model here across runs (a cache; safe to delete)')
     .option('--model <id>', 'model id from `medsam2 models list`', 'default')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--precision <fp32|int8>', PRECISION_HELP, 'fp32')
     .option('--window <preset|W,L>', 'intensity window (see `segment --help`)', 'auto')
-    .option('--tolerance <mm>', 'NSD tolerance in mm', '2')
+    .option('--tolerance <d>', "NSD tolerance in the case's unit: mm (default 2), or px for a PNG/JPEG picture (default 5)")
     .option('--save-masks', 'also write each prediction to <out>/masks/<case>[_label<n>].nii.gz')
     .option('-q, --quiet', 'no progress output')
     .action(async (dir: string, flags: EvalFlags) => runEval(dir, flags));
