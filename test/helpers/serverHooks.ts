@@ -13,14 +13,21 @@ export interface ServerFixture {
 
 /**
  * The before/after hooks most server test files share: a fresh temp folder and, unless `skip`
- * says why not, a real server on 127.0.0.1 (state in its own temp folder); both removed after
- * the file's tests. Read `.server` and `.dir` inside tests, once the before hook has run.
+ * says why not, `opts.setUp` (the file's own inputs, made in that folder) and a real server on
+ * 127.0.0.1 (state in its own temp folder; `opts.config` patches its configuration); both removed
+ * after the file's tests. Read `.server` and `.dir` inside tests, once the before hook has run.
  */
-export function serverPerFile(prefix: string, skip: string | false = false): ServerFixture {
+export function serverPerFile(
+  prefix: string,
+  skip: string | false = false,
+  opts: { config?: Parameters<typeof startTestServer>[0]; setUp?: (dir: string) => unknown } = {},
+): ServerFixture {
   const fx = { dir: '' } as ServerFixture;
   before(async () => {
     fx.dir = mkdtempSync(join(tmpdir(), prefix));
-    if (!skip) fx.server = await startTestServer();
+    if (skip) return;
+    await opts.setUp?.(fx.dir);
+    fx.server = await startTestServer(opts.config);
   });
   after(async () => {
     await fx.server?.stop();

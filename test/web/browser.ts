@@ -46,30 +46,67 @@ export interface Stoppable {
   stop(): Promise<void>;
 }
 
+/** What a browser test file's set-up hands its tests: the server (replaceable mid-run) and Chromium. */
+export interface E2E<S extends Stoppable = Served> {
+  /** The file's server; a test that stops it may put another here (the after hook stops both). */
+  server: S;
+  readonly browser: Browser;
+  /** A page on the app (or another of its pages: `path`) on this server, errors collected (`openApp`). */
+  open(path?: string): Promise<{ page: Page; errors: string[] }>;
+}
+
+export interface SetUpHooks<S extends Stoppable> {
+  /** The file's own inputs, before the app is built and the server started. */
+  setUp?: () => unknown;
+  /** Another server than `serve()` (e.g. the server tests' `startTestServer()`). */
+  start?: () => Promise<S>;
+  /** After the server and Chromium are up (e.g. users or a project made through the API). */
+  ready?: (server: S, browser: Browser) => void | Promise<void>;
+  /** Last in the after hook (e.g. removing the file's temp folder); runs even when skipped. */
+  tearDown?: () => unknown;
+}
+
 /**
  * One server and one Chromium for a browser test file: `hooks.setUp` (the file's own inputs), the
  * app built if absent, the server (`serve()` unless `hooks.start` gives another) and Chromium
- * started in a `before` hook and handed to `ready` (which may also set the server up). In the
- * `after` hook: Chromium closed (its pages with it), then the server and every other server
- * `serve()` started that still runs, then `hooks.tearDown` (e.g. removing the file's temp folder).
- * Every server, not only the first: a test may stop the shared server and start a new one
- * (app.test.ts, "the server goes down"); the new one still listening kept the file from ever
- * exiting. When `skip` says why the browser tests cannot run, only `hooks.tearDown` runs.
+ * started in a `before` hook, then `hooks.ready`. Returns the handle the tests read them from
+ * (reading it before the hook ran throws). In the `after` hook: Chromium closed (its pages with
+ * it), then the server and every other server `serve()` started that still runs, then
+ * `hooks.tearDown`. Every server, not only the first: a test may stop the shared server and start
+ * a new one (app.test.ts, "the server goes down"); the new one still listening kept the file from
+ * ever exiting. When `skip` says why the browser tests cannot run, only `hooks.tearDown` runs.
+ * The older form `serverAndBrowser(skip, ready, hooks)` still works.
  */
 export function serverAndBrowser<S extends Stoppable = Served>(
   skip: string | false,
-  ready: (server: S, browser: Browser) => void | Promise<void>,
-  hooks: { setUp?: () => unknown; start?: () => Promise<S>; tearDown?: () => unknown } = {},
-): void {
+  hooksOrReady: SetUpHooks<S> | NonNullable<SetUpHooks<S>['ready']> = {},
+  moreHooks: Omit<SetUpHooks<S>, 'ready'> = {},
+): E2E<S> {
+  const hooks: SetUpHooks<S> = typeof hooksOrReady === 'function' ? { ...moreHooks, ready: hooksOrReady } : hooksOrReady;
   let server: S | undefined;
   let browser: Browser | undefined;
+  const unset = (what: string): never => {
+    throw new Error(`the browser tests' ${what} is not started: read it inside a test, after serverAndBrowser's before hook`);
+  };
+  const e2e: E2E<S> = {
+    get server(): S {
+      return server ?? unset('server');
+    },
+    set server(s: S) {
+      server = s;
+    },
+    get browser(): Browser {
+      return browser ?? unset('Chromium');
+    },
+    open: (path = '/') => openApp(e2e.browser, e2e.server.url, path),
+  };
   before(async () => {
     if (skip) return;
     await hooks.setUp?.();
     await ensureWebBuild();
     server = hooks.start ? await hooks.start() : ((await serve()) as Stoppable as S);
     browser = await launch();
-    await ready(server, browser);
+    await hooks.ready?.(server, browser);
   });
   // Each step runs even when the one before it threw: a server left listening keeps the file from exiting.
   after(async () => {
@@ -83,6 +120,7 @@ export function serverAndBrowser<S extends Stoppable = Served>(
       }
     }
   });
+  return e2e;
 }
 
 /** The servers `serve()` started that were not stopped yet (the set-up above stops them all). */
@@ -232,10 +270,24 @@ export async function goToSlice(page: Page, z: number): Promise<void> {
   await page.waitForFunction((want) => document.getElementById('slice-label')!.textContent!.startsWith(`slice ${want} `), z);
 }
 
-/** Drags from voxel corner (x0, y0) to (x1, y1) on the axial view with real mouse events. */
-export async function dragBox(page: Page, b: Box): Promise<void> {
-  const a = await voxelToClient(page, b[0], b[1]);
-  const c = await voxelToClient(page, b[2], b[3]);
+/** Client position of voxel (x, y, z) on view `view`'s tile (0 axial, 1 coronal, 2 sagittal; the crosshair must be on its plane). */
+export async function voxelToClientOn(page: Page, x: number, y: number, z: number, view: number): Promise<{ x: number; y: number }> {
+  const p = await page.evaluate(([a, b, c, v]) => (window.medsam2 as AppHandle).viewer.voxelToClientOn(a!, b!, c!, v!), [x, y, z, view]);
+  assert.ok(p, `voxel (${x}, ${y}, ${z}) is not on view ${view}`);
+  return p;
+}
+
+/**
+ * Drags from corner (x0, y0) to (x1, y1) with real mouse events: voxel corners on the axial view
+ * unless `toClient` maps another view's (or a video frame's) positions to the page.
+ */
+export async function dragBox(
+  page: Page,
+  b: Box | readonly number[],
+  toClient: (page: Page, x: number, y: number) => Promise<{ x: number; y: number }> = voxelToClient,
+): Promise<void> {
+  const a = await toClient(page, b[0]!, b[1]!);
+  const c = await toClient(page, b[2]!, b[3]!);
   await page.mouse.move(a.x, a.y);
   await page.mouse.down();
   await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });

@@ -14,8 +14,9 @@ import { copyFileSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { ROOT, openApp, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
+import type { Page } from 'playwright-core';
+import { closeClean } from './appDriver.js';
+import { ROOT, serverAndBrowser, shot, skipReason } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,34 +28,25 @@ const FILES = 2000;
 const skip = skipReason() || (!existsSync(SERIES) && `needs ../shared/data/dicom/ct-series (${SERIES})`);
 if (skip) process.stdout.write(`# skipping the DICOM folder progress browser test: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-folder-'));
 const folder = join(tmp, 'big-series');
 
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
-  },
-  {
-    setUp: () => {
-      mkdirSync(folder);
-      const src = readdirSync(SERIES).sort();
-      for (let i = 0; i < FILES; i++) {
-        const from = join(SERIES, src[i % src.length]!);
-        const to = join(folder, `IM${String(i).padStart(5, '0')}.dcm`);
-        try {
-          linkSync(from, to);
-        } catch {
-          copyFileSync(from, to);
-        }
+const e2e = serverAndBrowser(skip, {
+  setUp: () => {
+    mkdirSync(folder);
+    const src = readdirSync(SERIES).sort();
+    for (let i = 0; i < FILES; i++) {
+      const from = join(SERIES, src[i % src.length]!);
+      const to = join(folder, `IM${String(i).padStart(5, '0')}.dcm`);
+      try {
+        linkSync(from, to);
+      } catch {
+        copyFileSync(from, to);
       }
-    },
-    tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+    }
   },
-);
+  tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+});
 
 /** Records every status line and every long task (> 50 ms of main thread) from now on. */
 async function watch(page: Page): Promise<void> {
@@ -87,7 +79,7 @@ async function seen(page: Page): Promise<{ statuses: string[]; longTasks: number
 }
 
 async function uploads(): Promise<unknown[]> {
-  const r = await fetch(`${server.url}/uploads`);
+  const r = await fetch(`${e2e.server.url}/uploads`);
   assert.equal(r.status, 200);
   return (await r.json()) as unknown[];
 }
@@ -100,7 +92,7 @@ function waitStatusText(page: Page, re: RegExp, timeout = 180_000): Promise<unkn
 }
 
 test('a 2,000-file DICOM folder: Cancel while the headers are read stops the reading', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   await watch(page);
   await page.setInputFiles('#folder', folder);
   await waitStatusText(page, /reading headers ([2-9]\d\d|1\d\d\d) \/ 2000/);
@@ -118,15 +110,14 @@ test('a 2,000-file DICOM folder: Cancel while the headers are read stops the rea
   assert.ok(!statuses.some((s) => /packing|uploading/.test(s)), 'nothing was packed or uploaded');
   assert.equal(await page.isEnabled('#cancel'), false, 'Cancel is off again');
   assert.deepEqual(await uploads(), []);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a 2,000-file DICOM folder: reading headers, packing, uploading shown; page responsive; Cancel aborts the upload', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   // The upload throttled (DevTools network emulation) so that Cancel lands while it runs.
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');

@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { zipSync } from 'fflate';
-import type { Browser, Page } from 'playwright-core';
 import { runSegment } from '../../src/cli/commands/segment.js';
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { readVolume } from '../../src/io/readVolume.js';
@@ -29,12 +28,11 @@ import type { Volume } from '../../src/io/volume.js';
 import { dice } from '../../src/metrics/dice.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
+import { assertSameVolume, drawnVolume } from './drawnVolume.js';
+import { boxOn, closeClean, openScan, sessionOf } from './appDriver.js';
 import {
   type AppHandle,
   ROOT,
-  dragBox,
-  goToSlice,
-  openApp,
   ready,
   serverAndBrowser,
   serverSlice,
@@ -43,7 +41,6 @@ import {
   voxelToClient,
   waitError,
   waitStatus,
-  type Served,
 } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
@@ -69,20 +66,11 @@ const skip =
   skipReason() || (![SERIES, SERIES_SEG, THREE, KVASIR].every(existsSync) && `needs ../shared/data/dicom and endoscopy/kvasir (${DICOM})`);
 if (skip) process.stdout.write(`# skipping the DICOM-open browser test: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-dicomopen-'));
 /** The zip test's key-slice mask right after its box (the folder and files cases must store the same). */
 let keyMask: Uint8Array | undefined;
 
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
-  },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
-);
+const e2e = serverAndBrowser(skip, { tearDown: () => rmSync(tmp, { recursive: true, force: true }) });
 
 /** `medsam2 segment INPUT --slice S --box B -o tmp/NAME.nii.gz`, in this process; the written mask. */
 async function cliMask(input: string, slice: number, box: Box, name: string): Promise<Volume> {
@@ -97,50 +85,6 @@ function ones(d: ArrayLike<number | bigint>): number {
   return n;
 }
 
-const sessionOf = (page: Page): Promise<string> =>
-  page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId as string);
-
-/** The upload behind the page's session, and the NIfTI the app drew (fetched as the app does). */
-async function drawnVolume(page: Page, name: string): Promise<{ uploadId: string; volume: Volume }> {
-  const session = (await (await fetch(`${server.url}/sessions/${await sessionOf(page)}`)).json()) as { uploadId: string };
-  const r = await fetch(`${server.url}/uploads/${session.uploadId}/volume.nii.gz`);
-  assert.equal(r.status, 200);
-  const path = join(tmp, `${name}.nii.gz`);
-  writeFileSync(path, new Uint8Array(await r.arrayBuffer()));
-  return { uploadId: session.uploadId, volume: await readVolume(path) };
-}
-
-/** Same grid (dims exact; spacing, origin, direction to float32) and the same voxels. */
-function assertSameVolume(got: Volume, want: Volume, what: string): void {
-  assert.deepEqual(got.dims, want.dims, `${what}: dims`);
-  const close = (a: readonly number[], b: readonly number[], part: string) =>
-    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]!) < 1e-4 * Math.max(1, Math.abs(b[i]!)), `${what}: ${part} ${a} vs ${b}`));
-  close(got.spacing, want.spacing, 'spacing');
-  close(got.origin, want.origin, 'origin');
-  close(got.direction, want.direction, 'direction');
-  let diff = 0;
-  for (let i = 0; i < want.data.length; i++) if (Number(got.data[i]) !== Number(want.data[i])) diff++;
-  assert.equal(diff, 0, `${what}: ${diff} voxels differ from the server's reading`);
-}
-
-/** Draws `box` on axial slice `z` with the box tool; the prompt the app sent. */
-async function boxOn(page: Page, z: number, box: Box): Promise<{ slice: number; box: number[] }> {
-  const sent: { slice: number; box: number[] }[] = [];
-  const onRequest = (r: { url(): string; postDataJSON(): unknown }) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON() as { slice: number; box: number[] });
-  };
-  page.on('request', onRequest);
-  // One axial view, as the other web tests draw boxes (voxelToClient maps to the axial view).
-  await page.selectOption('#layout', 'axial');
-  if (z > 0) await goToSlice(page, z);
-  await page.click('[data-tool="box"]');
-  await dragBox(page, box);
-  await waitStatus(page, new RegExp(`slice ${z}: \\d+ px`));
-  page.off('request', onRequest);
-  assert.equal(sent.length, 1, 'one prompt sent');
-  return sent[0]!;
-}
-
 test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation; box + propagate store what the CLI writes', {
   skip,
   timeout: 900_000,
@@ -150,10 +94,9 @@ test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation
   const zip = join(tmp, 'ct-series.zip');
   writeFileSync(zip, zipSync(members, { level: 1 }));
 
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   const t0 = performance.now();
-  await page.setInputFiles('#file', zip);
-  await waitStatus(page, /draw a box/, 400_000);
+  await openScan(page, zip, /draw a box/, 400_000);
   process.stdout.write(`# DICOM zip opened (upload, session, display) in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   const info = (await page.textContent('#info')) ?? '';
   assert.match(info, /ct-series/);
@@ -163,7 +106,7 @@ test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation
 
   // What the app drew is the server's volume: the same voxels and geometry as the folder read by the CLI's reader.
   const series = await readVolume(SERIES);
-  const drawn = await drawnVolume(page, 'drawn-zip');
+  const drawn = await drawnVolume(page, e2e.server.url, tmp, 'drawn-zip');
   assertSameVolume(drawn.volume, series, 'the zip as drawn');
   assert.deepEqual(await page.evaluate(() => [...(window.medsam2 as { viewer: { dims: number[] } }).viewer.dims]), [512, 512, 20]);
   // Slicer's axial view: the patient's right (low column, LPS x) on the left, anterior (low row) up.
@@ -177,14 +120,14 @@ test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation
   assert.equal(sent.slice, SLICE);
   assert.deepEqual(sent.box, LIVER_BOX, 'the box is the voxels under the corners');
   const session = await sessionOf(page);
-  keyMask = (await serverSlice(server.url, session, SLICE)).bits;
+  keyMask = (await serverSlice(e2e.server.url, session, SLICE)).bits;
   assert.ok(ones(keyMask) > 10_000, `the liver box segments the liver's cross-section (${ones(keyMask)} px)`);
   await shot(page, 'dicom-01-zip-liver-box');
 
   await page.click('#propagate');
   await waitStatus(page, /propagated in/, 600_000);
   await shot(page, 'dicom-02-zip-propagated');
-  const r = await fetch(`${server.url}/sessions/${session}/labelmap?format=nii.gz`);
+  const r = await fetch(`${e2e.server.url}/sessions/${session}/labelmap?format=nii.gz`);
   assert.equal(r.status, 200);
   writeFileSync(join(tmp, 'app.nii.gz'), new Uint8Array(await r.arrayBuffer()));
   const app = await readVolume(join(tmp, 'app.nii.gz'));
@@ -225,8 +168,7 @@ test('a DICOM series as a .zip: drawn as the server reads it, Slicer orientation
   assert.equal(dice(appBits, cliBits), 1, 'the app stores the CLI mask voxel for voxel');
   assert.equal(appDsc, cliDsc);
   assert.ok(appDsc > 0.9, `liver DSC ${appDsc}`);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('the same series as a folder (directory picker) and as several selected files: same grid, same key-slice mask', {
@@ -239,13 +181,13 @@ test('the same series as a folder (directory picker) and as several selected fil
   if (!uids)
     process.stdout.write('# no dcmodify (.ci/setup.d/30-dicom.sh): the folder is the UID-less series, its SEG export is not checked\n');
   const folder = uids?.dir ?? SERIES;
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   await page.setInputFiles('#folder', folder);
   await waitStatus(page, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', new RegExp(`${basename(folder)}.*dicom-zip.*512 × 512 × 20`, 's'));
-  assertSameVolume((await drawnVolume(page, 'drawn-folder')).volume, series, 'the folder as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-folder')).volume, series, 'the folder as drawn');
   await boxOn(page, SLICE, LIVER_BOX);
-  const folderMask = (await serverSlice(server.url, await sessionOf(page), SLICE)).bits;
+  const folderMask = (await serverSlice(e2e.server.url, await sessionOf(page), SLICE)).bits;
   if (keyMask) assert.equal(dice(folderMask, keyMask), 1, 'the folder stores the zip case key-slice mask');
   else assert.ok(ones(folderMask) > 10_000);
   await shot(page, 'dicom-03-folder-liver-box');
@@ -268,12 +210,10 @@ test('the same series as a folder (directory picker) and as several selected fil
   const files = readdirSync(SERIES)
     .map((f) => join(SERIES, f))
     .reverse();
-  await page.setInputFiles('#file', files);
-  await waitStatus(page, /draw a box/, 400_000);
+  await openScan(page, files, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', /dicom-series.*dicom-zip.*512 × 512 × 20/s);
-  assertSameVolume((await drawnVolume(page, 'drawn-files')).volume, series, 'the selected files as drawn');
-  assert.deepEqual(errors, []);
-  await page.close();
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-files')).volume, series, 'the selected files as drawn');
+  await closeClean(page, errors);
 });
 
 test('a folder with two series: a picker names both, the one picked opens; dropped files open; a folder without DICOM: one line', {
@@ -291,7 +231,7 @@ test('a folder with two series: a picker names both, the one picked opens; dropp
   writeFileSync(join(study, 'README.txt'), 'not DICOM');
   const three = await readVolume(THREE);
 
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   await page.setInputFiles('#folder', study);
   await page.waitForSelector('#series-picker[open]', { timeout: 120_000 });
   const buttons = await page.locator('#series-picker button[data-series]').allTextContents();
@@ -303,7 +243,7 @@ test('a folder with two series: a picker names both, the one picked opens; dropp
   await page.click('#series-picker button[data-series="1"]');
   await waitStatus(page, /draw a box/, 400_000);
   assert.match((await page.textContent('#info')) ?? '', new RegExp(`${three.dims.join(' × ')}`));
-  assertSameVolume((await drawnVolume(page, 'drawn-three')).volume, three, 'the picked series as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-three')).volume, three, 'the picked series as drawn');
 
   // The 3-slice folder's files dropped on the view (3 CT slices + 2 SEG objects): one image series, opened
   // without a question. (A synthetic drop carries files, not folder entries: the folder walk is not exercised.)
@@ -331,8 +271,7 @@ test('a folder with two series: a picker names both, the one picked opens; dropp
   assert.match(message, /the folder "notes" holds no DICOM image/);
   assert.match(message, /pick the folder of one DICOM series/);
   assert.match((await page.textContent('#info')) ?? '', new RegExp(`${three.dims.join(' × ')}`), 'the open scan stays');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a JPEG opened as an image (not video): shown as the server reads it, a box stores the CLI mask', {
@@ -351,14 +290,13 @@ test('a JPEG opened as an image (not video): shown as the server reads it, a box
   const refBits = Uint8Array.from(ref.data as ArrayLike<number>, (v) => (Number(v) > 127 ? 1 : 0));
   const cli = await cliMask(image, 0, box, 'cli-kvasir');
 
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', image);
-  await waitStatus(page, /draw a box/, 400_000);
+  const { page, errors } = await e2e.open();
+  await openScan(page, image, /draw a box/, 400_000);
   const info = (await page.textContent('#info')) ?? '';
   assert.match(info, /jpeg/);
   assert.match(info, new RegExp(`${W} × ${H} × 1`));
   assert.equal(await page.isVisible('#video-frame'), false, 'opened as an image, not in video mode');
-  assertSameVolume((await drawnVolume(page, 'drawn-jpeg')).volume, await readVolume(image), 'the JPEG as drawn');
+  assertSameVolume((await drawnVolume(page, e2e.server.url, tmp, 'drawn-jpeg')).volume, await readVolume(image), 'the JPEG as drawn');
   // Rows down, columns right, as any picture viewer.
   const tl = await voxelToClient(page, 0, 0);
   const br = await voxelToClient(page, W - 1, H - 1);
@@ -372,7 +310,7 @@ test('a JPEG opened as an image (not video): shown as the server reads it, a box
 
   const sent = await boxOn(page, 0, box);
   assert.deepEqual(sent.box, box);
-  const got = (await serverSlice(server.url, await sessionOf(page), 0)).bits;
+  const got = (await serverSlice(e2e.server.url, await sessionOf(page), 0)).bits;
   const cliBits = Uint8Array.from(cli.data as ArrayLike<number>, (v) => (Number(v) ? 1 : 0));
   process.stdout.write(
     `# kvasir ${KVASIR_NAME}: app ${ones(got)} px, DSC ${dice(got, refBits).toFixed(4)}; CLI ${ones(cliBits)} px, DSC ${dice(cliBits, refBits).toFixed(4)}\n`,
@@ -385,6 +323,5 @@ test('a JPEG opened as an image (not video): shown as the server reads it, a box
   });
   assert.equal((await page.textContent('#objects .stats'))?.trim(), `${ones(got)} px`);
   await shot(page, 'dicom-05-jpeg-box');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { zipSync } from 'fflate';
-import type { Browser } from 'playwright-core';
-import { CT_ORGANS, ROOT, openApp, shot, skipReason, waitError, waitStatus, type Served, serverAndBrowser } from './browser.js';
+import { openScan, openRefused, closeClean } from './appDriver.js';
+import { CT_ORGANS, ROOT, shot, skipReason, waitError, serverAndBrowser } from './browser.js';
 
 const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
 const KVASIR = join(ROOT, '../shared/data/endoscopy/kvasir/images');
@@ -21,18 +21,9 @@ if (skip) process.stdout.write(`# skipping the DICOM-zip browser test: ${skip}\n
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any;
 
-let server: Served;
-let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-dicomzip-'));
 
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
-  },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
-);
+const e2e = serverAndBrowser(skip, { tearDown: () => rmSync(tmp, { recursive: true, force: true }) });
 
 test('zips that hold no DICOM series: one line naming the problem and the fix; the open scan stays', {
   skip,
@@ -51,14 +42,12 @@ test('zips that hold no DICOM series: one line naming the problem and the fix; t
   const broken = join(tmp, 'broken.zip');
   writeFileSync(broken, readFileSync(join(SERIES, readdirSync(SERIES)[0]!)).subarray(0, 2000));
 
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
-  const uploads = async () => ((await (await fetch(`${server.url}/uploads`)).json()) as unknown[]).length;
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
+  const uploads = async () => ((await (await fetch(`${e2e.server.url}/uploads`)).json()) as unknown[]).length;
   const before = await uploads();
 
-  await page.setInputFiles('#file', notDicom);
-  let message = await waitError(page, 120_000);
+  let message = await openRefused(page, notDicom, 120_000);
   assert.match(message, /"notes\.zip" holds no DICOM image \(\d+ files? looked at/);
   assert.match(message, /pick the folder of one DICOM series/, 'the fix says what to open');
   assert.doesNotMatch(message, /not a video|dcm2niix/);
@@ -74,8 +63,7 @@ test('zips that hold no DICOM series: one line naming the problem and the fix; t
   assert.equal(await uploads(), before, 'refused in the browser, before any upload');
   assert.match((await page.textContent('#info')) ?? '', /example_ct_sm\.nii\.gz/);
   assert.match((await page.textContent('#slice-label')) ?? '', /^slice \d+ \(0–29\)/);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a zip of JPEG frames still opens in video mode (the browser tells frames from a DICOM series before uploading)', {
@@ -86,11 +74,9 @@ test('a zip of JPEG frames still opens in video mode (the browser tells frames f
   for (const f of readdirSync(KVASIR)) frames[`clip/${f}`] = readFileSync(join(KVASIR, f));
   const zip = join(tmp, 'clip.zip');
   writeFileSync(zip, zipSync(frames, { level: 0 }));
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', zip);
-  await waitStatus(page, /draw a box around the object on a frame/);
+  const { page, errors } = await e2e.open();
+  await openScan(page, zip, /draw a box around the object on a frame/);
   assert.equal(await page.evaluate(() => document.body.dataset.mode), 'video');
   assert.equal(await page.getAttribute('#video-frame', 'max'), String(readdirSync(KVASIR).length - 1));
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

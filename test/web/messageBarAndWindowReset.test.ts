@@ -14,10 +14,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { encodeRle } from '../../src/server/rle.js';
 import { croppedLesion } from '../server/harness.js';
-import { CT_ORGANS, openApp, serverAndBrowser, shot, skipReason, waitStatus, type Served } from './browser.js';
+import { axialWith, closeClean, displayRange, dragFromCentre, frames, messageOnTop, openScan } from './appDriver.js';
+import { CT_ORGANS, serverAndBrowser, shot, skipReason } from './browser.js';
+import { localApi } from './localApi.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -27,28 +29,14 @@ const skip = skipReason();
 if (skip) process.stdout.write(`# skipping the message bar / window reset browser tests: ${skip}\n`);
 
 const P = 'msgbar';
-let server: Served;
-let browser: Browser;
 let caseName = '';
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-msgwin-'));
 
-async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const bytes = body instanceof Uint8Array;
-  const r = await fetch(server.url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' },
-    body: body === undefined ? undefined : bytes ? body : JSON.stringify(body),
-  });
-  const text = await r.text();
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+/** The HTTP API as the local user (localApi.ts) on this file's server. */
+const api = (method: string, path: string, body?: unknown) => localApi(e2e.server.url, method, path, body);
 
-serverAndBrowser(
-  skip,
-  async (s, b) => {
-    server = s;
-    browser = b;
+const e2e = serverAndBrowser(skip, {
+  ready: async (): Promise<void> => {
     // A submitted case with one version (a block on the key slice), through the HTTP API as the local admin.
     const crop = await croppedLesion(tmp, 1);
     const up = await api('POST', '/uploads?name=lesion-crop.npz', new Uint8Array(readFileSync(crop.path)));
@@ -65,12 +53,8 @@ serverAndBrowser(
     });
     await api('POST', `/projects/${P}/cases/${c}/submit`, {});
   },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
-);
-
-function frames(page: Page): Promise<void> {
-  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-}
+  tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+});
 
 /** Where the review canvas is and how large (CSS box and drawing buffer). */
 function canvasBox(page: Page): Promise<number[]> {
@@ -82,7 +66,7 @@ function canvasBox(page: Page): Promise<number[]> {
 }
 
 test('projects.html: a message floats over the review page; the canvas keeps its place and size', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url, `/projects.html#/p/${P}/review/${encodeURIComponent(caseName)}`);
+  const { page, errors } = await e2e.open(`/projects.html#/p/${P}/review/${encodeURIComponent(caseName)}`);
   await page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 180_000 });
   assert.equal(await page.evaluate(() => document.body.dataset.pageState), 'ready', (await page.textContent('#message')) ?? '');
   await frames(page);
@@ -95,37 +79,23 @@ test('projects.html: a message floats over the review page; the canvas keeps its
   await frames(page);
   assert.deepEqual(await canvasBox(page), before, 'the canvas is where it was, as large, with the message shown');
   const box = (await page.locator('#message').boundingBox())!;
-  const onTop = await page.evaluate(
-    ([x, y]) => document.elementFromPoint(x, y)?.closest('#message') !== null,
-    [box.x + box.width / 3, box.y + box.height / 2],
-  );
-  assert.ok(onTop, 'the message is drawn above the page');
+  assert.ok(await messageOnTop(page, box), 'the message is drawn above the page');
   await shot(page, 'msgwin-1-projects-message-floats');
   await page.click('#message-close');
   await frames(page);
   assert.deepEqual(await canvasBox(page), before, 'and after it is dismissed');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a double-click (NiiVue\'s window reset) makes the Window list read "auto" and the corner show auto\'s W/L', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
-  const cal = () => page.evaluate(() => [window.medsam2.viewer.nv.volumes[0].cal_min, window.medsam2.viewer.nv.volumes[0].cal_max]);
-  assert.deepEqual(await cal(), [-160, 240], 'auto on a CT in HU: W 400 L 40');
-  const b = (await page.locator('#drop canvas').boundingBox())!;
-  const x = b.x + b.width / 2,
-    y = b.y + b.height / 2;
-  await page.mouse.move(x, y);
-  await page.mouse.down();
-  await page.mouse.move(x + 60, y - 30, { steps: 8 });
-  await page.mouse.up();
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
+  await axialWith(page, 'navigate');
+  assert.deepEqual(await displayRange(page), [-160, 240], 'auto on a CT in HU: W 400 L 40');
+  const { x, y } = await dragFromCentre(page, 60, -30);
   await page.waitForFunction(() => document.getElementById('window').value === 'custom', undefined, { timeout: 30_000 });
   const dragged = await page.textContent('#wl-readout');
   assert.notEqual(dragged, 'W 400 L 40', 'the drag windowed');
@@ -134,10 +104,9 @@ test('a double-click (NiiVue\'s window reset) makes the Window list read "auto" 
   await page.waitForFunction(() => document.getElementById('window').value !== 'custom', undefined, { timeout: 30_000 }).catch(() => {});
   assert.equal(await page.inputValue('#window'), 'auto', 'the reset reads "auto"');
   assert.equal(await page.textContent('#wl-readout'), 'W 400 L 40', "the corner shows auto's W/L");
-  assert.deepEqual(await cal(), [-160, 240], "and the picture is auto's window");
+  assert.deepEqual(await displayRange(page), [-160, 240], "and the picture is auto's window");
   // The dragged W/L is still offered as "custom".
   assert.equal(await page.evaluate(() => document.querySelector('#window option[value="custom"]').textContent), `custom (${dragged})`);
   await shot(page, 'msgwin-2-dblclick-auto');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

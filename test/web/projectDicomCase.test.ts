@@ -14,14 +14,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { zipSync } from 'fflate';
-import type { Browser, Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { runSegment } from '../../src/cli/commands/segment.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
-import { ROOT, dragBox, goToSlice, openApp, serverAndBrowser, shot, skipReason, waitStatus, type Served } from './browser.js';
+import { boxOn } from './appDriver.js';
+import { ROOT, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
+import { localApi } from './localApi.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -35,36 +36,22 @@ const P = 'liver';
 const skip = skipReason() || (!existsSync(SERIES) && `needs ../shared/data/dicom/ct-series (${SERIES})`);
 if (skip) process.stdout.write(`# skipping the DICOM project case browser test: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
 let caseName = '';
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-projdicom-'));
 
-async function api(method: string, path: string, body?: unknown): Promise<any> {
-  const bytes = body instanceof Uint8Array;
-  const r = await fetch(server.url + path, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' },
-    body: body === undefined ? undefined : bytes ? body : JSON.stringify(body),
-  });
-  const text = await r.text();
-  assert.ok(r.ok, `${method} ${path}: ${r.status} ${text}`);
-  return text ? JSON.parse(text) : undefined;
-}
+/** The HTTP API as the local user (localApi.ts) on this file's server. */
+const api = (method: string, path: string, body?: unknown) => localApi(e2e.server.url, method, path, body);
 
 async function volumeAt(path: string, name: string): Promise<Volume> {
-  const r = await fetch(server.url + path);
+  const r = await fetch(e2e.server.url + path);
   assert.equal(r.status, 200, path);
   const file = join(tmp, `${name}.nii.gz`);
   writeFileSync(file, new Uint8Array(await r.arrayBuffer()));
   return readVolume(file);
 }
 
-serverAndBrowser(
-  skip,
-  async (s, b) => {
-    server = s;
-    browser = b;
+const e2e = serverAndBrowser(skip, {
+  ready: async (): Promise<void> => {
     // The local user (no auth) is a server admin: upload the series as a zip, make the project, add the case.
     const members: Record<string, Uint8Array> = {};
     for (const f of readdirSync(SERIES)) members[`ct-series/${f}`] = readFileSync(join(SERIES, f));
@@ -73,8 +60,8 @@ serverAndBrowser(
     await api('POST', '/projects', { name: P, labels: [{ value: 1, name: 'liver' }] });
     caseName = (await api('POST', `/projects/${P}/cases`, { uploadIds: [up.id], mode: 'manual' }))[0].name;
   },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
-);
+  tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+});
 
 /** Canvas pixels within `tol` of object 1's colour. */
 function objectPixels(png: Buffer, tol = 30): number {
@@ -91,7 +78,7 @@ test('a DICOM-zip project case: drawn as the server reads it; box + propagate + 
   timeout: 900_000,
 }, async () => {
   const c = encodeURIComponent(caseName);
-  const { page, errors } = await openApp(browser, server.url, `/?project=${P}&case=${c}`);
+  const { page, errors } = await e2e.open(`/?project=${P}&case=${c}`);
   await page.waitForFunction(
     () =>
       document.body.dataset.caseReady === 'true' ||
@@ -107,16 +94,8 @@ test('a DICOM-zip project case: drawn as the server reads it; box + propagate + 
   assert.deepEqual(shown.dims, folder.dims);
 
   // The liver box on slice 16 in one axial view, with real mouse events.
-  const sent: { slice: number; box: number[] }[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON() as { slice: number; box: number[] });
-  });
-  await page.selectOption('#layout', 'axial');
-  await goToSlice(page, SLICE);
-  await page.click('[data-tool="box"]');
-  await dragBox(page, LIVER_BOX);
-  await waitStatus(page, new RegExp(`slice ${SLICE}: \\d+ px`));
-  assert.deepEqual(sent, [{ ...sent[0], slice: SLICE, box: LIVER_BOX }], 'one prompt: the box is the voxels under the corners');
+  const sent = await boxOn(page, SLICE, LIVER_BOX);
+  assert.deepEqual(sent, { ...sent, slice: SLICE, box: LIVER_BOX }, 'one prompt: the box is the voxels under the corners');
   await shot(page, 'projdicom-1-case-box');
   await page.click('#propagate');
   await waitStatus(page, /propagated in/, 600_000);
@@ -153,7 +132,7 @@ test('a DICOM-zip project case: drawn as the server reads it; box + propagate + 
 
   // The review page draws the same case with the version over it (the liver in object 1's colour).
   await api('POST', `/projects/${P}/cases/${c}/submit`, {});
-  const rev = await openApp(browser, server.url, `/projects.html#/p/${P}/review/${c}`);
+  const rev = await e2e.open(`/projects.html#/p/${P}/review/${c}`);
   await rev.page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 180_000 });
   assert.equal(await rev.page.evaluate(() => document.body.dataset.pageState), 'ready', (await rev.page.textContent('#message')) ?? '');
   assert.equal(await rev.page.getAttribute('#slice', 'max'), '19');

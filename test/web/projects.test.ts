@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import { parseNpzMask } from '../../src/io/npzCase.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
@@ -23,8 +23,8 @@ import { encodeRle } from '../../src/server/rle.js';
 import { labelMapFromNpz } from '../../web/src/projects/labelMapFile.js';
 import { DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, diffCodes, sliceMaskOf } from '../../web/src/projects/diffOverlay.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
-import { call, croppedLesion, startTestServer, type TestServer } from '../server/harness.js';
-import { dragBox, goToSlice, openApp, ready, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
+import { call, croppedLesion, startTestServer } from '../server/harness.js';
+import { dragBox, goToSlice, ready, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 declare const document: any, window: any;
@@ -33,18 +33,15 @@ const skip = skipReason();
 if (skip) process.stdout.write(`# skipping the project pages e2e test: ${skip}\n`);
 
 const P = 'lesions';
-let server: TestServer;
-let browser: Browser;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-projweb-'));
 const tokens = { admin: '', ann: '', rev: '' };
 let caseName = '';
 let crop: { path: string; key: number; slices: number };
 
-serverAndBrowser(
-  skip,
-  async (s, b) => {
-    server = s;
-    browser = b;
+// Bearer tokens and users made straight in the database: the server tests' harness, not serve().
+const e2e = serverAndBrowser(skip, {
+  start: () => startTestServer({ requireAuth: true }),
+  ready: async (server): Promise<void> => {
     tokens.admin = await server.user('alice', 'admin');
     tokens.ann = await server.user('ann', 'annotator');
     tokens.rev = await server.user('rex', 'reviewer');
@@ -66,9 +63,8 @@ serverAndBrowser(
     assert.equal(added.status, 201, JSON.stringify(added.body));
     caseName = added.body[0].name;
   },
-  // Bearer tokens and users made straight in the database: the server tests' harness, not serve().
-  { start: () => startTestServer({ requireAuth: true }), tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
-);
+  tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+});
 
 async function pageState(page: Page, state: 'ready' | 'error', timeout = 60_000): Promise<void> {
   await page.waitForFunction((s) => document.body.dataset.pageState === s, state, { timeout });
@@ -89,13 +85,13 @@ async function count(page: Page, status: string): Promise<number> {
 }
 
 async function caseView(): Promise<any> {
-  const r = await call(server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}`, { token: tokens.admin });
+  const r = await call(e2e.server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}`, { token: tokens.admin });
   assert.equal(r.status, 200);
   return r.body;
 }
 
 async function versionLabels(v: number): Promise<Uint8Array> {
-  const r = await call(server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}/versions/${v}/labelmap?format=npz`, {
+  const r = await call(e2e.server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}/versions/${v}/labelmap?format=npz`, {
     token: tokens.admin,
   });
   assert.equal(r.status, 200);
@@ -146,7 +142,7 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   assert.equal(key.slice, crop.key);
 
   // ---- admin: dashboard (a 401 first: no token yet), pre-annotate as a job ----
-  const admin = await openApp(browser, server.url, `/projects.html#/p/${P}`);
+  const admin = await e2e.open(`/projects.html#/p/${P}`);
   await signIn(admin.page, tokens.admin);
   assert.equal(await count(admin.page, 'new'), 1);
   assert.match((await admin.page.textContent('#members')) ?? '', /ann\s*annotator/);
@@ -172,7 +168,7 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   lap('pre-annotated');
 
   // ---- annotator: my queue → next case → box → save ----
-  const ann = await openApp(browser, server.url, `/projects.html#/p/${P}/queue`);
+  const ann = await e2e.open(`/projects.html#/p/${P}/queue`);
   await signIn(ann.page, tokens.ann);
   assert.match((await ann.page.textContent('#cases')) ?? '', new RegExp(`${caseName}.*pre-annotated`));
   await shot(ann.page, 'projects-2-queue');
@@ -189,7 +185,7 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
 
   // Someone else (the same account in another tab, here over HTTP) saves the reference on top of v1 …
   const [nx, ny, nz] = ref.dims;
-  const other = await call(server.url, 'POST', `/projects/${P}/cases/${encodeURIComponent(caseName)}/versions`, {
+  const other = await call(e2e.server.url, 'POST', `/projects/${P}/cases/${encodeURIComponent(caseName)}/versions`, {
     token: tokens.ann,
     body: { baseVersion: 1, labelsRle: { dims: ref.dims, rle: encodeRle(refBin, nz * ny, nx) } },
   });
@@ -212,11 +208,11 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   lap('submitted');
 
   // ---- reviewer: the diff overlay of v0 (model) and v3 (annotator), return with a comment ----
-  const rev = await openApp(browser, server.url, `/projects.html#/p/${P}/review`);
+  const rev = await e2e.open(`/projects.html#/p/${P}/review`);
   await signIn(rev.page, tokens.rev);
   await rev.page.click(`#to-review a`);
   await pageState(rev.page, 'ready', 120_000);
-  const server03 = await call(server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}/diff?a=0&b=3`, {
+  const server03 = await call(e2e.server.url, 'GET', `/projects/${P}/cases/${encodeURIComponent(caseName)}/diff?a=0&b=3`, {
     token: tokens.rev,
   });
   assert.match((await rev.page.textContent('#diff-server')) ?? '', new RegExp(`DSC ${server03.body.dsc.toFixed(3)}`));
@@ -258,10 +254,10 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   await pageState(ann.page, 'ready');
   assert.match((await ann.page.textContent('#cases')) ?? '', /returned.*the lower edge is missing/);
   await shot(ann.page, 'projects-7-queue-returned');
-  const again = await call(server.url, 'POST', `/projects/${P}/next`, { token: tokens.ann });
+  const again = await call(e2e.server.url, 'POST', `/projects/${P}/next`, { token: tokens.ann });
   assert.equal(again.body.name, caseName, 'the returned case comes back first');
   assert.equal(
-    (await call(server.url, 'POST', `/projects/${P}/cases/${encodeURIComponent(caseName)}/submit`, { token: tokens.ann })).status,
+    (await call(e2e.server.url, 'POST', `/projects/${P}/cases/${encodeURIComponent(caseName)}/submit`, { token: tokens.ann })).status,
     200,
   );
 
@@ -288,17 +284,17 @@ test('dashboard, queue, annotate (save, 409, submit), review with a diff overlay
   assert.ok(log.byPerson.ann.count >= 5, JSON.stringify(log));
 
   // The project list (#/) shows the project and its progress.
-  await rev.page.goto(`${server.url}/projects.html#/`);
+  await rev.page.goto(`${e2e.server.url}/projects.html#/`);
   await pageState(rev.page, 'ready');
   assert.match((await rev.page.textContent('#project-list')) ?? '', /lesions.*1 \/ 1 accepted/);
 
   // Errors a person can act on: a project that is not theirs (404), then the server gone.
-  await rev.page.goto(`${server.url}/projects.html#/p/nope`);
+  await rev.page.goto(`${e2e.server.url}/projects.html#/p/nope`);
   await pageState(rev.page, 'error');
   assert.match((await rev.page.textContent('#message')) ?? '', /no project 'nope' \(not found\)/);
   assert.equal(await rev.page.textContent('#message-action'), 'Back to projects');
   await shot(rev.page, 'projects-10-not-found');
-  await server.stop();
+  await e2e.server.stop();
   await admin.page.click('#pre-annotate');
   await admin.page.waitForSelector('#message[data-kind="error"]:not([hidden])');
   assert.match((await admin.page.textContent('#message')) ?? '', /the medsam2 server cannot be reached/);

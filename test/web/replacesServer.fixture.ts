@@ -5,11 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { type Served, serve, serverAndBrowser } from './browser.js';
+import { serve, serverAndBrowser } from './browser.js';
 
-let server: Served;
-let browser: Browser;
 const urls: string[] = [];
 
 async function answers(url: string): Promise<boolean> {
@@ -19,25 +16,18 @@ async function answers(url: string): Promise<boolean> {
   );
 }
 
-serverAndBrowser(
-  false,
-  (s, b) => {
-    server = s;
-    browser = b;
+const e2e = serverAndBrowser(false, {
+  tearDown: async () => {
+    const up = (await Promise.all(urls.map(answers))).filter(Boolean).length;
+    process.stdout.write(`# at tearDown: browser connected ${e2e.browser.isConnected()}, servers answering ${up} of ${urls.length}\n`);
   },
-  {
-    tearDown: async () => {
-      const up = (await Promise.all(urls.map(answers))).filter(Boolean).length;
-      process.stdout.write(`# at tearDown: browser connected ${browser.isConnected()}, servers answering ${up} of ${urls.length}\n`);
-    },
-  },
-);
+});
 
 test('the shared server is replaced mid-run', async () => {
-  urls.push(server.url);
-  await server.stop();
+  urls.push(e2e.server.url);
+  await e2e.server.stop();
   assert.equal(await answers(urls[0]!), false, 'the first server is down');
-  server = await serve();
-  urls.push(server.url);
-  assert.equal(await answers(server.url), true, 'the replacement answers');
+  e2e.server = await serve();
+  urls.push(e2e.server.url);
+  assert.equal(await answers(e2e.server.url), true, 'the replacement answers');
 });

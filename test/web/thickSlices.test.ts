@@ -15,10 +15,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { parseNifti } from '../../src/io/niftiRead.js';
 import { GLIOMA as GLIOMA_PATH, GLIOMA_LABEL as GLIOMA_LABEL_PATH, gliomaCoronal } from '../helpers/glioma.js';
-import { type AppHandle, ROOT, openApp, shot, skipReason, waitStatus, type Served, serverAndBrowser } from './browser.js';
+import { openScan, sessionOf, promptsSent } from './appDriver.js';
+import { type AppHandle, ROOT, shot, skipReason, waitStatus, serverAndBrowser, dragBox, voxelToClientOn } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,34 +30,11 @@ const GLIOMA_LABEL = join(ROOT, GLIOMA_LABEL_PATH);
 const skip = skipReason() || (!existsSync(GLIOMA) && `needs ../shared/data/mr-brain (${GLIOMA})`);
 if (skip) process.stdout.write(`# skipping the thick-slice browser test: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
 /** The first test's page, left on its coronal box for the propagation test (opening the scan again costs 25+ s under load). */
 let boxed: { page: Page; errors: string[]; session: string } | undefined;
 
 // The boxed page closes with Chromium.
-serverAndBrowser(skip, (s, b) => {
-  server = s;
-  browser = b;
-});
-
-/** Client position of voxel (x, y, z) on a view's tile (the crosshair must be on its plane). */
-async function onView(page: Page, x: number, y: number, z: number, view: number): Promise<{ x: number; y: number }> {
-  const p = await page.evaluate(([a, b, c, v]) => (window.medsam2 as AppHandle).viewer.voxelToClientOn(a!, b!, c!, v!), [x, y, z, view]);
-  assert.ok(p, `voxel (${x}, ${y}, ${z}) is not on view ${view}`);
-  return p;
-}
-
-/** Drags a box from voxel (x0, Y, z0) to (x1, Y, z1) on the coronal tile with real mouse events. */
-async function dragCoronalBox(page: Page, Y: number, [x0, z0, x1, z1]: [number, number, number, number]): Promise<void> {
-  const a = await onView(page, x0, Y, z0, 1);
-  const c = await onView(page, x1, Y, z1, 1);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
-  await page.mouse.move(c.x, c.y, { steps: 4 });
-  await page.mouse.up();
-}
+const e2e = serverAndBrowser(skip);
 
 test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on the coronal tile maps to its voxels', {
   skip,
@@ -69,19 +47,18 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   assert.ok(best > 0 && z1 > z0, `a tumour cross-section on the coronal plane y=${Y}`);
 
   const t0 = performance.now();
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', GLIOMA);
-  await waitStatus(page, /draw a box/);
+  const { page, errors } = await e2e.open();
+  await openScan(page, GLIOMA);
   process.stdout.write(`# opened in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   assert.match((await page.textContent('#info')) ?? '', /256 × 256 × 25.*0\.781 × 0\.781 × 6\.500 mm/s);
-  const session = (await page.evaluate(() => JSON.parse(localStorage.getItem('medsam2.state')).sessionId)) as string;
+  const session = await sessionOf(page);
   await page.evaluate(([x, y, z]) => (window.medsam2 as AppHandle).viewer.goToVoxel(x!, y!, z!), [(x0 + x1) / 2, Y, (z0 + z1) / 2]);
 
   // What a person sees: each tile's width/height ratio is the plane's physical one (a voxel-grid
   // display would be 10× too flat: 255 columns against 24 slices).
   const aspect = async (view: number, a: [number, number, number], b: [number, number, number]) => {
-    const p = await onView(page, ...a, view);
-    const q = await onView(page, ...b, view);
+    const p = await voxelToClientOn(page, ...a, view);
+    const q = await voxelToClientOn(page, ...b, view);
     return Math.abs(q.x - p.x) / Math.abs(q.y - p.y);
   };
   const coronal = await aspect(1, [0, Y, 0], [W - 1, Y, D - 1]);
@@ -99,11 +76,8 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
   // (the app holds the 3D tile out of the redraws while a box is dragged: on this CPU-rendered
   // WebGL every mouse move would redraw it, a minute per drag on a busy machine).
   await page.click('[data-tool="box"]');
-  const sent: { slice: number; axis: number; box: number[] }[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
-  });
-  await dragCoronalBox(page, Y, [x0, z0, x1, z1]);
+  const sent = promptsSent(page);
+  await dragBox(page, [x0, z0, x1, z1], (p, x, z) => voxelToClientOn(p, x, Y, z, 1));
   await waitStatus(page, new RegExp(`slice ${Y}: \\d+ px`));
   assert.equal(sent.length, 1);
   assert.equal(sent[0]!.axis, 1, 'sent as a coronal prompt');
@@ -118,7 +92,7 @@ test('thick slices (6.5 mm): coronal/sagittal tiles at physical aspect; a box on
     far = 0,
     inter = 0;
   for (let z = 0; z < D; z++) {
-    const r = (await (await fetch(`${server.url}/sessions/${session}/slices/${z}`)).json()) as {
+    const r = (await (await fetch(`${e2e.server.url}/sessions/${session}/slices/${z}`)).json()) as {
       cols: number;
       objects: { objId: number; mask: { counts: number[] } }[];
     };
@@ -176,7 +150,7 @@ test('thick slices (6.5 mm): that coronal box propagated along y; the label map 
 
   // The stored label map (what Export writes) against the reference tumour: in 3D, and on the
   // coronal planes the propagation reached (the planes holding the stored object).
-  const r = await fetch(`${server.url}/sessions/${session}/labelmap?format=nii.gz`);
+  const r = await fetch(`${e2e.server.url}/sessions/${session}/labelmap?format=nii.gz`);
   assert.equal(r.status, 200);
   const stored = parseNifti(new Uint8Array(await r.arrayBuffer()), 'labelmap.nii.gz');
   assert.deepEqual(stored.dims, label.dims);

@@ -15,11 +15,12 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { readVideo } from '../../src/io/video.js';
 import { ZipArchive } from '../../src/io/zip.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import { openApp, serverSlice, settle, shot, skipReason, strokeThrough, waitStatus, type Served, serverAndBrowser } from './browser.js';
+import { openScan, promptsSent, closeClean } from './appDriver.js';
+import { serverSlice, settle, shot, skipReason, strokeThrough, waitStatus, serverAndBrowser, dragBox } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -29,25 +30,16 @@ const skip = skipReason() || KVASIR_SKIP;
 if (skip) process.stdout.write(`# skipping the browser video test: ${skip}\n`);
 
 const FRAMES = 6;
-let server: Served;
-let browser: Browser;
 let clip: SyntheticVideo;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-'));
 let mp4 = '';
 
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
+const e2e = serverAndBrowser(skip, {
+  setUp: async () => {
+    ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
   },
-  {
-    setUp: async () => {
-      ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
-    },
-    tearDown: () => rmSync(tmp, { recursive: true, force: true }),
-  },
-);
+  tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+});
 
 async function frameToClient(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
   return page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
@@ -66,9 +58,8 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   skip,
   timeout: 900_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', mp4);
-  await waitStatus(page, /draw a box/);
+  const { page, errors } = await e2e.open();
+  await openScan(page, mp4);
   assert.equal(await page.isVisible('#video-canvas'), true, 'the frame view replaces the 3 planes');
   assert.equal(await page.isVisible('#gl'), false);
   const info = (await page.textContent('#info')) ?? '';
@@ -78,17 +69,8 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await shot(page, 'video-01-loaded');
 
   const box = maskBox(clip.masks[0]!, clip.width);
-  const sent: { slice: number; box: number[] }[] = [];
-  page.on('request', (r) => {
-    if (r.url().endsWith('/prompts')) sent.push(r.postDataJSON());
-  });
-  const a = await frameToClient(page, box[0], box[1]);
-  const c = await frameToClient(page, box[2], box[3]);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move((a.x + c.x) / 2, (a.y + c.y) / 2, { steps: 4 });
-  await page.mouse.move(c.x, c.y, { steps: 4 });
-  await page.mouse.up();
+  const sent = promptsSent(page);
+  await dragBox(page, box, frameToClient);
   await waitStatus(page, /frame 0: \d+ px/);
   assert.equal(sent[0]!.slice, 0);
   sent[0]!.box.forEach((v, i) =>
@@ -169,7 +151,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /frame 2: painted, \d+ px/);
   assert.equal(await page.isDisabled('#video-redo'), true, 'a new edit clears what redo could bring back');
   assert.equal(await page.isVisible('#video-brush-cursor'), true, 'the brush shows its size under the mouse');
-  let s = await serverSlice(server.url, session, 2);
+  let s = await serverSlice(e2e.server.url, session, 2);
   const at = (x: number, y: number) => s.bits[y * s.cols + x];
   assert.equal(at(150, 200), 1, 'painted on the stroke');
   assert.equal(at(150, 205), 1, 'within the radius');
@@ -196,7 +178,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await page.keyboard.press('e');
   await strokeThrough(page, [{ x: 150, y: 200 }], frameToClient);
   await waitStatus(page, /frame 2: erased, \d+ px/);
-  s = await serverSlice(server.url, session, 2);
+  s = await serverSlice(e2e.server.url, session, 2);
   assert.equal(at(150, 200), 0, 'erased');
   assert.equal(at(110, 200), 1, 'the rest of the stroke stays');
   await shot(page, 'video-07-eraser');
@@ -204,12 +186,12 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   // Undo (button) brings the erased pixels back; redo (Ctrl+Shift+Z) erases them again.
   await page.click('#video-undo');
   await waitStatus(page, /^undone$/);
-  s = await serverSlice(server.url, session, 2);
+  s = await serverSlice(e2e.server.url, session, 2);
   assert.equal(at(150, 200), 1, 'undo restored the pixel');
   assert.equal(await page.isDisabled('#video-redo'), false);
   await page.keyboard.press('Control+Shift+Z');
   await waitStatus(page, /^redone$/);
-  s = await serverSlice(server.url, session, 2);
+  s = await serverSlice(e2e.server.url, session, 2);
   assert.equal(at(150, 200), 0, 'redo erased it again');
   assert.equal(await page.isDisabled('#video-redo'), true);
   // Ctrl+Z twice takes both edits back; Ctrl+Y and the Redo button bring them back in order.
@@ -219,7 +201,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
     await waitStatus(page, /^undone$/);
   }
   assert.equal(
-    (await serverSlice(server.url, session, 2)).bits.some((v) => v),
+    (await serverSlice(e2e.server.url, session, 2)).bits.some((v) => v),
     false,
     'both edits undone',
   );
@@ -230,7 +212,7 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await settle(page);
   await page.click('#video-redo');
   await waitStatus(page, /^redone$/);
-  s = await serverSlice(server.url, session, 2);
+  s = await serverSlice(e2e.server.url, session, 2);
   assert.equal(at(110, 200), 1);
   assert.equal(at(150, 200), 0);
   const edited = s.bits.reduce((a, b) => a + b, 0);
@@ -253,6 +235,5 @@ test('video mode: open an mp4, box on frame 0, propagate, step the timeline, exp
   await waitStatus(page, /session restored/);
   assert.equal(await shownArea(), edited, 'the edits come back after a reload');
   assert.deepEqual(await page.evaluate(() => [...window.medsam2.video.masks.get(1).keys()].sort()), [0, 2]);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

@@ -11,8 +11,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { CT_ORGANS, openApp, shot, skipReason, voxelToClient, waitStatus, type Served, serverAndBrowser } from './browser.js';
+import type { Page } from 'playwright-core';
+import { axialWith, closeClean, crosshair, displayRange, dragFromCentre, openScan } from './appDriver.js';
+import { CT_ORGANS, shot, skipReason, voxelToClient, waitStatus, serverAndBrowser } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -21,18 +22,7 @@ declare const document: any, window: any;
 const skip = skipReason();
 if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
-
-serverAndBrowser(skip, (s, b) => {
-  server = s;
-  browser = b;
-});
-
-/** The crosshair's voxel index along each axis [x, y, z]. */
-function crosshair(page: Page): Promise<number[]> {
-  return page.evaluate(() => [0, 1, 2].map((a) => window.medsam2.viewer.crosshairIndex(a)));
-}
+const e2e = serverAndBrowser(skip);
 
 async function label(page: Page, re: RegExp): Promise<RegExpExecArray> {
   await page
@@ -45,9 +35,8 @@ async function label(page: Page, re: RegExp): Promise<RegExpExecArray> {
 }
 
 test('coronal and sagittal layouts: the slice bar, its buttons and ↑/↓ step the plane shown', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   await page.selectOption('#window', 'abdomen');
 
   await page.selectOption('#layout', 'coronal');
@@ -85,17 +74,15 @@ test('coronal and sagittal layouts: the slice bar, its buttons and ↑/↓ step 
   await page.selectOption('#layout', 'axial');
   await label(page, new RegExp(`^slice ${start[2]} \\(0–29\\)`));
   assert.equal(await page.getAttribute('#slice', 'max'), '29');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('toolbar lists: picked with the mouse, ↑ scrolls slices; focused, Ctrl+S exports the chosen format', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   const z0 = Number((await label(page, /^slice (\d+) /))[1]);
 
   // "View: axial" picked with the mouse (pointer on the list, then the option), then ↑: the next slice.
@@ -120,30 +107,20 @@ test('toolbar lists: picked with the mouse, ↑ scrolls slices; focused, Ctrl+S 
   const download = page.waitForEvent('download', { timeout: 60_000 });
   await page.keyboard.press('Control+s');
   assert.equal((await download).suggestedFilename(), 'example_ct_sm_seg.nrrd');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('Navigate: a left drag on the image windows it (width by x, level by y), as its tooltip and Slicer’s W/L mode', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
-  const windowOf = () => page.evaluate(() => [window.medsam2.viewer.nv.volumes[0].cal_min, window.medsam2.viewer.nv.volumes[0].cal_max]);
-  const before = await windowOf();
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
+  await axialWith(page, 'navigate');
+  const before = await displayRange(page);
   const canvas = page.locator('#drop canvas');
   const picture = await canvas.screenshot();
-  const b = (await canvas.boundingBox())!;
-  const x = b.x + b.width / 2,
-    y = b.y + b.height / 2;
-  await page.mouse.move(x, y);
-  await page.mouse.down();
-  await page.mouse.move(x + 60, y - 30, { steps: 8 });
-  await page.mouse.up();
+  const { box: b, x, y } = await dragFromCentre(page, 60, -30);
   await page
     .waitForFunction(
       (w) => {
@@ -154,7 +131,7 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
       { timeout: 30_000 },
     )
     .catch(() => {});
-  const after = await windowOf();
+  const after = await displayRange(page);
   process.stdout.write(`# window [${before}] → [${after}] after a left drag of (+60, −30) px\n`);
   assert.notDeepEqual(after, before, `the window ${JSON.stringify(before)} did not change under a left drag`);
   await page.evaluate(() => window.medsam2.viewer.waitDrawn?.());
@@ -166,7 +143,7 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
   await page.mouse.click(p.x, p.y);
   await page.waitForFunction(() => window.medsam2.viewer.crosshairIndex(0) === 30, undefined, { timeout: 30_000 }).catch(() => {});
   assert.deepEqual(await crosshair(page), [30, 40, z], 'a Navigate click moves the crosshair there');
-  assert.deepEqual(await windowOf(), after, 'a click does not window');
+  assert.deepEqual(await displayRange(page), after, 'a click does not window');
   // On the 3D tile of the 3-planes layout the same drag still turns the render, not the window.
   await page.selectOption('#layout', 'multi');
   const tile = (await page.evaluate(() => {
@@ -183,7 +160,7 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
   await page.mouse.move(rx + 80, ry + 20, { steps: 6 });
   await page.mouse.up();
   assert.notEqual(await turn(), azimuth, 'a drag on the 3D tile turns it');
-  assert.deepEqual(await windowOf(), after, 'a drag on the 3D tile does not window');
+  assert.deepEqual(await displayRange(page), after, 'a drag on the 3D tile does not window');
   await page.selectOption('#layout', 'axial');
   // A prompt tool takes the left drag back: a box drag leaves the window alone.
   await page.click('[data-tool="box"]');
@@ -192,7 +169,6 @@ test('Navigate: a left drag on the image windows it (width by x, level by y), as
   await page.mouse.move(x + 40, y + 40, { steps: 4 });
   await page.mouse.up();
   await waitStatus(page, /slice \d+: \d+ px/);
-  assert.deepEqual(await windowOf(), after, 'a box drag does not window');
-  assert.deepEqual(errors, []);
-  await page.close();
+  assert.deepEqual(await displayRange(page), after, 'a box drag does not window');
+  await closeClean(page, errors);
 });

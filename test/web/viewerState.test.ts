@@ -14,21 +14,20 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { PNG } from 'pngjs';
 import {
-  CT_LESION,
-  CT_ORGANS,
-  openApp,
-  ready,
-  serverAndBrowser,
-  settle,
-  shot,
-  skipReason,
-  voxelToClient,
-  waitStatus,
-  type Served,
-} from './browser.js';
+  axialWith,
+  closeClean,
+  crosshair,
+  displayRange,
+  dragFromCentre,
+  frames,
+  messageOnTop,
+  openRefused,
+  openScan,
+} from './appDriver.js';
+import { CT_LESION, CT_ORGANS, ready, serverAndBrowser, settle, shot, skipReason, voxelToClient, waitStatus } from './browser.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -37,22 +36,7 @@ declare const document: any, window: any, requestAnimationFrame: any, performanc
 const skip = skipReason();
 if (skip) process.stdout.write(`# skipping the browser e2e tests: ${skip}\n`);
 
-let server: Served;
-let browser: Browser;
-
-serverAndBrowser(skip, (s, b) => {
-  server = s;
-  browser = b;
-});
-
-/** The scan's display range [cal_min, cal_max]. */
-function calRange(page: Page): Promise<number[]> {
-  return page.evaluate(() => [window.medsam2.viewer.nv.volumes[0].cal_min, window.medsam2.viewer.nv.volumes[0].cal_max]);
-}
-
-function crosshair(page: Page): Promise<number[]> {
-  return page.evaluate(() => [0, 1, 2].map((a) => window.medsam2.viewer.crosshairIndex(a)));
-}
+const e2e = serverAndBrowser(skip);
 
 /** The canvas's box on the page and NiiVue's tiles (left, top, width, height in canvas pixels). */
 function geometry(page: Page): Promise<{ canvas: number[]; tiles: number[][] }> {
@@ -70,81 +54,56 @@ function geometry(page: Page): Promise<{ canvas: number[]; tiles: number[][] }> 
   });
 }
 
-async function openCt(page: Page): Promise<void> {
-  await page.setInputFiles('#file', CT_ORGANS);
-  await waitStatus(page, /draw a box/);
-}
-
-/** Waits two animation frames (a resize observer and NiiVue's redraw run in between). */
-function frames(page: Page): Promise<void> {
-  return page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-}
-
 test('a message does not resize the views: the canvas and the 3-plane tiles keep their size', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await openCt(page);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   await page.selectOption('#layout', 'multi');
   await frames(page);
   const before = await geometry(page);
   assert.equal(before.tiles.length >= 3, true, 'three plane tiles');
   // A real error: a file type the viewer does not show.
-  await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a scan') });
-  await page.waitForSelector('#message[data-kind="error"]:not([hidden])', { timeout: 30_000 });
+  await openRefused(page, { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a scan') }, 30_000);
   await frames(page);
   await page.evaluate(() => window.medsam2.viewer.waitDrawn());
   assert.deepEqual(await geometry(page), before, 'the views are as they were with the message shown');
   // The message is readable on top (not under the canvas) and its close button works.
   const box = (await page.locator('#message').boundingBox())!;
   assert.ok(box.height > 10 && box.width > 300, JSON.stringify(box));
-  const onTop = await page.evaluate(
-    ([x, y]) => document.elementFromPoint(x, y)?.closest('#message') !== null,
-    [box.x + box.width / 3, box.y + box.height / 2],
-  );
-  assert.ok(onTop, 'the message is drawn above the views');
+  assert.ok(await messageOnTop(page, box), 'the message is drawn above the views');
   await shot(page, '22-message-over-views');
   await page.click('#message-close');
   await frames(page);
   assert.deepEqual(await geometry(page), before, 'and after it is dismissed');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('auto window: soft tissue on a CT in HU, 8-bit data as stored', { skip, timeout: 300_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await openCt(page);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   assert.equal(await page.inputValue('#window'), 'auto');
   // The soft-tissue window (W 400, L 40), as the abdomen preset: fat dark grey, organs apart.
-  assert.deepEqual(await calRange(page), [-160, 240]);
+  assert.deepEqual(await displayRange(page), [-160, 240]);
   assert.match((await page.textContent('#wl-readout')) ?? '', /W 400 L 40/);
   await page.selectOption('#layout', 'axial');
   await shot(page, '24-auto-window-ct-soft-tissue');
   // A MedSAM2 .npz holds 8-bit 0–255 (already windowed): auto shows it as stored.
   await settle(page); // the last scan's "draw a box" must not count as this one's
-  await page.setInputFiles('#file', CT_LESION);
-  await waitStatus(page, /draw a box/);
-  assert.deepEqual(await calRange(page), [0, 255]);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await openScan(page, CT_LESION);
+  assert.deepEqual(await displayRange(page), [0, 255]);
+  await closeClean(page, errors);
 });
 
 test('Window list: a Navigate drag shows "custom" with its W/L; a preset picked afterwards applies', {
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await openCt(page);
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
-  const before = await calRange(page);
-  const b = (await page.locator('#drop canvas').boundingBox())!;
-  const x = b.x + b.width / 2,
-    y = b.y + b.height / 2;
-  await page.mouse.move(x, y);
-  await page.mouse.down();
-  await page.mouse.move(x + 60, y - 30, { steps: 8 });
-  await page.mouse.up();
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
+  await axialWith(page, 'navigate');
+  const before = await displayRange(page);
+  await dragFromCentre(page, 60, -30);
   await page.waitForFunction(() => document.getElementById('window').value === 'custom', undefined, { timeout: 30_000 }).catch(() => {});
-  const [lo, hi] = await calRange(page);
+  const [lo, hi] = await displayRange(page);
   assert.notDeepEqual([lo, hi], before, 'the drag windowed');
   const w = Math.round(hi! - lo!),
     l = Math.round((hi! + lo!) / 2);
@@ -155,29 +114,27 @@ test('Window list: a Navigate drag shows "custom" with its W/L; a preset picked 
   await shot(page, '23-navigate-drag-custom-window');
   // Picking a preset applies it (the list changed from "custom" to it).
   await page.selectOption('#window', 'lung');
-  assert.deepEqual(await calRange(page), [-1350, 150]);
+  assert.deepEqual(await displayRange(page), [-1350, 150]);
   assert.equal(await page.textContent('#wl-readout'), 'W 1500 L -600');
   // "custom" again: the dragged W/L comes back.
   await page.selectOption('#window', 'custom');
-  const back = await calRange(page);
+  const back = await displayRange(page);
   assert.equal(Math.round(back[1]! - back[0]!), w);
   assert.equal(Math.round((back[1]! + back[0]!) / 2), l);
   // Another scan opened: the dragged W/L was the last scan's; the list is back on "auto" (an HU
   // window on a 0–255 .npz showed a white page).
   await settle(page); // the last scan's "draw a box" must not count as this one's
-  await page.setInputFiles('#file', CT_LESION);
-  await waitStatus(page, /draw a box/);
+  await openScan(page, CT_LESION);
   assert.equal(await page.inputValue('#window'), 'auto');
   assert.equal(await page.evaluate(() => document.querySelector('#window option[value="custom"]').hidden), true);
-  const [nlo, nhi] = await calRange(page);
+  const [nlo, nhi] = await displayRange(page);
   assert.ok(nlo! >= 0 && nhi! <= 255, `npz window [${nlo}, ${nhi}]`);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a reload restores the layout, the window (preset or custom) and the crosshair / slice', { skip, timeout: 400_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await openCt(page);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   await page.selectOption('#layout', 'coronal');
   await page.selectOption('#window', 'lung');
   await page.locator('#opacity').fill('0.8');
@@ -194,7 +151,7 @@ test('a reload restores the layout, the window (preset or custom) and the crossh
   await waitStatus(page, /session restored/);
   assert.equal(await page.inputValue('#layout'), 'coronal');
   assert.equal(await page.inputValue('#window'), 'lung');
-  assert.deepEqual(await calRange(page), [-1350, 150]);
+  assert.deepEqual(await displayRange(page), [-1350, 150]);
   assert.deepEqual(await crosshair(page), xyz);
   assert.equal(await page.inputValue('#opacity'), '0.8');
   assert.equal(await page.evaluate(() => window.medsam2.viewer.nv.volumes[1].opacity), 0.8);
@@ -210,34 +167,26 @@ test('a reload restores the layout, the window (preset or custom) and the crossh
   assert.equal(differ, 0, `the canvas after the reload differs from before it in ${differ} pixels`);
 
   // A custom W/L (Navigate drag) survives a reload too.
-  await page.selectOption('#layout', 'axial');
-  await page.click('[data-tool="navigate"]');
-  const b = (await canvas.boundingBox())!;
-  const x = b.x + b.width / 2,
-    y = b.y + b.height / 2;
-  await page.mouse.move(x, y);
-  await page.mouse.down();
-  await page.mouse.move(x - 50, y + 40, { steps: 8 });
-  await page.mouse.up();
+  await axialWith(page, 'navigate');
+  await dragFromCentre(page, -50, 40);
   await page.waitForFunction(() => document.getElementById('window').value === 'custom', undefined, { timeout: 30_000 });
   // The list turns "custom" at the drag's first move; its last W/L is noted once the release is handled.
   await page.evaluate(() => new Promise((r) => setTimeout(r, 50)));
-  const custom = await calRange(page);
+  const custom = await displayRange(page);
   // Reloaded at once (within the app's 150 ms save delay): the last W/L must still come back.
   await page.reload();
   await ready(page);
   await waitStatus(page, /session restored/);
   assert.equal(await page.inputValue('#layout'), 'axial');
   assert.equal(await page.inputValue('#window'), 'custom');
-  const again = await calRange(page);
+  const again = await displayRange(page);
   assert.ok(Math.abs(again[0]! - custom[0]!) < 0.01 && Math.abs(again[1]! - custom[1]!) < 0.01, `${again} vs ${custom}`);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('cancel during a propagation: time until "cancelled" shows (measured, printed)', { skip, timeout: 600_000 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await openCt(page);
+  const { page, errors } = await e2e.open();
+  await openScan(page, CT_ORGANS);
   await page.selectOption('#layout', 'axial');
   // A box around the liver on the middle slice.
   await page.locator('#slice').fill('15');
@@ -302,9 +251,7 @@ test('cancel during a propagation: time until "cancelled" shows (measured, print
   assert.equal(stats.last, 15);
   // Another scan opened: the bar no longer shows the last scan's propagation.
   await settle(page); // the last scan's "draw a box" must not count as this one's
-  await page.setInputFiles('#file', CT_LESION);
-  await waitStatus(page, /draw a box/);
+  await openScan(page, CT_LESION);
   assert.equal(await page.evaluate(() => document.getElementById('progress').value), 0);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
