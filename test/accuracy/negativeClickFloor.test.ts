@@ -13,6 +13,7 @@ import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { pictureMaskLabels } from '../../src/pipelines/pictureReference.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import { Session } from '../../src/session/index.js';
 
 /**
  * The floor of a negative click on the user's own key slice (negativeClickFloor, default 0.3 since
@@ -38,7 +39,7 @@ test('a negative click on the key slice cannot collapse the object (Kvasir polyp
       const cs = seg.forCase(c.image, toUint8(c.image), 2);
       const first = await cs.segment([prompt]);
       const r = await simulateClicks(cs, [prompt], first, ref, c.image.dims, 3);
-      return { box: dice(first.mask, ref), clicks: r.clicks };
+      return { box: dice(first.mask, ref), clicks: r.clicks, final: r.final.mask };
     } finally {
       await seg.release();
     }
@@ -61,4 +62,20 @@ test('a negative click on the key slice cannot collapse the object (Kvasir polyp
   for (const k of floored.clicks)
     assert.ok(k.dsc >= floored.box - 0.01, `click ${k.k}: DSC ${k.dsc.toFixed(4)} fell below the box's ${floored.box.toFixed(4)}`);
   assert.ok(floored.clicks[1]!.dsc >= 0.88, `with the floor the second click keeps the polyp (DSC ${floored.clicks[1]!.dsc.toFixed(4)})`);
+
+  // A user's clicks in a Session take the same rule at once: the mask shown after each click (the
+  // tracker's prompt path, before any propagate) is the simulated one (it once missed the main key).
+  const s = await Session.open(c.image, { threads: 2 });
+  try {
+    await s.addPrompt(1, prompt.slice, { box: prompt.box });
+    await s.propagate();
+    for (const k of floored.clicks)
+      await s.correct(1, k.click!.slice, { points: [{ x: k.click!.x, y: k.click!.y, label: k.click!.label }] });
+    const got = s.labelMap().data as Uint8Array;
+    let diff = 0;
+    for (let i = 0; i < got.length; i++) if (!got[i] !== !floored.final[i]) diff++;
+    assert.equal(diff, 0, `${diff} px differ between the Session's clicks and the simulated ones`);
+  } finally {
+    await s.close();
+  }
 });

@@ -139,7 +139,13 @@ export class Sam1Tracker implements FamilyTracker {
       this.promptDecoder,
       new SliceWindow(this.slices, frame, 1, this.gate),
       [asVolumePrompt(objId, 0, key)],
-      prior ? { ...this.propagation, priorMasks: new Map([[0, prior]]) } : this.propagation,
+      {
+        ...this.propagation,
+        ...(prior ? { priorMasks: new Map([[0, prior]]) } : {}),
+        // The user's own key is the main key here too, as propagate() will tell the propagator: the
+        // rules that treat it apart (a negative click's box kept, its collapse floor) must agree.
+        ...(prev?.main === frame ? { mainKey: 0 } : {}),
+      },
     );
     const mask = res.masks.get(0) ?? new Uint8Array(this.stack.rows * this.stack.cols);
     const o = this.cloneObject(objId);
