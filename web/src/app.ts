@@ -20,6 +20,7 @@ import { BrushTool, brushShortcuts, strokeStatus } from './tools/brush.js';
 import { VideoMode } from './video/videoMode.js';
 import { Viewer, type VoxelHit, type ViewLayout } from './viewer.js';
 import { WindowControl } from './windowControl.js';
+import { downloadBlob } from './download.js';
 import type { PropagationTimings } from './propagationTimings.js';
 
 type Tool = 'navigate' | 'box' | 'positive' | 'negative' | 'recist' | 'brush' | 'eraser';
@@ -868,14 +869,14 @@ export class App {
     await this.run('exporting', async () => {
       const blob = await this.api.labelMap(session.id, format);
       const stem = this.fileName.replace(/\.(nii\.gz|nii|nrrd|nhdr|mha|npz|png|jpe?g)$/i, '') || 'scan';
-      download(blob, `${stem}_seg.${format}`);
+      downloadBlob(blob, `${stem}_seg.${format}`);
       this.setStatus(`exported ${stem}_seg.${format}`);
     });
   }
 
   async screenshot(): Promise<void> {
     try {
-      download(await this.viewer.screenshotPng(), `${this.fileName || 'view'}.png`);
+      downloadBlob(await this.viewer.screenshotPng(), `${this.fileName || 'view'}.png`);
     } catch (e) {
       this.messages.error(e);
     }
@@ -1152,14 +1153,4 @@ function offerSegExport(on: boolean): void {
     if (select.value === 'seg.dcm') select.value = 'nii.gz';
     option.remove();
   }
-}
-
-function download(blob: Blob, name: string): void {
-  const a = document.createElement('a');
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
 }

@@ -12,7 +12,7 @@ import type { App } from '../app.js';
 import type { SessionView } from '../api.js';
 import './projects.css';
 import { describeError } from './actionableError.js';
-import { downloadBlob } from './dom.js';
+import { downloadBlob } from '../download.js';
 import { InteractionLog } from './interactionLog.js';
 import { TOKEN_KEY } from './pageContext.js';
 import { isDicomCase, ProjectApi } from './projectApi.js';

@@ -8,7 +8,8 @@
 import { cssColour } from '../colours.js';
 import { Viewer } from '../viewer.js';
 import { busiestSlice, DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, type DiffCounts, diffCodes, sliceMaskOf } from './diffOverlay.js';
-import { downloadBlob, h, table, timeAgo } from './dom.js';
+import { downloadBlob } from '../download.js';
+import { h, table, timeAgo } from './dom.js';
 import { labelMapFromNpz } from './labelMapFile.js';
 import type { PageContext } from './pageContext.js';
 import { type CaseDetail, type DiffView, isDicomCase, type LabelMapFormat } from './projectApi.js';
