@@ -6,14 +6,13 @@
  * no half-moved video outputs).
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
-import { ROOT } from '../helpers/cli.js';
+import { assertInterrupted, interruptedCli } from '../helpers/interruptedCli.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4 } from '../pipelines/syntheticVideo.js';
 import { SHARED_SKIP, croppedLesion } from '../server/harness.js';
 
@@ -26,41 +25,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Runs the CLI, sends SIGINT when a stderr line matches `ready`, resolves with the exit code and stderr. */
-function interrupted(
-  args: string[],
-  ready: RegExp,
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stderr: string; sent: boolean }> {
-  return new Promise((res, rej) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, MEDSAM2_DEBUG: '', ...env },
-    });
-    let stderr = '';
-    let sent = false;
-    child.stderr.on('data', (b) => {
-      stderr += b;
-      if (!sent && ready.test(stderr)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stderr, sent }));
-  });
-}
-
-function assertInterrupted(r: { code: number | null; stderr: string; sent: boolean }, out: string, before: string[]): void {
-  assert.ok(r.sent, `the command never got ready: ${r.stderr}`);
-  assert.equal(r.code, 130, r.stderr);
-  const errors = r.stderr
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('medsam2:'));
-  assert.deepEqual(errors, ['medsam2: error: interrupted (Ctrl-C) before any output was written — run the command again to redo it']);
-  assert.deepEqual(readdirSync(out).sort(), before, 'the output folder is as it was');
-}
+const interrupted = (args: string[], ready: RegExp, env: Record<string, string> = {}) => interruptedCli(args, ready, { env });
 
 describe('Ctrl-C during a long command', { skip: SKIP }, () => {
   it('segment: exit 130, one line, no mask, no preview, no temp file', { timeout: 180_000 }, async () => {

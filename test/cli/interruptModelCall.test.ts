@@ -6,14 +6,14 @@
  * are counted (test/cli/ortRunCounter.ts), never timed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { ROOT } from '../helpers/cli.js';
+import { type Interrupted, assertInterrupted, interruptedCli } from '../helpers/interruptedCli.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4 } from '../pipelines/syntheticVideo.js';
 import { SHARED_SKIP, croppedLesion } from '../server/harness.js';
 
@@ -26,47 +26,17 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Interrupted {
-  code: number | null;
-  stderr: string;
-  /** Model calls started, in order: the input names of each ONNX Runtime run. */
-  runs: string[];
-}
+/** Runs the CLI with the run counter and sends SIGINT as the first model call starts. */
+const interruptedInFirstCall = (args: string[]) =>
+  interruptedCli(args, /^ort-run 1 /m, { imports: [join(ROOT, 'test/cli/ortRunCounter.ts')] });
 
-/** Runs the CLI with the run counter, sends SIGINT as the first model call starts. */
-function interruptedInFirstCall(args: string[]): Promise<Interrupted> {
-  return new Promise((res, rej) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', '--import', join(ROOT, 'test/cli/ortRunCounter.ts'), join(ROOT, 'src/cli/main.ts'), ...args],
-      { cwd: ROOT, env: { ...process.env, MEDSAM2_DEBUG: '' } },
-    );
-    let stderr = '';
-    let sent = false;
-    child.stderr.on('data', (b) => {
-      stderr += b;
-      if (!sent && /^ort-run 1 /m.test(stderr)) {
-        sent = true;
-        child.kill('SIGINT');
-      }
-    });
-    child.on('error', rej);
-    child.on('close', (code) => res({ code, stderr, runs: [...stderr.matchAll(/^ort-run \d+ (.*)$/gm)].map((m) => m[1]!) }));
-  });
-}
-
+/** Only the first model call (the encoder's: input 'input'; the decoder's are image_embeddings, …) ever started. */
 function assertStoppedAtFirstCall(r: Interrupted, out: string, before: string[]): void {
-  assert.ok(r.runs.length > 0, `no model call started: ${r.stderr}`);
-  // The encoder (input 'input'; the decoder's are image_embeddings, point_coords, …).
-  assert.equal(r.runs[0], 'input', `the first model call is the encoder's:\n${r.stderr}`);
-  assert.deepEqual(r.runs, [r.runs[0]], `no model call starts after Ctrl-C:\n${r.stderr}`);
-  assert.equal(r.code, 130, r.stderr);
-  const errors = r.stderr
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('medsam2:'));
-  assert.deepEqual(errors, ['medsam2: error: interrupted (Ctrl-C) before any output was written — run the command again to redo it']);
-  assert.deepEqual(readdirSync(out).sort(), before, 'the output folder is as it was');
+  const runs = [...r.stderr.matchAll(/^ort-run \d+ (.*)$/gm)].map((m) => m[1]!);
+  assert.ok(runs.length > 0, `no model call started: ${r.stderr}`);
+  assert.equal(runs[0], 'input', `the first model call is the encoder's:\n${r.stderr}`);
+  assert.deepEqual(runs, [runs[0]], `no model call starts after Ctrl-C:\n${r.stderr}`);
+  assertInterrupted(r, out, before);
 }
 
 describe('Ctrl-C during a model call', { skip: SKIP }, () => {
