@@ -18,6 +18,7 @@ import { defaultConfig } from '../src/server/config.js';
 import { pooledSessions } from '../src/server/sessions/openSession.js';
 import { SqliteRepository } from '../src/server/store/sqliteRepository.js';
 import { mulberry32 } from './seededRandom.js';
+import { jsonRequest } from './jsonRequest.js';
 
 export interface CancelPress {
   /** ms from just before the cancel POST to the `cancelled` event. */
@@ -34,16 +35,7 @@ export interface CancelPress {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function json(url: string, method: string, body?: unknown, bytes?: Uint8Array): Promise<any> {
-  const r = await fetch(url, {
-    method,
-    headers: bytes ? { 'content-type': 'application/octet-stream' } : body === undefined ? {} : { 'content-type': 'application/json' },
-    body: bytes ?? (body === undefined ? undefined : JSON.stringify(body)),
-  });
-  const j = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const json = jsonRequest;
 
 export async function measureCancelPresses(o: {
   casePath: string;

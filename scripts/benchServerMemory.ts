@@ -19,21 +19,13 @@ import { buildServer } from '../src/server/app.js';
 import { defaultConfig } from '../src/server/config.js';
 import { pooledSessions } from '../src/server/sessions/openSession.js';
 import { SqliteRepository } from '../src/server/store/sqliteRepository.js';
+import { jsonRequest } from './jsonRequest.js';
 
 const CASE = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
 const POOL_IDLE_MS = 2000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function json(url: string, method: string, body?: unknown, bytes?: Uint8Array): Promise<any> {
-  const r = await fetch(url, {
-    method,
-    headers: bytes ? { 'content-type': 'application/octet-stream' } : body === undefined ? {} : { 'content-type': 'application/json' },
-    body: bytes ?? (body === undefined ? undefined : JSON.stringify(body)),
-  });
-  const j = await r.json();
-  if (r.status >= 300) throw new Error(`${method} ${url}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const json = jsonRequest;
 
 async function sample(): Promise<{ rssMB: number; threads: number }> {
   const gc = (globalThis as { gc?: () => void }).gc;
