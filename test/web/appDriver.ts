@@ -116,6 +116,18 @@ export function messageOnTop(page: Page, box: { x: number; y: number; width: num
   );
 }
 
+/** Waits until a project case is shown (body[data-case-ready]) or the app reports an error, and asserts the former. */
+export async function caseShown(page: Page, timeout = 400_000): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      document.body.dataset.caseReady === 'true' ||
+      (!document.getElementById('message').hidden && document.getElementById('message').dataset.kind === 'error'),
+    undefined,
+    { timeout },
+  );
+  assert.equal(await page.evaluate(() => document.body.dataset.caseReady), 'true', (await page.textContent('#message')) ?? '');
+}
+
 /** A test's last step: no page error happened, and its page is closed. */
 export async function closeClean(page: Page, errors: string[]): Promise<void> {
   assert.deepEqual(errors, []);

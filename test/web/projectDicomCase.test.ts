@@ -20,7 +20,7 @@ import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
-import { boxOn } from './appDriver.js';
+import { boxOn, caseShown } from './appDriver.js';
 import { ROOT, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 import { localApi } from './localApi.js';
 
@@ -79,14 +79,7 @@ test('a DICOM-zip project case: drawn as the server reads it; box + propagate + 
 }, async () => {
   const c = encodeURIComponent(caseName);
   const { page, errors } = await e2e.open(`/?project=${P}&case=${c}`);
-  await page.waitForFunction(
-    () =>
-      document.body.dataset.caseReady === 'true' ||
-      (!document.getElementById('message').hidden && document.getElementById('message').dataset.kind === 'error'),
-    undefined,
-    { timeout: 400_000 },
-  );
-  assert.equal(await page.evaluate(() => document.body.dataset.caseReady), 'true', (await page.textContent('#message')) ?? '');
+  await caseShown(page);
   // The grid drawn is the server's: 512 × 512 × 20, as the folder reads.
   assert.deepEqual(await page.evaluate(() => [...(window.medsam2 as { viewer: { dims: number[] } }).viewer.dims]), [512, 512, 20]);
   const shown = await volumeAt(`/projects/${P}/cases/${c}/volume.nii.gz`, 'shown');

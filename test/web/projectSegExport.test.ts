@@ -20,6 +20,7 @@ import type { Volume } from '../../src/io/volume.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
 import { ROOT, openApp, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
+import { caseShown } from './appDriver.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -96,14 +97,7 @@ test("a DICOM project case: the case page's and review page's Export give the ve
 }, async () => {
   const c = encodeURIComponent(caseName);
   const { page, errors } = await openApp(browser, server.url, `/?project=${P}&case=${c}`);
-  await page.waitForFunction(
-    () =>
-      document.body.dataset.caseReady === 'true' ||
-      (!document.getElementById('message').hidden && document.getElementById('message').dataset.kind === 'error'),
-    undefined,
-    { timeout: 400_000 },
-  );
-  assert.equal(await page.evaluate(() => document.body.dataset.caseReady), 'true', (await page.textContent('#message')) ?? '');
+  await caseShown(page);
   assert.equal(await page.locator('#export-format option[value="seg.dcm"]').count(), 1, 'DICOM SEG is offered');
   await page.selectOption('#export-format', 'seg.dcm');
   const fromCase = await segDownload(page, '#export');

@@ -25,6 +25,7 @@ import { DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, diffCodes, sliceMaskOf } from '../
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
 import { call, croppedLesion, startTestServer } from '../server/harness.js';
 import { dragBox, goToSlice, ready, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
+import { caseShown } from './appDriver.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 declare const document: any, window: any;
@@ -103,14 +104,7 @@ async function nextCase(page: Page): Promise<void> {
   await page.click('#next-case');
   await page.waitForURL(/\?project=/, { timeout: 60_000 });
   await ready(page);
-  await page.waitForFunction(
-    () =>
-      document.body.dataset.caseReady === 'true' ||
-      (!document.getElementById('message').hidden && document.getElementById('message').dataset.kind === 'error'),
-    undefined,
-    { timeout: 180_000 },
-  );
-  assert.equal(await page.evaluate(() => document.body.dataset.caseReady), 'true', (await page.textContent('#message')) ?? '');
+  await caseShown(page, 180_000);
 }
 
 async function drawKeyBox(page: Page, box: [number, number, number, number]): Promise<void> {
