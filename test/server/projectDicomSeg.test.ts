@@ -206,6 +206,8 @@ test('project export as DICOM SEG: one SEG per accepted DICOM case on its series
       [[1, 'lesion']],
     );
     assert.deepEqual(seg.segments[0]!.cielab, rgbToDicomLab([0x22, 0xcc, 0x66]), 'the label colour');
+    // An annotator's accepted mask was prompted and corrected by a person: not AUTOMATIC.
+    assert.equal(seg.segments[0]!.algorithmType, 'SEMIAUTOMATIC');
     for (const { number, label } of seg.segments) {
       const value = labels.find((l) => l.name === label)!.value;
       assert.equal(value, 2);

@@ -82,7 +82,7 @@ export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions,
       ROINumber: roi,
       ReferencedFrameOfReferenceUID: src.frameOfReferenceUid,
       ROIName: name,
-      ROIGenerationAlgorithm: 'AUTOMATIC',
+      ROIGenerationAlgorithm: 'SEMIAUTOMATIC', // a prompted model's contour (see segWrite's algorithmType)
       ROIGenerationDescription: `${opts.algorithmName} ${opts.algorithmVersion}`.slice(0, 64),
     });
     roiContours.push({

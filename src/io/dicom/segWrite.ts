@@ -31,6 +31,12 @@ export interface SegWriteOptions {
   segments?: SegmentSpec[];
   seriesDescription?: string;
   seriesNumber?: number;
+  /**
+   * SegmentAlgorithmType. A promptable model's mask is drawn with user input (a box, clicks, an
+   * annotator's corrections), which DICOM calls SEMIAUTOMATIC ("calculated with user assistance");
+   * AUTOMATIC is for a mask no person prompted.
+   */
+  algorithmType?: 'AUTOMATIC' | 'SEMIAUTOMATIC' | 'MANUAL';
   /** Fixed UIDs (tests); new ones by default. */
   seriesInstanceUid?: string;
   sopInstanceUid?: string;
@@ -216,7 +222,7 @@ export function buildSeg(mask: Volume, like: Volume, opts: SegWriteOptions, path
       SegmentedPropertyCategoryCodeSequence: [s.category ?? TISSUE],
       SegmentNumber: i + 1,
       SegmentLabel: (s.name ?? `object ${s.label}`).slice(0, 64),
-      SegmentAlgorithmType: 'AUTOMATIC',
+      SegmentAlgorithmType: opts.algorithmType ?? 'SEMIAUTOMATIC',
       SegmentAlgorithmName: opts.algorithmName.slice(0, 64),
       RecommendedDisplayCIELabValue: rgbToDicomLab(s.colour ?? PALETTE[(s.label - 1) % PALETTE.length]),
       SegmentedPropertyTypeCodeSequence: [s.type ?? TISSUE],
