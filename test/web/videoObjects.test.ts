@@ -1,7 +1,7 @@
 /**
  * Video mode's object controls and click feedback (Chromium, a real Kvasir-SEG clip as mp4):
  * - a + / − click leaves a green / red marker where it was made, on that frame only, for the
- *   object being edited, kept across frame changes and a reload;
+ *   object being edited, kept across frame changes, undo / redo (as the server's session) and a reload;
  * - the side panel lists the objects (objectList.ts): rename by double-click, hide, delete; a
  *   deleted object is gone from the server's session and from masks.npz;
  * - a 256th object is refused with a message, not silently ignored.
@@ -124,6 +124,14 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
   assert.equal(await markerPixels(page, plus[0], plus[1], GREEN), 0, 'frame 1 has no clicks');
   await showFrame(page, 0);
   assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'the marker is kept across frame changes');
+  // Undo takes the − click's marker away (the + stays), redo brings it back: the server's clicks in effect.
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  assert.equal(await markerPixels(page, minus[0], minus[1], RED), 0, 'an undone click leaves no marker');
+  assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'the earlier click keeps its marker');
+  await page.keyboard.press('Control+Shift+z');
+  await waitStatus(page, /^redone$/);
+  assert.ok((await markerPixels(page, minus[0], minus[1], RED)) > 20, 'a redone click shows again');
 
   // A second object with a box on frame 1, renamed by double-click in the list.
   await page.keyboard.press('a');

@@ -1,19 +1,16 @@
 /**
  * The ± clicks of video mode, per object and frame, so the annotator sees where they clicked
- * (green + / red −, as SAM2's demo draws them). The server's session view lists each object's
- * prompted frames (keys) but not the clicks themselves, so the points are kept here and saved with
- * the video session's entry in localStorage (a reload draws them again). A box on a frame replaces
- * that frame's prompts on the server, so it clears the frame's clicks here too.
+ * (green + / red −, as SAM2's demo draws them). The server reads them from the session's log
+ * (GET /sessions/{id}/video/clicks: after undo / redo and a reload as the session is); a click or a
+ * box the annotator makes updates this copy at once (a box replaces its frame's prompts, so its clicks go).
  */
+import type { FrameClicks } from './videoApi.js';
 
 export interface VideoClick {
   x: number;
   y: number;
   label: 0 | 1;
 }
-
-/** [objId, frame, clicks] rows: the form kept in localStorage. */
-export type SavedClicks = [number, number, VideoClick[]][];
 
 export const CLICK_COLOURS = { positive: [34, 197, 94], negative: [239, 68, 68] } as const;
 
@@ -42,28 +39,10 @@ export class VideoClicks {
     this.byObject.clear();
   }
 
-  /** Drops clicks on frames that are no prompted frame of their object any more (after undo, a deleted object). */
-  keepPrompted(keys: Map<number, Set<number>>): void {
-    for (const [objId, frames] of this.byObject) {
-      const k = keys.get(objId);
-      for (const f of [...frames.keys()]) if (!k?.has(f)) frames.delete(f);
-      if (frames.size === 0) this.byObject.delete(objId);
-    }
-  }
-
-  toJSON(): SavedClicks {
-    return [...this.byObject].flatMap(([o, frames]) => [...frames].map(([f, cs]) => [o, f, cs] as [number, number, VideoClick[]]));
-  }
-
-  load(saved: unknown): void {
+  /** The server's clicks in effect, replacing these. */
+  set(rows: readonly FrameClicks[]): void {
     this.byObject.clear();
-    if (!Array.isArray(saved)) return;
-    for (const row of saved) {
-      if (!Array.isArray(row) || !Array.isArray(row[2])) continue;
-      for (const c of row[2] as VideoClick[])
-        if (Number.isFinite(c?.x) && Number.isFinite(c?.y) && (c.label === 0 || c.label === 1))
-          this.add(Number(row[0]), Number(row[1]), { x: c.x, y: c.y, label: c.label });
-    }
+    for (const r of rows) for (const c of r.points) this.add(r.objId, r.frame, { x: c.x, y: c.y, label: c.label });
   }
 }
 

@@ -22,7 +22,7 @@ import { BrushTool, brushShortcuts, strokeStatus } from '../tools/brush.js';
 import { readSegs } from './segsNpz.js';
 import { drawClicks, VideoClicks } from './videoClicks.js';
 import { VideoObjectPanel } from './videoObjectPanel.js';
-import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
+import { fetchClicks, fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
 
 /** Files video mode opens (a .zip is taken for a zip of frames; the server says if it is not). */
@@ -60,7 +60,7 @@ export class VideoMode {
   private objectIds = [1];
   /** Names and hidden flags the annotator gave (the server keeps neither), saved with the session entry. */
   private readonly objectMeta = new Map<number, SavedObject>();
-  /** The ± clicks, drawn on their frame for the object being edited (the server's view lists keys only). */
+  /** The ± clicks in effect, drawn on their frame for the object being edited (the server's log has them). */
   readonly clicks = new VideoClicks();
   private readonly panel: VideoObjectPanel;
   /** masks.get(objId).get(frame): binary rows × cols. */
@@ -280,7 +280,6 @@ export class VideoMode {
       frame?: number;
       objId?: number;
       objects?: SavedObject[];
-      clicks?: unknown;
     };
     try {
       saved = JSON.parse(localStorage.getItem(SAVED) ?? 'null');
@@ -297,13 +296,12 @@ export class VideoMode {
         throw e;
       }
       await this.load(upload, session, saved.fileName);
-      // Names, hidden flags and objects added but not prompted yet, then the clicks to draw.
+      // Names, hidden flags and objects added but not prompted yet (the server keeps none of them).
       for (const o of Array.isArray(saved.objects) ? saved.objects : []) {
         if (!Number.isInteger(o?.objId) || o.objId < 1 || o.objId > MAX_OBJECTS) continue;
         this.objectMeta.set(o.objId, { objId: o.objId, name: String(o.name || `object ${o.objId}`), hidden: !!o.hidden });
         if (!this.objectIds.includes(o.objId)) this.objectIds.push(o.objId);
       }
-      this.clicks.load(saved.clicks);
       await this.reloadMasks();
       // Back where the annotator was: the frame shown and the object being edited.
       if (saved.objId !== undefined && this.objectIds.includes(saved.objId)) this.activeObj = saved.objId;
@@ -749,7 +747,6 @@ export class VideoMode {
           frame: this.frame,
           objId: this.activeObj,
           objects: this.objectIds.map((id) => this.meta(id)),
-          clicks: this.clicks.toJSON(),
         }),
       );
     } catch {
@@ -850,7 +847,11 @@ export class VideoMode {
   /** Every frame's masks (one masks.npz) and every object's prompted frames from the server (after undo, a cancel, a reload). */
   private async reloadMasks(): Promise<void> {
     const session = this.session!;
-    const [view, npz] = await Promise.all([this.api.session(session.id), fetchExport(session.id, 'masks.npz')]);
+    const [view, npz, clicks] = await Promise.all([
+      this.api.session(session.id),
+      fetchExport(session.id, 'masks.npz'),
+      fetchClicks(session.id),
+    ]);
     const segs = readSegs(new Uint8Array(await npz.arrayBuffer()));
     this.session = view;
     this.masks.clear();
@@ -867,8 +868,7 @@ export class VideoMode {
         );
       this.masks.set(o.objId, masks);
     }
-    this.clicks.keepPrompted(this.keys);
-    this.remember();
+    this.clicks.set(clicks);
     this.renderObjects();
   }
 
