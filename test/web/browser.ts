@@ -128,6 +128,8 @@ const running = new Set<Served>();
 
 export interface Served {
   url: string;
+  /** The server's state folder (removed by stop()). */
+  dataDir: string;
   /** Tokens of the users created with `users` (by name). */
   tokens: Record<string, string>;
   stop(): Promise<void>;
@@ -151,6 +153,7 @@ export async function serve(
   let stopped = false;
   const served: Served = {
     url: s.url,
+    dataDir,
     tokens,
     stop: async () => {
       if (stopped) return;
