@@ -42,7 +42,7 @@ test('eval: one row per label with slice extents, Slicer pairing, skipped files 
   // (A label no case holds, e.g. 250, is refused before any model work: test/cli/evalLabels.test.ts.)
   const r = runCli(['eval', dir, '--labels', '2,4', '--out', out, '--previews', previews, '--threads', '2']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stderr, /skipped notes\.txt: not an image or \.npz case/);
+  assert.match(r.stderr, /skipped notes\.txt: not an image, picture or \.npz case/);
   const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.deepEqual(
     json.cases.map((c: { case: string; label: number }) => [c.case, c.label]),

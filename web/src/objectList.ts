@@ -17,9 +17,17 @@ export interface ObjectListEvents {
 
 /**
  * The object panel: colour, name (editable), hide, delete, volume in mL and slice range; on a
- * single picture (a photo, one frame: its 1 mm "spacing" is nominal) the area in pixels instead.
+ * single picture (a photo, one frame: its 1 mm "spacing" is nominal) the area in pixels instead;
+ * `statsText` words the stats line otherwise (video mode counts frames, not mL).
  */
-export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: number, ev: ObjectListEvents, picture = false): void {
+export function renderObjects(
+  ul: HTMLUListElement,
+  rows: ObjectRow[],
+  active: number,
+  ev: ObjectListEvents,
+  picture = false,
+  statsText?: (o: ObjectRow) => string,
+): void {
   ul.replaceChildren(
     ...rows.map((o) => {
       const li = document.createElement('li');
@@ -50,8 +58,9 @@ export function renderObjects(ul: HTMLUListElement, rows: ObjectRow[], active: n
       });
       const stats = document.createElement('span');
       stats.className = 'stats';
-      stats.textContent =
-        o.first < 0
+      stats.textContent = statsText
+        ? statsText(o)
+        : o.first < 0
           ? 'no mask yet'
           : picture
             ? `${o.voxels} px`

@@ -160,7 +160,7 @@ function toSlicePrompt(p: WirePrompt, rows: number, cols: number): SlicePrompt {
  * The interactions still in effect (each undo removes the latest one, each redo brings back the
  * latest undone one, any other interaction clears the undone ones) and how many redo could bring back.
  */
-function effective(log: readonly InteractionRow[]): InteractionRow[] & { redoable: number } {
+export function effective(log: readonly InteractionRow[]): InteractionRow[] & { redoable: number } {
   const out: InteractionRow[] = [];
   let undone: InteractionRow[] = [];
   for (const r of log) {

@@ -2,11 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import * as jpeg from 'jpeg-js';
 import { canSee } from '../auth.js';
 import { HttpError } from '../httpError.js';
-import type { SessionManager } from '../sessions/sessionManager.js';
+import { effective, type SessionManager } from '../sessions/sessionManager.js';
 import type { BlobStore } from '../store/blobStore.js';
 import type { Repository } from '../store/repository.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import { isVideoFormat } from './readUploadedVideo.js';
+import { clicksInEffect } from './videoClicks.js';
 import { EXPORT_TYPES, VIDEO_EXPORTS, buildVideoExport, type VideoExport } from './videoExports.js';
 
 export const videoExportSchema = {
@@ -37,6 +38,40 @@ export const frameSchema = {
   },
 };
 
+export const videoClicksSchema = {
+  summary: "A video session's ± clicks in effect (after undo / redo), per object and frame: what a client draws as click markers",
+  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
+  response: {
+    200: {
+      type: 'object',
+      required: ['clicks'],
+      properties: {
+        clicks: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['objId', 'frame', 'points'],
+            properties: {
+              objId: { type: 'integer' },
+              frame: { type: 'integer' },
+              points: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  required: ['x', 'y', 'label'],
+                  properties: { x: { type: 'number' }, y: { type: 'number' }, label: { type: 'integer', enum: [0, 1] } },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    '4xx': { $ref: 'Error#' },
+    '5xx': { $ref: 'Error#' },
+  },
+};
+
 /** Interleaved RGB as a JPEG (quality 92): a frame for display, a tenth of a PNG's bytes. */
 function jpegFrame(rgb: Uint8Array, width: number, height: number): Buffer {
   const rgba = new Uint8Array(width * height * 4);
@@ -49,7 +84,10 @@ function jpegFrame(rgb: Uint8Array, width: number, height: number): Buffer {
   return jpeg.encode({ data: rgba, width, height }, 92).data;
 }
 
-/** GET /uploads/{id}/frames/{frame}: a frame as JPEG; GET /sessions/{id}/video/{file}: the downloads of a video session (a volume session is a 400). */
+/**
+ * GET /uploads/{id}/frames/{frame}: a frame as JPEG; GET /sessions/{id}/video/{file}: the downloads of a
+ * video session (a volume session is a 400); GET /sessions/{id}/video/clicks: its clicks in effect.
+ */
 export function registerVideoRoutes(
   app: FastifyInstance,
   deps: { sessions: SessionManager; repo: Repository; volumes: VolumeCache; blobs: BlobStore },
@@ -68,6 +106,13 @@ export function registerVideoRoutes(
       .type('image/jpeg')
       .header('cache-control', 'private, max-age=3600')
       .send(jpegFrame(video.frames[frame]!, video.width, video.height));
+  });
+
+  app.get('/sessions/:id/video/clicks', { schema: videoClicksSchema }, async (req) => {
+    const { id } = req.params as { id: string };
+    // Checks the caller may see the session (404 otherwise).
+    await deps.sessions.row(req.principal, id);
+    return { clicks: clicksInEffect(effective(await deps.repo.interactions(id))) };
   });
 
   app.get('/sessions/:id/video/:file', { schema: videoExportSchema }, async (req, reply) => {

@@ -47,3 +47,14 @@ export async function fetchFrame(uploadId: string, k: number): Promise<ImageBitm
 export async function fetchExport(sessionId: string, file: VideoExport): Promise<Blob> {
   return (await get(`/sessions/${encodeURIComponent(sessionId)}/video/${file}`)).blob();
 }
+
+/** One object's ± clicks in effect on one frame (GET /sessions/{id}/video/clicks). */
+export interface FrameClicks {
+  objId: number;
+  frame: number;
+  points: { x: number; y: number; label: 0 | 1 }[];
+}
+
+export async function fetchClicks(sessionId: string): Promise<FrameClicks[]> {
+  return ((await (await get(`/sessions/${encodeURIComponent(sessionId)}/video/clicks`)).json()) as { clicks: FrameClicks[] }).clicks;
+}

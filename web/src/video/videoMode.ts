@@ -16,11 +16,13 @@ import { cssColour, objectColour } from '../colours.js';
 import { History } from '../history.js';
 import { UserError, type Messages } from '../messages.js';
 import { decodeRle } from '../rle.js';
-import { saveState } from '../savedState.js';
+import { type SavedObject, saveState } from '../savedState.js';
 import { installShortcuts, type Shortcut } from '../shortcuts.js';
 import { BrushTool, brushShortcuts, strokeStatus } from '../tools/brush.js';
 import { readSegs } from './segsNpz.js';
-import { fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
+import { drawClicks, VideoClicks } from './videoClicks.js';
+import { VideoObjectPanel } from './videoObjectPanel.js';
+import { fetchClicks, fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
 
 /** Files video mode opens (a .zip is taken for a zip of frames; the server says if it is not). */
@@ -28,6 +30,8 @@ export const VIDEO_FILE = /\.(mp4|m4v|mov|avi|mkv|webm|zip)$/i;
 const FRAME_FILE = /\.(png|jpe?g)$/i;
 /** localStorage key of the open video session (a reload restores it: frames and masks come from the server). */
 const SAVED = 'medsam2.video';
+/** Mask labels are 8-bit (masks.npz `segs` is uint8, label 0 is background). */
+const MAX_OBJECTS = 255;
 
 type VideoTool = 'box' | 'positive' | 'negative' | 'brush' | 'eraser';
 
@@ -54,6 +58,11 @@ export class VideoMode {
   private tool: VideoTool = 'box';
   private activeObj = 1;
   private objectIds = [1];
+  /** Names and hidden flags the annotator gave (the server keeps neither), saved with the session entry. */
+  private readonly objectMeta = new Map<number, SavedObject>();
+  /** The ± clicks in effect, drawn on their frame for the object being edited (the server's log has them). */
+  readonly clicks = new VideoClicks();
+  private readonly panel: VideoObjectPanel;
   /** masks.get(objId).get(frame): binary rows × cols. */
   readonly masks = new Map<number, Map<number, Uint8Array>>();
   private readonly keys = new Map<number, Set<number>>();
@@ -112,10 +121,23 @@ export class VideoMode {
       tools.append(b);
     }
     this.objectSelect = h('select', { id: 'video-object', 'aria-label': 'object' });
-    this.objectSelect.addEventListener('change', () => {
-      this.activeObj = Number(this.objectSelect.value);
-      this.remember();
-    });
+    this.objectSelect.addEventListener('change', () => this.selectObject(Number(this.objectSelect.value)));
+    this.panel = new VideoObjectPanel(
+      {
+        select: (id) => this.selectObject(id),
+        toggle: (id) => {
+          const o = this.meta(id);
+          this.objectMeta.set(id, { ...o, hidden: !o.hidden });
+          this.afterObjectChange();
+        },
+        remove: (id) => void this.removeObject(id),
+        rename: (id, name) => {
+          this.objectMeta.set(id, { ...this.meta(id), name });
+          this.afterObjectChange();
+        },
+      },
+      () => this.addObject(),
+    );
     const add = h('button', { id: 'video-add-object', title: 'New object (A)' }, '+ object');
     add.addEventListener('click', () => this.addObject());
     const propagate = h('button', { id: 'video-propagate', title: 'Propagate through every frame (Enter)' }, 'Propagate');
@@ -251,7 +273,14 @@ export class VideoMode {
 
   /** After a reload: the saved video session, if any, with its masks from the server. True when one was restored. */
   async restore(): Promise<boolean> {
-    let saved: { sessionId: string; uploadId: string; fileName: string; frame?: number; objId?: number };
+    let saved: {
+      sessionId: string;
+      uploadId: string;
+      fileName: string;
+      frame?: number;
+      objId?: number;
+      objects?: SavedObject[];
+    };
     try {
       saved = JSON.parse(localStorage.getItem(SAVED) ?? 'null');
     } catch {
@@ -267,6 +296,12 @@ export class VideoMode {
         throw e;
       }
       await this.load(upload, session, saved.fileName);
+      // Names, hidden flags and objects added but not prompted yet (the server keeps none of them).
+      for (const o of Array.isArray(saved.objects) ? saved.objects : []) {
+        if (!Number.isInteger(o?.objId) || o.objId < 1 || o.objId > MAX_OBJECTS) continue;
+        this.objectMeta.set(o.objId, { objId: o.objId, name: String(o.name || `object ${o.objId}`), hidden: !!o.hidden });
+        if (!this.objectIds.includes(o.objId)) this.objectIds.push(o.objId);
+      }
       await this.reloadMasks();
       // Back where the annotator was: the frame shown and the object being edited.
       if (saved.objId !== undefined && this.objectIds.includes(saved.objId)) this.activeObj = saved.objId;
@@ -287,6 +322,8 @@ export class VideoMode {
     this.frames.clear();
     this.strokePreview = undefined;
     this.shownImage = undefined;
+    this.objectMeta.clear();
+    this.clicks.clear();
     this.objectIds = [1];
     this.activeObj = 1;
     this.renderObjects();
@@ -367,6 +404,7 @@ export class VideoMode {
     const d = over.data;
     const p = this.strokePreview;
     for (const objId of this.objectIds) {
+      if (this.meta(objId).hidden) continue;
       const m = p && p.objId === objId && p.frame === this.frame ? p.mask : this.masks.get(objId)?.get(this.frame);
       if (!m) continue;
       const [r, g, b] = objectColour(objId);
@@ -379,12 +417,15 @@ export class VideoMode {
       }
     }
     ctx.putImageData(over, 0, 0);
+    const shownWidth = this.canvas.getBoundingClientRect().width;
+    drawClicks(ctx, this.clicks.on(this.activeObj, this.frame), shownWidth > 0 ? W / shownWidth : 1);
     document.body.dataset.videoFrame = String(this.frame);
   }
 
   private redraw(): void {
     void this.show(this.frame);
     this.drawTrack();
+    this.renderObjects();
   }
 
   /** The strip under the scrubber: which frames hold a mask (object colour) and the prompted ones (white). */
@@ -617,6 +658,10 @@ export class VideoMode {
       const ms = Math.round(performance.now() - t0);
       this.applyMask(m);
       this.addKey(m.objId, frame);
+      // A box replaces the frame's prompts on the server: its clicks go; a click is drawn where it was made.
+      if (p.replace) this.clicks.clearFrame(m.objId, frame);
+      for (const c of p.points ?? []) this.clicks.add(m.objId, frame, c);
+      this.remember();
       this.redraw();
       // The view counts what redo could bring back (a new prompt clears it).
       this.session = await this.api.session(session.id);
@@ -636,11 +681,56 @@ export class VideoMode {
 
   addObject(): void {
     const id = Math.max(...this.objectIds) + 1;
-    if (id > 255) return;
+    if (id > MAX_OBJECTS) {
+      this.messages.error(
+        new UserError(
+          `a video session holds at most ${MAX_OBJECTS} objects (its masks are 8-bit labels)`,
+          'delete an object you no longer need (✕ in the object list), or export and start a new session for more',
+        ),
+      );
+      return;
+    }
     this.objectIds.push(id);
     this.activeObj = id;
     this.renderObjects();
     this.remember();
+    this.redraw();
+  }
+
+  private meta(objId: number): SavedObject {
+    return this.objectMeta.get(objId) ?? { objId, name: `object ${objId}`, hidden: false };
+  }
+
+  private selectObject(objId: number): void {
+    this.activeObj = objId;
+    this.afterObjectChange();
+  }
+
+  private afterObjectChange(): void {
+    this.remember();
+    this.redraw();
+  }
+
+  /** Deletes the object on the server (its masks on every frame and its prompts: the exports follow) and from the list. */
+  async removeObject(objId: number): Promise<void> {
+    const session = this.session;
+    if (!session || this.propagating) return;
+    const name = this.meta(objId).name;
+    await this.run('deleting', async () => {
+      if (session.objects.some((o) => o.objId === objId)) {
+        this.session = await this.api.removeObject(session.id, objId);
+        await this.reloadMasks();
+      }
+      this.masks.delete(objId);
+      this.keys.delete(objId);
+      this.clicks.removeObject(objId);
+      this.objectMeta.delete(objId);
+      this.objectIds = this.objectIds.filter((id) => id !== objId);
+      if (this.objectIds.length === 0) this.objectIds.push(1);
+      if (!this.objectIds.includes(this.activeObj)) this.activeObj = this.objectIds[0]!;
+      this.setStatus(`deleted ${name}`);
+    });
+    this.afterObjectChange();
   }
 
   /** Keeps the shown frame and the active object with the saved session, so a reload comes back to them. */
@@ -650,7 +740,15 @@ export class VideoMode {
     try {
       const saved = JSON.parse(raw) as { sessionId?: string };
       if (saved.sessionId !== this.session.id) return;
-      localStorage.setItem(SAVED, JSON.stringify({ ...saved, frame: this.frame, objId: this.activeObj }));
+      localStorage.setItem(
+        SAVED,
+        JSON.stringify({
+          ...saved,
+          frame: this.frame,
+          objId: this.activeObj,
+          objects: this.objectIds.map((id) => this.meta(id)),
+        }),
+      );
     } catch {
       // A malformed entry is replaced when a video is next opened.
     }
@@ -659,12 +757,25 @@ export class VideoMode {
   private renderObjects(): void {
     this.objectSelect.replaceChildren(
       ...this.objectIds.map((id) => {
-        const o = h('option', { value: String(id) }, `object ${id}`);
+        const o = h('option', { value: String(id) }, this.meta(id).name);
         o.style.color = cssColour(id);
         return o;
       }),
     );
     this.objectSelect.value = String(this.activeObj);
+    this.panel.render(
+      this.objectIds.map((id) => {
+        const frames = [...(this.masks.get(id) ?? [])].filter(([, m]) => m.some((v) => v !== 0)).map(([k]) => k);
+        return {
+          ...this.meta(id),
+          voxels: frames.length,
+          ml: 0,
+          first: frames.length ? Math.min(...frames) : -1,
+          last: frames.length ? Math.max(...frames) : -1,
+        };
+      }),
+      this.activeObj,
+    );
   }
 
   // ---------- propagate, cancel, undo, export ----------
@@ -736,7 +847,11 @@ export class VideoMode {
   /** Every frame's masks (one masks.npz) and every object's prompted frames from the server (after undo, a cancel, a reload). */
   private async reloadMasks(): Promise<void> {
     const session = this.session!;
-    const [view, npz] = await Promise.all([this.api.session(session.id), fetchExport(session.id, 'masks.npz')]);
+    const [view, npz, clicks] = await Promise.all([
+      this.api.session(session.id),
+      fetchExport(session.id, 'masks.npz'),
+      fetchClicks(session.id),
+    ]);
     const segs = readSegs(new Uint8Array(await npz.arrayBuffer()));
     this.session = view;
     this.masks.clear();
@@ -753,6 +868,7 @@ export class VideoMode {
         );
       this.masks.set(o.objId, masks);
     }
+    this.clicks.set(clicks);
     this.renderObjects();
   }
 

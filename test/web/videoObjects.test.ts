@@ -1,0 +1,219 @@
+/**
+ * Video mode's object controls and click feedback (Chromium, a real Kvasir-SEG clip as mp4):
+ * - a + / − click leaves a green / red marker where it was made, on that frame only, for the
+ *   object being edited, kept across frame changes, undo / redo (as the server's session) and a reload;
+ * - the side panel lists the objects (objectList.ts): rename by double-click, hide, delete; a
+ *   deleted object is gone from the server's session and from masks.npz;
+ * - a 256th object is refused with a message, not silently ignored.
+ * Screenshots in test-output/web/videoObjects-*.png.
+ */
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import { openApp, serverAndBrowser, shot, skipReason, type Served, waitStatus } from './browser.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+declare const document: any, window: any;
+
+const skip = skipReason() || KVASIR_SKIP;
+if (skip) process.stdout.write(`# skipping the video-objects browser test: ${skip}\n`);
+
+const FRAMES = 3;
+const GREEN = [34, 197, 94];
+const RED = [239, 68, 68];
+let server: Served;
+let browser: Browser;
+let clip: SyntheticVideo;
+const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-objects-'));
+let mp4 = '';
+
+serverAndBrowser(
+  skip,
+  (s, b) => {
+    server = s;
+    browser = b;
+  },
+  {
+    setUp: async () => {
+      ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
+    },
+    tearDown: () => rmSync(tmp, { recursive: true, force: true }),
+  },
+);
+
+const toClient = (page: Page, x: number, y: number): Promise<{ x: number; y: number }> =>
+  page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
+
+async function drag(page: Page, b: readonly number[]): Promise<void> {
+  const a = await toClient(page, b[0]!, b[1]!);
+  const c = await toClient(page, b[2]!, b[3]!);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(c.x, c.y, { steps: 5 });
+  await page.mouse.up();
+}
+
+async function clickAt(page: Page, x: number, y: number, frame: number): Promise<void> {
+  const before = (await page.textContent('#status')) ?? '';
+  const p = await toClient(page, x, y);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForFunction(
+    ([was, k]) => {
+      const s = document.getElementById('status').textContent;
+      return s !== was && new RegExp(`^frame ${k}: \\d+ px`).test(s);
+    },
+    [before, frame] as const,
+    { timeout: 120_000 },
+  );
+}
+
+/** Pixels of exactly `rgb` on the shown canvas within 12 frame pixels of (x, y): a marker's fill. */
+async function markerPixels(page: Page, x: number, y: number, rgb: number[]): Promise<number> {
+  // Let a pending redraw land first.
+  await page.evaluate(() => new Promise((r) => window.requestAnimationFrame(() => window.setTimeout(r, 50))));
+  return page.evaluate(
+    ([px, py, c]) => {
+      const canvas = document.getElementById('video-canvas');
+      const d = canvas.getContext('2d').getImageData(px - 12, py - 12, 25, 25).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i] === c[0] && d[i + 1] === c[1] && d[i + 2] === c[2]) n++;
+      return n;
+    },
+    [x, y, rgb] as const,
+  );
+}
+
+async function showFrame(page: Page, k: number): Promise<void> {
+  await page.locator('#video-frame').fill(String(k));
+  await page.waitForFunction((f) => document.body.dataset.videoFrame === String(f), k);
+}
+
+const rows = (page: Page): Promise<string[]> =>
+  page.$$eval('#video-objects li', (lis) => lis.map((li) => `${li.dataset.objId}:${li.querySelector('span:nth-child(2)')!.textContent}`));
+
+test('video mode: click markers, object list (rename, hide, delete: the export follows), the 255-object limit', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const { page, errors } = await openApp(browser, server.url);
+  await page.setInputFiles('#file', mp4);
+  await waitStatus(page, /draw a box/);
+  assert.ok(await page.isVisible('#video-objects'), 'video mode shows its object list');
+  const box = maskBox(clip.masks[0]!, clip.width);
+  await drag(page, box);
+  await waitStatus(page, /frame 0: \d+ px/);
+
+  // A + click inside the polyp and a − click outside it, both on frame 0: each leaves its marker.
+  const plus = [(box[0] + box[2]) >> 1, (box[1] + box[3]) >> 1] as const;
+  const minus = [Math.max(15, box[0] - 25), Math.max(15, box[1] - 25)] as const;
+  assert.equal(await markerPixels(page, plus[0], plus[1], GREEN), 0, 'no marker before the click');
+  await page.keyboard.press('p');
+  await clickAt(page, plus[0], plus[1], 0);
+  await page.keyboard.press('n');
+  await clickAt(page, minus[0], minus[1], 0);
+  await shot(page, 'videoObjects-01-clicks');
+  assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'a green marker where the + click was made');
+  assert.ok((await markerPixels(page, minus[0], minus[1], RED)) > 20, 'a red marker where the − click was made');
+  // On another frame no marker; back on frame 0 they are there again.
+  await showFrame(page, 1);
+  assert.equal(await markerPixels(page, plus[0], plus[1], GREEN), 0, 'frame 1 has no clicks');
+  await showFrame(page, 0);
+  assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'the marker is kept across frame changes');
+  // Undo takes the − click's marker away (the + stays), redo brings it back: the server's clicks in effect.
+  await page.keyboard.press('Control+z');
+  await waitStatus(page, /^undone$/);
+  assert.equal(await markerPixels(page, minus[0], minus[1], RED), 0, 'an undone click leaves no marker');
+  assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'the earlier click keeps its marker');
+  await page.keyboard.press('Control+Shift+z');
+  await waitStatus(page, /^redone$/);
+  assert.ok((await markerPixels(page, minus[0], minus[1], RED)) > 20, 'a redone click shows again');
+
+  // A second object with a box on frame 1, renamed by double-click in the list.
+  await page.keyboard.press('a');
+  await showFrame(page, 1);
+  await page.keyboard.press('x');
+  await drag(page, [20, 20, 140, 140]);
+  await waitStatus(page, /frame 1: \d+ px/);
+  page.once('dialog', (d) => void d.accept('instrument'));
+  await page.dblclick('#video-objects li[data-obj-id="2"] span:nth-child(2)');
+  await page.waitForFunction(() => document.querySelector('#video-object option[value="2"]')?.textContent === 'instrument');
+  assert.deepEqual(await rows(page), ['1:object 1', '2:instrument']);
+  // Object 1's clicks are not drawn while object 2 is edited; selecting object 1 in the list shows them.
+  await showFrame(page, 0);
+  assert.equal(await markerPixels(page, plus[0], plus[1], GREEN), 0, "another object's clicks are not drawn");
+  await page.click('#video-objects li[data-obj-id="1"] .stats');
+  assert.equal(await page.inputValue('#video-object'), '1');
+  assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20);
+  await shot(page, 'videoObjects-02-list');
+
+  // A reload keeps the names and the markers.
+  await page.reload();
+  await waitStatus(page, /session restored/);
+  await page.waitForFunction(() => document.body.dataset.videoFrame === '0');
+  assert.deepEqual(await rows(page), ['1:object 1', '2:instrument'], 'names survive a reload');
+  assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'the + marker survives a reload');
+  assert.ok((await markerPixels(page, minus[0], minus[1], RED)) > 20, 'the − marker survives a reload');
+
+  // Delete "instrument": gone from the list, the server's session and masks.npz.
+  const sessionId: string = await page.evaluate(() => JSON.parse(window.localStorage.getItem('medsam2.video')).sessionId);
+  const npzBefore = await page.evaluate(
+    async (id) => Array.from(new Uint8Array(await (await fetch(`/sessions/${id}/video/masks.npz`)).arrayBuffer())),
+    sessionId,
+  );
+  const before = await readClipMasksNpz(Uint8Array.from(npzBefore), clip);
+  assert.ok(before.frameMask(1).includes(2), 'object 2 is in the export before the delete');
+  await page.click('#video-objects li[data-obj-id="2"] button:nth-of-type(2)');
+  await waitStatus(page, /deleted instrument/);
+  assert.deepEqual(await rows(page), ['1:object 1']);
+  const view = (await (await fetch(`${server.url}/sessions/${sessionId}`)).json()) as { objects: { objId: number }[] };
+  assert.deepEqual(
+    view.objects.map((o) => o.objId),
+    [1],
+  );
+  const npzAfter = await page.evaluate(
+    async (id) => Array.from(new Uint8Array(await (await fetch(`/sessions/${id}/video/masks.npz`)).arrayBuffer())),
+    sessionId,
+  );
+  const after = await readClipMasksNpz(Uint8Array.from(npzAfter), clip);
+  assert.ok(!(after.segs.data as Uint8Array).includes(2), 'a deleted object is absent from masks.npz');
+  assert.ok(after.frameMask(0).includes(1), 'object 1 is kept');
+
+  // Hide object 1: its mask is not drawn (the frame shows the picture's own pixels there).
+  const inMask = (await page.evaluate(
+    ([cols, mx, my]) => {
+      const m = window.medsam2.video.masks.get(1).get(0);
+      for (let i = 0; i < m.length; i++) {
+        const x = i % cols,
+          y = Math.floor(i / cols);
+        if (m[i] && Math.hypot(x - mx, y - my) > 30) return [x, y];
+      }
+      return null;
+    },
+    [clip.width, plus[0], plus[1]] as const,
+  )) as [number, number];
+  const pixel = () =>
+    page.evaluate(([x, y]) => Array.from(document.getElementById('video-canvas').getContext('2d').getImageData(x, y, 1, 1).data), inMask);
+  const shown = await pixel();
+  await page.click('#video-objects li[data-obj-id="1"] button:nth-of-type(1)');
+  assert.equal(await page.textContent('#video-objects li[data-obj-id="1"] button:nth-of-type(1)'), 'show');
+  await page.evaluate(() => new Promise((r) => window.requestAnimationFrame(() => window.setTimeout(r, 50))));
+  assert.notDeepEqual(await pixel(), shown, 'a hidden object is not drawn');
+
+  // Objects up to label 255, then a message instead of nothing.
+  await page.evaluate(() => {
+    for (let i = 0; i < 254; i++) window.medsam2.video.addObject();
+  });
+  assert.equal(await page.$$eval('#video-objects li', (l) => l.length), 255);
+  assert.equal(await page.isVisible('#message'), false);
+  await page.keyboard.press('a');
+  await page.waitForSelector('#message:not([hidden])');
+  assert.match((await page.textContent('#message-text')) ?? '', /at most 255 objects/);
+  assert.equal(await page.$$eval('#video-objects li', (l) => l.length), 255, 'no 256th object');
+  await shot(page, 'videoObjects-03-limit');
+  assert.deepEqual(errors, []);
+});
