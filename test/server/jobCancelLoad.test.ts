@@ -63,16 +63,22 @@ describe('a batch job cancelled during its model load', { skip: SHARED_SKIP }, (
 
     // The latch: the first model load this test sees cancels job A over HTTP and waits for the
     // answer before handing the loaded model back.
+    // The job may start loading before the POST's answer reaches this test (a busy machine), so
+    // the latch waits for A's id rather than skipping a load that comes first.
     const acquire = ModelPool.prototype.acquire;
     let A = '';
+    let knowA: (id: string) => void = () => {};
+    const aKnown = new Promise<string>((r) => {
+      knowA = r;
+    });
     let cancelA: Promise<{ status: number; body: any }> | undefined;
     let loadsSeen = 0;
     ModelPool.prototype.acquire = async function (this: ModelPool, ...args: Parameters<ModelPool['acquire']>) {
       const loading = acquire.apply(this, args);
       loading.catch(() => {}); // awaited below; no unhandled rejection while the cancel is answered
       loadsSeen++;
-      if (A && !cancelA) {
-        cancelA = call(fx.server.url, 'DELETE', `/jobs/${A}`);
+      if (!cancelA) {
+        cancelA = aKnown.then((id) => call(fx.server.url, 'DELETE', `/jobs/${id}`));
         await cancelA;
       }
       return loading;
@@ -82,6 +88,7 @@ describe('a batch job cancelled during its model load', { skip: SHARED_SKIP }, (
     try {
       before = await ortRuns();
       A = await submit();
+      knowA(A);
       job = await ended(A);
     } finally {
       ModelPool.prototype.acquire = acquire;
