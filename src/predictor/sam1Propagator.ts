@@ -316,6 +316,11 @@ export interface Sam1PropagationOptions {
    * 'both' the spacing weight times that IoU.
    */
   fuseWeight?: 'spacing' | 'overlap' | 'both';
+  /**
+   * Which propagations fuseSlices fuses: 'all' (default) or 'corrections' only (previousMasks given: a
+   * re-propagation after a click), so the one-box answer stays as without fusion.
+   */
+  fuseSlicesOn?: 'all' | 'corrections';
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
   voxelSpacing?: readonly [number, number, number];
 }
@@ -477,7 +482,7 @@ export async function propagateObject(
   // Kept only for clickLogits 'stored' (256 KiB per slice).
   const lowResBySlice = o.clickLogits === 'stored' ? new Map<number, Float32Array>() : undefined;
   // Full-resolution logits of the masks handed out, kept only for fuseSlices.
-  const fuseLogits = o.fuseSlices ? new Map<number, Float32Array>() : undefined;
+  const fuseLogits = o.fuseSlices && (o.fuseSlicesOn !== 'corrections' || opts.previousMasks) ? new Map<number, Float32Array>() : undefined;
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
