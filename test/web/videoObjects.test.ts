@@ -1,5 +1,5 @@
 /**
- * Video mode's object controls and click feedback (Chromium, a real Kvasir-SEG clip as mp4):
+ * Video mode's object controls and click feedback (Chromium, a real Kvasir-SEG clip as fx.mp4):
  * - a + / − click leaves a green / red marker where it was made, on that frame only, for the
  *   object being edited, kept across frame changes, undo / redo (as the server's session) and a reload;
  * - the side panel lists the objects (objectList.ts): rename by double-click, hide, delete; a
@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import { openApp, serverAndBrowser, shot, skipReason, type Served, waitStatus } from './browser.js';
+import { shot, skipReason, waitStatus } from './browser.js';
+import { frameToClient, polypClipE2E } from './polypClipE2E.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any;
@@ -26,28 +27,9 @@ if (skip) process.stdout.write(`# skipping the video-objects browser test: ${ski
 const FRAMES = 3;
 const GREEN = [34, 197, 94];
 const RED = [239, 68, 68];
-let server: Served;
-let browser: Browser;
-let clip: SyntheticVideo;
-const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-objects-'));
-let mp4 = '';
-
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
-  },
-  {
-    setUp: async () => {
-      ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
-    },
-    tearDown: () => rmSync(tmp, { recursive: true, force: true }),
-  },
-);
-
-const toClient = (page: Page, x: number, y: number): Promise<{ x: number; y: number }> =>
-  page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
+const fx = polypClipE2E(skip, FRAMES, 'medsam2-web-video-objects-');
+const { e2e } = fx;
+const toClient = frameToClient;
 
 async function drag(page: Page, b: readonly number[]): Promise<void> {
   const a = await toClient(page, b[0]!, b[1]!);
@@ -100,11 +82,11 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
-  await page.setInputFiles('#file', mp4);
+  const { page, errors } = await e2e.open();
+  await page.setInputFiles('#file', fx.mp4);
   await waitStatus(page, /draw a box/);
   assert.ok(await page.isVisible('#video-objects'), 'video mode shows its object list');
-  const box = maskBox(clip.masks[0]!, clip.width);
+  const box = maskBox(fx.clip.masks[0]!, fx.clip.width);
   await drag(page, box);
   await waitStatus(page, /frame 0: \d+ px/);
 
@@ -165,12 +147,12 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
     async (id) => Array.from(new Uint8Array(await (await fetch(`/sessions/${id}/video/masks.npz`)).arrayBuffer())),
     sessionId,
   );
-  const before = await readClipMasksNpz(Uint8Array.from(npzBefore), clip);
+  const before = await readClipMasksNpz(Uint8Array.from(npzBefore), fx.clip);
   assert.ok(before.frameMask(1).includes(2), 'object 2 is in the export before the delete');
   await page.click('#video-objects li[data-obj-id="2"] button:nth-of-type(2)');
   await waitStatus(page, /deleted instrument/);
   assert.deepEqual(await rows(page), ['1:object 1']);
-  const view = (await (await fetch(`${server.url}/sessions/${sessionId}`)).json()) as { objects: { objId: number }[] };
+  const view = (await (await fetch(`${e2e.server.url}/sessions/${sessionId}`)).json()) as { objects: { objId: number }[] };
   assert.deepEqual(
     view.objects.map((o) => o.objId),
     [1],
@@ -179,7 +161,7 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
     async (id) => Array.from(new Uint8Array(await (await fetch(`/sessions/${id}/video/masks.npz`)).arrayBuffer())),
     sessionId,
   );
-  const after = await readClipMasksNpz(Uint8Array.from(npzAfter), clip);
+  const after = await readClipMasksNpz(Uint8Array.from(npzAfter), fx.clip);
   assert.ok(!(after.segs.data as Uint8Array).includes(2), 'a deleted object is absent from masks.npz');
   assert.ok(after.frameMask(0).includes(1), 'object 1 is kept');
 
@@ -194,7 +176,7 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
       }
       return null;
     },
-    [clip.width, plus[0], plus[1]] as const,
+    [fx.clip.width, plus[0], plus[1]] as const,
   )) as [number, number];
   const pixel = () =>
     page.evaluate(([x, y]) => Array.from(document.getElementById('video-canvas').getContext('2d').getImageData(x, y, 1, 1).data), inMask);

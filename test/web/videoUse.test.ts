@@ -1,5 +1,5 @@
 /**
- * Video mode as an annotator uses it (Chromium, a real Kvasir-SEG clip as mp4): a box on frame 0,
+ * Video mode as an annotator uses it (Chromium, a real Kvasir-SEG clip as fx.mp4): a box on frame 0,
  * propagate, step to frame 3, correct it with a positive then a negative click, add a second
  * object, propagate both. Checks what a user would see go wrong:
  * - the second click on a corrected frame must continue that correction (the mask the user sees is
@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
-import { openApp, serverAndBrowser, shot, skipReason, type Served, waitStatus } from './browser.js';
+import { shot, skipReason, waitStatus } from './browser.js';
+import { frameToClient, polypClipE2E } from './polypClipE2E.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any;
@@ -25,28 +26,9 @@ const skip = skipReason() || KVASIR_SKIP;
 if (skip) process.stdout.write(`# skipping the video-use browser test: ${skip}\n`);
 
 const FRAMES = 6;
-let server: Served;
-let browser: Browser;
-let clip: SyntheticVideo;
-const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-video-use-'));
-let mp4 = '';
-
-serverAndBrowser(
-  skip,
-  (s, b) => {
-    server = s;
-    browser = b;
-  },
-  {
-    setUp: async () => {
-      ({ clip, mp4 } = await polypClipMp4(tmp, FRAMES));
-    },
-    tearDown: () => rmSync(tmp, { recursive: true, force: true }),
-  },
-);
-
-const toClient = (page: Page, x: number, y: number): Promise<{ x: number; y: number }> =>
-  page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
+const fx = polypClipE2E(skip, FRAMES, 'medsam2-web-video-use-');
+const { e2e } = fx;
+const toClient = frameToClient;
 
 /** The shown mask of `objId` on `frame`: its area and whether pixel (x, y) is in it. */
 const maskAt = (page: Page, objId: number, frame: number, x: number, y: number): Promise<{ area: number; at: number }> =>
@@ -55,7 +37,7 @@ const maskAt = (page: Page, objId: number, frame: number, x: number, y: number):
       const m = window.medsam2.video.masks.get(o)?.get(k);
       return { area: m ? m.reduce((s: number, v: number) => s + v, 0) : 0, at: m ? m[py * cols + px] : 0 };
     },
-    [objId, frame, x, y, clip.width],
+    [objId, frame, x, y, fx.clip.width],
   );
 
 async function drag(page: Page, b: readonly number[]): Promise<void> {
@@ -86,16 +68,16 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
   skip,
   timeout: 300_000,
 }, async () => {
-  const { page, errors } = await openApp(browser, server.url);
+  const { page, errors } = await e2e.open();
   const statuses: string[] = [];
   await page.exposeFunction('__status', (s: string) => statuses.push(s));
   await page.evaluate(() => {
     const el = document.getElementById('status');
     new window.MutationObserver(() => window.__status(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
   });
-  await page.setInputFiles('#file', mp4);
+  await page.setInputFiles('#file', fx.mp4);
   await waitStatus(page, /draw a box/);
-  const box = maskBox(clip.masks[0]!, clip.width);
+  const box = maskBox(fx.clip.masks[0]!, fx.clip.width);
   await drag(page, box);
   await waitStatus(page, /frame 0: \d+ px/);
   await page.keyboard.press('Enter');
