@@ -10,12 +10,9 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
-import { KVASIR_SKIP, maskBox, polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
+import type { Page } from 'playwright-core';
+import { KVASIR_SKIP, maskBox } from '../pipelines/syntheticVideo.js';
 import { shot, skipReason, waitStatus } from './browser.js';
 import { frameToClient, polypClipE2E } from './polypClipE2E.js';
 
