@@ -6,7 +6,7 @@ import { polypClipMp4, type SyntheticVideo } from '../pipelines/syntheticVideo.j
 import { type E2E, serverAndBrowser } from './browser.js';
 
 // page.evaluate's callback runs in the page: the app's handle, untyped here.
-declare const window: any;
+declare const window: any, document: any;
 
 /** A video-mode browser test file's set-up: one server, Chromium, and the Kvasir polyp clip as an mp4 of `frames` frames. */
 export interface PolypClipE2E {
@@ -45,3 +45,29 @@ export function polypClipE2E(skip: string | false, frames: number, prefix: strin
 /** A point of the video frame (pixels) in the page's client coordinates. */
 export const frameToClient = (page: Page, x: number, y: number): Promise<{ x: number; y: number }> =>
   page.evaluate(([fx, fy]) => window.medsam2.video.frameToClient(fx, fy), [x, y]);
+
+/** A box dragged on the video frame, corners (x0, y0, x1, y1) in frame pixels. */
+export async function dragOnFrame(page: Page, b: readonly number[]): Promise<void> {
+  const a = await frameToClient(page, b[0]!, b[1]!);
+  const c = await frameToClient(page, b[2]!, b[3]!);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(c.x, c.y, { steps: 5 });
+  await page.mouse.up();
+}
+
+/** A click at frame pixel (x, y), answered when the status reports frame `frame`'s new mask; returns that status. */
+export async function clickOnFrame(page: Page, x: number, y: number, frame: number): Promise<string> {
+  const before = (await page.textContent('#status')) ?? '';
+  const p = await frameToClient(page, x, y);
+  await page.mouse.click(p.x, p.y);
+  await page.waitForFunction(
+    ([was, k]) => {
+      const s = document.getElementById('status').textContent;
+      return s !== was && new RegExp(`^frame ${k}: \\d+ px`).test(s);
+    },
+    [before, frame] as const,
+    { timeout: 120_000 },
+  );
+  return (await page.textContent('#status')) ?? '';
+}

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { KVASIR_SKIP, maskBox, readClipMasksNpz } from '../pipelines/syntheticVideo.js';
 import { shot, skipReason, waitStatus } from './browser.js';
-import { frameToClient, polypClipE2E } from './polypClipE2E.js';
+import { clickOnFrame, dragOnFrame, polypClipE2E } from './polypClipE2E.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any;
@@ -26,30 +26,6 @@ const GREEN = [34, 197, 94];
 const RED = [239, 68, 68];
 const fx = polypClipE2E(skip, FRAMES, 'medsam2-web-video-objects-');
 const { e2e } = fx;
-const toClient = frameToClient;
-
-async function drag(page: Page, b: readonly number[]): Promise<void> {
-  const a = await toClient(page, b[0]!, b[1]!);
-  const c = await toClient(page, b[2]!, b[3]!);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move(c.x, c.y, { steps: 5 });
-  await page.mouse.up();
-}
-
-async function clickAt(page: Page, x: number, y: number, frame: number): Promise<void> {
-  const before = (await page.textContent('#status')) ?? '';
-  const p = await toClient(page, x, y);
-  await page.mouse.click(p.x, p.y);
-  await page.waitForFunction(
-    ([was, k]) => {
-      const s = document.getElementById('status').textContent;
-      return s !== was && new RegExp(`^frame ${k}: \\d+ px`).test(s);
-    },
-    [before, frame] as const,
-    { timeout: 120_000 },
-  );
-}
 
 /** Pixels of exactly `rgb` on the shown canvas within 12 frame pixels of (x, y): a marker's fill. */
 async function markerPixels(page: Page, x: number, y: number, rgb: number[]): Promise<number> {
@@ -84,7 +60,7 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
   await waitStatus(page, /draw a box/);
   assert.ok(await page.isVisible('#video-objects'), 'video mode shows its object list');
   const box = maskBox(fx.clip.masks[0]!, fx.clip.width);
-  await drag(page, box);
+  await dragOnFrame(page, box);
   await waitStatus(page, /frame 0: \d+ px/);
 
   // A + click inside the polyp and a − click outside it, both on frame 0: each leaves its marker.
@@ -92,9 +68,9 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
   const minus = [Math.max(15, box[0] - 25), Math.max(15, box[1] - 25)] as const;
   assert.equal(await markerPixels(page, plus[0], plus[1], GREEN), 0, 'no marker before the click');
   await page.keyboard.press('p');
-  await clickAt(page, plus[0], plus[1], 0);
+  await clickOnFrame(page, plus[0], plus[1], 0);
   await page.keyboard.press('n');
-  await clickAt(page, minus[0], minus[1], 0);
+  await clickOnFrame(page, minus[0], minus[1], 0);
   await shot(page, 'videoObjects-01-clicks');
   assert.ok((await markerPixels(page, plus[0], plus[1], GREEN)) > 20, 'a green marker where the + click was made');
   assert.ok((await markerPixels(page, minus[0], minus[1], RED)) > 20, 'a red marker where the − click was made');
@@ -116,7 +92,7 @@ test('video mode: click markers, object list (rename, hide, delete: the export f
   await page.keyboard.press('a');
   await showFrame(page, 1);
   await page.keyboard.press('x');
-  await drag(page, [20, 20, 140, 140]);
+  await dragOnFrame(page, [20, 20, 140, 140]);
   await waitStatus(page, /frame 1: \d+ px/);
   page.once('dialog', (d) => void d.accept('instrument'));
   await page.dblclick('#video-objects li[data-obj-id="2"] span:nth-child(2)');

@@ -14,7 +14,7 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { KVASIR_SKIP, maskBox } from '../pipelines/syntheticVideo.js';
 import { shot, skipReason, waitStatus } from './browser.js';
-import { frameToClient, polypClipE2E } from './polypClipE2E.js';
+import { clickOnFrame, dragOnFrame, polypClipE2E } from './polypClipE2E.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any;
@@ -25,7 +25,6 @@ if (skip) process.stdout.write(`# skipping the video-use browser test: ${skip}\n
 const FRAMES = 6;
 const fx = polypClipE2E(skip, FRAMES, 'medsam2-web-video-use-');
 const { e2e } = fx;
-const toClient = frameToClient;
 
 /** The shown mask of `objId` on `frame`: its area and whether pixel (x, y) is in it. */
 const maskAt = (page: Page, objId: number, frame: number, x: number, y: number): Promise<{ area: number; at: number }> =>
@@ -36,30 +35,6 @@ const maskAt = (page: Page, objId: number, frame: number, x: number, y: number):
     },
     [objId, frame, x, y, fx.clip.width],
   );
-
-async function drag(page: Page, b: readonly number[]): Promise<void> {
-  const a = await toClient(page, b[0]!, b[1]!);
-  const c = await toClient(page, b[2]!, b[3]!);
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move(c.x, c.y, { steps: 5 });
-  await page.mouse.up();
-}
-
-async function click(page: Page, x: number, y: number, frame: number): Promise<string> {
-  const before = (await page.textContent('#status')) ?? '';
-  const p = await toClient(page, x, y);
-  await page.mouse.click(p.x, p.y);
-  await page.waitForFunction(
-    ([was, k]) => {
-      const s = document.getElementById('status').textContent;
-      return s !== was && new RegExp(`^frame ${k}: \\d+ px`).test(s);
-    },
-    [before, frame] as const,
-    { timeout: 120_000 },
-  );
-  return (await page.textContent('#status')) ?? '';
-}
 
 test('video mode in use: correct a propagated frame with + and − clicks, two objects, honest progress, reload', {
   skip,
@@ -75,7 +50,7 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
   await page.setInputFiles('#file', fx.mp4);
   await waitStatus(page, /draw a box/);
   const box = maskBox(fx.clip.masks[0]!, fx.clip.width);
-  await drag(page, box);
+  await dragOnFrame(page, box);
   await waitStatus(page, /frame 0: \d+ px/);
   await page.keyboard.press('Enter');
   await waitStatus(page, /propagated in/, 240_000);
@@ -84,13 +59,13 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
 
   // A positive click just right of the box (a correction of the propagated frame) …
   await page.keyboard.press('p');
-  await click(page, box[2] + 5, (box[1] + box[3]) >> 1, 3);
+  await clickOnFrame(page, box[2] + 5, (box[1] + box[3]) >> 1, 3);
   const afterPositive = await maskAt(page, 1, 3, box[0] + 3, box[1] + 3);
   await shot(page, 'videoUse-01-positive');
   // … then a negative click where the mask is not: the mask must not grow to take that pixel.
   assert.equal(afterPositive.at, 0, 'the negative click below lands outside the mask');
   await page.keyboard.press('n');
-  await click(page, box[0] + 3, box[1] + 3, 3);
+  await clickOnFrame(page, box[0] + 3, box[1] + 3, 3);
   const afterNegative = await maskAt(page, 1, 3, box[0] + 3, box[1] + 3);
   await shot(page, 'videoUse-02-negative');
   assert.equal(afterNegative.at, 0, 'a negative click does not add the clicked pixel');
@@ -105,7 +80,7 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
   await page.locator('#video-frame').fill('1');
   await page.waitForFunction(() => document.body.dataset.videoFrame === '1');
   await page.keyboard.press('x');
-  await drag(page, [20, 20, 120, 120]);
+  await dragOnFrame(page, [20, 20, 120, 120]);
   await waitStatus(page, /frame 1: \d+ px/);
   statuses.length = 0;
   await page.keyboard.press('Enter');
