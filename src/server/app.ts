@@ -32,7 +32,7 @@ import { registerDisplayRoute } from './uploads/displayRoute.js';
 import { readUpload, uploadGeometry, type AnyUploadFormat, type ReadUpload } from './uploads/readUpload.js';
 import { VolumeCache } from './uploads/volumeCache.js';
 import { uploadKind } from './video/videoViews.js';
-import { EXPORT_TYPES, buildVideoExport, type VideoExport } from './video/videoExports.js';
+import { EXPORT_TYPES, buildVideoExport, objectsInLabels, type VideoExport } from './video/videoExports.js';
 import { registerVideoRoutes, videoExportSchema } from './video/videoRoutes.js';
 import { WorkQueue } from './workQueue.js';
 import { useWorkerOrt } from '../platform/nodeWorkerOrt.js';
@@ -382,6 +382,10 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     const p = req.params as { id: string; objId: number };
     return sessions.removeObject(req.principal, p.id, p.objId);
   });
+  app.patch('/sessions/:id/objects/:objId', { schema: S.renameObject }, async (req) => {
+    const p = req.params as { id: string; objId: number };
+    return sessions.renameObject(req.principal, p.id, p.objId, (req.body as { name: unknown }).name);
+  });
   app.get('/sessions/:id/slices/:slice', { schema: S.sliceMasks }, async (req) => {
     const p = req.params as { id: string; slice: number };
     return sessions.sliceMasks(req.principal, p.id, p.slice, (req.query as { axis?: 0 | 1 | 2 }).axis);
@@ -427,7 +431,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     async (req, reply) => {
       const { id, file } = req.params as { id: string; file: VideoExport };
       const { labels, frames } = await jobs.videoResult(req.principal, id);
-      const bytes = await buildVideoExport(file, labels, frames, (s) => blobs.tempPath(s));
+      const bytes = await buildVideoExport(file, labels, frames, objectsInLabels(labels), (s) => blobs.tempPath(s));
       return reply
         .code(200)
         .type(EXPORT_TYPES[file])

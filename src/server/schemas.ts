@@ -101,6 +101,7 @@ export const shared = [
           required: ['objId', 'keys', 'slices'],
           properties: {
             objId: { type: 'integer' },
+            name: { type: 'string', description: 'the name an annotator gave it (PATCH /sessions/{id}/objects/{objId}); absent when none' },
             axis: {
               type: 'integer',
               description: 'the axis its keys are slices of: the view it was started on (2 axial, 1 coronal, 0 sagittal)',
@@ -358,6 +359,13 @@ export const routes = {
   removeObject: {
     summary: 'Remove an object',
     params: { type: 'object', required: ['id', 'objId'], properties: { id: { type: 'string', maxLength: 64 }, objId: int(1, 255) } },
+    response: { 200: ref('Session'), ...errors },
+  },
+  renameObject: {
+    summary: "Name an object (1-64 printable characters): listed with the session's objects and written into exports that carry names",
+    params: { type: 'object', required: ['id', 'objId'], properties: { id: { type: 'string', maxLength: 64 }, objId: int(1, 255) } },
+    // The name itself is checked by the route (objectNames.ts), so a bad one gets a message that says what is wrong with it.
+    body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: {} } },
     response: { 200: ref('Session'), ...errors },
   },
   sliceMasks: {

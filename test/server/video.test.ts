@@ -112,10 +112,8 @@ describe('a video session on the server', { skip }, () => {
     const zip = await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.zip`);
     assert.equal(zip.status, 200);
     const archive = ZipArchive.open(zip.body as Uint8Array, 'masks.zip');
-    assert.deepEqual(
-      archive.names(),
-      [...Array(FRAMES).keys()].map((k) => `masks/${String(k).padStart(5, '0')}.png`),
-    );
+    assert.deepEqual(archive.names(), ['labels.json', ...[...Array(FRAMES).keys()].map((k) => `masks/${String(k).padStart(5, '0')}.png`)]);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(archive.read('labels.json'))), { labels: [{ value: 1, name: 'object 1' }] });
     const png3 = PNG.sync.read(Buffer.from(archive.read('masks/00003.png')));
     assert.deepEqual([png3.width, png3.height], [560, 480]);
     let same = 0;
@@ -129,12 +127,55 @@ describe('a video session on the server', { skip }, () => {
     const ov = await readVideo(join(fx.dir, 'overlay.mp4'));
     assert.deepEqual([ov.frames.length, ov.width, ov.height], [FRAMES, 560, 480]);
 
+    // The box prompt in effect, for the client to outline on frame 0 (no clicks were made).
+    assert.deepEqual((await call(fx.server.url, 'GET', `/sessions/${id}/video/prompts`)).body, {
+      clicks: [],
+      boxes: [{ objId: 1, frame: 0, box }],
+    });
+
+    // Naming the object: listed with the session's objects and written into masks.zip's labels.json;
+    // bad names (errorShape: one line) and unknown objects are refused.
+    const rename = (objId: number | string, body: unknown) => call(fx.server.url, 'PATCH', `/sessions/${id}/objects/${objId}`, { body });
+    const named = await rename(1, { name: '  polyp (sessile) ' });
+    assert.equal(named.status, 200, JSON.stringify(named.body));
+    assert.equal(named.body.objects[0].name, 'polyp (sessile)', 'stored without the surrounding spaces');
+    for (const [body, status, why] of [
+      [{ name: '' }, 400, /the object name is empty/],
+      [{ name: '   ' }, 400, /the object name is empty/],
+      [{ name: 'x'.repeat(65) }, 400, /is 65 characters long, more than 64/],
+      [{ name: 'polyp\nsessile' }, 400, /unprintable character \(U\+000A\)/],
+      [{ name: 'polyp\u202e' }, 400, /unprintable character \(U\+202E\)/],
+      [{ name: 7 }, 400, /must be a string/],
+      [{}, 400, /name/],
+    ] as const) {
+      const r = await rename(1, body);
+      assert.equal(r.status, status, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.match(errorShape(r), why);
+    }
+    assert.equal((await rename(1, { name: 'é'.repeat(64) })).status, 200, '64 characters are fine (not bytes)');
+    assert.equal((await rename(1, { name: 'polyp' })).status, 200);
+    const unknown = await rename(2, { name: 'instrument' });
+    assert.equal(unknown.status, 404);
+    assert.match(errorShape(unknown), /has no object 2/);
+    assert.equal((await call(fx.server.url, 'PATCH', `/sessions/nope/objects/1`, { body: { name: 'a' } })).status, 404);
+    assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}`)).body.objects[0].name, 'polyp');
+    const namedZip = ZipArchive.open((await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.zip`)).body as Uint8Array, 'masks.zip');
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(namedZip.read('labels.json'))), { labels: [{ value: 1, name: 'polyp' }] });
+    // Deleting the object ends its name and its box; undoing the delete brings both back (no model runs).
+    assert.deepEqual((await call(fx.server.url, 'DELETE', `/sessions/${id}/objects/1`)).body.objects, []);
+    assert.deepEqual((await call(fx.server.url, 'GET', `/sessions/${id}/video/prompts`)).body.boxes, []);
+    assert.equal((await rename(1, { name: 'polyp' })).status, 404, 'a deleted object cannot be named');
+    assert.deepEqual((await call(fx.server.url, 'POST', `/sessions/${id}/undo`)).body, { undone: true });
+    assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}`)).body.objects[0].name, 'polyp');
+    assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}/video/prompts`)).body.boxes.length, 1);
+
     // The session leaves memory (idle expiry): its stored masks are served without a replay.
     assert.equal(await fx.server.sessions.sweepIdle(Date.now() + 1e9), 1);
     const view = await call(fx.server.url, 'GET', `/sessions/${id}`);
     assert.equal(view.body.live, false);
     assert.equal(view.body.persisted, true);
     assert.deepEqual(view.body.objects[0].slices, [...Array(FRAMES).keys()]);
+    assert.equal(view.body.objects[0].name, 'polyp', 'the name is kept when the session leaves memory');
     const stored = await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.npz`);
     assert.deepEqual((await readNpz(stored.body as Uint8Array)).segs!.data, segs.data);
     const s5 = await call(fx.server.url, 'GET', `/sessions/${id}/slices/5`);

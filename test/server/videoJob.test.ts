@@ -71,7 +71,10 @@ describe('a batch job on a video upload', { skip: KVASIR_SKIP }, () => {
 
     const zip = await call(fx.server.url, 'GET', `/jobs/${j.id}/video/masks.zip`);
     assert.equal(zip.status, 200);
-    assert.equal(ZipArchive.open(zip.body as Uint8Array, 'masks.zip').names().length, FRAMES);
+    const archive = ZipArchive.open(zip.body as Uint8Array, 'masks.zip');
+    assert.equal(archive.names().filter((n) => n.startsWith('masks/')).length, FRAMES);
+    // A job's objects have no names: labels.json lists the label values its masks hold.
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(archive.read('labels.json'))), { labels: [{ value: 1, name: 'object 1' }] });
     const vol = await call(fx.server.url, 'GET', `/jobs/${j.id}/result`);
     assert.equal(vol.status, 400);
     assert.match(errorShape(vol), /segmented a video/);

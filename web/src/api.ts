@@ -22,6 +22,8 @@ export interface UploadView {
 
 export interface ObjectView {
   objId: number;
+  /** The name an annotator gave it on the server (absent: none). */
+  name?: string;
   /** The axis its keys are slices of (the view it was started on). */
   axis?: number;
   keys: number[];
@@ -207,6 +209,11 @@ export class Api {
 
   removeObject(sessionId: string, objId: number): Promise<SessionView> {
     return this.json('DELETE', `/sessions/${encodeURIComponent(sessionId)}/objects/${objId}`);
+  }
+
+  /** Names an object on the server (1-64 printable characters): reloads and exports carry it. */
+  renameObject(sessionId: string, objId: number, name: string): Promise<SessionView> {
+    return this.json('PATCH', `/sessions/${encodeURIComponent(sessionId)}/objects/${objId}`, { name });
   }
 
   sliceMasks(

@@ -30,6 +30,7 @@ import { intensityFor, loadUpload } from '../uploads/loadUpload.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import { frameGrid, isVideoFormat } from '../video/readUploadedVideo.js';
 import { LabelMapBuilder } from './labelMapBuilder.js';
+import { checkObjectName, namesInEffect } from './objectNames.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 /**
@@ -114,6 +115,8 @@ interface Live {
 
 export interface ObjectView {
   objId: number;
+  /** The name an annotator gave it (PATCH /sessions/{id}/objects/{objId}); absent when none. */
+  name?: string;
   /** The axis its keys are slices of (the view it was started on), when not the session's. */
   axis?: number;
   /** Prompted slices, ascending. */
@@ -587,6 +590,22 @@ export class SessionManager {
     return this.get(p, id);
   }
 
+  /**
+   * Names an object of the session (one that has a prompt or edit in effect). Not an interaction:
+   * no model runs, undo does not step back over it, and it may happen during a propagation.
+   */
+  async renameObject(p: Principal, id: string, objId: number, rawName: unknown): Promise<SessionView> {
+    const row = await this.row(p, id);
+    this.writable(p, row);
+    const name = checkObjectName(rawName);
+    const log = await this.repo.interactions(id);
+    const view = await this.view(row, this.live.get(id), log);
+    if (!view.objects.some((o) => o.objId === objId))
+      throw new HttpError(404, `session ${id} has no object ${objId}`, 'prompt the object first; list its objects with GET /sessions/{id}');
+    await this.repo.setObjectName({ sessionId: id, objId, name, namedAt: log.at(-1)?.seq ?? 0 });
+    return this.get(p, id);
+  }
+
   async undo(p: Principal, id: string): Promise<boolean> {
     const row = await this.row(p, id);
     this.writable(p, row);
@@ -795,10 +814,12 @@ export class SessionManager {
         }
       }
     }
+    const names = namesInEffect(await this.repo.objectNames(row.id), inEffect);
     const objects = [...keys.keys()]
       .sort((a, b) => a - b)
       .map((objId) => ({
         objId,
+        ...(names.has(objId) ? { name: names.get(objId)! } : {}),
         // Only for an object started on another view than the session's (older clients compare objects whole).
         ...((axes.get(objId) ?? row.axis) !== row.axis ? { axis: axes.get(objId)! } : {}),
         keys: [...keys.get(objId)!].sort((a, b) => a - b),

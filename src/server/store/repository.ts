@@ -1,6 +1,6 @@
 /**
  * The server's state behind one interface: users, uploads, sessions with their interaction
- * history, jobs. The SQLite implementation (sqliteRepository.ts) is the default; the methods are
+ * history and object names, jobs. The SQLite implementation (sqliteRepository.ts) is the default; the methods are
  * async so a PostgreSQL implementation (issue #12) can sit behind the same interface.
  */
 
@@ -59,6 +59,18 @@ export interface InteractionRow {
   at: string;
 }
 
+/**
+ * A name an annotator gave one object of a session. `namedAt`: the session's log length (the seq of
+ * its last interaction) when it was given, so a later delete of the object ends the name (a new
+ * object with the same id starts unnamed) while undoing that delete brings it back.
+ */
+export interface ObjectNameRow {
+  sessionId: string;
+  objId: number;
+  name: string;
+  namedAt: number;
+}
+
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 export interface JobRow {
@@ -96,6 +108,9 @@ export interface Repository {
   /** Appends one interaction; returns its seq (1-based). */
   appendInteraction(sessionId: string, kind: string, payload: unknown): Promise<number>;
   interactions(sessionId: string): Promise<InteractionRow[]>;
+  /** Sets (or replaces) an object's name. */
+  setObjectName(row: ObjectNameRow): Promise<void>;
+  objectNames(sessionId: string): Promise<ObjectNameRow[]>;
 
   addJob(j: JobRow): Promise<void>;
   job(id: string): Promise<JobRow | undefined>;

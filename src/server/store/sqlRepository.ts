@@ -1,7 +1,17 @@
 import { migrate } from '../../projects/migrations.js';
 import type { SqlDb } from '../../projects/sqlDb.js';
 import { JOB_COLUMNS, SqlTable, json, num, optText, text } from '../../projects/sqlTable.js';
-import type { InteractionRow, JobRow, JobStatus, Repository, SessionRow, SessionStatus, UploadRow, UserRow } from './repository.js';
+import type {
+  InteractionRow,
+  JobRow,
+  ObjectNameRow,
+  JobStatus,
+  Repository,
+  SessionRow,
+  SessionStatus,
+  UploadRow,
+  UserRow,
+} from './repository.js';
 
 /**
  * The server's Repository on the one SQL layer the projects use (src/projects/sqlDb.ts): the same
@@ -32,6 +42,9 @@ export const SERVER_MIGRATIONS: readonly string[] = [
      request TEXT NOT NULL, status TEXT NOT NULL, progress DOUBLE PRECISION NOT NULL DEFAULT 0, error TEXT, result_sha TEXT,
      result TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
    CREATE INDEX jobs_status ON jobs(status);`,
+  `CREATE TABLE session_object_names (
+     session_id TEXT NOT NULL REFERENCES sessions(id), obj_id INTEGER NOT NULL, name TEXT NOT NULL,
+     named_at INTEGER NOT NULL, PRIMARY KEY (session_id, obj_id));`,
 ];
 
 const MIGRATION_TABLE = 'server_migrations';
@@ -103,6 +116,12 @@ const INTERACTIONS = new SqlTable<InteractionRow>('session_interactions', {
   payload: json('payload'),
   at: text('at'),
 });
+const OBJECT_NAMES = new SqlTable<ObjectNameRow>('session_object_names', {
+  sessionId: text('session_id'),
+  objId: num('obj_id'),
+  name: text('name'),
+  namedAt: num('named_at'),
+});
 const JOBS = new SqlTable<JobRow>('jobs', { ...JOB_COLUMNS, uploadId: text('upload_id'), model: text('model') });
 
 export class SqlRepository implements Repository {
@@ -172,6 +191,17 @@ export class SqlRepository implements Repository {
   }
   async interactions(sessionId: string): Promise<InteractionRow[]> {
     return INTERACTIONS.select(await this.on(), { sessionId }, ['seq']);
+  }
+
+  async setObjectName(row: ObjectNameRow): Promise<void> {
+    await (await this.on()).transaction(async (tx) => {
+      const key = { sessionId: row.sessionId, objId: row.objId };
+      if ((await OBJECT_NAMES.update(tx, { name: row.name, namedAt: row.namedAt }, key)) === 0) await OBJECT_NAMES.insert(tx, row);
+      await SESSIONS.update(tx, { updatedAt: now() }, { id: row.sessionId });
+    });
+  }
+  async objectNames(sessionId: string): Promise<ObjectNameRow[]> {
+    return OBJECT_NAMES.select(await this.on(), { sessionId }, ['objId']);
   }
 
   async addJob(j: JobRow): Promise<void> {

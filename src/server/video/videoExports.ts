@@ -12,7 +12,33 @@ import { overlayFrame } from '../../pipelines/videoOverlay.js';
  * The three downloads of a video session, the same files `medsam2 video -o out/` writes
  * (videoOutputs.ts), built in memory (or in a server temp file for the encoders that need one):
  * masks.npz (`segs` N,H,W uint8), a zip of masks/<frame>.png (label values), and overlay.mp4.
+ * The zip also holds labels.json, what each label value is: `{"labels": [{"value", "name"}]}`, the
+ * value and name fields of a project's label set (projects/types.ts LabelDef), with the names the
+ * annotator gave (else "object N", as the app lists them). masks.npz and overlay.mp4 have no field
+ * for names, so none is added to them.
  */
+
+/** An object of the session: its label value and the name it was given, if any. */
+export interface ExportObject {
+  objId: number;
+  name?: string;
+}
+
+export const LABELS_JSON = 'labels.json';
+
+/** The label values a label map holds, as unnamed objects (a video job's masks: its objects have no names). */
+export function objectsInLabels(labels: Volume): ExportObject[] {
+  const seen = new Set<number>();
+  const d = labels.data as Uint8Array;
+  for (let i = 0; i < d.length; i++) if (d[i]) seen.add(d[i]!);
+  return [...seen].map((objId) => ({ objId }));
+}
+
+/** labels.json of masks.zip: every object of the session, by label value. */
+export function labelsJson(objects: readonly ExportObject[]): Uint8Array {
+  const labels = [...objects].sort((a, b) => a.objId - b.objId).map((o) => ({ value: o.objId, name: o.name ?? `object ${o.objId}` }));
+  return new TextEncoder().encode(`${JSON.stringify({ labels }, null, 2)}\n`);
+}
 
 export const VIDEO_EXPORTS = ['masks.npz', 'masks.zip', 'overlay.mp4'] as const;
 export type VideoExport = (typeof VIDEO_EXPORTS)[number];
@@ -33,12 +59,13 @@ export async function buildVideoExport(
   file: VideoExport,
   labels: Volume,
   video: LoadedFrames,
+  objects: readonly ExportObject[],
   tempPath: (suffix: string) => string,
 ): Promise<Uint8Array> {
   const [W, H, N] = labels.dims;
   if (file === 'masks.zip') {
     const names = maskPngNames(N, video.names);
-    const members: Record<string, Uint8Array> = {};
+    const members: Record<string, Uint8Array> = { [LABELS_JSON]: labelsJson(objects) };
     for (let k = 0; k < N; k++) {
       const name = `masks/${names[k]}`;
       members[name] = encodePngMask(

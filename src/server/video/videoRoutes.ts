@@ -7,11 +7,12 @@ import type { BlobStore } from '../store/blobStore.js';
 import type { Repository } from '../store/repository.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import { isVideoFormat } from './readUploadedVideo.js';
-import { clicksInEffect } from './videoClicks.js';
+import { promptsInEffect } from './videoPrompts.js';
 import { EXPORT_TYPES, VIDEO_EXPORTS, buildVideoExport, type VideoExport } from './videoExports.js';
 
 export const videoExportSchema = {
-  summary: "A video session's masks: masks.npz (segs N,H,W uint8), masks.zip (masks/<frame>.png), overlay.mp4",
+  summary:
+    "A video session's masks: masks.npz (segs N,H,W uint8), masks.zip (masks/<frame>.png and labels.json, the object name of each label value), overlay.mp4",
   params: {
     type: 'object',
     required: ['id', 'file'],
@@ -38,13 +39,16 @@ export const frameSchema = {
   },
 };
 
-export const videoClicksSchema = {
-  summary: "A video session's ± clicks in effect (after undo / redo), per object and frame: what a client draws as click markers",
+const frameKey = { objId: { type: 'integer' }, frame: { type: 'integer' } };
+
+export const videoPromptsSchema = {
+  summary:
+    "A video session's prompts in effect (after undo / redo), per object and frame: what a client draws, ± clicks as markers, boxes as outlines",
   params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
   response: {
     200: {
       type: 'object',
-      required: ['clicks'],
+      required: ['clicks', 'boxes'],
       properties: {
         clicks: {
           type: 'array',
@@ -52,8 +56,7 @@ export const videoClicksSchema = {
             type: 'object',
             required: ['objId', 'frame', 'points'],
             properties: {
-              objId: { type: 'integer' },
-              frame: { type: 'integer' },
+              ...frameKey,
               points: {
                 type: 'array',
                 items: {
@@ -62,6 +65,17 @@ export const videoClicksSchema = {
                   properties: { x: { type: 'number' }, y: { type: 'number' }, label: { type: 'integer', enum: [0, 1] } },
                 },
               },
+            },
+          },
+        },
+        boxes: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['objId', 'frame', 'box'],
+            properties: {
+              ...frameKey,
+              box: { type: 'array', items: { type: 'number' }, minItems: 4, maxItems: 4, description: 'x0, y0, x1, y1 in frame pixels' },
             },
           },
         },
@@ -86,7 +100,7 @@ function jpegFrame(rgb: Uint8Array, width: number, height: number): Buffer {
 
 /**
  * GET /uploads/{id}/frames/{frame}: a frame as JPEG; GET /sessions/{id}/video/{file}: the downloads of a
- * video session (a volume session is a 400); GET /sessions/{id}/video/clicks: its clicks in effect.
+ * video session (a volume session is a 400); GET /sessions/{id}/video/prompts: its clicks and boxes in effect.
  */
 export function registerVideoRoutes(
   app: FastifyInstance,
@@ -108,11 +122,11 @@ export function registerVideoRoutes(
       .send(jpegFrame(video.frames[frame]!, video.width, video.height));
   });
 
-  app.get('/sessions/:id/video/clicks', { schema: videoClicksSchema }, async (req) => {
+  app.get('/sessions/:id/video/prompts', { schema: videoPromptsSchema }, async (req) => {
     const { id } = req.params as { id: string };
     // Checks the caller may see the session (404 otherwise).
     await deps.sessions.row(req.principal, id);
-    return { clicks: clicksInEffect(effective(await deps.repo.interactions(id))) };
+    return promptsInEffect(effective(await deps.repo.interactions(id)));
   });
 
   app.get('/sessions/:id/video/:file', { schema: videoExportSchema }, async (req, reply) => {
@@ -123,8 +137,9 @@ export function registerVideoRoutes(
     if (!isVideoFormat(upload.format))
       throw new HttpError(400, `session ${id} is on a volume, not a video`, 'download its label map from /sessions/{id}/labelmap');
     const { labels } = await deps.sessions.labelMap(req.principal, id);
+    const { objects } = await deps.sessions.get(req.principal, id);
     const video = await deps.volumes.video(upload);
-    const bytes = await buildVideoExport(file, labels, video, (s) => deps.blobs.tempPath(s));
+    const bytes = await buildVideoExport(file, labels, video, objects, (s) => deps.blobs.tempPath(s));
     return reply
       .code(200)
       .type(EXPORT_TYPES[file])

@@ -1,5 +1,5 @@
 /**
- * The server calls only video mode makes (frames as JPEG, the three downloads); everything else
+ * The server calls only video mode makes (frames as JPEG, the three downloads, the prompts in effect); everything else
  * goes through the app's Api. Errors become ApiErrors with the server's one-line message and fix.
  */
 import { ApiError } from '../api.js';
@@ -48,13 +48,24 @@ export async function fetchExport(sessionId: string, file: VideoExport): Promise
   return (await get(`/sessions/${encodeURIComponent(sessionId)}/video/${file}`)).blob();
 }
 
-/** One object's ± clicks in effect on one frame (GET /sessions/{id}/video/clicks). */
+/** One object's ± clicks in effect on one frame (GET /sessions/{id}/video/prompts). */
 export interface FrameClicks {
   objId: number;
   frame: number;
   points: { x: number; y: number; label: 0 | 1 }[];
 }
 
-export async function fetchClicks(sessionId: string): Promise<FrameClicks[]> {
-  return ((await (await get(`/sessions/${encodeURIComponent(sessionId)}/video/clicks`)).json()) as { clicks: FrameClicks[] }).clicks;
+/** One object's box prompt in effect on one frame: x0, y0, x1, y1 in frame pixels. */
+export interface FrameBox {
+  objId: number;
+  frame: number;
+  box: [number, number, number, number];
+}
+
+/** The session's prompts in effect (after undo / redo): what is drawn on each frame. */
+export async function fetchPrompts(sessionId: string): Promise<{ clicks: FrameClicks[]; boxes: FrameBox[] }> {
+  return (await (await get(`/sessions/${encodeURIComponent(sessionId)}/video/prompts`)).json()) as {
+    clicks: FrameClicks[];
+    boxes: FrameBox[];
+  };
 }

@@ -1,7 +1,7 @@
 /**
  * The ± clicks of video mode, per object and frame, so the annotator sees where they clicked
  * (green + / red −, as SAM2's demo draws them). The server reads them from the session's log
- * (GET /sessions/{id}/video/clicks: after undo / redo and a reload as the session is); a click or a
+ * (GET /sessions/{id}/video/prompts: after undo / redo and a reload as the session is); a click or a
  * box the annotator makes updates this copy at once (a box replaces its frame's prompts, so its clicks go).
  */
 import type { FrameClicks } from './videoApi.js';

@@ -20,9 +20,10 @@ import { type SavedObject, saveState } from '../savedState.js';
 import { installShortcuts, type Shortcut } from '../shortcuts.js';
 import { BrushTool, brushShortcuts, strokeStatus } from '../tools/brush.js';
 import { readSegs } from './segsNpz.js';
+import { drawBoxes, VideoBoxes } from './videoBoxes.js';
 import { drawClicks, VideoClicks } from './videoClicks.js';
 import { VideoObjectPanel } from './videoObjectPanel.js';
-import { fetchClicks, fetchExport, fetchFrame, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
+import { fetchExport, fetchFrame, fetchPrompts, fetchUpload, type VideoExport, type VideoUploadView } from './videoApi.js';
 import './video.css';
 
 /** Files video mode opens (a .zip is taken for a zip of frames; the server says if it is not). */
@@ -58,10 +59,16 @@ export class VideoMode {
   private tool: VideoTool = 'box';
   private activeObj = 1;
   private objectIds = [1];
-  /** Names and hidden flags the annotator gave (the server keeps neither), saved with the session entry. */
+  /**
+   * Names and hidden flags the annotator gave, saved with the session entry. The server keeps the
+   * names of the objects it has (PATCH …/objects/{objId}: its name wins on a reload); an object not
+   * prompted yet keeps its name here until its first prompt sends it.
+   */
   private readonly objectMeta = new Map<number, SavedObject>();
   /** The ± clicks in effect, drawn on their frame for the object being edited (the server's log has them). */
   readonly clicks = new VideoClicks();
+  /** The box prompts in effect, outlined on their frame for every shown object (the server's log has them). */
+  readonly boxes = new VideoBoxes();
   private readonly panel: VideoObjectPanel;
   /** masks.get(objId).get(frame): binary rows × cols. */
   readonly masks = new Map<number, Map<number, Uint8Array>>();
@@ -131,10 +138,7 @@ export class VideoMode {
           this.afterObjectChange();
         },
         remove: (id) => void this.removeObject(id),
-        rename: (id, name) => {
-          this.objectMeta.set(id, { ...this.meta(id), name });
-          this.afterObjectChange();
-        },
+        rename: (id, name) => void this.renameObject(id, name),
       },
       () => this.addObject(),
     );
@@ -296,7 +300,7 @@ export class VideoMode {
         throw e;
       }
       await this.load(upload, session, saved.fileName);
-      // Names, hidden flags and objects added but not prompted yet (the server keeps none of them).
+      // Hidden flags, objects added but not prompted yet and their names (the server's names of its objects, read next, win).
       for (const o of Array.isArray(saved.objects) ? saved.objects : []) {
         if (!Number.isInteger(o?.objId) || o.objId < 1 || o.objId > MAX_OBJECTS) continue;
         this.objectMeta.set(o.objId, { objId: o.objId, name: String(o.name || `object ${o.objId}`), hidden: !!o.hidden });
@@ -324,6 +328,7 @@ export class VideoMode {
     this.shownImage = undefined;
     this.objectMeta.clear();
     this.clicks.clear();
+    this.boxes.clear();
     this.objectIds = [1];
     this.activeObj = 1;
     this.renderObjects();
@@ -418,7 +423,13 @@ export class VideoMode {
     }
     ctx.putImageData(over, 0, 0);
     const shownWidth = this.canvas.getBoundingClientRect().width;
-    drawClicks(ctx, this.clicks.on(this.activeObj, this.frame), shownWidth > 0 ? W / shownWidth : 1);
+    const perScreenPx = shownWidth > 0 ? W / shownWidth : 1;
+    drawBoxes(
+      ctx,
+      this.boxes.on(this.frame, (id) => this.objectIds.includes(id) && !this.meta(id).hidden),
+      perScreenPx,
+    );
+    drawClicks(ctx, this.clicks.on(this.activeObj, this.frame), perScreenPx);
     document.body.dataset.videoFrame = String(this.frame);
   }
 
@@ -658,14 +669,25 @@ export class VideoMode {
       const ms = Math.round(performance.now() - t0);
       this.applyMask(m);
       this.addKey(m.objId, frame);
-      // A box replaces the frame's prompts on the server: its clicks go; a click is drawn where it was made.
-      if (p.replace) this.clicks.clearFrame(m.objId, frame);
+      // A box replaces the frame's prompts on the server: its clicks and box go; a click or box is drawn where it was made.
+      if (p.replace) {
+        this.clicks.clearFrame(m.objId, frame);
+        this.boxes.clearFrame(m.objId, frame);
+      }
+      if (p.box) this.boxes.set(m.objId, frame, p.box);
       for (const c of p.points ?? []) this.clicks.add(m.objId, frame, c);
       this.remember();
       this.redraw();
       // The view counts what redo could bring back (a new prompt clears it).
       this.session = await this.api.session(session.id);
       this.setStatus(`frame ${frame}: ${m.area ?? 0} px in ${ms} ms`);
+      // An object named before its first prompt: the server has it now, so it keeps the name too.
+      const name = this.objectMeta.get(m.objId)?.name;
+      if (name && name !== `object ${m.objId}` && !session.objects.some((o) => o.objId === m.objId))
+        this.session = await this.api.renameObject(session.id, m.objId, name).catch((e: unknown) => {
+          this.messages.error(e);
+          return this.session!;
+        });
     });
   }
 
@@ -724,12 +746,30 @@ export class VideoMode {
       this.masks.delete(objId);
       this.keys.delete(objId);
       this.clicks.removeObject(objId);
+      this.boxes.removeObject(objId);
       this.objectMeta.delete(objId);
       this.objectIds = this.objectIds.filter((id) => id !== objId);
       if (this.objectIds.length === 0) this.objectIds.push(1);
       if (!this.objectIds.includes(this.activeObj)) this.activeObj = this.objectIds[0]!;
       this.setStatus(`deleted ${name}`);
     });
+    this.afterObjectChange();
+  }
+
+  /**
+   * Renames an object: on the server when it has the object (reloads, other browsers and masks.zip's
+   * labels.json see the name; a name it refuses keeps the old one and says why), else here until its first prompt.
+   */
+  async renameObject(objId: number, name: string): Promise<void> {
+    const session = this.session;
+    if (session?.objects.some((o) => o.objId === objId)) {
+      await this.run('renaming', async () => {
+        this.session = await this.api.renameObject(session.id, objId, name);
+        const stored = this.session.objects.find((o) => o.objId === objId)?.name ?? name;
+        this.objectMeta.set(objId, { ...this.meta(objId), name: stored });
+        this.setStatus(`renamed object ${objId} to ${stored}`);
+      });
+    } else this.objectMeta.set(objId, { ...this.meta(objId), name });
     this.afterObjectChange();
   }
 
@@ -844,13 +884,13 @@ export class VideoMode {
     return this.history.redo();
   }
 
-  /** Every frame's masks (one masks.npz) and every object's prompted frames from the server (after undo, a cancel, a reload). */
+  /** Every frame's masks (one masks.npz), every object's prompted frames, prompts and name from the server (after undo, a cancel, a reload). */
   private async reloadMasks(): Promise<void> {
     const session = this.session!;
-    const [view, npz, clicks] = await Promise.all([
+    const [view, npz, prompts] = await Promise.all([
       this.api.session(session.id),
       fetchExport(session.id, 'masks.npz'),
-      fetchClicks(session.id),
+      fetchPrompts(session.id),
     ]);
     const segs = readSegs(new Uint8Array(await npz.arrayBuffer()));
     this.session = view;
@@ -859,6 +899,8 @@ export class VideoMode {
     const px = segs.rows * segs.cols;
     for (const o of view.objects) {
       this.keys.set(o.objId, new Set(o.keys));
+      // The server's name wins (another browser may have renamed it).
+      if (o.name) this.objectMeta.set(o.objId, { ...this.meta(o.objId), name: o.name });
       if (!this.objectIds.includes(o.objId)) this.objectIds.push(o.objId);
       const masks = new Map<number, Uint8Array>();
       for (const k of o.slices)
@@ -868,7 +910,8 @@ export class VideoMode {
         );
       this.masks.set(o.objId, masks);
     }
-    this.clicks.set(clicks);
+    this.clicks.set(prompts.clicks);
+    this.boxes.replaceAll(prompts.boxes);
     this.renderObjects();
   }
 
