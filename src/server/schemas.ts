@@ -365,7 +365,12 @@ export const routes = {
     summary: "Name an object (1-64 printable characters): listed with the session's objects and written into exports that carry names",
     params: { type: 'object', required: ['id', 'objId'], properties: { id: { type: 'string', maxLength: 64 }, objId: int(1, 255) } },
     // The name itself is checked by the route (objectNames.ts), so a bad one gets a message that says what is wrong with it.
-    body: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: {} } },
+    body: {
+      type: 'object',
+      required: ['name'],
+      additionalProperties: false,
+      properties: { name: { description: '1-64 printable characters (surrounding spaces dropped)' } },
+    },
     response: { 200: ref('Session'), ...errors },
   },
   sliceMasks: {

@@ -1,11 +1,12 @@
 /**
  * Video mode as an annotator uses it (Chromium, a real Kvasir-SEG clip as fx.mp4): a box on frame 0,
  * propagate, step to frame 3, correct it with a positive then a negative click, add a second
- * object, propagate both. Checks what a user would see go wrong:
+ * object (named before its first prompt), propagate both. Checks what a user would see go wrong:
  * - the second click on a corrected frame must continue that correction (the mask the user sees is
  *   its prior): a negative click must not grow the mask over the clicked pixel;
  * - the progress line must count frames of the clip, not object × frame steps labelled "frames";
  * - a reload shows the same masks, on the frame and with the object the annotator had.
+ * - a name given to an object before its first prompt reaches the server with that prompt.
  * Screenshots in test-output/web/videoUse-*.png.
  */
 import '../helpers/nodePlatform.js';
@@ -74,9 +75,13 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
     `a negative click does not grow the mask (${afterPositive.area} → ${afterNegative.area} px)`,
   );
 
-  // A second object on frame 1, then both propagate: progress counts the clip's frames.
+  // A second object on frame 1, named before its first prompt (the name reaches the server with
+  // that prompt), then both propagate: progress counts the clip's frames.
   await page.keyboard.press('a');
   assert.equal(await page.inputValue('#video-object'), '2');
+  page.once('dialog', (d) => void d.accept('instrument'));
+  await page.dblclick('#video-objects li[data-obj-id="2"] span:nth-child(2)');
+  await page.waitForFunction(() => document.querySelector('#video-object option[value="2"]')?.textContent === 'instrument');
   await page.locator('#video-frame').fill('1');
   await page.waitForFunction(() => document.body.dataset.videoFrame === '1');
   await page.keyboard.press('x');
@@ -112,5 +117,12 @@ test('video mode in use: correct a propagated frame with + and − clicks, two o
   );
   assert.equal(restored, shown, 'a reload shows the same masks');
   assert.deepEqual(await maskAt(page, 1, 3, box[0] + 3, box[1] + 3), afterNegative, 'frame 3 as corrected');
+  const sessionId: string = await page.evaluate(() => JSON.parse(window.localStorage.getItem('medsam2.video')).sessionId);
+  const view = (await (await fetch(`${e2e.server.url}/sessions/${sessionId}`)).json()) as { objects: { name?: string }[] };
+  assert.deepEqual(
+    view.objects.map((o) => o.name),
+    [undefined, 'instrument'],
+    'the name given before the first prompt is on the server',
+  );
   assert.deepEqual(errors, []);
 });
