@@ -153,6 +153,7 @@ describe('a video session on the server', { skip }, () => {
       assert.match(errorShape(r), why);
     }
     assert.equal((await rename(1, { name: 'é'.repeat(64) })).status, 200, '64 characters are fine (not bytes)');
+    assert.equal((await rename(1, { name: 'نیم\u200cفاصله' })).status, 200, 'a zero-width non-joiner (Persian) is printable text');
     assert.equal((await rename(1, { name: 'polyp' })).status, 200);
     const unknown = await rename(2, { name: 'instrument' });
     assert.equal(unknown.status, 404);

@@ -11,8 +11,9 @@ import type { InteractionRow, ObjectNameRow } from '../store/repository.js';
 
 export const MAX_NAME_CHARS = 64;
 
-// Control, format (zero-width, bidi overrides), surrogate, private-use and unassigned code points, line/paragraph separators.
-const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
+// Control, format (zero-width space, bidi overrides, …), surrogate, private-use and unassigned code
+// points, line/paragraph separators; the zero-width (non-)joiners stay: some scripts and emoji need them.
+const UNPRINTABLE = /(?![\u200c\u200d])[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u;
 
 /** The name as stored (surrounding spaces dropped), or a 400 naming what is wrong with it. */
 export function checkObjectName(raw: unknown): string {

@@ -181,6 +181,29 @@ export function effective(log: readonly InteractionRow[]): InteractionRow[] & { 
   return Object.assign(out, { redoable: undone.length });
 }
 
+/**
+ * The objects of a session's interactions in effect: each one's prompted slices (keys) along the axis
+ * it was started on. A delete drops the object; an edit on another view than its object's is no key.
+ */
+function objectKeys(
+  inEffect: readonly InteractionRow[],
+  sessionAxis: number,
+): { keys: Map<number, Set<number>>; axes: Map<number, number> } {
+  const keys = new Map<number, Set<number>>();
+  const axes = new Map<number, number>();
+  for (const r of inEffect) {
+    if (r.kind === 'prompt' || r.kind === 'edit') {
+      const q = r.payload as { objId: number; slice: number; axis?: number };
+      if (!keys.has(q.objId)) keys.set(q.objId, new Set());
+      if (!axes.has(q.objId)) axes.set(q.objId, q.axis ?? sessionAxis);
+      if ((q.axis ?? sessionAxis) === axes.get(q.objId)) keys.get(q.objId)!.add(q.slice);
+    } else if (r.kind === 'remove') {
+      keys.delete((r.payload as { objId: number }).objId);
+    }
+  }
+  return { keys, axes };
+}
+
 /** The label map's voxels (x-fastest): a volume's labelMap(), or a video's frames one after another. */
 function labelData(s: SessionApi): Uint8Array {
   if (s.kind === 'volume') return s.labelMap().data as Uint8Array;
@@ -599,8 +622,7 @@ export class SessionManager {
     this.writable(p, row);
     const name = checkObjectName(rawName);
     const log = await this.repo.interactions(id);
-    const view = await this.view(row, this.live.get(id), log);
-    if (!view.objects.some((o) => o.objId === objId))
+    if (!objectKeys(effective(log), row.axis).keys.has(objId))
       throw new HttpError(404, `session ${id} has no object ${objId}`, 'prompt the object first; list its objects with GET /sessions/{id}');
     await this.repo.setObjectName({ sessionId: id, objId, name, namedAt: log.at(-1)?.seq ?? 0 });
     return this.get(p, id);
@@ -784,20 +806,8 @@ export class SessionManager {
     const upload = (await this.repo.upload(row.uploadId))!;
     const shape = sliceShape(upload.dims, row.axis);
     // Objects and their prompted slices from the log (what survives any crash) …
-    const keys = new Map<number, Set<number>>();
-    const axes = new Map<number, number>();
     const inEffect = effective(log);
-    for (const r of inEffect) {
-      if (r.kind === 'prompt' || r.kind === 'edit') {
-        const q = r.payload as { objId: number; slice: number; axis?: number };
-        if (!keys.has(q.objId)) keys.set(q.objId, new Set());
-        if (!axes.has(q.objId)) axes.set(q.objId, q.axis ?? row.axis);
-        // An edit on another view than its object's changes that object's slices, not a key.
-        if ((q.axis ?? row.axis) === axes.get(q.objId)) keys.get(q.objId)!.add(q.slice);
-      } else if (r.kind === 'remove') {
-        keys.delete((r.payload as { objId: number }).objId);
-      }
-    }
+    const { keys, axes } = objectKeys(inEffect, row.axis);
     // … and where each has a mask: from the live session, else from the stored label map.
     const slices = new Map<number, number[]>();
     if (live) {
