@@ -137,7 +137,8 @@ export function registerVideoRoutes(
     if (!isVideoFormat(upload.format))
       throw new HttpError(400, `session ${id} is on a volume, not a video`, 'download its label map from /sessions/{id}/labelmap');
     const { labels } = await deps.sessions.labelMap(req.principal, id);
-    const { objects } = await deps.sessions.get(req.principal, id);
+    // The objects' names go into masks.zip only (labels.json): the other files have no field for them.
+    const objects = file === 'masks.zip' ? (await deps.sessions.get(req.principal, id)).objects : [];
     const video = await deps.volumes.video(upload);
     const bytes = await buildVideoExport(file, labels, video, objects, (s) => deps.blobs.tempPath(s));
     return reply
