@@ -30,6 +30,9 @@ export type DecodeReply =
   | { id: number; out: Record<string, { data: Float32Array; dims: number[] }>; seconds: number }
   | { id: number; error: string };
 
+/** What a click gets when its worker ended before answering it: nothing is wrong with the click. */
+const WORKER_ENDED = 'the click decoder thread ended before answering';
+
 /**
  * Clicks on both cores. onnxruntime-node runs a session synchronously on the thread that calls it,
  * so on the main thread one click's decoder run holds the event loop and the other cores idle
@@ -55,6 +58,8 @@ export class ClickDecoderPool implements Sam1Decoder {
   /** Why the current workers cannot decode (a model that does not load); cleared by release(). */
   private failed: Error | undefined;
   private closed = false;
+  /** Workers asked to end, and when they have (asked once each). */
+  private readonly ending = new Map<Worker, Promise<void>>();
 
   constructor(
     readonly modelPath: string,
@@ -84,7 +89,10 @@ export class ClickDecoderPool implements Sam1Decoder {
           this.pump();
         }
       });
-      w.on('error', (e) => this.fail(e));
+      // A released worker's failure (while it ends) is not the current workers': exited() answers what it owed.
+      w.on('error', (e) => {
+        if (this.workers.includes(w)) this.fail(e);
+      });
       w.once('exit', () => this.exited(w));
       this.workers.push(w);
       this.alive.add(w);
@@ -106,7 +114,10 @@ export class ClickDecoderPool implements Sam1Decoder {
       this.pump();
     });
     if ('error' in reply)
-      throw new MedsamError(`running the decoder ${this.modelPath} on a worker thread failed: ${reply.error}`, 'check the model file');
+      throw new MedsamError(
+        `running the decoder ${this.modelPath} on a worker thread failed: ${reply.error}`,
+        reply.error === WORKER_ENDED ? 'click again' : 'check the model file',
+      );
     // The worker's run counts like a main-thread decoder run (ortRunObserver.ts): /metrics sees every click.
     reportOrtRun('prompt_mask_decoder', reply.seconds);
     return sam1Decoded(reply.out, emb.frame);
@@ -137,6 +148,7 @@ export class ClickDecoderPool implements Sam1Decoder {
   /** A worker gone: whatever it still owed is answered with a retryable error, never left waiting. */
   private exited(w: Worker): void {
     this.alive.delete(w);
+    this.ending.delete(w);
     this.kept.delete(w);
     const at = this.workers.indexOf(w);
     if (at >= 0) this.workers.splice(at, 1);
@@ -145,7 +157,7 @@ export class ClickDecoderPool implements Sam1Decoder {
     for (const [id, job] of this.inFlight) {
       if (job.worker !== w) continue;
       this.inFlight.delete(id);
-      job.done({ id, error: 'the click decoder thread ended before answering; click again' });
+      job.done({ id, error: WORKER_ENDED });
     }
     // Clicks queued for a generation that is gone start the next one.
     if (!this.workers.length && this.waiting.length && !this.closed && !this.failed) {
@@ -169,7 +181,7 @@ export class ClickDecoderPool implements Sam1Decoder {
       this.start();
       this.pump();
     }
-    await Promise.all(gen.map((w) => ended(w)));
+    await Promise.all(gen.map((w) => this.end(w)));
   }
 
   /** For good (server shutdown): pending clicks fail with why, every worker ends. */
@@ -178,7 +190,13 @@ export class ClickDecoderPool implements Sam1Decoder {
     this.fail(new Error('the server is shutting down'));
     this.workers = [];
     this.idle.length = 0;
-    await Promise.all([...this.alive].map((w) => ended(w)));
+    await Promise.all([...this.alive].map((w) => this.end(w)));
+  }
+
+  private end(w: Worker): Promise<void> {
+    let p = this.ending.get(w);
+    if (!p) this.ending.set(w, (p = ended(w)));
+    return p;
   }
 }
 
