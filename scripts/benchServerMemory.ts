@@ -6,7 +6,7 @@
  * threads included) and its thread count (/proc/self/task: an ORT session on a worker is a thread
  * of its own plus ORT's pool). Then half the sessions are closed (DELETE), the rest evicted as idle
  * (SessionManager.sweepIdle), and the model pool's idle release (2 s here, 10 min in the server)
- * lets the model's ORT sessions — and their worker threads — go.
+ * lets the model's ORT sessions — and their worker threads, click decoders included — go.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +40,7 @@ const [mode = 'worker', count = '4'] = process.argv.slice(2);
 setPlatform(nodePlatform);
 const n = Number(count);
 const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-bench-mem-'));
-// worker-noclicks: no click-decoder workers (their pool lives until the server stops), to tell their share.
+// worker-noclicks: no click-decoder workers, to tell their share (they end with the model's release since session 11).
 const config = {
   ...defaultConfig(dataDir),
   threads: 2,

@@ -20,7 +20,7 @@ import { loadCase } from './loadCase.js';
 import { ObjectSegmenter, type CaseSegmenter } from './objectSegmenter.js';
 import { writeMontage } from './preview.js';
 import { promptFromReference, type PromptPolicy } from './referencePrompt.js';
-import { findPictureFolderPairs, pictureMaskLabels } from './pictureReference.js';
+import { findPictureFolderPairs, pictureColours, pictureMaskLabels } from './pictureReference.js';
 import { hasNominalSpacing } from '../io/image2d.js';
 
 /**
@@ -505,6 +505,8 @@ interface LoadedReference {
   labels: number[];
   absent: number[];
   recist?: Volume['data'];
+  /** A colour picture case's RGB pixels (.npz), for its preview. */
+  rgb?: Uint8Array;
 }
 
 /** A case's image and its reference on the image grid, or why the case has no usable reference. */
@@ -514,6 +516,7 @@ interface CaseReference {
   /** Label values in the reference, ascending. */
   present: number[];
   recist?: Volume['data'];
+  rgb?: Uint8Array;
 }
 
 /** Loads a case's image and its reference, checking they share a grid; a string says why the case is skipped. */
@@ -522,7 +525,10 @@ async function readReference(c: EvalCase): Promise<CaseReference | string> {
   let refVol = loaded.label;
   if (c.label) {
     refVol = await readVolume(c.label, { grid: loaded.image }); // a DICOM SEG reference is placed on the image grid
-    if (refVol.source.format === 'png' || refVol.source.format === 'jpeg') return pictureReference(c, loaded.image, refVol);
+    if (refVol.source.format === 'png' || refVol.source.format === 'jpeg') {
+      const r = pictureReference(c, loaded.image, refVol);
+      return typeof r === 'string' ? r : { ...r, rgb: loaded.rgb?.data };
+    }
     // A label map saved with flipped/permuted axes (e.g. RAS NIfTI from a DICOM series) holds the
     // same voxel centres: re-express it on the image grid exactly, no interpolation.
     if (!sameGrid(refVol, loaded.image, 1e-3)) {
@@ -542,7 +548,7 @@ async function readReference(c: EvalCase): Promise<CaseReference | string> {
   if (!refVol) return 'no reference mask (gts) in the file';
   const present = labelsPresent(refVol.data);
   if (present.length === 0) return 'the reference mask is empty';
-  return { image: loaded.image, ref: refVol.data, present, recist: loaded.recist?.data };
+  return { image: loaded.image, ref: refVol.data, present, recist: loaded.recist?.data, rgb: loaded.rgb?.data };
 }
 
 /**
@@ -573,7 +579,7 @@ function chooseLabels(c: EvalCase, r: CaseReference | string, wanted: 'all' | nu
   const absent = asked.filter((l) => !r.present.includes(l));
   if (labels.length === 0)
     return `label${absent.length > 1 ? 's' : ''} ${absent.join(', ')} absent (labels present: ${r.present.join(', ')})`;
-  return { image: r.image, ref: r.ref, labels, absent, recist: r.recist };
+  return { image: r.image, ref: r.ref, labels, absent, recist: r.recist, rgb: r.rgb };
 }
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? one : many);
@@ -690,6 +696,8 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
         continue;
       }
       const { image, ref, labels, absent, recist } = loaded;
+      // A colour picture is previewed in its colours (the model sees its luminance); volumes stay grey.
+      const rgb = previewsOut && image.dims[2] === 1 ? (loaded.rgb ?? pictureColours(image)) : undefined;
       if (absent.length) opts.onSkip?.(c, `label${absent.length > 1 ? 's' : ''} ${absent.join(', ')} absent`);
       // A binary reference is one object named by the case alone; a label map gives one row per label.
       const multi = labels.length > 1 || labels[0] !== 1 || c.labels !== undefined || wanted !== 'all';
@@ -745,7 +753,7 @@ export async function evaluateFolder(dir: string, opts: EvaluateOptions): Promis
         // A picture's preview is the whole picture at its own size (up to 1024 px), not a cropped 192 px tile.
         const whole = sh.count === 1 ? { crop: false, tile: Math.min(1024, Math.max(sh.rows, sh.cols)) } : {};
         if (previewsOut)
-          writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt], ...whole });
+          writeMontage(previewsOut.path(`${stem}.png`), image8, image.dims, first.mask, refBin, { axis, prompts: [prompt], ...whole, rgb });
         results.push(r);
         opts.onCase?.(r, i, cases.length);
       }

@@ -1,6 +1,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MedsamError } from '../common/errors.js';
+import { hasNominalSpacing } from '../io/image2d.js';
+import { readImage2D } from '../io/imageFile.js';
 import type { Volume } from '../io/volume.js';
 
 /**
@@ -111,4 +113,15 @@ export function pictureMaskLabels(mask: Volume, path: string): Uint8Array {
     );
   for (let i = 0; i < n; i++) out[i] = Number(mask.data[i]) > 127 ? 1 : 0;
   return out;
+}
+
+/**
+ * A colour picture's pixels (R G B interleaved, row-major: a one-slice volume's voxel order) for
+ * drawing its preview in colour; undefined for a grey picture and anything that is not a PNG or
+ * JPEG file. The model sees the picture's luminance (imageToVolume); a person knows a polyp by its colour.
+ */
+export function pictureColours(image: Volume): Uint8Array | undefined {
+  if (!hasNominalSpacing(image)) return undefined;
+  const img = readImage2D(image.source.path);
+  return img.channels === 3 && img.width === image.dims[0] && img.height === image.dims[1] ? img.data : undefined;
 }

@@ -226,6 +226,11 @@ export interface MontageOptions {
    * on a 512² slice would otherwise be a few pixels of a 192 px tile.
    */
   crop?: boolean;
+  /**
+   * The image in colour, R G B interleaved per voxel in image8's order (a colour picture): drawn
+   * instead of image8's grey, overlays unchanged. The model saw the grey; this is for the eye.
+   */
+  rgb?: Uint8Array;
 }
 
 export interface MontageLayout {
@@ -240,7 +245,7 @@ export interface MontageLayout {
 }
 
 /**
- * Every slice that holds prediction or reference, side by side: the image in gray, the prediction
+ * Every slice that holds prediction or reference, side by side: the image in gray (or its colours, `rgb`), the prediction
  * filled in MONTAGE_PREDICTION, the reference's contour in MONTAGE_REFERENCE, the slice number in
  * the tile's top-left corner, prompts on their slice. So a person sees at a glance where
  * propagation went past the object or stopped short. `pred`/`ref` are x-fastest binary volumes
@@ -263,6 +268,13 @@ export function renderMontageRgba(
     if (m && m.length !== n)
       throw new MedsamError(`montage: ${what} has ${m.length} voxels, image ${dims.join('x')} has ${n}`, 'give masks on the image grid');
   }
+  if (opts.rgb && opts.rgb.length !== 3 * n)
+    throw new MedsamError(
+      `montage: colours have ${opts.rgb.length} values, image ${dims.join('x')} needs ${3 * n}`,
+      'give 3 values per voxel',
+    );
+  // One plane per colour channel, so a tile's pixels come from extractSlice like the grey's.
+  const planes = opts.rgb ? [0, 1, 2].map((c) => Uint8Array.from({ length: n }, (_, i) => opts.rgb![3 * i + c]!)) : undefined;
   const has = new Uint8Array(sh.count);
   const [nx, ny] = dims;
   for (const m of [pred, ref]) {
@@ -344,6 +356,7 @@ export function renderMontageRgba(
       oy = gap + Math.floor(t / cols) * (th + gap);
     layout.tiles.push({ slice: k, x: ox, y: oy });
     const gray = extractSlice(image8, dims, axis, k);
+    const colour = planes?.map((c) => extractSlice(c, dims, axis, k));
     const p = pred
       ? extractSlice(
           Uint8Array.from(pred, (v) => (v ? 1 : 0)),
@@ -365,7 +378,7 @@ export function renderMontageRgba(
       for (let X = 0; X < tw; X++) {
         const i = sy(Y) * sh.cols + sx(X);
         const g = gray[i]!;
-        put(ox + X, oy + Y, [g, g, g]);
+        put(ox + X, oy + Y, colour ? [colour[0]![i]!, colour[1]![i]!, colour[2]![i]!] : [g, g, g]);
         if (p?.[i]) put(ox + X, oy + Y, MONTAGE_PREDICTION, MONTAGE_PREDICTION_ALPHA);
         // Reference contour in tile space: a reference pixel with a 4-neighbour outside it (or the tile edge).
         if (r?.[i] && (!at(r, X - 1, Y) || !at(r, X + 1, Y) || !at(r, X, Y - 1) || !at(r, X, Y + 1)))

@@ -5,6 +5,7 @@ import { resolveModel, type ModelEntry } from '../models/registry.js';
 import type { ModelLease, ModelPoolApi } from './types.js';
 
 interface Slot {
+  entry: ModelEntry;
   opening: Promise<OpenedModel>;
   refs: number;
   idleTimer?: ReturnType<typeof setTimeout>;
@@ -16,6 +17,12 @@ export interface ModelPoolOptions {
    * last lease is released. Timers are unref'd: an idle pool never keeps the process alive.
    */
   idleMs?: number;
+  /**
+   * Told when a model's last open (of any threads/precision) has been closed and its runtime
+   * sessions released, so what a host keeps beside the model (the server's click-decoder threads)
+   * can go with it.
+   */
+  onClose?: (entry: ModelEntry) => void;
 }
 
 /**
@@ -26,10 +33,12 @@ export interface ModelPoolOptions {
 export class ModelPool implements ModelPoolApi {
   private readonly slots = new Map<string, Slot>();
   private readonly idleMs: number;
+  private readonly onClose: ((entry: ModelEntry) => void) | undefined;
   openCount = 0;
 
   constructor(opts: ModelPoolOptions = {}) {
     this.idleMs = opts.idleMs ?? 5 * 60_000;
+    this.onClose = opts.onClose;
   }
 
   async acquire(
@@ -53,7 +62,7 @@ export class ModelPool implements ModelPoolApi {
         cacheDir: opts.cacheDir,
         log: opts.log,
       });
-      slot = { opening, refs: 0 };
+      slot = { entry, opening, refs: 0 };
       this.slots.set(key, slot);
       // A failed open must not stay pooled.
       opening.catch(() => {
@@ -101,6 +110,8 @@ export class ModelPool implements ModelPoolApi {
     this.slots.delete(key);
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
     await (await slot.opening).release();
+    const id = slot.entry.id;
+    if (this.onClose && ![...this.slots.values()].some((s) => s.entry.id === id)) this.onClose(slot.entry);
   }
 
   async drain(): Promise<void> {

@@ -96,6 +96,30 @@ describe('medsam2 eval on a folder of pictures', { skip }, () => {
     // The preview is the whole picture at its own size (622 x 529 plus the montage's border), not a 192 px tile.
     const head = readFileSync(join(png, `${NAMES[0]}.png`));
     assert.ok(head.readUInt32BE(16) >= 622 && head.readUInt32BE(20) >= 529, `preview ${head.readUInt32BE(16)}x${head.readUInt32BE(20)}`);
+    // ... and in the picture's colours: away from the polyp's box (mask, contour and prompt drawn
+    // only near it), the preview's pixels are the JPEG's own RGB, one to one behind the 2 px border.
+    const preview = readImage2D(join(png, `${NAMES[0]}.png`));
+    const photo = readImage2D(join(KVASIR, 'images', `${NAMES[0]}.jpg`));
+    assert.equal(photo.channels, 3);
+    assert.equal(preview.channels, 3, 'the preview is in colour');
+    const [bx0, by0, bx1, by1] = [39 - 24, 6 - 24, 429 + 24, 337 + 24]; // the key box (referencePrompt) grown
+    let outside = 0,
+      same = 0,
+      coloured = 0;
+    for (let y = 16; y < photo.height; y++)
+      for (let x = 0; x < photo.width; x++) {
+        if (x >= bx0 && x <= bx1 && y >= by0 && y <= by1) continue;
+        outside++;
+        const i = 3 * (y * photo.width + x),
+          o = 3 * ((y + 2) * preview.width + x + 2);
+        const [r, g, b] = [photo.data[i]!, photo.data[i + 1]!, photo.data[i + 2]!];
+        if (preview.data[o] === r && preview.data[o + 1] === g && preview.data[o + 2] === b) {
+          same++;
+          if (Math.max(r, g, b) - Math.min(r, g, b) > 24) coloured++;
+        }
+      }
+    assert.ok(same >= 0.95 * outside, `${same} of ${outside} pixels away from the polyp are the picture's colours`);
+    assert.ok(coloured >= 0.5 * outside, `${coloured} of ${outside} of them are far from grey`);
     assert.match(readFileSync(join(out, 'report.csv'), 'utf8'), /^case,dsc,nsd,hd95,dsc_click1,noc85,noc90,seconds,unit\n/);
   });
 

@@ -111,18 +111,27 @@ async function checkFamily(family: string, model: string | undefined) {
     const enc = await cancelDuring(s, (m) => m === 'image_encoder');
     assert.deepEqual(enc.afterAbort, [], `no model call after the abort during an encode (${family})`);
     assertUnchanged(s, was, 'cancelled during an encode');
-    // SAM1: the encode let go still lands in the session's embedding cache (SliceWindow), so the
-    // next run does not redo it. SAM2 keeps features only once the predictor has them: recomputed.
-    if (family === 'sam1') assert.ok(s.slicesEncoded > encodedBefore, 'the encode that ran is kept for the next run');
+    // The encode let go still lands in the session's cache (SAM1: SliceWindow's embeddings; SAM2:
+    // the predictor's FeatureCache), so the next run does not redo it.
+    await new Promise((r) => setImmediate(r));
+    const keptEncodes = s.slicesEncoded - encodedBefore;
+    assert.ok(keptEncodes > 0, 'the encode that ran is kept for the next run');
 
-    // 3. The next run completes, with what an uninterrupted run in a fresh Session gives.
+    // 3. The next run completes, with what an uninterrupted run in a fresh Session gives, and
+    // encodes only what the cancelled runs did not (SAM2: every frame once, so exactly that many fewer).
     await s.propagate();
+    const nextEncodes = s.slicesEncoded - encodedBefore - keptEncodes;
     const got = Buffer.from(s.labelMap().data as Uint8Array);
     const fresh = await Session.open(image, { pool, threads: 2, ...(model ? { model } : {}) });
     try {
       await fresh.addPrompt(1, key.slice, { box: key.box });
+      const freshBefore = fresh.slicesEncoded;
       await fresh.propagate();
+      const freshEncodes = fresh.slicesEncoded - freshBefore;
       assert.ok(got.equals(Buffer.from(fresh.labelMap().data as Uint8Array)), 'same masks as an uninterrupted run');
+      if (family === 'sam2')
+        assert.equal(nextEncodes, freshEncodes - keptEncodes, 'the frames encoded before the cancels are not encoded again');
+      else assert.ok(nextEncodes < freshEncodes, `the next run encodes less than a fresh one (${nextEncodes} vs ${freshEncodes})`);
     } finally {
       await fresh.close();
     }

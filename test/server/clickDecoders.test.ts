@@ -1,5 +1,8 @@
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Sam1Decoded, Sam1Engine, type Sam1Embedding } from '../../src/engine/sam1Engine.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
@@ -8,7 +11,7 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { volumeToUint8 } from '../../src/preprocess/intensity.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { ClickDecoderPool } from '../../src/server/clickDecoders.js';
-import { CT_LESION, SHARED_SKIP } from './harness.js';
+import { CT_LESION, SHARED_SKIP, call, croppedLesion, startTestServer } from './harness.js';
 
 /**
  * Clicks decoded on worker threads are the main thread's decodes, bit for bit: same logits, low-res
@@ -80,6 +83,23 @@ describe('ClickDecoderPool', { skip: SHARED_SKIP }, () => {
     }
   });
 
+  it('release() ends its worker threads after the click in flight is answered; the next click starts them again', async () => {
+    const want = await engine.decode(emb, { box });
+    await pool.decode(emb, { box });
+    assert.equal(pool.liveWorkers, 2);
+    const threads = () => readdirSync('/proc/self/task').length;
+    const withWorkers = threads();
+    const inFlight = pool.decode(emb, { box }); // posted before the release: answered, not dropped
+    await pool.release();
+    assert.equal(pool.liveWorkers, 0, 'no click worker left');
+    // Each worker is a thread plus its ORT session's intra-op thread (2 threads per worker).
+    assert.ok(threads() <= withWorkers - 4, `threads ${withWorkers} -> ${threads()}`);
+    assert.deepEqual((await inFlight).logits, want.logits, 'the click in flight during the release got its mask');
+    const again = await pool.decode(emb, { box });
+    assert.equal(pool.liveWorkers, 2, 'started again by the click');
+    assert.deepEqual(again.logits, want.logits);
+  });
+
   it('refuses a prompt with nothing in it, like the engine', async () => {
     await assert.rejects(pool.decode(emb, {}), /needs a box, a point or a mask/);
   });
@@ -120,5 +140,43 @@ describe('ClickDecoderPool.close', () => {
     assert.equal(r.signal, null, `child died by ${r.signal}: ${r.stderr.slice(-400)}`);
     assert.equal(r.status, 0, r.stderr.slice(-400));
     assert.match(r.stdout, /closed 4/);
+  });
+});
+
+/**
+ * The server's click pool lives as long as its model in the model pool: when the pool releases the
+ * model (here at once: idle time 0, on the session's DELETE), the click workers end with the model's
+ * ORT sessions, and the next session's click starts them again.
+ */
+describe('click workers released with the model', { skip: SHARED_SKIP }, () => {
+  it("end when the model pool closes the model; the next session's click works", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'medsam2-clickrelease-'));
+    const { pooledSessions } = await import('../../src/server/sessions/openSession.js');
+    const s = await startTestServer({ clickWorkers: 1 }, pooledSessions(0).open);
+    try {
+      const crop = await croppedLesion(dir, 1);
+      const c = await readNpzCase(crop.path);
+      const box = promptFromReference('key-box', { reference: c.label!.data as ArrayLike<number>, dims: c.image.dims }).box!;
+      const up = await call(s.url, 'POST', '/uploads?name=lesion.npz', { body: new Uint8Array(readFileSync(crop.path)) });
+      const click = async () => {
+        const ses = await call(s.url, 'POST', '/sessions', { body: { uploadId: up.body.id } });
+        assert.equal(ses.status, 201, JSON.stringify(ses.body));
+        const r = await call(s.url, 'POST', `/sessions/${ses.body.id}/prompts`, { body: { objId: 1, slice: crop.key, box } });
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        assert.ok(r.body.area > 0, 'the click has a mask');
+        return { id: ses.body.id as string, area: r.body.area as number };
+      };
+      const first = await click();
+      assert.equal(s.sessions.clickWorkersLive, 1, 'the click started its worker');
+      assert.equal((await call(s.url, 'DELETE', `/sessions/${first.id}`)).status, 200);
+      for (let t = 0; s.sessions.clickWorkersLive > 0 && t < 100; t++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(s.sessions.clickWorkersLive, 0, 'the click worker ended with the model');
+      const second = await click();
+      assert.equal(s.sessions.clickWorkersLive, 1, 'started again by the next click');
+      assert.equal(second.area, first.area, 'the same mask');
+    } finally {
+      await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

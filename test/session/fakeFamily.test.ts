@@ -114,7 +114,8 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
     (e: unknown) => e instanceof MedsamError && /family 'fake'/.test(e.message),
   );
   registerFamily(fakeFamily);
-  const pool = new ModelPool({ idleMs: 0 });
+  const closed: string[] = [];
+  const pool = new ModelPool({ idleMs: 0, onClose: (e) => closed.push(e.id) });
   const v = volume();
   const s = await Session.open(v, { model: entry, pool });
   assert.equal(s.family, 'fake');
@@ -194,6 +195,7 @@ test('a registered third family runs Sessions: prompt, range/direction, undo, re
   assert.equal(opens, 1, 'the pool opened the model once for both Sessions');
   await new Promise((res) => setImmediate(res));
   assert.equal(releases, 1, 'and closed it when the last lease went (idleMs 0)');
+  assert.deepEqual(closed, [entry.id], 'and said so once, after the release (onClose)');
 });
 
 test("onSlice streams each slice's mask while propagate runs, ending on the final masks", async () => {

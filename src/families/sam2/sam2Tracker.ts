@@ -81,6 +81,9 @@ export class Sam2Tracker implements FamilyTracker {
       fillHoleArea: this.video ? 0 : (opts.sam2?.fillHoleArea ?? 8),
       memory: opts.sam2?.memory,
       featureCacheFrames: featureCacheFrames(model, stack.numFrames, opts.featureBudgetMiB),
+      // A cancel stops the wait for a frame's encode, not the encode: its features stay cached (in
+      // the feature budget) for the next propagate, as SAM1's slice embeddings do.
+      featureWait: (run) => this.gate.wrap(run)(),
       onWarning: opts.sam2?.onWarning,
     });
     this.frames = stackFrameSource(stack, cfg.imageSize);
@@ -420,14 +423,15 @@ export class Sam2Tracker implements FamilyTracker {
   }
 }
 
-/** The engine's module calls behind the tracker's cancel gate (the predictor sees only Sam2Modules). */
+/** The engine's module calls behind the tracker's cancel gate (the predictor sees only Sam2Modules), the image encoder excepted. */
 function gatedModules(m: Sam2Modules, gate: CancelGate): Sam2Modules {
   return {
     imageSize: m.imageSize,
     hiddenDim: m.hiddenDim,
     memDim: m.memDim,
     params: m.params,
-    encodeImage: gate.wrap((image) => m.encodeImage(image)),
+    // Not gated here: the feature cache starts encodes and waits for them behind the gate (featureWait).
+    encodeImage: (image) => m.encodeImage(image),
     runSamHeads: gate.wrap((input) => m.runSamHeads(input)),
     downsampleMask: gate.wrap((mask) => m.downsampleMask(mask)),
     encodeMemory: gate.wrap((input) => m.encodeMemory(input)),

@@ -2,7 +2,7 @@ import { MedsamError } from '../../common/errors.js';
 import { NO_OBJ_SCORE } from '../../engine/sam2/samHeadsSelection.js';
 import type { Sam2Modules } from '../../engine/sam2/types.js';
 import { resizeBilinear, resizeBilinearAntialias } from '../../preprocess/torchInterpolate.js';
-import { FeatureCache } from './featureCache.js';
+import { FeatureCache, type FeatureWait } from './featureCache.js';
 import { fillHolesInMaskScores } from './fillHoles.js';
 import {
   emptyOutputDict,
@@ -45,6 +45,11 @@ export interface Sam2PredictorOptions {
   memory?: MemoryMode;
   /** Frames whose image features stay cached (LRU; FeatureCache documents the per-frame cost). Default 64. */
   featureCacheFrames?: number;
+  /**
+   * How a frame's encode is waited for (e.g. a cancel gate that stops waiting). The encode itself
+   * is never dropped: its features land in the cache for the next call (FeatureCache).
+   */
+  featureWait?: FeatureWait;
   /** Compute video-resolution logits for every output (default true). */
   outputVideoRes?: boolean;
   /** Receives upstream's UserWarnings (e.g. a box added after tracking started). */
@@ -113,6 +118,7 @@ export class Sam2VideoPredictor {
   readonly outputVideoRes: boolean;
   private readonly maskSide: number; // m = 4h
   private readonly onWarning: (m: string) => void;
+  private readonly featureWait: FeatureWait | undefined;
   private readonly featureCaches = new WeakMap<Sam2FrameSource, FeatureCache>();
   private readonly base: Sam2Base;
 
@@ -130,6 +136,7 @@ export class Sam2VideoPredictor {
     this.featureCacheFrames = opts.featureCacheFrames ?? 64;
     this.outputVideoRes = opts.outputVideoRes ?? true;
     this.onWarning = opts.onWarning ?? (() => {});
+    this.featureWait = opts.featureWait;
     if (!(this.fillHoleArea >= 0))
       throw new MedsamError(`fillHoleArea ${this.fillHoleArea} must be >= 0`, 'pass 0 to disable hole filling');
     if (this.memory !== 'recent' && this.memory !== 'self-sorting') {
@@ -166,16 +173,20 @@ export class Sam2VideoPredictor {
     // A new state over the same frame source (e.g. after reset + init) reuses the encoded features.
     let features = this.featureCaches.get(frames);
     if (!features) {
-      features = new FeatureCache(this.featureCacheFrames, async (i) => {
-        const img = await frames.frame(i);
-        if (img.length !== 3 * S * S) {
-          throw new MedsamError(
-            `frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`,
-            `resize and normalise frames to ${S}x${S}`,
-          );
-        }
-        return this.modules.encodeImage(img);
-      });
+      features = new FeatureCache(
+        this.featureCacheFrames,
+        async (i) => {
+          const img = await frames.frame(i);
+          if (img.length !== 3 * S * S) {
+            throw new MedsamError(
+              `frame ${i} has ${img.length} values, the model needs [1,3,${S},${S}]`,
+              `resize and normalise frames to ${S}x${S}`,
+            );
+          }
+          return this.modules.encodeImage(img);
+        },
+        this.featureWait,
+      );
       this.featureCaches.set(frames, features);
     }
     return {

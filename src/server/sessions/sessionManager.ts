@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
-import { resolveModel } from '../../models/registry.js';
+import { resolveModel, type ModelEntry } from '../../models/registry.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { parseWindow } from '../../preprocess/intensity.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../../preprocess/slices.js';
@@ -44,7 +44,10 @@ import { PRIORITY, type WorkQueue } from '../workQueue.js';
 
 const gzipAsync = promisify(gzip);
 
-export type OpenSession = (input: SessionInput, opts: SessionOptions) => Promise<SessionApi>;
+export type OpenSession = ((input: SessionInput, opts: SessionOptions) => Promise<SessionApi>) & {
+  /** Where the Sessions share a model pool: tells `listener` when the pool closes a model (pooledSessions). */
+  onModelClosed?: (listener: (entry: ModelEntry) => void) => void;
+};
 
 /** A prompt as it travels (and is logged): JSON, mask as RLE. */
 export interface WirePrompt {
@@ -245,6 +248,13 @@ export class SessionManager {
     this.sweeper = setInterval(() => void this.sweepIdle(), Math.min(60_000, Math.max(1000, config.limits.sessionIdleSeconds * 250)));
     this.sweeper.unref();
     this.clicks = new ClickDecoders(config.clickWorkers ?? defaultClickWorkers(), config.clickWorkerThreads ?? 2);
+    // A model's click-decoder threads go when the model pool closes the model, as its ORT sessions do.
+    open.onModelClosed?.((entry) => void this.clicks.released(entry));
+  }
+
+  /** Click-decoder worker threads alive now (0 once every model that had them was released). */
+  get clickWorkersLive(): number {
+    return this.clicks.liveWorkers;
   }
 
   /** How many clicks of `model` may run at once: one per click worker, else one. */
