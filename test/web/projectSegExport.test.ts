@@ -4,7 +4,10 @@
  * label version written through the API. The case page's Export offers "DICOM SEG" (a DICOM case)
  * and downloads the version as a SEG; the review page's Export defaults to DICOM SEG for it. Both
  * downloads, read back with our SEG reader on the series, equal the version voxel for voxel and
- * name the segment as the project's label.
+ * name the segment as the project's label. Then the case is accepted (API) and the dashboard's
+ * Export card exports round 1 as DICOM SEG: a server job followed to done, whose Download gives a
+ * zip holding the case's SEG (equal to the version) and its manifest. This server has no PACS, so
+ * Send to PACS is disabled on the dashboard and the review page, each saying why.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -12,14 +15,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { zipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
-import { ROOT, openApp, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
+import { ROOT, openApp, serve, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
 import { caseShown } from './appDriver.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
@@ -41,11 +44,14 @@ let ct: Volume;
 let map: Uint8Array;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-projseg-'));
 
-async function api(method: string, path: string, body?: unknown): Promise<any> {
+async function api(method: string, path: string, body?: unknown, token?: string): Promise<any> {
   const bytes = body instanceof Uint8Array;
   const r = await fetch(server.url + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' }),
+    },
     body: body === undefined ? undefined : bytes ? body : JSON.stringify(body),
   });
   const text = await r.text();
@@ -76,7 +82,8 @@ serverAndBrowser(
       labelsRle: { dims: ct.dims, rle: encodeRle(map, nz * ny, nx) },
     });
   },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+  // rex reviews (the local admin saved the version and submits it, and may not review its own work).
+  { start: () => serve({ users: { rex: 'reviewer' } }), tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
 );
 
 /** Clicks `button` and reads the download it starts as a SEG on the series grid. */
@@ -115,5 +122,71 @@ test("a DICOM project case: the case page's and review page's Export give the ve
   assert.deepEqual(fromReview.labels, ['liver']);
   assert.equal(fromReview.wrong, 0, `${fromReview.wrong} voxels of the review page's SEG differ from version 0`);
   await shot(rev.page, 'projseg-2-review-export');
+  assert.deepEqual(rev.errors, []);
+});
+
+test("the dashboard's Export card: round 1 as DICOM SEG through a job, downloaded as a zip; no PACS here, so Send to PACS is disabled with why", {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const c = encodeURIComponent(caseName);
+  await api('POST', `/projects/${P}/cases/${c}/submit`);
+  await api('PUT', `/projects/${P}/members/rex`, { role: 'reviewer' });
+  await api('POST', `/projects/${P}/cases/${c}/review`, { verdict: 'accept' }, server.tokens.rex);
+  const { page, errors } = await openApp(browser, server.url, `/projects.html#/p/${P}`);
+  await page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 60_000 });
+  assert.deepEqual(await page.locator('#export-format option').evaluateAll((os: any[]) => os.map((o) => o.value)), [
+    'medsam2-npz',
+    'nifti',
+    'dicom-seg',
+  ]);
+  assert.equal(await page.inputValue('#export-round'), '1');
+  assert.ok(await page.isDisabled('#send-round-pacs'), 'no PACS configured: Send round to PACS is disabled');
+  assert.match((await page.getAttribute('#send-round-pacs', 'title')) ?? '', /no PACS configured.*--stow-url/);
+  await page.selectOption('#export-format', 'dicom-seg');
+  await page.click('#export-start');
+  await page.waitForFunction(
+    () =>
+      /done|failed|cancelled/.test(document.getElementById('export-state')?.dataset.status ?? '') ||
+      document.body.dataset.pageState === 'error',
+    undefined,
+    { timeout: 120_000 },
+  );
+  assert.equal(await page.getAttribute('#export-state', 'data-status'), 'done', (await page.textContent('#message')) ?? '');
+  assert.match((await page.textContent('#export-state')) ?? '', /round 1, dicom-seg: done — 2 files/);
+  await shot(page, 'projseg-3-dashboard-export');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#export-download')]);
+  assert.equal(download.suggestedFilename(), `${P}-round1-dicom-seg.zip`);
+  const path = join(tmp, download.suggestedFilename());
+  await download.saveAs(path);
+  const files = unzipSync(new Uint8Array(readFileSync(path)));
+  const root = `${P}-round1`;
+  assert.deepEqual(Object.keys(files).sort(), [`${root}/${caseName}.seg.dcm`, `${root}/manifest.json`].sort());
+  const manifest = JSON.parse(new TextDecoder().decode(files[`${root}/manifest.json`]));
+  assert.deepEqual(
+    manifest.cases.map((x: { case: string; acceptedVersion: number }) => [x.case, x.acceptedVersion]),
+    [[caseName, 0]],
+  );
+  const seg = readSeg({ name: 'export.seg.dcm', bytes: files[`${root}/${caseName}.seg.dcm`]! }, ct);
+  assert.deepEqual(
+    seg.segments.map((x) => x.label),
+    ['liver'],
+  );
+  const m = seg.mask(1);
+  let wrong = 0;
+  for (let i = 0; i < m.length; i++) if (m[i] !== map[i]) wrong++;
+  assert.equal(wrong, 0, `${wrong} voxels of the exported SEG differ from the accepted version`);
+  assert.match((await page.textContent('#message')) ?? '', /downloaded clinic-round1-dicom-seg\.zip/);
+  assert.deepEqual(errors, []);
+
+  // The review page of the DICOM case: Send B to PACS is there, disabled because this server has no PACS.
+  const rev = await openApp(browser, server.url, `/projects.html#/p/${P}/review/${c}`);
+  await rev.page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 180_000 });
+  assert.ok(await rev.page.isDisabled('#review-send-pacs'));
+  assert.match((await rev.page.getAttribute('#review-send-pacs', 'title')) ?? '', /no PACS configured/);
+  await shot(rev.page, 'projseg-4-review-no-pacs');
+  const noPacs = await fetch(`${server.url}/projects/${P}/cases/${c}/versions/0/send-to-pacs`, { method: 'POST' });
+  assert.equal(noPacs.status, 409);
+  assert.match(((await noPacs.json()) as { error: string }).error, /no PACS to send to/);
   assert.deepEqual(rev.errors, []);
 });
