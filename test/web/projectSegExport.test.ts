@@ -6,8 +6,10 @@
  * downloads, read back with our SEG reader on the series, equal the version voxel for voxel and
  * name the segment as the project's label. Then the case is accepted (API) and the dashboard's
  * Export card exports round 1 as DICOM SEG: a server job followed to done, whose Download gives a
- * zip holding the case's SEG (equal to the version) and its manifest. This server has no PACS, so
- * Send to PACS is disabled on the dashboard and the review page, each saying why.
+ * zip holding the case's SEG (equal to the version) and its manifest. With Orthanc (the server's
+ * PACS, test/dicom/orthanc.ts), the dashboard's Send round to PACS and the review page's Send B to
+ * PACS each store a SEG of the version in the series' study there, and the review page lists both
+ * sends with the SOP Instance UIDs Orthanc holds.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -24,6 +26,8 @@ import { encodeRle } from '../../src/server/rle.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
 import { ROOT, openApp, serve, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
 import { caseShown } from './appDriver.js';
+import { type RunningOrthanc, skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
+import { jsonValue, searchInstances, searchSeries } from '../../src/io/dicomweb/client.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -42,6 +46,8 @@ let browser: Browser;
 let caseName = '';
 let ct: Volume;
 let map: Uint8Array;
+let studyUid = '';
+let orthanc: RunningOrthanc | undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-projseg-'));
 
 async function api(method: string, path: string, body?: unknown, token?: string): Promise<any> {
@@ -65,6 +71,7 @@ serverAndBrowser(
     server = s;
     browser = b;
     const series = seriesWithUids(SERIES);
+    studyUid = series.studyUid;
     const members: Record<string, Uint8Array> = {};
     for (const f of series.files) members[`ct/${f.split('/').pop()}`] = readFileSync(f);
     ct = await readVolume(series.dir);
@@ -82,8 +89,17 @@ serverAndBrowser(
       labelsRle: { dims: ct.dims, rle: encodeRle(map, nz * ny, nx) },
     });
   },
-  // rex reviews (the local admin saved the version and submits it, and may not review its own work).
-  { start: () => serve({ users: { rex: 'reviewer' } }), tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+  {
+    setUp: async () => {
+      if (!skipWithoutOrthanc()) orthanc = await startOrthanc();
+    },
+    // rex reviews (the local admin saved the version and submits it, and may not review its own work).
+    start: () => serve({ users: { rex: 'reviewer' }, ...(orthanc ? { dicomweb: { stowUrl: orthanc.dicomweb } } : {}) }),
+    tearDown: async () => {
+      await orthanc?.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  },
 );
 
 /** Clicks `button` and reads the download it starts as a SEG on the series grid. */
@@ -125,24 +141,37 @@ test("a DICOM project case: the case page's and review page's Export give the ve
   assert.deepEqual(rev.errors, []);
 });
 
-test("the dashboard's Export card: round 1 as DICOM SEG through a job, downloaded as a zip; no PACS here, so Send to PACS is disabled with why", {
+/** Submits the case and has rex accept it (once: the export and the round send need it accepted). */
+let accepted: Promise<void> | undefined;
+function acceptCase(): Promise<void> {
+  const c = encodeURIComponent(caseName);
+  accepted ??= (async () => {
+    await api('POST', `/projects/${P}/cases/${c}/submit`);
+    await api('PUT', `/projects/${P}/members/rex`, { role: 'reviewer' });
+    await api('POST', `/projects/${P}/cases/${c}/review`, { verdict: 'accept' }, server.tokens.rex);
+  })();
+  return accepted;
+}
+
+async function dashboard(): Promise<{ page: Page; errors: string[] }> {
+  const d = await openApp(browser, server.url, `/projects.html#/p/${P}`);
+  await d.page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 60_000 });
+  assert.equal(await d.page.evaluate(() => document.body.dataset.pageState), 'ready', (await d.page.textContent('#message')) ?? '');
+  return d;
+}
+
+test("the dashboard's Export card: round 1 as DICOM SEG through a job, downloaded as a zip holding the accepted version's SEG", {
   skip,
   timeout: 300_000,
 }, async () => {
-  const c = encodeURIComponent(caseName);
-  await api('POST', `/projects/${P}/cases/${c}/submit`);
-  await api('PUT', `/projects/${P}/members/rex`, { role: 'reviewer' });
-  await api('POST', `/projects/${P}/cases/${c}/review`, { verdict: 'accept' }, server.tokens.rex);
-  const { page, errors } = await openApp(browser, server.url, `/projects.html#/p/${P}`);
-  await page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 60_000 });
+  await acceptCase();
+  const { page, errors } = await dashboard();
   assert.deepEqual(await page.locator('#export-format option').evaluateAll((os: any[]) => os.map((o) => o.value)), [
     'medsam2-npz',
     'nifti',
     'dicom-seg',
   ]);
   assert.equal(await page.inputValue('#export-round'), '1');
-  assert.ok(await page.isDisabled('#send-round-pacs'), 'no PACS configured: Send round to PACS is disabled');
-  assert.match((await page.getAttribute('#send-round-pacs', 'title')) ?? '', /no PACS configured.*--stow-url/);
   await page.selectOption('#export-format', 'dicom-seg');
   await page.click('#export-start');
   await page.waitForFunction(
@@ -178,15 +207,47 @@ test("the dashboard's Export card: round 1 as DICOM SEG through a job, downloade
   assert.equal(wrong, 0, `${wrong} voxels of the exported SEG differ from the accepted version`);
   assert.match((await page.textContent('#message')) ?? '', /downloaded clinic-round1-dicom-seg\.zip/);
   assert.deepEqual(errors, []);
+});
 
-  // The review page of the DICOM case: Send B to PACS is there, disabled because this server has no PACS.
+test('Send to PACS from the dashboard (the round) and the review page (version B): SEGs in Orthanc, the sends listed on the case', {
+  skip: skip || skipWithoutOrthanc(),
+  timeout: 300_000,
+}, async () => {
+  await acceptCase();
+  const pacs = orthanc!.dicomweb;
+  const segSeries = async () => (await searchSeries(pacs, studyUid, { Modality: 'SEG' })).map((x) => jsonValue(x, '0020000E')!);
+  const { page, errors } = await dashboard();
+  assert.ok(!(await page.isDisabled('#send-round-pacs')));
+  assert.match((await page.getAttribute('#send-round-pacs', 'title')) ?? '', new RegExp(`at ${pacs}`));
+  await page.click('#send-round-pacs');
+  await page.waitForSelector('#message:not([hidden])', { timeout: 60_000 });
+  assert.equal(await page.textContent('#message-text'), `sent 1 DICOM SEG of round 1 to the PACS at ${pacs}`);
+  assert.equal((await segSeries()).length, 1, 'Orthanc holds the round send');
+  await shot(page, 'projseg-4-dashboard-sent-to-pacs');
+  assert.deepEqual(errors, []);
+
+  const c = encodeURIComponent(caseName);
   const rev = await openApp(browser, server.url, `/projects.html#/p/${P}/review/${c}`);
   await rev.page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 180_000 });
-  assert.ok(await rev.page.isDisabled('#review-send-pacs'));
-  assert.match((await rev.page.getAttribute('#review-send-pacs', 'title')) ?? '', /no PACS configured/);
-  await shot(rev.page, 'projseg-4-review-no-pacs');
-  const noPacs = await fetch(`${server.url}/projects/${P}/cases/${c}/versions/0/send-to-pacs`, { method: 'POST' });
-  assert.equal(noPacs.status, 409);
-  assert.match(((await noPacs.json()) as { error: string }).error, /no PACS to send to/);
+  assert.equal(await rev.page.evaluate(() => document.body.dataset.pageState), 'ready', (await rev.page.textContent('#message')) ?? '');
+  assert.equal(await rev.page.locator('#pacs-sends li').count(), 1, 'the round send is listed on the case');
+  assert.ok(!(await rev.page.isDisabled('#review-send-pacs')));
+  await rev.page.click('#review-send-pacs');
+  await rev.page.waitForFunction(() => document.querySelectorAll('#pacs-sends li').length === 2, undefined, { timeout: 60_000 });
+  const series = await segSeries();
+  assert.equal(series.length, 2, 'Orthanc holds both sends');
+  const sops = (await Promise.all(series.map((u) => searchInstances(pacs, studyUid, u)))).flat().map((x) => jsonValue(x, '00080018')!);
+  const listed = await rev.page.locator('#pacs-sends li').allTextContents();
+  for (const sop of sops)
+    assert.ok(
+      listed.some((l) => l.includes(sop)),
+      `SOP ${sop} in Orthanc is listed: ${listed.join(' | ')}`,
+    );
+  assert.match(listed[1]!, /^v0 by local, /);
+  assert.match(
+    (await rev.page.textContent('#message-text')) ?? '',
+    new RegExp(`sent v0 to the PACS at ${pacs} as SEG (${sops.map((x) => x.replace(/\./g, '\\.')).join('|')})$`),
+  );
+  await shot(rev.page, 'projseg-5-review-sent-to-pacs');
   assert.deepEqual(rev.errors, []);
 });

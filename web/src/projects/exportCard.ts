@@ -7,7 +7,7 @@
 import { downloadBlob } from '../download.js';
 import { h } from './dom.js';
 import type { PageContext } from './pageContext.js';
-import { type JobView, type ProjectDetail, ROUND_EXPORT_FORMATS } from './projectApi.js';
+import { type JobView, NO_PACS, type ProjectDetail, ROUND_EXPORT_FORMATS } from './projectApi.js';
 
 interface ExportState {
   job: JobView;
@@ -56,7 +56,7 @@ export function exportCard(
   send.disabled = !pacs;
   send.title = pacs
     ? `Store a DICOM SEG of every accepted case from a DICOM series at ${pacs} (cases from other images are skipped)`
-    : 'This server has no PACS configured: whoever runs it starts it with --stow-url http://pacs/dicom-web';
+    : NO_PACS;
 
   const show = (s: ExportState) => {
     lastExport.set(project, s);
@@ -132,7 +132,7 @@ export function exportCard(
     } catch (e) {
       ctx.fail(e, 'sending to the PACS');
     } finally {
-      send.disabled = false;
+      send.disabled = !pacs;
     }
   });
 

@@ -5,6 +5,8 @@
 import { Api, type SessionView } from '../api.js';
 import type { InteractionEvent } from './interactionLog.js';
 
+export { isDicomCase, NO_PACS, pacsSendBlocker } from './dicomCase.js';
+
 export interface LabelDefView {
   value: number;
   name: string;
@@ -53,11 +55,6 @@ export const ROUND_EXPORT_FORMATS: [string, string][] = [
   ['nifti', 'NIfTI, nnU-Net layout (imagesTr, labelsTr)'],
   ['dicom-seg', 'DICOM SEG (cases from a DICOM series)'],
 ];
-
-/** Whether a case's image is a DICOM series (so its label versions can be a DICOM SEG referencing it). */
-export function isDicomCase(c: CaseView): boolean {
-  return c.sourceFormat === 'dicom-zip';
-}
 
 export interface VersionView {
   version: number;

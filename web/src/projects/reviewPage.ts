@@ -13,7 +13,7 @@ import { downloadBlob } from '../download.js';
 import { h, table, timeAgo } from './dom.js';
 import { labelMapFromNpz } from './labelMapFile.js';
 import type { PageContext } from './pageContext.js';
-import { type CaseDetail, type DiffView, isDicomCase, type LabelMapFormat, type PacsSendView } from './projectApi.js';
+import { type CaseDetail, type DiffView, isDicomCase, type LabelMapFormat, type PacsSendView, pacsSendBlocker } from './projectApi.js';
 import { STATUS_LABEL } from './progressModel.js';
 import { routeHash } from './router.js';
 
@@ -159,12 +159,9 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
 
   // Send to PACS: a DICOM case's version B as a SEG at the server's PACS; disabled, with why, otherwise.
   const pacsButton = h('button', { id: 'review-send-pacs' }, 'Send B to PACS');
-  pacsButton.disabled = !isDicomCase(c) || !detail.pacs;
-  pacsButton.title = !isDicomCase(c)
-    ? `This case's image is ${c.sourceFormat ?? 'not a DICOM series'}: a DICOM SEG needs a source DICOM series to reference`
-    : !detail.pacs
-      ? 'This server has no PACS configured: whoever runs it starts it with --stow-url http://pacs/dicom-web'
-      : `Store version B as a DICOM SEG in its study at ${detail.pacs}`;
+  const blocker = pacsSendBlocker(c, detail.pacs);
+  pacsButton.disabled = blocker !== null;
+  pacsButton.title = blocker ?? `Store version B as a DICOM SEG in its study at ${detail.pacs}`;
   const sendLine = (x: PacsSendView) =>
     h(
       'li',
@@ -181,7 +178,7 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
     } catch (e) {
       ctx.fail(e, 'sending to the PACS');
     } finally {
-      pacsButton.disabled = false;
+      pacsButton.disabled = blocker !== null;
     }
   });
 
