@@ -20,6 +20,9 @@ import { PNG } from 'pngjs';
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { jsonValue, retrieveSeries, searchInstances, searchSeries, storeInstances } from '../../src/io/dicomweb/client.js';
 import { readVolume } from '../../src/io/readVolume.js';
+import { stowConfig } from '../../src/cli/commands/serve.js';
+import { defaultConfig } from '../../src/server/config.js';
+import { pacsTarget } from '../../src/server/projects/pacs.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { seriesWithUids, skipWithoutTools } from '../dicom/dicomTools.js';
 import { skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
@@ -164,4 +167,20 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     await orthanc.stop();
     rmSync(src.dir, { recursive: true, force: true });
   }
+});
+
+test('--stow-url: a DICOMweb root (dicomweb:// or http), never a study; credentials in the URL become Basic auth and never show', () => {
+  assert.deepEqual(stowConfig('dicomweb://pacs:8042/dicom-web/'), { stowUrl: 'http://pacs:8042/dicom-web' });
+  assert.deepEqual(stowConfig('https://pacs/dicom-web', ' Bearer t0k '), {
+    stowUrl: 'https://pacs/dicom-web',
+    authorization: 'Bearer t0k',
+  });
+  assert.throws(() => stowConfig('http://pacs/dicom-web/studies/1.2.3'), /names a study.*service root/);
+  assert.throws(() => stowConfig('pacs:8042'), /not a DICOMweb URL/);
+  const config = { ...defaultConfig('/nowhere'), dicomweb: stowConfig('http://ann:s%3Acret@pacs:8042/dicom-web') };
+  const t = pacsTarget(config)!;
+  assert.equal(t.shown, 'http://pacs:8042/dicom-web');
+  assert.equal(t.base, 'http://pacs:8042/dicom-web');
+  assert.deepEqual(t.headers, { Authorization: `Basic ${Buffer.from('ann:s:cret').toString('base64')}` });
+  assert.equal(pacsTarget(defaultConfig('/nowhere')), undefined);
 });
