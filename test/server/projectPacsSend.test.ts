@@ -22,7 +22,8 @@ import { jsonValue, retrieveSeries, searchInstances, searchSeries, storeInstance
 import { readVolume } from '../../src/io/readVolume.js';
 import { stowConfig } from '../../src/cli/commands/serve.js';
 import { defaultConfig } from '../../src/server/config.js';
-import { pacsTarget } from '../../src/server/projects/pacs.js';
+import type { HttpError } from '../../src/server/httpError.js';
+import { pacsTarget, stowToPacs } from '../../src/server/projects/pacs.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { seriesWithUids, skipWithoutTools } from '../dicom/dicomTools.js';
 import { skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
@@ -150,6 +151,15 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     assert.match(round.skipped[0].why, /png, not a DICOM series/);
     assert.equal((await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' })).length, 2, 'a second SEG series');
     assert.equal((await ok(ann, 'GET', C(ctCase))).pacsSends.length, 2);
+
+    // ---- a PACS that answers with an error (here Orthanc under a wrong root): 502 "refused", what it said ----
+    const badRoot = { base: `${orthanc.http}/no-dicom-web`, shown: `${orthanc.http}/no-dicom-web`, headers: {} };
+    await assert.rejects(stowToPacs(badRoot, new Uint8Array(stored!.bytes), src.studyUid, 'the SEG'), (e: HttpError) => {
+      assert.equal(e.status, 502);
+      assert.match(e.message, new RegExp(`^PACS at ${badRoot.shown} refused the SEG: HTTP 404`));
+      assert.match(e.fix ?? '', /PACS's log/);
+      return true;
+    });
 
     // ---- the PACS down: 502 naming it in one line, nothing recorded ----
     await orthanc.stop();
