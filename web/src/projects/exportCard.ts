@@ -51,12 +51,19 @@ export function exportCard(
   const download = h('button', { id: 'export-download', class: 'active', hidden: true }, 'Download zip');
   const accepted = d.counts.byStatus?.accepted ?? 0;
 
+  // The server lets reviewers and admins export and send (an annotator's or viewer's click would be a 403).
+  const mayExport = d.myRole === undefined || d.myRole === null || d.myRole === 'admin' || d.myRole === 'reviewer';
+  const notYours = `Only the project's reviewers and admins export and send to the PACS (you are ${d.myRole})`;
+  if (!mayExport) {
+    start.disabled = true;
+    start.title = notYours;
+  }
   const pacs = d.pacs ?? null;
   const send = h('button', { id: 'send-round-pacs' }, 'Send round to PACS');
-  send.disabled = !pacs;
-  send.title = pacs
-    ? `Store a DICOM SEG of every accepted case from a DICOM series at ${pacs} (cases from other images are skipped)`
-    : NO_PACS;
+  const sendBlocker = !pacs ? NO_PACS : mayExport ? null : notYours;
+  send.disabled = sendBlocker !== null;
+  send.title =
+    sendBlocker ?? `Store a DICOM SEG of every accepted case from a DICOM series at ${pacs} (cases from other images are skipped)`;
 
   const show = (s: ExportState) => {
     lastExport.set(project, s);
@@ -68,7 +75,7 @@ export function exportCard(
     }`;
     state.dataset.status = j.status;
     download.hidden = j.status !== 'done';
-    start.disabled = running(j);
+    start.disabled = running(j) || !mayExport;
   };
   /** Polls the job until it ends; a failed export is shown in the message bar. */
   const follow = async (s: ExportState): Promise<void> => {
@@ -83,7 +90,7 @@ export function exportCard(
       }
       if (j.status !== 'done') ctx.fail(new Error(j.error ?? `the export job is ${j.status}`), 'exporting');
     } catch (e) {
-      start.disabled = false;
+      start.disabled = !mayExport;
       ctx.fail(e, 'following the export job');
     }
   };
@@ -103,7 +110,7 @@ export function exportCard(
       show({ ...s, job });
       await follow({ ...s, job });
     } catch (e) {
-      start.disabled = false;
+      start.disabled = !mayExport;
       ctx.fail(e, 'starting the export');
     }
   });
@@ -132,7 +139,7 @@ export function exportCard(
     } catch (e) {
       ctx.fail(e, 'sending to the PACS');
     } finally {
-      send.disabled = !pacs;
+      send.disabled = sendBlocker !== null;
     }
   });
 
