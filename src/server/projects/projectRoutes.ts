@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MedsamError } from '../../common/errors.js';
+import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
 import { measureWork } from '../../projects/activeTime.js';
 import { segSourceProblem } from '../../projects/exportRound.js';
@@ -24,7 +25,7 @@ import { sendDisplayVolume } from '../uploads/displayRoute.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import type { WorkQueue } from '../workQueue.js';
 import { caseSeg } from './caseSeg.js';
-import { pacsTarget, requirePacs, stowToPacs } from './pacs.js';
+import { type PacsTarget, pacsTarget, requirePacs, stowToPacs } from './pacs.js';
 import { ProjectJobs, type ExportRequest, type PreAnnotateRequest, type ProjectJobView } from './projectJobs.js';
 import { projectRoutes as S, projectShared } from './projectSchemas.js';
 import { uploadCaseLoader, uploadIdOf, uploadSource } from './uploadCases.js';
@@ -507,6 +508,29 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     }),
   );
 
+  /** STOWs a version's SEG to the PACS and records the send on the case; a refusal (502) records nothing. */
+  const sendVersion = async (
+    pacs: PacsTarget,
+    p: Principal,
+    project: Project,
+    c: CaseRow,
+    version: number,
+    labels: Uint8Array,
+    volume: Volume,
+    context = '',
+  ): Promise<PacsSend> => {
+    const seg = caseSeg(project, c, version, labels, volume);
+    await stowToPacs(pacs, seg.bytes, seg.studyInstanceUid, `the SEG of case ${c.name} v${version}${context}`);
+    return recordPacsSend(svc.repo, c.id, {
+      version,
+      sentBy: p.name,
+      pacs: pacs.shown,
+      studyInstanceUid: seg.studyInstanceUid,
+      seriesInstanceUid: seg.seriesInstanceUid,
+      sopInstanceUid: seg.sopInstanceUid,
+    });
+  };
+
   app.post(
     '/projects/:name/cases/:case/versions/:v/send-to-pacs',
     { schema: S.sendToPacs },
@@ -516,16 +540,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const pacs = requirePacs(config);
       const { labels, case: c, version } = await svc.mask(project, params(req).case, params(req).v);
       const { volume } = await caseVolume(c);
-      const seg = caseSeg(project, c, version.version, labels, volume);
-      await stowToPacs(pacs, seg.bytes, seg.studyInstanceUid, `the SEG of case ${c.name} v${version.version}`);
-      return recordPacsSend(svc.repo, c.id, {
-        version: version.version,
-        sentBy: req.principal.name,
-        pacs: pacs.shown,
-        studyInstanceUid: seg.studyInstanceUid,
-        seriesInstanceUid: seg.seriesInstanceUid,
-        sopInstanceUid: seg.sopInstanceUid,
-      });
+      return sendVersion(pacs, req.principal, project, c, version.version, labels, volume);
     }),
   );
 
@@ -551,18 +566,8 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
           skipped.push({ case: c.name, why: problem.why });
           continue;
         }
-        const seg = caseSeg(project, c, version.version, labels, volume);
-        const what = `the SEG of case ${c.name} v${version.version}${sent.length ? ` (after ${sent.length} of ${accepted.length} cases were sent)` : ''}`;
-        await stowToPacs(pacs, seg.bytes, seg.studyInstanceUid, what);
-        const record = await recordPacsSend(svc.repo, c.id, {
-          version: version.version,
-          sentBy: req.principal.name,
-          pacs: pacs.shown,
-          studyInstanceUid: seg.studyInstanceUid,
-          seriesInstanceUid: seg.seriesInstanceUid,
-          sopInstanceUid: seg.sopInstanceUid,
-        });
-        sent.push({ case: c.name, ...record });
+        const after = sent.length ? ` (${sent.length} case${sent.length === 1 ? ' was' : 's were'} sent before it)` : '';
+        sent.push({ case: c.name, ...(await sendVersion(pacs, req.principal, project, c, version.version, labels, volume, after)) });
       }
       if (sent.length === 0)
         throw new HttpError(
