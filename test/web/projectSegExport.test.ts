@@ -160,12 +160,21 @@ async function dashboard(): Promise<{ page: Page; errors: string[] }> {
   return d;
 }
 
-test("the dashboard's Export card: round 1 as DICOM SEG through a job, downloaded as a zip holding the accepted version's SEG", {
+test("the dashboard's Export card: a 409 in the message bar before any case is accepted; then round 1 as DICOM SEG through a job, downloaded as a zip holding the accepted version's SEG", {
   skip,
   timeout: 300_000,
 }, async () => {
-  await acceptCase();
   const { page, errors } = await dashboard();
+  if (!accepted) {
+    // Before the case is accepted the round has nothing to export: the server's 409 in the message bar, one line.
+    await page.click('#export-start');
+    await page.waitForSelector('#message[data-kind="error"]:not([hidden])', { timeout: 30_000 });
+    assert.match((await page.textContent('#message-text')) ?? '', /^round 1 of clinic has no accepted case$/);
+    assert.ok(!(await page.isDisabled('#export-start')), 'Export can be tried again');
+    await acceptCase();
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.pageState === 'ready', undefined, { timeout: 60_000 });
+  }
   assert.deepEqual(await page.locator('#export-format option').evaluateAll((os: any[]) => os.map((o) => o.value)), [
     'medsam2-npz',
     'nifti',
