@@ -35,6 +35,18 @@ export interface ServerConfig {
    * MEDSAM2_ORT_IN_WORKER=0 turns it off.
    */
   ortInWorker?: boolean;
+  /**
+   * The PACS the project pages send DICOM SEGs to (STOW-RS): set by whoever runs the server
+   * (`--stow-url`, `MEDSAM2_STOW_AUTHORIZATION`), never by a client. Absent: no Send to PACS.
+   */
+  dicomweb?: DicomwebConfig;
+}
+
+export interface DicomwebConfig {
+  /** The DICOMweb service root STOW-RS posts to, e.g. http://pacs:8042/dicom-web (…/studies is appended). */
+  stowUrl: string;
+  /** The Authorization header sent with each STOW (e.g. 'Basic …', 'Bearer …'); optional. */
+  authorization?: string;
 }
 
 /** Clicks on every core (up to 4); a single-core machine gains nothing from a worker. */

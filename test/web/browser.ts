@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Box } from '../../src/predictor/prompts.js';
 import { createUser } from '../../src/server/auth.js';
-import { defaultConfig } from '../../src/server/config.js';
+import { defaultConfig, type ServerConfig } from '../../src/server/config.js';
 import { openRepository, startServer } from '../../src/server/start.js';
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
@@ -140,7 +140,12 @@ export interface Served {
  * ask for a bearer token (as on a non-loopback bind); `users` are created first (name → role).
  */
 export async function serve(
-  opts: { requireAuth?: boolean; users?: Record<string, 'admin' | 'annotator' | 'reviewer' | 'viewer'> } = {},
+  opts: {
+    requireAuth?: boolean;
+    users?: Record<string, 'admin' | 'annotator' | 'reviewer' | 'viewer'>;
+    /** The PACS project SEGs are sent to (serve --stow-url). */
+    dicomweb?: ServerConfig['dicomweb'];
+  } = {},
 ): Promise<Served> {
   const dataDir = mkdtempSync(join(tmpdir(), 'medsam2-web-'));
   const tokens: Record<string, string> = {};
@@ -149,7 +154,13 @@ export async function serve(
     for (const [name, role] of Object.entries(opts.users)) tokens[name] = (await createUser(repo, name, role)).token;
     await repo.close();
   }
-  const s = await startServer({ ...defaultConfig(dataDir), port: 0, threads: 2, requireAuth: opts.requireAuth ?? false });
+  const s = await startServer({
+    ...defaultConfig(dataDir),
+    port: 0,
+    threads: 2,
+    requireAuth: opts.requireAuth ?? false,
+    ...(opts.dicomweb ? { dicomweb: opts.dicomweb } : {}),
+  });
   let stopped = false;
   const served: Served = {
     url: s.url,

@@ -2,8 +2,8 @@
  * The project pages' pure logic, without a browser: the review page's diff overlay (cross-checked
  * against the library's Dice on the shared CT-lesion reference mask), reading a version's label
  * map from the npz the server writes (voxel order byte-exact against src/io), the dashboard's
- * numbers, the interaction log's batching (nothing lost when a send fails), the routes and the
- * person-facing errors.
+ * numbers, the interaction log's batching (nothing lost when a send fails), the routes, the
+ * person-facing errors, and when Send to PACS is disabled and why.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { encodeNpzMask, parseNpzMask } from '../../src/io/npzCase.js';
 import { dice } from '../../src/metrics/dice.js';
 import { describeError } from '../../web/src/projects/actionableError.js';
+import { isDicomCase, NO_PACS, pacsSendBlocker } from '../../web/src/projects/dicomCase.js';
 import { busiestSlice, DIFF_BOTH, DIFF_ONLY_A, DIFF_ONLY_B, diceOf, diffCodes, sliceMaskOf } from '../../web/src/projects/diffOverlay.js';
 import { InteractionLog, type InteractionEvent } from '../../web/src/projects/interactionLog.js';
 import { labelMapFromNpz } from '../../web/src/projects/labelMapFile.js';
@@ -178,4 +179,20 @@ test('errors become one line and one action a person can take', () => {
   assert.equal(describeError(new ApiError('no project x', undefined, 404)).action, 'back');
   assert.match(describeError(new ApiError('x', undefined, 0)).message, /cannot be reached/);
   assert.equal(describeError(new Error('boom'), 'saving').message, 'saving failed: boom');
+});
+
+test('Send to PACS: only a DICOM case on a server with a PACS; otherwise the tooltip says why', () => {
+  const pacs = 'http://pacs:8042/dicom-web';
+  assert.equal(pacsSendBlocker({ sourceFormat: 'dicom-zip' }, pacs), null);
+  assert.equal(pacsSendBlocker({ sourceFormat: 'dicom-zip' }, null), NO_PACS);
+  assert.match(NO_PACS, /no PACS configured.*--stow-url/);
+  // A non-DICOM case says what its image is, PACS or not.
+  for (const p of [pacs, null]) {
+    assert.match(pacsSendBlocker({ sourceFormat: 'png' }, p) ?? '', /image is png: a DICOM SEG needs the DICOM series/);
+    assert.match(pacsSendBlocker({ sourceFormat: null }, p) ?? '', /image is not a DICOM series/);
+  }
+  assert.deepEqual(
+    ['dicom-zip', 'nifti', undefined].map((f) => isDicomCase({ sourceFormat: f })),
+    [true, false, false],
+  );
 });

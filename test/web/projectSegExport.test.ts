@@ -4,7 +4,12 @@
  * label version written through the API. The case page's Export offers "DICOM SEG" (a DICOM case)
  * and downloads the version as a SEG; the review page's Export defaults to DICOM SEG for it. Both
  * downloads, read back with our SEG reader on the series, equal the version voxel for voxel and
- * name the segment as the project's label.
+ * name the segment as the project's label. Then the case is accepted (API) and the dashboard's
+ * Export card exports round 1 as DICOM SEG: a server job followed to done, whose Download gives a
+ * zip holding the case's SEG (equal to the version) and its manifest. With Orthanc (the server's
+ * PACS, test/dicom/orthanc.ts), the dashboard's Send round to PACS and the review page's Send B to
+ * PACS each store a SEG of the version in the series' study there, and the review page lists both
+ * sends with the SOP Instance UIDs Orthanc holds.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -12,15 +17,17 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { zipSync } from 'fflate';
+import { unzipSync, zipSync } from 'fflate';
 import type { Browser, Page } from 'playwright-core';
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
-import { ROOT, openApp, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
+import { ROOT, openApp, serve, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
 import { caseShown } from './appDriver.js';
+import { type RunningOrthanc, skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
+import { jsonValue, searchInstances, searchSeries } from '../../src/io/dicomweb/client.js';
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -39,13 +46,18 @@ let browser: Browser;
 let caseName = '';
 let ct: Volume;
 let map: Uint8Array;
+let studyUid = '';
+let orthanc: RunningOrthanc | undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-projseg-'));
 
-async function api(method: string, path: string, body?: unknown): Promise<any> {
+async function api(method: string, path: string, body?: unknown, token?: string): Promise<any> {
   const bytes = body instanceof Uint8Array;
   const r = await fetch(server.url + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': bytes ? 'application/octet-stream' : 'application/json' }),
+    },
     body: body === undefined ? undefined : bytes ? body : JSON.stringify(body),
   });
   const text = await r.text();
@@ -59,6 +71,7 @@ serverAndBrowser(
     server = s;
     browser = b;
     const series = seriesWithUids(SERIES);
+    studyUid = series.studyUid;
     const members: Record<string, Uint8Array> = {};
     for (const f of series.files) members[`ct/${f.split('/').pop()}`] = readFileSync(f);
     ct = await readVolume(series.dir);
@@ -76,7 +89,17 @@ serverAndBrowser(
       labelsRle: { dims: ct.dims, rle: encodeRle(map, nz * ny, nx) },
     });
   },
-  { tearDown: () => rmSync(tmp, { recursive: true, force: true }) },
+  {
+    setUp: async () => {
+      if (!skipWithoutOrthanc()) orthanc = await startOrthanc();
+    },
+    // rex reviews (the local admin saved the version and submits it, and may not review its own work).
+    start: () => serve({ users: { rex: 'reviewer' }, ...(orthanc ? { dicomweb: { stowUrl: orthanc.dicomweb } } : {}) }),
+    tearDown: async () => {
+      await orthanc?.stop();
+      rmSync(tmp, { recursive: true, force: true });
+    },
+  },
 );
 
 /** Clicks `button` and reads the download it starts as a SEG on the series grid. */
@@ -115,5 +138,125 @@ test("a DICOM project case: the case page's and review page's Export give the ve
   assert.deepEqual(fromReview.labels, ['liver']);
   assert.equal(fromReview.wrong, 0, `${fromReview.wrong} voxels of the review page's SEG differ from version 0`);
   await shot(rev.page, 'projseg-2-review-export');
+  assert.deepEqual(rev.errors, []);
+});
+
+/** Submits the case and has rex accept it (once: the export and the round send need it accepted). */
+let accepted: Promise<void> | undefined;
+function acceptCase(): Promise<void> {
+  const c = encodeURIComponent(caseName);
+  accepted ??= (async () => {
+    await api('POST', `/projects/${P}/cases/${c}/submit`);
+    await api('PUT', `/projects/${P}/members/rex`, { role: 'reviewer' });
+    await api('POST', `/projects/${P}/cases/${c}/review`, { verdict: 'accept' }, server.tokens.rex);
+  })();
+  return accepted;
+}
+
+async function dashboard(): Promise<{ page: Page; errors: string[] }> {
+  const d = await openApp(browser, server.url, `/projects.html#/p/${P}`);
+  await d.page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 60_000 });
+  assert.equal(await d.page.evaluate(() => document.body.dataset.pageState), 'ready', (await d.page.textContent('#message')) ?? '');
+  return d;
+}
+
+test("the dashboard's Export card: a 409 in the message bar before any case is accepted; then round 1 as DICOM SEG through a job, downloaded as a zip holding the accepted version's SEG", {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const { page, errors } = await dashboard();
+  if (!accepted) {
+    // Before the case is accepted the round has nothing to export: the server's 409 in the message bar, one line.
+    await page.click('#export-start');
+    await page.waitForSelector('#message[data-kind="error"]:not([hidden])', { timeout: 30_000 });
+    assert.match((await page.textContent('#message-text')) ?? '', /^round 1 of clinic has no accepted case$/);
+    assert.ok(!(await page.isDisabled('#export-start')), 'Export can be tried again');
+    await acceptCase();
+    await page.reload();
+    await page.waitForFunction(() => document.body.dataset.pageState === 'ready', undefined, { timeout: 60_000 });
+  }
+  assert.deepEqual(await page.locator('#export-format option').evaluateAll((os: any[]) => os.map((o) => o.value)), [
+    'medsam2-npz',
+    'nifti',
+    'dicom-seg',
+  ]);
+  assert.equal(await page.inputValue('#export-round'), '1');
+  await page.selectOption('#export-format', 'dicom-seg');
+  await page.click('#export-start');
+  await page.waitForFunction(
+    () =>
+      /done|failed|cancelled/.test(document.getElementById('export-state')?.dataset.status ?? '') ||
+      document.body.dataset.pageState === 'error',
+    undefined,
+    { timeout: 120_000 },
+  );
+  assert.equal(await page.getAttribute('#export-state', 'data-status'), 'done', (await page.textContent('#message')) ?? '');
+  assert.match((await page.textContent('#export-state')) ?? '', /round 1, dicom-seg: done — 2 files/);
+  await shot(page, 'projseg-3-dashboard-export');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#export-download')]);
+  assert.equal(download.suggestedFilename(), `${P}-round1-dicom-seg.zip`);
+  const path = join(tmp, download.suggestedFilename());
+  await download.saveAs(path);
+  const files = unzipSync(new Uint8Array(readFileSync(path)));
+  const root = `${P}-round1`;
+  assert.deepEqual(Object.keys(files).sort(), [`${root}/${caseName}.seg.dcm`, `${root}/manifest.json`].sort());
+  const manifest = JSON.parse(new TextDecoder().decode(files[`${root}/manifest.json`]));
+  assert.deepEqual(
+    manifest.cases.map((x: { case: string; acceptedVersion: number }) => [x.case, x.acceptedVersion]),
+    [[caseName, 0]],
+  );
+  const seg = readSeg({ name: 'export.seg.dcm', bytes: files[`${root}/${caseName}.seg.dcm`]! }, ct);
+  assert.deepEqual(
+    seg.segments.map((x) => x.label),
+    ['liver'],
+  );
+  const m = seg.mask(1);
+  let wrong = 0;
+  for (let i = 0; i < m.length; i++) if (m[i] !== map[i]) wrong++;
+  assert.equal(wrong, 0, `${wrong} voxels of the exported SEG differ from the accepted version`);
+  assert.match((await page.textContent('#message')) ?? '', /downloaded clinic-round1-dicom-seg\.zip/);
+  assert.deepEqual(errors, []);
+});
+
+test('Send to PACS from the dashboard (the round) and the review page (version B): SEGs in Orthanc, the sends listed on the case', {
+  skip: skip || skipWithoutOrthanc(),
+  timeout: 300_000,
+}, async () => {
+  await acceptCase();
+  const pacs = orthanc!.dicomweb;
+  const segSeries = async () => (await searchSeries(pacs, studyUid, { Modality: 'SEG' })).map((x) => jsonValue(x, '0020000E')!);
+  const { page, errors } = await dashboard();
+  assert.ok(!(await page.isDisabled('#send-round-pacs')));
+  assert.match((await page.getAttribute('#send-round-pacs', 'title')) ?? '', new RegExp(`at ${pacs}`));
+  await page.click('#send-round-pacs');
+  await page.waitForSelector('#message:not([hidden])', { timeout: 60_000 });
+  assert.equal(await page.textContent('#message-text'), `sent 1 DICOM SEG of round 1 to the PACS at ${pacs}`);
+  assert.equal((await segSeries()).length, 1, 'Orthanc holds the round send');
+  await shot(page, 'projseg-4-dashboard-sent-to-pacs');
+  assert.deepEqual(errors, []);
+
+  const c = encodeURIComponent(caseName);
+  const rev = await openApp(browser, server.url, `/projects.html#/p/${P}/review/${c}`);
+  await rev.page.waitForFunction(() => /ready|error/.test(document.body.dataset.pageState ?? ''), undefined, { timeout: 180_000 });
+  assert.equal(await rev.page.evaluate(() => document.body.dataset.pageState), 'ready', (await rev.page.textContent('#message')) ?? '');
+  assert.equal(await rev.page.locator('#pacs-sends li').count(), 1, 'the round send is listed on the case');
+  assert.ok(!(await rev.page.isDisabled('#review-send-pacs')));
+  await rev.page.click('#review-send-pacs');
+  await rev.page.waitForFunction(() => document.querySelectorAll('#pacs-sends li').length === 2, undefined, { timeout: 60_000 });
+  const series = await segSeries();
+  assert.equal(series.length, 2, 'Orthanc holds both sends');
+  const sops = (await Promise.all(series.map((u) => searchInstances(pacs, studyUid, u)))).flat().map((x) => jsonValue(x, '00080018')!);
+  const listed = await rev.page.locator('#pacs-sends li').allTextContents();
+  for (const sop of sops)
+    assert.ok(
+      listed.some((l) => l.includes(sop)),
+      `SOP ${sop} in Orthanc is listed: ${listed.join(' | ')}`,
+    );
+  assert.match(listed[1]!, /^v0 by local, /);
+  assert.match(
+    (await rev.page.textContent('#message-text')) ?? '',
+    new RegExp(`sent v0 to the PACS at ${pacs} as SEG (${sops.map((x) => x.replace(/\./g, '\\.')).join('|')})$`),
+  );
+  await shot(rev.page, 'projseg-5-review-sent-to-pacs');
   assert.deepEqual(rev.errors, []);
 });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { MedsamError } from '../../common/errors.js';
+import { parseDicomwebUrl } from '../../io/dicomweb/client.js';
 import { resolveModel } from '../../models/registry.js';
 import { parsePositiveInt } from '../parseArgs.js';
 
@@ -22,6 +23,7 @@ interface ServeFlags {
   idleTimeout?: string;
   rateLimit?: string;
   maxJsonBytes?: string;
+  stowUrl?: string;
 }
 
 function parsePort(text: string): number {
@@ -29,6 +31,21 @@ function parsePort(text: string): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535)
     throw new MedsamError(`--port ${text} is not a port number`, 'give 0..65535 (0 picks a free port)');
   return n;
+}
+
+/**
+ * --stow-url: the DICOMweb root the project pages' Send to PACS stores SEGs at (http(s):// or
+ * dicomweb(s)://, no /studies part); its Authorization header comes from the environment so no
+ * secret shows in the process list.
+ */
+export function stowConfig(url: string, authorization?: string): { stowUrl: string; authorization?: string } {
+  const t = parseDicomwebUrl(url);
+  if (t.study)
+    throw new MedsamError(
+      `--stow-url ${url} names a study`,
+      'give the DICOMweb service root, e.g. http://pacs:8042/dicom-web (SEGs go into their source study)',
+    );
+  return { stowUrl: t.base, ...(authorization?.trim() ? { authorization: authorization.trim() } : {}) };
 }
 
 export async function runServe(flags: ServeFlags): Promise<void> {
@@ -77,6 +94,8 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     if (typeof v === 'string') L[key] = parsePositiveInt(`--${flag.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`, v);
   }
 
+  if (flags.stowUrl !== undefined) config.dicomweb = stowConfig(flags.stowUrl, process.env.MEDSAM2_STOW_AUTHORIZATION);
+
   const server = await startServer(config);
   const authLine = server.authRequired
     ? `auth: required — send "Authorization: Bearer <token>"; create a token with: medsam2 users add NAME --role annotator --data-dir ${dataDir}`
@@ -119,5 +138,9 @@ export function addServeCommand(program: Command): void {
     .option('--idle-timeout <seconds>', 'seconds before an idle session leaves memory (its state stays on disk)')
     .option('--rate-limit <n>', 'requests per minute per user on upload/prompt/propagate/jobs')
     .option('--max-json-bytes <n>', 'largest JSON request body')
+    .option(
+      '--stow-url <url>',
+      "the PACS (DICOMweb root) project cases' DICOM SEGs are sent to; Authorization header from $MEDSAM2_STOW_AUTHORIZATION",
+    )
     .action(async (flags: ServeFlags) => runServe(flags));
 }

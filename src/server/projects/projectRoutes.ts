@@ -2,10 +2,11 @@ import { join } from 'node:path';
 import { createReadStream, readFileSync, rmSync } from 'node:fs';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { MedsamError } from '../../common/errors.js';
-import { buildSeg } from '../../io/dicom/segWrite.js';
+import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
 import { measureWork } from '../../projects/activeTime.js';
-import { projectSegments, segSourceProblem } from '../../projects/exportRound.js';
+import { segSourceProblem } from '../../projects/exportRound.js';
+import { type PacsSend, pacsSends, recordPacsSend } from '../../projects/pacsSends.js';
 import { ProjectError } from '../../projects/projectErrors.js';
 import { ProjectService } from '../../projects/projectService.js';
 import { buildReport } from '../../projects/report.js';
@@ -23,6 +24,8 @@ import { SqlRepository } from '../store/sqlRepository.js';
 import { sendDisplayVolume } from '../uploads/displayRoute.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import type { WorkQueue } from '../workQueue.js';
+import { caseSeg } from './caseSeg.js';
+import { type PacsTarget, pacsTarget, requirePacs, stowToPacs } from './pacs.js';
 import { ProjectJobs, type ExportRequest, type PreAnnotateRequest, type ProjectJobView } from './projectJobs.js';
 import { projectRoutes as S, projectShared } from './projectSchemas.js';
 import { uploadCaseLoader, uploadIdOf, uploadSource } from './uploadCases.js';
@@ -290,6 +293,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
         members: (await svc.repo.members(project.id)).map((m) => ({ name: m.name, role: m.role })),
         counts: { byStatus: countBy(cases, (c) => c.state), byPerson },
         rounds: [...new Set(cases.map((c) => c.round))].sort((a, b) => a - b),
+        pacs: pacsTarget(config)?.shown ?? null,
         myRole: role,
       };
     }),
@@ -431,6 +435,8 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       return {
         case: caseView(c, (id === null ? undefined : await repo.upload(id))?.format ?? null),
         versions: (await svc.repo.versions(c.id)).map(versionView),
+        pacs: pacsTarget(config)?.shown ?? null,
+        pacsSends: await pacsSends(svc.repo, c.id),
         interactions: {
           count: all.interactions,
           activeSeconds: Object.values(byPerson).reduce((s, m) => s + m.activeSeconds, 0),
@@ -482,23 +488,11 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const { volume } = await caseVolume(c);
       const format = (req.query as { format: 'nifti' | 'nrrd' | 'npz' | 'dicom-seg' }).format;
       if (format === 'dicom-seg') {
-        const problem = segSourceProblem(volume);
-        if (problem)
-          throw new HttpError(
-            409,
-            `case ${c.name} cannot be a DICOM SEG: ${problem.why}`,
-            problem.fix.replace('medsam2-npz', 'nrrd or npz'),
-          );
-        const bytes = buildSeg(labelMapVolume(labels, volume), volume, {
-          algorithmName: project.model,
-          algorithmVersion: project.modelVersion,
-          segments: projectSegments(project.labels, labels),
-          seriesDescription: `${project.name} ${c.name} v${version.version}`.slice(0, 64),
-        });
+        const seg = caseSeg(project, c, version.version, labels, volume);
         return reply
           .type('application/dicom')
           .header('content-disposition', `attachment; filename="${c.name}-v${version.version}.seg.dcm"`)
-          .send(Buffer.from(bytes));
+          .send(Buffer.from(seg.bytes));
       }
       const ext = { nifti: 'nii.gz', nrrd: 'nrrd', npz: 'npz' }[format];
       const tmp = blobs.tempPath(`.${ext}`);
@@ -511,6 +505,77 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       } finally {
         rmSync(tmp, { force: true });
       }
+    }),
+  );
+
+  /** STOWs a version's SEG to the PACS and records the send on the case; a refusal (502) records nothing. */
+  const sendVersion = async (
+    pacs: PacsTarget,
+    p: Principal,
+    project: Project,
+    c: CaseRow,
+    version: number,
+    labels: Uint8Array,
+    volume: Volume,
+    context = '',
+  ): Promise<PacsSend> => {
+    const seg = caseSeg(project, c, version, labels, volume);
+    await stowToPacs(pacs, seg.bytes, seg.studyInstanceUid, `the SEG of case ${c.name} v${version}${context}`);
+    return recordPacsSend(svc.repo, c.id, {
+      version,
+      sentBy: p.name,
+      pacs: pacs.shown,
+      studyInstanceUid: seg.studyInstanceUid,
+      seriesInstanceUid: seg.seriesInstanceUid,
+      sopInstanceUid: seg.sopInstanceUid,
+    });
+  };
+
+  app.post(
+    '/projects/:name/cases/:case/versions/:v/send-to-pacs',
+    { schema: S.sendToPacs },
+    h(async (req) => {
+      const { project } = await memberProject(req.principal, params(req).name);
+      await require(project, req.principal, ['reviewer']);
+      const pacs = requirePacs(config);
+      const { labels, case: c, version } = await svc.mask(project, params(req).case, params(req).v);
+      const { volume } = await caseVolume(c);
+      return sendVersion(pacs, req.principal, project, c, version.version, labels, volume);
+    }),
+  );
+
+  app.post(
+    '/projects/:name/send-to-pacs',
+    { schema: S.sendRoundToPacs },
+    h(async (req) => {
+      const { project } = await memberProject(req.principal, params(req).name);
+      await require(project, req.principal, ['reviewer']);
+      const pacs = requirePacs(config);
+      const round = (req.body as { round: number }).round;
+      const accepted = await svc.repo.listCases(project.id, { round, state: 'accepted' });
+      if (accepted.length === 0)
+        throw new HttpError(409, `round ${round} of ${project.name} has no accepted case`, 'review and accept cases first');
+      // Each accepted case's accepted (head) version; cases that are not DICOM series are skipped with why, as in a dicom-seg export.
+      const sent: (PacsSend & { case: string })[] = [];
+      const skipped: { case: string; why: string }[] = [];
+      for (const c of accepted) {
+        const { labels, version } = await svc.mask(project, c.name);
+        const { volume } = await caseVolume(c);
+        const problem = segSourceProblem(volume);
+        if (problem) {
+          skipped.push({ case: c.name, why: problem.why });
+          continue;
+        }
+        const after = sent.length ? ` (${sent.length} case${sent.length === 1 ? ' was' : 's were'} sent before it)` : '';
+        sent.push({ case: c.name, ...(await sendVersion(pacs, req.principal, project, c, version.version, labels, volume, after)) });
+      }
+      if (sent.length === 0)
+        throw new HttpError(
+          409,
+          `round ${round} of ${project.name} has no accepted case from a DICOM series (${skipped.map((x) => x.case).join(', ')})`,
+          'a DICOM SEG references its source series: only cases added from a DICOM series can go to the PACS',
+        );
+      return { round, pacs: pacs.shown, sent, skipped };
     }),
   );
 

@@ -71,6 +71,21 @@ export const projectShared = [
     },
   },
   {
+    $id: 'PacsSend',
+    type: 'object',
+    additionalProperties: false,
+    required: ['version', 'sentBy', 'sentAt', 'pacs', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'],
+    properties: {
+      version: { type: 'integer', description: 'the label version sent' },
+      sentBy: { type: 'string' },
+      sentAt: { type: 'string' },
+      pacs: { type: 'string', description: "the PACS's DICOMweb root (the server's --stow-url, no credentials)" },
+      studyInstanceUid: { type: 'string', description: "the source series' study, where the SEG was stored" },
+      seriesInstanceUid: { type: 'string', description: 'the SEG series' },
+      sopInstanceUid: { type: 'string', description: 'the SEG instance' },
+    },
+  },
+  {
     $id: 'LabelVersion',
     type: 'object',
     additionalProperties: false,
@@ -165,6 +180,7 @@ export const projectRoutes = {
             },
           },
           rounds: { type: 'array', items: { type: 'integer' } },
+          pacs: { type: ['string', 'null'], description: 'the PACS Send to PACS stores at (null: none configured on this server)' },
           myRole: { type: ['string', 'null'], description: "the caller's role in the project" },
         },
       },
@@ -278,6 +294,8 @@ export const projectRoutes = {
         properties: {
           case: ref('ProjectCase'),
           versions: { type: 'array', items: ref('LabelVersion') },
+          pacs: { type: ['string', 'null'], description: 'the PACS Send to PACS stores at (null: none configured on this server)' },
+          pacsSends: { type: 'array', items: ref('PacsSend'), description: "the case's versions sent to a PACS, oldest first" },
           interactions: {
             type: 'object',
             additionalProperties: false,
@@ -335,6 +353,65 @@ export const projectRoutes = {
       },
     },
     response: { 200: binary, ...errors },
+  },
+  sendToPacs: {
+    tags,
+    summary: "Send a DICOM case's label version to the server's PACS as a DICOM SEG (STOW-RS; reviewers)",
+    description:
+      "The SEG the version download gives (?format=dicom-seg), stored into the source series' study at the PACS the server was started with (--stow-url); the send is recorded on the case (GET …/cases/{case} pacsSends). 409: the case is not a DICOM series, or no PACS is configured; 502: the PACS refused the SEG or cannot be reached.",
+    params: {
+      type: 'object',
+      required: ['name', 'case', 'v'],
+      properties: { name: nameField, case: caseField, v: int(0) },
+    },
+    response: { 200: ref('PacsSend'), ...errors },
+  },
+  sendRoundToPacs: {
+    tags,
+    summary: "Send a round's accepted labels to the server's PACS as DICOM SEGs (STOW-RS; reviewers)",
+    description:
+      'One SEG per accepted case from a DICOM series (its accepted version), as POST …/versions/{v}/send-to-pacs does, each recorded on its case; other cases are listed under skipped with why. 409: no accepted DICOM case, or no PACS configured; 502: the PACS refused a SEG or cannot be reached (the cases sent before it stay sent and recorded).',
+    params: projectParams,
+    body: { type: 'object', required: ['round'], additionalProperties: false, properties: { round: int(1) } },
+    response: {
+      200: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['round', 'pacs', 'sent', 'skipped'],
+        properties: {
+          round: { type: 'integer' },
+          pacs: { type: 'string' },
+          sent: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['case', 'version', 'sentBy', 'sentAt', 'pacs', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'],
+              properties: {
+                case: { type: 'string' },
+                version: { type: 'integer' },
+                sentBy: { type: 'string' },
+                sentAt: { type: 'string' },
+                pacs: { type: 'string' },
+                studyInstanceUid: { type: 'string' },
+                seriesInstanceUid: { type: 'string' },
+                sopInstanceUid: { type: 'string' },
+              },
+            },
+          },
+          skipped: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['case', 'why'],
+              properties: { case: { type: 'string' }, why: { type: 'string' } },
+            },
+          },
+        },
+      },
+      ...errors,
+    },
   },
   session: {
     tags,

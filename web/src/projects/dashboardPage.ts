@@ -1,8 +1,10 @@
 /**
  * #/p/NAME — the project dashboard: progress by status (counts and a bar), by person (annotators ×
- * status), rounds, members, the report page, and pre-annotation as a server job with progress.
+ * status), rounds, members, the report page, pre-annotation as a server job with progress, and the
+ * Export card (a round's accepted cases as a zip, or to the PACS as DICOM SEGs: exportCard.ts).
  */
 import { h, table } from './dom.js';
+import { exportCard } from './exportCard.js';
 import type { PageContext } from './pageContext.js';
 import type { ProjectDetail } from './projectApi.js';
 import { personTable, STATUS_LABEL, statusSegments } from './progressModel.js';
@@ -96,10 +98,16 @@ const lastJob = new Map<string, { id: string; status: string; progress: number; 
 
 export async function renderDashboard(ctx: PageContext, project: string, stale: () => boolean): Promise<() => void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const stop = () => clearTimeout(timer);
+  let stopExport = () => {};
+  const stop = () => {
+    clearTimeout(timer);
+    stopExport();
+  };
   const d = await ctx.api.project(project);
   if (stale()) return stop;
   const p = d.project;
+  const exporting = exportCard(ctx, project, d, stale);
+  stopExport = exporting.stop;
 
   const source = h(
     'select',
@@ -180,7 +188,7 @@ export async function renderDashboard(ctx: PageContext, project: string, stale: 
       h('a', { class: 'button', href: routeHash({ page: 'reviews', project }) }, 'Review →'),
       report,
     ),
-    h('div', { class: 'cards' }, statusBlock(d), personBlock(d)),
+    h('div', { class: 'cards' }, statusBlock(d), personBlock(d), exporting.card),
     h(
       'div',
       { class: 'cards' },

@@ -5,6 +5,8 @@
 import { Api, type SessionView } from '../api.js';
 import type { InteractionEvent } from './interactionLog.js';
 
+export { isDicomCase, NO_PACS, pacsSendBlocker } from './dicomCase.js';
+
 export interface LabelDefView {
   value: number;
   name: string;
@@ -24,6 +26,9 @@ export interface ProjectDetail {
   members: { name: string; role: string }[];
   counts: { byStatus: Record<string, number>; byPerson: Record<string, Record<string, number>> };
   rounds: unknown;
+  /** The PACS Send to PACS stores at (the server's --stow-url); null when none is configured. */
+  pacs?: string | null;
+  myRole?: string | null;
 }
 
 export interface CaseView {
@@ -44,10 +49,12 @@ export interface CaseView {
 export const LABEL_MAP_FORMATS = { nifti: 'nii.gz', nrrd: 'nrrd', npz: 'npz', 'dicom-seg': 'seg.dcm' } as const;
 export type LabelMapFormat = keyof typeof LABEL_MAP_FORMATS;
 
-/** Whether a case's image is a DICOM series (so its label versions can be a DICOM SEG referencing it). */
-export function isDicomCase(c: CaseView): boolean {
-  return c.sourceFormat === 'dicom-zip';
-}
+/** The round exports of POST /projects/{name}/export (a zip of the round's accepted cases), with what each holds. */
+export const ROUND_EXPORT_FORMATS: [string, string][] = [
+  ['medsam2-npz', 'MedSAM2 npz (imgs + gts per case)'],
+  ['nifti', 'NIfTI, nnU-Net layout (imagesTr, labelsTr)'],
+  ['dicom-seg', 'DICOM SEG (cases from a DICOM series)'],
+];
 
 export interface VersionView {
   version: number;
@@ -58,9 +65,22 @@ export interface VersionView {
   [k: string]: unknown;
 }
 
+/** A label version sent to the PACS as a DICOM SEG (recorded on the case by the server). */
+export interface PacsSendView {
+  version: number;
+  sentBy: string;
+  sentAt: string;
+  pacs: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  sopInstanceUid: string;
+}
+
 export interface CaseDetail {
   case: CaseView;
   versions: VersionView[];
+  pacs?: string | null;
+  pacsSends?: PacsSendView[];
   [k: string]: unknown;
 }
 
@@ -174,6 +194,30 @@ export class ProjectApi extends Api {
 
   preAnnotate(project: string, source: string): Promise<{ jobId: string }> {
     return this.json('POST', `${this.p(project)}/pre-annotate`, { source });
+  }
+
+  /** Starts the export of a round's accepted cases as a server job; its zip is at jobResult(jobId) once done. */
+  exportRound(project: string, round: number, format: string): Promise<{ jobId: string }> {
+    return this.json('POST', `${this.p(project)}/export`, { round, format });
+  }
+
+  async jobResult(id: string): Promise<{ blob: Blob; fileName: string }> {
+    const res = await this.send('GET', `/jobs/${encodeURIComponent(id)}/result`);
+    const name = /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1];
+    return { blob: await res.blob(), fileName: name ?? `export-${id.slice(0, 8)}.zip` };
+  }
+
+  /** Stores a version's DICOM SEG at the server's PACS (STOW-RS); the send as the case records it. */
+  sendToPacs(project: string, caseName: string, version: number): Promise<PacsSendView> {
+    return this.json('POST', `${this.c(project, caseName)}/versions/${version}/send-to-pacs`);
+  }
+
+  /** Sends every accepted DICOM case of a round to the PACS (its accepted version); the others come back as skipped. */
+  sendRoundToPacs(
+    project: string,
+    round: number,
+  ): Promise<{ pacs: string; sent: (PacsSendView & { case: string })[]; skipped: { case: string; why: string }[] }> {
+    return this.json('POST', `${this.p(project)}/send-to-pacs`, { round });
   }
 
   job(id: string): Promise<JobView> {

@@ -3,7 +3,8 @@
  * over the image (version picker), a diff overlay between two versions (only in A red, only in B
  * blue, in both yellow: the viewer's object colours 1-3) with the server's DSC / volume change,
  * Accept / Return with a comment, and Export of version B (NIfTI, NRRD, npz; DICOM SEG with the
- * project's labels when the case's image is a DICOM series).
+ * project's labels when the case's image is a DICOM series), and Send B to PACS for such a case
+ * (the server's PACS; the sends recorded on the case listed under it).
  */
 import { cssColour } from '../colours.js';
 import { Viewer } from '../viewer.js';
@@ -12,7 +13,7 @@ import { downloadBlob } from '../download.js';
 import { h, table, timeAgo } from './dom.js';
 import { labelMapFromNpz } from './labelMapFile.js';
 import type { PageContext } from './pageContext.js';
-import { type CaseDetail, type DiffView, isDicomCase, type LabelMapFormat } from './projectApi.js';
+import { type CaseDetail, type DiffView, isDicomCase, type LabelMapFormat, type PacsSendView, pacsSendBlocker } from './projectApi.js';
 import { STATUS_LABEL } from './progressModel.js';
 import { routeHash } from './router.js';
 
@@ -156,6 +157,31 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
     }
   });
 
+  // Send to PACS: a DICOM case's version B as a SEG at the server's PACS; disabled, with why, otherwise.
+  const pacsButton = h('button', { id: 'review-send-pacs' }, 'Send B to PACS');
+  const blocker = pacsSendBlocker(c, detail.pacs);
+  pacsButton.disabled = blocker !== null;
+  pacsButton.title = blocker ?? `Store version B as a DICOM SEG in its study at ${detail.pacs}`;
+  const sendLine = (x: PacsSendView) =>
+    h(
+      'li',
+      { title: `series ${x.seriesInstanceUid} at ${x.pacs}` },
+      `v${x.version} by ${x.sentBy}, ${timeAgo(x.sentAt)} — SOP ${x.sopInstanceUid}`,
+    );
+  const sends = h('ul', { id: 'pacs-sends', class: 'muted' }, ...(detail.pacsSends ?? []).map(sendLine));
+  pacsButton.addEventListener('click', async () => {
+    pacsButton.disabled = true;
+    try {
+      const x = await ctx.api.sendToPacs(project, caseName, Number(pickB.value));
+      sends.append(sendLine(x));
+      ctx.info(`sent v${x.version} to the PACS at ${x.pacs} as SEG ${x.sopInstanceUid}`);
+    } catch (e) {
+      ctx.fail(e, 'sending to the PACS');
+    } finally {
+      pacsButton.disabled = blocker !== null;
+    }
+  });
+
   ctx.root.replaceChildren(
     h('h1', {}, `Review ${caseName}`),
     h(
@@ -179,6 +205,8 @@ export async function renderReview(ctx: PageContext, project: string, caseName: 
         h('label', { class: 'row' }, 'Opacity', opacity),
         h('h2', {}, 'Export'),
         h('div', { class: 'row' }, exportFormat, exportButton),
+        h('div', { class: 'row' }, pacsButton),
+        sends,
         h('h2', {}, 'Verdict'),
         comment,
         h('div', { class: 'row' }, accept, ret),

@@ -1,0 +1,196 @@
+/**
+ * Send to PACS against a real Orthanc on 127.0.0.1 (test/dicom/orthanc.ts): the server started
+ * with `dicomweb.stowUrl` = Orthanc's DICOMweb root, a project with a DICOM case (6 slices of the
+ * shared CT series given UIDs by dcmodify, also stored in Orthanc as the PACS would hold it) and a
+ * PNG case, label versions written through the API (no model run). An annotator may not send
+ * (403); the reviewer sends v0 of the DICOM case and Orthanc then holds one SEG series in the
+ * source study (QIDO), whose instance (WADO) our SEG reader puts back on the series voxel for
+ * voxel, referencing the source series; the send is recorded on the case (who, version, UIDs).
+ * The round send stores the accepted version and skips the PNG case with why; the PNG case alone
+ * is a 409. With Orthanc stopped a send is a 502 naming the PACS in one line and nothing is
+ * recorded.
+ */
+import '../helpers/nodePlatform.js';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { zipSync } from 'fflate';
+import { PNG } from 'pngjs';
+import { readSeg } from '../../src/io/dicom/segRead.js';
+import { jsonValue, retrieveSeries, searchInstances, searchSeries, storeInstances } from '../../src/io/dicomweb/client.js';
+import { readVolume } from '../../src/io/readVolume.js';
+import { stowConfig } from '../../src/cli/commands/serve.js';
+import { defaultConfig } from '../../src/server/config.js';
+import type { HttpError } from '../../src/server/httpError.js';
+import { pacsTarget, stowToPacs } from '../../src/server/projects/pacs.js';
+import { encodeRle } from '../../src/server/rle.js';
+import { seriesWithUids, skipWithoutTools } from '../dicom/dicomTools.js';
+import { skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
+import { ROOT } from '../helpers/cli.js';
+import { call, type Res, startTestServer } from './harness.js';
+
+const SERIES = join(ROOT, '../shared/data/dicom/ct-series');
+const skip = (!existsSync(SERIES) && `../shared/data/dicom is absent (${SERIES})`) || skipWithoutTools('dcmodify') || skipWithoutOrthanc();
+if (skip) process.stdout.write(`# skipping the project Send to PACS test: ${skip}\n`);
+
+const why = (r: Res): string => (r.status >= 400 ? JSON.stringify(r.body) : `${r.status}`);
+
+function tinyPng(): Uint8Array {
+  const png = new PNG({ width: 16, height: 12 });
+  for (let i = 0; i < png.data.length; i += 4) png.data.fill(i % 251, i, i + 3).fill(255, i + 3, i + 4);
+  return new Uint8Array(PNG.sync.write(png));
+}
+
+test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on its series, recorded on the case; round send; PACS down is a 502', {
+  skip,
+  timeout: 300_000,
+}, async () => {
+  const orthanc = await startOrthanc();
+  const src = seriesWithUids(SERIES, 6);
+  let s: Awaited<ReturnType<typeof startTestServer>> | undefined;
+  try {
+    await storeInstances(
+      orthanc.dicomweb,
+      src.files.map((f) => new Uint8Array(readFileSync(f))),
+    );
+    s = await startTestServer({ requireAuth: true, dicomweb: { stowUrl: orthanc.dicomweb } });
+    const url = s.url;
+    const boss = await s.user('boss', 'admin');
+    const ann = await s.user('ann', 'annotator');
+    const ok = async (token: string, method: string, path: string, body?: unknown, status = 200) => {
+      const r = await call(url, method, path, { token, body });
+      assert.equal(r.status, status, `${method} ${path}: ${why(r)}`);
+      return r.body;
+    };
+    const members: Record<string, Uint8Array> = {};
+    for (const f of src.files) members[`ct/${f.split('/').pop()}`] = readFileSync(f);
+    const dicom = await ok(boss, 'POST', '/uploads?name=ct.zip', zipSync(members, { level: 1 }), 201);
+    const pic = await ok(boss, 'POST', '/uploads?name=pic.png', tinyPng(), 201);
+    await ok(boss, 'POST', '/projects', { name: 'pacs', labels: [{ value: 1, name: 'liver', colour: '#dd8844' }] }, 201);
+    await ok(boss, 'PUT', '/projects/pacs/members/ann', { role: 'annotator' });
+    const [ctCase, picCase] = (await ok(boss, 'POST', '/projects/pacs/cases', { uploadIds: [dicom.id, pic.id], mode: 'manual' }, 201)).map(
+      (c: { name: string }) => c.name,
+    ) as [string, string];
+    const C = (name: string) => `/projects/pacs/cases/${encodeURIComponent(name)}`;
+    assert.equal((await ok(ann, 'GET', '/projects/pacs')).pacs, orthanc.dicomweb, 'the dashboard learns the PACS');
+
+    const ct = await readVolume(src.dir);
+    const [nx, ny, nz] = ct.dims;
+    assert.equal(nz, 6);
+    const map = new Uint8Array(nx * ny * nz);
+    for (let z = 2; z <= 4; z++) for (let y = 199; y <= 374; y++) for (let x = 107; x <= 278; x++) map[z * nx * ny + y * nx + x] = 1;
+    const save = async (name: string, dims: number[], m: Uint8Array) => {
+      await ok(ann, 'POST', `${C(name)}/claim`);
+      await ok(
+        ann,
+        'POST',
+        `${C(name)}/versions`,
+        { baseVersion: -1, labelsRle: { dims, rle: encodeRle(m, dims[2]! * dims[1]!, dims[0]!) } },
+        201,
+      );
+      await ok(ann, 'POST', `${C(name)}/submit`);
+    };
+    await save(ctCase, ct.dims, map);
+    await save(picCase, [16, 12, 1], new Uint8Array(16 * 12).fill(1, 20, 60));
+
+    // ---- one version: annotators may not send; the reviewer's send lands in the source study ----
+    const denied = await call(url, 'POST', `${C(ctCase)}/versions/0/send-to-pacs`, { token: ann });
+    assert.equal(denied.status, 403, why(denied));
+    const sent = await ok(boss, 'POST', `${C(ctCase)}/versions/0/send-to-pacs`);
+    assert.equal(sent.version, 0);
+    assert.equal(sent.sentBy, 'boss');
+    assert.equal(sent.studyInstanceUid, src.studyUid);
+    const segs = await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' });
+    assert.deepEqual(
+      segs.map((x) => jsonValue(x, '0020000E')),
+      [sent.seriesInstanceUid],
+      'Orthanc holds the one SEG series in the source study',
+    );
+    const instances = await searchInstances(orthanc.dicomweb, src.studyUid, sent.seriesInstanceUid);
+    assert.deepEqual(
+      instances.map((x) => jsonValue(x, '00080018')),
+      [sent.sopInstanceUid],
+    );
+    const [stored] = await retrieveSeries(orthanc.dicomweb, src.studyUid, sent.seriesInstanceUid);
+    const seg = readSeg(stored!, ct);
+    assert.equal(seg.referencedSeriesUid, src.seriesUid);
+    assert.deepEqual(
+      seg.segments.map((x) => x.label),
+      ['liver'],
+    );
+    const back = seg.mask(1);
+    let wrong = 0;
+    for (let i = 0; i < back.length; i++) if (back[i] !== map[i]) wrong++;
+    assert.equal(wrong, 0, `${wrong} voxels of the SEG in Orthanc differ from version 0`);
+
+    const detail = await ok(ann, 'GET', C(ctCase));
+    assert.equal(detail.pacs, orthanc.dicomweb);
+    assert.deepEqual(
+      detail.pacsSends.map((x: Record<string, unknown>) => [x.version, x.sentBy, x.pacs, x.sopInstanceUid, x.seriesInstanceUid]),
+      [[0, 'boss', orthanc.dicomweb, sent.sopInstanceUid, sent.seriesInstanceUid]],
+    );
+    assert.equal(detail.pacsSends[0].sentAt, sent.sentAt);
+
+    // ---- a PNG case has no series to reference: 409 ----
+    const png = await call(url, 'POST', `${C(picCase)}/versions/0/send-to-pacs`, { token: boss });
+    assert.equal(png.status, 409, why(png));
+    assert.match(png.body.error, /not a DICOM series/);
+
+    // ---- the round: the accepted DICOM case is sent, the PNG case skipped with why ----
+    for (const name of [ctCase, picCase]) await ok(boss, 'POST', `${C(name)}/review`, { verdict: 'accept' });
+    const round = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 });
+    assert.deepEqual(
+      round.sent.map((x: { case: string; version: number }) => [x.case, x.version]),
+      [[ctCase, 0]],
+    );
+    assert.deepEqual(
+      round.skipped.map((x: { case: string }) => x.case),
+      [picCase],
+    );
+    assert.match(round.skipped[0].why, /png, not a DICOM series/);
+    assert.equal((await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' })).length, 2, 'a second SEG series');
+    assert.equal((await ok(ann, 'GET', C(ctCase))).pacsSends.length, 2);
+
+    // ---- a PACS that answers with an error (here Orthanc under a wrong root): 502 "refused", what it said ----
+    const badRoot = { base: `${orthanc.http}/no-dicom-web`, shown: `${orthanc.http}/no-dicom-web`, headers: {} };
+    await assert.rejects(stowToPacs(badRoot, new Uint8Array(stored!.bytes), src.studyUid, 'the SEG'), (e: HttpError) => {
+      assert.equal(e.status, 502);
+      assert.match(e.message, new RegExp(`^PACS at ${badRoot.shown} refused the SEG: HTTP 404`));
+      assert.match(e.fix ?? '', /PACS's log/);
+      return true;
+    });
+
+    // ---- the PACS down: 502 naming it in one line, nothing recorded ----
+    await orthanc.stop();
+    const down = await call(url, 'POST', `${C(ctCase)}/versions/0/send-to-pacs`, { token: boss });
+    assert.equal(down.status, 502, why(down));
+    assert.match(
+      down.body.error,
+      new RegExp(`^PACS at ${orthanc.dicomweb} cannot be reached for the SEG of case ${ctCase} v0: fetch failed \\(connect ECONNREFUSED`),
+    );
+    assert.doesNotMatch(down.body.error, /\n/);
+    assert.match(down.body.fix, /--stow-url/);
+    assert.equal((await ok(ann, 'GET', C(ctCase))).pacsSends.length, 2, 'a failed send is not recorded');
+  } finally {
+    await s?.stop();
+    await orthanc.stop();
+    rmSync(src.dir, { recursive: true, force: true });
+  }
+});
+
+test('--stow-url: a DICOMweb root (dicomweb:// or http), never a study; credentials in the URL become Basic auth and never show', () => {
+  assert.deepEqual(stowConfig('dicomweb://pacs:8042/dicom-web/'), { stowUrl: 'http://pacs:8042/dicom-web' });
+  assert.deepEqual(stowConfig('https://pacs/dicom-web', ' Bearer t0k '), {
+    stowUrl: 'https://pacs/dicom-web',
+    authorization: 'Bearer t0k',
+  });
+  assert.throws(() => stowConfig('http://pacs/dicom-web/studies/1.2.3'), /names a study.*service root/);
+  assert.throws(() => stowConfig('pacs:8042'), /not a DICOMweb URL/);
+  const config = { ...defaultConfig('/nowhere'), dicomweb: stowConfig('http://ann:s%3Acret@pacs:8042/dicom-web') };
+  const t = pacsTarget(config)!;
+  assert.equal(t.shown, 'http://pacs:8042/dicom-web');
+  assert.equal(t.base, 'http://pacs:8042/dicom-web');
+  assert.deepEqual(t.headers, { Authorization: `Basic ${Buffer.from('ann:s:cret').toString('base64')}` });
+  assert.equal(pacsTarget(defaultConfig('/nowhere')), undefined);
+});

@@ -1,0 +1,157 @@
+/**
+ * The dashboard's Export card: a round's accepted cases as a zip (POST /projects/{name}/export, a
+ * server job followed here with its progress, then offered as a download), and Send to PACS of the
+ * same round (POST /projects/{name}/send-to-pacs: one DICOM SEG per accepted DICOM case, to the
+ * PACS the server was started with). Failures go to the page's message bar in one line.
+ */
+import { downloadBlob } from '../download.js';
+import { h } from './dom.js';
+import type { PageContext } from './pageContext.js';
+import { type JobView, NO_PACS, type ProjectDetail, ROUND_EXPORT_FORMATS } from './projectApi.js';
+
+interface ExportState {
+  job: JobView;
+  round: number;
+  format: string;
+}
+
+/** The last export per project, so the card still offers its download after the page re-renders. */
+const lastExport = new Map<string, ExportState>();
+
+const running = (j: JobView) => j.status === 'queued' || j.status === 'running';
+
+/** The rounds the project has (the server lists them as numbers; round 1 when there is no case yet). */
+function roundsOf(d: ProjectDetail): number[] {
+  const r = Array.isArray(d.rounds) ? d.rounds.filter((x): x is number => typeof x === 'number') : [];
+  return r.length ? r : [1];
+}
+
+export function exportCard(
+  ctx: PageContext,
+  project: string,
+  d: ProjectDetail,
+  stale: () => boolean,
+): { card: HTMLElement; stop: () => void } {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const rounds = roundsOf(d);
+  const round = h(
+    'select',
+    { id: 'export-round', 'aria-label': 'round to export' },
+    ...rounds.map((r) => h('option', { value: r }, `round ${r}`)),
+  );
+  round.value = String(rounds.at(-1));
+  const format = h(
+    'select',
+    { id: 'export-format', 'aria-label': 'export format' },
+    ...ROUND_EXPORT_FORMATS.map(([v, l]) => h('option', { value: v }, l)),
+  );
+  const start = h('button', { id: 'export-start', title: "Export the round's accepted cases as a zip" }, 'Export');
+  const bar = h('progress', { id: 'export-progress', max: 1, value: 0 });
+  const state = h('span', { id: 'export-state', class: 'muted' }, 'not started');
+  const download = h('button', { id: 'export-download', class: 'active', hidden: true }, 'Download zip');
+  const accepted = d.counts.byStatus?.accepted ?? 0;
+
+  // The server lets reviewers and admins export and send (an annotator's or viewer's click would be a 403).
+  const mayExport = d.myRole === undefined || d.myRole === null || d.myRole === 'admin' || d.myRole === 'reviewer';
+  const notYours = `Only the project's reviewers and admins export and send to the PACS (you are ${d.myRole})`;
+  if (!mayExport) {
+    start.disabled = true;
+    start.title = notYours;
+  }
+  const pacs = d.pacs ?? null;
+  const send = h('button', { id: 'send-round-pacs' }, 'Send round to PACS');
+  const sendBlocker = !pacs ? NO_PACS : mayExport ? null : notYours;
+  send.disabled = sendBlocker !== null;
+  send.title =
+    sendBlocker ?? `Store a DICOM SEG of every accepted case from a DICOM series at ${pacs} (cases from other images are skipped)`;
+
+  const show = (s: ExportState) => {
+    lastExport.set(project, s);
+    const j = s.job;
+    bar.value = Math.max(0, Math.min(1, j.progress ?? 0));
+    const files = (j.result as { files?: number } | undefined)?.files;
+    state.textContent = `round ${s.round}, ${s.format}: ${j.status}${running(j) ? ` ${Math.round(100 * (j.progress ?? 0))} %` : ''}${
+      j.status === 'done' && files !== undefined ? ` — ${files} file${files === 1 ? '' : 's'}` : ''
+    }`;
+    state.dataset.status = j.status;
+    download.hidden = j.status !== 'done';
+    start.disabled = running(j) || !mayExport;
+  };
+  /** Polls the job until it ends; a failed export is shown in the message bar. */
+  const follow = async (s: ExportState): Promise<void> => {
+    if (stale()) return;
+    try {
+      const j = await ctx.api.job(s.job.id);
+      if (stale()) return;
+      show({ ...s, job: j });
+      if (running(j)) {
+        timer = setTimeout(() => void follow({ ...s, job: j }), 500);
+        return;
+      }
+      if (j.status !== 'done') ctx.fail(new Error(j.error ?? `the export job is ${j.status}`), 'exporting');
+    } catch (e) {
+      start.disabled = !mayExport;
+      ctx.fail(e, 'following the export job');
+    }
+  };
+  const previous = lastExport.get(project);
+  if (previous) {
+    show(previous);
+    if (running(previous.job)) void follow(previous);
+  }
+
+  start.addEventListener('click', async () => {
+    start.disabled = true;
+    download.hidden = true;
+    const s = { round: Number(round.value), format: format.value };
+    try {
+      const { jobId } = await ctx.api.exportRound(project, s.round, s.format);
+      const job: JobView = { id: jobId, status: 'queued', progress: 0 };
+      show({ ...s, job });
+      await follow({ ...s, job });
+    } catch (e) {
+      start.disabled = !mayExport;
+      ctx.fail(e, 'starting the export');
+    }
+  });
+  download.addEventListener('click', async () => {
+    const s = lastExport.get(project);
+    if (!s) return;
+    download.disabled = true;
+    try {
+      const { blob } = await ctx.api.jobResult(s.job.id);
+      const fileName = `${project}-round${s.round}-${s.format}.zip`;
+      downloadBlob(blob, fileName);
+      ctx.info(`downloaded ${fileName}`);
+    } catch (e) {
+      ctx.fail(e, 'downloading the export');
+    } finally {
+      download.disabled = false;
+    }
+  });
+  send.addEventListener('click', async () => {
+    send.disabled = true;
+    const r = Number(round.value);
+    try {
+      const out = await ctx.api.sendRoundToPacs(project, r);
+      const skipped = out.skipped.length ? `; skipped ${out.skipped.map((x) => x.case).join(', ')} (not from a DICOM series)` : '';
+      ctx.info(`sent ${out.sent.length} DICOM SEG${out.sent.length === 1 ? '' : 's'} of round ${r} to the PACS at ${out.pacs}${skipped}`);
+    } catch (e) {
+      ctx.fail(e, 'sending to the PACS');
+    } finally {
+      send.disabled = sendBlocker !== null;
+    }
+  });
+
+  const card = h(
+    'section',
+    { class: 'card', id: 'export-card' },
+    h('h2', {}, 'Export'),
+    h('p', { class: 'muted' }, `The accepted cases of a round (${accepted} accepted in the project), with a manifest tracing each label.`),
+    h('div', { class: 'row' }, round, format),
+    h('div', { class: 'row' }, start, download, send),
+    bar,
+    state,
+  );
+  return { card, stop: () => clearTimeout(timer) };
+}
