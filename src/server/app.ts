@@ -8,6 +8,7 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import { MedsamError, errorMessage } from '../common/errors.js';
 import type { Volume } from '../io/volume.js';
+import type { DicomMaskOptions } from '../io/dicomMask.js';
 import { writeMask } from '../io/writeMask.js';
 import { LOCAL_PRINCIPAL, TokenVerifier, canSee, canWrite, isLoopbackHost, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -24,6 +25,7 @@ import {
   type PromptRequest,
   type PropagateRequest,
 } from './sessions/sessionManager.js';
+import { namedSegments } from './sessions/namedSegments.js';
 import { BlobStore } from './store/blobStore.js';
 import { JobCheckpoints } from './store/jobCheckpoints.js';
 import { sweepLegacyCheckpoints } from './store/legacyCheckpoints.js';
@@ -214,11 +216,18 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     createdAt: u.createdAt,
   });
 
-  async function sendLabelMap(reply: FastifyReply, labels: Volume, source: Volume, format: string, stem: string): Promise<FastifyReply> {
+  async function sendLabelMap(
+    reply: FastifyReply,
+    labels: Volume,
+    source: Volume,
+    format: string,
+    stem: string,
+    dicom?: DicomMaskOptions,
+  ): Promise<FastifyReply> {
     const tmp = blobs.tempPath(`.${format}`);
     try {
       try {
-        await writeMask(tmp, labels, source);
+        await writeMask(tmp, labels, source, dicom);
       } catch (e) {
         // Writer messages name the file they write: the client knows it as its download, not our temp path.
         if (e instanceof MedsamError) {
@@ -392,8 +401,12 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   });
   app.get('/sessions/:id/labelmap', { schema: S.labelMap }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
+    const format = (req.query as { format: string }).format;
     const { labels, source } = await sessions.labelMap(req.principal, id);
-    return sendLabelMap(reply, labels, source, (req.query as { format: string }).format, `session-${id}`);
+    // DICOM SEG and RTSTRUCT name each segment (SegmentLabel, ROIName): the objects' names go there.
+    // NIfTI, NRRD and npz have no field for them and stay as they were.
+    const segments = format.endsWith('.dcm') ? namedSegments(labels, (await sessions.get(req.principal, id)).objects) : undefined;
+    return sendLabelMap(reply, labels, source, format, `session-${id}`, segments ? { segments } : undefined);
   });
 
   registerVideoRoutes(app, { sessions, repo, volumes, blobs });

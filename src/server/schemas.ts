@@ -420,9 +420,10 @@ export const routes = {
       properties: {
         format: {
           type: 'string',
-          enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm'],
+          enum: ['nii.gz', 'nii', 'nrrd', 'npz', 'seg.dcm', 'rtstruct.dcm'],
           default: 'nii.gz',
-          description: 'seg.dcm (DICOM SEG) only for DICOM uploads',
+          description:
+            "seg.dcm (DICOM SEG) and rtstruct.dcm (RTSTRUCT) only for DICOM uploads; they name each segment (SegmentLabel, ROIName) by its object's name, else 'object N'",
         },
       },
     },

@@ -11,6 +11,8 @@ import { extractSlice } from '../../src/preprocess/slices.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { buildZip } from '../../src/io/zip.js';
+import { readNatural } from '../../src/io/dicom/dcmjs.js';
+import { readSeg } from '../../src/io/dicom/segRead.js';
 import { decodeRle } from '../../src/server/rle.js';
 import { ROOT } from '../helpers/cli.js';
 import { SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from './harness.js';
@@ -249,5 +251,31 @@ describe('medsam2 serve: a zipped DICOM series in, a DICOM SEG out', { skip: exi
     assert.ok(Buffer.from(bytes).includes('1.2.840.10008.5.1.4.1.1.66.4'), 'Segmentation Storage SOP class');
     const nii = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=nii.gz`);
     assert.equal(nii.status, 200);
+    // Unnamed, the segment has its default name; once renamed, both DICOM exports carry the name
+    // (one beyond Latin-1, written as UTF-8) and the NIfTI, with no field for it, is byte-identical.
+    assert.deepEqual(
+      readSeg({ name: 'a.seg.dcm', bytes }).segments.map((x) => x.label),
+      ['object 1'],
+    );
+    const name = 'liver Leber 肝臓';
+    const renamed = await call(s.url, 'PATCH', `/sessions/${ses.body.id}/objects/1`, { body: { name } });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    const named = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=seg.dcm`);
+    assert.equal(named.status, 200);
+    const seg2 = readSeg({ name: 'b.seg.dcm', bytes: named.body as Uint8Array });
+    assert.deepEqual(
+      seg2.segments.map((x) => x.label),
+      [name],
+    );
+    assert.deepEqual(seg2.labelMap().data, readSeg({ name: 'a.seg.dcm', bytes }).labelMap().data, 'same voxels, only the name differs');
+    const rt = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=rtstruct.dcm`);
+    assert.equal(rt.status, 200, JSON.stringify(rt.body));
+    const rois = readNatural(rt.body as Uint8Array).StructureSetROISequence as { ROIName: string } | { ROIName: string }[];
+    assert.deepEqual(
+      [rois].flat().map((r) => r.ROIName),
+      [name],
+    );
+    const nii2 = await call(s.url, 'GET', `/sessions/${ses.body.id}/labelmap?format=nii.gz`);
+    assert.deepEqual(nii2.body, nii.body, 'NIfTI has no name field: unchanged');
   });
 });

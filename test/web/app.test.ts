@@ -475,6 +475,48 @@ test('brush and eraser edit the mask literally; undo and redo (button and both s
   );
   await shot(page, '13-redo');
   assert.match((await page.textContent('#help-table')) ?? '', /Ctrl\+Shift\+z.*Redo.*/s);
+
+  // Names are the server's: object 1 renamed in the list; object 2 named before its first stroke,
+  // which takes the name to the server. A reload after this browser's saved names are reset (as on
+  // another browser) lists both names from the server.
+  const nameOf = (id: number) => `#objects li[data-obj-id="${id}"] span:nth-child(2)`;
+  page.once('dialog', (d) => void d.accept('liver'));
+  await page.dblclick(nameOf(1));
+  await waitStatus(page, /^renamed object 1 to liver$/);
+  await page.keyboard.press('a');
+  page.once('dialog', (d) => void d.accept('kidney'));
+  await page.dblclick(nameOf(2));
+  await page.waitForFunction((sel) => document.querySelector(sel)?.textContent === 'kidney', nameOf(2));
+  await page.keyboard.press('b');
+  await strokeThrough(page, [
+    { x: 40, y: 80 },
+    { x: 60, y: 80 },
+  ]);
+  await waitStatus(page, /slice 15: painted, \d+ px/);
+  const named = (await (await fetch(`${e2e.server.url}/sessions/${session}`)).json()) as { objects: { objId: number; name?: string }[] };
+  assert.deepEqual(
+    named.objects.map((o) => [o.objId, o.name]),
+    [
+      [1, 'liver'],
+      [2, 'kidney'],
+    ],
+  );
+  await page.evaluate(() => {
+    const saved = JSON.parse(localStorage.getItem('medsam2.state'));
+    for (const o of saved.objects) o.name = `object ${o.objId}`;
+    localStorage.setItem('medsam2.state', JSON.stringify(saved));
+  });
+  await page.reload();
+  await ready(page);
+  await waitStatus(page, /session restored/);
+  assert.deepEqual(
+    await page.evaluate(() =>
+      [...document.querySelectorAll('#objects li')].map((li) => `${li.dataset.objId}:${li.children[1].textContent}`),
+    ),
+    ['1:liver', '2:kidney'],
+    'the names come back from the server',
+  );
+  await shot(page, '13b-names-reloaded');
   await closeClean(page, errors);
 });
 

@@ -315,8 +315,7 @@ export class App {
       this.upload = saved.upload;
       this.objects = saved.objects;
       this.activeObj = saved.activeObj;
-      for (const o of session.objects)
-        if (!this.objects.some((x) => x.objId === o.objId)) this.objects.push({ objId: o.objId, name: `object ${o.objId}`, hidden: false });
+      this.adoptServerObjects();
       for (const o of this.objects) this.viewer.setHidden(o.objId, o.hidden);
       await this.reloadMasks();
       this.showInfo();
@@ -478,6 +477,7 @@ export class App {
         const t0 = performance.now();
         const m = await this.api.edit(session.id, { objId, slice: done.slice, axis: done.axis, stroke: done.stroke });
         this.session = await this.api.session(session.id);
+        await this.sendEarlyNames(session);
         // The stroke's slice, and whatever else it changed: an edit on another view than its
         // object's writes several of its slices, and erasing a bridge can drop a part in 3D.
         if (!(await this.syncStored(session.id))) await this.reloadMasks();
@@ -604,6 +604,7 @@ export class App {
         this.viewer.refreshOverlayNow();
         const [view] = await Promise.all([this.api.session(session.id), this.showStored(session.id, m)]);
         this.session = view;
+        await this.sendEarlyNames(session);
         // Which plane: "slice 100" alone reads as an axial slice on a coronal prompt.
         const plane = (m.axis ?? view.axis) === view.axis ? '' : `${['sagittal', 'coronal', 'axial'][m.axis!]} `;
         this.setStatus(`${plane}slice ${m.slice}: ${m.area ?? 0} px in ${ms} ms`);
@@ -670,6 +671,7 @@ export class App {
   /** Re-reads the label map the server has (after undo, remove or a reload). */
   private async reloadMasks(): Promise<void> {
     const session = this.session!;
+    this.adoptServerObjects();
     this.shown.clear();
     if (!(await this.syncStored(session.id))) await this.reloadSlices(session.id, session.objects);
     this.render();
@@ -913,6 +915,56 @@ export class App {
     this.render();
   }
 
+  /**
+   * Renames an object: on the server when it has the object (a reload, another browser and the DICOM
+   * SEG / RTSTRUCT export see the name; a name it refuses keeps the old one and says why), else here
+   * until its first prompt or stroke sends it (sendEarlyNames).
+   */
+  private async renameObject(objId: number, name: string): Promise<void> {
+    const session = this.session;
+    const o = this.objects.find((x) => x.objId === objId);
+    if (!o) return;
+    if (session?.objects.some((x) => x.objId === objId))
+      await this.run('renaming', async () => {
+        this.session = await this.api.renameObject(session.id, objId, name);
+        o.name = this.session.objects.find((x) => x.objId === objId)?.name ?? name;
+        this.setStatus(`renamed object ${objId} to ${o.name}`);
+      });
+    else o.name = name;
+    this.persist();
+    this.render();
+  }
+
+  /**
+   * An object named before the server had it (no prompt yet) gets its name on the server once its
+   * first prompt or stroke made it one of the session's objects. `before`: the view before that.
+   */
+  private async sendEarlyNames(before: SessionView): Promise<void> {
+    for (const o of this.objects) {
+      if (o.name === `object ${o.objId}` || before.objects.some((x) => x.objId === o.objId)) continue;
+      const server = this.session?.objects.find((x) => x.objId === o.objId);
+      if (!server || server.name !== undefined) continue;
+      this.session = await this.api.renameObject(before.id, o.objId, o.name).catch((e: unknown) => {
+        this.messages.error(e);
+        return this.session!;
+      });
+    }
+  }
+
+  /**
+   * The server's objects in the list (one this browser did not list yet, e.g. prompted from another
+   * browser) and their names: the server's name wins over this browser's saved one. Hidden flags have
+   * no home on the server and stay this browser's.
+   */
+  private adoptServerObjects(): void {
+    for (const s of this.session?.objects ?? []) {
+      const mine = this.objects.find((x) => x.objId === s.objId);
+      if (!mine) this.objects.push({ objId: s.objId, name: s.name ?? `object ${s.objId}`, hidden: false });
+      else if (s.name) mine.name = s.name;
+    }
+    this.persist();
+  }
+
   // ---------- plumbing ----------
 
   private run(what: string, work: () => Promise<void>): Promise<void> {
@@ -997,11 +1049,7 @@ export class App {
           this.render();
         },
         remove: (id) => void this.removeObject(id),
-        rename: (id, name) => {
-          this.objects.find((x) => x.objId === id)!.name = name;
-          this.persist();
-          this.render();
-        },
+        rename: (id, name) => void this.renameObject(id, name),
       },
       this.viewer.dims[2] === 1,
     );

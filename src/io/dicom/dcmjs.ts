@@ -47,7 +47,40 @@ export function readNatural(bytes: Uint8Array): NaturalDataset {
   const dict = dcmjsData.DicomMessage.readFile(buf);
   const ds = dcmjsData.DicomMetaDictionary.naturalizeDataset(dict.dict);
   ds._meta = dcmjsData.DicomMetaDictionary.naturalizeDataset(dict.meta);
+  if ([ds.SpecificCharacterSet].flat().includes('ISO_IR 192')) for (const v of Object.values(ds)) if (Array.isArray(v)) utf8InItems(v);
   return ds;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * dcmjs 0.49 reads a defined-length sequence's items with a fresh stream that decodes text as
+ * Latin-1 whatever SpecificCharacterSet says, so a UTF-8 SegmentLabel or ROIName ("肝臓") comes back
+ * as its bytes ("è\x82\x9d…"). In a UTF-8 dataset the items' strings are decoded again: one whose
+ * code units are all bytes and that is valid UTF-8 is taken as UTF-8 (a string read right, with a
+ * character beyond U+00FF or not valid UTF-8 as bytes, stays as it is).
+ */
+function utf8InItems(items: unknown[]): void {
+  for (const item of items) {
+    if (!item || typeof item !== 'object' || ArrayBuffer.isView(item) || item instanceof ArrayBuffer) continue;
+    const o = item as Record<string, unknown>;
+    for (const [k, v] of Object.entries(o)) {
+      if (typeof v === 'string') o[k] = redecoded(v);
+      else if (Array.isArray(v)) {
+        if (v.every((x) => typeof x === 'string')) o[k] = v.map((x) => redecoded(x as string));
+        else utf8InItems(v);
+      }
+    }
+  }
+}
+
+function redecoded(s: string): string {
+  if (!/[\u0080-\u00ff]/.test(s) || /[^\u0000-\u00ff]/.test(s)) return s;
+  try {
+    return UTF8.decode(Uint8Array.from(s, (c) => c.charCodeAt(0)));
+  } catch {
+    return s;
+  }
 }
 
 /** Encode a naturalized dataset as a Part-10 file in explicit VR little endian (or `transferSyntax`). */

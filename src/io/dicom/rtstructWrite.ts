@@ -77,7 +77,7 @@ export function buildRtStruct(mask: Volume, like: Volume, opts: SegWriteOptions,
         });
       }
     }
-    const name = (spec.name ?? `object ${spec.label}`).slice(0, 64);
+    const name = [...(spec.name ?? `object ${spec.label}`)].slice(0, 64).join(''); // 64 characters (LO), not UTF-16 units: an emoji stays whole
     rois.push({
       ROINumber: roi,
       ReferencedFrameOfReferenceUID: src.frameOfReferenceUid,

@@ -221,7 +221,7 @@ export function buildSeg(mask: Volume, like: Volume, opts: SegWriteOptions, path
     SegmentSequence: specs.map((s, i) => ({
       SegmentedPropertyCategoryCodeSequence: [s.category ?? TISSUE],
       SegmentNumber: i + 1,
-      SegmentLabel: (s.name ?? `object ${s.label}`).slice(0, 64),
+      SegmentLabel: [...(s.name ?? `object ${s.label}`)].slice(0, 64).join(''), // 64 characters (LO), not UTF-16 units
       SegmentAlgorithmType: opts.algorithmType ?? 'SEMIAUTOMATIC',
       SegmentAlgorithmName: opts.algorithmName.slice(0, 64),
       RecommendedDisplayCIELabValue: rgbToDicomLab(s.colour ?? PALETTE[(s.label - 1) % PALETTE.length]),
