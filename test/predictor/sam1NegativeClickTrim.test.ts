@@ -53,14 +53,14 @@ test('propagateObject negativeClickTrim: the carry towards a negatively clicked 
   for (const k of [0, 1, 2]) assert.ok(maskDice(first.masks.get(k)!, disc(12)) > 0.98, `slice ${k} holds the radius-12 disc`);
   // A negative click on slice 0, at the mask's rim: its slice becomes the radius-9 disc.
   const click = { slice: 0, x: W / 2 + 11, y: H / 2, label: 0 as const };
-  const off = await correctObject(decoder, emb(), prompts, first, click, opts);
+  const off = await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrim: 'off' });
   const on = await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrim: 'gated' });
   for (const r of [off, on]) assert.ok(maskDice(r.propagation.masks.get(0)!, disc(9)) > 0.95, 'the clicked slice is corrected');
   assert.equal(maskDice(off.propagation.masks.get(1)!, first.masks.get(1)!), 1, 'without the rule the slice between keeps the key’s carry');
   assert.ok(maskDice(on.propagation.masks.get(1)!, disc(9)) > 0.95, 'with it that slice is trimmed as the click trimmed its own');
   assert.equal(maskDice(on.propagation.masks.get(2)!, first.masks.get(2)!), 1, 'the user’s key is never trimmed');
-  // 'area': never below the straight line between the keys' areas (slice 1: half-way between them).
-  const area = await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrim: 'area' });
+  // 'area' (the default): never below the straight line between the keys' areas (slice 1: half-way between them).
+  const area = await correctObject(decoder, emb(), prompts, first, click, opts);
   const [a0, a1, a2] = [0, 1, 2].map((k) => maskArea(area.propagation.masks.get(k)!));
   const floor = (a0! + a2!) / 2;
   assert.ok(

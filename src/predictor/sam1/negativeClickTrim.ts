@@ -13,13 +13,18 @@ import { dilate, intersectionCount, maskArea } from './maskOps.js';
  * (slice 4: 346 px).
  * What the click does show is how far the decoder's logits overshoot this object: the corrected mask
  * is best matched by the decoder's answer for the mask before the click thresholded at a logit t above
- * 0 (000002: t 2–4 on its three clicks; 000001 and 000009: 1–3). The slices carried towards the clicked
- * key hand out their masks trimmed at that t (the carried masks and the stop rules are unchanged), where
- * the image agrees with the trimmed mask at least as well as with the untrimmed one (the key's intensity
- * model, as refineGate 'score' reads it).
+ * 0 (000002: t 3, 2, 1 on its three clicks; 000001 and 000009: 3). The slices carried towards the
+ * clicked key hand out their masks trimmed at that t (the carried masks and the stop rules are
+ * unchanged). Everywhere ('always') it cost lesion 000009 0.025: its click on the lesion's
+ * over-segmented top slice trimmed an under-segmented neighbour (1137 → 795 px for 1452), since an
+ * overshoot at an object's end says little about the slices before it. The default ('area') never trims a
+ * slice below the straight line between the two keys' areas, the size the object has there if it changes
+ * steadily between the user's key and the corrected one, and leaves a slice already under it alone. The
+ * key's intensity model as a gate ('gated') kept the untrimmed masks where trimming helped (000002's
+ * lesion and its over-segmented rim look alike to it). Measured in BENCHMARKS.md (session 11).
  */
 
-/** Logit thresholds tried: whole logits up to 8 (above that the decoder's masks lose the object). */
+/** Logit thresholds tried: whole logits up to 8 (every CT lesion click of session 11 matched best at 1–3). */
 export const TRIM_THRESHOLDS = [0, 1, 2, 3, 4, 5, 6, 7, 8] as const;
 
 /**
