@@ -10,6 +10,7 @@ import { binarise, dilate, interiorPoint, intersectionCount, keepComponentsOverl
 import { anchoredNegativePrompt, boxlessRefines, cutNegativeClick } from './sam1/negativeClick.js';
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
+import { trimCarried, trimFromCorrection } from './sam1/negativeClickTrim.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 import { followModel } from './sam1/followingIntensity.js';
@@ -321,6 +322,20 @@ export interface Sam1PropagationOptions {
    * re-propagation after a click), so the one-box answer stays as without fusion.
    */
   fuseSlicesOn?: 'all' | 'corrections';
+  /**
+   * A negative click trims the slices carried towards it (src/predictor/sam1/negativeClickTrim.ts): on a
+   * corrected key whose last click is negative, the logit threshold that best turns the decoder's answer
+   * for the mask before the click into the corrected mask is found, and the larger key's carry towards
+   * that key hands its masks out trimmed at it: 'gated' where the intensity model agrees at least as
+   * well (without one, always), 'always' everywhere, 'area' never below the straight line between the
+   * two keys' areas (a slice already under it is kept; the default since session 11), 'off'. Carries
+   * and stops are unchanged. Measured (BENCHMARKS.md, "Simulated clicks (session 11 …)"): ct-lesion after
+   * 1 / 2 / 3 clicks 0.8513 / 0.8758 / 0.8892 → 0.8552 / 0.8811 / 0.8910 with 'area' (lesion 000002
+   * 0.8136 → 0.8252 after 3, 000001 0.9410 → 0.9384, 000009 0.9130 → 0.9094); 'always' cost 000009 0.025 after 3 (its click
+   * on the lesion's over-segmented end slice trimmed an under-segmented neighbour), 'gated' kept the
+   * untrimmed masks where trimming helped.
+   */
+  negativeClickTrim?: 'off' | 'gated' | 'always' | 'area';
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
   voxelSpacing?: readonly [number, number, number];
 }
@@ -407,6 +422,7 @@ const DEFAULTS = {
   zoomClickMinSide: 128,
   zoomClickCarry: 'whole' as 'whole' | 'crop',
   zoomClickKind: 'all' as 'all' | 'positive',
+  negativeClickTrim: 'area' as 'off' | 'gated' | 'always' | 'area',
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -486,7 +502,8 @@ export async function propagateObject(
   const stops: ObjectPropagation['stops'] = [];
 
   // Every key slice first: which keys hold the object decides how far each key's propagation reaches.
-  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number; rect: CropRect; clickCrop: boolean }[] = [];
+  /** trim: negativeClickTrim's logit threshold for the carry towards this key (0: none). */
+  const decoded: { keyMask: Uint8Array; keyLow: Float32Array; area: number; rect: CropRect; clickCrop: boolean; trim: number }[] = [];
   for (const p of keys) {
     const prior = opts.priorMasks?.get(p.slice);
     // The key's crop covers its prompt and the mask being corrected, so a click decodes where the object is.
@@ -505,7 +522,7 @@ export async function propagateObject(
     let k = await decodeKey(p, prior, rect);
     const wider = recrop(k.keyMask, rect, promptBox, clicked);
     if (wider) k = await decodeKey(p, prior, (rect = wider));
-    const { keyMask, keyLow, shown, logits: keyLogits } = k;
+    const { keyMask, keyLow, shown, logits: keyLogits, trim } = k;
     // zoomMode 'output' re-decodes a user's plain box key in its crop (a click's key keeps its own answer).
     const out =
       zoomOut && !p.points?.length && !p.mask && !prior
@@ -518,7 +535,14 @@ export async function propagateObject(
     opts.onSlice?.(p.slice, out);
     // zoomClickCarry 'whole': the carry from a zoomed clicked key decodes whole slices (its logits resampled).
     const cropCarry = clicked && o.zoomClickCarry === 'crop';
-    decoded.push({ keyMask, keyLow, area: maskArea(keyMask), rect: clicked && !cropCarry ? wholeSlice(w, h) : rect, clickCrop: cropCarry });
+    decoded.push({
+      keyMask,
+      keyLow,
+      area: maskArea(keyMask),
+      rect: clicked && !cropCarry ? wholeSlice(w, h) : rect,
+      clickCrop: cropCarry,
+      trim: p.slice === opts.mainKey ? 0 : (trim ?? 0),
+    });
   }
   /** zoomMode 'output': the mask decoded again from its own box in a crop around it (the mask itself where that is empty or the crop is the slice). */
   async function zoomedOutput(k: number, mask: Uint8Array, prompt?: Sam1Prompt, maskInput?: Float32Array): Promise<Uint8Array> {
@@ -535,12 +559,13 @@ export async function propagateObject(
     p: VolumePrompt,
     prior: Uint8Array | undefined,
     rect: CropRect,
-  ): Promise<{ keyMask: Uint8Array; keyLow: Float32Array; shown?: Uint8Array; logits?: Float32Array }> {
+  ): Promise<{ keyMask: Uint8Array; keyLow: Float32Array; shown?: Uint8Array; logits?: Float32Array; trim?: number }> {
     const emb = await zoomed.embedding(p.slice, rect);
     let keyMask: Uint8Array;
     let keyLow: Float32Array;
     let shown: Uint8Array | undefined;
     let logits: Float32Array | undefined;
+    let trim: number | undefined;
     if (p.mask) {
       keyMask = Uint8Array.from(p.mask, (v) => (v ? 1 : 0));
       // The decoder's own low-res logits for this object seed the next slice's mask prompt.
@@ -549,9 +574,12 @@ export async function propagateObject(
       // A corrected slice: SAM's iterative refinement — the clicks plus the decoder's logits for
       // the mask being corrected, so a click edits that mask instead of starting over.
       const stored = o.clickLogits === 'stored' ? opts.priorLowRes?.get(p.slice) : undefined;
-      const priorLow =
-        prior && maskArea(prior) ? (stored ?? (await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true))).lowRes) : undefined;
       const lastClick = p.points?.[p.points.length - 1];
+      // negativeClickTrim reads the full-resolution logits of the prior's decode (decoded even when stored).
+      const trimming = o.negativeClickTrim !== 'off' && lastClick?.label === 0;
+      const priorDecoded =
+        prior && maskArea(prior) && (!stored || trimming) ? await decoder.decode(emb, anchorPrompt(prior, w, h, 0, true)) : undefined;
+      const priorLow = prior && maskArea(prior) ? (stored ?? priorDecoded!.lowRes) : undefined;
       const cut = o.negativeClicks === 'anchored' && !!priorLow && lastClick?.label === 0;
       const add = o.positiveClicks === 'additive' && !!priorLow && lastClick?.label === 1;
       const prompt = cut ? anchoredNegativePrompt(keyDecoderPrompt(p, w, h), prior!, lastClick!, w, h) : keyDecoderPrompt(p, w, h);
@@ -591,11 +619,12 @@ export async function propagateObject(
         }
         shown = undefined;
         logits = undefined;
+        if (cut && trimming) trim = trimFromCorrection(priorDecoded!.logits, prior!, keyMask);
         // The next slice is seeded with logits of the mask kept, not of what was cut or left out.
         if (maskArea(keyMask)) keyLow = (await decoder.decode(emb, anchorPrompt(keyMask, w, h, 0, true))).lowRes;
       }
     }
-    return { keyMask, keyLow, shown, logits };
+    return { keyMask, keyLow, shown, logits, trim };
   }
   // The object's appearance and size come from its largest key cross-section (the user's main key;
   // a corrected slice near the object's end is too small to describe it).
@@ -627,7 +656,14 @@ export async function propagateObject(
   /** Which key's carry decided each slice (clickReach reads it). */
   const carriedBy = new Map<number, number>();
   /** Carries key i towards `dir` through slices up to `end` (inclusive), never into a slice already decided. */
-  const carry = async (i: number, dir: -1 | 1, end: number, atEnd: StopReason, bridge = false): Promise<void> => {
+  const carry = async (
+    i: number,
+    dir: -1 | 1,
+    end: number,
+    atEnd: StopReason,
+    bridge = false,
+    trim?: { t: number; floor?: (k: number) => number },
+  ): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
     let rect = decoded[i]!.rect;
     let prev = keyMask,
@@ -677,6 +713,12 @@ export async function propagateObject(
       if (step.signals) opts.onStep?.({ slice: k, dir, keyArea: mainArea, ...step.signals, cycleIoU, stop });
       const shownStep = step.output ?? step;
       let kept = shownStep.logits ? trimmed(shownStep.mask, shownStep.logits, o.outputThreshold) : shownStep.mask;
+      // negativeClickTrim: the carry towards a negatively clicked key hands out its masks trimmed.
+      if (trim && trim.t > 0 && !stop && shownStep.logits)
+        kept = trimCarried(kept, shownStep.logits, trim.t, w, h, {
+          ...(intensity && o.negativeClickTrim === 'gated' ? { intensity: { ...intensity, prev } } : {}),
+          ...(trim.floor ? { minArea: trim.floor(k) } : {}),
+        });
       if (zoomOut && !stop)
         kept = await zoomedOutput(
           k,
@@ -730,7 +772,11 @@ export async function propagateObject(
     const lowerFirst = a >= b;
     const [first, second] = lowerFirst ? [i, i + 1] : [i + 1, i];
     const dir = (lowerFirst ? 1 : -1) as -1 | 1;
-    if (decoded[first]!.area) await carry(first, dir, keys[second]!.slice - dir, 'next-key');
+    // negativeClickTrim 'area': never below the straight line between the two keys' areas.
+    const [sa, sb, aa, ab] = [keys[first]!.slice, keys[second]!.slice, decoded[first]!.area, decoded[second]!.area];
+    const floor = o.negativeClickTrim === 'area' ? (k: number) => aa + ((ab - aa) * (k - sa)) / (sb - sa) : undefined;
+    if (decoded[first]!.area)
+      await carry(first, dir, sb - dir, 'next-key', false, { t: decoded[second]!.trim, ...(floor ? { floor } : {}) });
     // A click past where the larger key stopped (a missed slice outside the object's propagated extent)
     // is a second place the object is known to be: the smaller key bridges the gap (bridgeKeys).
     const bridge = o.bridgeKeys && decoded[first]!.area > 0;

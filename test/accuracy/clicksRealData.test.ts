@@ -35,8 +35,9 @@ const dir = join(tmp, 'lesions');
 /** What the second test's 3 clicks made of lesion 000002, for the session test. */
 let afterClicks: { prompt: VolumePrompt; clicks: SliceClick[]; mask: Uint8Array } | undefined;
 /**
- * Lesion 000002 crop, DSC added by 3 clicks: measured 0.0884 (0.7252 → 0.8136) with the guarded no-box rule for
- * negative clicks (session 10, negativeClickBox 'guarded'); 0.0522 with the box kept ('keep', → 0.7774, session 8);
+ * Lesion 000002 crop, DSC added by 3 clicks: measured 0.1000 (0.7252 → 0.8252) with negative clicks trimming the
+ * slices carried towards them (session 11, negativeClickTrim 'area'); 0.0884 (→ 0.8136) with the guarded no-box rule for
+ * negative clicks alone (session 10, negativeClickBox 'guarded'); 0.0522 with the box kept ('keep', → 0.7774, session 8);
  * 0.0515 on the session-7 path (0.7218 → 0.7733); 0.0151 with the session-4 path (negativeClicks: model).
  * Full-volume figures equal the crop's.
  */
