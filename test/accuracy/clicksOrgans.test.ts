@@ -13,6 +13,7 @@ import { loadCase } from '../../src/pipelines/loadCase.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import { runEmbeddingCache } from '../helpers/runEmbeddingCache.js';
 import { sessionClicksDiff } from '../helpers/sessionClicks.js';
 
 /**
@@ -37,7 +38,7 @@ test('clicks next to an organ key do not lose the slices beyond it (ct-organs la
     nz = 12;
   const image: Volume = { ...c.image, data: c.image.data.slice(0, nz * plane), dims: [nx, ny, nz] };
   const ref = selectLabel(labels, 20).slice(0, nz * plane);
-  const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: join(tmp, 'emb') });
+  const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: runEmbeddingCache(join(tmp, 'emb')) });
   try {
     const cs = seg.forCase(image, toUint8(image), 2);
     const prompt = promptFromReference('key-box', { reference: ref, dims: image.dims });
@@ -83,7 +84,7 @@ test('a positive click does not shrink the slices its correction is carried to (
   const firstClick = async (positiveCarryAdds: boolean) => {
     const seg = await ObjectSegmenter.open({
       threads: 2,
-      embeddingCacheDir: join(tmp, 'emb'),
+      embeddingCacheDir: runEmbeddingCache(join(tmp, 'emb')),
       propagation: { positiveCarryAdds, refineSteps: 0 },
     });
     try {
