@@ -105,6 +105,13 @@ test('a positive click does not shrink the slices its correction is carried to (
   assert.ok(now.click.dsc >= now.box, `click 1: ${now.click.dsc.toFixed(4)} < box ${now.box.toFixed(4)}`);
   assert.ok(now.click.dsc >= old.click.dsc + 0.01, `click 1 ${now.click.dsc.toFixed(4)} vs the old carry's ${old.click.dsc.toFixed(4)}`);
   // A user's click in a Session takes the same path: the same voxels.
-  const diff = await sessionClicksDiff(image, prompt, [now.click.click!], now.mask, { refineSteps: 0, positiveCarryAdds: true });
+  const diff = await sessionClicksDiff(
+    image,
+    prompt,
+    [now.click.click!],
+    now.mask,
+    { refineSteps: 0, positiveCarryAdds: true },
+    runEmbeddingCache(join(tmp, 'emb')),
+  );
   assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated click`);
 });
