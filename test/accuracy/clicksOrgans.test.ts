@@ -13,6 +13,7 @@ import { loadCase } from '../../src/pipelines/loadCase.js';
 import { ObjectSegmenter } from '../../src/pipelines/objectSegmenter.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import { runEmbeddingCache } from '../helpers/runEmbeddingCache.js';
 import { sessionClicksDiff } from '../helpers/sessionClicks.js';
 
 /**
@@ -37,7 +38,7 @@ test('clicks next to an organ key do not lose the slices beyond it (ct-organs la
     nz = 12;
   const image: Volume = { ...c.image, data: c.image.data.slice(0, nz * plane), dims: [nx, ny, nz] };
   const ref = selectLabel(labels, 20).slice(0, nz * plane);
-  const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: join(tmp, 'emb') });
+  const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: runEmbeddingCache(join(tmp, 'emb')) });
   try {
     const cs = seg.forCase(image, toUint8(image), 2);
     const prompt = promptFromReference('key-box', { reference: ref, dims: image.dims });
@@ -83,7 +84,7 @@ test('a positive click does not shrink the slices its correction is carried to (
   const firstClick = async (positiveCarryAdds: boolean) => {
     const seg = await ObjectSegmenter.open({
       threads: 2,
-      embeddingCacheDir: join(tmp, 'emb'),
+      embeddingCacheDir: runEmbeddingCache(join(tmp, 'emb')),
       propagation: { positiveCarryAdds, refineSteps: 0 },
     });
     try {
@@ -104,6 +105,13 @@ test('a positive click does not shrink the slices its correction is carried to (
   assert.ok(now.click.dsc >= now.box, `click 1: ${now.click.dsc.toFixed(4)} < box ${now.box.toFixed(4)}`);
   assert.ok(now.click.dsc >= old.click.dsc + 0.01, `click 1 ${now.click.dsc.toFixed(4)} vs the old carry's ${old.click.dsc.toFixed(4)}`);
   // A user's click in a Session takes the same path: the same voxels.
-  const diff = await sessionClicksDiff(image, prompt, [now.click.click!], now.mask, { refineSteps: 0, positiveCarryAdds: true });
+  const diff = await sessionClicksDiff(
+    image,
+    prompt,
+    [now.click.click!],
+    now.mask,
+    { refineSteps: 0, positiveCarryAdds: true },
+    runEmbeddingCache(join(tmp, 'emb')),
+  );
   assert.equal(diff, 0, `${diff} voxels differ between the session and the simulated click`);
 });

@@ -15,6 +15,7 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { boxlessRefines } from '../../src/predictor/sam1/negativeClick.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
+import { runEmbeddingCache } from '../helpers/runEmbeddingCache.js';
 
 /**
  * The guarded no-box rule for a negative click's slice (negativeClickBox 'guarded', the default since issue 13 session 10):
@@ -47,7 +48,11 @@ test("a negative click off the key keeps its slice with the guard, collapses it 
   const ref = selectLabel(labels, 20).slice(0, nz * plane);
   const prompt = promptFromReference('key-box', { reference: ref, dims: image.dims });
   const run = async (negativeClickBox?: 'drop') => {
-    const seg = await ObjectSegmenter.open({ threads: 2, embeddingCacheDir: join(tmp, 'emb'), propagation: { negativeClickBox } });
+    const seg = await ObjectSegmenter.open({
+      threads: 2,
+      embeddingCacheDir: runEmbeddingCache(join(tmp, 'emb')),
+      propagation: { negativeClickBox },
+    });
     try {
       const cs = seg.forCase(image, toUint8(image), 2);
       const first = await cs.segment([prompt]);

@@ -54,8 +54,8 @@ function optionNames(c: Command): Set<string> {
   return names;
 }
 
-test('every medsam2 command in the README names a real command and only its options', () => {
-  const program = buildProgram();
+test('every medsam2 command in the README names a real command and only its options', async () => {
+  const program = await buildProgram();
   const calls = invocations();
   assert.ok(calls.length >= 30, `found only ${calls.length} invocations: the README parser is broken`);
   const problems: string[] = [];

@@ -3,12 +3,15 @@ import type { Volume } from '../../src/io/volume.js';
 import type { SliceClick } from '../../src/predictor/sam1/correction.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
 import { Session } from '../../src/session/index.js';
+import { withCachedSam1Encodes } from './runEmbeddingCache.js';
 
 /**
  * Replays simulated clicks as a user would in a Session (the box on its key slice, propagate,
  * then each click: correct + propagate) and counts the voxels where the Session's label map and
  * `mask` differ (as binary): 0 when the simulated clicks and a user's take one correction path.
- * `sam1`: the Session's propagation options, as the simulated run's.
+ * `sam1`: the Session's propagation options, as the simulated run's. `embeddingCacheDir`: the
+ * simulated run's embedding cache, so the Session reads the slices it encoded instead of encoding
+ * them again (withCachedSam1Encodes).
  */
 export async function sessionClicksDiff(
   image: Volume,
@@ -16,7 +19,9 @@ export async function sessionClicksDiff(
   clicks: readonly SliceClick[],
   mask: ArrayLike<number>,
   sam1?: TrackerOptions['sam1'],
+  embeddingCacheDir?: string,
 ): Promise<number> {
+  if (embeddingCacheDir) return withCachedSam1Encodes(embeddingCacheDir, () => sessionClicksDiff(image, prompt, clicks, mask, sam1));
   const s = await Session.open(image, { threads: 2, ...(sam1 ? { family: { sam1 } } : {}) });
   try {
     await s.addPrompt(1, prompt.slice, { box: prompt.box });

@@ -1,6 +1,8 @@
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { dice } from '../../src/metrics/dice.js';
 import { loadCase } from '../../src/pipelines/loadCase.js';
@@ -8,6 +10,7 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { interactionFromJson, interactionToJson, ModelPool, PropagationCancelled, Session } from '../../src/session/index.js';
+import { cacheSam1Encodes } from '../helpers/runEmbeddingCache.js';
 
 /**
  * A long-lived Session with the default model on a shared CT-lesion volume: key box (as
@@ -28,9 +31,14 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 
 const pool = new ModelPool();
 after(() => pool.drain());
+const emb = mkdtempSync(join(tmpdir(), 'medsam2-sam1session-'));
+after(() => rmSync(emb, { recursive: true, force: true }));
 
 describe('Session with the default model', { skip }, () => {
-  test('prompt, propagate, correct, re-propagate only the affected slices, undo: one-shot masks and reference DSC', async () => {
+  test('prompt, propagate, correct, re-propagate only the affected slices, undo: one-shot masks and reference DSC', async (t) => {
+    // The one-shot, the Session and the replay encode the same slices: the Session and the replay read
+    // what the one-shot encoded (what this test asserts is the propagation, not the encoder).
+    t.after(cacheSam1Encodes(emb));
     const c = await loadCase(A);
     const gt = c.label!.data as Uint8Array;
     const key = promptFromReference('key-box', { reference: gt, dims: c.image.dims });

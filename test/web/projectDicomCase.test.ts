@@ -20,6 +20,7 @@ import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
+import { cacheSam1Encodes } from '../helpers/runEmbeddingCache.js';
 import { boxOn, caseShown } from './appDriver.js';
 import { ROOT, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 import { localApi } from './localApi.js';
@@ -76,7 +77,10 @@ function objectPixels(png: Buffer, tol = 30): number {
 test('a DICOM-zip project case: drawn as the server reads it; box + propagate + save = the CLI mask voxel for voxel; reviewed', {
   skip,
   timeout: 900_000,
-}, async () => {
+}, async (t) => {
+  // The server's propagation and the CLI's encode the same 20 slices: the CLI reads what the server
+  // encoded (what this test asserts is the flow and the grid, not the encoder).
+  t.after(cacheSam1Encodes(join(tmp, 'emb')));
   const c = encodeURIComponent(caseName);
   const { page, errors } = await e2e.open(`/?project=${P}&case=${c}`);
   await caseShown(page);

@@ -1,0 +1,59 @@
+import { Sam1Engine } from '../../src/engine/sam1Engine.js';
+import { DiskCachedEncoder } from '../../src/pipelines/diskEmbeddingCache.js';
+
+/*
+ * Slice embeddings of the default model, encoded once where a test does not assert on the encoder:
+ * the encoder is most of a model test's CPU time (seconds of CPU per slice), and several
+ * tests encode the same slices more than once. test/parity and test/engine test the encoder itself.
+ */
+
+/**
+ * One slice-embedding cache folder for a whole `npm test` run. scripts/runTests.sh sets
+ * MEDSAM2_TEST_EMBEDDING_CACHE to a fresh temp folder and removes it when the run ends, so test files
+ * that encode the same slices with the default model (the ct-organs label-20 crop of clicksOrgans and
+ * negativeClickGuard) encode them once per run instead of once per file. A hit is the embedding the
+ * encoder gave for the same model and the same uint8 slice (DiskCachedEncoder's key), and these tests
+ * assert on what the decoder and the propagation make of it, not on the encoder (test/parity does).
+ * A file run on its own (no variable set) gets `fallback`, its own temp folder, as before.
+ */
+export function runEmbeddingCache(fallback: string): string {
+  return process.env.MEDSAM2_TEST_EMBEDDING_CACHE || fallback;
+}
+
+/**
+ * From now until the returned function is called, every default-model (Sam1Engine) slice encode goes
+ * through the disk cache at `dir`: a slice already encoded with the same model is read, not encoded
+ * again. For a Session replaying what an ObjectSegmenter or segmentVolume run did in the same test
+ * (test/helpers/sessionClicks.ts, test/session/sam1Session.test.ts): the Session, its model pool and
+ * tracker run as they do for a user; only the encoder's output comes from the cache. The returned
+ * function puts the encoder back and prints how many slices were read and encoded.
+ */
+export function cacheSam1Encodes(dir: string): () => void {
+  const encode = Sam1Engine.prototype.encode;
+  const caches = new Map<Sam1Engine, DiskCachedEncoder>();
+  Sam1Engine.prototype.encode = function (this: Sam1Engine, slice: Uint8Array, h: number, w: number) {
+    let cache = caches.get(this);
+    if (!cache) {
+      cache = new DiskCachedEncoder({ entry: this.entry, encode: (s, hh, ww) => encode.call(this, s, hh, ww) }, dir);
+      caches.set(this, cache);
+    }
+    return cache.encode(slice, h, w);
+  };
+  return () => {
+    Sam1Engine.prototype.encode = encode;
+    const all = [...caches.values()];
+    const read = all.reduce((n, c) => n + c.hits, 0),
+      encoded = all.reduce((n, c) => n + c.misses, 0);
+    process.stdout.write(`# embedding cache: ${read} slices read, ${encoded} encoded\n`);
+  };
+}
+
+/** `fn` run with cacheSam1Encodes(dir) in force. */
+export async function withCachedSam1Encodes<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const restore = cacheSam1Encodes(dir);
+  try {
+    return await fn();
+  } finally {
+    restore();
+  }
+}
