@@ -2,11 +2,11 @@ import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
-import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskDice } from '../../src/predictor/sam1/maskOps.js';
 import { propagateObject } from '../../src/predictor/sam1Propagator.js';
 import { discMask } from '../helpers/discMask.js';
+import { markedSlice, sliceIndexEncoder } from '../helpers/sliceIndexEncoder.js';
 
 const W = 64,
   H = 64;
@@ -15,18 +15,8 @@ const disc = (r: number) => discMask(W, H, r);
 test("propagateObject fuseSlicesOn 'corrections': the one-box answer is not fused, a re-propagation after a click is", async () => {
   // The key slice (1) decodes as a disc of radius 14 (a hedge), its neighbours as radius 10.
   const radii = [10, 14, 10];
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
-  const pixels = (k: number) => {
-    const img = new Uint8Array(W * H).fill(50);
-    img[0] = k;
-    return img;
-  };
+  const encoder = sliceIndexEncoder;
+  const pixels = (k: number) => markedSlice(k, W, H);
   const decoder = {
     async decode(emb: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
       const d = disc(radii[emb.data[0]!]!);

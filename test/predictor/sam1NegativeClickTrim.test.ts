@@ -2,12 +2,12 @@ import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
-import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
 import { trimFromCorrection } from '../../src/predictor/sam1/negativeClickTrim.js';
 import { correctObject, propagateObject, type Sam1PropagationOptions } from '../../src/predictor/sam1Propagator.js';
 import { discMask } from '../helpers/discMask.js';
+import { markedSlice, sliceIndexEncoder } from '../helpers/sliceIndexEncoder.js';
 
 const W = 64,
   H = 64;
@@ -26,18 +26,8 @@ test('trimFromCorrection: the logit threshold at which the answer before the cli
 test('propagateObject negativeClickTrim: the carry towards a negatively clicked key hands its masks out trimmed', async () => {
   // Every slice decodes as radial logits inside the prompt's box (the disc of radius 12); a prompt with
   // a negative click answers 3 logits lower (radius 9), as an over-segmented carry's click would.
-  const encoder = {
-    encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-      data: new Float32Array([s[0]!]),
-      dims: [1],
-      frame: samFrame(h, w, 1024),
-    }),
-  };
-  const pixels = (k: number) => {
-    const img = new Uint8Array(W * H).fill(50);
-    img[0] = k;
-    return img;
-  };
+  const encoder = sliceIndexEncoder;
+  const pixels = (k: number) => markedSlice(k, W, H);
   const decoder = {
     async decode(_emb: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
       const r = radial(prompt.points?.some((p) => p.label === 0) ? 3 : 0);

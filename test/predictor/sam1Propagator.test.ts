@@ -2,10 +2,10 @@ import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
-import { samFrame } from '../../src/preprocess/samImage.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
 import { correctObject, propagateObject, type StepSignals } from '../../src/predictor/sam1Propagator.js';
+import { sliceIndexEncoder } from '../helpers/sliceIndexEncoder.js';
 
 /**
  * A synthetic stack and a decoder that behaves like SAM where it matters for propagation: it
@@ -14,14 +14,6 @@ import { correctObject, propagateObject, type StepSignals } from '../../src/pred
  */
 const W = 64,
   H = 64;
-/** A fake encoder whose embedding is the slice's first pixel (the tests write the slice index there). */
-const sliceIndexEncoder = {
-  encode: async (s: Uint8Array, h: number, w: number): Promise<Sam1Embedding> => ({
-    data: new Float32Array([s[0]!]),
-    dims: [1],
-    frame: samFrame(h, w, 1024),
-  }),
-};
 
 function world(radii: number[], bright = 200, dark = 50) {
   const disc = (k: number) => {
