@@ -6,17 +6,14 @@
  * annotator draws updates this copy at once.
  */
 import { cssColour } from '../colours.js';
+import { PerObjectFrames } from './perObjectFrames.js';
 import type { FrameBox } from './videoApi.js';
 
 export type Box = [number, number, number, number];
 
-export class VideoBoxes {
-  private readonly byObject = new Map<number, Map<number, Box>>();
-
+export class VideoBoxes extends PerObjectFrames<Box> {
   set(objId: number, frame: number, box: Box): void {
-    let o = this.byObject.get(objId);
-    if (!o) this.byObject.set(objId, (o = new Map()));
-    o.set(frame, box);
+    this.frames(objId).set(frame, box);
   }
 
   /** The boxes on `frame` of the objects `shown` lets through. */
@@ -27,18 +24,6 @@ export class VideoBoxes {
       if (box && shown(objId)) out.push({ objId, box });
     }
     return out;
-  }
-
-  clearFrame(objId: number, frame: number): void {
-    this.byObject.get(objId)?.delete(frame);
-  }
-
-  removeObject(objId: number): void {
-    this.byObject.delete(objId);
-  }
-
-  clear(): void {
-    this.byObject.clear();
   }
 
   /** The server's boxes in effect, replacing these. */

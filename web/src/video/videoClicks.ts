@@ -4,6 +4,7 @@
  * (GET /sessions/{id}/video/prompts: after undo / redo and a reload as the session is); a click or a
  * box the annotator makes updates this copy at once (a box replaces its frame's prompts, so its clicks go).
  */
+import { PerObjectFrames } from './perObjectFrames.js';
 import type { FrameClicks } from './videoApi.js';
 
 export interface VideoClick {
@@ -14,29 +15,14 @@ export interface VideoClick {
 
 export const CLICK_COLOURS = { positive: [34, 197, 94], negative: [239, 68, 68] } as const;
 
-export class VideoClicks {
-  private readonly byObject = new Map<number, Map<number, VideoClick[]>>();
-
+export class VideoClicks extends PerObjectFrames<VideoClick[]> {
   add(objId: number, frame: number, c: VideoClick): void {
-    let o = this.byObject.get(objId);
-    if (!o) this.byObject.set(objId, (o = new Map()));
+    const o = this.frames(objId);
     o.set(frame, [...(o.get(frame) ?? []), c]);
   }
 
   on(objId: number, frame: number): readonly VideoClick[] {
     return this.byObject.get(objId)?.get(frame) ?? [];
-  }
-
-  clearFrame(objId: number, frame: number): void {
-    this.byObject.get(objId)?.delete(frame);
-  }
-
-  removeObject(objId: number): void {
-    this.byObject.delete(objId);
-  }
-
-  clear(): void {
-    this.byObject.clear();
   }
 
   /** The server's clicks in effect, replacing these. */
