@@ -4,6 +4,7 @@
  */
 import { Api, type SessionView } from '../api.js';
 import type { InteractionEvent } from './interactionLog.js';
+import type { PacsSend } from '../../../src/projects/pacsSends.js';
 
 export { isDicomCase, NO_PACS, pacsSendBlocker } from './dicomCase.js';
 
@@ -66,15 +67,7 @@ export interface VersionView {
 }
 
 /** A label version sent to the PACS as a DICOM SEG (recorded on the case by the server). */
-export interface PacsSendView {
-  version: number;
-  sentBy: string;
-  sentAt: string;
-  pacs: string;
-  studyInstanceUid: string;
-  seriesInstanceUid: string;
-  sopInstanceUid: string;
-}
+export type PacsSendView = PacsSend;
 
 export interface CaseDetail {
   case: CaseView;
