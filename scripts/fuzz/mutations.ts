@@ -173,7 +173,10 @@ function insideZip(b: Uint8Array, rng: Rng, s: ReaderSeed): Mutant {
   const names = Object.keys(members);
   const victim = pick(rng, names);
   let what: string;
+  let compress = rng() < 0.5;
   if (rng() < 0.15) {
+    // A bomb is small only deflated: a stored 64 MiB member is just a big file.
+    compress = true;
     const size = pick(rng, [16, 64]) * 1024 * 1024;
     members[victim] = concatAll([members[victim], new Uint8Array(size)]);
     what = `zip member ${victim} padded with ${size / 2 ** 20} MiB of zeros (bomb)`;
@@ -186,7 +189,7 @@ function insideZip(b: Uint8Array, rng: Rng, s: ReaderSeed): Mutant {
     members[victim] = m.bytes;
     what = `zip member ${victim}: ${m.what}`;
   }
-  return { bytes: buildZip(members, rng() < 0.5), what };
+  return { bytes: buildZip(members, compress), what };
 }
 
 function concatAll(parts: Uint8Array[]): Uint8Array {
