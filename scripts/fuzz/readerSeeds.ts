@@ -307,7 +307,8 @@ export async function readerSeeds(): Promise<ReaderSeed[]> {
       headerLength: dicomPixelStart(enhanced),
       read: async (bytes) => ({ volume: await readDicomObject({ name: 'enhanced_mr.dcm', bytes }, { onWarning: quiet }) }),
     });
-  return seeds;
+  // Plain Uint8Array copies: a Node Buffer's slice() is a view, so mutating a "copy" of one damaged the seed itself.
+  return seeds.map((s) => ({ ...s, bytes: Uint8Array.from(s.bytes) }));
 }
 
 /** Offset of the Pixel Data element (7FE0,0010), or the first 4 KiB when not found: where the header ends. */

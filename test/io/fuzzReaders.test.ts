@@ -83,7 +83,7 @@ function npy(header: string, body: Uint8Array): Uint8Array {
   return out;
 }
 
-test('regression (fuzz seed 2 #2081): a dtype string holding a line break is quoted on one line', () => {
+test('regression (found by the fuzzer, 6000 cases): a dtype string holding a line break is quoted on one line', () => {
   const member = npy("{'descr': '<f8\n\u0000', 'fortran_order': False, 'shape': (3,), }", new Uint8Array(24));
   const zip = buildZip({ 'spacing.npy': member }, false);
   assert.throws(
@@ -141,7 +141,7 @@ import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify
   });
 }
 
-test('regression (fuzz seed 2 #3146): "space directions" of a million unclosed "(" is refused, not scanned for minutes', async () => {
+test('regression (found by the fuzzer, 6000 cases): "space directions" of a million unclosed "(" is refused, not scanned for minutes', async () => {
   // The old `\([^)]*\)` scan was quadratic: this header kept a core busy for many minutes. Read in
   // a worker so a regression ends as a failed test (ended after 30 s, ~100x the linear read).
   const head = `NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 1\nspace directions: ${'(1,'.repeat(350_000)}\nencoding: raw\n\n`;
