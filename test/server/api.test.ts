@@ -7,6 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { buildZip } from '../../src/io/zip.js';
+import { MedsamError } from '../../src/common/errors.js';
+import { readVolumeBytes } from '../../src/io/volumeBytes.js';
+import { readerSeeds } from '../../scripts/fuzz/readerSeeds.js';
+import { caseInput } from '../../scripts/fuzz/runCase.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { dice } from '../../src/metrics/dice.js';
@@ -96,6 +100,44 @@ describe('medsam2 serve: API surface on a real loopback server', () => {
       filesUnder(s.dataDir).filter((f) => f.includes('/blobs/')),
       [],
       'rejected uploads leave no blob',
+    );
+  });
+
+  it("refuses fuzzer-mutated uploads with the reader's one-line message and stores nothing", async () => {
+    // The first mutations (scripts/fuzzReaders.ts, seed 11) of four formats that the reader refuses.
+    const seeds = await readerSeeds();
+    const picked: { name: string; bytes: Uint8Array; message: string }[] = [];
+    for (const [format, as] of [
+      ['nifti', 'nifti'],
+      ['nrrd-raw', 'nrrd'],
+      ['metaimage', 'metaimage'],
+      ['npz', 'npz'],
+    ] as const) {
+      for (let i = 0; ; i++) {
+        const c = caseInput(seeds, 11, i);
+        if (c.seed.format !== format) continue;
+        try {
+          // Read under the upload's name, as the server's message names it.
+          readVolumeBytes(c.bytes, `upload '${c.seed.name}'`, { format: as, onWarning: () => {} });
+        } catch (e) {
+          assert.ok(e instanceof MedsamError, `${format} #${i}: ${e}`);
+          // A message cut at its length limit is cut elsewhere on the server (its label is the stored path until rewritten).
+          if (/… \(\d+ more characters\)/.test(e.message)) continue;
+          picked.push({ name: c.seed.name, bytes: c.bytes, message: e.message });
+          break;
+        }
+      }
+    }
+    for (const p of picked) {
+      const r = await call(s.url, 'POST', `/uploads?name=${p.name}`, { body: p.bytes });
+      assert.equal(r.status, 400, `${p.name}: ${JSON.stringify(r.body)}`);
+      assert.equal(`${errorShape(r)} — ${r.body.fix}`, p.message);
+    }
+    assert.deepEqual((await call(s.url, 'GET', '/uploads')).body, [], 'no upload stored');
+    assert.deepEqual(
+      filesUnder(s.dataDir).filter((f) => f.includes('/blobs/')),
+      [],
+      'no blob kept',
     );
   });
 
