@@ -80,8 +80,9 @@ export function parseDicomBytes(bytes: Uint8Array, name: string, lenient: boolea
     if (lenient) return undefined;
     throw new MedsamError(`${name} is not a DICOM Part-10 file (no DICM marker)`, 'pass a .dcm file or a folder of them');
   }
+  let ds: DataSet;
   try {
-    return dicomParser.parseDicom(bytes, {
+    ds = dicomParser.parseDicom(bytes, {
       inflater: (arr: Uint8Array, position: number) => inflateDataset(arr, position, name),
     } as DicomParser.ParseDicomOptions);
   } catch (e) {
@@ -91,6 +92,32 @@ export function parseDicomBytes(bytes: Uint8Array, name: string, lenient: boolea
       'remove it from the folder or re-export the series',
     );
   }
+  const past = elementPastEnd(ds, ds.byteArray.length);
+  if (past)
+    throw new MedsamError(
+      `DICOM file ${name} is corrupt or truncated (element ${past} runs past the end of its ${ds.byteArray.length} bytes)`,
+      'remove it from the folder or re-export the series',
+    );
+  return ds;
+}
+
+/**
+ * dicom-parser stops at the end of the bytes without checking that the last element's declared
+ * length fits, and only throws (a bare string) when that element is read later; so every element,
+ * sequence item and pixel fragment is checked once here, where the file can still be named.
+ */
+function elementPastEnd(ds: DataSet, size: number): string | undefined {
+  for (const [tag, el] of Object.entries(ds.elements)) {
+    const where = `(${tag.slice(1, 5)},${tag.slice(5)})`;
+    // Short native pixel data is left to the pixel reader, whose message says how many bytes a frame needs.
+    if (!el.hadUndefinedLength && tag !== TAG.pixelData && el.dataOffset + el.length > size) return where;
+    for (const f of el.fragments ?? []) if (f.position + f.length > size) return `${where} fragment`;
+    for (const item of el.items ?? []) {
+      const inner = item.dataSet ? elementPastEnd(item.dataSet, size) : undefined;
+      if (inner) return `${inner} in ${where}`;
+    }
+  }
+  return undefined;
 }
 
 /** Deflated explicit VR little endian: raw deflate after the file meta group (PS3.5 A.5), via fflate, bounded. */
