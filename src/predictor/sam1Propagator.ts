@@ -1,3 +1,4 @@
+import { type KeptStep, predictedIoUDrop, steadyShrink } from './sam1/carryHistoryStops.js';
 import { MedsamError } from '../common/errors.js';
 import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../engine/sam1Engine.js';
 import { boxFromMask, recistToBox, type Box, type VolumePrompt } from './prompts.js';
@@ -60,6 +61,17 @@ export interface Sam1PropagationOptions {
   minAreaRatio?: number;
   /** Stop once the decoder's own IoU estimate for the chosen mask falls below this ('uncertain'). Undefined = off. */
   minPredictedIoU?: number;
+  /**
+   * Stop once the decoder's IoU estimate falls more than this below the mean of the last 3 kept
+   * slices' estimates ('iou-drop'; from the third propagated slice on). Undefined = off (session 12,
+   * src/predictor/sam1/carryHistoryStops.ts).
+   */
+  maxIoUDrop?: number;
+  /**
+   * Stop once the mask shrank below `ratio` × the previous slice's area on each of the last `slices`
+   * slices ('shrinking'). Undefined = off (session 12, carryHistoryStops.ts).
+   */
+  steadyShrink?: { slices: number; ratio: number };
   /**
    * Stop once the chosen mask's stability score (SAM's: IoU of logits > 1 vs logits > −1) falls
    * below this ('unstable'). Undefined = off.
@@ -353,7 +365,9 @@ export type StopReason =
   | 'collapse'
   | 'uncertain'
   | 'unstable'
-  | 'cycle';
+  | 'cycle'
+  | 'iou-drop'
+  | 'shrinking';
 
 /** What one propagation step saw (diagnostics; stop-rule research reads these). */
 export interface StepSignals {
@@ -672,6 +686,8 @@ export async function propagateObject(
     let lastTried = keys[i]!.slice + dir;
     // followIntensity: this carry's own copy of the model, taught by the slices it keeps.
     let current = model;
+    // maxIoUDrop / steadyShrink: what this carry kept so far.
+    const kept_: KeptStep[] = [];
     for (let k = keys[i]!.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
       lastTried = k;
       if (masks.has(k)) {
@@ -694,6 +710,12 @@ export async function propagateObject(
       // Bridging: the object is on every slice between two of its keys, so only a lost mask stops the
       // fill, and the intensity model (of the main key, far away) does not shrink the proposals.
       if (bridge && stop && maskArea(step.mask)) stop = undefined;
+      if (!stop && !bridge && step.signals) {
+        const sig = step.signals;
+        const drop = o.maxIoUDrop !== undefined ? predictedIoUDrop(kept_, sig.predictedIoU) : undefined;
+        if (drop !== undefined && drop > o.maxIoUDrop!) stop = 'iou-drop';
+        else if (o.steadyShrink && steadyShrink(kept_, sig, o.steadyShrink.slices, o.steadyShrink.ratio)) stop = 'shrinking';
+      }
       let cycleIoU: number | undefined;
       // A re-anchored step is checked by its own threshold (intensityBoxMinCycleIoU) and refused as the background stop it replaced.
       const reanchorCheck = !!step.signals?.reanchored && o.intensityBoxMinCycleIoU !== undefined;
@@ -735,6 +757,7 @@ export async function propagateObject(
       if (shownStep.logits && kept === shownStep.mask && !zoomOut) fuseLogits?.set(k, shownStep.logits);
       lowResBySlice?.set(k, shownStep.lowRes);
       carriedBy.set(k, i);
+      if (step.signals) kept_.push(step.signals);
       if (o.followIntensity && intensity && step.signals && step.signals.objectFraction >= (o.followMinObject ?? 0.75))
         current = followModel(current!, intensity.smoothed, step.mask, w, h, o.followIntensity);
       prev = step.mask;
