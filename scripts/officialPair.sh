@@ -54,7 +54,7 @@ PAIRS=${PAIRS:-2}; OFFICIAL_RUNS=${OFFICIAL_RUNS:-2}
 off_runs=() ; exact_runs=() ; fast_runs=()
 for pair in $(seq 1 "$PAIRS"); do
   echo "== pair $pair: official (OPENBLAS_CORETYPE=$CORETYPE, OPENBLAS_NUM_THREADS=1, torch 2 threads), $(date -u +%H:%M:%S), $(uptime | sed 's/.*load/load/')"
-  $(coretype_env "$CORETYPE") OPENBLAS_NUM_THREADS=1 $PY "$HARNESS/time_box_bidir.py" "$FIX" "$OFFICIAL_RUNS" 2>&1 | grep -v -i warn | tee "$LOG/official$pair.log"
+  $(coretype_env "$CORETYPE") OPENBLAS_NUM_THREADS=1 $PY "$HARNESS/time_box_bidir.py" "$FIX" "$OFFICIAL_RUNS" 2>&1 | grep --line-buffered -v -i warn | tee "$LOG/official$pair.log"
   mapfile -t r < <(sed -n 's/^run [0-9]* \([0-9.]*\) s$/\1/p' "$LOG/official$pair.log")
   [[ ${#r[@]} -eq $OFFICIAL_RUNS ]] || { echo "officialPair: the official harness did not print $OFFICIAL_RUNS timed runs (see $LOG/official$pair.log)" >&2; exit 1; }
   off_runs+=("${r[@]}")
