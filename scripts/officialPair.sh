@@ -11,11 +11,17 @@
 #   PAIRS=1 OFFICIAL_RUNS=1 scripts/officialPair.sh     # a shorter smoke run (defaults: 2 pairs, 2 timed official flows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PAIRS=${PAIRS:-2}; OFFICIAL_RUNS=${OFFICIAL_RUNS:-2}
+[[ $PAIRS =~ ^[1-9][0-9]*$ && $OFFICIAL_RUNS =~ ^[1-9][0-9]*$ ]] || { echo "officialPair: PAIRS and OFFICIAL_RUNS must be whole numbers >= 1 (got '$PAIRS', '$OFFICIAL_RUNS')" >&2; exit 2; }
 HARNESS=${OFFICIAL_HARNESS:-/tmp/fastbench/official}
 PY=/usr/bin/python3
 FIX=../shared/fixtures/sam2
 if [[ ! -f $HARNESS/time_box_bidir.py || ! -d $HARNESS/MedSAM2/sam2 ]] || ! $PY -c 'import torch, omegaconf' 2>/dev/null; then
   echo "officialPair: the official harness is absent ($HARNESS/time_box_bidir.py + MedSAM2/sam2 and Debian python3-torch; see BENCHMARKS.md 'Zen 4 (AMD EPYC), session 12'); nothing was run." >&2
+  exit 2
+fi
+if ! OPENBLAS_VERBOSE=2 OPENBLAS_NUM_THREADS=1 $PY -c 'import torch; torch.ones(8, 8) @ torch.ones(8, 8)' 2>&1 | grep -q '^Core:'; then
+  echo "officialPair: torch is not running on OpenBLAS (the reference libblas3 is active: apt-get install libopenblas0-pthread), so the official time would be handicapped; nothing was run." >&2
   exit 2
 fi
 [[ -f $FIX/tiny512_fp16.pt ]] || { echo "officialPair: fixtures missing at $FIX (the worktree's ../shared link); nothing was run." >&2; exit 2; }
@@ -50,7 +56,6 @@ if [[ -z $CORETYPE ]]; then
   echo "officialPair: fastest correct core type: $CORETYPE ($best GFLOP/s)"
 fi
 
-PAIRS=${PAIRS:-2}; OFFICIAL_RUNS=${OFFICIAL_RUNS:-2}
 off_runs=() ; exact_runs=() ; fast_runs=()
 for pair in $(seq 1 "$PAIRS"); do
   echo "== pair $pair: official (OPENBLAS_CORETYPE=$CORETYPE, OPENBLAS_NUM_THREADS=1, torch 2 threads), $(date -u +%H:%M:%S), $(uptime | sed 's/.*load/load/')"
