@@ -1,18 +1,20 @@
 /**
- * Seeded mutation fuzzer over every reader: damages small valid inputs (scripts/fuzz/readerSeeds.ts)
+ * Seeded mutation fuzzer over every reader: damages small valid inputs (scripts/fuzz/readerSeeds.ts,
+ * and video files made by ffmpeg, scripts/fuzz/videoSeeds.ts)
  * in seeded ways (scripts/fuzz/mutations.ts), reads each under small read limits, and classifies the
  * outcome (scripts/fuzz/runCase.ts): ok, a clear MedsamError, or a finding (any other error, an ok
  * read with impossible geometry, a slow read, a hang, a crash of the reading thread).
  * Cases run in a worker thread under a heap cap, watched by this thread: a case that passes
  * --timeout-ms is a hang (the worker is ended and a fresh one goes on with the next case).
  *
- *   node --import tsx scripts/fuzzReaders.ts --seed 1 --cases 2000 [--formats nifti,npz] [--timeout-ms 20000]
+ *   node --import tsx scripts/fuzzReaders.ts --seed 1 --cases 2000 [--formats nifti,npz,video] [--timeout-ms 20000]
  *
  * Prints one line per finding (case index, format, mutation, first line of the error) and a
  * summary per format; exits 1 when there are findings. A case is rebuilt from (seed, index) alone.
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { readerSeeds } from './fuzz/readerSeeds.js';
+import { videoSeeds } from './fuzz/videoSeeds.js';
 import { caseInput, runCase, type CaseResult } from './fuzz/runCase.js';
 
 interface Job {
@@ -23,7 +25,9 @@ interface Job {
 }
 
 async function seedsFor(formats?: string[]) {
-  const all = await readerSeeds();
+  // Video seeds (videoSeeds.ts) last: a run from before they were added (same seed and index) is
+  // rebuilt with --formats nifti,nrrd,metaimage,npz,png,jpeg,dicom (the earlier seeds, in order).
+  const all = [...(await readerSeeds()), ...(await videoSeeds())];
   return formats ? all.filter((s) => formats.some((f) => s.format.startsWith(f))) : all;
 }
 

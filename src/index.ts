@@ -22,7 +22,7 @@ export { readNpzCase, readNpzMask, writeNpzMask, readNpz, writeNpz } from './io/
 export { readVolumeBytes, detectFormat } from './io/volumeBytes.js';
 export { encodeMask } from './io/maskEncode.js';
 export { parseNpzCase, parseNpzMask, encodeNpzMask } from './io/npzCase.js';
-export { readNpzBytes, encodeNpz } from './io/npz.js';
+export { readNpzBytes, openNpzBytes, encodeNpz } from './io/npz.js';
 export { decodeImage2D, encodePngMask } from './io/image2d.js';
 export { DEFAULT_MAX_VOXELS, type ReadLimits } from './io/readLimits.js';
 export { readVideo, writeVideo } from './io/video.js';

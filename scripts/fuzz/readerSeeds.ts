@@ -20,9 +20,13 @@ import { readDicomObject, readDicomSeries, type DicomInput } from '../../src/io/
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { IDENTITY_DIRECTION, type Volume } from '../../src/io/volume.js';
 import type { ReadLimits } from '../../src/io/readLimits.js';
+import type { VideoFrames } from '../../src/io/video.js';
 
-/** What a read produced: a volume (checked for finite geometry), or `other` for a non-volume result (SEG frames). */
-export type ReadResult = { volume: Volume } | { other: string };
+/**
+ * What a read produced: a volume (checked for finite geometry), decoded video frames (checked for a
+ * whole frame size and rate, every frame its size), or `other` for a non-volume result (SEG frames).
+ */
+export type ReadResult = { volume: Volume } | { video: VideoFrames } | { other: string };
 
 export interface ReaderSeed {
   /** Format family, for the summary (e.g. 'nifti', 'nrrd-detached'). */

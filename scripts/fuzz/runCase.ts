@@ -1,11 +1,12 @@
 /**
  * One fuzz case: read a mutated input and classify what happened. `ok` is a volume with whole
- * positive dims matching its data and finite spacing/origin/direction (or a non-volume result,
- * e.g. SEG frames); `clear` is a MedsamError (the product's one-line refusal); anything else
+ * positive dims matching its data and finite spacing/origin/direction, decoded video frames of one
+ * whole size and a finite rate (or a non-volume result, e.g. SEG frames); `clear` is a MedsamError (the product's one-line refusal); anything else
  * thrown, an ok read with impossible geometry, or a read past the time budget is a `finding`.
  */
 import { MedsamError } from '../../src/common/errors.js';
 import type { ReadLimits } from '../../src/io/readLimits.js';
+import type { VideoFrames } from '../../src/io/video.js';
 import type { Volume } from '../../src/io/volume.js';
 import { mutate } from './mutations.js';
 import { mulberry32 } from '../seededRandom.js';
@@ -48,6 +49,16 @@ export function geometryProblem(v: Volume): string | undefined {
   return undefined;
 }
 
+/** Why decoded video frames are not valid, or undefined. */
+export function videoProblem(v: VideoFrames): string | undefined {
+  if (!Number.isInteger(v.width) || !Number.isInteger(v.height) || v.width < 1 || v.height < 1) return `frame size ${v.width}x${v.height}`;
+  if (!(v.fps > 0) || !Number.isFinite(v.fps)) return `fps ${v.fps}`;
+  if (v.frames.length < 1) return 'no frames';
+  const bad = v.frames.findIndex((f) => f.length !== v.width * v.height * 3);
+  if (bad >= 0) return `frame ${bad} has ${v.frames[bad]!.length} bytes, not ${v.width}x${v.height}x3`;
+  return undefined;
+}
+
 function fmix32(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
@@ -80,7 +91,7 @@ export async function runCase(
   let detail: string | undefined;
   try {
     const r = await seed.read(bytes, limits);
-    detail = 'volume' in r ? geometryProblem(r.volume) : undefined;
+    detail = 'volume' in r ? geometryProblem(r.volume) : 'video' in r ? videoProblem(r.video) : undefined;
     outcome = detail ? 'finding' : 'ok';
     if (detail) detail = `read ok with invalid geometry: ${detail}`;
   } catch (e) {

@@ -32,17 +32,39 @@ export interface FfmpegResult {
   stderr: string;
 }
 
-/** Run ffmpeg with `args`, optionally feeding `input` to stdin; rejects with ffmpeg's last error line. */
+/**
+ * Run ffmpeg with `args`, optionally feeding `input` to stdin; rejects with ffmpeg's last error line.
+ * With `maxStdout`, ffmpeg is killed once it has written more than `bytes` and the run rejects with
+ * `error()` (a damaged header can claim a frame size whose decode would exhaust memory).
+ */
 export function runFfmpeg(
   args: string[],
-  opts: { input?: Uint8Array | Iterable<Uint8Array>; what: string; onStdout?: (chunk: Buffer) => void },
+  opts: {
+    input?: Uint8Array | Iterable<Uint8Array>;
+    what: string;
+    onStdout?: (chunk: Buffer) => void;
+    maxStdout?: { bytes: number; error: () => MedsamError };
+  },
 ): Promise<FfmpegResult> {
   const bin = ffmpegPath();
   return new Promise((resolve, reject) => {
     const p = spawn(bin, ['-hide_banner', '-nostdin', ...args], { stdio: [opts.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
-    p.stdout!.on('data', (c: Buffer) => (opts.onStdout ? opts.onStdout(c) : out.push(c)));
+    let written = 0;
+    let overflow = false;
+    p.stdout!.on('data', (c: Buffer) => {
+      if (overflow) return;
+      written += c.length;
+      if (opts.maxStdout && written > opts.maxStdout.bytes) {
+        overflow = true;
+        out.length = 0;
+        p.kill('SIGKILL');
+        return;
+      }
+      if (opts.onStdout) opts.onStdout(c);
+      else out.push(c);
+    });
     p.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
       if (err.length > 1 << 20) err = err.slice(-65536);
@@ -51,6 +73,7 @@ export function runFfmpeg(
       reject(new MedsamError(`could not start ffmpeg for ${opts.what}: ${e.message}`, 'reinstall with `npm ci` or set MEDSAM2_FFMPEG')),
     );
     p.on('close', (code) => {
+      if (overflow) return reject(opts.maxStdout!.error());
       if (code === 0) return resolve({ stdout: Buffer.concat(out), stderr: err });
       const last =
         err

@@ -32,11 +32,22 @@ const DTYPES: Record<string, DTypeInfo> = {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
-/** Decode one .npy file. Float16 becomes Float32Array (exact); bool becomes Uint8Array of 0/1. */
-export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLimits): NdArray {
-  const fail = (why: string): never => {
-    throw new MedsamError(`${label} is not a valid .npy array: ${why}`, 're-save it with numpy.save / numpy.savez');
-  };
+/** What a .npy header says: dtype descr, memory order, shape, and where the data starts. */
+export interface NpyHeader {
+  descr: string;
+  fortran: boolean;
+  shape: number[];
+  dataStart: number;
+}
+
+/** The throw of a .npy that cannot be read, naming it (label) and why. */
+export function npyFail(label: string, why: string): never {
+  throw new MedsamError(`${label} is not a valid .npy array: ${why}`, 're-save it with numpy.save / numpy.savez');
+}
+
+/** Parse a .npy's magic and header dict (any dtype; the caller checks that it knows it). */
+export function parseNpyHeader(bytes: Uint8Array, label = '.npy data'): NpyHeader {
+  const fail = (why: string): never => npyFail(label, why);
   if (bytes.length < 10 || MAGIC.some((m, i) => bytes[i] !== m)) fail('missing \\x93NUMPY magic');
   const major = bytes[6];
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -66,10 +77,21 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
     .filter((s) => s.length > 0)
     .map(Number);
   if (shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`bad shape (${shapeText})`);
+  return { descr: descr!, fortran: fortran === 'True', shape, dataStart };
+}
 
-  const order = descr![0];
-  const info = DTYPES[descr!.slice(1)];
-  if (!'<>|='.includes(order) || !info) fail(`dtype '${descr}' is not supported (use float16/32/64, (u)int8..64 or bool)`);
+/** Decode one .npy file. Float16 becomes Float32Array (exact); bool becomes Uint8Array of 0/1. */
+export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLimits): NdArray {
+  const fail = (why: string): never => npyFail(label, why);
+  const { descr, fortran, shape, dataStart } = parseNpyHeader(bytes, label);
+  const order = descr[0]!;
+  const info = DTYPES[descr.slice(1)];
+  if (!'<>|='.includes(order) || !info)
+    return fail(
+      /^[<>|=]U\d+$/.test(descr)
+        ? `dtype '${descr}' is text, not numbers (read it with the npz reader's strings())`
+        : `dtype '${descr}' is not supported (use float16/32/64, (u)int8..64 or bool)`,
+    );
   const n = numel(shape);
   checkVoxelCount(label, shape, limits);
   const nbytes = n * info.size;
@@ -82,7 +104,7 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
   if (order === '>' && info.size > 1) swapBytes(raw, info.size);
   let data = info.make(raw.buffer, n);
   if (info.dtype === 'float16') data = float16ArrayToFloat32(data as Uint16Array);
-  if (fortran === 'True' && shape.length > 1) data = fortranToC(data, shape);
+  if (fortran && shape.length > 1) data = fortranToC(data, shape);
   return { dtype: info.dtype, shape, data };
 }
 

@@ -1,7 +1,8 @@
 // Node-free: .npz from and to bytes; the path forms are in npzFile.ts.
 import { MedsamError } from '../common/errors.js';
 import type { NdArray } from './ndarray.js';
-import { encodeNpy, parseNpy } from './npy.js';
+import { encodeNpy, parseNpy, parseNpyHeader } from './npy.js';
+import { encodeNpyText, parseNpyText } from './npyText.js';
 import type { ReadLimits } from './readLimits.js';
 import { ZipArchive, buildZip } from './zip.js';
 
@@ -12,6 +13,10 @@ export interface NpzFile {
   has(key: string): boolean;
   /** Decode one array; throws MedsamError naming the available keys when it is absent. */
   get(key: string): NdArray;
+  /** Whether a member is a text array (numpy '<U<n>'), read with strings() rather than get(). */
+  isText(key: string): boolean;
+  /** Decode a 1-D text array (npyText.ts); throws like get() when absent or not text. */
+  strings(key: string): string[];
 }
 
 function memberName(key: string): string {
@@ -25,30 +30,42 @@ export function openNpzBytes(bytes: Uint8Array, label = '.npz data', limits?: Re
     .names()
     .filter((n) => n.endsWith('.npy'))
     .map((n) => n.slice(0, -4));
+  const member = (key: string): Uint8Array => {
+    if (!zip.has(memberName(key))) {
+      const shown = keys.slice(0, 20).join(', ') + (keys.length > 20 ? ', …' : '');
+      throw new MedsamError(`${label} has no array '${key}' (it has: ${shown || 'nothing'})`, 'pass one of the listed keys');
+    }
+    return zip.read(memberName(key));
+  };
   return {
     keys: () => [...keys],
     has: (key) => zip.has(memberName(key)),
-    get(key) {
-      if (!zip.has(memberName(key))) {
-        const shown = keys.slice(0, 20).join(', ') + (keys.length > 20 ? ', …' : '');
-        throw new MedsamError(`${label} has no array '${key}' (it has: ${shown || 'nothing'})`, 'pass one of the listed keys');
-      }
-      return parseNpy(zip.read(memberName(key)), `${label}:${key}`, limits);
-    },
+    get: (key) => parseNpy(member(key), `${label}:${key}`, limits),
+    isText: (key) => /^[<>=|]U\d+$/.test(parseNpyHeader(member(key), `${label}:${key}`).descr),
+    strings: (key) => parseNpyText(member(key), `${label}:${key}`),
   };
 }
 
-/** Every array of a .npz (numpy.savez or savez_compressed) given as bytes; keys have no `.npy` suffix. */
+/**
+ * Every numeric array of a .npz (numpy.savez or savez_compressed) given as bytes; keys have no `.npy`
+ * suffix. Text arrays (e.g. the `names` of a video session's masks.npz) are not numbers and are left
+ * out here: read them with openNpzBytes(...).strings(key).
+ */
 export function readNpzBytes(bytes: Uint8Array, label = '.npz data', limits?: ReadLimits): Record<string, NdArray> {
   const f = openNpzBytes(bytes, label, limits);
   const out: Record<string, NdArray> = {};
-  for (const k of f.keys()) out[k] = f.get(k);
+  for (const k of f.keys()) if (!f.isText(k)) out[k] = f.get(k);
   return out;
 }
 
 /** Encode arrays as .npz bytes (deflated when `compress`, as numpy.savez_compressed; else stored, as numpy.savez). */
-export function encodeNpz(arrays: Record<string, NdArray>, opts: { compress?: boolean } = {}): Uint8Array {
+export function encodeNpz(
+  arrays: Record<string, NdArray>,
+  opts: { compress?: boolean; text?: Record<string, readonly string[]> } = {},
+): Uint8Array {
   const members: Record<string, Uint8Array> = {};
   for (const [k, a] of Object.entries(arrays)) members[memberName(k)] = encodeNpy(a);
+  // Text arrays (numpy '<U<n>'), loadable without pickle.
+  for (const [k, t] of Object.entries(opts.text ?? {})) members[memberName(k)] = encodeNpyText(t);
   return buildZip(members, opts.compress ?? false);
 }

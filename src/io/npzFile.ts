@@ -21,7 +21,11 @@ export async function readNpz(pathOrBytes: string | Uint8Array, limits?: ReadLim
 }
 
 /** Write a .npz atomically (temp file + rename). */
-export async function writeNpz(path: string, arrays: Record<string, NdArray>, opts: { compress?: boolean } = {}): Promise<void> {
+export async function writeNpz(
+  path: string,
+  arrays: Record<string, NdArray>,
+  opts: { compress?: boolean; text?: Record<string, readonly string[]> } = {},
+): Promise<void> {
   writeFileAtomic(path, encodeNpz(arrays, opts));
 }
 

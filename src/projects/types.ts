@@ -99,7 +99,7 @@ export function authorLabel(a: Author): string {
   return a.kind === 'person' ? a.name : `${a.model}@${a.version}`;
 }
 
-export type ProjectJobKind = 'pre-annotate' | 'export';
+export type ProjectJobKind = 'pre-annotate' | 'export' | 'send-to-pacs';
 export type ProjectJobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** A background job on a project (the server runs it; its row survives a restart). */

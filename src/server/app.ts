@@ -444,7 +444,14 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     async (req, reply) => {
       const { id, file } = req.params as { id: string; file: VideoExport };
       const { labels, frames } = await jobs.videoResult(req.principal, id);
-      const bytes = await buildVideoExport(file, labels, frames, objectsInLabels(labels), (s) => blobs.tempPath(s));
+      const bytes = await buildVideoExport(
+        file,
+        labels,
+        frames,
+        objectsInLabels(labels),
+        (s) => blobs.tempPath(s),
+        (msg) => req.log.warn(msg),
+      );
       return reply
         .code(200)
         .type(EXPORT_TYPES[file])

@@ -13,6 +13,11 @@ import { parseDicomBytes } from '../../src/io/dicomLib.js';
 import { readFileSync } from 'node:fs';
 import { readerSeeds, type ReaderSeed } from '../../scripts/fuzz/readerSeeds.js';
 import { runCase, type CaseResult } from '../../scripts/fuzz/runCase.js';
+import { videoSeeds } from '../../scripts/fuzz/videoSeeds.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readVideo } from '../../src/io/video.js';
 
 const SEED = 11;
 const CASES = 300;
@@ -32,6 +37,45 @@ test(`fuzzReaders: ${CASES} seeded mutations over every reader end ok or in one 
     results.some((r) => r.outcome === 'ok'),
     'some damage is harmless',
   );
+});
+
+const VIDEO_CASES = 30;
+
+test(`fuzzReaders: ${VIDEO_CASES} seeded mutations of mp4/avi/mkv files made by ffmpeg end in decoded frames or one clear MedsamError`, async () => {
+  const seeds = await videoSeeds();
+  assert.deepEqual(
+    seeds.map((s) => s.format),
+    ['video-mp4', 'video-avi', 'video-mkv'],
+  );
+  // Each seed reads whole before it is damaged.
+  for (const s of seeds) {
+    const r = await s.read(s.bytes, { maxVoxels: 2 ** 20 });
+    assert.ok('video' in r && r.video.frames.length === 6 && r.video.width === 32 && r.video.height === 24, s.name);
+  }
+  const results: CaseResult[] = [];
+  for (let i = 0; i < VIDEO_CASES; i++) results.push(await runCase(seeds, SEED, i));
+  const findings = results.filter((r) => r.outcome === 'finding').map((r) => `#${r.index} [${r.format}] ${r.what}: ${r.detail}`);
+  assert.deepEqual(findings, []);
+  assert.ok(results.some((r) => r.outcome === 'clear') && results.some((r) => r.outcome === 'ok'), 'damage both refused and harmless');
+});
+
+test('readVideo decodes no more pixels than the read limit allows: a longer video is refused in one line, not held in memory', async () => {
+  const [mp4] = await videoSeeds();
+  const dir = mkdtempSync(join(tmpdir(), 'video-limit-'));
+  try {
+    const path = join(dir, 'seed.mp4');
+    writeFileSync(path, mp4!.bytes);
+    // 6 frames of 32x24 = 4608 pixels; a limit of two frames' worth stops the decode.
+    await assert.rejects(readVideo(path, { limits: { maxVoxels: 2 * 32 * 24 } }), (e: unknown) => {
+      assert.ok(e instanceof MedsamError);
+      assert.equal(e.message.split(' — ')[0], `video ${path} decodes to more than 1536 pixels (frames × width × height)`);
+      assert.match(e.hint!, /MEDSAM2_MAX_VOXELS/);
+      return true;
+    });
+    assert.equal((await readVideo(path, { limits: { maxVoxels: 6 * 32 * 24 } })).frames.length, 6, 'exactly the limit is fine');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('fuzzReaders classifies a non-MedsamError, a multi-line message and impossible geometry as findings', async () => {

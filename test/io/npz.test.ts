@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MedsamError } from '../../src/common/errors.js';
 import { encodeNpy, parseNpy } from '../../src/io/npy.js';
-import { encodeNpz, openNpz, readNpz, writeNpz } from '../../src/io/npzFile.js';
+import { encodeNpz, openNpz, openNpzBytes, readNpz, writeNpz } from '../../src/io/npzFile.js';
 import {
   bfloat16ToFloat32,
   float16ToFloat32,
@@ -233,7 +233,31 @@ test('corrupt, truncated and non-npz inputs fail with one-line MedsamErrors', {
     const z = (await import('../../src/io/zip.js')).buildZip({ 'x.npy': shortNpy }, true);
     await assert.rejects(readNpz(z), isErr(/data is truncated \(expected 16 bytes/));
     assert.throws(() => parseNpy(npyBytes('<c8', '(1,)', false, [0, 0, 0, 0, 0, 0, 0, 0])), isErr(/dtype '<c8' is not supported/));
+    // Text arrays: get() names the way to read them, a short one is refused.
+    assert.throws(() => parseNpy(npyBytes('<U2', '(1,)', false, [0x61, 0, 0, 0])), isErr(/'<U2' is text, not numbers/));
+    const shortText = (await import('../../src/io/zip.js')).buildZip({ 't.npy': npyBytes('<U2', '(1,)', false, [0x61, 0, 0, 0]) }, false);
+    assert.throws(() => openNpzBytes(shortText).strings('t'), isErr(/data is truncated \(expected 8 bytes for 1 items of 2 characters/));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('text arrays (numpy <U<n>): names round-trip beside numbers, readNpz leaves them out, big-endian reads', async () => {
+  const isErr = (re: RegExp) => (e: unknown) => e instanceof MedsamError && re.test(e.message) && !e.message.includes('\n');
+  const names = ['polyp', 'نیم\u200cفاصله', '🙂', ''];
+  const bytes = encodeNpz({ v: { dtype: 'int32', shape: [4], data: new Int32Array([1, 2, 3, 4]) } }, { compress: true, text: { names } });
+  const f = openNpzBytes(bytes);
+  assert.deepEqual(f.keys(), ['v', 'names']);
+  assert.equal(f.isText('names'), true);
+  assert.equal(f.isText('v'), false);
+  assert.deepEqual(f.strings('names'), names);
+  assert.deepEqual(Object.keys(await readNpz(bytes)), ['v']);
+  assert.throws(() => f.strings('v'), isErr(/dtype '<i4' is not text/));
+  // numpy's '>U2' of ['ab'] and a 0-d '<U1'.
+  const be = (await import('../../src/io/zip.js')).buildZip(
+    { 'b.npy': npyBytes('>U2', '(1,)', false, [0, 0, 0, 0x61, 0, 0, 0, 0x62]), 'z.npy': npyBytes('<U1', '()', false, [0x7a, 0, 0, 0]) },
+    false,
+  );
+  assert.deepEqual(openNpzBytes(be).strings('b'), ['ab']);
+  assert.deepEqual(openNpzBytes(be).strings('z'), ['z']);
 });

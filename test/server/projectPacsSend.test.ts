@@ -6,8 +6,10 @@
  * (403); the reviewer sends v0 of the DICOM case and Orthanc then holds one SEG series in the
  * source study (QIDO), whose instance (WADO) our SEG reader puts back on the series voxel for
  * voxel, referencing the source series; the send is recorded on the case (who, version, UIDs).
- * The round send stores the accepted version and skips the PNG case with why; the PNG case alone
- * is a 409. With Orthanc stopped a send is a 502 naming the PACS in one line and nothing is
+ * The round send is a job (GET /jobs/{id}): it stores each accepted DICOM case's accepted version
+ * and skips the PNG case with why; a second DICOM case whose image is then removed makes the next
+ * round job fail part way with one line, the case sent before it staying sent and recorded; a
+ * cancelled round job leaves every send it lists recorded. The PNG case alone is a 409. With Orthanc stopped a send is a 502 naming the PACS in one line and nothing is
  * recorded.
  */
 import '../helpers/nodePlatform.js';
@@ -49,6 +51,7 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
   const orthanc = await startOrthanc();
   const src = seriesWithUids(SERIES, 6);
   let s: Awaited<ReturnType<typeof startTestServer>> | undefined;
+  const cleanup: string[] = [];
   try {
     await storeInstances(
       orthanc.dicomweb,
@@ -137,20 +140,87 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     assert.equal(png.status, 409, why(png));
     assert.match(png.body.error, /not a DICOM series/);
 
-    // ---- the round: the accepted DICOM case is sent, the PNG case skipped with why ----
-    for (const name of [ctCase, picCase]) await ok(boss, 'POST', `${C(name)}/review`, { verdict: 'accept' });
-    const round = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 });
+    // ---- the round, a job: the accepted DICOM cases are sent, the PNG case skipped with why ----
+    // The first 5 slices of the same series (other bytes, so another upload blob).
+    const src2 = seriesWithUids(SERIES, 5);
+    cleanup.push(src2.dir);
+    const members2: Record<string, Uint8Array> = {};
+    for (const f of src2.files) members2[`ct/${f.split('/').pop()}`] = readFileSync(f);
+    const dicom2 = await ok(boss, 'POST', '/uploads?name=zz-ct.zip', zipSync(members2, { level: 1 }), 201);
+    const [zzCase] = (await ok(boss, 'POST', '/projects/pacs/cases', { uploadIds: [dicom2.id], mode: 'manual' }, 201)).map(
+      (c: { name: string }) => c.name,
+    ) as [string];
+    await save(zzCase, [nx, ny, 5], map.subarray(0, nx * ny * 5));
+    for (const name of [ctCase, picCase, zzCase]) await ok(boss, 'POST', `${C(name)}/review`, { verdict: 'accept' });
+    const segCount = async () => (await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' })).length;
+    const sendsOf = async (name: string) => (await ok(ann, 'GET', C(name))).pacsSends.length as number;
+    /** Starts the round's send job and polls it until it ends (GET /jobs/{id}). */
+    const roundJob = async () => {
+      const { jobId } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202);
+      for (;;) {
+        const j = await ok(boss, 'GET', `/jobs/${jobId}`);
+        if (!['queued', 'running'].includes(j.status)) return j;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const done = await roundJob();
+    assert.equal(done.status, 'done', JSON.stringify(done));
+    assert.equal(done.kind, 'send-to-pacs');
+    assert.equal(done.project, 'pacs');
+    assert.equal(done.progress, 1);
+    assert.equal(done.result.pacs, orthanc.dicomweb);
+    assert.deepEqual(done.result.sent.map((x: { case: string; version: number; sentBy: string }) => [x.case, x.version, x.sentBy]).sort(), [
+      [ctCase, 0, 'boss'],
+      [zzCase, 0, 'boss'],
+    ]);
     assert.deepEqual(
-      round.sent.map((x: { case: string; version: number }) => [x.case, x.version]),
-      [[ctCase, 0]],
-    );
-    assert.deepEqual(
-      round.skipped.map((x: { case: string }) => x.case),
+      done.result.skipped.map((x: { case: string }) => x.case),
       [picCase],
     );
-    assert.match(round.skipped[0].why, /png, not a DICOM series/);
-    assert.equal((await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' })).length, 2, 'a second SEG series');
-    assert.equal((await ok(ann, 'GET', C(ctCase))).pacsSends.length, 2);
+    assert.match(done.result.skipped[0].why, /png, not a DICOM series/);
+    assert.equal(await segCount(), 3, 'two more SEG series in the study');
+    assert.equal(await sendsOf(ctCase), 2);
+    assert.equal(await sendsOf(zzCase), 1);
+    assert.ok(
+      (await ok(boss, 'GET', '/jobs')).some((j: { id: string; kind: string }) => j.id === done.id && j.kind === 'send-to-pacs'),
+      'listed by GET /jobs',
+    );
+
+    // ---- a failure part way: the case sent before it stays sent, recorded and listed; the job fails with one line ----
+    const order = done.result.sent.map((x: { case: string }) => x.case) as string[];
+    const [first, second] = order as [string, string];
+    const secondUpload = second === zzCase ? dicom2 : dicom;
+    rmSync(join(s.dataDir, 'blobs', secondUpload.sha256.slice(0, 2), secondUpload.sha256));
+    const failed = await roundJob();
+    assert.equal(failed.status, 'failed', JSON.stringify(failed));
+    assert.match(failed.error, new RegExp(`the image of case ${second} is not on this server`));
+    assert.doesNotMatch(failed.error, /\n/);
+    assert.deepEqual(
+      failed.result.sent.map((x: { case: string }) => x.case),
+      [first],
+    );
+    assert.equal(await sendsOf(first), first === ctCase ? 3 : 2, 'the case sent before the failure is recorded');
+    assert.equal(await sendsOf(second), second === ctCase ? 2 : 1, 'the failed case is not');
+
+    // ---- a cancel (DELETE /jobs/{id}) right after the start: whatever the job sent before it stopped stays sent and recorded ----
+    const before = await sendsOf(first);
+    const { jobId } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202);
+    assert.equal((await ok(boss, 'DELETE', `/jobs/${jobId}`)).status, 'cancelled');
+    let listed = -1;
+    let recorded = -2;
+    for (let i = 0; i < 40 && listed + before !== recorded; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const cancelled = await ok(boss, 'GET', `/jobs/${jobId}`);
+      assert.equal(cancelled.status, 'cancelled');
+      listed = (cancelled.result?.sent ?? []).length;
+      recorded = await sendsOf(first);
+    }
+    assert.ok(listed <= 1, 'nothing after the cancel is sent');
+    assert.equal(recorded, before + listed, 'each send the cancelled job made is recorded on its case and listed in its result');
+
+    // The round route refuses up front what the job could not send: no PACS-able case (a round of PNGs only).
+    const nothing = await call(url, 'POST', '/projects/pacs/send-to-pacs', { token: boss, body: { round: 2 } });
+    assert.equal(nothing.status, 409, why(nothing));
 
     // ---- a PACS that answers with an error (here Orthanc under a wrong root): 502 "refused", what it said ----
     const badRoot = { base: `${orthanc.http}/no-dicom-web`, shown: `${orthanc.http}/no-dicom-web`, headers: {} };
@@ -161,8 +231,13 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
       return true;
     });
 
-    // ---- the PACS down: 502 naming it in one line, nothing recorded ----
+    // ---- the PACS down: 502 naming it in one line, nothing recorded; a round job fails with that line ----
+    const sendsBefore = await sendsOf(ctCase);
     await orthanc.stop();
+    const downRound = await roundJob();
+    assert.equal(downRound.status, 'failed');
+    assert.match(downRound.error, new RegExp(`^PACS at ${orthanc.dicomweb} cannot be reached for the SEG of case ${first} v0`));
+    assert.deepEqual(downRound.result?.sent ?? [], []);
     const down = await call(url, 'POST', `${C(ctCase)}/versions/0/send-to-pacs`, { token: boss });
     assert.equal(down.status, 502, why(down));
     assert.match(
@@ -171,11 +246,12 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     );
     assert.doesNotMatch(down.body.error, /\n/);
     assert.match(down.body.fix, /--stow-url/);
-    assert.equal((await ok(ann, 'GET', C(ctCase))).pacsSends.length, 2, 'a failed send is not recorded');
+    assert.equal(await sendsOf(ctCase), sendsBefore, 'a failed send is not recorded');
   } finally {
     await s?.stop();
     await orthanc.stop();
     rmSync(src.dir, { recursive: true, force: true });
+    for (const d of cleanup) rmSync(d, { recursive: true, force: true });
   }
 });
 

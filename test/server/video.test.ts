@@ -13,11 +13,13 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { PNG } from 'pngjs';
+import { openNpzBytes } from '../../src/io/npz.js';
 import { readNpz } from '../../src/io/npzFile.js';
 import { readVideo } from '../../src/io/video.js';
 import { ZipArchive, buildZip } from '../../src/io/zip.js';
 import { dice } from '../../src/metrics/dice.js';
 import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
+import { overlayFrame } from '../../src/pipelines/videoOverlay.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
 import { call, errorShape, startTestServer } from './harness.js';
@@ -28,6 +30,37 @@ if (skip) process.stdout.write(`# skipping the server video tests: ${skip}\n`);
 
 const FRAMES = 8;
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+
+/**
+ * Mean absolute RGB difference of two frames inside the band where an object's name is drawn (from
+ * 40 rows above the mask's bounding box to 40 below its top, 200 columns from its left) and outside it.
+ */
+function labelBandDiff(a: Uint8Array, b: Uint8Array, mask: Uint8Array, width: number, height: number): { band: number; rest: number } {
+  let bx0 = width;
+  let by0 = height;
+  for (let i = 0; i < mask.length; i++)
+    if (mask[i]) {
+      bx0 = Math.min(bx0, i % width);
+      by0 = Math.min(by0, Math.floor(i / width));
+    }
+  const sum = { band: 0, rest: 0 };
+  const n = { band: 0, rest: 0 };
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const where = y >= by0 - 40 && y < by0 + 40 && x >= bx0 && x < bx0 + 200 ? 'band' : 'rest';
+      const i = 3 * (y * width + x);
+      sum[where] += Math.abs(a[i]! - b[i]!) + Math.abs(a[i + 1]! - b[i + 1]!) + Math.abs(a[i + 2]! - b[i + 2]!);
+      n[where] += 3;
+    }
+  return { band: sum.band / n.band, rest: sum.rest / n.rest };
+}
+
+/** Frame 0 of an overlay.mp4 download, decoded. */
+async function overlayFrame0(bytes: Uint8Array, name: string): Promise<Uint8Array> {
+  writeFileSync(join(fx.dir, name), bytes);
+  const ov = await readVideo(join(fx.dir, name), { maxFrames: 1 });
+  return ov.frames[0]!;
+}
 
 let clip: SyntheticVideo;
 let mp4 = '';
@@ -126,6 +159,14 @@ describe('a video session on the server', { skip }, () => {
     writeFileSync(join(fx.dir, 'overlay.mp4'), mp4Out.body as Uint8Array);
     const ov = await readVideo(join(fx.dir, 'overlay.mp4'));
     assert.deepEqual([ov.frames.length, ov.width, ov.height], [FRAMES, 560, 480]);
+    // The object's name ("object 1": none given yet) is drawn beside its mask: frame 0 differs from the
+    // same overlay drawn here without names in that band, and matches it (up to H.264) elsewhere.
+    const plain0 = overlayFrame((await readVideo(mp4, { maxFrames: 1 })).frames[0]!, frameMask(0), 560, 480);
+    const unnamed = labelBandDiff(ov.frames[0]!, plain0, frameMask(0), 560, 480);
+    console.log(
+      `# overlay frame 0 vs no-name overlay: mean |Δ| ${unnamed.band.toFixed(2)} in the name band, ${unnamed.rest.toFixed(2)} elsewhere`,
+    );
+    assert.ok(unnamed.band > 4 * unnamed.rest && unnamed.band > 3, JSON.stringify(unnamed));
 
     // The box prompt in effect, for the client to outline on frame 0 (no clicks were made).
     assert.deepEqual((await call(fx.server.url, 'GET', `/sessions/${id}/video/prompts`)).body, {
@@ -162,6 +203,19 @@ describe('a video session on the server', { skip }, () => {
     assert.equal((await call(fx.server.url, 'GET', `/sessions/${id}`)).body.objects[0].name, 'polyp');
     const namedZip = ZipArchive.open((await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.zip`)).body as Uint8Array, 'masks.zip');
     assert.deepEqual(JSON.parse(new TextDecoder().decode(namedZip.read('labels.json'))), { labels: [{ value: 1, name: 'polyp' }] });
+    // masks.npz carries the names as a text array (numpy '<U5', no pickle) beside their label values.
+    const namedNpz = openNpzBytes((await call(fx.server.url, 'GET', `/sessions/${id}/video/masks.npz`)).body as Uint8Array);
+    assert.deepEqual(namedNpz.keys().sort(), ['name_values', 'names', 'segs']);
+    assert.deepEqual(namedNpz.strings('names'), ['polyp']);
+    assert.deepEqual([...(namedNpz.get('name_values').data as Int32Array)], [1]);
+    assert.deepEqual(namedNpz.get('segs').data, segs.data);
+    // overlay.mp4 now draws "polyp" where it drew "object 1": frame 0 changes in the name band only.
+    const renamed0 = await overlayFrame0(
+      (await call(fx.server.url, 'GET', `/sessions/${id}/video/overlay.mp4`)).body as Uint8Array,
+      'overlay-named.mp4',
+    );
+    const renamed = labelBandDiff(renamed0, ov.frames[0]!, frameMask(0), 560, 480);
+    assert.ok(renamed.band > 4 * renamed.rest && renamed.band > 1, JSON.stringify(renamed));
     // Deleting the object ends its name and its box; undoing the delete brings both back (no model runs).
     assert.deepEqual((await call(fx.server.url, 'DELETE', `/sessions/${id}/objects/1`)).body.objects, []);
     assert.deepEqual((await call(fx.server.url, 'GET', `/sessions/${id}/video/prompts`)).body.boxes, []);

@@ -13,16 +13,19 @@ import { HttpError } from '../httpError.js';
 import { queuedJob } from '../jobs/queuedJob.js';
 import type { BlobStore } from '../store/blobStore.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
+import type { PacsRoundRequest, PacsRoundResult } from './pacsRound.js';
 
 /**
  * Project work the server runs in the background: pre-annotation of a round (the model on every
- * new assisted case, stored as version 0) and the export of a round's accepted labels (a zip in
- * the content-addressed store). A job's row is written before it is queued; after a restart the
- * jobs left queued or running run again — both kinds are idempotent (pre-annotation only takes
- * cases still 'new'; an export writes a fresh zip). They are listed by GET /jobs, read through
+ * new assisted case, stored as version 0), the export of a round's accepted labels (a zip in
+ * the content-addressed store) and the send of a round's SEGs to the PACS (pacsRound.ts). A job's
+ * row is written before it is queued; after a restart the jobs left queued or running run again —
+ * pre-annotation only takes cases still 'new', an export writes a fresh zip, and a PACS send stores
+ * each SEG again (a SEG is a new instance each time; a resumed round's cases each get one more send). They are listed by GET /jobs, read through
  * GET /jobs/{id} and GET /jobs/{id}/result and cancelled by DELETE /jobs/{id}, beside the
  * segmentation jobs (app.ts). A running job that is cancelled stops after the case in progress
- * (pre-annotation: the cases already stored stay, as versions) or before its zip is stored (export).
+ * (pre-annotation: the cases already stored stay, as versions; a PACS send: the cases sent stay
+ * sent and recorded) or before its zip is stored (export).
  */
 
 export interface PreAnnotateRequest {
@@ -36,6 +39,13 @@ export interface ExportRequest {
   round: number;
   format: ExportFormat;
 }
+
+/** Runs a round's PACS send (projectRoutes.ts binds it to the server's PACS and case loading). */
+export type PacsRoundRunner = (
+  project: Project,
+  req: PacsRoundRequest,
+  hooks: { step: () => void; progress: (partial: PacsRoundResult, done: number, total: number) => Promise<void> },
+) => Promise<PacsRoundResult>;
 
 /** How a project job looks at GET /jobs/{id} (the Job schema). */
 export interface ProjectJobView {
@@ -66,9 +76,15 @@ export class ProjectJobs {
     private readonly blobs: BlobStore,
     private readonly queue: WorkQueue,
     private readonly config: ServerConfig,
+    private readonly pacsRound: PacsRoundRunner,
   ) {}
 
-  async submit(p: Principal, project: Project, kind: ProjectJob['kind'], request: PreAnnotateRequest | ExportRequest): Promise<ProjectJob> {
+  async submit(
+    p: Principal,
+    project: Project,
+    kind: ProjectJob['kind'],
+    request: PreAnnotateRequest | ExportRequest | PacsRoundRequest,
+  ): Promise<ProjectJob> {
     const job: ProjectJob = { ...queuedJob(p.id, request), projectId: project.id, kind };
     await this.svc.repo.addJob(job);
     this.enqueue(job, project.model);
@@ -124,6 +140,16 @@ export class ProjectJobs {
           },
         });
         await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result: { cases } }, ['running']);
+      } else if (job.kind === 'send-to-pacs') {
+        const result = await this.pacsRound(project, job.request as PacsRoundRequest, {
+          step: cancelled,
+          // The sends so far are the job's result from the first one on: a later failure or cancel keeps them
+          // listed (a cancel that came while a SEG was on its way lists that one too: it was sent and recorded).
+          progress: async (partial, done, total) => {
+            await this.svc.repo.updateJob(id, { progress: done / total, result: partial }, ['running', 'cancelled']);
+          },
+        });
+        await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result }, ['running']);
       } else {
         const req = job.request as ExportRequest;
         const dir = mkdtempSync(join(this.blobs.tempPath('-export')));

@@ -5,7 +5,6 @@ import { MedsamError } from '../../common/errors.js';
 import type { Volume } from '../../io/volume.js';
 import { writeMask } from '../../io/writeMask.js';
 import { measureWork } from '../../projects/activeTime.js';
-import { segSourceProblem } from '../../projects/exportRound.js';
 import { type PacsSend, pacsSends, recordPacsSend } from '../../projects/pacsSends.js';
 import { ProjectError } from '../../projects/projectErrors.js';
 import { ProjectService } from '../../projects/projectService.js';
@@ -25,6 +24,7 @@ import { sendDisplayVolume } from '../uploads/displayRoute.js';
 import type { VolumeCache } from '../uploads/volumeCache.js';
 import type { WorkQueue } from '../workQueue.js';
 import { caseSeg } from './caseSeg.js';
+import { sendRoundToPacs } from './pacsRound.js';
 import { type PacsTarget, pacsTarget, requirePacs, stowToPacs } from './pacs.js';
 import { ProjectJobs, type ExportRequest, type PreAnnotateRequest, type ProjectJobView } from './projectJobs.js';
 import { projectRoutes as S, projectShared } from './projectSchemas.js';
@@ -182,7 +182,20 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     repo instanceof SqlRepository
       ? await ProjectService.onDb(repo.db, store, { loader, isServerAdmin })
       : await ProjectService.open({ db: projectsDbSpec(config), store, loader, isServerAdmin });
-  const jobs = new ProjectJobs(svc, blobs, queue, config);
+  const jobs = new ProjectJobs(svc, blobs, queue, config, (project, req, hooks) => {
+    const pacs = requirePacs(config);
+    return sendRoundToPacs(
+      {
+        svc,
+        pacsShown: pacs.shown,
+        caseVolume,
+        sendVersion: (c, version, labels, volume, context) => sendVersion(pacs, req.sentBy, project, c, version, labels, volume, context),
+      },
+      project,
+      req,
+      hooks,
+    );
+  });
   for (const s of projectShared) app.addSchema(s);
 
   /** Runs a handler with library refusals turned into their HTTP status. */
@@ -511,7 +524,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
   /** STOWs a version's SEG to the PACS and records the send on the case; a refusal (502) records nothing. */
   const sendVersion = async (
     pacs: PacsTarget,
-    p: Principal,
+    sentBy: string,
     project: Project,
     c: CaseRow,
     version: number,
@@ -523,7 +536,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     await stowToPacs(pacs, seg.bytes, seg.studyInstanceUid, `the SEG of case ${c.name} v${version}${context}`);
     return recordPacsSend(svc.repo, c.id, {
       version,
-      sentBy: p.name,
+      sentBy,
       pacs: pacs.shown,
       studyInstanceUid: seg.studyInstanceUid,
       seriesInstanceUid: seg.seriesInstanceUid,
@@ -540,42 +553,36 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       const pacs = requirePacs(config);
       const { labels, case: c, version } = await svc.mask(project, params(req).case, params(req).v);
       const { volume } = await caseVolume(c);
-      return sendVersion(pacs, req.principal, project, c, version.version, labels, volume);
+      return sendVersion(pacs, req.principal.name, project, c, version.version, labels, volume);
     }),
   );
 
   app.post(
     '/projects/:name/send-to-pacs',
     { schema: S.sendRoundToPacs },
-    h(async (req) => {
+    h(async (req, reply) => {
       const { project } = await memberProject(req.principal, params(req).name);
       await require(project, req.principal, ['reviewer']);
-      const pacs = requirePacs(config);
+      requirePacs(config);
       const round = (req.body as { round: number }).round;
       const accepted = await svc.repo.listCases(project.id, { round, state: 'accepted' });
       if (accepted.length === 0)
         throw new HttpError(409, `round ${round} of ${project.name} has no accepted case`, 'review and accept cases first');
-      // Each accepted case's accepted (head) version; cases that are not DICOM series are skipped with why, as in a dicom-seg export.
-      const sent: (PacsSend & { case: string })[] = [];
-      const skipped: { case: string; why: string }[] = [];
-      for (const c of accepted) {
-        const { labels, version } = await svc.mask(project, c.name);
-        const { volume } = await caseVolume(c);
-        const problem = segSourceProblem(volume);
-        if (problem) {
-          skipped.push({ case: c.name, why: problem.why });
-          continue;
-        }
-        const after = sent.length ? ` (${sent.length} case${sent.length === 1 ? ' was' : 's were'} sent before it)` : '';
-        sent.push({ case: c.name, ...(await sendVersion(pacs, req.principal, project, c, version.version, labels, volume, after)) });
-      }
-      if (sent.length === 0)
+      // Refused up front when no accepted case is a DICOM series (the job would send nothing), as a dicom-seg export is.
+      const formats = await Promise.all(
+        accepted.map(async (c) => {
+          const id = uploadIdOf(c.source);
+          return (id === null ? undefined : await repo.upload(id))?.format;
+        }),
+      );
+      if (!formats.includes('dicom-zip'))
         throw new HttpError(
           409,
-          `round ${round} of ${project.name} has no accepted case from a DICOM series (${skipped.map((x) => x.case).join(', ')})`,
+          `round ${round} of ${project.name} has no accepted case from a DICOM series (${accepted.map((c) => c.name).join(', ')})`,
           'a DICOM SEG references its source series: only cases added from a DICOM series can go to the PACS',
         );
-      return { round, pacs: pacs.shown, sent, skipped };
+      const job = await jobs.submit(req.principal, project, 'send-to-pacs', { round, sentBy: req.principal.name });
+      return reply.code(202).send({ jobId: job.id, statusUrl: `/jobs/${job.id}` });
     }),
   );
 

@@ -368,50 +368,12 @@ export const projectRoutes = {
   },
   sendRoundToPacs: {
     tags,
-    summary: "Send a round's accepted labels to the server's PACS as DICOM SEGs (STOW-RS; reviewers)",
+    summary: "Send a round's accepted labels to the server's PACS as DICOM SEGs, as a job (STOW-RS; reviewers)",
     description:
-      'One SEG per accepted case from a DICOM series (its accepted version), as POST …/versions/{v}/send-to-pacs does, each recorded on its case; other cases are listed under skipped with why. 409: no accepted DICOM case, or no PACS configured; 502: the PACS refused a SEG or cannot be reached (the cases sent before it stay sent and recorded).',
+      "Starts a project job (kind send-to-pacs; GET /jobs/{id} for progress, DELETE /jobs/{id} cancels it): one SEG per accepted case from a DICOM series (its accepted version), as POST …/versions/{v}/send-to-pacs does, each recorded on its case as it is sent. The job's result lists round, pacs, sent and skipped (other cases, with why) from the first case on, so a cancel or a failure (the PACS refused a SEG or cannot be reached: the job fails with that line) keeps the cases sent before it sent, recorded and listed. 409: no accepted case from a DICOM series, or no PACS configured.",
     params: projectParams,
     body: { type: 'object', required: ['round'], additionalProperties: false, properties: { round: int(1) } },
-    response: {
-      200: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['round', 'pacs', 'sent', 'skipped'],
-        properties: {
-          round: { type: 'integer' },
-          pacs: { type: 'string' },
-          sent: {
-            type: 'array',
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['case', 'version', 'sentBy', 'sentAt', 'pacs', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'],
-              properties: {
-                case: { type: 'string' },
-                version: { type: 'integer' },
-                sentBy: { type: 'string' },
-                sentAt: { type: 'string' },
-                pacs: { type: 'string' },
-                studyInstanceUid: { type: 'string' },
-                seriesInstanceUid: { type: 'string' },
-                sopInstanceUid: { type: 'string' },
-              },
-            },
-          },
-          skipped: {
-            type: 'array',
-            items: {
-              type: 'object',
-              additionalProperties: false,
-              required: ['case', 'why'],
-              properties: { case: { type: 'string' }, why: { type: 'string' } },
-            },
-          },
-        },
-      },
-      ...errors,
-    },
+    response: { 202: accepted, ...errors },
   },
   session: {
     tags,

@@ -97,7 +97,7 @@ async function probeVideo(path: string, name: string): Promise<{ width: number; 
 async function readVideoFile(path: string, name: string, limits: VolumeLimits): Promise<LoadedFrames> {
   const p = await probeVideo(path, name);
   checkSize(name, p.width, p.height, p.frames, limits);
-  const v = await readVideo(path, { maxFrames: limits.maxSlices + 1 });
+  const v = await readVideo(path, { maxFrames: limits.maxSlices + 1, limits: { maxVoxels: limits.maxVoxels } });
   checkSize(name, v.width, v.height, v.frames.length, limits);
   return {
     width: v.width,

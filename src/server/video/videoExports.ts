@@ -1,21 +1,25 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { encodePngMask } from '../../io/image2d.js';
 import { writeNpz } from '../../io/npzFile.js';
+import { labelFont, renderTextLabel } from '../../io/textLabel.js';
 import { writeVideo } from '../../io/video.js';
 import { IDENTITY_DIRECTION, type Volume } from '../../io/volume.js';
 import { buildZip } from '../../io/zip.js';
 import type { LoadedFrames } from '../../pipelines/videoFrames.js';
 import { maskPngNames } from '../../pipelines/videoOutputs.js';
+import { drawObjectLabels, type LabelGlyphs } from '../../pipelines/videoLabel.js';
 import { overlayFrame } from '../../pipelines/videoOverlay.js';
 
 /**
  * The three downloads of a video session, the same files `medsam2 video -o out/` writes
  * (videoOutputs.ts), built in memory (or in a server temp file for the encoders that need one):
  * masks.npz (`segs` N,H,W uint8), a zip of masks/<frame>.png (label values), and overlay.mp4.
- * The zip also holds labels.json, what each label value is: `{"labels": [{"value", "name"}]}`, the
- * value and name fields of a project's label set (projects/types.ts LabelDef), with the names the
- * annotator gave (else "object N", as the app lists them). masks.npz and overlay.mp4 have no field
- * for names, so none is added to them.
+ * Each carries the objects' names (those the annotator gave, else "object N", as the app lists them):
+ * the zip in labels.json, `{"labels": [{"value", "name"}]}` (the value and name fields of a project's
+ * label set, projects/types.ts LabelDef); masks.npz as two more arrays, `names` (text, numpy '<U<n>',
+ * loads with allow_pickle=False) and `name_values` (int32, the label value of each name); overlay.mp4
+ * draws each name beside its mask on every frame the object is in (no font installed: drawn without
+ * names, with one warning).
  */
 
 /** An object of the session: its label value and the name it was given, if any. */
@@ -34,10 +38,34 @@ export function objectsInLabels(labels: Volume): ExportObject[] {
   return [...seen].map((objId) => ({ objId }));
 }
 
+/** Every object of the session by label value, with its name as exported. */
+export function exportNames(objects: readonly ExportObject[]): { value: number; name: string }[] {
+  return [...objects].sort((a, b) => a.objId - b.objId).map((o) => ({ value: o.objId, name: o.name ?? `object ${o.objId}` }));
+}
+
 /** labels.json of masks.zip: every object of the session, by label value. */
 export function labelsJson(objects: readonly ExportObject[]): Uint8Array {
-  const labels = [...objects].sort((a, b) => a.objId - b.objId).map((o) => ({ value: o.objId, name: o.name ?? `object ${o.objId}` }));
-  return new TextEncoder().encode(`${JSON.stringify({ labels }, null, 2)}\n`);
+  return new TextEncoder().encode(`${JSON.stringify({ labels: exportNames(objects) }, null, 2)}\n`);
+}
+
+/** Each object's name rendered at a size that reads at the frame's height (empty map: no font). */
+async function nameGlyphs(
+  objects: readonly ExportObject[],
+  height: number,
+  warn: (msg: string) => void,
+): Promise<Map<number, LabelGlyphs>> {
+  const out = new Map<number, LabelGlyphs>();
+  if (objects.length === 0) return out;
+  if (!labelFont()) {
+    warn('overlay.mp4 is drawn without object names: no font found (install fonts-dejavu-core or set MEDSAM2_FONT to a .ttf)');
+    return out;
+  }
+  const size = Math.max(12, Math.round(height / 30));
+  for (const { value, name } of exportNames(objects)) {
+    const g = await renderTextLabel(name, size);
+    if (g) out.set(value, g);
+  }
+  return out;
 }
 
 export const VIDEO_EXPORTS = ['masks.npz', 'masks.zip', 'overlay.mp4'] as const;
@@ -61,6 +89,7 @@ export async function buildVideoExport(
   video: LoadedFrames,
   objects: readonly ExportObject[],
   tempPath: (suffix: string) => string,
+  warn: (msg: string) => void = () => {},
 ): Promise<Uint8Array> {
   const [W, H, N] = labels.dims;
   if (file === 'masks.zip') {
@@ -85,16 +114,26 @@ export async function buildVideoExport(
   }
   const tmp = tempPath(file === 'masks.npz' ? '.npz' : '.mp4');
   try {
-    if (file === 'masks.npz')
-      await writeNpz(tmp, { segs: { dtype: 'uint8', shape: [N, H, W], data: labels.data as Uint8Array } }, { compress: true });
-    else
+    if (file === 'masks.npz') {
+      const named = exportNames(objects);
+      await writeNpz(
+        tmp,
+        {
+          segs: { dtype: 'uint8', shape: [N, H, W], data: labels.data as Uint8Array },
+          name_values: { dtype: 'int32', shape: [named.length], data: Int32Array.from(named, (n) => n.value) },
+        },
+        { compress: true, text: { names: named.map((n) => n.name) } },
+      );
+    } else {
+      const glyphs = await nameGlyphs(objects, H, warn);
       await writeVideo(
         tmp,
-        video.frames.map((f, k) => overlayFrame(f, frameLabels(labels, k), W, H)),
+        video.frames.map((f, k) => drawObjectLabels(overlayFrame(f, frameLabels(labels, k), W, H), frameLabels(labels, k), W, H, glyphs)),
         W,
         H,
         video.fps,
       );
+    }
     return new Uint8Array(readFileSync(tmp));
   } finally {
     rmSync(tmp, { force: true });

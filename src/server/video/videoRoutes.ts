@@ -12,7 +12,7 @@ import { EXPORT_TYPES, VIDEO_EXPORTS, buildVideoExport, type VideoExport } from 
 
 export const videoExportSchema = {
   summary:
-    "A video session's masks: masks.npz (segs N,H,W uint8), masks.zip (masks/<frame>.png and labels.json, the object name of each label value), overlay.mp4",
+    "A video session's masks, each with the objects' names: masks.npz (segs N,H,W uint8; names, text; name_values, int32), masks.zip (masks/<frame>.png and labels.json, the object name of each label value), overlay.mp4 (names drawn beside the masks)",
   params: {
     type: 'object',
     required: ['id', 'file'],
@@ -137,10 +137,17 @@ export function registerVideoRoutes(
     if (!isVideoFormat(upload.format))
       throw new HttpError(400, `session ${id} is on a volume, not a video`, 'download its label map from /sessions/{id}/labelmap');
     const { labels } = await deps.sessions.labelMap(req.principal, id);
-    // The objects' names go into masks.zip only (labels.json): the other files have no field for them.
-    const objects = file === 'masks.zip' ? (await deps.sessions.get(req.principal, id)).objects : [];
+    // The objects' names go into every file (labels.json, npz `names`, drawn in the mp4).
+    const { objects } = await deps.sessions.get(req.principal, id);
     const video = await deps.volumes.video(upload);
-    const bytes = await buildVideoExport(file, labels, video, objects, (s) => deps.blobs.tempPath(s));
+    const bytes = await buildVideoExport(
+      file,
+      labels,
+      video,
+      objects,
+      (s) => deps.blobs.tempPath(s),
+      (msg) => req.log.warn(msg),
+    );
     return reply
       .code(200)
       .type(EXPORT_TYPES[file])

@@ -2,12 +2,13 @@
  * The dashboard's Export card: a round's accepted cases as a zip (POST /projects/{name}/export, a
  * server job followed here with its progress, then offered as a download), and Send to PACS of the
  * same round (POST /projects/{name}/send-to-pacs: one DICOM SEG per accepted DICOM case, to the
- * PACS the server was started with). Failures go to the page's message bar in one line.
+ * PACS the server was started with; also a server job, its progress shown under the button, cases
+ * sent so far counted). Failures go to the page's message bar in one line.
  */
 import { downloadBlob } from '../download.js';
 import { h } from './dom.js';
 import type { PageContext } from './pageContext.js';
-import { type JobView, NO_PACS, type ProjectDetail, ROUND_EXPORT_FORMATS } from './projectApi.js';
+import { type JobView, NO_PACS, type PacsRoundView, type ProjectDetail, ROUND_EXPORT_FORMATS } from './projectApi.js';
 
 interface ExportState {
   job: JobView;
@@ -33,6 +34,7 @@ export function exportCard(
   stale: () => boolean,
 ): { card: HTMLElement; stop: () => void } {
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let sendTimer: ReturnType<typeof setTimeout> | undefined;
   const rounds = roundsOf(d);
   const round = h(
     'select',
@@ -64,6 +66,14 @@ export function exportCard(
   send.disabled = sendBlocker !== null;
   send.title =
     sendBlocker ?? `Store a DICOM SEG of every accepted case from a DICOM series at ${pacs} (cases from other images are skipped)`;
+  const sendBar = h('progress', { id: 'pacs-progress', max: 1, value: 0, hidden: true });
+  const sendState = h('span', { id: 'pacs-state', class: 'muted', hidden: true }, '');
+  const cancelSend = h(
+    'button',
+    { id: 'pacs-cancel', hidden: true, title: 'Stop after the case being sent (those sent stay sent)' },
+    'Cancel send',
+  );
+  let sendJob: string | undefined;
 
   const show = (s: ExportState) => {
     lastExport.set(project, s);
@@ -129,17 +139,62 @@ export function exportCard(
       download.disabled = false;
     }
   });
+  /** Shows a send-to-pacs job's progress; when it ends, says what went in the message bar. */
+  const showSend = (r: number, j: JobView): void => {
+    const res = (j.result ?? null) as PacsRoundView | null;
+    const n = res?.sent.length ?? 0;
+    sendBar.hidden = false;
+    sendState.hidden = false;
+    sendBar.value = Math.max(0, Math.min(1, j.progress ?? 0));
+    sendState.textContent = `PACS send of round ${r}: ${j.status}${running(j) ? ` ${Math.round(100 * (j.progress ?? 0))} %` : ''} — ${n} SEG${n === 1 ? '' : 's'} sent`;
+    sendState.dataset.status = j.status;
+    cancelSend.hidden = !running(j);
+  };
+  const followSend = async (r: number, id: string): Promise<void> => {
+    if (stale()) return;
+    try {
+      const j = await ctx.api.job(id);
+      if (stale()) return;
+      showSend(r, j);
+      if (running(j)) {
+        sendTimer = setTimeout(() => void followSend(r, id), 500);
+        return;
+      }
+      send.disabled = sendBlocker !== null;
+      const out = j.result as PacsRoundView | null;
+      const sent = out?.sent.length ?? 0;
+      const what = `${sent} DICOM SEG${sent === 1 ? '' : 's'} of round ${r} to the PACS at ${out?.pacs ?? pacs}`;
+      if (j.status === 'done') {
+        const skipped = out?.skipped.length ? `; skipped ${out.skipped.map((x) => x.case).join(', ')} (not from a DICOM series)` : '';
+        ctx.info(`sent ${what}${skipped}`);
+      } else ctx.fail(new Error(`${j.error ?? `the PACS send is ${j.status}`} (sent ${what} before it)`), 'sending to the PACS');
+    } catch (e) {
+      send.disabled = sendBlocker !== null;
+      ctx.fail(e, 'following the PACS send');
+    }
+  };
   send.addEventListener('click', async () => {
     send.disabled = true;
     const r = Number(round.value);
     try {
-      const out = await ctx.api.sendRoundToPacs(project, r);
-      const skipped = out.skipped.length ? `; skipped ${out.skipped.map((x) => x.case).join(', ')} (not from a DICOM series)` : '';
-      ctx.info(`sent ${out.sent.length} DICOM SEG${out.sent.length === 1 ? '' : 's'} of round ${r} to the PACS at ${out.pacs}${skipped}`);
+      const { jobId } = await ctx.api.sendRoundToPacs(project, r);
+      sendJob = jobId;
+      showSend(r, { id: jobId, status: 'queued', progress: 0 });
+      await followSend(r, jobId);
     } catch (e) {
-      ctx.fail(e, 'sending to the PACS');
-    } finally {
       send.disabled = sendBlocker !== null;
+      ctx.fail(e, 'sending to the PACS');
+    }
+  });
+  cancelSend.addEventListener('click', async () => {
+    if (!sendJob) return;
+    cancelSend.disabled = true;
+    try {
+      await ctx.api.cancelJob(sendJob);
+    } catch (e) {
+      ctx.fail(e, 'cancelling the PACS send');
+    } finally {
+      cancelSend.disabled = false;
     }
   });
 
@@ -149,9 +204,17 @@ export function exportCard(
     h('h2', {}, 'Export'),
     h('p', { class: 'muted' }, `The accepted cases of a round (${accepted} accepted in the project), with a manifest tracing each label.`),
     h('div', { class: 'row' }, round, format),
-    h('div', { class: 'row' }, start, download, send),
+    h('div', { class: 'row' }, start, download, send, cancelSend),
     bar,
     state,
+    sendBar,
+    sendState,
   );
-  return { card, stop: () => clearTimeout(timer) };
+  return {
+    card,
+    stop: () => {
+      clearTimeout(timer);
+      clearTimeout(sendTimer);
+    },
+  };
 }

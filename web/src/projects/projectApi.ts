@@ -92,6 +92,14 @@ export interface JobView {
   [k: string]: unknown;
 }
 
+/** A send-to-pacs job's result: the SEGs the PACS took so far, and the cases not from a DICOM series. */
+export interface PacsRoundView {
+  round: number;
+  pacs: string;
+  sent: (PacsSendView & { case: string })[];
+  skipped: { case: string; why: string }[];
+}
+
 export class ProjectApi extends Api {
   private p(project: string): string {
     return `/projects/${encodeURIComponent(project)}`;
@@ -205,12 +213,17 @@ export class ProjectApi extends Api {
     return this.json('POST', `${this.c(project, caseName)}/versions/${version}/send-to-pacs`);
   }
 
-  /** Sends every accepted DICOM case of a round to the PACS (its accepted version); the others come back as skipped. */
-  sendRoundToPacs(
-    project: string,
-    round: number,
-  ): Promise<{ pacs: string; sent: (PacsSendView & { case: string })[]; skipped: { case: string; why: string }[] }> {
+  /**
+   * Starts the send of every accepted DICOM case of a round to the PACS (its accepted version), a
+   * server job: its result (PacsRoundView) lists the sends so far and the skipped cases.
+   */
+  sendRoundToPacs(project: string, round: number): Promise<{ jobId: string }> {
     return this.json('POST', `${this.p(project)}/send-to-pacs`, { round });
+  }
+
+  /** Cancels a queued or running job (DELETE /jobs/{id}); the job as it now stands. */
+  cancelJob(id: string): Promise<JobView> {
+    return this.json('DELETE', `/jobs/${encodeURIComponent(id)}`);
   }
 
   job(id: string): Promise<JobView> {
