@@ -341,7 +341,9 @@ export interface Sam1PropagationOptions {
    * The carry beyond a negatively clicked key (not the main key), towards the volume's end, hands its
    * masks out trimmed at that key's negativeClickTrim threshold, each keeping at least the share of its
    * untrimmed mask that the click kept of its own slice (src/predictor/sam1/negativeClickTrimOutward.ts).
-   * Needs negativeClickTrim on. Default false.
+   * Needs negativeClickTrim on. Default false: measured (BENCHMARKS.md, "Simulated clicks (session 12 …)"),
+   * ct-lesion after 3 clicks 0.8910 → 0.8926 and mr 0.5325 → 0.5349, but organs-tune 0.7667 → 0.7592 (an
+   * organ's end slices shrink faster than the click's ratio allows; ct-organs labels 2 and 3).
    */
   negativeClickTrimOutward?: boolean;
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
