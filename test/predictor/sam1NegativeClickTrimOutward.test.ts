@@ -1,0 +1,51 @@
+import '../helpers/nodePlatform.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
+import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
+import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
+import { outwardTrimRatio } from '../../src/predictor/sam1/negativeClickTrimOutward.js';
+import { correctObject, propagateObject, type Sam1PropagationOptions } from '../../src/predictor/sam1Propagator.js';
+import { discMask } from '../helpers/discMask.js';
+import { markedSlice, sliceIndexEncoder } from '../helpers/sliceIndexEncoder.js';
+
+const W = 64,
+  H = 64;
+const disc = (r: number) => discMask(W, H, r);
+/** Radial logits round the slice centre: 12 − r (the mask at logit 0 is the disc of radius 12). */
+const radial = (shift: number) =>
+  Float32Array.from({ length: W * H }, (_, i) => 12 - shift - Math.hypot((i % W) - W / 2, Math.floor(i / W) - H / 2));
+
+test('outwardTrimRatio: the share of its slice a negative click kept', () => {
+  assert.equal(outwardTrimRatio(disc(6), disc(12)), maskArea(disc(6)) / maskArea(disc(12)));
+  assert.equal(outwardTrimRatio(disc(12), undefined), undefined, 'no mask before the click: no ratio');
+  assert.equal(outwardTrimRatio(disc(12), disc(6)), 1, 'a click that grew its slice trims nothing below the untrimmed mask');
+});
+
+test('propagateObject negativeClickTrimOutward: the carry beyond a negatively clicked key hands its masks out trimmed', async () => {
+  // As in sam1NegativeClickTrim.test.ts: radial logits inside the prompt's box; a negative click answers 3 lower.
+  const decoder = {
+    async decode(_emb: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
+      const r = radial(prompt.points?.some((p) => p.label === 0) ? 3 : 0);
+      const [x0, y0, x1, y1] = prompt.box ?? [0, 0, W - 1, H - 1];
+      const logits = r.map((v, i) => (i % W >= x0 && i % W <= x1 && Math.floor(i / W) >= y0 && Math.floor(i / W) <= y1 ? v : -5));
+      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
+    },
+  };
+  const opts: Sam1PropagationOptions = { intensityModel: false, refineSteps: 0, minAreaFraction: 0 };
+  const prompts = [{ slice: 3, box: [19, 19, 45, 45] as [number, number, number, number] }];
+  const emb = () => new SliceEmbeddings(sliceIndexEncoder, (k) => markedSlice(k, W, H), W, H, 4);
+  const first = await propagateObject(decoder, emb(), prompts, opts);
+  for (const k of [0, 1, 2, 3]) assert.ok(maskDice(first.masks.get(k)!, disc(12)) > 0.98, `slice ${k} holds the radius-12 disc`);
+  // A negative click on slice 1 (radius 9 after it, t 3); slice 0 lies beyond it, carried from it.
+  const click = { slice: 1, x: W / 2 + 11, y: H / 2, label: 0 as const };
+  const off = await correctObject(decoder, emb(), prompts, first, click, opts);
+  const on = await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrimOutward: true });
+  for (const r of [off, on]) assert.ok(maskDice(r.propagation.masks.get(1)!, disc(9)) > 0.95, 'the clicked slice is corrected');
+  const [o0, n0] = [off, on].map((r) => r.propagation.masks.get(0)!);
+  // Carried from the radius-9 key, slice 0's answer is the radius-12 disc cut by that key's box (~357 px).
+  assert.ok(maskArea(o0!) > maskArea(disc(9)) + 50, `without the rule slice 0 keeps the overshoot (${maskArea(o0!)} px)`);
+  assert.ok(maskDice(n0!, disc(9)) > 0.95, `with it slice 0 is trimmed at the click's t (${maskArea(n0!)} px)`);
+  for (const k of [2, 3])
+    assert.equal(maskDice(on.propagation.masks.get(k)!, off.propagation.masks.get(k)!), 1, `slice ${k} is not touched`);
+});
