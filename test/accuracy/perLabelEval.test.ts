@@ -11,10 +11,6 @@ import { encodeNrrd } from '../../src/io/nrrdWrite.js';
 import type { Volume } from '../../src/io/volume.js';
 import { applyWindow } from '../../src/preprocess/intensity.js';
 import { runCli } from '../helpers/cli.js';
-import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
-
-// The default model's slice embeddings come from the run's shared cache (encoded once per run).
-cacheSam1EncodesInFile();
 
 /**
  * `eval` on a multi-label reference named the 3D Slicer way (x.nrrd + x-label.nrrd): one row per
