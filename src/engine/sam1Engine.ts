@@ -49,6 +49,8 @@ export class Sam1Engine {
     readonly entry: ModelEntry,
     private readonly encoder: OrtSession,
     private readonly decoder: OrtSession,
+    /** The encoder's precision: an embedding cache must not hand an fp32 embedding to an int8 run, nor back. */
+    readonly precision: Precision = 'fp32',
   ) {}
 
   static async create(entry: ModelEntry, engineOpts: Sam1EngineOptions = {}): Promise<Sam1Engine> {
@@ -73,7 +75,7 @@ export class Sam1Engine {
         'a sam1 encoder takes one [1,3,S,S] image',
       );
     }
-    return new Sam1Engine(entry, encoder, decoder);
+    return new Sam1Engine(entry, encoder, decoder, precision ?? 'fp32');
   }
 
   /** Encodes one uint8 gray slice (row-major h×w). */

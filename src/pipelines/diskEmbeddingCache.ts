@@ -16,9 +16,10 @@ export class DiskCachedEncoder implements Sam1Encoder {
   misses = 0;
 
   constructor(
-    private readonly inner: Sam1Encoder & { entry?: { id: string } },
+    private readonly inner: Sam1Encoder & { entry?: { id: string }; precision?: string },
     private readonly dir: string,
-    private readonly modelKey = inner.entry?.id ?? 'model',
+    // fp32 keeps the key it always had (caches written before stay valid); int8 embeddings get their own.
+    private readonly modelKey = `${inner.entry?.id ?? 'model'}${inner.precision && inner.precision !== 'fp32' ? `@${inner.precision}` : ''}`,
   ) {
     mkdirSync(dir, { recursive: true });
   }

@@ -17,6 +17,10 @@ import type { SliceClick } from '../../src/predictor/sam1/correction.js';
 import type { VolumePrompt } from '../../src/predictor/prompts.js';
 import { cropNpzCase } from '../cli/cropCase.js';
 import { sessionClicksDiff } from '../helpers/sessionClicks.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 /**
  * The click protocol on the three shared CT lesions (cropped to the lesion's slices ± 1, so the

@@ -14,6 +14,10 @@ import { pictureMaskLabels } from '../../src/pipelines/pictureReference.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
 import { Session } from '../../src/session/index.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 /**
  * The floor of a negative click on the user's own key slice (negativeClickFloor, default 0.3 since

@@ -12,6 +12,10 @@ import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { propagateObject } from '../../src/predictor/sam1Propagator.js';
 import { toUint8 } from '../../src/preprocess/intensity.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 /**
  * Why SAM gets pixel-edge boxes (docs/propagation-experiments.md, issue 13 session 4): on ct-organs'

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { Sam1Engine } from '../../src/engine/sam1Engine.js';
 import { DiskCachedEncoder } from '../../src/pipelines/diskEmbeddingCache.js';
 
@@ -34,7 +38,10 @@ export function cacheSam1Encodes(dir: string): () => void {
   Sam1Engine.prototype.encode = function (this: Sam1Engine, slice: Uint8Array, h: number, w: number) {
     let cache = caches.get(this);
     if (!cache) {
-      cache = new DiskCachedEncoder({ entry: this.entry, encode: (s, hh, ww) => encode.call(this, s, hh, ww) }, dir);
+      cache = new DiskCachedEncoder(
+        { entry: this.entry, precision: this.precision, encode: (s, hh, ww) => encode.call(this, s, hh, ww) },
+        dir,
+      );
       caches.set(this, cache);
     }
     return cache.encode(slice, h, w);
@@ -56,4 +63,21 @@ export async function withCachedSam1Encodes<T>(dir: string, fn: () => Promise<T>
   } finally {
     restore();
   }
+}
+
+/**
+ * For a whole test file that asserts on what the decoder, the propagation, the server or the app make of
+ * the default model's embeddings, not on the encoder or on how long it takes (no cancel or timing race):
+ * every Sam1Engine encode of this file goes through the run's shared cache (runEmbeddingCache; a file run
+ * on its own gets a temp folder of its own), put back after the file's last test. CI time: the encoder is
+ * about a second of CPU per slice on 2 cores and the shared CT-lesion and DICOM slices are encoded by a
+ * dozen files; with the cache each slice is encoded once per run. Call it at the file's top level.
+ */
+export function cacheSam1EncodesInFile(): void {
+  const own = process.env.MEDSAM2_TEST_EMBEDDING_CACHE ? undefined : mkdtempSync(join(tmpdir(), 'medsam2-test-emb-'));
+  const restore = cacheSam1Encodes(runEmbeddingCache(own ?? ''));
+  after(() => {
+    restore();
+    if (own) rmSync(own, { recursive: true, force: true });
+  });
 }

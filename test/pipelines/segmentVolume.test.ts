@@ -8,6 +8,10 @@ import { dice } from '../../src/metrics/dice.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { boxFromMask } from '../../src/predictor/prompts.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 const LESION = '../shared/data/ct-lesion/CT_Lesion_000001_02_01_008-023.npz';
 const skip = !existsSync(LESION) && 'needs ../shared/data/ct-lesion';

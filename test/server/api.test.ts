@@ -19,6 +19,10 @@ import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import type { OpenSession } from '../../src/server/sessions/sessionManager.js';
 import { CT_LESION, SHARED_SKIP, call, croppedLesion, errorShape, startTestServer, type TestServer } from './harness.js';
 import { LEGACY_SWEEP_MARKER } from '../../src/server/store/legacyCheckpoints.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 /** These tests need no interactive Session; one that is opened by mistake fails loudly. */
 const noSessions: OpenSession = async () => {

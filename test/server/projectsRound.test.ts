@@ -21,6 +21,10 @@ import { LESION_CASES, LESION_DIR } from '../projects/simulatedRound.js';
 import { cropNpzCase } from '../cli/cropCase.js';
 import { ROOT } from '../helpers/cli.js';
 import { call, errorShape, startTestServer, type TestServer } from './harness.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 /**
  * A whole annotation round through the HTTP API only, on a real server on 127.0.0.1: a server

@@ -42,6 +42,10 @@ import {
   waitError,
   waitStatus,
 } from './browser.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

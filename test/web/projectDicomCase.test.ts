@@ -20,7 +20,7 @@ import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
-import { cacheSam1Encodes } from '../helpers/runEmbeddingCache.js';
+import { cacheSam1Encodes, runEmbeddingCache } from '../helpers/runEmbeddingCache.js';
 import { boxOn, caseShown } from './appDriver.js';
 import { ROOT, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 import { localApi } from './localApi.js';
@@ -80,7 +80,7 @@ test('a DICOM-zip project case: drawn as the server reads it; box + propagate + 
 }, async (t) => {
   // The server's propagation and the CLI's encode the same 20 slices: the CLI reads what the server
   // encoded (what this test asserts is the flow and the grid, not the encoder).
-  t.after(cacheSam1Encodes(join(tmp, 'emb')));
+  t.after(cacheSam1Encodes(runEmbeddingCache(join(tmp, 'emb'))));
   const c = encodeURIComponent(caseName);
   const { page, errors } = await e2e.open(`/?project=${P}&case=${c}`);
   await caseShown(page);

@@ -28,6 +28,10 @@ import { ROOT, openApp, serve, serverAndBrowser, shot, skipReason, type Served }
 import { caseShown } from './appDriver.js';
 import { type RunningOrthanc, skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
 import { jsonValue, searchInstances, searchSeries } from '../../src/io/dicomweb/client.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -26,6 +26,10 @@ import { OBJECT_COLOURS } from '../../web/src/colours.js';
 import { call, croppedLesion, startTestServer } from '../server/harness.js';
 import { dragBox, goToSlice, ready, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 import { caseShown } from './appDriver.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 declare const document: any, window: any;

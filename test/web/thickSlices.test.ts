@@ -20,6 +20,10 @@ import { parseNifti } from '../../src/io/niftiRead.js';
 import { GLIOMA as GLIOMA_PATH, GLIOMA_LABEL as GLIOMA_LABEL_PATH, gliomaCoronal } from '../helpers/glioma.js';
 import { openScan, sessionOf, promptsSent } from './appDriver.js';
 import { type AppHandle, ROOT, shot, skipReason, waitStatus, serverAndBrowser, dragBox, voxelToClientOn } from './browser.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -14,6 +14,10 @@ import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { axialWith, closeClean, crosshair, displayRange, dragFromCentre, openScan } from './appDriver.js';
 import { CT_ORGANS, shot, skipReason, voxelToClient, waitStatus, serverAndBrowser } from './browser.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 // Browser globals inside page functions (this program has no DOM lib: it would retype Node's fetch).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
