@@ -8,6 +8,10 @@ import { preAnnotateRound } from '../../src/projects/preAnnotate.js';
 import { ProjectService } from '../../src/projects/projectService.js';
 import { startTestPostgres, type TestPostgres } from './postgresServer.js';
 import { LESION_DIR, cropLesionCases, runRound } from './simulatedRound.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 const skip = !existsSync(LESION_DIR) && 'needs ../shared/data/ct-lesion';
 

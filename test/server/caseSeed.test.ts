@@ -9,6 +9,10 @@ import { readNpzCase } from '../../src/io/npzFile.js';
 import { dice } from '../../src/metrics/dice.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { call, croppedLesion, SHARED_SKIP, startTestServer } from './harness.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 /**
  * A project case's session starts from the case's latest label version (issue #12): on a real

@@ -20,6 +20,10 @@ import type { Box } from '../../src/predictor/prompts.js';
 import { JobCheckpoints } from '../../src/server/store/jobCheckpoints.js';
 import { SHARED_SKIP, call, croppedLesion } from './harness.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 const fx = serverPerFile('medsam2-job-resume-', SHARED_SKIP);
 

@@ -16,6 +16,10 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { LabelMapBuilder } from '../../src/server/sessions/labelMapBuilder.js';
 import { Session } from '../../src/session/index.js';
 import { SHARED_SKIP, croppedLesion } from './harness.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 const dir = mkdtempSync(join(tmpdir(), 'medsam2-labelmap-worker-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

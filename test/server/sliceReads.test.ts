@@ -17,6 +17,10 @@ import { extractSlice } from '../../src/preprocess/slices.js';
 import { decodeRle } from '../../src/server/rle.js';
 import { SHARED_SKIP, call, croppedLesion } from './harness.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's slice embeddings come from the run's shared cache (encoded once per run).
+cacheSam1EncodesInFile();
 
 const fx = serverPerFile('medsam2-slice-reads-', SHARED_SKIP);
 
