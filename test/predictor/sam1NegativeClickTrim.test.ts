@@ -1,20 +1,19 @@
 import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
 import { trimFromCorrection } from '../../src/predictor/sam1/negativeClickTrim.js';
 import { correctObject, propagateObject, type Sam1PropagationOptions } from '../../src/predictor/sam1Propagator.js';
 import { discMask } from '../helpers/discMask.js';
+import { radialBoxDecoder, radialLogits } from '../helpers/radialDecoder.js';
 import { markedSlice, sliceIndexEncoder } from '../helpers/sliceIndexEncoder.js';
 
 const W = 64,
   H = 64;
 const disc = (r: number) => discMask(W, H, r);
 /** Radial logits round the slice centre: 12 − r (the mask at logit 0 is the disc of radius 12). */
-const radial = (shift: number) =>
-  Float32Array.from({ length: W * H }, (_, i) => 12 - shift - Math.hypot((i % W) - W / 2, Math.floor(i / W) - H / 2));
+const radial = (shift: number) => radialLogits(W, H, shift);
 
 test('trimFromCorrection: the logit threshold at which the answer before the click best gives the corrected mask', () => {
   const logits = radial(0);
@@ -25,17 +24,10 @@ test('trimFromCorrection: the logit threshold at which the answer before the cli
 
 test('propagateObject negativeClickTrim: the carry towards a negatively clicked key hands its masks out trimmed', async () => {
   // Every slice decodes as radial logits inside the prompt's box (the disc of radius 12); a prompt with
-  // a negative click answers 3 logits lower (radius 9), as an over-segmented carry's click would.
+  // a negative click answers 3 logits lower (radius 9), as an over-segmented carry's click would (radialBoxDecoder).
   const encoder = sliceIndexEncoder;
   const pixels = (k: number) => markedSlice(k, W, H);
-  const decoder = {
-    async decode(_emb: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
-      const r = radial(prompt.points?.some((p) => p.label === 0) ? 3 : 0);
-      const [x0, y0, x1, y1] = prompt.box ?? [0, 0, W - 1, H - 1];
-      const logits = r.map((v, i) => (i % W >= x0 && i % W <= x1 && Math.floor(i / W) >= y0 && Math.floor(i / W) <= y1 ? v : -5));
-      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
-    },
-  };
+  const decoder = radialBoxDecoder(W, H);
   const opts: Sam1PropagationOptions = { intensityModel: false, refineSteps: 0, minAreaFraction: 0 };
   const prompts = [{ slice: 2, box: [19, 19, 45, 45] as [number, number, number, number] }];
   const emb = () => new SliceEmbeddings(encoder, pixels, W, H, 3);

@@ -1,20 +1,17 @@
 import '../helpers/nodePlatform.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Sam1Decoded, Sam1Embedding, Sam1Prompt } from '../../src/engine/sam1Engine.js';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
 import { outwardTrimRatio } from '../../src/predictor/sam1/negativeClickTrimOutward.js';
 import { correctObject, propagateObject, type Sam1PropagationOptions } from '../../src/predictor/sam1Propagator.js';
 import { discMask } from '../helpers/discMask.js';
+import { radialBoxDecoder } from '../helpers/radialDecoder.js';
 import { markedSlice, sliceIndexEncoder } from '../helpers/sliceIndexEncoder.js';
 
 const W = 64,
   H = 64;
 const disc = (r: number) => discMask(W, H, r);
-/** Radial logits round the slice centre: 12 − r (the mask at logit 0 is the disc of radius 12). */
-const radial = (shift: number) =>
-  Float32Array.from({ length: W * H }, (_, i) => 12 - shift - Math.hypot((i % W) - W / 2, Math.floor(i / W) - H / 2));
 
 test('outwardTrimRatio: the share of its slice a negative click kept', () => {
   assert.equal(outwardTrimRatio(disc(6), disc(12)), maskArea(disc(6)) / maskArea(disc(12)));
@@ -23,15 +20,8 @@ test('outwardTrimRatio: the share of its slice a negative click kept', () => {
 });
 
 test('propagateObject negativeClickTrimOutward: the carry beyond a negatively clicked key hands its masks out trimmed', async () => {
-  // As in sam1NegativeClickTrim.test.ts: radial logits inside the prompt's box; a negative click answers 3 lower.
-  const decoder = {
-    async decode(_emb: Sam1Embedding, prompt: Sam1Prompt): Promise<Sam1Decoded> {
-      const r = radial(prompt.points?.some((p) => p.label === 0) ? 3 : 0);
-      const [x0, y0, x1, y1] = prompt.box ?? [0, 0, W - 1, H - 1];
-      const logits = r.map((v, i) => (i % W >= x0 && i % W <= x1 && Math.floor(i / W) >= y0 && Math.floor(i / W) <= y1 ? v : -5));
-      return { logits, lowRes: new Float32Array(256 * 256), iou: 0.9 };
-    },
-  };
+  // Radial logits inside the prompt's box; a negative click answers 3 lower (radialBoxDecoder).
+  const decoder = radialBoxDecoder(W, H);
   const opts: Sam1PropagationOptions = { intensityModel: false, refineSteps: 0, minAreaFraction: 0 };
   const prompts = [{ slice: 3, box: [19, 19, 45, 45] as [number, number, number, number] }];
   const emb = () => new SliceEmbeddings(sliceIndexEncoder, (k) => markedSlice(k, W, H), W, H, 4);
