@@ -697,7 +697,7 @@ export async function propagateObject(
     // followIntensity: this carry's own copy of the model, taught by the slices it keeps.
     let current = model;
     // maxIoUDrop / steadyShrink: what this carry kept so far.
-    const kept_: KeptStep[] = [];
+    const keptSteps: KeptStep[] = [];
     for (let k = keys[i]!.slice + dir, n = 1; dir < 0 ? k >= end : k <= end; k += dir, n++) {
       lastTried = k;
       if (masks.has(k)) {
@@ -722,9 +722,9 @@ export async function propagateObject(
       if (bridge && stop && maskArea(step.mask)) stop = undefined;
       if (!stop && !bridge && step.signals) {
         const sig = step.signals;
-        const drop = o.maxIoUDrop !== undefined ? predictedIoUDrop(kept_, sig.predictedIoU) : undefined;
+        const drop = o.maxIoUDrop !== undefined ? predictedIoUDrop(keptSteps, sig.predictedIoU) : undefined;
         if (drop !== undefined && drop > o.maxIoUDrop!) stop = 'iou-drop';
-        else if (o.steadyShrink && steadyShrink(kept_, sig, o.steadyShrink.slices, o.steadyShrink.ratio)) stop = 'shrinking';
+        else if (o.steadyShrink && steadyShrink(keptSteps, sig, o.steadyShrink.slices, o.steadyShrink.ratio)) stop = 'shrinking';
       }
       let cycleIoU: number | undefined;
       // A re-anchored step is checked by its own threshold (intensityBoxMinCycleIoU) and refused as the background stop it replaced.
@@ -767,7 +767,7 @@ export async function propagateObject(
       if (shownStep.logits && kept === shownStep.mask && !zoomOut) fuseLogits?.set(k, shownStep.logits);
       lowResBySlice?.set(k, shownStep.lowRes);
       carriedBy.set(k, i);
-      if (step.signals) kept_.push(step.signals);
+      if (step.signals) keptSteps.push(step.signals);
       if (o.followIntensity && intensity && step.signals && step.signals.objectFraction >= (o.followMinObject ?? 0.75))
         current = followModel(current!, intensity.smoothed, step.mask, w, h, o.followIntensity);
       prev = step.mask;
