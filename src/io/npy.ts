@@ -88,7 +88,7 @@ export function parseNpy(bytes: Uint8Array, label = '.npy data', limits?: ReadLi
   const info = DTYPES[descr.slice(1)];
   if (!'<>|='.includes(order) || !info)
     return fail(
-      /^[<>|=]U\d+$/.test(descr)
+      isNpyTextDescr(descr)
         ? `dtype '${descr}' is text, not numbers (read it with the npz reader's strings())`
         : `dtype '${descr}' is not supported (use float16/32/64, (u)int8..64 or bool)`,
     );
@@ -176,19 +176,6 @@ export function encodeNpy(a: NdArray): Uint8Array {
       `cannot write .npy: shape (${a.shape.join(',')}) needs ${numel(a.shape)} elements but data has ${a.data.length}`,
       'fix the array shape',
     );
-  const shape = a.shape.length === 1 ? `(${a.shape[0]},)` : `(${a.shape.join(', ')})`;
-  let dict = `{'descr': '${d.descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-  // numpy pads the header with spaces so the data starts on a 64-byte boundary.
-  let version = 1;
-  let prefix = 10;
-  let total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
-  if (total - prefix > 0xffff) {
-    // v1 stores the header length in 16 bits
-    version = 2;
-    prefix = 12;
-    total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
-  }
-  dict = dict.padEnd(total - prefix - 1, ' ') + '\n';
   let body: Uint8Array;
   if (a.dtype === 'float16') {
     const h = new Uint16Array(a.data.length);
@@ -198,7 +185,30 @@ export function encodeNpy(a: NdArray): Uint8Array {
   } else {
     body = new Uint8Array(a.data.buffer, a.data.byteOffset, a.data.byteLength);
   }
-  const out = new Uint8Array(total + body.length);
+  const header = npyHeaderBytes(d.descr, a.shape);
+  const out = new Uint8Array(header.length + body.length);
+  out.set(header, 0);
+  out.set(body, header.length);
+  return out;
+}
+
+/**
+ * A .npy's magic and header dict for C-order data of `descr` and `shape`, padded with spaces as numpy
+ * does so the data starts on a 64-byte boundary (version 2 when the dict outgrows v1's 16-bit length).
+ */
+export function npyHeaderBytes(descr: string, shape: readonly number[]): Uint8Array {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  let version = 1;
+  let prefix = 10;
+  let total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
+  if (total - prefix > 0xffff) {
+    version = 2;
+    prefix = 12;
+    total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
+  }
+  dict = `${dict.padEnd(total - prefix - 1, ' ')}\n`;
+  const out = new Uint8Array(total);
   out.set(MAGIC, 0);
   out[6] = version;
   out[7] = 0;
@@ -206,6 +216,10 @@ export function encodeNpy(a: NdArray): Uint8Array {
   if (version === 1) dv.setUint16(8, dict.length, true);
   else dv.setUint32(8, dict.length, true);
   for (let i = 0; i < dict.length; i++) out[prefix + i] = dict.charCodeAt(i);
-  out.set(body, total);
   return out;
+}
+
+/** Whether a .npy dtype descr is numpy's fixed-width text ('<U<n>'), read by npyText.ts. */
+export function isNpyTextDescr(descr: string): boolean {
+  return /^[<>=|]U\d+$/.test(descr);
 }

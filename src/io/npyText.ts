@@ -1,4 +1,4 @@
-import { npyFail, parseNpyHeader } from './npy.js';
+import { npyFail, npyHeaderBytes, parseNpyHeader } from './npy.js';
 
 /**
  * 1-D text arrays in .npy (numpy's fixed-width unicode dtype '<U<n>': n UTF-32 code units per item,
@@ -11,16 +11,11 @@ import { npyFail, parseNpyHeader } from './npy.js';
 export function encodeNpyText(items: readonly string[]): Uint8Array {
   const points = items.map((s) => [...s].map((c) => c.codePointAt(0)!));
   const width = Math.max(1, ...points.map((p) => p.length));
-  const shape = `(${items.length},)`;
-  const prefix = 10;
-  let dict = `{'descr': '<U${width}', 'fortran_order': False, 'shape': ${shape}, }`;
-  const total = Math.ceil((prefix + dict.length + 1) / 64) * 64;
-  dict = `${dict.padEnd(total - prefix - 1, ' ')}\n`;
+  const header = npyHeaderBytes(`<U${width}`, [items.length]);
+  const total = header.length;
   const out = new Uint8Array(total + items.length * width * 4);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 0);
+  out.set(header, 0);
   const dv = new DataView(out.buffer);
-  dv.setUint16(8, dict.length, true);
-  for (let i = 0; i < dict.length; i++) out[prefix + i] = dict.charCodeAt(i);
   points.forEach((p, i) => {
     p.forEach((cp, j) => dv.setUint32(total + (i * width + j) * 4, cp, true));
   });

@@ -1,7 +1,7 @@
 // Node-free: .npz from and to bytes; the path forms are in npzFile.ts.
 import { MedsamError } from '../common/errors.js';
 import type { NdArray } from './ndarray.js';
-import { encodeNpy, parseNpy, parseNpyHeader } from './npy.js';
+import { encodeNpy, isNpyTextDescr, parseNpy, parseNpyHeader } from './npy.js';
 import { encodeNpyText, parseNpyText } from './npyText.js';
 import type { ReadLimits } from './readLimits.js';
 import { ZipArchive, buildZip } from './zip.js';
@@ -30,18 +30,26 @@ export function openNpzBytes(bytes: Uint8Array, label = '.npz data', limits?: Re
     .names()
     .filter((n) => n.endsWith('.npy'))
     .map((n) => n.slice(0, -4));
+  // The member isText() read, kept until the next get()/strings() so isText(k) then get(k) inflates it once (readNpzBytes).
+  let last: { key: string; bytes: Uint8Array } | undefined;
   const member = (key: string): Uint8Array => {
     if (!zip.has(memberName(key))) {
       const shown = keys.slice(0, 20).join(', ') + (keys.length > 20 ? ', …' : '');
       throw new MedsamError(`${label} has no array '${key}' (it has: ${shown || 'nothing'})`, 'pass one of the listed keys');
     }
-    return zip.read(memberName(key));
+    const bytes = last?.key === key ? last.bytes : zip.read(memberName(key));
+    last = undefined;
+    return bytes;
   };
   return {
     keys: () => [...keys],
     has: (key) => zip.has(memberName(key)),
     get: (key) => parseNpy(member(key), `${label}:${key}`, limits),
-    isText: (key) => /^[<>=|]U\d+$/.test(parseNpyHeader(member(key), `${label}:${key}`).descr),
+    isText: (key) => {
+      const bytes = member(key);
+      last = { key, bytes };
+      return isNpyTextDescr(parseNpyHeader(bytes, `${label}:${key}`).descr);
+    },
     strings: (key) => parseNpyText(member(key), `${label}:${key}`),
   };
 }

@@ -1,3 +1,5 @@
+import { pacsSendProperties, pacsSendRequired } from './projects/projectSchemas.js';
+
 /**
  * JSON schemas of every request and response. Fastify validates requests and serialises responses
  * with them, and @fastify/swagger builds /openapi.json from the same objects, so the document
@@ -155,17 +157,8 @@ export const shared = [
             items: {
               type: 'object',
               additionalProperties: false,
-              required: ['case', 'version', 'sentBy', 'sentAt', 'pacs', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'],
-              properties: {
-                case: { type: 'string' },
-                version: { type: 'integer' },
-                sentBy: { type: 'string' },
-                sentAt: { type: 'string' },
-                pacs: { type: 'string' },
-                studyInstanceUid: { type: 'string' },
-                seriesInstanceUid: { type: 'string' },
-                sopInstanceUid: { type: 'string' },
-              },
+              required: ['case', ...pacsSendRequired],
+              properties: { case: { type: 'string' }, ...pacsSendProperties },
             },
           },
           skipped: {

@@ -10,6 +10,18 @@ const nameField = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Z
 const caseField = { type: 'string', minLength: 1, maxLength: 200 };
 const tags = ['projects'];
 
+/** One SEG stored at the PACS, as recorded on its case (PacsSend; the send-to-pacs job's result lists them too). */
+export const pacsSendProperties = {
+  version: { type: 'integer', description: 'the label version sent' },
+  sentBy: { type: 'string' },
+  sentAt: { type: 'string' },
+  pacs: { type: 'string', description: "the PACS's DICOMweb root (the server's --stow-url, no credentials)" },
+  studyInstanceUid: { type: 'string', description: "the source series' study, where the SEG was stored" },
+  seriesInstanceUid: { type: 'string', description: 'the SEG series' },
+  sopInstanceUid: { type: 'string', description: 'the SEG instance' },
+};
+export const pacsSendRequired = Object.keys(pacsSendProperties);
+
 const projectParams = { type: 'object', required: ['name'], properties: { name: nameField } };
 const caseParams = { type: 'object', required: ['name', 'case'], properties: { name: nameField, case: caseField } };
 const statusCounts = { type: 'object', additionalProperties: { type: 'integer' }, description: 'case status → number of cases' };
@@ -74,16 +86,8 @@ export const projectShared = [
     $id: 'PacsSend',
     type: 'object',
     additionalProperties: false,
-    required: ['version', 'sentBy', 'sentAt', 'pacs', 'studyInstanceUid', 'seriesInstanceUid', 'sopInstanceUid'],
-    properties: {
-      version: { type: 'integer', description: 'the label version sent' },
-      sentBy: { type: 'string' },
-      sentAt: { type: 'string' },
-      pacs: { type: 'string', description: "the PACS's DICOMweb root (the server's --stow-url, no credentials)" },
-      studyInstanceUid: { type: 'string', description: "the source series' study, where the SEG was stored" },
-      seriesInstanceUid: { type: 'string', description: 'the SEG series' },
-      sopInstanceUid: { type: 'string', description: 'the SEG instance' },
-    },
+    required: [...pacsSendRequired],
+    properties: pacsSendProperties,
   },
   {
     $id: 'LabelVersion',
