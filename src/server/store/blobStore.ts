@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { HttpError } from '../httpError.js';
 
 /**
@@ -77,42 +78,34 @@ export class BlobStore {
 
   /**
    * Streams a request body into the store, hashing as it goes; more than `maxBytes` aborts with
-   * 413 and removes the partial file.
+   * 413 and removes the partial file. One `pipeline` owns both streams: a client that drops the
+   * connection mid-upload ends in a 400 and the partial file removed, never in a write to the
+   * destroyed file stream (an unhandled 'error' that took the whole server down).
    */
   async putStream(body: Readable, maxBytes: number): Promise<{ sha256: string; bytes: number }> {
     const tmp = this.tempPath();
     const hash = createHash('sha256');
-    const out = createWriteStream(tmp, { flags: 'wx' });
     let bytes = 0;
+    const tooLarge = new HttpError(
+      413,
+      `upload is larger than the server's limit of ${maxBytes} bytes`,
+      'send a smaller file or ask the admin to raise --max-upload-bytes',
+    );
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > maxBytes) return done(tooLarge);
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    // Whether the client's side broke (dropped connection): a 400; anything else is the server's.
+    let clientBroke = false;
+    const broke = () => (clientBroke = true);
+    body.once('error', broke).once('aborted', broke);
+    const out = createWriteStream(tmp, { flags: 'wx' });
     try {
-      await new Promise<void>((resolve, reject) => {
-        body.on('data', (chunk: Buffer) => {
-          bytes += chunk.length;
-          if (bytes > maxBytes) {
-            body.destroy();
-            reject(
-              new HttpError(
-                413,
-                `upload is larger than the server's limit of ${maxBytes} bytes`,
-                'send a smaller file or ask the admin to raise --max-upload-bytes',
-              ),
-            );
-            return;
-          }
-          hash.update(chunk);
-          if (!out.write(chunk)) {
-            body.pause();
-            out.once('drain', () => body.resume());
-          }
-        });
-        body.on('end', () => resolve());
-        body.on('error', (e) => reject(new HttpError(400, `upload interrupted: ${e.message}`, 'send the file again')));
-        body.on('aborted', () => reject(new HttpError(400, 'upload interrupted by the client', 'send the file again')));
-      });
-      await new Promise<void>((resolve, reject) => {
-        out.end(() => resolve());
-        out.on('error', reject);
-      });
+      await pipeline(body, count, out);
       const fd = openSync(tmp, 'r+');
       try {
         fsyncSync(fd);
@@ -120,9 +113,16 @@ export class BlobStore {
         closeSync(fd);
       }
     } catch (e) {
-      out.destroy();
+      // The file may still be opening: removed once its stream is closed, or the open would re-create it.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       rmSync(tmp, { force: true });
-      throw e;
+      if (e instanceof HttpError) throw e;
+      const premature = (e as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE';
+      // The file system's own failure (disk full, permissions) stays a server error.
+      if (!clientBroke && !premature) throw e;
+      throw new HttpError(400, 'upload interrupted by the client', 'send the file again');
+    } finally {
+      body.off('error', broke).off('aborted', broke);
     }
     if (bytes === 0) {
       rmSync(tmp, { force: true });
