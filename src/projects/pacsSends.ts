@@ -17,6 +17,8 @@ export interface PacsSend {
   studyInstanceUid: string;
   seriesInstanceUid: string;
   sopInstanceUid: string;
+  /** The send-to-pacs job that sent it (a round send; absent for a version sent by itself). */
+  jobId?: string;
 }
 
 export async function recordPacsSend(repo: ProjectRepository, caseId: string, send: Omit<PacsSend, 'sentAt'>): Promise<PacsSend> {

@@ -171,6 +171,11 @@ export const shared = [
               properties: { case: { type: 'string' }, why: { type: 'string' } },
             },
           },
+          stopped: {
+            type: 'boolean',
+            description:
+              'send-to-pacs: true once the job has ended and sends nothing more; a job cancelled while a SEG was on its way is cancelled but stopped: false until that send is recorded and listed',
+          },
         },
       },
       resultUrl: { type: ['string', 'null'] },
@@ -491,7 +496,7 @@ export const routes = {
   jobCancel: {
     summary: 'Cancel a job',
     description:
-      'A queued or running job. A running segmentation job (volume or video) stops between slices or frames and writes no result; a running pre-annotation stops after the case in progress (cases already done keep their version). Allowed to its owner and admins (for a project job: server admins and admins of its project); others 403, a job you cannot see 404.',
+      'A queued or running job. A running segmentation job (volume or video) stops between slices or frames and writes no result; a running pre-annotation stops after the case in progress (cases already done keep their version); a running PACS send stops after the SEG on its way (sent and recorded; its result says stopped: true once it has). Allowed to its owner and admins (for a project job: server admins and admins of its project); others 403, a job you cannot see 404.',
     params: id,
     response: { 200: ref('Job'), ...errors },
   },

@@ -29,6 +29,7 @@ import { pacsTarget, stowToPacs } from '../../src/server/projects/pacs.js';
 import { encodeRle } from '../../src/server/rle.js';
 import { seriesWithUids, skipWithoutTools } from '../dicom/dicomTools.js';
 import { skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
+import { startStowGate } from '../dicom/stowGate.js';
 import { ROOT } from '../helpers/cli.js';
 import { call, type Res, startTestServer } from './harness.js';
 
@@ -49,6 +50,9 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
   timeout: 300_000,
 }, async () => {
   const orthanc = await startOrthanc();
+  // The server's PACS is Orthanc through a gate that holds STOWs when told (the cancel and the restart below).
+  const gate = await startStowGate(orthanc.dicomweb);
+  const pacs = gate.dicomweb;
   const src = seriesWithUids(SERIES, 6);
   let s: Awaited<ReturnType<typeof startTestServer>> | undefined;
   const cleanup: string[] = [];
@@ -57,8 +61,8 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
       orthanc.dicomweb,
       src.files.map((f) => new Uint8Array(readFileSync(f))),
     );
-    s = await startTestServer({ requireAuth: true, dicomweb: { stowUrl: orthanc.dicomweb } });
-    const url = s.url;
+    s = await startTestServer({ requireAuth: true, dicomweb: { stowUrl: pacs } });
+    let url = s.url;
     const boss = await s.user('boss', 'admin');
     const ann = await s.user('ann', 'annotator');
     const ok = async (token: string, method: string, path: string, body?: unknown, status = 200) => {
@@ -76,7 +80,7 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
       (c: { name: string }) => c.name,
     ) as [string, string];
     const C = (name: string) => `/projects/pacs/cases/${encodeURIComponent(name)}`;
-    assert.equal((await ok(ann, 'GET', '/projects/pacs')).pacs, orthanc.dicomweb, 'the dashboard learns the PACS');
+    assert.equal((await ok(ann, 'GET', '/projects/pacs')).pacs, pacs, 'the dashboard learns the PACS');
 
     const ct = await readVolume(src.dir);
     const [nx, ny, nz] = ct.dims;
@@ -128,10 +132,10 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     assert.equal(wrong, 0, `${wrong} voxels of the SEG in Orthanc differ from version 0`);
 
     const detail = await ok(ann, 'GET', C(ctCase));
-    assert.equal(detail.pacs, orthanc.dicomweb);
+    assert.equal(detail.pacs, pacs);
     assert.deepEqual(
-      detail.pacsSends.map((x: Record<string, unknown>) => [x.version, x.sentBy, x.pacs, x.sopInstanceUid, x.seriesInstanceUid]),
-      [[0, 'boss', orthanc.dicomweb, sent.sopInstanceUid, sent.seriesInstanceUid]],
+      detail.pacsSends.map((x: Record<string, unknown>) => [x.version, x.sentBy, x.pacs, x.sopInstanceUid, x.seriesInstanceUid, x.jobId]),
+      [[0, 'boss', pacs, sent.sopInstanceUid, sent.seriesInstanceUid, undefined]],
     );
     assert.equal(detail.pacsSends[0].sentAt, sent.sentAt);
 
@@ -154,21 +158,23 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     for (const name of [ctCase, picCase, zzCase]) await ok(boss, 'POST', `${C(name)}/review`, { verdict: 'accept' });
     const segCount = async () => (await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' })).length;
     const sendsOf = async (name: string) => (await ok(ann, 'GET', C(name))).pacsSends.length as number;
-    /** Starts the round's send job and polls it until it ends (GET /jobs/{id}). */
-    const roundJob = async () => {
-      const { jobId } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202);
+    /** Polls a job until it ends (GET /jobs/{id}); a cancelled PACS send until its result says it stopped. */
+    const ended = async (jobId: string) => {
       for (;;) {
         const j = await ok(boss, 'GET', `/jobs/${jobId}`);
-        if (!['queued', 'running'].includes(j.status)) return j;
+        if (!['queued', 'running'].includes(j.status) && !(j.status === 'cancelled' && j.result?.stopped === false)) return j;
         await new Promise((r) => setTimeout(r, 100));
       }
     };
+    /** Starts the round's send job and polls it until it ends. */
+    const roundJob = async () => ended((await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202)).jobId);
     const done = await roundJob();
     assert.equal(done.status, 'done', JSON.stringify(done));
     assert.equal(done.kind, 'send-to-pacs');
     assert.equal(done.project, 'pacs');
     assert.equal(done.progress, 1);
-    assert.equal(done.result.pacs, orthanc.dicomweb);
+    assert.equal(done.result.pacs, pacs);
+    assert.equal(done.result.stopped, true);
     assert.deepEqual(done.result.sent.map((x: { case: string; version: number; sentBy: string }) => [x.case, x.version, x.sentBy]).sort(), [
       [ctCase, 0, 'boss'],
       [zzCase, 0, 'boss'],
@@ -186,9 +192,65 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
       'listed by GET /jobs',
     );
 
-    // ---- a failure part way: the case sent before it stays sent, recorded and listed; the job fails with one line ----
     const order = done.result.sent.map((x: { case: string }) => x.case) as string[];
     const [first, second] = order as [string, string];
+
+    // ---- a restart mid-round: the resumed job sends only the case it had not recorded; each case holds one SEG from it ----
+    const segInstances = async () => {
+      const series = (await searchSeries(orthanc.dicomweb, src.studyUid, { Modality: 'SEG' })).map((x) => jsonValue(x, '0020000E')!);
+      const out = new Map<string, number>();
+      for (const u of series) out.set(u, (await searchInstances(orthanc.dicomweb, src.studyUid, u)).length);
+      return out;
+    };
+    const instancesBefore = [...(await segInstances()).values()].reduce((a, b) => a + b, 0);
+    const stows = gate.arrived;
+    gate.hold();
+    const { jobId: resumed } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202);
+    await gate.waitArrived(stows + 1);
+    await gate.pass(1);
+    // The second STOW reached the gate: the first case was sent and recorded (a case is recorded before the next starts).
+    await gate.waitArrived(stows + 2);
+    const beforeRestart = await ok(boss, 'GET', `/jobs/${resumed}`);
+    assert.equal(beforeRestart.status, 'running');
+    assert.deepEqual(
+      beforeRestart.result.sent.map((x: { case: string }) => x.case),
+      [first],
+    );
+    // The server stops (its database closed) while the second case's SEG is on its way; the PACS then takes
+    // that SEG, which the stopped server can no longer record: the window between the STOW and the record.
+    await s.shutdown();
+    await gate.pass(1);
+    await gate.open();
+    s = await startTestServer({ dataDir: s.dataDir, requireAuth: true, dicomweb: { stowUrl: pacs } });
+    url = s.url;
+    const after = await ended(resumed);
+    assert.equal(after.status, 'done', JSON.stringify(after));
+    assert.equal(gate.arrived, stows + 3, 'after the restart the job sent one SEG: the case not recorded, not the case recorded');
+    assert.deepEqual(
+      after.result.sent.map((x: { case: string }) => x.case),
+      [first, second],
+      'the result lists the cases sent before and after the restart',
+    );
+    assert.deepEqual(after.result.sent[0], beforeRestart.result.sent[0], 'the case sent before the restart, as recorded then');
+    assert.equal(after.result.stopped, true);
+    const segsNow = await segInstances();
+    for (const [i, name] of [first, second].entries()) {
+      const mine = (await ok(ann, 'GET', C(name))).pacsSends.filter((x: { jobId?: string }) => x.jobId === resumed);
+      assert.equal(mine.length, 1, `${name}: one send recorded for the job`);
+      assert.equal(mine[0].sopInstanceUid, after.result.sent[i].sopInstanceUid);
+      assert.equal(segsNow.get(after.result.sent[i].seriesInstanceUid), 1, `${name}: Orthanc holds exactly one SEG instance from the job`);
+    }
+    assert.equal(
+      [...segsNow.values()].reduce((a, b) => a + b, 0),
+      instancesBefore + 2,
+      'the job added one SEG instance per case to the PACS',
+    );
+
+    // ---- a failure part way: the case sent before it stays sent, recorded and listed; the job fails with one line ----
+    const sendsBefore = new Map([
+      [first, await sendsOf(first)],
+      [second, await sendsOf(second)],
+    ]);
     const secondUpload = second === zzCase ? dicom2 : dicom;
     rmSync(join(s.dataDir, 'blobs', secondUpload.sha256.slice(0, 2), secondUpload.sha256));
     const failed = await roundJob();
@@ -199,24 +261,30 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
       failed.result.sent.map((x: { case: string }) => x.case),
       [first],
     );
-    assert.equal(await sendsOf(first), first === ctCase ? 3 : 2, 'the case sent before the failure is recorded');
-    assert.equal(await sendsOf(second), second === ctCase ? 2 : 1, 'the failed case is not');
+    assert.equal(await sendsOf(first), sendsBefore.get(first)! + 1, 'the case sent before the failure is recorded');
+    assert.equal(await sendsOf(second), sendsBefore.get(second), 'the failed case is not');
+    assert.equal(failed.result.stopped, true);
 
-    // ---- a cancel (DELETE /jobs/{id}) right after the start: whatever the job sent before it stopped stays sent and recorded ----
+    // ---- a cancel (DELETE /jobs/{id}) while the first SEG is on its way: that one is sent, recorded and listed, nothing after it ----
     const before = await sendsOf(first);
+    const stowsBefore = gate.arrived;
+    gate.hold();
     const { jobId } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202);
-    assert.equal((await ok(boss, 'DELETE', `/jobs/${jobId}`)).status, 'cancelled');
-    let listed = -1;
-    let recorded = -2;
-    for (let i = 0; i < 40 && listed + before !== recorded; i++) {
-      await new Promise((r) => setTimeout(r, 250));
-      const cancelled = await ok(boss, 'GET', `/jobs/${jobId}`);
-      assert.equal(cancelled.status, 'cancelled');
-      listed = (cancelled.result?.sent ?? []).length;
-      recorded = await sendsOf(first);
-    }
-    assert.ok(listed <= 1, 'nothing after the cancel is sent');
-    assert.equal(recorded, before + listed, 'each send the cancelled job made is recorded on its case and listed in its result');
+    await gate.waitArrived(stowsBefore + 1);
+    const cancelled = await ok(boss, 'DELETE', `/jobs/${jobId}`);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.equal(cancelled.result.stopped, false, 'cancelled, not stopped yet: a SEG is on its way');
+    await gate.open();
+    const stopped = await ended(jobId);
+    assert.equal(stopped.status, 'cancelled');
+    assert.equal(stopped.result.stopped, true);
+    assert.deepEqual(
+      stopped.result.sent.map((x: { case: string }) => x.case),
+      [first],
+      'the SEG on its way at the cancel is listed',
+    );
+    assert.equal(await sendsOf(first), before + 1, 'and recorded');
+    assert.equal(gate.arrived, stowsBefore + 1, 'nothing after the cancel is sent');
 
     // The round route refuses up front what the job could not send: no PACS-able case (a round of PNGs only).
     const nothing = await call(url, 'POST', '/projects/pacs/send-to-pacs', { token: boss, body: { round: 2 } });
@@ -232,23 +300,25 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     });
 
     // ---- the PACS down: 502 naming it in one line, nothing recorded; a round job fails with that line ----
-    const sendsBefore = await sendsOf(ctCase);
+    const ctSendsBefore = await sendsOf(ctCase);
     await orthanc.stop();
+    await gate.close();
     const downRound = await roundJob();
     assert.equal(downRound.status, 'failed');
-    assert.match(downRound.error, new RegExp(`^PACS at ${orthanc.dicomweb} cannot be reached for the SEG of case ${first} v0`));
+    assert.match(downRound.error, new RegExp(`^PACS at ${pacs} cannot be reached for the SEG of case ${first} v0`));
     assert.deepEqual(downRound.result?.sent ?? [], []);
     const down = await call(url, 'POST', `${C(ctCase)}/versions/0/send-to-pacs`, { token: boss });
     assert.equal(down.status, 502, why(down));
     assert.match(
       down.body.error,
-      new RegExp(`^PACS at ${orthanc.dicomweb} cannot be reached for the SEG of case ${ctCase} v0: fetch failed \\(connect ECONNREFUSED`),
+      new RegExp(`^PACS at ${pacs} cannot be reached for the SEG of case ${ctCase} v0: fetch failed \\(connect ECONNREFUSED`),
     );
     assert.doesNotMatch(down.body.error, /\n/);
     assert.match(down.body.fix, /--stow-url/);
-    assert.equal(await sendsOf(ctCase), sendsBefore, 'a failed send is not recorded');
+    assert.equal(await sendsOf(ctCase), ctSendsBefore, 'a failed send is not recorded');
   } finally {
     await s?.stop();
+    await gate.close();
     await orthanc.stop();
     rmSync(src.dir, { recursive: true, force: true });
     for (const d of cleanup) rmSync(d, { recursive: true, force: true });

@@ -20,12 +20,20 @@ export interface CaseSeg {
   sopInstanceUid: string;
 }
 
-export function caseSeg(project: Project, c: CaseRow, version: number, labels: Uint8Array, volume: Volume): CaseSeg {
+/** `uids`: the SEG's Series and SOP Instance UIDs when they are named (a round job's, roundSegUids.ts); else new random ones. */
+export function caseSeg(
+  project: Project,
+  c: CaseRow,
+  version: number,
+  labels: Uint8Array,
+  volume: Volume,
+  uids?: { seriesInstanceUid: string; sopInstanceUid: string },
+): CaseSeg {
   const problem = segSourceProblem(volume);
   if (problem)
     throw new HttpError(409, `case ${c.name} cannot be a DICOM SEG: ${problem.why}`, problem.fix.replace('medsam2-npz', 'nrrd or npz'));
-  const seriesInstanceUid = newUid();
-  const sopInstanceUid = newUid();
+  const seriesInstanceUid = uids?.seriesInstanceUid ?? newUid();
+  const sopInstanceUid = uids?.sopInstanceUid ?? newUid();
   const bytes = buildSeg(labelMapVolume(labels, volume), volume, {
     algorithmName: project.model,
     algorithmVersion: project.modelVersion,

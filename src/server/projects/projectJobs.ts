@@ -20,8 +20,8 @@ import type { PacsRoundRequest, PacsRoundResult } from './pacsRound.js';
  * new assisted case, stored as version 0), the export of a round's accepted labels (a zip in
  * the content-addressed store) and the send of a round's SEGs to the PACS (pacsRound.ts). A job's
  * row is written before it is queued; after a restart the jobs left queued or running run again —
- * pre-annotation only takes cases still 'new', an export writes a fresh zip, and a PACS send stores
- * each SEG again (a SEG is a new instance each time; a resumed round's cases each get one more send). They are listed by GET /jobs, read through
+ * pre-annotation only takes cases still 'new', an export writes a fresh zip, and a PACS send skips
+ * the cases it sent before the restart (pacsRound.ts: each case gets one SEG from the job). They are listed by GET /jobs, read through
  * GET /jobs/{id} and GET /jobs/{id}/result and cancelled by DELETE /jobs/{id}, beside the
  * segmentation jobs (app.ts). A running job that is cancelled stops after the case in progress
  * (pre-annotation: the cases already stored stay, as versions; a PACS send: the cases sent stay
@@ -40,8 +40,9 @@ export interface ExportRequest {
   format: ExportFormat;
 }
 
-/** Runs a round's PACS send (projectRoutes.ts binds it to the server's PACS and case loading). */
+/** Runs a round's PACS send as job `jobId` (projectRoutes.ts binds it to the server's PACS and case loading). */
 export type PacsRoundRunner = (
+  jobId: string,
   project: Project,
   req: PacsRoundRequest,
   hooks: { step: () => void; progress: (partial: PacsRoundResult, done: number, total: number) => Promise<void> },
@@ -99,6 +100,12 @@ export class ProjectJobs {
 
   /** On start-up: project jobs a previous process left queued or running run again. */
   async resume(): Promise<number> {
+    // A PACS send cancelled while its case was on the way, whose process ended before it stopped, has stopped now.
+    for (const j of await this.svc.repo.listJobs({ statuses: ['cancelled'] })) {
+      const r = j.result as PacsRoundResult | null;
+      if (j.kind === 'send-to-pacs' && r?.stopped === false)
+        await this.svc.repo.updateJob(j.id, { result: { ...r, stopped: true } }, ['cancelled']);
+    }
     const pending = await this.svc.repo.listJobs({ statuses: ['queued', 'running'] });
     const projects = await this.svc.repo.listProjects();
     for (const j of pending) {
@@ -115,14 +122,17 @@ export class ProjectJobs {
   private async execute(id: string): Promise<void> {
     const job = await this.svc.repo.job(id);
     if (!job || job.status === 'done' || job.status === 'cancelled' || this.stopping) return;
-    // Only a job nobody cancelled meanwhile starts.
-    if (!(await this.svc.repo.updateJob(id, { status: 'running', progress: 0, error: null }, ['queued', 'running']))) return;
+    // Listed as running here before its row says so: a cancel that finds the row running finds the job to abort too.
     const abort = new AbortController();
     this.running.set(id, abort);
     const cancelled = () => {
       if (abort.signal.aborted) throw new JobCancelled();
     };
+    /** A PACS send's result so far (written after each case): marked stopped when the job ends. */
+    let round: PacsRoundResult | undefined;
     try {
+      // Only a job nobody cancelled meanwhile starts.
+      if (!(await this.svc.repo.updateJob(id, { status: 'running', progress: 0, error: null }, ['queued', 'running']))) return;
       const project = (await this.svc.repo.listProjects()).find((p) => p.id === job.projectId);
       if (!project) throw new MedsamError('the project of this job is gone', 'create the project again');
       if (job.kind === 'pre-annotate') {
@@ -141,11 +151,13 @@ export class ProjectJobs {
         });
         await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result: { cases } }, ['running']);
       } else if (job.kind === 'send-to-pacs') {
-        const result = await this.pacsRound(project, job.request as PacsRoundRequest, {
+        const result = await this.pacsRound(id, project, job.request as PacsRoundRequest, {
           step: cancelled,
           // The sends so far are the job's result from the first one on: a later failure or cancel keeps them
-          // listed (a cancel that came while a SEG was on its way lists that one too: it was sent and recorded).
+          // listed (a cancel that came while a SEG was on its way lists that one too: it was sent and recorded,
+          // and the result says stopped only after it).
           progress: async (partial, done, total) => {
+            round = partial;
             await this.svc.repo.updateJob(id, { progress: done / total, result: partial }, ['running', 'cancelled']);
           },
         });
@@ -171,9 +183,18 @@ export class ProjectJobs {
         }
       }
     } catch (e) {
-      if (e instanceof JobCancelled) return; // cancel() already wrote the status
+      const stopped = round ? { result: { ...round, stopped: true } } : {};
+      // cancel() already wrote the status; a PACS send's result now says that nothing more will come.
+      if (e instanceof JobCancelled) {
+        if (round) await this.svc.repo.updateJob(id, stopped, ['cancelled']);
+        return;
+      }
       const msg = e instanceof HttpError ? `${e.message}${e.fix ? ` — ${e.fix}` : ''}` : errorMessage(e);
-      await this.svc.repo.updateJob(id, { status: 'failed', error: msg.split(this.config.dataDir).join('<data>') }, ['running']);
+      await this.svc.repo.updateJob(id, { status: 'failed', error: msg.split(this.config.dataDir).join('<data>'), ...stopped }, [
+        'running',
+      ]);
+      // A failure that came after a cancel (the case on its way refused): the cancelled job has stopped all the same.
+      if (round) await this.svc.repo.updateJob(id, stopped, ['cancelled']);
     } finally {
       this.running.delete(id);
     }

@@ -25,6 +25,7 @@ import type { VolumeCache } from '../uploads/volumeCache.js';
 import type { WorkQueue } from '../workQueue.js';
 import { caseSeg } from './caseSeg.js';
 import { sendRoundToPacs } from './pacsRound.js';
+import { roundSegUids } from './roundSegUids.js';
 import { type PacsTarget, pacsTarget, requirePacs, stowToPacs } from './pacs.js';
 import { ProjectJobs, type ExportRequest, type PreAnnotateRequest, type ProjectJobView } from './projectJobs.js';
 import { projectRoutes as S, projectShared } from './projectSchemas.js';
@@ -182,15 +183,17 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     repo instanceof SqlRepository
       ? await ProjectService.onDb(repo.db, store, { loader, isServerAdmin })
       : await ProjectService.open({ db: projectsDbSpec(config), store, loader, isServerAdmin });
-  const jobs = new ProjectJobs(svc, blobs, queue, config, (project, req, hooks) => {
+  const jobs = new ProjectJobs(svc, blobs, queue, config, (jobId, project, req, hooks) => {
     const pacs = requirePacs(config);
     return sendRoundToPacs(
       {
         svc,
         pacsShown: pacs.shown,
         caseVolume,
-        sendVersion: (c, version, labels, volume, context) => sendVersion(pacs, req.sentBy, project, c, version, labels, volume, context),
+        sendVersion: (c, version, labels, volume, context) =>
+          sendVersion(pacs, req.sentBy, project, c, version, labels, volume, context, jobId),
       },
+      jobId,
       project,
       req,
       hooks,
@@ -521,7 +524,10 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     }),
   );
 
-  /** STOWs a version's SEG to the PACS and records the send on the case; a refusal (502) records nothing. */
+  /**
+   * STOWs a version's SEG to the PACS and records the send on the case; a refusal (502) records nothing.
+   * `jobId`: a round job's send, under UIDs named by the job (roundSegUids.ts) and recorded with the job's id.
+   */
   const sendVersion = async (
     pacs: PacsTarget,
     sentBy: string,
@@ -531,8 +537,9 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
     labels: Uint8Array,
     volume: Volume,
     context = '',
+    jobId?: string,
   ): Promise<PacsSend> => {
-    const seg = caseSeg(project, c, version, labels, volume);
+    const seg = caseSeg(project, c, version, labels, volume, jobId ? roundSegUids(jobId, c.id, version) : undefined);
     await stowToPacs(pacs, seg.bytes, seg.studyInstanceUid, `the SEG of case ${c.name} v${version}${context}`);
     return recordPacsSend(svc.repo, c.id, {
       version,
@@ -541,6 +548,7 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
       studyInstanceUid: seg.studyInstanceUid,
       seriesInstanceUid: seg.seriesInstanceUid,
       sopInstanceUid: seg.sopInstanceUid,
+      ...(jobId ? { jobId } : {}),
     });
   };
 

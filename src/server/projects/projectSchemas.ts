@@ -87,7 +87,10 @@ export const projectShared = [
     type: 'object',
     additionalProperties: false,
     required: [...pacsSendRequired],
-    properties: pacsSendProperties,
+    properties: {
+      ...pacsSendProperties,
+      jobId: { type: 'string', description: 'the send-to-pacs job (round send) that sent it; absent for a version sent by itself' },
+    },
   },
   {
     $id: 'LabelVersion',

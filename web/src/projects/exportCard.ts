@@ -139,6 +139,8 @@ export function exportCard(
       download.disabled = false;
     }
   });
+  /** A cancelled send whose SEG on its way is not recorded yet: it still sends (and lists) that one. */
+  const stopping = (j: JobView) => j.status === 'cancelled' && (j.result as PacsRoundView | null)?.stopped === false;
   /** Shows a send-to-pacs job's progress; when it ends, says what went in the message bar. */
   const showSend = (r: number, j: JobView): void => {
     const res = (j.result ?? null) as PacsRoundView | null;
@@ -146,8 +148,9 @@ export function exportCard(
     sendBar.hidden = false;
     sendState.hidden = false;
     sendBar.value = Math.max(0, Math.min(1, j.progress ?? 0));
-    sendState.textContent = `PACS send of round ${r}: ${j.status}${running(j) ? ` ${Math.round(100 * (j.progress ?? 0))} %` : ''} — ${n} SEG${n === 1 ? '' : 's'} sent`;
-    sendState.dataset.status = j.status;
+    const how = running(j) ? ` ${Math.round(100 * (j.progress ?? 0))} %` : stopping(j) ? ', stopping after the SEG on its way' : '';
+    sendState.textContent = `PACS send of round ${r}: ${j.status}${how} — ${n} SEG${n === 1 ? '' : 's'} sent`;
+    sendState.dataset.status = stopping(j) ? 'stopping' : j.status;
     cancelSend.hidden = !running(j);
   };
   const followSend = async (r: number, id: string): Promise<void> => {
@@ -156,7 +159,7 @@ export function exportCard(
       const j = await ctx.api.job(id);
       if (stale()) return;
       showSend(r, j);
-      if (running(j)) {
+      if (running(j) || stopping(j)) {
         sendTimer = setTimeout(() => void followSend(r, id), 500);
         return;
       }
@@ -167,7 +170,8 @@ export function exportCard(
       if (j.status === 'done') {
         const skipped = out?.skipped.length ? `; skipped ${out.skipped.map((x) => x.case).join(', ')} (not from a DICOM series)` : '';
         ctx.info(`sent ${what}${skipped}`);
-      } else ctx.fail(new Error(`${j.error ?? `the PACS send is ${j.status}`} (sent ${what} before it)`), 'sending to the PACS');
+      } else if (j.status === 'cancelled') ctx.info(`${j.error ?? 'cancelled'}: sent ${what} before it stopped`);
+      else ctx.fail(new Error(`${j.error ?? `the PACS send is ${j.status}`} (sent ${what} before it)`), 'sending to the PACS');
     } catch (e) {
       send.disabled = sendBlocker !== null;
       ctx.fail(e, 'following the PACS send');

@@ -98,6 +98,8 @@ export interface PacsRoundView {
   pacs: string;
   sent: (PacsSendView & { case: string })[];
   skipped: { case: string; why: string }[];
+  /** False while the job may still send (a cancel waits for the SEG on its way); true once it has ended. */
+  stopped?: boolean;
 }
 
 export class ProjectApi extends Api {
