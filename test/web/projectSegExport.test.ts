@@ -9,7 +9,12 @@
  * zip holding the case's SEG (equal to the version) and its manifest. With Orthanc (the server's
  * PACS, test/dicom/orthanc.ts), the dashboard's Send round to PACS and the review page's Send B to
  * PACS each store a SEG of the version in the series' study there, and the review page lists both
- * sends with the SOP Instance UIDs Orthanc holds.
+ * sends with the SOP Instance UIDs Orthanc holds. Last, with two more accepted DICOM cases and the
+ * server's STOWs held at a gate in front of Orthanc (test/dicom/stowGate.ts, passed one at a time):
+ * the Export card's PACS bar and text advance (0 %, then a third and 1 SEG sent), Cancel send while
+ * the second SEG is on its way shows "stopping" until that SEG is recorded, then "cancelled — 2 SEGs
+ * sent"; the third case is never sent, and the job's sends recorded on the cases are the SEGs
+ * Orthanc holds, one instance each.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -27,6 +32,7 @@ import { hasTool, seriesWithUids } from '../dicom/dicomTools.js';
 import { ROOT, openApp, serve, serverAndBrowser, shot, skipReason, type Served } from './browser.js';
 import { caseShown } from './appDriver.js';
 import { type RunningOrthanc, skipWithoutOrthanc, startOrthanc } from '../dicom/orthanc.js';
+import { type StowGate, startStowGate } from '../dicom/stowGate.js';
 import { jsonValue, searchInstances, searchSeries } from '../../src/io/dicomweb/client.js';
 import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
 
@@ -52,6 +58,8 @@ let ct: Volume;
 let map: Uint8Array;
 let studyUid = '';
 let orthanc: RunningOrthanc | undefined;
+/** The server's PACS: Orthanc through a gate that holds STOWs when the cancel test says so. */
+let gate: StowGate | undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'medsam2-web-projseg-'));
 
 async function api(method: string, path: string, body?: unknown, token?: string): Promise<any> {
@@ -95,11 +103,15 @@ serverAndBrowser(
   },
   {
     setUp: async () => {
-      if (!skipWithoutOrthanc()) orthanc = await startOrthanc();
+      if (!skipWithoutOrthanc()) {
+        orthanc = await startOrthanc();
+        gate = await startStowGate(orthanc.dicomweb);
+      }
     },
     // rex reviews (the local admin saved the version and submits it, and may not review its own work).
-    start: () => serve({ users: { rex: 'reviewer' }, ...(orthanc ? { dicomweb: { stowUrl: orthanc.dicomweb } } : {}) }),
+    start: () => serve({ users: { rex: 'reviewer' }, ...(gate ? { dicomweb: { stowUrl: gate.dicomweb } } : {}) }),
     tearDown: async () => {
+      await gate?.close();
       await orthanc?.stop();
       rmSync(tmp, { recursive: true, force: true });
     },
@@ -227,8 +239,9 @@ test('Send to PACS from the dashboard (the round) and the review page (version B
   timeout: 300_000,
 }, async () => {
   await acceptCase();
-  const pacs = orthanc!.dicomweb;
-  const segSeries = async () => (await searchSeries(pacs, studyUid, { Modality: 'SEG' })).map((x) => jsonValue(x, '0020000E')!);
+  const pacs = gate!.dicomweb;
+  const segSeries = async () =>
+    (await searchSeries(orthanc!.dicomweb, studyUid, { Modality: 'SEG' })).map((x) => jsonValue(x, '0020000E')!);
   const { page, errors } = await dashboard();
   assert.ok(!(await page.isDisabled('#send-round-pacs')));
   assert.match((await page.getAttribute('#send-round-pacs', 'title')) ?? '', new RegExp(`at ${pacs}`));
@@ -249,7 +262,9 @@ test('Send to PACS from the dashboard (the round) and the review page (version B
   await rev.page.waitForFunction(() => document.querySelectorAll('#pacs-sends li').length === 2, undefined, { timeout: 60_000 });
   const series = await segSeries();
   assert.equal(series.length, 2, 'Orthanc holds both sends');
-  const sops = (await Promise.all(series.map((u) => searchInstances(pacs, studyUid, u)))).flat().map((x) => jsonValue(x, '00080018')!);
+  const sops = (await Promise.all(series.map((u) => searchInstances(orthanc!.dicomweb, studyUid, u))))
+    .flat()
+    .map((x) => jsonValue(x, '00080018')!);
   const listed = await rev.page.locator('#pacs-sends li').allTextContents();
   for (const sop of sops)
     assert.ok(
@@ -263,4 +278,102 @@ test('Send to PACS from the dashboard (the round) and the review page (version B
   );
   await shot(rev.page, 'projseg-5-review-sent-to-pacs');
   assert.deepEqual(rev.errors, []);
+});
+
+test("the Export card follows a round send to the PACS and Cancel send stops it after the SEG on its way: bar and text advance, the job's sends equal Orthanc's", {
+  skip: skip || skipWithoutOrthanc(),
+  timeout: 300_000,
+}, async () => {
+  await acceptCase();
+  // Two more accepted DICOM cases in round 1 (4 and 5 slices of the series: other uploads), a box on slices 1–3.
+  const [nx, ny] = ct.dims;
+  const added: string[] = [];
+  for (const n of [4, 5]) {
+    const series = seriesWithUids(SERIES, n);
+    const members: Record<string, Uint8Array> = {};
+    for (const f of series.files) members[`ct/${f.split('/').pop()}`] = readFileSync(f);
+    rmSync(series.dir, { recursive: true, force: true });
+    const up = await api('POST', `/uploads?name=ct${n}.zip`, zipSync(members, { level: 1 }));
+    const name = (await api('POST', `/projects/${P}/cases`, { uploadIds: [up.id], mode: 'manual' }))[0].name as string;
+    const labels = new Uint8Array(nx * ny * n);
+    for (let z = 1; z <= 3; z++) for (let y = 199; y <= 374; y++) for (let x = 107; x <= 278; x++) labels[z * nx * ny + y * nx + x] = 1;
+    const c = `/projects/${P}/cases/${encodeURIComponent(name)}`;
+    await api('POST', `${c}/claim`);
+    await api('POST', `${c}/versions`, { baseVersion: -1, labelsRle: { dims: [nx, ny, n], rle: encodeRle(labels, n * ny, nx) } });
+    await api('POST', `${c}/submit`);
+    await api('POST', `${c}/review`, { verdict: 'accept' }, server.tokens.rex);
+    added.push(name);
+  }
+  const orthancSegs = async () => {
+    const out = new Map<string, string[]>();
+    for (const x of await searchSeries(orthanc!.dicomweb, studyUid, { Modality: 'SEG' })) {
+      const u = jsonValue(x, '0020000E')!;
+      out.set(
+        u,
+        (await searchInstances(orthanc!.dicomweb, studyUid, u)).map((i) => jsonValue(i, '00080018')!),
+      );
+    }
+    return out;
+  };
+  const segsBefore = (await orthancSegs()).size;
+  const stows = gate!.arrived;
+  // The gate holds every STOW until the test passes it: what is on its way at each step is known, with no timing.
+  gate!.hold();
+  const { page, errors } = await dashboard();
+  const bar = () => page.evaluate(() => (document.getElementById('pacs-progress') as { value: number }).value);
+  const stateText = async (re: RegExp) => {
+    await page.waitForFunction((src: string) => new RegExp(src).test(document.getElementById('pacs-state')?.textContent ?? ''), re.source, {
+      timeout: 60_000,
+    });
+    return (await page.textContent('#pacs-state')) ?? '';
+  };
+  await page.click('#send-round-pacs');
+  await gate!.waitArrived(stows + 1);
+  assert.equal(await stateText(/running 0 %/), 'PACS send of round 1: running 0 % — 0 SEGs sent');
+  assert.equal(await bar(), 0);
+  assert.ok(await page.isVisible('#pacs-cancel'), 'Cancel send shows while the job runs');
+  assert.ok(await page.isDisabled('#send-round-pacs'), 'no second send meanwhile');
+  await gate!.pass(1);
+  // The second STOW at the gate: the first case is sent and recorded; the card shows it.
+  await gate!.waitArrived(stows + 2);
+  assert.equal(await stateText(/1 SEG sent/), 'PACS send of round 1: running 33 % — 1 SEG sent');
+  assert.ok(Math.abs((await bar()) - 1 / 3) < 1e-6, `the bar at a third: ${await bar()}`);
+  await shot(page, 'projseg-6-pacs-send-running');
+
+  await page.click('#pacs-cancel');
+  // Cancelled while the second SEG is on its way: the card waits for it.
+  assert.equal(await stateText(/stopping/), 'PACS send of round 1: cancelled, stopping after the SEG on its way — 1 SEG sent');
+  assert.ok(await page.isHidden('#pacs-cancel'));
+  await gate!.open();
+  assert.equal(await stateText(/cancelled — /), 'PACS send of round 1: cancelled — 2 SEGs sent');
+  assert.equal(await page.getAttribute('#pacs-state', 'data-status'), 'cancelled');
+  assert.ok(!(await page.isDisabled('#send-round-pacs')), 'Send round to PACS can be pressed again');
+  await page.waitForSelector('#message:not([hidden])', { timeout: 30_000 });
+  assert.equal(
+    await page.textContent('#message-text'),
+    `cancelled by local: sent 2 DICOM SEGs of round 1 to the PACS at ${gate!.dicomweb} before it stopped`,
+  );
+  await shot(page, 'projseg-7-pacs-send-cancelled');
+  assert.equal(gate!.arrived, stows + 2, 'nothing was sent after the cancel');
+
+  // The job's sends, as recorded on the cases and listed in its result, are what Orthanc holds: one SEG each.
+  const job = (await api('GET', '/jobs')).filter((j: { kind: string }) => j.kind === 'send-to-pacs').at(-1);
+  assert.equal(job.status, 'cancelled');
+  assert.equal(job.result.stopped, true);
+  assert.equal(job.result.sent.length, 2);
+  const segs = await orthancSegs();
+  assert.equal(segs.size, segsBefore + 2, 'two SEG series more in Orthanc');
+  const recorded: string[] = [];
+  for (const name of [caseName, ...added]) {
+    const sends = (await api('GET', `/projects/${P}/cases/${encodeURIComponent(name)}`)).pacsSends.filter(
+      (x: { jobId?: string }) => x.jobId === job.id,
+    );
+    assert.ok(sends.length <= 1, `${name}: at most one send by the job`);
+    for (const x of sends) {
+      recorded.push(x.sopInstanceUid);
+      assert.deepEqual(segs.get(x.seriesInstanceUid), [x.sopInstanceUid], `${name}: Orthanc holds the recorded SEG, one instance`);
+    }
+  }
+  assert.deepEqual(recorded.sort(), job.result.sent.map((x: { sopInstanceUid: string }) => x.sopInstanceUid).sort());
+  assert.deepEqual(errors, []);
 });
