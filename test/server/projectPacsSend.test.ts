@@ -160,11 +160,13 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     const sendsOf = async (name: string) => (await ok(ann, 'GET', C(name))).pacsSends.length as number;
     /** Polls a job until it ends (GET /jobs/{id}); a cancelled PACS send until its result says it stopped. */
     const ended = async (jobId: string) => {
-      for (;;) {
-        const j = await ok(boss, 'GET', `/jobs/${jobId}`);
+      let j: any;
+      for (let i = 0; i < 1200; i++) {
+        j = await ok(boss, 'GET', `/jobs/${jobId}`);
         if (!['queued', 'running'].includes(j.status) && !(j.status === 'cancelled' && j.result?.stopped === false)) return j;
         await new Promise((r) => setTimeout(r, 100));
       }
+      throw new Error(`job ${jobId} did not end (or a cancelled one did not say stopped): ${JSON.stringify(j)}`);
     };
     /** Starts the round's send job and polls it until it ends. */
     const roundJob = async () => ended((await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202)).jobId);
@@ -285,6 +287,25 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
     );
     assert.equal(await sendsOf(first), before + 1, 'and recorded');
     assert.equal(gate.arrived, stowsBefore + 1, 'nothing after the cancel is sent');
+
+    // ---- a cancel while the round's last (here: only) case is on its way: that case goes, and the job says stopped ----
+    const firstUpload = second === zzCase ? dicom : dicom2;
+    const [lastCase] = (await ok(boss, 'POST', '/projects/pacs/cases', { uploadIds: [firstUpload.id], mode: 'manual', round: 3 }, 201)).map(
+      (c: { name: string }) => c.name,
+    ) as [string];
+    await save(lastCase, first === ctCase ? ct.dims : [nx, ny, 5], first === ctCase ? map : map.subarray(0, nx * ny * 5));
+    await ok(boss, 'POST', `${C(lastCase)}/review`, { verdict: 'accept' });
+    gate.hold();
+    const { jobId: lastJob } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 3 }, 202);
+    await gate.waitArrived(stowsBefore + 2);
+    assert.equal((await ok(boss, 'DELETE', `/jobs/${lastJob}`)).result.stopped, false);
+    await gate.open();
+    const lastEnded = await ended(lastJob);
+    assert.deepEqual(
+      [lastEnded.status, lastEnded.result.stopped, lastEnded.result.sent.map((x: { case: string }) => x.case)],
+      ['cancelled', true, [lastCase]],
+    );
+    assert.equal(await sendsOf(lastCase), 1);
 
     // The round route refuses up front what the job could not send: no PACS-able case (a round of PNGs only).
     const nothing = await call(url, 'POST', '/projects/pacs/send-to-pacs', { token: boss, body: { round: 2 } });

@@ -161,7 +161,9 @@ export class ProjectJobs {
             await this.svc.repo.updateJob(id, { progress: done / total, result: partial }, ['running', 'cancelled']);
           },
         });
-        await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result }, ['running']);
+        // Cancelled while the last case was on its way: that case went, the job stays cancelled and has stopped.
+        if (!(await this.svc.repo.updateJob(id, { status: 'done', progress: 1, result }, ['running'])))
+          await this.svc.repo.updateJob(id, { result }, ['cancelled']);
       } else {
         const req = job.request as ExportRequest;
         const dir = mkdtempSync(join(this.blobs.tempPath('-export')));
