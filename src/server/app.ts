@@ -12,6 +12,7 @@ import type { DicomMaskOptions } from '../io/dicomMask.js';
 import { writeMask } from '../io/writeMask.js';
 import { LOCAL_PRINCIPAL, TokenVerifier, canSee, canWrite, isLoopbackHost, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { clientErrorHandler, clientGone, frameworkErrors, requestTimeouts } from './connectionGuards.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
@@ -95,6 +96,10 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     // Unknown fields are refused (400), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     return503OnClosing: true,
+    // A client that stalls or drips a request is cut off; parser and router refusals answer in one line.
+    ...requestTimeouts(config.limits.requestSeconds),
+    clientErrorHandler: clientErrorHandler(config.limits.requestSeconds),
+    frameworkErrors,
   });
   app.decorateRequest('principal', null as unknown as Principal);
   for (const s of shared) app.addSchema(s);
@@ -330,7 +335,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/sessions/:id/propagate', { schema: S.propagate, config: expensive }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const body = (req.body ?? {}) as PropagateRequest;
-    if (!String(req.headers.accept ?? '').includes('text/event-stream')) return sessions.propagate(req.principal, id, body);
+    // A client that disconnects before its answer is complete (a closed tab, a dropped stream)
+    // cancels its propagation: nobody would receive it, and it would hold the session busy.
+    const requesterGone = clientGone(reply);
+    if (!String(req.headers.accept ?? '').includes('text/event-stream'))
+      return sessions.propagate(req.principal, id, body, { requesterGone });
     // Refusals (404, 403, 409) are plain JSON; once the stream starts, failures are `error` events.
     const view = await sessions.get(req.principal, id);
     if (!canWrite(req.principal))
@@ -360,6 +369,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
           }
         },
         onMask: (objId, slice, mask, area, axis) => send('mask', { objId, slice, area, mask, axis }),
+        requesterGone,
       });
       send('done', summary);
     } catch (e) {
