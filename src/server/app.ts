@@ -12,7 +12,7 @@ import type { DicomMaskOptions } from '../io/dicomMask.js';
 import { writeMask } from '../io/writeMask.js';
 import { LOCAL_PRINCIPAL, TokenVerifier, canSee, canWrite, isLoopbackHost, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
-import { clientErrorHandler, clientGone, frameworkErrors, requestTimeouts } from './connectionGuards.js';
+import { clientErrorHandler, clientGone, frameworkErrors, limitAnswerStall, requestTimeouts } from './connectionGuards.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
@@ -169,6 +169,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
         'send `Authorization: Bearer <token>` (create one with `medsam2 users add NAME --role annotator`)',
       );
     req.principal = LOCAL_PRINCIPAL;
+  });
+  // A client that stops reading its answer is cut off (connectionGuards.ts); the SSE stream arms the same before its end.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    limitAnswerStall(reply.raw, config.limits.answerStallSeconds);
+    return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
@@ -382,6 +387,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       if (h.status === 500) req.log.error(e);
       send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
+    limitAnswerStall(raw, config.limits.answerStallSeconds);
     raw.end();
     return reply;
   });

@@ -71,6 +71,11 @@ export interface ServerLimits extends VolumeLimits {
    * Answers may take longer (a propagation streams for as long as it runs).
    */
   requestSeconds: number;
+  /**
+   * Seconds an answer's connection may make no progress (the client reading nothing) before it is
+   * closed, freeing what the answer held (a file being streamed). The work before an answer is not timed.
+   */
+  answerStallSeconds: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -84,6 +89,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxJsonBytes: 8 * 1024 * 1024,
   // 1 GiB (--max-upload-bytes) at 2 MB/s; Node's own default is 300 s.
   requestSeconds: 600,
+  answerStallSeconds: 120,
 };
 
 export function defaultConfig(dataDir: string): ServerConfig {

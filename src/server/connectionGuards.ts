@@ -1,4 +1,5 @@
 import { STATUS_CODES, maxHeaderSize } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -7,7 +8,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
  * what a request the HTTP parser or the router refuses is answered with, and how a route learns
  * that its client is gone. Node and Fastify answer these themselves by default, but with no time
  * limit on a request's body (a client that stops mid-upload held its connection, its open temp file
- * and its descriptor for good) and in their own error shape, not the API's one line `{error, fix}`.
+ * and its descriptor for good; one that stopped reading an answer held the file being streamed to it)
+ * and in their own error shape, not the API's one line `{error, fix}`.
  */
 
 /** Node http.Server options (and Fastify's own) that bound how long a client may take to send one request. */
@@ -83,4 +85,22 @@ export function clientGone(reply: FastifyReply): AbortSignal {
   if (res.destroyed || reply.request.raw.socket?.destroyed) gone.abort();
   else res.once('close', closed);
   return gone.signal;
+}
+
+/**
+ * Once an answer is ready to go, its connection may make no progress (the client reading nothing)
+ * for at most `seconds`; Node then destroys it (its socket 'timeout' with no other listener),
+ * freeing what the answer held: a file being streamed, the bytes still buffered. Set only when the
+ * answer is complete, so the work behind it (an encode, a propagation) is never timed; when the
+ * answer is sent, Node's keep-alive timeout replaces it, or it is cleared for a pipelined request.
+ */
+export function limitAnswerStall(res: ServerResponse, seconds: number): void {
+  const socket = res.socket;
+  if (!socket || socket.destroyed) return;
+  const ms = Math.max(1, Math.round(seconds * 1000));
+  socket.setTimeout(ms);
+  res.once('finish', () => {
+    // Runs after Node's own 'finish' listener, which sets the keep-alive timeout when the connection stays idle.
+    if (socket.timeout === ms) socket.setTimeout(0);
+  });
 }

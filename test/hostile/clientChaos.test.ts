@@ -8,6 +8,8 @@
  *   90 s); now each is answered 408 after --request-timeout and closed, the partial upload removed;
  * - requests Node's parser or Fastify's router refuse (malformed framing, oversized headers, a bad
  *   percent-encoding) were answered in Fastify's own shape, not `{error, fix}`;
+ * - a client that stopped reading an answer held it (and the file streamed to it) for as long as it
+ *   kept the connection; now the connection is closed after the answer makes no progress for a while;
  * - a propagation whose client disconnected ran to its end, holding the session busy (409 to the
  *   user's "propagate again") and the model's long lane for a result nobody received (now cancelled).
  * Uploads dropped mid-body are test/server/uploadAbort.test.ts.
@@ -18,14 +20,18 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { encodeNiftiImage } from '../../src/io/niftiWrite.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
+import { IDENTITY_DIRECTION } from '../../src/io/volume.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
 import { SHARED_SKIP, call, croppedLesion } from '../server/harness.js';
 
 // A short request timeout, so the stalled requests below are cut off within the test's seconds.
 const REQUEST_SECONDS = 2;
-const fx = serverPerFile('medsam2-client-chaos-', false, { config: { limits: { requestSeconds: REQUEST_SECONDS } } });
+const fx = serverPerFile('medsam2-client-chaos-', false, {
+  config: { limits: { requestSeconds: REQUEST_SECONDS, answerStallSeconds: 1 } },
+});
 const uncaught: unknown[] = [];
 const collect = (e: unknown) => uncaught.push(e);
 before(() => process.on('uncaughtException', collect).on('unhandledRejection', collect));
@@ -127,6 +133,48 @@ describe('clients that misbehave at the HTTP level', () => {
     }
     assert.ok(await within(5_000, () => tmpFiles().length === 0), `partial upload left in tmp/: ${tmpFiles().join(', ')}`);
     assert.equal((await call(fx.server.url, 'GET', '/healthz')).status, 200);
+    assert.deepEqual(uncaught.map(String), []);
+  });
+
+  it('a client that stops reading an answer is cut off: the rest is never sent, the file it streamed is let go', async () => {
+    // 256³ int16: 32 MiB, far more than the loopback socket buffers hold.
+    const n = 256;
+    const data = new Int16Array(n * n * n).map((_, i) => i % 4093);
+    const nii = encodeNiftiImage(
+      {
+        data,
+        dims: [n, n, n],
+        spacing: [1, 1, 1],
+        origin: [0, 0, 0],
+        direction: [...IDENTITY_DIRECTION],
+        source: { format: 'nifti', path: 'big.nii' },
+      },
+      'client chaos',
+    );
+    const up = await call(fx.server.url, 'POST', '/uploads?name=big.nii', { body: nii });
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    assert.equal(
+      (await call(fx.server.url, 'POST', '/projects', { body: { name: 'stall', labels: [{ value: 1, name: 'x' }] } })).status,
+      201,
+    );
+    const cases = await call(fx.server.url, 'POST', '/projects/stall/cases', { body: { uploadIds: [up.body.id] } });
+    assert.equal(cases.status, 201, JSON.stringify(cases.body));
+    const sock = connect(Number(new URL(fx.server.url).port), '127.0.0.1');
+    sock.on('error', () => {});
+    const closed = new Promise<void>((resolve) => sock.on('close', () => resolve()));
+    sock.write(`GET /projects/stall/cases/${cases.body[0].name}/volume HTTP/1.1\r\nHost: x\r\n\r\n`);
+    // Read nothing for a while (the server's stall limit is 1 s), then everything that still comes.
+    await sleep(3_000);
+    let received = 0;
+    sock.on('data', (d: Buffer) => (received += d.length));
+    const ended = await settles(closed, 20_000);
+    sock.destroy();
+    assert.ok(ended, 'the server closed the connection');
+    assert.ok(received < nii.length, `the answer was cut off: ${received} of ${nii.length} bytes came`);
+    // The same download, read at once, comes whole.
+    const whole = await call(fx.server.url, 'GET', `/projects/stall/cases/${cases.body[0].name}/volume`);
+    assert.equal(whole.status, 200);
+    assert.equal((whole.body as Uint8Array).length, nii.length);
     assert.deepEqual(uncaught.map(String), []);
   });
 
