@@ -77,6 +77,8 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   if (config.ortInWorker ?? process.env.MEDSAM2_ORT_IN_WORKER !== '0') useWorkerOrt();
   const metrics = new ServerMetrics();
   const blobs = new BlobStore(config.dataDir);
+  // Temp files a killed server left (a partial upload, an export under way) go; an hour old at least, so never a live one.
+  blobs.sweepTemp(60 * 60_000);
   const volumes = new VolumeCache(blobs, config.limits);
   const queue: WorkQueue = new WorkQueue(
     (model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth),

@@ -10,13 +10,15 @@
  *   percent-encoding) were answered in Fastify's own shape, not `{error, fix}`;
  * - a client that stopped reading an answer held it (and the file streamed to it) for as long as it
  *   kept the connection; now the connection is closed after the answer makes no progress for a while;
+ * - a partial upload (or export, or DICOM scratch folder) in tmp/ when the server was killed stayed
+ *   there for good: nothing swept tmp/; now each start removes what is an hour old;
  * - a propagation whose client disconnected ran to its end, holding the session busy (409 to the
  *   user's "propagate again") and the model's long lane for a result nobody received (now cancelled).
  * Uploads dropped mid-body are test/server/uploadAbort.test.ts.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,7 +27,7 @@ import { readNpzCase } from '../../src/io/npzFile.js';
 import { IDENTITY_DIRECTION } from '../../src/io/volume.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
-import { SHARED_SKIP, call, croppedLesion } from '../server/harness.js';
+import { SHARED_SKIP, call, croppedLesion, startTestServer } from '../server/harness.js';
 
 // A short request timeout, so the stalled requests below are cut off within the test's seconds.
 const REQUEST_SECONDS = 2;
@@ -226,6 +228,26 @@ describe('clients that misbehave at the HTTP level', () => {
     );
     assert.equal((await call(fx.server.url, 'GET', '/healthz')).status, 200);
     assert.deepEqual(uncaught.map(String), []);
+  });
+});
+
+describe('what a killed server left', () => {
+  it('its partial upload and scratch folder in tmp/ are removed at the next start; a file a live process writes stays', async () => {
+    const dataDir = join(fx.dir, 'killed');
+    const tmp = join(dataDir, 'tmp');
+    mkdirSync(join(tmp, 'old-dicom'), { recursive: true });
+    writeFileSync(join(tmp, 'old-upload'), Buffer.alloc(1000, 1));
+    writeFileSync(join(tmp, 'old-dicom', '000000.dcm'), Buffer.alloc(10, 2));
+    writeFileSync(join(tmp, 'fresh-upload'), Buffer.alloc(10, 3));
+    // Written two hours ago: a process killed mid-upload (kill -9, power loss) never removed them.
+    const then = new Date(Date.now() - 2 * 3600_000);
+    for (const f of ['old-upload', 'old-dicom']) utimesSync(join(tmp, f), then, then);
+    const s = await startTestServer({ dataDir });
+    try {
+      assert.deepEqual(readdirSync(tmp), ['fresh-upload']);
+    } finally {
+      await s.stop();
+    }
   });
 });
 
