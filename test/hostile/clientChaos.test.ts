@@ -10,6 +10,9 @@
  *   percent-encoding) were answered in Fastify's own shape, not `{error, fix}`;
  * - a client that stopped reading an answer held it (and the file streamed to it) for as long as it
  *   kept the connection; now the connection is closed after the answer makes no progress for a while;
+ * - a stored upload removed while it was read (a concurrent refused upload of the same bytes removes
+ *   them) raised an uncaught ENOENT from the gzip size check (`.pipe` does not forward the file's
+ *   'error'): in `medsam2 serve` the end of the process; now a 409 naming it;
  * - a partial upload (or export, or DICOM scratch folder) in tmp/ when the server was killed stayed
  *   there for good: nothing swept tmp/; now each start removes what is an hour old;
  * - a propagation whose client disconnected ran to its end, holding the session busy (409 to the
@@ -18,13 +21,17 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { encodeNiftiImage } from '../../src/io/niftiWrite.js';
 import { readNpzCase } from '../../src/io/npzFile.js';
 import { IDENTITY_DIRECTION } from '../../src/io/volume.js';
+import { DEFAULT_LIMITS } from '../../src/server/config.js';
+import { HttpError } from '../../src/server/httpError.js';
+import { readUploadedVolume } from '../../src/server/uploads/readUploadedVolume.js';
 import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
 import { SHARED_SKIP, call, croppedLesion, startTestServer } from '../server/harness.js';
@@ -227,6 +234,31 @@ describe('clients that misbehave at the HTTP level', () => {
       [200, 404, 200],
     );
     assert.equal((await call(fx.server.url, 'GET', '/healthz')).status, 200);
+    assert.deepEqual(uncaught.map(String), []);
+  });
+});
+
+describe('stored upload bytes removed while they are read', () => {
+  it('end that upload in one line (409), not the process', async () => {
+    // What a concurrent refused upload of the same bytes does to this one: its blob is removed
+    // (app.ts, POST /uploads) after this read took the bytes in and while it opens the file again.
+    const path = join(fx.dir, 'vanishing.nii.gz');
+    writeFileSync(path, gzipSync(Buffer.alloc(100_000, 1)));
+    const read = readUploadedVolume(path, 'scan.nii.gz', 'nifti', DEFAULT_LIMITS, join(fx.dir, 'scratch'));
+    rmSync(path);
+    // Bounded: on the code before the fix the read never ended (and the ENOENT was uncaught).
+    let outcome: unknown = 'still reading after 5 s';
+    await settles(
+      read.then(
+        () => (outcome = 'read'),
+        (e: unknown) => (outcome = e),
+      ),
+      5_000,
+    );
+    assert.ok(outcome instanceof HttpError, String(outcome));
+    assert.equal(outcome.status, 409);
+    assert.match(outcome.message, /removed from the store while it was read/);
+    await sleep(50);
     assert.deepEqual(uncaught.map(String), []);
   });
 });
