@@ -38,6 +38,7 @@ HEAVY=(
   test/dicom/cli.test.ts
   test/dicom/dicomweb.test.ts
   test/families/cancelBetweenCalls.test.ts
+  test/hostile/clientChaos.test.ts
   test/hostile/hostile.test.ts
   test/hostile/projectCli.test.ts
   test/parity/imageEncoder.test.ts

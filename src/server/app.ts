@@ -12,6 +12,7 @@ import type { DicomMaskOptions } from '../io/dicomMask.js';
 import { writeMask } from '../io/writeMask.js';
 import { LOCAL_PRINCIPAL, TokenVerifier, canSee, canWrite, isLoopbackHost, type Principal } from './auth.js';
 import type { ServerConfig } from './config.js';
+import { clientErrorHandler, clientGone, frameworkErrors, limitAnswerStall, requestTimeouts } from './connectionGuards.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
 import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
@@ -76,6 +77,8 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   if (config.ortInWorker ?? process.env.MEDSAM2_ORT_IN_WORKER !== '0') useWorkerOrt();
   const metrics = new ServerMetrics();
   const blobs = new BlobStore(config.dataDir);
+  // Temp files a killed server left (a partial upload, an export under way) go; an hour old at least, so never a live one.
+  blobs.sweepTemp(60 * 60_000);
   const volumes = new VolumeCache(blobs, config.limits);
   const queue: WorkQueue = new WorkQueue(
     (model, lane, depth) => metrics.queueDepth.set({ model, lane }, depth),
@@ -95,6 +98,10 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     // Unknown fields are refused (400), not silently dropped.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
     return503OnClosing: true,
+    // A client that stalls or drips a request is cut off; parser and router refusals answer in one line.
+    ...requestTimeouts(config.limits.requestSeconds),
+    clientErrorHandler: clientErrorHandler(config.limits.requestSeconds),
+    frameworkErrors,
   });
   app.decorateRequest('principal', null as unknown as Principal);
   for (const s of shared) app.addSchema(s);
@@ -164,6 +171,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
         'send `Authorization: Bearer <token>` (create one with `medsam2 users add NAME --role annotator`)',
       );
     req.principal = LOCAL_PRINCIPAL;
+  });
+  // A client that stops reading its answer is cut off (connectionGuards.ts); the SSE stream arms the same before its end.
+  app.addHook('onSend', async (_req, reply, payload) => {
+    limitAnswerStall(reply.raw, config.limits.answerStallSeconds);
+    return payload;
   });
   app.addHook('onResponse', async (req, reply) => {
     metrics.httpDuration.observe(
@@ -330,7 +342,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/sessions/:id/propagate', { schema: S.propagate, config: expensive }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const body = (req.body ?? {}) as PropagateRequest;
-    if (!String(req.headers.accept ?? '').includes('text/event-stream')) return sessions.propagate(req.principal, id, body);
+    // A client that disconnects before its answer is complete (a closed tab, a dropped stream)
+    // cancels its propagation: nobody would receive it, and it would hold the session busy.
+    const requesterGone = clientGone(reply);
+    if (!String(req.headers.accept ?? '').includes('text/event-stream'))
+      return sessions.propagate(req.principal, id, body, { requesterGone });
     // Refusals (404, 403, 409) are plain JSON; once the stream starts, failures are `error` events.
     const view = await sessions.get(req.principal, id);
     if (!canWrite(req.principal))
@@ -360,6 +376,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
           }
         },
         onMask: (objId, slice, mask, area, axis) => send('mask', { objId, slice, area, mask, axis }),
+        requesterGone,
       });
       send('done', summary);
     } catch (e) {
@@ -372,6 +389,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       if (h.status === 500) req.log.error(e);
       send(/cancelled/.test(h.message) ? 'cancelled' : 'error', { error: scrub(h.message), ...(h.fix ? { fix: h.fix } : {}) });
     }
+    limitAnswerStall(raw, config.limits.answerStallSeconds);
     raw.end();
     return reply;
   });

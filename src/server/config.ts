@@ -65,6 +65,17 @@ export interface ServerLimits extends VolumeLimits {
   expensivePerMinute: number;
   /** JSON body size (prompts with masks). */
   maxJsonBytes: number;
+  /**
+   * Seconds a client has to send one whole request, headers and body (an upload included); a client
+   * that stalls or drips longer is answered 408 and its connection closed (a partial upload removed).
+   * Answers may take longer (a propagation streams for as long as it runs).
+   */
+  requestSeconds: number;
+  /**
+   * Seconds an answer's connection may make no progress (the client reading nothing) before it is
+   * closed, freeing what the answer held (a file being streamed). The work before an answer is not timed.
+   */
+  answerStallSeconds: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -76,6 +87,9 @@ export const DEFAULT_LIMITS: ServerLimits = {
   sessionIdleSeconds: 30 * 60,
   expensivePerMinute: 600,
   maxJsonBytes: 8 * 1024 * 1024,
+  // 1 GiB (--max-upload-bytes) at 2 MB/s; Node's own default is 300 s.
+  requestSeconds: 600,
+  answerStallSeconds: 120,
 };
 
 export function defaultConfig(dataDir: string): ServerConfig {

@@ -293,7 +293,7 @@ export const routes = {
   propagate: {
     summary: 'Propagate objects through the stack',
     description:
-      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle),axis (what slice counts along: the axis of that object)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes.',
+      'With Accept: text/event-stream the response is server-sent events: `progress` {done,total,objId} while it runs, and, interleaved with it, a `mask` {objId,slice,area,mask(Rle),axis (what slice counts along: the axis of that object)} as soon as each slice is decided (again whenever its value changes during the run, e.g. SAM2 volumes when the reverse pass ORs into it; area 0 = the object is absent there; the last `mask` per slice is the final one), then `done` (the summary) — or `cancelled` / `error` {error,fix}. Otherwise the JSON summary when it finishes. A client that disconnects before its answer is complete cancels the propagation (as POST /sessions/{id}/cancel: the session stays as it was before it).',
     params: id,
     body: {
       type: ['object', 'null'],

@@ -23,6 +23,7 @@ interface ServeFlags {
   idleTimeout?: string;
   rateLimit?: string;
   maxJsonBytes?: string;
+  requestTimeout?: string;
   stowUrl?: string;
 }
 
@@ -88,6 +89,7 @@ export async function runServe(flags: ServeFlags): Promise<void> {
     ['idleTimeout', 'sessionIdleSeconds'],
     ['rateLimit', 'expensivePerMinute'],
     ['maxJsonBytes', 'maxJsonBytes'],
+    ['requestTimeout', 'requestSeconds'],
   ];
   for (const [flag, key] of lim) {
     const v = flags[flag];
@@ -138,6 +140,7 @@ export function addServeCommand(program: Command): void {
     .option('--idle-timeout <seconds>', 'seconds before an idle session leaves memory (its state stays on disk)')
     .option('--rate-limit <n>', 'requests per minute per user on upload/prompt/propagate/jobs')
     .option('--max-json-bytes <n>', 'largest JSON request body')
+    .option('--request-timeout <seconds>', 'seconds a client has to send one whole request, an upload included (default 600)')
     .option(
       '--stow-url <url>',
       "the PACS (DICOMweb root) project cases' DICOM SEGs are sent to; Authorization header from $MEDSAM2_STOW_AUTHORIZATION",

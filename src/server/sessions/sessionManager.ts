@@ -558,6 +558,12 @@ export class SessionManager {
       onProgress?: (done: number, total: number, objId: number) => void;
       /** `axis`: what `slice` counts along (the object's own axis, see PromptRequest.axis). */
       onMask?: (objId: number, slice: number, mask: Rle, area: number, axis: number) => void;
+      /**
+       * Aborted when whoever asked for this propagation is gone (its connection closed): the run is
+       * cancelled as by POST …/cancel, so it neither holds the session busy nor takes the model's
+       * long lane for a result nobody receives. Cancels this run only, never a later one.
+       */
+      requesterGone?: AbortSignal;
     } = {},
   ): Promise<PropagationSummary> {
     const row = await this.row(p, id);
@@ -566,6 +572,13 @@ export class SessionManager {
     this.busy(live);
     const abort = new AbortController();
     live.propagation = abort;
+    const gone = () => {
+      if (live.propagation !== abort) return;
+      abort.abort();
+      live.session.cancel();
+    };
+    hooks.requesterGone?.addEventListener('abort', gone, { once: true });
+    if (hooks.requesterGone?.aborted) gone();
     const t0 = performance.now();
     try {
       const summary = (await this.queue.run(row.model, 'long', PRIORITY.propagation, () =>
@@ -597,6 +610,7 @@ export class SessionManager {
         throw new HttpError(409, 'propagation cancelled', 'the session is as it was before the propagation; propagate again when ready');
       throw e;
     } finally {
+      hooks.requesterGone?.removeEventListener('abort', gone);
       live.propagation = undefined;
     }
   }

@@ -1,5 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, fsyncSync, mkdirSync, openSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,6 +55,27 @@ export class BlobStore {
   /** Drops content nothing refers to (a rejected upload). */
   remove(sha: string): void {
     rmSync(this.path(sha), { force: true });
+  }
+
+  /**
+   * Removes what a stopped process left in the temp folder (a partial upload, an export or a DICOM
+   * scratch folder under way when it was killed): nothing else ever removes those. Only entries not
+   * modified for `olderThanMs`, so a live process writing there (another server on the same data
+   * folder) is never touched. Returns how many went.
+   */
+  sweepTemp(olderThanMs: number, now = Date.now()): number {
+    let removed = 0;
+    for (const name of readdirSync(this.tmp)) {
+      const p = join(this.tmp, name);
+      try {
+        if (now - lstatSync(p).mtimeMs < olderThanMs) continue;
+        rmSync(p, { recursive: true, force: true });
+        removed++;
+      } catch {
+        // Gone meanwhile (its owner removed it): nothing to do.
+      }
+    }
+    return removed;
   }
 
   /** A fresh path in the store's temp folder (same file system as the blobs). */

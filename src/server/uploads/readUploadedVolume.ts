@@ -1,5 +1,6 @@
 import { createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { MedsamError } from '../../common/errors.js';
 import { readVolume } from '../../io/readVolume.js';
@@ -72,10 +73,15 @@ function tooBig(what: string, limit: number, flag: string): HttpError {
   return new HttpError(413, `${what} exceeds the server's limit of ${limit}`, `send a smaller image or ask the admin to raise ${flag}`);
 }
 
-/** Inflates a gzip stream without keeping it, failing as soon as it passes `limit` bytes. */
+/**
+ * Inflates a gzip stream without keeping it, failing as soon as it passes `limit` bytes. The file
+ * and the inflater are one pipeline: a file that cannot be read (removed meanwhile by a refused
+ * upload of the same bytes) fails this check, not the process (`.pipe` left the file's 'error'
+ * unheard: an uncaught ENOENT, and a check that never ended).
+ */
 async function checkGunzipSize(path: string, offset: number, limit: number, name: string): Promise<void> {
   let total = 0;
-  const gz = createReadStream(path, { start: offset }).pipe(createGunzip());
+  const gz = pipeline(createReadStream(path, { start: offset }), createGunzip(), () => {});
   try {
     for await (const chunk of gz) {
       total += (chunk as Buffer).length;
@@ -86,6 +92,12 @@ async function checkGunzipSize(path: string, offset: number, limit: number, name
     }
   } catch (e) {
     if (e instanceof HttpError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new HttpError(
+        409,
+        `upload '${name}' was removed from the store while it was read (the same bytes were refused in another upload at that moment)`,
+        'send the file again',
+      );
     throw new HttpError(400, `upload '${name}' is not valid gzip data (${(e as Error).message})`, 're-export the file');
   }
 }
