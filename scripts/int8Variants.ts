@@ -1,8 +1,9 @@
 /**
- * `node --import tsx scripts/int8Variants.ts [--runs 9] [--threads 2] [--module imageEncoder|memoryAttention] [--variants a,b,...]`
+ * `node --import tsx scripts/int8Variants.ts [--runs 9] [--threads 2] [--module imageEncoder|memoryAttention|memoryEncoder] [--variants a,b,...]`
  *
  * Fast-mode graph variants of the tiny512 fixture model's image encoder (on the fixture's middle
- * slice) or memory attention (a synthetic full-memory call), timed interleaved in one process: fp32
+ * slice), memory attention (a synthetic full-memory call) or memory encoder (the slice's features
+ * and a synthetic mask), timed interleaved in one process: fp32
  * and the int8 variants named in --variants (see `all` below; a `+quick` / `+exact` / `+tanh`
  * suffix also runs the MLP GELUs after int8 GEMMs as that kind, quantize.ts geluAfterInt8;
  * `static` = the recipe with static activation scales, staticScalesVariant; `pv`, `pvdq`, `pvexp` =
@@ -36,6 +37,7 @@ import {
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
 import { IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
 import { MEMORY_ATTENTION_IO } from '../src/models/sam2/graphs/memoryAttention.js';
+import { MEMORY_ENCODER_IO } from '../src/models/sam2/graphs/memoryEncoder.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { fixtureFiles, loadVolume } from './benchSam2.js';
 import { lcgFloats } from './seededRandom.js';
@@ -54,23 +56,44 @@ async function main(): Promise<void> {
   const threads = Number(arg('--threads', '2'));
   const files = fixtureFiles();
   const { model } = await loadSam2Compiled({ checkpointPath: files.checkpoint, configPath: files.config }, {});
-  const ma = arg('--module', 'imageEncoder') === 'memoryAttention';
-  const fp = ma ? model.graphs.memoryAttention : model.graphs.imageEncoder;
+  const mod = arg('--module', 'imageEncoder');
+  const ma = mod === 'memoryAttention';
+  const me = mod === 'memoryEncoder';
+  const fp = ma ? model.graphs.memoryAttention : me ? model.graphs.memoryEncoder : model.graphs.imageEncoder;
   const last = model.configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
   const tail = (name: string) => [`trunk/blocks.${last}/`, 'neck/', 'conv_s0/', 'conv_s1/'].some((p) => name.startsWith(p));
   const tailSkip: QuantizeOptions['skip'] = (n) => tail(n.name ?? '');
+  const tailW = (n: ProtoNode, int8: string[]) =>
+    (n.name ?? '').startsWith(`trunk/blocks.${last}/`) ? !int8.some((w) => (n.input[1] ?? '').includes(w)) : tail(n.name ?? '');
+  const globals = model.configs.imageEncoder.trunk.globalAttBlocks.filter((b) => b !== last);
+  const globalBlock = (n: ProtoNode) => globals.some((b) => (n.name ?? '').startsWith(`trunk/blocks.${b}/`));
   const all: Record<string, [string, QuantizeOptions]> = {
     dqmm: ['int8 DQMM, all linear layers', {}],
     recipe1: ['int8 DQMM, last block + neck fp32 (fp32-tail-1)', { skip: tailSkip }],
     narrow: ['int8 DQMM, that + narrow GEMMs fp32', { skip: (n, k, nn) => tail(n.name ?? '') || k < 128 || nn < 128 }],
+    // the encoder's attention scores q·kᵀ in int8 too: every block's, or the global blocks' only
+    escores: ["fp32-tail-1 + every block's scores q·kᵀ int8", { skip: tailSkip, attentionScores: (n) => !tail(n.name ?? '') }],
+    gscores: ["fp32-tail-1 + global blocks' scores q·kᵀ int8 (global-scores-1)", { skip: tailSkip, attentionScores: globalBlock }],
+    // parts of the last block back in int8 (by weight name), the rest of the tail fp32
+    gkv: [
+      "gscores + last block's k, v int8",
+      { skip: (n) => tailW(n, ['attn.qkv.weight.k', 'attn.qkv.weight.v']), attentionScores: globalBlock },
+    ],
+    gqkvp: ["gscores + last block's qkv, proj int8", { skip: (n) => tailW(n, ['attn.qkv', 'attn.proj']), attentionScores: globalBlock }],
+    gqkvpf1: [
+      "gscores + last block's qkv, proj, fc1 int8",
+      { skip: (n) => tailW(n, ['attn.qkv', 'attn.proj', 'mlp.layers.0']), attentionScores: globalBlock },
+    ],
     // memory attention
     scores: ['int8 linear + scores q·kᵀ (int8-scores-1)', { attentionScores: true }],
+    // memory encoder: its fuser's pointwise linear layers in int8
+    melin: ["int8 DQMM, the fuser's linear layers", {}],
     // probability × value products in int8 too (quantizeAttentionValues below; measured slower, not used)
     pv: ['int8 linear + scores + P·V (row-scaled P, QuantizeLinear)', {}],
     pvdq: ['int8 linear + scores + P·V (row-scaled P, DQMM)', {}],
     pvexp: ['int8 linear + scores + P·V (exp(s − max), static 1/255)', {}],
   };
-  const pick = arg('--variants', ma ? 'scores,pv,pvdq,pvexp' : 'recipe1,recipe1+quick,static').split(',');
+  const pick = arg('--variants', ma ? 'scores,pv,pvdq,pvexp' : me ? 'melin,melin+quick' : 'recipe1+quick,gscores+quick').split(',');
   const names = pick.filter((k) => k !== 'static');
   const variants: [string, Uint8Array][] = [['fp32', fp]];
   for (const key of names) {
@@ -89,9 +112,27 @@ async function main(): Promise<void> {
   }
 
   const S = model.configs.predictor.imageSize;
-  const outName = ma ? MEMORY_ATTENTION_IO.out : IMAGE_ENCODER_IO.visionFeatures;
+  const outName = ma ? MEMORY_ATTENTION_IO.out : me ? MEMORY_ENCODER_IO.features : IMAGE_ENCODER_IO.visionFeatures;
   let feed: Record<string, ort.Tensor>;
-  if (ma) {
+  if (me) {
+    // one memory-encoder call: the fixture slice's backbone features and a synthetic blob mask
+    const enc = await ort.InferenceSession.create(model.graphs.imageEncoder);
+    const vol = loadVolume(files.input);
+    const img = await framesFromU8(vol.u8, vol.n, vol.h, vol.w, S).frame(vol.n >> 1);
+    const pix = (await enc.run({ [IMAGE_ENCODER_IO.image]: new ort.Tensor('float32', img, [1, 3, S, S]) }))[
+      IMAGE_ENCODER_IO.visionFeatures
+    ]!;
+    await enc.release();
+    const m = S / 4;
+    const logits = new Float32Array(m * m);
+    for (let y = 0; y < m; y++) for (let x = 0; x < m; x++) logits[y * m + x] = 8 - Math.hypot(y - m / 2, x - m / 3) / 2;
+    feed = {
+      [MEMORY_ENCODER_IO.pixFeat]: pix,
+      [MEMORY_ENCODER_IO.lowResMasks]: new ort.Tensor('float32', logits, [1, 1, m, m]),
+      [MEMORY_ENCODER_IO.objectScoreLogits]: new ort.Tensor('float32', Float32Array.of(5), [1, 1]),
+      [MEMORY_ENCODER_IO.binarize]: new ort.Tensor('float32', Float32Array.of(1), [1]),
+    };
+  } else if (ma) {
     // a full-memory call (7 memory frames of (S/16)² tokens + 32 object-pointer tokens), synthetic values
     const hw = (S / 16) ** 2;
     const C = model.configs.memory.hiddenDim;
@@ -137,7 +178,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `tiny512 ${ma ? 'memory attention (full memory)' : 'image encoder'}, ${threads} threads, median of ${runs} interleaved runs (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
+    `tiny512 ${ma ? 'memory attention (full memory)' : me ? 'memory encoder' : 'image encoder'}, ${threads} threads, median of ${runs} interleaved runs (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)})`,
   );
   for (const [i, [name]] of variants.entries()) {
     let e = 0;

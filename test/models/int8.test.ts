@@ -137,10 +137,20 @@ test('attention scores q·kᵀ/√d (activation × activation) run in int8 with 
   const q4 = g.reshape(g.slice(q, [0], [Lq], [1]), [2, 1, Lq / 2, d]);
   const s4 = g.op('FusedMatMul', [q4, k4], { transB: 1, alpha: { float: 0.25 } }, 1, 'com.microsoft')[0]!;
   g.output(s4, 's4', 'float', [2, 1, Lq / 2, L / 2]);
+  // transBatch form: token-major [L, heads, d] read as [heads, L, d] (Hiera's global blocks)
+  const k3 = g.reshape(k, [L / 2, 2, d]);
+  const q3 = g.reshape(g.slice(q, [0], [Lq], [1]), [Lq / 2, 2, d]);
+  const s3 = g.op('FusedMatMul', [q3, k3], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 0.5 } }, 1, 'com.microsoft')[0]!;
+  g.output(s3, 's3', 'float', [2, Lq / 2, L / 2]);
+  // MatMul against Transpose(K [windows, L, heads, d], [0, 2, 3, 1]): per-key scales follow the same permutation
+  const s5 = g.matmul(q4, g.transpose(g.reshape(k, [2, L / 2, 1, d]), [0, 2, 3, 1]));
+  g.output(s5, 's5', 'float', [2, 1, Lq / 2, L / 2]);
   const fp = g.toBytes();
   assert.equal(quantizeOnnxBytes(fp).report.scores, 0, 'off unless asked: the default model and encoder keep float scores');
+  const picked = quantizeOnnxBytes(fp, { attentionScores: (nd) => nd.opType === 'FusedMatMul' });
+  assert.equal(picked.report.scores, 2, 'a predicate picks which products');
   const { bytes, report } = quantizeOnnxBytes(fp, { attentionScores: true });
-  assert.equal(report.scores, 2);
+  assert.equal(report.scores, 4);
   const ops = decodeOnnx(bytes).graph!.node.map((nd) => nd.opType);
   assert.ok(!ops.includes('MatMul') && !ops.includes('FusedMatMul') && !ops.includes('Div'), `left: ${ops.join(',')}`);
   const kd = seededRandom(L * d, 21);
@@ -148,13 +158,13 @@ test('attention scores q·kᵀ/√d (activation × activation) run in int8 with 
   const feeds = { q: { data: seededRandom(Lq * d, 22), dims: [1, Lq, d] }, k: { data: kd, dims: [1, L, d] } };
   const a = await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds);
   const b = await (await OrtSession.create(bytes, { threads: 1 })).runFloat32(feeds);
-  for (const name of ['p', 's4']) {
+  for (const name of ['p', 's4', 's3', 's5']) {
     const err = relRms(b[name]!.data, a[name]!.data);
     assert.ok(err > 1e-6 && err < 0.02, `${name}: int8 scores relative RMS error ${err}`);
   }
   // a model-level call on the decoded proto gives the same rewrite
   const p = decodeOnnx(fp);
-  assert.equal(quantizeAttentionScores(p), 2);
+  assert.equal(quantizeAttentionScores(p), 4);
 });
 
 test('--precision accepts fp32 and int8 and refuses anything else with the fix', () => {
@@ -262,6 +272,19 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   );
   assert.ok(!enc.some((nd) => nd.opType === 'DynamicQuantizeMatMul' && tail.test(nd.name ?? '')), 'no int8 GEMM in the fp32 tail');
   assert.ok(enc.some((nd) => nd.opType === 'DynamicQuantizeMatMul' && /^trunk\/blocks\.10\//.test(nd.name ?? '')));
+  // the trunk's global blocks' scores (micro512: blocks 5, 7, 9; 1024 keys) are int8 products, one
+  // per-key QuantizeLinear each; the windowed blocks' stay fp32 FusedMatMuls
+  const globals = configs.imageEncoder.trunk.globalAttBlocks.filter((b) => b !== 11);
+  assert.ok(globals.length > 0, 'micro512 has global-attention blocks');
+  assert.equal(enc.filter((nd) => nd.opType === 'QuantizeLinear').length, globals.length);
+  assert.ok(
+    enc.some((nd) => nd.opType === 'FusedMatMul' && /^trunk\/blocks\.0\//.test(nd.name ?? '')),
+    'windowed scores stay fp32',
+  );
+  // the memory encoder's fuser linear layers are int8 GEMMs; its convolutions stay fp32
+  const me = decodeOnnx(model.graphs.memoryEncoder).graph!.node.map((nd) => nd.opType);
+  assert.equal(me.filter((o) => o === 'DynamicQuantizeMatMul').length, 2 * configs.memory.memoryEncoder.fuser.numLayers);
+  assert.ok(me.includes('Conv'));
   // memory attention's scores (self and cross, every layer) are int8 products too
   const maOps = decodeOnnx(model.graphs.memoryAttention).graph!.node.map((nd) => nd.opType);
   assert.equal(maOps.filter((o) => o === 'QuantizeLinear').length, 2 * configs.memory.memoryAttention.numLayers);

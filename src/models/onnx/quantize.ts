@@ -30,15 +30,18 @@ import {
 /** Bump when the pass changes its output, so cached int8 graphs and files are rebuilt. */
 export const QUANTIZE_VERSION = 'int8-dqmm-2';
 /** Version of the attention-score pass (quantizeAttentionScores), part of the SAM2 int8 cache key. */
-export const QUANTIZE_SCORES_VERSION = 'int8-scores-1';
+export const QUANTIZE_SCORES_VERSION = 'int8-scores-2';
 
 export interface QuantizeOptions {
   /** Weights with fewer elements stay float (tiny GEMMs gain nothing and lose accuracy). */
   minWeightElements?: number;
   /** Names of MatMul nodes to leave float. */
   skip?: (node: ProtoNode, k: number, n: number) => boolean;
-  /** Also run attention scores q·kᵀ (activation × activation) in int8 (quantizeAttentionScores). */
-  attentionScores?: boolean;
+  /**
+   * Also run attention scores q·kᵀ (activation × activation) in int8 (quantizeAttentionScores); a
+   * function picks which score products (by their MatMul / FusedMatMul node).
+   */
+  attentionScores?: boolean | ((node: ProtoNode) => boolean);
   /**
    * GELUs after an int8 GEMM (`BiasGelu`): 'quick' moves the bias into the GEMM and runs
    * `QuickGelu` x·σ(1.702x) (geluAfterInt8). Default: leave them.
@@ -161,7 +164,8 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   }
   g.node = g.node.filter((x) => !dropNodes.has(x));
   g.initializer = [...g.initializer.filter((t) => !dropInits.has(t.name ?? '')), ...newInits];
-  if (opts.attentionScores) report.scores = quantizeAttentionScores(model);
+  if (opts.attentionScores)
+    report.scores = quantizeAttentionScores(model, typeof opts.attentionScores === 'function' ? opts.attentionScores : undefined);
   if (opts.gelu) geluAfterInt8(model, opts.gelu);
   if ((report.quantized || report.scores) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
@@ -211,21 +215,23 @@ export function graphLinks(g: NonNullable<ProtoModel['graph']>): {
 
 /**
  * Attention scores q·kᵀ/√d in int8: for each product of two activations where the second is a
- * transposed key tensor K [..., L, d] — `MatMul(q, Transpose(K, last two axes swapped))` optionally
- * followed by a division by a constant scalar, or `FusedMatMul(q, K, transB=1, alpha)` — K is
+ * transposed key tensor K [..., L, d] — `MatMul(q, Transpose(K, perm))` with K's last axis moved to
+ * the second-last place (the last two swapped, or e.g. [0, 2, 3, 1] from [windows, L, heads, d])
+ * optionally followed by a division by a constant scalar, `FusedMatMul(q, K, transB=1, alpha)`, or
+ * the same with transBatchA = transBatchB = 1 (token-major [L, heads, d] inputs) — K is
  * quantised at run time to int8 with one scale per key token (|K| max over d / 127, symmetric), and
  * the product runs as `DynamicQuantizeMatMul(q, Kq ᵀ, scale per column)` with the 1/√d (or alpha)
  * folded into the column scales; q is quantised per tensor inside the op. The softmax and the
  * probability × value product stay float32: probabilities span many orders of magnitude, which one
  * per-tensor uint8 scale would flatten. The rank of K must be known from the Transpose's perm or
- * from the Reshape (constant shape) that produced K; other products are left as they are.
- * Returns how many products were rewritten.
+ * from the Reshape (constant shape) that produced K; other products are left as they are, and so
+ * are those `only` (when given) rejects. Returns how many products were rewritten.
  */
-export function quantizeAttentionScores(model: ProtoModel): number {
+export function quantizeAttentionScores(model: ProtoModel, only?: (node: ProtoNode) => boolean): number {
   const g = model.graph!;
   const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
   const { producer, consumers, graphOutputs } = graphLinks(g);
-  const only = (t: string, n: ProtoNode) => !graphOutputs.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n;
+  const isOnly = (t: string, n: ProtoNode) => !graphOutputs.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n;
   const scalar = (t: string): number | undefined => {
     const v = inits.get(t);
     const f = v && floatValues(v);
@@ -267,24 +273,37 @@ export function quantizeAttentionScores(model: ProtoModel): number {
   const int = (name: string, v: number) => ({ name, type: 2, i: v });
 
   for (const node of g.node) {
-    if (drop.has(node) || node.input.length !== 2 || node.input.some((i) => inits.has(i))) continue;
+    if (drop.has(node) || node.input.length !== 2 || node.input.some((i) => inits.has(i)) || (only && !only(node))) continue;
     let k: string | undefined;
     let rank: number | undefined;
+    let perm: number[] | undefined;
+    let aPerm: number[] | undefined;
     let alpha = 1;
     const removed: ProtoNode[] = [];
     if (node.opType === 'MatMul' && (node.domain ?? '') === '') {
+      // Kᵀ = Transpose(K, perm) with K's last (feature) axis moved to the second-last place: the
+      // last two swapped (memory attention), or e.g. [0, 2, 3, 1] from K [windows, tokens, heads, d] (Hiera)
       const t = producer.get(node.input[1]!);
-      const perm = t && t.opType === 'Transpose' ? (attrOf(t, 'perm')?.ints ?? []).map(toNumber) : [];
-      if (!t || !isSwapLast(perm) || !only(node.input[1]!, node) || inits.has(t.input[0]!)) continue;
+      const p = t && t.opType === 'Transpose' ? (attrOf(t, 'perm')?.ints ?? []).map(toNumber) : [];
+      if (!t || p.length < 2 || p[p.length - 2] !== p.length - 1 || !isOnly(node.input[1]!, node) || inits.has(t.input[0]!)) continue;
       k = t.input[0]!;
-      rank = perm.length;
+      rank = p.length;
+      perm = isSwapLast(p) ? undefined : p;
       removed.push(t);
     } else if (node.opType === 'FusedMatMul' && node.domain === 'com.microsoft') {
-      if (intAttr(node, 'transB') !== 1 || intAttr(node, 'transA') || intAttr(node, 'transBatchA') || intAttr(node, 'transBatchB'))
-        continue;
+      const batchT = intAttr(node, 'transBatchA');
+      if (intAttr(node, 'transB') !== 1 || intAttr(node, 'transA') || batchT !== intAttr(node, 'transBatchB')) continue;
       k = node.input[1]!;
       rank = rankFromReshape(k);
       alpha = attrOf(node, 'alpha')?.f ?? 1;
+      if (batchT) {
+        // transBatch: q and K are [L, b…, d], read as [b…, L, d] (Hiera's global blocks: [L, heads, d]);
+        // DynamicQuantizeMatMul has no such flag, so q is transposed explicitly and Kᵀ is [b…, d, L]
+        if (!rank || rank < 3 || rankFromReshape(node.input[0]!) !== rank) continue;
+        const lead = Array.from({ length: rank - 2 }, (_, i) => i + 1);
+        aPerm = [...lead, 0, rank - 1];
+        perm = [...lead, rank - 1, 0];
+      }
     } else continue;
     if (!rank || rank < 2) continue;
     // fold a following division / multiplication by a constant scalar into the column scales
@@ -315,11 +334,12 @@ export function quantizeAttentionScores(model: ProtoModel): number {
     const qScale = mk('Reshape', [o(mk('Mul', [o(amax), constF(1 / 127)])), constI([-1])]);
     const zp = mk('Cast', [o(mk('Mul', [o(qScale), constF(0)]))], [int('to', DT.int8)]);
     const kq2 = mk('QuantizeLinear', [o(mk('Flatten', [k], [int('axis', -1)])), o(qScale), o(zp)], [int('axis', 0)]);
-    const kqT = mk('Transpose', [o(mk('Reshape', [o(kq2), o(mk('Shape', [k]))]))], [ints('perm', swapLast(rank))]);
+    const kqT = mk('Transpose', [o(mk('Reshape', [o(kq2), o(mk('Shape', [k]))]))], [ints('perm', perm ?? swapLast(rank))]);
     const bScaleCol = mk('Mul', [o(amax), constF(alpha / 127)]);
     const bScale =
-      rank === 2 ? mk('Reshape', [o(bScaleCol), constI([-1])]) : mk('Transpose', [o(bScaleCol)], [ints('perm', swapLast(rank))]);
-    const dq = mk('DynamicQuantizeMatMul', [node.input[0]!, o(kqT), o(bScale)], [], 'com.microsoft');
+      rank === 2 ? mk('Reshape', [o(bScaleCol), constI([-1])]) : mk('Transpose', [o(bScaleCol)], [ints('perm', perm ?? swapLast(rank))]);
+    const a = aPerm ? o(mk('Transpose', [node.input[0]!], [ints('perm', aPerm)])) : node.input[0]!;
+    const dq = mk('DynamicQuantizeMatMul', [a, o(kqT), o(bScale)], [], 'com.microsoft');
     dq.output = [out];
     added.push({ before: node, nodes: seq });
     drop.add(node);

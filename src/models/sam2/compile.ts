@@ -1,4 +1,5 @@
 import type { Checkpoint } from '../checkpoint/index.js';
+import type { ProtoNode } from '../onnx/onnxProto.js';
 import { quantizeOnnxBytes, type QuantizeOptions } from '../onnx/quantize.js';
 import { WeightStore } from '../onnx/weightStore.js';
 import type { Precision } from '../precision.js';
@@ -106,46 +107,59 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
 }
 
 /**
- * Which image-encoder layers fast mode (int8) keeps in fp32, versioned with the SAM2 int8 graph-cache
- * key. The last trunk block, the FPN neck and conv_s0/conv_s1 produce the image embedding and the
- * high-res features the SAM heads read directly; the neck reads the trunk's un-normalised residual
- * stream, which one per-tensor uint8 scale resolves poorly. With them in int8, the fixtures' near-tied
- * multimask choices flipped on 4 of 12 cases (up to 92 % of a frame's pixels); per-layer
- * sensitivity (BENCHMARKS.md, "Fast mode, third pass"): the neck alone in fp32 fixed the micro512
- * flips, the neck + last block all of them. Cost: one of the trunk's blocks (≈ 7 % of the
- * encoder's FLOPs) runs in fp32.
+ * Fast mode's (int8) recipe, versioned with the SAM2 int8 graph-cache key:
+ * - fp32-tail: the last trunk block, the FPN neck and conv_s0/conv_s1 stay fp32. They produce the
+ *   image embedding and the high-res features the SAM heads read directly; the neck reads the
+ *   trunk's un-normalised residual stream, which one per-tensor uint8 scale resolves poorly. With
+ *   them in int8, the fixtures' near-tied multimask choices flipped on 4 of 12 cases (up to 92 % of
+ *   a frame's pixels); per-layer sensitivity (BENCHMARKS.md, "Fast mode, third pass"): the neck
+ *   alone in fp32 fixed the micro512 flips, the neck + last block all of them (session 13: the last
+ *   block's MLP is the part that must stay fp32; its attention GEMMs in int8 flip nothing but save
+ *   nothing measurable either).
+ * - quickgelu: the int8 MLPs' GELUs run as QuickGelu x·σ(1.702x) with the bias moved into the GEMM
+ *   ("Fast mode, fourth pass").
+ * - global-scores: the trunk's global-attention blocks' scores q·kᵀ (1024 × 1024 per head at 512 px)
+ *   run in int8 with per-key scales (quantizeAttentionScores); the windowed blocks' products are
+ *   too small for the run-time quantisation to pay ("Fast mode, session 13").
+ * - memenc: the memory encoder's fuser linear layers (ConvNeXt pointwise convolutions) run as int8
+ *   GEMMs; its convolutions stay fp32.
  */
-export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1';
+export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1+global-scores-1+memenc-1';
 
-/**
- * The int8 image encoder's MLP GELUs after an int8 GEMM run as QuickGelu x·σ(1.702x) with the bias
- * moved into the GEMM (BENCHMARKS.md, "Fast mode, fourth pass"); part of SAM2_INT8_RECIPE.
- */
+/** The int8 image encoder's MLP GELUs after an int8 GEMM run as QuickGelu (SAM2_INT8_RECIPE). */
 const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
 
+const lastTrunkBlock = (configs: Sam2ModelConfigs): number => configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
+
 function int8EncoderSkip(configs: Sam2ModelConfigs): QuantizeOptions['skip'] {
-  const last = configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
-  const keep = [`trunk/blocks.${last}/`, 'neck/', 'conv_s0/', 'conv_s1/'];
+  const keep = [`trunk/blocks.${lastTrunkBlock(configs)}/`, 'neck/', 'conv_s0/', 'conv_s1/'];
   return (node) => keep.some((p) => (node.name ?? '').startsWith(p));
+}
+
+/** The score products of the trunk's global-attention blocks (outside the fp32 tail). */
+function int8EncoderScores(configs: Sam2ModelConfigs): (node: ProtoNode) => boolean {
+  const last = lastTrunkBlock(configs);
+  const blocks = configs.imageEncoder.trunk.globalAttBlocks.filter((b) => b !== last).map((b) => `trunk/blocks.${b}/`);
+  return (node) => blocks.some((p) => (node.name ?? '').startsWith(p));
 }
 
 /** Build every graph from an already-loaded checkpoint (a few seconds; see graphCache.ts to reuse them). */
 export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Sam2CompiledModel {
   const ws = new WeightStore(checkpoint.tensors, 'SAM2 checkpoint');
   const params = readSam2Params(configs, ws);
-  // int8: the two modules that hold almost all of the per-frame GEMM work (the SAM heads and the
-  // memory encoder are small and feed the masks directly; they stay exact).
-  // Memory attention's scores q·kᵀ (7200 memory keys at full memory) run in int8 too; the encoder's
-  // window attention products are too small for the run-time quantisation to pay (measured slower).
+  // int8: the three modules that hold almost all of the per-frame GEMM work (the SAM heads are
+  // small and feed the masks directly; they stay exact). Memory attention's scores q·kᵀ (7200
+  // memory keys at full memory) and the encoder's global blocks' scores run in int8 too.
   const q = (onnx: Uint8Array, o: QuantizeOptions): Uint8Array => (opts.precision === 'int8' ? quantizeOnnxBytes(onnx, o).bytes : onnx);
   const graphs: Sam2Graphs = {
     imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), {
       skip: int8EncoderSkip(configs),
       gelu: SAM2_INT8_GELU,
+      attentionScores: int8EncoderScores(configs),
     }),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
-    memoryEncoder: buildMemoryEncoderGraph(configs.memory, ws),
+    memoryEncoder: q(buildMemoryEncoderGraph(configs.memory, ws), {}),
     memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), { attentionScores: true }),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
