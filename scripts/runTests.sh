@@ -12,6 +12,7 @@
 # lane's. Extra arguments go to node (e.g. --test-reporter=spec); the exit status is non-zero if any
 # group failed.
 # MEDSAM2_TEST_EMBEDDING_CACHE: one slice-embedding cache for the run (test/helpers/runEmbeddingCache.ts),
+# and the `medsam2 segment` outputs several files compare against (test/helpers/runSegmentOutputs.ts),
 # a fresh temp folder removed at the end unless the caller names one.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -1,5 +1,6 @@
 import { squaredDistanceTransform } from '../metrics/edt.js';
 import { dice } from '../metrics/dice.js';
+import type { NumericArray } from '../io/ndarray.js';
 import { extractSlice, sliceShape, type SliceAxis } from '../preprocess/slices.js';
 import type { SliceClick } from '../predictor/sam1/correction.js';
 import { labelComponents2d } from '../predictor/sam1/maskOps.js';
@@ -41,23 +42,25 @@ export function nextClick(
     if (e > 0 && (slice < 0 || e > errors[slice]!)) slice = k;
   });
   if (slice < 0) return undefined;
-  const p = extractSlice(
-    Uint8Array.from(pred, (v) => (v ? 1 : 0)),
-    dims,
-    axis,
-    slice,
-  );
-  const r = extractSlice(
-    Uint8Array.from(ref, (v) => (v ? 1 : 0)),
-    dims,
-    axis,
-    slice,
-  );
+  // Only the clicked slice is binarised (the whole volume twice was most of this function's time).
+  const binarySlice = (v: ArrayLike<number>) => {
+    const s: ArrayLike<number | bigint> = extractSlice(
+      ArrayBuffer.isView(v) ? (v as NumericArray) : Float64Array.from(v),
+      dims,
+      axis,
+      slice,
+    );
+    const out = new Uint8Array(s.length);
+    for (let i = 0; i < s.length; i++) out[i] = s[i] ? 1 : 0;
+    return out;
+  };
+  const p = binarySlice(pred),
+    r = binarySlice(ref);
   const w = sh.cols,
     h = sh.rows;
   const missed = Uint8Array.from(r, (v, i) => (v && !p[i] ? 1 : 0));
   const extra = Uint8Array.from(p, (v, i) => (v && !r[i] ? 1 : 0));
-  let best: { region: Uint8Array; size: number; label: 0 | 1 } | undefined;
+  let best: { labels: Int32Array; c: number; size: number; label: 0 | 1 } | undefined;
   for (const [m, label] of [
     [missed, 1],
     [extra, 0],
@@ -65,10 +68,11 @@ export function nextClick(
     const { labels, sizes } = labelComponents2d(m, w, h);
     for (let c = 1; c < sizes.length; c++) {
       if (best && sizes[c]! <= best.size) continue;
-      best = { region: Uint8Array.from(labels, (l) => (l === c ? 1 : 0)), size: sizes[c]!, label };
+      best = { labels, c, size: sizes[c]!, label };
     }
   }
-  const c = deepestPixel(best!.region, w, h);
+  const region = Uint8Array.from(best!.labels, (l) => (l === best!.c ? 1 : 0));
+  const c = deepestPixel(region, w, h);
   return { slice, x: c.x, y: c.y, label: best!.label, region: best!.size };
 }
 

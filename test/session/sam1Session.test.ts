@@ -10,7 +10,7 @@ import { promptFromReference } from '../../src/pipelines/referencePrompt.js';
 import { segmentVolume } from '../../src/pipelines/segmentVolume.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { interactionFromJson, interactionToJson, ModelPool, PropagationCancelled, Session } from '../../src/session/index.js';
-import { cacheSam1Encodes } from '../helpers/runEmbeddingCache.js';
+import { cacheSam1Encodes, runEmbeddingCache } from '../helpers/runEmbeddingCache.js';
 
 /**
  * A long-lived Session with the default model on a shared CT-lesion volume: key box (as
@@ -37,8 +37,9 @@ after(() => rmSync(emb, { recursive: true, force: true }));
 describe('Session with the default model', { skip }, () => {
   test('prompt, propagate, correct, re-propagate only the affected slices, undo: one-shot masks and reference DSC', async (t) => {
     // The one-shot, the Session and the replay encode the same slices: the Session and the replay read
-    // what the one-shot encoded (what this test asserts is the propagation, not the encoder).
-    t.after(cacheSam1Encodes(emb));
+    // what the one-shot encoded (what this test asserts is the propagation, not the encoder); in a test run
+    // the one-shot reads the slices earlier files encoded (runEmbeddingCache).
+    t.after(cacheSam1Encodes(runEmbeddingCache(emb)));
     const c = await loadCase(A);
     const gt = c.label!.data as Uint8Array;
     const key = promptFromReference('key-box', { reference: gt, dims: c.image.dims });

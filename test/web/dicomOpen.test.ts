@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { zipSync } from 'fflate';
-import { runSegment } from '../../src/cli/commands/segment.js';
 import { readSeg } from '../../src/io/dicom/segRead.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import { reorientToGrid } from '../../src/io/reorientToGrid.js';
@@ -43,6 +42,7 @@ import {
   waitStatus,
 } from './browser.js';
 import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+import { segmentOncePerRun } from '../helpers/runSegmentOutputs.js';
 
 // The default model's slice embeddings come from the run's shared cache (encoded once per run).
 cacheSam1EncodesInFile();
@@ -76,10 +76,13 @@ let keyMask: Uint8Array | undefined;
 
 const e2e = serverAndBrowser(skip, { tearDown: () => rmSync(tmp, { recursive: true, force: true }) });
 
-/** `medsam2 segment INPUT --slice S --box B -o tmp/NAME.nii.gz`, in this process; the written mask. */
+/**
+ * `medsam2 segment INPUT --slice S --box B -o tmp/NAME.nii.gz`, in this process (once per test run for the
+ * same input and prompt: projectDicomCase asks the same of the series); the written mask.
+ */
 async function cliMask(input: string, slice: number, box: Box, name: string): Promise<Volume> {
   const out = join(tmp, `${name}.nii.gz`);
-  await runSegment(input, { output: out, slice: String(slice), box: box.join(','), precision: 'fp32', threads: '2', quiet: true });
+  await segmentOncePerRun(input, { output: out, slice: String(slice), box: box.join(','), precision: 'fp32', threads: '2', quiet: true });
   return readVolume(out);
 }
 

@@ -15,12 +15,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { zipSync } from 'fflate';
 import { PNG } from 'pngjs';
-import { runSegment } from '../../src/cli/commands/segment.js';
 import { readVolume } from '../../src/io/readVolume.js';
 import type { Volume } from '../../src/io/volume.js';
 import type { Box } from '../../src/predictor/prompts.js';
 import { OBJECT_COLOURS } from '../../web/src/colours.js';
 import { cacheSam1Encodes, runEmbeddingCache } from '../helpers/runEmbeddingCache.js';
+import { segmentOncePerRun } from '../helpers/runSegmentOutputs.js';
 import { boxOn, caseShown } from './appDriver.js';
 import { ROOT, serverAndBrowser, shot, skipReason, waitStatus } from './browser.js';
 import { localApi } from './localApi.js';
@@ -103,7 +103,8 @@ test('a DICOM-zip project case: drawn as the server reads it; box + propagate + 
   // The saved version on the case's grid equals the CLI's mask for the same prompt.
   const saved = await volumeAt(`/projects/${P}/cases/${c}/versions/0/labelmap?format=nifti`, 'saved');
   const cliOut = join(tmp, 'cli.nii.gz');
-  await runSegment(SERIES, {
+  // The CLI's output for this prompt, computed once per test run (dicomOpen asks the same of the series).
+  await segmentOncePerRun(SERIES, {
     output: cliOut,
     slice: String(SLICE),
     box: LIVER_BOX.join(','),
