@@ -59,15 +59,8 @@ export class Sam1Engine {
       throw new MedsamError(`model '${entry.id}' is a ${entry.family} model, not sam1`, 'use the engine for its family');
     }
     const encoderModel = precision === 'int8' ? (await int8Model(entry.files.encoder!, cacheDir)).bytes : entry.files.encoder!;
-    // Both models run without ORT's idle-thread spinning unless asked for. The decoder is a small model run
-    // once per slice (and per refinement step) with JS in between, as SAM2's heads are (sam2Engine.ts); the
-    // encoder runs once per slice between the JS that prepares the next one. A spinning idle thread holds
-    // a core that JS, another session (the server's) or another process needs. Measured on the 2-core
-    // machine under shared load (load average 6-10): the CT-lesion click protocol's 184 decoder runs
-    // 44-50 s -> 21-23 s; 4 encodes 12.9 -> 10.7 s wall, 8.4 -> 6.8 s CPU. Outputs are the same bits.
-    const spin = { allowSpinning: opts.allowSpinning ?? false };
-    const encoder = await OrtSession.create(encoderModel, { ...opts, ...spin, module: 'image_encoder' });
-    const decoder = await OrtSession.create(entry.files.decoder!, { ...opts, ...spin, module: 'prompt_mask_decoder' });
+    const encoder = await OrtSession.create(encoderModel, { ...opts, module: 'image_encoder' });
+    const decoder = await OrtSession.create(entry.files.decoder!, { ...opts, module: 'prompt_mask_decoder' });
     for (const name of ['image_embeddings', 'point_coords', 'point_labels', 'mask_input', 'has_mask_input', 'orig_im_size']) {
       if (!decoder.inputNames.includes(name)) {
         throw new MedsamError(

@@ -15,8 +15,8 @@ const session = await ort.InferenceSession.create(modelPath, {
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   executionProviders: ['cpu'],
-  // With 2+ threads per worker, two workers can share the cores: spinning threads would steal them.
-  ...(threads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  // No idle-thread spinning, as OrtSession.create: two workers can share the cores, spinning threads would steal them.
+  extra: { session: { intra_op: { allow_spinning: '0' } } },
 });
 
 const kept = new Map<number, Float32Array>();

@@ -53,27 +53,22 @@ export class Sam2Engine implements Sam2Modules {
 
   /** Open ORT sessions over already compiled graphs. */
   static async create(compiled: Sam2CompiledModel, opts: OrtSessionOptions = {}): Promise<Sam2Engine> {
-    // The per-frame heads and memory modules run back to back: idle-thread spinning after each
-    // run would hold the core the next one needs (measured: memory encoder 0.60 → 0.40 s per flow).
-    // The image encoder too, as the default model's (sam1Engine.ts): it runs between the JS that
-    // prepares each frame, beside other sessions and processes.
-    const noSpin: OrtSessionOptions = { ...opts, allowSpinning: opts.allowSpinning ?? false };
     const { configs, graphs, params } = compiled;
     if (configs.samHeads.useObjPtrsInEncoder && !graphs.maskDownsample) {
       throw new MedsamError('the compiled SAM2 model has no mask_downsample graph', 'recompile the model (delete its cache folder)');
     }
     const [image, heads, memory] = await Promise.all([
-      ImageEncoderRunner.create(graphs.imageEncoder, noSpin),
+      ImageEncoderRunner.create(graphs.imageEncoder, opts),
       SamHeadsRunner.create(
         { samHeads: graphs.samHeads, maskDownsample: graphs.maskDownsample },
         configs.samHeads,
         { noObjPtr: params.noObjPtr },
-        noSpin,
+        opts,
       ),
       Sam2MemoryRunner.create(
         { memoryEncoder: graphs.memoryEncoder, memoryAttention: graphs.memoryAttention, objPtrTpos: graphs.objPtrTpos },
         configs.memory,
-        noSpin,
+        opts,
       ),
     ]);
     if (image.imageSize !== configs.predictor.imageSize) {
