@@ -35,6 +35,8 @@ export interface ProjectRepository {
   addJob(j: ProjectJob): Promise<void>;
   job(id: string): Promise<ProjectJob | undefined>;
   listJobs(filter?: { projectId?: string; statuses?: ProjectJob['status'][] }): Promise<ProjectJob[]>;
+  /** Whether a job's result is this blob (the server's blob store: a refused upload's bytes are dropped unless so). */
+  hasJobResult(sha256: string): Promise<boolean>;
   /** Updates a job (only while its status is one of `whileStatus`, when given); false when no row changed. */
   updateJob(
     id: string,
@@ -231,6 +233,9 @@ export class SqlProjectRepository implements ProjectRepository {
   }
   listJobs(filter: { projectId?: string; statuses?: ProjectJob['status'][] } = {}): Promise<ProjectJob[]> {
     return JOBS.select(this.db, { projectId: filter.projectId, status: filter.statuses }, ['createdAt', 'id']);
+  }
+  hasJobResult(sha256: string): Promise<boolean> {
+    return JOBS.exists(this.db, { resultSha: sha256 });
   }
   async updateJob(
     id: string,

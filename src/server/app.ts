@@ -293,6 +293,7 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
         'e.g. curl --data-binary @scan.nii.gz -H "Content-Type: application/octet-stream"',
       );
     }
+    // Stored and pinned (BlobStore): until this upload's row is committed, no refusal removes these bytes.
     const { sha256, bytes } = await blobs.putStream(
       req.body as NodeJS.ReadableStream as import('node:stream').Readable,
       config.limits.maxUploadBytes,
@@ -301,8 +302,9 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
     try {
       read = await readUpload(blobs, sha256, name, config.limits, q.format);
     } catch (e) {
-      // Bytes that are not a readable image or video within the limits are not kept.
-      if (!(await repo.hasUploadWithSha(sha256))) blobs.remove(sha256);
+      // Bytes that are not a readable image or video within the limits are not kept, unless a row or
+      // another upload of the same bytes (pinned) refers to them.
+      await blobs.discard(sha256, blobReferenced);
       throw e;
     }
     const row: UploadRow = {
@@ -314,7 +316,11 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       bytes,
       createdAt: new Date().toISOString(),
     };
-    await repo.addUpload(row);
+    try {
+      await repo.addUpload(row);
+    } finally {
+      blobs.unpin(sha256);
+    }
     volumes.put(row, read.kind === 'video' ? read.video : read.volume);
     return reply.code(201).send(uploadView(row));
   });
@@ -479,6 +485,8 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   );
 
   const projects = await registerProjectRoutes(app, { config, repo, blobs, volumes, sessions, queue, authRequired });
+  /** Whether any row (an upload, a session's label map, a job's or a project job's result) refers to a blob. */
+  const blobReferenced = async (sha: string) => (await repo.refersToBlob(sha)) || (await projects.service.repo.hasJobResult(sha));
 
   // The browser app (web/, built by `npm run build:web` into dist/web) at `/`: @fastify/static with
   // wildcard: false registers one route per built file at startup, so no request path reaches the

@@ -13,6 +13,11 @@
  * - a stored upload removed while it was read (a concurrent refused upload of the same bytes removes
  *   them) raised an uncaught ENOENT from the gzip size check (`.pipe` does not forward the file's
  *   'error'): in `medsam2 serve` the end of the process; now a 409 naming it;
+ * - a refused upload removed the stored bytes an accepted upload of the same bytes (another format)
+ *   was about to commit its row for: that upload's row then named a file that was gone (its data
+ *   lost); now each upload pins its bytes until its row is committed and a refusal removes only bytes
+ *   no row and no pin refers to (forced interleavings: the accepted row's commit held back, the
+ *   refusal's database answer held back);
  * - a partial upload (or export, or DICOM scratch folder) in tmp/ when the server was killed stayed
  *   there for good: nothing swept tmp/; now each start removes what is an hour old;
  * - a propagation whose client disconnected ran to its end, holding the session busy (409 to the
@@ -21,7 +26,8 @@
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -258,6 +264,94 @@ describe('stored upload bytes removed while they are read', () => {
     assert.equal(outcome.status, 409);
     assert.match(outcome.message, /removed from the store while it was read/);
     await sleep(50);
+    assert.deepEqual(uncaught.map(String), []);
+  });
+});
+
+describe('a refused and an accepted upload of the same bytes at once', () => {
+  /** A small NIfTI: accepted as itself, refused as npz; fresh bytes for each test (its own blob). */
+  const scanBytes = (seed: number) =>
+    encodeNiftiImage(
+      {
+        data: new Int16Array(8 * 8 * 4).map((_, i) => (i * seed) % 997),
+        dims: [8, 8, 4],
+        spacing: [1, 1, 1],
+        origin: [0, 0, 0],
+        direction: [...IDENTITY_DIRECTION],
+        source: { format: 'nifti', path: 'race.nii' },
+      },
+      'blob race',
+    );
+  const blobPath = (bytes: Uint8Array) => {
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    return join(fx.server.dataDir, 'blobs', sha.slice(0, 2), sha);
+  };
+  /**
+   * Holds the next call of `repo[method]` until released: before it runs (a row not committed yet), or
+   * after it ran and before its caller sees the answer (an answer that is stale by then).
+   */
+  function holdNext<K extends 'addUpload' | 'refersToBlob'>(method: K, when: 'before' | 'after') {
+    const repo = fx.server.repo as unknown as Record<K, (...a: unknown[]) => Promise<unknown>>;
+    const original = repo[method];
+    assert.equal(typeof original, 'function', `the repository has no ${method}`);
+    let reached!: () => void;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (reached = r));
+    const gate = new Promise<void>((r) => (release = r));
+    repo[method] = async function (this: unknown, ...args: unknown[]) {
+      repo[method] = original;
+      if (when === 'before') {
+        reached();
+        await gate;
+      }
+      const answer = await original.apply(this, args);
+      if (when === 'after') {
+        reached();
+        await gate;
+      }
+      return answer;
+    };
+    // Bounded: a hold the server never reaches fails the test instead of hanging it.
+    const reachedInTime = async () => assert.ok(await settles(held, 10_000), `${method} was not called within 10 s`);
+    return { held: reachedInTime(), release, restore: () => (repo[method] = original) };
+  }
+
+  it("the refusal never removes the bytes whose accepted upload's row is being committed", async () => {
+    const bytes = scanBytes(7);
+    const hold = holdNext('addUpload', 'before');
+    try {
+      const accepted = call(fx.server.url, 'POST', '/uploads?name=race.nii', { body: bytes });
+      await hold.held; // its bytes are stored and read, its row not committed yet
+      const refused = await call(fx.server.url, 'POST', '/uploads?name=race.nii&format=npz', { body: bytes });
+      assert.equal(refused.status, 400, JSON.stringify(refused.body));
+      hold.release();
+      const up = await accepted;
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      assert.ok(existsSync(blobPath(bytes)), "the accepted upload's bytes were removed by the refusal");
+      assert.deepEqual(new Uint8Array(readFileSync(blobPath(bytes))), bytes);
+    } finally {
+      hold.restore();
+    }
+    // Alone, a refusal keeps nothing.
+    const lone = scanBytes(11);
+    assert.equal((await call(fx.server.url, 'POST', '/uploads?name=lone.nii&format=npz', { body: lone })).status, 400);
+    assert.ok(!existsSync(blobPath(lone)), 'a refused upload left its bytes');
+  });
+
+  it('nor when the accepted upload stores and commits while the refusal asks the database', async () => {
+    const bytes = scanBytes(13);
+    const hold = holdNext('refersToBlob', 'after');
+    try {
+      const refused = call(fx.server.url, 'POST', '/uploads?name=race.nii&format=npz', { body: bytes });
+      await hold.held; // the database said: no row refers to these bytes
+      const up = await call(fx.server.url, 'POST', '/uploads?name=race.nii', { body: bytes });
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      hold.release();
+      assert.equal((await refused).status, 400);
+      assert.ok(existsSync(blobPath(bytes)), "the accepted upload's bytes were removed by the refusal");
+    } finally {
+      hold.restore();
+    }
     assert.deepEqual(uncaught.map(String), []);
   });
 });

@@ -284,8 +284,10 @@ export class JobRunner {
     let finished!: () => void;
     this.finishing.set(job.id, new Promise<void>((r) => (finished = r)));
     try {
-      const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
-      if (!(await this.repo.updateJob(job.id, { status: 'done', progress: 1, resultSha: sha, result }, ['running']))) return;
+      const stored = await this.blobs.keepBytes(await gzipAsync(labels, { level: 1 }), (sha) =>
+        this.repo.updateJob(job.id, { status: 'done', progress: 1, resultSha: sha, result }, ['running']),
+      );
+      if (!stored) return;
       this.metrics.jobs.inc({ status: 'done' });
       this.metrics.modelRun.observe({ model: job.model, operation: 'job' }, seconds);
     } finally {

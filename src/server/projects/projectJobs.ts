@@ -174,11 +174,12 @@ export class ProjectJobs {
           for (const f of listFiles(out)) members[relative(dir, f).split('\\').join('/')] = readFileSync(f);
           const zip = buildZip(members, false);
           cancelled();
-          const sha = this.blobs.putBytes(zip);
-          await this.svc.repo.updateJob(
-            id,
-            { status: 'done', progress: 1, resultSha: sha, result: { files: files.length, bytes: zip.length } },
-            ['running'],
+          await this.blobs.keepBytes(zip, (sha) =>
+            this.svc.repo.updateJob(
+              id,
+              { status: 'done', progress: 1, resultSha: sha, result: { files: files.length, bytes: zip.length } },
+              ['running'],
+            ),
           );
         } finally {
           rmSync(dir, { recursive: true, force: true });

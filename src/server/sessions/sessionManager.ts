@@ -470,10 +470,11 @@ export class SessionManager {
         if (live.applied !== at) return; // a newer change will store its own
         const labels = await this.labelsToSave(live);
         // Compressed on libuv's thread pool: the event loop stays free for other users' clicks.
-        const sha = this.blobs.putBytes(await gzipAsync(labels, { level: 1 }));
-        live.row.labelsSha = sha;
-        live.row.labelsAt = at;
-        await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
+        await this.blobs.keepBytes(await gzipAsync(labels, { level: 1 }), async (sha) => {
+          live.row.labelsSha = sha;
+          live.row.labelsAt = at;
+          await this.repo.updateSession(live.row.id, { labelsSha: sha, labelsAt: at });
+        });
       })
       .catch(() => {
         /* the log still has it: a rebuild replays it */

@@ -22,10 +22,20 @@ import { HttpError } from '../httpError.js';
  * (blobs/ab/abcdef…), written to a temp file in the same file system, fsynced, then renamed,
  * so a crash never leaves a half file under a final name and equal content is stored once.
  * Nothing a client sends ever becomes part of a path.
+ *
+ * Equal bytes are one file, so a refused upload must not remove a file another writer is about to
+ * refer to (an accepted upload of the same bytes under another format, committing its row while the
+ * refusal decides): each writer holds a pin on its sha from the moment the file is in place until
+ * the row referring to it is committed, and `discard` removes a file only when no row and no pin
+ * refers to it, and no pin was taken while it asked the database.
  */
 export class BlobStore {
   readonly root: string;
   private readonly tmp: string;
+  /** sha → how many writers hold it (stored, their row not committed yet). */
+  private readonly pins = new Map<string, number>();
+  /** sha → the discard deciding about it; a pin taken meanwhile calls that removal off. */
+  private readonly discarding = new Map<string, symbol>();
 
   constructor(dataDir: string) {
     this.root = join(dataDir, 'blobs');
@@ -52,9 +62,49 @@ export class BlobStore {
     return existsSync(this.path(sha));
   }
 
-  /** Drops content nothing refers to (a rejected upload). */
+  /** Removes a file outright (start-up housekeeping, before any request); a refused upload's go through `discard`. */
   remove(sha: string): void {
     rmSync(this.path(sha), { force: true });
+  }
+
+  /** Holds `sha` for a writer: no `discard` removes it until `unpin` (taken by putStream/keepBytes themselves). */
+  pin(sha: string): void {
+    this.pins.set(sha, (this.pins.get(sha) ?? 0) + 1);
+    this.discarding.delete(sha);
+  }
+
+  /** Lets go of a writer's pin (its row is committed, or it gave up). */
+  unpin(sha: string): void {
+    const n = (this.pins.get(sha) ?? 0) - 1;
+    if (n > 0) this.pins.set(sha, n);
+    else this.pins.delete(sha);
+  }
+
+  /** Whether a writer holds `sha`. */
+  pinned(sha: string): boolean {
+    return this.pins.has(sha);
+  }
+
+  /**
+   * Lets go of the caller's pin on `sha` (bytes it refused) and removes the file unless another
+   * writer holds it, `referenced` (the database: does any row refer to it?) says yes, or a writer
+   * pinned it while that question was out. Whether it was removed.
+   */
+  async discard(sha: string, referenced: (sha: string) => Promise<boolean>): Promise<boolean> {
+    this.unpin(sha);
+    if (this.pinned(sha)) return false;
+    const mine = Symbol(sha);
+    this.discarding.set(sha, mine);
+    try {
+      if (await referenced(sha)) return false;
+      // A writer that stored the same bytes since then pinned them (and so called this off); its row
+      // may already be committed, after the question above was answered.
+      if (this.discarding.get(sha) !== mine || this.pinned(sha)) return false;
+      this.remove(sha);
+      return true;
+    } finally {
+      if (this.discarding.get(sha) === mine) this.discarding.delete(sha);
+    }
   }
 
   /**
@@ -83,6 +133,7 @@ export class BlobStore {
     return join(this.tmp, `${Date.now()}-${randomBytes(6).toString('hex')}${suffix}`);
   }
 
+  /** Renames the temp file into place (or drops it: the bytes are there already) and pins `sha`, in one synchronous step. */
   private commit(tmp: string, sha: string): string {
     const final = this.path(sha);
     if (existsSync(final)) {
@@ -91,12 +142,17 @@ export class BlobStore {
       mkdirSync(join(this.root, sha.slice(0, 2)), { recursive: true });
       renameSync(tmp, final);
     }
+    this.pin(sha);
     return final;
   }
 
-  putBytes(bytes: Uint8Array): string {
+  /** Stores `bytes` (pinned: the caller unpins once its row is committed); their sha. */
+  private putPinned(bytes: Uint8Array): string {
     const sha = BlobStore.sha256(bytes);
-    if (this.has(sha)) return sha;
+    if (this.has(sha)) {
+      this.pin(sha);
+      return sha;
+    }
     const tmp = this.tempPath();
     const fd = openSync(tmp, 'w');
     try {
@@ -109,11 +165,32 @@ export class BlobStore {
     return sha;
   }
 
+  /** Stores `bytes` for a store no discard ever runs on (a job's own checkpoints); their sha. */
+  putBytes(bytes: Uint8Array): string {
+    const sha = this.putPinned(bytes);
+    this.unpin(sha);
+    return sha;
+  }
+
+  /**
+   * Stores `bytes` and runs `commit(sha)` (the row that refers to them) while they are pinned, so a
+   * refused upload of the same bytes never removes them in between.
+   */
+  async keepBytes<T>(bytes: Uint8Array, commit: (sha: string) => Promise<T>): Promise<T> {
+    const sha = this.putPinned(bytes);
+    try {
+      return await commit(sha);
+    } finally {
+      this.unpin(sha);
+    }
+  }
+
   /**
    * Streams a request body into the store, hashing as it goes; more than `maxBytes` aborts with
    * 413 and removes the partial file. One `pipeline` owns both streams: a client that drops the
    * connection mid-upload ends in a 400 and the partial file removed, never in a write to the
-   * destroyed file stream (an unhandled 'error' that took the whole server down).
+   * destroyed file stream (an unhandled 'error' that took the whole server down). The stored sha
+   * comes back pinned: the caller `unpin`s it once its row is committed, or `discard`s it.
    */
   async putStream(body: Readable, maxBytes: number): Promise<{ sha256: string; bytes: number }> {
     const tmp = this.tempPath();

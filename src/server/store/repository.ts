@@ -98,8 +98,11 @@ export interface Repository {
   addUpload(u: UploadRow): Promise<void>;
   upload(id: string): Promise<UploadRow | undefined>;
   listUploads(owner?: string): Promise<UploadRow[]>;
-  /** Whether any upload row refers to this content (a rejected upload's bytes are dropped unless so). */
-  hasUploadWithSha(sha256: string): Promise<boolean>;
+  /**
+   * Whether any row here refers to this blob: an upload's bytes, a session's label map, a job's
+   * result (a refused upload's bytes are dropped unless so).
+   */
+  refersToBlob(sha256: string): Promise<boolean>;
 
   addSession(s: SessionRow): Promise<void>;
   session(id: string): Promise<SessionRow | undefined>;

@@ -165,8 +165,13 @@ export class SqlRepository implements Repository {
   async listUploads(owner?: string): Promise<UploadRow[]> {
     return UPLOADS.select(await this.on(), { owner }, ['createdAt', 'id']);
   }
-  async hasUploadWithSha(sha256: string): Promise<boolean> {
-    return UPLOADS.exists(await this.on(), { sha256 });
+  async refersToBlob(sha256: string): Promise<boolean> {
+    const db = await this.on();
+    return (
+      (await UPLOADS.exists(db, { sha256 })) ||
+      (await SESSIONS.exists(db, { labelsSha: sha256 })) ||
+      (await JOBS.exists(db, { resultSha: sha256 }))
+    );
   }
 
   async addSession(s: SessionRow): Promise<void> {
