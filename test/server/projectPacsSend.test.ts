@@ -9,7 +9,8 @@
  * The round send is a job (GET /jobs/{id}): it stores each accepted DICOM case's accepted version
  * and skips the PNG case with why; a second DICOM case whose image is then removed makes the next
  * round job fail part way with one line, the case sent before it staying sent and recorded; a
- * cancelled round job leaves every send it lists recorded. The PNG case alone is a 409. With Orthanc stopped a send is a 502 naming the PACS in one line and nothing is
+ * cancelled round job leaves every send it lists recorded; a server stopped while a cancelled send
+ * waited for its SEG ends that job cancelled and stopped after the restart, nothing re-sent. The PNG case alone is a 409. With Orthanc stopped a send is a 502 naming the PACS in one line and nothing is
  * recorded.
  */
 import '../helpers/nodePlatform.js';
@@ -306,6 +307,29 @@ test('Send to PACS: a DICOM case version STOWed to a real Orthanc as a SEG on it
       ['cancelled', true, [lastCase]],
     );
     assert.equal(await sendsOf(lastCase), 1);
+
+    // ---- a restart while a cancelled send still waits for its SEG: after it the job ends cancelled and stopped, nothing re-sent ----
+    const stowsAtStop = gate.arrived;
+    const firstSends = await sendsOf(first);
+    gate.hold();
+    const { jobId: stopping } = await ok(boss, 'POST', '/projects/pacs/send-to-pacs', { round: 1 }, 202);
+    await gate.waitArrived(stowsAtStop + 1);
+    assert.equal((await ok(boss, 'DELETE', `/jobs/${stopping}`)).result.stopped, false, 'cancelled, its SEG on the way');
+    // The server stops with that SEG on its way; the PACS then takes it, which the stopped server can no longer record.
+    await s.shutdown();
+    await gate.pass(1);
+    await gate.open();
+    s = await startTestServer({ dataDir: s.dataDir, requireAuth: true, dicomweb: { stowUrl: pacs } });
+    url = s.url;
+    const afterStop = await ended(stopping);
+    assert.deepEqual(
+      [afterStop.status, afterStop.result.stopped, afterStop.result.sent],
+      ['cancelled', true, []],
+      'cancelled and stopped, listing the sends recorded for it (none)',
+    );
+    assert.equal(gate.arrived, stowsAtStop + 1, 'nothing sent again after the restart');
+    assert.equal(await sendsOf(first), firstSends, "the case's sends as recorded before the stop");
+    assert.equal((await ok(boss, 'GET', `/jobs/${stopping}`)).status, 'cancelled', 'and it stays cancelled (not resumed)');
 
     // The round route refuses up front what the job could not send: no PACS-able case (a round of PNGs only).
     const nothing = await call(url, 'POST', '/projects/pacs/send-to-pacs', { token: boss, body: { round: 2 } });
