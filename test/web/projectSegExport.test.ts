@@ -12,7 +12,8 @@
  * sends with the SOP Instance UIDs Orthanc holds. Last, with two more accepted DICOM cases and the
  * server's STOWs held at a gate in front of Orthanc (test/dicom/stowGate.ts, passed one at a time):
  * the Export card's PACS bar and text advance (0 %, then a third and 1 SEG sent), Cancel send while
- * the second SEG is on its way shows "stopping" until that SEG is recorded, then "cancelled — 2 SEGs
+ * the second SEG is on its way (on the page reloaded mid-send, whose card found the running job and
+ * showed it as before) shows "stopping" until that SEG is recorded, then "cancelled — 2 SEGs
  * sent"; the third case is never sent, and the job's sends recorded on the cases are the SEGs
  * Orthanc holds, one instance each.
  */
@@ -339,6 +340,15 @@ test("the Export card follows a round send to the PACS and Cancel send stops it 
   assert.equal(await stateText(/1 SEG sent/), 'PACS send of round 1: running 33 % — 1 SEG sent');
   assert.ok(Math.abs((await bar()) - 1 / 3) < 1e-6, `the bar at a third: ${await bar()}`);
   await shot(page, 'projseg-6-pacs-send-running');
+  // A reload while the send runs (the second SEG still at the gate): the card finds the project's job and
+  // shows it as before, its count and Cancel send included; the rest of the test goes on on this page.
+  await page.reload();
+  await page.waitForFunction(() => document.body.dataset.pageState === 'ready', undefined, { timeout: 60_000 });
+  assert.equal(await stateText(/1 SEG sent/), 'PACS send of round 1: running 33 % — 1 SEG sent');
+  assert.ok(Math.abs((await bar()) - 1 / 3) < 1e-6, `the bar at a third after the reload: ${await bar()}`);
+  assert.ok(await page.isVisible('#pacs-cancel'), 'Cancel send shows after the reload');
+  assert.ok(await page.isDisabled('#send-round-pacs'), 'no second send after the reload either');
+  await shot(page, 'projseg-6b-pacs-send-after-reload');
 
   await page.click('#pacs-cancel');
   // Cancelled while the second SEG is on its way: the card waits for it.

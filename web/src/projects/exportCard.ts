@@ -3,7 +3,9 @@
  * server job followed here with its progress, then offered as a download), and Send to PACS of the
  * same round (POST /projects/{name}/send-to-pacs: one DICOM SEG per accepted DICOM case, to the
  * PACS the server was started with; also a server job, its progress shown under the button, cases
- * sent so far counted). Failures go to the page's message bar in one line.
+ * sent so far counted). A send under way when the card is drawn (the page reloaded, or opened in
+ * another tab, while it runs) is found in the jobs list and followed the same way, Cancel send
+ * included. Failures go to the page's message bar in one line.
  */
 import { downloadBlob } from '../download.js';
 import { h } from './dom.js';
@@ -141,19 +143,20 @@ export function exportCard(
   });
   /** A cancelled send whose SEG on its way is not recorded yet: it still sends (and lists) that one. */
   const stopping = (j: JobView) => j.status === 'cancelled' && (j.result as PacsRoundView | null)?.stopped === false;
-  /** Shows a send-to-pacs job's progress; when it ends, says what went in the message bar. */
-  const showSend = (r: number, j: JobView): void => {
+  /** Shows a send-to-pacs job's progress (of round `r`, unless its result names the round); when it ends, says what went in the message bar. */
+  const showSend = (r: number | undefined, j: JobView): void => {
     const res = (j.result ?? null) as PacsRoundView | null;
+    r = res?.round ?? r;
     const n = res?.sent.length ?? 0;
     sendBar.hidden = false;
     sendState.hidden = false;
     sendBar.value = Math.max(0, Math.min(1, j.progress ?? 0));
     const how = running(j) ? ` ${Math.round(100 * (j.progress ?? 0))} %` : stopping(j) ? ', stopping after the SEG on its way' : '';
-    sendState.textContent = `PACS send of round ${r}: ${j.status}${how} — ${n} SEG${n === 1 ? '' : 's'} sent`;
+    sendState.textContent = `PACS send${r === undefined ? '' : ` of round ${r}`}: ${j.status}${how} — ${n} SEG${n === 1 ? '' : 's'} sent`;
     sendState.dataset.status = stopping(j) ? 'stopping' : j.status;
-    cancelSend.hidden = !running(j);
+    cancelSend.hidden = !running(j) || !mayExport;
   };
-  const followSend = async (r: number, id: string): Promise<void> => {
+  const followSend = async (r: number | undefined, id: string): Promise<void> => {
     if (stale()) return;
     try {
       const j = await ctx.api.job(id);
@@ -166,7 +169,8 @@ export function exportCard(
       send.disabled = sendBlocker !== null;
       const out = j.result as PacsRoundView | null;
       const sent = out?.sent.length ?? 0;
-      const what = `${sent} DICOM SEG${sent === 1 ? '' : 's'} of round ${r} to the PACS at ${out?.pacs ?? pacs}`;
+      const ofRound = (out?.round ?? r) === undefined ? '' : ` of round ${out?.round ?? r}`;
+      const what = `${sent} DICOM SEG${sent === 1 ? '' : 's'}${ofRound} to the PACS at ${out?.pacs ?? pacs}`;
       if (j.status === 'done') {
         const skipped = out?.skipped.length ? `; skipped ${out.skipped.map((x) => x.case).join(', ')} (not from a DICOM series)` : '';
         ctx.info(`sent ${what}${skipped}`);
@@ -201,6 +205,26 @@ export function exportCard(
       cancelSend.disabled = false;
     }
   });
+
+  /**
+   * The project's send that is under way (queued, running, or cancelled and still stopping) when
+   * the card is drawn, e.g. after a reload or in another tab: followed as if started here.
+   */
+  const pickUpSend = async (): Promise<void> => {
+    try {
+      const jobs = await ctx.api.jobs();
+      if (stale() || sendJob) return;
+      const j = jobs.filter((x) => x.kind === 'send-to-pacs' && x.project === project && (running(x) || stopping(x))).at(-1);
+      if (!j) return;
+      sendJob = j.id;
+      send.disabled = true;
+      showSend(undefined, j);
+      await followSend(undefined, j.id);
+    } catch (e) {
+      ctx.fail(e, 'looking for a PACS send under way');
+    }
+  };
+  void pickUpSend();
 
   const card = h(
     'section',

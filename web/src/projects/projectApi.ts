@@ -232,6 +232,11 @@ export class ProjectApi extends Api {
     return this.json('GET', `/jobs/${encodeURIComponent(id)}`);
   }
 
+  /** The jobs this user may see (GET /jobs): segmentation jobs, and project jobs with kind, project and projectId. Oldest first. */
+  jobs(): Promise<JobView[]> {
+    return this.json('GET', '/jobs');
+  }
+
   async reportHtml(project: string): Promise<Blob> {
     const res = await this.send('GET', `${this.p(project)}/report.html`);
     return res.blob();
