@@ -307,16 +307,17 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
       await blobs.discard(sha256, blobReferenced);
       throw e;
     }
-    const row: UploadRow = {
-      id: randomUUID(),
-      owner: req.principal.id,
-      sha256,
-      name,
-      ...uploadGeometry(read, name),
-      bytes,
-      createdAt: new Date().toISOString(),
-    };
+    let row: UploadRow;
     try {
+      row = {
+        id: randomUUID(),
+        owner: req.principal.id,
+        sha256,
+        name,
+        ...uploadGeometry(read, name),
+        bytes,
+        createdAt: new Date().toISOString(),
+      };
       await repo.addUpload(row);
     } finally {
       blobs.unpin(sha256);
