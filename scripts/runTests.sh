@@ -11,7 +11,8 @@
 # the light lane until it is listed in HEAVY. The light lane's output is printed after the heavy
 # lane's. Extra arguments go to node (e.g. --test-reporter=spec); the exit status is non-zero if any
 # group failed.
-# MEDSAM2_TEST_EMBEDDING_CACHE: one slice-embedding cache for the run (test/helpers/runEmbeddingCache.ts),
+# MEDSAM2_TEST_EMBEDDING_CACHE: one slice-embedding cache for the run (test/helpers/runEmbeddingCache.ts;
+# `medsam2` child processes started by test/helpers/cli.ts get it as MEDSAM2_EMBEDDING_CACHE),
 # and the `medsam2 segment` outputs several files compare against (test/helpers/runSegmentOutputs.ts),
 # a fresh temp folder removed at the end unless the caller names one.
 set -uo pipefail

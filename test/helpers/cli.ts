@@ -14,12 +14,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `medsam2 <args>` in a child process (MEDSAM2_DEBUG cleared so user errors carry no stack). */
+/**
+ * Runs `medsam2 <args>` in a child process (MEDSAM2_DEBUG cleared so user errors carry no stack).
+ * In an `npm test` run the child keeps the default model's slice embeddings in the run's shared
+ * cache (MEDSAM2_EMBEDDING_CACHE = MEDSAM2_TEST_EMBEDDING_CACHE, see runEmbeddingCache.ts): these
+ * tests check what the commands write and print, not the encoder (test/parity and test/engine do),
+ * and the shared cases they segment are encoded by other files of the run too. An `env` that names
+ * MEDSAM2_EMBEDDING_CACHE itself (empty: none) keeps its own.
+ */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
+  const cache = env.MEDSAM2_EMBEDDING_CACHE ?? process.env.MEDSAM2_TEST_EMBEDDING_CACHE;
   const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...env, MEDSAM2_DEBUG: '' },
+    env: { ...env, MEDSAM2_DEBUG: '', ...(cache ? { MEDSAM2_EMBEDDING_CACHE: cache } : {}) },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
