@@ -22,6 +22,13 @@ if [ -z "${MEDSAM2_TEST_EMBEDDING_CACHE:-}" ]; then
   export MEDSAM2_TEST_EMBEDDING_CACHE
   trap 'rm -rf "$MEDSAM2_TEST_EMBEDDING_CACHE"' EXIT
 fi
+# CLI tests (test/helpers/cli.ts) run the built CLI, dist/cli/main.js, when it was built after every
+# file of src/ (CI: npm ci's prepare builds it); else src/cli/main.ts through tsx, as a single test file does.
+if [ -e dist/cli/main.js ] && [ -z "$(find src -newer dist/cli/main.js -print -quit)" ]; then
+  export MEDSAM2_TEST_BUILT_CLI=1
+else
+  echo "runTests: dist/ is missing or older than src/: CLI tests run src/cli/main.ts through tsx (npm run build to test the built CLI)"
+fi
 PARALLEL_DIRS=(test/io test/metrics test/preprocess test/predictor test/models test/engine)
 HEAVY=(
   test/accuracy/clicksOrgans.test.ts
