@@ -11,7 +11,8 @@
 # the light lane until it is listed in HEAVY. The light lane's output is printed after the heavy
 # lane's. Extra arguments go to node (e.g. --test-reporter=spec); the exit status is non-zero if any
 # group failed.
-# MEDSAM2_TEST_EMBEDDING_CACHE: one slice-embedding cache for the run (test/helpers/runEmbeddingCache.ts),
+# MEDSAM2_TEST_EMBEDDING_CACHE: one slice-embedding cache for the run (test/helpers/runEmbeddingCache.ts;
+# `medsam2` child processes started by test/helpers/cli.ts get it as MEDSAM2_EMBEDDING_CACHE),
 # and the `medsam2 segment` outputs several files compare against (test/helpers/runSegmentOutputs.ts),
 # a fresh temp folder removed at the end unless the caller names one.
 set -uo pipefail
@@ -20,6 +21,13 @@ if [ -z "${MEDSAM2_TEST_EMBEDDING_CACHE:-}" ]; then
   MEDSAM2_TEST_EMBEDDING_CACHE=$(mktemp -d "${TMPDIR:-/tmp}/medsam2-test-embeddings-XXXXXX")
   export MEDSAM2_TEST_EMBEDDING_CACHE
   trap 'rm -rf "$MEDSAM2_TEST_EMBEDDING_CACHE"' EXIT
+fi
+# CLI tests (test/helpers/cli.ts) run the built CLI, dist/cli/main.js, when it was built after every
+# file of src/ (CI: npm ci's prepare builds it); else src/cli/main.ts through tsx, as a single test file does.
+if [ -e dist/cli/main.js ] && [ -z "$(find src -newer dist/cli/main.js -print -quit)" ]; then
+  export MEDSAM2_TEST_BUILT_CLI=1
+else
+  echo "runTests: dist/ is missing or older than src/: CLI tests run src/cli/main.ts through tsx (npm run build to test the built CLI)"
 fi
 PARALLEL_DIRS=(test/io test/metrics test/preprocess test/predictor test/models test/engine)
 HEAVY=(

@@ -16,6 +16,7 @@ import { pilResizeBicubicU8 } from '../src/preprocess/pilResize.js';
 import type { Sam2InferenceState } from '../src/predictor/sam2/inferenceState.js';
 import { Sam2VideoPredictor, type Sam2FrameResult } from '../src/predictor/sam2/videoPredictor.js';
 import type { FixtureCase } from '../test/helpers/sam2Fixtures.js';
+import { type ImageFeatureMemo, withSharedImageFeatures } from './sharedImageFeatures.js';
 
 export interface QuantityStat {
   /** Largest error seen, and the bound it was checked against there. */
@@ -34,6 +35,7 @@ export interface CaseReport {
   failures: string[];
   stats: Record<string, QuantityStat>;
   outputs: number;
+  /** Image-encoder calls the predictor made (with sharedImageFeatures: read from the memo or run). */
   encoderCalls: number;
   seconds: number;
   /** Resized 8-bit frames checked against the stored `resized_u8` (non-square inputs). */
@@ -54,13 +56,22 @@ export interface HarnessOptions {
   compiled?: Sam2CompiledModel;
   /** Keep every recorded error in CaseReport.trace (where a deviation starts, e.g. int8 flips). */
   trace?: boolean;
+  /**
+   * Share image features between the cases of this process (scripts/sharedImageFeatures.ts): a frame
+   * tensor the same compiled model already encoded is not encoded again. Not with `compiled`.
+   */
+  sharedImageFeatures?: ImageFeatureMemo;
 }
 
 const compiled = new Map<string, Promise<Sam2CompiledModel>>();
 
+function compiledKey(c: FixtureCase, o: HarnessOptions): string {
+  return `${c.checkpointPath}|${c.configPath}|${o.graphCache ? 'cache' : 'mem'}|${o.precision ?? 'fp32'}`;
+}
+
 function compiledFor(c: FixtureCase, o: HarnessOptions): Promise<Sam2CompiledModel> {
   if (o.compiled) return Promise.resolve(o.compiled);
-  const k = `${c.checkpointPath}|${c.configPath}|${o.graphCache ? 'cache' : 'mem'}|${o.precision ?? 'fp32'}`;
+  const k = compiledKey(c, o);
   let p = compiled.get(k);
   if (!p) {
     p = o.graphCache
@@ -252,6 +263,9 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
   const t0 = performance.now();
   const model = await compiledFor(c, o);
   const engine = await Sam2Engine.create(model, { threads: o.threads ?? 2 });
+  const shared =
+    o.sharedImageFeatures && !o.compiled ? withSharedImageFeatures(engine, compiledKey(c, o), o.sharedImageFeatures) : undefined;
+  const modules = shared?.modules ?? engine;
   const chk = new Checker(c.id, o.trace ? [] : undefined);
   let outputs = 0;
   let resizeMismatches: number | undefined;
@@ -274,7 +288,7 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
       }
       chk.record('PIL bicubic resize (pixels differing)', 'inputs', resizeMismatches, 0);
     }
-    const predictor = new Sam2VideoPredictor(engine, model.configs.predictor, { fillHoleArea: 0 });
+    const predictor = new Sam2VideoPredictor(modules, model.configs.predictor, { fillHoleArea: 0 });
     const refOutputs: any[] = man.outputs ?? [];
     let state: Sam2InferenceState | undefined;
     const checkedMem = new Set<string>();
@@ -362,7 +376,7 @@ export async function runParityCase(c: FixtureCase, o: HarnessOptions = {}): Pro
     failures: chk.failures,
     stats: chk.stats,
     outputs,
-    encoderCalls: engine.imageEncodeCount,
+    encoderCalls: shared ? shared.requests() : engine.imageEncodeCount,
     seconds: (performance.now() - t0) / 1000,
     resizeMismatches,
     trace: chk.trace,

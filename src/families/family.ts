@@ -2,6 +2,7 @@ import type { Precision } from '../models/precision.js';
 import type { ModelEntry } from '../models/registry.js';
 import type { Box, PointPrompt } from '../predictor/prompts.js';
 import type { Sam1Decoder, StopReason } from '../predictor/sam1Propagator.js';
+import type { Sam1Encoder } from '../predictor/sam1/embeddingCache.js';
 
 /**
  * The contract between a Session and a model family (SAM1-style propagator, SAM2 video predictor,
@@ -73,6 +74,12 @@ export interface TrackerOptions {
    * decoder run elsewhere, e.g. on the server's worker threads. Propagation keeps the engine.
    */
   sam1PromptDecoder?: Sam1Decoder;
+  /**
+   * SAM1 family: wraps the engine's encoder before the tracker uses it, e.g. a disk cache of slice
+   * embeddings (pipelines' DiskCachedEncoder). `inner` names the model and precision, and `rgb` says
+   * whether it encodes gray slices or colour frames, so a wrapper can key what it keeps by all three.
+   */
+  sam1Encoder?: (inner: Sam1Encoder & { entry: { id: string }; precision: string; rgb: boolean }) => Sam1Encoder;
   /** SAM2 family: MedSAM2 workflow options (see Sam2VolumeOptions). */
   sam2?: {
     keySlice?: 'prompt' | 'mask';

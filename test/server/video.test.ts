@@ -24,6 +24,12 @@ import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVid
 import { serverPerFile } from '../helpers/serverHooks.js';
 import { call, errorShape, startTestServer } from './harness.js';
 import { readSse } from './sse.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// Frames encoded a second time in this file (the segmentVideo comparison, the replayed frames-zip
+// session) are read from a cache of this file's own; its first session really encodes each frame
+// (counted on /metrics below), whatever the run's shared cache holds.
+cacheSam1EncodesInFile('file');
 
 const skip = KVASIR_SKIP;
 if (skip) process.stdout.write(`# skipping the server video tests: ${skip}\n`);

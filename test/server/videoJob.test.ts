@@ -16,6 +16,10 @@ import { segmentVideo } from '../../src/pipelines/segmentVideo.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { serverPerFile } from '../helpers/serverHooks.js';
 import { call, errorShape } from './harness.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's frame embeddings come from the run's shared cache (each clip frame encoded once per run).
+cacheSam1EncodesInFile();
 
 if (KVASIR_SKIP) process.stdout.write(`# skipping the video batch job test: ${KVASIR_SKIP}\n`);
 

@@ -21,6 +21,10 @@ import { ZipArchive } from '../../src/io/zip.js';
 import { KVASIR_SKIP, maskBox, polypClipMp4, readClipMasksNpz, type SyntheticVideo } from '../pipelines/syntheticVideo.js';
 import { openScan, promptsSent, closeClean } from './appDriver.js';
 import { serverSlice, settle, shot, skipReason, strokeThrough, waitStatus, serverAndBrowser, dragBox } from './browser.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's frame embeddings come from the run's shared cache (each clip frame encoded once per run).
+cacheSam1EncodesInFile();
 
 // Browser globals inside page functions (this program has no DOM lib).
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -18,6 +18,10 @@ import { ZipArchive } from '../../src/io/zip.js';
 import { KVASIR_SKIP, maskBox, readClipMasksNpz } from '../pipelines/syntheticVideo.js';
 import { shot, skipReason, waitStatus } from './browser.js';
 import { clickOnFrame, dragOnFrame, polypClipE2E } from './polypClipE2E.js';
+import { cacheSam1EncodesInFile } from '../helpers/runEmbeddingCache.js';
+
+// The default model's frame embeddings come from the run's shared cache (each clip frame encoded once per run).
+cacheSam1EncodesInFile();
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 declare const document: any, window: any;

@@ -9,6 +9,7 @@ import { parsePromptPolicy } from '../../pipelines/referencePrompt.js';
 import { PRECISION_HELP } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
 import { checkOutputFolder, guardOutputs } from '../outputPaths.js';
+import { EMBEDDING_CACHE_ENV, embeddingCacheFromEnv } from '../embeddingCacheEnv.js';
 import { parseIndex, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { progressBar } from '../progress.js';
 
@@ -61,6 +62,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
   checkOutputFolder('--out', flags.out);
   if (flags.previews) checkOutputFolder('--previews', flags.previews);
   if (flags.embeddingCache) checkOutputFolder('--embedding-cache', flags.embeddingCache);
+  const embeddingCacheDir = flags.embeddingCache ?? embeddingCacheFromEnv();
   guardOutputs(
     [dir],
     [
@@ -93,7 +95,7 @@ export async function runEval(dir: string, flags: EvalFlags): Promise<void> {
         saveMasks: flags.saveMasks,
         clicks,
         previewsDir: flags.previews,
-        embeddingCacheDir: flags.embeddingCache,
+        embeddingCacheDir,
         onCaseStart: (c, i, n) => {
           current = `[${i + 1}/${n}] ${c.name}`;
           bar = progressBar(!flags.quiet);
@@ -153,7 +155,10 @@ export function addEvalCommand(program: Command): void {
       '--previews <dir>',
       'write a montage PNG per object: every slice with prediction (filled) or reference (outlined); a picture whole, at its size',
     )
-    .option('--embedding-cache <dir>', 'keep slice embeddings of the default model here across runs (a cache; safe to delete)')
+    .option(
+      '--embedding-cache <dir>',
+      `keep slice embeddings of the default model here across runs (a cache; safe to delete; default $${EMBEDDING_CACHE_ENV} if set)`,
+    )
     .option('--model <id>', 'model id from `medsam2 models list`', 'default')
     .option('--threads <n>', 'ONNX Runtime threads (default: all cores)')
     .option('--precision <fp32|int8>', PRECISION_HELP, 'fp32')

@@ -34,6 +34,7 @@ import {
 import { addModelOptions } from '../modelOptions.js';
 import { onInterrupt } from '../interrupt.js';
 import { runModel } from '../modelRun.js';
+import { embeddingCacheFromEnv } from '../embeddingCacheEnv.js';
 import { progressBar } from '../progress.js';
 import { isPicture, maskSize } from '../maskSize.js';
 
@@ -142,6 +143,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
   const threads = flags.threads !== undefined ? parsePositiveInt('--threads', flags.threads) : undefined;
   const precision = parsePrecision(flags.precision);
   const model = resolveModel(flags.model ?? 'default');
+  const embeddingCacheDir = embeddingCacheFromEnv();
   const memory = parseMemoryMode(flags.memory, model);
   const fillHoleArea = parseFillHoles(flags.fillHoles, model);
   if (flags.keyMask && model.family !== 'sam2') {
@@ -196,6 +198,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<vo
         axis,
         intensity: () => image8,
         largestComponent: flags.largestComponent,
+        embeddingCacheDir,
         ...(model.family === 'sam2'
           ? { sam2: { memory, fillHoleArea, keySlice: flags.keyMask ? ('mask' as const) : ('prompt' as const) } }
           : {}),

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { guardOutputs } from '../outputPaths.js';
 import { collect, parseBox, parseIndex, parseMemoryMode, parsePoint, parsePositiveInt, parsePositiveNumber } from '../parseArgs.js';
 import { addModelOptions } from '../modelOptions.js';
+import { embeddingCacheFromEnv } from '../embeddingCacheEnv.js';
 import { onInterrupt } from '../interrupt.js';
 import { runModel } from '../modelRun.js';
 import { progressBar } from '../progress.js';
@@ -66,6 +67,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   const maxFrames = flags.maxFrames !== undefined ? parsePositiveInt('--max-frames', flags.maxFrames) : undefined;
   const fps = flags.fps !== undefined ? parsePositiveNumber('--fps', flags.fps) : undefined;
   const model = resolveModel(flags.model ?? 'default');
+  const embeddingCacheDir = embeddingCacheFromEnv();
   const memory = parseMemoryMode(flags.memory, model);
   const box = flags.box !== undefined ? parseBox(flags.box) : undefined;
   const points = flags.point?.map(parsePoint);
@@ -99,7 +101,7 @@ export async function runVideo(input: string, flags: VideoFlags): Promise<void> 
   let result;
   try {
     result = await runModel(interrupt, { model: model.id, threads, precision }, progressBar(!flags.quiet, 'frames'), (run) =>
-      segmentVideo(video, [prompt], { ...run, outDir: flags.output, log, memory }),
+      segmentVideo(video, [prompt], { ...run, outDir: flags.output, log, memory, embeddingCacheDir }),
     );
   } finally {
     interrupt.dispose();

@@ -69,7 +69,14 @@ export class Sam1Tracker implements FamilyTracker {
     private readonly stack: FrameStack,
     opts: TrackerOptions,
   ) {
-    const encoder = stack.channels === 3 ? { encode: (rgb: Uint8Array, h: number, w: number) => engine.encodeRgb(rgb, h, w) } : engine;
+    const rgb = stack.channels === 3;
+    const raw = {
+      entry: engine.entry,
+      precision: engine.precision,
+      rgb,
+      encode: (pixels: Uint8Array, h: number, w: number) => (rgb ? engine.encodeRgb(pixels, h, w) : engine.encode(pixels, h, w)),
+    };
+    const encoder = opts.sam1Encoder ? opts.sam1Encoder(raw) : raw;
     this.decoder = { decode: this.gate.wrap(engine.decode.bind(engine)) };
     const capacity = Math.max(1, Math.floor(((opts.featureBudgetMiB ?? 1024) * 2 ** 20) / EMBEDDING_BYTES));
     // Crop embeddings (zoomed decoding, opt-in) are as large: a quarter of the budget again at most.
