@@ -11,7 +11,13 @@ import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { int8Model } from '../../src/models/int8ModelFile.js';
 import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
 import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
-import { quantizeAttentionScores, quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
+import {
+  foldQuickGeluAlpha,
+  quantizeAttentionScores,
+  quantizeAttentionValues,
+  quantizeColumns,
+  quantizeOnnxBytes,
+} from '../../src/models/onnx/quantize.js';
 import { parsePrecision } from '../../src/models/precision.js';
 import { resolveModel } from '../../src/models/registry.js';
 import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
@@ -105,6 +111,71 @@ test("gelu 'quick': BiasGelu after an int8 GEMM becomes QuickGelu with the bias 
   const eq = relRms(fast, ref);
   assert.ok(eq > e8, `QuickGelu output as close to the exact GELU as int8 alone (${eq} vs ${e8}): it did not run`);
   assert.ok(eq < 0.05, `int8 + QuickGelu relative RMS error ${eq} >= 5%`);
+});
+
+test("QuickGelu's α folded into the int8 GEMMs on either side: α = 1 in the kernel, same outputs", async () => {
+  const [M, K, H, N] = [128, 64, 256, 48];
+  const g = new GraphBuilder('mlp2');
+  const x = g.input('x', 'float', [M, K]);
+  const h = g.matmul(x, g.initializer(seededRandom(K * H, 31), [K, H], 'w1'));
+  const a = g.op('BiasGelu', [h, g.initializer(seededRandom(H, 32), [H], 'b1')], {}, 1, 'com.microsoft')[0]!;
+  g.output(g.matmul(a, g.initializer(seededRandom(H * N, 33), [H, N], 'w2')), 'y', 'float', [M, N]);
+  const fp = g.toBytes();
+  const quick = quantizeOnnxBytes(fp, { gelu: 'quick' }).bytes;
+  const folded = quantizeOnnxBytes(fp, { gelu: 'quick', quickGeluAlphaInGemms: true }).bytes;
+  const alpha = (b: Uint8Array) => decodeOnnx(b).graph!.node.find((nd) => nd.opType === 'QuickGelu')!.attribute[0]!.f!;
+  assert.equal(alpha(quick).toFixed(3), '1.702');
+  assert.equal(alpha(folded), 1);
+  // a QuickGelu whose output is a graph output (no GEMM after it to take 1/α) is left alone
+  const tail = decodeOnnx(quick);
+  tail.graph!.output.push({ name: tail.graph!.node.find((nd) => nd.opType === 'QuickGelu')!.output[0]! } as never);
+  assert.equal(foldQuickGeluAlpha(tail), 0);
+  const feeds = { x: { data: seededRandom(M * K, 34), dims: [M, K] } };
+  const run = async (b: Uint8Array) => (await (await OrtSession.create(b, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const [ref, q, f] = [await run(fp), await run(quick), await run(folded)];
+  assert.ok(relRms(f, q) < 1e-4, `folded vs unfolded relative RMS ${relRms(f, q)}: the α moved, the maths did not`);
+  assert.ok(relRms(f, ref) < 0.05, `int8 + QuickGelu relative RMS error ${relRms(f, ref)} >= 5%`);
+});
+
+test('attention P·V in int8 (pv-exp): exp(s − row max) as uint8, [X | 1] int8, softmax-weighted mean within 2 % of fp32', async () => {
+  const [Lq, M, d, C] = [64, 2000, 32, 16];
+  const build = (xRank: 2 | 3): Uint8Array => {
+    const g = new GraphBuilder('pv', { opset: 17 });
+    const q = g.input('q', 'float', [1, Lq, d]);
+    const k = g.input('k', 'float', [1, M, d]);
+    // 2-D values [M, C] as memory attention's memory; 3-D would be a batched product
+    const x = g.reshape(g.input('x', 'float', [M, 1, C]), xRank === 2 ? [M, C] : [1, M, C]);
+    const p = g.softmax(g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(d))), -1);
+    g.output(g.matmul(p, x), 'y', 'float', [1, Lq, C]);
+    return g.toBytes();
+  };
+  assert.equal(quantizeOnnxBytes(build(3), { attentionValues: true }).report.values, 0, 'a batched product is left alone');
+  const fp = build(2);
+  assert.equal(quantizeOnnxBytes(fp).report.values, 0, 'off unless asked');
+  const m = decodeOnnx(fp);
+  assert.equal(quantizeAttentionValues(m), 1);
+  const ops = m.graph!.node.map((nd) => nd.opType);
+  assert.ok(!ops.includes('Softmax') && ops.includes('MatMulIntegerToFloat') && ops.includes('Exp'), ops.join(','));
+  // rows from flat (scores near 0) to peaked (scores ×10): small probabilities must not vanish. The
+  // construction's limit: probabilities under 1/510 of the row's max round to 0, so a row whose mass
+  // sits in many such keys loses it (4–7 % error here with scores ×20–40; the fixtures bound what
+  // that does to real memory attention, BENCHMARKS.md "Fast mode, session 14")
+  const qd = seededRandom(Lq * d, 41);
+  for (let r = 0; r < Lq; r++) for (let i = 0; i < d; i++) qd[r * d + i] = qd[r * d + i]! * (r / Lq) * 10;
+  const feeds = {
+    q: { data: qd, dims: [1, Lq, d] },
+    k: { data: seededRandom(M * d, 42), dims: [1, M, d] },
+    x: { data: seededRandom(M * C, 43), dims: [M, 1, C] },
+  };
+  const a = (await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const b = (await (await OrtSession.create(encodeOnnx(m), { threads: 1 })).runFloat32(feeds)).y!.data;
+  for (const [name, r0, r1] of [
+    ['flat rows', 0, 8],
+    ['peaked rows', Lq - 8, Lq],
+  ] as const) {
+    const err = relRms(b.subarray(r0 * C, r1 * C), a.subarray(r0 * C, r1 * C));
+    assert.ok(err > 1e-6 && err < 0.02, `${name}: int8 P·V relative RMS error ${err}`);
+  }
 });
 
 test('per-head weights [heads, k, n] get per-head column scales', async () => {
@@ -285,9 +356,19 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   const me = decodeOnnx(model.graphs.memoryEncoder).graph!.node.map((nd) => nd.opType);
   assert.equal(me.filter((o) => o === 'DynamicQuantizeMatMul').length, 2 * configs.memory.memoryEncoder.fuser.numLayers);
   assert.ok(me.includes('Conv'));
-  // memory attention's scores (self and cross, every layer) are int8 products too
+  // ... and run QuickGelu with α folded into them (no BiasGelu left)
+  const meNodes = decodeOnnx(model.graphs.memoryEncoder).graph!.node;
+  assert.ok(!me.includes('BiasGelu'));
+  assert.deepEqual(
+    meNodes.filter((nd) => nd.opType === 'QuickGelu').map((nd) => nd.attribute[0]?.f),
+    Array(configs.memory.memoryEncoder.fuser.numLayers).fill(1),
+  );
+  assert.ok(enc.filter((nd) => nd.opType === 'QuickGelu').every((nd) => nd.attribute[0]?.f === 1));
+  // memory attention's scores and probability × value products (self and cross, every layer) are
+  // int8 products too: no softmax left
   const maOps = decodeOnnx(model.graphs.memoryAttention).graph!.node.map((nd) => nd.opType);
-  assert.equal(maOps.filter((o) => o === 'QuantizeLinear').length, 2 * configs.memory.memoryAttention.numLayers);
+  assert.equal(maOps.filter((o) => o === 'MatMulIntegerToFloat').length, 2 * configs.memory.memoryAttention.numLayers);
+  assert.ok(!maOps.includes('Softmax'));
   let checked = 0;
   let stable = 0;
   for (const c of micro) {
