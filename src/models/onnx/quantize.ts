@@ -48,11 +48,6 @@ export interface QuantizeOptions {
    */
   gelu?: 'quick';
   /**
-   * With gelu 'quick': fold QuickGelu's α into the int8 GEMMs on either side (foldQuickGeluAlpha),
-   * so the kernel runs with α = 1 and skips its scaling pass.
-   */
-  quickGeluAlphaInGemms?: boolean;
-  /**
    * Also run attention's probability × value products in int8 (quantizeAttentionValues); a
    * function picks which (by their MatMul node).
    */
@@ -182,7 +177,6 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   if (opts.attentionScores)
     report.scores = quantizeAttentionScores(model, typeof opts.attentionScores === 'function' ? opts.attentionScores : undefined);
   if (opts.gelu) geluAfterInt8(model, opts.gelu);
-  if (opts.gelu === 'quick' && opts.quickGeluAlphaInGemms) foldQuickGeluAlpha(model);
   if ((report.quantized || report.scores || report.values) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   }
@@ -400,52 +394,6 @@ export function geluAfterInt8(model: ProtoModel, kind: 'exact' | 'quick' | 'tanh
     n.input = [n.input[0]!];
     n.opType = kind === 'exact' ? 'Gelu' : kind === 'quick' ? 'QuickGelu' : 'FastGelu';
     n.attribute = kind === 'quick' ? [{ name: 'alpha', type: 1, f: 1.702 }] : [];
-    count++;
-  }
-  return count;
-}
-
-/**
- * `QuickGelu` x·σ(αx) between two int8 GEMMs, with α moved into them: the first GEMM's column
- * scales and bias are multiplied by α, so it yields z = αx, the activation runs as z·σ(z) = α·x·σ(αx)
- * (ORT's kernel skips its scaling pass when α = 1: one pass over the wide hidden tensor instead of
- * two before the sigmoid), and every GEMM reading it gets its column scales divided by α. The int8
- * weights stay as they are and the next GEMM's per-tensor input quantisation is scale-invariant, so
- * only float rounding changes. Applies where the QuickGelu reads a `DynamicQuantizeMatMul` with a
- * bias (geluAfterInt8) that nothing else reads, and only `DynamicQuantizeMatMul`s read its output,
- * each scale and bias tensor being used by that one node. Returns how many were rewritten.
- */
-export function foldQuickGeluAlpha(model: ProtoModel): number {
-  const g = model.graph!;
-  const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
-  const { producer, consumers, graphOutputs } = graphLinks(g);
-  const soleUse = (t: string, n: ProtoNode) => inits.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n;
-  const isDqmm = (n: ProtoNode | undefined): n is ProtoNode => n?.opType === 'DynamicQuantizeMatMul' && n.domain === 'com.microsoft';
-  const scaleInit = (name: string, by: number): void => {
-    const t = inits.get(name)!;
-    const v = floatValues(t)!;
-    for (let i = 0; i < v.length; i++) v[i] = v[i]! * by;
-    t.rawData = bytes(v);
-    t.floatData = [];
-  };
-  let count = 0;
-  for (const n of g.node) {
-    if (n.opType !== 'QuickGelu' || n.domain !== 'com.microsoft') continue;
-    const alpha = attrOf(n, 'alpha')?.f ?? 1.702;
-    if (alpha === 1 || !(alpha > 0)) continue;
-    const x = n.input[0]!;
-    const p = producer.get(x);
-    const next = consumers.get(n.output[0]!) ?? [];
-    if (!isDqmm(p) || consumers.get(x)?.length !== 1 || graphOutputs.has(x) || graphOutputs.has(n.output[0]!) || !next.length) continue;
-    const [, , pScale, pZero, pBias] = p.input;
-    if (!pScale || pZero || !pBias || !soleUse(pScale, p) || !soleUse(pBias, p) || !floatValues(inits.get(pScale)!)) continue;
-    if (!floatValues(inits.get(pBias)!)) continue;
-    if (!next.every((c) => isDqmm(c) && c.input[0] === n.output[0] && !c.input.slice(1).includes(n.output[0]!))) continue;
-    if (!next.every((c) => soleUse(c.input[2] ?? '', c) && floatValues(inits.get(c.input[2]!)!))) continue;
-    scaleInit(pScale, alpha);
-    scaleInit(pBias, alpha);
-    for (const c of next) scaleInit(c.input[2]!, 1 / alpha);
-    n.attribute = [...n.attribute.filter((a) => a.name !== 'alpha'), { name: 'alpha', type: 1, f: 1 }];
     count++;
   }
   return count;

@@ -118,8 +118,7 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  *   block's MLP is the part that must stay fp32; its attention GEMMs in int8 flip nothing but save
  *   nothing measurable either).
  * - quickgelu: the int8 MLPs' GELUs run as QuickGelu x·σ(1.702x) with the bias moved into the GEMM
- *   ("Fast mode, fourth pass"); version 2 folds the 1.702 into the GEMMs on either side, so the
- *   kernel skips its scaling pass (foldQuickGeluAlpha; "Fast mode, session 14").
+ *   ("Fast mode, fourth pass").
  * - global-scores: the trunk's global-attention blocks' scores q·kᵀ (1024 × 1024 per head at 512 px)
  *   run in int8 with per-key scales (quantizeAttentionScores); the windowed blocks' products are
  *   too small for the run-time quantisation to pay ("Fast mode, session 13").
@@ -128,7 +127,7 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  * - pv-exp: memory attention's probability × value products run in int8 on exp(s − row max)
  *   instead of the softmax (quantizeAttentionValues; "Fast mode, session 14").
  */
-export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-2+global-scores-1+memenc-2+pv-exp-1';
+export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1+global-scores-1+memenc-2+pv-exp-1';
 
 /** The int8 image encoder's and memory encoder's GELUs after an int8 GEMM run as QuickGelu (SAM2_INT8_RECIPE). */
 const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
@@ -160,12 +159,11 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
     imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), {
       skip: int8EncoderSkip(configs),
       gelu: SAM2_INT8_GELU,
-      quickGeluAlphaInGemms: true,
       attentionScores: int8EncoderScores(configs),
     }),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
-    memoryEncoder: q(buildMemoryEncoderGraph(configs.memory, ws), { gelu: SAM2_INT8_GELU, quickGeluAlphaInGemms: true }),
+    memoryEncoder: q(buildMemoryEncoderGraph(configs.memory, ws), { gelu: SAM2_INT8_GELU }),
     memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), { attentionScores: true, attentionValues: true }),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
