@@ -5,9 +5,11 @@
  * slice), memory attention (a synthetic full-memory call) or memory encoder (the slice's features
  * and a synthetic mask), timed interleaved in one process: fp32
  * and the int8 variants named in --variants (see `all` below; a `+quick` / `+exact` / `+tanh`
- * suffix also runs the MLP GELUs after int8 GEMMs as that kind, quantize.ts geluAfterInt8;
- * `static` = the recipe with static activation scales, staticScalesVariant; `pv`, `pvdq`, `pvexp` =
- * memory attention's probability × value products in int8, quantizeAttentionValues). The
+ * suffix also runs the MLP GELUs after int8 GEMMs as that kind, quantize.ts geluAfterInt8, and
+ * `+quick1` runs QuickGelu with its α folded into the GEMMs, foldQuickGeluAlpha;
+ * `static` = the recipe with static activation scales, staticScalesVariant; `pv`, `pvdq` =
+ * memory attention's probability × value products in int8 with row-scaled probabilities, the
+ * rejected forms of quantize.ts quantizeAttentionValues, `pvexp` the adopted one). The
  * measured-and-rejected passes live here, not in src/. Reports wall ms and
  * process CPU ms per frame (idle spinning off; CPU time is what a shared machine can still
  * compare) and the output error against fp32.
@@ -19,6 +21,7 @@ import {
   decodeOnnx,
   DT,
   encodeOnnx,
+  floatValues,
   toNumber,
   type ProtoGraph,
   type ProtoModel,
@@ -30,6 +33,7 @@ import {
   graphLinks,
   quantizeAttentionScores,
   quantizeModel,
+  tensorRanks,
   quantizeOnnxBytes,
   type QuantizeOptions,
   type QuantizeReport,
@@ -40,6 +44,7 @@ import { MEMORY_ATTENTION_IO } from '../src/models/sam2/graphs/memoryAttention.j
 import { MEMORY_ENCODER_IO } from '../src/models/sam2/graphs/memoryEncoder.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { fixtureFiles, loadVolume } from './benchSam2.js';
+import { channelLayerNorms } from './channelLayerNorm.js';
 import { lcgFloats } from './seededRandom.js';
 
 setPlatform(nodePlatform);
@@ -91,24 +96,39 @@ async function main(): Promise<void> {
     // probability × value products in int8 too (quantizeAttentionValues below; measured slower, not used)
     pv: ['int8 linear + scores + P·V (row-scaled P, QuantizeLinear)', {}],
     pvdq: ['int8 linear + scores + P·V (row-scaled P, DQMM)', {}],
-    pvexp: ['int8 linear + scores + P·V (exp(s − max), static 1/255)', {}],
+    // the adopted construction (pv-exp, quantize.ts quantizeAttentionValues), all products or cross-attention's only
+    pvexp: ['int8 linear + scores + P·V (exp(s − max), static 1/255; pv-exp-1)', { attentionScores: true, attentionValues: true }],
+    pvexpx: [
+      'int8 linear + scores + cross-attention P·V (exp(s − max))',
+      { attentionScores: true, attentionValues: (n) => (n.name ?? '').includes('cross_attn') },
+    ],
   };
   const pick = arg('--variants', ma ? 'scores,pv,pvdq,pvexp' : me ? 'melin,melin+quick' : 'recipe1+quick,gscores+quick').split(',');
   const names = pick.filter((k) => k !== 'static');
   const variants: [string, Uint8Array][] = [['fp32', fp]];
-  for (const key of names) {
-    const v = all[key.replace(/\+(exact|quick|tanh)$/, '')];
+  for (const full of names) {
+    // `+ln2d`: LayerNorm2d's as channels-last LayerNormalizations after the rest (channelLayerNorm.ts, not adopted)
+    const ln2d = full.endsWith('+ln2d');
+    const key = full.replace(/\+ln2d$/, '');
+    const v = all[key.replace(/\+(exact|quick1|quick|tanh)$/, '')];
     if (!v) throw new Error(`unknown variant ${key}; one of ${Object.keys(all).join(', ')}`);
-    const pvMode = ({ pv: 'rowscale', pvdq: 'dqmm', pvexp: 'exp' } as const)[key as 'pv'];
+    const pvMode = ({ pv: 'rowscale', pvdq: 'dqmm' } as const)[key as 'pv'];
     let r = pvMode ? pvVariant(fp, pvMode) : quantizeOnnxBytes(fp, v[1]);
-    const gelu = key.match(/\+(exact|quick|tanh)$/)?.[1] as 'exact' | 'quick' | 'tanh' | undefined;
+    const geluKey = key.match(/\+(exact|quick1|quick|tanh)$/)?.[1];
+    const gelu = (geluKey === 'quick1' ? 'quick' : geluKey) as 'exact' | 'quick' | 'tanh' | undefined;
     let extra = '';
     if (gelu) {
       const m = decodeOnnx(r.bytes);
       extra = `, ${geluAfterInt8(m, gelu)} GELUs ${gelu} with the bias in the GEMM`;
+      if (geluKey === 'quick1') extra += `, ${foldQuickGeluAlpha(m)} with α folded into the GEMMs`;
       r = { ...r, bytes: encodeOnnx(m) };
     }
-    variants.push([`${v[0]}${extra} (${r.report.quantized} int8 GEMMs, ${r.report.scores} products)`, r.bytes]);
+    if (ln2d) {
+      const m = decodeOnnx(r.bytes);
+      extra += `, ${channelLayerNorms(m)} LayerNorm2d channels-last`;
+      r = { ...r, bytes: encodeOnnx(m) };
+    }
+    variants.push([`${v[0]}${extra} (${r.report.quantized} int8 GEMMs, ${r.report.scores + r.report.values} products)`, r.bytes]);
   }
 
   const S = model.configs.predictor.imageSize;
@@ -254,7 +274,7 @@ async function staticScalesVariant(
 }
 
 /** Memory attention with its linear layers, scores and P·V products in int8 (values pass first: it reads the softmax's float inputs). */
-function pvVariant(fp: Uint8Array, mode: 'rowscale' | 'exp' | 'dqmm'): { bytes: Uint8Array; report: QuantizeReport } {
+function pvVariant(fp: Uint8Array, mode: 'rowscale' | 'dqmm'): { bytes: Uint8Array; report: QuantizeReport } {
   const m = decodeOnnx(fp);
   const report = quantizeModel(m, {});
   const values = quantizeAttentionValues(m, mode);
@@ -264,57 +284,6 @@ function pvVariant(fp: Uint8Array, mode: 'rowscale' | 'exp' | 'dqmm'): { bytes: 
 
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ProtoTensor => ({ name, dataType, dims, rawData: raw });
-
-/** Rank of `t` where the graph fixes it (graph inputs, Reshape to a constant shape, and ops that keep or broadcast ranks). */
-function rankOf(g: NonNullable<ProtoModel['graph']>): (t: string) => number | undefined {
-  const inits = new Map(g.initializer.map((x) => [x.name ?? '', x]));
-  const producer = new Map<string, ProtoNode>();
-  for (const n of g.node) for (const o of n.output) producer.set(o, n);
-  const inputs = new Map(g.input.map((i) => [i.name ?? '', i]));
-  const memo = new Map<string, number | undefined>();
-  const keep = new Set([
-    'LayerNormalization',
-    'SkipLayerNormalization',
-    'Relu',
-    'Gelu',
-    'BiasGelu',
-    'Softmax',
-    'Cast',
-    'Abs',
-    'Neg',
-    'Sqrt',
-    'Exp',
-  ]);
-  const broadcast = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'MatMul']);
-  const rank = (t: string): number | undefined => {
-    if (memo.has(t)) return memo.get(t);
-    memo.set(t, undefined); // cycles cannot occur in a valid graph; guard anyway
-    let r: number | undefined;
-    const init = inits.get(t);
-    const gi = inputs.get(t) as { type?: { tensorType?: { shape?: { dim?: unknown[] } } } } | undefined;
-    const p = producer.get(t);
-    if (init) r = init.dims.length;
-    else if (gi) r = gi.type?.tensorType?.shape?.dim?.length;
-    else if (p?.opType === 'Reshape') {
-      const s = inits.get(p.input[1] ?? '');
-      r = s?.dims.length === 1 ? toNumber(s.dims[0]) : undefined;
-    } else if (p && (p.output[0] === t || (p.opType === 'SkipLayerNormalization' && p.output[3] === t)) && keep.has(p.opType ?? ''))
-      r = rank(p.input[0]!);
-    else if (p && p.output[0] === t && p.opType === 'Gemm') r = 2;
-    else if (p?.opType === 'Transpose') r = p.attribute.find((a) => a.name === 'perm')?.ints?.length || undefined;
-    else if (p?.opType === 'Unsqueeze') {
-      const axes = inits.get(p.input[1] ?? '');
-      const r0 = rank(p.input[0]!);
-      r = axes?.dims.length === 1 && r0 !== undefined ? r0 + toNumber(axes.dims[0]) : undefined;
-    } else if (p && p.output[0] === t && broadcast.has(p.opType ?? '') && (p.domain ?? '') === '') {
-      const rs = p.input.map(rank);
-      r = rs.every((x) => x !== undefined) ? Math.max(...(rs as number[])) : undefined;
-    }
-    memo.set(t, r);
-    return r;
-  };
-  return rank;
-}
 
 /**
  * Attention's probability × value products P·X in int8, for P = Softmax(scores) over the last axis
@@ -328,11 +297,11 @@ function rankOf(g: NonNullable<ProtoModel['graph']>): (t: string) => number | un
  * softmax-weighted mean whose weights are the quantised probabilities renormalised. Returns how many
  * products were rewritten.
  */
-function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'exp' | 'dqmm' = 'dqmm'): number {
+function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'dqmm'): number {
   const g = model.graph!;
   const inits = new Set(g.initializer.map((t) => t.name ?? ''));
   const { producer, consumers, graphOutputs } = graphLinks(g);
-  const rank = rankOf(g);
+  const rank = tensorRanks(g);
   const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
   if (opset < 15) return 0; // Shape start/end
   const axesAsInput = opset >= 18; // ReduceMax takes its axes as an input from opset 18, as an attribute before
@@ -389,14 +358,7 @@ function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'exp' | '
     }
     let pq: string;
     const u8zero = constT(DT.uint8, [], Uint8Array.of(0));
-    if (mode === 'exp' && consumers.get(sm.input[0]!)?.length === 1 && !graphOutputs.has(sm.input[0]!)) {
-      // exp(s − row max) instead of the softmax: every row's max is exactly 1, so one static scale
-      // 1/255 quantises every row at full resolution (the normalisation happens after the product)
-      const s2 = mk('Flatten', [sm.input[0]!], [int('axis', rp - 1)]);
-      const e = mk('Exp', [mk('Sub', [s2, reduceMax(s2, 1, 1)])]);
-      pq = mk('QuantizeLinear', [e, constF(1 / 255), u8zero]);
-      drop.add(sm);
-    } else if (mode === 'dqmm') {
+    if (mode === 'dqmm') {
       // each row scaled to max 255, quantised per tensor inside DynamicQuantizeMatMul (MLAS's vectorised path)
       const p2 = mk('Flatten', [p], [int('axis', rp - 1)]);
       pq = mk('Mul', [p2, mk('Div', [constF(255), mk('Max', [reduceMax(p2, 1, 1), constF(1e-30)])])]);
@@ -414,7 +376,7 @@ function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'exp' | '
     const c = mk('Shape', [x], [int('start', 1)]);
     const num = mk('Slice', [y1, constI([0]), c, constI([1])]);
     const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([1])]);
-    const outShape = mk('Concat', [mk('Shape', [drop.has(sm) ? sm.input[0]! : p], [int('end', -1)]), c], [int('axis', 0)]);
+    const outShape = mk('Concat', [mk('Shape', [p], [int('end', -1)]), c], [int('axis', 0)]);
     const y = mk('Reshape', [mk('Div', [num, den]), outShape]);
     seq[seq.length - 1]!.output = [node.output[0]!];
     void y;
@@ -432,6 +394,54 @@ function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'exp' | '
   g.node = nodes;
   g.initializer.push(...newInits);
   if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return count;
+}
+
+/**
+ * `QuickGelu` x·σ(αx) between two int8 GEMMs, with α moved into them: the first GEMM's column
+ * scales and bias are multiplied by α, so it yields z = αx, the activation runs as z·σ(z) = α·x·σ(αx)
+ * (ORT's kernel skips its scaling pass when α = 1: one pass over the wide hidden tensor instead of
+ * two before the sigmoid), and every GEMM reading it gets its column scales divided by α. The int8
+ * weights stay as they are and the next GEMM's per-tensor input quantisation is scale-invariant, so
+ * only float rounding changes. Measured and not adopted (session 14): ORT's QuickGelu kernel is no
+ * faster with α = 1 (one kernel at the encoder's MLP shapes, 60 interleaved runs: 11.5 vs 12.5,
+ * 4.75 vs 4.66, 2.29 vs 2.20 CPU ms), the scaling pass runs on L1-resident blocks. Applies where the QuickGelu reads a `DynamicQuantizeMatMul` with a
+ * bias (geluAfterInt8) that nothing else reads, and only `DynamicQuantizeMatMul`s read its output,
+ * each scale and bias tensor being used by that one node. Returns how many were rewritten.
+ */
+function foldQuickGeluAlpha(model: ProtoModel): number {
+  const g = model.graph!;
+  const inits = new Map(g.initializer.map((t) => [t.name ?? '', t]));
+  const { producer, consumers, graphOutputs } = graphLinks(g);
+  const soleUse = (t: string, n: ProtoNode) => inits.has(t) && consumers.get(t)?.length === 1 && consumers.get(t)![0] === n;
+  const isDqmm = (n: ProtoNode | undefined): n is ProtoNode => n?.opType === 'DynamicQuantizeMatMul' && n.domain === 'com.microsoft';
+  const scaleInit = (name: string, by: number): void => {
+    const t = inits.get(name)!;
+    const v = floatValues(t)!;
+    for (let i = 0; i < v.length; i++) v[i] = v[i]! * by;
+    t.rawData = bytes(v);
+    t.floatData = [];
+  };
+  let count = 0;
+  for (const n of g.node) {
+    if (n.opType !== 'QuickGelu' || n.domain !== 'com.microsoft') continue;
+    const alpha = n.attribute.find((a) => a.name === 'alpha')?.f ?? 1.702;
+    if (alpha === 1 || !(alpha > 0)) continue;
+    const x = n.input[0]!;
+    const p = producer.get(x);
+    const next = consumers.get(n.output[0]!) ?? [];
+    if (!isDqmm(p) || consumers.get(x)?.length !== 1 || graphOutputs.has(x) || graphOutputs.has(n.output[0]!) || !next.length) continue;
+    const [, , pScale, pZero, pBias] = p.input;
+    if (!pScale || pZero || !pBias || !soleUse(pScale, p) || !soleUse(pBias, p) || !floatValues(inits.get(pScale)!)) continue;
+    if (!floatValues(inits.get(pBias)!)) continue;
+    if (!next.every((c) => isDqmm(c) && c.input[0] === n.output[0] && !c.input.slice(1).includes(n.output[0]!))) continue;
+    if (!next.every((c) => soleUse(c.input[2] ?? '', c) && floatValues(inits.get(c.input[2]!)!))) continue;
+    scaleInit(pScale, alpha);
+    scaleInit(pBias, alpha);
+    for (const c of next) scaleInit(c.input[2]!, 1 / alpha);
+    n.attribute = [...n.attribute.filter((a) => a.name !== 'alpha'), { name: 'alpha', type: 1, f: 1 }];
+    count++;
+  }
   return count;
 }
 

@@ -11,7 +11,7 @@ import { loadCheckpoint } from '../../src/models/checkpoint/index.js';
 import { int8Model } from '../../src/models/int8ModelFile.js';
 import { GraphBuilder } from '../../src/models/onnx/graphBuilder.js';
 import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
-import { quantizeAttentionScores, quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
+import { quantizeAttentionScores, quantizeAttentionValues, quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
 import { parsePrecision } from '../../src/models/precision.js';
 import { resolveModel } from '../../src/models/registry.js';
 import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
@@ -105,6 +105,47 @@ test("gelu 'quick': BiasGelu after an int8 GEMM becomes QuickGelu with the bias 
   const eq = relRms(fast, ref);
   assert.ok(eq > e8, `QuickGelu output as close to the exact GELU as int8 alone (${eq} vs ${e8}): it did not run`);
   assert.ok(eq < 0.05, `int8 + QuickGelu relative RMS error ${eq} >= 5%`);
+});
+
+test('attention P·V in int8 (pv-exp): exp(s − row max) as uint8, [X | 1] int8, softmax-weighted mean within 2 % of fp32', async () => {
+  const [Lq, M, d, C] = [64, 2000, 32, 16];
+  const build = (xRank: 2 | 3): Uint8Array => {
+    const g = new GraphBuilder('pv', { opset: 17 });
+    const q = g.input('q', 'float', [1, Lq, d]);
+    const k = g.input('k', 'float', [1, M, d]);
+    // 2-D values [M, C] as memory attention's memory; 3-D would be a batched product
+    const x = g.reshape(g.input('x', 'float', [M, 1, C]), xRank === 2 ? [M, C] : [1, M, C]);
+    const p = g.softmax(g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(d))), -1);
+    g.output(g.matmul(p, x), 'y', 'float', [1, Lq, C]);
+    return g.toBytes();
+  };
+  assert.equal(quantizeOnnxBytes(build(3), { attentionValues: true }).report.values, 0, 'a batched product is left alone');
+  const fp = build(2);
+  assert.equal(quantizeOnnxBytes(fp).report.values, 0, 'off unless asked');
+  const m = decodeOnnx(fp);
+  assert.equal(quantizeAttentionValues(m), 1);
+  const ops = m.graph!.node.map((nd) => nd.opType);
+  assert.ok(!ops.includes('Softmax') && ops.includes('MatMulIntegerToFloat') && ops.includes('Exp'), ops.join(','));
+  // rows from flat (scores near 0) to peaked (scores ×10): small probabilities must not vanish. The
+  // construction's limit: probabilities under 1/510 of the row's max round to 0, so a row whose mass
+  // sits in many such keys loses it (4–7 % error here with scores ×20–40; the fixtures bound what
+  // that does to real memory attention, BENCHMARKS.md "Fast mode, session 14")
+  const qd = seededRandom(Lq * d, 41);
+  for (let r = 0; r < Lq; r++) for (let i = 0; i < d; i++) qd[r * d + i] = qd[r * d + i]! * (r / Lq) * 10;
+  const feeds = {
+    q: { data: qd, dims: [1, Lq, d] },
+    k: { data: seededRandom(M * d, 42), dims: [1, M, d] },
+    x: { data: seededRandom(M * C, 43), dims: [M, 1, C] },
+  };
+  const a = (await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const b = (await (await OrtSession.create(encodeOnnx(m), { threads: 1 })).runFloat32(feeds)).y!.data;
+  for (const [name, r0, r1] of [
+    ['flat rows', 0, 8],
+    ['peaked rows', Lq - 8, Lq],
+  ] as const) {
+    const err = relRms(b.subarray(r0 * C, r1 * C), a.subarray(r0 * C, r1 * C));
+    assert.ok(err > 1e-6 && err < 0.02, `${name}: int8 P·V relative RMS error ${err}`);
+  }
 });
 
 test('per-head weights [heads, k, n] get per-head column scales', async () => {
@@ -285,9 +326,15 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   const me = decodeOnnx(model.graphs.memoryEncoder).graph!.node.map((nd) => nd.opType);
   assert.equal(me.filter((o) => o === 'DynamicQuantizeMatMul').length, 2 * configs.memory.memoryEncoder.fuser.numLayers);
   assert.ok(me.includes('Conv'));
-  // memory attention's scores (self and cross, every layer) are int8 products too
+  // ... followed by QuickGelu, as the encoder's MLPs (no BiasGelu left)
+  const meNodes = decodeOnnx(model.graphs.memoryEncoder).graph!.node;
+  assert.ok(!me.includes('BiasGelu'));
+  assert.equal(meNodes.filter((nd) => nd.opType === 'QuickGelu').length, configs.memory.memoryEncoder.fuser.numLayers);
+  // memory attention's scores and probability × value products (self and cross, every layer) are
+  // int8 products too: no softmax left
   const maOps = decodeOnnx(model.graphs.memoryAttention).graph!.node.map((nd) => nd.opType);
-  assert.equal(maOps.filter((o) => o === 'QuantizeLinear').length, 2 * configs.memory.memoryAttention.numLayers);
+  assert.equal(maOps.filter((o) => o === 'MatMulIntegerToFloat').length, 2 * configs.memory.memoryAttention.numLayers);
+  assert.ok(!maOps.includes('Softmax'));
   let checked = 0;
   let stable = 0;
   for (const c of micro) {

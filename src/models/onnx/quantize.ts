@@ -47,6 +47,11 @@ export interface QuantizeOptions {
    * `QuickGelu` x·σ(1.702x) (geluAfterInt8). Default: leave them.
    */
   gelu?: 'quick';
+  /**
+   * Also run attention's probability × value products in int8 (quantizeAttentionValues); a
+   * function picks which (by their MatMul node).
+   */
+  attentionValues?: boolean | ((node: ProtoNode) => boolean);
 }
 
 export interface QuantizeReport {
@@ -59,6 +64,8 @@ export interface QuantizeReport {
   weightBytesAfter: number;
   /** Attention-score products rewritten by quantizeAttentionScores. */
   scores: number;
+  /** Probability × value products rewritten by quantizeAttentionValues. */
+  values: number;
 }
 
 /** Per-column symmetric int8 weights of a row-major [k, n] matrix. */
@@ -107,7 +114,7 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
       else consumers.set(i, [n]);
     }
   }
-  const report: QuantizeReport = { quantized: 0, biasFolded: 0, weightBytesBefore: 0, weightBytesAfter: 0, scores: 0 };
+  const report: QuantizeReport = { quantized: 0, biasFolded: 0, weightBytesBefore: 0, weightBytesAfter: 0, scores: 0, values: 0 };
   const dropNodes = new Set<ProtoNode>();
   const dropInits = new Set<string>();
   const newInits: ProtoTensor[] = [];
@@ -164,10 +171,13 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
   }
   g.node = g.node.filter((x) => !dropNodes.has(x));
   g.initializer = [...g.initializer.filter((t) => !dropInits.has(t.name ?? '')), ...newInits];
+  // values first: they replace the softmax, whose input the score pass keeps by name
+  if (opts.attentionValues)
+    report.values = quantizeAttentionValues(model, typeof opts.attentionValues === 'function' ? opts.attentionValues : undefined);
   if (opts.attentionScores)
     report.scores = quantizeAttentionScores(model, typeof opts.attentionScores === 'function' ? opts.attentionScores : undefined);
   if (opts.gelu) geluAfterInt8(model, opts.gelu);
-  if ((report.quantized || report.scores) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
+  if ((report.quantized || report.scores || report.values) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   }
   return report;
@@ -386,5 +396,162 @@ export function geluAfterInt8(model: ProtoModel, kind: 'exact' | 'quick' | 'tanh
     n.attribute = kind === 'quick' ? [{ name: 'alpha', type: 1, f: 1.702 }] : [];
     count++;
   }
+  return count;
+}
+
+/**
+ * Rank of each tensor where the graph fixes it: initializers, graph inputs, Reshape to a constant
+ * shape, Transpose, Unsqueeze by constant axes, Gemm, ops that keep their first input's rank
+ * (normalisations, activations, Cast) and standard broadcasting element-wise ops / MatMul (the
+ * larger rank). Undefined elsewhere.
+ */
+export function tensorRanks(g: NonNullable<ProtoModel['graph']>): (t: string) => number | undefined {
+  const inits = new Map(g.initializer.map((x) => [x.name ?? '', x]));
+  const { producer } = graphLinks(g);
+  const inputs = new Map(g.input.map((i) => [i.name ?? '', i]));
+  const memo = new Map<string, number | undefined>();
+  const keep = new Set([
+    'LayerNormalization',
+    'SkipLayerNormalization',
+    'Relu',
+    'Gelu',
+    'BiasGelu',
+    'QuickGelu',
+    'Softmax',
+    'Cast',
+    'Abs',
+    'Neg',
+    'Sqrt',
+    'Exp',
+  ]);
+  const broadcast = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'MatMul']);
+  const rank = (t: string): number | undefined => {
+    if (memo.has(t)) return memo.get(t);
+    memo.set(t, undefined); // a valid graph has no cycles; guard anyway
+    let r: number | undefined;
+    const init = inits.get(t);
+    const gi = inputs.get(t) as { type?: { tensorType?: { shape?: { dim?: unknown[] } } } } | undefined;
+    const p = producer.get(t);
+    const first = p?.output[0] === t || (p?.opType === 'SkipLayerNormalization' && p.output[3] === t);
+    if (init) r = init.dims.length;
+    else if (gi) r = gi.type?.tensorType?.shape?.dim?.length;
+    else if (p?.opType === 'Reshape') {
+      const s = inits.get(p.input[1] ?? '');
+      r = s?.dims.length === 1 ? toNumber(s.dims[0]) : undefined;
+    } else if (p && first && keep.has(p.opType ?? '')) r = rank(p.input[0]!);
+    else if (p && first && p.opType === 'Gemm') r = 2;
+    else if (p?.opType === 'Transpose') r = attrOf(p, 'perm')?.ints?.length || undefined;
+    else if (p?.opType === 'Unsqueeze') {
+      const axes = inits.get(p.input[1] ?? '');
+      const r0 = rank(p.input[0]!);
+      r = axes?.dims.length === 1 && r0 !== undefined ? r0 + toNumber(axes.dims[0]) : undefined;
+    } else if (p && first && broadcast.has(p.opType ?? '') && (p.domain ?? '') === '') {
+      const rs = p.input.map(rank);
+      r = rs.every((x) => x !== undefined) ? Math.max(...(rs as number[])) : undefined;
+    }
+    memo.set(t, r);
+    return r;
+  };
+  return rank;
+}
+
+/**
+ * Attention's probability × value products P·X in int8, for P = Softmax(s) over the last axis
+ * (the softmax reading nothing else than s) and X a 2-D [M, C] activation (memory attention's
+ * 64-wide memory values, or its self-attention input; ropeAttention.ts valuesThroughOutProj).
+ * The softmax is not run: E = exp(s − row max) has every row's max exactly 1, so one static scale
+ * 1/255 quantises every row to uint8 at full resolution (one per-tensor scale on the softmax's own
+ * output would zero the small probabilities of rows over 7200 keys, and ORT's per-row QuantizeLinear
+ * is a scalar loop). X is quantised per tensor (symmetric int8, |X| max / 127, once per X) with a
+ * column of ones appended, so one `MatMulIntegerToFloat` gives Σ_j Eq_j·X_j and Σ_j Eq_j, and the
+ * output is their ratio: the softmax-weighted mean with the quantised weights renormalised. Measured
+ * faster than the fp32 softmax + product on Zen 4 (BENCHMARKS.md, "Fast mode, session 14"; on the
+ * Intel VM with AMX it was not, "Fast mode, fourth pass"). `only` (when given) picks the products
+ * by their MatMul node. Returns how many were rewritten.
+ */
+export function quantizeAttentionValues(model: ProtoModel, only?: (node: ProtoNode) => boolean): number {
+  const g = model.graph!;
+  const inits = new Set(g.initializer.map((t) => t.name ?? ''));
+  const { producer, consumers, graphOutputs } = graphLinks(g);
+  const rank = tensorRanks(g);
+  const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
+  if (opset < 15) return 0; // Shape start/end
+  const axesAsInput = opset >= 18; // ReduceMax takes its axes as an input from opset 18, as an attribute before
+  let uid = 0;
+  const newInits: ProtoTensor[] = [];
+  const constT = (dt: number, dims: number[], raw: Uint8Array): string => {
+    const name = `int8_pv_c${uid++}`;
+    newInits.push(tensor(name, dt, dims, raw));
+    return name;
+  };
+  const constF = (v: number[] | number): string =>
+    typeof v === 'number' ? constT(DT.float, [], bytes(Float32Array.of(v))) : constT(DT.float, [v.length], bytes(Float32Array.from(v)));
+  const constI = (v: number[]): string => constT(DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt))));
+  let seq: ProtoNode[] = [];
+  const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
+    const n: ProtoNode = { opType, input, output: [`int8_pv_t${uid++}`], name: `int8_pv_n${uid++}`, domain, attribute };
+    seq.push(n);
+    return n.output[0]!;
+  };
+  const int = (name: string, v: number) => ({ name, type: 2, i: v });
+  const reduceMax = (t: string, axis: number, keepdims: number): string =>
+    axesAsInput
+      ? mk('ReduceMax', [t, constI([axis])], [int('keepdims', keepdims)])
+      : mk('ReduceMax', [t], [{ name: 'axes', type: 7, ints: [axis] }, int('keepdims', keepdims)]);
+  const added = new Map<ProtoNode, ProtoNode[]>();
+  const drop = new Set<ProtoNode>();
+  const quantX = new Map<string, { xq: string; sx: string }>(); // [Xq | 1] and its column scales, once per X
+  let count = 0;
+  for (const node of g.node) {
+    if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2 || (only && !only(node))) continue;
+    const [p, x] = node.input as [string, string];
+    const sm = producer.get(p);
+    if (!sm || sm.opType !== 'Softmax' || (sm.domain ?? '') !== '' || inits.has(x) || graphOutputs.has(p)) continue;
+    const s = sm.input[0]!;
+    if (consumers.get(p)?.length !== 1 || consumers.get(s)?.length !== 1 || graphOutputs.has(s)) continue;
+    const rp = rank(s);
+    const axis = sm.attribute.find((a) => a.name === 'axis');
+    const lastAxis = axis ? toNumber(axis.i) === -1 || toNumber(axis.i) === (rp ?? 0) - 1 : opset >= 13;
+    if (!rp || rp < 2 || rank(x) !== 2 || !lastAxis) continue;
+    seq = [];
+    let qx = quantX.get(x);
+    if (!qx) {
+      const amax = mk('ReduceMax', [mk('Abs', [x])], [int('keepdims', 0)]);
+      const sx = mk('Max', [mk('Mul', [amax, constF(1 / 127)]), constF(1e-30)]);
+      const xq = mk('QuantizeLinear', [x, sx, constT(DT.int8, [], Uint8Array.of(0))]);
+      const c = mk('Shape', [x], [int('start', 1)]);
+      const ones = mk('Expand', [
+        constT(DT.int8, [1, 1], Uint8Array.of(1)),
+        mk('Concat', [mk('Shape', [x], [int('end', 1)]), constI([1])], [int('axis', 0)]),
+      ]);
+      qx = { xq: mk('Concat', [xq, ones], [int('axis', 1)]), sx: mk('Concat', [mk('Expand', [sx, c]), constF([1])], [int('axis', 0)]) };
+      quantX.set(x, qx);
+    }
+    const s2 = mk('Flatten', [s], [int('axis', rp - 1)]);
+    const e = mk('Exp', [mk('Sub', [s2, reduceMax(s2, 1, 1)])]);
+    const u8zero = constT(DT.uint8, [], Uint8Array.of(0));
+    const eq = mk('QuantizeLinear', [e, constF(1 / 255), u8zero]);
+    const y1 = mk('MatMulIntegerToFloat', [eq, qx.xq, constF(1), qx.sx, u8zero], [], 'com.microsoft');
+    const c = mk('Shape', [x], [int('start', 1)]);
+    const num = mk('Slice', [y1, constI([0]), c, constI([1])]);
+    const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([1])]);
+    const outShape = mk('Concat', [mk('Shape', [s], [int('end', -1)]), c], [int('axis', 0)]);
+    mk('Reshape', [mk('Div', [num, den]), outShape]);
+    seq[seq.length - 1]!.output = [node.output[0]!];
+    added.set(node, seq);
+    drop.add(node);
+    drop.add(sm);
+    count++;
+  }
+  if (!count) return 0;
+  const nodes: ProtoNode[] = [];
+  for (const n of g.node) {
+    const a = added.get(n);
+    if (a) nodes.push(...a);
+    if (!drop.has(n)) nodes.push(n);
+  }
+  g.node = nodes;
+  g.initializer.push(...newInits);
+  if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   return count;
 }

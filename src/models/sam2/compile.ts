@@ -34,8 +34,9 @@ export interface Sam2CompileOptions {
   /** Attention emission in the image encoder ('matmul' default, 'mha' = ORT contrib kernel). */
   attention?: AttentionImpl;
   /**
-   * 'fp32' (default, exact: the parity-checked graphs) or 'int8': the image encoder's and memory
-   * attention's linear layers as dynamic int8 GEMMs (models/onnx/quantize.ts), faster, not exact.
+   * 'fp32' (default, exact: the parity-checked graphs) or 'int8': the image encoder's, memory
+   * attention's and the memory encoder's linear layers as dynamic int8 GEMMs (models/onnx/quantize.ts,
+   * SAM2_INT8_RECIPE), faster, not exact.
    */
   precision?: Precision;
 }
@@ -122,11 +123,13 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  *   run in int8 with per-key scales (quantizeAttentionScores); the windowed blocks' products are
  *   too small for the run-time quantisation to pay ("Fast mode, session 13").
  * - memenc: the memory encoder's fuser linear layers (ConvNeXt pointwise convolutions) run as int8
- *   GEMMs; its convolutions stay fp32.
+ *   GEMMs; its convolutions stay fp32. Version 2: their GELUs run as QuickGelu like the encoder's.
+ * - pv-exp: memory attention's probability × value products run in int8 on exp(s − row max)
+ *   instead of the softmax (quantizeAttentionValues; "Fast mode, session 14").
  */
-export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1+global-scores-1+memenc-1';
+export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1+global-scores-1+memenc-2+pv-exp-1';
 
-/** The int8 image encoder's MLP GELUs after an int8 GEMM run as QuickGelu (SAM2_INT8_RECIPE). */
+/** The int8 image encoder's and memory encoder's GELUs after an int8 GEMM run as QuickGelu (SAM2_INT8_RECIPE). */
 const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
 
 const lastTrunkBlock = (configs: Sam2ModelConfigs): number => configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
@@ -149,7 +152,8 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
   const params = readSam2Params(configs, ws);
   // int8: the three modules that hold almost all of the per-frame GEMM work (the SAM heads are
   // small and feed the masks directly; they stay exact). Memory attention's scores q·kᵀ (7200
-  // memory keys at full memory) and the encoder's global blocks' scores run in int8 too.
+  // memory keys at full memory) and probability × value products, and the encoder's global
+  // blocks' scores run in int8 too.
   const q = (onnx: Uint8Array, o: QuantizeOptions): Uint8Array => (opts.precision === 'int8' ? quantizeOnnxBytes(onnx, o).bytes : onnx);
   const graphs: Sam2Graphs = {
     imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), {
@@ -159,8 +163,8 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
     }),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
-    memoryEncoder: q(buildMemoryEncoderGraph(configs.memory, ws), {}),
-    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), { attentionScores: true }),
+    memoryEncoder: q(buildMemoryEncoderGraph(configs.memory, ws), { gelu: SAM2_INT8_GELU }),
+    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), { attentionScores: true, attentionValues: true }),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
   return { configs, graphs, params, checkpointSha256: checkpoint.sha256, unusedKeys: ws.unusedKeys() };
