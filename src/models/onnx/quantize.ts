@@ -506,7 +506,7 @@ export function quantizeAttentionValues(model: ProtoModel, only?: (node: ProtoNo
     if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2 || (only && !only(node))) continue;
     const [p, x] = node.input as [string, string];
     const sm = producer.get(p);
-    if (!sm || sm.opType !== 'Softmax' || (sm.domain ?? '') !== '' || inits.has(x) || graphOutputs.has(p)) continue;
+    if (sm?.opType !== 'Softmax' || (sm.domain ?? '') !== '' || inits.has(x) || graphOutputs.has(p)) continue;
     const s = sm.input[0]!;
     if (consumers.get(p)?.length !== 1 || consumers.get(s)?.length !== 1 || graphOutputs.has(s)) continue;
     const rp = rank(s);
