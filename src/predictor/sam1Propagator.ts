@@ -356,8 +356,19 @@ export interface Sam1PropagationOptions {
    * Needs negativeClickTrim on. Default false: measured (BENCHMARKS.md, "Simulated clicks (session 12 …)"),
    * ct-lesion after 3 clicks 0.8910 → 0.8926 and mr 0.5325 → 0.5349, but organs-tune 0.7667 → 0.7592 (an
    * organ's end slices shrink faster than the click's ratio allows; ct-organs labels 2 and 3).
+   * 'once' (session 14): the floor is the click's ratio times the mask the slice had before the
+   * correction the click made, and a later correction's re-propagation never trims a slice below the
+   * mask it had before that correction: with `true` every later click trimmed the carry beyond an
+   * older key again, on top of the trim the slice already had (ct-organs label 2: slices 10–18, right
+   * after click 1, 252 / 242 / 242 px for 256 / 256 / 242, went to 209 / 225 / 171 with click 2 on
+   * the user's key).
    */
-  negativeClickTrimOutward?: boolean;
+  negativeClickTrimOutward?: boolean | 'once';
+  /**
+   * The slice of the click this propagation follows (set by correctObject): negativeClickTrimOutward
+   * 'once' tells the newest click's key from older ones by it.
+   */
+  clickSlice?: number;
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
   voxelSpacing?: readonly [number, number, number];
 }
@@ -686,7 +697,7 @@ export async function propagateObject(
     end: number,
     atEnd: StopReason,
     bridge = false,
-    trim?: { t: number; floor?: (k: number) => number; ratio?: number },
+    trim?: { t: number; floor?: (k: number, untrimmed: number) => number; ratio?: number },
   ): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
     let rect = decoded[i]!.rect;
@@ -749,7 +760,11 @@ export async function propagateObject(
       if (trim && trim.t > 0 && !stop && shownStep.logits)
         kept = trimCarried(kept, shownStep.logits, trim.t, w, h, {
           ...(intensity && o.negativeClickTrim === 'gated' ? { intensity: { ...intensity, prev } } : {}),
-          ...(trim.floor ? { minArea: trim.floor(k) } : trim.ratio !== undefined ? { minArea: trim.ratio * maskArea(kept) } : {}),
+          ...(trim.floor
+            ? { minArea: trim.floor(k, maskArea(kept)) }
+            : trim.ratio !== undefined
+              ? { minArea: trim.ratio * maskArea(kept) }
+              : {}),
         });
       if (zoomOut && !stop)
         kept = await zoomedOutput(
@@ -798,7 +813,17 @@ export async function propagateObject(
   const outward = (i: number) => {
     if (!opts.negativeClickTrimOutward || i === main || !decoded[i]!.trim) return undefined;
     const ratio = outwardTrimRatio(decoded[i]!.keyMask, opts.priorMasks?.get(keys[i]!.slice));
-    return ratio === undefined ? undefined : { t: decoded[i]!.trim, ratio };
+    if (ratio === undefined) return undefined;
+    if (opts.negativeClickTrimOutward !== 'once') return { t: decoded[i]!.trim, ratio };
+    // 'once': the newest click scales each slice's mask from before it; an older key's trim is already in those masks.
+    const newest = keys[i]!.slice === opts.clickSlice;
+    const floor = (k: number, untrimmed: number) => {
+      const before = opts.previousMasks?.get(k);
+      const had = before ? maskArea(before) : 0;
+      if (!had) return ratio * untrimmed;
+      return newest ? ratio * had : had;
+    };
+    return { t: decoded[i]!.trim, floor };
   };
   if (decoded[0]!.area) await carry(0, -1, 0, 'volume-end', false, outward(0));
   if (decoded[last]!.area) await carry(last, 1, count - 1, 'volume-end', false, outward(last));
@@ -895,6 +920,7 @@ export async function correctObject(
       priorMasks: priors,
       mainKey: current.main,
       previousMasks: current.masks,
+      clickSlice: click.slice,
       ...(current.lowRes ? { priorLowRes: current.lowRes } : {}),
     }),
   };
