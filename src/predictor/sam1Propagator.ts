@@ -12,7 +12,7 @@ import { anchoredNegativePrompt, boxlessRefines, cutNegativeClick } from './sam1
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
 import { trimCarried, trimFromCorrection } from './sam1/negativeClickTrim.js';
-import { outwardTrimRatio } from './sam1/negativeClickTrimOutward.js';
+import { OUTWARD_MIN_RATIO, outwardTrimRatio } from './sam1/negativeClickTrimOutward.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 import { followModel } from './sam1/followingIntensity.js';
@@ -361,7 +361,9 @@ export interface Sam1PropagationOptions {
    * mask it had before that correction: with `true` every later click trimmed the carry beyond an
    * older key again, on top of the trim the slice already had (ct-organs label 2: slices 10–18, right
    * after click 1, 252 / 242 / 242 px for 256 / 256 / 242, went to 209 / 225 / 171 with click 2 on
-   * the user's key).
+   * the user's key). And a click that kept less than OUTWARD_MIN_RATIO (half) of its slice trims nothing
+   * beyond it: such a click says its slice was mostly wrong, not that the object is that much smaller
+   * further on (ct-organs label 3's first click kept 107 of 338 px, reference 155).
    */
   negativeClickTrimOutward?: boolean | 'once';
   /**
@@ -815,6 +817,7 @@ export async function propagateObject(
     const ratio = outwardTrimRatio(decoded[i]!.keyMask, opts.priorMasks?.get(keys[i]!.slice));
     if (ratio === undefined) return undefined;
     if (opts.negativeClickTrimOutward !== 'once') return { t: decoded[i]!.trim, ratio };
+    if (ratio < OUTWARD_MIN_RATIO) return undefined;
     // 'once': the newest click scales each slice's mask from before it; an older key's trim is already in those masks.
     const newest = keys[i]!.slice === opts.clickSlice;
     const floor = (k: number, untrimmed: number) => {

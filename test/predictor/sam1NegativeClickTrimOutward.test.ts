@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SliceEmbeddings } from '../../src/predictor/sam1/embeddingCache.js';
 import { maskArea, maskDice } from '../../src/predictor/sam1/maskOps.js';
-import { outwardTrimRatio } from '../../src/predictor/sam1/negativeClickTrimOutward.js';
+import { OUTWARD_MIN_RATIO, outwardTrimRatio } from '../../src/predictor/sam1/negativeClickTrimOutward.js';
 import { correctObject, propagateObject, type Sam1PropagationOptions } from '../../src/predictor/sam1Propagator.js';
 import { discMask } from '../helpers/discMask.js';
 import { radialBoxDecoder } from '../helpers/radialDecoder.js';
@@ -66,4 +66,21 @@ test("negativeClickTrimOutward 'once': a later click never trims the carry beyon
   assert.ok(off.a2 < maskArea(disc(11)), `the untrimmed carry ${off.a2} px`);
   assert.ok(again.a2 < off.a2 - 40, `true: click 2 trims slice 0 again (${again.a2} px)`);
   assert.equal(once.a2, off.a2, `'once': click 2 hands slice 0 out untrimmed (${once.a2} px)`);
+});
+
+test("negativeClickTrimOutward 'once': a click that removed most of its slice trims nothing beyond it", async () => {
+  // A negative click answers 6 lower: slice 1 goes from the radius-12 disc to radius 6 (a quarter of it kept).
+  const decoder = radialBoxDecoder(W, H, 6);
+  const opts: Sam1PropagationOptions = { intensityModel: false, refineSteps: 0, minAreaFraction: 0 };
+  const prompts = [{ slice: 3, box: [19, 19, 45, 45] as [number, number, number, number] }];
+  const emb = () => new SliceEmbeddings(sliceIndexEncoder, (k) => markedSlice(k, W, H), W, H, 4);
+  const first = await propagateObject(decoder, emb(), prompts, opts);
+  const click = { slice: 1, x: W / 2 + 11, y: H / 2, label: 0 as const };
+  const slice0 = async (mode: boolean | 'once') =>
+    (await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrimOutward: mode })).propagation.masks.get(0)!;
+  const [off, again, once] = [await slice0(false), await slice0(true), await slice0('once')];
+  const kept = outwardTrimRatio(disc(6), disc(12))!;
+  assert.ok(kept < OUTWARD_MIN_RATIO, `the click kept ${kept.toFixed(2)} of its slice`);
+  assert.ok(maskArea(again) < maskArea(off) - 20, `true trims slice 0 (${maskArea(again)} of ${maskArea(off)} px)`);
+  assert.equal(maskDice(once, off), 1, `'once' leaves slice 0 as carried (${maskArea(once)} px)`);
 });
