@@ -29,7 +29,7 @@ test('propagateObject negativeClickTrimOutward: the carry beyond a negatively cl
   for (const k of [0, 1, 2, 3]) assert.ok(maskDice(first.masks.get(k)!, disc(12)) > 0.98, `slice ${k} holds the radius-12 disc`);
   // A negative click on slice 1 (radius 9 after it, t 3); slice 0 lies beyond it, carried from it.
   const click = { slice: 1, x: W / 2 + 11, y: H / 2, label: 0 as const };
-  const off = await correctObject(decoder, emb(), prompts, first, click, opts);
+  const off = await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrimOutward: false });
   const on = await correctObject(decoder, emb(), prompts, first, click, { ...opts, negativeClickTrimOutward: true });
   for (const r of [off, on]) assert.ok(maskDice(r.propagation.masks.get(1)!, disc(9)) > 0.95, 'the clicked slice is corrected');
   const [o0, n0] = [off, on].map((r) => r.propagation.masks.get(0)!);
