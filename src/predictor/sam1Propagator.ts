@@ -12,7 +12,7 @@ import { anchoredNegativePrompt, boxlessRefines, cutNegativeClick } from './sam1
 import { addPositiveClick } from './sam1/positiveClick.js';
 import { settleClickCarries } from './sam1/clickReach.js';
 import { trimCarried, trimFromCorrection } from './sam1/negativeClickTrim.js';
-import { outwardTrimRatio } from './sam1/negativeClickTrimOutward.js';
+import { OUTWARD_MIN_RATIO, outwardTrimRatio } from './sam1/negativeClickTrimOutward.js';
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 import { followModel } from './sam1/followingIntensity.js';
@@ -353,11 +353,25 @@ export interface Sam1PropagationOptions {
    * The carry beyond a negatively clicked key (not the main key), towards the volume's end, hands its
    * masks out trimmed at that key's negativeClickTrim threshold, each keeping at least the share of its
    * untrimmed mask that the click kept of its own slice (src/predictor/sam1/negativeClickTrimOutward.ts).
-   * Needs negativeClickTrim on. Default false: measured (BENCHMARKS.md, "Simulated clicks (session 12 …)"),
-   * ct-lesion after 3 clicks 0.8910 → 0.8926 and mr 0.5325 → 0.5349, but organs-tune 0.7667 → 0.7592 (an
-   * organ's end slices shrink faster than the click's ratio allows; ct-organs labels 2 and 3).
+   * Needs negativeClickTrim on. `true` (session 12): measured (BENCHMARKS.md, "Simulated clicks (session 12 …)"),
+   * ct-lesion after 3 clicks 0.8910 → 0.8926 and mr 0.5325 → 0.5349, but organs-tune 0.7667 → 0.7592 (ct-organs
+   * labels 2 and 3). 'once' (session 14, the default; false turns it off): the floor is the click's ratio times the mask the slice had before the
+   * correction the click made, and a later correction's re-propagation never trims a slice below the
+   * mask it had before that correction: with `true` every later click trimmed the carry beyond an
+   * older key again, on top of the trim the slice already had (ct-organs label 2: slices 10–18, right
+   * after click 1, 252 / 242 / 242 px for 256 / 256 / 242, went to 209 / 225 / 171 with click 2 on
+   * the user's key). And a click that kept less than OUTWARD_MIN_RATIO (half) of its slice trims nothing
+   * beyond it: such a click says its slice was mostly wrong, not that the object is that much smaller
+   * further on (ct-organs label 3's first click kept 107 of 338 px, reference 155). Measured (BENCHMARKS.md,
+   * "Simulated clicks (session 14 …)"): after 1 / 2 / 3 clicks ct-lesion 0.8552 / 0.8811 / 0.8910 → 0.8552 /
+   * 0.8825 / 0.8925, organs-tune 0.7355 / 0.7576 / 0.7667 → 0.7381 / 0.7575 / 0.7669, mr identical.
    */
-  negativeClickTrimOutward?: boolean;
+  negativeClickTrimOutward?: boolean | 'once';
+  /**
+   * The slice of the click this propagation follows (set by correctObject): negativeClickTrimOutward
+   * 'once' tells the newest click's key from older ones by it.
+   */
+  clickSlice?: number;
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
   voxelSpacing?: readonly [number, number, number];
 }
@@ -447,6 +461,7 @@ const DEFAULTS = {
   zoomClickCarry: 'whole' as 'whole' | 'crop',
   zoomClickKind: 'all' as 'all' | 'positive',
   negativeClickTrim: 'area' as 'off' | 'gated' | 'always' | 'area',
+  negativeClickTrimOutward: 'once' as boolean | 'once',
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };
@@ -686,7 +701,7 @@ export async function propagateObject(
     end: number,
     atEnd: StopReason,
     bridge = false,
-    trim?: { t: number; floor?: (k: number) => number; ratio?: number },
+    trim?: { t: number; floor?: (k: number, untrimmed: number) => number; ratio?: number },
   ): Promise<void> => {
     const { keyMask, keyLow } = decoded[i]!;
     let rect = decoded[i]!.rect;
@@ -749,7 +764,11 @@ export async function propagateObject(
       if (trim && trim.t > 0 && !stop && shownStep.logits)
         kept = trimCarried(kept, shownStep.logits, trim.t, w, h, {
           ...(intensity && o.negativeClickTrim === 'gated' ? { intensity: { ...intensity, prev } } : {}),
-          ...(trim.floor ? { minArea: trim.floor(k) } : trim.ratio !== undefined ? { minArea: trim.ratio * maskArea(kept) } : {}),
+          ...(trim.floor
+            ? { minArea: trim.floor(k, maskArea(kept)) }
+            : trim.ratio !== undefined
+              ? { minArea: trim.ratio * maskArea(kept) }
+              : {}),
         });
       if (zoomOut && !stop)
         kept = await zoomedOutput(
@@ -796,9 +815,20 @@ export async function propagateObject(
   const last = keys.length - 1;
   /** negativeClickTrimOutward: the trim of the carry beyond key i (undefined: none). */
   const outward = (i: number) => {
-    if (!opts.negativeClickTrimOutward || i === main || !decoded[i]!.trim) return undefined;
+    if (!o.negativeClickTrimOutward || i === main || !decoded[i]!.trim) return undefined;
     const ratio = outwardTrimRatio(decoded[i]!.keyMask, opts.priorMasks?.get(keys[i]!.slice));
-    return ratio === undefined ? undefined : { t: decoded[i]!.trim, ratio };
+    if (ratio === undefined) return undefined;
+    if (o.negativeClickTrimOutward !== 'once') return { t: decoded[i]!.trim, ratio };
+    if (ratio < OUTWARD_MIN_RATIO) return undefined;
+    // 'once': the newest click scales each slice's mask from before it; an older key's trim is already in those masks.
+    const newest = keys[i]!.slice === opts.clickSlice;
+    const floor = (k: number, untrimmed: number) => {
+      const before = opts.previousMasks?.get(k);
+      const had = before ? maskArea(before) : 0;
+      if (!had) return ratio * untrimmed;
+      return newest ? ratio * had : had;
+    };
+    return { t: decoded[i]!.trim, floor };
   };
   if (decoded[0]!.area) await carry(0, -1, 0, 'volume-end', false, outward(0));
   if (decoded[last]!.area) await carry(last, 1, count - 1, 'volume-end', false, outward(last));
@@ -895,6 +925,7 @@ export async function correctObject(
       priorMasks: priors,
       mainKey: current.main,
       previousMasks: current.masks,
+      clickSlice: click.slice,
       ...(current.lowRes ? { priorLowRes: current.lowRes } : {}),
     }),
   };

@@ -13,3 +13,14 @@ export function outwardTrimRatio(corrected: Uint8Array, prior: Uint8Array | unde
   const before = prior ? maskArea(prior) : 0;
   return before ? Math.min(1, maskArea(corrected) / before) : undefined;
 }
+
+/**
+ * negativeClickTrimOutward 'once' trims beyond a clicked key only when the click kept at least this share
+ * of its slice (session 14). A trim is a uniform shrink of the carry; a click that removes most of its
+ * slice says the slice was mostly wrong (a leak, a shift, or the decoder dropping true object with the
+ * clicked part), not that the object is that much smaller beyond it: ct-organs label 3's first click
+ * kept 107 of 338 px (reference 155) and, spread outwards, took slices 1 and 2 to 121 / 89 px for 194 /
+ * 180; label 2's third kept 99 of 262 (reference 228). The clicks whose outward trim helped kept 64%
+ * (lesion 000002, slice 8) and 66% (label 2's first). 0.5: "most of the slice", between those.
+ */
+export const OUTWARD_MIN_RATIO = 0.5;
