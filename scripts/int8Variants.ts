@@ -17,26 +17,17 @@
 import * as ort from 'onnxruntime-node';
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
-import {
-  decodeOnnx,
-  DT,
-  encodeOnnx,
-  floatValues,
-  toNumber,
-  type ProtoGraph,
-  type ProtoModel,
-  type ProtoNode,
-  type ProtoTensor,
-} from '../src/models/onnx/onnxProto.js';
+import { decodeOnnx, DT, encodeOnnx, floatValues, type ProtoGraph, type ProtoModel, type ProtoNode } from '../src/models/onnx/onnxProto.js';
 import {
   geluAfterInt8,
   graphLinks,
   quantizeAttentionScores,
+  quantizeAttentionValues,
   quantizeModel,
-  tensorRanks,
   quantizeOnnxBytes,
   type QuantizeOptions,
   type QuantizeReport,
+  type ValueProductStep,
 } from '../src/models/onnx/quantize.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
 import { IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
@@ -93,7 +84,7 @@ async function main(): Promise<void> {
     scores: ['int8 linear + scores q·kᵀ (int8-scores-1)', { attentionScores: true }],
     // memory encoder: its fuser's pointwise linear layers in int8
     melin: ["int8 DQMM, the fuser's linear layers", {}],
-    // probability × value products in int8 too (quantizeAttentionValues below; measured slower, not used)
+    // probability × value products in int8 too (ROW_SCALED_WEIGHTS below; measured slower, not used)
     pv: ['int8 linear + scores + P·V (row-scaled P, QuantizeLinear)', {}],
     pvdq: ['int8 linear + scores + P·V (row-scaled P, DQMM)', {}],
     // the adopted construction (pv-exp, quantize.ts quantizeAttentionValues), all products or cross-attention's only
@@ -277,124 +268,41 @@ async function staticScalesVariant(
 function pvVariant(fp: Uint8Array, mode: 'rowscale' | 'dqmm'): { bytes: Uint8Array; report: QuantizeReport } {
   const m = decodeOnnx(fp);
   const report = quantizeModel(m, {});
-  const values = quantizeAttentionValues(m, mode);
+  const values = quantizeRowScaledValues(m, mode);
   report.scores = quantizeAttentionScores(m) + values;
   return { bytes: encodeOnnx(m), report };
 }
 
 const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-const tensor = (name: string, dataType: number, dims: number[], raw: Uint8Array): ProtoTensor => ({ name, dataType, dims, rawData: raw });
 
 /**
- * Attention's probability × value products P·X in int8, for P = Softmax(scores) over the last axis
- * and X a 2-D [M, C] activation (memory attention's values at the 64-wide memory width, or its
- * self-attention input; see ropeAttention.ts valuesThroughOutProj). Probabilities span many orders
- * of magnitude, so one per-tensor scale (DynamicQuantizeMatMul's) would zero most of them: each row
- * of P gets its own uint8 scale, its max / 255 (QuantizeLinear per axis on P flattened to rows); X is
- * quantised per column (symmetric int8, |X| max over tokens / 127, shared by every product that
- * reads the same X). Row scales cancel: X gets an appended column of ones, so one
- * `MatMulIntegerToFloat` gives both Σ_j Pq_j·X_j and Σ_j Pq_j, and the output is their ratio — a
- * softmax-weighted mean whose weights are the quantised probabilities renormalised. Returns how many
- * products were rewritten.
+ * The rejected weights × values steps of quantize.ts quantizeAttentionValues (measured slower than
+ * its EXP_WEIGHTS on both VMs; BENCHMARKS "Fast mode, fourth pass" and "session 14"): they read the
+ * softmax's own output P, scale each row to max 255, then either one per-tensor QuantizeLinear
+ * (`rowscale`; ORT's per-row QuantizeLinear is a scalar loop, 9× slower) or DynamicQuantizeMatMul's
+ * own per-tensor quantisation (`dqmm`, MLAS's vectorised path).
  */
-function quantizeAttentionValues(model: ProtoModel, mode: 'rowscale' | 'dqmm'): number {
-  const g = model.graph!;
-  const inits = new Set(g.initializer.map((t) => t.name ?? ''));
-  const { producer, consumers, graphOutputs } = graphLinks(g);
-  const rank = tensorRanks(g);
-  const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
-  if (opset < 15) return 0; // Shape start/end
-  const axesAsInput = opset >= 18; // ReduceMax takes its axes as an input from opset 18, as an attribute before
-  let uid = 0;
-  const newInits: ProtoTensor[] = [];
-  const constT = (dt: number, dims: number[], raw: Uint8Array): string => {
-    const name = `int8_pv_c${uid++}`;
-    newInits.push(tensor(name, dt, dims, raw));
-    return name;
-  };
-  const constF = (v: number[] | number): string =>
-    typeof v === 'number' ? constT(DT.float, [], bytes(Float32Array.of(v))) : constT(DT.float, [v.length], bytes(Float32Array.from(v)));
-  const constI = (v: number[]): string => constT(DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt))));
-  let seq: ProtoNode[] = [];
-  const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
-    const n: ProtoNode = { opType, input, output: [`int8_pv_t${uid++}`], name: `int8_pv_n${uid++}`, domain, attribute };
-    seq.push(n);
-    return n.output[0]!;
-  };
-  const int = (name: string, v: number) => ({ name, type: 2, i: v });
-  const reduceMax = (t: string, axis: number, keepdims = 0): string =>
-    axesAsInput
-      ? mk('ReduceMax', [t, constI([axis])], [int('keepdims', keepdims)])
-      : mk('ReduceMax', [t], [{ name: 'axes', type: 7, ints: [axis] }, int('keepdims', keepdims)]);
-  const added = new Map<ProtoNode, ProtoNode[]>();
-  const drop = new Set<ProtoNode>();
-  /** X quantised per column with its column of ones appended, once per X: [Xq | 1] int8 and its scales. */
-  const quantX = new Map<string, { xq: string; sx: string }>();
-  let count = 0;
-  for (const node of g.node) {
-    if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2) continue;
-    const [p, x] = node.input as [string, string];
-    const sm = producer.get(p);
-    if (!sm || sm.opType !== 'Softmax' || inits.has(x) || graphOutputs.has(p) || consumers.get(p)?.length !== 1) continue;
-    const rp = rank(p);
-    const axis = sm.attribute.find((a) => a.name === 'axis');
-    if (!rp || rp < 2 || rank(x) !== 2 || (axis && toNumber(axis.i) !== -1 && toNumber(axis.i) !== rp - 1)) continue;
-    seq = [];
-    let qx = quantX.get(x);
-    if (!qx) {
-      // per tensor: QuantizeLinear with a per-column scale is a scalar loop in ORT's CPU kernel
-      const amax = axesAsInput
-        ? mk('ReduceMax', [mk('Abs', [x])], [int('keepdims', 0)])
-        : mk('ReduceMax', [mk('Abs', [x])], [int('keepdims', 0)]);
-      const sx = mk('Max', [mk('Mul', [amax, constF(1 / 127)]), constF(1e-30)]);
-      const xq = mk('QuantizeLinear', [x, sx, constT(DT.int8, [], Uint8Array.of(0))]);
-      const c = mk('Shape', [x], [int('start', 1)]);
-      const ones = mk('Expand', [
-        constT(DT.int8, [1, 1], Uint8Array.of(1)),
-        mk('Concat', [mk('Shape', [x], [int('end', 1)]), constI([1])], [int('axis', 0)]),
-      ]);
-      qx = { xq: mk('Concat', [xq, ones], [int('axis', 1)]), sx: mk('Concat', [mk('Expand', [sx, c]), constF([1])], [int('axis', 0)]) };
-      quantX.set(x, qx);
-    }
-    let pq: string;
-    const u8zero = constT(DT.uint8, [], Uint8Array.of(0));
-    if (mode === 'dqmm') {
-      // each row scaled to max 255, quantised per tensor inside DynamicQuantizeMatMul (MLAS's vectorised path)
-      const p2 = mk('Flatten', [p], [int('axis', rp - 1)]);
-      pq = mk('Mul', [p2, mk('Div', [constF(255), mk('Max', [reduceMax(p2, 1, 1), constF(1e-30)])])]);
-    } else {
-      // each row scaled to max 255 (a broadcast Mul), then one per-tensor QuantizeLinear
-      // (QuantizeLinear with per-row scales is a scalar loop in ORT's CPU kernel: 9× slower)
-      const p2 = mk('Flatten', [p], [int('axis', rp - 1)]);
-      const k = mk('Div', [constF(255), mk('Max', [reduceMax(p2, 1, 1), constF(1e-30)])]);
-      pq = mk('QuantizeLinear', [mk('Mul', [p2, k]), constF(1), u8zero]);
-    }
-    const y1 =
-      mode === 'dqmm'
-        ? mk('DynamicQuantizeMatMul', [pq, qx.xq, qx.sx], [], 'com.microsoft')
-        : mk('MatMulIntegerToFloat', [pq, qx.xq, constF(1), qx.sx, u8zero], [], 'com.microsoft');
-    const c = mk('Shape', [x], [int('start', 1)]);
-    const num = mk('Slice', [y1, constI([0]), c, constI([1])]);
-    const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([1])]);
-    const outShape = mk('Concat', [mk('Shape', [p], [int('end', -1)]), c], [int('axis', 0)]);
-    const y = mk('Reshape', [mk('Div', [num, den]), outShape]);
-    seq[seq.length - 1]!.output = [node.output[0]!];
-    void y;
-    added.set(node, seq);
-    drop.add(node);
-    count++;
-  }
-  if (!count) return 0;
-  const nodes: ProtoNode[] = [];
-  for (const n of g.node) {
-    const a = added.get(n);
-    if (a) nodes.push(...a);
-    if (!drop.has(n)) nodes.push(n);
-  }
-  g.node = nodes;
-  g.initializer.push(...newInits);
-  if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
-  return count;
+const ROW_SCALED_WEIGHTS: Record<'rowscale' | 'dqmm', ValueProductStep> = {
+  rowscale: {
+    readsSoftmax: true,
+    build(k, rows, qx) {
+      const u8zero = k.constT(DT.uint8, [], Uint8Array.of(0));
+      const scale = k.mk('Div', [k.constF(255), k.mk('Max', [k.reduceMax(rows, 1, 1), k.constF(1e-30)])]);
+      const pq = k.mk('QuantizeLinear', [k.mk('Mul', [rows, scale]), k.constF(1), u8zero]);
+      return k.mk('MatMulIntegerToFloat', [pq, qx.xq, k.constF(1), qx.sx, u8zero], [], 'com.microsoft');
+    },
+  },
+  dqmm: {
+    readsSoftmax: true,
+    build(k, rows, qx) {
+      const pq = k.mk('Mul', [rows, k.mk('Div', [k.constF(255), k.mk('Max', [k.reduceMax(rows, 1, 1), k.constF(1e-30)])])]);
+      return k.mk('DynamicQuantizeMatMul', [pq, qx.xq, qx.sx], [], 'com.microsoft');
+    },
+  },
+};
+
+function quantizeRowScaledValues(model: ProtoModel, mode: 'rowscale' | 'dqmm'): number {
+  return quantizeAttentionValues(model, undefined, ROW_SCALED_WEIGHTS[mode]);
 }
 
 /**

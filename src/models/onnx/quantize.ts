@@ -389,7 +389,7 @@ export function geluAfterInt8(model: ProtoModel, kind: 'exact' | 'quick' | 'tanh
   for (const n of g.node) {
     if (n.opType !== 'BiasGelu' || n.domain !== 'com.microsoft') continue;
     const q = producer.get(n.input[0]!);
-    if (!q || q.opType !== 'DynamicQuantizeMatMul' || q.input.length > 3 || uses.get(n.input[0]!) !== 1) continue;
+    if (q?.opType !== 'DynamicQuantizeMatMul' || q.input.length > 3 || uses.get(n.input[0]!) !== 1) continue;
     q.input = [...q.input, '', n.input[1]!];
     n.input = [n.input[0]!];
     n.opType = kind === 'exact' ? 'Gelu' : kind === 'quick' ? 'QuickGelu' : 'FastGelu';
@@ -455,21 +455,60 @@ export function tensorRanks(g: NonNullable<ProtoModel['graph']>): (t: string) =>
   return rank;
 }
 
+/** Node and constant makers for a pass that splices new nodes into a graph (names under one prefix). */
+export interface SubgraphKit {
+  constT(dataType: number, dims: number[], raw: Uint8Array): string;
+  constF(v: number[] | number): string;
+  constI(v: number[]): string;
+  /** Appends a node to the sequence under construction; returns its (one) output's name. */
+  mk(opType: string, input: string[], attribute?: ProtoNode['attribute'], domain?: string): string;
+  int(name: string, v: number): NonNullable<ProtoNode['attribute']>[number];
+  /** ReduceMax over one axis, its axes an input (opset ≥ 18) or an attribute (before). */
+  reduceMax(t: string, axis: number, keepdims: number): string;
+}
+
+/**
+ * The weights × values step of an int8 probability × value product: from `rows` (the scores, or the
+ * softmax's output when `readsSoftmax`, flattened to 2-D rows) and X quantised with its column of
+ * ones ([Xq | 1] int8 and its column scales), the nodes giving [rows, C + 1] = weights · [X | 1].
+ */
+export interface ValueProductStep {
+  /** Whether it reads the softmax's output (the softmax stays) or the scores (the softmax goes). */
+  readsSoftmax: boolean;
+  build(k: SubgraphKit, rows: string, qx: { xq: string; sx: string }): string;
+}
+
+/** The adopted step: E = exp(s − row max) quantised with the static scale 1/255 (see quantizeAttentionValues). */
+export const EXP_WEIGHTS: ValueProductStep = {
+  readsSoftmax: false,
+  build(k, rows, qx) {
+    const e = k.mk('Exp', [k.mk('Sub', [rows, k.reduceMax(rows, 1, 1)])]);
+    const u8zero = k.constT(DT.uint8, [], Uint8Array.of(0));
+    const eq = k.mk('QuantizeLinear', [e, k.constF(1 / 255), u8zero]);
+    return k.mk('MatMulIntegerToFloat', [eq, qx.xq, k.constF(1), qx.sx, u8zero], [], 'com.microsoft');
+  },
+};
+
 /**
  * Attention's probability × value products P·X in int8, for P = Softmax(s) over the last axis
  * (the softmax reading nothing else than s) and X a 2-D [M, C] activation (memory attention's
  * 64-wide memory values, or its self-attention input; ropeAttention.ts valuesThroughOutProj).
- * The softmax is not run: E = exp(s − row max) has every row's max exactly 1, so one static scale
- * 1/255 quantises every row to uint8 at full resolution (one per-tensor scale on the softmax's own
- * output would zero the small probabilities of rows over 7200 keys, and ORT's per-row QuantizeLinear
- * is a scalar loop). X is quantised per tensor (symmetric int8, |X| max / 127, once per X) with a
- * column of ones appended, so one `MatMulIntegerToFloat` gives Σ_j Eq_j·X_j and Σ_j Eq_j, and the
- * output is their ratio: the softmax-weighted mean with the quantised weights renormalised. Measured
- * faster than the fp32 softmax + product on Zen 4 (BENCHMARKS.md, "Fast mode, session 14"; on the
- * Intel VM with AMX it was not, "Fast mode, fourth pass"). `only` (when given) picks the products
- * by their MatMul node. Returns how many were rewritten.
+ * With the default step (EXP_WEIGHTS) the softmax is not run: E = exp(s − row max) has every row's
+ * max exactly 1, so one static scale 1/255 quantises every row to uint8 at full resolution (one
+ * per-tensor scale on the softmax's own output would zero the small probabilities of rows over 7200
+ * keys, and ORT's per-row QuantizeLinear is a scalar loop). X is quantised per tensor (symmetric
+ * int8, |X| max / 127, once per X) with a column of ones appended, so one `MatMulIntegerToFloat`
+ * gives Σ_j Eq_j·X_j and Σ_j Eq_j, and the output is their ratio: the softmax-weighted mean with the
+ * quantised weights renormalised. Measured faster than the fp32 softmax + product on Zen 4
+ * (BENCHMARKS.md, "Fast mode, session 14"; on the Intel VM with AMX it was not, "Fast mode, fourth
+ * pass"); `step` lets scripts/int8Variants.ts measure the rejected forms. `only` (when given) picks
+ * the products by their MatMul node. Returns how many were rewritten.
  */
-export function quantizeAttentionValues(model: ProtoModel, only?: (node: ProtoNode) => boolean): number {
+export function quantizeAttentionValues(
+  model: ProtoModel,
+  only?: (node: ProtoNode) => boolean,
+  step: ValueProductStep = EXP_WEIGHTS,
+): number {
   const g = model.graph!;
   const inits = new Set(g.initializer.map((t) => t.name ?? ''));
   const { producer, consumers, graphOutputs } = graphLinks(g);
@@ -479,25 +518,30 @@ export function quantizeAttentionValues(model: ProtoModel, only?: (node: ProtoNo
   const axesAsInput = opset >= 18; // ReduceMax takes its axes as an input from opset 18, as an attribute before
   let uid = 0;
   const newInits: ProtoTensor[] = [];
-  const constT = (dt: number, dims: number[], raw: Uint8Array): string => {
-    const name = `int8_pv_c${uid++}`;
-    newInits.push(tensor(name, dt, dims, raw));
-    return name;
-  };
-  const constF = (v: number[] | number): string =>
-    typeof v === 'number' ? constT(DT.float, [], bytes(Float32Array.of(v))) : constT(DT.float, [v.length], bytes(Float32Array.from(v)));
-  const constI = (v: number[]): string => constT(DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt))));
   let seq: ProtoNode[] = [];
-  const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
-    const n: ProtoNode = { opType, input, output: [`int8_pv_t${uid++}`], name: `int8_pv_n${uid++}`, domain, attribute };
-    seq.push(n);
-    return n.output[0]!;
+  const k: SubgraphKit = {
+    constT(dt, dims, raw) {
+      const name = `int8_pv_c${uid++}`;
+      newInits.push(tensor(name, dt, dims, raw));
+      return name;
+    },
+    constF: (v) =>
+      typeof v === 'number'
+        ? k.constT(DT.float, [], bytes(Float32Array.of(v)))
+        : k.constT(DT.float, [v.length], bytes(Float32Array.from(v))),
+    constI: (v) => k.constT(DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt)))),
+    mk(opType, input, attribute = [], domain = '') {
+      const n: ProtoNode = { opType, input, output: [`int8_pv_t${uid++}`], name: `int8_pv_n${uid++}`, domain, attribute };
+      seq.push(n);
+      return n.output[0]!;
+    },
+    int: (name, v) => ({ name, type: 2, i: v }),
+    reduceMax: (t, axis, keepdims) =>
+      axesAsInput
+        ? k.mk('ReduceMax', [t, k.constI([axis])], [k.int('keepdims', keepdims)])
+        : k.mk('ReduceMax', [t], [{ name: 'axes', type: 7, ints: [axis] }, k.int('keepdims', keepdims)]),
   };
-  const int = (name: string, v: number) => ({ name, type: 2, i: v });
-  const reduceMax = (t: string, axis: number, keepdims: number): string =>
-    axesAsInput
-      ? mk('ReduceMax', [t, constI([axis])], [int('keepdims', keepdims)])
-      : mk('ReduceMax', [t], [{ name: 'axes', type: 7, ints: [axis] }, int('keepdims', keepdims)]);
+  const { constT, constF, constI, mk, int } = k;
   const added = new Map<ProtoNode, ProtoNode[]>();
   const drop = new Set<ProtoNode>();
   const quantX = new Map<string, { xq: string; sx: string }>(); // [Xq | 1] and its column scales, once per X
@@ -527,11 +571,7 @@ export function quantizeAttentionValues(model: ProtoModel, only?: (node: ProtoNo
       qx = { xq: mk('Concat', [xq, ones], [int('axis', 1)]), sx: mk('Concat', [mk('Expand', [sx, c]), constF([1])], [int('axis', 0)]) };
       quantX.set(x, qx);
     }
-    const s2 = mk('Flatten', [s], [int('axis', rp - 1)]);
-    const e = mk('Exp', [mk('Sub', [s2, reduceMax(s2, 1, 1)])]);
-    const u8zero = constT(DT.uint8, [], Uint8Array.of(0));
-    const eq = mk('QuantizeLinear', [e, constF(1 / 255), u8zero]);
-    const y1 = mk('MatMulIntegerToFloat', [eq, qx.xq, constF(1), qx.sx, u8zero], [], 'com.microsoft');
+    const y1 = step.build(k, mk('Flatten', [step.readsSoftmax ? p : s], [int('axis', rp - 1)]), qx);
     const c = mk('Shape', [x], [int('start', 1)]);
     const num = mk('Slice', [y1, constI([0]), c, constI([1])]);
     const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([1])]);
@@ -540,7 +580,7 @@ export function quantizeAttentionValues(model: ProtoModel, only?: (node: ProtoNo
     seq[seq.length - 1]!.output = [node.output[0]!];
     added.set(node, seq);
     drop.add(node);
-    drop.add(sm);
+    if (!step.readsSoftmax) drop.add(sm);
     count++;
   }
   if (!count) return 0;
