@@ -357,14 +357,7 @@ export function quantizeAttentionScores(model: ProtoModel, only?: (node: ProtoNo
     count++;
   }
   if (!count) return 0;
-  const pending = new Map(added.map((a) => [a.before, a.nodes]));
-  const nodes: ProtoNode[] = [];
-  for (const n of g.node) {
-    const a = pending.get(n);
-    if (a) nodes.push(...a);
-    if (!drop.has(n)) nodes.push(n);
-  }
-  g.node = nodes;
+  const nodes = spliceNodes(g, new Map(added.map((a) => [a.before, a.nodes])), drop);
   // drop the constants only the removed Div/Mul used (ORT warns about unused initializers)
   const used = new Set([...nodes.flatMap((n) => n.input), ...graphOutputs, ...g.input.map((i) => i.name ?? '')]);
   g.initializer = [...g.initializer.filter((t) => used.has(t.name ?? '')), ...newInits];
@@ -453,6 +446,25 @@ export function tensorRanks(g: NonNullable<ProtoModel['graph']>): (t: string) =>
     return r;
   };
   return rank;
+}
+
+/**
+ * Rewrites the graph's node list in order: each node's inserted sequence (`before`) comes right
+ * before it, and the nodes in `drop` go. Returns (and sets) the new list.
+ */
+export function spliceNodes(
+  g: NonNullable<ProtoModel['graph']>,
+  before: ReadonlyMap<ProtoNode, ProtoNode[]>,
+  drop: ReadonlySet<ProtoNode>,
+): ProtoNode[] {
+  const nodes: ProtoNode[] = [];
+  for (const n of g.node) {
+    const a = before.get(n);
+    if (a) nodes.push(...a);
+    if (!drop.has(n)) nodes.push(n);
+  }
+  g.node = nodes;
+  return nodes;
 }
 
 /** Node and constant makers for a pass that splices new nodes into a graph (names under one prefix). */
@@ -584,13 +596,7 @@ export function quantizeAttentionValues(
     count++;
   }
   if (!count) return 0;
-  const nodes: ProtoNode[] = [];
-  for (const n of g.node) {
-    const a = added.get(n);
-    if (a) nodes.push(...a);
-    if (!drop.has(n)) nodes.push(n);
-  }
-  g.node = nodes;
+  spliceNodes(g, added, drop);
   g.initializer.push(...newInits);
   if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
   return count;
