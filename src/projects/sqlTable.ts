@@ -45,6 +45,14 @@ function encodeValue(v: unknown, c: Column): unknown {
   return c.kind === 'json' ? JSON.stringify(v) : v;
 }
 
+/** Which part of an ordered SELECT to read (SqlTable.select). */
+export interface SelectPage {
+  descending?: boolean;
+  limit?: number;
+  /** The order key (one value per order field) the rows start after: keyset paging. */
+  after?: readonly unknown[];
+}
+
 export class SqlTable<T extends object> {
   private readonly fields: readonly [keyof T & string, Column][];
 
@@ -94,11 +102,25 @@ export class SqlTable<T extends object> {
     );
   }
 
-  /** The rows matching `where`, ordered by these fields (ascending). */
-  async select(db: SqlDb, where: Where<T> = {}, orderBy: readonly (keyof T & string)[] = []): Promise<T[]> {
+  /**
+   * The rows matching `where`, ordered by these fields (ascending, or descending).
+   * `page.limit` caps how many; `page.after` (one value per `orderBy` field) keeps only the rows that
+   * come after that key in this order (keyset paging: a row-value comparison, SQLite and PostgreSQL alike).
+   */
+  async select(db: SqlDb, where: Where<T> = {}, orderBy: readonly (keyof T & string)[] = [], page: SelectPage = {}): Promise<T[]> {
     const w = this.where(where);
-    const order = orderBy.length ? ` ORDER BY ${orderBy.map((k) => quote(this.column(k).name)).join(', ')}` : '';
-    return (await db.query(`SELECT * FROM ${this.name}${w.sql}${order}`, w.args)).map((r) => this.decode(r));
+    const cols = orderBy.map((k) => quote(this.column(k).name));
+    const dir = page.descending ? ' DESC' : '';
+    let sql = w.sql;
+    const args = [...w.args];
+    if (page.after) {
+      if (page.after.length !== cols.length) throw new Error(`a page key of table ${this.name} has one value per order field`);
+      sql += `${sql ? ' AND' : ' WHERE'} (${cols.join(', ')}) ${page.descending ? '<' : '>'} (${cols.map(() => '?').join(', ')})`;
+      args.push(...page.after);
+    }
+    const order = cols.length ? ` ORDER BY ${cols.map((c) => `${c}${dir}`).join(', ')}` : '';
+    const limit = page.limit !== undefined ? ` LIMIT ${Math.max(0, Math.floor(page.limit))}` : '';
+    return (await db.query(`SELECT * FROM ${this.name}${sql}${order}${limit}`, args)).map((r) => this.decode(r));
   }
 
   async one(db: SqlDb, where: Where<T>): Promise<T | undefined> {

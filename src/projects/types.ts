@@ -100,6 +100,16 @@ export function authorLabel(a: Author): string {
 }
 
 export type ProjectJobKind = 'pre-annotate' | 'export' | 'send-to-pacs';
+export const PROJECT_JOB_KINDS: readonly ProjectJobKind[] = ['pre-annotate', 'export', 'send-to-pacs'];
+
+/**
+ * A page of a job list (both job tables: the server's segmentation jobs, the projects' jobs): newest
+ * first, at most `limit`, older than the job `before` (its creation time and id) when given.
+ */
+export interface JobPage {
+  limit: number;
+  before?: { createdAt: string; id: string };
+}
 export type ProjectJobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** A background job on a project (the server runs it; its row survives a restart). */

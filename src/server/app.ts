@@ -15,8 +15,10 @@ import type { ServerConfig } from './config.js';
 import { clientErrorHandler, clientGone, frameworkErrors, limitAnswerStall, requestTimeouts } from './connectionGuards.js';
 import { docsPage } from './docsPage.js';
 import { HttpError, fromMedsamError, type ErrorBody } from './httpError.js';
-import { JobRunner, type JobRequest } from './jobs/jobRunner.js';
+import { JobRunner, type JobRequest, type JobView } from './jobs/jobRunner.js';
+import { jobListQuery, mergeJobLists, normaliseJobListQuery, pageOf } from './jobs/jobListQuery.js';
 import { registerProjectRoutes, type ProjectsApi } from './projects/projectRoutes.js';
+import type { ProjectJobView } from './projects/projectJobs.js';
 import { ServerMetrics } from './metrics.js';
 import { routes as S, shared } from './schemas.js';
 import {
@@ -440,11 +442,29 @@ export async function buildServer(config: ServerConfig, repo: Repository, openSe
   app.post('/jobs', { schema: S.jobCreate, config: expensive }, async (req, reply) =>
     reply.code(202).send(await jobs.submit(req.principal, req.body as JobRequest)),
   );
-  // Segmentation jobs and project jobs (pre-annotate, export) in one list, oldest first.
-  app.get('/jobs', { schema: S.jobList }, async (req) =>
-    [...(await jobs.list(req.principal)), ...(await projects.listJobs(req.principal))].sort(
-      (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
-    ),
+  // Segmentation jobs and project jobs (pre-annotate, export, send-to-pacs) in one list: oldest first, or a
+  // newest-first page; each table filtered in its query (jobs/jobListQuery.ts).
+  app.get(
+    '/jobs',
+    { schema: S.jobList, preValidation: async (req) => normaliseJobListQuery(req.query as Record<string, unknown>) },
+    async (req, reply) => {
+      const p = req.principal;
+      const q = jobListQuery(req.query as Parameters<typeof jobListQuery>[0]);
+      let before: { createdAt: string; id: string } | undefined;
+      if (q.before !== undefined) {
+        const id = q.before;
+        before = (await projects.jobView(p, id)) ?? (await jobs.row(p, id).catch(() => undefined));
+        if (!before) throw new HttpError(400, `before: no job ${id} you can see`, 'page with the id of the last job of the previous page');
+      }
+      const page = pageOf(q, before);
+      const list = mergeJobLists<JobView | ProjectJobView>([await jobs.list(p, q, page), await projects.listJobs(p, q, page)], q);
+      if (q.limit !== undefined && list.length === q.limit) {
+        const next = new URLSearchParams(req.url.split('?')[1] ?? '');
+        next.set('before', list.at(-1)!.id);
+        reply.header('link', `</jobs?${next}>; rel="next"`);
+      }
+      return list;
+    },
   );
   app.get('/jobs/:id', { schema: S.jobGet }, async (req) => {
     const id = (req.params as { id: string }).id;

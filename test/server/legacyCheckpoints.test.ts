@@ -65,7 +65,7 @@ async function buildOldStore(dataDir: string, withRunning: boolean) {
     createdAt: now,
   });
   const job = async (status: JobRow['status'], patch: Partial<JobRow>, request: object = { uploadId: 'u1' }) => {
-    const j: JobRow = { ...queuedJob('local', request), uploadId: 'u1', model: 'minisam' };
+    const j: JobRow = { ...queuedJob('local', request), kind: 'segment', uploadId: 'u1', model: 'minisam' };
     await repo.addJob(j);
     await repo.updateJob(j.id, { status, ...patch });
     return j.id;

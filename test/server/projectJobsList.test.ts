@@ -5,7 +5,9 @@
  * project name and id to its owner and the project's members (not to a stranger), a member who is
  * not a project admin may not cancel it (403), a stranger does not see it (404), its owner
  * cancels it, and it then never runs: the case stays new, and a later pre-annotation still finds
- * it to do.
+ * it to do. Then GET /jobs' filters on those three jobs: project (name or id), kind and status
+ * (repeated or comma lists), limit pages newest first with a Link to the next page, and a wrong
+ * parameter or value is a 400 naming it.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -94,5 +96,44 @@ describe('project jobs in GET /jobs and DELETE /jobs/{id}', { skip: SHARED_SKIP 
     );
     const c = await ok(ann, 'GET', `/projects/jobs-p/cases/${kase.name}`);
     assert.equal(c.case.status, 'pre_annotated');
+
+    // Filters (in the queries): project (id or name), kind and status (repeated or a comma list).
+    const ids = async (token: string, query: string) => ((await ok(token, 'GET', `/jobs?${query}`)) as any[]).map((x) => x.id);
+    assert.deepEqual(await ids(boss, 'kind=pre-annotate'), [pre.jobId, again.jobId]);
+    assert.deepEqual(await ids(boss, 'kind=segment'), [seg.id]);
+    assert.deepEqual(await ids(boss, 'kind=segment,pre-annotate&status=done'), [seg.id, again.jobId]);
+    assert.deepEqual(await ids(boss, 'kind=segment&kind=export&status=done'), [seg.id]);
+    assert.deepEqual(await ids(boss, 'status=cancelled'), [pre.jobId]);
+    assert.deepEqual(await ids(boss, 'project=jobs-p'), [pre.jobId, again.jobId], 'a project: its jobs, no segmentation job');
+    assert.deepEqual(await ids(ann, `project=${pj.projectId}&status=done`), [again.jobId], 'by id, for a member');
+    assert.deepEqual(await ids(stranger, 'project=jobs-p'), [], 'a stranger sees none of the project');
+    // Paging: newest first, a Link to the next page while a page is full.
+    const first = await call(fx.server.url, 'GET', '/jobs?limit=2', { token: boss });
+    assert.deepEqual(
+      (first.body as any[]).map((x) => x.id),
+      [again.jobId, pre.jobId],
+    );
+    const next = /^<([^>]+)>; rel="next"$/.exec(first.headers.get('link') ?? '')?.[1];
+    assert.equal(next, `/jobs?limit=2&before=${pre.jobId}`);
+    const last = await call(fx.server.url, 'GET', next!, { token: boss });
+    assert.deepEqual(
+      (last.body as any[]).map((x) => x.id),
+      [seg.id],
+    );
+    assert.equal(last.headers.get('link'), null, 'the last page links nowhere');
+    assert.deepEqual(await ids(ann, `limit=1&before=${again.jobId}`), [pre.jobId]);
+    // Wrong filters: one line naming the parameter and what it takes.
+    for (const [query, status, re] of [
+      ['kind=bogus', 400, /^unknown job kind 'bogus'$/],
+      ['status=done,asleep', 400, /^unknown job status 'asleep'$/],
+      ['state=running', 400, /^unknown query parameter 'state' for GET \/jobs$/],
+      [`before=${seg.id}`, 400, /^before pages a newest-first list and needs limit$/],
+      ['limit=0', 400, /limit/],
+      ['project=nope', 404, /^no project nope$/],
+    ] as const) {
+      const r = await call(fx.server.url, 'GET', `/jobs?${query}`, { token: boss });
+      assert.equal(r.status, status, `${query}: ${JSON.stringify(r.body)}`);
+      assert.match(errorShape(r), re, query);
+    }
   });
 });

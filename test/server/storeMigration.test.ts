@@ -12,7 +12,8 @@ import { SqliteRepository } from '../../src/server/store/sqliteRepository.js';
 /**
  * The one database layer: a server database written by the previous store (better-sqlite3
  * directly, PRAGMA user_version = 1, the session log in `interactions`) opens with every row
- * intact, and the project tables then fit in the same file beside the server's.
+ * intact (its jobs given their kind: a video job's from its request), and the project tables then
+ * fit in the same file beside the server's.
  */
 
 const dir = mkdtempSync(join(tmpdir(), 'medsam2-store-'));
@@ -55,6 +56,10 @@ test('a server database from the previous store is adopted in place, then holds 
     .prepare('INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
     .run('s1', 'alice', 'u1', 'minisam', 2, '-100,200', 'open', null, 0, t, t);
   old.prepare('INSERT INTO interactions VALUES (?, ?, ?, ?, ?)').run('s1', 1, 'prompt', '{"objId":1,"slice":0,"box":[0,0,1,1]}', t);
+  // Two jobs of the old store: a volume's and a video's (told apart by the request alone then).
+  const job = old.prepare('INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  job.run('j1', 'alice', 'u1', 'minisam', '{"uploadId":"u1","policy":"key-box"}', 'done', 1, null, null, null, t, t);
+  job.run('j2', 'alice', 'u1', 'minisam', '{"uploadId":"u1","prompts":[],"video":true}', 'running', 0, null, null, null, t, t);
   old.close();
 
   const repo = await openRepository(dir);
@@ -67,6 +72,31 @@ test('a server database from the previous store is adopted in place, then holds 
       [[1, 'prompt', { objId: 1, slice: 0, box: [0, 0, 1, 1] }]],
     );
     assert.equal(await repo.appendInteraction('s1', 'undo', {}), 2);
+    // The jobs got their kind as a column (GET /jobs?kind= filters on it), and list by it, by status and in pages.
+    assert.deepEqual(
+      (await repo.listJobs()).map((j) => [j.id, j.kind]),
+      [
+        ['j1', 'segment'],
+        ['j2', 'segment-video'],
+      ],
+    );
+    assert.deepEqual(
+      (await repo.listJobs(undefined, undefined, { kinds: ['segment-video'] })).map((j) => j.id),
+      ['j2'],
+    );
+    assert.deepEqual(
+      (await repo.listJobs('alice', ['done'], { kinds: ['segment-video'] })).map((j) => j.id),
+      [],
+    );
+    const page = { limit: 1, before: { createdAt: t, id: 'j2' } };
+    assert.deepEqual(
+      [
+        (await repo.listJobs(undefined, undefined, { page: { limit: 1 } }))[0]?.id,
+        (await repo.listJobs(undefined, undefined, { page }))[0]?.id,
+      ],
+      ['j2', 'j1'],
+      'pages newest first, then older than the last one',
+    );
     // The projects' own tables (their `interactions` among them) fit in the same database.
     const svc = await ProjectService.onDb(repo.db, join(dir, 'masks'));
     const p = await svc.createProject({

@@ -15,7 +15,9 @@
  * the second SEG is on its way (on the page reloaded mid-send, whose card found the running job and
  * showed it as before) shows "stopping" until that SEG is recorded, then "cancelled — 2 SEGs
  * sent"; the third case is never sent, and the job's sends recorded on the cases are the SEGs
- * Orthanc holds, one instance each.
+ * Orthanc holds, one instance each. A zip export of the round started while the send is held waits
+ * queued behind it (one project-export lane); the reloaded card finds it too ("queued", Export
+ * disabled), follows it to done once the send stops, and its Download gives the three cases' SEGs.
  */
 import '../helpers/nodePlatform.js';
 import assert from 'node:assert/strict';
@@ -340,14 +342,26 @@ test("the Export card follows a round send to the PACS and Cancel send stops it 
   assert.equal(await stateText(/1 SEG sent/), 'PACS send of round 1: running 33 % — 1 SEG sent');
   assert.ok(Math.abs((await bar()) - 1 / 3) < 1e-6, `the bar at a third: ${await bar()}`);
   await shot(page, 'projseg-6-pacs-send-running');
-  // A reload while the send runs (the second SEG still at the gate): the card finds the project's job and
-  // shows it as before, its count and Cancel send included; the rest of the test goes on on this page.
+  // A zip export of the round started now waits queued behind the send (one project-export lane).
+  const exportState = (status: string) =>
+    page.waitForFunction((s: string) => document.getElementById('export-state')?.dataset.status === s, status, { timeout: 120_000 });
+  await page.selectOption('#export-format', 'dicom-seg');
+  await page.click('#export-start');
+  await exportState('queued');
+  // A reload while the send runs (the second SEG still at the gate): the card finds the project's send and
+  // its export and shows them as before, count, Cancel send and the export's state included; the rest of
+  // the test goes on on this page.
   await page.reload();
   await page.waitForFunction(() => document.body.dataset.pageState === 'ready', undefined, { timeout: 60_000 });
   assert.equal(await stateText(/1 SEG sent/), 'PACS send of round 1: running 33 % — 1 SEG sent');
   assert.ok(Math.abs((await bar()) - 1 / 3) < 1e-6, `the bar at a third after the reload: ${await bar()}`);
   assert.ok(await page.isVisible('#pacs-cancel'), 'Cancel send shows after the reload');
   assert.ok(await page.isDisabled('#send-round-pacs'), 'no second send after the reload either');
+  await exportState('queued');
+  assert.equal(await page.textContent('#export-state'), 'round 1, dicom-seg: queued 0 %', 'the export found after the reload');
+  assert.equal(await page.inputValue('#export-format'), 'dicom-seg', "the format picker says the job's format");
+  assert.ok(await page.isDisabled('#export-start'), 'no second export while it waits');
+  assert.ok(await page.isHidden('#export-download'));
   await shot(page, 'projseg-6b-pacs-send-after-reload');
 
   await page.click('#pacs-cancel');
@@ -365,6 +379,21 @@ test("the Export card follows a round send to the PACS and Cancel send stops it 
   );
   await shot(page, 'projseg-7-pacs-send-cancelled');
   assert.equal(gate!.arrived, stows + 2, 'nothing was sent after the cancel');
+  // The export picked up after the reload runs once the send has stopped; the card follows it to done and offers the zip.
+  await exportState('done');
+  assert.equal(await page.textContent('#export-state'), 'round 1, dicom-seg: done — 4 files');
+  await shot(page, 'projseg-8-export-after-reload-done');
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#export-download')]);
+  assert.equal(download.suggestedFilename(), `${P}-round1-dicom-seg.zip`);
+  const zipPath = join(tmp, 'after-reload.zip');
+  await download.saveAs(zipPath);
+  assert.deepEqual(
+    Object.keys(unzipSync(new Uint8Array(readFileSync(zipPath)))).sort(),
+    [caseName, ...added]
+      .map((n) => `${P}-round1/${n}.seg.dcm`)
+      .concat(`${P}-round1/manifest.json`)
+      .sort(),
+  );
 
   // The job's sends, as recorded on the cases and listed in its result, are what Orthanc holds: one SEG each.
   const job = (await api('GET', '/jobs')).filter((j: { kind: string }) => j.kind === 'send-to-pacs').at(-1);

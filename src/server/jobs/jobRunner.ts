@@ -23,6 +23,8 @@ import type { LoadedFrames } from '../../pipelines/videoFrames.js';
 import { isVideoFormat } from '../video/readUploadedVideo.js';
 import { segmentByObject, type ObjectCheckpoint } from './segmentByObject.js';
 import { queuedJob } from './queuedJob.js';
+import type { JobListQuery } from './jobListQuery.js';
+import type { JobPage } from '../../projects/types.js';
 import { runVideoJob, videoJobPrompts } from './videoJob.js';
 import type { PromptRequest } from '../sessions/sessionManager.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
@@ -92,7 +94,7 @@ export class JobRunner {
   }
 
   view(j: JobRow): JobView {
-    const video = (j.request as JobRequest).video === true;
+    const video = j.kind === 'segment-video';
     return {
       id: j.id,
       ...(video ? { kind: 'segment-video' as const } : {}),
@@ -116,8 +118,11 @@ export class JobRunner {
     return j;
   }
 
-  async list(p: Principal): Promise<JobView[]> {
-    return (await this.repo.listJobs(p.role === 'admin' || p.role === 'reviewer' ? undefined : p.id)).map((j) => this.view(j));
+  /** The segmentation jobs `p` may see that match `q` (GET /jobs; none when it names a project or only project kinds). */
+  async list(p: Principal, q: JobListQuery = {}, page?: JobPage): Promise<JobView[]> {
+    if (q.project !== undefined || q.kinds?.length === 0) return [];
+    const owner = p.role === 'admin' || p.role === 'reviewer' ? undefined : p.id;
+    return (await this.repo.listJobs(owner, q.statuses, { kinds: q.kinds, page })).map((j) => this.view(j));
   }
 
   async submit(p: Principal, req: JobRequest): Promise<JobView> {
@@ -141,7 +146,12 @@ export class JobRunner {
     const video = isVideoFormat(upload.format);
     if (video) videoJobPrompts(upload, req);
     else await this.prompts(upload, req);
-    const job: JobRow = { ...queuedJob(p.id, video ? { ...req, video: true } : req), uploadId: upload.id, model };
+    const job: JobRow = {
+      ...queuedJob(p.id, video ? { ...req, video: true } : req),
+      kind: video ? 'segment-video' : 'segment',
+      uploadId: upload.id,
+      model,
+    };
     await this.repo.addJob(job);
     this.enqueue(job);
     return this.view(job);

@@ -5,12 +5,14 @@ import { buildZip } from '../../io/zip.js';
 import type { VolumePrompt } from '../../predictor/prompts.js';
 import { exportRound, type ExportFormat } from '../../projects/exportRound.js';
 import { preAnnotateRound, type PromptSource } from '../../projects/preAnnotate.js';
+import type { ProjectJobFilter } from '../../projects/projectRepository.js';
 import type { ProjectService } from '../../projects/projectService.js';
 import type { Project, ProjectJob } from '../../projects/types.js';
 import type { Principal } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError } from '../httpError.js';
 import { queuedJob } from '../jobs/queuedJob.js';
+import { mergeJobLists } from '../jobs/jobListQuery.js';
 import type { BlobStore } from '../store/blobStore.js';
 import { PRIORITY, type WorkQueue } from '../workQueue.js';
 import type { PacsRoundRequest, PacsRoundResult } from './pacsRound.js';
@@ -55,6 +57,9 @@ export interface ProjectJobView {
   /** The project's name and id. */
   project: string;
   projectId: string;
+  /** The round it works on (pre-annotate: when the request named one) and an export's format, from the request. */
+  round?: number;
+  format?: string;
   owner: string;
   uploadId: string;
   model: string;
@@ -203,18 +208,27 @@ export class ProjectJobs {
     }
   }
 
-  /** The project jobs `p` may see (see find), oldest first. */
-  async list(p: Principal, canSeeProject: (projectId: string) => Promise<boolean>): Promise<ProjectJob[]> {
-    const visible = new Map<string, boolean>();
-    const out: ProjectJob[] = [];
-    for (const j of await this.svc.repo.listJobs()) {
-      if (j.owner !== p.id && p.role !== 'admin') {
-        if (!visible.has(j.projectId)) visible.set(j.projectId, await canSeeProject(j.projectId));
-        if (!visible.get(j.projectId)) continue;
-      }
-      out.push(j);
-    }
-    return out;
+  /**
+   * The project jobs `p` may see (see find) that match `filter`: oldest first, or `page` newest
+   * first. `visibleProjects` are the projects whose jobs `p` sees ('all': a server admin); the rest
+   * of `p`'s own jobs come too. Filtered in the queries: one for everything visible, or one for
+   * `p`'s own jobs and one for the visible projects' (each at most a page), merged.
+   */
+  async list(
+    p: Principal,
+    filter: Omit<ProjectJobFilter, 'owner'>,
+    visibleProjects: () => Promise<string[] | 'all'>,
+  ): Promise<ProjectJob[]> {
+    const repo = this.svc.repo;
+    const visible = p.role === 'admin' ? 'all' : await visibleProjects();
+    if (visible === 'all') return repo.listJobs(filter);
+    const wanted = filter.projectId === undefined ? visible : visible.filter((id) => [filter.projectId].flat().includes(id));
+    const [own, shared] = await Promise.all([
+      repo.listJobs({ ...filter, owner: p.id }),
+      wanted.length ? repo.listJobs({ ...filter, projectId: wanted }) : Promise.resolve([]),
+    ]);
+    const seen = new Set(own.map((j) => j.id));
+    return mergeJobLists([own, shared.filter((j) => !seen.has(j.id))], { limit: filter.page?.limit });
   }
 
   /**
@@ -239,11 +253,14 @@ export class ProjectJobs {
 
   async view(j: ProjectJob): Promise<ProjectJobView> {
     const project = (await this.svc.repo.listProjects()).find((x) => x.id === j.projectId);
+    const req = (j.request ?? {}) as { round?: unknown; format?: unknown };
     return {
       id: j.id,
       kind: j.kind,
       project: project?.name ?? '',
       projectId: j.projectId,
+      ...(typeof req.round === 'number' ? { round: req.round } : {}),
+      ...(j.kind === 'export' && typeof req.format === 'string' ? { format: req.format } : {}),
       owner: j.owner,
       uploadId: '',
       model: project ? `${project.model}@${project.modelVersion}` : '',

@@ -10,11 +10,12 @@ import { ProjectError } from '../../projects/projectErrors.js';
 import { ProjectService } from '../../projects/projectService.js';
 import { buildReport } from '../../projects/report.js';
 import { reportHtml } from '../../projects/reportHtml.js';
-import { authorLabel, type CaseRow, type LabelVersion, type MemberRole, type Project } from '../../projects/types.js';
+import { authorLabel, type CaseRow, type JobPage, type LabelVersion, type MemberRole, type Project } from '../../projects/types.js';
 import { labelMapVolume } from '../../session/labelMap.js';
 import { LOCAL_PRINCIPAL, type Principal } from '../auth.js';
 import type { ServerConfig } from '../config.js';
 import { HttpError, fromMedsamError } from '../httpError.js';
+import type { JobListQuery } from '../jobs/jobListQuery.js';
 import { decodeRle, type Rle } from '../rle.js';
 import type { SessionManager } from '../sessions/sessionManager.js';
 import type { BlobStore } from '../store/blobStore.js';
@@ -53,7 +54,8 @@ export interface ProjectDeps {
 export interface ProjectsApi {
   service: ProjectService;
   /** The project jobs `p` may see: its own, and those of the projects it is a member of (a server admin: all). */
-  listJobs(p: Principal): Promise<ProjectJobView[]>;
+  /** The project jobs `p` may see matching `q` (GET /jobs; a `project` that does not exist: 404), oldest first or `page`. */
+  listJobs(p: Principal, q?: JobListQuery, page?: JobPage): Promise<ProjectJobView[]>;
   /** Cancels a project job (its owner, an admin of its project or a server admin); undefined when `id` is not a project job `p` may see. */
   cancelJob(p: Principal, id: string): Promise<ProjectJobView | undefined>;
   /** The job's view if it is a project job `p` may see, else undefined (then it is not a project job). */
@@ -789,8 +791,23 @@ export async function registerProjectRoutes(app: FastifyInstance, deps: ProjectD
   await jobs.resume();
   return {
     service: svc,
-    async listJobs(p) {
-      return Promise.all((await jobs.list(p, canSeeProject(p))).map((j) => jobs.view(j)));
+    async listJobs(p, q = {}, page) {
+      if (q.projectKinds?.length === 0) return [];
+      let projectId: string | undefined;
+      if (q.project !== undefined) {
+        const named = (await svc.repo.projectByName(q.project)) ?? (await svc.repo.listProjects()).find((x) => x.id === q.project);
+        if (!named) throw new HttpError(404, `no project ${q.project}`, 'filter by a project id or name from GET /projects');
+        projectId = named.id;
+      }
+      const visibleProjects = async (): Promise<string[] | 'all'> => {
+        if (await isServerAdmin(p.name)) return 'all';
+        const all = await svc.repo.listProjects();
+        const see = canSeeProject(p);
+        const member = await Promise.all(all.map(async (x) => ((await see(x.id)) ? x.id : undefined)));
+        return member.filter((x): x is string => x !== undefined);
+      };
+      const filter = { projectId, statuses: q.statuses, kinds: q.projectKinds, page };
+      return Promise.all((await jobs.list(p, filter, visibleProjects)).map((j) => jobs.view(j)));
     },
     async cancelJob(p, id) {
       const j = await jobs.find(p, id, canSeeProject(p));

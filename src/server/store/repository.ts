@@ -4,6 +4,8 @@
  * async so a PostgreSQL implementation (issue #12) can sit behind the same interface.
  */
 
+import type { JobPage } from '../../projects/types.js';
+
 export type Role = 'admin' | 'annotator' | 'reviewer' | 'viewer';
 export const ROLES: readonly Role[] = ['admin', 'annotator', 'reviewer', 'viewer'];
 
@@ -72,9 +74,13 @@ export interface ObjectNameRow {
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+/** A segmentation job: of a volume (or picture), or of a video's frames (jobs/videoJob.ts). */
+export type JobKind = 'segment' | 'segment-video';
+export const JOB_KINDS: readonly JobKind[] = ['segment', 'segment-video'];
 
 export interface JobRow {
   id: string;
+  kind: JobKind;
   owner: string;
   uploadId: string;
   model: string;
@@ -117,7 +123,8 @@ export interface Repository {
 
   addJob(j: JobRow): Promise<void>;
   job(id: string): Promise<JobRow | undefined>;
-  listJobs(owner?: string, statuses?: JobStatus[]): Promise<JobRow[]>;
+  /** Jobs of `owner` (all when undefined) in these statuses and of these kinds, oldest first; with `page`, that page newest first. */
+  listJobs(owner?: string, statuses?: readonly JobStatus[], filter?: { kinds?: readonly JobKind[]; page?: JobPage }): Promise<JobRow[]>;
   /** Updates a job (only while its status is one of `whileStatus`, when given); false when no row changed. */
   updateJob(
     id: string,

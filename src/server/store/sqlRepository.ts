@@ -1,8 +1,11 @@
 import { migrate } from '../../projects/migrations.js';
 import type { SqlDb } from '../../projects/sqlDb.js';
+import { jobPage } from '../../projects/projectRepository.js';
 import { JOB_COLUMNS, SqlTable, json, num, optText, text } from '../../projects/sqlTable.js';
+import type { JobPage } from '../../projects/types.js';
 import type {
   InteractionRow,
+  JobKind,
   JobRow,
   ObjectNameRow,
   JobStatus,
@@ -45,6 +48,10 @@ export const SERVER_MIGRATIONS: readonly string[] = [
   `CREATE TABLE session_object_names (
      session_id TEXT NOT NULL REFERENCES sessions(id), obj_id INTEGER NOT NULL, name TEXT NOT NULL,
      named_at INTEGER NOT NULL, PRIMARY KEY (session_id, obj_id));`,
+  // A job's kind as a column, so GET /jobs?kind= filters in the query (video jobs were told by their request).
+  `ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'segment';
+   UPDATE jobs SET kind = 'segment-video' WHERE request LIKE '%"video":true%';
+   CREATE INDEX jobs_created ON jobs(created_at, id);`,
 ];
 
 const MIGRATION_TABLE = 'server_migrations';
@@ -122,7 +129,7 @@ const OBJECT_NAMES = new SqlTable<ObjectNameRow>('session_object_names', {
   name: text('name'),
   namedAt: num('named_at'),
 });
-const JOBS = new SqlTable<JobRow>('jobs', { ...JOB_COLUMNS, uploadId: text('upload_id'), model: text('model') });
+const JOBS = new SqlTable<JobRow>('jobs', { ...JOB_COLUMNS, kind: text('kind'), uploadId: text('upload_id'), model: text('model') });
 
 export class SqlRepository implements Repository {
   /** Migrations finished (every method waits for it, so the constructor can stay synchronous). */
@@ -215,8 +222,14 @@ export class SqlRepository implements Repository {
   async job(id: string): Promise<JobRow | undefined> {
     return JOBS.one(await this.on(), { id });
   }
-  async listJobs(owner?: string, statuses?: JobStatus[]): Promise<JobRow[]> {
-    return JOBS.select(await this.on(), { owner, status: statuses }, ['createdAt', 'id']);
+  async listJobs(
+    owner?: string,
+    statuses?: readonly JobStatus[],
+    filter: { kinds?: readonly JobKind[]; page?: JobPage } = {},
+  ): Promise<JobRow[]> {
+    // An empty list matches nothing (SqlTable drops an empty IN: it would match everything).
+    if ([statuses, filter.kinds].some((v) => v?.length === 0)) return [];
+    return JOBS.select(await this.on(), { owner, status: statuses, kind: filter.kinds }, ['createdAt', 'id'], jobPage(filter.page));
   }
   async updateJob(
     id: string,

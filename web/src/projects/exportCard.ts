@@ -3,9 +3,10 @@
  * server job followed here with its progress, then offered as a download), and Send to PACS of the
  * same round (POST /projects/{name}/send-to-pacs: one DICOM SEG per accepted DICOM case, to the
  * PACS the server was started with; also a server job, its progress shown under the button, cases
- * sent so far counted). A send under way when the card is drawn (the page reloaded, or opened in
- * another tab, while it runs) is found in the jobs list and followed the same way, Cancel send
- * included. Failures go to the page's message bar in one line.
+ * sent so far counted). A send or an export under way when the card is drawn (the page reloaded,
+ * or opened in another tab, while it runs) is found in the project's jobs (GET /jobs filtered by
+ * project and kind) and followed the same way, Cancel send included; an export just finished is
+ * offered for download. Failures go to the page's message bar in one line.
  */
 import { downloadBlob } from '../download.js';
 import { h } from './dom.js';
@@ -112,7 +113,10 @@ export function exportCard(
     if (running(previous.job)) void follow(previous);
   }
 
+  /** An export was started on this card: nothing found in the jobs list replaces it. */
+  let startedHere = false;
   start.addEventListener('click', async () => {
+    startedHere = true;
     start.disabled = true;
     download.hidden = true;
     const s = { round: Number(round.value), format: format.value };
@@ -212,10 +216,8 @@ export function exportCard(
    */
   const pickUpSend = async (): Promise<void> => {
     try {
-      const jobs = await ctx.api.jobs();
-      if (stale() || sendJob) return;
-      const j = jobs.filter((x) => x.kind === 'send-to-pacs' && x.project === project && (running(x) || stopping(x))).at(-1);
-      if (!j) return;
+      const [j] = await ctx.api.jobs({ project, kind: ['send-to-pacs'], status: ['queued', 'running', 'cancelled'], limit: 1 });
+      if (stale() || sendJob || !j || !(running(j) || stopping(j))) return;
       sendJob = j.id;
       send.disabled = true;
       showSend(undefined, j);
@@ -224,7 +226,33 @@ export function exportCard(
       ctx.fail(e, 'looking for a PACS send under way');
     }
   };
+  /**
+   * The project's latest export when the card is drawn, if it is under way (followed as if started
+   * here) or done (its download offered): after a reload, or started in another tab.
+   */
+  const pickUpExport = async (): Promise<void> => {
+    try {
+      const [j] = await ctx.api.jobs({ project, kind: ['export'], limit: 1 });
+      if (stale() || startedHere || !j || !(running(j) || j.status === 'done') || lastExport.get(project)?.job.id === j.id) return;
+      const s: ExportState = {
+        job: j,
+        round: typeof j.round === 'number' ? j.round : Number(round.value),
+        format: typeof j.format === 'string' ? j.format : format.value,
+      };
+      // The pickers say what the job shown exports (when they offer it).
+      for (const [picker, v] of [
+        [round, String(s.round)],
+        [format, s.format],
+      ] as const)
+        if ([...picker.options].some((o) => o.value === v)) picker.value = v;
+      show(s);
+      if (running(j)) await follow(s);
+    } catch (e) {
+      ctx.fail(e, 'looking for an export under way');
+    }
+  };
   void pickUpSend();
+  void pickUpExport();
 
   const card = h(
     'section',

@@ -232,9 +232,19 @@ export class ProjectApi extends Api {
     return this.json('GET', `/jobs/${encodeURIComponent(id)}`);
   }
 
-  /** The jobs this user may see (GET /jobs): segmentation jobs, and project jobs with kind, project and projectId. Oldest first. */
-  jobs(): Promise<JobView[]> {
-    return this.json('GET', '/jobs');
+  /**
+   * The jobs this user may see (GET /jobs): segmentation jobs, and project jobs with kind, project
+   * and projectId; oldest first, or the newest `limit` newest first. The filters are the server's:
+   * one project (name or id), these kinds, these statuses.
+   */
+  jobs(filter: { project?: string; kind?: string[]; status?: string[]; limit?: number } = {}): Promise<JobView[]> {
+    const q = new URLSearchParams();
+    if (filter.project !== undefined) q.set('project', filter.project);
+    if (filter.kind?.length) q.set('kind', filter.kind.join(','));
+    if (filter.status?.length) q.set('status', filter.status.join(','));
+    if (filter.limit !== undefined) q.set('limit', String(filter.limit));
+    const query = q.toString();
+    return this.json('GET', `/jobs${query ? `?${query}` : ''}`);
   }
 
   async reportHtml(project: string): Promise<Blob> {
