@@ -110,14 +110,15 @@ export interface Sam1PropagationOptions {
    * The intensity vote calls object only the grey levels the key mask showed (at least this many of its
    * pixels in the level's bin; src/predictor/sam1/seenLevels.ts): a level neither the key mask nor its
    * ring holds votes surroundings instead of object. Undefined or 0 = off (the Laplace-smoothed vote alone).
+   * followIntensity re-votes from its blended histograms without this restriction.
    */
   seenLevels?: number;
   /** An intensity-box proposal is kept only when its area is at most this factor of the previous slice's. Undefined = no cap. */
   intensityBoxMaxRatio?: number;
   /**
    * An intensity-box proposal is kept only when the decoder's own IoU estimate for it is at least this
-   * (the re-anchored box is a guess made from intensities; a decoder unsure of its answer there has
-   * found another structure: session 15). Undefined = off.
+   * (the re-anchored box is a guess made from intensities). Undefined = off. Measured in session 15 and
+   * not adopted: the estimate does not separate the rescues onto a neighbour from the good ones.
    */
   intensityBoxMinIoU?: number;
   /**
