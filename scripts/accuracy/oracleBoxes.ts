@@ -26,7 +26,7 @@ import { boxFromMask } from '../../src/predictor/prompts.js';
 import { binarise, maskArea } from '../../src/predictor/sam1/maskOps.js';
 import { selectLabel } from '../../src/metrics/segmentationMetrics.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
-import { toUint8 } from '../../src/preprocess/intensity.js';
+import { normalisedUint8 } from './normVariant.js';
 import { fusedMask, gaussianWeight, overlapWeight } from '../../src/predictor/sam1/throughPlaneFusion.js';
 
 setPlatform(nodePlatform);
@@ -80,7 +80,7 @@ for (const set of (process.env.SETS ?? Object.keys(sets).join(',')).split(',')) 
     if (!sameGrid(lab, img, 1e-3)) lab = reorientToGrid(lab, img);
     const dims = img.dims;
     const [w, h, count] = dims;
-    const image8 = toUint8(img);
+    const image8 = normalisedUint8(img);
     const dz = img.spacing[2]!;
     console.log(`# ${c.name} dims ${dims.join('x')} spacing ${img.spacing.map((x) => x.toFixed(2)).join('x')}`);
     const emb = new SliceEmbeddings(new DiskCachedEncoder(engine, '/tmp/acc/emb'), (k) => extractSlice(image8, dims, 2, k), w, h, count);

@@ -24,7 +24,7 @@ import { readVolume } from '../../src/io/readVolume.js';
 import { sameGrid } from '../../src/io/geometry.js';
 import { reorientToGrid } from '../../src/io/reorientToGrid.js';
 import { DEFAULT_NSD_TOLERANCE_MM, segmentationMetrics, selectLabel } from '../../src/metrics/segmentationMetrics.js';
-import { toUint8 } from '../../src/preprocess/intensity.js';
+import { normalisedUint8 } from './normVariant.js';
 import { extractSlice, sliceShape } from '../../src/preprocess/slices.js';
 import { Sam1Engine, type Sam1Decoded, type Sam1Embedding, type Sam1Prompt } from '../../src/engine/sam1Engine.js';
 import { resolveModel } from '../../src/models/registry.js';
@@ -136,7 +136,7 @@ const tokenSession = Object.values(variants).some((v) => v.keyMultimask)
   : undefined;
 const t0 = performance.now();
 for (const set of chosen) {
-  const { cases } = findCasesDetailed(sets[set]!);
+  const { cases } = findCasesDetailed(sets[set] ?? set); // a set name, or a manifest or folder path
   for (const c of cases) {
     // CASES=name,… runs only those cases of the sets (to split one set over processes).
     if (process.env.CASES && !process.env.CASES.split(',').includes(c.name)) continue;
@@ -150,7 +150,7 @@ for (const set of chosen) {
     const present = [...new Set(Array.from(refVol!.data, Number))].filter((v) => v !== 0).sort((a, b) => a - b);
     const labels = c.labels ?? present;
     const multi = labels.length > 1 || labels[0] !== 1 || c.labels !== undefined;
-    const image8 = toUint8(image);
+    const image8 = normalisedUint8(image);
     const sh = sliceShape(image.dims, 2);
     const emb = new SliceEmbeddings(
       new DiskCachedEncoder(engine, cacheDir),

@@ -16,6 +16,7 @@ import { OUTWARD_MIN_RATIO, outwardTrimRatio } from './sam1/negativeClickTrimOut
 import { cropAround, sameRect, touchesCropEdge, wholeSlice, ZoomedSlices, type CropRect } from './sam1/zoomedSlices.js';
 import { refineDecoded, refiningDecoder } from './sam1/refiningDecoder.js';
 import { followModel } from './sam1/followingIntensity.js';
+import { seenLevelsOnly } from './sam1/seenLevels.js';
 import { fusedMask, gaussianWeight, overlapWeight } from './sam1/throughPlaneFusion.js';
 
 /** Anything that decodes a prompt on an embedded slice (Sam1Engine does). */
@@ -99,11 +100,27 @@ export interface Sam1PropagationOptions {
    * prompted with the box of this slice's object-like pixels that touch the previous mask (the
    * intensity model's extent) instead of the previous mask's box. 'propose': it competes with the
    * inset proposals on every slice; 'rescue': it is tried only when every inset proposal is mostly
-   * background (or empty), and kept only when it is not. Undefined = off. Needs the intensity model.
+   * background (or empty), and kept only when it is not. Undefined or 'off' = off. Needs the intensity model.
+   * With seenLevels 1 and intensityBoxMaxRatio 1 (session 15, opt-in): MR glioma 0.626 → 0.767, CT lesion
+   * 000002 0.725 → 0.754, aorta 0.517 → 0.600, but two held-back organs run past their ends
+   * (docs/propagation-experiments.md, "Issue 13, session 15").
    */
-  intensityBox?: 'propose' | 'rescue';
+  intensityBox?: 'propose' | 'rescue' | 'off';
+  /**
+   * The intensity vote calls object only the grey levels the key mask showed (at least this many of its
+   * pixels in the level's bin; src/predictor/sam1/seenLevels.ts): a level neither the key mask nor its
+   * ring holds votes surroundings instead of object. Undefined or 0 = off (the Laplace-smoothed vote alone).
+   * followIntensity re-votes from its blended histograms without this restriction.
+   */
+  seenLevels?: number;
   /** An intensity-box proposal is kept only when its area is at most this factor of the previous slice's. Undefined = no cap. */
   intensityBoxMaxRatio?: number;
+  /**
+   * An intensity-box proposal is kept only when the decoder's own IoU estimate for it is at least this
+   * (the re-anchored box is a guess made from intensities). Undefined = off. Measured in session 15 and
+   * not adopted: the estimate does not separate the rescues onto a neighbour from the good ones.
+   */
+  intensityBoxMinIoU?: number;
   /**
    * An intensity-box proposal is kept only when at least this fraction of it lies inside the previous
    * slice's mask (an object's next cross-section towards its end lies within the last one). Undefined = off.
@@ -675,10 +692,9 @@ export async function propagateObject(
   const mainArea = decoded[main]!.area;
   // A one-slice stack (an interactive click: the key mask alone) has no neighbour to carry to, so
   // the model would decide nothing; building it costs more than the click's JS work otherwise.
-  const model =
-    mainArea && count > 1
-      ? buildIntensityModel(smooth3x3(slices.pixels(keys[main]!.slice), w, h), decoded[main]!.keyMask, w, h)
-      : undefined;
+  const keySmoothed = mainArea && count > 1 ? smooth3x3(slices.pixels(keys[main]!.slice), w, h) : undefined;
+  const built = keySmoothed ? buildIntensityModel(keySmoothed, decoded[main]!.keyMask, w, h) : undefined;
+  const model = built && o.seenLevels ? seenLevelsOnly(built, keySmoothed!, decoded[main]!.keyMask, o.seenLevels) : built;
   // The intensity vote is only trusted when it separates the key object from its own
   // surroundings clearly better than chance (halfway between chance, 0.5, and perfect, 1).
   const useModel = o.intensityModel && !!model && model.separability >= o.minSeparability;
@@ -1074,6 +1090,7 @@ async function propagateStep(
       if (
         area &&
         (o.intensityBoxMaxRatio === undefined || area <= o.intensityBoxMaxRatio * prevArea) &&
+        (o.intensityBoxMinIoU === undefined || d.iou >= o.intensityBoxMinIoU) &&
         (o.intensityBoxMinInside === undefined || intersectionCount(mask, prev) >= o.intensityBoxMinInside * area)
       ) {
         const cand = { ...scored(mask, d), reanchored: true, prompt };

@@ -313,6 +313,9 @@ test('intensityBox rescue: on a thick step where the decoder spills over the shr
   const rescued = await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1 });
   assert.deepEqual(sorted(rescued), [0, 1, 2, 3]); // and no further: slice 4 has nothing object-like
   for (const k of [2, 3]) assert.ok(maskDice(rescued.masks.get(k)!, disc(5, 36)) > 0.6, `slice ${k}`);
+  // The decoder's IoU estimate (0.9 here) below the demanded one refuses the rescue (intensityBoxMinIoU).
+  assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1, intensityBoxMinIoU: 0.95 })), [0, 1]);
+  assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1, intensityBoxMinIoU: 0.85 })), [0, 1, 2, 3]);
   // The cap: a rescued mask may not be larger than the previous slice's.
   assert.deepEqual(sorted(await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 0.1 })), [0, 1]);
   // The cycle check on re-anchored steps: carried back to slice 1, the rescued mask gives only part of
