@@ -377,7 +377,8 @@ export interface Sam1PropagationOptions {
    * what the click removed and looks in grey level more like what the click kept than what it removed.
    * The carry from the slice stays seeded with the cut mask. Measured (BENCHMARKS.md, "Simulated clicks
    * (session 15 …)"): ct-lesion after 2 / 3 / 5 clicks 0.8825 / 0.8925 / 0.9062 → 0.8842 / 0.8951 / 0.9089
-   * (lesion 000002 0.8296 → 0.8374 after 3), organs-tune +0.0001 on one label, mr identical.
+   * (lesion 000002 0.8296 → 0.8374 after 3), organs-tune +0.0001 on one label, held back +0.0003 after 3, mr
+   * and Kvasir identical. The default since session 15; false turns it off.
    */
   negativeClickShift?: boolean;
   /**
@@ -475,6 +476,7 @@ const DEFAULTS = {
   zoomClickKind: 'all' as 'all' | 'positive',
   negativeClickTrim: 'area' as 'off' | 'gated' | 'always' | 'area',
   negativeClickTrimOutward: 'once' as boolean | 'once',
+  negativeClickShift: true,
 } satisfies Sam1PropagationOptions;
 /** The options with every default filled in (the rest stay optional: undefined = off). */
 type Resolved = Omit<Sam1PropagationOptions, keyof typeof DEFAULTS> & { [K in keyof typeof DEFAULTS]-?: (typeof DEFAULTS)[K] };

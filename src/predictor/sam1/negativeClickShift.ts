@@ -3,9 +3,9 @@ import { regionHistogram, voteFromHistograms } from './intensityModel.js';
 import { labelComponents2d, maskArea } from './maskOps.js';
 
 /**
- * A negative click read as "the mask is shifted" as well as "this part is not the object" (opt-in
- * `negativeClickShift`, issue 13, session 15). The anchored negative click (negativeClick.ts) only
- * removes: on CT lesion 000002 after 3 clicks slices 7 and 8 were 638 / 452 px for 637 / 469 (the
+ * A negative click read as "the mask is shifted" as well as "this part is not the object"
+ * (`negativeClickShift`, issue 13, session 15; the default, measured in BENCHMARKS.md, "Simulated
+ * clicks (session 15 …)"). The anchored negative click (negativeClick.ts) only removes: on CT lesion 000002 after 3 clicks slices 7 and 8 were 638 / 452 px for 637 / 469 (the
  * right size) at slice DSC 0.84 / 0.78, 2–8 px off, and the decoder's answer outside the corrected
  * mask covered 11–20 px of the ≈ 90 px missed per slice: the box the click's key gets is the
  * over-reaching mask's, so the decoder is held to the side that was cut and never shown the other.
@@ -18,7 +18,10 @@ import { labelComponents2d, maskArea } from './maskOps.js';
  * the object; over that, nothing is added), and only where the added part looks like what the click
  * kept: mostly closer in grey level to the kept mask than to the part the click removed (looksKept).
  * A click that kept less than half of its slice (OUTWARD_MIN_RATIO, negativeClickTrimOutward.ts) moves
- * nothing: its slice was mostly wrong, a leak rather than a shift.
+ * nothing: its slice was mostly wrong, a leak rather than a shift (000002's first click kept 41 % of
+ * 773 px, reference 233: the moved answer took it to 545 px). Only the slice shows the moved outline;
+ * the carry from it is seeded with the cut mask (the propagator), as a larger seed ran the carry a
+ * slice past 000002's end. After 3 clicks: ct-lesion 0.8925 → 0.8951 (000002 0.8296 → 0.8374).
  */
 
 /** The box of `prior` translated by the cut's one-sidedness (see above); undefined when the cut did not move an edge one-sidedly. */
