@@ -77,6 +77,15 @@ export function intensityHistograms(
   return { fg, bg, ring };
 }
 
+/** Normalised grey-level histogram (BINS bins, Laplace-smoothed as above) of a smoothed slice inside `mask`. */
+export function regionHistogram(smoothed: Uint8Array, mask: ArrayLike<number>): Float64Array {
+  const hist = new Float64Array(BINS).fill(1);
+  for (let i = 0; i < mask.length; i++) if (mask[i]) hist[smoothed[i]! >> BIN_SHIFT]!++;
+  const s = hist.reduce((a, b) => a + b);
+  for (let b = 0; b < BINS; b++) hist[b]! /= s;
+  return hist;
+}
+
 /** Per grey level: 1 where the object's histogram beats the surroundings'. */
 export function voteFromHistograms(fg: Float64Array, bg: Float64Array): Uint8Array {
   const objectLike = new Uint8Array(256);
