@@ -148,6 +148,36 @@ test('attention P·V in int8 (pv-exp): exp(s − row max) as uint8, [X | 1] int8
   }
 });
 
+test("batched P·V in int8 (the encoder's global blocks): FusedMatMul(P, V [M, heads, C], transBatchB) with per-head column scales", async () => {
+  const [H, Lq, M, d, C] = [2, 48, 1024, 16, 16];
+  const g = new GraphBuilder('pvb', { opset: 17 });
+  const q = g.reshape(g.input('q', 'float', [Lq, H * d]), [Lq, H, d]);
+  const k = g.reshape(g.input('k', 'float', [M, H * d]), [M, H, d]);
+  const v = g.reshape(g.input('v', 'float', [M, H * C]), [M, H, C]);
+  const s = g.op('FusedMatMul', [q, k], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 0.25 } }, 1, 'com.microsoft')[0]!;
+  const y = g.op('FusedMatMul', [g.softmax(s, -1), v], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
+  g.output(y, 'y', 'float', [H, Lq, C]);
+  const fp = g.toBytes();
+  const m = decodeOnnx(fp);
+  assert.equal(quantizeAttentionValues(m), 1);
+  const ops = m.graph!.node.map((nd) => nd.opType);
+  assert.ok(!ops.includes('Softmax') && ops.includes('MatMulIntegerToFloat'), ops.join(','));
+  // head 1's values 30x head 0's: one scale for both would leave head 0 a few int8 steps
+  const vd = seededRandom(M * H * C, 53);
+  for (let t = 0; t < M; t++) for (let c = 0; c < C; c++) vd[t * H * C + C + c] = vd[t * H * C + C + c]! * 30;
+  const feeds = {
+    q: { data: seededRandom(Lq * H * d, 51), dims: [Lq, H * d] },
+    k: { data: seededRandom(M * H * d, 52), dims: [M, H * d] },
+    v: { data: vd, dims: [M, H * C] },
+  };
+  const a = (await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const b = (await (await OrtSession.create(encodeOnnx(m), { threads: 1 })).runFloat32(feeds)).y!.data;
+  for (let h = 0; h < H; h++) {
+    const err = relRms(b.subarray(h * Lq * C, (h + 1) * Lq * C), a.subarray(h * Lq * C, (h + 1) * Lq * C));
+    assert.ok(err > 1e-6 && err < 0.02, `head ${h}: int8 P·V relative RMS error ${err}`);
+  }
+});
+
 test('per-head weights [heads, k, n] get per-head column scales', async () => {
   const [H, M, K, N] = [4, 300, 64, 32];
   const w = seededRandom(H * K * N, 1);
