@@ -334,20 +334,28 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
     const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
     assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);
   }
-  // the image embedding's producers stay fp32: the last trunk block (micro512: blocks.11), the neck, conv_s0/s1
+  // the image embedding's producers stay fp32: the last trunk block (micro512: blocks.11) but its fc2, the neck, conv_s0/s1
   const enc = decodeOnnx(model.graphs.imageEncoder).graph!.node;
   const tail = /^(trunk\/blocks\.11|neck|conv_s[01])\//;
   assert.ok(
     enc.some((nd) => nd.opType === 'MatMul' && /^neck\//.test(nd.name ?? '')),
     'the neck keeps fp32 MatMuls',
   );
-  assert.ok(!enc.some((nd) => nd.opType === 'DynamicQuantizeMatMul' && tail.test(nd.name ?? '')), 'no int8 GEMM in the fp32 tail');
+  assert.deepEqual(
+    enc
+      .filter((nd) => nd.opType === 'DynamicQuantizeMatMul' && tail.test(nd.name ?? ''))
+      .map((nd) => /\.blocks\.11\.mlp\.layers\.1\.weight/.test(nd.input[1] ?? '')),
+    [true],
+    "the fp32 tail's only int8 GEMM is the last block's fc2",
+  );
   assert.ok(enc.some((nd) => nd.opType === 'DynamicQuantizeMatMul' && /^trunk\/blocks\.10\//.test(nd.name ?? '')));
-  // the trunk's global blocks' scores (micro512: blocks 5, 7, 9; 1024 keys) are int8 products, one
-  // per-key QuantizeLinear each; the windowed blocks' stay fp32 FusedMatMuls
+  // the trunk's global blocks' scores and P·V (micro512: blocks 5, 7, 9; 1024 keys) are int8 products:
+  // per block a per-key QuantizeLinear (K), one for V and one for exp(s − max), and one
+  // MatMulIntegerToFloat (P·V); the windowed blocks' stay fp32 FusedMatMuls
   const globals = configs.imageEncoder.trunk.globalAttBlocks.filter((b) => b !== 11);
   assert.ok(globals.length > 0, 'micro512 has global-attention blocks');
-  assert.equal(enc.filter((nd) => nd.opType === 'QuantizeLinear').length, globals.length);
+  assert.equal(enc.filter((nd) => nd.opType === 'QuantizeLinear').length, 3 * globals.length);
+  assert.equal(enc.filter((nd) => nd.opType === 'MatMulIntegerToFloat').length, globals.length);
   assert.ok(
     enc.some((nd) => nd.opType === 'FusedMatMul' && /^trunk\/blocks\.0\//.test(nd.name ?? '')),
     'windowed scores stay fp32',
