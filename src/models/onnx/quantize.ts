@@ -597,10 +597,10 @@ export function quantizeAttentionValues(
       const xs = mk('Mul', [x, mk('Reciprocal', [sx3])]);
       const xqf = mk('QuantizeLinear', [xs, constF(1), constT(DT.int8, [], Uint8Array.of(0))]);
       const xq = mk('Transpose', [xqf], [{ name: 'perm', type: 7, ints: [1, 0, 2] }]);
-      const batch = (tail: number[]) =>
-        mk('Concat', [mk('Shape', [xq], [int('end', tail.length === 1 ? 2 : 1)]), constI(tail)], [int('axis', 0)]);
-      const ones = mk('Expand', [constT(DT.int8, [1, 1, 1], Uint8Array.of(1)), batch([1])]);
-      const sOnes = mk('Expand', [constT(DT.float, [1, 1, 1], bytes(Float32Array.of(1))), batch([1, 1])]);
+      // [b, M, 1] for the column of ones, [b, 1, 1] for its scale: xq's leading dims + a constant tail
+      const shape = (end: number, tail: number[]) => mk('Concat', [mk('Shape', [xq], [int('end', end)]), constI(tail)], [int('axis', 0)]);
+      const ones = mk('Expand', [constT(DT.int8, [1, 1, 1], Uint8Array.of(1)), shape(2, [1])]);
+      const sOnes = mk('Expand', [constT(DT.float, [1, 1, 1], bytes(Float32Array.of(1))), shape(1, [1, 1])]);
       qx = {
         xq: mk('Concat', [xq, ones], [int('axis', 2)]),
         sx: mk('Concat', [mk('Transpose', [sx3], [{ name: 'perm', type: 7, ints: [1, 0, 2] }]), sOnes], [int('axis', 2)]),
