@@ -70,10 +70,18 @@ async function main(): Promise<void> {
     // the encoder's attention scores q·kᵀ in int8 too: every block's, or the global blocks' only
     escores: ["fp32-tail-1 + every block's scores q·kᵀ int8", { skip: tailSkip, attentionScores: (n) => !tail(n.name ?? '') }],
     gscores: ["fp32-tail-1 + global blocks' scores q·kᵀ int8 (global-scores-1)", { skip: tailSkip, attentionScores: globalBlock }],
+    gpv: [
+      "gscores + global blocks' P·V int8 (exp(s − max), quantizeAttentionValues)",
+      { skip: tailSkip, attentionScores: globalBlock, attentionValues: globalBlock },
+    ],
     // parts of the last block back in int8 (by weight name), the rest of the tail fp32
     gkv: [
       "gscores + last block's k, v int8",
       { skip: (n) => tailW(n, ['attn.qkv.weight.k', 'attn.qkv.weight.v']), attentionScores: globalBlock },
+    ],
+    gpvf2: [
+      "gpv + last block's fc2 int8",
+      { skip: (n) => tailW(n, ['mlp.layers.1']), attentionScores: globalBlock, attentionValues: globalBlock },
     ],
     gqkvp: ["gscores + last block's qkv, proj int8", { skip: (n) => tailW(n, ['attn.qkv', 'attn.proj']), attentionScores: globalBlock }],
     gqkvpf1: [
@@ -200,7 +208,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `  ${name.padEnd(48)} wall ${median(wall[i]!).toFixed(0).padStart(6)} ms (${(median(wall[0]!) / median(wall[i]!)).toFixed(2)}× fp32)` +
-        `  CPU ${median(cpu[i]!).toFixed(0).padStart(6)} ms (${(median(cpu[0]!) / median(cpu[i]!)).toFixed(2)}× fp32)  output rel. RMS error ${Math.sqrt(e / n).toExponential(2)}`,
+        `  CPU ${median(cpu[i]!).toFixed(0).padStart(6)} ms (${(median(cpu[0]!) / median(cpu[i]!)).toFixed(2)}× fp32${i > 1 ? `; median of per-run ratios to the first variant ${median(cpu[i]!.map((c, r) => c / cpu[1]![r]!)).toFixed(3)}` : ''})  output rel. RMS error ${Math.sqrt(e / n).toExponential(2)}`,
     );
   }
   for (const s of sessions) await s.release();
@@ -285,17 +293,17 @@ const bytes = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byt
 const ROW_SCALED_WEIGHTS: Record<'rowscale' | 'dqmm', ValueProductStep> = {
   rowscale: {
     readsSoftmax: true,
-    build(k, rows, qx) {
+    build(k, rows, qx, axis) {
       const u8zero = k.constT(DT.uint8, [], Uint8Array.of(0));
-      const scale = k.mk('Div', [k.constF(255), k.mk('Max', [k.reduceMax(rows, 1, 1), k.constF(1e-30)])]);
+      const scale = k.mk('Div', [k.constF(255), k.mk('Max', [k.reduceMax(rows, axis, 1), k.constF(1e-30)])]);
       const pq = k.mk('QuantizeLinear', [k.mk('Mul', [rows, scale]), k.constF(1), u8zero]);
       return k.mk('MatMulIntegerToFloat', [pq, qx.xq, k.constF(1), qx.sx, u8zero], [], 'com.microsoft');
     },
   },
   dqmm: {
     readsSoftmax: true,
-    build(k, rows, qx) {
-      const pq = k.mk('Mul', [rows, k.mk('Div', [k.constF(255), k.mk('Max', [k.reduceMax(rows, 1, 1), k.constF(1e-30)])])]);
+    build(k, rows, qx, axis) {
+      const pq = k.mk('Mul', [rows, k.mk('Div', [k.constF(255), k.mk('Max', [k.reduceMax(rows, axis, 1), k.constF(1e-30)])])]);
       return k.mk('DynamicQuantizeMatMul', [pq, qx.xq, qx.sx], [], 'com.microsoft');
     },
   },

@@ -148,6 +148,36 @@ test('attention P·V in int8 (pv-exp): exp(s − row max) as uint8, [X | 1] int8
   }
 });
 
+test("batched P·V in int8 (the encoder's global blocks): FusedMatMul(P, V [M, heads, C], transBatchB) with per-head column scales", async () => {
+  const [H, Lq, M, d, C] = [2, 48, 1024, 16, 16];
+  const g = new GraphBuilder('pvb', { opset: 17 });
+  const q = g.reshape(g.input('q', 'float', [Lq, H * d]), [Lq, H, d]);
+  const k = g.reshape(g.input('k', 'float', [M, H * d]), [M, H, d]);
+  const v = g.reshape(g.input('v', 'float', [M, H * C]), [M, H, C]);
+  const s = g.op('FusedMatMul', [q, k], { transB: 1, transBatchA: 1, transBatchB: 1, alpha: { float: 0.25 } }, 1, 'com.microsoft')[0]!;
+  const y = g.op('FusedMatMul', [g.softmax(s, -1), v], { transBatchB: 1 }, 1, 'com.microsoft')[0]!;
+  g.output(y, 'y', 'float', [H, Lq, C]);
+  const fp = g.toBytes();
+  const m = decodeOnnx(fp);
+  assert.equal(quantizeAttentionValues(m), 1);
+  const ops = m.graph!.node.map((nd) => nd.opType);
+  assert.ok(!ops.includes('Softmax') && ops.includes('MatMulIntegerToFloat'), ops.join(','));
+  // head 1's values 30x head 0's: one scale for both would leave head 0 a few int8 steps
+  const vd = seededRandom(M * H * C, 53);
+  for (let t = 0; t < M; t++) for (let c = 0; c < C; c++) vd[t * H * C + C + c] = vd[t * H * C + C + c]! * 30;
+  const feeds = {
+    q: { data: seededRandom(Lq * H * d, 51), dims: [Lq, H * d] },
+    k: { data: seededRandom(M * H * d, 52), dims: [M, H * d] },
+    v: { data: vd, dims: [M, H * C] },
+  };
+  const a = (await (await OrtSession.create(fp, { threads: 1 })).runFloat32(feeds)).y!.data;
+  const b = (await (await OrtSession.create(encodeOnnx(m), { threads: 1 })).runFloat32(feeds)).y!.data;
+  for (let h = 0; h < H; h++) {
+    const err = relRms(b.subarray(h * Lq * C, (h + 1) * Lq * C), a.subarray(h * Lq * C, (h + 1) * Lq * C));
+    assert.ok(err > 1e-6 && err < 0.02, `head ${h}: int8 P·V relative RMS error ${err}`);
+  }
+});
+
 test('per-head weights [heads, k, n] get per-head column scales', async () => {
   const [H, M, K, N] = [4, 300, 64, 32];
   const w = seededRandom(H * K * N, 1);
@@ -304,20 +334,28 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
     const ops = decodeOnnx(model.graphs[g]).graph!.node.filter((nd) => nd.opType === 'DynamicQuantizeMatMul').length;
     assert.ok(ops >= 20, `${g}: ${ops} int8 GEMMs`);
   }
-  // the image embedding's producers stay fp32: the last trunk block (micro512: blocks.11), the neck, conv_s0/s1
+  // the image embedding's producers stay fp32: the last trunk block (micro512: blocks.11) but its fc2, the neck, conv_s0/s1
   const enc = decodeOnnx(model.graphs.imageEncoder).graph!.node;
   const tail = /^(trunk\/blocks\.11|neck|conv_s[01])\//;
   assert.ok(
     enc.some((nd) => nd.opType === 'MatMul' && /^neck\//.test(nd.name ?? '')),
     'the neck keeps fp32 MatMuls',
   );
-  assert.ok(!enc.some((nd) => nd.opType === 'DynamicQuantizeMatMul' && tail.test(nd.name ?? '')), 'no int8 GEMM in the fp32 tail');
+  assert.deepEqual(
+    enc
+      .filter((nd) => nd.opType === 'DynamicQuantizeMatMul' && tail.test(nd.name ?? ''))
+      .map((nd) => /\.blocks\.11\.mlp\.layers\.1\.weight/.test(nd.input[1] ?? '')),
+    [true],
+    "the fp32 tail's only int8 GEMM is the last block's fc2",
+  );
   assert.ok(enc.some((nd) => nd.opType === 'DynamicQuantizeMatMul' && /^trunk\/blocks\.10\//.test(nd.name ?? '')));
-  // the trunk's global blocks' scores (micro512: blocks 5, 7, 9; 1024 keys) are int8 products, one
-  // per-key QuantizeLinear each; the windowed blocks' stay fp32 FusedMatMuls
+  // the trunk's global blocks' scores and P·V (micro512: blocks 5, 7, 9; 1024 keys) are int8 products:
+  // per block a per-key QuantizeLinear (K), one for V and one for exp(s − max), and one
+  // MatMulIntegerToFloat (P·V); the windowed blocks' stay fp32 FusedMatMuls
   const globals = configs.imageEncoder.trunk.globalAttBlocks.filter((b) => b !== 11);
   assert.ok(globals.length > 0, 'micro512 has global-attention blocks');
-  assert.equal(enc.filter((nd) => nd.opType === 'QuantizeLinear').length, globals.length);
+  assert.equal(enc.filter((nd) => nd.opType === 'QuantizeLinear').length, 3 * globals.length);
+  assert.equal(enc.filter((nd) => nd.opType === 'MatMulIntegerToFloat').length, globals.length);
   assert.ok(
     enc.some((nd) => nd.opType === 'FusedMatMul' && /^trunk\/blocks\.0\//.test(nd.name ?? '')),
     'windowed scores stay fp32',

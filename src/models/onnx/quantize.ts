@@ -395,8 +395,8 @@ export function geluAfterInt8(model: ProtoModel, kind: 'exact' | 'quick' | 'tanh
 /**
  * Rank of each tensor where the graph fixes it: initializers, graph inputs, Reshape to a constant
  * shape, Transpose, Unsqueeze by constant axes, Gemm, ops that keep their first input's rank
- * (normalisations, activations, Cast) and standard broadcasting element-wise ops / MatMul (the
- * larger rank). Undefined elsewhere.
+ * (normalisations, activations, Cast) and standard broadcasting element-wise ops / MatMul /
+ * FusedMatMul (the larger rank). Undefined elsewhere.
  */
 export function tensorRanks(g: NonNullable<ProtoModel['graph']>): (t: string) => number | undefined {
   const inits = new Map(g.initializer.map((x) => [x.name ?? '', x]));
@@ -433,7 +433,10 @@ export function tensorRanks(g: NonNullable<ProtoModel['graph']>): (t: string) =>
       r = s?.dims.length === 1 ? toNumber(s.dims[0]) : undefined;
     } else if (p && first && keep.has(p.opType ?? '')) r = rank(p.input[0]!);
     else if (p && first && p.opType === 'Gemm') r = 2;
-    else if (p?.opType === 'Transpose') r = attrOf(p, 'perm')?.ints?.length || undefined;
+    else if (p && first && p.opType === 'FusedMatMul' && p.domain === 'com.microsoft') {
+      const rs = p.input.map(rank);
+      r = rs.every((x) => x !== undefined) ? Math.max(...(rs as number[])) : undefined;
+    } else if (p?.opType === 'Transpose') r = attrOf(p, 'perm')?.ints?.length || undefined;
     else if (p?.opType === 'Unsqueeze') {
       const axes = inits.get(p.input[1] ?? '');
       const r0 = rank(p.input[0]!);
@@ -487,14 +490,15 @@ export interface SubgraphKit {
 export interface ValueProductStep {
   /** Whether it reads the softmax's output (the softmax stays) or the scores (the softmax goes). */
   readsSoftmax: boolean;
-  build(k: SubgraphKit, rows: string, qx: { xq: string; sx: string }): string;
+  /** `axis`: the rows' last axis (1 for flattened 2-D rows, 2 for batched [b, L, M] weights). */
+  build(k: SubgraphKit, rows: string, qx: { xq: string; sx: string }, axis: number): string;
 }
 
 /** The adopted step: E = exp(s − row max) quantised with the static scale 1/255 (see quantizeAttentionValues). */
 export const EXP_WEIGHTS: ValueProductStep = {
   readsSoftmax: false,
-  build(k, rows, qx) {
-    const e = k.mk('Exp', [k.mk('Sub', [rows, k.reduceMax(rows, 1, 1)])]);
+  build(k, rows, qx, axis) {
+    const e = k.mk('Exp', [k.mk('Sub', [rows, k.reduceMax(rows, axis, 1)])]);
     const u8zero = k.constT(DT.uint8, [], Uint8Array.of(0));
     const eq = k.mk('QuantizeLinear', [e, k.constF(1 / 255), u8zero]);
     return k.mk('MatMulIntegerToFloat', [eq, qx.xq, k.constF(1), qx.sx, u8zero], [], 'com.microsoft');
@@ -503,8 +507,11 @@ export const EXP_WEIGHTS: ValueProductStep = {
 
 /**
  * Attention's probability × value products P·X in int8, for P = Softmax(s) over the last axis
- * (the softmax reading nothing else than s) and X a 2-D [M, C] activation (memory attention's
- * 64-wide memory values, or its self-attention input; ropeAttention.ts valuesThroughOutProj).
+ * (the softmax reading nothing else than s) and X a 2-D [M, C] activation (`MatMul(P, X)`: memory
+ * attention's 64-wide memory values, or its self-attention input; ropeAttention.ts
+ * valuesThroughOutProj), or per head: `FusedMatMul(P [b, L, M], X [M, b, C], transBatchB)` (Hiera's
+ * global blocks, hieraBlock.ts tiledAttention), where X gets one scale per head and column (the
+ * [b, 1, C + 1] scales MatMulIntegerToFloat takes for a batched B) and moves to [b, M, C] in int8.
  * With the default step (EXP_WEIGHTS) the softmax is not run: E = exp(s − row max) has every row's
  * max exactly 1, so one static scale 1/255 quantises every row to uint8 at full resolution (one
  * per-tensor scale on the softmax's own output would zero the small probabilities of rows over 7200
@@ -559,19 +566,49 @@ export function quantizeAttentionValues(
   const quantX = new Map<string, { xq: string; sx: string }>(); // [Xq | 1] and its column scales, once per X
   let count = 0;
   for (const node of g.node) {
-    if (node.opType !== 'MatMul' || (node.domain ?? '') !== '' || node.input.length !== 2 || (only && !only(node))) continue;
+    // MatMul(P, X [M, C]), or FusedMatMul(P [b, L, M], X [M, b, C], transBatchB) (Hiera's global blocks)
+    const fused =
+      node.opType === 'FusedMatMul' &&
+      node.domain === 'com.microsoft' &&
+      intAttr(node, 'transBatchB') === 1 &&
+      !intAttr(node, 'transA') &&
+      !intAttr(node, 'transB') &&
+      !intAttr(node, 'transBatchA') &&
+      (attrOf(node, 'alpha')?.f ?? 1) === 1;
+    const plain = node.opType === 'MatMul' && (node.domain ?? '') === '';
+    if (!(plain || fused) || node.input.length !== 2 || (only && !only(node))) continue;
     const [p, x] = node.input as [string, string];
     const sm = producer.get(p);
     if (sm?.opType !== 'Softmax' || (sm.domain ?? '') !== '' || inits.has(x) || graphOutputs.has(p)) continue;
     const s = sm.input[0]!;
     if (consumers.get(p)?.length !== 1 || consumers.get(s)?.length !== 1 || graphOutputs.has(s)) continue;
     const rp = rank(s);
+    const rx = rank(x);
     const axis = sm.attribute.find((a) => a.name === 'axis');
     const lastAxis = axis ? toNumber(axis.i) === -1 || toNumber(axis.i) === (rp ?? 0) - 1 : opset >= 13;
-    if (!rp || rp < 2 || rank(x) !== 2 || !lastAxis) continue;
+    if (!rp || rp < 2 || rx !== (fused ? 3 : 2) || (fused && rp !== 3) || !lastAxis) continue;
     seq = [];
     let qx = quantX.get(x);
+    if (!qx && fused) {
+      // batched X [M, b, C]: one scale per head and column (the [b, 1, C + 1] scales a batched B
+      // takes anyway), the int8 X moved to [b, M, C] with its column of ones
+      const sx3 = mk('Max', [mk('Mul', [k.reduceMax(mk('Abs', [x]), 0, 1), constF(1 / 127)]), constF(1e-30)]);
+      // X / scale, then one per-tensor QuantizeLinear (ORT's per-axis one is a scalar loop, 20× slower here)
+      const xs = mk('Mul', [x, mk('Reciprocal', [sx3])]);
+      const xqf = mk('QuantizeLinear', [xs, constF(1), constT(DT.int8, [], Uint8Array.of(0))]);
+      const xq = mk('Transpose', [xqf], [{ name: 'perm', type: 7, ints: [1, 0, 2] }]);
+      // [b, M, 1] for the column of ones, [b, 1, 1] for its scale: xq's leading dims + a constant tail
+      const shape = (end: number, tail: number[]) => mk('Concat', [mk('Shape', [xq], [int('end', end)]), constI(tail)], [int('axis', 0)]);
+      const ones = mk('Expand', [constT(DT.int8, [1, 1, 1], Uint8Array.of(1)), shape(2, [1])]);
+      const sOnes = mk('Expand', [constT(DT.float, [1, 1, 1], bytes(Float32Array.of(1))), shape(1, [1, 1])]);
+      qx = {
+        xq: mk('Concat', [xq, ones], [int('axis', 2)]),
+        sx: mk('Concat', [mk('Transpose', [sx3], [{ name: 'perm', type: 7, ints: [1, 0, 2] }]), sOnes], [int('axis', 2)]),
+      };
+      quantX.set(x, qx);
+    }
     if (!qx) {
+      // X [M, C] shared by every row: one per-tensor scale
       const amax = mk('ReduceMax', [mk('Abs', [x])], [int('keepdims', 0)]);
       const sx = mk('Max', [mk('Mul', [amax, constF(1 / 127)]), constF(1e-30)]);
       const xq = mk('QuantizeLinear', [x, sx, constT(DT.int8, [], Uint8Array.of(0))]);
@@ -583,12 +620,18 @@ export function quantizeAttentionValues(
       qx = { xq: mk('Concat', [xq, ones], [int('axis', 1)]), sx: mk('Concat', [mk('Expand', [sx, c]), constF([1])], [int('axis', 0)]) };
       quantX.set(x, qx);
     }
-    const y1 = step.build(k, mk('Flatten', [step.readsSoftmax ? p : s], [int('axis', rp - 1)]), qx);
-    const c = mk('Shape', [x], [int('start', 1)]);
-    const num = mk('Slice', [y1, constI([0]), c, constI([1])]);
-    const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([1])]);
-    const outShape = mk('Concat', [mk('Shape', [s], [int('end', -1)]), c], [int('axis', 0)]);
-    mk('Reshape', [mk('Div', [num, den]), outShape]);
+    const w = step.readsSoftmax ? p : s;
+    // rows: 2-D [rows, M] for a shared X, the [b, L, M] weights themselves for a batched one
+    const rowAxis = fused ? 2 : 1;
+    const y1 = step.build(k, fused ? w : mk('Flatten', [w], [int('axis', rp - 1)]), qx, rowAxis);
+    const c = mk('Shape', [x], [int('start', rx - 1)]);
+    const num = mk('Slice', [y1, constI([0]), c, constI([rowAxis])]);
+    const den = mk('Slice', [y1, c, constI([2 ** 31 - 1]), constI([rowAxis])]);
+    if (fused) mk('Div', [num, den]);
+    else {
+      const outShape = mk('Concat', [mk('Shape', [s], [int('end', -1)]), c], [int('axis', 0)]);
+      mk('Reshape', [mk('Div', [num, den]), outShape]);
+    }
     seq[seq.length - 1]!.output = [node.output[0]!];
     added.set(node, seq);
     drop.add(node);

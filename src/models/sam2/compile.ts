@@ -116,7 +116,9 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  *   a frame's pixels); per-layer sensitivity (BENCHMARKS.md, "Fast mode, third pass"): the neck
  *   alone in fp32 fixed the micro512 flips, the neck + last block all of them (session 13: the last
  *   block's MLP is the part that must stay fp32; its attention GEMMs in int8 flip nothing but save
- *   nothing measurable either).
+ *   nothing measurable either). Version 2: the last block's fc2 (the MLP's output layer, reading
+ *   the GELU output) runs int8: no fixture flips, where fc1 in int8 flips tiny512_mask_prompt
+ *   ("Fast mode, session 15").
  * - quickgelu: the int8 MLPs' GELUs run as QuickGelu x·σ(1.702x) with the bias moved into the GEMM
  *   ("Fast mode, fourth pass").
  * - global-scores: the trunk's global-attention blocks' scores q·kᵀ (1024 × 1024 per head at 512 px)
@@ -126,8 +128,10 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  *   GEMMs; its convolutions stay fp32. Version 2: their GELUs run as QuickGelu like the encoder's.
  * - pv-exp: memory attention's probability × value products run in int8 on exp(s − row max)
  *   instead of the softmax (quantizeAttentionValues; "Fast mode, session 14").
+ * - global-pv: the same pass on the trunk's global-attention blocks' P·V (4 × 1024 × 1024 weights
+ *   per block at 512 px), with one int8 scale per head and value column ("Fast mode, session 15").
  */
-export const SAM2_INT8_RECIPE = 'fp32-tail-1+quickgelu-1+global-scores-1+memenc-2+pv-exp-1';
+export const SAM2_INT8_RECIPE = 'fp32-tail-2+quickgelu-1+global-scores-1+memenc-2+pv-exp-1+global-pv-1';
 
 /** The int8 image encoder's and memory encoder's GELUs after an int8 GEMM run as QuickGelu (SAM2_INT8_RECIPE). */
 const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
@@ -135,12 +139,16 @@ const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
 const lastTrunkBlock = (configs: Sam2ModelConfigs): number => configs.imageEncoder.trunk.stages.reduce((a, b) => a + b, 0) - 1;
 
 function int8EncoderSkip(configs: Sam2ModelConfigs): QuantizeOptions['skip'] {
-  const keep = [`trunk/blocks.${lastTrunkBlock(configs)}/`, 'neck/', 'conv_s0/', 'conv_s1/'];
-  return (node) => keep.some((p) => (node.name ?? '').startsWith(p));
+  const last = `trunk/blocks.${lastTrunkBlock(configs)}/`;
+  const keep = [last, 'neck/', 'conv_s0/', 'conv_s1/'];
+  // the last block's fc2 (MLP output layer) runs int8: fp32-tail-2
+  const fc2 = `trunk.blocks.${lastTrunkBlock(configs)}.mlp.layers.1.weight`;
+  return (node) =>
+    keep.some((p) => (node.name ?? '').startsWith(p)) && !((node.name ?? '').startsWith(last) && (node.input[1] ?? '').includes(fc2));
 }
 
-/** The score products of the trunk's global-attention blocks (outside the fp32 tail). */
-function int8EncoderScores(configs: Sam2ModelConfigs): (node: ProtoNode) => boolean {
+/** The attention products (scores and P·V) of the trunk's global-attention blocks (outside the fp32 tail). */
+function int8EncoderGlobalAttention(configs: Sam2ModelConfigs): (node: ProtoNode) => boolean {
   const last = lastTrunkBlock(configs);
   const blocks = configs.imageEncoder.trunk.globalAttBlocks.filter((b) => b !== last).map((b) => `trunk/blocks.${b}/`);
   return (node) => blocks.some((p) => (node.name ?? '').startsWith(p));
@@ -153,13 +161,14 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
   // int8: the three modules that hold almost all of the per-frame GEMM work (the SAM heads are
   // small and feed the masks directly; they stay exact). Memory attention's scores q·kᵀ (7200
   // memory keys at full memory) and probability × value products, and the encoder's global
-  // blocks' scores run in int8 too.
+  // blocks' scores and probability × value products run in int8 too.
   const q = (onnx: Uint8Array, o: QuantizeOptions): Uint8Array => (opts.precision === 'int8' ? quantizeOnnxBytes(onnx, o).bytes : onnx);
   const graphs: Sam2Graphs = {
     imageEncoder: q(buildImageEncoderGraph(configs.imageEncoder, ws, { attention: opts.attention }), {
       skip: int8EncoderSkip(configs),
       gelu: SAM2_INT8_GELU,
-      attentionScores: int8EncoderScores(configs),
+      attentionScores: int8EncoderGlobalAttention(configs),
+      attentionValues: int8EncoderGlobalAttention(configs),
     }),
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
