@@ -17,6 +17,8 @@ const sets: Record<string, string> = {
   'organs-heldout': 'bench/accuracy/organs-heldout.json',
   mr: 'bench/accuracy/mr.json',
   'organs-clicks': 'bench/accuracy/organs-clicks.json',
+  // A second held-back set (session 15): every other ct-organs / ct-series label, used only to check a rule chosen elsewhere.
+  'organs-check': 'bench/accuracy/organs-check.json',
 };
 const chosen = process.env.SETS ? process.env.SETS.split(',') : Object.keys(sets);
 for (const name of chosen) {
