@@ -39,13 +39,14 @@ const dir = join(tmp, 'lesions');
 /** What the second test's 3 clicks made of lesion 000002, for the session test. */
 let afterClicks: { prompt: VolumePrompt; clicks: SliceClick[]; mask: Uint8Array } | undefined;
 /**
- * Lesion 000002 crop, DSC added by 3 clicks: measured 0.1000 (0.7252 → 0.8252) with negative clicks trimming the
+ * Lesion 000002 crop, DSC added by 3 clicks: measured 0.0768 (0.7543 → 0.8311) with session 15's one-box rule as the default
+ * (intensityBox 'rescue', seenLevels 1: the box itself is 0.029 better, the clicks leave less to gain); 0.1000 (0.7252 → 0.8252) with negative clicks trimming the
  * slices carried towards them (session 11, negativeClickTrim 'area'); 0.0884 (→ 0.8136) with the guarded no-box rule for
  * negative clicks alone (session 10, negativeClickBox 'guarded'); 0.0522 with the box kept ('keep', → 0.7774, session 8);
  * 0.0515 on the session-7 path (0.7218 → 0.7733); 0.0151 with the session-4 path (negativeClicks: model).
  * Full-volume figures equal the crop's.
  */
-const MIN_GAIN_000002 = 0.08;
+const MIN_GAIN_000002 = 0.075;
 
 test('simulated clicks on the shared CT lesions never lose more than 0.01 DSC; report carries clicks and NoC', { skip }, async () => {
   mkdirSync(dir);

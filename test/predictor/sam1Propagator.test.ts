@@ -258,7 +258,7 @@ test('intensityBox: re-anchoring the box on the object-like pixels stops a decod
       pixelEdges: false,
       ...opts,
     });
-  const drift = await run({}),
+  const drift = await run({ intensityBox: 'off' }),
     anchored = await run({ intensityBox: 'propose' });
   const full = maskArea(disc);
   assert.ok(drift.masks.size < 12 || maskArea(drift.masks.get(11)!) < 0.5 * full, 'without re-anchoring the mask shrinks away');
@@ -307,9 +307,11 @@ test('intensityBox rescue: on a thick step where the decoder spills over the shr
       ...opts,
     });
   const sorted = (r: { masks: Map<number, Uint8Array> }) => [...r.masks.keys()].sort((a, b) => a - b);
-  const plain = await run({});
+  const plain = await run({ intensityBox: 'off' });
   assert.deepEqual(sorted(plain), [0, 1]);
   assert.equal(plain.stops[0]!.up, 'background');
+  // The default (session 15): rescue, capped at the previous area, IoU estimate >= 0.7.
+  assert.deepEqual(sorted(await run({})), [0, 1, 2, 3]);
   const rescued = await run({ intensityBox: 'rescue', intensityBoxMaxRatio: 1 });
   assert.deepEqual(sorted(rescued), [0, 1, 2, 3]); // and no further: slice 4 has nothing object-like
   for (const k of [2, 3]) assert.ok(maskDice(rescued.masks.get(k)!, disc(5, 36)) > 0.6, `slice ${k}`);

@@ -66,6 +66,9 @@ test('propagation with seenLevels 1 stops where a bright structure the key never
   const stopped = await run({ seenLevels: 1 });
   assert.deepEqual(sorted(stopped), [0, 1]);
   assert.equal(stopped.stops[0]!.up, 'background');
-  // The default vote (no seenLevels): the unseen bright level is object-like and the carry runs on.
-  assert.deepEqual(sorted(await run({})), [0, 1, 2, 3, 4]);
+  // The plain vote (seenLevels 0, the default before session 15): the unseen bright level is
+  // object-like and the carry runs on.
+  assert.deepEqual(sorted(await run({ seenLevels: 0 })), [0, 1, 2, 3, 4]);
+  // The default is seenLevels 1.
+  assert.deepEqual(sorted(await run({})), [0, 1]);
 });

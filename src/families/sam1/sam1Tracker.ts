@@ -41,6 +41,11 @@ interface ObjectState {
   priors: Map<number, Uint8Array>;
   /** The user's first prompted slice: it keeps describing the object through corrections (mainKey). */
   main?: number;
+  /**
+   * The slice of the latest correction not yet propagated (the propagator's clickSlice): its key's
+   * outward trim scales the masks from before it, an older key's trim is already in them.
+   */
+  clicked?: number;
 }
 
 class Cancelled extends Error {}
@@ -120,6 +125,7 @@ export class Sam1Tracker implements FamilyTracker {
     const clicksOnly = !p.mask && !p.box && !p.recist;
     let key: SlicePrompt;
     let prior: Uint8Array | undefined;
+    let correction = false;
     if (p.mask) {
       key = { mask: p.mask };
     } else if (clicksOnly && !opts.replace && (opts.correction || old?.mask || prev?.priors.has(frame))) {
@@ -129,6 +135,7 @@ export class Sam1Tracker implements FamilyTracker {
       // corrected (it has a prior) stays on that path: the next click there refines the mask shown,
       // instead of re-decoding the key without it (a negative click then grew the mask).
 
+      correction = true;
       ({ key, prior } = keyWithClicks(old, p.points ?? [], frame, prev?.masks ?? new Map(), this.stack.cols, this.stack.rows));
     } else if (old && !opts.replace && !old.mask) {
       // More clicks (or a new box) on a key slice before it is corrected refine that key.
@@ -162,6 +169,8 @@ export class Sam1Tracker implements FamilyTracker {
     // A prompt refined without a prior (a new box, a mask, clicks before any correction) drops it.
     if (prior) o.priors.set(frame, prior);
     else o.priors.delete(frame);
+    // As correctObject's clickSlice: the slice of the click this object's next propagation follows.
+    if (correction) o.clicked = frame;
     if (o.main === undefined && !opts.correction && !p.mask) o.main = frame;
     return mask;
   }
@@ -175,6 +184,7 @@ export class Sam1Tracker implements FamilyTracker {
       dirty: new Set(o.dirty),
       priors: new Map(o.priors),
       main: o.main,
+      clicked: o.clicked,
     };
     this.objects.set(objId, c);
     return c;
@@ -230,6 +240,7 @@ export class Sam1Tracker implements FamilyTracker {
               ...(priorMasks.size ? { priorMasks } : {}),
               previousMasks,
               ...(o.main !== undefined && o.main >= wlo && o.main <= whi ? { mainKey: o.main - wlo } : {}),
+              ...(o.clicked !== undefined && o.clicked >= wlo && o.clicked <= whi ? { clickSlice: o.clicked - wlo } : {}),
               onSlice: (j, mask) => {
                 // Throwing from the callback unwinds the propagator; nothing has been committed yet.
                 if (a.signal?.aborted) throw new Cancelled();
@@ -271,6 +282,8 @@ export class Sam1Tracker implements FamilyTracker {
       for (let f = r.lo; f <= r.hi; f++) c.masks.delete(f);
       for (const [f, m] of r.masks) c.masks.set(f, m);
       for (const k of r.keys) c.dirty.delete(k);
+      // The click's trim is in these masks now: a later run treats its key as an older one.
+      if (c.clicked !== undefined && c.clicked >= r.lo && c.clicked <= r.hi) c.clicked = undefined;
     }
     return { framesRun, stops };
   }
