@@ -401,13 +401,23 @@ export interface Sam1PropagationOptions {
    */
   negativeClickShift?: boolean;
   /**
-   * The slice of the click this propagation follows (set by correctObject): negativeClickTrimOutward
-   * 'once' tells the newest click's key from older ones by it.
+   * The clicks whose outward trim is not in the masks yet, by slice, with the sides still to carry it
+   * ('down' towards slice 0, 'up' towards the last): negativeClickTrimOutward 'once' tells these new
+   * clicks' keys from older ones, whose trim the previous masks already hold. correctObject sets its
+   * click on both sides; a session sets every click made since the last propagation over that side
+   * (two clicks before one Propagate, or a forward run then a backward one).
    */
-  clickSlice?: number;
+  newClicks?: ReadonlyMap<number, ReadonlySet<ClickSide>>;
   /** Voxel spacing in mm: in-plane x, y and between slices (fuseSlices reads it). Default [1, 1, 1]. */
   voxelSpacing?: readonly [number, number, number];
 }
+
+/** A side of a key slice: 'down' towards slice 0, 'up' towards the last slice. */
+export type ClickSide = 'down' | 'up';
+
+/** newClicks for one click on both sides (correctObject's). */
+export const clickOnBothSides = (slice: number): ReadonlyMap<number, ReadonlySet<ClickSide>> =>
+  new Map([[slice, new Set<ClickSide>(['down', 'up'])]]);
 
 export type StopReason =
   | 'volume-end'
@@ -866,14 +876,14 @@ export async function propagateObject(
   // Outwards from the outermost keys to the volume's ends.
   const last = keys.length - 1;
   /** negativeClickTrimOutward: the trim of the carry beyond key i (undefined: none). */
-  const outward = (i: number) => {
+  const outward = (i: number, side: ClickSide) => {
     if (!o.negativeClickTrimOutward || i === main || !decoded[i]!.trim) return undefined;
     const ratio = outwardTrimRatio(decoded[i]!.keyMask, opts.priorMasks?.get(keys[i]!.slice));
     if (ratio === undefined) return undefined;
     if (o.negativeClickTrimOutward !== 'once') return { t: decoded[i]!.trim, ratio };
     if (ratio < OUTWARD_MIN_RATIO) return undefined;
-    // 'once': the newest click scales each slice's mask from before it; an older key's trim is already in those masks.
-    const newest = keys[i]!.slice === opts.clickSlice;
+    // 'once': a new click scales each slice's mask from before it; an older key's trim is already in those masks.
+    const newest = opts.newClicks?.get(keys[i]!.slice)?.has(side) ?? false;
     const floor = (k: number, untrimmed: number) => {
       const before = opts.previousMasks?.get(k);
       const had = before ? maskArea(before) : 0;
@@ -882,8 +892,8 @@ export async function propagateObject(
     };
     return { t: decoded[i]!.trim, floor };
   };
-  if (decoded[0]!.area) await carry(0, -1, 0, 'volume-end', false, outward(0));
-  if (decoded[last]!.area) await carry(last, 1, count - 1, 'volume-end', false, outward(last));
+  if (decoded[0]!.area) await carry(0, -1, 0, 'volume-end', false, outward(0, 'down'));
+  if (decoded[last]!.area) await carry(last, 1, count - 1, 'volume-end', false, outward(last, 'up'));
   // Between two keys, the larger cross-section carries the object towards the smaller one (a key
   // without the object is a wall); the smaller then fills whatever the larger did not reach. So a
   // click near an object's end corrects that end without re-deciding the slices the main key got right.
@@ -977,7 +987,7 @@ export async function correctObject(
       priorMasks: priors,
       mainKey: current.main,
       previousMasks: current.masks,
-      clickSlice: click.slice,
+      newClicks: clickOnBothSides(click.slice),
       ...(current.lowRes ? { priorLowRes: current.lowRes } : {}),
     }),
   };

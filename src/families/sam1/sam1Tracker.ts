@@ -1,7 +1,14 @@
 import { MedsamError } from '../../common/errors.js';
 import type { Sam1Engine } from '../../engine/sam1Engine.js';
 import { SliceEmbeddings } from '../../predictor/sam1/embeddingCache.js';
-import { propagateObject, type Sam1Decoder, type Sam1PropagationOptions, type StopReason } from '../../predictor/sam1Propagator.js';
+import {
+  type ClickSide,
+  clickOnBothSides,
+  propagateObject,
+  type Sam1Decoder,
+  type Sam1PropagationOptions,
+  type StopReason,
+} from '../../predictor/sam1Propagator.js';
 import type { VolumePrompt } from '../../predictor/prompts.js';
 import { keyWithClicks } from '../../predictor/sam1/correction.js';
 import type {
@@ -42,13 +49,37 @@ interface ObjectState {
   /** The user's first prompted slice: it keeps describing the object through corrections (mainKey). */
   main?: number;
   /**
-   * The slice of the latest correction not yet propagated (the propagator's clickSlice): its key's
-   * outward trim scales the masks from before it, an older key's trim is already in them.
+   * Corrections whose outward trim is not in the masks yet (the propagator's newClicks), by slice,
+   * with the sides not propagated since: every click made before a Propagate counts as new, and a
+   * forward run leaves the side below its click new for a backward one.
    */
-  clicked?: number;
+  newClicks: ReadonlyMap<number, ReadonlySet<ClickSide>>;
 }
 
 class Cancelled extends Error {}
+
+/**
+ * What is left of newClicks after runs over these windows: a click's trim is in the masks on a side
+ * once a window reached past it there (or that side is the stack's end), and later runs treat its
+ * key there as an older one.
+ */
+function carriedClicks(
+  newClicks: ReadonlyMap<number, ReadonlySet<ClickSide>>,
+  windows: readonly { lo: number; hi: number }[],
+  numFrames: number,
+): ReadonlyMap<number, ReadonlySet<ClickSide>> {
+  const left = new Map<number, ReadonlySet<ClickSide>>();
+  for (const [f, sides] of newClicks) {
+    const rest = new Set(sides);
+    for (const w of windows) {
+      if (f < w.lo || f > w.hi) continue;
+      if (w.lo < f || f === 0) rest.delete('down');
+      if (w.hi > f || f === numFrames - 1) rest.delete('up');
+    }
+    if (rest.size) left.set(f, rest);
+  }
+  return left;
+}
 
 /**
  * SAM1-style session state: each object is a set of key slices carried through the stack by the
@@ -100,7 +131,7 @@ export class Sam1Tracker implements FamilyTracker {
 
   private object(objId: number): ObjectState {
     let o = this.objects.get(objId);
-    if (!o) this.objects.set(objId, (o = { keys: new Map(), masks: new Map(), dirty: new Set(), priors: new Map() }));
+    if (!o) this.objects.set(objId, (o = { keys: new Map(), masks: new Map(), dirty: new Set(), priors: new Map(), newClicks: new Map() }));
     return o;
   }
 
@@ -169,8 +200,8 @@ export class Sam1Tracker implements FamilyTracker {
     // A prompt refined without a prior (a new box, a mask, clicks before any correction) drops it.
     if (prior) o.priors.set(frame, prior);
     else o.priors.delete(frame);
-    // As correctObject's clickSlice: the slice of the click this object's next propagation follows.
-    if (correction) o.clicked = frame;
+    // As correctObject's newClicks: this click's trim is not in the masks beyond its slice yet.
+    if (correction) o.newClicks = new Map([...o.newClicks, ...clickOnBothSides(frame)]);
     if (o.main === undefined && !opts.correction && !p.mask) o.main = frame;
     return mask;
   }
@@ -184,7 +215,7 @@ export class Sam1Tracker implements FamilyTracker {
       dirty: new Set(o.dirty),
       priors: new Map(o.priors),
       main: o.main,
-      clicked: o.clicked,
+      newClicks: o.newClicks,
     };
     this.objects.set(objId, c);
     return c;
@@ -229,6 +260,8 @@ export class Sam1Tracker implements FamilyTracker {
       // What the object was before this run: a positive click's carry keeps it beyond where it stops.
       const previousMasks = new Map<number, Uint8Array>();
       for (const [f, m] of o.masks) if (f >= wlo && f <= whi) previousMasks.set(f - wlo, m);
+      const newClicks = new Map<number, ReadonlySet<ClickSide>>();
+      for (const [f, sides] of o.newClicks) if (f >= wlo && f <= whi) newClicks.set(f - wlo, sides);
       const res = await this.gate
         .during(a.signal, () =>
           propagateObject(
@@ -240,7 +273,7 @@ export class Sam1Tracker implements FamilyTracker {
               ...(priorMasks.size ? { priorMasks } : {}),
               previousMasks,
               ...(o.main !== undefined && o.main >= wlo && o.main <= whi ? { mainKey: o.main - wlo } : {}),
-              ...(o.clicked !== undefined && o.clicked >= wlo && o.clicked <= whi ? { clickSlice: o.clicked - wlo } : {}),
+              ...(newClicks.size ? { newClicks } : {}),
               onSlice: (j, mask) => {
                 // Throwing from the callback unwinds the propagator; nothing has been committed yet.
                 if (a.signal?.aborted) throw new Cancelled();
@@ -282,9 +315,8 @@ export class Sam1Tracker implements FamilyTracker {
       for (let f = r.lo; f <= r.hi; f++) c.masks.delete(f);
       for (const [f, m] of r.masks) c.masks.set(f, m);
       for (const k of r.keys) c.dirty.delete(k);
-      // The click's trim is in these masks now: a later run treats its key as an older one.
-      if (c.clicked !== undefined && c.clicked >= r.lo && c.clicked <= r.hi) c.clicked = undefined;
     }
+    c.newClicks = carriedClicks(c.newClicks, results, n);
     return { framesRun, stops };
   }
 
