@@ -17,10 +17,20 @@
 import * as ort from 'onnxruntime-node';
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
-import { decodeOnnx, DT, encodeOnnx, floatValues, type ProtoGraph, type ProtoModel, type ProtoNode } from '../src/models/onnx/onnxProto.js';
+import {
+  decodeOnnx,
+  DT,
+  encodeOnnx,
+  floatValues,
+  toNumber,
+  type ProtoGraph,
+  type ProtoModel,
+  type ProtoNode,
+} from '../src/models/onnx/onnxProto.js';
 import {
   geluAfterInt8,
   graphLinks,
+  spliceNodes,
   quantizeAttentionScores,
   quantizeAttentionValues,
   quantizeModel,
@@ -108,7 +118,16 @@ async function main(): Promise<void> {
   for (const full of names) {
     // `+ln2d`: LayerNorm2d's as channels-last LayerNormalizations after the rest (channelLayerNorm.ts, not adopted)
     const ln2d = full.endsWith('+ln2d');
-    const key = full.replace(/\+ln2d$/, '');
+    // `+chunkN`: memory attention's score → exp → P·X chains in N blocks of query rows (chunkExpValueRows, session 16)
+    const chunkM = full.match(/\+(x?)chunk(\d+)/);
+    const chunk = Number(chunkM?.[2] ?? 0);
+    const crossOnly = chunkM?.[1] === 'x';
+    // `+mlpN` / `+mlp12N`: int8 MLPs in N blocks of token rows, all or stages 1–2 only (chunkMlpRows, session 16)
+    const mlpM = full.match(/\+mlp(12)?x(\d+)/);
+    const key = full
+      .replace(/\+ln2d$/, '')
+      .replace(/\+x?chunk\d+/, '')
+      .replace(/\+mlp(12)?x\d+/, '');
     const v = all[key.replace(/\+(exact|quick1|quick|tanh)$/, '')];
     if (!v) throw new Error(`unknown variant ${key}; one of ${Object.keys(all).join(', ')}`);
     const pvMode = ({ pv: 'rowscale', pvdq: 'dqmm' } as const)[key as 'pv'];
@@ -120,6 +139,18 @@ async function main(): Promise<void> {
       const m = decodeOnnx(r.bytes);
       extra = `, ${geluAfterInt8(m, gelu)} GELUs ${gelu} with the bias in the GEMM`;
       if (geluKey === 'quick1') extra += `, ${foldQuickGeluAlpha(m)} with α folded into the GEMMs`;
+      r = { ...r, bytes: encodeOnnx(m) };
+    }
+    if (chunk) {
+      const m = decodeOnnx(r.bytes);
+      const only = crossOnly ? (dq: ProtoNode) => (dq.input[0] ?? '').includes('cross_attn') : undefined;
+      extra += `, ${chunkExpValueRows(m, chunk, only)} exp chains in ${chunk} row blocks`;
+      r = { ...r, bytes: encodeOnnx(m) };
+    }
+    if (mlpM) {
+      const m = decodeOnnx(r.bytes);
+      const early = mlpM[1] ? (n: ProtoNode) => /^trunk\/blocks\.[0-3]\//.test(n.name ?? '') : undefined;
+      extra += `, ${chunkMlpRows(m, Number(mlpM[2]), early)} MLPs in ${mlpM[2]} row blocks`;
       r = { ...r, bytes: encodeOnnx(m) };
     }
     if (ln2d) {
@@ -156,7 +187,7 @@ async function main(): Promise<void> {
     const hw = (S / 16) ** 2;
     const C = model.configs.memory.hiddenDim;
     const Cm = model.configs.memory.memDim;
-    const M = 7 * hw + 32;
+    const M = Number(arg('--frames', '7')) * hw + 32;
     const io = MEMORY_ATTENTION_IO;
     feed = {
       [io.curr]: new ort.Tensor('float32', lcgFloats(hw * C, 1), [hw, 1, C]),
@@ -361,4 +392,142 @@ function foldQuickGeluAlpha(model: ProtoModel): number {
   return count;
 }
 
-void main();
+if (import.meta.url === `file://${process.argv[1]}`) void main();
+
+/**
+ * Session 16 (scratch): memory attention's int8 score → exp → P·X chain run in `chunks` blocks of query rows, so each
+ * block's [rows/chunks, M] scores, exp and uint8 weights stay cache-resident between the element-wise passes
+ * (the whole [1024, 7200] float tensor is 29 MB). Matches DQMM(a [1, L, d], Kqᵀ, s) → Flatten → ReduceMax → Sub → Exp →
+ * QuantizeLinear → MatMulIntegerToFloat; a is sliced by rows, each block runs the chain, the blocks' [rows, C + 1]
+ * outputs are concatenated. Returns how many chains were rewritten.
+ */
+export function chunkExpValueRows(model: ProtoModel, chunks: number, only?: (dq: ProtoNode) => boolean, rows = 1024): number {
+  const g = model.graph!;
+  const { producer, consumers } = graphLinks(g);
+  let uid = 0;
+  const newInits: ProtoGraph['initializer'] = [];
+  const constI = (v: number[]): string => {
+    const name = `chunk_i${uid++}`;
+    newInits.push({ name, dataType: DT.int64, dims: [v.length], rawData: new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer) });
+    return name;
+  };
+  const added = new Map<ProtoNode, ProtoNode[]>();
+  const drop = new Set<ProtoNode>();
+  let count = 0;
+  for (const mm of g.node) {
+    if (mm.opType !== 'MatMulIntegerToFloat') continue;
+    const ql = producer.get(mm.input[0]!);
+    const ex = ql?.opType === 'QuantizeLinear' ? producer.get(ql.input[0]!) : undefined;
+    const sub = ex?.opType === 'Exp' ? producer.get(ex.input[0]!) : undefined;
+    const rmax = sub?.opType === 'Sub' ? producer.get(sub.input[1]!) : undefined;
+    if (!ql || !ex || !sub || rmax?.opType !== 'ReduceMax' || rmax.input[0] !== sub.input[0]) continue;
+    // memory attention: DQMM → Flatten → rows; Hiera's global blocks: the batched DQMM output itself
+    const fl = producer.get(sub.input[0]!);
+    const flat = fl?.opType === 'Flatten' ? fl : undefined;
+    const dq = flat ? producer.get(flat.input[0]!) : fl;
+    if (dq?.opType !== 'DynamicQuantizeMatMul' || (only && !only(dq))) continue;
+    const scores = dq.output[0]!;
+    // the scores are read by the chain and by Shape nodes (the output shape): those read q's shape instead
+    const readers = consumers.get(scores) ?? [];
+    const chainHead = flat ?? rmax;
+    const okReader = (r: ProtoNode) =>
+      r === chainHead ||
+      (!flat && r === sub) ||
+      (r.opType === 'Shape' && r.attribute.some((a) => a.name === 'end' && toNumber(a.i) === -1));
+    if (!readers.every(okReader)) continue;
+    const fr = consumers.get(sub.input[0]!) ?? [];
+    if (fr.length !== 2 || !fr.includes(rmax) || !fr.includes(sub) || consumers.get(ex.output[0]!)?.length !== 1) continue;
+    const a = dq.input[0]!;
+    const seq: ProtoNode[] = [];
+    const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
+      const n: ProtoNode = { opType, input, output: [`chunk_t${uid++}`], name: `chunk_n${uid++}`, domain, attribute };
+      seq.push(n);
+      return n.output[0]!;
+    };
+    const step = rows / chunks;
+    const outs: string[] = [];
+    for (let c = 0; c < chunks; c++) {
+      const ac = mk('Slice', [a, constI([c * step]), constI([(c + 1) * step]), constI([1])]);
+      const sc = mk('DynamicQuantizeMatMul', [ac, ...dq.input.slice(1)], dq.attribute, dq.domain ?? '');
+      const fc = flat ? mk('Flatten', [sc], flat.attribute) : sc;
+      const rc = mk('ReduceMax', [fc, ...rmax.input.slice(1)], rmax.attribute);
+      const ec = mk('Exp', [mk('Sub', [fc, rc])]);
+      const qc = mk('QuantizeLinear', [ec, ...ql.input.slice(1)], ql.attribute);
+      outs.push(mk('MatMulIntegerToFloat', [qc, ...mm.input.slice(1)], mm.attribute, mm.domain ?? ''));
+    }
+    mk('Concat', outs, [{ name: 'axis', type: 2, i: flat ? 0 : 1 }]);
+    seq[seq.length - 1]!.output = [mm.output[0]!];
+    for (const r of readers) if (r.opType === 'Shape') r.input = [a, ...r.input.slice(1)];
+    added.set(mm, seq);
+    for (const n of [dq, flat, rmax, sub, ex, ql, mm]) if (n) drop.add(n);
+    count++;
+  }
+  if (count) {
+    spliceNodes(g, added, drop);
+    g.initializer.push(...newInits);
+  }
+  return count;
+}
+
+/**
+ * Session 16 (scratch): an int8 MLP (DynamicQuantizeMatMul → QuickGelu → DynamicQuantizeMatMul) run in `chunks` blocks of
+ * token rows (Split on the input, Concat on the output), so each block's wide hidden tensor (16384 × 384 floats = 25 MB in
+ * Hiera's stage 1) stays cache-resident between the GEMM, the GELU and the next GEMM's quantisation. `only` picks by the
+ * first GEMM's node name. Returns how many MLPs were rewritten.
+ */
+export function chunkMlpRows(model: ProtoModel, chunks: number, only?: (fc1: ProtoNode) => boolean): number {
+  const g = model.graph!;
+  const { producer, consumers, graphOutputs } = graphLinks(g);
+  let uid = 0;
+  const added = new Map<ProtoNode, ProtoNode[]>();
+  const drop = new Set<ProtoNode>();
+  let count = 0;
+  for (const act of g.node) {
+    if (act.opType !== 'QuickGelu') continue;
+    const fc1 = producer.get(act.input[0]!);
+    const next = consumers.get(act.output[0]!) ?? [];
+    const fc2 = next[0];
+    if (
+      fc1?.opType !== 'DynamicQuantizeMatMul' ||
+      next.length !== 1 ||
+      fc2?.opType !== 'DynamicQuantizeMatMul' ||
+      fc2.input[0] !== act.output[0]
+    )
+      continue;
+    if (
+      consumers.get(fc1.output[0]!)?.length !== 1 ||
+      graphOutputs.has(fc1.output[0]!) ||
+      graphOutputs.has(act.output[0]!) ||
+      (only && !only(fc1))
+    )
+      continue;
+    const seq: ProtoNode[] = [];
+    const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = '', outs = 1): string[] => {
+      const n: ProtoNode = {
+        opType,
+        input,
+        output: Array.from({ length: outs }, () => `mlpchunk_t${uid++}`),
+        name: `mlpchunk_n${uid++}`,
+        domain,
+        attribute,
+      };
+      seq.push(n);
+      return n.output;
+    };
+    const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
+    const splitAttrs = [{ name: 'axis', type: 2, i: 0 }, ...(opset >= 18 ? [{ name: 'num_outputs', type: 2, i: chunks }] : [])];
+    const parts = mk('Split', [fc1.input[0]!], splitAttrs, '', chunks);
+    const outs = parts.map((p) => {
+      const h = mk('DynamicQuantizeMatMul', [p, ...fc1.input.slice(1)], fc1.attribute, fc1.domain ?? '')[0]!;
+      const a = mk('QuickGelu', [h], act.attribute, act.domain ?? '')[0]!;
+      return mk('DynamicQuantizeMatMul', [a, ...fc2.input.slice(1)], fc2.attribute, fc2.domain ?? '')[0]!;
+    });
+    mk('Concat', outs, [{ name: 'axis', type: 2, i: 0 }]);
+    seq[seq.length - 1]!.output = [fc2.output[0]!];
+    added.set(fc2, seq);
+    for (const n of [fc1, act, fc2]) drop.add(n);
+    count++;
+  }
+  if (count) spliceNodes(g, added, drop);
+  return count;
+}

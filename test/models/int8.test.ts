@@ -148,6 +148,47 @@ test('attention P·V in int8 (pv-exp): exp(s − row max) as uint8, [X | 1] int8
   }
 });
 
+test('int8 attention chains in row blocks (cross-rows): q sliced into blocks, one score → exp → P·X chain each, same output', async () => {
+  const [Lq, M, d, C] = [64, 3000, 32, 16];
+  const g = new GraphBuilder('rows', { opset: 17 });
+  const q = g.input('q', 'float', [1, Lq, d]);
+  const k = g.input('k', 'float', [1, M, d]);
+  const x = g.reshape(g.input('x', 'float', [M, 1, C]), [M, C]);
+  const p = g.softmax(g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(d))), -1);
+  g.output(g.matmul(p, x), 'y', 'float', [1, Lq, C]);
+  const fp = g.toBytes();
+  const whole = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true });
+  assert.equal(whole.report.rowBlocked, 0, 'off unless asked');
+  const blocked = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 4, rows: Lq } });
+  assert.equal(blocked.report.rowBlocked, 1);
+  const ops = decodeOnnx(blocked.bytes).graph!.node.map((nd) => nd.opType);
+  const n = (op: string) => ops.filter((o) => o === op).length;
+  assert.deepEqual([n('DynamicQuantizeMatMul'), n('Exp'), n('MatMulIntegerToFloat'), n('Slice') >= 4], [4, 4, 4, true], ops.join(','));
+  // `only` rejects it, and rows that do not split evenly leave the chain whole
+  assert.equal(
+    quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 4, rows: Lq, only: () => false } }).report
+      .rowBlocked,
+    0,
+  );
+  assert.equal(
+    quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 3, rows: Lq } }).report.rowBlocked,
+    0,
+  );
+  const qd = seededRandom(Lq * d, 51);
+  for (let r = 0; r < Lq; r++) for (let i = 0; i < d; i++) qd[r * d + i] = qd[r * d + i]! * (1 + (r >> 4) * 3); // blocks of different scale
+  const feeds = {
+    q: { data: qd, dims: [1, Lq, d] },
+    k: { data: seededRandom(M * d, 52), dims: [1, M, d] },
+    x: { data: seededRandom(M * C, 53), dims: [M, 1, C] },
+  };
+  const run = async (b: Uint8Array) => (await (await OrtSession.create(b, { threads: 1 })).runFloat32(feeds)).y!;
+  const [ref, a, b] = [await run(fp), await run(whole.bytes), await run(blocked.bytes)];
+  assert.deepEqual(b.dims, [1, Lq, C]);
+  const eWhole = relRms(a.data, ref.data);
+  const eBlocked = relRms(b.data, ref.data);
+  assert.ok(eBlocked < 0.02 && eBlocked < 1.2 * eWhole, `blocked ${eBlocked} vs whole ${eWhole} (rel. RMS vs fp32)`);
+});
+
 test("batched P·V in int8 (the encoder's global blocks): FusedMatMul(P, V [M, heads, C], transBatchB) with per-head column scales", async () => {
   const [H, Lq, M, d, C] = [2, 48, 1024, 16, 16];
   const g = new GraphBuilder('pvb', { opset: 17 });
