@@ -28,6 +28,7 @@ import {
   type ProtoNode,
 } from '../src/models/onnx/onnxProto.js';
 import {
+  chunkAttentionRows,
   geluAfterInt8,
   graphLinks,
   spliceNodes,
@@ -118,7 +119,7 @@ async function main(): Promise<void> {
   for (const full of names) {
     // `+ln2d`: LayerNorm2d's as channels-last LayerNormalizations after the rest (channelLayerNorm.ts, not adopted)
     const ln2d = full.endsWith('+ln2d');
-    // `+chunkN`: memory attention's score → exp → P·X chains in N blocks of query rows (chunkExpValueRows, session 16)
+    // `+chunkN`: memory attention's score → exp → P·X chains in N blocks of query rows (quantize.ts chunkAttentionRows, session 16)
     const chunkM = full.match(/\+(x?)chunk(\d+)/);
     const chunk = Number(chunkM?.[2] ?? 0);
     const crossOnly = chunkM?.[1] === 'x';
@@ -144,7 +145,7 @@ async function main(): Promise<void> {
     if (chunk) {
       const m = decodeOnnx(r.bytes);
       const only = crossOnly ? (dq: ProtoNode) => (dq.input[0] ?? '').includes('cross_attn') : undefined;
-      extra += `, ${chunkExpValueRows(m, chunk, only)} exp chains in ${chunk} row blocks`;
+      extra += `, ${chunkAttentionRows(m, chunk, 1024, only)} exp chains in ${chunk} row blocks`;
       r = { ...r, bytes: encodeOnnx(m) };
     }
     if (mlpM) {
@@ -393,81 +394,6 @@ function foldQuickGeluAlpha(model: ProtoModel): number {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) void main();
-
-/**
- * Session 16 (scratch): memory attention's int8 score → exp → P·X chain run in `chunks` blocks of query rows, so each
- * block's [rows/chunks, M] scores, exp and uint8 weights stay cache-resident between the element-wise passes
- * (the whole [1024, 7200] float tensor is 29 MB). Matches DQMM(a [1, L, d], Kqᵀ, s) → Flatten → ReduceMax → Sub → Exp →
- * QuantizeLinear → MatMulIntegerToFloat; a is sliced by rows, each block runs the chain, the blocks' [rows, C + 1]
- * outputs are concatenated. Returns how many chains were rewritten.
- */
-export function chunkExpValueRows(model: ProtoModel, chunks: number, only?: (dq: ProtoNode) => boolean, rows = 1024): number {
-  const g = model.graph!;
-  const { producer, consumers } = graphLinks(g);
-  let uid = 0;
-  const newInits: ProtoGraph['initializer'] = [];
-  const constI = (v: number[]): string => {
-    const name = `chunk_i${uid++}`;
-    newInits.push({ name, dataType: DT.int64, dims: [v.length], rawData: new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer) });
-    return name;
-  };
-  const added = new Map<ProtoNode, ProtoNode[]>();
-  const drop = new Set<ProtoNode>();
-  let count = 0;
-  for (const mm of g.node) {
-    if (mm.opType !== 'MatMulIntegerToFloat') continue;
-    const ql = producer.get(mm.input[0]!);
-    const ex = ql?.opType === 'QuantizeLinear' ? producer.get(ql.input[0]!) : undefined;
-    const sub = ex?.opType === 'Exp' ? producer.get(ex.input[0]!) : undefined;
-    const rmax = sub?.opType === 'Sub' ? producer.get(sub.input[1]!) : undefined;
-    if (!ql || !ex || !sub || rmax?.opType !== 'ReduceMax' || rmax.input[0] !== sub.input[0]) continue;
-    // memory attention: DQMM → Flatten → rows; Hiera's global blocks: the batched DQMM output itself
-    const fl = producer.get(sub.input[0]!);
-    const flat = fl?.opType === 'Flatten' ? fl : undefined;
-    const dq = flat ? producer.get(flat.input[0]!) : fl;
-    if (dq?.opType !== 'DynamicQuantizeMatMul' || (only && !only(dq))) continue;
-    const scores = dq.output[0]!;
-    // the scores are read by the chain and by Shape nodes (the output shape): those read q's shape instead
-    const readers = consumers.get(scores) ?? [];
-    const chainHead = flat ?? rmax;
-    const okReader = (r: ProtoNode) =>
-      r === chainHead ||
-      (!flat && r === sub) ||
-      (r.opType === 'Shape' && r.attribute.some((a) => a.name === 'end' && toNumber(a.i) === -1));
-    if (!readers.every(okReader)) continue;
-    const fr = consumers.get(sub.input[0]!) ?? [];
-    if (fr.length !== 2 || !fr.includes(rmax) || !fr.includes(sub) || consumers.get(ex.output[0]!)?.length !== 1) continue;
-    const a = dq.input[0]!;
-    const seq: ProtoNode[] = [];
-    const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
-      const n: ProtoNode = { opType, input, output: [`chunk_t${uid++}`], name: `chunk_n${uid++}`, domain, attribute };
-      seq.push(n);
-      return n.output[0]!;
-    };
-    const step = rows / chunks;
-    const outs: string[] = [];
-    for (let c = 0; c < chunks; c++) {
-      const ac = mk('Slice', [a, constI([c * step]), constI([(c + 1) * step]), constI([1])]);
-      const sc = mk('DynamicQuantizeMatMul', [ac, ...dq.input.slice(1)], dq.attribute, dq.domain ?? '');
-      const fc = flat ? mk('Flatten', [sc], flat.attribute) : sc;
-      const rc = mk('ReduceMax', [fc, ...rmax.input.slice(1)], rmax.attribute);
-      const ec = mk('Exp', [mk('Sub', [fc, rc])]);
-      const qc = mk('QuantizeLinear', [ec, ...ql.input.slice(1)], ql.attribute);
-      outs.push(mk('MatMulIntegerToFloat', [qc, ...mm.input.slice(1)], mm.attribute, mm.domain ?? ''));
-    }
-    mk('Concat', outs, [{ name: 'axis', type: 2, i: flat ? 0 : 1 }]);
-    seq[seq.length - 1]!.output = [mm.output[0]!];
-    for (const r of readers) if (r.opType === 'Shape') r.input = [a, ...r.input.slice(1)];
-    added.set(mm, seq);
-    for (const n of [dq, flat, rmax, sub, ex, ql, mm]) if (n) drop.add(n);
-    count++;
-  }
-  if (count) {
-    spliceNodes(g, added, drop);
-    g.initializer.push(...newInits);
-  }
-  return count;
-}
 
 /**
  * Session 16 (scratch): an int8 MLP (DynamicQuantizeMatMul → QuickGelu → DynamicQuantizeMatMul) run in `chunks` blocks of

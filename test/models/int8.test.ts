@@ -217,6 +217,14 @@ test("batched P·V in int8 (the encoder's global blocks): FusedMatMul(P, V [M, h
     const err = relRms(b.subarray(h * Lq * C, (h + 1) * Lq * C), a.subarray(h * Lq * C, (h + 1) * Lq * C));
     assert.ok(err > 1e-6 && err < 0.02, `head ${h}: int8 P·V relative RMS error ${err}`);
   }
+  // the same chain with int8 scores, in row blocks (chunkAttentionRows on the batched form: q [heads, rows, d])
+  const whole = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true });
+  const blocked = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 4, rows: Lq } });
+  assert.equal(blocked.report.rowBlocked, 1);
+  const w = (await (await OrtSession.create(whole.bytes, { threads: 1 })).runFloat32(feeds)).y!;
+  const r = (await (await OrtSession.create(blocked.bytes, { threads: 1 })).runFloat32(feeds)).y!;
+  assert.deepEqual(r.dims, [H, Lq, C]);
+  assert.ok(relRms(r.data, a) < 1.2 * relRms(w.data, a) + 1e-4, `blocked ${relRms(r.data, a)} vs whole ${relRms(w.data, a)}`);
 });
 
 test('per-head weights [heads, k, n] get per-head column scales', async () => {

@@ -679,10 +679,19 @@ export function chunkAttentionRows(model: ProtoModel, blocks: number, rows: numb
   const g = model.graph!;
   const { producer, consumers, graphOutputs } = graphLinks(g);
   const rank = tensorRanks(g);
+  // names new to this graph (the pass may run on a graph it already rewrote)
+  const taken = new Set([...g.initializer.map((t) => t.name ?? ''), ...g.node.flatMap((n) => [...n.output, n.name ?? ''])]);
   let uid = 0;
+  const fresh = (kind: string): string => {
+    let name: string;
+    do name = `int8_rows_${kind}${uid++}`;
+    while (taken.has(name));
+    taken.add(name);
+    return name;
+  };
   const newInits: ProtoTensor[] = [];
   const constI = (v: number[]): string => {
-    const name = `int8_rows_c${uid++}`;
+    const name = fresh('c');
     newInits.push(tensor(name, DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt)))));
     return name;
   };
@@ -727,7 +736,7 @@ export function chunkAttentionRows(model: ProtoModel, blocks: number, rows: numb
       continue;
     const seq: ProtoNode[] = [];
     const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
-      const n: ProtoNode = { opType, input, output: [`int8_rows_t${uid++}`], name: `int8_rows_n${uid++}`, domain, attribute };
+      const n: ProtoNode = { opType, input, output: [fresh('t')], name: fresh('n'), domain, attribute };
       seq.push(n);
       return n.output[0]!;
     };
