@@ -14,7 +14,7 @@ import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
 import { quantizeAttentionScores, quantizeAttentionValues, quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
 import { parsePrecision } from '../../src/models/precision.js';
 import { resolveModel } from '../../src/models/registry.js';
-import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
+import { compileSam2, SAM2_INT8_CROSS_ROW_BLOCKS, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
 import { sam2CacheKey } from '../../src/models/sam2/graphCache.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { runParityCase } from '../../scripts/sam2ParityHarness.js';
@@ -418,9 +418,11 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   assert.ok(!me.includes('BiasGelu'));
   assert.equal(meNodes.filter((nd) => nd.opType === 'QuickGelu').length, configs.memory.memoryEncoder.fuser.numLayers);
   // memory attention's scores and probability × value products (self and cross, every layer) are
-  // int8 products too: no softmax left
+  // int8 products too: no softmax left; cross-attention's run in SAM2_INT8_CROSS_ROW_BLOCKS blocks of query rows
   const maOps = decodeOnnx(model.graphs.memoryAttention).graph!.node.map((nd) => nd.opType);
-  assert.equal(maOps.filter((o) => o === 'MatMulIntegerToFloat').length, 2 * configs.memory.memoryAttention.numLayers);
+  const layers = configs.memory.memoryAttention.numLayers;
+  assert.equal(maOps.filter((o) => o === 'MatMulIntegerToFloat').length, layers * (1 + SAM2_INT8_CROSS_ROW_BLOCKS));
+  assert.equal(maOps.filter((o) => o === 'Exp').length, layers * (1 + SAM2_INT8_CROSS_ROW_BLOCKS));
   assert.ok(!maOps.includes('Softmax'));
   let checked = 0;
   let stable = 0;

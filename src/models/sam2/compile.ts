@@ -158,7 +158,7 @@ function int8EncoderGlobalAttention(configs: Sam2ModelConfigs): (node: ProtoNode
 }
 
 /** Memory attention's cross-attention chains run in this many blocks of query rows (SAM2_INT8_RECIPE cross-rows). */
-const SAM2_INT8_CROSS_ROW_BLOCKS = 8;
+export const SAM2_INT8_CROSS_ROW_BLOCKS = 8;
 
 /** Memory attention's query tokens: the image embedding's grid. */
 const memoryQueryTokens = (configs: Sam2ModelConfigs): number => (configs.memory.imageSize / configs.memory.backboneStride) ** 2;
