@@ -108,6 +108,8 @@ async function main(): Promise<void> {
     pvdq: ['int8 linear + scores + P·V (row-scaled P, DQMM)', {}],
     // the adopted construction (pv-exp, quantize.ts quantizeAttentionValues), all products or cross-attention's only
     pvexp: ['int8 linear + scores + P·V (exp(s − max), static 1/255; pv-exp-1)', { attentionScores: true, attentionValues: true }],
+    // session 16: memory attention's 64-wide input projections (the cross-attention keys, K = 64) left fp32
+    pvexpk64: ['pv-exp-1 + K = 64 projections fp32', { attentionScores: true, attentionValues: true, skip: (_n, k) => k === 64 }],
     pvexpx: [
       'int8 linear + scores + cross-attention P·V (exp(s − max))',
       { attentionScores: true, attentionValues: (n) => (n.name ?? '').includes('cross_attn') },
