@@ -17,10 +17,21 @@
 import * as ort from 'onnxruntime-node';
 import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
-import { decodeOnnx, DT, encodeOnnx, floatValues, type ProtoGraph, type ProtoModel, type ProtoNode } from '../src/models/onnx/onnxProto.js';
 import {
+  decodeOnnx,
+  DT,
+  encodeOnnx,
+  floatValues,
+  toNumber,
+  type ProtoGraph,
+  type ProtoModel,
+  type ProtoNode,
+} from '../src/models/onnx/onnxProto.js';
+import {
+  chunkAttentionRows,
   geluAfterInt8,
   graphLinks,
+  spliceNodes,
   quantizeAttentionScores,
   quantizeAttentionValues,
   quantizeModel,
@@ -97,6 +108,8 @@ async function main(): Promise<void> {
     pvdq: ['int8 linear + scores + P·V (row-scaled P, DQMM)', {}],
     // the adopted construction (pv-exp, quantize.ts quantizeAttentionValues), all products or cross-attention's only
     pvexp: ['int8 linear + scores + P·V (exp(s − max), static 1/255; pv-exp-1)', { attentionScores: true, attentionValues: true }],
+    // session 16: memory attention's 64-wide input projections (the cross-attention keys, K = 64) left fp32
+    pvexpk64: ['pv-exp-1 + K = 64 projections fp32', { attentionScores: true, attentionValues: true, skip: (_n, k) => k === 64 }],
     pvexpx: [
       'int8 linear + scores + cross-attention P·V (exp(s − max))',
       { attentionScores: true, attentionValues: (n) => (n.name ?? '').includes('cross_attn') },
@@ -108,7 +121,16 @@ async function main(): Promise<void> {
   for (const full of names) {
     // `+ln2d`: LayerNorm2d's as channels-last LayerNormalizations after the rest (channelLayerNorm.ts, not adopted)
     const ln2d = full.endsWith('+ln2d');
-    const key = full.replace(/\+ln2d$/, '');
+    // `+chunkN`: memory attention's score → exp → P·X chains in N blocks of query rows (quantize.ts chunkAttentionRows, session 16)
+    const chunkM = full.match(/\+(x?)chunk(\d+)/);
+    const chunk = Number(chunkM?.[2] ?? 0);
+    const crossOnly = chunkM?.[1] === 'x';
+    // `+mlpN` / `+mlp12N`: int8 MLPs in N blocks of token rows, all or stages 1–2 only (chunkMlpRows, session 16)
+    const mlpM = full.match(/\+mlp(12)?x(\d+)/);
+    const key = full
+      .replace(/\+ln2d$/, '')
+      .replace(/\+x?chunk\d+/, '')
+      .replace(/\+mlp(12)?x\d+/, '');
     const v = all[key.replace(/\+(exact|quick1|quick|tanh)$/, '')];
     if (!v) throw new Error(`unknown variant ${key}; one of ${Object.keys(all).join(', ')}`);
     const pvMode = ({ pv: 'rowscale', pvdq: 'dqmm' } as const)[key as 'pv'];
@@ -120,6 +142,18 @@ async function main(): Promise<void> {
       const m = decodeOnnx(r.bytes);
       extra = `, ${geluAfterInt8(m, gelu)} GELUs ${gelu} with the bias in the GEMM`;
       if (geluKey === 'quick1') extra += `, ${foldQuickGeluAlpha(m)} with α folded into the GEMMs`;
+      r = { ...r, bytes: encodeOnnx(m) };
+    }
+    if (chunk) {
+      const m = decodeOnnx(r.bytes);
+      const only = crossOnly ? (dq: ProtoNode) => (dq.input[0] ?? '').includes('cross_attn') : undefined;
+      extra += `, ${chunkAttentionRows(m, chunk, 1024, only)} exp chains in ${chunk} row blocks`;
+      r = { ...r, bytes: encodeOnnx(m) };
+    }
+    if (mlpM) {
+      const m = decodeOnnx(r.bytes);
+      const early = mlpM[1] ? (n: ProtoNode) => /^trunk\/blocks\.[0-3]\//.test(n.name ?? '') : undefined;
+      extra += `, ${chunkMlpRows(m, Number(mlpM[2]), early)} MLPs in ${mlpM[2]} row blocks`;
       r = { ...r, bytes: encodeOnnx(m) };
     }
     if (ln2d) {
@@ -156,7 +190,7 @@ async function main(): Promise<void> {
     const hw = (S / 16) ** 2;
     const C = model.configs.memory.hiddenDim;
     const Cm = model.configs.memory.memDim;
-    const M = 7 * hw + 32;
+    const M = Number(arg('--frames', '7')) * hw + 32;
     const io = MEMORY_ATTENTION_IO;
     feed = {
       [io.curr]: new ort.Tensor('float32', lcgFloats(hw * C, 1), [hw, 1, C]),
@@ -361,4 +395,67 @@ function foldQuickGeluAlpha(model: ProtoModel): number {
   return count;
 }
 
-void main();
+if (import.meta.url === `file://${process.argv[1]}`) void main();
+
+/**
+ * Session 16 (scratch): an int8 MLP (DynamicQuantizeMatMul → QuickGelu → DynamicQuantizeMatMul) run in `chunks` blocks of
+ * token rows (Split on the input, Concat on the output), so each block's wide hidden tensor (16384 × 384 floats = 25 MB in
+ * Hiera's stage 1) stays cache-resident between the GEMM, the GELU and the next GEMM's quantisation. `only` picks by the
+ * first GEMM's node name. Returns how many MLPs were rewritten.
+ */
+export function chunkMlpRows(model: ProtoModel, chunks: number, only?: (fc1: ProtoNode) => boolean): number {
+  const g = model.graph!;
+  const { producer, consumers, graphOutputs } = graphLinks(g);
+  let uid = 0;
+  const added = new Map<ProtoNode, ProtoNode[]>();
+  const drop = new Set<ProtoNode>();
+  let count = 0;
+  for (const act of g.node) {
+    if (act.opType !== 'QuickGelu') continue;
+    const fc1 = producer.get(act.input[0]!);
+    const next = consumers.get(act.output[0]!) ?? [];
+    const fc2 = next[0];
+    if (
+      fc1?.opType !== 'DynamicQuantizeMatMul' ||
+      next.length !== 1 ||
+      fc2?.opType !== 'DynamicQuantizeMatMul' ||
+      fc2.input[0] !== act.output[0]
+    )
+      continue;
+    if (
+      consumers.get(fc1.output[0]!)?.length !== 1 ||
+      graphOutputs.has(fc1.output[0]!) ||
+      graphOutputs.has(act.output[0]!) ||
+      (only && !only(fc1))
+    )
+      continue;
+    const seq: ProtoNode[] = [];
+    const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = '', outs = 1): string[] => {
+      const n: ProtoNode = {
+        opType,
+        input,
+        output: Array.from({ length: outs }, () => `mlpchunk_t${uid++}`),
+        name: `mlpchunk_n${uid++}`,
+        domain,
+        attribute,
+      };
+      seq.push(n);
+      return n.output;
+    };
+    const opset = toNumber(model.opsetImport.find((x) => (x.domain ?? '') === '')?.version);
+    const splitAttrs = [{ name: 'axis', type: 2, i: 0 }, ...(opset >= 18 ? [{ name: 'num_outputs', type: 2, i: chunks }] : [])];
+    const parts = mk('Split', [fc1.input[0]!], splitAttrs, '', chunks);
+    const outs = parts.map((p) => {
+      const h = mk('DynamicQuantizeMatMul', [p, ...fc1.input.slice(1)], fc1.attribute, fc1.domain ?? '')[0]!;
+      const a = mk('QuickGelu', [h], act.attribute, act.domain ?? '')[0]!;
+      return mk('DynamicQuantizeMatMul', [a, ...fc2.input.slice(1)], fc2.attribute, fc2.domain ?? '')[0]!;
+    });
+    mk('Concat', outs, [{ name: 'axis', type: 2, i: 0 }]);
+    seq[seq.length - 1]!.output = [fc2.output[0]!];
+    added.set(fc2, seq);
+    for (const n of [fc1, act, fc2]) drop.add(n);
+    count++;
+  }
+  if (count) spliceNodes(g, added, drop);
+  return count;
+}

@@ -14,7 +14,7 @@ import { decodeOnnx, encodeOnnx } from '../../src/models/onnx/onnxProto.js';
 import { quantizeAttentionScores, quantizeAttentionValues, quantizeColumns, quantizeOnnxBytes } from '../../src/models/onnx/quantize.js';
 import { parsePrecision } from '../../src/models/precision.js';
 import { resolveModel } from '../../src/models/registry.js';
-import { compileSam2, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
+import { compileSam2, SAM2_INT8_CROSS_ROW_BLOCKS, sam2ConfigsFromYaml } from '../../src/models/sam2/compile.js';
 import { sam2CacheKey } from '../../src/models/sam2/graphCache.js';
 import { extractSlice } from '../../src/preprocess/slices.js';
 import { runParityCase } from '../../scripts/sam2ParityHarness.js';
@@ -148,6 +148,47 @@ test('attention P·V in int8 (pv-exp): exp(s − row max) as uint8, [X | 1] int8
   }
 });
 
+test('int8 attention chains in row blocks (cross-rows): q sliced into blocks, one score → exp → P·X chain each, same output', async () => {
+  const [Lq, M, d, C] = [64, 3000, 32, 16];
+  const g = new GraphBuilder('rows', { opset: 17 });
+  const q = g.input('q', 'float', [1, Lq, d]);
+  const k = g.input('k', 'float', [1, M, d]);
+  const x = g.reshape(g.input('x', 'float', [M, 1, C]), [M, C]);
+  const p = g.softmax(g.div(g.matmul(q, g.transpose(k, [0, 2, 1])), g.constF(Math.sqrt(d))), -1);
+  g.output(g.matmul(p, x), 'y', 'float', [1, Lq, C]);
+  const fp = g.toBytes();
+  const whole = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true });
+  assert.equal(whole.report.rowBlocked, 0, 'off unless asked');
+  const blocked = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 4, rows: Lq } });
+  assert.equal(blocked.report.rowBlocked, 1);
+  const ops = decodeOnnx(blocked.bytes).graph!.node.map((nd) => nd.opType);
+  const n = (op: string) => ops.filter((o) => o === op).length;
+  assert.deepEqual([n('DynamicQuantizeMatMul'), n('Exp'), n('MatMulIntegerToFloat'), n('Slice') >= 4], [4, 4, 4, true], ops.join(','));
+  // `only` rejects it, and rows that do not split evenly leave the chain whole
+  assert.equal(
+    quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 4, rows: Lq, only: () => false } }).report
+      .rowBlocked,
+    0,
+  );
+  assert.equal(
+    quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 3, rows: Lq } }).report.rowBlocked,
+    0,
+  );
+  const qd = seededRandom(Lq * d, 51);
+  for (let r = 0; r < Lq; r++) for (let i = 0; i < d; i++) qd[r * d + i] = qd[r * d + i]! * (1 + (r >> 4) * 3); // blocks of different scale
+  const feeds = {
+    q: { data: qd, dims: [1, Lq, d] },
+    k: { data: seededRandom(M * d, 52), dims: [1, M, d] },
+    x: { data: seededRandom(M * C, 53), dims: [M, 1, C] },
+  };
+  const run = async (b: Uint8Array) => (await (await OrtSession.create(b, { threads: 1 })).runFloat32(feeds)).y!;
+  const [ref, a, b] = [await run(fp), await run(whole.bytes), await run(blocked.bytes)];
+  assert.deepEqual(b.dims, [1, Lq, C]);
+  const eWhole = relRms(a.data, ref.data);
+  const eBlocked = relRms(b.data, ref.data);
+  assert.ok(eBlocked < 0.02 && eBlocked < 1.2 * eWhole, `blocked ${eBlocked} vs whole ${eWhole} (rel. RMS vs fp32)`);
+});
+
 test("batched P·V in int8 (the encoder's global blocks): FusedMatMul(P, V [M, heads, C], transBatchB) with per-head column scales", async () => {
   const [H, Lq, M, d, C] = [2, 48, 1024, 16, 16];
   const g = new GraphBuilder('pvb', { opset: 17 });
@@ -176,6 +217,14 @@ test("batched P·V in int8 (the encoder's global blocks): FusedMatMul(P, V [M, h
     const err = relRms(b.subarray(h * Lq * C, (h + 1) * Lq * C), a.subarray(h * Lq * C, (h + 1) * Lq * C));
     assert.ok(err > 1e-6 && err < 0.02, `head ${h}: int8 P·V relative RMS error ${err}`);
   }
+  // the same chain with int8 scores, in row blocks (chunkAttentionRows on the batched form: q [heads, rows, d])
+  const whole = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true });
+  const blocked = quantizeOnnxBytes(fp, { attentionScores: true, attentionValues: true, rowBlocks: { blocks: 4, rows: Lq } });
+  assert.equal(blocked.report.rowBlocked, 1);
+  const w = (await (await OrtSession.create(whole.bytes, { threads: 1 })).runFloat32(feeds)).y!;
+  const r = (await (await OrtSession.create(blocked.bytes, { threads: 1 })).runFloat32(feeds)).y!;
+  assert.deepEqual(r.dims, [H, Lq, C]);
+  assert.ok(relRms(r.data, a) < 1.2 * relRms(w.data, a) + 1e-4, `blocked ${relRms(r.data, a)} vs whole ${relRms(w.data, a)}`);
 });
 
 test('per-head weights [heads, k, n] get per-head column scales', async () => {
@@ -369,9 +418,11 @@ test('SAM2 micro512 fixtures through int8 graphs stay within the fast mode bound
   assert.ok(!me.includes('BiasGelu'));
   assert.equal(meNodes.filter((nd) => nd.opType === 'QuickGelu').length, configs.memory.memoryEncoder.fuser.numLayers);
   // memory attention's scores and probability × value products (self and cross, every layer) are
-  // int8 products too: no softmax left
+  // int8 products too: no softmax left; cross-attention's run in SAM2_INT8_CROSS_ROW_BLOCKS blocks of query rows
   const maOps = decodeOnnx(model.graphs.memoryAttention).graph!.node.map((nd) => nd.opType);
-  assert.equal(maOps.filter((o) => o === 'MatMulIntegerToFloat').length, 2 * configs.memory.memoryAttention.numLayers);
+  const layers = configs.memory.memoryAttention.numLayers;
+  assert.equal(maOps.filter((o) => o === 'MatMulIntegerToFloat').length, layers * (1 + SAM2_INT8_CROSS_ROW_BLOCKS));
+  assert.equal(maOps.filter((o) => o === 'Exp').length, layers * (1 + SAM2_INT8_CROSS_ROW_BLOCKS));
   assert.ok(!maOps.includes('Softmax'));
   let checked = 0;
   let stable = 0;

@@ -52,6 +52,12 @@ export interface QuantizeOptions {
    * function picks which (by their MatMul node).
    */
   attentionValues?: boolean | ((node: ProtoNode) => boolean);
+  /**
+   * Run int8 attention's score → exp → P·X chains (attentionScores + attentionValues) in `blocks`
+   * blocks of `rows` / `blocks` query rows (chunkAttentionRows); `only` picks the chains by their
+   * score product (the DynamicQuantizeMatMul).
+   */
+  rowBlocks?: { blocks: number; rows: number; only?: (scores: ProtoNode) => boolean };
 }
 
 export interface QuantizeReport {
@@ -66,6 +72,8 @@ export interface QuantizeReport {
   scores: number;
   /** Probability × value products rewritten by quantizeAttentionValues. */
   values: number;
+  /** Score → exp → P·X chains split into row blocks by chunkAttentionRows. */
+  rowBlocked: number;
 }
 
 /** Per-column symmetric int8 weights of a row-major [k, n] matrix. */
@@ -114,7 +122,15 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
       else consumers.set(i, [n]);
     }
   }
-  const report: QuantizeReport = { quantized: 0, biasFolded: 0, weightBytesBefore: 0, weightBytesAfter: 0, scores: 0, values: 0 };
+  const report: QuantizeReport = {
+    quantized: 0,
+    biasFolded: 0,
+    weightBytesBefore: 0,
+    weightBytesAfter: 0,
+    scores: 0,
+    values: 0,
+    rowBlocked: 0,
+  };
   const dropNodes = new Set<ProtoNode>();
   const dropInits = new Set<string>();
   const newInits: ProtoTensor[] = [];
@@ -176,6 +192,7 @@ export function quantizeModel(model: ProtoModel, opts: QuantizeOptions = {}): Qu
     report.values = quantizeAttentionValues(model, typeof opts.attentionValues === 'function' ? opts.attentionValues : undefined);
   if (opts.attentionScores)
     report.scores = quantizeAttentionScores(model, typeof opts.attentionScores === 'function' ? opts.attentionScores : undefined);
+  if (opts.rowBlocks) report.rowBlocked = chunkAttentionRows(model, opts.rowBlocks.blocks, opts.rowBlocks.rows, opts.rowBlocks.only);
   if (opts.gelu) geluAfterInt8(model, opts.gelu);
   if ((report.quantized || report.scores || report.values) && !model.opsetImport.some((o) => o.domain === 'com.microsoft')) {
     model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
@@ -642,5 +659,109 @@ export function quantizeAttentionValues(
   spliceNodes(g, added, drop);
   g.initializer.push(...newInits);
   if (!model.opsetImport.some((o) => o.domain === 'com.microsoft')) model.opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  return count;
+}
+
+/**
+ * An int8 attention chain — scores `DynamicQuantizeMatMul(q [b, rows, d], Kqᵀ)` (quantizeAttentionScores), optionally
+ * flattened to 2-D rows, then `ReduceMax`, `Sub`, `Exp`, `QuantizeLinear` and `MatMulIntegerToFloat` with [Xq | 1]
+ * (quantizeAttentionValues' EXP_WEIGHTS step) — run as `blocks` chains of `rows / blocks` query rows each: q is sliced
+ * by rows, every block runs the whole chain on its [rows / blocks, M] scores, and the blocks' [rows / blocks, C + 1]
+ * products are concatenated before the division. Each row's arithmetic is the same except that each block's q gets its
+ * own per-tensor uint8 scale (at least as fine as the whole q's). Why: in memory attention's cross-attention the float
+ * scores, their exp and the uint8 weights are [1024, M] with M up to 7200 memory tokens (29 MB of floats), written and
+ * read back by four element-wise passes; a 128-row block's 3.7 MB stays in the cache between them (BENCHMARKS.md,
+ * "Fast mode, session 16"). Shape nodes that read the scores' leading dims read q's instead. `only` picks the chains
+ * by their score product. Returns how many chains were rewritten.
+ */
+export function chunkAttentionRows(model: ProtoModel, blocks: number, rows: number, only?: (scores: ProtoNode) => boolean): number {
+  if (!(blocks > 1) || rows % blocks !== 0) return 0;
+  const g = model.graph!;
+  const { producer, consumers, graphOutputs } = graphLinks(g);
+  const rank = tensorRanks(g);
+  // names new to this graph (the pass may run on a graph it already rewrote)
+  const taken = new Set([...g.initializer.map((t) => t.name ?? ''), ...g.node.flatMap((n) => [...n.output, n.name ?? ''])]);
+  let uid = 0;
+  const fresh = (kind: string): string => {
+    let name: string;
+    do name = `int8_rows_${kind}${uid++}`;
+    while (taken.has(name));
+    taken.add(name);
+    return name;
+  };
+  const newInits: ProtoTensor[] = [];
+  const constI = (v: number[]): string => {
+    const name = fresh('c');
+    newInits.push(tensor(name, DT.int64, [v.length], bytes(BigInt64Array.from(v.map(BigInt)))));
+    return name;
+  };
+  const added = new Map<ProtoNode, ProtoNode[]>();
+  const drop = new Set<ProtoNode>();
+  const isMs = (n: ProtoNode | undefined, op: string): n is ProtoNode => n?.opType === op && n.domain === 'com.microsoft';
+  const isStd = (n: ProtoNode | undefined, op: string): n is ProtoNode => n?.opType === op && (n.domain ?? '') === '';
+  let count = 0;
+  for (const mm of g.node) {
+    if (!isMs(mm, 'MatMulIntegerToFloat')) continue;
+    const ql = producer.get(mm.input[0]!);
+    const ex = isStd(ql, 'QuantizeLinear') ? producer.get(ql.input[0]!) : undefined;
+    const sub = isStd(ex, 'Exp') ? producer.get(ex.input[0]!) : undefined;
+    const rmax = isStd(sub, 'Sub') ? producer.get(sub.input[1]!) : undefined;
+    if (!isStd(ql, 'QuantizeLinear') || !isStd(ex, 'Exp') || !isStd(sub, 'Sub') || !isStd(rmax, 'ReduceMax')) continue;
+    const w = sub.input[0]!;
+    if (rmax.input[0] !== w) continue;
+    const p = producer.get(w);
+    const flat = isStd(p, 'Flatten') ? p : undefined;
+    const dq = flat ? producer.get(flat.input[0]!) : p;
+    if (!isMs(dq, 'DynamicQuantizeMatMul') || (only && !only(dq))) continue;
+    const a = dq.input[0]!;
+    const ra = rank(a);
+    if (!ra || ra < 2) continue;
+    // every intermediate has one reader (the scores: the chain, plus Shape nodes that take their leading dims)
+    const scores = dq.output[0]!;
+    const readers = consumers.get(scores) ?? [];
+    const leadingShape = (r: ProtoNode) => isStd(r, 'Shape') && r.attribute.some((x) => x.name === 'end' && toNumber(x.i) === -1);
+    const chainReaders = readers.filter((r) => !leadingShape(r));
+    const wReaders = consumers.get(w) ?? [];
+    if (
+      [scores, w, ex.output[0]!, sub.output[0]!, ql.output[0]!, rmax.output[0]!].some((t) => graphOutputs.has(t)) ||
+      chainReaders.length !== (flat ? 1 : 2) ||
+      (flat && (chainReaders[0] !== flat || consumers.get(flat.output[0]!)?.length !== 2)) ||
+      wReaders.length !== 2 ||
+      !wReaders.includes(rmax) ||
+      !wReaders.includes(sub) ||
+      consumers.get(sub.output[0]!)?.length !== 1 ||
+      consumers.get(ex.output[0]!)?.length !== 1 ||
+      consumers.get(ql.output[0]!)?.length !== 1
+    )
+      continue;
+    const seq: ProtoNode[] = [];
+    const mk = (opType: string, input: string[], attribute: ProtoNode['attribute'] = [], domain = ''): string => {
+      const n: ProtoNode = { opType, input, output: [fresh('t')], name: fresh('n'), domain, attribute };
+      seq.push(n);
+      return n.output[0]!;
+    };
+    const step = rows / blocks;
+    const rowAxis = ra - 2;
+    const outs: string[] = [];
+    for (let b = 0; b < blocks; b++) {
+      const qb = mk('Slice', [a, constI([b * step]), constI([(b + 1) * step]), constI([rowAxis])]);
+      const sb = mk('DynamicQuantizeMatMul', [qb, ...dq.input.slice(1)], dq.attribute, dq.domain ?? '');
+      const wb = flat ? mk('Flatten', [sb], flat.attribute) : sb;
+      const mb = mk('ReduceMax', [wb, ...rmax.input.slice(1)], rmax.attribute);
+      const eb = mk('Exp', [mk('Sub', [wb, mb])]);
+      const qlb = mk('QuantizeLinear', [eb, ...ql.input.slice(1)], ql.attribute);
+      outs.push(mk('MatMulIntegerToFloat', [qlb, ...mm.input.slice(1)], mm.attribute, mm.domain ?? ''));
+    }
+    // flattened 2-D rows join on axis 0, batched [b, rows, C + 1] products on their row axis
+    mk('Concat', outs, [{ name: 'axis', type: 2, i: flat ? 0 : rowAxis }]);
+    seq[seq.length - 1]!.output = [mm.output[0]!];
+    for (const r of readers) if (leadingShape(r)) r.input = [a, ...r.input.slice(1)];
+    added.set(mm, seq);
+    for (const n of [dq, flat, rmax, sub, ex, ql, mm]) if (n) drop.add(n);
+    count++;
+  }
+  if (!count) return 0;
+  spliceNodes(g, added, drop);
+  g.initializer.push(...newInits);
   return count;
 }

@@ -130,8 +130,11 @@ export function readSam2Params(configs: Sam2ModelConfigs, ws: WeightStore): Sam2
  *   instead of the softmax (quantizeAttentionValues; "Fast mode, session 14").
  * - global-pv: the same pass on the trunk's global-attention blocks' P·V (4 × 1024 × 1024 weights
  *   per block at 512 px), with one int8 scale per head and value column ("Fast mode, session 15").
+ * - cross-rows: memory attention's cross-attention score → exp → P·X chains run in 8 blocks of query
+ *   rows (chunkAttentionRows), so a block's [128, M] scores stay in the cache between the
+ *   element-wise passes; each block's queries get their own int8 scale ("Fast mode, session 16").
  */
-export const SAM2_INT8_RECIPE = 'fp32-tail-2+quickgelu-1+global-scores-1+memenc-2+pv-exp-1+global-pv-1';
+export const SAM2_INT8_RECIPE = 'fp32-tail-2+quickgelu-1+global-scores-1+memenc-2+pv-exp-1+global-pv-1+cross-rows-1';
 
 /** The int8 image encoder's and memory encoder's GELUs after an int8 GEMM run as QuickGelu (SAM2_INT8_RECIPE). */
 const SAM2_INT8_GELU: QuantizeOptions['gelu'] = 'quick';
@@ -154,6 +157,15 @@ function int8EncoderGlobalAttention(configs: Sam2ModelConfigs): (node: ProtoNode
   return (node) => blocks.some((p) => (node.name ?? '').startsWith(p));
 }
 
+/** Memory attention's cross-attention chains run in this many blocks of query rows (SAM2_INT8_RECIPE cross-rows). */
+export const SAM2_INT8_CROSS_ROW_BLOCKS = 8;
+
+/** Memory attention's query tokens: the image embedding's grid. */
+const memoryQueryTokens = (configs: Sam2ModelConfigs): number => (configs.memory.imageSize / configs.memory.backboneStride) ** 2;
+
+/** The score product of memory attention's cross-attention (its query is the cross_attn_image projection). */
+const crossAttentionScores = (scores: ProtoNode): boolean => (scores.input[0] ?? '').includes('cross_attn');
+
 /** Build every graph from an already-loaded checkpoint (a few seconds; see graphCache.ts to reuse them). */
 export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, opts: Sam2CompileOptions = {}): Sam2CompiledModel {
   const ws = new WeightStore(checkpoint.tensors, 'SAM2 checkpoint');
@@ -173,7 +185,11 @@ export function compileSam2(checkpoint: Checkpoint, configs: Sam2ModelConfigs, o
     samHeads: buildSamHeadsGraph(configs.samHeads, ws),
     maskDownsample: configs.samHeads.useObjPtrsInEncoder ? buildMaskDownsampleGraph(configs.samHeads, ws) : undefined,
     memoryEncoder: q(buildMemoryEncoderGraph(configs.memory, ws), { gelu: SAM2_INT8_GELU }),
-    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), { attentionScores: true, attentionValues: true }),
+    memoryAttention: q(buildMemoryAttentionGraph(configs.memory, ws), {
+      attentionScores: true,
+      attentionValues: true,
+      rowBlocks: { blocks: SAM2_INT8_CROSS_ROW_BLOCKS, rows: memoryQueryTokens(configs), only: crossAttentionScores },
+    }),
     objPtrTpos: configs.memory.addTposEncToObjPtrs ? buildObjPtrTposGraph(configs.memory, ws) : undefined,
   };
   return { configs, graphs, params, checkpointSha256: checkpoint.sha256, unusedKeys: ws.unusedKeys() };
