@@ -47,7 +47,7 @@ import { MEMORY_ENCODER_IO } from '../src/models/sam2/graphs/memoryEncoder.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { fixtureFiles, loadVolume } from './benchSam2.js';
 import { channelLayerNorms } from './channelLayerNorm.js';
-import { lcgFloats } from './seededRandom.js';
+import { memoryAttentionFeed } from './memoryAttentionFeed.js';
 
 setPlatform(nodePlatform);
 
@@ -186,19 +186,8 @@ async function main(): Promise<void> {
       [MEMORY_ENCODER_IO.binarize]: new ort.Tensor('float32', Float32Array.of(1), [1]),
     };
   } else if (ma) {
-    // a full-memory call (7 memory frames of (S/16)² tokens + 32 object-pointer tokens), synthetic values
-    const hw = (S / 16) ** 2;
-    const C = model.configs.memory.hiddenDim;
-    const Cm = model.configs.memory.memDim;
-    const M = Number(arg('--frames', '7')) * hw + 32;
-    const io = MEMORY_ATTENTION_IO;
-    feed = {
-      [io.curr]: new ort.Tensor('float32', lcgFloats(hw * C, 1), [hw, 1, C]),
-      [io.currPos]: new ort.Tensor('float32', lcgFloats(hw * C, 2), [hw, 1, C]),
-      [io.memory]: new ort.Tensor('float32', lcgFloats(M * Cm, 3), [M, 1, Cm]),
-      [io.memoryPos]: new ort.Tensor('float32', lcgFloats(M * Cm, 4), [M, 1, Cm]),
-      [io.numObjPtrTokens]: new ort.Tensor('float32', Float32Array.of(32), [1]),
-    };
+    // a synthetic call: --frames memory frames of (S/16)² tokens (default 7: full memory) + 32 object-pointer tokens
+    feed = memoryAttentionFeed(model.configs, Number(arg('--frames', '7')), 32);
   } else {
     const vol = loadVolume(files.input);
     const img = await framesFromU8(vol.u8, vol.n, vol.h, vol.w, S).frame(vol.n >> 1);

@@ -15,10 +15,9 @@ import { nodePlatform } from '../src/platform/node.js';
 import { setPlatform } from '../src/platform/platform.js';
 import { loadSam2Compiled } from '../src/models/sam2/graphCache.js';
 import { IMAGE_ENCODER_IO } from '../src/models/sam2/graphs/imageEncoder.js';
-import { MEMORY_ATTENTION_IO } from '../src/models/sam2/graphs/memoryAttention.js';
 import { framesFromU8 } from '../src/predictor/sam2/frameSource.js';
 import { fixtureFiles, loadVolume } from './benchSam2.js';
-import { lcgFloats } from './seededRandom.js';
+import { memoryAttentionFeed } from './memoryAttentionFeed.js';
 
 setPlatform(nodePlatform);
 const argv = process.argv.slice(2);
@@ -37,20 +36,7 @@ let feed: Record<string, ort.Tensor>;
 let bytes: Uint8Array;
 if (mod === 'memoryAttention') {
   bytes = model.graphs.memoryAttention;
-  const hw = (S / 16) ** 2;
-  const C = model.configs.memory.hiddenDim;
-  const Cm = model.configs.memory.memDim;
-  const frames = Number(arg('--frames', '7'));
-  const ptr = Number(arg('--ptr', '32'));
-  const M = frames * hw + ptr;
-  const io = MEMORY_ATTENTION_IO;
-  feed = {
-    [io.curr]: new ort.Tensor('float32', lcgFloats(hw * C, 1), [hw, 1, C]),
-    [io.currPos]: new ort.Tensor('float32', lcgFloats(hw * C, 2), [hw, 1, C]),
-    [io.memory]: new ort.Tensor('float32', lcgFloats(M * Cm, 3), [M, 1, Cm]),
-    [io.memoryPos]: new ort.Tensor('float32', lcgFloats(M * Cm, 4), [M, 1, Cm]),
-    [io.numObjPtrTokens]: new ort.Tensor('float32', Float32Array.of(ptr), [1]),
-  };
+  feed = memoryAttentionFeed(model.configs, Number(arg('--frames', '7')), Number(arg('--ptr', '32')));
 } else {
   bytes = model.graphs.imageEncoder;
   const vol = loadVolume(files.input);
